@@ -1,0 +1,269 @@
+/* npy.c - see npy.h. */
+#include "npy.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct { const char *descr; npy_dtype dtype; size_t size; } npy__types[] = {
+    {"<f4", NPY_F4, 4}, {"<f8", NPY_F8, 8}, {"<i4", NPY_I4, 4}, {"<i8", NPY_I8, 8},
+    {"|u1", NPY_U1, 1}, {"<u1", NPY_U1, 1}, {"|b1", NPY_B1, 1},
+};
+#define NPY__NTYPES (sizeof npy__types / sizeof npy__types[0])
+
+static int npy__err(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (err && cap) {
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+size_t npy_itemsize(npy_dtype dtype)
+{
+    size_t i;
+    for (i = 0; i < NPY__NTYPES; i++)
+        if (npy__types[i].dtype == dtype) return npy__types[i].size;
+    return 0;
+}
+
+const char *npy_dtype_name(npy_dtype dtype)
+{
+    size_t i;
+    for (i = 0; i < NPY__NTYPES; i++)
+        if (npy__types[i].dtype == dtype) return npy__types[i].descr;
+    return "?";
+}
+
+/* Finds the value text after 'key': in the header dictionary. */
+static const char *npy__value(const char *hdr, const char *key)
+{
+    char quoted[32];
+    const char *p;
+    snprintf(quoted, sizeof quoted, "'%s'", key);
+    p = strstr(hdr, quoted);
+    if (!p) return NULL;
+    p += strlen(quoted);
+    while (*p == ' ') p++;
+    if (*p != ':') return NULL;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+static int npy__parse_shape(const char *p, npy_array *a, char *err, size_t cap)
+{
+    if (*p != '(') return npy__err(err, cap, "npy: shape is not a tuple");
+    p++;
+    a->ndim = 0;
+    for (;;) {
+        char *end;
+        unsigned long long v;
+        while (*p == ' ' || *p == ',') p++;
+        if (*p == ')') break;
+        if (*p < '0' || *p > '9') return npy__err(err, cap, "npy: bad character '%c' in shape", *p);
+        if (a->ndim == NPY_MAX_DIMS) return npy__err(err, cap, "npy: more than %d dimensions", NPY_MAX_DIMS);
+        v = strtoull(p, &end, 10);
+        if ((size_t)v != v || end - p > 20) return npy__err(err, cap, "npy: dimension too large");
+        a->shape[a->ndim++] = (size_t)v;
+        p = end;
+        while (*p == ' ' || *p == 'L') p++;
+        if (*p != ',' && *p != ')') return npy__err(err, cap, "npy: bad shape tuple");
+    }
+    return 0;
+}
+
+static int npy__parse_header(const char *hdr, npy_array *a, int *fortran, char *err, size_t cap)
+{
+    const char *d = npy__value(hdr, "descr"), *f = npy__value(hdr, "fortran_order"),
+               *s = npy__value(hdr, "shape");
+    size_t i;
+    if (!d || !f || !s) return npy__err(err, cap, "npy: header lacks descr, fortran_order or shape");
+    if (*d != '\'') return npy__err(err, cap, "npy: structured dtypes are not supported");
+    for (i = 0; i < NPY__NTYPES; i++) {
+        size_t n = strlen(npy__types[i].descr);
+        if (strncmp(d + 1, npy__types[i].descr, n) == 0 && d[1 + n] == '\'') break;
+    }
+    if (i == NPY__NTYPES) {
+        char name[16] = {0};
+        size_t k;
+        for (k = 0; k < sizeof name - 1 && d[1 + k] && d[1 + k] != '\''; k++) name[k] = d[1 + k];
+        return npy__err(err, cap, "npy: unsupported dtype '%s' (use <f4, <f8, <i4, <i8, |u1 or |b1)", name);
+    }
+    a->dtype = npy__types[i].dtype;
+    a->itemsize = npy__types[i].size;
+    if (strncmp(f, "True", 4) == 0) *fortran = 1;
+    else if (strncmp(f, "False", 5) == 0) *fortran = 0;
+    else return npy__err(err, cap, "npy: fortran_order is neither True nor False");
+    return npy__parse_shape(s, a, err, cap);
+}
+
+/* C-order copy of a Fortran-order array. */
+static void npy__fortran_to_c(const npy_array *a, const unsigned char *src, unsigned char *dst)
+{
+    size_t idx[NPY_MAX_DIMS] = {0}, fstride[NPY_MAX_DIMS], i;
+    int k;
+    if (a->ndim == 0) { memcpy(dst, src, a->itemsize); return; }
+    fstride[0] = 1;
+    for (k = 1; k < a->ndim; k++) fstride[k] = fstride[k - 1] * a->shape[k - 1];
+    for (i = 0; i < a->count; i++) {
+        size_t off = 0;
+        for (k = 0; k < a->ndim; k++) off += idx[k] * fstride[k];
+        memcpy(dst + i * a->itemsize, src + off * a->itemsize, a->itemsize);
+        for (k = a->ndim - 1; k >= 0; k--) { /* C-order odometer */
+            if (++idx[k] < a->shape[k]) break;
+            idx[k] = 0;
+        }
+    }
+}
+
+int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t cap)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t hlen, start, bytes, i;
+    int fortran = 0;
+    char *hdr;
+    memset(a, 0, sizeof *a);
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) return npy__err(err, cap, "npy: not a .npy file (bad magic)");
+    if (b[6] == 1) { hlen = (size_t)b[8] | (size_t)b[9] << 8; start = 10; }
+    else if (b[6] == 2 || b[6] == 3) {
+        if (len < 12) return npy__err(err, cap, "npy: truncated header");
+        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        start = 12;
+    } else return npy__err(err, cap, "npy: unsupported format version %d.%d", b[6], b[7]);
+    if (hlen > len - start) return npy__err(err, cap, "npy: truncated header (%zu bytes announced)", hlen);
+    hdr = (char *)malloc(hlen + 1);
+    if (!hdr) return npy__err(err, cap, "npy: out of memory");
+    memcpy(hdr, b + start, hlen);
+    hdr[hlen] = 0;
+    if (npy__parse_header(hdr, a, &fortran, err, cap) != 0) { free(hdr); return -1; }
+    free(hdr);
+    a->count = 1;
+    for (i = 0; i < (size_t)a->ndim; i++)
+        if (a->shape[i] && a->count > (size_t)-1 / a->shape[i]) return npy__err(err, cap, "npy: shape overflows");
+        else a->count *= a->shape[i];
+    if (a->count > ((size_t)-1 >> 1) / a->itemsize) return npy__err(err, cap, "npy: shape overflows");
+    bytes = a->count * a->itemsize;
+    start += hlen;
+    if (bytes > len - start)
+        return npy__err(err, cap, "npy: truncated data: %zu bytes expected, %zu present", bytes, len - start);
+    a->data = malloc(bytes ? bytes : 1);
+    if (!a->data) return npy__err(err, cap, "npy: out of memory for %zu bytes", bytes);
+    if (fortran && a->ndim > 1) npy__fortran_to_c(a, b + start, (unsigned char *)a->data);
+    else memcpy(a->data, b + start, bytes);
+    if (a->dtype == NPY_B1)
+        for (i = 0; i < a->count; i++) ((unsigned char *)a->data)[i] = ((unsigned char *)a->data)[i] != 0;
+    return 0;
+}
+
+int npy_read(const char *path, npy_array *a, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    long size;
+    unsigned char *buf;
+    int rc;
+    memset(a, 0, sizeof *a);
+    if (!f) return npy__err(err, cap, "npy: cannot open %s", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return npy__err(err, cap, "npy: cannot size %s", path);
+    }
+    buf = (unsigned char *)malloc((size_t)size + 1);
+    if (!buf) { fclose(f); return npy__err(err, cap, "npy: out of memory reading %s", path); }
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        free(buf);
+        return npy__err(err, cap, "npy: cannot read %s", path);
+    }
+    fclose(f);
+    rc = npy_read_mem(buf, (size_t)size, a, err, cap);
+    free(buf);
+    if (rc != 0 && err && cap) { /* name the file */
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s: %s", path, err);
+        snprintf(err, cap, "%s", tmp);
+    }
+    return rc;
+}
+
+int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, const void *data,
+              char *err, size_t cap)
+{
+    char dict[1024], pre[12];
+    size_t n = 0, count = 1, dlen, total, pad, bytes, pre_len;
+    int i, version;
+    FILE *f;
+    if (ndim < 0 || ndim > NPY_MAX_DIMS || !npy_itemsize(dtype)) return npy__err(err, cap, "npy: bad arguments");
+    n += (size_t)snprintf(dict + n, sizeof dict - n, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                          npy_dtype_name(dtype));
+    for (i = 0; i < ndim; i++) {
+        if (shape[i] && count > (size_t)-1 / shape[i]) return npy__err(err, cap, "npy: shape overflows");
+        count *= shape[i];
+        n += (size_t)snprintf(dict + n, sizeof dict - n, "%zu%s", shape[i], ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
+    }
+    n += (size_t)snprintf(dict + n, sizeof dict - n, "), }");
+    dlen = n;
+    version = dlen + 11 > 65535 ? 2 : 1;
+    pre_len = version == 1 ? 10 : 12;
+    total = pre_len + dlen + 1;
+    pad = (64 - total % 64) % 64;
+    memcpy(pre, "\x93NUMPY", 6);
+    pre[6] = (char)version;
+    pre[7] = 0;
+    {
+        size_t hl = dlen + pad + 1;
+        pre[8] = (char)(hl & 0xff);
+        pre[9] = (char)((hl >> 8) & 0xff);
+        if (version == 2) { pre[10] = (char)((hl >> 16) & 0xff); pre[11] = (char)((hl >> 24) & 0xff); }
+    }
+    bytes = count * npy_itemsize(dtype);
+    f = fopen(path, "wb");
+    if (!f) return npy__err(err, cap, "npy: cannot create %s", path);
+    fwrite(pre, 1, pre_len, f);
+    fwrite(dict, 1, dlen, f);
+    for (; pad; pad--) fputc(' ', f);
+    fputc('\n', f);
+    if (bytes && fwrite(data, 1, bytes, f) != bytes) { fclose(f); return npy__err(err, cap, "npy: write to %s failed", path); }
+    if (fclose(f) != 0) return npy__err(err, cap, "npy: write to %s failed", path);
+    return 0;
+}
+
+void npy_free(npy_array *a)
+{
+    if (!a) return;
+    free(a->data);
+    a->data = NULL;
+}
+
+void npy_to_f64(const npy_array *a, double *dst)
+{
+    size_t i;
+    for (i = 0; i < a->count; i++) {
+        switch (a->dtype) {
+        case NPY_F4: { float v; memcpy(&v, (const char *)a->data + 4 * i, 4); dst[i] = v; } break;
+        case NPY_F8: memcpy(&dst[i], (const char *)a->data + 8 * i, 8); break;
+        case NPY_I4: { int32_t v; memcpy(&v, (const char *)a->data + 4 * i, 4); dst[i] = v; } break;
+        case NPY_I8: { int64_t v; memcpy(&v, (const char *)a->data + 8 * i, 8); dst[i] = (double)v; } break;
+        case NPY_U1: case NPY_B1: dst[i] = ((const unsigned char *)a->data)[i]; break;
+        }
+    }
+}
+
+int npy_read_f64(const char *path, npy_array *a, double **values, char *err, size_t cap)
+{
+    if (npy_read(path, a, err, cap) != 0) return -1;
+    if (a->dtype != NPY_F4 && a->dtype != NPY_F8) {
+        npy__err(err, cap, "%s: dtype %s, expected float32 or float64", path, npy_dtype_name(a->dtype));
+        npy_free(a);
+        return -1;
+    }
+    *values = (double *)malloc((a->count ? a->count : 1) * sizeof(double));
+    if (!*values) { npy_free(a); return npy__err(err, cap, "npy: out of memory"); }
+    npy_to_f64(a, *values);
+    return 0;
+}

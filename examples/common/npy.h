@@ -1,0 +1,42 @@
+/* npy.h - read and write NumPy .npy files (format 1.0, 2.0, 3.0) for the example programs.
+   Not part of the headers: the examples use it to take and give the arrays users have.
+
+   dtypes: <f4 <f8 <i4 <i8 |u1 |b1 (<u1 is read as |u1).
+   Big-endian and other dtypes are refused with a message naming the dtype. Arrays stored in
+   Fortran order are transposed to C order on reading (the returned array is always C order).
+   Every size read from a file is checked: truncated data, absurd shapes whose product overflows,
+   and headers that are not a .npy dictionary give an error, never a crash.
+   Functions return 0 on success, -1 on error with a message in err (may be NULL). */
+#ifndef EXAMPLES_NPY_H
+#define EXAMPLES_NPY_H
+
+#include <stddef.h>
+
+#define NPY_MAX_DIMS 16
+
+typedef enum npy_dtype { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1, NPY_B1 } npy_dtype;
+
+typedef struct npy_array {
+    npy_dtype dtype;
+    int ndim;                   /* 0 for a scalar */
+    size_t shape[NPY_MAX_DIMS];
+    size_t count;               /* product of shape */
+    size_t itemsize;
+    void *data;                 /* count * itemsize bytes, C order; free with npy_free */
+} npy_array;
+
+int npy_read(const char *path, npy_array *out, char *err, size_t errcap);
+int npy_read_mem(const void *buf, size_t len, npy_array *out, char *err, size_t errcap);
+/* Writes format 1.0 (2.0 when the header needs it). */
+int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, const void *data,
+              char *err, size_t errcap);
+void npy_free(npy_array *a);
+
+size_t npy_itemsize(npy_dtype dtype);
+const char *npy_dtype_name(npy_dtype dtype);
+/* Converts any dtype to double (dst has a->count elements). */
+void npy_to_f64(const npy_array *a, double *dst);
+/* Reads a float32/float64 file as doubles: fails (with a message) for other dtypes. */
+int npy_read_f64(const char *path, npy_array *out, double **values, char *err, size_t errcap);
+
+#endif

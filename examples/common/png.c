@@ -1,0 +1,359 @@
+/* png.c - see png.h. */
+#include "png.h"
+#include "font6x10.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int png__err(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (err && cap) {
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- the file format ------------------------------------------------------------------------ */
+
+static uint32_t png__crc(uint32_t crc, const unsigned char *p, size_t n)
+{
+    size_t i;
+    int k;
+    crc = ~crc;
+    for (i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static void png__be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24); b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8); b[3] = (unsigned char)v;
+}
+
+/* A chunk whose data comes in pieces: the CRC runs over the type and every piece. */
+typedef struct png__chunk { FILE *f; uint32_t crc; } png__chunk;
+
+static void png__chunk_begin(png__chunk *c, FILE *f, const char *type, uint32_t len)
+{
+    unsigned char b[4];
+    png__be32(b, len);
+    fwrite(b, 1, 4, f);
+    fwrite(type, 1, 4, f);
+    c->f = f;
+    c->crc = png__crc(0, (const unsigned char *)type, 4);
+}
+
+static void png__chunk_data(png__chunk *c, const void *p, size_t n)
+{
+    fwrite(p, 1, n, c->f);
+    c->crc = png__crc(c->crc, (const unsigned char *)p, n);
+}
+
+static void png__chunk_end(png__chunk *c)
+{
+    unsigned char b[4];
+    png__be32(b, c->crc);
+    fwrite(b, 1, 4, c->f);
+}
+
+/* The zlib stream of IDAT: stored deflate blocks of at most 65535 bytes, and the Adler-32. */
+typedef struct png__zstream { png__chunk *ch; size_t done, total; uint32_t a1, a2; } png__zstream;
+
+static void png__emit(png__zstream *z, const unsigned char *p, size_t n)
+{
+    while (n) {
+        size_t in_block = z->done % 65535, take, k;
+        if (in_block == 0) {
+            size_t len = z->total - z->done < 65535 ? z->total - z->done : 65535;
+            unsigned char hdr[5];
+            hdr[0] = (unsigned char)(len == z->total - z->done); /* BFINAL on the last block */
+            hdr[1] = (unsigned char)(len & 0xff);
+            hdr[2] = (unsigned char)(len >> 8);
+            hdr[3] = (unsigned char)(~len & 0xff);
+            hdr[4] = (unsigned char)((~len >> 8) & 0xff);
+            png__chunk_data(z->ch, hdr, 5);
+        }
+        take = n < 65535 - in_block ? n : 65535 - in_block;
+        png__chunk_data(z->ch, p, take);
+        for (k = 0; k < take; k++) {
+            z->a1 = (z->a1 + p[k]) % 65521;
+            z->a2 = (z->a2 + z->a1) % 65521;
+        }
+        p += take;
+        n -= take;
+        z->done += take;
+    }
+}
+
+int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err, size_t cap)
+{
+    static const unsigned char sig[8] = {137, 80, 78, 71, 13, 10, 26, 10}, zhdr[2] = {0x78, 0x01}, filter = 0;
+    unsigned char ihdr[13], b4[4];
+    size_t row, zlen, y;
+    png__chunk ch;
+    png__zstream z;
+    FILE *f;
+    if (w <= 0 || h <= 0 || w > 1 << 15 || h > 1 << 15) return png__err(err, cap, "png: bad size %d x %d", w, h);
+    row = (size_t)w * 3;
+    z.ch = &ch;
+    z.done = 0;
+    z.total = (row + 1) * (size_t)h;
+    z.a1 = 1;
+    z.a2 = 0;
+    zlen = 2 + z.total + 5 * ((z.total + 65534) / 65535) + 4;
+    if (zlen > 0x7fffffffu) return png__err(err, cap, "png: image too large");
+    f = fopen(path, "wb");
+    if (!f) return png__err(err, cap, "png: cannot create %s", path);
+    fwrite(sig, 1, 8, f);
+    png__be32(ihdr, (uint32_t)w);
+    png__be32(ihdr + 4, (uint32_t)h);
+    ihdr[8] = 8; /* bit depth */
+    ihdr[9] = 2; /* RGB */
+    ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    png__chunk_begin(&ch, f, "IHDR", 13);
+    png__chunk_data(&ch, ihdr, 13);
+    png__chunk_end(&ch);
+    png__chunk_begin(&ch, f, "IDAT", (uint32_t)zlen);
+    png__chunk_data(&ch, zhdr, 2);
+    for (y = 0; y < (size_t)h; y++) {
+        png__emit(&z, &filter, 1);
+        png__emit(&z, rgb + y * row, row);
+    }
+    png__be32(b4, z.a2 << 16 | z.a1);
+    png__chunk_data(&ch, b4, 4);
+    png__chunk_end(&ch);
+    png__chunk_begin(&ch, f, "IEND", 0);
+    png__chunk_end(&ch);
+    if (fclose(f) != 0) return png__err(err, cap, "png: write to %s failed", path);
+    return 0;
+}
+
+/* ---- drawing ---------------------------------------------------------------------------------- */
+
+int png_canvas_init(png_canvas *c, int w, int h, const unsigned char bg[3])
+{
+    size_t i, n = (size_t)w * (size_t)h;
+    c->w = w;
+    c->h = h;
+    c->rgb = (unsigned char *)malloc(n * 3);
+    if (!c->rgb) return -1;
+    for (i = 0; i < n; i++) memcpy(c->rgb + 3 * i, bg, 3);
+    return 0;
+}
+
+void png_canvas_free(png_canvas *c)
+{
+    free(c->rgb);
+    c->rgb = NULL;
+}
+
+static void png__pixel(png_canvas *c, int x, int y, const unsigned char rgb[3])
+{
+    if (x >= 0 && y >= 0 && x < c->w && y < c->h) memcpy(c->rgb + 3 * ((size_t)y * (size_t)c->w + (size_t)x), rgb, 3);
+}
+
+void png_fill_rect(png_canvas *c, int x, int y, int w, int h, const unsigned char rgb[3])
+{
+    int i, j;
+    for (j = y; j < y + h; j++)
+        for (i = x; i < x + w; i++) png__pixel(c, i, j, rgb);
+}
+
+int png_text_width(const char *s, int scale) { return (int)strlen(s) * 6 * scale; }
+
+int png_text(png_canvas *c, int x, int y, const char *s, const unsigned char rgb[3], int scale, int vertical)
+{
+    int n = 0;
+    for (; *s; s++, n++) {
+        int ch = (unsigned char)*s, r, b;
+        if (ch < 32 || ch > 126) ch = '?';
+        for (r = 0; r < 10; r++)
+            for (b = 0; b < 6; b++) {
+                int gx, gy;
+                if (!((font6x10[ch - 32][r] >> (7 - b)) & 1)) continue;
+                /* glyph pixel (b, r) of character n, rotated 90 degrees when vertical */
+                gx = vertical ? x + r * scale : x + (n * 6 + b) * scale;
+                gy = vertical ? y - (n * 6 + b) * scale : y + r * scale;
+                png_fill_rect(c, gx, gy, scale, scale, rgb);
+            }
+    }
+    return n * 6 * scale;
+}
+
+int png_write_canvas(const char *path, const png_canvas *c, char *err, size_t cap)
+{
+    return png_write_rgb(path, c->w, c->h, c->rgb, err, cap);
+}
+
+void png_colormap(double t, unsigned char rgb[3])
+{
+    static const unsigned char v[9][3] = {{68, 1, 84}, {71, 44, 122}, {59, 81, 139}, {44, 113, 142},
+                                          {33, 144, 141}, {39, 173, 129}, {92, 200, 99},
+                                          {170, 220, 50}, {253, 231, 37}};
+    double s;
+    int i, k;
+    if (!(t >= 0)) t = 0;
+    if (t > 1) t = 1;
+    s = t * 8;
+    i = (int)s;
+    if (i > 7) i = 7;
+    s -= i;
+    for (k = 0; k < 3; k++) rgb[k] = (unsigned char)(v[i][k] + (v[i + 1][k] - v[i][k]) * s + 0.5);
+}
+
+/* ---- heat maps -------------------------------------------------------------------------------- */
+
+png_heatmap_opts png_heatmap_defaults(void)
+{
+    png_heatmap_opts o;
+    memset(&o, 0, sizeof o);
+    o.mark_row = o.mark_col = -1;
+    return o;
+}
+
+/* A short label for a tick value on an axis spanning `span` (rounding noise prints as 0). */
+static void png__fmt(char *buf, size_t cap, double v, double span)
+{
+    if (fabs(v) < 1e-9 * fabs(span)) v = 0;
+    if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3)) snprintf(buf, cap, "%.1e", v);
+    else snprintf(buf, cap, "%.4g", v);
+}
+
+/* Mean of the finite values of z over the block of cells behind plot pixel (px, py). */
+static double png__cell(const double *z, size_t rows, size_t cols, int pw, int ph, int px, int py, int rows_up)
+{
+    size_t r0 = (size_t)py * rows / (size_t)ph, r1 = ((size_t)py + 1) * rows / (size_t)ph;
+    size_t c0 = (size_t)px * cols / (size_t)pw, c1 = ((size_t)px + 1) * cols / (size_t)pw, r, c, n = 0;
+    double sum = 0;
+    if (r1 <= r0) r1 = r0 + 1;
+    if (c1 <= c0) c1 = c0 + 1;
+    for (r = r0; r < r1; r++) {
+        size_t rr = rows_up ? rows - 1 - r : r;
+        for (c = c0; c < c1; c++) {
+            double v = z[rr * cols + c];
+            if (isfinite(v)) { sum += v; n++; }
+        }
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+static void png__range(const double *z, size_t n, double *lo, double *hi)
+{
+    size_t i;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (i = 0; i < n; i++)
+        if (isfinite(z[i])) { if (z[i] < *lo) *lo = z[i]; if (z[i] > *hi) *hi = z[i]; }
+    if (!(*lo <= *hi)) { *lo = 0; *hi = 1; }
+    if (*lo == *hi) { *lo -= 0.5; *hi += 0.5; }
+}
+
+/* Plot area size: whole multiples of the data when small, averaged blocks when large. */
+static void png__plot_size(size_t rows, size_t cols, int max_w, int max_h, int *pw, int *ph)
+{
+    double sx = (double)max_w / (double)cols, sy = (double)max_h / (double)rows, s = sx < sy ? sx : sy;
+    if (s >= 1) s = floor(s);
+    if (s < 1 && s * (double)cols < 64) s = 64.0 / (double)cols;
+    *pw = (int)(s * (double)cols);
+    *ph = (int)(s * (double)rows);
+    if (*pw < 1) *pw = 1;
+    if (*ph < 1) *ph = 1;
+    if (*pw > max_w) *pw = max_w;
+    if (*ph > max_h) *ph = max_h;
+}
+
+static void png__axis_ticks(png_canvas *c, int x, int y, int pw, int ph, const png_heatmap_opts *o,
+                            size_t rows, size_t cols)
+{
+    static const unsigned char ink[3] = {30, 30, 30};
+    double x0 = o->x0, x1 = o->x1, y0 = o->y0, y1 = o->y1;
+    int k;
+    char lab[32];
+    if (x0 == x1) { x0 = 0; x1 = (double)cols - 1; }
+    if (y0 == y1) { y0 = 0; y1 = (double)rows - 1; }
+    for (k = 0; k <= 4; k++) {
+        /* tick k sits over the centre of its cell */
+        double fx = (double)k / 4, vx = x0 + (x1 - x0) * fx, fy = (double)k / 4, vy = y0 + (y1 - y0) * fy;
+        int tx = x + (int)((0.5 + fx * ((double)cols - 1)) * pw / (double)cols);
+        int ty = o->rows_up ? y + ph - 1 - (int)((0.5 + fy * ((double)rows - 1)) * ph / (double)rows)
+                            : y + (int)((0.5 + fy * ((double)rows - 1)) * ph / (double)rows);
+        png_fill_rect(c, tx, y + ph, 1, 5, ink);
+        png__fmt(lab, sizeof lab, vx, x1 - x0);
+        png_text(c, tx - png_text_width(lab, 1) / 2, y + ph + 7, lab, ink, 1, 0);
+        png_fill_rect(c, x - 5, ty, 5, 1, ink);
+        png__fmt(lab, sizeof lab, vy, y1 - y0);
+        png_text(c, x - 8 - png_text_width(lab, 1), ty - 5, lab, ink, 1, 0);
+    }
+}
+
+static void png__colour_bar(png_canvas *c, int x, int y, int ph, double lo, double hi, const char *label)
+{
+    static const unsigned char ink[3] = {30, 30, 30};
+    char lab[32];
+    int j, k;
+    for (j = 0; j < ph; j++) {
+        unsigned char rgb[3];
+        png_colormap(1.0 - (double)j / (ph > 1 ? ph - 1 : 1), rgb);
+        png_fill_rect(c, x, y + j, 16, 1, rgb);
+    }
+    for (k = 0; k <= 4; k++) {
+        int ty = y + (ph - 1) - (int)((double)k / 4 * (ph - 1));
+        png_fill_rect(c, x + 16, ty, 4, 1, ink);
+        png__fmt(lab, sizeof lab, lo + (hi - lo) * k / 4, hi - lo);
+        png_text(c, x + 22, ty - 5, lab, ink, 1, 0);
+    }
+    if (label) png_text(c, x + 72, y + ph / 2 + png_text_width(label, 1) / 2, label, ink, 1, 1);
+}
+
+int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, const png_heatmap_opts *opts,
+                char *err, size_t cap)
+{
+    static const unsigned char white[3] = {255, 255, 255}, ink[3] = {30, 30, 30}, grey[3] = {160, 160, 160},
+                               red[3] = {230, 40, 40};
+    png_heatmap_opts o = opts ? *opts : png_heatmap_defaults();
+    int pw, ph, left = 80, top = o.title ? 30 : 12, right = 110, bottom = 46, px, py, rc;
+    double lo = o.vmin, hi = o.vmax;
+    png_canvas c;
+    if (!rows || !cols) return png__err(err, cap, "png: empty array");
+    if (rows > ((size_t)-1) / cols) return png__err(err, cap, "png: array too large");
+    png__plot_size(rows, cols, o.max_w > 0 ? o.max_w : 640, o.max_h > 0 ? o.max_h : 480, &pw, &ph);
+    if (lo == hi) png__range(z, rows * cols, &lo, &hi);
+    if (png_canvas_init(&c, left + pw + right, top + ph + bottom, white) != 0) return png__err(err, cap, "png: out of memory");
+    for (py = 0; py < ph; py++)
+        for (px = 0; px < pw; px++) {
+            double v = png__cell(z, rows, cols, pw, ph, px, py, o.rows_up);
+            unsigned char rgb[3];
+            if (isfinite(v)) png_colormap((v - lo) / (hi - lo), rgb);
+            else memcpy(rgb, grey, 3);
+            png__pixel(&c, left + px, top + py, rgb);
+        }
+    png_fill_rect(&c, left - 1, top + ph, pw + 1, 1, ink);
+    png_fill_rect(&c, left - 1, top, 1, ph + 1, ink);
+    png__axis_ticks(&c, left, top, pw, ph, &o, rows, cols);
+    if (o.mark_row >= 0 && o.mark_col >= 0 && (size_t)o.mark_row < rows && (size_t)o.mark_col < cols) {
+        int cx = left + (int)(((double)o.mark_col + 0.5) * pw / (double)cols);
+        int r = o.rows_up ? (int)rows - 1 - o.mark_row : o.mark_row, a;
+        int cy = top + (int)(((double)r + 0.5) * ph / (double)rows);
+        for (a = 0; a < 360; a += 3) {
+            double t = a * 3.14159265358979 / 180;
+            png_fill_rect(&c, cx + (int)(7 * cos(t)), cy + (int)(7 * sin(t)), 2, 2, red);
+        }
+    }
+    png__colour_bar(&c, left + pw + 14, top, ph, lo, hi, o.cbar_label);
+    if (o.title) png_text(&c, left + (pw - png_text_width(o.title, 1)) / 2, 10, o.title, ink, 1, 0);
+    if (o.xlabel) png_text(&c, left + (pw - png_text_width(o.xlabel, 1)) / 2, top + ph + 24, o.xlabel, ink, 1, 0);
+    if (o.ylabel) png_text(&c, 8, top + (ph + png_text_width(o.ylabel, 1)) / 2, o.ylabel, ink, 1, 1);
+    rc = png_write_canvas(path, &c, err, cap);
+    png_canvas_free(&c);
+    return rc;
+}

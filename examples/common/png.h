@@ -1,0 +1,46 @@
+/* png.h - a PNG writer that needs no zlib (stored deflate blocks), and the plots the example
+   programs draw with it: heat maps with labelled axes and a colour bar, and downsampled previews of
+   large arrays. Not part of the headers.
+   Functions return 0 on success, -1 with a message in err (may be NULL). */
+#ifndef EXAMPLES_PNG_H
+#define EXAMPLES_PNG_H
+
+#include <stddef.h>
+
+/* RGB image, rows top to bottom. */
+typedef struct png_canvas {
+    int w, h;
+    unsigned char *rgb; /* w * h * 3 */
+} png_canvas;
+
+int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err, size_t errcap);
+
+int png_canvas_init(png_canvas *c, int w, int h, const unsigned char bg[3]);
+void png_canvas_free(png_canvas *c);
+void png_fill_rect(png_canvas *c, int x, int y, int w, int h, const unsigned char rgb[3]);
+/* Text in the 6x10 fixed font, scaled by an integer; (x, y) is the top-left corner. vertical
+   writes bottom to top (for a y-axis label). Returns the width in pixels. */
+int png_text(png_canvas *c, int x, int y, const char *s, const unsigned char rgb[3], int scale, int vertical);
+int png_text_width(const char *s, int scale);
+int png_write_canvas(const char *path, const png_canvas *c, char *err, size_t errcap);
+
+/* Perceptually uniform colour map (viridis, interpolated from 9 anchors), t in [0, 1]. */
+void png_colormap(double t, unsigned char rgb[3]);
+
+typedef struct png_heatmap_opts {
+    const char *title, *xlabel, *ylabel, *cbar_label; /* NULL: none */
+    double x0, x1, y0, y1;  /* axis values at the first and last column / row; x0 == x1: indices */
+    double vmin, vmax;      /* colour range; vmin == vmax: the finite min and max of the data */
+    int max_w, max_h;       /* largest plot area in pixels [0: 640 x 480]; bigger data is averaged */
+    int rows_up;            /* 1: row 0 at the bottom (a y axis that grows upward) */
+    int mark_row, mark_col; /* a cell to circle (e.g. the peak); -1: none */
+} png_heatmap_opts;
+
+/* z is rows x cols, row-major; NaN cells are drawn grey. */
+int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, const png_heatmap_opts *opts,
+                char *err, size_t errcap);
+
+/* Default options (no labels, index axes, auto range, no marker). */
+png_heatmap_opts png_heatmap_defaults(void);
+
+#endif

@@ -1,0 +1,120 @@
+#!/bin/sh
+# The whole test suite (make test): compile checks of every header, the test programs in their
+# variants (plain, ASan+UBSan, TSan, no threads, valgrind), and the example programs' I/O kit.
+# Prints one line per step and ends with "N passed, N failed"; exits non-zero on any failure.
+# Optional tools and libraries that are missing are skipped with a line saying so.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+B=build/test
+mkdir -p "$B"
+CC=${CC:-cc}
+WARN="-Wall -Wextra -Wpedantic -Werror"
+passed=0
+failed=0
+skipped=0
+
+have() { command -v "$1" >/dev/null 2>&1; }
+ok() { passed=$((passed + 1)); [ -n "${VERBOSE:-}" ] && echo "ok      $1"; return 0; }
+bad() { failed=$((failed + 1)); echo "FAILED  $1"; [ -f "$B/last.log" ] && sed 's/^/    /' "$B/last.log" | head -40; return 0; }
+skip() { skipped=$((skipped + 1)); echo "skipped $1"; }
+
+# step NAME COMMAND...: one pass or fail, output kept in last.log
+step() {
+    name=$1; shift
+    if "$@" >"$B/last.log" 2>&1; then ok "$name"; else bad "$name"; fi
+}
+
+# run_suite NAME BINARY [RUNNER...]: a test program adds its own "N passed, N failed"
+run_suite() {
+    name=$1; bin=$2; shift 2
+    "$@" "$bin" >"$B/last.log" 2>&1
+    rc=$?
+    line=$(grep -E '^[^ ]+.*: [0-9]+ passed, [0-9]+ failed' "$B/last.log" | tail -1)
+    p=$(printf '%s' "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
+    f=$(printf '%s' "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
+    grep '^skipped' "$B/last.log" | sed "s/^skipped/skipped [$name]/"
+    if [ -z "$p" ]; then bad "$name (crashed or printed no summary, exit $rc)"; return; fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+        echo "FAILED  $name: $line (exit $rc)"; sed 's/^/    /' "$B/last.log" | grep -v '^    ok ' | head -40
+        [ "$f" -eq 0 ] && failed=$((failed + 1))
+    else
+        echo "$name: $line" | sed 's/: [^:]*: /: /'
+    fi
+}
+
+HEADERS=""
+for h in tensorpool.h stat_stream.h prom2d.h pacgpu.h; do [ -f "$h" ] && HEADERS="$HEADERS $h"; done
+impl_macro() { echo "$(basename "$1" .h | tr 'a-z' 'A-Z')_IMPLEMENTATION"; }
+
+# ---- 1. every header compiles warning-free as C99 and as C++, with gcc and clang -------------
+for h in $HEADERS; do
+    m=$(impl_macro "$h")
+    printf '#define TENSORPOOL_IMPLEMENTATION\n#define %s\n#include "../../%s"\nint main(void) { return 0; }\n' "$m" "$h" >"$B/impl_$h.c"
+    for cc in "gcc -std=c99" "clang -std=c99" "g++ -std=c++11 -x c++" "clang++ -std=c++11 -x c++"; do
+        set -- $cc
+        if have "$1"; then step "$h: $cc $WARN" $cc $WARN -c "$B/impl_$h.c" -o /dev/null
+        else skip "$h: $1 not installed"; fi
+    done
+done
+# all headers implemented in one translation unit (symbol collisions), and a header included
+# twice (declarations first, then the implementation)
+{
+    for h in $HEADERS; do echo "#define $(impl_macro "$h")"; done
+    for h in $HEADERS; do echo "#include \"../../$h\""; done
+    echo 'int main(void) { return 0; }'
+} >"$B/all_in_one.c"
+step "all headers in one TU (gcc)" gcc -std=c99 $WARN "$B/all_in_one.c" -o "$B/all_in_one" -lm -lpthread
+step "all headers in one TU (g++)" g++ -x c++ $WARN "$B/all_in_one.c" -o "$B/all_in_one_cxx" -lpthread
+for h in $HEADERS; do
+    printf '#include "../../%s"\n#define TENSORPOOL_IMPLEMENTATION\n#define %s\n#include "../../%s"\n#include "../../%s"\nint main(void) { return 0; }\n' \
+        "$h" "$(impl_macro "$h")" "$h" "$h" >"$B/twice_$h.c"
+    step "$h included twice" gcc -std=c99 $WARN -c "$B/twice_$h.c" -o /dev/null
+done
+
+# ---- 2. test programs -------------------------------------------------------------------------
+TFLAGS="-std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror"
+LIBS="-lm -lpthread"
+build() { out=$1; shift; step "build $out" "$@" -o "$B/$out" && [ -x "$B/$out" ]; }
+
+build tensorpool $CC $TFLAGS tests/test_tensorpool.c $LIBS && run_suite "tensorpool" "$B/tensorpool"
+build tensorpool_nothreads $CC $TFLAGS -DTP_NO_THREADS tests/test_tensorpool.c -lm \
+    && run_suite "tensorpool TP_NO_THREADS" "$B/tensorpool_nothreads"
+build tensorpool_nommap $CC $TFLAGS -DTP_NO_MMAP tests/test_tensorpool.c $LIBS \
+    && run_suite "tensorpool TP_NO_MMAP" "$B/tensorpool_nommap"
+build tensorpool_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_tensorpool.c -lpthread \
+    && run_suite "tensorpool C++" "$B/tensorpool_cxx"
+
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+if have clang && echo 'int main(void){return 0;}' | clang $SAN -x c - -o "$B/san_probe" 2>/dev/null; then
+    build tensorpool_asan clang $TFLAGS $SAN tests/test_tensorpool.c $LIBS \
+        && run_suite "tensorpool ASan+UBSan" "$B/tensorpool_asan"
+    build tensorpool_tsan clang $TFLAGS -fsanitize=thread tests/test_tensorpool.c $LIBS \
+        && run_suite "tensorpool TSan" "$B/tensorpool_tsan"
+else
+    skip "sanitizer builds: clang with its sanitizer runtime (libclang-rt-dev) not installed"
+fi
+if have valgrind; then
+    run_suite "tensorpool valgrind" "$B/tensorpool" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
+else
+    skip "valgrind runs: valgrind not installed"
+fi
+
+# ---- 3. the example programs' I/O kit -------------------------------------------------------
+if [ -f tests/test_common.c ]; then
+    build common $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
+        && run_suite "examples/common" "$B/common"
+    if have clang; then
+        build common_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
+            && run_suite "examples/common ASan+UBSan" "$B/common_asan"
+    fi
+fi
+
+# ---- 4. the example programs themselves ------------------------------------------------------
+if [ -x build/pool ]; then
+    step "build/pool --demo" sh -c "build/pool --demo --out $B/pool_demo >/dev/null"
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,377 @@
+/* Tests for examples/common: the .npy and NIfTI readers against files numpy and nibabel wrote
+   (tests/data/io, made by tools/gen_io_golden.py), their error paths, round trips, and the PNG
+   writer checked by decoding what it wrote (chunk CRCs, stored blocks, Adler-32). */
+#define _DEFAULT_SOURCE
+#include "../examples/common/npy.h"
+#include "../examples/common/nifti.h"
+#include "../examples/common/png.h"
+#include "testkit.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define IO "tests/data/io/"
+
+static char tmpdir[] = "/tmp/tp_common_XXXXXX";
+static char err[512];
+
+static const char *tmp_path(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    return path;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = (unsigned char *)malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* The golden array: arange(24).reshape(2, 3, 4) * 0.5 - 3 */
+static double golden(size_t i) { return (double)i * 0.5 - 3.0; }
+
+static void test_npy_reads_numpy_files(void)
+{
+    static const char *files[] = {"f8_c.npy", "f4_c.npy", "f8_v2.npy", "f8_v3.npy", "f8_fortran.npy"};
+    size_t f, i;
+    for (f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[128];
+        npy_array a;
+        double v[24];
+        int ok = 1;
+        snprintf(path, sizeof path, IO "%s", files[f]);
+        CHECK_MSG(npy_read(path, &a, err, sizeof err) == 0, "%s: %s", files[f], err);
+        CHECK(a.ndim == 3 && a.shape[0] == 2 && a.shape[1] == 3 && a.shape[2] == 4 && a.count == 24);
+        if (a.count != 24) { npy_free(&a); continue; }
+        npy_to_f64(&a, v);
+        for (i = 0; i < 24; i++) ok &= v[i] == golden(i);
+        CHECK_MSG(ok, "%s: values (Fortran order must come back transposed to C order)", files[f]);
+        npy_free(&a);
+    }
+}
+
+static void test_npy_integer_and_bool_dtypes(void)
+{
+    npy_array a;
+    double v[24];
+    size_t i;
+    int ok = 1;
+    CHECK(npy_read(IO "i4_c.npy", &a, err, sizeof err) == 0 && a.dtype == NPY_I4);
+    npy_to_f64(&a, v);
+    for (i = 0; i < 24; i++) ok &= v[i] == (double)(int)golden(i);
+    CHECK(ok);
+    npy_free(&a);
+    CHECK(npy_read(IO "i8_c.npy", &a, err, sizeof err) == 0 && a.dtype == NPY_I8 && a.count == 7);
+    CHECK(((int64_t *)a.data)[6] == 6 * 1000000007ll);
+    npy_free(&a);
+    CHECK(npy_read(IO "u1_c.npy", &a, err, sizeof err) == 0 && a.dtype == NPY_U1 && ((unsigned char *)a.data)[9] == 225);
+    npy_free(&a);
+    CHECK(npy_read(IO "b1_c.npy", &a, err, sizeof err) == 0 && a.dtype == NPY_B1 && a.count == 4);
+    CHECK(memcmp(a.data, "\1\0\1\1", 4) == 0);
+    npy_free(&a);
+    CHECK(npy_read(IO "scalar.npy", &a, err, sizeof err) == 0 && a.ndim == 0 && a.count == 1);
+    CHECK(((double *)a.data)[0] == 2.5);
+    npy_free(&a);
+}
+
+static void test_npy_errors(void)
+{
+    npy_array a;
+    size_t len, cut;
+    unsigned char *buf = slurp(IO "f8_c.npy", &len), *copy;
+    CHECK(npy_read(IO "c16.npy", &a, err, sizeof err) == -1 && strstr(err, "unsupported dtype '<c16'"));
+    CHECK(npy_read(IO "f8_big_endian.npy", &a, err, sizeof err) == -1 && strstr(err, ">f8"));
+    CHECK(npy_read("/nonexistent.npy", &a, err, sizeof err) == -1 && strstr(err, "cannot open"));
+    /* every truncation of a valid file is an error, never a crash */
+    for (cut = 0; cut < len; cut++) CHECK(npy_read_mem(buf, cut, &a, err, sizeof err) == -1);
+    copy = (unsigned char *)malloc(len);
+    memcpy(copy, buf, len);
+    copy[1] = 'X';
+    CHECK(npy_read_mem(copy, len, &a, err, sizeof err) == -1 && strstr(err, "magic"));
+    free(copy);
+    free(buf);
+    {
+        /* a shape whose product overflows size_t */
+        const char *hdr = "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }";
+        unsigned char mem[256];
+        size_t hl = strlen(hdr);
+        memcpy(mem, "\x93NUMPY\x01\x00", 8);
+        mem[8] = (unsigned char)hl;
+        mem[9] = 0;
+        memcpy(mem + 10, hdr, hl);
+        CHECK(npy_read_mem(mem, 10 + hl, &a, err, sizeof err) == -1 && strstr(err, "overflow"));
+    }
+}
+
+static void test_npy_round_trip(void)
+{
+    size_t shape[2] = {3, 5}, i;
+    float data[15];
+    npy_array a;
+    int ok = 1;
+    for (i = 0; i < 15; i++) data[i] = (float)i / 3.0f;
+    CHECK(npy_write(tmp_path("rt.npy"), NPY_F4, 2, shape, data, err, sizeof err) == 0);
+    CHECK(npy_read(tmp_path("rt.npy"), &a, err, sizeof err) == 0);
+    CHECK(a.dtype == NPY_F4 && a.ndim == 2 && a.shape[0] == 3 && a.shape[1] == 5);
+    for (i = 0; i < 15 && a.data; i++) ok &= ((float *)a.data)[i] == data[i];
+    CHECK(ok);
+    npy_free(&a);
+    shape[0] = 0; /* empty arrays are legal */
+    CHECK(npy_write(tmp_path("empty.npy"), NPY_F8, 1, shape, NULL, err, sizeof err) == 0);
+    CHECK(npy_read(tmp_path("empty.npy"), &a, err, sizeof err) == 0 && a.count == 0 && a.ndim == 1);
+    npy_free(&a);
+}
+
+static void check_golden_volume(const nifti_image *img)
+{
+    npy_array vals, aff;
+    size_t i;
+    int ok = 1;
+    CHECK(img->ndim == 3 && img->dim[0] == 4 && img->dim[1] == 5 && img->dim[2] == 6);
+    CHECK(npy_read(IO "vol_i16_values.npy", &vals, err, sizeof err) == 0);
+    CHECK(npy_read(IO "vol_i16_affine.npy", &aff, err, sizeof err) == 0);
+    if (vals.count != img->count || aff.count != 16) { npy_free(&vals); npy_free(&aff); CHECK(0); return; }
+    /* numpy's array is C order (i, j, k) with k fastest; NIfTI stores i fastest */
+    for (i = 0; i < img->count; i++) {
+        size_t x = i % 4, y = (i / 4) % 5, z = i / 20;
+        ok &= img->data[i] == ((double *)vals.data)[(x * 5 + y) * 6 + z];
+    }
+    CHECK_MSG(ok, "voxel values with scl_slope 0.5, scl_inter 10");
+    for (i = 0; i < 16; i++) CHECK_NEAR(img->affine[i / 4][i % 4], ((double *)aff.data)[i], 1e-5);
+    npy_free(&vals);
+    npy_free(&aff);
+}
+
+static void test_nifti_reads_nibabel_file(void)
+{
+    nifti_image img;
+    CHECK_MSG(nifti_read(IO "vol_i16.nii", &img, err, sizeof err) == 0, "%s", err);
+    CHECK(img.datatype == 4 && img.sform_code == 4 && img.qform_code == 1);
+    check_golden_volume(&img);
+    nifti_free(&img);
+#ifdef HAVE_ZLIB
+    CHECK_MSG(nifti_read(IO "vol_i16.nii.gz", &img, err, sizeof err) == 0, "%s", err);
+    check_golden_volume(&img);
+    nifti_free(&img);
+#else
+    CHECK(nifti_read(IO "vol_i16.nii.gz", &img, err, sizeof err) == -1 && strstr(err, "zlib"));
+    printf("skipped .nii.gz reading: built without zlib\n");
+#endif
+}
+
+static void test_nifti_round_trip_and_qform(void)
+{
+    nifti_image img, back;
+    double th = -0.7;
+    size_t i, len;
+    unsigned char *buf;
+    memset(&img, 0, sizeof img);
+    img.ndim = 3;
+    img.dim[0] = 3; img.dim[1] = 4; img.dim[2] = 2;
+    img.count = 24;
+    img.data = (double *)malloc(24 * sizeof(double));
+    for (i = 0; i < 24; i++) img.data[i] = golden(i);
+    /* rotation about z, voxel 1.5 x 2 x 3 mm, a flipped third axis (qfac -1) */
+    memset(img.affine, 0, sizeof img.affine);
+    img.affine[0][0] = 1.5 * cos(th); img.affine[0][1] = -2 * sin(th);
+    img.affine[1][0] = 1.5 * sin(th); img.affine[1][1] = 2 * cos(th);
+    img.affine[2][2] = -3.0;
+    img.affine[0][3] = 10; img.affine[1][3] = -20; img.affine[2][3] = 30; img.affine[3][3] = 1;
+    CHECK(nifti_write(tmp_path("rt.nii"), &img, err, sizeof err) == 0);
+    CHECK(nifti_read(tmp_path("rt.nii"), &back, err, sizeof err) == 0);
+    CHECK(back.count == 24 && back.datatype == 16);
+    for (i = 0; i < 24 && back.data; i++) CHECK(back.data[i] == img.data[i]);
+    for (i = 0; i < 16; i++) CHECK_NEAR(back.affine[i / 4][i % 4], img.affine[i / 4][i % 4], 1e-5);
+    nifti_free(&back);
+    /* the same file without its sform: the qform quaternion must give the same affine */
+    buf = slurp(tmp_path("rt.nii"), &len);
+    buf[254] = buf[255] = 0;
+    CHECK(nifti_read_mem(buf, len, &back, err, sizeof err) == 0 && back.sform_code == 0);
+    for (i = 0; i < 16; i++) CHECK_NEAR(back.affine[i / 4][i % 4], img.affine[i / 4][i % 4], 1e-5);
+    nifti_free(&back);
+    free(buf);
+    nifti_free(&img);
+}
+
+static void test_nifti_errors_and_byte_order(void)
+{
+    size_t len, cut, k;
+    unsigned char *buf = slurp(IO "vol_i16.nii", &len), *sw;
+    nifti_image img;
+    for (cut = 0; cut < len; cut += 7) CHECK(nifti_read_mem(buf, cut, &img, err, sizeof err) == -1);
+    sw = (unsigned char *)malloc(len);
+    memcpy(sw, buf, len);
+    sw[70] = 99; /* unsupported datatype */
+    CHECK(nifti_read_mem(sw, len, &img, err, sizeof err) == -1 && strstr(err, "datatype"));
+    memcpy(sw, buf, len);
+    sw[42] = 0xff; sw[43] = 0x7f; sw[44] = 0xff; sw[45] = 0x7f; /* huge dims: data would be missing */
+    CHECK(nifti_read_mem(sw, len, &img, err, sizeof err) == -1 && strstr(err, "truncated"));
+    /* the same volume byte-swapped (a big-endian file) reads the same */
+    memcpy(sw, buf, len);
+#define SWAP(off, n) do { size_t a_ = (off), b_ = (off) + (n) - 1; for (; a_ < b_; a_++, b_--) { unsigned char t_ = sw[a_]; sw[a_] = sw[b_]; sw[b_] = t_; } } while (0)
+    SWAP(0, 4);
+    for (k = 0; k < 8; k++) SWAP(40 + 2 * k, 2);
+    SWAP(70, 2); SWAP(72, 2);
+    for (k = 0; k < 8; k++) SWAP(76 + 4 * k, 4);
+    SWAP(108, 4); SWAP(112, 4); SWAP(116, 4);
+    SWAP(252, 2); SWAP(254, 2);
+    for (k = 0; k < 6; k++) SWAP(256 + 4 * k, 4);
+    for (k = 0; k < 12; k++) SWAP(280 + 4 * k, 4);
+    for (k = 0; k < 120; k++) SWAP(352 + 2 * k, 2);
+#undef SWAP
+    CHECK_MSG(nifti_read_mem(sw, len, &img, err, sizeof err) == 0, "%s", err);
+    if (img.data) check_golden_volume(&img);
+    nifti_free(&img);
+    free(sw);
+    free(buf);
+}
+
+/* Decodes a PNG written with stored blocks and compares its pixels. */
+static uint32_t be32(const unsigned char *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static uint32_t crc32_ref(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    size_t i;
+    int k;
+    for (i = 0; i < n; i++) {
+        c ^= p[i];
+        for (k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
+static int png_decode_stored(const unsigned char *f, size_t len, int *w, int *h, unsigned char **rgb)
+{
+    size_t pos = 8, raw_n = 0, i;
+    unsigned char *raw = NULL;
+    uint32_t a1 = 1, a2 = 0;
+    if (len < 8 || memcmp(f, "\x89PNG\r\n\x1a\n", 8) != 0) return 0;
+    while (pos + 12 <= len) {
+        uint32_t n = be32(f + pos);
+        const unsigned char *type = f + pos + 4, *data = f + pos + 8;
+        if (pos + 12 + n > len || crc32_ref(type, n + 4) != be32(data + n)) return 0;
+        if (!memcmp(type, "IHDR", 4)) {
+            *w = (int)be32(data);
+            *h = (int)be32(data + 4);
+            if (data[8] != 8 || data[9] != 2) return 0;
+        } else if (!memcmp(type, "IDAT", 4)) {
+            size_t p = 2;
+            int final = 0;
+            raw = (unsigned char *)malloc(n);
+            while (!final) {
+                size_t bl = (size_t)data[p + 1] | (size_t)data[p + 2] << 8;
+                if ((data[p] & 6) != 0 || (size_t)((data[p + 3] | data[p + 4] << 8) ^ 0xffff) != bl) { free(raw); return 0; }
+                final = data[p] & 1;
+                memcpy(raw + raw_n, data + p + 5, bl);
+                raw_n += bl;
+                p += 5 + bl;
+            }
+            for (i = 0; i < raw_n; i++) { a1 = (a1 + raw[i]) % 65521; a2 = (a2 + a1) % 65521; }
+            if (be32(data + p) != (a2 << 16 | a1)) { free(raw); return 0; }
+        }
+        pos += 12 + n;
+    }
+    if (!raw || raw_n != (size_t)*h * ((size_t)*w * 3 + 1)) { free(raw); return 0; }
+    *rgb = (unsigned char *)malloc((size_t)*w * (size_t)*h * 3);
+    for (i = 0; i < (size_t)*h; i++) {
+        if (raw[i * ((size_t)*w * 3 + 1)] != 0) { free(raw); free(*rgb); return 0; }
+        memcpy(*rgb + i * (size_t)*w * 3, raw + i * ((size_t)*w * 3 + 1) + 1, (size_t)*w * 3);
+    }
+    free(raw);
+    return 1;
+}
+
+static void test_png_writer_decodes(void)
+{
+    int w = 300, h = 250, dw = 0, dh = 0, x, y; /* > 65535 bytes: several stored blocks */
+    unsigned char *rgb = (unsigned char *)malloc((size_t)w * h * 3), *back = NULL, *file;
+    size_t len;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            unsigned char *p = rgb + 3 * ((size_t)y * w + x);
+            p[0] = (unsigned char)x; p[1] = (unsigned char)y; p[2] = (unsigned char)(x ^ y);
+        }
+    CHECK(png_write_rgb(tmp_path("t.png"), w, h, rgb, err, sizeof err) == 0);
+    file = slurp(tmp_path("t.png"), &len);
+    CHECK(file && png_decode_stored(file, len, &dw, &dh, &back));
+    CHECK(dw == w && dh == h && back && memcmp(back, rgb, (size_t)w * h * 3) == 0);
+    CHECK(png_write_rgb(tmp_path("bad.png"), 0, 10, rgb, err, sizeof err) == -1);
+    free(file);
+    free(back);
+    free(rgb);
+}
+
+static void test_heatmap_png(void)
+{
+    double z[40 * 60];
+    size_t i;
+    int w = 0, h = 0;
+    unsigned char *file, *rgb = NULL;
+    size_t len;
+    png_heatmap_opts o = png_heatmap_defaults();
+    for (i = 0; i < 40 * 60; i++) z[i] = sin((double)(i % 60) / 9.0) * cos((double)(i / 60) / 7.0);
+    z[5] = NAN;
+    o.title = "test heat map";
+    o.xlabel = "phase (Hz)";
+    o.ylabel = "amplitude (Hz)";
+    o.cbar_label = "MI";
+    o.x0 = 2; o.x1 = 20; o.y0 = 60; o.y1 = 160;
+    o.rows_up = 1;
+    o.mark_row = 10; o.mark_col = 20;
+    CHECK(png_heatmap(tmp_path("heat.png"), z, 40, 60, &o, err, sizeof err) == 0);
+    file = slurp(tmp_path("heat.png"), &len);
+    CHECK(file && png_decode_stored(file, len, &w, &h, &rgb));
+    CHECK(w > 60 && h > 40);
+    free(file);
+    free(rgb);
+    /* a large array is averaged down to the plot size */
+    {
+        size_t n = 3000 * 2000;
+        double *big = (double *)malloc(n * sizeof(double));
+        for (i = 0; i < n; i++) big[i] = (double)(i % 3000);
+        o = png_heatmap_defaults();
+        CHECK(png_heatmap(tmp_path("big.png"), big, 2000, 3000, &o, err, sizeof err) == 0);
+        file = slurp(tmp_path("big.png"), &len);
+        CHECK(file && png_decode_stored(file, len, &w, &h, &rgb) && w <= 640 + 200 && h <= 480 + 80);
+        free(file);
+        free(rgb);
+        free(big);
+    }
+    CHECK(png_heatmap(tmp_path("none.png"), z, 0, 60, &o, err, sizeof err) == -1);
+}
+
+int main(void)
+{
+    int rc;
+    if (!mkdtemp(tmpdir)) return 2;
+    RUN(test_npy_reads_numpy_files);
+    RUN(test_npy_integer_and_bool_dtypes);
+    RUN(test_npy_errors);
+    RUN(test_npy_round_trip);
+    RUN(test_nifti_reads_nibabel_file);
+    RUN(test_nifti_round_trip_and_qform);
+    RUN(test_nifti_errors_and_byte_order);
+    RUN(test_png_writer_decodes);
+    RUN(test_heatmap_png);
+    rc = tk_summary("examples/common");
+    {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+        if (system(cmd) != 0) rc |= 0;
+    }
+    return rc;
+}

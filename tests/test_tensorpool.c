@@ -1,0 +1,730 @@
+/* Tests for tensorpool.h: they show, rather than assume, each property the header promises. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* mkdtemp, MAP_ANONYMOUS under -std=c99 */
+#endif
+#define TENSORPOOL_IMPLEMENTATION
+#include "../tensorpool.h"
+#include "testkit.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#ifndef TP_NO_THREADS
+#include <pthread.h>
+#endif
+
+#define MiB ((size_t)1 << 20)
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* log-uniform size in [lo, hi] */
+static size_t rng_size(uint64_t *s, size_t lo, size_t hi)
+{
+    double u = (double)(rng_next(s) >> 11) / 9007199254740992.0;
+    return (size_t)exp(log((double)lo) + u * (log((double)hi) - log((double)lo)));
+}
+
+static void fill(unsigned char *p, size_t n, unsigned tag)
+{
+    size_t i;
+    for (i = 0; i < n; i += 61) p[i] = (unsigned char)(tag + i);
+    if (n) p[n - 1] = (unsigned char)(tag * 7);
+}
+
+static int intact(const unsigned char *p, size_t n, unsigned tag)
+{
+    size_t i;
+    for (i = 0; i < n; i += 61)
+        if (i != n - 1 && p[i] != (unsigned char)(tag + i)) return 0;
+    return n == 0 || p[n - 1] == (unsigned char)(tag * 7);
+}
+
+/* Features of this build, as tp_build_info reports them ("mmap", "mremap", "spill"). */
+static int built_with(const char *word)
+{
+    return strstr(tp_build_info(), word) != NULL;
+}
+
+static int invariants_hold(tp_pool *pool)
+{
+    tp_stats s = tp_get_stats(pool);
+    return s.bytes_live + s.bytes_cached == s.bytes_reserved && s.hits + s.misses == s.allocs &&
+           s.bytes_reserved <= s.peak_live + 0 /* high-water rule */ && s.peak_live >= s.bytes_live;
+}
+
+static size_t rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int maps_mention(const char *needle)
+{
+    char line[1024];
+    int found = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle)) found = 1;
+    fclose(f);
+    return found;
+}
+
+static int dir_entries(const char *dir)
+{
+    int n = 0;
+    struct dirent *e;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    closedir(d);
+    return n;
+}
+
+typedef struct captured_log { char text[8192]; int count; } captured_log;
+
+static void capture_log(void *user, int level, const char *msg)
+{
+    captured_log *c = (captured_log *)user;
+    size_t used = strlen(c->text);
+    (void)level;
+    snprintf(c->text + used, sizeof c->text - used, "%s\n", msg);
+    c->count++;
+}
+
+/* Allocator hooks that count, and fail the n-th call when asked to. */
+typedef struct counting_alloc {
+    long calls, fail_at; /* fail_at = 0: never */
+    long outstanding;
+    size_t bytes;
+} counting_alloc;
+
+static void *counting_malloc(size_t n, void *user)
+{
+    counting_alloc *c = (counting_alloc *)user;
+    void *p;
+    if (++c->calls == c->fail_at) return NULL;
+    p = malloc(n);
+    if (p) { c->outstanding++; c->bytes += n; }
+    return p;
+}
+
+static void counting_free(void *p, size_t n, void *user)
+{
+    counting_alloc *c = (counting_alloc *)user;
+    c->outstanding--;
+    c->bytes -= n;
+    free(p);
+}
+
+/* ---- tests ------------------------------------------------------------------------------------ */
+
+static void test_alignment_and_sizes(void)
+{
+    static const size_t sizes[] = {0, 1, 7, 63, 64, 65, 100, 1000, 4096, 65536, 200000,
+                                   262144, 300000, 5 * 1024 * 1024 + 3};
+    tp_pool *pool = tp_create(NULL, NULL);
+    void *ptrs[sizeof sizes / sizeof sizes[0]];
+    size_t i;
+    CHECK(pool != NULL);
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ptrs[i] = tp_alloc(pool, sizes[i]);
+        CHECK(ptrs[i] != NULL);
+        CHECK_MSG((uintptr_t)ptrs[i] % 64 == 0, "size %zu at %p", sizes[i], ptrs[i]);
+        CHECK(tp_usable_size(pool, ptrs[i]) >= sizes[i]);
+        fill((unsigned char *)ptrs[i], sizes[i], (unsigned)i);
+    }
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        CHECK(intact((unsigned char *)ptrs[i], sizes[i], (unsigned)i));
+        CHECK(tp_free(pool, ptrs[i]) == TP_OK);
+    }
+    CHECK(tp_free(pool, NULL) == TP_OK);
+    tp_destroy(pool);
+}
+
+static void test_size_class_waste(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    size_t n;
+    for (n = 65; n < 256 * 1024 - 64; n += 1 + n / 37) {
+        void *p = tp_alloc(pool, n);
+        size_t u = tp_usable_size(pool, p);
+        CHECK_MSG(u >= n && (u - n) * 4 < n, "request %zu got %zu", n, u);
+        tp_free(pool, p);
+    }
+    tp_destroy(pool);
+}
+
+static void test_reuse_and_stats_invariants(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    void *live[32] = {0};
+    size_t req[32] = {0};
+    uint64_t seed = 42;
+    int i, ok = 1;
+    tp_stats s;
+    for (i = 0; i < 4000; i++) {
+        int k = (int)(rng_next(&seed) % 32);
+        if (live[k]) {
+            ok &= intact((unsigned char *)live[k], req[k], (unsigned)k);
+            tp_free(pool, live[k]);
+            live[k] = NULL;
+        } else {
+            req[k] = rng_size(&seed, 16, 4 * MiB);
+            live[k] = tp_alloc(pool, req[k]);
+            fill((unsigned char *)live[k], req[k], (unsigned)k);
+        }
+        ok &= invariants_hold(pool);
+    }
+    CHECK(ok);
+    s = tp_get_stats(pool);
+    CHECK(s.hits > s.misses); /* a steady workload is served mostly from the cache */
+    CHECK(s.hit_rate > 0.5 && s.hit_rate <= 1.0);
+    for (i = 0; i < 32; i++) tp_free(pool, live[i]);
+    s = tp_get_stats(pool);
+    CHECK(s.bytes_live == 0 && s.live_blocks == 0 && s.bytes_requested == 0);
+    CHECK(s.frees + 0 == s.allocs);
+    tp_destroy(pool);
+}
+
+static void test_same_size_is_a_hit(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    void *a = tp_alloc(pool, 1000), *b;
+    tp_stats s;
+    tp_free(pool, a);
+    b = tp_alloc(pool, 990);
+    s = tp_get_stats(pool);
+    CHECK(a == b);
+    CHECK(s.hits == 1 && s.misses == 1);
+    tp_free(pool, b);
+    a = tp_alloc(pool, 3 * MiB);
+    tp_free(pool, a);
+    b = tp_alloc(pool, 3 * MiB);
+    s = tp_get_stats(pool);
+    CHECK(a == b && s.hits == 2);
+    tp_free(pool, b);
+    tp_destroy(pool);
+}
+
+static void test_zeroed_after_reuse(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    size_t sizes[2] = {5000, 2 * MiB}, i, j;
+    for (j = 0; j < 2; j++) {
+        unsigned char *p = (unsigned char *)tp_alloc(pool, sizes[j]);
+        int zero = 1;
+        memset(p, 0xFF, sizes[j]);
+        tp_free(pool, p);
+        p = (unsigned char *)tp_alloc_zeroed(pool, sizes[j]);
+        for (i = 0; i < sizes[j]; i++) zero &= p[i] == 0;
+        CHECK(zero);
+        tp_free(pool, p);
+    }
+    tp_destroy(pool);
+}
+
+static void test_high_water_and_cache_cap(void)
+{
+    tp_desc d;
+    tp_pool *pool;
+    void *a, *b, *c;
+    tp_stats s;
+    memset(&d, 0, sizeof d);
+    pool = tp_create(&d, NULL);
+    a = tp_alloc(pool, 8 * MiB);
+    tp_free(pool, a);
+    b = tp_alloc(pool, 1 * MiB);  /* live 1 MiB; high water 8 MiB */
+    c = tp_alloc(pool, 4 * MiB);
+    s = tp_get_stats(pool);
+    CHECK(s.bytes_reserved <= s.peak_live);
+    tp_free(pool, b);
+    tp_free(pool, c);
+    s = tp_get_stats(pool);
+    CHECK(s.bytes_cached <= s.peak_live);
+    tp_destroy(pool);
+
+    d.max_cached_bytes = 2 * MiB;
+    pool = tp_create(&d, NULL);
+    a = tp_alloc(pool, 1 * MiB);
+    b = tp_alloc(pool, 1 * MiB);
+    c = tp_alloc(pool, 1 * MiB);
+    tp_free(pool, a);
+    tp_free(pool, b);
+    tp_free(pool, c);
+    s = tp_get_stats(pool);
+    CHECK_MSG(s.bytes_cached <= 2 * MiB, "cached %zu", s.bytes_cached);
+    CHECK(tp_get_desc(pool).max_cached_bytes == 2 * MiB);
+    tp_destroy(pool);
+}
+
+#if defined(__linux__)
+static void test_recycled_pages_are_not_fresh(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    unsigned char *a = (unsigned char *)tp_alloc(pool, 6 * MiB);
+    unsigned char *b = (unsigned char *)tp_alloc(pool, 6 * MiB);
+    unsigned char *c;
+    uint64_t fresh_before;
+    tp_stats s;
+    memset(a, 1, 6 * MiB);
+    memset(b, 2, 6 * MiB);
+    tp_free(pool, a);
+    tp_free(pool, b);
+    fresh_before = tp_get_stats(pool).bytes_fresh;
+    c = (unsigned char *)tp_alloc(pool, 11 * MiB); /* no single chunk fits: pages are moved */
+    s = tp_get_stats(pool);
+    CHECK(c != NULL);
+    CHECK_MSG(s.bytes_fresh - fresh_before < MiB, "fresh %llu", (unsigned long long)(s.bytes_fresh - fresh_before));
+    memset(c, 3, 11 * MiB);
+    CHECK(c[0] == 3 && c[11 * MiB - 1] == 3);
+    CHECK(invariants_hold(pool));
+    tp_free(pool, c);
+    tp_destroy(pool);
+}
+#endif
+
+static void test_budget_refusal(void)
+{
+    counting_alloc ca = {0, 0, 0, 0};
+    captured_log log;
+    tp_desc d;
+    tp_pool *pool;
+    void *a, *b, *c;
+    tp_result r = TP_OK;
+    char msg[512];
+    tp_stats s;
+    memset(&log, 0, sizeof log);
+    memset(&d, 0, sizeof d);
+    d.budget_bytes = 1 * MiB;
+    d.allocator.alloc = counting_malloc;
+    d.allocator.free = counting_free;
+    d.allocator.user = &ca;
+    d.log = capture_log;
+    d.log_user = &log;
+    pool = tp_create(&d, NULL);
+    a = tp_alloc(pool, 600 * 1024);
+    CHECK(a != NULL);
+    b = tp_alloc_at(pool, 600 * 1024, 0, "here.c", 7, &r);
+    CHECK(b == NULL && r == TP_ERR_BUDGET);
+    CHECK(tp_last_error(pool, msg, sizeof msg) == TP_ERR_BUDGET);
+    CHECK(strstr(msg, "live") && strstr(msg, "cached") && strstr(msg, "614400") && strstr(msg, "here.c:7"));
+    CHECK(log.count == 1 && strstr(log.text, "over budget"));
+    s = tp_get_stats(pool);
+    CHECK(s.failures == 1 && s.allocs == 1 && s.bytes_live <= 1 * MiB);
+    tp_free(pool, a);             /* the pool stays usable */
+    c = tp_alloc(pool, 900 * 1024);
+    CHECK(c != NULL);
+    s = tp_get_stats(pool);
+    CHECK(s.bytes_reserved <= 1 * MiB);
+    tp_free(pool, c);
+    tp_destroy(pool);
+    CHECK(ca.outstanding == 0 && ca.bytes == 0);
+}
+
+static void test_budget_evicts_cache_first(void)
+{
+    tp_desc d;
+    tp_pool *pool;
+    void *a, *b;
+    tp_stats s;
+    memset(&d, 0, sizeof d);
+    d.budget_bytes = 8 * MiB;
+    pool = tp_create(&d, NULL);
+    a = tp_alloc(pool, 6 * MiB);
+    tp_free(pool, a);               /* 6 MiB cached */
+    b = tp_alloc(pool, 7 * MiB);    /* needs the cache's room */
+    s = tp_get_stats(pool);
+    CHECK(b != NULL);
+    CHECK_MSG(s.bytes_reserved <= 8 * MiB, "reserved %zu", s.bytes_reserved);
+    tp_free(pool, b);
+    tp_destroy(pool);
+}
+
+#if defined(__linux__)
+static void test_spill_larger_than_budget(void)
+{
+    char dir[] = "/tmp/tp_spill_XXXXXX";
+    tp_desc d;
+    tp_pool *pool;
+    unsigned char *big, *small;
+    size_t n = 24 * MiB, i;
+    tp_result r;
+    tp_stats s;
+    int ok = 1;
+    CHECK(mkdtemp(dir) != NULL);
+    memset(&d, 0, sizeof d);
+    d.budget_bytes = 4 * MiB;
+    d.spill_dir = dir;
+    pool = tp_create(&d, NULL);
+    big = (unsigned char *)tp_alloc_at(pool, n, 0, NULL, 0, &r);
+    CHECK(big != NULL && r == TP_OK);
+    if (!big) { tp_destroy(pool); return; }
+    s = tp_get_stats(pool);
+    CHECK(s.spills == 1 && s.bytes_spilled >= n && s.bytes_live == 0);
+    for (i = 0; i < n; i++) big[i] = (unsigned char)(i * 2654435761u >> 13);
+    for (i = 0; i < n; i++) ok &= big[i] == (unsigned char)(i * 2654435761u >> 13);
+    CHECK(ok);
+    CHECK(maps_mention("tensorpool-") == 1);  /* mapped, and already unlinked */
+    CHECK(dir_entries(dir) == 0);
+    small = (unsigned char *)tp_alloc(pool, 100000); /* below the threshold: in memory */
+    CHECK(small != NULL && tp_get_stats(pool).spills == 1);
+    tp_free(pool, small);
+    tp_free(pool, big);
+    CHECK(maps_mention("tensorpool-") == 0);  /* gone with the free */
+    s = tp_get_stats(pool);
+    CHECK(s.bytes_spilled == 0 && s.peak_spilled >= n);
+    big = (unsigned char *)tp_alloc_flags(pool, 2 * MiB, TP_SPILL);  /* forced */
+    CHECK(big != NULL && tp_get_stats(pool).spills == 2);
+    tp_free(pool, big);
+    tp_destroy(pool);
+    CHECK(dir_entries(dir) == 0);
+    rmdir(dir);
+
+    d.spill_dir = "/nonexistent/dir";
+    pool = tp_create(&d, NULL);
+    big = (unsigned char *)tp_alloc_at(pool, n, 0, NULL, 0, &r);
+    CHECK(big == NULL && r == TP_ERR_IO);
+    tp_destroy(pool);
+}
+#endif
+
+#if defined(__linux__)
+static void test_trim_lowers_rss(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    size_t n = 96 * MiB, before, cached_rss, trimmed_rss, released;
+    char *p = (char *)tp_alloc(pool, n);
+    before = rss_bytes();
+    memset(p, 1, n);
+    tp_free(pool, p);
+    cached_rss = rss_bytes();
+    released = tp_trim(pool);
+    trimmed_rss = rss_bytes();
+    CHECK(released >= n);
+    CHECK_MSG(cached_rss > before + n / 2, "rss before %zu, cached %zu", before, cached_rss);
+    CHECK_MSG(trimmed_rss + n / 2 < cached_rss, "rss cached %zu, trimmed %zu", cached_rss, trimmed_rss);
+    CHECK(tp_get_stats(pool).bytes_cached == 0);
+    tp_destroy(pool);
+}
+#endif
+
+static void test_frames(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    void *keep = tp_alloc(pool, 1000), *tmp[10];
+    tp_frame f = tp_mark(pool);
+    size_t live_before = tp_get_stats(pool).bytes_live;
+    int i;
+    tp_stats s;
+    for (i = 0; i < 10; i++) tmp[i] = tp_alloc(pool, (size_t)(i + 1) * 70000);
+    CHECK(tp_get_stats(pool).live_blocks == 11);
+    CHECK(tp_release_to(pool, f) == TP_OK);
+    s = tp_get_stats(pool);
+    CHECK(s.live_blocks == 1 && s.bytes_live == live_before);
+    CHECK(tp_free(pool, keep) == TP_OK);
+    CHECK(tp_free(pool, tmp[3]) == TP_ERR_DOUBLE_FREE); /* it was released by the frame */
+    f.seq += 1000;
+    CHECK(tp_release_to(pool, f) == TP_ERR_ARG);
+    tp_destroy(pool);
+}
+
+static void test_double_free_and_foreign(void)
+{
+    tp_desc d;
+    tp_pool *pool;
+    void *a, *big, *foreign;
+    captured_log log;
+    memset(&log, 0, sizeof log);
+    memset(&d, 0, sizeof d);
+    d.debug = 1;
+    d.log = capture_log;
+    d.log_user = &log;
+    pool = tp_create(&d, NULL);
+    a = tp_alloc(pool, 256);
+    CHECK(tp_free(pool, a) == TP_OK);
+    CHECK(tp_free(pool, a) == TP_ERR_DOUBLE_FREE);
+    CHECK(strstr(log.text, "double free") != NULL);
+    big = tp_alloc(pool, 2 * MiB);
+    CHECK(tp_free(pool, big) == TP_OK);
+    CHECK(tp_free(pool, big) != TP_OK);  /* pages went back to the cache as a chunk */
+    foreign = malloc(4096 + 64);
+    CHECK(tp_free(pool, (char *)foreign + (64 - (uintptr_t)foreign % 64)) == TP_ERR_FOREIGN);
+    CHECK(tp_free(pool, (char *)foreign + 1) == TP_ERR_FOREIGN);
+    free(foreign);
+    CHECK(tp_get_stats(pool).frees == 2);
+    tp_destroy(pool);
+
+    /* Without debug the header still catches a double free of a cached block. */
+    pool = tp_create(NULL, NULL);
+    a = tp_alloc(pool, 256);
+    tp_free(pool, a);
+    CHECK(tp_free(pool, a) == TP_ERR_DOUBLE_FREE);
+    tp_destroy(pool);
+}
+
+static void test_leak_report_and_poison(void)
+{
+    tp_desc d;
+    tp_pool *pool;
+    captured_log log;
+    char where[64];
+    unsigned char *p;
+    int line;
+    memset(&log, 0, sizeof log);
+    memset(&d, 0, sizeof d);
+    d.debug = 1;
+    d.log = capture_log;
+    d.log_user = &log;
+    pool = tp_create(&d, NULL);
+    p = (unsigned char *)tp_alloc(pool, 512);
+    tp_free(pool, p);
+    CHECK(p[0] == 0xDD && p[511] == 0xDD);  /* poisoned */
+    p[100] = 1;                            /* a write after free ... */
+    p = (unsigned char *)tp_alloc(pool, 512); /* ... is reported when the block is reused */
+    CHECK(strstr(log.text, "write after free at byte 100") != NULL);
+    tp_free(pool, p);
+    line = __LINE__ + 1;
+    tp_alloc_at(pool, 777, 0, __FILE__, line, NULL);
+    tp_destroy(pool);
+    snprintf(where, sizeof where, "test_tensorpool.c:%d", line);
+    CHECK(strstr(log.text, "leak: 777 bytes") != NULL);
+    CHECK(strstr(log.text, where) != NULL);
+}
+
+/* Fails the underlying allocator at each call in turn: every failure must come back as a clean
+   error, and the pool must give back everything it got. */
+static int injected_scenario(counting_alloc *ca)
+{
+    tp_desc d;
+    tp_pool *pool;
+    void *p[40];
+    int i, failures = 0;
+    tp_result r;
+    memset(&d, 0, sizeof d);
+    d.allocator.alloc = counting_malloc;
+    d.allocator.free = counting_free;
+    d.allocator.user = ca;
+    d.debug = 1;
+    d.max_cached_bytes = 3 * MiB;
+    pool = tp_create(&d, &r);
+    if (!pool) return r == TP_ERR_NOMEM ? 1 : -1000;
+    for (i = 0; i < 40; i++) {
+        p[i] = tp_alloc_at(pool, (size_t)(i % 7 + 1) * 50000 + (size_t)i, 0, NULL, 0, &r);
+        if (!p[i]) {
+            if (r != TP_ERR_NOMEM) failures -= 1000;
+            failures++;
+        } else fill((unsigned char *)p[i], 1000, (unsigned)i);
+        if (i % 3 == 2) { tp_free(pool, p[i - 1]); p[i - 1] = NULL; }
+    }
+    for (i = 0; i < 40; i++)
+        if (p[i] && !intact((unsigned char *)p[i], 1000, (unsigned)i)) failures -= 1000;
+    for (i = 0; i < 40; i += 2) tp_free(pool, p[i]);
+    tp_trim(pool);
+    tp_destroy(pool);
+    return failures;
+}
+
+static void test_allocator_failure_injection(void)
+{
+    long n;
+    int clean_run = 0;
+    for (n = 1; n < 400 && !clean_run; n++) {
+        counting_alloc ca = {0, 0, 0, 0};
+        int failures;
+        ca.fail_at = n;
+        failures = injected_scenario(&ca);
+        CHECK_MSG(failures >= 0, "failing call %ld: wrong error code or corrupted data", n);
+        CHECK_MSG(ca.outstanding == 0 && ca.bytes == 0, "failing call %ld leaks %ld blocks", n, ca.outstanding);
+        if (ca.calls < n) clean_run = 1; /* the scenario never reached call n */
+    }
+    CHECK(clean_run);
+}
+
+static void test_bad_arguments(void)
+{
+    tp_desc d;
+    tp_result r = TP_OK;
+    tp_pool *pool;
+    size_t out;
+    memset(&d, 0, sizeof d);
+    d.allocator.alloc = counting_malloc;  /* free missing: all-or-none */
+    CHECK(tp_create(&d, &r) == NULL && r == TP_ERR_ARG);
+    memset(&d, 0, sizeof d);
+    d.budget_fraction = 1.5;
+    CHECK(tp_create(&d, &r) == NULL && r == TP_ERR_ARG);
+    pool = tp_create(NULL, &r);
+    CHECK(pool && r == TP_OK);
+    CHECK(tp_alloc_at(pool, (size_t)-1 - 10, 0, NULL, 0, &r) == NULL && r == TP_ERR_OVERFLOW);
+    CHECK(tp_alloc_at(pool, ((size_t)-1 >> 1), 0, NULL, 0, &r) == NULL && r == TP_ERR_OVERFLOW);
+    CHECK(tp_alloc_flags(pool, 100, TP_SPILL) == NULL); /* no spill_dir */
+    CHECK(tp_get_stats(pool).failures == 3);
+    CHECK(tp_alloc(NULL, 10) == NULL && tp_free(NULL, &r) == TP_ERR_ARG);
+    CHECK(tp_size_mul((size_t)-1 / 2, 3, &out) == 0 && out == 0);
+    CHECK(tp_size_mul(1000, 1000, &out) == 1 && out == 1000000);
+    CHECK(tp_size_add((size_t)-1, 1, &out) == 0);
+    CHECK(strcmp(tp_result_string(TP_ERR_BUDGET), "over the memory budget") == 0);
+    CHECK(strstr(tp_build_info(), "tensorpool") != NULL);
+    tp_destroy(pool);
+}
+
+/* A fake file-system root with proc/ and sys/ files. */
+static void write_file(const char *root, const char *rel, const char *text)
+{
+    char path[1024], dir[1024], *slash;
+    FILE *f;
+    snprintf(path, sizeof path, "%s%s", root, rel);
+    strcpy(dir, path);
+    for (slash = dir + strlen(root) + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
+        *slash = 0;
+        mkdir(dir, 0700);
+        *slash = '/';
+    }
+    f = fopen(path, "w");
+    if (f) { fputs(text, f); fclose(f); }
+}
+
+static void test_query_memory(void)
+{
+    char root2[] = "/tmp/tp_root2_XXXXXX", root1[] = "/tmp/tp_root1_XXXXXX";
+    tp_memory_info mi;
+    CHECK(tp_query_memory(&mi, NULL) == TP_OK);
+    CHECK(mi.usable > 0 && mi.mem_total > 0 && mi.usable <= mi.mem_total + (mi.cgroup_limit ? mi.cgroup_limit : 0));
+
+    /* cgroup v2: the tightest limit is the parent's; usage minus inactive file pages */
+    CHECK(mkdtemp(root2) != NULL);
+    write_file(root2, "/proc/meminfo", "MemTotal:       16000000 kB\nMemFree: 1 kB\nMemAvailable:    8000000 kB\n");
+    write_file(root2, "/proc/self/cgroup", "0::/job/step\n");
+    write_file(root2, "/sys/fs/cgroup/job/memory.max", "2147483648\n");
+    write_file(root2, "/sys/fs/cgroup/job/memory.current", "1073741824\n");
+    write_file(root2, "/sys/fs/cgroup/job/memory.stat", "anon 1\ninactive_file 536870912\nactive_file 0\n");
+    write_file(root2, "/sys/fs/cgroup/job/step/memory.max", "max\n");
+    CHECK(tp_query_memory(&mi, root2) == TP_OK);
+    CHECK(mi.cgroup_version == 2 && mi.cgroup_limit == 2147483648u && mi.cgroup_usage == 536870912u);
+    CHECK(mi.mem_available == 8000000ull * 1024 && mi.usable == 2147483648u - 536870912u);
+
+    /* cgroup v1, memory controller listed with another, unlimited root */
+    CHECK(mkdtemp(root1) != NULL);
+    write_file(root1, "/proc/meminfo", "MemTotal: 4000 kB\nMemAvailable: 1000 kB\n");
+    write_file(root1, "/proc/self/cgroup", "5:cpu,cpuacct:/\n4:memory:/slurm/job7\n0::/\n");
+    write_file(root1, "/sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    write_file(root1, "/sys/fs/cgroup/memory/slurm/job7/memory.limit_in_bytes", "100000000\n");
+    write_file(root1, "/sys/fs/cgroup/memory/slurm/job7/memory.usage_in_bytes", "1000\n");
+    write_file(root1, "/sys/fs/cgroup/memory/slurm/job7/memory.stat", "total_inactive_file 0\n");
+    CHECK(tp_query_memory(&mi, root1) == TP_OK);
+    CHECK(mi.cgroup_version == 1 && mi.cgroup_limit == 100000000u);
+    CHECK(mi.usable == 1000 * 1024); /* MemAvailable is smaller here */
+
+    CHECK(tp_query_memory(&mi, "/nonexistent") == TP_ERR_IO);
+    {
+        tp_desc d;
+        tp_pool *pool;
+        memset(&d, 0, sizeof d);
+        d.budget_bytes = TP_BUDGET_AUTO;
+        d.budget_fraction = 0.5;
+        pool = tp_create(&d, NULL);
+        CHECK(pool != NULL && tp_get_desc(pool).budget_bytes > 0 && tp_get_desc(pool).budget_bytes != TP_BUDGET_AUTO);
+        tp_destroy(pool);
+    }
+}
+
+#ifndef TP_NO_THREADS
+typedef struct worker { tp_pool *pool; unsigned id; int ok; } worker;
+
+static void *worker_run(void *arg)
+{
+    worker *w = (worker *)arg;
+    void *live[16] = {0};
+    size_t req[16] = {0};
+    unsigned tag[16] = {0};
+    uint64_t seed = 0x9e3779b97f4a7c15ull * (w->id + 1);
+    int i;
+    w->ok = 1;
+    for (i = 0; i < 20000; i++) {
+        int k = (int)(rng_next(&seed) % 16);
+        if (live[k]) {
+            w->ok &= intact((unsigned char *)live[k], req[k], tag[k]);
+            w->ok &= tp_free(w->pool, live[k]) == TP_OK;
+            live[k] = NULL;
+        } else {
+            req[k] = rng_size(&seed, 8, (i % 50 == 0) ? 2 * MiB : 64 * 1024);
+            tag[k] = w->id * 131u + (unsigned)i;
+            live[k] = tp_alloc(w->pool, req[k]);
+            if (!live[k]) { w->ok = 0; continue; }
+            fill((unsigned char *)live[k], req[k], tag[k]);
+        }
+    }
+    for (i = 0; i < 16; i++) tp_free(w->pool, live[i]);
+    return NULL;
+}
+
+static void test_two_threads_integrity(void)
+{
+    tp_pool *pool = tp_create(NULL, NULL);
+    pthread_t t[2];
+    worker w[2];
+    unsigned i;
+    tp_stats s;
+    for (i = 0; i < 2; i++) {
+        w[i].pool = pool;
+        w[i].id = i;
+        pthread_create(&t[i], NULL, worker_run, &w[i]);
+    }
+    for (i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    CHECK(w[0].ok && w[1].ok);
+    s = tp_get_stats(pool);
+    CHECK(s.bytes_live == 0 && s.live_blocks == 0 && s.allocs == s.frees && s.hits + s.misses == s.allocs);
+    CHECK(s.bytes_reserved == s.bytes_cached);
+    tp_destroy(pool);
+}
+#endif
+
+int main(void)
+{
+    RUN(test_alignment_and_sizes);
+    RUN(test_size_class_waste);
+    RUN(test_reuse_and_stats_invariants);
+    RUN(test_same_size_is_a_hit);
+    RUN(test_zeroed_after_reuse);
+    RUN(test_high_water_and_cache_cap);
+#if defined(__linux__)
+    if (built_with(" mremap")) RUN(test_recycled_pages_are_not_fresh);
+    else printf("skipped test_recycled_pages_are_not_fresh: built without mremap\n");
+    if (built_with(" spill")) RUN(test_spill_larger_than_budget);
+    else printf("skipped test_spill_larger_than_budget: built without mmap\n");
+    if (built_with(" mmap")) RUN(test_trim_lowers_rss);
+    else printf("skipped test_trim_lowers_rss: built without mmap\n");
+#endif
+    RUN(test_budget_refusal);
+    RUN(test_budget_evicts_cache_first);
+    RUN(test_frames);
+    RUN(test_double_free_and_foreign);
+    RUN(test_leak_report_and_poison);
+    RUN(test_allocator_failure_injection);
+    RUN(test_bad_arguments);
+    RUN(test_query_memory);
+#ifndef TP_NO_THREADS
+    RUN(test_two_threads_integrity);
+#endif
+    return tk_summary("tensorpool" 
+#ifdef TP_NO_THREADS
+                      " (TP_NO_THREADS)"
+#endif
+                      );
+}
