@@ -45,9 +45,10 @@
      at least 64 KiB); on Linux, when no single chunk is large enough, the pages of several chunks
      are moved with mremap into one new contiguous range, so only the part the cache cannot cover
      is fresh memory. Moving 64 MiB of pages costs ~0.05-0.1 ms against ~33 ms to fault them anew.
-   - High-water rule: the pool keeps cached bytes <= (highest live bytes ever) - (live bytes now),
-     so live + cached never exceeds what the program itself once held at one time. On top of that,
-     desc.max_cached_bytes caps the cache absolutely, and the budget caps live + cached.
+   - High-water rule: the pool keeps cached bytes <= max(4 MiB, (highest live bytes ever) - (live
+     bytes now)), so live + cached never exceeds what the program itself once held at one time by
+     more than 4 MiB. On top of that, desc.max_cached_bytes caps the cache absolutely, and the
+     budget caps live + cached.
    - Contents of a reused block are undefined (tp_alloc_zeroed / TP_ZERO for zeros).
 
    5. STATISTICS AND FRAMES
@@ -157,6 +158,8 @@ typedef struct tp_desc {
     const char *spill_dir;   /* directory for spill files [NULL = never spill]; copied */
     size_t spill_threshold;  /* smallest request that may spill [1 MiB] */
     int debug;               /* 1 = checks on, -1 = off [0 = on if TP_DEBUG, else off] */
+    int huge_pages;          /* 1 = ask for transparent huge pages on page blocks >= 4 MiB, -1 = never [1] */
+    int single_thread;       /* 1 = the caller promises one thread at a time: no locking [0] */
     tp_allocator allocator;  /* hooks, all or none [malloc/free and mmap] */
     tp_log_fn log;           /* receives errors, warnings, leak reports [NULL = silent] */
     void *log_user;
@@ -284,8 +287,19 @@ TPDEF int tp_size_add(size_t a, size_t b, size_t *out);
 #include <unistd.h>
 #endif
 
-#if defined(TP__POSIX) && !defined(TP_NO_MMAP) && defined(MAP_ANONYMOUS)
+/* TP__FILEMAP: file maps (spill), plain POSIX. TP__MMAP: anonymous maps, whose flag strict
+   POSIX headers hide; on Linux its value is kernel ABI (0x20 on these architectures). */
+#if defined(TP__POSIX) && !defined(TP_NO_MMAP)
+#define TP__FILEMAP 1
+#if defined(MAP_ANONYMOUS)
+#define TP__MAP_ANON MAP_ANONYMOUS
+#elif defined(__linux__) && (defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
+                             defined(__arm__) || defined(__riscv) || defined(__powerpc__) || defined(__s390__))
+#define TP__MAP_ANON 0x20
+#endif
+#if defined(TP__MAP_ANON)
 #define TP__MMAP 1
+#endif
 #endif
 
 /* mremap is Linux-only and declared only under _GNU_SOURCE; its flags are kernel ABI. */
@@ -325,6 +339,8 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP__MAX_CHUNKS 64
 #define TP__MAX_PIECES 16              /* chunks moved into one new large block at most */
 #define TP__NCLASS 240
+#define TP__HUGE_MIN ((size_t)4 << 20)  /* page blocks this big get MADV_HUGEPAGE */
+#define TP__CACHE_SLACK ((size_t)4 << 20) /* cache always allowed under the high-water rule */
 #define TP__MAGIC 0x7e9500d1u
 #define TP__MSG 512
 
@@ -363,6 +379,7 @@ struct tp_pool {
     uint64_t seq;
     size_t high_water;          /* highest bytes_live ever: bounds live + cached */
     size_t chunk_bytes;         /* cached bytes held as large chunks */
+    size_t cache_floor;         /* min(slack, max_cached_bytes): a smaller cache needs no check */
     tp_stats st;
     uint64_t spill_counter;
     /* debug: open-addressing set of every block the pool holds (live or cached) */
@@ -421,35 +438,46 @@ static size_t tp__class_size(unsigned cls)
     return (size_t)(5 + sub) << (e - 2);
 }
 
-static void tp__lock(tp_pool *p)
-{
 #if defined(TP__SPINLOCK)
+/* Test-and-test-and-set: critical sections are a few dozen instructions, except misses that map
+   memory; after a while of spinning the waiter yields the core. */
+static void tp__lock_contended(tp_pool *p)
+{
     int spins = 0;
-    while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) {
+    do {
         while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED)) {
-            if (++spins > 64) {
+            if (++spins < 2000) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
 #if defined(TP__POSIX)
                 sched_yield();
 #endif
                 spins = 0;
             }
         }
-    }
+    } while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE));
+}
+#endif
+
+static void tp__lock(tp_pool *p)
+{
+    if (p->desc.single_thread) return;
+#if defined(TP__SPINLOCK)
+    if (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) tp__lock_contended(p);
 #elif !defined(TP_NO_THREADS)
     pthread_mutex_lock(&p->lock);
-#else
-    (void)p;
 #endif
 }
 
 static void tp__unlock(tp_pool *p)
 {
+    if (p->desc.single_thread) return;
 #if defined(TP__SPINLOCK)
     __atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
 #elif !defined(TP_NO_THREADS)
     pthread_mutex_unlock(&p->lock);
-#else
-    (void)p;
 #endif
 }
 
@@ -458,12 +486,21 @@ static void tp__log(const tp_pool *p, int level, const char *msg)
     if (p->desc.log) p->desc.log(p->desc.log_user, level, msg);
 }
 
+/* Copies a string, truncated to fit cap bytes with its terminator. */
+static void tp__copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (!cap) return;
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 /* Records a failure (under the lock) and forwards it to the log. */
 static tp_result tp__fail(tp_pool *p, tp_result r, const char *msg)
 {
     p->last_result = r;
-    strncpy(p->last_msg, msg, TP__MSG - 1);
-    p->last_msg[TP__MSG - 1] = 0;
+    tp__copy_str(p->last_msg, TP__MSG, msg);
     tp__log(p, TP_LOG_ERROR, msg);
     return r;
 }
@@ -517,6 +554,13 @@ static void tp__live_unlink(tp_pool *p, tp__hdr *h)
     if (h->next) h->next->prev = h->prev; else p->live_tail = h->prev;
     h->prev = h->next = NULL;
     p->st.live_blocks--;
+}
+
+/* Would `need` more live bytes stay within the budget? (Cache is dropped later as needed.) */
+static int tp__fits_budget(const tp_pool *p, size_t need)
+{
+    size_t budget = p->desc.budget_bytes;
+    return !budget || (need <= budget && p->st.bytes_live <= budget - need);
 }
 
 /* ---- >>debug set ----------------------------------------------------------------------------- */
@@ -615,7 +659,7 @@ static void tp__check_poison(tp_pool *p, tp__hdr *h)
 
 static void tp__unmap(tp_pool *p, void *addr, size_t len)
 {
-#if defined(TP__MMAP)
+#if defined(TP__FILEMAP)
     munmap(addr, len);
 #else
     (void)addr; (void)len;
@@ -626,9 +670,14 @@ static void tp__unmap(tp_pool *p, void *addr, size_t len)
 static void *tp__map(tp_pool *p, size_t len)
 {
 #if defined(TP__MMAP)
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | TP__MAP_ANON, -1, 0);
     if (m == MAP_FAILED) return NULL;
     p->st.os_maps++;
+#if defined(MADV_HUGEPAGE)
+    /* One fault and one TLB entry per 2 MiB instead of 512: first touch of big buffers gets ~5x
+       cheaper. Advice only: the kernel may decline (THP "never"), nothing changes then. */
+    if (p->desc.huge_pages && len >= TP__HUGE_MIN) madvise(m, len, MADV_HUGEPAGE);
+#endif
     return m;
 #else
     (void)p; (void)len;
@@ -687,10 +736,13 @@ static void tp__shrink_cache(tp_pool *p, size_t target)
     }
 }
 
-/* The cache limit that holds right now: the absolute cap, the high-water rule, and the budget. */
+/* The cache limit that holds right now: the high-water rule (with a small slack, so that a program
+   holding one small buffer at a time still cycles through all its sizes from the cache), the
+   absolute cap, and the budget. */
 static size_t tp__cache_limit(const tp_pool *p)
 {
     size_t lim = p->high_water - p->st.bytes_live;
+    if (lim < TP__CACHE_SLACK) lim = TP__CACHE_SLACK;
     if (p->desc.max_cached_bytes && p->desc.max_cached_bytes < lim) lim = p->desc.max_cached_bytes;
     if (p->desc.budget_bytes) {
         size_t room = p->desc.budget_bytes > p->st.bytes_live ? p->desc.budget_bytes - p->st.bytes_live : 0;
@@ -796,7 +848,7 @@ static size_t tp__recycle_into(tp_pool *p, char *m, size_t len)
 
 /* ---- >>spill ------------------------------------------------------------------------------------ */
 
-#if defined(TP__MMAP)
+#if defined(TP__FILEMAP)
 static int tp__spill_extend(int fd, size_t len)
 {
 #if defined(TP__POSIX2001) && defined(__linux__)
@@ -821,7 +873,7 @@ static int tp__spill_extend(int fd, size_t len)
 /* A map of len bytes backed by a new, already unlinked file in spill_dir, or NULL with *why. */
 static void *tp__spill_map(tp_pool *p, size_t len, tp_result *why)
 {
-#if defined(TP__MMAP)
+#if defined(TP__FILEMAP)
     char path[4096];
     int fd = -1, attempt;
     void *m;
@@ -857,6 +909,29 @@ static tp__hdr *tp__init_hdr(void *at, int kind, size_t size, size_t req)
     h->kind = (uint8_t)kind;
     h->size = size;
     h->req = req;
+    return h;
+}
+
+/* The hit path of small blocks, apart so that it stays a few dozen instructions: a hit moves a
+   block from cache to live, so reserved bytes (and with them the budget) cannot change. NULL when
+   the class list is empty. */
+static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
+{
+    unsigned cls = tp__class_of(req);
+    tp__hdr *h = p->free_small[cls];
+    tp_stats *st = &p->st;
+    if (!h) return NULL;
+    p->free_small[cls] = h->next;
+    h->req = req;
+    st->bytes_cached -= h->size;
+    st->bytes_live += h->size;
+    st->bytes_requested += req;
+    st->allocs++;
+    st->hits++;
+    if (st->bytes_live > st->peak_live) st->peak_live = st->bytes_live;
+    if (st->bytes_live > p->high_water) p->high_water = st->bytes_live;
+    if (st->bytes_requested > st->peak_requested) st->peak_requested = st->bytes_requested;
+    tp__live_link(p, h);
     return h;
 }
 
@@ -901,8 +976,11 @@ static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, si
         if (ch->len - len >= TP__MIN_CHUNK) {
             ch->addr += len;
             ch->len -= len;
-        } else { /* a tail too small to keep goes back now, so the block is exactly len */
-            if (ch->len > len) tp__unmap(p, m + len, ch->len - len);
+        } else if (tp__fits_budget(p, ch->len)) { /* a tail too short to keep rides along */
+            len = ch->len;
+            tp__chunk_remove(p, i);
+        } else { /* ... unless the budget is tight: then it goes back now */
+            tp__unmap(p, m + len, ch->len - len);
             p->chunk_bytes -= ch->len - len;
             p->st.bytes_cached -= ch->len - len;
             tp__chunk_remove(p, i);
@@ -946,13 +1024,6 @@ static tp__hdr *tp__alloc_spill(tp_pool *p, size_t req, size_t total, tp_result 
     return h;
 }
 
-/* Would `need` more live bytes stay within the budget? (Cache is dropped later as needed.) */
-static int tp__fits_budget(const tp_pool *p, size_t need)
-{
-    size_t budget = p->desc.budget_bytes;
-    return !budget || (need <= budget && p->st.bytes_live <= budget - need);
-}
-
 static void tp__budget_message(tp_pool *p, size_t req, const char *file, int line)
 {
     char msg[TP__MSG], where[128] = "";
@@ -983,7 +1054,11 @@ static tp__hdr *tp__alloc_locked(tp_pool *p, size_t req, size_t total, unsigned 
     if (tp__should_spill(p, req, flags, room)) {
         if (!p->spill_dir) { *res = tp__fail(p, TP_ERR_ARG, "tensorpool: TP_SPILL needs desc.spill_dir"); return NULL; }
         h = tp__alloc_spill(p, req, total, res);
-        if (!h) { *res = tp__fail(p, *res, "tensorpool: could not create, size or map a spill file in spill_dir"); return NULL; }
+        if (!h) {
+            *res = tp__fail(p, *res, *res == TP_ERR_UNSUPPORTED ? "tensorpool: spill needs mmap, which this build lacks"
+                                                                : "tensorpool: could not create, size or map a spill file in spill_dir");
+            return NULL;
+        }
     } else if (room != TP_OK) {
         tp__budget_message(p, req, file, line);
         *res = TP_ERR_BUDGET;
@@ -1001,7 +1076,7 @@ static tp__hdr *tp__alloc_locked(tp_pool *p, size_t req, size_t total, unsigned 
     if (hit) p->st.hits++; else p->st.misses++;
     p->st.bytes_requested += req;
     tp__peaks(p);
-    tp__enforce_cache_limit(p);
+    if (!hit) tp__enforce_cache_limit(p); /* a hit moves bytes from cache to live: limits hold */
     *res = TP_OK;
     return h;
 }
@@ -1023,7 +1098,14 @@ TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char 
     }
     total = bytes + TP__HDR;
     tp__lock(pool);
-    h = tp__alloc_locked(pool, bytes, total, flags, file, line, result, &dirty);
+    h = NULL;
+    if (total < TP__LARGE && !pool->desc.debug && !(flags & TP_SPILL)) h = tp__small_hit(pool, bytes);
+    if (h) {
+        h->file = file;
+        h->line = line;
+        dirty = h->size;
+        *result = TP_OK;
+    } else h = tp__alloc_locked(pool, bytes, total, flags, file, line, result, &dirty);
     if (!h) pool->st.failures++;
     tp__unlock(pool);
     if (!h) return NULL;
@@ -1070,8 +1152,9 @@ static void tp__release(tp_pool *p, tp__hdr *h)
         tp__dbg_remove(p, tp__user(h)); /* chunks are anonymous pages, not blocks */
         tp__chunk_add(p, (char *)h, h->size + TP__HDR);
     }
-    tp__enforce_cache_limit(p);
-    p->st.bytes_reserved = p->st.bytes_live + p->st.bytes_cached;
+    /* A free keeps live + cached, so the budget holds; only the cache caps can be crossed, and
+       never while the cache is below both of them. */
+    if (p->st.bytes_cached > p->cache_floor) tp__enforce_cache_limit(p);
 }
 
 /* Is ptr a live block of this pool? TP_OK, or why not. Under the lock. */
@@ -1145,6 +1228,8 @@ static tp_result tp__resolve(tp_desc *d, const tp_desc *in)
     if (!(d->budget_fraction >= 0.0 && d->budget_fraction <= 1.0)) return TP_ERR_ARG;
     if (d->budget_fraction == 0.0) d->budget_fraction = 0.8;
     if (d->spill_threshold == 0) d->spill_threshold = (size_t)1 << 20;
+    d->huge_pages = d->huge_pages >= 0 ? 1 : 0;
+    d->single_thread = d->single_thread > 0;
     if (d->debug == 0) {
 #ifdef TP_DEBUG
         d->debug = 1;
@@ -1190,6 +1275,8 @@ TPDEF tp_pool *tp_create(const tp_desc *desc, tp_result *result)
     }
 #endif
     p->st.budget = p->desc.budget_bytes;
+    p->cache_floor = TP__CACHE_SLACK;
+    if (d.max_cached_bytes && d.max_cached_bytes < p->cache_floor) p->cache_floor = d.max_cached_bytes;
     *result = TP_OK;
     return p;
 }
@@ -1306,10 +1393,7 @@ TPDEF tp_result tp_last_error(tp_pool *pool, char *buf, size_t cap)
     if (!pool) return TP_ERR_ARG;
     tp__lock(pool);
     r = pool->last_result;
-    if (buf && cap) {
-        strncpy(buf, pool->last_msg, cap - 1);
-        buf[cap - 1] = 0;
-    }
+    if (buf) tp__copy_str(buf, cap, pool->last_msg);
     tp__unlock(pool);
     return r;
 }
@@ -1346,7 +1430,7 @@ TPDEF const char *tp_build_info(void)
 #if defined(TP__MREMAP)
            " mremap"
 #endif
-#if defined(TP__MMAP)
+#if defined(TP__FILEMAP)
            " spill"
 #endif
         ;

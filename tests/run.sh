@@ -32,7 +32,9 @@ run_suite() {
     line=$(grep -E '^[^ ]+.*: [0-9]+ passed, [0-9]+ failed' "$B/last.log" | tail -1)
     p=$(printf '%s' "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
     f=$(printf '%s' "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
-    grep '^skipped' "$B/last.log" | sed "s/^skipped/skipped [$name]/"
+    n_skip=$(grep -c '^skipped' "$B/last.log")
+    skipped=$((skipped + n_skip))
+    grep '^skipped' "$B/last.log" | sed "s|^skipped|skipped [$name]|"
     if [ -z "$p" ]; then bad "$name (crashed or printed no summary, exit $rc)"; return; fi
     passed=$((passed + p))
     failed=$((failed + f))
@@ -111,10 +113,19 @@ if [ -f tests/test_common.c ]; then
     fi
 fi
 
-# ---- 4. the example programs themselves ------------------------------------------------------
-if [ -x build/pool ]; then
-    step "build/pool --demo" sh -c "build/pool --demo --out $B/pool_demo >/dev/null"
+# the fuzz target replays its corpus (make fuzz explores further)
+if tools/detect.sh fuzzer >/dev/null; then
+    build fuzz_readers clang -std=c99 -D_DEFAULT_SOURCE -g -O1 $(tools/detect.sh fuzzer) tests/fuzz_readers.c \
+        examples/common/npy.c examples/common/nifti.c -lm \
+        && step "fuzz corpus replay (tests/fuzz_corpus)" "$B/fuzz_readers" -runs=0 tests/fuzz_corpus
+else
+    skip "fuzz corpus replay: clang with libFuzzer (libclang-rt-dev) not installed"
 fi
+
+# ---- 4. the example programs themselves ------------------------------------------------------
+build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
+    && step "pool --demo (a job twice its budget, spilled and checked)" "$B/pool" --demo --out "$B/pool_demo" \
+    && step "pool rejects bad arguments" sh -c "! $B/pool --frames 0 && ! $B/pool --bogus"
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,9 @@
 /* Tests for examples/common: the .npy and NIfTI readers against files numpy and nibabel wrote
    (tests/data/io, made by tools/gen_io_golden.py), their error paths, round trips, and the PNG
    writer checked by decoding what it wrote (chunk CRCs, stored blocks, Adler-32). */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
+#endif
 #include "../examples/common/npy.h"
 #include "../examples/common/nifti.h"
 #include "../examples/common/png.h"

@@ -1,0 +1,199 @@
+/* bench_pool - tensorpool against the system allocator, one allocator per process so that peak
+   RSS and page faults belong to it alone (bench/run.sh runs malloc as glibc, glibc tuned, jemalloc
+   and mimalloc through LD_PRELOAD, and tensorpool, on the same sequence).
+
+   bench_pool mix   --alloc tp|malloc [--ops N] [--seed S]
+       numeric-buffer mix: sizes log-uniform in [4 KiB, 64 MiB], 4 live buffers (the oldest is
+       freed before each allocation), one byte written per 4 KiB page after each allocation.
+   bench_pool small --alloc tp|malloc [--threads T] [--pairs N] [--single-thread 1]
+       hit path: alloc + free pairs of sizes log-uniform in [64 B, 64 KiB], T threads on one pool.
+   Prints one line of key=value pairs. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#define TENSORPOOL_IMPLEMENTATION
+#include "../tensorpool.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static uint64_t rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static size_t log_uniform(uint64_t *s, double lo, double hi)
+{
+    double u = (double)(rng(s) >> 11) / 9007199254740992.0;
+    return (size_t)exp(log(lo) + u * (log(hi) - log(lo)));
+}
+
+typedef struct allocator {
+    int use_pool;
+    tp_pool *pool;
+} allocator;
+
+static void *do_alloc(allocator *a, size_t n) { return a->use_pool ? tp_alloc(a->pool, n) : malloc(n); }
+static void do_free(allocator *a, void *p)
+{
+    if (a->use_pool) tp_free(a->pool, p);
+    else free(p);
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+           1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static int run_mix(allocator *a, long ops, uint64_t seed)
+{
+    enum { LIVE = 4 };
+    unsigned char *live[LIVE] = {0};
+    size_t *sizes = (size_t *)malloc((size_t)ops * sizeof(size_t));
+    long i, f0;
+    double t0, c0, t, c, in_alloc = 0;
+    size_t k;
+    uint64_t sum = 0;
+    for (i = 0; i < ops; i++) sizes[i] = log_uniform(&seed, 4096.0, 64.0 * 1048576.0);
+    f0 = minor_faults();
+    t0 = now();
+    c0 = cpu_seconds();
+    for (i = 0; i < ops; i++) {
+        int slot = (int)(i % LIVE);
+        double ta = now();
+        if (live[slot]) do_free(a, live[slot]);
+        live[slot] = (unsigned char *)do_alloc(a, sizes[i]);
+        in_alloc += now() - ta;
+        if (!live[slot]) { fprintf(stderr, "allocation of %zu bytes failed\n", sizes[i]); return 1; }
+        for (k = 0; k < sizes[i]; k += 4096) live[slot][k] = (unsigned char)k;
+        sum += live[slot][(sizes[i] / 2) & ~(size_t)4095];
+    }
+    t = now() - t0;
+    c = cpu_seconds() - c0;
+    for (i = 0; i < LIVE; i++) do_free(a, live[i]);
+    printf("bench=mix alloc=%s ops=%ld us_per_op=%.1f alloc_free_us_per_op=%.1f cpu_us_per_op=%.1f faults_per_op=%.1f peak_rss_mib=%.1f",
+           a->use_pool ? "tensorpool" : "malloc", ops, 1e6 * t / (double)ops, 1e6 * in_alloc / (double)ops, 1e6 * c / (double)ops,
+           (double)(minor_faults() - f0) / (double)ops, (double)peak_rss_kib() / 1024.0);
+    if (a->use_pool) {
+        tp_stats s = tp_get_stats(a->pool);
+        printf(" hit_rate=%.3f maps_per_op=%.2f unmaps_per_op=%.2f fresh_mib_per_op=%.2f peak_reserved_mib=%.1f", s.hit_rate,
+               (double)s.os_maps / (double)ops, (double)s.os_unmaps / (double)ops,
+               (double)s.bytes_fresh / 1048576.0 / (double)ops, (double)s.peak_reserved / 1048576.0);
+    }
+    printf(" check=%llu\n", (unsigned long long)sum);
+    free(sizes);
+    return 0;
+}
+
+typedef struct small_job {
+    allocator *a;
+    long pairs;
+    const size_t *sizes;
+    double seconds;
+} small_job;
+
+static void *small_run(void *arg)
+{
+    small_job *j = (small_job *)arg;
+    long i;
+    double t0 = now();
+    for (i = 0; i < j->pairs; i++) {
+        unsigned char *p = (unsigned char *)do_alloc(j->a, j->sizes[i & 1023]);
+        p[0] = (unsigned char)i;
+        do_free(j->a, p);
+    }
+    j->seconds = now() - t0;
+    return NULL;
+}
+
+static int run_small(allocator *a, int threads, long pairs)
+{
+    size_t sizes[1024];
+    uint64_t seed = 7;
+    pthread_t t[16];
+    small_job j[16];
+    int i;
+    double worst = 0;
+    for (i = 0; i < 1024; i++) sizes[i] = log_uniform(&seed, 64.0, 65536.0);
+    for (i = 0; i < threads; i++) { /* warm the cache: every class seen once */
+        j[i].a = a;
+        j[i].pairs = 4096;
+        j[i].sizes = sizes;
+        small_run(&j[i]);
+    }
+    for (i = 0; i < threads; i++) {
+        j[i].pairs = pairs;
+        pthread_create(&t[i], NULL, small_run, &j[i]);
+    }
+    for (i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        if (j[i].seconds > worst) worst = j[i].seconds;
+    }
+    printf("bench=small alloc=%s threads=%d single_thread=%d pairs_per_thread=%ld ns_per_pair=%.1f\n",
+           a->use_pool ? "tensorpool" : "malloc", threads, a->pool ? tp_get_desc(a->pool).single_thread : 0, pairs,
+           1e9 * worst / (double)pairs);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    allocator a;
+    long ops = 2000, pairs = 20000000;
+    uint64_t seed = 12345;
+    int i, threads = 1, rc, single = 0;
+    tp_desc d;
+    const char *mode = argc > 1 ? argv[1] : "";
+    memset(&a, 0, sizeof a);
+    for (i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--alloc")) a.use_pool = !strcmp(argv[i + 1], "tp");
+        else if (!strcmp(argv[i], "--ops")) ops = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed")) seed = (uint64_t)atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pairs")) pairs = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--single-thread")) single = atoi(argv[i + 1]);
+        else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
+    }
+    if (threads < 1 || threads > 16 || ops < 1 || pairs < 1) { fprintf(stderr, "bad sizes\n"); return 2; }
+    memset(&d, 0, sizeof d);
+    d.single_thread = single;
+    if (single && threads > 1) { fprintf(stderr, "--single-thread 1 needs --threads 1\n"); return 2; }
+    if (a.use_pool && !(a.pool = tp_create(&d, NULL))) { fprintf(stderr, "tp_create failed\n"); return 1; }
+    if (!strcmp(mode, "mix")) rc = run_mix(&a, ops, seed);
+    else if (!strcmp(mode, "small")) rc = run_small(&a, threads, pairs);
+    else { fprintf(stderr, "usage: bench_pool mix|small --alloc tp|malloc [...]\n"); rc = 2; }
+    if (a.pool) tp_destroy(a.pool);
+    return rc;
+}
