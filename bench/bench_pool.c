@@ -2,10 +2,10 @@
    RSS and page faults belong to it alone (bench/run.sh runs malloc as glibc, glibc tuned, jemalloc
    and mimalloc through LD_PRELOAD, and tensorpool, on the same sequence).
 
-   bench_pool mix   --alloc tp|malloc [--ops N] [--seed S]
+   bench_pool mix   --alloc tp|malloc|floor [--ops N] [--seed S] [--huge-pages -1]
        numeric-buffer mix: sizes log-uniform in [4 KiB, 64 MiB], 4 live buffers (the oldest is
        freed before each allocation), one byte written per 4 KiB page after each allocation.
-   bench_pool small --alloc tp|malloc [--threads T] [--pairs N] [--single-thread 1]
+   bench_pool small --alloc tp|malloc [--threads T] [--pairs N] [--single-thread 1] [--pool-per-thread 1]
        hit path: alloc + free pairs of sizes log-uniform in [64 B, 64 KiB], T threads on one pool.
    Prints one line of key=value pairs. */
 #ifndef _DEFAULT_SOURCE
@@ -44,16 +44,28 @@ static size_t log_uniform(uint64_t *s, double lo, double hi)
     return (size_t)exp(log(lo) + u * (log(hi) - log(lo)));
 }
 
+enum { USE_MALLOC, USE_POOL, USE_FLOOR };
+static const char *alloc_names[] = {"malloc", "tensorpool", "floor"};
+
+/* "floor" hands out 4 pre-faulted 64 MiB buffers in turn: what the mix costs with no allocator. */
 typedef struct allocator {
-    int use_pool;
+    int kind;
     tp_pool *pool;
+    unsigned char *floor_buf[4];
+    int floor_next;
 } allocator;
 
-static void *do_alloc(allocator *a, size_t n) { return a->use_pool ? tp_alloc(a->pool, n) : malloc(n); }
+static void *do_alloc(allocator *a, size_t n)
+{
+    if (a->kind == USE_POOL) return tp_alloc(a->pool, n);
+    if (a->kind == USE_FLOOR) return a->floor_buf[a->floor_next++ % 4];
+    return malloc(n);
+}
+
 static void do_free(allocator *a, void *p)
 {
-    if (a->use_pool) tp_free(a->pool, p);
-    else free(p);
+    if (a->kind == USE_POOL) tp_free(a->pool, p);
+    else if (a->kind == USE_MALLOC) free(p);
 }
 
 static double cpu_seconds(void)
@@ -105,9 +117,9 @@ static int run_mix(allocator *a, long ops, uint64_t seed)
     c = cpu_seconds() - c0;
     for (i = 0; i < LIVE; i++) do_free(a, live[i]);
     printf("bench=mix alloc=%s ops=%ld us_per_op=%.1f alloc_free_us_per_op=%.1f cpu_us_per_op=%.1f faults_per_op=%.1f peak_rss_mib=%.1f",
-           a->use_pool ? "tensorpool" : "malloc", ops, 1e6 * t / (double)ops, 1e6 * in_alloc / (double)ops, 1e6 * c / (double)ops,
+           alloc_names[a->kind], ops, 1e6 * t / (double)ops, 1e6 * in_alloc / (double)ops, 1e6 * c / (double)ops,
            (double)(minor_faults() - f0) / (double)ops, (double)peak_rss_kib() / 1024.0);
-    if (a->use_pool) {
+    if (a->kind == USE_POOL) {
         tp_stats s = tp_get_stats(a->pool);
         printf(" hit_rate=%.3f maps_per_op=%.2f unmaps_per_op=%.2f fresh_mib_per_op=%.2f peak_reserved_mib=%.1f", s.hit_rate,
                (double)s.os_maps / (double)ops, (double)s.os_unmaps / (double)ops,
@@ -119,7 +131,7 @@ static int run_mix(allocator *a, long ops, uint64_t seed)
 }
 
 typedef struct small_job {
-    allocator *a;
+    allocator *a, own;
     long pairs;
     const size_t *sizes;
     double seconds;
@@ -139,7 +151,8 @@ static void *small_run(void *arg)
     return NULL;
 }
 
-static int run_small(allocator *a, int threads, long pairs)
+/* pool_per_thread: each thread gets its own single_thread pool (the way to scale without a lock). */
+static int run_small(allocator *a, int threads, long pairs, int pool_per_thread)
 {
     size_t sizes[1024];
     uint64_t seed = 7;
@@ -150,6 +163,14 @@ static int run_small(allocator *a, int threads, long pairs)
     for (i = 0; i < 1024; i++) sizes[i] = log_uniform(&seed, 64.0, 65536.0);
     for (i = 0; i < threads; i++) { /* warm the cache: every class seen once */
         j[i].a = a;
+        if (pool_per_thread) {
+            tp_desc d;
+            memset(&d, 0, sizeof d);
+            d.single_thread = 1;
+            j[i].own.kind = USE_POOL;
+            j[i].own.pool = tp_create(&d, NULL);
+            j[i].a = &j[i].own;
+        }
         j[i].pairs = 4096;
         j[i].sizes = sizes;
         small_run(&j[i]);
@@ -161,9 +182,11 @@ static int run_small(allocator *a, int threads, long pairs)
     for (i = 0; i < threads; i++) {
         pthread_join(t[i], NULL);
         if (j[i].seconds > worst) worst = j[i].seconds;
+        if (pool_per_thread) tp_destroy(j[i].own.pool);
     }
-    printf("bench=small alloc=%s threads=%d single_thread=%d pairs_per_thread=%ld ns_per_pair=%.1f\n",
-           a->use_pool ? "tensorpool" : "malloc", threads, a->pool ? tp_get_desc(a->pool).single_thread : 0, pairs,
+    printf("bench=small alloc=%s threads=%d single_thread=%d pool_per_thread=%d pairs_per_thread=%ld ns_per_pair=%.1f\n",
+           pool_per_thread ? "tensorpool" : alloc_names[a->kind], threads,
+           pool_per_thread || (a->pool && tp_get_desc(a->pool).single_thread), pool_per_thread, pairs,
            1e9 * worst / (double)pairs);
     return 0;
 }
@@ -173,12 +196,15 @@ int main(int argc, char **argv)
     allocator a;
     long ops = 2000, pairs = 20000000;
     uint64_t seed = 12345;
-    int i, threads = 1, rc, single = 0;
+    int i, threads = 1, rc, single = 0, per_thread = 0, huge = 0;
     tp_desc d;
     const char *mode = argc > 1 ? argv[1] : "";
     memset(&a, 0, sizeof a);
     for (i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--alloc")) a.use_pool = !strcmp(argv[i + 1], "tp");
+        if (!strcmp(argv[i], "--alloc"))
+            a.kind = !strcmp(argv[i + 1], "tp") ? USE_POOL : !strcmp(argv[i + 1], "floor") ? USE_FLOOR : USE_MALLOC;
+        else if (!strcmp(argv[i], "--pool-per-thread")) per_thread = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--huge-pages")) huge = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--ops")) ops = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--seed")) seed = (uint64_t)atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
@@ -189,11 +215,19 @@ int main(int argc, char **argv)
     if (threads < 1 || threads > 16 || ops < 1 || pairs < 1) { fprintf(stderr, "bad sizes\n"); return 2; }
     memset(&d, 0, sizeof d);
     d.single_thread = single;
+    d.huge_pages = huge;
     if (single && threads > 1) { fprintf(stderr, "--single-thread 1 needs --threads 1\n"); return 2; }
-    if (a.use_pool && !(a.pool = tp_create(&d, NULL))) { fprintf(stderr, "tp_create failed\n"); return 1; }
+    if (a.kind == USE_POOL && !(a.pool = tp_create(&d, NULL))) { fprintf(stderr, "tp_create failed\n"); return 1; }
+    if (a.kind == USE_FLOOR)
+        for (i = 0; i < 4; i++) {
+            a.floor_buf[i] = (unsigned char *)malloc((size_t)64 << 20);
+            memset(a.floor_buf[i], 1, (size_t)64 << 20);
+        }
     if (!strcmp(mode, "mix")) rc = run_mix(&a, ops, seed);
-    else if (!strcmp(mode, "small")) rc = run_small(&a, threads, pairs);
+    else if (!strcmp(mode, "small")) rc = run_small(&a, threads, pairs, per_thread);
     else { fprintf(stderr, "usage: bench_pool mix|small --alloc tp|malloc [...]\n"); rc = 2; }
     if (a.pool) tp_destroy(a.pool);
+    if (a.kind == USE_FLOOR)
+        for (i = 0; i < 4; i++) free(a.floor_buf[i]);
     return rc;
 }

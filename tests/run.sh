@@ -107,6 +107,9 @@ fi
 if [ -f tests/test_common.c ]; then
     build common $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
         && run_suite "examples/common" "$B/common"
+    if have valgrind; then
+        run_suite "examples/common valgrind" "$B/common" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
+    fi
     if have clang; then
         build common_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
             && run_suite "examples/common ASan+UBSan" "$B/common_asan"
