@@ -113,7 +113,9 @@
 #define TP_VERSION_PATCH 0
 
 #ifndef TPDEF
-#ifdef TP_STATIC
+#if defined(TP_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define TPDEF static __attribute__((unused)) /* a TU need not call every function */
+#elif defined(TP_STATIC)
 #define TPDEF static
 #else
 #define TPDEF extern
@@ -555,6 +557,7 @@ static void tp__live_link(tp_pool *p, tp__hdr *h)
 
 static void tp__live_unlink(tp_pool *p, tp__hdr *h)
 {
+    TP_ASSERT(h->state == TP__LIVE && p->st.live_blocks > 0);
     if (h->prev) h->prev->next = h->next; else p->live_head = h->next;
     if (h->next) h->next->prev = h->prev; else p->live_tail = h->prev;
     h->prev = h->next = NULL;
@@ -713,6 +716,7 @@ static void tp__drop_small(tp_pool *p, tp__hdr *h)
 
 static void tp__chunk_remove(tp_pool *p, int i)
 {
+    TP_ASSERT(i >= 0 && i < p->n_chunks);
     p->chunks[i] = p->chunks[--p->n_chunks];
 }
 
@@ -1147,6 +1151,7 @@ TPDEF void *(tp_alloc_flags)(tp_pool *pool, size_t bytes, unsigned flags)
 /* Moves a live block to the cache (or back to the system); under the lock. */
 static void tp__release(tp_pool *p, tp__hdr *h)
 {
+    TP_ASSERT(p->st.bytes_requested >= h->req);
     tp__live_unlink(p, h);
     p->st.frees++;
     p->st.bytes_requested -= h->req;

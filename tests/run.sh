@@ -69,6 +69,12 @@ done
 } >"$B/all_in_one.c"
 step "all headers in one TU (gcc)" gcc -std=c99 $WARN "$B/all_in_one.c" -o "$B/all_in_one" -lm -lpthread
 step "all headers in one TU (g++)" g++ -x c++ $WARN "$B/all_in_one.c" -o "$B/all_in_one_cxx" -lpthread
+# every header as a private static copy, in a TU that calls nothing (no unused-function warnings)
+for h in $HEADERS; do
+    printf '#define TP_STATIC\n#define TENSORPOOL_IMPLEMENTATION\n#define %s\n#include "../../%s"\nint main(void) { return 0; }\n' \
+        "$(impl_macro "$h")" "$h" >"$B/static_$h.c"
+    step "$h with TP_STATIC" gcc -std=c99 $WARN -c "$B/static_$h.c" -o /dev/null
+done
 for h in $HEADERS; do
     printf '#include "../../%s"\n#define TENSORPOOL_IMPLEMENTATION\n#define %s\n#include "../../%s"\n#include "../../%s"\nint main(void) { return 0; }\n' \
         "$h" "$(impl_macro "$h")" "$h" "$h" >"$B/twice_$h.c"

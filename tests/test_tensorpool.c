@@ -2,6 +2,11 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* mkdtemp, MAP_ANONYMOUS under -std=c99 */
 #endif
+#include <stdio.h>
+#include <stdlib.h>
+/* The tests run with the header's internal invariants checked. */
+#define TP_ASSERT(x) \
+    do { if (!(x)) { fprintf(stderr, "TP_ASSERT failed: %s (%s:%d)\n", #x, __FILE__, __LINE__); abort(); } } while (0)
 #define TENSORPOOL_IMPLEMENTATION
 #include "../tensorpool.h"
 #include "testkit.h"
