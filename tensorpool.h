@@ -88,17 +88,21 @@
    mmap), so they also serve to inject failures in tests. free receives the size given to alloc.
 
    9. COSTS AND THREAD SAFETY
-   All functions taking a pool are thread-safe unless TP_NO_THREADS; one short lock per call.
-   tp_alloc hit: O(1) for small classes (about 10-20 ns with its tp_free), O(chunks <= 64) for
-   large blocks. A miss: malloc, or mmap + mremap calls (the lock is held meanwhile). tp_free: O(1)
-   (plus munmap when the cache must shrink). Page faults happen in the caller when it touches
-   fresh memory, never under the lock. tp_trim, tp_destroy: O(cached blocks). tp_get_stats: O(1).
-   tp_create/tp_destroy of the same pool must not race with other calls on it.
+   All functions taking a pool are thread-safe unless TP_NO_THREADS or desc.single_thread; one
+   short spin lock per call. Measured on a 2-core Xeon VM (bench/RESULTS.md): a small-block
+   tp_alloc + tp_free pair that hits the cache takes ~40 ns (~24 ns in a single_thread pool, whose
+   calls take no lock); two threads hammering one pool take ~600 ns a pair, because the lock and
+   the counters bounce between the cores: give each thread its own single_thread pool for
+   thread-private temporaries. Large-block hit: O(chunks <= 64), no system call. A miss: malloc,
+   or mmap plus mremap calls, with the lock held (spill: file creation and block reservation
+   too). tp_free: O(1) (plus munmap when the cache must shrink). Page faults happen in the caller
+   when it touches fresh memory, never under the lock. tp_trim, tp_destroy: O(cached blocks).
+   tp_get_stats: O(1). tp_create and tp_destroy of a pool must not race with other calls on it.
 
    10. WHAT IT DOES NOT DO
-   No realloc, no per-thread caches (one lock per pool; use one pool per thread if that lock is
-   hot), no NUMA placement, no huge-page policy, no Windows VirtualAlloc path (there it falls back
-   to malloc and has no spill).
+   No realloc, no per-thread caches inside one pool (use a single_thread pool per thread), no NUMA
+   placement, no explicit huge pages (only the transparent-huge-page advice), no Windows
+   VirtualAlloc path (there it falls back to malloc and has no spill).
 
    11. API: see the declarations below; each states its contract.
 */
@@ -371,14 +375,18 @@ typedef char tp__hdr_fits[(sizeof(tp__hdr) <= TP__HDR) ? 1 : -1];
 typedef struct tp__chunk { char *addr; size_t len; } tp__chunk;
 
 struct tp_pool {
-    tp_desc desc;               /* resolved */
+    tp_desc desc;               /* resolved; read-only after tp_create */
     char *spill_dir;            /* owned copy */
+    size_t page;
+    /* The lock gets a cache line of its own: the read-only fields above stay shared between cores
+       while the lock and the mutable state below bounce. */
+    char pad_before_lock[64];
 #if defined(TP__SPINLOCK)
     int lock;
 #elif !defined(TP_NO_THREADS)
     pthread_mutex_t lock;
 #endif
-    size_t page;
+    char pad_after_lock[64];
     tp__hdr *free_small[TP__NCLASS];
     tp__chunk chunks[TP__MAX_CHUNKS];
     int n_chunks;

@@ -17,9 +17,18 @@ machine() {
 # field NAME LINE: the value of NAME=... in a key=value line
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
+# table_rows PATTERN FILE FIELD...: a markdown row per matching line: its label, then the fields
+table_rows() {
+    pat=$1; file=$2; shift 2
+    grep "$pat" "$file" | while IFS= read -r l; do
+        row="| $(printf '%s' "$l" | sed 's/^label=\(.*\) bench=.*/\1/') |"
+        for f in "$@"; do row="$row $(field "$f" "$l") |"; done
+        echo "$row"
+    done
+}
+
 # median of the runs of one configuration, by the given field
 median_line() { # median_line FIELD FILE
-    sort -t= -k1,1 "$2" >/dev/null
     awk -v f="$1" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] "\t" $0 } }' "$2" \
         | sort -n | awk -v n="$(wc -l <"$2")" 'NR == int((n + 1) / 2) { sub(/^[^\t]*\t/, ""); print }'
 }
@@ -101,20 +110,14 @@ pool_bench() {
         echo
         echo "| allocator | us/op | alloc+free us/op | page faults/op | peak RSS MiB |"
         echo "|---|---:|---:|---:|---:|"
-        grep 'bench=mix' "$raw" | while IFS= read -r l; do
-            lab=$(printf '%s' "$l" | sed 's/^label=\(.*\) bench=.*/\1/')
-            echo "| $lab | $(field us_per_op "$l") | $(field alloc_free_us_per_op "$l") | $(field faults_per_op "$l") | $(field peak_rss_mib "$l") |"
-        done
+        table_rows bench=mix "$raw" us_per_op alloc_free_us_per_op faults_per_op peak_rss_mib
         echo
         echo "**(b) Small-buffer hit path**: alloc + free pairs, sizes log-uniform in [64 B, 64 KiB] (1024 sizes"
         echo "cycled, every class warm). With two threads the time is per pair per thread."
         echo
         echo "| allocator | threads | ns per alloc+free pair |"
         echo "|---|---:|---:|"
-        grep 'bench=small' "$raw" | while IFS= read -r l; do
-            lab=$(printf '%s' "$l" | sed 's/^label=\(.*\) bench=.*/\1/')
-            echo "| $lab | $(field threads "$l") | $(field ns_per_pair "$l") |"
-        done
+        table_rows bench=small "$raw" threads ns_per_pair
     } >"$md"
     replace_section pool "$md"
 }

@@ -50,6 +50,12 @@ HEADERS=""
 for h in tensorpool.h stat_stream.h prom2d.h pacgpu.h; do [ -f "$h" ] && HEADERS="$HEADERS $h"; done
 impl_macro() { echo "$(basename "$1" .h | tr 'a-z' 'A-Z')_IMPLEMENTATION"; }
 
+# the optional backends found here (the headers that use them run their variants only when found)
+for lib in zlib cblas hdf5 mpi nvcc fuzzer; do
+    if flags=$(tools/detect.sh $lib); then echo "backend $lib: found ($flags)"
+    else echo "backend $lib: not found, its variants are skipped"; fi
+done
+
 # ---- 1. every header compiles warning-free as C99 and as C++, with gcc and clang -------------
 for h in $HEADERS; do
     m=$(impl_macro "$h")
