@@ -342,13 +342,9 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP__HDR 64u                    /* header bytes before every block (keeps alignment) */
 #define TP__ALIGN 64u
 #define TP__LARGE (256u * 1024u)       /* blocks this big (header included) are page maps */
-#ifndef TP__MIN_CHUNK
 #define TP__MIN_CHUNK (64u * 1024u)    /* smaller leftovers of a large chunk are not kept */
-#endif
 #define TP__MAX_CHUNKS 64
-#ifndef TP__MAX_PIECES
 #define TP__MAX_PIECES 16              /* chunks moved into one new large block at most */
-#endif
 #define TP__NCLASS 240
 #define TP__HUGE_MIN ((size_t)4 << 20)  /* page blocks this big get MADV_HUGEPAGE */
 #define TP__CACHE_SLACK ((size_t)4 << 20) /* cache always allowed under the high-water rule */
@@ -393,7 +389,6 @@ struct tp_pool {
     tp__hdr *live_head, *live_tail;
     uint64_t seq;
     size_t high_water;          /* highest bytes_live ever: bounds live + cached */
-    size_t chunk_bytes;         /* cached bytes held as large chunks */
     size_t cache_floor;         /* min(slack, max_cached_bytes): a smaller cache needs no check */
     tp_stats st;
     uint64_t spill_counter;
@@ -740,7 +735,6 @@ static void tp__shrink_cache(tp_pool *p, size_t target)
         if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
         tp__unmap(p, ch->addr + ch->len - cut, cut);
         ch->len -= cut;
-        p->chunk_bytes -= cut;
         p->st.bytes_cached -= cut;
         if (ch->len == 0) p->n_chunks--;
     }
@@ -787,14 +781,12 @@ static void tp__chunk_add(tp_pool *p, char *addr, size_t len)
             return;
         }
         tp__unmap(p, p->chunks[smallest].addr, p->chunks[smallest].len);
-        p->chunk_bytes -= p->chunks[smallest].len;
         p->st.bytes_cached -= p->chunks[smallest].len;
         tp__chunk_remove(p, smallest);
     }
     p->chunks[p->n_chunks].addr = addr;
     p->chunks[p->n_chunks].len = len;
     p->n_chunks++;
-    p->chunk_bytes += len;
 }
 
 /* A best-fit chunk is split only if the rest is at least this long; a shorter rest stays with the
@@ -855,12 +847,10 @@ static size_t tp__recycle_into(tp_pool *p, char *m, size_t len)
         moved = tp__move_pages(p, ch->addr, m + done, want);
         ch->addr += moved;
         ch->len -= moved;
-        p->chunk_bytes -= moved;
         p->st.bytes_cached -= moved;
         done += moved;
         if (moved < want || ch->len < TP__MIN_CHUNK) {
             if (ch->len) tp__unmap(p, ch->addr, ch->len);
-            p->chunk_bytes -= ch->len;
             p->st.bytes_cached -= ch->len;
             tp__chunk_remove(p, i);
             if (moved < want) break;
@@ -996,6 +986,7 @@ static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, si
     int i = tp__chunk_best_fit(p, len);
     char *m;
     size_t moved;
+    tp__hdr *h;
     if (i >= 0) {
         tp__chunk *ch = &p->chunks[i];
         m = ch->addr;
@@ -1006,34 +997,26 @@ static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, si
             len = ch->len;
             tp__chunk_remove(p, i);
         } else { /* ... unless the budget is tight: then it goes back now */
-            tp__unmap(p, m + len, ch->len - len);
-            p->chunk_bytes -= ch->len - len;
+            if (ch->len > len) tp__unmap(p, m + len, ch->len - len);
             p->st.bytes_cached -= ch->len - len;
             tp__chunk_remove(p, i);
         }
-        p->chunk_bytes -= len;
         p->st.bytes_cached -= len;
         *hit = 1;
         *dirty = len - TP__HDR;
-        if (p->desc.debug) {
-            tp__hdr *h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
-            tp__check_poison(p, h);
-            tp__dbg_insert(p, tp__user(h));
-            return h;
-        }
-        return tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+        h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+        if (p->desc.debug) tp__check_poison(p, h);
+    } else {
+        m = (char *)tp__map(p, len);
+        if (!m) return NULL;
+        moved = tp__recycle_into(p, m, len);
+        p->st.bytes_fresh += len - moved;
+        *hit = 0;
+        *dirty = moved > TP__HDR ? moved - TP__HDR : 0;
+        h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
     }
-    m = (char *)tp__map(p, len);
-    if (!m) return NULL;
-    moved = tp__recycle_into(p, m, len);
-    p->st.bytes_fresh += len - moved;
-    *hit = 0;
-    *dirty = moved > TP__HDR ? moved - TP__HDR : 0;
-    {
-        tp__hdr *h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
-        tp__dbg_insert(p, tp__user(h));
-        return h;
-    }
+    tp__dbg_insert(p, tp__user(h));
+    return h;
 }
 
 static tp__hdr *tp__alloc_spill(tp_pool *p, size_t req, size_t total, tp_result *why)

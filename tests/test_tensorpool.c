@@ -589,6 +589,42 @@ static void test_leak_report_and_poison(void)
     CHECK(strstr(log.text, where) != NULL);
 }
 
+/* Debug mode checks the poison of every reused block: reusing, splitting and reassembling big
+   blocks must not raise false alarms, and a real write after free in one must be caught. */
+static void test_debug_page_blocks(void)
+{
+    tp_desc d;
+    tp_pool *pool;
+    captured_log log;
+    unsigned char *a, *b, *c;
+    memset(&log, 0, sizeof log);
+    memset(&d, 0, sizeof d);
+    d.debug = 1;
+    d.log = capture_log;
+    d.log_user = &log;
+    pool = tp_create(&d, NULL);
+    a = (unsigned char *)tp_alloc(pool, 8 * MiB);
+    b = (unsigned char *)tp_alloc(pool, 3 * MiB);
+    memset(a, 7, 8 * MiB);
+    memset(b, 9, 3 * MiB);
+    tp_free(pool, a);
+    tp_free(pool, b);
+    a = (unsigned char *)tp_alloc(pool, 2 * MiB);   /* best fit: the 3 MiB chunk, split */
+    b = (unsigned char *)tp_alloc(pool, 5 * MiB);   /* from the 8 MiB chunk */
+    c = (unsigned char *)tp_alloc(pool, 4 * MiB);   /* reassembled from what is left, where mremap exists */
+    CHECK(a && b && c);
+    CHECK_MSG(log.count == 0, "unexpected: %s", log.text);
+    memset(c, 1, 4 * MiB);
+    tp_free(pool, c);
+    c[4096] = 5;                                     /* write after free into a big block */
+    c = (unsigned char *)tp_alloc(pool, 4 * MiB);
+    CHECK(strstr(log.text, "write after free") != NULL);
+    tp_free(pool, a);
+    tp_free(pool, b);
+    tp_free(pool, c);
+    tp_destroy(pool);
+}
+
 /* Fails the underlying allocator at each call in turn: every failure must come back as a clean
    error, and the pool must give back everything it got. */
 static int injected_scenario(counting_alloc *ca)
@@ -802,6 +838,8 @@ int main(void)
     RUN(test_frames);
     RUN(test_double_free_and_foreign);
     RUN(test_leak_report_and_poison);
+    if (built_with(" mmap")) RUN(test_debug_page_blocks);
+    else printf("skipped test_debug_page_blocks: built without mmap\n");
     RUN(test_allocator_failure_injection);
     RUN(test_bad_arguments);
     RUN(test_query_memory);
