@@ -18,7 +18,8 @@ FUZZ_SECONDS ?= 20
 
 ZLIB := $(shell tools/detect.sh zlib)
 
-COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c
+COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
+             examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool
 TESTS      = $(B)/test_tensorpool $(B)/test_common
@@ -55,7 +56,7 @@ $(B)/bench_pool: bench/bench_pool.c tensorpool.h | $(B)
 fuzz: | $(B)
 	@if tools/detect.sh fuzzer >/dev/null; then \
 	    clang -std=c99 -D_DEFAULT_SOURCE -g -O1 $$(tools/detect.sh fuzzer) tests/fuzz_readers.c \
-	        examples/common/npy.c examples/common/nifti.c -o $(B)/fuzz_readers -lm && \
+	        examples/common/npy.c examples/common/nifti.c examples/common/util.c -o $(B)/fuzz_readers -lm && \
 	    mkdir -p $(B)/fuzz_corpus && \
 	    $(B)/fuzz_readers -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(B)/fuzz_corpus tests/fuzz_corpus; \
 	else echo "skipped fuzz: clang with libFuzzer (libclang-rt-dev) not installed"; fi

@@ -131,7 +131,7 @@ fi
 # the fuzz target replays its corpus (make fuzz explores further)
 if tools/detect.sh fuzzer >/dev/null; then
     build fuzz_readers clang -std=c99 -D_DEFAULT_SOURCE -g -O1 $(tools/detect.sh fuzzer) tests/fuzz_readers.c \
-        examples/common/npy.c examples/common/nifti.c -lm \
+        examples/common/npy.c examples/common/nifti.c examples/common/util.c -lm \
         && step "fuzz corpus replay (tests/fuzz_corpus)" "$B/fuzz_readers" -runs=0 tests/fuzz_corpus
 else
     skip "fuzz corpus replay: clang with libFuzzer (libclang-rt-dev) not installed"

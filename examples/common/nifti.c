@@ -1,8 +1,8 @@
 /* nifti.c - see nifti.h. */
 #include "nifti.h"
+#include "util.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +13,6 @@
 
 #define NII_HDR 348
 #define NII_OFFSET 352
-
-static int nii__err(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && cap) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- byte-order-aware field access ---------------------------------------------------------- */
 
@@ -181,44 +170,44 @@ int nifti_read_mem(const void *buf, size_t len, nifti_image *img, char *err, siz
     memset(img, 0, sizeof *img);
     r.b = (const unsigned char *)buf;
     r.swap = 0;
-    if (len < NII_HDR) return nii__err(err, cap, "nifti: file too short for a NIfTI-1 header");
+    if (len < NII_HDR) return ex_fail(err, cap, "nifti: file too short for a NIfTI-1 header");
     sz = nii__i32(&r, 0);
     if (sz != NII_HDR) {
         r.swap = 1;
-        if (nii__i32(&r, 0) != NII_HDR) return nii__err(err, cap, "nifti: not a NIfTI-1 file (sizeof_hdr is not 348)");
+        if (nii__i32(&r, 0) != NII_HDR) return ex_fail(err, cap, "nifti: not a NIfTI-1 file (sizeof_hdr is not 348)");
     }
     if (memcmp(r.b + 344, "n+1", 4) != 0) {
-        if (memcmp(r.b + 344, "ni1", 4) == 0) return nii__err(err, cap, "nifti: .hdr/.img pairs are not supported; use a single .nii");
-        return nii__err(err, cap, "nifti: bad magic (not n+1)");
+        if (memcmp(r.b + 344, "ni1", 4) == 0) return ex_fail(err, cap, "nifti: .hdr/.img pairs are not supported; use a single .nii");
+        return ex_fail(err, cap, "nifti: bad magic (not n+1)");
     }
     img->ndim = nii__i16(&r, 40);
-    if (img->ndim < 1 || img->ndim > 7) return nii__err(err, cap, "nifti: dim[0] = %d is not in 1..7", img->ndim);
+    if (img->ndim < 1 || img->ndim > 7) return ex_fail(err, cap, "nifti: dim[0] = %d is not in 1..7", img->ndim);
     img->count = 1;
     for (i = 0; i < img->ndim; i++) {
         int d = nii__i16(&r, 42 + (size_t)(2 * i));
-        if (d < 1) return nii__err(err, cap, "nifti: dim[%d] = %d", i + 1, d);
+        if (d < 1) return ex_fail(err, cap, "nifti: dim[%d] = %d", i + 1, d);
         img->dim[i] = (size_t)d;
-        if (img->count > (size_t)-1 / img->dim[i]) return nii__err(err, cap, "nifti: dimensions overflow");
+        if (img->count > (size_t)-1 / img->dim[i]) return ex_fail(err, cap, "nifti: dimensions overflow");
         img->count *= img->dim[i];
     }
     for (i = 0; i < 7; i++) img->pixdim[i] = fabs(nii__f32(&r, 80 + (size_t)(4 * i)));
     img->datatype = nii__i16(&r, 70);
     tsize = nii__type_size(img->datatype);
-    if (!tsize) return nii__err(err, cap, "nifti: unsupported datatype %d", img->datatype);
+    if (!tsize) return ex_fail(err, cap, "nifti: unsupported datatype %d", img->datatype);
     off_f = nii__f32(&r, 108);
-    if (!(off_f >= NII_HDR && off_f < 1e15)) return nii__err(err, cap, "nifti: bad vox_offset %g", off_f);
+    if (!(off_f >= NII_HDR && off_f < 1e15)) return ex_fail(err, cap, "nifti: bad vox_offset %g", off_f);
     off = (size_t)off_f;
-    if (img->count > ((size_t)-1 >> 1) / (size_t)tsize) return nii__err(err, cap, "nifti: dimensions overflow");
+    if (img->count > ((size_t)-1 >> 1) / (size_t)tsize) return ex_fail(err, cap, "nifti: dimensions overflow");
     bytes = img->count * (size_t)tsize;
     if (off > len || bytes > len - off)
-        return nii__err(err, cap, "nifti: truncated data: %zu bytes expected after offset %zu, file has %zu", bytes, off, len);
-    if (nii__read_affine(&r, img) != 0) return nii__err(err, cap, "nifti: non-finite affine");
+        return ex_fail(err, cap, "nifti: truncated data: %zu bytes expected after offset %zu, file has %zu", bytes, off, len);
+    if (nii__read_affine(&r, img) != 0) return ex_fail(err, cap, "nifti: non-finite affine");
     slope = nii__f32(&r, 112);
     inter = nii__f32(&r, 116);
     if (!isfinite(slope) || slope == 0.0) { slope = 1.0; inter = 0.0; }
     if (!isfinite(inter)) inter = 0.0;
     img->data = (double *)malloc(img->count * sizeof(double));
-    if (!img->data) return nii__err(err, cap, "nifti: out of memory for %zu voxels", img->count);
+    if (!img->data) return ex_fail(err, cap, "nifti: out of memory for %zu voxels", img->count);
     for (k = 0; k < img->count; k++)
         img->data[k] = nii__value(&r, r.b + off + k * (size_t)tsize, img->datatype) * slope + inter;
     return 0;
@@ -231,17 +220,17 @@ static unsigned char *nii__slurp(const char *path, size_t *len, char *err, size_
     unsigned char *buf = (unsigned char *)malloc(room);
 #ifdef HAVE_ZLIB
     gzFile f = gzopen(path, "rb");
-    if (!f) { free(buf); nii__err(err, cap, "nifti: cannot open %s", path); return NULL; }
+    if (!f) { free(buf); ex_fail(err, cap, "nifti: cannot open %s", path); return NULL; }
 #else
     FILE *f;
     size_t pl = strlen(path);
     if (pl > 3 && strcmp(path + pl - 3, ".gz") == 0) {
         free(buf);
-        nii__err(err, cap, "nifti: %s is gzip-compressed but this build has no zlib (install zlib1g-dev and rebuild)", path);
+        ex_fail(err, cap, "nifti: %s is gzip-compressed but this build has no zlib (install zlib1g-dev and rebuild)", path);
         return NULL;
     }
     f = fopen(path, "rb");
-    if (!f) { free(buf); nii__err(err, cap, "nifti: cannot open %s", path); return NULL; }
+    if (!f) { free(buf); ex_fail(err, cap, "nifti: cannot open %s", path); return NULL; }
 #endif
     for (;;) {
         long got;
@@ -266,7 +255,7 @@ static unsigned char *nii__slurp(const char *path, size_t *len, char *err, size_
 #else
     fclose(f);
 #endif
-    if (!buf) nii__err(err, cap, "nifti: cannot read %s (out of memory or corrupt gzip)", path);
+    if (!buf) ex_fail(err, cap, "nifti: cannot read %s (out of memory or corrupt gzip)", path);
     *len = n;
     return buf;
 }
@@ -280,11 +269,7 @@ int nifti_read(const char *path, nifti_image *img, char *err, size_t cap)
     if (!buf) return -1;
     rc = nifti_read_mem(buf, len, img, err, cap);
     free(buf);
-    if (rc != 0 && err && cap) {
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s: %s", path, err);
-        snprintf(err, cap, "%s", tmp);
-    }
+    if (rc != 0) ex_prefix_path(err, cap, path);
     return rc;
 }
 
@@ -311,9 +296,9 @@ int nifti_write(const char *path, const nifti_image *img, char *err, size_t cap)
     size_t k;
     int i, j;
     FILE *f;
-    if (img->ndim < 1 || img->ndim > 7) return nii__err(err, cap, "nifti: ndim %d not in 1..7", img->ndim);
+    if (img->ndim < 1 || img->ndim > 7) return ex_fail(err, cap, "nifti: ndim %d not in 1..7", img->ndim);
     for (i = 0; i < img->ndim; i++)
-        if (img->dim[i] < 1 || img->dim[i] > 32767) return nii__err(err, cap, "nifti: dim %zu does not fit NIfTI-1", img->dim[i]);
+        if (img->dim[i] < 1 || img->dim[i] > 32767) return ex_fail(err, cap, "nifti: dim %zu does not fit NIfTI-1", img->dim[i]);
     memset(h, 0, sizeof h);
     nii__put32(h, 0, NII_HDR);
     nii__put16(h, 40, img->ndim);
@@ -336,7 +321,7 @@ int nifti_write(const char *path, const nifti_image *img, char *err, size_t cap)
         for (j = 0; j < 4; j++) nii__putf(h, 280 + (size_t)(16 * i + 4 * j), img->affine[i][j]);
     memcpy(h + 344, "n+1", 4);
     f = fopen(path, "wb");
-    if (!f) return nii__err(err, cap, "nifti: cannot create %s", path);
+    if (!f) return ex_fail(err, cap, "nifti: cannot create %s", path);
     fwrite(h, 1, sizeof h, f);
     for (k = 0; k < img->count; k++) {
         unsigned char b[4];
@@ -346,7 +331,7 @@ int nifti_write(const char *path, const nifti_image *img, char *err, size_t cap)
         nii__put32(b, 0, u);
         fwrite(b, 1, 4, f);
     }
-    if (fclose(f) != 0) return nii__err(err, cap, "nifti: write to %s failed", path);
+    if (fclose(f) != 0) return ex_fail(err, cap, "nifti: write to %s failed", path);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* npy.c - see npy.h. */
 #include "npy.h"
+#include "util.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +12,6 @@ static const struct { const char *descr; npy_dtype dtype; size_t size; } npy__ty
     {"|u1", NPY_U1, 1}, {"<u1", NPY_U1, 1}, {"|b1", NPY_B1, 1},
 };
 #define NPY__NTYPES (sizeof npy__types / sizeof npy__types[0])
-
-static int npy__err(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && cap) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 size_t npy_itemsize(npy_dtype dtype)
 {
@@ -58,7 +47,7 @@ static const char *npy__value(const char *hdr, const char *key)
 
 static int npy__parse_shape(const char *p, npy_array *a, char *err, size_t cap)
 {
-    if (*p != '(') return npy__err(err, cap, "npy: shape is not a tuple");
+    if (*p != '(') return ex_fail(err, cap, "npy: shape is not a tuple");
     p++;
     a->ndim = 0;
     for (;;) {
@@ -66,14 +55,14 @@ static int npy__parse_shape(const char *p, npy_array *a, char *err, size_t cap)
         unsigned long long v;
         while (*p == ' ' || *p == ',') p++;
         if (*p == ')') break;
-        if (*p < '0' || *p > '9') return npy__err(err, cap, "npy: bad character '%c' in shape", *p);
-        if (a->ndim == NPY_MAX_DIMS) return npy__err(err, cap, "npy: more than %d dimensions", NPY_MAX_DIMS);
+        if (*p < '0' || *p > '9') return ex_fail(err, cap, "npy: bad character '%c' in shape", *p);
+        if (a->ndim == NPY_MAX_DIMS) return ex_fail(err, cap, "npy: more than %d dimensions", NPY_MAX_DIMS);
         v = strtoull(p, &end, 10);
-        if ((size_t)v != v || end - p > 20) return npy__err(err, cap, "npy: dimension too large");
+        if ((size_t)v != v || end - p > 20) return ex_fail(err, cap, "npy: dimension too large");
         a->shape[a->ndim++] = (size_t)v;
         p = end;
         while (*p == ' ' || *p == 'L') p++;
-        if (*p != ',' && *p != ')') return npy__err(err, cap, "npy: bad shape tuple");
+        if (*p != ',' && *p != ')') return ex_fail(err, cap, "npy: bad shape tuple");
     }
     return 0;
 }
@@ -83,8 +72,8 @@ static int npy__parse_header(const char *hdr, npy_array *a, int *fortran, char *
     const char *d = npy__value(hdr, "descr"), *f = npy__value(hdr, "fortran_order"),
                *s = npy__value(hdr, "shape");
     size_t i;
-    if (!d || !f || !s) return npy__err(err, cap, "npy: header lacks descr, fortran_order or shape");
-    if (*d != '\'') return npy__err(err, cap, "npy: structured dtypes are not supported");
+    if (!d || !f || !s) return ex_fail(err, cap, "npy: header lacks descr, fortran_order or shape");
+    if (*d != '\'') return ex_fail(err, cap, "npy: structured dtypes are not supported");
     for (i = 0; i < NPY__NTYPES; i++) {
         size_t n = strlen(npy__types[i].descr);
         if (strncmp(d + 1, npy__types[i].descr, n) == 0 && d[1 + n] == '\'') break;
@@ -93,13 +82,13 @@ static int npy__parse_header(const char *hdr, npy_array *a, int *fortran, char *
         char name[16] = {0};
         size_t k;
         for (k = 0; k < sizeof name - 1 && d[1 + k] && d[1 + k] != '\''; k++) name[k] = d[1 + k];
-        return npy__err(err, cap, "npy: unsupported dtype '%s' (use <f4, <f8, <i4, <i8, |u1 or |b1)", name);
+        return ex_fail(err, cap, "npy: unsupported dtype '%s' (use <f4, <f8, <i4, <i8, |u1 or |b1)", name);
     }
     a->dtype = npy__types[i].dtype;
     a->itemsize = npy__types[i].size;
     if (strncmp(f, "True", 4) == 0) *fortran = 1;
     else if (strncmp(f, "False", 5) == 0) *fortran = 0;
-    else return npy__err(err, cap, "npy: fortran_order is neither True nor False");
+    else return ex_fail(err, cap, "npy: fortran_order is neither True nor False");
     return npy__parse_shape(s, a, err, cap);
 }
 
@@ -129,31 +118,31 @@ int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t ca
     int fortran = 0;
     char *hdr;
     memset(a, 0, sizeof *a);
-    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) return npy__err(err, cap, "npy: not a .npy file (bad magic)");
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) return ex_fail(err, cap, "npy: not a .npy file (bad magic)");
     if (b[6] == 1) { hlen = (size_t)b[8] | (size_t)b[9] << 8; start = 10; }
     else if (b[6] == 2 || b[6] == 3) {
-        if (len < 12) return npy__err(err, cap, "npy: truncated header");
+        if (len < 12) return ex_fail(err, cap, "npy: truncated header");
         hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
         start = 12;
-    } else return npy__err(err, cap, "npy: unsupported format version %d.%d", b[6], b[7]);
-    if (hlen > len - start) return npy__err(err, cap, "npy: truncated header (%zu bytes announced)", hlen);
+    } else return ex_fail(err, cap, "npy: unsupported format version %d.%d", b[6], b[7]);
+    if (hlen > len - start) return ex_fail(err, cap, "npy: truncated header (%zu bytes announced)", hlen);
     hdr = (char *)malloc(hlen + 1);
-    if (!hdr) return npy__err(err, cap, "npy: out of memory");
+    if (!hdr) return ex_fail(err, cap, "npy: out of memory");
     memcpy(hdr, b + start, hlen);
     hdr[hlen] = 0;
     if (npy__parse_header(hdr, a, &fortran, err, cap) != 0) { free(hdr); return -1; }
     free(hdr);
     a->count = 1;
     for (i = 0; i < (size_t)a->ndim; i++)
-        if (a->shape[i] && a->count > (size_t)-1 / a->shape[i]) return npy__err(err, cap, "npy: shape overflows");
+        if (a->shape[i] && a->count > (size_t)-1 / a->shape[i]) return ex_fail(err, cap, "npy: shape overflows");
         else a->count *= a->shape[i];
-    if (a->count > ((size_t)-1 >> 1) / a->itemsize) return npy__err(err, cap, "npy: shape overflows");
+    if (a->count > ((size_t)-1 >> 1) / a->itemsize) return ex_fail(err, cap, "npy: shape overflows");
     bytes = a->count * a->itemsize;
     start += hlen;
     if (bytes > len - start)
-        return npy__err(err, cap, "npy: truncated data: %zu bytes expected, %zu present", bytes, len - start);
+        return ex_fail(err, cap, "npy: truncated data: %zu bytes expected, %zu present", bytes, len - start);
     a->data = malloc(bytes ? bytes : 1);
-    if (!a->data) return npy__err(err, cap, "npy: out of memory for %zu bytes", bytes);
+    if (!a->data) return ex_fail(err, cap, "npy: out of memory for %zu bytes", bytes);
     if (fortran && a->ndim > 1) npy__fortran_to_c(a, b + start, (unsigned char *)a->data);
     else memcpy(a->data, b + start, bytes);
     if (a->dtype == NPY_B1)
@@ -168,26 +157,22 @@ int npy_read(const char *path, npy_array *a, char *err, size_t cap)
     unsigned char *buf;
     int rc;
     memset(a, 0, sizeof *a);
-    if (!f) return npy__err(err, cap, "npy: cannot open %s", path);
+    if (!f) return ex_fail(err, cap, "npy: cannot open %s", path);
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return npy__err(err, cap, "npy: cannot size %s", path);
+        return ex_fail(err, cap, "npy: cannot size %s", path);
     }
     buf = (unsigned char *)malloc((size_t)size + 1);
-    if (!buf) { fclose(f); return npy__err(err, cap, "npy: out of memory reading %s", path); }
+    if (!buf) { fclose(f); return ex_fail(err, cap, "npy: out of memory reading %s", path); }
     if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
         fclose(f);
         free(buf);
-        return npy__err(err, cap, "npy: cannot read %s", path);
+        return ex_fail(err, cap, "npy: cannot read %s", path);
     }
     fclose(f);
     rc = npy_read_mem(buf, (size_t)size, a, err, cap);
     free(buf);
-    if (rc != 0 && err && cap) { /* name the file */
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s: %s", path, err);
-        snprintf(err, cap, "%s", tmp);
-    }
+    if (rc != 0) ex_prefix_path(err, cap, path);
     return rc;
 }
 
@@ -198,11 +183,11 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, 
     size_t n = 0, count = 1, dlen, total, pad, bytes, pre_len;
     int i, version;
     FILE *f;
-    if (ndim < 0 || ndim > NPY_MAX_DIMS || !npy_itemsize(dtype)) return npy__err(err, cap, "npy: bad arguments");
+    if (ndim < 0 || ndim > NPY_MAX_DIMS || !npy_itemsize(dtype)) return ex_fail(err, cap, "npy: bad arguments");
     n += (size_t)snprintf(dict + n, sizeof dict - n, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                           npy_dtype_name(dtype));
     for (i = 0; i < ndim; i++) {
-        if (shape[i] && count > (size_t)-1 / shape[i]) return npy__err(err, cap, "npy: shape overflows");
+        if (shape[i] && count > (size_t)-1 / shape[i]) return ex_fail(err, cap, "npy: shape overflows");
         count *= shape[i];
         n += (size_t)snprintf(dict + n, sizeof dict - n, "%zu%s", shape[i], ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
     }
@@ -223,13 +208,13 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, 
     }
     bytes = count * npy_itemsize(dtype);
     f = fopen(path, "wb");
-    if (!f) return npy__err(err, cap, "npy: cannot create %s", path);
+    if (!f) return ex_fail(err, cap, "npy: cannot create %s", path);
     fwrite(pre, 1, pre_len, f);
     fwrite(dict, 1, dlen, f);
     for (; pad; pad--) fputc(' ', f);
     fputc('\n', f);
-    if (bytes && fwrite(data, 1, bytes, f) != bytes) { fclose(f); return npy__err(err, cap, "npy: write to %s failed", path); }
-    if (fclose(f) != 0) return npy__err(err, cap, "npy: write to %s failed", path);
+    if (bytes && fwrite(data, 1, bytes, f) != bytes) { fclose(f); return ex_fail(err, cap, "npy: write to %s failed", path); }
+    if (fclose(f) != 0) return ex_fail(err, cap, "npy: write to %s failed", path);
     return 0;
 }
 
@@ -258,12 +243,12 @@ int npy_read_f64(const char *path, npy_array *a, double **values, char *err, siz
 {
     if (npy_read(path, a, err, cap) != 0) return -1;
     if (a->dtype != NPY_F4 && a->dtype != NPY_F8) {
-        npy__err(err, cap, "%s: dtype %s, expected float32 or float64", path, npy_dtype_name(a->dtype));
+        ex_fail(err, cap, "%s: dtype %s, expected float32 or float64", path, npy_dtype_name(a->dtype));
         npy_free(a);
         return -1;
     }
     *values = (double *)malloc((a->count ? a->count : 1) * sizeof(double));
-    if (!*values) { npy_free(a); return npy__err(err, cap, "npy: out of memory"); }
+    if (!*values) { npy_free(a); return ex_fail(err, cap, "npy: out of memory"); }
     npy_to_f64(a, *values);
     return 0;
 }

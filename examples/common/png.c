@@ -1,24 +1,13 @@
 /* png.c - see png.h. */
 #include "png.h"
+#include "util.h"
 #include "font6x10.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int png__err(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err && cap) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- the file format ------------------------------------------------------------------------ */
 
@@ -103,7 +92,7 @@ int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char
     png__chunk ch;
     png__zstream z;
     FILE *f;
-    if (w <= 0 || h <= 0 || w > 1 << 15 || h > 1 << 15) return png__err(err, cap, "png: bad size %d x %d", w, h);
+    if (w <= 0 || h <= 0 || w > 1 << 15 || h > 1 << 15) return ex_fail(err, cap, "png: bad size %d x %d", w, h);
     row = (size_t)w * 3;
     z.ch = &ch;
     z.done = 0;
@@ -111,9 +100,9 @@ int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char
     z.a1 = 1;
     z.a2 = 0;
     zlen = 2 + z.total + 5 * ((z.total + 65534) / 65535) + 4;
-    if (zlen > 0x7fffffffu) return png__err(err, cap, "png: image too large");
+    if (zlen > 0x7fffffffu) return ex_fail(err, cap, "png: image too large");
     f = fopen(path, "wb");
-    if (!f) return png__err(err, cap, "png: cannot create %s", path);
+    if (!f) return ex_fail(err, cap, "png: cannot create %s", path);
     fwrite(sig, 1, 8, f);
     png__be32(ihdr, (uint32_t)w);
     png__be32(ihdr + 4, (uint32_t)h);
@@ -134,7 +123,7 @@ int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char
     png__chunk_end(&ch);
     png__chunk_begin(&ch, f, "IEND", 0);
     png__chunk_end(&ch);
-    if (fclose(f) != 0) return png__err(err, cap, "png: write to %s failed", path);
+    if (fclose(f) != 0) return ex_fail(err, cap, "png: write to %s failed", path);
     return 0;
 }
 
@@ -324,11 +313,11 @@ int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, con
     int pw, ph, left = 80, top = o.title ? 30 : 12, right = 110, bottom = 46, px, py, rc;
     double lo = o.vmin, hi = o.vmax;
     png_canvas c;
-    if (!rows || !cols) return png__err(err, cap, "png: empty array");
-    if (rows > ((size_t)-1) / cols) return png__err(err, cap, "png: array too large");
+    if (!rows || !cols) return ex_fail(err, cap, "png: empty array");
+    if (rows > ((size_t)-1) / cols) return ex_fail(err, cap, "png: array too large");
     png__plot_size(rows, cols, o.max_w > 0 ? o.max_w : 640, o.max_h > 0 ? o.max_h : 480, &pw, &ph);
     if (lo == hi) png__range(z, rows * cols, &lo, &hi);
-    if (png_canvas_init(&c, left + pw + right, top + ph + bottom, white) != 0) return png__err(err, cap, "png: out of memory");
+    if (png_canvas_init(&c, left + pw + right, top + ph + bottom, white) != 0) return ex_fail(err, cap, "png: out of memory");
     for (py = 0; py < ph; py++)
         for (px = 0; px < pw; px++) {
             double v = png__cell(z, rows, cols, pw, ph, px, py, o.rows_up);

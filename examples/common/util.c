@@ -1,0 +1,24 @@
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int ex_fail(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (err && cap) {
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void ex_prefix_path(char *err, size_t cap, const char *path)
+{
+    char tmp[512];
+    if (!err || !cap) return;
+    snprintf(tmp, sizeof tmp, "%s: %s", path, err);
+    snprintf(err, cap, "%s", tmp);
+}

@@ -1,0 +1,19 @@
+/* util.h - the error convention shared by examples/common: functions return 0 on success, or -1
+   with a message formatted into a caller's buffer (which may be NULL). */
+#ifndef EXAMPLES_UTIL_H
+#define EXAMPLES_UTIL_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define EX_PRINTF(a, b)
+#endif
+
+/* Formats the message into err (err may be NULL) and returns -1. */
+int ex_fail(char *err, size_t cap, const char *fmt, ...) EX_PRINTF(3, 4);
+/* Puts "path: " in front of the message already in err. */
+void ex_prefix_path(char *err, size_t cap, const char *path);
+
+#endif
