@@ -113,6 +113,18 @@ static void capture_log(void *user, int level, const char *msg)
     c->count++;
 }
 
+/* A pool in debug mode whose messages land in *log. */
+static tp_pool *debug_pool(captured_log *log)
+{
+    tp_desc d;
+    memset(log, 0, sizeof *log);
+    memset(&d, 0, sizeof d);
+    d.debug = 1;
+    d.log = capture_log;
+    d.log_user = log;
+    return tp_create(&d, NULL);
+}
+
 /* Allocator hooks that count, and fail the n-th call when asked to. */
 typedef struct counting_alloc {
     long calls, fail_at; /* fail_at = 0: never */
@@ -528,16 +540,10 @@ static void test_frames(void)
 
 static void test_double_free_and_foreign(void)
 {
-    tp_desc d;
     tp_pool *pool;
     void *a, *big, *foreign;
     captured_log log;
-    memset(&log, 0, sizeof log);
-    memset(&d, 0, sizeof d);
-    d.debug = 1;
-    d.log = capture_log;
-    d.log_user = &log;
-    pool = tp_create(&d, NULL);
+    pool = debug_pool(&log);
     a = tp_alloc(pool, 256);
     CHECK(tp_free(pool, a) == TP_OK);
     CHECK(tp_free(pool, a) == TP_ERR_DOUBLE_FREE);
@@ -562,18 +568,12 @@ static void test_double_free_and_foreign(void)
 
 static void test_leak_report_and_poison(void)
 {
-    tp_desc d;
     tp_pool *pool;
     captured_log log;
     char where[64];
     unsigned char *p;
     int line;
-    memset(&log, 0, sizeof log);
-    memset(&d, 0, sizeof d);
-    d.debug = 1;
-    d.log = capture_log;
-    d.log_user = &log;
-    pool = tp_create(&d, NULL);
+    pool = debug_pool(&log);
     p = (unsigned char *)tp_alloc(pool, 512);
     tp_free(pool, p);
     CHECK(p[0] == 0xDD && p[511] == 0xDD);  /* poisoned */
@@ -593,16 +593,10 @@ static void test_leak_report_and_poison(void)
    blocks must not raise false alarms, and a real write after free in one must be caught. */
 static void test_debug_page_blocks(void)
 {
-    tp_desc d;
     tp_pool *pool;
     captured_log log;
     unsigned char *a, *b, *c;
-    memset(&log, 0, sizeof log);
-    memset(&d, 0, sizeof d);
-    d.debug = 1;
-    d.log = capture_log;
-    d.log_user = &log;
-    pool = tp_create(&d, NULL);
+    pool = debug_pool(&log);
     a = (unsigned char *)tp_alloc(pool, 8 * MiB);
     b = (unsigned char *)tp_alloc(pool, 3 * MiB);
     memset(a, 7, 8 * MiB);
