@@ -223,18 +223,23 @@ TPDEF void *tp_alloc_flags(tp_pool *pool, size_t bytes, unsigned flags);
    NULL) receives TP_OK or the reason of a NULL return. */
 TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line,
                         tp_result *result);
-/* Returns a block to the pool; NULL is a no-op returning TP_OK. See section 7 for the checks. */
+/* Returns a block to the pool; NULL is a no-op returning TP_OK. TP_ERR_DOUBLE_FREE or
+   TP_ERR_FOREIGN (nothing is freed then) when the checks of section 7 catch a bad pointer. */
 TPDEF tp_result tp_free(tp_pool *pool, void *ptr);
 /* Usable size of a live block (>= the request), 0 for NULL. */
 TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr);
 
 /* Gives every cached byte back to the OS; returns how many bytes were released. */
 TPDEF size_t tp_trim(tp_pool *pool);
+/* A consistent snapshot of the counters (section 5), taken under the lock. */
 TPDEF tp_stats tp_get_stats(tp_pool *pool);
 /* Sets every peak to the current value, to measure the peak of one phase. */
 TPDEF void tp_reset_peak(tp_pool *pool);
+/* The desc as resolved at create time: defaults filled in, TP_BUDGET_AUTO turned into bytes,
+   spill_dir pointing at the pool's own copy. No lock needed: it never changes. */
 TPDEF tp_desc tp_get_desc(const tp_pool *pool);
 
+/* Marks the current point in the allocation order, for tp_release_to. */
 TPDEF tp_frame tp_mark(tp_pool *pool);
 /* Frees all live blocks allocated after `mark`; returns TP_OK or TP_ERR_ARG. */
 TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark);
@@ -539,9 +544,9 @@ static tp__hdr *tp__hdr_of(const void *ptr) { return (tp__hdr *)(void *)((char *
 static void tp__peaks(tp_pool *p)
 {
     tp_stats *s = &p->st;
-    s->bytes_reserved = s->bytes_live + s->bytes_cached;
+    size_t reserved = s->bytes_live + s->bytes_cached; /* derived: tp_get_stats fills it in */
     if (s->bytes_live > s->peak_live) s->peak_live = s->bytes_live;
-    if (s->bytes_reserved > s->peak_reserved) s->peak_reserved = s->bytes_reserved;
+    if (reserved > s->peak_reserved) s->peak_reserved = reserved;
     if (s->bytes_spilled > s->peak_spilled) s->peak_spilled = s->bytes_spilled;
     if (s->bytes_requested > s->peak_requested) s->peak_requested = s->bytes_requested;
     if (s->bytes_live > p->high_water) p->high_water = s->bytes_live;
@@ -928,9 +933,9 @@ static tp__hdr *tp__init_hdr(void *at, int kind, size_t size, size_t req)
     return h;
 }
 
-/* The hit path of small blocks, apart so that it stays a few dozen instructions: a hit moves a
-   block from cache to live, so reserved bytes (and with them the budget) cannot change. NULL when
-   the class list is empty. */
+/* The hit path of class blocks (the only one), apart so that it stays a few dozen instructions:
+   a hit moves a block from cache to live, so reserved bytes (and with them the budget) cannot
+   change, and the block is already in the debug set. NULL when the class list is empty. */
 static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
 {
     unsigned cls = tp__class_of(req);
@@ -938,6 +943,7 @@ static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
     tp_stats *st = &p->st;
     if (!h) return NULL;
     p->free_small[cls] = h->next;
+    if (p->desc.debug) tp__check_poison(p, h);
     h->req = req;
     st->bytes_cached -= h->size;
     st->bytes_live += h->size;
@@ -951,20 +957,13 @@ static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
     return h;
 }
 
-static tp__hdr *tp__alloc_small(tp_pool *p, size_t req, int *hit)
+/* A new class block from malloc or the hook (hits never get here: tp__small_hit serves them). */
+static tp__hdr *tp__alloc_small(tp_pool *p, size_t req)
 {
     unsigned cls = tp__class_of(req);
     size_t size = tp__class_size(cls), raw_len;
-    tp__hdr *h = p->free_small[cls];
+    tp__hdr *h;
     char *raw;
-    if (h) {
-        p->free_small[cls] = h->next;
-        p->st.bytes_cached -= size;
-        if (p->desc.debug) tp__check_poison(p, h);
-        h->req = req;
-        *hit = 1;
-        return h;
-    }
     if (p->desc.budget_bytes) /* fresh bytes must fit beside live + cached */
         tp__shrink_cache(p, p->desc.budget_bytes - p->st.bytes_live - size);
     raw_len = TP__HDR + size + TP__ALIGN - 1;
@@ -976,7 +975,6 @@ static tp__hdr *tp__alloc_small(tp_pool *p, size_t req, int *hit)
     h->raw_off = (uint32_t)((char *)h - raw);
     h->cls = (uint8_t)cls;
     tp__dbg_insert(p, tp__user(h));
-    *hit = 0;
     return h;
 }
 
@@ -1073,9 +1071,9 @@ static tp__hdr *tp__alloc_locked(tp_pool *p, size_t req, size_t total, unsigned 
         *res = TP_ERR_BUDGET;
         return NULL;
     } else {
-        h = pages ? tp__alloc_pages(p, req, len, &hit, dirty) : tp__alloc_small(p, req, &hit);
-        if (h && !pages) *dirty = h->size;
+        h = pages ? tp__alloc_pages(p, req, len, &hit, dirty) : tp__alloc_small(p, req);
         if (!h) { *res = tp__fail(p, TP_ERR_NOMEM, "tensorpool: the system (or allocator hook) refused memory"); return NULL; }
+        if (!pages) *dirty = h->size;
         p->st.bytes_live += tp__footprint(h);
     }
     h->file = file;
@@ -1108,7 +1106,7 @@ TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char 
     total = bytes + TP__HDR;
     tp__lock(pool);
     h = NULL;
-    if (total < TP__LARGE && !pool->desc.debug && !(flags & TP_SPILL)) h = tp__small_hit(pool, bytes);
+    if (!(flags & TP_SPILL) && !tp__uses_pages(pool, total)) h = tp__small_hit(pool, bytes);
     if (h) {
         h->file = file;
         h->line = line;
@@ -1323,7 +1321,6 @@ TPDEF size_t tp_trim(tp_pool *pool)
     tp__lock(pool);
     before = pool->st.bytes_cached;
     tp__shrink_cache(pool, 0);
-    pool->st.bytes_reserved = pool->st.bytes_live;
     tp__unlock(pool);
     return before;
 }
