@@ -1,0 +1,1207 @@
+/* prom2d.h 0.1.0 - exact 2-D peak prominence and dominant-peak masks for stacks of 2-D maps - MIT license (end of file)
+
+   Do this:
+       #define PROM2D_IMPLEMENTATION
+   before you include this file in *one* C or C++ file to create the implementation. It includes
+   tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
+
+   CONTENTS
+       1. Why            4. Peaks: exact mode        7. Threads, memory, progress
+       2. Quick start    5. Peaks: pyPho mode        8. What it does NOT do
+       3. Options        6. Dominant-peak masks      9. API
+
+   1. WHY
+   A decoded posterior is a cube (n_x, n_y, n_t) - e.g. 41 x 63 positions x 100,000 time bins,
+   time fastest in memory. For every time bin you want the peaks of its 2-D map with their
+   topographic prominence, and for a few alphas the connected region around the dominant peak.
+   The contour-based original takes ~4 s per bin; its fast Python replacement ~1 ms per bin, keeps
+   the whole boolean cube per alpha and defines prominence as the step to the highest neighbour.
+   prom2d computes the exact prominence by one union-find sweep per slice, reads the cube in place
+   through strides, writes masks straight into your layout (bit-packed if you like) and holds only
+   a few slices of scratch at a time, whatever n_t is.
+
+   2. QUICK START
+       double alphas[3] = {0.1, 0.5, 0.9};
+       p2d_desc d = {0};
+       d.alphas = alphas; d.n_alpha = 3;
+       d.on_slice = my_peaks; d.user = &my_state;     // called once per bin, in time order
+       p2d_ctx *ctx = p2d_create(&d, NULL);
+       p2d_cube cube = {0};                           // C order (x, y, t), double
+       cube.data = posterior; cube.n_x = 41; cube.n_y = 63; cube.n_t = n_t;
+       p2d_masks m = {0};                             // C order (alpha, x, y, t), one byte each
+       m.data = mask_bytes;                           // p2d_masks_bytes() tells the size
+       p2d_result r = p2d_run(ctx, &cube, &m, NULL, NULL);
+       if (r != P2D_OK) fprintf(stderr, "%s\n", p2d_last_error(ctx));
+       p2d_destroy(ctx);
+
+   3. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
+       P2D_NO_THREADS    impl     never start threads (desc.n_threads is then ignored)
+       P2D_ASSERT(x)     impl     internal consistency asserts (default: none)
+       P2D_STATIC        global   make every function static (with TP_STATIC for the pool)
+       P2DDEF            global   linkage of the public functions (default: extern)
+
+   Conventions of both modes. A slice is the 2-D map Z[ix][iy] of one time bin; ix is the row
+   (0..n_x-1), iy the column, "row-major" means by ix*n_y + iy. Nothing lies outside the grid (an
+   edge pixel has fewer neighbours; the edge is not sea level). A peak must stand above the slice
+   minimum, so a constant slice has no peaks and all-false masks. A slice holding a NaN anywhere has
+   no peaks and all-false masks, and status P2D_SLICE_NAN. Infinities are ordinary values.
+   Values are compared and subtracted in double (float input is widened exactly).
+
+   4. PEAKS: EXACT MODE (desc.mode = P2D_MODE_EXACT, the default)
+   Topographic prominence of every local maximum, by a sweep over the pixels in descending value
+   (ties: ascending row-major index) that joins each pixel to its already-visited neighbours
+   (connectivity 8 by default, or 4) with a union-find. A pixel with no visited neighbour is a new
+   summit. When a pixel joins several regions, the one whose summit is higher (tie: visited first)
+   survives; every other summit dies there: that pixel is its key col (saddle), its value the col
+   level, prominence = height - col level, parent = the surviving summit. The highest summit never
+   dies: prominence = height - slice minimum, no col (col_level NaN, col_ix = col_iy = -1,
+   parent = -1). A flat maximal region gives one peak, at its first pixel in row-major order: its
+   other pixels would be summits of prominence 0, which are never reported. O(N log N) per slice
+   (a radix sort plus a near-linear sweep), N = n_x * n_y.
+
+   5. PEAKS: PYPHO MODE (desc.mode = P2D_MODE_PYPHO)
+   Reproduces pyPhoPlaceCellAnalysis' compute_2d_dt_posterior_peak_promenences exactly: a peak is
+   every pixel equal to the maximum of its in-grid 3 x 3 neighbourhood and above the slice minimum
+   (every pixel of a plateau counts), and its "prominence" is its height minus the highest non-peak
+   pixel 8-adjacent to the 8-connected group of peak pixels it belongs to (for an isolated peak:
+   the step down to its highest neighbour). col_level is NaN, col and parent -1. No sort: O(N).
+   desc.connectivity does not apply. The dominant peak and the masks are those of section 6.
+
+   6. DOMINANT-PEAK MASKS
+   The dominant peak is the first row-major global maximum, at height h. For each alpha, the mask
+   is the 4-connected region of pixels with Z >= alpha * h that contains the dominant peak, which
+   is always included (so alpha > 1 gives a one-pixel mask). Masks are computed by a seeded flood
+   fill and written for every (alpha, x, y, t) - zeros included - either one byte (0/1) per element
+   or bit-packed: the bit of time bin t is bit (t % 8) of the byte for t / 8, least significant
+   first (numpy.packbits(m, axis=-1, bitorder='little') of the byte cube): 8x smaller. Strides are
+   yours; the default is C order (n_alpha, n_x, n_y, n_t) for bytes and (n_alpha, n_x, n_y,
+   ceil(n_t / 8)) for bits.
+
+   7. THREADS, MEMORY, PROGRESS
+   The run works through blocks of a few time bins (a multiple of 8): a worker copies a block into
+   padded slices (converted to double), computes peaks and masks for each slice, writes the
+   block's masks and hands its peaks to desc.on_slice in time order. With desc.n_threads > 1,
+   that many workers (the calling thread among them) take blocks in turn; on_slice and progress
+   are still called one at a time, in time order, possibly from different threads. Results are
+   identical for any thread count. All scratch comes from desc.pool (or a private pool) before
+   any work starts, so a run either starts with everything it needs or fails cleanly
+   (P2D_ERR_NOMEM / P2D_ERR_BUDGET); p2d_estimate_bytes says how much beforehand (~0.2 MB per
+   worker for 41 x 63 slices, plus worst-case peak buffers when on_slice is set). The cube and the
+   masks are never copied. A non-zero return from on_slice or progress cancels the run
+   (P2D_ERR_CANCELLED, masks of the bins done so far written). One run at a time per p2d_ctx;
+   different contexts are independent.
+   Measured on a 2-core Xeon VM (bench/RESULTS.md): see there for per-bin times of each mode.
+
+   8. WHAT IT DOES NOT DO
+   No 3-D (space-time) peaks, no sub-pixel peak positions, no periodic (wrap-around) edges, no
+   masks with 8-connectivity. Peaks are handed out per slice; keeping them is up to on_slice.
+
+   9. API: see the declarations below; each states its contract.
+*/
+#ifndef PROM2D_H
+#define PROM2D_H
+
+#if defined(P2D_STATIC) && !defined(TP_STATIC)
+#define TP_STATIC
+#endif
+#include "tensorpool.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define P2D_VERSION_MAJOR 0
+#define P2D_VERSION_MINOR 1
+#define P2D_VERSION_PATCH 0
+
+#ifndef P2DDEF
+#if defined(P2D_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define P2DDEF static __attribute__((unused))
+#elif defined(P2D_STATIC)
+#define P2DDEF static
+#else
+#define P2DDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum p2d_result {
+    P2D_OK = 0,
+    P2D_ERR_ARG = -1,       /* a bad argument; p2d_last_error says which */
+    P2D_ERR_OVERFLOW = -2,  /* the dimensions overflow a size or an index */
+    P2D_ERR_NOMEM = -3,     /* the pool (or the system) refused the scratch memory */
+    P2D_ERR_BUDGET = -4,    /* the scratch memory would exceed the pool's budget */
+    P2D_ERR_CANCELLED = -5, /* on_slice or progress returned non-zero */
+    P2D_ERR_THREAD = -6     /* a worker thread could not be started */
+} p2d_result;
+
+enum { P2D_MODE_EXACT = 0, P2D_MODE_PYPHO = 1 };
+enum { P2D_MAX_THREADS = 64 };
+enum { P2D_F64 = 0, P2D_F32 = 1 };
+enum { P2D_SLICE_OK = 0, P2D_SLICE_NO_PEAKS = 1, P2D_SLICE_NAN = 2 };
+
+/* The input: element (ix, iy, t) is at data + ix*stride_x + iy*stride_y + t*stride_t (strides in
+   elements, any sign). All strides 0 = C order (x, y, t): stride_t = 1, stride_y = n_t,
+   stride_x = n_y * n_t. */
+typedef struct p2d_cube {
+    const void *data;
+    int dtype; /* P2D_F64 [default] or P2D_F32 */
+    size_t n_x, n_y, n_t;
+    ptrdiff_t stride_x, stride_y, stride_t;
+} p2d_cube;
+
+/* The mask output (section 6). Strides in bytes; for packed masks stride_t steps from one byte
+   of 8 time bins to the next. All strides 0 = C order. data NULL = no masks. */
+typedef struct p2d_masks {
+    void *data;
+    int packed; /* 0: one byte per element, 1: 8 time bins per byte */
+    ptrdiff_t stride_alpha, stride_x, stride_y, stride_t;
+} p2d_masks;
+
+typedef struct p2d_peak {
+    int32_t ix, iy;         /* position */
+    int32_t col_ix, col_iy; /* key col (exact mode); -1 for the highest peak and in pyPho mode */
+    int32_t parent;         /* index in the slice's peak list of the higher peak it merges into; -1 */
+    double height, prominence;
+    double col_level;       /* NaN for the highest peak and in pyPho mode */
+} p2d_peak;
+
+/* What on_slice receives for each time bin. Pointers are valid during the call only. */
+typedef struct p2d_slice {
+    size_t t;
+    int status;             /* P2D_SLICE_OK, _NO_PEAKS (constant slice) or _NAN */
+    const p2d_peak *peaks;  /* row-major order; none when desc.skip_peaks */
+    size_t n_peaks;
+    ptrdiff_t dominant;     /* index of the dominant peak in peaks, -1 if not listed */
+    int32_t dom_ix, dom_iy; /* first row-major global maximum; -1 for NaN and constant slices */
+    double min, max;        /* of the slice (NaN for a NaN slice) */
+} p2d_slice;
+
+typedef int (*p2d_slice_fn)(void *user, const p2d_slice *slice);  /* non-zero = cancel */
+typedef int (*p2d_progress_fn)(void *user, double fraction);      /* non-zero = cancel */
+
+/* Zero-initialise and set what you need: every zero field means the default in brackets.
+   p2d_get_desc returns the resolved values. */
+typedef struct p2d_desc {
+    tp_pool *pool;          /* scratch memory [NULL = a private pool] */
+    int mode;               /* P2D_MODE_EXACT [default] or P2D_MODE_PYPHO */
+    int connectivity;       /* exact mode: 4 or 8 [0 = 8] */
+    const double *alphas;   /* mask thresholds as fractions of the dominant height; copied */
+    size_t n_alpha;         /* [0 = no masks] */
+    double min_prominence;  /* report only peaks with prominence >= this [0 = all] */
+    int skip_peaks;         /* 1 = no peak search (masks, dominant, min/max only) [0] */
+    int n_threads;          /* workers, at most P2D_MAX_THREADS [0 = 1] */
+    p2d_slice_fn on_slice;  /* receives each bin's peaks [NULL = peaks are not computed] */
+    p2d_progress_fn progress; /* called after each block with the fraction done [NULL] */
+    void *user;             /* passed to on_slice and progress */
+} p2d_desc;
+
+typedef struct p2d_summary {
+    size_t n_ok, n_no_peaks, n_nan; /* slices by status */
+    uint64_t n_peaks;       /* peaks handed to on_slice */
+    size_t block_bins;      /* time bins per block */
+    int n_workers;          /* workers that ran */
+    size_t scratch_bytes;   /* bytes taken from the pool (= p2d_estimate_bytes) */
+} p2d_summary;
+
+typedef struct p2d_ctx p2d_ctx;
+
+/* Checks and resolves desc (NULL = defaults: exact mode, no masks, no peaks). Returns NULL on
+   failure with the reason in *result (may be NULL): P2D_ERR_ARG for a bad mode, connectivity,
+   thread count, a negative or NaN min_prominence, alphas NULL with n_alpha > 0, or a non-finite
+   alpha; P2D_ERR_NOMEM. */
+P2DDEF p2d_ctx *p2d_create(const p2d_desc *desc, p2d_result *result);
+P2DDEF void p2d_destroy(p2d_ctx *ctx);
+/* The resolved desc; its alphas point at the context's own copy. */
+P2DDEF p2d_desc p2d_get_desc(const p2d_ctx *ctx);
+
+/* Bytes of scratch a run with this desc on (n_x, n_y, n_t) takes from the pool, at most; the
+   same checks as p2d_create and p2d_run on the sizes. */
+P2DDEF p2d_result p2d_estimate_bytes(const p2d_desc *desc, size_t n_x, size_t n_y, size_t n_t,
+                                     size_t *bytes);
+/* Bytes of a mask buffer in the default (C order) layout. */
+P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t n_t, int packed,
+                                  size_t *bytes);
+
+/* Runs over every time bin of cube: peaks to desc.on_slice, masks into *masks (may be NULL),
+   status[t] (may be NULL, n_t bytes) gets each slice's status, *summary (may be NULL) the counts.
+   Errors: P2D_ERR_ARG (NULL data, a zero dimension, a bad dtype), P2D_ERR_OVERFLOW (a slice of
+   more than 2^31 - 1 padded pixels, or sizes/offsets that do not fit), P2D_ERR_NOMEM,
+   P2D_ERR_BUDGET, P2D_ERR_CANCELLED, P2D_ERR_THREAD; no memory is held after any of them. */
+P2DDEF p2d_result p2d_run(p2d_ctx *ctx, const p2d_cube *cube, const p2d_masks *masks,
+                          uint8_t *status, p2d_summary *summary);
+
+/* The message of the context's latest failure ("" if none). */
+P2DDEF const char *p2d_last_error(const p2d_ctx *ctx);
+P2DDEF const char *p2d_result_string(p2d_result result);
+/* "prom2d 0.1.0 threads(pthread)" - what this build uses. */
+P2DDEF const char *p2d_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROM2D_H */
+
+/* ============================================================================================ */
+/* >>implementation                                                                             */
+/* ============================================================================================ */
+#if defined(PROM2D_IMPLEMENTATION) && !defined(PROM2D_IMPLEMENTATION_INCLUDED)
+#define PROM2D_IMPLEMENTATION_INCLUDED
+
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+#include <float.h>
+
+#if !defined(P2D_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
+#define P2D__THREADS 1
+#include <pthread.h>
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define P2D__INLINE __attribute__((always_inline)) inline
+#else
+#define P2D__INLINE
+#endif
+
+#ifndef P2D_ASSERT
+#define P2D_ASSERT(x) ((void)0)
+#endif
+
+#define P2D__MSG 256
+#ifndef P2D__BLOCK_TARGET
+#define P2D__BLOCK_TARGET ((size_t)256 << 10) /* slices + masks of a block: about L2 */
+#endif
+#define P2D__MAX_BLOCK 256                  /* time bins per block at most */
+#define P2D__BORDER 0xFFFFFFFFu             /* flood-fill mark of the padding ring */
+
+struct p2d_ctx {
+    p2d_desc desc;         /* resolved */
+    double *alphas;        /* own copy */
+    tp_pool *pool;
+    tp_pool *own_pool;     /* the private pool, when desc.pool was NULL */
+    char msg[P2D__MSG];
+};
+
+/* ---- >>errors ------------------------------------------------------------------------------- */
+
+P2DDEF const char *p2d_result_string(p2d_result r)
+{
+    switch (r) {
+    case P2D_OK: return "ok";
+    case P2D_ERR_ARG: return "bad argument";
+    case P2D_ERR_OVERFLOW: return "size overflow";
+    case P2D_ERR_NOMEM: return "out of memory";
+    case P2D_ERR_BUDGET: return "over the memory budget";
+    case P2D_ERR_CANCELLED: return "cancelled";
+    case P2D_ERR_THREAD: return "could not start a thread";
+    }
+    return "unknown result";
+}
+
+P2DDEF const char *p2d_build_info(void)
+{
+#if defined(P2D__THREADS)
+    return "prom2d 0.1.0 threads(pthread)";
+#else
+    return "prom2d 0.1.0 single-threaded";
+#endif
+}
+
+P2DDEF const char *p2d_last_error(const p2d_ctx *ctx) { return ctx ? ctx->msg : "no context"; }
+
+static p2d_result p2d__fail(char *msg, p2d_result r, const char *what)
+{
+    if (msg) snprintf(msg, P2D__MSG, "prom2d: %s", what);
+    return r;
+}
+
+/* ---- >>desc --------------------------------------------------------------------------------- */
+
+static p2d_result p2d__check_desc(const p2d_desc *d, char *msg)
+{
+    size_t a;
+    if (d->mode != P2D_MODE_EXACT && d->mode != P2D_MODE_PYPHO)
+        return p2d__fail(msg, P2D_ERR_ARG, "mode must be P2D_MODE_EXACT or P2D_MODE_PYPHO");
+    if (d->connectivity != 0 && d->connectivity != 4 && d->connectivity != 8)
+        return p2d__fail(msg, P2D_ERR_ARG, "connectivity must be 4 or 8 (0 = 8)");
+    if (d->n_threads < 0 || d->n_threads > P2D_MAX_THREADS)
+        return p2d__fail(msg, P2D_ERR_ARG, "n_threads must be 0 .. P2D_MAX_THREADS (64)");
+    if (!(d->min_prominence >= 0.0))
+        return p2d__fail(msg, P2D_ERR_ARG, "min_prominence must be >= 0 (and not NaN)");
+    if (d->n_alpha > 0 && !d->alphas)
+        return p2d__fail(msg, P2D_ERR_ARG, "alphas is NULL but n_alpha > 0");
+    for (a = 0; a < d->n_alpha; a++)
+        if (!(d->alphas[a] - d->alphas[a] == 0.0))
+            return p2d__fail(msg, P2D_ERR_ARG, "every alpha must be finite");
+    return P2D_OK;
+}
+
+static p2d_desc p2d__resolve(const p2d_desc *d)
+{
+    p2d_desc r = *d;
+    if (!r.connectivity) r.connectivity = 8;
+    if (!r.n_threads) r.n_threads = 1;
+#if !defined(P2D__THREADS)
+    r.n_threads = 1;
+#endif
+    return r;
+}
+
+static p2d_result p2d__from_tp(tp_result r)
+{
+    return r == TP_ERR_BUDGET ? P2D_ERR_BUDGET : r == TP_ERR_OVERFLOW ? P2D_ERR_OVERFLOW : P2D_ERR_NOMEM;
+}
+
+P2DDEF p2d_ctx *p2d_create(const p2d_desc *desc, p2d_result *result)
+{
+    p2d_desc zero;
+    p2d_ctx *c;
+    tp_result tr = TP_OK;
+    p2d_result r;
+    tp_pool *pool;
+    memset(&zero, 0, sizeof zero);
+    if (!desc) desc = &zero;
+    r = p2d__check_desc(desc, NULL);
+    if (r != P2D_OK) { if (result) *result = r; return NULL; }
+    pool = desc->pool;
+    if (!pool && !(pool = tp_create(NULL, &tr))) { if (result) *result = p2d__from_tp(tr); return NULL; }
+    c = (p2d_ctx *)tp_alloc_at(pool, sizeof *c + desc->n_alpha * sizeof(double), TP_ZERO, __FILE__, __LINE__, &tr);
+    if (!c) {
+        if (!desc->pool) tp_destroy(pool);
+        if (result) *result = p2d__from_tp(tr);
+        return NULL;
+    }
+    c->desc = p2d__resolve(desc);
+    c->pool = pool;
+    c->own_pool = desc->pool ? NULL : pool;
+    c->alphas = (double *)(c + 1);
+    if (desc->n_alpha) memcpy(c->alphas, desc->alphas, desc->n_alpha * sizeof(double));
+    c->desc.alphas = c->alphas;
+    c->desc.pool = pool;
+    if (result) *result = P2D_OK;
+    return c;
+}
+
+P2DDEF void p2d_destroy(p2d_ctx *ctx)
+{
+    tp_pool *own;
+    if (!ctx) return;
+    own = ctx->own_pool;
+    tp_free(ctx->pool, ctx);
+    if (own) tp_destroy(own);
+}
+
+P2DDEF p2d_desc p2d_get_desc(const p2d_ctx *ctx) { return ctx->desc; }
+
+/* ---- >>plan: block size and the scratch layout of one worker -------------------------------- */
+
+typedef struct p2d__plan {
+    size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
+    size_t block;          /* time bins per block, a multiple of 8 */
+    size_t n_blocks;
+    int n_workers;
+    int peaks, masks;      /* what the run computes */
+    int exact, pypho;      /* which peak search (neither when peaks are off) */
+    /* byte offsets of each array in a worker's slab, and the slab size */
+    size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_lab, o_root, o_cpix, o_csad, o_cpar,
+        o_ccol, o_cout, o_mark, o_queue, o_flag, slab;
+    size_t total;          /* every byte the run takes from the pool: n_workers slabs */
+} p2d__plan;
+
+static int p2d__take(size_t *at, size_t n, size_t elem, size_t *offset)
+{
+    size_t bytes;
+    if (!tp_size_mul(n, elem, &bytes) || !tp_size_add(bytes, 63, &bytes)) return 0;
+    *offset = *at;
+    return tp_size_add(*at, bytes / 64 * 64, at);
+}
+
+/* Per-slice arrays (independent of the block size), then the block arrays. */
+static int p2d__layout(p2d__plan *p, const p2d_desc *d)
+{
+    size_t at = 0, n = p->npix, np = p->npad, zb, mb, pb;
+    int exact = p->exact, pypho = p->pypho;
+    if (!p2d__take(&at, np, sizeof(uint32_t), &p->o_mark) ||
+        !p2d__take(&at, n, sizeof(int32_t), &p->o_queue) ||
+        !p2d__take(&at, pypho ? np : 0, 1, &p->o_flag) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys2) ||
+        !p2d__take(&at, exact ? np + 1 : 0, sizeof(int32_t), &p->o_lab) ||
+        !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpix) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpar) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(double), &p->o_ccol) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cout))
+        return 0;
+    if (!tp_size_mul(np, p->block, &zb) || !p2d__take(&at, zb, sizeof(double), &p->o_z) ||
+        !tp_size_mul(n, p->block, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
+        !p2d__take(&at, mb, 1, &p->o_mask) ||
+        !tp_size_mul(n, p->peaks ? p->block : 0, &pb) || !p2d__take(&at, pb, sizeof(p2d_peak), &p->o_peaks) ||
+        !p2d__take(&at, p->block, sizeof(p2d_slice), &p->o_info))
+        return 0;
+    p->slab = at;
+    return 1;
+}
+
+static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, size_t n_y, size_t n_t,
+                                int want_masks, char *msg)
+{
+    size_t per_bin, cells;
+    memset(p, 0, sizeof *p);
+    if (!n_x || !n_y || !n_t) return p2d__fail(msg, P2D_ERR_ARG, "n_x, n_y and n_t must be >= 1");
+    p->n_x = n_x; p->n_y = n_y; p->n_t = n_t;
+    p->peaks = d->on_slice && !d->skip_peaks;
+    p->masks = want_masks && d->n_alpha > 0;
+    p->exact = p->peaks && d->mode == P2D_MODE_EXACT;
+    p->pypho = p->peaks && d->mode == P2D_MODE_PYPHO;
+    if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
+        !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
+        return p2d__fail(msg, P2D_ERR_OVERFLOW, "a slice of more than 2^31 - 1 (padded) pixels");
+    if (!tp_size_mul(p->npix, n_t, &cells) || !tp_size_mul(cells, d->n_alpha ? d->n_alpha : 1, &cells))
+        return p2d__fail(msg, P2D_ERR_OVERFLOW, "n_x * n_y * n_t * n_alpha overflows a size");
+    /* Aim a block at P2D__BLOCK_TARGET bytes of block arrays (padded slices, masks, worst-case
+       peaks), in multiples of 8 bins so packed masks of different blocks never share a byte. */
+    per_bin = p->npad * sizeof(double) + (p->masks ? p->npix * d->n_alpha : 0);
+    p->block = P2D__BLOCK_TARGET / per_bin / 8 * 8;
+    if (p->block < 8) p->block = 8;
+    if (p->block > P2D__MAX_BLOCK) p->block = P2D__MAX_BLOCK;
+    if (p->block > (n_t + 7) / 8 * 8) p->block = (n_t + 7) / 8 * 8;
+    p->n_blocks = (n_t + p->block - 1) / p->block;
+    p->n_workers = d->n_threads < 1 ? 1 : d->n_threads;
+    if ((size_t)p->n_workers > p->n_blocks) p->n_workers = (int)p->n_blocks;
+    if (!p2d__layout(p, d)) return p2d__fail(msg, P2D_ERR_OVERFLOW, "the scratch size overflows");
+    if (!tp_size_mul(p->slab, (size_t)p->n_workers, &p->total))
+        return p2d__fail(msg, P2D_ERR_OVERFLOW, "the scratch size overflows");
+    return P2D_OK;
+}
+
+P2DDEF p2d_result p2d_estimate_bytes(const p2d_desc *desc, size_t n_x, size_t n_y, size_t n_t, size_t *bytes)
+{
+    p2d__plan p;
+    p2d_desc d;
+    p2d_result r;
+    if (bytes) *bytes = 0;
+    if (!desc || !bytes) return P2D_ERR_ARG;
+    if ((r = p2d__check_desc(desc, NULL)) != P2D_OK) return r;
+    d = p2d__resolve(desc);
+    if ((r = p2d__plan_for(&p, &d, n_x, n_y, n_t, 1, NULL)) != P2D_OK) return r;
+    *bytes = p.total;
+    return P2D_OK;
+}
+
+P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t n_t, int packed, size_t *bytes)
+{
+    size_t n;
+    if (!bytes) return P2D_ERR_ARG;
+    *bytes = 0;
+    if (packed) n_t = n_t / 8 + (n_t % 8 != 0);
+    if (!tp_size_mul(n_alpha, n_x, &n) || !tp_size_mul(n, n_y, &n) || !tp_size_mul(n, n_t, &n))
+        return P2D_ERR_OVERFLOW;
+    *bytes = n;
+    return P2D_OK;
+}
+
+/* ---- >>one worker's scratch ------------------------------------------------------------------ */
+
+typedef struct p2d__work {
+    double *z;             /* block of padded slices: slice b at z + b*npad; ring = -inf */
+    uint8_t *mask;         /* block masks, [alpha][pixel][bin] */
+    p2d_peak *peaks;       /* block peaks, npix per bin at most */
+    size_t *n_peaks;       /* per bin of the block (inside the run's shared array) */
+    p2d_slice *info;       /* per bin of the block */
+    uint64_t *keys, *keys2;
+    int32_t *lab, *root, *cpix, *csad, *cpar, *cout, *queue;
+    double *ccol;
+    uint32_t *mark;
+    uint32_t stamp;
+    uint8_t *flag;
+} p2d__work;
+
+static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
+{
+    size_t i;
+    w->z = (double *)(slab + p->o_z);
+    w->mask = (uint8_t *)(slab + p->o_mask);
+    w->peaks = (p2d_peak *)(slab + p->o_peaks);
+    w->keys = (uint64_t *)(slab + p->o_keys);
+    w->keys2 = (uint64_t *)(slab + p->o_keys2);
+    w->lab = (int32_t *)(slab + p->o_lab) + 1; /* lab[-1]: the label of "no label" */
+    w->root = (int32_t *)(slab + p->o_root);
+    w->cpix = (int32_t *)(slab + p->o_cpix);
+    w->csad = (int32_t *)(slab + p->o_csad);
+    w->cpar = (int32_t *)(slab + p->o_cpar);
+    w->ccol = (double *)(slab + p->o_ccol);
+    w->cout = (int32_t *)(slab + p->o_cout);
+    w->queue = (int32_t *)(slab + p->o_queue);
+    w->mark = (uint32_t *)(slab + p->o_mark);
+    w->flag = (uint8_t *)(slab + p->o_flag);
+    /* The padding ring never changes: -inf values, marked visited, no label, not a peak. */
+    for (i = 0; i < p->npad * p->block; i++) w->z[i] = -HUGE_VAL;
+    for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
+    for (i = 1; i <= p->n_x; i++) memset(w->mark + i * p->w2 + 1, 0, p->n_y * sizeof(uint32_t));
+    if (p->exact)
+        for (i = 0; i <= p->npad; i++) w->lab[(ptrdiff_t)i - 1] = -1;
+    if (p->pypho) memset(w->flag, 0, p->npad);
+    w->stamp = 0;
+}
+
+/* A fresh flood-fill stamp; the marks are cleared when the counter wraps. */
+static uint32_t p2d__new_stamp(p2d__work *w, const p2d__plan *p)
+{
+    size_t i;
+    if (++w->stamp == P2D__BORDER) {
+        for (i = 1; i <= p->n_x; i++) memset(w->mark + i * p->w2 + 1, 0, p->n_y * sizeof(uint32_t));
+        w->stamp = 1;
+    }
+    return w->stamp;
+}
+
+/* ---- >>gather: a block of bins into padded double slices ------------------------------------ */
+
+typedef struct p2d__job {
+    const p2d_ctx *ctx;
+    const p2d_cube *cube;
+    ptrdiff_t sx, sy, st;  /* resolved input strides (elements) */
+    const p2d_masks *masks;
+    ptrdiff_t ma, mx, my, mt; /* resolved mask strides (bytes) */
+    uint8_t *status;
+    p2d__plan plan;
+} p2d__job;
+
+static void p2d__gather(const p2d__job *j, size_t t0, size_t nb, double *z)
+{
+    const p2d__plan *p = &j->plan;
+    size_t ix, iy, b;
+    for (ix = 0; ix < p->n_x; ix++)
+        for (iy = 0; iy < p->n_y; iy++) {
+            ptrdiff_t off = (ptrdiff_t)ix * j->sx + (ptrdiff_t)iy * j->sy + (ptrdiff_t)t0 * j->st;
+            double *dst = z + (ix + 1) * p->w2 + iy + 1;
+            if (j->cube->dtype == P2D_F32) {
+                const float *src = (const float *)j->cube->data + off;
+                for (b = 0; b < nb; b++) dst[b * p->npad] = (double)src[(ptrdiff_t)b * j->st];
+            } else {
+                const double *src = (const double *)j->cube->data + off;
+                for (b = 0; b < nb; b++) dst[b * p->npad] = src[(ptrdiff_t)b * j->st];
+            }
+        }
+}
+
+/* Min, max, first row-major argmax (padded index), NaN. Returns 0 for a NaN slice. */
+static int p2d__scan(const p2d__plan *p, const double *z, double *mn, double *mx, size_t *arg)
+{
+    size_t ix, iy, best = p->w2 + 1;
+    double lo = z[best], hi = z[best];
+    for (ix = 1; ix <= p->n_x; ix++) {
+        const double *row = z + ix * p->w2;
+        for (iy = 1; iy <= p->n_y; iy++) {
+            double v = row[iy];
+            if (v != v) return 0;
+            if (v < lo) lo = v;
+            if (v > hi) { hi = v; best = ix * p->w2 + iy; }
+        }
+    }
+    *mn = lo; *mx = hi; *arg = best;
+    return 1;
+}
+
+static int32_t p2d__interior(const p2d__plan *p, size_t padded)
+{
+    return (int32_t)((padded / p->w2 - 1) * p->n_y + padded % p->w2 - 1);
+}
+
+/* ---- >>exact mode: descending order, then the union-find sweep ------------------------------- */
+
+/* A key that sorts doubles in descending order as unsigned integers (-0 and +0 equal). */
+static uint64_t p2d__desc_key(double v)
+{
+    uint64_t u;
+    if (v == 0.0) v = 0.0;
+    memcpy(&u, &v, sizeof u);
+    u = (u >> 63) ? ~u : (u | ((uint64_t)1 << 63)); /* ascending */
+    return ~u;
+}
+
+/* item a goes before item b: full key, then index */
+static int p2d__before(const double *z, uint64_t a, uint64_t b)
+{
+    uint64_t ka = p2d__desc_key(z[(uint32_t)a]), kb = p2d__desc_key(z[(uint32_t)b]);
+    return ka < kb || (ka == kb && (uint32_t)a < (uint32_t)b);
+}
+
+/* Shell sort (Ciura's gaps) of a run of items whose sorted bits agree: usually 2 or 3 items,
+   but a slice whose values differ only in their last bits makes one long run. */
+static void p2d__sort_run(const double *z, uint64_t *it, size_t n)
+{
+    static const size_t gaps[] = {1577, 701, 301, 132, 57, 23, 10, 4, 1};
+    size_t g, gap, i, j;
+    for (g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+        gap = gaps[g];
+        if (gap == 1577) while (gap * 9 / 4 < n) gap = gap * 9 / 4;
+        for (i = gap; i < n; i++) {
+            uint64_t x = it[i];
+            for (j = i; j >= gap && p2d__before(z, x, it[j - gap]); j -= gap) it[j] = it[j - gap];
+            it[j] = x;
+        }
+    }
+}
+
+/* Sorts the slice's pixels by descending value, ties by ascending row-major index. An LSD radix
+   sort (stable, so ties keep index order) on 22 bits of the key, then a sort of the rare runs
+   whose sorted bits agree. Items are (top 32 key bits << 32 | padded index); the padded index
+   orders like the row-major index. The result is in keys (tmp is scratch). */
+static uint64_t *p2d__sort_desc(const p2d__plan *p, const double *z, uint64_t *keys, uint64_t *tmp)
+{
+    uint32_t count[2][2048];
+    size_t n = p->npix, i, ix, iy, k = 0;
+    uint64_t lo = ~(uint64_t)0, hi = 0;
+    int top, lowest;
+    for (ix = 1; ix <= p->n_x; ix++) {
+        const double *row = z + ix * p->w2;
+        for (iy = 1; iy <= p->n_y; iy++, k++) {
+            uint64_t item = (p2d__desc_key(row[iy]) & 0xFFFFFFFF00000000u) | (uint64_t)(ix * p->w2 + iy);
+            keys[k] = item;
+            lo = item < lo ? item : lo;
+            hi = item > hi ? item : hi;
+        }
+    }
+    /* sort by the 22 bits from the highest one that differs (two 11-bit digits); values that
+       agree in those (closer than ~2^-19 relative for typical data) form runs fixed below */
+    for (top = 64; top > 32 && !(((lo ^ hi) >> (top - 1)) & 1); top--) {}
+    lowest = top - 22 > 32 ? top - 22 : 32;
+    if (top > 32) {
+        uint32_t *c0 = count[0], *c1 = count[1], s0 = 0, s1 = 0, c;
+        memset(count, 0, sizeof count);
+        for (i = 0; i < n; i++) {
+            c0[(keys[i] >> lowest) & 2047]++;
+            c1[(keys[i] >> (lowest + 11)) & 2047]++;
+        }
+        for (c = 0; c < 2048; c++) {
+            uint32_t x0 = c0[c], x1 = c1[c];
+            c0[c] = s0; s0 += x0;
+            c1[c] = s1; s1 += x1;
+        }
+        for (i = 0; i < n; i++) tmp[c0[(keys[i] >> lowest) & 2047]++] = keys[i];
+        for (i = 0; i < n; i++) keys[c1[(tmp[i] >> (lowest + 11)) & 2047]++] = tmp[i];
+    }
+    for (i = 1; i < n; i++) {
+        size_t end;
+        if ((keys[i] >> lowest) != (keys[i - 1] >> lowest)) continue;
+        for (end = i + 1; end < n && (keys[end] >> lowest) == (keys[i] >> lowest); end++) {}
+        p2d__sort_run(z, keys + i - 1, end - i + 1);
+        i = end - 1;
+    }
+    return keys;
+}
+
+static int32_t p2d__find(int32_t *lab, int32_t x)
+{
+    while (lab[x] != x) {
+        lab[x] = lab[lab[x]];
+        x = lab[x];
+    }
+    return x;
+}
+
+/* The slow path of the sweep: pixel at touches several labels; merges what differs and points
+   every visited neighbour straight at the surviving root, so its own neighbours later find
+   one label again. */
+static void p2d__merge(p2d__work *w, const double *z, int32_t at, const int32_t *nb, const int32_t *o, int conn)
+{
+    int32_t *lab = w->lab, *root = w->root, roots[8], win = -1;
+    int k, m, nr = 0;
+    for (k = 0; k < conn; k++) {
+        int32_t r;
+        if (nb[k] < 0) continue;
+        r = p2d__find(lab, nb[k]);
+        for (m = 0; m < nr && roots[m] != r; m++) {}
+        if (m == nr) {
+            roots[nr++] = r;
+            if (win < 0 || root[r] < root[win]) win = r;
+        }
+    }
+    for (m = 0; m < nr; m++) {
+        int32_t c;
+        if (roots[m] == win) continue;
+        c = root[roots[m]];
+        w->ccol[c] = z[at];
+        w->csad[c] = at;
+        w->cpar[c] = root[win];
+        lab[roots[m]] = win;
+    }
+    lab[at] = win;
+    for (k = 0; k < conn; k++)
+        if (nb[k] >= 0) lab[at + o[k]] = win;
+}
+
+/* Union-find sweep (section 4). Candidate c (in birth order, so c = 0 is the highest summit) sits
+   at padded index cpix[c]; when it dies: col level ccol[c], saddle csad[c], parent cpar[c].
+   Most pixels touch one label only (max == min over their visited neighbours' labels): they join
+   it without a find loop; the rest go through p2d__merge. */
+static P2D__INLINE size_t p2d__sweep_conn(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *order,
+                                          const int conn)
+{
+    int32_t W = (int32_t)p->w2;
+    const int32_t off8[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1}, off4[4] = {-W, -1, 1, W};
+    const int32_t *o = conn == 4 ? off4 : off8;
+    int32_t *lab = w->lab, *root = w->root;
+    size_t i, ix, n_cand = 0;
+    for (ix = 1; ix <= p->n_x; ix++) memset(lab + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t));
+    for (i = 0; i < p->npix; i++) {
+        int32_t at = (int32_t)(uint32_t)order[i], nb[8], hi = -1;
+        uint32_t lo = 0xFFFFFFFFu;
+        int k;
+        for (k = 0; k < conn; k++) { /* lab[-1] == -1: unvisited neighbours stay -1 */
+            int32_t r;
+            nb[k] = lab[at + o[k]];
+            r = lab[nb[k]];
+            hi = r > hi ? r : hi;
+            lo = (uint32_t)r < lo ? (uint32_t)r : lo;
+        }
+        if (hi < 0) { /* a new summit */
+            lab[at] = at;
+            root[at] = (int32_t)n_cand;
+            w->cpix[n_cand] = at;
+            w->csad[n_cand] = -1;
+            w->cpar[n_cand] = -1;
+            w->ccol[n_cand] = z[at];
+            n_cand++;
+        } else if ((uint32_t)hi == lo && lab[hi] == hi) {
+            lab[at] = hi; /* one root, at most a hop away from every visited neighbour */
+        } else {
+            p2d__merge(w, z, at, nb, o, conn);
+        }
+    }
+    return n_cand;
+}
+
+static size_t p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *order, int conn)
+{
+    return conn == 4 ? p2d__sweep_conn(p, w, z, order, 4) : p2d__sweep_conn(p, w, z, order, 8);
+}
+
+static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double h)
+{
+    pk->ix = (int32_t)(padded / p->w2 - 1);
+    pk->iy = (int32_t)(padded % p->w2 - 1);
+    pk->height = h;
+    pk->col_ix = pk->col_iy = -1;
+    pk->parent = -1;
+    pk->col_level = NAN;
+}
+
+/* Exact peaks of one slice into out (row-major); returns the count. */
+static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double min_prom,
+                         int conn, p2d_peak *out)
+{
+    const uint64_t *order = p2d__sort_desc(p, z, w->keys, w->keys2);
+    size_t n_cand = p2d__sweep(p, w, z, order, conn), c, n = 0, ix, iy;
+    /* Keep the summits that rise above their col (and the highest one above the minimum); mark
+       their pixels in lab (-2 - c) so one row-major scan lists them in order. */
+    for (c = 0; c < n_cand; c++) {
+        int32_t at = w->cpix[c];
+        double prom = c == 0 ? z[at] - zmin : z[at] - w->ccol[c];
+        w->cout[c] = -1;
+        if (prom > 0.0 && prom >= min_prom) w->lab[at] = -2 - (int32_t)c;
+    }
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            int32_t v = w->lab[at];
+            p2d_peak *pk;
+            if (v > -2) continue;
+            c = (size_t)(-2 - v);
+            pk = out + n;
+            w->cout[c] = (int32_t)n++;
+            p2d__peak_at(p, pk, at, z[at]);
+            if (c == 0) {
+                pk->prominence = z[at] - zmin;
+            } else {
+                pk->prominence = z[at] - w->ccol[c];
+                pk->col_level = w->ccol[c];
+                pk->col_ix = (int32_t)((size_t)w->csad[c] / p->w2 - 1);
+                pk->col_iy = (int32_t)((size_t)w->csad[c] % p->w2 - 1);
+            }
+        }
+    /* Parents by candidate, now that every kept candidate has its list index. A parent always
+       has at least the prominence of its child, so it is listed whenever the child is. */
+    for (c = 0; c < n; c++) {
+        size_t at = ((size_t)out[c].ix + 1) * p->w2 + (size_t)out[c].iy + 1;
+        int32_t cand = -2 - w->lab[at];
+        if (w->cpar[cand] >= 0) out[c].parent = w->cout[w->cpar[cand]];
+    }
+    return n;
+}
+
+/* ---- >>pyPho mode ---------------------------------------------------------------------------- */
+
+/* pyPho peaks of one slice (section 5) into out (row-major); returns the count. */
+static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double min_prom,
+                         p2d_peak *out)
+{
+    ptrdiff_t W = (ptrdiff_t)p->w2;
+    ptrdiff_t off[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1};
+    uint8_t *flag = w->flag;
+    size_t ix, iy, n = 0;
+    int k;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            double v = z[at], m = z[at + (size_t)off[0]];
+            for (k = 1; k < 8; k++) m = z[(ptrdiff_t)at + off[k]] > m ? z[(ptrdiff_t)at + off[k]] : m;
+            flag[at] = v > zmin && v >= m;
+        }
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            double v = z[at], nb = -HUGE_VAL;
+            int grouped = 0;
+            if (!flag[at]) continue;
+            for (k = 0; k < 8; k++) {
+                ptrdiff_t q = (ptrdiff_t)at + off[k];
+                if (flag[q]) grouped = 1;
+                else if (z[q] > nb) nb = z[q]; /* the ring is -inf: never the highest */
+            }
+            if (grouped) { /* walk the 8-connected group of peak pixels; all share height v */
+                uint32_t s = p2d__new_stamp(w, p);
+                size_t head = 0, tail = 0;
+                w->mark[at] = s;
+                w->queue[tail++] = (int32_t)at;
+                while (head < tail) {
+                    ptrdiff_t a = w->queue[head++];
+                    for (k = 0; k < 8; k++) {
+                        ptrdiff_t q = a + off[k];
+                        if (w->mark[q] == P2D__BORDER || w->mark[q] == s) continue;
+                        if (flag[q]) { w->mark[q] = s; w->queue[tail++] = (int32_t)q; }
+                        else if (z[q] > nb) nb = z[q];
+                    }
+                }
+            }
+            if (v - nb >= min_prom) {
+                p2d__peak_at(p, out + n, at, v);
+                out[n++].prominence = v - nb;
+            }
+        }
+    return n;
+}
+
+/* ---- >>masks --------------------------------------------------------------------------------- */
+
+/* 4-connected flood fill of Z >= thr from seed; sets bin b of every reached pixel in mask. */
+static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
+                      uint8_t *mask, size_t b)
+{
+    ptrdiff_t W = (ptrdiff_t)p->w2, off[4] = {-W, -1, 1, W};
+    uint32_t s = p2d__new_stamp(w, p);
+    size_t head = 0, tail = 0;
+    int k;
+    w->mark[seed] = s;
+    w->queue[tail++] = (int32_t)seed;
+    while (head < tail) {
+        ptrdiff_t a = w->queue[head++];
+        mask[(size_t)p2d__interior(p, (size_t)a) * p->block + b] = 1;
+        for (k = 0; k < 4; k++) {
+            ptrdiff_t q = a + off[k];
+            if (w->mark[q] != s && w->mark[q] != P2D__BORDER && z[q] >= thr) {
+                w->mark[q] = s;
+                w->queue[tail++] = (int32_t)q;
+            }
+        }
+    }
+}
+
+/* Writes the block's masks (bins t0 .. t0+nb-1) into the caller's layout. */
+static void p2d__write_masks(const p2d__job *j, const uint8_t *mask, size_t t0, size_t nb)
+{
+    const p2d__plan *p = &j->plan;
+    size_t a, ix, iy, b, pix = 0;
+    uint8_t *base = (uint8_t *)j->masks->data;
+    for (a = 0; a < j->ctx->desc.n_alpha; a++)
+        for (ix = 0; ix < p->n_x; ix++)
+            for (iy = 0; iy < p->n_y; iy++, pix++) {
+                const uint8_t *src = mask + pix * p->block;
+                uint8_t *dst = base + (ptrdiff_t)a * j->ma + (ptrdiff_t)ix * j->mx + (ptrdiff_t)iy * j->my;
+                if (j->masks->packed) {
+                    dst += (ptrdiff_t)(t0 / 8) * j->mt;
+                    for (b = 0; b < nb; b += 8) {
+                        unsigned byte = 0, k;
+                        for (k = 0; k < 8 && b + k < nb; k++) byte |= (unsigned)src[b + k] << k;
+                        dst[(ptrdiff_t)(b / 8) * j->mt] = (uint8_t)byte;
+                    }
+                } else if (j->mt == 1) {
+                    memcpy(dst + t0, src, nb);
+                } else {
+                    for (b = 0; b < nb; b++) dst[(ptrdiff_t)(t0 + b) * j->mt] = src[b];
+                }
+            }
+}
+
+/* ---- >>one block --------------------------------------------------------------------------- */
+
+static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *info, p2d_peak *peaks)
+{
+    const p2d__plan *p = &j->plan;
+    const p2d_desc *d = &j->ctx->desc;
+    const double *z = w->z + b * p->npad;
+    size_t arg = 0, a, i;
+    double mn, mx;
+    info->peaks = peaks;
+    info->n_peaks = 0;
+    info->dominant = -1;
+    info->dom_ix = info->dom_iy = -1;
+    if (!p2d__scan(p, z, &mn, &mx, &arg)) {
+        info->status = P2D_SLICE_NAN;
+        info->min = info->max = NAN;
+        return;
+    }
+    info->min = mn;
+    info->max = mx;
+    if (!(mx > mn)) { info->status = P2D_SLICE_NO_PEAKS; return; }
+    info->status = P2D_SLICE_OK;
+    info->dom_ix = (int32_t)(arg / p->w2 - 1);
+    info->dom_iy = (int32_t)(arg % p->w2 - 1);
+    if (p->peaks) {
+        info->n_peaks = d->mode == P2D_MODE_PYPHO ? p2d__pypho(p, w, z, mn, d->min_prominence, peaks)
+                                                 : p2d__exact(p, w, z, mn, d->min_prominence, d->connectivity, peaks);
+        for (i = 0; i < info->n_peaks; i++)
+            if (peaks[i].ix == info->dom_ix && peaks[i].iy == info->dom_iy) { info->dominant = (ptrdiff_t)i; break; }
+    }
+    if (p->masks)
+        for (a = 0; a < d->n_alpha; a++)
+            p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npix * p->block, b);
+}
+
+static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *info)
+{
+    const p2d__plan *p = &j->plan;
+    size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
+    p2d__gather(j, t0, nb, w->z);
+    if (p->masks) memset(w->mask, 0, p->npix * p->block * j->ctx->desc.n_alpha);
+    for (b = 0; b < nb; b++) {
+        info[b].t = t0 + b;
+        p2d__slice(j, w, b, info + b, p->peaks ? w->peaks + b * p->npix : NULL);
+    }
+    if (p->masks) p2d__write_masks(j, w->mask, t0, nb);
+}
+
+/* ---- >>the run: workers take blocks in turn and emit them in time order ---------------------- */
+
+typedef struct p2d__run {
+    p2d__job job;
+    char *slabs;           /* one per worker */
+    size_t next_block, emitted;
+    int stop;              /* P2D_OK or the result that ends the run */
+    p2d_summary sum;
+#if defined(P2D__THREADS)
+    pthread_mutex_t lock;
+    pthread_cond_t turn;
+#endif
+} p2d__run;
+
+typedef struct p2d__worker { p2d__run *run; int id; } p2d__worker;
+
+static void p2d__lock(p2d__run *r)
+{
+#if defined(P2D__THREADS)
+    if (r->sum.n_workers > 1) pthread_mutex_lock(&r->lock);
+#else
+    (void)r;
+#endif
+}
+
+static void p2d__unlock(p2d__run *r)
+{
+#if defined(P2D__THREADS)
+    if (r->sum.n_workers > 1) pthread_mutex_unlock(&r->lock);
+#else
+    (void)r;
+#endif
+}
+
+/* Hands a finished block to the caller's callbacks; returns P2D_OK or P2D_ERR_CANCELLED. */
+static int p2d__emit(p2d__run *r, size_t blk, const p2d_slice *info)
+{
+    const p2d__plan *p = &r->job.plan;
+    const p2d_desc *d = &r->job.ctx->desc;
+    size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
+    double done;
+    for (b = 0; b < nb; b++) {
+        const p2d_slice *s = info + b;
+        if (r->job.status) r->job.status[s->t] = (uint8_t)s->status;
+        r->sum.n_ok += s->status == P2D_SLICE_OK;
+        r->sum.n_no_peaks += s->status == P2D_SLICE_NO_PEAKS;
+        r->sum.n_nan += s->status == P2D_SLICE_NAN;
+        r->sum.n_peaks += s->n_peaks;
+        if (d->on_slice && d->on_slice(d->user, s)) return P2D_ERR_CANCELLED;
+    }
+    done = (double)(t0 + nb) / (double)p->n_t;
+    if (d->progress && d->progress(d->user, done)) return P2D_ERR_CANCELLED;
+    return P2D_OK;
+}
+
+static void *p2d__worker_main(void *arg)
+{
+    p2d__worker *wk = (p2d__worker *)arg;
+    p2d__run *r = wk->run;
+    const p2d__plan *p = &r->job.plan;
+    p2d__work w;
+    char *slab = r->slabs + (size_t)wk->id * p->slab;
+    p2d_slice *info = (p2d_slice *)(slab + p->o_info);
+    p2d__work_init(&w, slab, p);
+    for (;;) {
+        size_t blk;
+        int res;
+        p2d__lock(r);
+        blk = r->next_block++;
+        res = r->stop;
+        p2d__unlock(r);
+        if (res != P2D_OK || blk >= p->n_blocks) break;
+        p2d__block(&r->job, &w, blk, info);
+        /* wait for this block's turn; only the worker whose turn it is emits */
+        p2d__lock(r);
+#if defined(P2D__THREADS)
+        while (r->sum.n_workers > 1 && r->emitted != blk && r->stop == P2D_OK) pthread_cond_wait(&r->turn, &r->lock);
+#endif
+        res = r->stop;
+        p2d__unlock(r);
+        if (res != P2D_OK) break;
+        res = p2d__emit(r, blk, info);
+        p2d__lock(r);
+        if (res != P2D_OK) r->stop = res;
+        r->emitted = blk + 1;
+#if defined(P2D__THREADS)
+        if (r->sum.n_workers > 1) pthread_cond_broadcast(&r->turn);
+#endif
+        p2d__unlock(r);
+        if (res != P2D_OK) break;
+    }
+    return NULL;
+}
+
+static p2d_result p2d__resolve_io(p2d__job *j, const p2d_cube *c, const p2d_masks *m, char *msg)
+{
+    const p2d__plan *p = &j->plan;
+    size_t span;
+    if (c->dtype != P2D_F64 && c->dtype != P2D_F32)
+        return p2d__fail(msg, P2D_ERR_ARG, "cube dtype must be P2D_F64 or P2D_F32");
+    j->sx = c->stride_x; j->sy = c->stride_y; j->st = c->stride_t;
+    if (!j->sx && !j->sy && !j->st) {
+        if (!tp_size_mul(p->npix, p->n_t, &span) || span > (size_t)PTRDIFF_MAX)
+            return p2d__fail(msg, P2D_ERR_OVERFLOW, "the cube does not fit in memory offsets");
+        j->st = 1; j->sy = (ptrdiff_t)p->n_t; j->sx = (ptrdiff_t)(p->n_y * p->n_t);
+    }
+    j->masks = m && m->data && p->masks ? m : NULL;
+    if (j->masks) {
+        size_t nt = m->packed ? p->n_t / 8 + (p->n_t % 8 != 0) : p->n_t;
+        j->ma = m->stride_alpha; j->mx = m->stride_x; j->my = m->stride_y; j->mt = m->stride_t;
+        if (!j->ma && !j->mx && !j->my && !j->mt) {
+            if (!tp_size_mul(p->npix * nt, j->ctx->desc.n_alpha, &span) || span > (size_t)PTRDIFF_MAX)
+                return p2d__fail(msg, P2D_ERR_OVERFLOW, "the masks do not fit in memory offsets");
+            j->mt = 1; j->my = (ptrdiff_t)nt; j->mx = (ptrdiff_t)(p->n_y * nt);
+            j->ma = (ptrdiff_t)(p->npix * nt);
+        }
+    } else {
+        j->plan.masks = 0;
+    }
+    return P2D_OK;
+}
+
+static p2d_result p2d__start(p2d__run *r, p2d__worker *wk)
+{
+    int i, n = r->sum.n_workers;
+#if defined(P2D__THREADS)
+    pthread_t th[P2D_MAX_THREADS];
+    int started = 0;
+    if (n > 1) {
+        if (pthread_mutex_init(&r->lock, NULL) != 0) return P2D_ERR_THREAD;
+        if (pthread_cond_init(&r->turn, NULL) != 0) { pthread_mutex_destroy(&r->lock); return P2D_ERR_THREAD; }
+        for (i = 1; i < n; i++) {
+            if (pthread_create(&th[i - 1], NULL, p2d__worker_main, &wk[i]) != 0) {
+                p2d__lock(r);
+                r->stop = P2D_ERR_THREAD;
+                pthread_cond_broadcast(&r->turn);
+                p2d__unlock(r);
+                break;
+            }
+            started++;
+        }
+    }
+    p2d__worker_main(&wk[0]);
+    for (i = 0; i < started; i++) pthread_join(th[i], NULL);
+    if (n > 1) { pthread_cond_destroy(&r->turn); pthread_mutex_destroy(&r->lock); }
+#else
+    (void)i; (void)n;
+    p2d__worker_main(&wk[0]);
+#endif
+    return (p2d_result)r->stop;
+}
+
+P2DDEF p2d_result p2d_run(p2d_ctx *ctx, const p2d_cube *cube, const p2d_masks *masks, uint8_t *status,
+                          p2d_summary *summary)
+{
+    p2d__run r;
+    p2d__worker wk[P2D_MAX_THREADS];
+    p2d_result res;
+    tp_result tr = TP_OK;
+    char *mem;
+    int i;
+    if (summary) memset(summary, 0, sizeof *summary);
+    if (!ctx) return P2D_ERR_ARG;
+    ctx->msg[0] = 0;
+    if (!cube || !cube->data) return p2d__fail(ctx->msg, P2D_ERR_ARG, "cube or cube->data is NULL");
+    memset(&r, 0, sizeof r);
+    r.job.ctx = ctx;
+    r.job.cube = cube;
+    r.job.status = status;
+    res = p2d__plan_for(&r.job.plan, &ctx->desc, cube->n_x, cube->n_y, cube->n_t, masks && masks->data, ctx->msg);
+    if (res != P2D_OK) return res;
+    if ((res = p2d__resolve_io(&r.job, cube, masks, ctx->msg)) != P2D_OK) return res;
+    /* everything the run needs, in one block: a slab per worker */
+    mem = (char *)tp_alloc_at(ctx->pool, r.job.plan.total, 0, __FILE__, __LINE__, &tr);
+    if (!mem) {
+        char what[160];
+        snprintf(what, sizeof what, "cannot get %llu bytes of scratch from the pool (%s)",
+                 (unsigned long long)r.job.plan.total, tp_result_string(tr));
+        return p2d__fail(ctx->msg, p2d__from_tp(tr), what);
+    }
+    r.slabs = mem;
+    r.sum.block_bins = r.job.plan.block;
+    r.sum.n_workers = r.job.plan.n_workers;
+    r.sum.scratch_bytes = r.job.plan.total;
+    for (i = 0; i < r.job.plan.n_workers; i++) { wk[i].run = &r; wk[i].id = i; }
+    res = p2d__start(&r, wk);
+    tp_free(ctx->pool, mem);
+    if (summary) *summary = r.sum;
+    if (res == P2D_ERR_CANCELLED) return p2d__fail(ctx->msg, res, "cancelled by on_slice or progress");
+    if (res == P2D_ERR_THREAD) return p2d__fail(ctx->msg, res, "could not start a worker thread");
+    return res;
+}
+
+#endif /* PROM2D_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the tensorpool authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -1,0 +1,923 @@
+/* Tests of prom2d.h: both modes against the peers' outputs (tests/data/prom2d, converted from
+   ../shared/refdata/prom2d by tools/gen_prom2d_golden.py), against brute-force implementations of
+   the definitions on small random grids full of ties, edge cases, layouts, threads, memory and
+   bad input. Run from the repository root. */
+#define TENSORPOOL_IMPLEMENTATION
+#define PROM2D_IMPLEMENTATION
+#include "../prom2d.h"
+#include "../examples/common/npy.h"
+#include "testkit.h"
+
+#include <stdint.h>
+
+#define DATA "tests/data/prom2d/"
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+/* Every peak of a run, in order, with its bin; and each bin's slice info. */
+typedef struct collected {
+    p2d_peak *peaks;
+    size_t *bin_of;
+    size_t n, cap;
+    p2d_slice *slices; /* n_t entries, peaks pointer cleared */
+    size_t *first;     /* index of each bin's first peak */
+    size_t n_t;
+    size_t cancel_at;  /* cancel when this bin arrives (0 = never) */
+} collected;
+
+static int collect(void *user, const p2d_slice *s)
+{
+    collected *c = (collected *)user;
+    size_t i;
+    if (c->cancel_at && s->t == c->cancel_at) return 1;
+    if (c->n + s->n_peaks > c->cap) {
+        c->cap = (c->n + s->n_peaks) * 2 + 64;
+        c->peaks = (p2d_peak *)realloc(c->peaks, c->cap * sizeof *c->peaks);
+        c->bin_of = (size_t *)realloc(c->bin_of, c->cap * sizeof *c->bin_of);
+    }
+    if (s->t < c->n_t) {
+        c->slices[s->t] = *s;
+        c->slices[s->t].peaks = NULL;
+        c->first[s->t] = c->n;
+    }
+    for (i = 0; i < s->n_peaks; i++) {
+        c->peaks[c->n] = s->peaks[i];
+        c->bin_of[c->n++] = s->t;
+    }
+    return 0;
+}
+
+static void collected_init(collected *c, size_t n_t)
+{
+    memset(c, 0, sizeof *c);
+    c->n_t = n_t;
+    c->slices = (p2d_slice *)calloc(n_t ? n_t : 1, sizeof *c->slices);
+    c->first = (size_t *)calloc(n_t ? n_t : 1, sizeof *c->first);
+}
+
+static void collected_free(collected *c)
+{
+    free(c->peaks); free(c->bin_of); free(c->slices); free(c->first);
+    memset(c, 0, sizeof *c);
+}
+
+static npy_array load(const char *name)
+{
+    npy_array a;
+    char err[256], path[256];
+    snprintf(path, sizeof path, DATA "%s", name);
+    if (npy_read(path, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "  cannot read %s: %s\n", path, err);
+        memset(&a, 0, sizeof a);
+    }
+    return a;
+}
+
+/* One run over a C-order cube: peaks into c (when not NULL), masks into masks (may be NULL). */
+static p2d_result run_cube(const double *data, int dtype, size_t n_x, size_t n_y, size_t n_t, int mode,
+                           int conn, const double *alphas, size_t n_alpha, int packed, uint8_t *masks,
+                           int threads, collected *c, p2d_summary *sum)
+{
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_masks m;
+    p2d_ctx *ctx;
+    p2d_result r;
+    memset(&d, 0, sizeof d);
+    memset(&cube, 0, sizeof cube);
+    memset(&m, 0, sizeof m);
+    d.mode = mode;
+    d.connectivity = conn;
+    d.alphas = alphas;
+    d.n_alpha = n_alpha;
+    d.n_threads = threads;
+    d.on_slice = c ? collect : NULL;
+    d.user = c;
+    ctx = p2d_create(&d, &r);
+    if (!ctx) return r;
+    cube.data = data; cube.dtype = dtype;
+    cube.n_x = n_x; cube.n_y = n_y; cube.n_t = n_t;
+    m.data = masks; m.packed = packed;
+    r = p2d_run(ctx, &cube, &m, NULL, sum);
+    if (r != P2D_OK) fprintf(stderr, "  p2d_run: %s\n", p2d_last_error(ctx));
+    p2d_destroy(ctx);
+    return r;
+}
+
+static size_t count_ones(const uint8_t *m, size_t n)
+{
+    size_t i, s = 0;
+    for (i = 0; i < n; i++) s += m[i] != 0;
+    return s;
+}
+
+static const double ALPHAS[3] = {0.1, 0.5, 0.9};
+
+/* ---- against the peers --------------------------------------------------------------------- */
+
+/* pyPho mode reproduces the pyPho function: every peak, height, "prominence", the dominant
+   choice and the masks of all 200 bins (masks compared bit-packed and as bytes). */
+static void test_pypho_reference(void)
+{
+    npy_array P = load("posterior_200.npy"), R = load("pypho_peaks.npy"), M = load("pypho_masks_packed.npy");
+    size_t nx, ny, nt, i, bad = 0, nbytes;
+    uint8_t *packed, *bytes;
+    collected c;
+    const double *ref;
+    CHECK(P.data && R.data && M.data);
+    if (!P.data || !R.data || !M.data) return;
+    nx = P.shape[0]; ny = P.shape[1]; nt = P.shape[2];
+    ref = (const double *)R.data;
+    CHECK(p2d_masks_bytes(3, nx, ny, nt, 1, &nbytes) == P2D_OK && nbytes == M.count);
+    packed = (uint8_t *)malloc(nbytes);
+    bytes = (uint8_t *)malloc(3 * nx * ny * nt);
+    collected_init(&c, nt);
+    CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 1, packed, 1, &c, NULL) == P2D_OK);
+    CHECK_MSG(c.n == R.shape[0], "%zu peaks vs %zu in the reference", c.n, R.shape[0]);
+    for (i = 0; i < c.n && i < R.shape[0]; i++) {
+        const double *row = ref + i * 6;
+        const p2d_peak *pk = c.peaks + i;
+        size_t t = c.bin_of[i];
+        int same = (double)t == row[0] && pk->ix == (int)row[1] && pk->iy == (int)row[2] && pk->height == row[3] &&
+                   fabs(pk->prominence - row[4]) <= 1e-12 * fabs(row[4]) + 1e-300;
+        if (row[5] == 1.0) same = same && c.slices[t].dominant == (ptrdiff_t)(i - c.first[t]);
+        if (!same && bad++ < 5)
+            fprintf(stderr, "  peak %zu: t %zu (%d,%d) h %.17g p %.17g vs t %g (%g,%g) h %.17g p %.17g dom %g\n", i, t,
+                    pk->ix, pk->iy, pk->height, pk->prominence, row[0], row[1], row[2], row[3], row[4], row[5]);
+    }
+    CHECK_MSG(bad == 0, "%zu peaks differ", bad);
+    CHECK(memcmp(packed, M.data, nbytes) == 0);
+    /* the same masks one byte per element */
+    CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, bytes, 1, NULL, NULL) == P2D_OK);
+    for (i = 0, bad = 0; i < 3 * nx * ny * nt; i++)
+        bad += bytes[i] != ((((const uint8_t *)M.data)[i / nt * ((nt + 7) / 8) + i % nt / 8] >> (i % 8)) & 1);
+    CHECK_MSG(bad == 0, "%zu mask bytes differ", bad);
+    free(packed); free(bytes);
+    collected_free(&c);
+    npy_free(&P); npy_free(&R); npy_free(&M);
+}
+
+/* Exact mode equals the union-find reference (first 20 bins) for both connectivities: the peak
+   set, heights, prominences, col levels, saddles and parents. */
+static void check_exact_reference(int conn, const char *file)
+{
+    npy_array P = load("posterior_200.npy"), R = load(file);
+    size_t nx, ny, i, j, bad = 0, n_ref = 0, n_t = 20;
+    collected c;
+    const double *ref;
+    CHECK(P.data && R.data);
+    if (!P.data || !R.data) return;
+    nx = P.shape[0]; ny = P.shape[1];
+    ref = (const double *)R.data;
+    /* the first 20 bins as their own C-order cube */
+    {
+        double *sub = (double *)malloc(nx * ny * n_t * sizeof(double));
+        for (i = 0; i < nx * ny; i++) memcpy(sub + i * n_t, (const double *)P.data + i * P.shape[2], n_t * sizeof(double));
+        collected_init(&c, n_t);
+        CHECK(run_cube(sub, P2D_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
+        free(sub);
+    }
+    for (i = 0; i < R.shape[0]; i++) {
+        const double *row = ref + i * 10;
+        size_t t = (size_t)row[0], end = t + 1 < n_t ? c.first[t + 1] : c.n;
+        const p2d_peak *pk = NULL;
+        if (row[4] == 0.0) continue; /* zero-prominence summits are never reported (none here) */
+        n_ref++;
+        for (j = c.first[t]; j < end; j++)
+            if (c.peaks[j].ix == (int)row[1] && c.peaks[j].iy == (int)row[2]) pk = c.peaks + j;
+        if (!pk) { if (bad++ < 5) fprintf(stderr, "  missing t %zu (%g,%g)\n", t, row[1], row[2]); continue; }
+        if (pk->height != row[3] || fabs(pk->prominence - row[4]) > 1e-12 * row[4] ||
+            (isnan(row[5]) ? !isnan(pk->col_level) : pk->col_level != row[5]) || pk->col_ix != (int)row[6] ||
+            pk->col_iy != (int)row[7] ||
+            (row[8] < 0 ? pk->parent != -1
+                        : pk->parent < 0 || c.peaks[c.first[t] + (size_t)pk->parent].ix != (int)row[8] ||
+                              c.peaks[c.first[t] + (size_t)pk->parent].iy != (int)row[9])) {
+            if (bad++ < 5)
+                fprintf(stderr, "  t %zu (%d,%d): p %.17g col %.17g at (%d,%d) parent %d vs p %.17g col %.17g (%g,%g) (%g,%g)\n", t,
+                        pk->ix, pk->iy, pk->prominence, pk->col_level, pk->col_ix, pk->col_iy, pk->parent, row[4], row[5],
+                        row[6], row[7], row[8], row[9]);
+        }
+    }
+    CHECK_MSG(c.n == n_ref, "%zu peaks vs %zu in the reference", c.n, n_ref);
+    CHECK_MSG(bad == 0, "%zu peaks differ (connectivity %d)", bad, conn);
+    collected_free(&c);
+    npy_free(&P); npy_free(&R);
+}
+
+static void test_exact_reference_conn8(void) { check_exact_reference(8, "uf8_peaks.npy"); }
+static void test_exact_reference_conn4(void) { check_exact_reference(4, "uf4_peaks.npy"); }
+
+/* The contour-based original quantises heights and cols to levels `step` apart, so for every
+   peak it resolves clearly (prominence >= 5 steps) the exact prominence must lie within 2 steps,
+   the height within [level, level + step), and an exact peak within 1.5 pixels of the contour
+   centre. Checked with both connectivities (contours sit between the two). */
+static void test_contour_agreement(void)
+{
+    npy_array P = load("posterior_200.npy"), X = load("xunius_peaks.npy");
+    size_t nx, ny, i, j, n_t = 20, checked = 0;
+    int conn;
+    CHECK(P.data && X.data);
+    if (!P.data || !X.data) return;
+    nx = P.shape[0]; ny = P.shape[1];
+    for (conn = 4; conn <= 8; conn += 4) {
+        collected c;
+        double *sub = (double *)malloc(nx * ny * n_t * sizeof(double));
+        for (i = 0; i < nx * ny; i++) memcpy(sub + i * n_t, (const double *)P.data + i * P.shape[2], n_t * sizeof(double));
+        collected_init(&c, n_t);
+        CHECK(run_cube(sub, P2D_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
+        free(sub);
+        for (i = 0; i < X.shape[0]; i++) {
+            const double *row = (const double *)X.data + i * 8;
+            size_t t = (size_t)row[0], end = t + 1 < n_t ? c.first[t + 1] : c.n;
+            double step = row[7], best = 1e30;
+            const p2d_peak *pk = NULL;
+            if (row[5] < 5 * step) continue;
+            for (j = c.first[t]; j < end; j++) {
+                double dx = c.peaks[j].ix - row[1], dy = c.peaks[j].iy - row[2], d2 = dx * dx + dy * dy;
+                if (d2 < best) { best = d2; pk = c.peaks + j; }
+            }
+            checked++;
+            CHECK_MSG(pk && best <= 1.5 * 1.5, "t %zu: no exact peak near (%g, %g)", t, row[1], row[2]);
+            if (!pk) continue;
+            CHECK_MSG(pk->height >= row[3] && pk->height < row[3] + step, "t %zu: height %.9g vs level %.9g", t, pk->height, row[3]);
+            if (row[6] == 0.0)
+                CHECK_MSG(fabs(pk->prominence - row[5]) <= 2 * step, "t %zu (%d,%d) conn %d: %.9g vs %.9g (step %.3g)", t,
+                          pk->ix, pk->iy, conn, pk->prominence, row[5], step);
+        }
+        collected_free(&c);
+    }
+    CHECK(checked == 86); /* 43 peaks x 2 connectivities */
+    npy_free(&P); npy_free(&X);
+}
+
+/* ---- brute force on small random grids full of ties ---------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Exact prominence straight from the definition: with pixels ranked by (descending value,
+   ascending index), p is a summit if no neighbour ranks before it, and it dies at the first rank
+   k at which its component among the pixels of rank <= k holds a pixel ranked before p. */
+static void brute_exact(const double *z, int nx, int ny, int conn, double *prom, int *col)
+{
+    int n = nx * ny, i, j, k;
+    int *rank = (int *)malloc(n * sizeof(int)), *order = (int *)malloc(n * sizeof(int));
+    int *seen = (int *)malloc(n * sizeof(int)), *stack = (int *)malloc(n * sizeof(int));
+    for (i = 0; i < n; i++) order[i] = i;
+    for (i = 1; i < n; i++) /* insertion sort: stable, so ties stay in index order */
+        for (j = i; j > 0 && z[order[j - 1]] < z[order[j]]; j--) { k = order[j]; order[j] = order[j - 1]; order[j - 1] = k; }
+    for (i = 0; i < n; i++) rank[order[i]] = i;
+    for (i = 0; i < n; i++) {
+        int p = order[i], is_summit = 1, dx, dy, kk;
+        prom[p] = -1; col[p] = -1;
+        for (dx = -1; dx <= 1; dx++)
+            for (dy = -1; dy <= 1; dy++) {
+                int x = p / ny + dx, y = p % ny + dy;
+                if ((dx || dy) && (conn == 8 || !dx || !dy) && x >= 0 && x < nx && y >= 0 && y < ny && rank[x * ny + y] < i) is_summit = 0;
+            }
+        if (!is_summit) continue;
+        prom[p] = 0;
+        for (kk = i; kk < n; kk++) { /* grow the component of p among ranks <= kk */
+            int top = 0, found = 0;
+            memset(seen, 0, n * sizeof(int));
+            stack[top++] = p; seen[p] = 1;
+            while (top && !found) {
+                int a = stack[--top];
+                if (rank[a] < i) found = 1;
+                for (dx = -1; dx <= 1; dx++)
+                    for (dy = -1; dy <= 1; dy++) {
+                        int x = a / ny + dx, y = a % ny + dy, q;
+                        if (!(dx || dy) || (conn == 4 && dx && dy) || x < 0 || x >= nx || y < 0 || y >= ny) continue;
+                        q = x * ny + y;
+                        if (!seen[q] && rank[q] <= kk) { seen[q] = 1; stack[top++] = q; }
+                    }
+            }
+            if (found) { prom[p] = z[p] - z[order[kk]]; col[p] = order[kk]; break; }
+        }
+        if (col[p] < 0) { /* the highest summit */
+            double mn = z[0];
+            for (j = 1; j < n; j++) mn = z[j] < mn ? z[j] : mn;
+            prom[p] = z[p] - mn;
+        }
+    }
+    free(rank); free(order); free(seen); free(stack);
+}
+
+/* pyPho's prominence the way it computes it: reconstruction by dilation (3 x 3) of the slice with
+   its peaks set to -inf, iterated to stability; prominence = height - reconstruction. */
+static void brute_pypho(const double *z, int nx, int ny, int *is_peak, double *prom)
+{
+    int n = nx * ny, i, changed = 1;
+    double *rec = (double *)malloc(n * sizeof(double)), mn = z[0];
+    for (i = 1; i < n; i++) mn = z[i] < mn ? z[i] : mn;
+    for (i = 0; i < n; i++) {
+        int dx, dy;
+        double m = -HUGE_VAL;
+        for (dx = -1; dx <= 1; dx++)
+            for (dy = -1; dy <= 1; dy++) {
+                int xx = i / ny + dx, yy = i % ny + dy;
+                if (xx >= 0 && xx < nx && yy >= 0 && yy < ny && z[xx * ny + yy] > m) m = z[xx * ny + yy];
+            }
+        is_peak[i] = z[i] >= m && z[i] > mn;
+        rec[i] = is_peak[i] ? -HUGE_VAL : z[i];
+    }
+    while (changed) {
+        changed = 0;
+        for (i = 0; i < n; i++) {
+            int dx, dy;
+            double m = rec[i];
+            for (dx = -1; dx <= 1; dx++)
+                for (dy = -1; dy <= 1; dy++) {
+                    int xx = i / ny + dx, yy = i % ny + dy;
+                    if (xx >= 0 && xx < nx && yy >= 0 && yy < ny && rec[xx * ny + yy] > m) m = rec[xx * ny + yy];
+                }
+            if (m > z[i]) m = z[i];
+            if (m != rec[i]) { rec[i] = m; changed = 1; }
+        }
+    }
+    for (i = 0; i < n; i++) prom[i] = is_peak[i] ? z[i] - rec[i] : -1;
+    free(rec);
+}
+
+/* Dominant mask from the definition: repeated sweeps growing the region 4-connectedly. */
+static void brute_mask(const double *z, int nx, int ny, double alpha, uint8_t *m)
+{
+    int n = nx * ny, i, s = 0, changed = 1;
+    for (i = 1; i < n; i++) if (z[i] > z[s]) s = i;
+    memset(m, 0, n);
+    m[s] = 1;
+    while (changed) {
+        changed = 0;
+        for (i = 0; i < n; i++) {
+            int x = i / ny, y = i % ny;
+            if (m[i] || !(z[i] >= alpha * z[s])) continue;
+            if ((x > 0 && m[i - ny]) || (x < nx - 1 && m[i + ny]) || (y > 0 && m[i - 1]) || (y < ny - 1 && m[i + 1])) {
+                m[i] = 1; changed = 1;
+            }
+        }
+    }
+}
+
+static void test_random_against_brute_force(void)
+{
+    int trial, bad = 0;
+    for (trial = 0; trial < 300; trial++) {
+        int nx = 1 + (int)(rng_next() % 7), ny = 1 + (int)(rng_next() % 9), n = nx * ny, i, conn, levels;
+        double z[63], prom[63], prom_p[63];
+        int col[63], is_peak[63];
+        uint8_t masks[3 * 63], want[63];
+        collected c;
+        levels = trial % 3 == 0 ? 1000000 : 2 + trial % 4; /* few levels: plateaus and ties everywhere */
+        for (i = 0; i < n; i++) {
+            uint64_t k = rng_next() % (uint64_t)levels;
+            z[i] = (double)k * 0.25 - 0.5;
+            if (z[i] == 0.0 && (rng_next() & 1)) z[i] = -0.0;      /* -0 and +0 are one value */
+            if (trial % 3 == 2) z[i] = 1.0 + (double)k * 0x1p-40; /* differ in the low bits only */
+        }
+        for (conn = 4; conn <= 8; conn += 4) {
+            size_t k = 0;
+            brute_exact(z, nx, ny, conn, prom, col);
+            collected_init(&c, 1);
+            CHECK(run_cube(z, P2D_F64, nx, ny, 1, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
+            for (i = 0; i < n; i++) {
+                if (!(prom[i] > 0)) continue;
+                if (k >= c.n || c.peaks[k].ix * ny + c.peaks[k].iy != i || c.peaks[k].prominence != prom[i] ||
+                    (col[i] >= 0 && c.peaks[k].col_ix * ny + c.peaks[k].col_iy != col[i])) {
+                    if (bad++ < 5) fprintf(stderr, "  trial %d conn %d: pixel %d prom %g\n", trial, conn, i, prom[i]);
+                    break;
+                }
+                k++;
+            }
+            if (k != c.n && bad++ < 5) fprintf(stderr, "  trial %d conn %d: %zu peaks vs %zu\n", trial, conn, c.n, k);
+            collected_free(&c);
+        }
+        brute_pypho(z, nx, ny, is_peak, prom_p);
+        collected_init(&c, 1);
+        CHECK(run_cube(z, P2D_F64, nx, ny, 1, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, masks, 1, &c, NULL) == P2D_OK);
+        {
+            size_t k = 0;
+            for (i = 0; i < n; i++) {
+                if (!is_peak[i]) continue;
+                if (k >= c.n || c.peaks[k].ix * ny + c.peaks[k].iy != i || c.peaks[k].prominence != prom_p[i]) {
+                    if (bad++ < 5) fprintf(stderr, "  trial %d pypho: pixel %d prom %g\n", trial, i, prom_p[i]);
+                    break;
+                }
+                k++;
+            }
+            if (k != c.n && bad++ < 5) fprintf(stderr, "  trial %d pypho: %zu peaks vs %zu\n", trial, c.n, k);
+        }
+        {
+            int a, constant = c.slices[0].status == P2D_SLICE_NO_PEAKS;
+            for (a = 0; a < 3; a++) {
+                brute_mask(z, nx, ny, ALPHAS[a], want);
+                if (constant) memset(want, 0, n);
+                for (i = 0; i < n; i++)
+                    if (masks[a * n + i] != want[i]) { if (bad++ < 5) fprintf(stderr, "  trial %d mask %d\n", trial, a); break; }
+            }
+        }
+        collected_free(&c);
+    }
+    CHECK_MSG(bad == 0, "%d mismatches", bad);
+}
+
+/* ---- edge cases ---------------------------------------------------------------------------- */
+
+static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
+{
+    uint8_t m[64 * 64];
+    CHECK(run_cube(z, dtype, nx, ny, 1, mode, 0, &alpha, 1, 0, m, 1, c, NULL) == P2D_OK);
+    return count_ones(m, nx * ny);
+}
+
+/* pyPho's answers on its edge cases (../shared/refdata/prom2d/edge_cases_pypho.json): the 5 x 6
+   base slice with alphas 1.5, 0, 0.8, shifted by -2, and as float32. */
+static void test_edge_pypho_reference(void)
+{
+    npy_array B = load("edge_base.npy"), E = load("edge_pypho_peaks.npy");
+    double shifted[30];
+    float f32[30];
+    const double *want = (const double *)E.data;
+    collected c;
+    size_t i, k;
+    CHECK(B.data && E.data && B.count == 30 && E.shape[1] == 5);
+    if (!B.data || !E.data) return;
+    for (i = 0; i < 30; i++) { shifted[i] = ((const double *)B.data)[i] - 2.0; f32[i] = (float)((const double *)B.data)[i]; }
+    for (k = 0; k < 3; k++) {
+        size_t sum;
+        collected_init(&c, 1);
+        if (k == 0) sum = mask_sum_1((const double *)B.data, P2D_F64, 5, 6, 0.0, &c, P2D_MODE_PYPHO);
+        else if (k == 1) sum = mask_sum_1(shifted, P2D_F64, 5, 6, 0.5, &c, P2D_MODE_PYPHO);
+        else sum = mask_sum_1((const double *)(const void *)f32, P2D_F32, 5, 6, 0.5, &c, P2D_MODE_PYPHO);
+        CHECK_MSG(sum == (k == 0 ? 30u : k == 1 ? 1u : 18u), "case %zu: mask of %zu pixels", k, sum);
+        CHECK(c.n == 5);
+        for (i = 0; i < c.n && i < 5; i++) {
+            const double *w = want + (k * 5 + i) * 4;
+            CHECK(c.peaks[i].ix == (int)w[0] && c.peaks[i].iy == (int)w[1]);
+            CHECK_NEAR(c.peaks[i].height, w[2], 1e-15);
+            CHECK_NEAR(c.peaks[i].prominence, w[3], 1e-12);
+        }
+        collected_free(&c);
+    }
+    collected_init(&c, 1);
+    CHECK(mask_sum_1((const double *)B.data, P2D_F64, 5, 6, 1.5, &c, P2D_MODE_PYPHO) == 1); /* seed only */
+    CHECK(mask_sum_1((const double *)B.data, P2D_F64, 5, 6, 0.8, &c, P2D_MODE_PYPHO) == 2);
+    collected_free(&c);
+    npy_free(&B); npy_free(&E);
+}
+
+static void test_edge_slices(void)
+{
+    double z[25], nanz[30];
+    collected c;
+    int mode, i;
+    for (mode = 0; mode < 2; mode++) {
+        uint8_t st[1];
+        /* constant and all-zero slices: no peaks, an all-false mask */
+        for (i = 0; i < 16; i++) z[i] = 0.25;
+        collected_init(&c, 1);
+        CHECK(mask_sum_1(z, P2D_F64, 4, 4, 0.5, &c, mode) == 0);
+        CHECK(c.n == 0 && c.slices[0].status == P2D_SLICE_NO_PEAKS && c.slices[0].dom_ix == -1);
+        for (i = 0; i < 16; i++) z[i] = mode ? -0.0 : 0.0;
+        CHECK(mask_sum_1(z, P2D_F64, 4, 4, 0.5, &c, mode) == 0 && c.n == 0);
+        /* 1 x 1 */
+        CHECK(mask_sum_1(z, P2D_F64, 1, 1, 0.5, &c, mode) == 0 && c.n == 0);
+        collected_free(&c);
+        /* NaN anywhere: no peaks, all-false masks, NaN status (pyPho's old version crashes here) */
+        for (i = 0; i < 30; i++) nanz[i] = (double)(i % 7);
+        nanz[2 * 6 + 3] = NAN;
+        collected_init(&c, 1);
+        CHECK(mask_sum_1(nanz, P2D_F64, 5, 6, 0.5, &c, mode) == 0);
+        CHECK(c.n == 0 && c.slices[0].status == P2D_SLICE_NAN && isnan(c.slices[0].max));
+        {
+            p2d_desc d; p2d_cube cube; p2d_ctx *ctx; p2d_summary s;
+            memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube);
+            d.mode = mode;
+            ctx = p2d_create(&d, NULL);
+            cube.data = nanz; cube.n_x = 5; cube.n_y = 6; cube.n_t = 1;
+            CHECK(p2d_run(ctx, &cube, NULL, st, &s) == P2D_OK && st[0] == P2D_SLICE_NAN && s.n_nan == 1);
+            p2d_destroy(ctx);
+        }
+        collected_free(&c);
+    }
+    /* two equal maxima: the first in row-major order is dominant; exact mode gives the second a
+       col at the first pixel joining them (8-connectivity: the diagonal (2,2)), prominence 1 */
+    memset(z, 0, sizeof z);
+    z[1 * 5 + 1] = 1.0; z[3 * 5 + 3] = 1.0;
+    collected_init(&c, 1);
+    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_PYPHO) == 1);
+    CHECK(c.n == 2 && c.slices[0].dominant == 0 && c.peaks[0].prominence == 1.0 && c.peaks[1].prominence == 1.0);
+    collected_free(&c);
+    collected_init(&c, 1);
+    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_EXACT) == 1);
+    CHECK(c.n == 2 && c.slices[0].dominant == 0 && c.peaks[0].ix == 1 && c.peaks[0].parent == -1 &&
+          isnan(c.peaks[0].col_level) && c.peaks[1].prominence == 1.0 && c.peaks[1].col_level == 0.0 &&
+          c.peaks[1].col_ix == 2 && c.peaks[1].col_iy == 2 && c.peaks[1].parent == 0);
+    collected_free(&c);
+    /* a 2 x 2 plateau: pyPho lists its 4 pixels, exact mode one peak at its first pixel */
+    memset(z, 0, sizeof z);
+    z[6] = z[7] = z[11] = z[12] = 1.0;
+    collected_init(&c, 1);
+    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_PYPHO) == 4);
+    CHECK(c.n == 4 && c.peaks[3].ix == 2 && c.peaks[3].iy == 2 && c.peaks[3].prominence == 1.0);
+    collected_free(&c);
+    collected_init(&c, 1);
+    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_EXACT) == 4);
+    CHECK(c.n == 1 && c.peaks[0].ix == 1 && c.peaks[0].iy == 1 && c.peaks[0].prominence == 1.0);
+    collected_free(&c);
+    /* diagonal neighbours 1.0 and 0.9: pyPho: one peak, prominence 0.1 (its definition);
+       exact 8-connectivity: one peak; 4-connectivity: two, the lower with col 0 */
+    memset(z, 0, sizeof z);
+    z[1 * 4 + 1] = 1.0; z[2 * 4 + 2] = 0.9;
+    collected_init(&c, 1);
+    CHECK(mask_sum_1(z, P2D_F64, 4, 4, 0.5, &c, P2D_MODE_PYPHO) == 1);
+    CHECK(c.n == 1 && fabs(c.peaks[0].prominence - 0.1) < 1e-15);
+    collected_free(&c);
+    {
+        collected c4;
+        collected_init(&c4, 1);
+        CHECK(run_cube(z, P2D_F64, 4, 4, 1, P2D_MODE_EXACT, 4, NULL, 0, 0, NULL, 1, &c4, NULL) == P2D_OK);
+        CHECK(c4.n == 2 && c4.peaks[1].ix == 2 && c4.peaks[1].prominence == 0.9 && c4.peaks[1].parent == 0);
+        collected_free(&c4);
+        collected_init(&c4, 1);
+        CHECK(run_cube(z, P2D_F64, 4, 4, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c4, NULL) == P2D_OK);
+        CHECK(c4.n == 1 && c4.peaks[0].prominence == 1.0);
+        collected_free(&c4);
+    }
+    /* 1 x N: peaks 3 (col 2, prominence 1) and 5 (the highest: 5 - 1) */
+    {
+        double row[5] = {1, 3, 2, 5, 4};
+        collected_init(&c, 1);
+        CHECK(run_cube(row, P2D_F64, 1, 5, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
+        CHECK(c.n == 2 && c.peaks[0].iy == 1 && c.peaks[0].prominence == 1.0 && c.peaks[0].col_iy == 2 &&
+              c.peaks[1].iy == 3 && c.peaks[1].prominence == 4.0 && c.peaks[0].parent == 1);
+        collected_free(&c);
+    }
+}
+
+/* ---- layouts, threads, chunks -------------------------------------------------------------- */
+
+/* b's peaks equal a's from peak `from` on, b's bins numbered from bin_offset */
+static int same_peaks_from(const collected *a, size_t from, const collected *b, size_t bin_offset)
+{
+    size_t i;
+    if (from + b->n > a->n) return 0;
+    for (i = 0; i < b->n; i++) {
+        const p2d_peak *x = a->peaks + from + i, *y = b->peaks + i;
+        if (a->bin_of[from + i] != b->bin_of[i] + bin_offset || x->ix != y->ix || x->iy != y->iy || x->height != y->height ||
+            x->prominence != y->prominence || x->col_ix != y->col_ix || x->col_iy != y->col_iy || x->parent != y->parent)
+            return 0;
+    }
+    return 1;
+}
+
+static int same_peaks(const collected *a, const collected *b) { return a->n == b->n && same_peaks_from(a, 0, b, 0); }
+
+/* The cube stored time-slowest (t, x, y), as float32, and masks in a (t, alpha, x, y) layout give
+   the same answers as the C-order double cube. */
+static void test_strides_and_float(void)
+{
+    npy_array P = load("posterior_200.npy");
+    size_t nx, ny, nt = 40, i, t, a, bad = 0;
+    double *txy;
+    float *f32;
+    uint8_t *m_ref, *m_txy;
+    collected ref, other;
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_masks m;
+    p2d_ctx *ctx;
+    int mode;
+    CHECK(P.data != NULL);
+    if (!P.data) return;
+    nx = P.shape[0]; ny = P.shape[1];
+    txy = (double *)malloc(nx * ny * nt * sizeof(double));
+    f32 = (float *)malloc(nx * ny * P.shape[2] * sizeof(float));
+    m_ref = (uint8_t *)malloc(3 * nx * ny * P.shape[2]);
+    m_txy = (uint8_t *)malloc(3 * nx * ny * P.shape[2]);
+    for (i = 0; i < nx * ny; i++)
+        for (t = 0; t < nt; t++) txy[t * nx * ny + i] = ((const double *)P.data)[i * P.shape[2] + t];
+    for (mode = 0; mode < 2; mode++) {
+        collected_init(&ref, nt);
+        collected_init(&other, nt);
+        memset(&d, 0, sizeof d);
+        d.mode = mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &ref;
+        ctx = p2d_create(&d, NULL);
+        memset(&cube, 0, sizeof cube);
+        cube.data = P.data; cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
+        cube.stride_x = (ptrdiff_t)(ny * P.shape[2]); cube.stride_y = (ptrdiff_t)P.shape[2]; cube.stride_t = 1;
+        memset(&m, 0, sizeof m);
+        m.data = m_ref; m.stride_alpha = (ptrdiff_t)(nx * ny * nt); m.stride_x = (ptrdiff_t)(ny * nt);
+        m.stride_y = (ptrdiff_t)nt; m.stride_t = 1;
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+        p2d_destroy(ctx);
+        d.user = &other;
+        ctx = p2d_create(&d, NULL);
+        cube.data = txy; cube.stride_x = (ptrdiff_t)ny; cube.stride_y = 1; cube.stride_t = (ptrdiff_t)(nx * ny);
+        m.data = m_txy; m.stride_t = (ptrdiff_t)(3 * nx * ny); m.stride_alpha = (ptrdiff_t)(nx * ny);
+        m.stride_x = (ptrdiff_t)ny; m.stride_y = 1;
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+        p2d_destroy(ctx);
+        CHECK(ref.n > 0 && same_peaks(&ref, &other));
+        for (a = 0; a < 3; a++)
+            for (i = 0; i < nx * ny; i++)
+                for (t = 0; t < nt; t++) bad += m_ref[(a * nx * ny + i) * nt + t] != m_txy[t * 3 * nx * ny + a * nx * ny + i];
+        CHECK_MSG(bad == 0, "%zu mask elements differ", bad);
+        collected_free(&other);
+        collected_free(&ref);
+    }
+    /* float32: the same peaks as the double cube made of the same (float) values */
+    {
+        double *widened = (double *)malloc(nx * ny * P.shape[2] * sizeof(double));
+        for (i = 0; i < nx * ny * P.shape[2]; i++) {
+            f32[i] = (float)((const double *)P.data)[i];
+            widened[i] = f32[i];
+        }
+        collected_init(&ref, P.shape[2]);
+        collected_init(&other, P.shape[2]);
+        CHECK(run_cube(widened, P2D_F64, nx, ny, P.shape[2], P2D_MODE_EXACT, 8, ALPHAS, 3, 0, m_ref, 1, &ref, NULL) == P2D_OK);
+        CHECK(run_cube((const double *)(const void *)f32, P2D_F32, nx, ny, P.shape[2], P2D_MODE_EXACT, 8, ALPHAS, 3, 0,
+                       m_txy, 1, &other, NULL) == P2D_OK);
+        CHECK(ref.n > 0 && same_peaks(&ref, &other));
+        collected_free(&other);
+        collected_free(&ref);
+        free(widened);
+    }
+    free(txy); free(f32); free(m_ref); free(m_txy);
+    npy_free(&P);
+}
+
+/* Results do not depend on the thread count, nor on running the cube in two pieces. */
+static void test_threads_and_pieces_identical(void)
+{
+    npy_array P = load("posterior_200.npy");
+    size_t nx, ny, nt, nbytes;
+    int mode, threads;
+    CHECK(P.data != NULL);
+    if (!P.data) return;
+    nx = P.shape[0]; ny = P.shape[1]; nt = P.shape[2];
+    p2d_masks_bytes(3, nx, ny, nt, 1, &nbytes);
+    for (mode = 0; mode < 2; mode++) {
+        collected one, many;
+        uint8_t *m1 = (uint8_t *)malloc(nbytes), *m2 = (uint8_t *)malloc(nbytes);
+        collected_init(&one, nt);
+        CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m1, 1, &one, NULL) == P2D_OK);
+        for (threads = 2; threads <= 5; threads += 3) {
+            p2d_summary s;
+            collected_init(&many, nt);
+            memset(m2, 0xAB, nbytes);
+            CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m2, threads, &many, &s) == P2D_OK);
+            CHECK(s.n_workers == threads && s.n_ok == nt && s.n_peaks == many.n);
+            CHECK(same_peaks(&one, &many));
+            CHECK(memcmp(m1, m2, nbytes) == 0);
+            collected_free(&many);
+        }
+        /* bins 0..103 and 104..199 as two runs (104: a multiple of 8, as packed masks need) */
+        {
+            p2d_desc d; p2d_cube cube; p2d_masks m; p2d_ctx *ctx;
+            collected h1, h2;
+            size_t split = 104;
+            collected_init(&h1, split);
+            collected_init(&h2, nt - split);
+            memset(&d, 0, sizeof d);
+            d.mode = mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &h1;
+            ctx = p2d_create(&d, NULL);
+            memset(&cube, 0, sizeof cube);
+            memset(&m, 0, sizeof m);
+            cube.n_x = nx; cube.n_y = ny; cube.stride_x = (ptrdiff_t)(ny * nt); cube.stride_y = (ptrdiff_t)nt; cube.stride_t = 1;
+            m.packed = 1; m.stride_alpha = (ptrdiff_t)(nx * ny * (nt / 8)); m.stride_x = (ptrdiff_t)(ny * (nt / 8));
+            m.stride_y = (ptrdiff_t)(nt / 8); m.stride_t = 1;
+            memset(m2, 0xAB, nbytes);
+            cube.data = P.data; cube.n_t = split; m.data = m2;
+            CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+            p2d_destroy(ctx);
+            d.user = &h2;
+            ctx = p2d_create(&d, NULL);
+            cube.data = (const double *)P.data + split; cube.n_t = nt - split; m.data = m2 + split / 8;
+            CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+            p2d_destroy(ctx);
+            CHECK(h1.n + h2.n == one.n && same_peaks_from(&one, 0, &h1, 0) && same_peaks_from(&one, h1.n, &h2, split));
+            CHECK(memcmp(m1, m2, nbytes) == 0);
+            collected_free(&h1);
+            collected_free(&h2);
+        }
+        collected_free(&one);
+        free(m1); free(m2);
+    }
+    npy_free(&P);
+}
+
+/* ---- memory, cancel, options, bad input ------------------------------------------------------ */
+
+static int cancel_progress(void *user, double fraction) { (void)user; return fraction > 0.3; }
+
+/* p2d_estimate_bytes is what the run takes from the pool, the run holds nothing afterwards, a
+   budget below the estimate fails cleanly, and cancel leaves nothing behind. */
+static void test_memory_estimate_and_cancel(void)
+{
+    npy_array P = load("posterior_200.npy");
+    tp_desc pd;
+    tp_pool *pool;
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_masks m;
+    p2d_ctx *ctx;
+    p2d_summary s;
+    collected c;
+    size_t est, nbytes, live0;
+    uint8_t *masks;
+    tp_stats st;
+    int mode, threads;
+    CHECK(P.data != NULL);
+    if (!P.data) return;
+    p2d_masks_bytes(3, P.shape[0], P.shape[1], P.shape[2], 0, &nbytes);
+    masks = (uint8_t *)malloc(nbytes);
+    memset(&cube, 0, sizeof cube);
+    cube.data = P.data; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = P.shape[2];
+    memset(&m, 0, sizeof m);
+    m.data = masks;
+    for (mode = 0; mode < 2; mode++)
+        for (threads = 1; threads <= 2; threads++) {
+            pool = tp_create(NULL, NULL);
+            collected_init(&c, cube.n_t);
+            memset(&d, 0, sizeof d);
+            d.pool = pool; d.mode = mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &c;
+            d.n_threads = threads;
+            CHECK(p2d_estimate_bytes(&d, cube.n_x, cube.n_y, cube.n_t, &est) == P2D_OK && est > 0);
+            ctx = p2d_create(&d, NULL);
+            live0 = tp_get_stats(pool).bytes_requested;
+            tp_reset_peak(pool);
+            CHECK(p2d_run(ctx, &cube, &m, NULL, &s) == P2D_OK);
+            st = tp_get_stats(pool);
+            CHECK_MSG(st.peak_requested - live0 <= est && s.scratch_bytes == est, "peak %zu, estimate %zu",
+                      st.peak_requested - live0, est);
+            CHECK(st.bytes_requested == live0);
+            p2d_destroy(ctx);
+            collected_free(&c);
+            tp_destroy(pool);
+        }
+    /* the estimate does not grow with n_t (past one block) */
+    {
+        size_t e1, e2;
+        memset(&d, 0, sizeof d);
+        d.mode = P2D_MODE_EXACT; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect;
+        CHECK(p2d_estimate_bytes(&d, 41, 63, 1000, &e1) == P2D_OK && p2d_estimate_bytes(&d, 41, 63, 100000, &e2) == P2D_OK);
+        CHECK(e1 == e2 && e1 < ((size_t)8 << 20));
+    }
+    /* a budget below the estimate: P2D_ERR_BUDGET with a message, nothing held */
+    memset(&pd, 0, sizeof pd);
+    pd.budget_bytes = 256 * 1024;
+    pool = tp_create(&pd, NULL);
+    memset(&d, 0, sizeof d);
+    d.pool = pool; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect;
+    collected_init(&c, cube.n_t);
+    d.user = &c;
+    ctx = p2d_create(&d, NULL);
+    live0 = tp_get_stats(pool).bytes_live;
+    CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_ERR_BUDGET);
+    CHECK(strstr(p2d_last_error(ctx), "scratch") != NULL);
+    CHECK(tp_get_stats(pool).bytes_live == live0);
+    p2d_destroy(ctx);
+    tp_destroy(pool);
+    collected_free(&c);
+    /* cancel from on_slice and from progress, with 1 and 2 threads: distinct result, no leak */
+    for (threads = 1; threads <= 2; threads++) {
+        pool = tp_create(NULL, NULL);
+        collected_init(&c, cube.n_t);
+        c.cancel_at = 50;
+        memset(&d, 0, sizeof d);
+        d.pool = pool; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &c; d.n_threads = threads;
+        ctx = p2d_create(&d, NULL);
+        live0 = tp_get_stats(pool).bytes_live;
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_ERR_CANCELLED);
+        CHECK(tp_get_stats(pool).bytes_live == live0);
+        p2d_destroy(ctx);
+        d.on_slice = NULL; d.progress = cancel_progress;
+        ctx = p2d_create(&d, NULL);
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_ERR_CANCELLED);
+        CHECK(strstr(p2d_last_error(ctx), "cancel") != NULL);
+        p2d_destroy(ctx);
+        collected_free(&c);
+        tp_destroy(pool);
+    }
+    free(masks);
+    npy_free(&P);
+}
+
+/* min_prominence keeps exactly the peaks at or above it; skip_peaks still reports the dominant
+   position, min and max. */
+static void test_options(void)
+{
+    npy_array P = load("posterior_200.npy");
+    collected all, some;
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_ctx *ctx;
+    size_t i, want = 0, nt = 30;
+    CHECK(P.data != NULL);
+    if (!P.data) return;
+    memset(&cube, 0, sizeof cube);
+    cube.data = P.data; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = nt;
+    cube.stride_x = (ptrdiff_t)(P.shape[1] * P.shape[2]); cube.stride_y = (ptrdiff_t)P.shape[2]; cube.stride_t = 1;
+    collected_init(&all, nt);
+    collected_init(&some, nt);
+    memset(&d, 0, sizeof d);
+    d.on_slice = collect; d.user = &all;
+    ctx = p2d_create(&d, NULL);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_OK);
+    p2d_destroy(ctx);
+    for (i = 0; i < all.n; i++) want += all.peaks[i].prominence >= 1e-5;
+    d.user = &some; d.min_prominence = 1e-5;
+    ctx = p2d_create(&d, NULL);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_OK);
+    p2d_destroy(ctx);
+    CHECK(some.n == want && want > 0 && want < all.n);
+    collected_free(&some);
+    collected_init(&some, nt);
+    d.min_prominence = 0; d.skip_peaks = 1;
+    ctx = p2d_create(&d, NULL);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_OK);
+    p2d_destroy(ctx);
+    CHECK(some.n == 0);
+    for (i = 0; i < nt; i++) {
+        const p2d_peak *dom = all.peaks + all.first[i] + (size_t)all.slices[i].dominant;
+        CHECK(all.slices[i].dominant >= 0 && some.slices[i].dominant == -1);
+        CHECK(some.slices[i].dom_ix == dom->ix && some.slices[i].dom_iy == dom->iy && some.slices[i].max == dom->height);
+    }
+    collected_free(&some);
+    collected_free(&all);
+    npy_free(&P);
+}
+
+static void test_bad_input(void)
+{
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_ctx *ctx;
+    p2d_result r;
+    double one = 1.0, nan_alpha = NAN;
+    size_t bytes;
+    memset(&d, 0, sizeof d);
+    d.mode = 7;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.mode = 0; d.connectivity = 6;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.connectivity = 0; d.n_threads = -1;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.n_threads = P2D_MAX_THREADS + 1;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.n_threads = 0; d.n_alpha = 1;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG); /* alphas NULL */
+    d.alphas = &nan_alpha;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.alphas = &one; d.min_prominence = -1;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.min_prominence = NAN;
+    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.min_prominence = 0;
+    ctx = p2d_create(&d, &r);
+    CHECK(ctx && r == P2D_OK && p2d_get_desc(ctx).connectivity == 8 && p2d_get_desc(ctx).n_threads == 1 &&
+          p2d_get_desc(ctx).alphas != &one && p2d_get_desc(ctx).alphas[0] == 1.0);
+    memset(&cube, 0, sizeof cube);
+    CHECK(p2d_run(NULL, &cube, NULL, NULL, NULL) == P2D_ERR_ARG);
+    CHECK(p2d_run(ctx, NULL, NULL, NULL, NULL) == P2D_ERR_ARG);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_ARG && strstr(p2d_last_error(ctx), "NULL"));
+    cube.data = &one; cube.n_x = 1; cube.n_y = 0; cube.n_t = 1;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_ARG && strstr(p2d_last_error(ctx), "n_y"));
+    cube.n_y = 1; cube.dtype = 9;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_ARG && strstr(p2d_last_error(ctx), "dtype"));
+    /* sizes that overflow fail before the data is touched */
+    cube.dtype = P2D_F64; cube.n_x = (size_t)1 << 20; cube.n_y = (size_t)1 << 20;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_OVERFLOW);
+    cube.n_x = 41; cube.n_y = 63; cube.n_t = (size_t)-1 / 1000;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_OVERFLOW && strstr(p2d_last_error(ctx), "overflow"));
+    CHECK(p2d_estimate_bytes(&d, 41, 63, (size_t)-1 / 1000, &bytes) == P2D_ERR_OVERFLOW);
+    CHECK(p2d_estimate_bytes(&d, 41, 0, 10, &bytes) == P2D_ERR_ARG);
+    CHECK(p2d_estimate_bytes(NULL, 41, 63, 10, &bytes) == P2D_ERR_ARG);
+    CHECK(p2d_masks_bytes(3, (size_t)1 << 30, (size_t)1 << 30, 64, 0, &bytes) == P2D_ERR_OVERFLOW);
+    CHECK(p2d_masks_bytes(3, 41, 63, 100000, 1, &bytes) == P2D_OK && bytes == 3u * 41 * 63 * 12500);
+    CHECK(strcmp(p2d_result_string(P2D_ERR_CANCELLED), "cancelled") == 0);
+    CHECK(strncmp(p2d_build_info(), "prom2d ", 7) == 0);
+    p2d_destroy(ctx);
+    p2d_destroy(NULL);
+}
+
+int main(void)
+{
+    RUN(test_pypho_reference);
+    RUN(test_exact_reference_conn8);
+    RUN(test_exact_reference_conn4);
+    RUN(test_contour_agreement);
+    RUN(test_random_against_brute_force);
+    RUN(test_edge_pypho_reference);
+    RUN(test_edge_slices);
+    RUN(test_strides_and_float);
+    RUN(test_threads_and_pieces_identical);
+    RUN(test_memory_estimate_and_cancel);
+    RUN(test_options);
+    RUN(test_bad_input);
+    return tk_summary("prom2d");
+}
