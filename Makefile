@@ -21,8 +21,8 @@ ZLIB := $(shell tools/detect.sh zlib)
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
-EXAMPLES   = $(B)/pool
-TESTS      = $(B)/test_tensorpool $(B)/test_common
+EXAMPLES   = $(B)/pool $(B)/prom2d
+TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d
 
 .PHONY: all demo test bench fuzz clean
 all: $(EXAMPLES) $(TESTS)
@@ -33,6 +33,12 @@ $(B):
 $(B)/pool: examples/pool.c tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pool.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
 
+$(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) examples/prom2d.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
+
+$(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h examples/common/npy.c examples/common/util.c | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
+
 $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_tensorpool.c -o $@ $(LDLIBS)
 
@@ -42,16 +48,20 @@ $(B)/test_common: tests/test_common.c $(COMMON_SRC) $(COMMON_HDR) tests/testkit.
 demo: $(EXAMPLES)
 	@mkdir -p out
 	$(B)/pool --demo --out out
+	$(B)/prom2d --demo --out out
 	@echo "demo outputs are in out/"
 
 test: all
 	@sh tests/run.sh
 
-bench: $(B)/bench_pool
+bench: $(B)/bench_pool $(B)/bench_prom2d
 	@sh bench/run.sh
 
 $(B)/bench_pool: bench/bench_pool.c tensorpool.h | $(B)
 	$(CC) $(STD) -O2 -g $(WARN) bench/bench_pool.c -o $@ $(LDLIBS)
+
+$(B)/bench_prom2d: bench/bench_prom2d.c prom2d.h tensorpool.h examples/common/npy.c | $(B)
+	$(CC) $(STD) -O2 -g $(WARN) bench/bench_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 fuzz: | $(B)
 	@if tools/detect.sh fuzzer >/dev/null; then \

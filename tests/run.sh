@@ -115,6 +115,22 @@ else
     skip "valgrind runs: valgrind not installed"
 fi
 
+# ---- prom2d.h ---------------------------------------------------------------------------------
+P2D_SRC="tests/test_prom2d.c examples/common/npy.c examples/common/util.c"
+build prom2d $CC $TFLAGS -D_DEFAULT_SOURCE $P2D_SRC $LIBS && run_suite "prom2d" "$B/prom2d"
+build prom2d_nothreads $CC $TFLAGS -D_DEFAULT_SOURCE -DP2D_NO_THREADS -DTP_NO_THREADS $P2D_SRC -lm \
+    && run_suite "prom2d P2D_NO_THREADS" "$B/prom2d_nothreads"
+step "build npy.o util.o (C, for the C++ test)" sh -c "gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/npy.c -o $B/npy.o && gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/util.c -o $B/util.o"
+build prom2d_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_prom2d.c -x none "$B/npy.o" "$B/util.o" -lpthread \
+    && run_suite "prom2d C++" "$B/prom2d_cxx"
+if have clang && [ -x "$B/san_probe" ]; then
+    build prom2d_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $P2D_SRC $LIBS && run_suite "prom2d ASan+UBSan" "$B/prom2d_asan"
+    build prom2d_tsan clang $TFLAGS -D_DEFAULT_SOURCE -fsanitize=thread $P2D_SRC $LIBS && run_suite "prom2d TSan" "$B/prom2d_tsan"
+fi
+if have valgrind; then
+    run_suite "prom2d valgrind" "$B/prom2d" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
+fi
+
 # ---- 3. the example programs' I/O kit -------------------------------------------------------
 if [ -f tests/test_common.c ]; then
     build common $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
@@ -138,6 +154,18 @@ else
 fi
 
 # ---- 4. the example programs themselves ------------------------------------------------------
+build prom2d_cli $CC $TFLAGS -D_DEFAULT_SOURCE examples/prom2d.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
+    && step "prom2d --demo (peaks, masks, PNGs)" "$B/prom2d_cli" --demo --out "$B/prom2d_demo" \
+    && step "prom2d CLI, pypho mode: packed masks equal pyPho's byte for byte" sh -c "
+        $B/prom2d_cli --posterior tests/data/prom2d/posterior_200.npy --alpha 0.1,0.5,0.9 --mode pypho --pack-masks \
+            --peaks-out $B/cli_peaks.npy --masks-out $B/cli_masks.npy >/dev/null &&
+        head -c 128 $B/cli_peaks.npy | grep -q \"'shape': (39743, 6)\" &&
+        tail -c 193725 $B/cli_masks.npy >$B/cli_masks.bin && tail -c 193725 tests/data/prom2d/pypho_masks_packed.npy >$B/ref_masks.bin &&
+        cmp -s $B/cli_masks.bin $B/ref_masks.bin" \
+    && step "prom2d CLI rejects bad input" sh -c "! $B/prom2d_cli --posterior tests/data/prom2d/uf8_peaks.npy --alpha 0.5 --masks-out $B/x.npy 2>/dev/null &&
+        ! $B/prom2d_cli --posterior nonexistent.npy --peaks-out $B/x.npy 2>/dev/null && ! $B/prom2d_cli --alpha 0.1,x 2>/dev/null &&
+        ! $B/prom2d_cli --mode fancy 2>/dev/null"
+
 build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
     && step "pool --demo (a job twice its budget, spilled and checked)" "$B/pool" --demo --out "$B/pool_demo" \
     && step "pool rejects bad arguments" sh -c "! $B/pool --frames 0 && ! $B/pool --bogus"

@@ -137,6 +137,27 @@ static void test_npy_round_trip(void)
     npy_free(&a);
 }
 
+/* A streamed file gets its final row count written into the header when it closes; a stream
+   with no rows is a legal (0, cols) array. */
+static void test_npy_stream(void)
+{
+    double rows[6] = {1, 2, 3, 4, 5, 6};
+    npy_stream s;
+    npy_array a;
+    CHECK(npy_stream_open(&s, tmp_path("stream.npy"), NPY_F8, 2, err, sizeof err) == 0);
+    CHECK(npy_stream_rows(&s, rows, 1, err, sizeof err) == 0);
+    CHECK(npy_stream_rows(&s, rows + 2, 2, err, sizeof err) == 0);
+    CHECK(npy_stream_close(&s, err, sizeof err) == 0);
+    CHECK(npy_read(tmp_path("stream.npy"), &a, err, sizeof err) == 0);
+    CHECK(a.ndim == 2 && a.shape[0] == 3 && a.shape[1] == 2 && a.data && ((double *)a.data)[5] == 6.0);
+    npy_free(&a);
+    CHECK(npy_stream_open(&s, tmp_path("stream0.npy"), NPY_F8, 6, err, sizeof err) == 0);
+    CHECK(npy_stream_close(&s, err, sizeof err) == 0);
+    CHECK(npy_read(tmp_path("stream0.npy"), &a, err, sizeof err) == 0 && a.shape[0] == 0 && a.shape[1] == 6);
+    npy_free(&a);
+    CHECK(npy_stream_open(&s, "/nonexistent-dir/x.npy", NPY_F8, 2, err, sizeof err) == -1 && strstr(err, "cannot create"));
+}
+
 static void check_golden_volume(const nifti_image *img)
 {
     npy_array vals, aff;
@@ -364,6 +385,7 @@ int main(void)
     RUN(test_npy_integer_and_bool_dtypes);
     RUN(test_npy_errors);
     RUN(test_npy_round_trip);
+    RUN(test_npy_stream);
     RUN(test_nifti_reads_nibabel_file);
     RUN(test_nifti_round_trip_and_qform);
     RUN(test_nifti_errors_and_byte_order);

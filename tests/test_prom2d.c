@@ -670,7 +670,7 @@ static void test_threads_and_pieces_identical(void)
             collected_init(&many, nt);
             memset(m2, 0xAB, nbytes);
             CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m2, threads, &many, &s) == P2D_OK);
-            CHECK(s.n_workers == threads && s.n_ok == nt && s.n_peaks == many.n);
+            CHECK(s.n_workers == (strstr(p2d_build_info(), "pthread") ? threads : 1) && s.n_ok == nt && s.n_peaks == many.n);
             CHECK(same_peaks(&one, &many));
             CHECK(memcmp(m1, m2, nbytes) == 0);
             collected_free(&many);
@@ -761,7 +761,7 @@ static void test_memory_estimate_and_cancel(void)
         }
     /* the estimate does not grow with n_t (past one block) */
     {
-        size_t e1, e2;
+        size_t e1 = 0, e2 = 1;
         memset(&d, 0, sizeof d);
         d.mode = P2D_MODE_EXACT; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect;
         CHECK(p2d_estimate_bytes(&d, 41, 63, 1000, &e1) == P2D_OK && p2d_estimate_bytes(&d, 41, 63, 100000, &e2) == P2D_OK);

@@ -176,18 +176,18 @@ int npy_read(const char *path, npy_array *a, char *err, size_t cap)
     return rc;
 }
 
-int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, const void *data,
-              char *err, size_t cap)
+/* Writes the magic, version and header dict of a C-order array; the header is padded with spaces
+   to at least min_total bytes (so a streamed file can be rewritten in place) and to a multiple of
+   64. Returns the element count, or (size_t)-1 when the shape overflows. */
+static size_t npy__write_header(FILE *f, npy_dtype dtype, int ndim, const size_t *shape, size_t min_total)
 {
     char dict[1024], pre[12];
-    size_t n = 0, count = 1, dlen, total, pad, bytes, pre_len;
+    size_t n = 0, count = 1, dlen, total, pad, pre_len, hl;
     int i, version;
-    FILE *f;
-    if (ndim < 0 || ndim > NPY_MAX_DIMS || !npy_itemsize(dtype)) return ex_fail(err, cap, "npy: bad arguments");
     n += (size_t)snprintf(dict + n, sizeof dict - n, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                           npy_dtype_name(dtype));
     for (i = 0; i < ndim; i++) {
-        if (shape[i] && count > (size_t)-1 / shape[i]) return ex_fail(err, cap, "npy: shape overflows");
+        if (shape[i] && count > (size_t)-1 / shape[i]) return (size_t)-1;
         count *= shape[i];
         n += (size_t)snprintf(dict + n, sizeof dict - n, "%zu%s", shape[i], ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
     }
@@ -196,26 +196,76 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, 
     version = dlen + 11 > 65535 ? 2 : 1;
     pre_len = version == 1 ? 10 : 12;
     total = pre_len + dlen + 1;
-    pad = (64 - total % 64) % 64;
+    pad = total < min_total ? min_total - total : 0;
+    pad += (64 - (total + pad) % 64) % 64;
+    hl = dlen + pad + 1;
     memcpy(pre, "\x93NUMPY", 6);
     pre[6] = (char)version;
     pre[7] = 0;
-    {
-        size_t hl = dlen + pad + 1;
-        pre[8] = (char)(hl & 0xff);
-        pre[9] = (char)((hl >> 8) & 0xff);
-        if (version == 2) { pre[10] = (char)((hl >> 16) & 0xff); pre[11] = (char)((hl >> 24) & 0xff); }
-    }
-    bytes = count * npy_itemsize(dtype);
-    f = fopen(path, "wb");
-    if (!f) return ex_fail(err, cap, "npy: cannot create %s", path);
+    pre[8] = (char)(hl & 0xff);
+    pre[9] = (char)((hl >> 8) & 0xff);
+    if (version == 2) { pre[10] = (char)((hl >> 16) & 0xff); pre[11] = (char)((hl >> 24) & 0xff); }
     fwrite(pre, 1, pre_len, f);
     fwrite(dict, 1, dlen, f);
     for (; pad; pad--) fputc(' ', f);
     fputc('\n', f);
+    return count;
+}
+
+int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, const void *data,
+              char *err, size_t cap)
+{
+    size_t count, bytes;
+    FILE *f;
+    if (ndim < 0 || ndim > NPY_MAX_DIMS || !npy_itemsize(dtype)) return ex_fail(err, cap, "npy: bad arguments");
+    f = fopen(path, "wb");
+    if (!f) return ex_fail(err, cap, "npy: cannot create %s", path);
+    count = npy__write_header(f, dtype, ndim, shape, 0);
+    if (count == (size_t)-1) { fclose(f); return ex_fail(err, cap, "npy: shape overflows"); }
+    bytes = count * npy_itemsize(dtype);
     if (bytes && fwrite(data, 1, bytes, f) != bytes) { fclose(f); return ex_fail(err, cap, "npy: write to %s failed", path); }
     if (fclose(f) != 0) return ex_fail(err, cap, "npy: write to %s failed", path);
     return 0;
+}
+
+/* Room for any row count: the header is rewritten with the final shape when the stream closes. */
+#define NPY__STREAM_HEADER 128
+
+int npy_stream_open(npy_stream *s, const char *path, npy_dtype dtype, size_t cols, char *err, size_t cap)
+{
+    size_t shape[2];
+    memset(s, 0, sizeof *s);
+    if (!npy_itemsize(dtype) || !cols) return ex_fail(err, cap, "npy: bad arguments");
+    s->f = fopen(path, "wb");
+    if (!s->f) return ex_fail(err, cap, "npy: cannot create %s", path);
+    s->dtype = dtype;
+    s->cols = cols;
+    shape[0] = 0;
+    shape[1] = cols;
+    npy__write_header(s->f, dtype, 2, shape, NPY__STREAM_HEADER);
+    return 0;
+}
+
+int npy_stream_rows(npy_stream *s, const void *rows, size_t n_rows, char *err, size_t cap)
+{
+    size_t bytes = n_rows * s->cols * npy_itemsize(s->dtype);
+    if (bytes && fwrite(rows, 1, bytes, s->f) != bytes) return ex_fail(err, cap, "npy: write failed");
+    s->rows += n_rows;
+    return 0;
+}
+
+int npy_stream_close(npy_stream *s, char *err, size_t cap)
+{
+    size_t shape[2];
+    int bad;
+    if (!s->f) return 0;
+    shape[0] = s->rows;
+    shape[1] = s->cols;
+    bad = fseek(s->f, 0, SEEK_SET) != 0;
+    if (!bad) npy__write_header(s->f, s->dtype, 2, shape, NPY__STREAM_HEADER);
+    bad = fclose(s->f) != 0 || bad;
+    s->f = NULL;
+    return bad ? ex_fail(err, cap, "npy: write failed") : 0;
 }
 
 void npy_free(npy_array *a)

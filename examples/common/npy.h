@@ -11,6 +11,11 @@
 #define EXAMPLES_NPY_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define NPY_MAX_DIMS 16
 
@@ -32,11 +37,27 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, 
               char *err, size_t errcap);
 void npy_free(npy_array *a);
 
+/* A 2-D array written row block by row block, for outputs whose length is known only at the end
+   (e.g. one row per peak): the header is rewritten with the row count by npy_stream_close. */
+typedef struct npy_stream {
+    FILE *f;
+    npy_dtype dtype;
+    size_t cols, rows;
+} npy_stream;
+
+int npy_stream_open(npy_stream *s, const char *path, npy_dtype dtype, size_t cols, char *err, size_t errcap);
+int npy_stream_rows(npy_stream *s, const void *rows, size_t n_rows, char *err, size_t errcap);
+int npy_stream_close(npy_stream *s, char *err, size_t errcap);
+
 size_t npy_itemsize(npy_dtype dtype);
 const char *npy_dtype_name(npy_dtype dtype);
 /* Converts any dtype to double (dst has a->count elements). */
 void npy_to_f64(const npy_array *a, double *dst);
 /* Reads a float32/float64 file as doubles: fails (with a message) for other dtypes. */
 int npy_read_f64(const char *path, npy_array *out, double **values, char *err, size_t errcap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

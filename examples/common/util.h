@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define EX_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -15,5 +19,9 @@
 int ex_fail(char *err, size_t cap, const char *fmt, ...) EX_PRINTF(3, 4);
 /* Puts "path: " in front of the message already in err. */
 void ex_prefix_path(char *err, size_t cap, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,354 @@
+/* prom2d - peaks, prominences and dominant-peak masks of every time bin of a posterior cube.
+
+   build/prom2d --posterior p.npy --alpha 0.1,0.5,0.9 [--connectivity 4|8] [--mode exact|pypho]
+                --peaks-out peaks.npy --masks-out masks.npy [--png-dir DIR]
+   build/prom2d --demo [--out DIR]
+
+   p.npy: float32 or float64, shape (n_x, n_y, n_t), C order (time fastest, as numpy makes it).
+   peaks.npy: (n_rows, 6) float64 - t, ix, iy, height, prominence, col_level (NaN for the highest
+   peak of a bin and in pypho mode), in time order, then row-major. Written as the run goes, so
+   the peaks never have to fit in memory.
+   masks.npy: uint8 (n_alpha, n_x, n_y, n_t), 1 inside the dominant peak's region for that alpha;
+   with --pack-masks: (n_alpha, n_x, n_y, ceil(n_t / 8)), bits along t, least significant first
+   (np.unpackbits(m, axis=-1, count=n_t, bitorder='little') gives the byte cube back).
+*/
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#define TENSORPOOL_IMPLEMENTATION
+#define PROM2D_IMPLEMENTATION
+#include "../prom2d.h"
+#include "common/npy.h"
+#include "common/png.h"
+#include "common/progress.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_ALPHAS 16
+#define MAX_PNG_BINS 4
+
+typedef struct options {
+    const char *posterior, *peaks_out, *masks_out, *png_dir, *out_dir;
+    double alphas[MAX_ALPHAS];
+    size_t n_alpha;
+    int connectivity, mode, threads, pack, demo;
+    double min_prominence;
+} options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: prom2d --posterior p.npy --alpha A[,A...] --peaks-out peaks.npy --masks-out masks.npy\n"
+            "              [--mode exact|pypho] [--connectivity 4|8] [--min-prominence P] [--threads T]\n"
+            "              [--pack-masks] [--png-dir DIR]\n"
+            "       prom2d --demo [--out DIR]\n"
+            "\n"
+            "Peaks and their prominence for every time bin of a posterior cube (n_x, n_y, n_t), and for\n"
+            "each alpha the 4-connected region of values >= alpha * (dominant peak height) around the\n"
+            "dominant peak.\n"
+            "  --posterior F       float32/float64 .npy, shape (n_x, n_y, n_t)\n"
+            "  --alpha LIST        mask thresholds, comma-separated (e.g. 0.1,0.5,0.9); none: no masks\n"
+            "  --mode M            exact (topographic prominence, default) or pypho (reproduces\n"
+            "                      pyPhoPlaceCellAnalysis' compute_2d_dt_posterior_peak_promenences)\n"
+            "  --connectivity C    exact mode: 8 (default) or 4 neighbours\n"
+            "  --min-prominence P  list only peaks with prominence >= P (default: all)\n"
+            "  --peaks-out F       (n_rows, 6) float64: t, ix, iy, height, prominence, col_level\n"
+            "  --masks-out F       uint8 (n_alpha, n_x, n_y, n_t)\n"
+            "  --pack-masks        masks bit-packed along t (8x smaller), see the header of prom2d.c\n"
+            "  --threads T         worker threads (default 1); results do not depend on it\n"
+            "  --png-dir DIR       PNGs of 4 bins: the posterior with its dominant peak, and the masks\n"
+            "  --demo              a bump moving around a track with noise, 2000 bins, all outputs in\n"
+            "                      --out DIR (default out/)\n"
+            "  --help              this text\n");
+}
+
+static int fail(const char *fmt, const char *what)
+{
+    fprintf(stderr, "prom2d: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+static int parse_alphas(const char *s, options *o)
+{
+    while (*s) {
+        char *end;
+        double a = strtod(s, &end);
+        if (end == s || !isfinite(a) || o->n_alpha == MAX_ALPHAS) return -1;
+        o->alphas[o->n_alpha++] = a;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return -1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->threads = 1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
+        if (!strcmp(a, "--demo")) { o->demo = 1; continue; }
+        if (!strcmp(a, "--pack-masks")) { o->pack = 1; continue; }
+        if (!v) return fail("%s needs a value (see --help)", a);
+        i++;
+        if (!strcmp(a, "--posterior")) o->posterior = v;
+        else if (!strcmp(a, "--peaks-out")) o->peaks_out = v;
+        else if (!strcmp(a, "--masks-out")) o->masks_out = v;
+        else if (!strcmp(a, "--png-dir")) o->png_dir = v;
+        else if (!strcmp(a, "--out")) o->out_dir = v;
+        else if (!strcmp(a, "--alpha")) { if (parse_alphas(v, o)) return fail("--alpha wants finite numbers separated by commas, not '%s'", v); }
+        else if (!strcmp(a, "--mode")) {
+            if (!strcmp(v, "exact")) o->mode = P2D_MODE_EXACT;
+            else if (!strcmp(v, "pypho")) o->mode = P2D_MODE_PYPHO;
+            else return fail("--mode is exact or pypho, not '%s'", v);
+        } else if (!strcmp(a, "--connectivity")) {
+            o->connectivity = atoi(v);
+            if (o->connectivity != 4 && o->connectivity != 8) return fail("--connectivity is 4 or 8, not '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            o->threads = atoi(v);
+            if (o->threads < 1 || o->threads > P2D_MAX_THREADS) return fail("--threads must be 1 to 64, not '%s'", v);
+        } else if (!strcmp(a, "--min-prominence")) {
+            char *end;
+            o->min_prominence = strtod(v, &end);
+            if (*end || !(o->min_prominence >= 0)) return fail("--min-prominence must be a number >= 0, not '%s'", v);
+        } else return fail("unknown option %s (see --help)", a);
+    }
+    return 0;
+}
+
+/* ---- the demo's posterior: a bump running around a track, a weaker distractor, noise --------- */
+
+static double uniform01(unsigned long long *s)
+{
+    *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
+    return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double *demo_posterior(size_t nx, size_t ny, size_t nt)
+{
+    double *cube = (double *)malloc(nx * ny * nt * sizeof(double)), *z = (double *)malloc(nx * ny * sizeof(double));
+    unsigned long long seed = 42;
+    size_t t, i, j;
+    if (!cube || !z) { free(cube); free(z); return NULL; }
+    for (t = 0; t < nt; t++) {
+        double phase = 2 * 3.14159265358979 * (double)t / 500.0, sum = 0;
+        double cx = 20 + 14 * cos(phase), cy = 31 + 24 * sin(phase);         /* the animal's lap */
+        double dx = 20 + 14 * cos(phase + 2.5), dy = 31 + 24 * sin(phase + 2.5); /* a replayed place */
+        double w = 0.35 + 0.3 * sin((double)t / 37.0), width = 2.5 + 1.5 * uniform01(&seed);
+        for (i = 0; i < nx; i++)
+            for (j = 0; j < ny; j++) {
+                double a = ((double)i - cx) * ((double)i - cx) + ((double)j - cy) * ((double)j - cy);
+                double b = ((double)i - dx) * ((double)i - dx) + ((double)j - dy) * ((double)j - dy);
+                z[i * ny + j] = exp(-a / (2 * width * width)) + w * exp(-b / 8.0) + 0.05 + 0.04 * uniform01(&seed);
+            }
+        for (i = 0; i < nx * ny; i++) sum += z[i];
+        for (i = 0; i < nx * ny; i++) cube[i * nt + t] = z[i] / sum;
+    }
+    free(z);
+    return cube;
+}
+
+/* ---- outputs --------------------------------------------------------------------------------- */
+
+typedef struct run_state {
+    npy_stream peaks;
+    int writing, failed;
+    char err[256];
+    size_t png_bins[MAX_PNG_BINS], n_png;
+    p2d_slice dom[MAX_PNG_BINS]; /* dominant position of each pictured bin */
+    double max_prominence;
+    size_t max_prom_t;
+    progress_bar bar;
+} run_state;
+
+/* desc.user goes to both callbacks: the bar lives in the run state */
+static int on_progress(void *user, double fraction) { return progress_callback(&((run_state *)user)->bar, fraction); }
+
+static int on_slice(void *user, const p2d_slice *s)
+{
+    run_state *st = (run_state *)user;
+    double row[6 * 64];
+    size_t i, k, n = 0;
+    for (k = 0; k < st->n_png; k++)
+        if (st->png_bins[k] == s->t) { st->dom[k] = *s; st->dom[k].peaks = NULL; }
+    for (i = 0; i < s->n_peaks; i++) {
+        const p2d_peak *p = s->peaks + i;
+        if (p->parent >= 0 && p->prominence > st->max_prominence) { st->max_prominence = p->prominence; st->max_prom_t = s->t; }
+        if (!st->writing) continue;
+        row[n * 6 + 0] = (double)s->t;
+        row[n * 6 + 1] = p->ix;
+        row[n * 6 + 2] = p->iy;
+        row[n * 6 + 3] = p->height;
+        row[n * 6 + 4] = p->prominence;
+        row[n * 6 + 5] = p->col_level;
+        if (++n == 64 || i + 1 == s->n_peaks) {
+            if (npy_stream_rows(&st->peaks, row, n, st->err, sizeof st->err)) { st->failed = 1; return 1; }
+            n = 0;
+        }
+    }
+    return 0;
+}
+
+/* Two PNGs per pictured bin: the posterior (dominant peak circled) and the masks, drawn as the
+   number of alphas whose region holds each pixel, so nested regions show as bands. */
+static int write_pngs(const options *o, const run_state *st, const double *cube, int f32, size_t nx, size_t ny, size_t nt,
+                      const uint8_t *masks)
+{
+    double *img = (double *)malloc(nx * ny * sizeof(double));
+    size_t k, i, a;
+    char path[1024], title[160], err[256];
+    mkdir(o->png_dir, 0755);
+    for (k = 0; k < st->n_png && img; k++) {
+        size_t t = st->png_bins[k];
+        png_heatmap_opts h = png_heatmap_defaults();
+        for (i = 0; i < nx * ny; i++) img[i] = f32 ? (double)((const float *)(const void *)cube)[i * nt + t] : cube[i * nt + t];
+        snprintf(title, sizeof title, "posterior, bin %zu", t);
+        h.title = title; h.xlabel = "y bin"; h.ylabel = "x bin"; h.cbar_label = "P";
+        h.mark_row = st->dom[k].dom_ix; h.mark_col = st->dom[k].dom_iy;
+        snprintf(path, sizeof path, "%s/bin%06zu_posterior.png", o->png_dir, t);
+        if (png_heatmap(path, img, nx, ny, &h, err, sizeof err)) { free(img); return fail("%s", err); }
+        if (!masks) continue;
+        for (i = 0; i < nx * ny; i++) {
+            img[i] = 0;
+            for (a = 0; a < o->n_alpha; a++) {
+                size_t at = (a * nx * ny + i) * (o->pack ? (nt + 7) / 8 : nt) + (o->pack ? t / 8 : t);
+                img[i] += o->pack ? (masks[at] >> (t % 8)) & 1 : masks[at];
+            }
+        }
+        snprintf(title, sizeof title, "masks, bin %zu: alphas inside (of %zu)", t, o->n_alpha);
+        h.title = title; h.cbar_label = "alphas"; h.vmin = 0; h.vmax = (double)o->n_alpha;
+        snprintf(path, sizeof path, "%s/bin%06zu_masks.png", o->png_dir, t);
+        if (png_heatmap(path, img, nx, ny, &h, err, sizeof err)) { free(img); return fail("%s", err); }
+    }
+    free(img);
+    return 0;
+}
+
+static int run(const options *o, const void *data, int f32, size_t nx, size_t ny, size_t nt)
+{
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_masks m;
+    p2d_summary sum;
+    p2d_ctx *ctx;
+    p2d_result r;
+    run_state st;
+    uint8_t *masks = NULL;
+    size_t mask_bytes = 0, k;
+    double t0;
+    int rc = 0;
+    memset(&st, 0, sizeof st);
+    memset(&d, 0, sizeof d);
+    d.mode = o->mode;
+    d.connectivity = o->connectivity;
+    d.alphas = o->alphas;
+    d.n_alpha = o->masks_out ? o->n_alpha : 0;
+    d.min_prominence = o->min_prominence;
+    d.n_threads = o->threads;
+    d.on_slice = on_slice;
+    d.user = &st;
+    d.progress = on_progress;
+    if (o->png_dir)
+        for (k = 0; k < MAX_PNG_BINS; k++) st.png_bins[st.n_png++] = (nt - 1) * k / (MAX_PNG_BINS - 1);
+    if (d.n_alpha) {
+        if (p2d_masks_bytes(d.n_alpha, nx, ny, nt, o->pack, &mask_bytes) != P2D_OK || !(masks = (uint8_t *)malloc(mask_bytes)))
+            return fail("no memory for the masks (%s); try --pack-masks", "n_alpha * n_x * n_y * n_t bytes");
+    }
+    if (o->peaks_out) {
+        if (npy_stream_open(&st.peaks, o->peaks_out, NPY_F8, 6, st.err, sizeof st.err)) { free(masks); return fail("%s", st.err); }
+        st.writing = 1;
+    }
+    ctx = p2d_create(&d, &r);
+    if (!ctx) { free(masks); return fail("%s", p2d_result_string(r)); }
+    memset(&cube, 0, sizeof cube);
+    cube.data = data; cube.dtype = f32 ? P2D_F32 : P2D_F64;
+    cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
+    memset(&m, 0, sizeof m);
+    m.data = masks; m.packed = o->pack;
+    progress_begin(&st.bar, "prom2d");
+    t0 = progress_now();
+    r = p2d_run(ctx, &cube, &m, NULL, &sum);
+    progress_end(&st.bar);
+    if (st.writing && npy_stream_close(&st.peaks, st.err, sizeof st.err)) st.failed = 1;
+    if (r != P2D_OK) rc = fail("%s", st.failed ? st.err : p2d_last_error(ctx));
+    else if (st.failed) rc = fail("%s", st.err);
+    if (!rc && o->masks_out && masks) {
+        size_t shape[4];
+        char err[256];
+        shape[0] = d.n_alpha; shape[1] = nx; shape[2] = ny; shape[3] = o->pack ? (nt + 7) / 8 : nt;
+        if (npy_write(o->masks_out, NPY_U1, 4, shape, masks, err, sizeof err)) rc = fail("%s", err);
+    }
+    if (!rc) {
+        double secs = progress_now() - t0;
+        printf("prom2d: %zu bins of %zu x %zu (%s, %s), %llu peaks, %zu ok / %zu constant / %zu NaN, "
+               "%.3f s (%.1f us/bin, %d thread%s), scratch %.1f MiB, masks %.1f MiB%s\n",
+               nt, nx, ny, o->mode == P2D_MODE_PYPHO ? "pypho" : "exact", f32 ? "float32" : "float64",
+               (unsigned long long)sum.n_peaks, sum.n_ok, sum.n_no_peaks, sum.n_nan, secs, 1e6 * secs / (double)nt,
+               sum.n_workers, sum.n_workers == 1 ? "" : "s", (double)sum.scratch_bytes / 1048576.0,
+               (double)mask_bytes / 1048576.0, o->pack ? " (bit-packed)" : "");
+        if (st.max_prominence > 0)
+            printf("prom2d: the most prominent peak that is not its bin's highest: %.4g in bin %zu\n", st.max_prominence,
+                   st.max_prom_t);
+    }
+    if (!rc && o->png_dir) rc = write_pngs(o, &st, (const double *)data, f32, nx, ny, nt, masks);
+    p2d_destroy(ctx);
+    free(masks);
+    return rc;
+}
+
+static int demo(options *o)
+{
+    static char peaks[1024], masks_path[1024], png[1024], post[1024];
+    const char *dir = o->out_dir ? o->out_dir : "out";
+    size_t nx = 41, ny = 63, nt = 2000, shape[3];
+    double *cube = demo_posterior(nx, ny, nt);
+    char err[256];
+    int rc;
+    if (!cube) return fail("%s", "no memory for the demo posterior");
+    mkdir(dir, 0755);
+    snprintf(post, sizeof post, "%s/prom2d_posterior.npy", dir);
+    snprintf(peaks, sizeof peaks, "%s/prom2d_peaks.npy", dir);
+    snprintf(masks_path, sizeof masks_path, "%s/prom2d_masks.npy", dir);
+    snprintf(png, sizeof png, "%s/prom2d_png", dir);
+    shape[0] = nx; shape[1] = ny; shape[2] = nt;
+    if (npy_write(post, NPY_F8, 3, shape, cube, err, sizeof err)) { free(cube); return fail("%s", err); }
+    o->n_alpha = 3;
+    o->alphas[0] = 0.1; o->alphas[1] = 0.5; o->alphas[2] = 0.9;
+    o->peaks_out = peaks; o->masks_out = masks_path; o->png_dir = png;
+    printf("prom2d demo: %zu x %zu x %zu posterior written to %s\n", nx, ny, nt, post);
+    rc = run(o, cube, 0, nx, ny, nt);
+    if (!rc) printf("prom2d demo: peaks in %s, masks in %s, pictures in %s/\n", peaks, masks_path, png);
+    free(cube);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    npy_array a;
+    char err[512];
+    int rc;
+    if (parse_args(argc, argv, &o)) return 2;
+    if (o.demo) return demo(&o);
+    if (!o.posterior) { usage(stderr); return 2; }
+    if (!o.peaks_out && !o.masks_out) return fail("%s", "nothing to do: give --peaks-out and/or --masks-out");
+    if (o.masks_out && !o.n_alpha) return fail("%s", "--masks-out needs --alpha");
+    if (npy_read(o.posterior, &a, err, sizeof err)) return fail("%s", err);
+    if (a.ndim != 3 || (a.dtype != NPY_F4 && a.dtype != NPY_F8)) {
+        npy_free(&a);
+        return fail("%s: want a float32 or float64 array of shape (n_x, n_y, n_t)", o.posterior);
+    }
+    if (!a.count) { npy_free(&a); return fail("%s: the array is empty", o.posterior); }
+    rc = run(&o, a.data, a.dtype == NPY_F4, a.shape[0], a.shape[1], a.shape[2]);
+    npy_free(&a);
+    return rc;
+}
