@@ -77,9 +77,12 @@ def timing(path, reps):
         n_peaks = sum(len(o[1]) for o in out)
     wall, cpu = sorted(times)[len(times) // 2]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    import scipy
+    import skimage
     print("bench=pypho_replica bins=%d wall_s=%.3f cpu_s=%.3f us_per_bin=%.1f peaks=%d mask_bytes=%d maxrss_mb=%.1f "
-          "input_mb=%.1f" % (n_t, wall, cpu, 1e6 * wall / n_t, n_peaks, sum(m.nbytes for m in masks), rss,
-                             P.nbytes / 1048576.0))
+          "input_mb=%.1f versions=numpy-%s,scipy-%s,scikit-image-%s"
+          % (n_t, wall, cpu, 1e6 * wall / n_t, n_peaks, sum(m.nbytes for m in masks), rss, P.nbytes / 1048576.0,
+             np.__version__, scipy.__version__, skimage.__version__))
     return 0
 
 

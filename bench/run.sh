@@ -128,6 +128,80 @@ pool_bench() {
     replace_section pool "$md"
 }
 
-make -s build/bench_pool || exit 1
-pool_bench
+# ---- prom2d -----------------------------------------------------------------------------------
+prom2d_bench() {
+    bin=build/bench_prom2d
+    raw=bench/out/prom2d.txt
+    bins=${P2D_BINS:-100000}
+    peer_bins=2000
+    : >"$raw"
+    # the peer: pyPho's step rebuilt with scipy/scikit-image, checked against pyPho's own outputs
+    if ! python3 -c "import numpy, scipy, skimage" 2>/dev/null; then
+        pip install --quiet numpy scipy scikit-image >&2 2>/dev/null || apt-get install -y -qq python3-numpy python3-scipy python3-skimage >&2 2>/dev/null
+    fi
+    run() { # run LABEL ARGS...: REPS runs, the median by wall time
+        label=$1; shift
+        tmp=bench/out/.runs
+        : >"$tmp"
+        i=0
+        while [ $i -lt "$REPS" ]; do
+            "$bin" --bins "$bins" "$@" >>"$tmp" || echo "bench_prom2d $* failed" >&2
+            i=$((i + 1))
+        done
+        echo "label=$label $(median_line wall_s "$tmp") best_us=$(sed -n 's/.* us_per_bin=\([0-9.]*\).*/\1/p' "$tmp" | sort -n | head -1)" | tee -a "$raw"
+    }
+    echo "prom2d: 41 x 63 x $bins float64, alphas 0.1/0.5/0.9, median of $REPS runs" >&2
+    "$bin" --bins "$peer_bins" --mode exact --save-first "$peer_bins" bench/out/posterior_$peer_bins.npy >/dev/null
+    run "exact, 8-conn, bit-packed masks" --mode exact
+    run "exact, 8-conn, byte masks" --mode exact --packed 0
+    run "exact, 4-conn, bit-packed masks" --mode exact --conn 4
+    run "exact, 8-conn, bit-packed masks, 2 threads" --mode exact --threads 2
+    run "pypho mode, bit-packed masks" --mode pypho
+    run "masks only, bit-packed" --mode masks
+    run "masks only, byte masks" --mode masks --packed 0
+    peer=""
+    if python3 -c "import numpy, scipy, skimage" 2>/dev/null; then
+        check=$(python3 bench/pypho_replica.py --check tests/data/prom2d)
+        peer=$(python3 bench/pypho_replica.py --time bench/out/posterior_$peer_bins.npy --reps "$REPS")
+        echo "$check" | tee -a "$raw"
+        echo "label=pyPho replica (numpy/scipy/scikit-image) $peer" | tee -a "$raw"
+    else
+        echo "prom2d: no numpy/scipy/scikit-image: the peer is not run" >&2
+    fi
+    md=bench/out/prom2d.md
+    {
+        echo "## prom2d: peaks and masks of 41 x 63 posteriors"
+        echo
+        echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null) on: $(machine)."
+        echo "Command: \`make bench\` (\`bench/run.sh\`; \`BENCH=prom2d make bench\` runs only this section). One process per"
+        echo "row; each makes the same 41 x 63 x $bins float64 cube (C order, time fastest: 2-3 Gaussian bumps"
+        echo "+ background + noise per bin, normalised, like the reference data) and runs prom2d on it with alphas"
+        echo "0.1, 0.5, 0.9; peaks go to a callback that counts them. Median of $REPS runs by wall time; best"
+        echo "us/bin beside it (this VM swings between two speeds run to run). Peak RSS includes the $(( bins * 41 * 63 * 8 / 1048576 )) MiB"
+        echo "input cube and the mask output; \"beyond\" is the rest."
+        echo
+        echo "| configuration | us/bin | best us/bin | total s | CPU s | peak RSS MiB | beyond input+masks MiB | masks MiB | scratch KiB | peaks |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        table_rows bench=prom2d "$raw" us_per_bin best_us wall_s cpu_s maxrss_mb beyond_io_mb mask_mb scratch_kb peaks
+        if [ -n "$peer" ]; then
+            us=$(field us_per_bin "label=x $peer")
+            echo
+            echo "The peer, on the first $peer_bins bins of the same cube (\`bench/pypho_replica.py\`: pyPho's"
+            echo "compute_2d_dt_posterior_peak_promenences rebuilt from the same scipy/scikit-image calls; pyPho itself"
+            echo "is not installable here, and \`--check\` first confirms the replica reproduces pyPho's reference"
+            echo "outputs: $(field check "$check"), $(field peaks "$check") peaks, masks equal: $(field masks_equal "$check");"
+            echo "$(field versions "label=x $peer" | tr ',' ' ')). The reference measured pyPho's own function at ~0.95 ms/bin"
+            echo "on this kind of machine with Debian's numpy 1.24 / scipy 1.10 / scikit-image 0.19 (../shared/refdata)."
+            echo
+            echo "| peer | bins | us/bin | total s | CPU s | peak RSS MiB | masks MiB (bool cubes) | projected for $bins bins |"
+            echo "|---|---:|---:|---:|---:|---:|---:|---|"
+            echo "| pyPho replica | $(field bins "label=x $peer") | $us | $(field wall_s "label=x $peer") | $(field cpu_s "label=x $peer") | $(field maxrss_mb "label=x $peer") | $(awk -v b="$(field mask_bytes "label=x $peer")" 'BEGIN {printf "%.1f", b / 1048576}') | $(awk -v u="$us" -v n="$bins" 'BEGIN {printf "%.0f s, %.0f MiB of masks", u * n / 1e6, 3 * 41 * 63 * n / 1048576}') |"
+        fi
+    } >"$md"
+    replace_section prom2d "$md"
+}
+
+only=${BENCH:-pool prom2d}
+case " $only " in *" pool "*) make -s build/bench_pool || exit 1; pool_bench ;; esac
+case " $only " in *" prom2d "*) make -s build/bench_prom2d || exit 1; prom2d_bench ;; esac
 echo "wrote bench/RESULTS.md" >&2
