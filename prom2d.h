@@ -261,14 +261,6 @@ P2DDEF const char *p2d_build_info(void);
 #include <pthread.h>
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
-#define P2D__INLINE __attribute__((always_inline)) inline
-#else
-#define P2D__INLINE
-#endif
-
-#define P2D__MAX(a, b) ((a) > (b) ? (a) : (b))
-#define P2D__MIN(a, b) ((a) < (b) ? (a) : (b))
 
 #ifndef P2D_ASSERT
 #define P2D_ASSERT(x) ((void)0)
@@ -409,9 +401,10 @@ typedef struct p2d__plan {
     int n_workers;
     int peaks, masks;      /* what the run computes */
     int exact, pypho;      /* which peak search (neither when peaks are off) */
+    int connectivity;
     /* byte offsets of each array in a worker's slab, and the slab size */
     size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_lab, o_root, o_cpix, o_csad, o_cpar,
-        o_ccol, o_cout, o_mark, o_queue, o_flag, slab;
+        o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, slab;
     size_t total;          /* every byte the run takes from the pool: n_workers slabs */
 } p2d__plan;
 
@@ -430,10 +423,11 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
     int exact = p->exact, pypho = p->pypho;
     if (!p2d__take(&at, np, sizeof(uint32_t), &p->o_mark) ||
         !p2d__take(&at, n, sizeof(int32_t), &p->o_queue) ||
-        !p2d__take(&at, pypho ? np : 0, 1, &p->o_flag) ||
+        !p2d__take(&at, pypho || exact ? np : 0, 1, &p->o_flag) ||
+        !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_up) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys2) ||
-        !p2d__take(&at, exact ? np + 1 : 0, sizeof(int32_t), &p->o_lab) ||
+        !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_lab) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpix) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
@@ -462,6 +456,7 @@ static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, siz
     p->masks = want_masks && d->n_alpha > 0;
     p->exact = p->peaks && d->mode == P2D_MODE_EXACT;
     p->pypho = p->peaks && d->mode == P2D_MODE_PYPHO;
+    p->connectivity = d->connectivity == 4 ? 4 : 8;
     if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
         !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
         return p2d__fail(msg, P2D_ERR_OVERFLOW, "a slice of more than 2^31 - 1 (padded) pixels");
@@ -509,6 +504,43 @@ P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t
     return P2D_OK;
 }
 
+/* The upper link of a pixel: which of its 8 neighbours (bit i: offset i in row-major order NW N NE
+   W E SW S SE) come before it in the sweep, and how many separate pieces they form around it
+   (pieces joined through the ring, in the run's connectivity, that touch the pixel), with one
+   neighbour of each piece. One piece or none: the pixel can join nothing together. */
+typedef struct p2d__link { uint8_t n_comp, rep[4]; } p2d__link;
+
+static void p2d__link_table(int conn, p2d__link *table)
+{
+    static const int dx[8] = {-1, -1, -1, 0, 0, 1, 1, 1}, dy[8] = {-1, 0, 1, -1, 1, -1, 0, 1};
+    int mask, i, j;
+    for (mask = 0; mask < 256; mask++) {
+        int comp[8], stack[8], n = 0, top;
+        p2d__link *l = table + mask;
+        l->n_comp = 0;
+        for (i = 0; i < 8; i++) comp[i] = -1;
+        for (i = 0; i < 8; i++) {
+            int rep = -1;
+            if (!(mask >> i & 1) || comp[i] >= 0) continue;
+            comp[i] = n;
+            stack[0] = i;
+            top = 1;
+            while (top) {
+                int a = stack[--top];
+                if (conn == 8 || dx[a] == 0 || dy[a] == 0) rep = rep < 0 ? a : rep;
+                for (j = 0; j < 8; j++) {
+                    int ddx = dx[a] - dx[j], ddy = dy[a] - dy[j], adx = ddx < 0 ? -ddx : ddx, ady = ddy < 0 ? -ddy : ddy;
+                    if (!(mask >> j & 1) || comp[j] >= 0 || adx > 1 || ady > 1 || (conn == 4 && adx + ady != 1)) continue;
+                    comp[j] = n;
+                    stack[top++] = j;
+                }
+            }
+            n++;
+            if (rep >= 0) l->rep[l->n_comp++] = (uint8_t)rep;
+        }
+    }
+}
+
 /* ---- >>one worker's scratch ------------------------------------------------------------------ */
 
 typedef struct p2d__work {
@@ -518,11 +550,12 @@ typedef struct p2d__work {
     size_t *n_peaks;       /* per bin of the block (inside the run's shared array) */
     p2d_slice *info;       /* per bin of the block */
     uint64_t *keys, *keys2;
-    int32_t *lab, *root, *cpix, *csad, *cpar, *cout, *queue;
+    int32_t *lab, *root, *cpix, *csad, *cpar, *cout, *queue, *up;
     double *ccol;
     uint32_t *mark;
     uint32_t stamp;
-    uint8_t *flag;
+    uint8_t *flag;          /* pyPho: peak flags; exact: each pixel's upper-link mask */
+    p2d__link links[256];   /* exact: the upper-link table of the run's connectivity */
 } p2d__work;
 
 static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
@@ -533,7 +566,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->peaks = (p2d_peak *)(slab + p->o_peaks);
     w->keys = (uint64_t *)(slab + p->o_keys);
     w->keys2 = (uint64_t *)(slab + p->o_keys2);
-    w->lab = (int32_t *)(slab + p->o_lab) + 1; /* lab[-1]: the label of "no label" */
+    w->lab = (int32_t *)(slab + p->o_lab);
     w->root = (int32_t *)(slab + p->o_root);
     w->cpix = (int32_t *)(slab + p->o_cpix);
     w->csad = (int32_t *)(slab + p->o_csad);
@@ -543,13 +576,18 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->queue = (int32_t *)(slab + p->o_queue);
     w->mark = (uint32_t *)(slab + p->o_mark);
     w->flag = (uint8_t *)(slab + p->o_flag);
+    w->up = (int32_t *)(slab + p->o_up);
     /* The padding ring never changes: -inf values, marked visited, no label, not a peak. */
     for (i = 0; i < p->npad * p->block; i++) w->z[i] = -HUGE_VAL;
     for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
     for (i = 1; i <= p->n_x; i++) memset(w->mark + i * p->w2 + 1, 0, p->n_y * sizeof(uint32_t));
     if (p->exact)
-        for (i = 0; i <= p->npad; i++) w->lab[(ptrdiff_t)i - 1] = -1;
-    if (p->pypho) memset(w->flag, 0, p->npad);
+        for (i = 0; i < p->npad; i++) {
+            w->lab[i] = -1;
+            w->up[i] = (int32_t)i; /* the ring's are read (and never used) by p2d__classify */
+        }
+    if (p->pypho || p->exact) memset(w->flag, 0, p->npad);
+    if (p->exact) p2d__link_table(p->connectivity, w->links);
     w->stamp = 0;
 }
 
@@ -625,7 +663,7 @@ static int32_t p2d__interior(const p2d__plan *p, size_t padded)
     return (int32_t)((padded / p->w2 - 1) * p->n_y + padded % p->w2 - 1);
 }
 
-/* ---- >>exact mode: descending order, then the union-find sweep ------------------------------- */
+/* ---- >>exact mode: the union-find sweep over the pixels that matter --------------------------- */
 
 /* A key that sorts doubles in descending order as unsigned integers (-0 and +0 equal). */
 static uint64_t p2d__desc_key(double v)
@@ -661,139 +699,143 @@ static void p2d__sort_run(const double *z, uint64_t *it, size_t n)
     }
 }
 
-/* Sorts the slice's pixels by descending value, ties by ascending row-major index. An LSD radix
-   sort (stable, so ties keep index order) on 22 bits of the key, then a sort of the rare runs
-   whose sorted bits agree. Items are (top 32 key bits << 32 | padded index); the padded index
-   orders like the row-major index. The result is in keys (tmp is scratch). */
-static uint64_t *p2d__sort_desc(const p2d__plan *p, const double *z, double zmin, double zmax, uint64_t *keys,
-                                uint64_t *tmp)
+/* Sorts items (top 32 key bits << 32 | padded index; the padded index orders like the row-major
+   index) by descending value, ties by ascending index: an LSD radix sort (stable, so ties keep
+   index order) on the 22 key bits from the highest one that differs between the slice's extremes,
+   then a sort of the rare runs whose sorted bits agree (values closer than ~2^-19 relative for
+   typical data). The result is in items (tmp is scratch). */
+static void p2d__sort_items(const double *z, double zmin, double zmax, uint64_t *items, uint64_t *tmp, size_t n)
 {
     uint32_t c0[2048], c1[2048], s0 = 0, s1 = 0, c;
-    size_t n = p->npix, i, ix, iy, k = 0;
     uint64_t span = (p2d__desc_key(zmin) ^ p2d__desc_key(zmax)) >> 32;
+    size_t i;
     int top = 32, lowest;
-    /* sort by the 22 bits from the highest one that differs between the extremes (two 11-bit
-       digits); values that agree in those (closer than ~2^-19 relative for typical data) form
-       runs fixed below */
     while (span >> (top - 32)) top++;
     lowest = top - 22 > 32 ? top - 22 : 32;
     memset(c0, 0, sizeof c0);
     memset(c1, 0, sizeof c1);
-    for (ix = 1; ix <= p->n_x; ix++) {
-        const double *row = z + ix * p->w2;
-        for (iy = 1; iy <= p->n_y; iy++, k++) {
-            uint64_t item = (p2d__desc_key(row[iy]) & 0xFFFFFFFF00000000u) | (uint64_t)(ix * p->w2 + iy);
-            keys[k] = item;
-            c0[(item >> lowest) & 2047]++;
-            c1[(item >> (lowest + 11)) & 2047]++;
-        }
+    for (i = 0; i < n; i++) {
+        c0[(items[i] >> lowest) & 2047]++;
+        c1[(items[i] >> (lowest + 11)) & 2047]++;
     }
     for (c = 0; c < 2048; c++) {
         uint32_t x0 = c0[c], x1 = c1[c];
         c0[c] = s0; s0 += x0;
         c1[c] = s1; s1 += x1;
     }
-    for (i = 0; i < n; i++) tmp[c0[(keys[i] >> lowest) & 2047]++] = keys[i];
-    for (i = 0; i < n; i++) keys[c1[(tmp[i] >> (lowest + 11)) & 2047]++] = tmp[i];
+    for (i = 0; i < n; i++) tmp[c0[(items[i] >> lowest) & 2047]++] = items[i];
+    for (i = 0; i < n; i++) items[c1[(tmp[i] >> (lowest + 11)) & 2047]++] = tmp[i];
     for (i = 1; i < n; i++) {
         size_t end;
-        if ((keys[i] >> lowest) != (keys[i - 1] >> lowest)) continue;
-        for (end = i + 1; end < n && (keys[end] >> lowest) == (keys[i] >> lowest); end++) {}
-        p2d__sort_run(z, keys + i - 1, end - i + 1);
+        if ((items[i] >> lowest) != (items[i - 1] >> lowest)) continue;
+        for (end = i + 1; end < n && (items[end] >> lowest) == (items[i] >> lowest); end++) {}
+        p2d__sort_run(z, items + i - 1, end - i + 1);
         i = end - 1;
     }
-    return keys;
 }
 
-static int32_t p2d__find(int32_t *lab, int32_t x)
+/* The sweep of section 4 visits every pixel in descending order, but only two kinds of pixel
+   change its regions: summits (no earlier neighbour) and pixels whose earlier neighbours form two
+   or more pieces around them (p2d__link). One pass over the slice in row-major order finds both
+   ("critical" pixels, about a quarter of a noisy posterior) and gives every other pixel a pointer
+   to an earlier pixel of its region: following the pointers climbs, through earlier pixels only,
+   to the summit whose region holds the pixel from the time it is visited. Sorting and sweeping
+   the critical pixels alone then gives exactly the full sweep's summits, cols and parents.
+   Each neighbour pair is compared once: the pass stores which later neighbours are higher (bits
+   4-7 of flag[]), and a pixel reads the earlier-neighbour bits off its four predecessors' flags.
+   Returns the number of critical pixels (items in crit, unsorted); up[] holds the pointers
+   (summits point at themselves), flag[] the upper-link masks, lab[] -1 (summits: themselves). */
+static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, uint64_t *crit)
 {
-    while (lab[x] != x) {
-        lab[x] = lab[lab[x]];
-        x = lab[x];
+    size_t W = p->w2, ix, iy, n = 0;
+    /* the neighbours that can carry a pointer: the connectivity's, earlier ones (bits 0-3) first */
+    const unsigned before = p->connectivity == 4 ? 0x0Au : 0x0Fu, after = p->connectivity == 4 ? 0x50u : 0xF0u;
+    const ptrdiff_t off[8] = {-(ptrdiff_t)W - 1, -(ptrdiff_t)W, -(ptrdiff_t)W + 1, -1, 1, (ptrdiff_t)W - 1,
+                              (ptrdiff_t)W, (ptrdiff_t)W + 1};
+    static const signed char lowest_bit[16] = {-1, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0};
+    for (ix = 1; ix <= p->n_x; ix++) {
+        /* neighbours outside the grid are never earlier */
+        unsigned row_in = 0xFFu & ~(ix == 1 ? 0x07u : 0u) & ~(ix == p->n_x ? 0xE0u : 0u);
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * W + iy;
+            const uint8_t *f = w->flag;
+            double v = z[at];
+            unsigned in = row_in & ~(iy == 1 ? 0x29u : 0u) & ~(iy == p->n_y ? 0x94u : 0u), mask, b, a;
+            /* later neighbours: earlier than this pixel if strictly higher; earlier ones: if this
+               pixel was not strictly higher than them, as their own flags say */
+            mask = (unsigned)(z[at + 1] > v) << 4 | (unsigned)(z[at + W - 1] > v) << 5 |
+                   (unsigned)(z[at + W] > v) << 6 | (unsigned)(z[at + W + 1] > v) << 7;
+            mask |= (~f[at - W - 1] >> 7 & 1u) | (~f[at - W] >> 6 & 1u) << 1 | (~f[at - W + 1] >> 5 & 1u) << 2 |
+                    (~f[at - 1] >> 4 & 1u) << 3;
+            mask &= in;
+            w->flag[at] = (uint8_t)mask;
+            b = mask & before;
+            a = (mask & after) >> 4;
+            {   /* an earlier predecessor already points closer to the summit: take its pointer;
+                   else point at an earlier later neighbour; neither: a summit. No branches. */
+                int32_t via_b = w->up[(ptrdiff_t)at + off[lowest_bit[b] & 3]];
+                int32_t via_a = (int32_t)((ptrdiff_t)at + off[4 + (lowest_bit[a] & 3)]);
+                unsigned summit = (b | a) == 0;
+                w->up[at] = b ? via_b : a ? via_a : (int32_t)at;
+                w->lab[at] = summit ? (int32_t)at : -1;
+                crit[n] = (p2d__desc_key(v) & 0xFFFFFFFF00000000u) | (uint64_t)at; /* kept if critical */
+                n += summit | (w->links[mask].n_comp >= 2);
+            }
+        }
+    }
+    return n;
+}
+
+static int32_t p2d__find(int32_t *parent, int32_t x)
+{
+    while (parent[x] != x) {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
     }
     return x;
 }
 
-/* The slow path of the sweep: pixel at touches several labels; merges what differs and points
-   every visited neighbour straight at the surviving root, so its own neighbours later find
-   one label again. */
-static void p2d__merge(p2d__work *w, const double *z, int32_t at, const int32_t *nb, const int32_t *o, int conn)
-{
-    int32_t *lab = w->lab, *root = w->root, roots[8], win = -1;
-    int k, m, nr = 0;
-    for (k = 0; k < conn; k++) {
-        int32_t r;
-        if (nb[k] < 0) continue;
-        r = p2d__find(lab, nb[k]);
-        for (m = 0; m < nr && roots[m] != r; m++) {}
-        if (m == nr) {
-            roots[nr++] = r;
-            if (win < 0 || root[r] < root[win]) win = r;
-        }
-    }
-    for (m = 0; m < nr; m++) {
-        int32_t c;
-        if (roots[m] == win) continue;
-        c = root[roots[m]];
-        w->ccol[c] = z[at];
-        w->csad[c] = at;
-        w->cpar[c] = root[win];
-        lab[roots[m]] = win;
-    }
-    lab[at] = win;
-    for (k = 0; k < conn; k++)
-        if (nb[k] >= 0) lab[at + o[k]] = win;
-}
-
-/* Union-find sweep (section 4). Candidate c (in birth order, so c = 0 is the highest summit) sits
-   at padded index cpix[c]; when it dies: col level ccol[c], saddle csad[c], parent cpar[c].
-   Most pixels touch one label only (max == min over their visited neighbours' labels): they join
-   it without a find loop; the rest go through p2d__merge. */
-static P2D__INLINE size_t p2d__sweep_conn(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *order,
-                                          const int conn)
+/* Sweep over the sorted critical pixels. Candidate c (in birth order, so c = 0 is the highest
+   summit) sits at padded index cpix[c]; when it dies: col level ccol[c], saddle csad[c], parent
+   cpar[c]. lab[] is the union-find over summits, root[] a summit's candidate. */
+static size_t p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *crit, size_t n_crit)
 {
     int32_t W = (int32_t)p->w2;
-    const int32_t off8[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1}, off4[4] = {-W, -1, 1, W};
-    const int32_t *o = conn == 4 ? off4 : off8;
+    const int32_t off[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1};
     int32_t *lab = w->lab, *root = w->root;
-    size_t i, ix, n_cand = 0;
-    for (ix = 1; ix <= p->n_x; ix++) memset(lab + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t));
-    for (i = 0; i < p->npix; i++) {
-        int32_t at = (int32_t)(uint32_t)order[i], nb[8], r[8], hi;
-        uint32_t lo;
-        int k;
-        /* the label of each neighbour and the label that one points at (lab[-1] == -1, so an
-           unvisited neighbour gives -1 twice); max and unsigned min as trees, not chains */
-        for (k = 0; k < conn; k++) r[k] = lab[nb[k] = lab[at + o[k]]];
-        if (conn == 8) {
-            hi = P2D__MAX(P2D__MAX(P2D__MAX(r[0], r[1]), P2D__MAX(r[2], r[3])),
-                          P2D__MAX(P2D__MAX(r[4], r[5]), P2D__MAX(r[6], r[7])));
-            lo = P2D__MIN(P2D__MIN(P2D__MIN((uint32_t)r[0], (uint32_t)r[1]), P2D__MIN((uint32_t)r[2], (uint32_t)r[3])),
-                          P2D__MIN(P2D__MIN((uint32_t)r[4], (uint32_t)r[5]), P2D__MIN((uint32_t)r[6], (uint32_t)r[7])));
-        } else {
-            hi = P2D__MAX(P2D__MAX(r[0], r[1]), P2D__MAX(r[2], r[3]));
-            lo = P2D__MIN(P2D__MIN((uint32_t)r[0], (uint32_t)r[1]), P2D__MIN((uint32_t)r[2], (uint32_t)r[3]));
-        }
-        if (hi < 0) { /* a new summit */
-            lab[at] = at;
+    size_t i, n_cand = 0;
+    for (i = 0; i < n_crit; i++) {
+        int32_t at = (int32_t)(uint32_t)crit[i], roots[4], win = -1;
+        const p2d__link *l = w->links + w->flag[at];
+        int k, m, nr = 0;
+        if (w->up[at] == at) { /* a new summit */
             root[at] = (int32_t)n_cand;
             w->cpix[n_cand] = at;
             w->csad[n_cand] = -1;
             w->cpar[n_cand] = -1;
             w->ccol[n_cand] = z[at];
             n_cand++;
-        } else if ((uint32_t)hi == lo && lab[hi] == hi) {
-            lab[at] = hi; /* one root, at most a hop away from every visited neighbour */
-        } else {
-            p2d__merge(w, z, at, nb, o, conn);
+            continue;
+        }
+        for (k = 0; k < l->n_comp; k++) {
+            int32_t r = p2d__find(lab, p2d__find(w->up, at + off[l->rep[k]]));
+            for (m = 0; m < nr && roots[m] != r; m++) {}
+            if (m == nr) {
+                roots[nr++] = r;
+                if (win < 0 || root[r] < root[win]) win = r;
+            }
+        }
+        for (m = 0; m < nr; m++) { /* every region but the highest one's dies here */
+            int32_t c;
+            if (roots[m] == win) continue;
+            c = root[roots[m]];
+            w->ccol[c] = z[at];
+            w->csad[c] = at;
+            w->cpar[c] = root[win];
+            lab[roots[m]] = win;
         }
     }
     return n_cand;
-}
-
-static size_t p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *order, int conn)
-{
-    return conn == 4 ? p2d__sweep_conn(p, w, z, order, 4) : p2d__sweep_conn(p, w, z, order, 8);
 }
 
 static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double h)
@@ -808,10 +850,11 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
 
 /* Exact peaks of one slice into out (row-major); returns the count. */
 static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax,
-                         double min_prom, int conn, p2d_peak *out)
+                         double min_prom, p2d_peak *out)
 {
-    const uint64_t *order = p2d__sort_desc(p, z, zmin, zmax, w->keys, w->keys2);
-    size_t n_cand = p2d__sweep(p, w, z, order, conn), c, n = 0, ix, iy;
+    size_t n_crit = p2d__classify(p, w, z, w->keys), n_cand, c, n = 0, ix, iy;
+    p2d__sort_items(z, zmin, zmax, w->keys, w->keys2, n_crit);
+    n_cand = p2d__sweep(p, w, z, w->keys, n_crit);
     /* Keep the summits that rise above their col (and the highest one above the minimum); mark
        their pixels in lab (-2 - c) so one row-major scan lists them in order. */
     for (c = 0; c < n_cand; c++) {
@@ -978,7 +1021,7 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     info->dom_iy = (int32_t)(arg % p->w2 - 1);
     if (p->peaks) {
         info->n_peaks = d->mode == P2D_MODE_PYPHO ? p2d__pypho(p, w, z, mn, d->min_prominence, peaks)
-                                                 : p2d__exact(p, w, z, mn, mx, d->min_prominence, d->connectivity, peaks);
+                                                 : p2d__exact(p, w, z, mn, mx, d->min_prominence, peaks);
         for (i = 0; i < info->n_peaks; i++)
             if (peaks[i].ix == info->dom_ix && peaks[i].iy == info->dom_iy) { info->dominant = (ptrdiff_t)i; break; }
     }
