@@ -669,9 +669,10 @@ static int32_t p2d__interior(const p2d__plan *p, size_t padded)
 static uint64_t p2d__desc_key(double v)
 {
     uint64_t u;
-    if (v == 0.0) v = 0.0;
+    v += 0.0; /* -0 + 0 = +0 (round to nearest); every other value is unchanged */
     memcpy(&u, &v, sizeof u);
-    u = (u >> 63) ? ~u : (u | ((uint64_t)1 << 63)); /* ascending */
+    /* ascending order: flip every bit of a negative value, only the sign of a positive one */
+    u ^= ((uint64_t)0 - (u >> 63)) | ((uint64_t)1 << 63);
     return ~u;
 }
 
@@ -753,33 +754,37 @@ static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, u
     const ptrdiff_t off[8] = {-(ptrdiff_t)W - 1, -(ptrdiff_t)W, -(ptrdiff_t)W + 1, -1, 1, (ptrdiff_t)W - 1,
                               (ptrdiff_t)W, (ptrdiff_t)W + 1};
     static const signed char lowest_bit[16] = {-1, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0};
+    /* locals, not w->...: the byte stores to flag[] could alias w itself */
+    uint8_t *flag = w->flag;
+    int32_t *up = w->up, *lab = w->lab;
+    const p2d__link *links = w->links;
     for (ix = 1; ix <= p->n_x; ix++) {
         /* neighbours outside the grid are never earlier */
         unsigned row_in = 0xFFu & ~(ix == 1 ? 0x07u : 0u) & ~(ix == p->n_x ? 0xE0u : 0u);
         for (iy = 1; iy <= p->n_y; iy++) {
             size_t at = ix * W + iy;
-            const uint8_t *f = w->flag;
             double v = z[at];
             unsigned in = row_in & ~(iy == 1 ? 0x29u : 0u) & ~(iy == p->n_y ? 0x94u : 0u), mask, b, a;
             /* later neighbours: earlier than this pixel if strictly higher; earlier ones: if this
                pixel was not strictly higher than them, as their own flags say */
             mask = (unsigned)(z[at + 1] > v) << 4 | (unsigned)(z[at + W - 1] > v) << 5 |
                    (unsigned)(z[at + W] > v) << 6 | (unsigned)(z[at + W + 1] > v) << 7;
-            mask |= (~f[at - W - 1] >> 7 & 1u) | (~f[at - W] >> 6 & 1u) << 1 | (~f[at - W + 1] >> 5 & 1u) << 2 |
-                    (~f[at - 1] >> 4 & 1u) << 3;
+            mask |= (~flag[at - W - 1] >> 7 & 1u) | (~flag[at - W] >> 6 & 1u) << 1 | (~flag[at - W + 1] >> 5 & 1u) << 2 |
+                    (~flag[at - 1] >> 4 & 1u) << 3;
             mask &= in;
-            w->flag[at] = (uint8_t)mask;
+            flag[at] = (uint8_t)mask;
             b = mask & before;
             a = (mask & after) >> 4;
             {   /* an earlier predecessor already points closer to the summit: take its pointer;
                    else point at an earlier later neighbour; neither: a summit. No branches. */
-                int32_t via_b = w->up[(ptrdiff_t)at + off[lowest_bit[b] & 3]];
+                int32_t via_b = up[(ptrdiff_t)at + off[lowest_bit[b] & 3]];
                 int32_t via_a = (int32_t)((ptrdiff_t)at + off[4 + (lowest_bit[a] & 3)]);
                 unsigned summit = (b | a) == 0;
-                w->up[at] = b ? via_b : a ? via_a : (int32_t)at;
-                w->lab[at] = summit ? (int32_t)at : -1;
+                int32_t use_b = -(int32_t)(b != 0), use_a = -(int32_t)(b == 0 && a != 0), self = -(int32_t)summit;
+                up[at] = (via_b & use_b) | (via_a & use_a) | ((int32_t)at & self);
+                lab[at] = ((int32_t)at & self) | ~self; /* itself, or -1 */
                 crit[n] = (p2d__desc_key(v) & 0xFFFFFFFF00000000u) | (uint64_t)at; /* kept if critical */
-                n += summit | (w->links[mask].n_comp >= 2);
+                n += summit | (links[mask].n_comp >= 2);
             }
         }
     }
