@@ -60,7 +60,8 @@ static void usage(FILE *f)
             "  --masks-out F       uint8 (n_alpha, n_x, n_y, n_t)\n"
             "  --pack-masks        masks bit-packed along t (8x smaller), see the header of prom2d.c\n"
             "  --threads T         worker threads (default 1); results do not depend on it\n"
-            "  --png-dir DIR       PNGs of 4 bins: the posterior with its dominant peak, and the masks\n"
+            "  --png-dir DIR       PNGs of 4 bins (3 evenly spaced, and the one whose second peak is the\n"
+            "                      most prominent): the posterior with its dominant peak, and the masks\n"
             "  --demo              a bump moving around a track with noise, 2000 bins, all outputs in\n"
             "                      --out DIR (default out/)\n"
             "  --help              this text\n");
@@ -163,6 +164,7 @@ typedef struct run_state {
     npy_stream peaks;
     int writing, failed;
     char err[256];
+    /* pictured bins: evenly spaced ones, and (last) the bin whose second peak stands out most */
     size_t png_bins[MAX_PNG_BINS], n_png;
     p2d_slice dom[MAX_PNG_BINS]; /* dominant position of each pictured bin */
     double max_prominence;
@@ -182,7 +184,15 @@ static int on_slice(void *user, const p2d_slice *s)
         if (st->png_bins[k] == s->t) { st->dom[k] = *s; st->dom[k].peaks = NULL; }
     for (i = 0; i < s->n_peaks; i++) {
         const p2d_peak *p = s->peaks + i;
-        if (p->parent >= 0 && p->prominence > st->max_prominence) { st->max_prominence = p->prominence; st->max_prom_t = s->t; }
+        if (p->parent >= 0 && p->prominence > st->max_prominence) {
+            st->max_prominence = p->prominence;
+            st->max_prom_t = s->t;
+            if (st->n_png) {
+                st->png_bins[st->n_png - 1] = s->t;
+                st->dom[st->n_png - 1] = *s;
+                st->dom[st->n_png - 1].peaks = NULL;
+            }
+        }
         if (!st->writing) continue;
         row[n * 6 + 0] = (double)s->t;
         row[n * 6 + 1] = p->ix;
@@ -258,7 +268,8 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     d.user = &st;
     d.progress = on_progress;
     if (o->png_dir)
-        for (k = 0; k < MAX_PNG_BINS; k++) st.png_bins[st.n_png++] = (nt - 1) * k / (MAX_PNG_BINS - 1);
+        for (k = 0; k < MAX_PNG_BINS; k++) /* the last slot: the last bin, until on_slice finds better */
+            st.png_bins[st.n_png++] = (nt - 1) * (k < MAX_PNG_BINS - 1 ? k : MAX_PNG_BINS - 2) / (MAX_PNG_BINS - 2);
     if (d.n_alpha) {
         if (p2d_masks_bytes(d.n_alpha, nx, ny, nt, o->pack, &mask_bytes) != P2D_OK || !(masks = (uint8_t *)malloc(mask_bytes)))
             return fail("no memory for the masks (%s); try --pack-masks", "n_alpha * n_x * n_y * n_t bytes");
