@@ -411,7 +411,7 @@ typedef struct p2d__plan {
     int connectivity;
     /* byte offsets of each array in a worker's slab, and the slab size */
     size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_lab, o_root, o_cpix, o_csad, o_cpar,
-        o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, slab;
+        o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, slab;
     size_t total;          /* every byte the run takes from the pool: n_workers slabs */
 } p2d__plan;
 
@@ -434,6 +434,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_up) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys2) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_crit) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_lab) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpix) ||
@@ -557,6 +558,7 @@ typedef struct p2d__work {
     size_t *n_peaks;       /* per bin of the block (inside the run's shared array) */
     p2d_slice *info;       /* per bin of the block */
     uint64_t *keys, *keys2;
+    uint32_t *crit;        /* exact: the critical pixels of a slice */
     int32_t *lab, *root, *cpix, *csad, *cpar, *cout, *queue, *up;
     double *ccol;
     uint32_t *mark;
@@ -584,6 +586,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->mark = (uint32_t *)(slab + p->o_mark);
     w->flag = (uint8_t *)(slab + p->o_flag);
     w->up = (int32_t *)(slab + p->o_up);
+    w->crit = (uint32_t *)(slab + p->o_crit);
     /* The padding ring never changes: -inf values, marked visited, no label, not a peak. */
     for (i = 0; i < p->npad * p->block; i++) w->z[i] = -HUGE_VAL;
     for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
@@ -593,7 +596,8 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
             w->lab[i] = -1;
             w->up[i] = (int32_t)i; /* the ring's are read (and never used) by p2d__classify */
         }
-    if (p->pypho || p->exact) memset(w->flag, 0, p->npad);
+    if (p->pypho) memset(w->flag, 0, p->npad);
+    if (p->exact) memset(w->flag, 0xFF, p->npad); /* the ring's flags: never earlier */
     if (p->exact) p2d__link_table(p->connectivity, w->links);
     w->stamp = 0;
 }
@@ -707,12 +711,13 @@ static void p2d__sort_run(const double *z, uint64_t *it, size_t n)
     }
 }
 
-/* Sorts items (top 32 key bits << 32 | padded index; the padded index orders like the row-major
-   index) by descending value, ties by ascending index: an LSD radix sort (stable, so ties keep
-   index order) on the 22 key bits from the highest one that differs between the slice's extremes,
-   then a sort of the rare runs whose sorted bits agree (values closer than ~2^-19 relative for
-   typical data). The result is in items (tmp is scratch). */
-static void p2d__sort_items(const double *z, double zmin, double zmax, uint64_t *items, uint64_t *tmp, size_t n)
+/* Sorts n pixels (padded indices, which order like row-major ones) by descending value, ties by
+   ascending index, into items (top 32 key bits << 32 | padded index; tmp is scratch): an LSD
+   radix sort (stable, so ties keep index order) on the 22 key bits from the highest one that
+   differs between the slice's extremes, then a sort of the rare runs whose sorted bits agree
+   (values closer than ~2^-19 relative for typical data). */
+static void p2d__sort_items(const double *z, double zmin, double zmax, const uint32_t *pixels, uint64_t *items,
+                            uint64_t *tmp, size_t n)
 {
     uint32_t c0[2048], c1[2048], s0 = 0, s1 = 0, c;
     uint64_t span = (p2d__desc_key(zmin) ^ p2d__desc_key(zmax)) >> 32;
@@ -723,6 +728,7 @@ static void p2d__sort_items(const double *z, double zmin, double zmax, uint64_t 
     memset(c0, 0, sizeof c0);
     memset(c1, 0, sizeof c1);
     for (i = 0; i < n; i++) {
+        items[i] = (p2d__desc_key(z[pixels[i]]) & 0xFFFFFFFF00000000u) | (uint64_t)pixels[i];
         c0[(items[i] >> lowest) & 2047]++;
         c1[(items[i] >> (lowest + 11)) & 2047]++;
     }
@@ -753,7 +759,7 @@ static void p2d__sort_items(const double *z, double zmin, double zmax, uint64_t 
    4-7 of flag[]), and a pixel reads the earlier-neighbour bits off its four predecessors' flags.
    Returns the number of critical pixels (items in crit, unsorted); up[] holds the pointers
    (summits point at themselves), flag[] the upper-link masks, lab[] -1 (summits: themselves). */
-static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, uint64_t *crit)
+static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, uint32_t *crit)
 {
     size_t W = p->w2, ix, iy, n = 0;
     /* the neighbours that can carry a pointer: the connectivity's, earlier ones (bits 0-3) first */
@@ -766,19 +772,17 @@ static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, u
     int32_t *up = w->up, *lab = w->lab;
     const p2d__link *links = w->links;
     for (ix = 1; ix <= p->n_x; ix++) {
-        /* neighbours outside the grid are never earlier */
-        unsigned row_in = 0xFFu & ~(ix == 1 ? 0x07u : 0u) & ~(ix == p->n_x ? 0xE0u : 0u);
         for (iy = 1; iy <= p->n_y; iy++) {
             size_t at = ix * W + iy;
             double v = z[at];
-            unsigned in = row_in & ~(iy == 1 ? 0x29u : 0u) & ~(iy == p->n_y ? 0x94u : 0u), mask, b, a;
+            unsigned mask, b, a;
             /* later neighbours: earlier than this pixel if strictly higher; earlier ones: if this
-               pixel was not strictly higher than them, as their own flags say */
+               pixel was not strictly higher than them, as their own flags say. The ring is never
+               earlier: its values are -inf (never strictly higher) and its flags all ones. */
             mask = (unsigned)(z[at + 1] > v) << 4 | (unsigned)(z[at + W - 1] > v) << 5 |
                    (unsigned)(z[at + W] > v) << 6 | (unsigned)(z[at + W + 1] > v) << 7;
             mask |= (~flag[at - W - 1] >> 7 & 1u) | (~flag[at - W] >> 6 & 1u) << 1 | (~flag[at - W + 1] >> 5 & 1u) << 2 |
                     (~flag[at - 1] >> 4 & 1u) << 3;
-            mask &= in;
             flag[at] = (uint8_t)mask;
             b = mask & before;
             a = (mask & after) >> 4;
@@ -790,7 +794,7 @@ static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, u
                 int32_t use_b = -(int32_t)(b != 0), use_a = -(int32_t)(b == 0 && a != 0), self = -(int32_t)summit;
                 up[at] = (via_b & use_b) | (via_a & use_a) | ((int32_t)at & self);
                 lab[at] = ((int32_t)at & self) | ~self; /* itself, or -1 */
-                crit[n] = (p2d__desc_key(v) & 0xFFFFFFFF00000000u) | (uint64_t)at; /* kept if critical */
+                crit[n] = at; /* kept if critical */
                 n += summit | (links[mask].n_comp >= 2);
             }
         }
@@ -864,8 +868,8 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
 static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax,
                          double min_prom, p2d_peak *out)
 {
-    size_t n_crit = p2d__classify(p, w, z, w->keys), n_cand, c, n = 0, ix, iy;
-    p2d__sort_items(z, zmin, zmax, w->keys, w->keys2, n_crit);
+    size_t n_crit = p2d__classify(p, w, z, w->crit), n_cand, c, n = 0, ix, iy;
+    p2d__sort_items(z, zmin, zmax, w->crit, w->keys, w->keys2, n_crit);
     n_cand = p2d__sweep(p, w, z, w->keys, n_crit);
     /* Keep the summits that rise above their col (and the highest one above the minimum); mark
        their pixels in lab (-2 - c) so one row-major scan lists them in order. */
