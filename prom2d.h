@@ -802,13 +802,22 @@ static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, u
     return n;
 }
 
+/* The root of x's tree. Trees here are shallow (a hop or two), so the first two hops are taken
+   without a loop whose exit the branch predictor would keep missing; deeper paths are halved. */
 static int32_t p2d__find(int32_t *parent, int32_t x)
 {
-    while (parent[x] != x) {
-        parent[x] = parent[parent[x]];
-        x = parent[x];
+    int32_t a = parent[x], b = parent[a], r;
+    if (parent[b] == b) {
+        parent[x] = b;
+        return b;
     }
-    return x;
+    r = b;
+    while (parent[r] != r) {
+        parent[r] = parent[parent[r]];
+        r = parent[r];
+    }
+    parent[x] = r;
+    return r;
 }
 
 /* Sweep over the sorted critical pixels. Candidate c (in birth order, so c = 0 is the highest
