@@ -94,8 +94,8 @@
    different contexts are independent.
    Measured on a 2-core Xeon VM (bench/RESULTS.md, 41 x 63 float64 bins, alphas 0.1/0.5/0.9,
    medians over runs on a VM that swings ~1.4x between runs): exact mode with bit-packed masks
-   100-140 us per bin on one core (10-14 s per 100,000 bins; 7.3 s with two threads), pyPho mode
-   45-65 us, masks alone 28-30 us; 1.3 MiB of scratch per worker. A time-fastest cube puts every
+   ~96 us per bin on one core (9.6 s per 100,000 bins; 6.4 s with two threads), pyPho mode ~63 us,
+   masks alone ~24 us; 1.3 MiB of scratch per worker. A time-fastest cube puts every
    pixel's bins on a page of its own: allocate big cubes with transparent huge pages (tensorpool
    does for blocks of 4 MiB and more), which made the masks-only pass ~20 % faster there.
 
