@@ -253,6 +253,7 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     p2d_result r;
     run_state st;
     uint8_t *masks = NULL;
+    npy_map mask_file;
     size_t mask_bytes = 0, k;
     double t0;
     int rc = 0;
@@ -270,16 +271,26 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     if (o->png_dir)
         for (k = 0; k < MAX_PNG_BINS; k++) /* the last slot: the last bin, until on_slice finds better */
             st.png_bins[st.n_png++] = (nt - 1) * (k < MAX_PNG_BINS - 1 ? k : MAX_PNG_BINS - 2) / (MAX_PNG_BINS - 2);
-    if (d.n_alpha) {
-        if (p2d_masks_bytes(d.n_alpha, nx, ny, nt, o->pack, &mask_bytes) != P2D_OK || !(masks = (uint8_t *)malloc(mask_bytes)))
-            return fail("no memory for the masks (%s); try --pack-masks", "n_alpha * n_x * n_y * n_t bytes");
+    memset(&mask_file, 0, sizeof mask_file);
+    if (d.n_alpha) { /* the masks are written straight into the output file's pages */
+        size_t shape[4];
+        shape[0] = d.n_alpha; shape[1] = nx; shape[2] = ny; shape[3] = o->pack ? (nt + 7) / 8 : nt;
+        if (npy_map_create(&mask_file, o->masks_out, NPY_U1, 4, shape, st.err, sizeof st.err)) return fail("%s", st.err);
+        masks = (uint8_t *)mask_file.data;
+        mask_bytes = mask_file.bytes;
     }
     if (o->peaks_out) {
-        if (npy_stream_open(&st.peaks, o->peaks_out, NPY_F8, 6, st.err, sizeof st.err)) { free(masks); return fail("%s", st.err); }
+        if (npy_stream_open(&st.peaks, o->peaks_out, NPY_F8, 6, st.err, sizeof st.err)) {
+            npy_map_close(&mask_file, NULL, 0);
+            return fail("%s", st.err);
+        }
         st.writing = 1;
     }
     ctx = p2d_create(&d, &r);
-    if (!ctx) { free(masks); return fail("%s", p2d_result_string(r)); }
+    if (!ctx) {
+        npy_map_close(&mask_file, NULL, 0);
+        return fail("%s", p2d_result_string(r));
+    }
     memset(&cube, 0, sizeof cube);
     cube.data = data; cube.dtype = f32 ? P2D_F32 : P2D_F64;
     cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
@@ -292,12 +303,6 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     if (st.writing && npy_stream_close(&st.peaks, st.err, sizeof st.err)) st.failed = 1;
     if (r != P2D_OK) rc = fail("%s", st.failed ? st.err : p2d_last_error(ctx));
     else if (st.failed) rc = fail("%s", st.err);
-    if (!rc && o->masks_out && masks) {
-        size_t shape[4];
-        char err[256];
-        shape[0] = d.n_alpha; shape[1] = nx; shape[2] = ny; shape[3] = o->pack ? (nt + 7) / 8 : nt;
-        if (npy_write(o->masks_out, NPY_U1, 4, shape, masks, err, sizeof err)) rc = fail("%s", err);
-    }
     if (!rc) {
         double secs = progress_now() - t0;
         printf("prom2d: %zu bins of %zu x %zu (%s, %s), %llu peaks, %zu ok / %zu constant / %zu NaN, "
@@ -311,8 +316,12 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
                    st.max_prom_t);
     }
     if (!rc && o->png_dir) rc = write_pngs(o, &st, (const double *)data, f32, nx, ny, nt, masks);
+    if (npy_map_close(&mask_file, st.err, sizeof st.err) && !rc) rc = fail("%s", st.err);
+    if (rc) { /* no half-written outputs that look like results */
+        if (o->masks_out && d.n_alpha) remove(o->masks_out);
+        if (o->peaks_out) remove(o->peaks_out);
+    }
     p2d_destroy(ctx);
-    free(masks);
     return rc;
 }
 

@@ -158,6 +158,24 @@ static void test_npy_stream(void)
     CHECK(npy_stream_open(&s, "/nonexistent-dir/x.npy", NPY_F8, 2, err, sizeof err) == -1 && strstr(err, "cannot create"));
 }
 
+/* A mapped output: created full size and zeroed, filled in place, readable by the reader. */
+static void test_npy_map(void)
+{
+    size_t shape[2] = {3, 1000}, i;
+    npy_map m;
+    npy_array a;
+    int ok = 1;
+    CHECK(npy_map_create(&m, tmp_path("map.npy"), NPY_U1, 2, shape, err, sizeof err) == 0 && m.bytes == 3000);
+    for (i = 0; i < m.bytes && m.data; i++) ok &= ((unsigned char *)m.data)[i] == 0;
+    CHECK(ok);
+    if (m.data) ((unsigned char *)m.data)[2999] = 7;
+    CHECK(npy_map_close(&m, err, sizeof err) == 0);
+    CHECK(npy_read(tmp_path("map.npy"), &a, err, sizeof err) == 0);
+    CHECK(a.dtype == NPY_U1 && a.shape[0] == 3 && a.shape[1] == 1000 && a.data && ((unsigned char *)a.data)[2999] == 7);
+    npy_free(&a);
+    CHECK(npy_map_create(&m, "/nonexistent-dir/m.npy", NPY_U1, 2, shape, err, sizeof err) == -1);
+}
+
 static void check_golden_volume(const nifti_image *img)
 {
     npy_array vals, aff;
@@ -386,6 +404,7 @@ int main(void)
     RUN(test_npy_errors);
     RUN(test_npy_round_trip);
     RUN(test_npy_stream);
+    RUN(test_npy_map);
     RUN(test_nifti_reads_nibabel_file);
     RUN(test_nifti_round_trip_and_qform);
     RUN(test_nifti_errors_and_byte_order);

@@ -1,4 +1,7 @@
 /* npy.c - see npy.h. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* ftruncate, fileno, mmap */
+#endif
 #include "npy.h"
 #include "util.h"
 
@@ -6,6 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define NPY__MMAP 1
+#endif
 
 static const struct { const char *descr; npy_dtype dtype; size_t size; } npy__types[] = {
     {"<f4", NPY_F4, 4}, {"<f8", NPY_F8, 8}, {"<i4", NPY_I4, 4}, {"<i8", NPY_I8, 8},
@@ -226,6 +234,62 @@ int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, 
     if (bytes && fwrite(data, 1, bytes, f) != bytes) { fclose(f); return ex_fail(err, cap, "npy: write to %s failed", path); }
     if (fclose(f) != 0) return ex_fail(err, cap, "npy: write to %s failed", path);
     return 0;
+}
+
+int npy_map_create(npy_map *m, const char *path, npy_dtype dtype, int ndim, const size_t *shape, char *err, size_t cap)
+{
+    size_t count;
+    long header;
+    memset(m, 0, sizeof *m);
+    if (ndim < 0 || ndim > NPY_MAX_DIMS || !npy_itemsize(dtype)) return ex_fail(err, cap, "npy: bad arguments");
+    m->f = fopen(path, "w+b");
+    if (!m->f) return ex_fail(err, cap, "npy: cannot create %s", path);
+    count = npy__write_header(m->f, dtype, ndim, shape, 0);
+    if (count == (size_t)-1 || count > ((size_t)-1 - 4096) / npy_itemsize(dtype)) {
+        fclose(m->f);
+        m->f = NULL;
+        return ex_fail(err, cap, "npy: shape overflows");
+    }
+    m->bytes = count * npy_itemsize(dtype);
+    header = ftell(m->f);
+#if defined(NPY__MMAP)
+    if (fflush(m->f) == 0 && header > 0 && ftruncate(fileno(m->f), (off_t)((size_t)header + m->bytes)) == 0) {
+        void *p = m->bytes ? mmap(NULL, (size_t)header + m->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(m->f), 0)
+                           : MAP_FAILED;
+        if (p != MAP_FAILED) {
+            m->base = p;
+            m->header = (size_t)header;
+            m->data = (char *)p + header;
+            return 0;
+        }
+    }
+#endif
+    /* no mapping: an ordinary buffer, written out by npy_map_close */
+    m->header = (size_t)(header > 0 ? header : 0);
+    m->data = calloc(m->bytes ? m->bytes : 1, 1);
+    if (!m->data) { fclose(m->f); m->f = NULL; return ex_fail(err, cap, "npy: no memory for %s", path); }
+    return 0;
+}
+
+int npy_map_close(npy_map *m, char *err, size_t cap)
+{
+    int bad = 0;
+    if (!m->f) return 0;
+#if defined(NPY__MMAP)
+    if (m->base) {
+        bad = munmap(m->base, m->header + m->bytes) != 0;
+        m->base = NULL;
+        m->data = NULL;
+    }
+#endif
+    if (m->data) { /* the fallback buffer */
+        bad = fseek(m->f, (long)m->header, SEEK_SET) != 0 || fwrite(m->data, 1, m->bytes, m->f) != m->bytes;
+        free(m->data);
+        m->data = NULL;
+    }
+    bad = fclose(m->f) != 0 || bad;
+    m->f = NULL;
+    return bad ? ex_fail(err, cap, "npy: write failed") : 0;
 }
 
 /* Room for any row count: the header is rewritten with the final shape when the stream closes. */

@@ -49,6 +49,21 @@ int npy_stream_open(npy_stream *s, const char *path, npy_dtype dtype, size_t col
 int npy_stream_rows(npy_stream *s, const void *rows, size_t n_rows, char *err, size_t errcap);
 int npy_stream_close(npy_stream *s, char *err, size_t errcap);
 
+/* An output array written in place: npy_map_create makes the file at its full size and maps its
+   data (where the system has mmap; elsewhere an ordinary zeroed buffer), so a program can fill a
+   result larger than it wants to keep in memory: the pages belong to the file and the system can
+   write them out. npy_map_close finishes the file. */
+typedef struct npy_map {
+    void *data;       /* count * itemsize bytes, zeroed */
+    size_t bytes;
+    FILE *f;
+    void *base;       /* the mapping, or NULL */
+    size_t header;
+} npy_map;
+
+int npy_map_create(npy_map *m, const char *path, npy_dtype dtype, int ndim, const size_t *shape, char *err, size_t errcap);
+int npy_map_close(npy_map *m, char *err, size_t errcap);
+
 size_t npy_itemsize(npy_dtype dtype);
 const char *npy_dtype_name(npy_dtype dtype);
 /* Converts any dtype to double (dst has a->count elements). */
