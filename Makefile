@@ -22,7 +22,7 @@ COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d
-TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d
+TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu
 
 .PHONY: all demo test bench fuzz clean
 all: $(EXAMPLES) $(TESTS)
@@ -38,6 +38,9 @@ $(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR)
 
 $(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
+
+$(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_pacgpu.c -o $@ $(LDLIBS)
 
 $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_tensorpool.c -o $@ $(LDLIBS)
