@@ -131,11 +131,13 @@ if have valgrind; then
     run_suite "prom2d valgrind" "$B/prom2d" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
 
-# ---- pacgpu.h (so far: the FFT) ---------------------------------------------------------------
-build pacgpu $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_pacgpu.c $LIBS && run_suite "pacgpu" "$B/pacgpu"
-build pacgpu_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_pacgpu.c -lpthread && run_suite "pacgpu C++" "$B/pacgpu_cxx"
+# ---- pacgpu.h (so far: FFT, filter bank, phase and amplitude) ---------------------------------
+PAC_SRC="tests/test_pacgpu.c examples/common/npy.c examples/common/util.c"
+build pacgpu $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_SRC $LIBS && run_suite "pacgpu" "$B/pacgpu"
+build pacgpu_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_pacgpu.c -x none "$B/npy.o" "$B/util.o" -lpthread \
+    && run_suite "pacgpu C++" "$B/pacgpu_cxx"
 if have clang && [ -x "$B/san_probe" ]; then
-    build pacgpu_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN tests/test_pacgpu.c $LIBS && run_suite "pacgpu ASan+UBSan" "$B/pacgpu_asan"
+    build pacgpu_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $PAC_SRC $LIBS && run_suite "pacgpu ASan+UBSan" "$B/pacgpu_asan"
 fi
 if have valgrind; then
     run_suite "pacgpu valgrind" "$B/pacgpu" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3

@@ -1,8 +1,25 @@
-/* Tests of pacgpu.h (so far: the FFT) against a long-double DFT computed here. */
+/* Tests of pacgpu.h so far: the FFT against a long-double DFT computed here, the filter bank,
+   phase and amplitude against tensorpac's outputs (tests/data/pac, converted from
+   ../shared/refdata/pac by tools/gen_pac_golden.py). Run from the repository root. */
 #define TENSORPOOL_IMPLEMENTATION
 #define PACGPU_IMPLEMENTATION
 #include "../pacgpu.h"
+#include "../examples/common/npy.h"
 #include "testkit.h"
+
+#define DATA "tests/data/pac/"
+
+static npy_array load(const char *name)
+{
+    npy_array a;
+    char err[256], path[256];
+    snprintf(path, sizeof path, DATA "%s", name);
+    if (npy_read(path, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "  cannot read %s: %s\n", path, err);
+        memset(&a, 0, sizeof a);
+    }
+    return a;
+}
 
 #include <stdint.h>
 
@@ -136,10 +153,115 @@ static void test_fft_plans_and_errors(void)
     CHECK(strncmp(pac_build_info(), "pacgpu ", 7) == 0);
 }
 
+/* tensorpac's filter orders and taps for the reference's 10 phase bands (3 cycles) and 10
+   amplitude bands (6 cycles) at 512 Hz, 2048 samples */
+static void test_fir_against_tensorpac(void)
+{
+    npy_array fp = load("f_pha.npy"), fa = load("f_amp.npy"), taps = load("fir_taps.npy"), off = load("fir_offsets.npy"),
+              ord = load("fir_orders.npy");
+    size_t k;
+    double worst = 0, mine[1024];
+    CHECK(fp.data && fa.data && taps.data && off.data && ord.data);
+    if (!fp.data || !fa.data || !taps.data || !off.data || !ord.data) return;
+    for (k = 0; k < 20; k++) {
+        const double *band = k < 10 ? (const double *)fp.data + 2 * k : (const double *)fa.data + 2 * (k - 10);
+        size_t order = pac_fir_order(512.0, 2048, band[0], k < 10 ? 3 : 6), j;
+        const int64_t *o = (const int64_t *)off.data;
+        const double *ref = (const double *)taps.data + o[k];
+        CHECK_MSG(order == (size_t)((const int64_t *)ord.data)[k], "band %zu: order %zu", k, order);
+        CHECK(order + 1 == (size_t)(o[k + 1] - o[k]) && order < 1024);
+        if (order + 1 != (size_t)(o[k + 1] - o[k]) || order >= 1024) continue;
+        CHECK(pac_fir_design(512.0, band[0], band[1], order, mine) == PAC_OK);
+        for (j = 0; j <= order; j++) worst = fabs(mine[j] - ref[j]) > worst ? fabs(mine[j] - ref[j]) : worst;
+    }
+    CHECK_MSG(worst <= 1e-12, "taps differ by %.3g", worst);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  taps: max difference %.3g\n", worst);
+    CHECK(pac_fir_order(512.0, 100, 2.0, 3) == 33);   /* capped at (100 - 1) / 3 */
+    CHECK(pac_fir_design(512.0, 5.0, 300.0, 10, mine) == PAC_ERR_ARG); /* above Nyquist */
+    CHECK(pac_fir_design(512.0, 7.0, 5.0, 10, mine) == PAC_ERR_ARG);
+    npy_free(&fp); npy_free(&fa); npy_free(&taps); npy_free(&off); npy_free(&ord);
+}
+
+/* largest |a - b| over n values, with phases compared on the circle */
+static double max_diff(const double *a, const double *b, size_t n, int circular)
+{
+    size_t i;
+    double m = 0;
+    for (i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (circular && d > 3.14159265358979) d = fabs(d - 6.283185307179586);
+        m = d > m ? d : m;
+    }
+    return m;
+}
+
+/* filtfilt output, phase and amplitude equal tensorpac's for epochs 0 and 5 of the reference */
+static void test_bandpass_against_tensorpac(void)
+{
+    npy_array x = load("signal.npy"), fp = load("f_pha.npy"), fa = load("f_amp.npy");
+    npy_array rfp = load("filt_pha_epochs_0_5.npy"), rfa = load("filt_amp_epochs_0_5.npy");
+    npy_array rp = load("pha_epochs_0_5.npy"), ra = load("amp_epochs_0_5.npy");
+    size_t n = 2048, b, e;
+    double sig[2 * 2048], *out = (double *)malloc(10 * 2 * n * sizeof(double)), worst[4] = {0, 0, 0, 0}, scale[4] = {0, 0, 0, 0};
+    int what;
+    char err[256];
+    CHECK(x.data && fp.data && fa.data && rfp.data && rfa.data && rp.data && ra.data);
+    if (!x.data || !fp.data || !fa.data || !rfp.data || !rfa.data || !rp.data || !ra.data) return;
+    memcpy(sig, (const double *)x.data, n * sizeof(double));
+    memcpy(sig + n, (const double *)x.data + 5 * n, n * sizeof(double));
+    for (what = 0; what < 4; what++) { /* filtered pha bands, filtered amp bands, phase, amplitude */
+        const npy_array *bands = what == 0 || what == 2 ? &fp : &fa, *ref = what == 0 ? &rfp : what == 1 ? &rfa : what == 2 ? &rp : &ra;
+        int kind = what < 2 ? PAC_FILTERED : what == 2 ? PAC_PHASE : PAC_AMPLITUDE;
+        CHECK(pac_bandpass(NULL, sig, 2, n, 512.0, (const double *)bands->data, 10, what == 0 || what == 2 ? 3 : 6, kind, out,
+                           err, sizeof err) == PAC_OK);
+        for (b = 0; b < 10; b++)
+            for (e = 0; e < 2; e++) {
+                const double *r = (const double *)ref->data + (b * 2 + e) * n, *o = out + (b * 2 + e) * n;
+                double d = max_diff(o, r, n, kind == PAC_PHASE);
+                size_t i;
+                for (i = 0; i < n; i++) scale[what] = fabs(r[i]) > scale[what] ? fabs(r[i]) : scale[what];
+                worst[what] = d > worst[what] ? d : worst[what];
+            }
+    }
+    /* the filtered signals and amplitudes relative to their largest value, phases in radians */
+    CHECK_MSG(worst[0] <= 1e-10 * scale[0], "filtered (phase bands): %.3g of %.3g", worst[0], scale[0]);
+    CHECK_MSG(worst[1] <= 1e-10 * scale[1], "filtered (amplitude bands): %.3g of %.3g", worst[1], scale[1]);
+    CHECK_MSG(worst[2] <= 1e-10, "phase: %.3g rad", worst[2]);
+    CHECK_MSG(worst[3] <= 1e-10 * scale[3], "amplitude: %.3g of %.3g", worst[3], scale[3]);
+    if (getenv("TK_VERBOSE"))
+        fprintf(stderr, "  filtered %.3g / %.3g, phase %.3g rad, amplitude %.3g (relative to max)\n", worst[0] / scale[0],
+                worst[1] / scale[1], worst[2], worst[3] / scale[3]);
+    free(out);
+    npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rfp); npy_free(&rfa); npy_free(&rp); npy_free(&ra);
+}
+
+/* Bad input: a message naming the problem, nothing written past out */
+static void test_bandpass_bad_input(void)
+{
+    double x[64], out[64], bands[2] = {5, 7}, above[2] = {100, 300}, inverted[2] = {9, 7};
+    char err[256];
+    size_t i;
+    for (i = 0; i < 64; i++) x[i] = sin(0.3 * (double)i);
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, above, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG && strstr(err, "band 0"));
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, inverted, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_bandpass(NULL, x, 1, 3, 512, bands, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG && strstr(err, "short"));
+    CHECK(pac_bandpass(NULL, x, 1, 64, -1, bands, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG && strstr(err, "fs"));
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 0, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, 7, out, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_bandpass(NULL, NULL, 1, 64, 512, bands, 1, 3, PAC_PHASE, out, NULL, 0) == PAC_ERR_ARG);
+    /* a short signal: the order is capped at (64 - 1) / 3 = 21 and the run succeeds */
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, err, sizeof err) == PAC_OK);
+    x[10] = NAN;
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, err, sizeof err) == PAC_OK && isnan(out[0]));
+}
+
 int main(void)
 {
     RUN(test_fft_against_dft);
     RUN(test_fft_round_trip_and_sharing);
     RUN(test_fft_plans_and_errors);
+    RUN(test_fir_against_tensorpac);
+    RUN(test_bandpass_against_tensorpac);
+    RUN(test_bandpass_bad_input);
     return tk_summary("pacgpu");
 }
