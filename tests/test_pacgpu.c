@@ -255,6 +255,62 @@ static void test_bandpass_bad_input(void)
     CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, err, sizeof err) == PAC_OK && isnan(out[0]));
 }
 
+/* Both MI definitions against tensorpac's reference (all 8 epochs, 10 x 10 bands), on phases
+   and amplitudes computed here (within 3e-13 rad and 1e-15 of tensorpac's, section 4) */
+static void test_mi_against_tensorpac(void)
+{
+    npy_array x = load("signal.npy"), fp = load("f_pha.npy"), fa = load("f_amp.npy"), rt = load("mi_tensorpac.npy"),
+              rr = load("mi_tort.npy");
+    size_t n = 2048, i;
+    double *pha = (double *)malloc(10 * 8 * n * sizeof(double)), *amp = (double *)malloc(10 * 8 * n * sizeof(double));
+    double mi[800], worst_t = 0, worst_r = 0, tort_vs_tensorpac = 0;
+    char err[256];
+    CHECK(x.data && fp.data && fa.data && rt.data && rr.data);
+    if (!x.data || !fp.data || !fa.data || !rt.data || !rr.data) return;
+    CHECK(pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fp.data, 10, 3, PAC_PHASE, pha, err, sizeof err) == PAC_OK);
+    CHECK(pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fa.data, 10, 6, PAC_AMPLITUDE, amp, err, sizeof err) == PAC_OK);
+    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, mi, err, sizeof err) == PAC_OK);
+    for (i = 0; i < 800; i++) {
+        double r = ((const double *)rt.data)[i], d = fabs(mi[i] - r) / fabs(r);
+        worst_t = d > worst_t ? d : worst_t;
+    }
+    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TORT, mi, err, sizeof err) == PAC_OK);
+    for (i = 0; i < 800; i++) {
+        double r = ((const double *)rr.data)[i], d = fabs(mi[i] - r) / fabs(r);
+        worst_r = d > worst_r ? d : worst_r;
+        d = fabs(r - ((const double *)rt.data)[i]);
+        tort_vs_tensorpac = d > tort_vs_tensorpac ? d : tort_vs_tensorpac;
+    }
+    CHECK_MSG(worst_t <= 1e-10, "tensorpac MI: relative error %.3g", worst_t);
+    CHECK_MSG(worst_r <= 1e-10, "Tort MI: relative error %.3g", worst_r);
+    CHECK(tort_vs_tensorpac > 1e-3); /* the two definitions really differ here, so both are checked */
+    if (getenv("TK_VERBOSE"))
+        fprintf(stderr, "  MI relative error: tensorpac %.3g, Tort %.3g (the definitions differ by %.3g)\n", worst_t, worst_r,
+                tort_vs_tensorpac);
+    free(pha); free(amp);
+    npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rt); npy_free(&rr);
+}
+
+/* A phase at exactly -pi or pi lands in the first or last bin; a uniform amplitude gives MI 0; an
+   amplitude only at one phase gives MI 1; bad arguments are refused */
+static void test_mi_edges(void)
+{
+    double pha[36], amp[36], mi = -1;
+    char err[256];
+    size_t i;
+    for (i = 0; i < 36; i++) { pha[i] = -3.141592653589793 + 2 * 3.141592653589793 * (double)i / 36.0; amp[i] = 1.0; }
+    pha[0] = -3.141592653589793;
+    pha[35] = 3.141592653589793;
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, err, sizeof err) == PAC_OK && fabs(mi) < 1e-15);
+    amp[35] = 5.0; /* the sample at exactly pi counts (in the last bin): the MI moves off 0 */
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, err, sizeof err) == PAC_OK && mi > 0.01);
+    for (i = 0; i < 36; i++) amp[i] = i == 7 ? 1.0 : 0.0;
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TENSORPAC, &mi, err, sizeof err) == PAC_OK && fabs(mi - 1.0) < 1e-15);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, 9, &mi, err, sizeof err) == PAC_ERR_ARG && strstr(err, "method"));
+    CHECK(pac_modulation_index(NULL, NULL, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, (size_t)-1 / 2, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_OVERFLOW);
+}
+
 int main(void)
 {
     RUN(test_fft_against_dft);
@@ -263,5 +319,7 @@ int main(void)
     RUN(test_fir_against_tensorpac);
     RUN(test_bandpass_against_tensorpac);
     RUN(test_bandpass_bad_input);
+    RUN(test_mi_against_tensorpac);
+    RUN(test_mi_edges);
     return tk_summary("pacgpu");
 }
