@@ -7,9 +7,10 @@
 
    STATUS: under construction (issue 5). What is here and tested: the FFT every later stage
    stands on (section 3), tensorpac's filter bank with Hilbert phase and amplitude (section 4) and
-   the modulation index in both definitions (section 5). Still to come, in this order: surrogates
-   and z-scores, the memory plan and one call for the whole pipeline, threads, float32, then the
-   CUDA backend (issue 6).
+   the modulation index in both definitions (section 5), swap-blocks surrogates with their mean and
+   standard deviation (z-scores). Still to come, in this order: time-lag and epoch-permutation
+   surrogates and p-values, the memory plan and one call for the whole pipeline, threads,
+   float32, then the CUDA backend (issue 6).
 
    CONTENTS
        1. Why            3. FFT                  5. Modulation index     7. API
@@ -79,6 +80,7 @@
 #include "tensorpool.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define PAC_VERSION_MAJOR 0
 #define PAC_VERSION_MINOR 0
@@ -152,8 +154,22 @@ PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t 
                                        size_t n_signals, size_t n_times, int method, double *out, char *err,
                                        size_t errcap);
 
+/* n_cuts swap-block cut points, uniform in [1, n_times), from seed (splitmix64; the same seed
+   gives the same cuts everywhere). PAC_ERR_ARG for cuts NULL or n_times < 2. */
+PACDEF pac_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts);
+/* Swap-blocks surrogates (tensorpac's): for each cut c, the MI (method as in
+   pac_modulation_index) of the phases with the amplitudes shifted circularly left by c
+   (amp'[t] = amp[(t + c) mod n_times]; one cut for every band and signal), by index arithmetic on
+   the unshifted amplitudes. Writes the surrogate cube (n_cuts x n_amp x n_pha x n_signals) only
+   when surrogates is not NULL, and per cell their mean and standard deviation (ddof 0, for
+   z = (mi - mean) / std) when mean / std are not NULL. PAC_ERR_ARG also for a cut outside
+   [1, n_times). */
+PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                  size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
+                                  double *surrogates, double *mean, double *std, char *err, size_t errcap);
+
 PACDEF const char *pac_result_string(pac_result result);
-/* "pacgpu 0.0.1 cpu fft filters mi" - what this build contains. */
+/* "pacgpu 0.0.1 cpu fft filters mi swap-blocks" - what this build contains. */
 PACDEF const char *pac_build_info(void);
 
 #ifdef __cplusplus
@@ -204,7 +220,7 @@ PACDEF const char *pac_result_string(pac_result r)
     return "unknown result";
 }
 
-PACDEF const char *pac_build_info(void) { return "pacgpu 0.0.1 cpu fft filters mi"; }
+PACDEF const char *pac_build_info(void) { return "pacgpu 0.0.1 cpu fft filters mi swap-blocks"; }
 
 static pac_result pac__from_tp(tp_result r)
 {
@@ -659,12 +675,52 @@ static double pac__kl_mi(const double *v, int n)
     return 1.0 + acc / log((double)PAC_N_BINS);
 }
 
+/* The MI of one series: phase bins bq, amplitudes as read from index shift on, circularly (a
+   swap-blocks surrogate by index arithmetic: as'[t] = as[(t + shift) mod n]). */
+static double pac__mi_cell(const unsigned char *bq, const double *as, size_t n, size_t shift, int method,
+                           const size_t *pooled)
+{
+    double sum[PAC_N_BINS + 1], v[PAC_N_BINS];
+    size_t count[PAC_N_BINS + 1], t;
+    int j, k = 0;
+    memset(sum, 0, sizeof sum);
+    memset(count, 0, sizeof count);
+    for (t = 0; t < n - shift; t++) {
+        sum[bq[t]] += as[t + shift];
+        count[bq[t]]++;
+    }
+    for (t = n - shift; t < n; t++) {
+        sum[bq[t]] += as[t + shift - n];
+        count[bq[t]]++;
+    }
+    for (j = 0; j < PAC_N_BINS; j++) {
+        if (method == PAC_MI_TORT) v[k++] = count[j] ? sum[j] / (double)count[j] : 0.0;
+        else if (pooled[j]) v[k++] = sum[j] / (double)pooled[j];
+    }
+    return pac__kl_mi(v, k);
+}
+
+/* Phase bins of every sample and the pooled bin counts; NULL when the pool refuses. */
+static unsigned char *pac__bins(tp_pool *pool, const double *pha, size_t cells, size_t *pooled, tp_result *tr)
+{
+    double edges[PAC_N_BINS + 1];
+    unsigned char *bins = (unsigned char *)tp_alloc_at(pool, cells, 0, __FILE__, __LINE__, tr);
+    size_t t;
+    if (!bins) return NULL;
+    pac__bin_edges(edges);
+    memset(pooled, 0, PAC_N_BINS * sizeof(size_t));
+    for (t = 0; t < cells; t++) {
+        bins[t] = pac__bin_of(edges, pha[t]);
+        if (bins[t] < PAC_N_BINS) pooled[bins[t]]++;
+    }
+    return bins;
+}
+
 PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
                                        size_t n_signals, size_t n_times, int method, double *out, char *err,
                                        size_t errcap)
 {
     size_t q, a, s, t, cells, pooled[PAC_N_BINS];
-    double edges[PAC_N_BINS + 1];
     unsigned char *bins;
     tp_pool *own = NULL;
     tp_result tr = TP_OK;
@@ -677,36 +733,89 @@ PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t 
         !tp_size_mul(n_amp, n_signals, &t) || !tp_size_mul(t, n_times, &t))
         return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    bins = (unsigned char *)tp_alloc_at(pool, cells, 0, __FILE__, __LINE__, &tr);
+    bins = pac__bins(pool, pha, cells, pooled, &tr);
     if (!bins) {
         if (own) tp_destroy(own);
         return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
     }
-    pac__bin_edges(edges);
-    memset(pooled, 0, sizeof pooled);
-    for (t = 0; t < cells; t++) {
-        bins[t] = pac__bin_of(edges, pha[t]);
-        if (bins[t] < PAC_N_BINS) pooled[bins[t]]++;
+    for (a = 0; a < n_amp; a++)
+        for (q = 0; q < n_pha; q++)
+            for (s = 0; s < n_signals; s++)
+                out[(a * n_pha + q) * n_signals + s] = pac__mi_cell(bins + (q * n_signals + s) * n_times,
+                                                                    amp + (a * n_signals + s) * n_times, n_times, 0,
+                                                                    method, pooled);
+    tp_free(pool, bins);
+    if (own) tp_destroy(own);
+    return PAC_OK;
+}
+
+/* ---- >>surrogates ----------------------------------------------------------------------------- */
+
+/* splitmix64: a small, seedable, portable generator */
+static uint64_t pac__next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+PACDEF pac_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts)
+{
+    uint64_t st = seed, range;
+    size_t k;
+    if (!cuts || n_times < 2) return PAC_ERR_ARG;
+    range = (uint64_t)(n_times - 1);
+    for (k = 0; k < n_cuts; k++) { /* uniform in [1, n_times) without modulo bias */
+        uint64_t limit = UINT64_MAX - UINT64_MAX % range, r;
+        do r = pac__next(&st); while (r >= limit);
+        cuts[k] = (int64_t)(1 + r % range);
+    }
+    return PAC_OK;
+}
+
+PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                  size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
+                                  double *surrogates, double *mean, double *std, char *err, size_t errcap)
+{
+    size_t q, a, s, k, cells, n_out, pooled[PAC_N_BINS];
+    unsigned char *bins;
+    tp_pool *own = NULL;
+    tp_result tr = TP_OK;
+    if (err && errcap) err[0] = 0;
+    if (!pha || !amp || !cuts || !n_cuts || !n_pha || !n_amp || !n_signals || n_times < 2)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size (n_times must be >= 2)");
+    if (method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
+    for (k = 0; k < n_cuts; k++)
+        if (cuts[k] < 1 || (uint64_t)cuts[k] >= (uint64_t)n_times) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "cut %zu is %lld: cuts must lie in [1, n_times = %zu)", k, (long long)cuts[k], n_times);
+            return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+        }
+    if (!tp_size_mul(n_pha, n_signals, &cells) || !tp_size_mul(cells, n_times, &cells) ||
+        !tp_size_mul(n_amp, n_pha, &n_out) || !tp_size_mul(n_out, n_signals, &n_out) || !tp_size_mul(n_out, n_cuts, &k))
+        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
+    bins = pac__bins(pool, pha, cells, pooled, &tr);
+    if (!bins) {
+        if (own) tp_destroy(own);
+        return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
     }
     for (a = 0; a < n_amp; a++)
         for (q = 0; q < n_pha; q++)
             for (s = 0; s < n_signals; s++) {
-                const unsigned char *bq = bins + (q * n_signals + s) * n_times;
-                const double *as = amp + (a * n_signals + s) * n_times;
-                double sum[PAC_N_BINS + 1], v[PAC_N_BINS];
-                size_t count[PAC_N_BINS + 1];
-                int j, k = 0;
-                memset(sum, 0, sizeof sum);
-                memset(count, 0, sizeof count);
-                for (t = 0; t < n_times; t++) {
-                    sum[bq[t]] += as[t];
-                    count[bq[t]]++;
+                size_t cell = (a * n_pha + q) * n_signals + s;
+                double m = 0, m2 = 0; /* Welford over the surrogates of this cell */
+                for (k = 0; k < n_cuts; k++) {
+                    double v = pac__mi_cell(bins + (q * n_signals + s) * n_times, amp + (a * n_signals + s) * n_times,
+                                            n_times, (size_t)cuts[k], method, pooled), d = v - m;
+                    if (surrogates) surrogates[k * n_out + cell] = v;
+                    m += d / (double)(k + 1);
+                    m2 += d * (v - m);
                 }
-                for (j = 0; j < PAC_N_BINS; j++) {
-                    if (method == PAC_MI_TORT) v[k++] = count[j] ? sum[j] / (double)count[j] : 0.0;
-                    else if (pooled[j]) v[k++] = sum[j] / (double)pooled[j];
-                }
-                out[(a * n_pha + q) * n_signals + s] = pac__kl_mi(v, k);
+                if (mean) mean[cell] = m;
+                if (std) std[cell] = sqrt(m2 / (double)n_cuts);
             }
     tp_free(pool, bins);
     if (own) tp_destroy(own);

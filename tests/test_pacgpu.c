@@ -311,6 +311,52 @@ static void test_mi_edges(void)
     CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, (size_t)-1 / 2, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_OVERFLOW);
 }
 
+/* tensorpac's 20 swap-block surrogates (replayed from its cut points) and z-scores */
+static void test_surrogates_against_tensorpac(void)
+{
+    npy_array x = load("signal.npy"), fp = load("f_pha.npy"), fa = load("f_amp.npy"), rs = load("surrogates.npy"),
+              rc = load("surrogate_cuts.npy"), rz = load("mi_zscore.npy");
+    size_t n = 2048, i;
+    double *pha = (double *)malloc(10 * 8 * n * sizeof(double)), *amp = (double *)malloc(10 * 8 * n * sizeof(double));
+    double *surro = (double *)malloc(20 * 800 * sizeof(double)), mi[800], mean[800], sd[800], mean2[800], worst_s = 0, worst_z = 0;
+    int64_t cuts[20], bad_cut = 2048;
+    char err[256];
+    CHECK(x.data && fp.data && fa.data && rs.data && rc.data && rz.data);
+    if (!x.data || !fp.data || !fa.data || !rs.data || !rc.data || !rz.data) return;
+    pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fp.data, 10, 3, PAC_PHASE, pha, err, sizeof err);
+    pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fa.data, 10, 6, PAC_AMPLITUDE, amp, err, sizeof err);
+    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, mi, err, sizeof err) == PAC_OK);
+    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, (const int64_t *)rc.data, 20, surro, mean, sd, err,
+                          sizeof err) == PAC_OK);
+    for (i = 0; i < 20 * 800; i++) {
+        double r = ((const double *)rs.data)[i], d = fabs(surro[i] - r) / fabs(r);
+        worst_s = d > worst_s ? d : worst_s;
+    }
+    for (i = 0; i < 800; i++) {
+        double r = ((const double *)rz.data)[i], z = (mi[i] - mean[i]) / sd[i], d = fabs(z - r);
+        worst_z = d > worst_z ? d : worst_z;
+    }
+    CHECK_MSG(worst_s <= 1e-9, "surrogates: relative error %.3g", worst_s);
+    CHECK_MSG(worst_z <= 1e-9, "z-scores: error %.3g", worst_z);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  surrogates relative error %.3g, z-scores %.3g\n", worst_s, worst_z);
+    /* without the cube: the same mean */
+    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, (const int64_t *)rc.data, 20, NULL, mean2, NULL, err,
+                          sizeof err) == PAC_OK && memcmp(mean, mean2, sizeof mean) == 0);
+    /* seeded cuts: in range, the same for the same seed, different for another */
+    CHECK(pac_random_cuts(7, n, 20, cuts) == PAC_OK);
+    for (i = 0; i < 20; i++) CHECK(cuts[i] >= 1 && cuts[i] < (int64_t)n);
+    {
+        int64_t again[20], other[20];
+        pac_random_cuts(7, n, 20, again);
+        pac_random_cuts(8, n, 20, other);
+        CHECK(memcmp(cuts, again, sizeof cuts) == 0 && memcmp(cuts, other, sizeof cuts) != 0);
+    }
+    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, &bad_cut, 1, NULL, mean, sd, err, sizeof err) ==
+              PAC_ERR_ARG && strstr(err, "cut 0"));
+    free(pha); free(amp); free(surro);
+    npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rs); npy_free(&rc); npy_free(&rz);
+}
+
 int main(void)
 {
     RUN(test_fft_against_dft);
@@ -321,5 +367,6 @@ int main(void)
     RUN(test_bandpass_bad_input);
     RUN(test_mi_against_tensorpac);
     RUN(test_mi_edges);
+    RUN(test_surrogates_against_tensorpac);
     return tk_summary("pacgpu");
 }

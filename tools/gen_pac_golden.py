@@ -29,5 +29,8 @@ np.save(os.path.join(out, "fir_offsets.npy"), np.array(man["filters"]["offsets"]
 np.save(os.path.join(out, "fir_orders.npy"), np.array([b["order"] for b in man["filters"]["bands"]], dtype=np.int64))
 np.save(os.path.join(out, "mi_tensorpac.npy"), load("mi_tensorpac_200_f64.bin"))
 np.save(os.path.join(out, "mi_tort.npy"), load("mi_tort_exact_perseries_f64.bin"))
+np.save(os.path.join(out, "surrogates.npy"), load("surrogates_swapblocks_f64.bin"))
+np.save(os.path.join(out, "surrogate_cuts.npy"), load("surrogate_cut_points_i64.bin"))
+np.save(os.path.join(out, "mi_zscore.npy"), load("mi_zscore_224_f64.bin"))
 for name in ("filt_pha", "filt_amp", "pha", "amp"):
     np.save(os.path.join(out, name + "_epochs_0_5.npy"), np.ascontiguousarray(load(name + "_f64.bin")[:, EPOCHS, :]))
