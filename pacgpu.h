@@ -677,22 +677,15 @@ static double pac__kl_mi(const double *v, int n)
 
 /* The MI of one series: phase bins bq, amplitudes as read from index shift on, circularly (a
    swap-blocks surrogate by index arithmetic: as'[t] = as[(t + shift) mod n]). */
-static double pac__mi_cell(const unsigned char *bq, const double *as, size_t n, size_t shift, int method,
-                           const size_t *pooled)
+static double pac__mi_cell(const unsigned char *bq, const uint32_t *count, const double *as, size_t n, size_t shift,
+                           int method, const size_t *pooled)
 {
     double sum[PAC_N_BINS + 1], v[PAC_N_BINS];
-    size_t count[PAC_N_BINS + 1], t;
+    size_t t;
     int j, k = 0;
     memset(sum, 0, sizeof sum);
-    memset(count, 0, sizeof count);
-    for (t = 0; t < n - shift; t++) {
-        sum[bq[t]] += as[t + shift];
-        count[bq[t]]++;
-    }
-    for (t = n - shift; t < n; t++) {
-        sum[bq[t]] += as[t + shift - n];
-        count[bq[t]]++;
-    }
+    for (t = 0; t < n - shift; t++) sum[bq[t]] += as[t + shift];
+    for (t = n - shift; t < n; t++) sum[bq[t]] += as[t + shift - n];
     for (j = 0; j < PAC_N_BINS; j++) {
         if (method == PAC_MI_TORT) v[k++] = count[j] ? sum[j] / (double)count[j] : 0.0;
         else if (pooled[j]) v[k++] = sum[j] / (double)pooled[j];
@@ -700,19 +693,32 @@ static double pac__mi_cell(const unsigned char *bq, const double *as, size_t n, 
     return pac__kl_mi(v, k);
 }
 
-/* Phase bins of every sample and the pooled bin counts; NULL when the pool refuses. */
-static unsigned char *pac__bins(tp_pool *pool, const double *pha, size_t cells, size_t *pooled, tp_result *tr)
+/* Phase bins of every sample (n_series series of n samples), each series' bin counts (after the
+   bins, at *counts; they do not change with the amplitude or its shift) and the pooled counts.
+   NULL when the pool refuses; free the result with tp_free. */
+static unsigned char *pac__bins(tp_pool *pool, const double *pha, size_t n_series, size_t n, size_t *pooled,
+                                uint32_t **counts, tp_result *tr)
 {
     double edges[PAC_N_BINS + 1];
-    unsigned char *bins = (unsigned char *)tp_alloc_at(pool, cells, 0, __FILE__, __LINE__, tr);
-    size_t t;
+    size_t cells = n_series * n, off = (cells + 63) / 64 * 64, bytes, t, s;
+    unsigned char *bins;
+    if (!tp_size_mul(n_series, (PAC_N_BINS + 1) * sizeof(uint32_t), &bytes) || !tp_size_add(bytes, off, &bytes) ||
+        n > UINT32_MAX) {
+        *tr = TP_ERR_OVERFLOW;
+        return NULL;
+    }
+    bins = (unsigned char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, tr);
     if (!bins) return NULL;
+    *counts = (uint32_t *)(void *)(bins + off);
     pac__bin_edges(edges);
     memset(pooled, 0, PAC_N_BINS * sizeof(size_t));
-    for (t = 0; t < cells; t++) {
-        bins[t] = pac__bin_of(edges, pha[t]);
-        if (bins[t] < PAC_N_BINS) pooled[bins[t]]++;
-    }
+    memset(*counts, 0, n_series * (PAC_N_BINS + 1) * sizeof(uint32_t));
+    for (s = 0; s < n_series; s++)
+        for (t = 0; t < n; t++) {
+            unsigned char b = bins[s * n + t] = pac__bin_of(edges, pha[s * n + t]);
+            (*counts)[s * (PAC_N_BINS + 1) + b]++;
+            if (b < PAC_N_BINS) pooled[b]++;
+        }
     return bins;
 }
 
@@ -722,6 +728,7 @@ PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t 
 {
     size_t q, a, s, t, cells, pooled[PAC_N_BINS];
     unsigned char *bins;
+    uint32_t *counts;
     tp_pool *own = NULL;
     tp_result tr = TP_OK;
     if (err && errcap) err[0] = 0;
@@ -733,7 +740,7 @@ PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t 
         !tp_size_mul(n_amp, n_signals, &t) || !tp_size_mul(t, n_times, &t))
         return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    bins = pac__bins(pool, pha, cells, pooled, &tr);
+    bins = pac__bins(pool, pha, n_pha * n_signals, n_times, pooled, &counts, &tr);
     if (!bins) {
         if (own) tp_destroy(own);
         return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
@@ -741,9 +748,9 @@ PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t 
     for (a = 0; a < n_amp; a++)
         for (q = 0; q < n_pha; q++)
             for (s = 0; s < n_signals; s++)
-                out[(a * n_pha + q) * n_signals + s] = pac__mi_cell(bins + (q * n_signals + s) * n_times,
-                                                                    amp + (a * n_signals + s) * n_times, n_times, 0,
-                                                                    method, pooled);
+                out[(a * n_pha + q) * n_signals + s] =
+                    pac__mi_cell(bins + (q * n_signals + s) * n_times, counts + (q * n_signals + s) * (PAC_N_BINS + 1),
+                                 amp + (a * n_signals + s) * n_times, n_times, 0, method, pooled);
     tp_free(pool, bins);
     if (own) tp_destroy(own);
     return PAC_OK;
@@ -780,6 +787,7 @@ PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
 {
     size_t q, a, s, k, cells, n_out, pooled[PAC_N_BINS];
     unsigned char *bins;
+    uint32_t *counts;
     tp_pool *own = NULL;
     tp_result tr = TP_OK;
     if (err && errcap) err[0] = 0;
@@ -797,7 +805,7 @@ PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
         !tp_size_mul(n_amp, n_pha, &n_out) || !tp_size_mul(n_out, n_signals, &n_out) || !tp_size_mul(n_out, n_cuts, &k))
         return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    bins = pac__bins(pool, pha, cells, pooled, &tr);
+    bins = pac__bins(pool, pha, n_pha * n_signals, n_times, pooled, &counts, &tr);
     if (!bins) {
         if (own) tp_destroy(own);
         return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
@@ -808,8 +816,10 @@ PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
                 size_t cell = (a * n_pha + q) * n_signals + s;
                 double m = 0, m2 = 0; /* Welford over the surrogates of this cell */
                 for (k = 0; k < n_cuts; k++) {
-                    double v = pac__mi_cell(bins + (q * n_signals + s) * n_times, amp + (a * n_signals + s) * n_times,
-                                            n_times, (size_t)cuts[k], method, pooled), d = v - m;
+                    double v = pac__mi_cell(bins + (q * n_signals + s) * n_times,
+                                            counts + (q * n_signals + s) * (PAC_N_BINS + 1),
+                                            amp + (a * n_signals + s) * n_times, n_times, (size_t)cuts[k], method, pooled);
+                    double d = v - m;
                     if (surrogates) surrogates[k * n_out + cell] = v;
                     m += d / (double)(k + 1);
                     m2 += d * (v - m);
