@@ -365,58 +365,72 @@ PACDEF pac_result pac_fft_create(size_t n, tp_pool *pool, pac_fft **plan)
     return PAC_OK;
 }
 
+/* The r-point DFT (r = 2, 3, 4, 5; forward) of tr/ti into out at stride m (complex values). */
+static void pac__butterfly(size_t r, const double *tr, const double *ti, double *out, size_t m)
+{
+    double *o0 = out, *o1 = out + 2 * m, *o2 = out + 4 * m, *o3 = out + 6 * m, *o4 = out + 8 * m;
+    if (r == 2) {
+        o0[0] = tr[0] + tr[1]; o0[1] = ti[0] + ti[1];
+        o1[0] = tr[0] - tr[1]; o1[1] = ti[0] - ti[1];
+    } else if (r == 4) { /* the quarter turn is -i */
+        double ar = tr[0] + tr[2], ai = ti[0] + ti[2], br = tr[0] - tr[2], bi = ti[0] - ti[2];
+        double cr = tr[1] + tr[3], ci = ti[1] + ti[3], dr = tr[1] - tr[3], di = ti[1] - ti[3];
+        o0[0] = ar + cr; o0[1] = ai + ci;
+        o1[0] = br + di; o1[1] = bi - dr;
+        o2[0] = ar - cr; o2[1] = ai - ci;
+        o3[0] = br - di; o3[1] = bi + dr;
+    } else if (r == 3) {
+        const double h = 0.86602540378443864676; /* sin(2 pi / 3) */
+        double sr = tr[1] + tr[2], si = ti[1] + ti[2], dr = tr[1] - tr[2], di = ti[1] - ti[2];
+        double mr = tr[0] - 0.5 * sr, mi = ti[0] - 0.5 * si;
+        o0[0] = tr[0] + sr; o0[1] = ti[0] + si;
+        o1[0] = mr + h * di; o1[1] = mi - h * dr;
+        o2[0] = mr - h * di; o2[1] = mi + h * dr;
+    } else { /* 5 */
+        const double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410; /* cos(2 pi k / 5) */
+        const double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;  /* sin(2 pi k / 5) */
+        double ar = tr[1] + tr[4], ai = ti[1] + ti[4], br = tr[1] - tr[4], bi = ti[1] - ti[4];
+        double cr = tr[2] + tr[3], ci = ti[2] + ti[3], dr = tr[2] - tr[3], di = ti[2] - ti[3];
+        double a1r = tr[0] + c1 * ar + c2 * cr, a1i = ti[0] + c1 * ai + c2 * ci;
+        double a2r = tr[0] + c2 * ar + c1 * cr, a2i = ti[0] + c2 * ai + c1 * ci;
+        double b1r = s1 * br + s2 * dr, b1i = s1 * bi + s2 * di, b2r = s2 * br - s1 * dr, b2i = s2 * bi - s1 * di;
+        o0[0] = tr[0] + ar + cr; o0[1] = ti[0] + ai + ci;
+        o1[0] = a1r + b1i; o1[1] = a1i - b1r;
+        o4[0] = a1r - b1i; o4[1] = a1i + b1r;
+        o2[0] = a2r + b2i; o2[1] = a2i - b2r;
+        o3[0] = a2r - b2i; o3[1] = a2i + b2r;
+    }
+}
+
 /* out[0..n) = DFT_n of in[0], in[s], in[2s], ...; level f of the plan's radices; the n-th roots
-   of unity are w[j * step] (step = plan length / n). in and out never overlap. */
+   of unity are w[j * step] (step = plan length / n). in and out never overlap. The last level
+   reads its r inputs straight from in (no calls for length-1 transforms). */
 static void pac__fft_rec(const pac_fft *p, const double *in, size_t s, double *out, size_t n, int f, size_t step)
 {
-    size_t r, m, k, q, t;
+    size_t r, m, k, q;
+    double tr[5], ti[5];
     if (n == 1) { out[0] = in[0]; out[1] = in[1]; return; }
     r = (size_t)p->fact[f];
     m = n / r;
+    if (m == 1) {
+        for (q = 0; q < r; q++) { tr[q] = in[2 * q * s]; ti[q] = in[2 * q * s + 1]; }
+        pac__butterfly(r, tr, ti, out, 1);
+        return;
+    }
     for (q = 0; q < r; q++) pac__fft_rec(p, in + 2 * q * s, s * r, out + 2 * q * m, m, f + 1, step * r);
-    for (k = 0; k < m; k++) {
-        double tr[5], ti[5];
-        /* twiddled inputs of this butterfly */
-        for (q = 0; q < r; q++) {
+    tr[0] = out[0]; ti[0] = out[1];
+    for (q = 1; q < r; q++) { tr[q] = out[2 * q * m]; ti[q] = out[2 * q * m + 1]; }
+    pac__butterfly(r, tr, ti, out, m); /* k = 0: no twiddles */
+    for (k = 1; k < m; k++) {
+        tr[0] = out[2 * k];
+        ti[0] = out[2 * k + 1];
+        for (q = 1; q < r; q++) { /* twiddled inputs of this butterfly */
+            const double *w = p->w + 2 * (q * k * step);
             double xr = out[2 * (q * m + k)], xi = out[2 * (q * m + k) + 1];
-            if (q && k) {
-                const double *w = p->w + 2 * (q * k * step);
-                double a = xr * w[0] - xi * w[1];
-                xi = xr * w[1] + xi * w[0];
-                xr = a;
-            }
-            tr[q] = xr;
-            ti[q] = xi;
+            tr[q] = xr * w[0] - xi * w[1];
+            ti[q] = xr * w[1] + xi * w[0];
         }
-        if (r == 2) {
-            out[2 * k] = tr[0] + tr[1];
-            out[2 * k + 1] = ti[0] + ti[1];
-            out[2 * (m + k)] = tr[0] - tr[1];
-            out[2 * (m + k) + 1] = ti[0] - ti[1];
-        } else if (r == 4) { /* forward: the quarter turn is -i */
-            double ar = tr[0] + tr[2], ai = ti[0] + ti[2], br = tr[0] - tr[2], bi = ti[0] - ti[2];
-            double cr = tr[1] + tr[3], ci = ti[1] + ti[3], dr = tr[1] - tr[3], di = ti[1] - ti[3];
-            out[2 * k] = ar + cr;
-            out[2 * k + 1] = ai + ci;
-            out[2 * (m + k)] = br + di;
-            out[2 * (m + k) + 1] = bi - dr;
-            out[2 * (2 * m + k)] = ar - cr;
-            out[2 * (2 * m + k) + 1] = ai - ci;
-            out[2 * (3 * m + k)] = br - di;
-            out[2 * (3 * m + k) + 1] = bi + dr;
-        } else { /* 3 and 5: a direct DFT of r points with the plan's own roots */
-            size_t wr = (p->n / r);
-            for (t = 0; t < r; t++) {
-                double sr = 0, si = 0;
-                for (q = 0; q < r; q++) {
-                    const double *w = p->w + 2 * (((q * t) % r) * wr);
-                    sr += tr[q] * w[0] - ti[q] * w[1];
-                    si += tr[q] * w[1] + ti[q] * w[0];
-                }
-                out[2 * (t * m + k)] = sr;
-                out[2 * (t * m + k) + 1] = si;
-            }
-        }
+        pac__butterfly(r, tr, ti, out + 2 * k, m);
     }
 }
 
@@ -680,12 +694,21 @@ static double pac__kl_mi(const double *v, int n)
 static double pac__mi_cell(const unsigned char *bq, const uint32_t *count, const double *as, size_t n, size_t shift,
                            int method, const size_t *pooled)
 {
-    double sum[PAC_N_BINS + 1], v[PAC_N_BINS];
-    size_t t;
+    /* Phases move slowly, so neighbouring samples mostly hit the same bin: four interleaved
+       histograms keep those additions from waiting on each other. */
+    double h[4][PAC_N_BINS + 1], sum[PAC_N_BINS + 1], v[PAC_N_BINS];
+    size_t t, wrap = n - shift;
     int j, k = 0;
-    memset(sum, 0, sizeof sum);
-    for (t = 0; t < n - shift; t++) sum[bq[t]] += as[t + shift];
-    for (t = n - shift; t < n; t++) sum[bq[t]] += as[t + shift - n];
+    memset(h, 0, sizeof h);
+    for (t = 0; t + 4 <= wrap; t += 4) {
+        h[0][bq[t]] += as[t + shift];
+        h[1][bq[t + 1]] += as[t + 1 + shift];
+        h[2][bq[t + 2]] += as[t + 2 + shift];
+        h[3][bq[t + 3]] += as[t + 3 + shift];
+    }
+    for (; t < wrap; t++) h[0][bq[t]] += as[t + shift];
+    for (; t < n; t++) h[1][bq[t]] += as[t - wrap];
+    for (j = 0; j <= PAC_N_BINS; j++) sum[j] = (h[0][j] + h[1][j]) + (h[2][j] + h[3][j]);
     for (j = 0; j < PAC_N_BINS; j++) {
         if (method == PAC_MI_TORT) v[k++] = count[j] ? sum[j] / (double)count[j] : 0.0;
         else if (pooled[j]) v[k++] = sum[j] / (double)pooled[j];
