@@ -362,7 +362,7 @@ int main(int argc, char **argv)
     if (!o.posterior) { usage(stderr); return 2; }
     if (!o.peaks_out && !o.masks_out) return fail("%s", "nothing to do: give --peaks-out and/or --masks-out");
     if (o.masks_out && !o.n_alpha) return fail("%s", "--masks-out needs --alpha");
-    if (npy_read(o.posterior, &a, err, sizeof err)) return fail("%s", err);
+    if (npy_map_read(o.posterior, &a, err, sizeof err)) return fail("%s", err); /* no copy of the cube */
     if (a.ndim != 3 || (a.dtype != NPY_F4 && a.dtype != NPY_F8)) {
         npy_free(&a);
         return fail("%s: want a float32 or float64 array of shape (n_x, n_y, n_t)", o.posterior);

@@ -176,6 +176,28 @@ static void test_npy_map(void)
     CHECK(npy_map_create(&m, "/nonexistent-dir/m.npy", NPY_U1, 2, shape, err, sizeof err) == -1);
 }
 
+/* npy_map_read maps C-order files (no copy) and falls back to a copy for Fortran order and bool;
+   either way the values are npy_read's */
+static void test_npy_map_read(void)
+{
+    static const char *files[3] = {IO "f8_c.npy", IO "f8_fortran.npy", IO "b1_c.npy"};
+    int f;
+    for (f = 0; f < 3; f++) {
+        npy_array m, r;
+        CHECK(npy_map_read(files[f], &m, err, sizeof err) == 0 && npy_read(files[f], &r, err, sizeof err) == 0);
+        CHECK(m.count == r.count && m.dtype == r.dtype && memcmp(m.data, r.data, r.count * r.itemsize) == 0);
+        CHECK((m.map_base != NULL) == (f == 0));
+        npy_free(&m);
+        npy_free(&r);
+        CHECK(m.data == NULL && m.map_base == NULL);
+    }
+    {
+        npy_array m;
+        CHECK(npy_map_read(IO "nonexistent.npy", &m, err, sizeof err) == -1 && strstr(err, "cannot open"));
+        CHECK(npy_map_read(IO "c16.npy", &m, err, sizeof err) == -1 && strstr(err, "c16"));
+    }
+}
+
 static void check_golden_volume(const nifti_image *img)
 {
     npy_array vals, aff;
@@ -405,6 +427,7 @@ int main(void)
     RUN(test_npy_round_trip);
     RUN(test_npy_stream);
     RUN(test_npy_map);
+    RUN(test_npy_map_read);
     RUN(test_nifti_reads_nibabel_file);
     RUN(test_nifti_round_trip_and_qform);
     RUN(test_nifti_errors_and_byte_order);

@@ -119,13 +119,15 @@ static void npy__fortran_to_c(const npy_array *a, const unsigned char *src, unsi
     }
 }
 
-int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t cap)
+/* Parses the header of a .npy image: fills a (no data yet), the data offset and the order, and
+   checks that the data is all there. */
+static int npy__parse(const unsigned char *b, size_t len, npy_array *a, size_t *data_start, int *fortran, char *err,
+                      size_t cap)
 {
-    const unsigned char *b = (const unsigned char *)buf;
     size_t hlen, start, bytes, i;
-    int fortran = 0;
     char *hdr;
     memset(a, 0, sizeof *a);
+    *fortran = 0;
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) return ex_fail(err, cap, "npy: not a .npy file (bad magic)");
     if (b[6] == 1) { hlen = (size_t)b[8] | (size_t)b[9] << 8; start = 10; }
     else if (b[6] == 2 || b[6] == 3) {
@@ -138,7 +140,7 @@ int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t ca
     if (!hdr) return ex_fail(err, cap, "npy: out of memory");
     memcpy(hdr, b + start, hlen);
     hdr[hlen] = 0;
-    if (npy__parse_header(hdr, a, &fortran, err, cap) != 0) { free(hdr); return -1; }
+    if (npy__parse_header(hdr, a, fortran, err, cap) != 0) { free(hdr); return -1; }
     free(hdr);
     a->count = 1;
     for (i = 0; i < (size_t)a->ndim; i++)
@@ -149,6 +151,17 @@ int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t ca
     start += hlen;
     if (bytes > len - start)
         return ex_fail(err, cap, "npy: truncated data: %zu bytes expected, %zu present", bytes, len - start);
+    *data_start = start;
+    return 0;
+}
+
+int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t cap)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t start, bytes, i;
+    int fortran;
+    if (npy__parse(b, len, a, &start, &fortran, err, cap) != 0) return -1;
+    bytes = a->count * a->itemsize;
     a->data = malloc(bytes ? bytes : 1);
     if (!a->data) return ex_fail(err, cap, "npy: out of memory for %zu bytes", bytes);
     if (fortran && a->ndim > 1) npy__fortran_to_c(a, b + start, (unsigned char *)a->data);
@@ -158,28 +171,81 @@ int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t ca
     return 0;
 }
 
-int npy_read(const char *path, npy_array *a, char *err, size_t cap)
+/* A file's bytes: mapped read-only where the system can (no copy in this process's memory),
+   else read into a buffer. *mapped says which, for npy__release. */
+static unsigned char *npy__file_bytes(const char *path, size_t *len, int *mapped, char *err, size_t cap)
 {
     FILE *f = fopen(path, "rb");
     long size;
     unsigned char *buf;
-    int rc;
-    memset(a, 0, sizeof *a);
-    if (!f) return ex_fail(err, cap, "npy: cannot open %s", path);
+    *mapped = 0;
+    if (!f) { ex_fail(err, cap, "npy: cannot open %s", path); return NULL; }
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-        return ex_fail(err, cap, "npy: cannot size %s", path);
+        ex_fail(err, cap, "npy: cannot size %s", path);
+        return NULL;
     }
+    *len = (size_t)size;
+#if defined(NPY__MMAP)
+    if (size > 0) {
+        void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+        if (p != MAP_FAILED) {
+            fclose(f);
+            *mapped = 1;
+            return (unsigned char *)p;
+        }
+    }
+#endif
     buf = (unsigned char *)malloc((size_t)size + 1);
-    if (!buf) { fclose(f); return ex_fail(err, cap, "npy: out of memory reading %s", path); }
+    if (!buf) { fclose(f); ex_fail(err, cap, "npy: out of memory reading %s", path); return NULL; }
     if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
         fclose(f);
         free(buf);
-        return ex_fail(err, cap, "npy: cannot read %s", path);
+        ex_fail(err, cap, "npy: cannot read %s", path);
+        return NULL;
     }
     fclose(f);
-    rc = npy_read_mem(buf, (size_t)size, a, err, cap);
-    free(buf);
+    return buf;
+}
+
+static void npy__release(unsigned char *b, size_t len, int mapped)
+{
+#if defined(NPY__MMAP)
+    if (mapped) { munmap(b, len); return; }
+#endif
+    (void)len; (void)mapped;
+    free(b);
+}
+
+int npy_map_read(const char *path, npy_array *a, char *err, size_t cap)
+{
+    size_t len = 0, start;
+    int mapped, fortran, rc;
+    unsigned char *b = npy__file_bytes(path, &len, &mapped, err, cap);
+    memset(a, 0, sizeof *a);
+    if (!b) return -1;
+    if (mapped && npy__parse(b, len, a, &start, &fortran, err, cap) == 0 && (!fortran || a->ndim <= 1) &&
+        a->dtype != NPY_B1 && start % a->itemsize == 0) {
+        a->data = b + start; /* read-only pages of the file */
+        a->map_base = b;
+        a->map_len = len;
+        return 0;
+    }
+    rc = npy_read_mem(b, len, a, err, cap); /* a copy: Fortran order, bool, or no mmap */
+    npy__release(b, len, mapped);
+    if (rc != 0) ex_prefix_path(err, cap, path);
+    return rc;
+}
+
+int npy_read(const char *path, npy_array *a, char *err, size_t cap)
+{
+    size_t len = 0;
+    int mapped, rc;
+    unsigned char *b = npy__file_bytes(path, &len, &mapped, err, cap);
+    memset(a, 0, sizeof *a);
+    if (!b) return -1;
+    rc = npy_read_mem(b, len, a, err, cap);
+    npy__release(b, len, mapped);
     if (rc != 0) ex_prefix_path(err, cap, path);
     return rc;
 }
@@ -335,8 +401,9 @@ int npy_stream_close(npy_stream *s, char *err, size_t cap)
 void npy_free(npy_array *a)
 {
     if (!a) return;
-    free(a->data);
-    a->data = NULL;
+    if (a->map_base) npy__release((unsigned char *)a->map_base, a->map_len, 1);
+    else free(a->data);
+    memset(a, 0, sizeof *a);
 }
 
 void npy_to_f64(const npy_array *a, double *dst)

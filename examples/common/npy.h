@@ -28,10 +28,16 @@ typedef struct npy_array {
     size_t count;               /* product of shape */
     size_t itemsize;
     void *data;                 /* count * itemsize bytes, C order; free with npy_free */
+    void *map_base;             /* npy_map_read: the file's read-only mapping (else NULL) */
+    size_t map_len;
 } npy_array;
 
 int npy_read(const char *path, npy_array *out, char *err, size_t errcap);
 int npy_read_mem(const void *buf, size_t len, npy_array *out, char *err, size_t errcap);
+/* Like npy_read, but where it can (C order, not bool, mmap available) data points into a
+   read-only mapping of the file instead of a copy: a cube larger than the memory one wants to
+   spend stays in the page cache. Treat data as const; npy_free unmaps. */
+int npy_map_read(const char *path, npy_array *out, char *err, size_t errcap);
 /* Writes format 1.0 (2.0 when the header needs it). */
 int npy_write(const char *path, npy_dtype dtype, int ndim, const size_t *shape, const void *data,
               char *err, size_t errcap);
