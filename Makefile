@@ -36,10 +36,10 @@ $(B)/pool: examples/pool.c tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 $(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/prom2d.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
 
-$(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h examples/common/npy.c examples/common/util.c | $(B)
+$(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
-$(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h examples/common/npy.c examples/common/util.c | $(B)
+$(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_pacgpu.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)

@@ -745,29 +745,44 @@ static unsigned char *pac__bins(tp_pool *pool, const double *pha, size_t n_serie
     return bins;
 }
 
-PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                       size_t n_signals, size_t n_times, int method, double *out, char *err,
-                                       size_t errcap)
+/* What pac_modulation_index and pac_swap_blocks share: the checks, a pool (*own when private),
+   the phase bins. On failure nothing is held. */
+static pac_result pac__mi_begin(tp_pool **pool, tp_pool **own, const double *pha, size_t n_pha, const double *amp,
+                                size_t n_amp, size_t n_signals, size_t n_times, int method, unsigned char **bins,
+                                uint32_t **counts, size_t *pooled, char *err, size_t errcap)
 {
-    size_t q, a, s, t, cells, pooled[PAC_N_BINS];
-    unsigned char *bins;
-    uint32_t *counts;
-    tp_pool *own = NULL;
+    size_t cells, t;
     tp_result tr = TP_OK;
-    if (err && errcap) err[0] = 0;
-    if (!pha || !amp || !out || !n_pha || !n_amp || !n_signals || !n_times)
+    *own = NULL;
+    if (!pha || !amp || !n_pha || !n_amp || !n_signals || !n_times)
         return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
     if (method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
         return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
     if (!tp_size_mul(n_pha, n_signals, &cells) || !tp_size_mul(cells, n_times, &cells) ||
         !tp_size_mul(n_amp, n_signals, &t) || !tp_size_mul(t, n_times, &t))
         return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    bins = pac__bins(pool, pha, n_pha * n_signals, n_times, pooled, &counts, &tr);
-    if (!bins) {
-        if (own) tp_destroy(own);
+    if (!*pool && !(*pool = *own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
+    *bins = pac__bins(*pool, pha, n_pha * n_signals, n_times, pooled, counts, &tr);
+    if (!*bins) {
+        if (*own) tp_destroy(*own);
         return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
     }
+    return PAC_OK;
+}
+
+PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                       size_t n_signals, size_t n_times, int method, double *out, char *err,
+                                       size_t errcap)
+{
+    size_t q, a, s, pooled[PAC_N_BINS];
+    unsigned char *bins;
+    uint32_t *counts;
+    tp_pool *own;
+    pac_result r;
+    if (err && errcap) err[0] = 0;
+    if (!out) return pac__fail(err, errcap, PAC_ERR_ARG, "out is NULL");
+    r = pac__mi_begin(&pool, &own, pha, n_pha, amp, n_amp, n_signals, n_times, method, &bins, &counts, pooled, err, errcap);
+    if (r != PAC_OK) return r;
     for (a = 0; a < n_amp; a++)
         for (q = 0; q < n_pha; q++)
             for (s = 0; s < n_signals; s++)
@@ -808,31 +823,24 @@ PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
                                   size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
                                   double *surrogates, double *mean, double *std, char *err, size_t errcap)
 {
-    size_t q, a, s, k, cells, n_out, pooled[PAC_N_BINS];
+    size_t q, a, s, k, n_out, pooled[PAC_N_BINS];
     unsigned char *bins;
     uint32_t *counts;
-    tp_pool *own = NULL;
-    tp_result tr = TP_OK;
+    tp_pool *own;
+    pac_result r;
     if (err && errcap) err[0] = 0;
-    if (!pha || !amp || !cuts || !n_cuts || !n_pha || !n_amp || !n_signals || n_times < 2)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size (n_times must be >= 2)");
-    if (method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
+    if (!cuts || !n_cuts || n_times < 2)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "no cuts, or n_times < 2");
     for (k = 0; k < n_cuts; k++)
         if (cuts[k] < 1 || (uint64_t)cuts[k] >= (uint64_t)n_times) {
             char msg[120];
             snprintf(msg, sizeof msg, "cut %zu is %lld: cuts must lie in [1, n_times = %zu)", k, (long long)cuts[k], n_times);
             return pac__fail(err, errcap, PAC_ERR_ARG, msg);
         }
-    if (!tp_size_mul(n_pha, n_signals, &cells) || !tp_size_mul(cells, n_times, &cells) ||
-        !tp_size_mul(n_amp, n_pha, &n_out) || !tp_size_mul(n_out, n_signals, &n_out) || !tp_size_mul(n_out, n_cuts, &k))
+    if (!tp_size_mul(n_amp, n_pha, &n_out) || !tp_size_mul(n_out, n_signals, &n_out) || !tp_size_mul(n_out, n_cuts, &k))
         return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    bins = pac__bins(pool, pha, n_pha * n_signals, n_times, pooled, &counts, &tr);
-    if (!bins) {
-        if (own) tp_destroy(own);
-        return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
-    }
+    r = pac__mi_begin(&pool, &own, pha, n_pha, amp, n_amp, n_signals, n_times, method, &bins, &counts, pooled, err, errcap);
+    if (r != PAC_OK) return r;
     for (a = 0; a < n_amp; a++)
         for (q = 0; q < n_pha; q++)
             for (s = 0; s < n_signals; s++) {

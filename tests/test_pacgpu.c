@@ -4,22 +4,12 @@
 #define TENSORPOOL_IMPLEMENTATION
 #define PACGPU_IMPLEMENTATION
 #include "../pacgpu.h"
-#include "../examples/common/npy.h"
 #include "testkit.h"
+#include "testdata.h"
 
 #define DATA "tests/data/pac/"
 
-static npy_array load(const char *name)
-{
-    npy_array a;
-    char err[256], path[256];
-    snprintf(path, sizeof path, DATA "%s", name);
-    if (npy_read(path, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "  cannot read %s: %s\n", path, err);
-        memset(&a, 0, sizeof a);
-    }
-    return a;
-}
+static npy_array load(const char *name) { return td_load(DATA, name); }
 
 #include <stdint.h>
 

@@ -5,8 +5,8 @@
 #define TENSORPOOL_IMPLEMENTATION
 #define PROM2D_IMPLEMENTATION
 #include "../prom2d.h"
-#include "../examples/common/npy.h"
 #include "testkit.h"
+#include "testdata.h"
 
 #include <stdint.h>
 
@@ -61,17 +61,7 @@ static void collected_free(collected *c)
     memset(c, 0, sizeof *c);
 }
 
-static npy_array load(const char *name)
-{
-    npy_array a;
-    char err[256], path[256];
-    snprintf(path, sizeof path, DATA "%s", name);
-    if (npy_read(path, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "  cannot read %s: %s\n", path, err);
-        memset(&a, 0, sizeof a);
-    }
-    return a;
-}
+static npy_array load(const char *name) { return td_load(DATA, name); }
 
 /* One run over a C-order cube: peaks into c (when not NULL), masks into masks (may be NULL). */
 static p2d_result run_cube(const double *data, int dtype, size_t n_x, size_t n_y, size_t n_t, int mode,
@@ -112,6 +102,17 @@ static size_t count_ones(const uint8_t *m, size_t n)
 }
 
 static const double ALPHAS[3] = {0.1, 0.5, 0.9};
+
+/* Exact mode on the first n_t bins of the reference posterior, as a C-order cube of their own */
+static void exact_first_bins(const npy_array *P, size_t n_t, int conn, collected *c)
+{
+    size_t nx = P->shape[0], ny = P->shape[1], i;
+    double *sub = (double *)malloc(nx * ny * n_t * sizeof(double));
+    for (i = 0; i < nx * ny; i++) memcpy(sub + i * n_t, (const double *)P->data + i * P->shape[2], n_t * sizeof(double));
+    collected_init(c, n_t);
+    CHECK(run_cube(sub, P2D_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, c, NULL) == P2D_OK);
+    free(sub);
+}
 
 /* ---- against the peers --------------------------------------------------------------------- */
 
@@ -162,21 +163,13 @@ static void test_pypho_reference(void)
 static void check_exact_reference(int conn, const char *file)
 {
     npy_array P = load("posterior_200.npy"), R = load(file);
-    size_t nx, ny, i, j, bad = 0, n_ref = 0, n_t = 20;
+    size_t i, j, bad = 0, n_ref = 0, n_t = 20;
     collected c;
     const double *ref;
     CHECK(P.data && R.data);
     if (!P.data || !R.data) return;
-    nx = P.shape[0]; ny = P.shape[1];
     ref = (const double *)R.data;
-    /* the first 20 bins as their own C-order cube */
-    {
-        double *sub = (double *)malloc(nx * ny * n_t * sizeof(double));
-        for (i = 0; i < nx * ny; i++) memcpy(sub + i * n_t, (const double *)P.data + i * P.shape[2], n_t * sizeof(double));
-        collected_init(&c, n_t);
-        CHECK(run_cube(sub, P2D_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
-        free(sub);
-    }
+    exact_first_bins(&P, n_t, conn, &c);
     for (i = 0; i < R.shape[0]; i++) {
         const double *row = ref + i * 10;
         size_t t = (size_t)row[0], end = t + 1 < n_t ? c.first[t + 1] : c.n;
@@ -214,18 +207,13 @@ static void test_exact_reference_conn4(void) { check_exact_reference(4, "uf4_pea
 static void test_contour_agreement(void)
 {
     npy_array P = load("posterior_200.npy"), X = load("xunius_peaks.npy");
-    size_t nx, ny, i, j, n_t = 20, checked = 0;
+    size_t i, j, n_t = 20, checked = 0;
     int conn;
     CHECK(P.data && X.data);
     if (!P.data || !X.data) return;
-    nx = P.shape[0]; ny = P.shape[1];
     for (conn = 4; conn <= 8; conn += 4) {
         collected c;
-        double *sub = (double *)malloc(nx * ny * n_t * sizeof(double));
-        for (i = 0; i < nx * ny; i++) memcpy(sub + i * n_t, (const double *)P.data + i * P.shape[2], n_t * sizeof(double));
-        collected_init(&c, n_t);
-        CHECK(run_cube(sub, P2D_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
-        free(sub);
+        exact_first_bins(&P, n_t, conn, &c);
         for (i = 0; i < X.shape[0]; i++) {
             const double *row = (const double *)X.data + i * 8;
             size_t t = (size_t)row[0], end = t + 1 < n_t ? c.first[t + 1] : c.n;
