@@ -52,7 +52,8 @@
    then atan2 and hypot. Measured against tensorpac (tests/test_pacgpu.c, 20 bands, 2 x 2048
    samples at 512 Hz): taps within 1.7e-16, filtered signals and amplitudes within 1.2e-15 of
    their largest value, phases within 3e-13 rad (where the amplitude is tiny, phase is
-   ill-conditioned).
+   ill-conditioned). Bands are explicit (n, 2) arrays or tensorpac's presets (pac_band_preset,
+   equal bit for bit to tensorpac's numpy vectors).
 
    5. MODULATION INDEX
    18 phase bins with tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, 19) (eps = DBL_EPSILON),
@@ -130,6 +131,12 @@ PACDEF size_t pac_fir_order(double fs, size_t n_times, double f_lo, int cycles);
 PACDEF pac_result pac_fir_design(double fs, double f_lo, double f_hi, size_t order, double *taps);
 
 enum { PAC_FILTERED = 0, PAC_PHASE = 1, PAC_AMPLITUDE = 2 };
+
+/* tensorpac's band presets (pac_vec): "lres", "mres", "hres", "demon", "hulk" give 10, 30, 50, 70,
+   100 bands; phase (kind PAC_PHASE): centres f = linspace(2, 20, n), bands [f - f/4, f + f/4];
+   amplitude (PAC_AMPLITUDE): f = linspace(60, 160, n), bands [f - f/8, f + f/8]. Writes n x 2
+   values into bands when it is not NULL; returns n, or 0 for an unknown name or kind. */
+PACDEF size_t pac_band_preset(const char *name, int kind, double *bands);
 
 /* Band-passes every signal of x (n_signals x n_times, C order) in every band (n_bands x 2,
    [low, high] Hz) with tensorpac's filters (section 4) and writes out (n_bands x n_signals x
@@ -527,6 +534,24 @@ PACDEF pac_result pac_fir_design(double fs, double f_lo, double f_hi, size_t ord
     gain = hypot(gr, gi);
     for (j = 0; j < n; j++) taps[j] /= gain;
     return PAC_OK;
+}
+
+PACDEF size_t pac_band_preset(const char *name, int kind, double *bands)
+{
+    static const char *names[5] = {"lres", "mres", "hres", "demon", "hulk"};
+    static const size_t counts[5] = {10, 30, 50, 70, 100};
+    double lo = kind == PAC_PHASE ? 2.0 : 60.0, hi = kind == PAC_PHASE ? 20.0 : 160.0, div = kind == PAC_PHASE ? 4.0 : 8.0;
+    size_t i, n = 0, j;
+    if (!name || (kind != PAC_PHASE && kind != PAC_AMPLITUDE)) return 0;
+    for (i = 0; i < 5; i++)
+        if (strcmp(name, names[i]) == 0) n = counts[i];
+    if (!n || !bands) return n;
+    for (j = 0; j < n; j++) { /* numpy.linspace: j * step + start, the last exactly stop */
+        double f = j + 1 == n ? hi : (double)j * ((hi - lo) / (double)(n - 1)) + lo;
+        bands[2 * j] = f - f / div;
+        bands[2 * j + 1] = f + f / div;
+    }
+    return n;
 }
 
 static pac_result pac__fail(char *err, size_t cap, pac_result r, const char *what)

@@ -347,6 +347,30 @@ static void test_surrogates_against_tensorpac(void)
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rs); npy_free(&rc); npy_free(&rz);
 }
 
+/* the presets are numpy's linspace bands, bit for bit */
+static void test_band_presets(void)
+{
+    static const char *names[5] = {"lres", "mres", "hres", "demon", "hulk"};
+    int k;
+    for (k = 0; k < 5; k++) {
+        char file[64];
+        npy_array ref;
+        double bands[200];
+        size_t n;
+        snprintf(file, sizeof file, "preset_%s.npy", names[k]);
+        ref = load(file);
+        CHECK(ref.data != NULL);
+        if (!ref.data) continue;
+        n = pac_band_preset(names[k], PAC_PHASE, bands);
+        CHECK(n == ref.shape[1] && pac_band_preset(names[k], PAC_PHASE, NULL) == n);
+        CHECK_MSG(memcmp(bands, ref.data, 2 * n * sizeof(double)) == 0, "%s phase bands", names[k]);
+        CHECK(pac_band_preset(names[k], PAC_AMPLITUDE, bands) == n);
+        CHECK_MSG(memcmp(bands, (const double *)ref.data + 2 * n, 2 * n * sizeof(double)) == 0, "%s amplitude bands", names[k]);
+        npy_free(&ref);
+    }
+    CHECK(pac_band_preset("ultra", PAC_PHASE, NULL) == 0 && pac_band_preset("mres", PAC_FILTERED, NULL) == 0);
+}
+
 int main(void)
 {
     RUN(test_fft_against_dft);
@@ -358,5 +382,6 @@ int main(void)
     RUN(test_mi_against_tensorpac);
     RUN(test_mi_edges);
     RUN(test_surrogates_against_tensorpac);
+    RUN(test_band_presets);
     return tk_summary("pacgpu");
 }

@@ -34,3 +34,11 @@ np.save(os.path.join(out, "surrogate_cuts.npy"), load("surrogate_cut_points_i64.
 np.save(os.path.join(out, "mi_zscore.npy"), load("mi_zscore_224_f64.bin"))
 for name in ("filt_pha", "filt_amp", "pha", "amp"):
     np.save(os.path.join(out, name + "_epochs_0_5.npy"), np.ascontiguousarray(load(name + "_f64.bin")[:, EPOCHS, :]))
+
+# tensorpac's band presets (tensorpac.utils.pac_vec: numpy linspace of the centres, then
+# [f - f/4, f + f/4] for phase and [f - f/8, f + f/8] for amplitude), computed with numpy
+for name, n in (("lres", 10), ("mres", 30), ("hres", 50), ("demon", 70), ("hulk", 100)):
+    fp = np.linspace(2, 20, n)
+    fa = np.linspace(60, 160, n)
+    np.save(os.path.join(out, "preset_%s.npy" % name),
+            np.stack([np.c_[fp - fp / 4., fp + fp / 4.], np.c_[fa - fa / 8., fa + fa / 8.]]))
