@@ -139,7 +139,7 @@ prom2d_bench() {
     if ! python3 -c "import numpy, scipy, skimage" 2>/dev/null; then
         pip install --quiet numpy scipy scikit-image >&2 2>/dev/null || apt-get install -y -qq python3-numpy python3-scipy python3-skimage >&2 2>/dev/null
     fi
-    run() { # run LABEL ARGS...: REPS runs, the median by wall time
+    p2d_run() { # p2d_run LABEL ARGS...: REPS runs, the median by wall time
         label=$1; shift
         tmp=bench/out/.runs
         : >"$tmp"
@@ -152,13 +152,13 @@ prom2d_bench() {
     }
     echo "prom2d: 41 x 63 x $bins float64, alphas 0.1/0.5/0.9, median of $REPS runs" >&2
     "$bin" --bins "$peer_bins" --mode exact --save-first "$peer_bins" bench/out/posterior_$peer_bins.npy >/dev/null
-    run "exact, 8-conn, bit-packed masks" --mode exact
-    run "exact, 8-conn, byte masks" --mode exact --packed 0
-    run "exact, 4-conn, bit-packed masks" --mode exact --conn 4
-    run "exact, 8-conn, bit-packed masks, 2 threads" --mode exact --threads 2
-    run "pypho mode, bit-packed masks" --mode pypho
-    run "masks only, bit-packed" --mode masks
-    run "masks only, byte masks" --mode masks --packed 0
+    p2d_run "exact, 8-conn, bit-packed masks" --mode exact
+    p2d_run "exact, 8-conn, byte masks" --mode exact --packed 0
+    p2d_run "exact, 4-conn, bit-packed masks" --mode exact --conn 4
+    p2d_run "exact, 8-conn, bit-packed masks, 2 threads" --mode exact --threads 2
+    p2d_run "pypho mode, bit-packed masks" --mode pypho
+    p2d_run "masks only, bit-packed" --mode masks
+    p2d_run "masks only, byte masks" --mode masks --packed 0
     peer=""
     if python3 -c "import numpy, scipy, skimage" 2>/dev/null; then
         check=$(python3 bench/pypho_replica.py --check tests/data/prom2d)
