@@ -28,10 +28,10 @@
        PACDEF            global   linkage of the public functions (default: extern)
 
    3. FFT
-   Any length n >= 1. Lengths whose prime factors are 2, 3 and 5 run a recursive mixed-radix
-   Cooley-Tukey transform (radix 4 first, then 2, 3, 5) with twiddles computed directly in double
-   (no recurrences, so no error growth with n); any other length runs Bluestein's chirp-z
-   algorithm on the next 2^a 3^b 5^c length >= 2n - 1. Measured error against a long-double DFT:
+   Any length n >= 1. Lengths whose prime factors are 2, 3 and 5 run a Stockham (autosort)
+   transform in stages of radix 4, 2, 3, 5 on separate real and imaginary arrays, with twiddles
+   computed directly in double (no recurrences, so no error growth with n); any other length runs
+   Bluestein's chirp-z algorithm on the next 2^a 3^b 5^c length >= 2n - 1. Measured error against a long-double DFT:
    at most 1.3e-15 relative (max norm) for every n <= 64 and 13 lengths up to 4099, primes
    included (tests/test_pacgpu.c). A plan is read-only
    after creation and may be shared by threads; each call brings its own scratch
@@ -204,11 +204,11 @@ PACDEF const char *pac_build_info(void);
 
 struct pac_fft {
     size_t n;
-    int n_fact;
-    int fact[PAC__MAX_FACTORS]; /* radices, outermost recursion level first */
-    double *w;                  /* w[j] = exp(-2 pi i j / n), j < n (mixed-radix plans) */
+    int n_stages;
+    int radix[PAC__MAX_FACTORS]; /* the Stockham stages' radices, first stage first */
+    double *tw; /* per stage of span s and radix r: (r - 1) * s real parts, then as many imaginary */
     /* Bluestein plans: the inner transform of length m, the chirp exp(-pi i k^2 / n) and the
-       transform of the conjugate chirp's circular extension */
+       transform of the conjugate chirp's circular extension, each as real parts then imaginary */
     pac_fft *inner;
     size_t m;
     double *chirp, *bfft;
@@ -236,7 +236,7 @@ static pac_result pac__from_tp(tp_result r)
 
 /* ---- >>fft ----------------------------------------------------------------------------------- */
 
-/* Splits n into radices 4, 2, 3, 5 (4s first: fewer, cheaper levels); returns what is left
+/* Splits n into radices 4, 2, 3, 5 (4s first: fewer, cheaper stages); returns what is left
    (1 when n is 5-smooth). */
 static size_t pac__factor(size_t n, int *fact, int *n_fact)
 {
@@ -263,6 +263,7 @@ static void pac__unit(size_t num, size_t den, double *re, double *im)
 {
     double a;
     num %= den;
+    if (num == 0) { *re = 1; *im = 0; return; }
     if (num * 4 == den) { *re = 0; *im = -1; return; }
     if (num * 2 == den) { *re = -1; *im = 0; return; }
     if (num * 4 == 3 * den) { *re = 0; *im = 1; return; }
@@ -273,10 +274,16 @@ static void pac__unit(size_t num, size_t den, double *re, double *im)
 
 PACDEF size_t pac_fft_length(const pac_fft *plan) { return plan ? plan->n : 0; }
 
+/* Doubles of scratch the split-format transform needs: a second pair of arrays for the
+   Stockham ping-pong, or Bluestein's padded sequence and its inner transform's scratch. */
+static size_t pac__split_scratch(const pac_fft *p)
+{
+    return p->inner ? 2 * p->m + pac__split_scratch(p->inner) : 2 * p->n;
+}
+
 PACDEF size_t pac_fft_scratch_doubles(const pac_fft *plan)
 {
-    if (!plan) return 0;
-    return plan->inner ? 2 * plan->m + pac_fft_scratch_doubles(plan->inner) : 2 * plan->n;
+    return plan ? 2 * plan->n + pac__split_scratch(plan) : 0;
 }
 
 PACDEF void pac_fft_destroy(pac_fft *plan)
@@ -301,24 +308,32 @@ static pac_result pac__fft_alloc(size_t n, size_t table_doubles, tp_pool *pool, 
     if (!p) return pac__from_tp(tr);
     p->n = n;
     p->pool = pool;
-    p->w = (double *)(void *)((char *)p + (sizeof *p + 63) / 64 * 64);
+    p->tw = (double *)(void *)((char *)p + (sizeof *p + 63) / 64 * 64);
     *out = p;
     return PAC_OK;
 }
 
+static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch);
+
 static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
 {
-    int fact[PAC__MAX_FACTORS], nf;
+    int fact[PAC__MAX_FACTORS], nf, s;
     size_t rest = pac__factor(n, fact, &nf), j, m;
     pac_result r;
     pac_fft *p;
-    if (rest == 1) { /* mixed radix: the twiddle table */
-        size_t tw;
-        if (!tp_size_mul(n, 2, &tw)) return PAC_ERR_OVERFLOW;
-        if ((r = pac__fft_alloc(n, tw, pool, &p)) != PAC_OK) return r;
-        p->n_fact = nf;
-        memcpy(p->fact, fact, (size_t)nf * sizeof(int));
-        for (j = 0; j < n; j++) pac__unit(j, n, &p->w[2 * j], &p->w[2 * j + 1]);
+    if (rest == 1) { /* Stockham stages: span 1, r_0, r_0 r_1, ...; (r - 1) span twiddles each */
+        size_t span = 1, off = 0, q, i;
+        if ((r = pac__fft_alloc(n, 2 * n, pool, &p)) != PAC_OK) return r;
+        p->n_stages = nf;
+        memcpy(p->radix, fact, (size_t)nf * sizeof(int));
+        for (s = 0; s < nf; s++) {
+            size_t rad = (size_t)fact[s], k = (rad - 1) * span;
+            for (q = 1; q < rad; q++)
+                for (i = 0; i < span; i++)
+                    pac__unit(q * i, rad * span, &p->tw[off + (q - 1) * span + i], &p->tw[off + k + (q - 1) * span + i]);
+            off += 2 * k;
+            span *= rad;
+        }
         *out = p;
         return PAC_OK;
     }
@@ -330,28 +345,28 @@ static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
         if ((r = pac__fft_alloc(n, tables, pool, &p)) != PAC_OK) return r;
     }
     p->m = m;
-    p->chirp = p->w;
-    p->bfft = p->w + 2 * n;
-    p->w = NULL;
+    p->chirp = p->tw;
+    p->bfft = p->tw + 2 * n;
+    p->tw = NULL;
     if ((r = pac__fft_make(m, pool, &p->inner)) != PAC_OK) { pac_fft_destroy(p); return r; }
     for (j = 0; j < n; j++) /* angle pi k^2 / n, with k^2 reduced mod 2n first */
-        pac__unit((size_t)(((unsigned long long)j * j) % (2ull * n)), 2 * n, &p->chirp[2 * j], &p->chirp[2 * j + 1]);
+        pac__unit((size_t)(((unsigned long long)j * j) % (2ull * n)), 2 * n, &p->chirp[j], &p->chirp[n + j]);
     for (j = 0; j < n; j++) {
-        p->bfft[2 * j] = p->chirp[2 * j];
-        p->bfft[2 * j + 1] = -p->chirp[2 * j + 1];
+        p->bfft[j] = p->chirp[j];
+        p->bfft[m + j] = -p->chirp[n + j];
         if (j) {
-            p->bfft[2 * (m - j)] = p->chirp[2 * j];
-            p->bfft[2 * (m - j) + 1] = -p->chirp[2 * j + 1];
+            p->bfft[m - j] = p->chirp[j];
+            p->bfft[m + m - j] = -p->chirp[n + j];
         }
     }
     {
         tp_result tr = TP_OK;
         size_t bytes;
         double *scratch;
-        if (!tp_size_mul(pac_fft_scratch_doubles(p->inner), sizeof(double), &bytes)) { pac_fft_destroy(p); return PAC_ERR_OVERFLOW; }
+        if (!tp_size_mul(pac__split_scratch(p->inner), sizeof(double), &bytes)) { pac_fft_destroy(p); return PAC_ERR_OVERFLOW; }
         scratch = (double *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr);
         if (!scratch) { pac_fft_destroy(p); return pac__from_tp(tr); }
-        pac_fft_run(p->inner, p->bfft, 0, scratch);
+        pac__fft_split(p->inner, p->bfft, p->bfft + m, scratch);
         tp_free(pool, scratch);
     }
     *out = p;
@@ -372,110 +387,181 @@ PACDEF pac_result pac_fft_create(size_t n, tp_pool *pool, pac_fft **plan)
     return PAC_OK;
 }
 
-/* The r-point DFT (r = 2, 3, 4, 5; forward) of tr/ti into out at stride m (complex values). */
-static void pac__butterfly(size_t r, const double *tr, const double *ti, double *out, size_t m)
+/* Stockham stages (autosort, decimation in time) of radix R: butterfly j = b span + i reads
+   x[j + q n / R] (q < R), multiplies input q by the twiddle exp(-2 pi i q i / (R span)) and
+   writes its R outputs to y[b R span + i + q span]. The first stage (span 1) has no twiddles.
+   One function per radix keeps every value in a register. */
+#if defined(__cplusplus) || !defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L
+#define PAC__RESTRICT __restrict
+#else
+#define PAC__RESTRICT restrict
+#endif
+#define PAC__TWIDDLE(r, i, wr, wi) do { double t_ = (r) * (wr) - (i) * (wi); (i) = (r) * (wi) + (i) * (wr); (r) = t_; } while (0)
+
+static void pac__stage2(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
+                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
 {
-    double *o0 = out, *o1 = out + 2 * m, *o2 = out + 4 * m, *o3 = out + 6 * m, *o4 = out + 8 * m;
-    if (r == 2) {
-        o0[0] = tr[0] + tr[1]; o0[1] = ti[0] + ti[1];
-        o1[0] = tr[0] - tr[1]; o1[1] = ti[0] - ti[1];
-    } else if (r == 4) { /* the quarter turn is -i */
-        double ar = tr[0] + tr[2], ai = ti[0] + ti[2], br = tr[0] - tr[2], bi = ti[0] - ti[2];
-        double cr = tr[1] + tr[3], ci = ti[1] + ti[3], dr = tr[1] - tr[3], di = ti[1] - ti[3];
-        o0[0] = ar + cr; o0[1] = ai + ci;
-        o1[0] = br + di; o1[1] = bi - dr;
-        o2[0] = ar - cr; o2[1] = ai - ci;
-        o3[0] = br - di; o3[1] = bi + dr;
-    } else if (r == 3) {
-        const double h = 0.86602540378443864676; /* sin(2 pi / 3) */
-        double sr = tr[1] + tr[2], si = ti[1] + ti[2], dr = tr[1] - tr[2], di = ti[1] - ti[2];
-        double mr = tr[0] - 0.5 * sr, mi = ti[0] - 0.5 * si;
-        o0[0] = tr[0] + sr; o0[1] = ti[0] + si;
-        o1[0] = mr + h * di; o1[1] = mi - h * dr;
-        o2[0] = mr - h * di; o2[1] = mi + h * dr;
-    } else { /* 5 */
-        const double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410; /* cos(2 pi k / 5) */
-        const double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;  /* sin(2 pi k / 5) */
-        double ar = tr[1] + tr[4], ai = ti[1] + ti[4], br = tr[1] - tr[4], bi = ti[1] - ti[4];
-        double cr = tr[2] + tr[3], ci = ti[2] + ti[3], dr = tr[2] - tr[3], di = ti[2] - ti[3];
-        double a1r = tr[0] + c1 * ar + c2 * cr, a1i = ti[0] + c1 * ai + c2 * ci;
-        double a2r = tr[0] + c2 * ar + c1 * cr, a2i = ti[0] + c2 * ai + c1 * ci;
-        double b1r = s1 * br + s2 * dr, b1i = s1 * bi + s2 * di, b2r = s2 * br - s1 * dr, b2i = s2 * bi - s1 * di;
-        o0[0] = tr[0] + ar + cr; o0[1] = ti[0] + ai + ci;
-        o1[0] = a1r + b1i; o1[1] = a1i - b1r;
-        o4[0] = a1r - b1i; o4[1] = a1i + b1r;
-        o2[0] = a2r + b2i; o2[1] = a2i - b2r;
-        o3[0] = a2r - b2i; o3[1] = a2i + b2r;
+    size_t m = n / 2, blocks = m / span, b, i;
+    const double *w1r = tw, *w1i = tw + span;
+    for (b = 0; b < blocks; b++) {
+        const double *sr = xr + b * span, *si = xi + b * span;
+        double *dr = yr + 2 * b * span, *di = yi + 2 * b * span;
+        for (i = 0; i < span; i++) {
+            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m];
+            if (span > 1) PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
+            dr[i] = r0 + r1; di[i] = i0 + i1;
+            dr[i + span] = r0 - r1; di[i + span] = i0 - i1;
+        }
     }
 }
 
-/* out[0..n) = DFT_n of in[0], in[s], in[2s], ...; level f of the plan's radices; the n-th roots
-   of unity are w[j * step] (step = plan length / n). in and out never overlap. The last level
-   reads its r inputs straight from in (no calls for length-1 transforms). */
-static void pac__fft_rec(const pac_fft *p, const double *in, size_t s, double *out, size_t n, int f, size_t step)
+static void pac__stage4(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
+                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
 {
-    size_t r, m, k, q;
-    double tr[5], ti[5];
-    if (n == 1) { out[0] = in[0]; out[1] = in[1]; return; }
-    r = (size_t)p->fact[f];
-    m = n / r;
-    if (m == 1) {
-        for (q = 0; q < r; q++) { tr[q] = in[2 * q * s]; ti[q] = in[2 * q * s + 1]; }
-        pac__butterfly(r, tr, ti, out, 1);
+    size_t m = n / 4, blocks = m / span, b, i;
+    const double *w1r = tw, *w2r = tw + span, *w3r = tw + 2 * span, *w1i = tw + 3 * span, *w2i = tw + 4 * span,
+                 *w3i = tw + 5 * span;
+    for (b = 0; b < blocks; b++) {
+        const double *sr = xr + b * span, *si = xi + b * span;
+        double *dr = yr + 4 * b * span, *di = yi + 4 * b * span;
+        for (i = 0; i < span; i++) {
+            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m];
+            double r2 = sr[i + 2 * m], i2 = si[i + 2 * m], r3 = sr[i + 3 * m], i3 = si[i + 3 * m];
+            double ar, ai, br, bi, cr, ci, er, ei;
+            if (span > 1) {
+                PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
+                PAC__TWIDDLE(r2, i2, w2r[i], w2i[i]);
+                PAC__TWIDDLE(r3, i3, w3r[i], w3i[i]);
+            }
+            ar = r0 + r2; ai = i0 + i2; br = r0 - r2; bi = i0 - i2; /* the quarter turn is -i */
+            cr = r1 + r3; ci = i1 + i3; er = r1 - r3; ei = i1 - i3;
+            dr[i] = ar + cr; di[i] = ai + ci;
+            dr[i + span] = br + ei; di[i + span] = bi - er;
+            dr[i + 2 * span] = ar - cr; di[i + 2 * span] = ai - ci;
+            dr[i + 3 * span] = br - ei; di[i + 3 * span] = bi + er;
+        }
+    }
+}
+
+static void pac__stage3(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
+                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
+{
+    const double h = 0.86602540378443864676; /* sin(2 pi / 3) */
+    size_t m = n / 3, blocks = m / span, b, i;
+    const double *w1r = tw, *w2r = tw + span, *w1i = tw + 2 * span, *w2i = tw + 3 * span;
+    for (b = 0; b < blocks; b++) {
+        const double *sr = xr + b * span, *si = xi + b * span;
+        double *dr = yr + 3 * b * span, *di = yi + 3 * b * span;
+        for (i = 0; i < span; i++) {
+            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m], r2 = sr[i + 2 * m], i2 = si[i + 2 * m];
+            double pr, pi, qr, qi, mr, mi;
+            if (span > 1) {
+                PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
+                PAC__TWIDDLE(r2, i2, w2r[i], w2i[i]);
+            }
+            pr = r1 + r2; pi = i1 + i2; qr = r1 - r2; qi = i1 - i2;
+            mr = r0 - 0.5 * pr; mi = i0 - 0.5 * pi;
+            dr[i] = r0 + pr; di[i] = i0 + pi;
+            dr[i + span] = mr + h * qi; di[i + span] = mi - h * qr;
+            dr[i + 2 * span] = mr - h * qi; di[i + 2 * span] = mi + h * qr;
+        }
+    }
+}
+
+static void pac__stage5(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
+                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
+{
+    const double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410; /* cos(2 pi k / 5) */
+    const double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;  /* sin(2 pi k / 5) */
+    size_t m = n / 5, blocks = m / span, b, i;
+    const double *w1r = tw, *w2r = tw + span, *w3r = tw + 2 * span, *w4r = tw + 3 * span;
+    const double *w1i = tw + 4 * span, *w2i = tw + 5 * span, *w3i = tw + 6 * span, *w4i = tw + 7 * span;
+    for (b = 0; b < blocks; b++) {
+        const double *sr = xr + b * span, *si = xi + b * span;
+        double *dr = yr + 5 * b * span, *di = yi + 5 * b * span;
+        for (i = 0; i < span; i++) {
+            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m], r2 = sr[i + 2 * m], i2 = si[i + 2 * m];
+            double r3 = sr[i + 3 * m], i3 = si[i + 3 * m], r4 = sr[i + 4 * m], i4 = si[i + 4 * m];
+            double ar, ai, br, bi, cr, ci, er, ei, a1r, a1i, a2r, a2i, b1r, b1i, b2r, b2i;
+            if (span > 1) {
+                PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
+                PAC__TWIDDLE(r2, i2, w2r[i], w2i[i]);
+                PAC__TWIDDLE(r3, i3, w3r[i], w3i[i]);
+                PAC__TWIDDLE(r4, i4, w4r[i], w4i[i]);
+            }
+            ar = r1 + r4; ai = i1 + i4; br = r1 - r4; bi = i1 - i4;
+            cr = r2 + r3; ci = i2 + i3; er = r2 - r3; ei = i2 - i3;
+            a1r = r0 + c1 * ar + c2 * cr; a1i = i0 + c1 * ai + c2 * ci;
+            a2r = r0 + c2 * ar + c1 * cr; a2i = i0 + c2 * ai + c1 * ci;
+            b1r = s1 * br + s2 * er; b1i = s1 * bi + s2 * ei;
+            b2r = s2 * br - s1 * er; b2i = s2 * bi - s1 * ei;
+            dr[i] = r0 + ar + cr; di[i] = i0 + ai + ci;
+            dr[i + span] = a1r + b1i; di[i + span] = a1i - b1r;
+            dr[i + 4 * span] = a1r - b1i; di[i + 4 * span] = a1i + b1r;
+            dr[i + 2 * span] = a2r + b2i; di[i + 2 * span] = a2i - b2r;
+            dr[i + 3 * span] = a2r - b2i; di[i + 3 * span] = a2i + b2r;
+        }
+    }
+}
+
+/* Forward transform of (re, im) in place, split format. The inverse (without 1/n) is the same
+   call with re and im exchanged. scratch: pac__split_scratch(p) doubles. */
+static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch)
+{
+    size_t n = p->n, j, span = 1, off = 0;
+    if (!p->inner) {
+        double *xr = re, *xi = im, *yr = scratch, *yi = scratch + n, *t;
+        int s;
+        for (s = 0; s < p->n_stages; s++) {
+            const double *w = p->tw + off;
+            int R = p->radix[s];
+            if (R == 4) pac__stage4(n, span, w, xr, xi, yr, yi);
+            else if (R == 2) pac__stage2(n, span, w, xr, xi, yr, yi);
+            else if (R == 3) pac__stage3(n, span, w, xr, xi, yr, yi);
+            else pac__stage5(n, span, w, xr, xi, yr, yi);
+            off += 2 * (size_t)(R - 1) * span;
+            span *= (size_t)R;
+            t = xr; xr = yr; yr = t;
+            t = xi; xi = yi; yi = t;
+        }
+        if (xr != re) {
+            memcpy(re, xr, n * sizeof(double));
+            memcpy(im, xi, n * sizeof(double));
+        }
         return;
     }
-    for (q = 0; q < r; q++) pac__fft_rec(p, in + 2 * q * s, s * r, out + 2 * q * m, m, f + 1, step * r);
-    tr[0] = out[0]; ti[0] = out[1];
-    for (q = 1; q < r; q++) { tr[q] = out[2 * q * m]; ti[q] = out[2 * q * m + 1]; }
-    pac__butterfly(r, tr, ti, out, m); /* k = 0: no twiddles */
-    for (k = 1; k < m; k++) {
-        tr[0] = out[2 * k];
-        ti[0] = out[2 * k + 1];
-        for (q = 1; q < r; q++) { /* twiddled inputs of this butterfly */
-            const double *w = p->w + 2 * (q * k * step);
-            double xr = out[2 * (q * m + k)], xi = out[2 * (q * m + k) + 1];
-            tr[q] = xr * w[0] - xi * w[1];
-            ti[q] = xr * w[1] + xi * w[0];
+    {
+        size_t m = p->m;
+        double *ar = scratch, *ai = scratch + m, *inner = scratch + 2 * m;
+        const double *cr = p->chirp, *ci = p->chirp + n, *br = p->bfft, *bi = p->bfft + m;
+        for (j = 0; j < n; j++) {
+            ar[j] = re[j] * cr[j] - im[j] * ci[j];
+            ai[j] = re[j] * ci[j] + im[j] * cr[j];
         }
-        pac__butterfly(r, tr, ti, out + 2 * k, m);
+        memset(ar + n, 0, (m - n) * sizeof(double));
+        memset(ai + n, 0, (m - n) * sizeof(double));
+        pac__fft_split(p->inner, ar, ai, inner);
+        for (j = 0; j < m; j++) {
+            double x = ar[j] * br[j] - ai[j] * bi[j];
+            ai[j] = ar[j] * bi[j] + ai[j] * br[j];
+            ar[j] = x;
+        }
+        pac__fft_split(p->inner, ai, ar, inner); /* inverse */
+        for (j = 0; j < n; j++) {
+            re[j] = (ar[j] * cr[j] - ai[j] * ci[j]) / (double)m;
+            im[j] = (ar[j] * ci[j] + ai[j] * cr[j]) / (double)m;
+        }
     }
-}
-
-static void pac__conj(double *x, size_t n)
-{
-    size_t j;
-    for (j = 0; j < n; j++) x[2 * j + 1] = -x[2 * j + 1];
 }
 
 PACDEF void pac_fft_run(const pac_fft *p, double *data, int inverse, double *scratch)
 {
     size_t n = p->n, j;
-    if (inverse) pac__conj(data, n); /* inverse(x) = conj(forward(conj(x))) */
-    if (!p->inner) {
-        memcpy(scratch, data, 2 * n * sizeof(double));
-        pac__fft_rec(p, scratch, 1, data, n, 0, 1);
-    } else {
-        double *a = scratch, *inner_scratch = scratch + 2 * p->m;
-        const double *c = p->chirp, *b = p->bfft;
-        for (j = 0; j < n; j++) {
-            a[2 * j] = data[2 * j] * c[2 * j] - data[2 * j + 1] * c[2 * j + 1];
-            a[2 * j + 1] = data[2 * j] * c[2 * j + 1] + data[2 * j + 1] * c[2 * j];
-        }
-        memset(a + 2 * n, 0, 2 * (p->m - n) * sizeof(double));
-        pac_fft_run(p->inner, a, 0, inner_scratch);
-        for (j = 0; j < p->m; j++) {
-            double re = a[2 * j] * b[2 * j] - a[2 * j + 1] * b[2 * j + 1];
-            a[2 * j + 1] = a[2 * j] * b[2 * j + 1] + a[2 * j + 1] * b[2 * j];
-            a[2 * j] = re;
-        }
-        pac_fft_run(p->inner, a, 1, inner_scratch);
-        for (j = 0; j < n; j++) {
-            double re = (a[2 * j] * c[2 * j] - a[2 * j + 1] * c[2 * j + 1]) / (double)p->m;
-            data[2 * j + 1] = (a[2 * j] * c[2 * j + 1] + a[2 * j + 1] * c[2 * j]) / (double)p->m;
-            data[2 * j] = re;
-        }
-    }
-    if (inverse) pac__conj(data, n);
+    double *re = scratch, *im = scratch + n;
+    for (j = 0; j < n; j++) { re[j] = data[2 * j]; im[j] = data[2 * j + 1]; }
+    if (inverse) pac__fft_split(p, im, re, scratch + 2 * n);
+    else pac__fft_split(p, re, im, scratch + 2 * n);
+    for (j = 0; j < n; j++) { data[2 * j] = re[j]; data[2 * j + 1] = im[j]; }
 }
 
 /* ---- >>filters ------------------------------------------------------------------------------- */
