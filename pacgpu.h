@@ -106,7 +106,8 @@ typedef enum pac_result {
     PAC_ERR_ARG = -1,      /* a bad argument */
     PAC_ERR_OVERFLOW = -2, /* a size computation overflowed */
     PAC_ERR_NOMEM = -3,    /* the pool (or the system) refused memory */
-    PAC_ERR_BUDGET = -4    /* the memory would exceed the pool's budget */
+    PAC_ERR_BUDGET = -4,   /* the memory would exceed the pool's budget */
+    PAC_ERR_CANCELLED = -5 /* the progress callback asked to stop */
 } pac_result;
 
 typedef struct pac_fft pac_fft;
@@ -175,6 +176,74 @@ PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
                                   size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
                                   double *surrogates, double *mean, double *std, char *err, size_t errcap);
 
+/* ---- the whole pipeline in one call ---------------------------------------------------------- */
+
+enum { PAC_SURR_NONE = 0, PAC_SURR_SWAP_BLOCKS = 1, PAC_SURR_TIME_LAG = 2, PAC_SURR_SWAP_EPOCHS = 3 };
+enum { PAC_F64 = 0, PAC_F32 = 1 }; /* input sample types */
+#define PAC_MAX_THREADS 64
+
+/* Called after each signal of each pass, from the worker that finished it, one call at a time;
+   return nonzero to cancel (pac_run then returns PAC_ERR_CANCELLED). */
+typedef int (*pac_progress_fn)(void *user, size_t done, size_t total);
+
+/* What to compute. A zero field means its default, in brackets. */
+typedef struct pac_desc {
+    tp_pool *pool;              /* scratch memory and the budget the plan fits [NULL: a private pool, no budget] */
+    double fs;                  /* sampling rate in Hz (required) */
+    const double *pha_bands;    /* n_pha x 2 [low, high] Hz (required; pac_band_preset gives tensorpac's) */
+    size_t n_pha;
+    const double *amp_bands;    /* n_amp x 2 [low, high] Hz (required) */
+    size_t n_amp;
+    int pha_cycles, amp_cycles; /* filter lengths in cycles of the low edge [3 and 6, tensorpac's] */
+    int method;                 /* PAC_MI_TORT or PAC_MI_TENSORPAC [PAC_MI_TORT] */
+    int surrogates;             /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
+    size_t n_perm;              /* number of surrogates [0] */
+    uint64_t seed;              /* of the surrogates' generator [0] */
+    const int64_t *cuts;        /* n_perm explicit shifts instead of random ones (swap-blocks, time-lag) [NULL] */
+    double p_threshold;         /* significance level of p_maxstat [0.05] */
+    int n_threads;              /* workers, at most PAC_MAX_THREADS [1] */
+    pac_progress_fn progress;   /* [NULL] */
+    void *user;                 /* passed to progress */
+} pac_desc;
+
+/* How a run uses memory: chosen by pac_plan to fit a budget, reported, and accepted back by
+   pac_run. Results are bit for bit the same whatever the plan. */
+typedef struct pac_plan_info {
+    size_t n_threads;           /* workers, each holding one signal at a time */
+    size_t amp_bands_per_pass;  /* amplitude bands each worker holds at once (n_times x this doubles) */
+    int keep_phase_bins;        /* 1: the phase bins of all signals are kept (n_pha x n_signals x n_times bytes) */
+    int two_passes;             /* 1: a first pass over the phase bands (pooled counts, swap-epochs) */
+    size_t bytes;               /* what the run takes from the pool, to the byte */
+    size_t budget;              /* the budget it was planned for (0: none) */
+} pac_plan_info;
+
+/* Where results go (caller's memory); NULL skips an output. Cells are (n_amp, n_pha, n_signals),
+   tensorpac's order. */
+typedef struct pac_output {
+    double *mi;                 /* the modulation index (required) */
+    double *z;                  /* (mi - surrogate mean) / surrogate std (ddof 0): tensorpac's normalisation 4 */
+    double *surr_mean, *surr_std;
+    double *p;                  /* per cell: fraction of surrogates >= mi, at least 1 / n_perm (no correction) */
+    double *p_maxstat;          /* n_amp x n_pha: tensorpac's infer_pvalues(p_threshold, 'maxstat') on the
+                                   signal-averaged MI and surrogates */
+    double *surrogates;         /* n_perm x n_amp x n_pha x n_signals: the cube itself (the memory hog) */
+} pac_output;
+
+/* Chooses a plan for n_signals x n_times samples that fits budget bytes (0: the pool's budget,
+   or none): the most workers (up to desc.n_threads), then the most amplitude bands per pass.
+   PAC_ERR_BUDGET with the smallest size it would need when nothing fits; the checks of pac_run. */
+PACDEF pac_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times, size_t budget, pac_plan_info *plan,
+                           char *err, size_t errcap);
+/* Band-passes, phases, amplitudes, MI, surrogates and their statistics of x (n_signals x n_times,
+   C order, dtype PAC_F64 or PAC_F32), with plan (NULL: pac_plan with the pool's budget).
+   Errors (message in err, which may be NULL): PAC_ERR_ARG (NULL pointers, zero sizes, a band
+   outside 0 < low < high < fs / 2 or too short a signal for its filter, statistics asked
+   without surrogates, a cut out of range, a plan that does not fit desc), PAC_ERR_OVERFLOW,
+   PAC_ERR_NOMEM, PAC_ERR_BUDGET, PAC_ERR_CANCELLED; the outputs are then undefined. A signal
+   with a NaN gives NaN in all its cells. */
+PACDEF pac_result pac_run(const pac_desc *desc, const void *x, int dtype, size_t n_signals, size_t n_times,
+                          const pac_plan_info *plan, const pac_output *out, char *err, size_t errcap);
+
 PACDEF const char *pac_result_string(pac_result result);
 /* "pacgpu 0.0.1 cpu fft filters mi swap-blocks" - what this build contains. */
 PACDEF const char *pac_build_info(void);
@@ -194,6 +263,11 @@ PACDEF const char *pac_build_info(void);
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#if !defined(PAC_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
+#define PAC__THREADS 1
+#include <pthread.h>
+#endif
 
 #ifndef PAC_ASSERT
 #define PAC_ASSERT(x) ((void)0)
@@ -223,6 +297,7 @@ PACDEF const char *pac_result_string(pac_result r)
     case PAC_ERR_OVERFLOW: return "size overflow";
     case PAC_ERR_NOMEM: return "out of memory";
     case PAC_ERR_BUDGET: return "over the memory budget";
+    case PAC_ERR_CANCELLED: return "cancelled";
     }
     return "unknown result";
 }
@@ -646,266 +721,234 @@ static pac_result pac__fail(char *err, size_t cap, pac_result r, const char *wha
     return r;
 }
 
-/* Odd extension of one signal by p samples at each end (scipy's odd padding), as complex values
-   with zero imaginary parts, zero-filled to len. */
-static void pac__odd_extend(const double *x, size_t n, size_t p, double *buf, size_t len)
-{
-    size_t i;
-    memset(buf, 0, 2 * len * sizeof(double));
-    for (i = 0; i < p; i++) buf[2 * i] = 2.0 * x[0] - x[p - i];
-    for (i = 0; i < n; i++) buf[2 * (p + i)] = x[i];
-    for (i = 0; i < p; i++) buf[2 * (p + n + i)] = 2.0 * x[n - 1] - x[n - 2 - i];
-}
+/* ---- >>phase bins and the modulation index ---------------------------------------------------- */
 
-/* scipy.signal.hilbert(x, len)[:n] in place over buf (len complex values, x real in its first n);
-   then phase or amplitude into out. */
-static void pac__hilbert(const pac_fft *plan, double *buf, size_t n, int what, double *out, double *scratch)
-{
-    size_t len = pac_fft_length(plan), j, pos_end = (len + 1) / 2;
-    pac_fft_run(plan, buf, 0, scratch);
-    for (j = 1; j < pos_end; j++) { buf[2 * j] *= 2.0; buf[2 * j + 1] *= 2.0; }
-    for (j = len / 2 + 1; j < len; j++) buf[2 * j] = buf[2 * j + 1] = 0.0;
-    pac_fft_run(plan, buf, 1, scratch);
-    for (j = 0; j < n; j++) {
-        double re = buf[2 * j] / (double)len, im = buf[2 * j + 1] / (double)len;
-        out[j] = what == PAC_PHASE ? atan2(im, re) : hypot(re, im);
-    }
-}
+/* tensorpac's bin edges (numpy.linspace with the same arithmetic), their directions, and the
+   bin of a phase, or PAC_N_BINS for none */
+typedef struct pac__bins {
+    double edge[PAC_N_BINS + 1], cos_e[PAC_N_BINS + 1], sin_e[PAC_N_BINS + 1], inv_step;
+} pac__bins;
 
-PACDEF pac_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
-                               const double *bands, size_t n_bands, int cycles, int what, double *out, char *err,
-                               size_t errcap)
-{
-    size_t b, s, t, pmax = 0, ext, lf, lh, doubles;
-    pac_fft *pf = NULL, *ph = NULL;
-    tp_pool *own = NULL;
-    tp_result tr = TP_OK;
-    pac_result r = PAC_OK;
-    double *mem = NULL, *kernel, *spec, *work, *hbuf, *scratch;
-    char what_msg[160];
-    if (err && errcap) err[0] = 0;
-    if (!x || !bands || !out || !n_signals || !n_bands) return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
-    if (what != PAC_FILTERED && what != PAC_PHASE && what != PAC_AMPLITUDE)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "what must be PAC_FILTERED, PAC_PHASE or PAC_AMPLITUDE");
-    if (!(fs > 0) || fs - fs != 0) return pac__fail(err, errcap, PAC_ERR_ARG, "fs must be positive and finite");
-    if (cycles < 1) return pac__fail(err, errcap, PAC_ERR_ARG, "cycles must be >= 1");
-    if (n_times < 4) return pac__fail(err, errcap, PAC_ERR_ARG, "n_times < 4: too short for any filter");
-    for (b = 0; b < n_bands; b++) {
-        double lo = bands[2 * b], hi = bands[2 * b + 1];
-        size_t o;
-        if (!(lo > 0) || !(hi > lo) || !(hi < fs / 2)) {
-            snprintf(what_msg, sizeof what_msg, "band %zu [%g, %g] Hz: want 0 < low < high < fs / 2 = %g", b, lo, hi, fs / 2);
-            return pac__fail(err, errcap, PAC_ERR_ARG, what_msg);
-        }
-        o = pac_fir_order(fs, n_times, lo, cycles);
-        if (o < 1) {
-            snprintf(what_msg, sizeof what_msg, "band %zu [%g, %g] Hz: %zu samples are too short for its filter", b, lo, hi, n_times);
-            return pac__fail(err, errcap, PAC_ERR_ARG, what_msg);
-        }
-        pmax = o > pmax ? o : pmax;
-    }
-    if (!tp_size_mul(pmax, 2, &ext) || !tp_size_add(ext, n_times, &ext) || ext > ((size_t)1 << 30) ||
-        !tp_size_mul(n_signals * n_bands, n_times, &doubles) || n_signals > ((size_t)-1) / n_bands)
-        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    lf = pac__next_smooth(ext);
-    lh = pac__next_smooth(n_times);
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    if ((r = pac_fft_create(lf, pool, &pf)) != PAC_OK || (r = pac_fft_create(lh, pool, &ph)) != PAC_OK) {
-        pac__fail(err, errcap, r, "cannot make the FFT plans");
-        goto done;
-    }
-    {   /* kernels |B|^2 per band, the signal's spectrum, a work copy, the Hilbert buffer, scratch */
-        size_t sc = pac_fft_scratch_doubles(pf) > pac_fft_scratch_doubles(ph) ? pac_fft_scratch_doubles(pf) : pac_fft_scratch_doubles(ph);
-        size_t total = n_bands * lf + 2 * lf + 2 * lf + 2 * lh + sc, bytes;
-        if (!tp_size_mul(total, sizeof(double), &bytes)) { r = pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow"); goto done; }
-        mem = (double *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr);
-        if (!mem) { r = pac__fail(err, errcap, pac__from_tp(tr), "no memory for the filter bank"); goto done; }
-        kernel = mem;
-        spec = kernel + n_bands * lf;
-        work = spec + 2 * lf;
-        hbuf = work + 2 * lf;
-        scratch = hbuf + 2 * lh;
-    }
-    for (b = 0; b < n_bands; b++) { /* taps into work (real parts), zero-padded, then |B|^2 */
-        size_t o = pac_fir_order(fs, n_times, bands[2 * b], cycles);
-        double *taps = hbuf; /* order + 1 <= n_times <= lh */
-        pac_fir_design(fs, bands[2 * b], bands[2 * b + 1], o, taps);
-        memset(work, 0, 2 * lf * sizeof(double));
-        for (t = 0; t <= o; t++) work[2 * t] = taps[t];
-        pac_fft_run(pf, work, 0, scratch);
-        for (t = 0; t < lf; t++) kernel[b * lf + t] = work[2 * t] * work[2 * t] + work[2 * t + 1] * work[2 * t + 1];
-    }
-    for (s = 0; s < n_signals; s++) {
-        pac__odd_extend(x + s * n_times, n_times, pmax, spec, lf);
-        pac_fft_run(pf, spec, 0, scratch);
-        for (b = 0; b < n_bands; b++) {
-            const double *k = kernel + b * lf;
-            double *dst = out + (b * n_signals + s) * n_times;
-            for (t = 0; t < lf; t++) {
-                work[2 * t] = spec[2 * t] * k[t];
-                work[2 * t + 1] = spec[2 * t + 1] * k[t];
-            }
-            pac_fft_run(pf, work, 1, scratch);
-            if (what == PAC_FILTERED) {
-                for (t = 0; t < n_times; t++) dst[t] = work[2 * (pmax + t)] / (double)lf;
-                continue;
-            }
-            memset(hbuf, 0, 2 * lh * sizeof(double));
-            for (t = 0; t < n_times; t++) hbuf[2 * t] = work[2 * (pmax + t)] / (double)lf;
-            pac__hilbert(ph, hbuf, n_times, what, dst, scratch);
-        }
-    }
-done:
-    tp_free(pool, mem);
-    pac_fft_destroy(pf);
-    pac_fft_destroy(ph);
-    if (own) tp_destroy(own);
-    return r;
-}
-
-/* ---- >>modulation index ---------------------------------------------------------------------- */
-
-/* tensorpac's bin edges (numpy.linspace with the same arithmetic) and the bin of a phase, or
-   PAC_N_BINS for none */
-static void pac__bin_edges(double *edges)
+static void pac__bins_init(pac__bins *b)
 {
     double eps = 2.0 * 2.220446049250313080847e-16, lo = -PAC__PI - eps, hi = PAC__PI + eps, step = (hi - lo) / PAC_N_BINS;
     int i;
-    for (i = 0; i < PAC_N_BINS; i++) edges[i] = (double)i * step + lo;
-    edges[PAC_N_BINS] = hi;
+    for (i = 0; i < PAC_N_BINS; i++) b->edge[i] = (double)i * step + lo;
+    b->edge[PAC_N_BINS] = hi;
+    for (i = 0; i <= PAC_N_BINS; i++) {
+        b->cos_e[i] = cos(b->edge[i]);
+        b->sin_e[i] = sin(b->edge[i]);
+    }
+    b->inv_step = 1.0 / step;
 }
 
-static unsigned char pac__bin_of(const double *edges, double v)
+static unsigned char pac__bin_of(const pac__bins *bn, double v)
 {
+    const double *edges = bn->edge;
     int b;
     if (!(v >= edges[0]) || !(v < edges[PAC_N_BINS])) return PAC_N_BINS;
-    b = (int)((v - edges[0]) / (edges[1] - edges[0]));
+    b = (int)((v - edges[0]) * bn->inv_step);
     if (b > PAC_N_BINS - 1) b = PAC_N_BINS - 1;
-    while (b > 0 && v < edges[b]) b--;              /* the division may land one bin off */
+    while (b > 0 && v < edges[b]) b--; /* the product may land one bin off */
     while (b < PAC_N_BINS - 1 && v >= edges[b + 1]) b++;
     return (unsigned char)b;
 }
 
-/* 1 + sum p log p / log(n_bins) over the positive p = v / sum v */
+/* The bin of atan2(im, re), equal to pac__bin_of(atan2(im, re)) without calling atan2 for all
+   but the samples within 1e-12 of an edge: a rough angle (error < 0.004 rad, a bin is 0.35)
+   picks a bin, the signs of im cos(e) - re sin(e) = |z| sin(angle - e) at its two edges confirm
+   or move it. */
+static unsigned char pac__bin_xy(const pac__bins *bn, double re, double im)
+{
+    double ax = fabs(re), ay = fabs(im), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax, r = ax + ay, t, a, tol;
+    int b, guard;
+    if (!(r > 0) || r - r != 0) return pac__bin_of(bn, atan2(im, re)); /* zero, NaN, infinity */
+    t = mn / mx;
+    a = t * (0.78539816339744831 + 0.273 * (1.0 - t));
+    if (ay > ax) a = PAC__PI / 2 - a;
+    if (re < 0) a = PAC__PI - a;
+    if (im < 0) a = -a;
+    b = (int)((a - bn->edge[0]) * bn->inv_step);
+    b = b < 0 ? 0 : b > PAC_N_BINS - 1 ? PAC_N_BINS - 1 : b;
+    tol = 1e-12 * r;
+    for (guard = 0; guard < 4; guard++) {
+        double lo = im * bn->cos_e[b] - re * bn->sin_e[b], hi = im * bn->cos_e[b + 1] - re * bn->sin_e[b + 1];
+        if (fabs(lo) <= tol || fabs(hi) <= tol) break;
+        if (lo < 0 && b > 0) b--;
+        else if (hi > 0 && b < PAC_N_BINS - 1) b++;
+        else return (unsigned char)b;
+    }
+    return pac__bin_of(bn, atan2(im, re));
+}
+
+/* log(x), within 2 ulp, branch-light: x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m =
+   2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^21 (the rest < 3e-17). */
+static double pac__log(double x)
+{
+    static const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    uint64_t u;
+    double m, s, z, r;
+    int ex;
+    if (!(x >= 2.2250738585072014e-308) || !(x <= 1.7976931348623157e308)) return log(x);
+    memcpy(&u, &x, sizeof u);
+    ex = (int)((u >> 52) & 0x7ff) - 1023;
+    u = (u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    memcpy(&m, &u, sizeof m);
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        ex++;
+    }
+    s = (m - 1.0) / (m + 1.0);
+    z = s * s;
+    r = 1.0 / 21;
+    r = r * z + 1.0 / 19;
+    r = r * z + 1.0 / 17;
+    r = r * z + 1.0 / 15;
+    r = r * z + 1.0 / 13;
+    r = r * z + 1.0 / 11;
+    r = r * z + 1.0 / 9;
+    r = r * z + 1.0 / 7;
+    r = r * z + 1.0 / 5;
+    r = r * z + 1.0 / 3;
+    return (double)ex * ln2_hi + ((double)ex * ln2_lo + 2.0 * s * (1.0 + z * r));
+}
+
+/* 1 + sum p log p / log(n_bins) over the positive p = v / sum v, as sum p log(n_bins p) /
+   log(n_bins) (equal, since the p sum to 1, and without the cancellation); NaN when a sum is NaN */
 static double pac__kl_mi(const double *v, int n)
 {
     double total = 0, acc = 0;
     int j;
     for (j = 0; j < n; j++) total += v[j];
+    if (total != total) return total;
     if (!(total > 0)) return 0.0;
     for (j = 0; j < n; j++) {
         double p = v[j] / total;
-        if (p > 0) acc += p * log(p);
+        if (p > 0) acc += p * pac__log((double)PAC_N_BINS * p);
     }
-    return 1.0 + acc / log((double)PAC_N_BINS);
+    return acc / 2.8903717578961646922; /* log(18) */
 }
 
-/* The MI of one series: phase bins bq, amplitudes as read from index shift on, circularly (a
-   swap-blocks surrogate by index arithmetic: as'[t] = as[(t + shift) mod n]). */
-static double pac__mi_cell(const unsigned char *bq, const uint32_t *count, const double *as, size_t n, size_t shift,
-                           int method, const size_t *pooled)
+/* Samples of a series grouped by phase bin (a stable counting sort): the samples of bin j are
+   order[start[j] .. start[j + 1]), in time order; samples in no bin come last. */
+static void pac__group(const unsigned char *bq, size_t n, uint32_t *order, uint32_t *start)
 {
-    /* Phases move slowly, so neighbouring samples mostly hit the same bin: four interleaved
-       histograms keep those additions from waiting on each other. */
-    double h[4][PAC_N_BINS + 1], sum[PAC_N_BINS + 1], v[PAC_N_BINS];
-    size_t t, wrap = n - shift;
-    int j, k = 0;
-    memset(h, 0, sizeof h);
-    for (t = 0; t + 4 <= wrap; t += 4) {
-        h[0][bq[t]] += as[t + shift];
-        h[1][bq[t + 1]] += as[t + 1 + shift];
-        h[2][bq[t + 2]] += as[t + 2 + shift];
-        h[3][bq[t + 3]] += as[t + 3 + shift];
-    }
-    for (; t < wrap; t++) h[0][bq[t]] += as[t + shift];
-    for (; t < n; t++) h[1][bq[t]] += as[t - wrap];
-    for (j = 0; j <= PAC_N_BINS; j++) sum[j] = (h[0][j] + h[1][j]) + (h[2][j] + h[3][j]);
-    for (j = 0; j < PAC_N_BINS; j++) {
-        if (method == PAC_MI_TORT) v[k++] = count[j] ? sum[j] / (double)count[j] : 0.0;
-        else if (pooled[j]) v[k++] = sum[j] / (double)pooled[j];
-    }
-    return pac__kl_mi(v, k);
+    uint32_t pos[PAC_N_BINS + 1];
+    size_t t;
+    int j;
+    memset(start, 0, (PAC_N_BINS + 2) * sizeof(uint32_t));
+    for (t = 0; t < n; t++) start[bq[t] + 1]++;
+    for (j = 0; j <= PAC_N_BINS; j++) start[j + 1] += start[j];
+    memcpy(pos, start, sizeof pos);
+    for (t = 0; t < n; t++) order[pos[bq[t]]++] = (uint32_t)t;
 }
 
-/* Phase bins of every sample (n_series series of n samples), each series' bin counts (after the
-   bins, at *counts; they do not change with the amplitude or its shift) and the pooled counts.
-   NULL when the pool refuses; free the result with tp_free. */
-static unsigned char *pac__bins(tp_pool *pool, const double *pha, size_t n_series, size_t n, size_t *pooled,
-                                uint32_t **counts, tp_result *tr)
+/* out[0..8) = sum over the cnt samples idx[] of rows (t + shift) mod n of col (row stride ld):
+   8 bands at once, in registers; even and odd positions in two sets of sums so that the
+   additions do not wait on each other. Each lane sums in the same order whatever the others
+   hold, so results do not depend on how bands are grouped into passes. */
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+typedef double pac__v2 __attribute__((vector_size(16)));
+static pac__v2 pac__ld2(const double *p)
 {
-    double edges[PAC_N_BINS + 1];
-    size_t cells = n_series * n, off = (cells + 63) / 64 * 64, bytes, t, s;
-    unsigned char *bins;
-    if (!tp_size_mul(n_series, (PAC_N_BINS + 1) * sizeof(uint32_t), &bytes) || !tp_size_add(bytes, off, &bytes) ||
-        n > UINT32_MAX) {
-        *tr = TP_ERR_OVERFLOW;
-        return NULL;
+    pac__v2 x;
+    memcpy(&x, p, sizeof x);
+    return x;
+}
+static void pac__sum_rows(const uint32_t *idx, size_t cnt, const double *col, size_t n, size_t ld, size_t shift, double *out)
+{
+    pac__v2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    size_t i;
+    for (i = 0; i + 2 <= cnt; i += 2) {
+        size_t r0 = idx[i] + shift, r1 = idx[i + 1] + shift;
+        const double *p, *q;
+        r0 -= r0 >= n ? n : 0;
+        r1 -= r1 >= n ? n : 0;
+        p = col + r0 * ld;
+        q = col + r1 * ld;
+        a0 += pac__ld2(p);
+        a1 += pac__ld2(p + 2);
+        a2 += pac__ld2(p + 4);
+        a3 += pac__ld2(p + 6);
+        b0 += pac__ld2(q);
+        b1 += pac__ld2(q + 2);
+        b2 += pac__ld2(q + 4);
+        b3 += pac__ld2(q + 6);
     }
-    bins = (unsigned char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, tr);
-    if (!bins) return NULL;
-    *counts = (uint32_t *)(void *)(bins + off);
-    pac__bin_edges(edges);
-    memset(pooled, 0, PAC_N_BINS * sizeof(size_t));
-    memset(*counts, 0, n_series * (PAC_N_BINS + 1) * sizeof(uint32_t));
-    for (s = 0; s < n_series; s++)
-        for (t = 0; t < n; t++) {
-            unsigned char b = bins[s * n + t] = pac__bin_of(edges, pha[s * n + t]);
-            (*counts)[s * (PAC_N_BINS + 1) + b]++;
-            if (b < PAC_N_BINS) pooled[b]++;
+    if (i < cnt) {
+        size_t r0 = idx[i] + shift;
+        const double *p;
+        r0 -= r0 >= n ? n : 0;
+        p = col + r0 * ld;
+        a0 += pac__ld2(p);
+        a1 += pac__ld2(p + 2);
+        a2 += pac__ld2(p + 4);
+        a3 += pac__ld2(p + 6);
+    }
+    a0 += b0;
+    a1 += b1;
+    a2 += b2;
+    a3 += b3;
+    memcpy(out, &a0, sizeof a0);
+    memcpy(out + 2, &a1, sizeof a1);
+    memcpy(out + 4, &a2, sizeof a2);
+    memcpy(out + 6, &a3, sizeof a3);
+}
+#else
+static void pac__sum_rows(const uint32_t *idx, size_t cnt, const double *col, size_t n, size_t ld, size_t shift, double *out)
+{
+    double a[8] = {0}, b[8] = {0};
+    size_t i;
+    int v;
+    for (i = 0; i + 2 <= cnt; i += 2) {
+        size_t r0 = idx[i] + shift, r1 = idx[i + 1] + shift;
+        r0 -= r0 >= n ? n : 0;
+        r1 -= r1 >= n ? n : 0;
+        for (v = 0; v < 8; v++) {
+            a[v] += col[r0 * ld + v];
+            b[v] += col[r1 * ld + v];
         }
-    return bins;
-}
-
-/* What pac_modulation_index and pac_swap_blocks share: the checks, a pool (*own when private),
-   the phase bins. On failure nothing is held. */
-static pac_result pac__mi_begin(tp_pool **pool, tp_pool **own, const double *pha, size_t n_pha, const double *amp,
-                                size_t n_amp, size_t n_signals, size_t n_times, int method, unsigned char **bins,
-                                uint32_t **counts, size_t *pooled, char *err, size_t errcap)
-{
-    size_t cells, t;
-    tp_result tr = TP_OK;
-    *own = NULL;
-    if (!pha || !amp || !n_pha || !n_amp || !n_signals || !n_times)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
-    if (method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
-    if (!tp_size_mul(n_pha, n_signals, &cells) || !tp_size_mul(cells, n_times, &cells) ||
-        !tp_size_mul(n_amp, n_signals, &t) || !tp_size_mul(t, n_times, &t))
-        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    if (!*pool && !(*pool = *own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-    *bins = pac__bins(*pool, pha, n_pha * n_signals, n_times, pooled, counts, &tr);
-    if (!*bins) {
-        if (*own) tp_destroy(*own);
-        return pac__fail(err, errcap, pac__from_tp(tr), "no memory for the phase bins");
     }
-    return PAC_OK;
+    if (i < cnt) {
+        size_t r0 = idx[i] + shift;
+        r0 -= r0 >= n ? n : 0;
+        for (v = 0; v < 8; v++) a[v] += col[r0 * ld + v];
+    }
+    for (v = 0; v < 8; v++) out[v] = a[v] + b[v];
 }
+#endif
 
-PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                       size_t n_signals, size_t n_times, int method, double *out, char *err,
-                                       size_t errcap)
+/* Histograms of the amplitudes of several bands at once: row t of amp_t holds every band's
+   amplitude at sample t (ld lanes, a multiple of 8), read shift samples ahead, circularly (a
+   swap-blocks or time-lag surrogate by index arithmetic); h[j * ld + a] = the sum of band a's
+   amplitudes over the samples in phase bin j. */
+static void pac__histogram(const uint32_t *order, const uint32_t *start, const double *amp_t, size_t n, size_t ld,
+                           size_t shift, double *h)
 {
-    size_t q, a, s, pooled[PAC_N_BINS];
-    unsigned char *bins;
-    uint32_t *counts;
-    tp_pool *own;
-    pac_result r;
-    if (err && errcap) err[0] = 0;
-    if (!out) return pac__fail(err, errcap, PAC_ERR_ARG, "out is NULL");
-    r = pac__mi_begin(&pool, &own, pha, n_pha, amp, n_amp, n_signals, n_times, method, &bins, &counts, pooled, err, errcap);
-    if (r != PAC_OK) return r;
-    for (a = 0; a < n_amp; a++)
-        for (q = 0; q < n_pha; q++)
-            for (s = 0; s < n_signals; s++)
-                out[(a * n_pha + q) * n_signals + s] =
-                    pac__mi_cell(bins + (q * n_signals + s) * n_times, counts + (q * n_signals + s) * (PAC_N_BINS + 1),
-                                 amp + (a * n_signals + s) * n_times, n_times, 0, method, pooled);
-    tp_free(pool, bins);
-    if (own) tp_destroy(own);
-    return PAC_OK;
+    size_t b;
+    int j;
+    for (j = 0; j < PAC_N_BINS; j++)
+        for (b = 0; b < ld; b += 8) pac__sum_rows(order + start[j], start[j + 1] - start[j], amp_t + b, n, ld, shift, h + (size_t)j * ld + b);
 }
 
-/* ---- >>surrogates ----------------------------------------------------------------------------- */
+/* The MI of lane a of a histogram: per-series bin means (Tort) or sums over the pooled counts
+   (tensorpac, bins empty everywhere dropped). NaN when no sample of the series has a phase bin
+   (its signal is NaN). */
+static double pac__mi_lane(const double *h, size_t ld, size_t a, const uint32_t *count, const size_t *pooled, int method)
+{
+    double v[PAC_N_BINS];
+    int j, k = 0;
+    uint32_t any = 0;
+    for (j = 0; j < PAC_N_BINS; j++) {
+        double sum = h[(size_t)j * ld + a];
+        any |= count[j];
+        if (method == PAC_MI_TORT) v[k++] = count[j] ? sum / (double)count[j] : 0.0;
+        else if (pooled[j]) v[k++] = sum / (double)pooled[j];
+    }
+    return any ? pac__kl_mi(v, k) : 0.0 / 0.0;
+}
+
+/* ---- >>engine -------------------------------------------------------------------------------- */
 
 /* splitmix64: a small, seedable, portable generator */
 static uint64_t pac__next(uint64_t *state)
@@ -916,63 +959,895 @@ static uint64_t pac__next(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* uniform in [0, range) without modulo bias (range >= 1) */
+static uint64_t pac__uniform(uint64_t *state, uint64_t range)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % range, r;
+    do r = pac__next(state); while (r >= limit);
+    return r % range;
+}
+
 PACDEF pac_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts)
 {
-    uint64_t st = seed, range, limit;
+    uint64_t st = seed;
     size_t k;
     if (!cuts || n_times < 2) return PAC_ERR_ARG;
-    range = (uint64_t)(n_times - 1);
-    limit = UINT64_MAX - UINT64_MAX % range;
-    for (k = 0; k < n_cuts; k++) { /* uniform in [1, n_times) without modulo bias */
-        uint64_t r;
-        do r = pac__next(&st); while (r >= limit);
-        cuts[k] = (int64_t)(1 + r % range);
-    }
+    for (k = 0; k < n_cuts; k++) cuts[k] = (int64_t)(1 + pac__uniform(&st, (uint64_t)(n_times - 1)));
     return PAC_OK;
 }
 
-PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                  size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
-                                  double *surrogates, double *mean, double *std, char *err, size_t errcap)
+enum { PAC__PHA = 0, PAC__AMP = 1 };
+
+/* Everything a run shares read-only, and the little it shares read-write under the lock. */
+typedef struct pac__eng {
+    /* the problem */
+    int given;                /* 1: phases and amplitudes are given, not signals */
+    const void *x;            /* signals (n_sig x n) */
+    int dtype;
+    const double *pha, *amp;  /* given phases (n_pha x n_sig x n) and amplitudes, or NULL */
+    size_t n_sig, n, n_band[2];
+    const double *bands[2];
+    int cycles[2], method, surr, what; /* what: PAC_FILTERED, PAC_PHASE, PAC_AMPLITUDE for pac_bandpass */
+    double *bp_out;           /* pac_bandpass's output, or NULL */
+    size_t n_perm;
+    const int64_t *shifts;    /* n_perm amplitude shifts (swap-blocks, time-lag) */
+    int64_t *shift_buf;       /* where drawn shifts go */
+    uint32_t *perms;          /* n_perm x n_sig: the phase signal paired with each (swap-epochs) */
+    pac_output out;
+    pac_plan_info plan;
+    pac_progress_fn progress;
+    void *user;
+    /* the filter bank */
+    double fs;
+    size_t lh, lf[2], half[2], pmax[2], lf_max;
+    pac_fft *f[2], *h;
+    double *kernel[2];        /* per band |B(f)|^2 for f <= lf / 2 */
+    pac__bins bins;
+    /* phase bins of every signal (plan.keep_phase_bins), their counts, the pooled counts */
+    unsigned char *all_bins;
+    uint32_t *all_counts;
+    size_t pooled[PAC_N_BINS];
+    int64_t *max_sum;         /* n_perm x n_amp x n_pha fixed-point sums over signals (p_maxstat) */
+    int fixed_bits;
+    /* work distribution */
+    size_t next, done, total;
+    int pass, stop;
+#if defined(PAC__THREADS)
+    pthread_mutex_t lock;
+#endif
+} pac__eng;
+
+/* One worker's buffers (carved from one pool block) */
+typedef struct pac__work {
+    pac__eng *e;
+    double *sr, *si, *wr, *wi, *hr, *hi, *scratch; /* spectrum, band pair, Hilbert pair, FFT scratch */
+    unsigned char *bins;      /* n_pha x n (when not kept for all signals) */
+    uint32_t *counts;         /* n_pha x (PAC_N_BINS + 1) */
+    double *amp_t;            /* n x ld */
+    double *hist;             /* PAC_N_BINS x ld */
+    uint32_t *order, *start;  /* samples grouped by bin: 2 x n and 2 x (PAC_N_BINS + 2) (own, another signal's) */
+    double *mi0, *mean, *m2;  /* ld each */
+    size_t *n_ge;
+    int64_t *fixed;           /* ld */
+    size_t ld;
+} pac__work;
+
+static void pac__lock(pac__eng *e)
 {
-    size_t q, a, s, k, n_out, pooled[PAC_N_BINS];
-    unsigned char *bins;
-    uint32_t *counts;
-    tp_pool *own;
-    pac_result r;
+#if defined(PAC__THREADS)
+    if (e->plan.n_threads > 1) pthread_mutex_lock(&e->lock);
+#else
+    (void)e;
+#endif
+}
+
+static void pac__unlock(pac__eng *e)
+{
+#if defined(PAC__THREADS)
+    if (e->plan.n_threads > 1) pthread_mutex_unlock(&e->lock);
+#else
+    (void)e;
+#endif
+}
+
+static size_t pac__round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+/* Bytes of an FFT plan as pac__fft_alloc requests them (smooth lengths only) */
+static size_t pac__fft_bytes(size_t len) { return len ? 2 * len * sizeof(double) + sizeof(pac_fft) + 64 : 0; }
+
+static size_t pac__lanes(size_t na) { return (na + 7) / 8 * 8; }
+
+/* Reserves bytes (rounded to 64) at *off; returns where they start. */
+static size_t pac__take(size_t *off, size_t bytes)
+{
+    size_t at = *off;
+    *off += pac__round64(bytes);
+    return at;
+}
+
+/* The worker block: its parts in order; carves them from base when base != NULL. */
+static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *base, pac__work *w)
+{
+    size_t ld = pac__lanes(na), off = 0, lfm = e->lf_max, lh = lfm ? e->lh : 0, n = e->n, np = e->n_band[PAC__PHA];
+    size_t sc = lfm ? 2 * (lfm > lh ? lfm : lh) : 0, d = sizeof(double);
+    size_t o_sr = pac__take(&off, lfm * d), o_si = pac__take(&off, lfm * d), o_wr = pac__take(&off, lfm * d);
+    size_t o_wi = pac__take(&off, lfm * d), o_hr = pac__take(&off, lh * d), o_hi = pac__take(&off, lh * d);
+    size_t o_sc = pac__take(&off, sc * d), o_bins = pac__take(&off, keep ? 0 : np * n);
+    size_t o_cnt = pac__take(&off, keep ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
+    size_t o_amp = pac__take(&off, n * ld * d), o_hist = pac__take(&off, PAC_N_BINS * ld * d);
+    size_t o_ord = pac__take(&off, 2 * n * sizeof(uint32_t)), o_start = pac__take(&off, 2 * (PAC_N_BINS + 2) * sizeof(uint32_t));
+    size_t o_acc = pac__take(&off, 3 * ld * d), o_ge = pac__take(&off, ld * sizeof(size_t));
+    size_t o_fix = pac__take(&off, ld * sizeof(int64_t));
+    if (base) {
+        w->sr = (double *)(void *)(base + o_sr);
+        w->si = (double *)(void *)(base + o_si);
+        w->wr = (double *)(void *)(base + o_wr);
+        w->wi = (double *)(void *)(base + o_wi);
+        w->hr = (double *)(void *)(base + o_hr);
+        w->hi = (double *)(void *)(base + o_hi);
+        w->scratch = (double *)(void *)(base + o_sc);
+        w->bins = keep ? NULL : (unsigned char *)(base + o_bins);
+        w->counts = keep ? NULL : (uint32_t *)(void *)(base + o_cnt);
+        w->amp_t = (double *)(void *)(base + o_amp);
+        w->hist = (double *)(void *)(base + o_hist);
+        w->order = (uint32_t *)(void *)(base + o_ord);
+        w->start = (uint32_t *)(void *)(base + o_start);
+        w->mi0 = (double *)(void *)(base + o_acc);
+        w->mean = w->mi0 + ld;
+        w->m2 = w->mean + ld;
+        w->n_ge = (size_t *)(void *)(base + o_ge);
+        w->fixed = (int64_t *)(void *)(base + o_fix);
+        w->ld = ld;
+    }
+    return off;
+}
+
+/* The shared block: kernels, kept phase bins and counts, surrogate shifts or permutations,
+   fixed-point sums for p_maxstat; carved into e when base != NULL. */
+static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
+{
+    size_t off = 0, np = e->n_band[PAC__PHA], na = e->n_band[PAC__AMP], d = sizeof(double);
+    int epochs = e->surr == PAC_SURR_SWAP_EPOCHS, maxstat = e->n_perm > 0;
+    size_t o_k0 = pac__take(&off, e->half[0] * np * d), o_k1 = pac__take(&off, e->half[1] * na * d);
+    size_t o_bins = pac__take(&off, keep ? np * e->n_sig * e->n : 0);
+    size_t o_cnt = pac__take(&off, keep ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
+    size_t o_shift = pac__take(&off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
+    size_t o_perm = pac__take(&off, e->n_perm && epochs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
+    size_t o_max = pac__take(&off, maxstat ? e->n_perm * na * np * sizeof(int64_t) : 0);
+    if (base) {
+        e->kernel[0] = (double *)(void *)(base + o_k0);
+        e->kernel[1] = (double *)(void *)(base + o_k1);
+        e->all_bins = keep ? (unsigned char *)(base + o_bins) : NULL;
+        e->all_counts = keep ? (uint32_t *)(void *)(base + o_cnt) : NULL;
+        e->shift_buf = (int64_t *)(void *)(base + o_shift);
+        e->perms = epochs && e->n_perm ? (uint32_t *)(void *)(base + o_perm) : NULL;
+        e->max_sum = maxstat ? (int64_t *)(void *)(base + o_max) : NULL;
+    }
+    return off;
+}
+
+/* Everything a run takes from the pool (plan, sizes already checked against overflow). */
+static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
+{
+    size_t total = pac__shared_layout(e, keep, NULL) + threads * pac__work_layout(e, na, keep, NULL, NULL);
+    if (e->lf_max) total += pac__fft_bytes(e->lf[0]) + pac__fft_bytes(e->lf[1]) + pac__fft_bytes(e->lh);
+    return total;
+}
+/* Odd extension of signal s by p samples at each end (scipy's odd padding) into re, zero-filled
+   to len, with im zeroed, then its forward transform. */
+static void pac__spectrum(const pac__eng *e, pac__work *w, size_t s, int kind)
+{
+    size_t n = e->n, p = e->pmax[kind], len = e->lf[kind], i;
+    double *buf = w->sr;
+    if (e->dtype == PAC_F32) {
+        const float *x = (const float *)e->x + s * n;
+        for (i = 0; i < n; i++) buf[p + i] = x[i];
+    } else {
+        const double *x = (const double *)e->x + s * n;
+        for (i = 0; i < n; i++) buf[p + i] = x[i];
+    }
+    for (i = 0; i < p; i++) {
+        buf[i] = 2.0 * buf[p] - buf[2 * p - i];
+        buf[p + n + i] = 2.0 * buf[p + n - 1] - buf[p + n - 2 - i];
+    }
+    memset(buf + n + 2 * p, 0, (len - n - 2 * p) * sizeof(double));
+    memset(w->si, 0, len * sizeof(double));
+    pac__fft_split(e->f[kind], w->sr, w->si, w->scratch);
+}
+
+/* Band-passes bands b and b + 1 (b alone when two = 0) of the signal whose spectrum is in
+   (sr, si): one inverse transform of S (K_b + i K_b+1) gives both (real and imaginary part), one
+   transform pair gives both Hilbert transforms (multiplier -i sign(f), zero at 0 and Nyquist:
+   scipy's hilbert without its real part, which is the signal itself). Leaves the filtered
+   signals in wr, wi and their Hilbert transforms times lh in hr, hi (first n samples). */
+static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, int two)
+{
+    size_t lf = e->lf[kind], half = e->half[kind], n = e->n, lh = e->lh, p = e->pmax[kind], t;
+    const double *k1 = e->kernel[kind] + b * half, *k2 = two ? k1 + half : NULL;
+    const double *sr = w->sr, *si = w->si;
+    double *wr = w->wr, *wi = w->wi, *hr = w->hr, *hi = w->hi, inv = 1.0 / (double)lf;
+    for (t = 0; t < lf; t++) {
+        size_t f = t < half ? t : lf - t;
+        double a = k1[f], c = two ? k2[f] : 0.0;
+        wr[t] = sr[t] * a - si[t] * c;
+        wi[t] = sr[t] * c + si[t] * a;
+    }
+    pac__fft_split(e->f[kind], wi, wr, w->scratch); /* inverse */
+    for (t = 0; t < n; t++) {
+        hr[t] = wr[t] = wr[p + t] * inv;
+        hi[t] = wi[t] = wi[p + t] * inv;
+    }
+    memset(hr + n, 0, (lh - n) * sizeof(double));
+    memset(hi + n, 0, (lh - n) * sizeof(double));
+    pac__fft_split(e->h, hr, hi, w->scratch);
+    hr[0] = hi[0] = 0.0;
+    for (t = 1; t < (lh + 1) / 2; t++) { /* times -i */
+        double re = hr[t];
+        hr[t] = hi[t];
+        hi[t] = -re;
+    }
+    if (lh % 2 == 0) hr[lh / 2] = hi[lh / 2] = 0.0;
+    for (t = lh / 2 + 1; t < lh; t++) { /* times +i */
+        double re = hr[t];
+        hr[t] = -hi[t];
+        hi[t] = re;
+    }
+    pac__fft_split(e->h, hi, hr, w->scratch); /* inverse */
+}
+
+/* Phase bins and per-series counts of signal s, from its filtered signal or from the given
+   phases; band q's go to bins + q * bstride and counts + q * cstride. */
+static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned char *bins, size_t bstride,
+                            uint32_t *counts, size_t cstride)
+{
+    size_t np = e->n_band[PAC__PHA], n = e->n, q, t;
+    double inv = e->lh ? 1.0 / (double)e->lh : 0;
+    for (q = 0; q < np; q++) memset(counts + q * cstride, 0, (PAC_N_BINS + 1) * sizeof(uint32_t));
+    if (e->given) {
+        for (q = 0; q < np; q++)
+            for (t = 0; t < n; t++) {
+                unsigned char b = bins[q * bstride + t] = pac__bin_of(&e->bins, e->pha[(q * e->n_sig + s) * n + t]);
+                counts[q * cstride + b]++;
+            }
+        return;
+    }
+    pac__spectrum(e, w, s, PAC__PHA);
+    for (q = 0; q < np; q += 2) {
+        int two = q + 1 < np, j;
+        pac__band_pair(e, w, PAC__PHA, q, two);
+        for (j = 0; j <= two; j++) {
+            const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
+            unsigned char *bq = bins + (q + (size_t)j) * bstride;
+            uint32_t *cq = counts + (q + (size_t)j) * cstride;
+            for (t = 0; t < n; t++) cq[bq[t] = pac__bin_xy(&e->bins, y[t], h[t] * inv)]++;
+        }
+    }
+}
+
+/* Amplitudes of bands a0 .. a0 + na - 1 of signal s, transposed: amp_t[t * ld + a - a0]
+   (padding lanes 0). The signal's amplitude spectrum is computed when a0 == 0. */
+static void pac__amplitudes(const pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
+{
+    size_t n = e->n, ld = w->ld, a, b, t;
+    double inv = e->lh ? 1.0 / (double)e->lh : 0, *at = w->amp_t;
+    if (ld > na)
+        for (t = 0; t < n; t++) memset(at + t * ld + na, 0, (ld - na) * sizeof(double));
+    if (e->given) {
+        for (a = 0; a < na; a++) {
+            const double *src = e->amp + ((a0 + a) * e->n_sig + s) * n;
+            for (t = 0; t < n; t++) at[t * ld + a] = src[t];
+        }
+        return;
+    }
+    if (a0 == 0) pac__spectrum(e, w, s, PAC__AMP);
+    for (b = a0 & ~(size_t)1; b < a0 + na; b += 2) { /* pairs (2i, 2i + 1) whatever the pass: the same rounding */
+        int two = b + 1 < e->n_band[PAC__AMP], j;
+        pac__band_pair(e, w, PAC__AMP, b, two);
+        for (j = 0; j <= two; j++) {
+            const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
+            double *dst;
+            if (b + (size_t)j < a0 || b + (size_t)j >= a0 + na) continue; /* the partner of a pass's edge band */
+            dst = at + (b + (size_t)j - a0);
+            for (t = 0; t < n; t++) {
+                double hv = h[t] * inv;
+                dst[t * ld] = sqrt(y[t] * y[t] + hv * hv);
+            }
+        }
+    }
+}
+
+/* The phase bins and counts of (signal s, phase band q) */
+static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, size_t s, size_t q, const uint32_t **cnt)
+{
+    size_t n = e->n;
+    if (e->all_bins) {
+        *cnt = e->all_counts + (q * e->n_sig + s) * (PAC_N_BINS + 1);
+        return e->all_bins + (q * e->n_sig + s) * n;
+    }
+    *cnt = w->counts + q * (PAC_N_BINS + 1);
+    return w->bins + q * n;
+}
+
+/* MI, surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase band)
+   cell of signal s. */
+static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
+{
+    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], n_sig = e->n_sig, n = e->n, ld = w->ld, q, k, a;
+    double scale = ldexp(1.0, e->fixed_bits);
+    const pac_output *o = &e->out;
+    for (q = 0; q < np; q++) {
+        const uint32_t *cnt;
+        const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
+        pac__group(bq, n, w->order, w->start);
+        pac__histogram(w->order, w->start, w->amp_t, n, ld, 0, w->hist);
+        for (a = 0; a < na; a++) {
+            size_t cell = ((a0 + a) * np + q) * n_sig + s;
+            o->mi[cell] = w->mi0[a] = pac__mi_lane(w->hist, ld, a, cnt, e->pooled, e->method);
+            w->mean[a] = w->m2[a] = 0;
+            w->n_ge[a] = 0;
+        }
+        for (k = 0; k < e->n_perm; k++) {
+            const uint32_t *ck = cnt;
+            if (e->perms) { /* another signal's phases, unshifted */
+                pac__group(pac__bins_of(e, w, e->perms[k * n_sig + s], q, &ck), n, w->order + n, w->start + PAC_N_BINS + 2);
+                pac__histogram(w->order + n, w->start + PAC_N_BINS + 2, w->amp_t, n, ld, 0, w->hist);
+            } else {
+                pac__histogram(w->order, w->start, w->amp_t, n, ld, (size_t)e->shifts[k], w->hist);
+            }
+            for (a = 0; a < na; a++) { /* Welford over the surrogates of each cell */
+                double v = pac__mi_lane(w->hist, ld, a, ck, e->pooled, e->method), d = v - w->mean[a];
+                w->mean[a] += d / (double)(k + 1);
+                w->m2[a] += d * (v - w->mean[a]);
+                w->n_ge[a] += v >= w->mi0[a];
+                if (o->surrogates) o->surrogates[(k * nas + a0 + a) * np * n_sig + q * n_sig + s] = v;
+                w->fixed[a] = (int64_t)floor(v * scale + 0.5);
+            }
+            if (e->max_sum) {
+                int64_t *dst = e->max_sum + k * nas * np + q;
+                pac__lock(e);
+                for (a = 0; a < na; a++) dst[(a0 + a) * np] += w->fixed[a];
+                pac__unlock(e);
+            }
+        }
+        if (!e->n_perm) continue;
+        for (a = 0; a < na; a++) {
+            size_t cell = ((a0 + a) * np + q) * n_sig + s;
+            double sd = sqrt(w->m2[a] / (double)e->n_perm), p = (double)w->n_ge[a] / (double)e->n_perm;
+            if (o->surr_mean) o->surr_mean[cell] = w->mean[a];
+            if (o->surr_std) o->surr_std[cell] = sd;
+            if (o->z) o->z[cell] = (w->mi0[a] - w->mean[a]) / sd;
+            if (o->p) o->p[cell] = p > 1.0 / (double)e->n_perm ? p : 1.0 / (double)e->n_perm;
+        }
+    }
+}
+
+/* Pass 0 computes (and keeps) phase bins of every signal, or only their pooled counts; pass 1
+   does the rest. Workers take signals in turn; each signal's results depend on it alone. */
+/* pac_bandpass's work for signal s: filtered signals, phases or amplitudes of every band */
+static void pac__bandpass_signal(const pac__eng *e, pac__work *w, size_t s)
+{
+    size_t nb = e->n_band[PAC__PHA], n = e->n, b, t;
+    double inv = 1.0 / (double)e->lh;
+    pac__spectrum(e, w, s, PAC__PHA);
+    for (b = 0; b < nb; b += 2) {
+        int two = b + 1 < nb, j;
+        pac__band_pair(e, w, PAC__PHA, b, two);
+        for (j = 0; j <= two; j++) {
+            const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
+            double *dst = e->bp_out + ((b + (size_t)j) * e->n_sig + s) * n;
+            for (t = 0; t < n; t++)
+                dst[t] = e->what == PAC_FILTERED ? y[t] : e->what == PAC_PHASE ? atan2(h[t] * inv, y[t]) : hypot(y[t], h[t] * inv);
+        }
+    }
+}
+
+static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
+{
+    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], a0, q, j, c1 = PAC_N_BINS + 1;
+    if (e->bp_out) {
+        pac__bandpass_signal(e, w, s);
+        return;
+    }
+    if (pass == 0) {
+        const uint32_t *counts;
+        size_t cstride = c1;
+        if (e->all_bins) {
+            cstride = e->n_sig * c1;
+            pac__phase_bins(e, w, s, e->all_bins + s * e->n, e->n_sig * e->n, e->all_counts + s * c1, cstride);
+            counts = e->all_counts + s * c1;
+        } else {
+            pac__phase_bins(e, w, s, w->bins, e->n, w->counts, c1);
+            counts = w->counts;
+        }
+        if (e->method != PAC_MI_TENSORPAC) return;
+        pac__lock(e);
+        for (q = 0; q < np; q++)
+            for (j = 0; j < PAC_N_BINS; j++) e->pooled[j] += counts[q * cstride + j];
+        pac__unlock(e);
+        return;
+    }
+    if (!e->all_bins) pac__phase_bins(e, w, s, w->bins, e->n, w->counts, c1);
+    for (a0 = 0; a0 < nas; a0 += e->plan.amp_bands_per_pass) {
+        size_t na = nas - a0 < e->plan.amp_bands_per_pass ? nas - a0 : e->plan.amp_bands_per_pass;
+        pac__amplitudes(e, w, s, a0, na);
+        pac__cells(e, w, s, a0, na);
+    }
+}
+
+static void *pac__worker_main(void *arg)
+{
+    pac__work *w = (pac__work *)arg;
+    pac__eng *e = w->e;
+    for (;;) {
+        size_t s;
+        pac__lock(e);
+        if (e->stop != PAC_OK || e->next >= e->n_sig) {
+            pac__unlock(e);
+            break;
+        }
+        s = e->next++;
+        pac__unlock(e);
+        pac__signal(e, w, s, e->pass);
+        pac__lock(e);
+        e->done++;
+        if (e->progress && e->stop == PAC_OK && e->progress(e->user, e->done, e->total)) e->stop = PAC_ERR_CANCELLED;
+        pac__unlock(e);
+    }
+    return NULL;
+}
+
+/* Runs one pass over the signals on plan.n_threads workers (the caller is worker 0). A thread
+   that cannot be started leaves its share to the others. */
+static void pac__pass(pac__eng *e, pac__work *wk, int pass)
+{
+    size_t i, n = e->plan.n_threads;
+    e->next = 0;
+    e->pass = pass;
+#if defined(PAC__THREADS)
+    {
+        pthread_t th[PAC_MAX_THREADS];
+        size_t started = 0;
+        for (i = 1; i < n; i++) {
+            if (pthread_create(&th[started], NULL, pac__worker_main, &wk[i]) != 0) break;
+            started++;
+        }
+        pac__worker_main(&wk[0]);
+        for (i = 0; i < started; i++) pthread_join(th[i], NULL);
+    }
+#else
+    (void)i; (void)n;
+    pac__worker_main(&wk[0]);
+#endif
+}
+
+/* Filter orders, FFT lengths and the bytes of everything a run of e would take (the bank's sizes
+   land in e). PAC_ERR_ARG with a message naming the band that has no filter. */
+static pac_result pac__sizes(pac__eng *e, char *err, size_t errcap)
+{
+    int k;
+    size_t b, ext;
+    e->lf_max = e->lh = 0;
+    for (k = 0; k < 2; k++) {
+        e->pmax[k] = e->lf[k] = e->half[k] = 0;
+        if (e->given || !e->n_band[k]) continue;
+        for (b = 0; b < e->n_band[k]; b++) {
+            double lo = e->bands[k][2 * b], hi = e->bands[k][2 * b + 1];
+            size_t o;
+            char msg[200];
+            if (!(lo > 0) || !(hi > lo) || !(hi < e->fs / 2)) {
+                snprintf(msg, sizeof msg, "%s band %zu [%g, %g] Hz: want 0 < low < high < fs / 2 = %g",
+                         k == PAC__PHA && e->n_band[PAC__AMP] ? "phase" : k == PAC__PHA ? "the" : "amplitude", b, lo, hi, e->fs / 2);
+                return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+            }
+            o = pac_fir_order(e->fs, e->n, lo, e->cycles[k]);
+            if (o < 1) {
+                snprintf(msg, sizeof msg, "band %zu [%g, %g] Hz: %zu samples are too short for its filter", b, lo, hi, e->n);
+                return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+            }
+            e->pmax[k] = o > e->pmax[k] ? o : e->pmax[k];
+        }
+        if (!tp_size_mul(e->pmax[k], 2, &ext) || !tp_size_add(ext, e->n, &ext) || ext > ((size_t)1 << 30))
+            return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+        e->lf[k] = pac__next_smooth(ext);
+        e->half[k] = e->lf[k] / 2 + 1;
+        e->lf_max = e->lf[k] > e->lf_max ? e->lf[k] : e->lf_max;
+    }
+    if (e->lf_max) e->lh = pac__next_smooth(e->n);
+    return PAC_OK;
+}
+
+static void pac__free_bank(pac__eng *e)
+{
+    pac_fft_destroy(e->f[0]);
+    pac_fft_destroy(e->f[1]);
+    pac_fft_destroy(e->h);
+    e->f[0] = e->f[1] = e->h = NULL;
+}
+
+/* |B(f)|^2 of every band, with worker w's buffers as scratch */
+static void pac__design_kernels(pac__eng *e, pac__work *w)
+{
+    int k;
+    size_t b, t;
+    for (k = 0; k < 2; k++)
+        for (b = 0; b < e->n_band[k] && e->lf[k]; b++) {
+            double lo = e->bands[k][2 * b], hi = e->bands[k][2 * b + 1], *dst = e->kernel[k] + b * e->half[k];
+            size_t o = pac_fir_order(e->fs, e->n, lo, e->cycles[k]);
+            memset(w->sr, 0, e->lf[k] * sizeof(double));
+            memset(w->si, 0, e->lf[k] * sizeof(double));
+            pac_fir_design(e->fs, lo, hi, o, w->sr);
+            pac__fft_split(e->f[k], w->sr, w->si, w->scratch);
+            for (t = 0; t < e->half[k]; t++) dst[t] = w->sr[t] * w->sr[t] + w->si[t] * w->si[t];
+        }
+}
+
+/* Surrogate shifts (swap-blocks: [1, n), time-lag: [0, n)) or permutations of the signals
+   (swap-epochs, Fisher-Yates), all from one splitmix64 stream seeded with seed. */
+static void pac__draw(pac__eng *e, uint64_t seed)
+{
+    uint64_t st = seed;
+    size_t k, i;
+    if (e->surr == PAC_SURR_SWAP_EPOCHS) {
+        for (k = 0; k < e->n_perm; k++) {
+            uint32_t *p = e->perms + k * e->n_sig;
+            for (i = 0; i < e->n_sig; i++) p[i] = (uint32_t)i;
+            for (i = e->n_sig; i > 1; i--) {
+                size_t j = (size_t)pac__uniform(&st, (uint64_t)i);
+                uint32_t tmp = p[i - 1];
+                p[i - 1] = p[j];
+                p[j] = tmp;
+            }
+        }
+        return;
+    }
+    for (k = 0; k < e->n_perm; k++)
+        e->shift_buf[k] = e->surr == PAC_SURR_TIME_LAG ? (int64_t)pac__uniform(&st, (uint64_t)e->n)
+                                                       : (int64_t)(1 + pac__uniform(&st, (uint64_t)(e->n - 1)));
+    e->shifts = e->shift_buf;
+}
+
+/* tensorpac's infer_pvalues(p, 'maxstat') on the signal-averaged MI and surrogates */
+static void pac__maxstat(pac__eng *e, double threshold)
+{
+    size_t np = e->n_band[PAC__PHA], na = e->n_band[PAC__AMP], cells = np * na, c, k, s;
+    double unit = 1.0 / ldexp((double)e->n_sig, e->fixed_bits);
+    for (c = 0; c < cells; c++) {
+        double m = 0, p;
+        size_t over = 0;
+        for (s = 0; s < e->n_sig; s++) m += e->out.mi[c * e->n_sig + s];
+        m /= (double)e->n_sig;
+        for (k = 0; k < e->n_perm; k++) {
+            const int64_t *row = e->max_sum + k * cells;
+            int64_t top = row[0];
+            size_t i;
+            for (i = 1; i < cells; i++) top = row[i] > top ? row[i] : top;
+            over += m <= (double)top * unit;
+        }
+        p = (double)over / (double)e->n_perm;
+        if (p >= threshold) p = 1.0;
+        e->out.p_maxstat[c] = p > 1.0 / (double)e->n_perm ? p : 1.0 / (double)e->n_perm;
+    }
+}
+
+/* Allocates what the plan says, runs the passes, frees everything. */
+static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double threshold, char *err, size_t errcap)
+{
+    pac__work wk[PAC_MAX_THREADS];
+    char *blocks[PAC_MAX_THREADS], *shared = NULL;
+    tp_pool *own = NULL;
+    tp_result tr = TP_OK;
+    pac_result r = PAC_OK;
+    size_t i, nt = e->plan.n_threads, wbytes, sbytes;
+    int keep = e->plan.keep_phase_bins;
+    memset(blocks, 0, sizeof blocks);
+    e->f[0] = e->f[1] = e->h = NULL;
+    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
+    for (i = 0; i < 2 && e->lf_max; i++)
+        if (e->lf[i] && (r = pac_fft_create(e->lf[i], pool, &e->f[i])) != PAC_OK) goto fail_plan;
+    if (e->lf_max && (r = pac_fft_create(e->lh, pool, &e->h)) != PAC_OK) goto fail_plan;
+    sbytes = pac__shared_layout(e, keep, NULL);
+    wbytes = pac__work_layout(e, e->plan.amp_bands_per_pass, keep, NULL, NULL);
+    if (sbytes && !(shared = (char *)tp_alloc_at(pool, sbytes, 0, __FILE__, __LINE__, &tr))) goto fail_mem;
+    pac__shared_layout(e, keep, shared);
+    for (i = 0; i < nt; i++) {
+        if (!(blocks[i] = (char *)tp_alloc_at(pool, wbytes, 0, __FILE__, __LINE__, &tr))) goto fail_mem;
+        pac__work_layout(e, e->plan.amp_bands_per_pass, keep, blocks[i], &wk[i]);
+        wk[i].e = e;
+    }
+    pac__design_kernels(e, &wk[0]);
+    pac__bins_init(&e->bins);
+    if (e->n_perm && !e->shifts) pac__draw(e, seed);
+    e->fixed_bits = 52;
+    while (e->fixed_bits > 20 && ((uint64_t)e->n_sig >> (62 - e->fixed_bits)) != 0) e->fixed_bits--;
+    if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(int64_t));
+    memset(e->pooled, 0, sizeof e->pooled);
+    e->done = 0;
+    e->stop = PAC_OK;
+    e->total = e->n_sig * (e->plan.two_passes ? 2u : 1u);
+#if defined(PAC__THREADS)
+    if (nt > 1 && pthread_mutex_init(&e->lock, NULL) != 0) {
+        e->plan.n_threads = nt = 1;
+    }
+#endif
+    if (e->plan.two_passes) pac__pass(e, wk, 0);
+    if (e->stop == PAC_OK) pac__pass(e, wk, 1);
+#if defined(PAC__THREADS)
+    if (nt > 1) pthread_mutex_destroy(&e->lock);
+#endif
+    if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, "cancelled by the progress callback");
+    else if (e->out.p_maxstat) pac__maxstat(e, threshold);
+    goto done;
+fail_plan:
+    pac__fail(err, errcap, r, r == PAC_ERR_BUDGET ? "the FFT plans exceed the pool's budget" : "no memory for the FFT plans");
+    goto done;
+fail_mem:
+    r = pac__fail(err, errcap, pac__from_tp(tr), tr == TP_ERR_BUDGET ? "the work buffers exceed the pool's budget"
+                                                                     : "no memory for the work buffers");
+done:
+    for (i = nt; i-- > 0;) tp_free(pool, blocks[i]);
+    tp_free(pool, shared);
+    pac__free_bank(e);
+    if (own) tp_destroy(own);
+    return r;
+}
+
+static int pac__fits(pac__eng *e, size_t threads, size_t na, int keep, size_t budget)
+{
+    size_t slack = (threads + 4) * (4096 + 64); /* page rounding and block headers */
+    return budget == 0 || pac__bytes(e, threads, na, keep) + slack <= budget;
+}
+
+/* The most workers, then the most amplitude bands per pass, that fit the budget; phase bins
+   kept for all signals when wanted (tensorpac's pooled counts) and when they fit, or always
+   (swap-epochs needs them). */
+static pac_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan_info *pl, char *err, size_t errcap)
+{
+    int need = e->surr == PAC_SURR_SWAP_EPOCHS, keep;
+    size_t t, nas = e->n_band[PAC__AMP] ? e->n_band[PAC__AMP] : 1;
+    char msg[200];
+    if (threads > e->n_sig) threads = e->n_sig;
+    for (keep = need || e->method == PAC_MI_TENSORPAC; keep >= need; keep--)
+        for (t = threads; t >= 1; t--) {
+            size_t lo = 1, hi = nas;
+            if (!pac__fits(e, t, 1, keep, budget)) continue;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo + 1) / 2;
+                if (pac__fits(e, t, mid, keep, budget)) lo = mid;
+                else hi = mid - 1;
+            }
+            pl->n_threads = t;
+            pl->amp_bands_per_pass = lo;
+            pl->keep_phase_bins = keep;
+            pl->two_passes = keep || e->method == PAC_MI_TENSORPAC;
+            pl->bytes = pac__bytes(e, t, lo, keep);
+            pl->budget = budget;
+            return PAC_OK;
+        }
+    snprintf(msg, sizeof msg, "needs at least %.1f MiB (one worker, one amplitude band per pass%s); the budget is %.1f MiB",
+             (double)pac__bytes(e, 1, 1, need) / 1048576.0, need ? ", the phase bins of every signal for swap-epochs" : "",
+             (double)budget / 1048576.0);
+    return pac__fail(err, errcap, PAC_ERR_BUDGET, msg);
+}
+
+/* Checks a description and the sizes; fills e (no allocation). */
+static pac_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, size_t n, char *err, size_t errcap)
+{
+    size_t cells, bytes, k;
+    char msg[160];
+    memset(e, 0, sizeof *e);
     if (err && errcap) err[0] = 0;
-    if (!cuts || !n_cuts || n_times < 2)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "no cuts, or n_times < 2");
+    if (!d) return pac__fail(err, errcap, PAC_ERR_ARG, "desc is NULL");
+    if (!d->pha_bands || !d->amp_bands || !d->n_pha || !d->n_amp) return pac__fail(err, errcap, PAC_ERR_ARG, "no phase or no amplitude bands");
+    if (!n_sig || !n) return pac__fail(err, errcap, PAC_ERR_ARG, "no signals, or signals of no samples");
+    if (n < 4) return pac__fail(err, errcap, PAC_ERR_ARG, "n_times < 4: too short for any filter");
+    if (!(d->fs > 0) || d->fs - d->fs != 0) return pac__fail(err, errcap, PAC_ERR_ARG, "fs must be positive and finite");
+    if (d->pha_cycles < 0 || d->amp_cycles < 0) return pac__fail(err, errcap, PAC_ERR_ARG, "cycles must be >= 1 (0 = tensorpac's 3 and 6)");
+    if (d->method != PAC_MI_TORT && d->method != PAC_MI_TENSORPAC)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
+    if (d->surrogates < PAC_SURR_NONE || d->surrogates > PAC_SURR_SWAP_EPOCHS)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "surrogates must be one of PAC_SURR_*");
+    if (d->n_perm && d->surrogates == PAC_SURR_NONE) return pac__fail(err, errcap, PAC_ERR_ARG, "n_perm > 0 needs a surrogate method");
+    if (d->n_threads < 0 || d->n_threads > PAC_MAX_THREADS) return pac__fail(err, errcap, PAC_ERR_ARG, "n_threads must be in [0, PAC_MAX_THREADS]");
+    if (d->p_threshold < 0 || d->p_threshold > 1 || d->p_threshold != d->p_threshold)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "p_threshold must be in [0, 1] (0 = 0.05)");
+    if (d->surrogates == PAC_SURR_SWAP_EPOCHS && d->n_perm) {
+        if (n_sig < 2) return pac__fail(err, errcap, PAC_ERR_ARG, "swap-epochs needs at least 2 signals");
+        if (n_sig > UINT32_MAX) return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "too many signals for swap-epochs");
+        if (d->cuts) return pac__fail(err, errcap, PAC_ERR_ARG, "cuts apply to swap-blocks and time-lag, not swap-epochs");
+    }
+    for (k = 0; d->cuts && k < d->n_perm; k++) {
+        int64_t lo = d->surrogates == PAC_SURR_TIME_LAG ? 0 : 1;
+        if (d->cuts[k] < lo || (uint64_t)d->cuts[k] >= (uint64_t)n) {
+            snprintf(msg, sizeof msg, "cut %zu is %lld: cuts must lie in [%d, n_times = %zu)", k, (long long)d->cuts[k], (int)lo, n);
+            return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+        }
+    }
+    if (!tp_size_mul(d->n_amp, d->n_pha, &cells) || !tp_size_mul(cells, n_sig, &cells) ||
+        !tp_size_mul(cells, d->n_perm ? d->n_perm : 1, &bytes) || !tp_size_mul(bytes, sizeof(double), &bytes) ||
+        !tp_size_mul(d->n_pha * n_sig, n, &bytes) || d->n_pha > ((size_t)-1) / n_sig ||
+        !tp_size_mul(n, pac__lanes(d->n_amp) + 8, &bytes) || !tp_size_mul(bytes, 2 * sizeof(double), &bytes) ||
+        !tp_size_mul(d->n_perm, n_sig, &bytes) || !tp_size_mul(bytes, 8, &bytes) || d->n_amp > ((size_t)-1) / 16)
+        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+    e->n_sig = n_sig;
+    e->n = n;
+    e->fs = d->fs;
+    e->n_band[PAC__PHA] = d->n_pha;
+    e->n_band[PAC__AMP] = d->n_amp;
+    e->bands[PAC__PHA] = d->pha_bands;
+    e->bands[PAC__AMP] = d->amp_bands;
+    e->cycles[PAC__PHA] = d->pha_cycles ? d->pha_cycles : 3;
+    e->cycles[PAC__AMP] = d->amp_cycles ? d->amp_cycles : 6;
+    e->method = d->method;
+    e->surr = d->n_perm ? d->surrogates : PAC_SURR_NONE;
+    e->n_perm = d->n_perm;
+    e->shifts = d->cuts;
+    e->progress = d->progress;
+    e->user = d->user;
+    return pac__sizes(e, err, errcap);
+}
+
+PACDEF pac_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times, size_t budget, pac_plan_info *plan,
+                           char *err, size_t errcap)
+{
+    pac__eng e;
+    pac_result r = pac__from_desc(&e, desc, n_signals, n_times, err, errcap);
+    if (r != PAC_OK) return r;
+    if (!plan) return pac__fail(err, errcap, PAC_ERR_ARG, "plan is NULL");
+    if (!budget && desc->pool) budget = tp_get_stats(desc->pool).budget;
+    return pac__plan(&e, desc->n_threads ? (size_t)desc->n_threads : 1, budget, plan, err, errcap);
+}
+
+PACDEF pac_result pac_run(const pac_desc *desc, const void *x, int dtype, size_t n_signals, size_t n_times,
+                          const pac_plan_info *plan, const pac_output *out, char *err, size_t errcap)
+{
+    pac__eng e;
+    pac_result r = pac__from_desc(&e, desc, n_signals, n_times, err, errcap);
+    if (r != PAC_OK) return r;
+    if (!x || !out || !out->mi) return pac__fail(err, errcap, PAC_ERR_ARG, "x, out or out->mi is NULL");
+    if (dtype != PAC_F64 && dtype != PAC_F32) return pac__fail(err, errcap, PAC_ERR_ARG, "dtype must be PAC_F64 or PAC_F32");
+    if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->p_maxstat || out->surrogates))
+        return pac__fail(err, errcap, PAC_ERR_ARG, "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
+    if (plan) {
+        if (plan->n_threads < 1 || plan->n_threads > PAC_MAX_THREADS || plan->amp_bands_per_pass < 1 ||
+            plan->amp_bands_per_pass > desc->n_amp || (plan->keep_phase_bins != 0 && plan->keep_phase_bins != 1) ||
+            (e.surr == PAC_SURR_SWAP_EPOCHS && !plan->keep_phase_bins))
+            return pac__fail(err, errcap, PAC_ERR_ARG, "the plan does not fit this description (make it with pac_plan)");
+        e.plan = *plan;
+        e.plan.two_passes = plan->keep_phase_bins || e.method == PAC_MI_TENSORPAC;
+    } else {
+        size_t budget = desc->pool ? tp_get_stats(desc->pool).budget : 0;
+        r = pac__plan(&e, desc->n_threads ? (size_t)desc->n_threads : 1, budget, &e.plan, err, errcap);
+        if (r != PAC_OK) return r;
+    }
+    e.x = x;
+    e.dtype = dtype;
+    e.out = *out;
+    return pac__execute(&e, desc->pool, desc->seed, desc->p_threshold > 0 ? desc->p_threshold : 0.05, err, errcap);
+}
+
+/* The one-worker plan the lower-level calls run with */
+static void pac__simple_plan(pac__eng *e, size_t na)
+{
+    e->plan.n_threads = 1;
+    e->plan.amp_bands_per_pass = na;
+    e->plan.keep_phase_bins = 0;
+    e->plan.two_passes = e->method == PAC_MI_TENSORPAC && !e->bp_out;
+}
+
+PACDEF pac_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
+                               const double *bands, size_t n_bands, int cycles, int what, double *out, char *err,
+                               size_t errcap)
+{
+    pac__eng e;
+    size_t total;
+    pac_result r;
+    memset(&e, 0, sizeof e);
+    if (err && errcap) err[0] = 0;
+    if (!x || !bands || !out || !n_signals || !n_bands) return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
+    if (what != PAC_FILTERED && what != PAC_PHASE && what != PAC_AMPLITUDE)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "what must be PAC_FILTERED, PAC_PHASE or PAC_AMPLITUDE");
+    if (!(fs > 0) || fs - fs != 0) return pac__fail(err, errcap, PAC_ERR_ARG, "fs must be positive and finite");
+    if (cycles < 1) return pac__fail(err, errcap, PAC_ERR_ARG, "cycles must be >= 1");
+    if (n_times < 4) return pac__fail(err, errcap, PAC_ERR_ARG, "n_times < 4: too short for any filter");
+    if (!tp_size_mul(n_signals, n_bands, &total) || !tp_size_mul(total, n_times, &total))
+        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+    e.x = x;
+    e.dtype = PAC_F64;
+    e.n_sig = n_signals;
+    e.n = n_times;
+    e.fs = fs;
+    e.n_band[PAC__PHA] = n_bands;
+    e.bands[PAC__PHA] = bands;
+    e.cycles[PAC__PHA] = cycles;
+    e.what = what;
+    e.bp_out = out;
+    if ((r = pac__sizes(&e, err, errcap)) != PAC_OK) return r;
+    pac__simple_plan(&e, 0);
+    return pac__execute(&e, pool, 0, 0.05, err, errcap);
+}
+
+/* What pac_modulation_index and pac_swap_blocks share: checks and the run on given phases and
+   amplitudes. */
+static pac_result pac__given(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                             size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
+                             const pac_output *out, char *err, size_t errcap)
+{
+    pac__eng e;
+    size_t cells, t, k;
+    memset(&e, 0, sizeof e);
+    if (err && errcap) err[0] = 0;
+    if (!pha || !amp || !n_pha || !n_amp || !n_signals || !n_times)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
+    if (method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
+    if (!tp_size_mul(n_pha, n_signals, &cells) || !tp_size_mul(cells, n_times, &cells) || !tp_size_mul(n_amp, n_signals, &t) ||
+        !tp_size_mul(t, n_times, &t) || !tp_size_mul(n_amp, n_pha, &cells) || !tp_size_mul(cells, n_signals, &cells) ||
+        !tp_size_mul(cells, n_cuts ? n_cuts : 1, &t) || n_times > UINT32_MAX || !tp_size_mul(n_times, pac__lanes(n_amp) + 8, &t) ||
+        !tp_size_mul(t, 2 * sizeof(double), &t))
+        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
     for (k = 0; k < n_cuts; k++)
         if (cuts[k] < 1 || (uint64_t)cuts[k] >= (uint64_t)n_times) {
             char msg[120];
             snprintf(msg, sizeof msg, "cut %zu is %lld: cuts must lie in [1, n_times = %zu)", k, (long long)cuts[k], n_times);
             return pac__fail(err, errcap, PAC_ERR_ARG, msg);
         }
-    if (!tp_size_mul(n_amp, n_pha, &n_out) || !tp_size_mul(n_out, n_signals, &n_out) || !tp_size_mul(n_out, n_cuts, &k))
+    e.given = 1;
+    e.pha = pha;
+    e.amp = amp;
+    e.n_sig = n_signals;
+    e.n = n_times;
+    e.n_band[PAC__PHA] = n_pha;
+    e.n_band[PAC__AMP] = n_amp;
+    e.method = method;
+    e.surr = n_cuts ? PAC_SURR_SWAP_BLOCKS : PAC_SURR_NONE;
+    e.n_perm = n_cuts;
+    e.shifts = cuts;
+    e.out = *out;
+    pac__simple_plan(&e, n_amp);
+    return pac__execute(&e, pool, 0, 0.05, err, errcap);
+}
+
+PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                       size_t n_signals, size_t n_times, int method, double *out, char *err,
+                                       size_t errcap)
+{
+    pac_output o;
+    memset(&o, 0, sizeof o);
+    o.mi = out;
+    if (!out) return pac__fail(err, errcap, PAC_ERR_ARG, "out is NULL");
+    return pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, NULL, 0, &o, err, errcap);
+}
+
+PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                  size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
+                                  double *surrogates, double *mean, double *std, char *err, size_t errcap)
+{
+    pac_output o;
+    pac_result r;
+    size_t cells;
+    if (err && errcap) err[0] = 0;
+    if (!cuts || !n_cuts || n_times < 2) return pac__fail(err, errcap, PAC_ERR_ARG, "no cuts, or n_times < 2");
+    if (!tp_size_mul(n_amp, n_pha, &cells) || !tp_size_mul(cells, n_signals, &cells))
         return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    r = pac__mi_begin(&pool, &own, pha, n_pha, amp, n_amp, n_signals, n_times, method, &bins, &counts, pooled, err, errcap);
-    if (r != PAC_OK) return r;
-    for (a = 0; a < n_amp; a++)
-        for (q = 0; q < n_pha; q++)
-            for (s = 0; s < n_signals; s++) {
-                size_t cell = (a * n_pha + q) * n_signals + s;
-                double m = 0, m2 = 0; /* Welford over the surrogates of this cell */
-                for (k = 0; k < n_cuts; k++) {
-                    double v = pac__mi_cell(bins + (q * n_signals + s) * n_times,
-                                            counts + (q * n_signals + s) * (PAC_N_BINS + 1),
-                                            amp + (a * n_signals + s) * n_times, n_times, (size_t)cuts[k], method, pooled);
-                    double d = v - m;
-                    if (surrogates) surrogates[k * n_out + cell] = v;
-                    m += d / (double)(k + 1);
-                    m2 += d * (v - m);
-                }
-                if (mean) mean[cell] = m;
-                if (std) std[cell] = sqrt(m2 / (double)n_cuts);
-            }
-    tp_free(pool, bins);
-    if (own) tp_destroy(own);
-    return PAC_OK;
+    memset(&o, 0, sizeof o);
+    o.surrogates = surrogates;
+    o.surr_mean = mean;
+    o.surr_std = std;
+    /* the run needs somewhere to put the MI itself */
+    o.mi = NULL;
+    {
+        tp_pool *own = NULL;
+        tp_result tr = TP_OK;
+        size_t bytes;
+        if (!tp_size_mul(cells, sizeof(double), &bytes)) return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+        if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
+        o.mi = (double *)tp_alloc_at(pool, bytes ? bytes : 1, 0, __FILE__, __LINE__, &tr);
+        if (!o.mi) r = pac__fail(err, errcap, pac__from_tp(tr), "no memory for the MI");
+        else r = pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, cuts, n_cuts, &o, err, errcap);
+        tp_free(pool, o.mi);
+        if (own) tp_destroy(own);
+    }
+    return r;
 }
 
 #endif /* PACGPU_IMPLEMENTATION */

@@ -131,13 +131,16 @@ if have valgrind; then
     run_suite "prom2d valgrind" "$B/prom2d" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
 
-# ---- pacgpu.h (so far: FFT, filter bank, phase and amplitude) ---------------------------------
+# ---- pacgpu.h -----------------------------------------------------------------------------------
 PAC_SRC="tests/test_pacgpu.c examples/common/npy.c examples/common/util.c"
 build pacgpu $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_SRC $LIBS && run_suite "pacgpu" "$B/pacgpu"
+build pacgpu_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DPAC_NO_THREADS -DPAC_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $PAC_SRC -lm \
+    && run_suite "pacgpu PAC_NO_THREADS PAC_NO_VECTOR_EXTENSIONS" "$B/pacgpu_plain"
 build pacgpu_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_pacgpu.c -x none "$B/npy.o" "$B/util.o" -lpthread \
     && run_suite "pacgpu C++" "$B/pacgpu_cxx"
 if have clang && [ -x "$B/san_probe" ]; then
     build pacgpu_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $PAC_SRC $LIBS && run_suite "pacgpu ASan+UBSan" "$B/pacgpu_asan"
+    build pacgpu_tsan clang $TFLAGS -D_DEFAULT_SOURCE -fsanitize=thread $PAC_SRC $LIBS && run_suite "pacgpu TSan" "$B/pacgpu_tsan"
 fi
 if have valgrind; then
     run_suite "pacgpu valgrind" "$B/pacgpu" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3

@@ -371,6 +371,414 @@ static void test_band_presets(void)
     CHECK(pac_band_preset("ultra", PAC_PHASE, NULL) == 0 && pac_band_preset("mres", PAC_FILTERED, NULL) == 0);
 }
 
+/* ---- the one-call pipeline ---------------------------------------------------------------- */
+
+/* The reference problem: 8 signals x 2048 samples at 512 Hz, 10 x 10 bands */
+typedef struct ref_case {
+    npy_array x, fp, fa, cuts;
+    pac_desc d;
+} ref_case;
+
+static int ref_open(ref_case *c, int method)
+{
+    memset(c, 0, sizeof *c);
+    c->x = load("signal.npy");
+    c->fp = load("f_pha.npy");
+    c->fa = load("f_amp.npy");
+    c->cuts = load("surrogate_cuts.npy");
+    if (!c->x.data || !c->fp.data || !c->fa.data || !c->cuts.data) return 0;
+    c->d.fs = 512;
+    c->d.pha_bands = (const double *)c->fp.data;
+    c->d.n_pha = 10;
+    c->d.amp_bands = (const double *)c->fa.data;
+    c->d.n_amp = 10;
+    c->d.method = method;
+    return 1;
+}
+
+static void ref_close(ref_case *c)
+{
+    npy_free(&c->x); npy_free(&c->fp); npy_free(&c->fa); npy_free(&c->cuts);
+}
+
+static double worst_rel(const double *a, const double *b, size_t n)
+{
+    double w = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]) / fabs(b[i]);
+        w = d > w || d != d ? d : w;
+    }
+    return w;
+}
+
+/* pac_run from the raw signal equals tensorpac: MI (both definitions), the 20 replayed
+   surrogates, z-scores and tensorpac's maxstat p-values */
+static void test_run_against_tensorpac(void)
+{
+    ref_case c;
+    npy_array rmi = load("mi_tensorpac.npy"), rtort = load("mi_tort.npy"), rs = load("surrogates.npy"),
+              rz = load("mi_zscore.npy"), rp = load("pvalues_maxstat.npy");
+    double mi[800], z[800], p[800], mean[800], sd[800], pmax[100], *cube = (double *)malloc(20 * 800 * sizeof(double));
+    double w_mi, w_tort, w_s, w_z = 0;
+    pac_output o;
+    char err[256];
+    size_t i, k;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && rmi.data && rtort.data && rs.data && rz.data && rp.data);
+    if (!c.x.data || !rmi.data || !rtort.data || !rs.data || !rz.data || !rp.data) goto out;
+    memset(&o, 0, sizeof o);
+    o.mi = mi;
+    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    w_mi = worst_rel(mi, (const double *)rmi.data, 800);
+    c.d.method = PAC_MI_TORT;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK);
+    w_tort = worst_rel(mi, (const double *)rtort.data, 800);
+    CHECK_MSG(w_mi <= 1e-10 && w_tort <= 1e-10, "MI relative error %.3g (tensorpac), %.3g (Tort)", w_mi, w_tort);
+
+    c.d.method = PAC_MI_TENSORPAC;
+    c.d.surrogates = PAC_SURR_SWAP_BLOCKS;
+    c.d.n_perm = 20;
+    c.d.cuts = (const int64_t *)c.cuts.data;
+    o.z = z;
+    o.p = p;
+    o.surr_mean = mean;
+    o.surr_std = sd;
+    o.p_maxstat = pmax;
+    o.surrogates = cube;
+    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    w_s = worst_rel(cube, (const double *)rs.data, 20 * 800);
+    for (i = 0; i < 800; i++) {
+        double d = fabs(z[i] - ((const double *)rz.data)[i]);
+        w_z = d > w_z ? d : w_z;
+    }
+    CHECK_MSG(w_s <= 1e-9 && w_z <= 1e-9, "surrogates relative error %.3g, z %.3g", w_s, w_z);
+    CHECK_MSG(memcmp(pmax, rp.data, sizeof pmax) == 0, "maxstat p-values differ from tensorpac's");
+    for (i = 0; i < 800; i++) { /* the other statistics from the cube, as their definitions say */
+        double m = 0, m2 = 0, ge = 0;
+        for (k = 0; k < 20; k++) m += cube[k * 800 + i];
+        m /= 20;
+        for (k = 0; k < 20; k++) {
+            m2 += (cube[k * 800 + i] - m) * (cube[k * 800 + i] - m);
+            ge += cube[k * 800 + i] >= mi[i];
+        }
+        CHECK_NEAR(mean[i], m, 1e-15);
+        CHECK_NEAR(sd[i], sqrt(m2 / 20), 1e-15);
+        CHECK(p[i] == (ge > 1 ? ge : 1) / 20.0);
+    }
+    if (getenv("TK_VERBOSE"))
+        fprintf(stderr, "  MI %.3g / Tort %.3g, surrogates %.3g, z %.3g\n", w_mi, w_tort, w_s, w_z);
+out:
+    free(cube);
+    ref_close(&c);
+    npy_free(&rmi); npy_free(&rtort); npy_free(&rs); npy_free(&rz); npy_free(&rp);
+}
+
+typedef struct all_out {
+    double mi[800], z[800], p[800], mean[800], sd[800], pmax[100], cube[10 * 800];
+} all_out;
+
+static void out_of(all_out *a, pac_output *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mi = a->mi; o->z = a->z; o->p = a->p; o->surr_mean = a->mean; o->surr_std = a->sd; o->p_maxstat = a->pmax;
+    o->surrogates = a->cube;
+}
+
+/* Every output, bit for bit, whatever the plan: workers, bands per pass, kept bins; for each
+   surrogate kind; the pool's measured peak equals the plan's bytes. */
+static void test_run_plans_identical(void)
+{
+    static const int kinds[3] = {PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG, PAC_SURR_SWAP_EPOCHS};
+    static const size_t threads[4] = {1, 2, 3, 2}, bands[4] = {10, 1, 3, 7};
+    ref_case c;
+    all_out *first = (all_out *)malloc(sizeof *first), *again = (all_out *)malloc(sizeof *again);
+    char err[256];
+    int kind, method;
+    CHECK(ref_open(&c, PAC_MI_TORT));
+    if (!c.x.data) goto out;
+    c.d.n_perm = 10;
+    c.d.seed = 99;
+    for (method = 0; method < 2; method++)
+        for (kind = 0; kind < 3; kind++) {
+            int v;
+            c.d.method = method;
+            c.d.surrogates = kinds[kind];
+            for (v = 0; v < 4; v++) {
+                int keep;
+                for (keep = kinds[kind] == PAC_SURR_SWAP_EPOCHS; keep < 2; keep++) {
+                    tp_pool *pool = tp_create(NULL, NULL);
+                    pac_plan_info plan;
+                    pac_output o;
+                    all_out *dst = v == 0 && keep == (kinds[kind] == PAC_SURR_SWAP_EPOCHS) ? first : again;
+                    size_t live0;
+                    c.d.pool = pool;
+                    c.d.n_threads = (int)threads[v];
+                    CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, err, sizeof err) == PAC_OK && plan.n_threads == threads[v]);
+                    plan.amp_bands_per_pass = bands[v];
+                    plan.keep_phase_bins = keep;
+                    memset(dst, 0xAB, sizeof *dst);
+                    out_of(dst, &o);
+                    live0 = tp_get_stats(pool).bytes_requested;
+                    tp_reset_peak(pool);
+                    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &plan, &o, err, sizeof err) == PAC_OK, "%s", err);
+                    /* the plan's bytes, recomputed for the changed plan by planning with it as budget */
+                    {
+                        tp_stats st = tp_get_stats(pool);
+                        pac_plan_info exact;
+                        CHECK(pac_plan(&c.d, 8, 2048, 0, &exact, err, sizeof err) == PAC_OK);
+                        CHECK(st.bytes_requested == live0 && st.live_blocks == 0);
+                        if (bands[v] == 10 && keep == exact.keep_phase_bins)
+                            CHECK_MSG(st.peak_requested - live0 == exact.bytes, "peak %zu, plan %zu", st.peak_requested - live0,
+                                      exact.bytes);
+                        else
+                            CHECK(st.peak_requested - live0 < exact.bytes + 2048 * 8 * 10 * 3);
+                    }
+                    if (dst == again)
+                        CHECK_MSG(memcmp(first, again, sizeof *first) == 0, "method %d, surrogates %d, %zu threads, %zu bands, keep %d",
+                                  method, kinds[kind], threads[v], bands[v], keep);
+                    tp_destroy(pool);
+                }
+            }
+        }
+out:
+    free(first);
+    free(again);
+    ref_close(&c);
+}
+
+/* MI of the phases of signal ps with the amplitudes of signal as shifted left by c, all cells,
+   through pac_modulation_index on phases rolled here (a naive surrogate) */
+static void naive_pair_mi(const double *pha, const double *amp, size_t n_sig, size_t n, size_t ps, size_t as, size_t c,
+                          int method, const size_t *pooled_from, double *out /* 100 */)
+{
+    double *p = (double *)malloc(10 * n * sizeof(double)), *a = (double *)malloc(10 * n * sizeof(double));
+    size_t q, t;
+    char err[256];
+    (void)pooled_from;
+    for (q = 0; q < 10; q++)
+        for (t = 0; t < n; t++) {
+            p[q * n + t] = pha[(q * n_sig + ps) * n + t];
+            a[q * n + t] = amp[(q * n_sig + as) * n + (t + c) % n];
+        }
+    CHECK(pac_modulation_index(NULL, p, 10, a, 10, 1, n, method, out, err, sizeof err) == PAC_OK);
+    free(p);
+    free(a);
+}
+
+/* time-lag (a phase roll: the same pairs as an amplitude shift) and swap-epochs (each
+   surrogate pairs the phases of a permutation of the signals with the amplitudes), against
+   naive surrogates built from pac_bandpass's phases and amplitudes; Tort MI, 3 signals */
+static void test_run_surrogate_kinds(void)
+{
+    ref_case c;
+    size_t n = 2048, ns = 3, k, s, s2, cell;
+    double *pha = (double *)malloc(10 * ns * n * sizeof(double)), *amp = (double *)malloc(10 * ns * n * sizeof(double));
+    double mi[300], cube[12 * 300], naive[3][3][100], one[100];
+    int64_t lags[4] = {0, 1, 1000, 2047};
+    pac_output o;
+    char err[256];
+    CHECK(ref_open(&c, PAC_MI_TORT));
+    if (!c.x.data) goto out;
+    pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, err, sizeof err);
+    pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.amp_bands, 10, 6, PAC_AMPLITUDE, amp, err, sizeof err);
+    memset(&o, 0, sizeof o);
+    o.mi = mi;
+    o.surrogates = cube;
+    c.d.surrogates = PAC_SURR_TIME_LAG;
+    c.d.n_perm = 4;
+    c.d.cuts = lags;
+    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    for (k = 0; k < 4; k++)
+        for (s = 0; s < ns; s++) {
+            naive_pair_mi(pha, amp, ns, n, s, s, (size_t)lags[k], PAC_MI_TORT, NULL, one);
+            for (cell = 0; cell < 100; cell++) CHECK_NEAR(cube[k * 300 + cell * ns + s], one[cell], 1e-10 * one[cell]);
+        }
+    for (cell = 0; cell < 300; cell++) CHECK(cube[cell] == mi[cell] || fabs(cube[cell] - mi[cell]) <= 1e-12 * mi[cell]);
+    lags[0] = -1;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "cut 0"));
+
+    c.d.surrogates = PAC_SURR_SWAP_EPOCHS;
+    c.d.cuts = NULL;
+    c.d.n_perm = 12;
+    c.d.seed = 5;
+    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    for (s = 0; s < ns; s++)
+        for (s2 = 0; s2 < ns; s2++) naive_pair_mi(pha, amp, ns, n, s2, s, 0, PAC_MI_TORT, NULL, naive[s2][s]);
+    {
+        int seen_other = 0;
+        for (k = 0; k < 12; k++) {
+            int used[3] = {0, 0, 0};
+            for (s = 0; s < ns; s++) { /* which signal's phases did surrogate k pair with amplitude s? */
+                int found = -1;
+                for (s2 = 0; s2 < ns && found < 0; s2++) {
+                    int all = 1;
+                    for (cell = 0; cell < 100 && all; cell++)
+                        all = fabs(cube[k * 300 + cell * ns + s] - naive[s2][s][cell]) <= 1e-10 * naive[s2][s][cell];
+                    if (all) found = (int)s2;
+                }
+                CHECK_MSG(found >= 0, "surrogate %zu, signal %zu pairs with no signal's phases", k, s);
+                if (found >= 0) used[found]++;
+                seen_other |= found >= 0 && (size_t)found != s;
+            }
+            CHECK_MSG(used[0] == 1 && used[1] == 1 && used[2] == 1, "surrogate %zu is not a permutation", k);
+        }
+        CHECK(seen_other);
+    }
+    c.d.cuts = lags;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "cuts"));
+    c.d.cuts = NULL;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 1, n, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "2 signals"));
+out:
+    free(pha);
+    free(amp);
+    ref_close(&c);
+}
+
+/* float32 input is read as its values; a NaN signal gives NaN cells and leaves the others
+   alone; the progress callback counts and cancels */
+static int count_calls(void *user, size_t done, size_t total)
+{
+    size_t *calls = (size_t *)user;
+    (void)done;
+    calls[0]++;
+    calls[1] = total;
+    return calls[2] && calls[0] >= calls[2];
+}
+
+static void test_run_inputs_progress_cancel(void)
+{
+    ref_case c;
+    size_t n = 2048, i, calls[3] = {0, 0, 0};
+    float *xf = (float *)malloc(8 * n * sizeof(float));
+    double *xd = (double *)malloc(8 * n * sizeof(double)), a[800], b[800];
+    pac_output o;
+    char err[256];
+    tp_pool *pool = tp_create(NULL, NULL);
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    for (i = 0; i < 8 * n; i++) xd[i] = xf[i] = (float)((const double *)c.x.data)[i];
+    memset(&o, 0, sizeof o);
+    o.mi = a;
+    CHECK(pac_run(&c.d, xf, PAC_F32, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    o.mi = b;
+    CHECK(pac_run(&c.d, xd, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+
+    xd[3 * n + 100] = 0.0 / 0.0; /* signal 3 */
+    c.d.method = PAC_MI_TORT;
+    o.mi = a;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    o.mi = b;
+    CHECK(pac_run(&c.d, xd, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    for (i = 0; i < 800; i++) {
+        if (i % 8 == 3) CHECK_MSG(b[i] != b[i], "cell %zu of the NaN signal is %g", i, b[i]);
+        else CHECK(fabs(a[i] - b[i]) <= 1e-6 * a[i] || i % 8 != 3); /* float rounding of xd only */
+    }
+
+    c.d.pool = pool;
+    c.d.progress = count_calls;
+    c.d.user = calls;
+    c.d.method = PAC_MI_TENSORPAC; /* two passes */
+    o.mi = a;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK && calls[0] == 16 && calls[1] == 16);
+    for (c.d.n_threads = 1; c.d.n_threads <= 2; c.d.n_threads++) {
+        calls[0] = 0;
+        calls[2] = 5;
+        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_ERR_CANCELLED && strstr(err, "cancel"));
+        CHECK(tp_get_stats(pool).live_blocks == 0);
+    }
+out:
+    tp_destroy(pool);
+    free(xf);
+    free(xd);
+    ref_close(&c);
+}
+
+/* the plan fits budgets: fewer bands per pass, then no kept bins, then fewer workers; a
+   budget below the least it needs fails cleanly; the results do not change */
+static void test_run_budget(void)
+{
+    ref_case c;
+    pac_plan_info full, small;
+    double a[800], b[800];
+    pac_output o;
+    char err[256];
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    c.d.n_threads = 2;
+    CHECK(pac_plan(&c.d, 8, 2048, 0, &full, err, sizeof err) == PAC_OK);
+    CHECK(full.n_threads == 2 && full.amp_bands_per_pass == 10 && full.keep_phase_bins == 1 && full.two_passes == 1);
+    CHECK(pac_plan(&c.d, 8, 2048, full.bytes - 1, &small, err, sizeof err) == PAC_OK);
+    CHECK(small.bytes < full.bytes && small.n_threads == 2 && small.amp_bands_per_pass < 10);
+    {
+        tp_desc pd;
+        tp_pool *pool;
+        memset(&pd, 0, sizeof pd);
+        pd.budget_bytes = small.bytes + 6 * 4160;
+        pool = tp_create(&pd, NULL);
+        memset(&o, 0, sizeof o);
+        o.mi = a;
+        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &full, &o, err, sizeof err) == PAC_OK);
+        c.d.pool = pool;
+        o.mi = b;
+        CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK(memcmp(a, b, sizeof a) == 0 && tp_get_stats(pool).peak_reserved <= pd.budget_bytes);
+        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &full, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "budget"));
+        CHECK(tp_get_stats(pool).live_blocks == 0);
+        tp_destroy(pool);
+        c.d.pool = NULL;
+    }
+    CHECK(pac_plan(&c.d, 8, 2048, 100000, &small, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "needs at least"));
+    /* Tort keeps no bins: the memory does not grow with the number of signals */
+    c.d.method = PAC_MI_TORT;
+    CHECK(pac_plan(&c.d, 8, 2048, 0, &full, err, sizeof err) == PAC_OK && full.keep_phase_bins == 0 && full.two_passes == 0);
+    CHECK(pac_plan(&c.d, 80000, 2048, 0, &small, err, sizeof err) == PAC_OK && small.bytes == full.bytes);
+out:
+    ref_close(&c);
+}
+
+static void test_run_bad_input(void)
+{
+    ref_case c;
+    double mi[800], bad[2] = {10, 5}, z[800];
+    pac_plan_info plan;
+    pac_output o;
+    char err[256];
+    CHECK(ref_open(&c, PAC_MI_TORT));
+    if (!c.x.data) goto out;
+    memset(&o, 0, sizeof o);
+    o.mi = mi;
+#define RUN_ERR(code, text) do { err[0] = 0; CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == (code) && strstr(err, text), "%s", err); } while (0)
+    c.d.fs = 0; RUN_ERR(PAC_ERR_ARG, "fs"); c.d.fs = 512;
+    c.d.pha_bands = bad; c.d.n_pha = 1; RUN_ERR(PAC_ERR_ARG, "phase band 0 [10, 5]");
+    bad[0] = 100; bad[1] = 300; RUN_ERR(PAC_ERR_ARG, "fs / 2 = 256"); c.d.pha_bands = (const double *)c.fp.data; c.d.n_pha = 10;
+    c.d.n_amp = 0; RUN_ERR(PAC_ERR_ARG, "bands"); c.d.n_amp = 10;
+    c.d.method = 7; RUN_ERR(PAC_ERR_ARG, "method"); c.d.method = 0;
+    c.d.n_perm = 3; RUN_ERR(PAC_ERR_ARG, "surrogate method"); c.d.n_perm = 0;
+    c.d.surrogates = 9; RUN_ERR(PAC_ERR_ARG, "PAC_SURR"); c.d.surrogates = 0;
+    c.d.n_threads = 1000; RUN_ERR(PAC_ERR_ARG, "n_threads"); c.d.n_threads = 0;
+    o.z = z; RUN_ERR(PAC_ERR_ARG, "need surrogates"); o.z = NULL;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 0, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 3, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "n_times"));
+    CHECK(pac_run(&c.d, c.x.data, 7, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "dtype"));
+    CHECK(pac_run(&c.d, NULL, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_run(NULL, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG);
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, (size_t)-1 / 4, 2048, NULL, &o, err, sizeof err) == PAC_ERR_OVERFLOW);
+    /* a 1 Hz band needs 3 * 512 taps: 5 samples are too short even for the capped order 1... */
+    {
+        double x5[5] = {1, 2, 3, 4, 5}, lowb[2] = {1, 3};
+        c.d.pha_bands = lowb; c.d.n_pha = 1;
+        CHECK(pac_run(&c.d, x5, PAC_F64, 1, 5, NULL, &o, err, sizeof err) == PAC_OK); /* order capped at (5 - 1) / 3 = 1 */
+        c.d.pha_bands = (const double *)c.fp.data; c.d.n_pha = 10;
+    }
+    CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, err, sizeof err) == PAC_OK);
+    plan.amp_bands_per_pass = 11;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &plan, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "plan"));
+#undef RUN_ERR
+out:
+    ref_close(&c);
+}
+
 int main(void)
 {
     RUN(test_fft_against_dft);
@@ -383,5 +791,11 @@ int main(void)
     RUN(test_mi_edges);
     RUN(test_surrogates_against_tensorpac);
     RUN(test_band_presets);
+    RUN(test_run_against_tensorpac);
+    RUN(test_run_plans_identical);
+    RUN(test_run_surrogate_kinds);
+    RUN(test_run_inputs_progress_cancel);
+    RUN(test_run_budget);
+    RUN(test_run_bad_input);
     return tk_summary("pacgpu");
 }

@@ -42,3 +42,6 @@ for name, n in (("lres", 10), ("mres", 30), ("hres", 50), ("demon", 70), ("hulk"
     fa = np.linspace(60, 160, n)
     np.save(os.path.join(out, "preset_%s.npy" % name),
             np.stack([np.c_[fp - fp / 4., fp + fp / 4.], np.c_[fa - fa / 8., fa + fa / 8.]]))
+
+# tensorpac's p-values of the 20 swap-block surrogates: Pac.infer_pvalues(p=0.05, mcp='maxstat')
+np.save(os.path.join(out, "pvalues_maxstat.npy"), load("pvalues_224_f64.bin"))
