@@ -781,6 +781,168 @@ static unsigned char pac__bin_xy(const pac__bins *bn, double re, double im)
     return pac__bin_of(bn, atan2(im, re));
 }
 
+/* Histograms of the amplitudes of several bands at once: row t of amp_t holds every band's
+   amplitude at sample t (ld lanes, a multiple of 8), read shift samples ahead, circularly (a
+   swap-blocks or time-lag surrogate by index arithmetic); h[j * ld + a] = the sum of band a's
+   amplitudes over the samples in phase bin j (row PAC_N_BINS: no bin). Samples stream in time
+   order; four copies of the histogram (t mod 4) keep consecutive samples of one bin from
+   waiting on each other, summed at the end as (h0 + h1) + (h2 + h3). Every lane adds in that
+   order whatever the vector width or the bands beside it, so all variants give the same bits. */
+typedef void (*pac__hist_fn)(const unsigned char *bq, const double *amp_t, size_t n, size_t ld, size_t shift, double *h);
+
+#define PAC__HIST_BODY(ADD)                                                                     \
+    size_t rows = (PAC_N_BINS + 1) * ld, t, a, wrap = n - shift;                                \
+    memset(h, 0, 4 * rows * sizeof(double));                                                   \
+    for (t = 0; t < n; t++) {                                                                   \
+        const double *src = amp_t + (t < wrap ? t + shift : t - wrap) * ld;                     \
+        double *dst = h + (t & 3) * rows + bq[t] * ld;                                          \
+        for (a = 0; a < ld; a += 8) ADD(dst + a, src + a);                                      \
+    }                                                                                           \
+    for (a = 0; a < rows; a++) h[a] = (h[a] + h[a + rows]) + (h[a + 2 * rows] + h[a + 3 * rows]);
+
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+#define PAC__VECTOR_ADD8(name, bytes, attr)                                                     \
+    attr static void name(double *d, const double *s)                                          \
+    {                                                                                           \
+        typedef double vec __attribute__((vector_size(bytes)));                                \
+        int i;                                                                                  \
+        for (i = 0; i < 8; i += (int)(bytes / sizeof(double))) {                               \
+            vec x, y;                                                                           \
+            memcpy(&x, d + i, sizeof x);                                                        \
+            memcpy(&y, s + i, sizeof y);                                                        \
+            x += y;                                                                             \
+            memcpy(d + i, &x, sizeof x);                                                        \
+        }                                                                                       \
+    }
+PAC__VECTOR_ADD8(pac__add8_v2, 16, )
+static void pac__histogram_v2(const unsigned char *bq, const double *amp_t, size_t n, size_t ld, size_t shift, double *h)
+{
+    PAC__HIST_BODY(pac__add8_v2)
+}
+#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
+#define PAC__X86_WIDE 1
+PAC__VECTOR_ADD8(pac__add8_avx2, 32, __attribute__((target("avx2"))))
+PAC__VECTOR_ADD8(pac__add8_avx512, 64, __attribute__((target("avx512f"))))
+__attribute__((target("avx2"))) static void pac__histogram_avx2(const unsigned char *bq, const double *amp_t, size_t n,
+                                                                size_t ld, size_t shift, double *h)
+{
+    PAC__HIST_BODY(pac__add8_avx2)
+}
+__attribute__((target("avx512f"))) static void pac__histogram_avx512(const unsigned char *bq, const double *amp_t,
+                                                                     size_t n, size_t ld, size_t shift, double *h)
+{
+    PAC__HIST_BODY(pac__add8_avx512)
+}
+#endif
+#else
+static void pac__add8(double *d, const double *s)
+{
+    int i;
+    for (i = 0; i < 8; i++) d[i] += s[i];
+}
+static void pac__histogram_plain(const unsigned char *bq, const double *amp_t, size_t n, size_t ld, size_t shift, double *h)
+{
+    PAC__HIST_BODY(pac__add8)
+}
+#endif
+
+/* The widest histogram kernel this CPU runs (PAC_NO_VECTOR_EXTENSIONS: the plain one) */
+static pac__hist_fn pac__pick_histogram(void)
+{
+#if defined(PAC__X86_WIDE)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return pac__histogram_avx512;
+    if (__builtin_cpu_supports("avx2")) return pac__histogram_avx2;
+#endif
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    return pac__histogram_v2;
+#else
+    return pac__histogram_plain;
+#endif
+}
+
+/* The MI of lanes [0, ld) of a histogram (rows j < PAC_N_BINS, row stride ld) with bin weights
+   wt[j] (1 / the series' count for Tort, 1 / the pooled count for tensorpac, 0 for a bin left
+   out): v_j = h_j wt_j, p_j = v_j / sum v, MI = sum p log(18 p) / log 18 (0 when sum v = 0,
+   NaN when a sum is NaN). Vectorised over lanes where the compiler has vector types; each lane
+   follows the same operations in the same order as pac__mi_plain. */
+typedef void (*pac__mi_fn)(const double *h, size_t ld, const double *wt, double *mi);
+
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+/* pac__log's steps on a vector (x normal and positive in every lane that matters) */
+#define PAC__VLOG(vd, vi, x, out)                                                               \
+    do {                                                                                        \
+        vi u_, ex_, big_;                                                                       \
+        vd m_, s_, z_, r_, e_;                                                                  \
+        memcpy(&u_, &(x), sizeof u_);                                                           \
+        ex_ = ((u_ >> 52) & 0x7ff) - 1023;                                                      \
+        u_ = (u_ & 0x000fffffffffffffll) | 0x3ff0000000000000ll;                                 \
+        memcpy(&m_, &u_, sizeof m_);                                                            \
+        big_ = m_ > 1.4142135623730951;                                                         \
+        { vi a_, b_; vd h_ = m_ * 0.5; memcpy(&a_, &m_, sizeof a_); memcpy(&b_, &h_, sizeof b_); \
+          a_ = (a_ & ~big_) | (b_ & big_); memcpy(&m_, &a_, sizeof m_); }                      \
+        ex_ = ex_ - big_ + 0x4338000000000000ll; /* 1.5 2^52 + ex as a double's bits */            \
+        memcpy(&e_, &ex_, sizeof e_);                                                           \
+        e_ = e_ - 6755399441055744.0;                                                           \
+        s_ = (m_ - 1.0) / (m_ + 1.0);                                                           \
+        z_ = s_ * s_;                                                                           \
+        r_ = z_ * (1.0 / 21) + 1.0 / 19;                                                        \
+        r_ = r_ * z_ + 1.0 / 17;                                                                \
+        r_ = r_ * z_ + 1.0 / 15;                                                                \
+        r_ = r_ * z_ + 1.0 / 13;                                                                \
+        r_ = r_ * z_ + 1.0 / 11;                                                                \
+        r_ = r_ * z_ + 1.0 / 9;                                                                 \
+        r_ = r_ * z_ + 1.0 / 7;                                                                 \
+        r_ = r_ * z_ + 1.0 / 5;                                                                 \
+        r_ = r_ * z_ + 1.0 / 3;                                                                 \
+        out = e_ * 6.93147180369123816490e-01 + (e_ * 1.90821492927058770002e-10 + 2.0 * s_ * (1.0 + z_ * r_)); \
+    } while (0)
+
+#define PAC__MI_KERNEL(name, bytes, attr)                                                       \
+    attr static void name(const double *h, size_t ld, const double *wt, double *mi)           \
+    {                                                                                           \
+        typedef double vd __attribute__((vector_size(bytes)));                                 \
+        typedef long long vi __attribute__((vector_size(bytes)));                              \
+        size_t a;                                                                               \
+        int j;                                                                                  \
+        for (a = 0; a < ld; a += bytes / sizeof(double)) {                                      \
+            vd total, acc, inv, x, zero, one;                                                   \
+            vi pos, none, ai, bi;                                                               \
+            memset(&zero, 0, sizeof zero);                                                      \
+            total = zero;                                                                       \
+            one = zero + 1.0;                                                                   \
+            for (j = 0; j < PAC_N_BINS; j++) {                                                  \
+                memcpy(&x, h + (size_t)j * ld + a, sizeof x);                                   \
+                total += x * wt[j];                                                             \
+            }                                                                                   \
+            inv = 1.0 / total;                                                                  \
+            acc = zero;                                                                         \
+            for (j = 0; j < PAC_N_BINS; j++) {                                                  \
+                vd p, arg, lg;                                                                  \
+                memcpy(&x, h + (size_t)j * ld + a, sizeof x);                                   \
+                p = x * wt[j] * inv;                                                            \
+                arg = (double)PAC_N_BINS * p;                                                   \
+                pos = p > 0.0;                                                                  \
+                memcpy(&ai, &arg, sizeof ai);                                                   \
+                memcpy(&bi, &one, sizeof bi);                                                   \
+                ai = (ai & pos) | (bi & ~pos);                                                  \
+                memcpy(&arg, &ai, sizeof arg);                                                  \
+                PAC__VLOG(vd, vi, arg, lg);                                                     \
+                acc += p * lg;                                                                  \
+            }                                                                                   \
+            acc = acc / 2.8903717578961646922;                                                  \
+            none = total == 0.0;                                                                \
+            memcpy(&ai, &acc, sizeof ai);                                                       \
+            ai &= ~none;                                                                        \
+            memcpy(mi + a, &ai, sizeof ai);                                                     \
+        }                                                                                       \
+    }
+PAC__MI_KERNEL(pac__mi_v2, 16, )
+#if defined(PAC__X86_WIDE)
+PAC__MI_KERNEL(pac__mi_avx2, 32, __attribute__((target("avx2"))))
+PAC__MI_KERNEL(pac__mi_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+#else
 /* log(x), within 2 ulp, branch-light: x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m =
    2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^21 (the rest < 3e-17). */
 static double pac__log(double x)
@@ -813,139 +975,50 @@ static double pac__log(double x)
     return (double)ex * ln2_hi + ((double)ex * ln2_lo + 2.0 * s * (1.0 + z * r));
 }
 
-/* 1 + sum p log p / log(n_bins) over the positive p = v / sum v, as sum p log(n_bins p) /
-   log(n_bins) (equal, since the p sum to 1, and without the cancellation); NaN when a sum is NaN */
-static double pac__kl_mi(const double *v, int n)
+static void pac__mi_plain(const double *h, size_t ld, const double *wt, double *mi)
 {
-    double total = 0, acc = 0;
+    size_t a;
     int j;
-    for (j = 0; j < n; j++) total += v[j];
-    if (total != total) return total;
-    if (!(total > 0)) return 0.0;
-    for (j = 0; j < n; j++) {
-        double p = v[j] / total;
-        if (p > 0) acc += p * pac__log((double)PAC_N_BINS * p);
-    }
-    return acc / 2.8903717578961646922; /* log(18) */
-}
-
-/* Samples of a series grouped by phase bin (a stable counting sort): the samples of bin j are
-   order[start[j] .. start[j + 1]), in time order; samples in no bin come last. */
-static void pac__group(const unsigned char *bq, size_t n, uint32_t *order, uint32_t *start)
-{
-    uint32_t pos[PAC_N_BINS + 1];
-    size_t t;
-    int j;
-    memset(start, 0, (PAC_N_BINS + 2) * sizeof(uint32_t));
-    for (t = 0; t < n; t++) start[bq[t] + 1]++;
-    for (j = 0; j <= PAC_N_BINS; j++) start[j + 1] += start[j];
-    memcpy(pos, start, sizeof pos);
-    for (t = 0; t < n; t++) order[pos[bq[t]]++] = (uint32_t)t;
-}
-
-/* out[0..8) = sum over the cnt samples idx[] of rows (t + shift) mod n of col (row stride ld):
-   8 bands at once, in registers; even and odd positions in two sets of sums so that the
-   additions do not wait on each other. Each lane sums in the same order whatever the others
-   hold, so results do not depend on how bands are grouped into passes. */
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-typedef double pac__v2 __attribute__((vector_size(16)));
-static pac__v2 pac__ld2(const double *p)
-{
-    pac__v2 x;
-    memcpy(&x, p, sizeof x);
-    return x;
-}
-static void pac__sum_rows(const uint32_t *idx, size_t cnt, const double *col, size_t n, size_t ld, size_t shift, double *out)
-{
-    pac__v2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    size_t i;
-    for (i = 0; i + 2 <= cnt; i += 2) {
-        size_t r0 = idx[i] + shift, r1 = idx[i + 1] + shift;
-        const double *p, *q;
-        r0 -= r0 >= n ? n : 0;
-        r1 -= r1 >= n ? n : 0;
-        p = col + r0 * ld;
-        q = col + r1 * ld;
-        a0 += pac__ld2(p);
-        a1 += pac__ld2(p + 2);
-        a2 += pac__ld2(p + 4);
-        a3 += pac__ld2(p + 6);
-        b0 += pac__ld2(q);
-        b1 += pac__ld2(q + 2);
-        b2 += pac__ld2(q + 4);
-        b3 += pac__ld2(q + 6);
-    }
-    if (i < cnt) {
-        size_t r0 = idx[i] + shift;
-        const double *p;
-        r0 -= r0 >= n ? n : 0;
-        p = col + r0 * ld;
-        a0 += pac__ld2(p);
-        a1 += pac__ld2(p + 2);
-        a2 += pac__ld2(p + 4);
-        a3 += pac__ld2(p + 6);
-    }
-    a0 += b0;
-    a1 += b1;
-    a2 += b2;
-    a3 += b3;
-    memcpy(out, &a0, sizeof a0);
-    memcpy(out + 2, &a1, sizeof a1);
-    memcpy(out + 4, &a2, sizeof a2);
-    memcpy(out + 6, &a3, sizeof a3);
-}
-#else
-static void pac__sum_rows(const uint32_t *idx, size_t cnt, const double *col, size_t n, size_t ld, size_t shift, double *out)
-{
-    double a[8] = {0}, b[8] = {0};
-    size_t i;
-    int v;
-    for (i = 0; i + 2 <= cnt; i += 2) {
-        size_t r0 = idx[i] + shift, r1 = idx[i + 1] + shift;
-        r0 -= r0 >= n ? n : 0;
-        r1 -= r1 >= n ? n : 0;
-        for (v = 0; v < 8; v++) {
-            a[v] += col[r0 * ld + v];
-            b[v] += col[r1 * ld + v];
+    for (a = 0; a < ld; a++) {
+        double total = 0, acc = 0, inv;
+        for (j = 0; j < PAC_N_BINS; j++) total += h[(size_t)j * ld + a] * wt[j];
+        inv = 1.0 / total;
+        for (j = 0; j < PAC_N_BINS; j++) {
+            double p = h[(size_t)j * ld + a] * wt[j] * inv;
+            acc += p * pac__log(p > 0 ? (double)PAC_N_BINS * p : 1.0);
         }
+        mi[a] = total == 0 ? 0.0 : acc / 2.8903717578961646922; /* log(18) */
     }
-    if (i < cnt) {
-        size_t r0 = idx[i] + shift;
-        r0 -= r0 >= n ? n : 0;
-        for (v = 0; v < 8; v++) a[v] += col[r0 * ld + v];
-    }
-    for (v = 0; v < 8; v++) out[v] = a[v] + b[v];
 }
 #endif
 
-/* Histograms of the amplitudes of several bands at once: row t of amp_t holds every band's
-   amplitude at sample t (ld lanes, a multiple of 8), read shift samples ahead, circularly (a
-   swap-blocks or time-lag surrogate by index arithmetic); h[j * ld + a] = the sum of band a's
-   amplitudes over the samples in phase bin j. */
-static void pac__histogram(const uint32_t *order, const uint32_t *start, const double *amp_t, size_t n, size_t ld,
-                           size_t shift, double *h)
+/* The widest MI kernel this CPU runs */
+static pac__mi_fn pac__pick_mi(void)
 {
-    size_t b;
-    int j;
-    for (j = 0; j < PAC_N_BINS; j++)
-        for (b = 0; b < ld; b += 8) pac__sum_rows(order + start[j], start[j + 1] - start[j], amp_t + b, n, ld, shift, h + (size_t)j * ld + b);
+#if defined(PAC__X86_WIDE)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return pac__mi_avx512;
+    if (__builtin_cpu_supports("avx2")) return pac__mi_avx2;
+#endif
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    return pac__mi_v2;
+#else
+    return pac__mi_plain;
+#endif
 }
 
-/* The MI of lane a of a histogram: per-series bin means (Tort) or sums over the pooled counts
-   (tensorpac, bins empty everywhere dropped). NaN when no sample of the series has a phase bin
-   (its signal is NaN). */
-static double pac__mi_lane(const double *h, size_t ld, size_t a, const uint32_t *count, const size_t *pooled, int method)
+/* A series' bin weights for pac__mi_fn; 0 when no sample of the series has a phase bin (its
+   signal is NaN) */
+static int pac__weights(const uint32_t *count, const size_t *pooled, int method, double *wt)
 {
-    double v[PAC_N_BINS];
-    int j, k = 0;
+    int j;
     uint32_t any = 0;
     for (j = 0; j < PAC_N_BINS; j++) {
-        double sum = h[(size_t)j * ld + a];
+        size_t c = method == PAC_MI_TORT ? count[j] : pooled[j];
         any |= count[j];
-        if (method == PAC_MI_TORT) v[k++] = count[j] ? sum / (double)count[j] : 0.0;
-        else if (pooled[j]) v[k++] = sum / (double)pooled[j];
+        wt[j] = c ? 1.0 / (double)c : 0.0;
     }
-    return any ? pac__kl_mi(v, k) : 0.0 / 0.0;
+    return any != 0;
 }
 
 /* ---- >>engine -------------------------------------------------------------------------------- */
@@ -1003,6 +1076,8 @@ typedef struct pac__eng {
     pac_fft *f[2], *h;
     double *kernel[2];        /* per band |B(f)|^2 for f <= lf / 2 */
     pac__bins bins;
+    pac__hist_fn histogram;
+    pac__mi_fn mi;
     /* phase bins of every signal (plan.keep_phase_bins), their counts, the pooled counts */
     unsigned char *all_bins;
     uint32_t *all_counts;
@@ -1024,9 +1099,8 @@ typedef struct pac__work {
     unsigned char *bins;      /* n_pha x n (when not kept for all signals) */
     uint32_t *counts;         /* n_pha x (PAC_N_BINS + 1) */
     double *amp_t;            /* n x ld */
-    double *hist;             /* PAC_N_BINS x ld */
-    uint32_t *order, *start;  /* samples grouped by bin: 2 x n and 2 x (PAC_N_BINS + 2) (own, another signal's) */
-    double *mi0, *mean, *m2;  /* ld each */
+    double *hist;             /* 4 x (PAC_N_BINS + 1) x ld */
+    double *mi0, *mean, *m2, *vals; /* ld each */
     size_t *n_ge;
     int64_t *fixed;           /* ld */
     size_t ld;
@@ -1074,9 +1148,8 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     size_t o_wi = pac__take(&off, lfm * d), o_hr = pac__take(&off, lh * d), o_hi = pac__take(&off, lh * d);
     size_t o_sc = pac__take(&off, sc * d), o_bins = pac__take(&off, keep ? 0 : np * n);
     size_t o_cnt = pac__take(&off, keep ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
-    size_t o_amp = pac__take(&off, n * ld * d), o_hist = pac__take(&off, PAC_N_BINS * ld * d);
-    size_t o_ord = pac__take(&off, 2 * n * sizeof(uint32_t)), o_start = pac__take(&off, 2 * (PAC_N_BINS + 2) * sizeof(uint32_t));
-    size_t o_acc = pac__take(&off, 3 * ld * d), o_ge = pac__take(&off, ld * sizeof(size_t));
+    size_t o_amp = pac__take(&off, n * ld * d), o_hist = pac__take(&off, 4 * (PAC_N_BINS + 1) * ld * d);
+    size_t o_acc = pac__take(&off, 4 * ld * d), o_ge = pac__take(&off, ld * sizeof(size_t));
     size_t o_fix = pac__take(&off, ld * sizeof(int64_t));
     if (base) {
         w->sr = (double *)(void *)(base + o_sr);
@@ -1090,11 +1163,10 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
         w->counts = keep ? NULL : (uint32_t *)(void *)(base + o_cnt);
         w->amp_t = (double *)(void *)(base + o_amp);
         w->hist = (double *)(void *)(base + o_hist);
-        w->order = (uint32_t *)(void *)(base + o_ord);
-        w->start = (uint32_t *)(void *)(base + o_start);
         w->mi0 = (double *)(void *)(base + o_acc);
         w->mean = w->mi0 + ld;
         w->m2 = w->mean + ld;
+        w->vals = w->m2 + ld;
         w->n_ge = (size_t *)(void *)(base + o_ge);
         w->fixed = (int64_t *)(void *)(base + o_fix);
         w->ld = ld;
@@ -1273,29 +1345,36 @@ static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, 
 static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
     size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], n_sig = e->n_sig, n = e->n, ld = w->ld, q, k, a;
-    double scale = ldexp(1.0, e->fixed_bits);
+    double scale = ldexp(1.0, e->fixed_bits), nan_value = 0.0 / 0.0;
     const pac_output *o = &e->out;
     for (q = 0; q < np; q++) {
         const uint32_t *cnt;
         const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
-        pac__group(bq, n, w->order, w->start);
-        pac__histogram(w->order, w->start, w->amp_t, n, ld, 0, w->hist);
+        double wt[PAC_N_BINS];
+        int ok = pac__weights(cnt, e->pooled, e->method, wt);
+        e->histogram(bq, w->amp_t, n, ld, 0, w->hist);
+        e->mi(w->hist, ld, wt, w->vals);
         for (a = 0; a < na; a++) {
             size_t cell = ((a0 + a) * np + q) * n_sig + s;
-            o->mi[cell] = w->mi0[a] = pac__mi_lane(w->hist, ld, a, cnt, e->pooled, e->method);
+            o->mi[cell] = w->mi0[a] = ok ? w->vals[a] : nan_value;
             w->mean[a] = w->m2[a] = 0;
             w->n_ge[a] = 0;
         }
         for (k = 0; k < e->n_perm; k++) {
-            const uint32_t *ck = cnt;
+            int okk = ok;
             if (e->perms) { /* another signal's phases, unshifted */
-                pac__group(pac__bins_of(e, w, e->perms[k * n_sig + s], q, &ck), n, w->order + n, w->start + PAC_N_BINS + 2);
-                pac__histogram(w->order + n, w->start + PAC_N_BINS + 2, w->amp_t, n, ld, 0, w->hist);
+                const uint32_t *ck;
+                const unsigned char *bk = pac__bins_of(e, w, e->perms[k * n_sig + s], q, &ck);
+                double wk[PAC_N_BINS];
+                okk = pac__weights(ck, e->pooled, e->method, wk);
+                e->histogram(bk, w->amp_t, n, ld, 0, w->hist);
+                e->mi(w->hist, ld, wk, w->vals);
             } else {
-                pac__histogram(w->order, w->start, w->amp_t, n, ld, (size_t)e->shifts[k], w->hist);
+                e->histogram(bq, w->amp_t, n, ld, (size_t)e->shifts[k], w->hist);
+                e->mi(w->hist, ld, wt, w->vals);
             }
             for (a = 0; a < na; a++) { /* Welford over the surrogates of each cell */
-                double v = pac__mi_lane(w->hist, ld, a, ck, e->pooled, e->method), d = v - w->mean[a];
+                double v = okk ? w->vals[a] : nan_value, d = v - w->mean[a];
                 w->mean[a] += d / (double)(k + 1);
                 w->m2[a] += d * (v - w->mean[a]);
                 w->n_ge[a] += v >= w->mi0[a];
@@ -1556,6 +1635,8 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
     }
     pac__design_kernels(e, &wk[0]);
     pac__bins_init(&e->bins);
+    e->histogram = pac__pick_histogram();
+    e->mi = pac__pick_mi();
     if (e->n_perm && !e->shifts) pac__draw(e, seed);
     e->fixed_bits = 52;
     while (e->fixed_bits > 20 && ((uint64_t)e->n_sig >> (62 - e->fixed_bits)) != 0) e->fixed_bits--;
