@@ -21,7 +21,7 @@ ZLIB := $(shell tools/detect.sh zlib)
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
-EXAMPLES   = $(B)/pool $(B)/prom2d
+EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu
 
 .PHONY: all demo test bench fuzz clean
@@ -35,6 +35,9 @@ $(B)/pool: examples/pool.c tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 
 $(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/prom2d.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
+
+$(B)/pac: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
 
 $(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
@@ -52,6 +55,7 @@ demo: $(EXAMPLES)
 	@mkdir -p out
 	$(B)/pool --demo --out out
 	$(B)/prom2d --demo --out out
+	$(B)/pac --demo --out out
 	@echo "demo outputs are in out/"
 
 test: all

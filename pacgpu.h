@@ -273,8 +273,19 @@ PACDEF const char *pac_build_info(void);
 #define PAC_ASSERT(x) ((void)0)
 #endif
 
+/* AVX2 and AVX-512 variants of the inner loops, picked at run time (GCC or clang on x86) */
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS) && (defined(__x86_64__) || defined(__i386__)) && \
+    (!defined(__clang__) || __clang_major__ >= 8)
+#define PAC__X86_WIDE 1
+#endif
+
 #define PAC__PI 3.14159265358979323846264338327950288
 #define PAC__MAX_FACTORS 64
+
+/* FFT stage kernels of one vector width (section >>fft) */
+typedef void (*pac__stage_fn)(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *xr,
+                              const double *xi, double *yr, double *yi);
+typedef struct pac__stage_set { int width; pac__stage_fn s2, s3, s4, s5; } pac__stage_set;
 
 struct pac_fft {
     size_t n;
@@ -287,6 +298,7 @@ struct pac_fft {
     size_t m;
     double *chirp, *bfft;
     tp_pool *pool, *own_pool;
+    pac__stage_set vec;         /* the widest stage kernels this CPU runs */
 };
 
 PACDEF const char *pac_result_string(pac_result r)
@@ -389,6 +401,7 @@ static pac_result pac__fft_alloc(size_t n, size_t table_doubles, tp_pool *pool, 
 }
 
 static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch);
+static pac__stage_set pac__pick_stages(void);
 
 static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
 {
@@ -400,6 +413,7 @@ static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
         size_t span = 1, off = 0, q, i;
         if ((r = pac__fft_alloc(n, 2 * n, pool, &p)) != PAC_OK) return r;
         p->n_stages = nf;
+        p->vec = pac__pick_stages();
         memcpy(p->radix, fact, (size_t)nf * sizeof(int));
         for (s = 0; s < nf; s++) {
             size_t rad = (size_t)fact[s], k = (rad - 1) * span;
@@ -465,124 +479,174 @@ PACDEF pac_result pac_fft_create(size_t n, tp_pool *pool, pac_fft **plan)
 /* Stockham stages (autosort, decimation in time) of radix R: butterfly j = b span + i reads
    x[j + q n / R] (q < R), multiplies input q by the twiddle exp(-2 pi i q i / (R span)) and
    writes its R outputs to y[b R span + i + q span]. The first stage (span 1) has no twiddles.
-   One function per radix keeps every value in a register. */
+   One function per radix keeps every value in a register; PAC__STAGES writes them for a value
+   type T of W doubles (loaded with LD, stored with ST): plain doubles, and vectors that take W
+   consecutive butterflies [i0, i1) of each block at once (every lane computes what the plain
+   code computes, in the same order); the plain code takes the rest of each block. */
 #if defined(__cplusplus) || !defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L
 #define PAC__RESTRICT __restrict
 #else
 #define PAC__RESTRICT restrict
 #endif
-#define PAC__TWIDDLE(r, i, wr, wi) do { double t_ = (r) * (wr) - (i) * (wi); (i) = (r) * (wi) + (i) * (wr); (r) = t_; } while (0)
-
-static void pac__stage2(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
-                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
-{
-    size_t m = n / 2, blocks = m / span, b, i;
-    const double *w1r = tw, *w1i = tw + span;
-    for (b = 0; b < blocks; b++) {
-        const double *sr = xr + b * span, *si = xi + b * span;
-        double *dr = yr + 2 * b * span, *di = yi + 2 * b * span;
-        for (i = 0; i < span; i++) {
-            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m];
-            if (span > 1) PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
-            dr[i] = r0 + r1; di[i] = i0 + i1;
-            dr[i + span] = r0 - r1; di[i + span] = i0 - i1;
-        }
-    }
+#define PAC__TWIDDLE(T, r, i, wr_, wi_)                                                         \
+    do {                                                                                        \
+        T wr = (wr_), wi = (wi_), t_ = (r) * wr - (i) * wi;                                     \
+        (i) = (r) * wi + (i) * wr;                                                              \
+        (r) = t_;                                                                               \
+    } while (0)
+#define PAC__LD1(p) (*(p))
+#define PAC__ST1(p, v) (*(p) = (v))
+#define PAC__STAGES(SUF, T, W, ATTR, LD, ST) \
+ATTR static void pac__stage2##SUF(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *PAC__RESTRICT xr,            \
+                                 const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)  \
+{                                                                                                                     \
+    size_t m = n / 2, blocks = m / span, b, i;                                                                        \
+    const double *w1r = tw, *w1i = tw + span;                                                                         \
+    for (b = 0; b < blocks; b++) {                                                                                    \
+        const double *sr = xr + b * span, *si = xi + b * span;                                                        \
+        double *dr = yr + 2 * b * span, *di = yi + 2 * b * span;                                                      \
+        for (i = i0; i < i1; i += W) {                                                                               \
+            T r0 = LD(sr + i), i0 = LD(si + i), r1 = LD(sr + i + m), i1 = LD(si + i + m);                             \
+            if (span > 1) PAC__TWIDDLE(T, r1, i1, LD(w1r + i), LD(w1i + i));                                          \
+            ST(dr + i, r0 + r1); ST(di + i, i0 + i1);                                                                 \
+            ST(dr + i + span, r0 - r1); ST(di + i + span, i0 - i1);                                                   \
+        }                                                                                                             \
+    }                                                                                                                 \
+}                                                                                                                     \
+ATTR static void pac__stage4##SUF(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *PAC__RESTRICT xr,            \
+                                 const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)  \
+{                                                                                                                     \
+    size_t m = n / 4, blocks = m / span, b, i;                                                                        \
+    const double *w1r = tw, *w2r = tw + span, *w3r = tw + 2 * span, *w1i = tw + 3 * span, *w2i = tw + 4 * span,       \
+                 *w3i = tw + 5 * span;                                                                                \
+    for (b = 0; b < blocks; b++) {                                                                                    \
+        const double *sr = xr + b * span, *si = xi + b * span;                                                        \
+        double *dr = yr + 4 * b * span, *di = yi + 4 * b * span;                                                      \
+        for (i = i0; i < i1; i += W) {                                                                               \
+            T r0 = LD(sr + i), i0 = LD(si + i), r1 = LD(sr + i + m), i1 = LD(si + i + m);                             \
+            T r2 = LD(sr + i + 2 * m), i2 = LD(si + i + 2 * m), r3 = LD(sr + i + 3 * m), i3 = LD(si + i + 3 * m);     \
+            T ar, ai, br, bi, cr, ci, er, ei;                                                                         \
+            if (span > 1) {                                                                                           \
+                PAC__TWIDDLE(T, r1, i1, LD(w1r + i), LD(w1i + i));                                                    \
+                PAC__TWIDDLE(T, r2, i2, LD(w2r + i), LD(w2i + i));                                                    \
+                PAC__TWIDDLE(T, r3, i3, LD(w3r + i), LD(w3i + i));                                                    \
+            }                                                                                                         \
+            ar = r0 + r2; ai = i0 + i2; br = r0 - r2; bi = i0 - i2; /* the quarter turn is -i */                      \
+            cr = r1 + r3; ci = i1 + i3; er = r1 - r3; ei = i1 - i3;                                                   \
+            ST(dr + i, ar + cr); ST(di + i, ai + ci);                                                                 \
+            ST(dr + i + span, br + ei); ST(di + i + span, bi - er);                                                   \
+            ST(dr + i + 2 * span, ar - cr); ST(di + i + 2 * span, ai - ci);                                           \
+            ST(dr + i + 3 * span, br - ei); ST(di + i + 3 * span, bi + er);                                           \
+        }                                                                                                             \
+    }                                                                                                                 \
+}                                                                                                                     \
+ATTR static void pac__stage3##SUF(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *PAC__RESTRICT xr,            \
+                                 const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)  \
+{                                                                                                                     \
+    const double h = 0.86602540378443864676; /* sin(2 pi / 3) */                                                      \
+    size_t m = n / 3, blocks = m / span, b, i;                                                                        \
+    const double *w1r = tw, *w2r = tw + span, *w1i = tw + 2 * span, *w2i = tw + 3 * span;                             \
+    for (b = 0; b < blocks; b++) {                                                                                    \
+        const double *sr = xr + b * span, *si = xi + b * span;                                                        \
+        double *dr = yr + 3 * b * span, *di = yi + 3 * b * span;                                                      \
+        for (i = i0; i < i1; i += W) {                                                                               \
+            T r0 = LD(sr + i), i0 = LD(si + i), r1 = LD(sr + i + m), i1 = LD(si + i + m);                             \
+            T r2 = LD(sr + i + 2 * m), i2 = LD(si + i + 2 * m), pr, pi, qr, qi, mr, mi;                               \
+            if (span > 1) {                                                                                           \
+                PAC__TWIDDLE(T, r1, i1, LD(w1r + i), LD(w1i + i));                                                    \
+                PAC__TWIDDLE(T, r2, i2, LD(w2r + i), LD(w2i + i));                                                    \
+            }                                                                                                         \
+            pr = r1 + r2; pi = i1 + i2; qr = r1 - r2; qi = i1 - i2;                                                   \
+            mr = r0 - 0.5 * pr; mi = i0 - 0.5 * pi;                                                                   \
+            ST(dr + i, r0 + pr); ST(di + i, i0 + pi);                                                                 \
+            ST(dr + i + span, mr + h * qi); ST(di + i + span, mi - h * qr);                                           \
+            ST(dr + i + 2 * span, mr - h * qi); ST(di + i + 2 * span, mi + h * qr);                                   \
+        }                                                                                                             \
+    }                                                                                                                 \
+}                                                                                                                     \
+ATTR static void pac__stage5##SUF(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *PAC__RESTRICT xr,            \
+                                 const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)  \
+{                                                                                                                     \
+    const double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410; /* cos(2 pi k / 5) */                     \
+    const double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;  /* sin(2 pi k / 5) */                     \
+    size_t m = n / 5, blocks = m / span, b, i;                                                                        \
+    const double *w1r = tw, *w2r = tw + span, *w3r = tw + 2 * span, *w4r = tw + 3 * span;                             \
+    const double *w1i = tw + 4 * span, *w2i = tw + 5 * span, *w3i = tw + 6 * span, *w4i = tw + 7 * span;              \
+    for (b = 0; b < blocks; b++) {                                                                                    \
+        const double *sr = xr + b * span, *si = xi + b * span;                                                        \
+        double *dr = yr + 5 * b * span, *di = yi + 5 * b * span;                                                      \
+        for (i = i0; i < i1; i += W) {                                                                               \
+            T r0 = LD(sr + i), i0 = LD(si + i), r1 = LD(sr + i + m), i1 = LD(si + i + m);                             \
+            T r2 = LD(sr + i + 2 * m), i2 = LD(si + i + 2 * m), r3 = LD(sr + i + 3 * m), i3 = LD(si + i + 3 * m);     \
+            T r4 = LD(sr + i + 4 * m), i4 = LD(si + i + 4 * m);                                                       \
+            T ar, ai, br, bi, cr, ci, er, ei, a1r, a1i, a2r, a2i, b1r, b1i, b2r, b2i;                                 \
+            if (span > 1) {                                                                                           \
+                PAC__TWIDDLE(T, r1, i1, LD(w1r + i), LD(w1i + i));                                                    \
+                PAC__TWIDDLE(T, r2, i2, LD(w2r + i), LD(w2i + i));                                                    \
+                PAC__TWIDDLE(T, r3, i3, LD(w3r + i), LD(w3i + i));                                                    \
+                PAC__TWIDDLE(T, r4, i4, LD(w4r + i), LD(w4i + i));                                                    \
+            }                                                                                                         \
+            ar = r1 + r4; ai = i1 + i4; br = r1 - r4; bi = i1 - i4;                                                   \
+            cr = r2 + r3; ci = i2 + i3; er = r2 - r3; ei = i2 - i3;                                                   \
+            a1r = r0 + c1 * ar + c2 * cr; a1i = i0 + c1 * ai + c2 * ci;                                               \
+            a2r = r0 + c2 * ar + c1 * cr; a2i = i0 + c2 * ai + c1 * ci;                                               \
+            b1r = s1 * br + s2 * er; b1i = s1 * bi + s2 * ei;                                                         \
+            b2r = s2 * br - s1 * er; b2i = s2 * bi - s1 * ei;                                                         \
+            ST(dr + i, r0 + ar + cr); ST(di + i, i0 + ai + ci);                                                       \
+            ST(dr + i + span, a1r + b1i); ST(di + i + span, a1i - b1r);                                               \
+            ST(dr + i + 4 * span, a1r - b1i); ST(di + i + 4 * span, a1i + b1r);                                       \
+            ST(dr + i + 2 * span, a2r + b2i); ST(di + i + 2 * span, a2i - b2r);                                       \
+            ST(dr + i + 3 * span, a2r - b2i); ST(di + i + 3 * span, a2i + b2r);                                       \
+        }                                                                                                             \
+    }                                                                                                                 \
 }
+PAC__STAGES(_1, double, 1, , PAC__LD1, PAC__ST1)
 
-static void pac__stage4(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
-                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
-{
-    size_t m = n / 4, blocks = m / span, b, i;
-    const double *w1r = tw, *w2r = tw + span, *w3r = tw + 2 * span, *w1i = tw + 3 * span, *w2i = tw + 4 * span,
-                 *w3i = tw + 5 * span;
-    for (b = 0; b < blocks; b++) {
-        const double *sr = xr + b * span, *si = xi + b * span;
-        double *dr = yr + 4 * b * span, *di = yi + 4 * b * span;
-        for (i = 0; i < span; i++) {
-            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m];
-            double r2 = sr[i + 2 * m], i2 = si[i + 2 * m], r3 = sr[i + 3 * m], i3 = si[i + 3 * m];
-            double ar, ai, br, bi, cr, ci, er, ei;
-            if (span > 1) {
-                PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
-                PAC__TWIDDLE(r2, i2, w2r[i], w2i[i]);
-                PAC__TWIDDLE(r3, i3, w3r[i], w3i[i]);
-            }
-            ar = r0 + r2; ai = i0 + i2; br = r0 - r2; bi = i0 - i2; /* the quarter turn is -i */
-            cr = r1 + r3; ci = i1 + i3; er = r1 - r3; ei = i1 - i3;
-            dr[i] = ar + cr; di[i] = ai + ci;
-            dr[i + span] = br + ei; di[i + span] = bi - er;
-            dr[i + 2 * span] = ar - cr; di[i + 2 * span] = ai - ci;
-            dr[i + 3 * span] = br - ei; di[i + 3 * span] = bi + er;
-        }
-    }
-}
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+#define PAC__VECTOR_IO(SUF, bytes, ATTR)                                                        \
+    typedef double pac__vd##SUF __attribute__((vector_size(bytes)));                           \
+    ATTR static pac__vd##SUF pac__ld##SUF(const double *p)                                     \
+    {                                                                                           \
+        pac__vd##SUF x;                                                                         \
+        memcpy(&x, p, sizeof x);                                                                \
+        return x;                                                                               \
+    }                                                                                           \
+    ATTR static void pac__st##SUF(double *p, pac__vd##SUF x) { memcpy(p, &x, sizeof x); }
+PAC__VECTOR_IO(_2, 16, )
+PAC__STAGES(_2, pac__vd_2, 2, , pac__ld_2, pac__st_2)
+#if defined(PAC__X86_WIDE)
+PAC__VECTOR_IO(_4, 32, __attribute__((target("avx2"))))
+PAC__STAGES(_4, pac__vd_4, 4, __attribute__((target("avx2"))), pac__ld_4, pac__st_4)
+PAC__VECTOR_IO(_8, 64, __attribute__((target("avx512f"))))
+PAC__STAGES(_8, pac__vd_8, 8, __attribute__((target("avx512f"))), pac__ld_8, pac__st_8)
+#endif
+#endif
 
-static void pac__stage3(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
-                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
+/* The widest stages this CPU runs */
+static pac__stage_set pac__pick_stages(void)
 {
-    const double h = 0.86602540378443864676; /* sin(2 pi / 3) */
-    size_t m = n / 3, blocks = m / span, b, i;
-    const double *w1r = tw, *w2r = tw + span, *w1i = tw + 2 * span, *w2i = tw + 3 * span;
-    for (b = 0; b < blocks; b++) {
-        const double *sr = xr + b * span, *si = xi + b * span;
-        double *dr = yr + 3 * b * span, *di = yi + 3 * b * span;
-        for (i = 0; i < span; i++) {
-            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m], r2 = sr[i + 2 * m], i2 = si[i + 2 * m];
-            double pr, pi, qr, qi, mr, mi;
-            if (span > 1) {
-                PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
-                PAC__TWIDDLE(r2, i2, w2r[i], w2i[i]);
-            }
-            pr = r1 + r2; pi = i1 + i2; qr = r1 - r2; qi = i1 - i2;
-            mr = r0 - 0.5 * pr; mi = i0 - 0.5 * pi;
-            dr[i] = r0 + pr; di[i] = i0 + pi;
-            dr[i + span] = mr + h * qi; di[i + span] = mi - h * qr;
-            dr[i + 2 * span] = mr - h * qi; di[i + 2 * span] = mi + h * qr;
-        }
+    pac__stage_set s = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1};
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2};
+    s = v2;
+#if defined(PAC__X86_WIDE)
+    {
+        pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4};
+        pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8};
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f")) s = v8;
+        else if (__builtin_cpu_supports("avx2")) s = v4;
     }
-}
-
-static void pac__stage5(size_t n, size_t span, const double *tw, const double *PAC__RESTRICT xr,
-                        const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
-{
-    const double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410; /* cos(2 pi k / 5) */
-    const double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;  /* sin(2 pi k / 5) */
-    size_t m = n / 5, blocks = m / span, b, i;
-    const double *w1r = tw, *w2r = tw + span, *w3r = tw + 2 * span, *w4r = tw + 3 * span;
-    const double *w1i = tw + 4 * span, *w2i = tw + 5 * span, *w3i = tw + 6 * span, *w4i = tw + 7 * span;
-    for (b = 0; b < blocks; b++) {
-        const double *sr = xr + b * span, *si = xi + b * span;
-        double *dr = yr + 5 * b * span, *di = yi + 5 * b * span;
-        for (i = 0; i < span; i++) {
-            double r0 = sr[i], i0 = si[i], r1 = sr[i + m], i1 = si[i + m], r2 = sr[i + 2 * m], i2 = si[i + 2 * m];
-            double r3 = sr[i + 3 * m], i3 = si[i + 3 * m], r4 = sr[i + 4 * m], i4 = si[i + 4 * m];
-            double ar, ai, br, bi, cr, ci, er, ei, a1r, a1i, a2r, a2i, b1r, b1i, b2r, b2i;
-            if (span > 1) {
-                PAC__TWIDDLE(r1, i1, w1r[i], w1i[i]);
-                PAC__TWIDDLE(r2, i2, w2r[i], w2i[i]);
-                PAC__TWIDDLE(r3, i3, w3r[i], w3i[i]);
-                PAC__TWIDDLE(r4, i4, w4r[i], w4i[i]);
-            }
-            ar = r1 + r4; ai = i1 + i4; br = r1 - r4; bi = i1 - i4;
-            cr = r2 + r3; ci = i2 + i3; er = r2 - r3; ei = i2 - i3;
-            a1r = r0 + c1 * ar + c2 * cr; a1i = i0 + c1 * ai + c2 * ci;
-            a2r = r0 + c2 * ar + c1 * cr; a2i = i0 + c2 * ai + c1 * ci;
-            b1r = s1 * br + s2 * er; b1i = s1 * bi + s2 * ei;
-            b2r = s2 * br - s1 * er; b2i = s2 * bi - s1 * ei;
-            dr[i] = r0 + ar + cr; di[i] = i0 + ai + ci;
-            dr[i + span] = a1r + b1i; di[i + span] = a1i - b1r;
-            dr[i + 4 * span] = a1r - b1i; di[i + 4 * span] = a1i + b1r;
-            dr[i + 2 * span] = a2r + b2i; di[i + 2 * span] = a2i - b2r;
-            dr[i + 3 * span] = a2r - b2i; di[i + 3 * span] = a2i + b2r;
-        }
-    }
+#endif
+#endif
+    return s;
 }
 
 /* Forward transform of (re, im) in place, split format. The inverse (without 1/n) is the same
    call with re and im exchanged. scratch: pac__split_scratch(p) doubles. */
 static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch)
 {
+    static const pac__stage_set plain = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1};
     size_t n = p->n, j, span = 1, off = 0;
     if (!p->inner) {
         double *xr = re, *xi = im, *yr = scratch, *yi = scratch + n, *t;
@@ -590,10 +654,12 @@ static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scr
         for (s = 0; s < p->n_stages; s++) {
             const double *w = p->tw + off;
             int R = p->radix[s];
-            if (R == 4) pac__stage4(n, span, w, xr, xi, yr, yi);
-            else if (R == 2) pac__stage2(n, span, w, xr, xi, yr, yi);
-            else if (R == 3) pac__stage3(n, span, w, xr, xi, yr, yi);
-            else pac__stage5(n, span, w, xr, xi, yr, yi);
+            size_t cut = span - span % (size_t)p->vec.width; /* butterflies [0, cut) of each block in vectors */
+            const pac__stage_set *v = &p->vec;
+            pac__stage_fn vf = R == 4 ? v->s4 : R == 2 ? v->s2 : R == 3 ? v->s3 : v->s5;
+            pac__stage_fn sf = R == 4 ? plain.s4 : R == 2 ? plain.s2 : R == 3 ? plain.s3 : plain.s5;
+            if (cut) vf(n, span, 0, cut, w, xr, xi, yr, yi);
+            if (cut < span) sf(n, span, cut, span, w, xr, xi, yr, yi);
             off += 2 * (size_t)(R - 1) * span;
             span *= (size_t)R;
             t = xr; xr = yr; yr = t;
@@ -755,30 +821,26 @@ static unsigned char pac__bin_of(const pac__bins *bn, double v)
 }
 
 /* The bin of atan2(im, re), equal to pac__bin_of(atan2(im, re)) without calling atan2 for all
-   but the samples within 1e-12 of an edge: a rough angle (error < 0.004 rad, a bin is 0.35)
-   picks a bin, the signs of im cos(e) - re sin(e) = |z| sin(angle - e) at its two edges confirm
-   or move it. */
+   but the samples within 1e-12 |z| of an edge: a rough angle (error < 0.0038 rad; a bin is 0.35)
+   picks a bin b, and the signs of im cos(e) - re sin(e) = |z| sin(angle - e) at its two edges
+   keep it or move it one bin down or up. */
 static unsigned char pac__bin_xy(const pac__bins *bn, double re, double im)
 {
-    double ax = fabs(re), ay = fabs(im), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax, r = ax + ay, t, a, tol;
-    int b, guard;
+    double ax = fabs(re), ay = fabs(im), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax, r = ax + ay, t, a, lo, hi, tol;
+    int b;
     if (!(r > 0) || r - r != 0) return pac__bin_of(bn, atan2(im, re)); /* zero, NaN, infinity */
     t = mn / mx;
     a = t * (0.78539816339744831 + 0.273 * (1.0 - t));
-    if (ay > ax) a = PAC__PI / 2 - a;
-    if (re < 0) a = PAC__PI - a;
-    if (im < 0) a = -a;
+    a = ay > ax ? PAC__PI / 2 - a : a;
+    a = re < 0 ? PAC__PI - a : a;
+    a = im < 0 ? -a : a;
     b = (int)((a - bn->edge[0]) * bn->inv_step);
     b = b < 0 ? 0 : b > PAC_N_BINS - 1 ? PAC_N_BINS - 1 : b;
+    lo = im * bn->cos_e[b] - re * bn->sin_e[b];
+    hi = im * bn->cos_e[b + 1] - re * bn->sin_e[b + 1];
     tol = 1e-12 * r;
-    for (guard = 0; guard < 4; guard++) {
-        double lo = im * bn->cos_e[b] - re * bn->sin_e[b], hi = im * bn->cos_e[b + 1] - re * bn->sin_e[b + 1];
-        if (fabs(lo) <= tol || fabs(hi) <= tol) break;
-        if (lo < 0 && b > 0) b--;
-        else if (hi > 0 && b < PAC_N_BINS - 1) b++;
-        else return (unsigned char)b;
-    }
-    return pac__bin_of(bn, atan2(im, re));
+    if (fabs(lo) <= tol || fabs(hi) <= tol) return pac__bin_of(bn, atan2(im, re));
+    return (unsigned char)(b + (hi > 0) - (lo < 0));
 }
 
 /* Histograms of the amplitudes of several bands at once: row t of amp_t holds every band's
@@ -819,8 +881,7 @@ static void pac__histogram_v2(const unsigned char *bq, const double *amp_t, size
 {
     PAC__HIST_BODY(pac__add8_v2)
 }
-#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
-#define PAC__X86_WIDE 1
+#if defined(PAC__X86_WIDE)
 PAC__VECTOR_ADD8(pac__add8_avx2, 32, __attribute__((target("avx2"))))
 PAC__VECTOR_ADD8(pac__add8_avx512, 64, __attribute__((target("avx512f"))))
 __attribute__((target("avx2"))) static void pac__histogram_avx2(const unsigned char *bq, const double *amp_t, size_t n,
@@ -1267,6 +1328,24 @@ static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, 
     pac__fft_split(e->h, hi, hr, w->scratch); /* inverse */
 }
 
+/* counts[j] += the samples in bin j, four interleaved tallies so that runs of one bin do not
+   wait on their own increments */
+static void pac__count(const unsigned char *bq, size_t n, uint32_t *counts)
+{
+    uint32_t c[4][PAC_N_BINS + 1];
+    size_t t;
+    int j;
+    memset(c, 0, sizeof c);
+    for (t = 0; t + 4 <= n; t += 4) {
+        c[0][bq[t]]++;
+        c[1][bq[t + 1]]++;
+        c[2][bq[t + 2]]++;
+        c[3][bq[t + 3]]++;
+    }
+    for (; t < n; t++) c[0][bq[t]]++;
+    for (j = 0; j <= PAC_N_BINS; j++) counts[j] += c[0][j] + c[1][j] + c[2][j] + c[3][j];
+}
+
 /* Phase bins and per-series counts of signal s, from its filtered signal or from the given
    phases; band q's go to bins + q * bstride and counts + q * cstride. */
 static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned char *bins, size_t bstride,
@@ -1291,7 +1370,8 @@ static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned 
             const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
             unsigned char *bq = bins + (q + (size_t)j) * bstride;
             uint32_t *cq = counts + (q + (size_t)j) * cstride;
-            for (t = 0; t < n; t++) cq[bq[t] = pac__bin_xy(&e->bins, y[t], h[t] * inv)]++;
+            for (t = 0; t < n; t++) bq[t] = pac__bin_xy(&e->bins, y[t], h[t] * inv);
+            pac__count(bq, n, cq);
         }
     }
 }

@@ -181,6 +181,25 @@ build prom2d_cli $CC $TFLAGS -D_DEFAULT_SOURCE examples/prom2d.c examples/common
         ! $B/prom2d_cli --posterior nonexistent.npy --peaks-out $B/x.npy 2>/dev/null && ! $B/prom2d_cli --alpha 0.1,x 2>/dev/null &&
         ! $B/prom2d_cli --mode fancy 2>/dev/null"
 
+PAC_CLI_SRC="examples/pac.c examples/common/npy.c examples/common/png.c examples/common/progress.c examples/common/util.c"
+build pac_cli $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_CLI_SRC $LIBS \
+    && build npy_compare $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_compare.c examples/common/npy.c examples/common/util.c -lm \
+    && step "pac CLI equals tensorpac: MI and z with its 20 replayed cuts" sh -c "
+        $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands tests/data/pac/f_pha.npy \
+            --amp-bands tests/data/pac/f_amp.npy --mi tensorpac --cuts tests/data/pac/surrogate_cuts.npy \
+            --out $B/cli_mi.npy --z-out $B/cli_z.npy --png $B/cli_pac.png --threads 2 >/dev/null &&
+        $B/npy_compare $B/cli_mi.npy tests/data/pac/mi_tensorpac.npy 1e-10 >/dev/null &&
+        $B/npy_compare $B/cli_z.npy tests/data/pac/mi_zscore.npy 1e-9 1e-9 >/dev/null && [ -s $B/cli_pac.png ]" \
+    && step "pac --demo (6 Hz -> 80 Hz found, PNG written)" sh -c "
+        $B/pac_cli --demo --out $B/pac_demo | grep -q 'phase 6.97 Hz .* -> amplitude 80.7 Hz' && [ -s $B/pac_demo/pac_comodulogram.png ]" \
+    && step "pac CLI rejects bad input" sh -c "! $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands ultra \
+            --amp-bands mres --out $B/x.npy 2>/dev/null && [ ! -e $B/x.npy ] &&
+        ! $B/pac_cli --signal tests/data/pac/f_pha.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy 2>/dev/null &&
+        ! $B/pac_cli --signal tests/data/pac/signal.npy --fs 100 --pha-bands lres --amp-bands lres --out $B/x.npy 2>/dev/null &&
+        ! $B/pac_cli --signal nonexistent.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy 2>/dev/null &&
+        ! $B/pac_cli --fs -3 2>/dev/null && ! $B/pac_cli --surrogate shuffle 2>/dev/null &&
+        ! $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy --z-out $B/z.npy 2>/dev/null"
+
 build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
     && step "pool --demo (a job twice its budget, spilled and checked)" "$B/pool" --demo --out "$B/pool_demo" \
     && step "pool rejects bad arguments" sh -c "! $B/pool --frames 0 && ! $B/pool --bogus"

@@ -1,0 +1,407 @@
+/* pac - phase-amplitude coupling comodulograms (modulation index) with surrogate statistics.
+
+   build/pac --signal x.npy --fs HZ --pha-bands p.npy|PRESET --amp-bands a.npy|PRESET --out mi.npy
+             [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S
+             | --cuts cuts.npy] [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png]
+             [--threads T] [--budget-mb M]
+   build/pac --demo [--out DIR]
+
+   x.npy: float32 or float64, (n_signals, n_times) or (n_times,). Bands: (n, 2) [low, high] Hz
+   .npy files or tensorpac's presets (lres, mres, hres, demon, hulk). Outputs: float64
+   (n_amp, n_pha, n_signals), tensorpac's order. The PNG shows the MI averaged over the signals,
+   amplitude frequency up, phase frequency across, the strongest cell circled.
+*/
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#define TENSORPOOL_IMPLEMENTATION
+#define PACGPU_IMPLEMENTATION
+#include "../pacgpu.h"
+#include "common/npy.h"
+#include "common/png.h"
+#include "common/progress.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct options {
+    const char *signal, *pha, *amp, *out, *z_out, *p_out, *png, *cuts;
+    double fs, budget_mb;
+    int method, surrogate, threads, demo;
+    long n_perm;
+    unsigned long long seed;
+} options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pac --signal x.npy --fs HZ --pha-bands P --amp-bands A --out mi.npy [--mi tort|tensorpac]\n"
+            "           [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S | --cuts cuts.npy]\n"
+            "           [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png] [--threads T] [--budget-mb M]\n"
+            "       pac --demo [--out DIR]\n"
+            "\n"
+            "Phase-amplitude coupling: the modulation index of every (amplitude band, phase band, signal),\n"
+            "with tensorpac's filters, and optional surrogates, z-scores and p-values.\n"
+            "  --signal F       float32/float64 .npy, (n_signals, n_times) or (n_times,)\n"
+            "  --fs HZ          sampling rate\n"
+            "  --pha-bands P    (n_pha, 2) [low, high] Hz .npy, or a preset: lres mres hres demon hulk\n"
+            "  --amp-bands A    (n_amp, 2) .npy or a preset\n"
+            "  --mi M           tort (per-series Tort 2010, default) or tensorpac (tensorpac's pooled variant)\n"
+            "  --n-perm N       number of surrogates (default 0: none)\n"
+            "  --surrogate S    swap-blocks (default), time-lag, or swap-epochs (pairs each signal's\n"
+            "                   amplitude with another signal's phase)\n"
+            "  --seed S         surrogate generator seed (default 0)\n"
+            "  --cuts F         int64 .npy of swap-block cut points (replays tensorpac's; sets --n-perm)\n"
+            "  --out F          the MI, float64 (n_amp, n_pha, n_signals)\n"
+            "  --z-out F        (MI - surrogate mean) / surrogate std, same shape\n"
+            "  --p-out F        fraction of surrogates >= MI per cell (at least 1 / n_perm), same shape\n"
+            "  --png F          heat map of the signal-averaged MI, axes in Hz, peak circled\n"
+            "  --threads T      workers (default 1); results do not depend on it\n"
+            "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
+            "  --demo           a 6 Hz -> 80 Hz coupled signal, 20 x 2048 samples at 512 Hz, 'mres' bands and\n"
+            "                   100 swap-blocks surrogates; writes the signal, MI, z, p and the PNG into DIR (--out DIR,\n"
+            "                   default out/)\n"
+            "  --help           this text\n");
+}
+
+static int fail(const char *fmt, const char *what)
+{
+    fprintf(stderr, "pac: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    int i;
+    memset(o, 0, sizeof *o);
+    o->threads = 1;
+    o->surrogate = PAC_SURR_SWAP_BLOCKS;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
+        if (!strcmp(a, "--demo")) { o->demo = 1; continue; }
+        if (!v) return fail("%s needs a value (see --help)", a);
+        i++;
+        if (!strcmp(a, "--signal")) o->signal = v;
+        else if (!strcmp(a, "--pha-bands")) o->pha = v;
+        else if (!strcmp(a, "--amp-bands")) o->amp = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--z-out")) o->z_out = v;
+        else if (!strcmp(a, "--p-out")) o->p_out = v;
+        else if (!strcmp(a, "--png")) o->png = v;
+        else if (!strcmp(a, "--cuts")) o->cuts = v;
+        else if (!strcmp(a, "--fs")) {
+            o->fs = strtod(v, &end);
+            if (*end || !(o->fs > 0) || !isfinite(o->fs)) return fail("--fs wants a positive number of Hz, not '%s'", v);
+        } else if (!strcmp(a, "--mi")) {
+            if (!strcmp(v, "tort")) o->method = PAC_MI_TORT;
+            else if (!strcmp(v, "tensorpac")) o->method = PAC_MI_TENSORPAC;
+            else return fail("--mi is tort or tensorpac, not '%s'", v);
+        } else if (!strcmp(a, "--surrogate")) {
+            if (!strcmp(v, "swap-blocks")) o->surrogate = PAC_SURR_SWAP_BLOCKS;
+            else if (!strcmp(v, "time-lag")) o->surrogate = PAC_SURR_TIME_LAG;
+            else if (!strcmp(v, "swap-epochs")) o->surrogate = PAC_SURR_SWAP_EPOCHS;
+            else return fail("--surrogate is swap-blocks, time-lag or swap-epochs, not '%s'", v);
+        } else if (!strcmp(a, "--n-perm")) {
+            o->n_perm = strtol(v, &end, 10);
+            if (*end || o->n_perm < 0) return fail("--n-perm wants a count >= 0, not '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            o->seed = strtoull(v, &end, 10);
+            if (*end) return fail("--seed wants a non-negative integer, not '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            o->threads = atoi(v);
+            if (o->threads < 1 || o->threads > PAC_MAX_THREADS) return fail("--threads must be 1 to 64, not '%s'", v);
+        } else if (!strcmp(a, "--budget-mb")) {
+            o->budget_mb = strtod(v, &end);
+            if (*end || !(o->budget_mb > 0)) return fail("--budget-mb wants a positive number, not '%s'", v);
+        } else return fail("unknown option %s (see --help)", a);
+    }
+    return 0;
+}
+
+/* Bands from a preset name or an (n, 2) .npy; *bands is malloc'd */
+static int load_bands(const char *spec, int kind, double **bands, size_t *n)
+{
+    npy_array a;
+    double *v;
+    char err[300];
+    *n = pac_band_preset(spec, kind, NULL);
+    if (*n) {
+        *bands = (double *)malloc(2 * *n * sizeof(double));
+        if (!*bands) return fail("%s", "out of memory");
+        pac_band_preset(spec, kind, *bands);
+        return 0;
+    }
+    if (npy_read_f64(spec, &a, &v, err, sizeof err))
+        return fail("%s (bands are an (n, 2) .npy or one of lres mres hres demon hulk)", err);
+    if (a.ndim != 2 || a.shape[1] != 2 || a.shape[0] == 0) {
+        npy_free(&a);
+        free(v);
+        return fail("%s: bands must have shape (n, 2): [low, high] Hz per row", spec);
+    }
+    *n = a.shape[0];
+    *bands = v;
+    npy_free(&a);
+    return 0;
+}
+
+typedef struct run_state {
+    progress_bar bar;
+} run_state;
+
+static int on_progress(void *user, size_t done, size_t total)
+{
+    progress_update(&((run_state *)user)->bar, (double)done / (double)total);
+    return 0;
+}
+
+/* The signal-averaged map (n_amp x n_pha) of a cube (n_amp, n_pha, n_signals), NaN signals left out */
+static void average_signals(const double *cube, size_t n_amp, size_t n_pha, size_t n_sig, double *map)
+{
+    size_t c, s;
+    for (c = 0; c < n_amp * n_pha; c++) {
+        double sum = 0;
+        size_t k = 0;
+        for (s = 0; s < n_sig; s++)
+            if (cube[c * n_sig + s] == cube[c * n_sig + s]) { sum += cube[c * n_sig + s]; k++; }
+        map[c] = k ? sum / (double)k : NAN;
+    }
+}
+
+static double centre(const double *bands, size_t i) { return 0.5 * (bands[2 * i] + bands[2 * i + 1]); }
+
+static int write_png(const options *o, const double *map, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                     size_t peak)
+{
+    png_heatmap_opts h = png_heatmap_defaults();
+    char title[160], err[300];
+    snprintf(title, sizeof title, "modulation index (%s), mean of the signals", o->method == PAC_MI_TORT ? "Tort" : "tensorpac");
+    h.title = title;
+    h.xlabel = "phase frequency (Hz)";
+    h.ylabel = "amplitude frequency (Hz)";
+    h.cbar_label = "MI";
+    h.x0 = centre(pha, 0);
+    h.x1 = centre(pha, n_pha - 1);
+    h.y0 = centre(amp, 0);
+    h.y1 = centre(amp, n_amp - 1);
+    h.rows_up = 1;
+    h.mark_row = (int)(peak / n_pha);
+    h.mark_col = (int)(peak % n_pha);
+    if (png_heatmap(o->png, map, n_amp, n_pha, &h, err, sizeof err)) return fail("%s", err);
+    return 0;
+}
+
+static int save(const char *path, const double *data, size_t n_amp, size_t n_pha, size_t n_sig)
+{
+    size_t shape[3];
+    char err[300];
+    shape[0] = n_amp;
+    shape[1] = n_pha;
+    shape[2] = n_sig;
+    if (path && npy_write(path, NPY_F8, 3, shape, data, err, sizeof err)) return fail("%s", err);
+    return 0;
+}
+
+static int run(const options *o)
+{
+    npy_array x, cuts;
+    double *pha = NULL, *amp = NULL, *mi = NULL, *z = NULL, *p = NULL, *map = NULL, t0, secs;
+    size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0;
+    pac_desc d;
+    pac_plan_info plan;
+    pac_output out;
+    tp_desc pd;
+    tp_pool *pool = NULL;
+    run_state st;
+    char err[400];
+    int rc = 1, dtype;
+    memset(&x, 0, sizeof x);
+    memset(&cuts, 0, sizeof cuts);
+    if (!o->signal || !o->pha || !o->amp || !o->out || !(o->fs > 0))
+        return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out are required (see --help)");
+    if (npy_map_read(o->signal, &x, err, sizeof err)) return fail("%s", err);
+    if ((x.dtype != NPY_F8 && x.dtype != NPY_F4) || x.ndim < 1 || x.ndim > 2) {
+        npy_free(&x);
+        return fail("%s: want float32 or float64 of shape (n_signals, n_times) or (n_times,)", o->signal);
+    }
+    n_sig = x.ndim == 2 ? x.shape[0] : 1;
+    n_times = x.shape[x.ndim - 1];
+    dtype = x.dtype == NPY_F8 ? PAC_F64 : PAC_F32;
+    if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp)) goto done;
+    memset(&d, 0, sizeof d);
+    d.fs = o->fs;
+    d.pha_bands = pha;
+    d.n_pha = n_pha;
+    d.amp_bands = amp;
+    d.n_amp = n_amp;
+    d.method = o->method;
+    d.n_threads = o->threads;
+    d.seed = o->seed;
+    if (o->cuts) {
+        if (npy_read(o->cuts, &cuts, err, sizeof err)) { fail("%s", err); goto done; }
+        if (cuts.dtype != NPY_I8 || cuts.ndim != 1 || !cuts.shape[0]) {
+            fail("%s: cuts must be a non-empty 1-D int64 array", o->cuts);
+            goto done;
+        }
+        d.cuts = (const int64_t *)cuts.data;
+        d.n_perm = cuts.shape[0];
+        d.surrogates = PAC_SURR_SWAP_BLOCKS;
+    } else if (o->n_perm > 0) {
+        d.n_perm = (size_t)o->n_perm;
+        d.surrogates = o->surrogate;
+    }
+    if ((o->z_out || o->p_out) && !d.n_perm) { fail("%s", "--z-out and --p-out need surrogates (--n-perm N or --cuts)"); goto done; }
+    memset(&pd, 0, sizeof pd);
+    pd.budget_bytes = o->budget_mb > 0 ? (size_t)(o->budget_mb * 1048576.0) : 0;
+    if (!(pool = tp_create(&pd, NULL))) { fail("%s", "cannot create the memory pool"); goto done; }
+    d.pool = pool;
+    if (pac_plan(&d, n_sig, n_times, 0, &plan, err, sizeof err) != PAC_OK) { fail("%s", err); goto done; }
+    cells = n_amp * n_pha * n_sig;
+    mi = (double *)malloc(cells * sizeof(double));
+    map = (double *)malloc(n_amp * n_pha * sizeof(double));
+    if (d.n_perm) {
+        z = (double *)malloc(cells * sizeof(double));
+        p = (double *)malloc(cells * sizeof(double));
+    }
+    if (!mi || !map || (d.n_perm && (!z || !p))) { fail("%s", "out of memory for the outputs"); goto done; }
+    memset(&out, 0, sizeof out);
+    out.mi = mi;
+    out.z = z;
+    out.p = p;
+    d.progress = on_progress;
+    d.user = &st;
+    progress_begin(&st.bar, "pac");
+    t0 = progress_now();
+    if (pac_run(&d, x.data, dtype, n_sig, n_times, &plan, &out, err, sizeof err) != PAC_OK) {
+        progress_end(&st.bar);
+        fail("%s", err);
+        goto done;
+    }
+    progress_end(&st.bar);
+    secs = progress_now() - t0;
+    if (save(o->out, mi, n_amp, n_pha, n_sig) || save(o->z_out, z, n_amp, n_pha, n_sig) || save(o->p_out, p, n_amp, n_pha, n_sig))
+        goto done;
+    average_signals(mi, n_amp, n_pha, n_sig, map);
+    for (i = 1; i < n_amp * n_pha; i++)
+        if (map[i] > map[peak] || map[peak] != map[peak]) peak = i;
+    if (o->png && write_png(o, map, pha, n_pha, amp, n_amp, peak)) goto done;
+    printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s MI, %zu surrogates: %.3f s, %zu worker(s), "
+           "%.1f MiB of work buffers\n",
+           n_sig, n_times, n_pha, n_amp, o->method == PAC_MI_TORT ? "Tort" : "tensorpac", d.n_perm, secs, plan.n_threads,
+           (double)plan.bytes / 1048576.0);
+    printf("pac: strongest coupling (MI averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
+           "MI = %.4g",
+           centre(pha, peak % n_pha), pha[2 * (peak % n_pha)], pha[2 * (peak % n_pha) + 1], centre(amp, peak / n_pha),
+           amp[2 * (peak / n_pha)], amp[2 * (peak / n_pha) + 1], map[peak]);
+    if (z) {
+        double zs = 0;
+        size_t below = 0;
+        for (i = 0; i < n_sig; i++) {
+            zs += z[peak * n_sig + i];
+            below += p[peak * n_sig + i] <= 0.05;
+        }
+        printf(", mean z = %.3g, p <= 0.05 in %zu of %zu signals", zs / (double)n_sig, below, n_sig);
+    }
+    printf("\n");
+    rc = 0;
+done:
+    if (rc) {
+        if (o->out) remove(o->out);
+        if (o->z_out) remove(o->z_out);
+        if (o->p_out) remove(o->p_out);
+    }
+    free(pha); free(amp); free(mi); free(z); free(p); free(map);
+    npy_free(&x);
+    npy_free(&cuts);
+    if (pool) tp_destroy(pool);
+    return rc;
+}
+
+/* ---- the demo: an 80 Hz rhythm whose amplitude follows the phase of a 6 Hz one, in noise -------- */
+
+static double gauss(unsigned long long *s)
+{
+    double u1, u2;
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    u1 = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    u2 = ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
+}
+
+/* The slow rhythm's phase drifts (a random walk, about 1 rad^2 per half second), as real rhythms
+   do; the fast one's amplitude follows it; every signal has its own noise and drift. */
+static double *demo_signal(size_t n_sig, size_t n, double fs)
+{
+    double *x = (double *)malloc(n_sig * n * sizeof(double)), pi = 3.14159265358979323846, step = 1.4 / sqrt(fs);
+    unsigned long long seed = 2026;
+    size_t s, t;
+    if (!x) return NULL;
+    for (s = 0; s < n_sig; s++) {
+        double phase = 2 * pi * gauss(&seed);
+        for (t = 0; t < n; t++) {
+            double slow = sin(phase), tt = (double)t / fs;
+            x[s * n + t] = slow + 0.4 * (1.0 + slow) * sin(2 * pi * 80.0 * tt) + 0.8 * gauss(&seed);
+            phase += 2 * pi * 6.0 / fs + step * gauss(&seed);
+        }
+    }
+    return x;
+}
+
+static int demo(const options *o)
+{
+    const char *dir = o->out ? o->out : "out"; /* with --demo, --out names the directory */
+    size_t n_sig = 20, n = 2048, shape[2];
+    double fs = 512, *x = demo_signal(n_sig, n, fs);
+    char sig[512], mi[512], z[512], p[512], png[512], err[300];
+    options r;
+    int rc;
+    if (!x) return fail("%s", "no memory for the demo signal");
+    mkdir(dir, 0755);
+    snprintf(sig, sizeof sig, "%s/pac_signal.npy", dir);
+    snprintf(mi, sizeof mi, "%s/pac_mi.npy", dir);
+    snprintf(z, sizeof z, "%s/pac_z.npy", dir);
+    snprintf(p, sizeof p, "%s/pac_p.npy", dir);
+    snprintf(png, sizeof png, "%s/pac_comodulogram.png", dir);
+    shape[0] = n_sig;
+    shape[1] = n;
+    rc = npy_write(sig, NPY_F8, 2, shape, x, err, sizeof err);
+    free(x);
+    if (rc) return fail("%s", err);
+    printf("pac demo: %zu signals x %zu samples at %g Hz (6 Hz phase -> 80 Hz amplitude, in noise) written to %s\n", n_sig, n,
+           fs, sig);
+    r = *o;
+    r.signal = sig;
+    r.fs = fs;
+    r.pha = "mres";
+    r.amp = "mres";
+    r.out = mi;
+    r.z_out = z;
+    r.p_out = p;
+    r.png = png;
+    r.n_perm = 100;
+    r.seed = 1;
+    r.surrogate = PAC_SURR_SWAP_BLOCKS;
+    if (r.threads < 2) r.threads = 2;
+    rc = run(&r);
+    if (!rc) printf("pac demo: MI in %s, z in %s, p in %s, comodulogram in %s\n", mi, z, p, png);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (parse_args(argc, argv, &o)) return 2;
+    if (o.demo) return demo(&o);
+    return run(&o);
+}
