@@ -298,7 +298,7 @@ struct pac_fft {
     size_t m;
     double *chirp, *bfft;
     tp_pool *pool, *own_pool;
-    pac__stage_set vec;         /* the widest stage kernels this CPU runs */
+    pac__stage_set vec[4];      /* the stage kernels this CPU runs, widest first, then width 1 (none) */
 };
 
 PACDEF const char *pac_result_string(pac_result r)
@@ -401,7 +401,7 @@ static pac_result pac__fft_alloc(size_t n, size_t table_doubles, tp_pool *pool, 
 }
 
 static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch);
-static pac__stage_set pac__pick_stages(void);
+static void pac__pick_stages(pac__stage_set *sets);
 
 static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
 {
@@ -413,7 +413,7 @@ static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
         size_t span = 1, off = 0, q, i;
         if ((r = pac__fft_alloc(n, 2 * n, pool, &p)) != PAC_OK) return r;
         p->n_stages = nf;
-        p->vec = pac__pick_stages();
+        pac__pick_stages(p->vec);
         memcpy(p->radix, fact, (size_t)nf * sizeof(int));
         for (s = 0; s < nf; s++) {
             size_t rad = (size_t)fact[s], k = (rad - 1) * span;
@@ -622,24 +622,42 @@ PAC__STAGES(_8, pac__vd_8, 8, __attribute__((target("avx512f"))), pac__ld_8, pac
 #endif
 #endif
 
-/* The widest stages this CPU runs */
-static pac__stage_set pac__pick_stages(void)
+/* The first radix-4 stage (span 1: no twiddles, one butterfly per block), as a plain loop */
+static void pac__first4(size_t n, const double *PAC__RESTRICT xr, const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr,
+                        double *PAC__RESTRICT yi)
 {
-    pac__stage_set s = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1};
+    size_t m = n / 4, b;
+    for (b = 0; b < m; b++) {
+        double r0 = xr[b], i0 = xi[b], r1 = xr[b + m], i1 = xi[b + m], r2 = xr[b + 2 * m], i2 = xi[b + 2 * m];
+        double r3 = xr[b + 3 * m], i3 = xi[b + 3 * m];
+        double ar = r0 + r2, ai = i0 + i2, br = r0 - r2, bi = i0 - i2, cr = r1 + r3, ci = i1 + i3, er = r1 - r3, ei = i1 - i3;
+        yr[4 * b] = ar + cr; yi[4 * b] = ai + ci;
+        yr[4 * b + 1] = br + ei; yi[4 * b + 1] = bi - er;
+        yr[4 * b + 2] = ar - cr; yi[4 * b + 2] = ai - ci;
+        yr[4 * b + 3] = br - ei; yi[4 * b + 3] = bi + er;
+    }
+}
+
+/* The stage kernels this CPU runs, widest first: AVX-512 (8 doubles), AVX2 (4), SSE2 (2); a
+   set of width 1 marks the end */
+static void pac__pick_stages(pac__stage_set *sets)
+{
+    static const pac__stage_set none = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1};
+    int k = 0;
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-    pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2};
-    s = v2;
 #if defined(PAC__X86_WIDE)
+    static const pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8};
+    static const pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4};
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) sets[k++] = v8;
+    if (__builtin_cpu_supports("avx2")) sets[k++] = v4;
+#endif
     {
-        pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4};
-        pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8};
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f")) s = v8;
-        else if (__builtin_cpu_supports("avx2")) s = v4;
+        static const pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2};
+        sets[k++] = v2;
     }
 #endif
-#endif
-    return s;
+    while (k < 4) sets[k++] = none;
 }
 
 /* Forward transform of (re, im) in place, split format. The inverse (without 1/n) is the same
@@ -654,12 +672,18 @@ static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scr
         for (s = 0; s < p->n_stages; s++) {
             const double *w = p->tw + off;
             int R = p->radix[s];
-            size_t cut = span - span % (size_t)p->vec.width; /* butterflies [0, cut) of each block in vectors */
-            const pac__stage_set *v = &p->vec;
-            pac__stage_fn vf = R == 4 ? v->s4 : R == 2 ? v->s2 : R == 3 ? v->s3 : v->s5;
-            pac__stage_fn sf = R == 4 ? plain.s4 : R == 2 ? plain.s2 : R == 3 ? plain.s3 : plain.s5;
-            if (cut) vf(n, span, 0, cut, w, xr, xi, yr, yi);
-            if (cut < span) sf(n, span, cut, span, w, xr, xi, yr, yi);
+            const pac__stage_set *v = &p->vec[0];
+            size_t cut;
+            pac__stage_fn vf, sf;
+            while (v->width > 1 && (size_t)v->width > span) v++; /* the widest that fits the span */
+            cut = span - span % (size_t)v->width;                /* butterflies [0, cut) of each block in vectors */
+            vf = R == 4 ? v->s4 : R == 2 ? v->s2 : R == 3 ? v->s3 : v->s5;
+            sf = R == 4 ? plain.s4 : R == 2 ? plain.s2 : R == 3 ? plain.s3 : plain.s5;
+            if (span == 1 && R == 4) pac__first4(n, xr, xi, yr, yi);
+            else {
+                if (cut) vf(n, span, 0, cut, w, xr, xi, yr, yi);
+                if (cut < span) sf(n, span, cut, span, w, xr, xi, yr, yi);
+            }
             off += 2 * (size_t)(R - 1) * span;
             span *= (size_t)R;
             t = xr; xr = yr; yr = t;
@@ -1299,11 +1323,24 @@ static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, 
     const double *k1 = e->kernel[kind] + b * half, *k2 = two ? k1 + half : NULL;
     const double *sr = w->sr, *si = w->si;
     double *wr = w->wr, *wi = w->wi, *hr = w->hr, *hi = w->hi, inv = 1.0 / (double)lf;
-    for (t = 0; t < lf; t++) {
-        size_t f = t < half ? t : lf - t;
-        double a = k1[f], c = two ? k2[f] : 0.0;
-        wr[t] = sr[t] * a - si[t] * c;
-        wi[t] = sr[t] * c + si[t] * a;
+    if (two) { /* the kernels are even: K[lf - f] = K[f] */
+        for (t = 0; t < half; t++) {
+            wr[t] = sr[t] * k1[t] - si[t] * k2[t];
+            wi[t] = sr[t] * k2[t] + si[t] * k1[t];
+        }
+        for (; t < lf; t++) {
+            wr[t] = sr[t] * k1[lf - t] - si[t] * k2[lf - t];
+            wi[t] = sr[t] * k2[lf - t] + si[t] * k1[lf - t];
+        }
+    } else {
+        for (t = 0; t < half; t++) {
+            wr[t] = sr[t] * k1[t] - si[t] * 0.0;
+            wi[t] = sr[t] * 0.0 + si[t] * k1[t];
+        }
+        for (; t < lf; t++) {
+            wr[t] = sr[t] * k1[lf - t] - si[t] * 0.0;
+            wi[t] = sr[t] * 0.0 + si[t] * k1[lf - t];
+        }
     }
     pac__fft_split(e->f[kind], wi, wr, w->scratch); /* inverse */
     for (t = 0; t < n; t++) {

@@ -1,0 +1,162 @@
+/* bench_pac - times pac_run on one configuration, one process per configuration (for peak RSS).
+
+   build/bench_pac --input x.npy [--n-perm N] [--threads T] [--mi tort|tensorpac]
+                   [--compare mi.npy] [--reps R] [--budget-mb M]
+   build/bench_pac --synthetic SIGNALS,SAMPLES [--bands PRESET] ...
+
+   Prints one key=value line: median and best wall seconds, CPU seconds of the median run, peak
+   RSS, the plan (workers, amplitude bands per pass, work bytes) and, with --compare, the largest
+   relative difference from another MI cube (tensorpac's). The band presets are tensorpac's.
+*/
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#define TENSORPOOL_IMPLEMENTATION
+#define PACGPU_IMPLEMENTATION
+#include "../pacgpu.h"
+#include "../examples/common/npy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double seconds(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* white noise with a 6 Hz -> 80 Hz coupled component, deterministic */
+static double *synthetic(size_t n_sig, size_t n)
+{
+    double *x = (double *)malloc(n_sig * n * sizeof(double)), pi = 3.14159265358979323846;
+    unsigned long long s = 7;
+    size_t i;
+    if (!x) return NULL;
+    for (i = 0; i < n_sig * n; i++) {
+        double t = (double)(i % n) / 512.0, slow = sin(2 * pi * 6 * t + (double)(i / n));
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = slow + 0.4 * (1 + slow) * sin(2 * pi * 80 * t) + ((double)(s >> 11) / 9007199254740992.0 - 0.5);
+    }
+    return x;
+}
+
+int main(int argc, char **argv)
+{
+    const char *input = NULL, *compare = NULL, *preset = "mres";
+    size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb;
+    int threads = 1, method = PAC_MI_TENSORPAC, i;
+    double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_sorted[64], bands[2][200], worst = 0;
+    npy_array in, ref;
+    pac_desc d;
+    pac_plan_info plan;
+    pac_output out;
+    tp_desc pd;
+    tp_pool *pool;
+    struct rusage ru;
+    char err[300];
+    memset(&in, 0, sizeof in);
+    for (i = 1; i + 1 < argc; i += 2) {
+        const char *a = argv[i], *v = argv[i + 1];
+        if (!strcmp(a, "--input")) input = v;
+        else if (!strcmp(a, "--synthetic")) { if (sscanf(v, "%zu,%zu", &n_sig, &n) != 2) return 2; }
+        else if (!strcmp(a, "--n-perm")) n_perm = (size_t)atol(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--mi")) method = strcmp(v, "tort") ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+        else if (!strcmp(a, "--compare")) compare = v;
+        else if (!strcmp(a, "--reps")) reps = (size_t)atol(v);
+        else if (!strcmp(a, "--budget-mb")) budget_mb = atof(v);
+        else if (!strcmp(a, "--bands")) preset = v;
+        else { fprintf(stderr, "bench_pac: unknown option %s\n", a); return 2; }
+    }
+    if (reps < 1 || reps > 64) return 2;
+    if (input) {
+        if (npy_map_read(input, &in, err, sizeof err) || in.dtype != NPY_F8 || in.ndim != 2) {
+            fprintf(stderr, "bench_pac: %s: want float64 (n_signals, n_times)\n", input);
+            return 1;
+        }
+        n_sig = in.shape[0];
+        n = in.shape[1];
+        x = (double *)in.data;
+    } else if (!n_sig || !(x = synthetic(n_sig, n))) {
+        fprintf(stderr, "bench_pac: --input or --synthetic SIGNALS,SAMPLES\n");
+        return 2;
+    }
+    nb = pac_band_preset(preset, PAC_PHASE, bands[0]);
+    pac_band_preset(preset, PAC_AMPLITUDE, bands[1]);
+    if (!nb) return 2;
+    memset(&pd, 0, sizeof pd);
+    pd.budget_bytes = (size_t)(budget_mb * 1048576.0);
+    pool = tp_create(&pd, NULL);
+    memset(&d, 0, sizeof d);
+    d.pool = pool;
+    d.fs = 512;
+    d.pha_bands = bands[0];
+    d.amp_bands = bands[1];
+    d.n_pha = d.n_amp = nb;
+    d.method = method;
+    d.n_threads = threads;
+    if (n_perm) {
+        d.surrogates = PAC_SURR_SWAP_BLOCKS;
+        d.n_perm = n_perm;
+    }
+    cells = nb * nb * n_sig;
+    mi = (double *)malloc(cells * sizeof(double));
+    if (n_perm) z = (double *)malloc(cells * sizeof(double));
+    memset(&out, 0, sizeof out);
+    out.mi = mi;
+    out.z = z;
+    if (pac_plan(&d, n_sig, n, 0, &plan, err, sizeof err) != PAC_OK) {
+        fprintf(stderr, "bench_pac: %s\n", err);
+        return 1;
+    }
+    for (r = 0; r < reps; r++) {
+        double w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+        if (pac_run(&d, x, PAC_F64, n_sig, n, &plan, &out, err, sizeof err) != PAC_OK) {
+            fprintf(stderr, "bench_pac: %s\n", err);
+            return 1;
+        }
+        walls[r] = seconds(CLOCK_MONOTONIC) - w0;
+        cpus[r] = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    }
+    memcpy(wall_sorted, walls, reps * sizeof(double));
+    qsort(wall_sorted, reps, sizeof(double), by_value);
+    if (compare) {
+        double *v;
+        size_t k;
+        if (npy_read_f64(compare, &ref, &v, err, sizeof err) || ref.ndim != 3 || ref.shape[0] * ref.shape[1] * ref.shape[2] != cells) {
+            fprintf(stderr, "bench_pac: %s: not an MI cube of this shape\n", compare);
+            return 1;
+        }
+        for (k = 0; k < cells; k++) {
+            double dd = fabs(mi[k] - v[k]) / fabs(v[k]);
+            worst = dd > worst ? dd : worst;
+        }
+        npy_free(&ref);
+        free(v);
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    for (r = 0; r < reps && walls[r] != wall_sorted[(reps - 1) / 2]; r++) {}
+    printf("bench=pac signals=%zu samples=%zu bands=%zux%zu mi=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
+           "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%.2g\n",
+           n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", n_perm, plan.n_threads, plan.amp_bands_per_pass,
+           plan.keep_phase_bins, wall_sorted[(reps - 1) / 2], wall_sorted[0], cpus[r < reps ? r : 0],
+           (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
+           compare ? worst : 0.0);
+    tp_destroy(pool);
+    free(mi);
+    free(z);
+    if (input) npy_free(&in);
+    else free(x);
+    return 0;
+}
