@@ -61,11 +61,14 @@ demo: $(EXAMPLES)
 test: all
 	@sh tests/run.sh
 
-bench: $(B)/bench_pool $(B)/bench_prom2d
+bench: $(B)/bench_pool $(B)/bench_prom2d $(B)/bench_pac
 	@sh bench/run.sh
 
 $(B)/bench_pool: bench/bench_pool.c tensorpool.h | $(B)
 	$(CC) $(STD) -O2 -g $(WARN) bench/bench_pool.c -o $@ $(LDLIBS)
+
+$(B)/bench_pac: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy.c | $(B)
+	$(CC) $(STD) -O2 -g $(WARN) bench/bench_pac.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 $(B)/bench_prom2d: bench/bench_prom2d.c prom2d.h tensorpool.h examples/common/npy.c | $(B)
 	$(CC) $(STD) -O2 -g $(WARN) bench/bench_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)

@@ -1,8 +1,8 @@
 /* bench_pac - times pac_run on one configuration, one process per configuration (for peak RSS).
 
    build/bench_pac --input x.npy [--n-perm N] [--threads T] [--mi tort|tensorpac]
-                   [--compare mi.npy] [--reps R] [--budget-mb M]
-   build/bench_pac --synthetic SIGNALS,SAMPLES [--bands PRESET] ...
+                   [--compare mi.npy] [--reps R] [--budget-mb M] [--bands-per-pass B] [--precision f32|f64]
+   build/bench_pac --synthetic SIGNALS,SAMPLES [--bands PRESET] ...   [--save x.npy: write the input, stop]
 
    Prints one key=value line: median and best wall seconds, CPU seconds of the median run, peak
    RSS, the plan (workers, amplitude bands per pass, work bytes) and, with --compare, the largest
@@ -53,9 +53,9 @@ static double *synthetic(size_t n_sig, size_t n)
 
 int main(int argc, char **argv)
 {
-    const char *input = NULL, *compare = NULL, *preset = "mres";
-    size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb;
-    int threads = 1, method = PAC_MI_TENSORPAC, i;
+    const char *input = NULL, *compare = NULL, *preset = "mres", *save = NULL;
+    size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
+    int threads = 1, method = PAC_MI_TENSORPAC, i, f32 = 0;
     double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_sorted[64], bands[2][200], worst = 0;
     npy_array in, ref;
     pac_desc d;
@@ -77,6 +77,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--reps")) reps = (size_t)atol(v);
         else if (!strcmp(a, "--budget-mb")) budget_mb = atof(v);
         else if (!strcmp(a, "--bands")) preset = v;
+        else if (!strcmp(a, "--save")) save = v;
+        else if (!strcmp(a, "--precision")) f32 = !strcmp(v, "f32");
+        else if (!strcmp(a, "--bands-per-pass")) per_pass = (size_t)atol(v);
         else { fprintf(stderr, "bench_pac: unknown option %s\n", a); return 2; }
     }
     if (reps < 1 || reps > 64) return 2;
@@ -92,6 +95,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pac: --input or --synthetic SIGNALS,SAMPLES\n");
         return 2;
     }
+    if (save) { /* write the synthetic input for another program and stop */
+        size_t shape[2];
+        shape[0] = n_sig;
+        shape[1] = n;
+        if (npy_write(save, NPY_F8, 2, shape, x, err, sizeof err)) { fprintf(stderr, "bench_pac: %s\n", err); return 1; }
+        return 0;
+    }
     nb = pac_band_preset(preset, PAC_PHASE, bands[0]);
     pac_band_preset(preset, PAC_AMPLITUDE, bands[1]);
     if (!nb) return 2;
@@ -106,6 +116,7 @@ int main(int argc, char **argv)
     d.n_pha = d.n_amp = nb;
     d.method = method;
     d.n_threads = threads;
+    d.precision = f32 ? PAC_F32 : PAC_F64;
     if (n_perm) {
         d.surrogates = PAC_SURR_SWAP_BLOCKS;
         d.n_perm = n_perm;
@@ -120,6 +131,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_pac: %s\n", err);
         return 1;
     }
+    if (per_pass) plan.amp_bands_per_pass = per_pass;
     for (r = 0; r < reps; r++) {
         double w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
         if (pac_run(&d, x, PAC_F64, n_sig, n, &plan, &out, err, sizeof err) != PAC_OK) {
@@ -147,9 +159,9 @@ int main(int argc, char **argv)
     }
     getrusage(RUSAGE_SELF, &ru);
     for (r = 0; r < reps && walls[r] != wall_sorted[(reps - 1) / 2]; r++) {}
-    printf("bench=pac signals=%zu samples=%zu bands=%zux%zu mi=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
+    printf("bench=pac signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
            "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%.2g\n",
-           n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", n_perm, plan.n_threads, plan.amp_bands_per_pass,
+           n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
            plan.keep_phase_bins, wall_sorted[(reps - 1) / 2], wall_sorted[0], cpus[r < reps ? r : 0],
            (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
            compare ? worst : 0.0);

@@ -201,7 +201,85 @@ prom2d_bench() {
     replace_section prom2d "$md"
 }
 
-only=${BENCH:-pool prom2d}
+# ---- pacgpu ----------------------------------------------------------------------------------
+pac_bench() {
+    bin=build/bench_pac
+    raw=bench/out/pac.txt
+    peer_perm=${PAC_PEER_PERM:-20}
+    big_perm=${PAC_BIG_PERM:-10}
+    : >"$raw"
+    # the peer: tensorpac (pip), in its own process per configuration
+    if ! python3 -c "import tensorpac" 2>/dev/null; then
+        pip install --quiet tensorpac matplotlib >&2 2>/dev/null
+    fi
+    have_peer=0
+    python3 -c "import tensorpac" 2>/dev/null && have_peer=1
+    if [ $have_peer = 1 ]; then
+        python3 bench/pac_peer.py input bench/out/pac_x.npy
+    else
+        echo "pac: tensorpac not installable: the peer is not run; the input is the reference signal's recipe in C" >&2
+        "$bin" --synthetic 64,2048 --save bench/out/pac_x.npy >/dev/null 2>&1
+    fi
+    pac_run() { # pac_run LABEL ARGS...: one process, REPS runs inside, median line
+        label=$1; shift
+        line=$("$bin" "$@") || { echo "bench_pac $* failed" >&2; return; }
+        echo "label=$label $line" | tee -a "$raw"
+    }
+    peer_run() { # peer_run LABEL N_PERM REPS [MI_OUT]
+        label=$1; shift
+        line=$(python3 bench/pac_peer.py run bench/out/pac_x.npy "$@" 2>/dev/null) || { echo "pac_peer $* failed" >&2; return; }
+        echo "label=$label $line" | tee -a "$raw"
+    }
+    echo "pac: 64 x 2048 at 512 Hz, 'mres' 30 x 30 bands, tensorpac's MI" >&2
+    cmp=""
+    if [ $have_peer = 1 ]; then
+        peer_run "tensorpac, n_perm 0" 0 "$REPS" bench/out/pac_mi_tensorpac.npy
+        peer_run "tensorpac, n_perm $peer_perm (1 run)" "$peer_perm" 1
+        cmp="--compare bench/out/pac_mi_tensorpac.npy"
+    fi
+    pac_run "pacgpu, n_perm 0, 1 thread" --input bench/out/pac_x.npy --reps "$((REPS * 3))" $cmp
+    pac_run "pacgpu, n_perm 0, 2 threads" --input bench/out/pac_x.npy --threads 2 --reps "$((REPS * 3))" $cmp
+    pac_run "pacgpu, n_perm 200, 1 thread" --input bench/out/pac_x.npy --n-perm 200 --reps "$REPS"
+    pac_run "pacgpu, n_perm 200, 2 threads" --input bench/out/pac_x.npy --n-perm 200 --threads 2 --reps "$REPS"
+    pac_run "pacgpu float32 histograms, n_perm 0, 2 threads" --input bench/out/pac_x.npy --threads 2 --precision f32 \
+        --reps "$((REPS * 3))" $cmp
+    pac_run "pacgpu float32 histograms, n_perm 200, 2 threads" --input bench/out/pac_x.npy --n-perm 200 --threads 2 \
+        --precision f32 --reps "$REPS"
+    echo "pac: 1024 x 20000, 'hres' 50 x 50 bands, Tort MI, $big_perm surrogates, 256 MiB budget (one run)" >&2
+    pac_run "pacgpu, 1024 x 20000, 50 x 50, n_perm 0, 256 MiB budget, 2 threads" --synthetic 1024,20000 --bands hres \
+        --mi tort --budget-mb 256 --threads 2 --reps 1
+    pac_run "pacgpu, 1024 x 20000, 50 x 50, n_perm $big_perm, 256 MiB budget, 2 threads" --synthetic 1024,20000 --bands hres \
+        --mi tort --budget-mb 256 --threads 2 --n-perm "$big_perm" --reps 1
+    md=bench/out/pac.md
+    {
+        echo "## pacgpu: phase-amplitude coupling"
+        echo
+        echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null) on: $(machine)."
+        echo "Command: \`make bench\` (\`bench/run.sh\`; \`BENCH=pac make bench\` runs only this section). Input: tensorpac's"
+        echo "\`pac_signals_wavelet(f_pha=6, f_amp=80, sf=512, n_times=2048, n_epochs=64, noise=0.8, rnd_state=0)\` (the signal"
+        echo "the reference study timed), 'mres' bands (30 x 30), tensorpac's MI (idpac 2), swap-blocks surrogates and"
+        echo "z-scores (idpac (2, 2, 4)). Each row is one process (peak RSS is that process's, Python and numpy included"
+        echo "for tensorpac); wall and CPU seconds are medians of the runs inside it, best beside. tensorpac runs with"
+        echo "n_jobs=1 (all its work in its own process). \"max rel diff\" compares pacgpu's MI with tensorpac's on this input."
+        echo
+        echo "| configuration | wall s | best s | CPU s | peak RSS MiB | work buffers MiB | workers | bands/pass | max rel diff |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        table_rows "bench=pac " "$raw" wall_s best_s cpu_s maxrss_mb work_mb threads bands_per_pass max_rel_diff
+        if [ $have_peer = 1 ]; then
+            echo
+            echo "| peer | n_perm | runs | wall s | best s | CPU s | peak RSS MiB |"
+            echo "|---|---:|---:|---:|---:|---:|---:|"
+            table_rows "bench=pac_peer" "$raw" n_perm reps wall_s best_s cpu_s maxrss_mb
+            p0=$(grep "bench=pac_peer.* n_perm=0 " "$raw" | sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p')
+            pk=$(grep "bench=pac_peer.* n_perm=$peer_perm " "$raw" | sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p')
+            [ -n "$p0" ] && [ -n "$pk" ] && echo && echo "tensorpac's n_perm 200, projected from these two rows: $(awk -v a="$p0" -v b="$pk" -v k="$peer_perm" 'BEGIN {printf "%.0f CPU-s (%.2f CPU-s per surrogate)", a + (b - a) / k * 200, (b - a) / k}')."
+        fi
+    } >"$md"
+    replace_section pac "$md"
+}
+
+only=${BENCH:-pool prom2d pac}
 case " $only " in *" pool "*) make -s build/bench_pool || exit 1; pool_bench ;; esac
 case " $only " in *" prom2d "*) make -s build/bench_prom2d || exit 1; prom2d_bench ;; esac
+case " $only " in *" pac "*) make -s build/bench_pac || exit 1; pac_bench ;; esac
 echo "wrote bench/RESULTS.md" >&2

@@ -779,6 +779,57 @@ out:
     ref_close(&c);
 }
 
+/* desc.precision = PAC_F32: within 5e-5 absolute MI of the float64 run (the issue's bound),
+   z-scores close, less memory, and the same bits whatever the plan */
+static void test_run_float32(void)
+{
+    ref_case c;
+    double m64[800], m32[800], z64[800], z32[800], again[800], worst_mi = 0, worst_z = 0;
+    pac_plan_info p64, p32;
+    pac_output o;
+    char err[256];
+    size_t i;
+    int method;
+    CHECK(ref_open(&c, PAC_MI_TORT));
+    if (!c.x.data) goto out;
+    c.d.surrogates = PAC_SURR_SWAP_BLOCKS;
+    c.d.n_perm = 20;
+    c.d.cuts = (const int64_t *)c.cuts.data;
+    for (method = 0; method < 2; method++) {
+        c.d.method = method;
+        memset(&o, 0, sizeof o);
+        c.d.precision = PAC_F64;
+        o.mi = m64;
+        o.z = z64;
+        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK);
+        CHECK(pac_plan(&c.d, 8, 2048, 0, &p64, err, sizeof err) == PAC_OK);
+        c.d.precision = PAC_F32;
+        o.mi = m32;
+        o.z = z32;
+        CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, err, sizeof err) == PAC_OK && p32.bytes < p64.bytes);
+        for (i = 0; i < 800; i++) {
+            worst_mi = fabs(m32[i] - m64[i]) > worst_mi ? fabs(m32[i] - m64[i]) : worst_mi;
+            worst_z = fabs(z32[i] - z64[i]) > worst_z ? fabs(z32[i] - z64[i]) : worst_z;
+        }
+        CHECK(memcmp(m32, m64, sizeof m32) != 0); /* it did run in floats */
+        /* another plan: 3 workers, 3 bands per pass */
+        c.d.n_threads = 3;
+        CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, err, sizeof err) == PAC_OK);
+        p32.amp_bands_per_pass = 3;
+        o.mi = again;
+        o.z = NULL;
+        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &p32, &o, err, sizeof err) == PAC_OK && memcmp(again, m32, sizeof again) == 0);
+        c.d.n_threads = 0;
+    }
+    CHECK_MSG(worst_mi <= 5e-5 && worst_z <= 1e-3, "float32: MI off by %.3g, z by %.3g", worst_mi, worst_z);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  float32 against float64: MI %.3g absolute, z %.3g\n", worst_mi, worst_z);
+    c.d.precision = 3;
+    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "precision"));
+out:
+    ref_close(&c);
+}
+
 int main(void)
 {
     RUN(test_fft_against_dft);
@@ -797,5 +848,6 @@ int main(void)
     RUN(test_run_inputs_progress_cancel);
     RUN(test_run_budget);
     RUN(test_run_bad_input);
+    RUN(test_run_float32);
     return tk_summary("pacgpu");
 }
