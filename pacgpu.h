@@ -141,7 +141,7 @@
    10. NOT DONE
    desc.precision = PAC_F32 stores the amplitudes and sums the histograms in floats (the surrogate
    loop moves half the bytes: 64 x 2048, 30 x 30, 200 surrogates ran 15-25 % faster; MI within
-   3e-9 absolute, z within 2e-5 of the float64 run on tensorpac's reference); the filters, FFTs
+   3e-9 absolute, z within 1e-4 of the float64 run on tensorpac's reference); the filters, FFTs
    and Hilbert transforms stay in double in both modes (their float error would move phases by up
    to 1e-4 rad, bins with them). No real-input FFT (real signals ride in pairs in complex
    transforms instead). No CUDA backend yet (issue 6).

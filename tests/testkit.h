@@ -37,8 +37,10 @@ static const char *tk_current = "";
         CHECK_MSG(fabs(tk_a - tk_b) <= (tol), "%.17g vs %.17g (tol %g)", tk_a, tk_b, (double)(tol)); \
     } while (0)
 
+/* TK_ONLY=name runs only that test (to time or debug one) */
 #define RUN(fn)                                                                          \
     do {                                                                                 \
+        if (getenv("TK_ONLY") && strcmp(getenv("TK_ONLY"), #fn) != 0) break;            \
         tk_current = #fn;                                                                \
         tk_current_failed = 0;                                                           \
         fn();                                                                            \
