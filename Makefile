@@ -22,7 +22,7 @@ COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac
-TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu
+TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream
 
 .PHONY: all demo test bench fuzz clean
 all: $(EXAMPLES) $(TESTS)
@@ -38,6 +38,9 @@ $(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR)
 
 $(B)/pac: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
+
+$(B)/test_stat_stream: tests/test_stat_stream.c stat_stream.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_stat_stream.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 $(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)

@@ -146,6 +146,18 @@ if have valgrind; then
     run_suite "pacgpu valgrind" "$B/pacgpu" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
 
+# ---- stat_stream.h ------------------------------------------------------------------------------
+SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"
+build stat_stream $CC $TFLAGS -D_DEFAULT_SOURCE $SS_SRC $LIBS && run_suite "stat_stream" "$B/stat_stream"
+build stat_stream_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_stat_stream.c -x none "$B/npy.o" "$B/util.o" -lpthread \
+    && run_suite "stat_stream C++" "$B/stat_stream_cxx"
+if have clang && [ -x "$B/san_probe" ]; then
+    build stat_stream_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $SS_SRC $LIBS && run_suite "stat_stream ASan+UBSan" "$B/stat_stream_asan"
+fi
+if have valgrind; then
+    run_suite "stat_stream valgrind" "$B/stat_stream" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
+fi
+
 # ---- 3. the example programs' I/O kit -------------------------------------------------------
 if [ -f tests/test_common.c ]; then
     build common $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \

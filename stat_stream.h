@@ -1,0 +1,594 @@
+/* stat_stream.h 0.0.1 - mergeable streaming statistics over many features - MIT license (end of file)
+
+   Do this:
+       #define STAT_STREAM_IMPLEMENTATION
+   before you include this file in *one* C or C++ file to create the implementation. It includes
+   tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
+
+   STATUS: under construction (issue 3). Here and tested: the accumulators (section 3), the
+   statistics they finalize to (section 4), Fisher z (section 5). Still to come: seed-to-voxel
+   correlation, the lesion network mapping pipeline, the HDF5 source, CBLAS.
+
+   CONTENTS
+       1. Why          3. Accumulators            5. Fisher z            7. API
+       2. Options      4. Finalized statistics    6. What it does NOT do
+
+   1. WHY
+   Averaging a map over a thousand subjects should not need a thousand maps in memory. An
+   accumulator holds, per feature, the count, the mean and the sum of squared deviations (M2) in
+   double, takes rows as they come, merges with another accumulator (partial results of other
+   files, threads or MPI ranks) and serializes to a portable byte string.
+
+   2. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
+       SS_STATIC        global   make every function static (with TP_STATIC for the pool)
+       SSDEF            global   linkage of the public functions (default: extern)
+
+   3. ACCUMULATORS
+   ss_moments_add_rows takes a block of rows (float or double, any row stride), computes the
+   block's per-feature mean and M2 in two passes in double, and merges it with Chan et al.'s
+   formula: n = na + nb, d = mean_b - mean_a, mean = mean_a + d nb / n,
+   M2 = M2a + M2b + d^2 na nb / n. No sum of squares is ever formed: with data offset by 1e4,
+   float32 sums of squares lose every digit of the variance (tests/test_stat_stream.c shows it)
+   and even double sums lose eight. NaN policy per accumulator:
+       SS_NAN_PROPAGATE   a NaN makes that feature's mean and M2 NaN (strict)
+       SS_NAN_AS_ZERO     a NaN counts as 0 (ldk, lacuna)
+       SS_NAN_SKIP        a NaN is left out: counts are per feature
+   Merging needs the same number of features and NaN policy. The serialized form is
+   little-endian whatever the machine: "SSM1", version, policy, n_features, then the counts
+   (one, or one per feature for SS_NAN_SKIP) as uint64 and mean, M2 as IEEE doubles.
+
+   4. FINALIZED STATISTICS
+   mean; var = M2 / (n - ddof); std; t = mean / (std / sqrt(n)) (a one-sample t against 0, std
+   with ddof 1 unless asked otherwise); where the standard error is 0, t is NaN (SS_T_ZERO_SE_NAN,
+   strict) or 0 (SS_T_ZERO_SE_ZERO, the ldk family); two-sided p = I_{df/(df+t^2)}(df/2, 1/2) with
+   df = n - 1 (regularized incomplete beta by Lentz's continued fraction; within 1e-10 of scipy's
+   t.sf, tested); Benjamini-Hochberg q-values over the finite p (NaN stays NaN and is not counted).
+
+   5. FISHER Z
+   z = atanh(r). |r| = 1 gives +-z_inf when z_inf > 0 (ldk's batch path uses 3, its single-lesion
+   path 10), else +-infinity; finite z are never clipped; |r| > 1 (rounding) and NaN give NaN, for
+   the NaN policy to handle.
+
+   6. WHAT IT DOES NOT DO (yet: see STATUS)
+   Weighted samples; higher moments.
+
+   7. API: see the declarations below; each states its contract.
+*/
+#ifndef STAT_STREAM_H
+#define STAT_STREAM_H
+
+#if defined(SS_STATIC) && !defined(TP_STATIC)
+#define TP_STATIC
+#endif
+#include "tensorpool.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SS_VERSION_MAJOR 0
+#define SS_VERSION_MINOR 0
+#define SS_VERSION_PATCH 1
+
+#ifndef SSDEF
+#if defined(SS_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define SSDEF static __attribute__((unused))
+#elif defined(SS_STATIC)
+#define SSDEF static
+#else
+#define SSDEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ss_result {
+    SS_OK = 0,
+    SS_ERR_ARG = -1,      /* a bad argument */
+    SS_ERR_OVERFLOW = -2, /* a size computation overflowed */
+    SS_ERR_NOMEM = -3,    /* the pool (or the system) refused memory */
+    SS_ERR_BUDGET = -4,   /* the memory would exceed the pool's budget */
+    SS_ERR_FORMAT = -5    /* a serialized state that is not one, or of another version */
+} ss_result;
+
+enum { SS_NAN_PROPAGATE = 0, SS_NAN_AS_ZERO = 1, SS_NAN_SKIP = 2 };
+enum { SS_F32 = 0, SS_F64 = 1 };                          /* row element types */
+enum { SS_T_ZERO_SE_NAN = 0, SS_T_ZERO_SE_ZERO = 1 };     /* t where the standard error is 0 */
+
+typedef struct ss_moments ss_moments;
+
+/* An accumulator of n_features features (>= 1), empty, its memory from pool (NULL = a private
+   pool). SS_ERR_ARG (zero features, a bad policy, out NULL), SS_ERR_OVERFLOW, SS_ERR_NOMEM,
+   SS_ERR_BUDGET. */
+SSDEF ss_result ss_moments_create(size_t n_features, int nan_policy, tp_pool *pool, ss_moments **out);
+SSDEF void ss_moments_destroy(ss_moments *m);
+SSDEF size_t ss_moments_features(const ss_moments *m);
+/* The count of feature f (the same for all features unless the policy is SS_NAN_SKIP). */
+SSDEF uint64_t ss_moments_count(const ss_moments *m, size_t f);
+/* Adds n_rows rows of n_features values (dtype SS_F32 or SS_F64) starting stride elements apart
+   (0 = n_features). Scratch from the accumulator's pool (3 doubles per feature, or 4 with
+   SS_NAN_SKIP). SS_ERR_ARG for NULL data with rows, a bad dtype, stride < n_features. */
+SSDEF ss_result ss_moments_add_rows(ss_moments *m, const void *data, int dtype, size_t n_rows, size_t stride);
+/* a += b. SS_ERR_ARG unless both have the same features and policy. */
+SSDEF ss_result ss_moments_merge(ss_moments *a, const ss_moments *b);
+
+/* Bytes of the serialized state. */
+SSDEF size_t ss_moments_serialized_bytes(const ss_moments *m);
+/* Writes the state into buf (cap >= ss_moments_serialized_bytes); SS_ERR_ARG when it does not fit. */
+SSDEF ss_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap);
+/* A new accumulator from a serialized state; SS_ERR_FORMAT for bytes that are not one (wrong
+   magic, version, policy or length). */
+SSDEF ss_result ss_moments_deserialize(const void *buf, size_t len, tp_pool *pool, ss_moments **out);
+
+/* What ss_moments_finalize writes: arrays of n_features doubles, NULL to skip. */
+typedef struct ss_maps {
+    double *mean, *var, *std, *t, *p, *q;
+} ss_maps;
+typedef struct ss_finalize_opts {
+    int ddof;       /* for var and std [0 here means ddof 0; set 1 for the sample variance] */
+    int ddof_t;     /* ddof of the std in t [1 = the usual one-sample t]: 0 or 1 */
+    int t_zero_se;  /* SS_T_ZERO_SE_NAN or SS_T_ZERO_SE_ZERO [NAN] */
+} ss_finalize_opts;
+/* Per-feature statistics (section 4); opts NULL = ddof 0, ddof_t 1, t NaN where se = 0. A feature
+   with n <= ddof has var NaN; t and p need n >= 2. q needs p (scratch from the pool). */
+SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out);
+
+/* Two-sided p of Student's t with df degrees of freedom (df > 0); NaN for NaN input. */
+SSDEF double ss_t_pvalue(double t, double df);
+/* The regularized incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1 (NaN outside). */
+SSDEF double ss_betainc(double a, double b, double x);
+/* Benjamini-Hochberg q-values of n p-values; NaN p give NaN q and are not counted. Scratch
+   (n indices) from pool (NULL = the system allocator through a private pool). */
+SSDEF ss_result ss_bh_qvalues(const double *p, size_t n, double *q, tp_pool *pool);
+/* atanh(r) with +-z_inf at |r| = 1 (z_inf <= 0: +-infinity); NaN for |r| > 1 and NaN. */
+SSDEF double ss_fisher_z(double r, double z_inf);
+
+SSDEF const char *ss_result_string(ss_result result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STAT_STREAM_H */
+
+/* ============================================================================================ */
+/* >>implementation                                                                             */
+/* ============================================================================================ */
+#if defined(STAT_STREAM_IMPLEMENTATION) && !defined(STAT_STREAM_IMPLEMENTATION_INCLUDED)
+#define STAT_STREAM_IMPLEMENTATION_INCLUDED
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ss_moments {
+    size_t n_features;
+    int policy;
+    uint64_t count;   /* all features (not SS_NAN_SKIP) */
+    uint64_t *counts; /* per feature (SS_NAN_SKIP), else NULL */
+    double *mean, *m2;
+    tp_pool *pool, *own_pool;
+};
+
+SSDEF const char *ss_result_string(ss_result r)
+{
+    switch (r) {
+    case SS_OK: return "ok";
+    case SS_ERR_ARG: return "bad argument";
+    case SS_ERR_OVERFLOW: return "size overflow";
+    case SS_ERR_NOMEM: return "out of memory";
+    case SS_ERR_BUDGET: return "over the memory budget";
+    case SS_ERR_FORMAT: return "not a serialized accumulator of this version";
+    }
+    return "unknown result";
+}
+
+static ss_result ss__from_tp(tp_result r)
+{
+    return r == TP_ERR_BUDGET ? SS_ERR_BUDGET : r == TP_ERR_OVERFLOW ? SS_ERR_OVERFLOW : SS_ERR_NOMEM;
+}
+
+/* ---- >>accumulators --------------------------------------------------------------------------- */
+
+SSDEF ss_result ss_moments_create(size_t n_features, int nan_policy, tp_pool *pool, ss_moments **out)
+{
+    size_t per, bytes, head = (sizeof(ss_moments) + 63) / 64 * 64;
+    tp_pool *own = NULL;
+    tp_result tr = TP_OK;
+    ss_moments *m;
+    if (out) *out = NULL;
+    if (!out || !n_features || nan_policy < SS_NAN_PROPAGATE || nan_policy > SS_NAN_SKIP) return SS_ERR_ARG;
+    per = 2 * sizeof(double) + (nan_policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0);
+    if (!tp_size_mul(n_features, per, &bytes) || !tp_size_add(bytes, head, &bytes)) return SS_ERR_OVERFLOW;
+    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__from_tp(tr);
+    m = (ss_moments *)tp_alloc_at(pool, bytes, TP_ZERO, __FILE__, __LINE__, &tr);
+    if (!m) {
+        if (own) tp_destroy(own);
+        return ss__from_tp(tr);
+    }
+    m->n_features = n_features;
+    m->policy = nan_policy;
+    m->mean = (double *)(void *)((char *)m + head);
+    m->m2 = m->mean + n_features;
+    m->counts = nan_policy == SS_NAN_SKIP ? (uint64_t *)(void *)(m->m2 + n_features) : NULL;
+    m->pool = pool;
+    m->own_pool = own;
+    *out = m;
+    return SS_OK;
+}
+
+SSDEF void ss_moments_destroy(ss_moments *m)
+{
+    tp_pool *own;
+    if (!m) return;
+    own = m->own_pool;
+    tp_free(m->pool, m);
+    if (own) tp_destroy(own);
+}
+
+SSDEF size_t ss_moments_features(const ss_moments *m) { return m ? m->n_features : 0; }
+
+SSDEF uint64_t ss_moments_count(const ss_moments *m, size_t f)
+{
+    if (!m || f >= m->n_features) return 0;
+    return m->counts ? m->counts[f] : m->count;
+}
+
+/* Chan's merge of (nb, mean_b, m2_b) into feature f */
+static void ss__merge_one(ss_moments *m, size_t f, uint64_t na, uint64_t nb, double mean_b, double m2_b)
+{
+    double n, d;
+    if (!nb) return;
+    if (!na) {
+        m->mean[f] = mean_b;
+        m->m2[f] = m2_b;
+        return;
+    }
+    n = (double)na + (double)nb;
+    d = mean_b - m->mean[f];
+    m->mean[f] += d * ((double)nb / n);
+    m->m2[f] += m2_b + d * d * ((double)na * (double)nb / n);
+}
+
+static double ss__value(const void *data, int dtype, size_t i)
+{
+    return dtype == SS_F32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
+}
+
+SSDEF ss_result ss_moments_add_rows(ss_moments *m, const void *data, int dtype, size_t n_rows, size_t stride)
+{
+    size_t nf, r, f, bytes;
+    double *sum, *dev;
+    uint64_t *cnt = NULL;
+    tp_result tr = TP_OK;
+    int skip, zero;
+    if (!m || (dtype != SS_F32 && dtype != SS_F64)) return SS_ERR_ARG;
+    if (!n_rows) return SS_OK;
+    nf = m->n_features;
+    if (!data || (stride && stride < nf)) return SS_ERR_ARG;
+    if (!stride) stride = nf;
+    if (!tp_size_mul(n_rows - 1, stride, &bytes) || !tp_size_add(bytes, nf, &bytes) ||
+        !tp_size_mul(nf, 2 * sizeof(double) + sizeof(uint64_t), &bytes))
+        return SS_ERR_OVERFLOW;
+    skip = m->policy == SS_NAN_SKIP;
+    zero = m->policy == SS_NAN_AS_ZERO;
+    sum = (double *)tp_alloc_at(m->pool, nf * (2 * sizeof(double) + (skip ? sizeof(uint64_t) : 0)), TP_ZERO, __FILE__,
+                                __LINE__, &tr);
+    if (!sum) return ss__from_tp(tr);
+    dev = sum + nf;
+    if (skip) cnt = (uint64_t *)(void *)(dev + nf);
+    /* the block's mean: row by row, feature by feature in memory order */
+    for (r = 0; r < n_rows; r++) {
+        const size_t base = r * stride;
+        for (f = 0; f < nf; f++) {
+            double v = ss__value(data, dtype, base + f);
+            if (v != v) {
+                if (skip) continue;
+                if (zero) v = 0.0;
+            }
+            sum[f] += v;
+            if (skip) cnt[f]++;
+        }
+    }
+    for (f = 0; f < nf; f++) sum[f] /= skip ? (double)(cnt[f] ? cnt[f] : 1) : (double)n_rows;
+    /* its M2 around that mean */
+    for (r = 0; r < n_rows; r++) {
+        const size_t base = r * stride;
+        for (f = 0; f < nf; f++) {
+            double v = ss__value(data, dtype, base + f), d;
+            if (v != v) {
+                if (skip) continue;
+                if (zero) v = 0.0;
+            }
+            d = v - sum[f];
+            dev[f] += d * d;
+        }
+    }
+    for (f = 0; f < nf; f++) {
+        uint64_t na = skip ? m->counts[f] : m->count, nb = skip ? cnt[f] : (uint64_t)n_rows;
+        ss__merge_one(m, f, na, nb, sum[f], dev[f]);
+        if (skip) m->counts[f] += cnt[f];
+    }
+    if (!skip) m->count += (uint64_t)n_rows;
+    tp_free(m->pool, sum);
+    return SS_OK;
+}
+
+SSDEF ss_result ss_moments_merge(ss_moments *a, const ss_moments *b)
+{
+    size_t f;
+    if (!a || !b || a->n_features != b->n_features || a->policy != b->policy) return SS_ERR_ARG;
+    for (f = 0; f < a->n_features; f++) {
+        uint64_t na = a->counts ? a->counts[f] : a->count, nb = b->counts ? b->counts[f] : b->count;
+        ss__merge_one(a, f, na, nb, b->mean[f], b->m2[f]);
+        if (a->counts) a->counts[f] += b->counts[f];
+    }
+    if (!a->counts) a->count += b->count;
+    return SS_OK;
+}
+
+/* ---- >>serialization -------------------------------------------------------------------------- */
+
+enum { SS__HEADER = 4 + 4 + 4 + 4 + 8 };
+
+static void ss__put64(unsigned char *p, uint64_t v)
+{
+    int i;
+    for (i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t ss__get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t ss__bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static double ss__double(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static size_t ss__state_bytes(size_t nf, int policy)
+{
+    return SS__HEADER + 8 * ((policy == SS_NAN_SKIP ? nf : 1) + 2 * nf);
+}
+
+SSDEF size_t ss_moments_serialized_bytes(const ss_moments *m)
+{
+    return m ? ss__state_bytes(m->n_features, m->policy) : 0;
+}
+
+SSDEF ss_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap)
+{
+    unsigned char *p = (unsigned char *)buf;
+    size_t f, nc;
+    if (!m || !buf || cap < ss_moments_serialized_bytes(m)) return SS_ERR_ARG;
+    memcpy(p, "SSM1", 4);
+    ss__put64(p + 4, 1); /* version 1 (low 4 bytes), policy (high 4) */
+    p[8] = (unsigned char)m->policy;
+    memset(p + 9, 0, 7);
+    ss__put64(p + 16, (uint64_t)m->n_features);
+    p += SS__HEADER;
+    nc = m->counts ? m->n_features : 1;
+    for (f = 0; f < nc; f++, p += 8) ss__put64(p, m->counts ? m->counts[f] : m->count);
+    for (f = 0; f < m->n_features; f++, p += 8) ss__put64(p, ss__bits(m->mean[f]));
+    for (f = 0; f < m->n_features; f++, p += 8) ss__put64(p, ss__bits(m->m2[f]));
+    return SS_OK;
+}
+
+SSDEF ss_result ss_moments_deserialize(const void *buf, size_t len, tp_pool *pool, ss_moments **out)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    uint64_t nf64;
+    size_t nf, f, nc;
+    int policy;
+    ss_result r;
+    ss_moments *m;
+    if (out) *out = NULL;
+    if (!buf || !out) return SS_ERR_ARG;
+    if (len < SS__HEADER || memcmp(p, "SSM1", 4) != 0 || (ss__get64(p + 4) & 0xffffffffu) != 1) return SS_ERR_FORMAT;
+    policy = p[8];
+    nf64 = ss__get64(p + 16);
+    if (policy > SS_NAN_SKIP || nf64 == 0 || nf64 > (uint64_t)((size_t)-1 / 32)) return SS_ERR_FORMAT;
+    nf = (size_t)nf64;
+    if (len != ss__state_bytes(nf, policy)) return SS_ERR_FORMAT;
+    if ((r = ss_moments_create(nf, policy, pool, &m)) != SS_OK) return r;
+    p += SS__HEADER;
+    nc = policy == SS_NAN_SKIP ? nf : 1;
+    for (f = 0; f < nc; f++, p += 8) {
+        if (m->counts) m->counts[f] = ss__get64(p);
+        else m->count = ss__get64(p);
+    }
+    for (f = 0; f < nf; f++, p += 8) m->mean[f] = ss__double(ss__get64(p));
+    for (f = 0; f < nf; f++, p += 8) m->m2[f] = ss__double(ss__get64(p));
+    *out = m;
+    return SS_OK;
+}
+
+/* ---- >>statistics ----------------------------------------------------------------------------- */
+
+/* The continued fraction of I_x(a, b) (Abramowitz & Stegun 26.5.8) by the modified Lentz method;
+   it converges fast for x < (a + 1) / (a + b + 2) */
+static double ss__betacf(double a, double b, double x)
+{
+    const double tiny = 1e-300, eps = 1e-16;
+    double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap, h;
+    int m;
+    if (fabs(d) < tiny) d = tiny;
+    d = 1 / d;
+    h = d;
+    for (m = 1; m <= 10000; m++) {
+        double m2 = 2.0 * m, aa = m * (b - m) * x / ((qam + m2) * (a + m2)), del;
+        d = 1 + aa * d;
+        if (fabs(d) < tiny) d = tiny;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny) c = tiny;
+        d = 1 / d;
+        h *= d * c;
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1 + aa * d;
+        if (fabs(d) < tiny) d = tiny;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny) c = tiny;
+        d = 1 / d;
+        del = d * c;
+        h *= del;
+        if (fabs(del - 1) < eps) break;
+    }
+    return h;
+}
+
+/* I_x(a, b) given x and y = 1 - x, each computed accurately by the caller */
+static double ss__betainc2(double a, double b, double x, double y)
+{
+    double lfront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(y);
+    if (x < (a + 1) / (a + b + 2)) return exp(lfront) * ss__betacf(a, b, x) / a;
+    return 1 - exp(lfront) * ss__betacf(b, a, y) / b;
+}
+
+SSDEF double ss_betainc(double a, double b, double x)
+{
+    if (!(a > 0) || !(b > 0) || !(x >= 0) || !(x <= 1)) return 0.0 / 0.0;
+    if (x == 0 || x == 1) return x;
+    return ss__betainc2(a, b, x, 1 - x);
+}
+
+SSDEF double ss_t_pvalue(double t, double df)
+{
+    double t2 = t * t;
+    if (t != t || !(df > 0)) return 0.0 / 0.0;
+    if (fabs(t) == 1.0 / 0.0 || t2 > 1e300) return 0.0;
+    if (t2 == 0) return 1.0;
+    /* p = I_x(df / 2, 1 / 2), x = df / (df + t^2); 1 - x = t^2 / (df + t^2) is computed on its
+       own, so that neither a tiny t nor a huge one loses digits */
+    return ss__betainc2(df / 2, 0.5, df / (df + t2), t2 / (df + t2));
+}
+
+SSDEF double ss_fisher_z(double r, double z_inf)
+{
+    if (r != r || fabs(r) > 1) return 0.0 / 0.0;
+    if (fabs(r) == 1) return (r > 0 ? 1 : -1) * (z_inf > 0 ? z_inf : 1.0 / 0.0);
+    return atanh(r);
+}
+
+/* sort helper: indices by p ascending (heap sort: no recursion, no qsort context) */
+static void ss__sift(size_t *idx, const double *p, size_t root, size_t n)
+{
+    for (;;) {
+        size_t child = 2 * root + 1, top = root;
+        if (child < n && p[idx[child]] > p[idx[top]]) top = child;
+        if (child + 1 < n && p[idx[child + 1]] > p[idx[top]]) top = child + 1;
+        if (top == root) return;
+        {
+            size_t tmp = idx[root];
+            idx[root] = idx[top];
+            idx[top] = tmp;
+        }
+        root = top;
+    }
+}
+
+SSDEF ss_result ss_bh_qvalues(const double *p, size_t n, double *q, tp_pool *pool)
+{
+    size_t *idx, m = 0, i, bytes;
+    tp_pool *own = NULL;
+    tp_result tr = TP_OK;
+    double running = 1.0;
+    if (!n) return SS_OK;
+    if (!p || !q) return SS_ERR_ARG;
+    if (!tp_size_mul(n, sizeof(size_t), &bytes)) return SS_ERR_OVERFLOW;
+    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__from_tp(tr);
+    idx = (size_t *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr);
+    if (!idx) {
+        if (own) tp_destroy(own);
+        return ss__from_tp(tr);
+    }
+    for (i = 0; i < n; i++) {
+        if (p[i] == p[i]) idx[m++] = i;
+        q[i] = p[i] == p[i] ? 0.0 : p[i];
+    }
+    for (i = m / 2; i-- > 0;) ss__sift(idx, p, i, m);
+    for (i = m; i-- > 1;) {
+        size_t tmp = idx[0];
+        idx[0] = idx[i];
+        idx[i] = tmp;
+        ss__sift(idx, p, 0, i);
+    }
+    for (i = m; i-- > 0;) { /* q_(i) = min over j >= i of p_(j) m / j */
+        double v = p[idx[i]] * (double)m / (double)(i + 1);
+        running = v < running ? v : running;
+        q[idx[i]] = running;
+    }
+    tp_free(pool, idx);
+    if (own) tp_destroy(own);
+    return SS_OK;
+}
+
+SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out)
+{
+    ss_finalize_opts o;
+    size_t f;
+    double nan = 0.0 / 0.0;
+    if (!m || !out) return SS_ERR_ARG;
+    if (opts) o = *opts;
+    else {
+        memset(&o, 0, sizeof o);
+        o.ddof_t = 1;
+    }
+    if (o.ddof < 0 || o.ddof > 1 || o.ddof_t < 0 || o.ddof_t > 1 || (o.t_zero_se != SS_T_ZERO_SE_NAN && o.t_zero_se != SS_T_ZERO_SE_ZERO))
+        return SS_ERR_ARG;
+    if (out->q && !out->p) return SS_ERR_ARG;
+    for (f = 0; f < m->n_features; f++) {
+        double n = (double)(m->counts ? m->counts[f] : m->count), mean = n > 0 ? m->mean[f] : nan, m2 = m->m2[f];
+        double var = n > o.ddof ? m2 / (n - o.ddof) : nan, var_t = n > o.ddof_t ? m2 / (n - o.ddof_t) : nan;
+        double se = sqrt(var_t / n), t = nan;
+        if (n >= 2 && mean == mean && se == se) {
+            if (se > 0) t = mean / se;
+            else t = o.t_zero_se == SS_T_ZERO_SE_ZERO ? 0.0 : nan;
+        }
+        if (out->mean) out->mean[f] = mean;
+        if (out->var) out->var[f] = var;
+        if (out->std) out->std[f] = sqrt(var);
+        if (out->t) out->t[f] = t;
+        if (out->p) out->p[f] = n >= 2 ? ss_t_pvalue(t, n - 1) : nan;
+    }
+    if (out->q) return ss_bh_qvalues(out->p, m->n_features, out->q, m->pool);
+    return SS_OK;
+}
+
+#endif /* STAT_STREAM_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the tensorpool authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -1,0 +1,412 @@
+/* Tests of stat_stream.h so far: accumulators against naive double sums computed here, merge and
+   serialization, NaN policies, the statistics against scipy (tests/data/stat, made by
+   tools/gen_stat_golden.py) and the lesion network mapping reference's Fisher z maps and
+   per-file partial states. Run from the repository root. */
+#define TENSORPOOL_IMPLEMENTATION
+#define STAT_STREAM_IMPLEMENTATION
+#include "../stat_stream.h"
+#include "testkit.h"
+#include "testdata.h"
+
+#define DATA "tests/data/stat/"
+
+static npy_array load(const char *name) { return td_load(DATA, name); }
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+static double uniform01(void)
+{
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * 0x1p-53;
+}
+static double gauss(void) { return sqrt(-2 * log(uniform01() + 1e-300)) * cos(6.283185307179586 * uniform01()); }
+
+/* mean and M2 of column f of a rows x stride matrix, in long double */
+static void naive(const double *x, size_t rows, size_t stride, size_t f, double *mean, double *m2)
+{
+    long double s = 0, d = 0, mu;
+    size_t r;
+    for (r = 0; r < rows; r++) s += x[r * stride + f];
+    mu = s / rows;
+    for (r = 0; r < rows; r++) d += (x[r * stride + f] - mu) * (x[r * stride + f] - mu);
+    *mean = (double)mu;
+    *m2 = (double)d;
+}
+
+static int close_rel(double a, double b, double tol) { return fabs(a - b) <= tol * fabs(b) || (a != a && b != b); }
+
+/* rows added in any blocks, and merged accumulators, agree with the whole, for float and double
+   rows with a stride */
+static void test_blocks_and_merge(void)
+{
+    enum { R = 97, F = 13, S = 16 };
+    double x[R * S], mean[F], var[F], worst = 0;
+    float xf[R * S];
+    static const size_t cuts[4][4] = {{97, 0, 0, 0}, {1, 96, 0, 0}, {50, 40, 7, 0}, {3, 3, 90, 1}};
+    ss_maps maps;
+    ss_finalize_opts o;
+    size_t i, f, c;
+    for (i = 0; i < R * S; i++) xf[i] = (float)(x[i] = 5 + 3 * gauss());
+    memset(&maps, 0, sizeof maps);
+    maps.mean = mean;
+    maps.var = var;
+    memset(&o, 0, sizeof o);
+    o.ddof = 1;
+    o.ddof_t = 1;
+    for (c = 0; c < 4; c++) {
+        ss_moments *whole, *part = NULL;
+        size_t at = 0, k;
+        CHECK(ss_moments_create(F, SS_NAN_PROPAGATE, NULL, &whole) == SS_OK);
+        for (k = 0; k < 4 && cuts[c][k]; k++) { /* blocks into one accumulator, each block also alone, merged into part */
+            ss_moments *alone;
+            CHECK(ss_moments_add_rows(whole, x + at * S, SS_F64, cuts[c][k], S) == SS_OK);
+            CHECK(ss_moments_create(F, SS_NAN_PROPAGATE, NULL, &alone) == SS_OK);
+            CHECK(ss_moments_add_rows(alone, x + at * S, SS_F64, cuts[c][k], S) == SS_OK);
+            if (k == 0) part = alone;
+            else {
+                CHECK(ss_moments_merge(part, alone) == SS_OK);
+                ss_moments_destroy(alone);
+            }
+            at += cuts[c][k];
+        }
+        CHECK(ss_moments_count(whole, 0) == R && ss_moments_count(part, F - 1) == R);
+        CHECK(ss_moments_finalize(whole, &o, &maps) == SS_OK);
+        for (f = 0; f < F; f++) {
+            double m, m2;
+            naive(x, R, S, f, &m, &m2);
+            CHECK(close_rel(mean[f], m, 1e-14) && close_rel(var[f], m2 / (R - 1), 1e-13));
+            worst = fabs(var[f] - m2 / (R - 1)) / (m2 / (R - 1)) > worst ? fabs(var[f] - m2 / (R - 1)) / (m2 / (R - 1)) : worst;
+        }
+        CHECK(ss_moments_finalize(part, &o, &maps) == SS_OK);
+        for (f = 0; f < F; f++) {
+            double m, m2;
+            naive(x, R, S, f, &m, &m2);
+            CHECK(close_rel(mean[f], m, 1e-14) && close_rel(var[f], m2 / (R - 1), 1e-13));
+        }
+        ss_moments_destroy(whole);
+        ss_moments_destroy(part);
+    }
+    { /* float rows are read as their values */
+        ss_moments *a;
+        double xd[R * S], m, m2;
+        for (i = 0; i < R * S; i++) xd[i] = xf[i];
+        CHECK(ss_moments_create(F, SS_NAN_PROPAGATE, NULL, &a) == SS_OK);
+        CHECK(ss_moments_add_rows(a, xf, SS_F32, 60, S) == SS_OK && ss_moments_add_rows(a, xf + 60 * S, SS_F32, R - 60, S) == SS_OK);
+        CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK);
+        naive(xd, R, S, 4, &m, &m2);
+        CHECK(close_rel(mean[4], m, 1e-14) && close_rel(var[4], m2 / (R - 1), 1e-13));
+        CHECK(ss_moments_add_rows(a, xf, SS_F32, 2, F - 1) == SS_ERR_ARG && ss_moments_add_rows(a, NULL, SS_F64, 2, 0) == SS_ERR_ARG);
+        CHECK(ss_moments_add_rows(a, xf, 7, 2, 0) == SS_ERR_ARG && ss_moments_add_rows(a, NULL, SS_F64, 0, 0) == SS_OK);
+        ss_moments_destroy(a);
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  worst relative variance error %.3g\n", worst);
+}
+
+/* Why no sums of squares: values 1e4 + N(0, 1). float32 sum/sumsq gives a variance that is
+   wrong in every digit (often negative); double sum/sumsq loses half its digits; the
+   accumulator keeps them all. */
+static void test_cancellation(void)
+{
+    enum { R = 1000 };
+    double x[R], mean, m2, var;
+    float xf[R], s = 0, s2 = 0, var32;
+    double ds = 0, ds2 = 0, var64;
+    ss_moments *a;
+    ss_maps maps;
+    ss_finalize_opts o;
+    size_t i;
+    for (i = 0; i < R; i++) {
+        xf[i] = (float)(1e4 + gauss());
+        x[i] = xf[i];
+        s += xf[i];
+        s2 += xf[i] * xf[i];
+        ds += x[i];
+        ds2 += x[i] * x[i];
+    }
+    var32 = (s2 - s * s / R) / (R - 1);
+    var64 = (ds2 - ds * ds / R) / (R - 1);
+    naive(x, R, 1, 0, &mean, &m2);
+    CHECK(ss_moments_create(1, SS_NAN_PROPAGATE, NULL, &a) == SS_OK);
+    for (i = 0; i < R; i += 100) CHECK(ss_moments_add_rows(a, xf + i, SS_F32, 100, 1) == SS_OK);
+    memset(&maps, 0, sizeof maps);
+    maps.var = &var;
+    memset(&o, 0, sizeof o);
+    o.ddof = 1;
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK);
+    CHECK_MSG(close_rel(var, m2 / (R - 1), 1e-12), "accumulator %.17g vs %.17g", var, m2 / (R - 1));
+    CHECK_MSG(fabs(var32 - m2 / (R - 1)) > 0.1 * (m2 / (R - 1)), "float32 sum/sumsq happened to be right: %g", var32);
+    CHECK(fabs(var64 - m2 / (R - 1)) > 1e-10 * (m2 / (R - 1)));
+    if (getenv("TK_VERBOSE"))
+        fprintf(stderr, "  variance of 1e4 + N(0, 1): exact %.10f, accumulator %.10f, double sumsq %.10f, float sumsq %.3f\n",
+                m2 / (R - 1), var, var64, (double)var32);
+    ss_moments_destroy(a);
+}
+
+/* the three NaN policies on a small matrix, against the rules written out here */
+static void test_nan_policies(void)
+{
+    const double nan = 0.0 / 0.0;
+    double x[4 * 3] = {1, nan, 5, 2, 4, nan, 3, nan, 7, nan, 6, 9}, mean[3], var[3];
+    ss_moments *a;
+    ss_maps maps;
+    ss_finalize_opts o;
+    memset(&maps, 0, sizeof maps);
+    maps.mean = mean;
+    maps.var = var;
+    memset(&o, 0, sizeof o);
+    o.ddof = 1;
+    CHECK(ss_moments_create(3, SS_NAN_PROPAGATE, NULL, &a) == SS_OK && ss_moments_add_rows(a, x, SS_F64, 4, 0) == SS_OK);
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK && mean[0] != mean[0] && mean[1] != mean[1] && var[2] != var[2]);
+    ss_moments_destroy(a);
+    CHECK(ss_moments_create(3, SS_NAN_AS_ZERO, NULL, &a) == SS_OK && ss_moments_add_rows(a, x, SS_F64, 4, 0) == SS_OK);
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK && ss_moments_count(a, 1) == 4);
+    CHECK_NEAR(mean[0], 6.0 / 4, 1e-15);
+    CHECK_NEAR(mean[1], 10.0 / 4, 1e-15);
+    CHECK_NEAR(var[2], ((5 - 5.25) * (5 - 5.25) + (0 - 5.25) * (0 - 5.25) + (7 - 5.25) * (7 - 5.25) + (9 - 5.25) * (9 - 5.25)) / 3, 1e-14);
+    ss_moments_destroy(a);
+    CHECK(ss_moments_create(3, SS_NAN_SKIP, NULL, &a) == SS_OK && ss_moments_add_rows(a, x, SS_F64, 2, 0) == SS_OK &&
+          ss_moments_add_rows(a, x + 6, SS_F64, 2, 0) == SS_OK);
+    CHECK(ss_moments_count(a, 0) == 3 && ss_moments_count(a, 1) == 2 && ss_moments_count(a, 2) == 3);
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK);
+    CHECK_NEAR(mean[0], 2.0, 1e-15);
+    CHECK_NEAR(var[0], 1.0, 1e-15);
+    CHECK_NEAR(mean[1], 5.0, 1e-15);
+    CHECK_NEAR(var[1], 2.0, 1e-15);
+    CHECK_NEAR(mean[2], 7.0, 1e-15);
+    CHECK_NEAR(var[2], 4.0, 1e-14);
+    ss_moments_destroy(a);
+    CHECK(ss_moments_create(3, 9, NULL, &a) == SS_ERR_ARG && a == NULL);
+    CHECK(ss_moments_create(0, 0, NULL, &a) == SS_ERR_ARG);
+    CHECK(ss_moments_create((size_t)-1 / 8, 0, NULL, &a) == SS_ERR_OVERFLOW);
+}
+
+/* serialize -> deserialize is exact; bytes that are not a state are refused; merging states of
+   different shape or policy is refused */
+static void test_serialize(void)
+{
+    double x[50 * 7];
+    ss_moments *a, *b, *c;
+    unsigned char *buf;
+    size_t i, n;
+    for (i = 0; i < 50 * 7; i++) x[i] = i % 11 == 3 ? 0.0 / 0.0 : gauss();
+    CHECK(ss_moments_create(7, SS_NAN_SKIP, NULL, &a) == SS_OK && ss_moments_add_rows(a, x, SS_F64, 50, 0) == SS_OK);
+    n = ss_moments_serialized_bytes(a);
+    CHECK(n == 24 + 8 * (7 + 14));
+    buf = (unsigned char *)malloc(n + 8);
+    CHECK(ss_moments_serialize(a, buf, n - 1) == SS_ERR_ARG && ss_moments_serialize(a, buf, n) == SS_OK);
+    CHECK(memcmp(buf, "SSM1", 4) == 0 && buf[4] == 1 && buf[8] == SS_NAN_SKIP && buf[16] == 7);
+    CHECK(ss_moments_deserialize(buf, n, NULL, &b) == SS_OK);
+    {
+        unsigned char *again = (unsigned char *)malloc(n);
+        CHECK(ss_moments_serialize(b, again, n) == SS_OK && memcmp(again, buf, n) == 0);
+        free(again);
+    }
+    CHECK(ss_moments_merge(a, b) == SS_OK && ss_moments_count(a, 3) == 2 * ss_moments_count(b, 3));
+    CHECK(ss_moments_deserialize(buf, n - 8, NULL, &c) == SS_ERR_FORMAT && c == NULL);
+    buf[0] = 'X';
+    CHECK(ss_moments_deserialize(buf, n, NULL, &c) == SS_ERR_FORMAT);
+    buf[0] = 'S';
+    buf[4] = 2;
+    CHECK(ss_moments_deserialize(buf, n, NULL, &c) == SS_ERR_FORMAT);
+    buf[4] = 1;
+    buf[8] = 7;
+    CHECK(ss_moments_deserialize(buf, n, NULL, &c) == SS_ERR_FORMAT);
+    CHECK(ss_moments_create(7, SS_NAN_AS_ZERO, NULL, &c) == SS_OK && ss_moments_merge(a, c) == SS_ERR_ARG);
+    ss_moments_destroy(c);
+    CHECK(ss_moments_create(6, SS_NAN_SKIP, NULL, &c) == SS_OK && ss_moments_merge(a, c) == SS_ERR_ARG);
+    ss_moments_destroy(c);
+    ss_moments_destroy(a);
+    ss_moments_destroy(b);
+    free(buf);
+}
+
+/* Student t p-values and the incomplete beta against scipy; BH q-values against scipy's
+   false_discovery_control; Fisher z's edges */
+static void test_against_scipy(void)
+{
+    npy_array tp = load("t_pvalues.npy"), bh = load("bh.npy");
+    double worst = 0, q[500], p[500];
+    size_t i, n;
+    CHECK(tp.data && bh.data);
+    if (!tp.data || !bh.data) goto out;
+    n = tp.shape[0];
+    for (i = 0; i < n; i++) {
+        const double *row = (const double *)tp.data + 3 * i;
+        double got = ss_t_pvalue(row[0], row[1]), want = row[2], d;
+        /* df = 1 is the Cauchy distribution: p = 1 - 2 atan(|t|) / pi exactly (scipy 1.17's
+           t.sf(1e-8, 1) is 3e-9 off it; its cauchy.sf agrees with the closed form) */
+        if (row[1] == 1) want = 1 - 2 * atan(fabs(row[0])) / 3.14159265358979323846;
+        d = fabs(got - want) / want;
+        CHECK_MSG(d <= 1e-10, "t = %g, df = %g: %.17g vs %.17g", row[0], row[1], got, want);
+        worst = d > worst ? d : worst;
+    }
+    for (i = 0; i < 500; i++) p[i] = ((const double *)bh.data)[2 * i];
+    CHECK(ss_bh_qvalues(p, 500, q, NULL) == SS_OK);
+    for (i = 0; i < 500; i++) CHECK_MSG(close_rel(q[i], ((const double *)bh.data)[2 * i + 1], 1e-14), "q[%zu]", i);
+    p[3] = 0.0 / 0.0; /* NaN is left out: the others' q come from 499 p-values */
+    CHECK(ss_bh_qvalues(p, 500, q, NULL) == SS_OK && q[3] != q[3] && q[0] == q[0]);
+    CHECK(ss_t_pvalue(0.0 / 0.0, 5) != ss_t_pvalue(0.0 / 0.0, 5) && ss_t_pvalue(1.0 / 0.0, 5) == 0 && ss_t_pvalue(0, 5) == 1);
+    CHECK(ss_t_pvalue(2, 0) != ss_t_pvalue(2, 0));
+    CHECK(ss_betainc(2, 3, 0) == 0 && ss_betainc(2, 3, 1) == 1 && ss_betainc(-1, 3, 0.5) != ss_betainc(-1, 3, 0.5));
+    CHECK_NEAR(ss_betainc(2, 3, 0.4), 0.5248, 1e-15); /* I_0.4(2, 3) = 1 - 0.6^4 - 4 0.4 0.6^3 */
+    CHECK(ss_fisher_z(1, 3) == 3 && ss_fisher_z(-1, 10) == -10 && isinf(ss_fisher_z(1, 0)) && ss_fisher_z(-1, 0) < 0);
+    CHECK(ss_fisher_z(1.0000001, 3) != ss_fisher_z(1.0000001, 3) && ss_fisher_z(0.0 / 0.0, 3) != ss_fisher_z(0.0 / 0.0, 3));
+    CHECK(ss_fisher_z(0.999999, 3) > 3); /* finite z are never clipped */
+    CHECK_NEAR(ss_fisher_z(0.5, 3), 0.54930614433405489, 4e-16); /* atanh(0.5), within 2 ulp */
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  t p-values: worst relative error %.3g over %zu (t, df)\n", worst, n);
+out:
+    npy_free(&tp);
+    npy_free(&bh);
+}
+
+/* The lesion network mapping reference (L0_block27, 1002 voxels incl. the constant ones):
+   each file's 8 subjects of strict z give its partial state; merged, the strict maps; from r,
+   each ldk-family policy's maps (Fisher z with its z_inf, NaN as 0, its ddof, t = 0 where the
+   standard error is 0) */
+static void test_lnm_reference(void)
+{
+    enum { S = 24, V = 1002 };
+    static const char *pols[4] = {"strict", "ldk_batch_pop", "lacuna_batch_sample", "ldk_single"};
+    npy_array z = load("lnm_z_subjects.npy"), r = load("lnm_r_subjects.npy"), nb = load("lnm_partial_n_b.npy"),
+              mb = load("lnm_partial_mean_b.npy"), m2b = load("lnm_partial_m2_b.npy");
+    double *mean = (double *)malloc(V * sizeof(double)), *sd = (double *)malloc(V * sizeof(double)),
+           *t = (double *)malloc(V * sizeof(double)), *zz = (double *)malloc(S * V * sizeof(double)), worst = 0;
+    ss_moments *part[3], *all = NULL;
+    ss_maps maps;
+    ss_finalize_opts o;
+    size_t k, v, i;
+    int pol;
+    CHECK(z.data && r.data && nb.data && mb.data && m2b.data);
+    if (!z.data || !r.data || !nb.data || !mb.data || !m2b.data) goto out;
+    for (k = 0; k < 3; k++) {
+        const double *zk = (const double *)z.data + 8 * k * V;
+        CHECK(ss_moments_create(V, SS_NAN_PROPAGATE, NULL, &part[k]) == SS_OK);
+        CHECK(ss_moments_add_rows(part[k], zk, SS_F64, 8, 0) == SS_OK);
+        for (v = 0; v < V; v++) CHECK(ss_moments_count(part[k], v) == (uint64_t)((const double *)nb.data)[k * V + v]);
+    }
+    { /* the partial states themselves: mean and M2 of each file */
+        ss_finalize_opts o0;
+        memset(&o0, 0, sizeof o0);
+        memset(&maps, 0, sizeof maps);
+        maps.mean = mean;
+        maps.var = sd; /* ddof 0: var = M2 / n */
+        for (k = 0; k < 3; k++) {
+            CHECK(ss_moments_finalize(part[k], &o0, &maps) == SS_OK);
+            for (v = 0; v < V; v++) {
+                double m2 = sd[v] * 8, rm2 = ((const double *)m2b.data)[k * V + v];
+                CHECK(close_rel(mean[v], ((const double *)mb.data)[k * V + v], 1e-13));
+                CHECK_MSG(fabs(m2 - rm2) <= 1e-12 * (fabs(rm2) + 1e-3) || (m2 != m2 && rm2 != rm2), "file %zu voxel %zu: M2 %.17g vs %.17g",
+                          k, v, m2, rm2);
+            }
+        }
+    }
+    all = part[0];
+    CHECK(ss_moments_merge(all, part[1]) == SS_OK && ss_moments_merge(all, part[2]) == SS_OK);
+    for (pol = 0; pol < 4; pol++) {
+        char name[96];
+        npy_array rm, rs, rt, rr;
+        double z_inf = pol == 3 ? 10 : 3;
+        ss_moments *acc = all;
+        memset(&o, 0, sizeof o);
+        o.ddof = pol == 1 ? 0 : 1;
+        o.ddof_t = o.ddof;
+        o.t_zero_se = pol == 0 ? SS_T_ZERO_SE_NAN : SS_T_ZERO_SE_ZERO;
+        if (pol > 0) { /* the ldk family: z from r with its z_inf, NaN r and z as 0 */
+            for (i = 0; i < (size_t)S * V; i++) {
+                double rv = ((const double *)r.data)[i];
+                zz[i] = ss_fisher_z(rv != rv ? 0.0 : rv, z_inf);
+            }
+            CHECK(ss_moments_create(V, SS_NAN_AS_ZERO, NULL, &acc) == SS_OK && ss_moments_add_rows(acc, zz, SS_F64, S, 0) == SS_OK);
+        }
+        memset(&maps, 0, sizeof maps);
+        maps.mean = mean;
+        maps.std = sd;
+        maps.t = t;
+        CHECK(ss_moments_finalize(acc, &o, &maps) == SS_OK);
+        snprintf(name, sizeof name, "lnm_%s_mean_z.npy", pols[pol]);
+        rm = load(name);
+        snprintf(name, sizeof name, pol == 0 ? "lnm_%s_std_z_ddof1.npy" : "lnm_%s_std_z.npy", pols[pol]);
+        rs = load(name);
+        snprintf(name, sizeof name, "lnm_%s_t.npy", pols[pol]);
+        rt = load(name);
+        snprintf(name, sizeof name, "lnm_%s_mean_r.npy", pols[pol]);
+        rr = load(name);
+        CHECK(rm.data && rs.data && rt.data && rr.data);
+        for (v = 0; rm.data && rs.data && rt.data && rr.data && v < V; v++) {
+            double em = ((const double *)rm.data)[v], es = ((const double *)rs.data)[v], et = ((const double *)rt.data)[v];
+            double er = ((const double *)rr.data)[v];
+            CHECK_MSG(close_rel(mean[v], em, 1e-10) || fabs(mean[v] - em) < 1e-15, "%s voxel %zu mean z %.17g vs %.17g", pols[pol], v, mean[v], em);
+            CHECK_MSG(close_rel(sd[v], es, 1e-10) || fabs(sd[v] - es) < 1e-13, "%s voxel %zu std %.17g vs %.17g", pols[pol], v, sd[v], es);
+            CHECK_MSG(close_rel(t[v], et, 1e-10) || fabs(t[v] - et) < 1e-9, "%s voxel %zu t %.17g vs %.17g", pols[pol], v, t[v], et);
+            CHECK_MSG(close_rel(tanh(mean[v]), er, 1e-10), "%s voxel %zu mean r", pols[pol], v);
+            if (em == em && fabs(t[v] - et) / fabs(et) > worst) worst = fabs(t[v] - et) / fabs(et);
+        }
+        npy_free(&rm); npy_free(&rs); npy_free(&rt); npy_free(&rr);
+        if (acc != all) ss_moments_destroy(acc);
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  LNM reference: worst relative t error %.3g\n", worst);
+    ss_moments_destroy(part[1]);
+    ss_moments_destroy(part[2]);
+    ss_moments_destroy(all);
+out:
+    free(mean); free(sd); free(t); free(zz);
+    npy_free(&z); npy_free(&r); npy_free(&nb); npy_free(&mb); npy_free(&m2b);
+}
+
+/* q needs p; bad options; a feature with one sample has NaN variance (ddof 1), t and p */
+static void test_finalize_edges(void)
+{
+    double x[2] = {1, 2}, mean, var, t, p, q;
+    ss_moments *a;
+    ss_maps maps;
+    ss_finalize_opts o;
+    CHECK(ss_moments_create(1, SS_NAN_PROPAGATE, NULL, &a) == SS_OK && ss_moments_add_rows(a, x, SS_F64, 1, 0) == SS_OK);
+    memset(&maps, 0, sizeof maps);
+    maps.mean = &mean;
+    maps.var = &var;
+    maps.t = &t;
+    maps.p = &p;
+    maps.q = &q;
+    memset(&o, 0, sizeof o);
+    o.ddof = 1;
+    o.ddof_t = 1;
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK && mean == 1 && var != var && t != t && p != p);
+    CHECK(ss_moments_add_rows(a, x + 1, SS_F64, 1, 0) == SS_OK && ss_moments_finalize(a, &o, &maps) == SS_OK);
+    CHECK_NEAR(var, 0.5, 1e-15);
+    CHECK_NEAR(t, 1.5 / 0.5, 1e-14);
+    CHECK_NEAR(p, ss_t_pvalue(3, 1), 1e-15);
+    CHECK_NEAR(q, p, 1e-15);
+    maps.p = NULL;
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_ERR_ARG);
+    maps.p = &p;
+    o.ddof = 2;
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_ERR_ARG);
+    o.ddof = 1;
+    o.t_zero_se = 5;
+    CHECK(ss_moments_finalize(a, &o, &maps) == SS_ERR_ARG);
+    CHECK(ss_moments_finalize(a, NULL, &maps) == SS_OK);
+    ss_moments_destroy(a);
+    { /* constant data: se 0 gives t NaN (strict) or 0 */
+        double c[3] = {4, 4, 4};
+        CHECK(ss_moments_create(1, SS_NAN_PROPAGATE, NULL, &a) == SS_OK && ss_moments_add_rows(a, c, SS_F64, 3, 0) == SS_OK);
+        maps.q = NULL;
+        CHECK(ss_moments_finalize(a, &o, &maps) == SS_ERR_ARG);
+        o.t_zero_se = SS_T_ZERO_SE_NAN;
+        CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK && t != t);
+        o.t_zero_se = SS_T_ZERO_SE_ZERO;
+        CHECK(ss_moments_finalize(a, &o, &maps) == SS_OK && t == 0 && p == 1);
+        ss_moments_destroy(a);
+    }
+    CHECK(strcmp(ss_result_string(SS_ERR_FORMAT), "not a serialized accumulator of this version") == 0);
+}
+
+int main(void)
+{
+    RUN(test_blocks_and_merge);
+    RUN(test_cancellation);
+    RUN(test_nan_policies);
+    RUN(test_serialize);
+    RUN(test_against_scipy);
+    RUN(test_lnm_reference);
+    RUN(test_finalize_edges);
+    return tk_summary("stat_stream");
+}
