@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     tp_desc pd;
     tp_pool *pool;
     struct rusage ru;
-    char err[300];
+    char err[300], diff[32];
     memset(&in, 0, sizeof in);
     for (i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -157,14 +157,16 @@ int main(int argc, char **argv)
         npy_free(&ref);
         free(v);
     }
+    if (compare) snprintf(diff, sizeof diff, "%.2g", worst);
+    else snprintf(diff, sizeof diff, "-");
     getrusage(RUSAGE_SELF, &ru);
     for (r = 0; r < reps && walls[r] != wall_sorted[(reps - 1) / 2]; r++) {}
     printf("bench=pac signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
-           "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%.2g\n",
+           "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%s\n",
            n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
            plan.keep_phase_bins, wall_sorted[(reps - 1) / 2], wall_sorted[0], cpus[r < reps ? r : 0],
            (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
-           compare ? worst : 0.0);
+           diff);
     tp_destroy(pool);
     free(mi);
     free(z);

@@ -260,7 +260,8 @@ pac_bench() {
         echo "the reference study timed), 'mres' bands (30 x 30), tensorpac's MI (idpac 2), swap-blocks surrogates and"
         echo "z-scores (idpac (2, 2, 4)). Each row is one process (peak RSS is that process's, Python and numpy included"
         echo "for tensorpac); wall and CPU seconds are medians of the runs inside it, best beside. tensorpac runs with"
-        echo "n_jobs=1 (all its work in its own process). \"max rel diff\" compares pacgpu's MI with tensorpac's on this input."
+        echo "n_jobs=1 (all its work in its own process). \"max rel diff\" compares pacgpu's MI with tensorpac's on this input"
+        echo "(- : not compared). This VM runs at two speeds about 1.4x apart and changed between rows; the best column shows it."
         echo
         echo "| configuration | wall s | best s | CPU s | peak RSS MiB | work buffers MiB | workers | bands/pass | max rel diff |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
