@@ -149,6 +149,14 @@ fi
 # ---- stat_stream.h ------------------------------------------------------------------------------
 SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"
 build stat_stream $CC $TFLAGS -D_DEFAULT_SOURCE $SS_SRC $LIBS && run_suite "stat_stream" "$B/stat_stream"
+build stat_stream_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DSS_NO_VECTOR_EXTENSIONS $SS_SRC $LIBS \
+    && run_suite "stat_stream SS_NO_VECTOR_EXTENSIONS" "$B/stat_stream_plain"
+if CBLAS=$(tools/detect.sh cblas); then
+    build stat_stream_cblas $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_CBLAS $SS_SRC $CBLAS $LIBS \
+        && run_suite "stat_stream STAT_STREAM_USE_CBLAS" "$B/stat_stream_cblas"
+else
+    skip "stat_stream with CBLAS: no CBLAS (libopenblas-dev) found"
+fi
 build stat_stream_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_stat_stream.c -x none "$B/npy.o" "$B/util.o" -lpthread \
     && run_suite "stat_stream C++" "$B/stat_stream_cxx"
 if have clang && [ -x "$B/san_probe" ]; then

@@ -399,6 +399,120 @@ static void test_finalize_edges(void)
     CHECK(strcmp(ss_result_string(SS_ERR_FORMAT), "not a serialized accumulator of this version") == 0);
 }
 
+/* r of every (seed, voxel) against a long-double Pearson computed here: data with a 1e4 offset
+   and scales from 1e-3 to 1e3, a constant voxel, a constant seed, a single-voxel seed, a voxel
+   count that is not a multiple of the GEMM block; float64 to 1e-12, float32 to 2e-5 */
+static void test_seedcorr_naive(void)
+{
+    enum { T = 37, V = 1203, LD = 1210, L = 5 };
+    static const int64_t vox[] = {3, 4, 5, 900, 17, 1202, 600, 601, 602, 603, 7};
+    static const size_t off[L + 1] = {0, 3, 4, 6, 10, 11};
+    float *ts = (float *)malloc(T * LD * sizeof(float));
+    double *r = (double *)malloc(L * V * sizeof(double)), worst64 = 0, worst32 = 0;
+    ss_seeds s;
+    size_t t, v, l, i;
+    int prec;
+    char err[200];
+    for (t = 0; t < T; t++)
+        for (v = 0; v < LD; v++) ts[t * LD + v] = (float)(1e4 + pow(10.0, (double)(v % 7) - 3) * gauss());
+    for (t = 0; t < T; t++) ts[t * LD + 40] = 5.0f;                        /* a constant voxel */
+    for (t = 0; t < T; t++) ts[t * LD + 7] = 2.0f;                         /* seed 4 = that constant */
+    s.n_seeds = L;
+    s.voxels = vox;
+    s.offsets = off;
+    for (prec = SS_F32; prec <= SS_F64; prec++) {
+        tp_pool *pool = tp_create(NULL, NULL);
+        CHECK_MSG(ss_seedcorr(pool, ts, T, V, LD, &s, prec, r, V, err, sizeof err) == SS_OK, "%s", err);
+        CHECK(tp_get_stats(pool).peak_requested == ss_seedcorr_bytes(T, V, L, prec) && tp_get_stats(pool).live_blocks == 0);
+        tp_destroy(pool);
+        for (l = 0; l < L; l++) {
+            long double seed[T], sm = 0, sn = 0;
+            for (t = 0; t < T; t++) {
+                seed[t] = 0;
+                for (i = off[l]; i < off[l + 1]; i++) seed[t] += ts[t * LD + (size_t)vox[i]];
+                seed[t] /= (long double)(off[l + 1] - off[l]);
+                sm += seed[t];
+            }
+            sm /= T;
+            for (t = 0; t < T; t++) sn += (seed[t] - sm) * (seed[t] - sm);
+            for (v = 0; v < V; v++) {
+                long double vm = 0, vn = 0, c = 0, want;
+                double got = r[l * V + v], d;
+                for (t = 0; t < T; t++) vm += ts[t * LD + v];
+                vm /= T;
+                for (t = 0; t < T; t++) {
+                    vn += (ts[t * LD + v] - vm) * (ts[t * LD + v] - vm);
+                    c += (ts[t * LD + v] - vm) * (seed[t] - sm);
+                }
+                if (vn == 0 || sn == 0) {
+                    CHECK_MSG(got != got, "seed %zu voxel %zu: constant series should give NaN, not %g", l, v, got);
+                    continue;
+                }
+                want = c / sqrtl(vn * sn);
+                d = fabs(got - (double)want);
+                if (prec == SS_F64) {
+                    CHECK_MSG(d <= 1e-12, "float64: seed %zu voxel %zu: %.17g vs %.17Lg", l, v, got, want);
+                    worst64 = d > worst64 ? d : worst64;
+                } else {
+                    CHECK_MSG(d <= 2e-5, "float32: seed %zu voxel %zu: %.9g vs %.9Lg", l, v, got, want);
+                    worst32 = d > worst32 ? d : worst32;
+                }
+            }
+        }
+    }
+    CHECK(r[1 * V + 900] > 0.999999); /* a single-voxel seed correlates with itself */
+    { /* bad seeds are named */
+        int64_t bad = 1203;
+        size_t off1[2] = {0, 1}, off0[2] = {0, 0};
+        ss_seeds b;
+        b.n_seeds = 1;
+        b.voxels = &bad;
+        b.offsets = off1;
+        CHECK(ss_seedcorr(NULL, ts, T, V, LD, &b, SS_F64, r, V, err, sizeof err) == SS_ERR_ARG && strstr(err, "seed 0: voxel 1203"));
+        b.offsets = off0;
+        CHECK(ss_seedcorr(NULL, ts, T, V, LD, &b, SS_F64, r, V, err, sizeof err) == SS_ERR_ARG && strstr(err, "no voxel"));
+        CHECK(ss_seedcorr(NULL, ts, 1, V, LD, &s, SS_F64, r, V, err, sizeof err) == SS_ERR_ARG && strstr(err, "2 time points"));
+        CHECK(ss_seedcorr(NULL, ts, T, V, V - 1, &s, SS_F64, r, V, err, sizeof err) == SS_ERR_ARG);
+        CHECK(ss_seedcorr(NULL, ts, T, V, LD, &s, 3, r, V, err, sizeof err) == SS_ERR_ARG && strstr(err, "precision"));
+        CHECK(ss_seedcorr_bytes((size_t)-1 / 2, V, L, SS_F64) == 0);
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  seed correlation: float64 off by %.3g, float32 by %.3g (absolute r)\n", worst64, worst32);
+    free(ts);
+    free(r);
+}
+
+/* one subject of the LNM reference connectome (voxels 0..999, 4998 constant here, 4999
+   constant everywhere, and lesion L0_block27's voxels): r equals the reference's float64 r */
+static void test_seedcorr_lnm(void)
+{
+    npy_array ts = load("lnm_ts_subject0.npy"), cols = load("lnm_seed_columns.npy"), rr = load("lnm_r_subjects.npy");
+    double r[1029], worst = 0;
+    size_t off[2], v, nv;
+    ss_seeds s;
+    char err[200];
+    CHECK(ts.data && cols.data && rr.data);
+    if (!ts.data || !cols.data || !rr.data) goto out;
+    nv = ts.shape[1];
+    off[0] = 0;
+    off[1] = cols.shape[0];
+    s.n_seeds = 1;
+    s.voxels = (const int64_t *)cols.data;
+    s.offsets = off;
+    CHECK(nv == 1029 && ts.shape[0] == 120);
+    CHECK_MSG(ss_seedcorr(NULL, (const float *)ts.data, 120, nv, nv, &s, SS_F64, r, nv, err, sizeof err) == SS_OK, "%s", err);
+    for (v = 0; v < 1002; v++) {
+        double want = ((const double *)rr.data)[v], d = fabs(r[v] - want);
+        CHECK_MSG(d <= 1e-12 || (want != want && r[v] != r[v]), "voxel %zu: %.17g vs %.17g", v, r[v], want);
+        if (want == want) worst = d > worst ? d : worst;
+    }
+    CHECK(r[1000] != r[1000] && r[1001] != r[1001]);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  LNM subject 0: r off by %.3g\n", worst);
+out:
+    npy_free(&ts);
+    npy_free(&cols);
+    npy_free(&rr);
+}
+
 int main(void)
 {
     RUN(test_blocks_and_merge);
@@ -408,5 +522,7 @@ int main(void)
     RUN(test_against_scipy);
     RUN(test_lnm_reference);
     RUN(test_finalize_edges);
+    RUN(test_seedcorr_naive);
+    RUN(test_seedcorr_lnm);
     return tk_summary("stat_stream");
 }

@@ -49,3 +49,18 @@ for pol in ("strict", "ldk_batch_pop", "lacuna_batch_sample", "ldk_single"):
     for name in names:
         np.save(os.path.join(out, "lnm_%s_%s.npy" % (pol, name)), np.ascontiguousarray(load(pol + "/" + name)[vox]))
 print("scipy", scipy.__version__)
+
+# Subject 0's raw time series for the correlation test (file 0, where voxel 4998 is constant), on
+# a reduced voxel axis: voxels 0..999, 4998, 4999, then
+# lesion L0_block27's 27 voxels (lnm_seed_columns.npy gives their positions on this axis). Needs h5py.
+try:
+    import glob
+    import h5py
+    files = sorted(glob.glob(os.path.join(ref, "conn", "*.h5")))
+    lesion = np.load(os.path.join(ref, "lesion_L0_block27.npy"))
+    cols = np.r_[vox, lesion]
+    ts = h5py.File(files[0], "r")["timeseries"][0]
+    np.save(os.path.join(out, "lnm_ts_subject0.npy"), np.ascontiguousarray(ts[:, cols], dtype=np.float32))
+    np.save(os.path.join(out, "lnm_seed_columns.npy"), np.arange(len(vox), len(cols), dtype=np.int64))
+except ImportError:
+    print("no h5py: lnm_ts_subject0.npy not written")
