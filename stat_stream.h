@@ -637,7 +637,7 @@ static void ss__gemm_f64(size_t m, size_t n, size_t k, const double *a, const do
     }
 #if defined(__GNUC__) && !defined(SS_NO_VECTOR_EXTENSIONS)
 /* 4 rows x 2 vectors of 16 bytes per step */
-#define SS__GEMM(R, V)                                                                          \
+#define SS__GEMM(R)                                                                             \
     SS__GEMM_ROW(R)                                                                             \
     static void ss__gemm_##R(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)       \
     {                                                                                           \
@@ -668,7 +668,7 @@ static void ss__gemm_f64(size_t m, size_t n, size_t k, const double *a, const do
         for (; i < m; i++) ss__gemm_row_##R(n, k, a + i * k, b, c + i * n, 0, n);               \
     }
 #else
-#define SS__GEMM(R, V)                                                                          \
+#define SS__GEMM(R)                                                                             \
     SS__GEMM_ROW(R)                                                                             \
     static void ss__gemm_##R(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)       \
     {                                                                                           \
@@ -676,8 +676,8 @@ static void ss__gemm_f64(size_t m, size_t n, size_t k, const double *a, const do
         for (i = 0; i < m; i++) ss__gemm_row_##R(n, k, a + i * k, b, c + i * n, 0, n);         \
     }
 #endif
-SS__GEMM(float, 4)
-SS__GEMM(double, 2)
+SS__GEMM(float)
+SS__GEMM(double)
 static void ss__gemm_f32(size_t m, size_t n, size_t k, const float *a, const float *b, float *c) { ss__gemm_float(m, n, k, a, b, c); }
 static void ss__gemm_f64(size_t m, size_t n, size_t k, const double *a, const double *b, double *c) { ss__gemm_double(m, n, k, a, b, c); }
 #endif
