@@ -6,14 +6,15 @@
    tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
 
    STATUS: under construction (issue 3). Here and tested: the accumulators (section 3), the
-   statistics they finalize to (section 4), Fisher z (section 5), seed-to-voxel correlation for
-   one subject (ss_seedcorr: a built-in GEMM, or CBLAS with STAT_STREAM_USE_CBLAS). Still to
-   come: the lesion network mapping pipeline over subjects (ss_lnm, its estimate and progress),
-   the HDF5 source, a faster built-in GEMM.
+   statistics they finalize to (section 4), Fisher z (section 5), seed-to-voxel correlation
+   (section 6: a built-in GEMM, or CBLAS with STAT_STREAM_USE_CBLAS) and the lesion network
+   mapping pipeline over subjects from a reader callback (section 7). Still to come: the HDF5
+   source (STAT_STREAM_USE_HDF5), a faster built-in GEMM, the lnm program.
 
    CONTENTS
-       1. Why          3. Accumulators            5. Fisher z                  7. Not done
-       2. Options      4. Finalized statistics    6. Seed-to-voxel correlation 8. API
+       1. Why          4. Finalized statistics      7. Lesion network mapping
+       2. Options      5. Fisher z                  8. Not done
+       3. Accumulators 6. Seed-to-voxel correlation 9. API
 
    1. WHY
    Averaging a map over a thousand subjects should not need a thousand maps in memory. An
@@ -63,10 +64,21 @@
    Speed (this 2-core VM, one thread, 20 seeds x 200 time points x 50,000 voxels, centring
    included): built-in float32 51 ms, double 74 ms per subject; with OpenBLAS 38 and 44 ms.
 
-   7. WHAT IT DOES NOT DO (yet: see STATUS)
+   7. LESION NETWORK MAPPING
+   ss_lnm streams subjects (a reader callback fills one n_t x n_v float slab at a time) through
+   ss_seedcorr into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over n_seeds x n_v
+   features, then finalizes mean z, mean r = tanh(mean z), std z, t and p. Its memory is one slab,
+   the seeds' r and z maps, the two accumulators and the correlation's scratch:
+   ss_lnm_estimate_bytes, equal to the pool's measured peak (tested) and independent of the
+   number of subjects. One code path, four policies (SS_POLICY_*: strict, ldk, lacuna, ldk_single;
+   see their declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard
+   error. Partial runs (files, MPI ranks) hand back their z accumulator (z_state) to be merged and
+   finalized with ss_lnm_finalize.
+
+   8. WHAT IT DOES NOT DO (yet: see STATUS)
    Weighted samples; higher moments.
 
-   8. API: see the declarations below; each states its contract.
+   9. API: see the declarations below; each states its contract.
 */
 #ifndef STAT_STREAM_H
 #define STAT_STREAM_H
@@ -103,7 +115,9 @@ typedef enum ss_result {
     SS_ERR_OVERFLOW = -2, /* a size computation overflowed */
     SS_ERR_NOMEM = -3,    /* the pool (or the system) refused memory */
     SS_ERR_BUDGET = -4,   /* the memory would exceed the pool's budget */
-    SS_ERR_FORMAT = -5    /* a serialized state that is not one, or of another version */
+    SS_ERR_FORMAT = -5,   /* a serialized state that is not one, or of another version */
+    SS_ERR_IO = -6,       /* a subject could not be read */
+    SS_ERR_CANCELLED = -7 /* the progress callback asked to stop */
 } ss_result;
 
 enum { SS_NAN_PROPAGATE = 0, SS_NAN_AS_ZERO = 1, SS_NAN_SKIP = 2 };
@@ -181,6 +195,53 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
 /* The scratch ss_seedcorr takes from the pool, to the byte (0 when the sizes overflow). */
 SSDEF size_t ss_seedcorr_bytes(size_t n_t, size_t n_v, size_t n_seeds, int precision);
 
+/* ---- the lesion network mapping pipeline ---------------------------------------------------- */
+
+/* Output policies of one code path, reproducing the peers (section 7 of DESIGN.md):
+     SS_POLICY_STRICT      z = atanh(r) unclipped, NaN propagates, std and t with ddof 1, t NaN
+                           where the standard error is 0
+     SS_POLICY_LDK         ldk's batch path: NaN r counts as 0, r = +-1 gives z = +-3, ddof 0, t 0
+                           where the standard error is 0
+     SS_POLICY_LACUNA      lacuna's batch path: as ldk with ddof 1
+     SS_POLICY_LDK_SINGLE  ldk's single-lesion path: as lacuna with z = +-10 at r = +-1 */
+enum { SS_POLICY_STRICT = 0, SS_POLICY_LDK = 1, SS_POLICY_LACUNA = 2, SS_POLICY_LDK_SINGLE = 3 };
+
+/* Fills ts (n_t x n_v floats, voxel fastest) with subject k's series; returns 0, or nonzero with a
+   message in err (the run then fails with SS_ERR_IO and that message). */
+typedef int (*ss_subject_fn)(void *user, size_t k, float *ts, char *err, size_t errcap);
+/* Called after each subject; return nonzero to cancel (SS_ERR_CANCELLED). */
+typedef int (*ss_progress_fn)(void *user, size_t done, size_t total);
+
+typedef struct ss_lnm_desc {
+    tp_pool *pool;            /* all scratch [NULL: a private pool] */
+    size_t n_subjects, n_t, n_v;
+    ss_subject_fn read;       /* the subjects, one at a time (required) */
+    void *read_user;
+    const ss_seeds *seeds;    /* the lesions (required) */
+    int policy;               /* SS_POLICY_* [strict] */
+    int precision;            /* of the products: SS_F32 or SS_F64 [SS_F32] */
+    ss_progress_fn progress;  /* [NULL] */
+    void *progress_user;
+} ss_lnm_desc;
+
+/* Maps of n_seeds x n_v doubles (row l = seed l), NULL to skip. mean_r = tanh(mean_z); avg_r is
+   Lead-DBS' mean of r (under the policy's NaN rule); n = the subjects counted. */
+typedef struct ss_lnm_maps {
+    double *mean_z, *mean_r, *avg_r, *std_z, *t, *p;
+} ss_lnm_maps;
+
+/* Streams the subjects through ss_seedcorr into per-(seed, voxel) accumulators of z (and of r
+   for avg_r) and finalizes them. Memory: ss_lnm_estimate_bytes from the pool, whatever
+   n_subjects. When z_state is not NULL it receives the z accumulator (n_seeds x n_v features;
+   the caller destroys it), e.g. to merge partial runs. Errors: those of ss_seedcorr, SS_ERR_IO
+   (the reader failed), SS_ERR_CANCELLED. */
+SSDEF ss_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_moments **z_state, char *err, size_t errcap);
+/* What ss_lnm takes from the pool, to the byte (0 when the sizes overflow or desc is invalid). */
+SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *desc);
+/* Finalizes a z accumulator (e.g. merged from partial runs) under a policy into maps (avg_r
+   is left alone: it needs the r accumulator). */
+SSDEF ss_result ss_lnm_finalize(const ss_moments *z, int policy, const ss_lnm_maps *out);
+
 SSDEF const char *ss_result_string(ss_result result);
 
 #ifdef __cplusplus
@@ -218,6 +279,8 @@ SSDEF const char *ss_result_string(ss_result r)
     case SS_ERR_NOMEM: return "out of memory";
     case SS_ERR_BUDGET: return "over the memory budget";
     case SS_ERR_FORMAT: return "not a serialized accumulator of this version";
+    case SS_ERR_IO: return "a subject could not be read";
+    case SS_ERR_CANCELLED: return "cancelled";
     }
     return "unknown result";
 }
@@ -834,6 +897,137 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
     tp_free(pool, mem);
     if (own) tp_destroy(own);
     return SS_OK;
+}
+
+/* ---- >>lnm pipeline ---------------------------------------------------------------------------- */
+
+static int ss__policy_nan(int policy) { return policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO; }
+
+/* Bytes of one accumulator as ss_moments_create requests them, and of ss_moments_add_rows' scratch */
+static size_t ss__moments_bytes(size_t nf, int policy)
+{
+    return (sizeof(ss_moments) + 63) / 64 * 64 + nf * (2 * sizeof(double) + (policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0));
+}
+
+SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
+{
+    size_t lv, slab, maps, acc, add, corr;
+    if (!d || !d->seeds || !d->n_t || !d->n_v || !d->seeds->n_seeds) return 0;
+    if (!tp_size_mul(d->seeds->n_seeds, d->n_v, &lv) || !tp_size_mul(d->n_t, d->n_v, &slab) ||
+        !tp_size_mul(slab, sizeof(float), &slab) || !tp_size_mul(lv, sizeof(double), &maps) || lv > ((size_t)-1) / 64)
+        return 0;
+    corr = ss_seedcorr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision);
+    if (!corr) return 0;
+    acc = 2 * ss__moments_bytes(lv, ss__policy_nan(d->policy));
+    add = lv * 2 * sizeof(double); /* ss_moments_add_rows' scratch (no per-feature counts here) */
+    /* the slab, r, z, two accumulators, then the larger of the correlation and the add scratch */
+    return slab + 2 * maps + acc + (corr > add ? corr : add);
+}
+
+SSDEF ss_result ss_lnm_finalize(const ss_moments *z, int policy, const ss_lnm_maps *out)
+{
+    ss_maps m;
+    ss_finalize_opts o;
+    size_t i, nf;
+    ss_result r;
+    if (!z || !out || policy < SS_POLICY_STRICT || policy > SS_POLICY_LDK_SINGLE) return SS_ERR_ARG;
+    memset(&m, 0, sizeof m);
+    memset(&o, 0, sizeof o);
+    o.ddof = o.ddof_t = policy == SS_POLICY_LDK ? 0 : 1;
+    o.t_zero_se = policy == SS_POLICY_STRICT ? SS_T_ZERO_SE_NAN : SS_T_ZERO_SE_ZERO;
+    m.mean = out->mean_z ? out->mean_z : out->mean_r;
+    m.std = out->std_z;
+    m.t = out->t;
+    m.p = out->p;
+    if ((r = ss_moments_finalize(z, &o, &m)) != SS_OK) return r;
+    nf = ss_moments_features(z);
+    if (out->mean_r)
+        for (i = 0; i < nf; i++) out->mean_r[i] = tanh(m.mean[i]);
+    return SS_OK;
+}
+
+SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_moments **z_state, char *err, size_t errcap)
+{
+    tp_pool *pool, *own = NULL;
+    tp_result tr = TP_OK;
+    ss_moments *zacc = NULL, *racc = NULL;
+    float *slab = NULL;
+    double *r = NULL, *z;
+    size_t L, lv, i, k;
+    int nanpol;
+    double z_inf;
+    ss_result res = SS_OK;
+    char msg[200];
+    if (err && errcap) err[0] = 0;
+    if (z_state) *z_state = NULL;
+    if (!d || !out || !d->read || !d->seeds || !d->n_subjects)
+        return ss__fail(err, errcap, SS_ERR_ARG, "NULL desc, maps, reader or seeds, or no subjects");
+    if (d->policy < SS_POLICY_STRICT || d->policy > SS_POLICY_LDK_SINGLE) return ss__fail(err, errcap, SS_ERR_ARG, "policy must be one of SS_POLICY_*");
+    if (!ss_lnm_estimate_bytes(d)) return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow (or n_t, n_v or seeds are zero)");
+    L = d->seeds->n_seeds;
+    lv = L * d->n_v;
+    nanpol = ss__policy_nan(d->policy);
+    z_inf = d->policy == SS_POLICY_STRICT ? 0.0 : d->policy == SS_POLICY_LDK_SINGLE ? 10.0 : 3.0;
+    pool = d->pool;
+    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
+    slab = (float *)tp_alloc_at(pool, d->n_t * d->n_v * sizeof(float), 0, __FILE__, __LINE__, &tr);
+    r = slab ? (double *)tp_alloc_at(pool, 2 * lv * sizeof(double), 0, __FILE__, __LINE__, &tr) : NULL;
+    if (!slab || !r) {
+        res = ss__fail(err, errcap, ss__from_tp(tr), "no memory for a subject and its maps");
+        goto done;
+    }
+    z = r + lv;
+    /* a z state handed to the caller must outlive a private pool: it then gets its own */
+    if ((res = ss_moments_create(lv, nanpol, own && z_state ? NULL : pool, &zacc)) != SS_OK ||
+        (res = ss_moments_create(lv, nanpol, pool, &racc)) != SS_OK) {
+        ss__fail(err, errcap, res, "no memory for the accumulators");
+        goto done;
+    }
+    for (k = 0; k < d->n_subjects; k++) {
+        msg[0] = 0;
+        if (d->read(d->read_user, k, slab, msg, sizeof msg) != 0) {
+            char full[260];
+            snprintf(full, sizeof full, "subject %zu: %s", k, msg[0] ? msg : "the reader failed");
+            res = ss__fail(err, errcap, SS_ERR_IO, full);
+            goto done;
+        }
+        if ((res = ss_seedcorr(pool, slab, d->n_t, d->n_v, d->n_v, d->seeds, d->precision, r, d->n_v, err, errcap)) != SS_OK)
+            goto done;
+        for (i = 0; i < lv; i++) {
+            double rv = r[i];
+            if (nanpol == SS_NAN_AS_ZERO && rv != rv) rv = r[i] = 0.0; /* ldk: NaN r counts as 0 */
+            z[i] = ss_fisher_z(rv, z_inf);
+        }
+        if ((res = ss_moments_add_rows(racc, r, SS_F64, 1, 0)) != SS_OK || (res = ss_moments_add_rows(zacc, z, SS_F64, 1, 0)) != SS_OK) {
+            ss__fail(err, errcap, res, "no memory to add a subject");
+            goto done;
+        }
+        if (d->progress && d->progress(d->progress_user, k + 1, d->n_subjects)) {
+            res = ss__fail(err, errcap, SS_ERR_CANCELLED, "cancelled by the progress callback");
+            goto done;
+        }
+    }
+    if ((res = ss_lnm_finalize(zacc, d->policy, out)) != SS_OK) {
+        ss__fail(err, errcap, res, "cannot finalize the maps");
+        goto done;
+    }
+    if (out->avg_r) {
+        ss_maps m;
+        memset(&m, 0, sizeof m);
+        m.mean = out->avg_r;
+        res = ss_moments_finalize(racc, NULL, &m);
+    }
+    if (res == SS_OK && z_state) {
+        *z_state = zacc;
+        zacc = NULL;
+    }
+done:
+    ss_moments_destroy(racc);
+    ss_moments_destroy(zacc);
+    tp_free(pool, r);
+    tp_free(pool, slab);
+    if (own) tp_destroy(own);
+    return res;
 }
 
 #endif /* STAT_STREAM_IMPLEMENTATION */

@@ -513,6 +513,174 @@ out:
     npy_free(&rr);
 }
 
+/* ---- the LNM pipeline on a synthetic connectome, against a naive double implementation ---- */
+
+enum { CS = 7, CT = 30, CV = 600, CL = 3 };
+typedef struct conn { float ts[CS][CT][CV]; size_t first; int fail_at; } conn;
+
+static int conn_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+{
+    conn *c = (conn *)user;
+    if ((int)(k + c->first) == c->fail_at) {
+        snprintf(err, errcap, "chunk %zu is corrupt", k + c->first);
+        return 1;
+    }
+    memcpy(ts, c->ts[k + c->first], sizeof c->ts[0]);
+    return 0;
+}
+
+static void conn_make(conn *c)
+{
+    size_t s, t, v;
+    memset(c, 0, sizeof *c);
+    c->fail_at = -1;
+    for (s = 0; s < CS; s++)
+        for (t = 0; t < CT; t++) {
+            double common = gauss();
+            for (v = 0; v < CV; v++) c->ts[s][t][v] = (float)(1e3 + (v % 5) * common + gauss());
+            c->ts[s][t][599] = 7.0f;                              /* constant everywhere */
+            if (s == 2) c->ts[s][t][598] = 1.0f;                  /* constant in one subject */
+            c->ts[s][t][597] = c->ts[s][t][10];                   /* identical to the single-voxel seed */
+        }
+}
+
+/* the policy's maps for one (seed, voxel) from the subjects' r, as compute_reference.py states them */
+static void naive_policy(const double *r, int policy, double *mean_z, double *std, double *t, double *avg_r)
+{
+    double z[CS], zi = policy == SS_POLICY_STRICT ? 1.0 / 0.0 : policy == SS_POLICY_LDK_SINGLE ? 10 : 3, m = 0, v = 0, ar = 0, se;
+    int s, ddof = policy == SS_POLICY_LDK ? 0 : 1;
+    for (s = 0; s < CS; s++) {
+        double rr = r[s];
+        if (policy != SS_POLICY_STRICT && rr != rr) rr = 0;
+        z[s] = fabs(rr) == 1 ? (rr > 0 ? zi : -zi) : atanh(rr);
+        if (policy != SS_POLICY_STRICT && z[s] != z[s]) z[s] = 0; /* |r| > 1 by rounding: NaN, counted as 0 */
+        m += z[s];
+        ar += rr;
+    }
+    m /= CS;
+    for (s = 0; s < CS; s++) v += (z[s] - m) * (z[s] - m);
+    *mean_z = m;
+    *std = sqrt(v / (CS - ddof));
+    *avg_r = ar / CS;
+    se = *std / sqrt((double)CS);
+    *t = se > 0 ? m / se : policy == SS_POLICY_STRICT ? 0.0 / 0.0 : 0.0;
+}
+
+static int progress_stop_at(void *user, size_t done, size_t total)
+{
+    (void)total;
+    return (size_t)*(int *)user == done;
+}
+
+static void test_lnm_pipeline(void)
+{
+    static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
+    static const size_t off[CL + 1] = {0, 6, 7, 10};
+    conn *c = (conn *)malloc(sizeof *c);
+    double *r = (double *)malloc(CS * CL * CV * sizeof(double)), *mz = (double *)malloc(CL * CV * sizeof(double));
+    double *mr = (double *)malloc(CL * CV * sizeof(double)), *sd = (double *)malloc(CL * CV * sizeof(double));
+    double *tt = (double *)malloc(CL * CV * sizeof(double)), *ar = (double *)malloc(CL * CV * sizeof(double));
+    double *pp = (double *)malloc(CL * CV * sizeof(double)), worst_t32 = 0, worst_z32 = 0;
+    ss_seeds seeds;
+    ss_lnm_desc d;
+    ss_lnm_maps maps;
+    char err[300];
+    size_t s, i;
+    int pol, prec;
+    conn_make(c);
+    seeds.n_seeds = CL;
+    seeds.voxels = vox;
+    seeds.offsets = off;
+    for (s = 0; s < CS; s++) /* each subject's r, through the function tested above */
+        CHECK(ss_seedcorr(NULL, &c->ts[s][0][0], CT, CV, CV, &seeds, SS_F64, r + s * CL * CV, CV, err, sizeof err) == SS_OK);
+    memset(&d, 0, sizeof d);
+    d.n_subjects = CS;
+    d.n_t = CT;
+    d.n_v = CV;
+    d.read = conn_read;
+    d.read_user = c;
+    d.seeds = &seeds;
+    memset(&maps, 0, sizeof maps);
+    maps.mean_z = mz;
+    maps.mean_r = mr;
+    maps.std_z = sd;
+    maps.t = tt;
+    maps.avg_r = ar;
+    maps.p = pp;
+    for (prec = SS_F32; prec <= SS_F64; prec++)
+        for (pol = SS_POLICY_STRICT; pol <= SS_POLICY_LDK_SINGLE; pol++) {
+            tp_pool *pool = tp_create(NULL, NULL);
+            d.pool = pool;
+            d.policy = pol;
+            d.precision = prec;
+            CHECK_MSG(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_OK, "%s", err);
+            CHECK_MSG(tp_get_stats(pool).peak_requested == ss_lnm_estimate_bytes(&d) && tp_get_stats(pool).live_blocks == 0,
+                      "peak %zu, estimate %zu", tp_get_stats(pool).peak_requested, ss_lnm_estimate_bytes(&d));
+            tp_destroy(pool);
+            for (i = 0; i < CL * CV; i++) {
+                double rs[CS], m, sdv, t, a;
+                for (s = 0; s < CS; s++) rs[s] = r[s * CL * CV + i];
+                naive_policy(rs, pol, &m, &sdv, &t, &a);
+                if (prec == SS_F64) {
+                    CHECK_MSG(close_rel(mz[i], m, 1e-10) || (isinf(m) && mz[i] == m), "policy %d cell %zu: mean z %.17g vs %.17g", pol, i, mz[i], m);
+                    CHECK_MSG(close_rel(sd[i], sdv, 1e-10) || fabs(sd[i] - sdv) < 1e-14 || (sdv != sdv && sd[i] != sd[i]),
+                              "policy %d cell %zu: std %.17g vs %.17g", pol, i, sd[i], sdv);
+                    CHECK_MSG(close_rel(tt[i], t, 1e-9) || fabs(tt[i] - t) < 1e-9, "policy %d cell %zu: t %.17g vs %.17g", pol, i, tt[i], t);
+                    CHECK_MSG(close_rel(ar[i], a, 1e-12) || fabs(ar[i] - a) < 1e-15, "policy %d cell %zu: avg r", pol, i);
+                    CHECK(close_rel(mr[i], tanh(m), 1e-10));
+                } else if (m == m && !isinf(m) && fabs(m) < 2.5) { /* the float32 envelope, away from r = 1 */
+                    double dz = fabs(mz[i] - m), dt = fabs(tt[i] - t) / (fabs(t) + 1e-3);
+                    worst_z32 = dz > worst_z32 ? dz : worst_z32;
+                    worst_t32 = dt > worst_t32 ? dt : worst_t32;
+                }
+            }
+            if (prec == SS_F64 && pol == SS_POLICY_STRICT) CHECK(mz[599] != mz[599] && mz[598] != mz[598]); /* constant voxels */
+        }
+    CHECK_MSG(worst_z32 <= 3e-5 && worst_t32 <= 2e-3, "float32: mean z off by %.3g, t by %.3g", worst_z32, worst_t32);
+    { /* two partial runs merged equal the whole */
+        ss_moments *a, *b;
+        double whole[CL * CV];
+        ss_lnm_maps only;
+        memset(&only, 0, sizeof only);
+        only.mean_z = whole;
+        d.pool = NULL;
+        d.policy = SS_POLICY_LACUNA;
+        d.precision = SS_F64;
+        CHECK(ss_lnm(&d, &only, NULL, err, sizeof err) == SS_OK);
+        d.n_subjects = 4;
+        CHECK(ss_lnm(&d, &maps, &a, err, sizeof err) == SS_OK && a);
+        c->first = 4;
+        d.n_subjects = 3;
+        CHECK(ss_lnm(&d, &maps, &b, err, sizeof err) == SS_OK && b);
+        CHECK(ss_moments_merge(a, b) == SS_OK && ss_lnm_finalize(a, SS_POLICY_LACUNA, &maps) == SS_OK);
+        for (i = 0; i < CL * CV; i++) CHECK(close_rel(mz[i], whole[i], 1e-13));
+        ss_moments_destroy(a);
+        ss_moments_destroy(b);
+        c->first = 0;
+        d.n_subjects = CS;
+    }
+    { /* a failing reader is named; cancel; bad arguments */
+        tp_pool *pool = tp_create(NULL, NULL);
+        int stop = 3;
+        d.pool = pool;
+        c->fail_at = 5;
+        CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_ERR_IO && strstr(err, "subject 5: chunk 5 is corrupt"));
+        c->fail_at = -1;
+        d.progress = progress_stop_at;
+        d.progress_user = &stop;
+        CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_ERR_CANCELLED && tp_get_stats(pool).live_blocks == 0);
+        d.progress = NULL;
+        d.policy = 9;
+        CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_ERR_ARG && strstr(err, "policy"));
+        d.policy = 0;
+        d.n_subjects = 0;
+        CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_ERR_ARG);
+        tp_destroy(pool);
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  LNM pipeline, float32 products: mean z off by %.3g, t by %.3g (relative)\n", worst_z32, worst_t32);
+    free(c); free(r); free(mz); free(mr); free(sd); free(tt); free(ar); free(pp);
+}
+
 int main(void)
 {
     RUN(test_blocks_and_merge);
@@ -524,5 +692,6 @@ int main(void)
     RUN(test_finalize_edges);
     RUN(test_seedcorr_naive);
     RUN(test_seedcorr_lnm);
+    RUN(test_lnm_pipeline);
     return tk_summary("stat_stream");
 }
