@@ -8,8 +8,9 @@
    STATUS: under construction (issue 3). Here and tested: the accumulators (section 3), the
    statistics they finalize to (section 4), Fisher z (section 5), seed-to-voxel correlation
    (section 6: a built-in GEMM, or CBLAS with STAT_STREAM_USE_CBLAS) and the lesion network
-   mapping pipeline over subjects from a reader callback (section 7). Still to come: the HDF5
-   source (STAT_STREAM_USE_HDF5), a faster built-in GEMM, the lnm program.
+   mapping pipeline over subjects from a reader callback (section 7), and with
+   STAT_STREAM_USE_HDF5 a reader of the ldk/lacuna HDF5 layout (ss_h5_*). Still to come: a
+   faster built-in GEMM, the lnm program (NIfTI/.npy lesions and maps, MPI), the benchmark.
 
    CONTENTS
        1. Why          4. Finalized statistics      7. Lesion network mapping
@@ -28,6 +29,8 @@
        STAT_STREAM_USE_CBLAS     impl     ss_seedcorr's products by cblas_sgemm / cblas_dgemm (link a
                                           CBLAS, e.g. -lopenblas); default: the built-in kernel
        SS_NO_VECTOR_EXTENSIONS   impl     the built-in kernel in plain C loops (no vector types)
+       STAT_STREAM_USE_HDF5      impl     the HDF5 connectome reader ss_h5_* (include and link HDF5,
+                                          e.g. -I/usr/include/hdf5/serial -lhdf5; POSIX for dirent)
 
    3. ACCUMULATORS
    ss_moments_add_rows takes a block of rows (float or double, any row stride), computes the
@@ -241,6 +244,32 @@ SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *desc);
 /* Finalizes a z accumulator (e.g. merged from partial runs) under a policy into maps (avg_r
    is left alone: it needs the r accumulator). */
 SSDEF ss_result ss_lnm_finalize(const ss_moments *z, int policy, const ss_lnm_maps *out);
+
+/* ---- the HDF5 connectome source (STAT_STREAM_USE_HDF5) --------------------------------------- */
+#if defined(STAT_STREAM_USE_HDF5)
+/* A connectome in the ldk/lacuna layout: /timeseries float (n_subjects, n_timepoints, n_voxels),
+   one subject per chunk (gzip or not), /mask_indices int64 (3, n_voxels) or (n_voxels, 3),
+   /mask_affine float64 4 x 4, attribute mask_shape (3 integers). path is one such file, or a
+   directory whose *.h5 files are read in name order (mask and geometry from the first). The
+   mask (3 x n_voxels int64) comes from pool (NULL = a private pool). */
+typedef struct ss_h5 ss_h5;
+/* Opens and checks every file (their shapes; nothing is read yet). Errors with a message naming
+   the file: SS_ERR_IO (cannot open, no .h5 file in a directory), SS_ERR_FORMAT (a missing dataset,
+   a wrong rank or type, files that disagree in time points or voxels), SS_ERR_NOMEM. HDF5's own
+   error printing is off during every call. */
+SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *err, size_t errcap);
+SSDEF void ss_h5_close(ss_h5 *c);
+/* Subjects over all files, time points, voxels; the mask's voxel positions (3 x n_voxels: i, j,
+   k rows), affine (4 x 4, row-major) and grid shape (3) from the first file. */
+SSDEF size_t ss_h5_subjects(const ss_h5 *c);
+SSDEF size_t ss_h5_timepoints(const ss_h5 *c);
+SSDEF size_t ss_h5_voxels(const ss_h5 *c);
+SSDEF const int64_t *ss_h5_mask_indices(const ss_h5 *c);
+SSDEF const double *ss_h5_affine(const ss_h5 *c);
+SSDEF const int64_t *ss_h5_mask_shape(const ss_h5 *c);
+/* An ss_subject_fn: user is the ss_h5; reads subject k (one hyperslab) into ts. */
+SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap);
+#endif
 
 SSDEF const char *ss_result_string(ss_result result);
 
@@ -878,7 +907,7 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
     for (v0 = 0; v0 < n_v; v0 += SS__BLOCK) {
         size_t nb = n_v - v0 < SS__BLOCK ? n_v - v0 : SS__BLOCK, j;
         double *inv = (double *)(void *)(mem + parts[2]);
-        ss__center_block(ts, n_t, ld, v0, nb, mem + parts[1], inv, inv + SS__BLOCK, precision);
+        ss__center_block(ts, n_t, ld, v0, nb, mem + parts[1], inv, inv + (n_v < SS__BLOCK ? n_v : SS__BLOCK), precision);
         if (precision == SS_F32)
             ss__gemm_f32(L, nb, n_t, (const float *)(void *)(mem + parts[0]), (const float *)(void *)(mem + parts[1]),
                          (float *)(void *)(mem + parts[3]));
@@ -1029,6 +1058,275 @@ done:
     if (own) tp_destroy(own);
     return res;
 }
+
+/* ---- >>hdf5 source ----------------------------------------------------------------------------- */
+#if defined(STAT_STREAM_USE_HDF5)
+#include <dirent.h>
+#include <hdf5.h>
+
+#define SS__H5_MAX_FILES 4096
+
+struct ss_h5 {
+    size_t n_files, n_subjects, n_t, n_v;
+    char **paths;           /* n_files names */
+    size_t *first;          /* n_files + 1: subject offsets */
+    int64_t *mask;          /* 3 x n_v */
+    double affine[16];
+    int64_t shape[3];
+    hid_t file, data;       /* the file open for reading, or -1 */
+    size_t open_index;
+    tp_pool *pool, *own_pool;
+};
+
+/* HDF5 prints its error stack by default: off for the length of one call */
+typedef struct ss__h5_quiet { H5E_auto2_t fn; void *data; } ss__h5_quiet;
+static void ss__h5_mute(ss__h5_quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+static void ss__h5_unmute(const ss__h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->fn, q->data); }
+
+static int ss__by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The .h5 files of a directory, sorted, or path itself; names malloc'd into *names */
+static ss_result ss__h5_list(const char *path, char ***names, size_t *n, char *err, size_t errcap)
+{
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    char msg[512];
+    *n = 0;
+    *names = (char **)calloc(SS__H5_MAX_FILES, sizeof(char *));
+    if (!*names) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory for the file list");
+    if (!dir) {
+        (*names)[0] = (char *)malloc(strlen(path) + 1);
+        if (!(*names)[0]) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory for the file list");
+        strcpy((*names)[0], path);
+        *n = 1;
+        return SS_OK;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 3, ".h5") != 0) continue;
+        if (*n == SS__H5_MAX_FILES) break;
+        (*names)[*n] = (char *)malloc(strlen(path) + len + 2);
+        if (!(*names)[*n]) break;
+        sprintf((*names)[*n], "%s/%s", path, e->d_name);
+        (*n)++;
+    }
+    closedir(dir);
+    if (!*n) {
+        snprintf(msg, sizeof msg, "%s: no .h5 file in this directory", path);
+        return ss__fail(err, errcap, SS_ERR_IO, msg);
+    }
+    qsort(*names, *n, sizeof(char *), ss__by_name);
+    return SS_OK;
+}
+
+/* dims of /timeseries in an open file, checked: rank 3, a floating-point type */
+static ss_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, char *err, size_t errcap)
+{
+    char msg[600];
+    hid_t d = H5Dopen2(f, "/timeseries", H5P_DEFAULT), s, t;
+    int rank, is_float;
+    if (d < 0) {
+        snprintf(msg, sizeof msg, "%s: no dataset /timeseries", name);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    s = H5Dget_space(d);
+    t = H5Dget_type(d);
+    rank = H5Sget_simple_extent_ndims(s);
+    is_float = H5Tget_class(t) == H5T_FLOAT;
+    if (rank == 3) H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Dclose(d);
+    if (rank != 3) {
+        snprintf(msg, sizeof msg, "%s: /timeseries has rank %d, want 3 (subjects, time points, voxels)", name, rank);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    if (!is_float) {
+        snprintf(msg, sizeof msg, "%s: /timeseries is not floating-point", name);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    return SS_OK;
+}
+
+/* mask indices (3, V) or (V, 3), affine and mask_shape of the first file */
+static ss_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, char *err, size_t errcap)
+{
+    char msg[600];
+    hid_t d = H5Dopen2(f, "/mask_indices", H5P_DEFAULT), s, a;
+    hsize_t dims[2] = {0, 0};
+    size_t v, n = c->n_v;
+    int ok;
+    if (d < 0) {
+        snprintf(msg, sizeof msg, "%s: no dataset /mask_indices", name);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    s = H5Dget_space(d);
+    ok = H5Sget_simple_extent_ndims(s) == 2 && H5Sget_simple_extent_dims(s, dims, NULL) == 2 &&
+         ((dims[0] == 3 && dims[1] == n) || (dims[0] == n && dims[1] == 3));
+    H5Sclose(s);
+    if (ok) ok = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->mask) >= 0;
+    H5Dclose(d);
+    if (!ok) {
+        snprintf(msg, sizeof msg, "%s: /mask_indices must be (3, %zu) or (%zu, 3) integers", name, n, n);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    if (dims[0] == n && n != 3) { /* (V, 3) -> (3, V) */
+        int64_t *tmp = (int64_t *)malloc(3 * n * sizeof(int64_t));
+        if (!tmp) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory for the mask");
+        for (v = 0; v < n; v++) {
+            tmp[v] = c->mask[3 * v];
+            tmp[n + v] = c->mask[3 * v + 1];
+            tmp[2 * n + v] = c->mask[3 * v + 2];
+        }
+        memcpy(c->mask, tmp, 3 * n * sizeof(int64_t));
+        free(tmp);
+    }
+    d = H5Dopen2(f, "/mask_affine", H5P_DEFAULT);
+    ok = d >= 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->affine) >= 0;
+    if (d >= 0) H5Dclose(d);
+    if (!ok) {
+        snprintf(msg, sizeof msg, "%s: no readable /mask_affine (4 x 4 float64)", name);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    a = H5Aopen(f, "mask_shape", H5P_DEFAULT);
+    ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, c->shape) >= 0;
+    if (a >= 0) H5Aclose(a);
+    if (!ok) {
+        snprintf(msg, sizeof msg, "%s: no readable attribute mask_shape (3 integers)", name);
+        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+    }
+    return SS_OK;
+}
+
+SSDEF void ss_h5_close(ss_h5 *c)
+{
+    size_t i;
+    ss__h5_quiet q;
+    if (!c) return;
+    ss__h5_mute(&q);
+    if (c->data >= 0) H5Dclose(c->data);
+    if (c->file >= 0) H5Fclose(c->file);
+    ss__h5_unmute(&q);
+    for (i = 0; c->paths && i < c->n_files; i++) free(c->paths[i]);
+    free(c->paths);
+    free(c->first);
+    if (c->mask) tp_free(c->pool, c->mask);
+    if (c->own_pool) tp_destroy(c->own_pool);
+    free(c);
+}
+
+SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *err, size_t errcap)
+{
+    ss_h5 *c;
+    ss__h5_quiet q;
+    ss_result r = SS_OK;
+    tp_result tr = TP_OK;
+    size_t i;
+    char msg[700];
+    if (err && errcap) err[0] = 0;
+    if (out) *out = NULL;
+    if (!path || !out) return ss__fail(err, errcap, SS_ERR_ARG, "path or out is NULL");
+    c = (ss_h5 *)calloc(1, sizeof *c);
+    if (!c) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory");
+    c->file = c->data = -1;
+    if (!(c->pool = pool) && !(c->pool = c->own_pool = tp_create(NULL, &tr))) {
+        free(c);
+        return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
+    }
+    if ((r = ss__h5_list(path, &c->paths, &c->n_files, err, errcap)) != SS_OK) {
+        if (!c->n_files) c->n_files = SS__H5_MAX_FILES; /* free what was listed */
+        ss_h5_close(c);
+        return r;
+    }
+    c->first = (size_t *)calloc(c->n_files + 1, sizeof(size_t));
+    if (!c->first) {
+        ss_h5_close(c);
+        return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory");
+    }
+    ss__h5_mute(&q);
+    for (i = 0; i < c->n_files && r == SS_OK; i++) {
+        hsize_t dims[3];
+        hid_t f = H5Fopen(c->paths[i], H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0) {
+            snprintf(msg, sizeof msg, "%s: cannot open as HDF5", c->paths[i]);
+            r = ss__fail(err, errcap, SS_ERR_IO, msg);
+            break;
+        }
+        if ((r = ss__h5_shape(f, c->paths[i], dims, err, errcap)) == SS_OK) {
+            if (i == 0) {
+                c->n_t = (size_t)dims[1];
+                c->n_v = (size_t)dims[2];
+                c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * (c->n_v ? c->n_v : 1) * sizeof(int64_t), 0, __FILE__, __LINE__, &tr);
+                if (!c->mask) r = ss__fail(err, errcap, ss__from_tp(tr), "no memory for the mask");
+                else r = ss__h5_geometry(c, f, c->paths[i], err, errcap);
+            } else if ((size_t)dims[1] != c->n_t || (size_t)dims[2] != c->n_v) {
+                snprintf(msg, sizeof msg, "%s: %llu time points x %llu voxels, but %s has %zu x %zu", c->paths[i],
+                         (unsigned long long)dims[1], (unsigned long long)dims[2], c->paths[0], c->n_t, c->n_v);
+                r = ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+            }
+            c->first[i + 1] = c->first[i] + (size_t)dims[0];
+        }
+        H5Fclose(f);
+    }
+    ss__h5_unmute(&q);
+    if (r != SS_OK) {
+        ss_h5_close(c);
+        return r;
+    }
+    c->n_subjects = c->first[c->n_files];
+    *out = c;
+    return SS_OK;
+}
+
+SSDEF size_t ss_h5_subjects(const ss_h5 *c) { return c ? c->n_subjects : 0; }
+SSDEF size_t ss_h5_timepoints(const ss_h5 *c) { return c ? c->n_t : 0; }
+SSDEF size_t ss_h5_voxels(const ss_h5 *c) { return c ? c->n_v : 0; }
+SSDEF const int64_t *ss_h5_mask_indices(const ss_h5 *c) { return c ? c->mask : NULL; }
+SSDEF const double *ss_h5_affine(const ss_h5 *c) { return c ? c->affine : NULL; }
+SSDEF const int64_t *ss_h5_mask_shape(const ss_h5 *c) { return c ? c->shape : NULL; }
+
+SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+{
+    ss_h5 *c = (ss_h5 *)user;
+    ss__h5_quiet q;
+    size_t fi = 0;
+    hsize_t start[3], count[3];
+    hid_t fs, ms;
+    int ok;
+    if (!c || !ts || k >= c->n_subjects) {
+        if (err && errcap) snprintf(err, errcap, "no subject %zu", k);
+        return 1;
+    }
+    while (c->first[fi + 1] <= k) fi++;
+    ss__h5_mute(&q);
+    if (c->file < 0 || c->open_index != fi) {
+        if (c->data >= 0) H5Dclose(c->data);
+        if (c->file >= 0) H5Fclose(c->file);
+        c->file = H5Fopen(c->paths[fi], H5F_ACC_RDONLY, H5P_DEFAULT);
+        c->data = c->file >= 0 ? H5Dopen2(c->file, "/timeseries", H5P_DEFAULT) : -1;
+        c->open_index = fi;
+    }
+    start[0] = k - c->first[fi];
+    start[1] = start[2] = 0;
+    count[0] = 1;
+    count[1] = c->n_t;
+    count[2] = c->n_v;
+    ok = c->data >= 0;
+    fs = ok ? H5Dget_space(c->data) : -1;
+    ms = H5Screate_simple(3, count, NULL);
+    ok = ok && fs >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+         H5Dread(c->data, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, ts) >= 0;
+    if (fs >= 0) H5Sclose(fs);
+    H5Sclose(ms);
+    ss__h5_unmute(&q);
+    if (!ok && err && errcap) snprintf(err, errcap, "%s: cannot read subject %zu of this file", c->paths[fi], (size_t)start[0]);
+    return !ok;
+}
+#endif
 
 #endif /* STAT_STREAM_IMPLEMENTATION */
 

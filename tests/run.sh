@@ -157,6 +157,16 @@ if CBLAS=$(tools/detect.sh cblas); then
 else
     skip "stat_stream with CBLAS: no CBLAS (libopenblas-dev) found"
 fi
+if H5=$(tools/detect.sh hdf5); then
+    build stat_stream_hdf5 $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_HDF5 $H5 $SS_SRC $H5 $LIBS \
+        && run_suite "stat_stream STAT_STREAM_USE_HDF5" "$B/stat_stream_hdf5"
+    if have clang && [ -x "$B/san_probe" ]; then
+        build stat_stream_hdf5_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN -DSTAT_STREAM_USE_HDF5 $H5 $SS_SRC $H5 $LIBS \
+            && run_suite "stat_stream STAT_STREAM_USE_HDF5 ASan+UBSan" "$B/stat_stream_hdf5_asan"
+    fi
+else
+    skip "stat_stream with HDF5: no HDF5 (libhdf5-dev) found"
+fi
 build stat_stream_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_stat_stream.c -x none "$B/npy.o" "$B/util.o" -lpthread \
     && run_suite "stat_stream C++" "$B/stat_stream_cxx"
 if have clang && [ -x "$B/san_probe" ]; then

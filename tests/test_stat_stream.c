@@ -461,6 +461,17 @@ static void test_seedcorr_naive(void)
         }
     }
     CHECK(r[1 * V + 900] > 0.999999); /* a single-voxel seed correlates with itself */
+    { /* fewer voxels than one block (37): the same r for those voxels, bit for bit */
+        static const int64_t sv[] = {3, 4, 5};
+        static const size_t so[2] = {0, 3};
+        double small[37];
+        ss_seeds s1;
+        s1.n_seeds = 1;
+        s1.voxels = sv;
+        s1.offsets = so;
+        CHECK(ss_seedcorr(NULL, ts, T, 37, LD, &s1, SS_F64, small, 37, err, sizeof err) == SS_OK);
+        CHECK(memcmp(small, r, sizeof small) == 0);
+    }
     { /* bad seeds are named */
         int64_t bad = 1203;
         size_t off1[2] = {0, 1}, off0[2] = {0, 0};
@@ -681,6 +692,151 @@ static void test_lnm_pipeline(void)
     free(c); free(r); free(mz); free(mr); free(sd); free(tt); free(ar); free(pp);
 }
 
+#if defined(STAT_STREAM_USE_HDF5)
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { HT = 12, HV = 40 };
+
+/* writes an ldk-layout file: n subjects of HT x HV from data, chunked + gzip or contiguous;
+   rank / type / dims can be spoiled for the error tests */
+static int h5_write(const char *path, const float *data, size_t n, int gzip, int nv, int rank, int as_int, int skip_ts)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), s, d, p, a;
+    hsize_t dims[3], mdims[2] = {3, (hsize_t)nv}, adims[2] = {4, 4}, one = 3, chunk[3];
+    int64_t *mask = (int64_t *)malloc(3 * (size_t)nv * sizeof(int64_t)), shape[3] = {4, 5, 2};
+    double aff[16] = {2, 0, 0, -90, 0, 2, 0, -126, 0, 0, 2, -72, 0, 0, 0, 1};
+    int i;
+    if (f < 0 || !mask) return -1;
+    for (i = 0; i < 3 * nv; i++) mask[i] = i % 7;
+    dims[0] = n;
+    dims[1] = HT;
+    dims[2] = (hsize_t)nv;
+    if (!skip_ts) {
+        s = H5Screate_simple(rank, rank == 3 ? dims : dims + 1, NULL);
+        p = H5Pcreate(H5P_DATASET_CREATE);
+        if (gzip && rank == 3) {
+            chunk[0] = 1;
+            chunk[1] = HT;
+            chunk[2] = (hsize_t)nv;
+            H5Pset_chunk(p, 3, chunk);
+            H5Pset_deflate(p, 1);
+        }
+        d = H5Dcreate2(f, "/timeseries", as_int ? H5T_NATIVE_INT : H5T_NATIVE_FLOAT, s, H5P_DEFAULT, p, H5P_DEFAULT);
+        if (!as_int && rank == 3) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        H5Dclose(d);
+        H5Pclose(p);
+        H5Sclose(s);
+    }
+    s = H5Screate_simple(2, mdims, NULL);
+    d = H5Dcreate2(f, "/mask_indices", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, mask);
+    H5Dclose(d);
+    H5Sclose(s);
+    s = H5Screate_simple(2, adims, NULL);
+    d = H5Dcreate2(f, "/mask_affine", H5T_NATIVE_DOUBLE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, aff);
+    H5Dclose(d);
+    H5Sclose(s);
+    s = H5Screate_simple(1, &one, NULL);
+    a = H5Acreate2(f, "mask_shape", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT64, shape);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Fclose(f);
+    free(mask);
+    return 0;
+}
+
+typedef struct mem_subjects { const float *data; } mem_subjects;
+static int mem_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+{
+    (void)err;
+    (void)errcap;
+    memcpy(ts, ((mem_subjects *)user)->data + k * HT * HV, HT * HV * sizeof(float));
+    return 0;
+}
+
+/* a directory of two files (gzip chunks, contiguous) reads back exactly, in name order, and the
+   pipeline over it equals the pipeline over memory; bad files are named */
+static void test_hdf5_source(void)
+{
+    char dir[] = "/tmp/ss_h5_XXXXXX", path[128], err[800];
+    float *data = (float *)malloc(5 * HT * HV * sizeof(float)), ts[HT * HV];
+    static const int64_t vox[] = {3, 4, 17};
+    static const size_t off[3] = {0, 2, 3};
+    double a[2 * HV], b[2 * HV];
+    ss_seeds seeds;
+    ss_lnm_desc d;
+    ss_lnm_maps maps;
+    mem_subjects ms;
+    ss_h5 *c = NULL;
+    size_t i, k;
+    for (i = 0; i < 5 * HT * HV; i++) data[i] = (float)(100 + gauss());
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/b.h5", dir); /* written first, read second */
+    CHECK(h5_write(path, data + 3 * HT * HV, 2, 0, HV, 3, 0, 0) == 0);
+    snprintf(path, sizeof path, "%s/a.h5", dir);
+    CHECK(h5_write(path, data, 3, 1, HV, 3, 0, 0) == 0);
+    CHECK_MSG(ss_h5_open(dir, NULL, &c, err, sizeof err) == SS_OK, "%s", err);
+    if (!c) goto out;
+    CHECK(ss_h5_subjects(c) == 5 && ss_h5_timepoints(c) == HT && ss_h5_voxels(c) == HV);
+    CHECK(ss_h5_mask_indices(c)[HV + 1] == (HV + 1) % 7 && ss_h5_affine(c)[3] == -90 && ss_h5_mask_shape(c)[1] == 5);
+    for (k = 0; k < 5; k++) {
+        CHECK(ss_h5_read(c, k, ts, err, sizeof err) == 0);
+        CHECK_MSG(memcmp(ts, data + k * HT * HV, sizeof ts) == 0, "subject %zu", k);
+    }
+    CHECK(ss_h5_read(c, 5, ts, err, sizeof err) != 0 && strstr(err, "no subject 5"));
+    seeds.n_seeds = 2;
+    seeds.voxels = vox;
+    seeds.offsets = off;
+    memset(&d, 0, sizeof d);
+    d.n_subjects = 5;
+    d.n_t = HT;
+    d.n_v = HV;
+    d.seeds = &seeds;
+    d.policy = SS_POLICY_LDK;
+    d.read = ss_h5_read;
+    d.read_user = c;
+    memset(&maps, 0, sizeof maps);
+    maps.t = a;
+    CHECK_MSG(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_OK, "%s", err);
+    ms.data = data;
+    d.read = mem_read;
+    d.read_user = &ms;
+    maps.t = b;
+    CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_OK && memcmp(a, b, sizeof a) == 0);
+    ss_h5_close(c);
+    /* bad connectomes, each named */
+    snprintf(path, sizeof path, "%s/c.h5", dir);
+    CHECK(h5_write(path, data, 1, 0, HV + 1, 3, 0, 0) == 0);
+    CHECK(ss_h5_open(dir, NULL, &c, err, sizeof err) == SS_ERR_FORMAT && strstr(err, "c.h5") && strstr(err, "voxels") && !c);
+    CHECK(h5_write(path, data, 1, 0, HV, 2, 0, 0) == 0);
+    CHECK(ss_h5_open(path, NULL, &c, err, sizeof err) == SS_ERR_FORMAT && strstr(err, "rank 2"));
+    CHECK(h5_write(path, data, 1, 0, HV, 3, 1, 0) == 0);
+    CHECK(ss_h5_open(path, NULL, &c, err, sizeof err) == SS_ERR_FORMAT && strstr(err, "not floating-point"));
+    CHECK(h5_write(path, data, 1, 0, HV, 3, 0, 1) == 0);
+    CHECK(ss_h5_open(path, NULL, &c, err, sizeof err) == SS_ERR_FORMAT && strstr(err, "no dataset /timeseries"));
+    remove(path);
+    snprintf(path, sizeof path, "%s/not_hdf5.h5", dir);
+    {
+        FILE *f = fopen(path, "w");
+        if (f) { fputs("hello", f); fclose(f); }
+    }
+    CHECK(ss_h5_open(path, NULL, &c, err, sizeof err) == SS_ERR_IO && strstr(err, "cannot open as HDF5"));
+    remove(path);
+    CHECK(ss_h5_open("/nonexistent/dir/x.h5", NULL, &c, err, sizeof err) == SS_ERR_IO);
+    snprintf(path, sizeof path, "%s/a.h5", dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/b.h5", dir);
+    remove(path);
+    CHECK(ss_h5_open(dir, NULL, &c, err, sizeof err) == SS_ERR_IO && strstr(err, "no .h5 file"));
+out:
+    rmdir(dir);
+    free(data);
+}
+#endif
+
 int main(void)
 {
     RUN(test_blocks_and_merge);
@@ -693,5 +849,8 @@ int main(void)
     RUN(test_seedcorr_naive);
     RUN(test_seedcorr_lnm);
     RUN(test_lnm_pipeline);
+#if defined(STAT_STREAM_USE_HDF5)
+    RUN(test_hdf5_source);
+#endif
     return tk_summary("stat_stream");
 }
