@@ -17,11 +17,13 @@ B        = build
 FUZZ_SECONDS ?= 20
 
 ZLIB := $(shell tools/detect.sh zlib)
+HDF5 := $(shell tools/detect.sh hdf5)
+LNM_HDF5 := $(if $(HDF5),-DSTAT_STREAM_USE_HDF5 $(HDF5))
 
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
-EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac
+EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream
 
 .PHONY: all demo test bench fuzz clean
@@ -35,6 +37,9 @@ $(B)/pool: examples/pool.c tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 
 $(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/prom2d.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
+
+$(B)/lnm: examples/lnm.c stat_stream.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) $(LNM_HDF5) examples/lnm.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB) $(HDF5)
 
 $(B)/pac: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
@@ -59,6 +64,7 @@ demo: $(EXAMPLES)
 	$(B)/pool --demo --out out
 	$(B)/prom2d --demo --out out
 	$(B)/pac --demo --out out
+	$(B)/lnm --demo --out out
 	@echo "demo outputs are in out/"
 
 test: all

@@ -230,6 +230,20 @@ build pac_cli $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_CLI_SRC $LIBS \
         ! $B/pac_cli --fs -3 2>/dev/null && ! $B/pac_cli --surrogate shuffle 2>/dev/null &&
         ! $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy --z-out $B/z.npy 2>/dev/null"
 
+LNM_SRC="examples/lnm.c examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c examples/common/util.c"
+build lnm_cli $CC $TFLAGS -D_DEFAULT_SOURCE $LNM_SRC $LIBS \
+    && step "lnm --demo (the lesion's partner region lights up; maps, NIfTI and PNG written)" sh -c "
+        $B/lnm_cli --demo --out $B/lnm_demo | grep -q 'peak t = ' && [ -s $B/lnm_demo/lnm_demo_lesion_T.nii ] &&
+        [ -s $B/lnm_demo/lnm_demo_lesion_T.png ] && [ -s $B/lnm_demo/lnm_demo_lesion_mean_z.npy ]" \
+    && step "lnm CLI rejects bad input" sh -c "! $B/lnm_cli --connectome x --lesion y.npy 2>/dev/null &&
+        ! $B/lnm_cli --policy fancy 2>/dev/null && ! $B/lnm_cli --precision f16 2>/dev/null &&
+        $B/lnm_cli --connectome x --lesion y.npy --out-dir $B/x 2>&1 | grep -q 'HDF5\|x'"
+if H5=$(tools/detect.sh hdf5); then
+    build lnm_cli_hdf5 $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_HDF5 $H5 $LNM_SRC $H5 $LIBS \
+        && step "lnm CLI (HDF5) names a connectome it cannot open" sh -c "
+            $B/lnm_cli_hdf5 --connectome /nonexistent.h5 --lesion x.npy --out-dir $B/x 2>&1 | grep -q 'nonexistent.h5'"
+fi
+
 build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
     && step "pool --demo (a job twice its budget, spilled and checked)" "$B/pool" --demo --out "$B/pool_demo" \
     && step "pool rejects bad arguments" sh -c "! $B/pool --frames 0 && ! $B/pool --bogus"
