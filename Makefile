@@ -19,11 +19,12 @@ FUZZ_SECONDS ?= 20
 ZLIB := $(shell tools/detect.sh zlib)
 HDF5 := $(shell tools/detect.sh hdf5)
 LNM_HDF5 := $(if $(HDF5),-DSTAT_STREAM_USE_HDF5 $(HDF5))
+MPICC := $(shell tools/detect.sh mpi)
 
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
-EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm
+EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream
 
 .PHONY: all demo test bench fuzz clean
@@ -40,6 +41,10 @@ $(B)/prom2d: examples/prom2d.c prom2d.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR)
 
 $(B)/lnm: examples/lnm.c stat_stream.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) $(LNM_HDF5) examples/lnm.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB) $(HDF5)
+
+# the MPI variant of lnm (subjects split over ranks), when mpicc exists
+$(B)/lnm_mpi: examples/lnm.c stat_stream.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
+	$(MPICC) $(STD) $(CFLAGS) $(WARN) -DLNM_MPI $(LNM_HDF5) examples/lnm.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB) $(HDF5)
 
 $(B)/pac: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)

@@ -75,8 +75,8 @@
    ss_lnm_estimate_bytes, equal to the pool's measured peak (tested) and independent of the
    number of subjects. One code path, four policies (SS_POLICY_*: strict, ldk, lacuna, ldk_single;
    see their declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard
-   error. Partial runs (files, MPI ranks) hand back their z accumulator (z_state) to be merged and
-   finalized with ss_lnm_finalize.
+   error. Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be
+   serialized, merged and finalized with ss_lnm_finalize.
 
    8. WHAT IT DOES NOT DO (yet: see STATUS)
    Weighted samples; higher moments.
@@ -233,17 +233,22 @@ typedef struct ss_lnm_maps {
     double *mean_z, *mean_r, *avg_r, *std_z, *t, *p;
 } ss_lnm_maps;
 
-/* Streams the subjects through ss_seedcorr into per-(seed, voxel) accumulators of z (and of r
-   for avg_r) and finalizes them. Memory: ss_lnm_estimate_bytes from the pool, whatever
-   n_subjects. When z_state is not NULL it receives the z accumulator (n_seeds x n_v features;
-   the caller destroys it), e.g. to merge partial runs. Errors: those of ss_seedcorr, SS_ERR_IO
-   (the reader failed), SS_ERR_CANCELLED. */
-SSDEF ss_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_moments **z_state, char *err, size_t errcap);
+/* A run's accumulators over n_seeds x n_v features: z, and r (for avg_r). */
+typedef struct ss_lnm_state {
+    ss_moments *z, *r;
+} ss_lnm_state;
+
+/* Streams the subjects through ss_seedcorr into per-(seed, voxel) accumulators of z and r and
+   finalizes them into out (which may be NULL when state is not). Memory: ss_lnm_estimate_bytes
+   from the pool, whatever n_subjects. When state is not NULL it receives both accumulators (the
+   caller destroys them), e.g. to merge partial runs over files or MPI ranks. Errors: those of
+   ss_seedcorr, SS_ERR_IO (the reader failed), SS_ERR_CANCELLED. */
+SSDEF ss_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_state *state, char *err, size_t errcap);
 /* What ss_lnm takes from the pool, to the byte (0 when the sizes overflow or desc is invalid). */
 SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *desc);
-/* Finalizes a z accumulator (e.g. merged from partial runs) under a policy into maps (avg_r
-   is left alone: it needs the r accumulator). */
-SSDEF ss_result ss_lnm_finalize(const ss_moments *z, int policy, const ss_lnm_maps *out);
+/* Finalizes accumulators (e.g. merged from partial runs) under a policy into maps; r may be NULL
+   (avg_r is then left alone). */
+SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int policy, const ss_lnm_maps *out);
 
 /* ---- the HDF5 connectome source (STAT_STREAM_USE_HDF5) --------------------------------------- */
 #if defined(STAT_STREAM_USE_HDF5)
@@ -953,12 +958,12 @@ SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
     return slab + 2 * maps + acc + (corr > add ? corr : add);
 }
 
-SSDEF ss_result ss_lnm_finalize(const ss_moments *z, int policy, const ss_lnm_maps *out)
+SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int policy, const ss_lnm_maps *out)
 {
     ss_maps m;
     ss_finalize_opts o;
     size_t i, nf;
-    ss_result r;
+    ss_result res;
     if (!z || !out || policy < SS_POLICY_STRICT || policy > SS_POLICY_LDK_SINGLE) return SS_ERR_ARG;
     memset(&m, 0, sizeof m);
     memset(&o, 0, sizeof o);
@@ -968,14 +973,19 @@ SSDEF ss_result ss_lnm_finalize(const ss_moments *z, int policy, const ss_lnm_ma
     m.std = out->std_z;
     m.t = out->t;
     m.p = out->p;
-    if ((r = ss_moments_finalize(z, &o, &m)) != SS_OK) return r;
+    if ((res = ss_moments_finalize(z, &o, &m)) != SS_OK) return res;
     nf = ss_moments_features(z);
     if (out->mean_r)
         for (i = 0; i < nf; i++) out->mean_r[i] = tanh(m.mean[i]);
+    if (r && out->avg_r) {
+        memset(&m, 0, sizeof m);
+        m.mean = out->avg_r;
+        return ss_moments_finalize(r, NULL, &m);
+    }
     return SS_OK;
 }
 
-SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_moments **z_state, char *err, size_t errcap)
+SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_state *state, char *err, size_t errcap)
 {
     tp_pool *pool, *own = NULL;
     tp_result tr = TP_OK;
@@ -988,8 +998,8 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_moments 
     ss_result res = SS_OK;
     char msg[200];
     if (err && errcap) err[0] = 0;
-    if (z_state) *z_state = NULL;
-    if (!d || !out || !d->read || !d->seeds || !d->n_subjects)
+    if (state) state->z = state->r = NULL;
+    if (!d || (!out && !state) || !d->read || !d->seeds || !d->n_subjects)
         return ss__fail(err, errcap, SS_ERR_ARG, "NULL desc, maps, reader or seeds, or no subjects");
     if (d->policy < SS_POLICY_STRICT || d->policy > SS_POLICY_LDK_SINGLE) return ss__fail(err, errcap, SS_ERR_ARG, "policy must be one of SS_POLICY_*");
     if (!ss_lnm_estimate_bytes(d)) return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow (or n_t, n_v or seeds are zero)");
@@ -1006,9 +1016,9 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_moments 
         goto done;
     }
     z = r + lv;
-    /* a z state handed to the caller must outlive a private pool: it then gets its own */
-    if ((res = ss_moments_create(lv, nanpol, own && z_state ? NULL : pool, &zacc)) != SS_OK ||
-        (res = ss_moments_create(lv, nanpol, pool, &racc)) != SS_OK) {
+    /* states handed to the caller must outlive a private pool: they then get their own */
+    if ((res = ss_moments_create(lv, nanpol, own && state ? NULL : pool, &zacc)) != SS_OK ||
+        (res = ss_moments_create(lv, nanpol, own && state ? NULL : pool, &racc)) != SS_OK) {
         ss__fail(err, errcap, res, "no memory for the accumulators");
         goto done;
     }
@@ -1036,19 +1046,14 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_moments 
             goto done;
         }
     }
-    if ((res = ss_lnm_finalize(zacc, d->policy, out)) != SS_OK) {
+    if (out && (res = ss_lnm_finalize(zacc, racc, d->policy, out)) != SS_OK) {
         ss__fail(err, errcap, res, "cannot finalize the maps");
         goto done;
     }
-    if (out->avg_r) {
-        ss_maps m;
-        memset(&m, 0, sizeof m);
-        m.mean = out->avg_r;
-        res = ss_moments_finalize(racc, NULL, &m);
-    }
-    if (res == SS_OK && z_state) {
-        *z_state = zacc;
-        zacc = NULL;
+    if (state) {
+        state->z = zacc;
+        state->r = racc;
+        zacc = racc = NULL;
     }
 done:
     ss_moments_destroy(racc);

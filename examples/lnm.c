@@ -11,6 +11,10 @@
    NAME_mean_z.npy, NAME_mean_r.npy, NAME_avg_r.npy, NAME_t.npy, NAME_std_z.npy, NAME_p.npy,
    NAME_n.npy on the voxel axis, and NAME_AvgR.nii, NAME_AvgR_Fz.nii, NAME_T.nii, NAME_p.nii on the
    mask grid (outside the mask: 0); --png adds NAME_T.png, the middle axial slice of the t-map.
+
+   Built with -DLNM_MPI by mpicc (build/lnm_mpi), the subjects are split over the ranks in
+   contiguous ranges; each rank's accumulators are serialized and merged on rank 0 in rank order,
+   which finalizes and writes the maps (the same as one process, to rounding).
 */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
@@ -28,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(LNM_MPI)
+#include <mpi.h>
+#endif
 
 #define MAX_LESIONS 64
 
@@ -235,6 +242,104 @@ static int on_progress(void *user, size_t done, size_t total)
     return 0;
 }
 
+#if defined(LNM_MPI)
+static int is_root(void)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank == 0;
+}
+
+/* subjects first .. first + n - 1 of another reader */
+typedef struct sub_range { ss_subject_fn read; void *user; size_t first; } sub_range;
+static int range_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+{
+    sub_range *r = (sub_range *)user;
+    return r->read(r->user, r->first + k, ts, err, errcap);
+}
+
+static int send_state(const ss_moments *m, int to)
+{
+    size_t n = ss_moments_serialized_bytes(m);
+    unsigned long long len = (unsigned long long)n;
+    unsigned char *buf = (unsigned char *)malloc(n);
+    int ok = buf && ss_moments_serialize(m, buf, n) == SS_OK;
+    MPI_Send(&len, 1, MPI_UNSIGNED_LONG_LONG, to, 0, MPI_COMM_WORLD);
+    if (ok) MPI_Send(buf, (int)n, MPI_BYTE, to, 1, MPI_COMM_WORLD);
+    free(buf);
+    return ok ? 0 : -1;
+}
+
+/* receives a state from rank `from` and merges it into m */
+static int merge_state(ss_moments *m, int from)
+{
+    unsigned long long len;
+    unsigned char *buf;
+    ss_moments *other = NULL;
+    int ok;
+    MPI_Recv(&len, 1, MPI_UNSIGNED_LONG_LONG, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    buf = (unsigned char *)malloc((size_t)len);
+    if (!buf) return -1;
+    MPI_Recv(buf, (int)len, MPI_BYTE, from, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    ok = ss_moments_deserialize(buf, (size_t)len, NULL, &other) == SS_OK && ss_moments_merge(m, other) == SS_OK;
+    ss_moments_destroy(other);
+    free(buf);
+    return ok ? 0 : -1;
+}
+
+/* Each rank streams its range of subjects; rank 0 merges the states in rank order and finalizes */
+static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, char *err, size_t errcap)
+{
+    int rank, size, r, bad = 0, any_bad;
+    size_t first, count;
+    ss_lnm_desc d = *d0;
+    ss_lnm_state st;
+    sub_range range;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    first = d0->n_subjects * (size_t)rank / (size_t)size;
+    count = d0->n_subjects * (size_t)(rank + 1) / (size_t)size - first;
+    range.read = d0->read;
+    range.user = d0->read_user;
+    range.first = first;
+    d.read = range_read;
+    d.read_user = &range;
+    d.n_subjects = count;
+    if (rank != 0) d.progress = NULL;
+    st.z = st.r = NULL;
+    err[0] = 0;
+    if (count) bad = ss_lnm(&d, NULL, &st, err, errcap) != SS_OK;
+    else { /* more ranks than subjects: empty states */
+        int nanpol = d.policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
+        size_t lv = d.seeds->n_seeds * d.n_v;
+        bad = ss_moments_create(lv, nanpol, NULL, &st.z) != SS_OK || ss_moments_create(lv, nanpol, NULL, &st.r) != SS_OK;
+    }
+    MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any_bad) {
+        if (!bad) err[0] = 0; /* the rank that failed says why */
+        ss_moments_destroy(st.z);
+        ss_moments_destroy(st.r);
+        return -1;
+    }
+    if (rank != 0) {
+        bad = send_state(st.z, 0) || send_state(st.r, 0);
+    } else {
+        for (r = 1; r < size && !bad; r++) bad = merge_state(st.z, r) || merge_state(st.r, r);
+        if (!bad && ss_lnm_finalize(st.z, st.r, d.policy, m) != SS_OK) bad = 1;
+        if (bad) snprintf(err, errcap, "cannot merge or finalize the ranks' states");
+    }
+    ss_moments_destroy(st.z);
+    ss_moments_destroy(st.r);
+    return bad ? -1 : 0;
+}
+#else
+static int is_root(void) { return 1; }
+static int compute(const ss_lnm_desc *d, const ss_lnm_maps *m, char *err, size_t errcap)
+{
+    return ss_lnm(d, m, NULL, err, errcap) == SS_OK ? 0 : -1;
+}
+#endif
+
 /* Runs every lesion at once over the subjects and writes the maps */
 static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_subject_fn read, void *read_user)
 {
@@ -288,12 +393,16 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     m.p = maps[5];
     progress_begin(&st.bar, "lnm");
     t0 = progress_now();
-    if (ss_lnm(&d, &m, NULL, err, sizeof err) != SS_OK) {
+    if (compute(&d, &m, err, sizeof err) != 0) {
         progress_end(&st.bar);
-        fail("%s", err);
+        if (err[0]) fail("%s", err);
         goto done;
     }
     progress_end(&st.bar);
+    if (!is_root()) {
+        rc = 0;
+        goto done;
+    }
     mkdir(o->out_dir, 0755);
     for (l = 0; l < L; l++) {
         const char *nm = names[l];
@@ -433,9 +542,13 @@ static int demo(const options *o0)
     }
     mkdir(dir, 0755);
     snprintf(lesion_path, sizeof lesion_path, "%s/lnm_demo_lesion.npy", dir);
-    if (npy_write(lesion_path, NPY_I8, 1, &nl, lesion, err, sizeof err)) { free(c.ts); free(ijk); return fail("%s", err); }
-    printf("lnm demo: %d subjects x %d time points x %zu voxels (regions A and B share a signal); lesion of %zu voxels in A: %s\n",
-           DS, DT, n_v, nl, lesion_path);
+    if (is_root() && npy_write(lesion_path, NPY_I8, 1, &nl, lesion, err, sizeof err)) { free(c.ts); free(ijk); return fail("%s", err); }
+#if defined(LNM_MPI)
+    MPI_Barrier(MPI_COMM_WORLD); /* the lesion file exists before any rank reads it */
+#endif
+    if (is_root())
+        printf("lnm demo: %d subjects x %d time points x %zu voxels (regions A and B share a signal); lesion of %zu voxels in A: %s\n",
+               DS, DT, n_v, nl, lesion_path);
     o.out_dir = dir;
     o.n_lesions = 1;
     o.lesions[0] = lesion_path;
@@ -446,7 +559,7 @@ static int demo(const options *o0)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int lnm_main(int argc, char **argv)
 {
     options o;
     if (argc < 2) {
@@ -457,4 +570,17 @@ int main(int argc, char **argv)
     if (o.demo) return demo(&o);
     if (!o.connectome || !o.n_lesions || !o.out_dir) return fail("%s", "--connectome, --lesion and --out-dir are required (see --help)");
     return run_connectome(&o);
+}
+
+int main(int argc, char **argv)
+{
+#if defined(LNM_MPI)
+    int rc;
+    MPI_Init(&argc, &argv);
+    rc = lnm_main(argc, argv);
+    MPI_Finalize();
+    return rc;
+#else
+    return lnm_main(argc, argv);
+#endif
 }

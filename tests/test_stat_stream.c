@@ -649,24 +649,28 @@ static void test_lnm_pipeline(void)
         }
     CHECK_MSG(worst_z32 <= 3e-5 && worst_t32 <= 2e-3, "float32: mean z off by %.3g, t by %.3g", worst_z32, worst_t32);
     { /* two partial runs merged equal the whole */
-        ss_moments *a, *b;
-        double whole[CL * CV];
+        ss_lnm_state a, b;
+        double whole[CL * CV], whole_ar[CL * CV];
         ss_lnm_maps only;
         memset(&only, 0, sizeof only);
         only.mean_z = whole;
+        only.avg_r = whole_ar;
         d.pool = NULL;
         d.policy = SS_POLICY_LACUNA;
         d.precision = SS_F64;
         CHECK(ss_lnm(&d, &only, NULL, err, sizeof err) == SS_OK);
         d.n_subjects = 4;
-        CHECK(ss_lnm(&d, &maps, &a, err, sizeof err) == SS_OK && a);
+        CHECK(ss_lnm(&d, NULL, &a, err, sizeof err) == SS_OK && a.z && a.r);
         c->first = 4;
         d.n_subjects = 3;
-        CHECK(ss_lnm(&d, &maps, &b, err, sizeof err) == SS_OK && b);
-        CHECK(ss_moments_merge(a, b) == SS_OK && ss_lnm_finalize(a, SS_POLICY_LACUNA, &maps) == SS_OK);
-        for (i = 0; i < CL * CV; i++) CHECK(close_rel(mz[i], whole[i], 1e-13));
-        ss_moments_destroy(a);
-        ss_moments_destroy(b);
+        CHECK(ss_lnm(&d, NULL, &b, err, sizeof err) == SS_OK && b.z && b.r);
+        CHECK(ss_moments_merge(a.z, b.z) == SS_OK && ss_moments_merge(a.r, b.r) == SS_OK);
+        CHECK(ss_lnm_finalize(a.z, a.r, SS_POLICY_LACUNA, &maps) == SS_OK);
+        for (i = 0; i < CL * CV; i++) CHECK(close_rel(mz[i], whole[i], 1e-13) && close_rel(ar[i], whole_ar[i], 1e-13));
+        ss_moments_destroy(a.z);
+        ss_moments_destroy(a.r);
+        ss_moments_destroy(b.z);
+        ss_moments_destroy(b.r);
         c->first = 0;
         d.n_subjects = CS;
     }
