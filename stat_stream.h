@@ -10,7 +10,7 @@
    (section 6: a built-in GEMM, or CBLAS with STAT_STREAM_USE_CBLAS) and the lesion network
    mapping pipeline over subjects from a reader callback (section 7), and with
    STAT_STREAM_USE_HDF5 a reader of the ldk/lacuna HDF5 layout (ss_h5_*). Still to come: a
-   faster built-in GEMM, the lnm program (NIfTI/.npy lesions and maps, MPI), the benchmark.
+   faster built-in GEMM, threads over subjects, the benchmark (examples/lnm.c is the program).
 
    CONTENTS
        1. Why          4. Finalized statistics      7. Lesion network mapping
