@@ -26,6 +26,7 @@
 #include "common/npy.h"
 #include "common/png.h"
 #include "common/progress.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,13 +75,7 @@ static void usage(FILE *f)
             "  --help           this text\n");
 }
 
-static int fail(const char *fmt, const char *what)
-{
-    fprintf(stderr, "lnm: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n");
-    return 1;
-}
+#define fail(...) ex_error("lnm", __VA_ARGS__)
 
 static int parse_args(int argc, char **argv, options *o)
 {

@@ -20,6 +20,7 @@
 #include "common/npy.h"
 #include "common/png.h"
 #include "common/progress.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -67,13 +68,7 @@ static void usage(FILE *f)
             "  --help           this text\n");
 }
 
-static int fail(const char *fmt, const char *what)
-{
-    fprintf(stderr, "pac: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n");
-    return 1;
-}
+#define fail(...) ex_error("pac", __VA_ARGS__)
 
 static int parse_args(int argc, char **argv, options *o)
 {

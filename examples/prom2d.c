@@ -21,6 +21,7 @@
 #include "common/npy.h"
 #include "common/png.h"
 #include "common/progress.h"
+#include "common/util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -67,13 +68,7 @@ static void usage(FILE *f)
             "  --help              this text\n");
 }
 
-static int fail(const char *fmt, const char *what)
-{
-    fprintf(stderr, "prom2d: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n");
-    return 1;
-}
+#define fail(...) ex_error("prom2d", __VA_ARGS__)
 
 static int parse_alphas(const char *s, options *o)
 {

@@ -15,6 +15,17 @@ int ex_fail(char *err, size_t cap, const char *fmt, ...)
     return -1;
 }
 
+int ex_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
 void ex_prefix_path(char *err, size_t cap, const char *path)
 {
     char tmp[512];

@@ -17,6 +17,9 @@ extern "C" {
 
 /* Formats the message into err (err may be NULL) and returns -1. */
 int ex_fail(char *err, size_t cap, const char *fmt, ...) EX_PRINTF(3, 4);
+/* Prints "prog: message" and a newline on stderr; returns 1 (the programs' exit status for bad
+   input). */
+int ex_error(const char *prog, const char *fmt, ...) EX_PRINTF(2, 3);
 /* Puts "path: " in front of the message already in err. */
 void ex_prefix_path(char *err, size_t cap, const char *path);
 
