@@ -15,7 +15,7 @@
 
    1. WHY
    Phase-amplitude coupling over a grid of phase x amplitude bands with surrogate statistics costs
-   tensorpac ~2-4 s plus ~1 CPU-s per surrogate for 64 signals of 2048 samples, and gPAC's GPU
+   tensorpac 2-4 s plus 1-2 CPU-s per surrogate for 64 signals of 2048 samples, and gPAC's GPU
    version materialises an 8.5 GB tensor for one step. pacgpu computes the same numbers (to
    1e-11) from one FFT per signal shared by every band, surrogates by index arithmetic, in
    buffers whose size it states in advance and fits to a budget.
@@ -134,9 +134,9 @@
    only where a compiler fuses multiply-adds.
 
    9. SPEED (bench/RESULTS.md, `make bench`; 2-core VM, 64 x 2048 samples at 512 Hz, 30 x 30 bands)
-   n_perm 0: ~0.1 s with 2 threads (tensorpac 3.8 s wall); n_perm 200: ~2.6 s with 2 threads
-   (tensorpac ~1 CPU-s per surrogate). The surrogate loop costs about one vector add per sample,
-   phase band and 8 amplitude bands.
+   n_perm 0: 0.09-0.14 s with 2 threads (the VM runs at two speeds), tensorpac 3.8 s wall in the
+   same run; n_perm 200: 2.4-3.3 s with 2 threads, tensorpac 2.2 CPU-s per surrogate (~450 CPU-s).
+   The surrogate loop costs about one vector add per sample, phase band and 8 amplitude bands.
 
    10. NOT DONE
    desc.precision = PAC_F32 stores the amplitudes and sums the histograms in floats (the surrogate
