@@ -1608,7 +1608,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 if (o->surrogates) o->surrogates[(k * nas + a0 + a) * np * n_sig + q * n_sig + s] = v;
                 w->fixed[a] = (int64_t)floor(v * scale + 0.5);
             }
-            if (e->max_sum) {
+            if (e->max_sum && o->p_maxstat) { /* the sums only when p_maxstat is asked for */
                 int64_t *dst = e->max_sum + k * nas * np + q;
                 pac__lock(e);
                 for (a = 0; a < na; a++) dst[(a0 + a) * np] += w->fixed[a];
