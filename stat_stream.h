@@ -225,6 +225,9 @@ typedef struct ss_lnm_desc {
     int precision;            /* of the products: SS_F32 or SS_F64 [SS_F32] */
     ss_progress_fn progress;  /* [NULL] */
     void *progress_user;
+    int n_threads;            /* workers over blocks of voxels [1]; the maps do not depend on it */
+    int skip_avg_r;           /* 1: no accumulator of r (out->avg_r must be NULL; state->r is NULL),
+                                 which saves n_seeds x n_v x 16 bytes and a third of the traffic */
 } ss_lnm_desc;
 
 /* Maps of n_seeds x n_v doubles (row l = seed l), NULL to skip. mean_r = tanh(mean_z); avg_r is
@@ -707,100 +710,439 @@ SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
 
 #define SS__BLOCK 512 /* voxels per GEMM: n_t x 512 floats stay in L2 */
 
-/* c (m x n) = a (m x k) b (k x n), all row-major and dense, for the two element types. Four rows
-   of c and 2 vectors of columns stay in registers while k runs; each c element is one sum over
-   p in order, whatever the blocking. */
+/* c (m x n) = a (m x k) b (k x n), all row-major and dense, for the two element types. Each c
+   element is one sum over p in order, whatever the kernel, the blocking or the vector width. */
+typedef void (*ss__gemm32_fn)(size_t m, size_t n, size_t k, const float *a, const float *b, float *c);
+typedef void (*ss__gemm64_fn)(size_t m, size_t n, size_t k, const double *a, const double *b, double *c);
+
+#define SS__GEMM_PLAIN(name, R)                                                                 \
+    static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)               \
+    {                                                                                           \
+        size_t i, j, p;                                                                         \
+        for (i = 0; i < m; i++)                                                                 \
+            for (j = 0; j < n; j++) {                                                           \
+                R s = 0;                                                                        \
+                for (p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];                       \
+                c[i * n + j] = s;                                                               \
+            }                                                                                   \
+    }
+SS__GEMM_PLAIN(ss__gemm32_plain, float)
+SS__GEMM_PLAIN(ss__gemm64_plain, double)
+
+#if defined(__GNUC__) && !defined(SS_NO_VECTOR_EXTENSIONS) && (defined(__clang__) || __GNUC__ >= 9)
+#define SS__VECTOR 1
+#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
+#define SS__X86_WIDE 1 /* AVX2 and AVX-512 variants, picked at run time */
+#endif
+/* One tile: rows i .. i + 3 of c, NV (2 or 4) vectors from column j; named variables, not
+   arrays, so that the compiler keeps all of them in registers. */
+#define SS__GEMM_TILE(R, vec, W, NV)                                                            \
+    do {                                                                                        \
+        vec c0a, c0b, c0c, c0d, c1a, c1b, c1c, c1d, c2a, c2b, c2c, c2d, c3a, c3b, c3c, c3d;     \
+        vec xa, xb, xc, xd;                                                                     \
+        memset(&c0a, 0, sizeof c0a);                                                            \
+        c0b = c0c = c0d = c1a = c1b = c1c = c1d = c2a = c2b = c2c = c2d = c0a;                  \
+        c3a = c3b = c3c = c3d = xc = xd = c0a;                                                  \
+        for (p = 0; p < k; p++) {                                                               \
+            const R *bp = b + p * n + j, a0 = ar[0][p], a1 = ar[1][p], a2 = ar[2][p], a3 = ar[3][p]; \
+            memcpy(&xa, bp, sizeof xa);                                                         \
+            memcpy(&xb, bp + W, sizeof xb);                                                     \
+            c0a += a0 * xa, c0b += a0 * xb, c1a += a1 * xa, c1b += a1 * xb;                     \
+            c2a += a2 * xa, c2b += a2 * xb, c3a += a3 * xa, c3b += a3 * xb;                     \
+            if (NV > 2) {                                                                       \
+                memcpy(&xc, bp + 2 * W, sizeof xc);                                             \
+                memcpy(&xd, bp + 3 * W, sizeof xd);                                             \
+                c0c += a0 * xc, c0d += a0 * xd, c1c += a1 * xc, c1d += a1 * xd;                 \
+                c2c += a2 * xc, c2d += a2 * xd, c3c += a3 * xc, c3d += a3 * xd;                 \
+            }                                                                                   \
+        }                                                                                       \
+        SS__GEMM_STORE(R, 0, c0a, c0b, c0c, c0d, W, NV);                                           \
+        SS__GEMM_STORE(R, 1, c1a, c1b, c1c, c1d, W, NV);                                           \
+        SS__GEMM_STORE(R, 2, c2a, c2b, c2c, c2d, W, NV);                                           \
+        SS__GEMM_STORE(R, 3, c3a, c3b, c3c, c3d, W, NV);                                           \
+    } while (0)
+#define SS__GEMM_STORE(R, r, va, vb, vc, vd, W, NV)                                              \
+    if (r < rows) {                                                                             \
+        R *cr = c + (i + r) * n + j;                                                            \
+        memcpy(cr, &va, sizeof va);                                                             \
+        memcpy(cr + W, &vb, sizeof vb);                                                         \
+        if (NV > 2) {                                                                           \
+            memcpy(cr + 2 * W, &vc, sizeof vc);                                                 \
+            memcpy(cr + 3 * W, &vd, sizeof vd);                                                 \
+        }                                                                                       \
+    }
+/* Tiles of 4 rows x NV vectors of c stay in registers while p runs over k (rows past m repeat
+   the last row and are not stored); then single vectors, then single columns. */
+#define SS__GEMM_VEC(name, R, bytes, NV, attr)                                                  \
+    attr static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)          \
+    {                                                                                           \
+        typedef R vec __attribute__((vector_size(bytes)));                                     \
+        enum { W = bytes / sizeof(R) };                                                         \
+        size_t i, j, p, r;                                                                      \
+        for (i = 0; i < m; i += 4) {                                                            \
+            const R *ar[4];                                                                     \
+            size_t rows = m - i < 4 ? m - i : 4;                                                \
+            for (r = 0; r < 4; r++) ar[r] = a + (i + (r < rows ? r : rows - 1)) * k;            \
+            for (j = 0; j + NV * W <= n; j += NV * W) SS__GEMM_TILE(R, vec, W, NV);            \
+            for (; j + W <= n; j += W) {                                                        \
+                vec acc[4], x;                                                                  \
+                memset(acc, 0, sizeof acc);                                                     \
+                for (p = 0; p < k; p++) {                                                       \
+                    memcpy(&x, b + p * n + j, sizeof x);                                        \
+                    for (r = 0; r < 4; r++) acc[r] += ar[r][p] * x;                             \
+                }                                                                               \
+                for (r = 0; r < rows; r++) memcpy(c + (i + r) * n + j, &acc[r], sizeof acc[r]); \
+            }                                                                                   \
+            for (; j < n; j++)                                                                  \
+                for (r = 0; r < rows; r++) {                                                    \
+                    R s = 0;                                                                    \
+                    for (p = 0; p < k; p++) s += ar[r][p] * b[p * n + j];                       \
+                    c[(i + r) * n + j] = s;                                                     \
+                }                                                                               \
+        }                                                                                       \
+    }
+SS__GEMM_VEC(ss__gemm32_v16, float, 16, 2, )
+SS__GEMM_VEC(ss__gemm64_v16, double, 16, 2, )
+#if defined(SS__X86_WIDE)
+#define SS__AVX2 __attribute__((target("avx2")))
+#define SS__AVX512 __attribute__((target("avx512f")))
+SS__GEMM_VEC(ss__gemm32_avx2, float, 32, 2, SS__AVX2)
+SS__GEMM_VEC(ss__gemm64_avx2, double, 32, 2, SS__AVX2)
+SS__GEMM_VEC(ss__gemm32_avx512, float, 64, 4, SS__AVX512)
+SS__GEMM_VEC(ss__gemm64_avx512, double, 64, 4, SS__AVX512)
+#endif
+#endif
+
+/* log(x) for x positive, normal and finite, within 2 ulp and without a branch on the data:
+   x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m = 2 atanh(s), s = (m - 1) / (m + 1),
+   |s| < 0.172, by its series to s^21 (the rest < 3e-17); e ln 2 in two parts. */
+static double ss__log(double x)
+{
+    uint64_t u;
+    double m, s, z, q, e;
+    memcpy(&u, &x, sizeof u);
+    e = (double)((int)((u >> 52) & 0x7ff) - 1023);
+    u = (u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    memcpy(&m, &u, sizeof m);
+    if (m > 1.4142135623730951) m *= 0.5, e += 1.0;
+    s = (m - 1.0) / (m + 1.0);
+    z = s * s;
+    q = ((((((((z * (1.0 / 21) + 1.0 / 19) * z + 1.0 / 17) * z + 1.0 / 15) * z + 1.0 / 13) * z + 1.0 / 11) * z + 1.0 / 9) * z +
+          1.0 / 7) * z + 1.0 / 5) * z + 1.0 / 3;
+    return e * 6.93147180369123816490e-01 + (e * 1.90821492927058770002e-10 + 2.0 * s * (1.0 + z * q));
+}
+
+/* atanh(r) for |r| < 1: 0.5 log1p(2r / (1 - r)), with log1p(x) = log(u) + (x - (u - 1)) / u,
+   u = 1 + x rounded (the compensated form keeps small r exact to a few ulp: tested). */
+static double ss__atanh(double r)
+{
+    double x = 2.0 * r / (1.0 - r), u = 1.0 + x;
+    return 0.5 * (ss__log(u) - ((u - 1.0) - x) / u);
+}
+
+/* ss_fisher_z with ss__atanh: what the LNM pipeline (and each vector lane) computes */
+static double ss__fisher(double r, double z_inf)
+{
+    double a = fabs(r);
+    if (a < 1.0) return ss__atanh(r);
+    if (a == 1.0) return copysign(z_inf > 0 ? z_inf : HUGE_VAL, r);
+    return a > 1.0 ? 0.0 / 0.0 : r; /* |r| > 1: NaN; NaN stays */
+}
+
+/* How a block's products become r and z and enter the accumulators (ss_lnm): per cell
+   r = product x the voxel's inverse norm (NaN for a dead seed or a constant voxel), the NaN rule,
+   z, then Chan's update with one new value (w1 = 1/n, w2 = (n - 1)/n). */
+typedef struct ss__fold {
+    double *mean_z, *m2_z, *mean_r, *m2_r; /* the row's first cell; mean_r NULL: no r accumulator */
+    double w1, w2, z_inf;
+    int as_zero, first, f32; /* first: the accumulators are empty (mean = value, M2 = 0) */
+} ss__fold;
+
+static void ss__fold_cell(const ss__fold *f, size_t j, double r)
+{
+    double z, d;
+    if (f->as_zero && r != r) r = 0.0;
+    z = ss__fisher(r, f->z_inf);
+    if (f->as_zero && z != z) z = 0.0;
+    if (f->first) {
+        f->mean_z[j] = z, f->m2_z[j] = 0.0;
+        if (f->mean_r) f->mean_r[j] = r, f->m2_r[j] = 0.0;
+        return;
+    }
+    d = z - f->mean_z[j];
+    f->mean_z[j] += d * f->w1;
+    f->m2_z[j] += d * d * f->w2;
+    if (f->mean_r) {
+        d = r - f->mean_r[j];
+        f->mean_r[j] += d * f->w1;
+        f->m2_r[j] += d * d * f->w2;
+    }
+}
+
+static void ss__fold_plain(const ss__fold *f, const void *prod, const double *inv, size_t j0, size_t nb)
+{
+    size_t j;
+    for (j = j0; j < nb; j++)
+        ss__fold_cell(f, j, (f->f32 ? (double)((const float *)prod)[j] : ((const double *)prod)[j]) * inv[j]);
+}
+
+/* Voxels' series centred (block of nb voxels from ts, rows ld apart) into blk (n_t x nb, float or
+   double), their inverse norms (NaN when constant); mean: nb doubles. Rows in memory order. */
+static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean)
+{
+    size_t t, j;
+    memset(mean, 0, nb * sizeof(double));
+    memset(inv, 0, nb * sizeof(double));
+    for (t = 0; t < n_t; t++)
+        for (j = 0; j < nb; j++) mean[j] += ts[t * ld + j];
+    for (j = 0; j < nb; j++) mean[j] /= (double)n_t;
+    for (t = 0; t < n_t; t++)
+        for (j = 0; j < nb; j++) {
+            double d = (double)ts[t * ld + j] - mean[j];
+            inv[j] += d * d;
+            if (f32) ((float *)blk)[t * nb + j] = (float)d;
+            else ((double *)blk)[t * nb + j] = d;
+        }
+    for (j = 0; j < nb; j++) inv[j] = inv[j] > 0 ? 1.0 / sqrt(inv[j]) : 0.0 / 0.0;
+}
+
+#if defined(SS__VECTOR)
+/* The same arithmetic, lane by lane, on vectors of doubles: each lane's result equals the
+   plain function's bit for bit (no reassociation; sums over t stay in order). */
+#define SS__SEL(vi, mask, a, b, out)                                                            \
+    do {                                                                                        \
+        vi a_, b_;                                                                              \
+        memcpy(&a_, &(a), sizeof a_);                                                           \
+        memcpy(&b_, &(b), sizeof b_);                                                           \
+        a_ = (a_ & (mask)) | (b_ & ~(mask));                                                    \
+        memcpy(&(out), &a_, sizeof a_);                                                         \
+    } while (0)
+
+#define SS__VLOG(vd, vi, x, out)                                                                \
+    do {                                                                                        \
+        vi u_, big_;                                                                            \
+        vd m_, s_, z_, q_, e_, h_;                                                              \
+        memcpy(&u_, &(x), sizeof u_);                                                           \
+        u_ = ((u_ >> 52) & 0x7ff) + 0x4338000000000000ll - 1023; /* 1.5 2^52 + e: a double */  \
+        memcpy(&e_, &u_, sizeof e_);                                                            \
+        e_ -= 6755399441055744.0;                                                               \
+        memcpy(&u_, &(x), sizeof u_);                                                           \
+        u_ = (u_ & 0x000fffffffffffffll) | 0x3ff0000000000000ll;                                 \
+        memcpy(&m_, &u_, sizeof m_);                                                            \
+        big_ = m_ > 1.4142135623730951;                                                         \
+        h_ = m_ * 0.5;                                                                          \
+        SS__SEL(vi, big_, h_, m_, m_);                                                          \
+        h_ = e_ + 1.0;                                                                          \
+        SS__SEL(vi, big_, h_, e_, e_);                                                          \
+        s_ = (m_ - 1.0) / (m_ + 1.0);                                                           \
+        z_ = s_ * s_;                                                                           \
+        q_ = ((((((((z_ * (1.0 / 21) + 1.0 / 19) * z_ + 1.0 / 17) * z_ + 1.0 / 15) * z_ + 1.0 / 13) * z_ + 1.0 / 11) * z_ + \
+               1.0 / 9) * z_ + 1.0 / 7) * z_ + 1.0 / 5) * z_ + 1.0 / 3;                          \
+        out = e_ * 6.93147180369123816490e-01 + (e_ * 1.90821492927058770002e-10 + 2.0 * s_ * (1.0 + z_ * q_)); \
+    } while (0)
+
+#define SS__FOLD_VEC(name, bytes, attr)                                                         \
+    attr static void name(const ss__fold *f, const void *prod, const double *inv, size_t j0, size_t nb) \
+    {                                                                                           \
+        typedef double vd __attribute__((vector_size(bytes)));                                 \
+        typedef float vf __attribute__((vector_size(bytes / 2)));                              \
+        typedef long long vi __attribute__((vector_size(bytes)));                              \
+        enum { W = bytes / sizeof(double) };                                                    \
+        size_t j;                                                                               \
+        vd zero, nan_, edge;                                                                    \
+        vi sign;                                                                                \
+        memset(&zero, 0, sizeof zero);                                                          \
+        nan_ = zero + 0.0 / 0.0;                                                                \
+        edge = zero + (f->z_inf > 0 ? f->z_inf : HUGE_VAL);                                     \
+        memset(&sign, 0, sizeof sign);                                                          \
+        sign += -0x7fffffffffffffffll - 1; /* the sign bit in each lane */                      \
+        for (j = j0; j + W <= nb; j += W) {                                                     \
+            vd r, a, x, u, lg, z, t, d, iv;                                                     \
+            vi bits, in, one, ok;                                                               \
+            if (f->f32) {                                                                       \
+                vf c;                                                                           \
+                memcpy(&c, (const float *)prod + j, sizeof c);                                  \
+                r = __builtin_convertvector(c, vd);                                             \
+            } else                                                                              \
+                memcpy(&r, (const double *)prod + j, sizeof r);                                 \
+            memcpy(&iv, inv + j, sizeof iv);                                                    \
+            r = r * iv;                                                                         \
+            if (f->as_zero) {                                                                   \
+                ok = r == r;                                                                    \
+                SS__SEL(vi, ok, r, zero, r);                                                    \
+            }                                                                                   \
+            memcpy(&bits, &r, sizeof bits);                                                     \
+            bits &= ~sign;                                                                      \
+            memcpy(&a, &bits, sizeof a);                                                        \
+            in = a < 1.0;                                                                       \
+            one = a == 1.0;                                                                     \
+            SS__SEL(vi, in, r, zero, x);                                                        \
+            x = 2.0 * x / (1.0 - x);                                                            \
+            u = 1.0 + x;                                                                        \
+            SS__VLOG(vd, vi, u, lg);                                                            \
+            z = 0.5 * (lg - ((u - 1.0) - x) / u);                                               \
+            memcpy(&bits, &r, sizeof bits);                                                     \
+            { vi e_; memcpy(&e_, &edge, sizeof e_); e_ = (e_ & ~sign) | (bits & sign); memcpy(&t, &e_, sizeof t); } \
+            SS__SEL(vi, one, t, nan_, t);                                                       \
+            SS__SEL(vi, in, z, t, z);                                                           \
+            if (f->as_zero) {                                                                   \
+                ok = z == z;                                                                    \
+                SS__SEL(vi, ok, z, zero, z);                                                    \
+            }                                                                                   \
+            if (f->first) {                                                                     \
+                memcpy(f->mean_z + j, &z, sizeof z);                                            \
+                memcpy(f->m2_z + j, &zero, sizeof zero);                                        \
+                if (f->mean_r) {                                                                \
+                    memcpy(f->mean_r + j, &r, sizeof r);                                        \
+                    memcpy(f->m2_r + j, &zero, sizeof zero);                                    \
+                }                                                                               \
+                continue;                                                                       \
+            }                                                                                   \
+            memcpy(&t, f->mean_z + j, sizeof t);                                                \
+            d = z - t;                                                                          \
+            t += d * f->w1;                                                                     \
+            memcpy(f->mean_z + j, &t, sizeof t);                                                \
+            memcpy(&t, f->m2_z + j, sizeof t);                                                  \
+            t += d * d * f->w2;                                                                 \
+            memcpy(f->m2_z + j, &t, sizeof t);                                                  \
+            if (f->mean_r) {                                                                    \
+                memcpy(&t, f->mean_r + j, sizeof t);                                            \
+                d = r - t;                                                                      \
+                t += d * f->w1;                                                                 \
+                memcpy(f->mean_r + j, &t, sizeof t);                                            \
+                memcpy(&t, f->m2_r + j, sizeof t);                                              \
+                t += d * d * f->w2;                                                             \
+                memcpy(f->m2_r + j, &t, sizeof t);                                              \
+            }                                                                                   \
+        }                                                                                       \
+        ss__fold_plain(f, prod, inv, j, nb);                                                    \
+    }
+
+#define SS__AHEAD 4 /* rows: the block's rows are 2 KiB runs 4 n_v bytes apart, too short for the
+                          hardware prefetcher to catch on its own */
+#define SS__CENTER_VEC(name, bytes, attr)                                                       \
+    attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
+    {                                                                                           \
+        typedef double vd __attribute__((vector_size(bytes)));                                 \
+        typedef float vf __attribute__((vector_size(bytes / 2)));                              \
+        enum { W = bytes / sizeof(double) };                                                    \
+        size_t t, j, nv = nb - nb % W;                                                          \
+        vd m, s, d;                                                                             \
+        vf c;                                                                                   \
+        memset(mean, 0, nb * sizeof(double));                                                   \
+        memset(inv, 0, nb * sizeof(double));                                                    \
+        for (t = 0; t < n_t; t++) {                                                             \
+            const float *row = ts + t * ld;                                                     \
+            for (j = 0; j < nv; j += W) {                                                       \
+                if (t + SS__AHEAD < n_t) __builtin_prefetch(row + SS__AHEAD * ld + j);          \
+                memcpy(&c, row + j, sizeof c);                                                  \
+                memcpy(&m, mean + j, sizeof m);                                                 \
+                m += __builtin_convertvector(c, vd);                                            \
+                memcpy(mean + j, &m, sizeof m);                                                 \
+            }                                                                                   \
+            for (; j < nb; j++) mean[j] += row[j];                                              \
+        }                                                                                       \
+        for (j = 0; j < nb; j++) mean[j] /= (double)n_t;                                        \
+        for (t = 0; t < n_t; t++) {                                                             \
+            const float *row = ts + t * ld;                                                     \
+            for (j = 0; j < nv; j += W) {                                                       \
+                memcpy(&c, row + j, sizeof c);                                                  \
+                memcpy(&m, mean + j, sizeof m);                                                 \
+                d = __builtin_convertvector(c, vd) - m;                                         \
+                memcpy(&s, inv + j, sizeof s);                                                  \
+                s += d * d;                                                                     \
+                memcpy(inv + j, &s, sizeof s);                                                  \
+                if (f32) {                                                                      \
+                    c = __builtin_convertvector(d, vf);                                         \
+                    memcpy((float *)blk + t * nb + j, &c, sizeof c);                            \
+                } else                                                                          \
+                    memcpy((double *)blk + t * nb + j, &d, sizeof d);                           \
+            }                                                                                   \
+            for (; j < nb; j++) {                                                               \
+                double e = (double)row[j] - mean[j];                                            \
+                inv[j] += e * e;                                                                \
+                if (f32) ((float *)blk)[t * nb + j] = (float)e;                                 \
+                else ((double *)blk)[t * nb + j] = e;                                           \
+            }                                                                                   \
+        }                                                                                       \
+        for (j = 0; j < nb; j++) inv[j] = inv[j] > 0 ? 1.0 / sqrt(inv[j]) : 0.0 / 0.0;         \
+    }
+SS__FOLD_VEC(ss__fold_v16, 16, )
+SS__CENTER_VEC(ss__center_v16, 16, )
+#if defined(SS__X86_WIDE)
+SS__FOLD_VEC(ss__fold_avx2, 32, SS__AVX2)
+SS__CENTER_VEC(ss__center_avx2, 32, SS__AVX2)
+SS__FOLD_VEC(ss__fold_avx512, 64, SS__AVX512)
+SS__CENTER_VEC(ss__center_avx512, 64, SS__AVX512)
+#endif
+#endif
+
 #if defined(STAT_STREAM_USE_CBLAS)
 #include <cblas.h>
-static void ss__gemm_f32(size_t m, size_t n, size_t k, const float *a, const float *b, float *c)
+static void ss__sgemm(size_t m, size_t n, size_t k, const float *a, const float *b, float *c)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b, (int)n, 0.0f, c, (int)n);
 }
-static void ss__gemm_f64(size_t m, size_t n, size_t k, const double *a, const double *b, double *c)
+static void ss__dgemm(size_t m, size_t n, size_t k, const double *a, const double *b, double *c)
 {
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a, (int)k, b, (int)n, 0.0, c, (int)n);
 }
-#else
-/* the plain kernel: one row of c, columns j0 .. j1 */
-#define SS__GEMM_ROW(R)                                                                         \
-    static void ss__gemm_row_##R(size_t n, size_t k, const R *ai, const R *b, R *ci, size_t j0, size_t j1) \
-    {                                                                                           \
-        size_t j, p;                                                                            \
-        for (j = j0; j < j1; j++) {                                                             \
-            R s = 0;                                                                            \
-            for (p = 0; p < k; p++) s += ai[p] * b[p * n + j];                                  \
-            ci[j] = s;                                                                          \
-        }                                                                                       \
-    }
-#if defined(__GNUC__) && !defined(SS_NO_VECTOR_EXTENSIONS)
-/* 4 rows x 2 vectors of 16 bytes per step */
-#define SS__GEMM(R)                                                                             \
-    SS__GEMM_ROW(R)                                                                             \
-    static void ss__gemm_##R(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)       \
-    {                                                                                           \
-        typedef R vec __attribute__((vector_size(16)));                                        \
-        const size_t w = 16 / sizeof(R), tile = 2 * w;                                          \
-        size_t i, j, p, nt = n - n % tile;                                                      \
-        for (i = 0; i + 4 <= m; i += 4) {                                                       \
-            const R *a0 = a + i * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;                  \
-            for (j = 0; j < nt; j += tile) {                                                    \
-                vec c00, c01, c10, c11, c20, c21, c30, c31, x0, x1;                             \
-                memset(&c00, 0, sizeof c00);                                                    \
-                c01 = c10 = c11 = c20 = c21 = c30 = c31 = c00;                                  \
-                for (p = 0; p < k; p++) {                                                       \
-                    memcpy(&x0, b + p * n + j, sizeof x0);                                      \
-                    memcpy(&x1, b + p * n + j + w, sizeof x1);                                  \
-                    c00 += a0[p] * x0; c01 += a0[p] * x1;                                       \
-                    c10 += a1[p] * x0; c11 += a1[p] * x1;                                       \
-                    c20 += a2[p] * x0; c21 += a2[p] * x1;                                       \
-                    c30 += a3[p] * x0; c31 += a3[p] * x1;                                       \
-                }                                                                               \
-                memcpy(c + i * n + j, &c00, sizeof c00); memcpy(c + i * n + j + w, &c01, sizeof c01); \
-                memcpy(c + (i + 1) * n + j, &c10, sizeof c10); memcpy(c + (i + 1) * n + j + w, &c11, sizeof c11); \
-                memcpy(c + (i + 2) * n + j, &c20, sizeof c20); memcpy(c + (i + 2) * n + j + w, &c21, sizeof c21); \
-                memcpy(c + (i + 3) * n + j, &c30, sizeof c30); memcpy(c + (i + 3) * n + j + w, &c31, sizeof c31); \
-            }                                                                                   \
-            for (p = 0; p < 4; p++) ss__gemm_row_##R(n, k, a + (i + p) * k, b, c + (i + p) * n, nt, n); \
-        }                                                                                       \
-        for (; i < m; i++) ss__gemm_row_##R(n, k, a + i * k, b, c + i * n, 0, n);               \
-    }
-#else
-#define SS__GEMM(R)                                                                             \
-    SS__GEMM_ROW(R)                                                                             \
-    static void ss__gemm_##R(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)       \
-    {                                                                                           \
-        size_t i;                                                                               \
-        for (i = 0; i < m; i++) ss__gemm_row_##R(n, k, a + i * k, b, c + i * n, 0, n);         \
-    }
-#endif
-SS__GEMM(float)
-SS__GEMM(double)
-static void ss__gemm_f32(size_t m, size_t n, size_t k, const float *a, const float *b, float *c) { ss__gemm_float(m, n, k, a, b, c); }
-static void ss__gemm_f64(size_t m, size_t n, size_t k, const double *a, const double *b, double *c) { ss__gemm_double(m, n, k, a, b, c); }
 #endif
 
-/* Scratch layout: seeds' normalised series (L x T), a voxel block centred (T x B), its
-   inverse norms and sums (2 x B doubles), the products (L x B), one seed series in double (T), a flag per
-   seed (constant or not). 0 when the sizes overflow. */
-static size_t ss__corr_layout(size_t n_t, size_t n_v, size_t n_seeds, int precision, size_t *parts)
+/* The kernels of one run: the widest this CPU has (GCC/clang vector extensions), else plain C */
+typedef struct ss__kernels {
+    ss__gemm32_fn gemm32;
+    ss__gemm64_fn gemm64;
+    void (*center)(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean);
+    void (*fold)(const ss__fold *f, const void *prod, const double *inv, size_t j0, size_t nb);
+} ss__kernels;
+
+static ss__kernels ss__pick_kernels(void)
+{
+    ss__kernels k;
+    k.gemm32 = ss__gemm32_plain, k.gemm64 = ss__gemm64_plain, k.center = ss__center_plain, k.fold = ss__fold_plain;
+#if defined(SS__VECTOR)
+    k.gemm32 = ss__gemm32_v16, k.gemm64 = ss__gemm64_v16, k.center = ss__center_v16, k.fold = ss__fold_v16;
+#if defined(SS__X86_WIDE)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        k.gemm32 = ss__gemm32_avx512, k.gemm64 = ss__gemm64_avx512, k.center = ss__center_avx512, k.fold = ss__fold_avx512;
+    else if (__builtin_cpu_supports("avx2"))
+        k.gemm32 = ss__gemm32_avx2, k.gemm64 = ss__gemm64_avx2, k.center = ss__center_avx2, k.fold = ss__fold_avx2;
+#endif
+#endif
+#if defined(STAT_STREAM_USE_CBLAS)
+    k.gemm32 = ss__sgemm, k.gemm64 = ss__dgemm;
+#endif
+    return k;
+}
+
+/* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed) and
+   per worker (a centred block T x B, its inverse norms and means (2 x B doubles), the products
+   L x B, one seed's series in double (T)). at: the parts' offsets. 0 when the sizes overflow. */
+static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
 {
     size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
-    size_t sz[6];
-    if (!tp_size_mul(n_seeds, n_t, &sz[0]) || !tp_size_mul(sz[0], el, &sz[0]) || !tp_size_mul(n_t, blk * el, &sz[1]) ||
-        !tp_size_mul(n_seeds, blk * el, &sz[3]) || !tp_size_mul(n_t, sizeof(double), &sz[4]))
-        return 0;
-    sz[2] = 2 * blk * sizeof(double);
-    sz[5] = n_seeds;
-    for (i = 0; i < 6; i++) {
-        if (parts) parts[i] = total;
-        if (!tp_size_add(total, (sz[i] + 63) / 64 * 64, &total) || sz[i] > ((size_t)-1) - 64) return 0;
+    size_t sz[4] = {0, 0, 0, 0};
+    if (!worker) {
+        if (!tp_size_mul(L, n_t, &sz[0]) || !tp_size_mul(sz[0], el, &sz[0])) return 0;
+        sz[1] = L;
+    } else {
+        if (!tp_size_mul(n_t, blk * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2]) || !tp_size_mul(n_t, sizeof(double), &sz[3]))
+            return 0;
+        sz[1] = 2 * blk * sizeof(double);
+    }
+    for (i = 0; i < 4; i++) {
+        if (at) at[i] = total;
+        if (sz[i] > ((size_t)-1) - 64 || !tp_size_add(total, (sz[i] + 63) / 64 * 64, &total)) return 0;
     }
     return total;
 }
 
 SSDEF size_t ss_seedcorr_bytes(size_t n_t, size_t n_v, size_t n_seeds, int precision)
 {
-    return ss__corr_layout(n_t, n_v, n_seeds, precision, NULL);
+    size_t a = ss__corr_bytes(n_t, n_v, n_seeds, precision, 0, NULL), b = ss__corr_bytes(n_t, n_v, n_seeds, precision, 1, NULL);
+    return a && b && a + b > a ? a + b : 0;
 }
 
 static ss_result ss__fail(char *err, size_t cap, ss_result r, const char *what)
@@ -809,83 +1151,42 @@ static ss_result ss__fail(char *err, size_t cap, ss_result r, const char *what)
     return r;
 }
 
-/* Seed l's series, centred and divided by its norm, into dst (float or double); 0 when constant */
-static int ss__seed_series(const float *ts, size_t n_t, size_t ld, const int64_t *vox, size_t nvox, double *tmp, void *dst,
-                           int precision)
+/* One subject's correlation as the workers share it */
+typedef struct ss__corr {
+    const float *ts;
+    size_t n_t, n_v, ld, L;
+    int precision;
+    char *shared; /* ss__corr_bytes(..., 0) */
+    size_t at[4];
+    ss__kernels k;
+} ss__corr;
+
+/* A worker's scratch */
+typedef struct ss__work {
+    void *blk, *prod;
+    double *inv, *mean, *tmp;
+} ss__work;
+
+static ss__work ss__work_at(const ss__corr *c, char *mem)
 {
-    size_t t, i;
-    double mean = 0, ss = 0, inv;
-    for (t = 0; t < n_t; t++) {
-        double s = 0;
-        for (i = 0; i < nvox; i++) s += ts[t * ld + (size_t)vox[i]];
-        tmp[t] = s / (double)nvox;
-        mean += tmp[t];
-    }
-    mean /= (double)n_t;
-    for (t = 0; t < n_t; t++) {
-        tmp[t] -= mean;
-        ss += tmp[t] * tmp[t];
-    }
-    inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
-    for (t = 0; t < n_t; t++) {
-        if (precision == SS_F32) ((float *)dst)[t] = (float)(tmp[t] * inv);
-        else ((double *)dst)[t] = tmp[t] * inv;
-    }
-    return ss > 0;
+    size_t at[4];
+    ss__work w;
+    ss__corr_bytes(c->n_t, c->n_v, c->L, c->precision, 1, at);
+    w.blk = mem + at[0], w.inv = (double *)(void *)(mem + at[1]), w.prod = mem + at[2], w.tmp = (double *)(void *)(mem + at[3]);
+    w.mean = w.inv + (c->n_v < SS__BLOCK ? c->n_v : SS__BLOCK);
+    return w;
 }
 
-/* Voxels v0 .. v0 + nb - 1 centred into blk (n_t x nb) with their inverse norms (NaN when
-   constant); rows are read in memory order, sums kept per voxel in double (acc: nb doubles) */
-static void ss__center_block(const float *ts, size_t n_t, size_t ld, size_t v0, size_t nb, void *blk, double *inv_norm,
-                             double *acc, int precision)
+/* Checks the arguments shared by ss_seedcorr and ss_lnm; SS_OK or SS_ERR_ARG with a message */
+static ss_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, char *err, size_t errcap)
 {
-    size_t t, j;
-    double *mean = inv_norm;
-    memset(mean, 0, nb * sizeof(double));
-    memset(acc, 0, nb * sizeof(double));
-    for (t = 0; t < n_t; t++) {
-        const float *row = ts + t * ld + v0;
-        for (j = 0; j < nb; j++) mean[j] += row[j];
-    }
-    for (j = 0; j < nb; j++) mean[j] /= (double)n_t;
-    for (t = 0; t < n_t; t++) {
-        const float *row = ts + t * ld + v0;
-        if (precision == SS_F32) {
-            float *dst = (float *)blk + t * nb;
-            for (j = 0; j < nb; j++) {
-                double d = (double)row[j] - mean[j];
-                acc[j] += d * d;
-                dst[j] = (float)d;
-            }
-        } else {
-            double *dst = (double *)blk + t * nb;
-            for (j = 0; j < nb; j++) {
-                double d = (double)row[j] - mean[j];
-                acc[j] += d * d;
-                dst[j] = d;
-            }
-        }
-    }
-    for (j = 0; j < nb; j++) inv_norm[j] = acc[j] > 0 ? 1.0 / sqrt(acc[j]) : 0.0 / 0.0;
-}
-
-SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
-                            int precision, double *r, size_t ldr, char *err, size_t errcap)
-{
-    size_t parts[6], bytes, l, v0, L;
-    tp_pool *own = NULL;
-    tp_result tr = TP_OK;
-    char *mem, msg[160];
-    unsigned char *live;
-    if (err && errcap) err[0] = 0;
-    if (!ts || !seeds || !r || !seeds->voxels || !seeds->offsets || !seeds->n_seeds || !n_v)
+    size_t l, i;
+    char msg[160];
+    if (!seeds || !seeds->voxels || !seeds->offsets || !seeds->n_seeds || !n_v)
         return ss__fail(err, errcap, SS_ERR_ARG, "NULL pointer or zero size");
     if (n_t < 2) return ss__fail(err, errcap, SS_ERR_ARG, "fewer than 2 time points: no correlation");
-    if (ld < n_v || ldr < n_v) return ss__fail(err, errcap, SS_ERR_ARG, "row strides must be >= n_v");
-    if (precision != SS_F32 && precision != SS_F64) return ss__fail(err, errcap, SS_ERR_ARG, "precision must be SS_F32 or SS_F64");
-    L = seeds->n_seeds;
-    for (l = 0; l < L; l++) {
-        size_t i, a = seeds->offsets[l], b = seeds->offsets[l + 1];
+    for (l = 0; l < seeds->n_seeds; l++) {
+        size_t a = seeds->offsets[l], b = seeds->offsets[l + 1];
         if ((l == 0 && a != 0) || b <= a) {
             snprintf(msg, sizeof msg, "seed %zu has no voxel (offsets must start at 0 and increase)", l);
             return ss__fail(err, errcap, SS_ERR_ARG, msg);
@@ -896,39 +1197,88 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
                 return ss__fail(err, errcap, SS_ERR_ARG, msg);
             }
     }
-    if (!(bytes = ss__corr_layout(n_t, n_v, L, precision, parts))) return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow");
+    return SS_OK;
+}
+
+/* Seed l's series (the mean of its voxels' raw series), centred and divided by its norm, into
+   the shared scratch in the products' precision; a constant seed is flagged dead. */
+static void ss__seed_series(const ss__corr *c, const ss_seeds *seeds, size_t l, double *tmp)
+{
+    size_t t, i, el = c->precision == SS_F32 ? sizeof(float) : sizeof(double);
+    const int64_t *vox = seeds->voxels + seeds->offsets[l];
+    size_t nvox = seeds->offsets[l + 1] - seeds->offsets[l];
+    double mean = 0, ss = 0, inv;
+    void *dst = c->shared + c->at[0] + l * c->n_t * el;
+    for (t = 0; t < c->n_t; t++) {
+        const float *row = c->ts + t * c->ld;
+        double s = 0;
+        for (i = 0; i < nvox; i++) s += row[vox[i]];
+        tmp[t] = s / (double)nvox;
+        mean += tmp[t];
+    }
+    mean /= (double)c->n_t;
+    for (t = 0; t < c->n_t; t++) {
+        tmp[t] -= mean;
+        ss += tmp[t] * tmp[t];
+    }
+    inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+    for (t = 0; t < c->n_t; t++) {
+        if (c->precision == SS_F32) ((float *)dst)[t] = (float)(tmp[t] * inv);
+        else ((double *)dst)[t] = tmp[t] * inv;
+    }
+    ((unsigned char *)c->shared + c->at[1])[l] = ss > 0;
+}
+
+/* Voxels v0 .. v0 + nb - 1: centred, their inverse norms, the products with every seed */
+static void ss__corr_block(const ss__corr *c, const ss__work *w, size_t v0, size_t nb)
+{
+    c->k.center(c->ts + v0, c->n_t, c->ld, nb, w->blk, c->precision == SS_F32, w->inv, w->mean);
+    if (c->precision == SS_F32)
+        c->k.gemm32(c->L, nb, c->n_t, (const float *)(void *)(c->shared + c->at[0]), (const float *)w->blk, (float *)w->prod);
+    else
+        c->k.gemm64(c->L, nb, c->n_t, (const double *)(void *)(c->shared + c->at[0]), (const double *)w->blk, (double *)w->prod);
+}
+
+SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
+                            int precision, double *r, size_t ldr, char *err, size_t errcap)
+{
+    size_t bytes, shared, l, v0, el = precision == SS_F32 ? sizeof(float) : sizeof(double);
+    tp_pool *own = NULL;
+    tp_result tr = TP_OK;
+    ss__corr c;
+    ss__work w;
+    ss_result res;
+    if (err && errcap) err[0] = 0;
+    if (!ts || !r) return ss__fail(err, errcap, SS_ERR_ARG, "NULL pointer or zero size");
+    if ((res = ss__check_seeds(seeds, n_t, n_v, err, errcap)) != SS_OK) return res;
+    if (ld < n_v || ldr < n_v) return ss__fail(err, errcap, SS_ERR_ARG, "row strides must be >= n_v");
+    if (precision != SS_F32 && precision != SS_F64) return ss__fail(err, errcap, SS_ERR_ARG, "precision must be SS_F32 or SS_F64");
+    if (!(bytes = ss_seedcorr_bytes(n_t, n_v, seeds->n_seeds, precision)))
+        return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow");
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
-    mem = (char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr);
-    if (!mem) {
+    memset(&c, 0, sizeof c);
+    c.ts = ts, c.n_t = n_t, c.n_v = n_v, c.ld = ld, c.L = seeds->n_seeds, c.precision = precision, c.k = ss__pick_kernels();
+    shared = ss__corr_bytes(n_t, n_v, c.L, precision, 0, c.at);
+    if (!(c.shared = (char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr))) {
         if (own) tp_destroy(own);
         return ss__fail(err, errcap, ss__from_tp(tr), "no memory for the correlation's scratch");
     }
-    live = (unsigned char *)mem + parts[5];
-    for (l = 0; l < L; l++) {
-        size_t a = seeds->offsets[l], el = precision == SS_F32 ? sizeof(float) : sizeof(double);
-        live[l] = (unsigned char)ss__seed_series(ts, n_t, ld, seeds->voxels + a, seeds->offsets[l + 1] - a,
-                                                 (double *)(void *)(mem + parts[4]), mem + parts[0] + l * n_t * el, precision);
-    }
+    w = ss__work_at(&c, c.shared + shared);
+    for (l = 0; l < c.L; l++) ss__seed_series(&c, seeds, l, w.tmp);
     for (v0 = 0; v0 < n_v; v0 += SS__BLOCK) {
         size_t nb = n_v - v0 < SS__BLOCK ? n_v - v0 : SS__BLOCK, j;
-        double *inv = (double *)(void *)(mem + parts[2]);
-        ss__center_block(ts, n_t, ld, v0, nb, mem + parts[1], inv, inv + (n_v < SS__BLOCK ? n_v : SS__BLOCK), precision);
-        if (precision == SS_F32)
-            ss__gemm_f32(L, nb, n_t, (const float *)(void *)(mem + parts[0]), (const float *)(void *)(mem + parts[1]),
-                         (float *)(void *)(mem + parts[3]));
-        else
-            ss__gemm_f64(L, nb, n_t, (const double *)(void *)(mem + parts[0]), (const double *)(void *)(mem + parts[1]),
-                         (double *)(void *)(mem + parts[3]));
-        for (l = 0; l < L; l++) {
+        ss__corr_block(&c, &w, v0, nb);
+        for (l = 0; l < c.L; l++) {
+            const char *p = (const char *)w.prod + l * nb * el;
             double *dst = r + l * ldr + v0;
+            int live = ((const unsigned char *)c.shared + c.at[1])[l];
             for (j = 0; j < nb; j++) {
-                double c = precision == SS_F32 ? (double)((const float *)(void *)(mem + parts[3]))[l * nb + j]
-                                               : ((const double *)(void *)(mem + parts[3]))[l * nb + j];
-                dst[j] = live[l] ? c * inv[j] : 0.0 / 0.0;
+                double v = precision == SS_F32 ? (double)((const float *)(const void *)p)[j] : ((const double *)(const void *)p)[j];
+                dst[j] = live ? v * w.inv[j] : 0.0 / 0.0;
             }
         }
     }
-    tp_free(pool, mem);
+    tp_free(pool, c.shared);
     if (own) tp_destroy(own);
     return SS_OK;
 }
@@ -937,25 +1287,36 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
 
 static int ss__policy_nan(int policy) { return policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO; }
 
-/* Bytes of one accumulator as ss_moments_create requests them, and of ss_moments_add_rows' scratch */
+/* Bytes of one accumulator as ss_moments_create requests them */
 static size_t ss__moments_bytes(size_t nf, int policy)
 {
     return (sizeof(ss_moments) + 63) / 64 * 64 + nf * (2 * sizeof(double) + (policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0));
 }
 
+static int ss__threads(const ss_lnm_desc *d)
+{
+#if defined(SS_NO_THREADS)
+    (void)d;
+    return 1;
+#else
+    return d->n_threads > 1 ? d->n_threads : 1;
+#endif
+}
+
 SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
 {
-    size_t lv, slab, maps, acc, add, corr;
-    if (!d || !d->seeds || !d->n_t || !d->n_v || !d->seeds->n_seeds) return 0;
+    size_t lv, slab, acc, shared, worker, total;
+    if (!d || !d->seeds || !d->n_t || !d->n_v || !d->seeds->n_seeds || d->n_threads < 0) return 0;
     if (!tp_size_mul(d->seeds->n_seeds, d->n_v, &lv) || !tp_size_mul(d->n_t, d->n_v, &slab) ||
-        !tp_size_mul(slab, sizeof(float), &slab) || !tp_size_mul(lv, sizeof(double), &maps) || lv > ((size_t)-1) / 64)
+        !tp_size_mul(slab, sizeof(float), &slab) || lv > ((size_t)-1) / 64)
         return 0;
-    corr = ss_seedcorr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision);
-    if (!corr) return 0;
-    acc = 2 * ss__moments_bytes(lv, ss__policy_nan(d->policy));
-    add = lv * 2 * sizeof(double); /* ss_moments_add_rows' scratch (no per-feature counts here) */
-    /* the slab, r, z, two accumulators, then the larger of the correlation and the add scratch */
-    return slab + 2 * maps + acc + (corr > add ? corr : add);
+    shared = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 0, NULL);
+    worker = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 1, NULL);
+    if (!shared || !worker || !tp_size_mul(worker, (size_t)ss__threads(d), &worker)) return 0;
+    acc = (d->skip_avg_r ? 1 : 2) * ss__moments_bytes(lv, ss__policy_nan(d->policy));
+    /* the slab, the accumulators, the correlation's shared and per-worker scratch */
+    if (!tp_size_add(slab, acc, &total) || !tp_size_add(total, shared, &total) || !tp_size_add(total, worker, &total)) return 0;
+    return total;
 }
 
 SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int policy, const ss_lnm_maps *out)
@@ -985,16 +1346,179 @@ SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int po
     return SS_OK;
 }
 
+/* One subject inside ss_lnm: the correlation and the accumulators its blocks fold into. Its
+   items: the seeds' series (items 0 .. L - 1), then the blocks of voxels (phase 1). */
+typedef struct ss__lnm_job {
+    ss__corr c;
+    const ss_seeds *seeds;
+    ss_moments *z, *r;
+    ss__fold f; /* the subject's weights and rules; the row pointers are set per block */
+    int phase;
+} ss__lnm_job;
+
+/* Block b of the subject: its r, z folded into every seed's cells for those voxels */
+static void ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
+{
+    const ss__corr *c = &job->c;
+    size_t v0 = b * SS__BLOCK, nb = c->n_v - v0 < SS__BLOCK ? c->n_v - v0 : SS__BLOCK, l, j;
+    size_t el = c->precision == SS_F32 ? sizeof(float) : sizeof(double);
+    const unsigned char *live = (const unsigned char *)c->shared + c->at[1];
+    ss__fold f = job->f;
+    ss__corr_block(c, w, v0, nb);
+    for (l = 0; l < c->L; l++) {
+        size_t cell = l * c->n_v + v0;
+        f.mean_z = job->z->mean + cell, f.m2_z = job->z->m2 + cell;
+        if (job->r) f.mean_r = job->r->mean + cell, f.m2_r = job->r->m2 + cell;
+        if (live[l]) c->k.fold(&f, (const char *)w->prod + l * nb * el, w->inv, 0, nb);
+        else
+            for (j = 0; j < nb; j++) ss__fold_cell(&f, j, 0.0 / 0.0);
+    }
+}
+
+static void ss__lnm_item(const ss__lnm_job *job, const ss__work *w, size_t i)
+{
+    if (job->phase == 0) ss__seed_series(&job->c, job->seeds, i, w->tmp);
+    else ss__lnm_block(job, w, i);
+}
+
+#if !defined(SS_NO_THREADS)
+#include <pthread.h>
+/* Workers over the items of one subject at a time; each cell is folded by one worker per
+   subject, subjects in order, so the maps do not depend on the number of workers. */
+typedef struct ss__team {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    const ss__lnm_job *job;
+    ss__work *work;
+    size_t round, next, n_blocks;
+    int busy, quit;
+} ss__team;
+
+typedef struct ss__worker_arg {
+    ss__team *team;
+    int id;
+} ss__worker_arg;
+
+static void ss__team_blocks(ss__team *tm, int id)
+{
+    for (;;) {
+        size_t b;
+        pthread_mutex_lock(&tm->mu);
+        b = tm->next < tm->n_blocks ? tm->next++ : tm->n_blocks;
+        pthread_mutex_unlock(&tm->mu);
+        if (b == tm->n_blocks) break;
+        ss__lnm_item(tm->job, &tm->work[id], b);
+    }
+    pthread_mutex_lock(&tm->mu);
+    if (--tm->busy == 0) pthread_cond_broadcast(&tm->done);
+    pthread_mutex_unlock(&tm->mu);
+}
+
+static void *ss__worker(void *p)
+{
+    ss__worker_arg *a = (ss__worker_arg *)p;
+    ss__team *tm = a->team;
+    size_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&tm->mu);
+        while (tm->round == seen && !tm->quit) pthread_cond_wait(&tm->go, &tm->mu);
+        seen = tm->round;
+        if (tm->quit) {
+            pthread_mutex_unlock(&tm->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&tm->mu);
+        ss__team_blocks(tm, a->id);
+    }
+}
+#endif
+
+/* The items of the job's phase, by n workers (worker 0 is the caller) */
+static void ss__lnm_phase(const ss__lnm_job *job, ss__work *work, void *team, int n)
+{
+    size_t b, n_blocks = job->phase == 0 ? job->c.L : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK;
+#if !defined(SS_NO_THREADS)
+    ss__team *tm = (ss__team *)team;
+    if (n > 1) {
+        pthread_mutex_lock(&tm->mu);
+        tm->job = job, tm->next = 0, tm->n_blocks = n_blocks, tm->busy = n, tm->round++;
+        pthread_cond_broadcast(&tm->go);
+        pthread_mutex_unlock(&tm->mu);
+        ss__team_blocks(tm, 0);
+        pthread_mutex_lock(&tm->mu);
+        while (tm->busy) pthread_cond_wait(&tm->done, &tm->mu);
+        pthread_mutex_unlock(&tm->mu);
+        return;
+    }
+#endif
+    (void)team, (void)n;
+    for (b = 0; b < n_blocks; b++) ss__lnm_item(job, &work[0], b);
+}
+
+/* Starts n - 1 workers (fewer when the system refuses threads: the run then uses those it got) */
+static int ss__team_start(void *team, void *threads, void *args, ss__work *work, int n)
+{
+#if !defined(SS_NO_THREADS)
+    ss__team *tm = (ss__team *)team;
+    pthread_t *th = (pthread_t *)threads;
+    ss__worker_arg *a = (ss__worker_arg *)args;
+    int i;
+    memset(tm, 0, sizeof *tm);
+    tm->work = work;
+    if (n < 2) return 1;
+    pthread_mutex_init(&tm->mu, NULL);
+    pthread_cond_init(&tm->go, NULL);
+    pthread_cond_init(&tm->done, NULL);
+    for (i = 1; i < n; i++) {
+        a[i].team = tm, a[i].id = i;
+        if (pthread_create(&th[i], NULL, ss__worker, &a[i]) != 0) break;
+    }
+    return i;
+#else
+    (void)team, (void)threads, (void)args, (void)work, (void)n;
+    return 1;
+#endif
+}
+
+static void ss__team_stop(void *team, void *threads, int n)
+{
+#if !defined(SS_NO_THREADS)
+    ss__team *tm = (ss__team *)team;
+    pthread_t *th = (pthread_t *)threads;
+    int i;
+    if (n < 2) return;
+    pthread_mutex_lock(&tm->mu);
+    tm->quit = 1;
+    pthread_cond_broadcast(&tm->go);
+    pthread_mutex_unlock(&tm->mu);
+    for (i = 1; i < n; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&tm->mu);
+    pthread_cond_destroy(&tm->go);
+    pthread_cond_destroy(&tm->done);
+#else
+    (void)team, (void)threads, (void)n;
+#endif
+}
+
 SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_state *state, char *err, size_t errcap)
 {
+    enum { MAX_WORKERS = 64 };
     tp_pool *pool, *own = NULL;
     tp_result tr = TP_OK;
     ss_moments *zacc = NULL, *racc = NULL;
     float *slab = NULL;
-    double *r = NULL, *z;
-    size_t L, lv, i, k;
-    int nanpol;
-    double z_inf;
+    char *scratch = NULL;
+    size_t L, lv, k, shared, per;
+    int i, n = 1;
+    ss__lnm_job job;
+    ss__work work[MAX_WORKERS];
+#if !defined(SS_NO_THREADS)
+    ss__team team;
+    pthread_t threads[MAX_WORKERS];
+    ss__worker_arg args[MAX_WORKERS];
+#else
+    char team, threads, args;
+#endif
     ss_result res = SS_OK;
     char msg[200];
     if (err && errcap) err[0] = 0;
@@ -1002,50 +1526,62 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     if (!d || (!out && !state) || !d->read || !d->seeds || !d->n_subjects)
         return ss__fail(err, errcap, SS_ERR_ARG, "NULL desc, maps, reader or seeds, or no subjects");
     if (d->policy < SS_POLICY_STRICT || d->policy > SS_POLICY_LDK_SINGLE) return ss__fail(err, errcap, SS_ERR_ARG, "policy must be one of SS_POLICY_*");
-    if (!ss_lnm_estimate_bytes(d)) return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow (or n_t, n_v or seeds are zero)");
+    if (d->precision != SS_F32 && d->precision != SS_F64) return ss__fail(err, errcap, SS_ERR_ARG, "precision must be SS_F32 or SS_F64");
+    if (d->n_threads < 0 || d->n_threads > MAX_WORKERS) return ss__fail(err, errcap, SS_ERR_ARG, "n_threads must be 0 .. 64");
+    if (d->skip_avg_r && out && out->avg_r) return ss__fail(err, errcap, SS_ERR_ARG, "avg_r asked for with skip_avg_r set");
+    if ((res = ss__check_seeds(d->seeds, d->n_t, d->n_v, err, errcap)) != SS_OK) return res;
+    if (!ss_lnm_estimate_bytes(d)) return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow");
     L = d->seeds->n_seeds;
     lv = L * d->n_v;
-    nanpol = ss__policy_nan(d->policy);
-    z_inf = d->policy == SS_POLICY_STRICT ? 0.0 : d->policy == SS_POLICY_LDK_SINGLE ? 10.0 : 3.0;
+    memset(&job, 0, sizeof job);
+    job.c.n_t = d->n_t, job.c.n_v = d->n_v, job.c.ld = d->n_v, job.c.L = L, job.c.precision = d->precision;
+    job.c.k = ss__pick_kernels();
+    job.seeds = d->seeds;
+    job.f.as_zero = ss__policy_nan(d->policy) == SS_NAN_AS_ZERO;
+    job.f.z_inf = d->policy == SS_POLICY_STRICT ? 0.0 : d->policy == SS_POLICY_LDK_SINGLE ? 10.0 : 3.0;
+    job.f.f32 = d->precision == SS_F32;
+    shared = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, job.c.at);
+    per = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 1, NULL);
+    n = ss__threads(d);
     pool = d->pool;
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
     slab = (float *)tp_alloc_at(pool, d->n_t * d->n_v * sizeof(float), 0, __FILE__, __LINE__, &tr);
-    r = slab ? (double *)tp_alloc_at(pool, 2 * lv * sizeof(double), 0, __FILE__, __LINE__, &tr) : NULL;
-    if (!slab || !r) {
-        res = ss__fail(err, errcap, ss__from_tp(tr), "no memory for a subject and its maps");
+    scratch = slab ? (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &tr) : NULL;
+    if (!slab || !scratch) {
+        res = ss__fail(err, errcap, ss__from_tp(tr), "no memory for a subject and the correlation's scratch");
         goto done;
     }
-    z = r + lv;
+    job.c.ts = slab, job.c.shared = scratch;
+    for (i = 0; i < n; i++) work[i] = ss__work_at(&job.c, scratch + shared + (size_t)i * per);
     /* states handed to the caller must outlive a private pool: they then get their own */
-    if ((res = ss_moments_create(lv, nanpol, own && state ? NULL : pool, &zacc)) != SS_OK ||
-        (res = ss_moments_create(lv, nanpol, own && state ? NULL : pool, &racc)) != SS_OK) {
+    if ((res = ss_moments_create(lv, ss__policy_nan(d->policy), own && state ? NULL : pool, &zacc)) != SS_OK ||
+        (!d->skip_avg_r && (res = ss_moments_create(lv, ss__policy_nan(d->policy), own && state ? NULL : pool, &racc)) != SS_OK)) {
         ss__fail(err, errcap, res, "no memory for the accumulators");
         goto done;
     }
+    job.z = zacc, job.r = racc;
+    n = ss__team_start(&team, &threads, &args, work, n);
     for (k = 0; k < d->n_subjects; k++) {
         msg[0] = 0;
         if (d->read(d->read_user, k, slab, msg, sizeof msg) != 0) {
             char full[260];
             snprintf(full, sizeof full, "subject %zu: %s", k, msg[0] ? msg : "the reader failed");
             res = ss__fail(err, errcap, SS_ERR_IO, full);
-            goto done;
+            break;
         }
-        if ((res = ss_seedcorr(pool, slab, d->n_t, d->n_v, d->n_v, d->seeds, d->precision, r, d->n_v, err, errcap)) != SS_OK)
-            goto done;
-        for (i = 0; i < lv; i++) {
-            double rv = r[i];
-            if (nanpol == SS_NAN_AS_ZERO && rv != rv) rv = r[i] = 0.0; /* ldk: NaN r counts as 0 */
-            z[i] = ss_fisher_z(rv, z_inf);
-        }
-        if ((res = ss_moments_add_rows(racc, r, SS_F64, 1, 0)) != SS_OK || (res = ss_moments_add_rows(zacc, z, SS_F64, 1, 0)) != SS_OK) {
-            ss__fail(err, errcap, res, "no memory to add a subject");
-            goto done;
-        }
+        job.f.first = k == 0;
+        job.f.w1 = 1.0 / (double)(k + 1);
+        job.f.w2 = (double)k / (double)(k + 1);
+        for (job.phase = 0; job.phase < 2; job.phase++) ss__lnm_phase(&job, work, &team, n);
+        zacc->count++;
+        if (racc) racc->count++;
         if (d->progress && d->progress(d->progress_user, k + 1, d->n_subjects)) {
             res = ss__fail(err, errcap, SS_ERR_CANCELLED, "cancelled by the progress callback");
-            goto done;
+            break;
         }
     }
+    ss__team_stop(&team, &threads, n);
+    if (res != SS_OK) goto done;
     if (out && (res = ss_lnm_finalize(zacc, racc, d->policy, out)) != SS_OK) {
         ss__fail(err, errcap, res, "cannot finalize the maps");
         goto done;
@@ -1058,7 +1594,7 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
 done:
     ss_moments_destroy(racc);
     ss_moments_destroy(zacc);
-    tp_free(pool, r);
+    tp_free(pool, scratch);
     tp_free(pool, slab);
     if (own) tp_destroy(own);
     return res;
