@@ -715,9 +715,18 @@ SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
 typedef void (*ss__gemm32_fn)(size_t m, size_t n, size_t k, const float *a, const float *b, float *c);
 typedef void (*ss__gemm64_fn)(size_t m, size_t n, size_t k, const double *a, const double *b, double *c);
 
+/* clang would fuse a * b + c where a target has FMA: each kernel turns that off so that every
+   variant rounds as the plain C code does (gcc does not fuse in ISO C mode) */
+#if defined(__clang__)
+#define SS__EXACT _Pragma("clang fp contract(off)")
+#else
+#define SS__EXACT
+#endif
+
 #define SS__GEMM_PLAIN(name, R)                                                                 \
     static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)               \
     {                                                                                           \
+        SS__EXACT                                                                               \
         size_t i, j, p;                                                                         \
         for (i = 0; i < m; i++)                                                                 \
             for (j = 0; j < n; j++) {                                                           \
@@ -776,6 +785,7 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
 #define SS__GEMM_VEC(name, R, bytes, NV, attr)                                                  \
     attr static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)          \
     {                                                                                           \
+        SS__EXACT                                                                               \
         typedef R vec __attribute__((vector_size(bytes)));                                     \
         enum { W = bytes / sizeof(R) };                                                         \
         size_t i, j, p, r;                                                                      \
@@ -818,6 +828,7 @@ SS__GEMM_VEC(ss__gemm64_avx512, double, 64, 4, SS__AVX512)
    |s| < 0.172, by its series to s^21 (the rest < 3e-17); e ln 2 in two parts. */
 static double ss__log(double x)
 {
+    SS__EXACT
     uint64_t u;
     double m, s, z, q, e;
     memcpy(&u, &x, sizeof u);
@@ -832,12 +843,14 @@ static double ss__log(double x)
     return e * 6.93147180369123816490e-01 + (e * 1.90821492927058770002e-10 + 2.0 * s * (1.0 + z * q));
 }
 
-/* atanh(r) for |r| < 1: 0.5 log1p(2r / (1 - r)), with log1p(x) = log(u) + (x - (u - 1)) / u,
-   u = 1 + x rounded (the compensated form keeps small r exact to a few ulp: tested). */
+/* atanh(r) for |r| < 1: sign(r) 0.5 log1p(2a / (1 - a)), a = |r| (x >= 0: no cancellation in
+   1 + x), with log1p(x) = log(u) + (x - (u - 1)) / u, u = 1 + x rounded (the compensated form
+   keeps small r exact to a few ulp: tested). */
 static double ss__atanh(double r)
 {
-    double x = 2.0 * r / (1.0 - r), u = 1.0 + x;
-    return 0.5 * (ss__log(u) - ((u - 1.0) - x) / u);
+    SS__EXACT
+    double a = fabs(r), x = 2.0 * a / (1.0 - a), u = 1.0 + x;
+    return copysign(0.5 * (ss__log(u) - ((u - 1.0) - x) / u), r);
 }
 
 /* ss_fisher_z with ss__atanh: what the LNM pipeline (and each vector lane) computes */
@@ -860,6 +873,7 @@ typedef struct ss__fold {
 
 static void ss__fold_cell(const ss__fold *f, size_t j, double r)
 {
+    SS__EXACT
     double z, d;
     if (f->as_zero && r != r) r = 0.0;
     z = ss__fisher(r, f->z_inf);
@@ -890,6 +904,7 @@ static void ss__fold_plain(const ss__fold *f, const void *prod, const double *in
    double), their inverse norms (NaN when constant); mean: nb doubles. Rows in memory order. */
 static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean)
 {
+    SS__EXACT
     size_t t, j;
     memset(mean, 0, nb * sizeof(double));
     memset(inv, 0, nb * sizeof(double));
@@ -944,6 +959,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 #define SS__FOLD_VEC(name, bytes, attr)                                                         \
     attr static void name(const ss__fold *f, const void *prod, const double *inv, size_t j0, size_t nb) \
     {                                                                                           \
+        SS__EXACT                                                                               \
         typedef double vd __attribute__((vector_size(bytes)));                                 \
         typedef float vf __attribute__((vector_size(bytes / 2)));                              \
         typedef long long vi __attribute__((vector_size(bytes)));                              \
@@ -976,12 +992,13 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             memcpy(&a, &bits, sizeof a);                                                        \
             in = a < 1.0;                                                                       \
             one = a == 1.0;                                                                     \
-            SS__SEL(vi, in, r, zero, x);                                                        \
+            SS__SEL(vi, in, a, zero, x);                                                        \
             x = 2.0 * x / (1.0 - x);                                                            \
             u = 1.0 + x;                                                                        \
             SS__VLOG(vd, vi, u, lg);                                                            \
             z = 0.5 * (lg - ((u - 1.0) - x) / u);                                               \
             memcpy(&bits, &r, sizeof bits);                                                     \
+            { vi m_; memcpy(&m_, &z, sizeof m_); m_ = (m_ & ~sign) | (bits & sign); memcpy(&z, &m_, sizeof z); } \
             { vi e_; memcpy(&e_, &edge, sizeof e_); e_ = (e_ & ~sign) | (bits & sign); memcpy(&t, &e_, sizeof t); } \
             SS__SEL(vi, one, t, nan_, t);                                                       \
             SS__SEL(vi, in, z, t, z);                                                           \
@@ -1023,6 +1040,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 #define SS__CENTER_VEC(name, bytes, attr)                                                       \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
     {                                                                                           \
+        SS__EXACT                                                                               \
         typedef double vd __attribute__((vector_size(bytes)));                                 \
         typedef float vf __attribute__((vector_size(bytes / 2)));                              \
         enum { W = bytes / sizeof(double) };                                                    \

@@ -149,8 +149,8 @@ fi
 # ---- stat_stream.h ------------------------------------------------------------------------------
 SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"
 build stat_stream $CC $TFLAGS -D_DEFAULT_SOURCE $SS_SRC $LIBS && run_suite "stat_stream" "$B/stat_stream"
-build stat_stream_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DSS_NO_VECTOR_EXTENSIONS $SS_SRC $LIBS \
-    && run_suite "stat_stream SS_NO_VECTOR_EXTENSIONS" "$B/stat_stream_plain"
+build stat_stream_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DSS_NO_VECTOR_EXTENSIONS -DSS_NO_THREADS -DTP_NO_THREADS $SS_SRC -lm \
+    && run_suite "stat_stream SS_NO_VECTOR_EXTENSIONS SS_NO_THREADS" "$B/stat_stream_plain"
 if CBLAS=$(tools/detect.sh cblas); then
     build stat_stream_cblas $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_CBLAS $SS_SRC $CBLAS $LIBS \
         && run_suite "stat_stream STAT_STREAM_USE_CBLAS" "$B/stat_stream_cblas"
@@ -171,6 +171,7 @@ build stat_stream_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_stat_st
     && run_suite "stat_stream C++" "$B/stat_stream_cxx"
 if have clang && [ -x "$B/san_probe" ]; then
     build stat_stream_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $SS_SRC $LIBS && run_suite "stat_stream ASan+UBSan" "$B/stat_stream_asan"
+    build stat_stream_tsan clang $TFLAGS -D_DEFAULT_SOURCE -fsanitize=thread $SS_SRC $LIBS && run_suite "stat_stream TSan" "$B/stat_stream_tsan"
 fi
 if have valgrind; then
     run_suite "stat_stream valgrind" "$B/stat_stream" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3

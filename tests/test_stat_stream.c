@@ -696,6 +696,157 @@ static void test_lnm_pipeline(void)
     free(c); free(r); free(mz); free(mr); free(sd); free(tt); free(ar); free(pp);
 }
 
+/* the maps do not depend on the number of workers, nor on skip_avg_r; the estimate holds for both */
+static void test_lnm_threads(void)
+{
+    static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
+    static const size_t off[CL + 1] = {0, 6, 7, 10};
+    enum { N = CL * CV };
+    conn *c = (conn *)malloc(sizeof *c);
+    double *one = (double *)malloc(4 * N * sizeof(double)), *got = (double *)malloc(4 * N * sizeof(double));
+    ss_seeds seeds;
+    ss_lnm_desc d;
+    ss_lnm_maps a, b;
+    char err[300];
+    int pol, prec, th;
+    conn_make(c);
+    seeds.n_seeds = CL, seeds.voxels = vox, seeds.offsets = off;
+    memset(&d, 0, sizeof d);
+    d.n_subjects = CS, d.n_t = CT, d.n_v = CV, d.read = conn_read, d.read_user = c, d.seeds = &seeds;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.mean_z = one, a.std_z = one + N, a.t = one + 2 * N, a.avg_r = one + 3 * N;
+    b.mean_z = got, b.std_z = got + N, b.t = got + 2 * N, b.avg_r = got + 3 * N;
+    for (prec = SS_F32; prec <= SS_F64; prec++)
+        for (pol = SS_POLICY_STRICT; pol <= SS_POLICY_LDK; pol++) {
+            d.policy = pol, d.precision = prec, d.n_threads = 1, d.skip_avg_r = 0;
+            CHECK_MSG(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_OK, "%s", err);
+            for (th = 2; th <= 3; th++) {
+                tp_pool *pool = tp_create(NULL, NULL);
+                d.pool = pool, d.n_threads = th;
+                memset(got, 0, 4 * N * sizeof(double));
+                CHECK_MSG(ss_lnm(&d, &b, NULL, err, sizeof err) == SS_OK, "%s", err);
+                CHECK_MSG(!memcmp(one, got, 4 * N * sizeof(double)), "precision %d policy %d: %d workers differ from 1", prec, pol, th);
+                CHECK(tp_get_stats(pool).peak_requested == ss_lnm_estimate_bytes(&d));
+                tp_destroy(pool);
+            }
+            { /* no r accumulator: same z maps, less memory, avg_r refused */
+                tp_pool *pool = tp_create(NULL, NULL);
+                size_t with_r = ss_lnm_estimate_bytes(&d);
+                d.pool = pool, d.skip_avg_r = 1;
+                CHECK(ss_lnm(&d, &b, NULL, err, sizeof err) == SS_ERR_ARG && strstr(err, "skip_avg_r"));
+                b.avg_r = NULL;
+                CHECK_MSG(ss_lnm(&d, &b, NULL, err, sizeof err) == SS_OK, "%s", err);
+                CHECK(!memcmp(one, got, 3 * N * sizeof(double)));
+                CHECK(tp_get_stats(pool).peak_requested == ss_lnm_estimate_bytes(&d) && ss_lnm_estimate_bytes(&d) < with_r);
+                b.avg_r = got + 3 * N;
+                d.pool = NULL;
+                tp_destroy(pool);
+            }
+        }
+    d.n_threads = 65;
+    CHECK(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_ERR_ARG && strstr(err, "n_threads"));
+    free(c), free(one), free(got);
+}
+
+static uint64_t bits_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* distance in units in the last place between two finite doubles of the same sign */
+static double ulps(double a, double b)
+{
+    double d = (double)(bits_of(a) > bits_of(b) ? bits_of(a) - bits_of(b) : bits_of(b) - bits_of(a));
+    return (a < 0) != (b < 0) ? 1e30 : d;
+}
+
+/* every vector variant of the products, the centring and the fold computes the plain C code's
+   bits; the LNM's own atanh is within a few ulp of libm's over (-1, 1) */
+static void test_kernels(void)
+{
+    enum { T = 37, NB = 203, L = 5 };
+    typedef struct variant { const char *name; ss__kernels k; } variant;
+    variant v[4];
+    int nv = 0, i, f32, first, as_zero;
+    float *ts = (float *)malloc(T * NB * sizeof(float)), *a32 = (float *)malloc(L * T * sizeof(float));
+    double *blk0 = (double *)malloc(T * NB * sizeof(double)), *blk1 = (double *)malloc(T * NB * sizeof(double));
+    double inv0[NB], inv1[NB], mean[NB], prod[NB], acc0[4][NB], acc1[4][NB], worst = 0, a64[L * T];
+    float c32[L * NB], c32p[L * NB];
+    double c64[L * NB], c64p[L * NB];
+    size_t j;
+    v[nv].name = "plain";
+    v[nv].k.gemm32 = ss__gemm32_plain, v[nv].k.gemm64 = ss__gemm64_plain, v[nv].k.center = ss__center_plain, v[nv++].k.fold = ss__fold_plain;
+#if defined(SS__VECTOR)
+    v[nv].name = "16-byte vectors";
+    v[nv].k.gemm32 = ss__gemm32_v16, v[nv].k.gemm64 = ss__gemm64_v16, v[nv].k.center = ss__center_v16, v[nv++].k.fold = ss__fold_v16;
+#if defined(SS__X86_WIDE)
+    if (__builtin_cpu_supports("avx2")) {
+        v[nv].name = "AVX2";
+        v[nv].k.gemm32 = ss__gemm32_avx2, v[nv].k.gemm64 = ss__gemm64_avx2, v[nv].k.center = ss__center_avx2, v[nv++].k.fold = ss__fold_avx2;
+    }
+    if (__builtin_cpu_supports("avx512f")) {
+        v[nv].name = "AVX-512";
+        v[nv].k.gemm32 = ss__gemm32_avx512, v[nv].k.gemm64 = ss__gemm64_avx512, v[nv].k.center = ss__center_avx512,
+        v[nv++].k.fold = ss__fold_avx512;
+    }
+#endif
+#endif
+    for (j = 0; j < T * NB; j++) ts[j] = (float)(1e4 + gauss());
+    for (j = 0; j < T; j++) ts[j * NB + 7] = 3.0f; /* a constant voxel */
+    for (j = 0; j < L * T; j++) a64[j] = gauss(), a32[j] = (float)a64[j];
+    for (f32 = 0; f32 <= 1; f32++) {
+        ss__center_plain(ts, T, NB, NB, blk0, f32, inv0, mean);
+        for (i = 1; i < nv; i++) {
+            v[i].k.center(ts, T, NB, NB, blk1, f32, inv1, mean);
+            CHECK_MSG(!memcmp(blk0, blk1, T * NB * (f32 ? 4 : 8)) && !memcmp(inv0, inv1, sizeof inv0), "centring: %s", v[i].name);
+        }
+    }
+    ss__gemm32_plain(L, NB, T, a32, ts, c32p);
+    ss__gemm64_plain(L, NB, T, a64, blk0, c64p);
+    for (i = 1; i < nv; i++) {
+        v[i].k.gemm32(L, NB, T, a32, ts, c32);
+        v[i].k.gemm64(L, NB, T, a64, blk0, c64);
+        for (j = 0; j < L * NB; j++) CHECK_MSG(c32[j] == c32p[j] && c64[j] == c64p[j], "products: %s, element %zu", v[i].name, j);
+    }
+    /* the fold: products that make r = +-1, |r| > 1, NaN, 0, tiny and ordinary values */
+    for (j = 0; j < NB; j++) {
+        double u = uniform01() * 2 - 1;
+        prod[j] = j % 11 == 0 ? 1.0 : j % 13 == 0 ? -1.0 : j % 17 == 0 ? 1.0 + 1e-12 : j % 19 == 0 ? 0.0 / 0.0 : j % 23 == 0 ? 0.0
+                : j % 29 == 0 ? 1e-200 * u : u;
+        inv0[j] = j % 31 == 5 ? 0.0 / 0.0 : 1.0;
+        c32[j] = (float)prod[j];
+    }
+    for (f32 = 0; f32 <= 1; f32++)
+        for (first = 0; first <= 1; first++)
+            for (as_zero = 0; as_zero <= 1; as_zero++) {
+                ss__fold f;
+                int k;
+                for (i = 0; i < nv; i++) {
+                    double (*acc)[NB] = i ? acc1 : acc0;
+                    for (k = 0; k < 4; k++)
+                        for (j = 0; j < NB; j++) acc[k][j] = 0.25 * (double)k + 1e-3 * (double)j;
+                    memset(&f, 0, sizeof f);
+                    f.mean_z = acc[0], f.m2_z = acc[1], f.mean_r = acc[2], f.m2_r = acc[3];
+                    f.w1 = 1.0 / 3, f.w2 = 2.0 / 3, f.z_inf = as_zero ? 3.0 : 0.0, f.as_zero = as_zero, f.first = first, f.f32 = f32;
+                    v[i].k.fold(&f, f32 ? (const void *)c32 : (const void *)prod, inv0, 0, NB);
+                    if (i) CHECK_MSG(!memcmp(acc0, acc1, sizeof acc0), "fold: %s, f32 %d first %d as_zero %d", v[i].name, f32, first, as_zero);
+                }
+            }
+    for (i = 0; i < 200000; i++) { /* atanh over (-1, 1): uniform, tiny, and near the ends */
+        double r = i % 3 == 0 ? uniform01() * 2 - 1 : i % 3 == 1 ? ldexp(uniform01(), -(i % 1000)) : 1 - ldexp(uniform01(), -(i % 52) - 1);
+        double e = ulps(ss__atanh(r), atanh(r));
+        if (r == 0 || fabs(r) >= 1) continue;
+        worst = e > worst ? e : worst;
+    }
+    CHECK_MSG(worst <= 4, "atanh: %g ulp from libm's", worst);
+    CHECK(ss__fisher(1.0, 3.0) == 3.0 && ss__fisher(-1.0, 0.0) == -1.0 / 0.0 && ss__fisher(1.5, 3.0) != ss__fisher(1.5, 3.0));
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  kernels: %d variants; atanh within %g ulp of libm's\n", nv, worst);
+    free(ts), free(a32), free(blk0), free(blk1);
+}
+
 #if defined(STAT_STREAM_USE_HDF5)
 #include <sys/stat.h>
 #include <unistd.h>
@@ -853,6 +1004,8 @@ int main(void)
     RUN(test_seedcorr_naive);
     RUN(test_seedcorr_lnm);
     RUN(test_lnm_pipeline);
+    RUN(test_lnm_threads);
+    RUN(test_kernels);
 #if defined(STAT_STREAM_USE_HDF5)
     RUN(test_hdf5_source);
 #endif
