@@ -228,6 +228,8 @@ typedef struct ss_lnm_desc {
     int n_threads;            /* workers over blocks of voxels [1]; the maps do not depend on it */
     int skip_avg_r;           /* 1: no accumulator of r (out->avg_r must be NULL; state->r is NULL),
                                  which saves n_seeds x n_v x 16 bytes and a third of the traffic */
+    int read_ahead;           /* 1 (with n_threads > 1): a worker reads the next subject into a
+                                 second slab while the others compute this one [0: one slab] */
 } ss_lnm_desc;
 
 /* Maps of n_seeds x n_v doubles (row l = seed l), NULL to skip. mean_r = tanh(mean_z); avg_r is
@@ -1321,6 +1323,9 @@ static int ss__threads(const ss_lnm_desc *d)
 #endif
 }
 
+/* reading ahead needs a second worker and a second subject */
+static int ss__ahead(const ss_lnm_desc *d) { return d->read_ahead && ss__threads(d) > 1 && d->n_subjects > 1; }
+
 SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
 {
     size_t lv, slab, acc, shared, worker, total;
@@ -1332,7 +1337,8 @@ SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
     worker = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 1, NULL);
     if (!shared || !worker || !tp_size_mul(worker, (size_t)ss__threads(d), &worker)) return 0;
     acc = (d->skip_avg_r ? 1 : 2) * ss__moments_bytes(lv, ss__policy_nan(d->policy));
-    /* the slab, the accumulators, the correlation's shared and per-worker scratch */
+    if (ss__ahead(d) && !tp_size_mul(slab, 2, &slab)) return 0;
+    /* the slab(s), the accumulators, the correlation's shared and per-worker scratch */
     if (!tp_size_add(slab, acc, &total) || !tp_size_add(total, shared, &total) || !tp_size_add(total, worker, &total)) return 0;
     return total;
 }
@@ -1366,12 +1372,21 @@ SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int po
 
 /* One subject inside ss_lnm: the correlation and the accumulators its blocks fold into. Its
    items: the seeds' series (items 0 .. L - 1), then the blocks of voxels (phase 1). */
+typedef struct ss__read {  /* a subject read by a worker (read_ahead) */
+    const ss_lnm_desc *d;
+    size_t k;
+    float *slab;
+    int rc;
+    char msg[200];
+} ss__read;
+
 typedef struct ss__lnm_job {
     ss__corr c;
     const ss_seeds *seeds;
     ss_moments *z, *r;
-    ss__fold f; /* the subject's weights and rules; the row pointers are set per block */
+    ss__fold f;     /* the subject's weights and rules; the row pointers are set per block */
     int phase;
+    ss__read *next; /* phase 1's item 0 reads the next subject into the other slab; NULL: none */
 } ss__lnm_job;
 
 /* Block b of the subject: its r, z folded into every seed's cells for those voxels */
@@ -1393,10 +1408,26 @@ static void ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
     }
 }
 
+static int ss__read_subject(const ss_lnm_desc *d, size_t k, float *slab, char *msg, size_t cap)
+{
+    msg[0] = 0;
+    return d->read(d->read_user, k, slab, msg, cap);
+}
+
+static ss_result ss__read_failed(const ss__read *r, char *err, size_t errcap)
+{
+    char full[260];
+    snprintf(full, sizeof full, "subject %zu: %s", r->k, r->msg[0] ? r->msg : "the reader failed");
+    return ss__fail(err, errcap, SS_ERR_IO, full);
+}
+
 static void ss__lnm_item(const ss__lnm_job *job, const ss__work *w, size_t i)
 {
+    ss__read *nx = job->next;
     if (job->phase == 0) ss__seed_series(&job->c, job->seeds, i, w->tmp);
-    else ss__lnm_block(job, w, i);
+    else if (!nx) ss__lnm_block(job, w, i);
+    else if (i > 0) ss__lnm_block(job, w, i - 1);
+    else nx->rc = ss__read_subject(nx->d, nx->k, nx->slab, nx->msg, sizeof nx->msg);
 }
 
 #if !defined(SS_NO_THREADS)
@@ -1454,7 +1485,7 @@ static void *ss__worker(void *p)
 /* The items of the job's phase, by n workers (worker 0 is the caller) */
 static void ss__lnm_phase(const ss__lnm_job *job, ss__work *work, void *team, int n)
 {
-    size_t b, n_blocks = job->phase == 0 ? job->c.L : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK;
+    size_t b, n_blocks = job->phase == 0 ? job->c.L : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
 #if !defined(SS_NO_THREADS)
     ss__team *tm = (ss__team *)team;
     if (n > 1) {
@@ -1524,11 +1555,12 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     tp_pool *pool, *own = NULL;
     tp_result tr = TP_OK;
     ss_moments *zacc = NULL, *racc = NULL;
-    float *slab = NULL;
+    float *slab = NULL, *slabs[2];
     char *scratch = NULL;
-    size_t L, lv, k, shared, per;
-    int i, n = 1;
+    size_t L, lv, k, shared, per, slab_bytes;
+    int i, n = 1, ahead;
     ss__lnm_job job;
+    ss__read next;
     ss__work work[MAX_WORKERS];
 #if !defined(SS_NO_THREADS)
     ss__team team;
@@ -1538,7 +1570,6 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     char team, threads, args;
 #endif
     ss_result res = SS_OK;
-    char msg[200];
     if (err && errcap) err[0] = 0;
     if (state) state->z = state->r = NULL;
     if (!d || (!out && !state) || !d->read || !d->seeds || !d->n_subjects)
@@ -1561,15 +1592,18 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     shared = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, job.c.at);
     per = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 1, NULL);
     n = ss__threads(d);
+    ahead = ss__ahead(d);
+    slab_bytes = d->n_t * d->n_v * sizeof(float);
     pool = d->pool;
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
-    slab = (float *)tp_alloc_at(pool, d->n_t * d->n_v * sizeof(float), 0, __FILE__, __LINE__, &tr);
+    slab = (float *)tp_alloc_at(pool, (ahead ? 2 : 1) * slab_bytes, 0, __FILE__, __LINE__, &tr);
     scratch = slab ? (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &tr) : NULL;
     if (!slab || !scratch) {
         res = ss__fail(err, errcap, ss__from_tp(tr), "no memory for a subject and the correlation's scratch");
         goto done;
     }
-    job.c.ts = slab, job.c.shared = scratch;
+    slabs[0] = slab, slabs[1] = ahead ? slab + d->n_t * d->n_v : slab;
+    job.c.shared = scratch;
     for (i = 0; i < n; i++) work[i] = ss__work_at(&job.c, scratch + shared + (size_t)i * per);
     /* states handed to the caller must outlive a private pool: they then get their own */
     if ((res = ss_moments_create(lv, ss__policy_nan(d->policy), own && state ? NULL : pool, &zacc)) != SS_OK ||
@@ -1579,20 +1613,26 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     }
     job.z = zacc, job.r = racc;
     n = ss__team_start(&team, &threads, &args, work, n);
+    next.d = d, next.rc = 0;
     for (k = 0; k < d->n_subjects; k++) {
-        msg[0] = 0;
-        if (d->read(d->read_user, k, slab, msg, sizeof msg) != 0) {
-            char full[260];
-            snprintf(full, sizeof full, "subject %zu: %s", k, msg[0] ? msg : "the reader failed");
-            res = ss__fail(err, errcap, SS_ERR_IO, full);
+        job.c.ts = slabs[k % 2];
+        if (k == 0 || !ahead) next.k = k, next.rc = ss__read_subject(d, k, slabs[k % 2], next.msg, sizeof next.msg);
+        if (next.rc != 0) {
+            res = ss__read_failed(&next, err, errcap);
             break;
         }
+        next.k = k + 1, next.slab = slabs[(k + 1) % 2];
+        job.next = ahead && k + 1 < d->n_subjects ? &next : NULL;
         job.f.first = k == 0;
         job.f.w1 = 1.0 / (double)(k + 1);
         job.f.w2 = (double)k / (double)(k + 1);
         for (job.phase = 0; job.phase < 2; job.phase++) ss__lnm_phase(&job, work, &team, n);
         zacc->count++;
         if (racc) racc->count++;
+        if (next.rc != 0) {
+            res = ss__read_failed(&next, err, errcap);
+            break;
+        }
         if (d->progress && d->progress(d->progress_user, k + 1, d->n_subjects)) {
             res = ss__fail(err, errcap, SS_ERR_CANCELLED, "cancelled by the progress callback");
             break;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static double seconds(clockid_t id)
@@ -45,10 +46,19 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static double gauss(uint64_t *s)
+/* two independent N(0, 1) values (Box-Muller) */
+static void gauss2(uint64_t *s, double *a, double *b)
 {
     double u = ((double)(splitmix(s) >> 11) + 0.5) / 9007199254740992.0, v = (double)(splitmix(s) >> 11) / 9007199254740992.0;
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+    double m = sqrt(-2.0 * log(u));
+    *a = m * cos(6.283185307179586 * v), *b = m * sin(6.283185307179586 * v);
+}
+
+static double gauss(uint64_t *s)
+{
+    double a, b;
+    gauss2(s, &a, &b);
+    return a;
 }
 
 /* subject k's n_t x n_v series */
@@ -57,8 +67,13 @@ static void make_subject(size_t k, size_t n_t, size_t n_v, float *ts)
     uint64_t s = 1000 + k * 7919;
     size_t t, v;
     for (t = 0; t < n_t; t++) {
-        double shared = 0.5 * gauss(&s);
-        for (v = 0; v < n_v; v++) ts[t * n_v + v] = (float)(100.0 + shared + gauss(&s));
+        double shared = 0.5 * gauss(&s), a, b;
+        float *row = ts + t * n_v;
+        for (v = 0; v + 1 < n_v; v += 2) {
+            gauss2(&s, &a, &b);
+            row[v] = (float)(100.0 + shared + a), row[v + 1] = (float)(100.0 + shared + b);
+        }
+        if (v < n_v) row[v] = (float)(100.0 + shared + gauss(&s));
     }
 }
 
@@ -104,7 +119,7 @@ static double peak_rss_mb(void)
 
 typedef struct opts {
     size_t S, T, V, L, nvox, files, reps;
-    int threads, precision, policy, gzip;
+    int threads, precision, policy, gzip, ahead, avg_r;
     const char *mode, *dir;
 } opts;
 
@@ -112,12 +127,14 @@ static int parse(int argc, char **argv, opts *o)
 {
     int i;
     o->S = 100, o->T = 200, o->V = 50000, o->L = 20, o->nvox = 100, o->files = 10, o->reps = 5;
-    o->threads = 1, o->precision = SS_F32, o->policy = SS_POLICY_LACUNA, o->gzip = 0;
+    o->threads = 1, o->precision = SS_F32, o->policy = SS_POLICY_LACUNA, o->gzip = 0, o->ahead = 0, o->avg_r = 0;
     o->mode = NULL, o->dir = NULL;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--memory") || !strcmp(a, "--gemm")) o->mode = a + 2;
         else if (!strcmp(a, "--gzip")) o->gzip = 1;
+        else if (!strcmp(a, "--read-ahead")) o->ahead = 1;
+        else if (!strcmp(a, "--avg-r")) o->avg_r = 1;
         else if (!strcmp(a, "--make-data") || !strcmp(a, "--input") || !strcmp(a, "--read")) o->mode = a + 2, o->dir = v, i++;
         else if (!strcmp(a, "--subjects")) o->S = (size_t)atol(v), i++;
         else if (!strcmp(a, "--t")) o->T = (size_t)atol(v), i++;
@@ -161,8 +178,10 @@ static int run_lnm(const opts *o, ss_subject_fn read, void *user, const char *so
     memset(&d, 0, sizeof d);
     memset(&maps, 0, sizeof maps);
     d.pool = pool, d.n_subjects = o->S, d.n_t = o->T, d.n_v = o->V, d.read = read, d.read_user = user;
-    d.seeds = &seeds, d.policy = o->policy, d.precision = o->precision, d.n_threads = o->threads, d.skip_avg_r = 1;
+    d.seeds = &seeds, d.policy = o->policy, d.precision = o->precision, d.n_threads = o->threads;
+    d.skip_avg_r = !o->avg_r, d.read_ahead = o->ahead;
     maps.mean_z = mz;
+    if (o->avg_r && !(maps.avg_r = (double *)malloc(lv * sizeof(double)))) return 1;
     w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
     r = ss_lnm(&d, &maps, NULL, err, sizeof err);
     wall = seconds(CLOCK_MONOTONIC) - w0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
@@ -173,12 +192,12 @@ static int run_lnm(const opts *o, ss_subject_fn read, void *user, const char *so
     for (i = 0; i < lv; i++) sum += mz[i];
     st = tp_get_stats(pool);
     gflop = 2.0 * (double)o->L * (double)o->S * (double)o->T * (double)o->V * 1e-9;
-    printf("bench=lnm source=%s subjects=%zu t=%zu v=%zu seeds=%zu precision=%s threads=%d wall_s=%.3f cpu_s=%.3f "
+    printf("bench=lnm source=%s subjects=%zu t=%zu v=%zu seeds=%zu precision=%s threads=%d read_ahead=%d avg_r=%d wall_s=%.3f cpu_s=%.3f "
            "ms_per_subject=%.2f gemm_equiv_gflops=%.1f maxrss_mb=%.1f pool_peak_mb=%.1f checksum_mean_z=%.10g\n",
-           source, o->S, o->T, o->V, o->L, o->precision == SS_F32 ? "f32" : "f64", o->threads, wall, cpu,
+           source, o->S, o->T, o->V, o->L, o->precision == SS_F32 ? "f32" : "f64", o->threads, o->ahead, o->avg_r, wall, cpu,
            1e3 * wall / (double)o->S, gflop / wall, peak_rss_mb(), (double)st.peak_requested / 1048576.0, sum);
     tp_destroy(pool);
-    free(vox), free(off), free(mz);
+    free(vox), free(off), free(mz), free(maps.avg_r);
     return 0;
 }
 
@@ -257,12 +276,123 @@ static int gemm_mode(const opts *o)
     return 0;
 }
 
+#if defined(STAT_STREAM_USE_HDF5)
+/* One file of n subjects (from subject k0 on) in the ldk layout, contiguous or gzip-1 chunks of one subject */
+static int write_file(const char *path, const opts *o, size_t k0, size_t n, float *slab)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), s, d, p, ms, a;
+    hsize_t dims[3], one[3], start[3] = {0, 0, 0}, mdims[2], adims[2] = {4, 4}, three = 3;
+    int64_t *mask = (int64_t *)malloc(3 * o->V * sizeof(int64_t)), shape[3] = {91, 109, 91};
+    double aff[16] = {-2, 0, 0, 90, 0, 2, 0, -126, 0, 0, 2, -72, 0, 0, 0, 1};
+    size_t i;
+    int rc = 0;
+    if (f < 0 || !mask) return 1;
+    dims[0] = n, dims[1] = o->T, dims[2] = o->V;
+    one[0] = 1, one[1] = o->T, one[2] = o->V;
+    s = H5Screate_simple(3, dims, NULL);
+    p = H5Pcreate(H5P_DATASET_CREATE);
+    if (o->gzip) H5Pset_chunk(p, 3, one), H5Pset_deflate(p, 1);
+    d = H5Dcreate2(f, "/timeseries", H5T_NATIVE_FLOAT, s, H5P_DEFAULT, p, H5P_DEFAULT);
+    ms = H5Screate_simple(3, one, NULL);
+    for (i = 0; i < n && d >= 0; i++) {
+        make_subject(k0 + i, o->T, o->V, slab);
+        start[0] = i;
+        H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, one, NULL);
+        if (H5Dwrite(d, H5T_NATIVE_FLOAT, ms, s, H5P_DEFAULT, slab) < 0) rc = 1;
+    }
+    H5Sclose(ms), H5Dclose(d), H5Pclose(p), H5Sclose(s);
+    for (i = 0; i < o->V; i++) mask[i] = (int64_t)(i % 91), mask[o->V + i] = (int64_t)(i / 91 % 109), mask[2 * o->V + i] = (int64_t)(i / 9919);
+    mdims[0] = 3, mdims[1] = o->V;
+    s = H5Screate_simple(2, mdims, NULL);
+    d = H5Dcreate2(f, "/mask_indices", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, mask);
+    H5Dclose(d), H5Sclose(s);
+    s = H5Screate_simple(2, adims, NULL);
+    d = H5Dcreate2(f, "/mask_affine", H5T_NATIVE_DOUBLE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, aff);
+    H5Dclose(d), H5Sclose(s);
+    s = H5Screate_simple(1, &three, NULL);
+    a = H5Acreate2(f, "mask_shape", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT64, shape);
+    H5Aclose(a), H5Sclose(s);
+    if (H5Fclose(f) < 0) rc = 1;
+    free(mask);
+    return rc;
+}
+
+/* the files, and lesions.txt (one line of voxel positions per lesion) for the peers */
+static int make_data(const opts *o)
+{
+    size_t per = o->S / o->files, i, l;
+    float *slab = (float *)malloc(o->T * o->V * sizeof(float));
+    int64_t *vox = (int64_t *)malloc(o->L * o->nvox * sizeof(int64_t));
+    size_t *off = (size_t *)malloc((o->L + 1) * sizeof(size_t));
+    char path[4096];
+    FILE *f;
+    if (!slab || !vox || !off || !per || o->S % o->files) return fprintf(stderr, "bench_lnm: subjects must be a multiple of files\n"), 2;
+    mkdir(o->dir, 0755);
+    for (i = 0; i < o->files; i++) {
+        snprintf(path, sizeof path, "%s/batch_%03zu.h5", o->dir, i);
+        if (write_file(path, o, i * per, per, slab)) return fprintf(stderr, "bench_lnm: cannot write %s\n", path), 1;
+        fprintf(stderr, "\rbench_lnm: wrote %zu of %zu files", i + 1, o->files);
+    }
+    fprintf(stderr, "\n");
+    make_seeds(o->L, o->nvox, o->V, vox, off);
+    snprintf(path, sizeof path, "%s/lesions.txt", o->dir);
+    if (!(f = fopen(path, "w"))) return 1;
+    for (l = 0; l < o->L; l++)
+        for (i = off[l]; i < off[l + 1]; i++) fprintf(f, "%lld%c", (long long)vox[i], i + 1 < off[l + 1] ? ' ' : '\n');
+    fclose(f);
+    free(slab), free(vox), free(off);
+    return 0;
+}
+
+static int input_mode(opts *o)
+{
+    ss_h5 *c;
+    char err[600];
+    int rc;
+    if (ss_h5_open(o->dir, NULL, &c, err, sizeof err) != SS_OK) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
+    o->S = ss_h5_subjects(c), o->T = ss_h5_timepoints(c), o->V = ss_h5_voxels(c);
+    rc = run_lnm(o, ss_h5_read, c, o->gzip ? "hdf5_gzip" : "hdf5");
+    ss_h5_close(c);
+    return rc;
+}
+
+/* reading alone: every subject into one slab */
+static int read_mode(const opts *o)
+{
+    ss_h5 *c;
+    char err[600];
+    size_t k, n, bytes;
+    float *slab;
+    double w0, c0, wall, cpu;
+    if (ss_h5_open(o->dir, NULL, &c, err, sizeof err) != SS_OK) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
+    n = ss_h5_subjects(c), bytes = ss_h5_timepoints(c) * ss_h5_voxels(c) * sizeof(float);
+    if (!(slab = (float *)malloc(bytes))) return 1;
+    w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    for (k = 0; k < n; k++)
+        if (ss_h5_read(c, k, slab, err, sizeof err)) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
+    wall = seconds(CLOCK_MONOTONIC) - w0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    printf("bench=lnm_read dir=%s subjects=%zu mb=%.0f wall_s=%.3f cpu_s=%.3f mb_per_s=%.0f ms_per_subject=%.2f maxrss_mb=%.1f\n", o->dir, n,
+           (double)(n * bytes) / 1e6, wall, cpu, (double)(n * bytes) / 1e6 / wall, 1e3 * wall / (double)n, peak_rss_mb());
+    free(slab);
+    ss_h5_close(c);
+    return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
     opts o;
     if (!parse(argc, argv, &o)) return 2;
     if (!strcmp(o.mode, "memory")) return memory_mode(&o);
     if (!strcmp(o.mode, "gemm")) return gemm_mode(&o);
+#if defined(STAT_STREAM_USE_HDF5)
+    if (!strcmp(o.mode, "make-data")) return make_data(&o);
+    if (!strcmp(o.mode, "input")) return input_mode(&o);
+    if (!strcmp(o.mode, "read")) return read_mode(&o);
+#endif
     fprintf(stderr, "bench_lnm: --%s needs a build with HDF5\n", o.mode);
     return 2;
 }

@@ -696,7 +696,8 @@ static void test_lnm_pipeline(void)
     free(c); free(r); free(mz); free(mr); free(sd); free(tt); free(ar); free(pp);
 }
 
-/* the maps do not depend on the number of workers, nor on skip_avg_r; the estimate holds for both */
+/* the maps do not depend on the number of workers, on reading ahead or on skip_avg_r; the
+   estimate holds for each; a failing reader is named when a worker reads ahead, too */
 static void test_lnm_threads(void)
 {
     static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
@@ -721,15 +722,17 @@ static void test_lnm_threads(void)
         for (pol = SS_POLICY_STRICT; pol <= SS_POLICY_LDK; pol++) {
             d.policy = pol, d.precision = prec, d.n_threads = 1, d.skip_avg_r = 0;
             CHECK_MSG(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_OK, "%s", err);
-            for (th = 2; th <= 3; th++) {
+            for (th = 2; th <= 5; th++) { /* 2, 3 workers; 4, 5: 2, 3 workers reading ahead */
                 tp_pool *pool = tp_create(NULL, NULL);
-                d.pool = pool, d.n_threads = th;
+                d.pool = pool, d.n_threads = th > 3 ? th - 2 : th, d.read_ahead = th > 3;
                 memset(got, 0, 4 * N * sizeof(double));
                 CHECK_MSG(ss_lnm(&d, &b, NULL, err, sizeof err) == SS_OK, "%s", err);
-                CHECK_MSG(!memcmp(one, got, 4 * N * sizeof(double)), "precision %d policy %d: %d workers differ from 1", prec, pol, th);
+                CHECK_MSG(!memcmp(one, got, 4 * N * sizeof(double)), "precision %d policy %d: %d workers (ahead %d) differ from 1",
+                          prec, pol, d.n_threads, d.read_ahead);
                 CHECK(tp_get_stats(pool).peak_requested == ss_lnm_estimate_bytes(&d));
                 tp_destroy(pool);
             }
+            d.read_ahead = 0;
             { /* no r accumulator: same z maps, less memory, avg_r refused */
                 tp_pool *pool = tp_create(NULL, NULL);
                 size_t with_r = ss_lnm_estimate_bytes(&d);
@@ -740,10 +743,24 @@ static void test_lnm_threads(void)
                 CHECK(!memcmp(one, got, 3 * N * sizeof(double)));
                 CHECK(tp_get_stats(pool).peak_requested == ss_lnm_estimate_bytes(&d) && ss_lnm_estimate_bytes(&d) < with_r);
                 b.avg_r = got + 3 * N;
-                d.pool = NULL;
+                d.pool = NULL, d.skip_avg_r = 0;
                 tp_destroy(pool);
             }
         }
+    { /* reading ahead: a failure in the worker's read is named; cancel; nothing left behind */
+        tp_pool *pool = tp_create(NULL, NULL);
+        int stop = 2;
+        d.pool = pool, d.n_threads = 2, d.read_ahead = 1;
+        c->fail_at = 4;
+        CHECK(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_ERR_IO && strstr(err, "subject 4: chunk 4 is corrupt"));
+        c->fail_at = 0;
+        CHECK(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_ERR_IO && strstr(err, "subject 0: chunk 0 is corrupt"));
+        c->fail_at = -1;
+        d.progress = progress_stop_at, d.progress_user = &stop;
+        CHECK(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_ERR_CANCELLED && tp_get_stats(pool).live_blocks == 0);
+        d.progress = NULL, d.pool = NULL, d.read_ahead = 0;
+        tp_destroy(pool);
+    }
     d.n_threads = 65;
     CHECK(ss_lnm(&d, &a, NULL, err, sizeof err) == SS_ERR_ARG && strstr(err, "n_threads"));
     free(c), free(one), free(got);
