@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #if defined(LNM_MPI)
 #include <mpi.h>
 #endif
@@ -41,7 +42,7 @@
 
 typedef struct options {
     const char *connectome, *out_dir, *lesions[MAX_LESIONS];
-    int n_lesions, policy, precision, png, demo;
+    int n_lesions, policy, precision, png, demo, threads, read_ahead;
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -56,6 +57,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: lnm --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
+            "           [--threads N] [--read-ahead]\n"
             "       lnm --demo [--out DIR]\n"
             "\n"
             "Lesion network mapping: for every subject of the connectome, Pearson r between each lesion's\n"
@@ -70,6 +72,9 @@ static void usage(FILE *f)
             "  --precision P    f32 (default) or f64 products\n"
             "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid\n"
             "  --png            also NAME_T.png, the middle axial slice of each t-map\n"
+            "  --threads N      workers over voxel blocks (default: the CPUs online; 1 per MPI rank)\n"
+            "  --read-ahead     read the next subject while computing this one (one more subject in\n"
+            "                   memory; faster when reading is a large part of the time)\n"
             "  --demo           a synthetic 40-subject connectome with two connected regions and a lesion\n"
             "                   in one of them; all outputs in --out DIR (default out/)\n"
             "  --help           this text\n");
@@ -86,6 +91,7 @@ static int parse_args(int argc, char **argv, options *o)
         if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
         if (!strcmp(a, "--demo")) { o->demo = 1; continue; }
         if (!strcmp(a, "--png")) { o->png = 1; continue; }
+        if (!strcmp(a, "--read-ahead")) { o->read_ahead = 1; continue; }
         if (!v) return fail("%s needs a value (see --help)", a);
         i++;
         if (!strcmp(a, "--connectome")) o->connectome = v;
@@ -103,6 +109,11 @@ static int parse_args(int argc, char **argv, options *o)
             if (!strcmp(v, "f32")) o->precision = SS_F32;
             else if (!strcmp(v, "f64")) o->precision = SS_F64;
             else return fail("--precision is f32 or f64, not '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 64) return fail("--threads is 1 .. 64, not '%s'", v);
+            o->threads = (int)n;
         } else return fail("unknown option %s (see --help)", a);
     }
     return 0;
@@ -335,6 +346,17 @@ static int compute(const ss_lnm_desc *d, const ss_lnm_maps *m, char *err, size_t
 }
 #endif
 
+/* Workers when --threads is not given: the CPUs online, or 1 per MPI rank (ranks fill the CPUs) */
+static int default_threads(void)
+{
+#if defined(LNM_MPI)
+    return 1;
+#else
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+#endif
+}
+
 /* Runs every lesion at once over the subjects and writes the maps */
 static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_subject_fn read, void *read_user)
 {
@@ -379,6 +401,8 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     d.precision = o->precision;
     d.progress = on_progress;
     d.progress_user = &st;
+    d.n_threads = o->threads ? o->threads : default_threads();
+    d.read_ahead = o->read_ahead;
     memset(&m, 0, sizeof m);
     m.mean_z = maps[0];
     m.mean_r = maps[1];
