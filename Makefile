@@ -75,7 +75,7 @@ demo: $(EXAMPLES)
 test: all
 	@sh tests/run.sh
 
-bench: $(B)/bench_pool $(B)/bench_prom2d $(B)/bench_pac
+bench: $(B)/bench_pool $(B)/bench_prom2d $(B)/bench_pac $(B)/bench_lnm
 	@sh bench/run.sh
 
 $(B)/bench_pool: bench/bench_pool.c tensorpool.h | $(B)
@@ -83,6 +83,11 @@ $(B)/bench_pool: bench/bench_pool.c tensorpool.h | $(B)
 
 $(B)/bench_pac: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy.c | $(B)
 	$(CC) $(STD) -O2 -g $(WARN) bench/bench_pac.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
+
+# with HDF5 (the connectome files) and a CBLAS (the products' comparison) when they exist
+CBLAS := $(shell tools/detect.sh cblas)
+$(B)/bench_lnm: bench/bench_lnm.c stat_stream.h tensorpool.h | $(B)
+	$(CC) $(STD) -O2 -g $(WARN) $(LNM_HDF5) $(if $(CBLAS),-DBENCH_CBLAS) bench/bench_lnm.c -o $@ $(LDLIBS) $(HDF5) $(CBLAS)
 
 $(B)/bench_prom2d: bench/bench_prom2d.c prom2d.h tensorpool.h examples/common/npy.c | $(B)
 	$(CC) $(STD) -O2 -g $(WARN) bench/bench_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)

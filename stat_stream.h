@@ -5,12 +5,12 @@
    before you include this file in *one* C or C++ file to create the implementation. It includes
    tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
 
-   STATUS: under construction (issue 3). Here and tested: the accumulators (section 3), the
-   statistics they finalize to (section 4), Fisher z (section 5), seed-to-voxel correlation
-   (section 6: a built-in GEMM, or CBLAS with STAT_STREAM_USE_CBLAS) and the lesion network
-   mapping pipeline over subjects from a reader callback (section 7), and with
-   STAT_STREAM_USE_HDF5 a reader of the ldk/lacuna HDF5 layout (ss_h5_*). Still to come: a
-   faster built-in GEMM, threads over subjects, the benchmark (examples/lnm.c is the program).
+   STATUS: complete and tested: the accumulators (section 3), the statistics they finalize to
+   (section 4), Fisher z (section 5), seed-to-voxel correlation (section 6: built-in kernels with
+   AVX-512 / AVX2 variants, or CBLAS) and the lesion network mapping pipeline (section 7: workers,
+   subjects copied or shown in place), and with STAT_STREAM_USE_HDF5 the ldk/lacuna HDF5 connectome
+   (read, or memory-mapped without a copy). examples/lnm.c is the program; bench/bench_lnm.c and
+   bench/RESULTS.md the measurements.
 
    CONTENTS
        1. Why          4. Finalized statistics      7. Lesion network mapping
@@ -28,9 +28,11 @@
        SSDEF                     global   linkage of the public functions (default: extern)
        STAT_STREAM_USE_CBLAS     impl     ss_seedcorr's products by cblas_sgemm / cblas_dgemm (link a
                                           CBLAS, e.g. -lopenblas); default: the built-in kernel
-       SS_NO_VECTOR_EXTENSIONS   impl     the built-in kernel in plain C loops (no vector types)
-       STAT_STREAM_USE_HDF5      impl     the HDF5 connectome reader ss_h5_* (include and link HDF5,
-                                          e.g. -I/usr/include/hdf5/serial -lhdf5; POSIX for dirent)
+       SS_NO_VECTOR_EXTENSIONS   impl     the built-in kernels in plain C loops (no vector types, no
+                                          AVX2 / AVX-512 variants); the same results
+       SS_NO_THREADS             impl     never start threads (n_threads is ignored); no pthreads
+       STAT_STREAM_USE_HDF5      impl     the HDF5 connectome source ss_h5_* (include and link HDF5,
+                                          e.g. -I/usr/include/hdf5/serial -lhdf5; POSIX: dirent, mmap)
 
    3. ACCUMULATORS
    ss_moments_add_rows takes a block of rows (float or double, any row stride), computes the
@@ -64,22 +66,45 @@
    divided by their norms, one GEMM (seeds x time by time x voxels) gives the covariances, scaled
    by each voxel's inverse norm in double. Measured: float64 within 1e-14 of a long-double
    Pearson, float32 within 2e-7 (absolute r), and the LNM reference's r within 1e-15.
-   Speed (this 2-core VM, one thread, 20 seeds x 200 time points x 50,000 voxels, centring
-   included): built-in float32 51 ms, double 74 ms per subject; with OpenBLAS 38 and 44 ms.
+   The built-in GEMM keeps tiles of 4 seeds x 2 or 4 vectors in registers; it, the centring and
+   the folding of section 7 come in plain C, 16-byte vectors, AVX2 and AVX-512 (GCC/clang vector
+   extensions, the widest the CPU has picked at run time), and every variant rounds exactly as
+   the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
+   results do not depend on the CPU. 20 x 200 x 50,000 float32 products: 30.8 GFLOP/s on one core
+   of this VM, 0.69 of OpenBLAS's cblas_sgemm on the whole product (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
-   ss_lnm streams subjects (a reader callback fills one n_t x n_v float slab at a time) through
-   ss_seedcorr into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over n_seeds x n_v
-   features, then finalizes mean z, mean r = tanh(mean z), std z, t and p. Its memory is one slab,
-   the seeds' r and z maps, the two accumulators and the correlation's scratch:
-   ss_lnm_estimate_bytes, equal to the pool's measured peak (tested) and independent of the
-   number of subjects. One code path, four policies (SS_POLICY_*: strict, ldk, lacuna, ldk_single;
-   see their declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard
-   error. Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be
-   serialized, merged and finalized with ss_lnm_finalize.
+   ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
+   n_seeds x n_v features, then finalizes mean z, mean r = tanh(mean z), std z, t and p. A subject
+   arrives either copied by a reader callback into a slab (desc.read), or shown in place
+   (desc.view: e.g. ss_h5_view's memory map of the file, no copy, no slab). Per subject the
+   workers (desc.n_threads) first build the seeds' series, then take blocks of 512 voxels: centre,
+   multiply with the seeds, turn the products into r and z (atanh from this header's own log,
+   within 3 ulp of libm's: tested) and fold them at once into the accumulators (Chan's update
+   with one value), so no full r or z map is ever stored. Each cell is folded by one worker per
+   subject and subjects in order: the maps are the same bits for any n_threads, read_ahead or
+   source (tested). With desc.read_ahead a worker reads the next subject into a second slab
+   while the others compute. Memory (ss_lnm_estimate_bytes, equal to the pool's measured peak:
+   tested; independent of the number of subjects):
+       slab        n_t x n_v x 4 bytes (x 2 with read_ahead; 0 with view)
+       accumulators n_seeds x n_v x 16 bytes for z, as much again for r unless skip_avg_r
+       scratch     per worker (n_t + n_seeds) x 512 values, 8 KiB and n_t doubles; n_seeds x n_t values
+   One code path, four policies (SS_POLICY_*: strict, ldk, lacuna, ldk_single; see their
+   declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard error.
+   Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be serialized,
+   merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
+   lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache):
+       subjects mapped in place, 2 workers    1.3-1.6 s, 16 MiB from the pool, 77 MiB peak RSS
+       copied into the slab, 2 workers        2.3 s (1.9 s reading ahead, 92 MiB)
+       numpy replicas of the Python package   6.0 s / 530 MiB (batched matmul), 12.4 s / 1.28 GiB (einsum)
+       reading the files alone                0.7-0.9 s
+   The work is bound by memory traffic: each subject's 40 MB is read once to centre it, its seed
+   voxels are gathered from all over it, and the 16 MB of z accumulators are read and written.
 
-   8. WHAT IT DOES NOT DO (yet: see STATUS)
-   Weighted samples; higher moments.
+   8. WHAT IT DOES NOT DO
+   Weighted samples; higher moments. gzip-compressed connectomes are inflated by HDF5 on one
+   thread (~100 MB/s here): the run is then bound by that, not by the arithmetic; converting the
+   files to contiguous storage once (h5repack -l CONTI) makes them mappable.
 
    9. API: see the declarations below; each states its contract.
 */
@@ -212,14 +237,19 @@ enum { SS_POLICY_STRICT = 0, SS_POLICY_LDK = 1, SS_POLICY_LACUNA = 2, SS_POLICY_
 /* Fills ts (n_t x n_v floats, voxel fastest) with subject k's series; returns 0, or nonzero with a
    message in err (the run then fails with SS_ERR_IO and that message). */
 typedef int (*ss_subject_fn)(void *user, size_t k, float *ts, char *err, size_t errcap);
+/* The other way to hand subjects over: returns subject k's n_t x n_v floats (voxel fastest), which
+   must stay valid and unchanged until the next call (e.g. a memory map of the file: no copy), or
+   NULL with a message in err. */
+typedef const float *(*ss_view_fn)(void *user, size_t k, char *err, size_t errcap);
 /* Called after each subject; return nonzero to cancel (SS_ERR_CANCELLED). */
 typedef int (*ss_progress_fn)(void *user, size_t done, size_t total);
 
 typedef struct ss_lnm_desc {
     tp_pool *pool;            /* all scratch [NULL: a private pool] */
     size_t n_subjects, n_t, n_v;
-    ss_subject_fn read;       /* the subjects, one at a time (required) */
-    void *read_user;
+    ss_subject_fn read;       /* the subjects, one at a time, copied into a slab ... */
+    ss_view_fn view;          /* ... or shown in place (no slab): exactly one of read and view */
+    void *read_user;          /* passed to read or view */
     const ss_seeds *seeds;    /* the lesions (required) */
     int policy;               /* SS_POLICY_* [strict] */
     int precision;            /* of the products: SS_F32 or SS_F64 [SS_F32] */
@@ -228,8 +258,9 @@ typedef struct ss_lnm_desc {
     int n_threads;            /* workers over blocks of voxels [1]; the maps do not depend on it */
     int skip_avg_r;           /* 1: no accumulator of r (out->avg_r must be NULL; state->r is NULL),
                                  which saves n_seeds x n_v x 16 bytes and a third of the traffic */
-    int read_ahead;           /* 1 (with n_threads > 1): a worker reads the next subject into a
-                                 second slab while the others compute this one [0: one slab] */
+    int read_ahead;           /* 1 (with read and n_threads > 1): a worker reads the next subject
+                                 into a second slab while the others compute this one (read is then
+                                 called from that worker, one call at a time) [0: one slab] */
 } ss_lnm_desc;
 
 /* Maps of n_seeds x n_v doubles (row l = seed l), NULL to skip. mean_r = tanh(mean_z); avg_r is
@@ -279,6 +310,14 @@ SSDEF const double *ss_h5_affine(const ss_h5 *c);
 SSDEF const int64_t *ss_h5_mask_shape(const ss_h5 *c);
 /* An ss_subject_fn: user is the ss_h5; reads subject k (one hyperslab) into ts. */
 SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap);
+/* An ss_view_fn: user is the ss_h5. Where a file's /timeseries is contiguous little-endian
+   float32 (checked against HDF5's own read at open), subject k is memory-mapped straight from the
+   file (no copy: the page cache is the buffer) and the next subject's pages are asked for ahead;
+   otherwise (gzip chunks, other types) it is read into a buffer of n_t x n_v floats from the pool.
+   The pointer is valid until the next call or ss_h5_close. */
+SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap);
+/* 1 when every file can be shown in place by ss_h5_view. */
+SSDEF int ss_h5_mapped(const ss_h5 *c);
 #endif
 
 SSDEF const char *ss_result_string(ss_result result);
@@ -1324,7 +1363,7 @@ static int ss__threads(const ss_lnm_desc *d)
 }
 
 /* reading ahead needs a second worker and a second subject */
-static int ss__ahead(const ss_lnm_desc *d) { return d->read_ahead && ss__threads(d) > 1 && d->n_subjects > 1; }
+static int ss__ahead(const ss_lnm_desc *d) { return d->read && d->read_ahead && ss__threads(d) > 1 && d->n_subjects > 1; }
 
 SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
 {
@@ -1338,6 +1377,7 @@ SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
     if (!shared || !worker || !tp_size_mul(worker, (size_t)ss__threads(d), &worker)) return 0;
     acc = (d->skip_avg_r ? 1 : 2) * ss__moments_bytes(lv, ss__policy_nan(d->policy));
     if (ss__ahead(d) && !tp_size_mul(slab, 2, &slab)) return 0;
+    if (!d->read) slab = 0; /* subjects shown in place */
     /* the slab(s), the accumulators, the correlation's shared and per-worker scratch */
     if (!tp_size_add(slab, acc, &total) || !tp_size_add(total, shared, &total) || !tp_size_add(total, worker, &total)) return 0;
     return total;
@@ -1572,8 +1612,9 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     ss_result res = SS_OK;
     if (err && errcap) err[0] = 0;
     if (state) state->z = state->r = NULL;
-    if (!d || (!out && !state) || !d->read || !d->seeds || !d->n_subjects)
-        return ss__fail(err, errcap, SS_ERR_ARG, "NULL desc, maps, reader or seeds, or no subjects");
+    if (!d || (!out && !state) || !d->seeds || !d->n_subjects)
+        return ss__fail(err, errcap, SS_ERR_ARG, "NULL desc, maps or seeds, or no subjects");
+    if (!d->read == !d->view) return ss__fail(err, errcap, SS_ERR_ARG, "give exactly one of read and view");
     if (d->policy < SS_POLICY_STRICT || d->policy > SS_POLICY_LDK_SINGLE) return ss__fail(err, errcap, SS_ERR_ARG, "policy must be one of SS_POLICY_*");
     if (d->precision != SS_F32 && d->precision != SS_F64) return ss__fail(err, errcap, SS_ERR_ARG, "precision must be SS_F32 or SS_F64");
     if (d->n_threads < 0 || d->n_threads > MAX_WORKERS) return ss__fail(err, errcap, SS_ERR_ARG, "n_threads must be 0 .. 64");
@@ -1596,9 +1637,9 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     slab_bytes = d->n_t * d->n_v * sizeof(float);
     pool = d->pool;
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
-    slab = (float *)tp_alloc_at(pool, (ahead ? 2 : 1) * slab_bytes, 0, __FILE__, __LINE__, &tr);
-    scratch = slab ? (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &tr) : NULL;
-    if (!slab || !scratch) {
+    if (d->read) slab = (float *)tp_alloc_at(pool, (ahead ? 2 : 1) * slab_bytes, 0, __FILE__, __LINE__, &tr);
+    scratch = slab || d->view ? (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &tr) : NULL;
+    if ((d->read && !slab) || !scratch) {
         res = ss__fail(err, errcap, ss__from_tp(tr), "no memory for a subject and the correlation's scratch");
         goto done;
     }
@@ -1616,7 +1657,11 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     next.d = d, next.rc = 0;
     for (k = 0; k < d->n_subjects; k++) {
         job.c.ts = slabs[k % 2];
-        if (k == 0 || !ahead) next.k = k, next.rc = ss__read_subject(d, k, slabs[k % 2], next.msg, sizeof next.msg);
+        if (d->view) {
+            next.k = k, next.msg[0] = 0;
+            next.rc = (job.c.ts = d->view(d->read_user, k, next.msg, sizeof next.msg)) == NULL;
+        } else if (k == 0 || !ahead)
+            next.k = k, next.rc = ss__read_subject(d, k, slabs[k % 2], next.msg, sizeof next.msg);
         if (next.rc != 0) {
             res = ss__read_failed(&next, err, errcap);
             break;
@@ -1661,7 +1706,10 @@ done:
 /* ---- >>hdf5 source ----------------------------------------------------------------------------- */
 #if defined(STAT_STREAM_USE_HDF5)
 #include <dirent.h>
+#include <fcntl.h>
 #include <hdf5.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define SS__H5_MAX_FILES 4096
 
@@ -1674,6 +1722,11 @@ struct ss_h5 {
     int64_t shape[3];
     hid_t file, data;       /* the file open for reading, or -1 */
     size_t open_index;
+    uint64_t *at;           /* n_files: where /timeseries starts in each file, 0 = not mappable */
+    int fd;                 /* the file mapped from, or -1 */
+    size_t fd_index, map_len;
+    void *map;              /* the subject shown by ss_h5_view, or NULL */
+    float *buf;             /* ss_h5_view's buffer for files it cannot map */
     tp_pool *pool, *own_pool;
 };
 
@@ -1801,6 +1854,41 @@ static ss_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, char *err,
     return SS_OK;
 }
 
+/* Where /timeseries' bytes start in the file when they can be mapped as they are: contiguous,
+   little-endian float32 on a little-endian machine, no user block, 4-byte aligned, and the first
+   values read through the file equal HDF5's; else 0. */
+static uint64_t ss__h5_mappable(hid_t f, const char *path, size_t n_subj, size_t n_t, size_t n_v)
+{
+    hid_t d = H5Dopen2(f, "/timeseries", H5P_DEFAULT), t, p, fcpl, fs, ms;
+    hsize_t ub = 1, start[3] = {0, 0, 0}, count[3] = {1, 1, 0};
+    haddr_t at = HADDR_UNDEF;
+    uint16_t one = 1;
+    unsigned char first_byte;
+    float a[16], b[16];
+    int ok, fd;
+    if (d < 0) return 0;
+    memcpy(&first_byte, &one, 1);
+    t = H5Dget_type(d), p = H5Dget_create_plist(d), fcpl = H5Fget_create_plist(f);
+    ok = first_byte == 1 && H5Tequal(t, H5T_IEEE_F32LE) > 0 && H5Pget_layout(p) == H5D_CONTIGUOUS && H5Pget_external_count(p) == 0 &&
+         H5Pget_userblock(fcpl, &ub) >= 0 && ub == 0 && n_subj && n_t && n_v &&
+         H5Dget_storage_size(d) == (hsize_t)n_subj * n_t * n_v * sizeof(float);
+    if (ok) at = H5Dget_offset(d);
+    ok = ok && at != HADDR_UNDEF && at % sizeof(float) == 0;
+    count[2] = n_v < 16 ? n_v : 16;
+    if (ok) { /* the first values, both ways */
+        fs = H5Dget_space(d), ms = H5Screate_simple(3, count, NULL);
+        ok = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+             H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, a) >= 0;
+        H5Sclose(ms), H5Sclose(fs);
+        fd = ok ? open(path, O_RDONLY) : -1;
+        ok = fd >= 0 && pread(fd, b, count[2] * sizeof(float), (off_t)at) == (ssize_t)(count[2] * sizeof(float)) &&
+             memcmp(a, b, count[2] * sizeof(float)) == 0;
+        if (fd >= 0) close(fd);
+    }
+    H5Pclose(fcpl), H5Pclose(p), H5Tclose(t), H5Dclose(d);
+    return ok ? (uint64_t)at : 0;
+}
+
 SSDEF void ss_h5_close(ss_h5 *c)
 {
     size_t i;
@@ -1811,8 +1899,12 @@ SSDEF void ss_h5_close(ss_h5 *c)
     if (c->file >= 0) H5Fclose(c->file);
     ss__h5_unmute(&q);
     for (i = 0; c->paths && i < c->n_files; i++) free(c->paths[i]);
+    if (c->map) munmap(c->map, c->map_len);
+    if (c->fd >= 0) close(c->fd);
+    if (c->buf) tp_free(c->pool, c->buf);
     free(c->paths);
     free(c->first);
+    free(c->at);
     if (c->mask) tp_free(c->pool, c->mask);
     if (c->own_pool) tp_destroy(c->own_pool);
     free(c);
@@ -1832,6 +1924,7 @@ SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *e
     c = (ss_h5 *)calloc(1, sizeof *c);
     if (!c) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory");
     c->file = c->data = -1;
+    c->fd = -1;
     if (!(c->pool = pool) && !(c->pool = c->own_pool = tp_create(NULL, &tr))) {
         free(c);
         return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
@@ -1842,7 +1935,8 @@ SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *e
         return r;
     }
     c->first = (size_t *)calloc(c->n_files + 1, sizeof(size_t));
-    if (!c->first) {
+    c->at = (uint64_t *)calloc(c->n_files, sizeof(uint64_t));
+    if (!c->first || !c->at) {
         ss_h5_close(c);
         return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory");
     }
@@ -1868,6 +1962,7 @@ SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *e
                 r = ss__fail(err, errcap, SS_ERR_FORMAT, msg);
             }
             c->first[i + 1] = c->first[i] + (size_t)dims[0];
+            if (r == SS_OK) c->at[i] = ss__h5_mappable(f, c->paths[i], (size_t)dims[0], c->n_t, c->n_v);
         }
         H5Fclose(f);
     }
@@ -1924,6 +2019,59 @@ SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap)
     ss__h5_unmute(&q);
     if (!ok && err && errcap) snprintf(err, errcap, "%s: cannot read subject %zu of this file", c->paths[fi], (size_t)start[0]);
     return !ok;
+}
+
+SSDEF int ss_h5_mapped(const ss_h5 *c)
+{
+    size_t i;
+    if (!c) return 0;
+    for (i = 0; i < c->n_files; i++)
+        if (!c->at[i]) return 0;
+    return 1;
+}
+
+SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap)
+{
+    ss_h5 *c = (ss_h5 *)user;
+    size_t fi = 0, bytes, page = (size_t)sysconf(_SC_PAGESIZE);
+    uint64_t pos, base;
+    tp_result tr = TP_OK;
+    if (!c || k >= c->n_subjects) {
+        if (err && errcap) snprintf(err, errcap, "no subject %zu", k);
+        return NULL;
+    }
+    while (c->first[fi + 1] <= k) fi++;
+    bytes = c->n_t * c->n_v * sizeof(float);
+    if (c->map) munmap(c->map, c->map_len);
+    c->map = NULL;
+    if (!c->at[fi]) { /* read into the buffer */
+        if (!c->buf && !(c->buf = (float *)tp_alloc_at(c->pool, bytes, 0, __FILE__, __LINE__, &tr))) {
+            if (err && errcap) snprintf(err, errcap, "no memory for a subject (%zu bytes)", bytes);
+            return NULL;
+        }
+        return ss_h5_read(c, k, c->buf, err, errcap) ? NULL : c->buf;
+    }
+    if (c->fd < 0 || c->fd_index != fi) {
+        if (c->fd >= 0) close(c->fd);
+        c->fd = open(c->paths[fi], O_RDONLY), c->fd_index = fi;
+        if (c->fd < 0) {
+            if (err && errcap) snprintf(err, errcap, "%s: cannot open to map", c->paths[fi]);
+            return NULL;
+        }
+    }
+    pos = c->at[fi] + (uint64_t)(k - c->first[fi]) * bytes;
+    base = pos - pos % (page ? page : 4096);
+    c->map_len = bytes + (size_t)(pos - base);
+    c->map = mmap(NULL, c->map_len, PROT_READ, MAP_SHARED, c->fd, (off_t)base);
+    if (c->map == MAP_FAILED) {
+        c->map = NULL;
+        if (err && errcap) snprintf(err, errcap, "%s: cannot map subject %zu of this file", c->paths[fi], k - c->first[fi]);
+        return NULL;
+    }
+#if defined(POSIX_FADV_WILLNEED)
+    if (k + 1 < c->first[fi + 1]) posix_fadvise(c->fd, (off_t)(pos + bytes), (off_t)bytes, POSIX_FADV_WILLNEED);
+#endif
+    return (const float *)(const void *)((const char *)c->map + (pos - base));
 }
 #endif
 

@@ -3,11 +3,12 @@
    build/bench_lnm --memory [--subjects S] [--t T] [--v V] [--seeds L] [--seed-voxels N] [--threads K]
                    [--precision f32|f64] [--policy strict|ldk|lacuna|ldk_single]
        subjects made in memory (4 distinct slabs, the reader copies one per subject: the cost of
-       reading from the page cache without HDF5), ss_lnm over them
+       reading from the page cache without HDF5; with --view they are shown in place), ss_lnm over them
    build/bench_lnm --make-data DIR [--files F] [--gzip] ...   writes the connectome as F HDF5 files
    build/bench_lnm --input DIR ...                               ss_lnm over those files
    build/bench_lnm --read DIR                                    HDF5 read throughput only
    build/bench_lnm --gemm [--reps R] ...                         the products' kernel vs cblas_sgemm
+   build/bench_lnm --features                                    hdf5=0|1 cblas=0|1 (what this build has)
 
    Data (all modes): per subject, per time point a shared signal s_t ~ N(0, 0.25), per voxel
    N(0, 1) noise, plus 100 (fMRI-like offset): the same recipe as the reference study's bench.
@@ -22,6 +23,14 @@
 
 #if defined(BENCH_CBLAS)
 #include <cblas.h>
+#define BENCH_HAS_CBLAS 1
+#else
+#define BENCH_HAS_CBLAS 0
+#endif
+#if defined(STAT_STREAM_USE_HDF5)
+#define BENCH_HAS_HDF5 1
+#else
+#define BENCH_HAS_HDF5 0
 #endif
 #include <math.h>
 #include <stdio.h>
@@ -110,6 +119,12 @@ static int mem_read(void *user, size_t k, float *ts, char *err, size_t cap)
     return 0;
 }
 
+static const float *mem_view(void *user, size_t k, char *err, size_t cap)
+{
+    (void)err, (void)cap;
+    return ((mem_source *)user)->slabs[k % 4];
+}
+
 static double peak_rss_mb(void)
 {
     struct rusage ru;
@@ -119,7 +134,7 @@ static double peak_rss_mb(void)
 
 typedef struct opts {
     size_t S, T, V, L, nvox, files, reps;
-    int threads, precision, policy, gzip, ahead, avg_r;
+    int threads, precision, policy, gzip, ahead, avg_r, view;
     const char *mode, *dir;
 } opts;
 
@@ -127,7 +142,7 @@ static int parse(int argc, char **argv, opts *o)
 {
     int i;
     o->S = 100, o->T = 200, o->V = 50000, o->L = 20, o->nvox = 100, o->files = 10, o->reps = 5;
-    o->threads = 1, o->precision = SS_F32, o->policy = SS_POLICY_LACUNA, o->gzip = 0, o->ahead = 0, o->avg_r = 0;
+    o->threads = 1, o->precision = SS_F32, o->policy = SS_POLICY_LACUNA, o->gzip = 0, o->ahead = 0, o->avg_r = 0, o->view = 0;
     o->mode = NULL, o->dir = NULL;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -135,6 +150,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--gzip")) o->gzip = 1;
         else if (!strcmp(a, "--read-ahead")) o->ahead = 1;
         else if (!strcmp(a, "--avg-r")) o->avg_r = 1;
+        else if (!strcmp(a, "--view")) o->view = 1;
         else if (!strcmp(a, "--make-data") || !strcmp(a, "--input") || !strcmp(a, "--read")) o->mode = a + 2, o->dir = v, i++;
         else if (!strcmp(a, "--subjects")) o->S = (size_t)atol(v), i++;
         else if (!strcmp(a, "--t")) o->T = (size_t)atol(v), i++;
@@ -159,7 +175,7 @@ static int parse(int argc, char **argv, opts *o)
 }
 
 /* ss_lnm over a reader; prints the line */
-static int run_lnm(const opts *o, ss_subject_fn read, void *user, const char *source)
+static int run_lnm(const opts *o, ss_subject_fn read, ss_view_fn view, void *user, const char *source)
 {
     size_t lv = o->L * o->V, i;
     int64_t *vox = (int64_t *)malloc(o->L * o->nvox * sizeof(int64_t));
@@ -177,7 +193,7 @@ static int run_lnm(const opts *o, ss_subject_fn read, void *user, const char *so
     seeds.n_seeds = o->L, seeds.voxels = vox, seeds.offsets = off;
     memset(&d, 0, sizeof d);
     memset(&maps, 0, sizeof maps);
-    d.pool = pool, d.n_subjects = o->S, d.n_t = o->T, d.n_v = o->V, d.read = read, d.read_user = user;
+    d.pool = pool, d.n_subjects = o->S, d.n_t = o->T, d.n_v = o->V, d.read = read, d.view = view, d.read_user = user;
     d.seeds = &seeds, d.policy = o->policy, d.precision = o->precision, d.n_threads = o->threads;
     d.skip_avg_r = !o->avg_r, d.read_ahead = o->ahead;
     maps.mean_z = mz;
@@ -211,7 +227,7 @@ static int memory_mode(const opts *o)
         if (!(m.slabs[i] = (float *)malloc(m.n * sizeof(float)))) return 1;
         make_subject(i, o->T, o->V, m.slabs[i]);
     }
-    rc = run_lnm(o, mem_read, &m, "memory");
+    rc = o->view ? run_lnm(o, NULL, mem_view, &m, "memory_in_place") : run_lnm(o, mem_read, NULL, &m, "memory_copied");
     for (i = 0; i < 4; i++) free(m.slabs[i]);
     return rc;
 }
@@ -354,7 +370,8 @@ static int input_mode(opts *o)
     int rc;
     if (ss_h5_open(o->dir, NULL, &c, err, sizeof err) != SS_OK) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
     o->S = ss_h5_subjects(c), o->T = ss_h5_timepoints(c), o->V = ss_h5_voxels(c);
-    rc = run_lnm(o, ss_h5_read, c, o->gzip ? "hdf5_gzip" : "hdf5");
+    if (o->view) rc = run_lnm(o, NULL, ss_h5_view, c, ss_h5_mapped(c) ? "hdf5_mapped" : "hdf5_view_read");
+    else rc = run_lnm(o, ss_h5_read, NULL, c, "hdf5");
     ss_h5_close(c);
     return rc;
 }
@@ -385,6 +402,10 @@ static int read_mode(const opts *o)
 int main(int argc, char **argv)
 {
     opts o;
+    if (argc == 2 && !strcmp(argv[1], "--features")) {
+        printf("hdf5=%d cblas=%d\n", BENCH_HAS_HDF5, BENCH_HAS_CBLAS);
+        return 0;
+    }
     if (!parse(argc, argv, &o)) return 2;
     if (!strcmp(o.mode, "memory")) return memory_mode(&o);
     if (!strcmp(o.mode, "gemm")) return gemm_mode(&o);

@@ -279,8 +279,122 @@ pac_bench() {
     replace_section pac "$md"
 }
 
-only=${BENCH:-pool prom2d pac}
+# ---- stat_stream: lesion network mapping -------------------------------------------------------
+lnm_bench() {
+    bin=build/bench_lnm
+    raw=bench/out/lnm.txt
+    data=${LNM_DATA:-bench/out/lnm_data}
+    : >"$raw"
+    if ! "$bin" --features | grep -q hdf5=1; then
+        echo "lnm: build/bench_lnm was built without HDF5 (libhdf5-dev): the section is not run" >&2
+        return
+    fi
+    if ! python3 -c "import numpy, h5py" 2>/dev/null; then
+        pip install --quiet numpy h5py >&2 2>/dev/null || apt-get install -y -qq python3-numpy python3-h5py >&2 2>/dev/null
+    fi
+    # the connectome: 100 subjects x 200 time points x 50,000 voxels in 10 contiguous files (4 GB),
+    # and 10 subjects in one gzip-1 file for the read comparison; made once, kept in $data
+    mkdir -p "$data"
+    [ -f "$data/contig/lesions.txt" ] || "$bin" --make-data "$data/contig" --subjects 100 --files 10 >&2 || return
+    [ -f "$data/gzip/lesions.txt" ] || "$bin" --make-data "$data/gzip" --subjects 10 --files 1 --gzip >&2 || return
+    lnm_run() { # lnm_run LABEL ARGS...: REPS runs, the median by wall time, best beside
+        label=$1; shift
+        tmp=bench/out/.runs
+        : >"$tmp"
+        i=0
+        while [ $i -lt "$REPS" ]; do
+            OPENBLAS_NUM_THREADS=1 "$bin" "$@" >>"$tmp" || echo "bench_lnm $* failed" >&2
+            i=$((i + 1))
+        done
+        echo "label=$label $(median_line wall_s "$tmp") best_s=$(sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p' "$tmp" | sort -n | head -1)" | tee -a "$raw"
+    }
+    echo "lnm: 20 lesions x 100 subjects x 200 x 50,000, median of $REPS runs" >&2
+    for f in "$data"/contig/*.h5 "$data"/gzip/*.h5; do cat "$f" >/dev/null; done # into the page cache
+    gemm=$("$bin" --gemm --reps 10) && echo "label=products $gemm" | tee -a "$raw"
+    rd=$("$bin" --read "$data/contig") && echo "label=read contiguous $rd" | tee -a "$raw"
+    rdz=$("$bin" --read "$data/gzip") && echo "label=read gzip-1 $rdz" | tee -a "$raw"
+    lnm_run "mapped (ss_h5_view), 1 thread" --input "$data/contig" --policy ldk --threads 1 --view
+    lnm_run "mapped (ss_h5_view), 2 threads" --input "$data/contig" --policy ldk --threads 2 --view
+    lnm_run "mapped, 2 threads, with the mean-of-r map" --input "$data/contig" --policy ldk --threads 2 --view --avg-r
+    lnm_run "mapped, 2 threads, float64 products" --input "$data/contig" --policy ldk --threads 2 --view --precision f64
+    lnm_run "copied (ss_h5_read), 1 thread" --input "$data/contig" --policy ldk --threads 1
+    lnm_run "copied (ss_h5_read), 2 threads" --input "$data/contig" --policy ldk --threads 2
+    lnm_run "copied, 2 threads, read ahead" --input "$data/contig" --policy ldk --threads 2 --read-ahead
+    lnm_run "gzip-1 file (10 subjects), 2 threads" --input "$data/gzip" --policy ldk --threads 2 --view
+    have_peer=0
+    if python3 -c "import numpy, h5py" 2>/dev/null; then
+        have_peer=1
+        for m in ldk32 mm32; do
+            line=$(python3 bench/lnm_peer.py "$m" "$data/contig") && echo "label=$m $line" | tee -a "$raw"
+        done
+    fi
+    echo "lnm: GSP1000's shape (120 time points x 228,483 voxels, 20 lesions), 10 subjects in memory" >&2
+    lnm_run "GSP1000 shape, 2 threads, 10 subjects in memory, in place" --memory --subjects 10 --t 120 --v 228483 --policy ldk \
+        --threads 2 --view
+    md=bench/out/lnm.md
+    {
+        echo "## stat_stream: lesion network mapping"
+        echo
+        echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null) on: $(machine)."
+        echo "Command: \`make bench\` (\`bench/run.sh\`; \`BENCH=lnm make bench\` runs only this section). Input: 20 lesions"
+        echo "of 100 random voxels, 100 subjects x 200 time points x 50,000 voxels float32 (N(0,1) noise + a shared"
+        echo "N(0, 0.25) signal per time point + 100), in 10 contiguous HDF5 files of 10 subjects (4 GB, the ldk layout,"
+        echo "in the page cache), written by \`build/bench_lnm --make-data\`. Policy ldk, mean z, std z, t, p; no"
+        echo "mean-of-r map unless stated (the peers make none). \"mapped\": subjects shown in place by ss_h5_view (a"
+        echo "memory map of the file, no copy; its pages count in the RSS); \"copied\": read by ss_h5_read into"
+        echo "stat_stream's slab. One process per row; median of $REPS runs by wall time, best beside (this VM runs at"
+        echo "two speeds ~1.4x apart). \"pool peak\" is stat_stream's own memory; the GSP1000 row's RSS includes its 4"
+        echo "subjects held in memory as the input."
+        echo
+        echo "| configuration | wall s | best s | CPU s | ms per subject | peak RSS MiB | pool peak MiB | sum of mean z |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+        table_rows "bench=lnm " "$raw" wall_s best_s cpu_s ms_per_subject maxrss_mb pool_peak_mb checksum_mean_z
+        if [ $have_peer = 1 ]; then
+            echo
+            echo "The peers on the same files (\`bench/lnm_peer.py\`: numpy replicas of the Python package's batch step,"
+            echo "one file = one batch read whole with h5py; $(sed -n 's/.* versions=\([^ ]*\).*/\1/p' "$raw" | head -1 | tr ',' ' '); numpy's"
+            echo "BLAS on both cores). One run each."
+            echo
+            echo "| peer | wall s | CPU s | of which reading s | peak RSS MiB | sum of mean z |"
+            echo "|---|---:|---:|---:|---:|---:|"
+            echo "$(table_rows "bench=lnm_peer" "$raw" wall_s cpu_s read_s maxrss_mb checksum_mean_z | sed 's/^| ldk32 /| ldk32: float32 einsum (the package) /; s/^| mm32 /| mm32: batched matmul /')"
+        fi
+        gsp=$(grep "GSP1000 shape" "$raw" | sed -n 's/.* ms_per_subject=\([0-9.]*\).*/\1/p')
+        gz=$(grep "label=read gzip" "$raw" | sed -n 's/.* mb_per_s=\([0-9.]*\).*/\1/p')
+        ct=$(grep "label=read contiguous" "$raw" | sed -n 's/.* mb_per_s=\([0-9.]*\).*/\1/p')
+        if [ -n "$gsp" ] && [ -n "$gz" ] && [ -n "$ct" ]; then
+            echo
+            awk -v ms="$gsp" -v gz="$gz" -v ct="$ct" 'BEGIN {
+                mb = 1000 * 120 * 228483 * 4 / 1e6
+                printf "GSP1000 projected (1000 subjects x 120 x 228,483, %.0f GB of float32): the arithmetic at %.1f ms a subject\n", mb / 1000, ms
+                printf "(the row above, 2 workers, subjects in place) is %.0f s; reading gzip-1 files through HDF5 at %.0f MB/s\n", ms, gz
+                printf "(one thread inflates) is %.0f s (%.0f min), which then bounds the run. Contiguous files are mapped, not\n", mb / gz, mb / gz / 60
+                printf "copied: the run takes the longer of the %.0f s and the time the storage needs to deliver the data (it keeps\n", ms
+                printf "up at %.0f MB/s; copying them out of the page cache runs at %.0f MB/s here).\n", mb / ms, ct
+            }'
+        fi
+        echo
+        echo "Reading alone (\`bench_lnm --read\`: every subject through ss_h5_read into one buffer):"
+        echo
+        echo "| file | subjects | MB | wall s | CPU s | MB/s | ms per subject |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+        table_rows "bench=lnm_read" "$raw" subjects mb wall_s cpu_s mb_per_s ms_per_subject
+        echo
+        echo "The products alone (\`bench_lnm --gemm\`, one thread, 20 x 200 x 50,000 float32, median of 10): the built-in"
+        echo "kernel in blocks of 512 voxels as ss_lnm calls it, OpenBLAS's cblas_sgemm on the same blocks and on the whole"
+        echo "product in one call; fraction = built-in GFLOP/s over cblas_sgemm's on the whole product."
+        echo
+        echo "| built-in ms | built-in GFLOP/s | cblas blocks ms | cblas blocks GFLOP/s | cblas whole ms | cblas whole GFLOP/s | fraction |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|"
+        table_rows "bench=lnm_gemm" "$raw" builtin_ms builtin_gflops cblas_blocks_ms cblas_blocks_gflops cblas_whole_ms cblas_whole_gflops fraction \
+            | sed 's/^| products |/|/'
+    } >"$md"
+    replace_section lnm "$md"
+}
+
+only=${BENCH:-pool prom2d pac lnm}
 case " $only " in *" pool "*) make -s build/bench_pool || exit 1; pool_bench ;; esac
 case " $only " in *" prom2d "*) make -s build/bench_prom2d || exit 1; prom2d_bench ;; esac
 case " $only " in *" pac "*) make -s build/bench_pac || exit 1; pac_bench ;; esac
+case " $only " in *" lnm "*) make -s build/bench_lnm || exit 1; lnm_bench ;; esac
 echo "wrote bench/RESULTS.md" >&2

@@ -73,8 +73,9 @@ static void usage(FILE *f)
             "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid\n"
             "  --png            also NAME_T.png, the middle axial slice of each t-map\n"
             "  --threads N      workers over voxel blocks (default: the CPUs online; 1 per MPI rank)\n"
-            "  --read-ahead     read the next subject while computing this one (one more subject in\n"
-            "                   memory; faster when reading is a large part of the time)\n"
+            "  --read-ahead     copy subjects into memory, the next one while computing this one\n"
+            "                   (default: contiguous float32 files are memory-mapped, no copy; gzip\n"
+            "                   files are read one subject at a time)\n"
             "  --demo           a synthetic 40-subject connectome with two connected regions and a lesion\n"
             "                   in one of them; all outputs in --out DIR (default out/)\n"
             "  --help           this text\n");
@@ -257,11 +258,16 @@ static int is_root(void)
 }
 
 /* subjects first .. first + n - 1 of another reader */
-typedef struct sub_range { ss_subject_fn read; void *user; size_t first; } sub_range;
+typedef struct sub_range { ss_subject_fn read; ss_view_fn view; void *user; size_t first; } sub_range;
 static int range_read(void *user, size_t k, float *ts, char *err, size_t errcap)
 {
     sub_range *r = (sub_range *)user;
     return r->read(r->user, r->first + k, ts, err, errcap);
+}
+static const float *range_view(void *user, size_t k, char *err, size_t errcap)
+{
+    sub_range *r = (sub_range *)user;
+    return r->view(r->user, r->first + k, err, errcap);
 }
 
 static int send_state(const ss_moments *m, int to)
@@ -306,9 +312,11 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, char *err, size_
     first = d0->n_subjects * (size_t)rank / (size_t)size;
     count = d0->n_subjects * (size_t)(rank + 1) / (size_t)size - first;
     range.read = d0->read;
+    range.view = d0->view;
     range.user = d0->read_user;
     range.first = first;
-    d.read = range_read;
+    d.read = d0->read ? range_read : NULL;
+    d.view = d0->view ? range_view : NULL;
     d.read_user = &range;
     d.n_subjects = count;
     if (rank != 0) d.progress = NULL;
@@ -358,7 +366,8 @@ static int default_threads(void)
 }
 
 /* Runs every lesion at once over the subjects and writes the maps */
-static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_subject_fn read, void *read_user)
+static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_subject_fn read, ss_view_fn view,
+               void *read_user, size_t reader_bytes)
 {
     int64_t *all = NULL;
     size_t offsets[MAX_LESIONS + 1], L = (size_t)o->n_lesions, l, i, lv;
@@ -395,6 +404,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     d.n_t = n_t;
     d.n_v = g->n_v;
     d.read = read;
+    d.view = view;
     d.read_user = read_user;
     d.seeds = &seeds;
     d.policy = o->policy;
@@ -446,7 +456,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
                (long long)g->ijk[2 * g->n_v + peak], maps[1][off + peak]);
     }
     printf("lnm: %zu lesions x %zu subjects x %zu time points x %zu voxels in %.2f s, %.1f MiB of working memory; maps in %s/\n",
-           L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)ss_lnm_estimate_bytes(&d) / 1048576.0, o->out_dir);
+           L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(ss_lnm_estimate_bytes(&d) + reader_bytes) / 1048576.0, o->out_dir);
     rc = 0;
 done:
     for (i = 0; i < 6; i++) free(maps[i]);
@@ -469,7 +479,9 @@ static int run_connectome(const options *o)
     g.ijk = ss_h5_mask_indices(c);
     aff = ss_h5_affine(c);
     memcpy(g.affine, aff, sizeof g.affine);
-    rc = run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, ss_h5_read, c);
+    /* subjects in place (memory-mapped) where the files allow it: no copy, no slab */
+    rc = run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL, o->read_ahead ? NULL : ss_h5_view, c,
+             o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float));
     ss_h5_close(c);
     return rc;
 }
@@ -572,7 +584,7 @@ static int demo(const options *o0)
     o.n_lesions = 1;
     o.lesions[0] = lesion_path;
     o.png = 1;
-    rc = run(&o, DS, DT, &g, demo_read, &c);
+    rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0);
     free(c.ts);
     free(ijk);
     return rc;

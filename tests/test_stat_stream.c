@@ -978,7 +978,29 @@ static void test_hdf5_source(void)
     d.read_user = &ms;
     maps.t = b;
     CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_OK && memcmp(a, b, sizeof a) == 0);
+    /* in place: b.h5 is contiguous (mapped), a.h5 gzip (read into ss_h5_view's buffer) */
+    CHECK(!ss_h5_mapped(c) && c->at[0] == 0 && c->at[1] != 0);
+    for (k = 0; k < 5; k++) {
+        const float *v = ss_h5_view(c, k, err, sizeof err);
+        CHECK_MSG(v && memcmp(v, data + k * HT * HV, sizeof ts) == 0, "view of subject %zu", k);
+    }
+    CHECK(ss_h5_view(c, 5, err, sizeof err) == NULL && strstr(err, "no subject 5"));
+    d.read = NULL;
+    d.view = ss_h5_view;
+    d.read_user = c;
+    memset(b, 0, sizeof b);
+    CHECK_MSG(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_OK && memcmp(a, b, sizeof a) == 0, "%s", err);
+    d.read = mem_read;
+    CHECK(ss_lnm(&d, &maps, NULL, err, sizeof err) == SS_ERR_ARG && strstr(err, "exactly one"));
+    d.view = NULL;
     ss_h5_close(c);
+    snprintf(path, sizeof path, "%s/b.h5", dir); /* one mapped file alone */
+    CHECK(ss_h5_open(path, NULL, &c, err, sizeof err) == SS_OK && ss_h5_mapped(c));
+    if (c) {
+        const float *v = ss_h5_view(c, 1, err, sizeof err);
+        CHECK(v && memcmp(v, data + 4 * HT * HV, sizeof ts) == 0);
+        ss_h5_close(c);
+    }
     /* bad connectomes, each named */
     snprintf(path, sizeof path, "%s/c.h5", dir);
     CHECK(h5_write(path, data, 1, 0, HV + 1, 3, 0, 0) == 0);
