@@ -274,11 +274,13 @@ typedef struct ss_lnm_state {
     ss_moments *z, *r;
 } ss_lnm_state;
 
-/* Streams the subjects through ss_seedcorr into per-(seed, voxel) accumulators of z and r and
-   finalizes them into out (which may be NULL when state is not). Memory: ss_lnm_estimate_bytes
-   from the pool, whatever n_subjects. When state is not NULL it receives both accumulators (the
-   caller destroys them), e.g. to merge partial runs over files or MPI ranks. Errors: those of
-   ss_seedcorr, SS_ERR_IO (the reader failed), SS_ERR_CANCELLED. */
+/* Streams the subjects (section 7) into per-(seed, voxel) accumulators of z and r (r unless
+   skip_avg_r) and finalizes them into out (which may be NULL when state is not). Memory:
+   ss_lnm_estimate_bytes from the pool, whatever n_subjects. When state is not NULL it receives
+   the accumulators (the caller destroys them), e.g. to merge partial runs over files or MPI
+   ranks. Errors: SS_ERR_ARG (as ss_seedcorr's, and: not exactly one of read and view, avg_r
+   with skip_avg_r, n_threads outside 0 .. 64), SS_ERR_OVERFLOW, SS_ERR_NOMEM, SS_ERR_BUDGET,
+   SS_ERR_IO (the reader or view failed: the message names the subject), SS_ERR_CANCELLED. */
 SSDEF ss_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_state *state, char *err, size_t errcap);
 /* What ss_lnm takes from the pool, to the byte (0 when the sizes overflow or desc is invalid). */
 SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *desc);
