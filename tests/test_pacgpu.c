@@ -414,6 +414,59 @@ static double worst_rel(const double *a, const double *b, size_t n)
 
 /* pac_run from the raw signal equals tensorpac: MI (both definitions), the 20 replayed
    surrogates, z-scores and tensorpac's maxstat p-values */
+/* every variant of the phase binning gives atan2's bins (pac__bin_xy's), near the edges, at
+   zero, -0, infinity and NaN too */
+static void test_phase_bins(void)
+{
+    enum { N = 20011 };
+    typedef struct variant { const char *name; pac__bin_fn f; } variant;
+    variant v[4];
+    int nv = 0, i, k;
+    pac__bins bn;
+    double *re = (double *)malloc(N * sizeof(double)), *im = (double *)malloc(N * sizeof(double));
+    unsigned char *want = (unsigned char *)malloc(N), *got = (unsigned char *)malloc(N);
+    size_t t, near = 0;
+    pac__bins_init(&bn);
+    v[nv].name = "plain", v[nv++].f = pac__bin_plain;
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    v[nv].name = "16-byte vectors", v[nv++].f = pac__bin_v2;
+#if defined(PAC__X86_WIDE)
+    if (__builtin_cpu_supports("avx2")) v[nv].name = "AVX2", v[nv++].f = pac__bin_avx2;
+    if (__builtin_cpu_supports("avx512f")) v[nv].name = "AVX-512", v[nv++].f = pac__bin_avx512;
+#endif
+#endif
+    for (t = 0; t < N; t++) {
+        double ang, mag = exp(6 * uniform_pm1());
+        k = (int)(t % 7);
+        if (t >= 3 && t < 43) k = 3 + (int)(t % 2); /* the tail tests' samples: all near edges */
+        if (k < 3) ang = 3.14159265358979 * uniform_pm1();                               /* anywhere */
+        else ang = bn.edge[t % (PAC_N_BINS + 1)] + (k - 4) * 1e-3 + 1e-9 * uniform_pm1(); /* near an edge */
+        re[t] = mag * cos(ang), im[t] = mag * sin(ang);
+    }
+    re[0] = 0, im[0] = 0;
+    re[1] = -1, im[1] = -0.0;
+    re[2] = -1, im[2] = 0.0;
+    re[3] = 1.0 / 0.0, im[3] = 1;
+    re[4] = 0.0 / 0.0, im[4] = 1;
+    re[5] = 1e-300, im[5] = -1e-300;
+    re[6] = 0, im[6] = -2;
+    for (t = 0; t < N; t++) want[t] = pac__bin_xy(&bn, re[t], im[t] * 0.5);
+    for (t = 0; t < N; t++) near += fabs(remainder(atan2(im[t], re[t]) - bn.edge[0], 2 * 3.14159265358979323846 / PAC_N_BINS)) < 0.01;
+    for (i = 0; i < nv; i++) {
+        size_t len;
+        memset(got, 0xee, N);
+        v[i].f(&bn, re, im, 0.5, N, got);
+        CHECK_MSG(!memcmp(want, got, N), "phase bins: %s", v[i].name);
+        for (len = 1; len <= 40; len++) { /* every tail length; the samples near edges (offset 3) */
+            memset(got, 0xee, len);
+            v[i].f(&bn, re + 3, im + 3, 0.5, len, got);
+            CHECK_MSG(!memcmp(want + 3, got, len), "phase bins: %s, %zu samples", v[i].name, len);
+        }
+    }
+    CHECK(want[1] == 0 && want[2] == PAC_N_BINS - 1 && want[4] == PAC_N_BINS && near > N / 4);
+    free(re), free(im), free(want), free(got);
+}
+
 static void test_run_against_tensorpac(void)
 {
     ref_case c;
@@ -847,6 +900,7 @@ int main(void)
     RUN(test_mi_edges);
     RUN(test_surrogates_against_tensorpac);
     RUN(test_band_presets);
+    RUN(test_phase_bins);
     RUN(test_run_against_tensorpac);
     RUN(test_run_plans_identical);
     RUN(test_run_surrogate_kinds);
