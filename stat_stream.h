@@ -70,8 +70,9 @@
    the folding of section 7 come in plain C, 16-byte vectors, AVX2 and AVX-512 (GCC/clang vector
    extensions, the widest the CPU has picked at run time), and every variant rounds exactly as
    the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
-   results do not depend on the CPU. 20 x 200 x 50,000 float32 products: 30.8 GFLOP/s on one core
-   of this VM, 0.69 of OpenBLAS's cblas_sgemm on the whole product (bench/RESULTS.md).
+   results do not depend on the CPU. 20 x 200 x 50,000 float32 products on one core of this VM:
+   19-31 GFLOP/s over several runs, 0.56-0.81 of OpenBLAS's cblas_sgemm on the whole product
+   (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
@@ -317,7 +318,8 @@ SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap);
    float32 (checked against HDF5's own read at open), subject k is memory-mapped straight from the
    file (no copy: the page cache is the buffer) and the next subject's pages are asked for ahead;
    otherwise (gzip chunks, other types) it is read into a buffer of n_t x n_v floats from the pool.
-   The pointer is valid until the next call or ss_h5_close. */
+   The pointer is valid until the next call or ss_h5_close; a mapped file must not be truncated
+   meanwhile (the process would get SIGBUS, as with any memory map). */
 SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap);
 /* 1 when every file can be shown in place by ss_h5_view. */
 SSDEF int ss_h5_mapped(const ss_h5 *c);
