@@ -6,6 +6,7 @@
 #   make test     the whole suite (compile checks, sanitizers, valgrind); ends "N passed, N failed"
 #   make bench    benchmarks side by side with the peers; results in bench/RESULTS.md
 #   make fuzz     fuzz the .npy and NIfTI readers for FUZZ_SECONDS (clang's libFuzzer)
+#   make cuda     pacgpu's CUDA backend and its tests (nvcc; part of make when nvcc is found)
 #   make clean
 
 CC      ?= cc
@@ -20,14 +21,17 @@ ZLIB := $(shell tools/detect.sh zlib)
 HDF5 := $(shell tools/detect.sh hdf5)
 LNM_HDF5 := $(if $(HDF5),-DSTAT_STREAM_USE_HDF5 $(HDF5))
 MPICC := $(shell tools/detect.sh mpi)
+NVCC := $(shell tools/detect.sh nvcc)
+CUDA_ARCH = -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
-TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream
+TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream \
+             $(if $(NVCC),$(B)/test_pacgpu_cuda)
 
-.PHONY: all demo test bench fuzz clean
+.PHONY: all demo test bench fuzz clean cuda
 all: $(EXAMPLES) $(TESTS)
 
 $(B):
@@ -57,6 +61,12 @@ $(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h test
 
 $(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_pacgpu.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
+
+# pacgpu's CUDA backend (PACGPU_USE_CUDA), when nvcc exists: sm_90 code and PTX for newer GPUs
+cuda: $(B)/test_pacgpu_cuda
+$(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h | $(B)
+	$(if $(NVCC),,@echo "make cuda: nvcc (the CUDA toolkit) not found" && false)
+	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu -o $@ -lm -lpthread
 
 $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_tensorpool.c -o $@ $(LDLIBS)

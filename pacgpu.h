@@ -6,12 +6,14 @@
    tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
 
    STATUS: the CPU engine (issue 5) is complete; its float32 mode keeps the filter bank in double
-   (section 10). The CUDA backend (issue 6) is not here yet.
+   (section 10). The CUDA backend (issue 6) is begun (section 11): the cells (histograms, MI,
+   surrogates and their statistics) run on the device; it is compiled and its host side tested
+   here, but it has not yet run on a GPU.
 
    CONTENTS
        1. Why            4. FFT                    7. Surrogates and statistics  10. Not done
-       2. Options        5. Band-pass filtering    8. Memory plan and threads    11. API
-       3. Quick start    6. Modulation index       9. Speed
+       2. Options        5. Band-pass filtering    8. Memory plan and threads    11. CUDA
+       3. Quick start    6. Modulation index       9. Speed                      12. API
 
    1. WHY
    Phase-amplitude coupling over a grid of phase x amplitude bands with surrogate statistics costs
@@ -27,6 +29,9 @@
        PAC_NO_THREADS             impl     never start threads (desc.n_threads then only sizes the plan)
        PAC_NO_VECTOR_EXTENSIONS   impl     plain C loops only (no GCC/clang vector types, no AVX2 or
                                            AVX-512 variants picked at run time); same results
+       PACGPU_USE_CUDA            impl     the CUDA backend (section 11): compile the implementation
+                                           with nvcc, e.g. nvcc -gencode arch=compute_90,code=sm_90
+                                           -gencode arch=compute_90,code=compute_90 file.cu
 
    3. QUICK START
        double pha[60], amp[60];
@@ -147,9 +152,26 @@
    3e-9 absolute, z within 1e-4 of the float64 run on tensorpac's reference); the filters, FFTs
    and Hilbert transforms stay in double in both modes (their float error would move phases by up
    to 1e-4 rad, bins with them). No real-input FFT (real signals ride in pairs in complex
-   transforms instead). No CUDA backend yet (issue 6).
+   transforms instead).
 
-   11. API: see the declarations below; each states its contract.
+   11. CUDA (PACGPU_USE_CUDA; desc.backend, desc.device, desc.device_fraction)
+   With the backend built, pac_run takes a CUDA device when desc.backend is PAC_BACKEND_CUDA, or
+   PAC_BACKEND_AUTO and a device answers (PAC_BACKEND_CPU keeps it on the CPU; PAC_BACKEND_CUDA
+   without a device is PAC_ERR_DEVICE, as in a build without the backend). On the device run the
+   cells of pass 1: for each signal, its phase bins and the pass's amplitudes (floats: the run is
+   the PAC_F32 mode, whose CPU path is the device's oracle) go up, and one block per (phase band,
+   amplitude band) sums the amplitudes by bin for the MI and every surrogate (each thread in its
+   own column of shared memory, no atomics; shifts by index arithmetic on the unshifted
+   amplitudes), takes the MI (pac__mi_cell) and the Welford step (pac__welford), the same
+   functions as the CPU path's (__host__ __device__). Device buffers come from a device pool with
+   tensorpool's budget semantics: budget = device_fraction (0.8) of the free device memory
+   (cudaMemGetInfo), cached blocks reused, over budget a clean PAC_ERR_BUDGET; every CUDA call is
+   checked (PAC_ERR_DEVICE with CUDA's message). The filter bank, the Hilbert transforms and the
+   phase binning stay on the CPU for now, and so do runs that need every surrogate's value on the
+   host (the surrogate cube, p_maxstat) or other signals' phases (swap-epochs). Not yet run on a
+   GPU: tests/test_pacgpu_cuda.cu checks it against the CPU when a device is present.
+
+   12. API: see the declarations below; each states its contract.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -186,7 +208,8 @@ typedef enum pac_result {
     PAC_ERR_OVERFLOW = -2, /* a size computation overflowed */
     PAC_ERR_NOMEM = -3,    /* the pool (or the system) refused memory */
     PAC_ERR_BUDGET = -4,   /* the memory would exceed the pool's budget */
-    PAC_ERR_CANCELLED = -5 /* the progress callback asked to stop */
+    PAC_ERR_CANCELLED = -5, /* the progress callback asked to stop */
+    PAC_ERR_DEVICE = -6    /* no CUDA device, or a CUDA call failed (the message says which) */
 } pac_result;
 
 typedef struct pac_fft pac_fft;
@@ -259,6 +282,7 @@ PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
 
 enum { PAC_SURR_NONE = 0, PAC_SURR_SWAP_BLOCKS = 1, PAC_SURR_TIME_LAG = 2, PAC_SURR_SWAP_EPOCHS = 3 };
 enum { PAC_F64 = 0, PAC_F32 = 1 }; /* sample types of the input, and pac_desc.precision */
+enum { PAC_BACKEND_AUTO = 0, PAC_BACKEND_CPU = 1, PAC_BACKEND_CUDA = 2 };
 #define PAC_MAX_THREADS 64
 
 /* Called after each signal of each pass, from the worker that finished it, one call at a time;
@@ -285,6 +309,10 @@ typedef struct pac_desc {
     int n_threads;              /* workers, at most PAC_MAX_THREADS [1] */
     pac_progress_fn progress;   /* [NULL] */
     void *user;                 /* passed to progress */
+    int backend;                /* PAC_BACKEND_CPU, _CUDA (built with PACGPU_USE_CUDA; PAC_ERR_DEVICE without
+                                   a device) or _AUTO: CUDA when built with it and a device answers [AUTO] */
+    int device;                 /* the CUDA device's ordinal [0] */
+    double device_fraction;     /* of the device's free memory its buffers may take [0.8] */
 } pac_desc;
 
 /* How a run uses memory: chosen by pac_plan to fit a budget, reported, and accepted back by
@@ -354,6 +382,17 @@ PACDEF const char *pac_build_info(void);
 #define PAC_ASSERT(x) ((void)0)
 #endif
 
+/* Per-element logic that the CUDA kernels share with the CPU path (and its tests) */
+#if defined(PACGPU_USE_CUDA)
+#if !defined(__CUDACC__)
+#error "pacgpu.h: with PACGPU_USE_CUDA the implementation must be compiled by nvcc (a .cu file)"
+#endif
+#include <cuda_runtime.h>
+#define PAC_HD __host__ __device__
+#else
+#define PAC_HD
+#endif
+
 /* AVX2 and AVX-512 variants of the inner loops, picked at run time (GCC or clang on x86) */
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS) && (defined(__x86_64__) || defined(__i386__)) && \
     (!defined(__clang__) || __clang_major__ >= 8)
@@ -391,11 +430,19 @@ PACDEF const char *pac_result_string(pac_result r)
     case PAC_ERR_NOMEM: return "out of memory";
     case PAC_ERR_BUDGET: return "over the memory budget";
     case PAC_ERR_CANCELLED: return "cancelled";
+    case PAC_ERR_DEVICE: return "CUDA device error";
     }
     return "unknown result";
 }
 
-PACDEF const char *pac_build_info(void) { return "pacgpu 0.0.1 cpu fft filters mi swap-blocks"; }
+PACDEF const char *pac_build_info(void)
+{
+#if defined(PACGPU_USE_CUDA)
+    return "pacgpu 0.0.1 cpu fft filters mi swap-blocks cuda (cells on the device)";
+#else
+    return "pacgpu 0.0.1 cpu fft filters mi swap-blocks";
+#endif
+}
 
 static pac_result pac__from_tp(tp_result r)
 {
@@ -1140,6 +1187,61 @@ static pac__hist_fn pac__pick_histogram(int f32)
    follows the same operations in the same order as pac__mi_plain. */
 typedef void (*pac__mi_fn)(const double *h, size_t ld, const double *wt, double *mi);
 
+/* log(x), within 2 ulp, branch-light: x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m =
+   2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^21 (the rest < 3e-17). */
+PAC_HD static inline double pac__log(double x)
+{
+    static const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    uint64_t u;
+    double m, s, z, r;
+    int ex;
+    if (!(x >= 2.2250738585072014e-308) || !(x <= 1.7976931348623157e308)) return log(x);
+    memcpy(&u, &x, sizeof u);
+    ex = (int)((u >> 52) & 0x7ff) - 1023;
+    u = (u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    memcpy(&m, &u, sizeof m);
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        ex++;
+    }
+    s = (m - 1.0) / (m + 1.0);
+    z = s * s;
+    r = 1.0 / 21;
+    r = r * z + 1.0 / 19;
+    r = r * z + 1.0 / 17;
+    r = r * z + 1.0 / 15;
+    r = r * z + 1.0 / 13;
+    r = r * z + 1.0 / 11;
+    r = r * z + 1.0 / 9;
+    r = r * z + 1.0 / 7;
+    r = r * z + 1.0 / 5;
+    r = r * z + 1.0 / 3;
+    return (double)ex * ln2_hi + ((double)ex * ln2_lo + 2.0 * s * (1.0 + z * r));
+}
+
+/* The MI of one histogram (sums h[j * ld], bin weights wt): what every MI kernel computes lane
+   by lane, and the CUDA kernel per cell. */
+PAC_HD static inline double pac__mi_cell(const double *h, size_t ld, const double *wt)
+{
+    double total = 0, acc = 0, inv;
+    int j;
+    for (j = 0; j < PAC_N_BINS; j++) total += h[(size_t)j * ld] * wt[j];
+    inv = 1.0 / total;
+    for (j = 0; j < PAC_N_BINS; j++) {
+        double p = h[(size_t)j * ld] * wt[j] * inv;
+        acc += p * pac__log(p > 0 ? (double)PAC_N_BINS * p : 1.0);
+    }
+    return total == 0 ? 0.0 : acc / 2.8903717578961646922; /* log(18) */
+}
+
+/* Welford's step: surrogate k's value v into the running mean and M2 */
+PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double *m2)
+{
+    double d = v - *mean;
+    *mean += d / (double)(k + 1);
+    *m2 += d * (v - *mean);
+}
+
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
 /* pac__log's steps on a vector (x normal and positive in every lane that matters) */
 #define PAC__VLOG(vd, vi, x, out)                                                               \
@@ -1215,52 +1317,10 @@ PAC__MI_KERNEL(pac__mi_avx2, 32, __attribute__((target("avx2"))))
 PAC__MI_KERNEL(pac__mi_avx512, 64, __attribute__((target("avx512f"))))
 #endif
 #else
-/* log(x), within 2 ulp, branch-light: x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m =
-   2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^21 (the rest < 3e-17). */
-static double pac__log(double x)
-{
-    static const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    uint64_t u;
-    double m, s, z, r;
-    int ex;
-    if (!(x >= 2.2250738585072014e-308) || !(x <= 1.7976931348623157e308)) return log(x);
-    memcpy(&u, &x, sizeof u);
-    ex = (int)((u >> 52) & 0x7ff) - 1023;
-    u = (u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-    memcpy(&m, &u, sizeof m);
-    if (m > 1.4142135623730951) {
-        m *= 0.5;
-        ex++;
-    }
-    s = (m - 1.0) / (m + 1.0);
-    z = s * s;
-    r = 1.0 / 21;
-    r = r * z + 1.0 / 19;
-    r = r * z + 1.0 / 17;
-    r = r * z + 1.0 / 15;
-    r = r * z + 1.0 / 13;
-    r = r * z + 1.0 / 11;
-    r = r * z + 1.0 / 9;
-    r = r * z + 1.0 / 7;
-    r = r * z + 1.0 / 5;
-    r = r * z + 1.0 / 3;
-    return (double)ex * ln2_hi + ((double)ex * ln2_lo + 2.0 * s * (1.0 + z * r));
-}
-
 static void pac__mi_plain(const double *h, size_t ld, const double *wt, double *mi)
 {
     size_t a;
-    int j;
-    for (a = 0; a < ld; a++) {
-        double total = 0, acc = 0, inv;
-        for (j = 0; j < PAC_N_BINS; j++) total += h[(size_t)j * ld + a] * wt[j];
-        inv = 1.0 / total;
-        for (j = 0; j < PAC_N_BINS; j++) {
-            double p = h[(size_t)j * ld + a] * wt[j] * inv;
-            acc += p * pac__log(p > 0 ? (double)PAC_N_BINS * p : 1.0);
-        }
-        mi[a] = total == 0 ? 0.0 : acc / 2.8903717578961646922; /* log(18) */
-    }
+    for (a = 0; a < ld; a++) mi[a] = pac__mi_cell(h + a, ld, wt);
 }
 #endif
 
@@ -1361,9 +1421,14 @@ typedef struct pac__eng {
     /* work distribution */
     size_t next, done, total;
     int pass, stop;
+    char stop_msg[200];       /* why a worker stopped the run, when it was not the progress callback */
 #if defined(PAC__THREADS)
     pthread_mutex_t lock;
 #endif
+    /* the CUDA backend (PACGPU_USE_CUDA): the cells of pass 1 on the device */
+    int cuda, device;
+    double device_fraction;
+    void *dev;                /* pac__dshared */
 } pac__eng;
 
 /* One worker's buffers (carved from one pool block) */
@@ -1379,6 +1444,7 @@ typedef struct pac__work {
     size_t *n_ge;
     int64_t *fixed;           /* ld */
     size_t ld;
+    void *dev;                /* pac__dwork (CUDA backend) */
 } pac__work;
 
 static void pac__lock(pac__eng *e)
@@ -1673,6 +1739,20 @@ static void pac__histogram_mi(const pac__eng *e, pac__work *w, const unsigned ch
     e->mi(w->hist64, w->ld, wt, w->vals);
 }
 
+/* A cell's outputs from its MI and its surrogates' mean, M2 and count of values >= the MI */
+static void pac__finish_cell(const pac__eng *e, size_t cell, double mi0, double mean, double m2, size_t n_ge)
+{
+    const pac_output *o = &e->out;
+    double sd, p;
+    o->mi[cell] = mi0;
+    if (!e->n_perm) return;
+    sd = sqrt(m2 / (double)e->n_perm), p = (double)n_ge / (double)e->n_perm;
+    if (o->surr_mean) o->surr_mean[cell] = mean;
+    if (o->surr_std) o->surr_std[cell] = sd;
+    if (o->z) o->z[cell] = (mi0 - mean) / sd;
+    if (o->p) o->p[cell] = p > 1.0 / (double)e->n_perm ? p : 1.0 / (double)e->n_perm;
+}
+
 /* MI, surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase band)
    cell of signal s. */
 static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
@@ -1687,8 +1767,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
         int ok = pac__weights(cnt, e->pooled, e->method, wt);
         pac__histogram_mi(e, w, bq, 0, wt);
         for (a = 0; a < na; a++) {
-            size_t cell = ((a0 + a) * np + q) * n_sig + s;
-            o->mi[cell] = w->mi0[a] = ok ? w->vals[a] : nan_value;
+            w->mi0[a] = ok ? w->vals[a] : nan_value;
             w->mean[a] = w->m2[a] = 0;
             w->n_ge[a] = 0;
         }
@@ -1704,9 +1783,8 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 pac__histogram_mi(e, w, bq, (size_t)e->shifts[k], wt);
             }
             for (a = 0; a < na; a++) { /* Welford over the surrogates of each cell */
-                double v = okk ? w->vals[a] : nan_value, d = v - w->mean[a];
-                w->mean[a] += d / (double)(k + 1);
-                w->m2[a] += d * (v - w->mean[a]);
+                double v = okk ? w->vals[a] : nan_value;
+                pac__welford(v, k, &w->mean[a], &w->m2[a]);
                 w->n_ge[a] += v >= w->mi0[a];
                 if (o->surrogates) o->surrogates[(k * nas + a0 + a) * np * n_sig + q * n_sig + s] = v;
                 w->fixed[a] = (int64_t)floor(v * scale + 0.5);
@@ -1718,17 +1796,261 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 pac__unlock(e);
             }
         }
-        if (!e->n_perm) continue;
-        for (a = 0; a < na; a++) {
-            size_t cell = ((a0 + a) * np + q) * n_sig + s;
-            double sd = sqrt(w->m2[a] / (double)e->n_perm), p = (double)w->n_ge[a] / (double)e->n_perm;
-            if (o->surr_mean) o->surr_mean[cell] = w->mean[a];
-            if (o->surr_std) o->surr_std[cell] = sd;
-            if (o->z) o->z[cell] = (w->mi0[a] - w->mean[a]) / sd;
-            if (o->p) o->p[cell] = p > 1.0 / (double)e->n_perm ? p : 1.0 / (double)e->n_perm;
-        }
+        for (a = 0; a < na; a++) pac__finish_cell(e, ((a0 + a) * np + q) * n_sig + s, w->mi0[a], w->mean[a], w->m2[a], w->n_ge[a]);
     }
 }
+
+/* ---- >>cuda: the cells of pass 1 on the device (PACGPU_USE_CUDA) ----------------------------- */
+#if defined(PACGPU_USE_CUDA)
+/* Device memory with tensorpool's budget semantics: freed blocks wait in a small cache for a
+   request of their size (a hit), others come from cudaMalloc (a miss) while the bytes held
+   (cache included) stay within the budget; over it, PAC_ERR_BUDGET, never a failed launch. */
+typedef struct pac__dpool {
+    size_t budget, held, peak, hits, misses;
+    void *cache[16];
+    size_t cache_n[16];
+    int n_cache;
+} pac__dpool;
+
+static pac_result pac__dalloc(pac__dpool *d, size_t n, void **p)
+{
+    int i;
+    for (i = 0; i < d->n_cache; i++)
+        if (d->cache_n[i] == n) {
+            *p = d->cache[i];
+            d->n_cache--;
+            d->cache[i] = d->cache[d->n_cache], d->cache_n[i] = d->cache_n[d->n_cache];
+            d->hits++;
+            return PAC_OK;
+        }
+    if (n > d->budget || d->held > d->budget - n) return PAC_ERR_BUDGET;
+    if (cudaMalloc(p, n) != cudaSuccess) return PAC_ERR_DEVICE;
+    d->held += n;
+    d->peak = d->held > d->peak ? d->held : d->peak;
+    d->misses++;
+    return PAC_OK;
+}
+
+static void pac__dfree(pac__dpool *d, void *p, size_t n)
+{
+    if (!p) return;
+    if (d->n_cache < 16) {
+        d->cache[d->n_cache] = p, d->cache_n[d->n_cache++] = n;
+        return;
+    }
+    cudaFree(p);
+    d->held -= n;
+}
+
+static void pac__dpool_clear(pac__dpool *d)
+{
+    while (d->n_cache > 0) {
+        d->n_cache--;
+        cudaFree(d->cache[d->n_cache]);
+        d->held -= d->cache_n[d->n_cache];
+    }
+}
+
+/* What the workers share on the device, and one worker's buffers and stream */
+typedef struct pac__dshared {
+    pac__dpool pool;
+    int64_t *shifts;          /* n_perm */
+} pac__dshared;
+
+typedef struct pac__dwork {
+    cudaStream_t stream;
+    unsigned char *bins;      /* n_pha x n */
+    float *amp;               /* n x ld, as amp_t */
+    double *wt, *res;         /* n_pha x PAC_N_BINS bin weights; 4 x n_pha x ld results */
+    int *ok;                  /* n_pha: the series has phase bins */
+    double *wt_host, *res_host;
+    int *ok_host;
+    size_t bytes[5];
+} pac__dwork;
+
+/* One block per (phase band q, amplitude band a) of the pass: for the MI and each surrogate
+   (shift k), every thread sums the amplitudes of its samples by bin into its own column of
+   shared memory (no atomics), 18 threads add the columns in order, thread 0 takes the MI of
+   the histogram (pac__mi_cell) and the Welford step (pac__welford), as the CPU does. The shift
+   is index arithmetic on the unshifted amplitudes. */
+__global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t ld, size_t na,
+                                    const double *wt, const int *ok, const int64_t *shifts, size_t n_perm, double nan_value,
+                                    double *res, size_t rld)
+{
+    extern __shared__ float pac__part[]; /* PAC_N_BINS x blockDim.x */
+    __shared__ double hist[PAC_N_BINS];
+    size_t q = blockIdx.x / na, a = blockIdx.x % na, t, k;
+    unsigned tid = threadIdx.x, nt = blockDim.x, i;
+    const unsigned char *bq = bins + q * n;
+    double mi0 = 0, mean = 0, m2 = 0, ge = 0;
+    int j;
+    for (k = 0; k <= n_perm; k++) {
+        size_t shift = k ? (size_t)shifts[k - 1] : 0;
+        for (j = 0; j < PAC_N_BINS; j++) pac__part[j * nt + tid] = 0.0f;
+        for (t = tid; t < n; t += nt) {
+            unsigned b = bq[t];
+            size_t src = t + shift >= n ? t + shift - n : t + shift;
+            if (b < PAC_N_BINS) pac__part[b * nt + tid] += amp[src * ld + a];
+        }
+        __syncthreads();
+        if (tid < PAC_N_BINS) {
+            float s = 0.0f;
+            for (i = 0; i < nt; i++) s += pac__part[tid * nt + i];
+            hist[tid] = s;
+        }
+        __syncthreads();
+        if (tid == 0) {
+            double v = ok[q] ? pac__mi_cell(hist, 1, wt + q * PAC_N_BINS) : nan_value;
+            if (k == 0) mi0 = v;
+            else {
+                pac__welford(v, k - 1, &mean, &m2);
+                ge += v >= mi0;
+            }
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        size_t c = q * rld + a, stride = gridDim.x / na * rld;
+        res[c] = mi0, res[stride + c] = mean, res[2 * stride + c] = m2, res[3 * stride + c] = ge;
+    }
+}
+
+enum { PAC__CUDA_THREADS = 256 };
+
+static int pac__cuda_fail(pac__eng *e, pac_result r, const char *what, cudaError_t ce)
+{
+    pac__lock(e);
+    if (e->stop == PAC_OK) {
+        e->stop = r;
+        if (ce != cudaSuccess) snprintf(e->stop_msg, sizeof e->stop_msg, "CUDA: %s: %s", what, cudaGetErrorString(ce));
+        else snprintf(e->stop_msg, sizeof e->stop_msg, "CUDA: %s", what);
+    }
+    pac__unlock(e);
+    return 1;
+}
+
+/* A worker's device buffers, sized for passes of w->ld amplitude lanes */
+static pac_result pac__cuda_work(pac__eng *e, pac__work *w)
+{
+    pac__dshared *sh = (pac__dshared *)e->dev;
+    pac__dwork *d = (pac__dwork *)calloc(1, sizeof *d);
+    size_t np = e->n_band[PAC__PHA], sz[5];
+    void **at[5];
+    pac_result r = PAC_OK;
+    int i;
+    if (!d) return PAC_ERR_NOMEM;
+    w->dev = d;
+    sz[0] = np * e->n, sz[1] = e->n * w->ld * sizeof(float), sz[2] = np * PAC_N_BINS * sizeof(double);
+    sz[3] = 4 * np * w->ld * sizeof(double), sz[4] = np * sizeof(int);
+    at[0] = (void **)&d->bins, at[1] = (void **)&d->amp, at[2] = (void **)&d->wt, at[3] = (void **)&d->res, at[4] = (void **)&d->ok;
+    for (i = 0; i < 5 && r == PAC_OK; i++)
+        if ((r = pac__dalloc(&sh->pool, sz[i], at[i])) == PAC_OK) d->bytes[i] = sz[i];
+    if (r == PAC_OK && cudaStreamCreate(&d->stream) != cudaSuccess) r = PAC_ERR_DEVICE;
+    d->wt_host = (double *)malloc(sz[2]), d->res_host = (double *)malloc(sz[3]), d->ok_host = (int *)malloc(sz[4]);
+    if (r == PAC_OK && (!d->wt_host || !d->res_host || !d->ok_host)) r = PAC_ERR_NOMEM;
+    return r;
+}
+
+static void pac__cuda_work_free(pac__eng *e, pac__work *w)
+{
+    pac__dwork *d = (pac__dwork *)w->dev;
+    pac__dshared *sh = (pac__dshared *)e->dev;
+    if (!d) return;
+    if (d->stream) cudaStreamDestroy(d->stream);
+    pac__dfree(&sh->pool, d->bins, d->bytes[0]);
+    pac__dfree(&sh->pool, d->amp, d->bytes[1]);
+    pac__dfree(&sh->pool, d->wt, d->bytes[2]);
+    pac__dfree(&sh->pool, d->res, d->bytes[3]);
+    pac__dfree(&sh->pool, d->ok, d->bytes[4]);
+    free(d->wt_host), free(d->res_host), free(d->ok_host);
+    free(d);
+    w->dev = NULL;
+}
+
+/* The cells of amplitude bands a0 .. a0 + na - 1 of signal s on the device: the phase bins and
+   the pass's amplitudes (floats) go up, MI and the surrogates' statistics come back. */
+static void pac__cuda_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
+{
+    pac__dwork *d = (pac__dwork *)w->dev;
+    size_t np = e->n_band[PAC__PHA], n = e->n, q, a, cells = np * w->ld;
+    cudaError_t ce = cudaSuccess;
+    for (q = 0; q < np && ce == cudaSuccess; q++) {
+        const uint32_t *cnt;
+        const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
+        d->ok_host[q] = pac__weights(cnt, e->pooled, e->method, d->wt_host + q * PAC_N_BINS);
+        ce = cudaMemcpyAsync(d->bins + q * n, bq, n, cudaMemcpyHostToDevice, d->stream);
+    }
+    if (ce == cudaSuccess) ce = cudaMemcpyAsync(d->amp, w->amp_t, n * w->ld * sizeof(float), cudaMemcpyHostToDevice, d->stream);
+    if (ce == cudaSuccess) ce = cudaMemcpyAsync(d->wt, d->wt_host, np * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, d->stream);
+    if (ce == cudaSuccess) ce = cudaMemcpyAsync(d->ok, d->ok_host, np * sizeof(int), cudaMemcpyHostToDevice, d->stream);
+    if (ce != cudaSuccess) {
+        pac__cuda_fail(e, PAC_ERR_DEVICE, "copying a signal to the device", ce);
+        return;
+    }
+    pac__k_cells<<<(unsigned)(np * na), PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float), d->stream>>>(
+        d->bins, d->amp, n, w->ld, na, d->wt, d->ok, ((pac__dshared *)e->dev)->shifts, e->n_perm, 0.0 / 0.0, d->res, w->ld);
+    if ((ce = cudaGetLastError()) == cudaSuccess)
+        ce = cudaMemcpyAsync(d->res_host, d->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, d->stream);
+    if (ce == cudaSuccess) ce = cudaStreamSynchronize(d->stream);
+    if (ce != cudaSuccess) {
+        pac__cuda_fail(e, PAC_ERR_DEVICE, "the cells' kernel", ce);
+        return;
+    }
+    for (q = 0; q < np; q++)
+        for (a = 0; a < na; a++) {
+            size_t c = q * w->ld + a;
+            pac__finish_cell(e, ((a0 + a) * np + q) * e->n_sig + s, d->res_host[c], d->res_host[cells + c],
+                             d->res_host[2 * cells + c], (size_t)d->res_host[3 * cells + c]);
+        }
+}
+
+/* The device, its budget and every worker's buffers; a message in err when it fails */
+static pac_result pac__cuda_begin(pac__eng *e, pac__work *wk, size_t nt, char *err, size_t errcap)
+{
+    pac__dshared *sh;
+    size_t free_b = 0, total_b = 0, i;
+    pac_result r = PAC_OK;
+    cudaError_t ce;
+    char msg[200];
+    if ((ce = cudaSetDevice(e->device)) != cudaSuccess || (ce = cudaMemGetInfo(&free_b, &total_b)) != cudaSuccess) {
+        snprintf(msg, sizeof msg, "CUDA device %d: %s", e->device, cudaGetErrorString(ce));
+        return pac__fail(err, errcap, PAC_ERR_DEVICE, msg);
+    }
+    if (!(sh = (pac__dshared *)calloc(1, sizeof *sh))) return pac__fail(err, errcap, PAC_ERR_NOMEM, "no memory");
+    e->dev = sh;
+    sh->pool.budget = (size_t)((double)free_b * e->device_fraction);
+    if (e->n_perm && (r = pac__dalloc(&sh->pool, e->n_perm * sizeof(int64_t), (void **)&sh->shifts)) == PAC_OK &&
+        cudaMemcpy(sh->shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess)
+        r = PAC_ERR_DEVICE;
+    for (i = 0; i < nt && r == PAC_OK; i++) r = pac__cuda_work(e, &wk[i]);
+    if (r != PAC_OK) {
+        snprintf(msg, sizeof msg, "the device buffers (%.1f MiB held) %s (budget %.1f MiB: %.2f of %.1f MiB free)",
+                 (double)sh->pool.held / 1048576.0, r == PAC_ERR_BUDGET ? "exceed the device budget" : "could not be allocated",
+                 (double)sh->pool.budget / 1048576.0, e->device_fraction, (double)free_b / 1048576.0);
+        return pac__fail(err, errcap, r, msg);
+    }
+    return PAC_OK;
+}
+
+static void pac__cuda_end(pac__eng *e, pac__work *wk, size_t nt)
+{
+    pac__dshared *sh = (pac__dshared *)e->dev;
+    size_t i;
+    if (!sh) return;
+    for (i = 0; i < nt; i++) pac__cuda_work_free(e, &wk[i]);
+    pac__dfree(&sh->pool, sh->shifts, e->n_perm * sizeof(int64_t));
+    pac__dpool_clear(&sh->pool);
+    free(sh);
+    e->dev = NULL;
+}
+
+/* The cells on the device when they can go there: not swap-epochs (other signals' bins), not the
+   surrogate cube or p_maxstat (they need every surrogate's value on the host) */
+static int pac__cuda_takes(const pac__eng *e)
+{
+    return e->cuda && !e->perms && !e->out.surrogates && !e->out.p_maxstat;
+}
+#endif
 
 /* Pass 0 computes (and keeps) phase bins of every signal, or only their pooled counts; pass 1
    does the rest. Workers take signals in turn; each signal's results depend on it alone. */
@@ -1779,6 +2101,12 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
     for (a0 = 0; a0 < nas; a0 += e->plan.amp_bands_per_pass) {
         size_t na = nas - a0 < e->plan.amp_bands_per_pass ? nas - a0 : e->plan.amp_bands_per_pass;
         pac__amplitudes(e, w, s, a0, na);
+#if defined(PACGPU_USE_CUDA)
+        if (pac__cuda_takes(e)) {
+            pac__cuda_cells(e, w, s, a0, na);
+            continue;
+        }
+#endif
         pac__cells(e, w, s, a0, na);
     }
 }
@@ -1787,6 +2115,9 @@ static void *pac__worker_main(void *arg)
 {
     pac__work *w = (pac__work *)arg;
     pac__eng *e = w->e;
+#if defined(PACGPU_USE_CUDA)
+    if (e->cuda) cudaSetDevice(e->device); /* the device is per host thread */
+#endif
     for (;;) {
         size_t s;
         pac__lock(e);
@@ -1962,6 +2293,7 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
         if (!(blocks[i] = (char *)tp_alloc_at(pool, wbytes, 0, __FILE__, __LINE__, &tr))) goto fail_mem;
         pac__work_layout(e, e->plan.amp_bands_per_pass, keep, blocks[i], &wk[i]);
         wk[i].e = e;
+        wk[i].dev = NULL;
     }
     pac__design_kernels(e, &wk[0]);
     pac__bins_init(&e->bins);
@@ -1981,12 +2313,19 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
         e->plan.n_threads = nt = 1;
     }
 #endif
-    if (e->plan.two_passes) pac__pass(e, wk, 0);
-    if (e->stop == PAC_OK) pac__pass(e, wk, 1);
+#if defined(PACGPU_USE_CUDA)
+    if (e->cuda && pac__cuda_takes(e)) r = pac__cuda_begin(e, wk, nt, err, errcap);
+#endif
+    if (r == PAC_OK && e->plan.two_passes) pac__pass(e, wk, 0);
+    if (r == PAC_OK && e->stop == PAC_OK) pac__pass(e, wk, 1);
+#if defined(PACGPU_USE_CUDA)
+    pac__cuda_end(e, wk, nt);
+#endif
 #if defined(PAC__THREADS)
     if (nt > 1) pthread_mutex_destroy(&e->lock);
 #endif
-    if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, "cancelled by the progress callback");
+    if (r != PAC_OK) goto done;
+    if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg[0] ? e->stop_msg : "cancelled by the progress callback");
     else if (e->out.p_maxstat) pac__maxstat(e, threshold);
     goto done;
 fail_plan:
@@ -2042,9 +2381,41 @@ static pac_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan
 }
 
 /* Checks a description and the sizes; fills e (no allocation). */
+/* CPU or CUDA (e->cuda), from desc.backend and the devices present; the CUDA path computes in
+   floats (the CPU's PAC_F32 mode is its oracle) */
+static pac_result pac__backend(pac__eng *e, const pac_desc *d, char *err, size_t errcap)
+{
+    if (d->backend < PAC_BACKEND_AUTO || d->backend > PAC_BACKEND_CUDA)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "backend must be PAC_BACKEND_AUTO, _CPU or _CUDA");
+    if (d->device_fraction < 0 || d->device_fraction > 1 || d->device_fraction != d->device_fraction)
+        return pac__fail(err, errcap, PAC_ERR_ARG, "device_fraction must be in [0, 1] (0 = 0.8)");
+#if defined(PACGPU_USE_CUDA)
+    e->device = d->device;
+    e->device_fraction = d->device_fraction > 0 ? d->device_fraction : 0.8;
+    if (d->backend != PAC_BACKEND_CPU) {
+        int count = 0;
+        cudaError_t ce = cudaGetDeviceCount(&count);
+        if (ce == cudaSuccess && d->device >= 0 && d->device < count) e->cuda = 1;
+        else if (d->backend == PAC_BACKEND_CUDA) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "no CUDA device %d (%d found%s%s)", d->device, ce == cudaSuccess ? count : 0,
+                     ce == cudaSuccess ? "" : ": ", ce == cudaSuccess ? "" : cudaGetErrorString(ce));
+            return pac__fail(err, errcap, PAC_ERR_DEVICE, msg);
+        }
+    }
+    if (e->cuda) e->f32 = 1;
+#else
+    (void)e;
+    if (d->backend == PAC_BACKEND_CUDA)
+        return pac__fail(err, errcap, PAC_ERR_DEVICE, "this build has no CUDA backend (define PACGPU_USE_CUDA, compile with nvcc)");
+#endif
+    return PAC_OK;
+}
+
 static pac_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, size_t n, char *err, size_t errcap)
 {
     size_t cells, bytes, k;
+    pac_result r;
     char msg[160];
     memset(e, 0, sizeof *e);
     if (err && errcap) err[0] = 0;
@@ -2097,6 +2468,7 @@ static pac_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, s
     e->shifts = d->cuts;
     e->progress = d->progress;
     e->user = d->user;
+    if ((r = pac__backend(e, d, err, errcap)) != PAC_OK) return r;
     return pac__sizes(e, err, errcap);
 }
 

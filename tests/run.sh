@@ -146,6 +146,14 @@ if have valgrind; then
     run_suite "pacgpu valgrind" "$B/pacgpu" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
 
+# the CUDA backend: built by nvcc for sm_90 with PTX beside it; its device tests skip without a GPU
+if NVCC=$(tools/detect.sh nvcc); then
+    build pacgpu_cuda $NVCC -std=c++14 -O2 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
+        -Xcompiler -Wall,-Wextra,-Werror tests/test_pacgpu_cuda.cu -lm -lpthread && run_suite "pacgpu CUDA" "$B/pacgpu_cuda"
+else
+    skip "pacgpu CUDA backend: no nvcc (the CUDA toolkit) found"
+fi
+
 # ---- stat_stream.h ------------------------------------------------------------------------------
 SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"
 build stat_stream $CC $TFLAGS -D_DEFAULT_SOURCE $SS_SRC $LIBS && run_suite "stat_stream" "$B/stat_stream"

@@ -412,8 +412,6 @@ static double worst_rel(const double *a, const double *b, size_t n)
     return w;
 }
 
-/* pac_run from the raw signal equals tensorpac: MI (both definitions), the 20 replayed
-   surrogates, z-scores and tensorpac's maxstat p-values */
 /* every variant of the phase binning gives atan2's bins (pac__bin_xy's), near the edges, at
    zero, -0, infinity and NaN too */
 static void test_phase_bins(void)
@@ -467,6 +465,8 @@ static void test_phase_bins(void)
     free(re), free(im), free(want), free(got);
 }
 
+/* pac_run from the raw signal equals tensorpac: MI (both definitions), the 20 replayed
+   surrogates, z-scores and tensorpac's maxstat p-values */
 static void test_run_against_tensorpac(void)
 {
     ref_case c;
