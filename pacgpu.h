@@ -6,9 +6,8 @@
    tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
 
    STATUS: the CPU engine (issue 5) is complete; its float32 mode keeps the filter bank in double
-   (section 10). The CUDA backend (issue 6) is begun (section 11): the cells (histograms, MI,
-   surrogates and their statistics) run on the device; it is compiled and its host side tested
-   here, but it has not yet run on a GPU.
+   (section 10). The CUDA backend (issue 6, section 11) runs the whole pipeline on the device; it
+   is compiled (nvcc, sm_90 + PTX) and its host side tested, but it has not yet run on a GPU.
 
    CONTENTS
        1. Why            4. FFT                    7. Surrogates and statistics  10. Not done
@@ -157,19 +156,24 @@
    11. CUDA (PACGPU_USE_CUDA; desc.backend, desc.device, desc.device_fraction)
    With the backend built, pac_run takes a CUDA device when desc.backend is PAC_BACKEND_CUDA, or
    PAC_BACKEND_AUTO and a device answers (PAC_BACKEND_CPU keeps it on the CPU; PAC_BACKEND_CUDA
-   without a device is PAC_ERR_DEVICE, as in a build without the backend). On the device run the
-   cells of pass 1: for each signal, its phase bins and the pass's amplitudes (floats: the run is
-   the PAC_F32 mode, whose CPU path is the device's oracle) go up, and one block per (phase band,
-   amplitude band) sums the amplitudes by bin for the MI and every surrogate (each thread in its
-   own column of shared memory, no atomics; shifts by index arithmetic on the unshifted
-   amplitudes), takes the MI (pac__mi_cell) and the Welford step (pac__welford), the same
-   functions as the CPU path's (__host__ __device__). Device buffers come from a device pool with
+   without a device is PAC_ERR_DEVICE, as in a build without the backend). The device run is the
+   PAC_F32 mode (filters in double, amplitudes and histograms in floats), whose CPU path is its
+   oracle. Signals go up in chunks; per chunk: cuFFT (double) transforms of their odd extensions,
+   the band pairs' products with the same |B|^2 kernels, inverse transforms, the pairs' Hilbert
+   transforms, then the phase bins of every signal (kept on the device, with their counts and
+   the MI weights) in a first pass and the chunk's amplitudes and cells in a second. A cell block
+   (signal, phase band, amplitude band) sums the amplitudes by bin for the MI and every surrogate,
+   each thread in its own column of shared memory (no atomics, a fixed order), the shift by index
+   arithmetic on the unshifted amplitudes. The per-element logic (odd extension, band product,
+   Hilbert multiplier, phase bin, amplitude, the MI of a histogram, the Welford step) is the CPU
+   path's own __host__ __device__ functions. Device buffers come from a device pool with
    tensorpool's budget semantics: budget = device_fraction (0.8) of the free device memory
-   (cudaMemGetInfo), cached blocks reused, over budget a clean PAC_ERR_BUDGET; every CUDA call is
-   checked (PAC_ERR_DEVICE with CUDA's message). The filter bank, the Hilbert transforms and the
-   phase binning stay on the CPU for now, and so do runs that need every surrogate's value on the
-   host (the surrogate cube, p_maxstat) or other signals' phases (swap-epochs). Not yet run on a
-   GPU: tests/test_pacgpu_cuda.cu checks it against the CPU when a device is present.
+   (cudaMemGetInfo), the chunk the largest that fits half of it (cuFFT's work area, also from the
+   pool, gets the rest), over it a clean PAC_ERR_BUDGET; every CUDA and cuFFT call is checked
+   (PAC_ERR_DEVICE with the step and CUDA's message). Runs that need every surrogate's value on
+   the host (the surrogate cube, p_maxstat) or other signals' phases (swap-epochs) stay on the
+   CPU. Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the
+   CPU where a device is present, and build/bench_pac_cuda times it.
 
    12. API: see the declarations below; each states its contract.
 */
@@ -388,6 +392,7 @@ PACDEF const char *pac_build_info(void);
 #error "pacgpu.h: with PACGPU_USE_CUDA the implementation must be compiled by nvcc (a .cu file)"
 #endif
 #include <cuda_runtime.h>
+#include <cufft.h>
 #define PAC_HD __host__ __device__
 #else
 #define PAC_HD
@@ -960,7 +965,7 @@ static void pac__bins_init(pac__bins *b)
     b->inv_step = 1.0 / step;
 }
 
-static unsigned char pac__bin_of(const pac__bins *bn, double v)
+PAC_HD static inline unsigned char pac__bin_of(const pac__bins *bn, double v)
 {
     const double *edges = bn->edge;
     int b;
@@ -976,7 +981,7 @@ static unsigned char pac__bin_of(const pac__bins *bn, double v)
    but the samples within 1e-12 |z| of an edge: a rough angle (error < 0.0038 rad; a bin is 0.35)
    picks a bin b, and the signs of im cos(e) - re sin(e) = |z| sin(angle - e) at its two edges
    keep it or move it one bin down or up. */
-static unsigned char pac__bin_xy(const pac__bins *bn, double re, double im)
+PAC_HD static inline unsigned char pac__bin_xy(const pac__bins *bn, double re, double im)
 {
     double ax = fabs(re), ay = fabs(im), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax, r = ax + ay, t, a, lo, hi, tol;
     int b;
@@ -1425,10 +1430,9 @@ typedef struct pac__eng {
 #if defined(PAC__THREADS)
     pthread_mutex_t lock;
 #endif
-    /* the CUDA backend (PACGPU_USE_CUDA): the cells of pass 1 on the device */
+    /* the CUDA backend (PACGPU_USE_CUDA): the run on the device */
     int cuda, device;
     double device_fraction;
-    void *dev;                /* pac__dshared */
 } pac__eng;
 
 /* One worker's buffers (carved from one pool block) */
@@ -1444,7 +1448,6 @@ typedef struct pac__work {
     size_t *n_ge;
     int64_t *fixed;           /* ld */
     size_t ld;
-    void *dev;                /* pac__dwork (CUDA backend) */
 } pac__work;
 
 static void pac__lock(pac__eng *e)
@@ -1549,6 +1552,39 @@ static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
     if (e->lf_max) total += pac__fft_bytes(e->lf[0]) + pac__fft_bytes(e->lf[1]) + pac__fft_bytes(e->lh);
     return total;
 }
+/* Sample i of a signal x of n samples odd-extended by p at each end (scipy's odd padding: p + n
+   + p samples), 0 past them */
+PAC_HD static inline double pac__odd_ext(const double *x, size_t n, size_t p, size_t i)
+{
+    if (i < p) return 2.0 * x[0] - x[p - i];
+    if (i < p + n) return x[i - p];
+    if (i < 2 * p + n) return 2.0 * x[n - 1] - x[n - 2 - (i - p - n)];
+    return 0.0;
+}
+
+/* One frequency of a band pair's product: spectrum S times K1 + i K2 (K real) */
+PAC_HD static inline void pac__pair_mul(double sr, double si, double k1, double k2, double *wr, double *wi)
+{
+    *wr = sr * k1 - si * k2;
+    *wi = sr * k2 + si * k1;
+}
+
+/* Frequency t of lh times -i sign(f) (0 at f = 0 and at Nyquist): the Hilbert transform */
+PAC_HD static inline void pac__hilbert_mul(size_t t, size_t lh, double *re, double *im)
+{
+    double r = *re;
+    if (t == 0 || 2 * t == lh) *re = *im = 0.0;
+    else if (t < (lh + 1) / 2) *re = *im, *im = -r; /* times -i */
+    else *re = -*im, *im = r;                        /* times +i */
+}
+
+/* The amplitude of a filtered sample y and its Hilbert transform h (times the scale inv) */
+PAC_HD static inline double pac__amplitude(double y, double h, double inv)
+{
+    double hv = h * inv;
+    return sqrt(y * y + hv * hv);
+}
+
 /* Odd extension of signal s by p samples at each end (scipy's odd padding) into re, zero-filled
    to len, with im zeroed, then its forward transform. */
 static void pac__spectrum(const pac__eng *e, pac__work *w, size_t s, int kind)
@@ -1563,8 +1599,8 @@ static void pac__spectrum(const pac__eng *e, pac__work *w, size_t s, int kind)
         for (i = 0; i < n; i++) buf[p + i] = x[i];
     }
     for (i = 0; i < p; i++) {
-        buf[i] = 2.0 * buf[p] - buf[2 * p - i];
-        buf[p + n + i] = 2.0 * buf[p + n - 1] - buf[p + n - 2 - i];
+        buf[i] = pac__odd_ext(buf + p, n, p, i);
+        buf[p + n + i] = pac__odd_ext(buf + p, n, p, p + n + i);
     }
     memset(buf + n + 2 * p, 0, (len - n - 2 * p) * sizeof(double));
     memset(w->si, 0, len * sizeof(double));
@@ -1583,23 +1619,11 @@ static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, 
     const double *sr = w->sr, *si = w->si;
     double *wr = w->wr, *wi = w->wi, *hr = w->hr, *hi = w->hi, inv = 1.0 / (double)lf;
     if (two) { /* the kernels are even: K[lf - f] = K[f] */
-        for (t = 0; t < half; t++) {
-            wr[t] = sr[t] * k1[t] - si[t] * k2[t];
-            wi[t] = sr[t] * k2[t] + si[t] * k1[t];
-        }
-        for (; t < lf; t++) {
-            wr[t] = sr[t] * k1[lf - t] - si[t] * k2[lf - t];
-            wi[t] = sr[t] * k2[lf - t] + si[t] * k1[lf - t];
-        }
+        for (t = 0; t < half; t++) pac__pair_mul(sr[t], si[t], k1[t], k2[t], &wr[t], &wi[t]);
+        for (; t < lf; t++) pac__pair_mul(sr[t], si[t], k1[lf - t], k2[lf - t], &wr[t], &wi[t]);
     } else {
-        for (t = 0; t < half; t++) {
-            wr[t] = sr[t] * k1[t] - si[t] * 0.0;
-            wi[t] = sr[t] * 0.0 + si[t] * k1[t];
-        }
-        for (; t < lf; t++) {
-            wr[t] = sr[t] * k1[lf - t] - si[t] * 0.0;
-            wi[t] = sr[t] * 0.0 + si[t] * k1[lf - t];
-        }
+        for (t = 0; t < half; t++) pac__pair_mul(sr[t], si[t], k1[t], 0.0, &wr[t], &wi[t]);
+        for (; t < lf; t++) pac__pair_mul(sr[t], si[t], k1[lf - t], 0.0, &wr[t], &wi[t]);
     }
     pac__fft_split(e->f[kind], wi, wr, w->scratch); /* inverse */
     for (t = 0; t < n; t++) {
@@ -1609,18 +1633,7 @@ static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, 
     memset(hr + n, 0, (lh - n) * sizeof(double));
     memset(hi + n, 0, (lh - n) * sizeof(double));
     pac__fft_split(e->h, hr, hi, w->scratch);
-    hr[0] = hi[0] = 0.0;
-    for (t = 1; t < (lh + 1) / 2; t++) { /* times -i */
-        double re = hr[t];
-        hr[t] = hi[t];
-        hi[t] = -re;
-    }
-    if (lh % 2 == 0) hr[lh / 2] = hi[lh / 2] = 0.0;
-    for (t = lh / 2 + 1; t < lh; t++) { /* times +i */
-        double re = hr[t];
-        hr[t] = -hi[t];
-        hi[t] = re;
-    }
+    for (t = 0; t < lh; t++) pac__hilbert_mul(t, lh, &hr[t], &hi[t]);
     pac__fft_split(e->h, hi, hr, w->scratch); /* inverse */
 }
 
@@ -1705,10 +1718,7 @@ static void pac__amplitudes(const pac__eng *e, pac__work *w, size_t s, size_t a0
             double *y = j ? w->wi : w->wr;
             const double *h = j ? w->hi : w->hr;
             if (b + (size_t)j < a0 || b + (size_t)j >= a0 + na) continue; /* the partner of a pass's edge band */
-            for (t = 0; t < n; t++) { /* y is not needed after this */
-                double hv = h[t] * inv;
-                y[t] = sqrt(y[t] * y[t] + hv * hv);
-            }
+            for (t = 0; t < n; t++) y[t] = pac__amplitude(y[t], h[t], inv); /* y is not needed after this */
             pac__put_lane(e, w, b + (size_t)j - a0, y, n);
         }
     }
@@ -1851,37 +1861,135 @@ static void pac__dpool_clear(pac__dpool *d)
     }
 }
 
-/* What the workers share on the device, and one worker's buffers and stream */
-typedef struct pac__dshared {
+/* A run on the device: signals go up in chunks; per chunk, cuFFT transforms of their odd
+   extensions (one per signal and kind), the band pairs' products and inverse transforms, the
+   pairs' Hilbert transforms, then phase bins (kept for every signal) or amplitudes (floats, for
+   the chunk), and the cells. Everything per element is the CPU path's own functions. */
+typedef struct pac__gpu {
     pac__dpool pool;
-    int64_t *shifts;          /* n_perm */
-} pac__dshared;
-
-typedef struct pac__dwork {
+    size_t chunk, pairs[2];
+    cufftHandle spec[2], pair[2], hil[2]; /* batches: chunk; chunk x pairs; chunk x pairs */
+    int plans;                            /* how many of the six were made */
+    void *ws;                             /* the plans' shared work area */
+    size_t ws_bytes;
     cudaStream_t stream;
-    unsigned char *bins;      /* n_pha x n */
-    float *amp;               /* n x ld, as amp_t */
-    double *wt, *res;         /* n_pha x PAC_N_BINS bin weights; 4 x n_pha x ld results */
-    int *ok;                  /* n_pha: the series has phase bins */
-    double *wt_host, *res_host;
-    int *ok_host;
-    size_t bytes[5];
-} pac__dwork;
+    double *x, *kern[2], *wt, *res;
+    cufftDoubleComplex *sp, *work, *hilb;
+    unsigned char *bins;                  /* n_pha x n_sig x n: every signal's */
+    uint32_t *counts;                     /* n_pha x n_sig x (PAC_N_BINS + 1) */
+    float *amp;                           /* chunk x n_amp x n */
+    int *ok;                              /* n_pha x n_sig */
+    int64_t *shifts;
+    double *hx, *hwt, *hres;              /* host staging */
+    uint32_t *hcounts;
+    int *hok;
+    void *held[16];                       /* every device block, to give back */
+    size_t held_n[16];
+    int n_held;
+} pac__gpu;
 
-/* One block per (phase band q, amplitude band a) of the pass: for the MI and each surrogate
-   (shift k), every thread sums the amplitudes of its samples by bin into its own column of
-   shared memory (no atomics), 18 threads add the columns in order, thread 0 takes the MI of
-   the histogram (pac__mi_cell) and the Welford step (pac__welford), as the CPU does. The shift
-   is index arithmetic on the unshifted amplitudes. */
-__global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t ld, size_t na,
-                                    const double *wt, const int *ok, const int64_t *shifts, size_t n_perm, double nan_value,
-                                    double *res, size_t rld)
+enum { PAC__CUDA_THREADS = 256 };
+#ifndef PAC__GPU_CHUNK_CAP
+#define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
+#endif
+
+static unsigned pac__grid(size_t n) { return (unsigned)((n + PAC__CUDA_THREADS - 1) / PAC__CUDA_THREADS); }
+
+/* spec[s][i] = (odd extension of x[s] at i, 0) for i < lf */
+__global__ static void pac__k_extend(const double *x, size_t n, size_t p, size_t lf, size_t rows, cufftDoubleComplex *spec)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, s = g / lf, i = g % lf;
+    if (s >= rows) return;
+    spec[g].x = pac__odd_ext(x + s * n, n, p, i);
+    spec[g].y = 0.0;
+}
+
+/* work[s][pair][f] = spec[s][f] (K_2pair(f) + i K_2pair+1(f)), the kernels even (K[lf - f] = K[f]) */
+__global__ static void pac__k_pairs(const cufftDoubleComplex *spec, const double *kern, size_t half, size_t lf, size_t nb,
+                                    size_t pairs, size_t rows, cufftDoubleComplex *work)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, f = g % lf, sp = g / lf, s = sp / pairs, q = sp % pairs;
+    size_t k = f < half ? f : lf - f, b = 2 * q;
+    double k1, k2, wr, wi;
+    if (s >= rows) return;
+    k1 = kern[b * half + k], k2 = b + 1 < nb ? kern[(b + 1) * half + k] : 0.0;
+    pac__pair_mul(spec[s * lf + f].x, spec[s * lf + f].y, k1, k2, &wr, &wi);
+    work[g].x = wr, work[g].y = wi;
+}
+
+/* hilb[r][t] = the filtered pair (trimmed, scaled by 1 / lf) for t < n, 0 to lh */
+__global__ static void pac__k_trim(const cufftDoubleComplex *work, size_t lf, size_t p, size_t n, size_t lh, size_t rows,
+                                   cufftDoubleComplex *hilb)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, r = g / lh, t = g % lh;
+    double inv = 1.0 / (double)lf;
+    if (r >= rows) return;
+    hilb[g].x = t < n ? work[r * lf + p + t].x * inv : 0.0;
+    hilb[g].y = t < n ? work[r * lf + p + t].y * inv : 0.0;
+}
+
+__global__ static void pac__k_hilbert(size_t lh, size_t rows, cufftDoubleComplex *hilb)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    double re, im;
+    if (g >= rows * lh) return;
+    re = hilb[g].x, im = hilb[g].y;
+    pac__hilbert_mul(g % lh, lh, &re, &im);
+    hilb[g].x = re, hilb[g].y = im;
+}
+
+/* Phase bins of chunk signal s (global s0 + s), band pair q: bins[band][s0 + s][t] */
+__global__ static void pac__k_bins(const cufftDoubleComplex *work, const cufftDoubleComplex *hilb, pac__bins bn, size_t lf,
+                                   size_t p, size_t n, size_t lh, size_t pairs, size_t nb, size_t rows, size_t s0, size_t n_sig,
+                                   unsigned char *bins)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, t = g % n, r = g / n, s = r / pairs, q = r % pairs, b = 2 * q;
+    double inv_f = 1.0 / (double)lf, inv_h = 1.0 / (double)lh;
+    if (s >= rows) return;
+    bins[(b * n_sig + s0 + s) * n + t] = pac__bin_xy(&bn, work[r * lf + p + t].x * inv_f, hilb[r * lh + t].x * inv_h);
+    if (b + 1 < nb) bins[((b + 1) * n_sig + s0 + s) * n + t] = pac__bin_xy(&bn, work[r * lf + p + t].y * inv_f, hilb[r * lh + t].y * inv_h);
+}
+
+/* amp[s][band][t] for the chunk's signals */
+__global__ static void pac__k_amps(const cufftDoubleComplex *work, const cufftDoubleComplex *hilb, size_t lf, size_t p, size_t n,
+                                   size_t lh, size_t pairs, size_t nb, size_t rows, float *amp)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, t = g % n, r = g / n, s = r / pairs, q = r % pairs, b = 2 * q;
+    double inv_f = 1.0 / (double)lf, inv_h = 1.0 / (double)lh;
+    if (s >= rows) return;
+    amp[(s * nb + b) * n + t] = (float)pac__amplitude(work[r * lf + p + t].x * inv_f, hilb[r * lh + t].x, inv_h);
+    if (b + 1 < nb) amp[(s * nb + b + 1) * n + t] = (float)pac__amplitude(work[r * lf + p + t].y * inv_f, hilb[r * lh + t].y, inv_h);
+}
+
+/* counts[q][s][j]: samples of series (q, s) in bin j (PAC_N_BINS: none); one block per series */
+__global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32_t *counts)
+{
+    __shared__ unsigned int c[PAC_N_BINS + 1];
+    size_t series = blockIdx.x, t;
+    unsigned j;
+    for (j = threadIdx.x; j <= PAC_N_BINS; j += blockDim.x) c[j] = 0;
+    __syncthreads();
+    for (t = threadIdx.x; t < n; t += blockDim.x) atomicAdd(&c[bins[series * n + t]], 1u);
+    __syncthreads();
+    for (j = threadIdx.x; j <= PAC_N_BINS; j += blockDim.x) counts[series * (PAC_N_BINS + 1) + j] = c[j];
+}
+
+/* One block per (chunk signal s, phase band q, amplitude band a): for the MI and each
+   surrogate (shift k), every thread sums the amplitudes of its samples by bin into its own
+   column of shared memory (no atomics, a fixed order), 18 threads add the columns in order,
+   thread 0 takes the MI of the histogram (pac__mi_cell) and the Welford step (pac__welford),
+   as the CPU does. The shift is index arithmetic on the unshifted amplitudes. */
+__global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t n_sig, size_t s0, size_t np,
+                                    size_t na, const double *wt, const int *ok, const int64_t *shifts, size_t n_perm,
+                                    double nan_value, double *res)
 {
     extern __shared__ float pac__part[]; /* PAC_N_BINS x blockDim.x */
     __shared__ double hist[PAC_N_BINS];
-    size_t q = blockIdx.x / na, a = blockIdx.x % na, t, k;
+    size_t cell = blockIdx.x, a = cell % na, q = cell / na % np, s = cell / na / np, series = q * n_sig + s0 + s, t, k;
+    size_t cells = (size_t)gridDim.x;
     unsigned tid = threadIdx.x, nt = blockDim.x, i;
-    const unsigned char *bq = bins + q * n;
+    const unsigned char *bq = bins + series * n;
+    const float *av = amp + (s * na + a) * n;
     double mi0 = 0, mean = 0, m2 = 0, ge = 0;
     int j;
     for (k = 0; k <= n_perm; k++) {
@@ -1889,18 +1997,17 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         for (j = 0; j < PAC_N_BINS; j++) pac__part[j * nt + tid] = 0.0f;
         for (t = tid; t < n; t += nt) {
             unsigned b = bq[t];
-            size_t src = t + shift >= n ? t + shift - n : t + shift;
-            if (b < PAC_N_BINS) pac__part[b * nt + tid] += amp[src * ld + a];
+            if (b < PAC_N_BINS) pac__part[b * nt + tid] += av[t + shift >= n ? t + shift - n : t + shift];
         }
         __syncthreads();
         if (tid < PAC_N_BINS) {
-            float s = 0.0f;
-            for (i = 0; i < nt; i++) s += pac__part[tid * nt + i];
-            hist[tid] = s;
+            float sum = 0.0f;
+            for (i = 0; i < nt; i++) sum += pac__part[tid * nt + i];
+            hist[tid] = sum;
         }
         __syncthreads();
         if (tid == 0) {
-            double v = ok[q] ? pac__mi_cell(hist, 1, wt + q * PAC_N_BINS) : nan_value;
+            double v = ok[series] ? pac__mi_cell(hist, 1, wt + series * PAC_N_BINS) : nan_value;
             if (k == 0) mi0 = v;
             else {
                 pac__welford(v, k - 1, &mean, &m2);
@@ -1909,142 +2016,245 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         }
         __syncthreads();
     }
-    if (tid == 0) {
-        size_t c = q * rld + a, stride = gridDim.x / na * rld;
-        res[c] = mi0, res[stride + c] = mean, res[2 * stride + c] = m2, res[3 * stride + c] = ge;
-    }
+    if (tid == 0) res[cell] = mi0, res[cells + cell] = mean, res[2 * cells + cell] = m2, res[3 * cells + cell] = ge;
 }
 
-enum { PAC__CUDA_THREADS = 256 };
-
-static int pac__cuda_fail(pac__eng *e, pac_result r, const char *what, cudaError_t ce)
+/* Stops the run with a message naming the step */
+static pac_result pac__gpu_error(pac__eng *e, pac_result r, const char *what, const char *why)
 {
-    pac__lock(e);
     if (e->stop == PAC_OK) {
         e->stop = r;
-        if (ce != cudaSuccess) snprintf(e->stop_msg, sizeof e->stop_msg, "CUDA: %s: %s", what, cudaGetErrorString(ce));
-        else snprintf(e->stop_msg, sizeof e->stop_msg, "CUDA: %s", what);
+        snprintf(e->stop_msg, sizeof e->stop_msg, "CUDA: %s%s%s", what, why ? ": " : "", why ? why : "");
     }
-    pac__unlock(e);
-    return 1;
-}
-
-/* A worker's device buffers, sized for passes of w->ld amplitude lanes */
-static pac_result pac__cuda_work(pac__eng *e, pac__work *w)
-{
-    pac__dshared *sh = (pac__dshared *)e->dev;
-    pac__dwork *d = (pac__dwork *)calloc(1, sizeof *d);
-    size_t np = e->n_band[PAC__PHA], sz[5];
-    void **at[5];
-    pac_result r = PAC_OK;
-    int i;
-    if (!d) return PAC_ERR_NOMEM;
-    w->dev = d;
-    sz[0] = np * e->n, sz[1] = e->n * w->ld * sizeof(float), sz[2] = np * PAC_N_BINS * sizeof(double);
-    sz[3] = 4 * np * w->ld * sizeof(double), sz[4] = np * sizeof(int);
-    at[0] = (void **)&d->bins, at[1] = (void **)&d->amp, at[2] = (void **)&d->wt, at[3] = (void **)&d->res, at[4] = (void **)&d->ok;
-    for (i = 0; i < 5 && r == PAC_OK; i++)
-        if ((r = pac__dalloc(&sh->pool, sz[i], at[i])) == PAC_OK) d->bytes[i] = sz[i];
-    if (r == PAC_OK && cudaStreamCreate(&d->stream) != cudaSuccess) r = PAC_ERR_DEVICE;
-    d->wt_host = (double *)malloc(sz[2]), d->res_host = (double *)malloc(sz[3]), d->ok_host = (int *)malloc(sz[4]);
-    if (r == PAC_OK && (!d->wt_host || !d->res_host || !d->ok_host)) r = PAC_ERR_NOMEM;
     return r;
 }
+#define PAC__CU(e, call, what)                                                                  \
+    do {                                                                                        \
+        cudaError_t ce_ = (call);                                                               \
+        if (ce_ != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, what, cudaGetErrorString(ce_)); \
+    } while (0)
+#define PAC__FFT(e, call, what)                                                                 \
+    do {                                                                                        \
+        if ((call) != CUFFT_SUCCESS) return pac__gpu_error(e, PAC_ERR_DEVICE, what, "cuFFT failed"); \
+    } while (0)
+#define PAC__LAUNCHED(e, what) PAC__CU(e, cudaGetLastError(), what)
 
-static void pac__cuda_work_free(pac__eng *e, pac__work *w)
+/* The device buffers of chunks of c signals; bytes, or 0 when a size overflows */
+static size_t pac__gpu_bytes(const pac__eng *e, size_t c)
 {
-    pac__dwork *d = (pac__dwork *)w->dev;
-    pac__dshared *sh = (pac__dshared *)e->dev;
-    if (!d) return;
-    if (d->stream) cudaStreamDestroy(d->stream);
-    pac__dfree(&sh->pool, d->bins, d->bytes[0]);
-    pac__dfree(&sh->pool, d->amp, d->bytes[1]);
-    pac__dfree(&sh->pool, d->wt, d->bytes[2]);
-    pac__dfree(&sh->pool, d->res, d->bytes[3]);
-    pac__dfree(&sh->pool, d->ok, d->bytes[4]);
-    free(d->wt_host), free(d->res_host), free(d->ok_host);
-    free(d);
-    w->dev = NULL;
+    size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = (e->n_band[0] + 1) / 2 > (e->n_band[1] + 1) / 2 ?
+                 (e->n_band[0] + 1) / 2 : (e->n_band[1] + 1) / 2, np = e->n_band[0], na = e->n_band[1], z = sizeof(cufftDoubleComplex);
+    double b = (double)c * (double)e->n * 8.0 + (double)c * (double)lfm * (double)z + (double)c * (double)pm * ((double)lfm + (double)e->lh) * (double)z +
+               (double)c * (double)na * (double)e->n * 4.0 + 4.0 * (double)c * (double)np * (double)na * 8.0;
+    b += (double)np * (double)e->n_sig * ((double)e->n + (PAC_N_BINS + 1) * 4.0 + PAC_N_BINS * 8.0 + 4.0);
+    b += ((double)e->half[0] * (double)np + (double)e->half[1] * (double)na) * 8.0 + (double)e->n_perm * 8.0;
+    return b < 1e18 ? (size_t)b : 0;
 }
 
-/* The cells of amplitude bands a0 .. a0 + na - 1 of signal s on the device: the phase bins and
-   the pass's amplitudes (floats) go up, MI and the surrogates' statistics come back. */
-static void pac__cuda_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
+static pac_result pac__gpu_alloc(pac__eng *e, pac__gpu *g, size_t n, void **p, const char *what)
 {
-    pac__dwork *d = (pac__dwork *)w->dev;
-    size_t np = e->n_band[PAC__PHA], n = e->n, q, a, cells = np * w->ld;
-    cudaError_t ce = cudaSuccess;
-    for (q = 0; q < np && ce == cudaSuccess; q++) {
-        const uint32_t *cnt;
-        const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
-        d->ok_host[q] = pac__weights(cnt, e->pooled, e->method, d->wt_host + q * PAC_N_BINS);
-        ce = cudaMemcpyAsync(d->bins + q * n, bq, n, cudaMemcpyHostToDevice, d->stream);
+    pac_result r = pac__dalloc(&g->pool, n ? n : 1, p);
+    if (r == PAC_OK) g->held[g->n_held] = *p, g->held_n[g->n_held++] = n ? n : 1;
+    if (r == PAC_ERR_BUDGET) {
+        char why[160];
+        snprintf(why, sizeof why, "%.1f MiB more would pass the device budget of %.1f MiB (%.1f held)", (double)n / 1048576.0,
+                 (double)g->pool.budget / 1048576.0, (double)g->pool.held / 1048576.0);
+        return pac__gpu_error(e, r, what, why);
     }
-    if (ce == cudaSuccess) ce = cudaMemcpyAsync(d->amp, w->amp_t, n * w->ld * sizeof(float), cudaMemcpyHostToDevice, d->stream);
-    if (ce == cudaSuccess) ce = cudaMemcpyAsync(d->wt, d->wt_host, np * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, d->stream);
-    if (ce == cudaSuccess) ce = cudaMemcpyAsync(d->ok, d->ok_host, np * sizeof(int), cudaMemcpyHostToDevice, d->stream);
-    if (ce != cudaSuccess) {
-        pac__cuda_fail(e, PAC_ERR_DEVICE, "copying a signal to the device", ce);
-        return;
-    }
-    pac__k_cells<<<(unsigned)(np * na), PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float), d->stream>>>(
-        d->bins, d->amp, n, w->ld, na, d->wt, d->ok, ((pac__dshared *)e->dev)->shifts, e->n_perm, 0.0 / 0.0, d->res, w->ld);
-    if ((ce = cudaGetLastError()) == cudaSuccess)
-        ce = cudaMemcpyAsync(d->res_host, d->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, d->stream);
-    if (ce == cudaSuccess) ce = cudaStreamSynchronize(d->stream);
-    if (ce != cudaSuccess) {
-        pac__cuda_fail(e, PAC_ERR_DEVICE, "the cells' kernel", ce);
-        return;
-    }
-    for (q = 0; q < np; q++)
-        for (a = 0; a < na; a++) {
-            size_t c = q * w->ld + a;
-            pac__finish_cell(e, ((a0 + a) * np + q) * e->n_sig + s, d->res_host[c], d->res_host[cells + c],
-                             d->res_host[2 * cells + c], (size_t)d->res_host[3 * cells + c]);
+    if (r != PAC_OK) return pac__gpu_error(e, r, what, "cudaMalloc failed");
+    return PAC_OK;
+}
+
+/* The six plans for chunks of g->chunk signals, sharing one work area from the device pool */
+static pac_result pac__gpu_plans(pac__eng *e, pac__gpu *g)
+{
+    size_t sizes[6], i, most = 0;
+    cufftHandle *h[6];
+    int k;
+    for (k = 0; k < 2; k++) {
+        size_t lf = e->lf[k];
+        h[3 * k] = &g->spec[k], h[3 * k + 1] = &g->pair[k], h[3 * k + 2] = &g->hil[k];
+        for (i = 0; i < 3; i++) {
+            int len = (int)(i == 2 ? e->lh : lf), batch = (int)(i == 0 ? g->chunk : g->chunk * g->pairs[k]);
+            PAC__FFT(e, cufftCreate(h[3 * k + i]), "creating an FFT plan");
+            g->plans++;
+            PAC__FFT(e, cufftSetAutoAllocation(*h[3 * k + i], 0), "creating an FFT plan");
+            PAC__FFT(e, cufftMakePlan1d(*h[3 * k + i], len, CUFFT_Z2Z, batch, &sizes[3 * k + i]), "making an FFT plan");
+            PAC__FFT(e, cufftSetStream(*h[3 * k + i], g->stream), "setting an FFT plan's stream");
+            most = sizes[3 * k + i] > most ? sizes[3 * k + i] : most;
         }
+    }
+    g->ws_bytes = most;
+    if (pac__gpu_alloc(e, g, most, &g->ws, "the FFTs' work area") != PAC_OK) return (pac_result)e->stop;
+    for (i = 0; i < 6; i++) PAC__FFT(e, cufftSetWorkArea(*h[i], g->ws), "setting an FFT work area");
+    return PAC_OK;
 }
 
-/* The device, its budget and every worker's buffers; a message in err when it fails */
-static pac_result pac__cuda_begin(pac__eng *e, pac__work *wk, size_t nt, char *err, size_t errcap)
+/* Filtered pairs and their Hilbert transforms of chunk signals s0 .. s0 + rows - 1, kind k, in
+   g->work (trimmed at p) and g->hilb */
+static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t rows, int k)
 {
-    pac__dshared *sh;
-    size_t free_b = 0, total_b = 0, i;
-    pac_result r = PAC_OK;
-    cudaError_t ce;
-    char msg[200];
-    if ((ce = cudaSetDevice(e->device)) != cudaSuccess || (ce = cudaMemGetInfo(&free_b, &total_b)) != cudaSuccess) {
-        snprintf(msg, sizeof msg, "CUDA device %d: %s", e->device, cudaGetErrorString(ce));
-        return pac__fail(err, errcap, PAC_ERR_DEVICE, msg);
+    size_t n = e->n, lf = e->lf[k], p = e->pmax[k], pr = rows * g->pairs[k], i, t;
+    if (e->dtype == PAC_F32) {
+        const float *x = (const float *)e->x + s0 * n;
+        for (i = 0; i < rows * n; i++) g->hx[i] = x[i];
+    } else
+        for (i = 0, t = s0 * n; i < rows * n; i++) g->hx[i] = ((const double *)e->x)[t + i];
+    PAC__CU(e, cudaMemcpyAsync(g->x, g->hx, rows * n * sizeof(double), cudaMemcpyHostToDevice, g->stream), "copying signals up");
+    pac__k_extend<<<pac__grid(rows * lf), PAC__CUDA_THREADS, 0, g->stream>>>(g->x, n, p, lf, rows, g->sp);
+    PAC__LAUNCHED(e, "odd extension");
+    PAC__FFT(e, cufftExecZ2Z(g->spec[k], g->sp, g->sp, CUFFT_FORWARD), "the signals' transforms");
+    pac__k_pairs<<<pac__grid(pr * lf), PAC__CUDA_THREADS, 0, g->stream>>>(g->sp, g->kern[k], e->half[k], lf, e->n_band[k],
+                                                                          g->pairs[k], rows, g->work);
+    PAC__LAUNCHED(e, "band products");
+    PAC__FFT(e, cufftExecZ2Z(g->pair[k], g->work, g->work, CUFFT_INVERSE), "the bands' inverse transforms");
+    pac__k_trim<<<pac__grid(pr * e->lh), PAC__CUDA_THREADS, 0, g->stream>>>(g->work, lf, p, n, e->lh, pr, g->hilb);
+    PAC__LAUNCHED(e, "trimming");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_FORWARD), "the Hilbert transforms");
+    pac__k_hilbert<<<pac__grid(pr * e->lh), PAC__CUDA_THREADS, 0, g->stream>>>(e->lh, pr, g->hilb);
+    PAC__LAUNCHED(e, "the Hilbert multiplier");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_INVERSE), "the Hilbert transforms");
+    return PAC_OK;
+}
+
+static int pac__gpu_progress(pac__eng *e, size_t done)
+{
+    e->done += done;
+    if (e->progress && e->progress(e->user, e->done, e->total)) return pac__gpu_error(e, PAC_ERR_CANCELLED, "cancelled", NULL) != PAC_OK;
+    return 0;
+}
+
+/* Pass 0: every signal's phase bins and their counts; the weights of every series */
+static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
+{
+    size_t np = e->n_band[0], s0, q, s, j;
+    for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
+        size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk;
+        if (pac__gpu_filter(e, g, s0, rows, 0) != PAC_OK) return (pac_result)e->stop;
+        pac__k_bins<<<pac__grid(rows * g->pairs[0] * e->n), PAC__CUDA_THREADS, 0, g->stream>>>(
+            g->work, g->hilb, e->bins, e->lf[0], e->pmax[0], e->n, e->lh, g->pairs[0], np, rows, s0, e->n_sig, g->bins);
+        PAC__LAUNCHED(e, "phase bins");
+        PAC__CU(e, cudaStreamSynchronize(g->stream), "phase bins");
+        if (e->plan.two_passes && pac__gpu_progress(e, rows)) return (pac_result)e->stop;
     }
-    if (!(sh = (pac__dshared *)calloc(1, sizeof *sh))) return pac__fail(err, errcap, PAC_ERR_NOMEM, "no memory");
-    e->dev = sh;
-    sh->pool.budget = (size_t)((double)free_b * e->device_fraction);
-    if (e->n_perm && (r = pac__dalloc(&sh->pool, e->n_perm * sizeof(int64_t), (void **)&sh->shifts)) == PAC_OK &&
-        cudaMemcpy(sh->shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess)
-        r = PAC_ERR_DEVICE;
-    for (i = 0; i < nt && r == PAC_OK; i++) r = pac__cuda_work(e, &wk[i]);
-    if (r != PAC_OK) {
-        snprintf(msg, sizeof msg, "the device buffers (%.1f MiB held) %s (budget %.1f MiB: %.2f of %.1f MiB free)",
-                 (double)sh->pool.held / 1048576.0, r == PAC_ERR_BUDGET ? "exceed the device budget" : "could not be allocated",
-                 (double)sh->pool.budget / 1048576.0, e->device_fraction, (double)free_b / 1048576.0);
-        return pac__fail(err, errcap, r, msg);
+    pac__k_counts<<<(unsigned)(np * e->n_sig), PAC__CUDA_THREADS, 0, g->stream>>>(g->bins, e->n, g->counts);
+    PAC__LAUNCHED(e, "bin counts");
+    PAC__CU(e, cudaMemcpyAsync(g->hcounts, g->counts, np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t), cudaMemcpyDeviceToHost,
+                               g->stream), "copying bin counts down");
+    PAC__CU(e, cudaStreamSynchronize(g->stream), "bin counts");
+    memset(e->pooled, 0, sizeof e->pooled);
+    for (q = 0; q < np * e->n_sig; q++)
+        for (j = 0; j < PAC_N_BINS; j++) e->pooled[j] += g->hcounts[q * (PAC_N_BINS + 1) + j];
+    for (q = 0; q < np; q++)
+        for (s = 0; s < e->n_sig; s++) {
+            size_t series = q * e->n_sig + s;
+            g->hok[series] = pac__weights(g->hcounts + series * (PAC_N_BINS + 1), e->pooled, e->method, g->hwt + series * PAC_N_BINS);
+        }
+    PAC__CU(e, cudaMemcpyAsync(g->wt, g->hwt, np * e->n_sig * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, g->stream),
+            "copying weights up");
+    PAC__CU(e, cudaMemcpyAsync(g->ok, g->hok, np * e->n_sig * sizeof(int), cudaMemcpyHostToDevice, g->stream), "copying weights up");
+    return PAC_OK;
+}
+
+/* Pass 1: amplitudes of each chunk and its cells */
+static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
+{
+    size_t np = e->n_band[0], na = e->n_band[1], s0, s, q, a;
+    for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
+        size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk, cells = rows * np * na;
+        if (pac__gpu_filter(e, g, s0, rows, 1) != PAC_OK) return (pac_result)e->stop;
+        pac__k_amps<<<pac__grid(rows * g->pairs[1] * e->n), PAC__CUDA_THREADS, 0, g->stream>>>(
+            g->work, g->hilb, e->lf[1], e->pmax[1], e->n, e->lh, g->pairs[1], na, rows, g->amp);
+        PAC__LAUNCHED(e, "amplitudes");
+        pac__k_cells<<<(unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float), g->stream>>>(
+            g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, e->n_perm, 0.0 / 0.0, g->res);
+        PAC__LAUNCHED(e, "the cells");
+        PAC__CU(e, cudaMemcpyAsync(g->hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
+        PAC__CU(e, cudaStreamSynchronize(g->stream), "the cells");
+        for (s = 0; s < rows; s++)
+            for (q = 0; q < np; q++)
+                for (a = 0; a < na; a++) {
+                    size_t c = (s * np + q) * na + a;
+                    pac__finish_cell(e, (a * np + q) * e->n_sig + s0 + s, g->hres[c], g->hres[cells + c], g->hres[2 * cells + c],
+                                     (size_t)g->hres[3 * cells + c]);
+                }
+        if (pac__gpu_progress(e, rows)) return (pac_result)e->stop;
     }
     return PAC_OK;
 }
 
-static void pac__cuda_end(pac__eng *e, pac__work *wk, size_t nt)
+static void pac__gpu_free(pac__gpu *g)
 {
-    pac__dshared *sh = (pac__dshared *)e->dev;
-    size_t i;
-    if (!sh) return;
-    for (i = 0; i < nt; i++) pac__cuda_work_free(e, &wk[i]);
-    pac__dfree(&sh->pool, sh->shifts, e->n_perm * sizeof(int64_t));
-    pac__dpool_clear(&sh->pool);
-    free(sh);
-    e->dev = NULL;
+    int i;
+    for (i = 0; i < 6 && i < g->plans; i++) cufftDestroy(i % 3 == 0 ? g->spec[i / 3] : i % 3 == 1 ? g->pair[i / 3] : g->hil[i / 3]);
+    for (i = 0; i < g->n_held; i++) pac__dfree(&g->pool, g->held[i], g->held_n[i]);
+    pac__dpool_clear(&g->pool);
+    if (g->stream) cudaStreamDestroy(g->stream);
+    free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok);
 }
 
-/* The cells on the device when they can go there: not swap-epochs (other signals' bins), not the
+/* The whole run on the device: a chunk of signals as large as the device budget allows */
+static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
+{
+    pac__gpu g;
+    size_t free_b = 0, total_b = 0, np = e->n_band[0], na = e->n_band[1], series = np * e->n_sig;
+    pac_result r = PAC_OK;
+    cudaError_t ce;
+    memset(&g, 0, sizeof g);
+    if ((ce = cudaSetDevice(e->device)) != cudaSuccess || (ce = cudaMemGetInfo(&free_b, &total_b)) != cudaSuccess) {
+        pac__gpu_error(e, PAC_ERR_DEVICE, "the device", cudaGetErrorString(ce));
+        goto out;
+    }
+    g.pool.budget = (size_t)((double)free_b * e->device_fraction);
+    g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
+    for (g.chunk = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP; g.chunk > 1 && (!pac__gpu_bytes(e, g.chunk) || pac__gpu_bytes(e, g.chunk) > g.pool.budget / 2); g.chunk /= 2)
+        continue; /* half the budget for the buffers, the rest for cuFFT's work area */
+    if (cudaStreamCreate(&g.stream) != cudaSuccess) {
+        pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
+        goto out;
+    }
+    g.hx = (double *)malloc(g.chunk * e->n * sizeof(double));
+    g.hwt = (double *)malloc(series * PAC_N_BINS * sizeof(double));
+    g.hres = (double *)malloc(4 * g.chunk * np * na * sizeof(double));
+    g.hcounts = (uint32_t *)malloc(series * (PAC_N_BINS + 1) * sizeof(uint32_t));
+    g.hok = (int *)malloc(series * sizeof(int));
+    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok) {
+        pac__gpu_error(e, PAC_ERR_NOMEM, "host staging buffers", NULL);
+        goto out;
+    }
+    {
+        size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g.pairs[0] > g.pairs[1] ? g.pairs[0] : g.pairs[1];
+        size_t zc = sizeof(cufftDoubleComplex);
+        if (pac__gpu_alloc(e, &g, g.chunk * e->n * sizeof(double), (void **)&g.x, "signals") ||
+            pac__gpu_alloc(e, &g, e->half[0] * np * sizeof(double), (void **)&g.kern[0], "phase kernels") ||
+            pac__gpu_alloc(e, &g, e->half[1] * na * sizeof(double), (void **)&g.kern[1], "amplitude kernels") ||
+            pac__gpu_alloc(e, &g, g.chunk * lfm * zc, (void **)&g.sp, "spectra") ||
+            pac__gpu_alloc(e, &g, g.chunk * pm * lfm * zc, (void **)&g.work, "filtered pairs") ||
+            pac__gpu_alloc(e, &g, g.chunk * pm * e->lh * zc, (void **)&g.hilb, "Hilbert pairs") ||
+            pac__gpu_alloc(e, &g, series * e->n, (void **)&g.bins, "phase bins") ||
+            pac__gpu_alloc(e, &g, series * (PAC_N_BINS + 1) * sizeof(uint32_t), (void **)&g.counts, "bin counts") ||
+            pac__gpu_alloc(e, &g, series * PAC_N_BINS * sizeof(double), (void **)&g.wt, "bin weights") ||
+            pac__gpu_alloc(e, &g, series * sizeof(int), (void **)&g.ok, "bin weights") ||
+            pac__gpu_alloc(e, &g, g.chunk * na * e->n * sizeof(float), (void **)&g.amp, "amplitudes") ||
+            pac__gpu_alloc(e, &g, 4 * g.chunk * np * na * sizeof(double), (void **)&g.res, "cells") ||
+            pac__gpu_alloc(e, &g, e->n_perm * sizeof(int64_t), (void **)&g.shifts, "shifts"))
+            goto out;
+    }
+    if (cudaMemcpy(g.kern[0], e->kernel[0], e->half[0] * np * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemcpy(g.kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
+        (e->n_perm && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess)) {
+        pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filter kernels up", NULL);
+        goto out;
+    }
+    if (pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK) goto out;
+    pac__gpu_cells(e, &g);
+out:
+    pac__gpu_free(&g);
+    if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg);
+    return r;
+}
+
+/* The run on the device when it can go there: not swap-epochs (other signals' bins), not the
    surrogate cube or p_maxstat (they need every surrogate's value on the host) */
 static int pac__cuda_takes(const pac__eng *e)
 {
@@ -2101,12 +2311,6 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
     for (a0 = 0; a0 < nas; a0 += e->plan.amp_bands_per_pass) {
         size_t na = nas - a0 < e->plan.amp_bands_per_pass ? nas - a0 : e->plan.amp_bands_per_pass;
         pac__amplitudes(e, w, s, a0, na);
-#if defined(PACGPU_USE_CUDA)
-        if (pac__cuda_takes(e)) {
-            pac__cuda_cells(e, w, s, a0, na);
-            continue;
-        }
-#endif
         pac__cells(e, w, s, a0, na);
     }
 }
@@ -2115,9 +2319,7 @@ static void *pac__worker_main(void *arg)
 {
     pac__work *w = (pac__work *)arg;
     pac__eng *e = w->e;
-#if defined(PACGPU_USE_CUDA)
-    if (e->cuda) cudaSetDevice(e->device); /* the device is per host thread */
-#endif
+
     for (;;) {
         size_t s;
         pac__lock(e);
@@ -2293,7 +2495,6 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
         if (!(blocks[i] = (char *)tp_alloc_at(pool, wbytes, 0, __FILE__, __LINE__, &tr))) goto fail_mem;
         pac__work_layout(e, e->plan.amp_bands_per_pass, keep, blocks[i], &wk[i]);
         wk[i].e = e;
-        wk[i].dev = NULL;
     }
     pac__design_kernels(e, &wk[0]);
     pac__bins_init(&e->bins);
@@ -2314,13 +2515,13 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
     }
 #endif
 #if defined(PACGPU_USE_CUDA)
-    if (e->cuda && pac__cuda_takes(e)) r = pac__cuda_begin(e, wk, nt, err, errcap);
+    if (pac__cuda_takes(e)) r = pac__gpu_run(e, err, errcap);
+    else
 #endif
-    if (r == PAC_OK && e->plan.two_passes) pac__pass(e, wk, 0);
-    if (r == PAC_OK && e->stop == PAC_OK) pac__pass(e, wk, 1);
-#if defined(PACGPU_USE_CUDA)
-    pac__cuda_end(e, wk, nt);
-#endif
+    {
+        if (e->plan.two_passes) pac__pass(e, wk, 0);
+        if (e->stop == PAC_OK) pac__pass(e, wk, 1);
+    }
 #if defined(PAC__THREADS)
     if (nt > 1) pthread_mutex_destroy(&e->lock);
 #endif

@@ -2,6 +2,7 @@
 
    build/bench_pac --input x.npy [--n-perm N] [--threads T] [--mi tort|tensorpac]
                    [--compare mi.npy] [--reps R] [--budget-mb M] [--bands-per-pass B] [--precision f32|f64]
+                   [--backend cpu|cuda]   (cuda: build/bench_pac_cuda, made by nvcc with PACGPU_USE_CUDA)
    build/bench_pac --synthetic SIGNALS,SAMPLES [--bands PRESET] ...   [--save x.npy: write the input, stop]
 
    Prints one key=value line: median and best wall seconds, CPU seconds of the median run, peak
@@ -53,6 +54,7 @@ static double *synthetic(size_t n_sig, size_t n)
 
 int main(int argc, char **argv)
 {
+    int backend = PAC_BACKEND_CPU;
     const char *input = NULL, *compare = NULL, *preset = "mres", *save = NULL;
     size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
     int threads = 1, method = PAC_MI_TENSORPAC, i, f32 = 0;
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--save")) save = v;
         else if (!strcmp(a, "--precision")) f32 = !strcmp(v, "f32");
         else if (!strcmp(a, "--bands-per-pass")) per_pass = (size_t)atol(v);
+        else if (!strcmp(a, "--backend")) backend = !strcmp(v, "cuda") ? PAC_BACKEND_CUDA : PAC_BACKEND_CPU;
         else { fprintf(stderr, "bench_pac: unknown option %s\n", a); return 2; }
     }
     if (reps < 1 || reps > 64) return 2;
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
     d.method = method;
     d.n_threads = threads;
     d.precision = f32 ? PAC_F32 : PAC_F64;
+    d.backend = backend;
     if (n_perm) {
         d.surrogates = PAC_SURR_SWAP_BLOCKS;
         d.n_perm = n_perm;
@@ -161,9 +165,9 @@ int main(int argc, char **argv)
     else snprintf(diff, sizeof diff, "-");
     getrusage(RUSAGE_SELF, &ru);
     for (r = 0; r < reps && walls[r] != wall_sorted[(reps - 1) / 2]; r++) {}
-    printf("bench=pac signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
+    printf("bench=pac backend=%s signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
            "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%s\n",
-           n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
+           backend == PAC_BACKEND_CUDA ? "cuda" : "cpu", n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
            plan.keep_phase_bins, wall_sorted[(reps - 1) / 2], wall_sorted[0], cpus[r < reps ? r : 0],
            (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
            diff);

@@ -149,7 +149,7 @@ fi
 # the CUDA backend: built by nvcc for sm_90 with PTX beside it; its device tests skip without a GPU
 if NVCC=$(tools/detect.sh nvcc); then
     build pacgpu_cuda $NVCC -std=c++14 -O2 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-        -Xcompiler -Wall,-Wextra,-Werror tests/test_pacgpu_cuda.cu -lm -lpthread && run_suite "pacgpu CUDA" "$B/pacgpu_cuda"
+        -Xcompiler -Wall,-Wextra,-Werror tests/test_pacgpu_cuda.cu -lcufft -lm -lpthread && run_suite "pacgpu CUDA" "$B/pacgpu_cuda"
 else
     skip "pacgpu CUDA backend: no nvcc (the CUDA toolkit) found"
 fi

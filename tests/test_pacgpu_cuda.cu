@@ -1,13 +1,15 @@
 /* Tests of pacgpu.h's CUDA backend (PACGPU_USE_CUDA, built by nvcc: make cuda). Without a CUDA
    device the tests that need one print a "skipped" line (tests/run.sh counts them); the checks
-   that need none (backend selection, errors) run anyway. On a device: the cells
-   computed there equal the CPU's float32 path (its oracle) within 5e-5 absolute MI on tensorpac's
-   reference signal and on random signals, for both MI definitions, with and without surrogates;
-   the device budget fails cleanly; outputs the device does not make (p_maxstat) fall back to
-   the CPU. Run from the repository root. */
+   that need none (backend selection, errors) run anyway. On a device: the whole run there
+   (filters, Hilbert, bins, amplitudes, MI, surrogates) equals the CPU's float32 path (its
+   oracle) within 5e-5 absolute MI on random coupled signals of awkward sizes (2000 samples, odd
+   band counts, chunks of 5 signals), for both MI definitions, swap-blocks and time-lag; a NaN
+   signal gives NaN cells; progress and cancel; the device budget fails cleanly; outputs the
+   device does not make (p_maxstat) come from the CPU path. Run from the repository root. */
 #define TENSORPOOL_IMPLEMENTATION
 #define PACGPU_IMPLEMENTATION
 #define PACGPU_USE_CUDA
+#define PAC__GPU_CHUNK_CAP 5 /* several chunks, and a short last one */
 #include "../pacgpu.h"
 #include "testkit.h"
 
@@ -42,9 +44,16 @@ static void bands(double *pha, double *amp)
 }
 
 /* the device's cells against the CPU's float32 path */
+static int count_calls(void *user, size_t done, size_t total)
+{
+    size_t *c = (size_t *)user;
+    c[0]++, c[1] = done, c[2] = total;
+    return c[3] && done >= c[3];
+}
+
 static void test_device_equals_cpu_float32(void)
 {
-    enum { S = 12, N = 2048, P = 10, A = 10, CELLS = S * P * A };
+    enum { S = 12, N = 2000, P = 9, A = 7, CELLS = S * P * A };
     static double x[S * N], pha[2 * P], amp[2 * A], mi_cpu[CELLS], mi_gpu[CELLS], z_cpu[CELLS], z_gpu[CELLS];
     static double m_cpu[CELLS], m_gpu[CELLS], sd_cpu[CELLS], sd_gpu[CELLS];
     double worst_mi = 0, worst_z = 0, worst_m = 0;
@@ -55,11 +64,13 @@ static void test_device_equals_cpu_float32(void)
     size_t i;
     make_signals(x, S, N);
     bands(pha, amp);
+    for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
     for (method = 0; method < 2; method++)
-        for (perm = 0; perm < 2; perm++) {
+        for (perm = 0; perm < 3; perm++) {
             memset(&d, 0, sizeof d);
             d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.method = method;
-            d.surrogates = perm ? PAC_SURR_SWAP_BLOCKS : PAC_SURR_NONE, d.n_perm = perm ? 40 : 0, d.seed = 7;
+            d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : PAC_SURR_NONE;
+            d.n_perm = perm ? 40 : 0, d.seed = 7;
             d.precision = PAC_F32, d.n_threads = 2;
             memset(&o, 0, sizeof o);
             d.backend = PAC_BACKEND_CPU;
@@ -73,6 +84,10 @@ static void test_device_equals_cpu_float32(void)
             CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
             for (i = 0; i < CELLS; i++) {
                 double dm = fabs(mi_gpu[i] - mi_cpu[i]);
+                if (i % S == 3) { /* the NaN signal */
+                    CHECK(mi_gpu[i] != mi_gpu[i] && mi_cpu[i] != mi_cpu[i]);
+                    continue;
+                }
                 worst_mi = dm > worst_mi || dm != dm ? dm : worst_mi;
                 if (!perm) continue;
                 dm = fabs(m_gpu[i] - m_cpu[i]);
@@ -83,6 +98,14 @@ static void test_device_equals_cpu_float32(void)
         }
     CHECK_MSG(worst_mi <= 5e-5 && worst_m <= 5e-5 && worst_z <= 1e-2, "device vs CPU float32: MI %.3g, surrogate mean %.3g, z %.3g",
               worst_mi, worst_m, worst_z);
+    { /* progress: once per chunk, counting both passes for tensorpac's MI; cancel */
+        size_t calls[4] = {0, 0, 0, 0};
+        d.progress = count_calls, d.user = calls, d.method = PAC_MI_TENSORPAC;
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK_MSG(calls[0] == 6 && calls[1] == 2 * S && calls[2] == 2 * S, "progress %zu calls, %zu of %zu", calls[0], calls[1], calls[2]);
+        calls[3] = 5;
+        CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_CANCELLED);
+    }
     printf("  device vs CPU float32: MI within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
 }
 
