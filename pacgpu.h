@@ -1976,9 +1976,10 @@ __global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32
 
 /* One block per (chunk signal s, phase band q, amplitude band a): for the MI and each
    surrogate (shift k), every thread sums the amplitudes of its samples by bin into its own
-   column of shared memory (no atomics, a fixed order), 18 threads add the columns in order,
-   thread 0 takes the MI of the histogram (pac__mi_cell) and the Welford step (pac__welford),
-   as the CPU does. The shift is index arithmetic on the unshifted amplitudes. */
+   column of shared memory (no atomics), each warp adds a bin's columns (lanes, then a shuffle
+   tree: a fixed order), thread 0 takes the MI of the histogram (pac__mi_cell) and the Welford
+   step (pac__welford), as the CPU does. The shift is index arithmetic on the unshifted
+   amplitudes. The block size is a multiple of 32. */
 __global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t n_sig, size_t s0, size_t np,
                                     size_t na, const double *wt, const int *ok, const int64_t *shifts, size_t n_perm,
                                     double nan_value, double *res)
@@ -2000,10 +2001,12 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
             if (b < PAC_N_BINS) pac__part[b * nt + tid] += av[t + shift >= n ? t + shift - n : t + shift];
         }
         __syncthreads();
-        if (tid < PAC_N_BINS) {
+        for (j = (int)(tid / 32); j < PAC_N_BINS; j += (int)(nt / 32)) { /* a warp per bin, a fixed order */
             float sum = 0.0f;
-            for (i = 0; i < nt; i++) sum += pac__part[tid * nt + i];
-            hist[tid] = sum;
+            int off;
+            for (i = tid % 32; i < nt; i += 32) sum += pac__part[j * nt + i];
+            for (off = 16; off > 0; off /= 2) sum += __shfl_down_sync(0xffffffffu, sum, off);
+            if (tid % 32 == 0) hist[j] = sum;
         }
         __syncthreads();
         if (tid == 0) {
