@@ -1082,7 +1082,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
     }
 
 #define SS__AHEAD 4 /* rows of a block prefetched ahead: its rows are 2 KiB runs 4 n_v bytes apart
-                          (a few percent faster here, within this VM's noise; never slower) */
+                          (measured a few percent faster here, about this VM's noise) */
 #define SS__CENTER_VEC(name, bytes, attr)                                                       \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
     {                                                                                           \
