@@ -166,10 +166,11 @@
    each thread in its own column of shared memory (no atomics, a fixed order), the shift by index
    arithmetic on the unshifted amplitudes. The per-element logic (odd extension, band product,
    Hilbert multiplier, phase bin, amplitude, the MI of a histogram, the Welford step) is the CPU
-   path's own __host__ __device__ functions. Device buffers come from a device pool with
-   tensorpool's budget semantics: budget = device_fraction (0.8) of the free device memory
-   (cudaMemGetInfo), the chunk the largest that fits half of it (cuFFT's work area, also from the
-   pool, gets the rest), over it a clean PAC_ERR_BUDGET; every CUDA and cuFFT call is checked
+   path's own __host__ __device__ functions. Device buffers come from a budgeted device pool
+   (tensorpool's budget semantics; no reuse, since a run allocates each buffer once): budget =
+   device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the largest that
+   fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a clean
+   PAC_ERR_BUDGET; every CUDA and cuFFT call is checked
    (PAC_ERR_DEVICE with the step and CUDA's message). Runs that need every surrogate's value on
    the host (the surrogate cube, p_maxstat) or other signals' phases (swap-epochs) stay on the
    CPU. Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the
@@ -352,7 +353,9 @@ PACDEF pac_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_time
    Errors (message in err, which may be NULL): PAC_ERR_ARG (NULL pointers, zero sizes, a band
    outside 0 < low < high < fs / 2 or too short a signal for its filter, statistics asked
    without surrogates, a cut out of range, a plan that does not fit desc), PAC_ERR_OVERFLOW,
-   PAC_ERR_NOMEM, PAC_ERR_BUDGET, PAC_ERR_CANCELLED; the outputs are then undefined. A signal
+   PAC_ERR_NOMEM, PAC_ERR_BUDGET (also the device's, with the CUDA backend), PAC_ERR_CANCELLED,
+   PAC_ERR_DEVICE (desc.backend CUDA without a device or backend, a failed CUDA call); the
+   outputs are then undefined. A signal
    with a NaN gives NaN in all its cells. */
 PACDEF pac_result pac_run(const pac_desc *desc, const void *x, int dtype, size_t n_signals, size_t n_times,
                           const pac_plan_info *plan, const pac_output *out, char *err, size_t errcap);
@@ -1812,53 +1815,28 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
 
 /* ---- >>cuda: the cells of pass 1 on the device (PACGPU_USE_CUDA) ----------------------------- */
 #if defined(PACGPU_USE_CUDA)
-/* Device memory with tensorpool's budget semantics: freed blocks wait in a small cache for a
-   request of their size (a hit), others come from cudaMalloc (a miss) while the bytes held
-   (cache included) stay within the budget; over it, PAC_ERR_BUDGET, never a failed launch. */
+/* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
+   stay within it (over it, PAC_ERR_BUDGET before any launch), and all go back at the run's end.
+   A run allocates each buffer once, so there is nothing to reuse within it. */
 typedef struct pac__dpool {
-    size_t budget, held, peak, hits, misses;
-    void *cache[16];
-    size_t cache_n[16];
-    int n_cache;
+    size_t budget, held;
+    void *block[16];
+    int n;
 } pac__dpool;
 
 static pac_result pac__dalloc(pac__dpool *d, size_t n, void **p)
 {
-    int i;
-    for (i = 0; i < d->n_cache; i++)
-        if (d->cache_n[i] == n) {
-            *p = d->cache[i];
-            d->n_cache--;
-            d->cache[i] = d->cache[d->n_cache], d->cache_n[i] = d->cache_n[d->n_cache];
-            d->hits++;
-            return PAC_OK;
-        }
-    if (n > d->budget || d->held > d->budget - n) return PAC_ERR_BUDGET;
+    if (n > d->budget || d->held > d->budget - n || d->n == 16) return PAC_ERR_BUDGET;
     if (cudaMalloc(p, n) != cudaSuccess) return PAC_ERR_DEVICE;
     d->held += n;
-    d->peak = d->held > d->peak ? d->held : d->peak;
-    d->misses++;
+    d->block[d->n++] = *p;
     return PAC_OK;
 }
 
-static void pac__dfree(pac__dpool *d, void *p, size_t n)
+static void pac__dpool_free(pac__dpool *d)
 {
-    if (!p) return;
-    if (d->n_cache < 16) {
-        d->cache[d->n_cache] = p, d->cache_n[d->n_cache++] = n;
-        return;
-    }
-    cudaFree(p);
-    d->held -= n;
-}
-
-static void pac__dpool_clear(pac__dpool *d)
-{
-    while (d->n_cache > 0) {
-        d->n_cache--;
-        cudaFree(d->cache[d->n_cache]);
-        d->held -= d->cache_n[d->n_cache];
-    }
+    while (d->n > 0) cudaFree(d->block[--d->n]);
+    d->held = 0;
 }
 
 /* A run on the device: signals go up in chunks; per chunk, cuFFT transforms of their odd
@@ -1883,9 +1861,6 @@ typedef struct pac__gpu {
     double *hx, *hwt, *hres;              /* host staging */
     uint32_t *hcounts;
     int *hok;
-    void *held[16];                       /* every device block, to give back */
-    size_t held_n[16];
-    int n_held;
 } pac__gpu;
 
 enum { PAC__CUDA_THREADS = 256 };
@@ -2057,7 +2032,6 @@ static size_t pac__gpu_bytes(const pac__eng *e, size_t c)
 static pac_result pac__gpu_alloc(pac__eng *e, pac__gpu *g, size_t n, void **p, const char *what)
 {
     pac_result r = pac__dalloc(&g->pool, n ? n : 1, p);
-    if (r == PAC_OK) g->held[g->n_held] = *p, g->held_n[g->n_held++] = n ? n : 1;
     if (r == PAC_ERR_BUDGET) {
         char why[160];
         snprintf(why, sizeof why, "%.1f MiB more would pass the device budget of %.1f MiB (%.1f held)", (double)n / 1048576.0,
@@ -2190,8 +2164,7 @@ static void pac__gpu_free(pac__gpu *g)
 {
     int i;
     for (i = 0; i < 6 && i < g->plans; i++) cufftDestroy(i % 3 == 0 ? g->spec[i / 3] : i % 3 == 1 ? g->pair[i / 3] : g->hil[i / 3]);
-    for (i = 0; i < g->n_held; i++) pac__dfree(&g->pool, g->held[i], g->held_n[i]);
-    pac__dpool_clear(&g->pool);
+    pac__dpool_free(&g->pool);
     if (g->stream) cudaStreamDestroy(g->stream);
     free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok);
 }

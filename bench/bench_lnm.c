@@ -259,8 +259,7 @@ static int gemm_mode(const opts *o)
             double w = seconds(CLOCK_MONOTONIC);
             for (v0 = 0; v0 < o->V; v0 += B) {
                 size_t nb = o->V - v0 < B ? o->V - v0 : B;
-                /* the block copied as ss_seedcorr stores it (T x nb, dense) is not timed here: x is
-                   used in place with its row stride through a T x nb copy made once per block */
+                /* each block is T x nb dense floats, as ss_seedcorr hands it to the kernel */
                 if (k == 0) kern.gemm32(o->L, nb, o->T, a, x + v0 * o->T, c + o->L * v0);
 #if defined(BENCH_CBLAS)
                 else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)o->L, (int)nb, (int)o->T, 1.0f, a,
