@@ -550,6 +550,91 @@ static void p2d__link_table(int conn, p2d__link *table)
     }
 }
 
+/* ---- >>upper-link masks: which neighbours come before each pixel in the sweep ----------------- */
+
+/* Bit i of a pixel's mask: neighbour i (NW N NE W E SW S SE) comes before it in the sweep, which
+   visits higher values first and equal values in row-major order. So an earlier neighbour (bits
+   0-3) counts when it is at least as high, a later one (bits 4-7) when it is strictly higher.
+   The padding ring's -inf is never strictly higher; a -inf pixel's ring bits are cleared below. */
+static unsigned p2d__upper_mask(const double *z, ptrdiff_t W, size_t at)
+{
+    double v = z[at];
+    return (unsigned)(z[at - W - 1] >= v) | (unsigned)(z[at - W] >= v) << 1 | (unsigned)(z[at - W + 1] >= v) << 2 |
+           (unsigned)(z[at - 1] >= v) << 3 | (unsigned)(z[at + 1] > v) << 4 | (unsigned)(z[at + W - 1] > v) << 5 |
+           (unsigned)(z[at + W] > v) << 6 | (unsigned)(z[at + W + 1] > v) << 7;
+}
+
+/* The masks of pixels from .. to - 1 (padded indices; the ring columns between rows come along,
+   and nothing reads theirs). The vector variants give the same bytes as the plain loop. */
+typedef void (*p2d__upper_fn)(const double *z, size_t w2, size_t from, size_t to, uint8_t *flag);
+
+static void p2d__upper_plain(const double *z, size_t w2, size_t from, size_t to, uint8_t *flag)
+{
+    size_t at;
+    for (at = from; at < to; at++) flag[at] = (uint8_t)p2d__upper_mask(z, (ptrdiff_t)w2, at);
+}
+
+#if defined(__GNUC__) && !defined(P2D_NO_VECTOR_EXTENSIONS) && (defined(__clang__) || __GNUC__ >= 9)
+#define P2D__VECTOR 1
+#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
+#define P2D__X86_WIDE 1
+#endif
+#define P2D__UPPER_FN(name, bytes, attr)                                                        \
+    attr static void name(const double *z, size_t w2, size_t from, size_t to, uint8_t *flag)    \
+    {                                                                                           \
+        typedef double vd __attribute__((vector_size(bytes)));                                 \
+        typedef long long vi __attribute__((vector_size(bytes)));                              \
+        typedef unsigned char vb __attribute__((vector_size(bytes / 8)));                      \
+        const ptrdiff_t W = (ptrdiff_t)w2;                                                      \
+        const ptrdiff_t off[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1};                  \
+        size_t at;                                                                              \
+        for (at = from; at + bytes / 8 <= to; at += bytes / 8) {                                \
+            vd v, q[8];                                                                         \
+            vi m;                                                                               \
+            vb out;                                                                             \
+            int k;                                                                              \
+            memcpy(&v, z + at, sizeof v);                                                       \
+            for (k = 0; k < 8; k++) memcpy(&q[k], z + (ptrdiff_t)at + off[k], sizeof v);         \
+            m = ((q[0] >= v) & 1) | ((q[1] >= v) & 2) | ((q[2] >= v) & 4) | ((q[3] >= v) & 8) |   \
+                ((q[4] > v) & 16) | ((q[5] > v) & 32) | ((q[6] > v) & 64) | ((q[7] > v) & 128);   \
+            out = __builtin_convertvector(m, vb);                                               \
+            memcpy(flag + at, &out, sizeof out);                                                \
+        }                                                                                       \
+        p2d__upper_plain(z, w2, at, to, flag);                                                  \
+    }
+P2D__UPPER_FN(p2d__upper_v2, 16, )
+#if defined(P2D__X86_WIDE)
+P2D__UPPER_FN(p2d__upper_avx2, 32, __attribute__((target("avx2"))))
+P2D__UPPER_FN(p2d__upper_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+#endif
+
+static p2d__upper_fn p2d__pick_upper(void)
+{
+#if defined(P2D__X86_WIDE)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return p2d__upper_avx512;
+    if (__builtin_cpu_supports("avx2")) return p2d__upper_avx2;
+#endif
+#if defined(P2D__VECTOR)
+    return p2d__upper_v2;
+#else
+    return p2d__upper_plain;
+#endif
+}
+
+/* A -inf pixel on the edge would count the ring's -inf as an earlier neighbour: clear those bits. */
+static void p2d__clear_ring_bits(const p2d__plan *p, const double *z, uint8_t *flag)
+{
+    size_t ix, iy;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            unsigned ring = (ix == 1 ? 0x07u : 0u) | (iy == 1 ? 0x09u : 0u) | (iy == p->n_y ? 0x04u : 0u);
+            if (z[at] == -HUGE_VAL) flag[at] = (uint8_t)(flag[at] & ~ring);
+        }
+}
+
 /* ---- >>one worker's scratch ------------------------------------------------------------------ */
 
 typedef struct p2d__work {
@@ -566,6 +651,7 @@ typedef struct p2d__work {
     uint32_t stamp;
     uint8_t *flag;          /* pyPho: peak flags; exact: each pixel's upper-link mask */
     p2d__link links[256];   /* exact: the upper-link table of the run's connectivity */
+    p2d__upper_fn upper;    /* exact: the widest upper-link mask kernel this CPU runs */
 } p2d__work;
 
 static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
@@ -592,14 +678,11 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     for (i = 0; i < p->npad * p->block; i++) w->z[i] = -HUGE_VAL;
     for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
     for (i = 1; i <= p->n_x; i++) memset(w->mark + i * p->w2 + 1, 0, p->n_y * sizeof(uint32_t));
-    if (p->exact)
-        for (i = 0; i < p->npad; i++) {
-            w->lab[i] = -1;
-            w->up[i] = (int32_t)i; /* the ring's are read (and never used) by p2d__classify */
-        }
+    if (p->exact) /* the ring's pointers are read (and never used) by p2d__classify */
+        for (i = 0; i < p->npad; i++) w->up[i] = (int32_t)i;
     if (p->pypho) memset(w->flag, 0, p->npad);
-    if (p->exact) memset(w->flag, 0xFF, p->npad); /* the ring's flags: never earlier */
     if (p->exact) p2d__link_table(p->connectivity, w->links);
+    if (p->exact) w->upper = p2d__pick_upper();
     w->stamp = 0;
 }
 
@@ -756,11 +839,10 @@ static void p2d__sort_items(const double *z, double zmin, double zmax, const uin
    to an earlier pixel of its region: following the pointers climbs, through earlier pixels only,
    to the summit whose region holds the pixel from the time it is visited. Sorting and sweeping
    the critical pixels alone then gives exactly the full sweep's summits, cols and parents.
-   Each neighbour pair is compared once: the pass stores which later neighbours are higher (bits
-   4-7 of flag[]), and a pixel reads the earlier-neighbour bits off its four predecessors' flags.
-   Returns the number of critical pixels (items in crit, unsorted); up[] holds the pointers
-   (summits point at themselves), flag[] the upper-link masks, lab[] -1 (summits: themselves). */
-static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, uint32_t *crit)
+   The masks come first, for whole vectors; the pointer pass is then a chain of loads that only
+   reads them. Returns the number of critical pixels (in crit, row-major); up[] holds the
+   pointers (summits point at themselves), flag[] the upper-link masks. */
+static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, double zmin, uint32_t *crit)
 {
     size_t W = p->w2, ix, iy, n = 0;
     /* the neighbours that can carry a pointer: the connectivity's, earlier ones (bits 0-3) first */
@@ -768,36 +850,25 @@ static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, u
     const ptrdiff_t off[8] = {-(ptrdiff_t)W - 1, -(ptrdiff_t)W, -(ptrdiff_t)W + 1, -1, 1, (ptrdiff_t)W - 1,
                               (ptrdiff_t)W, (ptrdiff_t)W + 1};
     static const signed char lowest_bit[16] = {-1, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0};
-    /* locals, not w->...: the byte stores to flag[] could alias w itself */
-    uint8_t *flag = w->flag;
-    int32_t *up = w->up, *lab = w->lab;
+    /* locals, not w->...: the stores to up[] could alias w itself */
+    const uint8_t *flag = w->flag;
+    int32_t *up = w->up;
     const p2d__link *links = w->links;
+    w->upper(z, W, W + 1, p->n_x * W + p->n_y + 1, w->flag);
+    if (zmin == -HUGE_VAL) p2d__clear_ring_bits(p, z, w->flag);
     for (ix = 1; ix <= p->n_x; ix++) {
         for (iy = 1; iy <= p->n_y; iy++) {
             size_t at = ix * W + iy;
-            double v = z[at];
-            unsigned mask, b, a;
-            /* later neighbours: earlier than this pixel if strictly higher; earlier ones: if this
-               pixel was not strictly higher than them, as their own flags say. The ring is never
-               earlier: its values are -inf (never strictly higher) and its flags all ones. */
-            mask = (unsigned)(z[at + 1] > v) << 4 | (unsigned)(z[at + W - 1] > v) << 5 |
-                   (unsigned)(z[at + W] > v) << 6 | (unsigned)(z[at + W + 1] > v) << 7;
-            mask |= (~flag[at - W - 1] >> 7 & 1u) | (~flag[at - W] >> 6 & 1u) << 1 | (~flag[at - W + 1] >> 5 & 1u) << 2 |
-                    (~flag[at - 1] >> 4 & 1u) << 3;
-            flag[at] = (uint8_t)mask;
-            b = mask & before;
-            a = (mask & after) >> 4;
-            {   /* an earlier predecessor already points closer to the summit: take its pointer;
-                   else point at an earlier later neighbour; neither: a summit. No branches. */
-                int32_t via_b = up[(ptrdiff_t)at + off[lowest_bit[b] & 3]];
-                int32_t via_a = (int32_t)((ptrdiff_t)at + off[4 + (lowest_bit[a] & 3)]);
-                unsigned summit = (b | a) == 0;
-                int32_t use_b = -(int32_t)(b != 0), use_a = -(int32_t)(b == 0 && a != 0), self = -(int32_t)summit;
-                up[at] = (via_b & use_b) | (via_a & use_a) | ((int32_t)at & self);
-                lab[at] = ((int32_t)at & self) | ~self; /* itself, or -1 */
-                crit[n] = at; /* kept if critical */
-                n += summit | (links[mask].n_comp >= 2);
-            }
+            unsigned mask = flag[at], b = mask & before, a = (mask & after) >> 4;
+            /* an earlier predecessor already points closer to the summit: take its pointer; else
+               point at an earlier later neighbour; neither: a summit. No branches. */
+            int32_t via_b = up[(ptrdiff_t)at + off[lowest_bit[b] & 3]];
+            int32_t via_a = (int32_t)((ptrdiff_t)at + off[4 + (lowest_bit[a] & 3)]);
+            unsigned summit = (b | a) == 0;
+            int32_t use_b = -(int32_t)(b != 0), use_a = -(int32_t)(b == 0 && a != 0), self = -(int32_t)summit;
+            up[at] = (via_b & use_b) | (via_a & use_a) | ((int32_t)at & self);
+            crit[n] = (uint32_t)at; /* kept if critical */
+            n += summit | (links[mask].n_comp >= 2);
         }
     }
     return n;
@@ -835,6 +906,7 @@ static size_t p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, cons
         const p2d__link *l = w->links + w->flag[at];
         int k, m, nr = 0;
         if (w->up[at] == at) { /* a new summit */
+            lab[at] = at;
             root[at] = (int32_t)n_cand;
             w->cpix[n_cand] = at;
             w->csad[n_cand] = -1;
@@ -878,42 +950,36 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
 static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax,
                          double min_prom, p2d_peak *out)
 {
-    size_t n_crit = p2d__classify(p, w, z, w->crit), n_cand, c, n = 0, ix, iy;
+    size_t n_crit = p2d__classify(p, w, z, zmin, w->crit), i, n = 0;
     p2d__sort_items(z, zmin, zmax, w->crit, w->keys, w->keys2, n_crit);
-    n_cand = p2d__sweep(p, w, z, w->keys, n_crit);
-    /* Keep the summits that rise above their col (and the highest one above the minimum); mark
-       their pixels in lab (-2 - c) so one row-major scan lists them in order. */
-    for (c = 0; c < n_cand; c++) {
-        int32_t at = w->cpix[c];
-        double prom = c == 0 ? z[at] - zmin : z[at] - w->ccol[c];
+    p2d__sweep(p, w, z, w->keys, n_crit);
+    /* Keep the summits that rise above their col (and the highest one above the minimum); crit
+       lists them in row-major order. */
+    for (i = 0; i < n_crit; i++) {
+        int32_t at = (int32_t)w->crit[i], c;
+        double prom;
+        p2d_peak *pk;
+        if (w->up[at] != at) continue;
+        c = w->root[at];
+        prom = c == 0 ? z[at] - zmin : z[at] - w->ccol[c];
         w->cout[c] = -1;
-        if (prom > 0.0 && prom >= min_prom) w->lab[at] = -2 - (int32_t)c;
-    }
-    for (ix = 1; ix <= p->n_x; ix++)
-        for (iy = 1; iy <= p->n_y; iy++) {
-            size_t at = ix * p->w2 + iy;
-            int32_t v = w->lab[at];
-            p2d_peak *pk;
-            if (v > -2) continue;
-            c = (size_t)(-2 - v);
-            pk = out + n;
-            w->cout[c] = (int32_t)n++;
-            p2d__peak_at(p, pk, at, z[at]);
-            if (c == 0) {
-                pk->prominence = z[at] - zmin;
-            } else {
-                pk->prominence = z[at] - w->ccol[c];
-                pk->col_level = w->ccol[c];
-                pk->col_ix = (int32_t)((size_t)w->csad[c] / p->w2 - 1);
-                pk->col_iy = (int32_t)((size_t)w->csad[c] % p->w2 - 1);
-            }
+        if (!(prom > 0.0 && prom >= min_prom)) continue;
+        pk = out + n;
+        w->cout[c] = (int32_t)n++;
+        p2d__peak_at(p, pk, (size_t)at, z[at]);
+        pk->prominence = prom;
+        if (c > 0) {
+            pk->col_level = w->ccol[c];
+            pk->col_ix = (int32_t)((size_t)w->csad[c] / p->w2 - 1);
+            pk->col_iy = (int32_t)((size_t)w->csad[c] % p->w2 - 1);
         }
+    }
     /* Parents by candidate, now that every kept candidate has its list index. A parent always
        has at least the prominence of its child, so it is listed whenever the child is. */
-    for (c = 0; c < n; c++) {
-        size_t at = ((size_t)out[c].ix + 1) * p->w2 + (size_t)out[c].iy + 1;
-        int32_t cand = -2 - w->lab[at];
-        if (w->cpar[cand] >= 0) out[c].parent = w->cout[w->cpar[cand]];
+    for (i = 0; i < n; i++) {
+        size_t at = ((size_t)out[i].ix + 1) * p->w2 + (size_t)out[i].iy + 1;
+        int32_t cand = w->root[at];
+        if (w->cpar[cand] >= 0) out[i].parent = w->cout[w->cpar[cand]];
     }
     return n;
 }

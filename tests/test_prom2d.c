@@ -412,6 +412,62 @@ static void test_random_against_brute_force(void)
     CHECK_MSG(bad == 0, "%d mismatches", bad);
 }
 
+/* Every upper-link mask kernel against the sweep order itself (a neighbour inside the grid comes
+   first when it is higher, or equal and earlier in row-major order), on grids of many widths (so
+   every vector tail length), with ties, -0 and -inf pixels (the ring is -inf too). */
+static void test_upper_masks(void)
+{
+    typedef struct variant { const char *name; p2d__upper_fn f; } variant;
+    variant v[4];
+    int nv = 0, trial, k, bad = 0;
+    static const int dx[8] = {-1, -1, -1, 0, 0, 1, 1, 1}, dy[8] = {-1, 0, 1, -1, 1, -1, 0, 1};
+    v[nv].name = "plain", v[nv++].f = p2d__upper_plain;
+#if defined(P2D__VECTOR)
+    v[nv].name = "16-byte vectors", v[nv++].f = p2d__upper_v2;
+#if defined(P2D__X86_WIDE)
+    if (__builtin_cpu_supports("avx2")) v[nv].name = "AVX2", v[nv++].f = p2d__upper_avx2;
+    if (__builtin_cpu_supports("avx512f")) v[nv].name = "AVX-512", v[nv++].f = p2d__upper_avx512;
+#endif
+#endif
+    for (trial = 0; trial < 400; trial++) {
+        p2d__plan p;
+        double z[12 * 43];
+        uint8_t flag[12 * 43];
+        int nx = 1 + trial % 10, ny = 1 + (trial * 7) % 41, ix, iy, any_inf = 0, levels = 2 + trial % 5;
+        memset(&p, 0, sizeof p);
+        p.n_x = (size_t)nx, p.n_y = (size_t)ny, p.w2 = (size_t)ny + 2;
+        for (k = 0; k < (nx + 2) * (ny + 2); k++) z[k] = -HUGE_VAL;
+        for (ix = 1; ix <= nx; ix++)
+            for (iy = 1; iy <= ny; iy++) {
+                int level = (int)(rng_next() % (uint64_t)levels);
+                double *zz = z + ix * (ny + 2) + iy;
+                *zz = level == 0 && trial % 3 == 0 ? -HUGE_VAL : (double)level - 1.0;
+                if (*zz == 0.0 && (rng_next() & 1)) *zz = -0.0;
+                any_inf |= *zz == -HUGE_VAL;
+            }
+        for (k = 0; k < nv; k++) {
+            memset(flag, 0xAA, sizeof flag);
+            v[k].f(z, p.w2, p.w2 + 1, p.n_x * p.w2 + p.n_y + 1, flag);
+            if (any_inf) p2d__clear_ring_bits(&p, z, flag);
+            for (ix = 1; ix <= nx; ix++)
+                for (iy = 1; iy <= ny; iy++) {
+                    int at = ix * (ny + 2) + iy, j;
+                    unsigned want = 0;
+                    for (j = 0; j < 8; j++) {
+                        int qx = ix + dx[j], qy = iy + dy[j], q = qx * (ny + 2) + qy;
+                        if (qx < 1 || qx > nx || qy < 1 || qy > ny) continue;
+                        if (z[q] > z[at] || (z[q] == z[at] && q < at)) want |= 1u << j;
+                    }
+                    if (flag[at] != want && bad++ < 5)
+                        fprintf(stderr, "  %s: %d x %d grid, pixel (%d, %d): mask %02x, want %02x\n", v[k].name, nx, ny,
+                                ix - 1, iy - 1, flag[at], want);
+                }
+        }
+    }
+    CHECK_MSG(bad == 0, "%d wrong masks", bad);
+    CHECK(nv >= 1);
+}
+
 /* ---- edge cases ---------------------------------------------------------------------------- */
 
 static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
@@ -900,6 +956,7 @@ int main(void)
     RUN(test_exact_reference_conn4);
     RUN(test_contour_agreement);
     RUN(test_random_against_brute_force);
+    RUN(test_upper_masks);
     RUN(test_edge_pypho_reference);
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
