@@ -411,7 +411,7 @@ typedef struct p2d__plan {
     int exact, pypho;      /* which peak search (neither when peaks are off) */
     int connectivity;
     /* byte offsets of each array in a worker's slab, and the slab size */
-    size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_lab, o_root, o_cpix, o_csad, o_cpar,
+    size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_lab, o_root, o_sad, o_csad, o_cpar,
         o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, slab;
     size_t total;          /* every byte the run takes from the pool: n_workers slabs */
 } p2d__plan;
@@ -438,7 +438,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_crit) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_lab) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpix) ||
+        !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_sad) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpar) ||
         !p2d__take(&at, exact ? n : 0, sizeof(double), &p->o_ccol) ||
@@ -516,17 +516,27 @@ P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t
 /* The upper link of a pixel: which of its 8 neighbours (bit i: offset i in row-major order NW N NE
    W E SW S SE) come before it in the sweep, and how many separate pieces they form around it
    (pieces joined through the ring, in the run's connectivity, that touch the pixel), with one
-   neighbour of each piece. One piece or none: the pixel can join nothing together. */
-typedef struct p2d__link { uint8_t n_comp, rep[4]; } p2d__link;
+   neighbour of each piece. One piece or none: the pixel can join nothing together. The entry
+   also says what p2d__classify does with such a pixel, in offsets within the padded slice. */
+typedef struct p2d__link {
+    uint8_t n_comp, rep[4];
+    uint8_t summit, saddle;  /* no earlier neighbour; two pieces or more */
+    uint8_t take_up;         /* an earlier predecessor exists: take over its pointer */
+    int32_t up_off;          /* that predecessor (0 when none) */
+    int32_t to_off;          /* else the earlier later neighbour to point at (0: itself, a summit) */
+    int32_t rep_off[4];      /* rep[] as offsets */
+} p2d__link;
 
-static void p2d__link_table(int conn, p2d__link *table)
+static void p2d__link_table(int conn, size_t w2, p2d__link *table)
 {
     static const int dx[8] = {-1, -1, -1, 0, 0, 1, 1, 1}, dy[8] = {-1, 0, 1, -1, 1, -1, 0, 1};
+    /* the neighbours that can carry a pointer: the connectivity's, earlier ones (bits 0-3) first */
+    const int before = conn == 4 ? 0x0A : 0x0F, after = conn == 4 ? 0x50 : 0xF0;
     int mask, i, j;
     for (mask = 0; mask < 256; mask++) {
         int comp[8], stack[8], n = 0, top;
         p2d__link *l = table + mask;
-        l->n_comp = 0;
+        memset(l, 0, sizeof *l);
         for (i = 0; i < 8; i++) comp[i] = -1;
         for (i = 0; i < 8; i++) {
             int rep = -1;
@@ -547,6 +557,14 @@ static void p2d__link_table(int conn, p2d__link *table)
             n++;
             if (rep >= 0) l->rep[l->n_comp++] = (uint8_t)rep;
         }
+        for (i = 0; i < 8; i++) {
+            int32_t o = (int32_t)(dx[i] * (int)w2 + dy[i]);
+            if (i < l->n_comp) l->rep_off[i] = (int32_t)(dx[l->rep[i]] * (int)w2 + dy[l->rep[i]]);
+            if ((mask & before) >> i & 1 && !l->take_up) l->take_up = 1, l->up_off = o;
+            if ((mask & after) >> i & 1 && !l->to_off) l->to_off = o;
+        }
+        l->summit = (mask & (before | after)) == 0;
+        l->saddle = l->n_comp >= 2;
     }
 }
 
@@ -644,8 +662,8 @@ typedef struct p2d__work {
     size_t *n_peaks;       /* per bin of the block (inside the run's shared array) */
     p2d_slice *info;       /* per bin of the block */
     uint64_t *keys, *keys2;
-    uint32_t *crit;        /* exact: the critical pixels of a slice */
-    int32_t *lab, *root, *cpix, *csad, *cpar, *cout, *queue, *up;
+    uint32_t *crit, *sad;  /* exact: the summits and the saddles of a slice */
+    int32_t *lab, *root, *csad, *cpar, *cout, *queue, *up;
     double *ccol;
     uint32_t *mark;
     uint32_t stamp;
@@ -664,7 +682,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->keys2 = (uint64_t *)(slab + p->o_keys2);
     w->lab = (int32_t *)(slab + p->o_lab);
     w->root = (int32_t *)(slab + p->o_root);
-    w->cpix = (int32_t *)(slab + p->o_cpix);
+    w->sad = (uint32_t *)(slab + p->o_sad);
     w->csad = (int32_t *)(slab + p->o_csad);
     w->cpar = (int32_t *)(slab + p->o_cpar);
     w->ccol = (double *)(slab + p->o_ccol);
@@ -681,7 +699,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     if (p->exact) /* the ring's pointers are read (and never used) by p2d__classify */
         for (i = 0; i < p->npad; i++) w->up[i] = (int32_t)i;
     if (p->pypho) memset(w->flag, 0, p->npad);
-    if (p->exact) p2d__link_table(p->connectivity, w->links);
+    if (p->exact) p2d__link_table(p->connectivity, p->w2, w->links);
     if (p->exact) w->upper = p2d__pick_upper();
     w->stamp = 0;
 }
@@ -791,82 +809,85 @@ static void p2d__sort_run(const double *z, uint64_t *it, size_t n)
 }
 
 /* Sorts n pixels (padded indices, which order like row-major ones) by descending value, ties by
-   ascending index, into items (top 32 key bits << 32 | padded index; tmp is scratch): an LSD
-   radix sort (stable, so ties keep index order) on the 22 key bits from the highest one that
-   differs between the slice's extremes, then a sort of the rare runs whose sorted bits agree
-   (values closer than ~2^-19 relative for typical data). */
-static void p2d__sort_items(const double *z, double zmin, double zmax, const uint32_t *pixels, uint64_t *items,
-                            uint64_t *tmp, size_t n)
+   ascending index, as items (top 32 key bits << 32 | padded index). An LSD radix sort (stable,
+   so ties keep index order) on the 24 key bits from the highest one that differs between the
+   slice's extremes, in three passes of 8 bits (for a few hundred items small count tables pay),
+   then a sort of the rare runs whose sorted bits agree (values closer than ~2^-21 relative for
+   typical data). Returns the sorted array: items or tmp. */
+static uint64_t *p2d__sort_items(const double *z, double zmin, double zmax, const uint32_t *pixels, uint64_t *items,
+                                 uint64_t *tmp, size_t n)
 {
-    uint32_t c0[2048], c1[2048], s0 = 0, s1 = 0, c;
-    uint64_t span = (p2d__desc_key(zmin) ^ p2d__desc_key(zmax)) >> 32;
+    uint32_t count[3][256];
+    uint64_t span = (p2d__desc_key(zmin) ^ p2d__desc_key(zmax)) >> 32, *from = items, *to = tmp, *swap;
     size_t i;
-    int top = 32, lowest;
+    int top = 32, lowest, d, c;
     while (span >> (top - 32)) top++;
-    lowest = top - 22 > 32 ? top - 22 : 32;
-    memset(c0, 0, sizeof c0);
-    memset(c1, 0, sizeof c1);
+    lowest = top - 24 > 32 ? top - 24 : 32;
+    memset(count, 0, sizeof count);
     for (i = 0; i < n; i++) {
-        items[i] = (p2d__desc_key(z[pixels[i]]) & 0xFFFFFFFF00000000u) | (uint64_t)pixels[i];
-        c0[(items[i] >> lowest) & 2047]++;
-        c1[(items[i] >> (lowest + 11)) & 2047]++;
+        uint64_t it = (p2d__desc_key(z[pixels[i]]) & 0xFFFFFFFF00000000u) | (uint64_t)pixels[i];
+        items[i] = it;
+        count[0][(it >> lowest) & 255]++;
+        count[1][(it >> (lowest + 8)) & 255]++;
+        count[2][(it >> (lowest + 16)) & 255]++;
     }
-    for (c = 0; c < 2048; c++) {
-        uint32_t x0 = c0[c], x1 = c1[c];
-        c0[c] = s0; s0 += x0;
-        c1[c] = s1; s1 += x1;
+    for (d = 0; d < 3; d++) {
+        uint32_t sum = 0;
+        for (c = 0; c < 256; c++) {
+            uint32_t x = count[d][c];
+            count[d][c] = sum;
+            sum += x;
+        }
+        for (i = 0; i < n; i++) to[count[d][(from[i] >> (lowest + 8 * d)) & 255]++] = from[i];
+        swap = from, from = to, to = swap;
     }
-    for (i = 0; i < n; i++) tmp[c0[(items[i] >> lowest) & 2047]++] = items[i];
-    for (i = 0; i < n; i++) items[c1[(tmp[i] >> (lowest + 11)) & 2047]++] = tmp[i];
     for (i = 1; i < n; i++) {
         size_t end;
-        if ((items[i] >> lowest) != (items[i - 1] >> lowest)) continue;
-        for (end = i + 1; end < n && (items[end] >> lowest) == (items[i] >> lowest); end++) {}
-        p2d__sort_run(z, items + i - 1, end - i + 1);
+        if ((from[i] >> lowest) != (from[i - 1] >> lowest)) continue;
+        for (end = i + 1; end < n && (from[end] >> lowest) == (from[i] >> lowest); end++) {}
+        p2d__sort_run(z, from + i - 1, end - i + 1);
         i = end - 1;
     }
+    return from;
 }
 
 /* The sweep of section 4 visits every pixel in descending order, but only two kinds of pixel
-   change its regions: summits (no earlier neighbour) and pixels whose earlier neighbours form two
-   or more pieces around them (p2d__link). One pass over the slice in row-major order finds both
-   ("critical" pixels, about a quarter of a noisy posterior) and gives every other pixel a pointer
-   to an earlier pixel of its region: following the pointers climbs, through earlier pixels only,
-   to the summit whose region holds the pixel from the time it is visited. Sorting and sweeping
-   the critical pixels alone then gives exactly the full sweep's summits, cols and parents.
-   The masks come first, for whole vectors; the pointer pass is then a chain of loads that only
-   reads them. Returns the number of critical pixels (in crit, row-major); up[] holds the
-   pointers (summits point at themselves), flag[] the upper-link masks. */
-static size_t p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, double zmin, uint32_t *crit)
+   change its regions: summits (no earlier neighbour) and saddles (pixels whose earlier neighbours
+   form two or more pieces around them, p2d__link). One pass over the slice in row-major order
+   lists both and gives every other pixel a pointer to an earlier pixel of its region: following
+   the pointers climbs, through earlier pixels only, to the summit whose region holds the pixel
+   from the time it is visited. Sorting and sweeping the summits and saddles alone then gives
+   exactly the full sweep's summits, cols and parents. The masks come first, for whole vectors;
+   the pointer pass is then table look-ups without branches. Lists the summits (crit) and the
+   saddles (sad) in row-major order; up[] holds the pointers (summits point at themselves),
+   flag[] the upper-link masks. */
+static void p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, double zmin, size_t *n_summits,
+                          size_t *n_saddles)
 {
-    size_t W = p->w2, ix, iy, n = 0;
-    /* the neighbours that can carry a pointer: the connectivity's, earlier ones (bits 0-3) first */
-    const unsigned before = p->connectivity == 4 ? 0x0Au : 0x0Fu, after = p->connectivity == 4 ? 0x50u : 0xF0u;
-    const ptrdiff_t off[8] = {-(ptrdiff_t)W - 1, -(ptrdiff_t)W, -(ptrdiff_t)W + 1, -1, 1, (ptrdiff_t)W - 1,
-                              (ptrdiff_t)W, (ptrdiff_t)W + 1};
-    static const signed char lowest_bit[16] = {-1, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0};
-    /* locals, not w->...: the stores to up[] could alias w itself */
+    size_t W = p->w2, ix, iy, ns = 0, nd = 0;
+    /* locals, not w->...: the stores could alias w itself */
     const uint8_t *flag = w->flag;
     int32_t *up = w->up;
+    uint32_t *summits = w->crit, *saddles = w->sad;
     const p2d__link *links = w->links;
     w->upper(z, W, W + 1, p->n_x * W + p->n_y + 1, w->flag);
     if (zmin == -HUGE_VAL) p2d__clear_ring_bits(p, z, w->flag);
     for (ix = 1; ix <= p->n_x; ix++) {
         for (iy = 1; iy <= p->n_y; iy++) {
-            size_t at = ix * W + iy;
-            unsigned mask = flag[at], b = mask & before, a = (mask & after) >> 4;
+            int32_t at = (int32_t)(ix * W + iy);
+            const p2d__link *l = links + flag[at];
             /* an earlier predecessor already points closer to the summit: take its pointer; else
-               point at an earlier later neighbour; neither: a summit. No branches. */
-            int32_t via_b = up[(ptrdiff_t)at + off[lowest_bit[b] & 3]];
-            int32_t via_a = (int32_t)((ptrdiff_t)at + off[4 + (lowest_bit[a] & 3)]);
-            unsigned summit = (b | a) == 0;
-            int32_t use_b = -(int32_t)(b != 0), use_a = -(int32_t)(b == 0 && a != 0), self = -(int32_t)summit;
-            up[at] = (via_b & use_b) | (via_a & use_a) | ((int32_t)at & self);
-            crit[n] = (uint32_t)at; /* kept if critical */
-            n += summit | (links[mask].n_comp >= 2);
+               point at an earlier later neighbour, or at itself (a summit) */
+            int32_t via = up[at + l->up_off], own = at + l->to_off, take = -(int32_t)l->take_up;
+            up[at] = (via & take) | (own & ~take);
+            summits[ns] = (uint32_t)at;
+            saddles[nd] = (uint32_t)at;
+            ns += l->summit;
+            nd += l->saddle;
         }
     }
-    return n;
+    *n_summits = ns;
+    *n_saddles = nd;
 }
 
 /* The root of x's tree. Trees here are shallow (a hop or two), so the first two hops are taken
@@ -887,31 +908,49 @@ static int32_t p2d__find(int32_t *parent, int32_t x)
     return r;
 }
 
-/* Sweep over the sorted critical pixels. Candidate c (in birth order, so c = 0 is the highest
-   summit) sits at padded index cpix[c]; when it dies: col level ccol[c], saddle csad[c], parent
-   cpar[c]. lab[] is the union-find over summits, root[] a summit's candidate. */
-static size_t p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *crit, size_t n_crit)
+/* Births: the summits, in sweep order, become candidates 0, 1, ... (0 is the highest). Candidate
+   c, when it dies: col level ccol[c], saddle csad[c], parent cpar[c]. lab[] is the union-find
+   over summits, root[] a summit's candidate. */
+static size_t p2d__births(p2d__work *w, const double *z, const uint64_t *sorted, size_t n)
 {
-    int32_t W = (int32_t)p->w2;
-    const int32_t off[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1};
-    int32_t *lab = w->lab, *root = w->root;
-    size_t i, n_cand = 0;
-    for (i = 0; i < n_crit; i++) {
-        int32_t at = (int32_t)(uint32_t)crit[i], roots[4], win = -1;
+    size_t c;
+    for (c = 0; c < n; c++) {
+        int32_t at = (int32_t)(uint32_t)sorted[c];
+        w->lab[at] = at;
+        w->root[at] = (int32_t)c;
+        w->csad[c] = -1;
+        w->cpar[c] = -1;
+        w->ccol[c] = z[at];
+    }
+    return n;
+}
+
+/* The sweep over the sorted saddles. Every summit is born before it starts: a saddle only meets
+   the regions of summits above it, so this is the full sweep's order of events. */
+static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, size_t n, size_t n_cand)
+{
+    int32_t *lab = w->lab, *root = w->root, *up = w->up;
+    /* a slot no candidate has (a saddle is no summit, so n_cand < the pixels): the writes of a
+       two-piece saddle whose pieces are one region already go there */
+    const int32_t spare = (int32_t)n_cand;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int32_t at = (int32_t)(uint32_t)sorted[i], roots[4], win = -1;
         const p2d__link *l = w->links + w->flag[at];
         int k, m, nr = 0;
-        if (w->up[at] == at) { /* a new summit */
-            lab[at] = at;
-            root[at] = (int32_t)n_cand;
-            w->cpix[n_cand] = at;
-            w->csad[n_cand] = -1;
-            w->cpar[n_cand] = -1;
-            w->ccol[n_cand] = z[at];
-            n_cand++;
+        if (l->n_comp == 2) { /* most saddles: no branch on the outcome */
+            int32_t r0 = p2d__find(lab, p2d__find(up, at + l->rep_off[0]));
+            int32_t r1 = p2d__find(lab, p2d__find(up, at + l->rep_off[1]));
+            int32_t hi = root[r0] < root[r1] ? r0 : r1, lo = hi == r0 ? r1 : r0;
+            int32_t c = r0 != r1 ? root[lo] : spare;
+            w->ccol[c] = z[at];
+            w->csad[c] = at;
+            w->cpar[c] = root[hi];
+            lab[lo] = hi;
             continue;
         }
         for (k = 0; k < l->n_comp; k++) {
-            int32_t r = p2d__find(lab, p2d__find(w->up, at + off[l->rep[k]]));
+            int32_t r = p2d__find(lab, p2d__find(up, at + l->rep_off[k]));
             for (m = 0; m < nr && roots[m] != r; m++) {}
             if (m == nr) {
                 roots[nr++] = r;
@@ -928,7 +967,6 @@ static size_t p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, cons
             lab[roots[m]] = win;
         }
     }
-    return n_cand;
 }
 
 static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double h)
@@ -945,18 +983,19 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
 static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax,
                          double min_prom, p2d_peak *out)
 {
-    size_t n_crit = p2d__classify(p, w, z, zmin, w->crit), i, n = 0;
-    p2d__sort_items(z, zmin, zmax, w->crit, w->keys, w->keys2, n_crit);
-    p2d__sweep(p, w, z, w->keys, n_crit);
-    /* Keep the summits that rise above their col (and the highest one above the minimum); crit
-       lists them in row-major order. */
-    for (i = 0; i < n_crit; i++) {
-        int32_t at = (int32_t)w->crit[i], c;
-        double prom;
+    size_t n_summits, n_saddles, n_cand, i, n = 0;
+    const uint64_t *sorted;
+    p2d__classify(p, w, z, zmin, &n_summits, &n_saddles);
+    sorted = p2d__sort_items(z, zmin, zmax, w->crit, w->keys, w->keys2, n_summits);
+    n_cand = p2d__births(w, z, sorted, n_summits);
+    sorted = p2d__sort_items(z, zmin, zmax, w->sad, w->keys, w->keys2, n_saddles);
+    p2d__sweep(w, z, sorted, n_saddles, n_cand);
+    /* Keep the summits that rise above their col (and the highest one above the minimum), in
+       row-major order. */
+    for (i = 0; i < n_summits; i++) {
+        int32_t at = (int32_t)w->crit[i], c = w->root[at];
+        double prom = c == 0 ? z[at] - zmin : z[at] - w->ccol[c];
         p2d_peak *pk;
-        if (w->up[at] != at) continue;
-        c = w->root[at];
-        prom = c == 0 ? z[at] - zmin : z[at] - w->ccol[c];
         w->cout[c] = -1;
         if (!(prom > 0.0 && prom >= min_prom)) continue;
         pk = out + n;
