@@ -653,6 +653,109 @@ static void p2d__clear_ring_bits(const p2d__plan *p, const double *z, uint8_t *f
         }
 }
 
+/* ---- >>range of a slice ----------------------------------------------------------------- */
+
+/* Min and max of a slice's pixels; 0 when one is NaN. The vector variants give the same values
+   up to the sign of a zero (p2d__scan settles it). */
+typedef int (*p2d__range_fn)(const double *z, size_t w2, size_t n_x, size_t n_y, double *mn, double *mx);
+
+static int p2d__range_plain(const double *z, size_t w2, size_t n_x, size_t n_y, double *mn, double *mx)
+{
+    size_t ix, iy;
+    double lo = z[w2 + 1], hi = lo;
+    int nan = 0;
+    for (ix = 1; ix <= n_x; ix++)
+        for (iy = 1; iy <= n_y; iy++) {
+            double v = z[ix * w2 + iy];
+            nan |= v != v;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    *mn = lo, *mx = hi;
+    return !nan;
+}
+
+#if defined(P2D__VECTOR)
+#define P2D__RANGE_FN(name, bytes, attr)                                                        \
+    attr static int name(const double *z, size_t w2, size_t n_x, size_t n_y, double *mn, double *mx) \
+    {                                                                                           \
+        typedef double vd __attribute__((vector_size(bytes)));                                 \
+        typedef long long vi __attribute__((vector_size(bytes)));                              \
+        enum { L = bytes / 8 };                                                                 \
+        double lanes[2][L], lo, hi;                                                             \
+        vd vlo, vhi;                                                                            \
+        vi bad, m, a, b;                                                                        \
+        size_t ix, iy;                                                                          \
+        int k, ok;                                                                              \
+        if (n_y < L) return p2d__range_plain(z, w2, n_x, n_y, mn, mx);                         \
+        memcpy(&vlo, z + w2 + 1, sizeof vlo);                                                   \
+        vhi = vlo;                                                                              \
+        memset(&bad, 0, sizeof bad);                                                            \
+        for (ix = 1; ix <= n_x; ix++)                                                           \
+            for (iy = 1; iy <= n_y; iy += L) {                                                  \
+                vd v;                                                                           \
+                if (iy + L > n_y + 1) iy = n_y + 1 - L; /* the row's last vector overlaps */    \
+                memcpy(&v, z + ix * w2 + iy, sizeof v);                                         \
+                bad |= v != v;                                                                  \
+                memcpy(&a, &v, sizeof a);                                                       \
+                m = v < vlo; memcpy(&b, &vlo, sizeof b); b = (a & m) | (b & ~m); memcpy(&vlo, &b, sizeof b); \
+                m = v > vhi; memcpy(&b, &vhi, sizeof b); b = (a & m) | (b & ~m); memcpy(&vhi, &b, sizeof b); \
+            }                                                                                   \
+        memcpy(lanes[0], &vlo, sizeof vlo);                                                     \
+        memcpy(lanes[1], &vhi, sizeof vhi);                                                     \
+        lo = lanes[0][0], hi = lanes[1][0];                                                     \
+        for (k = 1; k < L; k++) {                                                               \
+            lo = lanes[0][k] < lo ? lanes[0][k] : lo;                                           \
+            hi = lanes[1][k] > hi ? lanes[1][k] : hi;                                           \
+        }                                                                                       \
+        ok = 1;                                                                                 \
+        for (k = 0; k < L; k++) ok &= bad[k] == 0;                                              \
+        *mn = lo, *mx = hi;                                                                     \
+        return ok;                                                                              \
+    }
+P2D__RANGE_FN(p2d__range_v2, 16, )
+#if defined(P2D__X86_WIDE)
+P2D__RANGE_FN(p2d__range_avx2, 32, __attribute__((target("avx2"))))
+P2D__RANGE_FN(p2d__range_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+#endif
+
+static p2d__range_fn p2d__pick_range(void)
+{
+#if defined(P2D__X86_WIDE)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return p2d__range_avx512;
+    if (__builtin_cpu_supports("avx2")) return p2d__range_avx2;
+#endif
+#if defined(P2D__VECTOR)
+    return p2d__range_v2;
+#else
+    return p2d__range_plain;
+#endif
+}
+
+/* The first pixel equal to v in row-major order (padded index); v is one of the pixels. */
+static size_t p2d__first_equal(const p2d__plan *p, const double *z, double v)
+{
+    size_t ix, iy;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++)
+            if (z[ix * p->w2 + iy] == v) return ix * p->w2 + iy;
+    return p->w2 + 1;
+}
+
+/* Min, max, first row-major argmax (padded index). Returns 0 for a NaN slice. Each extreme is
+   the value of its first pixel, so a zero has the same sign whatever the kernel. */
+static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, double *mn, double *mx, size_t *arg)
+{
+    double lo, hi;
+    if (!range(z, p->w2, p->n_x, p->n_y, &lo, &hi)) return 0;
+    *arg = p2d__first_equal(p, z, hi);
+    *mx = z[*arg];
+    *mn = lo == 0.0 ? z[p2d__first_equal(p, z, 0.0)] : lo;
+    return 1;
+}
+
 /* ---- >>one worker's scratch ------------------------------------------------------------------ */
 
 typedef struct p2d__work {
@@ -670,6 +773,7 @@ typedef struct p2d__work {
     uint8_t *flag;          /* pyPho: peak flags; exact: each pixel's upper-link mask */
     p2d__link links[256];   /* exact: the upper-link table of the run's connectivity */
     p2d__upper_fn upper;    /* exact: the widest upper-link mask kernel this CPU runs */
+    p2d__range_fn range;    /* the widest min/max kernel */
 } p2d__work;
 
 static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
@@ -701,6 +805,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     if (p->pypho) memset(w->flag, 0, p->npad);
     if (p->exact) p2d__link_table(p->connectivity, p->w2, w->links);
     if (p->exact) w->upper = p2d__pick_upper();
+    w->range = p2d__pick_range();
     w->stamp = 0;
 }
 
@@ -751,24 +856,6 @@ static void p2d__gather(const p2d__job *j, size_t t0, size_t nb, double *z)
                 for (b = 0; b < nb; b++) dst[b * p->npad] = src[(ptrdiff_t)b * j->st];
             }
         }
-}
-
-/* Min, max, first row-major argmax (padded index), NaN. Returns 0 for a NaN slice. */
-static int p2d__scan(const p2d__plan *p, const double *z, double *mn, double *mx, size_t *arg)
-{
-    size_t ix, iy, best = p->w2 + 1;
-    double lo = z[best], hi = z[best];
-    for (ix = 1; ix <= p->n_x; ix++) {
-        const double *row = z + ix * p->w2;
-        for (iy = 1; iy <= p->n_y; iy++) {
-            double v = row[iy];
-            if (v != v) return 0;
-            if (v < lo) lo = v;
-            if (v > hi) { hi = v; best = ix * p->w2 + iy; }
-        }
-    }
-    *mn = lo; *mx = hi; *arg = best;
-    return 1;
 }
 
 /* ---- >>exact mode: the union-find sweep over the pixels that matter --------------------------- */
@@ -1144,7 +1231,7 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     info->n_peaks = 0;
     info->dominant = -1;
     info->dom_ix = info->dom_iy = -1;
-    if (!p2d__scan(p, z, &mn, &mx, &arg)) {
+    if (!p2d__scan(p, w->range, z, &mn, &mx, &arg)) {
         info->status = P2D_SLICE_NAN;
         info->min = info->max = NAN;
         return;

@@ -468,6 +468,55 @@ static void test_upper_masks(void)
     CHECK(nv >= 1);
 }
 
+/* Every min/max kernel against the plain loop on grids of every width (vector tails, rows shorter
+   than a vector) with NaN pixels anywhere; and p2d__scan's zero rule: the first zero's sign. */
+static void test_range_kernels(void)
+{
+    typedef struct variant { const char *name; p2d__range_fn f; } variant;
+    variant v[4];
+    int nv = 0, trial, k, bad = 0;
+    v[nv].name = "plain", v[nv++].f = p2d__range_plain;
+#if defined(P2D__VECTOR)
+    v[nv].name = "16-byte vectors", v[nv++].f = p2d__range_v2;
+#if defined(P2D__X86_WIDE)
+    if (__builtin_cpu_supports("avx2")) v[nv].name = "AVX2", v[nv++].f = p2d__range_avx2;
+    if (__builtin_cpu_supports("avx512f")) v[nv].name = "AVX-512", v[nv++].f = p2d__range_avx512;
+#endif
+#endif
+    for (trial = 0; trial < 400; trial++) {
+        double z[12 * 43], lo0 = 0, hi0 = 0;
+        int nx = 1 + trial % 10, ny = 1 + (trial * 7) % 41, ix, iy, ok0 = 0;
+        for (k = 0; k < 12 * 43; k++) z[k] = -HUGE_VAL;
+        for (ix = 1; ix <= nx; ix++)
+            for (iy = 1; iy <= ny; iy++) z[ix * (ny + 2) + iy] = (double)(int64_t)(rng_next() % 2001) - 1000.0;
+        if (trial % 4 == 1) z[(1 + (int)(rng_next() % (uint64_t)nx)) * (ny + 2) + 1 + (int)(rng_next() % (uint64_t)ny)] = NAN;
+        for (k = 0; k < nv; k++) {
+            double lo, hi;
+            int ok = v[k].f(z, (size_t)ny + 2, (size_t)nx, (size_t)ny, &lo, &hi);
+            if (k == 0) { ok0 = ok, lo0 = lo, hi0 = hi; continue; }
+            if ((ok != ok0 || (ok && (lo != lo0 || hi != hi0))) && bad++ < 5)
+                fprintf(stderr, "  %s, %d x %d: %d %g %g, plain %d %g %g\n", v[k].name, nx, ny, ok, lo, hi, ok0, lo0, hi0);
+        }
+        CHECK(ok0 == (trial % 4 != 1));
+    }
+    CHECK_MSG(bad == 0, "%d wrong ranges", bad);
+    {   /* zeros only, the first one negative: min -0, max -0, argmax the first pixel */
+        p2d__plan p;
+        double z[5 * 12], mn, mx;
+        size_t arg, i;
+        memset(&p, 0, sizeof p);
+        p.n_x = 3, p.n_y = 10, p.w2 = 12;
+        for (i = 0; i < 5 * 12; i++) z[i] = -HUGE_VAL;
+        for (i = 1; i <= 3; i++) memset(z + i * 12 + 1, 0, 10 * sizeof(double));
+        z[13] = -0.0;
+        CHECK(p2d__scan(&p, p2d__pick_range(), z, &mn, &mx, &arg) == 1);
+        CHECK(mn == 0.0 && signbit(mn) && mx == 0.0 && signbit(mx) && arg == 13);
+        z[13] = 0.0, z[14] = -0.0;
+        CHECK(p2d__scan(&p, p2d__pick_range(), z, &mn, &mx, &arg) == 1);
+        CHECK(!signbit(mn) && !signbit(mx) && arg == 13);
+    }
+}
+
 /* ---- edge cases ---------------------------------------------------------------------------- */
 
 static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
@@ -957,6 +1006,7 @@ int main(void)
     RUN(test_contour_agreement);
     RUN(test_random_against_brute_force);
     RUN(test_upper_masks);
+    RUN(test_range_kernels);
     RUN(test_edge_pypho_reference);
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
