@@ -275,6 +275,11 @@ P2DDEF const char *p2d_build_info(void);
 #endif
 
 #define P2D__MSG 256
+#if defined(__GNUC__)
+#define P2D__INLINE inline __attribute__((always_inline))
+#else
+#define P2D__INLINE
+#endif
 #ifndef P2D__BLOCK_TARGET
 #define P2D__BLOCK_TARGET ((size_t)256 << 10) /* slices + masks of a block: about L2 */
 #endif
@@ -977,22 +982,24 @@ static void p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, dou
     *n_saddles = nd;
 }
 
-/* The root of x's tree. Trees here are shallow (a hop or two), so the first two hops are taken
-   without a loop whose exit the branch predictor would keep missing; deeper paths are halved. */
-static int32_t p2d__find(int32_t *parent, int32_t x)
+/* The root of x's tree. Trees here are shallow (a hop or two): the first two hops are inline and
+   take no loop whose exit the branch predictor would keep missing; deeper paths are halved. */
+static int32_t p2d__find_deep(int32_t *parent, int32_t x, int32_t r)
 {
-    int32_t a = parent[x], b = parent[a], r;
-    if (parent[b] == b) {
-        parent[x] = b;
-        return b;
-    }
-    r = b;
     while (parent[r] != r) {
         parent[r] = parent[parent[r]];
         r = parent[r];
     }
     parent[x] = r;
     return r;
+}
+
+static P2D__INLINE int32_t p2d__find(int32_t *parent, int32_t x)
+{
+    int32_t b = parent[parent[x]];
+    if (parent[b] != b) return p2d__find_deep(parent, x, b);
+    parent[x] = b;
+    return b;
 }
 
 /* Births: the summits, in sweep order, become candidates 0, 1, ... (0 is the highest). Candidate
