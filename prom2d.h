@@ -1002,21 +1002,26 @@ static P2D__INLINE int32_t p2d__find(int32_t *parent, int32_t x)
     return b;
 }
 
-/* Births: the summits, in sweep order, become candidates 0, 1, ... (0 is the highest). Candidate
-   c, when it dies: col level ccol[c], saddle csad[c], parent cpar[c]. lab[] is the union-find
-   over summits, root[] a summit's candidate. */
-static size_t p2d__births(p2d__work *w, const double *z, const uint64_t *sorted, size_t n)
+/* Births: summit i (row-major) becomes candidate i. Candidate c, when it dies: col level ccol[c],
+   saddle csad[c], parent cpar[c]. lab[] is the union-find over summits, root[] a summit's
+   candidate. */
+static void p2d__births(p2d__work *w, const double *z, const uint32_t *summits, size_t n)
 {
     size_t c;
     for (c = 0; c < n; c++) {
-        int32_t at = (int32_t)(uint32_t)sorted[c];
+        int32_t at = (int32_t)summits[c];
         w->lab[at] = at;
         w->root[at] = (int32_t)c;
         w->csad[c] = -1;
         w->cpar[c] = -1;
         w->ccol[c] = z[at];
     }
-    return n;
+}
+
+/* Summit a comes before summit b in the sweep: higher, or as high and earlier in row-major order. */
+static P2D__INLINE int p2d__older(const double *z, int32_t a, int32_t b)
+{
+    return z[a] > z[b] || (z[a] == z[b] && a < b);
 }
 
 /* The sweep over the sorted saddles. Every summit is born before it starts: a saddle only meets
@@ -1035,7 +1040,7 @@ static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, si
         if (l->n_comp == 2) { /* most saddles: no branch on the outcome */
             int32_t r0 = p2d__find(lab, p2d__find(up, at + l->rep_off[0]));
             int32_t r1 = p2d__find(lab, p2d__find(up, at + l->rep_off[1]));
-            int32_t hi = root[r0] < root[r1] ? r0 : r1, lo = hi == r0 ? r1 : r0;
+            int32_t hi = p2d__older(z, r0, r1) ? r0 : r1, lo = hi == r0 ? r1 : r0;
             int32_t c = r0 != r1 ? root[lo] : spare;
             w->ccol[c] = z[at];
             w->csad[c] = at;
@@ -1048,7 +1053,7 @@ static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, si
             for (m = 0; m < nr && roots[m] != r; m++) {}
             if (m == nr) {
                 roots[nr++] = r;
-                if (win < 0 || root[r] < root[win]) win = r;
+                if (win < 0 || p2d__older(z, r, win)) win = r;
             }
         }
         for (m = 0; m < nr; m++) { /* every region but the highest one's dies here */
@@ -1075,20 +1080,17 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
 
 /* Exact peaks of one slice into out (row-major); returns the count. */
 static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax,
-                         double min_prom, p2d_peak *out)
+                         size_t top, double min_prom, p2d_peak *out)
 {
-    size_t n_summits, n_saddles, n_cand, i, n = 0;
-    const uint64_t *sorted;
+    size_t n_summits, n_saddles, i, n = 0;
     p2d__classify(p, w, z, zmin, &n_summits, &n_saddles);
-    sorted = p2d__sort_items(z, zmin, zmax, w->crit, w->keys, w->keys2, n_summits);
-    n_cand = p2d__births(w, z, sorted, n_summits);
-    sorted = p2d__sort_items(z, zmin, zmax, w->sad, w->keys, w->keys2, n_saddles);
-    p2d__sweep(w, z, sorted, n_saddles, n_cand);
-    /* Keep the summits that rise above their col (and the highest one above the minimum), in
-       row-major order. */
+    p2d__births(w, z, w->crit, n_summits);
+    p2d__sweep(w, z, p2d__sort_items(z, zmin, zmax, w->sad, w->keys, w->keys2, n_saddles), n_saddles, n_summits);
+    /* Keep the summits that rise above their col (and the highest one, top, above the minimum),
+       in row-major order. */
     for (i = 0; i < n_summits; i++) {
         int32_t at = (int32_t)w->crit[i], c = w->root[at];
-        double prom = c == 0 ? z[at] - zmin : z[at] - w->ccol[c];
+        double prom = (size_t)at == top ? z[at] - zmin : z[at] - w->ccol[c];
         p2d_peak *pk;
         w->cout[c] = -1;
         if (!(prom > 0.0 && prom >= min_prom)) continue;
@@ -1096,7 +1098,7 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
         w->cout[c] = (int32_t)n++;
         p2d__peak_at(p, pk, (size_t)at, z[at]);
         pk->prominence = prom;
-        if (c > 0) {
+        if ((size_t)at != top) {
             pk->col_level = w->ccol[c];
             pk->col_ix = (int32_t)((size_t)w->csad[c] / p->w2 - 1);
             pk->col_iy = (int32_t)((size_t)w->csad[c] % p->w2 - 1);
@@ -1251,7 +1253,7 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     info->dom_iy = (int32_t)(arg % p->w2 - 1);
     if (p->peaks) {
         info->n_peaks = d->mode == P2D_MODE_PYPHO ? p2d__pypho(p, w, z, mn, d->min_prominence, peaks)
-                                                 : p2d__exact(p, w, z, mn, mx, d->min_prominence, peaks);
+                                                 : p2d__exact(p, w, z, mn, mx, arg, d->min_prominence, peaks);
         for (i = 0; i < info->n_peaks; i++)
             if (peaks[i].ix == info->dom_ix && peaks[i].iy == info->dom_iy) { info->dominant = (ptrdiff_t)i; break; }
     }
