@@ -602,6 +602,7 @@ static void p2d__upper_plain(const double *z, size_t w2, size_t from, size_t to,
 #if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
 #define P2D__X86_WIDE 1
 #endif
+/* Named vectors, not an array: gcc keeps an array of vectors on the stack. */
 #define P2D__UPPER_FN(name, bytes, attr)                                                        \
     attr static void name(const double *z, size_t w2, size_t from, size_t to, uint8_t *flag)    \
     {                                                                                           \
@@ -609,17 +610,23 @@ static void p2d__upper_plain(const double *z, size_t w2, size_t from, size_t to,
         typedef long long vi __attribute__((vector_size(bytes)));                              \
         typedef unsigned char vb __attribute__((vector_size(bytes / 8)));                      \
         const ptrdiff_t W = (ptrdiff_t)w2;                                                      \
-        const ptrdiff_t off[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1};                  \
         size_t at;                                                                              \
         for (at = from; at + bytes / 8 <= to; at += bytes / 8) {                                \
-            vd v, q[8];                                                                         \
+            const double *c = z + at;                                                           \
+            vd v, nw, n, ne, we, ea, sw, s, se;                                                 \
             vi m;                                                                               \
             vb out;                                                                             \
-            int k;                                                                              \
-            memcpy(&v, z + at, sizeof v);                                                       \
-            for (k = 0; k < 8; k++) memcpy(&q[k], z + (ptrdiff_t)at + off[k], sizeof v);         \
-            m = ((q[0] >= v) & 1) | ((q[1] >= v) & 2) | ((q[2] >= v) & 4) | ((q[3] >= v) & 8) |   \
-                ((q[4] > v) & 16) | ((q[5] > v) & 32) | ((q[6] > v) & 64) | ((q[7] > v) & 128);   \
+            memcpy(&v, c, sizeof v);                                                            \
+            memcpy(&nw, c - W - 1, sizeof v);                                                   \
+            memcpy(&n, c - W, sizeof v);                                                        \
+            memcpy(&ne, c - W + 1, sizeof v);                                                   \
+            memcpy(&we, c - 1, sizeof v);                                                       \
+            memcpy(&ea, c + 1, sizeof v);                                                       \
+            memcpy(&sw, c + W - 1, sizeof v);                                                   \
+            memcpy(&s, c + W, sizeof v);                                                        \
+            memcpy(&se, c + W + 1, sizeof v);                                                   \
+            m = ((nw >= v) & 1) | ((n >= v) & 2) | ((ne >= v) & 4) | ((we >= v) & 8) |          \
+                ((ea > v) & 16) | ((sw > v) & 32) | ((s > v) & 64) | ((se > v) & 128);          \
             out = __builtin_convertvector(m, vb);                                               \
             memcpy(flag + at, &out, sizeof out);                                                \
         }                                                                                       \
