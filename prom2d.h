@@ -416,7 +416,7 @@ typedef struct p2d__plan {
     int exact, pypho;      /* which peak search (neither when peaks are off) */
     int connectivity;
     /* byte offsets of each array in a worker's slab, and the slab size */
-    size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_lab, o_root, o_sad, o_csad, o_cpar,
+    size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
         o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, slab;
     size_t total;          /* every byte the run takes from the pool: n_workers slabs */
 } p2d__plan;
@@ -441,7 +441,6 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys2) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_crit) ||
-        !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_lab) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_sad) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
@@ -778,7 +777,7 @@ typedef struct p2d__work {
     p2d_slice *info;       /* per bin of the block */
     uint64_t *keys, *keys2;
     uint32_t *crit, *sad;  /* exact: the summits and the saddles of a slice */
-    int32_t *lab, *root, *csad, *cpar, *cout, *queue, *up;
+    int32_t *root, *csad, *cpar, *cout, *queue, *up;
     double *ccol;
     uint32_t *mark;
     uint32_t stamp;
@@ -796,7 +795,6 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->peaks = (p2d_peak *)(slab + p->o_peaks);
     w->keys = (uint64_t *)(slab + p->o_keys);
     w->keys2 = (uint64_t *)(slab + p->o_keys2);
-    w->lab = (int32_t *)(slab + p->o_lab);
     w->root = (int32_t *)(slab + p->o_root);
     w->sad = (uint32_t *)(slab + p->o_sad);
     w->csad = (int32_t *)(slab + p->o_csad);
@@ -1009,15 +1007,13 @@ static P2D__INLINE int32_t p2d__find(int32_t *parent, int32_t x)
     return b;
 }
 
-/* Births: summit i (row-major) becomes candidate i. Candidate c, when it dies: col level ccol[c],
-   saddle csad[c], parent cpar[c]. lab[] is the union-find over summits, root[] a summit's
-   candidate. */
+/* Births: summit i (row-major) becomes candidate i (root[] maps a summit to its candidate).
+   Candidate c, when it dies: col level ccol[c], saddle csad[c], parent cpar[c]. */
 static void p2d__births(p2d__work *w, const double *z, const uint32_t *summits, size_t n)
 {
     size_t c;
     for (c = 0; c < n; c++) {
         int32_t at = (int32_t)summits[c];
-        w->lab[at] = at;
         w->root[at] = (int32_t)c;
         w->csad[c] = -1;
         w->cpar[c] = -1;
@@ -1032,10 +1028,12 @@ static P2D__INLINE int p2d__older(const double *z, int32_t a, int32_t b)
 }
 
 /* The sweep over the sorted saddles. Every summit is born before it starts: a saddle only meets
-   the regions of summits above it, so this is the full sweep's order of events. */
+   the regions of summits above it, so this is the full sweep's order of events. The pointers of
+   p2d__classify are the union-find: a summit whose region dies points at the winner's summit, so
+   one find climbs from any pixel to the summit of its region now. */
 static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, size_t n, size_t n_cand)
 {
-    int32_t *lab = w->lab, *root = w->root, *up = w->up;
+    int32_t *root = w->root, *up = w->up;
     /* a slot no candidate has (a saddle is no summit, so n_cand < the pixels): the writes of a
        two-piece saddle whose pieces are one region already go there */
     const int32_t spare = (int32_t)n_cand;
@@ -1045,18 +1043,17 @@ static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, si
         const p2d__link *l = w->links + w->flag[at];
         int k, m, nr = 0;
         if (l->n_comp == 2) { /* most saddles: no branch on the outcome */
-            int32_t r0 = p2d__find(lab, p2d__find(up, at + l->rep_off[0]));
-            int32_t r1 = p2d__find(lab, p2d__find(up, at + l->rep_off[1]));
+            int32_t r0 = p2d__find(up, at + l->rep_off[0]), r1 = p2d__find(up, at + l->rep_off[1]);
             int32_t hi = p2d__older(z, r0, r1) ? r0 : r1, lo = hi == r0 ? r1 : r0;
             int32_t c = r0 != r1 ? root[lo] : spare;
             w->ccol[c] = z[at];
             w->csad[c] = at;
             w->cpar[c] = root[hi];
-            lab[lo] = hi;
+            up[lo] = hi;
             continue;
         }
         for (k = 0; k < l->n_comp; k++) {
-            int32_t r = p2d__find(lab, p2d__find(up, at + l->rep_off[k]));
+            int32_t r = p2d__find(up, at + l->rep_off[k]);
             for (m = 0; m < nr && roots[m] != r; m++) {}
             if (m == nr) {
                 roots[nr++] = r;
@@ -1070,7 +1067,7 @@ static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, si
             w->ccol[c] = z[at];
             w->csad[c] = at;
             w->cpar[c] = root[win];
-            lab[roots[m]] = win;
+            up[roots[m]] = win;
         }
     }
 }
