@@ -1266,14 +1266,36 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
             p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npad * p->block, b);
 }
 
-static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *info)
+/* Asks for pixels from .. to - 1 of the block that starts at bin t0 (first and last bin of each),
+   so that the block's gather finds them in cache: a time-fastest cube puts every pixel on
+   another page, and the gather alone would wait for each one. */
+static void p2d__prefetch_block(const p2d__job *j, size_t t0, size_t from, size_t to)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const p2d__plan *p = &j->plan;
+    size_t esize = j->cube->dtype == P2D_F32 ? sizeof(float) : sizeof(double), pix;
+    size_t nb = t0 >= p->n_t ? 0 : p->n_t - t0 < p->block ? p->n_t - t0 : p->block;
+    const char *base = (const char *)j->cube->data;
+    for (pix = from; pix < to && nb; pix++) {
+        ptrdiff_t off = (ptrdiff_t)(pix / p->n_y) * j->sx + (ptrdiff_t)(pix % p->n_y) * j->sy + (ptrdiff_t)t0 * j->st;
+        __builtin_prefetch(base + off * (ptrdiff_t)esize);
+        __builtin_prefetch(base + (off + (ptrdiff_t)(nb - 1) * j->st) * (ptrdiff_t)esize);
+    }
+#else
+    (void)j, (void)t0, (void)from, (void)to;
+#endif
+}
+
+static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, size_t stride, p2d_slice *info)
 {
     const p2d__plan *p = &j->plan;
     size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
+    size_t next = t0 + stride * p->block; /* this worker's next block, most likely */
     p2d__gather(j, t0, nb, w->z);
     if (p->masks) memset(w->mask, 0, p->npad * p->block * j->ctx->desc.n_alpha);
     for (b = 0; b < nb; b++) {
         info[b].t = t0 + b;
+        p2d__prefetch_block(j, next, p->npix * b / nb, p->npix * (b + 1) / nb);
         p2d__slice(j, w, b, info + b, p->peaks ? w->peaks + b * p->npix : NULL);
     }
     if (p->masks) p2d__write_masks(j, w->mask, t0, nb);
@@ -1351,7 +1373,7 @@ static void *p2d__worker_main(void *arg)
         res = r->stop;
         p2d__unlock(r);
         if (res != P2D_OK || blk >= p->n_blocks) break;
-        p2d__block(&r->job, &w, blk, info);
+        p2d__block(&r->job, &w, blk, (size_t)r->sum.n_workers, info);
         /* wait for this block's turn; only the worker whose turn it is emits */
         p2d__lock(r);
 #if defined(P2D__THREADS)
