@@ -449,7 +449,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cout))
         return 0;
     if (!tp_size_mul(np, p->block, &zb) || !p2d__take(&at, zb, sizeof(double), &p->o_z) ||
-        !tp_size_mul(np, p->block, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
+        !tp_size_mul(np, p->block / 8, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
         !p2d__take(&at, mb, 1, &p->o_mask) ||
         !tp_size_mul(n, p->peaks ? p->block : 0, &pb) || !p2d__take(&at, pb, sizeof(p2d_peak), &p->o_peaks) ||
         !p2d__take(&at, p->block, sizeof(p2d_slice), &p->o_info))
@@ -477,7 +477,7 @@ static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, siz
         return p2d__fail(msg, P2D_ERR_OVERFLOW, "n_x * n_y * n_t * n_alpha overflows a size");
     /* Aim a block at P2D__BLOCK_TARGET bytes of block arrays (padded slices, masks, worst-case
        peaks), in multiples of 8 bins so packed masks of different blocks never share a byte. */
-    per_bin = p->npad * (sizeof(double) + (p->masks ? d->n_alpha : 0));
+    per_bin = p->npad * sizeof(double) + (p->masks ? p->npad * d->n_alpha / 8 : 0);
     p->block = P2D__BLOCK_TARGET / per_bin / 8 * 8;
     if (p->block < 8) p->block = 8;
     if (p->block > P2D__MAX_BLOCK) p->block = P2D__MAX_BLOCK;
@@ -771,7 +771,7 @@ static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, d
 
 typedef struct p2d__work {
     double *z;             /* block of padded slices: slice b at z + b*npad; ring = -inf */
-    uint8_t *mask;         /* block masks, [alpha][padded pixel][bin] */
+    uint8_t *mask;         /* block masks, [alpha][padded pixel][bin / 8], bin b at bit b % 8 */
     p2d_peak *peaks;       /* block peaks, npix per bin at most */
     size_t *n_peaks;       /* per bin of the block (inside the run's shared array) */
     p2d_slice *info;       /* per bin of the block */
@@ -1172,7 +1172,8 @@ static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, doub
 
 /* ---- >>masks --------------------------------------------------------------------------------- */
 
-/* 4-connected flood fill of Z >= thr from seed; sets bin b of every reached pixel in mask. */
+/* 4-connected flood fill of Z >= thr from seed; sets bin b of every reached pixel in mask (bits:
+   the block's masks stay in L1, and packed output is a copy). */
 static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
                       uint8_t *mask, size_t b)
 {
@@ -1184,7 +1185,7 @@ static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t 
     w->queue[tail++] = (int32_t)seed;
     while (head < tail) {
         ptrdiff_t a = w->queue[head++];
-        mask[(size_t)a * p->block + b] = 1;
+        mask[(size_t)a * (p->block / 8) + b / 8] |= (uint8_t)(1u << (b % 8));
         for (k = 0; k < 4; k++) {
             ptrdiff_t q = a + off[k];
             if (w->mark[q] != s && w->mark[q] != P2D__BORDER && z[q] >= thr) {
@@ -1195,40 +1196,29 @@ static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t 
     }
 }
 
-/* Eight 0/1 bytes as the bits of one byte, the first byte in bit 0. */
-static uint8_t p2d__pack8(const uint8_t *q)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* byte i times 2^(7j + 7) lands on bit 56 + i for j = 7 - i; no two terms share a bit */
-    uint64_t x;
-    memcpy(&x, q, sizeof x);
-    return (uint8_t)((x * 0x0102040810204080u) >> 56);
-#else
-    return (uint8_t)(q[0] | q[1] << 1 | q[2] << 2 | q[3] << 3 | q[4] << 4 | q[5] << 5 | q[6] << 6 | q[7] << 7);
-#endif
-}
-
 /* Writes the block's masks (bins t0 .. t0+nb-1) into the caller's layout. */
 static void p2d__write_masks(const p2d__job *j, const uint8_t *mask, size_t t0, size_t nb)
 {
     const p2d__plan *p = &j->plan;
+    const size_t per = p->block / 8; /* mask bytes per pixel */
     size_t a, ix, iy, b;
-    uint8_t *base = (uint8_t *)j->masks->data;
     for (a = 0; a < j->ctx->desc.n_alpha; a++)
-        for (ix = 0; ix < p->n_x; ix++)
-            for (iy = 0; iy < p->n_y; iy++) {
-                const uint8_t *src = mask + ((a * p->npad + (ix + 1) * p->w2 + iy + 1)) * p->block;
-                uint8_t *dst = base + (ptrdiff_t)a * j->ma + (ptrdiff_t)ix * j->mx + (ptrdiff_t)iy * j->my;
-                if (j->masks->packed) {
-                    dst += (ptrdiff_t)(t0 / 8) * j->mt;
-                    for (b = 0; b < nb; b += 8) /* bins past nb are 0 in the block buffer */
-                        dst[(ptrdiff_t)(b / 8) * j->mt] = p2d__pack8(src + b);
-                } else if (j->mt == 1) {
-                    memcpy(dst + t0, src, nb);
-                } else {
-                    for (b = 0; b < nb; b++) dst[(ptrdiff_t)(t0 + b) * j->mt] = src[b];
-                }
+        for (ix = 0; ix < p->n_x; ix++) {
+            const uint8_t *src = mask + (a * p->npad + (ix + 1) * p->w2 + 1) * per;
+            uint8_t *dst = (uint8_t *)j->masks->data + (ptrdiff_t)a * j->ma + (ptrdiff_t)ix * j->mx;
+            if (j->masks->packed && per == 1) { /* bins past nb are 0 in the block buffer */
+                dst += (ptrdiff_t)(t0 / 8) * j->mt;
+                for (iy = 0; iy < p->n_y; iy++) dst[(ptrdiff_t)iy * j->my] = src[iy];
+            } else if (j->masks->packed) {
+                dst += (ptrdiff_t)(t0 / 8) * j->mt;
+                for (iy = 0; iy < p->n_y; iy++, src += per)
+                    for (b = 0; b < nb; b += 8) dst[(ptrdiff_t)iy * j->my + (ptrdiff_t)(b / 8) * j->mt] = src[b / 8];
+            } else {
+                dst += (ptrdiff_t)t0 * j->mt;
+                for (iy = 0; iy < p->n_y; iy++, src += per)
+                    for (b = 0; b < nb; b++) dst[(ptrdiff_t)iy * j->my + (ptrdiff_t)b * j->mt] = (uint8_t)(src[b / 8] >> (b % 8) & 1);
             }
+        }
 }
 
 /* ---- >>one block --------------------------------------------------------------------------- */
@@ -1263,7 +1253,7 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     }
     if (p->masks)
         for (a = 0; a < d->n_alpha; a++)
-            p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npad * p->block, b);
+            p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npad * (p->block / 8), b);
 }
 
 /* Asks for pixels from .. to - 1 of the block that starts at bin t0 (first and last bin of each),
@@ -1292,7 +1282,7 @@ static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, size_t strid
     size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
     size_t next = t0 + stride * p->block; /* this worker's next block, most likely */
     p2d__gather(j, t0, nb, w->z);
-    if (p->masks) memset(w->mask, 0, p->npad * p->block * j->ctx->desc.n_alpha);
+    if (p->masks) memset(w->mask, 0, p->npad * (p->block / 8) * j->ctx->desc.n_alpha);
     for (b = 0; b < nb; b++) {
         info[b].t = t0 + b;
         p2d__prefetch_block(j, next, p->npix * b / nb, p->npix * (b + 1) / nb);
