@@ -410,6 +410,7 @@ P2DDEF p2d_desc p2d_get_desc(const p2d_ctx *ctx) { return ctx->desc; }
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
     size_t block;          /* time bins per block, a multiple of 8 */
+    size_t unit;           /* time bins whose masks a worker writes at once: whole blocks, >= 64 */
     size_t n_blocks;
     int n_workers;
     int peaks, masks;      /* what the run computes */
@@ -449,7 +450,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cout))
         return 0;
     if (!tp_size_mul(np, p->block, &zb) || !p2d__take(&at, zb, sizeof(double), &p->o_z) ||
-        !tp_size_mul(np, p->block / 8, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
+        !tp_size_mul(np, p->unit / 8, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
         !p2d__take(&at, mb, 1, &p->o_mask) ||
         !tp_size_mul(n, p->peaks ? p->block : 0, &pb) || !p2d__take(&at, pb, sizeof(p2d_peak), &p->o_peaks) ||
         !p2d__take(&at, p->block, sizeof(p2d_slice), &p->o_info))
@@ -483,6 +484,7 @@ static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, siz
     if (p->block > P2D__MAX_BLOCK) p->block = P2D__MAX_BLOCK;
     if (p->block > (n_t + 7) / 8 * 8) p->block = (n_t + 7) / 8 * 8;
     p->n_blocks = (n_t + p->block - 1) / p->block;
+    p->unit = (64 + p->block - 1) / p->block * p->block;
     p->n_workers = d->n_threads < 1 ? 1 : d->n_threads;
     if ((size_t)p->n_workers > p->n_blocks) p->n_workers = (int)p->n_blocks;
     if (!p2d__layout(p, d)) return p2d__fail(msg, P2D_ERR_OVERFLOW, "the scratch size overflows");
@@ -771,7 +773,9 @@ static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, d
 
 typedef struct p2d__work {
     double *z;             /* block of padded slices: slice b at z + b*npad; ring = -inf */
-    uint8_t *mask;         /* block masks, [alpha][padded pixel][bin / 8], bin b at bit b % 8 */
+    uint8_t *mask;         /* a unit's masks as bits: [alpha][padded pixel][bin / 8], bin at bit bin % 8 */
+    size_t unit_t0;        /* the unit they belong to (its first bin) */
+    uint64_t planes;       /* which bytes of the unit (bin / 8) this worker computed */
     p2d_peak *peaks;       /* block peaks, npix per bin at most */
     size_t *n_peaks;       /* per bin of the block (inside the run's shared array) */
     p2d_slice *info;       /* per bin of the block */
@@ -817,6 +821,8 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     if (p->exact) w->upper = p2d__pick_upper();
     w->range = p2d__pick_range();
     w->stamp = 0;
+    w->planes = 0;
+    w->unit_t0 = 0;
 }
 
 /* A fresh flood-fill stamp; the marks are cleared when the counter wraps. */
@@ -1172,10 +1178,10 @@ static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, doub
 
 /* ---- >>masks --------------------------------------------------------------------------------- */
 
-/* 4-connected flood fill of Z >= thr from seed; sets bin b of every reached pixel in mask (bits:
-   the block's masks stay in L1, and packed output is a copy). */
+/* 4-connected flood fill of Z >= thr from seed; sets bit in mask[pixel * stride] of every reached
+   pixel. */
 static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
-                      uint8_t *mask, size_t b)
+                      uint8_t *mask, size_t stride, uint8_t bit)
 {
     ptrdiff_t W = (ptrdiff_t)p->w2, off[4] = {-W, -1, 1, W};
     uint32_t s = p2d__new_stamp(w, p);
@@ -1185,7 +1191,7 @@ static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t 
     w->queue[tail++] = (int32_t)seed;
     while (head < tail) {
         ptrdiff_t a = w->queue[head++];
-        mask[(size_t)a * (p->block / 8) + b / 8] |= (uint8_t)(1u << (b % 8));
+        mask[(size_t)a * stride] |= bit;
         for (k = 0; k < 4; k++) {
             ptrdiff_t q = a + off[k];
             if (w->mark[q] != s && w->mark[q] != P2D__BORDER && z[q] >= thr) {
@@ -1196,29 +1202,38 @@ static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t 
     }
 }
 
-/* Writes the block's masks (bins t0 .. t0+nb-1) into the caller's layout. */
-static void p2d__write_masks(const p2d__job *j, const uint8_t *mask, size_t t0, size_t nb)
+/* Writes the masks this worker computed for its unit into the caller's layout. Up to 8 bytes of
+   each (alpha, x, y) row at once: every row is on another page of the caller's array, so each
+   visit costs a TLB miss whether it writes one byte or eight. */
+static void p2d__flush_masks(const p2d__job *j, p2d__work *w)
 {
     const p2d__plan *p = &j->plan;
-    const size_t per = p->block / 8; /* mask bytes per pixel */
-    size_t a, ix, iy, b;
-    for (a = 0; a < j->ctx->desc.n_alpha; a++)
+    const size_t per = p->unit / 8, t0 = w->unit_t0;
+    const size_t n_bins = p->n_t - t0 < p->unit ? p->n_t - t0 : p->unit;
+    /* the usual case, one worker's whole unit of 64 bins into packed rows: 8 bytes at once */
+    const int whole = j->masks->packed && j->mt == 1 && per == 8 && n_bins == 64 && w->planes == 0xFF;
+    size_t a, ix, iy, k, b;
+    for (a = 0; a < j->ctx->desc.n_alpha && w->planes; a++)
         for (ix = 0; ix < p->n_x; ix++) {
-            const uint8_t *src = mask + (a * p->npad + (ix + 1) * p->w2 + 1) * per;
-            uint8_t *dst = (uint8_t *)j->masks->data + (ptrdiff_t)a * j->ma + (ptrdiff_t)ix * j->mx;
-            if (j->masks->packed && per == 1) { /* bins past nb are 0 in the block buffer */
-                dst += (ptrdiff_t)(t0 / 8) * j->mt;
-                for (iy = 0; iy < p->n_y; iy++) dst[(ptrdiff_t)iy * j->my] = src[iy];
-            } else if (j->masks->packed) {
-                dst += (ptrdiff_t)(t0 / 8) * j->mt;
-                for (iy = 0; iy < p->n_y; iy++, src += per)
-                    for (b = 0; b < nb; b += 8) dst[(ptrdiff_t)iy * j->my + (ptrdiff_t)(b / 8) * j->mt] = src[b / 8];
-            } else {
-                dst += (ptrdiff_t)t0 * j->mt;
-                for (iy = 0; iy < p->n_y; iy++, src += per)
-                    for (b = 0; b < nb; b++) dst[(ptrdiff_t)iy * j->my + (ptrdiff_t)b * j->mt] = (uint8_t)(src[b / 8] >> (b % 8) & 1);
+            const uint8_t *src = w->mask + (a * p->npad + (ix + 1) * p->w2 + 1) * per;
+            uint8_t *row = (uint8_t *)j->masks->data + (ptrdiff_t)a * j->ma + (ptrdiff_t)ix * j->mx;
+            for (iy = 0; iy < p->n_y; iy++, row += j->my, src += per) {
+                if (whole) {
+                    memcpy(row + t0 / 8, src, 8);
+                    continue;
+                }
+                for (k = 0; k * 8 < n_bins; k++) {
+                    if (!(w->planes >> k & 1)) continue;
+                    if (j->masks->packed) { /* bits past n_t are 0 */
+                        row[(ptrdiff_t)(t0 / 8 + k) * j->mt] = src[k];
+                        continue;
+                    }
+                    for (b = 0; b < 8 && k * 8 + b < n_bins; b++)
+                        row[(ptrdiff_t)(t0 + k * 8 + b) * j->mt] = (uint8_t)(src[k] >> b & 1);
+                }
             }
         }
+    w->planes = 0;
 }
 
 /* ---- >>one block --------------------------------------------------------------------------- */
@@ -1251,9 +1266,12 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
         for (i = 0; i < info->n_peaks; i++)
             if (peaks[i].ix == info->dom_ix && peaks[i].iy == info->dom_iy) { info->dominant = (ptrdiff_t)i; break; }
     }
-    if (p->masks)
+    if (p->masks) { /* this bin's byte of the unit, and its bit */
+        size_t per = p->unit / 8;
         for (a = 0; a < d->n_alpha; a++)
-            p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npad * (p->block / 8), b);
+            p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npad * per + info->t % p->unit / 8, per,
+                      (uint8_t)(1u << (info->t % 8)));
+    }
 }
 
 /* Asks for pixels from .. to - 1 of the block that starts at bin t0 (first and last bin of each),
@@ -1282,13 +1300,18 @@ static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, size_t strid
     size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
     size_t next = t0 + stride * p->block; /* this worker's next block, most likely */
     p2d__gather(j, t0, nb, w->z);
-    if (p->masks) memset(w->mask, 0, p->npad * (p->block / 8) * j->ctx->desc.n_alpha);
+    if (p->masks) { /* a block of another unit: write this one's first */
+        size_t unit_t0 = t0 - t0 % p->unit, k;
+        if (w->planes && w->unit_t0 != unit_t0) p2d__flush_masks(j, w);
+        if (!w->planes) memset(w->mask, 0, p->npad * j->ctx->desc.n_alpha * (p->unit / 8));
+        w->unit_t0 = unit_t0;
+        for (k = (t0 - unit_t0) / 8; k < (t0 - unit_t0 + nb + 7) / 8; k++) w->planes |= (uint64_t)1 << k;
+    }
     for (b = 0; b < nb; b++) {
         info[b].t = t0 + b;
         p2d__prefetch_block(j, next, p->npix * b / nb, p->npix * (b + 1) / nb);
         p2d__slice(j, w, b, info + b, p->peaks ? w->peaks + b * p->npix : NULL);
     }
-    if (p->masks) p2d__write_masks(j, w->mask, t0, nb);
 }
 
 /* ---- >>the run: workers take blocks in turn and emit them in time order ---------------------- */
@@ -1382,6 +1405,7 @@ static void *p2d__worker_main(void *arg)
         p2d__unlock(r);
         if (res != P2D_OK) break;
     }
+    if (p->masks) p2d__flush_masks(&r->job, &w);
     return NULL;
 }
 
