@@ -1179,24 +1179,28 @@ static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, doub
 /* ---- >>masks --------------------------------------------------------------------------------- */
 
 /* 4-connected flood fill of Z >= thr from seed; sets bit in mask[pixel * stride] of every reached
-   pixel. */
-static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
+   pixel. The bit is also the visited mark; the ring's -inf is below any thr > zmin. */
+static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, double zmin, size_t seed, double thr,
                       uint8_t *mask, size_t stride, uint8_t bit)
 {
     ptrdiff_t W = (ptrdiff_t)p->w2, off[4] = {-W, -1, 1, W};
-    uint32_t s = p2d__new_stamp(w, p);
-    size_t head = 0, tail = 0;
+    int32_t *queue = w->queue;
+    size_t head = 0, tail = 0, ix, iy;
     int k;
-    w->mark[seed] = s;
-    w->queue[tail++] = (int32_t)seed;
+    if (thr <= zmin) { /* every pixel is in (the grid is 4-connected): a low alpha on a flat floor */
+        for (ix = 1; ix <= p->n_x; ix++)
+            for (iy = 1; iy <= p->n_y; iy++) mask[(ix * p->w2 + iy) * stride] |= bit;
+        return;
+    }
+    mask[seed * stride] |= bit;
+    queue[tail++] = (int32_t)seed;
     while (head < tail) {
-        ptrdiff_t a = w->queue[head++];
-        mask[(size_t)a * stride] |= bit;
+        ptrdiff_t a = queue[head++];
         for (k = 0; k < 4; k++) {
             ptrdiff_t q = a + off[k];
-            if (w->mark[q] != s && w->mark[q] != P2D__BORDER && z[q] >= thr) {
-                w->mark[q] = s;
-                w->queue[tail++] = (int32_t)q;
+            if (!(mask[(size_t)q * stride] & bit) && z[q] >= thr) {
+                mask[(size_t)q * stride] |= bit;
+                queue[tail++] = (int32_t)q;
             }
         }
     }
@@ -1269,7 +1273,7 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     if (p->masks) { /* this bin's byte of the unit, and its bit */
         size_t per = p->unit / 8;
         for (a = 0; a < d->n_alpha; a++)
-            p2d__fill(p, w, z, arg, d->alphas[a] * mx, w->mask + a * p->npad * per + info->t % p->unit / 8, per,
+            p2d__fill(p, w, z, mn, arg, d->alphas[a] * mx, w->mask + a * p->npad * per + info->t % p->unit / 8, per,
                       (uint8_t)(1u << (info->t % 8)));
     }
 }

@@ -579,6 +579,15 @@ static void test_edge_slices(void)
         /* 1 x 1 */
         CHECK(mask_sum_1(z, P2D_F64, 1, 1, 0.5, &c, mode) == 0 && c.n == 0);
         collected_free(&c);
+        /* an infinite maximum: alpha < 0 gives thr = -inf (every pixel), alpha 0 a NaN thr and
+           alpha > 0 thr = inf (the seed alone either way) */
+        for (i = 0; i < 12; i++) z[i] = (double)(i % 5);
+        z[7] = HUGE_VAL;
+        collected_init(&c, 1);
+        CHECK(mask_sum_1(z, P2D_F64, 3, 4, -0.5, &c, mode) == 12);
+        CHECK(mask_sum_1(z, P2D_F64, 3, 4, 0.0, &c, mode) == 1);
+        CHECK(mask_sum_1(z, P2D_F64, 3, 4, 0.5, &c, mode) == 1);
+        collected_free(&c);
         /* NaN anywhere: no peaks, all-false masks, NaN status (pyPho's old version crashes here) */
         for (i = 0; i < 30; i++) nanz[i] = (double)(i % 7);
         nanz[2 * 6 + 3] = NAN;
