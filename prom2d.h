@@ -994,14 +994,17 @@ static void p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, dou
 }
 
 /* The root of x's tree. Trees here are shallow (a hop or two): the first two hops are inline and
-   take no loop whose exit the branch predictor would keep missing; deeper paths are halved. */
+   take no loop whose exit the branch predictor would keep missing; a deeper path is compressed
+   whole (a region that keeps losing makes long chains, and halving left them for the next find). */
 static int32_t p2d__find_deep(int32_t *parent, int32_t x, int32_t r)
 {
-    while (parent[r] != r) {
-        parent[r] = parent[parent[r]];
-        r = parent[r];
+    int32_t next;
+    while (parent[r] != r) r = parent[r];
+    while (x != r) { /* the whole path now points at the root */
+        next = parent[x];
+        parent[x] = r;
+        x = next;
     }
-    parent[x] = r;
     return r;
 }
 
