@@ -36,6 +36,9 @@
 
    3. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
        P2D_NO_THREADS    impl     never start threads (desc.n_threads is then ignored)
+       P2D_NO_VECTOR_EXTENSIONS impl  plain C loops only (the default, with gcc >= 9 or clang, uses
+                                  GNU vector extensions, AVX2/AVX-512 where the CPU has them;
+                                  same results either way)
        P2D_ASSERT(x)     impl     internal consistency asserts (default: none)
        P2D_STATIC        global   make every function static (with TP_STATIC for the pool)
        P2DDEF            global   linkage of the public functions (default: extern)

@@ -118,8 +118,8 @@ fi
 # ---- prom2d.h ---------------------------------------------------------------------------------
 P2D_SRC="tests/test_prom2d.c examples/common/npy.c examples/common/util.c"
 build prom2d $CC $TFLAGS -D_DEFAULT_SOURCE $P2D_SRC $LIBS && run_suite "prom2d" "$B/prom2d"
-build prom2d_nothreads $CC $TFLAGS -D_DEFAULT_SOURCE -DP2D_NO_THREADS -DTP_NO_THREADS $P2D_SRC -lm \
-    && run_suite "prom2d P2D_NO_THREADS" "$B/prom2d_nothreads"
+build prom2d_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DP2D_NO_THREADS -DP2D_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $P2D_SRC -lm \
+    && run_suite "prom2d P2D_NO_THREADS P2D_NO_VECTOR_EXTENSIONS" "$B/prom2d_plain"
 step "build npy.o util.o (C, for the C++ test)" sh -c "gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/npy.c -o $B/npy.o && gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/util.c -o $B/util.o"
 build prom2d_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_prom2d.c -x none "$B/npy.o" "$B/util.o" -lpthread \
     && run_suite "prom2d C++" "$B/prom2d_cxx"
