@@ -671,63 +671,68 @@ static void p2d__clear_ring_bits(const p2d__plan *p, const double *z, uint8_t *f
 
 /* ---- >>range of a slice ----------------------------------------------------------------- */
 
-/* Min and max of a slice's pixels; 0 when one is NaN. The vector variants give the same values
-   up to the sign of a zero (p2d__scan settles it). */
-typedef int (*p2d__range_fn)(const double *z, size_t w2, size_t n_x, size_t n_y, double *mn, double *mx);
+/* The first minimal and the first maximal pixel of a slice in row-major order (padded indices);
+   0 when a pixel is NaN. Every variant finds the same two pixels: each lane keeps the first
+   pixel where it rose (or fell) strictly, and the lanes that reach the extreme give the
+   smallest of their indices. */
+typedef int (*p2d__range_fn)(const double *z, size_t w2, size_t n_x, size_t n_y, size_t *lo_at, size_t *hi_at);
 
-static int p2d__range_plain(const double *z, size_t w2, size_t n_x, size_t n_y, double *mn, double *mx)
+static int p2d__range_plain(const double *z, size_t w2, size_t n_x, size_t n_y, size_t *lo_at, size_t *hi_at)
 {
-    size_t ix, iy;
-    double lo = z[w2 + 1], hi = lo;
+    size_t ix, iy, lo = w2 + 1, hi = lo;
     int nan = 0;
     for (ix = 1; ix <= n_x; ix++)
         for (iy = 1; iy <= n_y; iy++) {
-            double v = z[ix * w2 + iy];
-            nan |= v != v;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
+            size_t at = ix * w2 + iy;
+            nan |= z[at] != z[at];
+            lo = z[at] < z[lo] ? at : lo;
+            hi = z[at] > z[hi] ? at : hi;
         }
-    *mn = lo, *mx = hi;
+    *lo_at = lo, *hi_at = hi;
     return !nan;
 }
 
 #if defined(P2D__VECTOR)
 #define P2D__RANGE_FN(name, bytes, attr)                                                        \
-    attr static int name(const double *z, size_t w2, size_t n_x, size_t n_y, double *mn, double *mx) \
+    attr static int name(const double *z, size_t w2, size_t n_x, size_t n_y, size_t *lo_at, size_t *hi_at) \
     {                                                                                           \
         typedef double vd __attribute__((vector_size(bytes)));                                 \
         typedef long long vi __attribute__((vector_size(bytes)));                              \
         enum { L = bytes / 8 };                                                                 \
-        double lanes[2][L], lo, hi;                                                             \
         vd vlo, vhi;                                                                            \
-        vi bad, m, a, b;                                                                        \
-        size_t ix, iy;                                                                          \
-        int k, ok;                                                                              \
-        if (n_y < L) return p2d__range_plain(z, w2, n_x, n_y, mn, mx);                         \
+        vi bad, m, a, b, ilo, ihi, lane;                                                        \
+        size_t ix, iy, lo, hi;                                                                  \
+        int k;                                                                                  \
+        if (n_y < L) return p2d__range_plain(z, w2, n_x, n_y, lo_at, hi_at);                   \
+        for (k = 0; k < L; k++) lane[k] = k;                                                    \
         memcpy(&vlo, z + w2 + 1, sizeof vlo);                                                   \
         vhi = vlo;                                                                              \
-        memset(&bad, 0, sizeof bad);                                                            \
+        ilo = ihi = lane + (long long)(w2 + 1);                                                 \
+        bad = lane & 0;                                                                         \
         for (ix = 1; ix <= n_x; ix++)                                                           \
             for (iy = 1; iy <= n_y; iy += L) {                                                  \
                 vd v;                                                                           \
+                vi at;                                                                          \
                 if (iy + L > n_y + 1) iy = n_y + 1 - L; /* the row's last vector overlaps */    \
                 memcpy(&v, z + ix * w2 + iy, sizeof v);                                         \
+                at = lane + (long long)(ix * w2 + iy);                                          \
                 bad |= v != v;                                                                  \
                 memcpy(&a, &v, sizeof a);                                                       \
                 m = v < vlo; memcpy(&b, &vlo, sizeof b); b = (a & m) | (b & ~m); memcpy(&vlo, &b, sizeof b); \
+                ilo = (at & m) | (ilo & ~m);                                                    \
                 m = v > vhi; memcpy(&b, &vhi, sizeof b); b = (a & m) | (b & ~m); memcpy(&vhi, &b, sizeof b); \
+                ihi = (at & m) | (ihi & ~m);                                                    \
             }                                                                                   \
-        memcpy(lanes[0], &vlo, sizeof vlo);                                                     \
-        memcpy(lanes[1], &vhi, sizeof vhi);                                                     \
-        lo = lanes[0][0], hi = lanes[1][0];                                                     \
+        lo = (size_t)ilo[0], hi = (size_t)ihi[0];                                               \
         for (k = 1; k < L; k++) {                                                               \
-            lo = lanes[0][k] < lo ? lanes[0][k] : lo;                                           \
-            hi = lanes[1][k] > hi ? lanes[1][k] : hi;                                           \
+            size_t l = (size_t)ilo[k], h = (size_t)ihi[k];                                      \
+            if (z[l] < z[lo] || (z[l] == z[lo] && l < lo)) lo = l;                              \
+            if (z[h] > z[hi] || (z[h] == z[hi] && h < hi)) hi = h;                              \
         }                                                                                       \
-        ok = 1;                                                                                 \
-        for (k = 0; k < L; k++) ok &= bad[k] == 0;                                              \
-        *mn = lo, *mx = hi;                                                                     \
-        return ok;                                                                              \
+        *lo_at = lo, *hi_at = hi;                                                               \
+        for (k = 0; k < L; k++)                                                                 \
+            if (bad[k]) return 0;                                                               \
+        return 1;                                                                               \
     }
 P2D__RANGE_FN(p2d__range_v2, 16, )
 #if defined(P2D__X86_WIDE)
@@ -750,25 +755,14 @@ static p2d__range_fn p2d__pick_range(void)
 #endif
 }
 
-/* The first pixel equal to v in row-major order (padded index); v is one of the pixels. */
-static size_t p2d__first_equal(const p2d__plan *p, const double *z, double v)
-{
-    size_t ix, iy;
-    for (ix = 1; ix <= p->n_x; ix++)
-        for (iy = 1; iy <= p->n_y; iy++)
-            if (z[ix * p->w2 + iy] == v) return ix * p->w2 + iy;
-    return p->w2 + 1;
-}
-
 /* Min, max, first row-major argmax (padded index). Returns 0 for a NaN slice. Each extreme is
-   the value of its first pixel, so a zero has the same sign whatever the kernel. */
+   its first pixel's value, so a zero has the same sign whatever the kernel. */
 static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, double *mn, double *mx, size_t *arg)
 {
-    double lo, hi;
-    if (!range(z, p->w2, p->n_x, p->n_y, &lo, &hi)) return 0;
-    *arg = p2d__first_equal(p, z, hi);
+    size_t lo;
+    if (!range(z, p->w2, p->n_x, p->n_y, &lo, arg)) return 0;
+    *mn = z[lo];
     *mx = z[*arg];
-    *mn = lo == 0.0 ? z[p2d__first_equal(p, z, 0.0)] : lo;
     return 1;
 }
 
