@@ -711,6 +711,27 @@ static void write_file(const char *root, const char *rel, const char *text)
     if (f) { fputs(text, f); fclose(f); }
 }
 
+/* Removes the fake root again: the tests leave nothing behind in /tmp. */
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    DIR *dir;
+    struct dirent *e;
+    char child[1024];
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode) && (dir = opendir(path)) != NULL) {
+        while ((e = readdir(dir)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        closedir(dir);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
 static void test_query_memory(void)
 {
     char root2[] = "/tmp/tp_root2_XXXXXX", root1[] = "/tmp/tp_root1_XXXXXX";
@@ -742,6 +763,9 @@ static void test_query_memory(void)
     CHECK(mi.cgroup_version == 1 && mi.cgroup_limit == 100000000u);
     CHECK(mi.usable == 1000 * 1024); /* MemAvailable is smaller here */
 
+    remove_tree(root2);
+    remove_tree(root1);
+    CHECK(access(root1, F_OK) != 0 && access(root2, F_OK) != 0);
     CHECK(tp_query_memory(&mi, "/nonexistent") == TP_ERR_IO);
     {
         tp_desc d;
