@@ -1192,9 +1192,9 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
     if (!worker) {
         if (!tp_size_mul(L, n_t, &sz[0]) || !tp_size_mul(sz[0], el, &sz[0])) return 0;
         sz[1] = L;
+        if (!tp_size_mul(L, n_t, &sz[2]) || !tp_size_mul(sz[2], sizeof(double), &sz[2])) return 0;
     } else {
-        if (!tp_size_mul(n_t, blk * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2]) || !tp_size_mul(n_t, sizeof(double), &sz[3]))
-            return 0;
+        if (!tp_size_mul(n_t, blk * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2])) return 0;
         sz[1] = 2 * blk * sizeof(double);
     }
     for (i = 0; i < 4; i++) {
@@ -1229,7 +1229,7 @@ typedef struct ss__corr {
 /* A worker's scratch */
 typedef struct ss__work {
     void *blk, *prod;
-    double *inv, *mean, *tmp;
+    double *inv, *mean;
 } ss__work;
 
 static ss__work ss__work_at(const ss__corr *c, char *mem)
@@ -1237,7 +1237,7 @@ static ss__work ss__work_at(const ss__corr *c, char *mem)
     size_t at[4];
     ss__work w;
     ss__corr_bytes(c->n_t, c->n_v, c->L, c->precision, 1, at);
-    w.blk = mem + at[0], w.inv = (double *)(void *)(mem + at[1]), w.prod = mem + at[2], w.tmp = (double *)(void *)(mem + at[3]);
+    w.blk = mem + at[0], w.inv = (double *)(void *)(mem + at[1]), w.prod = mem + at[2];
     w.mean = w.inv + (c->n_v < SS__BLOCK ? c->n_v : SS__BLOCK);
     return w;
 }
@@ -1265,31 +1265,43 @@ static ss_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, 
     return SS_OK;
 }
 
-/* Seed l's series (the mean of its voxels' raw series), centred and divided by its norm, into
-   the shared scratch in the products' precision; a constant seed is flagged dead. */
-static void ss__seed_series(const ss__corr *c, const ss_seeds *seeds, size_t l, double *tmp)
+#define SS__SEED_ROWS 8 /* rows per item of the seeds' phase */
+/* The raw series (the mean of its voxels) of every seed for rows t0 .. t1 - 1, into the shared
+   sums (L x n_t doubles). Row by row, all seeds at once: the seeds' voxels lie all over a row, each
+   on a page of its own, and one seed at a time walked every row's pages once per seed (a TLB
+   miss per voxel: seeds took a fifth of a subject's time). */
+static void ss__seed_rows(const ss__corr *c, const ss_seeds *seeds, size_t t0, size_t t1)
 {
-    size_t t, i, el = c->precision == SS_F32 ? sizeof(float) : sizeof(double);
-    const int64_t *vox = seeds->voxels + seeds->offsets[l];
-    size_t nvox = seeds->offsets[l + 1] - seeds->offsets[l];
-    double mean = 0, ss = 0, inv;
-    void *dst = c->shared + c->at[0] + l * c->n_t * el;
-    for (t = 0; t < c->n_t; t++) {
+    double *sums = (double *)(void *)(c->shared + c->at[2]);
+    size_t t, l, i;
+    for (t = t0; t < t1; t++) {
         const float *row = c->ts + t * c->ld;
-        double s = 0;
-        for (i = 0; i < nvox; i++) s += row[vox[i]];
-        tmp[t] = s / (double)nvox;
-        mean += tmp[t];
+        for (l = 0; l < c->L; l++) {
+            size_t a = seeds->offsets[l], b = seeds->offsets[l + 1];
+            double s = 0;
+            for (i = a; i < b; i++) s += row[seeds->voxels[i]];
+            sums[l * c->n_t + t] = s / (double)(b - a);
+        }
     }
+}
+
+/* Seed l's series centred and divided by its norm, into the shared scratch in the products'
+   precision; a constant seed is flagged dead. */
+static void ss__seed_finish(const ss__corr *c, size_t l)
+{
+    size_t t, el = c->precision == SS_F32 ? sizeof(float) : sizeof(double);
+    double *x = (double *)(void *)(c->shared + c->at[2]) + l * c->n_t, mean = 0, ss = 0, inv;
+    void *dst = c->shared + c->at[0] + l * c->n_t * el;
+    for (t = 0; t < c->n_t; t++) mean += x[t];
     mean /= (double)c->n_t;
     for (t = 0; t < c->n_t; t++) {
-        tmp[t] -= mean;
-        ss += tmp[t] * tmp[t];
+        x[t] -= mean;
+        ss += x[t] * x[t];
     }
     inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
     for (t = 0; t < c->n_t; t++) {
-        if (c->precision == SS_F32) ((float *)dst)[t] = (float)(tmp[t] * inv);
-        else ((double *)dst)[t] = tmp[t] * inv;
+        if (c->precision == SS_F32) ((float *)dst)[t] = (float)(x[t] * inv);
+        else ((double *)dst)[t] = x[t] * inv;
     }
     ((unsigned char *)c->shared + c->at[1])[l] = ss > 0;
 }
@@ -1329,7 +1341,8 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
         return ss__fail(err, errcap, ss__from_tp(tr), "no memory for the correlation's scratch");
     }
     w = ss__work_at(&c, c.shared + shared);
-    for (l = 0; l < c.L; l++) ss__seed_series(&c, seeds, l, w.tmp);
+    ss__seed_rows(&c, seeds, 0, n_t);
+    for (l = 0; l < c.L; l++) ss__seed_finish(&c, l);
     for (v0 = 0; v0 < n_v; v0 += SS__BLOCK) {
         size_t nb = n_v - v0 < SS__BLOCK ? n_v - v0 : SS__BLOCK, j;
         ss__corr_block(&c, &w, v0, nb);
@@ -1417,7 +1430,8 @@ SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int po
 }
 
 /* One subject inside ss_lnm: the correlation and the accumulators its blocks fold into. Its
-   items: the seeds' series (items 0 .. L - 1), then the blocks of voxels (phase 1). */
+   items: the seeds' raw series, SS__SEED_ROWS rows each (phase 0), then the blocks of voxels
+   (phase 1); between them the caller finishes the seeds. */
 typedef struct ss__read {  /* a subject read by a worker (read_ahead) */
     const ss_lnm_desc *d;
     size_t k;
@@ -1470,8 +1484,10 @@ static ss_result ss__read_failed(const ss__read *r, char *err, size_t errcap)
 static void ss__lnm_item(const ss__lnm_job *job, const ss__work *w, size_t i)
 {
     ss__read *nx = job->next;
-    if (job->phase == 0) ss__seed_series(&job->c, job->seeds, i, w->tmp);
-    else if (!nx) ss__lnm_block(job, w, i);
+    if (job->phase == 0) {
+        size_t t1 = (i + 1) * SS__SEED_ROWS < job->c.n_t ? (i + 1) * SS__SEED_ROWS : job->c.n_t;
+        ss__seed_rows(&job->c, job->seeds, i * SS__SEED_ROWS, t1);
+    } else if (!nx) ss__lnm_block(job, w, i);
     else if (i > 0) ss__lnm_block(job, w, i - 1);
     else nx->rc = ss__read_subject(nx->d, nx->k, nx->slab, nx->msg, sizeof nx->msg);
 }
@@ -1531,7 +1547,7 @@ static void *ss__worker(void *p)
 /* The items of the job's phase, by n workers (worker 0 is the caller) */
 static void ss__lnm_phase(const ss__lnm_job *job, ss__work *work, void *team, int n)
 {
-    size_t b, n_blocks = job->phase == 0 ? job->c.L : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
+    size_t b, n_blocks = job->phase == 0 ? (job->c.n_t + SS__SEED_ROWS - 1) / SS__SEED_ROWS : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
 #if !defined(SS_NO_THREADS)
     ss__team *tm = (ss__team *)team;
     if (n > 1) {
@@ -1603,7 +1619,7 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     ss_moments *zacc = NULL, *racc = NULL;
     float *slab = NULL, *slabs[2];
     char *scratch = NULL;
-    size_t L, lv, k, shared, per, slab_bytes;
+    size_t L, lv, k, l, shared, per, slab_bytes;
     int i, n = 1, ahead;
     ss__lnm_job job;
     ss__read next;
@@ -1677,7 +1693,11 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
         job.f.first = k == 0;
         job.f.w1 = 1.0 / (double)(k + 1);
         job.f.w2 = (double)k / (double)(k + 1);
-        for (job.phase = 0; job.phase < 2; job.phase++) ss__lnm_phase(&job, work, &team, n);
+        job.phase = 0;
+        ss__lnm_phase(&job, work, &team, n);
+        for (l = 0; l < job.c.L; l++) ss__seed_finish(&job.c, l);
+        job.phase = 1;
+        ss__lnm_phase(&job, work, &team, n);
         zacc->count++;
         if (racc) racc->count++;
         if (next.rc != 0) {
