@@ -814,6 +814,34 @@ static void test_threads_and_pieces_identical(void)
     npy_free(&P);
 }
 
+/* Byte masks equal the bit-packed ones bit for bit for every length of the last group of 8 bins
+   and of the last unit of 64 (the byte writer stores 8 bins at once where it can), and nothing is
+   written past the last bin (a canary after the buffer). */
+static void test_byte_masks_every_tail(void)
+{
+    static const size_t lengths[] = {1, 2, 7, 8, 9, 15, 17, 63, 64, 65, 71, 127, 129};
+    const size_t nx = 5, ny = 6, guard = 16;
+    size_t li;
+    for (li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+        size_t nt = lengths[li], npk = 0, nby = 0, i, a, t, bad = 0;
+        double *cube = (double *)malloc(nx * ny * nt * sizeof(double));
+        uint8_t *packed, *bytes;
+        for (i = 0; i < nx * ny * nt; i++) cube[i] = (double)(rng_next() % 1000) / 1000.0;
+        CHECK(p2d_masks_bytes(3, nx, ny, nt, 1, &npk) == P2D_OK && p2d_masks_bytes(3, nx, ny, nt, 0, &nby) == P2D_OK);
+        packed = (uint8_t *)malloc(npk);
+        bytes = (uint8_t *)malloc(nby + guard);
+        memset(bytes, 0xAB, nby + guard);
+        CHECK(run_cube(cube, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 1, packed, 1, NULL, NULL) == P2D_OK);
+        CHECK(run_cube(cube, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, bytes, 1, NULL, NULL) == P2D_OK);
+        for (a = 0; a < 3 * nx * ny; a++) /* (alpha, x, y) rows */
+            for (t = 0; t < nt; t++)
+                bad += bytes[a * nt + t] != (packed[a * ((nt + 7) / 8) + t / 8] >> (t % 8) & 1);
+        for (i = nby; i < nby + guard; i++) bad += bytes[i] != 0xAB;
+        CHECK_MSG(bad == 0, "n_t %zu: %zu bytes differ", nt, bad);
+        free(cube); free(packed); free(bytes);
+    }
+}
+
 /* ---- memory, cancel, options, bad input ------------------------------------------------------ */
 
 static int cancel_progress(void *user, double fraction) { (void)user; return fraction > 0.3; }
@@ -1022,6 +1050,7 @@ int main(void)
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
     RUN(test_threads_and_pieces_identical);
+    RUN(test_byte_masks_every_tail);
     RUN(test_memory_estimate_and_cancel);
     RUN(test_options);
     RUN(test_bad_input);
