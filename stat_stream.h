@@ -1182,9 +1182,9 @@ static ss__kernels ss__pick_kernels(void)
     return k;
 }
 
-/* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed) and
-   per worker (a centred block T x B, its inverse norms and means (2 x B doubles), the products
-   L x B, one seed's series in double (T)). at: the parts' offsets. 0 when the sizes overflow. */
+/* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed, their
+   raw series in double L x T) and per worker (a centred block T x B, its inverse norms and means
+   (2 x B doubles), the products L x B). at: the parts' offsets. 0 when the sizes overflow. */
 static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
 {
     size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
@@ -1267,9 +1267,9 @@ static ss_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, 
 
 #define SS__SEED_ROWS 8 /* rows per item of the seeds' phase */
 /* The raw series (the mean of its voxels) of every seed for rows t0 .. t1 - 1, into the shared
-   sums (L x n_t doubles). Row by row, all seeds at once: the seeds' voxels lie all over a row, each
-   on a page of its own, and one seed at a time walked every row's pages once per seed (a TLB
-   miss per voxel: seeds took a fifth of a subject's time). */
+   sums (L x n_t doubles). Row by row, all seeds at once: the seeds' voxels lie all over a row,
+   and one seed at a time walked every row's pages once per seed (seeds took a fifth of a
+   subject's time that way, an eighth now). */
 static void ss__seed_rows(const ss__corr *c, const ss_seeds *seeds, size_t t0, size_t t1)
 {
     double *sums = (double *)(void *)(c->shared + c->at[2]);
@@ -1547,7 +1547,8 @@ static void *ss__worker(void *p)
 /* The items of the job's phase, by n workers (worker 0 is the caller) */
 static void ss__lnm_phase(const ss__lnm_job *job, ss__work *work, void *team, int n)
 {
-    size_t b, n_blocks = job->phase == 0 ? (job->c.n_t + SS__SEED_ROWS - 1) / SS__SEED_ROWS : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
+    size_t b, n_blocks = job->phase == 0 ? (job->c.n_t + SS__SEED_ROWS - 1) / SS__SEED_ROWS
+                                         : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
 #if !defined(SS_NO_THREADS)
     ss__team *tm = (ss__team *)team;
     if (n > 1) {
