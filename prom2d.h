@@ -528,12 +528,12 @@ P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t
    neighbour of each piece. One piece or none: the pixel can join nothing together. The entry
    also says what p2d__classify does with such a pixel, in offsets within the padded slice. */
 typedef struct p2d__link {
-    uint8_t n_comp, rep[4];
+    uint8_t n_comp;
     uint8_t summit, saddle;  /* no earlier neighbour; two pieces or more */
     uint8_t take_up;         /* an earlier predecessor exists: take over its pointer */
     int32_t up_off;          /* that predecessor (0 when none) */
     int32_t to_off;          /* else the earlier later neighbour to point at (0: itself, a summit) */
-    int32_t rep_off[4];      /* rep[] as offsets */
+    int32_t rep_off[4];      /* a neighbour of each piece */
 } p2d__link;
 
 static void p2d__link_table(int conn, size_t w2, p2d__link *table)
@@ -564,11 +564,10 @@ static void p2d__link_table(int conn, size_t w2, p2d__link *table)
                 }
             }
             n++;
-            if (rep >= 0) l->rep[l->n_comp++] = (uint8_t)rep;
+            if (rep >= 0) l->rep_off[l->n_comp++] = (int32_t)(dx[rep] * (int)w2 + dy[rep]);
         }
         for (i = 0; i < 8; i++) {
             int32_t o = (int32_t)(dx[i] * (int)w2 + dy[i]);
-            if (i < l->n_comp) l->rep_off[i] = (int32_t)(dx[l->rep[i]] * (int)w2 + dy[l->rep[i]]);
             if ((mask & before) >> i & 1 && !l->take_up) l->take_up = 1, l->up_off = o;
             if ((mask & after) >> i & 1 && !l->to_off) l->to_off = o;
         }
@@ -643,17 +642,29 @@ P2D__UPPER_FN(p2d__upper_avx512, 64, __attribute__((target("avx512f"))))
 #endif
 #endif
 
-static p2d__upper_fn p2d__pick_upper(void)
+/* The kernels of each family by level: plain C, 16-byte vectors, AVX2, AVX-512 (those built) */
+static const p2d__upper_fn p2d__upper_kernels[] = {
+    p2d__upper_plain,
+#if defined(P2D__VECTOR)
+    p2d__upper_v2,
+#if defined(P2D__X86_WIDE)
+    p2d__upper_avx2, p2d__upper_avx512,
+#endif
+#endif
+};
+
+/* The widest kernel level this CPU runs, an index into the kernel tables */
+static int p2d__kernel_level(void)
 {
 #if defined(P2D__X86_WIDE)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return p2d__upper_avx512;
-    if (__builtin_cpu_supports("avx2")) return p2d__upper_avx2;
+    if (__builtin_cpu_supports("avx512f")) return 3;
+    if (__builtin_cpu_supports("avx2")) return 2;
 #endif
 #if defined(P2D__VECTOR)
-    return p2d__upper_v2;
+    return 1;
 #else
-    return p2d__upper_plain;
+    return 0;
 #endif
 }
 
@@ -741,19 +752,15 @@ P2D__RANGE_FN(p2d__range_avx512, 64, __attribute__((target("avx512f"))))
 #endif
 #endif
 
-static p2d__range_fn p2d__pick_range(void)
-{
-#if defined(P2D__X86_WIDE)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return p2d__range_avx512;
-    if (__builtin_cpu_supports("avx2")) return p2d__range_avx2;
-#endif
+static const p2d__range_fn p2d__range_kernels[] = {
+    p2d__range_plain,
 #if defined(P2D__VECTOR)
-    return p2d__range_v2;
-#else
-    return p2d__range_plain;
+    p2d__range_v2,
+#if defined(P2D__X86_WIDE)
+    p2d__range_avx2, p2d__range_avx512,
 #endif
-}
+#endif
+};
 
 /* Min, max, first row-major argmax (padded index). Returns 0 for a NaN slice. Each extreme is
    its first pixel's value, so a zero has the same sign whatever the kernel. */
@@ -815,8 +822,8 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
         for (i = 0; i < p->npad; i++) w->up[i] = (int32_t)i;
     if (p->pypho) memset(w->flag, 0, p->npad);
     if (p->exact) p2d__link_table(p->connectivity, p->w2, w->links);
-    if (p->exact) w->upper = p2d__pick_upper();
-    w->range = p2d__pick_range();
+    if (p->exact) w->upper = p2d__upper_kernels[p2d__kernel_level()];
+    w->range = p2d__range_kernels[p2d__kernel_level()];
     w->stamp = 0;
     w->planes = 0;
     w->unit_t0 = 0;

@@ -415,20 +415,13 @@ static void test_random_against_brute_force(void)
 /* Every upper-link mask kernel against the sweep order itself (a neighbour inside the grid comes
    first when it is higher, or equal and earlier in row-major order), on grids of many widths (so
    every vector tail length), with ties, -0 and -inf pixels (the ring is -inf too). */
+/* the kernel levels of prom2d.h's tables */
+static const char *const KERNEL_NAMES[] = {"plain", "16-byte vectors", "AVX2", "AVX-512"};
+
 static void test_upper_masks(void)
 {
-    typedef struct variant { const char *name; p2d__upper_fn f; } variant;
-    variant v[4];
-    int nv = 0, trial, k, bad = 0;
+    int nv = p2d__kernel_level() + 1, trial, k, bad = 0;
     static const int dx[8] = {-1, -1, -1, 0, 0, 1, 1, 1}, dy[8] = {-1, 0, 1, -1, 1, -1, 0, 1};
-    v[nv].name = "plain", v[nv++].f = p2d__upper_plain;
-#if defined(P2D__VECTOR)
-    v[nv].name = "16-byte vectors", v[nv++].f = p2d__upper_v2;
-#if defined(P2D__X86_WIDE)
-    if (__builtin_cpu_supports("avx2")) v[nv].name = "AVX2", v[nv++].f = p2d__upper_avx2;
-    if (__builtin_cpu_supports("avx512f")) v[nv].name = "AVX-512", v[nv++].f = p2d__upper_avx512;
-#endif
-#endif
     for (trial = 0; trial < 400; trial++) {
         p2d__plan p;
         double z[12 * 43];
@@ -447,7 +440,7 @@ static void test_upper_masks(void)
             }
         for (k = 0; k < nv; k++) {
             memset(flag, 0xAA, sizeof flag);
-            v[k].f(z, p.w2, p.w2 + 1, p.n_x * p.w2 + p.n_y + 1, flag);
+            p2d__upper_kernels[k](z, p.w2, p.w2 + 1, p.n_x * p.w2 + p.n_y + 1, flag);
             if (any_inf) p2d__clear_ring_bits(&p, z, flag);
             for (ix = 1; ix <= nx; ix++)
                 for (iy = 1; iy <= ny; iy++) {
@@ -459,7 +452,7 @@ static void test_upper_masks(void)
                         if (z[q] > z[at] || (z[q] == z[at] && q < at)) want |= 1u << j;
                     }
                     if (flag[at] != want && bad++ < 5)
-                        fprintf(stderr, "  %s: %d x %d grid, pixel (%d, %d): mask %02x, want %02x\n", v[k].name, nx, ny,
+                        fprintf(stderr, "  %s: %d x %d grid, pixel (%d, %d): mask %02x, want %02x\n", KERNEL_NAMES[k], nx, ny,
                                 ix - 1, iy - 1, flag[at], want);
                 }
         }
@@ -473,17 +466,7 @@ static void test_upper_masks(void)
    pixels; and p2d__scan's zero rule: the first zero's sign. */
 static void test_range_kernels(void)
 {
-    typedef struct variant { const char *name; p2d__range_fn f; } variant;
-    variant v[4];
-    int nv = 0, trial, k, bad = 0;
-    v[nv].name = "plain", v[nv++].f = p2d__range_plain;
-#if defined(P2D__VECTOR)
-    v[nv].name = "16-byte vectors", v[nv++].f = p2d__range_v2;
-#if defined(P2D__X86_WIDE)
-    if (__builtin_cpu_supports("avx2")) v[nv].name = "AVX2", v[nv++].f = p2d__range_avx2;
-    if (__builtin_cpu_supports("avx512f")) v[nv].name = "AVX-512", v[nv++].f = p2d__range_avx512;
-#endif
-#endif
+    int nv = p2d__kernel_level() + 1, trial, k, bad = 0;
     for (trial = 0; trial < 400; trial++) {
         double z[12 * 43];
         size_t lo0 = 0, hi0 = 0;
@@ -494,10 +477,10 @@ static void test_range_kernels(void)
         if (trial % 4 == 1) z[(1 + (int)(rng_next() % (uint64_t)nx)) * (ny + 2) + 1 + (int)(rng_next() % (uint64_t)ny)] = NAN;
         for (k = 0; k < nv; k++) {
             size_t lo, hi;
-            int ok = v[k].f(z, (size_t)ny + 2, (size_t)nx, (size_t)ny, &lo, &hi);
+            int ok = p2d__range_kernels[k](z, (size_t)ny + 2, (size_t)nx, (size_t)ny, &lo, &hi);
             if (k == 0) { ok0 = ok, lo0 = lo, hi0 = hi; continue; }
             if ((ok != ok0 || (ok && (lo != lo0 || hi != hi0))) && bad++ < 5)
-                fprintf(stderr, "  %s, %d x %d: %d %zu %zu, plain %d %zu %zu\n", v[k].name, nx, ny, ok, lo, hi, ok0, lo0, hi0);
+                fprintf(stderr, "  %s, %d x %d: %d %zu %zu, plain %d %zu %zu\n", KERNEL_NAMES[k], nx, ny, ok, lo, hi, ok0, lo0, hi0);
         }
         CHECK(ok0 == (trial % 4 != 1));
     }
@@ -511,10 +494,10 @@ static void test_range_kernels(void)
         for (i = 0; i < 5 * 12; i++) z[i] = -HUGE_VAL;
         for (i = 1; i <= 3; i++) memset(z + i * 12 + 1, 0, 10 * sizeof(double));
         z[13] = -0.0;
-        CHECK(p2d__scan(&p, p2d__pick_range(), z, &mn, &mx, &arg) == 1);
+        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg) == 1);
         CHECK(mn == 0.0 && signbit(mn) && mx == 0.0 && signbit(mx) && arg == 13);
         z[13] = 0.0, z[14] = -0.0;
-        CHECK(p2d__scan(&p, p2d__pick_range(), z, &mn, &mx, &arg) == 1);
+        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg) == 1);
         CHECK(!signbit(mn) && !signbit(mx) && arg == 13);
     }
 }
