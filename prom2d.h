@@ -412,6 +412,8 @@ P2DDEF p2d_desc p2d_get_desc(const p2d_ctx *ctx) { return ctx->desc; }
 
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
+    uint64_t row_mul;      /* padded index * row_mul >> row_shift = its padded row (p2d__rowcol) */
+    unsigned row_shift;
     size_t block;          /* time bins per block, a multiple of 8 */
     size_t unit;           /* time bins whose masks a worker writes at once: whole blocks, >= 64 */
     size_t n_blocks;
@@ -462,6 +464,25 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
     return 1;
 }
 
+/* Row and column of a padded index by a multiply and a shift: a division per peak and per col was
+   ~4 % of a bin. With s = 31 + ceil(log2 w2) and m = floor(2^s / w2) + 1, i * m >> s is i / w2
+   for every i < 2^31 (m's excess adds less than i / 2^s < 1 / w2 to i / w2); m <= 2^32, so the
+   product fits 64 bits. */
+static void p2d__row_divisor(p2d__plan *p)
+{
+    unsigned l = 0;
+    while (((size_t)1 << l) < p->w2) l++;
+    p->row_shift = 31 + l;
+    p->row_mul = ((uint64_t)1 << p->row_shift) / p->w2 + 1;
+}
+
+static void p2d__rowcol(const p2d__plan *p, size_t padded, int32_t *ix, int32_t *iy)
+{
+    size_t row = (size_t)(((uint64_t)padded * p->row_mul) >> p->row_shift);
+    *ix = (int32_t)row - 1;
+    *iy = (int32_t)(padded - row * p->w2) - 1;
+}
+
 static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, size_t n_y, size_t n_t,
                                 int want_masks, char *msg)
 {
@@ -477,6 +498,7 @@ static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, siz
     if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
         !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
         return p2d__fail(msg, P2D_ERR_OVERFLOW, "a slice of more than 2^31 - 1 (padded) pixels");
+    p2d__row_divisor(p);
     if (!tp_size_mul(p->npix, n_t, &cells) || !tp_size_mul(cells, d->n_alpha ? d->n_alpha : 1, &cells))
         return p2d__fail(msg, P2D_ERR_OVERFLOW, "n_x * n_y * n_t * n_alpha overflows a size");
     /* Aim a block at P2D__BLOCK_TARGET bytes of block arrays (padded slices, masks, worst-case
@@ -1090,8 +1112,7 @@ static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, si
 
 static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double h)
 {
-    pk->ix = (int32_t)(padded / p->w2 - 1);
-    pk->iy = (int32_t)(padded % p->w2 - 1);
+    p2d__rowcol(p, padded, &pk->ix, &pk->iy);
     pk->height = h;
     pk->col_ix = pk->col_iy = -1;
     pk->parent = -1;
@@ -1120,8 +1141,7 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
         pk->prominence = prom;
         if ((size_t)at != top) {
             pk->col_level = w->ccol[c];
-            pk->col_ix = (int32_t)((size_t)w->csad[c] / p->w2 - 1);
-            pk->col_iy = (int32_t)((size_t)w->csad[c] % p->w2 - 1);
+            p2d__rowcol(p, (size_t)w->csad[c], &pk->col_ix, &pk->col_iy);
         }
     }
     /* Parents by candidate, now that every kept candidate has its list index. A parent always
@@ -1287,8 +1307,7 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     info->max = mx;
     if (!(mx > mn)) { info->status = P2D_SLICE_NO_PEAKS; return; }
     info->status = P2D_SLICE_OK;
-    info->dom_ix = (int32_t)(arg / p->w2 - 1);
-    info->dom_iy = (int32_t)(arg % p->w2 - 1);
+    p2d__rowcol(p, arg, &info->dom_ix, &info->dom_iy);
     if (p->peaks) {
         info->n_peaks = d->mode == P2D_MODE_PYPHO ? p2d__pypho(p, w, z, mn, d->min_prominence, peaks)
                                                  : p2d__exact(p, w, z, mn, mx, arg, d->min_prominence, peaks);
@@ -1303,31 +1322,15 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     }
 }
 
-/* Asks for pixels from .. to - 1 of the block that starts at bin t0 (first and last bin of each),
-   so that the block's gather finds them in cache: a time-fastest cube puts every pixel on
-   another page, and the gather alone would wait for each one. */
-static void p2d__prefetch_block(const p2d__job *j, size_t t0, size_t from, size_t to)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    const p2d__plan *p = &j->plan;
-    size_t esize = j->cube->dtype == P2D_F32 ? sizeof(float) : sizeof(double), pix;
-    size_t nb = t0 >= p->n_t ? 0 : p->n_t - t0 < p->block ? p->n_t - t0 : p->block;
-    const char *base = (const char *)j->cube->data;
-    for (pix = from; pix < to && nb; pix++) {
-        ptrdiff_t off = (ptrdiff_t)(pix / p->n_y) * j->sx + (ptrdiff_t)(pix % p->n_y) * j->sy + (ptrdiff_t)t0 * j->st;
-        __builtin_prefetch(base + off * (ptrdiff_t)esize);
-        __builtin_prefetch(base + (off + (ptrdiff_t)(nb - 1) * j->st) * (ptrdiff_t)esize);
-    }
-#else
-    (void)j, (void)t0, (void)from, (void)to;
-#endif
-}
-
-static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, size_t stride, p2d_slice *info)
+/* A block of bins. The gather waits for the cube (each pixel of a time-fastest cube is on a page of
+   its own), but asking for the next block ahead of time costs more than it saves: software
+   prefetch of the next block, a line per pixel spread over the slices, was 3-5 % slower over the
+   whole run, into L1 or L2 alike (interleaved A/B; it had paid before the later phases got faster).
+   Blocks of 16 or 40 bins (fewer page visits per bin) were 5-8 % slower: the block leaves L2. */
+static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *info)
 {
     const p2d__plan *p = &j->plan;
     size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
-    size_t next = t0 + stride * p->block; /* this worker's next block, most likely */
     p2d__gather(j, t0, nb, w->z);
     if (p->masks) { /* a block of another unit: write this one's first */
         size_t unit_t0 = t0 - t0 % p->unit, k;
@@ -1338,7 +1341,6 @@ static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, size_t strid
     }
     for (b = 0; b < nb; b++) {
         info[b].t = t0 + b;
-        p2d__prefetch_block(j, next, p->npix * b / nb, p->npix * (b + 1) / nb);
         p2d__slice(j, w, b, info + b, p->peaks ? w->peaks + b * p->npix : NULL);
     }
 }
@@ -1415,7 +1417,7 @@ static void *p2d__worker_main(void *arg)
         res = r->stop;
         p2d__unlock(r);
         if (res != P2D_OK || blk >= p->n_blocks) break;
-        p2d__block(&r->job, &w, blk, (size_t)r->sum.n_workers, info);
+        p2d__block(&r->job, &w, blk, info);
         /* wait for this block's turn; only the worker whose turn it is emits */
         p2d__lock(r);
 #if defined(P2D__THREADS)

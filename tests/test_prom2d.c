@@ -502,6 +502,30 @@ static void test_range_kernels(void)
     }
 }
 
+/* p2d__rowcol's multiply-and-shift against a division, for row lengths from the smallest (3) to
+   the largest a slice can have, at both ends of the index range (2^31 - 1 is the largest padded
+   index) and at random in between. */
+static void test_rowcol_without_division(void)
+{
+    static const size_t lengths[] = {3, 4, 5, 7, 8, 9, 43, 63, 64, 65, 255, 256, 257, 1000, 4095, 65535, 65536,
+                                     65537, 1u << 20, (1u << 30) + 1, 0x7FFFFFFFu};
+    size_t k, n, bad = 0;
+    for (k = 0; k < sizeof lengths / sizeof lengths[0]; k++) {
+        p2d__plan p;
+        memset(&p, 0, sizeof p);
+        p.w2 = lengths[k];
+        p2d__row_divisor(&p);
+        for (n = 0; n < 30000; n++) {
+            size_t i = n < 10000 ? n : n < 20000 ? 0x7FFFFFFFu - (n - 10000) : (size_t)(rng_next() % 0x80000000u);
+            int32_t ix, iy;
+            p2d__rowcol(&p, i, &ix, &iy);
+            if ((ix != (int32_t)(i / p.w2) - 1 || iy != (int32_t)(i % p.w2) - 1) && bad++ < 5)
+                fprintf(stderr, "  w2 %zu, index %zu: %d %d\n", p.w2, i, (int)ix, (int)iy);
+        }
+    }
+    CHECK_MSG(bad == 0, "%zu wrong rows or columns", bad);
+}
+
 /* ---- edge cases ---------------------------------------------------------------------------- */
 
 static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
@@ -1029,6 +1053,7 @@ int main(void)
     RUN(test_random_against_brute_force);
     RUN(test_upper_masks);
     RUN(test_range_kernels);
+    RUN(test_rowcol_without_division);
     RUN(test_edge_pypho_reference);
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
