@@ -410,6 +410,14 @@ P2DDEF p2d_desc p2d_get_desc(const p2d_ctx *ctx) { return ctx->desc; }
 
 /* ---- >>plan: block size and the scratch layout of one worker -------------------------------- */
 
+/* One padded row of a flood fill by rows (p2d__fill_rows): which pixels are at least the
+   threshold and which of them the fill has reached, as bits (bit iy - 1); valid while stamp is
+   the fill's. queued: on the fill's stack. */
+typedef struct p2d__row {
+    uint64_t at_least, in;
+    uint32_t stamp, queued;
+} p2d__row;
+
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
     uint64_t row_mul;      /* padded index * row_mul >> row_shift = its padded row (p2d__rowcol) */
@@ -423,7 +431,8 @@ typedef struct p2d__plan {
     int connectivity;
     /* byte offsets of each array in a worker's slab, and the slab size */
     size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
-        o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, slab;
+        o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, slab;
+    int row_fill;          /* masks by whole rows of bits (rows of 64 pixels at most) */
     size_t total;          /* every byte the run takes from the pool: n_workers slabs */
 } p2d__plan;
 
@@ -452,7 +461,9 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
         !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpar) ||
         !p2d__take(&at, exact ? n : 0, sizeof(double), &p->o_ccol) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cout))
+        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cout) ||
+        !p2d__take(&at, p->row_fill ? p->n_x + 2 : 0, sizeof(p2d__row), &p->o_rows) ||
+        !p2d__take(&at, p->row_fill ? p->n_x : 0, sizeof(int32_t), &p->o_row_stack))
         return 0;
     if (!tp_size_mul(np, p->block, &zb) || !p2d__take(&at, zb, sizeof(double), &p->o_z) ||
         !tp_size_mul(np, p->unit / 8, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
@@ -495,6 +506,7 @@ static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, siz
     p->exact = p->peaks && d->mode == P2D_MODE_EXACT;
     p->pypho = p->peaks && d->mode == P2D_MODE_PYPHO;
     p->connectivity = d->connectivity == 4 ? 4 : 8;
+    p->row_fill = p->masks && n_y <= 64;
     if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
         !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
         return p2d__fail(msg, P2D_ERR_OVERFLOW, "a slice of more than 2^31 - 1 (padded) pixels");
@@ -784,6 +796,64 @@ static const p2d__range_fn p2d__range_kernels[] = {
 #endif
 };
 
+/* ---- >>rows of a fill: which pixels of a row reach a threshold ------------------------------ */
+
+/* Bit i: r[i] >= thr, for n <= 64 values. */
+typedef uint64_t (*p2d__at_least_fn)(const double *r, size_t n, double thr);
+
+static uint64_t p2d__at_least_plain(const double *r, size_t n, double thr)
+{
+    uint64_t m = 0;
+    size_t i;
+    for (i = 0; i < n; i++) m |= (uint64_t)(r[i] >= thr) << i;
+    return m;
+}
+
+#if defined(P2D__VECTOR)
+/* Each vector's lanes OR their bits into an accumulator; the row's last vector overlaps. */
+#define P2D__AT_LEAST_FN(name, bytes, attr)                                                     \
+    attr static uint64_t name(const double *r, size_t n, double thr)                            \
+    {                                                                                           \
+        typedef double vd __attribute__((vector_size(bytes)));                                 \
+        typedef long long vi __attribute__((vector_size(bytes)));                              \
+        typedef unsigned long long vu __attribute__((vector_size(bytes)));                     \
+        enum { L = bytes / 8 };                                                                 \
+        vd v, t;                                                                                \
+        vi ge;                                                                                  \
+        vu acc, bit, sel;                                                                       \
+        size_t i;                                                                               \
+        int k;                                                                                  \
+        uint64_t m = 0;                                                                         \
+        if (n < L) return p2d__at_least_plain(r, n, thr);                                       \
+        for (k = 0; k < L; k++) t[k] = thr, bit[k] = (unsigned long long)1 << k;                \
+        acc = bit & 0;                                                                          \
+        for (i = 0; i < n; i += L) {                                                            \
+            if (i + L > n) i = n - L;                                                           \
+            memcpy(&v, r + i, sizeof v);                                                        \
+            ge = v >= t;                                                                        \
+            memcpy(&sel, &ge, sizeof sel);                                                      \
+            acc |= sel & (bit << i);                                                            \
+        }                                                                                       \
+        for (k = 0; k < L; k++) m |= (uint64_t)acc[k];                                          \
+        return m;                                                                               \
+    }
+P2D__AT_LEAST_FN(p2d__at_least_v2, 16, )
+#if defined(P2D__X86_WIDE)
+P2D__AT_LEAST_FN(p2d__at_least_avx2, 32, __attribute__((target("avx2"))))
+P2D__AT_LEAST_FN(p2d__at_least_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+#endif
+
+static const p2d__at_least_fn p2d__at_least_kernels[] = {
+    p2d__at_least_plain,
+#if defined(P2D__VECTOR)
+    p2d__at_least_v2,
+#if defined(P2D__X86_WIDE)
+    p2d__at_least_avx2, p2d__at_least_avx512,
+#endif
+#endif
+};
+
 /* Min, max, first row-major argmax (padded index). Returns 0 for a NaN slice. Each extreme is
    its first pixel's value, so a zero has the same sign whatever the kernel. */
 static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, double *mn, double *mx, size_t *arg)
@@ -813,8 +883,12 @@ typedef struct p2d__work {
     uint32_t stamp;
     uint8_t *flag;          /* pyPho: peak flags; exact: each pixel's upper-link mask */
     p2d__link links[256];   /* exact: the upper-link table of the run's connectivity */
+    p2d__row *rows;         /* masks: a fill's rows, when rows are 64 pixels at most */
+    int32_t *row_stack;
+    uint32_t row_stamp;
     p2d__upper_fn upper;    /* exact: the widest upper-link mask kernel this CPU runs */
     p2d__range_fn range;    /* the widest min/max kernel */
+    p2d__at_least_fn at_least; /* masks: the widest row threshold kernel */
 } p2d__work;
 
 static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
@@ -836,6 +910,10 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->flag = (uint8_t *)(slab + p->o_flag);
     w->up = (int32_t *)(slab + p->o_up);
     w->crit = (uint32_t *)(slab + p->o_crit);
+    w->rows = (p2d__row *)(slab + p->o_rows);
+    w->row_stack = (int32_t *)(slab + p->o_row_stack);
+    if (p->row_fill) memset(w->rows, 0, (p->n_x + 2) * sizeof(p2d__row));
+    w->row_stamp = 0;
     /* The padding ring never changes: -inf values, marked visited, no label, not a peak. */
     for (i = 0; i < p->npad * p->block; i++) w->z[i] = -HUGE_VAL;
     for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
@@ -846,6 +924,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     if (p->exact) p2d__link_table(p->connectivity, p->w2, w->links);
     if (p->exact) w->upper = p2d__upper_kernels[p2d__kernel_level()];
     w->range = p2d__range_kernels[p2d__kernel_level()];
+    w->at_least = p2d__at_least_kernels[p2d__kernel_level()];
     w->stamp = 0;
     w->planes = 0;
     w->unit_t0 = 0;
@@ -1208,20 +1287,19 @@ static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, doub
 
 /* ---- >>masks --------------------------------------------------------------------------------- */
 
-/* 4-connected flood fill of Z >= thr from seed; sets bit in mask[pixel * stride] of every reached
-   pixel. The bit is also the visited mark; the ring's -inf is below any thr > zmin. */
-static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, double zmin, size_t seed, double thr,
-                      uint8_t *mask, size_t stride, uint8_t bit)
+/* The masks: the 4-connected region of Z >= thr around the seed (the seed is always in), as bit
+   in mask[pixel * stride] of every pixel in it. Two ways, the same pixels: a queue of pixels, and
+   for rows of 64 pixels at most, whole rows of bits, with vector compares and no branch per
+   pixel (measured on the bench posterior: ~30 % less time in the fills, 2-5 % of a bin). */
+
+static void p2d__fill_pixels(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
+                             uint8_t *mask, size_t stride, uint8_t bit)
 {
     ptrdiff_t W = (ptrdiff_t)p->w2, off[4] = {-W, -1, 1, W};
     int32_t *queue = w->queue;
-    size_t head = 0, tail = 0, ix, iy;
+    size_t head = 0, tail = 0;
     int k;
-    if (thr <= zmin) { /* every pixel is in (the grid is 4-connected): a low alpha on a flat floor */
-        for (ix = 1; ix <= p->n_x; ix++)
-            for (iy = 1; iy <= p->n_y; iy++) mask[(ix * p->w2 + iy) * stride] |= bit;
-        return;
-    }
+    /* the bit is also the visited mark; the ring's -inf is below any thr */
     mask[seed * stride] |= bit;
     queue[tail++] = (int32_t)seed;
     while (head < tail) {
@@ -1233,6 +1311,101 @@ static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, double 
                 queue[tail++] = (int32_t)q;
             }
         }
+    }
+}
+
+/* The index of the lowest set bit of x (x != 0). */
+static int p2d__ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1)) x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* The runs of m that hold a bit of x: x spread along m both ways, in doubling steps. */
+static uint64_t p2d__runs_of(uint64_t x, uint64_t m)
+{
+    uint64_t up = x & m, down = up, pu = m, pd = m;
+    int k;
+    for (k = 1; k < 64; k *= 2) {
+        up |= pu & (up << k);
+        down |= pd & (down >> k);
+        pu &= pu << k;
+        pd &= pd >> k;
+    }
+    return up | down;
+}
+
+/* The row of a fill, read on first touch (rows the region never reaches cost nothing). */
+static p2d__row *p2d__fill_row(const p2d__plan *p, p2d__work *w, const double *z, size_t ix, double thr)
+{
+    p2d__row *r = w->rows + ix;
+    if (r->stamp != w->row_stamp) {
+        r->stamp = w->row_stamp;
+        r->at_least = ix >= 1 && ix <= p->n_x ? w->at_least(z + ix * p->w2 + 1, p->n_y, thr) : 0;
+        r->in = 0;
+        r->queued = 0;
+    }
+    return r;
+}
+
+static void p2d__fill_rows(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
+                           uint8_t *mask, size_t stride, uint8_t bit)
+{
+    int32_t sx, sy, *stack = w->row_stack;
+    size_t n = 0, lo, hi, ix;
+    p2d__row *r;
+    if (++w->row_stamp == 0) { /* after 2^32 fills: forget every stamp */
+        memset(w->rows, 0, (p->n_x + 2) * sizeof(p2d__row));
+        w->row_stamp = 1;
+    }
+    p2d__rowcol(p, seed, &sx, &sy);
+    lo = hi = (size_t)sx + 1;
+    r = p2d__fill_row(p, w, z, lo, thr);
+    r->at_least |= (uint64_t)1 << sy;
+    r->in = p2d__runs_of((uint64_t)1 << sy, r->at_least);
+    r->queued = 1;
+    stack[n++] = sx + 1;
+    while (n) { /* a row whose reach grew passes it on to the rows above and below */
+        size_t at = (size_t)stack[--n];
+        uint64_t in = w->rows[at].in;
+        int side;
+        w->rows[at].queued = 0;
+        for (side = -1; side <= 1; side += 2) {
+            p2d__row *nb = p2d__fill_row(p, w, z, at + (size_t)side, thr);
+            uint64_t grow = in & nb->at_least & ~nb->in;
+            if (!grow) continue;
+            nb->in |= p2d__runs_of(grow, nb->at_least);
+            if (at + (size_t)side < lo) lo = at + (size_t)side;
+            if (at + (size_t)side > hi) hi = at + (size_t)side;
+            if (!nb->queued) nb->queued = 1, stack[n++] = (int32_t)(at + (size_t)side);
+        }
+    }
+    for (ix = lo; ix <= hi; ix++) {
+        uint64_t in = w->rows[ix].in;
+        uint8_t *row = mask + (ix * p->w2 + 1) * stride;
+        while (in) {
+            row[(size_t)p2d__ctz64(in) * stride] |= bit;
+            in &= in - 1;
+        }
+    }
+}
+
+static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, double zmin, size_t seed, double thr,
+                      uint8_t *mask, size_t stride, uint8_t bit)
+{
+    size_t ix, iy;
+    if (thr <= zmin) { /* every pixel is in (the grid is 4-connected): a low alpha on a flat floor */
+        for (ix = 1; ix <= p->n_x; ix++)
+            for (iy = 1; iy <= p->n_y; iy++) mask[(ix * p->w2 + iy) * stride] |= bit;
+    } else if (p->row_fill) {
+        p2d__fill_rows(p, w, z, seed, thr, mask, stride, bit);
+    } else {
+        p2d__fill_pixels(p, w, z, seed, thr, mask, stride, bit);
     }
 }
 

@@ -526,6 +526,49 @@ static void test_rowcol_without_division(void)
     CHECK_MSG(bad == 0, "%zu wrong rows or columns", bad);
 }
 
+/* The two flood fills (a queue of pixels; rows of bits) reach the same pixels: random grids up to
+   64 pixels a row (bit 63 included), values with many ties, thresholds above the seed (an alpha
+   over 1), seeds anywhere, many fills on one set of rows (their stamps); every row kernel. */
+static void test_fill_rows_equal_pixels(void)
+{
+    enum { NX = 70, NY = 64, W2 = NY + 2, NPAD = (NX + 2) * W2 };
+    static double z[NPAD];
+    static uint8_t by_pixels[NPAD], by_rows[NPAD];
+    static int32_t queue[NX * NY], stack[NX];
+    static p2d__row rows[NX + 2];
+    int trial, bad = 0, filled_rows = 0, nv = p2d__kernel_level() + 1;
+    p2d__work w;
+    memset(&w, 0, sizeof w);
+    memset(rows, 0, sizeof rows);
+    w.queue = queue, w.rows = rows, w.row_stack = stack;
+    for (trial = 0; trial < 3000 * nv; trial++) {
+        p2d__plan p;
+        size_t i, ix, iy, seed;
+        int levels = 2 + trial % 7;
+        double thr;
+        memset(&p, 0, sizeof p);
+        p.n_x = 1 + rng_next() % NX, p.n_y = trial % 5 == 0 ? (size_t)NY : 1 + rng_next() % NY, p.w2 = p.n_y + 2;
+        p.row_fill = 1;
+        p2d__row_divisor(&p);
+        for (i = 0; i < NPAD; i++) z[i] = -HUGE_VAL;
+        for (ix = 1; ix <= p.n_x; ix++)
+            for (iy = 1; iy <= p.n_y; iy++) z[ix * p.w2 + iy] = (double)(rng_next() % (uint64_t)levels);
+        seed = (1 + rng_next() % p.n_x) * p.w2 + 1 + rng_next() % p.n_y;
+        thr = trial % 11 == 0 ? (double)levels : (double)(rng_next() % (uint64_t)levels);
+        memset(by_pixels, 0, sizeof by_pixels);
+        memset(by_rows, 0, sizeof by_rows);
+        w.at_least = p2d__at_least_kernels[trial % nv];
+        p2d__fill_pixels(&p, &w, z, seed, thr, by_pixels, 1, 4);
+        p2d__fill_rows(&p, &w, z, seed, thr, by_rows, 1, 4);
+        filled_rows += count_ones(by_rows, NPAD) > p.n_y;
+        if (memcmp(by_pixels, by_rows, sizeof by_rows) && bad++ < 5)
+            fprintf(stderr, "  %s, %zu x %zu, seed %zu, thr %g: %zu pixels by pixels, %zu by rows\n", KERNEL_NAMES[trial % nv],
+                    p.n_x, p.n_y, seed, thr, count_ones(by_pixels, NPAD), count_ones(by_rows, NPAD));
+    }
+    CHECK_MSG(bad == 0, "%d fills differ", bad);
+    CHECK(filled_rows > 300); /* regions that span rows, not only seeds */
+}
+
 /* ---- edge cases ---------------------------------------------------------------------------- */
 
 static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
@@ -1054,6 +1097,7 @@ int main(void)
     RUN(test_upper_masks);
     RUN(test_range_kernels);
     RUN(test_rowcol_without_division);
+    RUN(test_fill_rows_equal_pixels);
     RUN(test_edge_pypho_reference);
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
