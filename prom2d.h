@@ -97,9 +97,9 @@
    (P2D_ERR_CANCELLED, masks of the bins done so far written). One run at a time per p2d_ctx;
    different contexts are independent.
    Measured on a 2-core Xeon VM (bench/RESULTS.md, 41 x 63 float64 bins, alphas 0.1/0.5/0.9, on
-   a VM that swings ~1.4x between runs): exact mode with bit-packed masks 57-68 us per bin on one
-   core (5.7-6.8 s per 100,000 bins; 3.6 s with two threads), byte masks ~10 us more, pyPho mode
-   41-69 us, masks alone 14-22 us; 1.3 MiB of scratch per worker. A time-fastest cube puts every
+   a VM that swings ~1.4x between runs): exact mode with bit-packed masks 42-58 us per bin on one
+   core (4.2-5.8 s per 100,000 bins; 2.9 s with two threads), byte masks ~9 us more, pyPho mode
+   ~30 us, masks alone ~10 us (fast state); 1.3 MiB of scratch per worker. A time-fastest cube puts every
    pixel's bins on a page of its own: allocate big cubes with transparent huge pages (tensorpool
    does for blocks of 4 MiB and more), which made the masks-only pass ~20 % faster there.
 
