@@ -450,7 +450,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
     size_t at = 0, n = p->npix, np = p->npad, zb, mb, pb;
     int exact = p->exact, pypho = p->pypho;
     if (!p2d__take(&at, np, sizeof(uint32_t), &p->o_mark) ||
-        !p2d__take(&at, n, sizeof(int32_t), &p->o_queue) ||
+        !p2d__take(&at, pypho || (p->masks && !p->row_fill) ? n : 0, sizeof(int32_t), &p->o_queue) ||
         !p2d__take(&at, pypho || exact ? np : 0, 1, &p->o_flag) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_up) ||
         !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||

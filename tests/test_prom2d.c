@@ -569,6 +569,36 @@ static void test_fill_rows_equal_pixels(void)
     CHECK(filled_rows > 300); /* regions that span rows, not only seeds */
 }
 
+/* Through whole runs: slices with rows longer than 64 pixels take the pixel fill, their
+   transposes the row fill; the masks must be transposes too (continuous values: one maximum). */
+static void test_fill_paths_in_runs(void)
+{
+    enum { NX = 9, NY = 70, NT = 12, NA = 3 };
+    static double z[NX * NY * NT], zt[NY * NX * NT];
+    static uint8_t m[NA * NX * NY * NT], mt[NA * NY * NX * NT];
+    const double alphas[NA] = {0.2, 0.5, 0.8};
+    size_t x, y, t, a, bad = 0, ones = 0;
+    for (x = 0; x < NX; x++)
+        for (y = 0; y < NY; y++)
+            for (t = 0; t < NT; t++) {
+                double v = sin(0.3 * (double)x + 0.11 * (double)y * (double)(t + 1)) + 1e-3 * (double)(rng_next() % 1000);
+                z[(x * NY + y) * NT + t] = v;
+                zt[(y * NX + x) * NT + t] = v;
+            }
+    CHECK(run_cube(z, P2D_F64, NX, NY, NT, P2D_MODE_EXACT, 8, alphas, NA, 0, m, 1, NULL, NULL) == P2D_OK);
+    CHECK(run_cube(zt, P2D_F64, NY, NX, NT, P2D_MODE_EXACT, 8, alphas, NA, 0, mt, 1, NULL, NULL) == P2D_OK);
+    for (a = 0; a < NA; a++)
+        for (x = 0; x < NX; x++)
+            for (y = 0; y < NY; y++)
+                for (t = 0; t < NT; t++) {
+                    uint8_t u = m[((a * NX + x) * NY + y) * NT + t], v = mt[((a * NY + y) * NX + x) * NT + t];
+                    bad += u != v;
+                    ones += u;
+                }
+    CHECK_MSG(bad == 0, "%zu mask elements differ between the two fills", bad);
+    CHECK(ones > NT * NA * 2 && ones < NA * NX * NY * NT); /* regions, not single pixels or everything */
+}
+
 /* ---- edge cases ---------------------------------------------------------------------------- */
 
 static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
@@ -1098,6 +1128,7 @@ int main(void)
     RUN(test_range_kernels);
     RUN(test_rowcol_without_division);
     RUN(test_fill_rows_equal_pixels);
+    RUN(test_fill_paths_in_runs);
     RUN(test_edge_pypho_reference);
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
