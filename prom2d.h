@@ -287,7 +287,7 @@ P2DDEF const char *p2d_build_info(void);
 #define P2D__BLOCK_TARGET ((size_t)256 << 10) /* slices + masks of a block: about L2 */
 #endif
 #define P2D__MAX_BLOCK 256                  /* time bins per block at most */
-#define P2D__BORDER 0xFFFFFFFFu             /* flood-fill mark of the padding ring */
+#define P2D__BORDER 0xFFFFFFFFu             /* pyPho mode: visited mark of the padding ring */
 
 struct p2d_ctx {
     p2d_desc desc;         /* resolved */
@@ -449,7 +449,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
 {
     size_t at = 0, n = p->npix, np = p->npad, zb, mb, pb;
     int exact = p->exact, pypho = p->pypho;
-    if (!p2d__take(&at, np, sizeof(uint32_t), &p->o_mark) ||
+    if (!p2d__take(&at, pypho ? np : 0, sizeof(uint32_t), &p->o_mark) ||
         !p2d__take(&at, pypho || (p->masks && !p->row_fill) ? n : 0, sizeof(int32_t), &p->o_queue) ||
         !p2d__take(&at, pypho || exact ? np : 0, 1, &p->o_flag) ||
         !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_up) ||
@@ -475,8 +475,8 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
     return 1;
 }
 
-/* Row and column of a padded index by a multiply and a shift: a division per peak and per col was
-   ~4 % of a bin. With s = 31 + ceil(log2 w2) and m = floor(2^s / w2) + 1, i * m >> s is i / w2
+/* Row and column of a padded index by a multiply and a shift: a division per peak and per col had
+   ~4 % of a bin's perf samples. With s = 31 + ceil(log2 w2) and m = floor(2^s / w2) + 1, i * m >> s is i / w2
    for every i < 2^31 (m's excess adds less than i / 2^s < 1 / w2 to i / w2); m <= 2^32, so the
    product fits 64 bits. */
 static void p2d__row_divisor(p2d__plan *p)
@@ -916,8 +916,10 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->row_stamp = 0;
     /* The padding ring never changes: -inf values, marked visited, no label, not a peak. */
     for (i = 0; i < p->npad * p->block; i++) w->z[i] = -HUGE_VAL;
-    for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
-    for (i = 1; i <= p->n_x; i++) memset(w->mark + i * p->w2 + 1, 0, p->n_y * sizeof(uint32_t));
+    if (p->pypho) { /* pyPho's peak groups: the ring is marked visited */
+        for (i = 0; i < p->npad; i++) w->mark[i] = P2D__BORDER;
+        for (i = 1; i <= p->n_x; i++) memset(w->mark + i * p->w2 + 1, 0, p->n_y * sizeof(uint32_t));
+    }
     if (p->exact) /* the ring's pointers are read (and never used) by p2d__classify */
         for (i = 0; i < p->npad; i++) w->up[i] = (int32_t)i;
     if (p->pypho) memset(w->flag, 0, p->npad);
