@@ -417,6 +417,7 @@ static void test_seedcorr_naive(void)
         for (v = 0; v < LD; v++) ts[t * LD + v] = (float)(1e4 + pow(10.0, (double)(v % 7) - 3) * gauss());
     for (t = 0; t < T; t++) ts[t * LD + 40] = 5.0f;                        /* a constant voxel */
     for (t = 0; t < T; t++) ts[t * LD + 7] = 2.0f;                         /* seed 4 = that constant */
+    ts[41] = 2e4f; /* a first sample far off: the worst case of the centring's shifted sums */
     s.n_seeds = L;
     s.voxels = vox;
     s.offsets = off;
