@@ -95,11 +95,11 @@
    Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be serialized,
    merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
    lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache):
-       subjects mapped in place, 2 workers    1.3-2.0 s (the VM's two speeds), 16 MiB from the pool,
+       subjects mapped in place, 2 workers    1.1-1.4 s (the VM's two speeds), 16 MiB from the pool,
                                               77 MiB peak RSS
-       copied into the slab, 2 workers        2.2-2.3 s (1.8-1.9 s reading ahead, 92 MiB)
-       numpy replicas of the Python package   6.0-7.1 s / 530 MiB (batched matmul),
-                                              11.1-12.4 s / 1.28 GiB (the package's einsum)
+       copied into the slab, 2 workers        2.2 s in the fast speed (1.7 s reading ahead, 92 MiB)
+       numpy replicas of the Python package   4.7-7.4 s / 530 MiB (batched matmul),
+                                              10.2-13.5 s / 1.28 GiB (the package's einsum)
        reading (copying) the files alone      0.7-1.0 s
    The work is bound by memory traffic: each subject's 40 MB is read once to centre it, its seed
    voxels are gathered from all over it, and the 16 MB of z accumulators are read and written.
