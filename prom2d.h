@@ -639,6 +639,26 @@ static void p2d__upper_plain(const double *z, size_t w2, size_t from, size_t to,
 #if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
 #define P2D__X86_WIDE 1
 #endif
+#endif
+
+/* A kernel family `stem` (upper-link masks, min/max, row thresholds): stem_plain written out, the
+   vector variants made by MAKE(name, bytes, attr) where they are built, and the table of the
+   family by level (plain C, 16-byte vectors, AVX2, AVX-512), indexed by p2d__kernel_level. */
+#if defined(P2D__X86_WIDE)
+#define P2D__KERNELS(MAKE, stem)                                                                \
+    MAKE(stem##_v2, 16, )                                                                       \
+    MAKE(stem##_avx2, 32, __attribute__((target("avx2"))))                                      \
+    MAKE(stem##_avx512, 64, __attribute__((target("avx512f"))))                                 \
+    static const stem##_fn stem##_kernels[] = {stem##_plain, stem##_v2, stem##_avx2, stem##_avx512};
+#elif defined(P2D__VECTOR)
+#define P2D__KERNELS(MAKE, stem)                                                                \
+    MAKE(stem##_v2, 16, )                                                                       \
+    static const stem##_fn stem##_kernels[] = {stem##_plain, stem##_v2};
+#else
+#define P2D__KERNELS(MAKE, stem) static const stem##_fn stem##_kernels[] = {stem##_plain};
+#endif
+
+#if defined(P2D__VECTOR)
 /* Named vectors, not an array: gcc keeps an array of vectors on the stack. */
 #define P2D__UPPER_FN(name, bytes, attr)                                                        \
     attr static void name(const double *z, size_t w2, size_t from, size_t to, uint8_t *flag)    \
@@ -669,23 +689,8 @@ static void p2d__upper_plain(const double *z, size_t w2, size_t from, size_t to,
         }                                                                                       \
         p2d__upper_plain(z, w2, at, to, flag);                                                  \
     }
-P2D__UPPER_FN(p2d__upper_v2, 16, )
-#if defined(P2D__X86_WIDE)
-P2D__UPPER_FN(p2d__upper_avx2, 32, __attribute__((target("avx2"))))
-P2D__UPPER_FN(p2d__upper_avx512, 64, __attribute__((target("avx512f"))))
 #endif
-#endif
-
-/* The kernels of each family by level: plain C, 16-byte vectors, AVX2, AVX-512 (those built) */
-static const p2d__upper_fn p2d__upper_kernels[] = {
-    p2d__upper_plain,
-#if defined(P2D__VECTOR)
-    p2d__upper_v2,
-#if defined(P2D__X86_WIDE)
-    p2d__upper_avx2, p2d__upper_avx512,
-#endif
-#endif
-};
+P2D__KERNELS(P2D__UPPER_FN, p2d__upper)
 
 /* The widest kernel level this CPU runs, an index into the kernel tables */
 static int p2d__kernel_level(void)
@@ -779,22 +784,8 @@ static int p2d__range_plain(const double *z, size_t w2, size_t n_x, size_t n_y, 
             if (bad[k]) return 0;                                                               \
         return 1;                                                                               \
     }
-P2D__RANGE_FN(p2d__range_v2, 16, )
-#if defined(P2D__X86_WIDE)
-P2D__RANGE_FN(p2d__range_avx2, 32, __attribute__((target("avx2"))))
-P2D__RANGE_FN(p2d__range_avx512, 64, __attribute__((target("avx512f"))))
 #endif
-#endif
-
-static const p2d__range_fn p2d__range_kernels[] = {
-    p2d__range_plain,
-#if defined(P2D__VECTOR)
-    p2d__range_v2,
-#if defined(P2D__X86_WIDE)
-    p2d__range_avx2, p2d__range_avx512,
-#endif
-#endif
-};
+P2D__KERNELS(P2D__RANGE_FN, p2d__range)
 
 /* ---- >>rows of a fill: which pixels of a row reach a threshold ------------------------------ */
 
@@ -837,22 +828,8 @@ static uint64_t p2d__at_least_plain(const double *r, size_t n, double thr)
         for (k = 0; k < L; k++) m |= (uint64_t)acc[k];                                          \
         return m;                                                                               \
     }
-P2D__AT_LEAST_FN(p2d__at_least_v2, 16, )
-#if defined(P2D__X86_WIDE)
-P2D__AT_LEAST_FN(p2d__at_least_avx2, 32, __attribute__((target("avx2"))))
-P2D__AT_LEAST_FN(p2d__at_least_avx512, 64, __attribute__((target("avx512f"))))
 #endif
-#endif
-
-static const p2d__at_least_fn p2d__at_least_kernels[] = {
-    p2d__at_least_plain,
-#if defined(P2D__VECTOR)
-    p2d__at_least_v2,
-#if defined(P2D__X86_WIDE)
-    p2d__at_least_avx2, p2d__at_least_avx512,
-#endif
-#endif
-};
+P2D__KERNELS(P2D__AT_LEAST_FN, p2d__at_least)
 
 /* Min, max, first row-major argmax (padded index). Returns 0 for a NaN slice. Each extreme is
    its first pixel's value, so a zero has the same sign whatever the kernel. */
