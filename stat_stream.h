@@ -955,7 +955,8 @@ static void ss__fold_plain(const ss__fold *f, const void *prod, const double *in
 }
 
 /* Voxels' series centred (block of nb voxels from ts, rows ld apart) into blk (n_t x nb, float or
-   double), their inverse norms (NaN when constant); mean: nb doubles. Rows in memory order.
+   double), their inverse norms (NaN when constant); mean: nb doubles and then room for nb
+   floats (the float copy's means). Rows in memory order.
    The means and norms come from one pass over the rows (the one that reads them from memory):
    sums of d = x - x_0 and d^2 in double, shifted by the voxel's first value. With a shift that is
    one of the samples, sum d^2 <= (n_t + 1) sum (x - mean)^2, so forming the norm as
@@ -973,6 +974,18 @@ static void ss__center_sums(const float *ts, size_t n_t, size_t nb, double *inv,
     }
 }
 
+/* The float copy: x - (float)mean in float, one rounding more than (float)(x - mean) but
+   four times fewer operations than widening every value. The mean's rounding shifts a voxel's
+   whole series by one constant of at most half an ulp of the mean, which the seeds, centred to
+   a sum of ~0, do not see; the norms come from the double sums. */
+static void ss__center_f32(const float *ts, size_t n_t, size_t ld, size_t nb, float *blk, const double *mean, float *mf)
+{
+    size_t t, j;
+    for (j = 0; j < nb; j++) mf[j] = (float)mean[j];
+    for (t = 0; t < n_t; t++)
+        for (j = 0; j < nb; j++) blk[t * nb + j] = ts[t * ld + j] - mf[j];
+}
+
 static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean)
 {
     SS__EXACT
@@ -986,12 +999,12 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             inv[j] += d * d;
         }
     ss__center_sums(ts, n_t, nb, inv, mean);
+    if (f32) {
+        ss__center_f32(ts, n_t, ld, nb, (float *)blk, mean, (float *)(void *)(mean + nb));
+        return;
+    }
     for (t = 0; t < n_t; t++)
-        for (j = 0; j < nb; j++) {
-            double d = (double)ts[t * ld + j] - mean[j];
-            if (f32) ((float *)blk)[t * nb + j] = (float)d;
-            else ((double *)blk)[t * nb + j] = d;
-        }
+        for (j = 0; j < nb; j++) ((double *)blk)[t * nb + j] = (double)ts[t * ld + j] - mean[j];
 }
 
 #if defined(SS__VECTOR)
@@ -1005,6 +1018,13 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         a_ = (a_ & (mask)) | (b_ & ~(mask));                                                    \
         memcpy(&(out), &a_, sizeof a_);                                                         \
     } while (0)
+
+/* Float lanes to double lanes (out = c, W of them). Not __builtin_convertvector: gcc 12 widens
+   through halves and shuffles (scalar converts at 16 bytes), which made the centring bound by
+   its shuffles; an initializer is one cvtps2pd with gcc and clang alike. */
+#define SS__WIDEN2(vd, out, c) do { vd w_ = {c[0], c[1]}; out = w_; } while (0)
+#define SS__WIDEN4(vd, out, c) do { vd w_ = {c[0], c[1], c[2], c[3]}; out = w_; } while (0)
+#define SS__WIDEN8(vd, out, c) do { vd w_ = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}; out = w_; } while (0)
 
 /* ss__atanh_pos lane by lane (a in [0, 1)) */
 #define SS__VATANH(vd, vi, a, out)                                                              \
@@ -1046,7 +1066,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         out = e_ * (6.93147180369123816490e-01 / 2) + (e_ * (1.90821492927058770002e-10 / 2) + s_ * (1.0 + z_ * poly_)); \
     } while (0)
 
-#define SS__FOLD_VEC(name, bytes, attr)                                                         \
+#define SS__FOLD_VEC(name, bytes, attr, widen)                                                         \
     attr static void name(const ss__fold *f, const void *prod, const double *inv, size_t j0, size_t nb) \
     {                                                                                           \
         SS__EXACT                                                                               \
@@ -1068,7 +1088,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             if (f->f32) {                                                                       \
                 vf c;                                                                           \
                 memcpy(&c, (const float *)prod + j, sizeof c);                                  \
-                r = __builtin_convertvector(c, vd);                                             \
+                widen(vd, r, c);                                                                \
             } else                                                                              \
                 memcpy(&r, (const double *)prod + j, sizeof r);                                 \
             memcpy(&iv, inv + j, sizeof iv);                                                    \
@@ -1124,66 +1144,86 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 
 #define SS__AHEAD 4 /* rows of a block prefetched ahead: its rows are 2 KiB runs 4 n_v bytes apart
                           (measured a few percent faster here, about this VM's noise) */
-#define SS__CENTER_VEC(name, bytes, attr)                                                       \
+/* Rows four at a time: a voxel's two sums stay in registers over the four (same operations in
+   the same order as the plain loop), so each vector of sums is loaded and stored once a group,
+   not once a row, and the first row's values are widened once a group. */
+#define SS__CENTER_VEC(name, bytes, attr, widen)                                                \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
     {                                                                                           \
         SS__EXACT                                                                               \
         typedef double vd __attribute__((vector_size(bytes)));                                 \
         typedef float vf __attribute__((vector_size(bytes / 2)));                              \
-        enum { W = bytes / sizeof(double) };                                                    \
-        size_t t, j, nv = nb - nb % W;                                                          \
-        vd m, s, d;                                                                             \
+        typedef float vF __attribute__((vector_size(bytes)));                                  \
+        enum { W = bytes / sizeof(double), WF = bytes / sizeof(float) };                        \
+        size_t t, j, r, nv = nb - nb % W;                                                       \
+        float *mf = (float *)(void *)(mean + nb);                                               \
+        vd m, s, d, x0;                                                                         \
         vf c;                                                                                   \
         memset(mean, 0, nb * sizeof(double));                                                   \
         memset(inv, 0, nb * sizeof(double));                                                    \
-        for (t = 1; t < n_t; t++) {                                                             \
+        for (t = 1; t < n_t; t += 4) {                                                          \
             const float *row = ts + t * ld;                                                     \
+            size_t rows = n_t - t < 4 ? n_t - t : 4;                                            \
             for (j = 0; j < nv; j += W) {                                                       \
-                if (t + SS__AHEAD < n_t) __builtin_prefetch(row + SS__AHEAD * ld + j);          \
                 memcpy(&c, ts + j, sizeof c);                                                   \
-                d = __builtin_convertvector(c, vd);                                             \
-                memcpy(&c, row + j, sizeof c);                                                  \
-                d = __builtin_convertvector(c, vd) - d;                                         \
+                widen(vd, x0, c);                                                               \
                 memcpy(&m, mean + j, sizeof m);                                                 \
-                m += d;                                                                         \
-                memcpy(mean + j, &m, sizeof m);                                                 \
                 memcpy(&s, inv + j, sizeof s);                                                  \
-                s += d * d;                                                                     \
+                for (r = 0; r < rows; r++) {                                                    \
+                    if (t + r + SS__AHEAD < n_t) __builtin_prefetch(row + (r + SS__AHEAD) * ld + j); \
+                    memcpy(&c, row + r * ld + j, sizeof c);                                     \
+                    widen(vd, d, c);                                                            \
+                    d -= x0;                                                                    \
+                    m += d;                                                                     \
+                    s += d * d;                                                                 \
+                }                                                                               \
+                memcpy(mean + j, &m, sizeof m);                                                 \
                 memcpy(inv + j, &s, sizeof s);                                                  \
             }                                                                                   \
-            for (; j < nb; j++) {                                                               \
-                double e = (double)row[j] - ts[j];                                              \
-                mean[j] += e;                                                                   \
-                inv[j] += e * e;                                                                \
-            }                                                                                   \
+            for (; j < nb; j++)                                                                 \
+                for (r = 0; r < rows; r++) {                                                    \
+                    double e = (double)row[r * ld + j] - ts[j];                                 \
+                    mean[j] += e;                                                               \
+                    inv[j] += e * e;                                                            \
+                }                                                                               \
         }                                                                                       \
         ss__center_sums(ts, n_t, nb, inv, mean);                                                \
+        if (!f32) {                                                                             \
+            for (t = 0; t < n_t; t++) {                                                         \
+                const float *row = ts + t * ld;                                                 \
+                for (j = 0; j < nv; j += W) {                                                   \
+                    memcpy(&c, row + j, sizeof c);                                              \
+                    memcpy(&m, mean + j, sizeof m);                                             \
+                    widen(vd, d, c);                                                            \
+                    d -= m;                                                                     \
+                    memcpy((double *)blk + t * nb + j, &d, sizeof d);                           \
+                }                                                                               \
+                for (; j < nb; j++) ((double *)blk)[t * nb + j] = (double)row[j] - mean[j];     \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        for (j = 0; j < nb; j++) mf[j] = (float)mean[j];                                        \
+        nv = nb - nb % WF;                                                                      \
         for (t = 0; t < n_t; t++) {                                                             \
             const float *row = ts + t * ld;                                                     \
-            for (j = 0; j < nv; j += W) {                                                       \
-                memcpy(&c, row + j, sizeof c);                                                  \
-                memcpy(&m, mean + j, sizeof m);                                                 \
-                d = __builtin_convertvector(c, vd) - m;                                         \
-                if (f32) {                                                                      \
-                    c = __builtin_convertvector(d, vf);                                         \
-                    memcpy((float *)blk + t * nb + j, &c, sizeof c);                            \
-                } else                                                                          \
-                    memcpy((double *)blk + t * nb + j, &d, sizeof d);                           \
+            float *out = (float *)blk + t * nb;                                                 \
+            for (j = 0; j < nv; j += WF) {                                                      \
+                vF x, y;                                                                        \
+                memcpy(&x, row + j, sizeof x);                                                  \
+                memcpy(&y, mf + j, sizeof y);                                                   \
+                x -= y;                                                                         \
+                memcpy(out + j, &x, sizeof x);                                                  \
             }                                                                                   \
-            for (; j < nb; j++) {                                                               \
-                double e = (double)row[j] - mean[j];                                            \
-                if (f32) ((float *)blk)[t * nb + j] = (float)e;                                 \
-                else ((double *)blk)[t * nb + j] = e;                                           \
-            }                                                                                   \
+            for (; j < nb; j++) out[j] = row[j] - mf[j];                                        \
         }                                                                                       \
     }
-SS__FOLD_VEC(ss__fold_v16, 16, )
-SS__CENTER_VEC(ss__center_v16, 16, )
+SS__FOLD_VEC(ss__fold_v16, 16, , SS__WIDEN2)
+SS__CENTER_VEC(ss__center_v16, 16, , SS__WIDEN2)
 #if defined(SS__X86_WIDE)
-SS__FOLD_VEC(ss__fold_avx2, 32, SS__AVX2)
-SS__CENTER_VEC(ss__center_avx2, 32, SS__AVX2)
-SS__FOLD_VEC(ss__fold_avx512, 64, SS__AVX512)
-SS__CENTER_VEC(ss__center_avx512, 64, SS__AVX512)
+SS__FOLD_VEC(ss__fold_avx2, 32, SS__AVX2, SS__WIDEN4)
+SS__CENTER_VEC(ss__center_avx2, 32, SS__AVX2, SS__WIDEN4)
+SS__FOLD_VEC(ss__fold_avx512, 64, SS__AVX512, SS__WIDEN8)
+SS__CENTER_VEC(ss__center_avx512, 64, SS__AVX512, SS__WIDEN8)
 #endif
 #endif
 
@@ -1229,7 +1269,7 @@ static ss__kernels ss__pick_kernels(void)
 
 /* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed, their
    raw series in double L x T) and per worker (a centred block T x B, its inverse norms and means
-   (2 x B doubles), the products L x B). at: the parts' offsets. 0 when the sizes overflow. */
+   (2 x B doubles, B floats), the products L x B). at: the parts' offsets. 0 when the sizes overflow. */
 static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
 {
     size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
@@ -1240,7 +1280,7 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
         if (!tp_size_mul(L, n_t, &sz[2]) || !tp_size_mul(sz[2], sizeof(double), &sz[2])) return 0;
     } else {
         if (!tp_size_mul(n_t, blk * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2])) return 0;
-        sz[1] = 2 * blk * sizeof(double);
+        sz[1] = 2 * blk * sizeof(double) + blk * sizeof(float);
     }
     for (i = 0; i < 4; i++) {
         if (at) at[i] = total;

@@ -791,7 +791,7 @@ static void test_kernels(void)
     int nv = 0, i, f32, first, as_zero;
     float *ts = (float *)malloc(T * NB * sizeof(float)), *a32 = (float *)malloc(L * T * sizeof(float));
     double *blk0 = (double *)malloc(T * NB * sizeof(double)), *blk1 = (double *)malloc(T * NB * sizeof(double));
-    double inv0[NB], inv1[NB], mean[NB], prod[NB], acc0[4][NB], acc1[4][NB], worst = 0, a64[L * T];
+    double inv0[NB], inv1[NB], mean[2 * NB], prod[NB], acc0[4][NB], acc1[4][NB], worst = 0, a64[L * T];
     float c32[L * NB], c32p[L * NB];
     double c64[L * NB], c64p[L * NB];
     size_t j;
