@@ -1027,10 +1027,12 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 #define SS__WIDEN8(vd, out, c) do { vd w_ = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}; out = w_; } while (0)
 
 /* ss__atanh_pos lane by lane (a in [0, 1)) */
-#define SS__VATANH(vd, vi, a, out)                                                              \
+#define SS__VATANH_S(vd, vi, a, s_, e_)                                                         \
     do {                                                                                        \
-        vi bh_, bp_, sel_;                                                                      \
-        vd hi_, lo_, p_, lo2_, pk_, q_, e_, h_, s_, z_, z2_, z4_, poly_;                        \
+        vi bh_, bp_, up_, dn_;                                                                  \
+        vd hi_, lo_, p_, lo2_, pk_, q_, h_, f_, g_, one_;                                       \
+        memset(&one_, 0, sizeof one_);                                                          \
+        one_ += 1.0;                                                                            \
         hi_ = 1.0 + (a);                                                                        \
         lo_ = (a) - (hi_ - 1.0);                                                                \
         p_ = 1.0 - (a);                                                                         \
@@ -1044,21 +1046,23 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         memcpy(&e_, &bh_, sizeof e_);                                                           \
         e_ -= 6755399441055744.0;                                                               \
         q_ = p_ * pk_;                                                                          \
-        sel_ = hi_ > 1.4142135623730951 * q_;                                                   \
-        h_ = q_ * 2.0;                                                                          \
-        SS__SEL(vi, sel_, h_, q_, q_);                                                          \
-        h_ = pk_ * 2.0;                                                                         \
-        SS__SEL(vi, sel_, h_, pk_, pk_);                                                        \
-        h_ = e_ + 1.0;                                                                          \
-        SS__SEL(vi, sel_, h_, e_, e_);                                                          \
-        sel_ = hi_ * 1.4142135623730951 <= q_;                                                  \
-        h_ = q_ * 0.5;                                                                          \
-        SS__SEL(vi, sel_, h_, q_, q_);                                                          \
-        h_ = pk_ * 0.5;                                                                         \
-        SS__SEL(vi, sel_, h_, pk_, pk_);                                                        \
-        h_ = e_ - 1.0;                                                                          \
-        SS__SEL(vi, sel_, h_, e_, e_);                                                          \
+        up_ = hi_ > 1.4142135623730951 * q_; /* both tests on the first q: they exclude each other */ \
+        dn_ = hi_ * 1.4142135623730951 <= q_;                                                   \
+        f_ = one_;                                                                              \
+        h_ = one_ + one_;                                                                       \
+        SS__SEL(vi, up_, h_, f_, f_);                                                           \
+        h_ = one_ * 0.5;                                                                        \
+        SS__SEL(vi, dn_, h_, f_, f_);                                                           \
+        h_ = one_ - one_;                                                                       \
+        SS__SEL(vi, up_, one_, h_, g_);                                                         \
+        h_ = -one_;                                                                             \
+        SS__SEL(vi, dn_, h_, g_, g_);                                                           \
+        q_ *= f_, pk_ *= f_, e_ += g_;                                                          \
         s_ = ((hi_ - q_) + (lo_ - pk_ * lo2_)) / (hi_ + q_);                                    \
+    } while (0)
+#define SS__VATANH_LOG(vd, s_, e_, out)                                                         \
+    do {                                                                                        \
+        vd z_, z2_, z4_, poly_;                                                                 \
         z_ = s_ * s_, z2_ = z_ * z_, z4_ = z2_ * z2_;                                           \
         poly_ = ((1.0 / 3 + z_ * (1.0 / 5)) + z2_ * (1.0 / 7 + z_ * (1.0 / 9))) +               \
                 z4_ * (((1.0 / 11 + z_ * (1.0 / 13)) + z2_ * (1.0 / 15 + z_ * (1.0 / 17))) +    \
@@ -1066,6 +1070,11 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         out = e_ * (6.93147180369123816490e-01 / 2) + (e_ * (1.90821492927058770002e-10 / 2) + s_ * (1.0 + z_ * poly_)); \
     } while (0)
 
+/* The fold in chunks of 8 vectors, two loops a chunk: up to atanh's division, then the rest. A lane
+   is one chain of ~170 cycles of dependent operations; with the chain cut in two the core keeps
+   more vectors in flight (the fold 15 % faster in the interleaved harness; 4 or 16 vectors: 6 and
+   12 %). Same operations, same bits. */
+#define SS__FOLD_CHUNK 8
 #define SS__FOLD_VEC(name, bytes, attr, widen)                                                         \
     attr static void name(const ss__fold *f, const void *prod, const double *inv, size_t j0, size_t nb) \
     {                                                                                           \
@@ -1082,62 +1091,78 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         edge = zero + (f->z_inf > 0 ? f->z_inf : HUGE_VAL);                                     \
         memset(&sign, 0, sizeof sign);                                                          \
         sign += -0x7fffffffffffffffll - 1; /* the sign bit in each lane */                      \
-        for (j = j0; j + W <= nb; j += W) {                                                     \
-            vd r, a, x, z, t, d, iv;                                                            \
-            vi bits, in, one, ok;                                                               \
-            if (f->f32) {                                                                       \
-                vf c;                                                                           \
-                memcpy(&c, (const float *)prod + j, sizeof c);                                  \
-                widen(vd, r, c);                                                                \
-            } else                                                                              \
-                memcpy(&r, (const double *)prod + j, sizeof r);                                 \
-            memcpy(&iv, inv + j, sizeof iv);                                                    \
-            r = r * iv;                                                                         \
-            if (f->as_zero) {                                                                   \
-                ok = r == r;                                                                    \
-                SS__SEL(vi, ok, r, zero, r);                                                    \
-            }                                                                                   \
-            memcpy(&bits, &r, sizeof bits);                                                     \
-            bits &= ~sign;                                                                      \
-            memcpy(&a, &bits, sizeof a);                                                        \
-            in = a < 1.0;                                                                       \
-            one = a == 1.0;                                                                     \
-            SS__SEL(vi, in, a, zero, x);                                                        \
-            SS__VATANH(vd, vi, x, z);                                                           \
-            memcpy(&bits, &r, sizeof bits);                                                     \
-            { vi m_; memcpy(&m_, &z, sizeof m_); m_ = (m_ & ~sign) | (bits & sign); memcpy(&z, &m_, sizeof z); } \
-            { vi e_; memcpy(&e_, &edge, sizeof e_); e_ = (e_ & ~sign) | (bits & sign); memcpy(&t, &e_, sizeof t); } \
-            SS__SEL(vi, one, t, nan_, t);                                                       \
-            SS__SEL(vi, in, z, t, z);                                                           \
-            if (f->as_zero) {                                                                   \
-                ok = z == z;                                                                    \
-                SS__SEL(vi, ok, z, zero, z);                                                    \
-            }                                                                                   \
-            if (f->first) {                                                                     \
-                memcpy(f->mean_z + j, &z, sizeof z);                                            \
-                memcpy(f->m2_z + j, &zero, sizeof zero);                                        \
-                if (f->mean_r) {                                                                \
-                    memcpy(f->mean_r + j, &r, sizeof r);                                        \
-                    memcpy(f->m2_r + j, &zero, sizeof zero);                                    \
+        for (j = j0; j + W <= nb;) {                                                            \
+            vd rs[SS__FOLD_CHUNK], ss[SS__FOLD_CHUNK], es[SS__FOLD_CHUNK];                      \
+            size_t q, nq = (nb - j) / W < SS__FOLD_CHUNK ? (nb - j) / W : SS__FOLD_CHUNK;       \
+            for (q = 0; q < nq; q++) {                                                          \
+                vd r, a, x, iv;                                                                 \
+                vi bits, in, ok;                                                                \
+                if (f->f32) {                                                                   \
+                    vf c;                                                                       \
+                    memcpy(&c, (const float *)prod + j + q * W, sizeof c);                      \
+                    widen(vd, r, c);                                                            \
+                } else                                                                          \
+                    memcpy(&r, (const double *)prod + j + q * W, sizeof r);                     \
+                memcpy(&iv, inv + j + q * W, sizeof iv);                                        \
+                r = r * iv;                                                                     \
+                if (f->as_zero) {                                                               \
+                    ok = r == r;                                                                \
+                    SS__SEL(vi, ok, r, zero, r);                                                \
                 }                                                                               \
-                continue;                                                                       \
+                memcpy(&bits, &r, sizeof bits);                                                 \
+                bits &= ~sign;                                                                  \
+                memcpy(&a, &bits, sizeof a);                                                    \
+                in = a < 1.0;                                                                   \
+                SS__SEL(vi, in, a, zero, x);                                                    \
+                SS__VATANH_S(vd, vi, x, ss[q], es[q]);                                          \
+                rs[q] = r;                                                                      \
             }                                                                                   \
-            memcpy(&t, f->mean_z + j, sizeof t);                                                \
-            d = z - t;                                                                          \
-            t += d * f->w1;                                                                     \
-            memcpy(f->mean_z + j, &t, sizeof t);                                                \
-            memcpy(&t, f->m2_z + j, sizeof t);                                                  \
-            t += d * d * f->w2;                                                                 \
-            memcpy(f->m2_z + j, &t, sizeof t);                                                  \
-            if (f->mean_r) {                                                                    \
-                memcpy(&t, f->mean_r + j, sizeof t);                                            \
-                d = r - t;                                                                      \
+            for (q = 0; q < nq; q++) {                                                          \
+                vd r = rs[q], a, z, t, d;                                                       \
+                vi bits, in, one, ok;                                                           \
+                size_t i = j + q * W;                                                           \
+                SS__VATANH_LOG(vd, ss[q], es[q], z);                                            \
+                memcpy(&bits, &r, sizeof bits);                                                 \
+                bits &= ~sign;                                                                  \
+                memcpy(&a, &bits, sizeof a);                                                    \
+                in = a < 1.0;                                                                   \
+                one = a == 1.0;                                                                 \
+                memcpy(&bits, &r, sizeof bits);                                                 \
+                { vi m_; memcpy(&m_, &z, sizeof m_); m_ = (m_ & ~sign) | (bits & sign); memcpy(&z, &m_, sizeof z); } \
+                { vi e_; memcpy(&e_, &edge, sizeof e_); e_ = (e_ & ~sign) | (bits & sign); memcpy(&t, &e_, sizeof t); } \
+                SS__SEL(vi, one, t, nan_, t);                                                   \
+                SS__SEL(vi, in, z, t, z);                                                       \
+                if (f->as_zero) {                                                               \
+                    ok = z == z;                                                                \
+                    SS__SEL(vi, ok, z, zero, z);                                                \
+                }                                                                               \
+                if (f->first) {                                                                 \
+                    memcpy(f->mean_z + i, &z, sizeof z);                                        \
+                    memcpy(f->m2_z + i, &zero, sizeof zero);                                    \
+                    if (f->mean_r) {                                                            \
+                        memcpy(f->mean_r + i, &r, sizeof r);                                    \
+                        memcpy(f->m2_r + i, &zero, sizeof zero);                                \
+                    }                                                                           \
+                    continue;                                                                   \
+                }                                                                               \
+                memcpy(&t, f->mean_z + i, sizeof t);                                            \
+                d = z - t;                                                                      \
                 t += d * f->w1;                                                                 \
-                memcpy(f->mean_r + j, &t, sizeof t);                                            \
-                memcpy(&t, f->m2_r + j, sizeof t);                                              \
+                memcpy(f->mean_z + i, &t, sizeof t);                                            \
+                memcpy(&t, f->m2_z + i, sizeof t);                                              \
                 t += d * d * f->w2;                                                             \
-                memcpy(f->m2_r + j, &t, sizeof t);                                              \
+                memcpy(f->m2_z + i, &t, sizeof t);                                              \
+                if (f->mean_r) {                                                                \
+                    memcpy(&t, f->mean_r + i, sizeof t);                                        \
+                    d = r - t;                                                                  \
+                    t += d * f->w1;                                                             \
+                    memcpy(f->mean_r + i, &t, sizeof t);                                        \
+                    memcpy(&t, f->m2_r + i, sizeof t);                                          \
+                    t += d * d * f->w2;                                                         \
+                    memcpy(f->m2_r + i, &t, sizeof t);                                          \
+                }                                                                               \
             }                                                                                   \
+            j += W * nq;                                                                        \
         }                                                                                       \
         ss__fold_plain(f, prod, inv, j, nb);                                                    \
     }

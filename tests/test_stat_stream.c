@@ -837,19 +837,20 @@ static void test_kernels(void)
         inv0[j] = j % 31 == 5 ? 0.0 / 0.0 : 1.0;
         c32[j] = (float)prod[j];
     }
-    for (f32 = 0; f32 <= 1; f32++)
+    for (f32 = 0; f32 <= 3; f32++) /* 2, 3: a width that leaves partial chunks and lanes */
         for (first = 0; first <= 1; first++)
             for (as_zero = 0; as_zero <= 1; as_zero++) {
                 ss__fold f;
                 int k;
+                size_t n = f32 < 2 ? NB : NB - 77;
                 for (i = 0; i < nv; i++) {
                     double (*acc)[NB] = i ? acc1 : acc0;
                     for (k = 0; k < 4; k++)
                         for (j = 0; j < NB; j++) acc[k][j] = 0.25 * (double)k + 1e-3 * (double)j;
                     memset(&f, 0, sizeof f);
                     f.mean_z = acc[0], f.m2_z = acc[1], f.mean_r = acc[2], f.m2_r = acc[3];
-                    f.w1 = 1.0 / 3, f.w2 = 2.0 / 3, f.z_inf = as_zero ? 3.0 : 0.0, f.as_zero = as_zero, f.first = first, f.f32 = f32;
-                    v[i].k.fold(&f, f32 ? (const void *)c32 : (const void *)prod, inv0, 0, NB);
+                    f.w1 = 1.0 / 3, f.w2 = 2.0 / 3, f.z_inf = as_zero ? 3.0 : 0.0, f.as_zero = as_zero, f.first = first, f.f32 = f32 & 1;
+                    v[i].k.fold(&f, f32 & 1 ? (const void *)c32 : (const void *)prod, inv0, 0, n);
                     if (i) CHECK_MSG(!memcmp(acc0, acc1, sizeof acc0), "fold: %s, f32 %d first %d as_zero %d", v[i].name, f32, first, as_zero);
                 }
             }
