@@ -95,14 +95,15 @@
    Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be serialized,
    merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
    lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache):
-       subjects mapped in place, 2 workers    1.1-1.4 s (the VM's two speeds), 16 MiB from the pool,
-                                              77 MiB peak RSS
-       copied into the slab, 2 workers        2.2 s in the fast speed (1.7 s reading ahead, 92 MiB)
-       numpy replicas of the Python package   4.7-7.4 s / 530 MiB (batched matmul),
-                                              10.2-13.5 s / 1.28 GiB (the package's einsum)
+       subjects mapped in place, 2 workers    1.4 s in the VM's slow state (1.1-1.2 s in its fast
+                                              state before the last kernel changes, which took a
+                                              sixth off), 16 MiB from the pool, 77 MiB peak RSS
+       copied into the slab, 2 workers        2.3 s slow state (1.7 s reading ahead, 92 MiB)
+       numpy replicas of the Python package   6.4 s / 530 MiB (batched matmul), 11.3 s / 1.28 GiB
+                                              (the package's einsum), in the same run
        reading (copying) the files alone      0.7-1.0 s
-   The work is bound by memory traffic: each subject's 40 MB is read once to centre it, its seed
-   voxels are gathered from all over it, and the 16 MB of z accumulators are read and written.
+   One thread's subject: products 28 %, centring 26 %, the seeds' gather 22 % (random reads all
+   over the subject), the fold 17 %.
 
    8. WHAT IT DOES NOT DO
    Weighted samples; higher moments. gzip-compressed connectomes are inflated by HDF5 on one
