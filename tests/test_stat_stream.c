@@ -471,7 +471,13 @@ static void test_seedcorr_naive(void)
         s1.voxels = sv;
         s1.offsets = so;
         CHECK(ss_seedcorr(NULL, ts, T, 37, LD, &s1, SS_F64, small, 37, err, sizeof err) == SS_OK);
+#if defined(STAT_STREAM_USE_CBLAS)
+        /* a BLAS may take another kernel for a narrower matrix (OpenBLAS does on AVX2 machines):
+           the same r to rounding, not to the bit */
+        for (v = 0; v < 37; v++) CHECK_MSG(small[v] != small[v] ? r[v] != r[v] : fabs(small[v] - r[v]) <= 1e-14, "voxel %zu: %.17g vs %.17g", v, small[v], r[v]);
+#else
         CHECK(memcmp(small, r, sizeof small) == 0);
+#endif
     }
     { /* bad seeds are named */
         int64_t bad = 1203;
