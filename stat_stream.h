@@ -70,9 +70,10 @@
    the folding of section 7 come in plain C, 16-byte vectors, AVX2 and AVX-512 (GCC/clang vector
    extensions, the widest the CPU has picked at run time), and every variant rounds exactly as
    the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
-   results do not depend on the CPU. 20 x 200 x 50,000 float32 products on one core of this VM:
-   19-31 GFLOP/s over several runs, 0.56-0.81 of OpenBLAS's cblas_sgemm on the whole product
-   (bench/RESULTS.md).
+   results do not depend on the CPU. The centring writes each block in panels of 16 voxels, so
+   the products read it in order. 20 x 200 x 50,000 float32 products on one core of this VM (Zen 3,
+   AVX2; `bench_lnm --gemm`, three runs): 38-43 GFLOP/s, 0.79-0.83 of OpenBLAS's cblas_sgemm on the
+   whole product (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
@@ -757,9 +758,22 @@ SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
 /* ---- >>seed correlation ------------------------------------------------------------------------ */
 
 #define SS__BLOCK 512 /* voxels per GEMM: n_t x 512 floats stay in L2 */
+/* A centred block is stored in panels of SS__PANEL voxels, each panel n_t rows of SS__PANEL
+   values: the products then read it in order, one cache line a row. Read row-major (rows 2 KiB
+   apart), every row of a tile fell in the same two sets of L1 and the built-in products ran at
+   46 GFLOP/s on one hot block here (Zen 3); in panels, 85. A CBLAS takes row-major blocks: its
+   panel is the whole block, rows SS__BLOCK values apart. */
+#if defined(STAT_STREAM_USE_CBLAS)
+#define SS__PANEL SS__BLOCK
+#else
+#define SS__PANEL 16
+#endif
+/* where value (t, j) of a centred block lies */
+#define SS__AT(t, j, n_t) (((j) / SS__PANEL) * (n_t) * SS__PANEL + (t) * SS__PANEL + (j) % SS__PANEL)
 
-/* c (m x n) = a (m x k) b (k x n), all row-major and dense, for the two element types. Each c
-   element is one sum over p in order, whatever the kernel, the blocking or the vector width. */
+/* c (m x n) = a (m x k) b (k x n), a and c row-major and dense, b a centred block (SS__AT), for
+   the two element types. Each c element is one sum over p in order, whatever the kernel, the
+   blocking or the vector width. */
 typedef void (*ss__gemm32_fn)(size_t m, size_t n, size_t k, const float *a, const float *b, float *c);
 typedef void (*ss__gemm64_fn)(size_t m, size_t n, size_t k, const double *a, const double *b, double *c);
 
@@ -779,7 +793,7 @@ typedef void (*ss__gemm64_fn)(size_t m, size_t n, size_t k, const double *a, con
         for (i = 0; i < m; i++)                                                                 \
             for (j = 0; j < n; j++) {                                                           \
                 R s = 0;                                                                        \
-                for (p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];                       \
+                for (p = 0; p < k; p++) s += a[i * k + p] * b[SS__AT(p, j, k)];                 \
                 c[i * n + j] = s;                                                               \
             }                                                                                   \
     }
@@ -797,18 +811,20 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
     do {                                                                                        \
         vec c0a, c0b, c0c, c0d, c1a, c1b, c1c, c1d, c2a, c2b, c2c, c2d, c3a, c3b, c3c, c3d;     \
         vec xa, xb, xc, xd;                                                                     \
+        const R *ba = b + SS__AT(0, j, k), *bb = b + SS__AT(0, j + W, k);                       \
+        const R *bc = NV > 2 ? b + SS__AT(0, j + 2 * W, k) : ba, *bd = NV > 2 ? b + SS__AT(0, j + 3 * W, k) : ba; \
         memset(&c0a, 0, sizeof c0a);                                                            \
         c0b = c0c = c0d = c1a = c1b = c1c = c1d = c2a = c2b = c2c = c2d = c0a;                  \
         c3a = c3b = c3c = c3d = xc = xd = c0a;                                                  \
         for (p = 0; p < k; p++) {                                                               \
-            const R *bp = b + p * n + j, a0 = ar[0][p], a1 = ar[1][p], a2 = ar[2][p], a3 = ar[3][p]; \
-            memcpy(&xa, bp, sizeof xa);                                                         \
-            memcpy(&xb, bp + W, sizeof xb);                                                     \
+            const R a0 = ar[0][p], a1 = ar[1][p], a2 = ar[2][p], a3 = ar[3][p];                 \
+            memcpy(&xa, ba + p * SS__PANEL, sizeof xa);                                         \
+            memcpy(&xb, bb + p * SS__PANEL, sizeof xb);                                         \
             c0a += a0 * xa, c0b += a0 * xb, c1a += a1 * xa, c1b += a1 * xb;                     \
             c2a += a2 * xa, c2b += a2 * xb, c3a += a3 * xa, c3b += a3 * xb;                     \
             if (NV > 2) {                                                                       \
-                memcpy(&xc, bp + 2 * W, sizeof xc);                                             \
-                memcpy(&xd, bp + 3 * W, sizeof xd);                                             \
+                memcpy(&xc, bc + p * SS__PANEL, sizeof xc);                                     \
+                memcpy(&xd, bd + p * SS__PANEL, sizeof xd);                                     \
                 c0c += a0 * xc, c0d += a0 * xd, c1c += a1 * xc, c1d += a1 * xd;                 \
                 c2c += a2 * xc, c2d += a2 * xd, c3c += a3 * xc, c3d += a3 * xd;                 \
             }                                                                                   \
@@ -844,9 +860,10 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
             for (j = 0; j + NV * W <= n; j += NV * W) SS__GEMM_TILE(R, vec, W, NV);            \
             for (; j + W <= n; j += W) {                                                        \
                 vec acc[4], x;                                                                  \
+                const R *bj = b + SS__AT(0, j, k);                                              \
                 memset(acc, 0, sizeof acc);                                                     \
                 for (p = 0; p < k; p++) {                                                       \
-                    memcpy(&x, b + p * n + j, sizeof x);                                        \
+                    memcpy(&x, bj + p * SS__PANEL, sizeof x);                                   \
                     for (r = 0; r < 4; r++) acc[r] += ar[r][p] * x;                             \
                 }                                                                               \
                 for (r = 0; r < rows; r++) memcpy(c + (i + r) * n + j, &acc[r], sizeof acc[r]); \
@@ -854,7 +871,7 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
             for (; j < n; j++)                                                                  \
                 for (r = 0; r < rows; r++) {                                                    \
                     R s = 0;                                                                    \
-                    for (p = 0; p < k; p++) s += ar[r][p] * b[p * n + j];                       \
+                    for (p = 0; p < k; p++) s += ar[r][p] * b[SS__AT(p, j, k)];                 \
                     c[(i + r) * n + j] = s;                                                     \
                 }                                                                               \
         }                                                                                       \
@@ -956,7 +973,7 @@ static void ss__fold_plain(const ss__fold *f, const void *prod, const double *in
 }
 
 /* Voxels' series centred (block of nb voxels from ts, rows ld apart) into blk (n_t x nb, float or
-   double), their inverse norms (NaN when constant); mean: nb doubles and then room for nb
+   double, in panels: SS__AT), their inverse norms (NaN when constant); mean: nb doubles and then room for nb
    floats (the float copy's means). Rows in memory order.
    The means and norms come from one pass over the rows (the one that reads them from memory):
    sums of d = x - x_0 and d^2 in double, shifted by the voxel's first value. With a shift that is
@@ -984,7 +1001,7 @@ static void ss__center_f32(const float *ts, size_t n_t, size_t ld, size_t nb, fl
     size_t t, j;
     for (j = 0; j < nb; j++) mf[j] = (float)mean[j];
     for (t = 0; t < n_t; t++)
-        for (j = 0; j < nb; j++) blk[t * nb + j] = ts[t * ld + j] - mf[j];
+        for (j = 0; j < nb; j++) blk[SS__AT(t, j, n_t)] = ts[t * ld + j] - mf[j];
 }
 
 static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean)
@@ -1005,7 +1022,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         return;
     }
     for (t = 0; t < n_t; t++)
-        for (j = 0; j < nb; j++) ((double *)blk)[t * nb + j] = (double)ts[t * ld + j] - mean[j];
+        for (j = 0; j < nb; j++) ((double *)blk)[SS__AT(t, j, n_t)] = (double)ts[t * ld + j] - mean[j];
 }
 
 #if defined(SS__VECTOR)
@@ -1168,11 +1185,10 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         ss__fold_plain(f, prod, inv, j, nb);                                                    \
     }
 
-#define SS__AHEAD 4 /* rows of a block prefetched ahead: its rows are 2 KiB runs 4 n_v bytes apart
-                          (measured a few percent faster here, about this VM's noise) */
 /* Rows four at a time: a voxel's two sums stay in registers over the four (same operations in
    the same order as the plain loop), so each vector of sums is loaded and stored once a group,
-   not once a row, and the first row's values are widened once a group. */
+   not once a row, and the first row's values are widened once a group. The block's rows are
+   2 KiB runs 4 n_v bytes apart: the next group's are prefetched a line at a time. */
 #define SS__CENTER_VEC(name, bytes, attr, widen)                                                \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
     {                                                                                           \
@@ -1181,7 +1197,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         typedef float vf __attribute__((vector_size(bytes / 2)));                              \
         typedef float vF __attribute__((vector_size(bytes)));                                  \
         enum { W = bytes / sizeof(double), WF = bytes / sizeof(float) };                        \
-        size_t t, j, r, nv = nb - nb % W;                                                       \
+        size_t t, t0, j, j0, r, nv = nb - nb % W;                                               \
         float *mf = (float *)(void *)(mean + nb);                                               \
         vd m, s, d, x0;                                                                         \
         vf c;                                                                                   \
@@ -1190,13 +1206,34 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         for (t = 1; t < n_t; t += 4) {                                                          \
             const float *row = ts + t * ld;                                                     \
             size_t rows = n_t - t < 4 ? n_t - t : 4;                                            \
-            for (j = 0; j < nv; j += W) {                                                       \
+            for (r = 4; r < 8 && t + r < n_t; r++) /* the next group, a line at a time */       \
+                for (j = 0; j < nb; j += 16) __builtin_prefetch(row + r * ld + j);              \
+            for (j = 0; rows == 4 && j < nv; j += W) { /* unrolled: no loop or test per row */  \
+                vd d1, d2, d3;                                                                  \
+                memcpy(&c, ts + j, sizeof c);                                                   \
+                widen(vd, x0, c);                                                               \
+                memcpy(&m, mean + j, sizeof m);                                                 \
+                memcpy(&s, inv + j, sizeof s);                                                  \
+                memcpy(&c, row + j, sizeof c);                                                  \
+                widen(vd, d, c);                                                                \
+                memcpy(&c, row + ld + j, sizeof c);                                             \
+                widen(vd, d1, c);                                                               \
+                memcpy(&c, row + 2 * ld + j, sizeof c);                                         \
+                widen(vd, d2, c);                                                               \
+                memcpy(&c, row + 3 * ld + j, sizeof c);                                         \
+                widen(vd, d3, c);                                                               \
+                d -= x0, d1 -= x0, d2 -= x0, d3 -= x0;                                          \
+                m += d, s += d * d, m += d1, s += d1 * d1;                                      \
+                m += d2, s += d2 * d2, m += d3, s += d3 * d3;                                   \
+                memcpy(mean + j, &m, sizeof m);                                                 \
+                memcpy(inv + j, &s, sizeof s);                                                  \
+            }                                                                                   \
+            for (j = 0; rows < 4 && j < nv; j += W) {                                           \
                 memcpy(&c, ts + j, sizeof c);                                                   \
                 widen(vd, x0, c);                                                               \
                 memcpy(&m, mean + j, sizeof m);                                                 \
                 memcpy(&s, inv + j, sizeof s);                                                  \
                 for (r = 0; r < rows; r++) {                                                    \
-                    if (t + r + SS__AHEAD < n_t) __builtin_prefetch(row + (r + SS__AHEAD) * ld + j); \
                     memcpy(&c, row + r * ld + j, sizeof c);                                     \
                     widen(vd, d, c);                                                            \
                     d -= x0;                                                                    \
@@ -1206,6 +1243,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 memcpy(mean + j, &m, sizeof m);                                                 \
                 memcpy(inv + j, &s, sizeof s);                                                  \
             }                                                                                   \
+            j = nv;                                                                             \
             for (; j < nb; j++)                                                                 \
                 for (r = 0; r < rows; r++) {                                                    \
                     double e = (double)row[r * ld + j] - ts[j];                                 \
@@ -1215,33 +1253,41 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         }                                                                                       \
         ss__center_sums(ts, n_t, nb, inv, mean);                                                \
         if (!f32) {                                                                             \
-            for (t = 0; t < n_t; t++) {                                                         \
-                const float *row = ts + t * ld;                                                 \
-                for (j = 0; j < nv; j += W) {                                                   \
-                    memcpy(&c, row + j, sizeof c);                                              \
-                    memcpy(&m, mean + j, sizeof m);                                             \
-                    widen(vd, d, c);                                                            \
-                    d -= m;                                                                     \
-                    memcpy((double *)blk + t * nb + j, &d, sizeof d);                           \
+            for (t0 = 0; t0 < n_t; t0 += 4) /* as the float copy below */                       \
+                for (j0 = 0; j0 < nb; j0 += SS__PANEL) {                                        \
+                    size_t je = nb - j0 < SS__PANEL ? nb : j0 + SS__PANEL, jv = j0 + (je - j0) / W * W; \
+                    for (t = t0; t < t0 + 4 && t < n_t; t++) {                                  \
+                        const float *row = ts + t * ld;                                         \
+                        double *out = (double *)blk + SS__AT(t, j0, n_t);                       \
+                        for (j = j0; j < jv; j += W) {                                          \
+                            memcpy(&c, row + j, sizeof c);                                      \
+                            memcpy(&m, mean + j, sizeof m);                                     \
+                            widen(vd, d, c);                                                    \
+                            d -= m;                                                             \
+                            memcpy(out + (j - j0), &d, sizeof d);                               \
+                        }                                                                       \
+                        for (; j < je; j++) out[j - j0] = (double)row[j] - mean[j];             \
+                    }                                                                           \
                 }                                                                               \
-                for (; j < nb; j++) ((double *)blk)[t * nb + j] = (double)row[j] - mean[j];     \
-            }                                                                                   \
             return;                                                                             \
         }                                                                                       \
         for (j = 0; j < nb; j++) mf[j] = (float)mean[j];                                        \
-        nv = nb - nb % WF;                                                                      \
-        for (t = 0; t < n_t; t++) {                                                             \
-            const float *row = ts + t * ld;                                                     \
-            float *out = (float *)blk + t * nb;                                                 \
-            for (j = 0; j < nv; j += WF) {                                                      \
-                vF x, y;                                                                        \
-                memcpy(&x, row + j, sizeof x);                                                  \
-                memcpy(&y, mf + j, sizeof y);                                                   \
-                x -= y;                                                                         \
-                memcpy(out + j, &x, sizeof x);                                                  \
+        for (t0 = 0; t0 < n_t; t0 += 4) /* four rows at a time: in a panel they follow one another */ \
+            for (j0 = 0; j0 < nb; j0 += SS__PANEL) {                                            \
+                size_t je = nb - j0 < SS__PANEL ? nb : j0 + SS__PANEL, jv = j0 + (je - j0) / WF * WF; \
+                for (t = t0; t < t0 + 4 && t < n_t; t++) {                                      \
+                    const float *row = ts + t * ld;                                             \
+                    float *out = (float *)blk + SS__AT(t, j0, n_t);                             \
+                    for (j = j0; j < jv; j += WF) {                                             \
+                        vF x, y;                                                                \
+                        memcpy(&x, row + j, sizeof x);                                          \
+                        memcpy(&y, mf + j, sizeof y);                                           \
+                        x -= y;                                                                 \
+                        memcpy(out + (j - j0), &x, sizeof x);                                   \
+                    }                                                                           \
+                    for (; j < je; j++) out[j - j0] = row[j] - mf[j];                           \
+                }                                                                               \
             }                                                                                   \
-            for (; j < nb; j++) out[j] = row[j] - mf[j];                                        \
-        }                                                                                       \
     }
 SS__FOLD_VEC(ss__fold_v16, 16, , SS__WIDEN2)
 SS__CENTER_VEC(ss__center_v16, 16, , SS__WIDEN2)
@@ -1257,11 +1303,11 @@ SS__CENTER_VEC(ss__center_avx512, 64, SS__AVX512, SS__WIDEN8)
 #include <cblas.h>
 static void ss__sgemm(size_t m, size_t n, size_t k, const float *a, const float *b, float *c)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b, (int)n, 0.0f, c, (int)n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)k, b, SS__PANEL, 0.0f, c, (int)n);
 }
 static void ss__dgemm(size_t m, size_t n, size_t k, const double *a, const double *b, double *c)
 {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a, (int)k, b, (int)n, 0.0, c, (int)n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0, a, (int)k, b, SS__PANEL, 0.0, c, (int)n);
 }
 #endif
 
@@ -1294,7 +1340,7 @@ static ss__kernels ss__pick_kernels(void)
 }
 
 /* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed, their
-   raw series in double L x T) and per worker (a centred block T x B, its inverse norms and means
+   raw series in double L x T) and per worker (a centred block T x B in whole panels, its inverse norms and means
    (2 x B doubles, B floats), the products L x B). at: the parts' offsets. 0 when the sizes overflow. */
 static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
 {
@@ -1305,7 +1351,8 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
         sz[1] = L;
         if (!tp_size_mul(L, n_t, &sz[2]) || !tp_size_mul(sz[2], sizeof(double), &sz[2])) return 0;
     } else {
-        if (!tp_size_mul(n_t, blk * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2])) return 0;
+        size_t panels = (blk + SS__PANEL - 1) / SS__PANEL * SS__PANEL;
+        if (!tp_size_mul(n_t, panels * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2])) return 0;
         sz[1] = 2 * blk * sizeof(double) + blk * sizeof(float);
     }
     for (i = 0; i < 4; i++) {

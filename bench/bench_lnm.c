@@ -259,7 +259,7 @@ static int gemm_mode(const opts *o)
             double w = seconds(CLOCK_MONOTONIC);
             for (v0 = 0; v0 < o->V; v0 += B) {
                 size_t nb = o->V - v0 < B ? o->V - v0 : B;
-                /* each block is T x nb dense floats, as ss_seedcorr hands it to the kernel */
+                /* each block is T x nb floats in the layout ss_seedcorr hands each kernel */
                 if (k == 0) kern.gemm32(o->L, nb, o->T, a, x + v0 * o->T, c + o->L * v0);
 #if defined(BENCH_CBLAS)
                 else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)o->L, (int)nb, (int)o->T, 1.0f, a,

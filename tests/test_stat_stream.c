@@ -788,19 +788,22 @@ static double ulps(double a, double b)
 }
 
 /* every vector variant of the products, the centring and the fold computes the plain C code's
-   bits; the LNM's own atanh is within a few ulp of libm's over (-1, 1) */
+   bits; the LNM's own atanh is within a few ulp of libm's over (-1, 1). T - 1 = 38 rows after
+   the first: the centring's groups of four rows end with a partial one. */
 static void test_kernels(void)
 {
-    enum { T = 37, NB = 203, L = 5 };
+    enum { T = 39, NB = 203, L = 5, NP = (NB + SS__PANEL - 1) / SS__PANEL * SS__PANEL };
     typedef struct variant { const char *name; ss__kernels k; } variant;
     variant v[4];
     int nv = 0, i, f32, first, as_zero;
     float *ts = (float *)malloc(T * NB * sizeof(float)), *a32 = (float *)malloc(L * T * sizeof(float));
-    double *blk0 = (double *)malloc(T * NB * sizeof(double)), *blk1 = (double *)malloc(T * NB * sizeof(double));
+    double *blk0 = (double *)malloc(T * NP * sizeof(double)), *blk1 = (double *)malloc(T * NP * sizeof(double));
+    double *b64 = (double *)malloc(T * NP * sizeof(double));
+    float *b32 = (float *)malloc(T * NP * sizeof(float));
     double inv0[NB], inv1[NB], mean[2 * NB], prod[NB], acc0[4][NB], acc1[4][NB], worst = 0, a64[L * T];
     float c32[L * NB], c32p[L * NB];
     double c64[L * NB], c64p[L * NB];
-    size_t j;
+    size_t j, t;
     v[nv].name = "plain";
     v[nv].k.gemm32 = ss__gemm32_plain, v[nv].k.gemm64 = ss__gemm64_plain, v[nv].k.center = ss__center_plain, v[nv++].k.fold = ss__fold_plain;
 #if defined(SS__VECTOR)
@@ -823,16 +826,37 @@ static void test_kernels(void)
     for (j = 0; j < L * T; j++) a64[j] = gauss(), a32[j] = (float)a64[j];
     for (f32 = 0; f32 <= 1; f32++) {
         ss__center_plain(ts, T, NB, NB, blk0, f32, inv0, mean);
+        for (t = 0; t < T; t++) /* the panels hold x - mean, value (t, j) where SS__AT says */
+            for (j = 0; j < NB; j++) {
+                double want = (double)ts[t * NB + j] - mean[j];
+                if (f32) b32[SS__AT(t, j, T)] = ((float *)blk0)[SS__AT(t, j, T)];
+                else b64[SS__AT(t, j, T)] = blk0[SS__AT(t, j, T)];
+                CHECK_MSG(f32 ? fabs(((float *)blk0)[SS__AT(t, j, T)] - want) <= 2e-3 : blk0[SS__AT(t, j, T)] == want,
+                          "centring: value (%zu, %zu)", t, j);
+            }
         for (i = 1; i < nv; i++) {
+            int same;
             v[i].k.center(ts, T, NB, NB, blk1, f32, inv1, mean);
-            CHECK_MSG(!memcmp(blk0, blk1, T * NB * (f32 ? 4 : 8)) && !memcmp(inv0, inv1, sizeof inv0), "centring: %s", v[i].name);
+            same = !memcmp(inv0, inv1, sizeof inv0);
+            for (t = 0; t < T; t++)
+                for (j = 0; j < NB; j++)
+                    same &= f32 ? ((float *)blk0)[SS__AT(t, j, T)] == ((float *)blk1)[SS__AT(t, j, T)]
+                                : blk0[SS__AT(t, j, T)] == blk1[SS__AT(t, j, T)];
+            CHECK_MSG(same, "centring: %s", v[i].name);
         }
     }
-    ss__gemm32_plain(L, NB, T, a32, ts, c32p);
-    ss__gemm64_plain(L, NB, T, a64, blk0, c64p);
+    ss__gemm32_plain(L, NB, T, a32, b32, c32p);
+    ss__gemm64_plain(L, NB, T, a64, b64, c64p);
+    for (j = 0; j < L * NB; j++) { /* the products read the panels where the centring wrote them */
+        SS__EXACT
+        double s64 = 0;
+        float s32 = 0;
+        for (t = 0; t < T; t++) s64 += a64[(j / NB) * T + t] * b64[SS__AT(t, j % NB, T)], s32 += a32[(j / NB) * T + t] * b32[SS__AT(t, j % NB, T)];
+        CHECK_MSG(c64p[j] == s64 && c32p[j] == s32, "products: plain, element %zu", j);
+    }
     for (i = 1; i < nv; i++) {
-        v[i].k.gemm32(L, NB, T, a32, ts, c32);
-        v[i].k.gemm64(L, NB, T, a64, blk0, c64);
+        v[i].k.gemm32(L, NB, T, a32, b32, c32);
+        v[i].k.gemm64(L, NB, T, a64, b64, c64);
         for (j = 0; j < L * NB; j++) CHECK_MSG(c32[j] == c32p[j] && c64[j] == c64p[j], "products: %s, element %zu", v[i].name, j);
     }
     /* the fold: products that make r = +-1, |r| > 1, NaN, 0, tiny and ordinary values */
@@ -869,7 +893,7 @@ static void test_kernels(void)
     CHECK_MSG(worst <= 4, "atanh: %g ulp from libm's", worst);
     CHECK(ss__fisher(1.0, 3.0) == 3.0 && ss__fisher(-1.0, 0.0) == -1.0 / 0.0 && ss__fisher(1.5, 3.0) != ss__fisher(1.5, 3.0));
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  kernels: %d variants; atanh within %g ulp of libm's\n", nv, worst);
-    free(ts), free(a32), free(blk0), free(blk1);
+    free(ts), free(a32), free(blk0), free(blk1), free(b64), free(b32);
 }
 
 #if defined(STAT_STREAM_USE_HDF5)
