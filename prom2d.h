@@ -280,8 +280,10 @@ P2DDEF const char *p2d_build_info(void);
 #define P2D__MSG 256
 #if defined(__GNUC__)
 #define P2D__INLINE inline __attribute__((always_inline))
+#define P2D__PREFETCH(p) __builtin_prefetch((p), 0, 1)
 #else
 #define P2D__INLINE
+#define P2D__PREFETCH(p) ((void)(p))
 #endif
 #ifndef P2D__BLOCK_TARGET
 #define P2D__BLOCK_TARGET ((size_t)256 << 10) /* slices + masks of a block: about L2 */
@@ -947,7 +949,7 @@ static void p2d__gather(const p2d__job *j, size_t t0, size_t nb, double *z)
             int ahead = t0 + 16 <= p->n_t;
             for (iy = 0; iy < p->n_y; iy++, src += j->sy) {
                 double *d = dst + iy;
-                if (ahead) __builtin_prefetch(src + 8, 0, 1);
+                if (ahead) P2D__PREFETCH(src + 8);
                 d[0] = src[0], d[np] = src[1], d[2 * np] = src[2], d[3 * np] = src[3];
                 d[4 * np] = src[4], d[5 * np] = src[5], d[6 * np] = src[6], d[7 * np] = src[7];
             }
