@@ -96,10 +96,10 @@
    masks are never copied. A non-zero return from on_slice or progress cancels the run
    (P2D_ERR_CANCELLED, masks of the bins done so far written). One run at a time per p2d_ctx;
    different contexts are independent.
-   Measured on a 2-core Xeon VM (bench/RESULTS.md, 41 x 63 float64 bins, alphas 0.1/0.5/0.9, on
-   a VM that swings ~1.4x between runs): exact mode with bit-packed masks 42-58 us per bin on one
-   core (4.2-5.8 s per 100,000 bins; 2.9 s with two threads), byte masks ~9 us more, pyPho mode
-   ~30 us, masks alone ~10 us (fast state); 1.3 MiB of scratch per worker. A time-fastest cube puts every
+   Measured on 2-core VMs that swing ~1.4x between runs (bench/RESULTS.md, 41 x 63 float64 bins,
+   alphas 0.1/0.5/0.9): exact mode with bit-packed masks 43 us per bin on one core of an AMD EPYC
+   (4.35 s per 100,000 bins; 2.8 s with two threads), 42-58 us on an AVX-512 Xeon; byte masks
+   9-20 us more, pyPho mode 26-30 us, masks alone 9-10 us; 1.3 MiB of scratch per worker. A time-fastest cube puts every
    pixel's bins on a page of its own: allocate big cubes with transparent huge pages (tensorpool
    does for blocks of 4 MiB and more), which made the masks-only pass ~20 % faster there.
 

@@ -95,16 +95,17 @@
    declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard error.
    Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be serialized,
    merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
-   lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache):
-       subjects mapped in place, 2 workers    1.4 s in the VM's slow state (1.1-1.2 s in its fast
-                                              state before the last kernel changes, which took a
-                                              sixth off), 16 MiB from the pool, 77 MiB peak RSS
-       copied into the slab, 2 workers        2.3 s slow state (1.7 s reading ahead, 92 MiB)
-       numpy replicas of the Python package   6.4 s / 530 MiB (batched matmul), 11.3 s / 1.28 GiB
+   lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache; an
+   AMD EPYC with AVX2, a VM whose speed swings ~1.5x):
+       subjects mapped in place, 2 workers    1.45 s in the VM's slow state (the commit before the
+                                              panels: 0.95-0.99 s in its fast state), 16 MiB from
+                                              the pool, 77 MiB peak RSS
+       copied into the slab, 2 workers        2.0 s slow state (1.8 s reading ahead, 92 MiB)
+       numpy replicas of the Python package   6.9 s / 530 MiB (batched matmul), 25.2 s / 1.29 GiB
                                               (the package's einsum), in the same run
-       reading (copying) the files alone      0.7-1.0 s
-   One thread's subject: products 28 %, centring 26 %, the seeds' gather 22 % (random reads all
-   over the subject), the fold 17 %.
+       reading (copying) the files alone      0.8 s
+   One thread's subject: products and centring about a third each, the fold a quarter, the seeds'
+   gather (random reads all over the subject) an eighth.
 
    8. WHAT IT DOES NOT DO
    Weighted samples; higher moments. gzip-compressed connectomes are inflated by HDF5 on one
