@@ -72,7 +72,7 @@
    the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
    results do not depend on the CPU. The centring writes each block in panels of 16 voxels, so
    the products read it in order. 20 x 200 x 50,000 float32 products on one core of this VM (Zen 3,
-   AVX2; `bench_lnm --gemm`, three runs): 38-43 GFLOP/s, 0.79-0.83 of OpenBLAS's cblas_sgemm on the
+   AVX2; `bench_lnm --gemm`, five runs): 32-43 GFLOP/s, 0.76-0.83 of OpenBLAS's cblas_sgemm on the
    whole product (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
@@ -979,8 +979,8 @@ static void ss__fold_plain(const ss__fold *f, const void *prod, const double *in
 }
 
 /* Voxels' series centred (block of nb voxels from ts, rows ld apart) into blk (n_t x nb, float or
-   double, in panels: SS__AT), their inverse norms (NaN when constant); mean: nb doubles and then room for nb
-   floats (the float copy's means). Rows in memory order.
+   double, in panels: SS__AT), their inverse norms (NaN when constant); mean: nb doubles and then
+   room for nb floats (the float copy's means). Rows in memory order.
    The means and norms come from one pass over the rows (the one that reads them from memory):
    sums of d = x - x_0 and d^2 in double, shifted by the voxel's first value. With a shift that is
    one of the samples, sum d^2 <= (n_t + 1) sum (x - mean)^2, so forming the norm as
@@ -1191,6 +1191,13 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         ss__fold_plain(f, prod, inv, j, nb);                                                    \
     }
 
+/* The centred values' loops: four rows at a time (in a panel they follow one another), panel by
+   panel (j0 .. je), then the rows (t); jv ends the whole vectors of w values. */
+#define SS__PANEL_ROWS(w)                                                                       \
+    for (t0 = 0; t0 < n_t; t0 += 4)                                                             \
+        for (j0 = 0; j0 < nb; j0 += SS__PANEL)                                                  \
+            for (je = nb - j0 < SS__PANEL ? nb : j0 + SS__PANEL, jv = j0 + (je - j0) / (w) * (w), t = t0; \
+                 t < t0 + 4 && t < n_t; t++)
 /* Rows four at a time: a voxel's two sums stay in registers over the four (same operations in
    the same order as the plain loop), so each vector of sums is loaded and stored once a group,
    not once a row, and the first row's values are widened once a group. The block's rows are
@@ -1203,7 +1210,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         typedef float vf __attribute__((vector_size(bytes / 2)));                              \
         typedef float vF __attribute__((vector_size(bytes)));                                  \
         enum { W = bytes / sizeof(double), WF = bytes / sizeof(float) };                        \
-        size_t t, t0, j, j0, r, nv = nb - nb % W;                                               \
+        size_t t, t0, j, j0, je, jv, r, nv = nb - nb % W;                                       \
         float *mf = (float *)(void *)(mean + nb);                                               \
         vd m, s, d, x0;                                                                         \
         vf c;                                                                                   \
@@ -1259,41 +1266,33 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         }                                                                                       \
         ss__center_sums(ts, n_t, nb, inv, mean);                                                \
         if (!f32) {                                                                             \
-            for (t0 = 0; t0 < n_t; t0 += 4) /* as the float copy below */                       \
-                for (j0 = 0; j0 < nb; j0 += SS__PANEL) {                                        \
-                    size_t je = nb - j0 < SS__PANEL ? nb : j0 + SS__PANEL, jv = j0 + (je - j0) / W * W; \
-                    for (t = t0; t < t0 + 4 && t < n_t; t++) {                                  \
-                        const float *row = ts + t * ld;                                         \
-                        double *out = (double *)blk + SS__AT(t, j0, n_t);                       \
-                        for (j = j0; j < jv; j += W) {                                          \
-                            memcpy(&c, row + j, sizeof c);                                      \
-                            memcpy(&m, mean + j, sizeof m);                                     \
-                            widen(vd, d, c);                                                    \
-                            d -= m;                                                             \
-                            memcpy(out + (j - j0), &d, sizeof d);                               \
-                        }                                                                       \
-                        for (; j < je; j++) out[j - j0] = (double)row[j] - mean[j];             \
-                    }                                                                           \
+            SS__PANEL_ROWS(W) {                                                                 \
+                const float *row = ts + t * ld;                                                 \
+                double *out = (double *)blk + SS__AT(t, j0, n_t);                               \
+                for (j = j0; j < jv; j += W) {                                                  \
+                    memcpy(&c, row + j, sizeof c);                                              \
+                    memcpy(&m, mean + j, sizeof m);                                             \
+                    widen(vd, d, c);                                                            \
+                    d -= m;                                                                     \
+                    memcpy(out + (j - j0), &d, sizeof d);                                       \
                 }                                                                               \
+                for (; j < je; j++) out[j - j0] = (double)row[j] - mean[j];                     \
+            }                                                                                   \
             return;                                                                             \
         }                                                                                       \
         for (j = 0; j < nb; j++) mf[j] = (float)mean[j];                                        \
-        for (t0 = 0; t0 < n_t; t0 += 4) /* four rows at a time: in a panel they follow one another */ \
-            for (j0 = 0; j0 < nb; j0 += SS__PANEL) {                                            \
-                size_t je = nb - j0 < SS__PANEL ? nb : j0 + SS__PANEL, jv = j0 + (je - j0) / WF * WF; \
-                for (t = t0; t < t0 + 4 && t < n_t; t++) {                                      \
-                    const float *row = ts + t * ld;                                             \
-                    float *out = (float *)blk + SS__AT(t, j0, n_t);                             \
-                    for (j = j0; j < jv; j += WF) {                                             \
-                        vF x, y;                                                                \
-                        memcpy(&x, row + j, sizeof x);                                          \
-                        memcpy(&y, mf + j, sizeof y);                                           \
-                        x -= y;                                                                 \
-                        memcpy(out + (j - j0), &x, sizeof x);                                   \
-                    }                                                                           \
-                    for (; j < je; j++) out[j - j0] = row[j] - mf[j];                           \
-                }                                                                               \
+        SS__PANEL_ROWS(WF) {                                                                    \
+            const float *row = ts + t * ld;                                                     \
+            float *out = (float *)blk + SS__AT(t, j0, n_t);                                     \
+            for (j = j0; j < jv; j += WF) {                                                     \
+                vF x, y;                                                                        \
+                memcpy(&x, row + j, sizeof x);                                                  \
+                memcpy(&y, mf + j, sizeof y);                                                   \
+                x -= y;                                                                         \
+                memcpy(out + (j - j0), &x, sizeof x);                                           \
             }                                                                                   \
+            for (; j < je; j++) out[j - j0] = row[j] - mf[j];                                   \
+        }                                                                                       \
     }
 SS__FOLD_VEC(ss__fold_v16, 16, , SS__WIDEN2)
 SS__CENTER_VEC(ss__center_v16, 16, , SS__WIDEN2)
@@ -1346,8 +1345,9 @@ static ss__kernels ss__pick_kernels(void)
 }
 
 /* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed, their
-   raw series in double L x T) and per worker (a centred block T x B in whole panels, its inverse norms and means
-   (2 x B doubles, B floats), the products L x B). at: the parts' offsets. 0 when the sizes overflow. */
+   raw series in double L x T) and per worker (a centred block T x B in whole panels, its inverse
+   norms and means (2 x B doubles, B floats), the products L x B). at: the parts' offsets. 0 when
+   the sizes overflow. */
 static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
 {
     size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
