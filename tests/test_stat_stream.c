@@ -474,7 +474,9 @@ static void test_seedcorr_naive(void)
 #if defined(STAT_STREAM_USE_CBLAS)
         /* a BLAS may take another kernel for a narrower matrix (OpenBLAS does on AVX2 machines):
            the same r to rounding, not to the bit */
-        for (v = 0; v < 37; v++) CHECK_MSG(small[v] != small[v] ? r[v] != r[v] : fabs(small[v] - r[v]) <= 1e-14, "voxel %zu: %.17g vs %.17g", v, small[v], r[v]);
+        for (v = 0; v < 37; v++)
+            CHECK_MSG(small[v] != small[v] ? r[v] != r[v] : fabs(small[v] - r[v]) <= 1e-14, "voxel %zu: %.17g vs %.17g", v,
+                      small[v], r[v]);
 #else
         CHECK(memcmp(small, r, sizeof small) == 0);
 #endif
@@ -851,7 +853,10 @@ static void test_kernels(void)
         SS__EXACT
         double s64 = 0;
         float s32 = 0;
-        for (t = 0; t < T; t++) s64 += a64[(j / NB) * T + t] * b64[SS__AT(t, j % NB, T)], s32 += a32[(j / NB) * T + t] * b32[SS__AT(t, j % NB, T)];
+        for (t = 0; t < T; t++) {
+            s64 += a64[(j / NB) * T + t] * b64[SS__AT(t, j % NB, T)];
+            s32 += a32[(j / NB) * T + t] * b32[SS__AT(t, j % NB, T)];
+        }
         CHECK_MSG(c64p[j] == s64 && c32p[j] == s32, "products: plain, element %zu", j);
     }
     for (i = 1; i < nv; i++) {
