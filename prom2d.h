@@ -99,9 +99,10 @@
    Measured on 2-core VMs that swing ~1.4x between runs (bench/RESULTS.md, 41 x 63 float64 bins,
    alphas 0.1/0.5/0.9): exact mode with bit-packed masks 43 us per bin on one core of an AMD EPYC
    (4.35 s per 100,000 bins; 2.8 s with two threads), 42-58 us on an AVX-512 Xeon; byte masks
-   9-20 us more, pyPho mode 26-30 us, masks alone 9-10 us; 1.3 MiB of scratch per worker. A time-fastest cube puts every
-   pixel's bins on a page of its own: allocate big cubes with transparent huge pages (tensorpool
-   does for blocks of 4 MiB and more), which made the masks-only pass ~20 % faster there.
+   9-20 us more, pyPho mode 26-30 us, masks alone 9-10 us; 1.3 MiB of scratch per worker. A
+   time-fastest cube puts every pixel's bins on a page of its own: allocate big cubes with
+   transparent huge pages (tensorpool does for blocks of 4 MiB and more), which made the
+   masks-only pass ~20 % faster on the Xeon.
 
    8. WHAT IT DOES NOT DO
    No 3-D (space-time) peaks, no sub-pixel peak positions, no periodic (wrap-around) edges, no
@@ -1482,10 +1483,10 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
 
 /* A block of bins. The gather waits for the cube (each pixel of a time-fastest cube is on a page of
    its own). Software prefetch of the next block (p2d__gather, a line per pixel) depends on the
-   machine: 3-5 % slower over the whole run on an AVX-512 VM (Zen 4 class, 1 MiB L2), 6-9 % faster
-   with one thread on this Zen 3 (512 KiB L2), even with two threads (1 %) (interleaved A/B in one
-   process each time); kept for the one-core case. Blocks of 16 or 40 bins (fewer page visits per bin) were
-   5-8 % slower: the block leaves L2. */
+   machine: 3-5 % slower over the whole run on an AVX-512 Xeon VM, 6-9 % faster with one thread on
+   an AMD EPYC (Zen 3, 512 KiB L2) VM and 1 % with two (interleaved A/B in one process each time);
+   kept for the one-core case. Blocks of 16 or 40 bins (fewer page visits per bin) were 5-8 %
+   slower: the block leaves L2. */
 static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *info)
 {
     const p2d__plan *p = &j->plan;
