@@ -1051,12 +1051,12 @@ static void ss__fold32_plain(const ss__fold *f, const float *prod, const float *
    data in practice. The second pass only writes x - mean (from L2); it was the norms' pass too,
    and this cut the blocks' time by ~10 %. */
 #define SS__INVF(mean, nb) ((float *)(void *)((mean) + (nb)) + (nb)) /* where the float norms lie */
-static void ss__center_sums(const float *ts, size_t n_t, size_t nb, double *inv, double *mean)
+static void ss__center_sums(const float *ts, size_t n_t, size_t nb, size_t j0, size_t j1, double *inv, double *mean)
 {
     SS__EXACT
     size_t j;
     float *invf = SS__INVF(mean, nb);
-    for (j = 0; j < nb; j++) {
+    for (j = j0; j < j1; j++) {
         double s = mean[j], q = inv[j] - s * (s / (double)n_t);
         mean[j] = ts[j] + s / (double)n_t;
         inv[j] = q > 0 ? 1.0 / sqrt(q) : 0.0 / 0.0;
@@ -1088,7 +1088,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             mean[j] += d;
             inv[j] += d * d;
         }
-    ss__center_sums(ts, n_t, nb, inv, mean);
+    ss__center_sums(ts, n_t, nb, 0, nb, inv, mean);
     if (f32) {
         ss__center_f32(ts, n_t, ld, nb, (float *)blk, mean, (float *)(void *)(mean + nb));
         return;
@@ -1386,17 +1386,22 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         ss__fold32_plain(f, prod, inv, j, nb);                                                  \
     }
 
-/* The centred values' loops: four rows at a time (in a panel they follow one another), panel by
-   panel (j0 .. je), then the rows (t); jv ends the whole vectors of w values. */
+/* The centred values' loops over voxels s0 .. s1 - 1: four rows at a time (in a panel they
+   follow one another), panel by panel (j0 .. je), then the rows (t); jv ends the whole vectors
+   of w values. */
 #define SS__PANEL_ROWS(w)                                                                       \
     for (t0 = 0; t0 < n_t; t0 += 4)                                                             \
-        for (j0 = 0; j0 < nb; j0 += SS__PANEL)                                                  \
-            for (je = nb - j0 < SS__PANEL ? nb : j0 + SS__PANEL, jv = j0 + (je - j0) / (w) * (w), t = t0; \
+        for (j0 = s0; j0 < s1; j0 += SS__PANEL)                                                 \
+            for (je = s1 - j0 < SS__PANEL ? s1 : j0 + SS__PANEL, jv = j0 + (je - j0) / (w) * (w), t = t0; \
                  t < t0 + 4 && t < n_t; t++)
-/* Rows four at a time: a voxel's two sums stay in registers over the four (same operations in
+/* A block is centred in strips of SS__STRIP voxels, both passes over a strip before the next:
+   the strip's rows (n_t x 512 bytes) and its panels stay in L2 between the passes, where a whole
+   block's two copies (n_t x 2 KiB each) did not (512 KiB here).
+   Rows four at a time: a voxel's two sums stay in registers over the four (same operations in
    the same order as the plain loop), so each vector of sums is loaded and stored once a group,
-   not once a row, and the first row's values are widened once a group. The block's rows are
-   2 KiB runs 4 n_v bytes apart: the next group's are prefetched a line at a time. */
+   not once a row, and the first row's values are widened once a group. The rows are runs
+   4 n_v bytes apart: the next group's are prefetched a line at a time. */
+#define SS__STRIP 128
 #define SS__CENTER_VEC(name, bytes, attr, widen)                                                \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
     {                                                                                           \
@@ -1405,88 +1410,91 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         typedef float vf __attribute__((vector_size(bytes / 2)));                              \
         typedef float vF __attribute__((vector_size(bytes)));                                  \
         enum { W = bytes / sizeof(double), WF = bytes / sizeof(float) };                        \
-        size_t t, t0, j, j0, je, jv, r, nv = nb - nb % W;                                       \
+        size_t t, t0, j, j0, je, jv, r, s0, s1, sv;                                             \
         float *mf = (float *)(void *)(mean + nb);                                               \
         vd m, s, d, x0;                                                                         \
         vf c;                                                                                   \
         memset(mean, 0, nb * sizeof(double));                                                   \
         memset(inv, 0, nb * sizeof(double));                                                    \
-        for (t = 1; t < n_t; t += 4) {                                                          \
-            const float *row = ts + t * ld;                                                     \
-            size_t rows = n_t - t < 4 ? n_t - t : 4;                                            \
-            for (r = 4; r < 8 && t + r < n_t; r++) /* the next group, a line at a time */       \
-                for (j = 0; j < nb; j += 16) __builtin_prefetch(row + r * ld + j);              \
-            for (j = 0; rows == 4 && j < nv; j += W) { /* unrolled: no loop or test per row */  \
-                vd d1, d2, d3;                                                                  \
-                memcpy(&c, ts + j, sizeof c);                                                   \
-                widen(vd, x0, c);                                                               \
-                memcpy(&m, mean + j, sizeof m);                                                 \
-                memcpy(&s, inv + j, sizeof s);                                                  \
-                memcpy(&c, row + j, sizeof c);                                                  \
-                widen(vd, d, c);                                                                \
-                memcpy(&c, row + ld + j, sizeof c);                                             \
-                widen(vd, d1, c);                                                               \
-                memcpy(&c, row + 2 * ld + j, sizeof c);                                         \
-                widen(vd, d2, c);                                                               \
-                memcpy(&c, row + 3 * ld + j, sizeof c);                                         \
-                widen(vd, d3, c);                                                               \
-                d -= x0, d1 -= x0, d2 -= x0, d3 -= x0;                                          \
-                m += d, s += d * d, m += d1, s += d1 * d1;                                      \
-                m += d2, s += d2 * d2, m += d3, s += d3 * d3;                                   \
-                memcpy(mean + j, &m, sizeof m);                                                 \
-                memcpy(inv + j, &s, sizeof s);                                                  \
-            }                                                                                   \
-            for (j = 0; rows < 4 && j < nv; j += W) {                                           \
-                memcpy(&c, ts + j, sizeof c);                                                   \
-                widen(vd, x0, c);                                                               \
-                memcpy(&m, mean + j, sizeof m);                                                 \
-                memcpy(&s, inv + j, sizeof s);                                                  \
-                for (r = 0; r < rows; r++) {                                                    \
-                    memcpy(&c, row + r * ld + j, sizeof c);                                     \
-                    widen(vd, d, c);                                                            \
-                    d -= x0;                                                                    \
-                    m += d;                                                                     \
-                    s += d * d;                                                                 \
-                }                                                                               \
-                memcpy(mean + j, &m, sizeof m);                                                 \
-                memcpy(inv + j, &s, sizeof s);                                                  \
-            }                                                                                   \
-            j = nv;                                                                             \
-            for (; j < nb; j++)                                                                 \
-                for (r = 0; r < rows; r++) {                                                    \
-                    double e = (double)row[r * ld + j] - ts[j];                                 \
-                    mean[j] += e;                                                               \
-                    inv[j] += e * e;                                                            \
-                }                                                                               \
-        }                                                                                       \
-        ss__center_sums(ts, n_t, nb, inv, mean);                                                \
-        if (!f32) {                                                                             \
-            SS__PANEL_ROWS(W) {                                                                 \
+        for (s0 = 0; s0 < nb; s0 = s1) {                                                        \
+            s1 = nb - s0 < SS__STRIP ? nb : s0 + SS__STRIP;                                     \
+            sv = s0 + (s1 - s0) / W * W;                                                        \
+            for (t = 1; t < n_t; t += 4) {                                                      \
                 const float *row = ts + t * ld;                                                 \
-                double *out = (double *)blk + SS__AT(t, j0, n_t);                               \
-                for (j = j0; j < jv; j += W) {                                                  \
-                    memcpy(&c, row + j, sizeof c);                                              \
+                size_t rows = n_t - t < 4 ? n_t - t : 4;                                        \
+                for (r = 4; r < 8 && t + r < n_t; r++) /* the next group, a line at a time */   \
+                    for (j = s0; j < s1; j += 16) __builtin_prefetch(row + r * ld + j);         \
+                for (j = s0; rows == 4 && j < sv; j += W) { /* unrolled: no loop or test per row */ \
+                    vd d1, d2, d3;                                                              \
+                    memcpy(&c, ts + j, sizeof c);                                               \
+                    widen(vd, x0, c);                                                           \
                     memcpy(&m, mean + j, sizeof m);                                             \
+                    memcpy(&s, inv + j, sizeof s);                                              \
+                    memcpy(&c, row + j, sizeof c);                                              \
                     widen(vd, d, c);                                                            \
-                    d -= m;                                                                     \
-                    memcpy(out + (j - j0), &d, sizeof d);                                       \
+                    memcpy(&c, row + ld + j, sizeof c);                                         \
+                    widen(vd, d1, c);                                                           \
+                    memcpy(&c, row + 2 * ld + j, sizeof c);                                     \
+                    widen(vd, d2, c);                                                           \
+                    memcpy(&c, row + 3 * ld + j, sizeof c);                                     \
+                    widen(vd, d3, c);                                                           \
+                    d -= x0, d1 -= x0, d2 -= x0, d3 -= x0;                                      \
+                    m += d, s += d * d, m += d1, s += d1 * d1;                                  \
+                    m += d2, s += d2 * d2, m += d3, s += d3 * d3;                               \
+                    memcpy(mean + j, &m, sizeof m);                                             \
+                    memcpy(inv + j, &s, sizeof s);                                              \
                 }                                                                               \
-                for (; j < je; j++) out[j - j0] = (double)row[j] - mean[j];                     \
+                for (j = s0; rows < 4 && j < sv; j += W) {                                      \
+                    memcpy(&c, ts + j, sizeof c);                                               \
+                    widen(vd, x0, c);                                                           \
+                    memcpy(&m, mean + j, sizeof m);                                             \
+                    memcpy(&s, inv + j, sizeof s);                                              \
+                    for (r = 0; r < rows; r++) {                                                \
+                        memcpy(&c, row + r * ld + j, sizeof c);                                 \
+                        widen(vd, d, c);                                                        \
+                        d -= x0;                                                                \
+                        m += d;                                                                 \
+                        s += d * d;                                                             \
+                    }                                                                           \
+                    memcpy(mean + j, &m, sizeof m);                                             \
+                    memcpy(inv + j, &s, sizeof s);                                              \
+                }                                                                               \
+                for (j = sv; j < s1; j++)                                                       \
+                    for (r = 0; r < rows; r++) {                                                \
+                        double e = (double)row[r * ld + j] - ts[j];                             \
+                        mean[j] += e;                                                           \
+                        inv[j] += e * e;                                                        \
+                    }                                                                           \
             }                                                                                   \
-            return;                                                                             \
-        }                                                                                       \
-        for (j = 0; j < nb; j++) mf[j] = (float)mean[j];                                        \
-        SS__PANEL_ROWS(WF) {                                                                    \
-            const float *row = ts + t * ld;                                                     \
-            float *out = (float *)blk + SS__AT(t, j0, n_t);                                     \
-            for (j = j0; j < jv; j += WF) {                                                     \
-                vF x, y;                                                                        \
-                memcpy(&x, row + j, sizeof x);                                                  \
-                memcpy(&y, mf + j, sizeof y);                                                   \
-                x -= y;                                                                         \
-                memcpy(out + (j - j0), &x, sizeof x);                                           \
+            ss__center_sums(ts, n_t, nb, s0, s1, inv, mean);                                    \
+            if (!f32) {                                                                         \
+                SS__PANEL_ROWS(W) {                                                             \
+                    const float *row = ts + t * ld;                                             \
+                    double *out = (double *)blk + SS__AT(t, j0, n_t);                           \
+                    for (j = j0; j < jv; j += W) {                                              \
+                        memcpy(&c, row + j, sizeof c);                                          \
+                        memcpy(&m, mean + j, sizeof m);                                         \
+                        widen(vd, d, c);                                                        \
+                        d -= m;                                                                 \
+                        memcpy(out + (j - j0), &d, sizeof d);                                   \
+                    }                                                                           \
+                    for (; j < je; j++) out[j - j0] = (double)row[j] - mean[j];                 \
+                }                                                                               \
+                continue;                                                                       \
             }                                                                                   \
-            for (; j < je; j++) out[j - j0] = row[j] - mf[j];                                   \
+            for (j = s0; j < s1; j++) mf[j] = (float)mean[j];                                   \
+            SS__PANEL_ROWS(WF) {                                                                \
+                const float *row = ts + t * ld;                                                 \
+                float *out = (float *)blk + SS__AT(t, j0, n_t);                                 \
+                for (j = j0; j < jv; j += WF) {                                                 \
+                    vF x, y;                                                                    \
+                    memcpy(&x, row + j, sizeof x);                                              \
+                    memcpy(&y, mf + j, sizeof y);                                               \
+                    x -= y;                                                                     \
+                    memcpy(out + (j - j0), &x, sizeof x);                                       \
+                }                                                                               \
+                for (; j < je; j++) out[j - j0] = row[j] - mf[j];                               \
+            }                                                                                   \
         }                                                                                       \
     }
 SS__FOLD_VEC(ss__fold_v16, 16, )
