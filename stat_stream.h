@@ -61,26 +61,29 @@
    the NaN policy to handle.
 
    6. SEED-TO-VOXEL CORRELATION
-   ss_seedcorr: seed series = mean of its voxels' raw series (BOES); per block of 512 voxels the
-   series are centred in double and stored in the computation's precision, the seeds centred and
-   divided by their norms, one GEMM (seeds x time by time x voxels) gives the covariances, scaled
-   by each voxel's inverse norm in double. Measured: float64 within 1e-14 of a long-double
-   Pearson, float32 within 2e-7 (absolute r), and the LNM reference's r within 1e-15.
+   ss_seedcorr: seed series = mean of its voxels' raw series (BOES), centred and divided by its
+   norm. Per block of 512 voxels one pass over the rows stores each series shifted by its first
+   value (d = x - x_0) in the computation's precision and sums d and d^2 in double (the mean and
+   norm); one GEMM (seeds x time by time x voxels) gives sum a_t d_t, from which the seed's sum
+   (~0) times the voxel's mean d is taken (the centred covariance, exactly in exact arithmetic),
+   scaled by the voxel's inverse norm. Measured: float64 within 1e-14 of a long-double Pearson,
+   float32 within 2.5e-7 (absolute r; 1.4e-7 when the block was centred in a second pass), and
+   the LNM reference's r within 1e-15.
    The built-in GEMM keeps tiles of 4 seeds x 2 or 4 vectors in registers; it, the centring and
    the folding of section 7 come in plain C, 16-byte vectors, AVX2 and AVX-512 (GCC/clang vector
    extensions, the widest the CPU has picked at run time), and every variant rounds exactly as
    the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
-   results do not depend on the CPU. The centring writes each block in panels of 16 voxels, so
-   the products read it in order. 20 x 200 x 50,000 float32 products on one core of this VM (Zen 3,
-   AVX2; `bench_lnm --gemm`, five runs): 32-43 GFLOP/s, 0.76-0.83 of OpenBLAS's cblas_sgemm on the
-   whole product (bench/RESULTS.md).
+   results do not depend on the CPU. The pass over the rows writes each block in panels of 16
+   voxels, so the products read it in order. 20 x 200 x 50,000 float32 products on one core of
+   this VM (Zen 3, AVX2; `bench_lnm --gemm`, five runs): 32-43 GFLOP/s, 0.76-0.83 of OpenBLAS's
+   cblas_sgemm on the whole product (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
    n_seeds x n_v features, then finalizes mean z, mean r = tanh(mean z), std z, t and p. A subject
    arrives either copied by a reader callback into a slab (desc.read), or shown in place
    (desc.view: e.g. ss_h5_view's memory map of the file, no copy, no slab). Per subject the
-   workers (desc.n_threads) first build the seeds' series, then take blocks of 512 voxels: centre,
+   workers (desc.n_threads) first build the seeds' series, then take blocks of 512 voxels: shift,
    multiply with the seeds, turn the products into r and z (this header's own atanh, one division
    a lane: in precision SS_F32 r and z are formed in float lanes, within 3 ulp of libm's atanh
    rounded to float; in SS_F64 in double, within 3 ulp of libm's; tested) and fold them at once into
@@ -219,9 +222,9 @@ typedef struct ss_seeds {
 
 /* Pearson r between each seed's series (the mean of its voxels' raw series) and every voxel's,
    for one subject: ts is n_t x n_v float (voxel fastest, rows ld >= n_v apart), r is n_seeds x
-   n_v doubles (rows ldr >= n_v apart). Means, centring and norms in double; the products as one
-   GEMM per block of voxels on centred, normalised data, in float (precision SS_F32) or double
-   (SS_F64). A voxel or a seed whose series is constant gives NaN. Scratch: ss_seedcorr_bytes
+   n_v doubles (rows ldr >= n_v apart). Means and norms in double; the products as one GEMM per
+   block of voxels (the seeds centred and normalised, the voxels shifted by their first value and
+   corrected after), in float (precision SS_F32) or double (SS_F64). A voxel or a seed whose series is constant gives NaN. Scratch: ss_seedcorr_bytes
    from pool (NULL = a private pool). Errors, with a message in err (may be NULL): SS_ERR_ARG
    (NULL pointers, zero sizes, n_t < 2, a seed with no voxel or one outside [0, n_v), naming it),
    SS_ERR_OVERFLOW, SS_ERR_NOMEM, SS_ERR_BUDGET. */
@@ -793,7 +796,7 @@ typedef void (*ss__gemm64_fn)(size_t m, size_t n, size_t k, const double *a, con
 #endif
 
 #define SS__GEMM_PLAIN(name, R)                                                                 \
-    static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)               \
+    static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)                \
     {                                                                                           \
         SS__EXACT                                                                               \
         size_t i, j, p;                                                                         \
@@ -836,12 +839,12 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
                 c2c += a2 * xc, c2d += a2 * xd, c3c += a3 * xc, c3d += a3 * xd;                 \
             }                                                                                   \
         }                                                                                       \
-        SS__GEMM_STORE(R, 0, c0a, c0b, c0c, c0d, W, NV);                                           \
-        SS__GEMM_STORE(R, 1, c1a, c1b, c1c, c1d, W, NV);                                           \
-        SS__GEMM_STORE(R, 2, c2a, c2b, c2c, c2d, W, NV);                                           \
-        SS__GEMM_STORE(R, 3, c3a, c3b, c3c, c3d, W, NV);                                           \
+        SS__GEMM_STORE(R, 0, c0a, c0b, c0c, c0d, W, NV);                                        \
+        SS__GEMM_STORE(R, 1, c1a, c1b, c1c, c1d, W, NV);                                        \
+        SS__GEMM_STORE(R, 2, c2a, c2b, c2c, c2d, W, NV);                                        \
+        SS__GEMM_STORE(R, 3, c3a, c3b, c3c, c3d, W, NV);                                        \
     } while (0)
-#define SS__GEMM_STORE(R, r, va, vb, vc, vd, W, NV)                                              \
+#define SS__GEMM_STORE(R, r, va, vb, vc, vd, W, NV)                                             \
     if (r < rows) {                                                                             \
         R *cr = c + (i + r) * n + j;                                                            \
         memcpy(cr, &va, sizeof va);                                                             \
@@ -854,17 +857,17 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
 /* Tiles of 4 rows x NV vectors of c stay in registers while p runs over k (rows past m repeat
    the last row and are not stored); then single vectors, then single columns. */
 #define SS__GEMM_VEC(name, R, bytes, NV, attr)                                                  \
-    attr static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)          \
+    attr static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)           \
     {                                                                                           \
         SS__EXACT                                                                               \
-        typedef R vec __attribute__((vector_size(bytes)));                                     \
+        typedef R vec __attribute__((vector_size(bytes)));                                      \
         enum { W = bytes / sizeof(R) };                                                         \
         size_t i, j, p, r;                                                                      \
         for (i = 0; i < m; i += 4) {                                                            \
             const R *ar[4];                                                                     \
             size_t rows = m - i < 4 ? m - i : 4;                                                \
             for (r = 0; r < 4; r++) ar[r] = a + (i + (r < rows ? r : rows - 1)) * k;            \
-            for (j = 0; j + NV * W <= n; j += NV * W) SS__GEMM_TILE(R, vec, W, NV);            \
+            for (j = 0; j + NV * W <= n; j += NV * W) SS__GEMM_TILE(R, vec, W, NV);             \
             for (; j + W <= n; j += W) {                                                        \
                 vec acc[4], x;                                                                  \
                 const R *bj = b + SS__AT(0, j, k);                                              \
@@ -981,12 +984,16 @@ static double ss__fisherf(float r, double z_inf)
 }
 
 /* How a block's products become r and z and enter the accumulators (ss_lnm): per cell
-   r = product x the voxel's inverse norm (NaN for a dead seed or a constant voxel), the NaN rule,
-   z, then Chan's update with one new value (w1 = 1/n, w2 = (n - 1)/n). In precision SS_F32 r and z
-   are formed in float, in SS_F64 in double; the accumulators are double. */
+   r = (product - the voxel's mean shift x the seed's sum) x the voxel's inverse norm (NaN for a
+   dead seed or a constant voxel; ss__center_plain says why the shift), the NaN rule, z, then
+   Chan's update with one new value (w1 = 1/n, w2 = (n - 1)/n). In precision SS_F32 r and z are
+   formed in float, in SS_F64 in double; the accumulators are double. */
 typedef struct ss__fold {
     double *mean_z, *m2_z, *mean_r, *m2_r; /* the row's first cell; mean_r NULL: no r accumulator */
-    double w1, w2, z_inf;
+    const double *dm;                      /* the block's mean shifts (SS_F64) ... */
+    const float *dmf;                      /* ... or in float (SS_F32) */
+    double sa, w1, w2, z_inf;              /* sa: the seed's sum */
+    float saf;
     int as_zero, first; /* first: the accumulators are empty (mean = value, M2 = 0) */
 } ss__fold;
 
@@ -1029,51 +1036,43 @@ static void ss__fold_cellf(const ss__fold *f, size_t j, float r)
 
 static void ss__fold_plain(const ss__fold *f, const double *prod, const double *inv, size_t j0, size_t nb)
 {
+    SS__EXACT
     size_t j;
-    for (j = j0; j < nb; j++) ss__fold_cell(f, j, prod[j] * inv[j]);
+    for (j = j0; j < nb; j++) ss__fold_cell(f, j, (prod[j] - f->dm[j] * f->sa) * inv[j]);
 }
 
 static void ss__fold32_plain(const ss__fold *f, const float *prod, const float *inv, size_t j0, size_t nb)
 {
     SS__EXACT
     size_t j;
-    for (j = j0; j < nb; j++) ss__fold_cellf(f, j, prod[j] * inv[j]);
+    for (j = j0; j < nb; j++) ss__fold_cellf(f, j, (prod[j] - f->dmf[j] * f->saf) * inv[j]);
 }
 
-/* Voxels' series centred (block of nb voxels from ts, rows ld apart) into blk (n_t x nb, float or
-   double, in panels: SS__AT), their inverse norms (NaN when constant); mean: nb doubles, then
-   room for nb floats (the float copy's means), then the inverse norms again in nb floats (for
-   the float fold). Rows in memory order.
-   The means and norms come from one pass over the rows (the one that reads them from memory):
-   sums of d = x - x_0 and d^2 in double, shifted by the voxel's first value. With a shift that is
-   one of the samples, sum d^2 <= (n_t + 1) sum (x - mean)^2, so forming the norm as
-   sum d^2 - (sum d)^2 / n_t loses at most log10(n_t + 1) digits of a double: exact for float
-   data in practice. The second pass only writes x - mean (from L2); it was the norms' pass too,
-   and this cut the blocks' time by ~10 %. */
+/* Voxels' series shifted by their first value, d = x - x_0 (block of nb voxels from ts, rows ld
+   apart), into blk (n_t x nb, float or double, in panels: SS__AT), with their inverse norms (NaN
+   when constant); mean: nb doubles (the mean of d), then nb floats (the same in float), then nb
+   floats (the inverse norms in float, for the float fold). Rows in memory order, one pass: the
+   one that reads them from memory stores d and sums d and d^2 in double (float32: d = x - x_0 in
+   float, exact when the two are within a factor 2, as under an fMRI offset; float64: in double,
+   exact). The products of d with the seeds, which are centred (to a sum s of ~0), are corrected
+   in the fold: sum a_t (d_t - mean d) = sum a_t d_t - s mean d. Their rounding grows with
+   |mean d| / std = |x_0 - mean| / std, ~1 for a typical sample and at most sqrt(n_t), since
+   (x_0 - mean)^2 <= n_t var. With a shift that is one of the samples, sum d^2 <= (n_t + 1)
+   sum (x - mean)^2, so the norm as sum d^2 - (sum d)^2 / n_t loses at most log10(n_t + 1) digits
+   of a double. (A second pass that wrote x - mean from L2 was a third of the centring's time.) */
 #define SS__INVF(mean, nb) ((float *)(void *)((mean) + (nb)) + (nb)) /* where the float norms lie */
-static void ss__center_sums(const float *ts, size_t n_t, size_t nb, size_t j0, size_t j1, double *inv, double *mean)
+static void ss__center_sums(size_t n_t, size_t nb, size_t j0, size_t j1, double *inv, double *mean)
 {
     SS__EXACT
     size_t j;
-    float *invf = SS__INVF(mean, nb);
+    float *mf = (float *)(void *)(mean + nb), *invf = SS__INVF(mean, nb);
     for (j = j0; j < j1; j++) {
         double s = mean[j], q = inv[j] - s * (s / (double)n_t);
-        mean[j] = ts[j] + s / (double)n_t;
+        mean[j] = s / (double)n_t;
+        mf[j] = (float)mean[j];
         inv[j] = q > 0 ? 1.0 / sqrt(q) : 0.0 / 0.0;
         invf[j] = (float)inv[j];
     }
-}
-
-/* The float copy: x - (float)mean in float, one rounding more than (float)(x - mean) but
-   four times fewer operations than widening every value. The mean's rounding shifts a voxel's
-   whole series by one constant of at most half an ulp of the mean, which the seeds, centred to
-   a sum of ~0, do not see; the norms come from the double sums. */
-static void ss__center_f32(const float *ts, size_t n_t, size_t ld, size_t nb, float *blk, const double *mean, float *mf)
-{
-    size_t t, j;
-    for (j = 0; j < nb; j++) mf[j] = (float)mean[j];
-    for (t = 0; t < n_t; t++)
-        for (j = 0; j < nb; j++) blk[SS__AT(t, j, n_t)] = ts[t * ld + j] - mf[j];
 }
 
 static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean)
@@ -1082,19 +1081,25 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
     size_t t, j;
     memset(mean, 0, nb * sizeof(double));
     memset(inv, 0, nb * sizeof(double));
+    for (j = 0; j < nb; j++) {
+        if (f32) ((float *)blk)[SS__AT(0, j, n_t)] = 0.0f;
+        else ((double *)blk)[SS__AT(0, j, n_t)] = 0.0;
+    }
     for (t = 1; t < n_t; t++)
         for (j = 0; j < nb; j++) {
-            double d = (double)ts[t * ld + j] - ts[j];
+            double d;
+            if (f32) {
+                float e = ts[t * ld + j] - ts[j];
+                ((float *)blk)[SS__AT(t, j, n_t)] = e;
+                d = e;
+            } else {
+                d = (double)ts[t * ld + j] - ts[j];
+                ((double *)blk)[SS__AT(t, j, n_t)] = d;
+            }
             mean[j] += d;
             inv[j] += d * d;
         }
-    ss__center_sums(ts, n_t, nb, 0, nb, inv, mean);
-    if (f32) {
-        ss__center_f32(ts, n_t, ld, nb, (float *)blk, mean, (float *)(void *)(mean + nb));
-        return;
-    }
-    for (t = 0; t < n_t; t++)
-        for (j = 0; j < nb; j++) ((double *)blk)[SS__AT(t, j, n_t)] = (double)ts[t * ld + j] - mean[j];
+    ss__center_sums(n_t, nb, 0, nb, inv, mean);
 }
 
 #if defined(SS__VECTOR)
@@ -1132,7 +1137,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         bh_ = (bh_ >> 52) - (bp_ >> 52); /* k */                                                \
         bp_ = (bh_ + 1023) << 52;                                                               \
         memcpy(&pk_, &bp_, sizeof pk_);                                                         \
-        bh_ += 0x4338000000000000ll; /* 1.5 2^52 + k: a double */                              \
+        bh_ += 0x4338000000000000ll; /* 1.5 2^52 + k: a double */                               \
         memcpy(&e_, &bh_, sizeof e_);                                                           \
         e_ -= 6755399441055744.0;                                                               \
         q_ = p_ * pk_;                                                                          \
@@ -1241,8 +1246,8 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
     attr static void name(const ss__fold *f, const double *prod, const double *inv, size_t j0, size_t nb) \
     {                                                                                           \
         SS__EXACT                                                                               \
-        typedef double vd __attribute__((vector_size(bytes)));                                 \
-        typedef long long vi __attribute__((vector_size(bytes)));                              \
+        typedef double vd __attribute__((vector_size(bytes)));                                  \
+        typedef long long vi __attribute__((vector_size(bytes)));                               \
         enum { W = bytes / sizeof(double) };                                                    \
         size_t j;                                                                               \
         vd zero, nan_, edge;                                                                    \
@@ -1256,11 +1261,12 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             vd rs[SS__FOLD_CHUNK], ss[SS__FOLD_CHUNK], es[SS__FOLD_CHUNK];                      \
             size_t q, nq = (nb - j) / W < SS__FOLD_CHUNK ? (nb - j) / W : SS__FOLD_CHUNK;       \
             for (q = 0; q < nq; q++) {                                                          \
-                vd r, a, x, iv;                                                                 \
+                vd r, a, x, iv, dm;                                                             \
                 vi bits, in, ok;                                                                \
                 memcpy(&r, prod + j + q * W, sizeof r);                                         \
                 memcpy(&iv, inv + j + q * W, sizeof iv);                                        \
-                r = r * iv;                                                                     \
+                memcpy(&dm, f->dm + j + q * W, sizeof dm);                                      \
+                r = (r - dm * f->sa) * iv;                                                      \
                 if (f->as_zero) {                                                               \
                     ok = r == r;                                                                \
                     SS__SEL(vi, ok, r, zero, r);                                                \
@@ -1304,11 +1310,11 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
     attr static void name(const ss__fold *f, const float *prod, const float *inv, size_t j0, size_t nb) \
     {                                                                                           \
         SS__EXACT                                                                               \
-        typedef double vd __attribute__((vector_size(bytes)));                                 \
-        typedef long long vi __attribute__((vector_size(bytes)));                              \
-        typedef float vF __attribute__((vector_size(bytes)));                                  \
-        typedef float vf __attribute__((vector_size(bytes / 2)));                              \
-        typedef int vI __attribute__((vector_size(bytes)));                                    \
+        typedef double vd __attribute__((vector_size(bytes)));                                  \
+        typedef long long vi __attribute__((vector_size(bytes)));                               \
+        typedef float vF __attribute__((vector_size(bytes)));                                   \
+        typedef float vf __attribute__((vector_size(bytes / 2)));                               \
+        typedef int vI __attribute__((vector_size(bytes)));                                     \
         enum { W = bytes / sizeof(double), WF = bytes / sizeof(float) };                        \
         size_t j;                                                                               \
         vd zero, edge;                                                                          \
@@ -1328,11 +1334,12 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             vF rs[SS__FOLD_CHUNK], ss[SS__FOLD_CHUNK], es[SS__FOLD_CHUNK];                      \
             size_t q, h, nq = (nb - j) / WF < SS__FOLD_CHUNK ? (nb - j) / WF : SS__FOLD_CHUNK;  \
             for (q = 0; q < nq; q++) {                                                          \
-                vF r, a, x, iv;                                                                 \
+                vF r, a, x, iv, dm;                                                             \
                 vI bits, in, ok;                                                                \
                 memcpy(&r, prod + j + q * WF, sizeof r);                                        \
                 memcpy(&iv, inv + j + q * WF, sizeof iv);                                       \
-                r = r * iv;                                                                     \
+                memcpy(&dm, f->dmf + j + q * WF, sizeof dm);                                    \
+                r = (r - dm * f->saf) * iv;                                                     \
                 if (f->as_zero) {                                                               \
                     ok = r == r;                                                                \
                     SS__SEL(vI, ok, r, zerof, r);                                               \
@@ -1386,115 +1393,108 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         ss__fold32_plain(f, prod, inv, j, nb);                                                  \
     }
 
-/* The centred values' loops over voxels s0 .. s1 - 1: four rows at a time (in a panel they
-   follow one another), panel by panel (j0 .. je), then the rows (t); jv ends the whole vectors
-   of w values. */
-#define SS__PANEL_ROWS(w)                                                                       \
-    for (t0 = 0; t0 < n_t; t0 += 4)                                                             \
-        for (j0 = s0; j0 < s1; j0 += SS__PANEL)                                                 \
-            for (je = s1 - j0 < SS__PANEL ? s1 : j0 + SS__PANEL, jv = j0 + (je - j0) / (w) * (w), t = t0; \
-                 t < t0 + 4 && t < n_t; t++)
-/* A block is centred in strips of SS__STRIP voxels, both passes over a strip before the next:
-   the strip's rows (n_t x 512 bytes) and its panels stay in L2 between the passes, where a whole
-   block's two copies (n_t x 2 KiB each) did not (512 KiB here).
-   Rows four at a time: a voxel's two sums stay in registers over the four (same operations in
-   the same order as the plain loop), so each vector of sums is loaded and stored once a group,
-   not once a row, and the first row's values are widened once a group. The rows are runs
-   4 n_v bytes apart: the next group's are prefetched a line at a time. */
+/* One row r of a group: d = x - x_0 stored in the panel and summed, for WF voxels from j (float
+   lanes, the sums over their two halves in double lanes), or W voxels (double lanes). */
+#define SS__SHIFT_ROW32(r, widen)                                                               \
+    do {                                                                                        \
+        memcpy(&xF, row + (r) * ld + j, sizeof xF);                                             \
+        xF -= x0F;                                                                              \
+        memcpy((float *)blk + SS__AT(t + (r), j, n_t), &xF, sizeof xF);                         \
+        memcpy(&c, &xF, sizeof c);                                                              \
+        widen(vd, d, c);                                                                        \
+        m += d, s += d * d;                                                                     \
+        memcpy(&c, (const float *)&xF + W, sizeof c);                                           \
+        widen(vd, d, c);                                                                        \
+        m2 += d, s2 += d * d;                                                                   \
+    } while (0)
+#define SS__SHIFT_ROW64(r, widen)                                                               \
+    do {                                                                                        \
+        memcpy(&c, row + (r) * ld + j, sizeof c);                                               \
+        widen(vd, d, c);                                                                        \
+        d -= x0;                                                                                \
+        memcpy((double *)blk + SS__AT(t + (r), j, n_t), &d, sizeof d);                          \
+        m += d, s += d * d;                                                                     \
+    } while (0)
+/* ss__center_plain lane by lane. The rows four at a time: a voxel's sums stay in registers over
+   the four (same operations in the same order as the plain loop), loaded and stored once a
+   group, not once a row. The rows are runs 4 n_v bytes apart: the next group's are prefetched a
+   line at a time, for a strip of SS__STRIP voxels at a time (their sums stay in L1). */
 #define SS__STRIP 128
 #define SS__CENTER_VEC(name, bytes, attr, widen)                                                \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
     {                                                                                           \
         SS__EXACT                                                                               \
-        typedef double vd __attribute__((vector_size(bytes)));                                 \
-        typedef float vf __attribute__((vector_size(bytes / 2)));                              \
-        typedef float vF __attribute__((vector_size(bytes)));                                  \
+        typedef double vd __attribute__((vector_size(bytes)));                                  \
+        typedef float vf __attribute__((vector_size(bytes / 2)));                               \
+        typedef float vF __attribute__((vector_size(bytes)));                                   \
         enum { W = bytes / sizeof(double), WF = bytes / sizeof(float) };                        \
-        size_t t, t0, j, j0, je, jv, r, s0, s1, sv;                                             \
-        float *mf = (float *)(void *)(mean + nb);                                               \
-        vd m, s, d, x0;                                                                         \
+        size_t t, j, r, s0, s1, sv;                                                             \
+        vd m, s, m2, s2, d, x0;                                                                 \
+        vF xF, x0F;                                                                             \
         vf c;                                                                                   \
         memset(mean, 0, nb * sizeof(double));                                                   \
         memset(inv, 0, nb * sizeof(double));                                                    \
         for (s0 = 0; s0 < nb; s0 = s1) {                                                        \
             s1 = nb - s0 < SS__STRIP ? nb : s0 + SS__STRIP;                                     \
-            sv = s0 + (s1 - s0) / W * W;                                                        \
+            sv = s0 + (s1 - s0) / (f32 ? WF : W) * (f32 ? WF : W);                              \
+            for (j = s0; j < s1; j++) {                                                         \
+                if (f32) ((float *)blk)[SS__AT(0, j, n_t)] = 0.0f;                              \
+                else ((double *)blk)[SS__AT(0, j, n_t)] = 0.0;                                  \
+            }                                                                                   \
             for (t = 1; t < n_t; t += 4) {                                                      \
                 const float *row = ts + t * ld;                                                 \
                 size_t rows = n_t - t < 4 ? n_t - t : 4;                                        \
                 for (r = 4; r < 8 && t + r < n_t; r++) /* the next group, a line at a time */   \
                     for (j = s0; j < s1; j += 16) __builtin_prefetch(row + r * ld + j);         \
-                for (j = s0; rows == 4 && j < sv; j += W) { /* unrolled: no loop or test per row */ \
-                    vd d1, d2, d3;                                                              \
-                    memcpy(&c, ts + j, sizeof c);                                               \
-                    widen(vd, x0, c);                                                           \
+                for (j = s0; f32 && j < sv; j += WF) {                                          \
+                    memcpy(&x0F, ts + j, sizeof x0F);                                           \
                     memcpy(&m, mean + j, sizeof m);                                             \
                     memcpy(&s, inv + j, sizeof s);                                              \
-                    memcpy(&c, row + j, sizeof c);                                              \
-                    widen(vd, d, c);                                                            \
-                    memcpy(&c, row + ld + j, sizeof c);                                         \
-                    widen(vd, d1, c);                                                           \
-                    memcpy(&c, row + 2 * ld + j, sizeof c);                                     \
-                    widen(vd, d2, c);                                                           \
-                    memcpy(&c, row + 3 * ld + j, sizeof c);                                     \
-                    widen(vd, d3, c);                                                           \
-                    d -= x0, d1 -= x0, d2 -= x0, d3 -= x0;                                      \
-                    m += d, s += d * d, m += d1, s += d1 * d1;                                  \
-                    m += d2, s += d2 * d2, m += d3, s += d3 * d3;                               \
+                    memcpy(&m2, mean + j + W, sizeof m2);                                       \
+                    memcpy(&s2, inv + j + W, sizeof s2);                                        \
+                    if (rows == 4) { /* unrolled: no loop or test per row */                    \
+                        SS__SHIFT_ROW32(0, widen);                                              \
+                        SS__SHIFT_ROW32(1, widen);                                              \
+                        SS__SHIFT_ROW32(2, widen);                                              \
+                        SS__SHIFT_ROW32(3, widen);                                              \
+                    } else                                                                      \
+                        for (r = 0; r < rows; r++) SS__SHIFT_ROW32(r, widen);                   \
                     memcpy(mean + j, &m, sizeof m);                                             \
                     memcpy(inv + j, &s, sizeof s);                                              \
+                    memcpy(mean + j + W, &m2, sizeof m2);                                       \
+                    memcpy(inv + j + W, &s2, sizeof s2);                                        \
                 }                                                                               \
-                for (j = s0; rows < 4 && j < sv; j += W) {                                      \
+                for (j = s0; !f32 && j < sv; j += W) {                                          \
                     memcpy(&c, ts + j, sizeof c);                                               \
                     widen(vd, x0, c);                                                           \
                     memcpy(&m, mean + j, sizeof m);                                             \
                     memcpy(&s, inv + j, sizeof s);                                              \
-                    for (r = 0; r < rows; r++) {                                                \
-                        memcpy(&c, row + r * ld + j, sizeof c);                                 \
-                        widen(vd, d, c);                                                        \
-                        d -= x0;                                                                \
-                        m += d;                                                                 \
-                        s += d * d;                                                             \
-                    }                                                                           \
+                    if (rows == 4) {                                                            \
+                        SS__SHIFT_ROW64(0, widen);                                              \
+                        SS__SHIFT_ROW64(1, widen);                                              \
+                        SS__SHIFT_ROW64(2, widen);                                              \
+                        SS__SHIFT_ROW64(3, widen);                                              \
+                    } else                                                                      \
+                        for (r = 0; r < rows; r++) SS__SHIFT_ROW64(r, widen);                   \
                     memcpy(mean + j, &m, sizeof m);                                             \
                     memcpy(inv + j, &s, sizeof s);                                              \
                 }                                                                               \
                 for (j = sv; j < s1; j++)                                                       \
                     for (r = 0; r < rows; r++) {                                                \
-                        double e = (double)row[r * ld + j] - ts[j];                             \
+                        double e;                                                               \
+                        if (f32) {                                                              \
+                            float e32 = row[r * ld + j] - ts[j];                                \
+                            ((float *)blk)[SS__AT(t + r, j, n_t)] = e32;                        \
+                            e = e32;                                                            \
+                        } else {                                                                \
+                            e = (double)row[r * ld + j] - ts[j];                                \
+                            ((double *)blk)[SS__AT(t + r, j, n_t)] = e;                         \
+                        }                                                                       \
                         mean[j] += e;                                                           \
                         inv[j] += e * e;                                                        \
                     }                                                                           \
             }                                                                                   \
-            ss__center_sums(ts, n_t, nb, s0, s1, inv, mean);                                    \
-            if (!f32) {                                                                         \
-                SS__PANEL_ROWS(W) {                                                             \
-                    const float *row = ts + t * ld;                                             \
-                    double *out = (double *)blk + SS__AT(t, j0, n_t);                           \
-                    for (j = j0; j < jv; j += W) {                                              \
-                        memcpy(&c, row + j, sizeof c);                                          \
-                        memcpy(&m, mean + j, sizeof m);                                         \
-                        widen(vd, d, c);                                                        \
-                        d -= m;                                                                 \
-                        memcpy(out + (j - j0), &d, sizeof d);                                   \
-                    }                                                                           \
-                    for (; j < je; j++) out[j - j0] = (double)row[j] - mean[j];                 \
-                }                                                                               \
-                continue;                                                                       \
-            }                                                                                   \
-            for (j = s0; j < s1; j++) mf[j] = (float)mean[j];                                   \
-            SS__PANEL_ROWS(WF) {                                                                \
-                const float *row = ts + t * ld;                                                 \
-                float *out = (float *)blk + SS__AT(t, j0, n_t);                                 \
-                for (j = j0; j < jv; j += WF) {                                                 \
-                    vF x, y;                                                                    \
-                    memcpy(&x, row + j, sizeof x);                                              \
-                    memcpy(&y, mf + j, sizeof y);                                               \
-                    x -= y;                                                                     \
-                    memcpy(out + (j - j0), &x, sizeof x);                                       \
-                }                                                                               \
-                for (; j < je; j++) out[j - j0] = row[j] - mf[j];                               \
-            }                                                                                   \
+            ss__center_sums(n_t, nb, s0, s1, inv, mean);                                        \
         }                                                                                       \
     }
 SS__FOLD_VEC(ss__fold_v16, 16, )
@@ -1557,7 +1557,7 @@ static ss__kernels ss__pick_kernels(void)
 }
 
 /* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed, their
-   raw series in double L x T) and per worker (a centred block T x B in whole panels, its inverse
+   raw series in double L x T, the sums of the normalised series, L doubles) and per worker (a centred block T x B in whole panels, its inverse
    norms and means (2 x B doubles, 2 x B floats), the products L x B). at: the parts' offsets. 0 when
    the sizes overflow. */
 static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
@@ -1568,6 +1568,7 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
         if (!tp_size_mul(L, n_t, &sz[0]) || !tp_size_mul(sz[0], el, &sz[0])) return 0;
         sz[1] = L;
         if (!tp_size_mul(L, n_t, &sz[2]) || !tp_size_mul(sz[2], sizeof(double), &sz[2])) return 0;
+        if (!tp_size_mul(L, sizeof(double), &sz[3])) return 0;
     } else {
         size_t panels = (blk + SS__PANEL - 1) / SS__PANEL * SS__PANEL;
         if (!tp_size_mul(n_t, panels * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2])) return 0;
@@ -1667,11 +1668,12 @@ static void ss__seed_rows(const ss__corr *c, const ss_seeds *seeds, size_t t0, s
 }
 
 /* Seed l's series centred and divided by its norm, into the shared scratch in the products'
-   precision; a constant seed is flagged dead. */
+   precision, and the sum of what was stored (~0: for the voxels' shift, ss__center_plain); a
+   constant seed is flagged dead. */
 static void ss__seed_finish(const ss__corr *c, size_t l)
 {
     size_t t, el = c->precision == SS_F32 ? sizeof(float) : sizeof(double);
-    double *x = (double *)(void *)(c->shared + c->at[2]) + l * c->n_t, mean = 0, ss = 0, inv;
+    double *x = (double *)(void *)(c->shared + c->at[2]) + l * c->n_t, mean = 0, ss = 0, inv, sum = 0;
     void *dst = c->shared + c->at[0] + l * c->n_t * el;
     for (t = 0; t < c->n_t; t++) mean += x[t];
     mean /= (double)c->n_t;
@@ -1681,10 +1683,11 @@ static void ss__seed_finish(const ss__corr *c, size_t l)
     }
     inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
     for (t = 0; t < c->n_t; t++) {
-        if (c->precision == SS_F32) ((float *)dst)[t] = (float)(x[t] * inv);
-        else ((double *)dst)[t] = x[t] * inv;
+        if (c->precision == SS_F32) sum += ((float *)dst)[t] = (float)(x[t] * inv);
+        else sum += ((double *)dst)[t] = x[t] * inv;
     }
     ((unsigned char *)c->shared + c->at[1])[l] = ss > 0;
+    ((double *)(void *)(c->shared + c->at[3]))[l] = sum;
 }
 
 /* Voxels v0 .. v0 + nb - 1: centred, their inverse norms, the products with every seed */
@@ -1729,11 +1732,11 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
         ss__corr_block(&c, &w, v0, nb);
         for (l = 0; l < c.L; l++) {
             const char *p = (const char *)w.prod + l * nb * el;
-            double *dst = r + l * ldr + v0;
+            double *dst = r + l * ldr + v0, sa = ((const double *)(const void *)(c.shared + c.at[3]))[l];
             int live = ((const unsigned char *)c.shared + c.at[1])[l];
             for (j = 0; j < nb; j++) {
                 double v = precision == SS_F32 ? (double)((const float *)(const void *)p)[j] : ((const double *)(const void *)p)[j];
-                dst[j] = live ? v * w.inv[j] : 0.0 / 0.0;
+                dst[j] = live ? (v - w.mean[j] * sa) * w.inv[j] : 0.0 / 0.0;
             }
         }
     }
@@ -1836,10 +1839,13 @@ static void ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
     const ss__corr *c = &job->c;
     size_t v0 = b * SS__BLOCK, nb = c->n_v - v0 < SS__BLOCK ? c->n_v - v0 : SS__BLOCK, l, j;
     const unsigned char *live = (const unsigned char *)c->shared + c->at[1];
+    const double *sa = (const double *)(const void *)(c->shared + c->at[3]);
     ss__fold f = job->f;
     ss__corr_block(c, w, v0, nb);
+    f.dm = w->mean, f.dmf = (const float *)(const void *)(w->mean + nb);
     for (l = 0; l < c->L; l++) {
         size_t cell = l * c->n_v + v0;
+        f.sa = sa[l], f.saf = (float)sa[l];
         f.mean_z = job->z->mean + cell, f.m2_z = job->z->m2 + cell;
         if (job->r) f.mean_r = job->r->mean + cell, f.m2_r = job->r->m2 + cell;
         if (!live[l])

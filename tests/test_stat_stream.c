@@ -408,7 +408,7 @@ static void test_seedcorr_naive(void)
     static const int64_t vox[] = {3, 4, 5, 900, 17, 1202, 600, 601, 602, 603, 7};
     static const size_t off[L + 1] = {0, 3, 4, 6, 10, 11};
     float *ts = (float *)malloc(T * LD * sizeof(float));
-    double *r = (double *)malloc(L * V * sizeof(double)), worst64 = 0, worst32 = 0;
+    double *r = (double *)malloc(L * V * sizeof(double)), worst64 = 0, worst32 = 0, off42 = 0;
     ss_seeds s;
     size_t t, v, l, i;
     int prec;
@@ -418,6 +418,7 @@ static void test_seedcorr_naive(void)
     for (t = 0; t < T; t++) ts[t * LD + 40] = 5.0f;                        /* a constant voxel */
     for (t = 0; t < T; t++) ts[t * LD + 7] = 2.0f;                         /* seed 4 = that constant */
     ts[41] = 2e4f; /* a first sample far off: the worst case of the centring's shifted sums */
+    ts[42] = 1e4f + 1; /* and of its shifted products: x_0 ~sqrt(T) std from the mean (std 1e-3 else) */
     s.n_seeds = L;
     s.voxels = vox;
     s.offsets = off;
@@ -457,6 +458,7 @@ static void test_seedcorr_naive(void)
                 } else {
                     CHECK_MSG(d <= 2e-5, "float32: seed %zu voxel %zu: %.9g vs %.9Lg", l, v, got, want);
                     worst32 = d > worst32 ? d : worst32;
+                    off42 = v == 42 && d > off42 ? d : off42;
                 }
             }
         }
@@ -496,7 +498,7 @@ static void test_seedcorr_naive(void)
         CHECK(ss_seedcorr(NULL, ts, T, V, LD, &s, 3, r, V, err, sizeof err) == SS_ERR_ARG && strstr(err, "precision"));
         CHECK(ss_seedcorr_bytes((size_t)-1 / 2, V, L, SS_F64) == 0);
     }
-    if (getenv("TK_VERBOSE")) fprintf(stderr, "  seed correlation: float64 off by %.3g, float32 by %.3g (absolute r)\n", worst64, worst32);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  seed correlation: float64 off by %.3g, float32 by %.3g (absolute r; %.3g for voxel 42)\n", worst64, worst32, off42);
     free(ts);
     free(r);
 }
@@ -802,8 +804,8 @@ static void test_kernels(void)
     double *blk0 = (double *)malloc(T * NP * sizeof(double)), *blk1 = (double *)malloc(T * NP * sizeof(double));
     double *b64 = (double *)malloc(T * NP * sizeof(double));
     float *b32 = (float *)malloc(T * NP * sizeof(float));
-    double inv0[NB], inv1[NB], mean[2 * NB], prod[NB], acc0[4][NB], acc1[4][NB], worst = 0, a64[L * T];
-    float c32[L * NB], c32p[L * NB], invf[NB], worstf = 0;
+    double inv0[NB], inv1[NB], mean[2 * NB], mean1[2 * NB], dm64[NB], prod[NB], acc0[4][NB], acc1[4][NB], worst = 0, a64[L * T];
+    float c32[L * NB], c32p[L * NB], invf[NB], dm32[NB], worstf = 0;
     double c64[L * NB], c64p[L * NB];
     size_t j, t;
     v[nv].name = "plain";
@@ -831,18 +833,17 @@ static void test_kernels(void)
     for (j = 0; j < L * T; j++) a64[j] = gauss(), a32[j] = (float)a64[j];
     for (f32 = 0; f32 <= 1; f32++) {
         ss__center_plain(ts, T, NB, NB, blk0, f32, inv0, mean);
-        for (t = 0; t < T; t++) /* the panels hold x - mean, value (t, j) where SS__AT says */
+        for (t = 0; t < T; t++) /* the panels hold x - x_0, value (t, j) where SS__AT says */
             for (j = 0; j < NB; j++) {
-                double want = (double)ts[t * NB + j] - mean[j];
+                double want = f32 ? (double)(ts[t * NB + j] - ts[j]) : (double)ts[t * NB + j] - ts[j];
                 if (f32) b32[SS__AT(t, j, T)] = ((float *)blk0)[SS__AT(t, j, T)];
                 else b64[SS__AT(t, j, T)] = blk0[SS__AT(t, j, T)];
-                CHECK_MSG(f32 ? fabs(((float *)blk0)[SS__AT(t, j, T)] - want) <= 2e-3 : blk0[SS__AT(t, j, T)] == want,
-                          "centring: value (%zu, %zu)", t, j);
+                CHECK_MSG((f32 ? ((float *)blk0)[SS__AT(t, j, T)] : blk0[SS__AT(t, j, T)]) == want, "centring: value (%zu, %zu)", t, j);
             }
         for (i = 1; i < nv; i++) {
             int same;
-            v[i].k.center(ts, T, NB, NB, blk1, f32, inv1, mean);
-            same = !memcmp(inv0, inv1, sizeof inv0);
+            v[i].k.center(ts, T, NB, NB, blk1, f32, inv1, mean1);
+            same = !memcmp(inv0, inv1, sizeof inv0) && !memcmp(mean, mean1, sizeof mean);
             for (t = 0; t < T; t++)
                 for (j = 0; j < NB; j++)
                     same &= f32 ? ((float *)blk0)[SS__AT(t, j, T)] == ((float *)blk1)[SS__AT(t, j, T)]
@@ -874,6 +875,9 @@ static void test_kernels(void)
                 : j % 29 == 0 ? 1e-200 * u : u;
         inv0[j] = j % 31 == 5 ? 0.0 / 0.0 : 1.0;
         invf[j] = (float)inv0[j];
+        /* the voxel's mean shift times the seed's sum (0.01) is taken off r: not where r is set above */
+        dm64[j] = j % 11 && j % 13 && j % 17 && j % 19 && j % 23 && j % 29 ? 0.25 * (double)(j % 7) - 0.75 : 0.0;
+        dm32[j] = (float)dm64[j];
         c32[j] = (float)prod[j];
     }
     for (f32 = 0; f32 <= 3; f32++) /* 2, 3: a width that leaves partial chunks and lanes */
@@ -888,6 +892,7 @@ static void test_kernels(void)
                         for (j = 0; j < NB; j++) acc[k][j] = 0.25 * (double)k + 1e-3 * (double)j;
                     memset(&f, 0, sizeof f);
                     f.mean_z = acc[0], f.m2_z = acc[1], f.mean_r = acc[2], f.m2_r = acc[3];
+                    f.dm = dm64, f.dmf = dm32, f.sa = 0.01, f.saf = 0.01f;
                     f.w1 = 1.0 / 3, f.w2 = 2.0 / 3, f.z_inf = as_zero ? 3.0 : 0.0, f.as_zero = as_zero, f.first = first;
                     if (f32 & 1) v[i].k.fold32(&f, c32, invf, 0, n);
                     else v[i].k.fold(&f, prod, inv0, 0, n);
