@@ -793,10 +793,11 @@ static double ulps(double a, double b)
 
 /* every vector variant of the products, the centring and the fold computes the plain C code's
    bits; the LNM's own atanh is within a few ulp of libm's over (-1, 1). T - 1 = 38 rows after
-   the first: the centring's groups of four rows end with a partial one. */
+   the first: the centring's groups of four rows end with a partial one; 203 voxels: a partial
+   strip, panel and vector; 7 seeds: a tile of five rows, then one of four with two. */
 static void test_kernels(void)
 {
-    enum { T = 39, NB = 203, L = 5, NP = (NB + SS__PANEL - 1) / SS__PANEL * SS__PANEL };
+    enum { T = 39, NB = 203, L = 7, NP = (NB + SS__PANEL - 1) / SS__PANEL * SS__PANEL };
     typedef struct variant { const char *name; ss__kernels k; } variant;
     variant v[4];
     int nv = 0, i, f32, first, as_zero;
