@@ -7,6 +7,12 @@
    build/bench_lnm --make-data DIR [--files F] [--gzip] ...   writes the connectome as F HDF5 files
    build/bench_lnm --input DIR ...                               ss_lnm over those files
    build/bench_lnm --read DIR                                    HDF5 read throughput only
+   build/bench_lnm --evict DIR                                   DIR's files out of the page cache
+   build/bench_lnm --cache DIR                                   ... and back in, read through memory
+                                                                 maps asking for huge pages: the
+                                                                 kernel then caches them in 2 MiB
+                                                                 folios, which ss_h5_view maps with
+                                                                 2 MiB pages (cat caches small ones)
    build/bench_lnm --gemm [--reps R] ...                         the products' kernel vs cblas_sgemm
    build/bench_lnm --features                                    hdf5=0|1 cblas=0|1 (what this build has)
 
@@ -37,8 +43,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double seconds(clockid_t id)
 {
@@ -151,7 +161,8 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--read-ahead")) o->ahead = 1;
         else if (!strcmp(a, "--avg-r")) o->avg_r = 1;
         else if (!strcmp(a, "--view")) o->view = 1;
-        else if (!strcmp(a, "--make-data") || !strcmp(a, "--input") || !strcmp(a, "--read")) o->mode = a + 2, o->dir = v, i++;
+        else if (!strcmp(a, "--make-data") || !strcmp(a, "--input") || !strcmp(a, "--read") || !strcmp(a, "--evict") || !strcmp(a, "--cache"))
+            o->mode = a + 2, o->dir = v, i++;
         else if (!strcmp(a, "--subjects")) o->S = (size_t)atol(v), i++;
         else if (!strcmp(a, "--t")) o->T = (size_t)atol(v), i++;
         else if (!strcmp(a, "--v")) o->V = (size_t)atol(v), i++;
@@ -398,6 +409,41 @@ static int read_mode(const opts *o)
 }
 #endif
 
+/* --evict / --cache: every regular file in o->dir out of the page cache, and with cache back in
+   through a MADV_HUGEPAGE mapping (one read per 4 KiB page) */
+static int cache_mode(const opts *o, int fill)
+{
+    DIR *dir = opendir(o->dir);
+    struct dirent *e;
+    char path[4096];
+    size_t files = 0, bytes = 0;
+    volatile unsigned char sink = 0;
+    double w0 = seconds(CLOCK_MONOTONIC);
+    if (!dir) return fprintf(stderr, "bench_lnm: cannot open %s\n", o->dir), 1;
+    while ((e = readdir(dir))) {
+        struct stat st;
+        unsigned char *m;
+        size_t i;
+        int fd;
+        snprintf(path, sizeof path, "%s/%s", o->dir, e->d_name);
+        if (stat(path, &st) || !S_ISREG(st.st_mode) || !st.st_size || (fd = open(path, O_RDONLY)) < 0) continue;
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        if (fill && (m = (unsigned char *)mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) != MAP_FAILED) {
+#if defined(MADV_HUGEPAGE)
+            madvise(m, (size_t)st.st_size, MADV_HUGEPAGE);
+#endif
+            for (i = 0; i < (size_t)st.st_size; i += 4096) sink ^= m[i];
+            munmap(m, (size_t)st.st_size);
+        }
+        close(fd);
+        files++, bytes += (size_t)st.st_size;
+    }
+    closedir(dir);
+    printf("bench=lnm_%s dir=%s files=%zu mb=%.0f wall_s=%.3f\n", fill ? "cache" : "evict", o->dir, files, (double)bytes / 1e6,
+           seconds(CLOCK_MONOTONIC) - w0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -408,6 +454,7 @@ int main(int argc, char **argv)
     if (!parse(argc, argv, &o)) return 2;
     if (!strcmp(o.mode, "memory")) return memory_mode(&o);
     if (!strcmp(o.mode, "gemm")) return gemm_mode(&o);
+    if (!strcmp(o.mode, "evict") || !strcmp(o.mode, "cache")) return cache_mode(&o, o.mode[0] == 'c');
 #if defined(STAT_STREAM_USE_HDF5)
     if (!strcmp(o.mode, "make-data")) return make_data(&o);
     if (!strcmp(o.mode, "input")) return input_mode(&o);
