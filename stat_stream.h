@@ -1901,6 +1901,30 @@ static void ss__lnm_item(const ss__lnm_job *job, const ss__work *w, size_t i)
 #include <pthread.h>
 /* Workers over the items of one subject at a time; each cell is folded by one worker per
    subject, subjects in order, so the maps do not depend on the number of workers. */
+/* Two phases a subject, each begun and ended by a wake-up: the waiting side first spins on the
+   word (~25,000 pauses, ~0.7 ms on this Zen 3) before it sleeps on the condition variable, which
+   took ~0.3 ms a subject to wake a worker on this VM (seeds' phase 2.2-2.6 -> 1.9-2.1 ms a subject,
+   a run ~4 % faster, two workers). The words are written under the mutex, atomically. */
+#if defined(__GNUC__)
+#define SS__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define SS__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define SS__ATOMIC_SUB(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
+#if defined(__x86_64__) || defined(__i386__)
+#define SS__PAUSE() __builtin_ia32_pause()
+#else
+#define SS__PAUSE() ((void)0)
+#endif
+#define SS__SPIN(cond)                                                                          \
+    do {                                                                                        \
+        int spin_;                                                                              \
+        for (spin_ = 0; spin_ < 25000 && (cond); spin_++) SS__PAUSE();                          \
+    } while (0)
+#else
+#define SS__ATOMIC_LOAD(p) (*(p))
+#define SS__ATOMIC_STORE(p, v) (*(p) = (v))
+#define SS__ATOMIC_SUB(p) (--*(p))
+#define SS__SPIN(cond) ((void)0)
+#endif
 typedef struct ss__team {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -1926,7 +1950,7 @@ static void ss__team_blocks(ss__team *tm, int id)
         ss__lnm_item(tm->job, &tm->work[id], b);
     }
     pthread_mutex_lock(&tm->mu);
-    if (--tm->busy == 0) pthread_cond_broadcast(&tm->done);
+    if (SS__ATOMIC_SUB(&tm->busy) == 0) pthread_cond_broadcast(&tm->done);
     pthread_mutex_unlock(&tm->mu);
 }
 
@@ -1936,6 +1960,7 @@ static void *ss__worker(void *p)
     ss__team *tm = a->team;
     size_t seen = 0;
     for (;;) {
+        SS__SPIN(SS__ATOMIC_LOAD(&tm->round) == seen);
         pthread_mutex_lock(&tm->mu);
         while (tm->round == seen && !tm->quit) pthread_cond_wait(&tm->go, &tm->mu);
         seen = tm->round;
@@ -1958,10 +1983,13 @@ static void ss__lnm_phase(const ss__lnm_job *job, ss__work *work, void *team, in
     ss__team *tm = (ss__team *)team;
     if (n > 1) {
         pthread_mutex_lock(&tm->mu);
-        tm->job = job, tm->next = 0, tm->n_blocks = n_blocks, tm->busy = n, tm->round++;
+        tm->job = job, tm->next = 0, tm->n_blocks = n_blocks;
+        SS__ATOMIC_STORE(&tm->busy, n);
+        SS__ATOMIC_STORE(&tm->round, tm->round + 1);
         pthread_cond_broadcast(&tm->go);
         pthread_mutex_unlock(&tm->mu);
         ss__team_blocks(tm, 0);
+        SS__SPIN(SS__ATOMIC_LOAD(&tm->busy) != 0);
         pthread_mutex_lock(&tm->mu);
         while (tm->busy) pthread_cond_wait(&tm->done, &tm->mu);
         pthread_mutex_unlock(&tm->mu);
