@@ -881,7 +881,7 @@ static void test_kernels(void)
         dm32[j] = (float)dm64[j];
         c32[j] = (float)prod[j];
     }
-    for (f32 = 0; f32 <= 3; f32++) /* 2, 3: a width that leaves partial chunks and lanes */
+    for (f32 = 0; f32 <= 3; f32++) /* 2, 3: a width that leaves partial chunks and lanes, no r accumulator */
         for (first = 0; first <= 1; first++)
             for (as_zero = 0; as_zero <= 1; as_zero++) {
                 ss__fold f;
@@ -892,9 +892,9 @@ static void test_kernels(void)
                     for (k = 0; k < 4; k++)
                         for (j = 0; j < NB; j++) acc[k][j] = 0.25 * (double)k + 1e-3 * (double)j;
                     memset(&f, 0, sizeof f);
-                    f.mean_z = acc[0], f.m2_z = acc[1], f.mean_r = acc[2], f.m2_r = acc[3];
+                    f.mean_z = acc[0], f.m2_z = acc[1], f.mean_r = f32 < 2 ? acc[2] : NULL, f.m2_r = acc[3];
                     f.dm = dm64, f.dmf = dm32, f.sa = 0.01, f.saf = 0.01f;
-                    f.w1 = 1.0 / 3, f.w2 = 2.0 / 3, f.z_inf = as_zero ? 3.0 : 0.0, f.as_zero = as_zero, f.first = first;
+                    f.w1 = 1.0 / 3, f.w2 = 2.0 / 3, f.z_inf = as_zero ? 3.0 : first ? 0.1 : 0.0, f.as_zero = as_zero, f.first = first;
                     if (f32 & 1) v[i].k.fold32(&f, c32, invf, 0, n);
                     else v[i].k.fold(&f, prod, inv0, 0, n);
                     if (i) CHECK_MSG(!memcmp(acc0, acc1, sizeof acc0), "fold: %s, f32 %d first %d as_zero %d", v[i].name, f32, first, as_zero);
