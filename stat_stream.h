@@ -75,8 +75,8 @@
    the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
    results do not depend on the CPU. The pass over the rows writes each block in panels of 16
    voxels, so the products read it in order. 20 x 200 x 50,000 float32 products on one core of
-   this VM (Zen 3, AVX2; `bench_lnm --gemm`, five runs): 32-43 GFLOP/s, 0.76-0.83 of OpenBLAS's
-   cblas_sgemm on the whole product (bench/RESULTS.md).
+   this VM (Zen 3, AVX2; `bench_lnm --gemm`, three runs): 35.7-39.0 GFLOP/s, 0.79-0.86 of
+   OpenBLAS's cblas_sgemm on the whole product (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
@@ -86,10 +86,10 @@
    workers (desc.n_threads) first build the seeds' series, then take blocks of 512 voxels: shift,
    multiply with the seeds, turn the products into r and z (this header's own atanh, one division
    a lane: in precision SS_F32 r and z are formed in float lanes, within 3 ulp of libm's atanh
-   rounded to float; in SS_F64 in double, within 3 ulp of libm's; tested) and fold them at once into
-   the double accumulators (Chan's update with one value), so no full r or z map is ever stored. Each cell is folded by one worker per
-   subject and subjects in order: the maps are the same bits for any n_threads, read_ahead or
-   source (tested). With desc.read_ahead a worker reads the next subject into a second slab
+   rounded to float; in SS_F64 in double, within 3 ulp of libm's; tested) and fold them at once
+   into the double accumulators (Chan's update with one value), so no full r or z map is ever
+   stored. Each cell is folded by one worker per subject and subjects in order: the maps are the
+   same bits for any n_threads, read_ahead or source (tested). With desc.read_ahead a worker reads the next subject into a second slab
    while the others compute. Memory (ss_lnm_estimate_bytes, equal to the pool's measured peak:
    tested; independent of the number of subjects):
        slab        n_t x n_v x 4 bytes (x 2 with read_ahead; 0 with view)
@@ -99,17 +99,16 @@
    declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard error.
    Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be serialized,
    merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
-   lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache; an
-   AMD EPYC with AVX2, a VM whose speed swings ~1.5x):
-       subjects mapped in place, 2 workers    1.45 s in the VM's slow state (the commit before the
-                                              panels: 0.95-0.99 s in its fast state), 16 MiB from
-                                              the pool, 77 MiB peak RSS
-       copied into the slab, 2 workers        2.0 s slow state (1.8 s reading ahead, 92 MiB)
-       numpy replicas of the Python package   6.9 s / 530 MiB (batched matmul), 25.2 s / 1.29 GiB
+   lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache as
+   reading from disk leaves it; an AMD EPYC with AVX2, a VM whose speed swings ~1.5x):
+       subjects mapped in place, 2 workers    1.25 s median (0.93-1.6 s over the session), 16 MiB
+                                              from the pool, 77 MiB peak RSS
+       copied into the slab, 2 workers        1.34 s (1.07 s reading ahead, 92 MiB from the pool)
+       numpy replicas of the Python package   5.6 s / 529 MiB (batched matmul), 31 s / 1.29 GiB
                                               (the package's einsum), in the same run
        reading (copying) the files alone      0.8 s
-   One thread's subject: products and centring about a third each, the fold a quarter, the seeds'
-   gather (random reads all over the subject) an eighth.
+   One thread's subject: the products two fifths, the centring a quarter, the fold and the seeds'
+   gather (random reads all over the subject) a seventh each.
 
    8. WHAT IT DOES NOT DO
    Weighted samples; higher moments. gzip-compressed connectomes are inflated by HDF5 on one
@@ -326,7 +325,7 @@ SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap);
    float32 (checked against HDF5's own read at open), subject k is memory-mapped straight from the
    file (no copy: the page cache is the buffer). Where the cache holds the file in 2 MiB folios,
    as Linux 6.x (ext4) leaves a file read from disk, a subject maps with 2 MiB pages: a 40 MB
-   subject mapped, touched and unmapped in ~0.5 ms here instead of 5-8 ms with 4 KiB ones (the
+   subject mapped, touched and unmapped in ~0.5 ms here instead of 5-9 ms with 4 KiB ones (the
    mapping asks for huge pages, so that its own faults fill the cache that way). The next
    subject's pages are asked for ahead (a 4 GB run from disk here: 3.7-4.1 s, 5.2-6.5 s without).
    Otherwise (gzip chunks, other types) subject k is read into a buffer of n_t x n_v floats from

@@ -312,7 +312,7 @@ lnm_bench() {
     # into the page cache as reading them from disk leaves it: out first, because files written
     # by this machine stay cached in 4 KiB folios, mapped a 4 KiB page at a time; read back, they
     # come in 2 MiB folios, mapped with 2 MiB pages (a 40 MB subject mapped, touched and unmapped
-    # in ~0.5 ms instead of 5-8 ms on this VM's Linux 6.18, ext4)
+    # in ~0.5 ms instead of 5-9 ms on this VM's Linux 6.18, ext4)
     for d in "$data"/contig "$data"/gzip; do "$bin" --evict "$d" >/dev/null; cat "$d"/*.h5 >/dev/null; done
     gemm=$("$bin" --gemm --reps 10) && echo "label=products $gemm" | tee -a "$raw"
     rd=$("$bin" --read "$data/contig") && echo "label=read contiguous $rd" | tee -a "$raw"
@@ -343,7 +343,9 @@ lnm_bench() {
         echo "Command: \`make bench\` (\`bench/run.sh\`; \`BENCH=lnm make bench\` runs only this section). Input: 20 lesions"
         echo "of 100 random voxels, 100 subjects x 200 time points x 50,000 voxels float32 (N(0,1) noise + a shared"
         echo "N(0, 0.25) signal per time point + 100), in 10 contiguous HDF5 files of 10 subjects (4 GB, the ldk layout,"
-        echo "in the page cache), written by \`build/bench_lnm --make-data\`. Policy ldk, mean z, std z, t, p; no"
+        echo "in the page cache), written by \`build/bench_lnm --make-data\`, then evicted (\`--evict\`) and read back by cat as"
+        echo "reading from disk leaves them (in 2 MiB folios here; freshly written files stay in 4 KiB ones, which"
+        echo "ss_h5_view maps a 4 KiB page at a time). Policy ldk, mean z, std z, t, p; no"
         echo "mean-of-r map unless stated (the peers make none). \"mapped\": subjects shown in place by ss_h5_view (a"
         echo "memory map of the file, no copy; its pages count in the RSS); \"copied\": read by ss_h5_read into"
         echo "stat_stream's slab. One process per row; median of $REPS runs by wall time, best beside (this VM runs at"
