@@ -1433,7 +1433,8 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 /* ss__center_plain lane by lane. The rows four at a time: a voxel's sums stay in registers over
    the four (same operations in the same order as the plain loop), loaded and stored once a
    group, not once a row. The rows are runs 4 n_v bytes apart: the next group's are prefetched a
-   line at a time, for a strip of SS__STRIP voxels at a time (their sums stay in L1). */
+   line at a time, for a strip of SS__STRIP voxels at a time (whole rows of the block measured 8 %
+   slower, strips of 32 voxels much slower, of 256 within noise of 128). */
 #define SS__STRIP 128
 #define SS__CENTER_VEC(name, bytes, attr, widen)                                                \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
