@@ -1136,37 +1136,40 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 #define SS__WIDEN4(vd, out, c) do { vd w_ = {c[0], c[1], c[2], c[3]}; out = w_; } while (0)
 #define SS__WIDEN8(vd, out, c) do { vd w_ = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}; out = w_; } while (0)
 
-/* ss__atanh_pos lane by lane (a in [0, 1)) */
-#define SS__VATANH_S(vd, vi, a, s_, e_)                                                         \
+/* ss__atanh_pos (and ss__atanhf_pos) lane by lane, a in [0, 1): vT lanes of doubles (floats),
+   vI integer lanes of their width; one = 1.0 (1.0f), mb and bias the exponent's position and
+   bias, magic = 1.5 2^mb as an integer and as the type (e + magic read as the type is magic + e,
+   for |e| < 2^(mb - 1)), r2 = sqrt(2) in the type. */
+#define SS__VATANH_S(vT, vI, a, s_, e_, one, mb, bias, magic_i, magic, r2)                      \
     do {                                                                                        \
-        vi bh_, bp_, up_, dn_;                                                                  \
-        vd hi_, lo_, p_, lo2_, pk_, q_, h_, f_, g_, one_;                                       \
+        vI bh_, bp_, up_, dn_;                                                                  \
+        vT hi_, lo_, p_, lo2_, pk_, q_, h_, f_, g_, one_;                                       \
         memset(&one_, 0, sizeof one_);                                                          \
-        one_ += 1.0;                                                                            \
-        hi_ = 1.0 + (a);                                                                        \
-        lo_ = (a) - (hi_ - 1.0);                                                                \
-        p_ = 1.0 - (a);                                                                         \
-        lo2_ = (1.0 - p_) - (a);                                                                \
+        one_ += (one);                                                                          \
+        hi_ = (one) + (a);                                                                      \
+        lo_ = (a) - (hi_ - (one));                                                              \
+        p_ = (one) - (a);                                                                       \
+        lo2_ = ((one) - p_) - (a);                                                              \
         memcpy(&bh_, &hi_, sizeof bh_);                                                         \
         memcpy(&bp_, &p_, sizeof bp_);                                                          \
-        bh_ = (bh_ >> 52) - (bp_ >> 52); /* k */                                                \
-        bp_ = (bh_ + 1023) << 52;                                                               \
+        bh_ = (bh_ >> (mb)) - (bp_ >> (mb)); /* k */                                            \
+        bp_ = (bh_ + (bias)) << (mb);                                                           \
         memcpy(&pk_, &bp_, sizeof pk_);                                                         \
-        bh_ += 0x4338000000000000ll; /* 1.5 2^52 + k: a double */                               \
+        bh_ += (magic_i);                                                                       \
         memcpy(&e_, &bh_, sizeof e_);                                                           \
-        e_ -= 6755399441055744.0;                                                               \
+        e_ -= (magic);                                                                          \
         q_ = p_ * pk_;                                                                          \
-        up_ = hi_ > 1.4142135623730951 * q_; /* both tests on the first q: they exclude each other */ \
-        dn_ = hi_ * 1.4142135623730951 <= q_;                                                   \
+        up_ = hi_ > (r2) * q_; /* both tests on the first q: they exclude each other */         \
+        dn_ = hi_ * (r2) <= q_;                                                                 \
         f_ = one_;                                                                              \
         h_ = one_ + one_;                                                                       \
-        SS__SEL(vi, up_, h_, f_, f_);                                                           \
-        h_ = one_ * 0.5;                                                                        \
-        SS__SEL(vi, dn_, h_, f_, f_);                                                           \
+        SS__SEL(vI, up_, h_, f_, f_);                                                           \
+        h_ = one_ * ((one) / 2);                                                                \
+        SS__SEL(vI, dn_, h_, f_, f_);                                                           \
         h_ = one_ - one_;                                                                       \
-        SS__SEL(vi, up_, one_, h_, g_);                                                         \
+        SS__SEL(vI, up_, one_, h_, g_);                                                         \
         h_ = -one_;                                                                             \
-        SS__SEL(vi, dn_, h_, g_, g_);                                                           \
+        SS__SEL(vI, dn_, h_, g_, g_);                                                           \
         q_ *= f_, pk_ *= f_, e_ += g_;                                                          \
         s_ = ((hi_ - q_) + (lo_ - pk_ * lo2_)) / (hi_ + q_);                                    \
     } while (0)
@@ -1180,40 +1183,6 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         out = e_ * (6.93147180369123816490e-01 / 2) + (e_ * (1.90821492927058770002e-10 / 2) + s_ * (1.0 + z_ * poly_)); \
     } while (0)
 
-/* ss__atanhf_pos lane by lane, in float lanes (vF, int lanes vI) */
-#define SS__VATANHF_S(vF, vI, a, s_, e_)                                                        \
-    do {                                                                                        \
-        vI bh_, bp_, up_, dn_;                                                                  \
-        vF hi_, lo_, p_, lo2_, pk_, q_, h_, f_, g_, one_;                                       \
-        memset(&one_, 0, sizeof one_);                                                          \
-        one_ += 1.0f;                                                                           \
-        hi_ = 1.0f + (a);                                                                       \
-        lo_ = (a) - (hi_ - 1.0f);                                                               \
-        p_ = 1.0f - (a);                                                                        \
-        lo2_ = (1.0f - p_) - (a);                                                               \
-        memcpy(&bh_, &hi_, sizeof bh_);                                                         \
-        memcpy(&bp_, &p_, sizeof bp_);                                                          \
-        bh_ = (bh_ >> 23) - (bp_ >> 23); /* k */                                                \
-        bp_ = (bh_ + 127) << 23;                                                                \
-        memcpy(&pk_, &bp_, sizeof pk_);                                                         \
-        bh_ += 0x4b400000; /* 1.5 2^23 + k: a float */                                          \
-        memcpy(&e_, &bh_, sizeof e_);                                                           \
-        e_ -= 12582912.0f;                                                                      \
-        q_ = p_ * pk_;                                                                          \
-        up_ = hi_ > 1.41421356f * q_;                                                           \
-        dn_ = hi_ * 1.41421356f <= q_;                                                          \
-        f_ = one_;                                                                              \
-        h_ = one_ + one_;                                                                       \
-        SS__SEL(vI, up_, h_, f_, f_);                                                           \
-        h_ = one_ * 0.5f;                                                                       \
-        SS__SEL(vI, dn_, h_, f_, f_);                                                           \
-        h_ = one_ - one_;                                                                       \
-        SS__SEL(vI, up_, one_, h_, g_);                                                         \
-        h_ = -one_;                                                                             \
-        SS__SEL(vI, dn_, h_, g_, g_);                                                           \
-        q_ *= f_, pk_ *= f_, e_ += g_;                                                          \
-        s_ = ((hi_ - q_) + (lo_ - pk_ * lo2_)) / (hi_ + q_);                                    \
-    } while (0)
 #define SS__VATANHF_LOG(vF, s_, e_, out)                                                        \
     do {                                                                                        \
         vF z_, z2_, poly_;                                                                      \
@@ -1291,7 +1260,8 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 memcpy(&a, &bits, sizeof a);                                                    \
                 in = a < 1.0;                                                                   \
                 SS__SEL(vi, in, a, zero, x);                                                    \
-                SS__VATANH_S(vd, vi, x, ss[q], es[q]);                                          \
+                SS__VATANH_S(vd, vi, x, ss[q], es[q], 1.0, 52, 1023, 0x4338000000000000ll, 6755399441055744.0, \
+                             1.4142135623730951);                                               \
                 rs[q] = r;                                                                      \
             }                                                                                   \
             for (q = 0; q < nq; q++) {                                                          \
@@ -1364,7 +1334,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 memcpy(&a, &bits, sizeof a);                                                    \
                 in = a < 1.0f;                                                                  \
                 SS__SEL(vI, in, a, zerof, x);                                                   \
-                SS__VATANHF_S(vF, vI, x, ss[q], es[q]);                                         \
+                SS__VATANH_S(vF, vI, x, ss[q], es[q], 1.0f, 23, 127, 0x4b400000, 12582912.0f, 1.41421356f); \
                 rs[q] = r;                                                                      \
             }                                                                                   \
             for (q = 0; q < nq; q++) {                                                          \
