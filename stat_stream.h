@@ -75,8 +75,8 @@
    the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
    results do not depend on the CPU. The pass over the rows writes each block in panels of 16
    voxels, so the products read it in order. 20 x 200 x 50,000 float32 products on one core of
-   this VM (Zen 3, AVX2; `bench_lnm --gemm`, three runs): 35.7-39.0 GFLOP/s, 0.79-0.86 of
-   OpenBLAS's cblas_sgemm on the whole product (bench/RESULTS.md).
+   this VM (Zen 3, AVX2; `bench_lnm --gemm`, four runs): 35.7-55.1 GFLOP/s, 0.79-1.31x OpenBLAS's
+   cblas_sgemm on the whole product (bench/RESULTS.md).
 
    7. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
@@ -101,12 +101,15 @@
    merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
    lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache as
    reading from disk leaves it; an AMD EPYC with AVX2, a VM whose speed swings ~1.5x):
-       subjects mapped in place, 2 workers    1.25 s median (0.93-1.6 s over the session), 16 MiB
+       subjects mapped in place, 2 workers    0.85 s in the VM's fast state, 1.25 s in its slow
+                                              one (medians of two runs of the section), 16 MiB
                                               from the pool, 77 MiB peak RSS
-       copied into the slab, 2 workers        1.34 s (1.07 s reading ahead, 92 MiB from the pool)
-       numpy replicas of the Python package   5.6 s / 529 MiB (batched matmul), 31 s / 1.29 GiB
-                                              (the package's einsum), in the same run
-       reading (copying) the files alone      0.8 s
+       copied into the slab, 2 workers        1.18 s fast, 1.34 s slow (1.02 / 1.07 s reading
+                                              ahead, 92 MiB from the pool)
+       numpy replicas of the Python package   6.1 s / 529 MiB (batched matmul), 17.4 s / 1.29 GiB
+                                              (the package's einsum) in the fast run; 5.6 s and
+                                              31 s in the slow one
+       reading (copying) the files alone      0.6-0.8 s
    One thread's subject: the products two fifths, the centring a quarter, the fold and the seeds'
    gather (random reads all over the subject) a seventh each.
 

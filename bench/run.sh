@@ -314,6 +314,8 @@ lnm_bench() {
     # come in 2 MiB folios, mapped with 2 MiB pages (a 40 MB subject mapped, touched and unmapped
     # in ~0.5 ms instead of 5-9 ms on this VM's Linux 6.18, ext4)
     for d in "$data"/contig "$data"/gzip; do "$bin" --evict "$d" >/dev/null; cat "$d"/*.h5 >/dev/null; done
+    steal0=$(awk '/^cpu / {print $9}' /proc/stat 2>/dev/null) # the host's steal, to see a run it disturbed
+    t0=$(date +%s)
     gemm=$("$bin" --gemm --reps 10) && echo "label=products $gemm" | tee -a "$raw"
     rd=$("$bin" --read "$data/contig") && echo "label=read contiguous $rd" | tee -a "$raw"
     rdz=$("$bin" --read "$data/gzip") && echo "label=read gzip-1 $rdz" | tee -a "$raw"
@@ -335,6 +337,8 @@ lnm_bench() {
     echo "lnm: GSP1000's shape (120 time points x 228,483 voxels, 20 lesions), 10 subjects in memory" >&2
     lnm_run "GSP1000 shape, 2 threads, 10 subjects in memory, in place" --memory --subjects 10 --t 120 --v 228483 --policy ldk \
         --threads 2 --view
+    steal1=$(awk '/^cpu / {print $9}' /proc/stat 2>/dev/null)
+    t1=$(date +%s)
     md=bench/out/lnm.md
     {
         echo "## stat_stream: lesion network mapping"
@@ -355,6 +359,11 @@ lnm_bench() {
         echo "| configuration | wall s | best s | CPU s | ms per subject | peak RSS MiB | pool peak MiB | sum of mean z |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|"
         table_rows "bench=lnm " "$raw" wall_s best_s cpu_s ms_per_subject maxrss_mb pool_peak_mb checksum_mean_z
+        if [ -n "$steal0" ] && [ -n "$steal1" ]; then
+            echo
+            awk -v a="$steal0" -v b="$steal1" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" -v s="$((t1 - t0))" 'BEGIN {
+                printf "The host took %.1f s of the vCPUs'"'"' time (steal, /proc/stat) during the %d s of this section'"'"'s runs.\n", (b - a) / hz, s }'
+        fi
         if [ $have_peer = 1 ]; then
             echo
             echo "The peers on the same files (\`bench/lnm_peer.py\`: numpy replicas of the Python package's batch step,"
