@@ -1800,7 +1800,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 pac__welford(v, k, &w->mean[a], &w->m2[a]);
                 w->n_ge[a] += v >= w->mi0[a];
                 if (o->surrogates) o->surrogates[(k * nas + a0 + a) * np * n_sig + q * n_sig + s] = v;
-                w->fixed[a] = (int64_t)floor(v * scale + 0.5);
+                w->fixed[a] = v == v ? (int64_t)floor(v * scale + 0.5) : 0; /* NaN: its signal makes every m NaN anyway */
             }
             if (e->max_sum && o->p_maxstat) { /* the sums only when p_maxstat is asked for */
                 int64_t *dst = e->max_sum + k * nas * np + q;
