@@ -29,7 +29,7 @@ COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream \
-             $(if $(NVCC),$(B)/test_pacgpu_cuda)
+             $(B)/test_pacgpu_cuda_emu $(if $(NVCC),$(B)/test_pacgpu_cuda)
 
 .PHONY: all demo test bench fuzz clean cuda
 all: $(EXAMPLES) $(TESTS)
@@ -67,6 +67,10 @@ cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda
 $(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h | $(B)
 	$(if $(NVCC),,@echo "make cuda: nvcc (the CUDA toolkit) not found" && false)
 	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu -o $@ -lcufft -lm -lpthread
+
+# the CUDA backend's tests on the CPU: kernels and host side through tests/cuda_emu.h (no nvcc needed)
+$(B)/test_pacgpu_cuda_emu: tests/test_pacgpu_cuda.cu tests/cuda_emu.h pacgpu.h tensorpool.h tests/testkit.h | $(B)
+	$(CXX) -std=c++14 -x c++ -O2 -g $(WARN) -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu -o $@ -lm -lpthread
 
 # the same benchmark with the CUDA backend (--backend cuda), for a machine with a GPU
 $(B)/bench_pac_cuda: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy.c examples/common/util.c | $(B)

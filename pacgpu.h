@@ -7,7 +7,8 @@
 
    STATUS: the CPU engine (issue 5) is complete; its float32 mode keeps the filter bank in double
    (section 10). The CUDA backend (issue 6, section 11) runs the whole pipeline on the device; it
-   is compiled (nvcc, sm_90 + PTX) and its host side tested, but it has not yet run on a GPU.
+   is compiled (nvcc, sm_90 + PTX) and tested on the CPU through an emulator of its kernels and
+   CUDA calls (tests/cuda_emu.h), but it has not yet run on a GPU.
 
    CONTENTS
        1. Why            4. FFT                    7. Surrogates and statistics  10. Not done
@@ -174,7 +175,13 @@
    (PAC_ERR_DEVICE with the step and CUDA's message). Runs that need every surrogate's value on
    the host (the surrogate cube, p_maxstat) or other signals' phases (swap-epochs) stay on the
    CPU. Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the
-   CPU where a device is present, and build/bench_pac_cuda times it.
+   CPU where a device is present, and build/bench_pac_cuda times it. Where there is none, the same
+   test built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's
+   threads as fibers that switch at barriers and shuffles, warps skewed to expose a missing
+   barrier; cuFFT by this file's FFT) and fails each CUDA call in turn: MI within 7e-9 of the CPU
+   float32 path, every failure a clean PAC_ERR_DEVICE with nothing left allocated. Kernels launch
+   through PAC__LAUNCH (threads independent) or PAC__LAUNCH_COOPERATIVE (threads that wait for
+   each other), the same on a GPU.
 
    12. API: see the declarations below; each states its contract.
 */
@@ -391,11 +398,18 @@ PACDEF const char *pac_build_info(void);
 
 /* Per-element logic that the CUDA kernels share with the CPU path (and its tests) */
 #if defined(PACGPU_USE_CUDA)
+#if !defined(PAC__CUDA_EMULATOR) /* tests/cuda_emu.h runs section 11 on the CPU, for the tests */
 #if !defined(__CUDACC__)
 #error "pacgpu.h: with PACGPU_USE_CUDA the implementation must be compiled by nvcc (a .cu file)"
 #endif
 #include <cuda_runtime.h>
 #include <cufft.h>
+/* a kernel whose threads never wait for each other, and one whose threads do (__syncthreads,
+   shuffles): the same launch on a GPU, not in the emulator */
+#define PAC__LAUNCH(kernel, blocks, shmem, stream, args) kernel<<<blocks, PAC__CUDA_THREADS, shmem, stream>>> args
+#define PAC__LAUNCH_COOPERATIVE PAC__LAUNCH
+#define PAC__DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
 #define PAC_HD __host__ __device__
 #else
 #define PAC_HD
@@ -1863,7 +1877,9 @@ typedef struct pac__gpu {
     int *hok;
 } pac__gpu;
 
-enum { PAC__CUDA_THREADS = 256 };
+#ifndef PAC__CUDA_THREADS
+#define PAC__CUDA_THREADS 256 /* threads of a block; a multiple of 32 */
+#endif
 #ifndef PAC__GPU_CHUNK_CAP
 #define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
 #endif
@@ -1954,12 +1970,12 @@ __global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32
    column of shared memory (no atomics), each warp adds a bin's columns (lanes, then a shuffle
    tree: a fixed order), thread 0 takes the MI of the histogram (pac__mi_cell) and the Welford
    step (pac__welford), as the CPU does. The shift is index arithmetic on the unshifted
-   amplitudes. The block size is a multiple of 32. */
+   amplitudes. Two barriers a shift. The block size is a multiple of 32. */
 __global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t n_sig, size_t s0, size_t np,
                                     size_t na, const double *wt, const int *ok, const int64_t *shifts, size_t n_perm,
                                     double nan_value, double *res)
 {
-    extern __shared__ float pac__part[]; /* PAC_N_BINS x blockDim.x */
+    PAC__DYNAMIC_SHARED(float, pac__part); /* PAC_N_BINS x blockDim.x */
     __shared__ double hist[PAC_N_BINS];
     size_t cell = blockIdx.x, a = cell % na, q = cell / na % np, s = cell / na / np, series = q * n_sig + s0 + s, t, k;
     size_t cells = (size_t)gridDim.x;
@@ -1991,8 +2007,8 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
                 pac__welford(v, k - 1, &mean, &m2);
                 ge += v >= mi0;
             }
-        }
-        __syncthreads();
+        } /* no barrier here: the next shift writes hist only after its first one, so the other
+             warps start it while thread 0 takes the logarithms */
     }
     if (tid == 0) res[cell] = mi0, res[cells + cell] = mean, res[2 * cells + cell] = m2, res[3 * cells + cell] = ge;
 }
@@ -2078,17 +2094,17 @@ static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t ro
     } else
         for (i = 0, t = s0 * n; i < rows * n; i++) g->hx[i] = ((const double *)e->x)[t + i];
     PAC__CU(e, cudaMemcpyAsync(g->x, g->hx, rows * n * sizeof(double), cudaMemcpyHostToDevice, g->stream), "copying signals up");
-    pac__k_extend<<<pac__grid(rows * lf), PAC__CUDA_THREADS, 0, g->stream>>>(g->x, n, p, lf, rows, g->sp);
+    PAC__LAUNCH(pac__k_extend, pac__grid(rows * lf), 0, g->stream, (g->x, n, p, lf, rows, g->sp));
     PAC__LAUNCHED(e, "odd extension");
     PAC__FFT(e, cufftExecZ2Z(g->spec[k], g->sp, g->sp, CUFFT_FORWARD), "the signals' transforms");
-    pac__k_pairs<<<pac__grid(pr * lf), PAC__CUDA_THREADS, 0, g->stream>>>(g->sp, g->kern[k], e->half[k], lf, e->n_band[k],
-                                                                          g->pairs[k], rows, g->work);
+    PAC__LAUNCH(pac__k_pairs, pac__grid(pr * lf), 0, g->stream,
+                (g->sp, g->kern[k], e->half[k], lf, e->n_band[k], g->pairs[k], rows, g->work));
     PAC__LAUNCHED(e, "band products");
     PAC__FFT(e, cufftExecZ2Z(g->pair[k], g->work, g->work, CUFFT_INVERSE), "the bands' inverse transforms");
-    pac__k_trim<<<pac__grid(pr * e->lh), PAC__CUDA_THREADS, 0, g->stream>>>(g->work, lf, p, n, e->lh, pr, g->hilb);
+    PAC__LAUNCH(pac__k_trim, pac__grid(pr * e->lh), 0, g->stream, (g->work, lf, p, n, e->lh, pr, g->hilb));
     PAC__LAUNCHED(e, "trimming");
     PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_FORWARD), "the Hilbert transforms");
-    pac__k_hilbert<<<pac__grid(pr * e->lh), PAC__CUDA_THREADS, 0, g->stream>>>(e->lh, pr, g->hilb);
+    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * e->lh), 0, g->stream, (e->lh, pr, g->hilb));
     PAC__LAUNCHED(e, "the Hilbert multiplier");
     PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_INVERSE), "the Hilbert transforms");
     return PAC_OK;
@@ -2108,13 +2124,13 @@ static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
     for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
         size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk;
         if (pac__gpu_filter(e, g, s0, rows, 0) != PAC_OK) return (pac_result)e->stop;
-        pac__k_bins<<<pac__grid(rows * g->pairs[0] * e->n), PAC__CUDA_THREADS, 0, g->stream>>>(
-            g->work, g->hilb, e->bins, e->lf[0], e->pmax[0], e->n, e->lh, g->pairs[0], np, rows, s0, e->n_sig, g->bins);
+        PAC__LAUNCH(pac__k_bins, pac__grid(rows * g->pairs[0] * e->n), 0, g->stream,
+                    (g->work, g->hilb, e->bins, e->lf[0], e->pmax[0], e->n, e->lh, g->pairs[0], np, rows, s0, e->n_sig, g->bins));
         PAC__LAUNCHED(e, "phase bins");
         PAC__CU(e, cudaStreamSynchronize(g->stream), "phase bins");
         if (e->plan.two_passes && pac__gpu_progress(e, rows)) return (pac_result)e->stop;
     }
-    pac__k_counts<<<(unsigned)(np * e->n_sig), PAC__CUDA_THREADS, 0, g->stream>>>(g->bins, e->n, g->counts);
+    PAC__LAUNCH_COOPERATIVE(pac__k_counts, (unsigned)(np * e->n_sig), 0, g->stream, (g->bins, e->n, g->counts));
     PAC__LAUNCHED(e, "bin counts");
     PAC__CU(e, cudaMemcpyAsync(g->hcounts, g->counts, np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t), cudaMemcpyDeviceToHost,
                                g->stream), "copying bin counts down");
@@ -2140,11 +2156,11 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
     for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
         size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk, cells = rows * np * na;
         if (pac__gpu_filter(e, g, s0, rows, 1) != PAC_OK) return (pac_result)e->stop;
-        pac__k_amps<<<pac__grid(rows * g->pairs[1] * e->n), PAC__CUDA_THREADS, 0, g->stream>>>(
-            g->work, g->hilb, e->lf[1], e->pmax[1], e->n, e->lh, g->pairs[1], na, rows, g->amp);
+        PAC__LAUNCH(pac__k_amps, pac__grid(rows * g->pairs[1] * e->n), 0, g->stream,
+                    (g->work, g->hilb, e->lf[1], e->pmax[1], e->n, e->lh, g->pairs[1], na, rows, g->amp));
         PAC__LAUNCHED(e, "amplitudes");
-        pac__k_cells<<<(unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float), g->stream>>>(
-            g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, e->n_perm, 0.0 / 0.0, g->res);
+        PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float), g->stream,
+                                (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, e->n_perm, 0.0 / 0.0, g->res));
         PAC__LAUNCHED(e, "the cells");
         PAC__CU(e, cudaMemcpyAsync(g->hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
         PAC__CU(e, cudaStreamSynchronize(g->stream), "the cells");

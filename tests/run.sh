@@ -153,6 +153,13 @@ if NVCC=$(tools/detect.sh nvcc); then
 else
     skip "pacgpu CUDA backend: no nvcc (the CUDA toolkit) found"
 fi
+# the same tests with every kernel and the host side run on the CPU (tests/cuda_emu.h: a block's
+# threads as fibers, cuFFT by pacgpu's FFT, failures injected), here with or without a GPU
+EMU="-std=c++14 -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu -lm -lpthread"
+build pacgpu_cuda_emu g++ $EMU && run_suite "pacgpu CUDA emulated" "$B/pacgpu_cuda_emu"
+if have clang && [ -x "$B/san_probe" ]; then
+    build pacgpu_cuda_emu_asan clang++ $SAN $EMU && run_suite "pacgpu CUDA emulated ASan+UBSan" "$B/pacgpu_cuda_emu_asan"
+fi
 
 # ---- stat_stream.h ------------------------------------------------------------------------------
 SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"

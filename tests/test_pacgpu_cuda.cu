@@ -5,12 +5,27 @@
    oracle) within 5e-5 absolute MI on random coupled signals of awkward sizes (2000 samples, odd
    band counts, chunks of 5 signals), for both MI definitions, swap-blocks and time-lag; a NaN
    signal gives NaN cells; progress and cancel; the device budget fails cleanly; outputs the
-   device does not make (p_maxstat) come from the CPU path. Run from the repository root. */
+   device does not make (p_maxstat) come from the CPU path.
+   Built by a C++ compiler with PAC_TEST_EMULATE_CUDA, the same tests run every kernel and the
+   host side on the CPU through tests/cuda_emu.h (smaller sizes: a block's threads are fibers),
+   and more: every failed cudaMalloc, launch and FFT plan gives a clean error and frees all it
+   took; a device too small for one chunk shrinks the chunk with the same results; a barrier
+   that not every thread reaches fails the launch. Run from the repository root. */
 #define TENSORPOOL_IMPLEMENTATION
 #define PACGPU_IMPLEMENTATION
 #define PACGPU_USE_CUDA
-#define PAC__GPU_CHUNK_CAP 5 /* several chunks, and a short last one */
+#if defined(PAC_TEST_EMULATE_CUDA)
+#include "cuda_emu.h"
+enum { T_S = 7, T_N = 700, T_P = 5, T_A = 3, T_PERM = 10, T_CHUNK = 2, T_SMALL = 4, T_SMALL_PERM = 6 };
+#else
+enum { T_S = 12, T_N = 2000, T_P = 9, T_A = 7, T_PERM = 40, T_CHUNK = 5, T_SMALL = 10, T_SMALL_PERM = 20 };
+#endif
+#define PAC__GPU_CHUNK_CAP ((size_t)T_CHUNK) /* several chunks, and a short last one */
 #include "../pacgpu.h"
+#if defined(PAC_TEST_EMULATE_CUDA)
+#define CUDA_EMU_IMPLEMENTATION
+#include "cuda_emu.h"
+#endif
 #include "testkit.h"
 
 static int has_device(void)
@@ -23,7 +38,7 @@ static uint64_t rng = 12345;
 static double uniform_pm1(void)
 {
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (double)(rng >> 11) * 0x1p-52 - 1.0;
+    return (double)(rng >> 11) / 4503599627370496.0 - 1.0 /* 2^52 */;
 }
 
 /* signals with a 6 Hz -> 80 Hz coupling and noise */
@@ -37,10 +52,14 @@ static void make_signals(double *x, size_t n_sig, size_t n)
         }
 }
 
-static void bands(double *pha, double *amp)
+/* the first n_pha and n_amp of tensorpac's ten "lres" bands */
+static void bands(double *pha, size_t n_pha, double *amp, size_t n_amp)
 {
-    pac_band_preset("lres", PAC_PHASE, pha);
-    pac_band_preset("lres", PAC_AMPLITUDE, amp);
+    double all[20];
+    pac_band_preset("lres", PAC_PHASE, all);
+    memcpy(pha, all, 2 * n_pha * sizeof *pha);
+    pac_band_preset("lres", PAC_AMPLITUDE, all);
+    memcpy(amp, all, 2 * n_amp * sizeof *amp);
 }
 
 /* the device's cells against the CPU's float32 path */
@@ -53,7 +72,7 @@ static int count_calls(void *user, size_t done, size_t total)
 
 static void test_device_equals_cpu_float32(void)
 {
-    enum { S = 12, N = 2000, P = 9, A = 7, CELLS = S * P * A };
+    enum { S = T_S, N = T_N, P = T_P, A = T_A, CELLS = S * P * A };
     static double x[S * N], pha[2 * P], amp[2 * A], mi_cpu[CELLS], mi_gpu[CELLS], z_cpu[CELLS], z_gpu[CELLS];
     static double m_cpu[CELLS], m_gpu[CELLS], sd_cpu[CELLS], sd_gpu[CELLS];
     double worst_mi = 0, worst_z = 0, worst_m = 0;
@@ -63,14 +82,14 @@ static void test_device_equals_cpu_float32(void)
     int method, perm;
     size_t i;
     make_signals(x, S, N);
-    bands(pha, amp);
+    bands(pha, P, amp, A);
     for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
     for (method = 0; method < 2; method++)
         for (perm = 0; perm < 3; perm++) {
             memset(&d, 0, sizeof d);
             d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.method = method;
             d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : PAC_SURR_NONE;
-            d.n_perm = perm ? 40 : 0, d.seed = 7;
+            d.n_perm = perm ? T_PERM : 0, d.seed = 7;
             d.precision = PAC_F32, d.n_threads = 2;
             memset(&o, 0, sizeof o);
             d.backend = PAC_BACKEND_CPU;
@@ -102,7 +121,9 @@ static void test_device_equals_cpu_float32(void)
         size_t calls[4] = {0, 0, 0, 0};
         d.progress = count_calls, d.user = calls, d.method = PAC_MI_TENSORPAC;
         CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
-        CHECK_MSG(calls[0] == 6 && calls[1] == 2 * S && calls[2] == 2 * S, "progress %zu calls, %zu of %zu", calls[0], calls[1], calls[2]);
+        size_t chunks = (S + T_CHUNK - 1) / T_CHUNK;
+        CHECK_MSG(calls[0] == 2 * chunks && calls[1] == 2 * S && calls[2] == 2 * S, "progress %zu calls, %zu of %zu", calls[0], calls[1],
+                  calls[2]);
         calls[3] = 5;
         CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_CANCELLED);
     }
@@ -113,16 +134,16 @@ static void test_device_equals_cpu_float32(void)
    the device does not make, comes from the CPU path */
 static void test_device_budget_and_fallback(void)
 {
-    enum { S = 4, N = 1024, P = 10, A = 10, CELLS = S * P * A };
+    enum { S = 4, N = 1024, P = T_SMALL, A = T_SMALL, CELLS = S * P * A };
     static double x[S * N], pha[2 * P], amp[2 * A], mi[CELLS], mi2[CELLS], pm[P * A], pm2[P * A];
     pac_desc d;
     pac_output o;
     char err[300];
     make_signals(x, S, N);
-    bands(pha, amp);
+    bands(pha, P, amp, A);
     memset(&d, 0, sizeof d);
     d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A;
-    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 20, d.backend = PAC_BACKEND_CUDA, d.device_fraction = 1e-12;
+    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = T_SMALL_PERM, d.backend = PAC_BACKEND_CUDA, d.device_fraction = 1e-12;
     memset(&o, 0, sizeof o);
     o.mi = mi;
     CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "device budget"));
@@ -158,6 +179,107 @@ static void test_backend_selection(void)
     CHECK(strstr(pac_build_info(), "cuda") != NULL && !strcmp(pac_result_string(PAC_ERR_DEVICE), "CUDA device error"));
 }
 
+#if defined(PAC_TEST_EMULATE_CUDA)
+/* a run of 5 signals (3 chunks) with surrogates, counting its progress calls */
+static pac_result emulated_run(double *mi, size_t *calls, char *err, size_t errcap)
+{
+    static double x[5 * 600], pha[6], amp[4];
+    pac_desc d;
+    pac_output o;
+    rng = 12345;
+    make_signals(x, 5, 600);
+    bands(pha, 3, amp, 2);
+    memset(&d, 0, sizeof d);
+    d.fs = 512, d.pha_bands = pha, d.n_pha = 3, d.amp_bands = amp, d.n_amp = 2, d.precision = PAC_F32;
+    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 3, d.backend = PAC_BACKEND_CUDA;
+    d.progress = count_calls, d.user = calls;
+    memset(calls, 0, 4 * sizeof *calls);
+    memset(&o, 0, sizeof o);
+    o.mi = mi;
+    return pac_run(&d, x, PAC_F64, 5, 600, NULL, &o, err, errcap);
+}
+
+/* every cudaMalloc, kernel launch and FFT plan of a run failing in turn: each a PAC_ERR_DEVICE
+   naming its step, with all device memory, streams and plans given back */
+static void test_emulated_failures(void)
+{
+    double mi[30];
+    size_t calls[4];
+    char err[300];
+    long *knob[3] = {&emu.fail_malloc, &emu.fail_launch, &emu.fail_plan}, *count[3] = {&emu.mallocs, &emu.launches, &emu.plans}, n[3];
+    const char *expect[3] = {"cudaMalloc failed", "launch failure", "cuFFT failed"};
+    int kind;
+    for (kind = 0; kind < 3; kind++) n[kind] = *count[kind];
+    CHECK_MSG(emulated_run(mi, calls, err, sizeof err) == PAC_OK && emu_live() == 0, "%s", err);
+    for (kind = 0; kind < 3; kind++) n[kind] = *count[kind] - n[kind];
+    CHECK_MSG(n[0] >= 14 && n[1] >= 30 && n[2] == 6, "a run: %ld cudaMalloc, %ld launches, %ld plans", n[0], n[1], n[2]);
+    for (kind = 0; kind < 3; kind++) {
+        long k, bad = 0;
+        for (k = 1; k <= n[kind]; k++) {
+            pac_result r;
+            *knob[kind] = k;
+            r = emulated_run(mi, calls, err, sizeof err);
+            *knob[kind] = 0;
+            bad += r != PAC_ERR_DEVICE || !strstr(err, "CUDA: ") || !strstr(err, expect[kind]) || emu_live() != 0;
+            if (k == 1 || r != PAC_ERR_DEVICE) printf("    failing call %ld of kind %d: result %d (%s)\n", k, kind, (int)r, err);
+        }
+        CHECK_MSG(bad == 0, "%ld of %ld failed calls of kind %d were not a clean error", bad, n[kind], kind);
+    }
+}
+
+/* less device memory: chunks of one signal (five progress calls a pass), the same cells; then
+   too little for one signal: PAC_ERR_BUDGET, nothing left allocated */
+static void test_emulated_small_device(void)
+{
+    double ref[30], mi[30];
+    size_t calls[4], saved = emu.free_bytes, f, one_signal_chunks = 0;
+    char err[300];
+    pac_result r = PAC_OK;
+    CHECK_MSG(emulated_run(ref, calls, err, sizeof err) == PAC_OK && calls[0] == 3, "%s", err);
+    for (f = (size_t)64 << 20; f > 1024; f = f * 3 / 4) {
+        emu.free_bytes = f;
+        r = emulated_run(mi, calls, err, sizeof err);
+        CHECK(emu_live() == 0);
+        if (r != PAC_OK) break;
+        CHECK_MSG(!memcmp(mi, ref, sizeof mi), "cells differ with %zu bytes of device memory", f);
+        one_signal_chunks += calls[0] == 5;
+    }
+    emu.free_bytes = saved;
+    CHECK_MSG(r == PAC_ERR_BUDGET && strstr(err, "device budget"), "%d: %s", (int)r, err);
+    CHECK(one_signal_chunks > 0);
+}
+
+__global__ static void k_skips_barrier(int *out)
+{
+    if (threadIdx.x != 0) __syncthreads();
+    out[threadIdx.x] = 1;
+}
+
+__global__ static void k_lacks_barrier(float *out)
+{
+    PAC__DYNAMIC_SHARED(float, sh);
+    sh[threadIdx.x] = (float)threadIdx.x;
+    out[threadIdx.x] = sh[(threadIdx.x + 1) % blockDim.x];
+}
+
+/* the emulator's own checks: a barrier that thread 0 skips fails the launch; a missing one
+   reads another thread's shared memory before it is written (NaN) */
+static void test_emulator_catches_divergence(void)
+{
+    static int flags[PAC__CUDA_THREADS];
+    static float got[PAC__CUDA_THREADS];
+    int stream = 0;
+    size_t i, unwritten = 0;
+    emu.quiet = 1;
+    PAC__LAUNCH_COOPERATIVE(k_skips_barrier, 1, 0, stream, (flags));
+    emu.quiet = 0;
+    CHECK(cudaGetLastError() == cudaErrorLaunchFailure);
+    PAC__LAUNCH_COOPERATIVE(k_lacks_barrier, 1, PAC__CUDA_THREADS * sizeof(float), stream, (got));
+    for (i = 0; i < PAC__CUDA_THREADS; i++) unwritten += got[i] != got[i];
+    CHECK(cudaGetLastError() == cudaSuccess && unwritten > 0);
+}
+#endif
+
 int main(void)
 {
     RUN(test_backend_selection);
@@ -168,5 +290,13 @@ int main(void)
         printf("skipped test_device_equals_cpu_float32: no CUDA device here\n");
         printf("skipped test_device_budget_and_fallback: no CUDA device here\n");
     }
+#if defined(PAC_TEST_EMULATE_CUDA)
+    RUN(test_emulated_failures);
+    RUN(test_emulated_small_device);
+    RUN(test_emulator_catches_divergence);
+    emu_shutdown();
+    return tk_summary("pacgpu CUDA (emulated)");
+#else
     return tk_summary("pacgpu CUDA");
+#endif
 }
