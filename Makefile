@@ -63,7 +63,7 @@ $(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h test
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_pacgpu.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 # pacgpu's CUDA backend (PACGPU_USE_CUDA), when nvcc exists: sm_90 code and PTX for newer GPUs
-cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda
+cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda $(B)/bench_pac_cuda_columns
 $(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h | $(B)
 	$(if $(NVCC),,@echo "make cuda: nvcc (the CUDA toolkit) not found" && false)
 	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu -o $@ -lcufft -lm -lpthread
@@ -78,6 +78,11 @@ $(B)/bench_pac_cuda: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy
 	$(CC) $(STD) -O2 -c examples/common/npy.c -o $(B)/npy_cuda.o && $(CC) $(STD) -O2 -c examples/common/util.c -o $(B)/util_cuda.o
 	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -DPACGPU_USE_CUDA -x cu -c bench/bench_pac.c -o $(B)/bench_pac_cuda.o
 	$(NVCC) $(CUDA_ARCH) $(B)/bench_pac_cuda.o $(B)/npy_cuda.o $(B)/util_cuda.o -o $@ -lcufft -lm -lpthread
+
+# the same with the surrogates' cells always by the column kernel (pac__k_cells), to compare the two
+$(B)/bench_pac_cuda_columns: $(B)/bench_pac_cuda
+	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -DPACGPU_USE_CUDA -DPAC__CUDA_RUNS=0 -x cu -c bench/bench_pac.c -o $(B)/bench_pac_cuda_columns.o
+	$(NVCC) $(CUDA_ARCH) $(B)/bench_pac_cuda_columns.o $(B)/npy_cuda.o $(B)/util_cuda.o -o $@ -lcufft -lm -lpthread
 
 $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_tensorpool.c -o $@ $(LDLIBS)

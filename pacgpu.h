@@ -162,12 +162,20 @@
    oracle. Signals go up in chunks; per chunk: cuFFT (double) transforms of their odd extensions,
    the band pairs' products with the same |B|^2 kernels, inverse transforms, the pairs' Hilbert
    transforms, then the phase bins of every signal (kept on the device, with their counts and
-   the MI weights) in a first pass and the chunk's amplitudes and cells in a second. A cell block
-   (signal, phase band, amplitude band) sums the amplitudes by bin for the MI and every surrogate,
-   each thread in its own column of shared memory (no atomics, a fixed order), the shift by index
-   arithmetic on the unshifted amplitudes. The per-element logic (odd extension, band product,
-   Hilbert multiplier, phase bin, amplitude, the MI of a histogram, the Welford step) is the CPU
-   path's own __host__ __device__ functions. Device buffers come from a budgeted device pool
+   the MI weights) in a first pass and the chunk's amplitudes and cells in a second. Surrogates are
+   index arithmetic on the unshifted amplitudes, in one of two cell kernels, both in a fixed order
+   (no atomics). From 32 histograms a cell (n_perm >= 31), where at least four amplitude bands' rows
+   of n floats fit twice in the shared memory a block may have (n up to 6,443 on an H100),
+   pac__k_runs: per (signal, phase band, group of up to 32 amplitude bands) the samples sorted by
+   bin once, the group's amplitudes in shared memory, and each thread summing four surrogates'
+   histograms of one band in registers, sample by sample of each bin's run; each MI is stored, then
+   taken in surrogate order (Welford) by pac__k_stats. Otherwise pac__k_cells: a block per (signal,
+   phase band, amplitude band), each thread summing its samples by bin into its own column of shared
+   memory, a warp per bin adding the columns, for the MI and then each surrogate. The per-element
+   logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI of a
+   histogram or of its two running sums, the Welford step) is the CPU path's own __host__ __device__
+   functions. out.device_ms gets the device's times by CUDA events
+   (phases, amplitudes, cells, whole). Device buffers come from a budgeted device pool
    (tensorpool's budget semantics; no reuse, since a run allocates each buffer once): budget =
    device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the largest that
    fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a clean
@@ -178,8 +186,9 @@
    CPU where a device is present, and build/bench_pac_cuda times it. Where there is none, the same
    test built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's
    threads as fibers that switch at barriers and shuffles, warps skewed to expose a missing
-   barrier; cuFFT by this file's FFT) and fails each CUDA call in turn: MI within 7e-9 of the CPU
-   float32 path, every failure a clean PAC_ERR_DEVICE with nothing left allocated. Kernels launch
+   barrier; cuFFT by this file's FFT) and fails each CUDA call in turn: MI within 2e-8 of the CPU
+   float32 path by either cell kernel, every failure a clean PAC_ERR_DEVICE with nothing left
+   allocated. Kernels launch
    through PAC__LAUNCH (threads independent) or PAC__LAUNCH_COOPERATIVE (threads that wait for
    each other), the same on a GPU.
 
@@ -348,6 +357,10 @@ typedef struct pac_output {
     double *p_maxstat;          /* n_amp x n_pha: tensorpac's infer_pvalues(p_threshold, 'maxstat') on the
                                    signal-averaged MI and surrogates */
     double *surrogates;         /* n_perm x n_amp x n_pha x n_signals: the cube itself (the memory hog) */
+    double *device_ms;          /* a run on a CUDA device: 4 times in ms by CUDA events, the phases (their
+                                   filters, bins and counts), the amplitudes (their filters), the cells, and
+                                   the whole, from the first copy up to the last copy down (allocation and
+                                   FFT planning excluded); the CPU path leaves them */
 } pac_output;
 
 /* Chooses a plan for n_signals x n_times samples that fits budget bytes (0: the pool's budget,
@@ -407,8 +420,13 @@ PACDEF const char *pac_build_info(void);
 /* a kernel whose threads never wait for each other, and one whose threads do (__syncthreads,
    shuffles): the same launch on a GPU, not in the emulator */
 #define PAC__LAUNCH(kernel, blocks, shmem, stream, args) kernel<<<blocks, PAC__CUDA_THREADS, shmem, stream>>> args
-#define PAC__LAUNCH_COOPERATIVE PAC__LAUNCH
+#define PAC__LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) kernel<<<blocks, threads, shmem, stream>>> args
 #define PAC__DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+#if defined(__CUDACC__)
+#define PAC__UNROLL _Pragma("unroll")
+#else
+#define PAC__UNROLL
 #endif
 #define PAC_HD __host__ __device__
 #else
@@ -1256,6 +1274,22 @@ PAC_HD static inline double pac__mi_cell(const double *h, size_t ld, const doubl
     return total == 0 ? 0.0 : acc / 2.8903717578961646922; /* log(18) */
 }
 
+/* The same MI from two numbers a histogram gathers bin by bin (pac__k_runs keeps four
+   histograms in registers this way, not eighteen sums each): with u_j = h_j w_j, total = sum u_j
+   and ulogu = sum u_j log u_j, MI = (ulogu / total - log total + log 18) / log 18. It cancels
+   where pac__mi_cell does not (MI ~ 1e-3 of log 18 loses three digits of double: ~1e-16). */
+PAC_HD static inline void pac__mi_add_bin(double h, double w, double *total, double *ulogu)
+{
+    double u = h * w;
+    *total += u;
+    *ulogu += u > 0 ? u * pac__log(u) : 0.0;
+}
+
+PAC_HD static inline double pac__mi_sums(double total, double ulogu)
+{
+    return total > 0 ? (ulogu / total - pac__log(total) + 2.8903717578961646922) / 2.8903717578961646922 : 0.0;
+}
+
 /* Welford's step: surrogate k's value v into the running mean and M2 */
 PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double *m2)
 {
@@ -1834,13 +1868,13 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
    A run allocates each buffer once, so there is nothing to reuse within it. */
 typedef struct pac__dpool {
     size_t budget, held;
-    void *block[16];
+    void *block[24];
     int n;
 } pac__dpool;
 
 static pac_result pac__dalloc(pac__dpool *d, size_t n, void **p)
 {
-    if (n > d->budget || d->held > d->budget - n || d->n == 16) return PAC_ERR_BUDGET;
+    if (n > d->budget || d->held > d->budget - n || d->n == 24) return PAC_ERR_BUDGET;
     if (cudaMalloc(p, n) != cudaSuccess) return PAC_ERR_DEVICE;
     d->held += n;
     d->block[d->n++] = *p;
@@ -1872,13 +1906,32 @@ typedef struct pac__gpu {
     float *amp;                           /* chunk x n_amp x n */
     int *ok;                              /* n_pha x n_sig */
     int64_t *shifts;
+    uint32_t *task_k;                     /* the runs kernel's order of surrogates */
+    double *vals;                         /* the runs kernel's MIs: (n_perm + 1) x the chunk's cells */
+    int runs;                             /* cells by pac__k_runs (else pac__k_cells) */
+    unsigned ag;                          /* its amplitude bands per block, a power of two <= 32 */
+    size_t runs_shared;                   /* its dynamic shared memory */
+    unsigned runs_threads;                /* its threads a block */
     double *hx, *hwt, *hres;              /* host staging */
-    uint32_t *hcounts;
+    uint32_t *hcounts, *htask;
     int *hok;
+    cudaEvent_t ev[4];                    /* out.device_ms: the run's start, then marks within a chunk */
+    int events;                           /* how many were made */
+    double ms[4];
 } pac__gpu;
 
 #ifndef PAC__CUDA_THREADS
 #define PAC__CUDA_THREADS 256 /* threads of a block; a multiple of 32 */
+#endif
+
+#ifndef PAC__CUDA_RUNS
+#define PAC__CUDA_RUNS 1 /* 0: always pac__k_cells (to compare the two on a device) */
+#endif
+#ifndef PAC__RUNS_BANDS
+#define PAC__RUNS_BANDS 32 /* pac__k_runs: at most this many amplitude bands a block (a power of two) */
+#endif
+#ifndef PAC__RUNS_MIN_SURROGATES
+#define PAC__RUNS_MIN_SURROGATES 32 /* pac__k_runs from this many histograms a cell (n_perm + 1) */
 #endif
 #ifndef PAC__GPU_CHUNK_CAP
 #define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
@@ -2013,6 +2066,105 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
     if (tid == 0) res[cell] = mi0, res[cells + cell] = mean, res[2 * cells + cell] = m2, res[3 * cells + cell] = ge;
 }
 
+/* The cells with surrogates, when a group of amplitude bands fits in shared memory twice. One
+   block per (chunk signal s, phase band q, group of ag amplitude bands): the series' samples
+   sorted by phase bin (stable: a warp per bin, ballots in time order), the group's amplitudes
+   time-major in shared memory, twice over (rows t and t + n alike, so a shifted time needs no
+   wrap), then each thread PAC__RUNS_SHIFTS histograms (surrogates) of one band at a time, bin
+   after bin, summing the amplitudes at the bin's shifted times in registers: per sample and
+   surrogate one add of offsets, one shared load and one float add; no read-modify-write, no
+   zeroing and no reduction per shift, which cost pac__k_cells more than its sums at 2048 samples.
+   A warp's lanes are ag bands x 32 / ag surrogates: at each sample all lanes read its time once
+   (a broadcast, for PAC__RUNS_SHIFTS sums) and the lanes of a surrogate one row; the host orders
+   the surrogates so that those a warp reads together are shifted by distinct residues mod
+   32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
+   Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. */
+#ifndef PAC__RUNS_SHIFTS
+#define PAC__RUNS_SHIFTS 4
+#endif
+__global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *counts, const float *amp, unsigned n, size_t n_sig,
+                                   size_t s0, size_t np, size_t na, unsigned ag, size_t groups, const double *wt, const int *ok,
+                                   const int64_t *shifts, const uint32_t *task_k, size_t n_perm, size_t cells, double nan_value,
+                                   double *vals)
+{
+    PAC__DYNAMIC_SHARED(float, pac__amp_t); /* 2n x ag amplitudes, then the sorted samples' row offsets in bytes */
+    __shared__ unsigned start[PAC_N_BINS + 1];
+    __shared__ double weight[PAC_N_BINS];
+    size_t blk = blockIdx.x, grp = blk % groups, q = blk / groups % np, s = blk / groups / np, series = q * n_sig + s0 + s;
+    size_t a0 = grp * ag, nag = na - a0 < ag ? na - a0 : ag, cell0 = (s * np + q) * na + a0, i, base;
+    unsigned *row = (unsigned *)(pac__amp_t + (size_t)2 * n * ag);
+    const unsigned char *bq = bins + series * n;
+    unsigned tid = threadIdx.x, nt = blockDim.x, lane = tid % 32, per_warp = 32 / ag, a = lane % ag, j, t, u;
+    unsigned stride = nt / 32 * per_warp * PAC__RUNS_SHIFTS;
+    if (tid == 0) {
+        unsigned acc = 0;
+        for (j = 0; j < PAC_N_BINS; j++) start[j] = acc, acc += counts[series * (PAC_N_BINS + 1) + j];
+        start[PAC_N_BINS] = acc;
+    }
+    if (tid < PAC_N_BINS) weight[tid] = wt[series * PAC_N_BINS + tid];
+    __syncthreads();
+    for (j = tid / 32; j < PAC_N_BINS; j += nt / 32) {
+        unsigned at = start[j];
+        for (t = 0; t < n; t += 32) {
+            int mine = t + lane < n && bq[t + lane] == j;
+            unsigned votes = __ballot_sync(0xffffffffu, mine);
+            if (mine) row[at + __popc(votes & ((1u << lane) - 1))] = (t + lane) * ag * 4;
+            at += __popc(votes);
+        }
+    }
+    for (i = tid; i < nag * n; i += nt) {
+        float v = amp[(s * na + a0 + i / n) * n + i % n];
+        pac__amp_t[i % n * ag + i / n] = v, pac__amp_t[(i % n + n) * ag + i / n] = v;
+    }
+    __syncthreads();
+    if (a >= nag) return;
+    for (base = tid / 32 * per_warp * PAC__RUNS_SHIFTS + lane / ag; base <= n_perm; base += stride) {
+        const unsigned char *at_shift[PAC__RUNS_SHIFTS]; /* this lane's row 0 of each surrogate's shift */
+        double total[PAC__RUNS_SHIFTS], ulogu[PAC__RUNS_SHIFTS];
+        PAC__UNROLL
+        for (u = 0; u < PAC__RUNS_SHIFTS; u++) { /* the u-th surrogate: base + u per_warp */
+            size_t task = base + u * per_warp, k = task <= n_perm ? task_k[task] : 0;
+            at_shift[u] = (const unsigned char *)(pac__amp_t + a) + (size_t)(k ? (unsigned)shifts[k - 1] : 0) * ag * 4;
+            total[u] = ulogu[u] = 0;
+        }
+        if (ok[series])
+            for (j = 0; j < PAC_N_BINS; j++) {
+                float sum[PAC__RUNS_SHIFTS];
+                unsigned r;
+                PAC__UNROLL
+                for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] = 0.0f;
+                for (r = start[j]; r < start[j + 1]; r++) {
+                    unsigned at = row[r];
+                    PAC__UNROLL
+                    for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] += *(const float *)(at_shift[u] + at);
+                }
+                PAC__UNROLL
+                for (u = 0; u < PAC__RUNS_SHIFTS; u++) pac__mi_add_bin(sum[u], weight[j], &total[u], &ulogu[u]);
+            }
+        PAC__UNROLL
+        for (u = 0; u < PAC__RUNS_SHIFTS; u++) {
+            size_t task = base + u * per_warp;
+            if (task <= n_perm) vals[task_k[task] * cells + cell0 + a] = ok[series] ? pac__mi_sums(total[u], ulogu[u]) : nan_value;
+        }
+    }
+}
+
+/* Per cell, in surrogate order as on the CPU: the MI (k = 0), Welford over the surrogates, the
+   count of surrogates at or above the MI */
+__global__ static void pac__k_stats(const double *vals, size_t cells, size_t n_perm, double *res)
+{
+    size_t c = (size_t)blockIdx.x * blockDim.x + threadIdx.x, k;
+    double mi0, mean = 0, m2 = 0, ge = 0;
+    if (c >= cells) return;
+    mi0 = vals[c];
+    for (k = 1; k <= n_perm; k++) {
+        double v = vals[k * cells + c];
+        pac__welford(v, k - 1, &mean, &m2);
+        ge += v >= mi0;
+    }
+    res[c] = mi0, res[cells + c] = mean, res[2 * cells + c] = m2, res[3 * cells + c] = ge;
+}
+
 /* Stops the run with a message naming the step */
 static pac_result pac__gpu_error(pac__eng *e, pac_result r, const char *what, const char *why)
 {
@@ -2034,7 +2186,7 @@ static pac_result pac__gpu_error(pac__eng *e, pac_result r, const char *what, co
 #define PAC__LAUNCHED(e, what) PAC__CU(e, cudaGetLastError(), what)
 
 /* The device buffers of chunks of c signals; bytes, or 0 when a size overflows */
-static size_t pac__gpu_bytes(const pac__eng *e, size_t c)
+static size_t pac__gpu_bytes(const pac__eng *e, const pac__gpu *g, size_t c)
 {
     size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = (e->n_band[0] + 1) / 2 > (e->n_band[1] + 1) / 2 ?
                  (e->n_band[0] + 1) / 2 : (e->n_band[1] + 1) / 2, np = e->n_band[0], na = e->n_band[1], z = sizeof(cufftDoubleComplex);
@@ -2042,6 +2194,7 @@ static size_t pac__gpu_bytes(const pac__eng *e, size_t c)
                (double)c * (double)na * (double)e->n * 4.0 + 4.0 * (double)c * (double)np * (double)na * 8.0;
     b += (double)np * (double)e->n_sig * ((double)e->n + (PAC_N_BINS + 1) * 4.0 + PAC_N_BINS * 8.0 + 4.0);
     b += ((double)e->half[0] * (double)np + (double)e->half[1] * (double)na) * 8.0 + (double)e->n_perm * 8.0;
+    if (g->runs) b += ((double)c * (double)np * (double)na * 8.0 + 4.0) * ((double)e->n_perm + 1.0);
     return b < 1e18 ? (size_t)b : 0;
 }
 
@@ -2110,6 +2263,27 @@ static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t ro
     return PAC_OK;
 }
 
+/* With out.device_ms: event i recorded on the stream; the time from event a to b added to ms[to] */
+static pac_result pac__gpu_mark(pac__eng *e, pac__gpu *g, int i)
+{
+    if (g->events) PAC__CU(e, cudaEventRecord(g->ev[i], g->stream), "timing events");
+    return PAC_OK;
+}
+
+static pac_result pac__gpu_lap(pac__eng *e, pac__gpu *g, int a, int b, int to)
+{
+    float ms = 0;
+    if (!g->events) return PAC_OK;
+    PAC__CU(e, cudaEventSynchronize(g->ev[b]), "timing events");
+    PAC__CU(e, cudaEventElapsedTime(&ms, g->ev[a], g->ev[b]), "timing events");
+    g->ms[to] += ms;
+    return PAC_OK;
+}
+#define PAC__TRY(call)                                 \
+    do {                                               \
+        if ((call) != PAC_OK) return (pac_result)e->stop; \
+    } while (0)
+
 static int pac__gpu_progress(pac__eng *e, size_t done)
 {
     e->done += done;
@@ -2121,20 +2295,27 @@ static int pac__gpu_progress(pac__eng *e, size_t done)
 static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
 {
     size_t np = e->n_band[0], s0, q, s, j;
+    PAC__TRY(pac__gpu_mark(e, g, 0));
     for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
         size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk;
-        if (pac__gpu_filter(e, g, s0, rows, 0) != PAC_OK) return (pac_result)e->stop;
+        PAC__TRY(pac__gpu_mark(e, g, 1));
+        PAC__TRY(pac__gpu_filter(e, g, s0, rows, 0));
         PAC__LAUNCH(pac__k_bins, pac__grid(rows * g->pairs[0] * e->n), 0, g->stream,
                     (g->work, g->hilb, e->bins, e->lf[0], e->pmax[0], e->n, e->lh, g->pairs[0], np, rows, s0, e->n_sig, g->bins));
         PAC__LAUNCHED(e, "phase bins");
+        PAC__TRY(pac__gpu_mark(e, g, 2));
         PAC__CU(e, cudaStreamSynchronize(g->stream), "phase bins");
+        PAC__TRY(pac__gpu_lap(e, g, 1, 2, 0));
         if (e->plan.two_passes && pac__gpu_progress(e, rows)) return (pac_result)e->stop;
     }
-    PAC__LAUNCH_COOPERATIVE(pac__k_counts, (unsigned)(np * e->n_sig), 0, g->stream, (g->bins, e->n, g->counts));
+    PAC__TRY(pac__gpu_mark(e, g, 1));
+    PAC__LAUNCH_COOPERATIVE(pac__k_counts, (unsigned)(np * e->n_sig), PAC__CUDA_THREADS, 0, g->stream, (g->bins, e->n, g->counts));
     PAC__LAUNCHED(e, "bin counts");
+    PAC__TRY(pac__gpu_mark(e, g, 2));
     PAC__CU(e, cudaMemcpyAsync(g->hcounts, g->counts, np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t), cudaMemcpyDeviceToHost,
                                g->stream), "copying bin counts down");
     PAC__CU(e, cudaStreamSynchronize(g->stream), "bin counts");
+    PAC__TRY(pac__gpu_lap(e, g, 1, 2, 0));
     memset(e->pooled, 0, sizeof e->pooled);
     for (q = 0; q < np * e->n_sig; q++)
         for (j = 0; j < PAC_N_BINS; j++) e->pooled[j] += g->hcounts[q * (PAC_N_BINS + 1) + j];
@@ -2155,15 +2336,31 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
     size_t np = e->n_band[0], na = e->n_band[1], s0, s, q, a;
     for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
         size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk, cells = rows * np * na;
-        if (pac__gpu_filter(e, g, s0, rows, 1) != PAC_OK) return (pac_result)e->stop;
+        PAC__TRY(pac__gpu_mark(e, g, 1));
+        PAC__TRY(pac__gpu_filter(e, g, s0, rows, 1));
         PAC__LAUNCH(pac__k_amps, pac__grid(rows * g->pairs[1] * e->n), 0, g->stream,
                     (g->work, g->hilb, e->lf[1], e->pmax[1], e->n, e->lh, g->pairs[1], na, rows, g->amp));
         PAC__LAUNCHED(e, "amplitudes");
-        PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float), g->stream,
-                                (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, e->n_perm, 0.0 / 0.0, g->res));
-        PAC__LAUNCHED(e, "the cells");
+        PAC__TRY(pac__gpu_mark(e, g, 2));
+        if (g->runs) {
+            size_t groups = (na + g->ag - 1) / g->ag;
+            PAC__LAUNCH_COOPERATIVE(pac__k_runs, (unsigned)(rows * np * groups), g->runs_threads, g->runs_shared, g->stream,
+                                    (g->bins, g->counts, g->amp, (unsigned)e->n, e->n_sig, s0, np, na, g->ag, groups, g->wt, g->ok,
+                                     g->shifts, g->task_k, e->n_perm, cells, 0.0 / 0.0, g->vals));
+            PAC__LAUNCHED(e, "the cells' values");
+            PAC__LAUNCH(pac__k_stats, pac__grid(cells), 0, g->stream, (g->vals, cells, e->n_perm, g->res));
+            PAC__LAUNCHED(e, "the cells' statistics");
+        } else {
+            PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float),
+                                    g->stream, (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, e->n_perm,
+                                                0.0 / 0.0, g->res));
+            PAC__LAUNCHED(e, "the cells");
+        }
         PAC__CU(e, cudaMemcpyAsync(g->hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
+        PAC__TRY(pac__gpu_mark(e, g, 3));
         PAC__CU(e, cudaStreamSynchronize(g->stream), "the cells");
+        PAC__TRY(pac__gpu_lap(e, g, 1, 2, 1));
+        PAC__TRY(pac__gpu_lap(e, g, 2, 3, 2));
         for (s = 0; s < rows; s++)
             for (q = 0; q < np; q++)
                 for (a = 0; a < na; a++) {
@@ -2181,8 +2378,54 @@ static void pac__gpu_free(pac__gpu *g)
     int i;
     for (i = 0; i < 6 && i < g->plans; i++) cufftDestroy(i % 3 == 0 ? g->spec[i / 3] : i % 3 == 1 ? g->pair[i / 3] : g->hil[i / 3]);
     pac__dpool_free(&g->pool);
+    while (g->events > 0) cudaEventDestroy(g->ev[--g->events]);
     if (g->stream) cudaStreamDestroy(g->stream);
-    free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok);
+    free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok), free(g->htask);
+}
+
+/* pac__k_runs' order of surrogates (k = 0 the MI, shift 0): each warp's 32 / ag of them shifted
+   by distinct residues mod 32 / ag where the shifts allow, so that (n a multiple of 32 / ag) the
+   rows they read at a sample lie in distinct banks of shared memory */
+static size_t pac__next_of_residue(const pac__eng *e, size_t k, size_t residue, unsigned m)
+{
+    while (k <= e->n_perm && (k ? (size_t)e->shifts[k - 1] : 0) % m != residue) k++;
+    return k;
+}
+
+static void pac__gpu_task_order(const pac__eng *e, unsigned per_warp, uint32_t *task_k)
+{
+    size_t at[32], p, r;
+    for (r = 0; r < per_warp; r++) at[r] = pac__next_of_residue(e, 0, r, per_warp);
+    for (p = 0; p <= e->n_perm; p++) {
+        size_t want = p % per_warp, take = want;
+        if (at[want] > e->n_perm) /* none of that residue left: the earliest of any */
+            for (r = 0; r < per_warp; r++) take = at[r] < at[take] ? r : take;
+        task_k[p] = (uint32_t)at[take];
+        at[take] = pac__next_of_residue(e, at[take] + 1, take, per_warp);
+    }
+}
+
+/* pac__k_runs when at least four amplitude bands (or all, if fewer) fit in the shared memory a
+   block may opt into, the samples' indices fit in 16 bits and the surrogates fill its blocks;
+   else pac__k_cells, whose shared memory does not grow with n */
+static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
+{
+    size_t na = e->n_band[1], need;
+    int optin = 0;
+    cudaError_t ce = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, e->device);
+    if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the device's shared memory", cudaGetErrorString(ce));
+    for (g->ag = PAC__RUNS_BANDS; g->ag > 1 && g->ag / 2 >= na; g->ag /= 2) continue;
+    need = g->ag < 4 ? g->ag : 4;
+    while (g->ag > 0 && (double)e->n * (8.0 * g->ag + 4.0) + 512.0 > (double)optin) g->ag /= 2;
+    g->runs = PAC__CUDA_RUNS && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
+    g->runs_shared = g->runs ? e->n * (8 * (size_t)g->ag + 4) : 0;
+    if (g->runs) { /* the fewest passes of up to 32 warps over the surrogates, then the fewest warps */
+        size_t per_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes = (e->n_perm + 1 + 32 * per_warp - 1) / (32 * per_warp);
+        g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * per_warp - 1) / (passes * per_warp)));
+    }
+    if (g->runs && (ce = cudaFuncSetAttribute(pac__k_runs, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared)) != cudaSuccess)
+        return pac__gpu_error(e, PAC_ERR_DEVICE, "the values kernel's shared memory", cudaGetErrorString(ce));
+    return PAC_OK;
 }
 
 /* The whole run on the device: a chunk of signals as large as the device budget allows */
@@ -2199,7 +2442,8 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     }
     g.pool.budget = (size_t)((double)free_b * e->device_fraction);
     g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
-    for (g.chunk = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP; g.chunk > 1 && (!pac__gpu_bytes(e, g.chunk) || pac__gpu_bytes(e, g.chunk) > g.pool.budget / 2); g.chunk /= 2)
+    if (pac__gpu_pick_cells(e, &g) != PAC_OK) goto out;
+    for (g.chunk = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP; g.chunk > 1 && (!pac__gpu_bytes(e, &g, g.chunk) || pac__gpu_bytes(e, &g, g.chunk) > g.pool.budget / 2); g.chunk /= 2)
         continue; /* half the budget for the buffers, the rest for cuFFT's work area */
     if (cudaStreamCreate(&g.stream) != cudaSuccess) {
         pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
@@ -2210,7 +2454,8 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     g.hres = (double *)malloc(4 * g.chunk * np * na * sizeof(double));
     g.hcounts = (uint32_t *)malloc(series * (PAC_N_BINS + 1) * sizeof(uint32_t));
     g.hok = (int *)malloc(series * sizeof(int));
-    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok) {
+    g.htask = (uint32_t *)malloc((e->n_perm + 1) * sizeof(uint32_t));
+    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok || !g.htask) {
         pac__gpu_error(e, PAC_ERR_NOMEM, "host staging buffers", NULL);
         goto out;
     }
@@ -2229,17 +2474,28 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
             pac__gpu_alloc(e, &g, series * sizeof(int), (void **)&g.ok, "bin weights") ||
             pac__gpu_alloc(e, &g, g.chunk * na * e->n * sizeof(float), (void **)&g.amp, "amplitudes") ||
             pac__gpu_alloc(e, &g, 4 * g.chunk * np * na * sizeof(double), (void **)&g.res, "cells") ||
-            pac__gpu_alloc(e, &g, e->n_perm * sizeof(int64_t), (void **)&g.shifts, "shifts"))
+            pac__gpu_alloc(e, &g, e->n_perm * sizeof(int64_t), (void **)&g.shifts, "shifts") ||
+            (g.runs && pac__gpu_alloc(e, &g, (e->n_perm + 1) * g.chunk * np * na * sizeof(double), (void **)&g.vals, "cell values")) ||
+            (g.runs && pac__gpu_alloc(e, &g, (e->n_perm + 1) * sizeof(uint32_t), (void **)&g.task_k, "task order")))
             goto out;
     }
     if (cudaMemcpy(g.kern[0], e->kernel[0], e->half[0] * np * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
         cudaMemcpy(g.kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
-        (e->n_perm && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess)) {
-        pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filter kernels up", NULL);
+        (e->n_perm && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
+        (g.runs && (pac__gpu_task_order(e, 32 / g.ag, g.htask),
+                    cudaMemcpy(g.task_k, g.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess))) {
+        pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
         goto out;
     }
-    if (pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK) goto out;
-    pac__gpu_cells(e, &g);
+    for (g.events = 0; e->out.device_ms && g.events < 4; g.events++)
+        if (cudaEventCreate(&g.ev[g.events]) != cudaSuccess) {
+            pac__gpu_error(e, PAC_ERR_DEVICE, "creating timing events", NULL);
+            goto out;
+        }
+    if (pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK || pac__gpu_cells(e, &g) != PAC_OK ||
+        pac__gpu_lap(e, &g, 0, 3, 3) != PAC_OK)
+        goto out;
+    if (g.events) memcpy(e->out.device_ms, g.ms, sizeof g.ms);
 out:
     pac__gpu_free(&g);
     if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg);

@@ -7,7 +7,9 @@
 
    Prints one key=value line: median and best wall seconds, CPU seconds of the median run, peak
    RSS, the plan (workers, amplitude bands per pass, work bytes) and, with --compare, the largest
-   relative difference from another MI cube (tensorpac's). The band presets are tensorpac's.
+   relative difference from another MI cube (tensorpac's); with --backend cuda also the medians
+   of the device's times by CUDA events (pac_output.device_ms: phases, amplitudes, cells, whole,
+   in ms; allocation and FFT planning excluded). The band presets are tensorpac's.
 */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
@@ -37,6 +39,14 @@ static int by_value(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static double median(const double *v, size_t n)
+{
+    double sorted[64];
+    memcpy(sorted, v, n * sizeof *v);
+    qsort(sorted, n, sizeof *v, by_value);
+    return sorted[(n - 1) / 2];
+}
+
 /* white noise with a 6 Hz -> 80 Hz coupled component, deterministic */
 static double *synthetic(size_t n_sig, size_t n)
 {
@@ -59,6 +69,8 @@ int main(int argc, char **argv)
     size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
     int threads = 1, method = PAC_MI_TENSORPAC, i, f32 = 0;
     double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_sorted[64], bands[2][200], worst = 0;
+    double dev[4][64], ms[4] = {0, 0, 0, 0};
+    char dev_line[160] = "";
     npy_array in, ref;
     pac_desc d;
     pac_plan_info plan;
@@ -131,6 +143,7 @@ int main(int argc, char **argv)
     memset(&out, 0, sizeof out);
     out.mi = mi;
     out.z = z;
+    if (backend == PAC_BACKEND_CUDA) out.device_ms = ms;
     if (pac_plan(&d, n_sig, n, 0, &plan, err, sizeof err) != PAC_OK) {
         fprintf(stderr, "bench_pac: %s\n", err);
         return 1;
@@ -144,7 +157,11 @@ int main(int argc, char **argv)
         }
         walls[r] = seconds(CLOCK_MONOTONIC) - w0;
         cpus[r] = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        for (i = 0; i < 4; i++) dev[i][r] = ms[i];
     }
+    if (backend == PAC_BACKEND_CUDA)
+        snprintf(dev_line, sizeof dev_line, " device_phases_ms=%.3f device_amps_ms=%.3f device_cells_ms=%.3f device_ms=%.3f",
+                 median(dev[0], reps), median(dev[1], reps), median(dev[2], reps), median(dev[3], reps));
     memcpy(wall_sorted, walls, reps * sizeof(double));
     qsort(wall_sorted, reps, sizeof(double), by_value);
     if (compare) {
@@ -166,11 +183,11 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     for (r = 0; r < reps && walls[r] != wall_sorted[(reps - 1) / 2]; r++) {}
     printf("bench=pac backend=%s signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
-           "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%s\n",
+           "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%s%s\n",
            backend == PAC_BACKEND_CUDA ? "cuda" : "cpu", n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
            plan.keep_phase_bins, wall_sorted[(reps - 1) / 2], wall_sorted[0], cpus[r < reps ? r : 0],
            (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
-           diff);
+           diff, dev_line);
     tp_destroy(pool);
     free(mi);
     free(z);

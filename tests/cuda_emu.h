@@ -18,7 +18,9 @@
      (cudaGetLastError) with a line on stderr. Independent threads (PAC__LAUNCH) run one after
      another; one that waits at a barrier is a failed launch too.
    - Device memory is host memory from malloc, so AddressSanitizer sees a kernel's out-of-bounds
-     access; dynamic shared memory is filled with NaNs before each block. Live allocations,
+     access; dynamic shared memory is filled with NaNs before each block, and a launch with more
+     than 48 KiB of it fails unless cudaFuncSetAttribute allowed that much (emu.shared_optin at
+     most, which cudaDeviceGetAttribute reports). Live allocations,
      streams and FFT plans are counted (emu_live) so a test can check that a run, failed or not,
      gives everything back.
    - cudaMemGetInfo reports emu.free_bytes less what is allocated; emu.fail_malloc, fail_launch
@@ -36,6 +38,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <functional>
 #if !(defined(__x86_64__) && defined(__linux__))
 #include <ucontext.h>
@@ -56,7 +59,10 @@ enum cudaError_t {
     cudaErrorLaunchFailure = 719
 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2 };
+enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 typedef struct emu_stream *cudaStream_t;
+typedef struct emu_event *cudaEvent_t;
 struct emu_dim3 { unsigned x, y, z; };
 extern emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 
@@ -71,11 +77,25 @@ cudaError_t cudaStreamCreate(cudaStream_t *stream);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaGetLastError(void);
+cudaError_t cudaEventCreate(cudaEvent_t *event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
+cudaError_t emu_func_set_attribute(cudaFuncAttribute attr, int value);
+template <class F> cudaError_t cudaFuncSetAttribute(F *kernel, cudaFuncAttribute attr, int value)
+{
+    (void)kernel; /* one limit for every kernel: the emulator does not tell them apart */
+    return emu_func_set_attribute(attr, value);
+}
 const char *cudaGetErrorString(cudaError_t e);
 
 void __syncthreads(void);
 unsigned atomicAdd(unsigned *address, unsigned value);
 double emu_shuffle_down(double v, unsigned delta);
+unsigned __ballot_sync(unsigned mask, int predicate);
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
 template <class T> T __shfl_down_sync(unsigned mask, T v, unsigned delta)
 {
     if (mask != 0xffffffffu) std::fprintf(stderr, "cuda_emu: only full-warp shuffles are modelled\n"), std::abort();
@@ -98,13 +118,14 @@ cufftResult cufftDestroy(cufftHandle plan);
 
 void emu_launch(bool cooperative, unsigned blocks, unsigned threads, size_t shared_bytes, const std::function<void()> &body);
 void *emu_dynamic_shared(void);
-size_t emu_live(void); /* device allocations, streams and FFT plans not yet given back */
+size_t emu_live(void); /* device allocations, streams, events and FFT plans not yet given back */
 void emu_shutdown(void); /* frees the emulator's own stacks and shared memory */
 
 /* the knobs a test turns */
 struct emu_config {
     int devices;        /* what cudaGetDeviceCount finds (1) */
     size_t free_bytes;  /* device memory before any allocation (1 GiB) */
+    int shared_optin;   /* the shared memory a block may opt into (227 KiB, an H100's) */
     long fail_malloc;   /* the k-th cudaMalloc from now fails (0: none) */
     long fail_launch;   /* the k-th kernel launch from now fails */
     long fail_plan;     /* the k-th cufftMakePlan1d from now fails */
@@ -115,8 +136,8 @@ extern emu_config emu;
 
 #define PAC__LAUNCH(kernel, blocks, shmem, stream, args) \
     ((void)(stream), emu_launch(false, blocks, PAC__CUDA_THREADS, shmem, [=]() { kernel args; }))
-#define PAC__LAUNCH_COOPERATIVE(kernel, blocks, shmem, stream, args) \
-    ((void)(stream), emu_launch(true, blocks, PAC__CUDA_THREADS, shmem, [=]() { kernel args; }))
+#define PAC__LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) \
+    ((void)(stream), emu_launch(true, blocks, threads, shmem, [=]() { kernel args; }))
 #define PAC__DYNAMIC_SHARED(type, name) type *name = (type *)emu_dynamic_shared()
 
 #endif /* CUDA_EMU_H */
@@ -125,7 +146,7 @@ extern emu_config emu;
 #define CUDA_EMU_IMPLEMENTATION_DONE
 
 emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
-emu_config emu = {1, (size_t)1 << 30, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+emu_config emu = {1, (size_t)1 << 30, 227 * 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 enum { EMU_MAX_THREADS = 1024, EMU_STACK = 256 * 1024, EMU_MAX_PLANS = 64 };
 enum emu_state { EMU_RUN, EMU_AT_BLOCK_BARRIER, EMU_AT_WARP_BARRIER, EMU_DONE };
@@ -148,8 +169,9 @@ static struct {
     unsigned stack_threads;
     double lane[EMU_MAX_THREADS];
     unsigned char *shared;
-    size_t shared_bytes, allocated, allocations, streams, plans;
+    size_t shared_bytes, allocated, allocations, streams, events, plans;
     cudaError_t last_error;
+    int shared_allowed; /* dynamic shared memory a launch may have: 48 KiB, or what was opted into */
     unsigned long long order; /* xorshift state of the warps' order */
     emu_fft_plan plan[EMU_MAX_PLANS];
 } emu_;
@@ -207,24 +229,76 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     return cudaMemcpy(dst, src, bytes, kind);
 }
 
-cudaError_t cudaStreamCreate(cudaStream_t *stream)
+/* streams and events: host objects, counted so that a test sees whether a run destroyed them */
+static void *emu_make(size_t bytes, size_t *live)
 {
-    *stream = (cudaStream_t)std::malloc(1);
-    if (!*stream) return cudaErrorMemoryAllocation;
-    emu_.streams++;
+    void *p = std::calloc(1, bytes);
+    *live += p != NULL;
+    return p;
+}
+
+static cudaError_t emu_unmake(void *p, size_t *live)
+{
+    std::free(p);
+    --*live;
     return cudaSuccess;
 }
 
-cudaError_t cudaStreamDestroy(cudaStream_t stream)
+/* an event holds the host's clock when recorded (every call here is synchronous); -1: never recorded */
+struct emu_event { double at_ms; };
+struct emu_stream { char unused; };
+
+cudaError_t cudaStreamCreate(cudaStream_t *stream)
 {
-    std::free(stream);
-    emu_.streams--;
-    return cudaSuccess;
+    *stream = (cudaStream_t)emu_make(sizeof **stream, &emu_.streams);
+    return *stream ? cudaSuccess : cudaErrorMemoryAllocation;
 }
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) { return emu_unmake(stream, &emu_.streams); }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     (void)stream;
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device)
+{
+    if (device < 0 || device >= emu.devices) return cudaErrorInvalidDevice;
+    if (attr != cudaDevAttrMaxSharedMemoryPerBlockOptin) return cudaErrorInvalidValue;
+    *value = emu.shared_optin;
+    return cudaSuccess;
+}
+
+cudaError_t emu_func_set_attribute(cudaFuncAttribute attr, int value)
+{
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > emu.shared_optin) return cudaErrorInvalidValue;
+    emu_.shared_allowed = value > 48 * 1024 ? value : 48 * 1024;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t *event)
+{
+    if (!(*event = (cudaEvent_t)emu_make(sizeof **event, &emu_.events))) return cudaErrorMemoryAllocation;
+    (*event)->at_ms = -1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) { return emu_unmake(event, &emu_.events); }
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
+{
+    (void)stream;
+    event->at_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) { return event->at_ms < 0 ? cudaErrorInvalidValue : cudaSuccess; }
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
+{
+    if (start->at_ms < 0 || end->at_ms < 0) return cudaErrorInvalidValue;
+    *ms = (float)(end->at_ms - start->at_ms);
     return cudaSuccess;
 }
 
@@ -248,7 +322,7 @@ const char *cudaGetErrorString(cudaError_t e)
     return "unknown error";
 }
 
-size_t emu_live(void) { return emu_.allocations + emu_.streams + emu_.plans; }
+size_t emu_live(void) { return emu_.allocations + emu_.streams + emu_.events + emu_.plans; }
 
 void emu_shutdown(void)
 {
@@ -355,6 +429,17 @@ double emu_shuffle_down(double v, unsigned delta)
     return r;
 }
 
+unsigned __ballot_sync(unsigned mask, int predicate)
+{
+    unsigned me = threadIdx.x, first = me - me % 32, votes = 0, i;
+    if (mask != 0xffffffffu) std::fprintf(stderr, "cuda_emu: only full-warp ballots are modelled\n"), std::abort();
+    emu_.lane[me] = predicate != 0;
+    emu_wait(EMU_AT_WARP_BARRIER);
+    for (i = 0; i < 32; i++) votes |= (emu_.lane[first + i] != 0.0) << i;
+    emu_wait(EMU_AT_WARP_BARRIER);
+    return votes;
+}
+
 void *emu_dynamic_shared(void) { return emu_.shared; }
 
 /* a fiber's life: the kernel for one thread; on ucontext, uc_link returns to the scheduler */
@@ -411,7 +496,9 @@ void emu_launch(bool cooperative, unsigned blocks, unsigned threads, size_t shar
 {
     unsigned b, t;
     emu.launches++;
-    if (emu_due(&emu.fail_launch) || threads == 0 || threads > EMU_MAX_THREADS || threads % 32 || blocks == 0) {
+    if (!emu_.shared_allowed) emu_.shared_allowed = 48 * 1024;
+    if (emu_due(&emu.fail_launch) || threads == 0 || threads > EMU_MAX_THREADS || threads % 32 || blocks == 0 ||
+        shared_bytes > (size_t)emu_.shared_allowed) {
         emu_.last_error = cudaErrorLaunchFailure;
         return;
     }

@@ -301,6 +301,30 @@ static void test_mi_edges(void)
     CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, (size_t)-1 / 2, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_OVERFLOW);
 }
 
+/* The CUDA runs kernel's MI from two sums a histogram (pac__mi_add_bin, pac__mi_sums) against
+   pac__mi_cell: weak to strong coupling, weights, empty bins and an empty histogram */
+static void test_mi_from_sums(void)
+{
+    double h[PAC_N_BINS], w[PAC_N_BINS], worst = 0;
+    uint64_t st = 99;
+    int trial, j;
+    for (trial = 0; trial < 2000; trial++) {
+        double total = 0, ulogu = 0, depth = trial % 4 == 0 ? 0.0 : ldexp(1.0, -(trial % 20)), d;
+        for (j = 0; j < PAC_N_BINS; j++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            h[j] = 100.0 * (1.0 + depth * sin(0.35 * j + trial)) * (1.0 + 1e-3 * (double)(st >> 40) / 16777216.0);
+            w[j] = trial % 3 ? 1.0 : 1.0 / (50.0 + j);
+            if (trial % 7 == 0 && j == 5) h[j] = 0;
+        }
+        for (j = 0; j < PAC_N_BINS; j++) pac__mi_add_bin(h[j], w[j], &total, &ulogu);
+        d = fabs(pac__mi_sums(total, ulogu) - pac__mi_cell(h, 1, w));
+        worst = d > worst ? d : worst;
+    }
+    CHECK_MSG(worst < 1e-14, "MI from two sums vs pac__mi_cell: %.3g", worst);
+    for (j = 0; j < PAC_N_BINS; j++) h[j] = 0, w[j] = 1;
+    CHECK(pac__mi_sums(0, 0) == 0 && pac__mi_cell(h, 1, w) == 0);
+}
+
 /* tensorpac's 20 swap-block surrogates (replayed from its cut points) and z-scores */
 static void test_surrogates_against_tensorpac(void)
 {
@@ -898,6 +922,7 @@ int main(void)
     RUN(test_bandpass_bad_input);
     RUN(test_mi_against_tensorpac);
     RUN(test_mi_edges);
+    RUN(test_mi_from_sums);
     RUN(test_surrogates_against_tensorpac);
     RUN(test_band_presets);
     RUN(test_phase_bins);
