@@ -174,8 +174,8 @@
    memory, a warp per bin adding the columns, for the MI and then each surrogate. The per-element
    logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI of a
    histogram or of its two running sums, the Welford step) is the CPU path's own __host__ __device__
-   functions. out.device_ms gets the device's times by CUDA events
-   (phases, amplitudes, cells, whole). Device buffers come from a budgeted device pool
+   functions. out.device gets the device's times by CUDA events (phases, amplitudes, cells,
+   whole), the memory it held, the chunk and the cell kernel. Device buffers come from a budgeted device pool
    (tensorpool's budget semantics; no reuse, since a run allocates each buffer once): budget =
    device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the largest that
    fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a clean
@@ -357,11 +357,18 @@ typedef struct pac_output {
     double *p_maxstat;          /* n_amp x n_pha: tensorpac's infer_pvalues(p_threshold, 'maxstat') on the
                                    signal-averaged MI and surrogates */
     double *surrogates;         /* n_perm x n_amp x n_pha x n_signals: the cube itself (the memory hog) */
-    double *device_ms;          /* a run on a CUDA device: 4 times in ms by CUDA events, the phases (their
-                                   filters, bins and counts), the amplitudes (their filters), the cells, and
-                                   the whole, from the first copy up to the last copy down (allocation and
-                                   FFT planning excluded); the CPU path leaves them */
+    struct pac_device_info *device; /* what a run on a CUDA device did; the CPU path leaves it */
 } pac_output;
+
+typedef struct pac_device_info {
+    double ms[4];               /* by CUDA events: the phases (their filters, bins and counts), the amplitudes
+                                   (their filters), the cells, and the whole from the first copy up to the
+                                   last copy down (allocation and FFT planning excluded) */
+    size_t bytes;               /* device memory held at most: the buffers and cuFFT's work area */
+    size_t budget;              /* the device budget: desc.device_fraction of the free memory */
+    size_t chunk;               /* signals a chunk */
+    int runs_kernel;            /* the surrogates' cells by 1: pac__k_runs, 0: pac__k_cells (section 11) */
+} pac_device_info;
 
 /* Chooses a plan for n_signals x n_times samples that fits budget bytes (0: the pool's budget,
    or none): the most workers (up to desc.n_threads), then the most amplitude bands per pass.
@@ -1867,7 +1874,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
    stay within it (over it, PAC_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
 typedef struct pac__dpool {
-    size_t budget, held;
+    size_t budget, held, peak;
     void *block[24];
     int n;
 } pac__dpool;
@@ -1877,6 +1884,7 @@ static pac_result pac__dalloc(pac__dpool *d, size_t n, void **p)
     if (n > d->budget || d->held > d->budget - n || d->n == 24) return PAC_ERR_BUDGET;
     if (cudaMalloc(p, n) != cudaSuccess) return PAC_ERR_DEVICE;
     d->held += n;
+    d->peak = d->held > d->peak ? d->held : d->peak;
     d->block[d->n++] = *p;
     return PAC_OK;
 }
@@ -1915,7 +1923,7 @@ typedef struct pac__gpu {
     double *hx, *hwt, *hres;              /* host staging */
     uint32_t *hcounts, *htask;
     int *hok;
-    cudaEvent_t ev[4];                    /* out.device_ms: the run's start, then marks within a chunk */
+    cudaEvent_t ev[4];                    /* out.device: the run's start, then marks within a chunk */
     int events;                           /* how many were made */
     double ms[4];
 } pac__gpu;
@@ -2263,7 +2271,7 @@ static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t ro
     return PAC_OK;
 }
 
-/* With out.device_ms: event i recorded on the stream; the time from event a to b added to ms[to] */
+/* With out.device: event i recorded on the stream; the time from event a to b added to ms[to] */
 static pac_result pac__gpu_mark(pac__eng *e, pac__gpu *g, int i)
 {
     if (g->events) PAC__CU(e, cudaEventRecord(g->ev[i], g->stream), "timing events");
@@ -2487,7 +2495,7 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
         pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
         goto out;
     }
-    for (g.events = 0; e->out.device_ms && g.events < 4; g.events++)
+    for (g.events = 0; e->out.device && g.events < 4; g.events++)
         if (cudaEventCreate(&g.ev[g.events]) != cudaSuccess) {
             pac__gpu_error(e, PAC_ERR_DEVICE, "creating timing events", NULL);
             goto out;
@@ -2495,7 +2503,11 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     if (pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK || pac__gpu_cells(e, &g) != PAC_OK ||
         pac__gpu_lap(e, &g, 0, 3, 3) != PAC_OK)
         goto out;
-    if (g.events) memcpy(e->out.device_ms, g.ms, sizeof g.ms);
+    if (e->out.device) {
+        pac_device_info *info = e->out.device;
+        memcpy(info->ms, g.ms, sizeof g.ms);
+        info->bytes = g.pool.peak, info->budget = g.pool.budget, info->chunk = g.chunk, info->runs_kernel = g.runs;
+    }
 out:
     pac__gpu_free(&g);
     if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg);

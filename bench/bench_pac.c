@@ -8,8 +8,9 @@
    Prints one key=value line: median and best wall seconds, CPU seconds of the median run, peak
    RSS, the plan (workers, amplitude bands per pass, work bytes) and, with --compare, the largest
    relative difference from another MI cube (tensorpac's); with --backend cuda also the medians
-   of the device's times by CUDA events (pac_output.device_ms: phases, amplitudes, cells, whole,
-   in ms; allocation and FFT planning excluded). The band presets are tensorpac's.
+   of the device's times by CUDA events (pac_output.device: phases, amplitudes, cells, whole, in
+   ms; allocation and FFT planning excluded), its memory, chunk and cell kernel. The band presets
+   are tensorpac's.
 */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
@@ -69,8 +70,9 @@ int main(int argc, char **argv)
     size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
     int threads = 1, method = PAC_MI_TENSORPAC, i, f32 = 0;
     double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_sorted[64], bands[2][200], worst = 0;
-    double dev[4][64], ms[4] = {0, 0, 0, 0};
-    char dev_line[160] = "";
+    double dev[4][64];
+    pac_device_info info;
+    char dev_line[240] = "";
     npy_array in, ref;
     pac_desc d;
     pac_plan_info plan;
@@ -143,7 +145,8 @@ int main(int argc, char **argv)
     memset(&out, 0, sizeof out);
     out.mi = mi;
     out.z = z;
-    if (backend == PAC_BACKEND_CUDA) out.device_ms = ms;
+    memset(&info, 0, sizeof info);
+    if (backend == PAC_BACKEND_CUDA) out.device = &info;
     if (pac_plan(&d, n_sig, n, 0, &plan, err, sizeof err) != PAC_OK) {
         fprintf(stderr, "bench_pac: %s\n", err);
         return 1;
@@ -157,11 +160,13 @@ int main(int argc, char **argv)
         }
         walls[r] = seconds(CLOCK_MONOTONIC) - w0;
         cpus[r] = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
-        for (i = 0; i < 4; i++) dev[i][r] = ms[i];
+        for (i = 0; i < 4; i++) dev[i][r] = info.ms[i];
     }
     if (backend == PAC_BACKEND_CUDA)
-        snprintf(dev_line, sizeof dev_line, " device_phases_ms=%.3f device_amps_ms=%.3f device_cells_ms=%.3f device_ms=%.3f",
-                 median(dev[0], reps), median(dev[1], reps), median(dev[2], reps), median(dev[3], reps));
+        snprintf(dev_line, sizeof dev_line,
+                 " device_phases_ms=%.3f device_amps_ms=%.3f device_cells_ms=%.3f device_ms=%.3f device_mb=%.1f chunk=%zu cells=%s",
+                 median(dev[0], reps), median(dev[1], reps), median(dev[2], reps), median(dev[3], reps),
+                 (double)info.bytes / 1048576.0, info.chunk, info.runs_kernel ? "runs" : "columns");
     memcpy(wall_sorted, walls, reps * sizeof(double));
     qsort(wall_sorted, reps, sizeof(double), by_value);
     if (compare) {

@@ -131,6 +131,7 @@ struct emu_config {
     long fail_plan;     /* the k-th cufftMakePlan1d from now fails */
     int quiet;          /* no line on stderr for a failed launch (a test that fails one on purpose) */
     long mallocs, launches, plans, cooperative_blocks, fiber_switches; /* calls so far */
+    size_t peak_bytes;  /* the most device memory allocated at once (a test may reset it) */
 };
 extern emu_config emu;
 
@@ -146,7 +147,7 @@ extern emu_config emu;
 #define CUDA_EMU_IMPLEMENTATION_DONE
 
 emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
-emu_config emu = {1, (size_t)1 << 30, 227 * 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+emu_config emu = {1, (size_t)1 << 30, 227 * 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 enum { EMU_MAX_THREADS = 1024, EMU_STACK = 256 * 1024, EMU_MAX_PLANS = 64 };
 enum emu_state { EMU_RUN, EMU_AT_BLOCK_BARRIER, EMU_AT_WARP_BARRIER, EMU_DONE };
@@ -203,6 +204,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
     if (!(b = (size_t *)std::malloc(bytes + 16))) return cudaErrorMemoryAllocation;
     b[0] = bytes;
     emu_.allocated += bytes, emu_.allocations++;
+    emu.peak_bytes = emu_.allocated > emu.peak_bytes ? emu_.allocated : emu.peak_bytes;
     *p = (char *)b + 16;
     return cudaSuccess;
 }

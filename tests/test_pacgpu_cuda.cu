@@ -17,8 +17,15 @@
 #if defined(PAC_TEST_EMULATE_CUDA)
 #include "cuda_emu.h"
 /* T_PERM: both cell kernels (pac__k_runs from 32 histograms a cell); the second warp's first
-   lanes start at surrogate 33, the last one */
-enum { T_S = 7, T_N = 700, T_P = 5, T_A = 3, T_PERM = 33, T_CHUNK = 2, T_SMALL = 4, T_SMALL_PERM = 6 };
+   lanes start at surrogate 33, the last one. At most 4 amplitude bands a runs block: two groups,
+   the second short. */
+#define PAC__RUNS_BANDS 4
+#if defined(PAC__CUDA_RUNS) && !PAC__CUDA_RUNS /* the column kernel alone: fewer surrogates, it emulates slowly */
+enum { T_PERM = 10 };
+#else
+enum { T_PERM = 33 };
+#endif
+enum { T_S = 7, T_N = 700, T_P = 5, T_A = 7, T_CHUNK = 2, T_SMALL = 4, T_SMALL_PERM = 6 };
 #define T_TOL 1e-6   /* MI, absolute: no cuFFT rounding here (measured ~1e-8) */
 #define T_TOL_Z 1e-4 /* z, relative */
 #else
@@ -133,15 +140,22 @@ static void test_device_equals_cpu_float32(void)
         calls[3] = 5;
         CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_CANCELLED);
     }
-    { /* device times: the three stages are disjoint spans within the whole; the CPU leaves them */
-        double ms[4] = {-1, -1, -1, -1};
-        d.progress = NULL, o.device_ms = ms;
+    { /* what the device did: the three stages are disjoint spans within the whole, the memory
+         within the budget, chunks as asked, the runs kernel for 34 histograms a cell; the CPU
+         leaves it */
+        pac_device_info info;
+        const double *ms = info.ms;
+        memset(&info, 0, sizeof info);
+        d.progress = NULL, o.device = &info;
         CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
         CHECK_MSG(ms[0] > 0 && ms[1] > 0 && ms[2] > 0 && ms[0] + ms[1] + ms[2] <= ms[3] * (1 + 1e-6) + 1e-3,
                   "device ms: phases %g, amplitudes %g, cells %g, whole %g", ms[0], ms[1], ms[2], ms[3]);
-        printf("  device ms: phases %.3g, amplitudes %.3g, cells %.3g, whole %.3g\n", ms[0], ms[1], ms[2], ms[3]);
-        ms[0] = ms[3] = -1, d.backend = PAC_BACKEND_CPU;
-        CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && ms[0] == -1 && ms[3] == -1);
+        CHECK_MSG(info.bytes > 0 && info.bytes <= info.budget && info.chunk == T_CHUNK && info.runs_kernel == !!PAC__CUDA_RUNS,
+                  "device: %zu bytes of %zu, chunk %zu, runs kernel %d", info.bytes, info.budget, info.chunk, info.runs_kernel);
+        printf("  device ms: phases %.3g, amplitudes %.3g, cells %.3g, whole %.3g; %.2f MiB\n", ms[0], ms[1], ms[2], ms[3],
+               (double)info.bytes / 1048576.0);
+        info.chunk = 12345, d.backend = PAC_BACKEND_CPU;
+        CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && info.chunk == 12345);
     }
     printf("  device vs CPU float32: MI within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
 }
@@ -196,10 +210,11 @@ static void test_backend_selection(void)
 }
 
 #if defined(PAC_TEST_EMULATE_CUDA)
-/* a run of 5 signals (3 chunks) with surrogates, counting its progress calls */
+/* a run of 5 signals (3 chunks) with surrogates, counting its progress calls; what the device did */
+static pac_device_info info;
 static pac_result emulated_run(double *mi, size_t *calls, char *err, size_t errcap)
 {
-    static double x[5 * 600], pha[6], amp[4], ms[4];
+    static double x[5 * 600], pha[6], amp[4];
     pac_desc d;
     pac_output o;
     rng = 12345;
@@ -211,7 +226,7 @@ static pac_result emulated_run(double *mi, size_t *calls, char *err, size_t errc
     d.progress = count_calls, d.user = calls;
     memset(calls, 0, 4 * sizeof *calls);
     memset(&o, 0, sizeof o);
-    o.mi = mi, o.device_ms = ms;
+    o.mi = mi, o.device = &info;
     return pac_run(&d, x, PAC_F64, 5, 600, NULL, &o, err, errcap);
 }
 
@@ -251,7 +266,9 @@ static void test_emulated_small_device(void)
     size_t calls[4], saved = emu.free_bytes, f, one_signal_chunks = 0;
     char err[300];
     pac_result r = PAC_OK;
+    emu.peak_bytes = 0;
     CHECK_MSG(emulated_run(ref, calls, err, sizeof err) == PAC_OK && calls[0] == 3, "%s", err);
+    CHECK_MSG(info.bytes == emu.peak_bytes, "the run says it held %zu bytes, cudaMalloc saw %zu", info.bytes, emu.peak_bytes);
     for (f = (size_t)64 << 20; f > 1024; f = f * 3 / 4) {
         emu.free_bytes = f;
         r = emulated_run(mi, calls, err, sizeof err);
