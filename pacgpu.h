@@ -174,23 +174,23 @@
    memory, a warp per bin adding the columns, for the MI and then each surrogate. The per-element
    logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI of a
    histogram or of its two running sums, the Welford step) is the CPU path's own __host__ __device__
-   functions. out.device gets the device's times by CUDA events (phases, amplitudes, cells,
-   whole), the memory it held, the chunk and the cell kernel. Device buffers come from a budgeted device pool
-   (tensorpool's budget semantics; no reuse, since a run allocates each buffer once): budget =
+   functions. out.device gets the device's times by CUDA events (phases, amplitudes, cells, whole),
+   the memory it held, the chunk and the cell kernel. Device buffers come from a budgeted device
+   pool (tensorpool's budget semantics; no reuse, since a run allocates each buffer once): budget =
    device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the largest that
    fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a clean
-   PAC_ERR_BUDGET; every CUDA and cuFFT call is checked
-   (PAC_ERR_DEVICE with the step and CUDA's message). Runs that need every surrogate's value on
-   the host (the surrogate cube, p_maxstat) or other signals' phases (swap-epochs) stay on the
-   CPU. Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the
-   CPU where a device is present, and build/bench_pac_cuda times it. Where there is none, the same
-   test built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's
-   threads as fibers that switch at barriers and shuffles, warps skewed to expose a missing
-   barrier; cuFFT by this file's FFT) and fails each CUDA call in turn: MI within 2e-8 of the CPU
-   float32 path by either cell kernel, every failure a clean PAC_ERR_DEVICE with nothing left
-   allocated. Kernels launch
-   through PAC__LAUNCH (threads independent) or PAC__LAUNCH_COOPERATIVE (threads that wait for
-   each other), the same on a GPU.
+   PAC_ERR_BUDGET; every CUDA and cuFFT call is checked (PAC_ERR_DEVICE with the step and CUDA's
+   message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on another
+   signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's MI
+   down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles).
+   Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the CPU
+   where a device is present, and build/bench_pac_cuda times it. Where there is none, the same test
+   built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's threads as
+   fibers that switch at barriers and shuffles, warps skewed to expose a missing barrier; cuFFT by
+   this file's FFT) and fails each CUDA call in turn: MI within 2e-8 of the CPU float32 path by
+   either cell kernel, every failure a clean PAC_ERR_DEVICE with nothing left allocated. Kernels
+   launch through PAC__LAUNCH (threads independent) or PAC__LAUNCH_COOPERATIVE (threads that wait
+   for each other), the same on a GPU.
 
    12. API: see the declarations below; each states its contract.
 */
@@ -1821,6 +1821,10 @@ static void pac__finish_cell(const pac__eng *e, size_t cell, double mi0, double 
     if (o->p) o->p[cell] = p > 1.0 / (double)e->n_perm ? p : 1.0 / (double)e->n_perm;
 }
 
+/* A surrogate's MI in the fixed point of the sums behind p_maxstat (exact, so any order of adding
+   gives the same sums); NaN (a NaN signal) adds 0: that signal makes every mean NaN anyway */
+static int64_t pac__fixed(double v, double scale) { return v == v ? (int64_t)floor(v * scale + 0.5) : 0; }
+
 /* MI, surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase band)
    cell of signal s. */
 static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
@@ -1855,7 +1859,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 pac__welford(v, k, &w->mean[a], &w->m2[a]);
                 w->n_ge[a] += v >= w->mi0[a];
                 if (o->surrogates) o->surrogates[(k * nas + a0 + a) * np * n_sig + q * n_sig + s] = v;
-                w->fixed[a] = v == v ? (int64_t)floor(v * scale + 0.5) : 0; /* NaN: its signal makes every m NaN anyway */
+                w->fixed[a] = pac__fixed(v, scale);
             }
             if (e->max_sum && o->p_maxstat) { /* the sums only when p_maxstat is asked for */
                 int64_t *dst = e->max_sum + k * nas * np + q;
@@ -1914,14 +1918,18 @@ typedef struct pac__gpu {
     float *amp;                           /* chunk x n_amp x n */
     int *ok;                              /* n_pha x n_sig */
     int64_t *shifts;
+    uint32_t *perms;                      /* swap-epochs: n_perm x n_sig, the phase signal of each */
     uint32_t *task_k;                     /* the runs kernel's order of surrogates */
-    double *vals;                         /* the runs kernel's MIs: (n_perm + 1) x the chunk's cells */
+    double *vals;                         /* every MI, (n_perm + 1) x the chunk's cells: for pac__k_runs, the
+                                             surrogate cube and p_maxstat (else NULL) */
     int runs;                             /* cells by pac__k_runs (else pac__k_cells) */
+    int keep_vals;                        /* vals wanted */
     unsigned ag;                          /* its amplitude bands per block, a power of two <= 32 */
     size_t runs_shared;                   /* its dynamic shared memory */
     unsigned runs_threads;                /* its threads a block */
     double *hx, *hwt, *hres;              /* host staging */
     uint32_t *hcounts, *htask;
+    double *hvals;                        /* vals, down on the host for the cube and p_maxstat */
     int *hok;
     cudaEvent_t ev[4];                    /* out.device: the run's start, then marks within a chunk */
     int events;                           /* how many were made */
@@ -2031,25 +2039,27 @@ __global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32
    column of shared memory (no atomics), each warp adds a bin's columns (lanes, then a shuffle
    tree: a fixed order), thread 0 takes the MI of the histogram (pac__mi_cell) and the Welford
    step (pac__welford), as the CPU does. The shift is index arithmetic on the unshifted
-   amplitudes. Two barriers a shift. The block size is a multiple of 32. */
+   amplitudes; swap-epochs (perms) pairs them with another signal's bins and weights instead.
+   Each MI also goes to vals[k][cell] when asked (the surrogate cube, p_maxstat). Two barriers a
+   shift. The block size is a multiple of 32. */
 __global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t n_sig, size_t s0, size_t np,
-                                    size_t na, const double *wt, const int *ok, const int64_t *shifts, size_t n_perm,
-                                    double nan_value, double *res)
+                                    size_t na, const double *wt, const int *ok, const int64_t *shifts, const uint32_t *perms,
+                                    size_t n_perm, double nan_value, double *res, double *vals)
 {
     PAC__DYNAMIC_SHARED(float, pac__part); /* PAC_N_BINS x blockDim.x */
     __shared__ double hist[PAC_N_BINS];
     size_t cell = blockIdx.x, a = cell % na, q = cell / na % np, s = cell / na / np, series = q * n_sig + s0 + s, t, k;
     size_t cells = (size_t)gridDim.x;
     unsigned tid = threadIdx.x, nt = blockDim.x, i;
-    const unsigned char *bq = bins + series * n;
     const float *av = amp + (s * na + a) * n;
     double mi0 = 0, mean = 0, m2 = 0, ge = 0;
     int j;
     for (k = 0; k <= n_perm; k++) {
-        size_t shift = k ? (size_t)shifts[k - 1] : 0;
+        size_t shift = k && !perms ? (size_t)shifts[k - 1] : 0, sk = k && perms ? q * n_sig + perms[(k - 1) * n_sig + s0 + s] : series;
+        const unsigned char *bk = bins + sk * n;
         for (j = 0; j < PAC_N_BINS; j++) pac__part[j * nt + tid] = 0.0f;
         for (t = tid; t < n; t += nt) {
-            unsigned b = bq[t];
+            unsigned b = bk[t];
             if (b < PAC_N_BINS) pac__part[b * nt + tid] += av[t + shift >= n ? t + shift - n : t + shift];
         }
         __syncthreads();
@@ -2062,7 +2072,8 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         }
         __syncthreads();
         if (tid == 0) {
-            double v = ok[series] ? pac__mi_cell(hist, 1, wt + series * PAC_N_BINS) : nan_value;
+            double v = ok[sk] ? pac__mi_cell(hist, 1, wt + sk * PAC_N_BINS) : nan_value;
+            if (vals) vals[k * cells + cell] = v;
             if (k == 0) mi0 = v;
             else {
                 pac__welford(v, k - 1, &mean, &m2);
@@ -2202,7 +2213,9 @@ static size_t pac__gpu_bytes(const pac__eng *e, const pac__gpu *g, size_t c)
                (double)c * (double)na * (double)e->n * 4.0 + 4.0 * (double)c * (double)np * (double)na * 8.0;
     b += (double)np * (double)e->n_sig * ((double)e->n + (PAC_N_BINS + 1) * 4.0 + PAC_N_BINS * 8.0 + 4.0);
     b += ((double)e->half[0] * (double)np + (double)e->half[1] * (double)na) * 8.0 + (double)e->n_perm * 8.0;
-    if (g->runs) b += ((double)c * (double)np * (double)na * 8.0 + 4.0) * ((double)e->n_perm + 1.0);
+    if (e->perms) b += (double)e->n_perm * (double)e->n_sig * 4.0;
+    if (g->keep_vals) b += (double)c * (double)np * (double)na * 8.0 * ((double)e->n_perm + 1.0);
+    if (g->runs) b += 4.0 * ((double)e->n_perm + 1.0);
     return b < 1e18 ? (size_t)b : 0;
 }
 
@@ -2292,6 +2305,24 @@ static pac_result pac__gpu_lap(pac__eng *e, pac__gpu *g, int a, int b, int to)
         if ((call) != PAC_OK) return (pac_result)e->stop; \
     } while (0)
 
+/* The outputs that need every surrogate's MI (the cube, the sums behind p_maxstat) from the
+   chunk's vals, as the CPU path fills them */
+static pac_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, size_t rows)
+{
+    size_t np = e->n_band[0], na = e->n_band[1], cells = rows * np * na, k, s, q, a;
+    double scale = ldexp(1.0, e->fixed_bits);
+    PAC__CU(e, cudaMemcpy(g->hvals, g->vals, (e->n_perm + 1) * cells * sizeof(double), cudaMemcpyDeviceToHost), "copying surrogates down");
+    for (k = 1; k <= e->n_perm; k++)
+        for (s = 0; s < rows; s++)
+            for (q = 0; q < np; q++)
+                for (a = 0; a < na; a++) {
+                    double v = g->hvals[k * cells + (s * np + q) * na + a];
+                    if (e->out.surrogates) e->out.surrogates[((k - 1) * na + a) * np * e->n_sig + q * e->n_sig + s0 + s] = v;
+                    if (e->out.p_maxstat) e->max_sum[((k - 1) * na + a) * np + q] += pac__fixed(v, scale);
+                }
+    return PAC_OK;
+}
+
 static int pac__gpu_progress(pac__eng *e, size_t done)
 {
     e->done += done;
@@ -2360,8 +2391,8 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
             PAC__LAUNCHED(e, "the cells' statistics");
         } else {
             PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float),
-                                    g->stream, (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, e->n_perm,
-                                                0.0 / 0.0, g->res));
+                                    g->stream, (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, g->perms,
+                                                e->n_perm, 0.0 / 0.0, g->res, g->vals));
             PAC__LAUNCHED(e, "the cells");
         }
         PAC__CU(e, cudaMemcpyAsync(g->hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
@@ -2369,6 +2400,7 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
         PAC__CU(e, cudaStreamSynchronize(g->stream), "the cells");
         PAC__TRY(pac__gpu_lap(e, g, 1, 2, 1));
         PAC__TRY(pac__gpu_lap(e, g, 2, 3, 2));
+        if (g->hvals) PAC__TRY(pac__gpu_every_surrogate(e, g, s0, rows));
         for (s = 0; s < rows; s++)
             for (q = 0; q < np; q++)
                 for (a = 0; a < na; a++) {
@@ -2388,7 +2420,7 @@ static void pac__gpu_free(pac__gpu *g)
     pac__dpool_free(&g->pool);
     while (g->events > 0) cudaEventDestroy(g->ev[--g->events]);
     if (g->stream) cudaStreamDestroy(g->stream);
-    free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok), free(g->htask);
+    free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok), free(g->htask), free(g->hvals);
 }
 
 /* pac__k_runs' order of surrogates (k = 0 the MI, shift 0): each warp's 32 / ag of them shifted
@@ -2425,8 +2457,9 @@ static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
     for (g->ag = PAC__RUNS_BANDS; g->ag > 1 && g->ag / 2 >= na; g->ag /= 2) continue;
     need = g->ag < 4 ? g->ag : 4;
     while (g->ag > 0 && (double)e->n * (8.0 * g->ag + 4.0) + 512.0 > (double)optin) g->ag /= 2;
-    g->runs = PAC__CUDA_RUNS && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
+    g->runs = PAC__CUDA_RUNS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
     g->runs_shared = g->runs ? e->n * (8 * (size_t)g->ag + 4) : 0;
+    g->keep_vals = g->runs || e->out.surrogates || e->out.p_maxstat;
     if (g->runs) { /* the fewest passes of up to 32 warps over the surrogates, then the fewest warps */
         size_t per_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes = (e->n_perm + 1 + 32 * per_warp - 1) / (32 * per_warp);
         g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * per_warp - 1) / (passes * per_warp)));
@@ -2463,7 +2496,8 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     g.hcounts = (uint32_t *)malloc(series * (PAC_N_BINS + 1) * sizeof(uint32_t));
     g.hok = (int *)malloc(series * sizeof(int));
     g.htask = (uint32_t *)malloc((e->n_perm + 1) * sizeof(uint32_t));
-    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok || !g.htask) {
+    if (e->out.surrogates || e->out.p_maxstat) g.hvals = (double *)malloc((e->n_perm + 1) * g.chunk * np * na * sizeof(double));
+    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok || !g.htask || ((e->out.surrogates || e->out.p_maxstat) && !g.hvals)) {
         pac__gpu_error(e, PAC_ERR_NOMEM, "host staging buffers", NULL);
         goto out;
     }
@@ -2483,13 +2517,15 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
             pac__gpu_alloc(e, &g, g.chunk * na * e->n * sizeof(float), (void **)&g.amp, "amplitudes") ||
             pac__gpu_alloc(e, &g, 4 * g.chunk * np * na * sizeof(double), (void **)&g.res, "cells") ||
             pac__gpu_alloc(e, &g, e->n_perm * sizeof(int64_t), (void **)&g.shifts, "shifts") ||
-            (g.runs && pac__gpu_alloc(e, &g, (e->n_perm + 1) * g.chunk * np * na * sizeof(double), (void **)&g.vals, "cell values")) ||
+            (e->perms && pac__gpu_alloc(e, &g, e->n_perm * e->n_sig * sizeof(uint32_t), (void **)&g.perms, "permutations")) ||
+            (g.keep_vals && pac__gpu_alloc(e, &g, (e->n_perm + 1) * g.chunk * np * na * sizeof(double), (void **)&g.vals, "cell values")) ||
             (g.runs && pac__gpu_alloc(e, &g, (e->n_perm + 1) * sizeof(uint32_t), (void **)&g.task_k, "task order")))
             goto out;
     }
     if (cudaMemcpy(g.kern[0], e->kernel[0], e->half[0] * np * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
         cudaMemcpy(g.kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
-        (e->n_perm && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
+        (e->shifts && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
+        (e->perms && cudaMemcpy(g.perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
         (g.runs && (pac__gpu_task_order(e, 32 / g.ag, g.htask),
                     cudaMemcpy(g.task_k, g.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess))) {
         pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
@@ -2512,13 +2548,6 @@ out:
     pac__gpu_free(&g);
     if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg);
     return r;
-}
-
-/* The run on the device when it can go there: not swap-epochs (other signals' bins), not the
-   surrogate cube or p_maxstat (they need every surrogate's value on the host) */
-static int pac__cuda_takes(const pac__eng *e)
-{
-    return e->cuda && !e->perms && !e->out.surrogates && !e->out.p_maxstat;
 }
 #endif
 
@@ -2775,7 +2804,7 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
     }
 #endif
 #if defined(PACGPU_USE_CUDA)
-    if (pac__cuda_takes(e)) r = pac__gpu_run(e, err, errcap);
+    if (e->cuda) r = pac__gpu_run(e, err, errcap);
     else
 #endif
     {

@@ -3,9 +3,9 @@
    that need none (backend selection, errors) run anyway. On a device: the whole run there
    (filters, Hilbert, bins, amplitudes, MI, surrogates) equals the CPU's float32 path (its
    oracle) within 5e-5 absolute MI on random coupled signals of awkward sizes (2000 samples, odd
-   band counts, chunks of 5 signals), for both MI definitions, swap-blocks and time-lag; a NaN
-   signal gives NaN cells; progress and cancel; the device budget fails cleanly; outputs the
-   device does not make (p_maxstat) come from the CPU path.
+   band counts, chunks of 5 signals), for both MI definitions and the three kinds of surrogates; a NaN
+   signal gives NaN cells; progress and cancel; the device budget fails cleanly; the surrogate
+   cube and p_maxstat as on the CPU.
    Built by a C++ compiler with PAC_TEST_EMULATE_CUDA, the same tests run every kernel and the
    host side on the CPU through tests/cuda_emu.h (smaller sizes: a block's threads are fibers),
    and more: every failed cudaMalloc, launch and FFT plan gives a clean error and frees all it
@@ -86,7 +86,7 @@ static int count_calls(void *user, size_t done, size_t total)
 static void test_device_equals_cpu_float32(void)
 {
     enum { S = T_S, N = T_N, P = T_P, A = T_A, CELLS = S * P * A };
-    static double x[S * N], pha[2 * P], amp[2 * A], mi_cpu[CELLS], mi_gpu[CELLS], z_cpu[CELLS], z_gpu[CELLS];
+    static double x[S * N], clean[S * N], pha[2 * P], amp[2 * A], mi_cpu[CELLS], mi_gpu[CELLS], z_cpu[CELLS], z_gpu[CELLS];
     static double m_cpu[CELLS], m_gpu[CELLS], sd_cpu[CELLS], sd_gpu[CELLS];
     double worst_mi = 0, worst_z = 0, worst_m = 0;
     pac_desc d;
@@ -96,27 +96,29 @@ static void test_device_equals_cpu_float32(void)
     size_t i;
     make_signals(x, S, N);
     bands(pha, P, amp, A);
+    memcpy(clean, x, sizeof x);
     for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
     for (method = 0; method < 2; method++)
-        for (perm = 0; perm < 3; perm++) {
+        for (perm = 0; perm < 4; perm++) {
+            const double *xs = perm == 3 ? clean : x; /* swap-epochs: a NaN signal's phases would reach most cells */
             memset(&d, 0, sizeof d);
             d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.method = method;
-            d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : PAC_SURR_NONE;
+            d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : perm == 3 ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
             d.n_perm = perm ? T_PERM : 0, d.seed = 7;
             d.precision = PAC_F32, d.n_threads = 2;
             memset(&o, 0, sizeof o);
             d.backend = PAC_BACKEND_CPU;
             o.mi = mi_cpu;
             if (perm) o.z = z_cpu, o.surr_mean = m_cpu, o.surr_std = sd_cpu;
-            CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+            CHECK_MSG(pac_run(&d, xs, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
             d.backend = PAC_BACKEND_CUDA;
             for (i = 0; i < CELLS; i++) mi_gpu[i] = z_gpu[i] = m_gpu[i] = sd_gpu[i] = -7; /* poison */
             o.mi = mi_gpu;
             if (perm) o.z = z_gpu, o.surr_mean = m_gpu, o.surr_std = sd_gpu;
-            CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+            CHECK_MSG(pac_run(&d, xs, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
             for (i = 0; i < CELLS; i++) {
                 double dm = fabs(mi_gpu[i] - mi_cpu[i]);
-                if (i % S == 3) { /* the NaN signal */
+                if (i % S == 3 && xs == x) { /* the NaN signal */
                     CHECK(mi_gpu[i] != mi_gpu[i] && mi_cpu[i] != mi_cpu[i]);
                     continue;
                 }
@@ -146,7 +148,7 @@ static void test_device_equals_cpu_float32(void)
         pac_device_info info;
         const double *ms = info.ms;
         memset(&info, 0, sizeof info);
-        d.progress = NULL, o.device = &info;
+        d.progress = NULL, o.device = &info, d.surrogates = PAC_SURR_SWAP_BLOCKS;
         CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
         CHECK_MSG(ms[0] > 0 && ms[1] > 0 && ms[2] > 0 && ms[0] + ms[1] + ms[2] <= ms[3] * (1 + 1e-6) + 1e-3,
                   "device ms: phases %g, amplitudes %g, cells %g, whole %g", ms[0], ms[1], ms[2], ms[3]);
@@ -160,29 +162,42 @@ static void test_device_equals_cpu_float32(void)
     printf("  device vs CPU float32: MI within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
 }
 
-/* a device budget too small for the buffers: a clean PAC_ERR_BUDGET naming it; p_maxstat, which
-   the device does not make, comes from the CPU path */
-static void test_device_budget_and_fallback(void)
+/* a device budget too small for the buffers: a clean PAC_ERR_BUDGET naming it; the outputs that
+   need every surrogate (the cube, p_maxstat) from the device as from the CPU's float32 path, by
+   either cell kernel (few surrogates: pac__k_cells; 40: pac__k_runs) */
+static void test_device_budget_and_every_surrogate(void)
 {
-    enum { S = 4, N = 1024, P = T_SMALL, A = T_SMALL, CELLS = S * P * A };
-    static double x[S * N], pha[2 * P], amp[2 * A], mi[CELLS], mi2[CELLS], pm[P * A], pm2[P * A];
+    enum { S = 4, N = 1024, P = T_SMALL, A = T_SMALL, CELLS = S * P * A, MAX_PERM = 40 };
+    static double x[S * N], pha[2 * P], amp[2 * A], mi[CELLS], mi2[CELLS], pm[P * A], pm2[P * A], cube[MAX_PERM * CELLS],
+        cube2[MAX_PERM * CELLS];
+    size_t n_perm[2] = {T_SMALL_PERM, MAX_PERM}, i, r;
     pac_desc d;
     pac_output o;
     char err[300];
     make_signals(x, S, N);
     bands(pha, P, amp, A);
     memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A;
+    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32;
     d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = T_SMALL_PERM, d.backend = PAC_BACKEND_CUDA, d.device_fraction = 1e-12;
     memset(&o, 0, sizeof o);
     o.mi = mi;
     CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "device budget"));
     d.device_fraction = 0;
-    o.p_maxstat = pm;
-    CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
-    d.backend = PAC_BACKEND_CPU, d.precision = PAC_F32;
-    o.mi = mi2, o.p_maxstat = pm2;
-    CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && !memcmp(mi, mi2, sizeof mi) && !memcmp(pm, pm2, sizeof pm));
+    for (r = 0; r < 2; r++) {
+        double worst_cube = 0, worst_p = 0;
+        d.n_perm = n_perm[r], d.backend = PAC_BACKEND_CUDA;
+        o.mi = mi, o.p_maxstat = pm, o.surrogates = cube;
+        for (i = 0; i < P * A; i++) pm[i] = -7;
+        for (i = 0; i < d.n_perm * CELLS; i++) cube[i] = -7;
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        d.backend = PAC_BACKEND_CPU;
+        o.mi = mi2, o.p_maxstat = pm2, o.surrogates = cube2;
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        for (i = 0; i < d.n_perm * CELLS; i++) worst_cube = fabs(cube[i] - cube2[i]) > worst_cube ? fabs(cube[i] - cube2[i]) : worst_cube;
+        for (i = 0; i < P * A; i++) worst_p = fabs(pm[i] - pm2[i]) > worst_p ? fabs(pm[i] - pm2[i]) : worst_p;
+        CHECK_MSG(worst_cube <= T_TOL && worst_p <= 1.0 / (double)d.n_perm + 1e-12, "n_perm %zu: cube %.3g, p_maxstat %.3g", d.n_perm,
+                  worst_cube, worst_p);
+    }
 }
 
 /* what needs no device: the backend's choice and its errors */
@@ -350,10 +365,10 @@ int main(void)
     RUN(test_backend_selection);
     if (has_device()) {
         RUN(test_device_equals_cpu_float32);
-        RUN(test_device_budget_and_fallback);
+        RUN(test_device_budget_and_every_surrogate);
     } else {
         printf("skipped test_device_equals_cpu_float32: no CUDA device here\n");
-        printf("skipped test_device_budget_and_fallback: no CUDA device here\n");
+        printf("skipped test_device_budget_and_every_surrogate: no CUDA device here\n");
     }
 #if defined(PAC_TEST_EMULATE_CUDA)
     RUN(test_emulated_failures);
