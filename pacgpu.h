@@ -2456,16 +2456,18 @@ static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
     if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the device's shared memory", cudaGetErrorString(ce));
     for (g->ag = PAC__RUNS_BANDS; g->ag > 1 && g->ag / 2 >= na; g->ag /= 2) continue;
     need = g->ag < 4 ? g->ag : 4;
-    while (g->ag > 0 && (double)e->n * (8.0 * g->ag + 4.0) + 512.0 > (double)optin) g->ag /= 2;
+    while (g->ag > 0 && (double)e->n * (8.0 * g->ag + 4.0) + 512.0 > (double)optin) g->ag /= 2; /* + its static arrays */
     g->runs = PAC__CUDA_RUNS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
     g->runs_shared = g->runs ? e->n * (8 * (size_t)g->ag + 4) : 0;
     g->keep_vals = g->runs || e->out.surrogates || e->out.p_maxstat;
     if (g->runs) { /* the fewest passes of up to 32 warps over the surrogates, then the fewest warps */
-        size_t per_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes = (e->n_perm + 1 + 32 * per_warp - 1) / (32 * per_warp);
-        g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * per_warp - 1) / (passes * per_warp)));
+        size_t a_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes = (e->n_perm + 1 + 32 * a_warp - 1) / (32 * a_warp); /* surrogates */
+        g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * a_warp - 1) / (passes * a_warp)));
     }
-    if (g->runs && (ce = cudaFuncSetAttribute(pac__k_runs, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared)) != cudaSuccess)
-        return pac__gpu_error(e, PAC_ERR_DEVICE, "the values kernel's shared memory", cudaGetErrorString(ce));
+    if (g->runs)
+        ce = cudaFuncSetAttribute(pac__k_runs, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared);
+    if (ce != cudaSuccess)
+        return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's shared memory", cudaGetErrorString(ce));
     return PAC_OK;
 }
 
@@ -2484,8 +2486,9 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     g.pool.budget = (size_t)((double)free_b * e->device_fraction);
     g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
     if (pac__gpu_pick_cells(e, &g) != PAC_OK) goto out;
-    for (g.chunk = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP; g.chunk > 1 && (!pac__gpu_bytes(e, &g, g.chunk) || pac__gpu_bytes(e, &g, g.chunk) > g.pool.budget / 2); g.chunk /= 2)
-        continue; /* half the budget for the buffers, the rest for cuFFT's work area */
+    g.chunk = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP;
+    while (g.chunk > 1 && (!pac__gpu_bytes(e, &g, g.chunk) || pac__gpu_bytes(e, &g, g.chunk) > g.pool.budget / 2))
+        g.chunk /= 2; /* half the budget for the buffers, the rest for cuFFT's work area */
     if (cudaStreamCreate(&g.stream) != cudaSuccess) {
         pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
         goto out;

@@ -11,18 +11,19 @@
 
    What it models, and why:
    - A launch runs the grid's blocks one after another. The threads of a block that cooperate
-     (PAC__LAUNCH_COOPERATIVE) are fibers of one OS thread, switched only at
-     __syncthreads and at warp shuffles, visited forwards and backwards in turn, so that a
-     missing barrier reads what another thread has not yet written. A barrier that not every
-     thread of the block (or of the warp) reaches is divergence, a hang on a GPU: the launch fails
-     (cudaGetLastError) with a line on stderr. Independent threads (PAC__LAUNCH) run one after
-     another; one that waits at a barrier is a failed launch too.
+     (PAC__LAUNCH_COOPERATIVE) are fibers of one OS thread, switched only at __syncthreads,
+     shuffles and ballots; each warp runs as far as it can before the next starts (first warp
+     first or last first, drawn anew at each barrier), so that a missing barrier reads what
+     another warp has not yet written. A barrier that not every thread of the block (or of the
+     warp) reaches is divergence, a hang on a GPU: the launch fails (cudaGetLastError) with a line
+     on stderr. Independent threads (PAC__LAUNCH) run one after another; one that waits at a
+     barrier is a failed launch too.
    - Device memory is host memory from malloc, so AddressSanitizer sees a kernel's out-of-bounds
      access; dynamic shared memory is filled with NaNs before each block, and a launch with more
      than 48 KiB of it fails unless cudaFuncSetAttribute allowed that much (emu.shared_optin at
-     most, which cudaDeviceGetAttribute reports). Live allocations,
-     streams and FFT plans are counted (emu_live) so a test can check that a run, failed or not,
-     gives everything back.
+     most, which cudaDeviceGetAttribute reports). Live allocations, streams, events and FFT
+     plans are counted (emu_live) so a test can check that a run, failed or not, gives
+     everything back; events read the host's clock.
    - cudaMemGetInfo reports emu.free_bytes less what is allocated; emu.fail_malloc, fail_launch
      and fail_plan make the k-th call of their kind fail (1 = the next one), to test that each
      failure becomes a clean error.
