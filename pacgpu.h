@@ -1821,6 +1821,12 @@ static void pac__finish_cell(const pac__eng *e, size_t cell, double mi0, double 
     if (o->p) o->p[cell] = p > 1.0 / (double)e->n_perm ? p : 1.0 / (double)e->n_perm;
 }
 
+/* Where surrogate k's MI of cell (amplitude band a, phase band q, signal s) goes in the cube */
+static size_t pac__cube_at(const pac__eng *e, size_t k, size_t a, size_t q, size_t s)
+{
+    return (k * e->n_band[PAC__AMP] + a) * e->n_band[PAC__PHA] * e->n_sig + q * e->n_sig + s;
+}
+
 /* A surrogate's MI in the fixed point of the sums behind p_maxstat (exact, so any order of adding
    gives the same sums); NaN (a NaN signal) adds 0: that signal makes every mean NaN anyway */
 static int64_t pac__fixed(double v, double scale) { return v == v ? (int64_t)floor(v * scale + 0.5) : 0; }
@@ -1858,7 +1864,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 double v = okk ? w->vals[a] : nan_value;
                 pac__welford(v, k, &w->mean[a], &w->m2[a]);
                 w->n_ge[a] += v >= w->mi0[a];
-                if (o->surrogates) o->surrogates[(k * nas + a0 + a) * np * n_sig + q * n_sig + s] = v;
+                if (o->surrogates) o->surrogates[pac__cube_at(e, k, a0 + a, q, s)] = v;
                 w->fixed[a] = pac__fixed(v, scale);
             }
             if (e->max_sum && o->p_maxstat) { /* the sums only when p_maxstat is asked for */
@@ -2034,6 +2040,26 @@ __global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32
     for (j = threadIdx.x; j <= PAC_N_BINS; j += blockDim.x) counts[series * (PAC_N_BINS + 1) + j] = c[j];
 }
 
+/* A cell's running statistics on the device, in surrogate order as on the CPU: the MI (k = 0),
+   then Welford over the surrogates and the count of those at or above the MI; stored as
+   res[0..3][cell] */
+typedef struct pac__cellstat { double mi0, mean, m2, n_ge; } pac__cellstat;
+
+PAC_HD static inline void pac__cellstat_take(pac__cellstat *c, double v, size_t k)
+{
+    if (k == 0) {
+        c->mi0 = v;
+        return;
+    }
+    pac__welford(v, k - 1, &c->mean, &c->m2);
+    c->n_ge += v >= c->mi0;
+}
+
+PAC_HD static inline void pac__cellstat_store(const pac__cellstat *c, double *res, size_t cells, size_t cell)
+{
+    res[cell] = c->mi0, res[cells + cell] = c->mean, res[2 * cells + cell] = c->m2, res[3 * cells + cell] = c->n_ge;
+}
+
 /* One block per (chunk signal s, phase band q, amplitude band a): for the MI and each
    surrogate (shift k), every thread sums the amplitudes of its samples by bin into its own
    column of shared memory (no atomics), each warp adds a bin's columns (lanes, then a shuffle
@@ -2052,7 +2078,7 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
     size_t cells = (size_t)gridDim.x;
     unsigned tid = threadIdx.x, nt = blockDim.x, i;
     const float *av = amp + (s * na + a) * n;
-    double mi0 = 0, mean = 0, m2 = 0, ge = 0;
+    pac__cellstat st = {0, 0, 0, 0};
     int j;
     for (k = 0; k <= n_perm; k++) {
         size_t shift = k && !perms ? (size_t)shifts[k - 1] : 0, sk = k && perms ? q * n_sig + perms[(k - 1) * n_sig + s0 + s] : series;
@@ -2074,15 +2100,11 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         if (tid == 0) {
             double v = ok[sk] ? pac__mi_cell(hist, 1, wt + sk * PAC_N_BINS) : nan_value;
             if (vals) vals[k * cells + cell] = v;
-            if (k == 0) mi0 = v;
-            else {
-                pac__welford(v, k - 1, &mean, &m2);
-                ge += v >= mi0;
-            }
+            pac__cellstat_take(&st, v, k);
         } /* no barrier here: the next shift writes hist only after its first one, so the other
              warps start it while thread 0 takes the logarithms */
     }
-    if (tid == 0) res[cell] = mi0, res[cells + cell] = mean, res[2 * cells + cell] = m2, res[3 * cells + cell] = ge;
+    if (tid == 0) pac__cellstat_store(&st, res, cells, cell);
 }
 
 /* The cells with surrogates, when a group of amplitude bands fits in shared memory twice. One
@@ -2168,20 +2190,14 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
     }
 }
 
-/* Per cell, in surrogate order as on the CPU: the MI (k = 0), Welford over the surrogates, the
-   count of surrogates at or above the MI */
+/* Per cell, the statistics of pac__k_runs' MIs in surrogate order */
 __global__ static void pac__k_stats(const double *vals, size_t cells, size_t n_perm, double *res)
 {
     size_t c = (size_t)blockIdx.x * blockDim.x + threadIdx.x, k;
-    double mi0, mean = 0, m2 = 0, ge = 0;
+    pac__cellstat st = {0, 0, 0, 0};
     if (c >= cells) return;
-    mi0 = vals[c];
-    for (k = 1; k <= n_perm; k++) {
-        double v = vals[k * cells + c];
-        pac__welford(v, k - 1, &mean, &m2);
-        ge += v >= mi0;
-    }
-    res[c] = mi0, res[cells + c] = mean, res[2 * cells + c] = m2, res[3 * cells + c] = ge;
+    for (k = 0; k <= n_perm; k++) pac__cellstat_take(&st, vals[k * cells + c], k);
+    pac__cellstat_store(&st, res, cells, c);
 }
 
 /* Stops the run with a message naming the step */
@@ -2317,7 +2333,7 @@ static pac_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, 
             for (q = 0; q < np; q++)
                 for (a = 0; a < na; a++) {
                     double v = g->hvals[k * cells + (s * np + q) * na + a];
-                    if (e->out.surrogates) e->out.surrogates[((k - 1) * na + a) * np * e->n_sig + q * e->n_sig + s0 + s] = v;
+                    if (e->out.surrogates) e->out.surrogates[pac__cube_at(e, k - 1, a, q, s0 + s)] = v;
                     if (e->out.p_maxstat) e->max_sum[((k - 1) * na + a) * np + q] += pac__fixed(v, scale);
                 }
     return PAC_OK;
