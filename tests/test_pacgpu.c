@@ -301,6 +301,69 @@ static void test_mi_edges(void)
     CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, (size_t)-1 / 2, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_OVERFLOW);
 }
 
+/* The histogram kernels (samples sorted by bin, sums in registers): every vector width this CPU
+   runs gives the same bits, and the sums are those of each bin's amplitudes shifted circularly
+   (against long-double sums), for shifts that wrap nowhere, early, late, and samples without a bin */
+static void test_histogram_variants(void)
+{
+    enum { N = 1000, LD = 32 };
+    struct variant { pac__hist_fn f; int f32; const char *name; } v[8];
+    static double ampd[N * LD], hd[PAC_N_BINS * LD], firstd[PAC_N_BINS * LD];
+    static float ampf[N * LD], hf[PAC_N_BINS * LD], firstf[PAC_N_BINS * LD];
+    static unsigned char bq[N];
+    static uint32_t order[N], start[PAC_N_BINS + 1];
+    size_t shifts[4] = {0, 1, 377, N - 1}, i, k, t, a, nv = 0;
+    uint64_t st = 5;
+    int j;
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    v[nv].f = pac__histogram_v2, v[nv].f32 = 0, v[nv++].name = "16-byte doubles";
+    v[nv].f = pac__histogram_v4f, v[nv].f32 = 1, v[nv++].name = "16-byte floats";
+#if defined(PAC__X86_WIDE)
+    if (__builtin_cpu_supports("avx2")) {
+        v[nv].f = pac__histogram_avx2, v[nv].f32 = 0, v[nv++].name = "AVX2 doubles";
+        v[nv].f = pac__histogram_avx2f, v[nv].f32 = 1, v[nv++].name = "AVX2 floats";
+    }
+    if (__builtin_cpu_supports("avx512f")) {
+        v[nv].f = pac__histogram_avx512, v[nv].f32 = 0, v[nv++].name = "AVX-512 doubles";
+        v[nv].f = pac__histogram_avx512f, v[nv].f32 = 1, v[nv++].name = "AVX-512 floats";
+    }
+#endif
+#else
+    v[nv].f = pac__histogram_plain, v[nv].f32 = 0, v[nv++].name = "plain doubles";
+    v[nv].f = pac__histogram_plainf, v[nv].f32 = 1, v[nv++].name = "plain floats";
+#endif
+    for (t = 0; t < N; t++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        bq[t] = (unsigned char)(t % 97 == 5 ? (uint64_t)PAC_N_BINS : (st >> 33) % PAC_N_BINS);
+        for (a = 0; a < LD; a++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            ampd[t * LD + a] = (double)(st >> 11) / 9007199254740992.0 + 0.1, ampf[t * LD + a] = (float)ampd[t * LD + a];
+        }
+    }
+    pac__sort_bins(bq, N, order, start);
+    CHECK(start[PAC_N_BINS] == N - (N + 91) / 97);
+    for (k = 0; k < 4; k++) {
+        int have_d = 0, have_f = 0;
+        for (i = 0; i < nv; i++) {
+            double worst = 0;
+            v[i].f(order, start, v[i].f32 ? (const void *)ampf : (const void *)ampd, N, LD, shifts[k], v[i].f32 ? (void *)hf : (void *)hd);
+            for (j = 0; j < PAC_N_BINS; j++)
+                for (a = 0; a < LD; a++) {
+                    long double want = 0;
+                    double got = v[i].f32 ? hf[j * LD + a] : hd[j * LD + a];
+                    for (t = 0; t < N; t++)
+                        if (bq[t] == j) want += v[i].f32 ? ampf[(t + shifts[k]) % N * LD + a] : ampd[(t + shifts[k]) % N * LD + a];
+                    worst = fabs(got - (double)want) / (double)want > worst ? fabs(got - (double)want) / (double)want : worst;
+                }
+            CHECK_MSG(worst < (v[i].f32 ? 1e-5 : 1e-13), "%s, shift %zu: %.3g", v[i].name, shifts[k], worst);
+            if (v[i].f32 && have_f) CHECK_MSG(!memcmp(hf, firstf, sizeof hf), "%s, shift %zu: other bits", v[i].name, shifts[k]);
+            if (!v[i].f32 && have_d) CHECK_MSG(!memcmp(hd, firstd, sizeof hd), "%s, shift %zu: other bits", v[i].name, shifts[k]);
+            if (v[i].f32 && !have_f) memcpy(firstf, hf, sizeof hf), have_f = 1;
+            if (!v[i].f32 && !have_d) memcpy(firstd, hd, sizeof hd), have_d = 1;
+        }
+    }
+}
+
 /* The CUDA runs kernel's MI from two sums a histogram (pac__mi_add_bin, pac__mi_sums) against
    pac__mi_cell: weak to strong coupling, weights, empty bins and an empty histogram */
 static void test_mi_from_sums(void)
@@ -923,6 +986,7 @@ int main(void)
     RUN(test_mi_against_tensorpac);
     RUN(test_mi_edges);
     RUN(test_mi_from_sums);
+    RUN(test_histogram_variants);
     RUN(test_surrogates_against_tensorpac);
     RUN(test_band_presets);
     RUN(test_phase_bins);
