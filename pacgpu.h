@@ -142,9 +142,9 @@
    only where a compiler fuses multiply-adds.
 
    9. SPEED (bench/RESULTS.md, `make bench`; 2-core VM, 64 x 2048 samples at 512 Hz, 30 x 30 bands)
-   n_perm 0: 0.08-0.11 s with 2 threads (the VM runs at two speeds), tensorpac 3.8-4.0 s wall in
-   the same run; n_perm 200: 2.4-3.3 s with 2 threads (1.9 s with float32 histograms), tensorpac
-   2.2-2.3 CPU-s per surrogate (~460 CPU-s).
+   n_perm 0: 0.07 s with 2 threads, tensorpac 2.6 s wall in the same run; n_perm 200: 2.2 s with
+   2 threads (1.3 s with float32 histograms), tensorpac 1.7 CPU-s per surrogate (~345 CPU-s)
+   (AMD EPYC VM, 2026-12-04; the VM runs at two speeds ~1.4x apart).
    The surrogate loop costs about one vector load and add per sample, phase band and 64 bytes of
    amplitude bands (8 doubles or 16 floats), from registers: sorting each phase series by bin
    once took the surrogates of that case from 1.70 to 1.27 s (floats) and 2.72 to 2.16 s
