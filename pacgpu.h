@@ -1930,15 +1930,16 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
 /* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
    stay within it (over it, PAC_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
+enum { PAC__DPOOL_BLOCKS = 24 }; /* a run takes 17 blocks at most */
 typedef struct pac__dpool {
     size_t budget, held, peak;
-    void *block[24];
+    void *block[PAC__DPOOL_BLOCKS];
     int n;
 } pac__dpool;
 
 static pac_result pac__dalloc(pac__dpool *d, size_t n, void **p)
 {
-    if (n > d->budget || d->held > d->budget - n || d->n == 24) return PAC_ERR_BUDGET;
+    if (n > d->budget || d->held > d->budget - n || d->n == PAC__DPOOL_BLOCKS) return PAC_ERR_BUDGET;
     if (cudaMalloc(p, n) != cudaSuccess) return PAC_ERR_DEVICE;
     d->held += n;
     d->peak = d->held > d->peak ? d->held : d->peak;
@@ -2561,9 +2562,9 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     g.hres = (double *)malloc(4 * g.chunk * np * na * sizeof(double));
     g.hcounts = (uint32_t *)malloc(series * (PAC_N_BINS + 1) * sizeof(uint32_t));
     g.hok = (int *)malloc(series * sizeof(int));
-    g.htask = (uint32_t *)malloc((e->n_perm + 1) * sizeof(uint32_t));
+    if (g.runs) g.htask = (uint32_t *)malloc((e->n_perm + 1) * sizeof(uint32_t));
     if (e->out.surrogates || e->out.p_maxstat) g.hvals = (double *)malloc((e->n_perm + 1) * g.chunk * np * na * sizeof(double));
-    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok || !g.htask || ((e->out.surrogates || e->out.p_maxstat) && !g.hvals)) {
+    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok || (g.runs && !g.htask) || ((e->out.surrogates || e->out.p_maxstat) && !g.hvals)) {
         pac__gpu_error(e, PAC_ERR_NOMEM, "host staging buffers", NULL);
         goto out;
     }

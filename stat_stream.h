@@ -1124,6 +1124,34 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         memcpy(&(out), &a_, sizeof a_);                                                         \
     } while (0)
 
+/* a = |r| in each lane: the sign bit (sign, per lane) cleared */
+#define SS__VABS(vi, sign, r, a)                                                                \
+    do {                                                                                        \
+        vi b_;                                                                                  \
+        memcpy(&b_, &(r), sizeof b_);                                                           \
+        b_ &= ~(sign);                                                                          \
+        memcpy(&(a), &b_, sizeof b_);                                                           \
+    } while (0)
+
+/* The fold's atanh r from z = atanh |r| (lanes with |r| < 1): z with r's sign there, edge
+   (>= 0) with r's sign where |r| = 1, nan_ beyond; the same for double and float lanes */
+#define SS__VATANH_SIGNED(vt, vi, sign, r, edge, nan_, z)                                       \
+    do {                                                                                        \
+        vt a_, t_;                                                                              \
+        vi r_, m_, in_, one_;                                                                   \
+        SS__VABS(vi, sign, r, a_);                                                              \
+        in_ = a_ < 1, one_ = a_ == 1;                                                           \
+        memcpy(&r_, &(r), sizeof r_);                                                           \
+        memcpy(&m_, &(z), sizeof m_);                                                           \
+        m_ = (m_ & ~(sign)) | (r_ & (sign));                                                    \
+        memcpy(&(z), &m_, sizeof m_);                                                           \
+        memcpy(&m_, &(edge), sizeof m_);                                                        \
+        m_ = (m_ & ~(sign)) | (r_ & (sign));                                                    \
+        memcpy(&t_, &m_, sizeof m_);                                                            \
+        SS__SEL(vi, one_, t_, nan_, t_);                                                        \
+        SS__SEL(vi, in_, z, t_, z);                                                             \
+    } while (0)
+
 /* Float lanes to double lanes (out = c, W of them). Not __builtin_convertvector: gcc 12 widens
    through halves and shuffles (scalar converts at 16 bytes), which made the centring bound by
    its shuffles; an initializer is one cvtps2pd with gcc and clang alike. */
@@ -1241,7 +1269,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             size_t q, nq = (nb - j) / W < SS__FOLD_CHUNK ? (nb - j) / W : SS__FOLD_CHUNK;       \
             for (q = 0; q < nq; q++) {                                                          \
                 vd r, a, x, iv, dm;                                                             \
-                vi bits, in, ok;                                                                \
+                vi in, ok;                                                                      \
                 memcpy(&r, prod + j + q * W, sizeof r);                                         \
                 memcpy(&iv, inv + j + q * W, sizeof iv);                                        \
                 memcpy(&dm, f->dm + j + q * W, sizeof dm);                                      \
@@ -1250,9 +1278,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                     ok = r == r;                                                                \
                     SS__SEL(vi, ok, r, zero, r);                                                \
                 }                                                                               \
-                memcpy(&bits, &r, sizeof bits);                                                 \
-                bits &= ~sign;                                                                  \
-                memcpy(&a, &bits, sizeof a);                                                    \
+                SS__VABS(vi, sign, r, a);                                                       \
                 in = a < 1.0;                                                                   \
                 SS__SEL(vi, in, a, zero, x);                                                    \
                 SS__VATANH_S(vd, vi, x, ss[q], es[q], 1.0, 52, 1023, 0x4338000000000000ll, 6755399441055744.0, \
@@ -1260,19 +1286,10 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 rs[q] = r;                                                                      \
             }                                                                                   \
             for (q = 0; q < nq; q++) {                                                          \
-                vd r = rs[q], a, z, t, d;                                                       \
-                vi bits, in, one, ok;                                                           \
+                vd r = rs[q], z, t, d;                                                          \
+                vi ok;                                                                          \
                 SS__VATANH_LOG(vd, ss[q], es[q], z);                                            \
-                memcpy(&bits, &r, sizeof bits);                                                 \
-                bits &= ~sign;                                                                  \
-                memcpy(&a, &bits, sizeof a);                                                    \
-                in = a < 1.0;                                                                   \
-                one = a == 1.0;                                                                 \
-                memcpy(&bits, &r, sizeof bits);                                                 \
-                { vi m_; memcpy(&m_, &z, sizeof m_); m_ = (m_ & ~sign) | (bits & sign); memcpy(&z, &m_, sizeof z); } \
-                { vi e_; memcpy(&e_, &edge, sizeof e_); e_ = (e_ & ~sign) | (bits & sign); memcpy(&t, &e_, sizeof t); } \
-                SS__SEL(vi, one, t, nan_, t);                                                   \
-                SS__SEL(vi, in, z, t, z);                                                       \
+                SS__VATANH_SIGNED(vd, vi, sign, r, edge, nan_, z);                              \
                 if (f->as_zero) {                                                               \
                     ok = z == z;                                                                \
                     SS__SEL(vi, ok, z, zero, z);                                                \
@@ -1319,33 +1336,22 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
             size_t q, h, nq = (nb - j) / WF < SS__FOLD_CHUNK ? (nb - j) / WF : SS__FOLD_CHUNK;  \
             for (q = 0; q < nq; q++) {                                                          \
                 vF r, a, x, iv, dm;                                                             \
-                vI bits, in;                                                                    \
+                vI in;                                                                          \
                 memcpy(&r, prod + j + q * WF, sizeof r);                                        \
                 memcpy(&iv, inv + j + q * WF, sizeof iv);                                       \
                 memcpy(&dm, f->dmf + j + q * WF, sizeof dm);                                    \
                 r = (r - dm * f->saf) * iv;                                                     \
-                memcpy(&bits, &r, sizeof bits);                                                 \
-                bits &= ~signf;                                                                 \
-                memcpy(&a, &bits, sizeof a);                                                    \
+                SS__VABS(vI, signf, r, a);                                                      \
                 in = a < 1.0f;                                                                  \
                 SS__SEL(vI, in, a, zerof, x);                                                   \
                 SS__VATANH_S(vF, vI, x, ss[q], es[q], 1.0f, 23, 127, 0x4b400000, 12582912.0f, 1.41421356f); \
                 rs[q] = r;                                                                      \
             }                                                                                   \
             for (q = 0; q < nq; q++) {                                                          \
-                vF r = rs[q], a, z, u;                                                          \
-                vI bits, in, one, ok;                                                           \
+                vF r = rs[q], z;                                                                \
+                vI ok;                                                                          \
                 SS__VATANHF_LOG(vF, ss[q], es[q], z);                                           \
-                memcpy(&bits, &r, sizeof bits);                                                 \
-                bits &= ~signf;                                                                 \
-                memcpy(&a, &bits, sizeof a);                                                    \
-                in = a < 1.0f;                                                                  \
-                one = a == 1.0f;                                                                \
-                memcpy(&bits, &r, sizeof bits);                                                 \
-                { vI m_; memcpy(&m_, &z, sizeof m_); m_ = (m_ & ~signf) | (bits & signf); memcpy(&z, &m_, sizeof z); } \
-                { vI e_; memcpy(&e_, &inff_, sizeof e_); e_ |= bits & signf; memcpy(&u, &e_, sizeof u); } \
-                SS__SEL(vI, one, u, nanf_, u);                                                  \
-                SS__SEL(vI, in, z, u, z);                                                       \
+                SS__VATANH_SIGNED(vF, vI, signf, r, inff_, nanf_, z);                           \
                 if (f->as_zero && f->mean_r) {                                                  \
                     ok = r == r;                                                                \
                     SS__SEL(vI, ok, r, zerof, r);                                               \

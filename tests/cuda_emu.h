@@ -131,7 +131,7 @@ struct emu_config {
     long fail_launch;   /* the k-th kernel launch from now fails */
     long fail_plan;     /* the k-th cufftMakePlan1d from now fails */
     int quiet;          /* no line on stderr for a failed launch (a test that fails one on purpose) */
-    long mallocs, launches, plans, cooperative_blocks, fiber_switches; /* calls so far */
+    long mallocs, launches, plans; /* calls so far */
     size_t peak_bytes;  /* the most device memory allocated at once (a test may reset it) */
 };
 extern emu_config emu;
@@ -148,7 +148,7 @@ extern emu_config emu;
 #define CUDA_EMU_IMPLEMENTATION_DONE
 
 emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
-emu_config emu = {1, (size_t)1 << 30, 227 * 1024, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+emu_config emu = {1, (size_t)1 << 30, 227 * 1024, 0, 0, 0, 0, 0, 0, 0, 0};
 
 enum { EMU_MAX_THREADS = 1024, EMU_STACK = 256 * 1024, EMU_MAX_PLANS = 64 };
 enum emu_state { EMU_RUN, EMU_AT_BLOCK_BARRIER, EMU_AT_WARP_BARRIER, EMU_DONE };
@@ -408,7 +408,6 @@ static void emu_wait(emu_state at)
         return;
     }
     emu_.state[emu_.current] = at;
-    emu.fiber_switches++;
     emu_to_scheduler();
 }
 
@@ -522,7 +521,6 @@ void emu_launch(bool cooperative, unsigned blocks, unsigned threads, size_t shar
         blockIdx.x = b;
         if (shared_bytes) std::memset(emu_.shared, 0xff, shared_bytes); /* NaNs: shared memory starts undefined */
         if (cooperative) {
-            emu.cooperative_blocks++;
             emu_run_block_fibers();
             continue;
         }
