@@ -64,13 +64,15 @@ $(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h test
 
 # pacgpu's CUDA backend (PACGPU_USE_CUDA), when nvcc exists: sm_90 code and PTX for newer GPUs
 cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda $(B)/bench_pac_cuda_columns
-$(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h | $(B)
+$(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h | $(B)
 	$(if $(NVCC),,@echo "make cuda: nvcc (the CUDA toolkit) not found" && false)
-	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu -o $@ -lcufft -lm -lpthread
+	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
+	    -o $@ -lcufft -lm -lpthread
 
 # the CUDA backend's tests on the CPU: kernels and host side through tests/cuda_emu.h (no nvcc needed)
-$(B)/test_pacgpu_cuda_emu: tests/test_pacgpu_cuda.cu tests/cuda_emu.h pacgpu.h tensorpool.h tests/testkit.h | $(B)
-	$(CXX) -std=c++14 -x c++ -O2 -g $(WARN) -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu -o $@ -lm -lpthread
+$(B)/test_pacgpu_cuda_emu: tests/test_pacgpu_cuda.cu tests/cuda_emu.h pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h | $(B)
+	$(CXX) -std=c++14 -x c++ -O2 -g $(WARN) -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
+	    -o $@ -lm -lpthread
 
 # the same benchmark with the CUDA backend (--backend cuda), for a machine with a GPU
 $(B)/bench_pac_cuda: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy.c examples/common/util.c | $(B)

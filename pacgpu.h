@@ -2509,6 +2509,24 @@ static void pac__gpu_task_order(const pac__eng *e, unsigned per_warp, uint32_t *
     }
 }
 
+/* pac__k_runs's block: the fewest passes over the surrogates of as many warps as its registers
+   allow (896 threads of 70 registers on sm_90, not 1024: a larger block fails to launch), then
+   the fewest warps for that many passes; and its shared memory opted into */
+static pac_result pac__gpu_size_runs(pac__eng *e, pac__gpu *g)
+{
+    struct cudaFuncAttributes fa;
+    size_t most, a_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes; /* surrogates a warp */
+    cudaError_t ce = cudaFuncGetAttributes(&fa, pac__k_runs);
+    if (ce != cudaSuccess || fa.maxThreadsPerBlock < 32)
+        return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's attributes", ce != cudaSuccess ? cudaGetErrorString(ce) : NULL);
+    most = (size_t)fa.maxThreadsPerBlock / 32;
+    passes = (e->n_perm + 1 + most * a_warp - 1) / (most * a_warp);
+    g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * a_warp - 1) / (passes * a_warp)));
+    ce = cudaFuncSetAttribute(pac__k_runs, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared);
+    if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's shared memory", cudaGetErrorString(ce));
+    return PAC_OK;
+}
+
 /* pac__k_runs when at least four amplitude bands (or all, if fewer) fit in the shared memory a
    block may opt into, the samples' indices fit in 16 bits and the surrogates fill its blocks;
    else pac__k_cells, whose shared memory does not grow with n */
@@ -2524,15 +2542,7 @@ static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
     g->runs = PAC__CUDA_RUNS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
     g->runs_shared = g->runs ? e->n * (8 * (size_t)g->ag + 4) : 0;
     g->keep_vals = g->runs || e->out.surrogates || e->out.p_maxstat;
-    if (g->runs) { /* the fewest passes of up to 32 warps over the surrogates, then the fewest warps */
-        size_t a_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes = (e->n_perm + 1 + 32 * a_warp - 1) / (32 * a_warp); /* surrogates */
-        g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * a_warp - 1) / (passes * a_warp)));
-    }
-    if (g->runs)
-        ce = cudaFuncSetAttribute(pac__k_runs, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared);
-    if (ce != cudaSuccess)
-        return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's shared memory", cudaGetErrorString(ce));
-    return PAC_OK;
+    return g->runs ? pac__gpu_size_runs(e, g) : PAC_OK;
 }
 
 /* The whole run on the device: a chunk of signals as large as the device budget allows */

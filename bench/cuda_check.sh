@@ -1,48 +1,100 @@
 #!/bin/sh
 # bench/cuda_check.sh - what pacgpu's CUDA backend needs checked on a GPU, in one call of the
-# device tool (15 minutes a session): build, the device tests (device vs CPU float32), issue 6's
-# benchmark case with each cell kernel and the large case; a table last. Logs go to $OUT (the
-# device tool's folder that comes back) or bench/out. About 3 minutes on an H200 by estimate.
-# Run from the repository root:   sh bench/cuda_check.sh
+# device tool (15 minutes a session): build, the device tests (device vs CPU float32 and vs
+# tensorpac's reference), issue 6's benchmark case with each cell kernel, the large case,
+# compute-sanitizer and one Nsight Compute profile of each cell kernel; a table of the device
+# times last. Each step has its own time limit, so one that hangs costs only its own. Logs go to
+# $OUT (the device tool's folder that comes back) or bench/out. When the machine cannot build
+# (no make or nvcc), the binaries in .devbin/ are used: `sh bench/cuda_check.sh prebuild` puts
+# them there (on any machine with nvcc; carry .devbin, an ignored folder, to the device). Run
+# from the repository root:   sh bench/cuda_check.sh
 set -u
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT" build
 LOG=$OUT/cuda_check.log
 ARCH="-gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90"
+NVCC=$(tools/detect.sh nvcc) || NVCC=nvcc
 
 # a bench_pac_cuda built with extra macros: variant NAME FLAGS...
 variant() {
     name=$1; shift
-    nvcc -std=c++14 -O2 $ARCH -DPACGPU_USE_CUDA "$@" -x cu -c bench/bench_pac.c -o "build/bench_pac_$name.o" &&
-        nvcc $ARCH "build/bench_pac_$name.o" build/npy_cuda.o build/util_cuda.o -o "build/bench_pac_$name" -lcufft -lm -lpthread
+    $NVCC -std=c++14 -O2 $ARCH -DPACGPU_USE_CUDA "$@" -x cu -c bench/bench_pac.c -o "build/bench_pac_$name.o" &&
+        $NVCC $ARCH "build/bench_pac_$name.o" build/npy_cuda.o build/util_cuda.o -o "build/bench_pac_$name" -lcufft -lm -lpthread
+}
+
+build_all() {
+    make -s -j8 build/bench_pac build/bench_pac_cuda build/test_pacgpu_cuda || return 1
+    variant runs & variant columns -DPAC__CUDA_RUNS=0 & variant runs4 -DPAC__RUNS_BANDS=4 &
+    wait
+    for v in runs columns runs4; do [ -x "build/bench_pac_$v" ] || return 1; done
 }
 
 bench() { # bench NAME ARGS...: one key=value line, tagged with the variant
     name=$1; shift
-    "build/bench_pac_$name" --backend cuda --precision f32 "$@" | sed "s/^/variant=$name /"
+    timeout 180 "build/bench_pac_$name" --backend cuda --precision f32 "$@" | sed "s/^/variant=$name /"
 }
 
+tool() { # the path of an NVIDIA tool, on the PATH or in its usual folders
+    command -v "$1" 2>/dev/null || ls /usr/local/cuda/bin/"$1" /opt/nvidia/nsight-compute/*/"$1" 2>/dev/null | head -1
+}
+
+BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 test_pacgpu_cuda"
+if [ "${1:-}" = prebuild ]; then
+    build_all && mkdir -p .devbin && (cd build && cp $BINS ../.devbin/) && exit 0
+    exit 1
+fi
+
 {
-    nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.total --format=csv 2>&1
-    nvcc --version | tail -1
-    make -s build/bench_pac cuda || exit 1
-    variant runs && variant columns -DPAC__CUDA_RUNS=0 && variant runs4 -DPAC__RUNS_BANDS=4 || exit 1
+    date
+    nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,memory.total,driver_version --format=csv 2>&1
+    $NVCC --version | tail -1
+    if ! build_all; then
+        echo "== the build failed here: binaries from .devbin"
+        (cd .devbin && cp $BINS ../build/) || exit 1
+    fi
     echo "== device tests"
-    build/test_pacgpu_cuda
+    timeout 120 build/test_pacgpu_cuda
     echo "== issue 6's case: 64 x 2048 at 512 Hz, 30 x 30 bands (mres), tensorpac's MI"
     build/bench_pac --synthetic 64,2048 --save /tmp/pac_x.npy
     for v in runs columns runs4; do
         for p in 0 200; do bench $v --input /tmp/pac_x.npy --n-perm $p --reps 20; done
     done
     bench runs --input /tmp/pac_x.npy --n-perm 100 --reps 20 # with 200: the cells' cost a surrogate
+    bench runs --input /tmp/pac_x.npy --n-perm 200 --reps 20 --precision f64
     echo "== the large case: 512 x 20,000, 50 x 50 bands (hres), Tort's MI, 1000 surrogates"
     bench runs --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 3
+    echo "== compute-sanitizer (memcheck, racecheck, synccheck) on the device tests"
+    CS=$(tool compute-sanitizer)
+    if [ -n "$CS" ]; then
+        for t in memcheck:90 racecheck:90 synccheck:60; do
+            lim=${t#*:} t=${t%:*}
+            echo "-- $t"
+            timeout $lim "$CS" --tool $t --error-exitcode 9 build/test_pacgpu_cuda 2>&1 | tail -25
+        done
+    else
+        echo "no compute-sanitizer here"
+    fi
+    echo "== Nsight Compute: one launch of each cell kernel, issue 6's case, n_perm 200"
+    NCU=$(tool ncu)
+    if [ -n "$NCU" ]; then
+        for v in runs columns; do
+            k=pac__k_runs; [ $v = columns ] && k=pac__k_cells
+            timeout 60 "$NCU" --clock-control none -k regex:$k -c 1 --section SpeedOfLight --section Occupancy \
+                --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis \
+                "build/bench_pac_$v" --backend cuda --precision f32 --input /tmp/pac_x.npy --n-perm 200 --reps 1 2>&1 |
+                grep -v '^==PROF==' | tail -90
+        done
+    else
+        echo "no ncu here"
+    fi
+    date
 } 2>&1 | tee "$LOG"
 
 echo
-echo "variant  signals x samples  bands  n_perm  cells    device_ms  cells_ms  phases_ms  amps_ms  wall_s  device_mb"
+echo "variant  signals x samples  bands  n_perm prec cells    device_ms  cells_ms  phases_ms  amps_ms  wall_s  device_mb"
 grep '^variant=' "$LOG" | sed 's/=/ /g' | awk '{
     for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
-    printf "%-8s %7s x %-8s %5s  %6s  %-7s %9s %9s %10s %8s %7s %10s\n", v["variant"], v["signals"], v["samples"], v["bands"],
-           v["n_perm"], v["cells"], v["device_ms"], v["device_cells_ms"], v["device_phases_ms"], v["device_amps_ms"], v["wall_s"], v["device_mb"]
-}'
+    printf "%-8s %7s x %-8s %5s  %6s %4s %-7s %9s %9s %10s %8s %7s %10s\n", v["variant"], v["signals"], v["samples"], v["bands"],
+           v["n_perm"], v["precision"], v["cells"], v["device_ms"], v["device_cells_ms"], v["device_phases_ms"], v["device_amps_ms"],
+           v["wall_s"], v["device_mb"]
+}' | tee "$OUT/cuda_table.txt"

@@ -57,6 +57,7 @@ enum cudaError_t {
     cudaErrorMemoryAllocation = 2,
     cudaErrorNoDevice = 100,
     cudaErrorInvalidDevice = 101,
+    cudaErrorLaunchOutOfResources = 701,
     cudaErrorLaunchFailure = 719
 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2 };
@@ -90,6 +91,16 @@ template <class F> cudaError_t cudaFuncSetAttribute(F *kernel, cudaFuncAttribute
     (void)kernel; /* one limit for every kernel: the emulator does not tell them apart */
     return emu_func_set_attribute(attr, value);
 }
+typedef void (*emu_kernel)(void); /* a kernel's address, whatever its parameters */
+struct cudaFuncAttributes {
+    int maxThreadsPerBlock;
+};
+int emu_block_threads(emu_kernel kernel);
+template <class F> cudaError_t cudaFuncGetAttributes(cudaFuncAttributes *attr, F *kernel)
+{
+    attr->maxThreadsPerBlock = emu_block_threads(reinterpret_cast<emu_kernel>(kernel));
+    return cudaSuccess;
+}
 const char *cudaGetErrorString(cudaError_t e);
 
 void __syncthreads(void);
@@ -117,7 +128,12 @@ cufftResult cufftSetWorkArea(cufftHandle plan, void *area);
 cufftResult cufftExecZ2Z(cufftHandle plan, cufftDoubleComplex *in, cufftDoubleComplex *out, int direction);
 cufftResult cufftDestroy(cufftHandle plan);
 
-void emu_launch(bool cooperative, unsigned blocks, unsigned threads, size_t shared_bytes, const std::function<void()> &body);
+void emu_launch(emu_kernel kernel, bool cooperative, unsigned blocks, unsigned threads, size_t shared_bytes,
+                const std::function<void()> &body);
+/* On a GPU a kernel's registers bound its blocks' threads (64 K registers a block: 1024 threads
+   of at most 64, 896 of 72, ...); here a test sets that bound for one kernel (at most 8 kernels;
+   0: 1024). cudaFuncGetAttributes reports it; a launch beyond it fails as on a GPU. */
+void emu_limit_block_threads(emu_kernel kernel, int threads);
 void *emu_dynamic_shared(void);
 size_t emu_live(void); /* device allocations, streams, events and FFT plans not yet given back */
 void emu_shutdown(void); /* frees the emulator's own stacks and shared memory */
@@ -137,9 +153,9 @@ struct emu_config {
 extern emu_config emu;
 
 #define PAC__LAUNCH(kernel, blocks, shmem, stream, args) \
-    ((void)(stream), emu_launch(false, blocks, PAC__CUDA_THREADS, shmem, [=]() { kernel args; }))
+    ((void)(stream), emu_launch(reinterpret_cast<emu_kernel>(kernel), false, blocks, PAC__CUDA_THREADS, shmem, [=]() { kernel args; }))
 #define PAC__LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) \
-    ((void)(stream), emu_launch(true, blocks, threads, shmem, [=]() { kernel args; }))
+    ((void)(stream), emu_launch(reinterpret_cast<emu_kernel>(kernel), true, blocks, threads, shmem, [=]() { kernel args; }))
 #define PAC__DYNAMIC_SHARED(type, name) type *name = (type *)emu_dynamic_shared()
 
 #endif /* CUDA_EMU_H */
@@ -174,6 +190,10 @@ static struct {
     size_t shared_bytes, allocated, allocations, streams, events, plans;
     cudaError_t last_error;
     int shared_allowed; /* dynamic shared memory a launch may have: 48 KiB, or what was opted into */
+    struct {
+        emu_kernel kernel;
+        int threads;
+    } limit[8]; /* emu_limit_block_threads */
     unsigned long long order; /* xorshift state of the warps' order */
     emu_fft_plan plan[EMU_MAX_PLANS];
 } emu_;
@@ -321,6 +341,7 @@ const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     }
     return "unknown error";
 }
@@ -494,11 +515,36 @@ static void emu_run_block_fibers(void)
     }
 }
 
-void emu_launch(bool cooperative, unsigned blocks, unsigned threads, size_t shared_bytes, const std::function<void()> &body)
+int emu_block_threads(emu_kernel kernel)
+{
+    unsigned i;
+    for (i = 0; i < sizeof emu_.limit / sizeof *emu_.limit; i++)
+        if (emu_.limit[i].kernel == kernel) return emu_.limit[i].threads;
+    return EMU_MAX_THREADS;
+}
+
+void emu_limit_block_threads(emu_kernel kernel, int threads)
+{
+    unsigned i;
+    for (i = 0; i < sizeof emu_.limit / sizeof *emu_.limit; i++)
+        if (emu_.limit[i].kernel == kernel || !emu_.limit[i].kernel) {
+            emu_.limit[i].kernel = threads ? kernel : NULL;
+            emu_.limit[i].threads = threads;
+            return;
+        }
+    std::fprintf(stderr, "cuda_emu: more than 8 kernels' limits\n"), std::abort();
+}
+
+void emu_launch(emu_kernel kernel, bool cooperative, unsigned blocks, unsigned threads, size_t shared_bytes,
+                const std::function<void()> &body)
 {
     unsigned b, t;
     emu.launches++;
     if (!emu_.shared_allowed) emu_.shared_allowed = 48 * 1024;
+    if (threads > (unsigned)emu_block_threads(kernel)) {
+        emu_.last_error = cudaErrorLaunchOutOfResources;
+        return;
+    }
     if (emu_due(&emu.fail_launch) || threads == 0 || threads > EMU_MAX_THREADS || threads % 32 || blocks == 0 ||
         shared_bytes > (size_t)emu_.shared_allowed) {
         emu_.last_error = cudaErrorLaunchFailure;

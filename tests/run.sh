@@ -149,13 +149,13 @@ fi
 # the CUDA backend: built by nvcc for sm_90 with PTX beside it; its device tests skip without a GPU
 if NVCC=$(tools/detect.sh nvcc); then
     build pacgpu_cuda $NVCC -std=c++14 -O2 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
-        -Xcompiler -Wall,-Wextra,-Werror tests/test_pacgpu_cuda.cu -lcufft -lm -lpthread && run_suite "pacgpu CUDA" "$B/pacgpu_cuda"
+        -Xcompiler -Wall,-Wextra,-Werror tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c -lcufft -lm -lpthread && run_suite "pacgpu CUDA" "$B/pacgpu_cuda"
 else
     skip "pacgpu CUDA backend: no nvcc (the CUDA toolkit) found"
 fi
 # the same tests with every kernel and the host side run on the CPU (tests/cuda_emu.h: a block's
 # threads as fibers, cuFFT by pacgpu's FFT, failures injected), here with or without a GPU
-EMU="-std=c++14 -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu -lm -lpthread"
+EMU="-std=c++14 -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c -lm -lpthread"
 build pacgpu_cuda_emu g++ $EMU && run_suite "pacgpu CUDA emulated" "$B/pacgpu_cuda_emu"
 build pacgpu_cuda_emu_columns g++ -DPAC__CUDA_RUNS=0 $EMU && run_suite "pacgpu CUDA emulated, column kernel only" "$B/pacgpu_cuda_emu_columns"
 if have clang && [ -x "$B/san_probe" ]; then

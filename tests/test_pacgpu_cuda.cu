@@ -40,6 +40,7 @@ enum { T_S = 12, T_N = 2000, T_P = 9, T_A = 7, T_PERM = 40, T_CHUNK = 5, T_SMALL
 #include "cuda_emu.h"
 #endif
 #include "testkit.h"
+#include "testdata.h"
 
 static int has_device(void)
 {
@@ -160,6 +161,68 @@ static void test_device_equals_cpu_float32(void)
         CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && info.chunk == 12345);
     }
     printf("  device vs CPU float32: MI within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
+}
+
+/* tensorpac's reference (tests/data/pac: 8 signals x 2048 at 512 Hz, 10 x 10 bands, its 20
+   swap-block cuts replayed) from the device: both MIs and the surrogate cube within the issue's
+   5e-5 of tensorpac's float64 and of the CPU's float32 path, z near, p_maxstat off by at most one
+   surrogate's step (float32 can reorder near-ties) */
+static double worst_abs(const double *a, const double *b, size_t n, double rel)
+{
+    double w = 0, d;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        d = fabs(a[i] - b[i]) / (1 + rel * fabs(b[i]));
+        w = d > w || d != d ? d : w;
+    }
+    return w;
+}
+
+static void test_device_on_reference_data(void)
+{
+    enum { CELLS = 800, K = 20 };
+    npy_array x = td_load("tests/data/pac/", "signal.npy"), fp = td_load("tests/data/pac/", "f_pha.npy"),
+              fa = td_load("tests/data/pac/", "f_amp.npy"), cuts = td_load("tests/data/pac/", "surrogate_cuts.npy"),
+              rmi = td_load("tests/data/pac/", "mi_tensorpac.npy"), rtort = td_load("tests/data/pac/", "mi_tort.npy"),
+              rs = td_load("tests/data/pac/", "surrogates.npy"), rz = td_load("tests/data/pac/", "mi_zscore.npy"),
+              rp = td_load("tests/data/pac/", "pvalues_maxstat.npy");
+    static double mi[CELLS], mi_cpu[CELLS], z[CELLS], pm[100], cube[K * CELLS], cube_cpu[K * CELLS];
+    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p;
+    pac_desc d;
+    pac_output o;
+    char err[300];
+    CHECK(x.data && fp.data && fa.data && cuts.data && rmi.data && rtort.data && rs.data && rz.data && rp.data);
+    if (!x.data || !fp.data || !fa.data || !cuts.data || !rmi.data || !rtort.data || !rs.data || !rz.data || !rp.data) goto out;
+    memset(&d, 0, sizeof d);
+    memset(&o, 0, sizeof o);
+    d.fs = 512, d.pha_bands = (const double *)fp.data, d.n_pha = 10, d.amp_bands = (const double *)fa.data, d.n_amp = 10;
+    d.precision = PAC_F32, d.backend = PAC_BACKEND_CUDA, d.method = PAC_MI_TORT;
+    o.mi = mi;
+    CHECK_MSG(pac_run(&d, x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    w_tort = worst_abs(mi, (const double *)rtort.data, CELLS, 0);
+    d.method = PAC_MI_TENSORPAC, d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = K, d.cuts = (const int64_t *)cuts.data;
+    o.z = z, o.p_maxstat = pm, o.surrogates = cube;
+    CHECK_MSG(pac_run(&d, x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    w_mi = worst_abs(mi, (const double *)rmi.data, CELLS, 0);
+    w_cube = worst_abs(cube, (const double *)rs.data, K * CELLS, 0);
+    w_z = worst_abs(z, (const double *)rz.data, CELLS, 1);
+    w_p = worst_abs(pm, (const double *)rp.data, 100, 0);
+    d.backend = PAC_BACKEND_CPU;
+    o.mi = mi_cpu, o.z = NULL, o.p_maxstat = NULL, o.surrogates = cube_cpu;
+    CHECK_MSG(pac_run(&d, x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    w_cpu = worst_abs(mi, mi_cpu, CELLS, 0);
+    w_cube_cpu = worst_abs(cube, cube_cpu, K * CELLS, 0);
+    CHECK_MSG(w_mi <= 5e-5 && w_tort <= 5e-5 && w_cube <= 5e-5, "device vs tensorpac: MI %.3g, Tort's MI %.3g, surrogates %.3g", w_mi,
+              w_tort, w_cube);
+    CHECK_MSG(w_cpu <= T_TOL && w_cube_cpu <= T_TOL, "device vs CPU float32 on the reference: MI %.3g, surrogates %.3g", w_cpu,
+              w_cube_cpu);
+    CHECK_MSG(w_z <= T_TOL_Z && w_p <= 1.0 / K + 1e-12, "device vs tensorpac: z %.3g (relative), p_maxstat %.3g", w_z, w_p);
+    printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), p_maxstat %.3g;"
+           " vs CPU float32 MI %.3g, surrogates %.3g\n",
+           w_mi, w_tort, w_cube, w_z, w_p, w_cpu, w_cube_cpu);
+out:
+    npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&cuts); npy_free(&rmi); npy_free(&rtort); npy_free(&rs); npy_free(&rz);
+    npy_free(&rp);
 }
 
 /* a device budget too small for the buffers: a clean PAC_ERR_BUDGET naming it; the outputs that
@@ -298,6 +361,45 @@ static void test_emulated_small_device(void)
     CHECK(one_signal_chunks > 0);
 }
 
+/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 70 registers allow 896 threads):
+   pac__k_runs, bounded to 64 and 32 threads, takes the surrogates in more passes with the same
+   bits; a kernel launched beyond its bound fails cleanly, naming the cause */
+static void test_emulated_block_limits(void)
+{
+    enum { S = 3, N = 600, P = 3, A = 4, CELLS = S * P * A, PERM = 100 };
+    static double x[S * N], pha[2 * P], amp[2 * A], mi[3][CELLS], z[3][CELLS], m[3][CELLS], sd[3][CELLS], pm[3][P * A];
+    static const int limit[3] = {0, 64, 32};
+    pac_desc d;
+    pac_output o;
+    pac_device_info di;
+    char err[300];
+    int k;
+    rng = 99;
+    make_signals(x, S, N);
+    bands(pha, P, amp, A);
+    memset(&d, 0, sizeof d);
+    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32;
+    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = PERM, d.seed = 3, d.backend = PAC_BACKEND_CUDA;
+    for (k = 0; k < 3; k++) {
+        memset(&o, 0, sizeof o);
+        memset(&di, 0, sizeof di);
+        o.mi = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.device = &di;
+        emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]);
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && di.runs_kernel == !!PAC__CUDA_RUNS, "limit %d: %s", limit[k], err);
+    }
+    emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), 0);
+    for (k = 1; k < 3; k++)
+        CHECK_MSG(!memcmp(mi[k], mi[0], sizeof mi[0]) && !memcmp(z[k], z[0], sizeof z[0]) && !memcmp(m[k], m[0], sizeof m[0]) &&
+                      !memcmp(sd[k], sd[0], sizeof sd[0]) && !memcmp(pm[k], pm[0], sizeof pm[0]),
+                  "pac__k_runs in blocks of at most %d threads: other results", limit[k]);
+    emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_cells), 128); /* it always takes 256 */
+    d.n_perm = 10;
+    CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_DEVICE && strstr(err, "too many resources") &&
+                  emu_live() == 0,
+              "%s", err);
+    emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_cells), 0);
+}
+
 /* pac__k_runs' surrogate order: a permutation of 0..n_perm whose aligned groups of 32 / ag have
    distinct shift residues mod 32 / ag while every residue has shifts left */
 static void test_runs_task_order(void)
@@ -366,14 +468,17 @@ int main(void)
     RUN(test_backend_selection);
     if (has_device()) {
         RUN(test_device_equals_cpu_float32);
+        RUN(test_device_on_reference_data);
         RUN(test_device_budget_and_every_surrogate);
     } else {
         printf("skipped test_device_equals_cpu_float32: no CUDA device here\n");
+        printf("skipped test_device_on_reference_data: no CUDA device here\n");
         printf("skipped test_device_budget_and_every_surrogate: no CUDA device here\n");
     }
 #if defined(PAC_TEST_EMULATE_CUDA)
     RUN(test_emulated_failures);
     RUN(test_emulated_small_device);
+    RUN(test_emulated_block_limits);
     RUN(test_emulator_catches_divergence);
     RUN(test_runs_task_order);
     emu_shutdown();
