@@ -187,7 +187,13 @@
    PAC_ERR_BUDGET; every CUDA and cuFFT call is checked (PAC_ERR_DEVICE with the step and CUDA's
    message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on another
    signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's MI
-   down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles).
+   down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Host memory comes
+   from desc.pool as on the CPU path: the filters' design (one worker) and one block staging a
+   chunk (its samples, its cells' statistics, every surrogate's MI for the cube or p_maxstat;
+   every series' counts and weights). pac_plan picks the largest chunk whose staging fits the
+   budget, counting the surrogates' MIs whenever there are surrogates (it cannot know the
+   outputs), and plan.bytes is the most the run takes from the pool (exactly that when the cube
+   or p_maxstat is asked); the device's budget may shrink the chunk further.
    Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the CPU
    where a device is present, and build/bench_pac_cuda times it. Where there is none, the same test
    built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's threads as
@@ -346,9 +352,10 @@ typedef struct pac_desc {
 typedef struct pac_plan_info {
     size_t n_threads;           /* workers, each holding one signal at a time */
     size_t amp_bands_per_pass;  /* amplitude bands each worker holds at once (n_times x this doubles) */
-    int keep_phase_bins;        /* 1: the phase bins of all signals are kept (n_pha x n_signals x n_times bytes) */
+    int keep_phase_bins;        /* 1: the phase bins of all signals are kept (n_pha x n_signals x n_times bytes;
+                                   on the device with the CUDA backend) */
     int two_passes;             /* 1: a first pass over the phase bands (pooled counts, swap-epochs) */
-    size_t bytes;               /* what the run takes from the pool, to the byte */
+    size_t bytes;               /* what the run takes from the pool, to the byte (CUDA: at most; section 11) */
     size_t budget;              /* the budget it was planned for (0: none) */
 } pac_plan_info;
 
@@ -1532,7 +1539,16 @@ typedef struct pac__eng {
     /* the CUDA backend (PACGPU_USE_CUDA): the run on the device */
     int cuda, device;
     double device_fraction;
+    tp_pool *pool;            /* the run's host memory (the CUDA path's staging comes from it too) */
 } pac__eng;
+
+/* The CUDA path's host staging, one pool block (pac__staging_layout) */
+typedef struct pac__staging {
+    double *hx, *hres, *hvals; /* a chunk's signals, its cells' four statistics, every MI of them (cube, p_maxstat) */
+    double *hwt;               /* every series' bin weights */
+    uint32_t *hcounts, *htask; /* every series' bin counts; the runs kernel's order of surrogates */
+    int *hok;                  /* every series: occupied bins enough for an MI */
+} pac__staging;
 
 /* One worker's buffers (carved from one pool block) */
 typedef struct pac__work {
@@ -1587,10 +1603,12 @@ static size_t pac__take(size_t *off, size_t bytes)
 /* The worker block: its parts in order; carves them from base when base != NULL. */
 static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *base, pac__work *w)
 {
-    size_t ld = pac__lanes(na, e->f32), off = 0, el = e->f32 ? sizeof(float) : sizeof(double), lfm = e->lf_max, lh = lfm ? e->lh : 0, n = e->n, np = e->n_band[PAC__PHA];
+    /* on the CUDA path a worker only designs the filters (a spectrum pair, FFT scratch): cpu = 0 */
+    size_t cpu = !e->cuda, ld = cpu * pac__lanes(na, e->f32), off = 0, el = e->f32 ? sizeof(float) : sizeof(double);
+    size_t lfm = e->lf_max, lh = lfm ? e->lh : 0, n = cpu * e->n, np = cpu * e->n_band[PAC__PHA];
     size_t sc = lfm ? 2 * (lfm > lh ? lfm : lh) : 0, d = sizeof(double);
-    size_t o_sr = pac__take(&off, lfm * d), o_si = pac__take(&off, lfm * d), o_wr = pac__take(&off, lfm * d);
-    size_t o_wi = pac__take(&off, lfm * d), o_hr = pac__take(&off, lh * d), o_hi = pac__take(&off, lh * d);
+    size_t o_sr = pac__take(&off, lfm * d), o_si = pac__take(&off, lfm * d), o_wr = pac__take(&off, cpu * lfm * d);
+    size_t o_wi = pac__take(&off, cpu * lfm * d), o_hr = pac__take(&off, cpu * lh * d), o_hi = pac__take(&off, cpu * lh * d);
     size_t o_sc = pac__take(&off, sc * d), o_bins = pac__take(&off, keep ? 0 : np * n);
     size_t o_cnt = pac__take(&off, keep ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
     size_t o_amp = pac__take(&off, n * ld * el), o_hist = pac__take(&off, PAC_N_BINS * ld * el);
@@ -1631,8 +1649,10 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
     size_t off = 0, np = e->n_band[PAC__PHA], na = e->n_band[PAC__AMP], d = sizeof(double);
     int epochs = e->surr == PAC_SURR_SWAP_EPOCHS, maxstat = e->n_perm > 0;
     size_t o_k0 = pac__take(&off, e->half[0] * np * d), o_k1 = pac__take(&off, e->half[1] * na * d);
-    size_t o_bins = pac__take(&off, keep ? np * e->n_sig * e->n : 0);
-    size_t o_cnt = pac__take(&off, keep ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
+    size_t o_bins, o_cnt;
+    keep = keep && !e->cuda; /* the device keeps its own */
+    o_bins = pac__take(&off, keep ? np * e->n_sig * e->n : 0);
+    o_cnt = pac__take(&off, keep ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
     size_t o_shift = pac__take(&off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
     size_t o_perm = pac__take(&off, e->n_perm && epochs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
     size_t o_max = pac__take(&off, maxstat ? e->n_perm * na * np * sizeof(int64_t) : 0);
@@ -1648,12 +1668,60 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
     return off;
 }
 
-/* Everything a run takes from the pool (plan, sizes already checked against overflow). */
+/* Everything a run takes from the pool (plan, sizes already checked against overflow), the CUDA
+   path's staging apart. */
 static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
 {
     size_t total = pac__shared_layout(e, keep, NULL) + threads * pac__work_layout(e, na, keep, NULL, NULL);
     if (e->lf_max) total += pac__fft_bytes(e->lf[0]) + pac__fft_bytes(e->lf[1]) + pac__fft_bytes(e->lh);
     return total;
+}
+
+#ifndef PAC__GPU_CHUNK_CAP
+#define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
+#endif
+
+/* The CUDA path's host staging for chunks of `chunk` signals: what does not grow with the chunk
+   (every series' counts, weights and flag; the runs kernel's order, counted whether it runs or
+   not) plus per signal its samples, its cells' four statistics and, for the surrogate cube or
+   p_maxstat, every surrogate's MI of its cells (the plan counts them whenever there are
+   surrogates: it does not know the outputs). SIZE_MAX past size_t. Carves h from base. */
+static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk, char *base, pac__staging *h)
+{
+    size_t off = 0, series = e->n_band[PAC__PHA] * e->n_sig, cells = e->n_band[PAC__PHA] * e->n_band[PAC__AMP], d = sizeof(double);
+    int kept = planning ? e->n_perm > 0 : e->out.surrogates || e->out.p_maxstat;
+    size_t every = kept ? e->n_perm + 1 : 0, per_signal, t;
+    size_t o_x, o_res, o_vals, o_wt, o_cnt, o_ok, o_task;
+    if (!tp_size_mul(cells, 4 + every, &t) || !tp_size_add(t, e->n, &t) || !tp_size_mul(t, d, &per_signal) ||
+        !tp_size_mul(per_signal, chunk, &t) || t > SIZE_MAX / 2)
+        return SIZE_MAX;
+    o_x = pac__take(&off, chunk * e->n * d), o_res = pac__take(&off, 4 * chunk * cells * d);
+    o_vals = pac__take(&off, every * chunk * cells * d), o_wt = pac__take(&off, series * PAC_N_BINS * d);
+    o_cnt = pac__take(&off, series * (PAC_N_BINS + 1) * sizeof(uint32_t)), o_ok = pac__take(&off, series * sizeof(int));
+    o_task = pac__take(&off, e->n_perm ? (e->n_perm + 1) * sizeof(uint32_t) : 0);
+    if (base) {
+        h->hx = (double *)(void *)(base + o_x);
+        h->hres = (double *)(void *)(base + o_res);
+        h->hvals = every ? (double *)(void *)(base + o_vals) : NULL;
+        h->hwt = (double *)(void *)(base + o_wt);
+        h->hcounts = (uint32_t *)(void *)(base + o_cnt);
+        h->hok = (int *)(void *)(base + o_ok);
+        h->htask = (uint32_t *)(void *)(base + o_task);
+    }
+    return off;
+}
+
+/* The most signals a chunk of the CUDA path may hold with its staging within `left` bytes of
+   the pool (0: not even one) */
+static size_t pac__staging_chunk(const pac__eng *e, int planning, size_t left)
+{
+    size_t lo = 0, hi = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP, slack = 4096 + 64;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2, b = pac__staging_layout(e, planning, mid, NULL, NULL);
+        if (b != SIZE_MAX && b + slack <= left) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
 }
 /* Sample i of a signal x of n samples odd-extended by p at each end (scipy's odd padding: p + n
    + p samples), 0 past them */
@@ -1981,10 +2049,9 @@ typedef struct pac__gpu {
     unsigned ag;                          /* its amplitude bands per block, a power of two <= 32 */
     size_t runs_shared;                   /* its dynamic shared memory */
     unsigned runs_threads;                /* its threads a block */
-    double *hx, *hwt, *hres;              /* host staging */
-    uint32_t *hcounts, *htask;
-    double *hvals;                        /* vals, down on the host for the cube and p_maxstat */
-    int *hok;
+    pac__staging h;                       /* host staging, one block from hpool */
+    char *hblock;
+    tp_pool *hpool;
     cudaEvent_t ev[4];                    /* out.device: the run's start, then marks within a chunk */
     int events;                           /* how many were made */
     double ms[4];
@@ -2002,9 +2069,6 @@ typedef struct pac__gpu {
 #endif
 #ifndef PAC__RUNS_MIN_SURROGATES
 #define PAC__RUNS_MIN_SURROGATES 32 /* pac__k_runs from this many histograms a cell (n_perm + 1) */
-#endif
-#ifndef PAC__GPU_CHUNK_CAP
-#define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
 #endif
 
 static unsigned pac__grid(size_t n) { return (unsigned)((n + PAC__CUDA_THREADS - 1) / PAC__CUDA_THREADS); }
@@ -2328,10 +2392,10 @@ static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t ro
     size_t n = e->n, lf = e->lf[k], p = e->pmax[k], pr = rows * g->pairs[k], i, t;
     if (e->dtype == PAC_F32) {
         const float *x = (const float *)e->x + s0 * n;
-        for (i = 0; i < rows * n; i++) g->hx[i] = x[i];
+        for (i = 0; i < rows * n; i++) g->h.hx[i] = x[i];
     } else
-        for (i = 0, t = s0 * n; i < rows * n; i++) g->hx[i] = ((const double *)e->x)[t + i];
-    PAC__CU(e, cudaMemcpyAsync(g->x, g->hx, rows * n * sizeof(double), cudaMemcpyHostToDevice, g->stream), "copying signals up");
+        for (i = 0, t = s0 * n; i < rows * n; i++) g->h.hx[i] = ((const double *)e->x)[t + i];
+    PAC__CU(e, cudaMemcpyAsync(g->x, g->h.hx, rows * n * sizeof(double), cudaMemcpyHostToDevice, g->stream), "copying signals up");
     PAC__LAUNCH(pac__k_extend, pac__grid(rows * lf), 0, g->stream, (g->x, n, p, lf, rows, g->sp));
     PAC__LAUNCHED(e, "odd extension");
     PAC__FFT(e, cufftExecZ2Z(g->spec[k], g->sp, g->sp, CUFFT_FORWARD), "the signals' transforms");
@@ -2375,12 +2439,12 @@ static pac_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, 
 {
     size_t np = e->n_band[0], na = e->n_band[1], cells = rows * np * na, k, s, q, a;
     double scale = ldexp(1.0, e->fixed_bits);
-    PAC__CU(e, cudaMemcpy(g->hvals, g->vals, (e->n_perm + 1) * cells * sizeof(double), cudaMemcpyDeviceToHost), "copying surrogates down");
+    PAC__CU(e, cudaMemcpy(g->h.hvals, g->vals, (e->n_perm + 1) * cells * sizeof(double), cudaMemcpyDeviceToHost), "copying surrogates down");
     for (k = 1; k <= e->n_perm; k++)
         for (s = 0; s < rows; s++)
             for (q = 0; q < np; q++)
                 for (a = 0; a < na; a++) {
-                    double v = g->hvals[k * cells + (s * np + q) * na + a];
+                    double v = g->h.hvals[k * cells + (s * np + q) * na + a];
                     if (e->out.surrogates) e->out.surrogates[pac__cube_at(e, k - 1, a, q, s0 + s)] = v;
                     if (e->out.p_maxstat) e->max_sum[((k - 1) * na + a) * np + q] += pac__fixed(v, scale);
                 }
@@ -2415,21 +2479,21 @@ static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
     PAC__LAUNCH_COOPERATIVE(pac__k_counts, (unsigned)(np * e->n_sig), PAC__CUDA_THREADS, 0, g->stream, (g->bins, e->n, g->counts));
     PAC__LAUNCHED(e, "bin counts");
     PAC__TRY(pac__gpu_mark(e, g, 2));
-    PAC__CU(e, cudaMemcpyAsync(g->hcounts, g->counts, np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t), cudaMemcpyDeviceToHost,
+    PAC__CU(e, cudaMemcpyAsync(g->h.hcounts, g->counts, np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t), cudaMemcpyDeviceToHost,
                                g->stream), "copying bin counts down");
     PAC__CU(e, cudaStreamSynchronize(g->stream), "bin counts");
     PAC__TRY(pac__gpu_lap(e, g, 1, 2, 0));
     memset(e->pooled, 0, sizeof e->pooled);
     for (q = 0; q < np * e->n_sig; q++)
-        for (j = 0; j < PAC_N_BINS; j++) e->pooled[j] += g->hcounts[q * (PAC_N_BINS + 1) + j];
+        for (j = 0; j < PAC_N_BINS; j++) e->pooled[j] += g->h.hcounts[q * (PAC_N_BINS + 1) + j];
     for (q = 0; q < np; q++)
         for (s = 0; s < e->n_sig; s++) {
             size_t series = q * e->n_sig + s;
-            g->hok[series] = pac__weights(g->hcounts + series * (PAC_N_BINS + 1), e->pooled, e->method, g->hwt + series * PAC_N_BINS);
+            g->h.hok[series] = pac__weights(g->h.hcounts + series * (PAC_N_BINS + 1), e->pooled, e->method, g->h.hwt + series * PAC_N_BINS);
         }
-    PAC__CU(e, cudaMemcpyAsync(g->wt, g->hwt, np * e->n_sig * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, g->stream),
+    PAC__CU(e, cudaMemcpyAsync(g->wt, g->h.hwt, np * e->n_sig * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, g->stream),
             "copying weights up");
-    PAC__CU(e, cudaMemcpyAsync(g->ok, g->hok, np * e->n_sig * sizeof(int), cudaMemcpyHostToDevice, g->stream), "copying weights up");
+    PAC__CU(e, cudaMemcpyAsync(g->ok, g->h.hok, np * e->n_sig * sizeof(int), cudaMemcpyHostToDevice, g->stream), "copying weights up");
     return PAC_OK;
 }
 
@@ -2459,18 +2523,18 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
                                                 e->n_perm, 0.0 / 0.0, g->res, g->vals));
             PAC__LAUNCHED(e, "the cells");
         }
-        PAC__CU(e, cudaMemcpyAsync(g->hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
+        PAC__CU(e, cudaMemcpyAsync(g->h.hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
         PAC__TRY(pac__gpu_mark(e, g, 3));
         PAC__CU(e, cudaStreamSynchronize(g->stream), "the cells");
         PAC__TRY(pac__gpu_lap(e, g, 1, 2, 1));
         PAC__TRY(pac__gpu_lap(e, g, 2, 3, 2));
-        if (g->hvals) PAC__TRY(pac__gpu_every_surrogate(e, g, s0, rows));
+        if (g->h.hvals) PAC__TRY(pac__gpu_every_surrogate(e, g, s0, rows));
         for (s = 0; s < rows; s++)
             for (q = 0; q < np; q++)
                 for (a = 0; a < na; a++) {
                     size_t c = (s * np + q) * na + a;
-                    pac__finish_cell(e, (a * np + q) * e->n_sig + s0 + s, g->hres[c], g->hres[cells + c], g->hres[2 * cells + c],
-                                     (size_t)g->hres[3 * cells + c]);
+                    pac__finish_cell(e, (a * np + q) * e->n_sig + s0 + s, g->h.hres[c], g->h.hres[cells + c], g->h.hres[2 * cells + c],
+                                     (size_t)g->h.hres[3 * cells + c]);
                 }
         if (pac__gpu_progress(e, rows)) return (pac_result)e->stop;
     }
@@ -2484,7 +2548,7 @@ static void pac__gpu_free(pac__gpu *g)
     pac__dpool_free(&g->pool);
     while (g->events > 0) cudaEventDestroy(g->ev[--g->events]);
     if (g->stream) cudaStreamDestroy(g->stream);
-    free(g->hx), free(g->hwt), free(g->hres), free(g->hcounts), free(g->hok), free(g->htask), free(g->hvals);
+    if (g->hblock) tp_free(g->hpool, g->hblock);
 }
 
 /* pac__k_runs' order of surrogates (k = 0 the MI, shift 0): each warp's 32 / ag of them shifted
@@ -2545,6 +2609,23 @@ static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
     return g->runs ? pac__gpu_size_runs(e, g) : PAC_OK;
 }
 
+/* The chunk's first bound: the most signals whose host staging fits both the plan's bytes and
+   what the pool's budget leaves (the device's budget may halve it after) */
+static pac_result pac__gpu_staging_chunk(pac__eng *e, pac__gpu *g)
+{
+    tp_stats st = tp_get_stats(e->pool);
+    size_t left = !st.budget ? SIZE_MAX : st.budget > st.bytes_reserved ? st.budget - st.bytes_reserved : 0;
+    size_t fixed = pac__bytes(e, 1, 1, e->plan.keep_phase_bins), slack = 4096 + 64;
+    size_t planned = e->plan.bytes >= fixed ? e->plan.bytes - fixed + slack : 0;
+    if ((g->chunk = pac__staging_chunk(e, 0, left < planned ? left : planned)) == 0) {
+        char why[120];
+        snprintf(why, sizeof why, "a signal's takes %.2f MiB; the budget leaves %.2f, the plan %.2f",
+                 (double)pac__staging_layout(e, 0, 1, NULL, NULL) / 1048576.0, (double)left / 1048576.0, (double)planned / 1048576.0);
+        return pac__gpu_error(e, PAC_ERR_BUDGET, "host staging", why);
+    }
+    return PAC_OK;
+}
+
 /* The whole run on the device: a chunk of signals as large as the device budget allows */
 static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
 {
@@ -2560,23 +2641,22 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     g.pool.budget = (size_t)((double)free_b * e->device_fraction);
     g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
     if (pac__gpu_pick_cells(e, &g) != PAC_OK) goto out;
-    g.chunk = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP;
+    if (pac__gpu_staging_chunk(e, &g) != PAC_OK) goto out;
     while (g.chunk > 1 && (!pac__gpu_bytes(e, &g, g.chunk) || pac__gpu_bytes(e, &g, g.chunk) > g.pool.budget / 2))
         g.chunk /= 2; /* half the budget for the buffers, the rest for cuFFT's work area */
     if (cudaStreamCreate(&g.stream) != cudaSuccess) {
         pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
         goto out;
     }
-    g.hx = (double *)malloc(g.chunk * e->n * sizeof(double));
-    g.hwt = (double *)malloc(series * PAC_N_BINS * sizeof(double));
-    g.hres = (double *)malloc(4 * g.chunk * np * na * sizeof(double));
-    g.hcounts = (uint32_t *)malloc(series * (PAC_N_BINS + 1) * sizeof(uint32_t));
-    g.hok = (int *)malloc(series * sizeof(int));
-    if (g.runs) g.htask = (uint32_t *)malloc((e->n_perm + 1) * sizeof(uint32_t));
-    if (e->out.surrogates || e->out.p_maxstat) g.hvals = (double *)malloc((e->n_perm + 1) * g.chunk * np * na * sizeof(double));
-    if (!g.hx || !g.hwt || !g.hres || !g.hcounts || !g.hok || (g.runs && !g.htask) || ((e->out.surrogates || e->out.p_maxstat) && !g.hvals)) {
-        pac__gpu_error(e, PAC_ERR_NOMEM, "host staging buffers", NULL);
-        goto out;
+    {
+        tp_result tr = TP_OK;
+        g.hpool = e->pool;
+        g.hblock = (char *)tp_alloc_at(e->pool, pac__staging_layout(e, 0, g.chunk, NULL, NULL), 0, __FILE__, __LINE__, &tr);
+        if (!g.hblock) {
+            pac__gpu_error(e, pac__from_tp(tr), "host staging", tr == TP_ERR_BUDGET ? "over the pool's budget" : "no memory");
+            goto out;
+        }
+        pac__staging_layout(e, 0, g.chunk, g.hblock, &g.h);
     }
     {
         size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g.pairs[0] > g.pairs[1] ? g.pairs[0] : g.pairs[1];
@@ -2603,8 +2683,8 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
         cudaMemcpy(g.kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
         (e->shifts && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
         (e->perms && cudaMemcpy(g.perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
-        (g.runs && (pac__gpu_task_order(e, 32 / g.ag, g.htask),
-                    cudaMemcpy(g.task_k, g.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess))) {
+        (g.runs && (pac__gpu_task_order(e, 32 / g.ag, g.h.htask),
+                    cudaMemcpy(g.task_k, g.h.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess))) {
         pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
         goto out;
     }
@@ -2850,6 +2930,7 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
     memset(blocks, 0, sizeof blocks);
     e->f[0] = e->f[1] = e->h = NULL;
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
+    e->pool = pool;
     for (i = 0; i < 2 && e->lf_max; i++)
         if (e->lf[i] && (r = pac_fft_create(e->lf[i], pool, &e->f[i])) != PAC_OK) goto fail_plan;
     if (e->lf_max && (r = pac_fft_create(e->lh, pool, &e->h)) != PAC_OK) goto fail_plan;
@@ -2915,6 +2996,28 @@ static int pac__fits(pac__eng *e, size_t threads, size_t na, int keep, size_t bu
     return budget == 0 || pac__bytes(e, threads, na, keep) + slack <= budget;
 }
 
+/* The CUDA path's plan: one host worker (it designs the filters), the phase bins of every signal
+   kept on the device when wanted, and chunks of as many signals as the budget leaves room to
+   stage (the device's budget may take fewer): plan.bytes the most the run takes from the pool */
+static pac_result pac__plan_cuda(pac__eng *e, size_t budget, pac_plan_info *pl, char *err, size_t errcap)
+{
+    int keep = e->surr == PAC_SURR_SWAP_EPOCHS || e->method == PAC_MI_TENSORPAC;
+    size_t fixed = pac__bytes(e, 1, 1, keep), slack = 5 * (4096 + 64), chunk;
+    chunk = pac__staging_chunk(e, 1, !budget ? SIZE_MAX : budget > fixed + slack ? budget - fixed - slack : 0);
+    if (!chunk) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "needs at least %.1f MiB on the host (the filters, one signal's staging); the budget is %.1f MiB",
+                 (double)(fixed + pac__staging_layout(e, 1, 1, NULL, NULL)) / 1048576.0, (double)budget / 1048576.0);
+        return pac__fail(err, errcap, PAC_ERR_BUDGET, msg);
+    }
+    pl->n_threads = 1;
+    pl->amp_bands_per_pass = e->n_band[PAC__AMP];
+    pl->keep_phase_bins = pl->two_passes = keep;
+    pl->bytes = fixed + pac__staging_layout(e, 1, chunk, NULL, NULL);
+    pl->budget = budget;
+    return PAC_OK;
+}
+
 /* The most workers, then the most amplitude bands per pass, that fit the budget; phase bins
    kept for all signals when wanted (tensorpac's pooled counts) and when they fit, or always
    (swap-epochs needs them). */
@@ -2923,6 +3026,7 @@ static pac_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan
     int need = e->surr == PAC_SURR_SWAP_EPOCHS, keep;
     size_t t, nas = e->n_band[PAC__AMP] ? e->n_band[PAC__AMP] : 1;
     char msg[200];
+    if (e->cuda) return pac__plan_cuda(e, budget, pl, err, errcap);
     if (threads > e->n_sig) threads = e->n_sig;
     for (keep = need || e->method == PAC_MI_TENSORPAC; keep >= need; keep--)
         for (t = threads; t >= 1; t--) {

@@ -264,6 +264,62 @@ static void test_device_budget_and_every_surrogate(void)
     }
 }
 
+/* the host memory of a device run comes from desc.pool: the filters, one signal's worth of
+   staging a chunk (its samples, its cells' statistics, every surrogate's MI for the cube and
+   p_maxstat), to the byte of plan.bytes; a budget below two signals' staging gives chunks of
+   one with the same bits; below one, a clean PAC_ERR_BUDGET (pac_plan and pac_run) */
+static void test_device_host_budget(void)
+{
+    enum { S = T_S, N = 1000, P = 3, A = 3, CELLS = S * P * A }; /* smooth lengths: FFT plans of the planned size */
+    static double x[S * N], pha[2 * P], amp[2 * A], mi[2][CELLS], pm[2][P * A], cube[2][T_PERM * CELLS];
+    pac_desc d;
+    pac_output o;
+    pac_plan_info full, small;
+    pac_device_info di;
+    tp_desc pd;
+    tp_stats st;
+    char err[300];
+    int k;
+    rng = 5;
+    make_signals(x, S, N);
+    bands(pha, P, amp, A);
+    memset(&d, 0, sizeof d);
+    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32, d.backend = PAC_BACKEND_CUDA;
+    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = T_PERM;
+    CHECK_MSG(pac_plan(&d, S, N, 0, &full, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_plan(&d, S, N, full.bytes + 6 * 4160 - 1, &small, err, sizeof err) == PAC_OK, "%s", err); /* + the slack */
+    CHECK(small.bytes < full.bytes && full.n_threads == 1);
+    for (k = 0; k < 2; k++) {
+        const pac_plan_info *pl = k ? &small : &full;
+        size_t live0;
+        memset(&pd, 0, sizeof pd);
+        pd.budget_bytes = k ? small.bytes + 6 * 4160 : 0;
+        d.pool = tp_create(&pd, NULL);
+        live0 = tp_get_stats(d.pool).bytes_requested;
+        memset(&o, 0, sizeof o);
+        o.mi = mi[k], o.p_maxstat = pm[k], o.surrogates = cube[k], o.device = &di;
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, pl, &o, err, sizeof err) == PAC_OK, "%s", err);
+        st = tp_get_stats(d.pool);
+        CHECK_MSG(st.peak_requested - live0 == pl->bytes && st.live_blocks == 0 && (!k || st.peak_reserved <= pd.budget_bytes),
+                  "budget %zu: the run took %zu bytes at most (reserved %zu), the plan said %zu", pd.budget_bytes,
+                  st.peak_requested - live0, st.peak_reserved, pl->bytes);
+        CHECK_MSG(di.chunk == (k ? 1u : (size_t)T_CHUNK), "budget %zu: chunks of %zu", pd.budget_bytes, di.chunk);
+        tp_destroy(d.pool);
+    }
+    CHECK_MSG(!memcmp(mi[0], mi[1], sizeof mi[0]) && !memcmp(pm[0], pm[1], sizeof pm[0]) && !memcmp(cube[0], cube[1], sizeof cube[0]),
+              "chunks of one signal for the host's budget: other results");
+    CHECK(pac_plan(&d, S, N, 4096, &small, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "on the host"));
+    memset(&pd, 0, sizeof pd);
+    pd.budget_bytes = full.bytes - 2 * (full.bytes - small.bytes); /* the filters fit, no signal's staging */
+    d.pool = tp_create(&pd, NULL);
+    CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "budget") &&
+                  tp_get_stats(d.pool).live_blocks == 0,
+              "%s", err);
+    tp_destroy(d.pool);
+    printf("  host memory of a device run: %.1f KiB planned in chunks of %d, %.1f KiB in chunks of one\n", (double)full.bytes / 1024.0,
+           (int)T_CHUNK, (double)small.bytes / 1024.0);
+}
+
 /* what needs no device: the backend's choice and its errors */
 static void test_backend_selection(void)
 {
@@ -469,10 +525,12 @@ int main(void)
     if (has_device()) {
         RUN(test_device_equals_cpu_float32);
         RUN(test_device_on_reference_data);
+        RUN(test_device_host_budget);
         RUN(test_device_budget_and_every_surrogate);
     } else {
         printf("skipped test_device_equals_cpu_float32: no CUDA device here\n");
         printf("skipped test_device_on_reference_data: no CUDA device here\n");
+        printf("skipped test_device_host_budget: no CUDA device here\n");
         printf("skipped test_device_budget_and_every_surrogate: no CUDA device here\n");
     }
 #if defined(PAC_TEST_EMULATE_CUDA)
