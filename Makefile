@@ -63,7 +63,7 @@ $(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h test
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_pacgpu.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 # pacgpu's CUDA backend (PACGPU_USE_CUDA), when nvcc exists: sm_90 code and PTX for newer GPUs
-cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda $(B)/bench_pac_cuda_columns
+cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda $(B)/bench_pac_cuda_columns $(B)/pac_cuda
 $(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h | $(B)
 	$(if $(NVCC),,@echo "make cuda: nvcc (the CUDA toolkit) not found" && false)
 	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
@@ -73,6 +73,12 @@ $(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/tes
 $(B)/test_pacgpu_cuda_emu: tests/test_pacgpu_cuda.cu tests/cuda_emu.h pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h | $(B)
 	$(CXX) -std=c++14 -x c++ -O2 -g $(WARN) -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
 	    -o $@ -lm -lpthread
+
+# the pac example with the CUDA backend (--backend auto takes the GPU when one answers)
+$(B)/pac_cuda: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
+	$(if $(NVCC),,@echo "pac_cuda: nvcc (the CUDA toolkit) not found" && false)
+	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -DPACGPU_USE_CUDA $(filter -D%,$(ZLIB)) -Xcompiler -Wall,-Wextra -x cu -c examples/pac.c -o $(B)/pac_cuda.o
+	$(NVCC) $(CUDA_ARCH) $(filter -D%,$(ZLIB)) $(B)/pac_cuda.o $(COMMON_SRC) -o $@ -lcufft -lm -lpthread $(filter -l%,$(ZLIB))
 
 # the same benchmark with the CUDA backend (--backend cuda), for a machine with a GPU
 $(B)/bench_pac_cuda: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy.c examples/common/util.c | $(B)

@@ -23,7 +23,8 @@ variant() {
 }
 
 build_all() {
-    make -s -j8 build/bench_pac build/bench_pac_cuda build/test_pacgpu_cuda || return 1
+    make -s -j8 build/bench_pac build/bench_pac_cuda build/test_pacgpu_cuda build/pac build/pac_cuda || return 1
+    cc -O2 tests/npy_compare.c examples/common/npy.c examples/common/util.c -lm -o build/npy_compare || return 1
     variant runs & variant columns -DPAC__CUDA_RUNS=0 & variant runs4 -DPAC__RUNS_BANDS=4 &
     wait
     for v in runs columns runs4; do [ -x "build/bench_pac_$v" ] || return 1; done
@@ -38,7 +39,7 @@ tool() { # the path of an NVIDIA tool, on the PATH or in its usual folders
     command -v "$1" 2>/dev/null || ls /usr/local/cuda/bin/"$1" /opt/nvidia/nsight-compute/*/"$1" 2>/dev/null | head -1
 }
 
-BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 test_pacgpu_cuda"
+BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 test_pacgpu_cuda pac pac_cuda npy_compare"
 if [ "${1:-}" = prebuild ]; then
     build_all && mkdir -p .devbin && (cd build && cp $BINS ../.devbin/) && exit 0
     exit 1
@@ -54,6 +55,13 @@ fi
     fi
     echo "== device tests"
     timeout 120 build/test_pacgpu_cuda
+    echo "== the pac example on the GPU: the demo's signal (20 x 2048), 30 x 30 bands, 100 surrogates, vs the CPU's"
+    build/pac --demo --out /tmp/pacdemo >/dev/null
+    for b in cuda cpu; do
+        timeout 60 build/pac_cuda --backend $b --signal /tmp/pacdemo/pac_signal.npy --fs 512 --pha-bands mres --amp-bands mres \
+            --n-perm 100 --out /tmp/pac_$b.npy --png "$OUT/pac_${b}_comodulogram.png"
+    done
+    build/npy_compare /tmp/pac_cuda.npy /tmp/pac_cpu.npy 0 5e-5
     echo "== issue 6's case: 64 x 2048 at 512 Hz, 30 x 30 bands (mres), tensorpac's MI"
     build/bench_pac --synthetic 64,2048 --save /tmp/pac_x.npy
     for v in runs columns runs4; do

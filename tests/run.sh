@@ -245,7 +245,18 @@ build pac_cli $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_CLI_SRC $LIBS \
         ! $B/pac_cli --signal tests/data/pac/signal.npy --fs 100 --pha-bands lres --amp-bands lres --out $B/x.npy 2>/dev/null &&
         ! $B/pac_cli --signal nonexistent.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy 2>/dev/null &&
         ! $B/pac_cli --fs -3 2>/dev/null && ! $B/pac_cli --surrogate shuffle 2>/dev/null &&
-        ! $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy --z-out $B/z.npy 2>/dev/null"
+        ! $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy --z-out $B/z.npy 2>/dev/null &&
+        ! $B/pac_cli --backend gpu 2>/dev/null &&
+        $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy --backend cuda 2>&1 |
+            grep -q 'no CUDA backend' && [ ! -e $B/x.npy ]"
+if NVCC=$(tools/detect.sh nvcc); then # the same program built by nvcc with the backend: the GPU where one answers, else the CPU
+    step "build pac_cuda (nvcc)" make -s build/pac_cuda \
+        && step "pac_cuda equals tensorpac (--backend auto: the GPU's float32 within 5e-5, or the CPU's exactly)" sh -c "
+            build/pac_cuda --signal tests/data/pac/signal.npy --fs 512 --pha-bands tests/data/pac/f_pha.npy \
+                --amp-bands tests/data/pac/f_amp.npy --mi tensorpac --out $B/cuda_mi.npy >$B/cuda_mi.txt &&
+            if grep -q 'on the GPU' $B/cuda_mi.txt; then tol='0 5e-5'; else tol=1e-10; fi &&
+            $B/npy_compare $B/cuda_mi.npy tests/data/pac/mi_tensorpac.npy \$tol >/dev/null"
+fi
 
 LNM_SRC="examples/lnm.c examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c examples/common/util.c"
 build lnm_cli $CC $TFLAGS -D_DEFAULT_SOURCE $LNM_SRC $LIBS \

@@ -14,6 +14,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" { /* C++ and nvcc builds of the examples link the C objects */
+#endif
+
 typedef struct nifti_image {
     int ndim;              /* 1..7 */
     size_t dim[7];         /* i, j, k, t, ... (i fastest in memory) */
@@ -32,5 +36,9 @@ int nifti_write(const char *path, const nifti_image *img, char *err, size_t errc
 void nifti_free(nifti_image *img);
 /* Identity-rotation affine with the given voxel size and origin (world of voxel 0,0,0). */
 void nifti_affine_scaled(double affine[4][4], const double voxel_mm[3], const double origin[3]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

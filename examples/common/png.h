@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" { /* C++ and nvcc builds of the examples link the C objects */
+#endif
+
 /* RGB image, rows top to bottom. */
 typedef struct png_canvas {
     int w, h;
@@ -42,5 +46,9 @@ int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, con
 
 /* Default options (no labels, index axes, auto range, no marker). */
 png_heatmap_opts png_heatmap_defaults(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 #ifndef EXAMPLES_PROGRESS_H
 #define EXAMPLES_PROGRESS_H
 
+#ifdef __cplusplus
+extern "C" { /* C++ and nvcc builds of the examples link the C objects */
+#endif
+
 typedef struct progress_bar {
     const char *label;
     double start, last_draw;
@@ -23,5 +27,9 @@ void progress_end(progress_bar *bar);
 int progress_callback(void *user, double fraction);
 /* Monotonic seconds, for the examples' timing lines. */
 double progress_now(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
