@@ -415,6 +415,7 @@ PACDEF const char *pac_build_info(void);
 #if defined(PACGPU_IMPLEMENTATION) && !defined(PACGPU_IMPLEMENTATION_INCLUDED)
 #define PACGPU_IMPLEMENTATION_INCLUDED
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -2642,6 +2643,10 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
     if (pac__gpu_pick_cells(e, &g) != PAC_OK) goto out;
     if (pac__gpu_staging_chunk(e, &g) != PAC_OK) goto out;
+    { /* cufftMakePlan1d takes int sizes: a batch's elements (chunk x band pairs x length) within int */
+        size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g.pairs[0] > g.pairs[1] ? g.pairs[0] : g.pairs[1];
+        while (g.chunk > 1 && (double)g.chunk * (double)pm * (double)(lfm > e->lh ? lfm : e->lh) > (double)INT_MAX) g.chunk /= 2;
+    }
     while (g.chunk > 1 && (!pac__gpu_bytes(e, &g, g.chunk) || pac__gpu_bytes(e, &g, g.chunk) > g.pool.budget / 2))
         g.chunk /= 2; /* half the budget for the buffers, the rest for cuFFT's work area */
     if (cudaStreamCreate(&g.stream) != cudaSuccess) {
