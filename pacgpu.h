@@ -174,7 +174,9 @@
    pac__k_runs: per (signal, phase band, group of up to 32 amplitude bands) the samples sorted by
    bin once, the group's amplitudes in shared memory, and each thread summing four surrogates'
    histograms of one band in registers, sample by sample of each bin's run; each MI is stored, then
-   taken in surrogate order (Welford) by pac__k_stats. Otherwise pac__k_cells: a block per (signal,
+   taken in surrogate order (Welford) by pac__k_stats. Longer signals (rows of one band once: n up
+   to 29,000) take it with each row stored once, a shifted offset wrapping to the row's start (an
+   unsigned minimum more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per (signal,
    phase band, amplitude band), each thread summing its samples by bin into its own column of shared
    memory, a warp per bin adding the columns, for the MI and then each surrogate. The per-element
    logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI of a
@@ -379,7 +381,8 @@ typedef struct pac_device_info {
     size_t bytes;               /* device memory held at most: the buffers and cuFFT's work area */
     size_t budget;              /* the device budget: desc.device_fraction of the free memory */
     size_t chunk;               /* signals a chunk */
-    int runs_kernel;            /* the surrogates' cells by 1: pac__k_runs, 0: pac__k_cells (section 11) */
+    int runs_kernel;            /* the surrogates' cells by 1: pac__k_runs with its rows twice, 2: once (long
+                                   signals), 0: pac__k_cells (section 11) */
 } pac_device_info;
 
 /* Chooses a plan for n_signals x n_times samples that fits budget bytes (0: the pool's budget,
@@ -2048,6 +2051,7 @@ typedef struct pac__gpu {
     int runs;                             /* cells by pac__k_runs (else pac__k_cells) */
     int keep_vals;                        /* vals wanted */
     unsigned ag;                          /* its amplitude bands per block, a power of two <= 32 */
+    unsigned copies;                      /* of each amplitude row in its shared memory: 2, or 1 (wrap) */
     size_t runs_shared;                   /* its dynamic shared memory */
     unsigned runs_threads;                /* its threads a block */
     pac__staging h;                       /* host staging, one block from hpool */
@@ -2064,6 +2068,9 @@ typedef struct pac__gpu {
 
 #ifndef PAC__CUDA_RUNS
 #define PAC__CUDA_RUNS 1 /* 0: always pac__k_cells (to compare the two on a device) */
+#endif
+#ifndef PAC__RUNS_WRAP
+#define PAC__RUNS_WRAP 0 /* 1: pac__k_runs stores the rows once (offsets wrap) even where they fit twice */
 #endif
 #ifndef PAC__RUNS_BANDS
 #define PAC__RUNS_BANDS 32 /* pac__k_runs: at most this many amplitude bands a block (a power of two) */
@@ -2232,21 +2239,24 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
    (a broadcast, for PAC__RUNS_SHIFTS sums) and the lanes of a surrogate one row; the host orders
    the surrogates so that those a warp reads together are shifted by distinct residues mod
    32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
-   Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. */
+   Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
+   rows are stored once, for signals too long to store twice (or PAC__RUNS_WRAP): a shifted
+   offset past the last row wraps to the first, a compare and a predicated subtract more an
+   update, in place of half the shared memory. */
 #ifndef PAC__RUNS_SHIFTS
 #define PAC__RUNS_SHIFTS 4
 #endif
 __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *counts, const float *amp, unsigned n, size_t n_sig,
                                    size_t s0, size_t np, size_t na, unsigned ag, size_t groups, const double *wt, const int *ok,
                                    const int64_t *shifts, const uint32_t *task_k, size_t n_perm, size_t cells, double nan_value,
-                                   double *vals)
+                                   unsigned copies, double *vals)
 {
-    PAC__DYNAMIC_SHARED(float, pac__amp_t); /* 2n x ag amplitudes, then the sorted samples' row offsets in bytes */
+    PAC__DYNAMIC_SHARED(float, pac__amp_t); /* copies x n x ag amplitudes, then the sorted samples' row offsets in bytes */
     __shared__ unsigned start[PAC_N_BINS + 1];
     __shared__ double weight[PAC_N_BINS];
     size_t blk = blockIdx.x, grp = blk % groups, q = blk / groups % np, s = blk / groups / np, series = q * n_sig + s0 + s;
     size_t a0 = grp * ag, nag = na - a0 < ag ? na - a0 : ag, cell0 = (s * np + q) * na + a0, i, base;
-    unsigned *row = (unsigned *)(pac__amp_t + (size_t)2 * n * ag);
+    unsigned *row = (unsigned *)(pac__amp_t + (size_t)copies * n * ag), span = n * ag * 4; /* a copy's bytes */
     const unsigned char *bq = bins + series * n;
     unsigned tid = threadIdx.x, nt = blockDim.x, lane = tid % 32, per_warp = 32 / ag, a = lane % ag, j, t, u;
     unsigned stride = nt / 32 * per_warp * PAC__RUNS_SHIFTS;
@@ -2268,7 +2278,8 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
     }
     for (i = tid; i < nag * n; i += nt) {
         float v = amp[(s * na + a0 + i / n) * n + i % n];
-        pac__amp_t[i % n * ag + i / n] = v, pac__amp_t[(i % n + n) * ag + i / n] = v;
+        pac__amp_t[i % n * ag + i / n] = v;
+        if (copies == 2) pac__amp_t[(i % n + n) * ag + i / n] = v;
     }
     __syncthreads();
     if (a >= nag) return;
@@ -2287,10 +2298,25 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
                 unsigned r;
                 PAC__UNROLL
                 for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] = 0.0f;
-                for (r = start[j]; r < start[j + 1]; r++) {
-                    unsigned at = row[r];
+                if (copies == 2)
+                    for (r = start[j]; r < start[j + 1]; r++) {
+                        unsigned at = row[r];
+                        PAC__UNROLL
+                        for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] += *(const float *)(at_shift[u] + at);
+                    }
+                else { /* off[u]: the shift's bytes and the band's; at + off[u] - span wraps below 0 to
+                          past 2^31 unless the time wrapped, so the smaller of the two is the row */
+                    unsigned off[PAC__RUNS_SHIFTS];
                     PAC__UNROLL
-                    for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] += *(const float *)(at_shift[u] + at);
+                    for (u = 0; u < PAC__RUNS_SHIFTS; u++) off[u] = (unsigned)(at_shift[u] - (const unsigned char *)pac__amp_t);
+                    for (r = start[j]; r < start[j + 1]; r++) {
+                        unsigned at = row[r];
+                        PAC__UNROLL
+                        for (u = 0; u < PAC__RUNS_SHIFTS; u++) {
+                            unsigned o = at + off[u], w = o - span;
+                            sum[u] += *(const float *)((const unsigned char *)pac__amp_t + (o < w ? o : w));
+                        }
+                    }
                 }
                 PAC__UNROLL
                 for (u = 0; u < PAC__RUNS_SHIFTS; u++) pac__mi_add_bin(sum[u], weight[j], &total[u], &ulogu[u]);
@@ -2514,7 +2540,7 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
             size_t groups = (na + g->ag - 1) / g->ag;
             PAC__LAUNCH_COOPERATIVE(pac__k_runs, (unsigned)(rows * np * groups), g->runs_threads, g->runs_shared, g->stream,
                                     (g->bins, g->counts, g->amp, (unsigned)e->n, e->n_sig, s0, np, na, g->ag, groups, g->wt, g->ok,
-                                     g->shifts, g->task_k, e->n_perm, cells, 0.0 / 0.0, g->vals));
+                                     g->shifts, g->task_k, e->n_perm, cells, 0.0 / 0.0, g->copies, g->vals));
             PAC__LAUNCHED(e, "the cells' values");
             PAC__LAUNCH(pac__k_stats, pac__grid(cells), 0, g->stream, (g->vals, cells, e->n_perm, g->res));
             PAC__LAUNCHED(e, "the cells' statistics");
@@ -2592,20 +2618,31 @@ static pac_result pac__gpu_size_runs(pac__eng *e, pac__gpu *g)
     return PAC_OK;
 }
 
-/* pac__k_runs when at least four amplitude bands (or all, if fewer) fit in the shared memory a
-   block may opt into, the samples' indices fit in 16 bits and the surrogates fill its blocks;
-   else pac__k_cells, whose shared memory does not grow with n */
+/* The most amplitude bands (a power of two, at most ag) whose rows, `copies` times, and the
+   sorted offsets fit in optin bytes of shared memory with the kernel's static arrays (0: none) */
+static unsigned pac__runs_bands(size_t n, unsigned ag, unsigned copies, int optin)
+{
+    while (ag > 0 && (double)n * (4.0 * copies * ag + 4.0) + 512.0 > (double)optin) ag /= 2;
+    return ag;
+}
+
+/* pac__k_runs when the surrogates fill its blocks and at least four amplitude bands (or all, if
+   fewer) fit twice in the shared memory a block may opt into; else, for longer signals, at least
+   one band stored once (copies = 1, the offsets wrap); else pac__k_cells, whose shared memory
+   does not grow with n */
 static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
 {
-    size_t na = e->n_band[1], need;
+    size_t na = e->n_band[1];
+    unsigned most, need;
     int optin = 0;
     cudaError_t ce = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, e->device);
     if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the device's shared memory", cudaGetErrorString(ce));
-    for (g->ag = PAC__RUNS_BANDS; g->ag > 1 && g->ag / 2 >= na; g->ag /= 2) continue;
-    need = g->ag < 4 ? g->ag : 4;
-    while (g->ag > 0 && (double)e->n * (8.0 * g->ag + 4.0) + 512.0 > (double)optin) g->ag /= 2; /* + its static arrays */
+    for (most = PAC__RUNS_BANDS; most > 1 && most / 2 >= na; most /= 2) continue;
+    need = most < 4 ? most : 4;
+    g->copies = 2, g->ag = pac__runs_bands(e->n, most, 2, optin);
+    if (g->ag < need || PAC__RUNS_WRAP) g->copies = 1, g->ag = pac__runs_bands(e->n, most, 1, optin), need = 1;
     g->runs = PAC__CUDA_RUNS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
-    g->runs_shared = g->runs ? e->n * (8 * (size_t)g->ag + 4) : 0;
+    g->runs_shared = g->runs ? e->n * (4 * (size_t)g->copies * g->ag + 4) : 0;
     g->keep_vals = g->runs || e->out.surrogates || e->out.p_maxstat;
     return g->runs ? pac__gpu_size_runs(e, g) : PAC_OK;
 }
@@ -2704,7 +2741,7 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     if (e->out.device) {
         pac_device_info *info = e->out.device;
         memcpy(info->ms, g.ms, sizeof g.ms);
-        info->bytes = g.pool.peak, info->budget = g.pool.budget, info->chunk = g.chunk, info->runs_kernel = g.runs;
+        info->bytes = g.pool.peak, info->budget = g.pool.budget, info->chunk = g.chunk, info->runs_kernel = g.runs ? 3 - (int)g.copies : 0;
     }
 out:
     pac__gpu_free(&g);

@@ -166,7 +166,7 @@ int main(int argc, char **argv)
         snprintf(dev_line, sizeof dev_line,
                  " device_phases_ms=%.3f device_amps_ms=%.3f device_cells_ms=%.3f device_ms=%.3f device_mb=%.1f chunk=%zu cells=%s",
                  median(dev[0], reps), median(dev[1], reps), median(dev[2], reps), median(dev[3], reps),
-                 (double)info.bytes / 1048576.0, info.chunk, info.runs_kernel ? "runs" : "columns");
+                 (double)info.bytes / 1048576.0, info.chunk, info.runs_kernel == 1 ? "runs" : info.runs_kernel == 2 ? "runs1" : "columns");
     memcpy(wall_sorted, walls, reps * sizeof(double));
     qsort(wall_sorted, reps, sizeof(double), by_value);
     if (compare) {

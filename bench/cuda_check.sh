@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/cuda_check.sh - what pacgpu's CUDA backend needs checked on a GPU, in one call of the
 # device tool (15 minutes a session): build, the device tests (device vs CPU float32 and vs
-# tensorpac's reference), issue 6's benchmark case with each cell kernel, the large case,
+# tensorpac's reference), the pac example on the GPU, issue 6's benchmark case with each cell
+# kernel (runs: rows twice; once: rows once, PAC__RUNS_WRAP; runs4: 4 bands a block; columns),
+# the large case (its rows fit only once) with the runs and the column kernel,
 # compute-sanitizer and one Nsight Compute profile of each cell kernel; a table of the device
 # times last. Each step has its own time limit, so one that hangs costs only its own. Logs go to
 # $OUT (the device tool's folder that comes back) or bench/out. When the machine cannot build
@@ -25,9 +27,9 @@ variant() {
 build_all() {
     make -s -j8 build/bench_pac build/bench_pac_cuda build/test_pacgpu_cuda build/pac build/pac_cuda || return 1
     cc -O2 tests/npy_compare.c examples/common/npy.c examples/common/util.c -lm -o build/npy_compare || return 1
-    variant runs & variant columns -DPAC__CUDA_RUNS=0 & variant runs4 -DPAC__RUNS_BANDS=4 &
+    variant runs & variant columns -DPAC__CUDA_RUNS=0 & variant runs4 -DPAC__RUNS_BANDS=4 & variant once -DPAC__RUNS_WRAP=1 &
     wait
-    for v in runs columns runs4; do [ -x "build/bench_pac_$v" ] || return 1; done
+    for v in runs columns runs4 once; do [ -x "build/bench_pac_$v" ] || return 1; done
 }
 
 bench() { # bench NAME ARGS...: one key=value line, tagged with the variant
@@ -39,7 +41,7 @@ tool() { # the path of an NVIDIA tool, on the PATH or in its usual folders
     command -v "$1" 2>/dev/null || ls /usr/local/cuda/bin/"$1" /opt/nvidia/nsight-compute/*/"$1" 2>/dev/null | head -1
 }
 
-BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 test_pacgpu_cuda pac pac_cuda npy_compare"
+BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 bench_pac_once test_pacgpu_cuda pac pac_cuda npy_compare"
 if [ "${1:-}" = prebuild ]; then
     build_all && mkdir -p .devbin && (cd build && cp $BINS ../.devbin/) && exit 0
     exit 1
@@ -64,13 +66,14 @@ fi
     build/npy_compare /tmp/pac_cuda.npy /tmp/pac_cpu.npy 0 5e-5
     echo "== issue 6's case: 64 x 2048 at 512 Hz, 30 x 30 bands (mres), tensorpac's MI"
     build/bench_pac --synthetic 64,2048 --save /tmp/pac_x.npy
-    for v in runs columns runs4; do
+    for v in runs columns runs4 once; do
         for p in 0 200; do bench $v --input /tmp/pac_x.npy --n-perm $p --reps 20; done
     done
     bench runs --input /tmp/pac_x.npy --n-perm 100 --reps 20 # with 200: the cells' cost a surrogate
     bench runs --input /tmp/pac_x.npy --n-perm 200 --reps 20 --precision f64
     echo "== the large case: 512 x 20,000, 50 x 50 bands (hres), Tort's MI, 1000 surrogates"
-    bench runs --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 3
+    bench runs --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 3 # pac__k_runs, rows once (runs1)
+    bench columns --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 1
     echo "== compute-sanitizer (memcheck, racecheck, synccheck) on the device tests"
     CS=$(tool compute-sanitizer)
     if [ -n "$CS" ]; then

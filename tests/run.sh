@@ -158,6 +158,7 @@ fi
 EMU="-std=c++14 -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c -lm -lpthread"
 build pacgpu_cuda_emu g++ $EMU && run_suite "pacgpu CUDA emulated" "$B/pacgpu_cuda_emu"
 build pacgpu_cuda_emu_columns g++ -DPAC__CUDA_RUNS=0 $EMU && run_suite "pacgpu CUDA emulated, column kernel only" "$B/pacgpu_cuda_emu_columns"
+build pacgpu_cuda_emu_once g++ -DPAC__RUNS_WRAP=1 $EMU && run_suite "pacgpu CUDA emulated, runs kernel rows once" "$B/pacgpu_cuda_emu_once"
 if have clang && [ -x "$B/san_probe" ]; then
     build pacgpu_cuda_emu_asan clang++ $SAN $EMU && run_suite "pacgpu CUDA emulated ASan+UBSan" "$B/pacgpu_cuda_emu_asan"
 fi

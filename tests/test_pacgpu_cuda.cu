@@ -153,7 +153,7 @@ static void test_device_equals_cpu_float32(void)
         CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
         CHECK_MSG(ms[0] > 0 && ms[1] > 0 && ms[2] > 0 && ms[0] + ms[1] + ms[2] <= ms[3] * (1 + 1e-6) + 1e-3,
                   "device ms: phases %g, amplitudes %g, cells %g, whole %g", ms[0], ms[1], ms[2], ms[3]);
-        CHECK_MSG(info.bytes > 0 && info.bytes <= info.budget && info.chunk == T_CHUNK && info.runs_kernel == !!PAC__CUDA_RUNS,
+        CHECK_MSG(info.bytes > 0 && info.bytes <= info.budget && info.chunk == T_CHUNK && info.runs_kernel == (PAC__CUDA_RUNS ? 2 - !PAC__RUNS_WRAP : 0),
                   "device: %zu bytes of %zu, chunk %zu, runs kernel %d", info.bytes, info.budget, info.chunk, info.runs_kernel);
         printf("  device ms: phases %.3g, amplitudes %.3g, cells %.3g, whole %.3g; %.2f MiB\n", ms[0], ms[1], ms[2], ms[3],
                (double)info.bytes / 1048576.0);
@@ -441,7 +441,7 @@ static void test_emulated_block_limits(void)
         memset(&di, 0, sizeof di);
         o.mi = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.device = &di;
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]);
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && di.runs_kernel == !!PAC__CUDA_RUNS, "limit %d: %s", limit[k], err);
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && !di.runs_kernel == !PAC__CUDA_RUNS, "limit %d: %s", limit[k], err);
     }
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), 0);
     for (k = 1; k < 3; k++)
@@ -454,6 +454,37 @@ static void test_emulated_block_limits(void)
                   emu_live() == 0,
               "%s", err);
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_cells), 0);
+}
+
+/* pac__k_runs with its rows stored once (offsets that wrap), chosen when twice does not fit:
+   the same bits as twice */
+static void test_emulated_rows_once(void)
+{
+    enum { S = 3, N = 600, P = 3, A = 4, CELLS = S * P * A, PERM = 100 };
+    static double x[S * N], pha[2 * P], amp[2 * A], mi[2][CELLS], z[2][CELLS], cube[2][PERM * CELLS];
+    int saved = emu.shared_optin, k;
+    pac_desc d;
+    pac_output o;
+    pac_device_info di[2];
+    char err[300];
+    rng = 17;
+    make_signals(x, S, N);
+    bands(pha, P, amp, A);
+    memset(&d, 0, sizeof d);
+    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32;
+    d.surrogates = PAC_SURR_TIME_LAG, d.n_perm = PERM, d.seed = 11, d.backend = PAC_BACKEND_CUDA;
+    for (k = 0; k < 2; k++) {
+        memset(&o, 0, sizeof o);
+        memset(&di[k], 0, sizeof di[k]);
+        o.mi = mi[k], o.z = z[k], o.surrogates = cube[k], o.device = &di[k];
+        emu.shared_optin = k ? N * (4 * 4 + 4) + 512 : saved; /* four bands fit once, not twice */
+        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    }
+    emu.shared_optin = saved;
+    CHECK_MSG(di[0].runs_kernel == (PAC__CUDA_RUNS ? 2 - !PAC__RUNS_WRAP : 0) && di[1].runs_kernel == (PAC__CUDA_RUNS ? 2 : 0),
+              "runs kernels %d and %d", di[0].runs_kernel, di[1].runs_kernel);
+    CHECK_MSG(!memcmp(mi[0], mi[1], sizeof mi[0]) && !memcmp(z[0], z[1], sizeof z[0]) && !memcmp(cube[0], cube[1], sizeof cube[0]),
+              "the rows stored once: other results");
 }
 
 /* pac__k_runs' surrogate order: a permutation of 0..n_perm whose aligned groups of 32 / ag have
@@ -537,6 +568,7 @@ int main(void)
     RUN(test_emulated_failures);
     RUN(test_emulated_small_device);
     RUN(test_emulated_block_limits);
+    RUN(test_emulated_rows_once);
     RUN(test_emulator_catches_divergence);
     RUN(test_runs_task_order);
     emu_shutdown();
