@@ -1753,6 +1753,15 @@ PAC_HD static inline void pac__hilbert_mul(size_t t, size_t lh, double *re, doub
     else *re = -*im, *im = r;                        /* times +i */
 }
 
+/* A byte offset o < 2 span into rows span bytes long stored once: o, or o - span past their end.
+   o - span wraps past 2^32 - span unless o reached span, so the smaller (unsigned) is the row
+   (span < 2^31): the CUDA runs kernel's wrap in one minimum. */
+PAC_HD static inline unsigned pac__wrap_offset(unsigned o, unsigned span)
+{
+    unsigned w = o - span;
+    return o < w ? o : w;
+}
+
 /* The amplitude of a filtered sample y and its Hilbert transform h (times the scale inv) */
 PAC_HD static inline double pac__amplitude(double y, double h, double inv)
 {
@@ -2304,18 +2313,15 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
                         PAC__UNROLL
                         for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] += *(const float *)(at_shift[u] + at);
                     }
-                else { /* off[u]: the shift's bytes and the band's; at + off[u] - span wraps below 0 to
-                          past 2^31 unless the time wrapped, so the smaller of the two is the row */
+                else { /* off[u]: the shift's bytes and the band's (under 4 ag, so the wrap needs no band) */
                     unsigned off[PAC__RUNS_SHIFTS];
                     PAC__UNROLL
                     for (u = 0; u < PAC__RUNS_SHIFTS; u++) off[u] = (unsigned)(at_shift[u] - (const unsigned char *)pac__amp_t);
                     for (r = start[j]; r < start[j + 1]; r++) {
                         unsigned at = row[r];
                         PAC__UNROLL
-                        for (u = 0; u < PAC__RUNS_SHIFTS; u++) {
-                            unsigned o = at + off[u], w = o - span;
-                            sum[u] += *(const float *)((const unsigned char *)pac__amp_t + (o < w ? o : w));
-                        }
+                        for (u = 0; u < PAC__RUNS_SHIFTS; u++)
+                            sum[u] += *(const float *)((const unsigned char *)pac__amp_t + pac__wrap_offset(at + off[u], span));
                     }
                 }
                 PAC__UNROLL

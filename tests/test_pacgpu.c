@@ -388,6 +388,25 @@ static void test_mi_from_sums(void)
     CHECK(pac__mi_sums(0, 0) == 0 && pac__mi_cell(h, 1, w) == 0);
 }
 
+/* The CUDA runs kernel's wrap of an offset into rows stored once: o, or o - span from span on,
+   at the edges and at random, for spans up to 2^31 - 1 */
+static void test_wrap_offset(void)
+{
+    static const unsigned spans[] = {4, 12, 8192, 80000, 232448, 0x7fffffffu};
+    uint64_t st = 7;
+    size_t i;
+    int k, bad = 0;
+    for (i = 0; i < sizeof spans / sizeof *spans; i++) {
+        unsigned span = spans[i], edge[6];
+        edge[0] = 0, edge[1] = span - 1, edge[2] = span, edge[3] = span + 1, edge[4] = 2 * span - 1, edge[5] = span / 2;
+        for (k = 0; k < 6 + 1000; k++) {
+            unsigned o = k < 6 ? edge[k] : (unsigned)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (2 * span);
+            bad += pac__wrap_offset(o, span) != (o >= span ? o - span : o);
+        }
+    }
+    CHECK_MSG(bad == 0, "%d offsets wrapped wrongly", bad);
+}
+
 /* tensorpac's 20 swap-block surrogates (replayed from its cut points) and z-scores */
 static void test_surrogates_against_tensorpac(void)
 {
@@ -986,6 +1005,7 @@ int main(void)
     RUN(test_mi_against_tensorpac);
     RUN(test_mi_edges);
     RUN(test_mi_from_sums);
+    RUN(test_wrap_offset);
     RUN(test_histogram_variants);
     RUN(test_surrogates_against_tensorpac);
     RUN(test_band_presets);
