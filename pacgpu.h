@@ -189,7 +189,8 @@
    PAC_ERR_BUDGET; every CUDA and cuFFT call is checked (PAC_ERR_DEVICE with the step and CUDA's
    message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on another
    signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's MI
-   down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Host memory comes
+   down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Progress (and
+   cancelling) per chunk: chunks hold all the signals, or past 1,024 a sixteenth of them. Host memory comes
    from desc.pool as on the CPU path: the filters' design (one worker) and one block staging a
    chunk (its samples, its cells' statistics, every surrogate's MI for the cube or p_maxstat;
    every series' counts and weights). pac_plan picks the largest chunk whose staging fits the
@@ -1685,6 +1686,16 @@ static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
 #define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
 #endif
 
+/* The most signals a chunk of the CUDA path takes (up to cap): all, or, for more than 64 x 16,
+   a sixteenth of them, so that a long run reports progress (and can be cancelled) at least 16
+   times a pass; 64 signals' cells keep a device busy */
+static size_t pac__gpu_chunk_cap(size_t n_sig, size_t cap)
+{
+    size_t step = n_sig / 16 + (n_sig % 16 != 0), most = step > 64 ? step : 64;
+    most = most < cap ? most : cap;
+    return n_sig < most ? n_sig : most;
+}
+
 /* The CUDA path's host staging for chunks of `chunk` signals: what does not grow with the chunk
    (every series' counts, weights and flag; the runs kernel's order, counted whether it runs or
    not) plus per signal its samples, its cells' four statistics and, for the surrogate cube or
@@ -1715,11 +1726,11 @@ static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk,
     return off;
 }
 
-/* The most signals a chunk of the CUDA path may hold with its staging within `left` bytes of
-   the pool (0: not even one) */
+/* The most signals a chunk of the CUDA path may hold (pac__gpu_chunk_cap) with its staging within
+   `left` bytes of the pool (0: not even one) */
 static size_t pac__staging_chunk(const pac__eng *e, int planning, size_t left)
 {
-    size_t lo = 0, hi = e->n_sig < PAC__GPU_CHUNK_CAP ? e->n_sig : PAC__GPU_CHUNK_CAP, slack = 4096 + 64;
+    size_t lo = 0, hi = pac__gpu_chunk_cap(e->n_sig, PAC__GPU_CHUNK_CAP), slack = 4096 + 64;
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2, b = pac__staging_layout(e, planning, mid, NULL, NULL);
         if (b != SIZE_MAX && b + slack <= left) lo = mid;

@@ -320,6 +320,16 @@ static void test_device_host_budget(void)
            (int)T_CHUNK, (double)small.bytes / 1024.0);
 }
 
+/* chunks of all the signals, or of a sixteenth of them past 64 x 16, so a long run reports
+   progress at least 16 times a pass */
+static void test_chunk_cap(void)
+{
+    static const size_t n[7] = {1, 5, 64, 100, 1024, 1025, 10000}, want[7] = {1, 5, 64, 64, 64, 65, 625};
+    int i;
+    for (i = 0; i < 7; i++) CHECK_MSG(pac__gpu_chunk_cap(n[i], (size_t)-1) == want[i], "%zu signals", n[i]);
+    CHECK(pac__gpu_chunk_cap(10000, 7) == 7 && pac__gpu_chunk_cap(3, 7) == 3);
+}
+
 /* what needs no device: the backend's choice and its errors */
 static void test_backend_selection(void)
 {
@@ -553,6 +563,7 @@ static void test_emulator_catches_divergence(void)
 int main(void)
 {
     RUN(test_backend_selection);
+    RUN(test_chunk_cap);
     if (has_device()) {
         RUN(test_device_equals_cpu_float32);
         RUN(test_device_on_reference_data);
