@@ -190,7 +190,7 @@
    message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on another
    signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's MI
    down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Progress (and
-   cancelling) per chunk: chunks hold all the signals, or past 1,024 a sixteenth of them. Host memory comes
+   cancelling) per chunk: chunks of at most 64 signals, or a sixteenth of them past 1,024. Host memory comes
    from desc.pool as on the CPU path: the filters' design (one worker) and one block staging a
    chunk (its samples, its cells' statistics, every surrogate's MI for the cube or p_maxstat;
    every series' counts and weights). pac_plan picks the largest chunk whose staging fits the
@@ -1686,9 +1686,9 @@ static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
 #define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
 #endif
 
-/* The most signals a chunk of the CUDA path takes (up to cap): all, or, for more than 64 x 16,
-   a sixteenth of them, so that a long run reports progress (and can be cancelled) at least 16
-   times a pass; 64 signals' cells keep a device busy */
+/* The most signals a chunk of the CUDA path takes (up to cap): 64, whose cells keep a device
+   busy, or a sixteenth of them past 64 x 16, so that a long run reports progress (and can be
+   cancelled) every 64 signals or 16 times a pass */
 static size_t pac__gpu_chunk_cap(size_t n_sig, size_t cap)
 {
     size_t step = n_sig / 16 + (n_sig % 16 != 0), most = step > 64 ? step : 64;

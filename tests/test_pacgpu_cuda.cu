@@ -320,8 +320,8 @@ static void test_device_host_budget(void)
            (int)T_CHUNK, (double)small.bytes / 1024.0);
 }
 
-/* chunks of all the signals, or of a sixteenth of them past 64 x 16, so a long run reports
-   progress at least 16 times a pass */
+/* chunks of at most 64 signals, or a sixteenth of them past 64 x 16: a long run reports
+   progress every 64 signals or 16 times a pass */
 static void test_chunk_cap(void)
 {
     static const size_t n[7] = {1, 5, 64, 100, 1024, 1025, 10000}, want[7] = {1, 5, 64, 64, 64, 65, 625};
