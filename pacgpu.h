@@ -176,27 +176,27 @@
    histograms of one band in registers, sample by sample of each bin's run; each MI is stored, then
    taken in surrogate order (Welford) by pac__k_stats. Longer signals (rows of one band once: n up
    to 29,000) take it with each row stored once, a shifted offset wrapping to the row's start (an
-   unsigned minimum more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per (signal,
-   phase band, amplitude band), each thread summing its samples by bin into its own column of shared
-   memory, a warp per bin adding the columns, for the MI and then each surrogate. The per-element
-   logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI of a
-   histogram or of its two running sums, the Welford step) is the CPU path's own __host__ __device__
-   functions. out.device gets the device's times by CUDA events (phases, amplitudes, cells, whole),
-   the memory it held, the chunk and the cell kernel. Device buffers come from a budgeted device
-   pool (tensorpool's budget semantics; no reuse, since a run allocates each buffer once): budget =
-   device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the largest that
-   fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a clean
-   PAC_ERR_BUDGET; every CUDA and cuFFT call is checked (PAC_ERR_DEVICE with the step and CUDA's
-   message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on another
-   signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's MI
-   down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Progress (and
-   cancelling) per chunk: chunks of at most 64 signals, or a sixteenth of them past 1,024. Host memory comes
-   from desc.pool as on the CPU path: the filters' design (one worker) and one block staging a
-   chunk (its samples, its cells' statistics, every surrogate's MI for the cube or p_maxstat;
-   every series' counts and weights). pac_plan picks the largest chunk whose staging fits the
-   budget, counting the surrogates' MIs whenever there are surrogates (it cannot know the
-   outputs), and plan.bytes is the most the run takes from the pool (exactly that when the cube
-   or p_maxstat is asked); the device's budget may shrink the chunk further.
+   unsigned minimum more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per
+   (signal, phase band, amplitude band), each thread summing its samples by bin into its own column
+   of shared memory, a warp per bin adding the columns, for the MI and then each surrogate. The
+   per-element logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI
+   of a histogram or of its two running sums, the Welford step) is the CPU path's own __host__
+   __device__ functions. out.device gets the device's times by CUDA events (phases, amplitudes,
+   cells, whole), the memory it held, the chunk and the cell kernel. Device buffers come from a
+   budgeted device pool (tensorpool's budget semantics; no reuse, since a run allocates each buffer
+   once): budget = device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the
+   largest that fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a
+   clean PAC_ERR_BUDGET; every CUDA and cuFFT call is checked (PAC_ERR_DEVICE with the step and
+   CUDA's message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on
+   another signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's
+   MI down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Progress (and
+   cancelling) per chunk: chunks of at most 64 signals, or a sixteenth of them past 1,024. Host
+   memory comes from desc.pool as on the CPU path: the filters' design (one worker) and one block
+   staging a chunk (its samples, its cells' statistics, every surrogate's MI for the cube or
+   p_maxstat; every series' counts and weights). pac_plan picks the largest chunk whose staging fits
+   the budget, counting the surrogates' MIs whenever there are surrogates (it cannot know the
+   outputs), and plan.bytes is the most the run takes from the pool (exactly that when the cube or
+   p_maxstat is asked); the device's budget may shrink the chunk further.
    Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the CPU
    where a device is present, and build/bench_pac_cuda times it. Where there is none, the same test
    built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's threads as
@@ -2261,8 +2261,8 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
    32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
    Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
    rows are stored once, for signals too long to store twice (or PAC__RUNS_WRAP): a shifted
-   offset past the last row wraps to the first, a compare and a predicated subtract more an
-   update, in place of half the shared memory. */
+   offset past the last row wraps to the first (pac__wrap_offset, an unsigned minimum and a
+   subtract more an update) in place of half the shared memory. */
 #ifndef PAC__RUNS_SHIFTS
 #define PAC__RUNS_SHIFTS 4
 #endif
