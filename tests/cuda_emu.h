@@ -525,14 +525,12 @@ int emu_block_threads(emu_kernel kernel)
 
 void emu_limit_block_threads(emu_kernel kernel, int threads)
 {
-    unsigned i;
-    for (i = 0; i < sizeof emu_.limit / sizeof *emu_.limit; i++)
-        if (emu_.limit[i].kernel == kernel || !emu_.limit[i].kernel) {
-            emu_.limit[i].kernel = threads ? kernel : NULL;
-            emu_.limit[i].threads = threads;
-            return;
-        }
-    std::fprintf(stderr, "cuda_emu: more than 8 kernels' limits\n"), std::abort();
+    unsigned i, n = sizeof emu_.limit / sizeof *emu_.limit, slot = n;
+    for (i = 0; i < n; i++) /* the kernel's own slot, else the first free one */
+        if (emu_.limit[i].kernel == kernel || (slot == n && !emu_.limit[i].kernel)) slot = i;
+    if (slot == n) std::fprintf(stderr, "cuda_emu: more than 8 kernels' limits\n"), std::abort();
+    emu_.limit[slot].kernel = threads ? kernel : NULL;
+    emu_.limit[slot].threads = threads;
 }
 
 void emu_launch(emu_kernel kernel, bool cooperative, unsigned blocks, unsigned threads, size_t shared_bytes,
