@@ -19,9 +19,12 @@
      on stderr. Independent threads (PAC__LAUNCH) run one after another; one that waits at a
      barrier is a failed launch too.
    - Device memory is host memory from malloc, so AddressSanitizer sees a kernel's out-of-bounds
-     access; dynamic shared memory is filled with NaNs before each block, and a launch with more
-     than 48 KiB of it fails unless cudaFuncSetAttribute allowed that much (emu.shared_optin at
-     most, which cudaDeviceGetAttribute reports). Live allocations, streams, events and FFT
+     access, filled with all-ones bytes (NaNs, huge indices) as a GPU's is undefined; dynamic
+     shared memory is filled with NaNs before each block, and a launch with more than 48 KiB of
+     it fails unless cudaFuncSetAttribute allowed that much (emu.shared_optin at most, which
+     cudaDeviceGetAttribute reports). A kernel's registers bound its blocks on a GPU: a test sets
+     that bound for a kernel (emu_limit_block_threads), cudaFuncGetAttributes reports it and a
+     larger launch fails. Live allocations, streams, events and FFT
      plans are counted (emu_live) so a test can check that a run, failed or not, gives
      everything back; events read the host's clock.
    - cudaMemGetInfo reports emu.free_bytes less what is allocated; emu.fail_malloc, fail_launch
@@ -224,6 +227,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes)
     if (emu_due(&emu.fail_malloc) || emu_.allocated + bytes > emu.free_bytes) return cudaErrorMemoryAllocation;
     if (!(b = (size_t *)std::malloc(bytes + 16))) return cudaErrorMemoryAllocation;
     b[0] = bytes;
+    std::memset(b + 2, 0xff, bytes); /* NaNs and all-ones: a read of what no kernel or copy wrote shows */
     emu_.allocated += bytes, emu_.allocations++;
     emu.peak_bytes = emu_.allocated > emu.peak_bytes ? emu_.allocated : emu.peak_bytes;
     *p = (char *)b + 16;
