@@ -74,10 +74,10 @@ fi
     echo "== the large case: 512 x 20,000, 50 x 50 bands (hres), Tort's MI, 1000 surrogates"
     bench runs --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 3 # pac__k_runs, rows once (runs1)
     bench columns --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 1
-    echo "== compute-sanitizer (memcheck, racecheck, synccheck) on the device tests"
+    echo "== compute-sanitizer (memcheck, racecheck, synccheck, initcheck) on the device tests"
     CS=$(tool compute-sanitizer)
     if [ -n "$CS" ]; then
-        for t in memcheck:90 racecheck:90 synccheck:60; do
+        for t in memcheck:90 racecheck:90 synccheck:60 initcheck:60; do
             lim=${t#*:} t=${t%:*}
             echo "-- $t"
             timeout $lim "$CS" --tool $t --error-exitcode 9 build/test_pacgpu_cuda 2>&1 | tail -25
