@@ -2376,19 +2376,57 @@ static pac_result pac__gpu_error(pac__eng *e, pac_result r, const char *what, co
     } while (0)
 #define PAC__LAUNCHED(e, what) PAC__CU(e, cudaGetLastError(), what)
 
-/* The device buffers of chunks of c signals; bytes, or 0 when a size overflows */
-static size_t pac__gpu_bytes(const pac__eng *e, const pac__gpu *g, size_t c)
+/* a * b * c * d, or SIZE_MAX past size_t */
+static size_t pac__prod4(size_t a, size_t b, size_t c, size_t d)
 {
-    size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = (e->n_band[0] + 1) / 2 > (e->n_band[1] + 1) / 2 ?
-                 (e->n_band[0] + 1) / 2 : (e->n_band[1] + 1) / 2, np = e->n_band[0], na = e->n_band[1], z = sizeof(cufftDoubleComplex);
-    double b = (double)c * (double)e->n * 8.0 + (double)c * (double)lfm * (double)z + (double)c * (double)pm * ((double)lfm + (double)e->lh) * (double)z +
-               (double)c * (double)na * (double)e->n * 4.0 + 4.0 * (double)c * (double)np * (double)na * 8.0;
-    b += (double)np * (double)e->n_sig * ((double)e->n + (PAC_N_BINS + 1) * 4.0 + PAC_N_BINS * 8.0 + 4.0);
-    b += ((double)e->half[0] * (double)np + (double)e->half[1] * (double)na) * 8.0 + (double)e->n_perm * 8.0;
-    if (e->perms) b += (double)e->n_perm * (double)e->n_sig * 4.0;
-    if (g->keep_vals) b += (double)c * (double)np * (double)na * 8.0 * ((double)e->n_perm + 1.0);
-    if (g->runs) b += 4.0 * ((double)e->n_perm + 1.0);
-    return b < 1e18 ? (size_t)b : 0;
+    size_t t;
+    return tp_size_mul(a, b, &t) && tp_size_mul(t, c, &t) && tp_size_mul(t, d, &t) ? t : SIZE_MAX;
+}
+
+/* One device buffer: its bytes, where its address goes, what it holds (for messages) */
+typedef struct pac__gpu_buf {
+    size_t bytes;
+    void **at;
+    const char *what;
+} pac__gpu_buf;
+enum { PAC__GPU_BUFS = 16 };
+
+/* The device buffers for chunks of c signals, in allocation order; how many. Sizes that pass
+   size_t are SIZE_MAX (no budget admits them). */
+static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gpu_buf *b)
+{
+    size_t np = e->n_band[0], na = e->n_band[1], series = np * e->n_sig, kp = e->n_perm + 1, k = 0;
+    size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g->pairs[0] > g->pairs[1] ? g->pairs[0] : g->pairs[1];
+    size_t z = sizeof(cufftDoubleComplex);
+#define PAC__BUF(size, ptr, name) (b[k].bytes = (size), b[k].at = (void **)(ptr), b[k].what = (name), k++)
+    PAC__BUF(pac__prod4(c, e->n, sizeof(double), 1), &g->x, "signals");
+    PAC__BUF(e->half[0] * np * sizeof(double), &g->kern[0], "phase kernels");
+    PAC__BUF(e->half[1] * na * sizeof(double), &g->kern[1], "amplitude kernels");
+    PAC__BUF(pac__prod4(c, lfm, z, 1), &g->sp, "spectra");
+    PAC__BUF(pac__prod4(c, pm, lfm, z), &g->work, "filtered pairs");
+    PAC__BUF(pac__prod4(c, pm, e->lh, z), &g->hilb, "Hilbert pairs");
+    PAC__BUF(series * e->n, &g->bins, "phase bins");
+    PAC__BUF(series * (PAC_N_BINS + 1) * sizeof(uint32_t), &g->counts, "bin counts");
+    PAC__BUF(series * PAC_N_BINS * sizeof(double), &g->wt, "bin weights");
+    PAC__BUF(series * sizeof(int), &g->ok, "the series' flags");
+    PAC__BUF(pac__prod4(c, na, e->n, sizeof(float)), &g->amp, "amplitudes");
+    PAC__BUF(pac__prod4(c, np, na, 4 * sizeof(double)), &g->res, "cells");
+    PAC__BUF(e->n_perm * sizeof(int64_t), &g->shifts, "shifts");
+    if (e->perms) PAC__BUF(e->n_perm * e->n_sig * sizeof(uint32_t), &g->perms, "permutations");
+    if (g->keep_vals) PAC__BUF(pac__prod4(kp, c, np * na, sizeof(double)), &g->vals, "cell values");
+    if (g->runs) PAC__BUF(kp * sizeof(uint32_t), &g->task_k, "task order");
+#undef PAC__BUF
+    return k;
+}
+
+/* Their bytes in all, or SIZE_MAX past size_t */
+static size_t pac__gpu_bytes(const pac__eng *e, pac__gpu *g, size_t c)
+{
+    pac__gpu_buf b[PAC__GPU_BUFS];
+    size_t n = pac__gpu_buffers(e, g, c, b), i, total = 0;
+    for (i = 0; i < n; i++)
+        if (!tp_size_add(total, b[i].bytes, &total)) return SIZE_MAX;
+    return total;
 }
 
 static pac_result pac__gpu_alloc(pac__eng *e, pac__gpu *g, size_t n, void **p, const char *what)
@@ -2681,11 +2719,57 @@ static pac_result pac__gpu_staging_chunk(pac__eng *e, pac__gpu *g)
     return PAC_OK;
 }
 
+/* The chunk: what the host staging allows (pac__gpu_staging_chunk), a cuFFT batch within int
+   elements (cufftMakePlan1d's sizes), half the device budget for the buffers (cuFFT's work
+   area, also from it, gets the rest) */
+static pac_result pac__gpu_size_chunk(pac__eng *e, pac__gpu *g)
+{
+    size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g->pairs[0] > g->pairs[1] ? g->pairs[0] : g->pairs[1];
+    if (pac__gpu_staging_chunk(e, g) != PAC_OK) return (pac_result)e->stop;
+    while (g->chunk > 1 && (double)g->chunk * (double)pm * (double)(lfm > e->lh ? lfm : e->lh) > (double)INT_MAX) g->chunk /= 2;
+    while (g->chunk > 1 && pac__gpu_bytes(e, g, g->chunk) > g->pool.budget / 2) g->chunk /= 2;
+    return PAC_OK;
+}
+
+/* The stream, the host staging (one block from the run's pool) and the device buffers */
+static pac_result pac__gpu_allocate(pac__eng *e, pac__gpu *g)
+{
+    pac__gpu_buf b[PAC__GPU_BUFS];
+    size_t n = pac__gpu_buffers(e, g, g->chunk, b), i;
+    tp_result tr = TP_OK;
+    if (cudaStreamCreate(&g->stream) != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
+    g->hpool = e->pool;
+    g->hblock = (char *)tp_alloc_at(e->pool, pac__staging_layout(e, 0, g->chunk, NULL, NULL), 0, __FILE__, __LINE__, &tr);
+    if (!g->hblock)
+        return pac__gpu_error(e, pac__from_tp(tr), "host staging", tr == TP_ERR_BUDGET ? "over the pool's budget" : "no memory");
+    pac__staging_layout(e, 0, g->chunk, g->hblock, &g->h);
+    for (i = 0; i < n; i++)
+        if (pac__gpu_alloc(e, g, b[i].bytes, b[i].at, b[i].what) != PAC_OK) return (pac_result)e->stop;
+    return PAC_OK;
+}
+
+/* The filters' kernels, the shifts or permutations and the runs kernel's order up; the timing
+   events when out.device wants them */
+static pac_result pac__gpu_upload(pac__eng *e, pac__gpu *g)
+{
+    size_t np = e->n_band[0], na = e->n_band[1];
+    if (cudaMemcpy(g->kern[0], e->kernel[0], e->half[0] * np * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
+        cudaMemcpy(g->kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
+        (e->shifts && cudaMemcpy(g->shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
+        (e->perms && cudaMemcpy(g->perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
+        (g->runs && (pac__gpu_task_order(e, 32 / g->ag, g->h.htask),
+                     cudaMemcpy(g->task_k, g->h.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess)))
+        return pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
+    for (g->events = 0; e->out.device && g->events < 4; g->events++)
+        if (cudaEventCreate(&g->ev[g->events]) != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "creating timing events", NULL);
+    return PAC_OK;
+}
+
 /* The whole run on the device: a chunk of signals as large as the device budget allows */
 static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
 {
     pac__gpu g;
-    size_t free_b = 0, total_b = 0, np = e->n_band[0], na = e->n_band[1], series = np * e->n_sig;
+    size_t free_b = 0, total_b = 0, np = e->n_band[0], na = e->n_band[1];
     pac_result r = PAC_OK;
     cudaError_t ce;
     memset(&g, 0, sizeof g);
@@ -2695,65 +2779,9 @@ static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
     }
     g.pool.budget = (size_t)((double)free_b * e->device_fraction);
     g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
-    if (pac__gpu_pick_cells(e, &g) != PAC_OK) goto out;
-    if (pac__gpu_staging_chunk(e, &g) != PAC_OK) goto out;
-    { /* cufftMakePlan1d takes int sizes: a batch's elements (chunk x band pairs x length) within int */
-        size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g.pairs[0] > g.pairs[1] ? g.pairs[0] : g.pairs[1];
-        while (g.chunk > 1 && (double)g.chunk * (double)pm * (double)(lfm > e->lh ? lfm : e->lh) > (double)INT_MAX) g.chunk /= 2;
-    }
-    while (g.chunk > 1 && (!pac__gpu_bytes(e, &g, g.chunk) || pac__gpu_bytes(e, &g, g.chunk) > g.pool.budget / 2))
-        g.chunk /= 2; /* half the budget for the buffers, the rest for cuFFT's work area */
-    if (cudaStreamCreate(&g.stream) != cudaSuccess) {
-        pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
-        goto out;
-    }
-    {
-        tp_result tr = TP_OK;
-        g.hpool = e->pool;
-        g.hblock = (char *)tp_alloc_at(e->pool, pac__staging_layout(e, 0, g.chunk, NULL, NULL), 0, __FILE__, __LINE__, &tr);
-        if (!g.hblock) {
-            pac__gpu_error(e, pac__from_tp(tr), "host staging", tr == TP_ERR_BUDGET ? "over the pool's budget" : "no memory");
-            goto out;
-        }
-        pac__staging_layout(e, 0, g.chunk, g.hblock, &g.h);
-    }
-    {
-        size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g.pairs[0] > g.pairs[1] ? g.pairs[0] : g.pairs[1];
-        size_t zc = sizeof(cufftDoubleComplex);
-        if (pac__gpu_alloc(e, &g, g.chunk * e->n * sizeof(double), (void **)&g.x, "signals") ||
-            pac__gpu_alloc(e, &g, e->half[0] * np * sizeof(double), (void **)&g.kern[0], "phase kernels") ||
-            pac__gpu_alloc(e, &g, e->half[1] * na * sizeof(double), (void **)&g.kern[1], "amplitude kernels") ||
-            pac__gpu_alloc(e, &g, g.chunk * lfm * zc, (void **)&g.sp, "spectra") ||
-            pac__gpu_alloc(e, &g, g.chunk * pm * lfm * zc, (void **)&g.work, "filtered pairs") ||
-            pac__gpu_alloc(e, &g, g.chunk * pm * e->lh * zc, (void **)&g.hilb, "Hilbert pairs") ||
-            pac__gpu_alloc(e, &g, series * e->n, (void **)&g.bins, "phase bins") ||
-            pac__gpu_alloc(e, &g, series * (PAC_N_BINS + 1) * sizeof(uint32_t), (void **)&g.counts, "bin counts") ||
-            pac__gpu_alloc(e, &g, series * PAC_N_BINS * sizeof(double), (void **)&g.wt, "bin weights") ||
-            pac__gpu_alloc(e, &g, series * sizeof(int), (void **)&g.ok, "bin weights") ||
-            pac__gpu_alloc(e, &g, g.chunk * na * e->n * sizeof(float), (void **)&g.amp, "amplitudes") ||
-            pac__gpu_alloc(e, &g, 4 * g.chunk * np * na * sizeof(double), (void **)&g.res, "cells") ||
-            pac__gpu_alloc(e, &g, e->n_perm * sizeof(int64_t), (void **)&g.shifts, "shifts") ||
-            (e->perms && pac__gpu_alloc(e, &g, e->n_perm * e->n_sig * sizeof(uint32_t), (void **)&g.perms, "permutations")) ||
-            (g.keep_vals && pac__gpu_alloc(e, &g, (e->n_perm + 1) * g.chunk * np * na * sizeof(double), (void **)&g.vals, "cell values")) ||
-            (g.runs && pac__gpu_alloc(e, &g, (e->n_perm + 1) * sizeof(uint32_t), (void **)&g.task_k, "task order")))
-            goto out;
-    }
-    if (cudaMemcpy(g.kern[0], e->kernel[0], e->half[0] * np * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
-        cudaMemcpy(g.kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
-        (e->shifts && cudaMemcpy(g.shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
-        (e->perms && cudaMemcpy(g.perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
-        (g.runs && (pac__gpu_task_order(e, 32 / g.ag, g.h.htask),
-                    cudaMemcpy(g.task_k, g.h.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess))) {
-        pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
-        goto out;
-    }
-    for (g.events = 0; e->out.device && g.events < 4; g.events++)
-        if (cudaEventCreate(&g.ev[g.events]) != cudaSuccess) {
-            pac__gpu_error(e, PAC_ERR_DEVICE, "creating timing events", NULL);
-            goto out;
-        }
-    if (pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK || pac__gpu_cells(e, &g) != PAC_OK ||
-        pac__gpu_lap(e, &g, 0, 3, 3) != PAC_OK)
+    if (pac__gpu_pick_cells(e, &g) != PAC_OK || pac__gpu_size_chunk(e, &g) != PAC_OK || pac__gpu_allocate(e, &g) != PAC_OK ||
+        pac__gpu_upload(e, &g) != PAC_OK || pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK ||
+        pac__gpu_cells(e, &g) != PAC_OK || pac__gpu_lap(e, &g, 0, 3, 3) != PAC_OK)
         goto out;
     if (e->out.device) {
         pac_device_info *info = e->out.device;
