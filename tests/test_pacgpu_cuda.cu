@@ -76,6 +76,21 @@ static void bands(double *pha, size_t n_pha, double *amp, size_t n_amp)
     memcpy(amp, all, 2 * n_amp * sizeof *amp);
 }
 
+/* S x N coupled signals from rng seed, the first P and A lres bands, and a float32 description
+   of them for the device with n_perm surrogates of the given kind */
+static pac_desc device_case(double *x, size_t S, size_t N, double *pha, size_t P, double *amp, size_t A, uint64_t seed, int surrogates,
+                            size_t n_perm)
+{
+    pac_desc d;
+    rng = seed;
+    make_signals(x, S, N);
+    bands(pha, P, amp, A);
+    memset(&d, 0, sizeof d);
+    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32, d.backend = PAC_BACKEND_CUDA;
+    d.surrogates = surrogates, d.n_perm = n_perm;
+    return d;
+}
+
 /* the device's cells against the CPU's float32 path */
 static int count_calls(void *user, size_t done, size_t total)
 {
@@ -280,12 +295,7 @@ static void test_device_host_budget(void)
     tp_stats st;
     char err[300];
     int k;
-    rng = 5;
-    make_signals(x, S, N);
-    bands(pha, P, amp, A);
-    memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32, d.backend = PAC_BACKEND_CUDA;
-    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = T_PERM;
+    d = device_case(x, S, N, pha, P, amp, A, 5, PAC_SURR_SWAP_BLOCKS, T_PERM);
     CHECK_MSG(pac_plan(&d, S, N, 0, &full, err, sizeof err) == PAC_OK, "%s", err);
     CHECK_MSG(pac_plan(&d, S, N, full.bytes + 6 * 4160 - 1, &small, err, sizeof err) == PAC_OK, "%s", err); /* + the slack */
     CHECK(small.bytes < full.bytes && full.n_threads == 1);
@@ -427,7 +437,7 @@ static void test_emulated_small_device(void)
     CHECK(one_signal_chunks > 0);
 }
 
-/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 70 registers allow 896 threads):
+/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 80 registers allow 800 threads):
    pac__k_runs, bounded to 64 and 32 threads, takes the surrogates in more passes with the same
    bits; a kernel launched beyond its bound fails cleanly, naming the cause */
 static void test_emulated_block_limits(void)
@@ -440,12 +450,8 @@ static void test_emulated_block_limits(void)
     pac_device_info di;
     char err[300];
     int k;
-    rng = 99;
-    make_signals(x, S, N);
-    bands(pha, P, amp, A);
-    memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32;
-    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = PERM, d.seed = 3, d.backend = PAC_BACKEND_CUDA;
+    d = device_case(x, S, N, pha, P, amp, A, 99, PAC_SURR_SWAP_BLOCKS, PERM);
+    d.seed = 3;
     for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di, 0, sizeof di);
@@ -477,12 +483,8 @@ static void test_emulated_rows_once(void)
     pac_output o;
     pac_device_info di[2];
     char err[300];
-    rng = 17;
-    make_signals(x, S, N);
-    bands(pha, P, amp, A);
-    memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32;
-    d.surrogates = PAC_SURR_TIME_LAG, d.n_perm = PERM, d.seed = 11, d.backend = PAC_BACKEND_CUDA;
+    d = device_case(x, S, N, pha, P, amp, A, 17, PAC_SURR_TIME_LAG, PERM);
+    d.seed = 11;
     for (k = 0; k < 2; k++) {
         memset(&o, 0, sizeof o);
         memset(&di[k], 0, sizeof di[k]);
