@@ -70,7 +70,6 @@ fi
         for p in 0 200; do bench $v --input /tmp/pac_x.npy --n-perm $p --reps 20; done
     done
     bench runs --input /tmp/pac_x.npy --n-perm 100 --reps 20 # with 200: the cells' cost a surrogate
-    bench runs --input /tmp/pac_x.npy --n-perm 200 --reps 20 --precision f64
     echo "== the large case: 512 x 20,000, 50 x 50 bands (hres), Tort's MI, 1000 surrogates"
     bench runs --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 3 # pac__k_runs, rows once (runs1)
     bench columns --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 1
