@@ -2521,7 +2521,9 @@ static pac_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, 
 {
     size_t np = e->n_band[0], na = e->n_band[1], cells = rows * np * na, k, s, q, a;
     double scale = ldexp(1.0, e->fixed_bits);
-    PAC__CU(e, cudaMemcpy(g->h.hvals, g->vals, (e->n_perm + 1) * cells * sizeof(double), cudaMemcpyDeviceToHost), "copying surrogates down");
+    PAC__CU(e, cudaMemcpyAsync(g->h.hvals, g->vals, (e->n_perm + 1) * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream),
+            "copying surrogates down");
+    PAC__CU(e, cudaStreamSynchronize(g->stream), "copying surrogates down");
     for (k = 1; k <= e->n_perm; k++)
         for (s = 0; s < rows; s++)
             for (q = 0; q < np; q++)
@@ -2748,17 +2750,20 @@ static pac_result pac__gpu_allocate(pac__eng *e, pac__gpu *g)
     return PAC_OK;
 }
 
-/* The filters' kernels, the shifts or permutations and the runs kernel's order up; the timing
-   events when out.device wants them */
+/* The filters' kernels, the shifts or permutations and the runs kernel's order up, in the run's
+   stream like every copy (a plain cudaMemcpy goes to the default stream, which under nvcc's
+   --default-stream per-thread does not wait for ours, nor ours for it); the timing events when
+   out.device wants them */
 static pac_result pac__gpu_upload(pac__eng *e, pac__gpu *g)
 {
     size_t np = e->n_band[0], na = e->n_band[1];
-    if (cudaMemcpy(g->kern[0], e->kernel[0], e->half[0] * np * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
-        cudaMemcpy(g->kern[1], e->kernel[1], e->half[1] * na * sizeof(double), cudaMemcpyHostToDevice) != cudaSuccess ||
-        (e->shifts && cudaMemcpy(g->shifts, e->shifts, e->n_perm * sizeof(int64_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
-        (e->perms && cudaMemcpy(g->perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess) ||
+    cudaMemcpyKind up = cudaMemcpyHostToDevice;
+    if (cudaMemcpyAsync(g->kern[0], e->kernel[0], e->half[0] * np * sizeof(double), up, g->stream) != cudaSuccess ||
+        cudaMemcpyAsync(g->kern[1], e->kernel[1], e->half[1] * na * sizeof(double), up, g->stream) != cudaSuccess ||
+        (e->shifts && cudaMemcpyAsync(g->shifts, e->shifts, e->n_perm * sizeof(int64_t), up, g->stream) != cudaSuccess) ||
+        (e->perms && cudaMemcpyAsync(g->perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), up, g->stream) != cudaSuccess) ||
         (g->runs && (pac__gpu_task_order(e, 32 / g->ag, g->h.htask),
-                     cudaMemcpy(g->task_k, g->h.htask, (e->n_perm + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice) != cudaSuccess)))
+                     cudaMemcpyAsync(g->task_k, g->h.htask, (e->n_perm + 1) * sizeof(uint32_t), up, g->stream) != cudaSuccess)))
         return pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
     for (g->events = 0; e->out.device && g->events < 4; g->events++)
         if (cudaEventCreate(&g->ev[g->events]) != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "creating timing events", NULL);

@@ -28,6 +28,8 @@ build_all() {
     make -s -j8 build/bench_pac build/bench_pac_cuda build/test_pacgpu_cuda build/pac build/pac_cuda || return 1
     cc -O2 tests/npy_compare.c examples/common/npy.c examples/common/util.c -lm -o build/npy_compare || return 1
     variant runs & variant columns -DPAC__CUDA_RUNS=0 & variant runs4 -DPAC__RUNS_BANDS=4 & variant once -DPAC__RUNS_WRAP=1 &
+    $NVCC -std=c++14 -O2 $ARCH --default-stream per-thread tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
+        -o build/test_pacgpu_cuda_ptds -lcufft -lm -lpthread &
     wait
     for v in runs columns runs4 once; do [ -x "build/bench_pac_$v" ] || return 1; done
 }
@@ -41,7 +43,7 @@ tool() { # the path of an NVIDIA tool, on the PATH or in its usual folders
     command -v "$1" 2>/dev/null || ls /usr/local/cuda/bin/"$1" /opt/nvidia/nsight-compute/*/"$1" 2>/dev/null | head -1
 }
 
-BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 bench_pac_once test_pacgpu_cuda pac pac_cuda npy_compare"
+BINS="bench_pac bench_pac_runs bench_pac_columns bench_pac_runs4 bench_pac_once test_pacgpu_cuda test_pacgpu_cuda_ptds pac pac_cuda npy_compare"
 if [ "${1:-}" = prebuild ]; then
     build_all && mkdir -p .devbin && (cd build && cp $BINS ../.devbin/) && exit 0
     exit 1
@@ -57,6 +59,8 @@ fi
     fi
     echo "== device tests"
     timeout 120 build/test_pacgpu_cuda
+    echo "== device tests built with --default-stream per-thread (every copy must go through the run's stream)"
+    timeout 120 build/test_pacgpu_cuda_ptds | tail -3
     echo "== the pac example on the GPU: the demo's signal (20 x 2048), 30 x 30 bands, 100 surrogates, vs the CPU's"
     build/pac --demo --out /tmp/pacdemo >/dev/null
     for b in cuda cpu; do
