@@ -175,8 +175,8 @@
    bin once, the group's amplitudes in shared memory, and each thread summing four surrogates'
    histograms of one band in registers, sample by sample of each bin's run; each MI is stored, then
    taken in surrogate order (Welford) by pac__k_stats. Longer signals (rows of one band once: n up
-   to 29,000) take it with each row stored once, a shifted offset wrapping to the row's start (an
-   unsigned minimum more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per
+   to 29,000) take it with each row stored once, a shifted offset wrapping to the row's start (a
+   compare and a select more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per
    (signal, phase band, amplitude band), each thread summing its samples by bin into its own column
    of shared memory, a warp per bin adding the columns, for the MI and then each surrogate. The
    per-element logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI
@@ -1764,13 +1764,20 @@ PAC_HD static inline void pac__hilbert_mul(size_t t, size_t lh, double *re, doub
     else *re = -*im, *im = r;                        /* times +i */
 }
 
-/* A byte offset o < 2 span into rows span bytes long stored once: o, or o - span past their end.
-   o - span wraps past 2^32 - span unless o reached span, so the smaller (unsigned) is the row
-   (span < 2^31): the CUDA runs kernel's wrap in one minimum. */
-PAC_HD static inline unsigned pac__wrap_offset(unsigned o, unsigned span)
+/* The CUDA runs kernel with amplitude rows stored once (n rows of ag bands, span = 4 n ag bytes):
+   for a surrogate shifted by shift samples and band a, the byte offset of its time-0 row (off),
+   the same a copy earlier (early = off - span, modulo 2^32) and the time offset from which its
+   shifted time passes the last row (thr) */
+PAC_HD static inline void pac__wrap_plan(unsigned shift, unsigned a, unsigned ag, unsigned span, unsigned *off, unsigned *early,
+                                         unsigned *thr)
 {
-    unsigned w = o - span;
-    return o < w ? o : w;
+    *off = (shift * ag + a) * 4, *early = *off - span, *thr = span - shift * ag * 4;
+}
+
+/* ...and the byte offset of time offset at (4 t ag) shifted: ((t + shift) mod n) ag + a, times 4 */
+PAC_HD static inline unsigned pac__wrap_row(unsigned at, unsigned off, unsigned early, unsigned thr)
+{
+    return (at >= thr ? early : off) + at;
 }
 
 /* The amplitude of a filtered sample y and its Hilbert transform h (times the scale inv) */
@@ -2261,8 +2268,8 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
    32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
    Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
    rows are stored once, for signals too long to store twice (or PAC__RUNS_WRAP): a shifted
-   offset past the last row wraps to the first (pac__wrap_offset, an unsigned minimum and a
-   subtract more an update) in place of half the shared memory. */
+   offset past the last row wraps to the first (pac__wrap_plan, pac__wrap_row: a compare and a
+   select more an update) in place of half the shared memory. */
 #ifndef PAC__RUNS_SHIFTS
 #define PAC__RUNS_SHIFTS 4
 #endif
@@ -2306,10 +2313,12 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
     for (base = tid / 32 * per_warp * PAC__RUNS_SHIFTS + lane / ag; base <= n_perm; base += stride) {
         const unsigned char *at_shift[PAC__RUNS_SHIFTS]; /* this lane's row 0 of each surrogate's shift */
         double total[PAC__RUNS_SHIFTS], ulogu[PAC__RUNS_SHIFTS];
+        unsigned sh[PAC__RUNS_SHIFTS];
         PAC__UNROLL
         for (u = 0; u < PAC__RUNS_SHIFTS; u++) { /* the u-th surrogate: base + u per_warp */
             size_t task = base + u * per_warp, k = task <= n_perm ? task_k[task] : 0;
-            at_shift[u] = (const unsigned char *)(pac__amp_t + a) + (size_t)(k ? (unsigned)shifts[k - 1] : 0) * ag * 4;
+            sh[u] = k ? (unsigned)shifts[k - 1] : 0;
+            at_shift[u] = (const unsigned char *)(pac__amp_t + a) + (size_t)sh[u] * ag * 4;
             total[u] = ulogu[u] = 0;
         }
         if (ok[series])
@@ -2324,15 +2333,15 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
                         PAC__UNROLL
                         for (u = 0; u < PAC__RUNS_SHIFTS; u++) sum[u] += *(const float *)(at_shift[u] + at);
                     }
-                else { /* off[u]: the shift's bytes and the band's (under 4 ag, so the wrap needs no band) */
-                    unsigned off[PAC__RUNS_SHIFTS];
+                else { /* rows stored once: from thr[u] on, the shifted row is a copy (span bytes) earlier */
+                    unsigned off[PAC__RUNS_SHIFTS], early[PAC__RUNS_SHIFTS], thr[PAC__RUNS_SHIFTS];
                     PAC__UNROLL
-                    for (u = 0; u < PAC__RUNS_SHIFTS; u++) off[u] = (unsigned)(at_shift[u] - (const unsigned char *)pac__amp_t);
+                    for (u = 0; u < PAC__RUNS_SHIFTS; u++) pac__wrap_plan(sh[u], a, ag, span, &off[u], &early[u], &thr[u]);
                     for (r = start[j]; r < start[j + 1]; r++) {
                         unsigned at = row[r];
                         PAC__UNROLL
                         for (u = 0; u < PAC__RUNS_SHIFTS; u++)
-                            sum[u] += *(const float *)((const unsigned char *)pac__amp_t + pac__wrap_offset(at + off[u], span));
+                            sum[u] += *(const float *)((const unsigned char *)pac__amp_t + pac__wrap_row(at, off[u], early[u], thr[u]));
                     }
                 }
                 PAC__UNROLL

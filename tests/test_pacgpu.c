@@ -388,23 +388,26 @@ static void test_mi_from_sums(void)
     CHECK(pac__mi_sums(0, 0) == 0 && pac__mi_cell(h, 1, w) == 0);
 }
 
-/* The CUDA runs kernel's wrap of an offset into rows stored once: o, or o - span from span on,
-   at the edges and at random, for spans up to 2^31 - 1 */
-static void test_wrap_offset(void)
+/* The CUDA runs kernel's rows stored once: the shifted row of every time, against
+   ((t + shift) mod n) ag + a, for lengths, band counts, bands and shifts at the edges and at random */
+static void test_wrap_rows(void)
 {
-    static const unsigned spans[] = {4, 12, 8192, 80000, 232448, 0x7fffffffu};
+    static const unsigned ns[] = {1, 2, 7, 2048, 20000, 29000}, ags[] = {1, 2, 4, 32};
     uint64_t st = 7;
-    size_t i;
-    int k, bad = 0;
-    for (i = 0; i < sizeof spans / sizeof *spans; i++) {
-        unsigned span = spans[i], edge[6];
-        edge[0] = 0, edge[1] = span - 1, edge[2] = span, edge[3] = span + 1, edge[4] = 2 * span - 1, edge[5] = span / 2;
-        for (k = 0; k < 6 + 1000; k++) {
-            unsigned o = k < 6 ? edge[k] : (unsigned)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 33) % (2 * span);
-            bad += pac__wrap_offset(o, span) != (o >= span ? o - span : o);
+    size_t i, g;
+    long bad = 0;
+    for (i = 0; i < sizeof ns / sizeof *ns; i++)
+        for (g = 0; g < sizeof ags / sizeof *ags; g++) {
+            unsigned n = ns[i], ag = ags[g], span = n * ag * 4, trial;
+            for (trial = 0; trial < 40; trial++) {
+                unsigned shift = trial == 0 ? 0 : trial == 1 ? n - 1 : (unsigned)((st = st * 6364136223846793005ull + 1442695040888963407ull) >> 33) % n;
+                unsigned a = trial % ag, off, early, thr, t;
+                pac__wrap_plan(shift, a, ag, span, &off, &early, &thr);
+                for (t = 0; t < n; t += n > 64 && t > 8 && t < n - 8 ? 37 : 1)
+                    bad += pac__wrap_row(t * ag * 4, off, early, thr) != ((t + shift) % n * ag + a) * 4;
+            }
         }
-    }
-    CHECK_MSG(bad == 0, "%d offsets wrapped wrongly", bad);
+    CHECK_MSG(bad == 0, "%ld shifted rows wrong", bad);
 }
 
 /* tensorpac's 20 swap-block surrogates (replayed from its cut points) and z-scores */
@@ -1005,7 +1008,7 @@ int main(void)
     RUN(test_mi_against_tensorpac);
     RUN(test_mi_edges);
     RUN(test_mi_from_sums);
-    RUN(test_wrap_offset);
+    RUN(test_wrap_rows);
     RUN(test_histogram_variants);
     RUN(test_surrogates_against_tensorpac);
     RUN(test_band_presets);

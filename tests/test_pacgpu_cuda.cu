@@ -437,7 +437,7 @@ static void test_emulated_small_device(void)
     CHECK(one_signal_chunks > 0);
 }
 
-/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 80 registers allow 800 threads):
+/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 96 registers allow 672 threads):
    pac__k_runs, bounded to 64 and 32 threads, takes the surrogates in more passes with the same
    bits; a kernel launched beyond its bound fails cleanly, naming the cause */
 static void test_emulated_block_limits(void)
