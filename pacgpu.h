@@ -175,8 +175,8 @@
    bin once, the group's amplitudes in shared memory, and each thread summing four surrogates'
    histograms of one band in registers, sample by sample of each bin's run; each MI is stored, then
    taken in surrogate order (Welford) by pac__k_stats. Longer signals (rows of one band once: n up
-   to 29,000) take it with each row stored once, a shifted offset wrapping to the row's start (a
-   compare and a select more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per
+   to 29,000) take its other instance, pac__k_runs1, with each row stored once, a shifted offset
+   wrapping to the row's start (a compare and a select more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per
    (signal, phase band, amplitude band), each thread summing its samples by bin into its own column
    of shared memory, a warp per bin adding the columns, for the MI and then each surrogate. The
    per-element logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI
@@ -449,8 +449,10 @@ PACDEF const char *pac_build_info(void);
 #endif
 #if defined(__CUDACC__)
 #define PAC__UNROLL _Pragma("unroll")
+#define PAC__FORCEINLINE __forceinline__
 #else
 #define PAC__UNROLL
+#define PAC__FORCEINLINE inline
 #endif
 #define PAC_HD __host__ __device__
 #else
@@ -2273,26 +2275,39 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
 #ifndef PAC__RUNS_SHIFTS
 #define PAC__RUNS_SHIFTS 4
 #endif
-__global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *counts, const float *amp, unsigned n, size_t n_sig,
-                                   size_t s0, size_t np, size_t na, unsigned ag, size_t groups, const double *wt, const int *ok,
-                                   const int64_t *shifts, const uint32_t *task_k, size_t n_perm, size_t cells, double nan_value,
-                                   unsigned copies, double *vals)
+/* pac__k_runs' arguments: one struct for its two instances (rows twice and once), each with the
+   registers its own inner loop needs */
+typedef struct pac__runs_args {
+    const unsigned char *bins;
+    const uint32_t *counts, *task_k;
+    const float *amp;
+    const double *wt;
+    const int *ok;
+    const int64_t *shifts;
+    double *vals, nan_value;
+    size_t n_sig, s0, np, na, groups, n_perm, cells;
+    unsigned n, ag;
+} pac__runs_args;
+
+__device__ static PAC__FORCEINLINE void pac__runs_block(const pac__runs_args *p, const unsigned copies)
 {
+    const size_t np = p->np, na = p->na, groups = p->groups, n_perm = p->n_perm;
+    const unsigned n = p->n, ag = p->ag;
     PAC__DYNAMIC_SHARED(float, pac__amp_t); /* copies x n x ag amplitudes, then the sorted samples' row offsets in bytes */
     __shared__ unsigned start[PAC_N_BINS + 1];
     __shared__ double weight[PAC_N_BINS];
-    size_t blk = blockIdx.x, grp = blk % groups, q = blk / groups % np, s = blk / groups / np, series = q * n_sig + s0 + s;
+    size_t blk = blockIdx.x, grp = blk % groups, q = blk / groups % np, s = blk / groups / np, series = q * p->n_sig + p->s0 + s;
     size_t a0 = grp * ag, nag = na - a0 < ag ? na - a0 : ag, cell0 = (s * np + q) * na + a0, i, base;
     unsigned *row = (unsigned *)(pac__amp_t + (size_t)copies * n * ag), span = n * ag * 4; /* a copy's bytes */
-    const unsigned char *bq = bins + series * n;
+    const unsigned char *bq = p->bins + series * n;
     unsigned tid = threadIdx.x, nt = blockDim.x, lane = tid % 32, per_warp = 32 / ag, a = lane % ag, j, t, u;
     unsigned stride = nt / 32 * per_warp * PAC__RUNS_SHIFTS;
     if (tid == 0) {
         unsigned acc = 0;
-        for (j = 0; j < PAC_N_BINS; j++) start[j] = acc, acc += counts[series * (PAC_N_BINS + 1) + j];
+        for (j = 0; j < PAC_N_BINS; j++) start[j] = acc, acc += p->counts[series * (PAC_N_BINS + 1) + j];
         start[PAC_N_BINS] = acc;
     }
-    if (tid < PAC_N_BINS) weight[tid] = wt[series * PAC_N_BINS + tid];
+    if (tid < PAC_N_BINS) weight[tid] = p->wt[series * PAC_N_BINS + tid];
     __syncthreads();
     for (j = tid / 32; j < PAC_N_BINS; j += nt / 32) {
         unsigned at = start[j];
@@ -2304,7 +2319,7 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
         }
     }
     for (i = tid; i < nag * n; i += nt) {
-        float v = amp[(s * na + a0 + i / n) * n + i % n];
+        float v = p->amp[(s * na + a0 + i / n) * n + i % n];
         pac__amp_t[i % n * ag + i / n] = v;
         if (copies == 2) pac__amp_t[(i % n + n) * ag + i / n] = v;
     }
@@ -2316,12 +2331,12 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
         unsigned sh[PAC__RUNS_SHIFTS];
         PAC__UNROLL
         for (u = 0; u < PAC__RUNS_SHIFTS; u++) { /* the u-th surrogate: base + u per_warp */
-            size_t task = base + u * per_warp, k = task <= n_perm ? task_k[task] : 0;
-            sh[u] = k ? (unsigned)shifts[k - 1] : 0;
+            size_t task = base + u * per_warp, k = task <= n_perm ? p->task_k[task] : 0;
+            sh[u] = k ? (unsigned)p->shifts[k - 1] : 0;
             at_shift[u] = (const unsigned char *)(pac__amp_t + a) + (size_t)sh[u] * ag * 4;
             total[u] = ulogu[u] = 0;
         }
-        if (ok[series])
+        if (p->ok[series])
             for (j = 0; j < PAC_N_BINS; j++) {
                 float sum[PAC__RUNS_SHIFTS];
                 unsigned r;
@@ -2350,10 +2365,13 @@ __global__ static void pac__k_runs(const unsigned char *bins, const uint32_t *co
         PAC__UNROLL
         for (u = 0; u < PAC__RUNS_SHIFTS; u++) {
             size_t task = base + u * per_warp;
-            if (task <= n_perm) vals[task_k[task] * cells + cell0 + a] = ok[series] ? pac__mi_sums(total[u], ulogu[u]) : nan_value;
+            if (task <= n_perm) p->vals[p->task_k[task] * p->cells + cell0 + a] = p->ok[series] ? pac__mi_sums(total[u], ulogu[u]) : p->nan_value;
         }
     }
 }
+
+__global__ static void pac__k_runs(pac__runs_args p) { pac__runs_block(&p, 2); }
+__global__ static void pac__k_runs1(pac__runs_args p) { pac__runs_block(&p, 1); } /* rows stored once */
 
 /* Per cell, the statistics of pac__k_runs' MIs in surrogate order */
 __global__ static void pac__k_stats(const double *vals, size_t cells, size_t n_perm, double *res)
@@ -2604,9 +2622,14 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
         PAC__TRY(pac__gpu_mark(e, g, 2));
         if (g->runs) {
             size_t groups = (na + g->ag - 1) / g->ag;
-            PAC__LAUNCH_COOPERATIVE(pac__k_runs, (unsigned)(rows * np * groups), g->runs_threads, g->runs_shared, g->stream,
-                                    (g->bins, g->counts, g->amp, (unsigned)e->n, e->n_sig, s0, np, na, g->ag, groups, g->wt, g->ok,
-                                     g->shifts, g->task_k, e->n_perm, cells, 0.0 / 0.0, g->copies, g->vals));
+            pac__runs_args ra;
+            ra.bins = g->bins, ra.counts = g->counts, ra.task_k = g->task_k, ra.amp = g->amp, ra.wt = g->wt, ra.ok = g->ok;
+            ra.shifts = g->shifts, ra.vals = g->vals, ra.nan_value = 0.0 / 0.0, ra.n_sig = e->n_sig, ra.s0 = s0, ra.np = np, ra.na = na;
+            ra.groups = groups, ra.n_perm = e->n_perm, ra.cells = cells, ra.n = (unsigned)e->n, ra.ag = g->ag;
+            if (g->copies == 2)
+                PAC__LAUNCH_COOPERATIVE(pac__k_runs, (unsigned)(rows * np * groups), g->runs_threads, g->runs_shared, g->stream, (ra));
+            else
+                PAC__LAUNCH_COOPERATIVE(pac__k_runs1, (unsigned)(rows * np * groups), g->runs_threads, g->runs_shared, g->stream, (ra));
             PAC__LAUNCHED(e, "the cells' values");
             PAC__LAUNCH(pac__k_stats, pac__grid(cells), 0, g->stream, (g->vals, cells, e->n_perm, g->res));
             PAC__LAUNCHED(e, "the cells' statistics");
@@ -2673,13 +2696,14 @@ static pac_result pac__gpu_size_runs(pac__eng *e, pac__gpu *g)
 {
     struct cudaFuncAttributes fa;
     size_t most, a_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes; /* surrogates a warp */
-    cudaError_t ce = cudaFuncGetAttributes(&fa, pac__k_runs);
+    void (*kernel)(pac__runs_args) = g->copies == 2 ? pac__k_runs : pac__k_runs1;
+    cudaError_t ce = cudaFuncGetAttributes(&fa, kernel);
     if (ce != cudaSuccess || fa.maxThreadsPerBlock < 32)
         return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's attributes", ce != cudaSuccess ? cudaGetErrorString(ce) : NULL);
     most = (size_t)fa.maxThreadsPerBlock / 32;
     passes = (e->n_perm + 1 + most * a_warp - 1) / (most * a_warp);
     g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * a_warp - 1) / (passes * a_warp)));
-    ce = cudaFuncSetAttribute(pac__k_runs, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared);
+    ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared);
     if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's shared memory", cudaGetErrorString(ce));
     return PAC_OK;
 }

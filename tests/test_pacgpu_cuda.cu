@@ -437,7 +437,7 @@ static void test_emulated_small_device(void)
     CHECK(one_signal_chunks > 0);
 }
 
-/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 96 registers allow 672 threads):
+/* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 68 registers allow 960 threads):
    pac__k_runs, bounded to 64 and 32 threads, takes the surrogates in more passes with the same
    bits; a kernel launched beyond its bound fails cleanly, naming the cause */
 static void test_emulated_block_limits(void)
@@ -456,10 +456,12 @@ static void test_emulated_block_limits(void)
         memset(&o, 0, sizeof o);
         memset(&di, 0, sizeof di);
         o.mi = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.device = &di;
-        emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]);
+        emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]); /* rows twice */
+        emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs1), limit[k]); /* and once */
         CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && !di.runs_kernel == !PAC__CUDA_RUNS, "limit %d: %s", limit[k], err);
     }
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), 0);
+    emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs1), 0);
     for (k = 1; k < 3; k++)
         CHECK_MSG(!memcmp(mi[k], mi[0], sizeof mi[0]) && !memcmp(z[k], z[0], sizeof z[0]) && !memcmp(m[k], m[0], sizeof m[0]) &&
                       !memcmp(sd[k], sd[0], sizeof sd[0]) && !memcmp(pm[k], pm[0], sizeof pm[0]),
