@@ -2256,22 +2256,6 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
     if (tid == 0) pac__cellstat_store(&st, res, cells, cell);
 }
 
-/* The cells with surrogates, when a group of amplitude bands fits in shared memory twice. One
-   block per (chunk signal s, phase band q, group of ag amplitude bands): the series' samples
-   sorted by phase bin (stable: a warp per bin, ballots in time order), the group's amplitudes
-   time-major in shared memory, twice over (rows t and t + n alike, so a shifted time needs no
-   wrap), then each thread PAC__RUNS_SHIFTS histograms (surrogates) of one band at a time, bin
-   after bin, summing the amplitudes at the bin's shifted times in registers: per sample and
-   surrogate one add of offsets, one shared load and one float add; no read-modify-write, no
-   zeroing and no reduction per shift, which cost pac__k_cells more than its sums at 2048 samples.
-   A warp's lanes are ag bands x 32 / ag surrogates: at each sample all lanes read its time once
-   (a broadcast, for PAC__RUNS_SHIFTS sums) and the lanes of a surrogate one row; the host orders
-   the surrogates so that those a warp reads together are shifted by distinct residues mod
-   32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
-   Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
-   rows are stored once, for signals too long to store twice (or PAC__RUNS_WRAP): a shifted
-   offset past the last row wraps to the first (pac__wrap_plan, pac__wrap_row: a compare and a
-   select more an update) in place of half the shared memory. */
 #ifndef PAC__RUNS_SHIFTS
 #define PAC__RUNS_SHIFTS 4
 #endif
@@ -2289,6 +2273,22 @@ typedef struct pac__runs_args {
     unsigned n, ag;
 } pac__runs_args;
 
+/* The cells with surrogates, when a group of amplitude bands fits in shared memory twice. One
+   block per (chunk signal s, phase band q, group of ag amplitude bands): the series' samples
+   sorted by phase bin (stable: a warp per bin, ballots in time order), the group's amplitudes
+   time-major in shared memory, twice over (rows t and t + n alike, so a shifted time needs no
+   wrap), then each thread PAC__RUNS_SHIFTS histograms (surrogates) of one band at a time, bin
+   after bin, summing the amplitudes at the bin's shifted times in registers: per sample and
+   surrogate one add of offsets, one shared load and one float add; no read-modify-write, no
+   zeroing and no reduction per shift, which cost pac__k_cells more than its sums at 2048 samples.
+   A warp's lanes are ag bands x 32 / ag surrogates: at each sample all lanes read its time once
+   (a broadcast, for PAC__RUNS_SHIFTS sums) and the lanes of a surrogate one row; the host orders
+   the surrogates so that those a warp reads together are shifted by distinct residues mod
+   32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
+   Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
+   rows are stored once, for signals too long to store twice (or PAC__RUNS_WRAP): a shifted
+   offset past the last row wraps to the first (pac__wrap_plan, pac__wrap_row: a compare and a
+   select more an update) in place of half the shared memory. */
 __device__ static PAC__FORCEINLINE void pac__runs_block(const pac__runs_args *p, const unsigned copies)
 {
     const size_t np = p->np, na = p->na, groups = p->groups, n_perm = p->n_perm;
