@@ -479,26 +479,30 @@ static void test_emulated_block_limits(void)
 static void test_emulated_rows_once(void)
 {
     enum { S = 3, N = 600, P = 3, A = 4, CELLS = S * P * A, PERM = 100 };
-    static double x[S * N], pha[2 * P], amp[2 * A], mi[2][CELLS], z[2][CELLS], cube[2][PERM * CELLS];
-    int saved = emu.shared_optin, k;
+    static double x[S * N], pha[2 * P], amp[2 * A], mi[3][CELLS], z[3][CELLS], cube[3][PERM * CELLS];
+    /* all the shared memory; four bands fit once, not twice; one band once (32 surrogates a warp's row) */
+    const int saved = emu.shared_optin, optin[3] = {saved, N * (4 * 4 + 4) + 512, N * (4 + 4) + 512};
+    int k;
     pac_desc d;
     pac_output o;
-    pac_device_info di[2];
+    pac_device_info di[3];
     char err[300];
     d = device_case(x, S, N, pha, P, amp, A, 17, PAC_SURR_TIME_LAG, PERM);
     d.seed = 11;
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di[k], 0, sizeof di[k]);
         o.mi = mi[k], o.z = z[k], o.surrogates = cube[k], o.device = &di[k];
-        emu.shared_optin = k ? N * (4 * 4 + 4) + 512 : saved; /* four bands fit once, not twice */
+        emu.shared_optin = optin[k];
         CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
     }
     emu.shared_optin = saved;
-    CHECK_MSG(di[0].runs_kernel == (PAC__CUDA_RUNS ? 2 - !PAC__RUNS_WRAP : 0) && di[1].runs_kernel == (PAC__CUDA_RUNS ? 2 : 0),
-              "runs kernels %d and %d", di[0].runs_kernel, di[1].runs_kernel);
-    CHECK_MSG(!memcmp(mi[0], mi[1], sizeof mi[0]) && !memcmp(z[0], z[1], sizeof z[0]) && !memcmp(cube[0], cube[1], sizeof cube[0]),
-              "the rows stored once: other results");
+    CHECK_MSG(di[0].runs_kernel == (PAC__CUDA_RUNS ? 2 - !PAC__RUNS_WRAP : 0) && di[1].runs_kernel == (PAC__CUDA_RUNS ? 2 : 0) &&
+                  di[2].runs_kernel == di[1].runs_kernel,
+              "runs kernels %d, %d and %d", di[0].runs_kernel, di[1].runs_kernel, di[2].runs_kernel);
+    for (k = 1; k < 3; k++)
+        CHECK_MSG(!memcmp(mi[0], mi[k], sizeof mi[0]) && !memcmp(z[0], z[k], sizeof z[0]) && !memcmp(cube[0], cube[k], sizeof cube[0]),
+                  "the rows stored once, with %d bytes of shared memory: other results", optin[k]);
 }
 
 /* pac__k_runs' surrogate order: a permutation of 0..n_perm whose aligned groups of 32 / ag have
