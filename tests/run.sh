@@ -159,6 +159,9 @@ EMU="-std=c++14 -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror -DPAC_TEST_EMULAT
 build pacgpu_cuda_emu g++ $EMU && run_suite "pacgpu CUDA emulated" "$B/pacgpu_cuda_emu"
 build pacgpu_cuda_emu_columns g++ -DPAC__CUDA_RUNS=0 $EMU && run_suite "pacgpu CUDA emulated, column kernel only" "$B/pacgpu_cuda_emu_columns"
 build pacgpu_cuda_emu_once g++ -DPAC__RUNS_WRAP=1 $EMU && run_suite "pacgpu CUDA emulated, runs kernel rows once" "$B/pacgpu_cuda_emu_once"
+# the device tests at the sizes a GPU runs them with (their expectations too: chunks of 5, not 2)
+build pacgpu_cuda_emu_device_sizes g++ -DPAC_TEST_DEVICE_SIZES $EMU -O2 \
+    && run_suite "pacgpu CUDA emulated at a GPU's test sizes" "$B/pacgpu_cuda_emu_device_sizes"
 if have clang && [ -x "$B/san_probe" ]; then
     build pacgpu_cuda_emu_asan clang++ $SAN $EMU && run_suite "pacgpu CUDA emulated ASan+UBSan" "$B/pacgpu_cuda_emu_asan"
 fi
