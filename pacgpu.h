@@ -2031,7 +2031,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
 /* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
    stay within it (over it, PAC_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
-enum { PAC__DPOOL_BLOCKS = 24 }; /* a run takes 17 blocks at most */
+enum { PAC__GPU_BUFS = 16, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
 typedef struct pac__dpool {
     size_t budget, held, peak;
     void *block[PAC__DPOOL_BLOCKS];
@@ -2064,7 +2064,6 @@ typedef struct pac__gpu {
     cufftHandle spec[2], pair[2], hil[2]; /* batches: chunk; chunk x pairs; chunk x pairs */
     int plans;                            /* how many of the six were made */
     void *ws;                             /* the plans' shared work area */
-    size_t ws_bytes;
     cudaStream_t stream;
     double *x, *kern[2], *wt, *res;
     cufftDoubleComplex *sp, *work, *hilb;
@@ -2416,7 +2415,6 @@ typedef struct pac__gpu_buf {
     void **at;
     const char *what;
 } pac__gpu_buf;
-enum { PAC__GPU_BUFS = 16 };
 
 /* The device buffers for chunks of c signals, in allocation order; how many. Sizes that pass
    size_t are SIZE_MAX (no budget admits them). */
@@ -2488,7 +2486,6 @@ static pac_result pac__gpu_plans(pac__eng *e, pac__gpu *g)
             most = sizes[3 * k + i] > most ? sizes[3 * k + i] : most;
         }
     }
-    g->ws_bytes = most;
     if (pac__gpu_alloc(e, g, most, &g->ws, "the FFTs' work area") != PAC_OK) return (pac_result)e->stop;
     for (i = 0; i < 6; i++) PAC__FFT(e, cufftSetWorkArea(*h[i], g->ws), "setting an FFT work area");
     return PAC_OK;
@@ -2689,9 +2686,10 @@ static void pac__gpu_task_order(const pac__eng *e, unsigned per_warp, uint32_t *
     }
 }
 
-/* pac__k_runs's block: the fewest passes over the surrogates of as many warps as its registers
-   allow (896 threads of 70 registers on sm_90, not 1024: a larger block fails to launch), then
-   the fewest warps for that many passes; and its shared memory opted into */
+/* The runs kernel's block: the fewest passes over the surrogates of as many warps as its
+   registers allow (cudaFuncGetAttributes: on sm_90 768 threads of pac__k_runs1's 82 registers,
+   not 1024; a larger block fails to launch), then the fewest warps for that many passes; and
+   its shared memory opted into */
 static pac_result pac__gpu_size_runs(pac__eng *e, pac__gpu *g)
 {
     struct cudaFuncAttributes fa;

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     const char *input = NULL, *compare = NULL, *preset = "mres", *save = NULL;
     size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
     int threads = 1, method = PAC_MI_TENSORPAC, i, f32 = 0;
-    double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_sorted[64], bands[2][200], worst = 0;
+    double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_med, wall_best, bands[2][200], worst = 0;
     double dev[4][64];
     pac_device_info info;
     char dev_line[240] = "";
@@ -167,8 +167,8 @@ int main(int argc, char **argv)
                  " device_phases_ms=%.3f device_amps_ms=%.3f device_cells_ms=%.3f device_ms=%.3f device_mb=%.1f chunk=%zu cells=%s",
                  median(dev[0], reps), median(dev[1], reps), median(dev[2], reps), median(dev[3], reps),
                  (double)info.bytes / 1048576.0, info.chunk, info.runs_kernel == 1 ? "runs" : info.runs_kernel == 2 ? "runs1" : "columns");
-    memcpy(wall_sorted, walls, reps * sizeof(double));
-    qsort(wall_sorted, reps, sizeof(double), by_value);
+    wall_med = median(walls, reps);
+    for (wall_best = walls[0], r = 1; r < reps; r++) wall_best = walls[r] < wall_best ? walls[r] : wall_best;
     if (compare) {
         double *v;
         size_t k;
@@ -186,11 +186,11 @@ int main(int argc, char **argv)
     if (compare) snprintf(diff, sizeof diff, "%.2g", worst);
     else snprintf(diff, sizeof diff, "-");
     getrusage(RUSAGE_SELF, &ru);
-    for (r = 0; r < reps && walls[r] != wall_sorted[(reps - 1) / 2]; r++) {}
+    for (r = 0; r < reps && walls[r] != wall_med; r++) {}
     printf("bench=pac backend=%s signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
            "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%s%s\n",
            backend == PAC_BACKEND_CUDA ? "cuda" : "cpu", n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
-           plan.keep_phase_bins, wall_sorted[(reps - 1) / 2], wall_sorted[0], cpus[r < reps ? r : 0],
+           plan.keep_phase_bins, wall_med, wall_best, cpus[r < reps ? r : 0],
            (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
            diff, dev_line);
     tp_destroy(pool);
