@@ -345,7 +345,8 @@ typedef struct pac_desc {
     pac_progress_fn progress;   /* [NULL] */
     void *user;                 /* passed to progress */
     int backend;                /* PAC_BACKEND_CPU, _CUDA (built with PACGPU_USE_CUDA; PAC_ERR_DEVICE without
-                                   a device) or _AUTO: CUDA when built with it and a device answers [AUTO] */
+                                   a device) or _AUTO: CUDA when built with it and a device answers [AUTO];
+                                   the device computes as PAC_F32 whatever precision says (section 11) */
     int device;                 /* the CUDA device's ordinal [0] */
     double device_fraction;     /* of the device's free memory its buffers may take [0.8] */
 } pac_desc;

@@ -256,11 +256,8 @@ static void test_device_budget_and_every_surrogate(void)
     pac_desc d;
     pac_output o;
     char err[300];
-    make_signals(x, S, N);
-    bands(pha, P, amp, A);
-    memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32;
-    d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = T_SMALL_PERM, d.backend = PAC_BACKEND_CUDA, d.device_fraction = 1e-12;
+    d = device_case(x, S, N, pha, P, amp, A, 11, PAC_SURR_SWAP_BLOCKS, T_SMALL_PERM);
+    d.device_fraction = 1e-12;
     memset(&o, 0, sizeof o);
     o.mi = mi;
     CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "device budget"));
