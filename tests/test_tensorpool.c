@@ -11,6 +11,12 @@
 #include "../tensorpool.h"
 #include "testkit.h"
 
+#if defined(TP__ASAN) /* the tests that write after free on purpose, to see the debug pool catch it */
+#define TEST_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define TEST_UNPOISON(p, n) ((void)0)
+#endif
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +582,7 @@ static void test_leak_report_and_poison(void)
     pool = debug_pool(&log);
     p = (unsigned char *)tp_alloc(pool, 512);
     tp_free(pool, p);
+    TEST_UNPOISON(p, 512);                 /* (ASan would stop these deliberate uses after free) */
     CHECK(p[0] == 0xDD && p[511] == 0xDD);  /* poisoned */
     p[100] = 1;                            /* a write after free ... */
     p = (unsigned char *)tp_alloc(pool, 512); /* ... is reported when the block is reused */
@@ -588,6 +595,49 @@ static void test_leak_report_and_poison(void)
     CHECK(strstr(log.text, "leak: 777 bytes") != NULL);
     CHECK(strstr(log.text, where) != NULL);
 }
+
+#if defined(TP__ASAN)
+/* Under AddressSanitizer a block's bytes past its request and every cached byte are out of
+   bounds, so ASan stops a read past a buffer into its class slack, or a use of a buffer already
+   given back, that the pool's own malloc'd or mapped blocks would hide. Small (class) and page
+   blocks, through reuse, a split page chunk and a debug pool's 0xDD checks. */
+static int poisoned(const void *p) { return __asan_address_is_poisoned(p); }
+
+static void check_marks(tp_pool *pool, size_t n)
+{
+    unsigned char *p = (unsigned char *)tp_alloc_zeroed(pool, n), *q;
+    CHECK_MSG(p && !poisoned(p) && !poisoned(p + n - 1) && poisoned(p + n) && tp_usable_size(pool, p) == n,
+              "%zu bytes: the request open, the byte past it poisoned", n);
+    memset(p, 7, n);
+    tp_free(pool, p);
+    CHECK_MSG(poisoned(p) && poisoned(p + n / 2), "%zu bytes: cached, all poisoned", n);
+    q = (unsigned char *)tp_alloc_zeroed(pool, n - 1); /* a hit: the same block, one byte shorter */
+    CHECK_MSG(q == p && !poisoned(q) && !poisoned(q + n - 2) && poisoned(q + n - 1) && q[0] == 0 && q[n - 2] == 0,
+              "%zu bytes: reused for %zu, open again up to the new request (and zeroed)", n, n - 1);
+    tp_free(pool, q);
+}
+
+static void test_asan_marks(void)
+{
+    tp_desc d = {0};
+    tp_pool *pool = tp_create(NULL, NULL);
+    unsigned char *big, *half;
+    check_marks(pool, 1000);
+    check_marks(pool, (1u << 20) + 3);
+    big = (unsigned char *)tp_alloc(pool, 4u << 20); /* freed, then split: the half reused is open */
+    tp_free(pool, big);
+    half = (unsigned char *)tp_alloc(pool, 1u << 20);
+    CHECK(half && !poisoned(half) && !poisoned(half + (1u << 20) - 1) && poisoned(half + (1u << 20)));
+    memset(half, 1, 1u << 20);
+    tp_free(pool, half);
+    tp_destroy(pool);
+    d.debug = 1;
+    pool = tp_create(&d, NULL);
+    check_marks(pool, 1000);
+    check_marks(pool, (1u << 20) + 3);
+    tp_destroy(pool);
+}
+#endif
 
 /* Debug mode checks the poison of every reused block: reusing, splitting and reassembling big
    blocks must not raise false alarms, and a real write after free in one must be caught. */
@@ -610,6 +660,7 @@ static void test_debug_page_blocks(void)
     CHECK_MSG(log.count == 0, "unexpected: %s", log.text);
     memset(c, 1, 4 * MiB);
     tp_free(pool, c);
+    TEST_UNPOISON(c + 4096, 1);
     c[4096] = 5;                                     /* write after free into a big block */
     c = (unsigned char *)tp_alloc(pool, 4 * MiB);
     CHECK(strstr(log.text, "write after free") != NULL);
@@ -859,6 +910,9 @@ int main(void)
     if (built_with(" mmap")) RUN(test_debug_page_blocks);
     else printf("skipped test_debug_page_blocks: built without mmap\n");
     RUN(test_allocator_failure_injection);
+#if defined(TP__ASAN)
+    RUN(test_asan_marks);
+#endif
     RUN(test_bad_arguments);
     RUN(test_query_memory);
 #ifndef TP_NO_THREADS
