@@ -1714,9 +1714,10 @@ static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk,
         !tp_size_mul(per_signal, chunk, &t) || t > SIZE_MAX / 2)
         return SIZE_MAX;
     o_x = pac__take(&off, chunk * e->n * d), o_res = pac__take(&off, 4 * chunk * cells * d);
-    o_vals = pac__take(&off, every * chunk * cells * d), o_wt = pac__take(&off, series * PAC_N_BINS * d);
+    o_wt = pac__take(&off, series * PAC_N_BINS * d);
     o_cnt = pac__take(&off, series * (PAC_N_BINS + 1) * sizeof(uint32_t)), o_ok = pac__take(&off, series * sizeof(int));
     o_task = pac__take(&off, e->n_perm ? (e->n_perm + 1) * sizeof(uint32_t) : 0);
+    o_vals = pac__take(&off, every * chunk * cells * d); /* the largest last: past it, ASan's marks (tensorpool 7) */
     if (base) {
         h->hx = (double *)(void *)(base + o_x);
         h->hres = (double *)(void *)(base + o_res);
