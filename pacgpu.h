@@ -1600,11 +1600,15 @@ static size_t pac__fft_bytes(size_t len) { return len ? 2 * len * sizeof(double)
 /* Lanes of a pass: bands rounded up to 64 bytes of doubles or floats */
 static size_t pac__lanes(size_t na, int f32) { return f32 ? (na + 15) / 16 * 16 : (na + 7) / 8 * 8; }
 
-/* Reserves bytes (rounded to 64) at *off; returns where they start. */
-static size_t pac__take(size_t *off, size_t bytes)
+/* Reserves bytes (rounded to 64) at *off of a block carved from base (NULL: only counting);
+   returns where they start. Under AddressSanitizer each region gets 64 more bytes, marked out of
+   bounds with its slack, so that a region carved short overruns into marks, not into its
+   neighbour (tensorpool 7). */
+static size_t pac__take(char *base, size_t *off, size_t bytes)
 {
     size_t at = *off;
-    *off += pac__round64(bytes);
+    *off += pac__round64(bytes) + (TP_ASAN ? 64 : 0);
+    if (base) TP_POISON(base + at + bytes, *off - at - bytes);
     return at;
 }
 
@@ -1615,15 +1619,15 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     size_t cpu = !e->cuda, ld = cpu * pac__lanes(na, e->f32), off = 0, el = e->f32 ? sizeof(float) : sizeof(double);
     size_t lfm = e->lf_max, lh = lfm ? e->lh : 0, n = cpu * e->n, np = cpu * e->n_band[PAC__PHA];
     size_t sc = lfm ? 2 * (lfm > lh ? lfm : lh) : 0, d = sizeof(double);
-    size_t o_sr = pac__take(&off, lfm * d), o_si = pac__take(&off, lfm * d), o_wr = pac__take(&off, cpu * lfm * d);
-    size_t o_wi = pac__take(&off, cpu * lfm * d), o_hr = pac__take(&off, cpu * lh * d), o_hi = pac__take(&off, cpu * lh * d);
-    size_t o_sc = pac__take(&off, sc * d), o_bins = pac__take(&off, keep ? 0 : np * n);
-    size_t o_cnt = pac__take(&off, keep ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
-    size_t o_amp = pac__take(&off, n * ld * el), o_hist = pac__take(&off, PAC_N_BINS * ld * el);
-    size_t o_ord = pac__take(&off, n * sizeof(uint32_t)), o_start = pac__take(&off, (PAC_N_BINS + 1) * sizeof(uint32_t));
-    size_t o_h64 = pac__take(&off, e->f32 ? PAC_N_BINS * ld * d : 0);
-    size_t o_acc = pac__take(&off, 4 * ld * d), o_ge = pac__take(&off, ld * sizeof(size_t));
-    size_t o_fix = pac__take(&off, ld * sizeof(int64_t));
+    size_t o_sr = pac__take(base, &off, lfm * d), o_si = pac__take(base, &off, lfm * d), o_wr = pac__take(base, &off, cpu * lfm * d);
+    size_t o_wi = pac__take(base, &off, cpu * lfm * d), o_hr = pac__take(base, &off, cpu * lh * d), o_hi = pac__take(base, &off, cpu * lh * d);
+    size_t o_sc = pac__take(base, &off, sc * d), o_bins = pac__take(base, &off, keep ? 0 : np * n);
+    size_t o_cnt = pac__take(base, &off, keep ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
+    size_t o_amp = pac__take(base, &off, n * ld * el), o_hist = pac__take(base, &off, PAC_N_BINS * ld * el);
+    size_t o_ord = pac__take(base, &off, n * sizeof(uint32_t)), o_start = pac__take(base, &off, (PAC_N_BINS + 1) * sizeof(uint32_t));
+    size_t o_h64 = pac__take(base, &off, e->f32 ? PAC_N_BINS * ld * d : 0);
+    size_t o_acc = pac__take(base, &off, 4 * ld * d), o_ge = pac__take(base, &off, ld * sizeof(size_t));
+    size_t o_fix = pac__take(base, &off, ld * sizeof(int64_t));
     if (base) {
         w->sr = (double *)(void *)(base + o_sr);
         w->si = (double *)(void *)(base + o_si);
@@ -1656,14 +1660,14 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
 {
     size_t off = 0, np = e->n_band[PAC__PHA], na = e->n_band[PAC__AMP], d = sizeof(double);
     int epochs = e->surr == PAC_SURR_SWAP_EPOCHS, maxstat = e->n_perm > 0;
-    size_t o_k0 = pac__take(&off, e->half[0] * np * d), o_k1 = pac__take(&off, e->half[1] * na * d);
+    size_t o_k0 = pac__take(base, &off, e->half[0] * np * d), o_k1 = pac__take(base, &off, e->half[1] * na * d);
     size_t o_bins, o_cnt;
     keep = keep && !e->cuda; /* the device keeps its own */
-    o_bins = pac__take(&off, keep ? np * e->n_sig * e->n : 0);
-    o_cnt = pac__take(&off, keep ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
-    size_t o_shift = pac__take(&off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
-    size_t o_perm = pac__take(&off, e->n_perm && epochs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
-    size_t o_max = pac__take(&off, maxstat ? e->n_perm * na * np * sizeof(int64_t) : 0);
+    o_bins = pac__take(base, &off, keep ? np * e->n_sig * e->n : 0);
+    o_cnt = pac__take(base, &off, keep ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
+    size_t o_shift = pac__take(base, &off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
+    size_t o_perm = pac__take(base, &off, e->n_perm && epochs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
+    size_t o_max = pac__take(base, &off, maxstat ? e->n_perm * na * np * sizeof(int64_t) : 0);
     if (base) {
         e->kernel[0] = (double *)(void *)(base + o_k0);
         e->kernel[1] = (double *)(void *)(base + o_k1);
@@ -1713,11 +1717,11 @@ static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk,
     if (!tp_size_mul(cells, 4 + every, &t) || !tp_size_add(t, e->n, &t) || !tp_size_mul(t, d, &per_signal) ||
         !tp_size_mul(per_signal, chunk, &t) || t > SIZE_MAX / 2)
         return SIZE_MAX;
-    o_x = pac__take(&off, chunk * e->n * d), o_res = pac__take(&off, 4 * chunk * cells * d);
-    o_wt = pac__take(&off, series * PAC_N_BINS * d);
-    o_cnt = pac__take(&off, series * (PAC_N_BINS + 1) * sizeof(uint32_t)), o_ok = pac__take(&off, series * sizeof(int));
-    o_task = pac__take(&off, e->n_perm ? (e->n_perm + 1) * sizeof(uint32_t) : 0);
-    o_vals = pac__take(&off, every * chunk * cells * d); /* the largest last: past it, ASan's marks (tensorpool 7) */
+    o_x = pac__take(base, &off, chunk * e->n * d), o_res = pac__take(base, &off, 4 * chunk * cells * d);
+    o_wt = pac__take(base, &off, series * PAC_N_BINS * d);
+    o_cnt = pac__take(base, &off, series * (PAC_N_BINS + 1) * sizeof(uint32_t)), o_ok = pac__take(base, &off, series * sizeof(int));
+    o_task = pac__take(base, &off, e->n_perm ? (e->n_perm + 1) * sizeof(uint32_t) : 0);
+    o_vals = pac__take(base, &off, every * chunk * cells * d); /* the largest last: past it, ASan's marks (tensorpool 7) */
     if (base) {
         h->hx = (double *)(void *)(base + o_x);
         h->hres = (double *)(void *)(base + o_res);

@@ -85,7 +85,8 @@
    block's bytes past the request and every cached byte as out of bounds, so ASan stops a read
    or write past a buffer's end (into the slack of its size class) and any use of a buffer after
    tp_free, which would otherwise land in memory the pool still holds; tp_usable_size then
-   returns the request itself.
+   returns the request itself. TP_POISON and TP_UNPOISON let a caller that carves one block into
+   regions mark the gaps between them (no-ops without ASan).
 
    8. ALLOCATOR HOOKS
    desc.allocator = {alloc, free, user}: all or none (tp_create fails with TP_ERR_ARG otherwise).
@@ -148,6 +149,28 @@ typedef enum tp_result {
 } tp_result;
 
 #define TP_BUDGET_AUTO ((size_t)-1)
+
+/* AddressSanitizer's marks (section 7). TP_ASAN is 1 in a build with -fsanitize=address (gcc or
+   clang), else 0. TP_POISON(addr, n) marks n bytes of a live block out of bounds, e.g. gaps left
+   between the regions a caller carves from one block, so that ASan stops a region's overrun into
+   its neighbour; TP_UNPOISON undoes it; tp_free and the block's next tp_alloc reset the marks.
+   Both are no-ops without ASan. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TP_ASAN 1
+#endif
+#endif
+#if defined(TP_ASAN)
+#include <sanitizer/asan_interface.h>
+#define TP_POISON(addr, n) ASAN_POISON_MEMORY_REGION((addr), (n))
+#define TP_UNPOISON(addr, n) ASAN_UNPOISON_MEMORY_REGION((addr), (n))
+#else
+#define TP_ASAN 0
+#define TP_POISON(addr, n) ((void)(addr), (void)(n))
+#define TP_UNPOISON(addr, n) ((void)(addr), (void)(n))
+#endif
 
 /* Flags for tp_alloc_flags / tp_alloc_at. */
 enum { TP_ZERO = 1u, TP_SPILL = 2u, TP_NO_SPILL = 4u };
@@ -350,25 +373,6 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP_ASSERT(x) ((void)0)
 #endif
 
-/* Under AddressSanitizer the pool tells it which of its bytes are out of bounds: a live block's
-   bytes past the request, and every cached byte (section 7). Without it, ASan sees only the
-   pool's own blocks from malloc or mmap, so a read past a buffer into its class slack, or a
-   use of a buffer already given back and cached, would pass unseen. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TP__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TP__ASAN 1
-#endif
-#endif
-#if defined(TP__ASAN)
-#include <sanitizer/asan_interface.h>
-#define TP__POISON(addr, n) ASAN_POISON_MEMORY_REGION((addr), (n))
-#define TP__UNPOISON(addr, n) ASAN_UNPOISON_MEMORY_REGION((addr), (n))
-#else
-#define TP__POISON(addr, n) ((void)(addr), (void)(n))
-#define TP__UNPOISON(addr, n) ((void)(addr), (void)(n))
-#endif
 
 #define TP__HDR 64u                    /* header bytes before every block (keeps alignment) */
 #define TP__ALIGN 64u
@@ -679,7 +683,7 @@ static void tp__dbg_remove(tp_pool *p, const void *ptr)
 
 static void tp__poison(tp__hdr *h)
 {
-    TP__UNPOISON(tp__user(h), h->size);
+    TP_UNPOISON(tp__user(h), h->size);
     memset(tp__user(h), 0xDD, h->size);
 }
 
@@ -688,7 +692,7 @@ static void tp__check_poison(tp_pool *p, tp__hdr *h)
     const unsigned char *u = (const unsigned char *)tp__user(h);
     size_t i;
     char msg[TP__MSG];
-    TP__UNPOISON(u, h->size);
+    TP_UNPOISON(u, h->size);
     for (i = 0; i < h->size; i++) {
         if (u[i] == 0xDD) continue;
         snprintf(msg, sizeof msg, "tensorpool: write after free at byte %llu of a %llu-byte block "
@@ -703,7 +707,7 @@ static void tp__check_poison(tp_pool *p, tp__hdr *h)
 
 static void tp__unmap(tp_pool *p, void *addr, size_t len)
 {
-    TP__UNPOISON(addr, len); /* the shadow outlives the map: the next map there starts clean */
+    TP_UNPOISON(addr, len); /* the shadow outlives the map: the next map there starts clean */
 #if defined(TP__FILEMAP)
     munmap(addr, len);
 #else
@@ -747,7 +751,7 @@ static void tp__drop_small(tp_pool *p, tp__hdr *h)
     size_t raw_len = TP__HDR + h->size + TP__ALIGN - 1;
     tp__dbg_remove(p, tp__user(h));
     p->st.bytes_cached -= h->size;
-    TP__UNPOISON(tp__user(h), h->size);
+    TP_UNPOISON(tp__user(h), h->size);
     tp__raw_free(&p->desc.allocator, (char *)h - h->raw_off, raw_len);
     p->st.os_unmaps++;
 }
@@ -856,7 +860,7 @@ static int tp__chunk_largest(const tp_pool *p)
 static size_t tp__move_pages(tp_pool *p, char *src, char *dst, size_t len)
 {
     size_t half;
-    TP__UNPOISON(src, len);
+    TP_UNPOISON(src, len);
     if (mremap(src, len, len, TP__MREMAP_FLAGS, dst) != MAP_FAILED) return len;
     if (len <= TP__MIN_CHUNK) return 0;
     half = tp__round_up(len / 2, p->page);
@@ -1033,7 +1037,7 @@ static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, si
         p->st.bytes_cached -= len;
         *hit = 1;
         *dirty = len - TP__HDR;
-        TP__UNPOISON(m, len);
+        TP_UNPOISON(m, len);
         h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
         if (p->desc.debug) tp__check_poison(p, h);
     } else {
@@ -1148,8 +1152,8 @@ TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char 
     if (!h) pool->st.failures++;
     tp__unlock(pool);
     if (!h) return NULL;
-    TP__UNPOISON(tp__user(h), bytes);
-    TP__POISON(tp__user(h) + bytes, h->size - bytes);
+    TP_UNPOISON(tp__user(h), bytes);
+    TP_POISON(tp__user(h) + bytes, h->size - bytes);
     if (flags & TP_ZERO) memset(tp__user(h), 0, dirty < bytes ? dirty : bytes); /* fresh maps are zero already */
     return tp__user(h);
 }
@@ -1187,7 +1191,7 @@ static void tp__release(tp_pool *p, tp__hdr *h)
     }
     p->st.bytes_live -= tp__footprint(h);
     p->st.bytes_cached += tp__footprint(h);
-    TP__POISON(tp__user(h), h->size);
+    TP_POISON(tp__user(h), h->size);
     if (h->kind == TP__SMALL) {
         h->next = p->free_small[h->cls];
         p->free_small[h->cls] = h;
@@ -1250,7 +1254,7 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
 TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr)
 {
     (void)pool;
-#if defined(TP__ASAN)
+#if TP_ASAN
     return ptr ? tp__hdr_of(ptr)->req : 0; /* the rest is poisoned (as malloc_usable_size under ASan) */
 #else
     return ptr ? tp__hdr_of(ptr)->size : 0;

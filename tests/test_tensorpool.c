@@ -11,12 +11,6 @@
 #include "../tensorpool.h"
 #include "testkit.h"
 
-#if defined(TP__ASAN) /* the tests that write after free on purpose, to see the debug pool catch it */
-#define TEST_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define TEST_UNPOISON(p, n) ((void)0)
-#endif
-
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,7 +576,7 @@ static void test_leak_report_and_poison(void)
     pool = debug_pool(&log);
     p = (unsigned char *)tp_alloc(pool, 512);
     tp_free(pool, p);
-    TEST_UNPOISON(p, 512);                 /* (ASan would stop these deliberate uses after free) */
+    TP_UNPOISON(p, 512);                 /* (ASan would stop these deliberate uses after free) */
     CHECK(p[0] == 0xDD && p[511] == 0xDD);  /* poisoned */
     p[100] = 1;                            /* a write after free ... */
     p = (unsigned char *)tp_alloc(pool, 512); /* ... is reported when the block is reused */
@@ -596,7 +590,7 @@ static void test_leak_report_and_poison(void)
     CHECK(strstr(log.text, where) != NULL);
 }
 
-#if defined(TP__ASAN)
+#if TP_ASAN
 /* Under AddressSanitizer a block's bytes past its request and every cached byte are out of
    bounds, so ASan stops a read past a buffer into its class slack, or a use of a buffer already
    given back, that the pool's own malloc'd or mapped blocks would hide. Small (class) and page
@@ -619,7 +613,7 @@ static void check_marks(tp_pool *pool, size_t n)
 
 static void test_asan_marks(void)
 {
-    tp_desc d = {0};
+    tp_desc d;
     tp_pool *pool = tp_create(NULL, NULL);
     unsigned char *big, *half;
     check_marks(pool, 1000);
@@ -631,6 +625,7 @@ static void test_asan_marks(void)
     memset(half, 1, 1u << 20);
     tp_free(pool, half);
     tp_destroy(pool);
+    memset(&d, 0, sizeof d);
     d.debug = 1;
     pool = tp_create(&d, NULL);
     check_marks(pool, 1000);
@@ -660,7 +655,7 @@ static void test_debug_page_blocks(void)
     CHECK_MSG(log.count == 0, "unexpected: %s", log.text);
     memset(c, 1, 4 * MiB);
     tp_free(pool, c);
-    TEST_UNPOISON(c + 4096, 1);
+    TP_UNPOISON(c + 4096, 1);
     c[4096] = 5;                                     /* write after free into a big block */
     c = (unsigned char *)tp_alloc(pool, 4 * MiB);
     CHECK(strstr(log.text, "write after free") != NULL);
@@ -910,7 +905,7 @@ int main(void)
     if (built_with(" mmap")) RUN(test_debug_page_blocks);
     else printf("skipped test_debug_page_blocks: built without mmap\n");
     RUN(test_allocator_failure_injection);
-#if defined(TP__ASAN)
+#if TP_ASAN
     RUN(test_asan_marks);
 #endif
     RUN(test_bad_arguments);
