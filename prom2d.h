@@ -421,6 +421,8 @@ typedef struct p2d__row {
     uint32_t stamp, queued;
 } p2d__row;
 
+enum { P2D__ARRAYS = 19 }; /* the arrays in a worker's slab (p2d__layout) */
+
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
     uint64_t row_mul;      /* padded index * row_mul >> row_shift = its padded row (p2d__rowcol) */
@@ -437,14 +439,23 @@ typedef struct p2d__plan {
         o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, slab;
     int row_fill;          /* masks by whole rows of bits (rows of 64 pixels at most) */
     size_t total;          /* every byte the run takes from the pool: n_workers slabs */
+    size_t gap[P2D__ARRAYS][2]; /* after each array, the bytes up to the next (ASan marks them) */
+    int n_gaps;
 } p2d__plan;
 
-static int p2d__take(size_t *at, size_t n, size_t elem, size_t *offset)
+/* Reserves n elements at *at (rounded to 64 bytes) for one of a slab's arrays. Under
+   AddressSanitizer each gets 64 more bytes, marked out of bounds with its slack by
+   p2d__work_init, so that an array sized short overruns into marks, not into its neighbour. */
+static int p2d__take(p2d__plan *p, size_t *at, size_t n, size_t elem, size_t *offset)
 {
-    size_t bytes;
-    if (!tp_size_mul(n, elem, &bytes) || !tp_size_add(bytes, 63, &bytes)) return 0;
+    size_t bytes, end;
+    if (!tp_size_mul(n, elem, &bytes) || !tp_size_add(*at, bytes, &end) || !tp_size_add(bytes, 63 + (TP_ASAN ? 64 : 0), &bytes))
+        return 0;
     *offset = *at;
-    return tp_size_add(*at, bytes / 64 * 64, at);
+    if (!tp_size_add(*at, bytes / 64 * 64, at)) return 0;
+    P2D_ASSERT(p->n_gaps < P2D__ARRAYS);
+    p->gap[p->n_gaps][0] = end, p->gap[p->n_gaps++][1] = *at;
+    return 1;
 }
 
 /* Per-slice arrays (independent of the block size), then the block arrays. */
@@ -452,27 +463,28 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
 {
     size_t at = 0, n = p->npix, np = p->npad, zb, mb, pb;
     int exact = p->exact, pypho = p->pypho;
-    if (!p2d__take(&at, pypho ? np : 0, sizeof(uint32_t), &p->o_mark) ||
-        !p2d__take(&at, pypho || (p->masks && !p->row_fill) ? n : 0, sizeof(int32_t), &p->o_queue) ||
-        !p2d__take(&at, pypho || exact ? np : 0, 1, &p->o_flag) ||
-        !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_up) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(uint64_t), &p->o_keys2) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_crit) ||
-        !p2d__take(&at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(uint32_t), &p->o_sad) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cpar) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(double), &p->o_ccol) ||
-        !p2d__take(&at, exact ? n : 0, sizeof(int32_t), &p->o_cout) ||
-        !p2d__take(&at, p->row_fill ? p->n_x + 2 : 0, sizeof(p2d__row), &p->o_rows) ||
-        !p2d__take(&at, p->row_fill ? p->n_x : 0, sizeof(int32_t), &p->o_row_stack))
+    p->n_gaps = 0;
+    if (!p2d__take(p, &at, pypho ? np : 0, sizeof(uint32_t), &p->o_mark) ||
+        !p2d__take(p, &at, pypho || (p->masks && !p->row_fill) ? n : 0, sizeof(int32_t), &p->o_queue) ||
+        !p2d__take(p, &at, pypho || exact ? np : 0, 1, &p->o_flag) ||
+        !p2d__take(p, &at, exact ? np : 0, sizeof(int32_t), &p->o_up) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(uint64_t), &p->o_keys) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(uint64_t), &p->o_keys2) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(uint32_t), &p->o_crit) ||
+        !p2d__take(p, &at, exact ? np : 0, sizeof(int32_t), &p->o_root) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(uint32_t), &p->o_sad) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(int32_t), &p->o_cpar) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(double), &p->o_ccol) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(int32_t), &p->o_cout) ||
+        !p2d__take(p, &at, p->row_fill ? p->n_x + 2 : 0, sizeof(p2d__row), &p->o_rows) ||
+        !p2d__take(p, &at, p->row_fill ? p->n_x : 0, sizeof(int32_t), &p->o_row_stack))
         return 0;
-    if (!tp_size_mul(np, p->block, &zb) || !p2d__take(&at, zb, sizeof(double), &p->o_z) ||
+    if (!tp_size_mul(np, p->block, &zb) || !p2d__take(p, &at, zb, sizeof(double), &p->o_z) ||
         !tp_size_mul(np, p->unit / 8, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
-        !p2d__take(&at, mb, 1, &p->o_mask) ||
-        !tp_size_mul(n, p->peaks ? p->block : 0, &pb) || !p2d__take(&at, pb, sizeof(p2d_peak), &p->o_peaks) ||
-        !p2d__take(&at, p->block, sizeof(p2d_slice), &p->o_info))
+        !p2d__take(p, &at, mb, 1, &p->o_mask) ||
+        !tp_size_mul(n, p->peaks ? p->block : 0, &pb) || !p2d__take(p, &at, pb, sizeof(p2d_peak), &p->o_peaks) ||
+        !p2d__take(p, &at, p->block, sizeof(p2d_slice), &p->o_info))
         return 0;
     p->slab = at;
     return 1;
@@ -874,6 +886,8 @@ typedef struct p2d__work {
 static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
 {
     size_t i;
+    int g;
+    for (g = 0; TP_ASAN && g < p->n_gaps; g++) TP_POISON(slab + p->gap[g][0], p->gap[g][1] - p->gap[g][0]);
     w->z = (double *)(slab + p->o_z);
     w->mask = (uint8_t *)(slab + p->o_mask);
     w->peaks = (p2d_peak *)(slab + p->o_peaks);
