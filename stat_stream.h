@@ -1547,7 +1547,7 @@ static ss__kernels ss__pick_kernels(void)
    raw series in double L x T, the sums of the normalised series, L doubles) and per worker (a centred block T x B in whole panels, its inverse
    norms and means (2 x B doubles, 2 x B floats), the products L x B). at: the parts' offsets. 0 when
    the sizes overflow. */
-static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at)
+static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at, char *mark)
 {
     size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
     size_t sz[4] = {0, 0, 0, 0};
@@ -1561,16 +1561,18 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
         if (!tp_size_mul(n_t, panels * el, &sz[0]) || !tp_size_mul(L, blk * el, &sz[2])) return 0;
         sz[1] = 2 * blk * sizeof(double) + 2 * blk * sizeof(float);
     }
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 4; i++) { /* under ASan 64 more bytes each, marked with the slack in a block at mark */
+        size_t start = total;
         if (at) at[i] = total;
-        if (sz[i] > ((size_t)-1) - 64 || !tp_size_add(total, (sz[i] + 63) / 64 * 64, &total)) return 0;
+        if (sz[i] > ((size_t)-1) - 128 || !tp_size_add(total, (sz[i] + 63) / 64 * 64 + (TP_ASAN ? 64 : 0), &total)) return 0;
+        if (mark) TP_POISON(mark + start + sz[i], total - start - sz[i]);
     }
     return total;
 }
 
 SSDEF size_t ss_seedcorr_bytes(size_t n_t, size_t n_v, size_t n_seeds, int precision)
 {
-    size_t a = ss__corr_bytes(n_t, n_v, n_seeds, precision, 0, NULL), b = ss__corr_bytes(n_t, n_v, n_seeds, precision, 1, NULL);
+    size_t a = ss__corr_bytes(n_t, n_v, n_seeds, precision, 0, NULL, NULL), b = ss__corr_bytes(n_t, n_v, n_seeds, precision, 1, NULL, NULL);
     return a && b && a + b > a ? a + b : 0;
 }
 
@@ -1600,7 +1602,7 @@ static ss__work ss__work_at(const ss__corr *c, char *mem)
 {
     size_t at[4];
     ss__work w;
-    ss__corr_bytes(c->n_t, c->n_v, c->L, c->precision, 1, at);
+    ss__corr_bytes(c->n_t, c->n_v, c->L, c->precision, 1, at, mem);
     w.blk = mem + at[0], w.inv = (double *)(void *)(mem + at[1]), w.prod = mem + at[2];
     w.mean = w.inv + (c->n_v < SS__BLOCK ? c->n_v : SS__BLOCK);
     return w;
@@ -1706,11 +1708,12 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
     if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
     memset(&c, 0, sizeof c);
     c.ts = ts, c.n_t = n_t, c.n_v = n_v, c.ld = ld, c.L = seeds->n_seeds, c.precision = precision, c.k = ss__pick_kernels();
-    shared = ss__corr_bytes(n_t, n_v, c.L, precision, 0, c.at);
+    shared = ss__corr_bytes(n_t, n_v, c.L, precision, 0, c.at, NULL);
     if (!(c.shared = (char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr))) {
         if (own) tp_destroy(own);
         return ss__fail(err, errcap, ss__from_tp(tr), "no memory for the correlation's scratch");
     }
+    ss__corr_bytes(n_t, n_v, c.L, precision, 0, NULL, c.shared);
     w = ss__work_at(&c, c.shared + shared);
     ss__seed_rows(&c, seeds, 0, n_t);
     for (l = 0; l < c.L; l++) ss__seed_finish(&c, l);
@@ -1762,8 +1765,8 @@ SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
     if (!tp_size_mul(d->seeds->n_seeds, d->n_v, &lv) || !tp_size_mul(d->n_t, d->n_v, &slab) ||
         !tp_size_mul(slab, sizeof(float), &slab) || lv > ((size_t)-1) / 64)
         return 0;
-    shared = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 0, NULL);
-    worker = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 1, NULL);
+    shared = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 0, NULL, NULL);
+    worker = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 1, NULL, NULL);
     if (!shared || !worker || !tp_size_mul(worker, (size_t)ss__threads(d), &worker)) return 0;
     acc = (d->skip_avg_r ? 1 : 2) * ss__moments_bytes(lv, ss__policy_nan(d->policy));
     if (ss__ahead(d) && !tp_size_mul(slab, 2, &slab)) return 0;
@@ -2056,8 +2059,8 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     job.seeds = d->seeds;
     job.f.as_zero = ss__policy_nan(d->policy) == SS_NAN_AS_ZERO;
     job.f.z_inf = d->policy == SS_POLICY_STRICT ? 0.0 : d->policy == SS_POLICY_LDK_SINGLE ? 10.0 : 3.0;
-    shared = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, job.c.at);
-    per = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 1, NULL);
+    shared = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, job.c.at, NULL);
+    per = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 1, NULL, NULL);
     n = ss__threads(d);
     ahead = ss__ahead(d);
     slab_bytes = d->n_t * d->n_v * sizeof(float);
@@ -2071,6 +2074,7 @@ SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_stat
     }
     slabs[0] = slab, slabs[1] = ahead ? slab + d->n_t * d->n_v : slab;
     job.c.shared = scratch;
+    ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, NULL, scratch);
     for (i = 0; i < n; i++) work[i] = ss__work_at(&job.c, scratch + shared + (size_t)i * per);
     /* states handed to the caller must outlive a private pool: they then get their own */
     if ((res = ss_moments_create(lv, ss__policy_nan(d->policy), own && state ? NULL : pool, &zacc)) != SS_OK ||
