@@ -1607,7 +1607,7 @@ static size_t pac__lanes(size_t na, int f32) { return f32 ? (na + 15) / 16 * 16 
 static size_t pac__take(char *base, size_t *off, size_t bytes)
 {
     size_t at = *off;
-    *off += pac__round64(bytes) + (TP_ASAN ? 64 : 0);
+    *off += pac__round64(bytes) + TP_REDZONE;
     if (base) TP_POISON(base + at + bytes, *off - at - bytes);
     return at;
 }

@@ -449,7 +449,7 @@ typedef struct p2d__plan {
 static int p2d__take(p2d__plan *p, size_t *at, size_t n, size_t elem, size_t *offset)
 {
     size_t bytes, end;
-    if (!tp_size_mul(n, elem, &bytes) || !tp_size_add(*at, bytes, &end) || !tp_size_add(bytes, 63 + (TP_ASAN ? 64 : 0), &bytes))
+    if (!tp_size_mul(n, elem, &bytes) || !tp_size_add(*at, bytes, &end) || !tp_size_add(bytes, 63 + TP_REDZONE, &bytes))
         return 0;
     *offset = *at;
     if (!tp_size_add(*at, bytes / 64 * 64, at)) return 0;

@@ -1564,7 +1564,7 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
     for (i = 0; i < 4; i++) { /* under ASan 64 more bytes each, marked with the slack in a block at mark */
         size_t start = total;
         if (at) at[i] = total;
-        if (sz[i] > ((size_t)-1) - 128 || !tp_size_add(total, (sz[i] + 63) / 64 * 64 + (TP_ASAN ? 64 : 0), &total)) return 0;
+        if (sz[i] > ((size_t)-1) - 128 || !tp_size_add(total, (sz[i] + 63) / 64 * 64 + TP_REDZONE, &total)) return 0;
         if (mark) TP_POISON(mark + start + sz[i], total - start - sz[i]);
     }
     return total;

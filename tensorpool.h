@@ -154,7 +154,8 @@ typedef enum tp_result {
    clang), else 0. TP_POISON(addr, n) marks n bytes of a live block out of bounds, e.g. gaps left
    between the regions a caller carves from one block, so that ASan stops a region's overrun into
    its neighbour; TP_UNPOISON undoes it; tp_free and the block's next tp_alloc reset the marks.
-   Both are no-ops without ASan. */
+   Both are no-ops without ASan. TP_REDZONE: the bytes such a carver leaves after each region
+   (64 under ASan, else 0). */
 #if defined(__SANITIZE_ADDRESS__)
 #define TP_ASAN 1
 #elif defined(__has_feature)
@@ -171,6 +172,7 @@ typedef enum tp_result {
 #define TP_POISON(addr, n) ((void)(addr), (void)(n))
 #define TP_UNPOISON(addr, n) ((void)(addr), (void)(n))
 #endif
+#define TP_REDZONE (TP_ASAN ? 64u : 0u)
 
 /* Flags for tp_alloc_flags / tp_alloc_at. */
 enum { TP_ZERO = 1u, TP_SPILL = 2u, TP_NO_SPILL = 4u };
