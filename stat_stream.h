@@ -1546,7 +1546,8 @@ static ss__kernels ss__pick_kernels(void)
 /* The correlation's scratch: shared (the seeds' normalised series L x T, a flag per seed, their
    raw series in double L x T, the sums of the normalised series, L doubles) and per worker (a centred block T x B in whole panels, its inverse
    norms and means (2 x B doubles, 2 x B floats), the products L x B). at: the parts' offsets. 0 when
-   the sizes overflow. */
+   the sizes overflow. mark: a block laid out so, whose bytes after each part ASan is told to stop
+   (TP_REDZONE); NULL only counts. */
 static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at, char *mark)
 {
     size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;

@@ -244,7 +244,7 @@ TPDEF tp_pool *tp_create(const tp_desc *desc, tp_result *result);
 TPDEF void tp_destroy(tp_pool *pool);
 
 /* 64-byte aligned block of at least `bytes` (0 is allowed and gives a unique block), or NULL.
-   tp_alloc_zeroed fills it with zeros. Thread-safe. */
+   tp_alloc_zeroed fills its first `bytes` with zeros. Thread-safe. */
 TPDEF void *tp_alloc(tp_pool *pool, size_t bytes);
 TPDEF void *tp_alloc_zeroed(tp_pool *pool, size_t bytes);
 /* flags: TP_ZERO, TP_SPILL (back with a spill file now), TP_NO_SPILL (never spill this one). */
