@@ -89,7 +89,7 @@ $(B)/bench_pac_cuda: bench/bench_pac.c pacgpu.h tensorpool.h examples/common/npy
 
 # the same with the surrogates' cells always by the column kernel (pac__k_cells), to compare the two
 $(B)/bench_pac_cuda_columns: $(B)/bench_pac_cuda
-	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -DPACGPU_USE_CUDA -DPAC__CUDA_RUNS=0 -x cu -c bench/bench_pac.c -o $(B)/bench_pac_cuda_columns.o
+	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -DPACGPU_USE_CUDA -DPAC_TEST_CUDA_CELLS=0 -x cu -c bench/bench_pac.c -o $(B)/bench_pac_cuda_columns.o
 	$(NVCC) $(CUDA_ARCH) $(B)/bench_pac_cuda_columns.o $(B)/npy_cuda.o $(B)/util_cuda.o -o $@ -lcufft -lm -lpthread
 
 $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)

@@ -1,69 +1,90 @@
-/* pacgpu.h 0.0.1 - phase-amplitude coupling that fits in memory and agrees with tensorpac - MIT license (end of file)
+/* pacgpu.h 1.0.0 - phase-amplitude coupling that fits in memory and agrees with tensorpac - MIT license (end of file)
 
    Do this:
        #define PACGPU_IMPLEMENTATION
    before you include this file in *one* C or C++ file to create the implementation. It includes
-   tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
+   tensorpool.h, the collection's runtime: define TENSORPOOL_IMPLEMENTATION in one file too.
 
-   STATUS: the CPU engine (issue 5) is complete; its float32 mode keeps the filter bank in double
-   (section 10). The CUDA backend (issue 6, section 11) runs the whole pipeline on the device; it
-   is compiled (nvcc, sm_90 + PTX) and tested on the CPU through an emulator of its kernels and
-   CUDA calls (tests/cuda_emu.h), but it has not yet run on a GPU.
+   QUICK START (compiles as C99 and as C++; link -lm -lpthread)
+       #define TENSORPOOL_IMPLEMENTATION
+       #define PACGPU_IMPLEMENTATION
+       #include "pacgpu.h"
+       #include <math.h>
+       #include <stdio.h>
+       #include <stdlib.h>
+
+       int main(void)
+       {
+           enum { S = 4, N = 2048 };                        // 4 signals of 2048 samples at 512 Hz
+           double pha[10 * 2], amp[10 * 2], *x = (double *)malloc(S * N * sizeof(double));
+           double *mi = (double *)malloc(10 * 10 * S * sizeof(double)), *z = (double *)malloc(10 * 10 * S * sizeof(double));
+           pac_desc desc = TP_DEFAULTS;                     // zero = defaults: Tort MI, 3 / 6 cycles
+           pac_output out = TP_DEFAULTS;
+           tp_error err;
+           size_t i, n_pha = 0, n_amp = 0;
+           unsigned long long rng = 1;
+           double p = 0;
+           for (i = 0; i < S * N; i++) {                    // a jittery 6 Hz phase drives 80 Hz amplitude
+               rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+               p += 2 * 3.14159265358979 * 6 / 512.0 * (1 + 4 * ((double)(rng >> 11) / 9007199254740992.0 - 0.5));
+               x[i] = sin(p) + (1 + sin(p)) * 0.3 * sin(2 * 3.14159265358979 * 80 * (double)i / 512.0);
+           }
+           pac_band_preset("lres", PAC_PHASE, pha, &n_pha, NULL);     // tensorpac's 10 x 10 bands
+           pac_band_preset("lres", PAC_AMPLITUDE, amp, &n_amp, NULL);
+           desc.fs = 512; desc.pha_bands = pha; desc.n_pha = n_pha; desc.amp_bands = amp; desc.n_amp = n_amp;
+           desc.surrogates = PAC_SURR_SWAP_BLOCKS; desc.n_perm = 20;
+           out.mi = mi; out.z = z;                          // (n_amp, n_pha, n_signals), tensorpac's order
+           if (pac_run(&desc, x, TP_F64, S, N, NULL, &out, &err) != TP_OK) fprintf(stderr, "%s\n", err.message);
+           else printf("MI of (6 Hz, 80 Hz) in signal 0: %.4f (z %.1f)\n", mi[(2 * 10 + 2) * S], z[(2 * 10 + 2) * S]);
+           free(x); free(mi); free(z);
+           return 0;
+       }
 
    CONTENTS
-       1. Why            4. FFT                    7. Surrogates and statistics  10. Not done
-       2. Options        5. Band-pass filtering    8. Memory plan and threads    11. CUDA
-       3. Quick start    6. Modulation index       9. Speed                      12. API
+       1. Options       3. Band-pass filtering    5. Surrogates and statistics    7. Precision
+       2. FFT           4. Modulation index       6. Memory plan and threads      8. CUDA
+                                                                                  9. What it does NOT do
 
-   1. WHY
-   Phase-amplitude coupling over a grid of phase x amplitude bands with surrogate statistics costs
-   tensorpac 2-4 s plus 1-2 CPU-s per surrogate for 64 signals of 2048 samples, and gPAC's GPU
-   version materialises an 8.5 GB tensor for one step. pacgpu computes the same numbers (to
-   1e-11) from one FFT per signal shared by every band, surrogates by index arithmetic, in
-   buffers whose size it states in advance and fits to a budget.
+   Phase-amplitude coupling over a grid of phase x amplitude bands with surrogate statistics, the
+   numbers tensorpac computes (to 1e-11), from one FFT per signal shared by every band, surrogates
+   by index arithmetic, in buffers whose size it states in advance and fits to a budget. pac_plan
+   tells beforehand how a run will use memory; the lower-level calls (pac_fft_*, pac_fir_design,
+   pac_bandpass, pac_modulation_index, pac_swap_blocks) expose each stage.
 
-   2. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
+   1. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
        PAC_ASSERT(x)              impl     internal consistency asserts (default: none)
        PAC_STATIC                 global   make every function static (with TP_STATIC for the pool)
        PACDEF                     global   linkage of the public functions (default: extern)
-       PAC_NO_THREADS             impl     never start threads (desc.n_threads then only sizes the plan)
        PAC_NO_VECTOR_EXTENSIONS   impl     plain C loops only (no GCC/clang vector types, no AVX2 or
                                            AVX-512 variants picked at run time); same results
-       PACGPU_USE_CUDA            impl     the CUDA backend (section 11): compile the implementation
+       PACGPU_USE_CUDA            impl     the CUDA backend (section 8): compile the implementation
                                            with nvcc, e.g. nvcc -gencode arch=compute_90,code=sm_90
-                                           -gencode arch=compute_90,code=compute_90 file.cu
+                                           -gencode arch=compute_90,code=compute_90 file.cu -lcufft
+       PAC_TEST_CUDA_CELLS        impl     test hook: 0 = the device's surrogate cells always by the
+                                           column kernel, 1 = the runs kernels where they fit [1]
+       PAC_TEST_CUDA_ROWS_ONCE    impl     test hook: 1 = the runs kernel stores each row once [only
+                                           for long signals]
+       PAC_TEST_CUDA_RUN_BANDS    impl     test hook: amplitude bands a runs-kernel block holds [32]
+       PAC_TEST_CUDA_CHUNK_CAP    impl     test hook: signals a device chunk holds at most [none]
+       PAC_CUDA_EMULATOR          impl     test hook: the CUDA runtime is an emulator (tests/cuda_emu.h)
+                                           that defines PAC_EMU_LAUNCH, PAC_EMU_LAUNCH_COOPERATIVE and
+                                           PAC_EMU_DYNAMIC_SHARED; kernels then run on the CPU
+       tensorpool.h's options apply too: TP_NO_THREADS (one thread), TP_CPU_FEATURES_MASK.
 
-   3. QUICK START
-       double pha[60], amp[60];
-       double *mi = malloc(30 * 30 * n_signals * sizeof(double)), *z = malloc(30 * 30 * n_signals * sizeof(double));
-       pac_desc d = {0};                         // zero = defaults: Tort MI, 3/6 cycles, 1 thread
-       pac_output out = {0};
-       char err[256];
-       pac_band_preset("mres", PAC_PHASE, pha);  // or your own (n, 2) [low, high] Hz arrays
-       pac_band_preset("mres", PAC_AMPLITUDE, amp);
-       d.fs = 512; d.pha_bands = pha; d.n_pha = 30; d.amp_bands = amp; d.n_amp = 30;
-       d.surrogates = PAC_SURR_SWAP_BLOCKS; d.n_perm = 200; d.n_threads = 2;
-       out.mi = mi; out.z = z;                   // (n_amp, n_pha, n_signals), tensorpac's order
-       if (pac_run(&d, x, PAC_F64, n_signals, n_times, NULL, &out, err, sizeof err) != PAC_OK)
-           fprintf(stderr, "%s\n", err);
-   pac_plan tells beforehand how the run will use memory (and fits it to a budget); the
-   lower-level calls (pac_fft_*, pac_fir_design, pac_bandpass, pac_modulation_index,
-   pac_swap_blocks) expose each stage.
-
-   4. FFT
+   2. FFT
    Any length n >= 1. Lengths whose prime factors are 2, 3 and 5 run a Stockham (autosort)
    transform in stages of radix 4, 2, 3, 5 on separate real and imaginary arrays, with twiddles
    computed directly in double (no recurrences, so no error growth with n); any other length runs
-   Bluestein's chirp-z algorithm on the next 2^a 3^b 5^c length >= 2n - 1. Measured error against a long-double DFT:
-   at most 1.3e-15 relative (max norm) for every n <= 64 and 13 lengths up to 4099, primes
-   included (tests/test_pacgpu.c). A plan is read-only
-   after creation and may be shared by threads; each call brings its own scratch
-   (pac_fft_scratch_doubles). Data are interleaved complex doubles (re, im); the forward transform
-   uses exp(-2 pi i jk / n), the inverse exp(+2 pi i jk / n) without the 1/n. Inside the pipeline
-   the stages run on split arrays, vectorised over consecutive butterflies with the widest
-   vectors the CPU has (AVX-512, AVX2, SSE2; each lane computes exactly what the plain code does).
+   Bluestein's chirp-z algorithm on the next 2^a 3^b 5^c length >= 2n - 1. Error against a
+   long-double DFT: at most 1.3e-15 relative (max norm) for every n <= 64 and 13 lengths up to
+   4099, primes included (tested). A plan is read-only after creation and may be shared by
+   threads; each call brings its own scratch (pac_fft_scratch_doubles). Data are interleaved
+   complex doubles (re, im); the forward transform uses exp(-2 pi i jk / n), the inverse
+   exp(+2 pi i jk / n) without the 1/n. Inside the pipeline the stages run on split arrays,
+   vectorised over consecutive butterflies with the widest vectors the CPU has (AVX-512, AVX2,
+   SSE2; each lane computes exactly what the plain code does).
 
-   5. BAND-PASS FILTERING (tensorpac's, to the last bits that matter)
+   3. BAND-PASS FILTERING (tensorpac's, to the last bits that matter)
    Filter order for a band [lo, hi] Hz: cycles * floor(fs / lo) (tensorpac: 3 cycles for phase
    bands, 6 for amplitude bands), capped at (n_times - 1) / 3. Taps: tensorpac's fir1, i.e. the
    least-squares band-pass of order + 1 taps (the truncated ideal band-pass response), times a
@@ -73,41 +94,33 @@
    FFT, trimmed. This is exact, not an approximation: filtfilt's output on the trimmed span
    depends only on the odd extension within `order` samples of the ends, which a longer extension
    shares, and the circular product never wraps into that span. Phase and amplitude: scipy's
-   hilbert on the filtered signal zero-padded to the next 2^a 3^b 5^c length (tensorpac's hilbertm),
-   then atan2 and hypot. Measured against tensorpac (tests/test_pacgpu.c, 20 bands, 2 x 2048
-   samples at 512 Hz): taps within 1.7e-16, filtered signals and amplitudes within 1.2e-15 of
-   their largest value, phases within 3e-13 rad (where the amplitude is tiny, phase is
-   ill-conditioned). Bands are explicit (n, 2) arrays or tensorpac's presets (pac_band_preset,
-   equal bit for bit to tensorpac's numpy vectors).
-   In the pipeline two bands share each inverse transform (S (K_a + i K_b): the real part is band
-   a, the imaginary part band b, since both are real) and each Hilbert transform pair (-i sign(f)
-   applied to y_a + i y_b), always pairing bands (2i, 2i + 1) so that the rounding does not depend
+   hilbert on the filtered signal zero-padded to the next 2^a 3^b 5^c length (tensorpac's
+   hilbertm), then atan2 and hypot. Against tensorpac (20 bands, 2 x 2048 samples at 512 Hz,
+   tested): taps within 1.7e-16, filtered signals and amplitudes within 1.2e-15 of their largest
+   value, phases within 3e-13 rad (where the amplitude is tiny, phase is ill-conditioned). Bands
+   are explicit (n, 2) arrays or tensorpac's presets (pac_band_preset, equal bit for bit to
+   tensorpac's numpy vectors). In the pipeline two bands share each inverse transform (S (K_a +
+   i K_b): the real part is band a, the imaginary part band b, since both are real) and each
+   Hilbert transform pair, always pairing bands (2i, 2i + 1) so that the rounding does not depend
    on the plan. Amplitude = sqrt(y^2 + h^2) (within 1 ulp of numpy's hypot).
 
-   6. MODULATION INDEX
-   18 phase bins with tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, 19) (eps = DBL_EPSILON),
-   a value v in bin j when edge[j] <= v < edge[j + 1]. Amplitudes are summed per bin in one pass
-   (a histogram, never one-hot products). PAC_MI_TORT (Tort 2010, per series): the mean amplitude
-   of each bin of that series, p = means / their sum, MI = 1 + sum p log p / log 18 (empty bins
-   count 0). PAC_MI_TENSORPAC (what tensorpac's Pac(idpac=(2, ...)) returns): each bin's amplitude
-   sum divided by the number of samples in that bin pooled over every phase band and signal of the
-   call, bins empty everywhere dropped, then the same formula; a series without samples in a bin
-   that others fill contributes 0 there (tensorpac would give NaN). Output (n_amp, n_pha,
-   n_signals), tensorpac's order. Measured against tensorpac on its reference (10 x 10 bands, 8 x
-   2048 samples, phases and amplitudes from section 4): within 1e-10 relative.
-   In the pipeline the phase bin comes from (y, h) without atan2: a rough angle (error < 0.004 rad)
-   picks a bin and the signs of h cos(e) - y sin(e) at its edges confirm it; within 1e-12 |z| of
-   an edge, atan2 decides, so the bins are those of atan2. Whole vectors of samples take the
-   rough angle's bin at once where it lies 0.005 rad inside it (about 97 % of samples), the
-   others the exact path (same bins, tested). The histograms of all amplitude bands of a pass are
-   taken at once (amplitudes stored time-major; each phase series' samples sorted by bin once, so
-   a bin's sums stay in registers: one vector load and add per sample and 64 bytes of bands),
-   and MI = sum p log(18 p) / log 18 (equal to the formula above, without its
-   cancellation), with a vectorised log accurate to 2 ulp. A signal with a NaN sample has no
-   phase bins: all its cells are NaN. Agreement with tensorpac from the raw signal (pac_run): MI
-   within 2e-12 relative, Tort MI 7e-12.
+   4. MODULATION INDEX
+   18 phase bins with tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, 19) (eps =
+   DBL_EPSILON), a value v in bin j when edge[j] <= v < edge[j + 1]. Amplitudes are summed per
+   bin in one pass (a histogram, never one-hot products). PAC_MI_TORT (the default; Tort 2010,
+   per series): the mean amplitude of each bin of that series, p = means / their sum, MI = 1 +
+   sum p log p / log 18 (empty bins count 0). PAC_MI_TENSORPAC (what tensorpac's Pac(idpac=(2,
+   ...)) returns): each bin's amplitude sum divided by the number of samples in that bin pooled
+   over every phase band and signal of the call, bins empty everywhere dropped, then the same
+   formula; a series without samples in a bin that others fill contributes 0 there (tensorpac
+   would give NaN). Output (n_amp, n_pha, n_signals), tensorpac's order. The phase bin comes from
+   (y, h) without atan2 where a rough angle lies well inside a bin, by atan2 near an edge: the
+   bins are those of atan2 (tested). MI = sum p log(18 p) / log 18 (the formula above, without
+   its cancellation), with a log accurate to 2 ulp. A signal with a NaN sample has no phase bins:
+   all its cells are NaN. Against tensorpac from the raw signal (pac_run, tested): MI within
+   2e-12 relative, Tort MI 7e-12.
 
-   7. SURROGATES AND STATISTICS
+   5. SURROGATES AND STATISTICS
    Surrogates destroy the phase-amplitude relation while keeping each series' own structure:
      PAC_SURR_SWAP_BLOCKS  tensorpac's: the amplitude cut at c in [1, n_times) and its two blocks
                            swapped (amp'[t] = amp[(t + c) mod n]); one cut per surrogate for every
@@ -123,90 +136,55 @@
    surrogates >= mi (at least 1 / n_perm, no correction). p_maxstat: tensorpac's
    infer_pvalues(p, 'maxstat') on the signal-averaged MI and surrogates (the surrogate averages
    summed in 52-bit fixed point, so the sum does not depend on which worker adds first). Against
-   tensorpac's 20 surrogates: within 3e-12 relative, z within 6e-12, maxstat p-values equal.
+   tensorpac's 20 surrogates (tested): within 3e-12 relative, z within 6e-12, maxstat p-values
+   equal.
 
-   8. MEMORY PLAN AND THREADS
+   6. MEMORY PLAN AND THREADS
    Per worker: the signal's spectrum and a band pair (4 x the padded length), the Hilbert pair,
    FFT scratch, the phase bins of one signal (n_pha x n_times bytes), the amplitudes of the bands
    of a pass (n_times x bands, rounded up to 8), four small histograms. Shared: |B(f)|^2 of every
    band (half spectra), the FFT plans, the surrogates' shifts, and when planned the phase bins of
    every signal (n_pha x n_signals x n_times bytes: tensorpac's pooled counts need all of them
    before any MI, and swap-epochs pairs signals). pac_plan picks the most workers (up to
-   desc.n_threads), keeps the bins if they fit (else a first pass recomputes the pooled counts),
-   then the most amplitude bands per pass, so that the total fits the budget; plan.bytes is what
-   the run takes from the pool, to the byte (tested against the pool's measured peak). Nothing
-   grows with n_perm, and nothing with n_signals unless the bins are kept. The surrogate cube is
-   written only into caller memory you provide. Workers take whole signals; a signal's results
-   depend on it alone and every sum runs in a fixed order, so outputs are bit for bit the same
-   whatever the plan or the thread count (tested); between CPUs they can differ in the last bit
-   only where a compiler fuses multiply-adds.
+   desc.n_threads; 0 = the CPUs this process may use), keeps the bins if they fit (else a first
+   pass recomputes the pooled counts), then the most amplitude bands per pass, so that the total
+   fits the budget; plan.bytes is what the run takes from the pool, to the byte (tested against
+   the pool's measured peak; pac_estimate_bytes returns it). Nothing grows with n_perm, and
+   nothing with n_signals unless the bins are kept. The surrogate cube is written only into
+   caller memory you provide. The workers are tensorpool's team; they take whole signals; a
+   signal's results depend on it alone and every sum runs in a fixed order, so outputs are bit
+   for bit the same whatever the plan or the thread count (tested); between CPUs they can differ
+   in the last bit only where a compiler fuses multiply-adds. A worker thread that cannot start
+   is reported to the logger (desc.log, or the pool's) and in out.info; the others do its share.
 
-   9. SPEED (bench/RESULTS.md, `make bench`; 2-core VM, 64 x 2048 samples at 512 Hz, 30 x 30 bands)
-   n_perm 0: 0.07 s with 2 threads, tensorpac 2.6 s wall in the same run; n_perm 200: 2.2 s with
-   2 threads (1.3 s with float32 histograms), tensorpac 1.7 CPU-s per surrogate (~345 CPU-s)
-   (AMD EPYC VM, 2026-12-04; the VM runs at two speeds ~1.4x apart).
-   The surrogate loop costs about one vector load and add per sample, phase band and 64 bytes of
-   amplitude bands (8 doubles or 16 floats), from registers: sorting each phase series by bin
-   once took the surrogates of that case from 1.70 to 1.27 s (floats) and 2.72 to 2.16 s
-   (doubles) against adding each sample into its bin's row in memory (2 threads, the two
-   binaries alternating, 2026-12-04).
+   7. PRECISION
+   desc.precision = TP_F32 stores the amplitudes and sums the histograms in floats (the
+   surrogate loop moves half the bytes; MI within 3e-9 absolute, z within 1e-4 of the float64 run
+   on tensorpac's reference); the filters, FFTs and Hilbert transforms stay in double in both
+   modes (their float error would move phases by up to 1e-4 rad, bins with them).
 
-   10. NOT DONE
-   desc.precision = PAC_F32 stores the amplitudes and sums the histograms in floats (the surrogate
-   loop moves half the bytes: 64 x 2048, 30 x 30, 200 surrogates ran 15-25 % faster; MI within
-   3e-9 absolute, z within 1e-4 of the float64 run on tensorpac's reference); the filters, FFTs
-   and Hilbert transforms stay in double in both modes (their float error would move phases by up
-   to 1e-4 rad, bins with them). No real-input FFT (real signals ride in pairs in complex
-   transforms instead).
-
-   11. CUDA (PACGPU_USE_CUDA; desc.backend, desc.device, desc.device_fraction)
+   8. CUDA (PACGPU_USE_CUDA; desc.backend, desc.device, desc.device_fraction)
    With the backend built, pac_run takes a CUDA device when desc.backend is PAC_BACKEND_CUDA, or
    PAC_BACKEND_AUTO and a device answers (PAC_BACKEND_CPU keeps it on the CPU; PAC_BACKEND_CUDA
-   without a device is PAC_ERR_DEVICE, as in a build without the backend). The device run is the
-   PAC_F32 mode (filters in double, amplitudes and histograms in floats), whose CPU path is its
-   oracle. Signals go up in chunks; per chunk: cuFFT (double) transforms of their odd extensions,
-   the band pairs' products with the same |B|^2 kernels, inverse transforms, the pairs' Hilbert
-   transforms, then the phase bins of every signal (kept on the device, with their counts and
-   the MI weights) in a first pass and the chunk's amplitudes and cells in a second. Surrogates are
-   index arithmetic on the unshifted amplitudes, in one of two cell kernels, both in a fixed order
-   (no atomics). From 32 histograms a cell (n_perm >= 31), where at least four amplitude bands' rows
-   of n floats fit twice in the shared memory a block may have (n up to 6,443 on an H100),
-   pac__k_runs: per (signal, phase band, group of up to 32 amplitude bands) the samples sorted by
-   bin once, the group's amplitudes in shared memory, and each thread summing four surrogates'
-   histograms of one band in registers, sample by sample of each bin's run; each MI is stored, then
-   taken in surrogate order (Welford) by pac__k_stats. Longer signals (rows of one band once: n up
-   to 29,000) take its other instance, pac__k_runs1, with each row stored once, a shifted offset
-   wrapping to the row's start (a compare and a select more an update; out.device->runs_kernel 2). Otherwise pac__k_cells: a block per
-   (signal, phase band, amplitude band), each thread summing its samples by bin into its own column
-   of shared memory, a warp per bin adding the columns, for the MI and then each surrogate. The
-   per-element logic (odd extension, band product, Hilbert multiplier, phase bin, amplitude, the MI
-   of a histogram or of its two running sums, the Welford step) is the CPU path's own __host__
-   __device__ functions. out.device gets the device's times by CUDA events (phases, amplitudes,
-   cells, whole), the memory it held, the chunk and the cell kernel. Device buffers come from a
-   budgeted device pool (tensorpool's budget semantics; no reuse, since a run allocates each buffer
-   once): budget = device_fraction (0.8) of the free device memory (cudaMemGetInfo), the chunk the
-   largest that fits half of it (cuFFT's work area, also from the pool, gets the rest), over it a
-   clean PAC_ERR_BUDGET; every CUDA and cuFFT call is checked (PAC_ERR_DEVICE with the step and
-   CUDA's message). Every surrogate kind and output runs there (swap-epochs by pac__k_cells, on
-   another signal's kept bins and weights); the surrogate cube and p_maxstat bring every surrogate's
-   MI down to the host a chunk at a time (chunk x cells x (n_perm + 1) doubles). Progress (and
-   cancelling) per chunk: chunks of at most 64 signals, or a sixteenth of them past 1,024. Host
-   memory comes from desc.pool as on the CPU path: the filters' design (one worker) and one block
-   staging a chunk (its samples, its cells' statistics, every surrogate's MI for the cube or
-   p_maxstat; every series' counts and weights). pac_plan picks the largest chunk whose staging fits
-   the budget, counting the surrogates' MIs whenever there are surrogates (it cannot know the
-   outputs), and plan.bytes is the most the run takes from the pool (exactly that when the cube or
-   p_maxstat is asked); the device's budget may shrink the chunk further.
-   Link with -lcufft. Not yet run on a GPU: tests/test_pacgpu_cuda.cu checks it against the CPU
-   where a device is present, and build/bench_pac_cuda times it. Where there is none, the same test
-   built by a C++ compiler with tests/cuda_emu.h runs every kernel on the CPU (a block's threads as
-   fibers that switch at barriers and shuffles, warps skewed to expose a missing barrier; cuFFT by
-   this file's FFT) and fails each CUDA call in turn: MI within 2e-8 of the CPU float32 path by
-   either cell kernel, every failure a clean PAC_ERR_DEVICE with nothing left allocated. Kernels
-   launch through PAC__LAUNCH (threads independent) or PAC__LAUNCH_COOPERATIVE (threads that wait
-   for each other), the same on a GPU.
+   without a device, or in a build without the backend, is TP_ERR_DEVICE). The device computes
+   as the TP_F32 mode does (filters and FFTs in double, amplitudes and histograms in floats),
+   whatever desc.precision says: that CPU path is its oracle, within 5e-5 of the MI. Signals go
+   to the device in chunks (at most 64, or a sixteenth of them past 1,024, so progress comes and
+   cancelling works a chunk at a time); surrogates are index arithmetic on unshifted amplitudes in
+   a fixed order (no atomics), so device results do not depend on the chunk. Device memory comes
+   from a budget of desc.device_fraction (0.8) of the free device memory; a chunk that does not
+   fit it shrinks (logged, and out.info->device.chunk says so), and below one signal the run is
+   TP_ERR_BUDGET. Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
+   message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
+   block staging a chunk; pac_plan picks the largest chunk whose staging fits the budget, and
+   plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube or
+   p_maxstat is asked, a little less otherwise). out.info->device gets the device's times by CUDA
+   events, the memory it held, the chunk and the kernel that took the surrogates' cells.
 
-   12. API: see the declarations below; each states its contract.
+   9. WHAT IT DOES NOT DO
+   No real-input FFT (real signals ride in pairs in complex transforms instead). Only the
+   modulation index among tensorpac's PAC methods; no normalisation but the z-score; no Morlet
+   filtering; phase and amplitude from the same signal.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -219,9 +197,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAC_VERSION_MAJOR 0
+#define PAC_VERSION_MAJOR 1
 #define PAC_VERSION_MINOR 0
-#define PAC_VERSION_PATCH 1
+#define PAC_VERSION_PATCH 0
 
 #ifndef PACDEF
 #if defined(PAC_STATIC) && (defined(__GNUC__) || defined(__clang__))
@@ -237,23 +215,17 @@
 extern "C" {
 #endif
 
-typedef enum pac_result {
-    PAC_OK = 0,
-    PAC_ERR_ARG = -1,      /* a bad argument */
-    PAC_ERR_OVERFLOW = -2, /* a size computation overflowed */
-    PAC_ERR_NOMEM = -3,    /* the pool (or the system) refused memory */
-    PAC_ERR_BUDGET = -4,   /* the memory would exceed the pool's budget */
-    PAC_ERR_CANCELLED = -5, /* the progress callback asked to stop */
-    PAC_ERR_DEVICE = -6    /* no CUDA device, or a CUDA call failed (the message says which) */
-} pac_result;
+/* ---- FFT -------------------------------------------------------------------------------------- */
 
 typedef struct pac_fft pac_fft;
 
-/* A plan for complex transforms of length n (1 <= n <= 2^31), its tables from pool (NULL = the
-   system allocator through a private pool). PAC_ERR_ARG for n = 0 or n > 2^31, PAC_ERR_NOMEM,
-   PAC_ERR_BUDGET. */
-PACDEF pac_result pac_fft_create(size_t n, tp_pool *pool, pac_fft **plan);
+/* A plan for complex transforms of length n (1 <= n <= 2^31), its tables from pool (NULL = a
+   private pool), into *out. TP_ERR_ARG (out NULL, n = 0 or n > 2^31), TP_ERR_NOMEM,
+   TP_ERR_BUDGET. */
+PACDEF tp_result pac_fft_create(tp_pool *pool, size_t n, pac_fft **out, tp_error *err);
 PACDEF void pac_fft_destroy(pac_fft *plan);
+/* The bytes pac_fft_create takes from the pool for length n, at its peak. */
+PACDEF tp_result pac_fft_estimate_bytes(size_t n, size_t *bytes, tp_error *err);
 PACDEF size_t pac_fft_length(const pac_fft *plan);
 /* Doubles of scratch one call of pac_fft_run needs. */
 PACDEF size_t pac_fft_scratch_doubles(const pac_fft *plan);
@@ -261,70 +233,88 @@ PACDEF size_t pac_fft_scratch_doubles(const pac_fft *plan);
    inverse (inverse = 1). scratch: pac_fft_scratch_doubles(plan) doubles, not overlapping data. */
 PACDEF void pac_fft_run(const pac_fft *plan, double *data, int inverse, double *scratch);
 
+/* ---- filters and bands ------------------------------------------------------------------------ */
+
 /* tensorpac's filter order for a band starting at f_lo Hz: cycles * floor(fs / f_lo), capped at
    (n_times - 1) / 3; 0 for arguments that give no filter (non-positive or non-finite numbers). */
 PACDEF size_t pac_fir_order(double fs, size_t n_times, double f_lo, int cycles);
-/* The order + 1 taps of tensorpac's fir1 band-pass for [f_lo, f_hi] Hz (section 4).
-   PAC_ERR_ARG unless 0 < f_lo < f_hi < fs / 2, order >= 1 and taps != NULL. */
-PACDEF pac_result pac_fir_design(double fs, double f_lo, double f_hi, size_t order, double *taps);
+/* The order + 1 taps of tensorpac's fir1 band-pass for [f_lo, f_hi] Hz (section 3).
+   TP_ERR_ARG unless 0 < f_lo < f_hi < fs / 2, order >= 1 and taps != NULL. */
+PACDEF tp_result pac_fir_design(double fs, double f_lo, double f_hi, size_t order, double *taps, tp_error *err);
 
-enum { PAC_FILTERED = 0, PAC_PHASE = 1, PAC_AMPLITUDE = 2 };
+/* What a band-pass gives: the filtered signal, its phase, its amplitude (and which bands a
+   preset is for: PAC_PHASE or PAC_AMPLITUDE). */
+typedef enum pac_signal_kind {
+    PAC_FILTERED = 0, PAC_PHASE = 1, PAC_AMPLITUDE = 2, PAC_SIGNAL__FORCE_INT = 0x7fffffff
+} pac_signal_kind;
 
 /* tensorpac's band presets (pac_vec): "lres", "mres", "hres", "demon", "hulk" give 10, 30, 50, 70,
    100 bands; phase (kind PAC_PHASE): centres f = linspace(2, 20, n), bands [f - f/4, f + f/4];
    amplitude (PAC_AMPLITUDE): f = linspace(60, 160, n), bands [f - f/8, f + f/8]. Writes n x 2
-   values into bands when it is not NULL; returns n, or 0 for an unknown name or kind. */
-PACDEF size_t pac_band_preset(const char *name, int kind, double *bands);
+   values into bands when it is not NULL and n into *n_bands (may be NULL). TP_ERR_ARG for an
+   unknown name (the message lists the known ones) or kind. */
+PACDEF tp_result pac_band_preset(const char *name, pac_signal_kind kind, double *bands, size_t *n_bands, tp_error *err);
 
 /* Band-passes every signal of x (n_signals x n_times, C order) in every band (n_bands x 2,
-   [low, high] Hz) with tensorpac's filters (section 4) and writes out (n_bands x n_signals x
+   [low, high] Hz) with tensorpac's filters (section 3) and writes out (n_bands x n_signals x
    n_times): the filtered signals (what = PAC_FILTERED), their phase in [-pi, pi] (PAC_PHASE) or
-   their amplitude (PAC_AMPLITUDE). Scratch from pool (NULL = a private pool). Errors, with a
-   message in err (may be NULL) naming the band: PAC_ERR_ARG (NULL pointers, zero sizes, fs not
-   positive and finite, a band outside 0 < low < high < fs / 2, cycles < 1, n_times < 4: too short
-   for any filter), PAC_ERR_OVERFLOW, PAC_ERR_NOMEM, PAC_ERR_BUDGET. NaN in x gives NaN out. */
-PACDEF pac_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
-                               const double *bands, size_t n_bands, int cycles, int what, double *out, char *err,
-                               size_t errcap);
+   their amplitude (PAC_AMPLITUDE). Scratch from pool (NULL = a private pool): at most
+   pac_bandpass_estimate_bytes. Errors naming the band or argument: TP_ERR_ARG (NULL pointers,
+   zero sizes, fs not positive and finite, a band outside 0 < low < high < fs / 2, cycles < 1,
+   n_times < 4: too short for any filter), TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET. NaN in x
+   gives NaN out. */
+PACDEF tp_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
+                              const double *bands, size_t n_bands, int cycles, pac_signal_kind what, double *out,
+                              tp_error *err);
+/* The bytes pac_bandpass takes from the pool for these sizes, bands and cycles. */
+PACDEF tp_result pac_bandpass_estimate_bytes(size_t n_signals, size_t n_times, double fs, const double *bands,
+                                             size_t n_bands, int cycles, size_t *bytes, tp_error *err);
 
-enum { PAC_MI_TORT = 0, PAC_MI_TENSORPAC = 1 };
+/* ---- modulation index and surrogates on given phases and amplitudes --------------------------- */
+
+/* Which modulation index (section 4); a desc field, so 0 is the default (Tort's). */
+typedef enum pac_mi { PAC_MI_DEFAULT = 0, PAC_MI_TORT = 1, PAC_MI_TENSORPAC = 2, PAC_MI__FORCE_INT = 0x7fffffff } pac_mi;
 enum { PAC_N_BINS = 18 };
 
-/* Modulation index (section 5) of every (amplitude band, phase band, signal): pha is n_pha x
+/* Modulation index (section 4) of every (amplitude band, phase band, signal): pha is n_pha x
    n_signals x n_times phases in [-pi, pi], amp n_amp x n_signals x n_times amplitudes, out
-   n_amp x n_pha x n_signals. Scratch (n_pha * n_signals * n_times bytes) from pool (NULL = a
-   private pool). PAC_ERR_ARG (NULL pointers, zero sizes, a bad method), PAC_ERR_OVERFLOW,
-   PAC_ERR_NOMEM, PAC_ERR_BUDGET; a phase that is NaN or outside [-pi, pi] counts in no bin. */
-PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                       size_t n_signals, size_t n_times, int method, double *out, char *err,
-                                       size_t errcap);
+   n_amp x n_pha x n_signals. Scratch from pool (NULL = a private pool): pac_mi_estimate_bytes
+   with n_cuts 0. TP_ERR_ARG (NULL pointers, zero sizes, a bad method), TP_ERR_OVERFLOW,
+   TP_ERR_NOMEM, TP_ERR_BUDGET; a phase that is NaN or outside [-pi, pi] counts in no bin. */
+PACDEF tp_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                      size_t n_signals, size_t n_times, pac_mi method, double *out, tp_error *err);
 
 /* n_cuts swap-block cut points, uniform in [1, n_times), from seed (splitmix64; the same seed
-   gives the same cuts everywhere). PAC_ERR_ARG for cuts NULL or n_times < 2. */
-PACDEF pac_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts);
+   gives the same cuts everywhere). TP_ERR_ARG for cuts NULL or n_times < 2. */
+PACDEF tp_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts, tp_error *err);
+
 /* Swap-blocks surrogates (tensorpac's): for each cut c, the MI (method as in
    pac_modulation_index) of the phases with the amplitudes shifted circularly left by c
    (amp'[t] = amp[(t + c) mod n_times]; one cut for every band and signal), by index arithmetic on
    the unshifted amplitudes. Writes the surrogate cube (n_cuts x n_amp x n_pha x n_signals) only
    when surrogates is not NULL, and per cell their mean and standard deviation (ddof 0, for
-   z = (mi - mean) / std) when mean / std are not NULL. PAC_ERR_ARG also for a cut outside
-   [1, n_times). */
-PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                  size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
-                                  double *surrogates, double *mean, double *std, char *err, size_t errcap);
+   z = (mi - mean) / std) when mean / std are not NULL. Scratch: pac_mi_estimate_bytes.
+   TP_ERR_ARG also for a cut outside [1, n_times). */
+PACDEF tp_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                 size_t n_signals, size_t n_times, pac_mi method, const int64_t *cuts, size_t n_cuts,
+                                 double *surrogates, double *mean, double *std, tp_error *err);
+
+/* The bytes pac_modulation_index (n_cuts = 0) or pac_swap_blocks (n_cuts > 0) takes from the
+   pool for these sizes. */
+PACDEF tp_result pac_mi_estimate_bytes(size_t n_pha, size_t n_amp, size_t n_signals, size_t n_times, pac_mi method,
+                                       size_t n_cuts, size_t *bytes, tp_error *err);
 
 /* ---- the whole pipeline in one call ---------------------------------------------------------- */
 
-enum { PAC_SURR_NONE = 0, PAC_SURR_SWAP_BLOCKS = 1, PAC_SURR_TIME_LAG = 2, PAC_SURR_SWAP_EPOCHS = 3 };
-enum { PAC_F64 = 0, PAC_F32 = 1 }; /* sample types of the input, and pac_desc.precision */
-enum { PAC_BACKEND_AUTO = 0, PAC_BACKEND_CPU = 1, PAC_BACKEND_CUDA = 2 };
-#define PAC_MAX_THREADS 64
+typedef enum pac_surrogates {
+    PAC_SURR_NONE = 0, PAC_SURR_SWAP_BLOCKS = 1, PAC_SURR_TIME_LAG = 2, PAC_SURR_SWAP_EPOCHS = 3,
+    PAC_SURR__FORCE_INT = 0x7fffffff
+} pac_surrogates;
+typedef enum pac_backend {
+    PAC_BACKEND_AUTO = 0, PAC_BACKEND_CPU = 1, PAC_BACKEND_CUDA = 2, PAC_BACKEND__FORCE_INT = 0x7fffffff
+} pac_backend;
 
-/* Called after each signal of each pass, from the worker that finished it, one call at a time;
-   return nonzero to cancel (pac_run then returns PAC_ERR_CANCELLED). */
-typedef int (*pac_progress_fn)(void *user, size_t done, size_t total);
-
-/* What to compute. A zero field means its default, in brackets. */
+/* What to compute. Zero-initialise (TP_DEFAULTS): a zero field means its default, in brackets. */
 typedef struct pac_desc {
     tp_pool *pool;              /* scratch memory and the budget the plan fits [NULL: a private pool, no budget] */
     double fs;                  /* sampling rate in Hz (required) */
@@ -333,20 +323,18 @@ typedef struct pac_desc {
     const double *amp_bands;    /* n_amp x 2 [low, high] Hz (required) */
     size_t n_amp;
     int pha_cycles, amp_cycles; /* filter lengths in cycles of the low edge [3 and 6, tensorpac's] */
-    int method;                 /* PAC_MI_TORT or PAC_MI_TENSORPAC [PAC_MI_TORT] */
-    int surrogates;             /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
+    pac_mi method;              /* [PAC_MI_TORT] or PAC_MI_TENSORPAC */
+    pac_surrogates surrogates;  /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
     size_t n_perm;              /* number of surrogates [0] */
     uint64_t seed;              /* of the surrogates' generator [0] */
     const int64_t *cuts;        /* n_perm explicit shifts instead of random ones (swap-blocks, time-lag) [NULL] */
     double p_threshold;         /* significance level of p_maxstat [0.05] */
-    int precision;              /* PAC_F64, or PAC_F32: amplitudes, histograms and their sums in floats
-                                   (half the memory traffic of the surrogate loop; MI within 5e-5) [PAC_F64] */
-    int n_threads;              /* workers, at most PAC_MAX_THREADS [1] */
-    pac_progress_fn progress;   /* [NULL] */
+    tp_dtype precision;         /* TP_F32: amplitudes, histograms and their sums in floats (section 7) [TP_F64] */
+    int n_threads;              /* workers, at most TP_MAX_THREADS [0 = the CPUs this process may use] */
+    tp_progress_fn progress;    /* signals done of (passes x n_signals), one call at a time [NULL] */
     void *user;                 /* passed to progress */
-    int backend;                /* PAC_BACKEND_CPU, _CUDA (built with PACGPU_USE_CUDA; PAC_ERR_DEVICE without
-                                   a device) or _AUTO: CUDA when built with it and a device answers [AUTO];
-                                   the device computes as PAC_F32 whatever precision says (section 11) */
+    tp_logger log;              /* fallbacks: a worker that could not start, a smaller device chunk [the pool's] */
+    pac_backend backend;        /* [AUTO]: CUDA when built with it and a device answers; CPU; CUDA (section 8) */
     int device;                 /* the CUDA device's ordinal [0] */
     double device_fraction;     /* of the device's free memory its buffers may take [0.8] */
 } pac_desc;
@@ -359,9 +347,29 @@ typedef struct pac_plan_info {
     int keep_phase_bins;        /* 1: the phase bins of all signals are kept (n_pha x n_signals x n_times bytes;
                                    on the device with the CUDA backend) */
     int two_passes;             /* 1: a first pass over the phase bands (pooled counts, swap-epochs) */
-    size_t bytes;               /* what the run takes from the pool, to the byte (CUDA: at most; section 11) */
+    size_t bytes;               /* what the run takes from the pool, to the byte (CUDA: at most; section 8) */
     size_t budget;              /* the budget it was planned for (0: none) */
 } pac_plan_info;
+
+/* What a run on a CUDA device did (section 8). */
+typedef struct pac_device_info {
+    double ms[4];               /* by CUDA events: the phases (their filters, bins and counts), the amplitudes
+                                   (their filters), the cells, and the whole from the first copy up to the
+                                   last copy down (allocation and FFT planning excluded) */
+    size_t bytes;               /* device memory held at most: the buffers and cuFFT's work area */
+    size_t budget;              /* the device budget: desc.device_fraction of the free memory */
+    size_t chunk;               /* signals a chunk */
+    int runs_kernel;            /* the surrogates' cells by 1: the runs kernel (rows twice), 2: the runs kernel
+                                   (rows once, long signals), 0: the column kernel */
+} pac_device_info;
+
+/* What a run did. */
+typedef struct pac_run_info {
+    pac_plan_info plan;         /* the plan it followed */
+    int n_workers;              /* workers that ran: plan.n_threads, fewer if a thread could not start (logged) */
+    int on_device;              /* 1: the run went to a CUDA device, and device says how */
+    pac_device_info device;
+} pac_run_info;
 
 /* Where results go (caller's memory); NULL skips an output. Cells are (n_amp, n_pha, n_signals),
    tensorpac's order. */
@@ -373,39 +381,30 @@ typedef struct pac_output {
     double *p_maxstat;          /* n_amp x n_pha: tensorpac's infer_pvalues(p_threshold, 'maxstat') on the
                                    signal-averaged MI and surrogates */
     double *surrogates;         /* n_perm x n_amp x n_pha x n_signals: the cube itself (the memory hog) */
-    struct pac_device_info *device; /* what a run on a CUDA device did; the CPU path leaves it */
+    pac_run_info *info;         /* what the run did [NULL] */
 } pac_output;
-
-typedef struct pac_device_info {
-    double ms[4];               /* by CUDA events: the phases (their filters, bins and counts), the amplitudes
-                                   (their filters), the cells, and the whole from the first copy up to the
-                                   last copy down (allocation and FFT planning excluded) */
-    size_t bytes;               /* device memory held at most: the buffers and cuFFT's work area */
-    size_t budget;              /* the device budget: desc.device_fraction of the free memory */
-    size_t chunk;               /* signals a chunk */
-    int runs_kernel;            /* the surrogates' cells by 1: pac__k_runs with its rows twice, 2: once (long
-                                   signals), 0: pac__k_cells (section 11) */
-} pac_device_info;
 
 /* Chooses a plan for n_signals x n_times samples that fits budget bytes (0: the pool's budget,
    or none): the most workers (up to desc.n_threads), then the most amplitude bands per pass.
-   PAC_ERR_BUDGET with the smallest size it would need when nothing fits; the checks of pac_run. */
-PACDEF pac_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times, size_t budget, pac_plan_info *plan,
-                           char *err, size_t errcap);
+   TP_ERR_BUDGET with the smallest size it would need when nothing fits; the checks of pac_run. */
+PACDEF tp_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times, size_t budget, pac_plan_info *plan,
+                          tp_error *err);
+/* The bytes pac_run (without a plan of its own) takes from desc.pool: pac_plan's with the pool's
+   budget. */
+PACDEF tp_result pac_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes,
+                                    tp_error *err);
 /* Band-passes, phases, amplitudes, MI, surrogates and their statistics of x (n_signals x n_times,
-   C order, dtype PAC_F64 or PAC_F32), with plan (NULL: pac_plan with the pool's budget).
-   Errors (message in err, which may be NULL): PAC_ERR_ARG (NULL pointers, zero sizes, a band
-   outside 0 < low < high < fs / 2 or too short a signal for its filter, statistics asked
-   without surrogates, a cut out of range, a plan that does not fit desc), PAC_ERR_OVERFLOW,
-   PAC_ERR_NOMEM, PAC_ERR_BUDGET (also the device's, with the CUDA backend), PAC_ERR_CANCELLED,
-   PAC_ERR_DEVICE (desc.backend CUDA without a device or backend, a failed CUDA call); the
-   outputs are then undefined. A signal
-   with a NaN gives NaN in all its cells. */
-PACDEF pac_result pac_run(const pac_desc *desc, const void *x, int dtype, size_t n_signals, size_t n_times,
-                          const pac_plan_info *plan, const pac_output *out, char *err, size_t errcap);
+   C order, dtype TP_F64 or TP_F32), with plan (NULL: pac_plan with the pool's budget). Errors
+   naming the argument: TP_ERR_ARG (NULL pointers, zero sizes, a dtype other than TP_F32 or
+   TP_F64, a band outside 0 < low < high < fs / 2 or too short a signal for its filter,
+   statistics asked without surrogates, a cut out of range, a plan that does not fit desc),
+   TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET (also the device's, with the CUDA backend),
+   TP_ERR_CANCELLED, TP_ERR_DEVICE (desc.backend CUDA without a device or backend, a failed CUDA
+   call); the outputs are then undefined. A signal with a NaN gives NaN in all its cells. */
+PACDEF tp_result pac_run(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
+                         const pac_plan_info *plan, const pac_output *out, tp_error *err);
 
-PACDEF const char *pac_result_string(pac_result result);
-/* "pacgpu 0.0.1 cpu fft filters mi swap-blocks" - what this build contains. */
+/* "pacgpu 1.0.0 cpu avx2" or "... cuda" - what this build contains (and the CPU's kernels). */
 PACDEF const char *pac_build_info(void);
 
 #ifdef __cplusplus
@@ -425,18 +424,13 @@ PACDEF const char *pac_build_info(void);
 #include <stdio.h>
 #include <string.h>
 
-#if !defined(PAC_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
-#define PAC__THREADS 1
-#include <pthread.h>
-#endif
-
 #ifndef PAC_ASSERT
 #define PAC_ASSERT(x) ((void)0)
 #endif
 
 /* Per-element logic that the CUDA kernels share with the CPU path (and its tests) */
 #if defined(PACGPU_USE_CUDA)
-#if !defined(PAC__CUDA_EMULATOR) /* tests/cuda_emu.h runs section 11 on the CPU, for the tests */
+#if !defined(PAC_CUDA_EMULATOR)
 #if !defined(__CUDACC__)
 #error "pacgpu.h: with PACGPU_USE_CUDA the implementation must be compiled by nvcc (a .cu file)"
 #endif
@@ -447,6 +441,11 @@ PACDEF const char *pac_build_info(void);
 #define PAC__LAUNCH(kernel, blocks, shmem, stream, args) kernel<<<blocks, PAC__CUDA_THREADS, shmem, stream>>> args
 #define PAC__LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) kernel<<<blocks, threads, shmem, stream>>> args
 #define PAC__DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#else /* the emulator's launches (option PAC_CUDA_EMULATOR) */
+#define PAC__LAUNCH(kernel, blocks, shmem, stream, args) PAC_EMU_LAUNCH(kernel, blocks, PAC__CUDA_THREADS, shmem, stream, args)
+#define PAC__LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) \
+    PAC_EMU_LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args)
+#define PAC__DYNAMIC_SHARED(type, name) PAC_EMU_DYNAMIC_SHARED(type, name)
 #endif
 #if defined(__CUDACC__)
 #define PAC__UNROLL _Pragma("unroll")
@@ -488,32 +487,23 @@ struct pac_fft {
     pac__stage_set vec[4];      /* the stage kernels this CPU runs, widest first, then width 1 (none) */
 };
 
-PACDEF const char *pac_result_string(pac_result r)
-{
-    switch (r) {
-    case PAC_OK: return "ok";
-    case PAC_ERR_ARG: return "bad argument";
-    case PAC_ERR_OVERFLOW: return "size overflow";
-    case PAC_ERR_NOMEM: return "out of memory";
-    case PAC_ERR_BUDGET: return "over the memory budget";
-    case PAC_ERR_CANCELLED: return "cancelled";
-    case PAC_ERR_DEVICE: return "CUDA device error";
-    }
-    return "unknown result";
-}
-
+#if defined(PACGPU_USE_CUDA)
+#define PAC__BUILD " cuda"
+#else
+#define PAC__BUILD ""
+#endif
 PACDEF const char *pac_build_info(void)
 {
-#if defined(PACGPU_USE_CUDA)
-    return "pacgpu 0.0.1 cpu fft filters mi swap-blocks cuda (cells on the device)";
-#else
-    return "pacgpu 0.0.1 cpu fft filters mi swap-blocks";
+#if defined(PAC__X86_WIDE)
+    unsigned f = tp_cpu_features();
+    if (f & TP_CPU_AVX512F) return "pacgpu 1.0.0 cpu avx512" PAC__BUILD;
+    if (f & TP_CPU_AVX2) return "pacgpu 1.0.0 cpu avx2" PAC__BUILD;
 #endif
-}
-
-static pac_result pac__from_tp(tp_result r)
-{
-    return r == TP_ERR_BUDGET ? PAC_ERR_BUDGET : r == TP_ERR_OVERFLOW ? PAC_ERR_OVERFLOW : PAC_ERR_NOMEM;
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    return "pacgpu 1.0.0 cpu vector" PAC__BUILD;
+#else
+    return "pacgpu 1.0.0 cpu plain" PAC__BUILD;
+#endif
 }
 
 /* ---- >>fft ----------------------------------------------------------------------------------- */
@@ -579,34 +569,34 @@ PACDEF void pac_fft_destroy(pac_fft *plan)
 }
 
 /* One allocation: the struct, then the tables. */
-static pac_result pac__fft_alloc(size_t n, size_t table_doubles, tp_pool *pool, pac_fft **out)
+static tp_result pac__fft_alloc(size_t n, size_t table_doubles, tp_pool *pool, pac_fft **out)
 {
     size_t bytes;
-    tp_result tr = TP_OK;
+    tp_error te = {TP_OK, {0}};
     pac_fft *p;
     if (!tp_size_mul(table_doubles, sizeof(double), &bytes) || !tp_size_add(bytes, sizeof *p + 64, &bytes))
-        return PAC_ERR_OVERFLOW;
-    p = (pac_fft *)tp_alloc_at(pool, bytes, TP_ZERO, __FILE__, __LINE__, &tr);
-    if (!p) return pac__from_tp(tr);
+        return TP_ERR_OVERFLOW;
+    p = (pac_fft *)tp_alloc_at(pool, bytes, TP_ZERO, __FILE__, __LINE__, &te);
+    if (!p) return te.code;
     p->n = n;
     p->pool = pool;
     p->tw = (double *)(void *)((char *)p + (sizeof *p + 63) / 64 * 64);
     *out = p;
-    return PAC_OK;
+    return TP_OK;
 }
 
 static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch);
 static void pac__pick_stages(pac__stage_set *sets);
 
-static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
+static tp_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
 {
     int fact[PAC__MAX_FACTORS], nf, s;
     size_t rest = pac__factor(n, fact, &nf), j, m;
-    pac_result r;
+    tp_result r;
     pac_fft *p;
     if (rest == 1) { /* Stockham stages: span 1, r_0, r_0 r_1, ...; (r - 1) span twiddles each */
         size_t span = 1, off = 0, q, i;
-        if ((r = pac__fft_alloc(n, 2 * n, pool, &p)) != PAC_OK) return r;
+        if ((r = pac__fft_alloc(n, 2 * n, pool, &p)) != TP_OK) return r;
         p->n_stages = nf;
         pac__pick_stages(p->vec);
         memcpy(p->radix, fact, (size_t)nf * sizeof(int));
@@ -619,20 +609,20 @@ static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
             span *= rad;
         }
         *out = p;
-        return PAC_OK;
+        return TP_OK;
     }
     /* Bluestein: X_k = c_k * sum_j (x_j c_j) conj(c_{k-j}), a circular convolution of length m */
     m = pac__next_smooth(2 * n - 1);
     {
         size_t tables;
-        if (!tp_size_mul(n + m, 2, &tables)) return PAC_ERR_OVERFLOW;
-        if ((r = pac__fft_alloc(n, tables, pool, &p)) != PAC_OK) return r;
+        if (!tp_size_mul(n + m, 2, &tables)) return TP_ERR_OVERFLOW;
+        if ((r = pac__fft_alloc(n, tables, pool, &p)) != TP_OK) return r;
     }
     p->m = m;
     p->chirp = p->tw;
     p->bfft = p->tw + 2 * n;
     p->tw = NULL;
-    if ((r = pac__fft_make(m, pool, &p->inner)) != PAC_OK) { pac_fft_destroy(p); return r; }
+    if ((r = pac__fft_make(m, pool, &p->inner)) != TP_OK) { pac_fft_destroy(p); return r; }
     for (j = 0; j < n; j++) /* angle pi k^2 / n, with k^2 reduced mod 2n first */
         pac__unit((size_t)(((unsigned long long)j * j) % (2ull * n)), 2 * n, &p->chirp[j], &p->chirp[n + j]);
     for (j = 0; j < n; j++) {
@@ -644,31 +634,64 @@ static pac_result pac__fft_make(size_t n, tp_pool *pool, pac_fft **out)
         }
     }
     {
-        tp_result tr = TP_OK;
+        tp_error te = {TP_OK, {0}};
         size_t bytes;
         double *scratch;
-        if (!tp_size_mul(pac__split_scratch(p->inner), sizeof(double), &bytes)) { pac_fft_destroy(p); return PAC_ERR_OVERFLOW; }
-        scratch = (double *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr);
-        if (!scratch) { pac_fft_destroy(p); return pac__from_tp(tr); }
+        if (!tp_size_mul(pac__split_scratch(p->inner), sizeof(double), &bytes)) { pac_fft_destroy(p); return TP_ERR_OVERFLOW; }
+        scratch = (double *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &te);
+        if (!scratch) { pac_fft_destroy(p); return te.code; }
         pac__fft_split(p->inner, p->bfft, p->bfft + m, scratch);
         tp_free(pool, scratch);
     }
     *out = p;
-    return PAC_OK;
+    return TP_OK;
 }
 
-PACDEF pac_result pac_fft_create(size_t n, tp_pool *pool, pac_fft **plan)
+static tp_result pac__fft_check(size_t n, const char *who, tp_error *err)
+{
+    if (n == 0 || n > ((size_t)1 << 31))
+        return tp_error_set(err, TP_ERR_ARG, "%s: the length must lie in 1 .. 2^31, got %zu", who, n);
+    return TP_OK;
+}
+
+PACDEF tp_result pac_fft_create(tp_pool *pool, size_t n, pac_fft **out, tp_error *err)
 {
     tp_pool *own = NULL;
-    tp_result tr = TP_OK;
-    pac_result r;
-    if (plan) *plan = NULL;
-    if (!plan || n == 0 || n > ((size_t)1 << 31)) return PAC_ERR_ARG;
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__from_tp(tr);
-    r = pac__fft_make(n, pool, plan);
-    if (r != PAC_OK) { if (own) tp_destroy(own); return r; }
-    (*plan)->own_pool = own;
-    return PAC_OK;
+    tp_result r;
+    if (!out) return tp_error_set(err, TP_ERR_ARG, "pac_fft_create: out is NULL");
+    *out = NULL;
+    if ((r = pac__fft_check(n, "pac_fft_create", err)) != TP_OK) return r;
+    if (!pool && (r = tp_create(NULL, &own, err)) != TP_OK) return r;
+    if (!pool) pool = own;
+    if ((r = pac__fft_make(n, pool, out)) != TP_OK) {
+        if (own) tp_destroy(own);
+        return tp_error_set(err, r, "pac_fft_create: the plan for length %zu: %s", n, tp_result_string(r));
+    }
+    (*out)->own_pool = own;
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+/* The bytes pac__fft_make requests at its peak: the plan's block; for Bluestein also the inner
+   plan and, while the chirp's transform is made, the inner transform's scratch. */
+static size_t pac__fft_make_bytes(size_t n)
+{
+    int fact[PAC__MAX_FACTORS], nf;
+    size_t m;
+    if (pac__factor(n, fact, &nf) == 1) return 2 * n * sizeof(double) + sizeof(pac_fft) + 64;
+    m = pac__next_smooth(2 * n - 1);
+    return 2 * (n + m) * sizeof(double) + sizeof(pac_fft) + 64 + pac__fft_make_bytes(m) + 2 * m * sizeof(double);
+}
+
+PACDEF tp_result pac_fft_estimate_bytes(size_t n, size_t *bytes, tp_error *err)
+{
+    tp_result r;
+    if (!bytes) return tp_error_set(err, TP_ERR_ARG, "pac_fft_estimate_bytes: bytes is NULL");
+    *bytes = 0;
+    if ((r = pac__fft_check(n, "pac_fft_estimate_bytes", err)) != TP_OK) return r;
+    *bytes = pac__fft_make_bytes(n);
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 /* Stockham stages (autosort, decimation in time) of radix R: butterfly j = b span + i reads
@@ -843,9 +866,8 @@ static void pac__pick_stages(pac__stage_set *sets)
 #if defined(PAC__X86_WIDE)
     static const pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8};
     static const pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4};
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) sets[k++] = v8;
-    if (__builtin_cpu_supports("avx2")) sets[k++] = v4;
+    if (tp_cpu_features() & TP_CPU_AVX512F) sets[k++] = v8;
+    if (tp_cpu_features() & TP_CPU_AVX2) sets[k++] = v4;
 #endif
     {
         static const pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2};
@@ -945,11 +967,15 @@ static double pac__sinc(double x)
     return y == 0 ? 1.0 : sin(y) / y;
 }
 
-PACDEF pac_result pac_fir_design(double fs, double f_lo, double f_hi, size_t order, double *taps)
+PACDEF tp_result pac_fir_design(double fs, double f_lo, double f_hi, size_t order, double *taps, tp_error *err)
 {
     size_t n = order + 1, j, half;
     double f1, f2, centre, gr = 0, gi = 0, gain;
-    if (!taps || order < 1 || !(fs > 0) || !(f_lo > 0) || !(f_hi > f_lo) || !(f_hi < fs / 2)) return PAC_ERR_ARG;
+    if (!taps || order < 1)
+        return tp_error_set(err, TP_ERR_ARG, "pac_fir_design: %s", !taps ? "taps is NULL" : "order must be >= 1");
+    if (!(fs > 0) || !(f_lo > 0) || !(f_hi > f_lo) || !(f_hi < fs / 2))
+        return tp_error_set(err, TP_ERR_ARG, "pac_fir_design: the band [%g, %g] Hz must satisfy 0 < low < high < fs / 2 = %g",
+                            f_lo, f_hi, fs / 2);
     f1 = f_lo / (fs / 2.0) / 2.0; /* band edges in cycles per sample */
     f2 = f_hi / (fs / 2.0) / 2.0;
     centre = (f_lo / (fs / 2.0) + f_hi / (fs / 2.0)) / 2.0;
@@ -979,31 +1005,37 @@ PACDEF pac_result pac_fir_design(double fs, double f_lo, double f_hi, size_t ord
     }
     gain = hypot(gr, gi);
     for (j = 0; j < n; j++) taps[j] /= gain;
-    return PAC_OK;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
-PACDEF size_t pac_band_preset(const char *name, int kind, double *bands)
+PACDEF tp_result pac_band_preset(const char *name, pac_signal_kind kind, double *bands, size_t *n_bands, tp_error *err)
 {
     static const char *names[5] = {"lres", "mres", "hres", "demon", "hulk"};
     static const size_t counts[5] = {10, 30, 50, 70, 100};
     double lo = kind == PAC_PHASE ? 2.0 : 60.0, hi = kind == PAC_PHASE ? 20.0 : 160.0, div = kind == PAC_PHASE ? 4.0 : 8.0;
     size_t i, n = 0, j;
-    if (!name || (kind != PAC_PHASE && kind != PAC_AMPLITUDE)) return 0;
-    for (i = 0; i < 5; i++)
+    if (n_bands) *n_bands = 0;
+    if (kind != PAC_PHASE && kind != PAC_AMPLITUDE)
+        return tp_error_set(err, TP_ERR_ARG, "pac_band_preset: kind must be PAC_PHASE or PAC_AMPLITUDE, got %d", (int)kind);
+    for (i = 0; name && i < 5; i++)
         if (strcmp(name, names[i]) == 0) n = counts[i];
-    if (!n || !bands) return n;
-    for (j = 0; j < n; j++) { /* numpy.linspace: j * step + start, the last exactly stop */
+    if (!n)
+        return tp_error_set(err, TP_ERR_ARG, "pac_band_preset: no preset '%s' (lres, mres, hres, demon, hulk: 10, 30, 50, "
+                            "70, 100 bands)", name ? name : "(NULL)");
+    for (j = 0; bands && j < n; j++) { /* numpy.linspace: j * step + start, the last exactly stop */
         double f = j + 1 == n ? hi : (double)j * ((hi - lo) / (double)(n - 1)) + lo;
         bands[2 * j] = f - f / div;
         bands[2 * j + 1] = f + f / div;
     }
-    return n;
+    if (n_bands) *n_bands = n;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
-static pac_result pac__fail(char *err, size_t cap, pac_result r, const char *what)
+static tp_result pac__fail(tp_error *err, tp_result r, const char *what)
 {
-    if (err && cap) snprintf(err, cap, "pacgpu: %s", what);
-    return r;
+    return tp_error_set(err, r, "%s", what);
 }
 
 /* ---- >>phase bins and the modulation index ---------------------------------------------------- */
@@ -1150,9 +1182,8 @@ PAC__BIN_FN(pac__bin_avx512, 64, __attribute__((target("avx512f"))))
 static pac__bin_fn pac__pick_bin(void)
 {
 #if defined(PAC__X86_WIDE)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return pac__bin_avx512;
-    if (__builtin_cpu_supports("avx2")) return pac__bin_avx2;
+    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__bin_avx512;
+    if (tp_cpu_features() & TP_CPU_AVX2) return pac__bin_avx2;
 #endif
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
     return pac__bin_v2;
@@ -1171,7 +1202,7 @@ static pac__bin_fn pac__pick_bin(void)
    shifted ones wrap at one point, found by bisection. Two sums a lane (samples at even and odd
    places of the bin's run) keep the adds from waiting on each other; every lane adds in that
    order whatever the vector width, so all variants give the same bits. In doubles, or in
-   floats for desc.precision = PAC_F32 (16 bands per 64 bytes). */
+   floats for desc.precision = TP_F32 (16 bands per 64 bytes). */
 typedef void (*pac__hist_fn)(const uint32_t *order, const uint32_t *start, const void *amp_t, size_t n, size_t ld, size_t shift,
                              void *h);
 
@@ -1272,9 +1303,8 @@ PAC__RUNS_FN(pac__histogram_plainf, float, float, 16, )
 static pac__hist_fn pac__pick_histogram(int f32)
 {
 #if defined(PAC__X86_WIDE)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return f32 ? pac__histogram_avx512f : pac__histogram_avx512;
-    if (__builtin_cpu_supports("avx2")) return f32 ? pac__histogram_avx2f : pac__histogram_avx2;
+    if (tp_cpu_features() & TP_CPU_AVX512F) return f32 ? pac__histogram_avx512f : pac__histogram_avx512;
+    if (tp_cpu_features() & TP_CPU_AVX2) return f32 ? pac__histogram_avx2f : pac__histogram_avx2;
 #endif
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
     return f32 ? pac__histogram_v4f : pac__histogram_v2;
@@ -1447,9 +1477,8 @@ static void pac__mi_plain(const double *h, size_t ld, const double *wt, double *
 static pac__mi_fn pac__pick_mi(void)
 {
 #if defined(PAC__X86_WIDE)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return pac__mi_avx512;
-    if (__builtin_cpu_supports("avx2")) return pac__mi_avx2;
+    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__mi_avx512;
+    if (tp_cpu_features() & TP_CPU_AVX2) return pac__mi_avx2;
 #endif
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
     return pac__mi_v2;
@@ -1491,27 +1520,32 @@ static uint64_t pac__uniform(uint64_t *state, uint64_t range)
     return r % range;
 }
 
-PACDEF pac_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts)
+PACDEF tp_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, int64_t *cuts, tp_error *err)
 {
     uint64_t st = seed;
     size_t k;
-    if (!cuts || n_times < 2) return PAC_ERR_ARG;
+    if (!cuts || n_times < 2)
+        return tp_error_set(err, TP_ERR_ARG, "pac_random_cuts: %s", !cuts ? "cuts is NULL" : "n_times must be >= 2");
     for (k = 0; k < n_cuts; k++) cuts[k] = (int64_t)(1 + pac__uniform(&st, (uint64_t)(n_times - 1)));
-    return PAC_OK;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 enum { PAC__PHA = 0, PAC__AMP = 1 };
+typedef struct pac__work pac__work_t;
 
 /* Everything a run shares read-only, and the little it shares read-write under the lock. */
 typedef struct pac__eng {
     /* the problem */
     int given;                /* 1: phases and amplitudes are given, not signals */
     const void *x;            /* signals (n_sig x n) */
-    int dtype;
+    tp_dtype dtype;
     const double *pha, *amp;  /* given phases (n_pha x n_sig x n) and amplitudes, or NULL */
     size_t n_sig, n, n_band[2];
     const double *bands[2];
-    int cycles[2], method, surr, what; /* what: PAC_FILTERED, PAC_PHASE, PAC_AMPLITUDE for pac_bandpass */
+    int cycles[2], surr;
+    pac_mi method;            /* resolved: PAC_MI_TORT or PAC_MI_TENSORPAC */
+    pac_signal_kind what;     /* what pac_bandpass writes */
     double *bp_out;           /* pac_bandpass's output, or NULL */
     size_t n_perm;
     const int64_t *shifts;    /* n_perm amplitude shifts (swap-blocks, time-lag) */
@@ -1519,8 +1553,9 @@ typedef struct pac__eng {
     uint32_t *perms;          /* n_perm x n_sig: the phase signal paired with each (swap-epochs) */
     pac_output out;
     pac_plan_info plan;
-    pac_progress_fn progress;
+    tp_progress_fn progress;
     void *user;
+    tp_logger log;
     /* the filter bank */
     double fs;
     size_t lh, lf[2], half[2], pmax[2], lf_max;
@@ -1530,20 +1565,20 @@ typedef struct pac__eng {
     pac__hist_fn histogram;
     pac__mi_fn mi;
     pac__bin_fn bin;
-    int f32;                  /* desc.precision == PAC_F32: amplitudes and histograms in floats */
+    int f32;                  /* desc.precision == TP_F32: amplitudes and histograms in floats */
     /* phase bins of every signal (plan.keep_phase_bins), their counts, the pooled counts */
     unsigned char *all_bins;
     uint32_t *all_counts;
     size_t pooled[PAC_N_BINS];
     int64_t *max_sum;         /* n_perm x n_amp x n_pha fixed-point sums over signals (p_maxstat) */
     int fixed_bits;
-    /* work distribution */
-    size_t next, done, total;
-    int pass, stop;
+    /* work distribution: done, stop and stop_msg under the team's lock */
+    tp_team *team;
+    pac__work_t *work;        /* a worker's buffers, by team worker */
+    size_t done, total;
+    int pass;
+    tp_result stop;
     char stop_msg[200];       /* why a worker stopped the run, when it was not the progress callback */
-#if defined(PAC__THREADS)
-    pthread_mutex_t lock;
-#endif
     /* the CUDA backend (PACGPU_USE_CUDA): the run on the device */
     int cuda, device;
     double device_fraction;
@@ -1574,23 +1609,8 @@ typedef struct pac__work {
     size_t ld;
 } pac__work;
 
-static void pac__lock(pac__eng *e)
-{
-#if defined(PAC__THREADS)
-    if (e->plan.n_threads > 1) pthread_mutex_lock(&e->lock);
-#else
-    (void)e;
-#endif
-}
-
-static void pac__unlock(pac__eng *e)
-{
-#if defined(PAC__THREADS)
-    if (e->plan.n_threads > 1) pthread_mutex_unlock(&e->lock);
-#else
-    (void)e;
-#endif
-}
+static void pac__lock(pac__eng *e) { tp_team_lock(e->team); }
+static void pac__unlock(pac__eng *e) { tp_team_unlock(e->team); }
 
 static size_t pac__round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -1681,16 +1701,16 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
 }
 
 /* Everything a run takes from the pool (plan, sizes already checked against overflow), the CUDA
-   path's staging apart. */
+   path's staging apart: the shared block, a block per worker, the FFT plans, the team. */
 static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
 {
     size_t total = pac__shared_layout(e, keep, NULL) + threads * pac__work_layout(e, na, keep, NULL, NULL);
     if (e->lf_max) total += pac__fft_bytes(e->lf[0]) + pac__fft_bytes(e->lf[1]) + pac__fft_bytes(e->lh);
-    return total;
+    return total + (threads > 1 ? tp_team_bytes((int)threads) : 0);
 }
 
-#ifndef PAC__GPU_CHUNK_CAP
-#define PAC__GPU_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
+#ifndef PAC_TEST_CUDA_CHUNK_CAP
+#define PAC_TEST_CUDA_CHUNK_CAP ((size_t)-1) /* at most this many signals per chunk (tests set it low) */
 #endif
 
 /* The most signals a chunk of the CUDA path takes (up to cap): 64, whose cells keep a device
@@ -1738,7 +1758,7 @@ static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk,
    `left` bytes of the pool (0: not even one) */
 static size_t pac__staging_chunk(const pac__eng *e, int planning, size_t left)
 {
-    size_t lo = 0, hi = pac__gpu_chunk_cap(e->n_sig, PAC__GPU_CHUNK_CAP), slack = 4096 + 64;
+    size_t lo = 0, hi = pac__gpu_chunk_cap(e->n_sig, PAC_TEST_CUDA_CHUNK_CAP), slack = 4096 + 64;
     while (lo < hi) {
         size_t mid = lo + (hi - lo + 1) / 2, b = pac__staging_layout(e, planning, mid, NULL, NULL);
         if (b != SIZE_MAX && b + slack <= left) lo = mid;
@@ -1801,7 +1821,7 @@ static void pac__spectrum(const pac__eng *e, pac__work *w, size_t s, int kind)
 {
     size_t n = e->n, p = e->pmax[kind], len = e->lf[kind], i;
     double *buf = w->sr;
-    if (e->dtype == PAC_F32) {
+    if (e->dtype == TP_F32) {
         const float *x = (const float *)e->x + s * n;
         for (i = 0; i < n; i++) buf[p + i] = x[i];
     } else {
@@ -2035,7 +2055,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
 /* ---- >>cuda: the cells of pass 1 on the device (PACGPU_USE_CUDA) ----------------------------- */
 #if defined(PACGPU_USE_CUDA)
 /* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
-   stay within it (over it, PAC_ERR_BUDGET before any launch), and all go back at the run's end.
+   stay within it (over it, TP_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
 enum { PAC__GPU_BUFS = 16, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
 typedef struct pac__dpool {
@@ -2044,14 +2064,14 @@ typedef struct pac__dpool {
     int n;
 } pac__dpool;
 
-static pac_result pac__dalloc(pac__dpool *d, size_t n, void **p)
+static tp_result pac__dalloc(pac__dpool *d, size_t n, void **p)
 {
-    if (n > d->budget || d->held > d->budget - n || d->n == PAC__DPOOL_BLOCKS) return PAC_ERR_BUDGET;
-    if (cudaMalloc(p, n) != cudaSuccess) return PAC_ERR_DEVICE;
+    if (n > d->budget || d->held > d->budget - n || d->n == PAC__DPOOL_BLOCKS) return TP_ERR_BUDGET;
+    if (cudaMalloc(p, n) != cudaSuccess) return TP_ERR_DEVICE;
     d->held += n;
     d->peak = d->held > d->peak ? d->held : d->peak;
     d->block[d->n++] = *p;
-    return PAC_OK;
+    return TP_OK;
 }
 
 static void pac__dpool_free(pac__dpool *d)
@@ -2091,7 +2111,7 @@ typedef struct pac__gpu {
     pac__staging h;                       /* host staging, one block from hpool */
     char *hblock;
     tp_pool *hpool;
-    cudaEvent_t ev[4];                    /* out.device: the run's start, then marks within a chunk */
+    cudaEvent_t ev[4];                    /* out.info: the run's start, then marks within a chunk */
     int events;                           /* how many were made */
     double ms[4];
 } pac__gpu;
@@ -2100,14 +2120,14 @@ typedef struct pac__gpu {
 #define PAC__CUDA_THREADS 256 /* threads of a block; a multiple of 32 */
 #endif
 
-#ifndef PAC__CUDA_RUNS
-#define PAC__CUDA_RUNS 1 /* 0: always pac__k_cells (to compare the two on a device) */
+#ifndef PAC_TEST_CUDA_CELLS
+#define PAC_TEST_CUDA_CELLS 1 /* 0: always pac__k_cells (to compare the two on a device) */
 #endif
-#ifndef PAC__RUNS_WRAP
-#define PAC__RUNS_WRAP 0 /* 1: pac__k_runs stores the rows once (offsets wrap) even where they fit twice */
+#ifndef PAC_TEST_CUDA_ROWS_ONCE
+#define PAC_TEST_CUDA_ROWS_ONCE 0 /* 1: pac__k_runs stores the rows once (offsets wrap) even where they fit twice */
 #endif
-#ifndef PAC__RUNS_BANDS
-#define PAC__RUNS_BANDS 32 /* pac__k_runs: at most this many amplitude bands a block (a power of two) */
+#ifndef PAC_TEST_CUDA_RUN_BANDS
+#define PAC_TEST_CUDA_RUN_BANDS 32 /* pac__k_runs: at most this many amplitude bands a block (a power of two) */
 #endif
 #ifndef PAC__RUNS_MIN_SURROGATES
 #define PAC__RUNS_MIN_SURROGATES 32 /* pac__k_runs from this many histograms a cell (n_perm + 1) */
@@ -2291,7 +2311,7 @@ typedef struct pac__runs_args {
    the surrogates so that those a warp reads together are shifted by distinct residues mod
    32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
    Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
-   rows are stored once, for signals too long to store twice (or PAC__RUNS_WRAP): a shifted
+   rows are stored once, for signals too long to store twice (or PAC_TEST_CUDA_ROWS_ONCE): a shifted
    offset past the last row wraps to the first (pac__wrap_plan, pac__wrap_row: a compare and a
    select more an update) in place of half the shared memory. */
 __device__ static PAC__FORCEINLINE void pac__runs_block(const pac__runs_args *p, const unsigned copies)
@@ -2389,9 +2409,9 @@ __global__ static void pac__k_stats(const double *vals, size_t cells, size_t n_p
 }
 
 /* Stops the run with a message naming the step */
-static pac_result pac__gpu_error(pac__eng *e, pac_result r, const char *what, const char *why)
+static tp_result pac__gpu_error(pac__eng *e, tp_result r, const char *what, const char *why)
 {
-    if (e->stop == PAC_OK) {
+    if (e->stop == TP_OK) {
         e->stop = r;
         snprintf(e->stop_msg, sizeof e->stop_msg, "CUDA: %s%s%s", what, why ? ": " : "", why ? why : "");
     }
@@ -2400,11 +2420,11 @@ static pac_result pac__gpu_error(pac__eng *e, pac_result r, const char *what, co
 #define PAC__CU(e, call, what)                                                                  \
     do {                                                                                        \
         cudaError_t ce_ = (call);                                                               \
-        if (ce_ != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, what, cudaGetErrorString(ce_)); \
+        if (ce_ != cudaSuccess) return pac__gpu_error(e, TP_ERR_DEVICE, what, cudaGetErrorString(ce_)); \
     } while (0)
 #define PAC__FFT(e, call, what)                                                                 \
     do {                                                                                        \
-        if ((call) != CUFFT_SUCCESS) return pac__gpu_error(e, PAC_ERR_DEVICE, what, "cuFFT failed"); \
+        if ((call) != CUFFT_SUCCESS) return pac__gpu_error(e, TP_ERR_DEVICE, what, "cuFFT failed"); \
     } while (0)
 #define PAC__LAUNCHED(e, what) PAC__CU(e, cudaGetLastError(), what)
 
@@ -2460,21 +2480,21 @@ static size_t pac__gpu_bytes(const pac__eng *e, pac__gpu *g, size_t c)
     return total;
 }
 
-static pac_result pac__gpu_alloc(pac__eng *e, pac__gpu *g, size_t n, void **p, const char *what)
+static tp_result pac__gpu_alloc(pac__eng *e, pac__gpu *g, size_t n, void **p, const char *what)
 {
-    pac_result r = pac__dalloc(&g->pool, n ? n : 1, p);
-    if (r == PAC_ERR_BUDGET) {
+    tp_result r = pac__dalloc(&g->pool, n ? n : 1, p);
+    if (r == TP_ERR_BUDGET) {
         char why[160];
         snprintf(why, sizeof why, "%.1f MiB more would pass the device budget of %.1f MiB (%.1f held)", (double)n / 1048576.0,
                  (double)g->pool.budget / 1048576.0, (double)g->pool.held / 1048576.0);
         return pac__gpu_error(e, r, what, why);
     }
-    if (r != PAC_OK) return pac__gpu_error(e, r, what, "cudaMalloc failed");
-    return PAC_OK;
+    if (r != TP_OK) return pac__gpu_error(e, r, what, "cudaMalloc failed");
+    return TP_OK;
 }
 
 /* The six plans for chunks of g->chunk signals, sharing one work area from the device pool */
-static pac_result pac__gpu_plans(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_plans(pac__eng *e, pac__gpu *g)
 {
     size_t sizes[6], i, most = 0;
     cufftHandle *h[6];
@@ -2492,17 +2512,17 @@ static pac_result pac__gpu_plans(pac__eng *e, pac__gpu *g)
             most = sizes[3 * k + i] > most ? sizes[3 * k + i] : most;
         }
     }
-    if (pac__gpu_alloc(e, g, most, &g->ws, "the FFTs' work area") != PAC_OK) return (pac_result)e->stop;
+    if (pac__gpu_alloc(e, g, most, &g->ws, "the FFTs' work area") != TP_OK) return e->stop;
     for (i = 0; i < 6; i++) PAC__FFT(e, cufftSetWorkArea(*h[i], g->ws), "setting an FFT work area");
-    return PAC_OK;
+    return TP_OK;
 }
 
 /* Filtered pairs and their Hilbert transforms of chunk signals s0 .. s0 + rows - 1, kind k, in
    g->work (trimmed at p) and g->hilb */
-static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t rows, int k)
+static tp_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t rows, int k)
 {
     size_t n = e->n, lf = e->lf[k], p = e->pmax[k], pr = rows * g->pairs[k], i, t;
-    if (e->dtype == PAC_F32) {
+    if (e->dtype == TP_F32) {
         const float *x = (const float *)e->x + s0 * n;
         for (i = 0; i < rows * n; i++) g->h.hx[i] = x[i];
     } else
@@ -2521,33 +2541,33 @@ static pac_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t ro
     PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * e->lh), 0, g->stream, (e->lh, pr, g->hilb));
     PAC__LAUNCHED(e, "the Hilbert multiplier");
     PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_INVERSE), "the Hilbert transforms");
-    return PAC_OK;
+    return TP_OK;
 }
 
-/* With out.device: event i recorded on the stream; the time from event a to b added to ms[to] */
-static pac_result pac__gpu_mark(pac__eng *e, pac__gpu *g, int i)
+/* With out.info: event i recorded on the stream; the time from event a to b added to ms[to] */
+static tp_result pac__gpu_mark(pac__eng *e, pac__gpu *g, int i)
 {
     if (g->events) PAC__CU(e, cudaEventRecord(g->ev[i], g->stream), "timing events");
-    return PAC_OK;
+    return TP_OK;
 }
 
-static pac_result pac__gpu_lap(pac__eng *e, pac__gpu *g, int a, int b, int to)
+static tp_result pac__gpu_lap(pac__eng *e, pac__gpu *g, int a, int b, int to)
 {
     float ms = 0;
-    if (!g->events) return PAC_OK;
+    if (!g->events) return TP_OK;
     PAC__CU(e, cudaEventSynchronize(g->ev[b]), "timing events");
     PAC__CU(e, cudaEventElapsedTime(&ms, g->ev[a], g->ev[b]), "timing events");
     g->ms[to] += ms;
-    return PAC_OK;
+    return TP_OK;
 }
 #define PAC__TRY(call)                                 \
     do {                                               \
-        if ((call) != PAC_OK) return (pac_result)e->stop; \
+        if ((call) != TP_OK) return e->stop; \
     } while (0)
 
 /* The outputs that need every surrogate's MI (the cube, the sums behind p_maxstat) from the
    chunk's vals, as the CPU path fills them */
-static pac_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, size_t rows)
+static tp_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, size_t rows)
 {
     size_t np = e->n_band[0], na = e->n_band[1], cells = rows * np * na, k, s, q, a;
     double scale = ldexp(1.0, e->fixed_bits);
@@ -2562,18 +2582,18 @@ static pac_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, 
                     if (e->out.surrogates) e->out.surrogates[pac__cube_at(e, k - 1, a, q, s0 + s)] = v;
                     if (e->out.p_maxstat) e->max_sum[((k - 1) * na + a) * np + q] += pac__fixed(v, scale);
                 }
-    return PAC_OK;
+    return TP_OK;
 }
 
 static int pac__gpu_progress(pac__eng *e, size_t done)
 {
     e->done += done;
-    if (e->progress && e->progress(e->user, e->done, e->total)) return pac__gpu_error(e, PAC_ERR_CANCELLED, "cancelled", NULL) != PAC_OK;
+    if (e->progress && e->progress(e->user, e->done, e->total)) return pac__gpu_error(e, TP_ERR_CANCELLED, "cancelled", NULL) != TP_OK;
     return 0;
 }
 
 /* Pass 0: every signal's phase bins and their counts; the weights of every series */
-static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
 {
     size_t np = e->n_band[0], s0, q, s, j;
     PAC__TRY(pac__gpu_mark(e, g, 0));
@@ -2587,7 +2607,7 @@ static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
         PAC__TRY(pac__gpu_mark(e, g, 2));
         PAC__CU(e, cudaStreamSynchronize(g->stream), "phase bins");
         PAC__TRY(pac__gpu_lap(e, g, 1, 2, 0));
-        if (e->plan.two_passes && pac__gpu_progress(e, rows)) return (pac_result)e->stop;
+        if (e->plan.two_passes && pac__gpu_progress(e, rows)) return e->stop;
     }
     PAC__TRY(pac__gpu_mark(e, g, 1));
     PAC__LAUNCH_COOPERATIVE(pac__k_counts, (unsigned)(np * e->n_sig), PAC__CUDA_THREADS, 0, g->stream, (g->bins, e->n, g->counts));
@@ -2608,11 +2628,11 @@ static pac_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
     PAC__CU(e, cudaMemcpyAsync(g->wt, g->h.hwt, np * e->n_sig * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, g->stream),
             "copying weights up");
     PAC__CU(e, cudaMemcpyAsync(g->ok, g->h.hok, np * e->n_sig * sizeof(int), cudaMemcpyHostToDevice, g->stream), "copying weights up");
-    return PAC_OK;
+    return TP_OK;
 }
 
 /* Pass 1: amplitudes of each chunk and its cells */
-static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
 {
     size_t np = e->n_band[0], na = e->n_band[1], s0, s, q, a;
     for (s0 = 0; s0 < e->n_sig; s0 += g->chunk) {
@@ -2655,9 +2675,9 @@ static pac_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
                     pac__finish_cell(e, (a * np + q) * e->n_sig + s0 + s, g->h.hres[c], g->h.hres[cells + c], g->h.hres[2 * cells + c],
                                      (size_t)g->h.hres[3 * cells + c]);
                 }
-        if (pac__gpu_progress(e, rows)) return (pac_result)e->stop;
+        if (pac__gpu_progress(e, rows)) return e->stop;
     }
-    return PAC_OK;
+    return TP_OK;
 }
 
 static void pac__gpu_free(pac__gpu *g)
@@ -2696,20 +2716,20 @@ static void pac__gpu_task_order(const pac__eng *e, unsigned per_warp, uint32_t *
    registers allow (cudaFuncGetAttributes: on sm_90 768 threads of pac__k_runs1's 82 registers,
    not 1024; a larger block fails to launch), then the fewest warps for that many passes; and
    its shared memory opted into */
-static pac_result pac__gpu_size_runs(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_size_runs(pac__eng *e, pac__gpu *g)
 {
     struct cudaFuncAttributes fa;
     size_t most, a_warp = 32 / g->ag * PAC__RUNS_SHIFTS, passes; /* surrogates a warp */
     void (*kernel)(pac__runs_args) = g->copies == 2 ? pac__k_runs : pac__k_runs1;
     cudaError_t ce = cudaFuncGetAttributes(&fa, kernel);
     if (ce != cudaSuccess || fa.maxThreadsPerBlock < 32)
-        return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's attributes", ce != cudaSuccess ? cudaGetErrorString(ce) : NULL);
+        return pac__gpu_error(e, TP_ERR_DEVICE, "the runs kernel's attributes", ce != cudaSuccess ? cudaGetErrorString(ce) : NULL);
     most = (size_t)fa.maxThreadsPerBlock / 32;
     passes = (e->n_perm + 1 + most * a_warp - 1) / (most * a_warp);
     g->runs_threads = (unsigned)(32 * ((e->n_perm + 1 + passes * a_warp - 1) / (passes * a_warp)));
     ce = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)g->runs_shared);
-    if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the runs kernel's shared memory", cudaGetErrorString(ce));
-    return PAC_OK;
+    if (ce != cudaSuccess) return pac__gpu_error(e, TP_ERR_DEVICE, "the runs kernel's shared memory", cudaGetErrorString(ce));
+    return TP_OK;
 }
 
 /* The most amplitude bands (a power of two, at most ag) whose rows, `copies` times, and the
@@ -2724,26 +2744,26 @@ static unsigned pac__runs_bands(size_t n, unsigned ag, unsigned copies, int opti
    fewer) fit twice in the shared memory a block may opt into; else, for longer signals, at least
    one band stored once (copies = 1, the offsets wrap); else pac__k_cells, whose shared memory
    does not grow with n */
-static pac_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
 {
     size_t na = e->n_band[1];
     unsigned most, need;
     int optin = 0;
     cudaError_t ce = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, e->device);
-    if (ce != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "the device's shared memory", cudaGetErrorString(ce));
-    for (most = PAC__RUNS_BANDS; most > 1 && most / 2 >= na; most /= 2) continue;
+    if (ce != cudaSuccess) return pac__gpu_error(e, TP_ERR_DEVICE, "the device's shared memory", cudaGetErrorString(ce));
+    for (most = PAC_TEST_CUDA_RUN_BANDS; most > 1 && most / 2 >= na; most /= 2) continue;
     need = most < 4 ? most : 4;
     g->copies = 2, g->ag = pac__runs_bands(e->n, most, 2, optin);
-    if (g->ag < need || PAC__RUNS_WRAP) g->copies = 1, g->ag = pac__runs_bands(e->n, most, 1, optin), need = 1;
-    g->runs = PAC__CUDA_RUNS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
+    if (g->ag < need || PAC_TEST_CUDA_ROWS_ONCE) g->copies = 1, g->ag = pac__runs_bands(e->n, most, 1, optin), need = 1;
+    g->runs = PAC_TEST_CUDA_CELLS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
     g->runs_shared = g->runs ? e->n * (4 * (size_t)g->copies * g->ag + 4) : 0;
     g->keep_vals = g->runs || e->out.surrogates || e->out.p_maxstat;
-    return g->runs ? pac__gpu_size_runs(e, g) : PAC_OK;
+    return g->runs ? pac__gpu_size_runs(e, g) : TP_OK;
 }
 
 /* The chunk's first bound: the most signals whose host staging fits both the plan's bytes and
    what the pool's budget leaves (the device's budget may halve it after) */
-static pac_result pac__gpu_staging_chunk(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_staging_chunk(pac__eng *e, pac__gpu *g)
 {
     tp_stats st = tp_get_stats(e->pool);
     size_t left = !st.budget ? SIZE_MAX : st.budget > st.bytes_reserved ? st.budget - st.bytes_reserved : 0;
@@ -2753,45 +2773,50 @@ static pac_result pac__gpu_staging_chunk(pac__eng *e, pac__gpu *g)
         char why[120];
         snprintf(why, sizeof why, "a signal's takes %.2f MiB; the budget leaves %.2f, the plan %.2f",
                  (double)pac__staging_layout(e, 0, 1, NULL, NULL) / 1048576.0, (double)left / 1048576.0, (double)planned / 1048576.0);
-        return pac__gpu_error(e, PAC_ERR_BUDGET, "host staging", why);
+        return pac__gpu_error(e, TP_ERR_BUDGET, "host staging", why);
     }
-    return PAC_OK;
+    return TP_OK;
 }
 
 /* The chunk: what the host staging allows (pac__gpu_staging_chunk), a cuFFT batch within int
    elements (cufftMakePlan1d's sizes), half the device budget for the buffers (cuFFT's work
    area, also from it, gets the rest) */
-static pac_result pac__gpu_size_chunk(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_size_chunk(pac__eng *e, pac__gpu *g)
 {
     size_t lfm = e->lf[0] > e->lf[1] ? e->lf[0] : e->lf[1], pm = g->pairs[0] > g->pairs[1] ? g->pairs[0] : g->pairs[1];
-    if (pac__gpu_staging_chunk(e, g) != PAC_OK) return (pac_result)e->stop;
+    size_t staged;
+    if (pac__gpu_staging_chunk(e, g) != TP_OK) return e->stop;
+    staged = g->chunk;
     while (g->chunk > 1 && (double)g->chunk * (double)pm * (double)(lfm > e->lh ? lfm : e->lh) > (double)INT_MAX) g->chunk /= 2;
     while (g->chunk > 1 && pac__gpu_bytes(e, g, g->chunk) > g->pool.budget / 2) g->chunk /= 2;
-    return PAC_OK;
+    if (g->chunk < staged)
+        tp_log(&e->log, TP_LOG_INFO, "pacgpu: the device takes chunks of %zu signals, not the %zu the host staging "
+               "allows (its budget: %.1f MiB; cuFFT's int sizes)", g->chunk, staged, (double)g->pool.budget / 1048576.0);
+    return TP_OK;
 }
 
 /* The stream, the host staging (one block from the run's pool) and the device buffers */
-static pac_result pac__gpu_allocate(pac__eng *e, pac__gpu *g)
+static tp_result pac__gpu_allocate(pac__eng *e, pac__gpu *g)
 {
     pac__gpu_buf b[PAC__GPU_BUFS];
     size_t n = pac__gpu_buffers(e, g, g->chunk, b), i;
-    tp_result tr = TP_OK;
-    if (cudaStreamCreate(&g->stream) != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "creating a stream", NULL);
+    tp_error te = {TP_OK, {0}};
+    if (cudaStreamCreate(&g->stream) != cudaSuccess) return pac__gpu_error(e, TP_ERR_DEVICE, "creating a stream", NULL);
     g->hpool = e->pool;
-    g->hblock = (char *)tp_alloc_at(e->pool, pac__staging_layout(e, 0, g->chunk, NULL, NULL), 0, __FILE__, __LINE__, &tr);
+    g->hblock = (char *)tp_alloc_at(e->pool, pac__staging_layout(e, 0, g->chunk, NULL, NULL), 0, __FILE__, __LINE__, &te);
     if (!g->hblock)
-        return pac__gpu_error(e, pac__from_tp(tr), "host staging", tr == TP_ERR_BUDGET ? "over the pool's budget" : "no memory");
+        return pac__gpu_error(e, te.code, "host staging", te.code == TP_ERR_BUDGET ? "over the pool's budget" : "no memory");
     pac__staging_layout(e, 0, g->chunk, g->hblock, &g->h);
     for (i = 0; i < n; i++)
-        if (pac__gpu_alloc(e, g, b[i].bytes, b[i].at, b[i].what) != PAC_OK) return (pac_result)e->stop;
-    return PAC_OK;
+        if (pac__gpu_alloc(e, g, b[i].bytes, b[i].at, b[i].what) != TP_OK) return e->stop;
+    return TP_OK;
 }
 
 /* The filters' kernels, the shifts or permutations and the runs kernel's order up, in the run's
    stream like every copy (a plain cudaMemcpy goes to the default stream, which under nvcc's
    --default-stream per-thread does not wait for ours, nor ours for it); the timing events when
-   out.device wants them */
-static pac_result pac__gpu_upload(pac__eng *e, pac__gpu *g)
+   out.info wants them */
+static tp_result pac__gpu_upload(pac__eng *e, pac__gpu *g)
 {
     size_t np = e->n_band[0], na = e->n_band[1];
     cudaMemcpyKind up = cudaMemcpyHostToDevice;
@@ -2801,38 +2826,39 @@ static pac_result pac__gpu_upload(pac__eng *e, pac__gpu *g)
         (e->perms && cudaMemcpyAsync(g->perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), up, g->stream) != cudaSuccess) ||
         (g->runs && (pac__gpu_task_order(e, 32 / g->ag, g->h.htask),
                      cudaMemcpyAsync(g->task_k, g->h.htask, (e->n_perm + 1) * sizeof(uint32_t), up, g->stream) != cudaSuccess)))
-        return pac__gpu_error(e, PAC_ERR_DEVICE, "copying the filters and shifts up", NULL);
-    for (g->events = 0; e->out.device && g->events < 4; g->events++)
-        if (cudaEventCreate(&g->ev[g->events]) != cudaSuccess) return pac__gpu_error(e, PAC_ERR_DEVICE, "creating timing events", NULL);
-    return PAC_OK;
+        return pac__gpu_error(e, TP_ERR_DEVICE, "copying the filters and shifts up", NULL);
+    for (g->events = 0; e->out.info && g->events < 4; g->events++)
+        if (cudaEventCreate(&g->ev[g->events]) != cudaSuccess) return pac__gpu_error(e, TP_ERR_DEVICE, "creating timing events", NULL);
+    return TP_OK;
 }
 
 /* The whole run on the device: a chunk of signals as large as the device budget allows */
-static pac_result pac__gpu_run(pac__eng *e, char *err, size_t errcap)
+static tp_result pac__gpu_run(pac__eng *e, tp_error *err)
 {
     pac__gpu g;
     size_t free_b = 0, total_b = 0, np = e->n_band[0], na = e->n_band[1];
-    pac_result r = PAC_OK;
+    tp_result r = TP_OK;
     cudaError_t ce;
     memset(&g, 0, sizeof g);
     if ((ce = cudaSetDevice(e->device)) != cudaSuccess || (ce = cudaMemGetInfo(&free_b, &total_b)) != cudaSuccess) {
-        pac__gpu_error(e, PAC_ERR_DEVICE, "the device", cudaGetErrorString(ce));
+        pac__gpu_error(e, TP_ERR_DEVICE, "the device", cudaGetErrorString(ce));
         goto out;
     }
     g.pool.budget = (size_t)((double)free_b * e->device_fraction);
     g.pairs[0] = (np + 1) / 2, g.pairs[1] = (na + 1) / 2;
-    if (pac__gpu_pick_cells(e, &g) != PAC_OK || pac__gpu_size_chunk(e, &g) != PAC_OK || pac__gpu_allocate(e, &g) != PAC_OK ||
-        pac__gpu_upload(e, &g) != PAC_OK || pac__gpu_plans(e, &g) != PAC_OK || pac__gpu_phases(e, &g) != PAC_OK ||
-        pac__gpu_cells(e, &g) != PAC_OK || pac__gpu_lap(e, &g, 0, 3, 3) != PAC_OK)
+    if (pac__gpu_pick_cells(e, &g) != TP_OK || pac__gpu_size_chunk(e, &g) != TP_OK || pac__gpu_allocate(e, &g) != TP_OK ||
+        pac__gpu_upload(e, &g) != TP_OK || pac__gpu_plans(e, &g) != TP_OK || pac__gpu_phases(e, &g) != TP_OK ||
+        pac__gpu_cells(e, &g) != TP_OK || pac__gpu_lap(e, &g, 0, 3, 3) != TP_OK)
         goto out;
-    if (e->out.device) {
-        pac_device_info *info = e->out.device;
+    if (e->out.info) {
+        pac_device_info *info = &e->out.info->device;
+        e->out.info->on_device = 1;
         memcpy(info->ms, g.ms, sizeof g.ms);
         info->bytes = g.pool.peak, info->budget = g.pool.budget, info->chunk = g.chunk, info->runs_kernel = g.runs ? 3 - (int)g.copies : 0;
     }
 out:
     pac__gpu_free(&g);
-    if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg);
+    if (e->stop != TP_OK) r = pac__fail(err, e->stop, e->stop_msg);
     return r;
 }
 #endif
@@ -2890,56 +2916,33 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
     }
 }
 
-static void *pac__worker_main(void *arg)
+/* One signal of the pass, by whichever worker took it; progress after it, one call at a time. */
+static void pac__item(void *user, int worker, size_t s)
 {
-    pac__work *w = (pac__work *)arg;
-    pac__eng *e = w->e;
-
-    for (;;) {
-        size_t s;
-        pac__lock(e);
-        if (e->stop != PAC_OK || e->next >= e->n_sig) {
-            pac__unlock(e);
-            break;
-        }
-        s = e->next++;
-        pac__unlock(e);
-        pac__signal(e, w, s, e->pass);
-        pac__lock(e);
-        e->done++;
-        if (e->progress && e->stop == PAC_OK && e->progress(e->user, e->done, e->total)) e->stop = PAC_ERR_CANCELLED;
-        pac__unlock(e);
-    }
-    return NULL;
+    pac__eng *e = (pac__eng *)user;
+    int go;
+    pac__lock(e);
+    go = e->stop == TP_OK;
+    pac__unlock(e);
+    if (!go) return;
+    pac__signal(e, &e->work[worker], s, e->pass);
+    pac__lock(e);
+    e->done++;
+    if (e->progress && e->stop == TP_OK && e->progress(e->user, (uint64_t)e->done, (uint64_t)e->total))
+        e->stop = TP_ERR_CANCELLED;
+    pac__unlock(e);
 }
 
-/* Runs one pass over the signals on plan.n_threads workers (the caller is worker 0). A thread
-   that cannot be started leaves its share to the others. */
-static void pac__pass(pac__eng *e, pac__work *wk, int pass)
+/* Runs one pass over the signals on the team (the caller is worker 0). */
+static void pac__pass(pac__eng *e, int pass)
 {
-    size_t i, n = e->plan.n_threads;
-    e->next = 0;
     e->pass = pass;
-#if defined(PAC__THREADS)
-    {
-        pthread_t th[PAC_MAX_THREADS];
-        size_t started = 0;
-        for (i = 1; i < n; i++) {
-            if (pthread_create(&th[started], NULL, pac__worker_main, &wk[i]) != 0) break;
-            started++;
-        }
-        pac__worker_main(&wk[0]);
-        for (i = 0; i < started; i++) pthread_join(th[i], NULL);
-    }
-#else
-    (void)i; (void)n;
-    pac__worker_main(&wk[0]);
-#endif
+    tp_team_for(e->team, e->n_sig, pac__item, e);
 }
 
 /* Filter orders, FFT lengths and the bytes of everything a run of e would take (the bank's sizes
-   land in e). PAC_ERR_ARG with a message naming the band that has no filter. */
-static pac_result pac__sizes(pac__eng *e, char *err, size_t errcap)
+   land in e). TP_ERR_ARG with a message naming the band that has no filter. */
+static tp_result pac__sizes(pac__eng *e, tp_error *err)
 {
     int k;
     size_t b, ext;
@@ -2954,23 +2957,23 @@ static pac_result pac__sizes(pac__eng *e, char *err, size_t errcap)
             if (!(lo > 0) || !(hi > lo) || !(hi < e->fs / 2)) {
                 snprintf(msg, sizeof msg, "%s band %zu [%g, %g] Hz: want 0 < low < high < fs / 2 = %g",
                          k == PAC__PHA && e->n_band[PAC__AMP] ? "phase" : k == PAC__PHA ? "the" : "amplitude", b, lo, hi, e->fs / 2);
-                return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+                return pac__fail(err, TP_ERR_ARG, msg);
             }
             o = pac_fir_order(e->fs, e->n, lo, e->cycles[k]);
             if (o < 1) {
                 snprintf(msg, sizeof msg, "band %zu [%g, %g] Hz: %zu samples are too short for its filter", b, lo, hi, e->n);
-                return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+                return pac__fail(err, TP_ERR_ARG, msg);
             }
             e->pmax[k] = o > e->pmax[k] ? o : e->pmax[k];
         }
         if (!tp_size_mul(e->pmax[k], 2, &ext) || !tp_size_add(ext, e->n, &ext) || ext > ((size_t)1 << 30))
-            return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+            return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
         e->lf[k] = pac__next_smooth(ext);
         e->half[k] = e->lf[k] / 2 + 1;
         e->lf_max = e->lf[k] > e->lf_max ? e->lf[k] : e->lf_max;
     }
     if (e->lf_max) e->lh = pac__next_smooth(e->n);
-    return PAC_OK;
+    return TP_OK;
 }
 
 static void pac__free_bank(pac__eng *e)
@@ -2992,7 +2995,7 @@ static void pac__design_kernels(pac__eng *e, pac__work *w)
             size_t o = pac_fir_order(e->fs, e->n, lo, e->cycles[k]);
             memset(w->sr, 0, e->lf[k] * sizeof(double));
             memset(w->si, 0, e->lf[k] * sizeof(double));
-            pac_fir_design(e->fs, lo, hi, o, w->sr);
+            pac_fir_design(e->fs, lo, hi, o, w->sr, NULL);
             pac__fft_split(e->f[k], w->sr, w->si, w->scratch);
             for (t = 0; t < e->half[k]; t++) dst[t] = w->sr[t] * w->sr[t] + w->si[t] * w->si[t];
         }
@@ -3047,31 +3050,43 @@ static void pac__maxstat(pac__eng *e, double threshold)
 }
 
 /* Allocates what the plan says, runs the passes, frees everything. */
-static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double threshold, char *err, size_t errcap)
+static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double threshold, tp_error *err)
 {
-    pac__work wk[PAC_MAX_THREADS];
-    char *blocks[PAC_MAX_THREADS], *shared = NULL;
+    pac__work wk[TP_MAX_THREADS];
+    char *blocks[TP_MAX_THREADS], *shared = NULL;
     tp_pool *own = NULL;
-    tp_result tr = TP_OK;
-    pac_result r = PAC_OK;
+    tp_error te = {TP_OK, {0}};
+    tp_result r = TP_OK;
     size_t i, nt = e->plan.n_threads, wbytes, sbytes;
     int keep = e->plan.keep_phase_bins;
     memset(blocks, 0, sizeof blocks);
     e->f[0] = e->f[1] = e->h = NULL;
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
+    e->team = NULL;
+    if (!pool && (r = tp_create(NULL, &own, &te)) != TP_OK) return pac__fail(err, r, te.message);
+    if (!pool) pool = own;
     e->pool = pool;
+    if (!e->log.fn) e->log = tp_get_desc(pool).log;
     for (i = 0; i < 2 && e->lf_max; i++)
-        if (e->lf[i] && (r = pac_fft_create(e->lf[i], pool, &e->f[i])) != PAC_OK) goto fail_plan;
-    if (e->lf_max && (r = pac_fft_create(e->lh, pool, &e->h)) != PAC_OK) goto fail_plan;
+        if (e->lf[i] && (r = pac_fft_create(pool, e->lf[i], &e->f[i], &te)) != TP_OK) goto fail;
+    if (e->lf_max && (r = pac_fft_create(pool, e->lh, &e->h, &te)) != TP_OK) goto fail;
     sbytes = pac__shared_layout(e, keep, NULL);
     wbytes = pac__work_layout(e, e->plan.amp_bands_per_pass, keep, NULL, NULL);
-    if (sbytes && !(shared = (char *)tp_alloc_at(pool, sbytes, 0, __FILE__, __LINE__, &tr))) goto fail_mem;
+    if (sbytes && !(shared = (char *)tp_alloc_at(pool, sbytes, 0, __FILE__, __LINE__, &te))) goto fail_mem;
     pac__shared_layout(e, keep, shared);
     for (i = 0; i < nt; i++) {
-        if (!(blocks[i] = (char *)tp_alloc_at(pool, wbytes, 0, __FILE__, __LINE__, &tr))) goto fail_mem;
+        if (!(blocks[i] = (char *)tp_alloc_at(pool, wbytes, 0, __FILE__, __LINE__, &te))) goto fail_mem;
         pac__work_layout(e, e->plan.amp_bands_per_pass, keep, blocks[i], &wk[i]);
         wk[i].e = e;
     }
+    if (nt > 1) {
+        tp_team_desc td;
+        memset(&td, 0, sizeof td);
+        td.n_threads = (int)nt;
+        td.pool = pool;
+        td.log = e->log;
+        if ((r = tp_team_create(&td, &e->team, &te)) != TP_OK) goto fail;
+    }
+    e->work = wk;
     pac__design_kernels(e, &wk[0]);
     pac__bins_init(&e->bins);
     e->histogram = pac__pick_histogram(e->f32);
@@ -3083,35 +3098,31 @@ static pac_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double
     if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(int64_t));
     memset(e->pooled, 0, sizeof e->pooled);
     e->done = 0;
-    e->stop = PAC_OK;
+    e->stop = TP_OK;
     e->total = e->n_sig * (e->plan.two_passes ? 2u : 1u);
-#if defined(PAC__THREADS)
-    if (nt > 1 && pthread_mutex_init(&e->lock, NULL) != 0) {
-        e->plan.n_threads = nt = 1;
+    if (e->out.info) {
+        e->out.info->plan = e->plan;
+        e->out.info->n_workers = tp_team_size(e->team);
     }
-#endif
 #if defined(PACGPU_USE_CUDA)
-    if (e->cuda) r = pac__gpu_run(e, err, errcap);
+    if (e->cuda) r = pac__gpu_run(e, err);
     else
 #endif
     {
-        if (e->plan.two_passes) pac__pass(e, wk, 0);
-        if (e->stop == PAC_OK) pac__pass(e, wk, 1);
+        if (e->plan.two_passes) pac__pass(e, 0);
+        if (e->stop == TP_OK) pac__pass(e, 1);
     }
-#if defined(PAC__THREADS)
-    if (nt > 1) pthread_mutex_destroy(&e->lock);
-#endif
-    if (r != PAC_OK) goto done;
-    if (e->stop != PAC_OK) r = pac__fail(err, errcap, (pac_result)e->stop, e->stop_msg[0] ? e->stop_msg : "cancelled by the progress callback");
+    if (r != TP_OK) goto done;
+    if (e->stop != TP_OK) r = pac__fail(err, e->stop, e->stop_msg[0] ? e->stop_msg : "cancelled by the progress callback");
     else if (e->out.p_maxstat) pac__maxstat(e, threshold);
     goto done;
-fail_plan:
-    pac__fail(err, errcap, r, r == PAC_ERR_BUDGET ? "the FFT plans exceed the pool's budget" : "no memory for the FFT plans");
-    goto done;
 fail_mem:
-    r = pac__fail(err, errcap, pac__from_tp(tr), tr == TP_ERR_BUDGET ? "the work buffers exceed the pool's budget"
-                                                                     : "no memory for the work buffers");
+    r = te.code;
+fail:
+    pac__fail(err, r, te.message);
 done:
+    tp_team_destroy(e->team);
+    e->team = NULL;
     for (i = nt; i-- > 0;) tp_free(pool, blocks[i]);
     tp_free(pool, shared);
     pac__free_bank(e);
@@ -3128,7 +3139,7 @@ static int pac__fits(pac__eng *e, size_t threads, size_t na, int keep, size_t bu
 /* The CUDA path's plan: one host worker (it designs the filters), the phase bins of every signal
    kept on the device when wanted, and chunks of as many signals as the budget leaves room to
    stage (the device's budget may take fewer): plan.bytes the most the run takes from the pool */
-static pac_result pac__plan_cuda(pac__eng *e, size_t budget, pac_plan_info *pl, char *err, size_t errcap)
+static tp_result pac__plan_cuda(pac__eng *e, size_t budget, pac_plan_info *pl, tp_error *err)
 {
     int keep = e->surr == PAC_SURR_SWAP_EPOCHS || e->method == PAC_MI_TENSORPAC;
     size_t fixed = pac__bytes(e, 1, 1, keep), slack = 5 * (4096 + 64), chunk;
@@ -3137,25 +3148,25 @@ static pac_result pac__plan_cuda(pac__eng *e, size_t budget, pac_plan_info *pl, 
         char msg[200];
         snprintf(msg, sizeof msg, "needs at least %.1f MiB on the host (the filters, one signal's staging); the budget is %.1f MiB",
                  (double)(fixed + pac__staging_layout(e, 1, 1, NULL, NULL)) / 1048576.0, (double)budget / 1048576.0);
-        return pac__fail(err, errcap, PAC_ERR_BUDGET, msg);
+        return pac__fail(err, TP_ERR_BUDGET, msg);
     }
     pl->n_threads = 1;
     pl->amp_bands_per_pass = e->n_band[PAC__AMP];
     pl->keep_phase_bins = pl->two_passes = keep;
     pl->bytes = fixed + pac__staging_layout(e, 1, chunk, NULL, NULL);
     pl->budget = budget;
-    return PAC_OK;
+    return TP_OK;
 }
 
 /* The most workers, then the most amplitude bands per pass, that fit the budget; phase bins
    kept for all signals when wanted (tensorpac's pooled counts) and when they fit, or always
    (swap-epochs needs them). */
-static pac_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan_info *pl, char *err, size_t errcap)
+static tp_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan_info *pl, tp_error *err)
 {
     int need = e->surr == PAC_SURR_SWAP_EPOCHS, keep;
     size_t t, nas = e->n_band[PAC__AMP] ? e->n_band[PAC__AMP] : 1;
     char msg[200];
-    if (e->cuda) return pac__plan_cuda(e, budget, pl, err, errcap);
+    if (e->cuda) return pac__plan_cuda(e, budget, pl, err);
     if (threads > e->n_sig) threads = e->n_sig;
     for (keep = need || e->method == PAC_MI_TENSORPAC; keep >= need; keep--)
         for (t = threads; t >= 1; t--) {
@@ -3172,23 +3183,23 @@ static pac_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan
             pl->two_passes = keep || e->method == PAC_MI_TENSORPAC;
             pl->bytes = pac__bytes(e, t, lo, keep);
             pl->budget = budget;
-            return PAC_OK;
+            return TP_OK;
         }
     snprintf(msg, sizeof msg, "needs at least %.1f MiB (one worker, one amplitude band per pass%s); the budget is %.1f MiB",
              (double)pac__bytes(e, 1, 1, need) / 1048576.0, need ? ", the phase bins of every signal for swap-epochs" : "",
              (double)budget / 1048576.0);
-    return pac__fail(err, errcap, PAC_ERR_BUDGET, msg);
+    return pac__fail(err, TP_ERR_BUDGET, msg);
 }
 
 /* Checks a description and the sizes; fills e (no allocation). */
 /* CPU or CUDA (e->cuda), from desc.backend and the devices present; the CUDA path computes in
-   floats (the CPU's PAC_F32 mode is its oracle) */
-static pac_result pac__backend(pac__eng *e, const pac_desc *d, char *err, size_t errcap)
+   floats (the CPU's TP_F32 mode is its oracle) */
+static tp_result pac__backend(pac__eng *e, const pac_desc *d, tp_error *err)
 {
     if (d->backend < PAC_BACKEND_AUTO || d->backend > PAC_BACKEND_CUDA)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "backend must be PAC_BACKEND_AUTO, _CPU or _CUDA");
+        return pac__fail(err, TP_ERR_ARG, "backend must be PAC_BACKEND_AUTO, _CPU or _CUDA");
     if (d->device_fraction < 0 || d->device_fraction > 1 || d->device_fraction != d->device_fraction)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "device_fraction must be in [0, 1] (0 = 0.8)");
+        return pac__fail(err, TP_ERR_ARG, "device_fraction must be in [0, 1] (0 = 0.8)");
 #if defined(PACGPU_USE_CUDA)
     e->device = d->device;
     e->device_fraction = d->device_fraction > 0 ? d->device_fraction : 0.8;
@@ -3200,50 +3211,56 @@ static pac_result pac__backend(pac__eng *e, const pac_desc *d, char *err, size_t
             char msg[200];
             snprintf(msg, sizeof msg, "no CUDA device %d (%d found%s%s)", d->device, ce == cudaSuccess ? count : 0,
                      ce == cudaSuccess ? "" : ": ", ce == cudaSuccess ? "" : cudaGetErrorString(ce));
-            return pac__fail(err, errcap, PAC_ERR_DEVICE, msg);
+            return pac__fail(err, TP_ERR_DEVICE, msg);
         }
     }
     if (e->cuda) e->f32 = 1;
 #else
     (void)e;
     if (d->backend == PAC_BACKEND_CUDA)
-        return pac__fail(err, errcap, PAC_ERR_DEVICE, "this build has no CUDA backend (define PACGPU_USE_CUDA, compile with nvcc)");
+        return pac__fail(err, TP_ERR_DEVICE, "this build has no CUDA backend (define PACGPU_USE_CUDA, compile with nvcc)");
 #endif
-    return PAC_OK;
+    return TP_OK;
 }
 
-static pac_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, size_t n, char *err, size_t errcap)
+static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, size_t n, tp_error *err)
 {
     size_t cells, bytes, k;
-    pac_result r;
+    tp_result r;
     char msg[160];
     memset(e, 0, sizeof *e);
-    if (err && errcap) err[0] = 0;
-    if (!d) return pac__fail(err, errcap, PAC_ERR_ARG, "desc is NULL");
-    if (!d->pha_bands || !d->amp_bands || !d->n_pha || !d->n_amp) return pac__fail(err, errcap, PAC_ERR_ARG, "no phase or no amplitude bands");
-    if (!n_sig || !n) return pac__fail(err, errcap, PAC_ERR_ARG, "no signals, or signals of no samples");
-    if (n < 4) return pac__fail(err, errcap, PAC_ERR_ARG, "n_times < 4: too short for any filter");
-    if (!(d->fs > 0) || d->fs - d->fs != 0) return pac__fail(err, errcap, PAC_ERR_ARG, "fs must be positive and finite");
-    if (d->pha_cycles < 0 || d->amp_cycles < 0) return pac__fail(err, errcap, PAC_ERR_ARG, "cycles must be >= 1 (0 = tensorpac's 3 and 6)");
-    if (d->method != PAC_MI_TORT && d->method != PAC_MI_TENSORPAC)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
+    tp_error_clear(err);
+    if (!d) return pac__fail(err, TP_ERR_ARG, "desc is NULL");
+    if (!d->pha_bands || !d->amp_bands || !d->n_pha || !d->n_amp)
+        return pac__fail(err, TP_ERR_ARG, "desc.pha_bands, desc.amp_bands: no phase or no amplitude bands");
+    if (!n_sig || !n) return pac__fail(err, TP_ERR_ARG, "no signals, or signals of no samples");
+    if (n < 4) return pac__fail(err, TP_ERR_ARG, "n_times < 4: too short for any filter");
+    if (!(d->fs > 0) || d->fs - d->fs != 0) return tp_error_set(err, TP_ERR_ARG, "desc.fs must be positive and finite, got %g", d->fs);
+    if (d->pha_cycles < 0 || d->amp_cycles < 0)
+        return pac__fail(err, TP_ERR_ARG, "desc.pha_cycles and desc.amp_cycles must be >= 1 (0 = tensorpac's 3 and 6)");
+    if (d->method != PAC_MI_DEFAULT && d->method != PAC_MI_TORT && d->method != PAC_MI_TENSORPAC)
+        return tp_error_set(err, TP_ERR_ARG, "desc.method must be PAC_MI_TORT or PAC_MI_TENSORPAC, got %d", (int)d->method);
     if (d->surrogates < PAC_SURR_NONE || d->surrogates > PAC_SURR_SWAP_EPOCHS)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "surrogates must be one of PAC_SURR_*");
-    if (d->n_perm && d->surrogates == PAC_SURR_NONE) return pac__fail(err, errcap, PAC_ERR_ARG, "n_perm > 0 needs a surrogate method");
-    if (d->n_threads < 0 || d->n_threads > PAC_MAX_THREADS) return pac__fail(err, errcap, PAC_ERR_ARG, "n_threads must be in [0, PAC_MAX_THREADS]");
-    if (d->precision != PAC_F64 && d->precision != PAC_F32) return pac__fail(err, errcap, PAC_ERR_ARG, "precision must be PAC_F64 or PAC_F32");
+        return tp_error_set(err, TP_ERR_ARG, "desc.surrogates must be one of PAC_SURR_*, got %d", (int)d->surrogates);
+    if (d->n_perm && d->surrogates == PAC_SURR_NONE) return pac__fail(err, TP_ERR_ARG, "desc.n_perm > 0 needs desc.surrogates");
+    if (d->n_threads < 0 || d->n_threads > TP_MAX_THREADS)
+        return tp_error_set(err, TP_ERR_ARG, "desc.n_threads must lie in 0 .. %d (0 = the usable CPUs), got %d", TP_MAX_THREADS,
+                            d->n_threads);
+    if (d->precision != 0 && d->precision != TP_F64 && d->precision != TP_F32)
+        return tp_error_set(err, TP_ERR_ARG, "desc.precision must be TP_F64 or TP_F32 (0 = TP_F64), got %d", (int)d->precision);
     if (d->p_threshold < 0 || d->p_threshold > 1 || d->p_threshold != d->p_threshold)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "p_threshold must be in [0, 1] (0 = 0.05)");
+        return tp_error_set(err, TP_ERR_ARG, "desc.p_threshold must lie in [0, 1] (0 = 0.05), got %g", d->p_threshold);
     if (d->surrogates == PAC_SURR_SWAP_EPOCHS && d->n_perm) {
-        if (n_sig < 2) return pac__fail(err, errcap, PAC_ERR_ARG, "swap-epochs needs at least 2 signals");
-        if (n_sig > UINT32_MAX) return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "too many signals for swap-epochs");
-        if (d->cuts) return pac__fail(err, errcap, PAC_ERR_ARG, "cuts apply to swap-blocks and time-lag, not swap-epochs");
+        if (n_sig < 2) return pac__fail(err, TP_ERR_ARG, "swap-epochs needs at least 2 signals");
+        if (n_sig > UINT32_MAX) return pac__fail(err, TP_ERR_OVERFLOW, "too many signals for swap-epochs");
+        if (d->cuts) return pac__fail(err, TP_ERR_ARG, "desc.cuts apply to swap-blocks and time-lag, not swap-epochs");
     }
     for (k = 0; d->cuts && k < d->n_perm; k++) {
         int64_t lo = d->surrogates == PAC_SURR_TIME_LAG ? 0 : 1;
         if (d->cuts[k] < lo || (uint64_t)d->cuts[k] >= (uint64_t)n) {
-            snprintf(msg, sizeof msg, "cut %zu is %lld: cuts must lie in [%d, n_times = %zu)", k, (long long)d->cuts[k], (int)lo, n);
-            return pac__fail(err, errcap, PAC_ERR_ARG, msg);
+            snprintf(msg, sizeof msg, "desc.cuts[%zu] is %lld: cuts must lie in [%d, n_times = %zu)", k, (long long)d->cuts[k],
+                     (int)lo, n);
+            return pac__fail(err, TP_ERR_ARG, msg);
         }
     }
     if (!tp_size_mul(d->n_amp, d->n_pha, &cells) || !tp_size_mul(cells, n_sig, &cells) ||
@@ -3251,7 +3268,7 @@ static pac_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, s
         !tp_size_mul(d->n_pha * n_sig, n, &bytes) || d->n_pha > ((size_t)-1) / n_sig ||
         !tp_size_mul(n, pac__lanes(d->n_amp, 0) + 16, &bytes) || !tp_size_mul(bytes, 2 * sizeof(double), &bytes) ||
         !tp_size_mul(d->n_perm, n_sig, &bytes) || !tp_size_mul(bytes, 8, &bytes) || d->n_amp > ((size_t)-1) / 16)
-        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+        return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     e->n_sig = n_sig;
     e->n = n;
     e->fs = d->fs;
@@ -3261,178 +3278,262 @@ static pac_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, s
     e->bands[PAC__AMP] = d->amp_bands;
     e->cycles[PAC__PHA] = d->pha_cycles ? d->pha_cycles : 3;
     e->cycles[PAC__AMP] = d->amp_cycles ? d->amp_cycles : 6;
-    e->method = d->method;
-    e->f32 = d->precision == PAC_F32;
+    e->method = d->method == PAC_MI_TENSORPAC ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+    e->f32 = d->precision == TP_F32;
     e->surr = d->n_perm ? d->surrogates : PAC_SURR_NONE;
     e->n_perm = d->n_perm;
     e->shifts = d->cuts;
     e->progress = d->progress;
     e->user = d->user;
-    if ((r = pac__backend(e, d, err, errcap)) != PAC_OK) return r;
-    return pac__sizes(e, err, errcap);
+    e->log = d->log;
+    if ((r = pac__backend(e, d, err)) != TP_OK) return r;
+    return pac__sizes(e, err);
 }
 
-PACDEF pac_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times, size_t budget, pac_plan_info *plan,
-                           char *err, size_t errcap)
+/* The plan pac_run makes when it is given none: desc.n_threads (0: the usable CPUs), the pool's
+   budget unless one is given. */
+static tp_result pac__default_plan(pac__eng *e, const pac_desc *desc, size_t budget, pac_plan_info *plan, tp_error *err)
 {
-    pac__eng e;
-    pac_result r = pac__from_desc(&e, desc, n_signals, n_times, err, errcap);
-    if (r != PAC_OK) return r;
-    if (!plan) return pac__fail(err, errcap, PAC_ERR_ARG, "plan is NULL");
     if (!budget && desc->pool) budget = tp_get_stats(desc->pool).budget;
-    return pac__plan(&e, desc->n_threads ? (size_t)desc->n_threads : 1, budget, plan, err, errcap);
+    return pac__plan(e, (size_t)tp_thread_count(desc->n_threads), budget, plan, err);
 }
 
-PACDEF pac_result pac_run(const pac_desc *desc, const void *x, int dtype, size_t n_signals, size_t n_times,
-                          const pac_plan_info *plan, const pac_output *out, char *err, size_t errcap)
+PACDEF tp_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times, size_t budget, pac_plan_info *plan,
+                          tp_error *err)
 {
     pac__eng e;
-    pac_result r = pac__from_desc(&e, desc, n_signals, n_times, err, errcap);
-    if (r != PAC_OK) return r;
-    if (!x || !out || !out->mi) return pac__fail(err, errcap, PAC_ERR_ARG, "x, out or out->mi is NULL");
-    if (dtype != PAC_F64 && dtype != PAC_F32) return pac__fail(err, errcap, PAC_ERR_ARG, "dtype must be PAC_F64 or PAC_F32");
+    tp_result r = pac__from_desc(&e, desc, n_signals, n_times, err);
+    if (r == TP_OK && !plan) r = pac__fail(err, TP_ERR_ARG, "plan is NULL");
+    if (r == TP_OK) r = pac__default_plan(&e, desc, budget, plan, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_plan");
+    return r;
+}
+
+PACDEF tp_result pac_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes, tp_error *err)
+{
+    pac__eng e;
+    pac_plan_info plan;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    r = pac__from_desc(&e, desc, n_signals, n_times, err);
+    if (r == TP_OK && !bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
+    if (r == TP_OK && (r = pac__default_plan(&e, desc, 0, &plan, err)) == TP_OK) *bytes = plan.bytes;
+    if (r != TP_OK) tp_error_prefix(err, "pac_estimate_bytes");
+    return r;
+}
+
+static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
+                          const pac_plan_info *plan, const pac_output *out, tp_error *err)
+{
+    pac__eng e;
+    tp_result r = pac__from_desc(&e, desc, n_signals, n_times, err);
+    if (r != TP_OK) return r;
+    if (!x || !out || !out->mi) return pac__fail(err, TP_ERR_ARG, "x, out or out->mi is NULL");
+    if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
     if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->p_maxstat || out->surrogates))
-        return pac__fail(err, errcap, PAC_ERR_ARG, "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
+        return pac__fail(err, TP_ERR_ARG, "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
+    if (out->info) memset(out->info, 0, sizeof *out->info);
     if (plan) {
-        if (plan->n_threads < 1 || plan->n_threads > PAC_MAX_THREADS || plan->amp_bands_per_pass < 1 ||
+        if (plan->n_threads < 1 || plan->n_threads > TP_MAX_THREADS || plan->amp_bands_per_pass < 1 ||
             plan->amp_bands_per_pass > desc->n_amp || (plan->keep_phase_bins != 0 && plan->keep_phase_bins != 1) ||
             (e.surr == PAC_SURR_SWAP_EPOCHS && !plan->keep_phase_bins))
-            return pac__fail(err, errcap, PAC_ERR_ARG, "the plan does not fit this description (make it with pac_plan)");
+            return pac__fail(err, TP_ERR_ARG, "the plan does not fit this description (make it with pac_plan)");
         e.plan = *plan;
         e.plan.two_passes = plan->keep_phase_bins || e.method == PAC_MI_TENSORPAC;
-    } else {
-        size_t budget = desc->pool ? tp_get_stats(desc->pool).budget : 0;
-        r = pac__plan(&e, desc->n_threads ? (size_t)desc->n_threads : 1, budget, &e.plan, err, errcap);
-        if (r != PAC_OK) return r;
+    } else if ((r = pac__default_plan(&e, desc, 0, &e.plan, err)) != TP_OK) {
+        return r;
     }
     e.x = x;
     e.dtype = dtype;
     e.out = *out;
-    return pac__execute(&e, desc->pool, desc->seed, desc->p_threshold > 0 ? desc->p_threshold : 0.05, err, errcap);
+    return pac__execute(&e, desc->pool, desc->seed, desc->p_threshold > 0 ? desc->p_threshold : 0.05, err);
 }
 
-/* The one-worker plan the lower-level calls run with */
+PACDEF tp_result pac_run(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
+                         const pac_plan_info *plan, const pac_output *out, tp_error *err)
+{
+    tp_result r = pac__run(desc, x, dtype, n_signals, n_times, plan, out, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_run");
+    return r;
+}
+
+/* The one-worker plan the lower-level calls run with, and its bytes */
 static void pac__simple_plan(pac__eng *e, size_t na)
 {
     e->plan.n_threads = 1;
     e->plan.amp_bands_per_pass = na;
     e->plan.keep_phase_bins = 0;
     e->plan.two_passes = e->method == PAC_MI_TENSORPAC && !e->bp_out;
+    e->plan.bytes = pac__bytes(e, 1, na, 0);
 }
 
-PACDEF pac_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
-                               const double *bands, size_t n_bands, int cycles, int what, double *out, char *err,
-                               size_t errcap)
+/* pac_bandpass's engine, without the data */
+static tp_result pac__bandpass_eng(pac__eng *e, size_t n_signals, size_t n_times, double fs, const double *bands,
+                                   size_t n_bands, int cycles, tp_error *err)
 {
-    pac__eng e;
     size_t total;
-    pac_result r;
-    memset(&e, 0, sizeof e);
-    if (err && errcap) err[0] = 0;
-    if (!x || !bands || !out || !n_signals || !n_bands) return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
-    if (what != PAC_FILTERED && what != PAC_PHASE && what != PAC_AMPLITUDE)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "what must be PAC_FILTERED, PAC_PHASE or PAC_AMPLITUDE");
-    if (!(fs > 0) || fs - fs != 0) return pac__fail(err, errcap, PAC_ERR_ARG, "fs must be positive and finite");
-    if (cycles < 1) return pac__fail(err, errcap, PAC_ERR_ARG, "cycles must be >= 1");
-    if (n_times < 4) return pac__fail(err, errcap, PAC_ERR_ARG, "n_times < 4: too short for any filter");
+    memset(e, 0, sizeof *e);
+    tp_error_clear(err);
+    if (!bands || !n_signals || !n_bands) return pac__fail(err, TP_ERR_ARG, "bands NULL, or no signals or bands");
+    if (!(fs > 0) || fs - fs != 0) return tp_error_set(err, TP_ERR_ARG, "fs must be positive and finite, got %g", fs);
+    if (cycles < 1) return tp_error_set(err, TP_ERR_ARG, "cycles must be >= 1, got %d", cycles);
+    if (n_times < 4) return pac__fail(err, TP_ERR_ARG, "n_times < 4: too short for any filter");
     if (!tp_size_mul(n_signals, n_bands, &total) || !tp_size_mul(total, n_times, &total))
-        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    e.x = x;
-    e.dtype = PAC_F64;
-    e.n_sig = n_signals;
-    e.n = n_times;
-    e.fs = fs;
-    e.n_band[PAC__PHA] = n_bands;
-    e.bands[PAC__PHA] = bands;
-    e.cycles[PAC__PHA] = cycles;
-    e.what = what;
-    e.bp_out = out;
-    if ((r = pac__sizes(&e, err, errcap)) != PAC_OK) return r;
-    pac__simple_plan(&e, 0);
-    return pac__execute(&e, pool, 0, 0.05, err, errcap);
+        return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
+    e->dtype = TP_F64;
+    e->n_sig = n_signals;
+    e->n = n_times;
+    e->fs = fs;
+    e->n_band[PAC__PHA] = n_bands;
+    e->bands[PAC__PHA] = bands;
+    e->cycles[PAC__PHA] = cycles;
+    return pac__sizes(e, err);
 }
 
-/* What pac_modulation_index and pac_swap_blocks share: checks and the run on given phases and
-   amplitudes. */
-static pac_result pac__given(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                             size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
-                             const pac_output *out, char *err, size_t errcap)
+PACDEF tp_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
+                              const double *bands, size_t n_bands, int cycles, pac_signal_kind what, double *out,
+                              tp_error *err)
 {
     pac__eng e;
+    tp_result r;
+    if (!x || !out) r = pac__fail(err, TP_ERR_ARG, "x or out is NULL");
+    else if (what != PAC_FILTERED && what != PAC_PHASE && what != PAC_AMPLITUDE)
+        r = tp_error_set(err, TP_ERR_ARG, "what must be PAC_FILTERED, PAC_PHASE or PAC_AMPLITUDE, got %d", (int)what);
+    else if ((r = pac__bandpass_eng(&e, n_signals, n_times, fs, bands, n_bands, cycles, err)) == TP_OK) {
+        e.x = x;
+        e.what = what;
+        e.bp_out = out;
+        pac__simple_plan(&e, 0);
+        r = pac__execute(&e, pool, 0, 0.05, err);
+    }
+    if (r != TP_OK) tp_error_prefix(err, "pac_bandpass");
+    return r;
+}
+
+PACDEF tp_result pac_bandpass_estimate_bytes(size_t n_signals, size_t n_times, double fs, const double *bands,
+                                             size_t n_bands, int cycles, size_t *bytes, tp_error *err)
+{
+    pac__eng e;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
+    else if ((r = pac__bandpass_eng(&e, n_signals, n_times, fs, bands, n_bands, cycles, err)) == TP_OK) {
+        pac__simple_plan(&e, 0);
+        *bytes = e.plan.bytes;
+    }
+    if (r != TP_OK) tp_error_prefix(err, "pac_bandpass_estimate_bytes");
+    return r;
+}
+
+/* What pac_modulation_index and pac_swap_blocks share: checks and the engine on given phases and
+   amplitudes (pha and amp may be NULL for an estimate). */
+static tp_result pac__given_eng(pac__eng *e, size_t n_pha, size_t n_amp, size_t n_signals, size_t n_times, pac_mi method,
+                                const int64_t *cuts, size_t n_cuts, tp_error *err)
+{
     size_t cells, t, k;
-    memset(&e, 0, sizeof e);
-    if (err && errcap) err[0] = 0;
-    if (!pha || !amp || !n_pha || !n_amp || !n_signals || !n_times)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "NULL pointer or zero size");
-    if (method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
-        return pac__fail(err, errcap, PAC_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC");
+    memset(e, 0, sizeof *e);
+    tp_error_clear(err);
+    if (!n_pha || !n_amp || !n_signals || !n_times) return pac__fail(err, TP_ERR_ARG, "a size is zero");
+    if (method != PAC_MI_DEFAULT && method != PAC_MI_TORT && method != PAC_MI_TENSORPAC)
+        return tp_error_set(err, TP_ERR_ARG, "method must be PAC_MI_TORT or PAC_MI_TENSORPAC, got %d", (int)method);
     if (!tp_size_mul(n_pha, n_signals, &cells) || !tp_size_mul(cells, n_times, &cells) || !tp_size_mul(n_amp, n_signals, &t) ||
         !tp_size_mul(t, n_times, &t) || !tp_size_mul(n_amp, n_pha, &cells) || !tp_size_mul(cells, n_signals, &cells) ||
         !tp_size_mul(cells, n_cuts ? n_cuts : 1, &t) || n_times > UINT32_MAX || !tp_size_mul(n_times, pac__lanes(n_amp, 0) + 16, &t) ||
         !tp_size_mul(t, 2 * sizeof(double), &t))
-        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-    for (k = 0; k < n_cuts; k++)
-        if (cuts[k] < 1 || (uint64_t)cuts[k] >= (uint64_t)n_times) {
-            char msg[120];
-            snprintf(msg, sizeof msg, "cut %zu is %lld: cuts must lie in [1, n_times = %zu)", k, (long long)cuts[k], n_times);
-            return pac__fail(err, errcap, PAC_ERR_ARG, msg);
-        }
-    e.given = 1;
+        return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
+    for (k = 0; cuts && k < n_cuts; k++)
+        if (cuts[k] < 1 || (uint64_t)cuts[k] >= (uint64_t)n_times)
+            return tp_error_set(err, TP_ERR_ARG, "cuts[%zu] is %lld: cuts must lie in [1, n_times = %zu)", k, (long long)cuts[k],
+                                n_times);
+    e->given = 1;
+    e->n_sig = n_signals;
+    e->n = n_times;
+    e->n_band[PAC__PHA] = n_pha;
+    e->n_band[PAC__AMP] = n_amp;
+    e->method = method == PAC_MI_TENSORPAC ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+    e->surr = n_cuts ? PAC_SURR_SWAP_BLOCKS : PAC_SURR_NONE;
+    e->n_perm = n_cuts;
+    e->shifts = cuts;
+    pac__simple_plan(e, n_amp);
+    return TP_OK;
+}
+
+static tp_result pac__given(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                            size_t n_signals, size_t n_times, pac_mi method, const int64_t *cuts, size_t n_cuts,
+                            const pac_output *out, tp_error *err)
+{
+    pac__eng e;
+    tp_result r;
+    if (!pha || !amp) return pac__fail(err, TP_ERR_ARG, "pha or amp is NULL");
+    if ((r = pac__given_eng(&e, n_pha, n_amp, n_signals, n_times, method, cuts, n_cuts, err)) != TP_OK) return r;
     e.pha = pha;
     e.amp = amp;
-    e.n_sig = n_signals;
-    e.n = n_times;
-    e.n_band[PAC__PHA] = n_pha;
-    e.n_band[PAC__AMP] = n_amp;
-    e.method = method;
-    e.surr = n_cuts ? PAC_SURR_SWAP_BLOCKS : PAC_SURR_NONE;
-    e.n_perm = n_cuts;
-    e.shifts = cuts;
     e.out = *out;
-    pac__simple_plan(&e, n_amp);
-    return pac__execute(&e, pool, 0, 0.05, err, errcap);
+    return pac__execute(&e, pool, 0, 0.05, err);
 }
 
-PACDEF pac_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                       size_t n_signals, size_t n_times, int method, double *out, char *err,
-                                       size_t errcap)
+PACDEF tp_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                      size_t n_signals, size_t n_times, pac_mi method, double *out, tp_error *err)
 {
     pac_output o;
+    tp_result r;
     memset(&o, 0, sizeof o);
     o.mi = out;
-    if (!out) return pac__fail(err, errcap, PAC_ERR_ARG, "out is NULL");
-    return pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, NULL, 0, &o, err, errcap);
+    r = out ? pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, NULL, 0, &o, err)
+            : pac__fail(err, TP_ERR_ARG, "out is NULL");
+    if (r != TP_OK) tp_error_prefix(err, "pac_modulation_index");
+    return r;
 }
 
-PACDEF pac_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                                  size_t n_signals, size_t n_times, int method, const int64_t *cuts, size_t n_cuts,
-                                  double *surrogates, double *mean, double *std, char *err, size_t errcap)
+/* The surrogates' run writes the MI itself too: it takes it from the pool. */
+static size_t pac__mi_bytes(size_t n_pha, size_t n_amp, size_t n_signals) { return n_amp * n_pha * n_signals * sizeof(double); }
+
+static tp_result pac__swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                  size_t n_signals, size_t n_times, pac_mi method, const int64_t *cuts, size_t n_cuts,
+                                  double *surrogates, double *mean, double *std, tp_error *err)
 {
     pac_output o;
-    pac_result r;
-    size_t cells;
-    if (err && errcap) err[0] = 0;
-    if (!cuts || !n_cuts || n_times < 2) return pac__fail(err, errcap, PAC_ERR_ARG, "no cuts, or n_times < 2");
-    if (!tp_size_mul(n_amp, n_pha, &cells) || !tp_size_mul(cells, n_signals, &cells))
-        return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
+    pac__eng e;
+    tp_pool *own = NULL;
+    tp_error te;
+    tp_result r;
+    if (!cuts || !n_cuts || n_times < 2) return pac__fail(err, TP_ERR_ARG, "no cuts, or n_times < 2");
+    if ((r = pac__given_eng(&e, n_pha, n_amp, n_signals, n_times, method, cuts, n_cuts, err)) != TP_OK) return r;
     memset(&o, 0, sizeof o);
     o.surrogates = surrogates;
     o.surr_mean = mean;
     o.surr_std = std;
-    /* the run needs somewhere to put the MI itself */
-    o.mi = NULL;
-    {
-        tp_pool *own = NULL;
-        tp_result tr = TP_OK;
-        size_t bytes;
-        if (!tp_size_mul(cells, sizeof(double), &bytes)) return pac__fail(err, errcap, PAC_ERR_OVERFLOW, "the sizes overflow");
-        if (!pool && !(pool = own = tp_create(NULL, &tr))) return pac__fail(err, errcap, pac__from_tp(tr), "no memory for a pool");
-        o.mi = (double *)tp_alloc_at(pool, bytes ? bytes : 1, 0, __FILE__, __LINE__, &tr);
-        if (!o.mi) r = pac__fail(err, errcap, pac__from_tp(tr), "no memory for the MI");
-        else r = pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, cuts, n_cuts, &o, err, errcap);
-        tp_free(pool, o.mi);
-        if (own) tp_destroy(own);
-    }
+    if (!pool && (r = tp_create(NULL, &own, err)) != TP_OK) return r;
+    if (!pool) pool = own;
+    if (!(o.mi = (double *)tp_alloc_at(pool, pac__mi_bytes(n_pha, n_amp, n_signals), 0, __FILE__, __LINE__, &te)))
+        r = pac__fail(err, te.code, te.message);
+    else
+        r = pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, cuts, n_cuts, &o, err);
+    tp_free(pool, o.mi);
+    if (own) tp_destroy(own);
+    return r;
+}
+
+PACDEF tp_result pac_swap_blocks(tp_pool *pool, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
+                                 size_t n_signals, size_t n_times, pac_mi method, const int64_t *cuts, size_t n_cuts,
+                                 double *surrogates, double *mean, double *std, tp_error *err)
+{
+    tp_result r = pac__swap_blocks(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, cuts, n_cuts, surrogates,
+                                   mean, std, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_swap_blocks");
+    return r;
+}
+
+PACDEF tp_result pac_mi_estimate_bytes(size_t n_pha, size_t n_amp, size_t n_signals, size_t n_times, pac_mi method,
+                                       size_t n_cuts, size_t *bytes, tp_error *err)
+{
+    pac__eng e;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
+    else if ((r = pac__given_eng(&e, n_pha, n_amp, n_signals, n_times, method, NULL, n_cuts, err)) == TP_OK)
+        *bytes = e.plan.bytes + (n_cuts ? pac__mi_bytes(n_pha, n_amp, n_signals) : 0);
+    if (r != TP_OK) tp_error_prefix(err, "pac_mi_estimate_bytes");
     return r;
 }
 

@@ -1,56 +1,78 @@
-/* prom2d.h 0.1.0 - exact 2-D peak prominence and dominant-peak masks for stacks of 2-D maps - MIT license (end of file)
+/* prom2d.h 1.0.0 - exact 2-D peak prominence and dominant-peak masks for stacks of 2-D maps - MIT license (end of file)
 
    Do this:
        #define PROM2D_IMPLEMENTATION
    before you include this file in *one* C or C++ file to create the implementation. It includes
-   tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
+   tensorpool.h, the collection's runtime: define TENSORPOOL_IMPLEMENTATION in one file too.
+
+   QUICK START (compiles as C99 and as C++; link -lm -lpthread)
+       #define TENSORPOOL_IMPLEMENTATION
+       #define PROM2D_IMPLEMENTATION
+       #include "prom2d.h"
+       #include <stdio.h>
+       #include <stdlib.h>
+
+       static int on_slice(void *user, const p2d_slice *s)   // once per time bin, in time order
+       {
+           (void)user;
+           if (s->n_peaks) printf("bin %zu: %zu peaks, dominant at (%d, %d)\n", s->t, s->n_peaks,
+                                  (int)s->dom_ix, (int)s->dom_iy);
+           return 0;                                         // non-zero cancels the run
+       }
+
+       int main(void)
+       {
+           enum { NX = 41, NY = 63, NT = 16 };
+           double alphas[3] = {0.1, 0.5, 0.9};
+           double *z = (double *)calloc((size_t)NX * NY * NT, sizeof(double)); // C order (x, y, t)
+           unsigned char *masks = (unsigned char *)malloc((size_t)3 * NX * NY * NT);
+           p2d_desc desc = TP_DEFAULTS;                      // zero = defaults: exact, 8-connected
+           p2d_cube cube = TP_DEFAULTS;
+           p2d_masks out = TP_DEFAULTS;                      // C order (alpha, x, y, t), a byte each
+           p2d_ctx *ctx = NULL;
+           tp_error err;
+           z[(20 * NY + 30) * NT + 5] = 1.0;                 // one peak, at (20, 30) in bin 5
+           desc.alphas = alphas; desc.n_alpha = 3; desc.on_slice = on_slice;
+           cube.data = z; cube.dtype = TP_F64; cube.n_x = NX; cube.n_y = NY; cube.n_t = NT;
+           out.data = masks;
+           if (p2d_create(&desc, &ctx, &err) != TP_OK || p2d_run(ctx, &cube, &out, NULL, NULL, &err) != TP_OK)
+               fprintf(stderr, "%s\n", err.message);
+           p2d_destroy(ctx);
+           free(z);
+           free(masks);
+           return 0;
+       }
 
    CONTENTS
-       1. Why            4. Peaks: exact mode        7. Threads, memory, progress
-       2. Quick start    5. Peaks: pyPho mode        8. What it does NOT do
-       3. Options        6. Dominant-peak masks      9. API
+       1. Options           3. Peaks: exact mode     5. Dominant-peak masks       7. What it does NOT do
+       2. Conventions       4. Peaks: pyPho mode     6. Threads, memory, progress
 
-   1. WHY
-   A decoded posterior is a cube (n_x, n_y, n_t) - e.g. 41 x 63 positions x 100,000 time bins,
-   time fastest in memory. For every time bin you want the peaks of its 2-D map with their
-   topographic prominence, and for a few alphas the connected region around the dominant peak.
-   The contour-based original takes ~4 s per bin; its fast Python replacement ~1 ms per bin, keeps
-   the whole boolean cube per alpha and defines prominence as the step to the highest neighbour.
-   prom2d computes the exact prominence by one union-find sweep per slice, reads the cube in place
-   through strides, writes masks straight into your layout (bit-packed if you like) and holds only
-   a few slices of scratch at a time, whatever n_t is.
+   A decoded posterior is a cube (n_x, n_y, n_t), e.g. 41 x 63 positions x 100,000 time bins, time
+   fastest in memory. For every time bin you want the peaks of its 2-D map with their topographic
+   prominence, and for a few alphas the connected region around the dominant peak. prom2d computes
+   the exact prominence by one union-find sweep per slice, reads the cube in place through
+   strides, writes masks straight into your layout (bit-packed if you like) and holds only a few
+   slices of scratch at a time, whatever n_t is.
 
-   2. QUICK START
-       double alphas[3] = {0.1, 0.5, 0.9};
-       p2d_desc d = {0};
-       d.alphas = alphas; d.n_alpha = 3;
-       d.on_slice = my_peaks; d.user = &my_state;     // called once per bin, in time order
-       p2d_ctx *ctx = p2d_create(&d, NULL);
-       p2d_cube cube = {0};                           // C order (x, y, t), double
-       cube.data = posterior; cube.n_x = 41; cube.n_y = 63; cube.n_t = n_t;
-       p2d_masks m = {0};                             // C order (alpha, x, y, t), one byte each
-       m.data = mask_bytes;                           // p2d_masks_bytes() tells the size
-       p2d_result r = p2d_run(ctx, &cube, &m, NULL, NULL);
-       if (r != P2D_OK) fprintf(stderr, "%s\n", p2d_last_error(ctx));
-       p2d_destroy(ctx);
-
-   3. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
-       P2D_NO_THREADS    impl     never start threads (desc.n_threads is then ignored)
+   1. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
        P2D_NO_VECTOR_EXTENSIONS impl  plain C loops only (the default, with gcc >= 9 or clang, uses
                                   GNU vector extensions, AVX2/AVX-512 where the CPU has them;
                                   same results either way)
        P2D_ASSERT(x)     impl     internal consistency asserts (default: none)
        P2D_STATIC        global   make every function static (with TP_STATIC for the pool)
        P2DDEF            global   linkage of the public functions (default: extern)
+       tensorpool.h's options apply too: TP_NO_THREADS (one thread), TP_CPU_FEATURES_MASK.
 
-   Conventions of both modes. A slice is the 2-D map Z[ix][iy] of one time bin; ix is the row
-   (0..n_x-1), iy the column, "row-major" means by ix*n_y + iy. Nothing lies outside the grid (an
-   edge pixel has fewer neighbours; the edge is not sea level). A peak must stand above the slice
-   minimum, so a constant slice has no peaks and all-false masks. A slice holding a NaN anywhere has
-   no peaks and all-false masks, and status P2D_SLICE_NAN. Infinities are ordinary values.
-   Values are compared and subtracted in double (float input is widened exactly).
+   2. CONVENTIONS (both modes)
+   A slice is the 2-D map Z[ix][iy] of one time bin; ix is the row (0..n_x-1), iy the column,
+   "row-major" means by ix*n_y + iy. Nothing lies outside the grid (an edge pixel has fewer
+   neighbours; the edge is not sea level). A peak must stand above the slice minimum, so a
+   constant slice has no peaks and all-false masks. A slice holding a NaN anywhere has no peaks
+   and all-false masks, and status P2D_SLICE_NAN. Infinities are ordinary values. Values are
+   compared and subtracted in double (float input is widened exactly). A slice of one row
+   (n_x = 1 or n_y = 1) is a 1-D profile and follows the same rules.
 
-   4. PEAKS: EXACT MODE (desc.mode = P2D_MODE_EXACT, the default)
+   3. PEAKS: EXACT MODE (desc.mode = P2D_MODE_EXACT, the default)
    Topographic prominence of every local maximum, by a sweep over the pixels in descending value
    (ties: ascending row-major index) that joins each pixel to its already-visited neighbours
    (connectivity 8 by default, or 4) with a union-find. A pixel with no visited neighbour is a new
@@ -64,15 +86,15 @@
    and saddle-like pixels, about a quarter of a noisy map); only those are radix-sorted and swept,
    the rest follow pointers to their summit. The result is that of the full sweep, bit for bit.
 
-   5. PEAKS: PYPHO MODE (desc.mode = P2D_MODE_PYPHO)
+   4. PEAKS: PYPHO MODE (desc.mode = P2D_MODE_PYPHO)
    Reproduces pyPhoPlaceCellAnalysis' compute_2d_dt_posterior_peak_promenences exactly: a peak is
    every pixel equal to the maximum of its in-grid 3 x 3 neighbourhood and above the slice minimum
    (every pixel of a plateau counts), and its "prominence" is its height minus the highest non-peak
    pixel 8-adjacent to the 8-connected group of peak pixels it belongs to (for an isolated peak:
    the step down to its highest neighbour). col_level is NaN, col and parent -1. No sort: O(N).
-   desc.connectivity does not apply. The dominant peak and the masks are those of section 6.
+   desc.connectivity does not apply. The dominant peak and the masks are those of section 5.
 
-   6. DOMINANT-PEAK MASKS
+   5. DOMINANT-PEAK MASKS
    The dominant peak is the first row-major global maximum, at height h. For each alpha, the mask
    is the 4-connected region of pixels with Z >= alpha * h that contains the dominant peak, which
    is always included (so alpha > 1 gives a one-pixel mask). Masks are computed by a seeded flood
@@ -82,33 +104,26 @@
    yours; the default is C order (n_alpha, n_x, n_y, n_t) for bytes and (n_alpha, n_x, n_y,
    ceil(n_t / 8)) for bits.
 
-   7. THREADS, MEMORY, PROGRESS
+   6. THREADS, MEMORY, PROGRESS
    The run works through blocks of a few time bins (a multiple of 8): a worker copies a block into
    padded slices (converted to double), computes peaks and masks for each slice, writes the
-   block's masks and hands its peaks to desc.on_slice in time order. With desc.n_threads > 1,
-   that many workers (the calling thread among them) take blocks in turn; on_slice and progress
-   are still called one at a time, in time order, possibly from different threads. Results are
-   identical for any thread count. All scratch comes from desc.pool (or a private pool) before
-   any work starts, so a run either starts with everything it needs or fails cleanly
-   (P2D_ERR_NOMEM / P2D_ERR_BUDGET); p2d_estimate_bytes says how much beforehand (for 41 x 63
-   slices, per worker: 0.25 MiB for masks alone, 1.3 MiB with exact peaks, whose buffers are sized
-   for the worst case). The cube and the
-   masks are never copied. A non-zero return from on_slice or progress cancels the run
-   (P2D_ERR_CANCELLED, masks of the bins done so far written). One run at a time per p2d_ctx;
-   different contexts are independent.
-   Measured on 2-core VMs that swing ~1.4x between runs (bench/RESULTS.md, 41 x 63 float64 bins,
-   alphas 0.1/0.5/0.9): exact mode with bit-packed masks 43 us per bin on one core of an AMD EPYC
-   (4.35 s per 100,000 bins; 2.8 s with two threads), 42-58 us on an AVX-512 Xeon; byte masks
-   9-20 us more, pyPho mode 26-30 us, masks alone 9-10 us; 1.3 MiB of scratch per worker. A
-   time-fastest cube puts every pixel's bins on a page of its own: allocate big cubes with
-   transparent huge pages (tensorpool does for blocks of 4 MiB and more), which made the
-   masks-only pass ~20 % faster on the Xeon.
+   block's masks and hands its peaks to desc.on_slice in time order. The workers are tensorpool's
+   team of desc.n_threads (0 = the CPUs this process may use; at most one a block); on_slice and
+   progress are called one at a time, in time order, possibly from different threads. Results
+   are identical for any thread count. All scratch (a slab per worker, sized for the worst case of
+   exact peaks, and the team) comes from desc.pool (or a private pool) before any work starts, so
+   a run either starts with everything it needs or fails cleanly (TP_ERR_NOMEM, TP_ERR_BUDGET);
+   p2d_estimate_bytes says how much beforehand, and does not grow with n_t. A time-fastest cube
+   puts every pixel's bins on a page of its own: allocate big cubes with transparent huge pages
+   (tensorpool does for blocks of 4 MiB and more). The cube and the masks are never copied. A
+   non-zero return from on_slice or progress cancels the run (TP_ERR_CANCELLED; the masks of the
+   bins handed out so far are written). One run at a time per p2d_ctx; different contexts are
+   independent. A worker thread that cannot start is reported to the logger (desc.log, or the
+   pool's) and the run goes on with the others (p2d_summary.n_workers says how many ran).
 
-   8. WHAT IT DOES NOT DO
+   7. WHAT IT DOES NOT DO
    No 3-D (space-time) peaks, no sub-pixel peak positions, no periodic (wrap-around) edges, no
    masks with 8-connectivity. Peaks are handed out per slice; keeping them is up to on_slice.
-
-   9. API: see the declarations below; each states its contract.
 */
 #ifndef PROM2D_H
 #define PROM2D_H
@@ -121,8 +136,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define P2D_VERSION_MAJOR 0
-#define P2D_VERSION_MINOR 1
+#define P2D_VERSION_MAJOR 1
+#define P2D_VERSION_MINOR 0
 #define P2D_VERSION_PATCH 0
 
 #ifndef P2DDEF
@@ -139,32 +154,22 @@
 extern "C" {
 #endif
 
-typedef enum p2d_result {
-    P2D_OK = 0,
-    P2D_ERR_ARG = -1,       /* a bad argument; p2d_last_error says which */
-    P2D_ERR_OVERFLOW = -2,  /* the dimensions overflow a size or an index */
-    P2D_ERR_NOMEM = -3,     /* the pool (or the system) refused the scratch memory */
-    P2D_ERR_BUDGET = -4,    /* the scratch memory would exceed the pool's budget */
-    P2D_ERR_CANCELLED = -5, /* on_slice or progress returned non-zero */
-    P2D_ERR_THREAD = -6     /* a worker thread could not be started */
-} p2d_result;
-
-enum { P2D_MODE_EXACT = 0, P2D_MODE_PYPHO = 1 };
-enum { P2D_MAX_THREADS = 64 };
-enum { P2D_F64 = 0, P2D_F32 = 1 };
-enum { P2D_SLICE_OK = 0, P2D_SLICE_NO_PEAKS = 1, P2D_SLICE_NAN = 2 };
+typedef enum p2d_mode { P2D_MODE_EXACT = 0, P2D_MODE_PYPHO = 1, P2D_MODE__FORCE_INT = 0x7fffffff } p2d_mode;
+typedef enum p2d_slice_status {
+    P2D_SLICE_OK = 0, P2D_SLICE_NO_PEAKS = 1, P2D_SLICE_NAN = 2, P2D_SLICE__FORCE_INT = 0x7fffffff
+} p2d_slice_status;
 
 /* The input: element (ix, iy, t) is at data + ix*stride_x + iy*stride_y + t*stride_t (strides in
    elements, any sign). All strides 0 = C order (x, y, t): stride_t = 1, stride_y = n_t,
-   stride_x = n_y * n_t. */
+   stride_x = n_y * n_t. dtype is required (TP_F64 or TP_F32). */
 typedef struct p2d_cube {
     const void *data;
-    int dtype; /* P2D_F64 [default] or P2D_F32 */
+    tp_dtype dtype;
     size_t n_x, n_y, n_t;
     ptrdiff_t stride_x, stride_y, stride_t;
 } p2d_cube;
 
-/* The mask output (section 6). Strides in bytes; for packed masks stride_t steps from one byte
+/* The mask output (section 5). Strides in bytes; for packed masks stride_t steps from one byte
    of 8 time bins to the next. All strides 0 = C order. data NULL = no masks. */
 typedef struct p2d_masks {
     void *data;
@@ -183,7 +188,7 @@ typedef struct p2d_peak {
 /* What on_slice receives for each time bin. Pointers are valid during the call only. */
 typedef struct p2d_slice {
     size_t t;
-    int status;             /* P2D_SLICE_OK, _NO_PEAKS (constant slice) or _NAN */
+    p2d_slice_status status;
     const p2d_peak *peaks;  /* row-major order; none when desc.skip_peaks */
     size_t n_peaks;
     ptrdiff_t dominant;     /* index of the dominant peak in peaks, -1 if not listed */
@@ -191,64 +196,65 @@ typedef struct p2d_slice {
     double min, max;        /* of the slice (NaN for a NaN slice) */
 } p2d_slice;
 
-typedef int (*p2d_slice_fn)(void *user, const p2d_slice *slice);  /* non-zero = cancel */
-typedef int (*p2d_progress_fn)(void *user, double fraction);      /* non-zero = cancel */
+typedef int (*p2d_slice_fn)(void *user, const p2d_slice *slice); /* non-zero = cancel */
 
-/* Zero-initialise and set what you need: every zero field means the default in brackets.
-   p2d_get_desc returns the resolved values. */
+/* Zero-initialise (TP_DEFAULTS) and set what you need: every zero field means the default in
+   brackets. p2d_get_desc returns the resolved values. */
 typedef struct p2d_desc {
     tp_pool *pool;          /* scratch memory [NULL = a private pool] */
-    int mode;               /* P2D_MODE_EXACT [default] or P2D_MODE_PYPHO */
+    p2d_mode mode;          /* [P2D_MODE_EXACT] or P2D_MODE_PYPHO */
     int connectivity;       /* exact mode: 4 or 8 [0 = 8] */
     const double *alphas;   /* mask thresholds as fractions of the dominant height; copied */
     size_t n_alpha;         /* [0 = no masks] */
     double min_prominence;  /* report only peaks with prominence >= this [0 = all] */
     int skip_peaks;         /* 1 = no peak search (masks, dominant, min/max only) [0] */
-    int n_threads;          /* workers, at most P2D_MAX_THREADS [0 = 1] */
+    int n_threads;          /* workers, at most TP_MAX_THREADS [0 = the CPUs this process may use] */
     p2d_slice_fn on_slice;  /* receives each bin's peaks [NULL = peaks are not computed] */
-    p2d_progress_fn progress; /* called after each block with the fraction done [NULL] */
+    tp_progress_fn progress; /* time bins done of n_t, after each block [NULL] */
     void *user;             /* passed to on_slice and progress */
+    tp_logger log;          /* fallbacks such as a worker that could not start [zero = the pool's] */
 } p2d_desc;
 
+/* What a run did. */
 typedef struct p2d_summary {
     size_t n_ok, n_no_peaks, n_nan; /* slices by status */
     uint64_t n_peaks;       /* peaks handed to on_slice */
     size_t block_bins;      /* time bins per block */
-    int n_workers;          /* workers that ran */
-    size_t scratch_bytes;   /* bytes taken from the pool (= p2d_estimate_bytes) */
+    int n_workers;          /* workers that ran: the resolved n_threads, at most one a block, fewer if
+                               a thread could not start (logged) */
+    size_t scratch_bytes;   /* bytes taken from the pool: p2d_estimate_bytes of this run's desc */
 } p2d_summary;
 
 typedef struct p2d_ctx p2d_ctx;
 
-/* Checks and resolves desc (NULL = defaults: exact mode, no masks, no peaks). Returns NULL on
-   failure with the reason in *result (may be NULL): P2D_ERR_ARG for a bad mode, connectivity,
-   thread count, a negative or NaN min_prominence, alphas NULL with n_alpha > 0, or a non-finite
-   alpha; P2D_ERR_NOMEM. */
-P2DDEF p2d_ctx *p2d_create(const p2d_desc *desc, p2d_result *result);
+/* Checks and resolves desc (NULL = defaults: exact mode, no masks, no peaks) into *out.
+   TP_ERR_ARG naming the field: a bad mode, connectivity, thread count, a negative or NaN
+   min_prominence, alphas NULL with n_alpha > 0, or a non-finite alpha; TP_ERR_NOMEM,
+   TP_ERR_BUDGET. */
+P2DDEF tp_result p2d_create(const p2d_desc *desc, p2d_ctx **out, tp_error *err);
 P2DDEF void p2d_destroy(p2d_ctx *ctx);
-/* The resolved desc; its alphas point at the context's own copy. */
+/* The resolved desc: n_threads and connectivity filled in, alphas pointing at the context's copy. */
 P2DDEF p2d_desc p2d_get_desc(const p2d_ctx *ctx);
 
-/* Bytes of scratch a run with this desc on (n_x, n_y, n_t) takes from the pool, at most; the
-   same checks as p2d_create and p2d_run on the sizes. */
-P2DDEF p2d_result p2d_estimate_bytes(const p2d_desc *desc, size_t n_x, size_t n_y, size_t n_t,
-                                     size_t *bytes);
-/* Bytes of a mask buffer in the default (C order) layout. */
-P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t n_t, int packed,
-                                  size_t *bytes);
+/* Bytes of scratch a run with this desc on (n_x, n_y, n_t) takes from the pool, counted as
+   tp_stats' requested bytes (the run's peak is exactly this), and the checks of p2d_create and
+   p2d_run on the sizes. */
+P2DDEF tp_result p2d_estimate_bytes(const p2d_desc *desc, size_t n_x, size_t n_y, size_t n_t, size_t *bytes,
+                                    tp_error *err);
+/* Bytes of a mask buffer in the default (C order) layout. TP_ERR_ARG (bytes NULL), TP_ERR_OVERFLOW. */
+P2DDEF tp_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t n_t, int packed, size_t *bytes,
+                                 tp_error *err);
 
 /* Runs over every time bin of cube: peaks to desc.on_slice, masks into *masks (may be NULL),
-   status[t] (may be NULL, n_t bytes) gets each slice's status, *summary (may be NULL) the counts.
-   Errors: P2D_ERR_ARG (NULL data, a zero dimension, a bad dtype), P2D_ERR_OVERFLOW (a slice of
-   more than 2^31 - 1 padded pixels, or sizes/offsets that do not fit), P2D_ERR_NOMEM,
-   P2D_ERR_BUDGET, P2D_ERR_CANCELLED, P2D_ERR_THREAD; no memory is held after any of them. */
-P2DDEF p2d_result p2d_run(p2d_ctx *ctx, const p2d_cube *cube, const p2d_masks *masks,
-                          uint8_t *status, p2d_summary *summary);
+   status[t] (may be NULL, n_t bytes) gets each slice's status, *summary (may be NULL) what the
+   run did. Errors: TP_ERR_ARG (NULL data, a zero dimension, a dtype other than TP_F32 or
+   TP_F64, masks NULL while desc.n_alpha > 0), TP_ERR_OVERFLOW (a slice of more than 2^31 - 1 padded pixels, or sizes/offsets that
+   do not fit), TP_ERR_NOMEM, TP_ERR_BUDGET, TP_ERR_CANCELLED; no memory is held after any of
+   them. */
+P2DDEF tp_result p2d_run(p2d_ctx *ctx, const p2d_cube *cube, const p2d_masks *masks, uint8_t *status,
+                         p2d_summary *summary, tp_error *err);
 
-/* The message of the context's latest failure ("" if none). */
-P2DDEF const char *p2d_last_error(const p2d_ctx *ctx);
-P2DDEF const char *p2d_result_string(p2d_result result);
-/* "prom2d 0.1.0 threads(pthread)" - what this build uses. */
+/* "prom2d 1.0.0 avx512" - what this build uses (its widest kernels on this CPU). */
 P2DDEF const char *p2d_build_info(void);
 
 #ifdef __cplusplus
@@ -268,17 +274,11 @@ P2DDEF const char *p2d_build_info(void);
 #include <math.h>
 #include <float.h>
 
-#if !defined(P2D_NO_THREADS) && (defined(__unix__) || defined(__APPLE__))
-#define P2D__THREADS 1
-#include <pthread.h>
-#endif
-
 
 #ifndef P2D_ASSERT
 #define P2D_ASSERT(x) ((void)0)
 #endif
 
-#define P2D__MSG 256
 #if defined(__GNUC__)
 #define P2D__INLINE inline __attribute__((always_inline))
 #define P2D__PREFETCH(p) __builtin_prefetch((p), 0, 1)
@@ -297,97 +297,56 @@ struct p2d_ctx {
     double *alphas;        /* own copy */
     tp_pool *pool;
     tp_pool *own_pool;     /* the private pool, when desc.pool was NULL */
-    char msg[P2D__MSG];
 };
-
-/* ---- >>errors ------------------------------------------------------------------------------- */
-
-P2DDEF const char *p2d_result_string(p2d_result r)
-{
-    switch (r) {
-    case P2D_OK: return "ok";
-    case P2D_ERR_ARG: return "bad argument";
-    case P2D_ERR_OVERFLOW: return "size overflow";
-    case P2D_ERR_NOMEM: return "out of memory";
-    case P2D_ERR_BUDGET: return "over the memory budget";
-    case P2D_ERR_CANCELLED: return "cancelled";
-    case P2D_ERR_THREAD: return "could not start a thread";
-    }
-    return "unknown result";
-}
-
-P2DDEF const char *p2d_build_info(void)
-{
-#if defined(P2D__THREADS)
-    return "prom2d 0.1.0 threads(pthread)";
-#else
-    return "prom2d 0.1.0 single-threaded";
-#endif
-}
-
-P2DDEF const char *p2d_last_error(const p2d_ctx *ctx) { return ctx ? ctx->msg : "no context"; }
-
-static p2d_result p2d__fail(char *msg, p2d_result r, const char *what)
-{
-    if (msg) snprintf(msg, P2D__MSG, "prom2d: %s", what);
-    return r;
-}
 
 /* ---- >>desc --------------------------------------------------------------------------------- */
 
-static p2d_result p2d__check_desc(const p2d_desc *d, char *msg)
+static tp_result p2d__check_desc(const p2d_desc *d, const char *who, tp_error *err)
 {
     size_t a;
     if (d->mode != P2D_MODE_EXACT && d->mode != P2D_MODE_PYPHO)
-        return p2d__fail(msg, P2D_ERR_ARG, "mode must be P2D_MODE_EXACT or P2D_MODE_PYPHO");
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.mode must be P2D_MODE_EXACT or P2D_MODE_PYPHO, got %d", who, (int)d->mode);
     if (d->connectivity != 0 && d->connectivity != 4 && d->connectivity != 8)
-        return p2d__fail(msg, P2D_ERR_ARG, "connectivity must be 4 or 8 (0 = 8)");
-    if (d->n_threads < 0 || d->n_threads > P2D_MAX_THREADS)
-        return p2d__fail(msg, P2D_ERR_ARG, "n_threads must be 0 .. P2D_MAX_THREADS (64)");
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.connectivity must be 4 or 8 (0 = 8), got %d", who, d->connectivity);
+    if (d->n_threads < 0 || d->n_threads > TP_MAX_THREADS)
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.n_threads must lie in 0 .. %d (0 = the usable CPUs), got %d", who,
+                            TP_MAX_THREADS, d->n_threads);
     if (!(d->min_prominence >= 0.0))
-        return p2d__fail(msg, P2D_ERR_ARG, "min_prominence must be >= 0 (and not NaN)");
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.min_prominence must be >= 0 (and not NaN), got %g", who, d->min_prominence);
     if (d->n_alpha > 0 && !d->alphas)
-        return p2d__fail(msg, P2D_ERR_ARG, "alphas is NULL but n_alpha > 0");
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.alphas is NULL but desc.n_alpha is %zu", who, d->n_alpha);
     for (a = 0; a < d->n_alpha; a++)
         if (!(d->alphas[a] - d->alphas[a] == 0.0))
-            return p2d__fail(msg, P2D_ERR_ARG, "every alpha must be finite");
-    return P2D_OK;
+            return tp_error_set(err, TP_ERR_ARG, "%s: desc.alphas[%zu] is %g; every alpha must be finite", who, a, d->alphas[a]);
+    return TP_OK;
 }
 
 static p2d_desc p2d__resolve(const p2d_desc *d)
 {
     p2d_desc r = *d;
     if (!r.connectivity) r.connectivity = 8;
-    if (!r.n_threads) r.n_threads = 1;
-#if !defined(P2D__THREADS)
-    r.n_threads = 1;
-#endif
+    r.n_threads = tp_thread_count(r.n_threads);
     return r;
 }
 
-static p2d_result p2d__from_tp(tp_result r)
-{
-    return r == TP_ERR_BUDGET ? P2D_ERR_BUDGET : r == TP_ERR_OVERFLOW ? P2D_ERR_OVERFLOW : P2D_ERR_NOMEM;
-}
-
-P2DDEF p2d_ctx *p2d_create(const p2d_desc *desc, p2d_result *result)
+P2DDEF tp_result p2d_create(const p2d_desc *desc, p2d_ctx **out, tp_error *err)
 {
     p2d_desc zero;
     p2d_ctx *c;
-    tp_result tr = TP_OK;
-    p2d_result r;
-    tp_pool *pool;
+    tp_pool *pool = NULL;
+    tp_error e;
+    tp_result r;
+    if (!out) return tp_error_set(err, TP_ERR_ARG, "p2d_create: out is NULL");
+    *out = NULL;
     memset(&zero, 0, sizeof zero);
     if (!desc) desc = &zero;
-    r = p2d__check_desc(desc, NULL);
-    if (r != P2D_OK) { if (result) *result = r; return NULL; }
-    pool = desc->pool;
-    if (!pool && !(pool = tp_create(NULL, &tr))) { if (result) *result = p2d__from_tp(tr); return NULL; }
-    c = (p2d_ctx *)tp_alloc_at(pool, sizeof *c + desc->n_alpha * sizeof(double), TP_ZERO, __FILE__, __LINE__, &tr);
+    if ((r = p2d__check_desc(desc, "p2d_create", err)) != TP_OK) return r;
+    if (!(pool = desc->pool) && (r = tp_create(NULL, &pool, &e)) != TP_OK)
+        return tp_error_set(err, r, "p2d_create: %s", e.message);
+    c = (p2d_ctx *)tp_alloc_at(pool, sizeof *c + desc->n_alpha * sizeof(double), TP_ZERO, __FILE__, __LINE__, &e);
     if (!c) {
         if (!desc->pool) tp_destroy(pool);
-        if (result) *result = p2d__from_tp(tr);
-        return NULL;
+        return tp_error_set(err, e.code, "p2d_create: %s", e.message);
     }
     c->desc = p2d__resolve(desc);
     c->pool = pool;
@@ -396,8 +355,10 @@ P2DDEF p2d_ctx *p2d_create(const p2d_desc *desc, p2d_result *result)
     if (desc->n_alpha) memcpy(c->alphas, desc->alphas, desc->n_alpha * sizeof(double));
     c->desc.alphas = c->alphas;
     c->desc.pool = pool;
-    if (result) *result = P2D_OK;
-    return c;
+    if (!c->desc.log.fn) c->desc.log = tp_get_desc(pool).log;
+    *out = c;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 P2DDEF void p2d_destroy(p2d_ctx *ctx)
@@ -421,7 +382,7 @@ typedef struct p2d__row {
     uint32_t stamp, queued;
 } p2d__row;
 
-enum { P2D__ARRAYS = 19 }; /* the arrays in a worker's slab (p2d__layout) */
+enum { P2D__ARRAYS = 20 }; /* the arrays in a worker's slab (p2d__layout) */
 
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
@@ -435,10 +396,10 @@ typedef struct p2d__plan {
     int exact, pypho;      /* which peak search (neither when peaks are off) */
     int connectivity;
     /* byte offsets of each array in a worker's slab, and the slab size */
-    size_t o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
+    size_t o_work, o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
         o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, slab;
     int row_fill;          /* masks by whole rows of bits (rows of 64 pixels at most) */
-    size_t total;          /* every byte the run takes from the pool: n_workers slabs */
+    size_t total;          /* the slabs: n_workers of them, in one block */
     size_t gap[P2D__ARRAYS][2]; /* after each array, the bytes up to the next (ASan marks them) */
     int n_gaps;
 } p2d__plan;
@@ -490,8 +451,8 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
     return 1;
 }
 
-/* Row and column of a padded index by a multiply and a shift: a division per peak and per col had
-   ~4 % of a bin's perf samples. With s = 31 + ceil(log2 w2) and m = floor(2^s / w2) + 1, i * m >> s is i / w2
+/* Row and column of a padded index by a multiply and a shift: a division per peak and per col
+   showed in profiles. With s = 31 + ceil(log2 w2) and m = floor(2^s / w2) + 1, i * m >> s is i / w2
    for every i < 2^31 (m's excess adds less than i / 2^s < 1 / w2 to i / w2); m <= 2^32, so the
    product fits 64 bits. */
 static void p2d__row_divisor(p2d__plan *p)
@@ -507,68 +468,6 @@ static void p2d__rowcol(const p2d__plan *p, size_t padded, int32_t *ix, int32_t 
     size_t row = (size_t)(((uint64_t)padded * p->row_mul) >> p->row_shift);
     *ix = (int32_t)row - 1;
     *iy = (int32_t)(padded - row * p->w2) - 1;
-}
-
-static p2d_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, size_t n_y, size_t n_t,
-                                int want_masks, char *msg)
-{
-    size_t per_bin, cells;
-    memset(p, 0, sizeof *p);
-    if (!n_x || !n_y || !n_t) return p2d__fail(msg, P2D_ERR_ARG, "n_x, n_y and n_t must be >= 1");
-    p->n_x = n_x; p->n_y = n_y; p->n_t = n_t;
-    p->peaks = d->on_slice && !d->skip_peaks;
-    p->masks = want_masks && d->n_alpha > 0;
-    p->exact = p->peaks && d->mode == P2D_MODE_EXACT;
-    p->pypho = p->peaks && d->mode == P2D_MODE_PYPHO;
-    p->connectivity = d->connectivity == 4 ? 4 : 8;
-    p->row_fill = p->masks && n_y <= 64;
-    if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
-        !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
-        return p2d__fail(msg, P2D_ERR_OVERFLOW, "a slice of more than 2^31 - 1 (padded) pixels");
-    p2d__row_divisor(p);
-    if (!tp_size_mul(p->npix, n_t, &cells) || !tp_size_mul(cells, d->n_alpha ? d->n_alpha : 1, &cells))
-        return p2d__fail(msg, P2D_ERR_OVERFLOW, "n_x * n_y * n_t * n_alpha overflows a size");
-    /* Aim a block at P2D__BLOCK_TARGET bytes of block arrays (padded slices, masks, worst-case
-       peaks), in multiples of 8 bins so packed masks of different blocks never share a byte. */
-    per_bin = p->npad * sizeof(double) + (p->masks ? p->npad * d->n_alpha / 8 : 0);
-    p->block = P2D__BLOCK_TARGET / per_bin / 8 * 8;
-    if (p->block < 8) p->block = 8;
-    if (p->block > P2D__MAX_BLOCK) p->block = P2D__MAX_BLOCK;
-    if (p->block > (n_t + 7) / 8 * 8) p->block = (n_t + 7) / 8 * 8;
-    p->n_blocks = (n_t + p->block - 1) / p->block;
-    p->unit = (64 + p->block - 1) / p->block * p->block;
-    p->n_workers = d->n_threads < 1 ? 1 : d->n_threads;
-    if ((size_t)p->n_workers > p->n_blocks) p->n_workers = (int)p->n_blocks;
-    if (!p2d__layout(p, d)) return p2d__fail(msg, P2D_ERR_OVERFLOW, "the scratch size overflows");
-    if (!tp_size_mul(p->slab, (size_t)p->n_workers, &p->total))
-        return p2d__fail(msg, P2D_ERR_OVERFLOW, "the scratch size overflows");
-    return P2D_OK;
-}
-
-P2DDEF p2d_result p2d_estimate_bytes(const p2d_desc *desc, size_t n_x, size_t n_y, size_t n_t, size_t *bytes)
-{
-    p2d__plan p;
-    p2d_desc d;
-    p2d_result r;
-    if (bytes) *bytes = 0;
-    if (!desc || !bytes) return P2D_ERR_ARG;
-    if ((r = p2d__check_desc(desc, NULL)) != P2D_OK) return r;
-    d = p2d__resolve(desc);
-    if ((r = p2d__plan_for(&p, &d, n_x, n_y, n_t, 1, NULL)) != P2D_OK) return r;
-    *bytes = p.total;
-    return P2D_OK;
-}
-
-P2DDEF p2d_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t n_t, int packed, size_t *bytes)
-{
-    size_t n;
-    if (!bytes) return P2D_ERR_ARG;
-    *bytes = 0;
-    if (packed) n_t = n_t / 8 + (n_t % 8 != 0);
-    if (!tp_size_mul(n_alpha, n_x, &n) || !tp_size_mul(n, n_y, &n) || !tp_size_mul(n, n_t, &n))
-        return P2D_ERR_OVERFLOW;
-    *bytes = n;
-    return P2D_OK;
 }
 
 /* The upper link of a pixel: which of its 8 neighbours (bit i: offset i in row-major order NW N NE
@@ -711,15 +610,22 @@ P2D__KERNELS(P2D__UPPER_FN, p2d__upper)
 static int p2d__kernel_level(void)
 {
 #if defined(P2D__X86_WIDE)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return 3;
-    if (__builtin_cpu_supports("avx2")) return 2;
+    unsigned f = tp_cpu_features();
+    if (f & TP_CPU_AVX512F) return 3;
+    if (f & TP_CPU_AVX2) return 2;
 #endif
 #if defined(P2D__VECTOR)
     return 1;
 #else
     return 0;
 #endif
+}
+
+P2DDEF const char *p2d_build_info(void)
+{
+    static const char *const names[] = {"prom2d 1.0.0 plain", "prom2d 1.0.0 vector", "prom2d 1.0.0 avx2",
+                                        "prom2d 1.0.0 avx512"};
+    return names[p2d__kernel_level()];
 }
 
 /* A -inf pixel on the edge would count the ring's -inf as an earlier neighbour: clear those bits. */
@@ -957,7 +863,7 @@ static void p2d__gather(const p2d__job *j, size_t t0, size_t nb, double *z)
     for (ix = 0; ix < p->n_x; ix++) {
         ptrdiff_t off = (ptrdiff_t)ix * j->sx + (ptrdiff_t)t0 * j->st;
         double *dst = z + (ix + 1) * p->w2 + 1;
-        if (j->cube->dtype == P2D_F64 && j->st == 1 && nb == 8) { /* a time-fastest cube's block */
+        if (j->cube->dtype == TP_F64 && j->st == 1 && nb == 8) { /* a time-fastest cube's block */
             const double *src = (const double *)j->cube->data + off;
             /* each value's line is one of n_x * n_y lines far apart: ask for the next block's
                line now, so that it arrives while this block is computed */
@@ -968,7 +874,7 @@ static void p2d__gather(const p2d__job *j, size_t t0, size_t nb, double *z)
                 d[0] = src[0], d[np] = src[1], d[2 * np] = src[2], d[3 * np] = src[3];
                 d[4 * np] = src[4], d[5 * np] = src[5], d[6 * np] = src[6], d[7 * np] = src[7];
             }
-        } else if (j->cube->dtype == P2D_F32) {
+        } else if (j->cube->dtype == TP_F32) {
             for (iy = 0; iy < p->n_y; iy++) {
                 const float *src = (const float *)j->cube->data + off + (ptrdiff_t)iy * j->sy;
                 for (b = 0; b < nb; b++) dst[iy + b * np] = (double)src[(ptrdiff_t)b * j->st];
@@ -1290,7 +1196,7 @@ static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, doub
 /* The masks: the 4-connected region of Z >= thr around the seed (the seed is always in), as bit
    in mask[pixel * stride] of every pixel in it. Two ways, the same pixels: a queue of pixels, and
    for rows of 64 pixels at most, whole rows of bits, with vector compares and no branch per
-   pixel (measured on the bench posterior: ~30 % less time in the fills, 2-5 % of a bin). */
+   pixel (faster: bench/RESULTS.md). */
 
 static void p2d__fill_pixels(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr,
                              uint8_t *mask, size_t stride, uint8_t bit)
@@ -1496,11 +1402,8 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
 }
 
 /* A block of bins. The gather waits for the cube (each pixel of a time-fastest cube is on a page of
-   its own). Software prefetch of the next block (p2d__gather, a line per pixel) depends on the
-   machine: 3-5 % slower over the whole run on an AVX-512 Xeon VM, 6-9 % faster with one thread on
-   an AMD EPYC (Zen 3, 512 KiB L2) VM and 1 % with two (interleaved A/B in one process each time);
-   kept for the one-core case. Blocks of 16 or 40 bins (fewer page visits per bin) were 5-8 %
-   slower: the block leaves L2. */
+   its own); software prefetch of the next block (p2d__gather, a line per pixel) helps one core
+   more than it costs two. Larger blocks leave L2 (CHANGELOG.md has the measurements). */
 static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *info)
 {
     const p2d__plan *p = &j->plan;
@@ -1519,47 +1422,115 @@ static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *i
     }
 }
 
-/* ---- >>the run: workers take blocks in turn and emit them in time order ---------------------- */
+/* ---- >>plan: how many workers, and what a run takes from the pool ------------------------- */
+
+static tp_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, size_t n_y, size_t n_t,
+                               int want_masks, const char *who, tp_error *err)
+{
+    size_t per_bin, cells;
+    memset(p, 0, sizeof *p);
+    if (!n_x || !n_y || !n_t)
+        return tp_error_set(err, TP_ERR_ARG, "%s: n_x, n_y and n_t must be >= 1, got %zu x %zu x %zu", who, n_x, n_y, n_t);
+    p->n_x = n_x; p->n_y = n_y; p->n_t = n_t;
+    p->peaks = d->on_slice && !d->skip_peaks;
+    p->masks = want_masks && d->n_alpha > 0;
+    p->exact = p->peaks && d->mode == P2D_MODE_EXACT;
+    p->pypho = p->peaks && d->mode == P2D_MODE_PYPHO;
+    p->connectivity = d->connectivity == 4 ? 4 : 8;
+    p->row_fill = p->masks && n_y <= 64;
+    if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
+        !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
+        return tp_error_set(err, TP_ERR_OVERFLOW, "%s: a slice of %zu x %zu has more than 2^31 - 1 (padded) pixels",
+                            who, n_x, n_y);
+    p2d__row_divisor(p);
+    if (!tp_size_mul(p->npix, n_t, &cells) || !tp_size_mul(cells, d->n_alpha ? d->n_alpha : 1, &cells))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "%s: n_x * n_y * n_t * n_alpha overflows a size", who);
+    /* Aim a block at P2D__BLOCK_TARGET bytes of block arrays (padded slices, masks, worst-case
+       peaks), in multiples of 8 bins so packed masks of different blocks never share a byte. */
+    per_bin = p->npad * sizeof(double) + (p->masks ? p->npad * d->n_alpha / 8 : 0);
+    p->block = P2D__BLOCK_TARGET / per_bin / 8 * 8;
+    if (p->block < 8) p->block = 8;
+    if (p->block > P2D__MAX_BLOCK) p->block = P2D__MAX_BLOCK;
+    if (p->block > (n_t + 7) / 8 * 8) p->block = (n_t + 7) / 8 * 8;
+    p->n_blocks = (n_t + p->block - 1) / p->block;
+    p->unit = (64 + p->block - 1) / p->block * p->block;
+    p->n_workers = d->n_threads < 1 ? 1 : d->n_threads;
+    if ((size_t)p->n_workers > p->n_blocks) p->n_workers = (int)p->n_blocks;
+    if (!p2d__layout(p, d) || !p2d__take(p, &p->slab, 1, sizeof(p2d__work), &p->o_work) ||
+        !tp_size_mul(p->slab, (size_t)p->n_workers, &p->total) ||
+        !tp_size_add(p->total, p->n_workers > 1 ? tp_team_bytes(p->n_workers) : 0, &cells))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "%s: the scratch size overflows", who);
+    return TP_OK;
+}
+
+/* Every byte a run takes from the pool: the slabs, and the team when there are several workers. */
+static size_t p2d__plan_bytes(const p2d__plan *p)
+{
+    return p->total + (p->n_workers > 1 ? tp_team_bytes(p->n_workers) : 0);
+}
+
+P2DDEF tp_result p2d_estimate_bytes(const p2d_desc *desc, size_t n_x, size_t n_y, size_t n_t, size_t *bytes,
+                                    tp_error *err)
+{
+    p2d__plan p;
+    p2d_desc d;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!desc || !bytes) return tp_error_set(err, TP_ERR_ARG, "p2d_estimate_bytes: desc and bytes must not be NULL");
+    if ((r = p2d__check_desc(desc, "p2d_estimate_bytes", err)) != TP_OK) return r;
+    d = p2d__resolve(desc);
+    if ((r = p2d__plan_for(&p, &d, n_x, n_y, n_t, 1, "p2d_estimate_bytes", err)) != TP_OK) return r;
+    *bytes = p2d__plan_bytes(&p);
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+P2DDEF tp_result p2d_masks_bytes(size_t n_alpha, size_t n_x, size_t n_y, size_t n_t, int packed, size_t *bytes,
+                                 tp_error *err)
+{
+    size_t n;
+    if (!bytes) return tp_error_set(err, TP_ERR_ARG, "p2d_masks_bytes: bytes is NULL");
+    *bytes = 0;
+    if (packed) n_t = n_t / 8 + (n_t % 8 != 0);
+    if (!tp_size_mul(n_alpha, n_x, &n) || !tp_size_mul(n, n_y, &n) || !tp_size_mul(n, n_t, &n))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "p2d_masks_bytes: %zu x %zu x %zu x %zu masks overflow a size",
+                            n_alpha, n_x, n_y, n_t);
+    *bytes = n;
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+/* ---- >>the run: the team takes blocks in turn; they are handed out in time order ------------ */
 
 typedef struct p2d__run {
     p2d__job job;
     char *slabs;           /* one per worker */
-    size_t next_block, emitted;
-    int stop;              /* P2D_OK or the result that ends the run */
-    p2d_summary sum;
-#if defined(P2D__THREADS)
-    pthread_mutex_t lock;
-    pthread_cond_t turn;
-#endif
+    tp_team *team;         /* NULL: the calling thread alone */
+    tp_result stop;        /* TP_OK, or what ends the run; written in ordered sections under the team lock */
+    p2d_summary sum;       /* written in the ordered sections */
+    p2d__work *work[TP_MAX_THREADS]; /* a worker's state, made at its first block */
 } p2d__run;
 
-typedef struct p2d__worker { p2d__run *run; int id; } p2d__worker;
-
-static void p2d__lock(p2d__run *r)
+static p2d__work *p2d__worker_state(p2d__run *r, int worker)
 {
-#if defined(P2D__THREADS)
-    if (r->sum.n_workers > 1) pthread_mutex_lock(&r->lock);
-#else
-    (void)r;
-#endif
+    const p2d__plan *p = &r->job.plan;
+    char *slab = r->slabs + (size_t)worker * p->slab;
+    p2d__work *w = r->work[worker];
+    if (!w) { /* only this worker touches its slot until the job ends */
+        w = (p2d__work *)(void *)(slab + p->o_work);
+        p2d__work_init(w, slab, p);
+        w->info = (p2d_slice *)(void *)(slab + p->o_info);
+        r->work[worker] = w;
+    }
+    return w;
 }
 
-static void p2d__unlock(p2d__run *r)
-{
-#if defined(P2D__THREADS)
-    if (r->sum.n_workers > 1) pthread_mutex_unlock(&r->lock);
-#else
-    (void)r;
-#endif
-}
-
-/* Hands a finished block to the caller's callbacks; returns P2D_OK or P2D_ERR_CANCELLED. */
-static int p2d__emit(p2d__run *r, size_t blk, const p2d_slice *info)
+/* Hands a finished block to the caller's callbacks; returns TP_OK or TP_ERR_CANCELLED. */
+static tp_result p2d__emit(p2d__run *r, size_t blk, const p2d_slice *info)
 {
     const p2d__plan *p = &r->job.plan;
     const p2d_desc *d = &r->job.ctx->desc;
     size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
-    double done;
     for (b = 0; b < nb; b++) {
         const p2d_slice *s = info + b;
         if (r->job.status) r->job.status[s->t] = (uint8_t)s->status;
@@ -1567,63 +1538,50 @@ static int p2d__emit(p2d__run *r, size_t blk, const p2d_slice *info)
         r->sum.n_no_peaks += s->status == P2D_SLICE_NO_PEAKS;
         r->sum.n_nan += s->status == P2D_SLICE_NAN;
         r->sum.n_peaks += s->n_peaks;
-        if (d->on_slice && d->on_slice(d->user, s)) return P2D_ERR_CANCELLED;
+        if (d->on_slice && d->on_slice(d->user, s)) return TP_ERR_CANCELLED;
     }
-    done = (double)(t0 + nb) / (double)p->n_t;
-    if (d->progress && d->progress(d->user, done)) return P2D_ERR_CANCELLED;
-    return P2D_OK;
+    if (d->progress && d->progress(d->user, (uint64_t)(t0 + nb), (uint64_t)p->n_t)) return TP_ERR_CANCELLED;
+    return TP_OK;
 }
 
-static void *p2d__worker_main(void *arg)
+static tp_result p2d__stopped(p2d__run *r)
 {
-    p2d__worker *wk = (p2d__worker *)arg;
-    p2d__run *r = wk->run;
-    const p2d__plan *p = &r->job.plan;
-    p2d__work w;
-    char *slab = r->slabs + (size_t)wk->id * p->slab;
-    p2d_slice *info = (p2d_slice *)(slab + p->o_info);
-    p2d__work_init(&w, slab, p);
-    for (;;) {
-        size_t blk;
-        int res;
-        p2d__lock(r);
-        blk = r->next_block++;
-        res = r->stop;
-        p2d__unlock(r);
-        if (res != P2D_OK || blk >= p->n_blocks) break;
-        p2d__block(&r->job, &w, blk, info);
-        /* wait for this block's turn; only the worker whose turn it is emits */
-        p2d__lock(r);
-#if defined(P2D__THREADS)
-        while (r->sum.n_workers > 1 && r->emitted != blk && r->stop == P2D_OK) pthread_cond_wait(&r->turn, &r->lock);
-#endif
-        res = r->stop;
-        p2d__unlock(r);
-        if (res != P2D_OK) break;
-        res = p2d__emit(r, blk, info);
-        p2d__lock(r);
-        if (res != P2D_OK) r->stop = res;
-        r->emitted = blk + 1;
-#if defined(P2D__THREADS)
-        if (r->sum.n_workers > 1) pthread_cond_broadcast(&r->turn);
-#endif
-        p2d__unlock(r);
-        if (res != P2D_OK) break;
-    }
-    if (p->masks) p2d__flush_masks(&r->job, &w);
-    return NULL;
+    tp_result s;
+    tp_team_lock(r->team);
+    s = r->stop;
+    tp_team_unlock(r->team);
+    return s;
 }
 
-static p2d_result p2d__resolve_io(p2d__job *j, const p2d_cube *c, const p2d_masks *m, char *msg)
+/* One block, by whichever worker took it; its peaks go out in the block's turn. */
+static void p2d__item(void *user, int worker, size_t blk)
+{
+    p2d__run *r = (p2d__run *)user;
+    p2d__work *w = p2d__worker_state(r, worker);
+    int computed = p2d__stopped(r) == TP_OK;
+    if (computed) p2d__block(&r->job, w, blk, w->info);
+    tp_team_ordered_begin(r->team, blk);
+    if (computed && r->stop == TP_OK) {
+        tp_result res = p2d__emit(r, blk, w->info);
+        if (res != TP_OK) {
+            tp_team_lock(r->team);
+            r->stop = res;
+            tp_team_unlock(r->team);
+        }
+    }
+    tp_team_ordered_end(r->team, blk);
+}
+
+static tp_result p2d__resolve_io(p2d__job *j, const p2d_cube *c, const p2d_masks *m, tp_error *err)
 {
     const p2d__plan *p = &j->plan;
     size_t span;
-    if (c->dtype != P2D_F64 && c->dtype != P2D_F32)
-        return p2d__fail(msg, P2D_ERR_ARG, "cube dtype must be P2D_F64 or P2D_F32");
+    tp_result r;
+    if ((r = tp_dtype_check(c->dtype, "p2d_run: cube.dtype", err)) != TP_OK) return r;
     j->sx = c->stride_x; j->sy = c->stride_y; j->st = c->stride_t;
     if (!j->sx && !j->sy && !j->st) {
         if (!tp_size_mul(p->npix, p->n_t, &span) || span > (size_t)PTRDIFF_MAX)
-            return p2d__fail(msg, P2D_ERR_OVERFLOW, "the cube does not fit in memory offsets");
+            return tp_error_set(err, TP_ERR_OVERFLOW, "p2d_run: the cube does not fit in memory offsets");
         j->st = 1; j->sy = (ptrdiff_t)p->n_t; j->sx = (ptrdiff_t)(p->n_y * p->n_t);
     }
     j->masks = m && m->data && p->masks ? m : NULL;
@@ -1632,85 +1590,65 @@ static p2d_result p2d__resolve_io(p2d__job *j, const p2d_cube *c, const p2d_mask
         j->ma = m->stride_alpha; j->mx = m->stride_x; j->my = m->stride_y; j->mt = m->stride_t;
         if (!j->ma && !j->mx && !j->my && !j->mt) {
             if (!tp_size_mul(p->npix * nt, j->ctx->desc.n_alpha, &span) || span > (size_t)PTRDIFF_MAX)
-                return p2d__fail(msg, P2D_ERR_OVERFLOW, "the masks do not fit in memory offsets");
+                return tp_error_set(err, TP_ERR_OVERFLOW, "p2d_run: the masks do not fit in memory offsets");
             j->mt = 1; j->my = (ptrdiff_t)nt; j->mx = (ptrdiff_t)(p->n_y * nt);
             j->ma = (ptrdiff_t)(p->npix * nt);
         }
     } else {
         j->plan.masks = 0;
     }
-    return P2D_OK;
+    return TP_OK;
 }
 
-static p2d_result p2d__start(p2d__run *r, p2d__worker *wk)
-{
-    int i, n = r->sum.n_workers;
-#if defined(P2D__THREADS)
-    pthread_t th[P2D_MAX_THREADS];
-    int started = 0;
-    if (n > 1) {
-        if (pthread_mutex_init(&r->lock, NULL) != 0) return P2D_ERR_THREAD;
-        if (pthread_cond_init(&r->turn, NULL) != 0) { pthread_mutex_destroy(&r->lock); return P2D_ERR_THREAD; }
-        for (i = 1; i < n; i++) {
-            if (pthread_create(&th[i - 1], NULL, p2d__worker_main, &wk[i]) != 0) {
-                p2d__lock(r);
-                r->stop = P2D_ERR_THREAD;
-                pthread_cond_broadcast(&r->turn);
-                p2d__unlock(r);
-                break;
-            }
-            started++;
-        }
-    }
-    p2d__worker_main(&wk[0]);
-    for (i = 0; i < started; i++) pthread_join(th[i], NULL);
-    if (n > 1) { pthread_cond_destroy(&r->turn); pthread_mutex_destroy(&r->lock); }
-#else
-    (void)i; (void)n;
-    p2d__worker_main(&wk[0]);
-#endif
-    return (p2d_result)r->stop;
-}
-
-P2DDEF p2d_result p2d_run(p2d_ctx *ctx, const p2d_cube *cube, const p2d_masks *masks, uint8_t *status,
-                          p2d_summary *summary)
+P2DDEF tp_result p2d_run(p2d_ctx *ctx, const p2d_cube *cube, const p2d_masks *masks, uint8_t *status,
+                         p2d_summary *summary, tp_error *err)
 {
     p2d__run r;
-    p2d__worker wk[P2D_MAX_THREADS];
-    p2d_result res;
-    tp_result tr = TP_OK;
-    char *mem;
+    tp_result res;
+    tp_error e;
+    size_t done;
     int i;
     if (summary) memset(summary, 0, sizeof *summary);
-    if (!ctx) return P2D_ERR_ARG;
-    ctx->msg[0] = 0;
-    if (!cube || !cube->data) return p2d__fail(ctx->msg, P2D_ERR_ARG, "cube or cube->data is NULL");
+    if (!ctx) return tp_error_set(err, TP_ERR_ARG, "p2d_run: ctx is NULL");
+    if (!cube || !cube->data) return tp_error_set(err, TP_ERR_ARG, "p2d_run: cube or cube->data is NULL");
+    if (ctx->desc.n_alpha && !(masks && masks->data))
+        return tp_error_set(err, TP_ERR_ARG, "p2d_run: desc.n_alpha is %zu but masks (or masks->data) is NULL: pass a "
+                            "mask buffer, or set n_alpha = 0", ctx->desc.n_alpha);
     memset(&r, 0, sizeof r);
     r.job.ctx = ctx;
     r.job.cube = cube;
     r.job.status = status;
-    res = p2d__plan_for(&r.job.plan, &ctx->desc, cube->n_x, cube->n_y, cube->n_t, masks && masks->data, ctx->msg);
-    if (res != P2D_OK) return res;
-    if ((res = p2d__resolve_io(&r.job, cube, masks, ctx->msg)) != P2D_OK) return res;
-    /* everything the run needs, in one block: a slab per worker */
-    mem = (char *)tp_alloc_at(ctx->pool, r.job.plan.total, 0, __FILE__, __LINE__, &tr);
-    if (!mem) {
-        char what[160];
-        snprintf(what, sizeof what, "cannot get %llu bytes of scratch from the pool (%s)",
-                 (unsigned long long)r.job.plan.total, tp_result_string(tr));
-        return p2d__fail(ctx->msg, p2d__from_tp(tr), what);
+    res = p2d__plan_for(&r.job.plan, &ctx->desc, cube->n_x, cube->n_y, cube->n_t, masks && masks->data, "p2d_run", err);
+    if (res != TP_OK || (res = p2d__resolve_io(&r.job, cube, masks, err)) != TP_OK) return res;
+    /* everything the run needs before any work: a slab per worker, and the team */
+    if (!(r.slabs = (char *)tp_alloc_at(ctx->pool, r.job.plan.total, 0, __FILE__, __LINE__, &e)))
+        return tp_error_set(err, e.code, "p2d_run: %llu bytes of scratch: %s", (unsigned long long)r.job.plan.total, e.message);
+    if (r.job.plan.n_workers > 1) {
+        tp_team_desc td;
+        memset(&td, 0, sizeof td);
+        td.n_threads = r.job.plan.n_workers;
+        td.pool = ctx->pool;
+        td.log = ctx->desc.log;
+        if ((res = tp_team_create(&td, &r.team, &e)) != TP_OK) {
+            tp_free(ctx->pool, r.slabs);
+            return tp_error_set(err, res, "p2d_run: %s", e.message);
+        }
     }
-    r.slabs = mem;
     r.sum.block_bins = r.job.plan.block;
-    r.sum.n_workers = r.job.plan.n_workers;
-    r.sum.scratch_bytes = r.job.plan.total;
-    for (i = 0; i < r.job.plan.n_workers; i++) { wk[i].run = &r; wk[i].id = i; }
-    res = p2d__start(&r, wk);
-    tp_free(ctx->pool, mem);
+    r.sum.n_workers = tp_team_size(r.team);
+    r.sum.scratch_bytes = p2d__plan_bytes(&r.job.plan);
+    tp_team_for(r.team, r.job.plan.n_blocks, p2d__item, &r);
+    for (i = 0; i < TP_MAX_THREADS; i++)
+        if (r.work[i] && r.job.plan.masks) p2d__flush_masks(&r.job, r.work[i]);
+    tp_team_destroy(r.team);
+    tp_free(ctx->pool, r.slabs);
     if (summary) *summary = r.sum;
-    if (res == P2D_ERR_CANCELLED) return p2d__fail(ctx->msg, res, "cancelled by on_slice or progress");
-    if (res == P2D_ERR_THREAD) return p2d__fail(ctx->msg, res, "could not start a worker thread");
-    return res;
+    done = r.sum.n_ok + r.sum.n_no_peaks + r.sum.n_nan;
+    if (r.stop != TP_OK)
+        return tp_error_set(err, r.stop, "p2d_run: cancelled by on_slice or progress after %zu of %zu time bins", done,
+                            r.job.plan.n_t);
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 #endif /* PROM2D_IMPLEMENTATION */

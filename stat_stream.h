@@ -1,124 +1,144 @@
-/* stat_stream.h 0.0.1 - mergeable streaming statistics over many features - MIT license (end of file)
+/* stat_stream.h 1.0.0 - mergeable streaming statistics over many features, and lesion network mapping - MIT license (end of file)
 
    Do this:
        #define STAT_STREAM_IMPLEMENTATION
    before you include this file in *one* C or C++ file to create the implementation. It includes
-   tensorpool.h (define TENSORPOOL_IMPLEMENTATION in one file too, possibly the same one).
+   tensorpool.h, the collection's runtime: define TENSORPOOL_IMPLEMENTATION in one file too.
 
-   STATUS: complete and tested: the accumulators (section 3), the statistics they finalize to
-   (section 4), Fisher z (section 5), seed-to-voxel correlation (section 6: built-in kernels with
-   AVX-512 / AVX2 variants, or CBLAS) and the lesion network mapping pipeline (section 7: workers,
-   subjects copied or shown in place), and with STAT_STREAM_USE_HDF5 the ldk/lacuna HDF5 connectome
-   (read, or memory-mapped without a copy). examples/lnm.c is the program; bench/bench_lnm.c and
-   bench/RESULTS.md the measurements.
+   QUICK START (compiles as C99 and as C++; link -lm -lpthread)
+       #define TENSORPOOL_IMPLEMENTATION
+       #define STAT_STREAM_IMPLEMENTATION
+       #include "stat_stream.h"
+       #include <stdio.h>
+
+       int main(void)
+       {
+           double block[4 * 3] = {1, 10, 5, 2, 11, 5, 3, 9, 5, 4, 12, 5}; // 4 rows (subjects) x 3 features
+           double mean[3], t[3], p[3];
+           ss_moments_desc desc = TP_DEFAULTS;
+           ss_moments *acc = NULL;
+           ss_maps maps = TP_DEFAULTS;                  // NULL arrays are not computed
+           tp_error err;
+           desc.n_features = 3;
+           if (ss_moments_create(&desc, &acc, &err) != TP_OK) {
+               fprintf(stderr, "%s\n", err.message);
+               return 1;
+           }
+           ss_moments_add_rows(acc, block, TP_F64, 2, 0, NULL);      // rows may come in any blocks:
+           ss_moments_add_rows(acc, block + 6, TP_F64, 2, 0, NULL);  // the state is the same
+           maps.mean = mean; maps.t = t; maps.p = p;
+           if (ss_moments_finalize(acc, NULL, &maps, &err) != TP_OK) fprintf(stderr, "%s\n", err.message);
+           printf("feature 0: mean %g, t %.3f, p %.4f\n", mean[0], t[0], p[0]);
+           ss_moments_destroy(acc);
+           return 0;
+       }
 
    CONTENTS
-       1. Why          4. Finalized statistics      7. Lesion network mapping
-       2. Options      5. Fisher z                  8. Not done
-       3. Accumulators 6. Seed-to-voxel correlation 9. API
+       1. Options          3. Finalized statistics         5. Seed-to-voxel correlation
+       2. Accumulators     4. Fisher z                      6. Lesion network mapping
+                                                            7. The HDF5 connectome source
+                                                            8. What it does NOT do
 
-   1. WHY
    Averaging a map over a thousand subjects should not need a thousand maps in memory. An
    accumulator holds, per feature, the count, the mean and the sum of squared deviations (M2) in
    double, takes rows as they come, merges with another accumulator (partial results of other
-   files, threads or MPI ranks) and serializes to a portable byte string.
+   files, threads or MPI ranks) and serializes to a portable byte string. On it stands lesion
+   network mapping: every lesion's seed series correlated with every voxel of every subject of a
+   normative connectome, the Fisher z maps averaged over subjects, in memory independent of the
+   number of subjects.
 
-   2. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
+   1. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
        SS_STATIC                 global   make every function static (with TP_STATIC for the pool)
        SSDEF                     global   linkage of the public functions (default: extern)
        STAT_STREAM_USE_CBLAS     impl     ss_seedcorr's products by cblas_sgemm / cblas_dgemm (link a
                                           CBLAS, e.g. -lopenblas); default: the built-in kernel
        SS_NO_VECTOR_EXTENSIONS   impl     the built-in kernels in plain C loops (no vector types, no
                                           AVX2 / AVX-512 variants); the same results
-       SS_NO_THREADS             impl     never start threads (n_threads is ignored); no pthreads
        STAT_STREAM_USE_HDF5      impl     the HDF5 connectome source ss_h5_* (include and link HDF5,
                                           e.g. -I/usr/include/hdf5/serial -lhdf5; POSIX: dirent, mmap)
+       tensorpool.h's options apply too: TP_NO_THREADS (one thread), TP_CPU_FEATURES_MASK.
 
-   3. ACCUMULATORS
+   2. ACCUMULATORS
    ss_moments_add_rows takes a block of rows (float or double, any row stride), computes the
    block's per-feature mean and M2 in two passes in double, and merges it with Chan et al.'s
    formula: n = na + nb, d = mean_b - mean_a, mean = mean_a + d nb / n,
    M2 = M2a + M2b + d^2 na nb / n. No sum of squares is ever formed: with data offset by 1e4,
-   float32 sums of squares lose every digit of the variance (tests/test_stat_stream.c shows it)
-   and even double sums lose eight. NaN policy per accumulator:
-       SS_NAN_PROPAGATE   a NaN makes that feature's mean and M2 NaN (strict)
+   float32 sums of squares lose every digit of the variance and even double sums lose eight
+   (tested). NaN policy per accumulator (desc.nan_policy):
+       SS_NAN_PROPAGATE   a NaN makes that feature's mean and M2 NaN [default: strict]
        SS_NAN_AS_ZERO     a NaN counts as 0 (ldk, lacuna)
        SS_NAN_SKIP        a NaN is left out: counts are per feature
    Merging needs the same number of features and NaN policy. The serialized form is
    little-endian whatever the machine: "SSM1", version, policy, n_features, then the counts
-   (one, or one per feature for SS_NAN_SKIP) as uint64 and mean, M2 as IEEE doubles.
+   (one, or one per feature for SS_NAN_SKIP) as uint64 and mean, M2 as IEEE doubles; a state read
+   back is checked in every field (TP_ERR_FORMAT).
 
-   4. FINALIZED STATISTICS
-   mean; var = M2 / (n - ddof); std; t = mean / (std / sqrt(n)) (a one-sample t against 0, std
-   with ddof 1 unless asked otherwise); where the standard error is 0, t is NaN (SS_T_ZERO_SE_NAN,
-   strict) or 0 (SS_T_ZERO_SE_ZERO, the ldk family); two-sided p = I_{df/(df+t^2)}(df/2, 1/2) with
-   df = n - 1 (regularized incomplete beta by Lentz's continued fraction; within 1e-10 of scipy's
-   t.sf, tested); Benjamini-Hochberg q-values over the finite p (NaN stays NaN and is not counted).
+   3. FINALIZED STATISTICS
+   mean; var = M2 / (n - ddof); std; t = mean / (std / sqrt(n)) (a one-sample t against 0, the
+   std with ddof 1 unless ss_finalize_opts.t_population asks for ddof 0); where the standard
+   error is 0, t is NaN (SS_T_ZERO_SE_NAN, strict, the default) or 0 (SS_T_ZERO_SE_ZERO, the ldk
+   family); two-sided p = I_{df/(df+t^2)}(df/2, 1/2) with df = n - 1 (regularized incomplete
+   beta by Lentz's continued fraction; within 1e-10 of scipy's t.sf, tested); Benjamini-Hochberg
+   q-values over the finite p (NaN stays NaN and is not counted).
 
-   5. FISHER Z
+   4. FISHER Z
    z = atanh(r). |r| = 1 gives +-z_inf when z_inf > 0 (ldk's batch path uses 3, its single-lesion
    path 10), else +-infinity; finite z are never clipped; |r| > 1 (rounding) and NaN give NaN, for
    the NaN policy to handle.
 
-   6. SEED-TO-VOXEL CORRELATION
+   5. SEED-TO-VOXEL CORRELATION
    ss_seedcorr: seed series = mean of its voxels' raw series (BOES), centred and divided by its
    norm. Per block of 512 voxels one pass over the rows stores each series shifted by its first
    value (d = x - x_0) in the computation's precision and sums d and d^2 in double (the mean and
    norm); one GEMM (seeds x time by time x voxels) gives sum a_t d_t, from which the seed's sum
    (~0) times the voxel's mean d is taken (the centred covariance, exactly in exact arithmetic),
-   scaled by the voxel's inverse norm. Measured: float64 within 1e-14 of a long-double Pearson,
-   float32 within 2.5e-7 (absolute r; 1.4e-7 when the block was centred in a second pass), and
-   the LNM reference's r within 1e-15.
-   The built-in GEMM keeps tiles of 4 seeds x 2 or 4 vectors in registers; it, the centring and
-   the folding of section 7 come in plain C, 16-byte vectors, AVX2 and AVX-512 (GCC/clang vector
-   extensions, the widest the CPU has picked at run time), and every variant rounds exactly as
-   the plain C code (no reassociation; clang's FMA contraction is turned off in them; tested), so
-   results do not depend on the CPU. The pass over the rows writes each block in panels of 16
-   voxels, so the products read it in order. 20 x 200 x 50,000 float32 products on one core of
-   this VM (Zen 3, AVX2; `bench_lnm --gemm`, four runs): 35.7-55.1 GFLOP/s, 0.79-1.31x OpenBLAS's
-   cblas_sgemm on the whole product (bench/RESULTS.md).
+   scaled by the voxel's inverse norm. Against a long-double Pearson (tested): float64 within
+   1e-14, float32 within 2.5e-7 (absolute r); the LNM reference's r within 1e-15. The built-in
+   GEMM keeps tiles of 4 seeds x 2 or 4 vectors in registers; it, the centring and the folding of
+   section 6 come in plain C, 16-byte vectors, AVX2 and AVX-512 (the widest the CPU has, from
+   tp_cpu_features), and every variant rounds exactly as the plain C code (no reassociation;
+   clang's FMA contraction is turned off in them; tested), so results do not depend on the CPU.
 
-   7. LESION NETWORK MAPPING
+   6. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
    n_seeds x n_v features, then finalizes mean z, mean r = tanh(mean z), std z, t and p. A subject
    arrives either copied by a reader callback into a slab (desc.read), or shown in place
    (desc.view: e.g. ss_h5_view's memory map of the file, no copy, no slab). Per subject the
-   workers (desc.n_threads) first build the seeds' series, then take blocks of 512 voxels: shift,
-   multiply with the seeds, turn the products into r and z (this header's own atanh, one division
-   a lane: in precision SS_F32 r and z are formed in float lanes, within 3 ulp of libm's atanh
-   rounded to float; in SS_F64 in double, within 3 ulp of libm's; tested) and fold them at once
-   into the double accumulators (Chan's update with one value), so no full r or z map is ever
-   stored. Each cell is folded by one worker per subject and subjects in order: the maps are the
-   same bits for any n_threads, read_ahead or source (tested). With desc.read_ahead a worker reads the next subject into a second slab
-   while the others compute. Memory (ss_lnm_estimate_bytes, equal to the pool's measured peak:
-   tested; independent of the number of subjects):
-       slab        n_t x n_v x 4 bytes (x 2 with read_ahead; 0 with view)
+   workers (tensorpool's team of desc.n_threads; 0 = the CPUs this process may use) first build
+   the seeds' series, then take blocks of 512 voxels: shift, multiply with the seeds, turn the
+   products into r and z (this header's own atanh, one division a lane: in precision TP_F32 r and
+   z are formed in float lanes, within 3 ulp of libm's atanh rounded to float; in TP_F64 in
+   double, within 3 ulp of libm's; tested) and fold them at once into the double accumulators
+   (Chan's update with one value), so no full r or z map is ever stored. Each cell is folded by
+   one worker per subject and subjects in order: the maps are the same bits for any n_threads,
+   read_ahead or source (tested). With desc.read_ahead a worker reads the next subject into a
+   second slab while the others compute. Memory (ss_lnm_estimate_bytes, equal to the pool's
+   measured peak: tested; independent of the number of subjects):
+       slab         n_t x n_v x 4 bytes (x 2 with read_ahead; 0 with view)
        accumulators n_seeds x n_v x 16 bytes for z, as much again for r unless skip_avg_r
-       scratch     per worker (n_t + n_seeds) x 512 values and 12 KiB; n_seeds x n_t values
-   One code path, four policies (SS_POLICY_*: strict, ldk, lacuna, ldk_single; see their
+       scratch      per worker (n_t + n_seeds) x 512 values and 12 KiB; n_seeds x n_t values
+       the team     a few hundred bytes when there are several workers
+   One code path, four policies (ss_policy: strict, ldk, lacuna, ldk_single; see its
    declaration) that differ only in the NaN rule, z_inf, ddof and t at a zero standard error.
    Partial runs (files, MPI ranks) hand back their accumulators (ss_lnm_state) to be serialized,
-   merged and finalized with ss_lnm_finalize. Speed on this 2-core VM (bench/RESULTS.md; 20
-   lesions x 100 subjects x 200 time points x 50,000 voxels, 4 GB of HDF5 in the page cache as
-   reading from disk leaves it; an AMD EPYC with AVX2, a VM whose speed swings ~1.5x):
-       subjects mapped in place, 2 workers    0.85 s in the VM's fast state, 1.25 s in its slow
-                                              one (medians of two runs of the section), 16 MiB
-                                              from the pool, 77 MiB peak RSS
-       copied into the slab, 2 workers        1.18 s fast, 1.34 s slow (1.02 / 1.07 s reading
-                                              ahead, 92 MiB from the pool)
-       numpy replicas of the Python package   6.1 s / 529 MiB (batched matmul), 17.4 s / 1.29 GiB
-                                              (the package's einsum) in the fast run; 5.6 s and
-                                              31 s in the slow one
-       reading (copying) the files alone      0.6-0.8 s
-   One thread's subject: the products two fifths, the centring a quarter, the fold and the seeds'
-   gather (random reads all over the subject) a seventh each.
+   merged and finalized with ss_lnm_finalize. A worker thread that cannot start is reported to
+   the logger (desc.log, or the pool's) and in out->info; the others do its share.
+
+   7. THE HDF5 CONNECTOME SOURCE (STAT_STREAM_USE_HDF5)
+   The layout of the lacuna/ldk package: /timeseries float32 (n_subjects, n_timepoints,
+   n_voxels), one subject per chunk (gzip or not), /mask_indices int64 (3, n_voxels) or
+   (n_voxels, 3), /mask_affine float64 4 x 4, attribute mask_shape (3 integers). A connectome is
+   one such file, or a directory whose *.h5 files are read in name order (mask and geometry from
+   the first). ss_h5_read copies a subject (one hyperslab) into a caller's buffer; ss_h5_view
+   memory-maps it straight from the file where /timeseries is contiguous little-endian float32
+   (no copy: the page cache is the buffer; the mapping asks for huge pages, and the next
+   subject's pages are asked for ahead), else reads it into a buffer of its own. HDF5's own
+   error printing is off during every call.
 
    8. WHAT IT DOES NOT DO
    Weighted samples; higher moments. gzip-compressed connectomes are inflated by HDF5 on one
-   thread (~100 MB/s here): the run is then bound by that, not by the arithmetic; converting the
-   files to contiguous storage once (h5repack -l CONTI) makes them mappable.
-
-   9. API: see the declarations below; each states its contract.
+   thread: the run is then bound by that, not by the arithmetic; converting the files to
+   contiguous storage once (h5repack -l CONTI) makes them mappable.
 */
 #ifndef STAT_STREAM_H
 #define STAT_STREAM_H
@@ -131,9 +151,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SS_VERSION_MAJOR 0
+#define SS_VERSION_MAJOR 1
 #define SS_VERSION_MINOR 0
-#define SS_VERSION_PATCH 1
+#define SS_VERSION_PATCH 0
 
 #ifndef SSDEF
 #if defined(SS_STATIC) && (defined(__GNUC__) || defined(__clang__))
@@ -149,136 +169,152 @@
 extern "C" {
 #endif
 
-typedef enum ss_result {
-    SS_OK = 0,
-    SS_ERR_ARG = -1,      /* a bad argument */
-    SS_ERR_OVERFLOW = -2, /* a size computation overflowed */
-    SS_ERR_NOMEM = -3,    /* the pool (or the system) refused memory */
-    SS_ERR_BUDGET = -4,   /* the memory would exceed the pool's budget */
-    SS_ERR_FORMAT = -5,   /* a serialized state that is not one, or of another version */
-    SS_ERR_IO = -6,       /* a subject could not be read */
-    SS_ERR_CANCELLED = -7 /* the progress callback asked to stop */
-} ss_result;
+/* ---- accumulators (sections 2, 3) --------------------------------------------------------- */
 
-enum { SS_NAN_PROPAGATE = 0, SS_NAN_AS_ZERO = 1, SS_NAN_SKIP = 2 };
-enum { SS_F32 = 0, SS_F64 = 1 };                          /* row element types */
-enum { SS_T_ZERO_SE_NAN = 0, SS_T_ZERO_SE_ZERO = 1 };     /* t where the standard error is 0 */
+typedef enum ss_nan_policy {
+    SS_NAN_PROPAGATE = 0, SS_NAN_AS_ZERO = 1, SS_NAN_SKIP = 2, SS_NAN__FORCE_INT = 0x7fffffff
+} ss_nan_policy;
 
 typedef struct ss_moments ss_moments;
 
-/* An accumulator of n_features features (>= 1), empty, its memory from pool (NULL = a private
-   pool). SS_ERR_ARG (zero features, a bad policy, out NULL), SS_ERR_OVERFLOW, SS_ERR_NOMEM,
-   SS_ERR_BUDGET. */
-SSDEF ss_result ss_moments_create(size_t n_features, int nan_policy, tp_pool *pool, ss_moments **out);
+/* Zero-initialise (TP_DEFAULTS) and set what you need: zero fields mean the defaults in brackets. */
+typedef struct ss_moments_desc {
+    tp_pool *pool;            /* where the state (and add_rows' scratch) lives [NULL = a private pool] */
+    size_t n_features;        /* features a row holds (required, >= 1) */
+    ss_nan_policy nan_policy; /* [SS_NAN_PROPAGATE] */
+} ss_moments_desc;
+
+/* An empty accumulator into *out. TP_ERR_ARG (out NULL, zero features, a bad policy),
+   TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET. */
+SSDEF tp_result ss_moments_create(const ss_moments_desc *desc, ss_moments **out, tp_error *err);
 SSDEF void ss_moments_destroy(ss_moments *m);
-SSDEF size_t ss_moments_features(const ss_moments *m);
+/* The resolved desc (pool pointing at the pool in use). */
+SSDEF ss_moments_desc ss_moments_get_desc(const ss_moments *m);
+/* What an accumulator of desc takes from the pool at its peak: the state, and add_rows' scratch
+   (3 doubles per feature, or 4 with SS_NAN_SKIP) while it runs. */
+SSDEF tp_result ss_moments_estimate_bytes(const ss_moments_desc *desc, size_t *bytes, tp_error *err);
 /* The count of feature f (the same for all features unless the policy is SS_NAN_SKIP). */
 SSDEF uint64_t ss_moments_count(const ss_moments *m, size_t f);
-/* Adds n_rows rows of n_features values (dtype SS_F32 or SS_F64) starting stride elements apart
-   (0 = n_features). Scratch from the accumulator's pool (3 doubles per feature, or 4 with
-   SS_NAN_SKIP). SS_ERR_ARG for NULL data with rows, a bad dtype, stride < n_features. */
-SSDEF ss_result ss_moments_add_rows(ss_moments *m, const void *data, int dtype, size_t n_rows, size_t stride);
-/* a += b. SS_ERR_ARG unless both have the same features and policy. */
-SSDEF ss_result ss_moments_merge(ss_moments *a, const ss_moments *b);
+/* Adds n_rows rows of n_features values (dtype TP_F32 or TP_F64) starting stride elements apart
+   (0 = n_features). TP_ERR_ARG for NULL data with rows, a bad dtype, stride < n_features;
+   TP_ERR_NOMEM, TP_ERR_BUDGET for the scratch (the state is then unchanged). */
+SSDEF tp_result ss_moments_add_rows(ss_moments *m, const void *data, tp_dtype dtype, size_t n_rows, size_t stride,
+                                    tp_error *err);
+/* a += b. TP_ERR_ARG unless both have the same features and policy. */
+SSDEF tp_result ss_moments_merge(ss_moments *a, const ss_moments *b, tp_error *err);
 
 /* Bytes of the serialized state. */
 SSDEF size_t ss_moments_serialized_bytes(const ss_moments *m);
-/* Writes the state into buf (cap >= ss_moments_serialized_bytes); SS_ERR_ARG when it does not fit. */
-SSDEF ss_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap);
-/* A new accumulator from a serialized state; SS_ERR_FORMAT for bytes that are not one (wrong
-   magic, version, policy or length). */
-SSDEF ss_result ss_moments_deserialize(const void *buf, size_t len, tp_pool *pool, ss_moments **out);
+/* Writes the state into buf (cap >= ss_moments_serialized_bytes); TP_ERR_ARG when it does not fit. */
+SSDEF tp_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap, tp_error *err);
+/* A new accumulator from a serialized state, its memory from pool (NULL = a private pool);
+   TP_ERR_FORMAT naming the field for bytes that are not one (magic, version, policy, feature
+   count, length). */
+SSDEF tp_result ss_moments_deserialize(tp_pool *pool, const void *buf, size_t len, ss_moments **out, tp_error *err);
 
 /* What ss_moments_finalize writes: arrays of n_features doubles, NULL to skip. */
 typedef struct ss_maps {
     double *mean, *var, *std, *t, *p, *q;
 } ss_maps;
+typedef enum ss_t_zero_se { SS_T_ZERO_SE_NAN = 0, SS_T_ZERO_SE_ZERO = 1, SS_T_ZERO_SE__FORCE_INT = 0x7fffffff } ss_t_zero_se;
+/* Zero (or NULL) = the defaults in brackets. */
 typedef struct ss_finalize_opts {
-    int ddof;       /* for var and std [0 here means ddof 0; set 1 for the sample variance] */
-    int ddof_t;     /* ddof of the std in t [1 = the usual one-sample t]: 0 or 1 */
-    int t_zero_se;  /* SS_T_ZERO_SE_NAN or SS_T_ZERO_SE_ZERO [NAN] */
+    int ddof;                /* delta degrees of freedom of var and std: 0 or 1 [0] */
+    int t_population;        /* 1: the std in t with ddof 0, as ldk [0: ddof 1, the usual one-sample t] */
+    ss_t_zero_se t_zero_se;  /* t where the standard error is 0 [NaN] */
 } ss_finalize_opts;
-/* Per-feature statistics (section 4); opts NULL = ddof 0, ddof_t 1, t NaN where se = 0. A feature
-   with n <= ddof has var NaN; t and p need n >= 2. q needs p (scratch from the pool). */
-SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out);
+/* Per-feature statistics (section 3). A feature with n <= ddof has var NaN; t and p need n >= 2.
+   q needs p (scratch from the accumulator's pool). TP_ERR_ARG (NULL, a bad option). */
+SSDEF tp_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out, tp_error *err);
 
 /* Two-sided p of Student's t with df degrees of freedom (df > 0); NaN for NaN input. */
 SSDEF double ss_t_pvalue(double t, double df);
 /* The regularized incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1 (NaN outside). */
 SSDEF double ss_betainc(double a, double b, double x);
 /* Benjamini-Hochberg q-values of n p-values; NaN p give NaN q and are not counted. Scratch
-   (n indices) from pool (NULL = the system allocator through a private pool). */
-SSDEF ss_result ss_bh_qvalues(const double *p, size_t n, double *q, tp_pool *pool);
+   (n indices) from pool (NULL = a private pool). */
+SSDEF tp_result ss_bh_qvalues(tp_pool *pool, const double *p, size_t n, double *q, tp_error *err);
 /* atanh(r) with +-z_inf at |r| = 1 (z_inf <= 0: +-infinity); NaN for |r| > 1 and NaN. */
 SSDEF double ss_fisher_z(double r, double z_inf);
 
-/* ---- seed-to-voxel correlation ------------------------------------------------------------- */
+/* ---- seed-to-voxel correlation (section 5) ------------------------------------------------- */
 
 /* Seeds (e.g. lesions): n_seeds lists of positions on the voxel axis; seed l's voxels are
    voxels[offsets[l] .. offsets[l + 1]). */
 typedef struct ss_seeds {
     size_t n_seeds;
     const int64_t *voxels;
-    const size_t *offsets; /* n_seeds + 1 entries, offsets[0] = 0, non-decreasing */
+    const size_t *offsets; /* n_seeds + 1 entries, offsets[0] = 0, increasing */
 } ss_seeds;
 
 /* Pearson r between each seed's series (the mean of its voxels' raw series) and every voxel's,
    for one subject: ts is n_t x n_v float (voxel fastest, rows ld >= n_v apart), r is n_seeds x
    n_v doubles (rows ldr >= n_v apart). Means and norms in double; the products as one GEMM per
-   block of voxels (the seeds centred and normalised, the voxels shifted by their first value and
-   corrected after), in float (precision SS_F32) or double (SS_F64). A voxel or a seed whose series is constant gives NaN. Scratch: ss_seedcorr_bytes
-   from pool (NULL = a private pool). Errors, with a message in err (may be NULL): SS_ERR_ARG
-   (NULL pointers, zero sizes, n_t < 2, a seed with no voxel or one outside [0, n_v), naming it),
-   SS_ERR_OVERFLOW, SS_ERR_NOMEM, SS_ERR_BUDGET. */
-SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
-                            int precision, double *r, size_t ldr, char *err, size_t errcap);
-/* The scratch ss_seedcorr takes from the pool, to the byte (0 when the sizes overflow). */
-SSDEF size_t ss_seedcorr_bytes(size_t n_t, size_t n_v, size_t n_seeds, int precision);
+   block of voxels in float (precision TP_F32) or double (TP_F64). A voxel or a seed whose series
+   is constant gives NaN. Scratch from pool (NULL = a private pool): ss_seedcorr_estimate_bytes.
+   Errors naming the argument: TP_ERR_ARG (NULL pointers, zero sizes, n_t < 2, a bad precision,
+   a seed with no voxel or one outside [0, n_v)), TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET. */
+SSDEF tp_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
+                            tp_dtype precision, double *r, size_t ldr, tp_error *err);
+/* The scratch ss_seedcorr takes from the pool, to the byte. */
+SSDEF tp_result ss_seedcorr_estimate_bytes(size_t n_t, size_t n_v, size_t n_seeds, tp_dtype precision, size_t *bytes,
+                                           tp_error *err);
 
-/* ---- the lesion network mapping pipeline ---------------------------------------------------- */
+/* ---- lesion network mapping (section 6) --------------------------------------------------- */
 
-/* Output policies of one code path, reproducing the peers (section 7 of DESIGN.md):
+/* Output policies of one code path, reproducing the peers:
      SS_POLICY_STRICT      z = atanh(r) unclipped, NaN propagates, std and t with ddof 1, t NaN
-                           where the standard error is 0
+                           where the standard error is 0 [default]
      SS_POLICY_LDK         ldk's batch path: NaN r counts as 0, r = +-1 gives z = +-3, ddof 0, t 0
                            where the standard error is 0
      SS_POLICY_LACUNA      lacuna's batch path: as ldk with ddof 1
      SS_POLICY_LDK_SINGLE  ldk's single-lesion path: as lacuna with z = +-10 at r = +-1 */
-enum { SS_POLICY_STRICT = 0, SS_POLICY_LDK = 1, SS_POLICY_LACUNA = 2, SS_POLICY_LDK_SINGLE = 3 };
+typedef enum ss_policy {
+    SS_POLICY_STRICT = 0, SS_POLICY_LDK = 1, SS_POLICY_LACUNA = 2, SS_POLICY_LDK_SINGLE = 3, SS_POLICY__FORCE_INT = 0x7fffffff
+} ss_policy;
 
-/* Fills ts (n_t x n_v floats, voxel fastest) with subject k's series; returns 0, or nonzero with a
-   message in err (the run then fails with SS_ERR_IO and that message). */
-typedef int (*ss_subject_fn)(void *user, size_t k, float *ts, char *err, size_t errcap);
+/* Fills ts (n_t x n_v floats, voxel fastest) with subject k's series; TP_OK, or an error whose
+   message says why (the run then fails with it, naming the subject). */
+typedef tp_result (*ss_read_fn)(void *user, size_t k, float *ts, tp_error *err);
 /* The other way to hand subjects over: returns subject k's n_t x n_v floats (voxel fastest), which
    must stay valid and unchanged until the next call (e.g. a memory map of the file: no copy), or
-   NULL with a message in err. */
-typedef const float *(*ss_view_fn)(void *user, size_t k, char *err, size_t errcap);
-/* Called after each subject; return nonzero to cancel (SS_ERR_CANCELLED). */
-typedef int (*ss_progress_fn)(void *user, size_t done, size_t total);
+   NULL with the reason in err. */
+typedef const float *(*ss_view_fn)(void *user, size_t k, tp_error *err);
 
+/* Zero-initialise (TP_DEFAULTS) and set what you need: zero fields mean the defaults in brackets. */
 typedef struct ss_lnm_desc {
     tp_pool *pool;            /* all scratch [NULL: a private pool] */
-    size_t n_subjects, n_t, n_v;
-    ss_subject_fn read;       /* the subjects, one at a time, copied into a slab ... */
+    size_t n_subjects, n_t, n_v; /* (required) */
+    ss_read_fn read;          /* the subjects, one at a time, copied into a slab ... */
     ss_view_fn view;          /* ... or shown in place (no slab): exactly one of read and view */
-    void *read_user;          /* passed to read or view */
+    void *source_user;        /* passed to read or view */
     const ss_seeds *seeds;    /* the lesions (required) */
-    int policy;               /* SS_POLICY_* [strict] */
-    int precision;            /* of the products: SS_F32 or SS_F64 [SS_F32] */
-    ss_progress_fn progress;  /* [NULL] */
-    void *progress_user;
-    int n_threads;            /* workers over blocks of voxels [1]; the maps do not depend on it */
+    ss_policy policy;         /* [SS_POLICY_STRICT] */
+    tp_dtype precision;       /* of the products: TP_F32 or TP_F64 [TP_F32] */
+    tp_progress_fn progress;  /* subjects done of n_subjects [NULL] */
+    void *user;               /* passed to progress */
+    int n_threads;            /* workers over blocks of voxels [0 = the CPUs this process may use]; the maps
+                                 do not depend on it */
     int skip_avg_r;           /* 1: no accumulator of r (out->avg_r must be NULL; state->r is NULL),
-                                 which saves n_seeds x n_v x 16 bytes and a third of the traffic */
-    int read_ahead;           /* 1 (with read and n_threads > 1): a worker reads the next subject
-                                 into a second slab while the others compute this one (read is then
-                                 called from that worker, one call at a time) [0: one slab] */
+                                 which saves n_seeds x n_v x 16 bytes and a third of the traffic [0] */
+    int read_ahead;           /* 1 (with read and n_threads > 1): a worker reads the next subject into
+                                 a second slab while the others compute this one (read is then called
+                                 from that worker, one call at a time) [0: one slab] */
+    tp_logger log;            /* a worker that could not start [zero = the pool's] */
 } ss_lnm_desc;
 
+/* What a run did. */
+typedef struct ss_lnm_info {
+    int n_workers;            /* workers that ran: the resolved n_threads, fewer if a thread could not
+                                 start (logged) */
+    size_t bytes;             /* taken from the pool: ss_lnm_estimate_bytes */
+} ss_lnm_info;
+
 /* Maps of n_seeds x n_v doubles (row l = seed l), NULL to skip. mean_r = tanh(mean_z); avg_r is
-   Lead-DBS' mean of r (under the policy's NaN rule); n = the subjects counted. */
+   Lead-DBS' mean of r (under the policy's NaN rule). */
 typedef struct ss_lnm_maps {
     double *mean_z, *mean_r, *avg_r, *std_z, *t, *p;
+    ss_lnm_info *info;        /* what the run did [NULL] */
 } ss_lnm_maps;
 
 /* A run's accumulators over n_seeds x n_v features: z, and r (for avg_r). */
@@ -286,34 +322,37 @@ typedef struct ss_lnm_state {
     ss_moments *z, *r;
 } ss_lnm_state;
 
-/* Streams the subjects (section 7) into per-(seed, voxel) accumulators of z and r (r unless
+/* Streams the subjects (section 6) into per-(seed, voxel) accumulators of z and r (r unless
    skip_avg_r) and finalizes them into out (which may be NULL when state is not). Memory:
    ss_lnm_estimate_bytes from the pool, whatever n_subjects. When state is not NULL it receives
    the accumulators (the caller destroys them), e.g. to merge partial runs over files or MPI
-   ranks. Errors: SS_ERR_ARG (as ss_seedcorr's, and: not exactly one of read and view, avg_r
-   with skip_avg_r, n_threads outside 0 .. 64), SS_ERR_OVERFLOW, SS_ERR_NOMEM, SS_ERR_BUDGET,
-   SS_ERR_IO (the reader or view failed: the message names the subject), SS_ERR_CANCELLED. */
-SSDEF ss_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_state *state, char *err, size_t errcap);
-/* What ss_lnm takes from the pool, to the byte (0 when the sizes overflow or desc is invalid). */
-SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *desc);
+   ranks. Errors naming the argument: TP_ERR_ARG (as ss_seedcorr's, and: not exactly one of read
+   and view, avg_r with skip_avg_r, n_threads outside 0 .. TP_MAX_THREADS), TP_ERR_OVERFLOW,
+   TP_ERR_NOMEM, TP_ERR_BUDGET, the reader's error (its message, naming the subject),
+   TP_ERR_CANCELLED. */
+SSDEF tp_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_state *state, tp_error *err);
+/* What ss_lnm takes from the pool, to the byte; the checks of ss_lnm on desc. */
+SSDEF tp_result ss_lnm_estimate_bytes(const ss_lnm_desc *desc, size_t *bytes, tp_error *err);
 /* Finalizes accumulators (e.g. merged from partial runs) under a policy into maps; r may be NULL
    (avg_r is then left alone). */
-SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int policy, const ss_lnm_maps *out);
+SSDEF tp_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, ss_policy policy, const ss_lnm_maps *out,
+                                tp_error *err);
 
-/* ---- the HDF5 connectome source (STAT_STREAM_USE_HDF5) --------------------------------------- */
+/* ---- the HDF5 connectome source (section 7; STAT_STREAM_USE_HDF5) ---------------------------- */
 #if defined(STAT_STREAM_USE_HDF5)
-/* A connectome in the ldk/lacuna layout: /timeseries float (n_subjects, n_timepoints, n_voxels),
-   one subject per chunk (gzip or not), /mask_indices int64 (3, n_voxels) or (n_voxels, 3),
-   /mask_affine float64 4 x 4, attribute mask_shape (3 integers). path is one such file, or a
-   directory whose *.h5 files are read in name order (mask and geometry from the first). The
-   mask (3 x n_voxels int64) comes from pool (NULL = a private pool). */
 typedef struct ss_h5 ss_h5;
-/* Opens and checks every file (their shapes; nothing is read yet). Errors with a message naming
-   the file: SS_ERR_IO (cannot open, no .h5 file in a directory), SS_ERR_FORMAT (a missing dataset,
-   a wrong rank or type, files that disagree in time points or voxels), SS_ERR_NOMEM. HDF5's own
-   error printing is off during every call. */
-SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *err, size_t errcap);
-SSDEF void ss_h5_close(ss_h5 *c);
+
+typedef struct ss_h5_desc {
+    const char *path;         /* a connectome file, or a directory of them (required) */
+    tp_pool *pool;            /* the mask and read buffers [NULL = a private pool] */
+} ss_h5_desc;
+
+/* Opens and checks every file (their shapes; nothing is read yet) into *out. Errors with a
+   message naming the file: TP_ERR_IO (cannot open, no .h5 file in a directory), TP_ERR_FORMAT (a
+   missing dataset, a wrong rank or type, files that disagree in time points or voxels),
+   TP_ERR_NOMEM. */
+SSDEF tp_result ss_h5_create(const ss_h5_desc *desc, ss_h5 **out, tp_error *err);
+SSDEF void ss_h5_destroy(ss_h5 *c);
 /* Subjects over all files, time points, voxels; the mask's voxel positions (3 x n_voxels: i, j,
    k rows), affine (4 x 4, row-major) and grid shape (3) from the first file. */
 SSDEF size_t ss_h5_subjects(const ss_h5 *c);
@@ -322,24 +361,19 @@ SSDEF size_t ss_h5_voxels(const ss_h5 *c);
 SSDEF const int64_t *ss_h5_mask_indices(const ss_h5 *c);
 SSDEF const double *ss_h5_affine(const ss_h5 *c);
 SSDEF const int64_t *ss_h5_mask_shape(const ss_h5 *c);
-/* An ss_subject_fn: user is the ss_h5; reads subject k (one hyperslab) into ts. */
-SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap);
-/* An ss_view_fn: user is the ss_h5. Where a file's /timeseries is contiguous little-endian
-   float32 (checked against HDF5's own read at open), subject k is memory-mapped straight from the
-   file (no copy: the page cache is the buffer). Where the cache holds the file in 2 MiB folios,
-   as Linux 6.x (ext4) leaves a file read from disk, a subject maps with 2 MiB pages: a 40 MB
-   subject mapped, touched and unmapped in ~0.5 ms here instead of 5-9 ms with 4 KiB ones (the
-   mapping asks for huge pages, so that its own faults fill the cache that way). The next
-   subject's pages are asked for ahead (a 4 GB run from disk here: 3.7-4.1 s, 5.2-6.5 s without).
-   Otherwise (gzip chunks, other types) subject k is read into a buffer of n_t x n_v floats from
-   the pool. The pointer is valid until the next call or ss_h5_close; a mapped file must not be
-   truncated meanwhile (the process would get SIGBUS, as with any memory map). */
-SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap);
+/* An ss_read_fn: user is the ss_h5; reads subject k (one hyperslab) into ts. */
+SSDEF tp_result ss_h5_read(void *user, size_t k, float *ts, tp_error *err);
+/* An ss_view_fn: user is the ss_h5; subject k mapped from the file where it can be (section 7),
+   else read into a buffer of n_t x n_v floats from the pool. The pointer is valid until the next
+   call or ss_h5_destroy; a mapped file must not be truncated meanwhile (the process would get
+   SIGBUS, as with any memory map). */
+SSDEF const float *ss_h5_view(void *user, size_t k, tp_error *err);
 /* 1 when every file can be shown in place by ss_h5_view. */
 SSDEF int ss_h5_mapped(const ss_h5 *c);
 #endif
 
-SSDEF const char *ss_result_string(ss_result result);
+/* "stat_stream 1.0.0 avx2 cblas hdf5" - what this build uses. */
+SSDEF const char *ss_build_info(void);
 
 #ifdef __cplusplus
 }
@@ -360,60 +394,60 @@ SSDEF const char *ss_result_string(ss_result result);
 
 struct ss_moments {
     size_t n_features;
-    int policy;
+    ss_nan_policy policy;
     uint64_t count;   /* all features (not SS_NAN_SKIP) */
     uint64_t *counts; /* per feature (SS_NAN_SKIP), else NULL */
     double *mean, *m2;
     tp_pool *pool, *own_pool;
 };
 
-SSDEF const char *ss_result_string(ss_result r)
-{
-    switch (r) {
-    case SS_OK: return "ok";
-    case SS_ERR_ARG: return "bad argument";
-    case SS_ERR_OVERFLOW: return "size overflow";
-    case SS_ERR_NOMEM: return "out of memory";
-    case SS_ERR_BUDGET: return "over the memory budget";
-    case SS_ERR_FORMAT: return "not a serialized accumulator of this version";
-    case SS_ERR_IO: return "a subject could not be read";
-    case SS_ERR_CANCELLED: return "cancelled";
-    }
-    return "unknown result";
-}
-
-static ss_result ss__from_tp(tp_result r)
-{
-    return r == TP_ERR_BUDGET ? SS_ERR_BUDGET : r == TP_ERR_OVERFLOW ? SS_ERR_OVERFLOW : SS_ERR_NOMEM;
-}
-
 /* ---- >>accumulators --------------------------------------------------------------------------- */
 
-SSDEF ss_result ss_moments_create(size_t n_features, int nan_policy, tp_pool *pool, ss_moments **out)
+static size_t ss__moments_head(void) { return (sizeof(ss_moments) + 63) / 64 * 64; }
+static size_t ss__per_feature(ss_nan_policy policy) { return 2 * sizeof(double) + (policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0); }
+
+static tp_result ss__check_moments_desc(const ss_moments_desc *d, const char *who, tp_error *err)
 {
-    size_t per, bytes, head = (sizeof(ss_moments) + 63) / 64 * 64;
-    tp_pool *own = NULL;
-    tp_result tr = TP_OK;
+    size_t bytes;
+    if (!d) return tp_error_set(err, TP_ERR_ARG, "%s: desc is NULL", who);
+    if (!d->n_features) return tp_error_set(err, TP_ERR_ARG, "%s: desc.n_features must be >= 1", who);
+    if (d->nan_policy < SS_NAN_PROPAGATE || d->nan_policy > SS_NAN_SKIP)
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.nan_policy must be one of SS_NAN_*, got %d", who, (int)d->nan_policy);
+    if (!tp_size_mul(d->n_features, ss__per_feature(d->nan_policy) + sizeof(double), &bytes) ||
+        !tp_size_add(bytes, ss__moments_head(), &bytes))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "%s: %zu features overflow a size", who, d->n_features);
+    return TP_OK;
+}
+
+SSDEF tp_result ss_moments_create(const ss_moments_desc *desc, ss_moments **out, tp_error *err)
+{
+    size_t head = ss__moments_head();
+    tp_pool *pool, *own = NULL;
+    tp_error te;
+    tp_result r;
     ss_moments *m;
-    if (out) *out = NULL;
-    if (!out || !n_features || nan_policy < SS_NAN_PROPAGATE || nan_policy > SS_NAN_SKIP) return SS_ERR_ARG;
-    per = 2 * sizeof(double) + (nan_policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0);
-    if (!tp_size_mul(n_features, per, &bytes) || !tp_size_add(bytes, head, &bytes)) return SS_ERR_OVERFLOW;
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__from_tp(tr);
-    m = (ss_moments *)tp_alloc_at(pool, bytes, TP_ZERO, __FILE__, __LINE__, &tr);
+    if (!out) return tp_error_set(err, TP_ERR_ARG, "ss_moments_create: out is NULL");
+    *out = NULL;
+    if ((r = ss__check_moments_desc(desc, "ss_moments_create", err)) != TP_OK) return r;
+    if (!(pool = desc->pool) && (r = tp_create(NULL, &own, &te)) != TP_OK)
+        return tp_error_set(err, r, "ss_moments_create: %s", te.message);
+    if (!pool) pool = own;
+    m = (ss_moments *)tp_alloc_at(pool, head + desc->n_features * ss__per_feature(desc->nan_policy), TP_ZERO, __FILE__,
+                                  __LINE__, &te);
     if (!m) {
         if (own) tp_destroy(own);
-        return ss__from_tp(tr);
+        return tp_error_set(err, te.code, "ss_moments_create: %s", te.message);
     }
-    m->n_features = n_features;
-    m->policy = nan_policy;
+    m->n_features = desc->n_features;
+    m->policy = desc->nan_policy;
     m->mean = (double *)(void *)((char *)m + head);
-    m->m2 = m->mean + n_features;
-    m->counts = nan_policy == SS_NAN_SKIP ? (uint64_t *)(void *)(m->m2 + n_features) : NULL;
+    m->m2 = m->mean + m->n_features;
+    m->counts = m->policy == SS_NAN_SKIP ? (uint64_t *)(void *)(m->m2 + m->n_features) : NULL;
     m->pool = pool;
     m->own_pool = own;
     *out = m;
-    return SS_OK;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 SSDEF void ss_moments_destroy(ss_moments *m)
@@ -425,7 +459,31 @@ SSDEF void ss_moments_destroy(ss_moments *m)
     if (own) tp_destroy(own);
 }
 
-SSDEF size_t ss_moments_features(const ss_moments *m) { return m ? m->n_features : 0; }
+SSDEF ss_moments_desc ss_moments_get_desc(const ss_moments *m)
+{
+    ss_moments_desc d;
+    memset(&d, 0, sizeof d);
+    if (!m) return d;
+    d.pool = m->pool;
+    d.n_features = m->n_features;
+    d.nan_policy = m->policy;
+    return d;
+}
+
+/* add_rows' scratch: the block's sums and deviations (and counts for SS_NAN_SKIP) */
+static size_t ss__add_rows_bytes(size_t nf, ss_nan_policy policy) { return nf * (2 * sizeof(double) + (policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0)); }
+
+SSDEF tp_result ss_moments_estimate_bytes(const ss_moments_desc *desc, size_t *bytes, tp_error *err)
+{
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!bytes) return tp_error_set(err, TP_ERR_ARG, "ss_moments_estimate_bytes: bytes is NULL");
+    if ((r = ss__check_moments_desc(desc, "ss_moments_estimate_bytes", err)) != TP_OK) return r;
+    *bytes = ss__moments_head() + desc->n_features * ss__per_feature(desc->nan_policy) +
+             ss__add_rows_bytes(desc->n_features, desc->nan_policy);
+    tp_error_clear(err);
+    return TP_OK;
+}
 
 SSDEF uint64_t ss_moments_count(const ss_moments *m, size_t f)
 {
@@ -449,31 +507,36 @@ static void ss__merge_one(ss_moments *m, size_t f, uint64_t na, uint64_t nb, dou
     m->m2[f] += m2_b + d * d * ((double)na * (double)nb / n);
 }
 
-static double ss__value(const void *data, int dtype, size_t i)
+static double ss__value(const void *data, tp_dtype dtype, size_t i)
 {
-    return dtype == SS_F32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
+    return dtype == TP_F32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
 }
 
-SSDEF ss_result ss_moments_add_rows(ss_moments *m, const void *data, int dtype, size_t n_rows, size_t stride)
+SSDEF tp_result ss_moments_add_rows(ss_moments *m, const void *data, tp_dtype dtype, size_t n_rows, size_t stride,
+                                    tp_error *err)
 {
     size_t nf, r, f, bytes;
     double *sum, *dev;
     uint64_t *cnt = NULL;
-    tp_result tr = TP_OK;
+    tp_error te;
+    tp_result res;
     int skip, zero;
-    if (!m || (dtype != SS_F32 && dtype != SS_F64)) return SS_ERR_ARG;
-    if (!n_rows) return SS_OK;
+    if (!m) return tp_error_set(err, TP_ERR_ARG, "ss_moments_add_rows: the accumulator is NULL");
+    if ((res = tp_dtype_check(dtype, "ss_moments_add_rows: dtype", err)) != TP_OK) return res;
+    tp_error_clear(err);
+    if (!n_rows) return TP_OK;
     nf = m->n_features;
-    if (!data || (stride && stride < nf)) return SS_ERR_ARG;
+    if (!data) return tp_error_set(err, TP_ERR_ARG, "ss_moments_add_rows: data is NULL with %zu rows", n_rows);
+    if (stride && stride < nf)
+        return tp_error_set(err, TP_ERR_ARG, "ss_moments_add_rows: stride %zu is less than the %zu features", stride, nf);
     if (!stride) stride = nf;
     if (!tp_size_mul(n_rows - 1, stride, &bytes) || !tp_size_add(bytes, nf, &bytes) ||
         !tp_size_mul(nf, 2 * sizeof(double) + sizeof(uint64_t), &bytes))
-        return SS_ERR_OVERFLOW;
+        return tp_error_set(err, TP_ERR_OVERFLOW, "ss_moments_add_rows: %zu rows of stride %zu overflow a size", n_rows, stride);
     skip = m->policy == SS_NAN_SKIP;
     zero = m->policy == SS_NAN_AS_ZERO;
-    sum = (double *)tp_alloc_at(m->pool, nf * (2 * sizeof(double) + (skip ? sizeof(uint64_t) : 0)), TP_ZERO, __FILE__,
-                                __LINE__, &tr);
-    if (!sum) return ss__from_tp(tr);
+    sum = (double *)tp_alloc_at(m->pool, ss__add_rows_bytes(nf, m->policy), TP_ZERO, __FILE__, __LINE__, &te);
+    if (!sum) return tp_error_set(err, te.code, "ss_moments_add_rows: %s", te.message);
     dev = sum + nf;
     if (skip) cnt = (uint64_t *)(void *)(dev + nf);
     /* the block's mean: row by row, feature by feature in memory order */
@@ -510,20 +573,24 @@ SSDEF ss_result ss_moments_add_rows(ss_moments *m, const void *data, int dtype, 
     }
     if (!skip) m->count += (uint64_t)n_rows;
     tp_free(m->pool, sum);
-    return SS_OK;
+    return TP_OK;
 }
 
-SSDEF ss_result ss_moments_merge(ss_moments *a, const ss_moments *b)
+SSDEF tp_result ss_moments_merge(ss_moments *a, const ss_moments *b, tp_error *err)
 {
     size_t f;
-    if (!a || !b || a->n_features != b->n_features || a->policy != b->policy) return SS_ERR_ARG;
+    if (!a || !b) return tp_error_set(err, TP_ERR_ARG, "ss_moments_merge: an accumulator is NULL");
+    if (a->n_features != b->n_features || a->policy != b->policy)
+        return tp_error_set(err, TP_ERR_ARG, "ss_moments_merge: %zu features under policy %d cannot take %zu under %d",
+                            a->n_features, (int)a->policy, b->n_features, (int)b->policy);
     for (f = 0; f < a->n_features; f++) {
         uint64_t na = a->counts ? a->counts[f] : a->count, nb = b->counts ? b->counts[f] : b->count;
         ss__merge_one(a, f, na, nb, b->mean[f], b->m2[f]);
         if (a->counts) a->counts[f] += b->counts[f];
     }
     if (!a->counts) a->count += b->count;
-    return SS_OK;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 /* ---- >>serialization -------------------------------------------------------------------------- */
@@ -558,7 +625,7 @@ static double ss__double(uint64_t u)
     return d;
 }
 
-static size_t ss__state_bytes(size_t nf, int policy)
+static size_t ss__state_bytes(size_t nf, ss_nan_policy policy)
 {
     return SS__HEADER + 8 * ((policy == SS_NAN_SKIP ? nf : 1) + 2 * nf);
 }
@@ -568,11 +635,14 @@ SSDEF size_t ss_moments_serialized_bytes(const ss_moments *m)
     return m ? ss__state_bytes(m->n_features, m->policy) : 0;
 }
 
-SSDEF ss_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap)
+SSDEF tp_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap, tp_error *err)
 {
     unsigned char *p = (unsigned char *)buf;
     size_t f, nc;
-    if (!m || !buf || cap < ss_moments_serialized_bytes(m)) return SS_ERR_ARG;
+    if (!m || !buf) return tp_error_set(err, TP_ERR_ARG, "ss_moments_serialize: the accumulator or buf is NULL");
+    if (cap < ss_moments_serialized_bytes(m))
+        return tp_error_set(err, TP_ERR_ARG, "ss_moments_serialize: the state takes %zu bytes, buf has %zu",
+                            ss_moments_serialized_bytes(m), cap);
     memcpy(p, "SSM1", 4);
     ss__put64(p + 4, 1); /* version 1 (low 4 bytes), policy (high 4) */
     p[8] = (unsigned char)m->policy;
@@ -583,28 +653,39 @@ SSDEF ss_result ss_moments_serialize(const ss_moments *m, void *buf, size_t cap)
     for (f = 0; f < nc; f++, p += 8) ss__put64(p, m->counts ? m->counts[f] : m->count);
     for (f = 0; f < m->n_features; f++, p += 8) ss__put64(p, ss__bits(m->mean[f]));
     for (f = 0; f < m->n_features; f++, p += 8) ss__put64(p, ss__bits(m->m2[f]));
-    return SS_OK;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
-SSDEF ss_result ss_moments_deserialize(const void *buf, size_t len, tp_pool *pool, ss_moments **out)
+SSDEF tp_result ss_moments_deserialize(tp_pool *pool, const void *buf, size_t len, ss_moments **out, tp_error *err)
 {
     const unsigned char *p = (const unsigned char *)buf;
+    ss_moments_desc d;
     uint64_t nf64;
     size_t nf, f, nc;
-    int policy;
-    ss_result r;
+    tp_result r;
     ss_moments *m;
-    if (out) *out = NULL;
-    if (!buf || !out) return SS_ERR_ARG;
-    if (len < SS__HEADER || memcmp(p, "SSM1", 4) != 0 || (ss__get64(p + 4) & 0xffffffffu) != 1) return SS_ERR_FORMAT;
-    policy = p[8];
+    if (!buf || !out) return tp_error_set(err, TP_ERR_ARG, "ss_moments_deserialize: buf or out is NULL");
+    *out = NULL;
+    if (len < SS__HEADER || memcmp(p, "SSM1", 4) != 0)
+        return tp_error_set(err, TP_ERR_FORMAT, "ss_moments_deserialize: not a serialized accumulator (no \"SSM1\" header)");
+    if ((ss__get64(p + 4) & 0xffffffffu) != 1)
+        return tp_error_set(err, TP_ERR_FORMAT, "ss_moments_deserialize: version %u, this build reads version 1",
+                            (unsigned)(ss__get64(p + 4) & 0xffffffffu));
     nf64 = ss__get64(p + 16);
-    if (policy > SS_NAN_SKIP || nf64 == 0 || nf64 > (uint64_t)((size_t)-1 / 32)) return SS_ERR_FORMAT;
-    nf = (size_t)nf64;
-    if (len != ss__state_bytes(nf, policy)) return SS_ERR_FORMAT;
-    if ((r = ss_moments_create(nf, policy, pool, &m)) != SS_OK) return r;
+    if (p[8] > SS_NAN_SKIP) return tp_error_set(err, TP_ERR_FORMAT, "ss_moments_deserialize: NaN policy %d is none", (int)p[8]);
+    if (nf64 == 0 || nf64 > (uint64_t)((size_t)-1 / 32))
+        return tp_error_set(err, TP_ERR_FORMAT, "ss_moments_deserialize: %llu features", (unsigned long long)nf64);
+    memset(&d, 0, sizeof d);
+    d.pool = pool;
+    d.nan_policy = (ss_nan_policy)p[8];
+    d.n_features = nf = (size_t)nf64;
+    if (len != ss__state_bytes(nf, d.nan_policy))
+        return tp_error_set(err, TP_ERR_FORMAT, "ss_moments_deserialize: %zu bytes, where %zu features take %zu", len, nf,
+                            ss__state_bytes(nf, d.nan_policy));
+    if ((r = ss_moments_create(&d, &m, err)) != TP_OK) return r;
     p += SS__HEADER;
-    nc = policy == SS_NAN_SKIP ? nf : 1;
+    nc = d.nan_policy == SS_NAN_SKIP ? nf : 1;
     for (f = 0; f < nc; f++, p += 8) {
         if (m->counts) m->counts[f] = ss__get64(p);
         else m->count = ss__get64(p);
@@ -612,7 +693,7 @@ SSDEF ss_result ss_moments_deserialize(const void *buf, size_t len, tp_pool *poo
     for (f = 0; f < nf; f++, p += 8) m->mean[f] = ss__double(ss__get64(p));
     for (f = 0; f < nf; f++, p += 8) m->m2[f] = ss__double(ss__get64(p));
     *out = m;
-    return SS_OK;
+    return TP_OK;
 }
 
 /* ---- >>statistics ----------------------------------------------------------------------------- */
@@ -698,20 +779,23 @@ static void ss__sift(size_t *idx, const double *p, size_t root, size_t n)
     }
 }
 
-SSDEF ss_result ss_bh_qvalues(const double *p, size_t n, double *q, tp_pool *pool)
+SSDEF tp_result ss_bh_qvalues(tp_pool *pool, const double *p, size_t n, double *q, tp_error *err)
 {
     size_t *idx, m = 0, i, bytes;
     tp_pool *own = NULL;
-    tp_result tr = TP_OK;
+    tp_error te;
+    tp_result r;
     double running = 1.0;
-    if (!n) return SS_OK;
-    if (!p || !q) return SS_ERR_ARG;
-    if (!tp_size_mul(n, sizeof(size_t), &bytes)) return SS_ERR_OVERFLOW;
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__from_tp(tr);
-    idx = (size_t *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr);
+    tp_error_clear(err);
+    if (!n) return TP_OK;
+    if (!p || !q) return tp_error_set(err, TP_ERR_ARG, "ss_bh_qvalues: p or q is NULL");
+    if (!tp_size_mul(n, sizeof(size_t), &bytes)) return tp_error_set(err, TP_ERR_OVERFLOW, "ss_bh_qvalues: %zu values overflow", n);
+    if (!pool && (r = tp_create(NULL, &own, &te)) != TP_OK) return tp_error_set(err, r, "ss_bh_qvalues: %s", te.message);
+    if (!pool) pool = own;
+    idx = (size_t *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &te);
     if (!idx) {
         if (own) tp_destroy(own);
-        return ss__from_tp(tr);
+        return tp_error_set(err, te.code, "ss_bh_qvalues: %s", te.message);
     }
     for (i = 0; i < n; i++) {
         if (p[i] == p[i]) idx[m++] = i;
@@ -731,26 +815,29 @@ SSDEF ss_result ss_bh_qvalues(const double *p, size_t n, double *q, tp_pool *poo
     }
     tp_free(pool, idx);
     if (own) tp_destroy(own);
-    return SS_OK;
+    return TP_OK;
 }
 
-SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out)
+SSDEF tp_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out, tp_error *err)
 {
     ss_finalize_opts o;
     size_t f;
+    int ddof_t;
     double nan = 0.0 / 0.0;
-    if (!m || !out) return SS_ERR_ARG;
+    if (!m || !out) return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: the accumulator or out is NULL");
     if (opts) o = *opts;
-    else {
-        memset(&o, 0, sizeof o);
-        o.ddof_t = 1;
-    }
-    if (o.ddof < 0 || o.ddof > 1 || o.ddof_t < 0 || o.ddof_t > 1 || (o.t_zero_se != SS_T_ZERO_SE_NAN && o.t_zero_se != SS_T_ZERO_SE_ZERO))
-        return SS_ERR_ARG;
-    if (out->q && !out->p) return SS_ERR_ARG;
+    else memset(&o, 0, sizeof o);
+    if (o.ddof < 0 || o.ddof > 1) return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: opts.ddof must be 0 or 1, got %d", o.ddof);
+    if (o.t_population != 0 && o.t_population != 1)
+        return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: opts.t_population must be 0 or 1, got %d", o.t_population);
+    if (o.t_zero_se != SS_T_ZERO_SE_NAN && o.t_zero_se != SS_T_ZERO_SE_ZERO)
+        return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: opts.t_zero_se must be SS_T_ZERO_SE_NAN or _ZERO, got %d",
+                            (int)o.t_zero_se);
+    if (out->q && !out->p) return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: q needs p (out->p is NULL)");
+    ddof_t = o.t_population ? 0 : 1;
     for (f = 0; f < m->n_features; f++) {
         double n = (double)(m->counts ? m->counts[f] : m->count), mean = n > 0 ? m->mean[f] : nan, m2 = m->m2[f];
-        double var = n > o.ddof ? m2 / (n - o.ddof) : nan, var_t = n > o.ddof_t ? m2 / (n - o.ddof_t) : nan;
+        double var = n > o.ddof ? m2 / (n - o.ddof) : nan, var_t = n > ddof_t ? m2 / (n - ddof_t) : nan;
         double se = sqrt(var_t / n), t = nan;
         if (n >= 2 && mean == mean && se == se) {
             if (se > 0) t = mean / se;
@@ -762,8 +849,9 @@ SSDEF ss_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
         if (out->t) out->t[f] = t;
         if (out->p) out->p[f] = n >= 2 ? ss_t_pvalue(t, n - 1) : nan;
     }
-    if (out->q) return ss_bh_qvalues(out->p, m->n_features, out->q, m->pool);
-    return SS_OK;
+    if (out->q) return ss_bh_qvalues(m->pool, out->p, m->n_features, out->q, err);
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 /* ---- >>seed correlation ------------------------------------------------------------------------ */
@@ -996,12 +1084,12 @@ static double ss__fisherf(float r, double z_inf)
 /* How a block's products become r and z and enter the accumulators (ss_lnm): per cell
    r = (product - the voxel's mean shift x the seed's sum) x the voxel's inverse norm (NaN for a
    dead seed or a constant voxel; ss__center_plain says why the shift), the NaN rule, z, then
-   Chan's update with one new value (w1 = 1/n, w2 = (n - 1)/n). In precision SS_F32 r and z are
-   formed in float, in SS_F64 in double; the accumulators are double. */
+   Chan's update with one new value (w1 = 1/n, w2 = (n - 1)/n). In precision TP_F32 r and z are
+   formed in float, in TP_F64 in double; the accumulators are double. */
 typedef struct ss__fold {
     double *mean_z, *m2_z, *mean_r, *m2_r; /* the row's first cell; mean_r NULL: no r accumulator */
-    const double *dm;                      /* the block's mean shifts (SS_F64) ... */
-    const float *dmf;                      /* ... or in float (SS_F32) */
+    const double *dm;                      /* the block's mean shifts (TP_F64) ... */
+    const float *dmf;                      /* ... or in float (TP_F32) */
     double sa, w1, w2, z_inf;              /* sa: the seed's sum */
     float saf;
     int as_zero, first; /* first: the accumulators are empty (mean = value, M2 = 0) */
@@ -1527,11 +1615,10 @@ static ss__kernels ss__pick_kernels(void)
     k.gemm32 = ss__gemm32_v16, k.gemm64 = ss__gemm64_v16, k.center = ss__center_v16, k.fold = ss__fold_v16;
     k.fold32 = ss__fold32_v16;
 #if defined(SS__X86_WIDE)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (tp_cpu_features() & TP_CPU_AVX512F) {
         k.gemm32 = ss__gemm32_avx512, k.gemm64 = ss__gemm64_avx512, k.center = ss__center_avx512, k.fold = ss__fold_avx512;
         k.fold32 = ss__fold32_avx512;
-    } else if (__builtin_cpu_supports("avx2")) {
+    } else if (tp_cpu_features() & TP_CPU_AVX2) {
         k.gemm32 = ss__gemm32_avx2, k.gemm64 = ss__gemm64_avx2, k.center = ss__center_avx2, k.fold = ss__fold_avx2;
         k.fold32 = ss__fold32_avx2;
     }
@@ -1548,9 +1635,9 @@ static ss__kernels ss__pick_kernels(void)
    norms and means (2 x B doubles, 2 x B floats), the products L x B). at: the parts' offsets. 0 when
    the sizes overflow. mark: a block laid out so, whose bytes after each part ASan is told to stop
    (TP_REDZONE); NULL only counts. */
-static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, int worker, size_t *at, char *mark)
+static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, tp_dtype precision, int worker, size_t *at, char *mark)
 {
-    size_t el = precision == SS_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
+    size_t el = precision == TP_F32 ? sizeof(float) : sizeof(double), blk = n_v < SS__BLOCK ? n_v : SS__BLOCK, total = 0, i;
     size_t sz[4] = {0, 0, 0, 0};
     if (!worker) {
         if (!tp_size_mul(L, n_t, &sz[0]) || !tp_size_mul(sz[0], el, &sz[0])) return 0;
@@ -1571,23 +1658,37 @@ static size_t ss__corr_bytes(size_t n_t, size_t n_v, size_t L, int precision, in
     return total;
 }
 
-SSDEF size_t ss_seedcorr_bytes(size_t n_t, size_t n_v, size_t n_seeds, int precision)
+/* ss_seedcorr's scratch: the shared part and one worker's; 0 when the sizes overflow */
+static size_t ss__seedcorr_bytes(size_t n_t, size_t n_v, size_t n_seeds, tp_dtype precision)
 {
     size_t a = ss__corr_bytes(n_t, n_v, n_seeds, precision, 0, NULL, NULL), b = ss__corr_bytes(n_t, n_v, n_seeds, precision, 1, NULL, NULL);
     return a && b && a + b > a ? a + b : 0;
 }
 
-static ss_result ss__fail(char *err, size_t cap, ss_result r, const char *what)
+SSDEF tp_result ss_seedcorr_estimate_bytes(size_t n_t, size_t n_v, size_t n_seeds, tp_dtype precision, size_t *bytes,
+                                           tp_error *err)
 {
-    if (err && cap) snprintf(err, cap, "stat_stream: %s", what);
-    return r;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!bytes) return tp_error_set(err, TP_ERR_ARG, "ss_seedcorr_estimate_bytes: bytes is NULL");
+    if ((r = tp_dtype_check(precision, "ss_seedcorr_estimate_bytes: precision", err)) != TP_OK) return r;
+    if (!n_t || !n_v || !n_seeds) return tp_error_set(err, TP_ERR_ARG, "ss_seedcorr_estimate_bytes: a size is zero");
+    if (!(*bytes = ss__seedcorr_bytes(n_t, n_v, n_seeds, precision)))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "ss_seedcorr_estimate_bytes: the sizes overflow");
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+static tp_result ss__fail(tp_error *err, tp_result r, const char *what)
+{
+    return tp_error_set(err, r, "%s", what);
 }
 
 /* One subject's correlation as the workers share it */
 typedef struct ss__corr {
     const float *ts;
     size_t n_t, n_v, ld, L;
-    int precision;
+    tp_dtype precision;
     char *shared; /* ss__corr_bytes(..., 0) */
     size_t at[4];
     ss__kernels k;
@@ -1609,27 +1710,27 @@ static ss__work ss__work_at(const ss__corr *c, char *mem)
     return w;
 }
 
-/* Checks the arguments shared by ss_seedcorr and ss_lnm; SS_OK or SS_ERR_ARG with a message */
-static ss_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, char *err, size_t errcap)
+/* Checks the arguments shared by ss_seedcorr and ss_lnm; TP_OK or TP_ERR_ARG with a message */
+static tp_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, tp_error *err)
 {
     size_t l, i;
     char msg[160];
     if (!seeds || !seeds->voxels || !seeds->offsets || !seeds->n_seeds || !n_v)
-        return ss__fail(err, errcap, SS_ERR_ARG, "NULL pointer or zero size");
-    if (n_t < 2) return ss__fail(err, errcap, SS_ERR_ARG, "fewer than 2 time points: no correlation");
+        return ss__fail(err, TP_ERR_ARG, "NULL pointer or zero size");
+    if (n_t < 2) return ss__fail(err, TP_ERR_ARG, "fewer than 2 time points: no correlation");
     for (l = 0; l < seeds->n_seeds; l++) {
         size_t a = seeds->offsets[l], b = seeds->offsets[l + 1];
         if ((l == 0 && a != 0) || b <= a) {
             snprintf(msg, sizeof msg, "seed %zu has no voxel (offsets must start at 0 and increase)", l);
-            return ss__fail(err, errcap, SS_ERR_ARG, msg);
+            return ss__fail(err, TP_ERR_ARG, msg);
         }
         for (i = a; i < b; i++)
             if (seeds->voxels[i] < 0 || (uint64_t)seeds->voxels[i] >= (uint64_t)n_v) {
                 snprintf(msg, sizeof msg, "seed %zu: voxel %lld is outside [0, %zu)", l, (long long)seeds->voxels[i], n_v);
-                return ss__fail(err, errcap, SS_ERR_ARG, msg);
+                return ss__fail(err, TP_ERR_ARG, msg);
             }
     }
-    return SS_OK;
+    return TP_OK;
 }
 
 #define SS__SEED_ROWS 8 /* rows per item of the seeds' phase */
@@ -1662,7 +1763,7 @@ static void ss__seed_rows(const ss__corr *c, const ss_seeds *seeds, size_t t0, s
    constant seed is flagged dead. */
 static void ss__seed_finish(const ss__corr *c, size_t l)
 {
-    size_t t, el = c->precision == SS_F32 ? sizeof(float) : sizeof(double);
+    size_t t, el = c->precision == TP_F32 ? sizeof(float) : sizeof(double);
     double *x = (double *)(void *)(c->shared + c->at[2]) + l * c->n_t, mean = 0, ss = 0, inv, sum = 0;
     void *dst = c->shared + c->at[0] + l * c->n_t * el;
     for (t = 0; t < c->n_t; t++) mean += x[t];
@@ -1673,7 +1774,7 @@ static void ss__seed_finish(const ss__corr *c, size_t l)
     }
     inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
     for (t = 0; t < c->n_t; t++) {
-        if (c->precision == SS_F32) sum += ((float *)dst)[t] = (float)(x[t] * inv);
+        if (c->precision == TP_F32) sum += ((float *)dst)[t] = (float)(x[t] * inv);
         else sum += ((double *)dst)[t] = x[t] * inv;
     }
     ((unsigned char *)c->shared + c->at[1])[l] = ss > 0;
@@ -1683,36 +1784,40 @@ static void ss__seed_finish(const ss__corr *c, size_t l)
 /* Voxels v0 .. v0 + nb - 1: centred, their inverse norms, the products with every seed */
 static void ss__corr_block(const ss__corr *c, const ss__work *w, size_t v0, size_t nb)
 {
-    c->k.center(c->ts + v0, c->n_t, c->ld, nb, w->blk, c->precision == SS_F32, w->inv, w->mean);
-    if (c->precision == SS_F32)
+    c->k.center(c->ts + v0, c->n_t, c->ld, nb, w->blk, c->precision == TP_F32, w->inv, w->mean);
+    if (c->precision == TP_F32)
         c->k.gemm32(c->L, nb, c->n_t, (const float *)(void *)(c->shared + c->at[0]), (const float *)w->blk, (float *)w->prod);
     else
         c->k.gemm64(c->L, nb, c->n_t, (const double *)(void *)(c->shared + c->at[0]), (const double *)w->blk, (double *)w->prod);
 }
 
-SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
-                            int precision, double *r, size_t ldr, char *err, size_t errcap)
+SSDEF tp_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
+                            tp_dtype precision, double *r, size_t ldr, tp_error *err)
 {
-    size_t bytes, shared, l, v0, el = precision == SS_F32 ? sizeof(float) : sizeof(double);
+    size_t bytes, shared, l, v0, el = precision == TP_F32 ? sizeof(float) : sizeof(double);
     tp_pool *own = NULL;
-    tp_result tr = TP_OK;
+    tp_error te;
     ss__corr c;
     ss__work w;
-    ss_result res;
-    if (err && errcap) err[0] = 0;
-    if (!ts || !r) return ss__fail(err, errcap, SS_ERR_ARG, "NULL pointer or zero size");
-    if ((res = ss__check_seeds(seeds, n_t, n_v, err, errcap)) != SS_OK) return res;
-    if (ld < n_v || ldr < n_v) return ss__fail(err, errcap, SS_ERR_ARG, "row strides must be >= n_v");
-    if (precision != SS_F32 && precision != SS_F64) return ss__fail(err, errcap, SS_ERR_ARG, "precision must be SS_F32 or SS_F64");
-    if (!(bytes = ss_seedcorr_bytes(n_t, n_v, seeds->n_seeds, precision)))
-        return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow");
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
+    tp_result res;
+    tp_error_clear(err);
+    if (!ts || !r) return ss__fail(err, TP_ERR_ARG, "ss_seedcorr: ts or r is NULL");
+    if ((res = ss__check_seeds(seeds, n_t, n_v, err)) != TP_OK) {
+        tp_error_prefix(err, "ss_seedcorr");
+        return res;
+    }
+    if (ld < n_v || ldr < n_v) return ss__fail(err, TP_ERR_ARG, "ss_seedcorr: the row strides ld and ldr must be >= n_v");
+    if ((res = tp_dtype_check(precision, "ss_seedcorr: precision", err)) != TP_OK) return res;
+    if (!(bytes = ss__seedcorr_bytes(n_t, n_v, seeds->n_seeds, precision)))
+        return ss__fail(err, TP_ERR_OVERFLOW, "ss_seedcorr: the sizes overflow");
+    if (!pool && (res = tp_create(NULL, &own, &te)) != TP_OK) return tp_error_set(err, res, "ss_seedcorr: %s", te.message);
+    if (!pool) pool = own;
     memset(&c, 0, sizeof c);
     c.ts = ts, c.n_t = n_t, c.n_v = n_v, c.ld = ld, c.L = seeds->n_seeds, c.precision = precision, c.k = ss__pick_kernels();
     shared = ss__corr_bytes(n_t, n_v, c.L, precision, 0, c.at, NULL);
-    if (!(c.shared = (char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &tr))) {
+    if (!(c.shared = (char *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &te))) {
         if (own) tp_destroy(own);
-        return ss__fail(err, errcap, ss__from_tp(tr), "no memory for the correlation's scratch");
+        return tp_error_set(err, te.code, "ss_seedcorr: %s", te.message);
     }
     ss__corr_bytes(n_t, n_v, c.L, precision, 0, NULL, c.shared);
     w = ss__work_at(&c, c.shared + shared);
@@ -1726,82 +1831,114 @@ SSDEF ss_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
             double *dst = r + l * ldr + v0, sa = ((const double *)(const void *)(c.shared + c.at[3]))[l];
             int live = ((const unsigned char *)c.shared + c.at[1])[l];
             for (j = 0; j < nb; j++) {
-                double v = precision == SS_F32 ? (double)((const float *)(const void *)p)[j] : ((const double *)(const void *)p)[j];
+                double v = precision == TP_F32 ? (double)((const float *)(const void *)p)[j] : ((const double *)(const void *)p)[j];
                 dst[j] = live ? (v - w.mean[j] * sa) * w.inv[j] : 0.0 / 0.0;
             }
         }
     }
     tp_free(pool, c.shared);
     if (own) tp_destroy(own);
-    return SS_OK;
+    return TP_OK;
 }
 
 /* ---- >>lnm pipeline ---------------------------------------------------------------------------- */
 
-static int ss__policy_nan(int policy) { return policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO; }
+static ss_nan_policy ss__policy_nan(ss_policy policy) { return policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO; }
 
 /* Bytes of one accumulator as ss_moments_create requests them */
-static size_t ss__moments_bytes(size_t nf, int policy)
-{
-    return (sizeof(ss_moments) + 63) / 64 * 64 + nf * (2 * sizeof(double) + (policy == SS_NAN_SKIP ? sizeof(uint64_t) : 0));
-}
+static size_t ss__moments_bytes(size_t nf, ss_nan_policy policy) { return ss__moments_head() + nf * ss__per_feature(policy); }
 
-static int ss__threads(const ss_lnm_desc *d)
+/* desc with its defaults resolved (precision, n_threads) */
+static ss_lnm_desc ss__lnm_resolve(const ss_lnm_desc *d)
 {
-#if defined(SS_NO_THREADS)
-    (void)d;
-    return 1;
-#else
-    return d->n_threads > 1 ? d->n_threads : 1;
-#endif
+    ss_lnm_desc r = *d;
+    if (!r.precision) r.precision = TP_F32;
+    r.n_threads = tp_thread_count(r.n_threads);
+    return r;
 }
 
 /* reading ahead needs a second worker and a second subject */
-static int ss__ahead(const ss_lnm_desc *d) { return d->read && d->read_ahead && ss__threads(d) > 1 && d->n_subjects > 1; }
+static int ss__ahead(const ss_lnm_desc *d) { return d->read && d->read_ahead && d->n_threads > 1 && d->n_subjects > 1; }
 
-SSDEF size_t ss_lnm_estimate_bytes(const ss_lnm_desc *d)
+/* The checks of ss_lnm on a resolved desc (and out), and the bytes it takes from the pool */
+static tp_result ss__lnm_check(const ss_lnm_desc *d, const ss_lnm_maps *out, size_t *total, tp_error *err)
 {
-    size_t lv, slab, acc, shared, worker, total;
-    if (!d || !d->seeds || !d->n_t || !d->n_v || !d->seeds->n_seeds || d->n_threads < 0) return 0;
+    size_t lv, slab, acc, shared, worker;
+    tp_result res;
+    if (!d->n_subjects || !d->n_t || !d->n_v)
+        return tp_error_set(err, TP_ERR_ARG, "desc.n_subjects, n_t and n_v must be >= 1, got %zu, %zu, %zu", d->n_subjects,
+                            d->n_t, d->n_v);
+    if (!d->read == !d->view) return ss__fail(err, TP_ERR_ARG, "give exactly one of desc.read and desc.view");
+    if (d->policy < SS_POLICY_STRICT || d->policy > SS_POLICY_LDK_SINGLE)
+        return tp_error_set(err, TP_ERR_ARG, "desc.policy must be one of SS_POLICY_*, got %d", (int)d->policy);
+    if (d->precision != TP_F32 && d->precision != TP_F64)
+        return tp_error_set(err, TP_ERR_ARG, "desc.precision must be TP_F32 or TP_F64 (0 = TP_F32), got %d", (int)d->precision);
+    if (!d->n_threads)
+        return tp_error_set(err, TP_ERR_ARG, "desc.n_threads must lie in 0 .. %d (0 = the usable CPUs)", TP_MAX_THREADS);
+    if (d->skip_avg_r && out && out->avg_r) return ss__fail(err, TP_ERR_ARG, "out->avg_r asked for with desc.skip_avg_r set");
+    if ((res = ss__check_seeds(d->seeds, d->n_t, d->n_v, err)) != TP_OK) return res;
     if (!tp_size_mul(d->seeds->n_seeds, d->n_v, &lv) || !tp_size_mul(d->n_t, d->n_v, &slab) ||
         !tp_size_mul(slab, sizeof(float), &slab) || lv > ((size_t)-1) / 64)
-        return 0;
+        return ss__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     shared = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 0, NULL, NULL);
     worker = ss__corr_bytes(d->n_t, d->n_v, d->seeds->n_seeds, d->precision, 1, NULL, NULL);
-    if (!shared || !worker || !tp_size_mul(worker, (size_t)ss__threads(d), &worker)) return 0;
+    if (!shared || !worker || !tp_size_mul(worker, (size_t)d->n_threads, &worker))
+        return ss__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     acc = (d->skip_avg_r ? 1 : 2) * ss__moments_bytes(lv, ss__policy_nan(d->policy));
-    if (ss__ahead(d) && !tp_size_mul(slab, 2, &slab)) return 0;
+    if (ss__ahead(d) && !tp_size_mul(slab, 2, &slab)) return ss__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     if (!d->read) slab = 0; /* subjects shown in place */
-    /* the slab(s), the accumulators, the correlation's shared and per-worker scratch */
-    if (!tp_size_add(slab, acc, &total) || !tp_size_add(total, shared, &total) || !tp_size_add(total, worker, &total)) return 0;
-    return total;
+    /* the slab(s), the accumulators, the correlation's shared and per-worker scratch, the team */
+    if (!tp_size_add(slab, acc, total) || !tp_size_add(*total, shared, total) || !tp_size_add(*total, worker, total) ||
+        !tp_size_add(*total, d->n_threads > 1 ? tp_team_bytes(d->n_threads) : 0, total))
+        return ss__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
+    return TP_OK;
 }
 
-SSDEF ss_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, int policy, const ss_lnm_maps *out)
+SSDEF tp_result ss_lnm_estimate_bytes(const ss_lnm_desc *desc, size_t *bytes, tp_error *err)
+{
+    ss_lnm_desc d;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!desc || !bytes) return tp_error_set(err, TP_ERR_ARG, "ss_lnm_estimate_bytes: desc or bytes is NULL");
+    if (desc->n_threads < 0 || desc->n_threads > TP_MAX_THREADS)
+        return tp_error_set(err, TP_ERR_ARG, "ss_lnm_estimate_bytes: desc.n_threads must lie in 0 .. %d, got %d", TP_MAX_THREADS,
+                            desc->n_threads);
+    d = ss__lnm_resolve(desc);
+    if ((r = ss__lnm_check(&d, NULL, bytes, err)) != TP_OK) tp_error_prefix(err, "ss_lnm_estimate_bytes");
+    else tp_error_clear(err);
+    return r;
+}
+
+SSDEF tp_result ss_lnm_finalize(const ss_moments *z, const ss_moments *r, ss_policy policy, const ss_lnm_maps *out,
+                                tp_error *err)
 {
     ss_maps m;
     ss_finalize_opts o;
     size_t i, nf;
-    ss_result res;
-    if (!z || !out || policy < SS_POLICY_STRICT || policy > SS_POLICY_LDK_SINGLE) return SS_ERR_ARG;
+    tp_result res;
+    if (!z || !out) return tp_error_set(err, TP_ERR_ARG, "ss_lnm_finalize: z or out is NULL");
+    if (policy < SS_POLICY_STRICT || policy > SS_POLICY_LDK_SINGLE)
+        return tp_error_set(err, TP_ERR_ARG, "ss_lnm_finalize: policy must be one of SS_POLICY_*, got %d", (int)policy);
     memset(&m, 0, sizeof m);
     memset(&o, 0, sizeof o);
-    o.ddof = o.ddof_t = policy == SS_POLICY_LDK ? 0 : 1;
+    o.ddof = policy == SS_POLICY_LDK ? 0 : 1;
+    o.t_population = policy == SS_POLICY_LDK;
     o.t_zero_se = policy == SS_POLICY_STRICT ? SS_T_ZERO_SE_NAN : SS_T_ZERO_SE_ZERO;
     m.mean = out->mean_z ? out->mean_z : out->mean_r;
     m.std = out->std_z;
     m.t = out->t;
     m.p = out->p;
-    if ((res = ss_moments_finalize(z, &o, &m)) != SS_OK) return res;
-    nf = ss_moments_features(z);
+    if ((res = ss_moments_finalize(z, &o, &m, err)) != TP_OK) return res;
+    nf = z->n_features;
     if (out->mean_r)
         for (i = 0; i < nf; i++) out->mean_r[i] = tanh(m.mean[i]);
     if (r && out->avg_r) {
         memset(&m, 0, sizeof m);
         m.mean = out->avg_r;
-        return ss_moments_finalize(r, NULL, &m);
+        return ss_moments_finalize(r, NULL, &m, err);
     }
-    return SS_OK;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 /* One subject inside ss_lnm: the correlation and the accumulators its blocks fold into. Its
@@ -1811,8 +1948,8 @@ typedef struct ss__read {  /* a subject read by a worker (read_ahead) */
     const ss_lnm_desc *d;
     size_t k;
     float *slab;
-    int rc;
-    char msg[200];
+    tp_result rc;
+    tp_error why;
 } ss__read;
 
 typedef struct ss__lnm_job {
@@ -1822,6 +1959,7 @@ typedef struct ss__lnm_job {
     ss__fold f;     /* the subject's weights and rules; the row pointers are set per block */
     int phase;
     ss__read *next; /* phase 1's item 0 reads the next subject into the other slab; NULL: none */
+    ss__work *work; /* each worker's scratch, by team worker */
 } ss__lnm_job;
 
 /* Block b of the subject: its r, z folded into every seed's cells for those voxels */
@@ -1841,301 +1979,168 @@ static void ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
         if (job->r) f.mean_r = job->r->mean + cell, f.m2_r = job->r->m2 + cell;
         if (!live[l])
             for (j = 0; j < nb; j++) ss__fold_cell(&f, j, 0.0 / 0.0);
-        else if (c->precision == SS_F32)
+        else if (c->precision == TP_F32)
             c->k.fold32(&f, (const float *)w->prod + l * nb, SS__INVF(w->mean, nb), 0, nb);
         else
             c->k.fold(&f, (const double *)w->prod + l * nb, w->inv, 0, nb);
     }
 }
 
-static int ss__read_subject(const ss_lnm_desc *d, size_t k, float *slab, char *msg, size_t cap)
+static tp_result ss__read_subject(const ss_lnm_desc *d, size_t k, float *slab, tp_error *why)
 {
-    msg[0] = 0;
-    return d->read(d->read_user, k, slab, msg, cap);
+    tp_error_clear(why);
+    return d->read(d->source_user, k, slab, why);
 }
 
-static ss_result ss__read_failed(const ss__read *r, char *err, size_t errcap)
+static tp_result ss__read_failed(const ss__read *r, tp_error *err)
 {
-    char full[260];
-    snprintf(full, sizeof full, "subject %zu: %s", r->k, r->msg[0] ? r->msg : "the reader failed");
-    return ss__fail(err, errcap, SS_ERR_IO, full);
+    return tp_error_set(err, r->rc, "subject %zu: %s", r->k, r->why.message[0] ? r->why.message : "the reader failed");
 }
 
-static void ss__lnm_item(const ss__lnm_job *job, const ss__work *w, size_t i)
+/* Item i of the job's phase, by team worker `worker` */
+static void ss__lnm_item(void *user, int worker, size_t i)
 {
+    ss__lnm_job *job = (ss__lnm_job *)user;
     ss__read *nx = job->next;
     if (job->phase == 0) {
         size_t t1 = (i + 1) * SS__SEED_ROWS < job->c.n_t ? (i + 1) * SS__SEED_ROWS : job->c.n_t;
         ss__seed_rows(&job->c, job->seeds, i * SS__SEED_ROWS, t1);
-    } else if (!nx) ss__lnm_block(job, w, i);
-    else if (i > 0) ss__lnm_block(job, w, i - 1);
-    else nx->rc = ss__read_subject(nx->d, nx->k, nx->slab, nx->msg, sizeof nx->msg);
+    } else if (!nx) ss__lnm_block(job, &job->work[worker], i);
+    else if (i > 0) ss__lnm_block(job, &job->work[worker], i - 1);
+    else nx->rc = ss__read_subject(nx->d, nx->k, nx->slab, &nx->why);
 }
 
-#if !defined(SS_NO_THREADS)
-#include <pthread.h>
-/* Workers over the items of one subject at a time; each cell is folded by one worker per
-   subject, subjects in order, so the maps do not depend on the number of workers. */
-/* Two phases a subject, each begun and ended by a wake-up: the waiting side first spins on the
-   word (~25,000 pauses, ~0.7 ms on this Zen 3) before it sleeps on the condition variable, which
-   took ~0.3 ms a subject to wake a worker on this VM (seeds' phase 2.2-2.6 -> 1.9-2.1 ms a subject,
-   a run ~4 % faster, two workers). The words are written under the mutex, atomically. */
-#if defined(__GNUC__)
-#define SS__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define SS__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define SS__ATOMIC_SUB(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
-#if defined(__x86_64__) || defined(__i386__)
-#define SS__PAUSE() __builtin_ia32_pause()
-#else
-#define SS__PAUSE() ((void)0)
-#endif
-#define SS__SPIN(cond)                                                                          \
-    do {                                                                                        \
-        int spin_;                                                                              \
-        for (spin_ = 0; spin_ < 25000 && (cond); spin_++) SS__PAUSE();                          \
-    } while (0)
-#else
-#define SS__ATOMIC_LOAD(p) (*(p))
-#define SS__ATOMIC_STORE(p, v) (*(p) = (v))
-#define SS__ATOMIC_SUB(p) (--*(p))
-#define SS__SPIN(cond) ((void)0)
-#endif
-typedef struct ss__team {
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    const ss__lnm_job *job;
-    ss__work *work;
-    size_t round, next, n_blocks;
-    int busy, quit;
-} ss__team;
-
-typedef struct ss__worker_arg {
-    ss__team *team;
-    int id;
-} ss__worker_arg;
-
-static void ss__team_blocks(ss__team *tm, int id)
+/* The items of the job's phase on the team (each cell folded by one worker per subject, subjects
+   in order: the maps do not depend on the number of workers) */
+static void ss__lnm_phase(ss__lnm_job *job, tp_team *team)
 {
-    for (;;) {
-        size_t b;
-        pthread_mutex_lock(&tm->mu);
-        b = tm->next < tm->n_blocks ? tm->next++ : tm->n_blocks;
-        pthread_mutex_unlock(&tm->mu);
-        if (b == tm->n_blocks) break;
-        ss__lnm_item(tm->job, &tm->work[id], b);
+    size_t n_items = job->phase == 0 ? (job->c.n_t + SS__SEED_ROWS - 1) / SS__SEED_ROWS
+                                     : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
+    tp_team_for(team, n_items, ss__lnm_item, job);
+}
+
+/* The subjects, one after the other, into the job's accumulators */
+static tp_result ss__lnm_subjects(const ss_lnm_desc *d, ss__lnm_job *job, tp_team *team, float **slabs, int ahead,
+                                  tp_error *err)
+{
+    ss__read next;
+    size_t k, l;
+    next.d = d, next.rc = TP_OK;
+    for (k = 0; k < d->n_subjects; k++) {
+        job->c.ts = slabs[k % 2];
+        if (d->view) {
+            next.k = k;
+            tp_error_clear(&next.why);
+            next.rc = (job->c.ts = d->view(d->source_user, k, &next.why)) == NULL ? TP_ERR_IO : TP_OK;
+            if (next.rc != TP_OK && next.why.code != TP_OK) next.rc = next.why.code;
+        } else if (k == 0 || !ahead)
+            next.k = k, next.rc = ss__read_subject(d, k, slabs[k % 2], &next.why);
+        if (next.rc != TP_OK) return ss__read_failed(&next, err);
+        next.k = k + 1, next.slab = slabs[(k + 1) % 2];
+        job->next = ahead && k + 1 < d->n_subjects ? &next : NULL;
+        job->f.first = k == 0;
+        job->f.w1 = 1.0 / (double)(k + 1);
+        job->f.w2 = (double)k / (double)(k + 1);
+        job->phase = 0;
+        ss__lnm_phase(job, team);
+        for (l = 0; l < job->c.L; l++) ss__seed_finish(&job->c, l);
+        job->phase = 1;
+        ss__lnm_phase(job, team);
+        job->z->count++;
+        if (job->r) job->r->count++;
+        if (next.rc != TP_OK) return ss__read_failed(&next, err);
+        if (d->progress && d->progress(d->user, (uint64_t)(k + 1), (uint64_t)d->n_subjects))
+            return tp_error_set(err, TP_ERR_CANCELLED, "cancelled by the progress callback after %zu of %zu subjects", k + 1,
+                                d->n_subjects);
     }
-    pthread_mutex_lock(&tm->mu);
-    if (SS__ATOMIC_SUB(&tm->busy) == 0) pthread_cond_broadcast(&tm->done);
-    pthread_mutex_unlock(&tm->mu);
+    return TP_OK;
 }
 
-static void *ss__worker(void *p)
+static tp_result ss__lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_state *state, tp_error *err)
 {
-    ss__worker_arg *a = (ss__worker_arg *)p;
-    ss__team *tm = a->team;
-    size_t seen = 0;
-    for (;;) {
-        SS__SPIN(SS__ATOMIC_LOAD(&tm->round) == seen);
-        pthread_mutex_lock(&tm->mu);
-        while (tm->round == seen && !tm->quit) pthread_cond_wait(&tm->go, &tm->mu);
-        seen = tm->round;
-        if (tm->quit) {
-            pthread_mutex_unlock(&tm->mu);
-            return NULL;
-        }
-        pthread_mutex_unlock(&tm->mu);
-        ss__team_blocks(tm, a->id);
-    }
-}
-#endif
-
-/* The items of the job's phase, by n workers (worker 0 is the caller) */
-static void ss__lnm_phase(const ss__lnm_job *job, ss__work *work, void *team, int n)
-{
-    size_t b, n_blocks = job->phase == 0 ? (job->c.n_t + SS__SEED_ROWS - 1) / SS__SEED_ROWS
-                                         : (job->c.n_v + SS__BLOCK - 1) / SS__BLOCK + (job->next != NULL);
-#if !defined(SS_NO_THREADS)
-    ss__team *tm = (ss__team *)team;
-    if (n > 1) {
-        pthread_mutex_lock(&tm->mu);
-        tm->job = job, tm->next = 0, tm->n_blocks = n_blocks;
-        SS__ATOMIC_STORE(&tm->busy, n);
-        SS__ATOMIC_STORE(&tm->round, tm->round + 1);
-        pthread_cond_broadcast(&tm->go);
-        pthread_mutex_unlock(&tm->mu);
-        ss__team_blocks(tm, 0);
-        SS__SPIN(SS__ATOMIC_LOAD(&tm->busy) != 0);
-        pthread_mutex_lock(&tm->mu);
-        while (tm->busy) pthread_cond_wait(&tm->done, &tm->mu);
-        pthread_mutex_unlock(&tm->mu);
-        return;
-    }
-#endif
-    (void)team, (void)n;
-    for (b = 0; b < n_blocks; b++) ss__lnm_item(job, &work[0], b);
-}
-
-/* Starts n - 1 workers (fewer when the system refuses threads: the run then uses those it got) */
-static int ss__team_start(void *team, void *threads, void *args, ss__work *work, int n)
-{
-#if !defined(SS_NO_THREADS)
-    ss__team *tm = (ss__team *)team;
-    pthread_t *th = (pthread_t *)threads;
-    ss__worker_arg *a = (ss__worker_arg *)args;
-    int i;
-    memset(tm, 0, sizeof *tm);
-    tm->work = work;
-    if (n < 2) return 1;
-    pthread_mutex_init(&tm->mu, NULL);
-    pthread_cond_init(&tm->go, NULL);
-    pthread_cond_init(&tm->done, NULL);
-    for (i = 1; i < n; i++) {
-        a[i].team = tm, a[i].id = i;
-        if (pthread_create(&th[i], NULL, ss__worker, &a[i]) != 0) break;
-    }
-    return i;
-#else
-    (void)team, (void)threads, (void)args, (void)work, (void)n;
-    return 1;
-#endif
-}
-
-static void ss__team_stop(void *team, void *threads, int n)
-{
-#if !defined(SS_NO_THREADS)
-    ss__team *tm = (ss__team *)team;
-    pthread_t *th = (pthread_t *)threads;
-    int i;
-    if (n < 2) return;
-    pthread_mutex_lock(&tm->mu);
-    tm->quit = 1;
-    pthread_cond_broadcast(&tm->go);
-    pthread_mutex_unlock(&tm->mu);
-    for (i = 1; i < n; i++) pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&tm->mu);
-    pthread_cond_destroy(&tm->go);
-    pthread_cond_destroy(&tm->done);
-#else
-    (void)team, (void)threads, (void)n;
-#endif
-}
-
-SSDEF ss_result ss_lnm(const ss_lnm_desc *d, const ss_lnm_maps *out, ss_lnm_state *state, char *err, size_t errcap)
-{
-    enum { MAX_WORKERS = 64 };
+    ss_lnm_desc d;
     tp_pool *pool, *own = NULL;
-    tp_result tr = TP_OK;
+    tp_team *team = NULL;
+    tp_error te;
     ss_moments *zacc = NULL, *racc = NULL;
+    ss_moments_desc md;
     float *slab = NULL, *slabs[2];
     char *scratch = NULL;
-    size_t L, lv, k, l, shared, per, slab_bytes;
-    int i, n = 1, ahead;
+    size_t L, shared, per, slab_bytes, total;
+    int i, n, ahead;
     ss__lnm_job job;
-    ss__read next;
-    ss__work work[MAX_WORKERS];
-#if !defined(SS_NO_THREADS)
-    ss__team team;
-    pthread_t threads[MAX_WORKERS];
-    ss__worker_arg args[MAX_WORKERS];
-#else
-    char team, threads, args;
-#endif
-    ss_result res = SS_OK;
-    if (err && errcap) err[0] = 0;
-    if (state) state->z = state->r = NULL;
-    if (!d || (!out && !state) || !d->seeds || !d->n_subjects)
-        return ss__fail(err, errcap, SS_ERR_ARG, "NULL desc, maps or seeds, or no subjects");
-    if (!d->read == !d->view) return ss__fail(err, errcap, SS_ERR_ARG, "give exactly one of read and view");
-    if (d->policy < SS_POLICY_STRICT || d->policy > SS_POLICY_LDK_SINGLE) return ss__fail(err, errcap, SS_ERR_ARG, "policy must be one of SS_POLICY_*");
-    if (d->precision != SS_F32 && d->precision != SS_F64) return ss__fail(err, errcap, SS_ERR_ARG, "precision must be SS_F32 or SS_F64");
-    if (d->n_threads < 0 || d->n_threads > MAX_WORKERS) return ss__fail(err, errcap, SS_ERR_ARG, "n_threads must be 0 .. 64");
-    if (d->skip_avg_r && out && out->avg_r) return ss__fail(err, errcap, SS_ERR_ARG, "avg_r asked for with skip_avg_r set");
-    if ((res = ss__check_seeds(d->seeds, d->n_t, d->n_v, err, errcap)) != SS_OK) return res;
-    if (!ss_lnm_estimate_bytes(d)) return ss__fail(err, errcap, SS_ERR_OVERFLOW, "the sizes overflow");
-    L = d->seeds->n_seeds;
-    lv = L * d->n_v;
+    ss__work work[TP_MAX_THREADS];
+    tp_result res;
+    if (!desc || (!out && !state)) return ss__fail(err, TP_ERR_ARG, "desc is NULL, or both out and state are");
+    if (desc->n_threads < 0 || desc->n_threads > TP_MAX_THREADS)
+        return tp_error_set(err, TP_ERR_ARG, "desc.n_threads must lie in 0 .. %d (0 = the usable CPUs), got %d", TP_MAX_THREADS,
+                            desc->n_threads);
+    d = ss__lnm_resolve(desc);
+    if ((res = ss__lnm_check(&d, out, &total, err)) != TP_OK) return res;
+    L = d.seeds->n_seeds;
     memset(&job, 0, sizeof job);
-    job.c.n_t = d->n_t, job.c.n_v = d->n_v, job.c.ld = d->n_v, job.c.L = L, job.c.precision = d->precision;
+    job.c.n_t = d.n_t, job.c.n_v = d.n_v, job.c.ld = d.n_v, job.c.L = L, job.c.precision = d.precision;
     job.c.k = ss__pick_kernels();
-    job.seeds = d->seeds;
-    job.f.as_zero = ss__policy_nan(d->policy) == SS_NAN_AS_ZERO;
-    job.f.z_inf = d->policy == SS_POLICY_STRICT ? 0.0 : d->policy == SS_POLICY_LDK_SINGLE ? 10.0 : 3.0;
-    shared = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, job.c.at, NULL);
-    per = ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 1, NULL, NULL);
-    n = ss__threads(d);
-    ahead = ss__ahead(d);
-    slab_bytes = d->n_t * d->n_v * sizeof(float);
-    pool = d->pool;
-    if (!pool && !(pool = own = tp_create(NULL, &tr))) return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
-    if (d->read) slab = (float *)tp_alloc_at(pool, (ahead ? 2 : 1) * slab_bytes, 0, __FILE__, __LINE__, &tr);
-    scratch = slab || d->view ? (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &tr) : NULL;
-    if ((d->read && !slab) || !scratch) {
-        res = ss__fail(err, errcap, ss__from_tp(tr), "no memory for a subject and the correlation's scratch");
-        goto done;
-    }
-    slabs[0] = slab, slabs[1] = ahead ? slab + d->n_t * d->n_v : slab;
+    job.seeds = d.seeds;
+    job.work = work;
+    job.f.as_zero = ss__policy_nan(d.policy) == SS_NAN_AS_ZERO;
+    job.f.z_inf = d.policy == SS_POLICY_STRICT ? 0.0 : d.policy == SS_POLICY_LDK_SINGLE ? 10.0 : 3.0;
+    shared = ss__corr_bytes(d.n_t, d.n_v, L, d.precision, 0, job.c.at, NULL);
+    per = ss__corr_bytes(d.n_t, d.n_v, L, d.precision, 1, NULL, NULL);
+    n = d.n_threads;
+    ahead = ss__ahead(&d);
+    slab_bytes = d.n_t * d.n_v * sizeof(float);
+    if (!(pool = d.pool) && (res = tp_create(NULL, &own, &te)) != TP_OK) return ss__fail(err, res, te.message);
+    if (!pool) pool = own;
+    if (!d.log.fn) d.log = tp_get_desc(pool).log;
+    if (d.read && !(slab = (float *)tp_alloc_at(pool, (ahead ? 2 : 1) * slab_bytes, 0, __FILE__, __LINE__, &te))) goto fail_te;
+    if (!(scratch = (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &te))) goto fail_te;
+    slabs[0] = slab, slabs[1] = ahead ? slab + d.n_t * d.n_v : slab;
     job.c.shared = scratch;
-    ss__corr_bytes(d->n_t, d->n_v, L, d->precision, 0, NULL, scratch);
+    ss__corr_bytes(d.n_t, d.n_v, L, d.precision, 0, NULL, scratch);
     for (i = 0; i < n; i++) work[i] = ss__work_at(&job.c, scratch + shared + (size_t)i * per);
     /* states handed to the caller must outlive a private pool: they then get their own */
-    if ((res = ss_moments_create(lv, ss__policy_nan(d->policy), own && state ? NULL : pool, &zacc)) != SS_OK ||
-        (!d->skip_avg_r && (res = ss_moments_create(lv, ss__policy_nan(d->policy), own && state ? NULL : pool, &racc)) != SS_OK)) {
-        ss__fail(err, errcap, res, "no memory for the accumulators");
+    memset(&md, 0, sizeof md);
+    md.pool = own && state ? NULL : pool;
+    md.n_features = L * d.n_v;
+    md.nan_policy = ss__policy_nan(d.policy);
+    if ((res = ss_moments_create(&md, &zacc, err)) != TP_OK || (!d.skip_avg_r && (res = ss_moments_create(&md, &racc, err)) != TP_OK))
         goto done;
-    }
     job.z = zacc, job.r = racc;
-    n = ss__team_start(&team, &threads, &args, work, n);
-    next.d = d, next.rc = 0;
-    for (k = 0; k < d->n_subjects; k++) {
-        job.c.ts = slabs[k % 2];
-        if (d->view) {
-            next.k = k, next.msg[0] = 0;
-            next.rc = (job.c.ts = d->view(d->read_user, k, next.msg, sizeof next.msg)) == NULL;
-        } else if (k == 0 || !ahead)
-            next.k = k, next.rc = ss__read_subject(d, k, slabs[k % 2], next.msg, sizeof next.msg);
-        if (next.rc != 0) {
-            res = ss__read_failed(&next, err, errcap);
-            break;
-        }
-        next.k = k + 1, next.slab = slabs[(k + 1) % 2];
-        job.next = ahead && k + 1 < d->n_subjects ? &next : NULL;
-        job.f.first = k == 0;
-        job.f.w1 = 1.0 / (double)(k + 1);
-        job.f.w2 = (double)k / (double)(k + 1);
-        job.phase = 0;
-        ss__lnm_phase(&job, work, &team, n);
-        for (l = 0; l < job.c.L; l++) ss__seed_finish(&job.c, l);
-        job.phase = 1;
-        ss__lnm_phase(&job, work, &team, n);
-        zacc->count++;
-        if (racc) racc->count++;
-        if (next.rc != 0) {
-            res = ss__read_failed(&next, err, errcap);
-            break;
-        }
-        if (d->progress && d->progress(d->progress_user, k + 1, d->n_subjects)) {
-            res = ss__fail(err, errcap, SS_ERR_CANCELLED, "cancelled by the progress callback");
-            break;
-        }
+    if (n > 1) {
+        tp_team_desc td;
+        memset(&td, 0, sizeof td);
+        td.n_threads = n, td.pool = pool, td.log = d.log;
+        if ((res = tp_team_create(&td, &team, &te)) != TP_OK) goto fail_te;
     }
-    ss__team_stop(&team, &threads, n);
-    if (res != SS_OK) goto done;
-    if (out && (res = ss_lnm_finalize(zacc, racc, d->policy, out)) != SS_OK) {
-        ss__fail(err, errcap, res, "cannot finalize the maps");
-        goto done;
-    }
+    if (out && out->info) out->info->n_workers = tp_team_size(team), out->info->bytes = total;
+    if ((res = ss__lnm_subjects(&d, &job, team, slabs, ahead, err)) != TP_OK) goto done;
+    if (out && (res = ss_lnm_finalize(zacc, racc, d.policy, out, err)) != TP_OK) goto done;
     if (state) {
         state->z = zacc;
         state->r = racc;
         zacc = racc = NULL;
     }
+    goto done;
+fail_te:
+    res = ss__fail(err, te.code, te.message);
 done:
+    tp_team_destroy(team);
     ss_moments_destroy(racc);
     ss_moments_destroy(zacc);
     tp_free(pool, scratch);
     tp_free(pool, slab);
     if (own) tp_destroy(own);
     return res;
+}
+
+SSDEF tp_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_state *state, tp_error *err)
+{
+    tp_result r;
+    if (state) state->z = state->r = NULL;
+    tp_error_clear(err);
+    if ((r = ss__lnm(desc, out, state, err)) != TP_OK) tp_error_prefix(err, "ss_lnm");
+    return r;
 }
 
 /* ---- >>hdf5 source ----------------------------------------------------------------------------- */
@@ -2177,20 +2182,20 @@ static void ss__h5_unmute(const ss__h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->
 static int ss__by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The .h5 files of a directory, sorted, or path itself; names malloc'd into *names */
-static ss_result ss__h5_list(const char *path, char ***names, size_t *n, char *err, size_t errcap)
+static tp_result ss__h5_list(const char *path, char ***names, size_t *n, tp_error *err)
 {
     DIR *dir = opendir(path);
     struct dirent *e;
     char msg[512];
     *n = 0;
     *names = (char **)calloc(SS__H5_MAX_FILES, sizeof(char *));
-    if (!*names) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory for the file list");
+    if (!*names) return ss__fail(err, TP_ERR_NOMEM, "no memory for the file list");
     if (!dir) {
         (*names)[0] = (char *)malloc(strlen(path) + 1);
-        if (!(*names)[0]) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory for the file list");
+        if (!(*names)[0]) return ss__fail(err, TP_ERR_NOMEM, "no memory for the file list");
         strcpy((*names)[0], path);
         *n = 1;
-        return SS_OK;
+        return TP_OK;
     }
     while ((e = readdir(dir)) != NULL) {
         size_t len = strlen(e->d_name);
@@ -2204,21 +2209,21 @@ static ss_result ss__h5_list(const char *path, char ***names, size_t *n, char *e
     closedir(dir);
     if (!*n) {
         snprintf(msg, sizeof msg, "%s: no .h5 file in this directory", path);
-        return ss__fail(err, errcap, SS_ERR_IO, msg);
+        return ss__fail(err, TP_ERR_IO, msg);
     }
     qsort(*names, *n, sizeof(char *), ss__by_name);
-    return SS_OK;
+    return TP_OK;
 }
 
 /* dims of /timeseries in an open file, checked: rank 3, a floating-point type */
-static ss_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, char *err, size_t errcap)
+static tp_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, tp_error *err)
 {
     char msg[600];
     hid_t d = H5Dopen2(f, "/timeseries", H5P_DEFAULT), s, t;
     int rank, is_float;
     if (d < 0) {
         snprintf(msg, sizeof msg, "%s: no dataset /timeseries", name);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
     s = H5Dget_space(d);
     t = H5Dget_type(d);
@@ -2230,17 +2235,17 @@ static ss_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, char *er
     H5Dclose(d);
     if (rank != 3) {
         snprintf(msg, sizeof msg, "%s: /timeseries has rank %d, want 3 (subjects, time points, voxels)", name, rank);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
     if (!is_float) {
         snprintf(msg, sizeof msg, "%s: /timeseries is not floating-point", name);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
-    return SS_OK;
+    return TP_OK;
 }
 
 /* mask indices (3, V) or (V, 3), affine and mask_shape of the first file */
-static ss_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, char *err, size_t errcap)
+static tp_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, tp_error *err)
 {
     char msg[600];
     hid_t d = H5Dopen2(f, "/mask_indices", H5P_DEFAULT), s, a;
@@ -2249,7 +2254,7 @@ static ss_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, char *err,
     int ok;
     if (d < 0) {
         snprintf(msg, sizeof msg, "%s: no dataset /mask_indices", name);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
     s = H5Dget_space(d);
     ok = H5Sget_simple_extent_ndims(s) == 2 && H5Sget_simple_extent_dims(s, dims, NULL) == 2 &&
@@ -2259,11 +2264,11 @@ static ss_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, char *err,
     H5Dclose(d);
     if (!ok) {
         snprintf(msg, sizeof msg, "%s: /mask_indices must be (3, %zu) or (%zu, 3) integers", name, n, n);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
     if (dims[0] == n && n != 3) { /* (V, 3) -> (3, V) */
         int64_t *tmp = (int64_t *)malloc(3 * n * sizeof(int64_t));
-        if (!tmp) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory for the mask");
+        if (!tmp) return ss__fail(err, TP_ERR_NOMEM, "no memory for the mask");
         for (v = 0; v < n; v++) {
             tmp[v] = c->mask[3 * v];
             tmp[n + v] = c->mask[3 * v + 1];
@@ -2277,16 +2282,16 @@ static ss_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, char *err,
     if (d >= 0) H5Dclose(d);
     if (!ok) {
         snprintf(msg, sizeof msg, "%s: no readable /mask_affine (4 x 4 float64)", name);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
     a = H5Aopen(f, "mask_shape", H5P_DEFAULT);
     ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, c->shape) >= 0;
     if (a >= 0) H5Aclose(a);
     if (!ok) {
         snprintf(msg, sizeof msg, "%s: no readable attribute mask_shape (3 integers)", name);
-        return ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+        return ss__fail(err, TP_ERR_FORMAT, msg);
     }
-    return SS_OK;
+    return TP_OK;
 }
 
 /* Where /timeseries' bytes start in the file when they can be mapped as they are: contiguous,
@@ -2324,7 +2329,7 @@ static uint64_t ss__h5_mappable(hid_t f, const char *path, size_t n_subj, size_t
     return ok ? (uint64_t)at : 0;
 }
 
-SSDEF void ss_h5_close(ss_h5 *c)
+SSDEF void ss_h5_destroy(ss_h5 *c)
 {
     size_t i;
     ss__h5_quiet q;
@@ -2345,70 +2350,79 @@ SSDEF void ss_h5_close(ss_h5 *c)
     free(c);
 }
 
-SSDEF ss_result ss_h5_open(const char *path, tp_pool *pool, ss_h5 **out, char *err, size_t errcap)
+static tp_result ss__h5_create(const ss_h5_desc *desc, ss_h5 **out, tp_error *err)
 {
     ss_h5 *c;
     ss__h5_quiet q;
-    ss_result r = SS_OK;
-    tp_result tr = TP_OK;
+    tp_result r = TP_OK;
+    tp_error te = {TP_OK, {0}};
+    const char *path;
     size_t i;
     char msg[700];
-    if (err && errcap) err[0] = 0;
+    tp_error_clear(err);
     if (out) *out = NULL;
-    if (!path || !out) return ss__fail(err, errcap, SS_ERR_ARG, "path or out is NULL");
+    if (!desc || !desc->path || !out) return ss__fail(err, TP_ERR_ARG, "desc, desc->path or out is NULL");
+    path = desc->path;
     c = (ss_h5 *)calloc(1, sizeof *c);
-    if (!c) return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory");
+    if (!c) return ss__fail(err, TP_ERR_NOMEM, "no memory");
     c->file = c->data = -1;
     c->fd = -1;
-    if (!(c->pool = pool) && !(c->pool = c->own_pool = tp_create(NULL, &tr))) {
+    if (!(c->pool = desc->pool) && (tp_create(NULL, &c->own_pool, &te) != TP_OK || !(c->pool = c->own_pool))) {
         free(c);
-        return ss__fail(err, errcap, ss__from_tp(tr), "no memory for a pool");
+        return ss__fail(err, te.code, te.message);
     }
-    if ((r = ss__h5_list(path, &c->paths, &c->n_files, err, errcap)) != SS_OK) {
+    if ((r = ss__h5_list(path, &c->paths, &c->n_files, err)) != TP_OK) {
         if (!c->n_files) c->n_files = SS__H5_MAX_FILES; /* free what was listed */
-        ss_h5_close(c);
+        ss_h5_destroy(c);
         return r;
     }
     c->first = (size_t *)calloc(c->n_files + 1, sizeof(size_t));
     c->at = (uint64_t *)calloc(c->n_files, sizeof(uint64_t));
     if (!c->first || !c->at) {
-        ss_h5_close(c);
-        return ss__fail(err, errcap, SS_ERR_NOMEM, "no memory");
+        ss_h5_destroy(c);
+        return ss__fail(err, TP_ERR_NOMEM, "no memory");
     }
     ss__h5_mute(&q);
-    for (i = 0; i < c->n_files && r == SS_OK; i++) {
+    for (i = 0; i < c->n_files && r == TP_OK; i++) {
         hsize_t dims[3];
         hid_t f = H5Fopen(c->paths[i], H5F_ACC_RDONLY, H5P_DEFAULT);
         if (f < 0) {
             snprintf(msg, sizeof msg, "%s: cannot open as HDF5", c->paths[i]);
-            r = ss__fail(err, errcap, SS_ERR_IO, msg);
+            r = ss__fail(err, TP_ERR_IO, msg);
             break;
         }
-        if ((r = ss__h5_shape(f, c->paths[i], dims, err, errcap)) == SS_OK) {
+        if ((r = ss__h5_shape(f, c->paths[i], dims, err)) == TP_OK) {
             if (i == 0) {
                 c->n_t = (size_t)dims[1];
                 c->n_v = (size_t)dims[2];
-                c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * (c->n_v ? c->n_v : 1) * sizeof(int64_t), 0, __FILE__, __LINE__, &tr);
-                if (!c->mask) r = ss__fail(err, errcap, ss__from_tp(tr), "no memory for the mask");
-                else r = ss__h5_geometry(c, f, c->paths[i], err, errcap);
+                c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * (c->n_v ? c->n_v : 1) * sizeof(int64_t), 0, __FILE__, __LINE__, &te);
+                if (!c->mask) r = ss__fail(err, te.code, "no memory for the mask");
+                else r = ss__h5_geometry(c, f, c->paths[i], err);
             } else if ((size_t)dims[1] != c->n_t || (size_t)dims[2] != c->n_v) {
                 snprintf(msg, sizeof msg, "%s: %llu time points x %llu voxels, but %s has %zu x %zu", c->paths[i],
                          (unsigned long long)dims[1], (unsigned long long)dims[2], c->paths[0], c->n_t, c->n_v);
-                r = ss__fail(err, errcap, SS_ERR_FORMAT, msg);
+                r = ss__fail(err, TP_ERR_FORMAT, msg);
             }
             c->first[i + 1] = c->first[i] + (size_t)dims[0];
-            if (r == SS_OK) c->at[i] = ss__h5_mappable(f, c->paths[i], (size_t)dims[0], c->n_t, c->n_v);
+            if (r == TP_OK) c->at[i] = ss__h5_mappable(f, c->paths[i], (size_t)dims[0], c->n_t, c->n_v);
         }
         H5Fclose(f);
     }
     ss__h5_unmute(&q);
-    if (r != SS_OK) {
-        ss_h5_close(c);
+    if (r != TP_OK) {
+        ss_h5_destroy(c);
         return r;
     }
     c->n_subjects = c->first[c->n_files];
     *out = c;
-    return SS_OK;
+    return TP_OK;
+}
+
+SSDEF tp_result ss_h5_create(const ss_h5_desc *desc, ss_h5 **out, tp_error *err)
+{
+    tp_result r = ss__h5_create(desc, out, err);
+    if (r != TP_OK) tp_error_prefix(err, "ss_h5_create");
+    return r;
 }
 
 SSDEF size_t ss_h5_subjects(const ss_h5 *c) { return c ? c->n_subjects : 0; }
@@ -2418,7 +2432,7 @@ SSDEF const int64_t *ss_h5_mask_indices(const ss_h5 *c) { return c ? c->mask : N
 SSDEF const double *ss_h5_affine(const ss_h5 *c) { return c ? c->affine : NULL; }
 SSDEF const int64_t *ss_h5_mask_shape(const ss_h5 *c) { return c ? c->shape : NULL; }
 
-SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+SSDEF tp_result ss_h5_read(void *user, size_t k, float *ts, tp_error *err)
 {
     ss_h5 *c = (ss_h5 *)user;
     ss__h5_quiet q;
@@ -2426,10 +2440,8 @@ SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap)
     hsize_t start[3], count[3];
     hid_t fs, ms;
     int ok;
-    if (!c || !ts || k >= c->n_subjects) {
-        if (err && errcap) snprintf(err, errcap, "no subject %zu", k);
-        return 1;
-    }
+    if (!c || !ts || k >= c->n_subjects)
+        return tp_error_set(err, TP_ERR_ARG, "ss_h5_read: no subject %zu (of %zu)", k, c ? c->n_subjects : 0);
     while (c->first[fi + 1] <= k) fi++;
     ss__h5_mute(&q);
     if (c->file < 0 || c->open_index != fi) {
@@ -2452,8 +2464,10 @@ SSDEF int ss_h5_read(void *user, size_t k, float *ts, char *err, size_t errcap)
     if (fs >= 0) H5Sclose(fs);
     H5Sclose(ms);
     ss__h5_unmute(&q);
-    if (!ok && err && errcap) snprintf(err, errcap, "%s: cannot read subject %zu of this file", c->paths[fi], (size_t)start[0]);
-    return !ok;
+    if (!ok)
+        return tp_error_set(err, TP_ERR_IO, "ss_h5_read: %s: cannot read subject %zu of this file", c->paths[fi], (size_t)start[0]);
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 SSDEF int ss_h5_mapped(const ss_h5 *c)
@@ -2465,14 +2479,14 @@ SSDEF int ss_h5_mapped(const ss_h5 *c)
     return 1;
 }
 
-SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap)
+SSDEF const float *ss_h5_view(void *user, size_t k, tp_error *err)
 {
     ss_h5 *c = (ss_h5 *)user;
     size_t fi = 0, bytes, page = (size_t)sysconf(_SC_PAGESIZE);
     uint64_t pos, base;
-    tp_result tr = TP_OK;
+    tp_error te = {TP_OK, {0}};
     if (!c || k >= c->n_subjects) {
-        if (err && errcap) snprintf(err, errcap, "no subject %zu", k);
+        tp_error_set(err, TP_ERR_ARG, "ss_h5_view: no subject %zu (of %zu)", k, c ? c->n_subjects : 0);
         return NULL;
     }
     while (c->first[fi + 1] <= k) fi++;
@@ -2480,17 +2494,17 @@ SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap)
     if (c->map) munmap(c->map, c->map_len);
     c->map = NULL;
     if (!c->at[fi]) { /* read into the buffer */
-        if (!c->buf && !(c->buf = (float *)tp_alloc_at(c->pool, bytes, 0, __FILE__, __LINE__, &tr))) {
-            if (err && errcap) snprintf(err, errcap, "no memory for a subject (%zu bytes)", bytes);
+        if (!c->buf && !(c->buf = (float *)tp_alloc_at(c->pool, bytes, 0, __FILE__, __LINE__, &te))) {
+            tp_error_set(err, te.code, "ss_h5_view: a subject's buffer (%zu bytes): %s", bytes, te.message);
             return NULL;
         }
-        return ss_h5_read(c, k, c->buf, err, errcap) ? NULL : c->buf;
+        return ss_h5_read(c, k, c->buf, err) != TP_OK ? NULL : c->buf;
     }
     if (c->fd < 0 || c->fd_index != fi) {
         if (c->fd >= 0) close(c->fd);
         c->fd = open(c->paths[fi], O_RDONLY), c->fd_index = fi;
         if (c->fd < 0) {
-            if (err && errcap) snprintf(err, errcap, "%s: cannot open to map", c->paths[fi]);
+            tp_error_set(err, TP_ERR_IO, "ss_h5_view: %s: cannot open to map", c->paths[fi]);
             return NULL;
         }
     }
@@ -2500,7 +2514,7 @@ SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap)
     c->map = mmap(NULL, c->map_len, PROT_READ, MAP_SHARED, c->fd, (off_t)base);
     if (c->map == MAP_FAILED) {
         c->map = NULL;
-        if (err && errcap) snprintf(err, errcap, "%s: cannot map subject %zu of this file", c->paths[fi], k - c->first[fi]);
+        tp_error_set(err, TP_ERR_IO, "ss_h5_view: %s: cannot map subject %zu of this file", c->paths[fi], k - c->first[fi]);
         return NULL;
     }
 #if defined(MADV_HUGEPAGE)
@@ -2509,9 +2523,34 @@ SSDEF const float *ss_h5_view(void *user, size_t k, char *err, size_t errcap)
 #if defined(POSIX_FADV_WILLNEED)
     if (k + 1 < c->first[fi + 1]) posix_fadvise(c->fd, (off_t)(pos + bytes), (off_t)bytes, POSIX_FADV_WILLNEED);
 #endif
+    tp_error_clear(err);
     return (const float *)(const void *)((const char *)c->map + (pos - base));
 }
 #endif
+
+SSDEF const char *ss_build_info(void)
+{
+#if defined(STAT_STREAM_USE_CBLAS)
+#define SS__CBLAS " cblas"
+#else
+#define SS__CBLAS ""
+#endif
+#if defined(STAT_STREAM_USE_HDF5)
+#define SS__HDF5 " hdf5"
+#else
+#define SS__HDF5 ""
+#endif
+#if defined(SS__X86_WIDE)
+    unsigned f = tp_cpu_features();
+    if (f & TP_CPU_AVX512F) return "stat_stream 1.0.0 avx512" SS__CBLAS SS__HDF5;
+    if (f & TP_CPU_AVX2) return "stat_stream 1.0.0 avx2" SS__CBLAS SS__HDF5;
+#endif
+#if defined(SS__VECTOR)
+    return "stat_stream 1.0.0 vector" SS__CBLAS SS__HDF5;
+#else
+    return "stat_stream 1.0.0 plain" SS__CBLAS SS__HDF5;
+#endif
+}
 
 #endif /* STAT_STREAM_IMPLEMENTATION */
 

@@ -1,41 +1,61 @@
-/* tensorpool.h 0.1.0 - a pool allocator for numeric buffers that come back - MIT license (end of file)
+/* tensorpool.h 1.0.0 - pool allocator for numeric buffers, and the runtime of the membound collection - MIT license (end of file)
 
    Do this:
        #define TENSORPOOL_IMPLEMENTATION
    before you include this file in *one* C or C++ file to create the implementation.
 
+   QUICK START (compiles as C99 and as C++)
+       #define TENSORPOOL_IMPLEMENTATION
+       #include "tensorpool.h"
+       #include <stdio.h>
+
+       int main(void)
+       {
+           tp_desc desc = TP_DEFAULTS;           // every zero field means its default
+           tp_pool *pool = NULL;
+           tp_error err;
+           float *x;
+           desc.budget_bytes = (size_t)1 << 30;  // past 1 GiB, allocations fail cleanly
+           if (tp_create(&desc, &pool, &err) != TP_OK) {
+               fprintf(stderr, "%s\n", err.message);
+               return 1;
+           }
+           x = (float *)tp_alloc(pool, 1000000 * sizeof(float)); // 64-byte aligned, or NULL
+           if (x) x[0] = 1.0f;
+           tp_free(pool, x);                     // its pages stay for the next tp_alloc
+           printf("peak %zu bytes\n", tp_get_stats(pool).peak_live);
+           tp_destroy(pool);
+           return 0;
+       }
+
    CONTENTS
-       1. Why            5. Statistics and frames      9. Costs and thread safety
-       2. Quick start    6. Budget, AUTO and spill    10. What it does NOT do
-       3. Options        7. Errors and debugging      11. API
-       4. Memory model   8. Allocator hooks
+       1. Compile-time options     5. Budget, AUTO and spill     9. CPUs and CPU features
+       2. Memory model             6. Errors and logging        10. Allocator hooks
+       3. Statistics and frames    7. Debugging                 11. Costs and thread safety
+       4. The collection's runtime 8. Threads: the team         12. What it does NOT do
 
-   1. WHY
-   Numeric codes allocate the same large buffers again and again. On Linux every fresh large
-   allocation is an mmap whose pages fault in on first touch (about 2 us per 4 KiB page on the
-   machine this was written on: 33 ms to touch a fresh 64 MiB buffer, 0.5 ms to touch it again),
-   and when memory runs out the process is OOM-killed instead of degrading. tensorpool keeps freed
-   buffers (and their already-faulted pages) for reuse, never holds more than the program once
-   needed at one time, refuses cleanly when a budget would be exceeded, and can back huge buffers
-   with a disk file instead of failing.
+   Numeric codes allocate the same large buffers again and again; every fresh large allocation is
+   an mmap whose pages fault in on first touch, and when memory runs out the process is OOM-killed
+   instead of degrading. tensorpool keeps freed buffers (and their already-faulted pages) for
+   reuse, never holds more than the program once needed at one time, refuses cleanly when a budget
+   would be exceeded, and can back huge buffers with a disk file instead of failing. It is also the
+   runtime that stat_stream.h, prom2d.h and pacgpu.h share: one result type, one error record, one
+   element type, one progress callback, one thread team, one CPU-feature probe.
 
-   2. QUICK START
-       tp_pool *pool = tp_create(NULL, NULL);           // defaults: unlimited, thread-safe
-       float *x = (float *)tp_alloc(pool, n * sizeof(float));   // 64-byte aligned, or NULL
-       ...
-       tp_free(pool, x);                                // the pages stay for the next tp_alloc
-       tp_destroy(pool);
-
-   3. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
-       TP_NO_THREADS     impl     no locking: one thread per pool (embedded, single-threaded codes)
+   1. COMPILE-TIME OPTIONS (define before including; "impl" = only where the implementation is built)
+       TP_NO_THREADS     impl     no locking and no threads: one thread per pool, teams of one
        TP_DEBUG          global   debug checks on by default (desc.debug), and tp_alloc & co. record
                                   __FILE__/__LINE__ for the leak report; per TU, no layout change
        TP_ASSERT(x)      impl     internal consistency asserts (default: none)
        TP_STATIC         global   make every function static (private copy per TU)
        TP_NO_MMAP        impl     never map memory directly: every block comes from malloc/hooks
        TPDEF             global   linkage of the public functions (default: extern)
+       TP_THREAD_CREATE(thread, fn, arg)  impl  how the team starts a thread [pthread_create(thread,
+                                  NULL, fn, arg)]; tests define it to make a start fail
+       TP_CPU_FEATURES_MASK impl  features tp_cpu_features may report [all]; 0 makes every header of
+                                  the collection take its plain C kernels (tests, bisecting)
 
-   4. MEMORY MODEL
+   2. MEMORY MODEL
    - Every block is 64-byte aligned and carries a 64-byte header just before it.
    - Small blocks (below 256 KiB) are rounded up to size classes, four per power of two (64, 80,
      96, 112, 128, 160, ...), so a block wastes less than 25 % of the request; freed blocks wait on
@@ -43,23 +63,42 @@
    - Large blocks are page-rounded private anonymous maps. Freed large blocks become "chunks" of
      already-faulted pages. A request is served by the best-fitting chunk (split when the rest is
      at least a quarter of the block, capped at 1 MiB, or 64 KiB; a shorter rest stays with the
-     block); on Linux, when no single chunk is large enough, the pages of several chunks
-     are moved with mremap into one new contiguous range, so only the part the cache cannot cover
-     is fresh memory. Moving 64 MiB of pages costs ~0.05-0.1 ms against ~33 ms to fault them anew.
+     block); on Linux, when no single chunk is large enough, the pages of several chunks are moved
+     with mremap into one new contiguous range, so only the part the cache cannot cover is fresh
+     memory (moving pages costs a small fraction of faulting them anew).
    - High-water rule: the pool keeps cached bytes <= max(4 MiB, (highest live bytes ever) - (live
      bytes now)), so live + cached never exceeds what the program itself once held at one time by
      more than 4 MiB. On top of that, desc.max_cached_bytes caps the cache absolutely, and the
      budget caps live + cached.
    - Contents of a reused block are undefined (tp_alloc_zeroed / TP_ZERO for zeros).
 
-   5. STATISTICS AND FRAMES
+   3. STATISTICS AND FRAMES
    tp_get_stats: counts (allocs = hits + misses; failures are counted apart), bytes live / cached /
    reserved (live + cached = reserved) / spilled, their peaks, OS maps and unmaps. A hit is an
    allocation served wholly from the cache; a miss needed fresh memory (bytes_fresh counts it).
    tp_mark / tp_release_to free every block allocated after the mark (in reverse order), e.g. all
    temporaries of a phase. Blocks allocated after the mark by other threads are freed too.
 
-   6. BUDGET, AUTO AND SPILL
+   4. THE COLLECTION'S RUNTIME (what every header of membound shares, written once here)
+   - Results: every fallible function returns tp_result (0 = TP_OK, negative = an error) and takes
+     an optional tp_error * as its LAST argument (section 6).
+   - Objects: x_create(const x_desc *desc, x **out, tp_error *err) and x_destroy(x *); desc NULL
+     is the zero desc. Every field of every desc or options struct is zero by default and means
+     its default then, written in brackets beside it; x_get_desc reads the resolved values back.
+     TP_DEFAULTS zero-initialises a desc in C and in C++ alike (`x_desc d = TP_DEFAULTS;`).
+   - Memory: desc.pool (NULL = a private pool), or a pool as the FIRST argument of functions that
+     take no desc; x_estimate_bytes(desc, sizes..., &bytes, err) says beforehand what an operation
+     takes from it (the measured peak lies within [90 %, 100 %] of it).
+   - Element type: tp_dtype, TP_F32 or TP_F64; 0 is invalid (TP_ERR_ARG), so an unset field never
+     silently means a type.
+   - Progress: tp_progress_fn, called with work done and total; non-zero cancels the operation
+     (TP_ERR_CANCELLED, no leak; each header says what partial output remains).
+   - Threads: desc.n_threads (0 = the CPUs this process may use, section 9; 1 = the calling thread
+     only), run by the team of section 8. Results never depend on the thread count.
+   - Fallbacks (fewer threads than asked, a smaller chunk) are never silent: they go to the log
+     (section 6) and to the object's info.
+
+   5. BUDGET, AUTO AND SPILL
    budget_bytes caps live + cached bytes in memory (spilled bytes are on disk and not counted).
    TP_BUDGET_AUTO takes budget_fraction (default 0.8) of what this process may still use: the
    smallest of MemAvailable and every cgroup (v2 or v1) limit on the way to the root, less that
@@ -72,10 +111,15 @@
    shared; disk blocks are reserved up front (posix_fallocate where available) so a full disk
    fails the allocation instead of raising SIGBUS later. TP_SPILL forces a spill.
 
-   7. ERRORS AND DEBUGGING
-   Functions return tp_result (0 = TP_OK, negative = error) or NULL plus the result through an
-   optional out-parameter; tp_last_error copies the latest failure's message. Nothing is printed:
-   install desc.log to receive messages (failures, warnings, leak reports).
+   6. ERRORS AND LOGGING
+   tp_error {code, message[256]}: the message names the argument, file or step that failed and
+   what to do; a NULL tp_error * is allowed everywhere. Nothing is stored for later: no "last
+   error" in a pool or an object. tp_alloc returns NULL on failure; tp_alloc_at gives the reason.
+   Nothing is printed: a tp_logger {fn, user} in a desc receives errors, warnings (fallbacks, leak
+   reports) and notes; in the other headers a zero logger means the pool's. tp_error_set and
+   tp_log format messages for the headers of the collection and for callers alike.
+
+   7. DEBUGGING
    desc.debug (or TP_DEBUG): freed blocks are poisoned with 0xDD and checked when reused (a write
    after free is reported), every tp_free is looked up (double free -> TP_ERR_DOUBLE_FREE, pointer
    from elsewhere -> TP_ERR_FOREIGN, nothing freed), and tp_destroy reports each leaked block with
@@ -88,29 +132,48 @@
    returns the request itself. TP_POISON and TP_UNPOISON let a caller that carves one block into
    regions mark the gaps between them (no-ops without ASan).
 
-   8. ALLOCATOR HOOKS
+   8. THREADS: THE TEAM
+   A tp_team is the calling thread plus n_threads - 1 workers, started once and parked between
+   jobs. tp_team_for(team, n_items, fn, user) calls fn(user, worker, item) for every item, each
+   item once, items taken in increasing order by whichever worker is free, and returns when all
+   are done. Inside fn, tp_team_ordered_begin/end(team, item) make a section run in item order
+   (e.g. handing results out in time order), and tp_team_lock/unlock one at a time. A parked
+   worker spins briefly before it sleeps, so jobs that follow each other within a millisecond
+   start without a wake-up. A worker thread that cannot start is reported to the logger and the
+   team runs with those it has (tp_team_size); a team never fails for that. Builds with
+   TP_NO_THREADS, or without POSIX threads, have teams of one.
+
+   9. CPUS AND CPU FEATURES
+   tp_thread_count(0) is the number of CPUs this process may use: the smallest of the online
+   CPUs, this process's affinity mask (/proc/self/status) and every cgroup CPU quota on the way to
+   the root (cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us, rounded up), so a SLURM
+   job or a container with 2 CPUs gets 2 workers; tp_query_cpus reports the numbers.
+   tp_cpu_features says which vector extensions the CPU has (x86: AVX2, AVX-512F); the headers of
+   the collection pick their kernels with it, and every variant gives the plain C code's bits.
+
+   10. ALLOCATOR HOOKS
    desc.allocator = {alloc, free, user}: all or none (tp_create fails with TP_ERR_ARG otherwise).
    With hooks every byte the pool holds, its own bookkeeping included, comes from them (no direct
    mmap), so they also serve to inject failures in tests. free receives the size given to alloc.
 
-   9. COSTS AND THREAD SAFETY
-   All functions taking a pool are thread-safe unless TP_NO_THREADS or desc.single_thread; one
-   short spin lock per call. Measured on a 2-core Xeon VM (bench/RESULTS.md): a small-block
-   tp_alloc + tp_free pair that hits the cache takes ~40 ns (~24 ns in a single_thread pool, whose
-   calls take no lock); two threads hammering one pool take ~600 ns a pair, because the lock and
-   the counters bounce between the cores: give each thread its own single_thread pool for
-   thread-private temporaries. Large-block hit: O(chunks <= 64), no system call. A miss: malloc,
-   or mmap plus mremap calls, with the lock held (spill: file creation and block reservation
-   too). tp_free: O(1) (plus munmap when the cache must shrink). Page faults happen in the caller
-   when it touches fresh memory, never under the lock. tp_trim, tp_destroy: O(cached blocks).
-   tp_get_stats: O(1). tp_create and tp_destroy of a pool must not race with other calls on it.
+   11. COSTS AND THREAD SAFETY
+   All functions taking a pool are thread-safe unless TP_NO_THREADS or desc.single_thread. The hit
+   path (a cached block, a free into the cache) takes one short spin lock and never makes a system
+   call; a miss, a spill or a cache trim decides under the lock and makes its system calls (mmap,
+   mremap, munmap, malloc, free, file creation) after releasing it, so other threads never wait on
+   the kernel. Several threads hammering one pool contend on that lock and its counters: give
+   each thread its own single_thread pool for thread-private temporaries (bench/RESULTS.md has
+   the figures). Large-block hit: O(chunks <= 64). tp_free: O(1). Page faults happen in the
+   caller when it touches fresh memory. tp_trim, tp_destroy: O(cached blocks). tp_get_stats:
+   O(1). tp_create and tp_destroy of a pool must not race with other calls on it. A team is used
+   by one thread at a time (its owner); tp_team_for must not be called from inside one of its
+   own items.
 
-   10. WHAT IT DOES NOT DO
+   12. WHAT IT DOES NOT DO
    No realloc, no per-thread caches inside one pool (use a single_thread pool per thread), no NUMA
    placement, no explicit huge pages (only the transparent-huge-page advice), no Windows
-   VirtualAlloc path (there it falls back to malloc and has no spill).
-
-   11. API: see the declarations below; each states its contract.
+   VirtualAlloc path (there it falls back to malloc and has no spill), no work stealing or nested
+   parallelism in teams.
 */
 #ifndef TENSORPOOL_H
 #define TENSORPOOL_H
@@ -118,8 +181,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_VERSION_MAJOR 0
-#define TP_VERSION_MINOR 1
+#define TP_VERSION_MAJOR 1
+#define TP_VERSION_MINOR 0
 #define TP_VERSION_PATCH 0
 
 #ifndef TPDEF
@@ -132,21 +195,89 @@
 #endif
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define TP_PRINTF(fmt, args)
+#endif
+
+/* Zero-initialises a desc or options struct in C and C++ alike: `tp_desc d = TP_DEFAULTS;`
+   (C++ warns on `= {0}` under -Wextra; C99 has no `= {}`). */
+#ifdef __cplusplus
+#define TP_DEFAULTS {}
+#else
+#define TP_DEFAULTS {0}
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* ---- >>results and errors (section 6) ------------------------------------------------------- */
+
+/* The result of every fallible function of the collection. */
 typedef enum tp_result {
     TP_OK = 0,
-    TP_ERR_ARG = -1,         /* a bad argument (NULL pool, conflicting options, ...) */
-    TP_ERR_OVERFLOW = -2,    /* a size computation overflowed */
-    TP_ERR_NOMEM = -3,       /* the system or the allocator hook refused memory */
-    TP_ERR_BUDGET = -4,      /* the live bytes would exceed the budget (and no spill applied) */
-    TP_ERR_IO = -5,          /* spill file could not be created, sized or mapped */
-    TP_ERR_DOUBLE_FREE = -6, /* tp_free of a block already freed */
-    TP_ERR_FOREIGN = -7,     /* tp_free of a pointer this pool never returned */
-    TP_ERR_UNSUPPORTED = -8  /* the feature is not available in this build or platform */
+    TP_ERR_ARG = -1,          /* a bad argument: the message names it */
+    TP_ERR_OVERFLOW = -2,     /* a size computation overflowed */
+    TP_ERR_NOMEM = -3,        /* the system (or an allocator hook) refused memory */
+    TP_ERR_BUDGET = -4,       /* the memory would exceed the pool's budget (and no spill applied) */
+    TP_ERR_IO = -5,           /* a file (or /proc, /sys, a spill file) could not be read, written or mapped */
+    TP_ERR_FORMAT = -6,       /* a file or a serialized state is malformed: the message names the field */
+    TP_ERR_CANCELLED = -7,    /* a progress or result callback asked to stop */
+    TP_ERR_THREAD = -8,       /* a thread, lock or condition could not be created and nothing could run */
+    TP_ERR_DEVICE = -9,       /* no accelerator, or one of its calls failed: the message says which */
+    TP_ERR_UNSUPPORTED = -10, /* the feature is not in this build or on this platform */
+    TP_ERR_DOUBLE_FREE = -11, /* tp_free of a block already freed */
+    TP_ERR_FOREIGN = -12,     /* tp_free of a pointer this pool never returned */
+    TP_RESULT__FORCE_INT = 0x7fffffff /* reserved: keeps every public enum of the collection
+                                         int-sized, so that a wrong value is well-defined in C++ */
 } tp_result;
+
+#define TP_ERROR_MESSAGE 256
+
+/* Where a function says why it failed; every function takes it last and accepts NULL. On
+   success code is TP_OK and message empty. */
+typedef struct tp_error {
+    tp_result code;
+    char message[TP_ERROR_MESSAGE];
+} tp_error;
+
+/* Stores code and the printf-formatted message (truncated to fit) into err, if err is not NULL;
+   returns code, so that `return tp_error_set(err, TP_ERR_ARG, "...");` reads as it does. */
+TPDEF tp_result tp_error_set(tp_error *err, tp_result code, const char *fmt, ...) TP_PRINTF(3, 4);
+/* err = {TP_OK, ""} (NULL: nothing). */
+TPDEF void tp_error_clear(tp_error *err);
+/* Puts "prefix: " before the message of an err that holds an error (NULL or TP_OK: nothing), so
+   that a message made deep inside names the public function it came out of. */
+TPDEF void tp_error_prefix(tp_error *err, const char *prefix);
+/* A short English name of the code ("over the memory budget"). */
+TPDEF const char *tp_result_string(tp_result result);
+
+typedef enum tp_log_level { TP_LOG_ERROR = 0, TP_LOG_WARN = 1, TP_LOG_INFO = 2, TP_LOG__FORCE_INT = 0x7fffffff } tp_log_level;
+typedef void (*tp_log_fn)(void *user, tp_log_level level, const char *message);
+/* A log callback and its user pointer; zero = silent (in other headers: the pool's). */
+typedef struct tp_logger {
+    tp_log_fn fn;
+    void *user;
+} tp_logger;
+/* Formats a message and hands it to log->fn, if there is one (log may be NULL). */
+TPDEF void tp_log(const tp_logger *log, tp_log_level level, const char *fmt, ...) TP_PRINTF(3, 4);
+
+/* ---- >>element type and progress (section 4) -------------------------------------------------- */
+
+/* The element type of every array argument of the collection; 0 is invalid. */
+typedef enum tp_dtype { TP_F32 = 1, TP_F64 = 2, TP_DTYPE__FORCE_INT = 0x7fffffff } tp_dtype;
+/* Bytes of one element: 4, 8, or 0 for a value that is not a tp_dtype. */
+TPDEF size_t tp_dtype_size(tp_dtype dtype);
+/* TP_OK for TP_F32 or TP_F64, else TP_ERR_ARG with a message naming `what` (e.g. "pac_run: x"). */
+TPDEF tp_result tp_dtype_check(tp_dtype dtype, const char *what, tp_error *err);
+
+/* Called as work advances (done of total, in the operation's own unit); return non-zero to cancel
+   (the operation then returns TP_ERR_CANCELLED). */
+typedef int (*tp_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* ---- >>pool ----------------------------------------------------------------------------------- */
 
 #define TP_BUDGET_AUTO ((size_t)-1)
 
@@ -177,9 +308,6 @@ typedef enum tp_result {
 /* Flags for tp_alloc_flags / tp_alloc_at. */
 enum { TP_ZERO = 1u, TP_SPILL = 2u, TP_NO_SPILL = 4u };
 
-enum { TP_LOG_ERROR = 0, TP_LOG_WARN = 1, TP_LOG_INFO = 2 };
-typedef void (*tp_log_fn)(void *user, int level, const char *message);
-
 typedef struct tp_allocator {
     void *(*alloc)(size_t bytes, void *user); /* may return any alignment; NULL = failure */
     void (*free)(void *ptr, size_t bytes, void *user);
@@ -198,8 +326,7 @@ typedef struct tp_desc {
     int huge_pages;          /* 1 = ask for transparent huge pages on page blocks >= 4 MiB, -1 = never [1] */
     int single_thread;       /* 1 = the caller promises one thread at a time: no locking [0] */
     tp_allocator allocator;  /* hooks, all or none [malloc/free and mmap] */
-    tp_log_fn log;           /* receives errors, warnings, leak reports [NULL = silent] */
-    void *log_user;
+    tp_logger log;           /* receives errors, warnings, leak reports [silent] */
 } tp_desc;
 
 typedef struct tp_stats {
@@ -209,7 +336,7 @@ typedef struct tp_stats {
     uint64_t frees;
     uint64_t failures;     /* refused allocations (budget, memory, I/O, arguments) */
     uint64_t spills;       /* allocations backed by a spill file */
-    uint64_t os_maps;      /* mmap/mremap/malloc calls that obtained memory */
+    uint64_t os_maps;      /* mmap/malloc calls that obtained memory */
     uint64_t os_unmaps;    /* munmap/free calls that returned memory */
     uint64_t bytes_fresh;  /* total bytes newly obtained from the system (faults to come) */
     double hit_rate;       /* hits / allocs (0 when no allocs) */
@@ -236,25 +363,27 @@ typedef struct tp_memory_info {
 
 typedef struct tp_pool tp_pool;
 
-/* Creates a pool. desc may be NULL (all defaults). On failure returns NULL and, when result is
-   not NULL, the reason (TP_ERR_ARG for half-set hooks or a negative/over-1 budget_fraction,
-   TP_ERR_NOMEM, TP_ERR_IO when TP_BUDGET_AUTO cannot read any memory figure). */
-TPDEF tp_pool *tp_create(const tp_desc *desc, tp_result *result);
+/* Creates a pool into *out (NULL on failure). desc NULL = all defaults. TP_ERR_ARG (out NULL,
+   half-set hooks, a budget_fraction outside [0, 1]), TP_ERR_NOMEM, TP_ERR_IO (TP_BUDGET_AUTO
+   could read no memory figure). */
+TPDEF tp_result tp_create(const tp_desc *desc, tp_pool **out, tp_error *err);
 /* Frees everything the pool holds, live blocks included (reported as leaks in debug mode). */
 TPDEF void tp_destroy(tp_pool *pool);
 
-/* 64-byte aligned block of at least `bytes` (0 is allowed and gives a unique block), or NULL.
-   tp_alloc_zeroed fills its first `bytes` with zeros. Thread-safe. */
+/* 64-byte aligned block of at least `bytes` (0 is allowed and gives a unique block), or NULL
+   (the reason goes to the pool's logger; tp_alloc_at gives it to you). tp_alloc_zeroed zeroes
+   the first `bytes`. Thread-safe. */
 TPDEF void *tp_alloc(tp_pool *pool, size_t bytes);
 TPDEF void *tp_alloc_zeroed(tp_pool *pool, size_t bytes);
 /* flags: TP_ZERO, TP_SPILL (back with a spill file now), TP_NO_SPILL (never spill this one). */
 TPDEF void *tp_alloc_flags(tp_pool *pool, size_t bytes, unsigned flags);
-/* The full form: file/line (may be NULL/0) label the block for the leak report; *result (may be
-   NULL) receives TP_OK or the reason of a NULL return. */
-TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line,
-                        tp_result *result);
+/* The full form: file/line (may be NULL/0) label the block for the leak report; on a NULL
+   return *err says why: TP_ERR_ARG (pool NULL, TP_SPILL without spill_dir), TP_ERR_OVERFLOW,
+   TP_ERR_NOMEM, TP_ERR_BUDGET, TP_ERR_IO (a spill file), TP_ERR_UNSUPPORTED (spill without mmap). */
+TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err);
 /* Returns a block to the pool; NULL is a no-op returning TP_OK. TP_ERR_DOUBLE_FREE or
-   TP_ERR_FOREIGN (nothing is freed then) when the checks of section 7 catch a bad pointer. */
+   TP_ERR_FOREIGN (nothing is freed then, the logger says where) when the checks of section 7
+   catch a bad pointer. Like free(), it takes no tp_error: a bad pointer is a bug to log. */
 TPDEF tp_result tp_free(tp_pool *pool, void *ptr);
 /* Usable size of a live block (>= the request; the request itself under AddressSanitizer,
    section 7), 0 for NULL. */
@@ -262,7 +391,7 @@ TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr);
 
 /* Gives every cached byte back to the OS; returns how many bytes were released. */
 TPDEF size_t tp_trim(tp_pool *pool);
-/* A consistent snapshot of the counters (section 5), taken under the lock. */
+/* A consistent snapshot of the counters (section 3), taken under the lock. */
 TPDEF tp_stats tp_get_stats(tp_pool *pool);
 /* Sets every peak to the current value, to measure the peak of one phase. */
 TPDEF void tp_reset_peak(tp_pool *pool);
@@ -272,31 +401,80 @@ TPDEF tp_desc tp_get_desc(const tp_pool *pool);
 
 /* Marks the current point in the allocation order, for tp_release_to. */
 TPDEF tp_frame tp_mark(tp_pool *pool);
-/* Frees all live blocks allocated after `mark`; returns TP_OK or TP_ERR_ARG. */
-TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark);
+/* Frees all live blocks allocated after `mark`. TP_ERR_ARG for a NULL pool or a mark from the
+   future. */
+TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark, tp_error *err);
 
 /* Calls fn for every live block (oldest first) under the pool lock: do not call the pool from fn.
    Returns the number of live blocks. fn may be NULL (just count). */
 typedef void (*tp_block_fn)(void *user, const void *ptr, size_t bytes, const char *file, int line);
 TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user);
 
-/* Copies the message of the latest failure into buf (NUL-terminated, truncated to cap) and
-   returns its code (TP_OK and "" when nothing failed yet). With several threads it is whichever
-   failed last; tp_alloc_at's result and the log callback are exact. */
-TPDEF tp_result tp_last_error(tp_pool *pool, char *buf, size_t cap);
-TPDEF const char *tp_result_string(tp_result result);
+/* How much memory this process may use (section 5). root is the file-system root to read proc/
+   and sys/ under (NULL = "/"; tests point it at a fake tree). TP_ERR_IO if nothing was readable. */
+TPDEF tp_result tp_query_memory(tp_memory_info *info, const char *root, tp_error *err);
 
-/* How much memory this process may use. root is the file-system root to read proc/ and sys/
-   under (NULL = "/"; tests point it at a fake tree). Returns TP_ERR_IO if nothing was readable. */
-TPDEF tp_result tp_query_memory(tp_memory_info *info, const char *root);
-
-/* "tensorpool 0.1.0 threads mmap mremap spill" - what this build uses. */
+/* "tensorpool 1.0.0 threads(spinlock) mmap mremap spill" - what this build uses. */
 TPDEF const char *tp_build_info(void);
 
 /* Overflow-checked size arithmetic for callers (every header of the collection uses these):
    return 1 and store the result, or return 0 (and store 0) on overflow. */
 TPDEF int tp_size_mul(size_t a, size_t b, size_t *out);
 TPDEF int tp_size_add(size_t a, size_t b, size_t *out);
+
+/* ---- >>CPUs and threads (sections 8, 9) ------------------------------------------------------- */
+
+enum { TP_MAX_THREADS = 64 };
+
+typedef struct tp_cpu_info {
+    int online;            /* CPUs online (sysconf), 0 if unknown */
+    int affinity;          /* CPUs in this process's affinity mask (/proc/self/status), 0 if unknown */
+    double cgroup_quota;   /* CPUs' worth of time the tightest cgroup quota allows, 0 = no quota */
+    int usable;            /* the smallest of the three (a quota rounded up), at least 1 */
+} tp_cpu_info;
+
+/* The CPUs this process may use (section 9); root as for tp_query_memory. Always fills info
+   (usable >= 1); TP_ERR_IO when no figure at all could be read (usable is then 1). */
+TPDEF tp_result tp_query_cpus(tp_cpu_info *info, const char *root, tp_error *err);
+/* Resolves a desc's n_threads: 0 -> the usable CPUs (at most TP_MAX_THREADS), 1 .. TP_MAX_THREADS
+   -> itself; anything else -> 0 (the caller's TP_ERR_ARG). */
+TPDEF int tp_thread_count(int n_threads);
+
+enum { TP_CPU_AVX2 = 1u, TP_CPU_AVX512F = 2u };
+/* The vector extensions this CPU has, as TP_CPU_* bits (0 off x86 or without gcc/clang), limited
+   by TP_CPU_FEATURES_MASK. Cheap, but callers pick their kernels once per operation. */
+TPDEF unsigned tp_cpu_features(void);
+
+typedef struct tp_team tp_team;
+typedef void (*tp_task_fn)(void *user, int worker, size_t item);
+
+typedef struct tp_team_desc {
+    int n_threads;         /* workers, the calling thread included [0 = tp_thread_count(0)] */
+    tp_pool *pool;         /* where the team's few hundred bytes live [NULL = malloc] */
+    tp_logger log;         /* told when a worker cannot start [zero = the pool's logger] */
+} tp_team_desc;
+
+/* Starts n_threads - 1 worker threads (section 8). A thread that cannot start is logged
+   (TP_LOG_WARN) and the team runs without it. TP_ERR_ARG (out NULL, n_threads outside
+   0 .. TP_MAX_THREADS), TP_ERR_NOMEM, TP_ERR_BUDGET, TP_ERR_THREAD (no lock could be made). */
+TPDEF tp_result tp_team_create(const tp_team_desc *desc, tp_team **out, tp_error *err);
+/* Stops and joins the workers, frees the team. */
+TPDEF void tp_team_destroy(tp_team *team);
+/* Workers that take items: n_threads, or fewer when threads could not start; 1 for NULL. */
+TPDEF int tp_team_size(const tp_team *team);
+/* Calls fn(user, worker, item) for item = 0 .. n_items - 1 on the team's workers (worker 0 is
+   the caller; worker < tp_team_size), and returns when every call has returned. Items start in
+   increasing order. team NULL runs them all on the calling thread, in order. */
+TPDEF void tp_team_for(tp_team *team, size_t n_items, tp_task_fn fn, void *user);
+/* Inside fn of `item`: begin waits until every earlier item of this tp_team_for has ended its
+   ordered section; end lets the next one in. Either every item calls both, or none does. */
+TPDEF void tp_team_ordered_begin(tp_team *team, size_t item);
+TPDEF void tp_team_ordered_end(tp_team *team, size_t item);
+/* A mutex of the team, for a section of fn that must run one worker at a time. */
+TPDEF void tp_team_lock(tp_team *team);
+TPDEF void tp_team_unlock(tp_team *team);
+/* Bytes a team of n_threads takes from its pool (for estimates). */
+TPDEF size_t tp_team_bytes(int n_threads);
 
 #ifdef __cplusplus
 }
@@ -310,7 +488,6 @@ TPDEF int tp_size_add(size_t a, size_t b, size_t *out);
 #endif
 
 #endif /* TENSORPOOL_H */
-
 /* ============================================================================================ */
 /* >>implementation                                                                             */
 /* ============================================================================================ */
@@ -320,6 +497,7 @@ TPDEF int tp_size_add(size_t a, size_t b, size_t *out);
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <errno.h>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -360,21 +538,30 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP__POSIX2001 1 /* ftruncate, posix_fallocate are declared */
 #endif
 
-#ifndef TP_NO_THREADS
+#if !defined(TP_NO_THREADS) && defined(TP__POSIX)
+#define TP__THREADS 1
+#include <pthread.h>
 #if defined(__GNUC__) || defined(__clang__)
 #define TP__SPINLOCK 1
-#if defined(TP__POSIX)
 #include <sched.h>
 #endif
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TP__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define TP__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define TP__FETCH_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+#define TP__ATOMICS 1
+#if defined(__x86_64__) || defined(__i386__)
+#define TP__PAUSE() __builtin_ia32_pause()
 #else
-#include <pthread.h>
+#define TP__PAUSE() ((void)0)
 #endif
 #endif
 
 #ifndef TP_ASSERT
 #define TP_ASSERT(x) ((void)0)
 #endif
-
 
 #define TP__HDR 64u                    /* header bytes before every block (keeps alignment) */
 #define TP__ALIGN 64u
@@ -386,7 +573,7 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP__HUGE_MIN ((size_t)4 << 20)  /* page blocks this big get MADV_HUGEPAGE */
 #define TP__CACHE_SLACK ((size_t)4 << 20) /* cache always allowed under the high-water rule */
 #define TP__MAGIC 0x7e9500d1u
-#define TP__MSG 512
+#define TP__MSG TP_ERROR_MESSAGE
 
 enum { TP__SMALL = 1, TP__PAGES = 2, TP__SPILLED = 3 };
 enum { TP__LIVE = 1, TP__CACHED = 2 };
@@ -416,7 +603,7 @@ struct tp_pool {
     char pad_before_lock[64];
 #if defined(TP__SPINLOCK)
     int lock;
-#elif !defined(TP_NO_THREADS)
+#elif defined(TP__THREADS)
     pthread_mutex_t lock;
 #endif
     char pad_after_lock[64];
@@ -432,9 +619,89 @@ struct tp_pool {
     /* debug: open-addressing set of every block the pool holds (live or cached) */
     void **dbg_set;
     size_t dbg_cap, dbg_used, dbg_tomb;
-    tp_result last_result;
-    char last_msg[TP__MSG];
 };
+
+/* ---- >>errors and logs ---------------------------------------------------------------------- */
+
+TPDEF tp_result tp_error_set(tp_error *err, tp_result code, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err) return code;
+    err->code = code;
+    err->message[0] = 0;
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+TPDEF void tp_error_clear(tp_error *err)
+{
+    if (!err) return;
+    err->code = TP_OK;
+    err->message[0] = 0;
+}
+
+TPDEF void tp_error_prefix(tp_error *err, const char *prefix)
+{
+    char old[TP_ERROR_MESSAGE];
+    size_t cap = sizeof err->message - 1, n, rest;
+    if (!err || err->code == TP_OK || !prefix) return;
+    memcpy(old, err->message, sizeof old);
+    old[sizeof old - 1] = 0;
+    n = strlen(prefix) < cap ? strlen(prefix) : cap;
+    memcpy(err->message, prefix, n);
+    if (n + 2 <= cap) memcpy(err->message + n, ": ", 2), n += 2;
+    rest = strlen(old) < cap - n ? strlen(old) : cap - n;
+    memcpy(err->message + n, old, rest);
+    err->message[n + rest] = 0;
+}
+
+TPDEF void tp_log(const tp_logger *log, tp_log_level level, const char *fmt, ...)
+{
+    char msg[TP__MSG];
+    va_list ap;
+    if (!log || !log->fn) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log->fn(log->user, level, msg);
+}
+
+TPDEF const char *tp_result_string(tp_result r)
+{
+    switch (r) {
+    case TP_OK: return "ok";
+    case TP_ERR_ARG: return "bad argument";
+    case TP_ERR_OVERFLOW: return "size overflow";
+    case TP_ERR_NOMEM: return "out of memory";
+    case TP_ERR_BUDGET: return "over the memory budget";
+    case TP_ERR_IO: return "I/O error";
+    case TP_ERR_FORMAT: return "malformed input";
+    case TP_ERR_CANCELLED: return "cancelled";
+    case TP_ERR_THREAD: return "could not start threads";
+    case TP_ERR_DEVICE: return "device error";
+    case TP_ERR_UNSUPPORTED: return "not supported by this build";
+    case TP_ERR_DOUBLE_FREE: return "double free";
+    case TP_ERR_FOREIGN: return "pointer not from this pool";
+    default: break;
+    }
+    return "unknown result";
+}
+
+TPDEF size_t tp_dtype_size(tp_dtype dtype)
+{
+    return dtype == TP_F32 ? 4u : dtype == TP_F64 ? 8u : 0u;
+}
+
+TPDEF tp_result tp_dtype_check(tp_dtype dtype, const char *what, tp_error *err)
+{
+    if (dtype == TP_F32 || dtype == TP_F64) return TP_OK;
+    return tp_error_set(err, TP_ERR_ARG, "%s: element type must be TP_F32 (1) or TP_F64 (2), got %d",
+                        what ? what : "dtype", (int)dtype);
+}
 
 /* ---- >>small helpers ------------------------------------------------------------------------ */
 
@@ -485,22 +752,20 @@ static size_t tp__class_size(unsigned cls)
     return (size_t)(5 + sub) << (e - 2);
 }
 
+/* ---- >>lock ------------------------------------------------------------------------------------ */
+
 #if defined(TP__SPINLOCK)
-/* Test-and-test-and-set: critical sections are a few dozen instructions, except misses that map
-   memory; after a while of spinning the waiter yields the core. */
+/* Test-and-test-and-set: critical sections are a few dozen instructions and never wait on the
+   kernel (section 11); after a while of spinning the waiter yields the core. */
 static void tp__lock_contended(tp_pool *p)
 {
     int spins = 0;
     do {
         while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED)) {
             if (++spins < 2000) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
+                TP__PAUSE();
             } else {
-#if defined(TP__POSIX)
                 sched_yield();
-#endif
                 spins = 0;
             }
         }
@@ -513,7 +778,7 @@ static void tp__lock(tp_pool *p)
     if (p->desc.single_thread) return;
 #if defined(TP__SPINLOCK)
     if (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) tp__lock_contended(p);
-#elif !defined(TP_NO_THREADS)
+#elif defined(TP__THREADS)
     pthread_mutex_lock(&p->lock);
 #endif
 }
@@ -523,33 +788,59 @@ static void tp__unlock(tp_pool *p)
     if (p->desc.single_thread) return;
 #if defined(TP__SPINLOCK)
     __atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
-#elif !defined(TP_NO_THREADS)
+#elif defined(TP__THREADS)
     pthread_mutex_unlock(&p->lock);
 #endif
 }
 
-static void tp__log(const tp_pool *p, int level, const char *msg)
+/* ---- >>later: what the lock decides and the caller does after releasing it -------------------- */
+
+/* Ranges to unmap, raw blocks to free and messages to log, collected under the lock and carried
+   out after it (tp__later_run), so that no system call and no user callback runs under it. One
+   operation needs at most two cache trims (<= TP__MAX_CHUNKS + 1 ranges each) and a few more. */
+#define TP__LATER_MAX (2 * TP__MAX_CHUNKS + TP__MAX_PIECES + 8)
+typedef struct tp__later {
+    tp__chunk range[TP__LATER_MAX];
+    unsigned char raw[TP__LATER_MAX]; /* 1: range is a raw allocation for the free hook, 0: a map */
+    int n;
+    tp__hdr *small;                   /* class blocks to give back, linked by next */
+    int n_msg;
+    tp_log_level level[2];
+    char msg[2][TP__MSG];
+} tp__later;
+
+static void tp__later_init(tp__later *l)
 {
-    if (p->desc.log) p->desc.log(p->desc.log_user, level, msg);
+    l->n = 0;
+    l->small = NULL;
+    l->n_msg = 0;
 }
 
-/* Copies a string, truncated to fit cap bytes with its terminator. */
-static void tp__copy_str(char *dst, size_t cap, const char *src)
+static void tp__later_range(tp__later *l, void *addr, size_t len, int raw)
 {
-    size_t n = strlen(src);
-    if (!cap) return;
-    if (n >= cap) n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = 0;
+    TP_ASSERT(l->n < TP__LATER_MAX);
+    if (!len) return;
+    l->range[l->n].addr = (char *)addr;
+    l->range[l->n].len = len;
+    l->raw[l->n++] = (unsigned char)raw;
 }
 
-/* Records a failure (under the lock) and forwards it to the log. */
-static tp_result tp__fail(tp_pool *p, tp_result r, const char *msg)
+/* A map to unmap after the lock; counted now. */
+static void tp__later_unmap(tp_pool *p, tp__later *l, void *addr, size_t len)
 {
-    p->last_result = r;
-    tp__copy_str(p->last_msg, TP__MSG, msg);
-    tp__log(p, TP_LOG_ERROR, msg);
-    return r;
+    tp__later_range(l, addr, len, 0);
+    p->st.os_unmaps++;
+}
+
+static void tp__later_msg(tp__later *l, tp_log_level level, const char *fmt, ...) TP_PRINTF(3, 4);
+static void tp__later_msg(tp__later *l, tp_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    if (l->n_msg == 2) return;
+    va_start(ap, fmt);
+    vsnprintf(l->msg[l->n_msg], TP__MSG, fmt, ap);
+    va_end(ap);
+    l->level[l->n_msg++] = level;
 }
 
 static void *tp__raw_alloc(const tp_allocator *a, size_t n)
@@ -564,7 +855,37 @@ static void tp__raw_free(const tp_allocator *a, void *ptr, size_t n)
     else free(ptr);
 }
 
+static void tp__os_unmap(void *addr, size_t len)
+{
+    TP_UNPOISON(addr, len); /* the shadow outlives the map: the next map there starts clean */
+#if defined(TP__FILEMAP)
+    munmap(addr, len);
+#else
+    (void)addr; (void)len;
+#endif
+}
+
 static char *tp__user(tp__hdr *h) { return (char *)h + TP__HDR; }
+static size_t tp__small_raw_len(const tp__hdr *h) { return TP__HDR + h->size + TP__ALIGN - 1; }
+
+/* Carries out what the lock decided; the lock is not held. */
+static void tp__later_run(const tp_pool *p, tp__later *l)
+{
+    int i;
+    while (l->small) {
+        tp__hdr *h = l->small;
+        l->small = h->next;
+        TP_UNPOISON(tp__user(h), h->size);
+        tp__raw_free(&p->desc.allocator, (char *)h - h->raw_off, tp__small_raw_len(h));
+    }
+    for (i = 0; i < l->n; i++) {
+        if (l->raw[i]) tp__raw_free(&p->desc.allocator, l->range[i].addr, l->range[i].len);
+        else tp__os_unmap(l->range[i].addr, l->range[i].len);
+    }
+    l->n = 0;
+    for (i = 0; i < l->n_msg; i++) tp_log(&p->desc.log, l->level[i], "%s", l->msg[i]);
+    l->n_msg = 0;
+}
 
 /* Bytes a block accounts for: the class size for small blocks, the whole map for page blocks
    (so that a page block and the chunk it becomes count the same). */
@@ -632,33 +953,38 @@ static void **tp__dbg_slot(tp_pool *p, const void *ptr)
     return NULL;
 }
 
-static int tp__dbg_grow(tp_pool *p)
+static void tp__dbg_rehash(tp_pool *p, void **nw, size_t cap, tp__later *l)
 {
-    size_t cap = p->dbg_cap ? p->dbg_cap * 2 : 256, i, j, bytes;
-    void **old = p->dbg_set, **nw;
-    if (!tp_size_mul(cap, sizeof(void *), &bytes)) return 0;
-    nw = (void **)tp__raw_alloc(&p->desc.allocator, bytes);
-    if (!nw) return 0;
-    memset(nw, 0, bytes);
+    size_t i, j;
     for (i = 0; i < p->dbg_cap; i++) {
-        if (!old[i] || old[i] == TP__TOMB) continue;
-        j = tp__hash(old[i], cap);
+        if (!p->dbg_set[i] || p->dbg_set[i] == TP__TOMB) continue;
+        j = tp__hash(p->dbg_set[i], cap);
         while (nw[j]) j = (j + 1) & (cap - 1);
-        nw[j] = old[i];
+        nw[j] = p->dbg_set[i];
     }
-    tp__raw_free(&p->desc.allocator, old, p->dbg_cap * sizeof(void *));
+    tp__later_range(l, p->dbg_set, p->dbg_cap * sizeof(void *), 1);
     p->dbg_set = nw;
     p->dbg_cap = cap;
     p->dbg_tomb = 0;
-    return 1;
 }
 
-/* Ensures room for one more entry, so that inserting afterwards cannot fail. */
-static int tp__dbg_reserve(tp_pool *p)
+/* Makes room for one more entry of the debug set; called under the lock, it drops the lock while
+   it allocates a bigger table. 0 when the table cannot grow. */
+static int tp__dbg_room(tp_pool *p, tp__later *l)
 {
-    if (!p->desc.debug) return 1;
-    if ((p->dbg_used + p->dbg_tomb + 1) * 4 < p->dbg_cap * 3) return 1;
-    return tp__dbg_grow(p);
+    while (p->desc.debug && (p->dbg_used + p->dbg_tomb + 1) * 4 >= p->dbg_cap * 3) {
+        size_t cap = p->dbg_cap ? p->dbg_cap * 2 : 256, bytes;
+        void **nw;
+        if (!tp_size_mul(cap, sizeof(void *), &bytes)) return 0;
+        tp__unlock(p);
+        nw = (void **)tp__raw_alloc(&p->desc.allocator, bytes);
+        if (nw) memset(nw, 0, bytes);
+        tp__lock(p);
+        if (!nw) return 0;
+        if (p->dbg_cap >= cap) tp__later_range(l, nw, bytes, 1); /* another thread grew it meanwhile */
+        else tp__dbg_rehash(p, nw, cap, l);
+    }
+    return 1;
 }
 
 static void tp__dbg_insert(tp_pool *p, const void *ptr)
@@ -689,41 +1015,28 @@ static void tp__poison(tp__hdr *h)
     memset(tp__user(h), 0xDD, h->size);
 }
 
-static void tp__check_poison(tp_pool *p, tp__hdr *h)
+static void tp__check_poison(tp__hdr *h, tp__later *l)
 {
     const unsigned char *u = (const unsigned char *)tp__user(h);
     size_t i;
-    char msg[TP__MSG];
     TP_UNPOISON(u, h->size);
     for (i = 0; i < h->size; i++) {
         if (u[i] == 0xDD) continue;
-        snprintf(msg, sizeof msg, "tensorpool: write after free at byte %llu of a %llu-byte block "
-                 "(last allocated at %s:%d)", (unsigned long long)i, (unsigned long long)h->size,
-                 h->file ? h->file : "?", (int)h->line);
-        tp__log(p, TP_LOG_ERROR, msg);
+        tp__later_msg(l, TP_LOG_ERROR, "tensorpool: write after free at byte %llu of a %llu-byte block "
+                      "(last allocated at %s:%d)", (unsigned long long)i, (unsigned long long)h->size,
+                      h->file ? h->file : "?", (int)h->line);
         return;
     }
 }
 
-/* ---- >>system memory --------------------------------------------------------------------------- */
+/* ---- >>system memory (called without the lock) ------------------------------------------------ */
 
-static void tp__unmap(tp_pool *p, void *addr, size_t len)
-{
-    TP_UNPOISON(addr, len); /* the shadow outlives the map: the next map there starts clean */
-#if defined(TP__FILEMAP)
-    munmap(addr, len);
-#else
-    (void)addr; (void)len;
-#endif
-    p->st.os_unmaps++;
-}
-
-static void *tp__map(tp_pool *p, size_t len)
+static void *tp__map(const tp_pool *p, size_t len)
 {
 #if defined(TP__MMAP)
     void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | TP__MAP_ANON, -1, 0);
     if (m == MAP_FAILED) return NULL;
-    p->st.os_maps++;
+    (void)p;
 #if defined(MADV_HUGEPAGE)
     /* One fault and one TLB entry per 2 MiB instead of 512: first touch of big buffers gets ~5x
        cheaper. Advice only: the kernel may decline (THP "never"), nothing changes then. */
@@ -746,16 +1059,53 @@ static int tp__uses_pages(const tp_pool *p, size_t total)
 #endif
 }
 
-/* ---- >>cache ------------------------------------------------------------------------------------ */
-
-static void tp__drop_small(tp_pool *p, tp__hdr *h)
+#if defined(TP__MREMAP)
+/* Moves len bytes of already-faulted pages from src to dst. A range spanning several kernel
+   mappings (a block that was itself assembled) cannot move in one call: split it in halves. */
+static size_t tp__move_pages(size_t page, char *src, char *dst, size_t len)
 {
-    size_t raw_len = TP__HDR + h->size + TP__ALIGN - 1;
+    size_t half;
+    TP_UNPOISON(src, len);
+    if (mremap(src, len, len, TP__MREMAP_FLAGS, dst) != MAP_FAILED) return len;
+    if (len <= TP__MIN_CHUNK) return 0;
+    half = tp__round_up(len / 2, page);
+    if (tp__move_pages(page, src, dst, half) != half) return 0;
+    return half + tp__move_pages(page, src + half, dst + half, len - half);
+}
+#endif
+
+/* Fills the fresh map m (len bytes) from its start with the pages of the pieces, in order, and
+   returns how many bytes came in. After a piece that does not move whole, what is left of it and
+   the pieces after it are unmapped (*unmaps counts those calls). */
+static size_t tp__fill_from(size_t page, char *m, size_t len, const tp__chunk *piece, int n, uint64_t *unmaps)
+{
+    size_t done = 0;
+    int k, ok = 1;
+    (void)page; (void)m; (void)len; (void)ok;
+    for (k = 0; k < n; k++) {
+        size_t moved = 0;
+#if defined(TP__MREMAP)
+        if (ok && done + piece[k].len <= len) moved = tp__move_pages(page, piece[k].addr, m + done, piece[k].len);
+#endif
+        if (moved < piece[k].len) {
+            tp__os_unmap(piece[k].addr + moved, piece[k].len - moved);
+            (*unmaps)++;
+            ok = 0;
+        }
+        done += moved;
+    }
+    return done;
+}
+
+/* ---- >>cache (under the lock) ----------------------------------------------------------------- */
+
+static void tp__drop_small(tp_pool *p, tp__hdr *h, tp__later *l)
+{
     tp__dbg_remove(p, tp__user(h));
     p->st.bytes_cached -= h->size;
-    TP_UNPOISON(tp__user(h), h->size);
-    tp__raw_free(&p->desc.allocator, (char *)h - h->raw_off, raw_len);
     p->st.os_unmaps++;
+    h->next = l->small;
+    l->small = h;
 }
 
 static void tp__chunk_remove(tp_pool *p, int i)
@@ -766,7 +1116,7 @@ static void tp__chunk_remove(tp_pool *p, int i)
 
 /* Gives back cached memory until bytes_cached <= target: large chunks first (their tails can be
    unmapped to the exact byte count), then small blocks from the largest class down. */
-static void tp__shrink_cache(tp_pool *p, size_t target)
+static void tp__shrink_cache(tp_pool *p, size_t target, tp__later *l)
 {
     int c;
     while (p->st.bytes_cached > target && p->n_chunks > 0) {
@@ -774,7 +1124,7 @@ static void tp__shrink_cache(tp_pool *p, size_t target)
         tp__chunk *ch = &p->chunks[p->n_chunks - 1];
         size_t cut = tp__round_up(excess, p->page);
         if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
-        tp__unmap(p, ch->addr + ch->len - cut, cut);
+        tp__later_unmap(p, l, ch->addr + ch->len - cut, cut);
         ch->len -= cut;
         p->st.bytes_cached -= cut;
         if (ch->len == 0) p->n_chunks--;
@@ -783,7 +1133,7 @@ static void tp__shrink_cache(tp_pool *p, size_t target)
         while (p->free_small[c] && p->st.bytes_cached > target) {
             tp__hdr *h = p->free_small[c];
             p->free_small[c] = h->next;
-            tp__drop_small(p, h);
+            tp__drop_small(p, h, l);
         }
     }
 }
@@ -803,25 +1153,25 @@ static size_t tp__cache_limit(const tp_pool *p)
     return lim;
 }
 
-static void tp__enforce_cache_limit(tp_pool *p)
+static void tp__enforce_cache_limit(tp_pool *p, tp__later *l)
 {
     size_t lim = tp__cache_limit(p);
-    if (p->st.bytes_cached > lim) tp__shrink_cache(p, lim);
+    if (p->st.bytes_cached > lim) tp__shrink_cache(p, lim, l);
 }
 
 /* Keeps a freed page block as a chunk; when the table is full the smallest chunk goes. */
-static void tp__chunk_add(tp_pool *p, char *addr, size_t len)
+static void tp__chunk_add(tp_pool *p, char *addr, size_t len, tp__later *l)
 {
     int i, smallest = 0;
     if (p->n_chunks == TP__MAX_CHUNKS) {
         for (i = 1; i < p->n_chunks; i++)
             if (p->chunks[i].len < p->chunks[smallest].len) smallest = i;
         if (p->chunks[smallest].len >= len) {
-            tp__unmap(p, addr, len);
+            tp__later_unmap(p, l, addr, len);
             p->st.bytes_cached -= len;
             return;
         }
-        tp__unmap(p, p->chunks[smallest].addr, p->chunks[smallest].len);
+        tp__later_unmap(p, l, p->chunks[smallest].addr, p->chunks[smallest].len);
         p->st.bytes_cached -= p->chunks[smallest].len;
         tp__chunk_remove(p, smallest);
     }
@@ -848,63 +1198,41 @@ static int tp__chunk_best_fit(const tp_pool *p, size_t len)
     return best;
 }
 
+/* Takes up to len bytes of pages out of the largest chunks (at most TP__MAX_PIECES pieces) for a
+   new block to be filled with after the lock (tp__fill_from); a chunk left shorter than
+   TP__MIN_CHUNK is unmapped. Returns the number of pieces. */
+static int tp__take_pieces(tp_pool *p, size_t len, tp__chunk *piece, tp__later *l)
+{
+    int n = 0;
 #if defined(TP__MREMAP)
-static int tp__chunk_largest(const tp_pool *p)
-{
-    int i, best = -1;
-    for (i = 0; i < p->n_chunks; i++)
-        if (best < 0 || p->chunks[i].len > p->chunks[best].len) best = i;
-    return best;
-}
-
-/* Moves len bytes of already-faulted pages from src to dst. A range spanning several kernel
-   mappings (a block that was itself assembled) cannot move in one call: split it in halves. */
-static size_t tp__move_pages(tp_pool *p, char *src, char *dst, size_t len)
-{
-    size_t half;
-    TP_UNPOISON(src, len);
-    if (mremap(src, len, len, TP__MREMAP_FLAGS, dst) != MAP_FAILED) return len;
-    if (len <= TP__MIN_CHUNK) return 0;
-    half = tp__round_up(len / 2, p->page);
-    if (tp__move_pages(p, src, dst, half) != half) return 0;
-    return half + tp__move_pages(p, src + half, dst + half, len - half);
-}
-#endif
-
-/* Fills the fresh map m (len bytes) with pages taken from the largest chunks; returns how many
-   bytes were moved in. Chunks lose what they gave; a chunk left shorter than TP__MIN_CHUNK is
-   unmapped. */
-static size_t tp__recycle_into(tp_pool *p, char *m, size_t len)
-{
-    size_t done = 0;
-#if defined(TP__MREMAP)
-    int pieces = 0;
-    while (done < len && pieces++ < TP__MAX_PIECES) {
-        int i = tp__chunk_largest(p);
+    size_t taken = 0;
+    while (taken < len && n < TP__MAX_PIECES && p->n_chunks > 0) {
+        int i, big = 0;
         tp__chunk *ch;
-        size_t want, moved;
-        if (i < 0) break;
-        ch = &p->chunks[i];
-        want = len - done < ch->len ? len - done : ch->len;
-        moved = tp__move_pages(p, ch->addr, m + done, want);
-        ch->addr += moved;
-        ch->len -= moved;
-        p->st.bytes_cached -= moved;
-        done += moved;
-        if (moved < want || ch->len < TP__MIN_CHUNK) {
-            if (ch->len) tp__unmap(p, ch->addr, ch->len);
+        size_t want;
+        for (i = 1; i < p->n_chunks; i++)
+            if (p->chunks[i].len > p->chunks[big].len) big = i;
+        ch = &p->chunks[big];
+        want = len - taken < ch->len ? len - taken : ch->len;
+        piece[n].addr = ch->addr;
+        piece[n++].len = want;
+        ch->addr += want;
+        ch->len -= want;
+        p->st.bytes_cached -= want;
+        taken += want;
+        if (ch->len < TP__MIN_CHUNK) {
+            if (ch->len) tp__later_unmap(p, l, ch->addr, ch->len);
             p->st.bytes_cached -= ch->len;
-            tp__chunk_remove(p, i);
-            if (moved < want) break;
+            tp__chunk_remove(p, big);
         }
     }
 #else
-    (void)p; (void)m; (void)len;
+    (void)p; (void)len; (void)piece; (void)l;
 #endif
-    return done;
+    return n;
 }
 
-/* ---- >>spill ------------------------------------------------------------------------------------ */
+/* ---- >>spill (called without the lock) -------------------------------------------------------- */
 
 #if defined(TP__FILEMAP)
 static int tp__spill_extend(int fd, size_t len)
@@ -928,16 +1256,17 @@ static int tp__spill_extend(int fd, size_t len)
 }
 #endif
 
-/* A map of len bytes backed by a new, already unlinked file in spill_dir, or NULL with *why. */
-static void *tp__spill_map(tp_pool *p, size_t len, tp_result *why)
+/* A map of len bytes backed by a new, already unlinked file in dir (`serial` makes its name
+   unique), or NULL with *why. */
+static void *tp__spill_map(const char *dir, uint64_t serial, size_t len, tp_result *why)
 {
 #if defined(TP__FILEMAP)
     char path[4096];
     int fd = -1, attempt;
     void *m;
     for (attempt = 0; attempt < 64 && fd < 0; attempt++) {
-        int n = snprintf(path, sizeof path, "%s/tensorpool-%ld-%llu-%d.spill", p->spill_dir,
-                         (long)getpid(), (unsigned long long)++p->spill_counter, attempt);
+        int n = snprintf(path, sizeof path, "%s/tensorpool-%ld-%llu-%d.spill", dir, (long)getpid(),
+                         (unsigned long long)serial, attempt);
         if (n < 0 || (size_t)n >= sizeof path) { *why = TP_ERR_ARG; return NULL; }
         fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
         if (fd < 0 && errno != EEXIST) break;
@@ -948,16 +1277,15 @@ static void *tp__spill_map(tp_pool *p, size_t len, tp_result *why)
     m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd); /* the map keeps the file alive; munmap releases its blocks */
     if (m == MAP_FAILED) { *why = TP_ERR_IO; return NULL; }
-    p->st.os_maps++;
     return m;
 #else
-    (void)p; (void)len;
+    (void)dir; (void)serial; (void)len;
     *why = TP_ERR_UNSUPPORTED;
     return NULL;
 #endif
 }
 
-/* ---- >>allocation -------------------------------------------------------------------------------- */
+/* ---- >>allocation ------------------------------------------------------------------------------ */
 
 static tp__hdr *tp__init_hdr(void *at, int kind, size_t size, size_t req)
 {
@@ -970,9 +1298,15 @@ static tp__hdr *tp__init_hdr(void *at, int kind, size_t size, size_t req)
     return h;
 }
 
-/* The hit path of class blocks (the only one), apart so that it stays a few dozen instructions:
-   a hit moves a block from cache to live, so reserved bytes (and with them the budget) cannot
-   change, and the block is already in the debug set. NULL when the class list is empty. */
+static tp_result tp__fail(tp__later *l, tp_result r, const char *msg)
+{
+    tp__later_msg(l, TP_LOG_ERROR, "%s", msg);
+    return r;
+}
+
+/* The hit path of class blocks, apart so that it stays a few dozen instructions: a hit moves a
+   block from cache to live, so reserved bytes (and with them the budget) cannot change, and the
+   block is already in the debug set. NULL when the class list is empty. */
 static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
 {
     unsigned cls = tp__class_of(req);
@@ -980,7 +1314,6 @@ static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
     tp_stats *st = &p->st;
     if (!h) return NULL;
     p->free_small[cls] = h->next;
-    if (p->desc.debug) tp__check_poison(p, h);
     h->req = req;
     st->bytes_cached -= h->size;
     st->bytes_live += h->size;
@@ -994,90 +1327,138 @@ static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
     return h;
 }
 
-/* A new class block from malloc or the hook (hits never get here: tp__small_hit serves them). */
-static tp__hdr *tp__alloc_small(tp_pool *p, size_t req)
+/* A new class block from malloc or the hook. Called under the lock, it drops the lock around
+   the call, with the block's bytes reserved so that other threads see the budget taken. */
+static tp__hdr *tp__alloc_small(tp_pool *p, size_t req, tp__later *l)
 {
     unsigned cls = tp__class_of(req);
-    size_t size = tp__class_size(cls), raw_len;
+    size_t size = tp__class_size(cls), raw_len = TP__HDR + size + TP__ALIGN - 1;
     tp__hdr *h;
     char *raw;
     if (p->desc.budget_bytes) /* fresh bytes must fit beside live + cached */
-        tp__shrink_cache(p, p->desc.budget_bytes - p->st.bytes_live - size);
-    raw_len = TP__HDR + size + TP__ALIGN - 1;
+        tp__shrink_cache(p, p->desc.budget_bytes - p->st.bytes_live - size, l);
+    p->st.bytes_live += size;
+    tp__unlock(p);
+    tp__later_run(p, l);
     raw = (char *)tp__raw_alloc(&p->desc.allocator, raw_len);
-    if (!raw) return NULL;
+    tp__lock(p);
+    if (!raw) {
+        p->st.bytes_live -= size;
+        return NULL;
+    }
     p->st.os_maps++;
     p->st.bytes_fresh += size;
     h = tp__init_hdr(raw + ((TP__ALIGN - (uintptr_t)raw % TP__ALIGN) % TP__ALIGN), TP__SMALL, size, req);
     h->raw_off = (uint32_t)((char *)h - raw);
     h->cls = (uint8_t)cls;
-    tp__dbg_insert(p, tp__user(h));
     return h;
 }
 
-/* *dirty receives how many leading user bytes may hold old data (the rest is fresh zero pages). */
-static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, size_t *dirty)
+/* A page block no single chunk fits: cached pages moved into a fresh map (section 2). Called
+   under the lock, it takes the pieces and reserves the bytes, then maps and moves without it. */
+static tp__hdr *tp__alloc_fresh_pages(tp_pool *p, size_t req, size_t len, size_t *dirty, tp__later *l)
+{
+    tp__chunk piece[TP__MAX_PIECES];
+    int n = tp__take_pieces(p, len, piece, l);
+    uint64_t unmaps = 0;
+    size_t moved;
+    char *m;
+    p->st.bytes_live += len;
+    tp__unlock(p);
+    tp__later_run(p, l);
+    m = (char *)tp__map(p, len);
+    moved = tp__fill_from(p->page, m, m ? len : 0, piece, n, &unmaps);
+    tp__lock(p);
+    p->st.os_unmaps += unmaps;
+    if (!m) {
+        p->st.bytes_live -= len;
+        return NULL;
+    }
+    p->st.os_maps++;
+    p->st.bytes_fresh += len - moved;
+    *dirty = moved > TP__HDR ? moved - TP__HDR : 0;
+    return tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+}
+
+/* A page block: the best-fitting chunk under the lock, else fresh pages. *dirty receives how many
+   leading user bytes may hold old data (the rest is fresh zero pages). */
+static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, size_t *dirty, tp__later *l)
 {
     int i = tp__chunk_best_fit(p, len);
-    char *m;
-    size_t moved;
+    tp__chunk *ch;
     tp__hdr *h;
-    if (i >= 0) {
-        tp__chunk *ch = &p->chunks[i];
-        m = ch->addr;
-        if (ch->len - len >= tp__min_rest(len)) {
-            ch->addr += len;
-            ch->len -= len;
-        } else if (tp__fits_budget(p, ch->len)) { /* a tail too short to keep rides along */
-            len = ch->len;
-            tp__chunk_remove(p, i);
-        } else { /* ... unless the budget is tight: then it goes back now */
-            if (ch->len > len) tp__unmap(p, m + len, ch->len - len);
-            p->st.bytes_cached -= ch->len - len;
-            tp__chunk_remove(p, i);
-        }
-        p->st.bytes_cached -= len;
-        *hit = 1;
-        *dirty = len - TP__HDR;
-        TP_UNPOISON(m, len);
-        h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
-        if (p->desc.debug) tp__check_poison(p, h);
-    } else {
-        m = (char *)tp__map(p, len);
-        if (!m) return NULL;
-        moved = tp__recycle_into(p, m, len);
-        p->st.bytes_fresh += len - moved;
+    char *m;
+    if (i < 0) {
         *hit = 0;
-        *dirty = moved > TP__HDR ? moved - TP__HDR : 0;
-        h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+        return tp__alloc_fresh_pages(p, req, len, dirty, l);
     }
-    tp__dbg_insert(p, tp__user(h));
+    ch = &p->chunks[i];
+    m = ch->addr;
+    if (ch->len - len >= tp__min_rest(len)) {
+        ch->addr += len;
+        ch->len -= len;
+    } else if (tp__fits_budget(p, ch->len)) { /* a tail too short to keep rides along */
+        len = ch->len;
+        tp__chunk_remove(p, i);
+    } else { /* ... unless the budget is tight: then it goes back */
+        if (ch->len > len) tp__later_unmap(p, l, m + len, ch->len - len);
+        p->st.bytes_cached -= ch->len - len;
+        tp__chunk_remove(p, i);
+    }
+    p->st.bytes_cached -= len;
+    p->st.bytes_live += len;
+    *hit = 1;
+    *dirty = len - TP__HDR;
+    TP_UNPOISON(m, len);
+    h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+    if (p->desc.debug) tp__check_poison(h, l);
     return h;
 }
 
-static tp__hdr *tp__alloc_spill(tp_pool *p, size_t req, size_t total, tp_result *why)
+/* A block backed by a spill file; the file is made without the lock. */
+static tp__hdr *tp__alloc_spill(tp_pool *p, size_t req, size_t total, tp_result *why, tp__later *l)
 {
     size_t len = tp__round_up(total, p->page);
-    char *m = (char *)tp__spill_map(p, len, why);
+    uint64_t serial = ++p->spill_counter;
     tp__hdr *h;
+    char *m;
+    tp__unlock(p);
+    tp__later_run(p, l);
+    m = (char *)tp__spill_map(p->spill_dir, serial, len, why);
+    tp__lock(p);
     if (!m) return NULL;
+    p->st.os_maps++;
     h = tp__init_hdr(m, TP__SPILLED, len - TP__HDR, req);
-    tp__dbg_insert(p, tp__user(h));
     p->st.bytes_fresh += len;
     p->st.bytes_spilled += h->size;
     p->st.spills++;
     return h;
 }
 
-static void tp__budget_message(tp_pool *p, size_t req, const char *file, int line)
+/* Gives back a block that was obtained but cannot be handed out. */
+static void tp__undo(tp_pool *p, tp__hdr *h, tp__later *l)
 {
-    char msg[TP__MSG], where[128] = "";
+    if (h->kind == TP__SMALL) {
+        p->st.bytes_live -= h->size;
+        p->st.os_unmaps++;
+        h->next = l->small;
+        l->small = h;
+        return;
+    }
+    if (h->kind == TP__SPILLED) p->st.bytes_spilled -= h->size;
+    else p->st.bytes_live -= h->size + TP__HDR;
+    tp__later_unmap(p, l, h, h->size + TP__HDR);
+}
+
+static tp_result tp__budget_fail(tp_pool *p, size_t req, const char *file, int line, tp__later *l)
+{
+    char where[128] = "";
     if (file) snprintf(where, sizeof where, " at %s:%d", file, line);
-    snprintf(msg, sizeof msg, "tensorpool: over budget: asked for %llu bytes%s with %llu live and "
-             "%llu cached (budget %llu); free buffers, raise the budget, or set spill_dir",
-             (unsigned long long)req, where, (unsigned long long)p->st.bytes_live,
-             (unsigned long long)p->st.bytes_cached, (unsigned long long)p->desc.budget_bytes);
-    tp__fail(p, TP_ERR_BUDGET, msg);
+    tp__later_msg(l, TP_LOG_ERROR, "tensorpool: over budget: asked for %llu bytes%s with %llu live and "
+                  "%llu cached (budget %llu); free buffers, raise the budget, or set spill_dir",
+                  (unsigned long long)req, where, (unsigned long long)p->st.bytes_live,
+                  (unsigned long long)p->st.bytes_cached, (unsigned long long)p->desc.budget_bytes);
+    return TP_ERR_BUDGET;
 }
 
 static int tp__should_spill(const tp_pool *p, size_t req, unsigned flags, tp_result budget_ok)
@@ -1087,33 +1468,50 @@ static int tp__should_spill(const tp_pool *p, size_t req, unsigned flags, tp_res
     return budget_ok == TP_ERR_BUDGET && p->spill_dir && req >= p->desc.spill_threshold;
 }
 
-/* The whole allocation under the lock; returns the header or NULL with *res set. */
-static tp__hdr *tp__alloc_locked(tp_pool *p, size_t req, size_t total, unsigned flags,
-                                 const char *file, int line, tp_result *res, size_t *dirty)
+/* Every allocation but a plain class-block hit. Called under the lock and returns under it; the
+   lock is dropped around system calls (section 11). NULL with *res set on failure. */
+static tp__hdr *tp__alloc_slow(tp_pool *p, size_t req, size_t total, unsigned flags, const char *file, int line,
+                               tp__later *l, tp_result *res, size_t *dirty)
 {
     int pages = tp__uses_pages(p, total), hit = 0;
     size_t len = pages ? tp__round_up(total, p->page) : tp__class_size(tp__class_of(req));
-    tp_result room = tp__fits_budget(p, len) ? TP_OK : TP_ERR_BUDGET;
-    tp__hdr *h = NULL;
-    if (!tp__dbg_reserve(p)) { *res = tp__fail(p, TP_ERR_NOMEM, "tensorpool: out of memory for the debug table"); return NULL; }
+    tp_result room;
+    tp__hdr *h;
+    if (!pages && !(flags & TP_SPILL) && (h = tp__small_hit(p, req)) != NULL) { /* a debug pool's hit */
+        tp__check_poison(h, l);
+        h->file = file;
+        h->line = line;
+        *dirty = h->size;
+        return h;
+    }
+    room = tp__fits_budget(p, len) ? TP_OK : TP_ERR_BUDGET;
     if (tp__should_spill(p, req, flags, room)) {
-        if (!p->spill_dir) { *res = tp__fail(p, TP_ERR_ARG, "tensorpool: TP_SPILL needs desc.spill_dir"); return NULL; }
-        h = tp__alloc_spill(p, req, total, res);
-        if (!h) {
-            *res = tp__fail(p, *res, *res == TP_ERR_UNSUPPORTED ? "tensorpool: spill needs mmap, which this build lacks"
+        if (!p->spill_dir) {
+            *res = tp__fail(l, TP_ERR_ARG, "tensorpool: TP_SPILL needs desc.spill_dir");
+            return NULL;
+        }
+        if (!(h = tp__alloc_spill(p, req, total, res, l))) {
+            *res = tp__fail(l, *res, *res == TP_ERR_UNSUPPORTED ? "tensorpool: spill needs mmap, which this build lacks"
                                                                 : "tensorpool: could not create, size or map a spill file in spill_dir");
             return NULL;
         }
     } else if (room != TP_OK) {
-        tp__budget_message(p, req, file, line);
-        *res = TP_ERR_BUDGET;
+        *res = tp__budget_fail(p, req, file, line, l);
         return NULL;
     } else {
-        h = pages ? tp__alloc_pages(p, req, len, &hit, dirty) : tp__alloc_small(p, req);
-        if (!h) { *res = tp__fail(p, TP_ERR_NOMEM, "tensorpool: the system (or allocator hook) refused memory"); return NULL; }
+        h = pages ? tp__alloc_pages(p, req, len, &hit, dirty, l) : tp__alloc_small(p, req, l);
+        if (!h) {
+            *res = tp__fail(l, TP_ERR_NOMEM, "tensorpool: the system (or allocator hook) refused memory");
+            return NULL;
+        }
         if (!pages) *dirty = h->size;
-        p->st.bytes_live += tp__footprint(h);
     }
+    if (!tp__dbg_room(p, l)) {
+        tp__undo(p, h, l);
+        *res = tp__fail(l, TP_ERR_NOMEM, "tensorpool: out of memory for the debug table");
+        return NULL;
+    }
+    tp__dbg_insert(p, tp__user(h));
     h->file = file;
     h->line = line;
     tp__live_link(p, h);
@@ -1121,39 +1519,47 @@ static tp__hdr *tp__alloc_locked(tp_pool *p, size_t req, size_t total, unsigned 
     if (hit) p->st.hits++; else p->st.misses++;
     p->st.bytes_requested += req;
     tp__peaks(p);
-    if (!hit) tp__enforce_cache_limit(p); /* a hit moves bytes from cache to live: limits hold */
+    if (!hit) tp__enforce_cache_limit(p, l); /* a hit moves bytes from cache to live: limits hold */
     *res = TP_OK;
     return h;
 }
 
-TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line,
-                        tp_result *result)
+TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
 {
-    tp_result res = TP_OK;
+    tp_result res = TP_ERR_NOMEM;
     size_t total, dirty = 0;
-    tp__hdr *h;
-    if (!result) result = &res;
-    if (!pool) { *result = TP_ERR_ARG; return NULL; }
+    tp__hdr *h = NULL;
+    tp__later l;
+    if (!pool) {
+        tp_error_set(err, TP_ERR_ARG, "tp_alloc: the pool is NULL");
+        return NULL;
+    }
     if (!tp_size_add(bytes, TP__HDR + pool->page, &total) || total > ((size_t)-1 >> 2)) {
         tp__lock(pool);
         pool->st.failures++;
-        *result = tp__fail(pool, TP_ERR_OVERFLOW, "tensorpool: requested size overflows");
         tp__unlock(pool);
+        tp_log(&pool->desc.log, TP_LOG_ERROR, "tensorpool: a request of %llu bytes overflows", (unsigned long long)bytes);
+        tp_error_set(err, TP_ERR_OVERFLOW, "tensorpool: a request of %llu bytes overflows", (unsigned long long)bytes);
         return NULL;
     }
     total = bytes + TP__HDR;
     tp__lock(pool);
-    h = NULL;
-    if (!(flags & TP_SPILL) && !tp__uses_pages(pool, total)) h = tp__small_hit(pool, bytes);
+    if (!pool->desc.debug && !(flags & TP_SPILL) && !tp__uses_pages(pool, total)) h = tp__small_hit(pool, bytes);
     if (h) {
         h->file = file;
         h->line = line;
+        tp__unlock(pool);
         dirty = h->size;
-        *result = TP_OK;
-    } else h = tp__alloc_locked(pool, bytes, total, flags, file, line, result, &dirty);
-    if (!h) pool->st.failures++;
-    tp__unlock(pool);
-    if (!h) return NULL;
+    } else {
+        tp__later_init(&l);
+        h = tp__alloc_slow(pool, bytes, total, flags, file, line, &l, &res, &dirty);
+        if (!h) pool->st.failures++;
+        tp__unlock(pool);
+        if (!h) tp_error_set(err, res, "%s", l.n_msg ? l.msg[l.n_msg - 1] : tp_result_string(res));
+        tp__later_run(pool, &l);
+        if (!h) return NULL;
+    }
+    if (err) tp_error_clear(err);
     TP_UNPOISON(tp__user(h), bytes);
     TP_POISON(tp__user(h) + bytes, h->size - bytes);
     if (flags & TP_ZERO) memset(tp__user(h), 0, dirty < bytes ? dirty : bytes); /* fresh maps are zero already */
@@ -1177,8 +1583,8 @@ TPDEF void *(tp_alloc_flags)(tp_pool *pool, size_t bytes, unsigned flags)
 
 /* ---- >>free -------------------------------------------------------------------------------------- */
 
-/* Moves a live block to the cache (or back to the system); under the lock. */
-static void tp__release(tp_pool *p, tp__hdr *h)
+/* Moves a live block to the cache (or back to the system). Under the lock. */
+static void tp__release(tp_pool *p, tp__hdr *h, tp__later *l)
 {
     TP_ASSERT(p->st.bytes_requested >= h->req);
     tp__live_unlink(p, h);
@@ -1188,7 +1594,7 @@ static void tp__release(tp_pool *p, tp__hdr *h)
     if (h->kind == TP__SPILLED) {
         p->st.bytes_spilled -= h->size;
         tp__dbg_remove(p, tp__user(h));
-        tp__unmap(p, h, h->size + TP__HDR);
+        tp__later_unmap(p, l, h, h->size + TP__HDR);
         return;
     }
     p->st.bytes_live -= tp__footprint(h);
@@ -1199,38 +1605,35 @@ static void tp__release(tp_pool *p, tp__hdr *h)
         p->free_small[h->cls] = h;
     } else {
         tp__dbg_remove(p, tp__user(h)); /* chunks are anonymous pages, not blocks */
-        tp__chunk_add(p, (char *)h, h->size + TP__HDR);
+        tp__chunk_add(p, (char *)h, h->size + TP__HDR, l);
     }
     /* A free keeps live + cached, so the budget holds; only the cache caps can be crossed, and
        never while the cache is below both of them. */
-    if (p->st.bytes_cached > p->cache_floor) tp__enforce_cache_limit(p);
+    if (p->st.bytes_cached > p->cache_floor) tp__enforce_cache_limit(p, l);
 }
 
 /* Is ptr a live block of this pool? TP_OK, or why not. Under the lock. */
-static tp_result tp__check_live(tp_pool *p, const void *ptr)
+static tp_result tp__check_live(tp_pool *p, const void *ptr, tp__later *l)
 {
     tp__hdr *h;
-    char msg[TP__MSG];
     if ((uintptr_t)ptr % TP__ALIGN != 0) {
-        snprintf(msg, sizeof msg, "tensorpool: tp_free(%p): not a pointer returned by this pool", ptr);
-        return tp__fail(p, TP_ERR_FOREIGN, msg);
+        tp__later_msg(l, TP_LOG_ERROR, "tensorpool: tp_free(%p): not a pointer returned by this pool", ptr);
+        return TP_ERR_FOREIGN;
     }
-    if (p->desc.debug) {
-        if (!p->dbg_cap || !tp__dbg_slot(p, ptr)) {
-            snprintf(msg, sizeof msg, "tensorpool: tp_free(%p): not a live block of this pool "
-                     "(foreign pointer, or a double free of a block since given back)", ptr);
-            return tp__fail(p, TP_ERR_FOREIGN, msg);
-        }
+    if (p->desc.debug && (!p->dbg_cap || !tp__dbg_slot(p, ptr))) {
+        tp__later_msg(l, TP_LOG_ERROR, "tensorpool: tp_free(%p): not a live block of this pool "
+                      "(foreign pointer, or a double free of a block since given back)", ptr);
+        return TP_ERR_FOREIGN;
     }
     h = tp__hdr_of(ptr);
     if (h->magic != TP__MAGIC) {
-        snprintf(msg, sizeof msg, "tensorpool: tp_free(%p): not a pointer returned by this pool", ptr);
-        return tp__fail(p, TP_ERR_FOREIGN, msg);
+        tp__later_msg(l, TP_LOG_ERROR, "tensorpool: tp_free(%p): not a pointer returned by this pool", ptr);
+        return TP_ERR_FOREIGN;
     }
     if (h->state != TP__LIVE) {
-        snprintf(msg, sizeof msg, "tensorpool: tp_free(%p): double free of a %llu-byte block "
-                 "allocated at %s:%d", ptr, (unsigned long long)h->size, h->file ? h->file : "?", (int)h->line);
-        return tp__fail(p, TP_ERR_DOUBLE_FREE, msg);
+        tp__later_msg(l, TP_LOG_ERROR, "tensorpool: tp_free(%p): double free of a %llu-byte block allocated at %s:%d",
+                      ptr, (unsigned long long)h->size, h->file ? h->file : "?", (int)h->line);
+        return TP_ERR_DOUBLE_FREE;
     }
     return TP_OK;
 }
@@ -1239,17 +1642,20 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
 {
     tp_result r;
     tp__hdr *h;
+    tp__later l;
     if (!ptr) return TP_OK;
     if (!pool) return TP_ERR_ARG;
     h = tp__hdr_of(ptr);
+    tp__later_init(&l);
     tp__lock(pool);
-    r = tp__check_live(pool, ptr);
+    r = tp__check_live(pool, ptr, &l);
     if (r == TP_OK && pool->desc.debug && h->kind != TP__SPILLED) {
         /* poison outside the lock would race with a concurrent double free; keep it simple */
         tp__poison(h);
     }
-    if (r == TP_OK) tp__release(pool, h);
+    if (r == TP_OK) tp__release(pool, h, &l);
     tp__unlock(pool);
+    tp__later_run(pool, &l);
     return r;
 }
 
@@ -1274,11 +1680,14 @@ static size_t tp__page_size(void)
     return 4096;
 }
 
-static tp_result tp__resolve(tp_desc *d, const tp_desc *in)
+static tp_result tp__resolve(tp_desc *d, const tp_desc *in, tp_error *err)
 {
     if (in) *d = *in; else memset(d, 0, sizeof *d);
-    if ((d->allocator.alloc == NULL) != (d->allocator.free == NULL)) return TP_ERR_ARG;
-    if (!(d->budget_fraction >= 0.0 && d->budget_fraction <= 1.0)) return TP_ERR_ARG;
+    if ((d->allocator.alloc == NULL) != (d->allocator.free == NULL))
+        return tp_error_set(err, TP_ERR_ARG, "tp_create: desc.allocator needs both alloc and free, or neither");
+    if (!(d->budget_fraction >= 0.0 && d->budget_fraction <= 1.0))
+        return tp_error_set(err, TP_ERR_ARG, "tp_create: desc.budget_fraction must lie in [0, 1] (0 = 0.8), got %g",
+                            d->budget_fraction);
     if (d->budget_fraction == 0.0) d->budget_fraction = 0.8;
     if (d->spill_threshold == 0) d->spill_threshold = (size_t)1 << 20;
     d->huge_pages = d->huge_pages >= 0 ? 1 : 0;
@@ -1293,67 +1702,75 @@ static tp_result tp__resolve(tp_desc *d, const tp_desc *in)
     d->debug = d->debug > 0;
     if (d->budget_bytes == TP_BUDGET_AUTO) {
         tp_memory_info mi;
-        if (tp_query_memory(&mi, NULL) != TP_OK || mi.usable == 0) return TP_ERR_IO;
+        if (tp_query_memory(&mi, NULL, NULL) != TP_OK || mi.usable == 0)
+            return tp_error_set(err, TP_ERR_IO, "tp_create: TP_BUDGET_AUTO found no memory figure in /proc/meminfo or "
+                                "the cgroup files; set desc.budget_bytes instead");
         d->budget_bytes = (size_t)((double)mi.usable * d->budget_fraction);
         if (d->budget_bytes == 0) d->budget_bytes = 1;
     }
     return TP_OK;
 }
 
-TPDEF tp_pool *tp_create(const tp_desc *desc, tp_result *result)
+TPDEF tp_result tp_create(const tp_desc *desc, tp_pool **out, tp_error *err)
 {
     tp_desc d;
     tp_pool *p;
-    tp_result r = tp__resolve(&d, desc), dummy;
-    if (!result) result = &dummy;
-    if (r != TP_OK) { *result = r; return NULL; }
+    tp_result r;
+    if (!out) return tp_error_set(err, TP_ERR_ARG, "tp_create: out is NULL");
+    *out = NULL;
+    if ((r = tp__resolve(&d, desc, err)) != TP_OK) return r;
     p = (tp_pool *)tp__raw_alloc(&d.allocator, sizeof *p);
-    if (!p) { *result = TP_ERR_NOMEM; return NULL; }
+    if (!p) return tp_error_set(err, TP_ERR_NOMEM, "tp_create: no memory for the pool itself");
     memset(p, 0, sizeof *p);
     p->desc = d;
     p->page = tp__page_size();
     if (d.spill_dir) {
         size_t n = strlen(d.spill_dir) + 1;
         p->spill_dir = (char *)tp__raw_alloc(&d.allocator, n);
-        if (!p->spill_dir) { tp__raw_free(&d.allocator, p, sizeof *p); *result = TP_ERR_NOMEM; return NULL; }
+        if (!p->spill_dir) {
+            tp__raw_free(&d.allocator, p, sizeof *p);
+            return tp_error_set(err, TP_ERR_NOMEM, "tp_create: no memory for a copy of spill_dir");
+        }
         memcpy(p->spill_dir, d.spill_dir, n);
         p->desc.spill_dir = p->spill_dir;
     }
-#if !defined(TP__SPINLOCK) && !defined(TP_NO_THREADS)
+#if defined(TP__THREADS) && !defined(TP__SPINLOCK)
     if (pthread_mutex_init(&p->lock, NULL) != 0) {
         tp__raw_free(&d.allocator, p->spill_dir, strlen(d.spill_dir ? d.spill_dir : "") + 1);
         tp__raw_free(&d.allocator, p, sizeof *p);
-        *result = TP_ERR_NOMEM;
-        return NULL;
+        return tp_error_set(err, TP_ERR_THREAD, "tp_create: could not make the pool's mutex");
     }
 #endif
     p->st.budget = p->desc.budget_bytes;
     p->cache_floor = TP__CACHE_SLACK;
     if (d.max_cached_bytes && d.max_cached_bytes < p->cache_floor) p->cache_floor = d.max_cached_bytes;
-    *result = TP_OK;
-    return p;
-}
-
-static void tp__report_leak(void *user, const void *ptr, size_t bytes, const char *file, int line)
-{
-    tp_pool *p = (tp_pool *)user;
-    char msg[TP__MSG];
-    snprintf(msg, sizeof msg, "tensorpool: leak: %llu bytes at %p allocated at %s:%d",
-             (unsigned long long)bytes, ptr, file ? file : "(unknown: build the caller with TP_DEBUG)", line);
-    tp__log(p, TP_LOG_WARN, msg);
+    *out = p;
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 TPDEF void tp_destroy(tp_pool *pool)
 {
     tp_allocator a;
-    if (!pool) return;
-    if (pool->desc.debug) tp_live_blocks(pool, tp__report_leak, pool);
-    while (pool->live_tail) tp__release(pool, pool->live_tail);
-    tp__shrink_cache(pool, 0);
+    tp__hdr *h;
+    tp__later l;
+    if (!pool) return; /* no other call may race with this one: no lock */
+    if (pool->desc.debug)
+        for (h = pool->live_head; h; h = h->next)
+            tp_log(&pool->desc.log, TP_LOG_WARN, "tensorpool: leak: %llu bytes at %p allocated at %s:%d",
+                   (unsigned long long)h->req, (void *)tp__user(h),
+                   h->file ? h->file : "(unknown: build the caller with TP_DEBUG)", (int)h->line);
+    tp__later_init(&l);
+    while (pool->live_tail) {
+        tp__release(pool, pool->live_tail, &l);
+        tp__later_run(pool, &l);
+    }
+    tp__shrink_cache(pool, 0, &l);
+    tp__later_run(pool, &l);
     a = pool->desc.allocator;
     if (pool->dbg_set) tp__raw_free(&a, pool->dbg_set, pool->dbg_cap * sizeof(void *));
     if (pool->spill_dir) tp__raw_free(&a, pool->spill_dir, strlen(pool->spill_dir) + 1);
-#if !defined(TP__SPINLOCK) && !defined(TP_NO_THREADS)
+#if defined(TP__THREADS) && !defined(TP__SPINLOCK)
     pthread_mutex_destroy(&pool->lock);
 #endif
     tp__raw_free(&a, pool, sizeof *pool);
@@ -1362,11 +1779,14 @@ TPDEF void tp_destroy(tp_pool *pool)
 TPDEF size_t tp_trim(tp_pool *pool)
 {
     size_t before;
+    tp__later l;
     if (!pool) return 0;
+    tp__later_init(&l);
     tp__lock(pool);
     before = pool->st.bytes_cached;
-    tp__shrink_cache(pool, 0);
+    tp__shrink_cache(pool, 0, &l);
     tp__unlock(pool);
+    tp__later_run(pool, &l);
     return before;
 }
 
@@ -1413,17 +1833,31 @@ TPDEF tp_frame tp_mark(tp_pool *pool)
     return f;
 }
 
-TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark)
+TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark, tp_error *err)
 {
-    if (!pool) return TP_ERR_ARG;
+    tp__later l;
+    if (!pool) return tp_error_set(err, TP_ERR_ARG, "tp_release_to: the pool is NULL");
+    tp__later_init(&l);
     tp__lock(pool);
-    if (mark.seq > pool->seq) { tp__unlock(pool); return TP_ERR_ARG; }
+    if (mark.seq > pool->seq) {
+        tp__unlock(pool);
+        return tp_error_set(err, TP_ERR_ARG, "tp_release_to: the mark (%llu) is later than every allocation (%llu)",
+                            (unsigned long long)mark.seq, (unsigned long long)pool->seq);
+    }
     while (pool->live_tail && pool->live_tail->seq > mark.seq) {
         tp__hdr *h = pool->live_tail;
+        if (l.n > TP__LATER_MAX - TP__MAX_CHUNKS - 4) { /* room for one more release's unmaps */
+            tp__unlock(pool);
+            tp__later_run(pool, &l);
+            tp__lock(pool);
+            continue;
+        }
         if (pool->desc.debug && h->kind != TP__SPILLED) tp__poison(h);
-        tp__release(pool, h);
+        tp__release(pool, h, &l);
     }
     tp__unlock(pool);
+    tp__later_run(pool, &l);
+    tp_error_clear(err);
     return TP_OK;
 }
 
@@ -1439,37 +1873,10 @@ TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user)
     return n;
 }
 
-TPDEF tp_result tp_last_error(tp_pool *pool, char *buf, size_t cap)
-{
-    tp_result r;
-    if (!pool) return TP_ERR_ARG;
-    tp__lock(pool);
-    r = pool->last_result;
-    if (buf) tp__copy_str(buf, cap, pool->last_msg);
-    tp__unlock(pool);
-    return r;
-}
-
-TPDEF const char *tp_result_string(tp_result r)
-{
-    switch (r) {
-    case TP_OK: return "ok";
-    case TP_ERR_ARG: return "bad argument";
-    case TP_ERR_OVERFLOW: return "size overflow";
-    case TP_ERR_NOMEM: return "out of memory";
-    case TP_ERR_BUDGET: return "over the memory budget";
-    case TP_ERR_IO: return "I/O error (spill file or /proc, /sys)";
-    case TP_ERR_DOUBLE_FREE: return "double free";
-    case TP_ERR_FOREIGN: return "pointer not from this pool";
-    case TP_ERR_UNSUPPORTED: return "not supported by this build";
-    }
-    return "unknown result";
-}
-
 TPDEF const char *tp_build_info(void)
 {
-    return "tensorpool 0.1.0"
-#if defined(TP_NO_THREADS)
+    return "tensorpool 1.0.0"
+#if !defined(TP__THREADS)
            " no-threads"
 #elif defined(TP__SPINLOCK)
            " threads(spinlock)"
@@ -1488,7 +1895,7 @@ TPDEF const char *tp_build_info(void)
         ;
 }
 
-/* ---- >>memory query --------------------------------------------------------------------------- */
+/* ---- >>system files: memory and CPUs ----------------------------------------------------------- */
 
 /* Reads a whole small text file under root into buf; returns bytes read or -1. */
 static long tp__read_text(const char *root, const char *path, char *buf, size_t cap)
@@ -1571,43 +1978,73 @@ static int tp__cgroup_path(const char *root, const char *name, char *out, size_t
     return 0;
 }
 
-/* Walks from the process's cgroup up to the root of one hierarchy, keeping the tightest limit
-   and the working set of the cgroup that sets it. */
-static int tp__cgroup_limit(const char *root, const char *base, const char *cg, const char *limit_file,
-                            const char *usage_file, const char *inactive_key, tp_memory_info *mi)
+/* Calls visit for the directory (under base) of cgroup cg and of each of its parents up to the
+   hierarchy's root: a limit anywhere on the way binds. */
+typedef void (*tp__cgroup_visit)(const char *root, const char *dir, void *ctx);
+static void tp__cgroup_walk(const char *root, const char *base, const char *cg, tp__cgroup_visit visit, void *ctx)
 {
-    char dir[1024], path[1200], stat[8192];
-    int found = 0;
-    if (strlen(cg) >= sizeof dir) return 0;
+    char dir[1024], path[1100];
+    if (strlen(cg) >= sizeof dir) return;
     strcpy(dir, cg);
     for (;;) {
-        size_t lim, usage = 0, inactive = 0;
         char *slash;
-        snprintf(path, sizeof path, "%s%s/%s", base, strcmp(dir, "/") == 0 ? "" : dir, limit_file);
-        if (tp__read_limit(root, path, &lim) && (!found || lim < mi->cgroup_limit)) {
-            snprintf(path, sizeof path, "%s%s/%s", base, strcmp(dir, "/") == 0 ? "" : dir, usage_file);
-            tp__read_limit(root, path, &usage);
-            snprintf(path, sizeof path, "%s%s/memory.stat", base, strcmp(dir, "/") == 0 ? "" : dir);
-            if (tp__read_text(root, path, stat, sizeof stat) > 0) tp__find_value(stat, inactive_key, 1, &inactive);
-            mi->cgroup_limit = lim;
-            mi->cgroup_usage = usage > inactive ? usage - inactive : 0;
-            found = 1;
-        }
+        snprintf(path, sizeof path, "%s%s", base, strcmp(dir, "/") == 0 ? "" : dir);
+        visit(root, path, ctx);
         slash = strrchr(dir, '/');
         if (!slash || strcmp(dir, "/") == 0 || dir[0] == 0) break;
         if (slash == dir) strcpy(dir, "/"); else *slash = 0;
     }
-    return found;
 }
 
-TPDEF tp_result tp_query_memory(tp_memory_info *mi, const char *root)
+typedef struct tp__mem_walk {
+    const char *limit_file, *usage_file, *inactive_key;
+    tp_memory_info *mi;
+    int found;
+} tp__mem_walk;
+
+/* Keeps the tightest memory limit and the working set of the cgroup that sets it. */
+static void tp__visit_memory(const char *root, const char *dir, void *ctx)
 {
-    char buf[8192], cg[900];
+    tp__mem_walk *w = (tp__mem_walk *)ctx;
+    char path[1200], stat[8192];
+    size_t lim, usage = 0, inactive = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, w->limit_file);
+    if (!tp__read_limit(root, path, &lim) || (w->found && lim >= w->mi->cgroup_limit)) return;
+    snprintf(path, sizeof path, "%s/%s", dir, w->usage_file);
+    tp__read_limit(root, path, &usage);
+    snprintf(path, sizeof path, "%s/memory.stat", dir);
+    if (tp__read_text(root, path, stat, sizeof stat) > 0) tp__find_value(stat, w->inactive_key, 1, &inactive);
+    w->mi->cgroup_limit = lim;
+    w->mi->cgroup_usage = usage > inactive ? usage - inactive : 0;
+    w->found = 1;
+}
+
+static int tp__memory_limit(const char *root, int version, tp_memory_info *mi)
+{
+    char cg[900];
+    tp__mem_walk w;
+    w.mi = mi;
+    w.found = 0;
+    if (version == 2) {
+        if (!tp__cgroup_path(root, NULL, cg, sizeof cg)) return 0;
+        w.limit_file = "memory.max", w.usage_file = "memory.current", w.inactive_key = "inactive_file";
+        tp__cgroup_walk(root, "/sys/fs/cgroup", cg, tp__visit_memory, &w);
+    } else {
+        if (!tp__cgroup_path(root, "memory", cg, sizeof cg)) return 0;
+        w.limit_file = "memory.limit_in_bytes", w.usage_file = "memory.usage_in_bytes";
+        w.inactive_key = "total_inactive_file";
+        tp__cgroup_walk(root, "/sys/fs/cgroup/memory", cg, tp__visit_memory, &w);
+    }
+    return w.found;
+}
+
+TPDEF tp_result tp_query_memory(tp_memory_info *mi, const char *root, tp_error *err)
+{
+    char buf[8192];
     int any = 0;
-    if (!mi) return TP_ERR_ARG;
+    if (!mi) return tp_error_set(err, TP_ERR_ARG, "tp_query_memory: info is NULL");
     memset(mi, 0, sizeof *mi);
-    if (!root) root = "";
-    if (strcmp(root, "/") == 0) root = "";
+    if (!root || strcmp(root, "/") == 0) root = "";
     if (tp__read_text(root, "/proc/meminfo", buf, sizeof buf) > 0) {
         tp__find_value(buf, "MemTotal", 1024, &mi->mem_total);
         if (!tp__find_value(buf, "MemAvailable", 1024, &mi->mem_available)) {
@@ -1618,20 +2055,394 @@ TPDEF tp_result tp_query_memory(tp_memory_info *mi, const char *root)
         }
         any = mi->mem_available > 0;
     }
-    if (tp__cgroup_path(root, NULL, cg, sizeof cg) &&
-        tp__cgroup_limit(root, "/sys/fs/cgroup", cg, "memory.max", "memory.current", "inactive_file", mi))
-        mi->cgroup_version = 2;
-    else if (tp__cgroup_path(root, "memory", cg, sizeof cg) &&
-             tp__cgroup_limit(root, "/sys/fs/cgroup/memory", cg, "memory.limit_in_bytes",
-                              "memory.usage_in_bytes", "total_inactive_file", mi))
-        mi->cgroup_version = 1;
+    if (tp__memory_limit(root, 2, mi)) mi->cgroup_version = 2;
+    else if (tp__memory_limit(root, 1, mi)) mi->cgroup_version = 1;
     mi->usable = mi->mem_available;
     if (mi->cgroup_version) {
         size_t room = mi->cgroup_limit > mi->cgroup_usage ? mi->cgroup_limit - mi->cgroup_usage : 0;
         if (!any || room < mi->usable) mi->usable = room;
         any = 1;
     }
-    return any ? TP_OK : TP_ERR_IO;
+    if (!any)
+        return tp_error_set(err, TP_ERR_IO, "tp_query_memory: neither %s/proc/meminfo nor a cgroup memory limit "
+                            "could be read", root);
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+/* CPUs in a list such as "0-3,8,10-11" (/proc/self/status Cpus_allowed_list), 0 if none. */
+static int tp__count_cpu_list(const char *s)
+{
+    int n = 0;
+    while (*s && *s != '\n') {
+        char *end;
+        long a = strtol(s, &end, 10), b = a;
+        if (end == s) break;
+        s = end;
+        if (*s == '-') {
+            b = strtol(s + 1, &end, 10);
+            if (end == s + 1) break;
+            s = end;
+        }
+        if (b >= a && b - a < 1 << 20) n += (int)(b - a + 1);
+        if (*s == ',') s++;
+    }
+    return n;
+}
+
+typedef struct tp__cpu_walk { int v1; double quota; } tp__cpu_walk;
+
+/* Keeps the smallest CPU quota, in CPUs: v2 "QUOTA PERIOD" or "max PERIOD" in cpu.max; v1
+   cpu.cfs_quota_us (-1 = none) over cpu.cfs_period_us. */
+static void tp__visit_cpu(const char *root, const char *dir, void *ctx)
+{
+    tp__cpu_walk *w = (tp__cpu_walk *)ctx;
+    char path[1200], buf[128];
+    double q = 0.0, period = 0.0;
+    if (!w->v1) {
+        char *end;
+        snprintf(path, sizeof path, "%s/cpu.max", dir);
+        if (tp__read_text(root, path, buf, sizeof buf) <= 0 || strncmp(buf, "max", 3) == 0) return;
+        q = strtod(buf, &end);
+        period = strtod(end, NULL);
+    } else {
+        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+        if (tp__read_text(root, path, buf, sizeof buf) <= 0) return;
+        q = strtod(buf, NULL);
+        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+        if (tp__read_text(root, path, buf, sizeof buf) <= 0) return;
+        period = strtod(buf, NULL);
+    }
+    if (q > 0.0 && period > 0.0 && (w->quota == 0.0 || q / period < w->quota)) w->quota = q / period;
+}
+
+TPDEF tp_result tp_query_cpus(tp_cpu_info *info, const char *root, tp_error *err)
+{
+    char buf[8192], cg[900];
+    const char *list;
+    tp__cpu_walk w;
+    int usable = 0;
+    if (!info) return tp_error_set(err, TP_ERR_ARG, "tp_query_cpus: info is NULL");
+    memset(info, 0, sizeof *info);
+    if (!root || strcmp(root, "/") == 0) root = "";
+#if defined(TP__POSIX) && defined(_SC_NPROCESSORS_ONLN)
+    {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        info->online = n > 0 && n < (1L << 20) ? (int)n : 0;
+    }
+#endif
+    if (tp__read_text(root, "/proc/self/status", buf, sizeof buf) > 0 &&
+        (list = strstr(buf, "Cpus_allowed_list:")) != NULL) {
+        list += strlen("Cpus_allowed_list:");
+        info->affinity = tp__count_cpu_list(list + strspn(list, " \t"));
+    }
+    w.quota = 0.0;
+    if (tp__cgroup_path(root, NULL, cg, sizeof cg)) {
+        w.v1 = 0;
+        tp__cgroup_walk(root, "/sys/fs/cgroup", cg, tp__visit_cpu, &w);
+    }
+    if (w.quota == 0.0 && tp__cgroup_path(root, "cpu", cg, sizeof cg)) {
+        char probe[1000];
+        const char *base = "/sys/fs/cgroup/cpu"; /* usually a link to cpu,cpuacct */
+        w.v1 = 1;
+        snprintf(probe, sizeof probe, "%s/cpu.cfs_period_us", base);
+        if (tp__read_text(root, probe, buf, sizeof buf) <= 0) base = "/sys/fs/cgroup/cpu,cpuacct";
+        tp__cgroup_walk(root, base, cg, tp__visit_cpu, &w);
+    }
+    info->cgroup_quota = w.quota;
+    usable = info->online;
+    if (info->affinity > 0 && (usable == 0 || info->affinity < usable)) usable = info->affinity;
+    if (w.quota > 0.0) {
+        int q = (int)w.quota + ((double)(int)w.quota < w.quota);
+        if (usable == 0 || q < usable) usable = q;
+    }
+    info->usable = usable > 0 ? usable : 1;
+    if (!info->online && !info->affinity && w.quota == 0.0)
+        return tp_error_set(err, TP_ERR_IO, "tp_query_cpus: no CPU count could be read (sysconf, %s/proc/self/status)", root);
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+TPDEF int tp_thread_count(int n_threads)
+{
+    tp_cpu_info ci;
+    if (n_threads < 0 || n_threads > TP_MAX_THREADS) return 0;
+    if (n_threads > 0) return n_threads;
+    tp_query_cpus(&ci, NULL, NULL);
+    return ci.usable < TP_MAX_THREADS ? ci.usable : TP_MAX_THREADS;
+}
+
+TPDEF unsigned tp_cpu_features(void)
+{
+    unsigned f = 0;
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) f |= TP_CPU_AVX2;
+    if (__builtin_cpu_supports("avx512f")) f |= TP_CPU_AVX512F;
+#endif
+#if defined(TP_CPU_FEATURES_MASK)
+    f &= (unsigned)(TP_CPU_FEATURES_MASK);
+#endif
+    return f;
+}
+
+/* ---- >>team ------------------------------------------------------------------------------------- */
+
+typedef struct tp__worker_arg { struct tp_team *team; int id; } tp__worker_arg;
+
+struct tp_team {
+    tp_pool *pool;              /* where the team lives (NULL: malloc) */
+    int n;                      /* workers taking items, the caller included */
+#if defined(TP__THREADS)
+    int sync;                   /* the mutexes and conditions exist */
+    pthread_mutex_t mu, user_mu;
+    pthread_cond_t go, done, turn;
+    tp_task_fn fn;              /* the job: written under mu before round changes */
+    void *user;
+    size_t n_items;
+    size_t next;                /* the next item to take */
+    size_t ordered;             /* items whose ordered section has ended */
+    unsigned long round;        /* job number: a worker waits for it to change */
+    int busy;                   /* workers other than the caller still in the job */
+    int quit;
+    pthread_t th[TP_MAX_THREADS];
+    tp__worker_arg arg[TP_MAX_THREADS];
+#endif
+};
+
+#if defined(TP__THREADS)
+#if defined(TP__ATOMICS)
+/* Before it sleeps, a waiter spins ~25,000 pauses (under a millisecond): jobs that follow each
+   other closely (a phase per subject, thousands of them) start without a wake-up. */
+#define TP__SPIN_WHILE(cond)                                                                    \
+    do {                                                                                        \
+        int spin_;                                                                              \
+        for (spin_ = 0; spin_ < 25000 && (cond); spin_++) TP__PAUSE();                          \
+    } while (0)
+#else
+#define TP__LOAD(p) (*(p))
+#define TP__STORE(p, v) (*(p) = (v))
+#define TP__SPIN_WHILE(cond) ((void)0)
+#endif
+
+static size_t tp__team_take(tp_team *t)
+{
+#if defined(TP__ATOMICS)
+    return TP__FETCH_ADD(&t->next, (size_t)1);
+#else
+    size_t i;
+    pthread_mutex_lock(&t->mu);
+    i = t->next++;
+    pthread_mutex_unlock(&t->mu);
+    return i;
+#endif
+}
+
+static void tp__team_items(tp_team *t, int worker)
+{
+    size_t i;
+    while ((i = tp__team_take(t)) < t->n_items) t->fn(t->user, worker, i);
+}
+
+static void *tp__worker_main(void *arg)
+{
+    tp__worker_arg *a = (tp__worker_arg *)arg;
+    tp_team *t = a->team;
+    unsigned long seen = 0;
+    for (;;) {
+        TP__SPIN_WHILE(TP__LOAD(&t->round) == seen && !TP__LOAD(&t->quit));
+        pthread_mutex_lock(&t->mu);
+        while (t->round == seen && !t->quit) pthread_cond_wait(&t->go, &t->mu);
+        if (t->quit) {
+            pthread_mutex_unlock(&t->mu);
+            return NULL;
+        }
+        seen = t->round;
+        pthread_mutex_unlock(&t->mu);
+        tp__team_items(t, a->id);
+        pthread_mutex_lock(&t->mu);
+        TP__STORE(&t->busy, t->busy - 1);
+        if (t->busy == 0) pthread_cond_signal(&t->done);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static int tp__team_sync_init(tp_team *t)
+{
+    if (pthread_mutex_init(&t->mu, NULL) != 0) return 0;
+    if (pthread_mutex_init(&t->user_mu, NULL) != 0) goto mu;
+    if (pthread_cond_init(&t->go, NULL) != 0) goto user_mu;
+    if (pthread_cond_init(&t->done, NULL) != 0) goto go;
+    if (pthread_cond_init(&t->turn, NULL) != 0) goto done;
+    return t->sync = 1;
+done:
+    pthread_cond_destroy(&t->done);
+go:
+    pthread_cond_destroy(&t->go);
+user_mu:
+    pthread_mutex_destroy(&t->user_mu);
+mu:
+    pthread_mutex_destroy(&t->mu);
+    return 0;
+}
+#endif
+
+#ifndef TP_THREAD_CREATE
+#define TP_THREAD_CREATE(thread, fn, arg) pthread_create((thread), NULL, (fn), (arg))
+#endif
+
+TPDEF size_t tp_team_bytes(int n_threads)
+{
+    (void)n_threads; /* room for TP_MAX_THREADS whatever the count: one size, one class */
+    return sizeof(struct tp_team);
+}
+
+static void tp__team_free(tp_team *t)
+{
+    if (t->pool) tp_free(t->pool, t);
+    else free(t);
+}
+
+TPDEF tp_result tp_team_create(const tp_team_desc *desc, tp_team **out, tp_error *err)
+{
+    tp_team_desc d;
+    tp_team *t;
+    int n;
+    if (!out) return tp_error_set(err, TP_ERR_ARG, "tp_team_create: out is NULL");
+    *out = NULL;
+    if (desc) d = *desc; else memset(&d, 0, sizeof d);
+    if (d.n_threads < 0 || d.n_threads > TP_MAX_THREADS)
+        return tp_error_set(err, TP_ERR_ARG, "tp_team_create: n_threads must lie in 0 .. %d (0 = the usable CPUs), got %d",
+                            TP_MAX_THREADS, d.n_threads);
+    n = tp_thread_count(d.n_threads);
+    if (!d.log.fn && d.pool) d.log = d.pool->desc.log;
+    if (d.pool) {
+        tp_error e;
+        t = (tp_team *)tp_alloc_at(d.pool, sizeof *t, TP_ZERO, __FILE__, __LINE__, &e);
+        if (!t) return tp_error_set(err, e.code, "tp_team_create: %s", e.message);
+    } else if (!(t = (tp_team *)calloc(1, sizeof *t))) {
+        return tp_error_set(err, TP_ERR_NOMEM, "tp_team_create: no memory for the team");
+    }
+    t->pool = d.pool;
+    t->n = 1;
+#if defined(TP__THREADS)
+    if (n > 1) {
+        int i, rc = 0;
+        if (!tp__team_sync_init(t)) {
+            tp__team_free(t);
+            return tp_error_set(err, TP_ERR_THREAD, "tp_team_create: could not make a mutex or condition variable");
+        }
+        for (i = 1; i < n; i++) {
+            t->arg[i].team = t, t->arg[i].id = i;
+            if ((rc = TP_THREAD_CREATE(&t->th[i], tp__worker_main, &t->arg[i])) != 0) break;
+        }
+        t->n = i;
+        if (i < n)
+            tp_log(&d.log, TP_LOG_WARN, "tensorpool: %d of a team's %d worker threads could not start (%s): it runs on %d "
+                   "thread%s, not %d", n - i, n - 1, strerror(rc), i, i > 1 ? "s" : "", n);
+    }
+#else
+    if (n > 1)
+        tp_log(&d.log, TP_LOG_WARN, "tensorpool: built without threads (TP_NO_THREADS or no POSIX threads): a team "
+               "of %d runs on the calling thread alone", n);
+#endif
+    *out = t;
+    tp_error_clear(err);
+    return TP_OK;
+}
+
+TPDEF void tp_team_destroy(tp_team *team)
+{
+    if (!team) return;
+#if defined(TP__THREADS)
+    if (team->sync) {
+        int i;
+        pthread_mutex_lock(&team->mu);
+        TP__STORE(&team->quit, 1);
+        pthread_cond_broadcast(&team->go);
+        pthread_mutex_unlock(&team->mu);
+        for (i = 1; i < team->n; i++) pthread_join(team->th[i], NULL);
+        pthread_cond_destroy(&team->turn);
+        pthread_cond_destroy(&team->done);
+        pthread_cond_destroy(&team->go);
+        pthread_mutex_destroy(&team->user_mu);
+        pthread_mutex_destroy(&team->mu);
+    }
+#endif
+    tp__team_free(team);
+}
+
+TPDEF int tp_team_size(const tp_team *team) { return team ? team->n : 1; }
+
+TPDEF void tp_team_for(tp_team *team, size_t n_items, tp_task_fn fn, void *user)
+{
+    size_t i;
+#if defined(TP__THREADS)
+    if (team && team->n > 1) {
+        pthread_mutex_lock(&team->mu);
+        team->ordered = 0;
+        if (n_items > 1) {
+            team->fn = fn, team->user = user, team->n_items = n_items, team->next = 0;
+            TP__STORE(&team->busy, team->n - 1);
+            TP__STORE(&team->round, team->round + 1);
+            pthread_cond_broadcast(&team->go);
+        }
+        pthread_mutex_unlock(&team->mu);
+        if (n_items > 1) {
+            tp__team_items(team, 0);
+            TP__SPIN_WHILE(TP__LOAD(&team->busy) != 0);
+            pthread_mutex_lock(&team->mu);
+            while (team->busy) pthread_cond_wait(&team->done, &team->mu);
+            pthread_mutex_unlock(&team->mu);
+            return;
+        }
+    }
+#endif
+    (void)team;
+    for (i = 0; i < n_items; i++) fn(user, 0, i);
+}
+
+TPDEF void tp_team_ordered_begin(tp_team *team, size_t item)
+{
+#if defined(TP__THREADS)
+    if (!team || team->n < 2) return;
+    pthread_mutex_lock(&team->mu);
+    while (team->ordered != item) pthread_cond_wait(&team->turn, &team->mu);
+    pthread_mutex_unlock(&team->mu);
+#else
+    (void)team, (void)item;
+#endif
+}
+
+TPDEF void tp_team_ordered_end(tp_team *team, size_t item)
+{
+#if defined(TP__THREADS)
+    if (!team || team->n < 2) return;
+    pthread_mutex_lock(&team->mu);
+    team->ordered = item + 1;
+    pthread_cond_broadcast(&team->turn);
+    pthread_mutex_unlock(&team->mu);
+#else
+    (void)team, (void)item;
+#endif
+}
+
+TPDEF void tp_team_lock(tp_team *team)
+{
+#if defined(TP__THREADS)
+    if (team && team->n > 1) pthread_mutex_lock(&team->user_mu);
+#else
+    (void)team;
+#endif
+}
+
+TPDEF void tp_team_unlock(tp_team *team)
+{
+#if defined(TP__THREADS)
+    if (team && team->n > 1) pthread_mutex_unlock(&team->user_mu);
+#else
+    (void)team;
+#endif
 }
 
 #endif /* TENSORPOOL_IMPLEMENTATION */

@@ -121,17 +121,17 @@ typedef struct mem_source {
     size_t n;
 } mem_source;
 
-static int mem_read(void *user, size_t k, float *ts, char *err, size_t cap)
+static tp_result mem_read(void *user, size_t k, float *ts, tp_error *err)
 {
     mem_source *m = (mem_source *)user;
-    (void)err, (void)cap;
+    (void)err;
     memcpy(ts, m->slabs[k % 4], m->n * sizeof(float));
-    return 0;
+    return TP_OK;
 }
 
-static const float *mem_view(void *user, size_t k, char *err, size_t cap)
+static const float *mem_view(void *user, size_t k, tp_error *err)
 {
-    (void)err, (void)cap;
+    (void)err;
     return ((mem_source *)user)->slabs[k % 4];
 }
 
@@ -152,7 +152,7 @@ static int parse(int argc, char **argv, opts *o)
 {
     int i;
     o->S = 100, o->T = 200, o->V = 50000, o->L = 20, o->nvox = 100, o->files = 10, o->reps = 5;
-    o->threads = 1, o->precision = SS_F32, o->policy = SS_POLICY_LACUNA, o->gzip = 0, o->ahead = 0, o->avg_r = 0, o->view = 0;
+    o->threads = 1, o->precision = TP_F32, o->policy = SS_POLICY_LACUNA, o->gzip = 0, o->ahead = 0, o->avg_r = 0, o->view = 0;
     o->mode = NULL, o->dir = NULL;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
@@ -171,7 +171,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--files")) o->files = (size_t)atol(v), i++;
         else if (!strcmp(a, "--reps")) o->reps = (size_t)atol(v), i++;
         else if (!strcmp(a, "--threads")) o->threads = atoi(v), i++;
-        else if (!strcmp(a, "--precision")) o->precision = strcmp(v, "f64") ? SS_F32 : SS_F64, i++;
+        else if (!strcmp(a, "--precision")) o->precision = strcmp(v, "f64") ? TP_F32 : TP_F64, i++;
         else if (!strcmp(a, "--policy")) {
             o->policy = !strcmp(v, "strict") ? SS_POLICY_STRICT : !strcmp(v, "ldk") ? SS_POLICY_LDK
                       : !strcmp(v, "ldk_single") ? SS_POLICY_LDK_SINGLE : SS_POLICY_LACUNA;
@@ -186,7 +186,7 @@ static int parse(int argc, char **argv, opts *o)
 }
 
 /* ss_lnm over a reader; prints the line */
-static int run_lnm(const opts *o, ss_subject_fn read, ss_view_fn view, void *user, const char *source)
+static int run_lnm(const opts *o, ss_read_fn read, ss_view_fn view, void *user, const char *source)
 {
     size_t lv = o->L * o->V, i;
     int64_t *vox = (int64_t *)malloc(o->L * o->nvox * sizeof(int64_t));
@@ -196,24 +196,25 @@ static int run_lnm(const opts *o, ss_subject_fn read, ss_view_fn view, void *use
     ss_lnm_desc d;
     ss_lnm_maps maps;
     tp_stats st;
-    tp_pool *pool = tp_create(NULL, NULL);
-    char err[300];
-    ss_result r;
+    tp_pool *pool = NULL;
+    tp_create(NULL, &pool, NULL);
+    tp_error err;
+    tp_result r;
     if (!vox || !off || !mz || !pool) return 1;
     make_seeds(o->L, o->nvox, o->V, vox, off);
     seeds.n_seeds = o->L, seeds.voxels = vox, seeds.offsets = off;
     memset(&d, 0, sizeof d);
     memset(&maps, 0, sizeof maps);
-    d.pool = pool, d.n_subjects = o->S, d.n_t = o->T, d.n_v = o->V, d.read = read, d.view = view, d.read_user = user;
-    d.seeds = &seeds, d.policy = o->policy, d.precision = o->precision, d.n_threads = o->threads;
+    d.pool = pool, d.n_subjects = o->S, d.n_t = o->T, d.n_v = o->V, d.read = read, d.view = view, d.source_user = user;
+    d.seeds = &seeds, d.policy = (ss_policy)o->policy, d.precision = (tp_dtype)o->precision, d.n_threads = o->threads;
     d.skip_avg_r = !o->avg_r, d.read_ahead = o->ahead;
     maps.mean_z = mz;
     if (o->avg_r && !(maps.avg_r = (double *)malloc(lv * sizeof(double)))) return 1;
     w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
-    r = ss_lnm(&d, &maps, NULL, err, sizeof err);
+    r = ss_lnm(&d, &maps, NULL, &err);
     wall = seconds(CLOCK_MONOTONIC) - w0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    if (r != SS_OK) {
-        fprintf(stderr, "bench_lnm: %s\n", err);
+    if (r != TP_OK) {
+        fprintf(stderr, "bench_lnm: %s\n", err.message);
         return 1;
     }
     for (i = 0; i < lv; i++) sum += mz[i];
@@ -221,7 +222,7 @@ static int run_lnm(const opts *o, ss_subject_fn read, ss_view_fn view, void *use
     gflop = 2.0 * (double)o->L * (double)o->S * (double)o->T * (double)o->V * 1e-9;
     printf("bench=lnm source=%s subjects=%zu t=%zu v=%zu seeds=%zu precision=%s threads=%d read_ahead=%d avg_r=%d wall_s=%.3f cpu_s=%.3f "
            "ms_per_subject=%.2f gemm_equiv_gflops=%.1f maxrss_mb=%.1f pool_peak_mb=%.1f checksum_mean_z=%.10g\n",
-           source, o->S, o->T, o->V, o->L, o->precision == SS_F32 ? "f32" : "f64", o->threads, o->ahead, o->avg_r, wall, cpu,
+           source, o->S, o->T, o->V, o->L, o->precision == TP_F32 ? "f32" : "f64", o->threads, o->ahead, o->avg_r, wall, cpu,
            1e3 * wall / (double)o->S, gflop / wall, peak_rss_mb(), (double)st.peak_requested / 1048576.0, sum);
     tp_destroy(pool);
     free(vox), free(off), free(mz), free(maps.avg_r);
@@ -375,36 +376,42 @@ static int make_data(const opts *o)
 
 static int input_mode(opts *o)
 {
-    ss_h5 *c;
-    char err[600];
+    ss_h5 *c = NULL;
+    ss_h5_desc hd;
+    tp_error err;
     int rc;
-    if (ss_h5_open(o->dir, NULL, &c, err, sizeof err) != SS_OK) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
+    memset(&hd, 0, sizeof hd);
+    hd.path = o->dir;
+    if (ss_h5_create(&hd, &c, &err) != TP_OK) return fprintf(stderr, "bench_lnm: %s\n", err.message), 1;
     o->S = ss_h5_subjects(c), o->T = ss_h5_timepoints(c), o->V = ss_h5_voxels(c);
     if (o->view) rc = run_lnm(o, NULL, ss_h5_view, c, ss_h5_mapped(c) ? "hdf5_mapped" : "hdf5_view_read");
     else rc = run_lnm(o, ss_h5_read, NULL, c, "hdf5");
-    ss_h5_close(c);
+    ss_h5_destroy(c);
     return rc;
 }
 
 /* reading alone: every subject into one slab */
 static int read_mode(const opts *o)
 {
-    ss_h5 *c;
-    char err[600];
+    ss_h5 *c = NULL;
+    ss_h5_desc hd;
+    tp_error err;
     size_t k, n, bytes;
     float *slab;
     double w0, c0, wall, cpu;
-    if (ss_h5_open(o->dir, NULL, &c, err, sizeof err) != SS_OK) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
+    memset(&hd, 0, sizeof hd);
+    hd.path = o->dir;
+    if (ss_h5_create(&hd, &c, &err) != TP_OK) return fprintf(stderr, "bench_lnm: %s\n", err.message), 1;
     n = ss_h5_subjects(c), bytes = ss_h5_timepoints(c) * ss_h5_voxels(c) * sizeof(float);
     if (!(slab = (float *)malloc(bytes))) return 1;
     w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
     for (k = 0; k < n; k++)
-        if (ss_h5_read(c, k, slab, err, sizeof err)) return fprintf(stderr, "bench_lnm: %s\n", err), 1;
+        if (ss_h5_read(c, k, slab, &err) != TP_OK) return fprintf(stderr, "bench_lnm: %s\n", err.message), 1;
     wall = seconds(CLOCK_MONOTONIC) - w0, cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
     printf("bench=lnm_read dir=%s subjects=%zu mb=%.0f wall_s=%.3f cpu_s=%.3f mb_per_s=%.0f ms_per_subject=%.2f maxrss_mb=%.1f\n", o->dir, n,
            (double)(n * bytes) / 1e6, wall, cpu, (double)(n * bytes) / 1e6 / wall, 1e3 * wall / (double)n, peak_rss_mb());
     free(slab);
-    ss_h5_close(c);
+    ss_h5_destroy(c);
     return 0;
 }
 #endif

@@ -8,7 +8,7 @@
    Prints one key=value line: median and best wall seconds, CPU seconds of the median run, peak
    RSS, the plan (workers, amplitude bands per pass, work bytes) and, with --compare, the largest
    relative difference from another MI cube (tensorpac's); with --backend cuda also the medians
-   of the device's times by CUDA events (pac_output.device: phases, amplitudes, cells, whole, in
+   of the device's times by CUDA events (pac_output.info->device: phases, amplitudes, cells, whole, in
    ms; allocation and FFT planning excluded), its memory, chunk and cell kernel. The band presets
    are tensorpac's.
 */
@@ -65,13 +65,14 @@ static double *synthetic(size_t n_sig, size_t n)
 
 int main(int argc, char **argv)
 {
-    int backend = PAC_BACKEND_CPU;
+    pac_backend backend = PAC_BACKEND_CPU;
     const char *input = NULL, *compare = NULL, *preset = "mres", *save = NULL;
     size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
-    int threads = 1, method = PAC_MI_TENSORPAC, i, f32 = 0;
+    int threads = 1, i, f32 = 0;
+    pac_mi method = PAC_MI_TENSORPAC;
     double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_med, wall_best, bands[2][200], worst = 0;
     double dev[4][64];
-    pac_device_info info;
+    pac_run_info info;
     char dev_line[240] = "";
     npy_array in, ref;
     pac_desc d;
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
     tp_pool *pool;
     struct rusage ru;
     char err[300], diff[32];
+    tp_error perr;
     memset(&in, 0, sizeof in);
     for (i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
@@ -119,12 +121,14 @@ int main(int argc, char **argv)
         if (npy_write(save, NPY_F8, 2, shape, x, err, sizeof err)) { fprintf(stderr, "bench_pac: %s\n", err); return 1; }
         return 0;
     }
-    nb = pac_band_preset(preset, PAC_PHASE, bands[0]);
-    pac_band_preset(preset, PAC_AMPLITUDE, bands[1]);
-    if (!nb) return 2;
+    if (pac_band_preset(preset, PAC_PHASE, bands[0], &nb, &perr) != TP_OK ||
+        pac_band_preset(preset, PAC_AMPLITUDE, bands[1], &nb, &perr) != TP_OK) {
+        fprintf(stderr, "bench_pac: %s\n", perr.message);
+        return 2;
+    }
     memset(&pd, 0, sizeof pd);
     pd.budget_bytes = (size_t)(budget_mb * 1048576.0);
-    pool = tp_create(&pd, NULL);
+    tp_create(&pd, &pool, NULL);
     memset(&d, 0, sizeof d);
     d.pool = pool;
     d.fs = 512;
@@ -133,7 +137,7 @@ int main(int argc, char **argv)
     d.n_pha = d.n_amp = nb;
     d.method = method;
     d.n_threads = threads;
-    d.precision = f32 ? PAC_F32 : PAC_F64;
+    d.precision = f32 ? TP_F32 : TP_F64;
     d.backend = backend;
     if (n_perm) {
         d.surrogates = PAC_SURR_SWAP_BLOCKS;
@@ -146,27 +150,28 @@ int main(int argc, char **argv)
     out.mi = mi;
     out.z = z;
     memset(&info, 0, sizeof info);
-    if (backend == PAC_BACKEND_CUDA) out.device = &info;
-    if (pac_plan(&d, n_sig, n, 0, &plan, err, sizeof err) != PAC_OK) {
-        fprintf(stderr, "bench_pac: %s\n", err);
+    out.info = &info;
+    if (pac_plan(&d, n_sig, n, 0, &plan, &perr) != TP_OK) {
+        fprintf(stderr, "bench_pac: %s\n", perr.message);
         return 1;
     }
     if (per_pass) plan.amp_bands_per_pass = per_pass;
     for (r = 0; r < reps; r++) {
         double w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
-        if (pac_run(&d, x, PAC_F64, n_sig, n, &plan, &out, err, sizeof err) != PAC_OK) {
-            fprintf(stderr, "bench_pac: %s\n", err);
+        if (pac_run(&d, x, TP_F64, n_sig, n, &plan, &out, &perr) != TP_OK) {
+            fprintf(stderr, "bench_pac: %s\n", perr.message);
             return 1;
         }
         walls[r] = seconds(CLOCK_MONOTONIC) - w0;
         cpus[r] = seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
-        for (i = 0; i < 4; i++) dev[i][r] = info.ms[i];
+        for (i = 0; i < 4; i++) dev[i][r] = info.device.ms[i];
     }
     if (backend == PAC_BACKEND_CUDA)
         snprintf(dev_line, sizeof dev_line,
                  " device_phases_ms=%.3f device_amps_ms=%.3f device_cells_ms=%.3f device_ms=%.3f device_mb=%.1f chunk=%zu cells=%s",
                  median(dev[0], reps), median(dev[1], reps), median(dev[2], reps), median(dev[3], reps),
-                 (double)info.bytes / 1048576.0, info.chunk, info.runs_kernel == 1 ? "runs" : info.runs_kernel == 2 ? "runs1" : "columns");
+                 (double)info.device.bytes / 1048576.0, info.device.chunk,
+                 info.device.runs_kernel == 1 ? "runs" : info.device.runs_kernel == 2 ? "runs1" : "columns");
     wall_med = median(walls, reps);
     for (wall_best = walls[0], r = 1; r < reps; r++) wall_best = walls[r] < wall_best ? walls[r] : wall_best;
     if (compare) {

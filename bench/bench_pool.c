@@ -166,7 +166,7 @@ static int run_small(allocator *a, int threads, long pairs, int pool_per_thread)
             memset(&d, 0, sizeof d);
             d.single_thread = 1;
             j[i].own.kind = USE_POOL;
-            j[i].own.pool = tp_create(&d, NULL);
+            tp_create(&d, &j[i].own.pool, NULL);
             j[i].a = &j[i].own;
         }
         j[i].pairs = 4096;
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
     d.single_thread = single;
     d.huge_pages = huge;
     if (single && threads > 1) { fprintf(stderr, "--single-thread 1 needs --threads 1\n"); return 2; }
-    if (a.kind == USE_POOL && !(a.pool = tp_create(&d, NULL))) { fprintf(stderr, "tp_create failed\n"); return 1; }
+    if (a.kind == USE_POOL && tp_create(&d, &a.pool, NULL) != TP_OK) { fprintf(stderr, "tp_create failed\n"); return 1; }
     if (a.kind == USE_FLOOR)
         for (i = 0; i < 4; i++) {
             a.floor_buf[i] = (unsigned char *)malloc((size_t)64 << 20);

@@ -90,8 +90,9 @@ int main(int argc, char **argv)
     p2d_cube c;
     p2d_masks m;
     p2d_summary sum;
-    p2d_ctx *ctx;
-    p2d_result r;
+    p2d_ctx *ctx = NULL;
+    tp_error err;
+    tp_result r;
     struct rusage ru;
     for (i = 1; i < (size_t)argc; i++) {
         const char *a = argv[i], *v = i + 1 < (size_t)argc ? argv[i + 1] : NULL;
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
     /* the cube comes from a tensorpool, which asks for transparent huge pages on big blocks: a
        time-fastest cube puts each pixel's bins on another page, and 2 MiB pages spare the TLB
        (--small-pages 1 uses malloc) */
-    io_pool = tp_create(NULL, NULL);
+    tp_create(NULL, &io_pool, NULL);
     cube = small_pages ? (double *)malloc(nx * ny * nt * sizeof(double)) : (double *)tp_alloc(io_pool, nx * ny * nt * sizeof(double));
     if (!cube) { fprintf(stderr, "bench_prom2d: no memory for the cube\n"); return 1; }
     t0 = now();
@@ -131,18 +132,17 @@ int main(int argc, char **argv)
     d.n_threads = threads;
     d.on_slice = strcmp(mode, "masks") ? count_peaks : NULL;
     d.user = counted;
-    p2d_masks_bytes(3, nx, ny, nt, packed, &mask_bytes);
+    p2d_masks_bytes(3, nx, ny, nt, packed, &mask_bytes, NULL);
     masks = (uint8_t *)malloc(mask_bytes);
     memset(&c, 0, sizeof c);
-    c.data = cube; c.n_x = nx; c.n_y = ny; c.n_t = nt;
+    c.data = cube; c.dtype = TP_F64; c.n_x = nx; c.n_y = ny; c.n_t = nt;
     memset(&m, 0, sizeof m);
     m.data = masks; m.packed = packed;
-    ctx = p2d_create(&d, &r);
-    if (!ctx) { fprintf(stderr, "bench_prom2d: %s\n", p2d_result_string(r)); return 1; }
+    if (p2d_create(&d, &ctx, &err) != TP_OK) { fprintf(stderr, "bench_prom2d: %s\n", err.message); return 1; }
     t0 = now(); c0 = cpu_now();
-    r = p2d_run(ctx, &c, &m, NULL, &sum);
+    r = p2d_run(ctx, &c, &m, NULL, &sum, &err);
     t1 = now(); c1 = cpu_now();
-    if (r != P2D_OK) { fprintf(stderr, "bench_prom2d: %s\n", p2d_last_error(ctx)); return 1; }
+    if (r != TP_OK) { fprintf(stderr, "bench_prom2d: %s\n", err.message); return 1; }
     getrusage(RUSAGE_SELF, &ru);
     printf("bench=prom2d mode=%s bins=%zu threads=%d conn=%d packed=%d wall_s=%.3f cpu_s=%.3f us_per_bin=%.2f "
            "peaks=%llu mask_mb=%.1f scratch_kb=%.0f cube_mb=%.1f maxrss_mb=%.1f beyond_io_mb=%.1f gen_s=%.2f\n",

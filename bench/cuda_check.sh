@@ -2,7 +2,7 @@
 # bench/cuda_check.sh - what pacgpu's CUDA backend needs checked on a GPU, in one call of the
 # device tool (15 minutes a session): build, the device tests (device vs CPU float32 and vs
 # tensorpac's reference), the pac example on the GPU, issue 6's benchmark case with each cell
-# kernel (runs: rows twice; once: rows once, PAC__RUNS_WRAP; runs4: 4 bands a block; columns),
+# kernel (runs: rows twice; once: rows once, PAC_TEST_CUDA_ROWS_ONCE; runs4: 4 bands a block; columns),
 # the large case (its rows fit only once) with the runs and the column kernel,
 # compute-sanitizer and one Nsight Compute profile of each cell kernel; a table of the device
 # times last. Each step has its own time limit, so one that hangs costs only its own. Logs go to
@@ -27,7 +27,7 @@ variant() {
 build_all() {
     make -s -j8 build/bench_pac build/bench_pac_cuda build/test_pacgpu_cuda build/pac build/pac_cuda || return 1
     cc -O2 tests/npy_compare.c examples/common/npy.c examples/common/util.c -lm -o build/npy_compare || return 1
-    variant runs & variant columns -DPAC__CUDA_RUNS=0 & variant runs4 -DPAC__RUNS_BANDS=4 & variant once -DPAC__RUNS_WRAP=1 &
+    variant runs & variant columns -DPAC_TEST_CUDA_CELLS=0 & variant runs4 -DPAC_TEST_CUDA_RUN_BANDS=4 & variant once -DPAC_TEST_CUDA_ROWS_ONCE=1 &
     $NVCC -std=c++14 -O2 $ARCH --default-stream per-thread tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
         -o build/test_pacgpu_cuda_ptds -lcufft -lm -lpthread &
     wait

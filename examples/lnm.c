@@ -107,8 +107,8 @@ static int parse_args(int argc, char **argv, options *o)
             else if (!strcmp(v, "ldk_single")) o->policy = SS_POLICY_LDK_SINGLE;
             else return fail("--policy is strict, ldk, lacuna or ldk_single, not '%s'", v);
         } else if (!strcmp(a, "--precision")) {
-            if (!strcmp(v, "f32")) o->precision = SS_F32;
-            else if (!strcmp(v, "f64")) o->precision = SS_F64;
+            if (!strcmp(v, "f32")) o->precision = TP_F32;
+            else if (!strcmp(v, "f64")) o->precision = TP_F64;
             else return fail("--precision is f32 or f64, not '%s'", v);
         } else if (!strcmp(a, "--threads")) {
             char *end;
@@ -243,10 +243,9 @@ static int save_png(const char *dir, const char *name, const double *v, const ge
 }
 
 typedef struct run_state { progress_bar bar; } run_state;
-static int on_progress(void *user, size_t done, size_t total)
+static int on_progress(void *user, uint64_t done, uint64_t total)
 {
-    progress_update(&((run_state *)user)->bar, (double)done / (double)total);
-    return 0;
+    return progress_callback(&((run_state *)user)->bar, done, total);
 }
 
 #if defined(LNM_MPI)
@@ -258,16 +257,16 @@ static int is_root(void)
 }
 
 /* subjects first .. first + n - 1 of another reader */
-typedef struct sub_range { ss_subject_fn read; ss_view_fn view; void *user; size_t first; } sub_range;
-static int range_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+typedef struct sub_range { ss_read_fn read; ss_view_fn view; void *user; size_t first; } sub_range;
+static tp_result range_read(void *user, size_t k, float *ts, tp_error *err)
 {
     sub_range *r = (sub_range *)user;
-    return r->read(r->user, r->first + k, ts, err, errcap);
+    return r->read(r->user, r->first + k, ts, err);
 }
-static const float *range_view(void *user, size_t k, char *err, size_t errcap)
+static const float *range_view(void *user, size_t k, tp_error *err)
 {
     sub_range *r = (sub_range *)user;
-    return r->view(r->user, r->first + k, err, errcap);
+    return r->view(r->user, r->first + k, err);
 }
 
 static int send_state(const ss_moments *m, int to)
@@ -275,7 +274,7 @@ static int send_state(const ss_moments *m, int to)
     size_t n = ss_moments_serialized_bytes(m);
     unsigned long long len = (unsigned long long)n;
     unsigned char *buf = (unsigned char *)malloc(n);
-    int ok = buf && ss_moments_serialize(m, buf, n) == SS_OK;
+    int ok = buf && ss_moments_serialize(m, buf, n, NULL) == TP_OK;
     MPI_Send(&len, 1, MPI_UNSIGNED_LONG_LONG, to, 0, MPI_COMM_WORLD);
     if (ok) MPI_Send(buf, (int)n, MPI_BYTE, to, 1, MPI_COMM_WORLD);
     free(buf);
@@ -293,14 +292,14 @@ static int merge_state(ss_moments *m, int from)
     buf = (unsigned char *)malloc((size_t)len);
     if (!buf) return -1;
     MPI_Recv(buf, (int)len, MPI_BYTE, from, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    ok = ss_moments_deserialize(buf, (size_t)len, NULL, &other) == SS_OK && ss_moments_merge(m, other) == SS_OK;
+    ok = ss_moments_deserialize(NULL, buf, (size_t)len, &other, NULL) == TP_OK && ss_moments_merge(m, other, NULL) == TP_OK;
     ss_moments_destroy(other);
     free(buf);
     return ok ? 0 : -1;
 }
 
 /* Each rank streams its range of subjects; rank 0 merges the states in rank order and finalizes */
-static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, char *err, size_t errcap)
+static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, tp_error *err)
 {
     int rank, size, r, bad = 0, any_bad;
     size_t first, count;
@@ -313,24 +312,26 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, char *err, size_
     count = d0->n_subjects * (size_t)(rank + 1) / (size_t)size - first;
     range.read = d0->read;
     range.view = d0->view;
-    range.user = d0->read_user;
+    range.user = d0->source_user;
     range.first = first;
     d.read = d0->read ? range_read : NULL;
     d.view = d0->view ? range_view : NULL;
-    d.read_user = &range;
+    d.source_user = &range;
     d.n_subjects = count;
     if (rank != 0) d.progress = NULL;
     st.z = st.r = NULL;
-    err[0] = 0;
-    if (count) bad = ss_lnm(&d, NULL, &st, err, errcap) != SS_OK;
+    tp_error_clear(err);
+    if (count) bad = ss_lnm(&d, NULL, &st, err) != TP_OK;
     else { /* more ranks than subjects: empty states */
-        int nanpol = d.policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
-        size_t lv = d.seeds->n_seeds * d.n_v;
-        bad = ss_moments_create(lv, nanpol, NULL, &st.z) != SS_OK || ss_moments_create(lv, nanpol, NULL, &st.r) != SS_OK;
+        ss_moments_desc md;
+        memset(&md, 0, sizeof md);
+        md.nan_policy = d.policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
+        md.n_features = d.seeds->n_seeds * d.n_v;
+        bad = ss_moments_create(&md, &st.z, err) != TP_OK || ss_moments_create(&md, &st.r, err) != TP_OK;
     }
     MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (any_bad) {
-        if (!bad) err[0] = 0; /* the rank that failed says why */
+        if (!bad) tp_error_clear(err); /* the rank that failed says why */
         ss_moments_destroy(st.z);
         ss_moments_destroy(st.r);
         return -1;
@@ -339,8 +340,8 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, char *err, size_
         bad = send_state(st.z, 0) || send_state(st.r, 0);
     } else {
         for (r = 1; r < size && !bad; r++) bad = merge_state(st.z, r) || merge_state(st.r, r);
-        if (!bad && ss_lnm_finalize(st.z, st.r, d.policy, m) != SS_OK) bad = 1;
-        if (bad) snprintf(err, errcap, "cannot merge or finalize the ranks' states");
+        if (!bad && ss_lnm_finalize(st.z, st.r, d.policy, m, err) != TP_OK) bad = 1;
+        if (bad && err->code == TP_OK) tp_error_set(err, TP_ERR_FORMAT, "cannot merge the ranks' states");
     }
     ss_moments_destroy(st.z);
     ss_moments_destroy(st.r);
@@ -348,31 +349,33 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, char *err, size_
 }
 #else
 static int is_root(void) { return 1; }
-static int compute(const ss_lnm_desc *d, const ss_lnm_maps *m, char *err, size_t errcap)
+static int compute(const ss_lnm_desc *d, const ss_lnm_maps *m, tp_error *err)
 {
-    return ss_lnm(d, m, NULL, err, errcap) == SS_OK ? 0 : -1;
+    return ss_lnm(d, m, NULL, err) == TP_OK ? 0 : -1;
 }
 #endif
 
-/* Workers when --threads is not given: the CPUs online, or 1 per MPI rank (ranks fill the CPUs) */
+/* Workers when --threads is not given: the CPUs this process may use (0), or 1 per MPI rank (ranks
+   fill the CPUs) */
 static int default_threads(void)
 {
 #if defined(LNM_MPI)
     return 1;
 #else
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    return 0;
 #endif
 }
 
 /* Runs every lesion at once over the subjects and writes the maps */
-static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_subject_fn read, ss_view_fn view,
+static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
                void *read_user, size_t reader_bytes)
 {
     int64_t *all = NULL;
     size_t offsets[MAX_LESIONS + 1], L = (size_t)o->n_lesions, l, i, lv;
-    char names[MAX_LESIONS][256], err[400];
+    char names[MAX_LESIONS][256];
     double *maps[6] = {NULL}, t0;
+    tp_error err;
+    size_t work_bytes = 0;
     ss_seeds seeds;
     ss_lnm_desc d;
     ss_lnm_maps m;
@@ -397,7 +400,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     seeds.n_seeds = L;
     seeds.voxels = all;
     seeds.offsets = offsets;
-    pool = tp_create(NULL, NULL);
+    tp_create(NULL, &pool, NULL);
     memset(&d, 0, sizeof d);
     d.pool = pool;
     d.n_subjects = n_subjects;
@@ -405,12 +408,12 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     d.n_v = g->n_v;
     d.read = read;
     d.view = view;
-    d.read_user = read_user;
+    d.source_user = read_user;
     d.seeds = &seeds;
-    d.policy = o->policy;
-    d.precision = o->precision;
+    d.policy = (ss_policy)o->policy;
+    d.precision = (tp_dtype)o->precision;
     d.progress = on_progress;
-    d.progress_user = &st;
+    d.user = &st;
     d.n_threads = o->threads ? o->threads : default_threads();
     d.read_ahead = o->read_ahead;
     memset(&m, 0, sizeof m);
@@ -422,12 +425,13 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     m.p = maps[5];
     progress_begin(&st.bar, "lnm");
     t0 = progress_now();
-    if (compute(&d, &m, err, sizeof err) != 0) {
+    if (compute(&d, &m, &err) != 0) {
         progress_end(&st.bar);
-        if (err[0]) fail("%s", err);
+        if (err.code != TP_OK) fail("%s", err.message);
         goto done;
     }
     progress_end(&st.bar);
+    ss_lnm_estimate_bytes(&d, &work_bytes, NULL);
     if (!is_root()) {
         rc = 0;
         goto done;
@@ -456,7 +460,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
                (long long)g->ijk[2 * g->n_v + peak], maps[1][off + peak]);
     }
     printf("lnm: %zu lesions x %zu subjects x %zu time points x %zu voxels in %.2f s, %.1f MiB of working memory; maps in %s/\n",
-           L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(ss_lnm_estimate_bytes(&d) + reader_bytes) / 1048576.0, o->out_dir);
+           L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(work_bytes + reader_bytes) / 1048576.0, o->out_dir);
     rc = 0;
 done:
     for (i = 0; i < 6; i++) free(maps[i]);
@@ -468,12 +472,15 @@ done:
 #if defined(STAT_STREAM_USE_HDF5)
 static int run_connectome(const options *o)
 {
-    ss_h5 *c;
+    ss_h5 *c = NULL;
+    ss_h5_desc hd;
     geometry g;
-    char err[800];
+    tp_error err;
     const double *aff;
     int rc, i;
-    if (ss_h5_open(o->connectome, NULL, &c, err, sizeof err) != SS_OK) return fail("%s", err);
+    memset(&hd, 0, sizeof hd);
+    hd.path = o->connectome;
+    if (ss_h5_create(&hd, &c, &err) != TP_OK) return fail("%s", err.message);
     g.n_v = ss_h5_voxels(c);
     for (i = 0; i < 3; i++) g.shape[i] = (size_t)ss_h5_mask_shape(c)[i];
     g.ijk = ss_h5_mask_indices(c);
@@ -482,7 +489,7 @@ static int run_connectome(const options *o)
     /* subjects in place (memory-mapped) where the files allow it: no copy, no slab */
     rc = run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL, o->read_ahead ? NULL : ss_h5_view, c,
              o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float));
-    ss_h5_close(c);
+    ss_h5_destroy(c);
     return rc;
 }
 #else
@@ -499,13 +506,12 @@ enum { DS = 40, DT = 120, DX = 24, DY = 28, DZ = 18 };
 
 typedef struct demo_conn { float *ts; size_t n_v; } demo_conn;
 
-static int demo_read(void *user, size_t k, float *ts, char *err, size_t errcap)
+static tp_result demo_read(void *user, size_t k, float *ts, tp_error *err)
 {
     demo_conn *c = (demo_conn *)user;
     (void)err;
-    (void)errcap;
     memcpy(ts, c->ts + k * DT * c->n_v, DT * c->n_v * sizeof(float));
-    return 0;
+    return TP_OK;
 }
 
 static double demo_gauss(unsigned long long *s)

@@ -62,7 +62,7 @@ static void usage(FILE *f)
             "  --z-out F        (MI - surrogate mean) / surrogate std, same shape\n"
             "  --p-out F        fraction of surrogates >= MI per cell (at least 1 / n_perm), same shape\n"
             "  --png F          heat map of the signal-averaged MI, axes in Hz, peak circled\n"
-            "  --threads T      workers (default 1); results do not depend on it\n"
+            "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
             "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
             "  --backend B      auto (default: the GPU when this build has pacgpu's CUDA backend and a device\n"
             "                   answers, else the CPU), cpu, or cuda (an error where there is none); the GPU\n"
@@ -79,7 +79,8 @@ static int parse_args(int argc, char **argv, options *o)
 {
     int i;
     memset(o, 0, sizeof *o);
-    o->threads = 1;
+    o->threads = 0;
+    o->method = PAC_MI_TORT;
     o->surrogate = PAC_SURR_SWAP_BLOCKS;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -116,7 +117,7 @@ static int parse_args(int argc, char **argv, options *o)
             if (*end) return fail("--seed wants a non-negative integer, not '%s'", v);
         } else if (!strcmp(a, "--threads")) {
             o->threads = atoi(v);
-            if (o->threads < 1 || o->threads > PAC_MAX_THREADS) return fail("--threads must be 1 to 64, not '%s'", v);
+            if (o->threads < 0 || o->threads > TP_MAX_THREADS) return fail("--threads must be 0 (the usable CPUs) to 64, not '%s'", v);
         } else if (!strcmp(a, "--backend")) {
             if (!strcmp(v, "auto")) o->backend = PAC_BACKEND_AUTO;
             else if (!strcmp(v, "cpu")) o->backend = PAC_BACKEND_CPU;
@@ -131,16 +132,15 @@ static int parse_args(int argc, char **argv, options *o)
 }
 
 /* Bands from a preset name or an (n, 2) .npy; *bands is malloc'd */
-static int load_bands(const char *spec, int kind, double **bands, size_t *n)
+static int load_bands(const char *spec, pac_signal_kind kind, double **bands, size_t *n)
 {
     npy_array a;
     double *v;
     char err[300];
-    *n = pac_band_preset(spec, kind, NULL);
-    if (*n) {
+    if (pac_band_preset(spec, kind, NULL, n, NULL) == TP_OK) {
         *bands = (double *)malloc(2 * *n * sizeof(double));
         if (!*bands) return fail("%s", "out of memory");
-        pac_band_preset(spec, kind, *bands);
+        pac_band_preset(spec, kind, *bands, n, NULL);
         return 0;
     }
     if (npy_read_f64(spec, &a, &v, err, sizeof err))
@@ -160,7 +160,7 @@ typedef struct run_state {
     progress_bar bar;
 } run_state;
 
-static int on_progress(void *user, size_t done, size_t total)
+static int on_progress(void *user, uint64_t done, uint64_t total)
 {
     progress_update(&((run_state *)user)->bar, (double)done / (double)total);
     return 0;
@@ -186,7 +186,7 @@ static int write_png(const options *o, const double *map, const double *pha, siz
 {
     png_heatmap_opts h = png_heatmap_defaults();
     char title[160], err[300];
-    snprintf(title, sizeof title, "modulation index (%s), mean of the signals", o->method == PAC_MI_TORT ? "Tort" : "tensorpac");
+    snprintf(title, sizeof title, "modulation index (%s), mean of the signals", o->method == PAC_MI_TENSORPAC ? "tensorpac" : "Tort");
     h.title = title;
     h.xlabel = "phase frequency (Hz)";
     h.ylabel = "amplitude frequency (Hz)";
@@ -221,12 +221,14 @@ static int run(const options *o)
     pac_desc d;
     pac_plan_info plan;
     pac_output out;
-    pac_device_info dev;
+    pac_run_info info;
     tp_desc pd;
+    tp_error perr;
     tp_pool *pool = NULL;
     run_state st;
     char err[400];
-    int rc = 1, dtype;
+    int rc = 1;
+    tp_dtype dtype;
     memset(&x, 0, sizeof x);
     memset(&cuts, 0, sizeof cuts);
     if (!o->signal || !o->pha || !o->amp || !o->out || !(o->fs > 0))
@@ -238,7 +240,7 @@ static int run(const options *o)
     }
     n_sig = x.ndim == 2 ? x.shape[0] : 1;
     n_times = x.shape[x.ndim - 1];
-    dtype = x.dtype == NPY_F8 ? PAC_F64 : PAC_F32;
+    dtype = x.dtype == NPY_F8 ? TP_F64 : TP_F32;
     if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp)) goto done;
     memset(&d, 0, sizeof d);
     d.fs = o->fs;
@@ -246,10 +248,10 @@ static int run(const options *o)
     d.n_pha = n_pha;
     d.amp_bands = amp;
     d.n_amp = n_amp;
-    d.method = o->method;
+    d.method = (pac_mi)o->method;
     d.n_threads = o->threads;
     d.seed = o->seed;
-    d.backend = o->backend;
+    d.backend = (pac_backend)o->backend;
     if (o->cuts) {
         if (npy_read(o->cuts, &cuts, err, sizeof err)) { fail("%s", err); goto done; }
         if (cuts.dtype != NPY_I8 || cuts.ndim != 1 || !cuts.shape[0]) {
@@ -261,14 +263,14 @@ static int run(const options *o)
         d.surrogates = PAC_SURR_SWAP_BLOCKS;
     } else if (o->n_perm > 0) {
         d.n_perm = (size_t)o->n_perm;
-        d.surrogates = o->surrogate;
+        d.surrogates = (pac_surrogates)o->surrogate;
     }
     if ((o->z_out || o->p_out) && !d.n_perm) { fail("%s", "--z-out and --p-out need surrogates (--n-perm N or --cuts)"); goto done; }
     memset(&pd, 0, sizeof pd);
     pd.budget_bytes = o->budget_mb > 0 ? (size_t)(o->budget_mb * 1048576.0) : 0;
-    if (!(pool = tp_create(&pd, NULL))) { fail("%s", "cannot create the memory pool"); goto done; }
+    if (tp_create(&pd, &pool, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
     d.pool = pool;
-    if (pac_plan(&d, n_sig, n_times, 0, &plan, err, sizeof err) != PAC_OK) { fail("%s", err); goto done; }
+    if (pac_plan(&d, n_sig, n_times, 0, &plan, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
     cells = n_amp * n_pha * n_sig;
     mi = (double *)malloc(cells * sizeof(double));
     map = (double *)malloc(n_amp * n_pha * sizeof(double));
@@ -281,15 +283,14 @@ static int run(const options *o)
     out.mi = mi;
     out.z = z;
     out.p = p;
-    memset(&dev, 0, sizeof dev);
-    out.device = &dev; /* filled only when the GPU ran */
+    out.info = &info;
     d.progress = on_progress;
     d.user = &st;
     progress_begin(&st.bar, "pac");
     t0 = progress_now();
-    if (pac_run(&d, x.data, dtype, n_sig, n_times, &plan, &out, err, sizeof err) != PAC_OK) {
+    if (pac_run(&d, x.data, dtype, n_sig, n_times, &plan, &out, &perr) != TP_OK) {
         progress_end(&st.bar);
-        fail("%s", err);
+        fail("%s", perr.message);
         goto done;
     }
     progress_end(&st.bar);
@@ -301,12 +302,12 @@ static int run(const options *o)
         if (map[i] > map[peak] || map[peak] != map[peak]) peak = i;
     if (o->png && write_png(o, map, pha, n_pha, amp, n_amp, peak)) goto done;
     printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s MI, %zu surrogates: %.3f s, ", n_sig, n_times, n_pha, n_amp,
-           o->method == PAC_MI_TORT ? "Tort" : "tensorpac", d.n_perm, secs);
-    if (dev.chunk)
-        printf("on the GPU (%.1f ms there, %.1f MiB of device memory), %.1f MiB of host buffers\n", dev.ms[3],
-               (double)dev.bytes / 1048576.0, (double)plan.bytes / 1048576.0);
+           o->method == PAC_MI_TENSORPAC ? "tensorpac" : "Tort", d.n_perm, secs);
+    if (info.on_device)
+        printf("on the GPU (%.1f ms there, %.1f MiB of device memory), %.1f MiB of host buffers\n", info.device.ms[3],
+               (double)info.device.bytes / 1048576.0, (double)plan.bytes / 1048576.0);
     else
-        printf("on the CPU, %zu worker(s), %.1f MiB of work buffers\n", plan.n_threads, (double)plan.bytes / 1048576.0);
+        printf("on the CPU, %d worker(s), %.1f MiB of work buffers\n", info.n_workers, (double)plan.bytes / 1048576.0);
     printf("pac: strongest coupling (MI averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
            "MI = %.4g",
            centre(pha, peak % n_pha), pha[2 * (peak % n_pha)], pha[2 * (peak % n_pha) + 1], centre(amp, peak / n_pha),

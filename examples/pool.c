@@ -120,13 +120,11 @@ static int run_batch(tp_pool *pool, const job *j, int batch, float *out, size_t 
     int f, bad = 0;
     tp_frame mark = tp_mark(pool);
     for (f = 0; f < j->frames; f++) {
-        tp_result r;
-        frame[f] = (float *)tp_alloc_at(pool, n * sizeof(float), 0, __FILE__, __LINE__, &r);
+        tp_error err;
+        frame[f] = (float *)tp_alloc_at(pool, n * sizeof(float), 0, __FILE__, __LINE__, &err);
         if (!frame[f]) {
-            char msg[512];
-            tp_last_error(pool, msg, sizeof msg);
-            fprintf(stderr, "\npool: frame %d of batch %d: %s\n", f, batch, msg);
-            tp_release_to(pool, mark);
+            fprintf(stderr, "\npool: frame %d of batch %d: %s\n", f, batch, err.message);
+            tp_release_to(pool, mark, NULL);
             return 1;
         }
         for (i = 0; i < n; i++) frame[f][i] = pixel((uint64_t)batch, (uint64_t)f, i);
@@ -141,7 +139,7 @@ static int run_batch(tp_pool *pool, const job *j, int batch, float *out, size_t 
         for (f = 0; f < j->frames; f++) v[f] = pixel((uint64_t)batch, (uint64_t)f, i);
         bad += median(v, j->frames) != out[i];
     }
-    tp_release_to(pool, mark); /* all frames of the batch at once */
+    tp_release_to(pool, mark, NULL); /* all frames of the batch at once */
     progress_update(bar, (batch + 1.0) / j->batches);
     if (bad) fprintf(stderr, "\npool: %d of 1000 checked medians differ in batch %d\n", bad, batch);
     return bad != 0;
@@ -179,7 +177,7 @@ int main(int argc, char **argv)
     job j;
     tp_desc d;
     tp_pool *pool;
-    tp_result r;
+    tp_error err;
     tp_stats s;
     progress_bar bar;
     float *out;
@@ -193,8 +191,7 @@ int main(int argc, char **argv)
     d.budget_bytes = j.budget_mib << 20;
     d.spill_dir = j.spill_dir;
     d.spill_threshold = (size_t)1 << 20;
-    pool = tp_create(&d, &r);
-    if (!pool) { fprintf(stderr, "pool: cannot create the pool: %s\n", tp_result_string(r)); return 1; }
+    if (tp_create(&d, &pool, &err) != TP_OK) { fprintf(stderr, "pool: cannot create the pool: %s\n", err.message); return 1; }
     printf("pool demo: median of %d frames of %s, %d batches, budget %s\n", j.frames,
            mib((double)(j.frame_mib << 20), x), j.batches, mib((double)(j.budget_mib << 20), y));
     printf("  working set %s per batch: %.1fx the budget\n", mib((double)(j.frame_mib << 20) * (j.frames + 1), x),

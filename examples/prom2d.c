@@ -60,7 +60,8 @@ static void usage(FILE *f)
             "  --peaks-out F       (n_rows, 6) float64: t, ix, iy, height, prominence, col_level\n"
             "  --masks-out F       uint8 (n_alpha, n_x, n_y, n_t)\n"
             "  --pack-masks        masks bit-packed along t (8x smaller), see the header of prom2d.c\n"
-            "  --threads T         worker threads (default 1); results do not depend on it\n"
+            "  --threads T         worker threads (default 0: the CPUs this process may use); results do not\n"
+            "                      depend on it\n"
             "  --png-dir DIR       PNGs of 4 bins (3 evenly spaced, and the one whose second peak is the\n"
             "                      most prominent): the posterior with its dominant peak, and the masks\n"
             "  --demo              a bump moving around a track with noise, 2000 bins, all outputs in\n"
@@ -88,7 +89,7 @@ static int parse_args(int argc, char **argv, options *o)
 {
     int i;
     memset(o, 0, sizeof *o);
-    o->threads = 1;
+    o->threads = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
@@ -111,7 +112,7 @@ static int parse_args(int argc, char **argv, options *o)
             if (o->connectivity != 4 && o->connectivity != 8) return fail("--connectivity is 4 or 8, not '%s'", v);
         } else if (!strcmp(a, "--threads")) {
             o->threads = atoi(v);
-            if (o->threads < 1 || o->threads > P2D_MAX_THREADS) return fail("--threads must be 1 to 64, not '%s'", v);
+            if (o->threads < 0 || o->threads > TP_MAX_THREADS) return fail("--threads must be 0 (the usable CPUs) to 64, not '%s'", v);
         } else if (!strcmp(a, "--min-prominence")) {
             char *end;
             o->min_prominence = strtod(v, &end);
@@ -168,7 +169,10 @@ typedef struct run_state {
 } run_state;
 
 /* desc.user goes to both callbacks: the bar lives in the run state */
-static int on_progress(void *user, double fraction) { return progress_callback(&((run_state *)user)->bar, fraction); }
+static int on_progress(void *user, uint64_t done, uint64_t total)
+{
+    return progress_callback(&((run_state *)user)->bar, done, total);
+}
 
 static int on_slice(void *user, const p2d_slice *s)
 {
@@ -244,8 +248,9 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     p2d_cube cube;
     p2d_masks m;
     p2d_summary sum;
-    p2d_ctx *ctx;
-    p2d_result r;
+    p2d_ctx *ctx = NULL;
+    tp_error err;
+    tp_result r;
     run_state st;
     uint8_t *masks = NULL;
     npy_map mask_file;
@@ -254,7 +259,7 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     int rc = 0;
     memset(&st, 0, sizeof st);
     memset(&d, 0, sizeof d);
-    d.mode = o->mode;
+    d.mode = (p2d_mode)o->mode;
     d.connectivity = o->connectivity;
     d.alphas = o->alphas;
     d.n_alpha = o->masks_out ? o->n_alpha : 0;
@@ -281,22 +286,21 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
         }
         st.writing = 1;
     }
-    ctx = p2d_create(&d, &r);
-    if (!ctx) {
+    if (p2d_create(&d, &ctx, &err) != TP_OK) {
         npy_map_close(&mask_file, NULL, 0);
-        return fail("%s", p2d_result_string(r));
+        return fail("%s", err.message);
     }
     memset(&cube, 0, sizeof cube);
-    cube.data = data; cube.dtype = f32 ? P2D_F32 : P2D_F64;
+    cube.data = data; cube.dtype = f32 ? TP_F32 : TP_F64;
     cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
     memset(&m, 0, sizeof m);
     m.data = masks; m.packed = o->pack;
     progress_begin(&st.bar, "prom2d");
     t0 = progress_now();
-    r = p2d_run(ctx, &cube, &m, NULL, &sum);
+    r = p2d_run(ctx, &cube, &m, NULL, &sum, &err);
     progress_end(&st.bar);
     if (st.writing && npy_stream_close(&st.peaks, st.err, sizeof st.err)) st.failed = 1;
-    if (r != P2D_OK) rc = fail("%s", st.failed ? st.err : p2d_last_error(ctx));
+    if (r != TP_OK) rc = fail("%s", st.failed ? st.err : err.message);
     else if (st.failed) rc = fail("%s", st.err);
     if (!rc) {
         double secs = progress_now() - t0;

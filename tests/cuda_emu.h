@@ -48,7 +48,7 @@
 #include <ucontext.h>
 #endif
 
-#define PAC__CUDA_EMULATOR 1
+#define PAC_CUDA_EMULATOR 1
 #define __global__
 #define __host__
 #define __device__
@@ -154,11 +154,12 @@ struct emu_config {
 };
 extern emu_config emu;
 
-#define PAC__LAUNCH(kernel, blocks, shmem, stream, args) \
-    ((void)(stream), emu_launch(reinterpret_cast<emu_kernel>(kernel), false, blocks, PAC__CUDA_THREADS, shmem, [=]() { kernel args; }))
-#define PAC__LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) \
+/* pacgpu.h's launch hooks (its option PAC_CUDA_EMULATOR) */
+#define PAC_EMU_LAUNCH(kernel, blocks, threads, shmem, stream, args) \
+    ((void)(stream), emu_launch(reinterpret_cast<emu_kernel>(kernel), false, blocks, threads, shmem, [=]() { kernel args; }))
+#define PAC_EMU_LAUNCH_COOPERATIVE(kernel, blocks, threads, shmem, stream, args) \
     ((void)(stream), emu_launch(reinterpret_cast<emu_kernel>(kernel), true, blocks, threads, shmem, [=]() { kernel args; }))
-#define PAC__DYNAMIC_SHARED(type, name) type *name = (type *)emu_dynamic_shared()
+#define PAC_EMU_DYNAMIC_SHARED(type, name) type *name = (type *)emu_dynamic_shared()
 
 #endif /* CUDA_EMU_H */
 
@@ -604,7 +605,7 @@ cufftResult cufftMakePlan1d(cufftHandle plan, int nx, cufftType type, int batch,
     if (!p || p->made) return CUFFT_INVALID_PLAN;
     emu.plans++;
     if (nx < 1 || batch < 1 || type != CUFFT_Z2Z) return CUFFT_INVALID_VALUE;
-    if (emu_due(&emu.fail_plan) || pac_fft_create((size_t)nx, NULL, &p->fft) != PAC_OK) return CUFFT_ALLOC_FAILED;
+    if (emu_due(&emu.fail_plan) || pac_fft_create(NULL, (size_t)nx, &p->fft, NULL) != TP_OK) return CUFFT_ALLOC_FAILED;
     if (!(p->scratch = (double *)std::malloc(pac_fft_scratch_doubles(p->fft) * sizeof(double) + 1))) return CUFFT_ALLOC_FAILED;
     p->n = nx, p->batch = batch, p->made = true;
     p->area_bytes = (size_t)nx * sizeof(cufftDoubleComplex);

@@ -66,6 +66,28 @@ for h in $HEADERS; do
         else skip "$h: $1 not installed"; fi
     done
 done
+# each header's QUICK START (the lines after it up to CONTENTS, unindented) compiles warning-free as C
+# and as C++, and runs
+for h in $HEADERS; do
+    q="$B/quickstart_$h.c"
+    awk '/^   QUICK START/ {on = 1; next} /^   CONTENTS/ {on = 0} on' "$h" | sed 's/^       //' >"$q"
+    if grep -q 'int main' "$q"; then
+        step "$h: its quick start compiles (C99, C++) and runs" sh -c "
+            gcc -std=c99 $WARN -I. '$q' -o '$B/qs_c' -lm -lpthread && g++ -x c++ $WARN -I. '$q' -o '$B/qs_cxx' -lm -lpthread &&
+            '$B/qs_c' >/dev/null && '$B/qs_cxx' >/dev/null"
+    else
+        skip "$h: no compilable quick start yet"
+    fi
+done
+# README.md's C snippets (each a whole program) compile as C99 and as C++, and run
+n_snip=$(awk '/^```c$/ {n++; f = sprintf("'"$B"'/readme_%d.c", n); next} /^```$/ {f = ""} f {print > f} END {print n + 0}' README.md)
+i=1
+while [ "$i" -le "$n_snip" ]; do
+    step "README.md snippet $i compiles (C99, C++) and runs" sh -c "
+        gcc -std=c99 $WARN -I. '$B/readme_$i.c' -o '$B/rd_c' -lm -lpthread && g++ -x c++ $WARN -I. '$B/readme_$i.c' -o '$B/rd_cxx' -lm -lpthread &&
+        '$B/rd_c' >/dev/null && '$B/rd_cxx' >/dev/null"
+    i=$((i + 1))
+done
 # all headers implemented in one translation unit (symbol collisions), and a header included
 # twice (declarations first, then the implementation)
 {
@@ -118,8 +140,8 @@ fi
 # ---- prom2d.h ---------------------------------------------------------------------------------
 P2D_SRC="tests/test_prom2d.c examples/common/npy.c examples/common/util.c"
 build prom2d $CC $TFLAGS -D_DEFAULT_SOURCE $P2D_SRC $LIBS && run_suite "prom2d" "$B/prom2d"
-build prom2d_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DP2D_NO_THREADS -DP2D_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $P2D_SRC -lm \
-    && run_suite "prom2d P2D_NO_THREADS P2D_NO_VECTOR_EXTENSIONS" "$B/prom2d_plain"
+build prom2d_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DP2D_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $P2D_SRC -lm \
+    && run_suite "prom2d TP_NO_THREADS P2D_NO_VECTOR_EXTENSIONS" "$B/prom2d_plain"
 step "build npy.o util.o (C, for the C++ test)" sh -c "gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/npy.c -o $B/npy.o && gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/util.c -o $B/util.o"
 build prom2d_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_prom2d.c -x none "$B/npy.o" "$B/util.o" -lpthread \
     && run_suite "prom2d C++" "$B/prom2d_cxx"
@@ -134,8 +156,8 @@ fi
 # ---- pacgpu.h -----------------------------------------------------------------------------------
 PAC_SRC="tests/test_pacgpu.c examples/common/npy.c examples/common/util.c"
 build pacgpu $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_SRC $LIBS && run_suite "pacgpu" "$B/pacgpu"
-build pacgpu_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DPAC_NO_THREADS -DPAC_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $PAC_SRC -lm \
-    && run_suite "pacgpu PAC_NO_THREADS PAC_NO_VECTOR_EXTENSIONS" "$B/pacgpu_plain"
+build pacgpu_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DPAC_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $PAC_SRC -lm \
+    && run_suite "pacgpu TP_NO_THREADS PAC_NO_VECTOR_EXTENSIONS" "$B/pacgpu_plain"
 build pacgpu_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_pacgpu.c -x none "$B/npy.o" "$B/util.o" -lpthread \
     && run_suite "pacgpu C++" "$B/pacgpu_cxx"
 if have clang && [ -x "$B/san_probe" ]; then
@@ -157,8 +179,8 @@ fi
 # threads as fibers, cuFFT by pacgpu's FFT, failures injected), here with or without a GPU
 EMU="-std=c++14 -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c -lm -lpthread"
 build pacgpu_cuda_emu g++ $EMU && run_suite "pacgpu CUDA emulated" "$B/pacgpu_cuda_emu"
-build pacgpu_cuda_emu_columns g++ -DPAC__CUDA_RUNS=0 $EMU && run_suite "pacgpu CUDA emulated, column kernel only" "$B/pacgpu_cuda_emu_columns"
-build pacgpu_cuda_emu_once g++ -DPAC__RUNS_WRAP=1 $EMU && run_suite "pacgpu CUDA emulated, runs kernel rows once" "$B/pacgpu_cuda_emu_once"
+build pacgpu_cuda_emu_columns g++ -DPAC_TEST_CUDA_CELLS=0 $EMU && run_suite "pacgpu CUDA emulated, column kernel only" "$B/pacgpu_cuda_emu_columns"
+build pacgpu_cuda_emu_once g++ -DPAC_TEST_CUDA_ROWS_ONCE=1 $EMU && run_suite "pacgpu CUDA emulated, runs kernel rows once" "$B/pacgpu_cuda_emu_once"
 # the device tests at the sizes a GPU runs them with (their expectations too: chunks of 5, not 2)
 build pacgpu_cuda_emu_device_sizes g++ -DPAC_TEST_DEVICE_SIZES $EMU -O2 \
     && run_suite "pacgpu CUDA emulated at a GPU's test sizes" "$B/pacgpu_cuda_emu_device_sizes"
@@ -169,8 +191,8 @@ fi
 # ---- stat_stream.h ------------------------------------------------------------------------------
 SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"
 build stat_stream $CC $TFLAGS -D_DEFAULT_SOURCE $SS_SRC $LIBS && run_suite "stat_stream" "$B/stat_stream"
-build stat_stream_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DSS_NO_VECTOR_EXTENSIONS -DSS_NO_THREADS -DTP_NO_THREADS $SS_SRC -lm \
-    && run_suite "stat_stream SS_NO_VECTOR_EXTENSIONS SS_NO_THREADS" "$B/stat_stream_plain"
+build stat_stream_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DSS_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $SS_SRC -lm \
+    && run_suite "stat_stream SS_NO_VECTOR_EXTENSIONS TP_NO_THREADS" "$B/stat_stream_plain"
 if CBLAS=$(tools/detect.sh cblas); then
     build stat_stream_cblas $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_CBLAS $SS_SRC $CBLAS $LIBS \
         && run_suite "stat_stream STAT_STREAM_USE_CBLAS" "$B/stat_stream_cblas"

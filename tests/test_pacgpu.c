@@ -1,6 +1,8 @@
-/* Tests of pacgpu.h so far: the FFT against a long-double DFT computed here, the filter bank,
-   phase and amplitude against tensorpac's outputs (tests/data/pac, converted from
-   ../shared/refdata/pac by tools/gen_pac_golden.py). Run from the repository root. */
+/* Tests of pacgpu.h: the FFT against a long-double DFT computed here, the filter bank, phase and
+   amplitude, MI and surrogates against tensorpac's outputs (tests/data/pac, converted from
+   ../shared/refdata/pac by tools/gen_pac_golden.py), plans, memory, threads and bad input. Run
+   from the repository root. */
+#include "thread_faults.h"
 #define TENSORPOOL_IMPLEMENTATION
 #define PACGPU_IMPLEMENTATION
 #include "../pacgpu.h"
@@ -55,7 +57,7 @@ static double fft_error(size_t n, int inverse)
     double *x = (double *)malloc(2 * n * sizeof(double)), *y = (double *)malloc(2 * n * sizeof(double)), *scratch;
     long double *ref = (long double *)malloc(2 * n * sizeof(long double)), err = 0, mag = 0;
     size_t j;
-    if (pac_fft_create(n, NULL, &p) != PAC_OK) { free(x); free(y); free(ref); return 1e300; }
+    if (pac_fft_create(NULL, n, &p, NULL) != TP_OK) { free(x); free(y); free(ref); return 1e300; }
     scratch = (double *)malloc(pac_fft_scratch_doubles(p) * sizeof(double));
     for (j = 0; j < 2 * n; j++) x[j] = y[j] = uniform_pm1();
     naive_dft(x, ref, n, inverse);
@@ -100,7 +102,7 @@ static void test_fft_round_trip_and_sharing(void)
         pac_fft *p = NULL;
         double *x = (double *)malloc(2 * n * sizeof(double)), *y = (double *)malloc(2 * n * sizeof(double));
         double *z = (double *)malloc(2 * n * sizeof(double)), *s1, *s2, err = 0;
-        CHECK(pac_fft_create(n, NULL, &p) == PAC_OK && pac_fft_length(p) == n);
+        CHECK(pac_fft_create(NULL, n, &p, NULL) == TP_OK && pac_fft_length(p) == n);
         s1 = (double *)malloc(pac_fft_scratch_doubles(p) * sizeof(double));
         s2 = (double *)malloc(pac_fft_scratch_doubles(p) * sizeof(double));
         for (j = 0; j < 2 * n; j++) x[j] = y[j] = z[j] = uniform_pm1();
@@ -122,24 +124,25 @@ static void test_fft_round_trip_and_sharing(void)
    small for the tables fails cleanly. */
 static void test_fft_plans_and_errors(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = NULL;
+    tp_create(NULL, &pool, NULL);
     tp_desc d;
     pac_fft *p = (pac_fft *)1;
-    CHECK(pac_fft_create(0, pool, &p) == PAC_ERR_ARG && p == NULL);
-    CHECK(pac_fft_create(((size_t)1 << 31) + 1, pool, &p) == PAC_ERR_ARG);
-    CHECK(pac_fft_create(16, pool, NULL) == PAC_ERR_ARG);
-    CHECK(pac_fft_create(1009, pool, &p) == PAC_OK && tp_get_stats(pool).live_blocks == 2); /* Bluestein + inner */
+    CHECK(pac_fft_create(pool, 0, &p, NULL) == TP_ERR_ARG && p == NULL);
+    CHECK(pac_fft_create(pool, ((size_t)1 << 31) + 1, &p, NULL) == TP_ERR_ARG);
+    CHECK(pac_fft_create(pool, 16, NULL, NULL) == TP_ERR_ARG);
+    CHECK(pac_fft_create(pool, 1009, &p, NULL) == TP_OK && tp_get_stats(pool).live_blocks == 2); /* Bluestein + inner */
     pac_fft_destroy(p);
     CHECK(tp_get_stats(pool).live_blocks == 0);
     tp_destroy(pool);
     memset(&d, 0, sizeof d);
     d.budget_bytes = 64 * 1024;
-    pool = tp_create(&d, NULL);
-    CHECK(pac_fft_create(100000, pool, &p) == PAC_ERR_BUDGET && p == NULL);
+    tp_create(&d, &pool, NULL);
+    CHECK(pac_fft_create(pool, 100000, &p, NULL) == TP_ERR_BUDGET && p == NULL);
     CHECK(tp_get_stats(pool).live_blocks == 0);
     tp_destroy(pool);
     pac_fft_destroy(NULL);
-    CHECK(strcmp(pac_result_string(PAC_ERR_BUDGET), "over the memory budget") == 0);
+    CHECK(strcmp(tp_result_string(TP_ERR_BUDGET), "over the memory budget") == 0);
     CHECK(strncmp(pac_build_info(), "pacgpu ", 7) == 0);
 }
 
@@ -161,14 +164,14 @@ static void test_fir_against_tensorpac(void)
         CHECK_MSG(order == (size_t)((const int64_t *)ord.data)[k], "band %zu: order %zu", k, order);
         CHECK(order + 1 == (size_t)(o[k + 1] - o[k]) && order < 1024);
         if (order + 1 != (size_t)(o[k + 1] - o[k]) || order >= 1024) continue;
-        CHECK(pac_fir_design(512.0, band[0], band[1], order, mine) == PAC_OK);
+        CHECK(pac_fir_design(512.0, band[0], band[1], order, mine, NULL) == TP_OK);
         for (j = 0; j <= order; j++) worst = fabs(mine[j] - ref[j]) > worst ? fabs(mine[j] - ref[j]) : worst;
     }
     CHECK_MSG(worst <= 1e-12, "taps differ by %.3g", worst);
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  taps: max difference %.3g\n", worst);
     CHECK(pac_fir_order(512.0, 100, 2.0, 3) == 33);   /* capped at (100 - 1) / 3 */
-    CHECK(pac_fir_design(512.0, 5.0, 300.0, 10, mine) == PAC_ERR_ARG); /* above Nyquist */
-    CHECK(pac_fir_design(512.0, 7.0, 5.0, 10, mine) == PAC_ERR_ARG);
+    CHECK(pac_fir_design(512.0, 5.0, 300.0, 10, mine, NULL) == TP_ERR_ARG); /* above Nyquist */
+    CHECK(pac_fir_design(512.0, 7.0, 5.0, 10, mine, NULL) == TP_ERR_ARG);
     npy_free(&fp); npy_free(&fa); npy_free(&taps); npy_free(&off); npy_free(&ord);
 }
 
@@ -194,16 +197,16 @@ static void test_bandpass_against_tensorpac(void)
     size_t n = 2048, b, e;
     double sig[2 * 2048], *out = (double *)malloc(10 * 2 * n * sizeof(double)), worst[4] = {0, 0, 0, 0}, scale[4] = {0, 0, 0, 0};
     int what;
-    char err[256];
+    tp_error err;
     CHECK(x.data && fp.data && fa.data && rfp.data && rfa.data && rp.data && ra.data);
     if (!x.data || !fp.data || !fa.data || !rfp.data || !rfa.data || !rp.data || !ra.data) return;
     memcpy(sig, (const double *)x.data, n * sizeof(double));
     memcpy(sig + n, (const double *)x.data + 5 * n, n * sizeof(double));
     for (what = 0; what < 4; what++) { /* filtered pha bands, filtered amp bands, phase, amplitude */
         const npy_array *bands = what == 0 || what == 2 ? &fp : &fa, *ref = what == 0 ? &rfp : what == 1 ? &rfa : what == 2 ? &rp : &ra;
-        int kind = what < 2 ? PAC_FILTERED : what == 2 ? PAC_PHASE : PAC_AMPLITUDE;
+        pac_signal_kind kind = what < 2 ? PAC_FILTERED : what == 2 ? PAC_PHASE : PAC_AMPLITUDE;
         CHECK(pac_bandpass(NULL, sig, 2, n, 512.0, (const double *)bands->data, 10, what == 0 || what == 2 ? 3 : 6, kind, out,
-                           err, sizeof err) == PAC_OK);
+                           &err) == TP_OK);
         for (b = 0; b < 10; b++)
             for (e = 0; e < 2; e++) {
                 const double *r = (const double *)ref->data + (b * 2 + e) * n, *o = out + (b * 2 + e) * n;
@@ -229,20 +232,20 @@ static void test_bandpass_against_tensorpac(void)
 static void test_bandpass_bad_input(void)
 {
     double x[64], out[64], bands[2] = {5, 7}, above[2] = {100, 300}, inverted[2] = {9, 7};
-    char err[256];
+    tp_error err;
     size_t i;
     for (i = 0; i < 64; i++) x[i] = sin(0.3 * (double)i);
-    CHECK(pac_bandpass(NULL, x, 1, 64, 512, above, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG && strstr(err, "band 0"));
-    CHECK(pac_bandpass(NULL, x, 1, 64, 512, inverted, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_bandpass(NULL, x, 1, 3, 512, bands, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG && strstr(err, "short"));
-    CHECK(pac_bandpass(NULL, x, 1, 64, -1, bands, 1, 3, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG && strstr(err, "fs"));
-    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 0, PAC_PHASE, out, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, 7, out, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_bandpass(NULL, NULL, 1, 64, 512, bands, 1, 3, PAC_PHASE, out, NULL, 0) == PAC_ERR_ARG);
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, above, 1, 3, PAC_PHASE, out, &err) == TP_ERR_ARG && strstr(err.message, "band 0"));
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, inverted, 1, 3, PAC_PHASE, out, &err) == TP_ERR_ARG);
+    CHECK(pac_bandpass(NULL, x, 1, 3, 512, bands, 1, 3, PAC_PHASE, out, &err) == TP_ERR_ARG && strstr(err.message, "short"));
+    CHECK(pac_bandpass(NULL, x, 1, 64, -1, bands, 1, 3, PAC_PHASE, out, &err) == TP_ERR_ARG && strstr(err.message, "fs"));
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 0, PAC_PHASE, out, &err) == TP_ERR_ARG);
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, (pac_signal_kind)7, out, &err) == TP_ERR_ARG && strstr(err.message, "what"));
+    CHECK(pac_bandpass(NULL, NULL, 1, 64, 512, bands, 1, 3, PAC_PHASE, out, NULL) == TP_ERR_ARG);
     /* a short signal: the order is capped at (64 - 1) / 3 = 21 and the run succeeds */
-    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, err, sizeof err) == PAC_OK);
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, &err) == TP_OK);
     x[10] = NAN;
-    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, err, sizeof err) == PAC_OK && isnan(out[0]));
+    CHECK(pac_bandpass(NULL, x, 1, 64, 512, bands, 1, 3, PAC_AMPLITUDE, out, &err) == TP_OK && isnan(out[0]));
 }
 
 /* Both MI definitions against tensorpac's reference (all 8 epochs, 10 x 10 bands), on phases
@@ -254,17 +257,17 @@ static void test_mi_against_tensorpac(void)
     size_t n = 2048, i;
     double *pha = (double *)malloc(10 * 8 * n * sizeof(double)), *amp = (double *)malloc(10 * 8 * n * sizeof(double));
     double mi[800], worst_t = 0, worst_r = 0, tort_vs_tensorpac = 0;
-    char err[256];
+    tp_error err;
     CHECK(x.data && fp.data && fa.data && rt.data && rr.data);
     if (!x.data || !fp.data || !fa.data || !rt.data || !rr.data) return;
-    CHECK(pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fp.data, 10, 3, PAC_PHASE, pha, err, sizeof err) == PAC_OK);
-    CHECK(pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fa.data, 10, 6, PAC_AMPLITUDE, amp, err, sizeof err) == PAC_OK);
-    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, mi, err, sizeof err) == PAC_OK);
+    CHECK(pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fp.data, 10, 3, PAC_PHASE, pha, &err) == TP_OK);
+    CHECK(pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fa.data, 10, 6, PAC_AMPLITUDE, amp, &err) == TP_OK);
+    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, mi, &err) == TP_OK);
     for (i = 0; i < 800; i++) {
         double r = ((const double *)rt.data)[i], d = fabs(mi[i] - r) / fabs(r);
         worst_t = d > worst_t ? d : worst_t;
     }
-    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TORT, mi, err, sizeof err) == PAC_OK);
+    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TORT, mi, &err) == TP_OK);
     for (i = 0; i < 800; i++) {
         double r = ((const double *)rr.data)[i], d = fabs(mi[i] - r) / fabs(r);
         worst_r = d > worst_r ? d : worst_r;
@@ -286,19 +289,19 @@ static void test_mi_against_tensorpac(void)
 static void test_mi_edges(void)
 {
     double pha[36], amp[36], mi = -1;
-    char err[256];
+    tp_error err;
     size_t i;
     for (i = 0; i < 36; i++) { pha[i] = -3.141592653589793 + 2 * 3.141592653589793 * (double)i / 36.0; amp[i] = 1.0; }
     pha[0] = -3.141592653589793;
     pha[35] = 3.141592653589793;
-    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, err, sizeof err) == PAC_OK && fabs(mi) < 1e-15);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, &err) == TP_OK && fabs(mi) < 1e-15);
     amp[35] = 5.0; /* the sample at exactly pi counts (in the last bin): the MI moves off 0 */
-    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, err, sizeof err) == PAC_OK && mi > 0.01);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, &err) == TP_OK && mi > 0.01);
     for (i = 0; i < 36; i++) amp[i] = i == 7 ? 1.0 : 0.0;
-    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TENSORPAC, &mi, err, sizeof err) == PAC_OK && fabs(mi - 1.0) < 1e-15);
-    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, 9, &mi, err, sizeof err) == PAC_ERR_ARG && strstr(err, "method"));
-    CHECK(pac_modulation_index(NULL, NULL, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, (size_t)-1 / 2, PAC_MI_TORT, &mi, err, sizeof err) == PAC_ERR_OVERFLOW);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, PAC_MI_TENSORPAC, &mi, &err) == TP_OK && fabs(mi - 1.0) < 1e-15);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, 36, (pac_mi)9, &mi, &err) == TP_ERR_ARG && strstr(err.message, "method"));
+    CHECK(pac_modulation_index(NULL, NULL, 1, amp, 1, 1, 36, PAC_MI_TORT, &mi, &err) == TP_ERR_ARG);
+    CHECK(pac_modulation_index(NULL, pha, 1, amp, 1, 1, (size_t)-1 / 2, PAC_MI_TORT, &mi, &err) == TP_ERR_OVERFLOW);
 }
 
 /* The histogram kernels (samples sorted by bin, sums in registers): every vector width this CPU
@@ -419,14 +422,13 @@ static void test_surrogates_against_tensorpac(void)
     double *pha = (double *)malloc(10 * 8 * n * sizeof(double)), *amp = (double *)malloc(10 * 8 * n * sizeof(double));
     double *surro = (double *)malloc(20 * 800 * sizeof(double)), mi[800], mean[800], sd[800], mean2[800], worst_s = 0, worst_z = 0;
     int64_t cuts[20], bad_cut = 2048;
-    char err[256];
+    tp_error err;
     CHECK(x.data && fp.data && fa.data && rs.data && rc.data && rz.data);
     if (!x.data || !fp.data || !fa.data || !rs.data || !rc.data || !rz.data) return;
-    pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fp.data, 10, 3, PAC_PHASE, pha, err, sizeof err);
-    pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fa.data, 10, 6, PAC_AMPLITUDE, amp, err, sizeof err);
-    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, mi, err, sizeof err) == PAC_OK);
-    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, (const int64_t *)rc.data, 20, surro, mean, sd, err,
-                          sizeof err) == PAC_OK);
+    pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fp.data, 10, 3, PAC_PHASE, pha, &err);
+    pac_bandpass(NULL, (const double *)x.data, 8, n, 512, (const double *)fa.data, 10, 6, PAC_AMPLITUDE, amp, &err);
+    CHECK(pac_modulation_index(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, mi, &err) == TP_OK);
+    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, (const int64_t *)rc.data, 20, surro, mean, sd, &err) == TP_OK);
     for (i = 0; i < 20 * 800; i++) {
         double r = ((const double *)rs.data)[i], d = fabs(surro[i] - r) / fabs(r);
         worst_s = d > worst_s ? d : worst_s;
@@ -439,19 +441,18 @@ static void test_surrogates_against_tensorpac(void)
     CHECK_MSG(worst_z <= 1e-9, "z-scores: error %.3g", worst_z);
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  surrogates relative error %.3g, z-scores %.3g\n", worst_s, worst_z);
     /* without the cube: the same mean */
-    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, (const int64_t *)rc.data, 20, NULL, mean2, NULL, err,
-                          sizeof err) == PAC_OK && memcmp(mean, mean2, sizeof mean) == 0);
+    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, (const int64_t *)rc.data, 20, NULL, mean2, NULL, &err) == TP_OK && memcmp(mean, mean2, sizeof mean) == 0);
     /* seeded cuts: in range, the same for the same seed, different for another */
-    CHECK(pac_random_cuts(7, n, 20, cuts) == PAC_OK);
+    CHECK(pac_random_cuts(7, n, 20, cuts, NULL) == TP_OK);
     for (i = 0; i < 20; i++) CHECK(cuts[i] >= 1 && cuts[i] < (int64_t)n);
     {
         int64_t again[20], other[20];
-        pac_random_cuts(7, n, 20, again);
-        pac_random_cuts(8, n, 20, other);
+        pac_random_cuts(7, n, 20, again, NULL);
+        pac_random_cuts(8, n, 20, other, NULL);
         CHECK(memcmp(cuts, again, sizeof cuts) == 0 && memcmp(cuts, other, sizeof cuts) != 0);
     }
-    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, &bad_cut, 1, NULL, mean, sd, err, sizeof err) ==
-              PAC_ERR_ARG && strstr(err, "cut 0"));
+    CHECK(pac_swap_blocks(NULL, pha, 10, amp, 10, 8, n, PAC_MI_TENSORPAC, &bad_cut, 1, NULL, mean, sd, &err) ==
+              TP_ERR_ARG && strstr(err.message, "cuts[0] is"));
     free(pha); free(amp); free(surro);
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rs); npy_free(&rc); npy_free(&rz);
 }
@@ -470,14 +471,22 @@ static void test_band_presets(void)
         ref = load(file);
         CHECK(ref.data != NULL);
         if (!ref.data) continue;
-        n = pac_band_preset(names[k], PAC_PHASE, bands);
-        CHECK(n == ref.shape[1] && pac_band_preset(names[k], PAC_PHASE, NULL) == n);
+        size_t n2 = 0;
+        CHECK(pac_band_preset(names[k], PAC_PHASE, bands, &n, NULL) == TP_OK);
+        CHECK(n == ref.shape[1] && pac_band_preset(names[k], PAC_PHASE, NULL, &n2, NULL) == TP_OK && n2 == n);
         CHECK_MSG(memcmp(bands, ref.data, 2 * n * sizeof(double)) == 0, "%s phase bands", names[k]);
-        CHECK(pac_band_preset(names[k], PAC_AMPLITUDE, bands) == n);
+        CHECK(pac_band_preset(names[k], PAC_AMPLITUDE, bands, &n2, NULL) == TP_OK && n2 == n);
         CHECK_MSG(memcmp(bands, (const double *)ref.data + 2 * n, 2 * n * sizeof(double)) == 0, "%s amplitude bands", names[k]);
         npy_free(&ref);
     }
-    CHECK(pac_band_preset("ultra", PAC_PHASE, NULL) == 0 && pac_band_preset("mres", PAC_FILTERED, NULL) == 0);
+    {
+        tp_error err;
+        size_t n = 7;
+        CHECK(pac_band_preset("ultra", PAC_PHASE, NULL, &n, &err) == TP_ERR_ARG && n == 0 && strstr(err.message, "'ultra'") &&
+              strstr(err.message, "mres"));
+        CHECK(pac_band_preset("mres", PAC_FILTERED, NULL, NULL, &err) == TP_ERR_ARG && strstr(err.message, "kind"));
+        CHECK(pac_band_preset(NULL, PAC_PHASE, NULL, NULL, NULL) == TP_ERR_ARG);
+    }
 }
 
 /* ---- the one-call pipeline ---------------------------------------------------------------- */
@@ -488,7 +497,7 @@ typedef struct ref_case {
     pac_desc d;
 } ref_case;
 
-static int ref_open(ref_case *c, int method)
+static int ref_open(ref_case *c, pac_mi method)
 {
     memset(c, 0, sizeof *c);
     c->x = load("signal.npy");
@@ -584,16 +593,16 @@ static void test_run_against_tensorpac(void)
     double mi[800], z[800], p[800], mean[800], sd[800], pmax[100], *cube = (double *)malloc(20 * 800 * sizeof(double));
     double w_mi, w_tort, w_s, w_z = 0;
     pac_output o;
-    char err[256];
+    tp_error err;
     size_t i, k;
     CHECK(ref_open(&c, PAC_MI_TENSORPAC) && rmi.data && rtort.data && rs.data && rz.data && rp.data);
     if (!c.x.data || !rmi.data || !rtort.data || !rs.data || !rz.data || !rp.data) goto out;
     memset(&o, 0, sizeof o);
     o.mi = mi;
-    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_mi = worst_rel(mi, (const double *)rmi.data, 800);
     c.d.method = PAC_MI_TORT;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK);
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
     w_tort = worst_rel(mi, (const double *)rtort.data, 800);
     CHECK_MSG(w_mi <= 1e-10 && w_tort <= 1e-10, "MI relative error %.3g (tensorpac), %.3g (Tort)", w_mi, w_tort);
 
@@ -607,7 +616,7 @@ static void test_run_against_tensorpac(void)
     o.surr_std = sd;
     o.p_maxstat = pmax;
     o.surrogates = cube;
-    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_s = worst_rel(cube, (const double *)rs.data, 20 * 800);
     for (i = 0; i < 800; i++) {
         double d = fabs(z[i] - ((const double *)rz.data)[i]);
@@ -650,17 +659,17 @@ static void out_of(all_out *a, pac_output *o)
    surrogate kind; the pool's measured peak equals the plan's bytes. */
 static void test_run_plans_identical(void)
 {
-    static const int kinds[3] = {PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG, PAC_SURR_SWAP_EPOCHS};
+    static const pac_surrogates kinds[3] = {PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG, PAC_SURR_SWAP_EPOCHS};
     static const size_t threads[4] = {1, 2, 3, 2}, bands[4] = {10, 1, 3, 7};
     ref_case c;
     all_out *first = (all_out *)malloc(sizeof *first), *again = (all_out *)malloc(sizeof *again);
-    char err[256];
+    tp_error err;
     int kind, method;
     CHECK(ref_open(&c, PAC_MI_TORT));
     if (!c.x.data) goto out;
     c.d.n_perm = 4;
     c.d.seed = 99;
-    for (method = 0; method < 2; method++)
+    for (method = PAC_MI_TORT; method <= PAC_MI_TENSORPAC; method++)
         for (kind = 0; kind < 3; kind++) {
             int v;
             /* every plan for tensorpac's MI with swap-blocks, two plans for time-lag (Tort) and
@@ -668,31 +677,32 @@ static void test_run_plans_identical(void)
             if ((kind == 0 && method != PAC_MI_TENSORPAC) || (kind == 1 && method != PAC_MI_TORT) ||
                 (kind == 2 && method != PAC_MI_TENSORPAC))
                 continue;
-            c.d.method = method;
+            c.d.method = (pac_mi)method;
             c.d.surrogates = kinds[kind];
             for (v = 0; v < 4; v += kind == 0 ? 1 : 2) {
                 int keep;
                 for (keep = kinds[kind] == PAC_SURR_SWAP_EPOCHS; keep < 2; keep++) {
-                    tp_pool *pool = tp_create(NULL, NULL);
+                    tp_pool *pool = NULL;
+                    tp_create(NULL, &pool, NULL);
                     pac_plan_info plan;
                     pac_output o;
                     all_out *dst = v == 0 && keep == (kinds[kind] == PAC_SURR_SWAP_EPOCHS) ? first : again;
                     size_t live0;
                     c.d.pool = pool;
                     c.d.n_threads = (int)threads[v];
-                    CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, err, sizeof err) == PAC_OK && plan.n_threads == threads[v]);
+                    CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, &err) == TP_OK && plan.n_threads == threads[v]);
                     plan.amp_bands_per_pass = bands[v];
                     plan.keep_phase_bins = keep;
                     memset(dst, 0xAB, sizeof *dst);
                     out_of(dst, &o);
                     live0 = tp_get_stats(pool).bytes_requested;
                     tp_reset_peak(pool);
-                    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &plan, &o, err, sizeof err) == PAC_OK, "%s", err);
+                    CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &plan, &o, &err) == TP_OK, "%s", err.message);
                     /* the plan's bytes, recomputed for the changed plan by planning with it as budget */
                     {
                         tp_stats st = tp_get_stats(pool);
                         pac_plan_info exact;
-                        CHECK(pac_plan(&c.d, 8, 2048, 0, &exact, err, sizeof err) == PAC_OK);
+                        CHECK(pac_plan(&c.d, 8, 2048, 0, &exact, &err) == TP_OK);
                         CHECK(st.bytes_requested == live0 && st.live_blocks == 0);
                         if (bands[v] == 10 && keep == exact.keep_phase_bins)
                             CHECK_MSG(st.peak_requested - live0 == exact.bytes, "peak %zu, plan %zu", st.peak_requested - live0,
@@ -716,18 +726,18 @@ out:
 /* MI of the phases of signal ps with the amplitudes of signal as shifted left by c, all cells,
    through pac_modulation_index on phases rolled here (a naive surrogate) */
 static void naive_pair_mi(const double *pha, const double *amp, size_t n_sig, size_t n, size_t ps, size_t as, size_t c,
-                          int method, const size_t *pooled_from, double *out /* 100 */)
+                          pac_mi method, const size_t *pooled_from, double *out /* 100 */)
 {
     double *p = (double *)malloc(10 * n * sizeof(double)), *a = (double *)malloc(10 * n * sizeof(double));
     size_t q, t;
-    char err[256];
+    tp_error err;
     (void)pooled_from;
     for (q = 0; q < 10; q++)
         for (t = 0; t < n; t++) {
             p[q * n + t] = pha[(q * n_sig + ps) * n + t];
             a[q * n + t] = amp[(q * n_sig + as) * n + (t + c) % n];
         }
-    CHECK(pac_modulation_index(NULL, p, 10, a, 10, 1, n, method, out, err, sizeof err) == PAC_OK);
+    CHECK(pac_modulation_index(NULL, p, 10, a, 10, 1, n, method, out, &err) == TP_OK);
     free(p);
     free(a);
 }
@@ -743,18 +753,18 @@ static void test_run_surrogate_kinds(void)
     double mi[300], cube[12 * 300], naive[3][3][100], one[100];
     int64_t lags[4] = {0, 1, 1000, 2047};
     pac_output o;
-    char err[256];
+    tp_error err;
     CHECK(ref_open(&c, PAC_MI_TORT));
     if (!c.x.data) goto out;
-    pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, err, sizeof err);
-    pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.amp_bands, 10, 6, PAC_AMPLITUDE, amp, err, sizeof err);
+    pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, &err);
+    pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.amp_bands, 10, 6, PAC_AMPLITUDE, amp, &err);
     memset(&o, 0, sizeof o);
     o.mi = mi;
     o.surrogates = cube;
     c.d.surrogates = PAC_SURR_TIME_LAG;
     c.d.n_perm = 4;
     c.d.cuts = lags;
-    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, ns, n, NULL, &o, &err) == TP_OK, "%s", err.message);
     for (k = 0; k < 4; k++)
         for (s = 0; s < ns; s++) {
             naive_pair_mi(pha, amp, ns, n, s, s, (size_t)lags[k], PAC_MI_TORT, NULL, one);
@@ -762,13 +772,13 @@ static void test_run_surrogate_kinds(void)
         }
     for (cell = 0; cell < 300; cell++) CHECK(cube[cell] == mi[cell] || fabs(cube[cell] - mi[cell]) <= 1e-12 * mi[cell]);
     lags[0] = -1;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "cut 0"));
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, ns, n, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "cuts[0] is"));
 
     c.d.surrogates = PAC_SURR_SWAP_EPOCHS;
     c.d.cuts = NULL;
     c.d.n_perm = 12;
     c.d.seed = 5;
-    CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, ns, n, NULL, &o, &err) == TP_OK, "%s", err.message);
     for (s = 0; s < ns; s++)
         for (s2 = 0; s2 < ns; s2++) naive_pair_mi(pha, amp, ns, n, s2, s, 0, PAC_MI_TORT, NULL, naive[s2][s]);
     {
@@ -792,9 +802,9 @@ static void test_run_surrogate_kinds(void)
         CHECK(seen_other);
     }
     c.d.cuts = lags;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, ns, n, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "cuts"));
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, ns, n, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "cuts"));
     c.d.cuts = NULL;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 1, n, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "2 signals"));
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 1, n, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "2 signals"));
 out:
     free(pha);
     free(amp);
@@ -803,12 +813,12 @@ out:
 
 /* float32 input is read as its values; a NaN signal gives NaN cells and leaves the others
    alone; the progress callback counts and cancels */
-static int count_calls(void *user, size_t done, size_t total)
+static int count_calls(void *user, uint64_t done, uint64_t total)
 {
     size_t *calls = (size_t *)user;
     (void)done;
     calls[0]++;
-    calls[1] = total;
+    calls[1] = (size_t)total;
     return calls[2] && calls[0] >= calls[2];
 }
 
@@ -819,24 +829,25 @@ static void test_run_inputs_progress_cancel(void)
     float *xf = (float *)malloc(8 * n * sizeof(float));
     double *xd = (double *)malloc(8 * n * sizeof(double)), a[800], b[800];
     pac_output o;
-    char err[256];
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_error err;
+    tp_pool *pool = NULL;
+    tp_create(NULL, &pool, NULL);
     CHECK(ref_open(&c, PAC_MI_TENSORPAC));
     if (!c.x.data) goto out;
     for (i = 0; i < 8 * n; i++) xd[i] = xf[i] = (float)((const double *)c.x.data)[i];
     memset(&o, 0, sizeof o);
     o.mi = a;
-    CHECK(pac_run(&c.d, xf, PAC_F32, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    CHECK(pac_run(&c.d, xf, TP_F32, 8, n, NULL, &o, &err) == TP_OK);
     o.mi = b;
-    CHECK(pac_run(&c.d, xd, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    CHECK(pac_run(&c.d, xd, TP_F64, 8, n, NULL, &o, &err) == TP_OK);
     CHECK(memcmp(a, b, sizeof a) == 0);
 
     xd[3 * n + 100] = 0.0 / 0.0; /* signal 3 */
     c.d.method = PAC_MI_TORT;
     o.mi = a;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, n, NULL, &o, &err) == TP_OK);
     o.mi = b;
-    CHECK(pac_run(&c.d, xd, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK);
+    CHECK(pac_run(&c.d, xd, TP_F64, 8, n, NULL, &o, &err) == TP_OK);
     for (i = 0; i < 800; i++) {
         if (i % 8 == 3) CHECK_MSG(b[i] != b[i], "cell %zu of the NaN signal is %g", i, b[i]);
         else CHECK(fabs(a[i] - b[i]) <= 1e-6 * a[i] || i % 8 != 3); /* float rounding of xd only */
@@ -847,11 +858,11 @@ static void test_run_inputs_progress_cancel(void)
     c.d.user = calls;
     c.d.method = PAC_MI_TENSORPAC; /* two passes */
     o.mi = a;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_OK && calls[0] == 16 && calls[1] == 16);
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, n, NULL, &o, &err) == TP_OK && calls[0] == 16 && calls[1] == 16);
     for (c.d.n_threads = 1; c.d.n_threads <= 2; c.d.n_threads++) {
         calls[0] = 0;
         calls[2] = 5;
-        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, n, NULL, &o, err, sizeof err) == PAC_ERR_CANCELLED && strstr(err, "cancel"));
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, n, NULL, &o, &err) == TP_ERR_CANCELLED && strstr(err.message, "cancel"));
         CHECK(tp_get_stats(pool).live_blocks == 0);
     }
 out:
@@ -869,37 +880,37 @@ static void test_run_budget(void)
     pac_plan_info full, small;
     double a[800], b[800];
     pac_output o;
-    char err[256];
+    tp_error err;
     CHECK(ref_open(&c, PAC_MI_TENSORPAC));
     if (!c.x.data) goto out;
     c.d.n_threads = 2;
-    CHECK(pac_plan(&c.d, 8, 2048, 0, &full, err, sizeof err) == PAC_OK);
+    CHECK(pac_plan(&c.d, 8, 2048, 0, &full, &err) == TP_OK);
     CHECK(full.n_threads == 2 && full.amp_bands_per_pass == 10 && full.keep_phase_bins == 1 && full.two_passes == 1);
-    CHECK(pac_plan(&c.d, 8, 2048, full.bytes - 1, &small, err, sizeof err) == PAC_OK);
+    CHECK(pac_plan(&c.d, 8, 2048, full.bytes - 1, &small, &err) == TP_OK);
     CHECK(small.bytes < full.bytes && small.n_threads == 2 && small.amp_bands_per_pass < 10);
     {
         tp_desc pd;
         tp_pool *pool;
         memset(&pd, 0, sizeof pd);
         pd.budget_bytes = small.bytes + 6 * 4160;
-        pool = tp_create(&pd, NULL);
+        tp_create(&pd, &pool, NULL);
         memset(&o, 0, sizeof o);
         o.mi = a;
-        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &full, &o, err, sizeof err) == PAC_OK);
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &full, &o, &err) == TP_OK);
         c.d.pool = pool;
         o.mi = b;
-        CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
         CHECK(memcmp(a, b, sizeof a) == 0 && tp_get_stats(pool).peak_reserved <= pd.budget_bytes);
-        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &full, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "budget"));
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &full, &o, &err) == TP_ERR_BUDGET && strstr(err.message, "budget"));
         CHECK(tp_get_stats(pool).live_blocks == 0);
         tp_destroy(pool);
         c.d.pool = NULL;
     }
-    CHECK(pac_plan(&c.d, 8, 2048, 100000, &small, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "needs at least"));
+    CHECK(pac_plan(&c.d, 8, 2048, 100000, &small, &err) == TP_ERR_BUDGET && strstr(err.message, "needs at least"));
     /* Tort keeps no bins: the memory does not grow with the number of signals */
     c.d.method = PAC_MI_TORT;
-    CHECK(pac_plan(&c.d, 8, 2048, 0, &full, err, sizeof err) == PAC_OK && full.keep_phase_bins == 0 && full.two_passes == 0);
-    CHECK(pac_plan(&c.d, 80000, 2048, 0, &small, err, sizeof err) == PAC_OK && small.bytes == full.bytes);
+    CHECK(pac_plan(&c.d, 8, 2048, 0, &full, &err) == TP_OK && full.keep_phase_bins == 0 && full.two_passes == 0);
+    CHECK(pac_plan(&c.d, 80000, 2048, 0, &small, &err) == TP_OK && small.bytes == full.bytes);
 out:
     ref_close(&c);
 }
@@ -910,43 +921,44 @@ static void test_run_bad_input(void)
     double mi[800], bad[2] = {10, 5}, z[800];
     pac_plan_info plan;
     pac_output o;
-    char err[256];
+    tp_error err;
     CHECK(ref_open(&c, PAC_MI_TORT));
     if (!c.x.data) goto out;
     memset(&o, 0, sizeof o);
     o.mi = mi;
-#define RUN_ERR(code, text) do { err[0] = 0; CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == (code) && strstr(err, text), "%s", err); } while (0)
-    c.d.fs = 0; RUN_ERR(PAC_ERR_ARG, "fs"); c.d.fs = 512;
-    c.d.pha_bands = bad; c.d.n_pha = 1; RUN_ERR(PAC_ERR_ARG, "phase band 0 [10, 5]");
-    bad[0] = 100; bad[1] = 300; RUN_ERR(PAC_ERR_ARG, "fs / 2 = 256"); c.d.pha_bands = (const double *)c.fp.data; c.d.n_pha = 10;
-    c.d.n_amp = 0; RUN_ERR(PAC_ERR_ARG, "bands"); c.d.n_amp = 10;
-    c.d.method = 7; RUN_ERR(PAC_ERR_ARG, "method"); c.d.method = 0;
-    c.d.n_perm = 3; RUN_ERR(PAC_ERR_ARG, "surrogate method"); c.d.n_perm = 0;
-    c.d.surrogates = 9; RUN_ERR(PAC_ERR_ARG, "PAC_SURR"); c.d.surrogates = 0;
-    c.d.n_threads = 1000; RUN_ERR(PAC_ERR_ARG, "n_threads"); c.d.n_threads = 0;
-    o.z = z; RUN_ERR(PAC_ERR_ARG, "need surrogates"); o.z = NULL;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 0, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 3, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "n_times"));
-    CHECK(pac_run(&c.d, c.x.data, 7, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "dtype"));
-    CHECK(pac_run(&c.d, NULL, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_run(NULL, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG);
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, (size_t)-1 / 4, 2048, NULL, &o, err, sizeof err) == PAC_ERR_OVERFLOW);
+#define RUN_ERR(code, text) do { tp_error_clear(&err); CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == (code) && strstr(err.message, text), "%s", err.message); } while (0)
+    c.d.fs = 0; RUN_ERR(TP_ERR_ARG, "fs"); c.d.fs = 512;
+    c.d.pha_bands = bad; c.d.n_pha = 1; RUN_ERR(TP_ERR_ARG, "phase band 0 [10, 5]");
+    bad[0] = 100; bad[1] = 300; RUN_ERR(TP_ERR_ARG, "fs / 2 = 256"); c.d.pha_bands = (const double *)c.fp.data; c.d.n_pha = 10;
+    c.d.n_amp = 0; RUN_ERR(TP_ERR_ARG, "bands"); c.d.n_amp = 10;
+    c.d.method = (pac_mi)7; RUN_ERR(TP_ERR_ARG, "desc.method"); c.d.method = PAC_MI_DEFAULT;
+    c.d.n_perm = 3; RUN_ERR(TP_ERR_ARG, "needs desc.surrogates"); c.d.n_perm = 0;
+    c.d.surrogates = (pac_surrogates)9; RUN_ERR(TP_ERR_ARG, "PAC_SURR"); c.d.surrogates = PAC_SURR_NONE;
+    c.d.n_threads = 1000; RUN_ERR(TP_ERR_ARG, "n_threads"); c.d.n_threads = 0;
+    o.z = z; RUN_ERR(TP_ERR_ARG, "need surrogates"); o.z = NULL;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 0, 2048, NULL, &o, &err) == TP_ERR_ARG);
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 3, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "n_times"));
+    CHECK(pac_run(&c.d, c.x.data, (tp_dtype)7, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "element type"));
+    CHECK(pac_run(&c.d, c.x.data, (tp_dtype)0, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "pac_run: x"));
+    CHECK(pac_run(&c.d, NULL, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG);
+    CHECK(pac_run(NULL, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG);
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, (size_t)-1 / 4, 2048, NULL, &o, &err) == TP_ERR_OVERFLOW);
     /* a 1 Hz band needs 3 * 512 taps: 5 samples are too short even for the capped order 1... */
     {
         double x5[5] = {1, 2, 3, 4, 5}, lowb[2] = {1, 3};
         c.d.pha_bands = lowb; c.d.n_pha = 1;
-        CHECK(pac_run(&c.d, x5, PAC_F64, 1, 5, NULL, &o, err, sizeof err) == PAC_OK); /* order capped at (5 - 1) / 3 = 1 */
+        CHECK(pac_run(&c.d, x5, TP_F64, 1, 5, NULL, &o, &err) == TP_OK); /* order capped at (5 - 1) / 3 = 1 */
         c.d.pha_bands = (const double *)c.fp.data; c.d.n_pha = 10;
     }
-    CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, err, sizeof err) == PAC_OK);
+    CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, &err) == TP_OK);
     plan.amp_bands_per_pass = 11;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &plan, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "plan"));
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &plan, &o, &err) == TP_ERR_ARG && strstr(err.message, "plan"));
 #undef RUN_ERR
 out:
     ref_close(&c);
 }
 
-/* desc.precision = PAC_F32: within 5e-5 absolute MI of the float64 run (the issue's bound),
+/* desc.precision = TP_F32: within 5e-5 absolute MI of the float64 run (the issue's bound),
    z-scores close, less memory, and the same bits whatever the plan */
 static void test_run_float32(void)
 {
@@ -954,7 +966,7 @@ static void test_run_float32(void)
     double m64[800], m32[800], z64[800], z32[800], again[800], worst_mi = 0, worst_z = 0;
     pac_plan_info p64, p32;
     pac_output o;
-    char err[256];
+    tp_error err;
     size_t i;
     int method;
     CHECK(ref_open(&c, PAC_MI_TORT));
@@ -963,18 +975,18 @@ static void test_run_float32(void)
     c.d.n_perm = 6; /* the first 6 of tensorpac's cuts */
     c.d.cuts = (const int64_t *)c.cuts.data;
     for (method = 0; method < 2; method++) {
-        c.d.method = method;
+        c.d.method = method ? PAC_MI_TENSORPAC : PAC_MI_TORT;
         memset(&o, 0, sizeof o);
-        c.d.precision = PAC_F64;
+        c.d.precision = TP_F64;
         o.mi = m64;
         o.z = z64;
-        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK);
-        CHECK(pac_plan(&c.d, 8, 2048, 0, &p64, err, sizeof err) == PAC_OK);
-        c.d.precision = PAC_F32;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
+        CHECK(pac_plan(&c.d, 8, 2048, 0, &p64, &err) == TP_OK);
+        c.d.precision = TP_F32;
         o.mi = m32;
         o.z = z32;
-        CHECK_MSG(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
-        CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, err, sizeof err) == PAC_OK && p32.bytes < p64.bytes);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, &err) == TP_OK && p32.bytes < p64.bytes);
         for (i = 0; i < 800; i++) {
             worst_mi = fabs(m32[i] - m64[i]) > worst_mi ? fabs(m32[i] - m64[i]) : worst_mi;
             worst_z = fabs(z32[i] - z64[i]) > worst_z ? fabs(z32[i] - z64[i]) : worst_z;
@@ -982,20 +994,135 @@ static void test_run_float32(void)
         CHECK(memcmp(m32, m64, sizeof m32) != 0); /* it did run in floats */
         /* another plan: 3 workers, 3 bands per pass */
         c.d.n_threads = 3;
-        CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, err, sizeof err) == PAC_OK);
+        CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, &err) == TP_OK);
         p32.amp_bands_per_pass = 3;
         o.mi = again;
         o.z = NULL;
-        CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, &p32, &o, err, sizeof err) == PAC_OK && memcmp(again, m32, sizeof again) == 0);
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &p32, &o, &err) == TP_OK && memcmp(again, m32, sizeof again) == 0);
         c.d.n_threads = 0;
     }
     CHECK_MSG(worst_mi <= 5e-5 && worst_z <= 1e-3, "float32: MI off by %.3g, z by %.3g", worst_mi, worst_z);
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  float32 against float64: MI %.3g absolute, z %.3g\n", worst_mi, worst_z);
-    c.d.precision = 3;
-    CHECK(pac_run(&c.d, c.x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "precision"));
+    c.d.precision = (tp_dtype)3;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "precision"));
 out:
     ref_close(&c);
 }
+
+/* Each estimate is what its operation takes from the pool, to the byte (within [90 %, 100 %] is
+   the contract; the CPU path meets it exactly): pac_run's for several descs, the stages', the
+   FFT's (smooth and Bluestein lengths). */
+static size_t peak_of(tp_pool *pool, size_t live0) { return tp_get_stats(pool).peak_requested - live0; }
+
+static void test_estimates_are_peaks(void)
+{
+    ref_case c;
+    static double mi[800], z[800], pha[10 * 8 * 2048], amp[10 * 8 * 2048], sd[800], mean[800];
+    tp_pool *pool = NULL;
+    tp_error err;
+    size_t est, live0, n = 2048, lengths[4] = {1, 2048, 1009, 4099};
+    pac_output o;
+    int v, k;
+    CHECK(ref_open(&c, PAC_MI_TORT));
+    if (!c.x.data) goto out;
+    tp_create(NULL, &pool, NULL);
+    c.d.pool = pool;
+    for (v = 0; v < 6; v++) {
+        c.d.method = v % 2 ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+        c.d.surrogates = v < 2 ? PAC_SURR_NONE : v < 4 ? PAC_SURR_SWAP_BLOCKS : PAC_SURR_SWAP_EPOCHS;
+        c.d.n_perm = v < 2 ? 0 : 5;
+        c.d.n_threads = v % 3 + 1;
+        c.d.precision = v == 3 ? TP_F32 : TP_F64;
+        memset(&o, 0, sizeof o);
+        o.mi = mi;
+        o.z = c.d.n_perm ? z : NULL;
+        CHECK_MSG(pac_estimate_bytes(&c.d, 8, n, &est, &err) == TP_OK, "%s", err.message);
+        live0 = tp_get_stats(pool).bytes_requested;
+        tp_reset_peak(pool);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, n, NULL, &o, &err) == TP_OK, "%s", err.message);
+        CHECK_MSG(peak_of(pool, live0) == est, "desc %d: peak %zu, estimate %zu", v, peak_of(pool, live0), est);
+    }
+    CHECK(pac_bandpass_estimate_bytes(8, n, 512, c.d.pha_bands, 10, 3, &est, &err) == TP_OK);
+    live0 = tp_get_stats(pool).bytes_requested;
+    tp_reset_peak(pool);
+    CHECK(pac_bandpass(pool, (const double *)c.x.data, 8, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, &err) == TP_OK);
+    CHECK_MSG(peak_of(pool, live0) == est, "band-pass: peak %zu, estimate %zu", peak_of(pool, live0), est);
+    CHECK(pac_bandpass(pool, (const double *)c.x.data, 8, n, 512, c.d.amp_bands, 10, 6, PAC_AMPLITUDE, amp, &err) == TP_OK);
+    for (k = 0; k < 2; k++) {
+        pac_mi m = k ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+        CHECK(pac_mi_estimate_bytes(10, 10, 8, n, m, 0, &est, &err) == TP_OK);
+        live0 = tp_get_stats(pool).bytes_requested;
+        tp_reset_peak(pool);
+        CHECK(pac_modulation_index(pool, pha, 10, amp, 10, 8, n, m, mi, &err) == TP_OK);
+        CHECK_MSG(peak_of(pool, live0) == est, "MI %d: peak %zu, estimate %zu", k, peak_of(pool, live0), est);
+        CHECK(pac_mi_estimate_bytes(10, 10, 8, n, m, 20, &est, &err) == TP_OK);
+        live0 = tp_get_stats(pool).bytes_requested;
+        tp_reset_peak(pool);
+        CHECK(pac_swap_blocks(pool, pha, 10, amp, 10, 8, n, m, (const int64_t *)c.cuts.data, 20, NULL, mean, sd, &err) == TP_OK);
+        CHECK_MSG(peak_of(pool, live0) == est, "surrogates %d: peak %zu, estimate %zu", k, peak_of(pool, live0), est);
+    }
+    for (k = 0; k < 4; k++) {
+        pac_fft *p = NULL;
+        CHECK(pac_fft_estimate_bytes(lengths[k], &est, NULL) == TP_OK);
+        live0 = tp_get_stats(pool).bytes_requested;
+        tp_reset_peak(pool);
+        CHECK(pac_fft_create(pool, lengths[k], &p, NULL) == TP_OK);
+        CHECK_MSG(peak_of(pool, live0) == est, "FFT of %zu: peak %zu, estimate %zu", lengths[k], peak_of(pool, live0), est);
+        pac_fft_destroy(p);
+    }
+    CHECK(pac_fft_estimate_bytes(0, &est, &err) == TP_ERR_ARG && strstr(err.message, "pac_fft_estimate_bytes"));
+    CHECK(pac_mi_estimate_bytes(10, 0, 8, n, PAC_MI_TORT, 0, &est, &err) == TP_ERR_ARG);
+    CHECK(pac_estimate_bytes(NULL, 8, n, &est, &err) == TP_ERR_ARG && strstr(err.message, "pac_estimate_bytes: desc"));
+    CHECK(tp_get_stats(pool).live_blocks == 0);
+    tp_destroy(pool);
+out:
+    ref_close(&c);
+}
+
+#ifndef TP_NO_THREADS
+typedef struct log_text { char text[1024]; int count; } log_text;
+static void keep_log(void *user, tp_log_level level, const char *msg)
+{
+    log_text *l = (log_text *)user;
+    size_t used = strlen(l->text);
+    (void)level;
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", msg);
+    l->count++;
+}
+
+/* A worker thread that cannot start: the run says so to desc.log and in out.info, and the others
+   do its share, with the same bits. */
+static void test_thread_start_fails(void)
+{
+    ref_case c;
+    static double mi1[800], mi2[800], z1[800], z2[800];
+    pac_output o;
+    pac_run_info info;
+    log_text log;
+    tp_error err;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    memset(&log, 0, sizeof log);
+    c.d.surrogates = PAC_SURR_SWAP_BLOCKS;
+    c.d.n_perm = 4;
+    c.d.log.fn = keep_log;
+    c.d.log.user = &log;
+    c.d.n_threads = 1;
+    memset(&o, 0, sizeof o);
+    o.mi = mi1, o.z = z1, o.info = &info;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && info.n_workers == 1 && log.count == 0);
+    c.d.n_threads = 4;
+    o.mi = mi2, o.z = z2;
+    tf_fail_from(3); /* two workers start, the third and fourth do not */
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
+    tf_fail_from(0);
+    CHECK_MSG(info.plan.n_threads == 4 && info.n_workers == 3 && log.count == 1 && strstr(log.text, "could not start"),
+              "%zu %d: %s", info.plan.n_threads, info.n_workers, log.text);
+    CHECK(memcmp(mi1, mi2, sizeof mi1) == 0 && memcmp(z1, z2, sizeof z1) == 0);
+out:
+    ref_close(&c);
+}
+#endif
 
 int main(void)
 {
@@ -1020,5 +1147,9 @@ int main(void)
     RUN(test_run_budget);
     RUN(test_run_bad_input);
     RUN(test_run_float32);
+    RUN(test_estimates_are_peaks);
+#ifndef TP_NO_THREADS
+    RUN(test_thread_start_fails);
+#endif
     return tk_summary("pacgpu");
 }

@@ -23,8 +23,8 @@
 /* T_PERM: both cell kernels (pac__k_runs from 32 histograms a cell); the second warp's first
    lanes start at surrogate 33, the last one. At most 4 amplitude bands a runs block: two groups,
    the second short. */
-#define PAC__RUNS_BANDS 4
-#if defined(PAC__CUDA_RUNS) && !PAC__CUDA_RUNS /* the column kernel alone: fewer surrogates, it emulates slowly */
+#define PAC_TEST_CUDA_RUN_BANDS 4
+#if defined(PAC_TEST_CUDA_CELLS) && !PAC_TEST_CUDA_CELLS /* the column kernel alone: fewer surrogates, it emulates slowly */
 enum { T_PERM = 10 };
 #else
 enum { T_PERM = 33 };
@@ -37,7 +37,7 @@ enum { T_S = 12, T_N = 2000, T_P = 9, T_A = 7, T_PERM = 40, T_CHUNK = 5, T_SMALL
 #define T_TOL 5e-5 /* the issue's bound */
 #define T_TOL_Z 1e-2
 #endif
-#define PAC__GPU_CHUNK_CAP ((size_t)T_CHUNK) /* several chunks, and a short last one */
+#define PAC_TEST_CUDA_CHUNK_CAP ((size_t)T_CHUNK) /* several chunks, and a short last one */
 #include "../pacgpu.h"
 #if defined(PAC_TEST_EMULATE_CUDA)
 #define CUDA_EMU_IMPLEMENTATION
@@ -74,15 +74,15 @@ static void make_signals(double *x, size_t n_sig, size_t n)
 static void bands(double *pha, size_t n_pha, double *amp, size_t n_amp)
 {
     double all[20];
-    pac_band_preset("lres", PAC_PHASE, all);
+    pac_band_preset("lres", PAC_PHASE, all, NULL, NULL);
     memcpy(pha, all, 2 * n_pha * sizeof *pha);
-    pac_band_preset("lres", PAC_AMPLITUDE, all);
+    pac_band_preset("lres", PAC_AMPLITUDE, all, NULL, NULL);
     memcpy(amp, all, 2 * n_amp * sizeof *amp);
 }
 
 /* S x N coupled signals from rng seed, the first P and A lres bands, and a float32 description
    of them for the device with n_perm surrogates of the given kind */
-static pac_desc device_case(double *x, size_t S, size_t N, double *pha, size_t P, double *amp, size_t A, uint64_t seed, int surrogates,
+static pac_desc device_case(double *x, size_t S, size_t N, double *pha, size_t P, double *amp, size_t A, uint64_t seed, pac_surrogates surrogates,
                             size_t n_perm)
 {
     pac_desc d;
@@ -90,16 +90,16 @@ static pac_desc device_case(double *x, size_t S, size_t N, double *pha, size_t P
     make_signals(x, S, N);
     bands(pha, P, amp, A);
     memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = PAC_F32, d.backend = PAC_BACKEND_CUDA;
+    d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.precision = TP_F32, d.backend = PAC_BACKEND_CUDA;
     d.surrogates = surrogates, d.n_perm = n_perm;
     return d;
 }
 
 /* the device's cells against the CPU's float32 path */
-static int count_calls(void *user, size_t done, size_t total)
+static int count_calls(void *user, uint64_t done, uint64_t total)
 {
     size_t *c = (size_t *)user;
-    c[0]++, c[1] = done, c[2] = total;
+    c[0]++, c[1] = (size_t)done, c[2] = (size_t)total;
     return c[3] && done >= c[3];
 }
 
@@ -111,31 +111,31 @@ static void test_device_equals_cpu_float32(void)
     double worst_mi = 0, worst_z = 0, worst_m = 0;
     pac_desc d;
     pac_output o;
-    char err[300];
+    tp_error err;
     int method, perm;
     size_t i;
     make_signals(x, S, N);
     bands(pha, P, amp, A);
     memcpy(clean, x, sizeof x);
     for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
-    for (method = 0; method < 2; method++)
+    for (method = PAC_MI_TORT; method <= PAC_MI_TENSORPAC; method++)
         for (perm = 0; perm < 4; perm++) {
             const double *xs = perm == 3 ? clean : x; /* swap-epochs: a NaN signal's phases would reach most cells */
             memset(&d, 0, sizeof d);
-            d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.method = method;
+            d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.method = (pac_mi)method;
             d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : perm == 3 ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
             d.n_perm = perm ? T_PERM : 0, d.seed = 7;
-            d.precision = PAC_F32, d.n_threads = 2;
+            d.precision = TP_F32, d.n_threads = 2;
             memset(&o, 0, sizeof o);
             d.backend = PAC_BACKEND_CPU;
             o.mi = mi_cpu;
             if (perm) o.z = z_cpu, o.surr_mean = m_cpu, o.surr_std = sd_cpu;
-            CHECK_MSG(pac_run(&d, xs, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+            CHECK_MSG(pac_run(&d, xs, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
             d.backend = PAC_BACKEND_CUDA;
             for (i = 0; i < CELLS; i++) mi_gpu[i] = z_gpu[i] = m_gpu[i] = sd_gpu[i] = -7; /* poison */
             o.mi = mi_gpu;
             if (perm) o.z = z_gpu, o.surr_mean = m_gpu, o.surr_std = sd_gpu;
-            CHECK_MSG(pac_run(&d, xs, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+            CHECK_MSG(pac_run(&d, xs, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
             for (i = 0; i < CELLS; i++) {
                 double dm = fabs(mi_gpu[i] - mi_cpu[i]);
                 if (i % S == 3 && xs == x) { /* the NaN signal */
@@ -155,29 +155,31 @@ static void test_device_equals_cpu_float32(void)
     { /* progress: once per chunk, counting both passes for tensorpac's MI; cancel */
         size_t calls[4] = {0, 0, 0, 0};
         d.progress = count_calls, d.user = calls, d.method = PAC_MI_TENSORPAC;
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         size_t chunks = (S + T_CHUNK - 1) / T_CHUNK;
         CHECK_MSG(calls[0] == 2 * chunks && calls[1] == 2 * S && calls[2] == 2 * S, "progress %zu calls, %zu of %zu", calls[0], calls[1],
                   calls[2]);
         calls[3] = 5;
-        CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_CANCELLED);
+        CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_ERR_CANCELLED);
     }
     { /* what the device did: the three stages are disjoint spans within the whole, the memory
          within the budget, chunks as asked, the runs kernel for 34 histograms a cell; the CPU
          leaves it */
-        pac_device_info info;
-        const double *ms = info.ms;
+        pac_run_info info;
+        const double *ms = info.device.ms;
         memset(&info, 0, sizeof info);
-        d.progress = NULL, o.device = &info, d.surrogates = PAC_SURR_SWAP_BLOCKS;
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        d.progress = NULL, o.info = &info, d.surrogates = PAC_SURR_SWAP_BLOCKS;
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         CHECK_MSG(ms[0] > 0 && ms[1] > 0 && ms[2] > 0 && ms[0] + ms[1] + ms[2] <= ms[3] * (1 + 1e-6) + 1e-3,
                   "device ms: phases %g, amplitudes %g, cells %g, whole %g", ms[0], ms[1], ms[2], ms[3]);
-        CHECK_MSG(info.bytes > 0 && info.bytes <= info.budget && info.chunk == T_CHUNK && info.runs_kernel == (PAC__CUDA_RUNS ? 2 - !PAC__RUNS_WRAP : 0),
-                  "device: %zu bytes of %zu, chunk %zu, runs kernel %d", info.bytes, info.budget, info.chunk, info.runs_kernel);
+        CHECK_MSG(info.device.bytes > 0 && info.device.bytes <= info.device.budget && info.device.chunk == T_CHUNK && info.device.runs_kernel == (PAC_TEST_CUDA_CELLS ? 2 - !PAC_TEST_CUDA_ROWS_ONCE : 0),
+                  "device: %zu bytes of %zu, chunk %zu, runs kernel %d", info.device.bytes, info.device.budget, info.device.chunk, info.device.runs_kernel);
         printf("  device ms: phases %.3g, amplitudes %.3g, cells %.3g, whole %.3g; %.2f MiB\n", ms[0], ms[1], ms[2], ms[3],
-               (double)info.bytes / 1048576.0);
-        info.chunk = 12345, d.backend = PAC_BACKEND_CPU;
-        CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && info.chunk == 12345);
+               (double)info.device.bytes / 1048576.0);
+        CHECK(info.on_device == 1 && info.n_workers == 1);
+        info.device.chunk = 12345, d.backend = PAC_BACKEND_CPU; /* the CPU: on_device 0, device zero */
+        CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && info.on_device == 0 && info.device.chunk == 0 &&
+              info.n_workers >= 1);
     }
     printf("  device vs CPU float32: MI within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
 }
@@ -209,26 +211,26 @@ static void test_device_on_reference_data(void)
     double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p;
     pac_desc d;
     pac_output o;
-    char err[300];
+    tp_error err;
     CHECK(x.data && fp.data && fa.data && cuts.data && rmi.data && rtort.data && rs.data && rz.data && rp.data);
     if (!x.data || !fp.data || !fa.data || !cuts.data || !rmi.data || !rtort.data || !rs.data || !rz.data || !rp.data) goto out;
     memset(&d, 0, sizeof d);
     memset(&o, 0, sizeof o);
     d.fs = 512, d.pha_bands = (const double *)fp.data, d.n_pha = 10, d.amp_bands = (const double *)fa.data, d.n_amp = 10;
-    d.precision = PAC_F32, d.backend = PAC_BACKEND_CUDA, d.method = PAC_MI_TORT;
+    d.precision = TP_F32, d.backend = PAC_BACKEND_CUDA, d.method = PAC_MI_TORT;
     o.mi = mi;
-    CHECK_MSG(pac_run(&d, x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_tort = worst_abs(mi, (const double *)rtort.data, CELLS, 0);
     d.method = PAC_MI_TENSORPAC, d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = K, d.cuts = (const int64_t *)cuts.data;
     o.z = z, o.p_maxstat = pm, o.surrogates = cube;
-    CHECK_MSG(pac_run(&d, x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_mi = worst_abs(mi, (const double *)rmi.data, CELLS, 0);
     w_cube = worst_abs(cube, (const double *)rs.data, K * CELLS, 0);
     w_z = worst_abs(z, (const double *)rz.data, CELLS, 1);
     w_p = worst_abs(pm, (const double *)rp.data, 100, 0);
     d.backend = PAC_BACKEND_CPU;
     o.mi = mi_cpu, o.z = NULL, o.p_maxstat = NULL, o.surrogates = cube_cpu;
-    CHECK_MSG(pac_run(&d, x.data, PAC_F64, 8, 2048, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+    CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_cpu = worst_abs(mi, mi_cpu, CELLS, 0);
     w_cube_cpu = worst_abs(cube, cube_cpu, K * CELLS, 0);
     CHECK_MSG(w_mi <= 5e-5 && w_tort <= 5e-5 && w_cube <= 5e-5, "device vs tensorpac: MI %.3g, Tort's MI %.3g, surrogates %.3g", w_mi,
@@ -244,7 +246,7 @@ out:
     npy_free(&rp);
 }
 
-/* a device budget too small for the buffers: a clean PAC_ERR_BUDGET naming it; the outputs that
+/* a device budget too small for the buffers: a clean TP_ERR_BUDGET naming it; the outputs that
    need every surrogate (the cube, p_maxstat) from the device as from the CPU's float32 path, by
    either cell kernel (few surrogates: pac__k_cells; 40: pac__k_runs) */
 static void test_device_budget_and_every_surrogate(void)
@@ -255,12 +257,12 @@ static void test_device_budget_and_every_surrogate(void)
     size_t n_perm[2] = {T_SMALL_PERM, MAX_PERM}, i, r;
     pac_desc d;
     pac_output o;
-    char err[300];
+    tp_error err;
     d = device_case(x, S, N, pha, P, amp, A, 11, PAC_SURR_SWAP_BLOCKS, T_SMALL_PERM);
     d.device_fraction = 1e-12;
     memset(&o, 0, sizeof o);
     o.mi = mi;
-    CHECK(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "device budget"));
+    CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_ERR_BUDGET && strstr(err.message, "device budget"));
     d.device_fraction = 0;
     for (r = 0; r < 2; r++) {
         double worst_cube = 0, worst_p = 0;
@@ -268,10 +270,10 @@ static void test_device_budget_and_every_surrogate(void)
         o.mi = mi, o.p_maxstat = pm, o.surrogates = cube;
         for (i = 0; i < P * A; i++) pm[i] = -7;
         for (i = 0; i < d.n_perm * CELLS; i++) cube[i] = -7;
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         d.backend = PAC_BACKEND_CPU;
         o.mi = mi2, o.p_maxstat = pm2, o.surrogates = cube2;
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         for (i = 0; i < d.n_perm * CELLS; i++) worst_cube = fabs(cube[i] - cube2[i]) > worst_cube ? fabs(cube[i] - cube2[i]) : worst_cube;
         for (i = 0; i < P * A; i++) worst_p = fabs(pm[i] - pm2[i]) > worst_p ? fabs(pm[i] - pm2[i]) : worst_p;
         CHECK_MSG(worst_cube <= T_TOL && worst_p <= 1.0 / (double)d.n_perm + 1e-12, "n_perm %zu: cube %.3g, p_maxstat %.3g", d.n_perm,
@@ -283,7 +285,7 @@ static void test_device_budget_and_every_surrogate(void)
 /* the host memory of a device run comes from desc.pool: the filters, one signal's worth of
    staging a chunk (its samples, its cells' statistics, every surrogate's MI for the cube and
    p_maxstat), to the byte of plan.bytes; a budget a signal's staging short of that gives
-   smaller chunks with the same bits; below one signal's, a clean PAC_ERR_BUDGET (pac_plan and
+   smaller chunks with the same bits; below one signal's, a clean TP_ERR_BUDGET (pac_plan and
    pac_run) */
 static void test_device_host_budget(void)
 {
@@ -292,42 +294,42 @@ static void test_device_host_budget(void)
     pac_desc d;
     pac_output o;
     pac_plan_info full, small;
-    pac_device_info di;
+    pac_run_info di;
     tp_desc pd;
     tp_stats st;
-    char err[300];
+    tp_error err;
     int k;
     d = device_case(x, S, N, pha, P, amp, A, 5, PAC_SURR_SWAP_BLOCKS, T_PERM);
-    CHECK_MSG(pac_plan(&d, S, N, 0, &full, err, sizeof err) == PAC_OK, "%s", err);
-    CHECK_MSG(pac_plan(&d, S, N, full.bytes + 6 * 4160 - 1, &small, err, sizeof err) == PAC_OK, "%s", err); /* + the slack */
+    CHECK_MSG(pac_plan(&d, S, N, 0, &full, &err) == TP_OK, "%s", err.message);
+    CHECK_MSG(pac_plan(&d, S, N, full.bytes + 6 * 4160 - 1, &small, &err) == TP_OK, "%s", err.message); /* + the slack */
     CHECK(small.bytes < full.bytes && full.n_threads == 1);
     for (k = 0; k < 2; k++) {
         const pac_plan_info *pl = k ? &small : &full;
         size_t live0;
         memset(&pd, 0, sizeof pd);
         pd.budget_bytes = k ? small.bytes + 6 * 4160 : 0;
-        d.pool = tp_create(&pd, NULL);
+        tp_create(&pd, &d.pool, NULL);
         live0 = tp_get_stats(d.pool).bytes_requested;
         memset(&o, 0, sizeof o);
-        o.mi = mi[k], o.p_maxstat = pm[k], o.surrogates = cube[k], o.device = &di;
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, pl, &o, err, sizeof err) == PAC_OK, "%s", err);
+        o.mi = mi[k], o.p_maxstat = pm[k], o.surrogates = cube[k], o.info = &di;
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, pl, &o, &err) == TP_OK, "%s", err.message);
         st = tp_get_stats(d.pool);
         CHECK_MSG(st.peak_requested - live0 == pl->bytes && st.live_blocks == 0 && (!k || st.peak_reserved <= pd.budget_bytes),
                   "budget %zu: the run took %zu bytes at most (reserved %zu), the plan said %zu", pd.budget_bytes,
                   st.peak_requested - live0, st.peak_reserved, pl->bytes);
-        CHECK_MSG(k ? di.chunk >= 1 && di.chunk < (size_t)T_CHUNK : di.chunk == (size_t)T_CHUNK, "budget %zu: chunks of %zu",
-                  pd.budget_bytes, di.chunk);
+        CHECK_MSG(k ? di.device.chunk >= 1 && di.device.chunk < (size_t)T_CHUNK : di.device.chunk == (size_t)T_CHUNK, "budget %zu: chunks of %zu",
+                  pd.budget_bytes, di.device.chunk);
         tp_destroy(d.pool);
     }
     CHECK_MSG(!memcmp(mi[0], mi[1], sizeof mi[0]) && !memcmp(pm[0], pm[1], sizeof pm[0]) && !memcmp(cube[0], cube[1], sizeof cube[0]),
               "chunks of one signal for the host's budget: other results");
-    CHECK(pac_plan(&d, S, N, 4096, &small, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "on the host"));
+    CHECK(pac_plan(&d, S, N, 4096, &small, &err) == TP_ERR_BUDGET && strstr(err.message, "on the host"));
     memset(&pd, 0, sizeof pd);
     pd.budget_bytes = full.bytes - T_CHUNK * (full.bytes - small.bytes); /* the filters fit, no signal's staging */
-    d.pool = tp_create(&pd, NULL);
-    CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_BUDGET && strstr(err, "budget") &&
+    tp_create(&pd, &d.pool, NULL);
+    CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_ERR_BUDGET && strstr(err.message, "budget") &&
                   tp_get_stats(d.pool).live_blocks == 0,
-              "%s", err);
+              "%s", err.message);
     tp_destroy(d.pool);
     printf("  host memory of a device run: %.1f KiB planned in chunks of %d, %.1f KiB in one signal fewer\n", (double)full.bytes / 1024.0,
            (int)T_CHUNK, (double)small.bytes / 1024.0);
@@ -349,7 +351,7 @@ static void test_backend_selection(void)
     double x[4 * 512], pha[4], amp[4], mi[4];
     pac_desc d;
     pac_output o;
-    char err[300];
+    tp_error err;
     make_signals(x, 4, 512);
     pha[0] = 4, pha[1] = 8, pha[2] = 8, pha[3] = 12, amp[0] = 60, amp[1] = 80, amp[2] = 80, amp[3] = 100;
     memset(&d, 0, sizeof d);
@@ -357,20 +359,20 @@ static void test_backend_selection(void)
     memset(&o, 0, sizeof o);
     o.mi = mi;
     d.backend = PAC_BACKEND_CUDA, d.device = 99;
-    CHECK(pac_run(&d, x, PAC_F64, 1, 512, NULL, &o, err, sizeof err) == PAC_ERR_DEVICE && strstr(err, "no CUDA device 99"));
-    d.backend = 7, d.device = 0;
-    CHECK(pac_run(&d, x, PAC_F64, 1, 512, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "backend"));
+    CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_ERR_DEVICE && strstr(err.message, "no CUDA device 99"));
+    d.backend = (pac_backend)7, d.device = 0;
+    CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "backend"));
     d.backend = PAC_BACKEND_AUTO, d.device_fraction = 2;
-    CHECK(pac_run(&d, x, PAC_F64, 1, 512, NULL, &o, err, sizeof err) == PAC_ERR_ARG && strstr(err, "device_fraction"));
+    CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "device_fraction"));
     d.device_fraction = 0; /* AUTO runs, on the device when there is one, else on the CPU */
-    CHECK_MSG(pac_run(&d, x, PAC_F64, 1, 512, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
-    CHECK(strstr(pac_build_info(), "cuda") != NULL && !strcmp(pac_result_string(PAC_ERR_DEVICE), "CUDA device error"));
+    CHECK_MSG(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_OK, "%s", err.message);
+    CHECK(strstr(pac_build_info(), "cuda") != NULL && !strcmp(tp_result_string(TP_ERR_DEVICE), "device error"));
 }
 
 #if defined(PAC_TEST_EMULATE_CUDA)
 /* a run of 5 signals (3 chunks) with surrogates, counting its progress calls; what the device did */
-static pac_device_info info;
-static pac_result emulated_run(double *mi, size_t *calls, char *err, size_t errcap)
+static pac_run_info info;
+static tp_result emulated_run(double *mi, size_t *calls, tp_error *err)
 {
     static double x[5 * 600], pha[6], amp[4];
     pac_desc d;
@@ -379,64 +381,64 @@ static pac_result emulated_run(double *mi, size_t *calls, char *err, size_t errc
     make_signals(x, 5, 600);
     bands(pha, 3, amp, 2);
     memset(&d, 0, sizeof d);
-    d.fs = 512, d.pha_bands = pha, d.n_pha = 3, d.amp_bands = amp, d.n_amp = 2, d.precision = PAC_F32;
+    d.fs = 512, d.pha_bands = pha, d.n_pha = 3, d.amp_bands = amp, d.n_amp = 2, d.precision = TP_F32;
     d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 31, d.backend = PAC_BACKEND_CUDA; /* pac__k_runs */
     d.progress = count_calls, d.user = calls;
     memset(calls, 0, 4 * sizeof *calls);
     memset(&o, 0, sizeof o);
-    o.mi = mi, o.device = &info;
-    return pac_run(&d, x, PAC_F64, 5, 600, NULL, &o, err, errcap);
+    o.mi = mi, o.info = &info;
+    return pac_run(&d, x, TP_F64, 5, 600, NULL, &o, err);
 }
 
-/* every cudaMalloc, kernel launch and FFT plan of a run failing in turn: each a PAC_ERR_DEVICE
+/* every cudaMalloc, kernel launch and FFT plan of a run failing in turn: each a TP_ERR_DEVICE
    naming its step, with all device memory, streams and plans given back */
 static void test_emulated_failures(void)
 {
     double mi[30];
     size_t calls[4];
-    char err[300];
+    tp_error err;
     long *knob[3] = {&emu.fail_malloc, &emu.fail_launch, &emu.fail_plan}, *count[3] = {&emu.mallocs, &emu.launches, &emu.plans}, n[3];
     const char *expect[3] = {"cudaMalloc failed", "launch failure", "cuFFT failed"};
     int kind;
     for (kind = 0; kind < 3; kind++) n[kind] = *count[kind];
-    CHECK_MSG(emulated_run(mi, calls, err, sizeof err) == PAC_OK && emu_live() == 0, "%s", err);
+    CHECK_MSG(emulated_run(mi, calls, &err) == TP_OK && emu_live() == 0, "%s", err.message);
     for (kind = 0; kind < 3; kind++) n[kind] = *count[kind] - n[kind];
     CHECK_MSG(n[0] >= 14 && n[1] >= 30 && n[2] == 6, "a run: %ld cudaMalloc, %ld launches, %ld plans", n[0], n[1], n[2]);
     for (kind = 0; kind < 3; kind++) {
         long k, bad = 0;
         for (k = 1; k <= n[kind]; k++) {
-            pac_result r;
+            tp_result r;
             *knob[kind] = k;
-            r = emulated_run(mi, calls, err, sizeof err);
+            r = emulated_run(mi, calls, &err);
             *knob[kind] = 0;
-            bad += r != PAC_ERR_DEVICE || !strstr(err, "CUDA: ") || !strstr(err, expect[kind]) || emu_live() != 0;
-            if (k == 1 || r != PAC_ERR_DEVICE) printf("    failing call %ld of kind %d: result %d (%s)\n", k, kind, (int)r, err);
+            bad += r != TP_ERR_DEVICE || !strstr(err.message, "CUDA: ") || !strstr(err.message, expect[kind]) || emu_live() != 0;
+            if (k == 1 || r != TP_ERR_DEVICE) printf("    failing call %ld of kind %d: result %d (%s)\n", k, kind, (int)r, err.message);
         }
         CHECK_MSG(bad == 0, "%ld of %ld failed calls of kind %d were not a clean error", bad, n[kind], kind);
     }
 }
 
 /* less device memory: chunks of one signal (five progress calls a pass), the same cells; then
-   too little for one signal: PAC_ERR_BUDGET, nothing left allocated */
+   too little for one signal: TP_ERR_BUDGET, nothing left allocated */
 static void test_emulated_small_device(void)
 {
     double ref[30], mi[30];
     size_t calls[4], saved = emu.free_bytes, f, one_signal_chunks = 0;
-    char err[300];
-    pac_result r = PAC_OK;
+    tp_error err;
+    tp_result r = TP_OK;
     emu.peak_bytes = 0;
-    CHECK_MSG(emulated_run(ref, calls, err, sizeof err) == PAC_OK && calls[0] == 3, "%s", err);
-    CHECK_MSG(info.bytes == emu.peak_bytes, "the run says it held %zu bytes, cudaMalloc saw %zu", info.bytes, emu.peak_bytes);
+    CHECK_MSG(emulated_run(ref, calls, &err) == TP_OK && calls[0] == 3, "%s", err.message);
+    CHECK_MSG(info.device.bytes == emu.peak_bytes, "the run says it held %zu bytes, cudaMalloc saw %zu", info.device.bytes, emu.peak_bytes);
     for (f = (size_t)64 << 20; f > 1024; f = f * 3 / 4) {
         emu.free_bytes = f;
-        r = emulated_run(mi, calls, err, sizeof err);
+        r = emulated_run(mi, calls, &err);
         CHECK(emu_live() == 0);
-        if (r != PAC_OK) break;
+        if (r != TP_OK) break;
         CHECK_MSG(!memcmp(mi, ref, sizeof mi), "cells differ with %zu bytes of device memory", f);
         one_signal_chunks += calls[0] == 5;
     }
     emu.free_bytes = saved;
-    CHECK_MSG(r == PAC_ERR_BUDGET && strstr(err, "device budget"), "%d: %s", (int)r, err);
+    CHECK_MSG(r == TP_ERR_BUDGET && strstr(err.message, "device budget"), "%d: %s", (int)r, err.message);
     CHECK(one_signal_chunks > 0);
 }
 
@@ -450,18 +452,18 @@ static void test_emulated_block_limits(void)
     static const int limit[3] = {0, 64, 32};
     pac_desc d;
     pac_output o;
-    pac_device_info di;
-    char err[300];
+    pac_run_info di;
+    tp_error err;
     int k;
     d = device_case(x, S, N, pha, P, amp, A, 99, PAC_SURR_SWAP_BLOCKS, PERM);
     d.seed = 3;
     for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di, 0, sizeof di);
-        o.mi = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.device = &di;
+        o.mi = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.info = &di;
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]); /* rows twice */
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs1), limit[k]); /* and once */
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK && !di.runs_kernel == !PAC__CUDA_RUNS, "limit %d: %s", limit[k], err);
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && !di.device.runs_kernel == !PAC_TEST_CUDA_CELLS, "limit %d: %s", limit[k], err.message);
     }
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), 0);
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs1), 0);
@@ -471,9 +473,9 @@ static void test_emulated_block_limits(void)
                   "pac__k_runs in blocks of at most %d threads: other results", limit[k]);
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_cells), 128); /* it always takes 256 */
     d.n_perm = 10;
-    CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_ERR_DEVICE && strstr(err, "too many resources") &&
+    CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_ERR_DEVICE && strstr(err.message, "too many resources") &&
                   emu_live() == 0,
-              "%s", err);
+              "%s", err.message);
     emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_cells), 0);
 }
 
@@ -488,21 +490,21 @@ static void test_emulated_rows_once(void)
     int k;
     pac_desc d;
     pac_output o;
-    pac_device_info di[3];
-    char err[300];
+    pac_run_info di[3];
+    tp_error err;
     d = device_case(x, S, N, pha, P, amp, A, 17, PAC_SURR_TIME_LAG, PERM);
     d.seed = 11;
     for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di[k], 0, sizeof di[k]);
-        o.mi = mi[k], o.z = z[k], o.surrogates = cube[k], o.device = &di[k];
+        o.mi = mi[k], o.z = z[k], o.surrogates = cube[k], o.info = &di[k];
         emu.shared_optin = optin[k];
-        CHECK_MSG(pac_run(&d, x, PAC_F64, S, N, NULL, &o, err, sizeof err) == PAC_OK, "%s", err);
+        CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
     }
     emu.shared_optin = saved;
-    CHECK_MSG(di[0].runs_kernel == (PAC__CUDA_RUNS ? 2 - !PAC__RUNS_WRAP : 0) && di[1].runs_kernel == (PAC__CUDA_RUNS ? 2 : 0) &&
-                  di[2].runs_kernel == di[1].runs_kernel,
-              "runs kernels %d, %d and %d", di[0].runs_kernel, di[1].runs_kernel, di[2].runs_kernel);
+    CHECK_MSG(di[0].device.runs_kernel == (PAC_TEST_CUDA_CELLS ? 2 - !PAC_TEST_CUDA_ROWS_ONCE : 0) && di[1].device.runs_kernel == (PAC_TEST_CUDA_CELLS ? 2 : 0) &&
+                  di[2].device.runs_kernel == di[1].device.runs_kernel,
+              "runs kernels %d, %d and %d", di[0].device.runs_kernel, di[1].device.runs_kernel, di[2].device.runs_kernel);
     for (k = 1; k < 3; k++)
         CHECK_MSG(!memcmp(mi[0], mi[k], sizeof mi[0]) && !memcmp(z[0], z[k], sizeof z[0]) && !memcmp(cube[0], cube[k], sizeof cube[0]),
                   "the rows stored once, with %d bytes of shared memory: other results", optin[k]);

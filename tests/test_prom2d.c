@@ -2,6 +2,7 @@
    ../shared/refdata/prom2d by tools/gen_prom2d_golden.py), against brute-force implementations of
    the definitions on small random grids full of ties, edge cases, layouts, threads, memory and
    bad input. Run from the repository root. */
+#include "thread_faults.h"
 #define TENSORPOOL_IMPLEMENTATION
 #define PROM2D_IMPLEMENTATION
 #include "../prom2d.h"
@@ -63,33 +64,42 @@ static void collected_free(collected *c)
 
 static npy_array load(const char *name) { return td_load(DATA, name); }
 
+/* A context for desc, or NULL after saying why. */
+static p2d_ctx *make_ctx(const p2d_desc *d)
+{
+    p2d_ctx *ctx = NULL;
+    tp_error err;
+    if (p2d_create(d, &ctx, &err) != TP_OK) fprintf(stderr, "  p2d_create: %s\n", err.message);
+    return ctx;
+}
+
 /* One run over a C-order cube: peaks into c (when not NULL), masks into masks (may be NULL). */
-static p2d_result run_cube(const double *data, int dtype, size_t n_x, size_t n_y, size_t n_t, int mode,
+static tp_result run_cube(const double *data, tp_dtype dtype, size_t n_x, size_t n_y, size_t n_t, int mode,
                            int conn, const double *alphas, size_t n_alpha, int packed, uint8_t *masks,
                            int threads, collected *c, p2d_summary *sum)
 {
     p2d_desc d;
     p2d_cube cube;
     p2d_masks m;
-    p2d_ctx *ctx;
-    p2d_result r;
+    p2d_ctx *ctx = NULL;
+    tp_error err;
+    tp_result r;
     memset(&d, 0, sizeof d);
     memset(&cube, 0, sizeof cube);
     memset(&m, 0, sizeof m);
-    d.mode = mode;
+    d.mode = (p2d_mode)mode;
     d.connectivity = conn;
     d.alphas = alphas;
     d.n_alpha = n_alpha;
     d.n_threads = threads;
     d.on_slice = c ? collect : NULL;
     d.user = c;
-    ctx = p2d_create(&d, &r);
-    if (!ctx) return r;
+    if ((r = p2d_create(&d, &ctx, &err)) != TP_OK) return r;
     cube.data = data; cube.dtype = dtype;
     cube.n_x = n_x; cube.n_y = n_y; cube.n_t = n_t;
     m.data = masks; m.packed = packed;
-    r = p2d_run(ctx, &cube, &m, NULL, sum);
-    if (r != P2D_OK) fprintf(stderr, "  p2d_run: %s\n", p2d_last_error(ctx));
+    r = p2d_run(ctx, &cube, &m, NULL, sum, &err);
+    if (r != TP_OK) fprintf(stderr, "  %s\n", err.message);
     p2d_destroy(ctx);
     return r;
 }
@@ -110,7 +120,7 @@ static void exact_first_bins(const npy_array *P, size_t n_t, int conn, collected
     double *sub = (double *)malloc(nx * ny * n_t * sizeof(double));
     for (i = 0; i < nx * ny; i++) memcpy(sub + i * n_t, (const double *)P->data + i * P->shape[2], n_t * sizeof(double));
     collected_init(c, n_t);
-    CHECK(run_cube(sub, P2D_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, c, NULL) == P2D_OK);
+    CHECK(run_cube(sub, TP_F64, nx, ny, n_t, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, c, NULL) == TP_OK);
     free(sub);
 }
 
@@ -129,11 +139,11 @@ static void test_pypho_reference(void)
     if (!P.data || !R.data || !M.data) return;
     nx = P.shape[0]; ny = P.shape[1]; nt = P.shape[2];
     ref = (const double *)R.data;
-    CHECK(p2d_masks_bytes(3, nx, ny, nt, 1, &nbytes) == P2D_OK && nbytes == M.count);
+    CHECK(p2d_masks_bytes(3, nx, ny, nt, 1, &nbytes, NULL) == TP_OK && nbytes == M.count);
     packed = (uint8_t *)malloc(nbytes);
     bytes = (uint8_t *)malloc(3 * nx * ny * nt);
     collected_init(&c, nt);
-    CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 1, packed, 1, &c, NULL) == P2D_OK);
+    CHECK(run_cube((const double *)P.data, TP_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 1, packed, 1, &c, NULL) == TP_OK);
     CHECK_MSG(c.n == R.shape[0], "%zu peaks vs %zu in the reference", c.n, R.shape[0]);
     for (i = 0; i < c.n && i < R.shape[0]; i++) {
         const double *row = ref + i * 6;
@@ -149,7 +159,7 @@ static void test_pypho_reference(void)
     CHECK_MSG(bad == 0, "%zu peaks differ", bad);
     CHECK(memcmp(packed, M.data, nbytes) == 0);
     /* the same masks one byte per element */
-    CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, bytes, 1, NULL, NULL) == P2D_OK);
+    CHECK(run_cube((const double *)P.data, TP_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, bytes, 1, NULL, NULL) == TP_OK);
     for (i = 0, bad = 0; i < 3 * nx * ny * nt; i++)
         bad += bytes[i] != ((((const uint8_t *)M.data)[i / nt * ((nt + 7) / 8) + i % nt / 8] >> (i % 8)) & 1);
     CHECK_MSG(bad == 0, "%zu mask bytes differ", bad);
@@ -370,7 +380,7 @@ static void test_random_against_brute_force(void)
             size_t k = 0;
             brute_exact(z, nx, ny, conn, prom, col);
             collected_init(&c, 1);
-            CHECK(run_cube(z, P2D_F64, nx, ny, 1, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
+            CHECK(run_cube(z, TP_F64, nx, ny, 1, P2D_MODE_EXACT, conn, NULL, 0, 0, NULL, 1, &c, NULL) == TP_OK);
             for (i = 0; i < n; i++) {
                 if (!(prom[i] > 0)) continue;
                 if (k >= c.n || c.peaks[k].ix * ny + c.peaks[k].iy != i || c.peaks[k].prominence != prom[i] ||
@@ -385,7 +395,7 @@ static void test_random_against_brute_force(void)
         }
         brute_pypho(z, nx, ny, is_peak, prom_p);
         collected_init(&c, 1);
-        CHECK(run_cube(z, P2D_F64, nx, ny, 1, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, masks, 1, &c, NULL) == P2D_OK);
+        CHECK(run_cube(z, TP_F64, nx, ny, 1, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, masks, 1, &c, NULL) == TP_OK);
         {
             size_t k = 0;
             for (i = 0; i < n; i++) {
@@ -585,8 +595,8 @@ static void test_fill_paths_in_runs(void)
                 z[(x * NY + y) * NT + t] = v;
                 zt[(y * NX + x) * NT + t] = v;
             }
-    CHECK(run_cube(z, P2D_F64, NX, NY, NT, P2D_MODE_EXACT, 8, alphas, NA, 0, m, 1, NULL, NULL) == P2D_OK);
-    CHECK(run_cube(zt, P2D_F64, NY, NX, NT, P2D_MODE_EXACT, 8, alphas, NA, 0, mt, 1, NULL, NULL) == P2D_OK);
+    CHECK(run_cube(z, TP_F64, NX, NY, NT, P2D_MODE_EXACT, 8, alphas, NA, 0, m, 1, NULL, NULL) == TP_OK);
+    CHECK(run_cube(zt, TP_F64, NY, NX, NT, P2D_MODE_EXACT, 8, alphas, NA, 0, mt, 1, NULL, NULL) == TP_OK);
     for (a = 0; a < NA; a++)
         for (x = 0; x < NX; x++)
             for (y = 0; y < NY; y++)
@@ -601,10 +611,10 @@ static void test_fill_paths_in_runs(void)
 
 /* ---- edge cases ---------------------------------------------------------------------------- */
 
-static size_t mask_sum_1(const double *z, int dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
+static size_t mask_sum_1(const double *z, tp_dtype dtype, size_t nx, size_t ny, double alpha, collected *c, int mode)
 {
     uint8_t m[64 * 64];
-    CHECK(run_cube(z, dtype, nx, ny, 1, mode, 0, &alpha, 1, 0, m, 1, c, NULL) == P2D_OK);
+    CHECK(run_cube(z, dtype, nx, ny, 1, mode, 0, &alpha, 1, 0, m, 1, c, NULL) == TP_OK);
     return count_ones(m, nx * ny);
 }
 
@@ -624,9 +634,9 @@ static void test_edge_pypho_reference(void)
     for (k = 0; k < 3; k++) {
         size_t sum;
         collected_init(&c, 1);
-        if (k == 0) sum = mask_sum_1((const double *)B.data, P2D_F64, 5, 6, 0.0, &c, P2D_MODE_PYPHO);
-        else if (k == 1) sum = mask_sum_1(shifted, P2D_F64, 5, 6, 0.5, &c, P2D_MODE_PYPHO);
-        else sum = mask_sum_1((const double *)(const void *)f32, P2D_F32, 5, 6, 0.5, &c, P2D_MODE_PYPHO);
+        if (k == 0) sum = mask_sum_1((const double *)B.data, TP_F64, 5, 6, 0.0, &c, P2D_MODE_PYPHO);
+        else if (k == 1) sum = mask_sum_1(shifted, TP_F64, 5, 6, 0.5, &c, P2D_MODE_PYPHO);
+        else sum = mask_sum_1((const double *)(const void *)f32, TP_F32, 5, 6, 0.5, &c, P2D_MODE_PYPHO);
         CHECK_MSG(sum == (k == 0 ? 30u : k == 1 ? 1u : 18u), "case %zu: mask of %zu pixels", k, sum);
         CHECK(c.n == 5);
         for (i = 0; i < c.n && i < 5; i++) {
@@ -638,8 +648,8 @@ static void test_edge_pypho_reference(void)
         collected_free(&c);
     }
     collected_init(&c, 1);
-    CHECK(mask_sum_1((const double *)B.data, P2D_F64, 5, 6, 1.5, &c, P2D_MODE_PYPHO) == 1); /* seed only */
-    CHECK(mask_sum_1((const double *)B.data, P2D_F64, 5, 6, 0.8, &c, P2D_MODE_PYPHO) == 2);
+    CHECK(mask_sum_1((const double *)B.data, TP_F64, 5, 6, 1.5, &c, P2D_MODE_PYPHO) == 1); /* seed only */
+    CHECK(mask_sum_1((const double *)B.data, TP_F64, 5, 6, 0.8, &c, P2D_MODE_PYPHO) == 2);
     collected_free(&c);
     npy_free(&B); npy_free(&E);
 }
@@ -654,35 +664,35 @@ static void test_edge_slices(void)
         /* constant and all-zero slices: no peaks, an all-false mask */
         for (i = 0; i < 16; i++) z[i] = 0.25;
         collected_init(&c, 1);
-        CHECK(mask_sum_1(z, P2D_F64, 4, 4, 0.5, &c, mode) == 0);
+        CHECK(mask_sum_1(z, TP_F64, 4, 4, 0.5, &c, mode) == 0);
         CHECK(c.n == 0 && c.slices[0].status == P2D_SLICE_NO_PEAKS && c.slices[0].dom_ix == -1);
         for (i = 0; i < 16; i++) z[i] = mode ? -0.0 : 0.0;
-        CHECK(mask_sum_1(z, P2D_F64, 4, 4, 0.5, &c, mode) == 0 && c.n == 0);
+        CHECK(mask_sum_1(z, TP_F64, 4, 4, 0.5, &c, mode) == 0 && c.n == 0);
         /* 1 x 1 */
-        CHECK(mask_sum_1(z, P2D_F64, 1, 1, 0.5, &c, mode) == 0 && c.n == 0);
+        CHECK(mask_sum_1(z, TP_F64, 1, 1, 0.5, &c, mode) == 0 && c.n == 0);
         collected_free(&c);
         /* an infinite maximum: alpha < 0 gives thr = -inf (every pixel), alpha 0 a NaN thr and
            alpha > 0 thr = inf (the seed alone either way) */
         for (i = 0; i < 12; i++) z[i] = (double)(i % 5);
         z[7] = HUGE_VAL;
         collected_init(&c, 1);
-        CHECK(mask_sum_1(z, P2D_F64, 3, 4, -0.5, &c, mode) == 12);
-        CHECK(mask_sum_1(z, P2D_F64, 3, 4, 0.0, &c, mode) == 1);
-        CHECK(mask_sum_1(z, P2D_F64, 3, 4, 0.5, &c, mode) == 1);
+        CHECK(mask_sum_1(z, TP_F64, 3, 4, -0.5, &c, mode) == 12);
+        CHECK(mask_sum_1(z, TP_F64, 3, 4, 0.0, &c, mode) == 1);
+        CHECK(mask_sum_1(z, TP_F64, 3, 4, 0.5, &c, mode) == 1);
         collected_free(&c);
         /* NaN anywhere: no peaks, all-false masks, NaN status (pyPho's old version crashes here) */
         for (i = 0; i < 30; i++) nanz[i] = (double)(i % 7);
         nanz[2 * 6 + 3] = NAN;
         collected_init(&c, 1);
-        CHECK(mask_sum_1(nanz, P2D_F64, 5, 6, 0.5, &c, mode) == 0);
+        CHECK(mask_sum_1(nanz, TP_F64, 5, 6, 0.5, &c, mode) == 0);
         CHECK(c.n == 0 && c.slices[0].status == P2D_SLICE_NAN && isnan(c.slices[0].max));
         {
             p2d_desc d; p2d_cube cube; p2d_ctx *ctx; p2d_summary s;
             memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube);
-            d.mode = mode;
-            ctx = p2d_create(&d, NULL);
-            cube.data = nanz; cube.n_x = 5; cube.n_y = 6; cube.n_t = 1;
-            CHECK(p2d_run(ctx, &cube, NULL, st, &s) == P2D_OK && st[0] == P2D_SLICE_NAN && s.n_nan == 1);
+            d.mode = (p2d_mode)mode;
+            ctx = make_ctx(&d);
+            cube.data = nanz; cube.dtype = TP_F64; cube.n_x = 5; cube.n_y = 6; cube.n_t = 1;
+            CHECK(p2d_run(ctx, &cube, NULL, st, &s, NULL) == TP_OK && st[0] == P2D_SLICE_NAN && s.n_nan == 1);
             p2d_destroy(ctx);
         }
         collected_free(&c);
@@ -692,11 +702,11 @@ static void test_edge_slices(void)
     memset(z, 0, sizeof z);
     z[1 * 5 + 1] = 1.0; z[3 * 5 + 3] = 1.0;
     collected_init(&c, 1);
-    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_PYPHO) == 1);
+    CHECK(mask_sum_1(z, TP_F64, 5, 5, 0.5, &c, P2D_MODE_PYPHO) == 1);
     CHECK(c.n == 2 && c.slices[0].dominant == 0 && c.peaks[0].prominence == 1.0 && c.peaks[1].prominence == 1.0);
     collected_free(&c);
     collected_init(&c, 1);
-    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_EXACT) == 1);
+    CHECK(mask_sum_1(z, TP_F64, 5, 5, 0.5, &c, P2D_MODE_EXACT) == 1);
     CHECK(c.n == 2 && c.slices[0].dominant == 0 && c.peaks[0].ix == 1 && c.peaks[0].parent == -1 &&
           isnan(c.peaks[0].col_level) && c.peaks[1].prominence == 1.0 && c.peaks[1].col_level == 0.0 &&
           c.peaks[1].col_ix == 2 && c.peaks[1].col_iy == 2 && c.peaks[1].parent == 0);
@@ -705,11 +715,11 @@ static void test_edge_slices(void)
     memset(z, 0, sizeof z);
     z[6] = z[7] = z[11] = z[12] = 1.0;
     collected_init(&c, 1);
-    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_PYPHO) == 4);
+    CHECK(mask_sum_1(z, TP_F64, 5, 5, 0.5, &c, P2D_MODE_PYPHO) == 4);
     CHECK(c.n == 4 && c.peaks[3].ix == 2 && c.peaks[3].iy == 2 && c.peaks[3].prominence == 1.0);
     collected_free(&c);
     collected_init(&c, 1);
-    CHECK(mask_sum_1(z, P2D_F64, 5, 5, 0.5, &c, P2D_MODE_EXACT) == 4);
+    CHECK(mask_sum_1(z, TP_F64, 5, 5, 0.5, &c, P2D_MODE_EXACT) == 4);
     CHECK(c.n == 1 && c.peaks[0].ix == 1 && c.peaks[0].iy == 1 && c.peaks[0].prominence == 1.0);
     collected_free(&c);
     /* diagonal neighbours 1.0 and 0.9: pyPho: one peak, prominence 0.1 (its definition);
@@ -717,17 +727,17 @@ static void test_edge_slices(void)
     memset(z, 0, sizeof z);
     z[1 * 4 + 1] = 1.0; z[2 * 4 + 2] = 0.9;
     collected_init(&c, 1);
-    CHECK(mask_sum_1(z, P2D_F64, 4, 4, 0.5, &c, P2D_MODE_PYPHO) == 1);
+    CHECK(mask_sum_1(z, TP_F64, 4, 4, 0.5, &c, P2D_MODE_PYPHO) == 1);
     CHECK(c.n == 1 && fabs(c.peaks[0].prominence - 0.1) < 1e-15);
     collected_free(&c);
     {
         collected c4;
         collected_init(&c4, 1);
-        CHECK(run_cube(z, P2D_F64, 4, 4, 1, P2D_MODE_EXACT, 4, NULL, 0, 0, NULL, 1, &c4, NULL) == P2D_OK);
+        CHECK(run_cube(z, TP_F64, 4, 4, 1, P2D_MODE_EXACT, 4, NULL, 0, 0, NULL, 1, &c4, NULL) == TP_OK);
         CHECK(c4.n == 2 && c4.peaks[1].ix == 2 && c4.peaks[1].prominence == 0.9 && c4.peaks[1].parent == 0);
         collected_free(&c4);
         collected_init(&c4, 1);
-        CHECK(run_cube(z, P2D_F64, 4, 4, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c4, NULL) == P2D_OK);
+        CHECK(run_cube(z, TP_F64, 4, 4, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c4, NULL) == TP_OK);
         CHECK(c4.n == 1 && c4.peaks[0].prominence == 1.0);
         collected_free(&c4);
     }
@@ -735,7 +745,7 @@ static void test_edge_slices(void)
     {
         double row[5] = {1, 3, 2, 5, 4};
         collected_init(&c, 1);
-        CHECK(run_cube(row, P2D_F64, 1, 5, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c, NULL) == P2D_OK);
+        CHECK(run_cube(row, TP_F64, 1, 5, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c, NULL) == TP_OK);
         CHECK(c.n == 2 && c.peaks[0].iy == 1 && c.peaks[0].prominence == 1.0 && c.peaks[0].col_iy == 2 &&
               c.peaks[1].iy == 3 && c.peaks[1].prominence == 4.0 && c.peaks[0].parent == 1);
         collected_free(&c);
@@ -788,22 +798,22 @@ static void test_strides_and_float(void)
         collected_init(&ref, nt);
         collected_init(&other, nt);
         memset(&d, 0, sizeof d);
-        d.mode = mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &ref;
-        ctx = p2d_create(&d, NULL);
+        d.mode = (p2d_mode)mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &ref;
+        ctx = make_ctx(&d);
         memset(&cube, 0, sizeof cube);
-        cube.data = P.data; cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
+        cube.data = P.data; cube.dtype = TP_F64; cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
         cube.stride_x = (ptrdiff_t)(ny * P.shape[2]); cube.stride_y = (ptrdiff_t)P.shape[2]; cube.stride_t = 1;
         memset(&m, 0, sizeof m);
         m.data = m_ref; m.stride_alpha = (ptrdiff_t)(nx * ny * nt); m.stride_x = (ptrdiff_t)(ny * nt);
         m.stride_y = (ptrdiff_t)nt; m.stride_t = 1;
-        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, NULL) == TP_OK);
         p2d_destroy(ctx);
         d.user = &other;
-        ctx = p2d_create(&d, NULL);
+        ctx = make_ctx(&d);
         cube.data = txy; cube.stride_x = (ptrdiff_t)ny; cube.stride_y = 1; cube.stride_t = (ptrdiff_t)(nx * ny);
         m.data = m_txy; m.stride_t = (ptrdiff_t)(3 * nx * ny); m.stride_alpha = (ptrdiff_t)(nx * ny);
         m.stride_x = (ptrdiff_t)ny; m.stride_y = 1;
-        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, NULL) == TP_OK);
         p2d_destroy(ctx);
         CHECK(ref.n > 0 && same_peaks(&ref, &other));
         for (a = 0; a < 3; a++)
@@ -822,9 +832,9 @@ static void test_strides_and_float(void)
         }
         collected_init(&ref, P.shape[2]);
         collected_init(&other, P.shape[2]);
-        CHECK(run_cube(widened, P2D_F64, nx, ny, P.shape[2], P2D_MODE_EXACT, 8, ALPHAS, 3, 0, m_ref, 1, &ref, NULL) == P2D_OK);
-        CHECK(run_cube((const double *)(const void *)f32, P2D_F32, nx, ny, P.shape[2], P2D_MODE_EXACT, 8, ALPHAS, 3, 0,
-                       m_txy, 1, &other, NULL) == P2D_OK);
+        CHECK(run_cube(widened, TP_F64, nx, ny, P.shape[2], P2D_MODE_EXACT, 8, ALPHAS, 3, 0, m_ref, 1, &ref, NULL) == TP_OK);
+        CHECK(run_cube((const double *)(const void *)f32, TP_F32, nx, ny, P.shape[2], P2D_MODE_EXACT, 8, ALPHAS, 3, 0,
+                       m_txy, 1, &other, NULL) == TP_OK);
         CHECK(ref.n > 0 && same_peaks(&ref, &other));
         collected_free(&other);
         collected_free(&ref);
@@ -835,6 +845,74 @@ static void test_strides_and_float(void)
 }
 
 /* Results do not depend on the thread count, nor on running the cube in two pieces. */
+#ifndef TP_NO_THREADS
+typedef struct log_text { char text[1024]; int count; } log_text;
+static void keep_log(void *user, tp_log_level level, const char *msg)
+{
+    log_text *l = (log_text *)user;
+    size_t used = strlen(l->text);
+    (void)level;
+    snprintf(l->text + used, sizeof l->text - used, "%s\n", msg);
+    l->count++;
+}
+
+/* A worker thread that cannot start: the run goes on with the others, says so to the pool's
+   logger and in the summary, and gives the one-thread results. */
+static void test_thread_start_fails(void)
+{
+    npy_array P = load("posterior_200.npy");
+    collected one, some;
+    tp_desc pd;
+    tp_pool *pool = NULL;
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_masks m;
+    p2d_ctx *ctx;
+    p2d_summary s;
+    log_text log;
+    uint8_t *m1, *m2;
+    size_t nbytes;
+    CHECK(P.data != NULL);
+    if (!P.data) return;
+    memset(&log, 0, sizeof log);
+    memset(&pd, 0, sizeof pd);
+    pd.log.fn = keep_log;
+    pd.log.user = &log;
+    tp_create(&pd, &pool, NULL);
+    p2d_masks_bytes(3, P.shape[0], P.shape[1], P.shape[2], 1, &nbytes, NULL);
+    m1 = (uint8_t *)calloc(nbytes, 1);
+    m2 = (uint8_t *)calloc(nbytes, 1);
+    collected_init(&one, P.shape[2]);
+    collected_init(&some, P.shape[2]);
+    memset(&cube, 0, sizeof cube);
+    cube.data = P.data; cube.dtype = TP_F64; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = P.shape[2];
+    memset(&m, 0, sizeof m);
+    m.packed = 1;
+    memset(&d, 0, sizeof d);
+    d.pool = pool; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &one; d.n_threads = 1;
+    ctx = make_ctx(&d);
+    m.data = m1;
+    CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, NULL) == TP_OK && log.count == 0);
+    p2d_destroy(ctx);
+    d.user = &some; d.n_threads = 3;
+    ctx = make_ctx(&d);
+    m.data = m2;
+    tf_fail_from(2);
+    CHECK(p2d_run(ctx, &cube, &m, NULL, &s, NULL) == TP_OK);
+    tf_fail_from(0);
+    p2d_destroy(ctx);
+    CHECK_MSG(s.n_workers == 2 && log.count == 1 && strstr(log.text, "could not start") && strstr(log.text, "not 3"), "%d: %s",
+              s.n_workers, log.text);
+    CHECK(one.n == some.n && same_peaks_from(&one, 0, &some, 0) && memcmp(m1, m2, nbytes) == 0);
+    collected_free(&one);
+    collected_free(&some);
+    free(m1);
+    free(m2);
+    tp_destroy(pool);
+    npy_free(&P);
+}
+#endif
+
 static void test_threads_and_pieces_identical(void)
 {
     npy_array P = load("posterior_200.npy");
@@ -843,18 +921,18 @@ static void test_threads_and_pieces_identical(void)
     CHECK(P.data != NULL);
     if (!P.data) return;
     nx = P.shape[0]; ny = P.shape[1]; nt = P.shape[2];
-    p2d_masks_bytes(3, nx, ny, nt, 1, &nbytes);
+    p2d_masks_bytes(3, nx, ny, nt, 1, &nbytes, NULL);
     for (mode = 0; mode < 2; mode++) {
         collected one, many;
         uint8_t *m1 = (uint8_t *)malloc(nbytes), *m2 = (uint8_t *)malloc(nbytes);
         collected_init(&one, nt);
-        CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m1, 1, &one, NULL) == P2D_OK);
+        CHECK(run_cube((const double *)P.data, TP_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m1, 1, &one, NULL) == TP_OK);
         for (threads = 2; threads <= 5; threads += 3) {
             p2d_summary s;
             collected_init(&many, nt);
             memset(m2, 0xAB, nbytes);
-            CHECK(run_cube((const double *)P.data, P2D_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m2, threads, &many, &s) == P2D_OK);
-            CHECK(s.n_workers == (strstr(p2d_build_info(), "pthread") ? threads : 1) && s.n_ok == nt && s.n_peaks == many.n);
+            CHECK(run_cube((const double *)P.data, TP_F64, nx, ny, nt, mode, 8, ALPHAS, 3, 1, m2, threads, &many, &s) == TP_OK);
+            CHECK(s.n_workers == (strstr(tp_build_info(), "no-threads") ? 1 : threads) && s.n_ok == nt && s.n_peaks == many.n);
             CHECK(same_peaks(&one, &many));
             CHECK(memcmp(m1, m2, nbytes) == 0);
             collected_free(&many);
@@ -867,21 +945,21 @@ static void test_threads_and_pieces_identical(void)
             collected_init(&h1, split);
             collected_init(&h2, nt - split);
             memset(&d, 0, sizeof d);
-            d.mode = mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &h1;
-            ctx = p2d_create(&d, NULL);
+            d.mode = (p2d_mode)mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &h1;
+            ctx = make_ctx(&d);
             memset(&cube, 0, sizeof cube);
             memset(&m, 0, sizeof m);
-            cube.n_x = nx; cube.n_y = ny; cube.stride_x = (ptrdiff_t)(ny * nt); cube.stride_y = (ptrdiff_t)nt; cube.stride_t = 1;
+            cube.dtype = TP_F64; cube.n_x = nx; cube.n_y = ny; cube.stride_x = (ptrdiff_t)(ny * nt); cube.stride_y = (ptrdiff_t)nt; cube.stride_t = 1;
             m.packed = 1; m.stride_alpha = (ptrdiff_t)(nx * ny * (nt / 8)); m.stride_x = (ptrdiff_t)(ny * (nt / 8));
             m.stride_y = (ptrdiff_t)(nt / 8); m.stride_t = 1;
             memset(m2, 0xAB, nbytes);
             cube.data = P.data; cube.n_t = split; m.data = m2;
-            CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+            CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, NULL) == TP_OK);
             p2d_destroy(ctx);
             d.user = &h2;
-            ctx = p2d_create(&d, NULL);
+            ctx = make_ctx(&d);
             cube.data = (const double *)P.data + split; cube.n_t = nt - split; m.data = m2 + split / 8;
-            CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_OK);
+            CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, NULL) == TP_OK);
             p2d_destroy(ctx);
             CHECK(h1.n + h2.n == one.n && same_peaks_from(&one, 0, &h1, 0) && same_peaks_from(&one, h1.n, &h2, split));
             CHECK(memcmp(m1, m2, nbytes) == 0);
@@ -907,12 +985,12 @@ static void test_byte_masks_every_tail(void)
         double *cube = (double *)malloc(nx * ny * nt * sizeof(double));
         uint8_t *packed, *bytes;
         for (i = 0; i < nx * ny * nt; i++) cube[i] = (double)(rng_next() % 1000) / 1000.0;
-        CHECK(p2d_masks_bytes(3, nx, ny, nt, 1, &npk) == P2D_OK && p2d_masks_bytes(3, nx, ny, nt, 0, &nby) == P2D_OK);
+        CHECK(p2d_masks_bytes(3, nx, ny, nt, 1, &npk, NULL) == TP_OK && p2d_masks_bytes(3, nx, ny, nt, 0, &nby, NULL) == TP_OK);
         packed = (uint8_t *)malloc(npk);
         bytes = (uint8_t *)malloc(nby + guard);
         memset(bytes, 0xAB, nby + guard);
-        CHECK(run_cube(cube, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 1, packed, 1, NULL, NULL) == P2D_OK);
-        CHECK(run_cube(cube, P2D_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, bytes, 1, NULL, NULL) == P2D_OK);
+        CHECK(run_cube(cube, TP_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 1, packed, 1, NULL, NULL) == TP_OK);
+        CHECK(run_cube(cube, TP_F64, nx, ny, nt, P2D_MODE_PYPHO, 0, ALPHAS, 3, 0, bytes, 1, NULL, NULL) == TP_OK);
         for (a = 0; a < 3 * nx * ny; a++) /* (alpha, x, y) rows */
             for (t = 0; t < nt; t++)
                 bad += bytes[a * nt + t] != (packed[a * ((nt + 7) / 8) + t / 8] >> (t % 8) & 1);
@@ -924,7 +1002,7 @@ static void test_byte_masks_every_tail(void)
 
 /* ---- memory, cancel, options, bad input ------------------------------------------------------ */
 
-static int cancel_progress(void *user, double fraction) { (void)user; return fraction > 0.3; }
+static int cancel_progress(void *user, uint64_t done, uint64_t total) { (void)user; return done * 10 > total * 3; }
 
 /* p2d_estimate_bytes is what the run takes from the pool, the run holds nothing afterwards, a
    budget below the estimate fails cleanly, and cancel leaves nothing behind. */
@@ -942,75 +1020,95 @@ static void test_memory_estimate_and_cancel(void)
     size_t est, nbytes, live0;
     uint8_t *masks;
     tp_stats st;
+    tp_error err;
     int mode, threads;
     CHECK(P.data != NULL);
     if (!P.data) return;
-    p2d_masks_bytes(3, P.shape[0], P.shape[1], P.shape[2], 0, &nbytes);
+    p2d_masks_bytes(3, P.shape[0], P.shape[1], P.shape[2], 0, &nbytes, NULL);
     masks = (uint8_t *)malloc(nbytes);
     memset(&cube, 0, sizeof cube);
-    cube.data = P.data; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = P.shape[2];
+    cube.data = P.data; cube.dtype = TP_F64; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = P.shape[2];
     memset(&m, 0, sizeof m);
     m.data = masks;
-    for (mode = 0; mode < 2; mode++)
-        for (threads = 1; threads <= 2; threads++) {
-            pool = tp_create(NULL, NULL);
-            collected_init(&c, cube.n_t);
-            memset(&d, 0, sizeof d);
-            d.pool = pool; d.mode = mode; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &c;
-            d.n_threads = threads;
-            CHECK(p2d_estimate_bytes(&d, cube.n_x, cube.n_y, cube.n_t, &est) == P2D_OK && est > 0);
-            ctx = p2d_create(&d, NULL);
-            live0 = tp_get_stats(pool).bytes_requested;
-            tp_reset_peak(pool);
-            CHECK(p2d_run(ctx, &cube, &m, NULL, &s) == P2D_OK);
-            st = tp_get_stats(pool);
-            CHECK_MSG(st.peak_requested - live0 <= est && s.scratch_bytes == est, "peak %zu, estimate %zu",
-                      st.peak_requested - live0, est);
-            CHECK(st.bytes_requested == live0);
-            p2d_destroy(ctx);
-            collected_free(&c);
-            tp_destroy(pool);
+    /* the run's peak is the estimate, to the byte, in every configuration: peaks exact, pyPho or
+       none; masks as bytes, bits or none; one to three workers; both connectivities; a 2-D
+       posterior, a short cube and a 1-D profile */
+    for (mode = 0; mode < 3; mode++)
+        for (threads = 1; threads <= 3; threads++) {
+            static const size_t shapes[3][3] = {{0, 0, 0}, {7, 5, 9}, {1, 300, 20}};
+            int shape, kind;
+            for (shape = 0; shape < 3; shape++)
+                for (kind = 0; kind < 3; kind++) {
+                    p2d_cube c2 = cube;
+                    size_t peak;
+                    if (shape) {
+                        c2.n_x = shapes[shape][0], c2.n_y = shapes[shape][1], c2.n_t = shapes[shape][2];
+                        c2.stride_x = (ptrdiff_t)(P.shape[1] * P.shape[2]), c2.stride_y = (ptrdiff_t)P.shape[2], c2.stride_t = 1;
+                    }
+                    tp_create(NULL, &pool, NULL);
+                    collected_init(&c, c2.n_t);
+                    memset(&d, 0, sizeof d);
+                    d.pool = pool; d.mode = mode == 1 ? P2D_MODE_PYPHO : P2D_MODE_EXACT; d.skip_peaks = mode == 2;
+                    d.connectivity = threads == 2 ? 4 : 8;
+                    d.alphas = ALPHAS; d.n_alpha = kind < 2 ? 3 : 0; d.on_slice = collect; d.user = &c;
+                    d.n_threads = threads;
+                    m.packed = kind == 1;
+                    CHECK(p2d_estimate_bytes(&d, c2.n_x, c2.n_y, c2.n_t, &est, NULL) == TP_OK && est > 0);
+                    ctx = make_ctx(&d);
+                    live0 = tp_get_stats(pool).bytes_requested;
+                    tp_reset_peak(pool);
+                    CHECK(p2d_run(ctx, &c2, kind < 2 ? &m : NULL, NULL, &s, NULL) == TP_OK);
+                    st = tp_get_stats(pool);
+                    peak = st.peak_requested - live0;
+                    CHECK_MSG(peak <= est && peak >= est - est / 10 && s.scratch_bytes == est,
+                              "mode %d, %d threads, shape %d, masks %d: peak %zu, estimate %zu", mode, threads, shape, kind, peak, est);
+                    CHECK(st.bytes_requested == live0);
+                    p2d_destroy(ctx);
+                    collected_free(&c);
+                    tp_destroy(pool);
+                }
         }
+    m.packed = 0;
     /* the estimate does not grow with n_t (past one block) */
     {
         size_t e1 = 0, e2 = 1;
         memset(&d, 0, sizeof d);
         d.mode = P2D_MODE_EXACT; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect;
-        CHECK(p2d_estimate_bytes(&d, 41, 63, 1000, &e1) == P2D_OK && p2d_estimate_bytes(&d, 41, 63, 100000, &e2) == P2D_OK);
+        CHECK(p2d_estimate_bytes(&d, 41, 63, 1000, &e1, NULL) == TP_OK && p2d_estimate_bytes(&d, 41, 63, 100000, &e2, NULL) == TP_OK);
         CHECK(e1 == e2 && e1 < ((size_t)8 << 20));
     }
-    /* a budget below the estimate: P2D_ERR_BUDGET with a message, nothing held */
+    /* a budget below the estimate: TP_ERR_BUDGET with a message, nothing held */
     memset(&pd, 0, sizeof pd);
     pd.budget_bytes = 256 * 1024;
-    pool = tp_create(&pd, NULL);
+    tp_create(&pd, &pool, NULL);
     memset(&d, 0, sizeof d);
     d.pool = pool; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect;
     collected_init(&c, cube.n_t);
     d.user = &c;
-    ctx = p2d_create(&d, NULL);
+    ctx = make_ctx(&d);
     live0 = tp_get_stats(pool).bytes_live;
-    CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_ERR_BUDGET);
-    CHECK(strstr(p2d_last_error(ctx), "scratch") != NULL);
+    CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, &err) == TP_ERR_BUDGET);
+    CHECK(strstr(err.message, "scratch") != NULL && strstr(err.message, "over budget") != NULL);
     CHECK(tp_get_stats(pool).bytes_live == live0);
     p2d_destroy(ctx);
     tp_destroy(pool);
     collected_free(&c);
     /* cancel from on_slice and from progress, with 1 and 2 threads: distinct result, no leak */
     for (threads = 1; threads <= 2; threads++) {
-        pool = tp_create(NULL, NULL);
+        tp_create(NULL, &pool, NULL);
         collected_init(&c, cube.n_t);
         c.cancel_at = 50;
         memset(&d, 0, sizeof d);
         d.pool = pool; d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &c; d.n_threads = threads;
-        ctx = p2d_create(&d, NULL);
+        ctx = make_ctx(&d);
         live0 = tp_get_stats(pool).bytes_live;
-        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_ERR_CANCELLED);
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, NULL) == TP_ERR_CANCELLED);
         CHECK(tp_get_stats(pool).bytes_live == live0);
         p2d_destroy(ctx);
         d.on_slice = NULL; d.progress = cancel_progress;
-        ctx = p2d_create(&d, NULL);
-        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL) == P2D_ERR_CANCELLED);
-        CHECK(strstr(p2d_last_error(ctx), "cancel") != NULL);
+        ctx = make_ctx(&d);
+        CHECK(p2d_run(ctx, &cube, &m, NULL, NULL, &err) == TP_ERR_CANCELLED);
+        CHECK(strstr(err.message, "cancel") != NULL && err.code == TP_ERR_CANCELLED);
         p2d_destroy(ctx);
         collected_free(&c);
         tp_destroy(pool);
@@ -1032,26 +1130,26 @@ static void test_options(void)
     CHECK(P.data != NULL);
     if (!P.data) return;
     memset(&cube, 0, sizeof cube);
-    cube.data = P.data; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = nt;
+    cube.data = P.data; cube.dtype = TP_F64; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = nt;
     cube.stride_x = (ptrdiff_t)(P.shape[1] * P.shape[2]); cube.stride_y = (ptrdiff_t)P.shape[2]; cube.stride_t = 1;
     collected_init(&all, nt);
     collected_init(&some, nt);
     memset(&d, 0, sizeof d);
     d.on_slice = collect; d.user = &all;
-    ctx = p2d_create(&d, NULL);
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_OK);
+    ctx = make_ctx(&d);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, NULL) == TP_OK);
     p2d_destroy(ctx);
     for (i = 0; i < all.n; i++) want += all.peaks[i].prominence >= 1e-5;
     d.user = &some; d.min_prominence = 1e-5;
-    ctx = p2d_create(&d, NULL);
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_OK);
+    ctx = make_ctx(&d);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, NULL) == TP_OK);
     p2d_destroy(ctx);
     CHECK(some.n == want && want > 0 && want < all.n);
     collected_free(&some);
     collected_init(&some, nt);
     d.min_prominence = 0; d.skip_peaks = 1;
-    ctx = p2d_create(&d, NULL);
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_OK);
+    ctx = make_ctx(&d);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, NULL) == TP_OK);
     p2d_destroy(ctx);
     CHECK(some.n == 0);
     for (i = 0; i < nt; i++) {
@@ -1068,51 +1166,59 @@ static void test_bad_input(void)
 {
     p2d_desc d;
     p2d_cube cube;
-    p2d_ctx *ctx;
-    p2d_result r;
+    p2d_ctx *ctx = (p2d_ctx *)&d; /* p2d_create must set it to NULL on failure */
+    tp_error e;
     double one = 1.0, nan_alpha = NAN;
     size_t bytes;
     memset(&d, 0, sizeof d);
-    d.mode = 7;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
-    d.mode = 0; d.connectivity = 6;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    d.mode = (p2d_mode)7;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && ctx == NULL && strstr(e.message, "desc.mode"));
+    d.mode = P2D_MODE_EXACT; d.connectivity = 6;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "connectivity") && strstr(e.message, "6"));
     d.connectivity = 0; d.n_threads = -1;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
-    d.n_threads = P2D_MAX_THREADS + 1;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "n_threads"));
+    d.n_threads = TP_MAX_THREADS + 1;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG);
     d.n_threads = 0; d.n_alpha = 1;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG); /* alphas NULL */
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "alphas")); /* alphas NULL */
     d.alphas = &nan_alpha;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "alphas[0]"));
     d.alphas = &one; d.min_prominence = -1;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "min_prominence"));
     d.min_prominence = NAN;
-    CHECK(p2d_create(&d, &r) == NULL && r == P2D_ERR_ARG);
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG);
+    CHECK(p2d_create(&d, NULL, &e) == TP_ERR_ARG);
     d.min_prominence = 0;
-    ctx = p2d_create(&d, &r);
-    CHECK(ctx && r == P2D_OK && p2d_get_desc(ctx).connectivity == 8 && p2d_get_desc(ctx).n_threads == 1 &&
+    CHECK(p2d_create(&d, &ctx, &e) == TP_OK && ctx && e.code == TP_OK);
+    CHECK(ctx && p2d_get_desc(ctx).connectivity == 8 && p2d_get_desc(ctx).n_threads == tp_thread_count(0) &&
           p2d_get_desc(ctx).alphas != &one && p2d_get_desc(ctx).alphas[0] == 1.0);
     memset(&cube, 0, sizeof cube);
-    CHECK(p2d_run(NULL, &cube, NULL, NULL, NULL) == P2D_ERR_ARG);
-    CHECK(p2d_run(ctx, NULL, NULL, NULL, NULL) == P2D_ERR_ARG);
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_ARG && strstr(p2d_last_error(ctx), "NULL"));
-    cube.data = &one; cube.n_x = 1; cube.n_y = 0; cube.n_t = 1;
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_ARG && strstr(p2d_last_error(ctx), "n_y"));
-    cube.n_y = 1; cube.dtype = 9;
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_ARG && strstr(p2d_last_error(ctx), "dtype"));
+    cube.data = &one; cube.dtype = TP_F64; cube.n_x = 1; cube.n_y = 1; cube.n_t = 1;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, &e) == TP_ERR_ARG && strstr(e.message, "n_alpha is 1 but masks"));
+    p2d_destroy(ctx);
+    d.n_alpha = 0;
+    ctx = make_ctx(&d);
+    memset(&cube, 0, sizeof cube);
+    CHECK(p2d_run(NULL, &cube, NULL, NULL, NULL, &e) == TP_ERR_ARG && strstr(e.message, "ctx"));
+    CHECK(p2d_run(ctx, NULL, NULL, NULL, NULL, NULL) == TP_ERR_ARG);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, &e) == TP_ERR_ARG && strstr(e.message, "NULL"));
+    cube.data = &one; cube.dtype = TP_F64; cube.n_x = 1; cube.n_y = 0; cube.n_t = 1;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, &e) == TP_ERR_ARG && strstr(e.message, "n_y"));
+    cube.n_y = 1; cube.dtype = (tp_dtype)9;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, &e) == TP_ERR_ARG && strstr(e.message, "cube.dtype"));
+    cube.dtype = (tp_dtype)0; /* an unset element type is an error, not a default */
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, &e) == TP_ERR_ARG && strstr(e.message, "TP_F32"));
     /* sizes that overflow fail before the data is touched */
-    cube.dtype = P2D_F64; cube.n_x = (size_t)1 << 20; cube.n_y = (size_t)1 << 20;
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_OVERFLOW);
+    cube.dtype = TP_F64; cube.n_x = (size_t)1 << 20; cube.n_y = (size_t)1 << 20;
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, NULL) == TP_ERR_OVERFLOW);
     cube.n_x = 41; cube.n_y = 63; cube.n_t = (size_t)-1 / 1000;
-    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL) == P2D_ERR_OVERFLOW && strstr(p2d_last_error(ctx), "overflow"));
-    CHECK(p2d_estimate_bytes(&d, 41, 63, (size_t)-1 / 1000, &bytes) == P2D_ERR_OVERFLOW);
-    CHECK(p2d_estimate_bytes(&d, 41, 0, 10, &bytes) == P2D_ERR_ARG);
-    CHECK(p2d_estimate_bytes(NULL, 41, 63, 10, &bytes) == P2D_ERR_ARG);
-    CHECK(p2d_masks_bytes(3, (size_t)1 << 30, (size_t)1 << 30, 64, 0, &bytes) == P2D_ERR_OVERFLOW);
-    CHECK(p2d_masks_bytes(3, 41, 63, 100000, 1, &bytes) == P2D_OK && bytes == 3u * 41 * 63 * 12500);
-    CHECK(strcmp(p2d_result_string(P2D_ERR_CANCELLED), "cancelled") == 0);
-    CHECK(strncmp(p2d_build_info(), "prom2d ", 7) == 0);
+    CHECK(p2d_run(ctx, &cube, NULL, NULL, NULL, &e) == TP_ERR_OVERFLOW && strstr(e.message, "overflow"));
+    CHECK(p2d_estimate_bytes(&d, 41, 63, (size_t)-1 / 1000, &bytes, NULL) == TP_ERR_OVERFLOW);
+    CHECK(p2d_estimate_bytes(&d, 41, 0, 10, &bytes, &e) == TP_ERR_ARG && strstr(e.message, "p2d_estimate_bytes"));
+    CHECK(p2d_estimate_bytes(NULL, 41, 63, 10, &bytes, NULL) == TP_ERR_ARG);
+    CHECK(p2d_masks_bytes(3, (size_t)1 << 30, (size_t)1 << 30, 64, 0, &bytes, NULL) == TP_ERR_OVERFLOW);
+    CHECK(p2d_masks_bytes(3, 41, 63, 100000, 1, &bytes, NULL) == TP_OK && bytes == 3u * 41 * 63 * 12500);
+    CHECK(strncmp(p2d_build_info(), "prom2d 1.0.0 ", 13) == 0);
     p2d_destroy(ctx);
     p2d_destroy(NULL);
 }
@@ -1133,6 +1239,9 @@ int main(void)
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
     RUN(test_threads_and_pieces_identical);
+#ifndef TP_NO_THREADS
+    RUN(test_thread_start_fails);
+#endif
     RUN(test_byte_masks_every_tail);
     RUN(test_memory_estimate_and_cancel);
     RUN(test_options);

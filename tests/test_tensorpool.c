@@ -7,6 +7,7 @@
 /* The tests run with the header's internal invariants checked. */
 #define TP_ASSERT(x) \
     do { if (!(x)) { fprintf(stderr, "TP_ASSERT failed: %s (%s:%d)\n", #x, __FILE__, __LINE__); abort(); } } while (0)
+#include "thread_faults.h"
 #define TENSORPOOL_IMPLEMENTATION
 #include "../tensorpool.h"
 #include "testkit.h"
@@ -17,6 +18,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <signal.h>
 #ifndef TP_NO_THREADS
 #include <pthread.h>
 #endif
@@ -24,6 +26,15 @@
 #define MiB ((size_t)1 << 20)
 
 /* ---- helpers ---------------------------------------------------------------------------------- */
+
+/* A pool from desc (NULL = defaults), or NULL after saying why. */
+static tp_pool *make_pool(const tp_desc *desc)
+{
+    tp_pool *pool = NULL;
+    tp_error err;
+    if (tp_create(desc, &pool, &err) != TP_OK) fprintf(stderr, "  tp_create: %s\n", err.message);
+    return pool;
+}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -104,7 +115,7 @@ static int dir_entries(const char *dir)
 
 typedef struct captured_log { char text[8192]; int count; } captured_log;
 
-static void capture_log(void *user, int level, const char *msg)
+static void capture_log(void *user, tp_log_level level, const char *msg)
 {
     captured_log *c = (captured_log *)user;
     size_t used = strlen(c->text);
@@ -120,9 +131,9 @@ static tp_pool *debug_pool(captured_log *log)
     memset(log, 0, sizeof *log);
     memset(&d, 0, sizeof d);
     d.debug = 1;
-    d.log = capture_log;
-    d.log_user = log;
-    return tp_create(&d, NULL);
+    d.log.fn = capture_log;
+    d.log.user = log;
+    return make_pool(&d);
 }
 
 /* Allocator hooks that count, and fail the n-th call when asked to. */
@@ -156,7 +167,7 @@ static void test_alignment_and_sizes(void)
 {
     static const size_t sizes[] = {0, 1, 7, 63, 64, 65, 100, 1000, 4096, 65536, 200000,
                                    262144, 300000, 5 * 1024 * 1024 + 3};
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     void *ptrs[sizeof sizes / sizeof sizes[0]];
     size_t i;
     CHECK(pool != NULL);
@@ -177,7 +188,7 @@ static void test_alignment_and_sizes(void)
 
 static void test_size_class_waste(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     size_t n;
     for (n = 65; n < 256 * 1024 - 64; n += 1 + n / 37) {
         void *p = tp_alloc(pool, n);
@@ -190,7 +201,7 @@ static void test_size_class_waste(void)
 
 static void test_reuse_and_stats_invariants(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     void *live[32] = {0};
     size_t req[32] = {0};
     uint64_t seed = 42;
@@ -222,7 +233,7 @@ static void test_reuse_and_stats_invariants(void)
 
 static void test_same_size_is_a_hit(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     void *a = tp_alloc(pool, 1000), *b;
     tp_stats s;
     tp_free(pool, a);
@@ -242,7 +253,7 @@ static void test_same_size_is_a_hit(void)
 
 static void test_zeroed_after_reuse(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     size_t sizes[2] = {5000, 2 * MiB}, i, j;
     for (j = 0; j < 2; j++) {
         unsigned char *p = (unsigned char *)tp_alloc(pool, sizes[j]);
@@ -264,7 +275,7 @@ static void test_high_water_and_cache_cap(void)
     void *a, *b, *c;
     tp_stats s;
     memset(&d, 0, sizeof d);
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     a = tp_alloc(pool, 8 * MiB);
     tp_free(pool, a);
     b = tp_alloc(pool, 1 * MiB);  /* live 1 MiB; high water 8 MiB */
@@ -278,7 +289,7 @@ static void test_high_water_and_cache_cap(void)
     tp_destroy(pool);
 
     d.max_cached_bytes = 2 * MiB;
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     a = tp_alloc(pool, 1 * MiB);
     b = tp_alloc(pool, 1 * MiB);
     c = tp_alloc(pool, 1 * MiB);
@@ -294,7 +305,7 @@ static void test_high_water_and_cache_cap(void)
 #if defined(__linux__)
 static void test_recycled_pages_are_not_fresh(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     unsigned char *a = (unsigned char *)tp_alloc(pool, 6 * MiB);
     unsigned char *b = (unsigned char *)tp_alloc(pool, 6 * MiB);
     unsigned char *c;
@@ -325,7 +336,7 @@ static void test_single_thread_pool(void)
     void *a, *b;
     memset(&d, 0, sizeof d);
     d.single_thread = 1;
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     CHECK(tp_get_desc(pool).single_thread == 1);
     a = tp_alloc(pool, 3000);
     tp_free(pool, a);
@@ -374,7 +385,7 @@ static void test_huge_pages(void)
     char *p;
     size_t n = 32 * MiB;
     memset(&d, 0, sizeof d);
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     CHECK(tp_get_desc(pool).huge_pages == 1);
     p = (char *)tp_alloc(pool, n);
     memset(p, 1, n);
@@ -382,7 +393,7 @@ static void test_huge_pages(void)
     tp_free(pool, p);
     tp_destroy(pool);
     d.huge_pages = -1;
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     CHECK(tp_get_desc(pool).huge_pages == 0);
     p = (char *)tp_alloc(pool, n);
     memset(p, 1, n);
@@ -400,8 +411,7 @@ static void test_budget_refusal(void)
     tp_desc d;
     tp_pool *pool;
     void *a, *b, *c;
-    tp_result r = TP_OK;
-    char msg[512];
+    tp_error e;
     tp_stats s;
     memset(&log, 0, sizeof log);
     memset(&d, 0, sizeof d);
@@ -409,15 +419,15 @@ static void test_budget_refusal(void)
     d.allocator.alloc = counting_malloc;
     d.allocator.free = counting_free;
     d.allocator.user = &ca;
-    d.log = capture_log;
-    d.log_user = &log;
-    pool = tp_create(&d, NULL);
+    d.log.fn = capture_log;
+    d.log.user = &log;
+    pool = make_pool(&d);
     a = tp_alloc(pool, 600 * 1024);
     CHECK(a != NULL);
-    b = tp_alloc_at(pool, 600 * 1024, 0, "here.c", 7, &r);
-    CHECK(b == NULL && r == TP_ERR_BUDGET);
-    CHECK(tp_last_error(pool, msg, sizeof msg) == TP_ERR_BUDGET);
-    CHECK(strstr(msg, "live") && strstr(msg, "cached") && strstr(msg, "614400") && strstr(msg, "here.c:7"));
+    b = tp_alloc_at(pool, 600 * 1024, 0, "here.c", 7, &e);
+    CHECK(b == NULL && e.code == TP_ERR_BUDGET);
+    CHECK(strstr(e.message, "live") && strstr(e.message, "cached") && strstr(e.message, "614400") &&
+          strstr(e.message, "here.c:7"));
     CHECK(log.count == 1 && strstr(log.text, "over budget"));
     s = tp_get_stats(pool);
     CHECK(s.failures == 1 && s.allocs == 1 && s.bytes_live <= 1 * MiB);
@@ -439,7 +449,7 @@ static void test_budget_evicts_cache_first(void)
     tp_stats s;
     memset(&d, 0, sizeof d);
     d.budget_bytes = 8 * MiB;
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     a = tp_alloc(pool, 6 * MiB);
     tp_free(pool, a);               /* 6 MiB cached */
     b = tp_alloc(pool, 7 * MiB);    /* needs the cache's room */
@@ -458,16 +468,16 @@ static void test_spill_larger_than_budget(void)
     tp_pool *pool;
     unsigned char *big, *small;
     size_t n = 24 * MiB, i;
-    tp_result r;
+    tp_error e;
     tp_stats s;
     int ok = 1;
     CHECK(mkdtemp(dir) != NULL);
     memset(&d, 0, sizeof d);
     d.budget_bytes = 4 * MiB;
     d.spill_dir = dir;
-    pool = tp_create(&d, NULL);
-    big = (unsigned char *)tp_alloc_at(pool, n, 0, NULL, 0, &r);
-    CHECK(big != NULL && r == TP_OK);
+    pool = make_pool(&d);
+    big = (unsigned char *)tp_alloc_at(pool, n, 0, NULL, 0, &e);
+    CHECK(big != NULL && e.code == TP_OK && e.message[0] == 0);
     if (!big) { tp_destroy(pool); return; }
     s = tp_get_stats(pool);
     CHECK(s.spills == 1 && s.bytes_spilled >= n && s.bytes_live == 0);
@@ -491,9 +501,9 @@ static void test_spill_larger_than_budget(void)
     rmdir(dir);
 
     d.spill_dir = "/nonexistent/dir";
-    pool = tp_create(&d, NULL);
-    big = (unsigned char *)tp_alloc_at(pool, n, 0, NULL, 0, &r);
-    CHECK(big == NULL && r == TP_ERR_IO);
+    pool = make_pool(&d);
+    big = (unsigned char *)tp_alloc_at(pool, n, 0, NULL, 0, &e);
+    CHECK(big == NULL && e.code == TP_ERR_IO && strstr(e.message, "spill") != NULL);
     tp_destroy(pool);
 }
 #endif
@@ -501,7 +511,7 @@ static void test_spill_larger_than_budget(void)
 #if defined(__linux__)
 static void test_trim_lowers_rss(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     size_t n = 96 * MiB, before, cached_rss, trimmed_rss, released;
     char *p = (char *)tp_alloc(pool, n);
     before = rss_bytes();
@@ -520,7 +530,7 @@ static void test_trim_lowers_rss(void)
 
 static void test_frames(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     void *keep = tp_alloc(pool, 1000), *tmp[10];
     tp_frame f = tp_mark(pool);
     size_t live_before = tp_get_stats(pool).bytes_live;
@@ -528,13 +538,13 @@ static void test_frames(void)
     tp_stats s;
     for (i = 0; i < 10; i++) tmp[i] = tp_alloc(pool, (size_t)(i + 1) * 70000);
     CHECK(tp_get_stats(pool).live_blocks == 11);
-    CHECK(tp_release_to(pool, f) == TP_OK);
+    CHECK(tp_release_to(pool, f, NULL) == TP_OK);
     s = tp_get_stats(pool);
     CHECK(s.live_blocks == 1 && s.bytes_live == live_before);
     CHECK(tp_free(pool, keep) == TP_OK);
     CHECK(tp_free(pool, tmp[3]) == TP_ERR_DOUBLE_FREE); /* it was released by the frame */
     f.seq += 1000;
-    CHECK(tp_release_to(pool, f) == TP_ERR_ARG);
+    CHECK(tp_release_to(pool, f, NULL) == TP_ERR_ARG);
     tp_destroy(pool);
 }
 
@@ -559,7 +569,7 @@ static void test_double_free_and_foreign(void)
     tp_destroy(pool);
 
     /* Without debug the header still catches a double free of a cached block. */
-    pool = tp_create(NULL, NULL);
+    pool = make_pool(NULL);
     a = tp_alloc(pool, 256);
     tp_free(pool, a);
     CHECK(tp_free(pool, a) == TP_ERR_DOUBLE_FREE);
@@ -614,7 +624,7 @@ static void check_marks(tp_pool *pool, size_t n)
 static void test_asan_marks(void)
 {
     tp_desc d;
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     unsigned char *big, *half;
     check_marks(pool, 1000);
     check_marks(pool, (1u << 20) + 3);
@@ -627,7 +637,7 @@ static void test_asan_marks(void)
     tp_destroy(pool);
     memset(&d, 0, sizeof d);
     d.debug = 1;
-    pool = tp_create(&d, NULL);
+    pool = make_pool(&d);
     check_marks(pool, 1000);
     check_marks(pool, (1u << 20) + 3);
     tp_destroy(pool);
@@ -673,19 +683,18 @@ static int injected_scenario(counting_alloc *ca)
     tp_pool *pool;
     void *p[40];
     int i, failures = 0;
-    tp_result r;
+    tp_error e;
     memset(&d, 0, sizeof d);
     d.allocator.alloc = counting_malloc;
     d.allocator.free = counting_free;
     d.allocator.user = ca;
     d.debug = 1;
     d.max_cached_bytes = 3 * MiB;
-    pool = tp_create(&d, &r);
-    if (!pool) return r == TP_ERR_NOMEM ? 1 : -1000;
+    if (tp_create(&d, &pool, &e) != TP_OK) return e.code == TP_ERR_NOMEM && pool == NULL ? 1 : -1000;
     for (i = 0; i < 40; i++) {
-        p[i] = tp_alloc_at(pool, (size_t)(i % 7 + 1) * 50000 + (size_t)i, 0, NULL, 0, &r);
+        p[i] = tp_alloc_at(pool, (size_t)(i % 7 + 1) * 50000 + (size_t)i, 0, NULL, 0, &e);
         if (!p[i]) {
-            if (r != TP_ERR_NOMEM) failures -= 1000;
+            if (e.code != TP_ERR_NOMEM) failures -= 1000;
             failures++;
         } else fill((unsigned char *)p[i], 1000, (unsigned)i);
         if (i % 3 == 2) { tp_free(pool, p[i - 1]); p[i - 1] = NULL; }
@@ -717,28 +726,79 @@ static void test_allocator_failure_injection(void)
 static void test_bad_arguments(void)
 {
     tp_desc d;
-    tp_result r = TP_OK;
-    tp_pool *pool;
+    tp_error e;
+    tp_pool *pool = (tp_pool *)&d; /* tp_create must set it to NULL on failure */
     size_t out;
+    int x;
     memset(&d, 0, sizeof d);
     d.allocator.alloc = counting_malloc;  /* free missing: all-or-none */
-    CHECK(tp_create(&d, &r) == NULL && r == TP_ERR_ARG);
+    CHECK(tp_create(&d, &pool, &e) == TP_ERR_ARG && pool == NULL && e.code == TP_ERR_ARG && strstr(e.message, "allocator"));
     memset(&d, 0, sizeof d);
     d.budget_fraction = 1.5;
-    CHECK(tp_create(&d, &r) == NULL && r == TP_ERR_ARG);
-    pool = tp_create(NULL, &r);
-    CHECK(pool && r == TP_OK);
-    CHECK(tp_alloc_at(pool, (size_t)-1 - 10, 0, NULL, 0, &r) == NULL && r == TP_ERR_OVERFLOW);
-    CHECK(tp_alloc_at(pool, ((size_t)-1 >> 1), 0, NULL, 0, &r) == NULL && r == TP_ERR_OVERFLOW);
-    CHECK(tp_alloc_flags(pool, 100, TP_SPILL) == NULL); /* no spill_dir */
+    CHECK(tp_create(&d, &pool, &e) == TP_ERR_ARG && strstr(e.message, "budget_fraction") && strstr(e.message, "1.5"));
+    CHECK(tp_create(&d, NULL, NULL) == TP_ERR_ARG);
+    CHECK(tp_create(NULL, &pool, &e) == TP_OK && pool && e.code == TP_OK && e.message[0] == 0);
+    CHECK(tp_alloc_at(pool, (size_t)-1 - 10, 0, NULL, 0, &e) == NULL && e.code == TP_ERR_OVERFLOW && strstr(e.message, "overflow"));
+    CHECK(tp_alloc_at(pool, ((size_t)-1 >> 1), 0, NULL, 0, &e) == NULL && e.code == TP_ERR_OVERFLOW);
+    CHECK(tp_alloc_at(pool, 100, TP_SPILL, NULL, 0, &e) == NULL && e.code == TP_ERR_ARG && strstr(e.message, "spill_dir"));
     CHECK(tp_get_stats(pool).failures == 3);
-    CHECK(tp_alloc(NULL, 10) == NULL && tp_free(NULL, &r) == TP_ERR_ARG);
+    CHECK(tp_alloc_at(NULL, 10, 0, NULL, 0, &e) == NULL && e.code == TP_ERR_ARG && strstr(e.message, "NULL"));
+    CHECK(tp_alloc(NULL, 10) == NULL && tp_free(NULL, &x) == TP_ERR_ARG);
+    CHECK(tp_release_to(NULL, tp_mark(pool), &e) == TP_ERR_ARG && strstr(e.message, "tp_release_to"));
     CHECK(tp_size_mul((size_t)-1 / 2, 3, &out) == 0 && out == 0);
     CHECK(tp_size_mul(1000, 1000, &out) == 1 && out == 1000000);
     CHECK(tp_size_add((size_t)-1, 1, &out) == 0);
     CHECK(strcmp(tp_result_string(TP_ERR_BUDGET), "over the memory budget") == 0);
-    CHECK(strstr(tp_build_info(), "tensorpool") != NULL);
+    CHECK(strstr(tp_build_info(), "tensorpool 1.0.0") != NULL);
     tp_destroy(pool);
+}
+
+/* The error record and the element type: the pieces every header of the collection shares. */
+static void test_error_record_and_dtype(void)
+{
+    tp_error e;
+    char long_text[600];
+    int codes[] = {TP_OK, TP_ERR_ARG, TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET, TP_ERR_IO, TP_ERR_FORMAT,
+                   TP_ERR_CANCELLED, TP_ERR_THREAD, TP_ERR_DEVICE, TP_ERR_UNSUPPORTED, TP_ERR_DOUBLE_FREE, TP_ERR_FOREIGN};
+    size_t i, j;
+    CHECK(tp_error_set(&e, TP_ERR_FORMAT, "file %s: field %s", "a.h5", "mask_shape") == TP_ERR_FORMAT);
+    CHECK(e.code == TP_ERR_FORMAT && strcmp(e.message, "file a.h5: field mask_shape") == 0);
+    CHECK(tp_error_set(NULL, TP_ERR_IO, "ignored %d", 1) == TP_ERR_IO); /* NULL is allowed */
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = 0;
+    tp_error_set(&e, TP_ERR_ARG, "%s", long_text);
+    CHECK(strlen(e.message) == TP_ERROR_MESSAGE - 1); /* truncated, terminated */
+    tp_error_set(&e, TP_ERR_IO, "cannot read %s", "x.npy");
+    tp_error_prefix(&e, "pac_run");
+    CHECK(e.code == TP_ERR_IO && strcmp(e.message, "pac_run: cannot read x.npy") == 0);
+    tp_error_clear(&e);
+    CHECK(e.code == TP_OK && e.message[0] == 0);
+    tp_error_prefix(&e, "pac_run"); /* nothing to name on success */
+    CHECK(e.message[0] == 0);
+    tp_error_prefix(NULL, "x");
+    tp_error_clear(NULL);
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        CHECK_MSG(strcmp(tp_result_string((tp_result)codes[i]), "unknown result") != 0, "code %d has no name", codes[i]);
+        for (j = 0; j < i; j++) CHECK(codes[i] != codes[j] && strcmp(tp_result_string((tp_result)codes[i]), tp_result_string((tp_result)codes[j])) != 0);
+    }
+    CHECK(tp_dtype_size(TP_F32) == 4 && tp_dtype_size(TP_F64) == 8 && tp_dtype_size((tp_dtype)0) == 0 && tp_dtype_size((tp_dtype)3) == 0);
+    CHECK(tp_dtype_check(TP_F64, "x", &e) == TP_OK);
+    CHECK(tp_dtype_check((tp_dtype)0, "pac_run: x", &e) == TP_ERR_ARG && strstr(e.message, "pac_run: x") && strstr(e.message, "TP_F32"));
+}
+
+/* Logging through the logger of a desc, with the level. */
+static void test_log_helper(void)
+{
+    captured_log log;
+    tp_logger lg;
+    memset(&log, 0, sizeof log);
+    lg.fn = capture_log;
+    lg.user = &log;
+    tp_log(&lg, TP_LOG_WARN, "%d of %d", 3, 4);
+    tp_log(NULL, TP_LOG_WARN, "nobody listens");
+    lg.fn = NULL;
+    tp_log(&lg, TP_LOG_WARN, "nobody listens");
+    CHECK(log.count == 1 && strcmp(log.text, "3 of 4\n") == 0);
 }
 
 /* A fake file-system root with proc/ and sys/ files. */
@@ -782,7 +842,7 @@ static void test_query_memory(void)
 {
     char root2[] = "/tmp/tp_root2_XXXXXX", root1[] = "/tmp/tp_root1_XXXXXX";
     tp_memory_info mi;
-    CHECK(tp_query_memory(&mi, NULL) == TP_OK);
+    CHECK(tp_query_memory(&mi, NULL, NULL) == TP_OK);
     CHECK(mi.usable > 0 && mi.mem_total > 0 && mi.usable <= mi.mem_total + (mi.cgroup_limit ? mi.cgroup_limit : 0));
 
     /* cgroup v2: the tightest limit is the parent's; usage minus inactive file pages */
@@ -793,7 +853,7 @@ static void test_query_memory(void)
     write_file(root2, "/sys/fs/cgroup/job/memory.current", "1073741824\n");
     write_file(root2, "/sys/fs/cgroup/job/memory.stat", "anon 1\ninactive_file 536870912\nactive_file 0\n");
     write_file(root2, "/sys/fs/cgroup/job/step/memory.max", "max\n");
-    CHECK(tp_query_memory(&mi, root2) == TP_OK);
+    CHECK(tp_query_memory(&mi, root2, NULL) == TP_OK);
     CHECK(mi.cgroup_version == 2 && mi.cgroup_limit == 2147483648u && mi.cgroup_usage == 536870912u);
     CHECK(mi.mem_available == 8000000ull * 1024 && mi.usable == 2147483648u - 536870912u);
 
@@ -805,24 +865,238 @@ static void test_query_memory(void)
     write_file(root1, "/sys/fs/cgroup/memory/slurm/job7/memory.limit_in_bytes", "100000000\n");
     write_file(root1, "/sys/fs/cgroup/memory/slurm/job7/memory.usage_in_bytes", "1000\n");
     write_file(root1, "/sys/fs/cgroup/memory/slurm/job7/memory.stat", "total_inactive_file 0\n");
-    CHECK(tp_query_memory(&mi, root1) == TP_OK);
+    CHECK(tp_query_memory(&mi, root1, NULL) == TP_OK);
     CHECK(mi.cgroup_version == 1 && mi.cgroup_limit == 100000000u);
     CHECK(mi.usable == 1000 * 1024); /* MemAvailable is smaller here */
 
     remove_tree(root2);
     remove_tree(root1);
     CHECK(access(root1, F_OK) != 0 && access(root2, F_OK) != 0);
-    CHECK(tp_query_memory(&mi, "/nonexistent") == TP_ERR_IO);
+    CHECK(tp_query_memory(&mi, "/nonexistent", NULL) == TP_ERR_IO);
     {
         tp_desc d;
         tp_pool *pool;
         memset(&d, 0, sizeof d);
         d.budget_bytes = TP_BUDGET_AUTO;
         d.budget_fraction = 0.5;
-        pool = tp_create(&d, NULL);
+        pool = make_pool(&d);
         CHECK(pool != NULL && tp_get_desc(pool).budget_bytes > 0 && tp_get_desc(pool).budget_bytes != TP_BUDGET_AUTO);
         tp_destroy(pool);
     }
+}
+
+static void test_query_cpus(void)
+{
+    char root2[] = "/tmp/tp_cpu2_XXXXXX", root1[] = "/tmp/tp_cpu1_XXXXXX";
+    tp_cpu_info ci;
+    tp_error e;
+    int online, cap;
+    CHECK(tp_query_cpus(&ci, NULL, &e) == TP_OK && ci.usable >= 1 && e.code == TP_OK);
+    online = ci.online;
+    CHECK(online >= 1 && ci.usable <= online);
+    cap = ci.usable < TP_MAX_THREADS ? ci.usable : TP_MAX_THREADS;
+    CHECK(tp_thread_count(0) == cap && tp_thread_count(5) == 5 && tp_thread_count(TP_MAX_THREADS) == TP_MAX_THREADS);
+    CHECK(tp_thread_count(-1) == 0 && tp_thread_count(TP_MAX_THREADS + 1) == 0);
+
+    /* cgroup v2: the parent's quota of 2.5 CPUs binds (rounded up to 3), affinity 9 CPUs */
+    CHECK(mkdtemp(root2) != NULL);
+    write_file(root2, "/proc/self/status", "Name:\tx\nCpus_allowed:\tff\nCpus_allowed_list:\t0-7,16\nMems_allowed:\t1\n");
+    write_file(root2, "/proc/self/cgroup", "0::/job/step\n");
+    write_file(root2, "/sys/fs/cgroup/job/cpu.max", "250000 100000\n");
+    write_file(root2, "/sys/fs/cgroup/job/step/cpu.max", "max 100000\n");
+    CHECK(tp_query_cpus(&ci, root2, NULL) == TP_OK);
+    CHECK(ci.affinity == 9 && ci.cgroup_quota == 2.5 && ci.usable == (online < 3 ? online : 3));
+
+    /* cgroup v1 under cpu,cpuacct: 1.5 CPUs (2), the root's -1 is no quota */
+    CHECK(mkdtemp(root1) != NULL);
+    write_file(root1, "/proc/self/cgroup", "5:memory:/\n4:cpu,cpuacct:/slurm/j1\n");
+    write_file(root1, "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us", "-1\n");
+    write_file(root1, "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+    write_file(root1, "/sys/fs/cgroup/cpu,cpuacct/slurm/j1/cpu.cfs_quota_us", "150000\n");
+    write_file(root1, "/sys/fs/cgroup/cpu,cpuacct/slurm/j1/cpu.cfs_period_us", "100000\n");
+    CHECK(tp_query_cpus(&ci, root1, NULL) == TP_OK);
+    CHECK(ci.affinity == 0 && ci.cgroup_quota == 1.5 && ci.usable == (online < 2 ? online : 2));
+    remove_tree(root2);
+    remove_tree(root1);
+    CHECK(tp_query_cpus(&ci, "/nonexistent", NULL) == TP_OK && ci.usable == online && ci.cgroup_quota == 0.0);
+    CHECK(tp_query_cpus(NULL, NULL, &e) == TP_ERR_ARG);
+    CHECK((tp_cpu_features() & ~(unsigned)(TP_CPU_AVX2 | TP_CPU_AVX512F)) == 0);
+}
+
+enum { JOB_ITEMS = 1000 };
+typedef struct team_job {
+    tp_team *team;
+    int hits[JOB_ITEMS];
+    size_t order[JOB_ITEMS], n_order, locked;
+    int workers_seen[TP_MAX_THREADS];
+} team_job;
+
+static void team_item(void *user, int worker, size_t item)
+{
+    team_job *j = (team_job *)user;
+    j->hits[item]++; /* each item runs once: no two workers touch one */
+    if (item % 7 == 0) { /* unordered work of uneven length */
+        volatile double x = 0;
+        int k;
+        for (k = 0; k < 2000; k++) x = x + k;
+        (void)x;
+    }
+    tp_team_lock(j->team);
+    j->locked++;
+    if (worker >= 0 && worker < TP_MAX_THREADS) j->workers_seen[worker] = 1;
+    tp_team_unlock(j->team);
+    tp_team_ordered_begin(j->team, item);
+    j->order[j->n_order++] = item;
+    tp_team_ordered_end(j->team, item);
+}
+
+/* Runs two jobs on the team; every item once, ordered sections in item order, workers in range. */
+static int team_runs_jobs(tp_team *team)
+{
+    static team_job j;
+    int ok = 1, round, w;
+    size_t i;
+    for (round = 0; round < 2; round++) {
+        memset(&j, 0, sizeof j);
+        j.team = team;
+        tp_team_for(team, JOB_ITEMS - (size_t)round * 300, team_item, &j);
+        for (i = 0; i < JOB_ITEMS - (size_t)round * 300; i++) ok &= j.hits[i] == 1 && j.order[i] == i;
+        ok &= j.n_order == JOB_ITEMS - (size_t)round * 300 && j.locked == j.n_order;
+        for (w = tp_team_size(team); w < TP_MAX_THREADS; w++) ok &= !j.workers_seen[w];
+    }
+    memset(&j, 0, sizeof j); /* one item, and none */
+    j.team = team;
+    tp_team_for(team, 1, team_item, &j);
+    tp_team_for(team, 0, team_item, &j);
+    return ok && j.n_order == 1 && j.hits[0] == 1;
+}
+
+static void test_team(void)
+{
+    tp_team_desc td;
+    tp_team *team = NULL;
+    tp_pool *pool = make_pool(NULL);
+    tp_error e;
+    tp_stats s0, s1;
+    int n;
+    CHECK(team_runs_jobs(NULL)); /* no team: the caller alone */
+    for (n = 0; n <= 3; n++) {
+        memset(&td, 0, sizeof td);
+        td.n_threads = n;
+        CHECK(tp_team_create(&td, &team, &e) == TP_OK && team != NULL);
+#if defined(TP_NO_THREADS)
+        CHECK(tp_team_size(team) == 1);
+#else
+        CHECK_MSG(tp_team_size(team) == (n ? n : tp_thread_count(0)), "n_threads %d: %d workers", n, tp_team_size(team));
+#endif
+        CHECK_MSG(team_runs_jobs(team), "n_threads %d", n);
+        tp_team_destroy(team);
+    }
+    /* a team taken from a pool: tp_team_bytes of it, given back at destroy */
+    memset(&td, 0, sizeof td);
+    td.n_threads = 2;
+    td.pool = pool;
+    s0 = tp_get_stats(pool);
+    CHECK(tp_team_create(&td, &team, NULL) == TP_OK);
+    s1 = tp_get_stats(pool);
+    CHECK(s1.bytes_requested - s0.bytes_requested == tp_team_bytes(2) && s1.live_blocks == s0.live_blocks + 1);
+    CHECK(team_runs_jobs(team));
+    tp_team_destroy(team);
+    CHECK(tp_get_stats(pool).live_blocks == s0.live_blocks);
+    td.n_threads = TP_MAX_THREADS + 1;
+    CHECK(tp_team_create(&td, &team, &e) == TP_ERR_ARG && team == NULL && strstr(e.message, "n_threads"));
+    CHECK(tp_team_create(NULL, NULL, &e) == TP_ERR_ARG);
+    tp_team_destroy(NULL);
+    tp_destroy(pool);
+}
+
+#ifndef TP_NO_THREADS
+/* A thread that cannot start: the team says so to the logger, and runs on the others. */
+static void test_team_thread_start_fails(void)
+{
+    captured_log log;
+    tp_team_desc td;
+    tp_team *team = NULL;
+    memset(&log, 0, sizeof log);
+    memset(&td, 0, sizeof td);
+    td.n_threads = 4;
+    td.log.fn = capture_log;
+    td.log.user = &log;
+    tf_fail_from(2); /* the second worker thread fails, and every one after it */
+    CHECK(tp_team_create(&td, &team, NULL) == TP_OK);
+    tf_fail_from(0);
+    CHECK(tp_team_size(team) == 2);
+    CHECK_MSG(log.count == 1 && strstr(log.text, "2 of a team's 3 worker threads could not start") &&
+              strstr(log.text, "runs on 2 threads, not 4"), "%s", log.text);
+    CHECK(team_runs_jobs(team));
+    tp_team_destroy(team);
+}
+#endif
+
+/* Allocator hooks and a logger that take the pool's lock themselves (tp_get_stats): had the pool
+   called them under its lock, the thread would wait for itself; an alarm turns that into a
+   failure. Every path that gets or returns memory, logs, or grows the debug table runs. */
+typedef struct lock_probe { tp_pool *pool; long calls; captured_log log; } lock_probe;
+
+static void probe_pool(lock_probe *lp)
+{
+    if (lp->pool) {
+        tp_get_stats(lp->pool);
+        lp->calls++;
+    }
+}
+
+static void *probing_malloc(size_t n, void *user) { probe_pool((lock_probe *)user); return malloc(n); }
+static void probing_free(void *p, size_t n, void *user) { (void)n; probe_pool((lock_probe *)user); free(p); }
+static void probing_log(void *user, tp_log_level level, const char *msg)
+{
+    lock_probe *lp = (lock_probe *)user;
+    probe_pool(lp);
+    capture_log(&lp->log, level, msg);
+}
+
+static void on_alarm(int sig)
+{
+    static const char msg[] = "  FAIL test_no_callout_under_the_lock: a hook or the logger ran under the pool's lock\n";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(4);
+    _exit(3);
+}
+
+static void test_no_callout_under_the_lock(void)
+{
+    static lock_probe lp;
+    tp_desc d;
+    tp_pool *pool = NULL;
+    void *p[300];
+    tp_frame mark;
+    int i;
+    memset(&lp, 0, sizeof lp);
+    memset(&d, 0, sizeof d);
+    d.allocator.alloc = probing_malloc;
+    d.allocator.free = probing_free;
+    d.allocator.user = &lp;
+    d.log.fn = probing_log;
+    d.log.user = &lp;
+    d.debug = 1;                  /* the debug table grows past 192 blocks */
+    d.budget_bytes = 8 * MiB;
+    d.max_cached_bytes = 256 * 1024;
+    signal(SIGALRM, on_alarm);
+    alarm(60);
+    CHECK(tp_create(&d, &pool, NULL) == TP_OK);
+    lp.pool = pool;
+    mark = tp_mark(pool);
+    for (i = 0; i < 300; i++) p[i] = tp_alloc(pool, (size_t)(i % 13 + 1) * 1000);
+    for (i = 0; i < 300; i += 2) tp_free(pool, p[i]);   /* the cache cap frees some */
+    CHECK(tp_alloc(pool, 9 * MiB) == NULL);            /* over budget: logged */
+    tp_free(pool, p[0]);                               /* a double free: logged */
+    tp_release_to(pool, mark, NULL);
+    tp_trim(pool);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    CHECK(lp.calls > 300 && strstr(lp.log.text, "over budget") && strstr(lp.log.text, "double free"));
+    lp.pool = NULL;
+    tp_destroy(pool);
 }
 
 #ifndef TP_NO_THREADS
@@ -857,7 +1131,7 @@ static void *worker_run(void *arg)
 
 static void test_two_threads_integrity(void)
 {
-    tp_pool *pool = tp_create(NULL, NULL);
+    tp_pool *pool = make_pool(NULL);
     pthread_t t[2];
     worker w[2];
     unsigned i;
@@ -909,7 +1183,15 @@ int main(void)
     RUN(test_asan_marks);
 #endif
     RUN(test_bad_arguments);
+    RUN(test_error_record_and_dtype);
+    RUN(test_log_helper);
     RUN(test_query_memory);
+    RUN(test_query_cpus);
+    RUN(test_team);
+#ifndef TP_NO_THREADS
+    RUN(test_team_thread_start_fails);
+#endif
+    RUN(test_no_callout_under_the_lock);
 #ifndef TP_NO_THREADS
     RUN(test_two_threads_integrity);
 #endif

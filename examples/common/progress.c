@@ -55,8 +55,8 @@ void progress_end(progress_bar *bar)
     if (bar->drawn) fputc('\n', stderr);
 }
 
-int progress_callback(void *user, double fraction)
+int progress_callback(void *user, uint64_t done, uint64_t total)
 {
-    progress_update((progress_bar *)user, fraction);
+    progress_update((progress_bar *)user, total ? (double)done / (double)total : 1.0);
     return 0;
 }

@@ -9,6 +9,8 @@
 #ifndef EXAMPLES_PROGRESS_H
 #define EXAMPLES_PROGRESS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" { /* C++ and nvcc builds of the examples link the C objects */
 #endif
@@ -23,8 +25,8 @@ typedef struct progress_bar {
 void progress_begin(progress_bar *bar, const char *label);
 void progress_update(progress_bar *bar, double fraction);
 void progress_end(progress_bar *bar);
-/* Adapter for the headers' progress callbacks (user = the bar); never cancels. */
-int progress_callback(void *user, double fraction);
+/* A tp_progress_fn for the headers (user = the bar); never cancels. */
+int progress_callback(void *user, uint64_t done, uint64_t total);
 /* Monotonic seconds, for the examples' timing lines. */
 double progress_now(void);
 
