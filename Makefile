@@ -28,7 +28,7 @@ COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c
              examples/common/util.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
-TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream \
+TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream $(B)/test_v1 \
              $(B)/test_pacgpu_cuda_emu $(if $(NVCC),$(B)/test_pacgpu_cuda)
 
 .PHONY: all demo test bench fuzz clean cuda
@@ -53,24 +53,24 @@ $(B)/lnm_mpi: examples/lnm.c stat_stream.h tensorpool.h $(COMMON_SRC) $(COMMON_H
 $(B)/pac: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
 
-$(B)/test_stat_stream: tests/test_stat_stream.c stat_stream.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
+$(B)/test_stat_stream: tests/test_stat_stream.c stat_stream.h tensorpool.h tests/testkit.h tests/testdata.h tests/thread_faults.h tests/testlog.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_stat_stream.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
-$(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
+$(B)/test_prom2d: tests/test_prom2d.c prom2d.h tensorpool.h tests/testkit.h tests/testdata.h tests/thread_faults.h tests/testlog.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
-$(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h examples/common/npy.c examples/common/util.c | $(B)
+$(B)/test_pacgpu: tests/test_pacgpu.c pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h tests/thread_faults.h tests/testlog.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_pacgpu.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 # pacgpu's CUDA backend (PACGPU_USE_CUDA), when nvcc exists: sm_90 code and PTX for newer GPUs
 cuda: $(B)/test_pacgpu_cuda $(B)/bench_pac_cuda $(B)/bench_pac_cuda_columns $(B)/pac_cuda
-$(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h | $(B)
+$(B)/test_pacgpu_cuda: tests/test_pacgpu_cuda.cu pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h tests/thread_faults.h tests/testlog.h | $(B)
 	$(if $(NVCC),,@echo "make cuda: nvcc (the CUDA toolkit) not found" && false)
 	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
 	    -o $@ -lcufft -lm -lpthread
 
 # the CUDA backend's tests on the CPU: kernels and host side through tests/cuda_emu.h (no nvcc needed)
-$(B)/test_pacgpu_cuda_emu: tests/test_pacgpu_cuda.cu tests/cuda_emu.h pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h | $(B)
+$(B)/test_pacgpu_cuda_emu: tests/test_pacgpu_cuda.cu tests/cuda_emu.h pacgpu.h tensorpool.h tests/testkit.h tests/testdata.h tests/thread_faults.h tests/testlog.h | $(B)
 	$(CXX) -std=c++14 -x c++ -O2 -g $(WARN) -DPAC_TEST_EMULATE_CUDA tests/test_pacgpu_cuda.cu examples/common/npy.c examples/common/util.c \
 	    -o $@ -lm -lpthread
 
@@ -92,8 +92,12 @@ $(B)/bench_pac_cuda_columns: $(B)/bench_pac_cuda
 	$(NVCC) -std=c++14 -O2 $(CUDA_ARCH) -DPACGPU_USE_CUDA -DPAC_TEST_CUDA_CELLS=0 -x cu -c bench/bench_pac.c -o $(B)/bench_pac_cuda_columns.o
 	$(NVCC) $(CUDA_ARCH) $(B)/bench_pac_cuda_columns.o $(B)/npy_cuda.o $(B)/util_cuda.o -o $@ -lcufft -lm -lpthread
 
-$(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h | $(B)
+$(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h tests/thread_faults.h tests/testlog.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_tensorpool.c -o $@ $(LDLIBS)
+
+# the four headers as one library (v1 forms, defaults, element types)
+$(B)/test_v1: tests/test_v1.c tensorpool.h stat_stream.h prom2d.h pacgpu.h tests/testkit.h | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_v1.c -o $@ $(LDLIBS)
 
 $(B)/test_common: tests/test_common.c $(COMMON_SRC) $(COMMON_HDR) tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_common.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)

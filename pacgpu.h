@@ -459,9 +459,8 @@ PACDEF const char *pac_build_info(void);
 #define PAC_HD
 #endif
 
-/* AVX2 and AVX-512 variants of the inner loops, picked at run time (GCC or clang on x86) */
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS) && (defined(__x86_64__) || defined(__i386__)) && \
-    (!defined(__clang__) || __clang_major__ >= 8)
+/* AVX2 and AVX-512 variants of the inner loops, picked at run time (tp_cpu_features) */
+#if defined(TP_X86_TARGETS) && !defined(PAC_NO_VECTOR_EXTENSIONS)
 #define PAC__X86_WIDE 1
 #endif
 
@@ -1134,23 +1133,23 @@ static void pac__bin_plain(const pac__bins *bn, const double *re, const double *
             memcpy(&bits, &re, sizeof bits); bits &= ~sign; memcpy(&ax, &bits, sizeof ax);       \
             memcpy(&bits, &im, sizeof bits); bits &= ~sign; memcpy(&ay, &bits, sizeof ay);       \
             m = ax > ay;                                                                        \
-            PAC__SEL(vi, m, ax, ay, mx);                                                        \
-            PAC__SEL(vi, m, ay, ax, mn);                                                        \
+            TP_VSELECT(vi, m, ax, ay, mx);                                                        \
+            TP_VSELECT(vi, m, ay, ax, mn);                                                        \
             r = ax + ay;                                                                        \
             q = mn / mx;                                                                        \
             a = q * (0.78539816339744831 + 0.273 * (1.0 - q));                                  \
             alt = PAC__PI / 2 - a;                                                              \
             m = ay > ax;                                                                        \
-            PAC__SEL(vi, m, alt, a, a);                                                         \
+            TP_VSELECT(vi, m, alt, a, a);                                                         \
             alt = PAC__PI - a;                                                                  \
             m = re < 0.0;                                                                       \
-            PAC__SEL(vi, m, alt, a, a);                                                         \
+            TP_VSELECT(vi, m, alt, a, a);                                                         \
             alt = -a;                                                                           \
             m = im < 0.0;                                                                       \
-            PAC__SEL(vi, m, alt, a, a);                                                         \
+            TP_VSELECT(vi, m, alt, a, a);                                                         \
             u = (a - bn->edge[0]) * bn->inv_step;                                               \
             ok = (r > 0.0) & (r - r == 0.0) & (u > 0.0) & (u < (double)PAC_N_BINS);             \
-            PAC__SEL(vi, ok, u, zero, u); /* no conversion of NaN or out-of-range values */     \
+            TP_VSELECT(vi, ok, u, zero, u); /* no conversion of NaN or out-of-range values */     \
             b = __builtin_convertvector(u, vi32);                                               \
             fr = u - __builtin_convertvector(b, vd);                                            \
             ok &= (fr > margin) & (fr < 1.0 - margin);                                          \
@@ -1164,14 +1163,6 @@ static void pac__bin_plain(const pac__bins *bn, const double *re, const double *
         for (t = 0; t < n; t++)                                                                 \
             if (out[t] == 255) out[t] = pac__bin_xy(bn, re_[t], im_[t] * scale);                \
     }
-#define PAC__SEL(vi, mask, a, b, out)                                                           \
-    do {                                                                                        \
-        vi a_, b_;                                                                              \
-        memcpy(&a_, &(a), sizeof a_);                                                           \
-        memcpy(&b_, &(b), sizeof b_);                                                           \
-        a_ = (a_ & (mask)) | (b_ & ~(mask));                                                    \
-        memcpy(&(out), &a_, sizeof a_);                                                         \
-    } while (0)
 PAC__BIN_FN(pac__bin_v2, 16, )
 #if defined(PAC__X86_WIDE)
 PAC__BIN_FN(pac__bin_avx2, 32, __attribute__((target("avx2"))))
@@ -1402,8 +1393,7 @@ PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double 
         u_ = (u_ & 0x000fffffffffffffll) | 0x3ff0000000000000ll;                                 \
         memcpy(&m_, &u_, sizeof m_);                                                            \
         big_ = m_ > 1.4142135623730951;                                                         \
-        { vi a_, b_; vd h_ = m_ * 0.5; memcpy(&a_, &m_, sizeof a_); memcpy(&b_, &h_, sizeof b_); \
-          a_ = (a_ & ~big_) | (b_ & big_); memcpy(&m_, &a_, sizeof m_); }                      \
+        { vd h_ = m_ * 0.5; TP_VSELECT(vi, big_, h_, m_, m_); }                                \
         ex_ = ex_ - big_ + 0x4338000000000000ll; /* 1.5 2^52 + ex as a double's bits */            \
         memcpy(&e_, &ex_, sizeof e_);                                                           \
         e_ = e_ - 6755399441055744.0;                                                           \

@@ -548,9 +548,9 @@ static void p2d__upper_plain(const double *z, size_t w2, size_t from, size_t to,
     for (at = from; at < to; at++) flag[at] = (uint8_t)p2d__upper_mask(z, (ptrdiff_t)w2, at);
 }
 
-#if defined(__GNUC__) && !defined(P2D_NO_VECTOR_EXTENSIONS) && (defined(__clang__) || __GNUC__ >= 9)
+#if defined(TP_VECTOR) && !defined(P2D_NO_VECTOR_EXTENSIONS)
 #define P2D__VECTOR 1
-#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
+#if defined(TP_X86_TARGETS)
 #define P2D__X86_WIDE 1
 #endif
 #endif

@@ -858,10 +858,9 @@ SSDEF tp_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
 
 #define SS__BLOCK 512 /* voxels per GEMM: n_t x 512 floats stay in L2 */
 /* A centred block is stored in panels of SS__PANEL voxels, each panel n_t rows of SS__PANEL
-   values: the products then read it in order, one cache line a row. Read row-major (rows 2 KiB
-   apart), every row of a tile fell in the same two sets of L1 and the built-in products ran at
-   46 GFLOP/s on one hot block here (Zen 3); in panels, 85. A CBLAS takes row-major blocks: its
-   panel is the whole block, rows SS__BLOCK values apart. */
+   values: the products then read it in order, one cache line a row (read row-major, rows 2 KiB
+   apart, every row of a tile fell in the same two sets of L1). A CBLAS takes row-major blocks:
+   its panel is the whole block, rows SS__BLOCK values apart. */
 #if defined(STAT_STREAM_USE_CBLAS)
 #define SS__PANEL SS__BLOCK
 #else
@@ -904,10 +903,10 @@ typedef void (*ss__gemm64_fn)(size_t m, size_t n, size_t k, const double *a, con
 SS__GEMM_PLAIN(ss__gemm32_plain, float)
 SS__GEMM_PLAIN(ss__gemm64_plain, double)
 
-#if defined(__GNUC__) && !defined(SS_NO_VECTOR_EXTENSIONS) && (defined(__clang__) || __GNUC__ >= 9)
+#if defined(TP_VECTOR) && !defined(SS_NO_VECTOR_EXTENSIONS)
 #define SS__VECTOR 1
-#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
-#define SS__X86_WIDE 1 /* AVX2 and AVX-512 variants, picked at run time */
+#if defined(TP_X86_TARGETS)
+#define SS__X86_WIDE 1 /* AVX2 and AVX-512 variants, picked at run time (tp_cpu_features) */
 #endif
 /* One tile: rows i .. i + NR - 1 of c (NR 4 or 5), NV (2 or 4) vectors from column j; named
    variables, not arrays, so that the compiler keeps all of them in registers. */
@@ -955,8 +954,7 @@ SS__GEMM_PLAIN(ss__gemm64_plain, double)
 /* Tiles of 5 rows x NV vectors of c stay in registers while p runs over k, and of 4 rows for
    the last rows when fewer than 5 are left (rows past m repeat the last row and are not
    stored); then single vectors, then single columns. Five rows rather than four: a fifth less
-   of the block read per product (one pass over it per tile row), the products 8-12 % faster in
-   the interleaved harness (20 seeds, Zen 3). */
+   of the block read per product (one pass over it per tile row). */
 #define SS__GEMM_VEC(name, R, bytes, NV, attr)                                                  \
     attr static void name(size_t m, size_t n, size_t k, const R *a, const R *b, R *c)           \
     {                                                                                           \
@@ -1060,8 +1058,7 @@ static double ss__fisher(double r, double z_inf)
    dot product): twice the lanes and half the series (to s^11, the rest < 2e-9 relative). Over
    every float in (0, 1): within 3 ulp of libm's atanh rounded to float, 97 % of them equal to it
    (checked once exhaustively; the test samples). The double one was more than half of the fold's
-   time; this one made the fold ~40 % faster (9.3 -> 5.4 Mcyc a subject, interleaved harness, Zen 3).
-   e ln2 / 2 in two parts (fdlibm's logf split: e ln2_hi exact for |e| <= 2^7). */
+   time. e ln2 / 2 in two parts (fdlibm's logf split: e ln2_hi exact for |e| <= 2^7). */
 static float ss__atanhf_pos(float a)
 {
     SS__EXACT
@@ -1203,14 +1200,6 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 #if defined(SS__VECTOR)
 /* The same arithmetic, lane by lane, on vectors of doubles: each lane's result equals the
    plain function's bit for bit (no reassociation; sums over t stay in order). */
-#define SS__SEL(vi, mask, a, b, out)                                                            \
-    do {                                                                                        \
-        vi a_, b_;                                                                              \
-        memcpy(&a_, &(a), sizeof a_);                                                           \
-        memcpy(&b_, &(b), sizeof b_);                                                           \
-        a_ = (a_ & (mask)) | (b_ & ~(mask));                                                    \
-        memcpy(&(out), &a_, sizeof a_);                                                         \
-    } while (0)
 
 /* a = |r| in each lane: the sign bit (sign, per lane) cleared */
 #define SS__VABS(vi, sign, r, a)                                                                \
@@ -1236,8 +1225,8 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         memcpy(&m_, &(edge), sizeof m_);                                                        \
         m_ = (m_ & ~(sign)) | (r_ & (sign));                                                    \
         memcpy(&t_, &m_, sizeof m_);                                                            \
-        SS__SEL(vi, one_, t_, nan_, t_);                                                        \
-        SS__SEL(vi, in_, z, t_, z);                                                             \
+        TP_VSELECT(vi, one_, t_, nan_, t_);                                                        \
+        TP_VSELECT(vi, in_, z, t_, z);                                                             \
     } while (0)
 
 /* Float lanes to double lanes (out = c, W of them). Not __builtin_convertvector: gcc 12 widens
@@ -1274,13 +1263,13 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
         dn_ = hi_ * (r2) <= q_;                                                                 \
         f_ = one_;                                                                              \
         h_ = one_ + one_;                                                                       \
-        SS__SEL(vI, up_, h_, f_, f_);                                                           \
+        TP_VSELECT(vI, up_, h_, f_, f_);                                                           \
         h_ = one_ * ((one) / 2);                                                                \
-        SS__SEL(vI, dn_, h_, f_, f_);                                                           \
+        TP_VSELECT(vI, dn_, h_, f_, f_);                                                           \
         h_ = one_ - one_;                                                                       \
-        SS__SEL(vI, up_, one_, h_, g_);                                                         \
+        TP_VSELECT(vI, up_, one_, h_, g_);                                                         \
         h_ = -one_;                                                                             \
-        SS__SEL(vI, dn_, h_, g_, g_);                                                           \
+        TP_VSELECT(vI, dn_, h_, g_, g_);                                                           \
         q_ *= f_, pk_ *= f_, e_ += g_;                                                          \
         s_ = ((hi_ - q_) + (lo_ - pk_ * lo2_)) / (hi_ + q_);                                    \
     } while (0)
@@ -1364,11 +1353,11 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 r = (r - dm * f->sa) * iv;                                                      \
                 if (f->as_zero) {                                                               \
                     ok = r == r;                                                                \
-                    SS__SEL(vi, ok, r, zero, r);                                                \
+                    TP_VSELECT(vi, ok, r, zero, r);                                                \
                 }                                                                               \
                 SS__VABS(vi, sign, r, a);                                                       \
                 in = a < 1.0;                                                                   \
-                SS__SEL(vi, in, a, zero, x);                                                    \
+                TP_VSELECT(vi, in, a, zero, x);                                                    \
                 SS__VATANH_S(vd, vi, x, ss[q], es[q], 1.0, 52, 1023, 0x4338000000000000ll, 6755399441055744.0, \
                              1.4142135623730951);                                               \
                 rs[q] = r;                                                                      \
@@ -1380,7 +1369,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 SS__VATANH_SIGNED(vd, vi, sign, r, edge, nan_, z);                              \
                 if (f->as_zero) {                                                               \
                     ok = z == z;                                                                \
-                    SS__SEL(vi, ok, z, zero, z);                                                \
+                    TP_VSELECT(vi, ok, z, zero, z);                                                \
                 }                                                                               \
                 SS__FOLD_PUT(j + q * W, z, r);                                                  \
             }                                                                                   \
@@ -1431,7 +1420,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 r = (r - dm * f->saf) * iv;                                                     \
                 SS__VABS(vI, signf, r, a);                                                      \
                 in = a < 1.0f;                                                                  \
-                SS__SEL(vI, in, a, zerof, x);                                                   \
+                TP_VSELECT(vI, in, a, zerof, x);                                                   \
                 SS__VATANH_S(vF, vI, x, ss[q], es[q], 1.0f, 23, 127, 0x4b400000, 12582912.0f, 1.41421356f); \
                 rs[q] = r;                                                                      \
             }                                                                                   \
@@ -1442,7 +1431,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                 SS__VATANH_SIGNED(vF, vI, signf, r, inff_, nanf_, z);                           \
                 if (f->as_zero && f->mean_r) {                                                  \
                     ok = r == r;                                                                \
-                    SS__SEL(vI, ok, r, zerof, r);                                               \
+                    TP_VSELECT(vI, ok, r, zerof, r);                                               \
                 }                                                                               \
                 for (h = 0; h < 2; h++) { /* each half in double lanes */                       \
                     vf c;                                                                       \
@@ -1457,7 +1446,7 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
                         m_ = (e_ & ~sign) == 0x7ff0000000000000ll;                              \
                         memcpy(&t, &edge, sizeof t);                                            \
                         { vi g_; memcpy(&g_, &t, sizeof g_); g_ |= e_ & sign; memcpy(&t, &g_, sizeof t); } \
-                        SS__SEL(vi, m_, t, zd, zd);                                             \
+                        TP_VSELECT(vi, m_, t, zd, zd);                                             \
                     }                                                                           \
                     SS__FOLD_PUT(j + q * WF + h * W, zd, rd);                                   \
                 }                                                                               \
@@ -1492,8 +1481,8 @@ static void ss__center_plain(const float *ts, size_t n_t, size_t ld, size_t nb, 
 /* ss__center_plain lane by lane. The rows four at a time: a voxel's sums stay in registers over
    the four (same operations in the same order as the plain loop), loaded and stored once a
    group, not once a row. The rows are runs 4 n_v bytes apart: the next group's are prefetched a
-   line at a time, for a strip of SS__STRIP voxels at a time (whole rows of the block measured 8 %
-   slower, strips of 32 voxels much slower, of 256 within noise of 128). */
+   line at a time, for a strip of SS__STRIP voxels at a time (whole rows of the block, or strips
+   of 32 voxels, were slower). */
 #define SS__STRIP 128
 #define SS__CENTER_VEC(name, bytes, attr, widen)                                                \
     attr static void name(const float *ts, size_t n_t, size_t ld, size_t nb, void *blk, int f32, double *inv, double *mean) \
@@ -1736,10 +1725,9 @@ static tp_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, 
 #define SS__SEED_ROWS 8 /* rows per item of the seeds' phase */
 /* The raw series (the mean of its voxels) of every seed for rows t0 .. t1 - 1, into the shared
    sums (L x n_t doubles). Row by row, all seeds at once: the seeds' voxels lie all over a row,
-   and one seed at a time walked every row's pages once per seed (seeds took a fifth of a
-   subject's time that way, an eighth now). The gather waits for misses (random voxels touch
-   half a row's lines): asking for the next row's lines as well cut it by 9-22 % (interleaved
-   harness, Zen 3); two or three rows ahead, less. */
+   and one seed at a time walked every row's pages once per seed. The gather waits for misses
+   (random voxels touch half a row's lines): the next row's lines are asked for as well (two or
+   three rows ahead helped less). */
 static void ss__seed_rows(const ss__corr *c, const ss_seeds *seeds, size_t t0, size_t t1)
 {
     double *sums = (double *)(void *)(c->shared + c->at[2]);

@@ -277,6 +277,27 @@ TPDEF tp_result tp_dtype_check(tp_dtype dtype, const char *what, tp_error *err);
    (the operation then returns TP_ERR_CANCELLED). */
 typedef int (*tp_progress_fn)(void *user, uint64_t done, uint64_t total);
 
+/* For the collection's vector kernels (section 9): TP_VECTOR is 1 where the GNU vector
+   extensions they use are there (gcc >= 9, clang); TP_X86_TARGETS where AVX2 and AVX-512
+   variants can be built beside the plain code (x86, gcc >= 9 or clang >= 8). Each header's own
+   X_NO_VECTOR_EXTENSIONS turns its use off. TP_VSELECT(vi, mask, a, b, out): out = mask ? a : b
+   lane by lane, for vectors a, b, out of one size and vi the integer vector type of that size
+   (mask: all-ones or all-zero lanes, as a comparison gives); needs <string.h>. */
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 9)
+#define TP_VECTOR 1
+#if (defined(__x86_64__) || defined(__i386__)) && (!defined(__clang__) || __clang_major__ >= 8)
+#define TP_X86_TARGETS 1
+#endif
+#endif
+#define TP_VSELECT(vi, mask, a, b, out)                                                         \
+    do {                                                                                        \
+        vi tp_a_, tp_b_;                                                                        \
+        memcpy(&tp_a_, &(a), sizeof tp_a_);                                                     \
+        memcpy(&tp_b_, &(b), sizeof tp_b_);                                                     \
+        tp_a_ = (tp_a_ & (mask)) | (tp_b_ & ~(mask));                                           \
+        memcpy(&(out), &tp_a_, sizeof tp_a_);                                                   \
+    } while (0)
+
 /* ---- >>pool ----------------------------------------------------------------------------------- */
 
 #define TP_BUDGET_AUTO ((size_t)-1)

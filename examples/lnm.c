@@ -72,7 +72,7 @@ static void usage(FILE *f)
             "  --precision P    f32 (default) or f64 products\n"
             "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid\n"
             "  --png            also NAME_T.png, the middle axial slice of each t-map\n"
-            "  --threads N      workers over voxel blocks (default: the CPUs online; 1 per MPI rank)\n"
+            "  --threads N      workers over voxel blocks (default: the CPUs this process may use; 1 per MPI rank)\n"
             "  --read-ahead     copy subjects into memory, the next one while computing this one\n"
             "                   (default: contiguous float32 files are memory-mapped, no copy; gzip\n"
             "                   files are read one subject at a time)\n"

@@ -219,6 +219,17 @@ if have valgrind; then
     run_suite "stat_stream valgrind" "$B/stat_stream" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
 
+# ---- the four headers as one library (v1 forms, defaults, element types), as C and as C++ ------
+V1_SRC="tests/test_v1.c"
+build v1 $CC $TFLAGS -D_DEFAULT_SOURCE $V1_SRC $LIBS && run_suite "v1 (all four headers, C)" "$B/v1"
+build v1_cxx g++ -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror $V1_SRC -lm -lpthread && run_suite "v1 (all four headers, C++)" "$B/v1_cxx"
+if have clang && [ -x "$B/san_probe" ]; then
+    build v1_asan clang++ -x c++ -O1 -g -Wall -Wextra -Werror $SAN $V1_SRC -lm -lpthread && run_suite "v1 C++ ASan+UBSan" "$B/v1_asan"
+fi
+if have valgrind; then
+    run_suite "v1 valgrind" "$B/v1" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
+fi
+
 # ---- 3. the example programs' I/O kit -------------------------------------------------------
 if [ -f tests/test_common.c ]; then
     build common $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \

@@ -7,6 +7,7 @@
 #define PACGPU_IMPLEMENTATION
 #include "../pacgpu.h"
 #include "testkit.h"
+#include "testlog.h"
 #include "testdata.h"
 
 #define DATA "tests/data/pac/"
@@ -1080,15 +1081,6 @@ out:
 }
 
 #ifndef TP_NO_THREADS
-typedef struct log_text { char text[1024]; int count; } log_text;
-static void keep_log(void *user, tp_log_level level, const char *msg)
-{
-    log_text *l = (log_text *)user;
-    size_t used = strlen(l->text);
-    (void)level;
-    snprintf(l->text + used, sizeof l->text - used, "%s\n", msg);
-    l->count++;
-}
 
 /* A worker thread that cannot start: the run says so to desc.log and in out.info, and the others
    do its share, with the same bits. */
@@ -1098,14 +1090,14 @@ static void test_thread_start_fails(void)
     static double mi1[800], mi2[800], z1[800], z2[800];
     pac_output o;
     pac_run_info info;
-    log_text log;
+    captured_log log;
     tp_error err;
     CHECK(ref_open(&c, PAC_MI_TENSORPAC));
     if (!c.x.data) goto out;
     memset(&log, 0, sizeof log);
     c.d.surrogates = PAC_SURR_SWAP_BLOCKS;
     c.d.n_perm = 4;
-    c.d.log.fn = keep_log;
+    c.d.log.fn = capture_log;
     c.d.log.user = &log;
     c.d.n_threads = 1;
     memset(&o, 0, sizeof o);

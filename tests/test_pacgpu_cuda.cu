@@ -44,6 +44,7 @@ enum { T_S = 12, T_N = 2000, T_P = 9, T_A = 7, T_PERM = 40, T_CHUNK = 5, T_SMALL
 #include "cuda_emu.h"
 #endif
 #include "testkit.h"
+#include "testlog.h"
 #include "testdata.h"
 
 static int has_device(void)
@@ -372,6 +373,7 @@ static void test_backend_selection(void)
 #if defined(PAC_TEST_EMULATE_CUDA)
 /* a run of 5 signals (3 chunks) with surrogates, counting its progress calls; what the device did */
 static pac_run_info info;
+static captured_log emu_log; /* what the emulated runs logged */
 static tp_result emulated_run(double *mi, size_t *calls, tp_error *err)
 {
     static double x[5 * 600], pha[6], amp[4];
@@ -384,6 +386,7 @@ static tp_result emulated_run(double *mi, size_t *calls, tp_error *err)
     d.fs = 512, d.pha_bands = pha, d.n_pha = 3, d.amp_bands = amp, d.n_amp = 2, d.precision = TP_F32;
     d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 31, d.backend = PAC_BACKEND_CUDA; /* pac__k_runs */
     d.progress = count_calls, d.user = calls;
+    d.log.fn = capture_log, d.log.user = &emu_log;
     memset(calls, 0, 4 * sizeof *calls);
     memset(&o, 0, sizeof o);
     o.mi = mi, o.info = &info;
@@ -427,7 +430,8 @@ static void test_emulated_small_device(void)
     tp_error err;
     tp_result r = TP_OK;
     emu.peak_bytes = 0;
-    CHECK_MSG(emulated_run(ref, calls, &err) == TP_OK && calls[0] == 3, "%s", err.message);
+    memset(&emu_log, 0, sizeof emu_log);
+    CHECK_MSG(emulated_run(ref, calls, &err) == TP_OK && calls[0] == 3 && emu_log.count == 0, "%s", err.message);
     CHECK_MSG(info.device.bytes == emu.peak_bytes, "the run says it held %zu bytes, cudaMalloc saw %zu", info.device.bytes, emu.peak_bytes);
     for (f = (size_t)64 << 20; f > 1024; f = f * 3 / 4) {
         emu.free_bytes = f;
@@ -440,6 +444,8 @@ static void test_emulated_small_device(void)
     emu.free_bytes = saved;
     CHECK_MSG(r == TP_ERR_BUDGET && strstr(err.message, "device budget"), "%d: %s", (int)r, err.message);
     CHECK(one_signal_chunks > 0);
+    /* each smaller chunk was said (the log), and is in the run's info */
+    CHECK_MSG(emu_log.count > 0 && strstr(emu_log.text, "the device takes chunks of 1 signals, not the 2"), "%s", emu_log.text);
 }
 
 /* a kernel's registers bound its blocks (on sm_90 pac__k_runs' 68 registers allow 960 threads):

@@ -7,6 +7,7 @@
 #define PROM2D_IMPLEMENTATION
 #include "../prom2d.h"
 #include "testkit.h"
+#include "testlog.h"
 #include "testdata.h"
 
 #include <stdint.h>
@@ -846,15 +847,6 @@ static void test_strides_and_float(void)
 
 /* Results do not depend on the thread count, nor on running the cube in two pieces. */
 #ifndef TP_NO_THREADS
-typedef struct log_text { char text[1024]; int count; } log_text;
-static void keep_log(void *user, tp_log_level level, const char *msg)
-{
-    log_text *l = (log_text *)user;
-    size_t used = strlen(l->text);
-    (void)level;
-    snprintf(l->text + used, sizeof l->text - used, "%s\n", msg);
-    l->count++;
-}
 
 /* A worker thread that cannot start: the run goes on with the others, says so to the pool's
    logger and in the summary, and gives the one-thread results. */
@@ -869,14 +861,14 @@ static void test_thread_start_fails(void)
     p2d_masks m;
     p2d_ctx *ctx;
     p2d_summary s;
-    log_text log;
+    captured_log log;
     uint8_t *m1, *m2;
     size_t nbytes;
     CHECK(P.data != NULL);
     if (!P.data) return;
     memset(&log, 0, sizeof log);
     memset(&pd, 0, sizeof pd);
-    pd.log.fn = keep_log;
+    pd.log.fn = capture_log;
     pd.log.user = &log;
     tp_create(&pd, &pool, NULL);
     p2d_masks_bytes(3, P.shape[0], P.shape[1], P.shape[2], 1, &nbytes, NULL);

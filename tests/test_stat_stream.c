@@ -7,6 +7,7 @@
 #define STAT_STREAM_IMPLEMENTATION
 #include "../stat_stream.h"
 #include "testkit.h"
+#include "testlog.h"
 #include "testdata.h"
 
 #define DATA "tests/data/stat/"
@@ -836,15 +837,6 @@ static void test_lnm_threads(void)
 }
 
 #ifndef TP_NO_THREADS
-typedef struct log_text { char text[1024]; int count; } log_text;
-static void keep_log(void *user, tp_log_level level, const char *msg)
-{
-    log_text *l = (log_text *)user;
-    size_t used = strlen(l->text);
-    (void)level;
-    snprintf(l->text + used, sizeof l->text - used, "%s\n", msg);
-    l->count++;
-}
 
 /* A worker thread that cannot start: the run says so to desc.log and in out->info, and gives the
    one-worker maps. */
@@ -859,14 +851,14 @@ static void test_lnm_thread_start_fails(void)
     ss_lnm_desc d;
     ss_lnm_maps a, b;
     ss_lnm_info info;
-    log_text log;
+    captured_log log;
     tp_error err;
     conn_make(c);
     memset(&log, 0, sizeof log);
     seeds.n_seeds = CL, seeds.voxels = vox, seeds.offsets = off;
     memset(&d, 0, sizeof d);
     d.n_subjects = CS, d.n_t = CT, d.n_v = CV, d.read = conn_read, d.source_user = c, d.seeds = &seeds;
-    d.log.fn = keep_log, d.log.user = &log;
+    d.log.fn = capture_log, d.log.user = &log;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     a.mean_z = one, a.t = one + N, a.info = &info;

@@ -11,6 +11,7 @@
 #define TENSORPOOL_IMPLEMENTATION
 #include "../tensorpool.h"
 #include "testkit.h"
+#include "testlog.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,16 +114,6 @@ static int dir_entries(const char *dir)
     return n;
 }
 
-typedef struct captured_log { char text[8192]; int count; } captured_log;
-
-static void capture_log(void *user, tp_log_level level, const char *msg)
-{
-    captured_log *c = (captured_log *)user;
-    size_t used = strlen(c->text);
-    (void)level;
-    snprintf(c->text + used, sizeof c->text - used, "%s\n", msg);
-    c->count++;
-}
 
 /* A pool in debug mode whose messages land in *log. */
 static tp_pool *debug_pool(captured_log *log)
