@@ -1557,9 +1557,15 @@ static tp_result p2d__stopped(p2d__run *r)
 static void p2d__item(void *user, int worker, size_t blk)
 {
     p2d__run *r = (p2d__run *)user;
-    p2d__work *w = p2d__worker_state(r, worker);
+    p2d__work *w = p2d__worker_state(r, worker), local;
     int computed = p2d__stopped(r) == TP_OK;
-    if (computed) p2d__block(&r->job, w, blk, w->info);
+    if (computed) {
+        /* on a copy the compiler may keep in registers: the slab's copy could alias every byte
+           the block writes, and reloading its pointers cost 10-15 % in pyPho mode */
+        local = *w;
+        p2d__block(&r->job, &local, blk, local.info);
+        *w = local;
+    }
     tp_team_ordered_begin(r->team, blk);
     if (computed && r->stop == TP_OK) {
         tp_result res = p2d__emit(r, blk, w->info);
