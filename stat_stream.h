@@ -128,8 +128,11 @@
    The layout of the lacuna/ldk package: /timeseries float32 (n_subjects, n_timepoints,
    n_voxels), one subject per chunk (gzip or not), /mask_indices int64 (3, n_voxels) or
    (n_voxels, 3), /mask_affine float64 4 x 4, attribute mask_shape (3 integers). A connectome is
-   one such file, or a directory whose *.h5 files are read in name order (mask and geometry from
-   the first). ss_h5_read copies a subject (one hyperslab) into a caller's buffer; ss_h5_view
+   one such file, or a directory whose *.h5 files are read in name order. ss_h5_create checks what
+   it reads: at least 2 time points and 1 voxel; integer voxel positions, each inside mask_shape
+   (every dimension 1 to 32767, NIfTI-1's limit), no two at one place; a 4 x 4 affine of finite
+   numbers whose last row is 0 0 0 1; and in a directory, the same time points, voxels, grid and
+   mask in every file. ss_h5_read copies a subject (one hyperslab) into a caller's buffer; ss_h5_view
    memory-maps it straight from the file where /timeseries is contiguous little-endian float32
    (no copy: the page cache is the buffer; the mapping asks for huge pages, and the next
    subject's pages are asked for ahead), else reads it into a buffer of its own. HDF5's own
@@ -347,10 +350,12 @@ typedef struct ss_h5_desc {
     tp_pool *pool;            /* the mask and read buffers [NULL = a private pool] */
 } ss_h5_desc;
 
-/* Opens and checks every file (their shapes; nothing is read yet) into *out. Errors with a
-   message naming the file: TP_ERR_IO (cannot open, no .h5 file in a directory), TP_ERR_FORMAT (a
-   missing dataset, a wrong rank or type, files that disagree in time points or voxels),
-   TP_ERR_NOMEM. */
+/* Opens and checks every file into *out (the masks are read; no time series yet). A file is
+   untrusted: every field is checked against the rest before use (section 7), and the errors name
+   the file and the field: TP_ERR_IO (cannot open, no .h5 file in a directory), TP_ERR_FORMAT (a
+   missing dataset or attribute, a wrong rank, size or type, a voxel outside the grid or two at
+   one place, files that disagree in time points, voxels, grid or mask, no subject at all),
+   TP_ERR_OVERFLOW (sizes past size_t), TP_ERR_NOMEM, TP_ERR_BUDGET. */
 SSDEF tp_result ss_h5_create(const ss_h5_desc *desc, ss_h5 **out, tp_error *err);
 SSDEF void ss_h5_destroy(ss_h5 *c);
 /* Subjects over all files, time points, voxels; the mask's voxel positions (3 x n_voxels: i, j,
@@ -2134,12 +2139,14 @@ SSDEF tp_result ss_lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm_s
 /* ---- >>hdf5 source ----------------------------------------------------------------------------- */
 #if defined(STAT_STREAM_USE_HDF5)
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define SS__H5_MAX_FILES 4096
+#define SS__H5_MAX_DIM 32767 /* the largest grid dimension a NIfTI-1 volume can hold */
 
 struct ss_h5 {
     size_t n_files, n_subjects, n_t, n_v;
@@ -2169,50 +2176,72 @@ static void ss__h5_unmute(const ss__h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->
 
 static int ss__by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The .h5 files of a directory, sorted, or path itself; names malloc'd into *names */
-static tp_result ss__h5_list(const char *path, char ***names, size_t *n, tp_error *err)
+static int ss__is_h5_name(const char *name)
+{
+    size_t len = strlen(name);
+    return len >= 4 && strcmp(name + len - 3, ".h5") == 0;
+}
+
+/* "dir/name" (name NULL: dir) from the pool */
+static char *ss__h5_join(tp_pool *pool, const char *dir, const char *name, tp_error *err)
+{
+    size_t len = strlen(dir) + (name ? strlen(name) + 1 : 0) + 1;
+    char *s = (char *)tp_alloc_at(pool, len, 0, __FILE__, __LINE__, err);
+    if (s) snprintf(s, len, name ? "%s/%s" : "%s", dir, name ? name : "");
+    return s;
+}
+
+/* The .h5 files of a directory, sorted, or path itself, into c->paths. Two passes over the
+   directory: a file that appears between them is left out, one that goes is an error later. */
+static tp_result ss__h5_list(ss_h5 *c, const char *path, tp_error *err)
 {
     DIR *dir = opendir(path);
     struct dirent *e;
-    char msg[512];
-    *n = 0;
-    *names = (char **)calloc(SS__H5_MAX_FILES, sizeof(char *));
-    if (!*names) return ss__fail(err, TP_ERR_NOMEM, "no memory for the file list");
+    size_t n = 0, i = 0;
+    tp_error te;
     if (!dir) {
-        (*names)[0] = (char *)malloc(strlen(path) + 1);
-        if (!(*names)[0]) return ss__fail(err, TP_ERR_NOMEM, "no memory for the file list");
-        strcpy((*names)[0], path);
-        *n = 1;
+        if (errno == ENOTDIR || errno == ENOENT) n = 1;
+        else return tp_error_set(err, TP_ERR_IO, "%s: cannot read this directory: %s", path, strerror(errno));
+    } else {
+        while ((e = readdir(dir)) != NULL) n += ss__is_h5_name(e->d_name);
+        if (!n) {
+            closedir(dir);
+            return tp_error_set(err, TP_ERR_IO, "%s: no .h5 file in this directory", path);
+        }
+    }
+    c->paths = (char **)tp_alloc_at(c->pool, n * sizeof(char *), TP_ZERO, __FILE__, __LINE__, &te);
+    if (!c->paths) {
+        if (dir) closedir(dir);
+        return tp_error_set(err, te.code, "the list of %zu files: %s", n, te.message);
+    }
+    c->n_files = n;
+    if (!dir) {
+        if (!(c->paths[0] = ss__h5_join(c->pool, path, NULL, &te))) return tp_error_set(err, te.code, "%s", te.message);
         return TP_OK;
     }
-    while ((e = readdir(dir)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".h5") != 0) continue;
-        if (*n == SS__H5_MAX_FILES) break;
-        (*names)[*n] = (char *)malloc(strlen(path) + len + 2);
-        if (!(*names)[*n]) break;
-        sprintf((*names)[*n], "%s/%s", path, e->d_name);
-        (*n)++;
+    rewinddir(dir);
+    while (i < n && (e = readdir(dir)) != NULL) {
+        if (!ss__is_h5_name(e->d_name)) continue;
+        if (!(c->paths[i] = ss__h5_join(c->pool, path, e->d_name, &te))) {
+            closedir(dir);
+            return tp_error_set(err, te.code, "%s", te.message);
+        }
+        i++;
     }
     closedir(dir);
-    if (!*n) {
-        snprintf(msg, sizeof msg, "%s: no .h5 file in this directory", path);
-        return ss__fail(err, TP_ERR_IO, msg);
-    }
-    qsort(*names, *n, sizeof(char *), ss__by_name);
-    return TP_OK;
+    c->n_files = i;
+    qsort(c->paths, i, sizeof(char *), ss__by_name);
+    return i ? TP_OK : tp_error_set(err, TP_ERR_IO, "%s: no .h5 file in this directory", path);
 }
 
-/* dims of /timeseries in an open file, checked: rank 3, a floating-point type */
+/* dims of /timeseries in an open file, checked: rank 3, a floating-point type, at least 2 time
+   points and 1 voxel, a subject's floats countable in a size_t */
 static tp_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, tp_error *err)
 {
-    char msg[600];
     hid_t d = H5Dopen2(f, "/timeseries", H5P_DEFAULT), s, t;
     int rank, is_float;
-    if (d < 0) {
-        snprintf(msg, sizeof msg, "%s: no dataset /timeseries", name);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
-    }
+    size_t bytes;
+    if (d < 0) return tp_error_set(err, TP_ERR_FORMAT, "%s: no dataset /timeseries", name);
     s = H5Dget_space(d);
     t = H5Dget_type(d);
     rank = H5Sget_simple_extent_ndims(s);
@@ -2221,65 +2250,135 @@ static tp_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, tp_error
     H5Tclose(t);
     H5Sclose(s);
     H5Dclose(d);
-    if (rank != 3) {
-        snprintf(msg, sizeof msg, "%s: /timeseries has rank %d, want 3 (subjects, time points, voxels)", name, rank);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
-    }
-    if (!is_float) {
-        snprintf(msg, sizeof msg, "%s: /timeseries is not floating-point", name);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
-    }
+    if (rank != 3)
+        return tp_error_set(err, TP_ERR_FORMAT, "%s: /timeseries has rank %d, want 3 (subjects, time points, voxels)", name, rank);
+    if (!is_float) return tp_error_set(err, TP_ERR_FORMAT, "%s: /timeseries is not floating-point", name);
+    if (dims[1] < 2 || dims[2] < 1)
+        return tp_error_set(err, TP_ERR_FORMAT, "%s: /timeseries is %llu x %llu x %llu: want at least 2 time points and 1 voxel",
+                            name, (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2]);
+    if (dims[0] > (hsize_t)SIZE_MAX || dims[1] > (hsize_t)SIZE_MAX || dims[2] > (hsize_t)SIZE_MAX ||
+        !tp_size_mul((size_t)dims[1], (size_t)dims[2], &bytes) || !tp_size_mul(bytes, 3 * sizeof(int64_t), &bytes))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "%s: /timeseries of %llu x %llu x %llu does not fit in memory sizes", name,
+                            (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2]);
     return TP_OK;
 }
 
-/* mask indices (3, V) or (V, 3), affine and mask_shape of the first file */
-static tp_result ss__h5_geometry(ss_h5 *c, hid_t f, const char *name, tp_error *err)
+/* The grid of a file: attribute mask_shape (3 integers, each 1 to SS__H5_MAX_DIM) and dataset
+   /mask_affine (4 x 4 finite numbers, last row 0 0 0 1) */
+static tp_result ss__h5_grid(hid_t f, const char *name, int64_t shape[3], double affine[16], tp_error *err)
 {
-    char msg[600];
-    hid_t d = H5Dopen2(f, "/mask_indices", H5P_DEFAULT), s, a;
+    hid_t a = H5Aopen(f, "mask_shape", H5P_DEFAULT), d, s, t;
+    hssize_t n = -1;
     hsize_t dims[2] = {0, 0};
-    size_t v, n = c->n_v;
-    int ok;
-    if (d < 0) {
-        snprintf(msg, sizeof msg, "%s: no dataset /mask_indices", name);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
+    int is_int = 0, ok, i;
+    if (a >= 0) {
+        s = H5Aget_space(a), t = H5Aget_type(a);
+        n = H5Sget_simple_extent_npoints(s);
+        is_int = H5Tget_class(t) == H5T_INTEGER;
+        H5Tclose(t), H5Sclose(s);
     }
-    s = H5Dget_space(d);
-    ok = H5Sget_simple_extent_ndims(s) == 2 && H5Sget_simple_extent_dims(s, dims, NULL) == 2 &&
-         ((dims[0] == 3 && dims[1] == n) || (dims[0] == n && dims[1] == 3));
-    H5Sclose(s);
-    if (ok) ok = H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->mask) >= 0;
-    H5Dclose(d);
-    if (!ok) {
-        snprintf(msg, sizeof msg, "%s: /mask_indices must be (3, %zu) or (%zu, 3) integers", name, n, n);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
-    }
-    if (dims[0] == n && n != 3) { /* (V, 3) -> (3, V) */
-        int64_t *tmp = (int64_t *)malloc(3 * n * sizeof(int64_t));
-        if (!tmp) return ss__fail(err, TP_ERR_NOMEM, "no memory for the mask");
-        for (v = 0; v < n; v++) {
-            tmp[v] = c->mask[3 * v];
-            tmp[n + v] = c->mask[3 * v + 1];
-            tmp[2 * n + v] = c->mask[3 * v + 2];
-        }
-        memcpy(c->mask, tmp, 3 * n * sizeof(int64_t));
-        free(tmp);
-    }
-    d = H5Dopen2(f, "/mask_affine", H5P_DEFAULT);
-    ok = d >= 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->affine) >= 0;
-    if (d >= 0) H5Dclose(d);
-    if (!ok) {
-        snprintf(msg, sizeof msg, "%s: no readable /mask_affine (4 x 4 float64)", name);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
-    }
-    a = H5Aopen(f, "mask_shape", H5P_DEFAULT);
-    ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT64, c->shape) >= 0;
+    ok = a >= 0 && n == 3 && is_int && H5Aread(a, H5T_NATIVE_INT64, shape) >= 0;
     if (a >= 0) H5Aclose(a);
-    if (!ok) {
-        snprintf(msg, sizeof msg, "%s: no readable attribute mask_shape (3 integers)", name);
-        return ss__fail(err, TP_ERR_FORMAT, msg);
+    if (!ok) return tp_error_set(err, TP_ERR_FORMAT, "%s: attribute mask_shape: %s", name, a < 0 ? "missing" : "want 3 integers");
+    for (i = 0; i < 3; i++)
+        if (shape[i] < 1 || shape[i] > SS__H5_MAX_DIM)
+            return tp_error_set(err, TP_ERR_FORMAT, "%s: mask_shape[%d] is %lld: want 1 to %d", name, i, (long long)shape[i],
+                                SS__H5_MAX_DIM);
+    d = H5Dopen2(f, "/mask_affine", H5P_DEFAULT);
+    ok = 0;
+    if (d >= 0) {
+        s = H5Dget_space(d), t = H5Dget_type(d);
+        ok = H5Sget_simple_extent_ndims(s) == 2 && H5Sget_simple_extent_dims(s, dims, NULL) == 2 && dims[0] == 4 && dims[1] == 4 &&
+             (H5Tget_class(t) == H5T_FLOAT || H5Tget_class(t) == H5T_INTEGER);
+        H5Tclose(t), H5Sclose(s);
+        ok = ok && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, affine) >= 0;
+        H5Dclose(d);
     }
+    if (!ok) return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_affine: %s", name, d < 0 ? "missing" : "want 4 x 4 numbers");
+    for (i = 0; i < 16; i++)
+        if (!isfinite(affine[i])) return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_affine[%d][%d] is not finite", name, i / 4, i % 4);
+    if (affine[12] != 0 || affine[13] != 0 || affine[14] != 0 || affine[15] != 1)
+        return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_affine's last row is %g %g %g %g: want 0 0 0 1", name, affine[12],
+                            affine[13], affine[14], affine[15]);
     return TP_OK;
+}
+
+/* /mask_indices of a file, (3, n) or (n, 3) integers, into dst as (3, n); tmp: 3 n scratch */
+static tp_result ss__h5_mask_read(hid_t f, const char *name, size_t n, int64_t *dst, int64_t *tmp, tp_error *err)
+{
+    hid_t d = H5Dopen2(f, "/mask_indices", H5P_DEFAULT), s, t;
+    hsize_t dims[2] = {0, 0};
+    size_t v;
+    int ok;
+    if (d < 0) return tp_error_set(err, TP_ERR_FORMAT, "%s: no dataset /mask_indices", name);
+    s = H5Dget_space(d), t = H5Dget_type(d);
+    ok = H5Sget_simple_extent_ndims(s) == 2 && H5Sget_simple_extent_dims(s, dims, NULL) == 2 &&
+         ((dims[0] == 3 && dims[1] == n) || (dims[0] == n && dims[1] == 3)) && H5Tget_class(t) == H5T_INTEGER;
+    H5Tclose(t), H5Sclose(s);
+    ok = ok && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) >= 0;
+    H5Dclose(d);
+    if (!ok) return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices: want (3, %zu) or (%zu, 3) integers", name, n, n);
+    if (dims[0] == 3) memcpy(dst, tmp, 3 * n * sizeof(int64_t));
+    else
+        for (v = 0; v < n; v++) dst[v] = tmp[3 * v], dst[n + v] = tmp[3 * v + 1], dst[2 * n + v] = tmp[3 * v + 2];
+    return TP_OK;
+}
+
+static int ss__cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every voxel of the mask inside the grid, no two at one place (ijk as from ss__h5_mask_read;
+   tmp: n uint64 of scratch) */
+static tp_result ss__h5_mask_check(const char *name, const int64_t *ijk, size_t n, const int64_t shape[3], uint64_t *tmp,
+                                   tp_error *err)
+{
+    static const char axis[3] = {'i', 'j', 'k'};
+    size_t v;
+    int a;
+    for (v = 0; v < n; v++) {
+        for (a = 0; a < 3; a++)
+            if (ijk[a * n + v] < 0 || ijk[a * n + v] >= shape[a])
+                return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices: voxel %zu has %c = %lld, outside mask_shape's 0 to %lld",
+                                    name, v, axis[a], (long long)ijk[a * n + v], (long long)shape[a] - 1);
+        tmp[v] = (uint64_t)ijk[v] + (uint64_t)shape[0] * ((uint64_t)ijk[n + v] + (uint64_t)shape[1] * (uint64_t)ijk[2 * n + v]);
+    }
+    qsort(tmp, n, sizeof *tmp, ss__cmp_u64);
+    for (v = 1; v < n; v++)
+        if (tmp[v] == tmp[v - 1]) {
+            uint64_t at = tmp[v], sx = (uint64_t)shape[0], sy = (uint64_t)shape[1];
+            return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices: two voxels at (%llu, %llu, %llu)", name,
+                                (unsigned long long)(at % sx), (unsigned long long)(at / sx % sy), (unsigned long long)(at / sx / sy));
+        }
+    return TP_OK;
+}
+
+/* The mask and grid of file i: the first file's are checked and kept, the others' must equal them */
+static tp_result ss__h5_geometry(ss_h5 *c, hid_t f, size_t i, tp_error *err)
+{
+    const char *name = c->paths[i];
+    size_t n = c->n_v;
+    int64_t shape[3], *ijk, *tmp;
+    double affine[16];
+    tp_result r;
+    tp_error te;
+    if ((r = ss__h5_grid(f, name, shape, affine, err)) != TP_OK) return r;
+    if (i > 0 && (memcmp(shape, c->shape, sizeof shape) != 0 || memcmp(affine, c->affine, sizeof affine) != 0))
+        return tp_error_set(err, TP_ERR_FORMAT, "%s: mask_shape or /mask_affine differ from %s's: the files are of different grids",
+                            name, c->paths[0]);
+    ijk = (int64_t *)tp_alloc_at(c->pool, 6 * n * sizeof(int64_t), 0, __FILE__, __LINE__, &te);
+    if (!ijk) return tp_error_set(err, te.code, "%s: the mask's scratch (%zu bytes): %s", name, 6 * n * sizeof(int64_t), te.message);
+    tmp = ijk + 3 * n;
+    if ((r = ss__h5_mask_read(f, name, n, i ? ijk : c->mask, tmp, err)) == TP_OK) {
+        if (i == 0) r = ss__h5_mask_check(name, c->mask, n, shape, (uint64_t *)(void *)tmp, err);
+        else if (memcmp(ijk, c->mask, 3 * n * sizeof(int64_t)) != 0)
+            r = tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices differ from %s's", name, c->paths[0]);
+    }
+    tp_free(c->pool, ijk);
+    if (r == TP_OK && i == 0) memcpy(c->shape, shape, sizeof shape), memcpy(c->affine, affine, sizeof affine);
+    return r;
 }
 
 /* Where /timeseries' bytes start in the file when they can be mapped as they are: contiguous,
@@ -2293,6 +2392,7 @@ static uint64_t ss__h5_mappable(hid_t f, const char *path, size_t n_subj, size_t
     uint16_t one = 1;
     unsigned char first_byte;
     float a[16], b[16];
+    struct stat st;
     int ok, fd;
     if (d < 0) return 0;
     memcpy(&first_byte, &one, 1);
@@ -2309,7 +2409,10 @@ static uint64_t ss__h5_mappable(hid_t f, const char *path, size_t n_subj, size_t
              H5Dread(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, a) >= 0;
         H5Sclose(ms), H5Sclose(fs);
         fd = ok ? open(path, O_RDONLY) : -1;
-        ok = fd >= 0 && pread(fd, b, count[2] * sizeof(float), (off_t)at) == (ssize_t)(count[2] * sizeof(float)) &&
+        ok = fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= (uint64_t)at &&
+             (uint64_t)st.st_size - (uint64_t)at >= (uint64_t)n_subj * n_t * n_v * sizeof(float) && /* a map past the end faults */
+             lseek(fd, (off_t)at, SEEK_SET) == (off_t)at && /* not pread: strict C99 builds do not declare it */
+             read(fd, b, count[2] * sizeof(float)) == (ssize_t)(count[2] * sizeof(float)) &&
              memcmp(a, b, count[2] * sizeof(float)) == 0;
         if (fd >= 0) close(fd);
     }
@@ -2321,88 +2424,90 @@ SSDEF void ss_h5_destroy(ss_h5 *c)
 {
     size_t i;
     ss__h5_quiet q;
+    tp_pool *own;
     if (!c) return;
     ss__h5_mute(&q);
     if (c->data >= 0) H5Dclose(c->data);
     if (c->file >= 0) H5Fclose(c->file);
     ss__h5_unmute(&q);
-    for (i = 0; c->paths && i < c->n_files; i++) free(c->paths[i]);
     if (c->map) munmap(c->map, c->map_len);
     if (c->fd >= 0) close(c->fd);
-    if (c->buf) tp_free(c->pool, c->buf);
-    free(c->paths);
-    free(c->first);
-    free(c->at);
-    if (c->mask) tp_free(c->pool, c->mask);
-    if (c->own_pool) tp_destroy(c->own_pool);
-    free(c);
+    for (i = 0; c->paths && i < c->n_files; i++) tp_free(c->pool, c->paths[i]);
+    tp_free(c->pool, c->paths);
+    tp_free(c->pool, c->buf);
+    tp_free(c->pool, c->first);
+    tp_free(c->pool, c->at);
+    tp_free(c->pool, c->mask);
+    own = c->own_pool;
+    tp_free(c->pool, c);
+    if (own) tp_destroy(own);
+}
+
+/* File i: its shape against the first's, its geometry, where its subjects start */
+static tp_result ss__h5_open_file(ss_h5 *c, size_t i, tp_error *err)
+{
+    hsize_t dims[3];
+    hid_t f = H5Fopen(c->paths[i], H5F_ACC_RDONLY, H5P_DEFAULT);
+    tp_error te;
+    tp_result r;
+    if (f < 0) return tp_error_set(err, TP_ERR_IO, "%s: cannot open as HDF5", c->paths[i]);
+    if ((r = ss__h5_shape(f, c->paths[i], dims, err)) == TP_OK && i == 0) {
+        c->n_t = (size_t)dims[1];
+        c->n_v = (size_t)dims[2];
+        if (!(c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * c->n_v * sizeof(int64_t), 0, __FILE__, __LINE__, &te)))
+            r = tp_error_set(err, te.code, "the mask (%zu bytes): %s", 3 * c->n_v * sizeof(int64_t), te.message);
+    } else if (r == TP_OK && ((size_t)dims[1] != c->n_t || (size_t)dims[2] != c->n_v)) {
+        r = tp_error_set(err, TP_ERR_FORMAT, "%s: %llu time points x %llu voxels, but %s has %zu x %zu", c->paths[i],
+                         (unsigned long long)dims[1], (unsigned long long)dims[2], c->paths[0], c->n_t, c->n_v);
+    }
+    if (r == TP_OK) r = ss__h5_geometry(c, f, i, err);
+    if (r == TP_OK && !tp_size_add(c->first[i], (size_t)dims[0], &c->first[i + 1]))
+        r = tp_error_set(err, TP_ERR_OVERFLOW, "%s: the subjects overflow a size_t", c->paths[i]);
+    if (r == TP_OK) c->at[i] = ss__h5_mappable(f, c->paths[i], (size_t)dims[0], c->n_t, c->n_v);
+    H5Fclose(f);
+    return r;
 }
 
 static tp_result ss__h5_create(const ss_h5_desc *desc, ss_h5 **out, tp_error *err)
 {
     ss_h5 *c;
     ss__h5_quiet q;
+    tp_pool *pool, *own = NULL;
     tp_result r = TP_OK;
-    tp_error te = {TP_OK, {0}};
-    const char *path;
+    tp_error te;
     size_t i;
-    char msg[700];
-    tp_error_clear(err);
     if (out) *out = NULL;
-    if (!desc || !desc->path || !out) return ss__fail(err, TP_ERR_ARG, "desc, desc->path or out is NULL");
-    path = desc->path;
-    c = (ss_h5 *)calloc(1, sizeof *c);
-    if (!c) return ss__fail(err, TP_ERR_NOMEM, "no memory");
+    if (!desc || !desc->path || !out) return tp_error_set(err, TP_ERR_ARG, "desc, desc->path or out is NULL");
+    if (!(pool = desc->pool) && (r = tp_create(NULL, &own, &te)) != TP_OK) return tp_error_set(err, r, "%s", te.message);
+    if (!pool) pool = own;
+    if (!(c = (ss_h5 *)tp_alloc_at(pool, sizeof *c, TP_ZERO, __FILE__, __LINE__, &te))) {
+        if (own) tp_destroy(own);
+        return tp_error_set(err, te.code, "%s", te.message);
+    }
     c->file = c->data = -1;
     c->fd = -1;
-    if (!(c->pool = desc->pool) && (tp_create(NULL, &c->own_pool, &te) != TP_OK || !(c->pool = c->own_pool))) {
-        free(c);
-        return ss__fail(err, te.code, te.message);
-    }
-    if ((r = ss__h5_list(path, &c->paths, &c->n_files, err)) != TP_OK) {
-        if (!c->n_files) c->n_files = SS__H5_MAX_FILES; /* free what was listed */
+    c->pool = pool, c->own_pool = own;
+    if ((r = ss__h5_list(c, desc->path, err)) != TP_OK) {
         ss_h5_destroy(c);
         return r;
     }
-    c->first = (size_t *)calloc(c->n_files + 1, sizeof(size_t));
-    c->at = (uint64_t *)calloc(c->n_files, sizeof(uint64_t));
-    if (!c->first || !c->at) {
+    c->first = (size_t *)tp_alloc_at(pool, (c->n_files + 1) * sizeof(size_t), TP_ZERO, __FILE__, __LINE__, &te);
+    c->at = c->first ? (uint64_t *)tp_alloc_at(pool, c->n_files * sizeof(uint64_t), TP_ZERO, __FILE__, __LINE__, &te) : NULL;
+    if (!c->at) {
         ss_h5_destroy(c);
-        return ss__fail(err, TP_ERR_NOMEM, "no memory");
+        return tp_error_set(err, te.code, "the file table: %s", te.message);
     }
     ss__h5_mute(&q);
-    for (i = 0; i < c->n_files && r == TP_OK; i++) {
-        hsize_t dims[3];
-        hid_t f = H5Fopen(c->paths[i], H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (f < 0) {
-            snprintf(msg, sizeof msg, "%s: cannot open as HDF5", c->paths[i]);
-            r = ss__fail(err, TP_ERR_IO, msg);
-            break;
-        }
-        if ((r = ss__h5_shape(f, c->paths[i], dims, err)) == TP_OK) {
-            if (i == 0) {
-                c->n_t = (size_t)dims[1];
-                c->n_v = (size_t)dims[2];
-                c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * (c->n_v ? c->n_v : 1) * sizeof(int64_t), 0, __FILE__, __LINE__, &te);
-                if (!c->mask) r = ss__fail(err, te.code, "no memory for the mask");
-                else r = ss__h5_geometry(c, f, c->paths[i], err);
-            } else if ((size_t)dims[1] != c->n_t || (size_t)dims[2] != c->n_v) {
-                snprintf(msg, sizeof msg, "%s: %llu time points x %llu voxels, but %s has %zu x %zu", c->paths[i],
-                         (unsigned long long)dims[1], (unsigned long long)dims[2], c->paths[0], c->n_t, c->n_v);
-                r = ss__fail(err, TP_ERR_FORMAT, msg);
-            }
-            c->first[i + 1] = c->first[i] + (size_t)dims[0];
-            if (r == TP_OK) c->at[i] = ss__h5_mappable(f, c->paths[i], (size_t)dims[0], c->n_t, c->n_v);
-        }
-        H5Fclose(f);
-    }
+    for (i = 0; i < c->n_files && r == TP_OK; i++) r = ss__h5_open_file(c, i, err);
     ss__h5_unmute(&q);
+    if (r == TP_OK && !(c->n_subjects = c->first[c->n_files]))
+        r = tp_error_set(err, TP_ERR_FORMAT, "%s: /timeseries holds no subject", desc->path);
     if (r != TP_OK) {
         ss_h5_destroy(c);
         return r;
     }
-    c->n_subjects = c->first[c->n_files];
     *out = c;
+    tp_error_clear(err);
     return TP_OK;
 }
 

@@ -1054,54 +1054,106 @@ static void test_kernels(void)
 
 enum { HT = 12, HV = 40 };
 
-/* writes an ldk-layout file: n subjects of HT x HV from data, chunked + gzip or contiguous;
-   rank / type / dims can be spoiled for the error tests */
-static int h5_write(const char *path, const float *data, size_t n, int gzip, int nv, int rank, int as_int, int skip_ts)
+/* What h5_write puts beside /timeseries: by default a valid grid of 4 x 5 x 3 whose voxel v is
+   at (v % 4, v / 4 % 5, v / 20); the error tests spoil one part of it. */
+typedef struct h5_geom {
+    int64_t shape[4];
+    hsize_t n_shape;          /* elements of the mask_shape attribute */
+    int shape_float;          /* mask_shape as float64 */
+    double aff[16];
+    hsize_t aff_dims[2];
+    int transpose;            /* /mask_indices as (n, 3) */
+    int mask_float;           /* /mask_indices as float64 */
+    long spoil_at;            /* >= 0: mask (3, n) element spoil_at becomes spoil_value */
+    int64_t spoil_value;
+    int skip_affine;
+} h5_geom;
+
+static h5_geom h5_geom_default(void)
 {
-    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), s, d, p, a;
-    hsize_t dims[3], mdims[2] = {3, (hsize_t)nv}, adims[2] = {4, 4}, one = 3, chunk[3];
-    int64_t *mask = (int64_t *)malloc(3 * (size_t)nv * sizeof(int64_t)), shape[3] = {4, 5, 2};
-    double aff[16] = {2, 0, 0, -90, 0, 2, 0, -126, 0, 0, 2, -72, 0, 0, 0, 1};
-    int i;
-    if (f < 0 || !mask) return -1;
-    for (i = 0; i < 3 * nv; i++) mask[i] = i % 7;
+    h5_geom g;
+    static const double aff[16] = {2, 0, 0, -90, 0, 2, 0, -126, 0, 0, 2, -72, 0, 0, 0, 1};
+    memset(&g, 0, sizeof g);
+    g.shape[0] = 4, g.shape[1] = 5, g.shape[2] = 3;
+    g.n_shape = 3;
+    memcpy(g.aff, aff, sizeof aff);
+    g.aff_dims[0] = g.aff_dims[1] = 4;
+    g.spoil_at = -1;
+    return g;
+}
+
+static void h5_write_geometry(hid_t f, int nv, const h5_geom *g)
+{
+    hsize_t mdims[2] = {3, (hsize_t)nv};
+    int64_t *mask = (int64_t *)malloc(3 * (size_t)nv * sizeof(int64_t)), *out = (int64_t *)malloc(3 * (size_t)nv * sizeof(int64_t));
+    double *as_f = (double *)malloc(3 * (size_t)nv * sizeof(double)), shape_f[4];
+    hid_t s, d, a;
+    int v, i;
+    for (v = 0; v < nv; v++) mask[v] = v % 4, mask[nv + v] = v / 4 % 5, mask[2 * nv + v] = v / 20;
+    if (g->spoil_at >= 0) mask[g->spoil_at] = g->spoil_value;
+    for (v = 0; v < nv; v++)
+        for (i = 0; i < 3; i++) out[g->transpose ? 3 * v + i : i * nv + v] = mask[i * nv + v];
+    for (i = 0; i < 3 * nv; i++) as_f[i] = (double)out[i];
+    if (g->transpose) mdims[0] = (hsize_t)nv, mdims[1] = 3;
+    s = H5Screate_simple(2, mdims, NULL);
+    d = H5Dcreate2(f, "/mask_indices", g->mask_float ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g->mask_float) H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, as_f);
+    else H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    H5Dclose(d);
+    H5Sclose(s);
+    if (!g->skip_affine) {
+        s = H5Screate_simple(2, g->aff_dims, NULL);
+        d = H5Dcreate2(f, "/mask_affine", H5T_NATIVE_DOUBLE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, g->aff);
+        H5Dclose(d);
+        H5Sclose(s);
+    }
+    for (i = 0; i < 4; i++) shape_f[i] = (double)g->shape[i];
+    s = H5Screate_simple(1, &g->n_shape, NULL);
+    a = H5Acreate2(f, "mask_shape", g->shape_float ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT);
+    if (g->shape_float) H5Awrite(a, H5T_NATIVE_DOUBLE, shape_f);
+    else H5Awrite(a, H5T_NATIVE_INT64, g->shape);
+    H5Aclose(a);
+    H5Sclose(s);
+    free(mask), free(out), free(as_f);
+}
+
+/* writes an ldk-layout file: n subjects of HT x nt x nv from data, chunked + gzip or contiguous;
+   rank / type / dims / geometry can be spoiled for the error tests */
+static int h5_write_g(const char *path, const float *data, size_t n, size_t nt, int gzip, int nv, int rank, int as_int,
+                      int skip_ts, const h5_geom *g)
+{
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), s, d, p;
+    hsize_t dims[3], chunk[3];
+    if (f < 0) return -1;
     dims[0] = n;
-    dims[1] = HT;
+    dims[1] = nt;
     dims[2] = (hsize_t)nv;
     if (!skip_ts) {
         s = H5Screate_simple(rank, rank == 3 ? dims : dims + 1, NULL);
         p = H5Pcreate(H5P_DATASET_CREATE);
         if (gzip && rank == 3) {
             chunk[0] = 1;
-            chunk[1] = HT;
+            chunk[1] = nt;
             chunk[2] = (hsize_t)nv;
             H5Pset_chunk(p, 3, chunk);
             H5Pset_deflate(p, 1);
         }
         d = H5Dcreate2(f, "/timeseries", as_int ? H5T_NATIVE_INT : H5T_NATIVE_FLOAT, s, H5P_DEFAULT, p, H5P_DEFAULT);
-        if (!as_int && rank == 3) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        if (!as_int && rank == 3 && n) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
         H5Dclose(d);
         H5Pclose(p);
         H5Sclose(s);
     }
-    s = H5Screate_simple(2, mdims, NULL);
-    d = H5Dcreate2(f, "/mask_indices", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, mask);
-    H5Dclose(d);
-    H5Sclose(s);
-    s = H5Screate_simple(2, adims, NULL);
-    d = H5Dcreate2(f, "/mask_affine", H5T_NATIVE_DOUBLE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, aff);
-    H5Dclose(d);
-    H5Sclose(s);
-    s = H5Screate_simple(1, &one, NULL);
-    a = H5Acreate2(f, "mask_shape", H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, H5T_NATIVE_INT64, shape);
-    H5Aclose(a);
-    H5Sclose(s);
+    h5_write_geometry(f, nv, g);
     H5Fclose(f);
-    free(mask);
     return 0;
+}
+
+static int h5_write(const char *path, const float *data, size_t n, int gzip, int nv, int rank, int as_int, int skip_ts)
+{
+    h5_geom g = h5_geom_default();
+    return h5_write_g(path, data, n, HT, gzip, nv, rank, as_int, skip_ts, &g);
 }
 
 typedef struct mem_subjects { const float *data; } mem_subjects;
@@ -1146,7 +1198,8 @@ static void test_hdf5_source(void)
     CHECK_MSG(h5_open(dir, &c, &err) == TP_OK, "%s", err.message);
     if (!c) goto out;
     CHECK(ss_h5_subjects(c) == 5 && ss_h5_timepoints(c) == HT && ss_h5_voxels(c) == HV);
-    CHECK(ss_h5_mask_indices(c)[HV + 1] == (HV + 1) % 7 && ss_h5_affine(c)[3] == -90 && ss_h5_mask_shape(c)[1] == 5);
+    CHECK(ss_h5_mask_indices(c)[HV + 5] == 1 && ss_h5_mask_indices(c)[2 * HV + 25] == 1 && ss_h5_affine(c)[3] == -90 &&
+          ss_h5_mask_shape(c)[1] == 5);
     for (k = 0; k < 5; k++) {
         CHECK(ss_h5_read(c, k, ts, &err) == TP_OK);
         CHECK_MSG(memcmp(ts, data + k * HT * HV, sizeof ts) == 0, "subject %zu", k);
@@ -1222,6 +1275,104 @@ out:
     rmdir(dir);
     free(data);
 }
+
+/* A file is untrusted: every part of its geometry that disagrees with the rest is TP_ERR_FORMAT
+   naming the file and the part, and nothing is read out of bounds (the ASan and valgrind builds
+   run this too). */
+typedef struct h5_case { const char *what, *expect; h5_geom g; size_t nt, n_subj; } h5_case;
+
+static void h5_expect_format(const char *dir, const float *data, const h5_case *k)
+{
+    char path[160];
+    tp_error err;
+    ss_h5 *c = NULL;
+    tp_result r;
+    snprintf(path, sizeof path, "%s/bad.h5", dir);
+    CHECK(h5_write_g(path, data, k->n_subj, k->nt, 0, HV, 3, 0, 0, &k->g) == 0);
+    r = h5_open(path, &c, &err);
+    CHECK_MSG(r == TP_ERR_FORMAT && strstr(err.message, "bad.h5") && strstr(err.message, k->expect) && !c,
+              "%s: got %d \"%s\", want FORMAT with \"%s\"", k->what, (int)r, err.message, k->expect);
+    ss_h5_destroy(c);
+    remove(path);
+}
+
+static void test_hdf5_malformed(void)
+{
+    char dir[] = "/tmp/ss_h5_bad_XXXXXX", path[160];
+    float *data = (float *)calloc(2 * HT * HV, sizeof(float));
+    h5_case k[20];
+    size_t n = 0, i;
+    tp_error err;
+    ss_h5 *c = NULL;
+    h5_geom g;
+    if (!data || !mkdtemp(dir)) { CHECK(0); free(data); return; }
+    for (i = 0; i < 2 * HT * HV; i++) data[i] = (float)i;
+    for (i = 0; i < 20; i++) k[i].g = h5_geom_default(), k[i].nt = HT, k[i].n_subj = 2;
+    k[n].what = "a mask_shape of 4 elements", k[n].expect = "mask_shape", k[n].g.n_shape = 4, k[n].g.shape[3] = 9, n++;
+    k[n].what = "a mask_shape of 2 elements", k[n].expect = "mask_shape", k[n].g.n_shape = 2, n++;
+    k[n].what = "a float mask_shape", k[n].expect = "mask_shape", k[n].g.shape_float = 1, n++;
+    k[n].what = "a zero in mask_shape", k[n].expect = "mask_shape[1] is 0", k[n].g.shape[1] = 0, n++;
+    k[n].what = "a huge mask_shape", k[n].expect = "mask_shape[2]", k[n].g.shape[2] = (int64_t)1 << 40, n++;
+    k[n].what = "a 3 x 3 affine", k[n].expect = "/mask_affine", k[n].g.aff_dims[0] = k[n].g.aff_dims[1] = 3, n++;
+    k[n].what = "a 4 x 5 affine", k[n].expect = "/mask_affine", k[n].g.aff_dims[1] = 5, n++;
+    k[n].what = "no affine", k[n].expect = "/mask_affine: missing", k[n].g.skip_affine = 1, n++;
+    k[n].what = "a NaN in the affine", k[n].expect = "not finite", k[n].g.aff[5] = NAN, n++;
+    k[n].what = "a bad last row", k[n].expect = "last row", k[n].g.aff[14] = 1, n++;
+    k[n].what = "an i past the grid", k[n].expect = "voxel 7 has i = 4", k[n].g.spoil_at = 7, k[n].g.spoil_value = 4, n++;
+    k[n].what = "a negative j", k[n].expect = "has j = -1", k[n].g.spoil_at = HV + 3, k[n].g.spoil_value = -1, n++;
+    k[n].what = "a k far away", k[n].expect = "has k = 1000000", k[n].g.spoil_at = 2 * HV, k[n].g.spoil_value = 1000000, n++;
+    k[n].what = "two voxels at one place", k[n].expect = "two voxels at (1, 0, 0)", k[n].g.spoil_at = 0, k[n].g.spoil_value = 1, n++;
+    k[n].what = "float mask indices", k[n].expect = "/mask_indices", k[n].g.mask_float = 1, n++;
+    k[n].what = "one time point", k[n].expect = "at least 2 time points", k[n].nt = 1, n++;
+    k[n].what = "no subject", k[n].expect = "no subject", k[n].n_subj = 0, n++;
+    for (i = 0; i < n; i++) h5_expect_format(dir, data, &k[i]);
+
+    /* (n, 3) indices are the same voxels */
+    g = h5_geom_default();
+    g.transpose = 1;
+    snprintf(path, sizeof path, "%s/t.h5", dir);
+    CHECK(h5_write_g(path, data, 2, HT, 0, HV, 3, 0, 0, &g) == 0);
+    CHECK_MSG(h5_open(path, &c, &err) == TP_OK, "%s", err.message);
+    if (c) CHECK(ss_h5_mask_indices(c)[HV + 5] == 1 && ss_h5_mask_indices(c)[2 * HV + 25] == 1 && ss_h5_mask_indices(c)[7] == 3);
+    ss_h5_destroy(c);
+    c = NULL;
+
+    /* files of one directory must share the grid and the mask */
+    snprintf(path, sizeof path, "%s/u.h5", dir);
+    g = h5_geom_default();
+    g.aff[3] = -88;
+    CHECK(h5_write_g(path, data, 2, HT, 0, HV, 3, 0, 0, &g) == 0);
+    CHECK(h5_open(dir, &c, &err) == TP_ERR_FORMAT && strstr(err.message, "u.h5") && strstr(err.message, "different grids") && !c);
+    g = h5_geom_default();
+    g.spoil_at = 2 * HV + 39, g.spoil_value = 2; /* another voxel of the grid: a different mask */
+    CHECK(h5_write_g(path, data, 2, HT, 0, HV, 3, 0, 0, &g) == 0);
+    CHECK(h5_open(dir, &c, &err) == TP_ERR_FORMAT && strstr(err.message, "/mask_indices differ") && !c);
+    g = h5_geom_default();
+    CHECK(h5_write_g(path, data, 2, HT, 1, HV, 3, 0, 0, &g) == 0);
+    CHECK_MSG(h5_open(dir, &c, &err) == TP_OK && ss_h5_subjects(c) == 4, "%s", err.message);
+    ss_h5_destroy(c);
+    c = NULL;
+    remove(path);
+
+    /* a contiguous file cut short is not mapped past its end: opening fails or it is not mappable */
+    snprintf(path, sizeof path, "%s/t.h5", dir);
+    {
+        FILE *f = fopen(path, "r+b");
+        long len = 0;
+        if (f && fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+        if (f) fclose(f);
+        CHECK(len > 100 && truncate(path, len - 100) == 0);
+        if (h5_open(path, &c, &err) == TP_OK) {
+            CHECK(!ss_h5_mapped(c));
+            CHECK(ss_h5_view(c, 1, &err) == NULL && err.code == TP_ERR_IO);
+        }
+        ss_h5_destroy(c);
+        c = NULL;
+    }
+    remove(path);
+    rmdir(dir);
+    free(data);
+}
 #endif
 
 int main(void)
@@ -1244,6 +1395,7 @@ int main(void)
     RUN(test_kernels);
 #if defined(STAT_STREAM_USE_HDF5)
     RUN(test_hdf5_source);
+    RUN(test_hdf5_malformed);
 #endif
     return tk_summary("stat_stream");
 }
