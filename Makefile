@@ -25,7 +25,7 @@ NVCC := $(shell tools/detect.sh nvcc)
 CUDA_ARCH = -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
-             examples/common/util.c
+             examples/common/util.c examples/common/cli.c examples/common/outputs.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream $(B)/test_v1 \

@@ -311,6 +311,11 @@ typedef struct ss_lnm_info {
     int n_workers;            /* workers that ran: the resolved n_threads, fewer if a thread could not
                                  start (logged) */
     size_t bytes;             /* taken from the pool: ss_lnm_estimate_bytes */
+    /* Subjects with a series that has no correlation (a NaN or infinite value, or one value
+       throughout): in some voxel, or in some seed (then all its voxels). Under SS_POLICY_STRICT
+       their r is NaN, and so are the maps of every voxel (of every voxel, for a seed) they touch;
+       the other policies count that r as 0. */
+    size_t n_subjects_bad_voxel, n_subjects_bad_seed;
 } ss_lnm_info;
 
 /* Maps of n_seeds x n_v doubles (row l = seed l), NULL to skip. mean_r = tanh(mean_z); avg_r is
@@ -1953,10 +1958,14 @@ typedef struct ss__lnm_job {
     int phase;
     ss__read *next; /* phase 1's item 0 reads the next subject into the other slab; NULL: none */
     ss__work *work; /* each worker's scratch, by team worker */
+    unsigned char bad_voxel[TP_MAX_THREADS]; /* by worker: a block of this subject had a voxel without r */
+    size_t n_bad_voxel, n_bad_seed;          /* subjects so far (ss_lnm_info) */
 } ss__lnm_job;
 
-/* Block b of the subject: its r, z folded into every seed's cells for those voxels */
-static void ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
+/* Block b of the subject: its r, z folded into every seed's cells for those voxels. Returns 1
+   when a voxel of the block has no r (its inverse norm is NaN: a NaN, infinite or constant
+   series). */
+static int ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
 {
     const ss__corr *c = &job->c;
     size_t v0 = b * SS__BLOCK, nb = c->n_v - v0 < SS__BLOCK ? c->n_v - v0 : SS__BLOCK, l, j;
@@ -1977,6 +1986,9 @@ static void ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
         else
             c->k.fold(&f, (const double *)w->prod + l * nb, w->inv, 0, nb);
     }
+    for (j = 0; j < nb; j++)
+        if (w->inv[j] != w->inv[j]) return 1;
+    return 0;
 }
 
 static tp_result ss__read_subject(const ss_lnm_desc *d, size_t k, float *slab, tp_error *why)
@@ -1998,9 +2010,11 @@ static void ss__lnm_item(void *user, int worker, size_t i)
     if (job->phase == 0) {
         size_t t1 = (i + 1) * SS__SEED_ROWS < job->c.n_t ? (i + 1) * SS__SEED_ROWS : job->c.n_t;
         ss__seed_rows(&job->c, job->seeds, i * SS__SEED_ROWS, t1);
-    } else if (!nx) ss__lnm_block(job, &job->work[worker], i);
-    else if (i > 0) ss__lnm_block(job, &job->work[worker], i - 1);
-    else nx->rc = ss__read_subject(nx->d, nx->k, nx->slab, &nx->why);
+    } else if (!nx || i > 0) {
+        if (ss__lnm_block(job, &job->work[worker], nx ? i - 1 : i)) job->bad_voxel[worker] = 1;
+    } else {
+        nx->rc = ss__read_subject(nx->d, nx->k, nx->slab, &nx->why);
+    }
 }
 
 /* The items of the job's phase on the team (each cell folded by one worker per subject, subjects
@@ -2037,8 +2051,11 @@ static tp_result ss__lnm_subjects(const ss_lnm_desc *d, ss__lnm_job *job, tp_tea
         job->phase = 0;
         ss__lnm_phase(job, team);
         for (l = 0; l < job->c.L; l++) ss__seed_finish(&job->c, l);
+        job->n_bad_seed += memchr(job->c.shared + job->c.at[1], 0, job->c.L) != NULL; /* a seed not live */
         job->phase = 1;
+        memset(job->bad_voxel, 0, sizeof job->bad_voxel);
         ss__lnm_phase(job, team);
+        job->n_bad_voxel += memchr(job->bad_voxel, 1, sizeof job->bad_voxel) != NULL;
         job->z->count++;
         if (job->r) job->r->count++;
         if (next.rc != TP_OK) return ss__read_failed(&next, err);
@@ -2108,6 +2125,7 @@ static tp_result ss__lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm
     }
     if (out && out->info) out->info->n_workers = tp_team_size(team), out->info->bytes = total;
     if ((res = ss__lnm_subjects(&d, &job, team, slabs, ahead, err)) != TP_OK) goto done;
+    if (out && out->info) out->info->n_subjects_bad_voxel = job.n_bad_voxel, out->info->n_subjects_bad_seed = job.n_bad_seed;
     if (out && (res = ss_lnm_finalize(zacc, racc, d.policy, out, err)) != TP_OK) goto done;
     if (state) {
         state->z = zacc;

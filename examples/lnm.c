@@ -22,8 +22,10 @@
 #define TENSORPOOL_IMPLEMENTATION
 #define STAT_STREAM_IMPLEMENTATION
 #include "../stat_stream.h"
+#include "common/cli.h"
 #include "common/nifti.h"
 #include "common/npy.h"
+#include "common/outputs.h"
 #include "common/png.h"
 #include "common/progress.h"
 #include "common/util.h"
@@ -42,7 +44,9 @@
 
 typedef struct options {
     const char *connectome, *out_dir, *lesions[MAX_LESIONS];
-    int n_lesions, policy, precision, png, demo, threads, read_ahead;
+    size_t n_lesions;
+    int policy, precision, png, demo, read_ahead;
+    long long threads;
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -52,72 +56,72 @@ typedef struct geometry {
     double affine[4][4];
 } geometry;
 
+#if defined(LNM_MPI)
+#define PROG "lnm_mpi"
+#else
+#define PROG "lnm"
+#endif
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: lnm --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
+            "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
             "           [--threads N] [--read-ahead]\n"
-            "       lnm --demo [--out DIR]\n"
+            "       %s --demo [--out DIR]\n",
+            PROG, PROG);
+#if defined(LNM_MPI)
+    fprintf(f, "       mpirun -n RANKS %s ...   (the subjects split over the ranks; rank 0 writes the maps)\n", PROG);
+#endif
+    fprintf(f,
             "\n"
             "Lesion network mapping: for every subject of the connectome, Pearson r between each lesion's\n"
             "mean time series and every voxel, Fisher z, reduced over subjects as they stream (memory does\n"
             "not grow with the number of subjects).\n"
             "  --connectome P   an HDF5 file or a directory of them (/timeseries (subjects, time, voxels),\n"
             "                   /mask_indices, /mask_affine, mask_shape); needs a build with HDF5\n"
-            "  --lesion L       int64 .npy of voxel-axis positions, or a .nii mask on the connectome's grid\n"
-            "                   (repeatable, up to 64)\n"
+            "  --lesion L       int64 .npy of voxel-axis positions, or a 3-D .nii mask on the connectome's\n"
+            "                   grid (repeatable, up to 64; NAME = the file name without extension, unique)\n"
             "  --policy P       strict (default: float64 rules, NaN propagates), ldk, lacuna, ldk_single\n"
             "                   (the Python packages' rules: see stat_stream.h)\n"
             "  --precision P    f32 (default) or f64 products\n"
-            "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid\n"
+            "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid (made if missing)\n"
             "  --png            also NAME_T.png, the middle axial slice of each t-map\n"
-            "  --threads N      workers over voxel blocks (default: the CPUs this process may use; 1 per MPI rank)\n"
+            "  --threads N      workers over voxel blocks (default 0: the CPUs this process may use; 1 per\n"
+            "                   MPI rank)\n"
             "  --read-ahead     copy subjects into memory, the next one while computing this one\n"
             "                   (default: contiguous float32 files are memory-mapped, no copy; gzip\n"
             "                   files are read one subject at a time)\n"
             "  --demo           a synthetic 40-subject connectome with two connected regions and a lesion\n"
             "                   in one of them; all outputs in --out DIR (default out/)\n"
-            "  --help           this text\n");
+            "  -h, --help       this text\n"
+            "\n"
+            "Exit status: 0; 1 bad input or a failed run (no output kept); 2 a bad command line; 3 the maps\n"
+            "are written but NaN reached them under --policy strict (the run says from how many subjects).\n");
 }
 
-#define fail(...) ex_error("lnm", __VA_ARGS__)
+#define fail(...) ex_error(PROG, __VA_ARGS__)
 
+/* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    int i;
+    cli_opt t[11];
+    size_t n = 0;
+    int precision = 0; /* f32|f64 */
+    int rc;
     memset(o, 0, sizeof *o);
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
-        if (!strcmp(a, "--demo")) { o->demo = 1; continue; }
-        if (!strcmp(a, "--png")) { o->png = 1; continue; }
-        if (!strcmp(a, "--read-ahead")) { o->read_ahead = 1; continue; }
-        if (!v) return fail("%s needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--connectome")) o->connectome = v;
-        else if (!strcmp(a, "--out-dir") || !strcmp(a, "--out")) o->out_dir = v;
-        else if (!strcmp(a, "--lesion")) {
-            if (o->n_lesions == MAX_LESIONS) return fail("%s", "at most 64 lesions per run");
-            o->lesions[o->n_lesions++] = v;
-        } else if (!strcmp(a, "--policy")) {
-            if (!strcmp(v, "strict")) o->policy = SS_POLICY_STRICT;
-            else if (!strcmp(v, "ldk")) o->policy = SS_POLICY_LDK;
-            else if (!strcmp(v, "lacuna")) o->policy = SS_POLICY_LACUNA;
-            else if (!strcmp(v, "ldk_single")) o->policy = SS_POLICY_LDK_SINGLE;
-            else return fail("--policy is strict, ldk, lacuna or ldk_single, not '%s'", v);
-        } else if (!strcmp(a, "--precision")) {
-            if (!strcmp(v, "f32")) o->precision = TP_F32;
-            else if (!strcmp(v, "f64")) o->precision = TP_F64;
-            else return fail("--precision is f32 or f64, not '%s'", v);
-        } else if (!strcmp(a, "--threads")) {
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > 64) return fail("--threads is 1 .. 64, not '%s'", v);
-            o->threads = (int)n;
-        } else return fail("unknown option %s (see --help)", a);
-    }
-    return 0;
+    t[n++] = cli_string("--connectome", &o->connectome);
+    t[n++] = cli_strings("--lesion", o->lesions, MAX_LESIONS, &o->n_lesions);
+    t[n++] = cli_string("--out-dir", &o->out_dir);
+    t[n++] = cli_string("--out", &o->out_dir);
+    t[n++] = cli_choice("--policy", &o->policy, "strict|ldk|lacuna|ldk_single"); /* the SS_POLICY_* order */
+    t[n++] = cli_choice("--precision", &precision, "f32|f64");
+    t[n++] = cli_int("--threads", &o->threads, 0, TP_MAX_THREADS, "a number of threads (0: the usable CPUs)");
+    t[n++] = cli_flag("--png", &o->png);
+    t[n++] = cli_flag("--read-ahead", &o->read_ahead);
+    t[n++] = cli_flag("--demo", &o->demo);
+    rc = cli_parse(PROG, argc, argv, t, n, usage);
+    o->precision = precision ? TP_F64 : TP_F32;
+    return rc;
 }
 
 /* NAME of a lesion: its file name without directory and extension(s) */
@@ -184,18 +188,17 @@ static int load_lesion(const char *path, const geometry *g, int64_t **vox, size_
     return 0;
 }
 
-static int save_npy(const char *dir, const char *name, const char *what, const double *v, size_t n)
+static int save_npy(const char *path, const double *v, size_t n)
 {
-    char path[1024], err[400];
-    snprintf(path, sizeof path, "%s/%s_%s.npy", dir, name, what);
+    char err[1200];
     if (npy_write(path, NPY_F8, 1, &n, v, err, sizeof err)) return fail("%s", err);
     return 0;
 }
 
 /* a voxel-axis map as a volume on the grid (0 outside the mask, NaN as 0) */
-static int save_nii(const char *dir, const char *name, const char *what, const double *v, const geometry *g)
+static int save_nii(const char *path, const double *v, const geometry *g)
 {
-    char path[1024], err[400];
+    char err[1200];
     nifti_image img;
     size_t i;
     memset(&img, 0, sizeof img);
@@ -212,18 +215,17 @@ static int save_nii(const char *dir, const char *name, const char *what, const d
     for (i = 0; i < g->n_v; i++)
         img.data[(size_t)g->ijk[i] + g->shape[0] * ((size_t)g->ijk[g->n_v + i] + g->shape[1] * (size_t)g->ijk[2 * g->n_v + i])] =
             v[i] == v[i] ? v[i] : 0.0;
-    snprintf(path, sizeof path, "%s/%s_%s.nii", dir, name, what);
     if (nifti_write(path, &img, err, sizeof err)) { free(img.data); return fail("%s", err); }
     free(img.data);
     return 0;
 }
 
 /* the middle axial slice of a voxel-axis map, as a heat map */
-static int save_png(const char *dir, const char *name, const double *v, const geometry *g)
+static int save_png(const char *path, const char *name, const double *v, const geometry *g)
 {
     size_t nx = g->shape[0], ny = g->shape[1], k = g->shape[2] / 2, i;
     double *img = (double *)malloc(nx * ny * sizeof(double));
-    char path[1024], title[300], err[400];
+    char title[300], err[1200];
     png_heatmap_opts h = png_heatmap_defaults();
     int rc;
     if (!img) return fail("%s", "out of memory");
@@ -236,7 +238,6 @@ static int save_png(const char *dir, const char *name, const double *v, const ge
     h.ylabel = "j (voxels)";
     h.cbar_label = "t";
     h.rows_up = 1;
-    snprintf(path, sizeof path, "%s/%s_T.png", dir, name);
     rc = png_heatmap(path, img, ny, nx, &h, err, sizeof err);
     free(img);
     return rc ? fail("%s", err) : 0;
@@ -303,6 +304,9 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, tp_error *err)
 {
     int rank, size, r, bad = 0, any_bad;
     size_t first, count;
+    ss_lnm_maps mine;
+    ss_lnm_info counts;
+    unsigned long long local[2], total[2] = {0, 0};
     ss_lnm_desc d = *d0;
     ss_lnm_state st;
     sub_range range;
@@ -321,7 +325,10 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, tp_error *err)
     if (rank != 0) d.progress = NULL;
     st.z = st.r = NULL;
     tp_error_clear(err);
-    if (count) bad = ss_lnm(&d, NULL, &st, err) != TP_OK;
+    memset(&counts, 0, sizeof counts);
+    memset(&mine, 0, sizeof mine);
+    mine.info = &counts; /* no maps: only what the run met */
+    if (count) bad = ss_lnm(&d, &mine, &st, err) != TP_OK;
     else { /* more ranks than subjects: empty states */
         ss_moments_desc md;
         memset(&md, 0, sizeof md);
@@ -336,6 +343,9 @@ static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, tp_error *err)
         ss_moments_destroy(st.r);
         return -1;
     }
+    local[0] = counts.n_subjects_bad_voxel, local[1] = counts.n_subjects_bad_seed;
+    MPI_Reduce(local, total, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rank == 0 && m->info) m->info->n_subjects_bad_voxel = (size_t)total[0], m->info->n_subjects_bad_seed = (size_t)total[1];
     if (rank != 0) {
         bad = send_state(st.z, 0) || send_state(st.r, 0);
     } else {
@@ -366,22 +376,114 @@ static int default_threads(void)
 #endif
 }
 
-/* Runs every lesion at once over the subjects and writes the maps */
+/* The files of one lesion: NAME_<suffix>; maps[] index (6: the subject count), and the format */
+typedef struct lnm_file { const char *suffix; int map; char kind; } lnm_file;
+static const lnm_file lnm_files[] = {
+    {"mean_z.npy", 0, 'n'}, {"mean_r.npy", 1, 'n'}, {"avg_r.npy", 2, 'n'}, {"std_z.npy", 3, 'n'}, {"t.npy", 4, 'n'},
+    {"p.npy", 5, 'n'},      {"n.npy", 6, 'n'},      {"AvgR.nii", 2, 'v'},  {"AvgR_Fz.nii", 0, 'v'}, {"T.nii", 4, 'v'},
+    {"p.nii", 5, 'v'},      {"T.png", 4, 'p'},
+};
+#define LNM_FILES (sizeof lnm_files / sizeof *lnm_files)
+
+/* Two lesions of one NAME would write the same files: refused before anything is opened */
+static int check_lesion_names(const options *o)
+{
+    char a[256], b[256];
+    size_t l, k;
+    for (l = 0; l < o->n_lesions; l++)
+        for (k = 0; k < l; k++) {
+            lesion_name(o->lesions[k], a, sizeof a);
+            lesion_name(o->lesions[l], b, sizeof b);
+            if (!strcmp(a, b))
+                return fail("lesions %s and %s have the same name '%s': their maps would overwrite each other; rename one",
+                            o->lesions[k], o->lesions[l], a);
+        }
+    return 0;
+}
+
+/* Every lesion's name, and every output declared (made, checked, under temporary names in tmp),
+   before any work */
+static int declare_outputs(const options *o, char names[][256], ex_outputs *outs, const char *tmp[][LNM_FILES])
+{
+    char path[1200], err[1400];
+    size_t l, f;
+    for (l = 0; l < o->n_lesions; l++) {
+        lesion_name(o->lesions[l], names[l], 256);
+        if (ex_outputs_input(outs, o->lesions[l], err, sizeof err)) return fail("%s", err);
+    }
+    for (l = 0; l < o->n_lesions; l++)
+        for (f = 0; f < LNM_FILES; f++) {
+            tmp[l][f] = NULL;
+            if (lnm_files[f].kind == 'p' && !o->png) continue;
+            snprintf(path, sizeof path, "%s/%s_%s", o->out_dir, names[l], lnm_files[f].suffix);
+            if (!(tmp[l][f] = ex_outputs_add(outs, path, err, sizeof err))) return fail("%s", err);
+        }
+    return 0;
+}
+
+static int write_lesion(const char *const tmp[LNM_FILES], const char *name, double *const maps[7], size_t off, const geometry *g)
+{
+    size_t f;
+    for (f = 0; f < LNM_FILES; f++) {
+        const double *v = lnm_files[f].map == 6 ? maps[6] : maps[lnm_files[f].map] + off;
+        if (!tmp[f]) continue;
+        if (lnm_files[f].kind == 'n' ? save_npy(tmp[f], v, g->n_v)
+                                      : lnm_files[f].kind == 'v' ? save_nii(tmp[f], v, g) : save_png(tmp[f], name, v, g))
+            return -1;
+    }
+    return 0;
+}
+
+/* What NaN did to the maps, and what to do about it; returns 3 when strict let it into them */
+static int report_nan(const options *o, const ss_lnm_info *info, size_t n_subjects, char names[][256], double *const maps[7],
+                      size_t n_v)
+{
+    size_t l, i, hit = 0;
+    if (!info->n_subjects_bad_voxel && !info->n_subjects_bad_seed) return 0;
+    fprintf(stderr, "%s: %zu of %zu subjects have a series with no correlation (NaN, infinite or constant) in some voxel, %zu in "
+                    "some lesion's voxels\n", PROG, info->n_subjects_bad_voxel, n_subjects, info->n_subjects_bad_seed);
+    if (o->policy != SS_POLICY_STRICT) {
+        fprintf(stderr, "%s: --policy %s counts their r as 0\n", PROG, o->policy == SS_POLICY_LDK ? "ldk" : o->policy == SS_POLICY_LACUNA ? "lacuna" : "ldk_single");
+        return 0;
+    }
+    for (l = 0; l < o->n_lesions; l++) {
+        size_t nan = 0;
+        for (i = 0; i < n_v; i++) nan += maps[4][l * n_v + i] != maps[4][l * n_v + i];
+        if (nan) fprintf(stderr, "%s: %s: t is NaN at %zu of %zu voxels (0 in the NIfTI volumes)\n", PROG, names[l], nan, n_v);
+        hit += nan;
+    }
+    if (!hit) return 0;
+    fprintf(stderr, "%s: under --policy strict a NaN reaches every map it touches; --policy ldk or lacuna count such r as 0, "
+                    "or clean the connectome\n", PROG);
+    return 3;
+}
+
+/* Runs every lesion at once over the subjects and writes the maps. Returns the exit status. */
 static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
                void *read_user, size_t reader_bytes)
 {
     int64_t *all = NULL;
-    size_t offsets[MAX_LESIONS + 1], L = (size_t)o->n_lesions, l, i, lv;
-    char names[MAX_LESIONS][256];
-    double *maps[6] = {NULL}, t0;
+    size_t offsets[MAX_LESIONS + 1], L = o->n_lesions, l, i, lv;
+    static char names[MAX_LESIONS][256];
+    static const char *tmp[MAX_LESIONS][LNM_FILES];
+    double *maps[7] = {NULL}, t0;
     tp_error err;
     size_t work_bytes = 0;
     ss_seeds seeds;
     ss_lnm_desc d;
     ss_lnm_maps m;
+    ss_lnm_info info;
     run_state st;
+    ex_outputs outs;
     tp_pool *pool = NULL;
-    int rc = 1;
+    int rc = 1, bad = 0;
+    char msg[1200];
+    ex_outputs_init(&outs);
+    if (is_root()) bad = declare_outputs(o, names, &outs, tmp) != 0;
+#if defined(LNM_MPI)
+    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank stops when rank 0 cannot write */
+#endif
+    if (bad) goto done;
     offsets[0] = 0;
     for (l = 0; l < L; l++) {
         int64_t *v;
@@ -392,15 +494,16 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         memcpy(all + offsets[l], v, n * sizeof(int64_t));
         free(v);
         offsets[l + 1] = offsets[l] + n;
-        lesion_name(o->lesions[l], names[l], sizeof names[l]);
+        if (!is_root()) lesion_name(o->lesions[l], names[l], sizeof names[l]);
     }
     lv = L * g->n_v;
-    for (i = 0; i < 6; i++)
-        if (!(maps[i] = (double *)malloc(lv * sizeof(double)))) { fail("%s", "out of memory for the maps"); goto done; }
+    for (i = 0; i < 7; i++)
+        if (!(maps[i] = (double *)malloc((i < 6 ? lv : g->n_v) * sizeof(double)))) { fail("%s", "out of memory for the maps"); goto done; }
+    for (i = 0; i < g->n_v; i++) maps[6][i] = (double)n_subjects;
     seeds.n_seeds = L;
     seeds.voxels = all;
     seeds.offsets = offsets;
-    tp_create(NULL, &pool, NULL);
+    if (tp_create(NULL, &pool, &err) != TP_OK) { fail("%s", err.message); goto done; }
     memset(&d, 0, sizeof d);
     d.pool = pool;
     d.n_subjects = n_subjects;
@@ -414,16 +517,18 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     d.precision = (tp_dtype)o->precision;
     d.progress = on_progress;
     d.user = &st;
-    d.n_threads = o->threads ? o->threads : default_threads();
+    d.n_threads = o->threads ? (int)o->threads : default_threads();
     d.read_ahead = o->read_ahead;
     memset(&m, 0, sizeof m);
+    memset(&info, 0, sizeof info);
     m.mean_z = maps[0];
     m.mean_r = maps[1];
     m.avg_r = maps[2];
     m.std_z = maps[3];
     m.t = maps[4];
     m.p = maps[5];
-    progress_begin(&st.bar, "lnm");
+    m.info = &info;
+    progress_begin(&st.bar, PROG);
     t0 = progress_now();
     if (compute(&d, &m, &err) != 0) {
         progress_end(&st.bar);
@@ -436,34 +541,27 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         rc = 0;
         goto done;
     }
-    mkdir(o->out_dir, 0755);
+    for (l = 0; l < L; l++)
+        if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g)) goto done;
+    if (ex_outputs_commit(&outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
     for (l = 0; l < L; l++) {
-        const char *nm = names[l];
         size_t off = l * g->n_v, peak = 0;
-        double *nmap = (double *)malloc(g->n_v * sizeof(double));
-        if (!nmap) { fail("%s", "out of memory"); goto done; }
-        for (i = 0; i < g->n_v; i++) nmap[i] = (double)n_subjects;
-        if (save_npy(o->out_dir, nm, "mean_z", maps[0] + off, g->n_v) || save_npy(o->out_dir, nm, "mean_r", maps[1] + off, g->n_v) ||
-            save_npy(o->out_dir, nm, "avg_r", maps[2] + off, g->n_v) || save_npy(o->out_dir, nm, "std_z", maps[3] + off, g->n_v) ||
-            save_npy(o->out_dir, nm, "t", maps[4] + off, g->n_v) || save_npy(o->out_dir, nm, "p", maps[5] + off, g->n_v) ||
-            save_npy(o->out_dir, nm, "n", nmap, g->n_v) || save_nii(o->out_dir, nm, "AvgR", maps[2] + off, g) ||
-            save_nii(o->out_dir, nm, "AvgR_Fz", maps[0] + off, g) || save_nii(o->out_dir, nm, "T", maps[4] + off, g) ||
-            save_nii(o->out_dir, nm, "p", maps[5] + off, g) || (o->png && save_png(o->out_dir, nm, maps[4] + off, g))) {
-            free(nmap);
-            goto done;
-        }
-        free(nmap);
         for (i = 1; i < g->n_v; i++)
             if (maps[4][off + i] > maps[4][off + peak] || maps[4][off + peak] != maps[4][off + peak]) peak = i;
-        printf("lnm: %s: %zu voxels, peak t = %.3g at voxel %zu (grid %lld, %lld, %lld), mean r there %.3g\n", nm,
+        if (maps[4][off + peak] != maps[4][off + peak]) {
+            printf("%s: %s: %zu voxels, no finite t\n", PROG, names[l], offsets[l + 1] - offsets[l]);
+            continue;
+        }
+        printf("%s: %s: %zu voxels, peak t = %.3g at voxel %zu (grid %lld, %lld, %lld), mean r there %.3g\n", PROG, names[l],
                offsets[l + 1] - offsets[l], maps[4][off + peak], peak, (long long)g->ijk[peak], (long long)g->ijk[g->n_v + peak],
                (long long)g->ijk[2 * g->n_v + peak], maps[1][off + peak]);
     }
-    printf("lnm: %zu lesions x %zu subjects x %zu time points x %zu voxels in %.2f s, %.1f MiB of working memory; maps in %s/\n",
-           L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(work_bytes + reader_bytes) / 1048576.0, o->out_dir);
-    rc = 0;
+    printf("%s: %zu lesions x %zu subjects x %zu time points x %zu voxels in %.2f s, %.1f MiB of working memory; maps in %s/\n",
+           PROG, L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(work_bytes + reader_bytes) / 1048576.0, o->out_dir);
+    rc = report_nan(o, &info, n_subjects, names, maps, g->n_v);
 done:
-    for (i = 0; i < 6; i++) free(maps[i]);
+    ex_outputs_free(&outs);
+    for (i = 0; i < 7; i++) free(maps[i]);
     free(all);
     if (pool) tp_destroy(pool);
     return rc;
@@ -528,7 +626,7 @@ static int demo(const options *o0)
 {
     options o = *o0;
     const char *dir = o.out_dir ? o.out_dir : "out";
-    char lesion_path[1024], err[400];
+    char lesion_path[1024], err[1200];
     int64_t *ijk, lesion[27];
     size_t i, j, k, n_v = 0, s, t, nl = 0;
     int rc;
@@ -577,7 +675,11 @@ static int demo(const options *o0)
         double vox[3] = {2, 2, 2}, origin[3] = {-24, -28, -18};
         nifti_affine_scaled(g.affine, vox, origin);
     }
-    mkdir(dir, 0755);
+    if (is_root() && ex_mkdir_p(dir, err, sizeof err)) {
+        free(c.ts);
+        free(ijk);
+        return fail("%s", err);
+    }
     snprintf(lesion_path, sizeof lesion_path, "%s/lnm_demo_lesion.npy", dir);
     if (is_root() && npy_write(lesion_path, NPY_I8, 1, &nl, lesion, err, sizeof err)) { free(c.ts); free(ijk); return fail("%s", err); }
 #if defined(LNM_MPI)
@@ -599,13 +701,15 @@ static int demo(const options *o0)
 static int lnm_main(int argc, char **argv)
 {
     options o;
+    int r;
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (parse_args(argc, argv, &o)) return 2;
+    if ((r = parse_args(argc, argv, &o)) != 0) return r > 0 ? 0 : 2;
     if (o.demo) return demo(&o);
     if (!o.connectome || !o.n_lesions || !o.out_dir) return fail("%s", "--connectome, --lesion and --out-dir are required (see --help)");
+    if (check_lesion_names(&o)) return 1;
     return run_connectome(&o);
 }
 

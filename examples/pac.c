@@ -18,11 +18,14 @@
 #define TENSORPOOL_IMPLEMENTATION
 #define PACGPU_IMPLEMENTATION
 #include "../pacgpu.h"
+#include "common/cli.h"
 #include "common/npy.h"
+#include "common/outputs.h"
 #include "common/png.h"
 #include "common/progress.h"
 #include "common/util.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +35,8 @@
 typedef struct options {
     const char *signal, *pha, *amp, *out, *z_out, *p_out, *png, *cuts;
     double fs, budget_mb;
-    int method, surrogate, threads, demo, backend;
-    long n_perm;
-    unsigned long long seed;
+    int method, surrogate, demo, backend;
+    long long threads, n_perm, seed;
 } options;
 
 static void usage(FILE *f)
@@ -75,60 +77,31 @@ static void usage(FILE *f)
 
 #define fail(...) ex_error("pac", __VA_ARGS__)
 
+/* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    int i;
+    cli_opt t[18];
+    size_t n = 0;
     memset(o, 0, sizeof *o);
-    o->threads = 0;
-    o->method = PAC_MI_TORT;
-    o->surrogate = PAC_SURR_SWAP_BLOCKS;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
-        if (!strcmp(a, "--demo")) { o->demo = 1; continue; }
-        if (!v) return fail("%s needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--signal")) o->signal = v;
-        else if (!strcmp(a, "--pha-bands")) o->pha = v;
-        else if (!strcmp(a, "--amp-bands")) o->amp = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--z-out")) o->z_out = v;
-        else if (!strcmp(a, "--p-out")) o->p_out = v;
-        else if (!strcmp(a, "--png")) o->png = v;
-        else if (!strcmp(a, "--cuts")) o->cuts = v;
-        else if (!strcmp(a, "--fs")) {
-            o->fs = strtod(v, &end);
-            if (*end || !(o->fs > 0) || !isfinite(o->fs)) return fail("--fs wants a positive number of Hz, not '%s'", v);
-        } else if (!strcmp(a, "--mi")) {
-            if (!strcmp(v, "tort")) o->method = PAC_MI_TORT;
-            else if (!strcmp(v, "tensorpac")) o->method = PAC_MI_TENSORPAC;
-            else return fail("--mi is tort or tensorpac, not '%s'", v);
-        } else if (!strcmp(a, "--surrogate")) {
-            if (!strcmp(v, "swap-blocks")) o->surrogate = PAC_SURR_SWAP_BLOCKS;
-            else if (!strcmp(v, "time-lag")) o->surrogate = PAC_SURR_TIME_LAG;
-            else if (!strcmp(v, "swap-epochs")) o->surrogate = PAC_SURR_SWAP_EPOCHS;
-            else return fail("--surrogate is swap-blocks, time-lag or swap-epochs, not '%s'", v);
-        } else if (!strcmp(a, "--n-perm")) {
-            o->n_perm = strtol(v, &end, 10);
-            if (*end || o->n_perm < 0) return fail("--n-perm wants a count >= 0, not '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            o->seed = strtoull(v, &end, 10);
-            if (*end) return fail("--seed wants a non-negative integer, not '%s'", v);
-        } else if (!strcmp(a, "--threads")) {
-            o->threads = atoi(v);
-            if (o->threads < 0 || o->threads > TP_MAX_THREADS) return fail("--threads must be 0 (the usable CPUs) to 64, not '%s'", v);
-        } else if (!strcmp(a, "--backend")) {
-            if (!strcmp(v, "auto")) o->backend = PAC_BACKEND_AUTO;
-            else if (!strcmp(v, "cpu")) o->backend = PAC_BACKEND_CPU;
-            else if (!strcmp(v, "cuda")) o->backend = PAC_BACKEND_CUDA;
-            else return fail("--backend is auto, cpu or cuda, not '%s'", v);
-        } else if (!strcmp(a, "--budget-mb")) {
-            o->budget_mb = strtod(v, &end);
-            if (*end || !(o->budget_mb > 0)) return fail("--budget-mb wants a positive number, not '%s'", v);
-        } else return fail("unknown option %s (see --help)", a);
-    }
-    return 0;
+    o->method = 0; /* tort */
+    t[n++] = cli_string("--signal", &o->signal);
+    t[n++] = cli_double("--fs", &o->fs, 0, HUGE_VAL, CLI_LO_OPEN, "a sampling rate in Hz");
+    t[n++] = cli_string("--pha-bands", &o->pha);
+    t[n++] = cli_string("--amp-bands", &o->amp);
+    t[n++] = cli_string("--out", &o->out);
+    t[n++] = cli_string("--z-out", &o->z_out);
+    t[n++] = cli_string("--p-out", &o->p_out);
+    t[n++] = cli_string("--png", &o->png);
+    t[n++] = cli_string("--cuts", &o->cuts);
+    t[n++] = cli_choice("--mi", &o->method, "tort|tensorpac");
+    t[n++] = cli_choice("--surrogate", &o->surrogate, "swap-blocks|time-lag|swap-epochs");
+    t[n++] = cli_int("--n-perm", &o->n_perm, 0, 1000000, "a number of surrogates");
+    t[n++] = cli_int("--seed", &o->seed, 0, LLONG_MAX, "a seed");
+    t[n++] = cli_int("--threads", &o->threads, 0, TP_MAX_THREADS, "a number of threads (0: the usable CPUs)");
+    t[n++] = cli_choice("--backend", &o->backend, "auto|cpu|cuda");
+    t[n++] = cli_double("--budget-mb", &o->budget_mb, 0, HUGE_VAL, CLI_LO_OPEN, "a budget in MiB");
+    t[n++] = cli_flag("--demo", &o->demo);
+    return cli_parse("pac", argc, argv, t, n, usage);
 }
 
 /* Bands from a preset name or an (n, 2) .npy; *bands is malloc'd */
@@ -166,19 +139,6 @@ static int on_progress(void *user, uint64_t done, uint64_t total)
     return 0;
 }
 
-/* The signal-averaged map (n_amp x n_pha) of a cube (n_amp, n_pha, n_signals), NaN signals left out */
-static void average_signals(const double *cube, size_t n_amp, size_t n_pha, size_t n_sig, double *map)
-{
-    size_t c, s;
-    for (c = 0; c < n_amp * n_pha; c++) {
-        double sum = 0;
-        size_t k = 0;
-        for (s = 0; s < n_sig; s++)
-            if (cube[c * n_sig + s] == cube[c * n_sig + s]) { sum += cube[c * n_sig + s]; k++; }
-        map[c] = k ? sum / (double)k : NAN;
-    }
-}
-
 static double centre(const double *bands, size_t i) { return 0.5 * (bands[2 * i] + bands[2 * i + 1]); }
 
 static int write_png(const options *o, const double *map, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
@@ -186,7 +146,7 @@ static int write_png(const options *o, const double *map, const double *pha, siz
 {
     png_heatmap_opts h = png_heatmap_defaults();
     char title[160], err[300];
-    snprintf(title, sizeof title, "modulation index (%s), mean of the signals", o->method == PAC_MI_TENSORPAC ? "tensorpac" : "Tort");
+    snprintf(title, sizeof title, "modulation index (%s), mean of the signals", o->method ? "tensorpac" : "Tort");
     h.title = title;
     h.xlabel = "phase frequency (Hz)";
     h.ylabel = "amplitude frequency (Hz)";
@@ -213,11 +173,118 @@ static int save(const char *path, const double *data, size_t n_amp, size_t n_pha
     return 0;
 }
 
+/* Each band must hold a cycle of its low edge in the signal: a band below that measures the
+   filter, not the data (the usual cause: --fs in the wrong unit) */
+static int check_bands(const char *what, const double *bands, size_t n, size_t n_times, double fs)
+{
+    size_t b;
+    for (b = 0; b < n; b++)
+        if (bands[2 * b] * (double)n_times / fs < 1.0)
+            return fail("%s band %zu [%g, %g] Hz: the signal is %zu samples at %g Hz = %.3g s, less than one cycle of %g Hz; "
+                        "check --fs, or give a longer signal or higher bands", what, b, bands[2 * b], bands[2 * b + 1], n_times,
+                        fs, (double)n_times / fs, bands[2 * b]);
+    return 0;
+}
+
+/* Signals whose MI would not mean coupling: a NaN or infinite sample, or one value throughout
+   (its filtered series are round-off, perfectly "locked"). bad[s] = 1 (non-finite) or 2
+   (constant); returns how many. */
+static size_t find_bad_signals(const void *x, int f32, size_t n_sig, size_t n, unsigned char *bad)
+{
+    size_t s, t, count = 0;
+    for (s = 0; s < n_sig; s++) {
+        double lo = HUGE_VAL, hi = -HUGE_VAL;
+        bad[s] = 0;
+        for (t = 0; t < n; t++) {
+            double v = f32 ? (double)((const float *)x)[s * n + t] : ((const double *)x)[s * n + t];
+            if (!isfinite(v)) { bad[s] = 1; break; }
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+        if (!bad[s] && lo == hi) bad[s] = 2;
+        count += bad[s] != 0;
+    }
+    return count;
+}
+
+static void report_bad_signals(const unsigned char *bad, size_t n_sig, size_t n_bad)
+{
+    size_t s, shown = 0;
+    fprintf(stderr, "pac: warning: %zu of %zu signals have no meaningful MI and are NaN in every output:", n_bad, n_sig);
+    for (s = 0; s < n_sig && shown < 8; s++)
+        if (bad[s]) fprintf(stderr, "%s signal %zu (%s)", shown++ ? "," : "", s, bad[s] == 1 ? "NaN or infinite samples" : "constant");
+    fprintf(stderr, "%s\n", n_bad > shown ? ", ..." : "");
+}
+
+static void blank_bad_signals(double *cube, size_t cells, size_t n_sig, const unsigned char *bad)
+{
+    size_t c, s;
+    for (c = 0; cube && c < cells; c++)
+        for (s = 0; s < n_sig; s++)
+            if (bad[s]) cube[c * n_sig + s] = NAN;
+}
+
+/* The mean of the finite values of v[0 .. n) (step apart); NaN when none */
+static double finite_mean(const double *v, size_t n, size_t step, size_t *count)
+{
+    double sum = 0;
+    size_t i, k = 0;
+    for (i = 0; i < n; i++)
+        if (isfinite(v[i * step])) sum += v[i * step], k++;
+    if (count) *count = k;
+    return k ? sum / (double)k : NAN;
+}
+
+static void print_summary(const options *o, const pac_desc *d, const pac_plan_info *plan, const pac_run_info *info,
+                          const double *map, size_t peak, const double *z, const double *p, size_t n_sig, size_t n_times,
+                          double secs)
+{
+    const double *pha = d->pha_bands, *amp = d->amp_bands;
+    size_t n_pha = d->n_pha, q = peak % n_pha, a = peak / n_pha, i, below = 0, k = 0;
+    printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s MI, %zu surrogates: %.3f s, ", n_sig, n_times, d->n_pha, d->n_amp,
+           o->method ? "tensorpac" : "Tort", d->n_perm, secs);
+    if (info->on_device)
+        printf("on the GPU (%.1f ms there, %.1f MiB of device memory), %.1f MiB of host buffers\n", info->device.ms[3],
+               (double)info->device.bytes / 1048576.0, (double)plan->bytes / 1048576.0);
+    else
+        printf("on the CPU, %d worker(s), %.1f MiB of work buffers\n", info->n_workers, (double)plan->bytes / 1048576.0);
+    if (!isfinite(map[peak])) {
+        printf("pac: no signal gave a finite MI\n");
+        return;
+    }
+    printf("pac: strongest coupling (MI averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
+           "MI = %.4g",
+           centre(pha, q), pha[2 * q], pha[2 * q + 1], centre(amp, a), amp[2 * a], amp[2 * a + 1], map[peak]);
+    if (z) {
+        double zm = finite_mean(z + peak * n_sig, n_sig, 1, &k);
+        for (i = 0; i < n_sig; i++) below += p[peak * n_sig + i] <= 0.05;
+        printf(", mean z = %.3g over %zu signals, p <= 0.05 in %zu of %zu signals", zm, k, below, n_sig);
+    }
+    printf("\n");
+}
+
+/* The outputs a run writes, declared before it starts; their temporary names in *w */
+static int declare_outputs(const options *o, ex_outputs *outs, options *w)
+{
+    char err[600];
+    *w = *o;
+    if (ex_outputs_input(outs, o->signal, err, sizeof err) || (o->cuts && ex_outputs_input(outs, o->cuts, err, sizeof err)) ||
+        !(w->out = ex_outputs_add(outs, o->out, err, sizeof err)) ||
+        (o->z_out && !(w->z_out = ex_outputs_add(outs, o->z_out, err, sizeof err))) ||
+        (o->p_out && !(w->p_out = ex_outputs_add(outs, o->p_out, err, sizeof err))) ||
+        (o->png && !(w->png = ex_outputs_add(outs, o->png, err, sizeof err))))
+        return fail("%s", err);
+    return 0;
+}
+
+/* Exit status: 0, 1 (bad input or a failure: no output kept), or 3 (outputs written, some signals
+   could not be measured) */
 static int run(const options *o)
 {
     npy_array x, cuts;
     double *pha = NULL, *amp = NULL, *mi = NULL, *z = NULL, *p = NULL, *map = NULL, t0, secs;
-    size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0;
+    size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0, n_bad;
+    unsigned char *bad = NULL;
     pac_desc d;
     pac_plan_info plan;
     pac_output out;
@@ -226,6 +293,8 @@ static int run(const options *o)
     tp_error perr;
     tp_pool *pool = NULL;
     run_state st;
+    ex_outputs outs;
+    options w;
     char err[400];
     int rc = 1;
     tp_dtype dtype;
@@ -233,24 +302,30 @@ static int run(const options *o)
     memset(&cuts, 0, sizeof cuts);
     if (!o->signal || !o->pha || !o->amp || !o->out || !(o->fs > 0))
         return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out are required (see --help)");
-    if (npy_map_read(o->signal, &x, err, sizeof err)) return fail("%s", err);
-    if ((x.dtype != NPY_F8 && x.dtype != NPY_F4) || x.ndim < 1 || x.ndim > 2) {
-        npy_free(&x);
-        return fail("%s: want float32 or float64 of shape (n_signals, n_times) or (n_times,)", o->signal);
+    if (o->cuts && o->n_perm) return fail("%s", "give --cuts or --n-perm, not both (--cuts sets the number of surrogates)");
+    if ((o->z_out || o->p_out) && !o->n_perm && !o->cuts) return fail("%s", "--z-out and --p-out need surrogates (--n-perm N or --cuts)");
+    ex_outputs_init(&outs);
+    if (declare_outputs(o, &outs, &w)) goto done;
+    if (npy_map_read(o->signal, &x, err, sizeof err)) { fail("%s", err); goto done; }
+    if ((x.dtype != NPY_F8 && x.dtype != NPY_F4) || x.ndim < 1 || x.ndim > 2 || !x.count) {
+        fail("%s: want a non-empty float32 or float64 array of shape (n_signals, n_times) or (n_times,)", o->signal);
+        goto done;
     }
     n_sig = x.ndim == 2 ? x.shape[0] : 1;
     n_times = x.shape[x.ndim - 1];
     dtype = x.dtype == NPY_F8 ? TP_F64 : TP_F32;
-    if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp)) goto done;
+    if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp) ||
+        check_bands("phase", pha, n_pha, n_times, o->fs) || check_bands("amplitude", amp, n_amp, n_times, o->fs))
+        goto done;
     memset(&d, 0, sizeof d);
     d.fs = o->fs;
     d.pha_bands = pha;
     d.n_pha = n_pha;
     d.amp_bands = amp;
     d.n_amp = n_amp;
-    d.method = (pac_mi)o->method;
-    d.n_threads = o->threads;
-    d.seed = o->seed;
+    d.method = o->method ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+    d.n_threads = (int)o->threads;
+    d.seed = (uint64_t)o->seed;
     d.backend = (pac_backend)o->backend;
     if (o->cuts) {
         if (npy_read(o->cuts, &cuts, err, sizeof err)) { fail("%s", err); goto done; }
@@ -263,22 +338,23 @@ static int run(const options *o)
         d.surrogates = PAC_SURR_SWAP_BLOCKS;
     } else if (o->n_perm > 0) {
         d.n_perm = (size_t)o->n_perm;
-        d.surrogates = (pac_surrogates)o->surrogate;
+        d.surrogates = (pac_surrogates)(o->surrogate + 1);
     }
-    if ((o->z_out || o->p_out) && !d.n_perm) { fail("%s", "--z-out and --p-out need surrogates (--n-perm N or --cuts)"); goto done; }
     memset(&pd, 0, sizeof pd);
     pd.budget_bytes = o->budget_mb > 0 ? (size_t)(o->budget_mb * 1048576.0) : 0;
     if (tp_create(&pd, &pool, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
     d.pool = pool;
     if (pac_plan(&d, n_sig, n_times, 0, &plan, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
-    cells = n_amp * n_pha * n_sig;
-    mi = (double *)malloc(cells * sizeof(double));
-    map = (double *)malloc(n_amp * n_pha * sizeof(double));
+    cells = n_amp * n_pha;
+    mi = (double *)malloc(cells * n_sig * sizeof(double));
+    map = (double *)malloc(cells * sizeof(double));
+    bad = (unsigned char *)malloc(n_sig);
     if (d.n_perm) {
-        z = (double *)malloc(cells * sizeof(double));
-        p = (double *)malloc(cells * sizeof(double));
+        z = (double *)malloc(cells * n_sig * sizeof(double));
+        p = (double *)malloc(cells * n_sig * sizeof(double));
     }
-    if (!mi || !map || (d.n_perm && (!z || !p))) { fail("%s", "out of memory for the outputs"); goto done; }
+    if (!mi || !map || !bad || (d.n_perm && (!z || !p))) { fail("%s", "out of memory for the outputs"); goto done; }
+    n_bad = find_bad_signals(x.data, dtype == TP_F32, n_sig, n_times, bad);
     memset(&out, 0, sizeof out);
     out.mi = mi;
     out.z = z;
@@ -295,41 +371,25 @@ static int run(const options *o)
     }
     progress_end(&st.bar);
     secs = progress_now() - t0;
-    if (save(o->out, mi, n_amp, n_pha, n_sig) || save(o->z_out, z, n_amp, n_pha, n_sig) || save(o->p_out, p, n_amp, n_pha, n_sig))
+    blank_bad_signals(mi, cells, n_sig, bad);
+    blank_bad_signals(z, cells, n_sig, bad);
+    blank_bad_signals(p, cells, n_sig, bad);
+    if (save(w.out, mi, n_amp, n_pha, n_sig) || save(w.z_out, z, n_amp, n_pha, n_sig) || save(w.p_out, p, n_amp, n_pha, n_sig))
         goto done;
-    average_signals(mi, n_amp, n_pha, n_sig, map);
-    for (i = 1; i < n_amp * n_pha; i++)
+    for (i = 0; i < cells; i++) map[i] = finite_mean(mi + i * n_sig, n_sig, 1, NULL);
+    for (i = 1; i < cells; i++)
         if (map[i] > map[peak] || map[peak] != map[peak]) peak = i;
-    if (o->png && write_png(o, map, pha, n_pha, amp, n_amp, peak)) goto done;
-    printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s MI, %zu surrogates: %.3f s, ", n_sig, n_times, n_pha, n_amp,
-           o->method == PAC_MI_TENSORPAC ? "tensorpac" : "Tort", d.n_perm, secs);
-    if (info.on_device)
-        printf("on the GPU (%.1f ms there, %.1f MiB of device memory), %.1f MiB of host buffers\n", info.device.ms[3],
-               (double)info.device.bytes / 1048576.0, (double)plan.bytes / 1048576.0);
-    else
-        printf("on the CPU, %d worker(s), %.1f MiB of work buffers\n", info.n_workers, (double)plan.bytes / 1048576.0);
-    printf("pac: strongest coupling (MI averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
-           "MI = %.4g",
-           centre(pha, peak % n_pha), pha[2 * (peak % n_pha)], pha[2 * (peak % n_pha) + 1], centre(amp, peak / n_pha),
-           amp[2 * (peak / n_pha)], amp[2 * (peak / n_pha) + 1], map[peak]);
-    if (z) {
-        double zs = 0;
-        size_t below = 0;
-        for (i = 0; i < n_sig; i++) {
-            zs += z[peak * n_sig + i];
-            below += p[peak * n_sig + i] <= 0.05;
-        }
-        printf(", mean z = %.3g, p <= 0.05 in %zu of %zu signals", zs / (double)n_sig, below, n_sig);
-    }
-    printf("\n");
+    if (w.png && write_png(&w, map, pha, n_pha, amp, n_amp, peak)) goto done;
+    if (ex_outputs_commit(&outs, err, sizeof err)) { fail("%s", err); goto done; }
+    print_summary(o, &d, &plan, &info, map, peak, z, p, n_sig, n_times, secs);
     rc = 0;
-done:
-    if (rc) {
-        if (o->out) remove(o->out);
-        if (o->z_out) remove(o->z_out);
-        if (o->p_out) remove(o->p_out);
+    if (n_bad) {
+        report_bad_signals(bad, n_sig, n_bad);
+        rc = 3;
     }
-    free(pha); free(amp); free(mi); free(z); free(p); free(map);
+done:
+    ex_outputs_free(&outs);
+    free(pha); free(amp); free(mi); free(z); free(p); free(map); free(bad);
     npy_free(&x);
     npy_free(&cuts);
     if (pool) tp_destroy(pool);
@@ -376,7 +436,10 @@ static int demo(const options *o)
     options r;
     int rc;
     if (!x) return fail("%s", "no memory for the demo signal");
-    mkdir(dir, 0755);
+    if (ex_mkdir_p(dir, err, sizeof err)) {
+        free(x);
+        return fail("%s", err);
+    }
     snprintf(sig, sizeof sig, "%s/pac_signal.npy", dir);
     snprintf(mi, sizeof mi, "%s/pac_mi.npy", dir);
     snprintf(z, sizeof z, "%s/pac_z.npy", dir);
@@ -400,7 +463,7 @@ static int demo(const options *o)
     r.png = png;
     r.n_perm = 100;
     r.seed = 1;
-    r.surrogate = PAC_SURR_SWAP_BLOCKS;
+    r.surrogate = 0; /* swap-blocks */
     if (r.threads < 2) r.threads = 2;
     rc = run(&r);
     if (!rc) printf("pac demo: MI in %s, z in %s, p in %s, comodulogram in %s\n", mi, z, p, png);
@@ -410,11 +473,12 @@ static int demo(const options *o)
 int main(int argc, char **argv)
 {
     options o;
+    int r;
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (parse_args(argc, argv, &o)) return 2;
+    if ((r = parse_args(argc, argv, &o)) != 0) return r > 0 ? 0 : 2;
     if (o.demo) return demo(&o);
     return run(&o);
 }

@@ -14,6 +14,8 @@
 #endif
 #define TENSORPOOL_IMPLEMENTATION
 #include "../tensorpool.h"
+#include "common/cli.h"
+#include "common/outputs.h"
 #include "common/progress.h"
 
 #include <stdint.h>
@@ -92,13 +94,9 @@ static void print_stats(const tp_stats *s, const job *j)
     }
 }
 
-static int write_json(const char *dir, const tp_stats *s, const job *j, double seconds)
+static int write_json(const char *path, const tp_stats *s, const job *j, double seconds)
 {
-    char path[1024];
-    FILE *f;
-    mkdir(dir, 0755);
-    snprintf(path, sizeof path, "%s/pool_stats.json", dir);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
     if (!f) { fprintf(stderr, "pool: cannot write %s\n", path); return 1; }
     fprintf(f, "{\"frames\": %d, \"frame_bytes\": %llu, \"batches\": %d, \"budget_bytes\": %llu, \"seconds\": %.3f,\n"
                " \"allocs\": %llu, \"hits\": %llu, \"misses\": %llu, \"spills\": %llu, \"failures\": %llu,\n"
@@ -107,8 +105,7 @@ static int write_json(const char *dir, const tp_stats *s, const job *j, double s
             seconds, (unsigned long long)s->allocs, (unsigned long long)s->hits, (unsigned long long)s->misses,
             (unsigned long long)s->spills, (unsigned long long)s->failures, (unsigned long long)s->peak_reserved,
             (unsigned long long)s->peak_spilled, (unsigned long long)s->bytes_fresh);
-    fclose(f);
-    printf("  wrote %s\n", path);
+    if (fclose(f) != 0) { fprintf(stderr, "pool: cannot write %s\n", path); return 1; }
     return 0;
 }
 
@@ -145,31 +142,29 @@ static int run_batch(tp_pool *pool, const job *j, int batch, float *out, size_t 
     return bad != 0;
 }
 
+/* 0: parsed, 1: help printed, -1: an error printed */
 static int parse(int argc, char **argv, job *j)
 {
-    int i, demo = 0;
-    j->frames = 8; j->batches = 3; j->frame_mib = 16; j->budget_mib = 64;
-    j->spill_dir = "/tmp"; j->out_dir = NULL;
-    if (argc == 1) { usage(stderr); return -1; }
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 1; }
-        else if (!strcmp(a, "--demo")) demo = 1;
-        else if (v && !strcmp(a, "--frames")) { j->frames = atoi(v); i++; }
-        else if (v && !strcmp(a, "--batches")) { j->batches = atoi(v); i++; }
-        else if (v && !strcmp(a, "--frame-mib")) { j->frame_mib = (size_t)atol(v); i++; }
-        else if (v && !strcmp(a, "--budget-mib")) { j->budget_mib = (size_t)atol(v); i++; }
-        else if (v && !strcmp(a, "--spill-dir")) { j->spill_dir = v; i++; }
-        else if (v && !strcmp(a, "--out")) { j->out_dir = v; i++; }
-        else { fprintf(stderr, "pool: unknown or incomplete option '%s' (see --help)\n", a); return -1; }
-    }
-    (void)demo;
-    if (j->frames < 1 || j->frames > 64 || j->batches < 1 || j->frame_mib < 1 || j->frame_mib > (1u << 20) ||
-        j->budget_mib < 1 || j->budget_mib > (1u << 24)) {
-        fprintf(stderr, "pool: need 1 <= frames <= 64, batches >= 1, frame and budget sizes >= 1 MiB\n");
+    long long frames = 8, batches = 3, frame_mib = 16, budget_mib = 64;
+    int demo = 0, rc;
+    cli_opt t[7];
+    size_t n = 0;
+    j->spill_dir = "/tmp";
+    j->out_dir = NULL;
+    if (argc == 1) {
+        usage(stderr);
         return -1;
     }
-    return 0;
+    t[n++] = cli_flag("--demo", &demo);
+    t[n++] = cli_int("--frames", &frames, 1, 64, "a number of frames");
+    t[n++] = cli_int("--batches", &batches, 1, 1000000, "a number of batches");
+    t[n++] = cli_int("--frame-mib", &frame_mib, 1, 1 << 20, "a frame size in MiB");
+    t[n++] = cli_int("--budget-mib", &budget_mib, 1, 1 << 24, "a budget in MiB");
+    t[n++] = cli_string("--spill-dir", &j->spill_dir);
+    t[n++] = cli_string("--out", &j->out_dir);
+    rc = cli_parse("pool", argc, argv, t, n, usage);
+    j->frames = (int)frames, j->batches = (int)batches, j->frame_mib = (size_t)frame_mib, j->budget_mib = (size_t)budget_mib;
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -184,20 +179,37 @@ int main(int argc, char **argv)
     size_t n;
     int b, rc = parse(argc, argv, &j), failed = 0;
     double t0;
-    char x[32], y[32];
+    char x[32], y[32], path[1200], msg[1400];
+    const char *json = NULL;
+    ex_outputs outs;
     if (rc) return rc < 0 ? 2 : 0;
+    ex_outputs_init(&outs);
+    snprintf(path, sizeof path, "%s/pool_stats.json", j.out_dir ? j.out_dir : ".");
+    if (j.out_dir && !(json = ex_outputs_add(&outs, path, msg, sizeof msg))) {
+        fprintf(stderr, "pool: %s\n", msg);
+        return 1;
+    }
     n = (j.frame_mib << 20) / sizeof(float);
     memset(&d, 0, sizeof d);
     d.budget_bytes = j.budget_mib << 20;
     d.spill_dir = j.spill_dir;
     d.spill_threshold = (size_t)1 << 20;
-    if (tp_create(&d, &pool, &err) != TP_OK) { fprintf(stderr, "pool: cannot create the pool: %s\n", err.message); return 1; }
+    if (tp_create(&d, &pool, &err) != TP_OK) {
+        fprintf(stderr, "pool: cannot create the pool: %s\n", err.message);
+        ex_outputs_free(&outs);
+        return 1;
+    }
     printf("pool demo: median of %d frames of %s, %d batches, budget %s\n", j.frames,
            mib((double)(j.frame_mib << 20), x), j.batches, mib((double)(j.budget_mib << 20), y));
     printf("  working set %s per batch: %.1fx the budget\n", mib((double)(j.frame_mib << 20) * (j.frames + 1), x),
            (double)(j.frames + 1) * (double)j.frame_mib / (double)j.budget_mib);
     out = (float *)tp_alloc_flags(pool, n * sizeof(float), TP_NO_SPILL);
-    if (!out) { fprintf(stderr, "pool: no room for the output frame within the budget\n"); tp_destroy(pool); return 1; }
+    if (!out) {
+        fprintf(stderr, "pool: no room for the output frame within the budget\n");
+        tp_destroy(pool);
+        ex_outputs_free(&outs);
+        return 1;
+    }
     t0 = progress_now();
     progress_begin(&bar, "pool");
     for (b = 0; b < j.batches && !failed; b++) failed = run_batch(pool, &j, b, out, n, &bar);
@@ -206,7 +218,12 @@ int main(int argc, char **argv)
     s = tp_get_stats(pool);
     if (!failed) printf("  done in %.2f s; 1000 medians per batch match a direct computation\n", progress_now() - t0);
     print_stats(&s, &j);
-    if (j.out_dir) failed |= write_json(j.out_dir, &s, &j, progress_now() - t0);
+    if (json && !failed) failed = write_json(json, &s, &j, progress_now() - t0);
+    if (json && !failed) {
+        if (ex_outputs_commit(&outs, msg, sizeof msg)) failed = fprintf(stderr, "pool: %s\n", msg) > 0;
+        else printf("  wrote %s\n", path);
+    }
+    ex_outputs_free(&outs);
     tp_destroy(pool);
     return failed ? 1 : 0;
 }

@@ -18,7 +18,9 @@
 #define TENSORPOOL_IMPLEMENTATION
 #define PROM2D_IMPLEMENTATION
 #include "../prom2d.h"
+#include "common/cli.h"
 #include "common/npy.h"
+#include "common/outputs.h"
 #include "common/png.h"
 #include "common/progress.h"
 #include "common/util.h"
@@ -36,7 +38,8 @@ typedef struct options {
     const char *posterior, *peaks_out, *masks_out, *png_dir, *out_dir;
     double alphas[MAX_ALPHAS];
     size_t n_alpha;
-    int connectivity, mode, threads, pack, demo;
+    int connectivity, mode, pack, demo;
+    long long threads;
     double min_prominence;
 } options;
 
@@ -71,55 +74,31 @@ static void usage(FILE *f)
 
 #define fail(...) ex_error("prom2d", __VA_ARGS__)
 
-static int parse_alphas(const char *s, options *o)
-{
-    while (*s) {
-        char *end;
-        double a = strtod(s, &end);
-        if (end == s || !isfinite(a) || o->n_alpha == MAX_ALPHAS) return -1;
-        o->alphas[o->n_alpha++] = a;
-        s = end;
-        if (*s == ',') s++;
-        else if (*s) return -1;
-    }
-    return 0;
-}
-
+/* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    int i;
+    cli_opt t[12];
+    size_t n = 0;
+    int conn = 1; /* 4|8: 8 */
+    int rc;
     memset(o, 0, sizeof *o);
-    o->threads = 0;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help")) { usage(stdout); exit(0); }
-        if (!strcmp(a, "--demo")) { o->demo = 1; continue; }
-        if (!strcmp(a, "--pack-masks")) { o->pack = 1; continue; }
-        if (!v) return fail("%s needs a value (see --help)", a);
-        i++;
-        if (!strcmp(a, "--posterior")) o->posterior = v;
-        else if (!strcmp(a, "--peaks-out")) o->peaks_out = v;
-        else if (!strcmp(a, "--masks-out")) o->masks_out = v;
-        else if (!strcmp(a, "--png-dir")) o->png_dir = v;
-        else if (!strcmp(a, "--out")) o->out_dir = v;
-        else if (!strcmp(a, "--alpha")) { if (parse_alphas(v, o)) return fail("--alpha wants finite numbers separated by commas, not '%s'", v); }
-        else if (!strcmp(a, "--mode")) {
-            if (!strcmp(v, "exact")) o->mode = P2D_MODE_EXACT;
-            else if (!strcmp(v, "pypho")) o->mode = P2D_MODE_PYPHO;
-            else return fail("--mode is exact or pypho, not '%s'", v);
-        } else if (!strcmp(a, "--connectivity")) {
-            o->connectivity = atoi(v);
-            if (o->connectivity != 4 && o->connectivity != 8) return fail("--connectivity is 4 or 8, not '%s'", v);
-        } else if (!strcmp(a, "--threads")) {
-            o->threads = atoi(v);
-            if (o->threads < 0 || o->threads > TP_MAX_THREADS) return fail("--threads must be 0 (the usable CPUs) to 64, not '%s'", v);
-        } else if (!strcmp(a, "--min-prominence")) {
-            char *end;
-            o->min_prominence = strtod(v, &end);
-            if (*end || !(o->min_prominence >= 0)) return fail("--min-prominence must be a number >= 0, not '%s'", v);
-        } else return fail("unknown option %s (see --help)", a);
-    }
-    return 0;
+    t[n++] = cli_string("--posterior", &o->posterior);
+    t[n++] = cli_doubles("--alpha", o->alphas, MAX_ALPHAS, &o->n_alpha, 0, 1, CLI_LO_OPEN,
+                         "fractions of the dominant peak's height, comma-separated");
+    t[n++] = cli_string("--peaks-out", &o->peaks_out);
+    t[n++] = cli_string("--masks-out", &o->masks_out);
+    t[n++] = cli_string("--png-dir", &o->png_dir);
+    t[n++] = cli_string("--out", &o->out_dir);
+    t[n++] = cli_choice("--mode", &o->mode, "exact|pypho");
+    t[n++] = cli_choice("--connectivity", &conn, "4|8");
+    t[n++] = cli_int("--threads", &o->threads, 0, TP_MAX_THREADS, "a number of threads (0: the usable CPUs)");
+    t[n++] = cli_double("--min-prominence", &o->min_prominence, 0, HUGE_VAL, 0, "a prominence");
+    t[n++] = cli_flag("--pack-masks", &o->pack);
+    t[n++] = cli_flag("--demo", &o->demo);
+    rc = cli_parse("prom2d", argc, argv, t, n, usage);
+    o->connectivity = conn ? 8 : 4;
+    o->mode = o->mode ? P2D_MODE_PYPHO : P2D_MODE_EXACT;
+    return rc;
 }
 
 /* ---- the demo's posterior: a bump running around a track, a weaker distractor, noise --------- */
@@ -210,13 +189,14 @@ static int on_slice(void *user, const p2d_slice *s)
 /* Two PNGs per pictured bin: the posterior (dominant peak circled) and the masks, drawn as the
    number of alphas whose region holds each pixel, so nested regions show as bands. */
 static int write_pngs(const options *o, const run_state *st, const double *cube, int f32, size_t nx, size_t ny, size_t nt,
-                      const uint8_t *masks)
+                      const uint8_t *masks, ex_outputs *outs)
 {
     double *img = (double *)malloc(nx * ny * sizeof(double));
     size_t k, i, a;
-    char path[1024], title[160], err[256];
-    mkdir(o->png_dir, 0755);
-    for (k = 0; k < st->n_png && img; k++) {
+    char path[1024], title[160], err[1200];
+    const char *tmp;
+    if (!img) return fail("%s", "out of memory for the pictures");
+    for (k = 0; k < st->n_png; k++) {
         size_t t = st->png_bins[k];
         png_heatmap_opts h = png_heatmap_defaults();
         for (i = 0; i < nx * ny; i++) img[i] = f32 ? (double)((const float *)(const void *)cube)[i * nt + t] : cube[i * nt + t];
@@ -224,7 +204,10 @@ static int write_pngs(const options *o, const run_state *st, const double *cube,
         h.title = title; h.xlabel = "y bin"; h.ylabel = "x bin"; h.cbar_label = "P";
         h.mark_row = st->dom[k].dom_ix; h.mark_col = st->dom[k].dom_iy;
         snprintf(path, sizeof path, "%s/bin%06zu_posterior.png", o->png_dir, t);
-        if (png_heatmap(path, img, nx, ny, &h, err, sizeof err)) { free(img); return fail("%s", err); }
+        if (!(tmp = ex_outputs_add(outs, path, err, sizeof err)) || png_heatmap(tmp, img, nx, ny, &h, err, sizeof err)) {
+            free(img);
+            return fail("%s", err);
+        }
         if (!masks) continue;
         for (i = 0; i < nx * ny; i++) {
             img[i] = 0;
@@ -236,9 +219,27 @@ static int write_pngs(const options *o, const run_state *st, const double *cube,
         snprintf(title, sizeof title, "masks, bin %zu: alphas inside (of %zu)", t, o->n_alpha);
         h.title = title; h.cbar_label = "alphas"; h.vmin = 0; h.vmax = (double)o->n_alpha;
         snprintf(path, sizeof path, "%s/bin%06zu_masks.png", o->png_dir, t);
-        if (png_heatmap(path, img, nx, ny, &h, err, sizeof err)) { free(img); return fail("%s", err); }
+        if (!(tmp = ex_outputs_add(outs, path, err, sizeof err)) || png_heatmap(tmp, img, nx, ny, &h, err, sizeof err)) {
+            free(img);
+            return fail("%s", err);
+        }
     }
     free(img);
+    return 0;
+}
+
+/* The files a run writes, declared before it starts: peaks and masks under temporary names in
+   *peaks and *masks; the pictures' directory made (its files are declared when the bins to show
+   are known) */
+static int declare_outputs(const options *o, ex_outputs *outs, int want_masks, const char **peaks, const char **masks)
+{
+    char err[1200];
+    *peaks = *masks = NULL;
+    if ((o->posterior && ex_outputs_input(outs, o->posterior, err, sizeof err)) ||
+        (o->peaks_out && !(*peaks = ex_outputs_add(outs, o->peaks_out, err, sizeof err))) ||
+        (want_masks && !(*masks = ex_outputs_add(outs, o->masks_out, err, sizeof err))) ||
+        (o->png_dir && ex_mkdir_p(o->png_dir, err, sizeof err)))
+        return fail("%s", err);
     return 0;
 }
 
@@ -254,42 +255,41 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     run_state st;
     uint8_t *masks = NULL;
     npy_map mask_file;
+    ex_outputs outs;
+    const char *peaks_tmp, *masks_tmp;
     size_t mask_bytes = 0, k;
     double t0;
-    int rc = 0;
+    int rc = 1, mapped = 0;
     memset(&st, 0, sizeof st);
     memset(&d, 0, sizeof d);
+    memset(&mask_file, 0, sizeof mask_file);
     d.mode = (p2d_mode)o->mode;
     d.connectivity = o->connectivity;
     d.alphas = o->alphas;
     d.n_alpha = o->masks_out ? o->n_alpha : 0;
     d.min_prominence = o->min_prominence;
-    d.n_threads = o->threads;
+    d.n_threads = (int)o->threads;
     d.on_slice = on_slice;
     d.user = &st;
     d.progress = on_progress;
+    ex_outputs_init(&outs);
+    if (declare_outputs(o, &outs, d.n_alpha > 0, &peaks_tmp, &masks_tmp)) goto done;
     if (o->png_dir)
         for (k = 0; k < MAX_PNG_BINS; k++) /* the last slot: the last bin, until on_slice finds better */
             st.png_bins[st.n_png++] = (nt - 1) * (k < MAX_PNG_BINS - 1 ? k : MAX_PNG_BINS - 2) / (MAX_PNG_BINS - 2);
-    memset(&mask_file, 0, sizeof mask_file);
     if (d.n_alpha) { /* the masks are written straight into the output file's pages */
         size_t shape[4];
         shape[0] = d.n_alpha; shape[1] = nx; shape[2] = ny; shape[3] = o->pack ? (nt + 7) / 8 : nt;
-        if (npy_map_create(&mask_file, o->masks_out, NPY_U1, 4, shape, st.err, sizeof st.err)) return fail("%s", st.err);
+        if (npy_map_create(&mask_file, masks_tmp, NPY_U1, 4, shape, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
+        mapped = 1;
         masks = (uint8_t *)mask_file.data;
         mask_bytes = mask_file.bytes;
     }
-    if (o->peaks_out) {
-        if (npy_stream_open(&st.peaks, o->peaks_out, NPY_F8, 6, st.err, sizeof st.err)) {
-            npy_map_close(&mask_file, NULL, 0);
-            return fail("%s", st.err);
-        }
+    if (peaks_tmp) {
+        if (npy_stream_open(&st.peaks, peaks_tmp, NPY_F8, 6, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
         st.writing = 1;
     }
-    if (p2d_create(&d, &ctx, &err) != TP_OK) {
-        npy_map_close(&mask_file, NULL, 0);
-        return fail("%s", err.message);
-    }
+    if (p2d_create(&d, &ctx, &err) != TP_OK) { fail("%s", err.message); goto done; }
     memset(&cube, 0, sizeof cube);
     cube.data = data; cube.dtype = f32 ? TP_F32 : TP_F64;
     cube.n_x = nx; cube.n_y = ny; cube.n_t = nt;
@@ -300,9 +300,14 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     r = p2d_run(ctx, &cube, &m, NULL, &sum, &err);
     progress_end(&st.bar);
     if (st.writing && npy_stream_close(&st.peaks, st.err, sizeof st.err)) st.failed = 1;
-    if (r != TP_OK) rc = fail("%s", st.failed ? st.err : err.message);
-    else if (st.failed) rc = fail("%s", st.err);
-    if (!rc) {
+    st.writing = 0;
+    if (r != TP_OK) { fail("%s", st.failed ? st.err : err.message); goto done; }
+    if (st.failed) { fail("%s", st.err); goto done; }
+    if (o->png_dir && write_pngs(o, &st, (const double *)data, f32, nx, ny, nt, masks, &outs)) goto done;
+    mapped = 0;
+    if (d.n_alpha && npy_map_close(&mask_file, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
+    if (ex_outputs_commit(&outs, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
+    {
         double secs = progress_now() - t0;
         printf("prom2d: %zu bins of %zu x %zu (%s, %s), %llu peaks, %zu ok / %zu constant / %zu NaN, "
                "%.3f s (%.1f us/bin, %d thread%s), scratch %.1f MiB, masks %.1f MiB%s\n",
@@ -314,12 +319,11 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
             printf("prom2d: the most prominent peak that is not its bin's highest: %.4g in bin %zu\n", st.max_prominence,
                    st.max_prom_t);
     }
-    if (!rc && o->png_dir) rc = write_pngs(o, &st, (const double *)data, f32, nx, ny, nt, masks);
-    if (npy_map_close(&mask_file, st.err, sizeof st.err) && !rc) rc = fail("%s", st.err);
-    if (rc) { /* no half-written outputs that look like results */
-        if (o->masks_out && d.n_alpha) remove(o->masks_out);
-        if (o->peaks_out) remove(o->peaks_out);
-    }
+    rc = 0;
+done:
+    if (st.writing) npy_stream_close(&st.peaks, NULL, 0);
+    if (mapped) npy_map_close(&mask_file, NULL, 0);
+    ex_outputs_free(&outs); /* after a failure: no half-written output is left */
     p2d_destroy(ctx);
     return rc;
 }
@@ -330,10 +334,13 @@ static int demo(options *o)
     const char *dir = o->out_dir ? o->out_dir : "out";
     size_t nx = 41, ny = 63, nt = 2000, shape[3];
     double *cube = demo_posterior(nx, ny, nt);
-    char err[256];
+    char err[1200];
     int rc;
     if (!cube) return fail("%s", "no memory for the demo posterior");
-    mkdir(dir, 0755);
+    if (ex_mkdir_p(dir, err, sizeof err)) {
+        free(cube);
+        return fail("%s", err);
+    }
     snprintf(post, sizeof post, "%s/prom2d_posterior.npy", dir);
     snprintf(peaks, sizeof peaks, "%s/prom2d_peaks.npy", dir);
     snprintf(masks_path, sizeof masks_path, "%s/prom2d_masks.npy", dir);
@@ -356,11 +363,13 @@ int main(int argc, char **argv)
     npy_array a;
     char err[512];
     int rc;
-    if (parse_args(argc, argv, &o)) return 2;
+    if ((rc = parse_args(argc, argv, &o)) != 0) return rc > 0 ? 0 : 2;
     if (o.demo) return demo(&o);
     if (!o.posterior) { usage(stderr); return 2; }
     if (!o.peaks_out && !o.masks_out) return fail("%s", "nothing to do: give --peaks-out and/or --masks-out");
     if (o.masks_out && !o.n_alpha) return fail("%s", "--masks-out needs --alpha");
+    if (o.n_alpha && !o.masks_out) return fail("%s", "--alpha sets the masks' thresholds: give --masks-out too");
+    if (o.pack && !o.masks_out) return fail("%s", "--pack-masks needs --masks-out");
     if (npy_map_read(o.posterior, &a, err, sizeof err)) return fail("%s", err); /* no copy of the cube */
     if (a.ndim != 3 || (a.dtype != NPY_F4 && a.dtype != NPY_F8)) {
         npy_free(&a);

@@ -265,7 +265,7 @@ build prom2d_cli $CC $TFLAGS -D_DEFAULT_SOURCE examples/prom2d.c examples/common
         ! $B/prom2d_cli --posterior nonexistent.npy --peaks-out $B/x.npy 2>/dev/null && ! $B/prom2d_cli --alpha 0.1,x 2>/dev/null &&
         ! $B/prom2d_cli --mode fancy 2>/dev/null"
 
-PAC_CLI_SRC="examples/pac.c examples/common/npy.c examples/common/png.c examples/common/progress.c examples/common/util.c"
+PAC_CLI_SRC="examples/pac.c examples/common/npy.c examples/common/png.c examples/common/progress.c examples/common/util.c examples/common/cli.c examples/common/outputs.c"
 build pac_cli $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_CLI_SRC $LIBS \
     && build npy_compare $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_compare.c examples/common/npy.c examples/common/util.c -lm \
     && step "pac CLI equals tensorpac: MI and z with its 20 replayed cuts" sh -c "
@@ -295,7 +295,7 @@ if NVCC=$(tools/detect.sh nvcc); then # the same program built by nvcc with the 
             $B/npy_compare $B/cuda_mi.npy tests/data/pac/mi_tensorpac.npy \$tol >/dev/null"
 fi
 
-LNM_SRC="examples/lnm.c examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c examples/common/util.c"
+LNM_SRC="examples/lnm.c examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c examples/common/util.c examples/common/cli.c examples/common/outputs.c"
 build lnm_cli $CC $TFLAGS -D_DEFAULT_SOURCE $LNM_SRC $LIBS \
     && step "lnm --demo (the lesion's partner region lights up; maps, NIfTI and PNG written)" sh -c "
         $B/lnm_cli --demo --out $B/lnm_demo | grep -q 'peak t = ' && [ -s $B/lnm_demo/lnm_demo_lesion_T.nii ] &&
@@ -323,6 +323,10 @@ fi
 build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
     && step "pool --demo (a job twice its budget, spilled and checked)" "$B/pool" --demo --out "$B/pool_demo" \
     && step "pool rejects bad arguments" sh -c "! $B/pool --frames 0 && ! $B/pool --bogus"
+
+# every program against bad input and typos: the status, the message, and nothing left behind
+build npy_make $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_make.c examples/common/npy.c examples/common/util.c -lm \
+    && step "the programs against bad input (tests/cli.sh)" sh tests/cli.sh "$B"
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -4,15 +4,22 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
+#include "../examples/common/cli.h"
 #include "../examples/common/npy.h"
 #include "../examples/common/nifti.h"
+#include "../examples/common/outputs.h"
 #include "../examples/common/png.h"
 #include "testkit.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#if defined(HAVE_ZLIB)
+#include <zlib.h>
+#endif
 
 #define IO "tests/data/io/"
 
@@ -417,6 +424,179 @@ static void test_heatmap_png(void)
     CHECK(png_heatmap(tmp_path("none.png"), z, 0, 60, &o, err, sizeof err) == -1);
 }
 
+/* A directory where a file is expected is named as such, not "out of memory" */
+static void test_readers_refuse_directories(void)
+{
+    npy_array a;
+    nifti_image img;
+    CHECK(npy_read(tmpdir, &a, err, sizeof err) == -1 && strstr(err, "is a directory"));
+    CHECK(npy_map_read(tmpdir, &a, err, sizeof err) == -1 && strstr(err, "is a directory"));
+    CHECK(nifti_read(tmpdir, &img, err, sizeof err) == -1 && strstr(err, "is a directory"));
+    CHECK(npy_read(tmp_path("missing.npy"), &a, err, sizeof err) == -1 && strstr(err, "No such file"));
+}
+
+#if defined(HAVE_ZLIB)
+/* A .nii.gz cut anywhere, even inside its 8-byte trailer, is refused (nibabel refuses it too) */
+static void test_nifti_gzip_cut_short(void)
+{
+    size_t len, gz_len = 0, cut;
+    unsigned char *buf = slurp(IO "vol_i16.nii", &len), *gz;
+    gzFile f = gzopen(tmp_path("whole.nii.gz"), "wb");
+    nifti_image img;
+    FILE *w;
+    CHECK(buf && f && gzwrite(f, buf, (unsigned)len) == (int)len);
+    if (f) gzclose(f);
+    CHECK_MSG(nifti_read(tmp_path("whole.nii.gz"), &img, err, sizeof err) == 0, "%s", err);
+    nifti_free(&img);
+    gz = slurp(tmp_path("whole.nii.gz"), &gz_len);
+    for (cut = 1; gz && cut <= 8; cut += 3) { /* inside the trailer: CRC32 and length */
+        w = fopen(tmp_path("cut.nii.gz"), "wb");
+        CHECK(w && fwrite(gz, 1, gz_len - cut, w) == gz_len - cut);
+        if (w) fclose(w);
+        CHECK_MSG(nifti_read(tmp_path("cut.nii.gz"), &img, err, sizeof err) == -1 && strstr(err, "cut short"), "cut %zu: %s", cut, err);
+    }
+    w = fopen(tmp_path("cut.nii.gz"), "wb"); /* and in the middle of the data */
+    CHECK(w && gz && fwrite(gz, 1, gz_len / 2, w) == gz_len / 2);
+    if (w) fclose(w);
+    CHECK(nifti_read(tmp_path("cut.nii.gz"), &img, err, sizeof err) == -1);
+    free(buf);
+    free(gz);
+}
+#endif
+
+static void usage_line(FILE *f) { fputs("usage: t --a N\n", f); }
+
+typedef struct cli_case { const char *args[6]; int rc; } cli_case;
+
+/* The option table's rules: each case is argv after the program name */
+static void test_cli_parse(void)
+{
+    static const cli_case cases[] = {
+        {{"--fs", "512", "--alpha", "0.1,0.5", "--mode", "pypho"}, 0},
+        {{"--fs=250.5"}, 0},
+        {{"-h"}, 1},
+        {{"--help"}, 1},
+        {{"--bogus", "1"}, -1},       /* unknown */
+        {{"--fs"}, -1},               /* no value */
+        {{"--fs", "--mode", "x"}, -1}, /* an option where the value should be */
+        {{"--fs", "0"}, -1},          /* (0, inf) */
+        {{"--fs", "nan"}, -1},
+        {{"--fs", "1e999"}, -1},
+        {{"--fs", "12x"}, -1},
+        {{"--fs", "1", "--fs", "2"}, -1}, /* twice */
+        {{"--alpha", "-1"}, -1},      /* (0, 1] */
+        {{"--alpha", "1.5"}, -1},
+        {{"--alpha", "50"}, -1},
+        {{"--alpha", "0.5,"}, -1},
+        {{"--alpha", "0.1,0.2,0.3,0.4,0.5"}, -1}, /* at most 4 */
+        {{"--mode", "fancy"}, -1},
+        {{"--n", "3.5"}, -1},
+        {{"--n", "99999999999999999999"}, -1},
+        {{"--n", "-1"}, -1},
+        {{"--n", "7"}, 0},
+        {{"--seed", "9223372036854775807"}, 0},
+        {{"--quiet=1"}, -1},          /* a flag takes no value */
+        {{"--quiet", "--quiet"}, -1},
+        {{"--in", ""}, -1},           /* empty */
+        {{"--in", "a", "--in", "b"}, 0}, /* repeats */
+        {{"stray"}, -1},
+        {{"-x"}, -1},
+    };
+    size_t k, i;
+    FILE *null_out = fopen("/dev/null", "w");
+    int saved_out = dup(1), saved_err = dup(2);
+    for (k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *argv[8];
+        int argc = 1, rc, quiet = 0, mode = -1;
+        double fs = 0, alphas[4];
+        long long n = 0, seed = 0;
+        size_t n_alpha = 0, n_in = 0;
+        const char *in[3];
+        cli_opt t[7];
+        t[0] = cli_double("--fs", &fs, 0, HUGE_VAL, CLI_LO_OPEN, "a sampling rate in Hz");
+        t[1] = cli_doubles("--alpha", alphas, 4, &n_alpha, 0, 1, CLI_LO_OPEN, "fractions of the peak");
+        t[2] = cli_choice("--mode", &mode, "exact|pypho");
+        t[3] = cli_int("--n", &n, 0, 100, "a count");
+        t[4] = cli_flag("--quiet", &quiet);
+        t[5] = cli_strings("--in", in, 3, &n_in);
+        t[6] = cli_int("--seed", &seed, 0, 9223372036854775807LL, "a seed");
+        argv[0] = (char *)"t";
+        for (i = 0; i < 6 && cases[k].args[i]; i++) argv[argc++] = (char *)cases[k].args[i];
+        argv[argc] = NULL;
+        fflush(stdout), fflush(stderr);
+        if (null_out) dup2(fileno(null_out), 1), dup2(fileno(null_out), 2);
+        rc = cli_parse("t", argc, argv, t, 7, usage_line);
+        fflush(stdout), fflush(stderr);
+        dup2(saved_out, 1), dup2(saved_err, 2);
+        CHECK_MSG(rc == cases[k].rc, "case %zu (%s %s ...): %d, want %d", k, cases[k].args[0], cases[k].args[1] ? cases[k].args[1] : "",
+                  rc, cases[k].rc);
+        if (k == 0) CHECK(fs == 512 && n_alpha == 2 && alphas[1] == 0.5 && mode == 1);
+        if (k == 1) CHECK(fs == 250.5);
+        if (k == 22) CHECK(seed == 9223372036854775807LL);
+        if (k == 26) CHECK(n_in == 2 && !strcmp(in[1], "b"));
+    }
+    if (null_out) fclose(null_out);
+    close(saved_out), close(saved_err);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static size_t files_in(const char *dir)
+{
+    char cmd[400];
+    FILE *p;
+    size_t n = 0;
+    snprintf(cmd, sizeof cmd, "ls -A %s | wc -l", dir);
+    if ((p = popen(cmd, "r")) != NULL) {
+        if (fscanf(p, "%zu", &n) != 1) n = 0;
+        pclose(p);
+    }
+    return n;
+}
+
+/* Outputs: directories made first, collisions and inputs refused before any work, nothing left
+   under the final names until the commit, no temporary left after a failed run */
+static void test_outputs(void)
+{
+    ex_outputs o;
+    char a[300], b[300], c[300], d[300], in[300];
+    const char *ta, *tb;
+    FILE *f;
+    snprintf(a, sizeof a, "%s/out/deep/a.npy", tmpdir);
+    snprintf(b, sizeof b, "%s/out/deep/../deep/b.npy", tmpdir);
+    snprintf(c, sizeof c, "%s/out/./deep/a.npy", tmpdir);
+    snprintf(d, sizeof d, "%s/out/deep", tmpdir);
+    snprintf(in, sizeof in, "%s/input.npy", tmpdir);
+    f = fopen(in, "w");
+    if (f) fclose(f);
+    ex_outputs_init(&o);
+    CHECK(ex_outputs_input(&o, in, err, sizeof err) == 0);
+    CHECK_MSG((ta = ex_outputs_add(&o, a, err, sizeof err)) != NULL && exists(ta) && !exists(a), "%s", err);
+    CHECK_MSG((tb = ex_outputs_add(&o, b, err, sizeof err)) != NULL, "%s", err);
+    CHECK(ex_outputs_add(&o, c, err, sizeof err) == NULL && strstr(err, "same file"));
+    CHECK(ex_outputs_add(&o, d, err, sizeof err) == NULL && strstr(err, "is a directory"));
+    CHECK(ex_outputs_add(&o, in, err, sizeof err) == NULL && strstr(err, "is an input"));
+    CHECK(ex_outputs_add(&o, "/proc/no/such/x.npy", err, sizeof err) == NULL);
+    if (ta) { f = fopen(ta, "w"); if (f) { fputs("A", f); fclose(f); } }
+    ex_outputs_free(&o); /* no commit: a failed run */
+    CHECK(!exists(a) && files_in(d) == 0);
+
+    ex_outputs_init(&o);
+    ta = ex_outputs_add(&o, a, err, sizeof err);
+    tb = ex_outputs_add(&o, b, err, sizeof err);
+    CHECK(ta && tb);
+    if (ta) { f = fopen(ta, "w"); if (f) { fputs("A", f); fclose(f); } }
+    CHECK(ex_outputs_commit(&o, err, sizeof err) == 0 && exists(a) && exists(b));
+    ex_outputs_free(&o);
+    CHECK(exists(a) && files_in(d) == 2);
+    snprintf(c, sizeof c, "%s/input.npy/x", tmpdir); /* a file where a directory should be */
+    CHECK(ex_mkdir_p(c, err, sizeof err) == -1 && strstr(err, "not a directory"));
+}
+
 int main(void)
 {
     int rc;
@@ -433,6 +613,12 @@ int main(void)
     RUN(test_nifti_errors_and_byte_order);
     RUN(test_png_writer_decodes);
     RUN(test_heatmap_png);
+    RUN(test_readers_refuse_directories);
+#if defined(HAVE_ZLIB)
+    RUN(test_nifti_gzip_cut_short);
+#endif
+    RUN(test_cli_parse);
+    RUN(test_outputs);
     rc = tk_summary("examples/common");
     {
         char cmd[300];

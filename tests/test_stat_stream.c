@@ -765,6 +765,45 @@ static void test_lnm_pipeline(void)
 
 /* the maps do not depend on the number of workers, on reading ahead or on skip_avg_r; the
    estimate holds for each; a failing reader is named when a worker reads ahead, too */
+/* ss_lnm_info counts the subjects whose series had no correlation: the test connectome has a
+   constant voxel in every subject; a NaN in one seed voxel of one subject makes that subject's
+   seed bad (and, under strict, every map of that seed NaN); the counts do not depend on threads */
+static void test_lnm_bad_series_counted(void)
+{
+    static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
+    static const size_t off[CL + 1] = {0, 6, 7, 10};
+    conn *c = (conn *)malloc(sizeof *c);
+    double *t = (double *)malloc(CL * CV * sizeof(double));
+    ss_seeds seeds;
+    ss_lnm_desc d;
+    ss_lnm_maps maps;
+    ss_lnm_info info;
+    tp_error err;
+    int threads, pol;
+    size_t i, nan_seed0, nan_seed1;
+    conn_make(c);
+    c->ts[4][11][101] = NAN; /* seed 0's voxel 101, subject 4 */
+    seeds.n_seeds = CL, seeds.voxels = vox, seeds.offsets = off;
+    memset(&d, 0, sizeof d);
+    d.n_subjects = CS, d.n_t = CT, d.n_v = CV, d.read = conn_read, d.source_user = c, d.seeds = &seeds;
+    memset(&maps, 0, sizeof maps);
+    maps.t = t, maps.info = &info;
+    for (pol = SS_POLICY_STRICT; pol <= SS_POLICY_LDK; pol++)
+        for (threads = 1; threads <= 3; threads += 2) {
+            d.policy = (ss_policy)pol, d.n_threads = threads;
+            memset(&info, 0xff, sizeof info);
+            CHECK_MSG(ss_lnm(&d, &maps, NULL, &err) == TP_OK, "%s", err.message);
+            CHECK_MSG(info.n_subjects_bad_voxel == CS && info.n_subjects_bad_seed == 1, "policy %d, %d threads: %zu, %zu", pol, threads,
+                      info.n_subjects_bad_voxel, info.n_subjects_bad_seed);
+            for (i = 0, nan_seed0 = nan_seed1 = 0; i < CV; i++) nan_seed0 += t[i] != t[i], nan_seed1 += t[CV + i] != t[CV + i];
+            /* strict: seed 1's t is NaN at voxels 598, 599 (constant), 101 (the NaN) and 10, 597 (r = 1: z infinite) */
+            if (pol == SS_POLICY_STRICT) CHECK_MSG(nan_seed0 == CV && nan_seed1 == 5, "%zu, %zu", nan_seed0, nan_seed1);
+            else CHECK_MSG(nan_seed0 == 0 && nan_seed1 == 0, "%zu, %zu", nan_seed0, nan_seed1);
+        }
+    free(c);
+    free(t);
+}
+
 static void test_lnm_threads(void)
 {
     static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
@@ -1388,6 +1427,7 @@ int main(void)
     RUN(test_seedcorr_lnm);
     RUN(test_lnm_pipeline);
     RUN(test_lnm_threads);
+    RUN(test_lnm_bad_series_counted);
 #ifndef TP_NO_THREADS
     RUN(test_lnm_thread_start_fails);
 #endif

@@ -2,6 +2,7 @@
 #include "nifti.h"
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -217,13 +218,20 @@ int nifti_read_mem(const void *buf, size_t len, nifti_image *img, char *err, siz
 static unsigned char *nii__slurp(const char *path, size_t *len, char *err, size_t cap)
 {
     size_t n = 0, room = 1 << 16;
-    unsigned char *buf = (unsigned char *)malloc(room);
+    unsigned char *buf;
 #ifdef HAVE_ZLIB
-    gzFile f = gzopen(path, "rb");
-    if (!f) { free(buf); ex_fail(err, cap, "nifti: cannot open %s", path); return NULL; }
+    gzFile f;
+    int zerr = Z_OK;
 #else
     FILE *f;
     size_t pl = strlen(path);
+#endif
+    if (ex_readable("nifti", path, err, cap)) return NULL;
+    buf = (unsigned char *)malloc(room);
+#ifdef HAVE_ZLIB
+    f = gzopen(path, "rb");
+    if (!f) { free(buf); ex_fail(err, cap, "nifti: cannot open %s", path); return NULL; }
+#else
     if (pl > 3 && strcmp(path + pl - 3, ".gz") == 0) {
         free(buf);
         ex_fail(err, cap, "nifti: %s is gzip-compressed but this build has no zlib (install zlib1g-dev and rebuild)", path);
@@ -251,7 +259,13 @@ static unsigned char *nii__slurp(const char *path, size_t *len, char *err, size_
         n += (size_t)got;
     }
 #ifdef HAVE_ZLIB
+    if (buf) gzerror(f, &zerr); /* a stream cut short (even in its trailer) reads as an end of file */
     gzclose(f);
+    if (buf && zerr != Z_OK && zerr != Z_STREAM_END) {
+        free(buf);
+        ex_fail(err, cap, "nifti: %s: the gzip stream is corrupt or cut short", path);
+        return NULL;
+    }
 #else
     fclose(f);
 #endif

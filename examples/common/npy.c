@@ -5,6 +5,7 @@
 #include "npy.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,11 +176,12 @@ int npy_read_mem(const void *buf, size_t len, npy_array *a, char *err, size_t ca
    else read into a buffer. *mapped says which, for npy__release. */
 static unsigned char *npy__file_bytes(const char *path, size_t *len, int *mapped, char *err, size_t cap)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     long size;
     unsigned char *buf;
     *mapped = 0;
-    if (!f) { ex_fail(err, cap, "npy: cannot open %s", path); return NULL; }
+    if (ex_readable("npy", path, err, cap)) return NULL;
+    if (!(f = fopen(path, "rb"))) { ex_fail(err, cap, "npy: cannot open %s: %s", path, strerror(errno)); return NULL; }
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
         ex_fail(err, cap, "npy: cannot size %s", path);

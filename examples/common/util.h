@@ -20,6 +20,9 @@ int ex_fail(char *err, size_t cap, const char *fmt, ...) EX_PRINTF(3, 4);
 /* Prints "prog: message" and a newline on stderr; returns 1 (the programs' exit status for bad
    input). */
 int ex_error(const char *prog, const char *fmt, ...) EX_PRINTF(2, 3);
+/* 0 when path names something to read (a file, not a directory); else -1 with "what: path: why"
+   in err. */
+int ex_readable(const char *what, const char *path, char *err, size_t cap);
 /* Puts "path: " in front of the message already in err. */
 void ex_prefix_path(char *err, size_t cap, const char *path);
 

@@ -1,0 +1,153 @@
+#!/bin/sh
+# tests/cli.sh BUILD_DIR - the example programs against bad input and typos (DESIGN.md section 7).
+# Needs in BUILD_DIR: pac_cli, prom2d_cli, lnm_cli, pool, npy_make (tests/run.sh builds them);
+# lnm_cli_hdf5 when present. Every case gives the exit status it expects and a phrase its stderr
+# (or stdout, for -h) must hold; a case that expects a failure must also leave nothing behind in
+# the output directory (no partial file, no temporary).
+B=${1:-build}
+W=$B/cli_cases
+rm -rf "$W"
+mkdir -p "$W/in" "$W/dir.npy"
+passed=0
+failed=0
+
+fail_case() {
+    failed=$((failed + 1))
+    echo "FAIL cli: $*"
+}
+
+# expect STATUS PHRASE CMD...: runs CMD in a fresh $W/out; checks the status, the phrase, and
+# that a failed run left no file in $W/out
+expect() {
+    want=$1 phrase=$2
+    shift 2
+    rm -rf "$W/out"
+    mkdir -p "$W/out"
+    "$@" >"$W/stdout" 2>"$W/stderr"
+    got=$?
+    left=$(find "$W/out" -type f | wc -l)
+    if [ "$got" -ne "$want" ]; then
+        fail_case "exit $got, want $want: $*"
+        sed 's/^/    /' "$W/stderr" | head -3
+    elif ! grep -qF -- "$phrase" "$W/stderr" "$W/stdout"; then
+        fail_case "no '$phrase' in the output of: $*"
+        sed 's/^/    /' "$W/stderr" | head -3
+    elif [ "$want" -ne 0 ] && [ "$want" -ne 3 ] && [ "$left" -ne 0 ]; then
+        fail_case "a failed run left $left file(s) in the output directory: $*"
+    else
+        passed=$((passed + 1))
+    fi
+}
+
+"$B/npy_make" "$W/in/const.npy" const 3 2048 &&
+    "$B/npy_make" "$W/in/nan.npy" nan 3 2048 &&
+    "$B/npy_make" "$W/in/sig.npy" noise 4 2048 &&
+    "$B/npy_make" "$W/in/flat.npy" noise 1 300 &&
+    "$B/npy_make" "$W/in/les.npy" int 1 10 || { echo "FAIL cli: npy_make"; exit 1; }
+mkdir -p "$W/in/a" "$W/in/b"
+cp "$W/in/les.npy" "$W/in/a/les.npy"
+cp "$W/in/les.npy" "$W/in/b/les.npy"
+printf 'not an npy file' >"$W/in/text.npy"
+SIG=tests/data/pac/signal.npy
+POST=tests/data/prom2d/posterior_200.npy
+O=$W/out
+
+# ---- every program: help, unknown options, missing and malformed values -------------------------
+for p in pac_cli prom2d_cli lnm_cli pool; do
+    expect 0 "usage:" "$B/$p" -h
+    expect 0 "usage:" "$B/$p" --help
+    expect 2 "unknown option --bogus" "$B/$p" --bogus
+    expect 2 "unknown option --bogus" "$B/$p" --bogus=3
+    expect 2 "unexpected argument 'stray'" "$B/$p" stray
+done
+expect 2 "did you mean --signal" "$B/pac_cli" --sginal x.npy
+expect 2 "did you mean --posterior" "$B/prom2d_cli" --postrior p.npy
+expect 2 "did you mean --connectome" "$B/lnm_cli" --conectome c.h5
+expect 2 "did you mean --frames" "$B/pool" --frams 3
+
+# ---- pac ------------------------------------------------------------------------------------------
+PAC="$B/pac_cli --signal $SIG --pha-bands lres --amp-bands lres"
+expect 2 "--fs needs a value" $PAC --fs
+expect 2 "--fs needs a value, not an option" $PAC --fs --out "$O/mi.npy"
+expect 2 "--fs wants a sampling rate in Hz, above 0; not '-3'" $PAC --fs -3 --out "$O/mi.npy"
+expect 2 "--fs wants" $PAC --fs 0 --out "$O/mi.npy"
+expect 2 "--fs wants" $PAC --fs nan --out "$O/mi.npy"
+expect 2 "--fs wants" $PAC --fs 512Hz --out "$O/mi.npy"
+expect 2 "--fs is given twice" $PAC --fs 512 --fs 256 --out "$O/mi.npy"
+expect 2 "--n-perm wants a number of surrogates" $PAC --fs 512 --n-perm -1 --out "$O/mi.npy"
+expect 2 "--n-perm wants" $PAC --fs 512 --n-perm 2.5 --out "$O/mi.npy"
+expect 2 "--threads wants" $PAC --fs 512 --threads 65 --out "$O/mi.npy"
+expect 2 "--mi is one of tort|tensorpac" $PAC --fs 512 --mi kl --out "$O/mi.npy"
+expect 2 "--surrogate is one of" $PAC --fs 512 --surrogate shuffle --out "$O/mi.npy"
+expect 2 "--backend is one of" $PAC --fs 512 --backend gpu --out "$O/mi.npy"
+expect 2 "--budget-mb wants" $PAC --fs 512 --budget-mb 0 --out "$O/mi.npy"
+expect 2 "--out needs a value, not an empty string" $PAC --fs 512 --out ""
+expect 1 "are required" "$B/pac_cli" --signal $SIG --fs 512 --out "$O/mi.npy"
+expect 1 "need surrogates" $PAC --fs 512 --out "$O/mi.npy" --z-out "$O/z.npy"
+expect 1 "give --cuts or --n-perm, not both" $PAC --fs 512 --out "$O/mi.npy" --n-perm 5 --cuts tests/data/pac/surrogate_cuts.npy
+expect 1 "less than one cycle" $PAC --fs 1e9 --out "$O/mi.npy"
+expect 1 "fs / 2" $PAC --fs 100 --out "$O/mi.npy"
+expect 1 "is a directory, not a file" "$B/pac_cli" --signal "$W/dir.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "No such file" "$B/pac_cli" --signal "$W/in/none.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "text.npy" "$B/pac_cli" --signal "$W/in/text.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "want a non-empty float32 or float64" "$B/pac_cli" --signal "$W/in/les.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "ultra" "$B/pac_cli" --signal $SIG --fs 512 --pha-bands ultra --amp-bands lres --out "$O/mi.npy"
+expect 1 "same file" $PAC --fs 512 --n-perm 3 --out "$O/mi.npy" --z-out "$O/./mi.npy"
+expect 1 "is an input of this run" $PAC --fs 512 --out $SIG
+expect 1 "is a directory" $PAC --fs 512 --out "$O"
+expect 1 "cannot write in /proc" $PAC --fs 512 --out /proc/mi.npy
+expect 1 "not a directory" $PAC --fs 512 --out "$SIG/mi.npy"
+expect 1 "no CUDA backend" $PAC --fs 512 --out "$O/mi.npy" --backend cuda
+expect 0 "strongest coupling" $PAC --fs 512 --out "$O/deep/er/mi.npy"
+[ -s "$O/deep/er/mi.npy" ] || fail_case "pac did not write into a directory it had to make"
+expect 3 "signal 0 (constant)" "$B/pac_cli" --signal "$W/in/const.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 3 "signal 1 (NaN or infinite samples)" "$B/pac_cli" --signal "$W/in/nan.npy" --fs 512 --pha-bands lres --amp-bands lres \
+    --n-perm 3 --out "$O/mi.npy" --z-out "$O/z.npy"
+grep -q "mean z = -*nan" "$W/stdout" && fail_case "pac printed a NaN mean z"
+
+# ---- prom2d ---------------------------------------------------------------------------------------
+P2D="$B/prom2d_cli --posterior $POST"
+expect 2 "--alpha wants fractions" $P2D --alpha -1 --masks-out "$O/m.npy"
+expect 2 "--alpha wants fractions" $P2D --alpha 1.5 --masks-out "$O/m.npy"
+expect 2 "--alpha wants fractions" $P2D --alpha 50 --masks-out "$O/m.npy"
+expect 2 "--alpha wants fractions" $P2D --alpha 0.1,x --masks-out "$O/m.npy"
+expect 2 "--alpha wants fractions" $P2D --alpha 0.1,,0.5 --masks-out "$O/m.npy"
+expect 2 "--mode is one of exact|pypho" $P2D --mode fancy --peaks-out "$O/p.npy"
+expect 2 "--connectivity is one of 4|8" $P2D --connectivity 6 --peaks-out "$O/p.npy"
+expect 2 "--min-prominence wants" $P2D --min-prominence -0.1 --peaks-out "$O/p.npy"
+expect 2 "--pack-masks takes no value" $P2D --pack-masks=1 --peaks-out "$O/p.npy"
+expect 1 "nothing to do" $P2D
+expect 1 "--masks-out needs --alpha" $P2D --masks-out "$O/m.npy"
+expect 1 "give --masks-out too" $P2D --alpha 0.5 --peaks-out "$O/p.npy"
+expect 1 "is a directory, not a file" "$B/prom2d_cli" --posterior "$W/dir.npy" --peaks-out "$O/p.npy"
+expect 1 "want a float32 or float64 array of shape" "$B/prom2d_cli" --posterior "$W/in/sig.npy" --peaks-out "$O/p.npy"
+expect 1 "cannot write in /proc" $P2D --alpha 0.5 --masks-out "$O/m.npy" --peaks-out /proc/p.npy
+expect 1 "same file" $P2D --alpha 0.5 --masks-out "$O/x.npy" --peaks-out "$O/x.npy"
+expect 1 "is an input of this run" $P2D --peaks-out $POST
+expect 0 "peaks" $P2D --alpha 0.5 --masks-out "$O/a/b/m.npy" --peaks-out "$O/a/p.npy" --png-dir "$O/a/png"
+[ -s "$O/a/b/m.npy" ] && [ -s "$O/a/p.npy" ] && [ "$(ls "$O/a/png" | wc -l)" -eq 8 ] || fail_case "prom2d outputs missing"
+[ -z "$(find "$O" -name '.*tmp*')" ] || fail_case "prom2d left a temporary file"
+
+# ---- lnm ------------------------------------------------------------------------------------------
+expect 2 "--policy is one of strict|ldk|lacuna|ldk_single" "$B/lnm_cli" --policy fancy
+expect 2 "--precision is one of f32|f64" "$B/lnm_cli" --precision f16
+expect 2 "--threads wants" "$B/lnm_cli" --threads -2
+expect 1 "are required" "$B/lnm_cli" --connectome c.h5 --lesion "$W/in/les.npy"
+expect 1 "have the same name 'les'" "$B/lnm_cli" --connectome c.h5 --lesion "$W/in/a/les.npy" --lesion "$W/in/b/les.npy" --out-dir "$O"
+if [ -x "$B/lnm_cli_hdf5" ]; then
+    LNM="$B/lnm_cli_hdf5 --lesion $W/in/les.npy --out-dir $O/maps"
+    expect 1 "nonexistent.h5" $LNM --connectome /nonexistent.h5
+    expect 1 "cannot open as HDF5" $LNM --connectome "$W/in/text.npy"
+    expect 1 "no .h5 file in this directory" $LNM --connectome "$W/in"
+else
+    expect 1 "HDF5" "$B/lnm_cli" --connectome c.h5 --lesion "$W/in/les.npy" --out-dir "$O"
+fi
+expect 0 "peak t" "$B/lnm_cli" --demo --out "$O/demo"
+
+# ---- pool -----------------------------------------------------------------------------------------
+expect 2 "--frames wants a number of frames, from 1 to 64" "$B/pool" --frames 0
+expect 2 "--budget-mib wants" "$B/pool" --budget-mib 0
+expect 1 "/proc/x" "$B/pool" --frames 2 --frame-mib 1 --budget-mib 4 --batches 1 --out /proc/x
+
+echo "cli cases: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
