@@ -1,9 +1,11 @@
 # Memory-frugal scientific kernels: four single-file C libraries, their examples, tests and
-# benchmarks. Needs only a C compiler and make; optional libraries are detected.
+# benchmarks. Needs a C compiler and make; a C++ compiler, clang, valgrind and the optional
+# libraries are detected, and what needs one that is missing is skipped (make test says which).
 #
 #   make          build every example and test program into build/
 #   make demo     run every example on its built-in sample data, writing into out/
-#   make test     the whole suite (compile checks, sanitizers, valgrind); ends "N passed, N failed"
+#   make check    the quick look: each test program once, the command lines against bad input
+#   make test     the whole suite (compile checks, sanitizers, valgrind) on every core; ends "N passed, N failed"
 #   make bench    benchmarks side by side with the peers; results in bench/RESULTS.md
 #   make fuzz     fuzz the .npy and NIfTI readers for FUZZ_SECONDS (clang's libFuzzer)
 #   make cuda     pacgpu's CUDA backend and its tests (nvcc; part of make when nvcc is found)
@@ -22,6 +24,7 @@ HDF5 := $(shell tools/detect.sh hdf5)
 LNM_HDF5 := $(if $(HDF5),-DSTAT_STREAM_USE_HDF5 $(HDF5))
 MPICC := $(shell tools/detect.sh mpi)
 NVCC := $(shell tools/detect.sh nvcc)
+HAVE_CXX := $(shell command -v $(CXX) >/dev/null 2>&1 && echo yes)
 CUDA_ARCH = -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
@@ -29,9 +32,10 @@ COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
 EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream $(B)/test_v1 \
-             $(B)/test_pacgpu_cuda_emu $(if $(NVCC),$(B)/test_pacgpu_cuda)
+             $(B)/test_alloc_faults \
+             $(if $(HAVE_CXX),$(B)/test_pacgpu_cuda_emu) $(if $(NVCC),$(B)/test_pacgpu_cuda)
 
-.PHONY: all demo test bench fuzz clean cuda
+.PHONY: all demo check test bench fuzz clean cuda
 all: $(EXAMPLES) $(TESTS)
 
 $(B):
@@ -99,6 +103,10 @@ $(B)/test_tensorpool: tests/test_tensorpool.c tensorpool.h tests/testkit.h tests
 $(B)/test_v1: tests/test_v1.c tensorpool.h stat_stream.h prom2d.h pacgpu.h tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_v1.c -o $@ $(LDLIBS)
 
+# every allocation of each header's main entry points failing in turn
+$(B)/test_alloc_faults: tests/test_alloc_faults.c tensorpool.h stat_stream.h prom2d.h pacgpu.h tests/testkit.h | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_alloc_faults.c -o $@ $(LDLIBS)
+
 $(B)/test_common: tests/test_common.c $(COMMON_SRC) $(COMMON_HDR) tests/testkit.h | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_common.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
 
@@ -110,8 +118,14 @@ demo: $(EXAMPLES)
 	$(B)/lnm --demo --out out
 	@echo "demo outputs are in out/"
 
+check: all $(B)/npy_make
+	@sh tests/check.sh
+
 test: all
 	@sh tests/run.sh
+
+$(B)/npy_make: tests/npy_make.c examples/common/npy.c examples/common/util.c | $(B)
+	$(CC) $(STD) $(CFLAGS) $(WARN) tests/npy_make.c examples/common/npy.c examples/common/util.c -o $@ -lm
 
 bench: $(B)/bench_pool $(B)/bench_prom2d $(B)/bench_pac $(B)/bench_lnm
 	@sh bench/run.sh

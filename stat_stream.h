@@ -789,24 +789,11 @@ static void ss__sift(size_t *idx, const double *p, size_t root, size_t n)
     }
 }
 
-SSDEF tp_result ss_bh_qvalues(tp_pool *pool, const double *p, size_t n, double *q, tp_error *err)
+/* q of p, with idx (n indices) as scratch */
+static void ss__bh(const double *p, size_t n, double *q, size_t *idx)
 {
-    size_t *idx, m = 0, i, bytes;
-    tp_pool *own = NULL;
-    tp_error te;
-    tp_result r;
+    size_t m = 0, i;
     double running = 1.0;
-    tp_error_clear(err);
-    if (!n) return TP_OK;
-    if (!p || !q) return tp_error_set(err, TP_ERR_ARG, "ss_bh_qvalues: p or q is NULL");
-    if (!tp_size_mul(n, sizeof(size_t), &bytes)) return tp_error_set(err, TP_ERR_OVERFLOW, "ss_bh_qvalues: %zu values overflow", n);
-    if (!pool && (r = tp_create(NULL, &own, &te)) != TP_OK) return tp_error_set(err, r, "ss_bh_qvalues: %s", te.message);
-    if (!pool) pool = own;
-    idx = (size_t *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &te);
-    if (!idx) {
-        if (own) tp_destroy(own);
-        return tp_error_set(err, te.code, "ss_bh_qvalues: %s", te.message);
-    }
     for (i = 0; i < n; i++) {
         if (p[i] == p[i]) idx[m++] = i;
         q[i] = p[i] == p[i] ? 0.0 : p[i];
@@ -823,6 +810,26 @@ SSDEF tp_result ss_bh_qvalues(tp_pool *pool, const double *p, size_t n, double *
         running = v < running ? v : running;
         q[idx[i]] = running;
     }
+}
+
+SSDEF tp_result ss_bh_qvalues(tp_pool *pool, const double *p, size_t n, double *q, tp_error *err)
+{
+    size_t *idx, bytes;
+    tp_pool *own = NULL;
+    tp_error te;
+    tp_result r;
+    tp_error_clear(err);
+    if (!n) return TP_OK;
+    if (!p || !q) return tp_error_set(err, TP_ERR_ARG, "ss_bh_qvalues: p or q is NULL");
+    if (!tp_size_mul(n, sizeof(size_t), &bytes)) return tp_error_set(err, TP_ERR_OVERFLOW, "ss_bh_qvalues: %zu values overflow", n);
+    if (!pool && (r = tp_create(NULL, &own, &te)) != TP_OK) return tp_error_set(err, r, "ss_bh_qvalues: %s", te.message);
+    if (!pool) pool = own;
+    idx = (size_t *)tp_alloc_at(pool, bytes, 0, __FILE__, __LINE__, &te);
+    if (!idx) {
+        if (own) tp_destroy(own);
+        return tp_error_set(err, te.code, "ss_bh_qvalues: %s", te.message);
+    }
+    ss__bh(p, n, q, idx);
     tp_free(pool, idx);
     if (own) tp_destroy(own);
     return TP_OK;
@@ -831,7 +838,8 @@ SSDEF tp_result ss_bh_qvalues(tp_pool *pool, const double *p, size_t n, double *
 SSDEF tp_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts *opts, const ss_maps *out, tp_error *err)
 {
     ss_finalize_opts o;
-    size_t f;
+    size_t f, *idx = NULL;
+    tp_error te;
     int ddof_t;
     double nan = 0.0 / 0.0;
     if (!m || !out) return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: the accumulator or out is NULL");
@@ -844,6 +852,9 @@ SSDEF tp_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
         return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: opts.t_zero_se must be SS_T_ZERO_SE_NAN or _ZERO, got %d",
                             (int)o.t_zero_se);
     if (out->q && !out->p) return tp_error_set(err, TP_ERR_ARG, "ss_moments_finalize: q needs p (out->p is NULL)");
+    /* q's scratch first: a failure leaves every output as it was */
+    if (out->q && m->n_features && !(idx = (size_t *)tp_alloc_at(m->pool, m->n_features * sizeof(size_t), 0, __FILE__, __LINE__, &te)))
+        return tp_error_set(err, te.code, "ss_moments_finalize: q's scratch: %s", te.message);
     ddof_t = o.t_population ? 0 : 1;
     for (f = 0; f < m->n_features; f++) {
         double n = (double)(m->counts ? m->counts[f] : m->count), mean = n > 0 ? m->mean[f] : nan, m2 = m->m2[f];
@@ -859,7 +870,10 @@ SSDEF tp_result ss_moments_finalize(const ss_moments *m, const ss_finalize_opts 
         if (out->t) out->t[f] = t;
         if (out->p) out->p[f] = n >= 2 ? ss_t_pvalue(t, n - 1) : nan;
     }
-    if (out->q) return ss_bh_qvalues(m->pool, out->p, m->n_features, out->q, err);
+    if (idx) {
+        ss__bh(out->p, m->n_features, out->q, idx);
+        tp_free(m->pool, idx);
+    }
     tp_error_clear(err);
     return TP_OK;
 }

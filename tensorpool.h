@@ -54,6 +54,9 @@
                                   NULL, fn, arg)]; tests define it to make a start fail
        TP_CPU_FEATURES_MASK impl  features tp_cpu_features may report [all]; 0 makes every header of
                                   the collection take its plain C kernels (tests, bisecting)
+       TP_TEST_ALLOC_FAILS(pool, bytes)  impl  when defined and non-zero for a request, that
+                                  tp_alloc fails with TP_ERR_NOMEM as if the system had no memory;
+                                  tests define it to fail every allocation of a run in turn
 
    2. MEMORY MODEL
    - Every block is 64-byte aligned and carries a 64-byte header just before it.
@@ -1564,6 +1567,15 @@ TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char 
         return NULL;
     }
     total = bytes + TP__HDR;
+#if defined(TP_TEST_ALLOC_FAILS)
+    if (TP_TEST_ALLOC_FAILS(pool, bytes)) {
+        tp__lock(pool);
+        pool->st.failures++;
+        tp__unlock(pool);
+        tp_error_set(err, TP_ERR_NOMEM, "tensorpool: no memory for %llu bytes (TP_TEST_ALLOC_FAILS)", (unsigned long long)bytes);
+        return NULL;
+    }
+#endif
     tp__lock(pool);
     if (!pool->desc.debug && !(flags & TP_SPILL) && !tp__uses_pages(pool, total)) h = tp__small_hit(pool, bytes);
     if (h) {

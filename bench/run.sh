@@ -1,11 +1,29 @@
 #!/bin/sh
 # make bench: runs each benchmark side by side with its peers in one run and rewrites that
 # benchmark's section of bench/RESULTS.md (between its <!-- NAME:begin/end --> markers) with the
-# machine, the command and the table. Raw output lines are kept in bench/out/.
+# machine, the command and the table. Raw output lines are kept in bench/out/. Missing peers are
+# installed with pip (or apt-get), said on stderr first; BENCH_INSTALL=0 installs nothing.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 mkdir -p bench/out
 REPS=${REPS:-3}
+BENCH_INSTALL=${BENCH_INSTALL:-1}
+
+# install_peer WHAT PIP_PACKAGES -- APT_PACKAGES: installs a missing peer, saying so first;
+# BENCH_INSTALL=0 installs nothing (the peers that are missing are then not run)
+install_peer() {
+    what=$1; shift
+    pips=""
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do pips="$pips $1"; shift; done
+    [ $# -gt 0 ] && shift
+    if [ "$BENCH_INSTALL" = 0 ]; then
+        echo "bench: $what is missing and BENCH_INSTALL=0: not installing it" >&2
+        return 1
+    fi
+    echo "bench: installing $what for the side-by-side runs: pip install$pips${*:+ (or apt-get install $*)}" >&2
+    pip install --quiet $pips >&2 2>/dev/null && return 0
+    [ $# -gt 0 ] && apt-get install -y -qq "$@" >&2 2>/dev/null
+}
 
 machine() {
     cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -137,7 +155,7 @@ prom2d_bench() {
     : >"$raw"
     # the peer: pyPho's step rebuilt with scipy/scikit-image, checked against pyPho's own outputs
     if ! python3 -c "import numpy, scipy, skimage" 2>/dev/null; then
-        pip install --quiet numpy scipy scikit-image >&2 2>/dev/null || apt-get install -y -qq python3-numpy python3-scipy python3-skimage >&2 2>/dev/null
+        install_peer "the pyPho replica's numpy, scipy, scikit-image" numpy scipy scikit-image -- python3-numpy python3-scipy python3-skimage
     fi
     p2d_run() { # p2d_run LABEL ARGS...: REPS runs, the median by wall time
         label=$1; shift
@@ -210,7 +228,7 @@ pac_bench() {
     : >"$raw"
     # the peer: tensorpac (pip), in its own process per configuration
     if ! python3 -c "import tensorpac" 2>/dev/null; then
-        pip install --quiet tensorpac matplotlib >&2 2>/dev/null
+        install_peer "tensorpac" tensorpac matplotlib
     fi
     have_peer=0
     python3 -c "import tensorpac" 2>/dev/null && have_peer=1
@@ -290,7 +308,7 @@ lnm_bench() {
         return
     fi
     if ! python3 -c "import numpy, h5py" 2>/dev/null; then
-        pip install --quiet numpy h5py >&2 2>/dev/null || apt-get install -y -qq python3-numpy python3-h5py >&2 2>/dev/null
+        install_peer "the LNM peers' numpy, h5py" numpy h5py -- python3-numpy python3-h5py
     fi
     # the connectome: 100 subjects x 200 time points x 50,000 voxels in 10 contiguous files (4 GB),
     # and 10 subjects in one gzip-1 file for the read comparison; made once, kept in $data

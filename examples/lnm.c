@@ -85,7 +85,7 @@ static void usage(FILE *f)
             "                   (the Python packages' rules: see stat_stream.h)\n"
             "  --precision P    f32 (default) or f64 products\n"
             "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid (made if missing)\n"
-            "  --png            also NAME_T.png, the middle axial slice of each t-map\n"
+            "  --png            also NAME_T.png, the t-map's axial slice through the lesion, lesion outlined\n"
             "  --threads N      workers over voxel blocks (default 0: the CPUs this process may use; 1 per\n"
             "                   MPI rank)\n"
             "  --read-ahead     copy subjects into memory, the next one while computing this one\n"
@@ -220,26 +220,49 @@ static int save_nii(const char *path, const double *v, const geometry *g)
     return 0;
 }
 
-/* the middle axial slice of a voxel-axis map, as a heat map */
-static int save_png(const char *path, const char *name, const double *v, const geometry *g)
+/* The lesion's middle axial slice (the median k of its voxels) */
+static size_t lesion_slice(const int64_t *les, size_t n_les, const geometry *g)
 {
-    size_t nx = g->shape[0], ny = g->shape[1], k = g->shape[2] / 2, i;
+    size_t *count = (size_t *)calloc(g->shape[2], sizeof(size_t)), i, k = g->shape[2] / 2, seen = 0;
+    if (!count) return k;
+    for (i = 0; i < n_les; i++) count[g->ijk[2 * g->n_v + (size_t)les[i]]]++;
+    for (i = 0; i < g->shape[2]; i++)
+        if ((seen += count[i]) * 2 >= n_les) { k = i; break; }
+    free(count);
+    return k;
+}
+
+/* The t-map's axial slice through the lesion as a heat map, the lesion's voxels in that slice
+   outlined */
+static int save_png(const char *path, const char *name, const double *v, const geometry *g, const int64_t *les, size_t n_les)
+{
+    size_t nx = g->shape[0], ny = g->shape[1], k = lesion_slice(les, n_les, g), i;
     double *img = (double *)malloc(nx * ny * sizeof(double));
+    unsigned char *mark = (unsigned char *)calloc(nx * ny, 1);
     char title[300], err[1200];
     png_heatmap_opts h = png_heatmap_defaults();
     int rc;
-    if (!img) return fail("%s", "out of memory");
+    if (!img || !mark) {
+        free(img), free(mark);
+        return fail("%s", "out of memory");
+    }
     for (i = 0; i < nx * ny; i++) img[i] = NAN;
     for (i = 0; i < g->n_v; i++)
         if ((size_t)g->ijk[2 * g->n_v + i] == k) img[(size_t)g->ijk[g->n_v + i] * nx + (size_t)g->ijk[i]] = v[i];
-    snprintf(title, sizeof title, "%s: t-map, axial slice k = %zu", name, k);
+    for (i = 0; i < n_les; i++) {
+        size_t at = (size_t)les[i];
+        if ((size_t)g->ijk[2 * g->n_v + at] == k) mark[(size_t)g->ijk[g->n_v + at] * nx + (size_t)g->ijk[at]] = 1;
+    }
+    snprintf(title, sizeof title, "%.200s: t-map, axial slice k = %zu through the lesion (outlined)", name, k);
     h.title = title;
     h.xlabel = "i (voxels)";
     h.ylabel = "j (voxels)";
     h.cbar_label = "t";
     h.rows_up = 1;
+    h.outline = mark;
     rc = png_heatmap(path, img, ny, nx, &h, err, sizeof err);
     free(img);
+    free(mark);
     return rc ? fail("%s", err) : 0;
 }
 
@@ -421,14 +444,15 @@ static int declare_outputs(const options *o, char names[][256], ex_outputs *outs
     return 0;
 }
 
-static int write_lesion(const char *const tmp[LNM_FILES], const char *name, double *const maps[7], size_t off, const geometry *g)
+static int write_lesion(const char *const tmp[LNM_FILES], const char *name, double *const maps[7], size_t off, const geometry *g,
+                        const int64_t *les, size_t n_les)
 {
     size_t f;
     for (f = 0; f < LNM_FILES; f++) {
         const double *v = lnm_files[f].map == 6 ? maps[6] : maps[lnm_files[f].map] + off;
         if (!tmp[f]) continue;
         if (lnm_files[f].kind == 'n' ? save_npy(tmp[f], v, g->n_v)
-                                      : lnm_files[f].kind == 'v' ? save_nii(tmp[f], v, g) : save_png(tmp[f], name, v, g))
+                                      : lnm_files[f].kind == 'v' ? save_nii(tmp[f], v, g) : save_png(tmp[f], name, v, g, les, n_les))
             return -1;
     }
     return 0;
@@ -542,7 +566,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         goto done;
     }
     for (l = 0; l < L; l++)
-        if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g)) goto done;
+        if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g, all + offsets[l], offsets[l + 1] - offsets[l])) goto done;
     if (ex_outputs_commit(&outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
     for (l = 0; l < L; l++) {
         size_t off = l * g->n_v, peak = 0;

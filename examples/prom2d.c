@@ -139,9 +139,10 @@ typedef struct run_state {
     npy_stream peaks;
     int writing, failed;
     char err[256];
-    /* pictured bins: evenly spaced ones, and (last) the bin whose second peak stands out most */
+    /* pictured bins: those whose dominant peaks lie farthest apart, and (last) the bin whose
+       second peak stands out most; dom: every bin's dominant peak (ix, iy; -1 without one) */
     size_t png_bins[MAX_PNG_BINS], n_png;
-    p2d_slice dom[MAX_PNG_BINS]; /* dominant position of each pictured bin */
+    int32_t *dom;
     double max_prominence;
     size_t max_prom_t;
     progress_bar bar;
@@ -157,19 +158,13 @@ static int on_slice(void *user, const p2d_slice *s)
 {
     run_state *st = (run_state *)user;
     double row[6 * 64];
-    size_t i, k, n = 0;
-    for (k = 0; k < st->n_png; k++)
-        if (st->png_bins[k] == s->t) { st->dom[k] = *s; st->dom[k].peaks = NULL; }
+    size_t i, n = 0;
+    if (st->dom) st->dom[2 * s->t] = s->dom_ix, st->dom[2 * s->t + 1] = s->dom_iy;
     for (i = 0; i < s->n_peaks; i++) {
         const p2d_peak *p = s->peaks + i;
         if (p->parent >= 0 && p->prominence > st->max_prominence) {
             st->max_prominence = p->prominence;
             st->max_prom_t = s->t;
-            if (st->n_png) {
-                st->png_bins[st->n_png - 1] = s->t;
-                st->dom[st->n_png - 1] = *s;
-                st->dom[st->n_png - 1].peaks = NULL;
-            }
         }
         if (!st->writing) continue;
         row[n * 6 + 0] = (double)s->t;
@@ -184,6 +179,35 @@ static int on_slice(void *user, const p2d_slice *s)
         }
     }
     return 0;
+}
+
+/* The bins to picture: MAX_PNG_BINS - 1 whose dominant peaks lie farthest apart (each the bin
+   farthest from those already taken, the first a bin with a peak), so that the pictures differ,
+   and the bin whose second peak is the most prominent (if any) */
+static void pick_png_bins(run_state *st, size_t nt)
+{
+    size_t t, k, first = nt;
+    for (t = 0; t < nt && first == nt; t++)
+        if (st->dom[2 * t] >= 0) first = t;
+    st->n_png = 0;
+    if (first == nt) return;
+    st->png_bins[st->n_png++] = first;
+    while (st->n_png < MAX_PNG_BINS - 1) {
+        size_t best = nt;
+        double best_d = 0;
+        for (t = 0; t < nt; t++) {
+            double d = HUGE_VAL;
+            if (st->dom[2 * t] < 0) continue;
+            for (k = 0; k < st->n_png; k++) {
+                double dx = st->dom[2 * t] - st->dom[2 * st->png_bins[k]], dy = st->dom[2 * t + 1] - st->dom[2 * st->png_bins[k] + 1];
+                if (dx * dx + dy * dy < d) d = dx * dx + dy * dy;
+            }
+            if (d > best_d) best_d = d, best = t;
+        }
+        if (best == nt) break; /* every bin's peak sits where one already pictured does */
+        st->png_bins[st->n_png++] = best;
+    }
+    if (st->max_prominence > 0) st->png_bins[st->n_png++] = st->max_prom_t;
 }
 
 /* Two PNGs per pictured bin: the posterior (dominant peak circled) and the masks, drawn as the
@@ -202,7 +226,7 @@ static int write_pngs(const options *o, const run_state *st, const double *cube,
         for (i = 0; i < nx * ny; i++) img[i] = f32 ? (double)((const float *)(const void *)cube)[i * nt + t] : cube[i * nt + t];
         snprintf(title, sizeof title, "posterior, bin %zu", t);
         h.title = title; h.xlabel = "y bin"; h.ylabel = "x bin"; h.cbar_label = "P";
-        h.mark_row = st->dom[k].dom_ix; h.mark_col = st->dom[k].dom_iy;
+        h.mark_row = st->dom[2 * t]; h.mark_col = st->dom[2 * t + 1];
         snprintf(path, sizeof path, "%s/bin%06zu_posterior.png", o->png_dir, t);
         if (!(tmp = ex_outputs_add(outs, path, err, sizeof err)) || png_heatmap(tmp, img, nx, ny, &h, err, sizeof err)) {
             free(img);
@@ -257,7 +281,7 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     npy_map mask_file;
     ex_outputs outs;
     const char *peaks_tmp, *masks_tmp;
-    size_t mask_bytes = 0, k;
+    size_t mask_bytes = 0;
     double t0;
     int rc = 1, mapped = 0;
     memset(&st, 0, sizeof st);
@@ -274,9 +298,7 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     d.progress = on_progress;
     ex_outputs_init(&outs);
     if (declare_outputs(o, &outs, d.n_alpha > 0, &peaks_tmp, &masks_tmp)) goto done;
-    if (o->png_dir)
-        for (k = 0; k < MAX_PNG_BINS; k++) /* the last slot: the last bin, until on_slice finds better */
-            st.png_bins[st.n_png++] = (nt - 1) * (k < MAX_PNG_BINS - 1 ? k : MAX_PNG_BINS - 2) / (MAX_PNG_BINS - 2);
+    if (o->png_dir && !(st.dom = (int32_t *)malloc(2 * nt * sizeof(int32_t)))) { fail("%s", "out of memory for the pictures"); goto done; }
     if (d.n_alpha) { /* the masks are written straight into the output file's pages */
         size_t shape[4];
         shape[0] = d.n_alpha; shape[1] = nx; shape[2] = ny; shape[3] = o->pack ? (nt + 7) / 8 : nt;
@@ -303,6 +325,7 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     st.writing = 0;
     if (r != TP_OK) { fail("%s", st.failed ? st.err : err.message); goto done; }
     if (st.failed) { fail("%s", st.err); goto done; }
+    if (o->png_dir) pick_png_bins(&st, nt);
     if (o->png_dir && write_pngs(o, &st, (const double *)data, f32, nx, ny, nt, masks, &outs)) goto done;
     mapped = 0;
     if (d.n_alpha && npy_map_close(&mask_file, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
@@ -324,6 +347,7 @@ done:
     if (st.writing) npy_stream_close(&st.peaks, NULL, 0);
     if (mapped) npy_map_close(&mask_file, NULL, 0);
     ex_outputs_free(&outs); /* after a failure: no half-written output is left */
+    free(st.dom);
     p2d_destroy(ctx);
     return rc;
 }

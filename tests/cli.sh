@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/cli.sh BUILD_DIR - the example programs against bad input and typos (DESIGN.md section 7).
-# Needs in BUILD_DIR: pac_cli, prom2d_cli, lnm_cli, pool, npy_make (tests/run.sh builds them);
-# lnm_cli_hdf5 when present. Every case gives the exit status it expects and a phrase its stderr
+# Needs in BUILD_DIR the programs as tests/run.sh names them (pac_cli, prom2d_cli, lnm_cli, pool,
+# npy_make; lnm_cli_hdf5 when present) or as the Makefile does (pac, prom2d, lnm, pool, npy_make). Every case gives the exit status it expects and a phrase its stderr
 # (or stdout, for -h) must hold; a case that expects a failure must also leave nothing behind in
 # the output directory (no partial file, no temporary).
 B=${1:-build}
@@ -10,6 +10,14 @@ rm -rf "$W"
 mkdir -p "$W/in" "$W/dir.npy"
 passed=0
 failed=0
+pick() { if [ -x "$B/$1" ]; then echo "$B/$1"; else echo "$B/$2"; fi; }
+PACB=$(pick pac_cli pac)
+P2DB=$(pick prom2d_cli prom2d)
+LNMB=$(pick lnm_cli lnm)
+POOLB=$B/pool
+LNMH5=$(pick lnm_cli_hdf5 lnm)
+[ -x "$LNMH5" ] || LNMH5=
+[ -n "$LNMH5" ] && "$LNMH5" --connectome /nonexistent.h5 --lesion x.npy --out-dir "$W/probe" 2>&1 | grep -q 'no HDF5 support' && LNMH5=
 
 fail_case() {
     failed=$((failed + 1))
@@ -53,20 +61,20 @@ POST=tests/data/prom2d/posterior_200.npy
 O=$W/out
 
 # ---- every program: help, unknown options, missing and malformed values -------------------------
-for p in pac_cli prom2d_cli lnm_cli pool; do
-    expect 0 "usage:" "$B/$p" -h
-    expect 0 "usage:" "$B/$p" --help
-    expect 2 "unknown option --bogus" "$B/$p" --bogus
-    expect 2 "unknown option --bogus" "$B/$p" --bogus=3
-    expect 2 "unexpected argument 'stray'" "$B/$p" stray
+for p in "$PACB" "$P2DB" "$LNMB" "$POOLB"; do
+    expect 0 "usage:" "$p" -h
+    expect 0 "usage:" "$p" --help
+    expect 2 "unknown option --bogus" "$p" --bogus
+    expect 2 "unknown option --bogus" "$p" --bogus=3
+    expect 2 "unexpected argument 'stray'" "$p" stray
 done
-expect 2 "did you mean --signal" "$B/pac_cli" --sginal x.npy
-expect 2 "did you mean --posterior" "$B/prom2d_cli" --postrior p.npy
-expect 2 "did you mean --connectome" "$B/lnm_cli" --conectome c.h5
-expect 2 "did you mean --frames" "$B/pool" --frams 3
+expect 2 "did you mean --signal" "$PACB" --sginal x.npy
+expect 2 "did you mean --posterior" "$P2DB" --postrior p.npy
+expect 2 "did you mean --connectome" "$LNMB" --conectome c.h5
+expect 2 "did you mean --frames" "$POOLB" --frams 3
 
 # ---- pac ------------------------------------------------------------------------------------------
-PAC="$B/pac_cli --signal $SIG --pha-bands lres --amp-bands lres"
+PAC="$PACB --signal $SIG --pha-bands lres --amp-bands lres"
 expect 2 "--fs needs a value" $PAC --fs
 expect 2 "--fs needs a value, not an option" $PAC --fs --out "$O/mi.npy"
 expect 2 "--fs wants a sampling rate in Hz, above 0; not '-3'" $PAC --fs -3 --out "$O/mi.npy"
@@ -82,16 +90,16 @@ expect 2 "--surrogate is one of" $PAC --fs 512 --surrogate shuffle --out "$O/mi.
 expect 2 "--backend is one of" $PAC --fs 512 --backend gpu --out "$O/mi.npy"
 expect 2 "--budget-mb wants" $PAC --fs 512 --budget-mb 0 --out "$O/mi.npy"
 expect 2 "--out needs a value, not an empty string" $PAC --fs 512 --out ""
-expect 1 "are required" "$B/pac_cli" --signal $SIG --fs 512 --out "$O/mi.npy"
+expect 1 "are required" "$PACB" --signal $SIG --fs 512 --out "$O/mi.npy"
 expect 1 "need surrogates" $PAC --fs 512 --out "$O/mi.npy" --z-out "$O/z.npy"
 expect 1 "give --cuts or --n-perm, not both" $PAC --fs 512 --out "$O/mi.npy" --n-perm 5 --cuts tests/data/pac/surrogate_cuts.npy
 expect 1 "less than one cycle" $PAC --fs 1e9 --out "$O/mi.npy"
 expect 1 "fs / 2" $PAC --fs 100 --out "$O/mi.npy"
-expect 1 "is a directory, not a file" "$B/pac_cli" --signal "$W/dir.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
-expect 1 "No such file" "$B/pac_cli" --signal "$W/in/none.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
-expect 1 "text.npy" "$B/pac_cli" --signal "$W/in/text.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
-expect 1 "want a non-empty float32 or float64" "$B/pac_cli" --signal "$W/in/les.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
-expect 1 "ultra" "$B/pac_cli" --signal $SIG --fs 512 --pha-bands ultra --amp-bands lres --out "$O/mi.npy"
+expect 1 "is a directory, not a file" "$PACB" --signal "$W/dir.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "No such file" "$PACB" --signal "$W/in/none.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "text.npy" "$PACB" --signal "$W/in/text.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "want a non-empty float32 or float64" "$PACB" --signal "$W/in/les.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 1 "ultra" "$PACB" --signal $SIG --fs 512 --pha-bands ultra --amp-bands lres --out "$O/mi.npy"
 expect 1 "same file" $PAC --fs 512 --n-perm 3 --out "$O/mi.npy" --z-out "$O/./mi.npy"
 expect 1 "is an input of this run" $PAC --fs 512 --out $SIG
 expect 1 "is a directory" $PAC --fs 512 --out "$O"
@@ -100,13 +108,13 @@ expect 1 "not a directory" $PAC --fs 512 --out "$SIG/mi.npy"
 expect 1 "no CUDA backend" $PAC --fs 512 --out "$O/mi.npy" --backend cuda
 expect 0 "strongest coupling" $PAC --fs 512 --out "$O/deep/er/mi.npy"
 [ -s "$O/deep/er/mi.npy" ] || fail_case "pac did not write into a directory it had to make"
-expect 3 "signal 0 (constant)" "$B/pac_cli" --signal "$W/in/const.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
-expect 3 "signal 1 (NaN or infinite samples)" "$B/pac_cli" --signal "$W/in/nan.npy" --fs 512 --pha-bands lres --amp-bands lres \
+expect 3 "signal 0 (constant)" "$PACB" --signal "$W/in/const.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
+expect 3 "signal 1 (NaN or infinite samples)" "$PACB" --signal "$W/in/nan.npy" --fs 512 --pha-bands lres --amp-bands lres \
     --n-perm 3 --out "$O/mi.npy" --z-out "$O/z.npy"
 grep -q "mean z = -*nan" "$W/stdout" && fail_case "pac printed a NaN mean z"
 
 # ---- prom2d ---------------------------------------------------------------------------------------
-P2D="$B/prom2d_cli --posterior $POST"
+P2D="$P2DB --posterior $POST"
 expect 2 "--alpha wants fractions" $P2D --alpha -1 --masks-out "$O/m.npy"
 expect 2 "--alpha wants fractions" $P2D --alpha 1.5 --masks-out "$O/m.npy"
 expect 2 "--alpha wants fractions" $P2D --alpha 50 --masks-out "$O/m.npy"
@@ -119,8 +127,8 @@ expect 2 "--pack-masks takes no value" $P2D --pack-masks=1 --peaks-out "$O/p.npy
 expect 1 "nothing to do" $P2D
 expect 1 "--masks-out needs --alpha" $P2D --masks-out "$O/m.npy"
 expect 1 "give --masks-out too" $P2D --alpha 0.5 --peaks-out "$O/p.npy"
-expect 1 "is a directory, not a file" "$B/prom2d_cli" --posterior "$W/dir.npy" --peaks-out "$O/p.npy"
-expect 1 "want a float32 or float64 array of shape" "$B/prom2d_cli" --posterior "$W/in/sig.npy" --peaks-out "$O/p.npy"
+expect 1 "is a directory, not a file" "$P2DB" --posterior "$W/dir.npy" --peaks-out "$O/p.npy"
+expect 1 "want a float32 or float64 array of shape" "$P2DB" --posterior "$W/in/sig.npy" --peaks-out "$O/p.npy"
 expect 1 "cannot write in /proc" $P2D --alpha 0.5 --masks-out "$O/m.npy" --peaks-out /proc/p.npy
 expect 1 "same file" $P2D --alpha 0.5 --masks-out "$O/x.npy" --peaks-out "$O/x.npy"
 expect 1 "is an input of this run" $P2D --peaks-out $POST
@@ -129,25 +137,25 @@ expect 0 "peaks" $P2D --alpha 0.5 --masks-out "$O/a/b/m.npy" --peaks-out "$O/a/p
 [ -z "$(find "$O" -name '.*tmp*')" ] || fail_case "prom2d left a temporary file"
 
 # ---- lnm ------------------------------------------------------------------------------------------
-expect 2 "--policy is one of strict|ldk|lacuna|ldk_single" "$B/lnm_cli" --policy fancy
-expect 2 "--precision is one of f32|f64" "$B/lnm_cli" --precision f16
-expect 2 "--threads wants" "$B/lnm_cli" --threads -2
-expect 1 "are required" "$B/lnm_cli" --connectome c.h5 --lesion "$W/in/les.npy"
-expect 1 "have the same name 'les'" "$B/lnm_cli" --connectome c.h5 --lesion "$W/in/a/les.npy" --lesion "$W/in/b/les.npy" --out-dir "$O"
-if [ -x "$B/lnm_cli_hdf5" ]; then
-    LNM="$B/lnm_cli_hdf5 --lesion $W/in/les.npy --out-dir $O/maps"
+expect 2 "--policy is one of strict|ldk|lacuna|ldk_single" "$LNMB" --policy fancy
+expect 2 "--precision is one of f32|f64" "$LNMB" --precision f16
+expect 2 "--threads wants" "$LNMB" --threads -2
+expect 1 "are required" "$LNMB" --connectome c.h5 --lesion "$W/in/les.npy"
+expect 1 "have the same name 'les'" "$LNMB" --connectome c.h5 --lesion "$W/in/a/les.npy" --lesion "$W/in/b/les.npy" --out-dir "$O"
+if [ -n "$LNMH5" ]; then
+    LNM="$LNMH5 --lesion $W/in/les.npy --out-dir $O/maps"
     expect 1 "nonexistent.h5" $LNM --connectome /nonexistent.h5
     expect 1 "cannot open as HDF5" $LNM --connectome "$W/in/text.npy"
     expect 1 "no .h5 file in this directory" $LNM --connectome "$W/in"
 else
-    expect 1 "HDF5" "$B/lnm_cli" --connectome c.h5 --lesion "$W/in/les.npy" --out-dir "$O"
+    expect 1 "HDF5" "$LNMB" --connectome c.h5 --lesion "$W/in/les.npy" --out-dir "$O"
 fi
-expect 0 "peak t" "$B/lnm_cli" --demo --out "$O/demo"
+expect 0 "peak t" "$LNMB" --demo --out "$O/demo"
 
 # ---- pool -----------------------------------------------------------------------------------------
-expect 2 "--frames wants a number of frames, from 1 to 64" "$B/pool" --frames 0
-expect 2 "--budget-mib wants" "$B/pool" --budget-mib 0
-expect 1 "/proc/x" "$B/pool" --frames 2 --frame-mib 1 --budget-mib 4 --batches 1 --out /proc/x
+expect 2 "--frames wants a number of frames, from 1 to 64" "$POOLB" --frames 0
+expect 2 "--budget-mib wants" "$POOLB" --budget-mib 0
+expect 1 "/proc/x" "$POOLB" --frames 2 --frame-mib 1 --budget-mib 4 --batches 1 --out /proc/x
 
 echo "cli cases: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,12 +1,12 @@
 #!/bin/sh
 # The whole test suite (make test): compile checks of every header, the test programs in their
 # variants (plain, ASan+UBSan, TSan, no threads, valgrind), and the example programs' I/O kit.
-# Prints one line per step and ends with "N passed, N failed"; exits non-zero on any failure.
+# Prints a line per failure or skip and per suite, and ends with "N passed, N failed, N skipped";
+# exits non-zero on any failure. The parts run at once on JOBS queues (default: the CPUs); PART=name
+# runs one part (headers tensorpool prom2d pacgpu cuda stat_stream v1 common examples).
 # Optional tools and libraries that are missing are skipped with a line saying so.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-B=build/test
-mkdir -p "$B"
 CC=${CC:-cc}
 WARN="-Wall -Wextra -Wpedantic -Werror"
 passed=0
@@ -56,6 +56,26 @@ for lib in zlib cblas hdf5 mpi nvcc fuzzer; do
     else echo "backend $lib: not found, its variants are skipped"; fi
 done
 
+# ---- shared by the parts: flags, the sanitizer probe, objects for the C++ builds --------------
+TFLAGS="-std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror"
+LIBS="-lm -lpthread"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+S=build/suite_shared
+mkdir -p "$S"
+# build OUT COMPILER ARGS...: skipped (and what follows it with &&) when the compiler is not installed
+build() {
+    out=$1; shift
+    if ! have "$1"; then skip "build $out: $1 not installed"; return 1; fi
+    step "build $out" "$@" -o "$B/$out" && [ -x "$B/$out" ]
+}
+have_san() { [ -x "$S/san_probe" ]; }
+if have clang && echo 'int main(void){return 0;}' | clang $SAN -x c - -o "$S/san_probe" 2>/dev/null; then :; else
+    rm -f "$S/san_probe"
+fi
+gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/npy.c -o "$S/npy.o" && gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/util.c -o "$S/util.o" ||
+    { echo "FAILED  build npy.o util.o"; exit 1; }
+
+part_headers() {
 # ---- 1. every header compiles warning-free as C99 and as C++, with gcc and clang -------------
 for h in $HEADERS; do
     m=$(impl_macro "$h")
@@ -73,8 +93,8 @@ for h in $HEADERS; do
     awk '/^   QUICK START/ {on = 1; next} /^   CONTENTS/ {on = 0} on' "$h" | sed 's/^       //' >"$q"
     if grep -q 'int main' "$q"; then
         step "$h: its quick start compiles (C99, C++) and runs" sh -c "
-            gcc -std=c99 $WARN -I. '$q' -o '$B/qs_c' -lm -lpthread && g++ -x c++ $WARN -I. '$q' -o '$B/qs_cxx' -lm -lpthread &&
-            '$B/qs_c' >/dev/null && '$B/qs_cxx' >/dev/null"
+            gcc -std=c99 $WARN -I. '$q' -o '$B/qs_c' -lm -lpthread && '$B/qs_c' >/dev/null &&
+            { ! command -v g++ >/dev/null || { g++ -x c++ $WARN -I. '$q' -o '$B/qs_cxx' -lm -lpthread && '$B/qs_cxx' >/dev/null; }; }"
     else
         skip "$h: no compilable quick start yet"
     fi
@@ -84,8 +104,8 @@ n_snip=$(awk '/^```c$/ {n++; f = sprintf("'"$B"'/readme_%d.c", n); next} /^```$/
 i=1
 while [ "$i" -le "$n_snip" ]; do
     step "README.md snippet $i compiles (C99, C++) and runs" sh -c "
-        gcc -std=c99 $WARN -I. '$B/readme_$i.c' -o '$B/rd_c' -lm -lpthread && g++ -x c++ $WARN -I. '$B/readme_$i.c' -o '$B/rd_cxx' -lm -lpthread &&
-        '$B/rd_c' >/dev/null && '$B/rd_cxx' >/dev/null"
+        gcc -std=c99 $WARN -I. '$B/readme_$i.c' -o '$B/rd_c' -lm -lpthread && '$B/rd_c' >/dev/null &&
+        { ! command -v g++ >/dev/null || { g++ -x c++ $WARN -I. '$B/readme_$i.c' -o '$B/rd_cxx' -lm -lpthread && '$B/rd_cxx' >/dev/null; }; }"
     i=$((i + 1))
 done
 # all headers implemented in one translation unit (symbol collisions), and a header included
@@ -96,7 +116,8 @@ done
     echo 'int main(void) { return 0; }'
 } >"$B/all_in_one.c"
 step "all headers in one TU (gcc)" gcc -std=c99 $WARN "$B/all_in_one.c" -o "$B/all_in_one" -lm -lpthread
-step "all headers in one TU (g++)" g++ -x c++ $WARN "$B/all_in_one.c" -o "$B/all_in_one_cxx" -lpthread
+if have g++; then step "all headers in one TU (g++)" g++ -x c++ $WARN "$B/all_in_one.c" -o "$B/all_in_one_cxx" -lpthread
+else skip "all headers in one TU (g++): g++ not installed"; fi
 # every header as a private static copy, in a TU that calls nothing (no unused-function warnings)
 for h in $HEADERS; do
     printf '#define TP_STATIC\n#define TENSORPOOL_IMPLEMENTATION\n#define %s\n#include "../../%s"\nint main(void) { return 0; }\n' \
@@ -108,11 +129,10 @@ for h in $HEADERS; do
         "$h" "$(impl_macro "$h")" "$h" "$h" >"$B/twice_$h.c"
     step "$h included twice" gcc -std=c99 $WARN -c "$B/twice_$h.c" -o /dev/null
 done
+}
 
+part_tensorpool() {
 # ---- 2. test programs -------------------------------------------------------------------------
-TFLAGS="-std=c99 -O1 -g -Wall -Wextra -Wpedantic -Werror"
-LIBS="-lm -lpthread"
-build() { out=$1; shift; step "build $out" "$@" -o "$B/$out" && [ -x "$B/$out" ]; }
 
 build tensorpool $CC $TFLAGS tests/test_tensorpool.c $LIBS && run_suite "tensorpool" "$B/tensorpool"
 build tensorpool_nothreads $CC $TFLAGS -DTP_NO_THREADS tests/test_tensorpool.c -lm \
@@ -122,8 +142,7 @@ build tensorpool_nommap $CC $TFLAGS -DTP_NO_MMAP tests/test_tensorpool.c $LIBS \
 build tensorpool_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_tensorpool.c -lpthread \
     && run_suite "tensorpool C++" "$B/tensorpool_cxx"
 
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-if have clang && echo 'int main(void){return 0;}' | clang $SAN -x c - -o "$B/san_probe" 2>/dev/null; then
+if have_san; then
     build tensorpool_asan clang $TFLAGS $SAN tests/test_tensorpool.c $LIBS \
         && run_suite "tensorpool ASan+UBSan" "$B/tensorpool_asan"
     build tensorpool_tsan clang $TFLAGS -fsanitize=thread tests/test_tensorpool.c $LIBS \
@@ -136,38 +155,43 @@ if have valgrind; then
 else
     skip "valgrind runs: valgrind not installed"
 fi
+}
 
+part_prom2d() {
 # ---- prom2d.h ---------------------------------------------------------------------------------
 P2D_SRC="tests/test_prom2d.c examples/common/npy.c examples/common/util.c"
 build prom2d $CC $TFLAGS -D_DEFAULT_SOURCE $P2D_SRC $LIBS && run_suite "prom2d" "$B/prom2d"
 build prom2d_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DP2D_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $P2D_SRC -lm \
     && run_suite "prom2d TP_NO_THREADS P2D_NO_VECTOR_EXTENSIONS" "$B/prom2d_plain"
-step "build npy.o util.o (C, for the C++ test)" sh -c "gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/npy.c -o $B/npy.o && gcc -std=c99 -D_DEFAULT_SOURCE -O1 -g -c examples/common/util.c -o $B/util.o"
-build prom2d_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_prom2d.c -x none "$B/npy.o" "$B/util.o" -lpthread \
+build prom2d_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_prom2d.c -x none "$S/npy.o" "$S/util.o" -lpthread \
     && run_suite "prom2d C++" "$B/prom2d_cxx"
-if have clang && [ -x "$B/san_probe" ]; then
+if have_san; then
     build prom2d_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $P2D_SRC $LIBS && run_suite "prom2d ASan+UBSan" "$B/prom2d_asan"
     build prom2d_tsan clang $TFLAGS -D_DEFAULT_SOURCE -fsanitize=thread $P2D_SRC $LIBS && run_suite "prom2d TSan" "$B/prom2d_tsan"
 fi
 if have valgrind; then
     run_suite "prom2d valgrind" "$B/prom2d" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
+}
 
+part_pacgpu() {
 # ---- pacgpu.h -----------------------------------------------------------------------------------
 PAC_SRC="tests/test_pacgpu.c examples/common/npy.c examples/common/util.c"
 build pacgpu $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_SRC $LIBS && run_suite "pacgpu" "$B/pacgpu"
 build pacgpu_plain $CC $TFLAGS -D_DEFAULT_SOURCE -DPAC_NO_VECTOR_EXTENSIONS -DTP_NO_THREADS $PAC_SRC -lm \
     && run_suite "pacgpu TP_NO_THREADS PAC_NO_VECTOR_EXTENSIONS" "$B/pacgpu_plain"
-build pacgpu_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_pacgpu.c -x none "$B/npy.o" "$B/util.o" -lpthread \
+build pacgpu_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_pacgpu.c -x none "$S/npy.o" "$S/util.o" -lpthread \
     && run_suite "pacgpu C++" "$B/pacgpu_cxx"
-if have clang && [ -x "$B/san_probe" ]; then
+if have_san; then
     build pacgpu_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $PAC_SRC $LIBS && run_suite "pacgpu ASan+UBSan" "$B/pacgpu_asan"
     build pacgpu_tsan clang $TFLAGS -D_DEFAULT_SOURCE -fsanitize=thread $PAC_SRC $LIBS && run_suite "pacgpu TSan" "$B/pacgpu_tsan"
 fi
 if have valgrind; then
     run_suite "pacgpu valgrind" "$B/pacgpu" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
+}
 
+part_cuda() {
 # the CUDA backend: built by nvcc for sm_90 with PTX beside it; its device tests skip without a GPU
 if NVCC=$(tools/detect.sh nvcc); then
     build pacgpu_cuda $NVCC -std=c++14 -O2 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90 \
@@ -184,10 +208,12 @@ build pacgpu_cuda_emu_once g++ -DPAC_TEST_CUDA_ROWS_ONCE=1 $EMU && run_suite "pa
 # the device tests at the sizes a GPU runs them with (their expectations too: chunks of 5, not 2)
 build pacgpu_cuda_emu_device_sizes g++ -DPAC_TEST_DEVICE_SIZES $EMU -O2 \
     && run_suite "pacgpu CUDA emulated at a GPU's test sizes" "$B/pacgpu_cuda_emu_device_sizes"
-if have clang && [ -x "$B/san_probe" ]; then
+if have_san; then
     build pacgpu_cuda_emu_asan clang++ $SAN $EMU && run_suite "pacgpu CUDA emulated ASan+UBSan" "$B/pacgpu_cuda_emu_asan"
 fi
+}
 
+part_stat_stream() {
 # ---- stat_stream.h ------------------------------------------------------------------------------
 SS_SRC="tests/test_stat_stream.c examples/common/npy.c examples/common/util.c"
 build stat_stream $CC $TFLAGS -D_DEFAULT_SOURCE $SS_SRC $LIBS && run_suite "stat_stream" "$B/stat_stream"
@@ -202,34 +228,47 @@ fi
 if H5=$(tools/detect.sh hdf5); then
     build stat_stream_hdf5 $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_HDF5 $H5 $SS_SRC $H5 $LIBS \
         && run_suite "stat_stream STAT_STREAM_USE_HDF5" "$B/stat_stream_hdf5"
-    if have clang && [ -x "$B/san_probe" ]; then
+    if have_san; then
         build stat_stream_hdf5_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN -DSTAT_STREAM_USE_HDF5 $H5 $SS_SRC $H5 $LIBS \
             && run_suite "stat_stream STAT_STREAM_USE_HDF5 ASan+UBSan" "$B/stat_stream_hdf5_asan"
     fi
 else
     skip "stat_stream with HDF5: no HDF5 (libhdf5-dev) found"
 fi
-build stat_stream_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_stat_stream.c -x none "$B/npy.o" "$B/util.o" -lpthread \
+build stat_stream_cxx g++ -x c++ -O1 -g -Wall -Wextra -Werror tests/test_stat_stream.c -x none "$S/npy.o" "$S/util.o" -lpthread \
     && run_suite "stat_stream C++" "$B/stat_stream_cxx"
-if have clang && [ -x "$B/san_probe" ]; then
+if have_san; then
     build stat_stream_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN $SS_SRC $LIBS && run_suite "stat_stream ASan+UBSan" "$B/stat_stream_asan"
     build stat_stream_tsan clang $TFLAGS -D_DEFAULT_SOURCE -fsanitize=thread $SS_SRC $LIBS && run_suite "stat_stream TSan" "$B/stat_stream_tsan"
 fi
 if have valgrind; then
     run_suite "stat_stream valgrind" "$B/stat_stream" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
+}
 
+part_v1() {
 # ---- the four headers as one library (v1 forms, defaults, element types), as C and as C++ ------
 V1_SRC="tests/test_v1.c"
 build v1 $CC $TFLAGS -D_DEFAULT_SOURCE $V1_SRC $LIBS && run_suite "v1 (all four headers, C)" "$B/v1"
 build v1_cxx g++ -x c++ -O1 -g -Wall -Wextra -Wpedantic -Werror $V1_SRC -lm -lpthread && run_suite "v1 (all four headers, C++)" "$B/v1_cxx"
-if have clang && [ -x "$B/san_probe" ]; then
+if have_san; then
     build v1_asan clang++ -x c++ -O1 -g -Wall -Wextra -Werror $SAN $V1_SRC -lm -lpthread && run_suite "v1 C++ ASan+UBSan" "$B/v1_asan"
 fi
 if have valgrind; then
     run_suite "v1 valgrind" "$B/v1" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
 fi
+# every allocation of each header's main entry points failing in turn: clean errors, no leak, no partial output
+build alloc_faults $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_alloc_faults.c $LIBS && run_suite "allocation faults" "$B/alloc_faults"
+if have_san; then
+    build alloc_faults_asan clang $TFLAGS -D_DEFAULT_SOURCE $SAN tests/test_alloc_faults.c $LIBS \
+        && run_suite "allocation faults ASan+UBSan" "$B/alloc_faults_asan"
+fi
+if have valgrind; then
+    run_suite "allocation faults valgrind" "$B/alloc_faults" valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=3
+fi
+}
 
+part_common() {
 # ---- 3. the example programs' I/O kit -------------------------------------------------------
 if [ -f tests/test_common.c ]; then
     build common $CC $TFLAGS -D_DEFAULT_SOURCE tests/test_common.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
@@ -251,7 +290,9 @@ if tools/detect.sh fuzzer >/dev/null; then
 else
     skip "fuzz corpus replay: clang with libFuzzer (libclang-rt-dev) not installed"
 fi
+}
 
+part_examples() {
 # ---- 4. the example programs themselves ------------------------------------------------------
 build prom2d_cli $CC $TFLAGS -D_DEFAULT_SOURCE examples/prom2d.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \
     && step "prom2d --demo (peaks, masks, PNGs)" "$B/prom2d_cli" --demo --out "$B/prom2d_demo" \
@@ -327,6 +368,55 @@ build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LI
 # every program against bad input and typos: the status, the message, and nothing left behind
 build npy_make $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_make.c examples/common/npy.c examples/common/util.c -lm \
     && step "the programs against bad input (tests/cli.sh)" sh tests/cli.sh "$B"
+}
 
+# ---- the driver: the parts run on JOBS queues at once (default: the CPUs), each in its own
+# directory build/suite_PART, its lines printed when it ends; then the totals ---------------------
+# rough seconds of each part on a 2-core VM, longest first: the queues are filled greedily
+PARTS="cuda:97 pacgpu:44 stat_stream:39 prom2d:27 v1:25 examples:21 headers:15 tensorpool:14 common:7"
+JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+[ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
+if [ -n "${PART:-}" ]; then PARTS="$PART:1"; JOBS=1; fi # PART=name runs one part
+rm -f build/suite_*.out
+
+run_part() { # in a subshell: its counters are its own, and end its output
+    (
+        B=build/suite_$1
+        mkdir -p "$B"
+        passed=0 failed=0 skipped=0
+        t0=$(date +%s)
+        "part_$1"
+        echo "part $1: $(($(date +%s) - t0)) s"
+        echo "TOTAL $passed $failed $skipped"
+    ) >"build/suite_$1.out" 2>&1
+    # one part's lines at a time
+    while ! mkdir build/suite_print.lock 2>/dev/null; do sleep 0.1; done
+    grep -v '^TOTAL ' "build/suite_$1.out"
+    rmdir build/suite_print.lock
+}
+
+rmdir build/suite_print.lock 2>/dev/null
+q=0
+while [ "$q" -lt "$JOBS" ]; do eval "queue_$q=''; load_$q=0"; q=$((q + 1)); done
+for pw in $PARTS; do # longest first, onto the least loaded queue
+    best=0 q=1
+    while [ "$q" -lt "$JOBS" ]; do
+        eval "lq=\$load_$q lb=\$load_$best"
+        [ "$lq" -lt "$lb" ] && best=$q
+        q=$((q + 1))
+    done
+    eval "queue_$best=\"\$queue_$best ${pw%%:*}\"; load_$best=\$((load_$best + ${pw##*:}))"
+done
+q=0
+while [ "$q" -lt "$JOBS" ]; do
+    eval "list=\$queue_$q"
+    ( for part in $list; do run_part "$part"; done ) &
+    q=$((q + 1))
+done
+wait
+for pw in $PARTS; do
+    set -- $(grep '^TOTAL ' "build/suite_${pw%%:*}.out" || echo "TOTAL 0 1 0")
+    passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
+done
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

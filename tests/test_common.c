@@ -324,42 +324,69 @@ static uint32_t crc32_ref(const unsigned char *p, size_t n)
     return ~c;
 }
 
-static int png_decode_stored(const unsigned char *f, size_t len, int *w, int *h, unsigned char **rgb)
+#if !defined(HAVE_ZLIB)
+/* The zlib stream of stored blocks, without zlib: the bytes, checked by their Adler-32 */
+static int png_stored_blocks(const unsigned char *data, size_t n, unsigned char *raw, size_t *raw_n)
 {
-    size_t pos = 8, raw_n = 0, i;
-    unsigned char *raw = NULL;
+    size_t p = 2, i;
     uint32_t a1 = 1, a2 = 0;
+    int final = 0;
+    *raw_n = 0;
+    while (!final) {
+        size_t bl;
+        if (p + 5 > n) return 0;
+        bl = (size_t)data[p + 1] | (size_t)data[p + 2] << 8;
+        if ((data[p] & 6) != 0 || (size_t)((data[p + 3] | data[p + 4] << 8) ^ 0xffff) != bl || p + 5 + bl > n) return 0;
+        final = data[p] & 1;
+        memcpy(raw + *raw_n, data + p + 5, bl);
+        *raw_n += bl;
+        p += 5 + bl;
+    }
+    for (i = 0; i < *raw_n; i++) { a1 = (a1 + raw[i]) % 65521; a2 = (a2 + a1) % 65521; }
+    return p + 4 <= n && be32(data + p) == (a2 << 16 | a1);
+}
+
+#endif
+
+/* An RGB PNG of one IDAT back to pixels: inflated by zlib where the writer used it, else stored
+   blocks; rows filtered with None or Sub */
+static int png_decode(const unsigned char *f, size_t len, int *w, int *h, unsigned char **rgb, size_t *idat_bytes)
+{
+    size_t pos = 8, raw_n = 0, i, x, row;
+    unsigned char *raw = NULL;
     if (len < 8 || memcmp(f, "\x89PNG\r\n\x1a\n", 8) != 0) return 0;
     while (pos + 12 <= len) {
         uint32_t n = be32(f + pos);
         const unsigned char *type = f + pos + 4, *data = f + pos + 8;
-        if (pos + 12 + n > len || crc32_ref(type, n + 4) != be32(data + n)) return 0;
+        if (pos + 12 + n > len || crc32_ref(type, n + 4) != be32(data + n)) { free(raw); return 0; }
         if (!memcmp(type, "IHDR", 4)) {
             *w = (int)be32(data);
             *h = (int)be32(data + 4);
             if (data[8] != 8 || data[9] != 2) return 0;
-        } else if (!memcmp(type, "IDAT", 4)) {
-            size_t p = 2;
-            int final = 0;
-            raw = (unsigned char *)malloc(n);
-            while (!final) {
-                size_t bl = (size_t)data[p + 1] | (size_t)data[p + 2] << 8;
-                if ((data[p] & 6) != 0 || (size_t)((data[p + 3] | data[p + 4] << 8) ^ 0xffff) != bl) { free(raw); return 0; }
-                final = data[p] & 1;
-                memcpy(raw + raw_n, data + p + 5, bl);
-                raw_n += bl;
-                p += 5 + bl;
+        } else if (!memcmp(type, "IDAT", 4) && !raw) {
+            size_t cap = (size_t)*h * ((size_t)*w * 3 + 1) + 16;
+            raw = (unsigned char *)malloc(cap > n ? cap : n);
+            *idat_bytes = n;
+#if defined(HAVE_ZLIB)
+            {
+                uLongf got = (uLongf)cap;
+                if (uncompress(raw, &got, data, n) != Z_OK) { free(raw); return 0; }
+                raw_n = got;
             }
-            for (i = 0; i < raw_n; i++) { a1 = (a1 + raw[i]) % 65521; a2 = (a2 + a1) % 65521; }
-            if (be32(data + p) != (a2 << 16 | a1)) { free(raw); return 0; }
+#else
+            if (!png_stored_blocks(data, n, raw, &raw_n)) { free(raw); return 0; }
+#endif
         }
         pos += 12 + n;
     }
-    if (!raw || raw_n != (size_t)*h * ((size_t)*w * 3 + 1)) { free(raw); return 0; }
-    *rgb = (unsigned char *)malloc((size_t)*w * (size_t)*h * 3);
+    row = (size_t)*w * 3;
+    if (!raw || raw_n != (size_t)*h * (row + 1)) { free(raw); return 0; }
+    *rgb = (unsigned char *)malloc(row * (size_t)*h);
     for (i = 0; i < (size_t)*h; i++) {
-        if (raw[i * ((size_t)*w * 3 + 1)] != 0) { free(raw); free(*rgb); return 0; }
-        memcpy(*rgb + i * (size_t)*w * 3, raw + i * ((size_t)*w * 3 + 1) + 1, (size_t)*w * 3);
+        const unsigned char *src = raw + i * (row + 1) + 1;
+        unsigned char *dst = *rgb + i * row, filter = raw[i * (row + 1)];
+        if (filter > 1) { free(raw); free(*rgb); return 0; }
+        for (x = 0; x < row; x++) dst[x] = (unsigned char)(src[x] + (filter == 1 && x >= 3 ? dst[x - 3] : 0));
     }
     free(raw);
     return 1;
@@ -369,7 +396,7 @@ static void test_png_writer_decodes(void)
 {
     int w = 300, h = 250, dw = 0, dh = 0, x, y; /* > 65535 bytes: several stored blocks */
     unsigned char *rgb = (unsigned char *)malloc((size_t)w * h * 3), *back = NULL, *file;
-    size_t len;
+    size_t len, idat = 0;
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x++) {
             unsigned char *p = rgb + 3 * ((size_t)y * w + x);
@@ -377,7 +404,7 @@ static void test_png_writer_decodes(void)
         }
     CHECK(png_write_rgb(tmp_path("t.png"), w, h, rgb, err, sizeof err) == 0);
     file = slurp(tmp_path("t.png"), &len);
-    CHECK(file && png_decode_stored(file, len, &dw, &dh, &back));
+    CHECK(file && png_decode(file, len, &dw, &dh, &back, &idat));
     CHECK(dw == w && dh == h && back && memcmp(back, rgb, (size_t)w * h * 3) == 0);
     CHECK(png_write_rgb(tmp_path("bad.png"), 0, 10, rgb, err, sizeof err) == -1);
     free(file);
@@ -391,7 +418,7 @@ static void test_heatmap_png(void)
     size_t i;
     int w = 0, h = 0;
     unsigned char *file, *rgb = NULL;
-    size_t len;
+    size_t len, idat = 0;
     png_heatmap_opts o = png_heatmap_defaults();
     for (i = 0; i < 40 * 60; i++) z[i] = sin((double)(i % 60) / 9.0) * cos((double)(i / 60) / 7.0);
     z[5] = NAN;
@@ -404,8 +431,11 @@ static void test_heatmap_png(void)
     o.mark_row = 10; o.mark_col = 20;
     CHECK(png_heatmap(tmp_path("heat.png"), z, 40, 60, &o, err, sizeof err) == 0);
     file = slurp(tmp_path("heat.png"), &len);
-    CHECK(file && png_decode_stored(file, len, &w, &h, &rgb));
+    CHECK(file && png_decode(file, len, &w, &h, &rgb, &idat));
     CHECK(w > 60 && h > 40);
+#if defined(HAVE_ZLIB)
+    CHECK_MSG(idat * 10 < (size_t)w * h * 3, "a heat map of %d x %d takes %zu bytes of IDAT: not compressed", w, h, idat);
+#endif
     free(file);
     free(rgb);
     /* a large array is averaged down to the plot size */
@@ -416,12 +446,44 @@ static void test_heatmap_png(void)
         o = png_heatmap_defaults();
         CHECK(png_heatmap(tmp_path("big.png"), big, 2000, 3000, &o, err, sizeof err) == 0);
         file = slurp(tmp_path("big.png"), &len);
-        CHECK(file && png_decode_stored(file, len, &w, &h, &rgb) && w <= 640 + 200 && h <= 480 + 80);
+        CHECK(file && png_decode(file, len, &w, &h, &rgb, &idat) && w <= 640 + 200 && h <= 480 + 80);
         free(file);
         free(rgb);
         free(big);
     }
     CHECK(png_heatmap(tmp_path("none.png"), z, 0, 60, &o, err, sizeof err) == -1);
+}
+
+/* Axis ticks: round values, integers on index axes, one label format per axis */
+static void test_png_ticks(void)
+{
+    static const struct { double lo, hi; int integers; double first, step; int n; const char *label0; } c[] = {
+        {0, 62, 1, 0, 20, 4, "0"},          /* 63 bins: 0 20 40 60, never 15.5 */
+        {0, 1999, 1, 0, 500, 4, "0"},
+        {0, 3, 1, 0, 1, 4, "0"},           /* 4 bins: every one, no 0.5 */
+        {2, 20, 0, 5, 5, 4, "5"},          /* Hz */
+        {60, 160, 0, 60, 20, 6, "60"},
+        {0.0012, 0.0051, 0, 0.002, 0.001, 4, "0.002"},
+        {0, 0.00031, 0, 0, 0.0001, 4, "0e+00"}, /* small: all in scientific */
+        {-3.2, 7.9, 0, -2, 2, 5, "-2"},
+        {1e5, 5e5, 0, 1e5, 1e5, 5, "1e+05"},
+    };
+    size_t k;
+    int i;
+    for (k = 0; k < sizeof c / sizeof *c; k++) {
+        png_ticks t;
+        char a[32], b[32];
+        png_make_ticks(c[k].lo, c[k].hi, c[k].integers, &t);
+        CHECK_MSG(t.n == c[k].n && fabs(t.v[0] - c[k].first) < 1e-12 && fabs(t.v[1] - t.v[0] - c[k].step) < 1e-12,
+                  "case %zu: %d ticks from %g step %g", k, t.n, t.n ? t.v[0] : 0, t.n > 1 ? t.v[1] - t.v[0] : 0);
+        snprintf(a, sizeof a, t.fmt, t.v[0]);
+        CHECK_MSG(!strcmp(a, c[k].label0), "case %zu: first label '%s', want '%s' (format %s)", k, a, c[k].label0, t.fmt);
+        for (i = 1; i < t.n; i++) { /* every label of an axis has the same shape */
+            snprintf(b, sizeof b, t.fmt, t.v[i]);
+            CHECK_MSG(strchr(a, 'e') == NULL ? strchr(b, 'e') == NULL : strchr(b, 'e') != NULL, "case %zu: %s and %s", k, a, b);
+            if (c[k].integers) CHECK(t.v[i] == floor(t.v[i]));
+        }
+    }
 }
 
 /* A directory where a file is expected is named as such, not "out of memory" */
@@ -613,6 +675,7 @@ int main(void)
     RUN(test_nifti_errors_and_byte_order);
     RUN(test_png_writer_decodes);
     RUN(test_heatmap_png);
+    RUN(test_png_ticks);
     RUN(test_readers_refuse_directories);
 #if defined(HAVE_ZLIB)
     RUN(test_nifti_gzip_cut_short);

@@ -55,7 +55,39 @@ static void png__chunk_end(png__chunk *c)
     fwrite(b, 1, 4, c->f);
 }
 
-/* The zlib stream of IDAT: stored deflate blocks of at most 65535 bytes, and the Adler-32. */
+#if defined(HAVE_ZLIB)
+#include <zlib.h>
+/* The IDAT chunk with zlib: the rows filtered (filter 1, Sub: a byte minus the one 3 to its left,
+   which turns a plot's flat areas into zeros) and deflated at level 9 */
+static int png__idat(FILE *f, int w, int h, const unsigned char *rgb, char *err, size_t cap)
+{
+    size_t row = (size_t)w * 3, raw_len = (row + 1) * (size_t)h, y, x;
+    uLongf zlen = compressBound((uLong)raw_len);
+    unsigned char *raw = (unsigned char *)malloc(raw_len), *z = (unsigned char *)malloc(zlen);
+    png__chunk ch;
+    int ok;
+    if (!raw || !z) {
+        free(raw), free(z);
+        return ex_fail(err, cap, "png: out of memory");
+    }
+    for (y = 0; y < (size_t)h; y++) {
+        const unsigned char *src = rgb + y * row;
+        unsigned char *dst = raw + y * (row + 1);
+        dst[0] = 1;
+        for (x = 0; x < row; x++) dst[1 + x] = (unsigned char)(src[x] - (x >= 3 ? src[x - 3] : 0));
+    }
+    ok = compress2(z, &zlen, raw, (uLong)raw_len, 9) == Z_OK && zlen <= 0x7fffffffu;
+    if (ok) {
+        png__chunk_begin(&ch, f, "IDAT", (uint32_t)zlen);
+        png__chunk_data(&ch, z, zlen);
+        png__chunk_end(&ch);
+    }
+    free(raw), free(z);
+    return ok ? 0 : ex_fail(err, cap, "png: deflate failed");
+}
+#else
+/* The zlib stream of IDAT without zlib: stored deflate blocks of at most 65535 bytes, and the
+   Adler-32 */
 typedef struct png__zstream { png__chunk *ch; size_t done, total; uint32_t a1, a2; } png__zstream;
 
 static void png__emit(png__zstream *z, const unsigned char *p, size_t n)
@@ -84,16 +116,13 @@ static void png__emit(png__zstream *z, const unsigned char *p, size_t n)
     }
 }
 
-int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err, size_t cap)
+static int png__idat(FILE *f, int w, int h, const unsigned char *rgb, char *err, size_t cap)
 {
-    static const unsigned char sig[8] = {137, 80, 78, 71, 13, 10, 26, 10}, zhdr[2] = {0x78, 0x01}, filter = 0;
-    unsigned char ihdr[13], b4[4];
-    size_t row, zlen, y;
+    static const unsigned char zhdr[2] = {0x78, 0x01}, filter = 0;
+    size_t row = (size_t)w * 3, zlen, y;
+    unsigned char b4[4];
     png__chunk ch;
     png__zstream z;
-    FILE *f;
-    if (w <= 0 || h <= 0 || w > 1 << 15 || h > 1 << 15) return ex_fail(err, cap, "png: bad size %d x %d", w, h);
-    row = (size_t)w * 3;
     z.ch = &ch;
     z.done = 0;
     z.total = (row + 1) * (size_t)h;
@@ -101,6 +130,26 @@ int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char
     z.a2 = 0;
     zlen = 2 + z.total + 5 * ((z.total + 65534) / 65535) + 4;
     if (zlen > 0x7fffffffu) return ex_fail(err, cap, "png: image too large");
+    png__chunk_begin(&ch, f, "IDAT", (uint32_t)zlen);
+    png__chunk_data(&ch, zhdr, 2);
+    for (y = 0; y < (size_t)h; y++) {
+        png__emit(&z, &filter, 1);
+        png__emit(&z, rgb + y * row, row);
+    }
+    png__be32(b4, z.a2 << 16 | z.a1);
+    png__chunk_data(&ch, b4, 4);
+    png__chunk_end(&ch);
+    return 0;
+}
+#endif
+
+int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err, size_t cap)
+{
+    static const unsigned char sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    unsigned char ihdr[13];
+    png__chunk ch;
+    FILE *f;
+    if (w <= 0 || h <= 0 || w > 1 << 15 || h > 1 << 15) return ex_fail(err, cap, "png: bad size %d x %d", w, h);
     f = fopen(path, "wb");
     if (!f) return ex_fail(err, cap, "png: cannot create %s", path);
     fwrite(sig, 1, 8, f);
@@ -112,15 +161,10 @@ int png_write_rgb(const char *path, int w, int h, const unsigned char *rgb, char
     png__chunk_begin(&ch, f, "IHDR", 13);
     png__chunk_data(&ch, ihdr, 13);
     png__chunk_end(&ch);
-    png__chunk_begin(&ch, f, "IDAT", (uint32_t)zlen);
-    png__chunk_data(&ch, zhdr, 2);
-    for (y = 0; y < (size_t)h; y++) {
-        png__emit(&z, &filter, 1);
-        png__emit(&z, rgb + y * row, row);
+    if (png__idat(f, w, h, rgb, err, cap)) {
+        fclose(f);
+        return -1;
     }
-    png__be32(b4, z.a2 << 16 | z.a1);
-    png__chunk_data(&ch, b4, 4);
-    png__chunk_end(&ch);
     png__chunk_begin(&ch, f, "IEND", 0);
     png__chunk_end(&ch);
     if (fclose(f) != 0) return ex_fail(err, cap, "png: write to %s failed", path);
@@ -210,12 +254,42 @@ png_heatmap_opts png_heatmap_defaults(void)
     return o;
 }
 
-/* A short label for a tick value on an axis spanning `span` (rounding noise prints as 0). */
-static void png__fmt(char *buf, size_t cap, double v, double span)
+void png_make_ticks(double lo, double hi, int integers, png_ticks *t)
 {
-    if (fabs(v) < 1e-9 * fabs(span)) v = 0;
-    if (v != 0 && (fabs(v) >= 1e5 || fabs(v) < 1e-3)) snprintf(buf, cap, "%.1e", v);
-    else snprintf(buf, cap, "%.4g", v);
+    double span = hi - lo, step, mag, first, big;
+    static const double mult[3] = {1, 2, 5};
+    int i, e, dec;
+    t->n = 0;
+    if (!(span > 0) || !isfinite(span)) {
+        t->v[t->n++] = lo;
+        snprintf(t->fmt, sizeof t->fmt, "%%.4g");
+        return;
+    }
+    mag = pow(10, floor(log10(span / 5)));
+    step = mag;
+    for (e = 0; e < 3 * 4; e++) { /* the smallest nice step with at most 6 ticks */
+        step = mult[e % 3] * mag * pow(10, e / 3);
+        if (floor(hi / step) - ceil(lo / step) + 1 <= 6) break;
+    }
+    if (integers && step < 1) step = 1;
+    first = ceil(lo / step - 1e-9) * step;
+    for (i = 0; t->n < 16 && first + i * step <= hi + 1e-9 * span; i++) {
+        double v = first + i * step;
+        t->v[t->n++] = fabs(v) < 1e-9 * span ? 0 : v;
+    }
+    big = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
+    if (big >= 1e5 || (big < 1e-3 && big > 0)) {
+        snprintf(t->fmt, sizeof t->fmt, "%%.%de", (int)floor(log10(big)) - (int)floor(log10(step)) > 0
+                                                     ? (int)floor(log10(big)) - (int)floor(log10(step)) : 0);
+    } else {
+        dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+        snprintf(t->fmt, sizeof t->fmt, "%%.%df", dec);
+    }
+}
+
+static void png__tick_label(char *buf, size_t cap, const png_ticks *t, double v)
+{
+    snprintf(buf, cap, t->fmt, v);
 }
 
 /* Mean of the finite values of z over the block of cells behind plot pixel (px, py). */
@@ -261,27 +335,37 @@ static void png__plot_size(size_t rows, size_t cols, int max_w, int max_h, int *
     if (*ph > max_h) *ph = max_h;
 }
 
+/* Where value v of an axis from v0 (first cell's centre) to v1 (last cell's) falls, in pixels
+   from the plot's edge, over n cells in `len` pixels */
+static int png__at(double v, double v0, double v1, size_t n, int len)
+{
+    double cell = n > 1 && v1 != v0 ? (v - v0) / (v1 - v0) * ((double)n - 1) : 0;
+    return (int)((cell + 0.5) * len / (double)n);
+}
+
 static void png__axis_ticks(png_canvas *c, int x, int y, int pw, int ph, const png_heatmap_opts *o,
                             size_t rows, size_t cols)
 {
     static const unsigned char ink[3] = {30, 30, 30};
     double x0 = o->x0, x1 = o->x1, y0 = o->y0, y1 = o->y1;
-    int k;
+    int k, ix = x0 == x1, iy = y0 == y1; /* index axes: integer ticks on cell centres */
+    png_ticks tx, ty;
     char lab[32];
-    if (x0 == x1) { x0 = 0; x1 = (double)cols - 1; }
-    if (y0 == y1) { y0 = 0; y1 = (double)rows - 1; }
-    for (k = 0; k <= 4; k++) {
-        /* tick k sits over the centre of its cell */
-        double fx = (double)k / 4, vx = x0 + (x1 - x0) * fx, fy = (double)k / 4, vy = y0 + (y1 - y0) * fy;
-        int tx = x + (int)((0.5 + fx * ((double)cols - 1)) * pw / (double)cols);
-        int ty = o->rows_up ? y + ph - 1 - (int)((0.5 + fy * ((double)rows - 1)) * ph / (double)rows)
-                            : y + (int)((0.5 + fy * ((double)rows - 1)) * ph / (double)rows);
-        png_fill_rect(c, tx, y + ph, 1, 5, ink);
-        png__fmt(lab, sizeof lab, vx, x1 - x0);
-        png_text(c, tx - png_text_width(lab, 1) / 2, y + ph + 7, lab, ink, 1, 0);
-        png_fill_rect(c, x - 5, ty, 5, 1, ink);
-        png__fmt(lab, sizeof lab, vy, y1 - y0);
-        png_text(c, x - 8 - png_text_width(lab, 1), ty - 5, lab, ink, 1, 0);
+    if (ix) x0 = 0, x1 = (double)cols - 1;
+    if (iy) y0 = 0, y1 = (double)rows - 1;
+    png_make_ticks(x0 < x1 ? x0 : x1, x0 < x1 ? x1 : x0, ix, &tx);
+    png_make_ticks(y0 < y1 ? y0 : y1, y0 < y1 ? y1 : y0, iy, &ty);
+    for (k = 0; k < tx.n; k++) {
+        int px = x + png__at(tx.v[k], x0, x1, cols, pw);
+        png_fill_rect(c, px, y + ph, 1, 5, ink);
+        png__tick_label(lab, sizeof lab, &tx, tx.v[k]);
+        png_text(c, px - png_text_width(lab, 1) / 2, y + ph + 7, lab, ink, 1, 0);
+    }
+    for (k = 0; k < ty.n; k++) {
+        int off = png__at(ty.v[k], y0, y1, rows, ph), py = o->rows_up ? y + ph - 1 - off : y + off;
+        png_fill_rect(c, x - 5, py, 5, 1, ink);
+        png__tick_label(lab, sizeof lab, &ty, ty.v[k]);
+        png_text(c, x - 8 - png_text_width(lab, 1), py - 5, lab, ink, 1, 0);
     }
 }
 
@@ -289,19 +373,44 @@ static void png__colour_bar(png_canvas *c, int x, int y, int ph, double lo, doub
 {
     static const unsigned char ink[3] = {30, 30, 30};
     char lab[32];
-    int j, k;
+    int j, k, widest = 0;
+    png_ticks t;
     for (j = 0; j < ph; j++) {
         unsigned char rgb[3];
         png_colormap(1.0 - (double)j / (ph > 1 ? ph - 1 : 1), rgb);
         png_fill_rect(c, x, y + j, 16, 1, rgb);
     }
-    for (k = 0; k <= 4; k++) {
-        int ty = y + (ph - 1) - (int)((double)k / 4 * (ph - 1));
+    png_make_ticks(lo, hi, 0, &t);
+    for (k = 0; k < t.n; k++) {
+        int ty = y + (ph - 1) - (int)((t.v[k] - lo) / (hi - lo) * (ph - 1) + 0.5), w;
         png_fill_rect(c, x + 16, ty, 4, 1, ink);
-        png__fmt(lab, sizeof lab, lo + (hi - lo) * k / 4, hi - lo);
+        png__tick_label(lab, sizeof lab, &t, t.v[k]);
         png_text(c, x + 22, ty - 5, lab, ink, 1, 0);
+        if ((w = png_text_width(lab, 1)) > widest) widest = w;
     }
-    if (label) png_text(c, x + 72, y + ph / 2 + png_text_width(label, 1) / 2, label, ink, 1, 1);
+    if (label) png_text(c, x + 30 + widest, y + ph / 2 + png_text_width(label, 1) / 2, label, ink, 1, 1);
+}
+
+/* The edges of the outlined cells: where a cell in the outline meets one that is not */
+static void png__outline(png_canvas *c, int left, int top, int pw, int ph, size_t rows, size_t cols, const unsigned char *m,
+                         int rows_up)
+{
+    static const unsigned char edge[3] = {255, 40, 200};
+    size_t r, q;
+    for (r = 0; r < rows; r++)
+        for (q = 0; q < cols; q++) {
+            size_t rr = rows_up ? rows - 1 - r : r; /* the data row drawn at screen row r */
+            int x0 = left + (int)((double)q * pw / (double)cols), x1 = left + (int)((double)(q + 1) * pw / (double)cols);
+            int y0 = top + (int)((double)r * ph / (double)rows), y1 = top + (int)((double)(r + 1) * ph / (double)rows);
+            int up, down;
+            if (!m[rr * cols + q]) continue;
+            up = r > 0 && m[(rows_up ? rr + 1 : rr - 1) * cols + q];
+            down = r + 1 < rows && m[(rows_up ? rr - 1 : rr + 1) * cols + q];
+            if (q == 0 || !m[rr * cols + q - 1]) png_fill_rect(c, x0, y0, 2, y1 - y0, edge);
+            if (q + 1 == cols || !m[rr * cols + q + 1]) png_fill_rect(c, x1 - 2, y0, 2, y1 - y0, edge);
+            if (!up) png_fill_rect(c, x0, y0, x1 - x0, 2, edge);
+            if (!down) png_fill_rect(c, x0, y1 - 2, x1 - x0, 2, edge);
+        }
 }
 
 int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, const png_heatmap_opts *opts,
@@ -338,6 +447,7 @@ int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, con
             png_fill_rect(&c, cx + (int)(7 * cos(t)), cy + (int)(7 * sin(t)), 2, 2, red);
         }
     }
+    if (o.outline) png__outline(&c, left, top, pw, ph, rows, cols, o.outline, o.rows_up);
     png__colour_bar(&c, left + pw + 14, top, ph, lo, hi, o.cbar_label);
     if (o.title) png_text(&c, left + (pw - png_text_width(o.title, 1)) / 2, 10, o.title, ink, 1, 0);
     if (o.xlabel) png_text(&c, left + (pw - png_text_width(o.xlabel, 1)) / 2, top + ph + 24, o.xlabel, ink, 1, 0);

@@ -1,4 +1,4 @@
-/* png.h - a PNG writer that needs no zlib (stored deflate blocks), and the plots the example
+/* png.h - a PNG writer (deflated with zlib when built with HAVE_ZLIB, stored blocks without), and the plots the example
    programs draw with it: heat maps with labelled axes and a colour bar, and downsampled previews of
    large arrays. Not part of the headers.
    Functions return 0 on success, -1 with a message in err (may be NULL). */
@@ -38,11 +38,18 @@ typedef struct png_heatmap_opts {
     int max_w, max_h;       /* largest plot area in pixels [0: 640 x 480]; bigger data is averaged */
     int rows_up;            /* 1: row 0 at the bottom (a y axis that grows upward) */
     int mark_row, mark_col; /* a cell to circle (e.g. the peak); -1: none */
+    const unsigned char *outline; /* rows x cols, nonzero cells outlined (e.g. a lesion); NULL: none */
 } png_heatmap_opts;
 
 /* z is rows x cols, row-major; NaN cells are drawn grey. */
 int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, const png_heatmap_opts *opts,
                 char *err, size_t errcap);
+
+/* Ticks of an axis from lo to hi: multiples of 1, 2 or 5 x 10^k, at most 6 (integers only when
+   `integers`, as on an axis of bin indices), and one printf format for all their labels: fixed
+   with the decimals the step needs, or all scientific where the values pass 1e5 or stay under 1e-3. */
+typedef struct png_ticks { double v[16]; int n; char fmt[16]; } png_ticks;
+void png_make_ticks(double lo, double hi, int integers, png_ticks *t);
 
 /* Default options (no labels, index axes, auto range, no marker). */
 png_heatmap_opts png_heatmap_defaults(void);
