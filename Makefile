@@ -7,7 +7,7 @@
 #   make check    the quick look: each test program once, the command lines against bad input
 #   make test     the whole suite (compile checks, sanitizers, valgrind) on every core; ends "N passed, N failed"
 #   make bench    benchmarks side by side with the peers; results in bench/RESULTS.md
-#   make fuzz     fuzz the .npy and NIfTI readers for FUZZ_SECONDS (clang's libFuzzer)
+#   make fuzz     every fuzz target: the parsers FUZZ_RUNS times, the HDF5 source FUZZ_SECONDS (libFuzzer)
 #   make cuda     pacgpu's CUDA backend and its tests (nvcc; part of make when nvcc is found)
 #   make clean
 
@@ -18,6 +18,7 @@ WARN     = -Wall -Wextra -Wpedantic
 LDLIBS   = -lm -lpthread
 B        = build
 FUZZ_SECONDS ?= 20
+FUZZ_RUNS ?= 1000000
 
 ZLIB := $(shell tools/detect.sh zlib)
 HDF5 := $(shell tools/detect.sh hdf5)
@@ -145,12 +146,7 @@ $(B)/bench_prom2d: bench/bench_prom2d.c prom2d.h tensorpool.h examples/common/np
 	$(CC) $(STD) -O2 -g $(WARN) bench/bench_prom2d.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)
 
 fuzz: | $(B)
-	@if tools/detect.sh fuzzer >/dev/null; then \
-	    clang -std=c99 -D_DEFAULT_SOURCE -g -O1 $$(tools/detect.sh fuzzer) tests/fuzz_readers.c \
-	        examples/common/npy.c examples/common/nifti.c examples/common/util.c -o $(B)/fuzz_readers -lm && \
-	    mkdir -p $(B)/fuzz_corpus && \
-	    $(B)/fuzz_readers -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(B)/fuzz_corpus tests/fuzz_corpus; \
-	else echo "skipped fuzz: clang with libFuzzer (libclang-rt-dev) not installed"; fi
+	@sh tests/fuzz/campaign.sh $(FUZZ_RUNS) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(B) out bench/out

@@ -141,7 +141,10 @@
    8. WHAT IT DOES NOT DO
    Weighted samples; higher moments. gzip-compressed connectomes are inflated by HDF5 on one
    thread: the run is then bound by that, not by the arithmetic; converting the files to
-   contiguous storage once (h5repack -l CONTI) makes them mappable.
+   contiguous storage once (h5repack -l CONTI) makes them mappable. The checks of section 7 cover
+   what HDF5 hands over, not HDF5's own parsing: HDF5 1.10's reader itself reads out of bounds on
+   some damaged files (found by fuzzing, inside H5Aopen and H5Dopen), so open connectomes from
+   sources you do not trust in a sandbox, or with an HDF5 release that fixed its file checks.
 */
 #ifndef STAT_STREAM_H
 #define STAT_STREAM_H

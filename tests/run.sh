@@ -282,13 +282,12 @@ if [ -f tests/test_common.c ]; then
     fi
 fi
 
-# the fuzz target replays its corpus (make fuzz explores further)
+# every fuzz target, briefly, on its corpus (make fuzz and tests/fuzz/campaign.sh explore further)
 if tools/detect.sh fuzzer >/dev/null; then
-    build fuzz_readers clang -std=c99 -D_DEFAULT_SOURCE -g -O1 $(tools/detect.sh fuzzer) tests/fuzz_readers.c \
-        examples/common/npy.c examples/common/nifti.c examples/common/util.c -lm \
-        && step "fuzz corpus replay (tests/fuzz_corpus)" "$B/fuzz_readers" -runs=0 tests/fuzz_corpus
+    step "fuzz targets: .npy, NIfTI, the four command lines, the HDF5 source (a short run each)" \
+        env FUZZ_DIR="$B/fuzz" sh tests/fuzz/campaign.sh 20000 3
 else
-    skip "fuzz corpus replay: clang with libFuzzer (libclang-rt-dev) not installed"
+    skip "fuzz targets: clang with libFuzzer (libclang-rt-dev) not installed"
 fi
 }
 
@@ -373,7 +372,7 @@ build npy_make $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_make.c examples/common/np
 # ---- the driver: the parts run on JOBS queues at once (default: the CPUs), each in its own
 # directory build/suite_PART, its lines printed when it ends; then the totals ---------------------
 # rough seconds of each part on a 2-core VM, longest first: the queues are filled greedily
-PARTS="cuda:97 pacgpu:44 stat_stream:39 prom2d:27 v1:25 examples:21 headers:15 tensorpool:14 common:7"
+PARTS="cuda:97 common:45 pacgpu:44 stat_stream:39 prom2d:27 v1:25 examples:21 headers:15 tensorpool:14"
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 [ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
 if [ -n "${PART:-}" ]; then PARTS="$PART:1"; JOBS=1; fi # PART=name runs one part
