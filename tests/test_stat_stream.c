@@ -1339,14 +1339,14 @@ static void test_hdf5_malformed(void)
 {
     char dir[] = "/tmp/ss_h5_bad_XXXXXX", path[160];
     float *data = (float *)calloc(2 * HT * HV, sizeof(float));
-    h5_case k[20];
+    h5_case k[24];
     size_t n = 0, i;
     tp_error err;
     ss_h5 *c = NULL;
     h5_geom g;
     if (!data || !mkdtemp(dir)) { CHECK(0); free(data); return; }
     for (i = 0; i < 2 * HT * HV; i++) data[i] = (float)i;
-    for (i = 0; i < 20; i++) k[i].g = h5_geom_default(), k[i].nt = HT, k[i].n_subj = 2;
+    for (i = 0; i < 24; i++) k[i].g = h5_geom_default(), k[i].nt = HT, k[i].n_subj = 2;
     k[n].what = "a mask_shape of 4 elements", k[n].expect = "mask_shape", k[n].g.n_shape = 4, k[n].g.shape[3] = 9, n++;
     k[n].what = "a mask_shape of 2 elements", k[n].expect = "mask_shape", k[n].g.n_shape = 2, n++;
     k[n].what = "a float mask_shape", k[n].expect = "mask_shape", k[n].g.shape_float = 1, n++;
@@ -1357,6 +1357,7 @@ static void test_hdf5_malformed(void)
     k[n].what = "no affine", k[n].expect = "/mask_affine: missing", k[n].g.skip_affine = 1, n++;
     k[n].what = "a NaN in the affine", k[n].expect = "not finite", k[n].g.aff[5] = NAN, n++;
     k[n].what = "a bad last row", k[n].expect = "last row", k[n].g.aff[14] = 1, n++;
+    k[n].what = "a last row ending in 2", k[n].expect = "last row", k[n].g.aff[15] = 2, n++;
     k[n].what = "an i past the grid", k[n].expect = "voxel 7 has i = 4", k[n].g.spoil_at = 7, k[n].g.spoil_value = 4, n++;
     k[n].what = "a negative j", k[n].expect = "has j = -1", k[n].g.spoil_at = HV + 3, k[n].g.spoil_value = -1, n++;
     k[n].what = "a k far away", k[n].expect = "has k = 1000000", k[n].g.spoil_at = 2 * HV, k[n].g.spoil_value = 1000000, n++;

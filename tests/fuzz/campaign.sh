@@ -5,7 +5,7 @@
 # for SECONDS each (default 1800; HDF5 opens run ~10^3 a second). Prints one line per target:
 # executions, seconds, coverage, crashes (those inside libhdf5 counted apart: HDF5's parser has
 # its own). Exits non-zero when a crash is ours. `make fuzz` runs it briefly; TESTING.md has a
-# campaign's figures.
+# campaign's figures. FUZZ_ONLY="npy h5" runs only the targets named.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 status=0
@@ -24,9 +24,10 @@ build() { # build NAME SOURCES...
     clang $CF "$@" -o "$B/$name" -lm -lpthread 2>"$B/$name.build.log" || { echo "fuzz $name: build failed"; cat "$B/$name.build.log"; return 1; }
 }
 
-# run NAME CORPUS ARGS...: one target, its summary line
+# run NAME CORPUS ARGS...: one target, its summary line (FUZZ_ONLY="name ...": only those)
 run() {
     name=$1 corpus=$2; shift 2
+    case " ${FUZZ_ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
     mkdir -p "$B/corpus_$name"
     t0=$(date +%s)
     "$B/$name" "$@" -artifact_prefix="$B/${name}_" "$B/corpus_$name" "$corpus" >"$B/$name.log" 2>&1
