@@ -2269,12 +2269,28 @@ static tp_result ss__h5_list(ss_h5 *c, const char *path, tp_error *err)
     return i ? TP_OK : tp_error_set(err, TP_ERR_IO, "%s: no .h5 file in this directory", path);
 }
 
+/* Whether dataset d stores its n_elem values: some storage at all (a dataset never written holds
+   only fill values), and without compression at least n_elem of its elements. Sizes a file
+   declares are believed only as far as the file backs them, so that a small crafted file cannot
+   make the source allocate gigabytes for a mask it does not hold. */
+static int ss__h5_stored(hid_t d, hsize_t n_elem)
+{
+    hid_t t = H5Dget_type(d), p = H5Dget_create_plist(d);
+    hsize_t stored = H5Dget_storage_size(d);
+    size_t elem = t >= 0 ? H5Tget_size(t) : 0;
+    int filtered = p >= 0 && H5Pget_nfilters(p) > 0, ok;
+    ok = n_elem == 0 || (stored > 0 && elem > 0 && (filtered || stored / elem >= n_elem));
+    if (t >= 0) H5Tclose(t);
+    if (p >= 0) H5Pclose(p);
+    return ok;
+}
+
 /* dims of /timeseries in an open file, checked: rank 3, a floating-point type, at least 2 time
-   points and 1 voxel, a subject's floats countable in a size_t */
+   points and 1 voxel, a subject's floats countable in a size_t, its values stored */
 static tp_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, tp_error *err)
 {
     hid_t d = H5Dopen2(f, "/timeseries", H5P_DEFAULT), s, t;
-    int rank, is_float;
+    int rank, is_float, stored;
     size_t bytes;
     if (d < 0) return tp_error_set(err, TP_ERR_FORMAT, "%s: no dataset /timeseries", name);
     s = H5Dget_space(d);
@@ -2282,6 +2298,7 @@ static tp_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, tp_error
     rank = H5Sget_simple_extent_ndims(s);
     is_float = H5Tget_class(t) == H5T_FLOAT;
     if (rank == 3) H5Sget_simple_extent_dims(s, dims, NULL);
+    stored = rank != 3 || ss__h5_stored(d, dims[0] * dims[1] * dims[2]); /* dims are unsigned: a product past 2^64 only lowers the bar */
     H5Tclose(t);
     H5Sclose(s);
     H5Dclose(d);
@@ -2295,6 +2312,7 @@ static tp_result ss__h5_shape(hid_t f, const char *name, hsize_t *dims, tp_error
         !tp_size_mul((size_t)dims[1], (size_t)dims[2], &bytes) || !tp_size_mul(bytes, 3 * sizeof(int64_t), &bytes))
         return tp_error_set(err, TP_ERR_OVERFLOW, "%s: /timeseries of %llu x %llu x %llu does not fit in memory sizes", name,
                             (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2]);
+    if (!stored) return tp_error_set(err, TP_ERR_FORMAT, "%s: /timeseries declares more values than the file stores", name);
     return TP_OK;
 }
 
@@ -2338,22 +2356,37 @@ static tp_result ss__h5_grid(hid_t f, const char *name, int64_t shape[3], double
     return TP_OK;
 }
 
-/* /mask_indices of a file, (3, n) or (n, 3) integers, into dst as (3, n); tmp: 3 n scratch */
-static tp_result ss__h5_mask_read(hid_t f, const char *name, size_t n, int64_t *dst, int64_t *tmp, tp_error *err)
+/* /mask_indices of a file: (3, n) or (n, 3) integers, stored; *by_row: (n, 3). Checked before
+   anything is allocated for it. */
+static tp_result ss__h5_mask_dims(hid_t f, const char *name, size_t n, int *by_row, tp_error *err)
 {
     hid_t d = H5Dopen2(f, "/mask_indices", H5P_DEFAULT), s, t;
     hsize_t dims[2] = {0, 0};
-    size_t v;
     int ok;
     if (d < 0) return tp_error_set(err, TP_ERR_FORMAT, "%s: no dataset /mask_indices", name);
     s = H5Dget_space(d), t = H5Dget_type(d);
     ok = H5Sget_simple_extent_ndims(s) == 2 && H5Sget_simple_extent_dims(s, dims, NULL) == 2 &&
          ((dims[0] == 3 && dims[1] == n) || (dims[0] == n && dims[1] == 3)) && H5Tget_class(t) == H5T_INTEGER;
     H5Tclose(t), H5Sclose(s);
-    ok = ok && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) >= 0;
+    if (ok && !ss__h5_stored(d, (hsize_t)3 * n)) {
+        H5Dclose(d);
+        return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices declares more values than the file stores", name);
+    }
     H5Dclose(d);
     if (!ok) return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices: want (3, %zu) or (%zu, 3) integers", name, n, n);
-    if (dims[0] == 3) memcpy(dst, tmp, 3 * n * sizeof(int64_t));
+    *by_row = dims[0] != 3;
+    return TP_OK;
+}
+
+/* /mask_indices (as ss__h5_mask_dims found it) into dst as (3, n); tmp: 3 n scratch */
+static tp_result ss__h5_mask_read(hid_t f, const char *name, size_t n, int by_row, int64_t *dst, int64_t *tmp, tp_error *err)
+{
+    hid_t d = H5Dopen2(f, "/mask_indices", H5P_DEFAULT);
+    size_t v;
+    int ok = d >= 0 && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) >= 0;
+    if (d >= 0) H5Dclose(d);
+    if (!ok) return tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices: cannot read its values", name);
+    if (!by_row) memcpy(dst, tmp, 3 * n * sizeof(int64_t));
     else
         for (v = 0; v < n; v++) dst[v] = tmp[3 * v], dst[n + v] = tmp[3 * v + 1], dst[2 * n + v] = tmp[3 * v + 2];
     return TP_OK;
@@ -2397,16 +2430,20 @@ static tp_result ss__h5_geometry(ss_h5 *c, hid_t f, size_t i, tp_error *err)
     size_t n = c->n_v;
     int64_t shape[3], *ijk, *tmp;
     double affine[16];
+    int by_row = 0;
     tp_result r;
     tp_error te;
     if ((r = ss__h5_grid(f, name, shape, affine, err)) != TP_OK) return r;
     if (i > 0 && (memcmp(shape, c->shape, sizeof shape) != 0 || memcmp(affine, c->affine, sizeof affine) != 0))
         return tp_error_set(err, TP_ERR_FORMAT, "%s: mask_shape or /mask_affine differ from %s's: the files are of different grids",
                             name, c->paths[0]);
+    if ((r = ss__h5_mask_dims(f, name, n, &by_row, err)) != TP_OK) return r;
+    if (i == 0 && !(c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * n * sizeof(int64_t), 0, __FILE__, __LINE__, &te)))
+        return tp_error_set(err, te.code, "%s: the mask (%zu bytes): %s", name, 3 * n * sizeof(int64_t), te.message);
     ijk = (int64_t *)tp_alloc_at(c->pool, 6 * n * sizeof(int64_t), 0, __FILE__, __LINE__, &te);
     if (!ijk) return tp_error_set(err, te.code, "%s: the mask's scratch (%zu bytes): %s", name, 6 * n * sizeof(int64_t), te.message);
     tmp = ijk + 3 * n;
-    if ((r = ss__h5_mask_read(f, name, n, i ? ijk : c->mask, tmp, err)) == TP_OK) {
+    if ((r = ss__h5_mask_read(f, name, n, by_row, i ? ijk : c->mask, tmp, err)) == TP_OK) {
         if (i == 0) r = ss__h5_mask_check(name, c->mask, n, shape, (uint64_t *)(void *)tmp, err);
         else if (memcmp(ijk, c->mask, 3 * n * sizeof(int64_t)) != 0)
             r = tp_error_set(err, TP_ERR_FORMAT, "%s: /mask_indices differ from %s's", name, c->paths[0]);
@@ -2483,14 +2520,11 @@ static tp_result ss__h5_open_file(ss_h5 *c, size_t i, tp_error *err)
 {
     hsize_t dims[3];
     hid_t f = H5Fopen(c->paths[i], H5F_ACC_RDONLY, H5P_DEFAULT);
-    tp_error te;
     tp_result r;
     if (f < 0) return tp_error_set(err, TP_ERR_IO, "%s: cannot open as HDF5", c->paths[i]);
     if ((r = ss__h5_shape(f, c->paths[i], dims, err)) == TP_OK && i == 0) {
         c->n_t = (size_t)dims[1];
         c->n_v = (size_t)dims[2];
-        if (!(c->mask = (int64_t *)tp_alloc_at(c->pool, 3 * c->n_v * sizeof(int64_t), 0, __FILE__, __LINE__, &te)))
-            r = tp_error_set(err, te.code, "the mask (%zu bytes): %s", 3 * c->n_v * sizeof(int64_t), te.message);
     } else if (r == TP_OK && ((size_t)dims[1] != c->n_t || (size_t)dims[2] != c->n_v)) {
         r = tp_error_set(err, TP_ERR_FORMAT, "%s: %llu time points x %llu voxels, but %s has %zu x %zu", c->paths[i],
                          (unsigned long long)dims[1], (unsigned long long)dims[2], c->paths[0], c->n_t, c->n_v);

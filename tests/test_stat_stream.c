@@ -1106,6 +1106,7 @@ typedef struct h5_geom {
     long spoil_at;            /* >= 0: mask (3, n) element spoil_at becomes spoil_value */
     int64_t spoil_value;
     int skip_affine;
+    int ts_unwritten, mask_unwritten; /* datasets made but never written: fill values, no storage */
 } h5_geom;
 
 static h5_geom h5_geom_default(void)
@@ -1136,7 +1137,8 @@ static void h5_write_geometry(hid_t f, int nv, const h5_geom *g)
     if (g->transpose) mdims[0] = (hsize_t)nv, mdims[1] = 3;
     s = H5Screate_simple(2, mdims, NULL);
     d = H5Dcreate2(f, "/mask_indices", g->mask_float ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g->mask_float) H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, as_f);
+    if (g->mask_unwritten) (void)0;
+    else if (g->mask_float) H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, as_f);
     else H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
     H5Dclose(d);
     H5Sclose(s);
@@ -1179,7 +1181,7 @@ static int h5_write_g(const char *path, const float *data, size_t n, size_t nt, 
             H5Pset_deflate(p, 1);
         }
         d = H5Dcreate2(f, "/timeseries", as_int ? H5T_NATIVE_INT : H5T_NATIVE_FLOAT, s, H5P_DEFAULT, p, H5P_DEFAULT);
-        if (!as_int && rank == 3 && n) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        if (!as_int && rank == 3 && n && !g->ts_unwritten) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
         H5Dclose(d);
         H5Pclose(p);
         H5Sclose(s);
@@ -1364,6 +1366,8 @@ static void test_hdf5_malformed(void)
     k[n].what = "two voxels at one place", k[n].expect = "two voxels at (1, 0, 0)", k[n].g.spoil_at = 0, k[n].g.spoil_value = 1, n++;
     k[n].what = "float mask indices", k[n].expect = "/mask_indices", k[n].g.mask_float = 1, n++;
     k[n].what = "one time point", k[n].expect = "at least 2 time points", k[n].nt = 1, n++;
+    k[n].what = "series never written", k[n].expect = "/timeseries declares more values than the file stores", k[n].g.ts_unwritten = 1, n++;
+    k[n].what = "a mask never written", k[n].expect = "/mask_indices declares more values than the file stores", k[n].g.mask_unwritten = 1, n++;
     k[n].what = "no subject", k[n].expect = "no subject", k[n].n_subj = 0, n++;
     for (i = 0; i < n; i++) h5_expect_format(dir, data, &k[i]);
 

@@ -52,6 +52,7 @@ ifh5() { [ -n "$H5" ] && echo "$1"; }
 mutate hdf5_duplicate_voxels stat_stream.h 'if (tmp[v] == tmp[v - 1]) {' 'if (0) {' "$(ifh5 "$t_ss_h5")"
 mutate hdf5_voxel_range stat_stream.h 'ijk[a * n + v] >= shape[a])' 'ijk[a * n + v] > shape[a])' "$(ifh5 "$t_ss_h5")"
 mutate hdf5_affine_last_row stat_stream.h 'affine[14] != 0 || affine[15] != 1)' 'affine[14] != 0)' "$(ifh5 "$t_ss_h5")"
+mutate hdf5_stored_values stat_stream.h 'ok = n_elem == 0 || (stored > 0' 'ok = 1 || (stored > 0' "$(ifh5 "$t_ss_h5")"
 mutate bad_seed_count stat_stream.h 'job->n_bad_seed += memchr' 'job->n_bad_seed += 0 && memchr' "$t_ss"
 mutate ldk_ddof stat_stream.h 'o.ddof = policy == SS_POLICY_LDK ? 0 : 1;' 'o.ddof = 1;' "$t_ss"
 mutate fisher_at_one stat_stream.h 'if (a == 1.0) return copysign(z_inf > 0 ? z_inf : HUGE_VAL, r);' 'if (a == 1.0) return copysign(HUGE_VAL, r);' "$t_ss"

@@ -2,7 +2,8 @@
 # tests/fuzz/campaign.sh [RUNS] [SECONDS]: builds every fuzz target (clang's libFuzzer with ASan and
 # UBSan) and runs each on its corpus in tests/fuzz_corpus (new inputs go to build/fuzz/corpus_*,
 # crashes to build/fuzz/, or FUZZ_DIR), the fast parsers for RUNS executions (default 10^7), the HDF5 targets
-# for SECONDS each (default 1800; HDF5 opens run ~10^3 a second). Prints one line per target:
+# for SECONDS each (default 1800; ~2,000 runs a second for the structure-aware one, which also
+# stops at RUNS). Prints one line per target:
 # executions, seconds, coverage, crashes (those inside libhdf5 counted apart: HDF5's parser has
 # its own). Exits non-zero when a crash is ours. `make fuzz` runs it briefly; TESTING.md has a
 # campaign's figures. FUZZ_ONLY="npy h5" runs only the targets named.
@@ -38,8 +39,10 @@ run() {
     cov=$(printf '%s' "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     crashes=0 in_hdf5=0
     for f in $(ls "$B" | grep "^${name}_\(crash\|leak\|timeout\|oom\)"); do
+        # in the raw h5 target the source allocates under a budget: running out of memory is HDF5
+        case "$name:$f" in h5:h5_oom-*) in_hdf5=$((in_hdf5 + 1)); continue ;; esac
         # a crash whose first frame below the sanitizer's interceptors is in libhdf5 is HDF5's own
-        if "$B/$name" -malloc_limit_mb=1000000000 "$B/$f" 2>&1 | grep -E '^ +#[0-9]+ ' | grep -v -m1 'interceptor\|sysdeps\|libc\.so\| in malloc \| in calloc \| in realloc ' |
+        if "$B/$name" -malloc_limit_mb=1000000000 "$B/$f" 2>&1 | grep -E '^ +#[0-9]+ ' | grep -v -m1 'interceptor\|sysdeps\|libc\.so\| in malloc \| in calloc \| in realloc \| in strdup \| in memcpy \| in memmove ' |
             grep -q libhdf5; then in_hdf5=$((in_hdf5 + 1)); else crashes=$((crashes + 1)); fi
     done
     echo "fuzz $name: ${execs:-0} executions in $t s, coverage $cov edges, $crashes crash(es) of ours${in_hdf5:+, $in_hdf5 inside libhdf5}, exit $rc"
@@ -57,7 +60,7 @@ for p in pac prom2d lnm pool; do
 done
 if [ -n "$H5" ]; then
     # structure-aware: files HDF5 wrote, contents chosen to break the source's checks
-    build h5_gen $H5 tests/fuzz/h5_gen.c $H5 && run h5_gen tests/fuzz_corpus/h5_gen -max_total_time="$SECS" -max_len=512 || status=1
+    build h5_gen $H5 tests/fuzz/h5_gen.c $H5 && run h5_gen tests/fuzz_corpus/h5_gen -runs="$RUNS" -max_total_time="$SECS" -max_len=512 || status=1
     # raw bytes: HDF5's own parser on damaged files; its crashes are kept and counted, the run goes on
     build h5 $H5 tests/fuzz/h5.c $H5 &&
         run h5 tests/fuzz_corpus/h5 -max_total_time="$SECS" -max_len=16384 -malloc_limit_mb=1000000000 -fork=1 \
