@@ -67,10 +67,29 @@
    A slice is the 2-D map Z[ix][iy] of one time bin; ix is the row (0..n_x-1), iy the column,
    "row-major" means by ix*n_y + iy. Nothing lies outside the grid (an edge pixel has fewer
    neighbours; the edge is not sea level). A peak must stand above the slice minimum, so a
-   constant slice has no peaks and all-false masks. A slice holding a NaN anywhere has no peaks
-   and all-false masks, and status P2D_SLICE_NAN. Infinities are ordinary values. Values are
-   compared and subtracted in double (float input is widened exactly). A slice of one row
-   (n_x = 1 or n_y = 1) is a 1-D profile and follows the same rules.
+   constant slice has no peaks and all-false masks. Infinities are ordinary values. Values are
+   compared and subtracted in double (float input is widened exactly).
+   Holes: a NaN cell (an unvisited position, a wall) is not part of the map. Each connected
+   component of the other cells (in the run's connectivity) is a landscape of its own: its
+   highest peak's prominence is its height minus that component's minimum, and a path between
+   two peaks never crosses a hole. The masks never include a hole, the dominant peak is the
+   first row-major maximum of the cells that are not NaN, and p2d_slice.n_nan counts the holes.
+   A slice whose every cell is NaN has no peaks, all-false masks and status P2D_SLICE_NAN.
+   Circular tracks: desc.periodic = P2D_PERIODIC_X (row 0 neighbours row n_x - 1), _Y (column
+   0 neighbours column n_y - 1) or _XY (a torus): a peak that crosses the edge is one peak, and
+   the masks wrap too. An axis of length 1 has nothing to wrap; on an axis of length 2 both
+   neighbours are the same cell. Exact mode only; the pixels of a wrapped edge join the sweep one
+   by one and the masks are filled pixel by pixel, so a periodic run costs more (bench/RESULTS.md).
+   Valleys: desc.valleys = 1 finds the minima and their depth: the run works on -Z, and reports
+   height, col_level, min and max in the input's values (a valley's height is its depth's floor,
+   prominence is positive). The dominant valley is the first row-major minimum, and a mask holds
+   the 4-connected region of -Z >= alpha * (-h) around it (for a map below zero: Z <= alpha * h).
+   1-D profiles (a linear track): n_x = 1 or n_y = 1, same rules. Compared with scipy's
+   signal.peak_prominences, every peak whose horizontal line meets higher ground on both sides
+   has the same prominence; scipy also stops at the profile's ends as if they were bases (and
+   lists no peak on an end sample), where here the end is not sea level: a peak with higher
+   ground on one side only descends to the lowest point on that side, and the highest peak to
+   the profile's minimum.
 
    3. PEAKS: EXACT MODE (desc.mode = P2D_MODE_EXACT, the default)
    Topographic prominence of every local maximum, by a sweep over the pixels in descending value
@@ -122,7 +141,7 @@
    pool's) and the run goes on with the others (p2d_summary.n_workers says how many ran).
 
    7. WHAT IT DOES NOT DO
-   No 3-D (space-time) peaks, no sub-pixel peak positions, no periodic (wrap-around) edges, no
+   No 3-D (space-time) peaks, no sub-pixel peak positions, no periodic edges in pyPho mode, no
    masks with 8-connectivity. Peaks are handed out per slice; keeping them is up to on_slice.
 */
 #ifndef PROM2D_H
@@ -156,8 +175,12 @@ extern "C" {
 
 typedef enum p2d_mode { P2D_MODE_EXACT = 0, P2D_MODE_PYPHO = 1, P2D_MODE__FORCE_INT = 0x7fffffff } p2d_mode;
 typedef enum p2d_slice_status {
-    P2D_SLICE_OK = 0, P2D_SLICE_NO_PEAKS = 1, P2D_SLICE_NAN = 2, P2D_SLICE__FORCE_INT = 0x7fffffff
+    P2D_SLICE_OK = 0, P2D_SLICE_NO_PEAKS = 1, P2D_SLICE_NAN = 2 /* every cell NaN */, P2D_SLICE__FORCE_INT = 0x7fffffff
 } p2d_slice_status;
+/* desc.periodic: which axes wrap around (a circular or toroidal track) */
+typedef enum p2d_periodic {
+    P2D_PERIODIC_NONE = 0, P2D_PERIODIC_X = 1, P2D_PERIODIC_Y = 2, P2D_PERIODIC_XY = 3, P2D_PERIODIC__FORCE_INT = 0x7fffffff
+} p2d_periodic;
 
 /* The input: element (ix, iy, t) is at data + ix*stride_x + iy*stride_y + t*stride_t (strides in
    elements, any sign). All strides 0 = C order (x, y, t): stride_t = 1, stride_y = n_t,
@@ -193,7 +216,8 @@ typedef struct p2d_slice {
     size_t n_peaks;
     ptrdiff_t dominant;     /* index of the dominant peak in peaks, -1 if not listed */
     int32_t dom_ix, dom_iy; /* first row-major global maximum; -1 for NaN and constant slices */
-    double min, max;        /* of the slice (NaN for a NaN slice) */
+    double min, max;        /* of the slice's cells that are not NaN (NaN for an all-NaN slice) */
+    size_t n_nan;           /* cells that are NaN: holes (section 2) */
 } p2d_slice;
 
 typedef int (*p2d_slice_fn)(void *user, const p2d_slice *slice); /* non-zero = cancel */
@@ -213,6 +237,8 @@ typedef struct p2d_desc {
     tp_progress_fn progress; /* time bins done of n_t, after each block [NULL] */
     void *user;             /* passed to on_slice and progress */
     tp_logger log;          /* fallbacks such as a worker that could not start [zero = the pool's] */
+    p2d_periodic periodic;  /* exact mode: axes whose edges wrap [P2D_PERIODIC_NONE] */
+    int valleys;            /* 1 = the prominence of minima: the run works on -Z (section 2) [0] */
 } p2d_desc;
 
 /* What a run did. */
@@ -223,13 +249,16 @@ typedef struct p2d_summary {
     int n_workers;          /* workers that ran: the resolved n_threads, at most one a block, fewer if
                                a thread could not start (logged) */
     size_t scratch_bytes;   /* bytes taken from the pool: p2d_estimate_bytes of this run's desc */
+    size_t n_with_holes;    /* slices with some NaN cells (not all): counted in n_ok or n_no_peaks */
+    uint64_t n_nan_cells;   /* NaN cells over the whole run, all-NaN slices included */
 } p2d_summary;
 
 typedef struct p2d_ctx p2d_ctx;
 
 /* Checks and resolves desc (NULL = defaults: exact mode, no masks, no peaks) into *out.
-   TP_ERR_ARG naming the field: a bad mode, connectivity, thread count, a negative or NaN
-   min_prominence, alphas NULL with n_alpha > 0, or a non-finite alpha; TP_ERR_NOMEM,
+   TP_ERR_ARG naming the field: a bad mode, connectivity, thread count, periodic value or valleys
+   flag, a negative or NaN min_prominence, alphas NULL with n_alpha > 0, a non-finite alpha, or
+   periodic edges in pyPho mode (pyPho has none); TP_ERR_NOMEM,
    TP_ERR_BUDGET. */
 P2DDEF tp_result p2d_create(const p2d_desc *desc, p2d_ctx **out, tp_error *err);
 P2DDEF void p2d_destroy(p2d_ctx *ctx);
@@ -311,6 +340,14 @@ static tp_result p2d__check_desc(const p2d_desc *d, const char *who, tp_error *e
     if (d->n_threads < 0 || d->n_threads > TP_MAX_THREADS)
         return tp_error_set(err, TP_ERR_ARG, "%s: desc.n_threads must lie in 0 .. %d (0 = the usable CPUs), got %d", who,
                             TP_MAX_THREADS, d->n_threads);
+    if ((unsigned)d->periodic > (unsigned)P2D_PERIODIC_XY)
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.periodic must be P2D_PERIODIC_NONE, _X, _Y or _XY, got %d", who,
+                            (int)d->periodic);
+    if (d->periodic && d->mode == P2D_MODE_PYPHO)
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.periodic needs exact mode: pyPho mode reproduces pyPho, which has "
+                            "no periodic edges", who);
+    if (d->valleys != 0 && d->valleys != 1)
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.valleys must be 0 or 1, got %d", who, d->valleys);
     if (!(d->min_prominence >= 0.0))
         return tp_error_set(err, TP_ERR_ARG, "%s: desc.min_prominence must be >= 0 (and not NaN), got %g", who, d->min_prominence);
     if (d->n_alpha > 0 && !d->alphas)
@@ -382,7 +419,7 @@ typedef struct p2d__row {
     uint32_t stamp, queued;
 } p2d__row;
 
-enum { P2D__ARRAYS = 20 }; /* the arrays in a worker's slab (p2d__layout) */
+enum { P2D__ARRAYS = 21 }; /* the arrays in a worker's slab (p2d__layout) */
 
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
@@ -395,9 +432,11 @@ typedef struct p2d__plan {
     int peaks, masks;      /* what the run computes */
     int exact, pypho;      /* which peak search (neither when peaks are off) */
     int connectivity;
+    int wrap_x, wrap_y;    /* periodic axes (of length 2 or more) */
+    int valleys;           /* the run works on -Z */
     /* byte offsets of each array in a worker's slab, and the slab size */
     size_t o_work, o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
-        o_ccol, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, slab;
+        o_ccol, o_cmin, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, slab;
     int row_fill;          /* masks by whole rows of bits (rows of 64 pixels at most) */
     size_t total;          /* the slabs: n_workers of them, in one block */
     size_t gap[P2D__ARRAYS][2]; /* after each array, the bytes up to the next (ASan marks them) */
@@ -437,6 +476,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(p, &at, exact ? n : 0, sizeof(int32_t), &p->o_csad) ||
         !p2d__take(p, &at, exact ? n : 0, sizeof(int32_t), &p->o_cpar) ||
         !p2d__take(p, &at, exact ? n : 0, sizeof(double), &p->o_ccol) ||
+        !p2d__take(p, &at, exact ? n : 0, sizeof(double), &p->o_cmin) ||
         !p2d__take(p, &at, exact ? n : 0, sizeof(int32_t), &p->o_cout) ||
         !p2d__take(p, &at, p->row_fill ? p->n_x + 2 : 0, sizeof(p2d__row), &p->o_rows) ||
         !p2d__take(p, &at, p->row_fill ? p->n_x : 0, sizeof(int32_t), &p->o_row_stack))
@@ -752,14 +792,32 @@ static uint64_t p2d__at_least_plain(const double *r, size_t n, double thr)
 #endif
 P2D__KERNELS(P2D__AT_LEAST_FN, p2d__at_least)
 
-/* Min, max, first row-major argmax (padded index). Returns 0 for a NaN slice. Each extreme is
-   its first pixel's value, so a zero has the same sign whatever the kernel. */
-static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, double *mn, double *mx, size_t *arg)
+/* Min, max, first row-major argmax (padded index) of the cells that are not NaN, and how many
+   are NaN. Returns 0 for an all-NaN slice. Each extreme is its first pixel's value, so a zero has
+   the same sign whatever the kernel. Slices with holes take a plain loop. */
+static int p2d__scan(const p2d__plan *p, p2d__range_fn range, const double *z, double *mn, double *mx, size_t *arg,
+                     size_t *n_nan)
 {
-    size_t lo;
-    if (!range(z, p->w2, p->n_x, p->n_y, &lo, arg)) return 0;
+    size_t lo = 0, ix, iy, hi = 0, holes = 0;
+    *n_nan = 0;
+    if (range(z, p->w2, p->n_x, p->n_y, &lo, arg)) {
+        *mn = z[lo];
+        *mx = z[*arg];
+        return 1;
+    }
+    lo = 0;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            if (z[at] != z[at]) { holes++; continue; }
+            if (!lo || z[at] < z[lo]) lo = at;
+            if (!hi || z[at] > z[hi]) hi = at;
+        }
+    *n_nan = holes;
+    if (!lo) return 0;
+    *arg = hi;
     *mn = z[lo];
-    *mx = z[*arg];
+    *mx = z[hi];
     return 1;
 }
 
@@ -776,7 +834,7 @@ typedef struct p2d__work {
     uint64_t *keys, *keys2;
     uint32_t *crit, *sad;  /* exact: the summits and the saddles of a slice */
     int32_t *root, *csad, *cpar, *cout, *queue, *up;
-    double *ccol;
+    double *ccol, *cmin;   /* per candidate: col level; the minimum of its component (holes) */
     uint32_t *mark;
     uint32_t stamp;
     uint8_t *flag;          /* pyPho: peak flags; exact: each pixel's upper-link mask */
@@ -804,6 +862,7 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->csad = (int32_t *)(slab + p->o_csad);
     w->cpar = (int32_t *)(slab + p->o_cpar);
     w->ccol = (double *)(slab + p->o_ccol);
+    w->cmin = (double *)(slab + p->o_cmin);
     w->cout = (int32_t *)(slab + p->o_cout);
     w->queue = (int32_t *)(slab + p->o_queue);
     w->mark = (uint32_t *)(slab + p->o_mark);
@@ -1050,21 +1109,89 @@ static P2D__INLINE int p2d__older(const double *z, int32_t a, int32_t b)
     return z[a] > z[b] || (z[a] == z[b] && a < b);
 }
 
+/* Region roots[0..nr) meet at pixel at: every one but the highest (the oldest summit) dies there. */
+static void p2d__merge(p2d__work *w, const double *z, int32_t at, const int32_t *roots, int nr)
+{
+    int32_t win;
+    int m;
+    if (nr < 2) return;
+    for (win = roots[0], m = 1; m < nr; m++)
+        if (p2d__older(z, roots[m], win)) win = roots[m];
+    for (m = 0; m < nr; m++) {
+        int32_t c;
+        if (roots[m] == win) continue;
+        c = w->root[roots[m]];
+        w->ccol[c] = z[at];
+        w->csad[c] = at;
+        w->cpar[c] = w->root[win];
+        w->up[roots[m]] = win;
+    }
+}
+
+/* The padded index of the neighbour (dx, dy) of padded cell (ix, iy), across a periodic edge
+   where the axis wraps; 0 when there is none. */
+static size_t p2d__wrap_neighbour(const p2d__plan *p, size_t ix, size_t iy, int dx, int dy)
+{
+    size_t x = ix, y = iy;
+    if (dx < 0) x = ix > 1 ? ix - 1 : p->wrap_x ? p->n_x : 0;
+    if (dx > 0) x = ix < p->n_x ? ix + 1 : p->wrap_x ? 1 : 0;
+    if (dy < 0) y = iy > 1 ? iy - 1 : p->wrap_y ? p->n_y : 0;
+    if (dy > 0) y = iy < p->n_y ? iy + 1 : p->wrap_y ? 1 : 0;
+    return x && y ? x * p->w2 + y : 0;
+}
+
+/* Periodic edges: pixel at lies on an edge that wraps (its neighbourhood differs from the grid's) */
+static P2D__INLINE int p2d__on_wrapped_edge(const p2d__plan *p, size_t at)
+{
+    int32_t ix, iy;
+    p2d__rowcol(p, at, &ix, &iy);
+    return (p->wrap_x && (ix == 0 || (size_t)ix + 1 == p->n_x)) || (p->wrap_y && (iy == 0 || (size_t)iy + 1 == p->n_y));
+}
+
+/* The neighbours of pixel at (across periodic edges) that come before it in the sweep, as padded
+   indices into nb; returns how many. */
+static int p2d__earlier_neighbours(const p2d__plan *p, const double *z, size_t at, size_t *nb)
+{
+    static const int dx[8] = {-1, 0, 0, 1, -1, -1, 1, 1}, dy[8] = {0, -1, 1, 0, -1, 1, -1, 1};
+    int32_t ix, iy;
+    int k, n = 0;
+    p2d__rowcol(p, at, &ix, &iy);
+    for (k = 0; k < p->connectivity; k++) {
+        size_t q = p2d__wrap_neighbour(p, (size_t)ix + 1, (size_t)iy + 1, dx[k], dy[k]);
+        if (q && (z[q] > z[at] || (z[q] == z[at] && q < at))) nb[n++] = q;
+    }
+    return n;
+}
+
 /* The sweep over the sorted saddles. Every summit is born before it starts: a saddle only meets
    the regions of summits above it, so this is the full sweep's order of events. The pointers of
    p2d__classify are the union-find: a summit whose region dies points at the winner's summit, so
-   one find climbs from any pixel to the summit of its region now. */
-static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, size_t n, size_t n_cand)
+   one find climbs from any pixel to the summit of its region now. With periodic edges the
+   pixels of a wrapped edge are swept too, each joining the regions of its neighbours across. */
+static void p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const uint64_t *sorted, size_t n,
+                       size_t n_cand)
 {
     int32_t *root = w->root, *up = w->up;
     /* a slot no candidate has (a saddle is no summit, so n_cand < the pixels): the writes of a
        two-piece saddle whose pieces are one region already go there */
     const int32_t spare = (int32_t)n_cand;
+    const int wrap = p->wrap_x || p->wrap_y;
     size_t i;
     for (i = 0; i < n; i++) {
-        int32_t at = (int32_t)(uint32_t)sorted[i], roots[4], win = -1;
+        int32_t at = (int32_t)(uint32_t)sorted[i], roots[8];
         const p2d__link *l = w->links + w->flag[at];
         int k, m, nr = 0;
+        if (wrap && p2d__on_wrapped_edge(p, (size_t)at)) {
+            size_t nb[8];
+            int n_nb = p2d__earlier_neighbours(p, z, (size_t)at, nb);
+            for (k = 0; k < n_nb; k++) {
+                int32_t r = p2d__find(up, (int32_t)nb[k]);
+                for (m = 0; m < nr && roots[m] != r; m++) {}
+                if (m == nr) roots[nr++] = r;
+            }
+            p2d__merge(w, z, at, roots, nr);
+            continue;
+        }
         if (l->n_comp == 2) { /* most saddles: no branch on the outcome */
             int32_t r0 = p2d__find(up, at + l->rep_off[0]), r1 = p2d__find(up, at + l->rep_off[1]);
             int32_t hi = p2d__older(z, r0, r1) ? r0 : r1, lo = hi == r0 ? r1 : r0;
@@ -1078,21 +1205,33 @@ static void p2d__sweep(p2d__work *w, const double *z, const uint64_t *sorted, si
         for (k = 0; k < l->n_comp; k++) {
             int32_t r = p2d__find(up, at + l->rep_off[k]);
             for (m = 0; m < nr && roots[m] != r; m++) {}
-            if (m == nr) {
-                roots[nr++] = r;
-                if (win < 0 || p2d__older(z, r, win)) win = r;
-            }
+            if (m == nr) roots[nr++] = r;
         }
-        for (m = 0; m < nr; m++) { /* every region but the highest one's dies here */
-            int32_t c;
-            if (roots[m] == win) continue;
-            c = root[roots[m]];
-            w->ccol[c] = z[at];
-            w->csad[c] = at;
-            w->cpar[c] = root[win];
-            up[roots[m]] = win;
-        }
+        p2d__merge(w, z, at, roots, nr);
     }
+}
+
+/* Periodic edges: p2d__classify saw the grid without them. A pixel of a wrapped edge with an
+   earlier neighbour across it is no summit: it points at that neighbour instead. Every pixel of a
+   wrapped edge (not NaN) joins the saddles, which p2d__sweep handles across the edge. Returns the
+   summits left; *n_saddles grows. */
+static size_t p2d__wrap_fixup(const p2d__plan *p, p2d__work *w, const double *z, size_t n_summits, size_t *n_saddles)
+{
+    size_t i, k = 0, ns = 0, ix, iy, nb[8];
+    for (i = 0; i < n_summits; i++) {
+        size_t at = w->crit[i];
+        if (p2d__on_wrapped_edge(p, at) && p2d__earlier_neighbours(p, z, at, nb) > 0) w->up[at] = (int32_t)nb[0];
+        else w->crit[k++] = (uint32_t)at;
+    }
+    for (i = 0; i < *n_saddles; i++) /* the edges come again below, once each */
+        if (!p2d__on_wrapped_edge(p, w->sad[i])) w->sad[ns++] = w->sad[i];
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            if (z[at] == z[at] && p2d__on_wrapped_edge(p, at)) w->sad[ns++] = (uint32_t)at;
+        }
+    *n_saddles = ns;
+    return k;
 }
 
 static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double h)
@@ -1104,19 +1243,16 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
     pk->col_level = NAN;
 }
 
-/* Exact peaks of one slice into out (row-major); returns the count. */
-static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax,
-                         size_t top, double min_prom, p2d_peak *out)
+/* The summits that rise above their col, or (never died: the highest of a component) above their
+   component's minimum (zmin without holes), in row-major order, with their parents. */
+static size_t p2d__keep(const p2d__plan *p, p2d__work *w, const double *z, size_t n_summits, double zmin, int holes,
+                        double min_prom, p2d_peak *out)
 {
-    size_t n_summits, n_saddles, i, n = 0;
-    p2d__classify(p, w, z, zmin, &n_summits, &n_saddles);
-    p2d__births(w, z, w->crit, n_summits);
-    p2d__sweep(w, z, p2d__sort_items(z, zmin, zmax, w->sad, w->keys, w->keys2, n_saddles), n_saddles, n_summits);
-    /* Keep the summits that rise above their col (and the highest one, top, above the minimum),
-       in row-major order. */
+    size_t i, n = 0;
     for (i = 0; i < n_summits; i++) {
         int32_t at = (int32_t)w->crit[i], c = w->root[at];
-        double prom = (size_t)at == top ? z[at] - zmin : z[at] - w->ccol[c];
+        int top = w->csad[c] < 0;
+        double prom = z[at] - (!top ? w->ccol[c] : holes ? w->cmin[c] : zmin);
         p2d_peak *pk;
         w->cout[c] = -1;
         if (!(prom > 0.0 && prom >= min_prom)) continue;
@@ -1124,7 +1260,7 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
         w->cout[c] = (int32_t)n++;
         p2d__peak_at(p, pk, (size_t)at, z[at]);
         pk->prominence = prom;
-        if ((size_t)at != top) {
+        if (!top) {
             pk->col_level = w->ccol[c];
             p2d__rowcol(p, (size_t)w->csad[c], &pk->col_ix, &pk->col_iy);
         }
@@ -1137,6 +1273,52 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
         if (w->cpar[cand] >= 0) out[i].parent = w->cout[w->cpar[cand]];
     }
     return n;
+}
+
+/* Holes: a NaN cell has no earlier neighbour, so p2d__classify lists it as a summit; drop those.
+   Returns the summits left. */
+static size_t p2d__drop_nan_summits(const double *z, uint32_t *summits, size_t n)
+{
+    size_t i, k = 0;
+    for (i = 0; i < n; i++)
+        if (z[summits[i]] == z[summits[i]]) summits[k++] = summits[i];
+    return k;
+}
+
+/* Holes: the minimum of each component, by its highest summit's candidate. After the sweep every
+   cell's pointers climb to the summit of its whole component. */
+static void p2d__component_minima(const p2d__plan *p, p2d__work *w, const double *z)
+{
+    size_t ix, iy;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            int32_t at = (int32_t)(ix * p->w2 + iy), c;
+            if (z[at] != z[at]) continue;
+            c = w->root[p2d__find(w->up, at)];
+            if (z[at] < w->cmin[c]) w->cmin[c] = z[at];
+        }
+}
+
+/* Exact peaks of one slice into out (row-major); returns the count. */
+static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, double zmin, double zmax, int holes,
+                         double min_prom, p2d_peak *out)
+{
+    size_t n_summits, n_saddles, i;
+    p2d__classify(p, w, z, zmin, &n_summits, &n_saddles);
+    if (holes) n_summits = p2d__drop_nan_summits(z, w->crit, n_summits);
+    if (p->wrap_x || p->wrap_y) n_summits = p2d__wrap_fixup(p, w, z, n_summits, &n_saddles);
+    p2d__births(w, z, w->crit, n_summits);
+    p2d__sweep(p, w, z, p2d__sort_items(z, zmin, zmax, w->sad, w->keys, w->keys2, n_saddles), n_saddles, n_summits);
+    if (holes) { /* several landscapes only when the holes cut the map: more than one summit survives */
+        size_t survivors = 0;
+        for (i = 0; i < n_summits; i++) survivors += w->csad[i] < 0;
+        holes = survivors > 1;
+    }
+    if (holes) {
+        for (i = 0; i < n_summits; i++) w->cmin[i] = z[w->crit[i]];
+        p2d__component_minima(p, w, z);
+    }
+    return p2d__keep(p, w, z, n_summits, zmin, holes, min_prom, out);
 }
 
 /* ---- >>pyPho mode ---------------------------------------------------------------------------- */
@@ -1153,8 +1335,8 @@ static size_t p2d__pypho(const p2d__plan *p, p2d__work *w, const double *z, doub
     for (ix = 1; ix <= p->n_x; ix++)
         for (iy = 1; iy <= p->n_y; iy++) {
             size_t at = ix * p->w2 + iy;
-            double v = z[at], m = z[at + (size_t)off[0]];
-            for (k = 1; k < 8; k++) m = z[(ptrdiff_t)at + off[k]] > m ? z[(ptrdiff_t)at + off[k]] : m;
+            double v = z[at], m = -HUGE_VAL; /* a NaN neighbour (a hole) is never the maximum */
+            for (k = 0; k < 8; k++) m = z[(ptrdiff_t)at + off[k]] > m ? z[(ptrdiff_t)at + off[k]] : m;
             flag[at] = v > zmin && v >= m;
         }
     for (ix = 1; ix <= p->n_x; ix++)
@@ -1301,13 +1483,37 @@ static void p2d__fill_rows(const p2d__plan *p, p2d__work *w, const double *z, si
     }
 }
 
-static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, double zmin, size_t seed, double thr,
-                      uint8_t *mask, size_t stride, uint8_t bit)
+/* p2d__fill_pixels across periodic edges */
+static void p2d__fill_wrap(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr, uint8_t *mask,
+                           size_t stride, uint8_t bit)
+{
+    static const int dx[4] = {-1, 0, 0, 1}, dy[4] = {0, -1, 1, 0};
+    int32_t *queue = w->queue, cx, cy;
+    size_t head = 0, tail = 0;
+    int k;
+    mask[seed * stride] |= bit;
+    queue[tail++] = (int32_t)seed;
+    while (head < tail) {
+        p2d__rowcol(p, (size_t)queue[head++], &cx, &cy);
+        for (k = 0; k < 4; k++) {
+            size_t q = p2d__wrap_neighbour(p, (size_t)cx + 1, (size_t)cy + 1, dx[k], dy[k]);
+            if (q && !(mask[q * stride] & bit) && z[q] >= thr) {
+                mask[q * stride] |= bit;
+                queue[tail++] = (int32_t)q;
+            }
+        }
+    }
+}
+
+static void p2d__fill(const p2d__plan *p, p2d__work *w, const double *z, double zmin, int holes, size_t seed,
+                      double thr, uint8_t *mask, size_t stride, uint8_t bit)
 {
     size_t ix, iy;
-    if (thr <= zmin) { /* every pixel is in (the grid is 4-connected): a low alpha on a flat floor */
+    if (thr <= zmin && !holes) { /* every pixel is in (the grid is 4-connected): a low alpha on a flat floor */
         for (ix = 1; ix <= p->n_x; ix++)
             for (iy = 1; iy <= p->n_y; iy++) mask[(ix * p->w2 + iy) * stride] |= bit;
+    } else if (p->wrap_x || p->wrap_y) {
+        p2d__fill_wrap(p, w, z, seed, thr, mask, stride, bit);
     } else if (p->row_fill) {
         p2d__fill_rows(p, w, z, seed, thr, mask, stride, bit);
     } else {
@@ -1373,32 +1579,49 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     const double *z = w->z + b * p->npad;
     size_t arg = 0, a, i;
     double mn, mx;
+    int holes;
     info->peaks = peaks;
     info->n_peaks = 0;
     info->dominant = -1;
     info->dom_ix = info->dom_iy = -1;
-    if (!p2d__scan(p, w->range, z, &mn, &mx, &arg)) {
+    if (!p2d__scan(p, w->range, z, &mn, &mx, &arg, &info->n_nan)) {
         info->status = P2D_SLICE_NAN;
         info->min = info->max = NAN;
         return;
     }
-    info->min = mn;
-    info->max = mx;
+    holes = info->n_nan > 0;
+    info->min = p->valleys ? -mx : mn;
+    info->max = p->valleys ? -mn : mx;
     if (!(mx > mn)) { info->status = P2D_SLICE_NO_PEAKS; return; }
     info->status = P2D_SLICE_OK;
     p2d__rowcol(p, arg, &info->dom_ix, &info->dom_iy);
     if (p->peaks) {
         info->n_peaks = d->mode == P2D_MODE_PYPHO ? p2d__pypho(p, w, z, mn, d->min_prominence, peaks)
-                                                 : p2d__exact(p, w, z, mn, mx, arg, d->min_prominence, peaks);
+                                                 : p2d__exact(p, w, z, mn, mx, holes, d->min_prominence, peaks);
         for (i = 0; i < info->n_peaks; i++)
             if (peaks[i].ix == info->dom_ix && peaks[i].iy == info->dom_iy) { info->dominant = (ptrdiff_t)i; break; }
+        for (i = 0; p->valleys && i < info->n_peaks; i++) { /* back to the input's values */
+            peaks[i].height = -peaks[i].height;
+            if (peaks[i].col_ix >= 0) peaks[i].col_level = -peaks[i].col_level;
+        }
     }
     if (p->masks) { /* this bin's byte of the unit, and its bit */
         size_t per = p->unit / 8;
         for (a = 0; a < d->n_alpha; a++)
-            p2d__fill(p, w, z, mn, arg, d->alphas[a] * mx, w->mask + a * p->npad * per + info->t % p->unit / 8, per,
-                      (uint8_t)(1u << (info->t % 8)));
+            p2d__fill(p, w, z, mn, holes, arg, d->alphas[a] * mx, w->mask + a * p->npad * per + info->t % p->unit / 8,
+                      per, (uint8_t)(1u << (info->t % 8)));
     }
+}
+
+/* Valleys: the block's cells negated (the ring stays -inf) */
+static void p2d__negate(const p2d__plan *p, double *z, size_t nb)
+{
+    size_t b, ix, iy;
+    for (b = 0; b < nb; b++)
+        for (ix = 1; ix <= p->n_x; ix++) {
+            double *row = z + b * p->npad + ix * p->w2;
+            for (iy = 1; iy <= p->n_y; iy++) row[iy] = -row[iy];
+        }
 }
 
 /* A block of bins. The gather waits for the cube (each pixel of a time-fastest cube is on a page of
@@ -1409,6 +1632,7 @@ static void p2d__block(const p2d__job *j, p2d__work *w, size_t blk, p2d_slice *i
     const p2d__plan *p = &j->plan;
     size_t t0 = blk * p->block, nb = p->n_t - t0 < p->block ? p->n_t - t0 : p->block, b;
     p2d__gather(j, t0, nb, w->z);
+    if (p->valleys) p2d__negate(p, w->z, nb);
     if (p->masks) { /* a block of another unit: write this one's first */
         size_t unit_t0 = t0 - t0 % p->unit, k;
         if (w->planes && w->unit_t0 != unit_t0) p2d__flush_masks(j, w);
@@ -1437,7 +1661,10 @@ static tp_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, size
     p->exact = p->peaks && d->mode == P2D_MODE_EXACT;
     p->pypho = p->peaks && d->mode == P2D_MODE_PYPHO;
     p->connectivity = d->connectivity == 4 ? 4 : 8;
-    p->row_fill = p->masks && n_y <= 64;
+    p->wrap_x = (d->periodic & P2D_PERIODIC_X) && n_x > 1;
+    p->wrap_y = (d->periodic & P2D_PERIODIC_Y) && n_y > 1;
+    p->valleys = d->valleys;
+    p->row_fill = p->masks && n_y <= 64 && !p->wrap_x && !p->wrap_y;
     if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
         !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)
         return tp_error_set(err, TP_ERR_OVERFLOW, "%s: a slice of %zu x %zu has more than 2^31 - 1 (padded) pixels",
@@ -1537,6 +1764,8 @@ static tp_result p2d__emit(p2d__run *r, size_t blk, const p2d_slice *info)
         r->sum.n_ok += s->status == P2D_SLICE_OK;
         r->sum.n_no_peaks += s->status == P2D_SLICE_NO_PEAKS;
         r->sum.n_nan += s->status == P2D_SLICE_NAN;
+        r->sum.n_with_holes += s->n_nan && s->status != P2D_SLICE_NAN;
+        r->sum.n_nan_cells += s->n_nan;
         r->sum.n_peaks += s->n_peaks;
         if (d->on_slice && d->on_slice(d->user, s)) return TP_ERR_CANCELLED;
     }

@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 {
     const char *mode = "exact", *save = NULL;
     size_t nx = 41, ny = 63, nt = 100000, save_k = 0, mask_bytes = 0, i;
-    int threads = 1, packed = 1, conn = 8, small_pages = 0;
+    int threads = 1, packed = 1, conn = 8, small_pages = 0, periodic = 0, valleys = 0;
+    double holes = 0;
     tp_pool *io_pool;
     double alphas[3] = {0.1, 0.5, 0.9}, t0, t1, c0, c1, gen_s;
     double *cube;
@@ -103,9 +104,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--packed")) packed = atoi(v);
         else if (!strcmp(a, "--conn")) conn = atoi(v);
         else if (!strcmp(a, "--small-pages")) small_pages = atoi(v);
+        else if (!strcmp(a, "--periodic")) periodic = atoi(v);
+        else if (!strcmp(a, "--valleys")) valleys = atoi(v);
+        else if (!strcmp(a, "--holes")) holes = atof(v);
         else if (!strcmp(a, "--save-first") && i + 2 < (size_t)argc) { save_k = (size_t)strtoull(v, NULL, 10); save = argv[i + 2]; i++; }
         else { fprintf(stderr, "bench_prom2d: unknown option %s\n", a); return 2; }
         i++;
+    }
+    if (periodic < 0 || periodic > 3 || !(holes >= 0 && holes < 1)) {
+        fprintf(stderr, "bench_prom2d: --periodic is 0-3, --holes a fraction in [0, 1)\n");
+        return 2;
     }
     /* the cube comes from a tensorpool, which asks for transparent huge pages on big blocks: a
        time-fastest cube puts each pixel's bins on another page, and 2 MiB pages spare the TLB
@@ -115,6 +123,15 @@ int main(int argc, char **argv)
     if (!cube) { fprintf(stderr, "bench_prom2d: no memory for the cube\n"); return 1; }
     t0 = now();
     make_cube(cube, nx, ny, nt);
+    if (holes > 0) { /* the same cells NaN in every bin: walls, unvisited places */
+        unsigned long long s = 99;
+        size_t x, t;
+        for (x = 0; x < nx * ny; x++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            if ((double)(s >> 11) / 9007199254740992.0 < holes)
+                for (t = 0; t < nt; t++) cube[x * nt + t] = NAN;
+        }
+    }
     gen_s = now() - t0;
     if (save) {
         size_t shape[3] = {nx, ny, save_k}, x;
@@ -130,6 +147,8 @@ int main(int argc, char **argv)
     d.alphas = alphas;
     d.n_alpha = 3;
     d.n_threads = threads;
+    d.periodic = (p2d_periodic)periodic;
+    d.valleys = valleys;
     d.on_slice = strcmp(mode, "masks") ? count_peaks : NULL;
     d.user = counted;
     p2d_masks_bytes(3, nx, ny, nt, packed, &mask_bytes, NULL);
@@ -144,9 +163,10 @@ int main(int argc, char **argv)
     t1 = now(); c1 = cpu_now();
     if (r != TP_OK) { fprintf(stderr, "bench_prom2d: %s\n", err.message); return 1; }
     getrusage(RUSAGE_SELF, &ru);
-    printf("bench=prom2d mode=%s bins=%zu threads=%d conn=%d packed=%d wall_s=%.3f cpu_s=%.3f us_per_bin=%.2f "
+    printf("bench=prom2d mode=%s%s%s%s bins=%zu threads=%d conn=%d packed=%d wall_s=%.3f cpu_s=%.3f us_per_bin=%.2f "
            "peaks=%llu mask_mb=%.1f scratch_kb=%.0f cube_mb=%.1f maxrss_mb=%.1f beyond_io_mb=%.1f gen_s=%.2f\n",
-           mode, nt, threads, conn, packed, t1 - t0, c1 - c0, 1e6 * (t1 - t0) / (double)nt,
+           mode, periodic ? (periodic == 3 ? "+periodic_xy" : periodic == 1 ? "+periodic_x" : "+periodic_y") : "",
+           holes > 0 ? "+holes" : "", valleys ? "+valleys" : "", nt, threads, conn, packed, t1 - t0, c1 - c0, 1e6 * (t1 - t0) / (double)nt,
            (unsigned long long)counted[0], (double)mask_bytes / 1048576.0, (double)sum.scratch_bytes / 1024.0,
            (double)(nx * ny * nt * sizeof(double)) / 1048576.0, (double)ru.ru_maxrss / 1024.0,
            (double)ru.ru_maxrss / 1024.0 - (double)(nx * ny * nt * sizeof(double) + mask_bytes) / 1048576.0, gen_s);

@@ -1,10 +1,11 @@
 /* prom2d - peaks, prominences and dominant-peak masks of every time bin of a posterior cube.
 
    build/prom2d --posterior p.npy --alpha 0.1,0.5,0.9 [--connectivity 4|8] [--mode exact|pypho]
-                --peaks-out peaks.npy --masks-out masks.npy [--png-dir DIR]
+                [--periodic x|y|xy] [--valleys] --peaks-out peaks.npy --masks-out masks.npy [--png-dir DIR]
    build/prom2d --demo [--out DIR]
 
-   p.npy: float32 or float64, shape (n_x, n_y, n_t), C order (time fastest, as numpy makes it).
+   p.npy: float32 or float64, shape (n_x, n_y, n_t), C order (time fastest, as numpy makes it), or
+   (n_x, n_t) for a linear track. NaN cells are holes (prom2d.h section 2).
    peaks.npy: (n_rows, 6) float64 - t, ix, iy, height, prominence, col_level (NaN for the highest
    peak of a bin and in pypho mode), in time order, then row-major. Written as the run goes, so
    the peaks never have to fit in memory.
@@ -38,7 +39,7 @@ typedef struct options {
     const char *posterior, *peaks_out, *masks_out, *png_dir, *out_dir;
     double alphas[MAX_ALPHAS];
     size_t n_alpha;
-    int connectivity, mode, pack, demo;
+    int connectivity, mode, pack, demo, periodic, valleys;
     long long threads;
     double min_prominence;
 } options;
@@ -48,18 +49,23 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: prom2d --posterior p.npy --alpha A[,A...] --peaks-out peaks.npy --masks-out masks.npy\n"
             "              [--mode exact|pypho] [--connectivity 4|8] [--min-prominence P] [--threads T]\n"
-            "              [--pack-masks] [--png-dir DIR]\n"
+            "              [--periodic x|y|xy] [--valleys] [--pack-masks] [--png-dir DIR]\n"
             "       prom2d --demo [--out DIR]\n"
             "\n"
             "Peaks and their prominence for every time bin of a posterior cube (n_x, n_y, n_t), and for\n"
             "each alpha the 4-connected region of values >= alpha * (dominant peak height) around the\n"
             "dominant peak.\n"
-            "  --posterior F       float32/float64 .npy, shape (n_x, n_y, n_t)\n"
+            "  --posterior F       float32/float64 .npy, shape (n_x, n_y, n_t), or (n_x, n_t) for a linear\n"
+            "                      track; NaN cells (unvisited places, walls) are holes in the map\n"
             "  --alpha LIST        mask thresholds, comma-separated (e.g. 0.1,0.5,0.9); none: no masks\n"
             "  --mode M            exact (topographic prominence, default) or pypho (reproduces\n"
             "                      pyPhoPlaceCellAnalysis' compute_2d_dt_posterior_peak_promenences)\n"
             "  --connectivity C    exact mode: 8 (default) or 4 neighbours\n"
             "  --min-prominence P  list only peaks with prominence >= P (default: all)\n"
+            "  --periodic A        exact mode: the x (rows), y (columns) or xy edges wrap around, as on a\n"
+            "                      circular or toroidal track\n"
+            "  --valleys           the minima and their depth instead of the maxima (the masks hold the\n"
+            "                      region around the deepest valley)\n"
             "  --peaks-out F       (n_rows, 6) float64: t, ix, iy, height, prominence, col_level\n"
             "  --masks-out F       uint8 (n_alpha, n_x, n_y, n_t)\n"
             "  --pack-masks        masks bit-packed along t (8x smaller), see the header of prom2d.c\n"
@@ -77,9 +83,9 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[12];
+    cli_opt t[14];
     size_t n = 0;
-    int conn = 1; /* 4|8: 8 */
+    int conn = 1, periodic = -1; /* 4|8: 8; x|y|xy: none */
     int rc;
     memset(o, 0, sizeof *o);
     t[n++] = cli_string("--posterior", &o->posterior);
@@ -95,9 +101,16 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_double("--min-prominence", &o->min_prominence, 0, HUGE_VAL, 0, "a prominence");
     t[n++] = cli_flag("--pack-masks", &o->pack);
     t[n++] = cli_flag("--demo", &o->demo);
+    t[n++] = cli_choice("--periodic", &periodic, "x|y|xy");
+    t[n++] = cli_flag("--valleys", &o->valleys);
     rc = cli_parse("prom2d", argc, argv, t, n, usage);
     o->connectivity = conn ? 8 : 4;
     o->mode = o->mode ? P2D_MODE_PYPHO : P2D_MODE_EXACT;
+    o->periodic = periodic + 1; /* P2D_PERIODIC_X, _Y, _XY */
+    if (!rc && o->periodic && o->mode == P2D_MODE_PYPHO) {
+        fprintf(stderr, "prom2d: --periodic needs --mode exact (pyPho's method has no periodic edges)\n");
+        return -1;
+    }
     return rc;
 }
 
@@ -292,6 +305,8 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     d.alphas = o->alphas;
     d.n_alpha = o->masks_out ? o->n_alpha : 0;
     d.min_prominence = o->min_prominence;
+    d.periodic = (p2d_periodic)o->periodic;
+    d.valleys = o->valleys;
     d.n_threads = (int)o->threads;
     d.on_slice = on_slice;
     d.user = &st;
@@ -332,12 +347,17 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     if (ex_outputs_commit(&outs, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
     {
         double secs = progress_now() - t0;
-        printf("prom2d: %zu bins of %zu x %zu (%s, %s), %llu peaks, %zu ok / %zu constant / %zu NaN, "
+        printf("prom2d: %zu bins of %zu x %zu (%s%s%s, %s), %llu %s, %zu ok / %zu constant / %zu all NaN, "
                "%.3f s (%.1f us/bin, %d thread%s), scratch %.1f MiB, masks %.1f MiB%s\n",
-               nt, nx, ny, o->mode == P2D_MODE_PYPHO ? "pypho" : "exact", f32 ? "float32" : "float64",
-               (unsigned long long)sum.n_peaks, sum.n_ok, sum.n_no_peaks, sum.n_nan, secs, 1e6 * secs / (double)nt,
+               nt, nx, ny, o->mode == P2D_MODE_PYPHO ? "pypho" : "exact",
+               o->periodic ? (o->periodic == 3 ? ", periodic xy" : o->periodic == 1 ? ", periodic x" : ", periodic y") : "",
+               o->valleys ? ", valleys" : "", f32 ? "float32" : "float64", (unsigned long long)sum.n_peaks,
+               o->valleys ? "valleys" : "peaks", sum.n_ok, sum.n_no_peaks, sum.n_nan, secs, 1e6 * secs / (double)nt,
                sum.n_workers, sum.n_workers == 1 ? "" : "s", (double)sum.scratch_bytes / 1048576.0,
                (double)mask_bytes / 1048576.0, o->pack ? " (bit-packed)" : "");
+        if (sum.n_with_holes || sum.n_nan)
+            printf("prom2d: %zu bins have NaN cells (%llu in all), taken as holes in the map; %zu bins are all NaN "
+                   "and have no peaks\n", sum.n_with_holes + sum.n_nan, (unsigned long long)sum.n_nan_cells, sum.n_nan);
         if (st.max_prominence > 0)
             printf("prom2d: the most prominent peak that is not its bin's highest: %.4g in bin %zu\n", st.max_prominence,
                    st.max_prom_t);
@@ -395,12 +415,16 @@ int main(int argc, char **argv)
     if (o.n_alpha && !o.masks_out) return fail("%s", "--alpha sets the masks' thresholds: give --masks-out too");
     if (o.pack && !o.masks_out) return fail("%s", "--pack-masks needs --masks-out");
     if (npy_map_read(o.posterior, &a, err, sizeof err)) return fail("%s", err); /* no copy of the cube */
-    if (a.ndim != 3 || (a.dtype != NPY_F4 && a.dtype != NPY_F8)) {
+    if ((a.ndim != 3 && a.ndim != 2) || (a.dtype != NPY_F4 && a.dtype != NPY_F8)) {
         npy_free(&a);
-        return fail("%s: want a float32 or float64 array of shape (n_x, n_y, n_t)", o.posterior);
+        return fail("%s: want a float32 or float64 array of shape (n_x, n_y, n_t), or (n_x, n_t) for a linear track",
+                    o.posterior);
     }
     if (!a.count) { npy_free(&a); return fail("%s: the array is empty", o.posterior); }
-    rc = run(&o, a.data, a.dtype == NPY_F4, a.shape[0], a.shape[1], a.shape[2]);
+    if (a.ndim == 2) /* a linear track: n_y = 1 */
+        rc = run(&o, a.data, a.dtype == NPY_F4, a.shape[0], 1, a.shape[1]);
+    else
+        rc = run(&o, a.data, a.dtype == NPY_F4, a.shape[0], a.shape[1], a.shape[2]);
     npy_free(&a);
     return rc;
 }

@@ -128,7 +128,14 @@ expect 1 "nothing to do" $P2D
 expect 1 "--masks-out needs --alpha" $P2D --masks-out "$O/m.npy"
 expect 1 "give --masks-out too" $P2D --alpha 0.5 --peaks-out "$O/p.npy"
 expect 1 "is a directory, not a file" "$P2DB" --posterior "$W/dir.npy" --peaks-out "$O/p.npy"
-expect 1 "want a float32 or float64 array of shape" "$P2DB" --posterior "$W/in/sig.npy" --peaks-out "$O/p.npy"
+expect 1 "want a float32 or float64 array of shape" "$P2DB" --posterior "$W/in/flat.npy" --peaks-out "$O/p.npy"
+expect 2 "--periodic is one of x|y|xy" $P2D --periodic z --peaks-out "$O/p.npy"
+expect 2 "--periodic needs --mode exact" $P2D --periodic x --mode pypho --peaks-out "$O/p.npy"
+expect 2 "--valleys takes no value" $P2D --valleys=1 --peaks-out "$O/p.npy"
+# a linear track (n_x, n_t), one with a NaN cell (a hole), valleys on a torus
+expect 0 "bins of 4 x 1" "$P2DB" --posterior "$W/in/sig.npy" --peaks-out "$O/p.npy"
+expect 0 "1 bins have NaN cells (1 in all), taken as holes" "$P2DB" --posterior "$W/in/nan.npy" --peaks-out "$O/p.npy"
+expect 0 "periodic xy, valleys" $P2D --valleys --periodic xy --alpha 0.5 --masks-out "$O/m.npy" --peaks-out "$O/p.npy"
 expect 1 "cannot write in /proc" $P2D --alpha 0.5 --masks-out "$O/m.npy" --peaks-out /proc/p.npy
 expect 1 "same file" $P2D --alpha 0.5 --masks-out "$O/x.npy" --peaks-out "$O/x.npy"
 expect 1 "is an input of this run" $P2D --peaks-out $POST

@@ -301,7 +301,7 @@ build prom2d_cli $CC $TFLAGS -D_DEFAULT_SOURCE examples/prom2d.c examples/common
         head -c 128 $B/cli_peaks.npy | grep -q \"'shape': (39743, 6)\" &&
         tail -c 193725 $B/cli_masks.npy >$B/cli_masks.bin && tail -c 193725 tests/data/prom2d/pypho_masks_packed.npy >$B/ref_masks.bin &&
         cmp -s $B/cli_masks.bin $B/ref_masks.bin" \
-    && step "prom2d CLI rejects bad input" sh -c "! $B/prom2d_cli --posterior tests/data/prom2d/uf8_peaks.npy --alpha 0.5 --masks-out $B/x.npy 2>/dev/null &&
+    && step "prom2d CLI rejects bad input" sh -c "rm -f $B/x.npy && ! $B/prom2d_cli --posterior tests/data/pac/fir_taps.npy --alpha 0.5 --masks-out $B/x.npy 2>/dev/null && [ ! -e $B/x.npy ] &&
         ! $B/prom2d_cli --posterior nonexistent.npy --peaks-out $B/x.npy 2>/dev/null && ! $B/prom2d_cli --alpha 0.1,x 2>/dev/null &&
         ! $B/prom2d_cli --mode fancy 2>/dev/null"
 

@@ -258,30 +258,45 @@ static uint64_t rng_next(void)
     return rng_state;
 }
 
+/* The cell (x + dx, y + dy) of an nx x ny grid, across the edges that wrap; -1 outside. */
+static int brute_cell(int nx, int ny, int wrap, int x, int y, int dx, int dy)
+{
+    x += dx, y += dy;
+    if ((wrap & 1) && nx > 1) x = (x + nx) % nx;
+    if ((wrap & 2) && ny > 1) y = (y + ny) % ny;
+    return x >= 0 && x < nx && y >= 0 && y < ny ? x * ny + y : -1;
+}
+
 /* Exact prominence straight from the definition: with pixels ranked by (descending value,
    ascending index), p is a summit if no neighbour ranks before it, and it dies at the first rank
-   k at which its component among the pixels of rank <= k holds a pixel ranked before p. */
-static void brute_exact(const double *z, int nx, int ny, int conn, double *prom, int *col)
+   k at which its component among the pixels of rank <= k holds a pixel ranked before p. NaN
+   cells are never ranked (holes); wrap: bit 0 rows, bit 1 columns (periodic edges). A summit that
+   never dies stands above the minimum of its component. */
+static void brute_general(const double *z, int nx, int ny, int conn, int wrap, double *prom, int *col)
 {
-    int n = nx * ny, i, j, k;
+    int n = nx * ny, i, j, k, m = 0;
     int *rank = (int *)malloc(n * sizeof(int)), *order = (int *)malloc(n * sizeof(int));
     int *seen = (int *)malloc(n * sizeof(int)), *stack = (int *)malloc(n * sizeof(int));
-    for (i = 0; i < n; i++) order[i] = i;
-    for (i = 1; i < n; i++) /* insertion sort: stable, so ties stay in index order */
-        for (j = i; j > 0 && z[order[j - 1]] < z[order[j]]; j--) { k = order[j]; order[j] = order[j - 1]; order[j - 1] = k; }
-    for (i = 0; i < n; i++) rank[order[i]] = i;
     for (i = 0; i < n; i++) {
-        int p = order[i], is_summit = 1, dx, dy, kk;
-        prom[p] = -1; col[p] = -1;
+        rank[i] = n; /* a hole: never */
+        if (z[i] == z[i]) order[m++] = i;
+    }
+    for (i = 1; i < m; i++) /* insertion sort: stable, so ties stay in index order */
+        for (j = i; j > 0 && z[order[j - 1]] < z[order[j]]; j--) { k = order[j]; order[j] = order[j - 1]; order[j - 1] = k; }
+    for (i = 0; i < m; i++) rank[order[i]] = i;
+    for (i = 0; i < n; i++) prom[i] = -1, col[i] = -1;
+    for (i = 0; i < m; i++) {
+        int p = order[i], is_summit = 1, dx, dy, kk, top;
         for (dx = -1; dx <= 1; dx++)
             for (dy = -1; dy <= 1; dy++) {
-                int x = p / ny + dx, y = p % ny + dy;
-                if ((dx || dy) && (conn == 8 || !dx || !dy) && x >= 0 && x < nx && y >= 0 && y < ny && rank[x * ny + y] < i) is_summit = 0;
+                int q = brute_cell(nx, ny, wrap, p / ny, p % ny, dx, dy);
+                if ((dx || dy) && (conn == 8 || !dx || !dy) && q >= 0 && rank[q] < i) is_summit = 0;
             }
         if (!is_summit) continue;
         prom[p] = 0;
-        for (kk = i; kk < n; kk++) { /* grow the component of p among ranks <= kk */
-            int top = 0, found = 0;
+        for (kk = i; kk < m; kk++) { /* grow the component of p among ranks <= kk */
+            int found = 0;
+            top = 0;
             memset(seen, 0, n * sizeof(int));
             stack[top++] = p; seen[p] = 1;
             while (top && !found) {
@@ -289,21 +304,37 @@ static void brute_exact(const double *z, int nx, int ny, int conn, double *prom,
                 if (rank[a] < i) found = 1;
                 for (dx = -1; dx <= 1; dx++)
                     for (dy = -1; dy <= 1; dy++) {
-                        int x = a / ny + dx, y = a % ny + dy, q;
-                        if (!(dx || dy) || (conn == 4 && dx && dy) || x < 0 || x >= nx || y < 0 || y >= ny) continue;
-                        q = x * ny + y;
+                        int q = brute_cell(nx, ny, wrap, a / ny, a % ny, dx, dy);
+                        if (!(dx || dy) || (conn == 4 && dx && dy) || q < 0) continue;
                         if (!seen[q] && rank[q] <= kk) { seen[q] = 1; stack[top++] = q; }
                     }
             }
             if (found) { prom[p] = z[p] - z[order[kk]]; col[p] = order[kk]; break; }
         }
-        if (col[p] < 0) { /* the highest summit */
-            double mn = z[0];
-            for (j = 1; j < n; j++) mn = z[j] < mn ? z[j] : mn;
+        if (col[p] < 0) { /* the highest summit of its component: down to the component's minimum */
+            double mn = z[p];
+            top = 0;
+            memset(seen, 0, n * sizeof(int));
+            stack[top++] = p; seen[p] = 1;
+            while (top) {
+                int a = stack[--top];
+                mn = z[a] < mn ? z[a] : mn;
+                for (dx = -1; dx <= 1; dx++)
+                    for (dy = -1; dy <= 1; dy++) {
+                        int q = brute_cell(nx, ny, wrap, a / ny, a % ny, dx, dy);
+                        if (!(dx || dy) || (conn == 4 && dx && dy) || q < 0) continue;
+                        if (!seen[q] && rank[q] < m) { seen[q] = 1; stack[top++] = q; }
+                    }
+            }
             prom[p] = z[p] - mn;
         }
     }
     free(rank); free(order); free(seen); free(stack);
+}
+
+static void brute_exact(const double *z, int nx, int ny, int conn, double *prom, int *col)
+{
+    brute_general(z, nx, ny, conn, 0, prom, col);
 }
 
 /* pyPho's prominence the way it computes it: reconstruction by dilation (3 x 3) of the slice with
@@ -311,8 +342,8 @@ static void brute_exact(const double *z, int nx, int ny, int conn, double *prom,
 static void brute_pypho(const double *z, int nx, int ny, int *is_peak, double *prom)
 {
     int n = nx * ny, i, changed = 1;
-    double *rec = (double *)malloc(n * sizeof(double)), mn = z[0];
-    for (i = 1; i < n; i++) mn = z[i] < mn ? z[i] : mn;
+    double *rec = (double *)malloc(n * sizeof(double)), mn = HUGE_VAL;
+    for (i = 0; i < n; i++) mn = z[i] < mn ? z[i] : mn; /* NaN cells (holes) never count */
     for (i = 0; i < n; i++) {
         int dx, dy;
         double m = -HUGE_VAL;
@@ -335,6 +366,7 @@ static void brute_pypho(const double *z, int nx, int ny, int *is_peak, double *p
                     if (xx >= 0 && xx < nx && yy >= 0 && yy < ny && rec[xx * ny + yy] > m) m = rec[xx * ny + yy];
                 }
             if (m > z[i]) m = z[i];
+            if (z[i] != z[i]) m = -HUGE_VAL; /* a hole carries nothing */
             if (m != rec[i]) { rec[i] = m; changed = 1; }
         }
     }
@@ -342,23 +374,31 @@ static void brute_pypho(const double *z, int nx, int ny, int *is_peak, double *p
     free(rec);
 }
 
-/* Dominant mask from the definition: repeated sweeps growing the region 4-connectedly. */
-static void brute_mask(const double *z, int nx, int ny, double alpha, uint8_t *m)
+/* Dominant mask from the definition: repeated sweeps growing the region 4-connectedly (across
+   the edges that wrap); the seed is the first maximum of the cells that are not NaN. */
+static void brute_mask_wrap(const double *z, int nx, int ny, int wrap, double alpha, uint8_t *m)
 {
-    int n = nx * ny, i, s = 0, changed = 1;
-    for (i = 1; i < n; i++) if (z[i] > z[s]) s = i;
-    memset(m, 0, n);
+    int n = nx * ny, i, k, s = -1, changed = 1;
+    static const int dx[4] = {-1, 1, 0, 0}, dy[4] = {0, 0, -1, 1};
+    for (i = 0; i < n; i++) if (z[i] == z[i] && (s < 0 || z[i] > z[s])) s = i;
+    memset(m, 0, (size_t)nx * (size_t)ny);
+    if (s < 0) return;
     m[s] = 1;
     while (changed) {
         changed = 0;
         for (i = 0; i < n; i++) {
-            int x = i / ny, y = i % ny;
             if (m[i] || !(z[i] >= alpha * z[s])) continue;
-            if ((x > 0 && m[i - ny]) || (x < nx - 1 && m[i + ny]) || (y > 0 && m[i - 1]) || (y < ny - 1 && m[i + 1])) {
-                m[i] = 1; changed = 1;
+            for (k = 0; k < 4; k++) {
+                int q = brute_cell(nx, ny, wrap, i / ny, i % ny, dx[k], dy[k]);
+                if (q >= 0 && m[q]) { m[i] = 1; changed = 1; break; }
             }
         }
     }
+}
+
+static void brute_mask(const double *z, int nx, int ny, double alpha, uint8_t *m)
+{
+    brute_mask_wrap(z, nx, ny, 0, alpha, m);
 }
 
 static void test_random_against_brute_force(void)
@@ -421,6 +461,199 @@ static void test_random_against_brute_force(void)
         collected_free(&c);
     }
     CHECK_MSG(bad == 0, "%d mismatches", bad);
+}
+
+/* One slice with holes, periodic edges or valleys against the definitions above: exact peaks
+   (every field), pyPho peaks (holes only), masks. */
+static int check_general(const double *z, int nx, int ny, int conn, int wrap, int valleys, int mode, int trial)
+{
+    int n = nx * ny, i, a, bad = 0, is_peak[63], col[63];
+    double neg[63], prom[63];
+    const double *w = z;
+    uint8_t masks[3 * 63], want[63];
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_masks m;
+    p2d_ctx *ctx;
+    collected c;
+    size_t k = 0;
+    tp_error err;
+    if (valleys) { /* the definitions on -z */
+        for (i = 0; i < n; i++) neg[i] = -z[i];
+        w = neg;
+    }
+    if (mode == P2D_MODE_EXACT) brute_general(w, nx, ny, conn, wrap, prom, col);
+    else brute_pypho(w, nx, ny, is_peak, prom);
+    memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube); memset(&m, 0, sizeof m);
+    d.mode = (p2d_mode)mode; d.connectivity = conn; d.periodic = (p2d_periodic)wrap; d.valleys = valleys;
+    d.alphas = ALPHAS; d.n_alpha = 3; d.on_slice = collect; d.user = &c;
+    cube.data = z; cube.dtype = TP_F64; cube.n_x = (size_t)nx; cube.n_y = (size_t)ny; cube.n_t = 1;
+    m.data = masks;
+    collected_init(&c, 1);
+    if (!(ctx = make_ctx(&d)) || p2d_run(ctx, &cube, &m, NULL, NULL, &err) != TP_OK) {
+        fprintf(stderr, "  trial %d: run failed\n", trial);
+        p2d_destroy(ctx);
+        collected_free(&c);
+        return 1;
+    }
+    p2d_destroy(ctx);
+    for (i = 0; i < n && !bad; i++) {
+        const p2d_peak *pk;
+        if (mode == P2D_MODE_EXACT ? !(prom[i] > 0) : !is_peak[i]) continue; /* pyPho lists steps of 0 too */
+        pk = k < c.n ? c.peaks + k : NULL;
+        if (!pk || pk->ix * ny + pk->iy != i || pk->prominence != prom[i] || pk->height != z[i])
+            bad = 1;
+        else if (mode == P2D_MODE_EXACT && col[i] >= 0 &&
+                 (pk->col_ix * ny + pk->col_iy != col[i] || pk->col_level != z[col[i]] || pk->parent < 0))
+            bad = 1;
+        else if (mode == P2D_MODE_EXACT && col[i] < 0 && !(pk->col_ix == -1 && isnan(pk->col_level) && pk->parent == -1))
+            bad = 1;
+        if (bad) fprintf(stderr, "  trial %d (%dx%d conn %d wrap %d valleys %d mode %d): cell %d prom %g\n", trial, nx,
+                         ny, conn, wrap, valleys, mode, i, prom[i]);
+        k++;
+    }
+    if (!bad && k != c.n) {
+        fprintf(stderr, "  trial %d (wrap %d valleys %d mode %d): %zu peaks vs %zu\n", trial, wrap, valleys, mode, c.n, k);
+        bad = 1;
+    }
+    for (a = 0; a < 3 && !bad; a++) {
+        brute_mask_wrap(w, nx, ny, wrap, ALPHAS[a], want);
+        if (c.slices[0].status != P2D_SLICE_OK) memset(want, 0, (size_t)n);
+        for (i = 0; i < n; i++)
+            if (masks[a * n + i] != want[i]) {
+                fprintf(stderr, "  trial %d (wrap %d valleys %d): mask %d cell %d\n", trial, wrap, valleys, a, i);
+                bad = 1;
+                break;
+            }
+    }
+    collected_free(&c);
+    return bad;
+}
+
+static void test_holes_periodic_valleys_against_brute_force(void)
+{
+    int trial, bad = 0;
+    for (trial = 0; trial < 600 && bad < 5; trial++) {
+        int nx = 1 + (int)(rng_next() % 7), ny = 1 + (int)(rng_next() % 9), n = nx * ny, i;
+        int levels = trial % 3 == 0 ? 1000000 : 2 + trial % 4, holes = (int)(rng_next() % 4);
+        int wrap = (trial / 2) % 4, valleys = trial % 5 == 1;
+        double z[63];
+        for (i = 0; i < n; i++) {
+            z[i] = (double)(rng_next() % (uint64_t)levels) * 0.25 - 0.5;
+            if (holes && rng_next() % 8 < (uint64_t)holes) z[i] = NAN; /* up to 3/8 of the cells */
+            if (trial % 37 == 5 && rng_next() % 5 == 0) z[i] = rng_next() & 1 ? HUGE_VAL : -HUGE_VAL;
+        }
+        bad += check_general(z, nx, ny, 8, wrap, valleys, P2D_MODE_EXACT, trial);
+        bad += check_general(z, nx, ny, 4, wrap, valleys, P2D_MODE_EXACT, trial);
+        if (!wrap) bad += check_general(z, nx, ny, 8, 0, valleys, P2D_MODE_PYPHO, trial);
+    }
+    CHECK_MSG(bad == 0, "%d mismatches", bad);
+}
+
+/* Peaks of one slice with periodic edges (no masks) into c. */
+static tp_result run_periodic(const double *z, size_t nx, size_t ny, int axes, collected *c)
+{
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_ctx *ctx;
+    tp_result r;
+    memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube);
+    d.periodic = (p2d_periodic)axes; d.on_slice = collect; d.user = c;
+    cube.data = z; cube.dtype = TP_F64; cube.n_x = nx; cube.n_y = ny; cube.n_t = 1;
+    if (!(ctx = make_ctx(&d))) return TP_ERR_ARG;
+    r = p2d_run(ctx, &cube, NULL, NULL, NULL, NULL);
+    p2d_destroy(ctx);
+    return r;
+}
+
+static int descending(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Periodic edges equal gudhi's periodic cubical complex (tools/gen_prom2d_peers.py): the same
+   prominences, exactly, on 9 x 11 maps with bumps across the edges and on 2 x 11 maps, for rows,
+   columns and both wrapping. */
+static void test_periodic_equals_gudhi(void)
+{
+    npy_array M = load("periodic_maps.npy"), R = load("periodic_prom.npy");
+    size_t k, bad = 0, checked = 0;
+    int axes;
+    CHECK(M.data && R.data);
+    if (!M.data || !R.data) return;
+    for (k = 0; k < M.shape[0]; k++)
+        for (axes = 1; axes <= 3; axes++) {
+            const double *ref = (const double *)R.data, *z = (const double *)M.data + k * M.shape[1] * M.shape[2];
+            size_t nx = isnan(z[2 * M.shape[2]]) ? 2 : M.shape[1], i, n_ref = 0;
+            double want[128], got[128];
+            collected c;
+            for (i = 0; i < R.shape[0]; i++)
+                if (ref[i * 3] == (double)k && ref[i * 3 + 1] == (double)axes && n_ref < 128) want[n_ref++] = ref[i * 3 + 2];
+            collected_init(&c, 1);
+            CHECK(run_periodic(z, nx, M.shape[2], axes, &c) == TP_OK);
+            for (i = 0; i < c.n && i < 128; i++) got[i] = c.peaks[i].prominence;
+            qsort(want, n_ref, sizeof(double), descending);
+            qsort(got, c.n < 128 ? c.n : 128, sizeof(double), descending);
+            if (c.n != n_ref || memcmp(want, got, n_ref * sizeof(double)) != 0) {
+                if (bad++ < 5) fprintf(stderr, "  map %zu axes %d: %zu peaks vs gudhi's %zu (first %g vs %g)\n", k, axes,
+                                       c.n, n_ref, c.n ? got[0] : 0.0, n_ref ? want[0] : 0.0);
+            }
+            checked += n_ref;
+            collected_free(&c);
+        }
+    CHECK_MSG(bad == 0 && checked > 200, "%zu of %zu map/axes pairs differ", bad, checked);
+    npy_free(&M); npy_free(&R);
+}
+
+/* 1-D profiles (n_x = 1) against scipy.signal.find_peaks + peak_prominences: every scipy peak is
+   ours; where its horizontal line meets higher ground on both sides the prominence is the same,
+   else ours descends to the lowest point before the higher ground on the one side that has it
+   (scipy also takes the end of the profile as a base: prom2d.h section 2). Ours add only end
+   samples. */
+static void test_profiles_1d_against_scipy(void)
+{
+    npy_array P = load("profiles_1d.npy"), R = load("profiles_1d_peaks.npy");
+    size_t k, i, n = 0, bad = 0, same = 0, ends = 0;
+    CHECK(P.data && R.data);
+    if (!P.data || !R.data) return;
+    n = P.shape[1];
+    for (k = 0; k < P.shape[0]; k++) {
+        const double *z = (const double *)P.data + k * n, *ref = (const double *)R.data;
+        collected c;
+        size_t matched = 0, m, ends_k = 0;
+        collected_init(&c, 1);
+        CHECK(run_cube(z, TP_F64, 1, n, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c, NULL) == TP_OK);
+        for (i = 0; i < R.shape[0]; i++) {
+            const double *row = ref + i * 5;
+            size_t at = (size_t)row[1], j;
+            double lmin = z[at], rmin = z[at], want;
+            int left_higher = 0, right_higher = 0;
+            if (row[0] != (double)k) continue;
+            for (j = at; j-- > 0 && !(left_higher = z[j] > z[at]);) lmin = z[j] < lmin ? z[j] : lmin;
+            for (j = at + 1; j < n && !(right_higher = z[j] > z[at]); j++) rmin = z[j] < rmin ? z[j] : rmin;
+            for (m = 0; m < c.n && c.peaks[m].iy != (int32_t)at; m++) {}
+            if (m == c.n) { if (bad++ < 5) fprintf(stderr, "  profile %zu: no peak at %zu\n", k, at); continue; }
+            matched++;
+            if (left_higher && right_higher) {
+                want = row[2], same++;
+            } else if (left_higher || right_higher) {
+                want = z[at] - (left_higher ? lmin : rmin);
+            } else { /* the highest: down to the profile's minimum */
+                for (want = z[0], j = 1; j < n; j++) want = z[j] < want ? z[j] : want;
+                want = z[at] - want;
+            }
+            if (c.peaks[m].prominence != want && bad++ < 5)
+                fprintf(stderr, "  profile %zu peak %zu: %.17g vs %.17g (scipy %.17g)\n", k, at, c.peaks[m].prominence, want,
+                        row[2]);
+        }
+        for (m = 0; m < c.n; m++) ends_k += c.peaks[m].iy == 0 || c.peaks[m].iy == (int32_t)n - 1;
+        if (c.n - matched != ends_k && bad++ < 5) fprintf(stderr, "  profile %zu: %zu peaks beyond scipy's\n", k, c.n - matched);
+        ends += ends_k;
+        collected_free(&c);
+    }
+    CHECK_MSG(bad == 0 && same > 200, "%zu differ, %zu equal to scipy's, %zu end peaks", bad, same, ends);
+    npy_free(&P); npy_free(&R);
 }
 
 /* Every upper-link mask kernel against the sweep order itself (a neighbour inside the grid comes
@@ -499,17 +732,23 @@ static void test_range_kernels(void)
     {   /* zeros only, the first one negative: min -0, max -0, argmax the first pixel */
         p2d__plan p;
         double z[5 * 12], mn = 1, mx = 1;
-        size_t arg, i;
+        size_t arg, i, nn;
         memset(&p, 0, sizeof p);
         p.n_x = 3, p.n_y = 10, p.w2 = 12;
         for (i = 0; i < 5 * 12; i++) z[i] = -HUGE_VAL;
         for (i = 1; i <= 3; i++) memset(z + i * 12 + 1, 0, 10 * sizeof(double));
         z[13] = -0.0;
-        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg) == 1);
+        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg, &nn) == 1);
         CHECK(mn == 0.0 && signbit(mn) && mx == 0.0 && signbit(mx) && arg == 13);
         z[13] = 0.0, z[14] = -0.0;
-        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg) == 1);
-        CHECK(!signbit(mn) && !signbit(mx) && arg == 13);
+        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg, &nn) == 1);
+        CHECK(!signbit(mn) && !signbit(mx) && arg == 13 && nn == 0);
+        /* holes: the extremes of the other cells, the same first pixels, the NaN counted */
+        z[15] = NAN, z[13] = NAN, z[30] = NAN;
+        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg, &nn) == 1);
+        CHECK(mn == 0.0 && signbit(mn) && mx == 0.0 && signbit(mx) && arg == 14 && nn == 3);
+        for (i = 1; i <= 3; i++) memset(z + i * 12 + 1, 0xFF, 10 * sizeof(double)); /* all NaN */
+        CHECK(p2d__scan(&p, p2d__range_kernels[p2d__kernel_level()], z, &mn, &mx, &arg, &nn) == 0 && nn == 30);
     }
 }
 
@@ -661,7 +900,7 @@ static void test_edge_slices(void)
     collected c;
     int mode, i;
     for (mode = 0; mode < 2; mode++) {
-        uint8_t st[1];
+        uint8_t st2[2];
         /* constant and all-zero slices: no peaks, an all-false mask */
         for (i = 0; i < 16; i++) z[i] = 0.25;
         collected_init(&c, 1);
@@ -681,19 +920,29 @@ static void test_edge_slices(void)
         CHECK(mask_sum_1(z, TP_F64, 3, 4, 0.0, &c, mode) == 1);
         CHECK(mask_sum_1(z, TP_F64, 3, 4, 0.5, &c, mode) == 1);
         collected_free(&c);
-        /* NaN anywhere: no peaks, all-false masks, NaN status (pyPho's old version crashes here) */
+        /* one NaN cell: a hole, the rest as before; every cell NaN: no peaks, all-false masks,
+           NaN status (pyPho's old version crashes on either) */
         for (i = 0; i < 30; i++) nanz[i] = (double)(i % 7);
         nanz[2 * 6 + 3] = NAN;
         collected_init(&c, 1);
+        CHECK(mask_sum_1(nanz, TP_F64, 5, 6, 0.5, &c, mode) > 0);
+        CHECK(c.n > 0 && c.slices[0].status == P2D_SLICE_OK && c.slices[0].n_nan == 1 && c.slices[0].max == 6.0);
+        collected_free(&c);
+        for (i = 0; i < 30; i++) nanz[i] = NAN;
+        collected_init(&c, 1);
         CHECK(mask_sum_1(nanz, TP_F64, 5, 6, 0.5, &c, mode) == 0);
-        CHECK(c.n == 0 && c.slices[0].status == P2D_SLICE_NAN && isnan(c.slices[0].max));
+        CHECK(c.n == 0 && c.slices[0].status == P2D_SLICE_NAN && isnan(c.slices[0].max) && c.slices[0].n_nan == 30 &&
+              c.slices[0].dom_ix == -1);
         {
             p2d_desc d; p2d_cube cube; p2d_ctx *ctx; p2d_summary s;
+            double two[60];
             memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube);
+            for (i = 0; i < 60; i++) two[i] = i % 2 ? NAN : (i == 20 ? NAN : 1.0 + (double)(i % 9)); /* (5, 6, 2) */
             d.mode = (p2d_mode)mode;
             ctx = make_ctx(&d);
-            cube.data = nanz; cube.dtype = TP_F64; cube.n_x = 5; cube.n_y = 6; cube.n_t = 1;
-            CHECK(p2d_run(ctx, &cube, NULL, st, &s, NULL) == TP_OK && st[0] == P2D_SLICE_NAN && s.n_nan == 1);
+            cube.data = two; cube.dtype = TP_F64; cube.n_x = 5; cube.n_y = 6; cube.n_t = 2;
+            CHECK(p2d_run(ctx, &cube, NULL, st2, &s, NULL) == TP_OK && st2[0] == P2D_SLICE_OK && st2[1] == P2D_SLICE_NAN &&
+                  s.n_nan == 1 && s.n_with_holes == 1 && s.n_nan_cells == 31 && s.n_ok == 1);
             p2d_destroy(ctx);
         }
         collected_free(&c);
@@ -1171,7 +1420,15 @@ static void test_bad_input(void)
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "n_threads"));
     d.n_threads = TP_MAX_THREADS + 1;
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG);
-    d.n_threads = 0; d.n_alpha = 1;
+    d.n_threads = 0; d.periodic = (p2d_periodic)4;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.periodic") && strstr(e.message, "4"));
+    d.periodic = (p2d_periodic)-1;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.periodic"));
+    d.periodic = P2D_PERIODIC_X; d.mode = P2D_MODE_PYPHO;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "exact mode"));
+    d.periodic = P2D_PERIODIC_NONE; d.mode = P2D_MODE_EXACT; d.valleys = 2;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.valleys"));
+    d.valleys = 0; d.n_alpha = 1;
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "alphas")); /* alphas NULL */
     d.alphas = &nan_alpha;
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "alphas[0]"));
@@ -1222,6 +1479,9 @@ int main(void)
     RUN(test_exact_reference_conn4);
     RUN(test_contour_agreement);
     RUN(test_random_against_brute_force);
+    RUN(test_holes_periodic_valleys_against_brute_force);
+    RUN(test_periodic_equals_gudhi);
+    RUN(test_profiles_1d_against_scipy);
     RUN(test_upper_masks);
     RUN(test_range_kernels);
     RUN(test_rowcol_without_division);
