@@ -44,8 +44,9 @@
        }
 
    CONTENTS
-       1. Options           3. Peaks: exact mode     5. Dominant-peak masks       7. What it does NOT do
-       2. Conventions       4. Peaks: pyPho mode     6. Threads, memory, progress
+       1. Options           3. Peaks: exact mode     4. Peaks: pyPho mode         6. Threads, memory, progress
+       2. Conventions       3a. Regions, widths,     5. Dominant-peak masks       7. What it does NOT do
+                                labels
 
    A decoded posterior is a cube (n_x, n_y, n_t), e.g. 41 x 63 positions x 100,000 time bins, time
    fastest in memory. For every time bin you want the peaks of its 2-D map with their topographic
@@ -104,6 +105,23 @@
    N = n_x * n_y pixels: one O(N) pass finds the pixels that can start or join regions (summits
    and saddle-like pixels, about a quarter of a noisy map); only those are radix-sorted and swept,
    the rest follow pointers to their summit. The result is that of the full sweep, bit for bit.
+
+   3a. REGIONS, WIDTHS, LABELS (exact mode)
+   A peak's region is the connected component (in the run's connectivity, across periodic edges)
+   of the cells strictly above its floor that holds the peak; its floor is height - prominence
+   (the col level, or for the highest peak of a landscape its minimum, which is then in no
+   region). Regions nest: a peak's region holds the regions of the peaks that merged into it above
+   its floor. desc.geometry = 1 hands each peak's region to on_slice as a p2d_geom (area, centroid,
+   box), aligned with peaks. desc.widths[j] = f asks also for the region above height - f *
+   prominence, for each peak (f = 0.5: the half-prominence width; in 1-D these are the cells
+   strictly between scipy's peak_widths crossings at rel_height f). desc.min_area lists only the
+   peaks whose region has that many cells; a peak whose parent is not listed has parent -1 (a
+   parent's region holds its child's unless they merged exactly at the parent's floor).
+   desc.labels = 1 gives each bin a map of
+   which listed peak owns each cell: the one with the smallest region that holds it (0 for cells in
+   none). The regions come from the sweep itself: each cell joins the region of one living summit
+   when it is reached, and one pass up the tree of merges adds every subtree to its parent: about
+   three times a plain run's time (bench/RESULTS.md), and nothing when not asked for.
 
    4. PEAKS: PYPHO MODE (desc.mode = P2D_MODE_PYPHO)
    Reproduces pyPhoPlaceCellAnalysis' compute_2d_dt_posterior_peak_promenences exactly: a peak is
@@ -179,7 +197,8 @@ typedef enum p2d_slice_status {
 } p2d_slice_status;
 /* desc.periodic: which axes wrap around (a circular or toroidal track) */
 typedef enum p2d_periodic {
-    P2D_PERIODIC_NONE = 0, P2D_PERIODIC_X = 1, P2D_PERIODIC_Y = 2, P2D_PERIODIC_XY = 3, P2D_PERIODIC__FORCE_INT = 0x7fffffff
+    P2D_PERIODIC_NONE = 0, P2D_PERIODIC_X = 1, P2D_PERIODIC_Y = 2, P2D_PERIODIC_XY = 3,
+    P2D_PERIODIC__FORCE_INT = 0x7fffffff
 } p2d_periodic;
 
 /* The input: element (ix, iy, t) is at data + ix*stride_x + iy*stride_y + t*stride_t (strides in
@@ -208,6 +227,16 @@ typedef struct p2d_peak {
     double col_level;       /* NaN for the highest peak and in pyPho mode */
 } p2d_peak;
 
+/* The shape of a peak's region (section 3a): its cells, their mean position and their box.
+   Periodic axes: the centroid is the circular mean, in [0, n); the box is the shortest arc that
+   holds the region's rows (columns), x0 <= ix <= x1 with x0 > ix - n_x (so x0 may be negative
+   and x1 may pass n_x - 1: unwrapped coordinates around the peak). */
+typedef struct p2d_geom {
+    uint32_t area;           /* cells */
+    int32_t x0, x1, y0, y1;  /* inclusive bounding box */
+    double cx, cy;           /* centroid: mean ix and mean iy of the cells */
+} p2d_geom;
+
 /* What on_slice receives for each time bin. Pointers are valid during the call only. */
 typedef struct p2d_slice {
     size_t t;
@@ -218,6 +247,11 @@ typedef struct p2d_slice {
     int32_t dom_ix, dom_iy; /* first row-major global maximum; -1 for NaN and constant slices */
     double min, max;        /* of the slice's cells that are not NaN (NaN for an all-NaN slice) */
     size_t n_nan;           /* cells that are NaN: holes (section 2) */
+    const p2d_geom *geom;   /* desc.geometry: the region of each peak, aligned with peaks [NULL] */
+    const p2d_geom *widths; /* desc.n_widths: peak k's region at fraction j of its prominence at
+                               widths[k * n_widths + j] [NULL] */
+    const uint16_t *labels; /* desc.labels: n_x * n_y row-major, the peak that owns each cell (k + 1
+                               for peaks[k], 0 for none; 65535 for peaks past 65534) [NULL] */
 } p2d_slice;
 
 typedef int (*p2d_slice_fn)(void *user, const p2d_slice *slice); /* non-zero = cancel */
@@ -239,6 +273,12 @@ typedef struct p2d_desc {
     tp_logger log;          /* fallbacks such as a worker that could not start [zero = the pool's] */
     p2d_periodic periodic;  /* exact mode: axes whose edges wrap [P2D_PERIODIC_NONE] */
     int valleys;            /* 1 = the prominence of minima: the run works on -Z (section 2) [0] */
+    int geometry;           /* exact mode: 1 = each peak's region in p2d_slice.geom (section 3a) [0] */
+    const double *widths;   /* exact mode: fractions in (0, 1) of the prominence: each peak's region
+                               at height - f * prominence in p2d_slice.widths; copied [NULL] */
+    size_t n_widths;        /* [0] */
+    size_t min_area;        /* exact mode: report only peaks whose region has >= this many cells [0] */
+    int labels;             /* exact mode: 1 = which peak owns each cell, p2d_slice.labels [0] */
 } p2d_desc;
 
 /* What a run did. */
@@ -256,9 +296,10 @@ typedef struct p2d_summary {
 typedef struct p2d_ctx p2d_ctx;
 
 /* Checks and resolves desc (NULL = defaults: exact mode, no masks, no peaks) into *out.
-   TP_ERR_ARG naming the field: a bad mode, connectivity, thread count, periodic value or valleys
-   flag, a negative or NaN min_prominence, alphas NULL with n_alpha > 0, a non-finite alpha, or
-   periodic edges in pyPho mode (pyPho has none); TP_ERR_NOMEM,
+   TP_ERR_ARG naming the field: a bad mode, connectivity, thread count, periodic value, valleys,
+   geometry or labels flag, a negative or NaN min_prominence, alphas NULL with n_alpha > 0, a
+   non-finite alpha, widths NULL with n_widths > 0, a width outside (0, 1), or periodic edges,
+   geometry, widths, min_area or labels in pyPho mode (pyPho has none of them); TP_ERR_NOMEM,
    TP_ERR_BUDGET. */
 P2DDEF tp_result p2d_create(const p2d_desc *desc, p2d_ctx **out, tp_error *err);
 P2DDEF void p2d_destroy(p2d_ctx *ctx);
@@ -348,6 +389,18 @@ static tp_result p2d__check_desc(const p2d_desc *d, const char *who, tp_error *e
                             "no periodic edges", who);
     if (d->valleys != 0 && d->valleys != 1)
         return tp_error_set(err, TP_ERR_ARG, "%s: desc.valleys must be 0 or 1, got %d", who, d->valleys);
+    if ((d->geometry != 0 && d->geometry != 1) || (d->labels != 0 && d->labels != 1))
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.geometry and desc.labels must be 0 or 1, got %d and %d", who,
+                            d->geometry, d->labels);
+    if (d->n_widths > 0 && !d->widths)
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.widths is NULL but desc.n_widths is %zu", who, d->n_widths);
+    for (a = 0; a < d->n_widths; a++)
+        if (!(d->widths[a] > 0.0 && d->widths[a] < 1.0))
+            return tp_error_set(err, TP_ERR_ARG, "%s: desc.widths[%zu] is %g; a width is a fraction of the prominence in "
+                                "(0, 1)", who, a, d->widths[a]);
+    if (d->mode == P2D_MODE_PYPHO && (d->geometry || d->n_widths || d->min_area || d->labels))
+        return tp_error_set(err, TP_ERR_ARG, "%s: desc.geometry, widths, min_area and labels need exact mode: pyPho's "
+                            "method has no regions", who);
     if (!(d->min_prominence >= 0.0))
         return tp_error_set(err, TP_ERR_ARG, "%s: desc.min_prominence must be >= 0 (and not NaN), got %g", who, d->min_prominence);
     if (d->n_alpha > 0 && !d->alphas)
@@ -373,14 +426,19 @@ P2DDEF tp_result p2d_create(const p2d_desc *desc, p2d_ctx **out, tp_error *err)
     tp_pool *pool = NULL;
     tp_error e;
     tp_result r;
+    size_t bytes;
     if (!out) return tp_error_set(err, TP_ERR_ARG, "p2d_create: out is NULL");
     *out = NULL;
     memset(&zero, 0, sizeof zero);
     if (!desc) desc = &zero;
     if ((r = p2d__check_desc(desc, "p2d_create", err)) != TP_OK) return r;
+    if (!tp_size_add(desc->n_alpha, desc->n_widths, &bytes) || !tp_size_mul(bytes, sizeof(double), &bytes) ||
+        !tp_size_add(bytes, sizeof *c, &bytes))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "p2d_create: %zu alphas and %zu widths overflow a size", desc->n_alpha,
+                            desc->n_widths);
     if (!(pool = desc->pool) && (r = tp_create(NULL, &pool, &e)) != TP_OK)
         return tp_error_set(err, r, "p2d_create: %s", e.message);
-    c = (p2d_ctx *)tp_alloc_at(pool, sizeof *c + desc->n_alpha * sizeof(double), TP_ZERO, __FILE__, __LINE__, &e);
+    c = (p2d_ctx *)tp_alloc_at(pool, bytes, TP_ZERO, __FILE__, __LINE__, &e);
     if (!c) {
         if (!desc->pool) tp_destroy(pool);
         return tp_error_set(err, e.code, "p2d_create: %s", e.message);
@@ -391,6 +449,8 @@ P2DDEF tp_result p2d_create(const p2d_desc *desc, p2d_ctx **out, tp_error *err)
     c->alphas = (double *)(c + 1);
     if (desc->n_alpha) memcpy(c->alphas, desc->alphas, desc->n_alpha * sizeof(double));
     c->desc.alphas = c->alphas;
+    if (desc->n_widths) memcpy(c->alphas + desc->n_alpha, desc->widths, desc->n_widths * sizeof(double));
+    c->desc.widths = desc->n_widths ? c->alphas + desc->n_alpha : NULL;
     c->desc.pool = pool;
     if (!c->desc.log.fn) c->desc.log = tp_get_desc(pool).log;
     *out = c;
@@ -419,7 +479,21 @@ typedef struct p2d__row {
     uint32_t stamp, queued;
 } p2d__row;
 
-enum { P2D__ARRAYS = 21 }; /* the arrays in a worker's slab (p2d__layout) */
+enum { P2D__ARRAYS = 31 };
+
+/* Geometry: a region's cells so far. On a wrapped axis sx (sy) sums the cosines and sx2 (sy2) the
+   sines of the cells' angles, and 64-bit words of which rows (columns) hold a cell follow. */
+/* Geometry: a summit's death level and parent, side by side for the climb of p2d__roots */
+typedef struct p2d__node {
+    double col;
+    int32_t parent, pad;
+} p2d__node;
+
+typedef struct p2d__acc {
+    uint32_t n;
+    int32_t x0, x1, y0, y1;
+    double sx, sy, sx2, sy2;
+} p2d__acc; /* the arrays in a worker's slab (p2d__layout) */
 
 typedef struct p2d__plan {
     size_t n_x, n_y, n_t, w2, npix, npad;  /* w2: padded row length; npad: padded pixels */
@@ -434,9 +508,15 @@ typedef struct p2d__plan {
     int connectivity;
     int wrap_x, wrap_y;    /* periodic axes (of length 2 or more) */
     int valleys;           /* the run works on -Z */
+    int geometry, labels;  /* exact mode: regions (geometry, widths, min_area or labels asked for) */
+    size_t n_widths, min_area;
+    const double *widths;
+    size_t words_x, words_y; /* geometry on a wrapped axis: 64-bit words of a region's rows (columns) */
+    size_t acc_bytes;      /* one region accumulator (p2d__acc and its words) */
     /* byte offsets of each array in a worker's slab, and the slab size */
     size_t o_work, o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
-        o_ccol, o_cmin, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, slab;
+        o_ccol, o_cmin, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, o_up0, o_bas,
+        o_acc, o_lvl, o_theta, o_kids, o_trig, o_tree, o_geom, o_labels, slab;
     int row_fill;          /* masks by whole rows of bits (rows of 64 pixels at most) */
     size_t total;          /* the slabs: n_workers of them, in one block */
     size_t gap[P2D__ARRAYS][2]; /* after each array, the bytes up to the next (ASan marks them) */
@@ -481,12 +561,29 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         !p2d__take(p, &at, p->row_fill ? p->n_x + 2 : 0, sizeof(p2d__row), &p->o_rows) ||
         !p2d__take(p, &at, p->row_fill ? p->n_x : 0, sizeof(int32_t), &p->o_row_stack))
         return 0;
+    if (p->geometry) { /* regions: pointers, basins, accumulators, levels, the tree's order */
+        size_t per = 2 + p->n_widths, accs, trig = p->wrap_x || p->wrap_y ? 2 * (p->n_x + p->n_y) : 0;
+        if (!tp_size_mul(n, per, &accs) || !p2d__take(p, &at, np, sizeof(int32_t), &p->o_up0) ||
+            !p2d__take(p, &at, np, sizeof(int32_t), &p->o_bas) || !p2d__take(p, &at, accs, p->acc_bytes, &p->o_acc) ||
+            !p2d__take(p, &at, n, sizeof(double), &p->o_lvl) ||
+            !tp_size_mul(n, p->n_widths, &accs) || !p2d__take(p, &at, accs, sizeof(double), &p->o_theta) ||
+            !p2d__take(p, &at, 2 * n, sizeof(int32_t), &p->o_kids) || !p2d__take(p, &at, trig, sizeof(double), &p->o_trig) ||
+            !p2d__take(p, &at, n, sizeof(p2d__node), &p->o_tree))
+            return 0;
+    }
     if (!tp_size_mul(np, p->block, &zb) || !p2d__take(p, &at, zb, sizeof(double), &p->o_z) ||
         !tp_size_mul(np, p->unit / 8, &mb) || !tp_size_mul(mb, p->masks ? d->n_alpha : 0, &mb) ||
         !p2d__take(p, &at, mb, 1, &p->o_mask) ||
         !tp_size_mul(n, p->peaks ? p->block : 0, &pb) || !p2d__take(p, &at, pb, sizeof(p2d_peak), &p->o_peaks) ||
         !p2d__take(p, &at, p->block, sizeof(p2d_slice), &p->o_info))
         return 0;
+    if (p->geometry) {
+        size_t gb, lb;
+        if (!tp_size_mul(pb, (d->geometry ? 1 : 0) + p->n_widths, &gb) ||
+            !p2d__take(p, &at, gb, sizeof(p2d_geom), &p->o_geom) ||
+            !tp_size_mul(n, p->labels ? p->block : 0, &lb) || !p2d__take(p, &at, lb, sizeof(uint16_t), &p->o_labels))
+            return 0;
+    }
     p->slab = at;
     return 1;
 }
@@ -835,6 +932,14 @@ typedef struct p2d__work {
     uint32_t *crit, *sad;  /* exact: the summits and the saddles of a slice */
     int32_t *root, *csad, *cpar, *cout, *queue, *up;
     double *ccol, *cmin;   /* per candidate: col level; the minimum of its component (holes) */
+    int32_t *up0, *bas, *kids; /* geometry: classify's pointers; each cell's basin, then region; the tree */
+    char *acc;             /* geometry: per candidate, accumulators (total, region, each width) */
+    p2d__node *tree;       /* geometry: per candidate, death level and parent */
+    double *lvl, *theta, *trig; /* per candidate: region floor, width floors; cos/sin per row, column */
+    p2d_geom *geom;        /* block: regions of the listed peaks (then widths), npix * (1 + n_widths) a bin */
+    uint16_t *labels;      /* block: npix a bin */
+    p2d_geom *cur_geom, *cur_wid; /* this bin's: NULL when not asked for */
+    uint16_t *cur_labels;
     uint32_t *mark;
     uint32_t stamp;
     uint8_t *flag;          /* pyPho: peak flags; exact: each pixel's upper-link mask */
@@ -863,6 +968,28 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->cpar = (int32_t *)(slab + p->o_cpar);
     w->ccol = (double *)(slab + p->o_ccol);
     w->cmin = (double *)(slab + p->o_cmin);
+    w->up0 = (int32_t *)(slab + p->o_up0);
+    w->bas = (int32_t *)(slab + p->o_bas);
+    w->kids = (int32_t *)(slab + p->o_kids);
+    w->acc = slab + p->o_acc;
+    w->tree = (p2d__node *)(void *)(slab + p->o_tree);
+    w->lvl = (double *)(slab + p->o_lvl);
+    w->theta = (double *)(slab + p->o_theta);
+    w->trig = (double *)(slab + p->o_trig);
+    w->geom = (p2d_geom *)(slab + p->o_geom);
+    w->labels = (uint16_t *)(slab + p->o_labels);
+    w->cur_geom = w->cur_wid = NULL;
+    w->cur_labels = NULL;
+    if (p->geometry && (p->wrap_x || p->wrap_y)) { /* a wrapped axis: centroids as circular means */
+        for (i = 0; i < p->n_x; i++) {
+            w->trig[2 * i] = cos(2 * 3.14159265358979323846 * (double)i / (double)p->n_x);
+            w->trig[2 * i + 1] = sin(2 * 3.14159265358979323846 * (double)i / (double)p->n_x);
+        }
+        for (i = 0; i < p->n_y; i++) {
+            w->trig[2 * (p->n_x + i)] = cos(2 * 3.14159265358979323846 * (double)i / (double)p->n_y);
+            w->trig[2 * (p->n_x + i) + 1] = sin(2 * 3.14159265358979323846 * (double)i / (double)p->n_y);
+        }
+    }
     w->cout = (int32_t *)(slab + p->o_cout);
     w->queue = (int32_t *)(slab + p->o_queue);
     w->mark = (uint32_t *)(slab + p->o_mark);
@@ -1243,12 +1370,258 @@ static void p2d__peak_at(const p2d__plan *p, p2d_peak *pk, size_t padded, double
     pk->col_level = NAN;
 }
 
+/* ---- >>geometry: each peak's region, from the sweep's tree ---------------------------------- */
+
+/* Section 3a. When a cell is swept it joins the region of one living summit: its region root
+   r(c), the first summit that has not died yet up the tree from the summit its pointers climb to
+   (its basin). A summit's region at its floor (its col level, or for the highest its component's
+   minimum) holds its own cells above the floor and every whole subtree that merged into it above
+   the floor; likewise at any height between floor and summit (the widths). So one pass over the
+   cells and one over the tree, children first, give every region. */
+
+static P2D__INLINE p2d__acc *p2d__acc_at(const p2d__plan *p, const p2d__work *w, size_t cand, size_t which)
+{
+    return (p2d__acc *)(void *)(w->acc + (cand * (2 + p->n_widths) + which) * p->acc_bytes);
+}
+
+static void p2d__acc_clear(const p2d__plan *p, p2d__acc *a)
+{
+    memset(a, 0, p->acc_bytes);
+    a->x0 = a->y0 = INT32_MAX;
+    a->x1 = a->y1 = -1;
+}
+
+static P2D__INLINE void p2d__acc_cell(const p2d__plan *p, const p2d__work *w, p2d__acc *a, int32_t ix, int32_t iy)
+{
+    uint64_t *bits = (uint64_t *)(void *)(a + 1);
+    a->n++;
+    a->x0 = ix < a->x0 ? ix : a->x0;
+    a->x1 = ix > a->x1 ? ix : a->x1;
+    a->y0 = iy < a->y0 ? iy : a->y0;
+    a->y1 = iy > a->y1 ? iy : a->y1;
+    if (!(p->wrap_x | p->wrap_y)) { /* the usual case */
+        a->sx += ix, a->sy += iy;
+        return;
+    }
+    if (p->wrap_x) {
+        a->sx += w->trig[2 * ix], a->sx2 += w->trig[2 * ix + 1];
+        bits[ix / 64] |= (uint64_t)1 << (ix % 64);
+    } else {
+        a->sx += ix;
+    }
+    if (p->wrap_y) {
+        a->sy += w->trig[2 * (p->n_x + (size_t)iy)], a->sy2 += w->trig[2 * (p->n_x + (size_t)iy) + 1];
+        bits[p->words_x + (size_t)iy / 64] |= (uint64_t)1 << (iy % 64);
+    } else {
+        a->sy += iy;
+    }
+}
+
+static void p2d__acc_add(const p2d__plan *p, p2d__acc *a, const p2d__acc *b)
+{
+    uint64_t *ab = (uint64_t *)(void *)(a + 1);
+    const uint64_t *bb = (const uint64_t *)(const void *)(b + 1);
+    size_t k;
+    if (!b->n) return;
+    a->n += b->n;
+    if (b->x0 < a->x0) a->x0 = b->x0;
+    if (b->x1 > a->x1) a->x1 = b->x1;
+    if (b->y0 < a->y0) a->y0 = b->y0;
+    if (b->y1 > a->y1) a->y1 = b->y1;
+    a->sx += b->sx, a->sy += b->sy, a->sx2 += b->sx2, a->sy2 += b->sy2;
+    for (k = 0; k < p->words_x + p->words_y; k++) ab[k] |= bb[k];
+}
+
+/* A wrapped axis of n cells: the shortest arc holding every set bit (the complement of the
+   longest circular run of clear bits), unwrapped around the peak's coordinate at. */
+static void p2d__arc(const uint64_t *bits, size_t n, int32_t at, int32_t *lo, int32_t *hi)
+{
+    size_t i, gap = 0, best = 0, best_end = 0, first_set = n;
+    for (i = 0; i < 2 * n; i++) { /* twice round: a gap may cross the end */
+        int set = (int)(bits[i % n / 64] >> (i % n % 64) & 1);
+        if (set && first_set == n) first_set = i;
+        gap = set ? 0 : gap + 1;
+        if (gap > best && gap <= n) best = gap, best_end = i % n;
+    }
+    if (best == 0 || best >= n) { /* the whole ring (or, never here, nothing) */
+        *lo = 0, *hi = (int32_t)n - 1;
+        return;
+    }
+    {
+        int32_t start = (int32_t)((best_end + 1) % n), len = (int32_t)(n - best);
+        *lo = start <= at ? start : start - (int32_t)n;
+        *hi = *lo + len - 1;
+    }
+    (void)first_set;
+}
+
+static void p2d__geom_of(const p2d__plan *p, const p2d__acc *a, int32_t ix, int32_t iy, p2d_geom *g)
+{
+    const uint64_t *bits = (const uint64_t *)(const void *)(a + 1);
+    const double two_pi = 2 * 3.14159265358979323846;
+    g->area = a->n;
+    g->x0 = a->x0, g->x1 = a->x1, g->y0 = a->y0, g->y1 = a->y1;
+    g->cx = a->n ? a->sx / a->n : NAN;
+    g->cy = a->n ? a->sy / a->n : NAN;
+    if (p->wrap_x) {
+        double t = atan2(a->sx2, a->sx) / two_pi * (double)p->n_x;
+        t = t < 0 ? t + (double)p->n_x : t;
+        g->cx = t < (double)p->n_x ? t : 0.0; /* a hair below 0 rounds to n */
+        p2d__arc(bits, p->n_x, ix, &g->x0, &g->x1);
+    }
+    if (p->wrap_y) {
+        double t = atan2(a->sy2, a->sy) / two_pi * (double)p->n_y;
+        t = t < 0 ? t + (double)p->n_y : t;
+        g->cy = t < (double)p->n_y ? t : 0.0; /* a hair below 0 rounds to n */
+        p2d__arc(bits + p->words_x, p->n_y, iy, &g->y0, &g->y1);
+    }
+}
+
+/* The region root of every cell into bas: the summit whose region the cell joined when the sweep
+   reached it, i.e. going up the tree from where its pointer leads (as p2d__classify left the
+   pointers, in up0), past the summits that died at or above the cell's level. The pointer's
+   target was swept earlier, so its root is a start further up the same path: memoised, every
+   pointer is followed once and every step up the tree is shared. */
+static void p2d__roots(const p2d__plan *p, p2d__work *w, const double *z, size_t n_cand)
+{
+    int32_t *bas = w->bas, *stack = (int32_t *)(void *)w->keys;
+    const int32_t *up0 = w->up0, *root = w->root;
+    /* the tree packed for the climb: the level a summit died at (NaN: never, so no cell climbs
+       past it) and its parent, one load a step */
+    p2d__node *tree = w->tree;
+    size_t ix, iy, c;
+    for (c = 0; c < n_cand; c++) {
+        tree[c].col = w->csad[c] >= 0 ? w->ccol[c] : NAN;
+        tree[c].parent = w->cpar[c];
+    }
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) bas[ix * p->w2 + iy] = -1;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            int32_t x = (int32_t)(ix * p->w2 + iy), r;
+            size_t top = 0;
+            if (z[x] != z[x] || bas[x] >= 0) continue;
+            while (bas[x] < 0 && up0[x] != x) stack[top++] = x, x = up0[x];
+            if (bas[x] < 0) { /* a summit: its own candidate, unless it died at its own level */
+                for (r = root[x]; tree[r].col >= z[x];) r = tree[r].parent;
+                bas[x] = r;
+            }
+            for (r = bas[x]; top;) {
+                int32_t cell = stack[--top];
+                double v = z[cell];
+                /* most cells climb no step or one: two steps without a branch, then the rest */
+                r = tree[r].col >= v ? tree[r].parent : r;
+                r = tree[r].col >= v ? tree[r].parent : r;
+                while (tree[r].col >= v) r = tree[r].parent;
+                bas[cell] = r;
+            }
+        }
+}
+
+/* The region root r(c) of every cell into bas, each cell counted in the total of r(c) (and in the
+   widths whose floor it is above); a region is its root's own cells and the subtrees that merged
+   above its floor, so it starts as the total. Then the tree, children first (each candidate once
+   its children are done), adds every subtree to its parent's total, and to its region and
+   widths where it merged above their floors. */
+static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size_t n_cand, double zmin, int holes)
+{
+    const size_t nw = p->n_widths;
+    int32_t *kids = w->kids, *queue = w->kids + n_cand;
+    size_t c, j, ix, iy, head = 0, tail = 0;
+    for (c = 0; c < n_cand; c++) {
+        double h = z[w->crit[c]];
+        w->lvl[c] = w->csad[c] >= 0 ? w->ccol[c] : holes ? w->cmin[c] : zmin;
+        for (j = 0; j < nw; j++) w->theta[c * nw + j] = h - p->widths[j] * (h - w->lvl[c]);
+        for (j = 0; j < 2 + nw; j++) p2d__acc_clear(p, p2d__acc_at(p, w, c, j));
+        kids[c] = 0;
+    }
+    p2d__roots(p, w, z, n_cand);
+    {   /* locals: the accumulators' stores could alias w and the tree for all the compiler knows */
+        const int32_t *bas = w->bas;
+        const double *lvl = w->lvl, *theta = w->theta;
+        char *acc = w->acc;
+        const size_t stride = (2 + nw) * p->acc_bytes, W = p->w2;
+        const int flat = !(p->wrap_x | p->wrap_y);
+        for (ix = 1; ix <= p->n_x; ix++) {
+            /* a run of cells of one row with the same root adds up in registers */
+            int32_t run = -1, y_first = 0, y_last = 0, x = (int32_t)ix - 1;
+            uint32_t count = 0;
+            double sum_y = 0;
+            for (iy = 1; iy <= p->n_y + 1; iy++) {
+                int32_t at = (int32_t)(ix * W + iy), r = -1, y = (int32_t)iy - 1;
+                double v = iy <= p->n_y ? z[at] : NAN;
+                if (v == v) { /* a highest summit's floor, its component's minimum, is in no region */
+                    r = bas[at];
+                    if (!(v > lvl[r])) r = -1;
+                }
+                if (r != run && count) { /* the run ends: into its root's total */
+                    p2d__acc *a = (p2d__acc *)(void *)(acc + (size_t)run * stride);
+                    a->n += count;
+                    a->x0 = x < a->x0 ? x : a->x0;
+                    a->x1 = x > a->x1 ? x : a->x1;
+                    a->y0 = y_first < a->y0 ? y_first : a->y0;
+                    a->y1 = y_last > a->y1 ? y_last : a->y1;
+                    a->sx += (double)x * count, a->sy += sum_y;
+                    count = 0, sum_y = 0;
+                }
+                if (r < 0) continue;
+                if (flat) {
+                    if (!count) run = r, y_first = y;
+                    count++, sum_y += y, y_last = y;
+                } else {
+                    p2d__acc_cell(p, w, (p2d__acc *)(void *)(acc + (size_t)r * stride), x, y);
+                }
+                for (j = 0; j < nw; j++)
+                    if (v > theta[(size_t)r * nw + j])
+                        p2d__acc_cell(p, w, (p2d__acc *)(void *)(acc + (size_t)r * stride + (2 + j) * p->acc_bytes), x, y);
+            }
+        }
+    }
+    for (c = 0; c < n_cand; c++) {
+        memcpy(p2d__acc_at(p, w, c, 1), p2d__acc_at(p, w, c, 0), p->acc_bytes);
+        if (w->csad[c] >= 0) kids[w->cpar[c]]++;
+    }
+    for (c = 0; c < n_cand; c++)
+        if (!kids[c]) queue[tail++] = (int32_t)c;
+    while (head < tail) {
+        int32_t b = queue[head++], par = w->cpar[b];
+        const p2d__acc *tot = p2d__acc_at(p, w, (size_t)b, 0);
+        if (w->csad[b] < 0) continue;
+        p2d__acc_add(p, p2d__acc_at(p, w, (size_t)par, 0), tot);
+        if (w->ccol[b] > w->lvl[par]) p2d__acc_add(p, p2d__acc_at(p, w, (size_t)par, 1), tot);
+        for (j = 0; j < nw; j++)
+            if (w->ccol[b] > w->theta[(size_t)par * nw + j]) p2d__acc_add(p, p2d__acc_at(p, w, (size_t)par, 2 + j), tot);
+        if (--kids[par] == 0) queue[tail++] = par;
+    }
+}
+
+/* Labels: each cell goes to the first listed peak up the tree from its region root whose region
+   holds it (above that peak's floor, and joined to it above the floor). */
+static void p2d__label_cells(const p2d__plan *p, const p2d__work *w, const double *z, uint16_t *labels)
+{
+    size_t ix, iy;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            int32_t at = (int32_t)(ix * p->w2 + iy), x, child = -1;
+            double v = z[at];
+            uint16_t label = 0;
+            for (x = v == v ? w->bas[at] : -1; x >= 0; child = x, x = w->csad[x] >= 0 ? w->cpar[x] : -1) {
+                if (child >= 0 && !(w->ccol[child] > w->lvl[x])) continue; /* joined at its floor: not in */
+                if (v > w->lvl[x] && w->cout[x] >= 0) {
+                    label = w->cout[x] >= 65534 ? 65535 : (uint16_t)(w->cout[x] + 1);
+                    break;
+                }
+            }
+            labels[(ix - 1) * p->n_y + iy - 1] = label;
+        }
+}
+
 /* The summits that rise above their col, or (never died: the highest of a component) above their
    component's minimum (zmin without holes), in row-major order, with their parents. */
 static size_t p2d__keep(const p2d__plan *p, p2d__work *w, const double *z, size_t n_summits, double zmin, int holes,
                         double min_prom, p2d_peak *out)
 {
-    size_t i, n = 0;
+    size_t i, j, n = 0;
     for (i = 0; i < n_summits; i++) {
         int32_t at = (int32_t)w->crit[i], c = w->root[at];
         int top = w->csad[c] < 0;
@@ -1256,6 +1629,7 @@ static size_t p2d__keep(const p2d__plan *p, p2d__work *w, const double *z, size_
         p2d_peak *pk;
         w->cout[c] = -1;
         if (!(prom > 0.0 && prom >= min_prom)) continue;
+        if (p->geometry && p2d__acc_at(p, w, (size_t)c, 1)->n < p->min_area) continue;
         pk = out + n;
         w->cout[c] = (int32_t)n++;
         p2d__peak_at(p, pk, (size_t)at, z[at]);
@@ -1264,6 +1638,9 @@ static size_t p2d__keep(const p2d__plan *p, p2d__work *w, const double *z, size_
             pk->col_level = w->ccol[c];
             p2d__rowcol(p, (size_t)w->csad[c], &pk->col_ix, &pk->col_iy);
         }
+        if (w->cur_geom) p2d__geom_of(p, p2d__acc_at(p, w, (size_t)c, 1), pk->ix, pk->iy, w->cur_geom + n - 1);
+        for (j = 0; w->cur_wid && j < p->n_widths; j++)
+            p2d__geom_of(p, p2d__acc_at(p, w, (size_t)c, 2 + j), pk->ix, pk->iy, w->cur_wid + (n - 1) * p->n_widths + j);
     }
     /* Parents by candidate, now that every kept candidate has its list index. A parent always
        has at least the prominence of its child, so it is listed whenever the child is. */
@@ -1307,6 +1684,7 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
     p2d__classify(p, w, z, zmin, &n_summits, &n_saddles);
     if (holes) n_summits = p2d__drop_nan_summits(z, w->crit, n_summits);
     if (p->wrap_x || p->wrap_y) n_summits = p2d__wrap_fixup(p, w, z, n_summits, &n_saddles);
+    if (p->geometry) memcpy(w->up0, w->up, p->npad * sizeof(int32_t)); /* the sweep compresses up */
     p2d__births(w, z, w->crit, n_summits);
     p2d__sweep(p, w, z, p2d__sort_items(z, zmin, zmax, w->sad, w->keys, w->keys2, n_saddles), n_saddles, n_summits);
     if (holes) { /* several landscapes only when the holes cut the map: more than one summit survives */
@@ -1318,7 +1696,10 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
         for (i = 0; i < n_summits; i++) w->cmin[i] = z[w->crit[i]];
         p2d__component_minima(p, w, z);
     }
-    return p2d__keep(p, w, z, n_summits, zmin, holes, min_prom, out);
+    if (p->geometry) p2d__regions(p, w, z, n_summits, zmin, holes);
+    i = p2d__keep(p, w, z, n_summits, zmin, holes, min_prom, out);
+    if (w->cur_labels) p2d__label_cells(p, w, z, w->cur_labels);
+    return i;
 }
 
 /* ---- >>pyPho mode ---------------------------------------------------------------------------- */
@@ -1584,6 +1965,19 @@ static void p2d__slice(const p2d__job *j, p2d__work *w, size_t b, p2d_slice *inf
     info->n_peaks = 0;
     info->dominant = -1;
     info->dom_ix = info->dom_iy = -1;
+    info->geom = info->widths = NULL;
+    info->labels = NULL;
+    if (p->geometry) {
+        size_t g = (d->geometry ? 1 : 0) + p->n_widths;
+        p2d_geom *base = w->geom + b * p->npix * g;
+        w->cur_geom = d->geometry ? base : NULL;
+        w->cur_wid = p->n_widths ? base + (d->geometry ? p->npix : 0) : NULL;
+        w->cur_labels = p->labels ? w->labels + b * p->npix : NULL;
+        info->geom = w->cur_geom;
+        info->widths = w->cur_wid;
+        info->labels = w->cur_labels;
+    }
+    if (w->cur_labels) memset(w->cur_labels, 0, p->npix * sizeof(uint16_t)); /* no peaks: nobody's */
     if (!p2d__scan(p, w->range, z, &mn, &mx, &arg, &info->n_nan)) {
         info->status = P2D_SLICE_NAN;
         info->min = info->max = NAN;
@@ -1664,6 +2058,14 @@ static tp_result p2d__plan_for(p2d__plan *p, const p2d_desc *d, size_t n_x, size
     p->wrap_x = (d->periodic & P2D_PERIODIC_X) && n_x > 1;
     p->wrap_y = (d->periodic & P2D_PERIODIC_Y) && n_y > 1;
     p->valleys = d->valleys;
+    p->geometry = p->exact && (d->geometry || d->n_widths || d->min_area || d->labels);
+    p->labels = p->geometry && d->labels;
+    p->n_widths = p->geometry ? d->n_widths : 0;
+    p->widths = d->widths;
+    p->min_area = d->min_area;
+    p->words_x = p->geometry && p->wrap_x ? (n_x + 63) / 64 : 0;
+    p->words_y = p->geometry && p->wrap_y ? (n_y + 63) / 64 : 0;
+    p->acc_bytes = sizeof(p2d__acc) + 8 * (p->words_x + p->words_y);
     p->row_fill = p->masks && n_y <= 64 && !p->wrap_x && !p->wrap_y;
     if (!tp_size_mul(n_x, n_y, &p->npix) || !tp_size_add(n_y, 2, &p->w2) || !tp_size_add(n_x, 2, &cells) ||
         !tp_size_mul(cells, p->w2, &p->npad) || p->npad > (size_t)INT32_MAX)

@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 {
     const char *mode = "exact", *save = NULL;
     size_t nx = 41, ny = 63, nt = 100000, save_k = 0, mask_bytes = 0, i;
-    int threads = 1, packed = 1, conn = 8, small_pages = 0, periodic = 0, valleys = 0;
+    int threads = 1, packed = 1, conn = 8, small_pages = 0, periodic = 0, valleys = 0, geometry = 0;
+    double widths[1] = {0.5};
     double holes = 0;
     tp_pool *io_pool;
     double alphas[3] = {0.1, 0.5, 0.9}, t0, t1, c0, c1, gen_s;
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--small-pages")) small_pages = atoi(v);
         else if (!strcmp(a, "--periodic")) periodic = atoi(v);
         else if (!strcmp(a, "--valleys")) valleys = atoi(v);
+        else if (!strcmp(a, "--geometry")) geometry = atoi(v); /* 1 regions, 2 and a width, 3 and labels */
         else if (!strcmp(a, "--holes")) holes = atof(v);
         else if (!strcmp(a, "--save-first") && i + 2 < (size_t)argc) { save_k = (size_t)strtoull(v, NULL, 10); save = argv[i + 2]; i++; }
         else { fprintf(stderr, "bench_prom2d: unknown option %s\n", a); return 2; }
@@ -149,6 +151,10 @@ int main(int argc, char **argv)
     d.n_threads = threads;
     d.periodic = (p2d_periodic)periodic;
     d.valleys = valleys;
+    d.geometry = geometry > 0;
+    d.widths = widths;
+    d.n_widths = geometry >= 2 ? 1 : 0;
+    d.labels = geometry >= 3;
     d.on_slice = strcmp(mode, "masks") ? count_peaks : NULL;
     d.user = counted;
     p2d_masks_bytes(3, nx, ny, nt, packed, &mask_bytes, NULL);
@@ -163,10 +169,11 @@ int main(int argc, char **argv)
     t1 = now(); c1 = cpu_now();
     if (r != TP_OK) { fprintf(stderr, "bench_prom2d: %s\n", err.message); return 1; }
     getrusage(RUSAGE_SELF, &ru);
-    printf("bench=prom2d mode=%s%s%s%s bins=%zu threads=%d conn=%d packed=%d wall_s=%.3f cpu_s=%.3f us_per_bin=%.2f "
+    printf("bench=prom2d mode=%s%s%s%s%s bins=%zu threads=%d conn=%d packed=%d wall_s=%.3f cpu_s=%.3f us_per_bin=%.2f "
            "peaks=%llu mask_mb=%.1f scratch_kb=%.0f cube_mb=%.1f maxrss_mb=%.1f beyond_io_mb=%.1f gen_s=%.2f\n",
            mode, periodic ? (periodic == 3 ? "+periodic_xy" : periodic == 1 ? "+periodic_x" : "+periodic_y") : "",
-           holes > 0 ? "+holes" : "", valleys ? "+valleys" : "", nt, threads, conn, packed, t1 - t0, c1 - c0, 1e6 * (t1 - t0) / (double)nt,
+           holes > 0 ? "+holes" : "", valleys ? "+valleys" : "",
+           geometry == 1 ? "+geometry" : geometry == 2 ? "+geometry+width" : geometry >= 3 ? "+geometry+width+labels" : "", nt, threads, conn, packed, t1 - t0, c1 - c0, 1e6 * (t1 - t0) / (double)nt,
            (unsigned long long)counted[0], (double)mask_bytes / 1048576.0, (double)sum.scratch_bytes / 1024.0,
            (double)(nx * ny * nt * sizeof(double)) / 1048576.0, (double)ru.ru_maxrss / 1024.0,
            (double)ru.ru_maxrss / 1024.0 - (double)(nx * ny * nt * sizeof(double) + mask_bytes) / 1048576.0, gen_s);

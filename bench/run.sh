@@ -177,6 +177,24 @@ prom2d_bench() {
     p2d_run "pypho mode, bit-packed masks" --mode pypho
     p2d_run "masks only, bit-packed" --mode masks
     p2d_run "masks only, byte masks" --mode masks --packed 0
+    p2d_run "exact, 10 % of the cells NaN (holes)" --mode exact --holes 0.1
+    p2d_run "exact, periodic x and y" --mode exact --periodic 3
+    p2d_run "exact, valleys" --mode exact --valleys 1
+    p2d_run "exact + regions (geometry)" --mode exact --geometry 1
+    p2d_run "exact + regions, half-prominence widths, labels" --mode exact --geometry 3
+    gudhi=""
+    if ! python3 -c "import gudhi" 2>/dev/null; then
+        install_peer "gudhi (cubical persistence)" gudhi
+    fi
+    if python3 -c "import gudhi" 2>/dev/null && make -s build/prom2d; then
+        build/prom2d --posterior bench/out/posterior_$peer_bins.npy --peaks-out bench/out/peaks_$peer_bins.npy >/dev/null
+        gudhi_check=$(python3 bench/gudhi_peer.py --check bench/out/posterior_$peer_bins.npy bench/out/peaks_$peer_bins.npy)
+        gudhi=$(python3 bench/gudhi_peer.py --time bench/out/posterior_$peer_bins.npy --reps "$REPS")
+        echo "$gudhi_check" | tee -a "$raw"
+        echo "label=gudhi $gudhi" | tee -a "$raw"
+    else
+        echo "prom2d: no gudhi: its side-by-side is not run" >&2
+    fi
     peer=""
     if python3 -c "import numpy, scipy, skimage" 2>/dev/null; then
         check=$(python3 bench/pypho_replica.py --check tests/data/prom2d)
@@ -214,6 +232,18 @@ prom2d_bench() {
             echo "| peer | bins | us/bin | total s | CPU s | peak RSS MiB | masks MiB (bool cubes) | projected for $bins bins |"
             echo "|---|---:|---:|---:|---:|---:|---:|---|"
             echo "| pyPho replica | $(field bins "label=x $peer") | $us | $(field wall_s "label=x $peer") | $(field cpu_s "label=x $peer") | $(field maxrss_mb "label=x $peer") | $(awk -v b="$(field mask_bytes "label=x $peer")" 'BEGIN {printf "%.1f", b / 1048576}') | $(awk -v u="$us" -v n="$bins" 'BEGIN {printf "%.0f s, %.0f MiB of masks", u * n / 1e6, 3 * 41 * 63 * n / 1048576}') |"
+        fi
+        if [ -n "$gudhi" ]; then
+            us=$(field us_per_bin "label=x $gudhi")
+            echo
+            echo "gudhi's cubical persistence (\`bench/gudhi_peer.py\`: dimension-0 pairs of -Z, top-dimensional cells,"
+            echo "so 8-connectivity; $(field versions "label=x $gudhi" | tr ',' ' ')) on the same first $peer_bins bins, peaks"
+            echo "only (no masks), with the Python loop over bins and pairs that a user writes. Its prominences against"
+            echo "\`build/prom2d\`'s on those bins: $(field check "$gudhi_check"), $(field peaks "$gudhi_check") peaks, $(field bins_differing "$gudhi_check") bins differing."
+            echo
+            echo "| peer | bins | us/bin | total s | CPU s | peak RSS MiB | projected for $bins bins |"
+            echo "|---|---:|---:|---:|---:|---:|---|"
+            echo "| gudhi CubicalComplex | $(field bins "label=x $gudhi") | $us | $(field wall_s "label=x $gudhi") | $(field cpu_s "label=x $gudhi") | $(field maxrss_mb "label=x $gudhi") | $(awk -v u="$us" -v n="$bins" 'BEGIN {printf "%.0f s", u * n / 1e6}') |"
         fi
     } >"$md"
     replace_section prom2d "$md"

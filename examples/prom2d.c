@@ -2,6 +2,7 @@
 
    build/prom2d --posterior p.npy --alpha 0.1,0.5,0.9 [--connectivity 4|8] [--mode exact|pypho]
                 [--periodic x|y|xy] [--valleys] --peaks-out peaks.npy --masks-out masks.npy [--png-dir DIR]
+                [--geometry-out g.npy [--widths F,...]] [--min-area N] [--labels-out labels.npy]
    build/prom2d --demo [--out DIR]
 
    p.npy: float32 or float64, shape (n_x, n_y, n_t), C order (time fastest, as numpy makes it), or
@@ -9,6 +10,10 @@
    peaks.npy: (n_rows, 6) float64 - t, ix, iy, height, prominence, col_level (NaN for the highest
    peak of a bin and in pypho mode), in time order, then row-major. Written as the run goes, so
    the peaks never have to fit in memory.
+   g.npy: (n_rows, 7 * (1 + n_widths)) float64 aligned with peaks.npy's rows - area (cells),
+   centroid_x, centroid_y, x0, x1, y0, y1 (inclusive box) of each peak's region, then the same 7 at
+   each --widths fraction of its prominence (prom2d.h section 3a).
+   labels.npy: uint16 (n_t, n_x, n_y): which peak owns each cell (its row within the bin + 1; 0 none).
    masks.npy: uint8 (n_alpha, n_x, n_y, n_t), 1 inside the dominant peak's region for that alpha;
    with --pack-masks: (n_alpha, n_x, n_y, ceil(n_t / 8)), bits along t, least significant first
    (np.unpackbits(m, axis=-1, count=n_t, bitorder='little') gives the byte cube back).
@@ -36,9 +41,10 @@
 #define MAX_PNG_BINS 4
 
 typedef struct options {
-    const char *posterior, *peaks_out, *masks_out, *png_dir, *out_dir;
-    double alphas[MAX_ALPHAS];
-    size_t n_alpha;
+    const char *posterior, *peaks_out, *masks_out, *png_dir, *out_dir, *geometry_out, *labels_out;
+    double alphas[MAX_ALPHAS], widths[MAX_ALPHAS];
+    size_t n_alpha, n_widths;
+    long long min_area;
     int connectivity, mode, pack, demo, periodic, valleys;
     long long threads;
     double min_prominence;
@@ -50,6 +56,7 @@ static void usage(FILE *f)
             "usage: prom2d --posterior p.npy --alpha A[,A...] --peaks-out peaks.npy --masks-out masks.npy\n"
             "              [--mode exact|pypho] [--connectivity 4|8] [--min-prominence P] [--threads T]\n"
             "              [--periodic x|y|xy] [--valleys] [--pack-masks] [--png-dir DIR]\n"
+            "              [--geometry-out g.npy [--widths F,...]] [--min-area N] [--labels-out labels.npy]\n"
             "       prom2d --demo [--out DIR]\n"
             "\n"
             "Peaks and their prominence for every time bin of a posterior cube (n_x, n_y, n_t), and for\n"
@@ -69,6 +76,13 @@ static void usage(FILE *f)
             "  --peaks-out F       (n_rows, 6) float64: t, ix, iy, height, prominence, col_level\n"
             "  --masks-out F       uint8 (n_alpha, n_x, n_y, n_t)\n"
             "  --pack-masks        masks bit-packed along t (8x smaller), see the header of prom2d.c\n"
+            "  --geometry-out F    exact mode: (n_rows, 7) float64 aligned with --peaks-out: area, centroid_x,\n"
+            "                      centroid_y, x0, x1, y0, y1 of each peak's region (cells above its col)\n"
+            "  --widths LIST       with --geometry-out: 7 more columns per fraction of the prominence, the\n"
+            "                      region above height - F * prominence (e.g. 0.5: half-prominence width)\n"
+            "  --min-area N        exact mode: list only peaks whose region has >= N cells\n"
+            "  --labels-out F      exact mode: uint16 (n_t, n_x, n_y), which listed peak owns each cell\n"
+            "                      (its row within the bin + 1; 0: none)\n"
             "  --threads T         worker threads (default 0: the CPUs this process may use); results do not\n"
             "                      depend on it\n"
             "  --png-dir DIR       PNGs of 4 bins (3 evenly spaced, and the one whose second peak is the\n"
@@ -83,7 +97,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[14];
+    cli_opt t[18];
     size_t n = 0;
     int conn = 1, periodic = -1; /* 4|8: 8; x|y|xy: none */
     int rc;
@@ -103,12 +117,26 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_flag("--demo", &o->demo);
     t[n++] = cli_choice("--periodic", &periodic, "x|y|xy");
     t[n++] = cli_flag("--valleys", &o->valleys);
+    t[n++] = cli_string("--geometry-out", &o->geometry_out);
+    t[n++] = cli_doubles("--widths", o->widths, MAX_ALPHAS, &o->n_widths, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN,
+                         "fractions of the prominence in (0, 1), comma-separated");
+    t[n++] = cli_int("--min-area", &o->min_area, 0, 1LL << 40, "a number of cells");
+    t[n++] = cli_string("--labels-out", &o->labels_out);
     rc = cli_parse("prom2d", argc, argv, t, n, usage);
     o->connectivity = conn ? 8 : 4;
     o->mode = o->mode ? P2D_MODE_PYPHO : P2D_MODE_EXACT;
     o->periodic = periodic + 1; /* P2D_PERIODIC_X, _Y, _XY */
     if (!rc && o->periodic && o->mode == P2D_MODE_PYPHO) {
         fprintf(stderr, "prom2d: --periodic needs --mode exact (pyPho's method has no periodic edges)\n");
+        return -1;
+    }
+    if (!rc && o->mode == P2D_MODE_PYPHO && (o->geometry_out || o->min_area || o->labels_out)) {
+        fprintf(stderr, "prom2d: --geometry-out, --min-area and --labels-out need --mode exact (pyPho's method has no "
+                        "regions)\n");
+        return -1;
+    }
+    if (!rc && o->n_widths && !o->geometry_out) {
+        fprintf(stderr, "prom2d: --widths adds columns to --geometry-out: give --geometry-out too\n");
         return -1;
     }
     return rc;
@@ -149,8 +177,9 @@ static double *demo_posterior(size_t nx, size_t ny, size_t nt)
 /* ---- outputs --------------------------------------------------------------------------------- */
 
 typedef struct run_state {
-    npy_stream peaks;
-    int writing, failed;
+    npy_stream peaks, geometry, labels;
+    int writing, writing_geometry, writing_labels, failed;
+    size_t n_widths;
     char err[256];
     /* pictured bins: those whose dominant peaks lie farthest apart, and (last) the bin whose
        second peak stands out most; dom: every bin's dominant peak (ix, iy; -1 without one) */
@@ -167,11 +196,34 @@ static int on_progress(void *user, uint64_t done, uint64_t total)
     return progress_callback(&((run_state *)user)->bar, done, total);
 }
 
+/* The regions of a bin's peaks: 7 columns a region, the peak's own then each width's; 16 rows a
+   write */
+static int write_geometry(run_state *st, const p2d_slice *s)
+{
+    double rows[16 * 7 * (1 + MAX_ALPHAS)];
+    size_t i, k, n = 0, cols = 7 * (1 + st->n_widths);
+    for (i = 0; i < s->n_peaks; i++) {
+        for (k = 0; k <= st->n_widths; k++) {
+            const p2d_geom *g = k ? s->widths + i * st->n_widths + (k - 1) : s->geom + i;
+            double *r = rows + n * cols + 7 * k;
+            r[0] = g->area, r[1] = g->cx, r[2] = g->cy, r[3] = g->x0, r[4] = g->x1, r[5] = g->y0, r[6] = g->y1;
+        }
+        if ((++n == 16 || i + 1 == s->n_peaks) && npy_stream_rows(&st->geometry, rows, n, st->err, sizeof st->err)) return 1;
+        n = n == 16 ? 0 : n;
+    }
+    return 0;
+}
+
 static int on_slice(void *user, const p2d_slice *s)
 {
     run_state *st = (run_state *)user;
     double row[6 * 64];
     size_t i, n = 0;
+    if (st->writing_geometry && write_geometry(st, s)) { st->failed = 1; return 1; }
+    if (st->writing_labels && npy_stream_rows(&st->labels, s->labels, 1, st->err, sizeof st->err)) {
+        st->failed = 1;
+        return 1;
+    }
     if (st->dom) st->dom[2 * s->t] = s->dom_ix, st->dom[2 * s->t + 1] = s->dom_iy;
     for (i = 0; i < s->n_peaks; i++) {
         const p2d_peak *p = s->peaks + i;
@@ -268,12 +320,15 @@ static int write_pngs(const options *o, const run_state *st, const double *cube,
 /* The files a run writes, declared before it starts: peaks and masks under temporary names in
    *peaks and *masks; the pictures' directory made (its files are declared when the bins to show
    are known) */
-static int declare_outputs(const options *o, ex_outputs *outs, int want_masks, const char **peaks, const char **masks)
+static int declare_outputs(const options *o, ex_outputs *outs, int want_masks, const char **peaks, const char **masks,
+                           const char **geometry, const char **labels)
 {
     char err[1200];
-    *peaks = *masks = NULL;
+    *peaks = *masks = *geometry = *labels = NULL;
     if ((o->posterior && ex_outputs_input(outs, o->posterior, err, sizeof err)) ||
         (o->peaks_out && !(*peaks = ex_outputs_add(outs, o->peaks_out, err, sizeof err))) ||
+        (o->geometry_out && !(*geometry = ex_outputs_add(outs, o->geometry_out, err, sizeof err))) ||
+        (o->labels_out && !(*labels = ex_outputs_add(outs, o->labels_out, err, sizeof err))) ||
         (want_masks && !(*masks = ex_outputs_add(outs, o->masks_out, err, sizeof err))) ||
         (o->png_dir && ex_mkdir_p(o->png_dir, err, sizeof err)))
         return fail("%s", err);
@@ -293,7 +348,7 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     uint8_t *masks = NULL;
     npy_map mask_file;
     ex_outputs outs;
-    const char *peaks_tmp, *masks_tmp;
+    const char *peaks_tmp, *masks_tmp, *geometry_tmp, *labels_tmp;
     size_t mask_bytes = 0;
     double t0;
     int rc = 1, mapped = 0;
@@ -307,12 +362,18 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     d.min_prominence = o->min_prominence;
     d.periodic = (p2d_periodic)o->periodic;
     d.valleys = o->valleys;
+    d.geometry = o->geometry_out != NULL;
+    d.widths = o->widths;
+    d.n_widths = o->geometry_out ? o->n_widths : 0;
+    d.min_area = (size_t)o->min_area;
+    d.labels = o->labels_out != NULL;
+    st.n_widths = d.n_widths;
     d.n_threads = (int)o->threads;
     d.on_slice = on_slice;
     d.user = &st;
     d.progress = on_progress;
     ex_outputs_init(&outs);
-    if (declare_outputs(o, &outs, d.n_alpha > 0, &peaks_tmp, &masks_tmp)) goto done;
+    if (declare_outputs(o, &outs, d.n_alpha > 0, &peaks_tmp, &masks_tmp, &geometry_tmp, &labels_tmp)) goto done;
     if (o->png_dir && !(st.dom = (int32_t *)malloc(2 * nt * sizeof(int32_t)))) { fail("%s", "out of memory for the pictures"); goto done; }
     if (d.n_alpha) { /* the masks are written straight into the output file's pages */
         size_t shape[4];
@@ -326,6 +387,19 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
         if (npy_stream_open(&st.peaks, peaks_tmp, NPY_F8, 6, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
         st.writing = 1;
     }
+    if (geometry_tmp) {
+        if (npy_stream_open(&st.geometry, geometry_tmp, NPY_F8, 7 * (1 + d.n_widths), st.err, sizeof st.err)) {
+            fail("%s", st.err);
+            goto done;
+        }
+        st.writing_geometry = 1;
+    }
+    if (labels_tmp) {
+        size_t tail[2];
+        tail[0] = nx, tail[1] = ny;
+        if (npy_stream_open_shape(&st.labels, labels_tmp, NPY_U2, 2, tail, st.err, sizeof st.err)) { fail("%s", st.err); goto done; }
+        st.writing_labels = 1;
+    }
     if (p2d_create(&d, &ctx, &err) != TP_OK) { fail("%s", err.message); goto done; }
     memset(&cube, 0, sizeof cube);
     cube.data = data; cube.dtype = f32 ? TP_F32 : TP_F64;
@@ -337,7 +411,9 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     r = p2d_run(ctx, &cube, &m, NULL, &sum, &err);
     progress_end(&st.bar);
     if (st.writing && npy_stream_close(&st.peaks, st.err, sizeof st.err)) st.failed = 1;
-    st.writing = 0;
+    if (st.writing_geometry && npy_stream_close(&st.geometry, st.err, sizeof st.err)) st.failed = 1;
+    if (st.writing_labels && npy_stream_close(&st.labels, st.err, sizeof st.err)) st.failed = 1;
+    st.writing = st.writing_geometry = st.writing_labels = 0;
     if (r != TP_OK) { fail("%s", st.failed ? st.err : err.message); goto done; }
     if (st.failed) { fail("%s", st.err); goto done; }
     if (o->png_dir) pick_png_bins(&st, nt);
@@ -365,6 +441,8 @@ static int run(const options *o, const void *data, int f32, size_t nx, size_t ny
     rc = 0;
 done:
     if (st.writing) npy_stream_close(&st.peaks, NULL, 0);
+    if (st.writing_geometry) npy_stream_close(&st.geometry, NULL, 0);
+    if (st.writing_labels) npy_stream_close(&st.labels, NULL, 0);
     if (mapped) npy_map_close(&mask_file, NULL, 0);
     ex_outputs_free(&outs); /* after a failure: no half-written output is left */
     free(st.dom);
@@ -410,7 +488,8 @@ int main(int argc, char **argv)
     if ((rc = parse_args(argc, argv, &o)) != 0) return rc > 0 ? 0 : 2;
     if (o.demo) return demo(&o);
     if (!o.posterior) { usage(stderr); return 2; }
-    if (!o.peaks_out && !o.masks_out) return fail("%s", "nothing to do: give --peaks-out and/or --masks-out");
+    if (!o.peaks_out && !o.masks_out && !o.geometry_out && !o.labels_out)
+        return fail("%s", "nothing to do: give --peaks-out, --masks-out, --geometry-out or --labels-out");
     if (o.masks_out && !o.n_alpha) return fail("%s", "--masks-out needs --alpha");
     if (o.n_alpha && !o.masks_out) return fail("%s", "--alpha sets the masks' thresholds: give --masks-out too");
     if (o.pack && !o.masks_out) return fail("%s", "--pack-masks needs --masks-out");

@@ -136,6 +136,14 @@ expect 2 "--valleys takes no value" $P2D --valleys=1 --peaks-out "$O/p.npy"
 expect 0 "bins of 4 x 1" "$P2DB" --posterior "$W/in/sig.npy" --peaks-out "$O/p.npy"
 expect 0 "1 bins have NaN cells (1 in all), taken as holes" "$P2DB" --posterior "$W/in/nan.npy" --peaks-out "$O/p.npy"
 expect 0 "periodic xy, valleys" $P2D --valleys --periodic xy --alpha 0.5 --masks-out "$O/m.npy" --peaks-out "$O/p.npy"
+# regions
+expect 2 "--widths wants fractions of the prominence in (0, 1)" $P2D --widths 1 --geometry-out "$O/g.npy"
+expect 2 "--widths wants fractions of the prominence in (0, 1)" $P2D --widths 0 --geometry-out "$O/g.npy"
+expect 2 "give --geometry-out too" $P2D --widths 0.5 --peaks-out "$O/p.npy"
+expect 2 "need --mode exact" $P2D --mode pypho --geometry-out "$O/g.npy"
+expect 2 "--min-area wants a number of cells" $P2D --min-area -1 --peaks-out "$O/p.npy"
+expect 0 "peaks" $P2D --geometry-out "$O/g.npy" --widths 0.5,0.25 --labels-out "$O/l.npy" --min-area 3 --peaks-out "$O/p.npy"
+[ -s "$O/g.npy" ] && [ -s "$O/l.npy" ] || fail_case "prom2d geometry outputs missing"
 expect 1 "cannot write in /proc" $P2D --alpha 0.5 --masks-out "$O/m.npy" --peaks-out /proc/p.npy
 expect 1 "same file" $P2D --alpha 0.5 --masks-out "$O/x.npy" --peaks-out "$O/x.npy"
 expect 1 "is an input of this run" $P2D --peaks-out $POST

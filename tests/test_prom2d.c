@@ -550,6 +550,182 @@ static void test_holes_periodic_valleys_against_brute_force(void)
     CHECK_MSG(bad == 0, "%d mismatches", bad);
 }
 
+/* ---- geometry: regions, widths, labels against flood fills ----------------------------------- */
+
+typedef struct geom_slice {
+    size_t n, n_widths, cells; /* set by the caller: widths asked for, n_x * n_y */
+    p2d_peak peaks[64];
+    p2d_geom geom[64], widths[64 * 2];
+    uint16_t labels[64];
+    int status;
+} geom_slice;
+
+static int collect_geom(void *user, const p2d_slice *s)
+{
+    geom_slice *g = (geom_slice *)user;
+    g->n = s->n_peaks;
+    g->status = (int)s->status;
+    memcpy(g->peaks, s->peaks, s->n_peaks * sizeof(p2d_peak));
+    if (s->geom) memcpy(g->geom, s->geom, s->n_peaks * sizeof(p2d_geom));
+    if (s->widths) memcpy(g->widths, s->widths, g->n_widths * s->n_peaks * sizeof(p2d_geom));
+    if (s->labels) memcpy(g->labels, s->labels, g->cells * sizeof(uint16_t));
+    return 0;
+}
+
+/* The region of cell p above floor: flood fill (conn, wrap) over cells > floor, into in[] */
+static int brute_region(const double *z, int nx, int ny, int conn, int wrap, int p, double floor, uint8_t *in)
+{
+    int n = nx * ny, stack[64], top = 0, area = 0, dx, dy;
+    memset(in, 0, (size_t)n);
+    in[p] = 1, stack[top++] = p;
+    while (top) {
+        int a = stack[--top];
+        area++;
+        for (dx = -1; dx <= 1; dx++)
+            for (dy = -1; dy <= 1; dy++) {
+                int q = brute_cell(nx, ny, wrap, a / ny, a % ny, dx, dy);
+                if (!(dx || dy) || (conn == 4 && dx && dy) || q < 0 || in[q] || !(z[q] > floor)) continue;
+                in[q] = 1, stack[top++] = q;
+            }
+    }
+    return area;
+}
+
+/* The shortest circular arc of n holding every set occ[], unwrapped around at (as prom2d.h
+   section 3a says), by trying every start and length. */
+static void brute_arc(const uint8_t *occ, int n, int at, int *lo, int *hi)
+{
+    int len, s, k;
+    for (len = 1; len <= n; len++)
+        for (s = 0; s < n; s++) {
+            int ok = 1;
+            for (k = 0; k < n && ok; k++)
+                if (occ[k] && (k - s + n) % n >= len) ok = 0;
+            if (!ok || (at - s + n) % n >= len) continue;
+            if (len == n) s = 0;
+            *lo = s <= at ? s : s - n;
+            *hi = *lo + len - 1;
+            return;
+        }
+}
+
+/* One axis of a region: its centroid (circular mean on a wrapped axis, unless the cells' angles
+   cancel out: then any value) and its box */
+static int same_axis(const uint8_t *occ, const int *count, int n, int wrapped, int at, double c, int lo, int hi)
+{
+    double sum = 0, cs = 0, sn = 0, want;
+    int k, area = 0, l = -1, h = -1;
+    for (k = 0; k < n; k++) {
+        area += count[k], sum += (double)k * count[k];
+        cs += count[k] * cos(2 * M_PI * k / n), sn += count[k] * sin(2 * M_PI * k / n);
+        if (occ[k] && l < 0) l = k;
+        if (occ[k]) h = k;
+    }
+    want = sum / area;
+    if (wrapped) {
+        if (hypot(cs, sn) < 1e-9 * area) return 1; /* no mean direction */
+        want = atan2(sn, cs) / (2 * M_PI) * n;
+        if (want < 0) want += n;
+        brute_arc(occ, n, at, &l, &h);
+    }
+    return (fabs(c - want) < 1e-9 * n || (wrapped && fabs(fabs(c - want) - n) < 1e-9 * n)) && c >= 0 && c < n &&
+           lo == l && hi == h;
+}
+
+static int same_geom(int nx, int ny, int wrap, int px, int py, const uint8_t *in, const p2d_geom *g)
+{
+    uint8_t occx[16], occy[16];
+    int cntx[16], cnty[16], i, area = 0;
+    memset(occx, 0, sizeof occx), memset(occy, 0, sizeof occy), memset(cntx, 0, sizeof cntx), memset(cnty, 0, sizeof cnty);
+    for (i = 0; i < nx * ny; i++)
+        if (in[i]) area++, occx[i / ny] = occy[i % ny] = 1, cntx[i / ny]++, cnty[i % ny]++;
+    return (int)g->area == area && same_axis(occx, cntx, nx, (wrap & 1) && nx > 1, px, g->cx, g->x0, g->x1) &&
+           same_axis(occy, cnty, ny, (wrap & 2) && ny > 1, py, g->cy, g->y0, g->y1);
+}
+
+static const double WIDTHS[2] = {0.5, 0.25};
+
+/* One slice's regions, widths and labels against flood fills from the definitions */
+static int check_geometry(const double *z, int nx, int ny, int conn, int wrap, size_t min_area, int trial)
+{
+    int n = nx * ny, i, j, k = 0, bad = 0, col[64], best[64];
+    double prom[64];
+    uint8_t in[64];
+    int area_of[64];
+    geom_slice g;
+    p2d_desc d;
+    p2d_cube cube;
+    p2d_ctx *ctx;
+    tp_error err;
+    memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube); memset(&g, 0, sizeof g);
+    g.n_widths = 2, g.cells = (size_t)n;
+    d.connectivity = conn; d.periodic = (p2d_periodic)wrap; d.geometry = 1; d.widths = WIDTHS; d.n_widths = 2;
+    d.min_area = min_area; d.labels = 1; d.on_slice = collect_geom; d.user = &g;
+    cube.data = z; cube.dtype = TP_F64; cube.n_x = (size_t)nx; cube.n_y = (size_t)ny; cube.n_t = 1;
+    if (!(ctx = make_ctx(&d)) || p2d_run(ctx, &cube, NULL, NULL, NULL, &err) != TP_OK) {
+        fprintf(stderr, "  geometry trial %d: run failed\n", trial);
+        p2d_destroy(ctx);
+        return 1;
+    }
+    p2d_destroy(ctx);
+    brute_general(z, nx, ny, conn, wrap, prom, col);
+    for (i = 0; i < n; i++) best[i] = 0, area_of[i] = 1 << 30;
+    for (i = 0; i < n && !bad; i++) {
+        int area;
+        if (!(prom[i] > 0)) continue;
+        area = brute_region(z, nx, ny, conn, wrap, i, z[i] - prom[i], in);
+        if ((size_t)area < min_area) continue;
+        if (k >= (int)g.n || g.peaks[k].ix * ny + g.peaks[k].iy != i) {
+            fprintf(stderr, "  geometry trial %d (%dx%d conn %d wrap %d min_area %zu): peak %d not listed as %d\n", trial,
+                    nx, ny, conn, wrap, min_area, i, k);
+            bad = 1;
+            break;
+        }
+        for (j = 0; j < n; j++) /* the smallest listed region holding a cell owns it */
+            if (in[j] && area < area_of[j]) area_of[j] = area, best[j] = k + 1;
+        if (!same_geom(nx, ny, wrap, i / ny, i % ny, in, &g.geom[k])) {
+            fprintf(stderr, "  geometry trial %d (%dx%d conn %d wrap %d): region of peak %d: area %u box %d-%d %d-%d c %g %g\n",
+                    trial, nx, ny, conn, wrap, i, g.geom[k].area, g.geom[k].x0, g.geom[k].x1, g.geom[k].y0, g.geom[k].y1,
+                    g.geom[k].cx, g.geom[k].cy);
+            bad = 1;
+        }
+        for (j = 0; j < 2 && !bad; j++) {
+            brute_region(z, nx, ny, conn, wrap, i, z[i] - WIDTHS[j] * prom[i], in);
+            if (!same_geom(nx, ny, wrap, i / ny, i % ny, in, &g.widths[k * 2 + j])) {
+                fprintf(stderr, "  geometry trial %d: width %g of peak %d: area %u box %d-%d %d-%d c %g %g (%dx%d wrap %d)\n", trial, WIDTHS[j], i,
+                        g.widths[k * 2 + j].area, g.widths[k * 2 + j].x0, g.widths[k * 2 + j].x1, g.widths[k * 2 + j].y0,
+                        g.widths[k * 2 + j].y1, g.widths[k * 2 + j].cx, g.widths[k * 2 + j].cy, nx, ny, wrap);
+                bad = 1;
+            }
+        }
+        k++;
+    }
+    if (!bad && k != (int)g.n) fprintf(stderr, "  geometry trial %d: %zu peaks vs %d\n", trial, g.n, k), bad = 1;
+    for (i = 0; i < n && !bad; i++)
+        if (g.labels[i] != best[i]) {
+            fprintf(stderr, "  geometry trial %d (%dx%d conn %d wrap %d): cell %d label %d vs %d\n", trial, nx, ny, conn,
+                    wrap, i, g.labels[i], best[i]);
+            bad = 1;
+        }
+    return bad;
+}
+
+static void test_geometry_against_flood_fills(void)
+{
+    int trial, bad = 0;
+    for (trial = 0; trial < 800 && bad < 5; trial++) {
+        int nx = 1 + (int)(rng_next() % 7), ny = 1 + (int)(rng_next() % 9), n = nx * ny, i;
+        int levels = trial % 3 == 0 ? 1000000 : 2 + trial % 4, holes = trial % 5 == 3;
+        double z[64];
+        for (i = 0; i < n; i++) {
+            z[i] = (double)(rng_next() % (uint64_t)levels) * 0.25 - 0.5;
+            if (holes && rng_next() % 5 == 0) z[i] = NAN;
+        }
+        bad += check_geometry(z, nx, ny, trial % 2 ? 8 : 4, (trial / 2) % 4, trial % 7 == 6 ? 3 : 0, trial);
+    }
+    CHECK_MSG(bad == 0, "%d slices differ", bad);
+}
+
 /* Peaks of one slice with periodic edges (no masks) into c. */
 static tp_result run_periodic(const double *z, size_t nx, size_t ny, int axes, collected *c)
 {
@@ -606,53 +782,69 @@ static void test_periodic_equals_gudhi(void)
     npy_free(&M); npy_free(&R);
 }
 
-/* 1-D profiles (n_x = 1) against scipy.signal.find_peaks + peak_prominences: every scipy peak is
-   ours; where its horizontal line meets higher ground on both sides the prominence is the same,
-   else ours descends to the lowest point before the higher ground on the one side that has it
-   (scipy also takes the end of the profile as a base: prom2d.h section 2). Ours add only end
-   samples. */
+/* 1-D profiles (n_x = 1) against scipy.signal.find_peaks, peak_prominences and peak_widths: every
+   scipy peak is ours; where its horizontal line meets higher ground on both sides the prominence
+   is the same, else ours descends to the lowest point before the higher ground on the one side
+   that has it (scipy also takes the end of the profile as a base: prom2d.h section 2). Ours add
+   only end samples. Where the prominences agree, the region at half the prominence is the cells
+   strictly between scipy's interpolated crossings (left_ips, right_ips). */
 static void test_profiles_1d_against_scipy(void)
 {
+    static const double half[1] = {0.5};
     npy_array P = load("profiles_1d.npy"), R = load("profiles_1d_peaks.npy");
-    size_t k, i, n = 0, bad = 0, same = 0, ends = 0;
-    CHECK(P.data && R.data);
-    if (!P.data || !R.data) return;
+    size_t k, i, n = 0, bad = 0, same = 0, ends = 0, widths = 0;
+    CHECK(P.data && R.data && R.shape[1] == 7);
+    if (!P.data || !R.data || R.shape[1] != 7) return;
     n = P.shape[1];
     for (k = 0; k < P.shape[0]; k++) {
         const double *z = (const double *)P.data + k * n, *ref = (const double *)R.data;
-        collected c;
+        geom_slice g;
+        p2d_desc d;
+        p2d_cube cube;
+        p2d_ctx *ctx;
         size_t matched = 0, m, ends_k = 0;
-        collected_init(&c, 1);
-        CHECK(run_cube(z, TP_F64, 1, n, 1, P2D_MODE_EXACT, 8, NULL, 0, 0, NULL, 1, &c, NULL) == TP_OK);
+        memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube); memset(&g, 0, sizeof g);
+        g.n_widths = 1;
+        d.geometry = 1; d.widths = half; d.n_widths = 1; d.on_slice = collect_geom; d.user = &g;
+        cube.data = z; cube.dtype = TP_F64; cube.n_x = 1; cube.n_y = n; cube.n_t = 1;
+        ctx = make_ctx(&d);
+        CHECK(ctx && p2d_run(ctx, &cube, NULL, NULL, NULL, NULL) == TP_OK);
+        p2d_destroy(ctx);
         for (i = 0; i < R.shape[0]; i++) {
-            const double *row = ref + i * 5;
+            const double *row = ref + i * 7;
             size_t at = (size_t)row[1], j;
             double lmin = z[at], rmin = z[at], want;
             int left_higher = 0, right_higher = 0;
             if (row[0] != (double)k) continue;
             for (j = at; j-- > 0 && !(left_higher = z[j] > z[at]);) lmin = z[j] < lmin ? z[j] : lmin;
             for (j = at + 1; j < n && !(right_higher = z[j] > z[at]); j++) rmin = z[j] < rmin ? z[j] : rmin;
-            for (m = 0; m < c.n && c.peaks[m].iy != (int32_t)at; m++) {}
-            if (m == c.n) { if (bad++ < 5) fprintf(stderr, "  profile %zu: no peak at %zu\n", k, at); continue; }
+            for (m = 0; m < g.n && g.peaks[m].iy != (int32_t)at; m++) {}
+            if (m == g.n) { if (bad++ < 5) fprintf(stderr, "  profile %zu: no peak at %zu\n", k, at); continue; }
             matched++;
             if (left_higher && right_higher) {
+                const p2d_geom *w = g.widths + m;
                 want = row[2], same++;
+                if (w->y0 != (int32_t)floor(row[5]) + 1 || w->y1 != (int32_t)ceil(row[6]) - 1 ||
+                    w->area != (uint32_t)(w->y1 - w->y0 + 1)) {
+                    if (bad++ < 5) fprintf(stderr, "  profile %zu peak %zu: half width %d-%d vs scipy's %.3f-%.3f\n", k, at,
+                                           w->y0, w->y1, row[5], row[6]);
+                }
+                widths++;
             } else if (left_higher || right_higher) {
                 want = z[at] - (left_higher ? lmin : rmin);
             } else { /* the highest: down to the profile's minimum */
                 for (want = z[0], j = 1; j < n; j++) want = z[j] < want ? z[j] : want;
                 want = z[at] - want;
             }
-            if (c.peaks[m].prominence != want && bad++ < 5)
-                fprintf(stderr, "  profile %zu peak %zu: %.17g vs %.17g (scipy %.17g)\n", k, at, c.peaks[m].prominence, want,
+            if (g.peaks[m].prominence != want && bad++ < 5)
+                fprintf(stderr, "  profile %zu peak %zu: %.17g vs %.17g (scipy %.17g)\n", k, at, g.peaks[m].prominence, want,
                         row[2]);
         }
-        for (m = 0; m < c.n; m++) ends_k += c.peaks[m].iy == 0 || c.peaks[m].iy == (int32_t)n - 1;
-        if (c.n - matched != ends_k && bad++ < 5) fprintf(stderr, "  profile %zu: %zu peaks beyond scipy's\n", k, c.n - matched);
+        for (m = 0; m < g.n; m++) ends_k += g.peaks[m].iy == 0 || g.peaks[m].iy == (int32_t)n - 1;
+        if (g.n - matched != ends_k && bad++ < 5) fprintf(stderr, "  profile %zu: %zu peaks beyond scipy's\n", k, g.n - matched);
         ends += ends_k;
-        collected_free(&c);
     }
-    CHECK_MSG(bad == 0 && same > 200, "%zu differ, %zu equal to scipy's, %zu end peaks", bad, same, ends);
+    CHECK_MSG(bad == 0 && same > 200 && widths == same, "%zu differ, %zu equal to scipy's, %zu end peaks", bad, same, ends);
     npy_free(&P); npy_free(&R);
 }
 
@@ -1272,9 +1464,10 @@ static void test_memory_estimate_and_cancel(void)
     memset(&m, 0, sizeof m);
     m.data = masks;
     /* the run's peak is the estimate, to the byte, in every configuration: peaks exact, pyPho or
-       none; masks as bytes, bits or none; one to three workers; both connectivities; a 2-D
-       posterior, a short cube and a 1-D profile */
-    for (mode = 0; mode < 3; mode++)
+       none, or exact with regions, widths, labels and periodic edges; masks as bytes, bits or
+       none; one to three workers; both connectivities; a 2-D posterior, a short cube and a 1-D
+       profile */
+    for (mode = 0; mode < 4; mode++)
         for (threads = 1; threads <= 3; threads++) {
             static const size_t shapes[3][3] = {{0, 0, 0}, {7, 5, 9}, {1, 300, 20}};
             int shape, kind;
@@ -1293,6 +1486,10 @@ static void test_memory_estimate_and_cancel(void)
                     d.connectivity = threads == 2 ? 4 : 8;
                     d.alphas = ALPHAS; d.n_alpha = kind < 2 ? 3 : 0; d.on_slice = collect; d.user = &c;
                     d.n_threads = threads;
+                    if (mode == 3) {
+                        d.geometry = 1, d.widths = WIDTHS, d.n_widths = 2, d.labels = 1;
+                        d.periodic = (p2d_periodic)(1 + shape % 3);
+                    }
                     m.packed = kind == 1;
                     CHECK(p2d_estimate_bytes(&d, c2.n_x, c2.n_y, c2.n_t, &est, NULL) == TP_OK && est > 0);
                     ctx = make_ctx(&d);
@@ -1428,7 +1625,25 @@ static void test_bad_input(void)
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "exact mode"));
     d.periodic = P2D_PERIODIC_NONE; d.mode = P2D_MODE_EXACT; d.valleys = 2;
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.valleys"));
-    d.valleys = 0; d.n_alpha = 1;
+    d.valleys = 0; d.geometry = 2;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.geometry"));
+    d.geometry = 0; d.labels = -1;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.labels"));
+    d.labels = 0; d.n_widths = 1;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.widths is NULL"));
+    {
+        static const double bad_widths[4] = {0.0, 1.0, -0.5, NAN};
+        int k;
+        for (k = 0; k < 4; k++) {
+            d.widths = bad_widths + k;
+            CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "desc.widths[0]") && strstr(e.message, "(0, 1)"));
+        }
+    }
+    d.widths = WIDTHS; d.mode = P2D_MODE_PYPHO;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "need exact mode"));
+    d.n_widths = 0; d.min_area = 3;
+    CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "need exact mode"));
+    d.min_area = 0; d.mode = P2D_MODE_EXACT; d.widths = NULL; d.n_alpha = 1;
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "alphas")); /* alphas NULL */
     d.alphas = &nan_alpha;
     CHECK(p2d_create(&d, &ctx, &e) == TP_ERR_ARG && strstr(e.message, "alphas[0]"));
@@ -1481,6 +1696,7 @@ int main(void)
     RUN(test_random_against_brute_force);
     RUN(test_holes_periodic_valleys_against_brute_force);
     RUN(test_periodic_equals_gudhi);
+    RUN(test_geometry_against_flood_fills);
     RUN(test_profiles_1d_against_scipy);
     RUN(test_upper_masks);
     RUN(test_range_kernels);

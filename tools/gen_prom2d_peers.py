@@ -6,7 +6,8 @@
   the highest peak (max - min). axes: 1 rows wrap, 2 columns wrap, 3 both. The last maps are
   2 x 11 (a periodic axis of length 2).
 - profiles_1d.npy (K, 64) float64 and profiles_1d_peaks.npy rows [profile, index, prominence,
-  left_base, right_base]: scipy.signal.find_peaks and peak_prominences.
+  left_base, right_base, left_ips, right_ips]: scipy.signal.find_peaks, peak_prominences and
+  peak_widths at rel_height 0.5 (where the half-prominence line crosses the profile).
 
 Values are continuous random numbers (no ties), so the pairings are unique.
 
@@ -18,7 +19,7 @@ import sys
 
 import gudhi
 import numpy as np
-from scipy.signal import find_peaks, peak_prominences
+from scipy.signal import find_peaks, peak_prominences, peak_widths
 
 out = sys.argv[1]
 rng = np.random.default_rng(20261207)
@@ -59,8 +60,9 @@ for k in range(16):
     profiles.append(p)
     peaks, _ = find_peaks(p)
     prom, left, right = peak_prominences(p, peaks)
-    for i, pr, lb, rb in zip(peaks, prom, left, right):
-        rows.append([k, i, pr, lb, rb])
+    _, _, lips, rips = peak_widths(p, peaks, rel_height=0.5, prominence_data=(prom, left, right))
+    for i, pr, lb, rb, li, ri in zip(peaks, prom, left, right, lips, rips):
+        rows.append([k, i, pr, lb, rb, li, ri])
 np.save(os.path.join(out, "profiles_1d.npy"), np.array(profiles))
 np.save(os.path.join(out, "profiles_1d_peaks.npy"), np.array(rows, dtype=np.float64))
 print("periodic: %d maps, %d prominences; 1-D: %d profiles, %d peaks"

@@ -18,7 +18,7 @@
 
 static const struct { const char *descr; npy_dtype dtype; size_t size; } npy__types[] = {
     {"<f4", NPY_F4, 4}, {"<f8", NPY_F8, 8}, {"<i4", NPY_I4, 4}, {"<i8", NPY_I8, 8},
-    {"|u1", NPY_U1, 1}, {"<u1", NPY_U1, 1}, {"|b1", NPY_B1, 1},
+    {"|u1", NPY_U1, 1}, {"<u1", NPY_U1, 1}, {"|b1", NPY_B1, 1}, {"<u2", NPY_U2, 2},
 };
 #define NPY__NTYPES (sizeof npy__types / sizeof npy__types[0])
 
@@ -363,19 +363,30 @@ int npy_map_close(npy_map *m, char *err, size_t cap)
 /* Room for any row count: the header is rewritten with the final shape when the stream closes. */
 #define NPY__STREAM_HEADER 128
 
-int npy_stream_open(npy_stream *s, const char *path, npy_dtype dtype, size_t cols, char *err, size_t cap)
+int npy_stream_open_shape(npy_stream *s, const char *path, npy_dtype dtype, int n_tail, const size_t *tail, char *err,
+                          size_t cap)
 {
-    size_t shape[2];
+    size_t shape[3];
+    int k;
     memset(s, 0, sizeof *s);
-    if (!npy_itemsize(dtype) || !cols) return ex_fail(err, cap, "npy: bad arguments");
+    if (!npy_itemsize(dtype) || n_tail < 1 || n_tail > 2) return ex_fail(err, cap, "npy: bad arguments");
+    s->cols = 1;
+    for (k = 0; k < n_tail; k++) {
+        if (!tail[k]) return ex_fail(err, cap, "npy: bad arguments");
+        s->tail[k] = tail[k], s->cols *= tail[k], shape[k + 1] = tail[k];
+    }
+    s->n_tail = n_tail;
     s->f = fopen(path, "wb");
     if (!s->f) return ex_fail(err, cap, "npy: cannot create %s", path);
     s->dtype = dtype;
-    s->cols = cols;
     shape[0] = 0;
-    shape[1] = cols;
-    npy__write_header(s->f, dtype, 2, shape, NPY__STREAM_HEADER);
+    npy__write_header(s->f, dtype, 1 + n_tail, shape, NPY__STREAM_HEADER);
     return 0;
+}
+
+int npy_stream_open(npy_stream *s, const char *path, npy_dtype dtype, size_t cols, char *err, size_t cap)
+{
+    return npy_stream_open_shape(s, path, dtype, 1, &cols, err, cap);
 }
 
 int npy_stream_rows(npy_stream *s, const void *rows, size_t n_rows, char *err, size_t cap)
@@ -388,13 +399,14 @@ int npy_stream_rows(npy_stream *s, const void *rows, size_t n_rows, char *err, s
 
 int npy_stream_close(npy_stream *s, char *err, size_t cap)
 {
-    size_t shape[2];
+    size_t shape[3];
     int bad;
     if (!s->f) return 0;
     shape[0] = s->rows;
-    shape[1] = s->cols;
+    shape[1] = s->tail[0];
+    shape[2] = s->tail[1];
     bad = fseek(s->f, 0, SEEK_SET) != 0;
-    if (!bad) npy__write_header(s->f, s->dtype, 2, shape, NPY__STREAM_HEADER);
+    if (!bad) npy__write_header(s->f, s->dtype, 1 + s->n_tail, shape, NPY__STREAM_HEADER);
     bad = fclose(s->f) != 0 || bad;
     s->f = NULL;
     return bad ? ex_fail(err, cap, "npy: write failed") : 0;
@@ -418,6 +430,7 @@ void npy_to_f64(const npy_array *a, double *dst)
         case NPY_I4: { int32_t v; memcpy(&v, (const char *)a->data + 4 * i, 4); dst[i] = v; } break;
         case NPY_I8: { int64_t v; memcpy(&v, (const char *)a->data + 8 * i, 8); dst[i] = (double)v; } break;
         case NPY_U1: case NPY_B1: dst[i] = ((const unsigned char *)a->data)[i]; break;
+        case NPY_U2: { uint16_t v; memcpy(&v, (const char *)a->data + 2 * i, 2); dst[i] = v; } break;
         }
     }
 }

@@ -19,7 +19,7 @@ extern "C" {
 
 #define NPY_MAX_DIMS 16
 
-typedef enum npy_dtype { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1, NPY_B1 } npy_dtype;
+typedef enum npy_dtype { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1, NPY_B1, NPY_U2 } npy_dtype;
 
 typedef struct npy_array {
     npy_dtype dtype;
@@ -49,9 +49,14 @@ typedef struct npy_stream {
     FILE *f;
     npy_dtype dtype;
     size_t cols, rows;
+    size_t tail[2];
+    int n_tail; /* a row's shape: (cols) or tail[0..n_tail) */
 } npy_stream;
 
 int npy_stream_open(npy_stream *s, const char *path, npy_dtype dtype, size_t cols, char *err, size_t errcap);
+/* The same, each row an array of shape tail[0..n_tail) (n_tail 1 or 2): a (rows, a, b) array */
+int npy_stream_open_shape(npy_stream *s, const char *path, npy_dtype dtype, int n_tail, const size_t *tail, char *err,
+                          size_t errcap);
 int npy_stream_rows(npy_stream *s, const void *rows, size_t n_rows, char *err, size_t errcap);
 int npy_stream_close(npy_stream *s, char *err, size_t errcap);
 
