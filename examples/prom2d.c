@@ -452,7 +452,7 @@ done:
 
 static int demo(options *o)
 {
-    static char peaks[1024], masks_path[1024], png[1024], post[1024];
+    static char peaks[1024], masks_path[1024], png[1024], post[1024], geometry[1024], labels[1024];
     const char *dir = o->out_dir ? o->out_dir : "out";
     size_t nx = 41, ny = 63, nt = 2000, shape[3];
     double *cube = demo_posterior(nx, ny, nt);
@@ -467,14 +467,21 @@ static int demo(options *o)
     snprintf(peaks, sizeof peaks, "%s/prom2d_peaks.npy", dir);
     snprintf(masks_path, sizeof masks_path, "%s/prom2d_masks.npy", dir);
     snprintf(png, sizeof png, "%s/prom2d_png", dir);
+    snprintf(geometry, sizeof geometry, "%s/prom2d_geometry.npy", dir);
+    snprintf(labels, sizeof labels, "%s/prom2d_labels.npy", dir);
     shape[0] = nx; shape[1] = ny; shape[2] = nt;
     if (npy_write(post, NPY_F8, 3, shape, cube, err, sizeof err)) { free(cube); return fail("%s", err); }
     o->n_alpha = 3;
     o->alphas[0] = 0.1; o->alphas[1] = 0.5; o->alphas[2] = 0.9;
     o->peaks_out = peaks; o->masks_out = masks_path; o->png_dir = png;
+    if (o->mode == P2D_MODE_EXACT) { /* each peak's region, its half-prominence width, who owns each cell */
+        o->geometry_out = geometry, o->labels_out = labels;
+        o->widths[0] = 0.5, o->n_widths = 1;
+    }
     printf("prom2d demo: %zu x %zu x %zu posterior written to %s\n", nx, ny, nt, post);
     rc = run(o, cube, 0, nx, ny, nt);
     if (!rc) printf("prom2d demo: peaks in %s, masks in %s, pictures in %s/\n", peaks, masks_path, png);
+    if (!rc && o->geometry_out) printf("prom2d demo: regions in %s, labels in %s\n", geometry, labels);
     free(cube);
     return rc;
 }
