@@ -1477,45 +1477,42 @@ static void p2d__geom_of(const p2d__plan *p, const p2d__acc *a, int32_t ix, int3
     }
 }
 
-/* The region root of every cell into bas: the summit whose region the cell joined when the sweep
-   reached it, i.e. going up the tree from where its pointer leads (as p2d__classify left the
-   pointers, in up0), past the summits that died at or above the cell's level. The pointer's
-   target was swept earlier, so its root is a start further up the same path: memoised, every
-   pointer is followed once and every step up the tree is shared. */
-static void p2d__roots(const p2d__plan *p, p2d__work *w, const double *z, size_t n_cand)
+/* A cell's region root (in bas, -1 until known): the summit whose region the cell joined when
+   the sweep reached it, i.e. going up the tree from where its pointer leads (as p2d__classify
+   left the pointers, in up0), past the summits that died at or above the cell's level. The
+   pointer's target was swept earlier, so its root is a start further up the same path:
+   memoised, every pointer is followed once. */
+static void p2d__roots_init(const p2d__plan *p, p2d__work *w, size_t n_cand)
 {
-    int32_t *bas = w->bas, *stack = (int32_t *)(void *)w->keys;
-    const int32_t *up0 = w->up0, *root = w->root;
+    size_t ix, c;
     /* the tree packed for the climb: the level a summit died at (NaN: never, so no cell climbs
        past it) and its parent, one load a step */
-    p2d__node *tree = w->tree;
-    size_t ix, iy, c;
     for (c = 0; c < n_cand; c++) {
-        tree[c].col = w->csad[c] >= 0 ? w->ccol[c] : NAN;
-        tree[c].parent = w->cpar[c];
+        w->tree[c].col = w->csad[c] >= 0 ? w->ccol[c] : NAN;
+        w->tree[c].parent = w->cpar[c];
     }
-    for (ix = 1; ix <= p->n_x; ix++)
-        for (iy = 1; iy <= p->n_y; iy++) bas[ix * p->w2 + iy] = -1;
-    for (ix = 1; ix <= p->n_x; ix++)
-        for (iy = 1; iy <= p->n_y; iy++) {
-            int32_t x = (int32_t)(ix * p->w2 + iy), r;
-            size_t top = 0;
-            if (z[x] != z[x] || bas[x] >= 0) continue;
-            while (bas[x] < 0 && up0[x] != x) stack[top++] = x, x = up0[x];
-            if (bas[x] < 0) { /* a summit: its own candidate, unless it died at its own level */
-                for (r = root[x]; tree[r].col >= z[x];) r = tree[r].parent;
-                bas[x] = r;
-            }
-            for (r = bas[x]; top;) {
-                int32_t cell = stack[--top];
-                double v = z[cell];
-                /* most cells climb no step or one: two steps without a branch, then the rest */
-                r = tree[r].col >= v ? tree[r].parent : r;
-                r = tree[r].col >= v ? tree[r].parent : r;
-                while (tree[r].col >= v) r = tree[r].parent;
-                bas[cell] = r;
-            }
-        }
+    for (ix = 1; ix <= p->n_x; ix++) memset(w->bas + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t)); /* -1 */
+}
+
+/* The root of cell x (not NaN) and of every cell on its pointer path not known yet */
+static int32_t p2d__root_of(p2d__work *w, const double *z, int32_t x)
+{
+    int32_t *bas = w->bas, *stack = (int32_t *)(void *)w->keys, r;
+    const int32_t *up0 = w->up0;
+    const p2d__node *tree = w->tree;
+    size_t top = 0;
+    while (bas[x] < 0 && up0[x] != x) stack[top++] = x, x = up0[x];
+    if (bas[x] < 0) { /* a summit: its own candidate, unless it died at its own level */
+        for (r = w->root[x]; tree[r].col >= z[x];) r = tree[r].parent;
+        bas[x] = r;
+    }
+    for (r = bas[x]; top;) {
+        int32_t cell = stack[--top];
+        double v = z[cell];
+        while (tree[r].col >= v) r = tree[r].parent;
+        bas[cell] = r;
+    }
+    return r;
 }
 
 /* The region root r(c) of every cell into bas, each cell counted in the total of r(c) (and in the
@@ -1535,7 +1532,7 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
         for (j = 0; j < 2 + nw; j++) p2d__acc_clear(p, p2d__acc_at(p, w, c, j));
         kids[c] = 0;
     }
-    p2d__roots(p, w, z, n_cand);
+    p2d__roots_init(p, w, n_cand);
     {   /* locals: the accumulators' stores could alias w and the tree for all the compiler knows */
         const int32_t *bas = w->bas;
         const double *lvl = w->lvl, *theta = w->theta;
@@ -1551,7 +1548,7 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
                 int32_t at = (int32_t)(ix * W + iy), r = -1, y = (int32_t)iy - 1;
                 double v = iy <= p->n_y ? z[at] : NAN;
                 if (v == v) { /* a highest summit's floor, its component's minimum, is in no region */
-                    r = bas[at];
+                    r = bas[at] >= 0 ? bas[at] : p2d__root_of(w, z, at);
                     if (!(v > lvl[r])) r = -1;
                 }
                 if (r != run && count) { /* the run ends: into its root's total */
