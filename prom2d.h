@@ -1494,6 +1494,16 @@ static void p2d__roots_init(const p2d__plan *p, p2d__work *w, size_t n_cand)
     for (ix = 1; ix <= p->n_x; ix++) memset(w->bas + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t)); /* -1 */
 }
 
+/* Up the tree from r past the summits that died at or above level v. Most cells climb no step or
+   one: the first without a branch. */
+static P2D__INLINE int32_t p2d__climb(const p2d__node *tree, int32_t r, double v)
+{
+    int32_t up = tree[r].parent;
+    r = tree[r].col >= v ? up : r;
+    while (tree[r].col >= v) r = tree[r].parent;
+    return r;
+}
+
 /* The root of cell x (not NaN) and of every cell on its pointer path not known yet */
 static int32_t p2d__root_of(p2d__work *w, const double *z, int32_t x)
 {
@@ -1508,9 +1518,7 @@ static int32_t p2d__root_of(p2d__work *w, const double *z, int32_t x)
     }
     for (r = bas[x]; top;) {
         int32_t cell = stack[--top];
-        double v = z[cell];
-        while (tree[r].col >= v) r = tree[r].parent;
-        bas[cell] = r;
+        bas[cell] = r = p2d__climb(tree, r, z[cell]);
     }
     return r;
 }
@@ -1534,7 +1542,9 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
     }
     p2d__roots_init(p, w, n_cand);
     {   /* locals: the accumulators' stores could alias w and the tree for all the compiler knows */
-        const int32_t *bas = w->bas;
+        int32_t *bas = w->bas;
+        const int32_t *up0 = w->up0;
+        const p2d__node *tree = w->tree;
         const double *lvl = w->lvl, *theta = w->theta;
         char *acc = w->acc;
         const size_t stride = (2 + nw) * p->acc_bytes, W = p->w2;
@@ -1548,7 +1558,10 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
                 int32_t at = (int32_t)(ix * W + iy), r = -1, y = (int32_t)iy - 1;
                 double v = iy <= p->n_y ? z[at] : NAN;
                 if (v == v) { /* a highest summit's floor, its component's minimum, is in no region */
-                    r = bas[at] >= 0 ? bas[at] : p2d__root_of(w, z, at);
+                    int32_t y = up0[at];
+                    r = bas[at] >= 0            ? bas[at]
+                        : y != at && bas[y] >= 0 ? (bas[at] = p2d__climb(tree, bas[y], v)) /* the usual case */
+                                                 : p2d__root_of(w, z, at);
                     if (!(v > lvl[r])) r = -1;
                 }
                 if (r != run && count) { /* the run ends: into its root's total */
