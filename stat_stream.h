@@ -79,7 +79,8 @@
    error is 0, t is NaN (SS_T_ZERO_SE_NAN, strict, the default) or 0 (SS_T_ZERO_SE_ZERO, the ldk
    family); two-sided p = I_{df/(df+t^2)}(df/2, 1/2) with df = n - 1 (regularized incomplete
    beta by Lentz's continued fraction; within 1e-10 of scipy's t.sf, tested); Benjamini-Hochberg
-   q-values over the finite p (NaN stays NaN and is not counted).
+   q-values over the finite p (NaN stays NaN and is not counted; lacuna instead sets a NaN p to 1
+   and counts it, which gives the same q wherever no p is NaN, as under its own policy).
 
    4. FISHER Z
    z = atanh(r). |r| = 1 gives +-z_inf when z_inf > 0 (ldk's batch path uses 3, its single-lesion

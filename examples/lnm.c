@@ -2,7 +2,7 @@
    every subject of a normative connectome, Fisher-z maps reduced over subjects as they stream.
 
    build/lnm --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR
-             [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]
+             [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png] [--fdr Q]
    build/lnm --demo [--out DIR]
 
    The connectome is the ldk/lacuna HDF5 layout (one file or a directory of them; needs a build
@@ -10,7 +10,9 @@
    is a mask on its grid (nonzero = lesion). Per lesion NAME (the file name without extension):
    NAME_mean_z.npy, NAME_mean_r.npy, NAME_avg_r.npy, NAME_t.npy, NAME_std_z.npy, NAME_p.npy,
    NAME_n.npy on the voxel axis, and NAME_AvgR.nii, NAME_AvgR_Fz.nii, NAME_T.nii, NAME_p.nii on the
-   mask grid (outside the mask: 0); --png adds NAME_T.png, the middle axial slice of the t-map.
+   mask grid (outside the mask: 0); --png adds NAME_T.png, the middle axial slice of the t-map;
+   --fdr Q adds NAME_q.npy and NAME_q.nii (Benjamini-Hochberg q of p over the voxels, as lacuna's
+   p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0).
 
    Built with -DLNM_MPI by mpicc (build/lnm_mpi), the subjects are split over the ranks in
    contiguous ranges; each rank's accumulators are serialized and merged on rank 0 in rank order,
@@ -47,6 +49,7 @@ typedef struct options {
     size_t n_lesions;
     int policy, precision, png, demo, read_ahead;
     long long threads;
+    double fdr; /* 0: no FDR maps */
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -66,7 +69,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
-            "           [--threads N] [--read-ahead]\n"
+            "           [--threads N] [--read-ahead] [--fdr Q]\n"
             "       %s --demo [--out DIR]\n",
             PROG, PROG);
 #if defined(LNM_MPI)
@@ -86,13 +89,16 @@ static void usage(FILE *f)
             "  --precision P    f32 (default) or f64 products\n"
             "  --out-dir DIR    maps per lesion: .npy on the voxel axis, .nii on the grid (made if missing)\n"
             "  --png            also NAME_T.png, the t-map's axial slice through the lesion, lesion outlined\n"
+            "  --fdr Q          also NAME_q.npy / NAME_q.nii (Benjamini-Hochberg q-values of p over the\n"
+            "                   voxels, lacuna's p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0)\n"
             "  --threads N      workers over voxel blocks (default 0: the CPUs this process may use; 1 per\n"
             "                   MPI rank)\n"
             "  --read-ahead     copy subjects into memory, the next one while computing this one\n"
             "                   (default: contiguous float32 files are memory-mapped, no copy; gzip\n"
             "                   files are read one subject at a time)\n"
             "  --demo           a synthetic 40-subject connectome with two connected regions and a lesion\n"
-            "                   in one of them; all outputs in --out DIR (default out/)\n"
+            "                   in one of them; all outputs (--fdr 0.05 unless given) in --out DIR\n"
+            "                   (default out/)\n"
             "  -h, --help       this text\n"
             "\n"
             "Exit status: 0; 1 bad input or a failed run (no output kept); 2 a bad command line; 3 the maps\n"
@@ -104,7 +110,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[11];
+    cli_opt t[12];
     size_t n = 0;
     int precision = 0; /* f32|f64 */
     int rc;
@@ -117,6 +123,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_choice("--precision", &precision, "f32|f64");
     t[n++] = cli_int("--threads", &o->threads, 0, TP_MAX_THREADS, "a number of threads (0: the usable CPUs)");
     t[n++] = cli_flag("--png", &o->png);
+    t[n++] = cli_double("--fdr", &o->fdr, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN, "a false discovery rate in (0, 1)");
     t[n++] = cli_flag("--read-ahead", &o->read_ahead);
     t[n++] = cli_flag("--demo", &o->demo);
     rc = cli_parse(PROG, argc, argv, t, n, usage);
@@ -399,13 +406,16 @@ static int default_threads(void)
 #endif
 }
 
-/* The files of one lesion: NAME_<suffix>; maps[] index (6: the subject count), and the format */
-typedef struct lnm_file { const char *suffix; int map; char kind; } lnm_file;
+/* The files of one lesion: NAME_<suffix>; maps[] index (6: the subject count, 7: q, 8: t where
+   q < Q), the format, and whether --fdr asks for it */
+typedef struct lnm_file { const char *suffix; int map; char kind; int fdr; } lnm_file;
 static const lnm_file lnm_files[] = {
-    {"mean_z.npy", 0, 'n'}, {"mean_r.npy", 1, 'n'}, {"avg_r.npy", 2, 'n'}, {"std_z.npy", 3, 'n'}, {"t.npy", 4, 'n'},
-    {"p.npy", 5, 'n'},      {"n.npy", 6, 'n'},      {"AvgR.nii", 2, 'v'},  {"AvgR_Fz.nii", 0, 'v'}, {"T.nii", 4, 'v'},
-    {"p.nii", 5, 'v'},      {"T.png", 4, 'p'},
+    {"mean_z.npy", 0, 'n', 0}, {"mean_r.npy", 1, 'n', 0}, {"avg_r.npy", 2, 'n', 0}, {"std_z.npy", 3, 'n', 0},
+    {"t.npy", 4, 'n', 0},      {"p.npy", 5, 'n', 0},      {"n.npy", 6, 'n', 0},     {"AvgR.nii", 2, 'v', 0},
+    {"AvgR_Fz.nii", 0, 'v', 0}, {"T.nii", 4, 'v', 0},     {"p.nii", 5, 'v', 0},     {"T.png", 4, 'p', 0},
+    {"q.npy", 7, 'n', 1},      {"q.nii", 7, 'v', 1},      {"T_fdr.nii", 8, 'v', 1},
 };
+#define LNM_MAPS 9
 #define LNM_FILES (sizeof lnm_files / sizeof *lnm_files)
 
 /* Two lesions of one NAME would write the same files: refused before anything is opened */
@@ -437,20 +447,21 @@ static int declare_outputs(const options *o, char names[][256], ex_outputs *outs
     for (l = 0; l < o->n_lesions; l++)
         for (f = 0; f < LNM_FILES; f++) {
             tmp[l][f] = NULL;
-            if (lnm_files[f].kind == 'p' && !o->png) continue;
+            if ((lnm_files[f].kind == 'p' && !o->png) || (lnm_files[f].fdr && !o->fdr)) continue;
             snprintf(path, sizeof path, "%s/%s_%s", o->out_dir, names[l], lnm_files[f].suffix);
             if (!(tmp[l][f] = ex_outputs_add(outs, path, err, sizeof err))) return fail("%s", err);
         }
     return 0;
 }
 
-static int write_lesion(const char *const tmp[LNM_FILES], const char *name, double *const maps[7], size_t off, const geometry *g,
+static int write_lesion(const char *const tmp[LNM_FILES], const char *name, double *const maps[LNM_MAPS], size_t off, const geometry *g,
                         const int64_t *les, size_t n_les)
 {
     size_t f;
     for (f = 0; f < LNM_FILES; f++) {
-        const double *v = lnm_files[f].map == 6 ? maps[6] : maps[lnm_files[f].map] + off;
+        const double *v;
         if (!tmp[f]) continue;
+        v = lnm_files[f].map == 6 ? maps[6] : maps[lnm_files[f].map] + off;
         if (lnm_files[f].kind == 'n' ? save_npy(tmp[f], v, g->n_v)
                                       : lnm_files[f].kind == 'v' ? save_nii(tmp[f], v, g) : save_png(tmp[f], name, v, g, les, n_les))
             return -1;
@@ -458,8 +469,29 @@ static int write_lesion(const char *const tmp[LNM_FILES], const char *name, doub
     return 0;
 }
 
+/* --fdr: each lesion's q-values over its voxels (maps[7]) and its t where q < Q (maps[8]), with a
+   line on how many voxels pass */
+static int fdr_maps(const options *o, tp_pool *pool, double *const maps[LNM_MAPS], size_t L, size_t n_v,
+                    char names[][256])
+{
+    size_t l, i;
+    tp_error err;
+    for (l = 0; l < L; l++) {
+        const double *p = maps[5] + l * n_v, *t = maps[4] + l * n_v;
+        double *q = maps[7] + l * n_v, *tf = maps[8] + l * n_v;
+        size_t pass = 0;
+        if (ss_bh_qvalues(pool, p, n_v, q, &err) != TP_OK) return fail("%s", err.message);
+        for (i = 0; i < n_v; i++) {
+            tf[i] = q[i] < o->fdr ? t[i] : 0.0;
+            pass += q[i] < o->fdr;
+        }
+        printf("%s: %s: %zu of %zu voxels at FDR q < %g\n", PROG, names[l], pass, n_v, o->fdr);
+    }
+    return 0;
+}
+
 /* What NaN did to the maps, and what to do about it; returns 3 when strict let it into them */
-static int report_nan(const options *o, const ss_lnm_info *info, size_t n_subjects, char names[][256], double *const maps[7],
+static int report_nan(const options *o, const ss_lnm_info *info, size_t n_subjects, char names[][256], double *const maps[LNM_MAPS],
                       size_t n_v)
 {
     size_t l, i, hit = 0;
@@ -490,7 +522,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     size_t offsets[MAX_LESIONS + 1], L = o->n_lesions, l, i, lv;
     static char names[MAX_LESIONS][256];
     static const char *tmp[MAX_LESIONS][LNM_FILES];
-    double *maps[7] = {NULL}, t0;
+    double *maps[LNM_MAPS] = {NULL}, t0;
     tp_error err;
     size_t work_bytes = 0;
     ss_seeds seeds;
@@ -521,8 +553,11 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         if (!is_root()) lesion_name(o->lesions[l], names[l], sizeof names[l]);
     }
     lv = L * g->n_v;
-    for (i = 0; i < 7; i++)
-        if (!(maps[i] = (double *)malloc((i < 6 ? lv : g->n_v) * sizeof(double)))) { fail("%s", "out of memory for the maps"); goto done; }
+    for (i = 0; i < LNM_MAPS; i++)
+        if ((i < 7 || o->fdr) && !(maps[i] = (double *)malloc((i == 6 ? g->n_v : lv) * sizeof(double)))) {
+            fail("%s", "out of memory for the maps");
+            goto done;
+        }
     for (i = 0; i < g->n_v; i++) maps[6][i] = (double)n_subjects;
     seeds.n_seeds = L;
     seeds.voxels = all;
@@ -565,6 +600,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         rc = 0;
         goto done;
     }
+    if (o->fdr && fdr_maps(o, pool, maps, L, g->n_v, names)) goto done;
     for (l = 0; l < L; l++)
         if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g, all + offsets[l], offsets[l + 1] - offsets[l])) goto done;
     if (ex_outputs_commit(&outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
@@ -585,7 +621,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     rc = report_nan(o, &info, n_subjects, names, maps, g->n_v);
 done:
     ex_outputs_free(&outs);
-    for (i = 0; i < 7; i++) free(maps[i]);
+    for (i = 0; i < LNM_MAPS; i++) free(maps[i]);
     free(all);
     if (pool) tp_destroy(pool);
     return rc;
@@ -650,6 +686,7 @@ static int demo(const options *o0)
 {
     options o = *o0;
     const char *dir = o.out_dir ? o.out_dir : "out";
+    if (!o.fdr) o.fdr = 0.05; /* lacuna's default: the q map and the thresholded t map */
     char lesion_path[1024], err[1200];
     int64_t *ijk, lesion[27];
     size_t i, j, k, n_v = 0, s, t, nl = 0;

@@ -165,7 +165,11 @@ if [ -n "$LNMH5" ]; then
 else
     expect 1 "HDF5" "$LNMB" --connectome c.h5 --lesion "$W/in/les.npy" --out-dir "$O"
 fi
+expect 2 "--fdr wants a false discovery rate in (0, 1)" "$LNMB" --fdr 0 --demo
+expect 2 "--fdr wants a false discovery rate in (0, 1)" "$LNMB" --fdr 1 --demo
 expect 0 "peak t" "$LNMB" --demo --out "$O/demo"
+expect 0 "at FDR q < 0.01" "$LNMB" --demo --fdr 0.01 --out "$O/demo"
+[ -s "$O/demo/lnm_demo_lesion_q.npy" ] && [ -s "$O/demo/lnm_demo_lesion_T_fdr.nii" ] || fail_case "lnm --fdr outputs missing"
 
 # ---- pool -----------------------------------------------------------------------------------------
 expect 2 "--frames wants a number of frames, from 1 to 64" "$POOLB" --frames 0
