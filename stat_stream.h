@@ -247,11 +247,13 @@ SSDEF double ss_fisher_z(double r, double z_inf);
 /* ---- seed-to-voxel correlation (section 5) ------------------------------------------------- */
 
 /* Seeds (e.g. lesions): n_seeds lists of positions on the voxel axis; seed l's voxels are
-   voxels[offsets[l] .. offsets[l + 1]). */
+   voxels[offsets[l] .. offsets[l + 1]). A seed's series is the mean of its voxels' series, or
+   with weights (e.g. a lesion probability map) the weighted mean sum(w x) / sum(w). */
 typedef struct ss_seeds {
     size_t n_seeds;
     const int64_t *voxels;
     const size_t *offsets; /* n_seeds + 1 entries, offsets[0] = 0, increasing */
+    const double *weights; /* aligned with voxels: finite, >= 0, each seed's sum > 0 [NULL = all 1] */
 } ss_seeds;
 
 /* Pearson r between each seed's series (the mean of its voxels' raw series) and every voxel's,
@@ -1746,6 +1748,22 @@ static tp_result ss__check_seeds(const ss_seeds *seeds, size_t n_t, size_t n_v, 
                 snprintf(msg, sizeof msg, "seed %zu: voxel %lld is outside [0, %zu)", l, (long long)seeds->voxels[i], n_v);
                 return ss__fail(err, TP_ERR_ARG, msg);
             }
+        if (seeds->weights) {
+            double sum = 0;
+            for (i = a; i < b; i++) {
+                double w = seeds->weights[i];
+                if (!(w >= 0 && w - w == 0)) {
+                    snprintf(msg, sizeof msg, "seed %zu: weight %g of voxel %lld; weights must be finite and >= 0", l, w,
+                             (long long)seeds->voxels[i]);
+                    return ss__fail(err, TP_ERR_ARG, msg);
+                }
+                sum += w;
+            }
+            if (!(sum > 0)) {
+                snprintf(msg, sizeof msg, "seed %zu: its weights sum to 0", l);
+                return ss__fail(err, TP_ERR_ARG, msg);
+            }
+        }
     }
     return TP_OK;
 }
@@ -1764,7 +1782,16 @@ static void ss__seed_rows(const ss__corr *c, const ss_seeds *seeds, size_t t0, s
         const float *row = c->ts + t * c->ld, *next = t + 1 < c->n_t ? row + c->ld : row;
         for (l = 0; l < c->L; l++) {
             size_t a = seeds->offsets[l], b = seeds->offsets[l + 1];
-            double s = 0;
+            double s = 0, ws = 0;
+            if (seeds->weights) {
+                for (i = a; i < b; i++) {
+                    SS__PREFETCH(next + seeds->voxels[i]);
+                    s += seeds->weights[i] * row[seeds->voxels[i]];
+                    ws += seeds->weights[i];
+                }
+                sums[l * c->n_t + t] = s / ws;
+                continue;
+            }
             for (i = a; i < b; i++) {
                 SS__PREFETCH(next + seeds->voxels[i]); /* the misses of two rows at once */
                 s += row[seeds->voxels[i]];

@@ -192,7 +192,7 @@ static int run_lnm(const opts *o, ss_read_fn read, ss_view_fn view, void *user, 
     int64_t *vox = (int64_t *)malloc(o->L * o->nvox * sizeof(int64_t));
     size_t *off = (size_t *)malloc((o->L + 1) * sizeof(size_t));
     double *mz = (double *)malloc(lv * sizeof(double)), sum = 0, w0, c0, wall, cpu, gflop;
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps maps;
     tp_stats st;

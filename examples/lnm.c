@@ -50,6 +50,7 @@ typedef struct options {
     int policy, precision, png, demo, read_ahead;
     long long threads;
     double fdr; /* 0: no FDR maps */
+    int binarize;
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -69,7 +70,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
-            "           [--threads N] [--read-ahead] [--fdr Q]\n"
+            "           [--threads N] [--read-ahead] [--fdr Q] [--binarize]\n"
             "       %s --demo [--out DIR]\n",
             PROG, PROG);
 #if defined(LNM_MPI)
@@ -83,7 +84,10 @@ static void usage(FILE *f)
             "  --connectome P   an HDF5 file or a directory of them (/timeseries (subjects, time, voxels),\n"
             "                   /mask_indices, /mask_affine, mask_shape); needs a build with HDF5\n"
             "  --lesion L       int64 .npy of voxel-axis positions, or a 3-D .nii mask on the connectome's\n"
-            "                   grid (repeatable, up to 64; NAME = the file name without extension, unique)\n"
+            "                   grid (repeatable, up to 64; NAME = the file name without extension, unique);\n"
+            "                   a .nii whose nonzero values are not all 1 is a weighted lesion (a probability\n"
+            "                   map): its series is the weighted mean of its voxels' series\n"
+            "  --binarize       every nonzero voxel of a .nii lesion with weight 1 (the plain mean)\n"
             "  --policy P       strict (default: float64 rules, NaN propagates), ldk, lacuna, ldk_single\n"
             "                   (the Python packages' rules: see stat_stream.h)\n"
             "  --precision P    f32 (default) or f64 products\n"
@@ -110,7 +114,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[12];
+    cli_opt t[13];
     size_t n = 0;
     int precision = 0; /* f32|f64 */
     int rc;
@@ -123,6 +127,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_choice("--precision", &precision, "f32|f64");
     t[n++] = cli_int("--threads", &o->threads, 0, TP_MAX_THREADS, "a number of threads (0: the usable CPUs)");
     t[n++] = cli_flag("--png", &o->png);
+    t[n++] = cli_flag("--binarize", &o->binarize);
     t[n++] = cli_double("--fdr", &o->fdr, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN, "a false discovery rate in (0, 1)");
     t[n++] = cli_flag("--read-ahead", &o->read_ahead);
     t[n++] = cli_flag("--demo", &o->demo);
@@ -142,12 +147,16 @@ static void lesion_name(const char *path, char *name, size_t cap)
 
 /* A lesion's voxel-axis positions (malloc'd) from .npy positions or a .nii mask; voxels outside
    the connectome's mask are dropped with a warning; none left is an error naming the lesion */
-static int load_lesion(const char *path, const geometry *g, int64_t **vox, size_t *n)
+/* A lesion's voxels, and for a .nii whose values are not all 1 (a probability map) their values
+   as weights in *wts (NULL otherwise, or with binarize) */
+static int load_lesion(const char *path, const geometry *g, int binarize, int64_t **vox, double **wts, size_t *n)
 {
     char err[400];
-    size_t i, kept = 0, dropped = 0;
+    size_t i, kept = 0, dropped = 0, negative = 0;
+    int weighted = 0;
     *n = 0;
     *vox = NULL;
+    *wts = NULL;
     if (strstr(path, ".nii")) {
         nifti_image img;
         size_t *lut;
@@ -158,17 +167,34 @@ static int load_lesion(const char *path, const geometry *g, int64_t **vox, size_
         }
         lut = (size_t *)malloc(g->shape[0] * g->shape[1] * g->shape[2] * sizeof(size_t));
         *vox = (int64_t *)malloc(g->n_v * sizeof(int64_t));
-        if (!lut || !*vox) { free(lut); nifti_free(&img); return fail("%s", "out of memory"); }
+        *wts = (double *)malloc(g->n_v * sizeof(double));
+        if (!lut || !*vox || !*wts) { free(lut); nifti_free(&img); return fail("%s", "out of memory"); }
         for (i = 0; i < g->shape[0] * g->shape[1] * g->shape[2]; i++) lut[i] = (size_t)-1;
         for (i = 0; i < g->n_v; i++)
             lut[(size_t)g->ijk[i] + g->shape[0] * ((size_t)g->ijk[g->n_v + i] + g->shape[1] * (size_t)g->ijk[2 * g->n_v + i])] = i;
         for (i = 0; i < g->shape[0] * g->shape[1] * g->shape[2]; i++)
-            if (img.data[i] != 0) {
-                if (lut[i] == (size_t)-1) dropped++;
-                else (*vox)[kept++] = (int64_t)lut[i];
+            if (img.data[i] != 0 && img.data[i] == img.data[i]) {
+                if (lut[i] == (size_t)-1) {
+                    dropped++;
+                    continue;
+                }
+                negative += img.data[i] < 0 || img.data[i] - img.data[i] != 0;
+                weighted |= img.data[i] != 1;
+                (*wts)[kept] = img.data[i];
+                (*vox)[kept++] = (int64_t)lut[i];
             }
         free(lut);
         nifti_free(&img);
+        if (weighted && negative && !binarize) {
+            free(*vox), free(*wts);
+            *vox = NULL, *wts = NULL;
+            return fail("%s: %zu voxel(s) hold negative or infinite values; a lesion's values are weights >= 0 (a "
+                        "probability map): fix the map, or --binarize to give every nonzero voxel weight 1", path, negative);
+        }
+        if (!weighted || binarize) {
+            free(*wts);
+            *wts = NULL;
+        }
     } else {
         npy_array a;
         if (npy_read(path, &a, err, sizeof err)) return fail("%s", err);
@@ -187,12 +213,28 @@ static int load_lesion(const char *path, const geometry *g, int64_t **vox, size_
     }
     if (dropped) fprintf(stderr, "lnm: warning: %s: %zu lesion voxel(s) outside the connectome's mask dropped\n", path, dropped);
     if (!kept) {
-        free(*vox);
-        *vox = NULL;
+        free(*vox), free(*wts);
+        *vox = NULL, *wts = NULL;
         return fail("%s: no lesion voxel is inside the connectome's mask", path);
     }
     *n = kept;
     return 0;
+}
+
+static double min_of(const double *v, size_t n)
+{
+    double m = v[0];
+    size_t i;
+    for (i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double max_of(const double *v, size_t n)
+{
+    double m = v[0];
+    size_t i;
+    for (i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
+    return m;
 }
 
 static int save_npy(const char *path, const double *v, size_t n)
@@ -519,13 +561,15 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
                void *read_user, size_t reader_bytes)
 {
     int64_t *all = NULL;
+    double *weights = NULL;
+    int weighted = 0;
     size_t offsets[MAX_LESIONS + 1], L = o->n_lesions, l, i, lv;
     static char names[MAX_LESIONS][256];
     static const char *tmp[MAX_LESIONS][LNM_FILES];
     double *maps[LNM_MAPS] = {NULL}, t0;
     tp_error err;
     size_t work_bytes = 0;
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps m;
     ss_lnm_info info;
@@ -542,13 +586,23 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     if (bad) goto done;
     offsets[0] = 0;
     for (l = 0; l < L; l++) {
-        int64_t *v;
-        size_t n;
-        if (load_lesion(o->lesions[l], g, &v, &n)) goto done;
-        all = (int64_t *)realloc(all, (offsets[l] + n) * sizeof(int64_t));
-        if (!all) { free(v); fail("%s", "out of memory"); goto done; }
+        int64_t *v, *grown;
+        double *w, *grown_w;
+        size_t n, k;
+        if (load_lesion(o->lesions[l], g, o->binarize, &v, &w, &n)) goto done;
+        grown = (int64_t *)realloc(all, (offsets[l] + n) * sizeof(int64_t));
+        grown_w = (double *)realloc(weights, (offsets[l] + n) * sizeof(double));
+        if (grown) all = grown;
+        if (grown_w) weights = grown_w;
+        if (!grown || !grown_w) { free(v), free(w); fail("%s", "out of memory"); goto done; }
         memcpy(all + offsets[l], v, n * sizeof(int64_t));
-        free(v);
+        for (k = 0; k < n; k++) weights[offsets[l] + k] = w ? w[k] : 1.0;
+        if (w) {
+            weighted = 1;
+            printf("%s: %s: a weighted lesion (values from %g to %g): its series is the weighted mean (--binarize: "
+                   "the plain mean)\n", PROG, o->lesions[l], min_of(w, n), max_of(w, n));
+        }
+        free(v), free(w);
         offsets[l + 1] = offsets[l] + n;
         if (!is_root()) lesion_name(o->lesions[l], names[l], sizeof names[l]);
     }
@@ -562,6 +616,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     seeds.n_seeds = L;
     seeds.voxels = all;
     seeds.offsets = offsets;
+    seeds.weights = weighted ? weights : NULL; /* unweighted lesions keep the plain mean, bit for bit */
     if (tp_create(NULL, &pool, &err) != TP_OK) { fail("%s", err.message); goto done; }
     memset(&d, 0, sizeof d);
     d.pool = pool;
@@ -623,6 +678,7 @@ done:
     ex_outputs_free(&outs);
     for (i = 0; i < LNM_MAPS; i++) free(maps[i]);
     free(all);
+    free(weights);
     if (pool) tp_destroy(pool);
     return rc;
 }

@@ -188,7 +188,7 @@ static tp_result lnm_run(tp_pool *pool, tp_error *err)
 {
     static const int64_t vox[] = {3, 4, 5, 200, 201};
     static const size_t off[] = {0, 3, 5};
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps m;
     seeds.n_seeds = 2, seeds.voxels = vox, seeds.offsets = off;

@@ -461,7 +461,7 @@ static void test_seedcorr_naive(void)
     static const size_t off[L + 1] = {0, 3, 4, 6, 10, 11};
     float *ts = (float *)malloc(T * LD * sizeof(float));
     double *r = (double *)malloc(L * V * sizeof(double)), worst64 = 0, worst32 = 0, off42 = 0;
-    ss_seeds s;
+    ss_seeds s = TP_DEFAULTS;
     size_t t, v, l, i;
     int prec;
     tp_error err;
@@ -521,7 +521,7 @@ static void test_seedcorr_naive(void)
         static const int64_t sv[] = {3, 4, 5};
         static const size_t so[2] = {0, 3};
         double small[37];
-        ss_seeds s1;
+        ss_seeds s1 = TP_DEFAULTS;
         s1.n_seeds = 1;
         s1.voxels = sv;
         s1.offsets = so;
@@ -536,10 +536,49 @@ static void test_seedcorr_naive(void)
         CHECK(memcmp(small, r, sizeof small) == 0);
 #endif
     }
+    { /* weights: the seed is the weighted mean series (a voxel of weight 0 counts for nothing) */
+        static const double w[] = {0.25, 1.0, 0.0, 2.0, 0.5, 3.0, 1.0, 1.0, 1.0, 1.0, 7.0};
+        double worst = 0;
+        s.weights = w;
+        CHECK(ss_seedcorr(NULL, ts, T, V, LD, &s, TP_F64, r, V, &err) == TP_OK);
+        for (l = 0; l < 4; l++) { /* seed 4 is the constant voxel */
+            long double seed[T], sm = 0, sn = 0;
+            for (t = 0; t < T; t++) {
+                long double ws = 0;
+                seed[t] = 0;
+                for (i = off[l]; i < off[l + 1]; i++) seed[t] += w[i] * ts[t * LD + (size_t)vox[i]], ws += w[i];
+                seed[t] /= ws;
+                sm += seed[t];
+            }
+            sm /= T;
+            for (t = 0; t < T; t++) sn += (seed[t] - sm) * (seed[t] - sm);
+            for (v = 0; v < V; v += 7) {
+                long double vm = 0, vn = 0, c = 0;
+                for (t = 0; t < T; t++) vm += ts[t * LD + v];
+                vm /= T;
+                for (t = 0; t < T; t++) vn += (ts[t * LD + v] - vm) * (ts[t * LD + v] - vm), c += (ts[t * LD + v] - vm) * (seed[t] - sm);
+                if (vn == 0) continue;
+                worst = fabs(r[l * V + v] - (double)(c / sqrtl(vn * sn))) > worst ? fabs(r[l * V + v] - (double)(c / sqrtl(vn * sn))) : worst;
+            }
+        }
+        CHECK_MSG(worst <= 1e-12, "weighted seeds: r off by %g", worst);
+        { /* bad weights are named */
+            double bw[11];
+            memcpy(bw, w, sizeof bw);
+            s.weights = bw;
+            bw[2] = -1;
+            CHECK(ss_seedcorr(NULL, ts, T, V, LD, &s, TP_F64, r, V, &err) == TP_ERR_ARG && strstr(err.message, "seed 0: weight -1"));
+            bw[2] = 0.0 / 0.0;
+            CHECK(ss_seedcorr(NULL, ts, T, V, LD, &s, TP_F64, r, V, &err) == TP_ERR_ARG && strstr(err.message, "finite"));
+            bw[2] = 0, bw[3] = 0;
+            CHECK(ss_seedcorr(NULL, ts, T, V, LD, &s, TP_F64, r, V, &err) == TP_ERR_ARG && strstr(err.message, "seed 1: its weights sum to 0"));
+        }
+        s.weights = NULL;
+    }
     { /* bad seeds are named */
         int64_t bad = 1203;
         size_t off1[2] = {0, 1}, off0[2] = {0, 0};
-        ss_seeds b;
+        ss_seeds b = TP_DEFAULTS;
         b.n_seeds = 1;
         b.voxels = &bad;
         b.offsets = off1;
@@ -563,7 +602,7 @@ static void test_seedcorr_lnm(void)
     npy_array ts = load("lnm_ts_subject0.npy"), cols = load("lnm_seed_columns.npy"), rr = load("lnm_r_subjects.npy");
     double r[1029], worst = 0;
     size_t off[2], v, nv;
-    ss_seeds s;
+    ss_seeds s = TP_DEFAULTS;
     tp_error err;
     CHECK(ts.data && cols.data && rr.data);
     if (!ts.data || !cols.data || !rr.data) goto out;
@@ -653,7 +692,7 @@ static void test_lnm_pipeline(void)
     double *mr = (double *)malloc(CL * CV * sizeof(double)), *sd = (double *)malloc(CL * CV * sizeof(double));
     double *tt = (double *)malloc(CL * CV * sizeof(double)), *ar = (double *)malloc(CL * CV * sizeof(double));
     double *pp = (double *)malloc(CL * CV * sizeof(double)), worst_t32 = 0, worst_z32 = 0;
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps maps;
     tp_error err;
@@ -774,7 +813,7 @@ static void test_lnm_bad_series_counted(void)
     static const size_t off[CL + 1] = {0, 6, 7, 10};
     conn *c = (conn *)malloc(sizeof *c);
     double *t = (double *)malloc(CL * CV * sizeof(double));
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps maps;
     ss_lnm_info info;
@@ -811,7 +850,7 @@ static void test_lnm_threads(void)
     enum { N = CL * CV };
     conn *c = (conn *)malloc(sizeof *c);
     double *one = (double *)malloc(4 * N * sizeof(double)), *got = (double *)malloc(4 * N * sizeof(double));
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps a, b;
     tp_error err;
@@ -886,7 +925,7 @@ static void test_lnm_thread_start_fails(void)
     enum { N = CL * CV };
     conn *c = (conn *)malloc(sizeof *c);
     double *one = (double *)malloc(2 * N * sizeof(double)), *got = (double *)malloc(2 * N * sizeof(double));
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps a, b;
     ss_lnm_info info;
@@ -1224,7 +1263,7 @@ static void test_hdf5_source(void)
     static const int64_t vox[] = {3, 4, 17};
     static const size_t off[3] = {0, 2, 3};
     double a[2 * HV], b[2 * HV];
-    ss_seeds seeds;
+    ss_seeds seeds = TP_DEFAULTS;
     ss_lnm_desc d;
     ss_lnm_maps maps;
     mem_subjects ms;

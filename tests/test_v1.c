@@ -155,7 +155,7 @@ static void test_stat_stream_defaults(void)
     static const size_t off[] = {0, 3, 5};
     static double z1[2 * SV], z2[2 * SV], t1[2 * SV], t2[2 * SV];
     double rows[4 * 3], m1[3], m2[3], v1[3], v2[3];
-    ss_seeds seeds = {2, vox, off};
+    ss_seeds seeds = {2, vox, off, NULL};
     ss_lnm_desc zero, by_hand;
     ss_lnm_maps maps;
     ss_moments_desc md;
