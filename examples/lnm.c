@@ -12,7 +12,8 @@
    NAME_n.npy on the voxel axis, and NAME_AvgR.nii, NAME_AvgR_Fz.nii, NAME_T.nii, NAME_p.nii on the
    mask grid (outside the mask: 0); --png adds NAME_T.png, the middle axial slice of the t-map;
    --fdr Q adds NAME_q.npy and NAME_q.nii (Benjamini-Hochberg q of p over the voxels, as lacuna's
-   p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0).
+   p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0); --atlas A.nii adds NAME_parcels.tsv
+   (per parcel: label, name, voxels, and the mean of mean_z, mean_r, avg_r, t and p over them).
 
    Built with -DLNM_MPI by mpicc (build/lnm_mpi), the subjects are split over the ranks in
    contiguous ranges; each rank's accumulators are serialized and merged on rank 0 in rank order,
@@ -51,6 +52,7 @@ typedef struct options {
     long long threads;
     double fdr; /* 0: no FDR maps */
     int binarize;
+    const char *atlas, *atlas_labels;
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -70,7 +72,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
-            "           [--threads N] [--read-ahead] [--fdr Q] [--binarize]\n"
+            "           [--threads N] [--read-ahead] [--fdr Q] [--binarize] [--atlas A.nii [--atlas-labels L.tsv]]\n"
             "       %s --demo [--out DIR]\n",
             PROG, PROG);
 #if defined(LNM_MPI)
@@ -88,6 +90,9 @@ static void usage(FILE *f)
             "                   a .nii whose nonzero values are not all 1 is a weighted lesion (a probability\n"
             "                   map): its series is the weighted mean of its voxels' series\n"
             "  --binarize       every nonzero voxel of a .nii lesion with weight 1 (the plain mean)\n"
+            "  --atlas A        a parcellation .nii on the connectome's grid (integer labels, 0 outside):\n"
+            "                   NAME_parcels.tsv, each map's mean over each parcel's voxels\n"
+            "  --atlas-labels L the parcels' names: lines 'LABEL<tab>NAME' (others are skipped)\n"
             "  --policy P       strict (default: float64 rules, NaN propagates), ldk, lacuna, ldk_single\n"
             "                   (the Python packages' rules: see stat_stream.h)\n"
             "  --precision P    f32 (default) or f64 products\n"
@@ -114,7 +119,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[13];
+    cli_opt t[15];
     size_t n = 0;
     int precision = 0; /* f32|f64 */
     int rc;
@@ -128,6 +133,8 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_int("--threads", &o->threads, 0, TP_MAX_THREADS, "a number of threads (0: the usable CPUs)");
     t[n++] = cli_flag("--png", &o->png);
     t[n++] = cli_flag("--binarize", &o->binarize);
+    t[n++] = cli_string("--atlas", &o->atlas);
+    t[n++] = cli_string("--atlas-labels", &o->atlas_labels);
     t[n++] = cli_double("--fdr", &o->fdr, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN, "a false discovery rate in (0, 1)");
     t[n++] = cli_flag("--read-ahead", &o->read_ahead);
     t[n++] = cli_flag("--demo", &o->demo);
@@ -448,14 +455,148 @@ static int default_threads(void)
 #endif
 }
 
+/* ---- --atlas: per-parcel means ------------------------------------------------------------ */
+
+typedef struct atlas {
+    size_t n_parcels;
+    int64_t *label;      /* per parcel: its value in the atlas, ascending */
+    char (*name)[128];   /* per parcel: from --atlas-labels, or "" */
+    size_t *n_vox;       /* per parcel: voxels in the connectome's mask */
+    int32_t *parcel_of;  /* per connectome voxel: its parcel, -1 for none */
+    size_t n_voxels;     /* the connectome's */
+} atlas;
+
+static void atlas_free(atlas *a)
+{
+    free(a->label), free(a->name), free(a->n_vox), free(a->parcel_of);
+    memset(a, 0, sizeof *a);
+}
+
+static int by_int64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Names from a TSV of 'LABEL<tab>NAME' lines (a header or comment line is skipped) */
+static int atlas_names(const char *path, atlas *a)
+{
+    char line[512];
+    FILE *f = fopen(path, "r");
+    size_t named = 0;
+    if (!f) return fail("cannot open --atlas-labels %s", path);
+    while (fgets(line, sizeof line, f)) {
+        char *end, *name;
+        long long v = strtoll(line, &end, 10);
+        int64_t key = (int64_t)v;
+        const int64_t *hit;
+        if (end == line || (*end != '\t' && *end != ' ')) continue; /* not 'LABEL NAME' */
+        for (name = end; *name == '\t' || *name == ' '; name++) {}
+        name[strcspn(name, "\t\r\n")] = 0;
+        hit = (const int64_t *)bsearch(&key, a->label, a->n_parcels, sizeof *a->label, by_int64);
+        if (hit) snprintf(a->name[hit - a->label], sizeof a->name[0], "%s", name), named++;
+    }
+    fclose(f);
+    if (!named) return fail("--atlas-labels %s names none of the atlas's %zu parcels (want lines 'LABEL<tab>NAME')", path,
+                            a->n_parcels);
+    return 0;
+}
+
+/* The atlas on the connectome's grid: integer labels >= 0, 0 for no parcel; the parcels are the
+   labels found inside the connectome's mask */
+static int atlas_load(const char *path, const char *labels, const geometry *g, atlas *a)
+{
+    nifti_image img;
+    char err[400];
+    size_t i, n = 0, k;
+    int64_t *vals;
+    memset(a, 0, sizeof *a);
+    if (nifti_read(path, &img, err, sizeof err)) return fail("%s", err);
+    if (img.ndim < 3 || img.dim[0] != g->shape[0] || img.dim[1] != g->shape[1] || img.dim[2] != g->shape[2] ||
+        (img.ndim > 3 && img.count != g->shape[0] * g->shape[1] * g->shape[2])) {
+        nifti_free(&img);
+        return fail("%s: the atlas's grid (%zu x %zu x %zu) differs from the connectome's (%zu x %zu x %zu)", path, img.dim[0],
+                    img.dim[1], img.dim[2], g->shape[0], g->shape[1], g->shape[2]);
+    }
+    a->n_voxels = g->n_v;
+    a->parcel_of = (int32_t *)malloc(g->n_v * sizeof(int32_t));
+    vals = (int64_t *)malloc(g->n_v * sizeof(int64_t));
+    if (!a->parcel_of || !vals) { nifti_free(&img); free(vals); atlas_free(a); return fail("%s", "out of memory"); }
+    for (i = 0; i < g->n_v; i++) {
+        double v = img.data[(size_t)g->ijk[i] + g->shape[0] * ((size_t)g->ijk[g->n_v + i] + g->shape[1] * (size_t)g->ijk[2 * g->n_v + i])];
+        if (!(v >= 0 && v < 9.2e18 && v == floor(v))) {
+            nifti_free(&img), free(vals), atlas_free(a);
+            return fail("%s: value %g at a voxel of the connectome's mask; an atlas holds integer labels >= 0 (0: no parcel)",
+                        path, v);
+        }
+        vals[i] = (int64_t)v;
+        if (vals[i]) n++;
+    }
+    nifti_free(&img);
+    { /* the distinct labels, ascending */
+        int64_t *sorted = (int64_t *)malloc((n ? n : 1) * sizeof(int64_t));
+        if (!sorted) { free(vals), atlas_free(a); return fail("%s", "out of memory"); }
+        for (i = 0, k = 0; i < g->n_v; i++)
+            if (vals[i]) sorted[k++] = vals[i];
+        qsort(sorted, n, sizeof *sorted, by_int64);
+        for (i = 0, k = 0; i < n; i++)
+            if (!k || sorted[i] != sorted[k - 1]) sorted[k++] = sorted[i];
+        a->n_parcels = k;
+        a->label = sorted;
+    }
+    if (!a->n_parcels) { free(vals), atlas_free(a); return fail("%s: no parcel (nonzero label) inside the connectome's mask", path); }
+    a->name = (char (*)[128])calloc(a->n_parcels, sizeof *a->name);
+    a->n_vox = (size_t *)calloc(a->n_parcels, sizeof *a->n_vox);
+    if (!a->name || !a->n_vox) { free(vals), atlas_free(a); return fail("%s", "out of memory"); }
+    for (i = 0; i < g->n_v; i++) {
+        const int64_t *hit = vals[i] ? (const int64_t *)bsearch(&vals[i], a->label, a->n_parcels, sizeof *a->label, by_int64) : NULL;
+        a->parcel_of[i] = hit ? (int32_t)(hit - a->label) : -1;
+        if (hit) a->n_vox[hit - a->label]++;
+    }
+    free(vals);
+    if (labels && atlas_names(labels, a)) { atlas_free(a); return 1; }
+    return 0;
+}
+
+/* NAME_parcels.tsv: per parcel, the mean of each map over its voxels with a finite value */
+static int write_parcels(const char *path, const atlas *a, double *const maps[], size_t off)
+{
+    static const int cols[5] = {0, 1, 2, 4, 5}; /* mean_z, mean_r, avg_r, t, p */
+    double *sum = (double *)calloc(a->n_parcels * 5, sizeof(double));
+    size_t *cnt = (size_t *)calloc(a->n_parcels * 5, sizeof(size_t)), i, c;
+    FILE *f;
+    int bad;
+    if (!sum || !cnt) { free(sum), free(cnt); return fail("%s", "out of memory"); }
+    for (i = 0; i < a->n_voxels; i++) {
+        int32_t pc = a->parcel_of[i];
+        for (c = 0; pc >= 0 && c < 5; c++) {
+            double v = maps[cols[c]][off + i];
+            if (v - v == 0) sum[(size_t)pc * 5 + c] += v, cnt[(size_t)pc * 5 + c]++;
+        }
+    }
+    if (!(f = fopen(path, "w"))) { free(sum), free(cnt); return fail("cannot create %s", path); }
+    fprintf(f, "label\tname\tn_voxels\tmean_z\tmean_r\tavg_r\tt\tp\n");
+    for (c = 0; c < a->n_parcels; c++) {
+        size_t k;
+        fprintf(f, "%lld\t%s\t%zu", (long long)a->label[c], a->name[c], a->n_vox[c]);
+        for (k = 0; k < 5; k++)
+            fprintf(f, cnt[c * 5 + k] ? "\t%.9g" : "\tnan", cnt[c * 5 + k] ? sum[c * 5 + k] / (double)cnt[c * 5 + k] : 0.0);
+        fputc('\n', f);
+    }
+    bad = ferror(f) != 0;
+    bad = fclose(f) != 0 || bad;
+    free(sum), free(cnt);
+    return bad ? fail("cannot write %s", path) : 0;
+}
+
 /* The files of one lesion: NAME_<suffix>; maps[] index (6: the subject count, 7: q, 8: t where
    q < Q), the format, and whether --fdr asks for it */
-typedef struct lnm_file { const char *suffix; int map; char kind; int fdr; } lnm_file;
+typedef struct lnm_file { const char *suffix; int map; char kind; int fdr; } lnm_file; /* fdr 2: --atlas */
 static const lnm_file lnm_files[] = {
     {"mean_z.npy", 0, 'n', 0}, {"mean_r.npy", 1, 'n', 0}, {"avg_r.npy", 2, 'n', 0}, {"std_z.npy", 3, 'n', 0},
     {"t.npy", 4, 'n', 0},      {"p.npy", 5, 'n', 0},      {"n.npy", 6, 'n', 0},     {"AvgR.nii", 2, 'v', 0},
     {"AvgR_Fz.nii", 0, 'v', 0}, {"T.nii", 4, 'v', 0},     {"p.nii", 5, 'v', 0},     {"T.png", 4, 'p', 0},
-    {"q.npy", 7, 'n', 1},      {"q.nii", 7, 'v', 1},      {"T_fdr.nii", 8, 'v', 1},
+    {"q.npy", 7, 'n', 1},      {"q.nii", 7, 'v', 1},      {"T_fdr.nii", 8, 'v', 1},     {"parcels.tsv", 0, 't', 2},
 };
 #define LNM_MAPS 9
 #define LNM_FILES (sizeof lnm_files / sizeof *lnm_files)
@@ -489,7 +630,9 @@ static int declare_outputs(const options *o, char names[][256], ex_outputs *outs
     for (l = 0; l < o->n_lesions; l++)
         for (f = 0; f < LNM_FILES; f++) {
             tmp[l][f] = NULL;
-            if ((lnm_files[f].kind == 'p' && !o->png) || (lnm_files[f].fdr && !o->fdr)) continue;
+            if ((lnm_files[f].kind == 'p' && !o->png) || (lnm_files[f].fdr == 1 && !o->fdr) ||
+                (lnm_files[f].fdr == 2 && !o->atlas))
+                continue;
             snprintf(path, sizeof path, "%s/%s_%s", o->out_dir, names[l], lnm_files[f].suffix);
             if (!(tmp[l][f] = ex_outputs_add(outs, path, err, sizeof err))) return fail("%s", err);
         }
@@ -497,12 +640,16 @@ static int declare_outputs(const options *o, char names[][256], ex_outputs *outs
 }
 
 static int write_lesion(const char *const tmp[LNM_FILES], const char *name, double *const maps[LNM_MAPS], size_t off, const geometry *g,
-                        const int64_t *les, size_t n_les)
+                        const int64_t *les, size_t n_les, const atlas *at)
 {
     size_t f;
     for (f = 0; f < LNM_FILES; f++) {
         const double *v;
         if (!tmp[f]) continue;
+        if (lnm_files[f].kind == 't') {
+            if (write_parcels(tmp[f], at, maps, off)) return -1;
+            continue;
+        }
         v = lnm_files[f].map == 6 ? maps[6] : maps[lnm_files[f].map] + off;
         if (lnm_files[f].kind == 'n' ? save_npy(tmp[f], v, g->n_v)
                                       : lnm_files[f].kind == 'v' ? save_nii(tmp[f], v, g) : save_png(tmp[f], name, v, g, les, n_les))
@@ -561,6 +708,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
                void *read_user, size_t reader_bytes)
 {
     int64_t *all = NULL;
+    atlas at;
     double *weights = NULL;
     int weighted = 0;
     size_t offsets[MAX_LESIONS + 1], L = o->n_lesions, l, i, lv;
@@ -579,7 +727,9 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     int rc = 1, bad = 0;
     char msg[1200];
     ex_outputs_init(&outs);
-    if (is_root()) bad = declare_outputs(o, names, &outs, tmp) != 0;
+    memset(&at, 0, sizeof at);
+    if (is_root()) /* outputs and the atlas checked before any work */
+        bad = declare_outputs(o, names, &outs, tmp) != 0 || (o->atlas && atlas_load(o->atlas, o->atlas_labels, g, &at));
 #if defined(LNM_MPI)
     MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank stops when rank 0 cannot write */
 #endif
@@ -657,7 +807,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     }
     if (o->fdr && fdr_maps(o, pool, maps, L, g->n_v, names)) goto done;
     for (l = 0; l < L; l++)
-        if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g, all + offsets[l], offsets[l + 1] - offsets[l])) goto done;
+        if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g, all + offsets[l], offsets[l + 1] - offsets[l], &at)) goto done;
     if (ex_outputs_commit(&outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
     for (l = 0; l < L; l++) {
         size_t off = l * g->n_v, peak = 0;
@@ -679,6 +829,7 @@ done:
     for (i = 0; i < LNM_MAPS; i++) free(maps[i]);
     free(all);
     free(weights);
+    atlas_free(&at);
     if (pool) tp_destroy(pool);
     return rc;
 }
@@ -738,12 +889,33 @@ static double demo_gauss(unsigned long long *s)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+static int demo_atlas(const char *path, const char *labels, const geometry *g)
+{
+    double *v = (double *)malloc(g->n_v * sizeof(double));
+    FILE *f;
+    size_t i;
+    int rc;
+    if (!v) return fail("%s", "out of memory");
+    for (i = 0; i < g->n_v; i++) {
+        double x = (double)g->ijk[i], y = (double)g->ijk[g->n_v + i], z = (double)g->ijk[2 * g->n_v + i];
+        v[i] = (x - 7) * (x - 7) + (y - 9) * (y - 9) + (z - 9) * (z - 9) <= 9      ? 1
+               : (x - 16) * (x - 16) + (y - 19) * (y - 19) + (z - 9) * (z - 9) <= 9 ? 2
+                                                                                  : 3;
+    }
+    rc = save_nii(path, v, g);
+    free(v);
+    if (rc) return rc;
+    if (!(f = fopen(labels, "w"))) return fail("cannot create %s", labels);
+    fprintf(f, "index\tname\n1\tregion A (the lesion's)\n2\tregion B (its partner)\n3\tthe rest\n");
+    return fclose(f) != 0 ? fail("cannot write %s", labels) : 0;
+}
+
 static int demo(const options *o0)
 {
     options o = *o0;
     const char *dir = o.out_dir ? o.out_dir : "out";
-    if (!o.fdr) o.fdr = 0.05; /* lacuna's default: the q map and the thresholded t map */
     char lesion_path[1024], err[1200];
+    static char atlas_path[1024], labels_path[1024];
     int64_t *ijk, lesion[27];
     size_t i, j, k, n_v = 0, s, t, nl = 0;
     int rc;
@@ -792,6 +964,17 @@ static int demo(const options *o0)
         double vox[3] = {2, 2, 2}, origin[3] = {-24, -28, -18};
         nifti_affine_scaled(g.affine, vox, origin);
     }
+    if (o.atlas) { /* the user's atlas must fit the demo's grid before the demo writes anything */
+        atlas check;
+        int bad;
+        memset(&check, 0, sizeof check);
+        bad = is_root() && atlas_load(o.atlas, o.atlas_labels, &g, &check);
+        atlas_free(&check);
+#if defined(LNM_MPI)
+        MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
+        if (bad) { free(c.ts); free(ijk); return 1; }
+    }
     if (is_root() && ex_mkdir_p(dir, err, sizeof err)) {
         free(c.ts);
         free(ijk);
@@ -799,6 +982,13 @@ static int demo(const options *o0)
     }
     snprintf(lesion_path, sizeof lesion_path, "%s/lnm_demo_lesion.npy", dir);
     if (is_root() && npy_write(lesion_path, NPY_I8, 1, &nl, lesion, err, sizeof err)) { free(c.ts); free(ijk); return fail("%s", err); }
+    if (!o.atlas) { /* a three-parcel atlas: around A's centre, around B's, the rest of the brain */
+        snprintf(atlas_path, sizeof atlas_path, "%s/lnm_demo_atlas.nii", dir);
+        snprintf(labels_path, sizeof labels_path, "%s/lnm_demo_atlas_labels.tsv", dir);
+        if (is_root() && demo_atlas(atlas_path, labels_path, &g)) { free(c.ts); free(ijk); return 1; }
+        o.atlas = atlas_path, o.atlas_labels = labels_path;
+    }
+    if (!o.fdr) o.fdr = 0.05; /* lacuna's default: the q map and the thresholded t map */
 #if defined(LNM_MPI)
     MPI_Barrier(MPI_COMM_WORLD); /* the lesion file exists before any rank reads it */
 #endif
@@ -824,6 +1014,7 @@ static int lnm_main(int argc, char **argv)
         return 2;
     }
     if ((r = parse_args(argc, argv, &o)) != 0) return r > 0 ? 0 : 2;
+    if (o.atlas_labels && !o.atlas) return fail("%s", "--atlas-labels names the parcels of --atlas: give --atlas too");
     if (o.demo) return demo(&o);
     if (!o.connectome || !o.n_lesions || !o.out_dir) return fail("%s", "--connectome, --lesion and --out-dir are required (see --help)");
     if (check_lesion_names(&o)) return 1;
