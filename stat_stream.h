@@ -269,6 +269,16 @@ SSDEF tp_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
 SSDEF tp_result ss_seedcorr_estimate_bytes(size_t n_t, size_t n_v, size_t n_seeds, tp_dtype precision, size_t *bytes,
                                            tp_error *err);
 
+/* Parcel to parcel (ROI-to-ROI): Pearson r between the mean series of every pair of parcels for
+   one subject. ts as ss_seedcorr's; parcel_of[v] is voxel v's parcel in [0, n_parcels), or -1 for
+   none; r is n_parcels x n_parcels doubles (rows ldr >= n_parcels apart), symmetric, with 1 on the
+   diagonal and NaN in the row and column of a parcel that is empty or constant. In double.
+   Scratch (n_parcels x (n_t + 1) doubles) from pool (NULL = a private pool). TP_ERR_ARG naming
+   the argument (NULL, zero sizes, n_t < 2, ld < n_v, ldr < n_parcels, a parcel_of outside),
+   TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET. */
+SSDEF tp_result ss_parcel_corr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const int32_t *parcel_of,
+                               size_t n_parcels, double *r, size_t ldr, tp_error *err);
+
 /* ---- lesion network mapping (section 6) --------------------------------------------------- */
 
 /* Output policies of one code path, reproducing the peers:
@@ -1832,6 +1842,59 @@ static void ss__corr_block(const ss__corr *c, const ss__work *w, size_t v0, size
         c->k.gemm32(c->L, nb, c->n_t, (const float *)(void *)(c->shared + c->at[0]), (const float *)w->blk, (float *)w->prod);
     else
         c->k.gemm64(c->L, nb, c->n_t, (const double *)(void *)(c->shared + c->at[0]), (const double *)w->blk, (double *)w->prod);
+}
+
+/* ---- >>parcel to parcel ---------------------------------------------------------------------- */
+
+SSDEF tp_result ss_parcel_corr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const int32_t *parcel_of,
+                               size_t n_parcels, double *r, size_t ldr, tp_error *err)
+{
+    tp_pool *own = NULL;
+    tp_error e;
+    double *mean, *norm;
+    size_t P = n_parcels, bytes, t, v, a, b, *count;
+    if (!ts || !parcel_of || !r || !n_v || !P) return tp_error_set(err, TP_ERR_ARG, "ss_parcel_corr: NULL pointer or zero size");
+    if (n_t < 2) return tp_error_set(err, TP_ERR_ARG, "ss_parcel_corr: fewer than 2 time points: no correlation");
+    if (ld < n_v || ldr < P) return tp_error_set(err, TP_ERR_ARG, "ss_parcel_corr: ld < n_v or ldr < n_parcels");
+    for (v = 0; v < n_v; v++)
+        if (parcel_of[v] < -1 || (parcel_of[v] >= 0 && (size_t)parcel_of[v] >= P))
+            return tp_error_set(err, TP_ERR_ARG, "ss_parcel_corr: parcel_of[%zu] is %d, outside -1 .. %zu", v, (int)parcel_of[v],
+                                P - 1);
+    if (!tp_size_add(n_t, 2, &bytes) || !tp_size_mul(bytes, P, &bytes) || !tp_size_mul(bytes, sizeof(double), &bytes))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "ss_parcel_corr: %zu parcels x %zu time points overflow a size", P, n_t);
+    if (!pool && tp_create(NULL, &own, &e) != TP_OK) return tp_error_set(err, e.code, "ss_parcel_corr: %s", e.message);
+    if (!(mean = (double *)tp_alloc_at(own ? own : pool, bytes, TP_ZERO, __FILE__, __LINE__, &e))) {
+        tp_destroy(own);
+        return tp_error_set(err, e.code, "ss_parcel_corr: %s", e.message);
+    }
+    norm = mean + P * n_t;
+    count = (size_t *)(void *)(norm + P); /* a size_t per parcel in the last P doubles' place */
+    for (v = 0; v < n_v; v++)
+        if (parcel_of[v] >= 0) count[parcel_of[v]]++;
+    for (t = 0; t < n_t; t++) { /* each parcel's series: the sum of its voxels', row by row */
+        const float *row = ts + t * ld;
+        for (v = 0; v < n_v; v++)
+            if (parcel_of[v] >= 0) mean[(size_t)parcel_of[v] * n_t + t] += row[v];
+    }
+    for (a = 0; a < P; a++) { /* centred, and its norm; an empty or constant parcel has norm 0 */
+        double *x = mean + a * n_t, m = 0, ss = 0;
+        for (t = 0; t < n_t && count[a]; t++) x[t] /= (double)count[a], m += x[t];
+        m /= (double)n_t;
+        for (t = 0; t < n_t; t++) x[t] = count[a] ? x[t] - m : 0, ss += x[t] * x[t];
+        norm[a] = sqrt(ss);
+    }
+    for (a = 0; a < P; a++)
+        for (b = a; b < P; b++) {
+            double dot = 0, c;
+            for (t = 0; t < n_t; t++) dot += mean[a * n_t + t] * mean[b * n_t + t];
+            c = norm[a] > 0 && norm[b] > 0 ? (a == b ? 1.0 : dot / (norm[a] * norm[b])) : NAN;
+            c = c > 1 ? 1 : c < -1 ? -1 : c; /* rounding past +-1 */
+            r[a * ldr + b] = r[b * ldr + a] = c;
+        }
+    tp_free(own ? own : pool, mean);
+    tp_destroy(own);
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 SSDEF tp_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,

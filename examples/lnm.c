@@ -14,6 +14,8 @@
    --fdr Q adds NAME_q.npy and NAME_q.nii (Benjamini-Hochberg q of p over the voxels, as lacuna's
    p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0); --atlas A.nii adds NAME_parcels.tsv
    (per parcel: label, name, voxels, and the mean of mean_z, mean_r, avg_r, t and p over them).
+   --roi2roi A.nii (alone or with lesions) writes roi2roi_mean_z.npy, roi2roi_t.npy, roi2roi_p.npy
+   (parcel x parcel, over subjects) and roi2roi_parcels.tsv.
 
    Built with -DLNM_MPI by mpicc (build/lnm_mpi), the subjects are split over the ranks in
    contiguous ranges; each rank's accumulators are serialized and merged on rank 0 in rank order,
@@ -52,7 +54,7 @@ typedef struct options {
     long long threads;
     double fdr; /* 0: no FDR maps */
     int binarize;
-    const char *atlas, *atlas_labels;
+    const char *atlas, *atlas_labels, *roi2roi;
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -73,6 +75,7 @@ static void usage(FILE *f)
             "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
             "           [--threads N] [--read-ahead] [--fdr Q] [--binarize] [--atlas A.nii [--atlas-labels L.tsv]]\n"
+            "           [--roi2roi A.nii]   (with or without --lesion)\n"
             "       %s --demo [--out DIR]\n",
             PROG, PROG);
 #if defined(LNM_MPI)
@@ -93,6 +96,10 @@ static void usage(FILE *f)
             "  --atlas A        a parcellation .nii on the connectome's grid (integer labels, 0 outside):\n"
             "                   NAME_parcels.tsv, each map's mean over each parcel's voxels\n"
             "  --atlas-labels L the parcels' names: lines 'LABEL<tab>NAME' (others are skipped)\n"
+            "  --roi2roi A      parcel by parcel (ROI-to-ROI): the Fisher z of the parcels' mean series in\n"
+            "                   every subject, reduced over subjects as they stream: roi2roi_mean_z.npy,\n"
+            "                   roi2roi_t.npy, roi2roi_p.npy (P x P, diagonal NaN) and roi2roi_parcels.tsv\n"
+            "                   (row order: label, name, voxels; names from --atlas-labels)\n"
             "  --policy P       strict (default: float64 rules, NaN propagates), ldk, lacuna, ldk_single\n"
             "                   (the Python packages' rules: see stat_stream.h)\n"
             "  --precision P    f32 (default) or f64 products\n"
@@ -119,7 +126,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[15];
+    cli_opt t[16];
     size_t n = 0;
     int precision = 0; /* f32|f64 */
     int rc;
@@ -135,6 +142,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_flag("--binarize", &o->binarize);
     t[n++] = cli_string("--atlas", &o->atlas);
     t[n++] = cli_string("--atlas-labels", &o->atlas_labels);
+    t[n++] = cli_string("--roi2roi", &o->roi2roi);
     t[n++] = cli_double("--fdr", &o->fdr, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN, "a false discovery rate in (0, 1)");
     t[n++] = cli_flag("--read-ahead", &o->read_ahead);
     t[n++] = cli_flag("--demo", &o->demo);
@@ -834,6 +842,109 @@ done:
     return rc;
 }
 
+/* ---- --roi2roi: parcel by parcel over subjects ------------------------------------------------- */
+
+static int roi2roi_table(const char *path, const atlas *a)
+{
+    FILE *f = fopen(path, "w");
+    size_t c;
+    int bad;
+    if (!f) return fail("cannot create %s", path);
+    fprintf(f, "index\tlabel\tname\tn_voxels\n");
+    for (c = 0; c < a->n_parcels; c++) fprintf(f, "%zu\t%lld\t%s\t%zu\n", c, (long long)a->label[c], a->name[c], a->n_vox[c]);
+    bad = ferror(f) != 0;
+    bad = fclose(f) != 0 || bad;
+    return bad ? fail("cannot write %s", path) : 0;
+}
+
+/* Every subject once: its parcels' mean series, their r, Fisher z into one accumulator of P x P
+   features (memory independent of the subjects); then mean z, t and p under the policy. */
+static int roi2roi(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
+                   void *user)
+{
+    static const char *const files[4] = {"roi2roi_mean_z.npy", "roi2roi_t.npy", "roi2roi_p.npy", "roi2roi_parcels.tsv"};
+    const char *tmp[4];
+    ex_outputs outs;
+    atlas at;
+    ss_moments *acc = NULL;
+    ss_moments_desc md;
+    ss_finalize_opts fo;
+    ss_maps maps;
+    tp_pool *pool = NULL;
+    tp_error err;
+    float *buf = NULL;
+    double *r = NULL, *mean = NULL, *t = NULL, *p = NULL, best = -HUGE_VAL, t0;
+    size_t P, k, i, j, bi = 0, bj = 0, shape[2];
+    int rc = 1;
+    char path[1200], msg[1400];
+    run_state st;
+    memset(&at, 0, sizeof at);
+    ex_outputs_init(&outs);
+    if (atlas_load(o->roi2roi, o->atlas_labels, g, &at)) goto done;
+    for (k = 0; k < 4; k++) { /* declared before any work */
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, files[k]);
+        if (!(tmp[k] = ex_outputs_add(&outs, path, msg, sizeof msg))) { fail("%s", msg); goto done; }
+    }
+    P = at.n_parcels;
+    if (tp_create(NULL, &pool, &err) != TP_OK) { fail("%s", err.message); goto done; }
+    memset(&md, 0, sizeof md);
+    md.pool = pool;
+    md.n_features = P * P;
+    md.nan_policy = o->policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
+    if (ss_moments_create(&md, &acc, &err) != TP_OK) { fail("%s", err.message); goto done; }
+    r = (double *)malloc(P * P * sizeof(double));
+    mean = (double *)malloc(3 * P * P * sizeof(double));
+    buf = read ? (float *)malloc(n_t * g->n_v * sizeof(float)) : NULL;
+    if (!r || !mean || (read && !buf)) { fail("%s", "out of memory for the parcel matrices"); goto done; }
+    t = mean + P * P, p = t + P * P;
+    progress_begin(&st.bar, PROG " roi2roi");
+    t0 = progress_now();
+    for (k = 0; k < n_subjects; k++) {
+        const float *ts = buf;
+        if (read ? read(user, k, buf, &err) != TP_OK : !(ts = view(user, k, &err))) {
+            progress_end(&st.bar);
+            fail("subject %zu: %s", k, err.message);
+            goto done;
+        }
+        if (ss_parcel_corr(pool, ts, n_t, g->n_v, g->n_v, at.parcel_of, P, r, P, &err) != TP_OK) {
+            progress_end(&st.bar);
+            fail("%s", err.message);
+            goto done;
+        }
+        for (i = 0; i < P * P; i++) r[i] = i % (P + 1) == 0 ? NAN : ss_fisher_z(r[i], 0); /* no self-pairs */
+        if (ss_moments_add_rows(acc, r, TP_F64, 1, 0, &err) != TP_OK) { progress_end(&st.bar); fail("%s", err.message); goto done; }
+        if (on_progress(&st, k + 1, n_subjects)) break;
+    }
+    progress_end(&st.bar);
+    memset(&fo, 0, sizeof fo);
+    fo.ddof = 1;
+    fo.t_population = o->policy == SS_POLICY_LDK;
+    memset(&maps, 0, sizeof maps);
+    maps.mean = mean, maps.t = t, maps.p = p;
+    if (ss_moments_finalize(acc, &fo, &maps, &err) != TP_OK) { fail("%s", err.message); goto done; }
+    for (i = 0; i < P; i++) /* the diagonal stays NaN whatever the policy */
+        mean[i * (P + 1)] = t[i * (P + 1)] = p[i * (P + 1)] = NAN;
+    shape[0] = shape[1] = P;
+    for (k = 0; k < 3; k++)
+        if (npy_write(tmp[k], NPY_F8, 2, shape, k == 0 ? mean : k == 1 ? t : p, msg, sizeof msg)) { fail("%s", msg); goto done; }
+    if (roi2roi_table(tmp[3], &at)) goto done;
+    if (ex_outputs_commit(&outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
+    for (i = 0; i < P; i++)
+        for (j = i + 1; j < P; j++)
+            if (t[i * P + j] > best) best = t[i * P + j], bi = i, bj = j;
+    printf("%s: roi2roi: %zu parcels x %zu subjects in %.2f s; the strongest pair: %lld (%s) - %lld (%s), mean z %.3g, t %.3g\n",
+           PROG, P, n_subjects, progress_now() - t0, (long long)at.label[bi], at.name[bi][0] ? at.name[bi] : "-",
+           (long long)at.label[bj], at.name[bj][0] ? at.name[bj] : "-", mean[bi * P + bj], best);
+    rc = 0;
+done:
+    ex_outputs_free(&outs);
+    atlas_free(&at);
+    ss_moments_destroy(acc);
+    free(r), free(mean), free(buf);
+    if (pool) tp_destroy(pool);
+    return rc;
+}
+
 #if defined(STAT_STREAM_USE_HDF5)
 static int run_connectome(const options *o)
 {
@@ -852,8 +963,14 @@ static int run_connectome(const options *o)
     aff = ss_h5_affine(c);
     memcpy(g.affine, aff, sizeof g.affine);
     /* subjects in place (memory-mapped) where the files allow it: no copy, no slab */
-    rc = run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL, o->read_ahead ? NULL : ss_h5_view, c,
-             o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float));
+    rc = !o->n_lesions ? 0
+                       : run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL,
+                             o->read_ahead ? NULL : ss_h5_view, c,
+                             o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float));
+    if ((rc == 0 || rc == 3) && o->roi2roi) {
+        int r2 = roi2roi(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, NULL, ss_h5_view, c);
+        rc = r2 ? r2 : rc;
+    }
     ss_h5_destroy(c);
     return rc;
 }
@@ -999,7 +1116,9 @@ static int demo(const options *o0)
     o.n_lesions = 1;
     o.lesions[0] = lesion_path;
     o.png = 1;
+    if (!o.roi2roi && is_root()) o.roi2roi = o.atlas; /* the demo's atlas, parcel by parcel too */
     rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0);
+    if (rc == 0 && o.roi2roi && is_root()) rc = roi2roi(&o, DS, DT, &g, demo_read, NULL, &c);
     free(c.ts);
     free(ijk);
     return rc;
@@ -1014,9 +1133,14 @@ static int lnm_main(int argc, char **argv)
         return 2;
     }
     if ((r = parse_args(argc, argv, &o)) != 0) return r > 0 ? 0 : 2;
-    if (o.atlas_labels && !o.atlas) return fail("%s", "--atlas-labels names the parcels of --atlas: give --atlas too");
+    if (o.atlas_labels && !o.atlas && !o.roi2roi)
+        return fail("%s", "--atlas-labels names the parcels of --atlas or --roi2roi: give one of them too");
+#if defined(LNM_MPI)
+    if (o.roi2roi) return fail("%s", "--roi2roi runs in build/lnm (one process) in this version");
+#endif
     if (o.demo) return demo(&o);
-    if (!o.connectome || !o.n_lesions || !o.out_dir) return fail("%s", "--connectome, --lesion and --out-dir are required (see --help)");
+    if (!o.connectome || (!o.n_lesions && !o.roi2roi) || !o.out_dir)
+        return fail("%s", "--connectome, --out-dir and --lesion (or --roi2roi) are required (see --help)");
     if (check_lesion_names(&o)) return 1;
     return run_connectome(&o);
 }

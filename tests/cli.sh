@@ -170,12 +170,15 @@ expect 2 "--fdr wants a false discovery rate in (0, 1)" "$LNMB" --fdr 1 --demo
 expect 0 "peak t" "$LNMB" --demo --out "$O/demo"
 expect 0 "at FDR q < 0.01" "$LNMB" --demo --fdr 0.01 --out "$O/demo"
 [ -s "$O/demo/lnm_demo_lesion_q.npy" ] && [ -s "$O/demo/lnm_demo_lesion_T_fdr.nii" ] || fail_case "lnm --fdr outputs missing"
-expect 1 "give --atlas too" "$LNMB" --demo --atlas-labels x.tsv --out "$O/demo"
 expect 1 "differs from the connectome's (24 x 28 x 18)" "$LNMB" --demo --atlas tests/data/io/vol_i16.nii --out "$O/demo"
 expect 0 "peak t" "$LNMB" --demo --out "$O/demo"
 # the demo's atlas: region B, the lesion's partner, has a mean t far above the rest's
 awk -F'\t' 'NR == 3 { b = $7 } NR == 4 { r = $7 } END { exit !(NR == 4 && b > 10 * r && b > 5) }' "$O/demo/lnm_demo_lesion_parcels.tsv" ||
     fail_case "lnm --atlas: region B's mean t is not the partner's"
+[ -s "$O/demo/roi2roi_mean_z.npy" ] && [ -s "$O/demo/roi2roi_t.npy" ] && grep -q "region B" "$O/demo/roi2roi_parcels.tsv" ||
+    fail_case "lnm --roi2roi outputs missing"
+grep -q "the strongest pair: 1 (region A (the lesion's)) - 2 (region B" "$W/stdout" || fail_case "lnm --roi2roi: A-B is not the strongest pair"
+expect 1 "give one of them too" "$LNMB" --demo --atlas-labels x.tsv --out "$O/demo"
 
 # ---- pool -----------------------------------------------------------------------------------------
 expect 2 "--frames wants a number of frames, from 1 to 64" "$POOLB" --frames 0

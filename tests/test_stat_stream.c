@@ -595,6 +595,57 @@ static void test_seedcorr_naive(void)
     free(r);
 }
 
+/* Parcel to parcel against long double sums; an empty parcel, a constant one, voxels in none */
+static void test_parcel_corr_naive(void)
+{
+    enum { T = 29, V = 301, LD = 305, P = 6 };
+    float *ts = (float *)malloc(T * LD * sizeof(float));
+    int32_t of[V];
+    double r[P * 7], worst = 0;
+    size_t t, v, a, b;
+    tp_error err;
+    for (v = 0; v < V; v++) of[v] = v % 11 == 0 ? -1 : (int32_t)(v % 5); /* parcel 5: empty */
+    for (t = 0; t < T; t++)
+        for (v = 0; v < LD; v++) ts[t * LD + v] = (float)(100 + (v % 5 == 4 ? 0.0 : 1 + gauss() + (double)(v % 3) * 0.3 * sin((double)t)));
+    /* parcel 4 is constant (every voxel 100) */
+    CHECK_MSG(ss_parcel_corr(NULL, ts, T, V, LD, of, P, r, 7, &err) == TP_OK, "%s", err.message);
+    for (a = 0; a < P; a++)
+        for (b = 0; b < P; b++) {
+            long double x[T], y[T], mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+            size_t na = 0, nb = 0;
+            double got = r[a * 7 + b], want;
+            for (t = 0; t < T; t++) {
+                x[t] = y[t] = 0;
+                na = nb = 0;
+                for (v = 0; v < V; v++) {
+                    if (of[v] == (int32_t)a) x[t] += ts[t * LD + v], na++;
+                    if (of[v] == (int32_t)b) y[t] += ts[t * LD + v], nb++;
+                }
+                if (na) x[t] /= na;
+                if (nb) y[t] /= nb;
+                mx += x[t], my += y[t];
+            }
+            mx /= T, my /= T;
+            for (t = 0; t < T; t++) sxy += (x[t] - mx) * (y[t] - my), sxx += (x[t] - mx) * (x[t] - mx), syy += (y[t] - my) * (y[t] - my);
+            if (!na || !nb || a >= 4 || b >= 4) { /* empty or constant: NaN */
+                CHECK_MSG(got != got, "parcels %zu, %zu: %g, want NaN", a, b, got);
+                continue;
+            }
+            want = a == b ? 1.0 : (double)(sxy / sqrtl(sxx * syy));
+            worst = fabs(got - want) > worst ? fabs(got - want) : worst;
+            CHECK_MSG(got == r[b * 7 + a], "not symmetric at %zu, %zu", a, b);
+        }
+    CHECK_MSG(worst <= 1e-13, "parcel r off by %g", worst);
+    of[7] = 6;
+    CHECK(ss_parcel_corr(NULL, ts, T, V, LD, of, P, r, 7, &err) == TP_ERR_ARG && strstr(err.message, "parcel_of[7] is 6"));
+    of[7] = -2;
+    CHECK(ss_parcel_corr(NULL, ts, T, V, LD, of, P, r, 7, &err) == TP_ERR_ARG);
+    of[7] = 2;
+    CHECK(ss_parcel_corr(NULL, ts, 1, V, LD, of, P, r, 7, &err) == TP_ERR_ARG && strstr(err.message, "2 time points"));
+    CHECK(ss_parcel_corr(NULL, ts, T, V, LD, of, P, r, 5, &err) == TP_ERR_ARG && strstr(err.message, "ldr"));
+    free(ts);
+}
+
 /* one subject of the LNM reference connectome (voxels 0..999, 4998 constant here, 4999
    constant everywhere, and lesion L0_block27's voxels): r equals the reference's float64 r */
 static void test_seedcorr_lnm(void)
@@ -1468,6 +1519,7 @@ int main(void)
     RUN(test_lnm_reference);
     RUN(test_finalize_edges);
     RUN(test_seedcorr_naive);
+    RUN(test_parcel_corr_naive);
     RUN(test_seedcorr_lnm);
     RUN(test_lnm_pipeline);
     RUN(test_lnm_threads);
