@@ -6,7 +6,8 @@
    build/lnm --demo [--out DIR]
 
    The connectome is the ldk/lacuna HDF5 layout (one file or a directory of them; needs a build
-   with HDF5). A lesion .npy is an int64 list of positions on the connectome's voxel axis; a .nii
+   with HDF5); several (--connectome repeated, or a directory of connectome directories) each get
+   their maps in DIR/NAME/. A lesion .npy is an int64 list of positions on the connectome's voxel axis; a .nii
    is a mask on its grid (nonzero = lesion). Per lesion NAME (the file name without extension):
    NAME_mean_z.npy, NAME_mean_r.npy, NAME_avg_r.npy, NAME_t.npy, NAME_std_z.npy, NAME_p.npy,
    NAME_n.npy on the voxel axis, and NAME_AvgR.nii, NAME_AvgR_Fz.nii, NAME_T.nii, NAME_p.nii on the
@@ -39,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(LNM_MPI)
@@ -46,10 +48,11 @@
 #endif
 
 #define MAX_LESIONS 64
+#define MAX_CONNECTOMES 32
 
 typedef struct options {
-    const char *connectome, *out_dir, *lesions[MAX_LESIONS];
-    size_t n_lesions;
+    const char *connectomes[MAX_CONNECTOMES], *connectome, *out_dir, *lesions[MAX_LESIONS];
+    size_t n_lesions, n_connectomes;
     int policy, precision, png, demo, read_ahead;
     long long threads;
     double fdr; /* 0: no FDR maps */
@@ -87,7 +90,9 @@ static void usage(FILE *f)
             "mean time series and every voxel, Fisher z, reduced over subjects as they stream (memory does\n"
             "not grow with the number of subjects).\n"
             "  --connectome P   an HDF5 file or a directory of them (/timeseries (subjects, time, voxels),\n"
-            "                   /mask_indices, /mask_affine, mask_shape); needs a build with HDF5\n"
+            "                   /mask_indices, /mask_affine, mask_shape); needs a build with HDF5.\n"
+            "                   Repeatable, or a directory of such directories: each connectome is read once\n"
+            "                   for all lesions, its maps in --out-dir/CONNECTOME_NAME/\n"
             "  --lesion L       int64 .npy of voxel-axis positions, or a 3-D .nii mask on the connectome's\n"
             "                   grid (repeatable, up to 64; NAME = the file name without extension, unique);\n"
             "                   a .nii whose nonzero values are not all 1 is a weighted lesion (a probability\n"
@@ -131,7 +136,7 @@ static int parse_args(int argc, char **argv, options *o)
     int precision = 0; /* f32|f64 */
     int rc;
     memset(o, 0, sizeof *o);
-    t[n++] = cli_string("--connectome", &o->connectome);
+    t[n++] = cli_strings("--connectome", o->connectomes, MAX_CONNECTOMES, &o->n_connectomes);
     t[n++] = cli_strings("--lesion", o->lesions, MAX_LESIONS, &o->n_lesions);
     t[n++] = cli_string("--out-dir", &o->out_dir);
     t[n++] = cli_string("--out", &o->out_dir);
@@ -982,6 +987,102 @@ static int run_connectome(const options *o)
 }
 #endif
 
+/* ---- several connectomes: each read once for all lesions, its maps in a directory of its own --- */
+
+static int has_h5(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    if (!d) return 0;
+    while (!found && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        found = n > 3 && !strcmp(e->d_name + n - 3, ".h5");
+    }
+    closedir(d);
+    return found;
+}
+
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A directory with no .h5 file of its own whose subdirectories hold some: those subdirectories,
+   sorted, into list (malloc'd paths); returns how many (0: not such a directory) */
+static size_t sub_connectomes(const char *dir, char **list, size_t cap)
+{
+    struct stat st;
+    DIR *d;
+    struct dirent *e;
+    size_t n = 0;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || has_h5(dir) || !(d = opendir(dir))) return 0;
+    while (n < cap && (e = readdir(d))) {
+        char path[1200];
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && has_h5(path) && (list[n] = (char *)malloc(strlen(path) + 1)))
+            strcpy(list[n++], path);
+    }
+    closedir(d);
+    qsort(list, n, sizeof *list, by_string);
+    return n;
+}
+
+/* The name of a connectome's output directory: its file or directory name without .h5 */
+static void connectome_name(const char *path, char *name, size_t cap)
+{
+    size_t n = strlen(path);
+    const char *base;
+    while (n > 1 && path[n - 1] == '/') n--;
+    base = path + n;
+    while (base > path && base[-1] != '/') base--;
+    snprintf(name, cap, "%.*s", (int)(path + n - base), base);
+    n = strlen(name);
+    if (n > 3 && !strcmp(name + n - 3, ".h5")) name[n - 3] = 0;
+}
+
+static int run_connectomes(const options *o)
+{
+    static char *list[MAX_CONNECTOMES];
+    static char names[MAX_CONNECTOMES][256], dirs[MAX_CONNECTOMES][1400];
+    size_t n = 0, i, k;
+    int rc = 0, worst = 0;
+    char err[1400];
+    for (i = 0; i < o->n_connectomes; i++) {
+        size_t got = sub_connectomes(o->connectomes[i], list + n, MAX_CONNECTOMES - n);
+        if (!got && n < MAX_CONNECTOMES && (list[n] = (char *)malloc(strlen(o->connectomes[i]) + 1)))
+            strcpy(list[n], o->connectomes[i]), got = 1;
+        n += got;
+    }
+    for (i = 0; i < n; i++) { /* distinct names, and every output directory made, before any work */
+        connectome_name(list[i], names[i], sizeof names[i]);
+        for (k = 0; k < i; k++)
+            if (!strcmp(names[i], names[k])) {
+                rc = fail("connectomes %s and %s have the same name '%s': their maps would overwrite each other", list[k],
+                          list[i], names[i]);
+                goto done;
+            }
+        snprintf(dirs[i], sizeof dirs[i], "%s/%s", o->out_dir, names[i]);
+        if (n > 1 && is_root() && ex_mkdir_p(dirs[i], err, sizeof err)) {
+            rc = fail("%s", err);
+            goto done;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        options one = *o;
+        one.connectome = list[i];
+        if (n > 1) {
+            one.out_dir = dirs[i];
+            if (is_root()) printf("%s: connectome %zu of %zu: %s\n", PROG, i + 1, n, list[i]);
+        }
+        rc = run_connectome(&one);
+        if (rc != 0 && rc != 3) goto done;
+        worst = rc > worst ? rc : worst;
+    }
+    rc = worst;
+done:
+    for (i = 0; i < n; i++) free(list[i]);
+    return rc;
+}
+
 /* ---- the demo: two connected regions on a small grid ------------------------------------------- */
 
 enum { DS = 40, DT = 120, DX = 24, DY = 28, DZ = 18 };
@@ -1139,10 +1240,10 @@ static int lnm_main(int argc, char **argv)
     if (o.roi2roi) return fail("%s", "--roi2roi runs in build/lnm (one process) in this version");
 #endif
     if (o.demo) return demo(&o);
-    if (!o.connectome || (!o.n_lesions && !o.roi2roi) || !o.out_dir)
+    if (!o.n_connectomes || (!o.n_lesions && !o.roi2roi) || !o.out_dir)
         return fail("%s", "--connectome, --out-dir and --lesion (or --roi2roi) are required (see --help)");
     if (check_lesion_names(&o)) return 1;
-    return run_connectome(&o);
+    return run_connectomes(&o);
 }
 
 int main(int argc, char **argv)

@@ -162,6 +162,14 @@ if [ -n "$LNMH5" ]; then
     expect 1 "nonexistent.h5" $LNM --connectome /nonexistent.h5
     expect 1 "cannot open as HDF5" $LNM --connectome "$W/in/text.npy"
     expect 1 "no .h5 file in this directory" $LNM --connectome "$W/in"
+    # several connectomes: a directory of directories, each read once, maps in a directory of its own
+    mkdir -p "$W/conns/x" "$W/conns/y" "$W/other/x"
+    cp tests/fuzz_corpus/h5/contiguous.h5 "$W/conns/x/c.h5"
+    cp tests/fuzz_corpus/h5/gzip.h5 "$W/conns/y/c.h5"
+    cp tests/fuzz_corpus/h5/contiguous.h5 "$W/other/x/c.h5"
+    expect 0 "connectome 2 of 2" $LNM --connectome "$W/conns"
+    [ -s "$O/maps/x/les_t.npy" ] && [ -s "$O/maps/y/les_t.npy" ] || fail_case "lnm: several connectomes' maps missing"
+    expect 1 "have the same name 'x'" $LNM --connectome "$W/conns/x" --connectome "$W/other/x"
 else
     expect 1 "HDF5" "$LNMB" --connectome c.h5 --lesion "$W/in/les.npy" --out-dir "$O"
 fi
