@@ -301,6 +301,11 @@ typedef tp_result (*ss_read_fn)(void *user, size_t k, float *ts, tp_error *err);
 typedef const float *(*ss_view_fn)(void *user, size_t k, tp_error *err);
 
 /* Zero-initialise (TP_DEFAULTS) and set what you need: zero fields mean the defaults in brackets. */
+/* Subject k's Pearson r between each seed and every voxel: n_seeds x n_v floats (seed-major), NaN
+   where a series has no correlation, before any policy; valid during the call. Called from the
+   thread that called ss_lnm, subjects in order. Returning an error stops the run with it. */
+typedef tp_result (*ss_subject_fn)(void *user, size_t k, const float *r, size_t n_seeds, size_t n_v, tp_error *err);
+
 typedef struct ss_lnm_desc {
     tp_pool *pool;            /* all scratch [NULL: a private pool] */
     size_t n_subjects, n_t, n_v; /* (required) */
@@ -320,6 +325,9 @@ typedef struct ss_lnm_desc {
                                  a second slab while the others compute this one (read is then called
                                  from that worker, one call at a time) [0: one slab] */
     tp_logger log;            /* a worker that could not start [zero = the pool's] */
+    ss_subject_fn subject_r;  /* each subject's r in subject order, e.g. to stream it to disk; takes
+                                 n_seeds x n_v floats of the pool [NULL] */
+    void *subject_user;       /* passed to subject_r */
 } ss_lnm_desc;
 
 /* What a run did. */
@@ -1991,6 +1999,7 @@ static tp_result ss__lnm_check(const ss_lnm_desc *d, const ss_lnm_maps *out, siz
     if (!shared || !worker || !tp_size_mul(worker, (size_t)d->n_threads, &worker))
         return ss__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     acc = (d->skip_avg_r ? 1 : 2) * ss__moments_bytes(lv, ss__policy_nan(d->policy));
+    if (d->subject_r) acc += lv * sizeof(float); /* the subject's r for the callback */
     if (ss__ahead(d) && !tp_size_mul(slab, 2, &slab)) return ss__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     if (!d->read) slab = 0; /* subjects shown in place */
     /* the slab(s), the accumulators, the correlation's shared and per-worker scratch, the team */
@@ -2066,9 +2075,25 @@ typedef struct ss__lnm_job {
     int phase;
     ss__read *next; /* phase 1's item 0 reads the next subject into the other slab; NULL: none */
     ss__work *work; /* each worker's scratch, by team worker */
+    float *subject_r;                        /* L x n_v: this subject's r (desc.subject_r), or NULL */
     unsigned char bad_voxel[TP_MAX_THREADS]; /* by worker: a block of this subject had a voxel without r */
     size_t n_bad_voxel, n_bad_seed;          /* subjects so far (ss_lnm_info) */
 } ss__lnm_job;
+
+/* desc.subject_r: one seed's r over a block of nb voxels, as the fold computes it
+   (ss__fold_plain, ss__fold32_plain), as float; prod: the seed's row of products */
+static void ss__record_r(const ss__corr *c, const ss__work *w, const ss__fold *f, int live, size_t l, size_t nb, float *dst)
+{
+    size_t j;
+    for (j = 0; j < nb; j++) {
+        if (!live)
+            dst[j] = 0.0f / 0.0f;
+        else if (c->precision == TP_F32)
+            dst[j] = (((const float *)w->prod)[l * nb + j] - f->dmf[j] * f->saf) * SS__INVF(w->mean, nb)[j];
+        else
+            dst[j] = (float)((((const double *)w->prod)[l * nb + j] - f->dm[j] * f->sa) * w->inv[j]);
+    }
+}
 
 /* Block b of the subject: its r, z folded into every seed's cells for those voxels. Returns 1
    when a voxel of the block has no r (its inverse norm is NaN: a NaN, infinite or constant
@@ -2093,6 +2118,7 @@ static int ss__lnm_block(const ss__lnm_job *job, const ss__work *w, size_t b)
             c->k.fold32(&f, (const float *)w->prod + l * nb, SS__INVF(w->mean, nb), 0, nb);
         else
             c->k.fold(&f, (const double *)w->prod + l * nb, w->inv, 0, nb);
+        if (job->subject_r) ss__record_r(c, w, &f, live[l], l, nb, job->subject_r + cell);
     }
     for (j = 0; j < nb; j++)
         if (w->inv[j] != w->inv[j]) return 1;
@@ -2167,6 +2193,13 @@ static tp_result ss__lnm_subjects(const ss_lnm_desc *d, ss__lnm_job *job, tp_tea
         job->z->count++;
         if (job->r) job->r->count++;
         if (next.rc != TP_OK) return ss__read_failed(&next, err);
+        if (d->subject_r) {
+            tp_error why;
+            tp_result rc;
+            tp_error_clear(&why);
+            if ((rc = d->subject_r(d->subject_user, k, job->subject_r, job->c.L, job->c.n_v, &why)) != TP_OK)
+                return tp_error_set(err, rc, "subject %zu: desc.subject_r: %s", k, why.message[0] ? why.message : "failed");
+        }
         if (d->progress && d->progress(d->user, (uint64_t)(k + 1), (uint64_t)d->n_subjects))
             return tp_error_set(err, TP_ERR_CANCELLED, "cancelled by the progress callback after %zu of %zu subjects", k + 1,
                                 d->n_subjects);
@@ -2213,6 +2246,8 @@ static tp_result ss__lnm(const ss_lnm_desc *desc, const ss_lnm_maps *out, ss_lnm
     if (!d.log.fn) d.log = tp_get_desc(pool).log;
     if (d.read && !(slab = (float *)tp_alloc_at(pool, (ahead ? 2 : 1) * slab_bytes, 0, __FILE__, __LINE__, &te))) goto fail_te;
     if (!(scratch = (char *)tp_alloc_at(pool, shared + (size_t)n * per, 0, __FILE__, __LINE__, &te))) goto fail_te;
+    if (d.subject_r && !(job.subject_r = (float *)tp_alloc_at(pool, L * d.n_v * sizeof(float), 0, __FILE__, __LINE__, &te)))
+        goto fail_te;
     slabs[0] = slab, slabs[1] = ahead ? slab + d.n_t * d.n_v : slab;
     job.c.shared = scratch;
     ss__corr_bytes(d.n_t, d.n_v, L, d.precision, 0, NULL, scratch);
@@ -2249,6 +2284,7 @@ done:
     ss_moments_destroy(zacc);
     tp_free(pool, scratch);
     tp_free(pool, slab);
+    tp_free(pool, job.subject_r);
     if (own) tp_destroy(own);
     return res;
 }

@@ -58,6 +58,7 @@ typedef struct options {
     double fdr; /* 0: no FDR maps */
     int binarize;
     const char *atlas, *atlas_labels, *roi2roi;
+    int subject_maps;
 } options;
 
 /* The connectome's geometry: voxel axis <-> grid */
@@ -78,7 +79,7 @@ static void usage(FILE *f)
             "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
             "           [--threads N] [--read-ahead] [--fdr Q] [--binarize] [--atlas A.nii [--atlas-labels L.tsv]]\n"
-            "           [--roi2roi A.nii]   (with or without --lesion)\n"
+            "           [--roi2roi A.nii]   (with or without --lesion) [--subject-maps]\n"
             "       %s --demo [--out DIR]\n",
             PROG, PROG);
 #if defined(LNM_MPI)
@@ -101,6 +102,8 @@ static void usage(FILE *f)
             "  --atlas A        a parcellation .nii on the connectome's grid (integer labels, 0 outside):\n"
             "                   NAME_parcels.tsv, each map's mean over each parcel's voxels\n"
             "  --atlas-labels L the parcels' names: lines 'LABEL<tab>NAME' (others are skipped)\n"
+            "  --subject-maps   also NAME_subject_r.npy, float32 (n_subjects, n_voxels): each subject's r\n"
+            "                   map, streamed to disk as the subjects go (memory does not grow)\n"
             "  --roi2roi A      parcel by parcel (ROI-to-ROI): the Fisher z of the parcels' mean series in\n"
             "                   every subject, reduced over subjects as they stream: roi2roi_mean_z.npy,\n"
             "                   roi2roi_t.npy, roi2roi_p.npy (P x P, diagonal NaN) and roi2roi_parcels.tsv\n"
@@ -131,7 +134,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[16];
+    cli_opt t[17];
     size_t n = 0;
     int precision = 0; /* f32|f64 */
     int rc;
@@ -148,6 +151,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--atlas", &o->atlas);
     t[n++] = cli_string("--atlas-labels", &o->atlas_labels);
     t[n++] = cli_string("--roi2roi", &o->roi2roi);
+    t[n++] = cli_flag("--subject-maps", &o->subject_maps);
     t[n++] = cli_double("--fdr", &o->fdr, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN, "a false discovery rate in (0, 1)");
     t[n++] = cli_flag("--read-ahead", &o->read_ahead);
     t[n++] = cli_flag("--demo", &o->demo);
@@ -604,12 +608,13 @@ static int write_parcels(const char *path, const atlas *a, double *const maps[],
 
 /* The files of one lesion: NAME_<suffix>; maps[] index (6: the subject count, 7: q, 8: t where
    q < Q), the format, and whether --fdr asks for it */
-typedef struct lnm_file { const char *suffix; int map; char kind; int fdr; } lnm_file; /* fdr 2: --atlas */
+typedef struct lnm_file { const char *suffix; int map; char kind; int fdr; } lnm_file; /* fdr 2: --atlas, 3: --subject-maps */
 static const lnm_file lnm_files[] = {
     {"mean_z.npy", 0, 'n', 0}, {"mean_r.npy", 1, 'n', 0}, {"avg_r.npy", 2, 'n', 0}, {"std_z.npy", 3, 'n', 0},
     {"t.npy", 4, 'n', 0},      {"p.npy", 5, 'n', 0},      {"n.npy", 6, 'n', 0},     {"AvgR.nii", 2, 'v', 0},
     {"AvgR_Fz.nii", 0, 'v', 0}, {"T.nii", 4, 'v', 0},     {"p.nii", 5, 'v', 0},     {"T.png", 4, 'p', 0},
     {"q.npy", 7, 'n', 1},      {"q.nii", 7, 'v', 1},      {"T_fdr.nii", 8, 'v', 1},     {"parcels.tsv", 0, 't', 2},
+    {"subject_r.npy", 0, 's', 3},
 };
 #define LNM_MAPS 9
 #define LNM_FILES (sizeof lnm_files / sizeof *lnm_files)
@@ -644,7 +649,7 @@ static int declare_outputs(const options *o, char names[][256], ex_outputs *outs
         for (f = 0; f < LNM_FILES; f++) {
             tmp[l][f] = NULL;
             if ((lnm_files[f].kind == 'p' && !o->png) || (lnm_files[f].fdr == 1 && !o->fdr) ||
-                (lnm_files[f].fdr == 2 && !o->atlas))
+                (lnm_files[f].fdr == 2 && !o->atlas) || (lnm_files[f].fdr == 3 && !o->subject_maps))
                 continue;
             snprintf(path, sizeof path, "%s/%s_%s", o->out_dir, names[l], lnm_files[f].suffix);
             if (!(tmp[l][f] = ex_outputs_add(outs, path, err, sizeof err))) return fail("%s", err);
@@ -659,6 +664,7 @@ static int write_lesion(const char *const tmp[LNM_FILES], const char *name, doub
     for (f = 0; f < LNM_FILES; f++) {
         const double *v;
         if (!tmp[f]) continue;
+        if (lnm_files[f].kind == 's') continue; /* written during the run */
         if (lnm_files[f].kind == 't') {
             if (write_parcels(tmp[f], at, maps, off)) return -1;
             continue;
@@ -716,11 +722,29 @@ static int report_nan(const options *o, const ss_lnm_info *info, size_t n_subjec
     return 3;
 }
 
+/* --subject-maps: a row per subject into each lesion's stream */
+typedef struct subject_streams {
+    npy_stream s[MAX_LESIONS];
+    size_t n;
+} subject_streams;
+
+static tp_result write_subject(void *user, size_t k, const float *r, size_t n_seeds, size_t n_v, tp_error *err)
+{
+    subject_streams *ss = (subject_streams *)user;
+    char msg[300];
+    size_t l;
+    (void)k;
+    for (l = 0; l < n_seeds && l < ss->n; l++)
+        if (npy_stream_rows(&ss->s[l], r + l * n_v, 1, msg, sizeof msg)) return tp_error_set(err, TP_ERR_IO, "%s", msg);
+    return TP_OK;
+}
+
 /* Runs every lesion at once over the subjects and writes the maps. Returns the exit status. */
 static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
                void *read_user, size_t reader_bytes)
 {
     int64_t *all = NULL;
+    static subject_streams subjects;
     atlas at;
     double *weights = NULL;
     int weighted = 0;
@@ -741,6 +765,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     char msg[1200];
     ex_outputs_init(&outs);
     memset(&at, 0, sizeof at);
+    subjects.n = 0;
     if (is_root()) /* outputs and the atlas checked before any work */
         bad = declare_outputs(o, names, &outs, tmp) != 0 || (o->atlas && atlas_load(o->atlas, o->atlas_labels, g, &at));
 #if defined(LNM_MPI)
@@ -796,6 +821,15 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     d.user = &st;
     d.n_threads = o->threads ? (int)o->threads : default_threads();
     d.read_ahead = o->read_ahead;
+    if (o->subject_maps) { /* each lesion's stream, opened under its temporary name */
+        for (l = 0; l < L; l++) {
+            size_t f;
+            for (f = 0; f < LNM_FILES && lnm_files[f].kind != 's'; f++) {}
+            if (npy_stream_open(&subjects.s[l], tmp[l][f], NPY_F4, g->n_v, msg, sizeof msg)) { fail("%s", msg); goto done; }
+            subjects.n = l + 1;
+        }
+        d.subject_r = write_subject, d.subject_user = &subjects;
+    }
     memset(&m, 0, sizeof m);
     memset(&info, 0, sizeof info);
     m.mean_z = maps[0];
@@ -818,6 +852,9 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         rc = 0;
         goto done;
     }
+    for (l = 0; l < subjects.n; l++)
+        if (npy_stream_close(&subjects.s[l], msg, sizeof msg)) { fail("%s", msg); goto done; }
+    subjects.n = 0;
     if (o->fdr && fdr_maps(o, pool, maps, L, g->n_v, names)) goto done;
     for (l = 0; l < L; l++)
         if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g, all + offsets[l], offsets[l + 1] - offsets[l], &at)) goto done;
@@ -838,6 +875,8 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
            PROG, L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(work_bytes + reader_bytes) / 1048576.0, o->out_dir);
     rc = report_nan(o, &info, n_subjects, names, maps, g->n_v);
 done:
+    for (l = 0; l < subjects.n; l++) npy_stream_close(&subjects.s[l], NULL, 0);
+    subjects.n = 0;
     ex_outputs_free(&outs);
     for (i = 0; i < LNM_MAPS; i++) free(maps[i]);
     free(all);
@@ -1238,6 +1277,7 @@ static int lnm_main(int argc, char **argv)
         return fail("%s", "--atlas-labels names the parcels of --atlas or --roi2roi: give one of them too");
 #if defined(LNM_MPI)
     if (o.roi2roi) return fail("%s", "--roi2roi runs in build/lnm (one process) in this version");
+    if (o.subject_maps) return fail("%s", "--subject-maps runs in build/lnm (one process) in this version");
 #endif
     if (o.demo) return demo(&o);
     if (!o.n_connectomes || (!o.n_lesions && !o.roi2roi) || !o.out_dir)

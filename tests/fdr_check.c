@@ -1,7 +1,9 @@
 /* fdr_check DIR NAME Q: the --fdr maps of build/lnm against their definition, computed here
    independently (lacuna's formula: sort p, p * n / rank, cumulative minimum from the right,
    clipped to 1): NAME_q.npy equals it to 1e-12 relative, and NAME_T_fdr.nii holds t where
-   q < Q and 0 elsewhere on the mask. Exit 0 when both hold. */
+   q < Q and 0 elsewhere on the mask. Exit 0 when both hold.
+   fdr_check DIR NAME subjects: NAME_subject_r.npy (n_subjects, n_voxels) float32 against the
+   maps: the mean over subjects of atanh(r) is NAME_mean_z.npy (strict policy) to 1e-6. */
 #include "../examples/common/nifti.h"
 #include "../examples/common/npy.h"
 
@@ -25,6 +27,24 @@ static int load(const char *dir, const char *name, const char *suffix, npy_array
     return 0;
 }
 
+static int check_subjects(const char *dir, const char *name)
+{
+    npy_array ra, za;
+    double *r, *z, worst = 0;
+    size_t s, v, n_s, n_v;
+    if (load(dir, name, "subject_r.npy", &ra, &r) || load(dir, name, "mean_z.npy", &za, &z)) return 1;
+    if (ra.ndim != 2 || ra.dtype != NPY_F4 || ra.shape[1] != za.count) { fprintf(stderr, "fdr_check: shapes\n"); return 1; }
+    n_s = ra.shape[0], n_v = ra.shape[1];
+    for (v = 0; v < n_v; v++) {
+        double m = 0;
+        for (s = 0; s < n_s; s++) m += atanh(r[s * n_v + v]);
+        m /= (double)n_s;
+        if (fabs(m - z[v]) > worst || m != m) worst = m != m ? 1e300 : fabs(m - z[v]);
+    }
+    printf("fdr_check: %zu subjects x %zu voxels, mean atanh(r) off mean_z by %.3g\n", n_s, n_v, worst);
+    return worst <= 1e-6 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     npy_array pa, qa, ta;
@@ -32,7 +52,8 @@ int main(int argc, char **argv)
     size_t n, i, *idx, on_mask = 0, bad_t = 0;
     nifti_image img;
     char path[1024], err[300];
-    if (argc != 4) { fprintf(stderr, "usage: fdr_check DIR NAME Q\n"); return 2; }
+    if (argc != 4) { fprintf(stderr, "usage: fdr_check DIR NAME Q|subjects\n"); return 2; }
+    if (!strcmp(argv[3], "subjects")) return check_subjects(argv[1], argv[2]);
     Q = atof(argv[3]);
     if (load(argv[1], argv[2], "p.npy", &pa, &p) || load(argv[1], argv[2], "q.npy", &qa, &q) ||
         load(argv[1], argv[2], "t.npy", &ta, &t))

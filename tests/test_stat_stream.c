@@ -969,6 +969,75 @@ static void test_lnm_threads(void)
 
 /* A worker thread that cannot start: the run says so to desc.log and in out->info, and gives the
    one-worker maps. */
+/* desc.subject_r: every subject's r, in order, equal to ss_seedcorr's on that subject (to float
+   rounding), whatever the workers and precision; its error stops the run, named */
+typedef struct subject_check {
+    conn *c;
+    const ss_seeds *seeds;
+    size_t next, fail_at;
+    double worst;
+    int out_of_order;
+} subject_check;
+
+static tp_result subject_seen(void *user, size_t k, const float *r, size_t n_seeds, size_t n_v, tp_error *err)
+{
+    subject_check *sc = (subject_check *)user;
+    float *ts = (float *)malloc(CT * CV * sizeof(float));
+    double *want = (double *)malloc(n_seeds * n_v * sizeof(double));
+    size_t i;
+    if (k == sc->fail_at) {
+        free(ts), free(want);
+        return tp_error_set(err, TP_ERR_IO, "disk full");
+    }
+    sc->out_of_order |= k != sc->next++;
+    conn_read(sc->c, k, ts, NULL);
+    ss_seedcorr(NULL, ts, CT, CV, CV, sc->seeds, TP_F64, want, CV, NULL);
+    for (i = 0; i < n_seeds * n_v; i++) {
+        double d = want[i] != want[i] ? (r[i] == r[i] ? 1.0 : 0.0) : fabs((double)r[i] - want[i]);
+        sc->worst = d > sc->worst ? d : sc->worst;
+    }
+    free(ts), free(want);
+    return TP_OK;
+}
+
+static void test_lnm_subject_r(void)
+{
+    static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
+    static const size_t off[CL + 1] = {0, 6, 7, 10};
+    conn *c = (conn *)malloc(sizeof *c);
+    ss_seeds seeds = TP_DEFAULTS;
+    ss_lnm_desc d;
+    ss_lnm_maps m;
+    double *maps = (double *)malloc(CL * CV * sizeof(double));
+    subject_check sc;
+    tp_error err;
+    int prec, th;
+    conn_make(c);
+    seeds.n_seeds = CL, seeds.voxels = vox, seeds.offsets = off;
+    memset(&d, 0, sizeof d);
+    d.n_subjects = CS, d.n_t = CT, d.n_v = CV, d.read = conn_read, d.source_user = c, d.seeds = &seeds;
+    d.subject_r = subject_seen, d.subject_user = &sc;
+    memset(&m, 0, sizeof m);
+    m.mean_z = maps;
+    for (prec = TP_F32; prec <= TP_F64; prec++)
+        for (th = 1; th <= 2; th++) {
+            tp_pool *pool = NULL;
+            tp_create(NULL, &pool, NULL);
+            memset(&sc, 0, sizeof sc);
+            sc.c = c, sc.seeds = &seeds, sc.fail_at = (size_t)-1;
+            d.pool = pool, d.precision = (tp_dtype)prec, d.n_threads = th;
+            CHECK_MSG(ss_lnm(&d, &m, NULL, &err) == TP_OK, "%s", err.message);
+            CHECK_MSG(sc.next == CS && !sc.out_of_order, "%zu subjects seen", sc.next);
+            CHECK_MSG(sc.worst <= (prec == TP_F32 ? 2e-5 : 1e-6), "precision %d, %d workers: r off by %g", prec, th, sc.worst);
+            CHECK(tp_get_stats(pool).peak_requested == lnm_bytes(&d));
+            sc.fail_at = 3, sc.next = 0;
+            CHECK(ss_lnm(&d, &m, NULL, &err) == TP_ERR_IO && strstr(err.message, "subject 3: desc.subject_r: disk full"));
+            CHECK(tp_get_stats(pool).live_blocks == 0);
+            tp_destroy(pool);
+        }
+    free(c), free(maps);
+}
+
 static void test_lnm_thread_start_fails(void)
 {
     static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
@@ -1523,6 +1592,7 @@ int main(void)
     RUN(test_seedcorr_lnm);
     RUN(test_lnm_pipeline);
     RUN(test_lnm_threads);
+    RUN(test_lnm_subject_r);
     RUN(test_lnm_bad_series_counted);
 #ifndef TP_NO_THREADS
     RUN(test_lnm_thread_start_fails);
