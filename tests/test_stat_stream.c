@@ -965,10 +965,6 @@ static void test_lnm_threads(void)
     free(c), free(one), free(got);
 }
 
-#ifndef TP_NO_THREADS
-
-/* A worker thread that cannot start: the run says so to desc.log and in out->info, and gives the
-   one-worker maps. */
 /* desc.subject_r: every subject's r, in order, equal to ss_seedcorr's on that subject (to float
    rounding), whatever the workers and precision; its error stops the run, named */
 typedef struct subject_check {
@@ -1038,6 +1034,10 @@ static void test_lnm_subject_r(void)
     free(c), free(maps);
 }
 
+#ifndef TP_NO_THREADS
+
+/* A worker thread that cannot start: the run says so to desc.log and in out->info, and gives the
+   one-worker maps. */
 static void test_lnm_thread_start_fails(void)
 {
     static const int64_t vox[] = {100, 101, 102, 120, 121, 122, 10, 300, 450, 451};
