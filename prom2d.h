@@ -1459,6 +1459,7 @@ static void p2d__geom_of(const p2d__plan *p, const p2d__acc *a, int32_t ix, int3
 {
     const uint64_t *bits = (const uint64_t *)(const void *)(a + 1);
     const double two_pi = 2 * 3.14159265358979323846;
+    memset(g, 0, sizeof *g); /* the padding too: outputs compare equal byte for byte */
     g->area = a->n;
     g->x0 = a->x0, g->x1 = a->x1, g->y0 = a->y0, g->y1 = a->y1;
     g->cx = a->n ? a->sx / a->n : NAN;

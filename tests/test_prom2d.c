@@ -1346,6 +1346,58 @@ static void test_thread_start_fails(void)
 }
 #endif
 
+/* Regions, widths and labels of a whole run, appended bin by bin */
+typedef struct geom_run {
+    p2d_geom *geom;
+    uint16_t *labels;
+    size_t n, cap, n_labels, cells;
+} geom_run;
+
+static int collect_run_geom(void *user, const p2d_slice *s)
+{
+    geom_run *g = (geom_run *)user;
+    if (g->n + 2 * s->n_peaks > g->cap) {
+        g->cap = (g->n + 2 * s->n_peaks) * 2;
+        g->geom = (p2d_geom *)realloc(g->geom, g->cap * sizeof *g->geom);
+    }
+    memcpy(g->geom + g->n, s->geom, s->n_peaks * sizeof *g->geom);
+    memcpy(g->geom + g->n + s->n_peaks, s->widths, s->n_peaks * sizeof *g->geom);
+    g->n += 2 * s->n_peaks;
+    memcpy(g->labels + s->t * g->cells, s->labels, g->cells * sizeof *g->labels);
+    return 0;
+}
+
+/* The regions do not depend on the thread count either (posterior_200, 1 and 3 workers) */
+static void test_geometry_threads_identical(void)
+{
+    static const double half[1] = {0.5};
+    npy_array P = load("posterior_200.npy");
+    geom_run a, b;
+    int k;
+    CHECK(P.data != NULL);
+    if (!P.data) return;
+    for (k = 0; k < 2; k++) {
+        geom_run *g = k ? &b : &a;
+        p2d_desc d;
+        p2d_cube cube;
+        p2d_ctx *ctx;
+        memset(g, 0, sizeof *g);
+        g->cells = P.shape[0] * P.shape[1];
+        g->labels = (uint16_t *)malloc(g->cells * P.shape[2] * sizeof(uint16_t));
+        memset(&d, 0, sizeof d); memset(&cube, 0, sizeof cube);
+        d.geometry = 1, d.widths = half, d.n_widths = 1, d.labels = 1, d.n_threads = k ? 3 : 1;
+        d.on_slice = collect_run_geom, d.user = g;
+        cube.data = P.data; cube.dtype = TP_F64; cube.n_x = P.shape[0]; cube.n_y = P.shape[1]; cube.n_t = P.shape[2];
+        ctx = make_ctx(&d);
+        CHECK(ctx && p2d_run(ctx, &cube, NULL, NULL, NULL, NULL) == TP_OK);
+        p2d_destroy(ctx);
+    }
+    CHECK(a.n == b.n && a.n > 1000 && !memcmp(a.geom, b.geom, a.n * sizeof *a.geom));
+    CHECK(!memcmp(a.labels, b.labels, a.cells * P.shape[2] * sizeof(uint16_t)));
+    free(a.geom), free(b.geom), free(a.labels), free(b.labels);
+    npy_free(&P);
+}
+
 static void test_threads_and_pieces_identical(void)
 {
     npy_array P = load("posterior_200.npy");
@@ -1707,6 +1759,7 @@ int main(void)
     RUN(test_edge_slices);
     RUN(test_strides_and_float);
     RUN(test_threads_and_pieces_identical);
+    RUN(test_geometry_threads_identical);
 #ifndef TP_NO_THREADS
     RUN(test_thread_start_fails);
 #endif
