@@ -121,8 +121,8 @@ static void usage(FILE *f)
             "                   (default: contiguous float32 files are memory-mapped, no copy; gzip\n"
             "                   files are read one subject at a time)\n"
             "  --demo           a synthetic 40-subject connectome with two connected regions and a lesion\n"
-            "                   in one of them; all outputs (--fdr 0.05 unless given) in --out DIR\n"
-            "                   (default out/)\n"
+            "                   in one of them (as voxels, and drawn on a 1 mm grid); all outputs (--fdr\n"
+            "                   0.05 unless given) in --out DIR (default out/); --lesion adds yours\n"
             "  -h, --help       this text\n"
             "\n"
             "Exit status: 0; 1 bad input or a failed run (no output kept); 2 a bad command line; 3 the maps\n"
@@ -170,9 +170,39 @@ static void lesion_name(const char *path, char *name, size_t cap)
 }
 
 /* A lesion's voxel-axis positions (malloc'd) from .npy positions or a .nii mask; voxels outside
-   the connectome's mask are dropped with a warning; none left is an error naming the lesion */
-/* A lesion's voxels, and for a .nii whose values are not all 1 (a probability map) their values
-   as weights in *wts (NULL otherwise, or with binarize) */
+   the connectome's mask are dropped with a warning; none left is an error naming the lesion. For
+   a .nii whose values are not all 1 (a probability map) their values as weights in *wts (NULL
+   otherwise, or with binarize). A .nii on another grid (shape or affine) is resampled onto the
+   connectome's first, as nilearn's resample_to_img: nearest for a mask, linear for weights. */
+static int resample_lesion(const char *path, nifti_image *img, const geometry *g, int binarize)
+{
+    size_t i, n = g->shape[0] * g->shape[1] * g->shape[2], r, c;
+    int binary = 1, same = img->ndim >= 3 && img->dim[0] == g->shape[0] && img->dim[1] == g->shape[1] &&
+                            img->dim[2] == g->shape[2];
+    double *out, aff[4][4];
+    char err[300];
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) same &= img->affine[r][c] == g->affine[r][c], aff[r][c] = g->affine[r][c];
+    if (same) return 0;
+    for (i = 0; i < img->count; i++) {
+        if (binarize && img->data[i] != 0 && img->data[i] == img->data[i]) img->data[i] = 1;
+        binary &= img->data[i] == 0 || img->data[i] == 1 || img->data[i] != img->data[i];
+    }
+    if (!(out = (double *)malloc(n * sizeof(double)))) return fail("%s", "out of memory");
+    if (nifti_resample(img, g->shape, aff, binary ? 0 : 1, out, err, sizeof err)) {
+        free(out);
+        return fail("%s: %s", path, err);
+    }
+    printf("%s: %s: on another grid (%zu x %zu x %zu), resampled onto the connectome's (%zu x %zu x %zu) with %s "
+           "interpolation, as nilearn's resample_to_img\n", PROG, path, img->dim[0], img->dim[1], img->ndim >= 3 ? img->dim[2] : 1,
+           g->shape[0], g->shape[1], g->shape[2], binary ? "nearest" : "linear");
+    free(img->data);
+    img->data = out;
+    img->ndim = 3, img->count = n;
+    for (i = 0; i < 3; i++) img->dim[i] = g->shape[i];
+    return 0;
+}
+
 static int load_lesion(const char *path, const geometry *g, int binarize, int64_t **vox, double **wts, size_t *n)
 {
     char err[400];
@@ -185,9 +215,9 @@ static int load_lesion(const char *path, const geometry *g, int binarize, int64_
         nifti_image img;
         size_t *lut;
         if (nifti_read(path, &img, err, sizeof err)) return fail("%s", err);
-        if (img.ndim < 3 || img.dim[0] != g->shape[0] || img.dim[1] != g->shape[1] || img.dim[2] != g->shape[2]) {
+        if (resample_lesion(path, &img, g, binarize)) {
             nifti_free(&img);
-            return fail("%s: the mask's grid differs from the connectome's", path);
+            return 1;
         }
         lut = (size_t *)malloc(g->shape[0] * g->shape[1] * g->shape[2] * sizeof(size_t));
         *vox = (int64_t *)malloc(g->n_v * sizeof(int64_t));
@@ -239,7 +269,8 @@ static int load_lesion(const char *path, const geometry *g, int binarize, int64_
     if (!kept) {
         free(*vox), free(*wts);
         *vox = NULL, *wts = NULL;
-        return fail("%s: no lesion voxel is inside the connectome's mask", path);
+        return fail("%s: no lesion voxel is inside the connectome's mask (on its grid: a lesion outside the connectome's "
+                    "field of view, or smaller than its voxels)", path);
     }
     *n = kept;
     return 0;
@@ -1146,6 +1177,31 @@ static double demo_gauss(unsigned long long *s)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* The demo's lesion (2 mm voxels 6..8, 8..10, 8..10) as a mask on a 1 mm grid of twice the size
+   whose voxel centres straddle the 2 mm ones */
+static int demo_lesion_1mm(const char *path)
+{
+    nifti_image img;
+    double vox[3] = {1, 1, 1}, origin[3] = {-24.5, -28.5, -18.5};
+    size_t i, j, k;
+    char err[1200];
+    int rc;
+    memset(&img, 0, sizeof img);
+    img.ndim = 3;
+    img.dim[0] = 2 * DX, img.dim[1] = 2 * DY, img.dim[2] = 2 * DZ;
+    img.count = img.dim[0] * img.dim[1] * img.dim[2];
+    img.pixdim[0] = img.pixdim[1] = img.pixdim[2] = 1;
+    nifti_affine_scaled(img.affine, vox, origin);
+    img.sform_code = img.qform_code = 1;
+    if (!(img.data = (double *)calloc(img.count, sizeof(double)))) return fail("%s", "out of memory");
+    for (k = 16; k < 22; k++)
+        for (j = 16; j < 22; j++)
+            for (i = 12; i < 18; i++) img.data[i + img.dim[0] * (j + img.dim[1] * k)] = 1;
+    rc = nifti_write(path, &img, err, sizeof err) ? fail("%s", err) : 0;
+    free(img.data);
+    return rc;
+}
+
 static int demo_atlas(const char *path, const char *labels, const geometry *g)
 {
     double *v = (double *)malloc(g->n_v * sizeof(double));
@@ -1172,7 +1228,7 @@ static int demo(const options *o0)
     options o = *o0;
     const char *dir = o.out_dir ? o.out_dir : "out";
     char lesion_path[1024], err[1200];
-    static char atlas_path[1024], labels_path[1024];
+    static char atlas_path[1024], labels_path[1024], lesion_1mm[1024];
     int64_t *ijk, lesion[27];
     size_t i, j, k, n_v = 0, s, t, nl = 0;
     int rc;
@@ -1221,6 +1277,17 @@ static int demo(const options *o0)
         double vox[3] = {2, 2, 2}, origin[3] = {-24, -28, -18};
         nifti_affine_scaled(g.affine, vox, origin);
     }
+    for (i = 0; i < o.n_lesions; i++) { /* so must the user's lesions */
+        int64_t *v = NULL;
+        double *w = NULL;
+        size_t nv;
+        int bad = is_root() && load_lesion(o.lesions[i], &g, o.binarize, &v, &w, &nv);
+        free(v), free(w);
+#if defined(LNM_MPI)
+        MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
+        if (bad) { free(c.ts); free(ijk); return 1; }
+    }
     if (o.atlas) { /* the user's atlas must fit the demo's grid before the demo writes anything */
         atlas check;
         int bad;
@@ -1252,9 +1319,14 @@ static int demo(const options *o0)
     if (is_root())
         printf("lnm demo: %d subjects x %d time points x %zu voxels (regions A and B share a signal); lesion of %zu voxels in A: %s\n",
                DS, DT, n_v, nl, lesion_path);
+    /* the same lesion drawn on a 1 mm grid, as lesions often come: resampled onto the demo's 2 mm
+       grid it must be the same 27 voxels, and give the same maps */
+    snprintf(lesion_1mm, sizeof lesion_1mm, "%s/lnm_demo_lesion_1mm.nii", dir);
+    if (is_root() && demo_lesion_1mm(lesion_1mm)) { free(c.ts); free(ijk); return 1; }
     o.out_dir = dir;
-    o.n_lesions = 1;
-    o.lesions[0] = lesion_path;
+    if (o.n_lesions + 2 > MAX_LESIONS) { free(c.ts); free(ijk); return fail("at most %d lesions", MAX_LESIONS - 2); }
+    o.lesions[o.n_lesions++] = lesion_path; /* after the user's own, if any: on the demo's grid too */
+    o.lesions[o.n_lesions++] = lesion_1mm;
     o.png = 1;
     if (!o.roi2roi && is_root()) o.roi2roi = o.atlas; /* the demo's atlas, parcel by parcel too */
     rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0);

@@ -173,6 +173,7 @@ if [ -n "$LNMH5" ]; then
 else
     expect 1 "HDF5" "$LNMB" --connectome c.h5 --lesion "$W/in/les.npy" --out-dir "$O"
 fi
+expect 1 "outside the connectome's field of view" "$LNMB" --demo --binarize --lesion tests/data/io/vol_i16.nii --out "$O/demo"
 expect 2 "--fdr wants a false discovery rate in (0, 1)" "$LNMB" --fdr 0 --demo
 expect 2 "--fdr wants a false discovery rate in (0, 1)" "$LNMB" --fdr 1 --demo
 expect 0 "peak t" "$LNMB" --demo --out "$O/demo"

@@ -303,6 +303,89 @@ static void nii__putf(unsigned char *h, size_t off, double v)
     nii__put32(h, off, u);
 }
 
+/* inv(a) of a 4 x 4 matrix by Gauss-Jordan with partial pivoting; 0 when singular */
+static int nifti__invert(const double a[4][4], double inv[4][4])
+{
+    double m[4][8];
+    int r, c, k;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 8; c++) m[r][c] = c < 4 ? a[r][c] : (c - 4 == r);
+    for (c = 0; c < 4; c++) {
+        int piv = c;
+        for (r = c + 1; r < 4; r++)
+            if (fabs(m[r][c]) > fabs(m[piv][c])) piv = r;
+        if (!(fabs(m[piv][c]) > 0)) return 0;
+        if (piv != c)
+            for (k = 0; k < 8; k++) {
+                double t = m[c][k];
+                m[c][k] = m[piv][k], m[piv][k] = t;
+            }
+        for (k = 7; k >= c; k--) m[c][k] /= m[c][c];
+        for (r = 0; r < 4; r++) {
+            double f = m[r][c];
+            if (r == c || f == 0) continue;
+            for (k = c; k < 8; k++) m[r][k] -= f * m[c][k];
+        }
+    }
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++) inv[r][c] = m[r][c + 4];
+    return 1;
+}
+
+static double nifti__at(const nifti_image *img, size_t i, size_t j, size_t k)
+{
+    double v = img->data[i + img->dim[0] * (j + img->dim[1] * k)];
+    return v == v ? v : 0.0;
+}
+
+int nifti_resample(const nifti_image *img, const size_t shape[3], double affine[4][4], int order, double *out,
+                   char *err, size_t cap)
+{
+    double inv[4][4], A[3][3], b[3];
+    size_t i, j, k, d, l;
+    const size_t n[3] = {img->dim[0], img->dim[1], img->ndim >= 3 ? img->dim[2] : 1};
+    if (order != 0 && order != 1) return ex_fail(err, cap, "nifti_resample: order must be 0 or 1");
+    if (!nifti__invert(img->affine, inv)) return ex_fail(err, cap, "the image's affine is singular");
+    for (d = 0; d < 3; d++) { /* inv(img.affine) @ affine: target voxel -> image voxel */
+        for (l = 0; l < 4; l++) {
+            double s = 0;
+            for (k = 0; k < 4; k++) s += inv[d][k] * affine[k][l];
+            if (l < 3) A[d][l] = s;
+            else b[d] = s;
+        }
+    }
+    for (k = 0; k < shape[2]; k++)
+        for (j = 0; j < shape[1]; j++)
+            for (i = 0; i < shape[0]; i++) {
+                const double o[3] = {(double)i, (double)j, (double)k};
+                double x[3], v = 0;
+                int inside = 1;
+                for (d = 0; d < 3; d++) {
+                    x[d] = A[d][0] * o[0] + A[d][1] * o[1] + A[d][2] * o[2] + b[d];
+                    inside &= x[d] >= 0 && x[d] <= (double)(n[d] - 1);
+                }
+                if (inside && order == 0) {
+                    v = nifti__at(img, (size_t)floor(x[0] + 0.5), (size_t)floor(x[1] + 0.5), (size_t)floor(x[2] + 0.5));
+                } else if (inside) { /* trilinear; a neighbour past the last index has weight 0 */
+                    size_t f[3], c;
+                    double w[3];
+                    for (d = 0; d < 3; d++) f[d] = (size_t)floor(x[d]), w[d] = x[d] - (double)f[d];
+                    for (c = 0; c < 8; c++) {
+                        size_t p[3];
+                        double wt = 1;
+                        for (d = 0; d < 3; d++) {
+                            int up = (int)(c >> d & 1);
+                            p[d] = f[d] + (size_t)up;
+                            wt *= up ? w[d] : 1 - w[d];
+                        }
+                        if (wt != 0 && p[0] < n[0] && p[1] < n[1] && p[2] < n[2]) v += wt * nifti__at(img, p[0], p[1], p[2]);
+                    }
+                }
+                out[i + shape[0] * (j + shape[1] * k)] = v;
+            }
+    return 0;
+}
+
 int nifti_write(const char *path, const nifti_image *img, char *err, size_t cap)
 {
     unsigned char h[NII_OFFSET];

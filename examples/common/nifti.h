@@ -36,6 +36,14 @@ int nifti_write(const char *path, const nifti_image *img, char *err, size_t errc
 void nifti_free(nifti_image *img);
 /* Identity-rotation affine with the given voxel size and origin (world of voxel 0,0,0). */
 void nifti_affine_scaled(double affine[4][4], const double voxel_mm[3], const double origin[3]);
+/* img's first volume resampled onto the grid (shape, affine), as nilearn's resample_to_img with
+   interpolation 'nearest' (order 0) or 'linear' (order 1) and its defaults: each target voxel's
+   position in img's voxels, inv(img.affine) @ affine, read by scipy.ndimage's rules (a position
+   outside [0, n - 1] on any axis gives 0; nearest takes floor(x + 0.5); linear weighs the 8
+   neighbours). NaN in img counts as 0 (nilearn extrapolates it). out: shape[0] * shape[1] *
+   shape[2] doubles, i fastest. Returns 0, or -1 with err (a singular affine, order not 0 or 1). */
+int nifti_resample(const nifti_image *img, const size_t shape[3], double affine[4][4], int order, double *out,
+                   char *err, size_t errcap);
 
 #ifdef __cplusplus
 }
