@@ -628,7 +628,7 @@ static int write_parcels(const char *path, const atlas *a, double *const maps[],
         size_t k;
         fprintf(f, "%lld\t%s\t%zu", (long long)a->label[c], a->name[c], a->n_vox[c]);
         for (k = 0; k < 5; k++)
-            fprintf(f, cnt[c * 5 + k] ? "\t%.9g" : "\tnan", cnt[c * 5 + k] ? sum[c * 5 + k] / (double)cnt[c * 5 + k] : 0.0);
+            fprintf(f, cnt[c * 5 + k] ? "\t%.12g" : "\tnan", cnt[c * 5 + k] ? sum[c * 5 + k] / (double)cnt[c * 5 + k] : 0.0);
         fputc('\n', f);
     }
     bad = ferror(f) != 0;
