@@ -82,15 +82,15 @@
    neighbours are the same cell. Exact mode only; the pixels of a wrapped edge join the sweep one
    by one and the masks are filled pixel by pixel, so a periodic run costs more (bench/RESULTS.md).
    Valleys: desc.valleys = 1 finds the minima and their depth: the run works on -Z, and reports
-   height, col_level, min and max in the input's values (a valley's height is its depth's floor,
-   prominence is positive). The dominant valley is the first row-major minimum, and a mask holds
+   height, col_level, min and max in the input's values (a valley's height is its lowest value,
+   its col_level the pass out of it, its prominence the depth between them, positive). The dominant valley is the first row-major minimum, and a mask holds
    the 4-connected region of -Z >= alpha * (-h) around it (for a map below zero: Z <= alpha * h).
    1-D profiles (a linear track): n_x = 1 or n_y = 1, same rules. Compared with scipy's
    signal.peak_prominences, every peak whose horizontal line meets higher ground on both sides
    has the same prominence; scipy also stops at the profile's ends as if they were bases (and
    lists no peak on an end sample), where here the end is not sea level: a peak with higher
-   ground on one side only descends to the lowest point on that side, and the highest peak to
-   the profile's minimum.
+   ground on one side only is measured down to the lowest point between it and that ground, and
+   the highest peak down to the profile's minimum.
 
    3. PEAKS: EXACT MODE (desc.mode = P2D_MODE_EXACT, the default)
    Topographic prominence of every local maximum, by a sweep over the pixels in descending value
@@ -117,9 +117,8 @@
    strictly between scipy's peak_widths crossings at rel_height f). desc.min_area lists only the
    peaks whose region has that many cells; a peak whose parent is not listed has parent -1 (a
    parent's region holds its child's unless they merged exactly at the parent's floor).
-   desc.labels = 1 gives each bin a map of
-   which listed peak owns each cell: the one with the smallest region that holds it (0 for cells in
-   none). The regions come from the sweep itself: each cell joins the region of one living summit
+   desc.labels = 1 gives each bin a map of which listed peak owns each cell: the one with the
+   smallest region that holds it (0 for cells in none). The regions come from the sweep itself: each cell joins the region of one living summit
    when it is reached, and one pass up the tree of merges adds every subtree to its parent: about
    three times a plain run's time (bench/RESULTS.md), and nothing when not asked for.
 
