@@ -938,7 +938,12 @@ static int roi2roi(const options *o, size_t n_subjects, size_t n_t, const geomet
                    void *user)
 {
     static const char *const files[4] = {"roi2roi_mean_z.npy", "roi2roi_t.npy", "roi2roi_p.npy", "roi2roi_parcels.tsv"};
-    const char *tmp[4];
+    const char *tmp[4] = {NULL, NULL, NULL, NULL};
+    size_t first = 0, last = n_subjects;
+    int bad = 0;
+#if defined(LNM_MPI)
+    int rank, size, any;
+#endif
     ex_outputs outs;
     atlas at;
     ss_moments *acc = NULL;
@@ -955,11 +960,19 @@ static int roi2roi(const options *o, size_t n_subjects, size_t n_t, const geomet
     run_state st;
     memset(&at, 0, sizeof at);
     ex_outputs_init(&outs);
-    if (atlas_load(o->roi2roi, o->atlas_labels, g, &at)) goto done;
-    for (k = 0; k < 4; k++) { /* declared before any work */
+    if (atlas_load(o->roi2roi, o->atlas_labels, g, &at)) goto done; /* every rank: the same file */
+    for (k = 0; k < 4 && is_root(); k++) { /* declared before any work */
         snprintf(path, sizeof path, "%s/%s", o->out_dir, files[k]);
-        if (!(tmp[k] = ex_outputs_add(&outs, path, msg, sizeof msg))) { fail("%s", msg); goto done; }
+        if (!(tmp[k] = ex_outputs_add(&outs, path, msg, sizeof msg))) { fail("%s", msg); bad = 1; break; }
     }
+#if defined(LNM_MPI)
+    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    first = n_subjects * (size_t)rank / (size_t)size; /* this rank's subjects */
+    last = n_subjects * (size_t)(rank + 1) / (size_t)size;
+#endif
+    if (bad) goto done;
     P = at.n_parcels;
     if (tp_create(NULL, &pool, &err) != TP_OK) { fail("%s", err.message); goto done; }
     memset(&md, 0, sizeof md);
@@ -974,23 +987,33 @@ static int roi2roi(const options *o, size_t n_subjects, size_t n_t, const geomet
     t = mean + P * P, p = t + P * P;
     progress_begin(&st.bar, PROG " roi2roi");
     t0 = progress_now();
-    for (k = 0; k < n_subjects; k++) {
+    for (k = first; k < last && !bad; k++) {
         const float *ts = buf;
         if (read ? read(user, k, buf, &err) != TP_OK : !(ts = view(user, k, &err))) {
-            progress_end(&st.bar);
             fail("subject %zu: %s", k, err.message);
-            goto done;
-        }
-        if (ss_parcel_corr(pool, ts, n_t, g->n_v, g->n_v, at.parcel_of, P, r, P, &err) != TP_OK) {
-            progress_end(&st.bar);
+            bad = 1;
+        } else if (ss_parcel_corr(pool, ts, n_t, g->n_v, g->n_v, at.parcel_of, P, r, P, &err) != TP_OK) {
             fail("%s", err.message);
-            goto done;
+            bad = 1;
+        } else {
+            for (i = 0; i < P * P; i++) r[i] = i % (P + 1) == 0 ? NAN : ss_fisher_z(r[i], 0); /* no self-pairs */
+            if (ss_moments_add_rows(acc, r, TP_F64, 1, 0, &err) != TP_OK) fail("%s", err.message), bad = 1;
         }
-        for (i = 0; i < P * P; i++) r[i] = i % (P + 1) == 0 ? NAN : ss_fisher_z(r[i], 0); /* no self-pairs */
-        if (ss_moments_add_rows(acc, r, TP_F64, 1, 0, &err) != TP_OK) { progress_end(&st.bar); fail("%s", err.message); goto done; }
-        if (on_progress(&st, k + 1, n_subjects)) break;
+        if (is_root() && on_progress(&st, k + 1 - first, last - first)) break;
     }
     progress_end(&st.bar);
+#if defined(LNM_MPI) /* every rank's accumulator into rank 0's, in rank order */
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) goto done;
+    if (rank != 0) {
+        send_state(acc, 0);
+        rc = 0;
+        goto done;
+    }
+    for (k = 1; k < (size_t)size && !bad; k++) bad = merge_state(acc, (int)k);
+    if (bad) { fail("%s", "cannot merge the ranks' parcel accumulators"); goto done; }
+#endif
+    if (bad) goto done;
     memset(&fo, 0, sizeof fo);
     fo.ddof = 1;
     fo.t_population = o->policy == SS_POLICY_LDK;
@@ -1229,6 +1252,7 @@ static int demo(const options *o0)
     const char *dir = o.out_dir ? o.out_dir : "out";
     char lesion_path[1024], err[1200];
     static char atlas_path[1024], labels_path[1024], lesion_1mm[1024];
+    int files_bad = 0;
     int64_t *ijk, lesion[27];
     size_t i, j, k, n_v = 0, s, t, nl = 0;
     int rc;
@@ -1299,38 +1323,37 @@ static int demo(const options *o0)
 #endif
         if (bad) { free(c.ts); free(ijk); return 1; }
     }
-    if (is_root() && ex_mkdir_p(dir, err, sizeof err)) {
-        free(c.ts);
-        free(ijk);
-        return fail("%s", err);
-    }
+    /* the demo's files, written by rank 0 (MPI: the others wait for them, or for its failure) */
     snprintf(lesion_path, sizeof lesion_path, "%s/lnm_demo_lesion.npy", dir);
-    if (is_root() && npy_write(lesion_path, NPY_I8, 1, &nl, lesion, err, sizeof err)) { free(c.ts); free(ijk); return fail("%s", err); }
-    if (!o.atlas) { /* a three-parcel atlas: around A's centre, around B's, the rest of the brain */
-        snprintf(atlas_path, sizeof atlas_path, "%s/lnm_demo_atlas.nii", dir);
-        snprintf(labels_path, sizeof labels_path, "%s/lnm_demo_atlas_labels.tsv", dir);
-        if (is_root() && demo_atlas(atlas_path, labels_path, &g)) { free(c.ts); free(ijk); return 1; }
-        o.atlas = atlas_path, o.atlas_labels = labels_path;
+    snprintf(lesion_1mm, sizeof lesion_1mm, "%s/lnm_demo_lesion_1mm.nii", dir);
+    snprintf(atlas_path, sizeof atlas_path, "%s/lnm_demo_atlas.nii", dir);
+    snprintf(labels_path, sizeof labels_path, "%s/lnm_demo_atlas_labels.tsv", dir);
+    if (is_root()) {
+        if (ex_mkdir_p(dir, err, sizeof err) || npy_write(lesion_path, NPY_I8, 1, &nl, lesion, err, sizeof err))
+            files_bad = fail("%s", err);
+        /* a three-parcel atlas: around A's centre, around B's, the rest of the brain; and the
+           same lesion drawn on a 1 mm grid, as lesions often come: resampled onto the demo's
+           2 mm grid it must be the same 27 voxels, and give the same maps */
+        else if ((!o.atlas && demo_atlas(atlas_path, labels_path, &g)) || demo_lesion_1mm(lesion_1mm))
+            files_bad = 1;
     }
-    if (!o.fdr) o.fdr = 0.05; /* lacuna's default: the q map and the thresholded t map */
 #if defined(LNM_MPI)
-    MPI_Barrier(MPI_COMM_WORLD); /* the lesion file exists before any rank reads it */
+    MPI_Bcast(&files_bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
 #endif
+    if (files_bad) { free(c.ts); free(ijk); return 1; }
+    if (!o.atlas) o.atlas = atlas_path, o.atlas_labels = labels_path;
+    if (!o.fdr) o.fdr = 0.05; /* lacuna's default: the q map and the thresholded t map */
     if (is_root())
         printf("lnm demo: %d subjects x %d time points x %zu voxels (regions A and B share a signal); lesion of %zu voxels in A: %s\n",
                DS, DT, n_v, nl, lesion_path);
-    /* the same lesion drawn on a 1 mm grid, as lesions often come: resampled onto the demo's 2 mm
-       grid it must be the same 27 voxels, and give the same maps */
-    snprintf(lesion_1mm, sizeof lesion_1mm, "%s/lnm_demo_lesion_1mm.nii", dir);
-    if (is_root() && demo_lesion_1mm(lesion_1mm)) { free(c.ts); free(ijk); return 1; }
     o.out_dir = dir;
     if (o.n_lesions + 2 > MAX_LESIONS) { free(c.ts); free(ijk); return fail("at most %d lesions", MAX_LESIONS - 2); }
     o.lesions[o.n_lesions++] = lesion_path; /* after the user's own, if any: on the demo's grid too */
     o.lesions[o.n_lesions++] = lesion_1mm;
     o.png = 1;
-    if (!o.roi2roi && is_root()) o.roi2roi = o.atlas; /* the demo's atlas, parcel by parcel too */
+    if (!o.roi2roi) o.roi2roi = o.atlas; /* the demo's atlas, parcel by parcel too */
     rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0);
-    if (rc == 0 && o.roi2roi && is_root()) rc = roi2roi(&o, DS, DT, &g, demo_read, NULL, &c);
+    if (rc == 0 && o.roi2roi) rc = roi2roi(&o, DS, DT, &g, demo_read, NULL, &c);
     free(c.ts);
     free(ijk);
     return rc;
@@ -1348,7 +1371,6 @@ static int lnm_main(int argc, char **argv)
     if (o.atlas_labels && !o.atlas && !o.roi2roi)
         return fail("%s", "--atlas-labels names the parcels of --atlas or --roi2roi: give one of them too");
 #if defined(LNM_MPI)
-    if (o.roi2roi) return fail("%s", "--roi2roi runs in build/lnm (one process) in this version");
     if (o.subject_maps) return fail("%s", "--subject-maps runs in build/lnm (one process) in this version");
 #endif
     if (o.demo) return demo(&o);

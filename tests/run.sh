@@ -353,11 +353,12 @@ build lnm_cli $CC $TFLAGS -D_DEFAULT_SOURCE $LNM_SRC $LIBS \
         $B/lnm_cli --connectome x --lesion y.npy --out-dir $B/x 2>&1 | grep -q 'HDF5\|x'"
 if tools/detect.sh mpi >/dev/null; then
     build lnm_mpi mpicc $TFLAGS -D_DEFAULT_SOURCE -DLNM_MPI $LNM_SRC $LIBS \
-        && step "lnm_mpi: mpirun -np 2 gives the maps of one process (1e-12)" sh -c "
+        && step "lnm_mpi: mpirun -np 2 gives the maps (and the ROI-to-ROI matrices) of one process (1e-12)" sh -c "
             export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
             mpirun -np 2 $B/lnm_mpi --demo --out $B/lnm_mpi_demo >/dev/null &&
-            for f in mean_z mean_r avg_r std_z t p; do
-                $B/npy_compare $B/lnm_mpi_demo/lnm_demo_lesion_\$f.npy $B/lnm_demo/lnm_demo_lesion_\$f.npy 1e-12 1e-12 >/dev/null || exit 1
+            for f in lnm_demo_lesion_mean_z lnm_demo_lesion_mean_r lnm_demo_lesion_avg_r lnm_demo_lesion_std_z \
+                     lnm_demo_lesion_t lnm_demo_lesion_p roi2roi_mean_z roi2roi_t; do
+                $B/npy_compare $B/lnm_mpi_demo/\$f.npy $B/lnm_demo/\$f.npy 1e-12 1e-12 >/dev/null || exit 1
             done"
 else
     skip "lnm_mpi: no mpicc/mpirun (openmpi-bin, libopenmpi-dev)"
