@@ -61,6 +61,8 @@ typedef struct options {
     int subject_maps;
 } options;
 
+static int is_root(void); /* rank 0, or the one process: who prints and writes */
+
 /* The connectome's geometry: voxel axis <-> grid */
 typedef struct geometry {
     size_t n_v, shape[3];
@@ -193,7 +195,8 @@ static int resample_lesion(const char *path, nifti_image *img, const geometry *g
         free(out);
         return fail("%s: %s", path, err);
     }
-    printf("%s: %s: on another grid (%zu x %zu x %zu), resampled onto the connectome's (%zu x %zu x %zu) with %s "
+    if (is_root())
+        printf("%s: %s: on another grid (%zu x %zu x %zu), resampled onto the connectome's (%zu x %zu x %zu) with %s "
            "interpolation, as nilearn's resample_to_img\n", PROG, path, img->dim[0], img->dim[1], img->ndim >= 3 ? img->dim[2] : 1,
            g->shape[0], g->shape[1], g->shape[2], binary ? "nearest" : "linear");
     free(img->data);
@@ -753,10 +756,16 @@ static int report_nan(const options *o, const ss_lnm_info *info, size_t n_subjec
     return 3;
 }
 
-/* --subject-maps: a row per subject into each lesion's stream */
+/* --subject-maps: a row per subject into each lesion's stream; with MPI each rank writes its
+   subjects' rows in place into files rank 0 made at their full size */
 typedef struct subject_streams {
     npy_stream s[MAX_LESIONS];
     size_t n;
+#if defined(LNM_MPI)
+    FILE *f[MAX_LESIONS];
+    unsigned long long header[MAX_LESIONS];
+    size_t first; /* this rank's first subject */
+#endif
 } subject_streams;
 
 static tp_result write_subject(void *user, size_t k, const float *r, size_t n_seeds, size_t n_v, tp_error *err)
@@ -764,10 +773,78 @@ static tp_result write_subject(void *user, size_t k, const float *r, size_t n_se
     subject_streams *ss = (subject_streams *)user;
     char msg[300];
     size_t l;
-    (void)k;
-    for (l = 0; l < n_seeds && l < ss->n; l++)
+    for (l = 0; l < n_seeds && l < ss->n; l++) {
+#if defined(LNM_MPI)
+        off_t at = (off_t)(ss->header[l] + (unsigned long long)(ss->first + k) * n_v * sizeof(float));
+        if (fseeko(ss->f[l], at, SEEK_SET) != 0 || fwrite(r + l * n_v, sizeof(float), n_v, ss->f[l]) != n_v)
+            return tp_error_set(err, TP_ERR_IO, "cannot write the subject maps");
+        (void)msg;
+#else
+        (void)k;
         if (npy_stream_rows(&ss->s[l], r + l * n_v, 1, msg, sizeof msg)) return tp_error_set(err, TP_ERR_IO, "%s", msg);
+#endif
+    }
     return TP_OK;
+}
+
+#if defined(LNM_MPI)
+/* Rank 0 makes each lesion's subject file at its full size; every rank opens them */
+static int open_subject_files(subject_streams *ss, const char *tmp[][LNM_FILES], size_t L, size_t n_subjects,
+                              size_t n_v)
+{
+    static char paths[MAX_LESIONS][1024];
+    int rank, size, bad = 0, any;
+    size_t l, f;
+    char msg[300];
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    for (f = 0; f < LNM_FILES && lnm_files[f].kind != 's'; f++) {}
+    for (l = 0; l < L && rank == 0; l++) {
+        npy_map m;
+        size_t shape[2];
+        shape[0] = n_subjects, shape[1] = n_v;
+        snprintf(paths[l], sizeof paths[l], "%s", tmp[l][f]);
+        if (npy_map_create(&m, paths[l], NPY_F4, 2, shape, msg, sizeof msg) || (ss->header[l] = m.header, npy_map_close(&m, msg, sizeof msg)))
+            bad = fail("%s", msg);
+    }
+    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (bad) return 1;
+    MPI_Bcast(paths, (int)sizeof paths, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(ss->header, (int)L, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    ss->first = n_subjects * (size_t)rank / (size_t)size; /* as compute() splits them */
+    for (l = 0; l < L; l++) {
+        if (!(ss->f[l] = fopen(paths[l], "r+b"))) bad = 1;
+        ss->n = l + 1;
+    }
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return any ? fail("%s", "cannot open the subject maps' files on every rank") : 0;
+}
+#endif
+
+/* Closes the subject files or streams; with MPI every rank's rows are in before rank 0 goes on */
+static int close_subject_files(subject_streams *ss, int ok)
+{
+    char msg[300];
+    size_t l;
+    int bad = 0;
+    for (l = 0; l < ss->n; l++) {
+#if defined(LNM_MPI)
+        bad |= fclose(ss->f[l]) != 0;
+        (void)msg;
+#else
+        if (ok && npy_stream_close(&ss->s[l], msg, sizeof msg)) bad = fail("%s", msg);
+        else if (!ok) npy_stream_close(&ss->s[l], NULL, 0);
+#endif
+    }
+    ss->n = 0;
+#if defined(LNM_MPI)
+    {
+        int any;
+        MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (any && ok) return fail("%s", "cannot write the subject maps");
+    }
+#endif
+    return bad;
 }
 
 /* Runs every lesion at once over the subjects and writes the maps. Returns the exit status. */
@@ -853,12 +930,16 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     d.n_threads = o->threads ? (int)o->threads : default_threads();
     d.read_ahead = o->read_ahead;
     if (o->subject_maps) { /* each lesion's stream, opened under its temporary name */
+#if defined(LNM_MPI)
+        if (open_subject_files(&subjects, tmp, L, n_subjects, g->n_v)) goto done;
+#else
         for (l = 0; l < L; l++) {
             size_t f;
             for (f = 0; f < LNM_FILES && lnm_files[f].kind != 's'; f++) {}
             if (npy_stream_open(&subjects.s[l], tmp[l][f], NPY_F4, g->n_v, msg, sizeof msg)) { fail("%s", msg); goto done; }
             subjects.n = l + 1;
         }
+#endif
         d.subject_r = write_subject, d.subject_user = &subjects;
     }
     memset(&m, 0, sizeof m);
@@ -879,13 +960,11 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     }
     progress_end(&st.bar);
     ss_lnm_estimate_bytes(&d, &work_bytes, NULL);
+    if (subjects.n && close_subject_files(&subjects, 1)) goto done;
     if (!is_root()) {
         rc = 0;
         goto done;
     }
-    for (l = 0; l < subjects.n; l++)
-        if (npy_stream_close(&subjects.s[l], msg, sizeof msg)) { fail("%s", msg); goto done; }
-    subjects.n = 0;
     if (o->fdr && fdr_maps(o, pool, maps, L, g->n_v, names)) goto done;
     for (l = 0; l < L; l++)
         if (write_lesion(tmp[l], names[l], maps, l * g->n_v, g, all + offsets[l], offsets[l + 1] - offsets[l], &at)) goto done;
@@ -906,8 +985,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
            PROG, L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(work_bytes + reader_bytes) / 1048576.0, o->out_dir);
     rc = report_nan(o, &info, n_subjects, names, maps, g->n_v);
 done:
-    for (l = 0; l < subjects.n; l++) npy_stream_close(&subjects.s[l], NULL, 0);
-    subjects.n = 0;
+    if (subjects.n) close_subject_files(&subjects, 0);
     ex_outputs_free(&outs);
     for (i = 0; i < LNM_MAPS; i++) free(maps[i]);
     free(all);
@@ -1371,7 +1449,6 @@ static int lnm_main(int argc, char **argv)
     if (o.atlas_labels && !o.atlas && !o.roi2roi)
         return fail("%s", "--atlas-labels names the parcels of --atlas or --roi2roi: give one of them too");
 #if defined(LNM_MPI)
-    if (o.subject_maps) return fail("%s", "--subject-maps runs in build/lnm (one process) in this version");
 #endif
     if (o.demo) return demo(&o);
     if (!o.n_connectomes || (!o.n_lesions && !o.roi2roi) || !o.out_dir)

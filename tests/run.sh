@@ -355,7 +355,8 @@ if tools/detect.sh mpi >/dev/null; then
     build lnm_mpi mpicc $TFLAGS -D_DEFAULT_SOURCE -DLNM_MPI $LNM_SRC $LIBS \
         && step "lnm_mpi: mpirun -np 2 gives the maps (and the ROI-to-ROI matrices) of one process (1e-12)" sh -c "
             export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-            mpirun -np 2 $B/lnm_mpi --demo --out $B/lnm_mpi_demo >/dev/null &&
+            mpirun -np 2 $B/lnm_mpi --demo --subject-maps --out $B/lnm_mpi_demo >/dev/null &&
+            $B/npy_compare $B/lnm_mpi_demo/lnm_demo_lesion_subject_r.npy $B/lnm_subjects/lnm_demo_lesion_subject_r.npy 0 0 >/dev/null &&
             for f in lnm_demo_lesion_mean_z lnm_demo_lesion_mean_r lnm_demo_lesion_avg_r lnm_demo_lesion_std_z \
                      lnm_demo_lesion_t lnm_demo_lesion_p roi2roi_mean_z roi2roi_t; do
                 $B/npy_compare $B/lnm_mpi_demo/\$f.npy $B/lnm_demo/\$f.npy 1e-12 1e-12 >/dev/null || exit 1
