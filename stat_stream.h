@@ -273,7 +273,7 @@ SSDEF tp_result ss_seedcorr_estimate_bytes(size_t n_t, size_t n_v, size_t n_seed
    one subject. ts as ss_seedcorr's; parcel_of[v] is voxel v's parcel in [0, n_parcels), or -1 for
    none; r is n_parcels x n_parcels doubles (rows ldr >= n_parcels apart), symmetric, with 1 on the
    diagonal and NaN in the row and column of a parcel that is empty or constant. In double.
-   Scratch (n_parcels x (n_t + 1) doubles) from pool (NULL = a private pool). TP_ERR_ARG naming
+   Scratch (n_parcels x (n_t + 2) doubles) from pool (NULL = a private pool). TP_ERR_ARG naming
    the argument (NULL, zero sizes, n_t < 2, ld < n_v, ldr < n_parcels, a parcel_of outside),
    TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET. */
 SSDEF tp_result ss_parcel_corr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const int32_t *parcel_of,

@@ -641,15 +641,29 @@ static int write_parcels(const char *path, const atlas *a, double *const maps[],
 }
 
 /* The files of one lesion: NAME_<suffix>; maps[] index (6: the subject count, 7: q, 8: t where
-   q < Q), the format, and whether --fdr asks for it */
-typedef struct lnm_file { const char *suffix; int map; char kind; int fdr; } lnm_file; /* fdr 2: --atlas, 3: --subject-maps */
+   q < Q), the format (npy, volume, png, table, streamed), and the option that asks for it */
+enum lnm_option { ALWAYS, WITH_PNG, WITH_FDR, WITH_ATLAS, WITH_SUBJECT_MAPS };
+typedef struct lnm_file { const char *suffix; int map; char kind; enum lnm_option option; } lnm_file;
 static const lnm_file lnm_files[] = {
-    {"mean_z.npy", 0, 'n', 0}, {"mean_r.npy", 1, 'n', 0}, {"avg_r.npy", 2, 'n', 0}, {"std_z.npy", 3, 'n', 0},
-    {"t.npy", 4, 'n', 0},      {"p.npy", 5, 'n', 0},      {"n.npy", 6, 'n', 0},     {"AvgR.nii", 2, 'v', 0},
-    {"AvgR_Fz.nii", 0, 'v', 0}, {"T.nii", 4, 'v', 0},     {"p.nii", 5, 'v', 0},     {"T.png", 4, 'p', 0},
-    {"q.npy", 7, 'n', 1},      {"q.nii", 7, 'v', 1},      {"T_fdr.nii", 8, 'v', 1},     {"parcels.tsv", 0, 't', 2},
-    {"subject_r.npy", 0, 's', 3},
+    {"mean_z.npy", 0, 'n', ALWAYS},        {"mean_r.npy", 1, 'n', ALWAYS},  {"avg_r.npy", 2, 'n', ALWAYS},
+    {"std_z.npy", 3, 'n', ALWAYS},         {"t.npy", 4, 'n', ALWAYS},       {"p.npy", 5, 'n', ALWAYS},
+    {"n.npy", 6, 'n', ALWAYS},             {"AvgR.nii", 2, 'v', ALWAYS},    {"AvgR_Fz.nii", 0, 'v', ALWAYS},
+    {"T.nii", 4, 'v', ALWAYS},             {"p.nii", 5, 'v', ALWAYS},       {"T.png", 4, 'p', WITH_PNG},
+    {"q.npy", 7, 'n', WITH_FDR},           {"q.nii", 7, 'v', WITH_FDR},     {"T_fdr.nii", 8, 'v', WITH_FDR},
+    {"parcels.tsv", 0, 't', WITH_ATLAS},   {"subject_r.npy", 0, 's', WITH_SUBJECT_MAPS},
 };
+
+/* Whether this run writes file f of every lesion */
+static int lnm_file_wanted(const options *o, size_t f)
+{
+    switch (lnm_files[f].option) {
+    case WITH_PNG: return o->png;
+    case WITH_FDR: return o->fdr > 0;
+    case WITH_ATLAS: return o->atlas != NULL;
+    case WITH_SUBJECT_MAPS: return o->subject_maps;
+    default: return 1;
+    }
+}
 #define LNM_MAPS 9
 #define LNM_FILES (sizeof lnm_files / sizeof *lnm_files)
 
@@ -682,9 +696,7 @@ static int declare_outputs(const options *o, char names[][256], ex_outputs *outs
     for (l = 0; l < o->n_lesions; l++)
         for (f = 0; f < LNM_FILES; f++) {
             tmp[l][f] = NULL;
-            if ((lnm_files[f].kind == 'p' && !o->png) || (lnm_files[f].fdr == 1 && !o->fdr) ||
-                (lnm_files[f].fdr == 2 && !o->atlas) || (lnm_files[f].fdr == 3 && !o->subject_maps))
-                continue;
+            if (!lnm_file_wanted(o, f)) continue;
             snprintf(path, sizeof path, "%s/%s_%s", o->out_dir, names[l], lnm_files[f].suffix);
             if (!(tmp[l][f] = ex_outputs_add(outs, path, err, sizeof err))) return fail("%s", err);
         }

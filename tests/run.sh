@@ -340,14 +340,14 @@ build lnm_cli $CC $TFLAGS -D_DEFAULT_SOURCE $LNM_SRC $LIBS \
     && step "lnm --demo (the lesion's partner region lights up; maps, NIfTI and PNG written)" sh -c "
         $B/lnm_cli --demo --out $B/lnm_demo | grep -q 'peak t = ' && [ -s $B/lnm_demo/lnm_demo_lesion_T.nii ] &&
         [ -s $B/lnm_demo/lnm_demo_lesion_T.png ] && [ -s $B/lnm_demo/lnm_demo_lesion_mean_z.npy ]" \
-    && build fdr_check $CC $TFLAGS -D_DEFAULT_SOURCE tests/fdr_check.c examples/common/npy.c examples/common/nifti.c examples/common/util.c $LIBS \
+    && build lnm_check $CC $TFLAGS -D_DEFAULT_SOURCE tests/lnm_check.c examples/common/npy.c examples/common/nifti.c examples/common/util.c $LIBS \
     && step "lnm --fdr: q is Benjamini-Hochberg's (lacuna's formula) of p, T_fdr holds t where q < Q" sh -c "
-        $B/lnm_cli --demo --fdr 0.01 --out $B/lnm_fdr >/dev/null && $B/fdr_check $B/lnm_fdr lnm_demo_lesion 0.01 >/dev/null" \
+        $B/lnm_cli --demo --fdr 0.01 --out $B/lnm_fdr >/dev/null && $B/lnm_check $B/lnm_fdr lnm_demo_lesion 0.01 >/dev/null" \
     && step "lnm --demo: its lesion drawn on a 1 mm grid, resampled onto the 2 mm one, gives the same maps" sh -c "
         for f in t mean_z p; do $B/npy_compare $B/lnm_demo/lnm_demo_lesion_1mm_\$f.npy $B/lnm_demo/lnm_demo_lesion_\$f.npy 0 0 >/dev/null || exit 1; done" \
     && step "lnm --subject-maps: every subject's r streamed; their mean Fisher z is the mean_z map" sh -c "
         $B/lnm_cli --demo --subject-maps --out $B/lnm_subjects >/dev/null &&
-        $B/fdr_check $B/lnm_subjects lnm_demo_lesion subjects >/dev/null" \
+        $B/lnm_check $B/lnm_subjects lnm_demo_lesion subjects >/dev/null" \
     && step "lnm CLI rejects bad input" sh -c "! $B/lnm_cli --connectome x --lesion y.npy 2>/dev/null &&
         ! $B/lnm_cli --policy fancy 2>/dev/null && ! $B/lnm_cli --precision f16 2>/dev/null &&
         $B/lnm_cli --connectome x --lesion y.npy --out-dir $B/x 2>&1 | grep -q 'HDF5\|x'"
