@@ -33,7 +33,7 @@
            pac_band_preset("lres", PAC_AMPLITUDE, amp, &n_amp, NULL);
            desc.fs = 512; desc.pha_bands = pha; desc.n_pha = n_pha; desc.amp_bands = amp; desc.n_amp = n_amp;
            desc.surrogates = PAC_SURR_SWAP_BLOCKS; desc.n_perm = 20;
-           out.mi = mi; out.z = z;                          // (n_amp, n_pha, n_signals), tensorpac's order
+           out.pac = mi; out.z = z;                         // (n_amp, n_pha, n_signals), tensorpac's order
            if (pac_run(&desc, x, TP_F64, S, N, NULL, &out, &err) != TP_OK) fprintf(stderr, "%s\n", err.message);
            else printf("MI of (6 Hz, 80 Hz) in signal 0: %.4f (z %.1f)\n", mi[(2 * 10 + 2) * S], z[(2 * 10 + 2) * S]);
            free(x); free(mi); free(z);
@@ -42,11 +42,12 @@
 
    CONTENTS
        1. Options       3. Band-pass filtering    5. Surrogates and statistics    7. Precision
-       2. FFT           4. Modulation index       6. Memory plan and threads      8. CUDA
+       2. FFT           4. Measures               6. Memory plan and threads      8. CUDA
                                                                                   9. What it does NOT do
 
-   Phase-amplitude coupling over a grid of phase x amplitude bands with surrogate statistics, the
-   numbers tensorpac computes (to 1e-11), from one FFT per signal shared by every band, surrogates
+   Phase-amplitude coupling over a grid of phase x amplitude bands with surrogate statistics: each
+   of tensorpac's six measures, surrogates and normalisations, the numbers tensorpac computes (to
+   1e-11), from one FFT per signal shared by every band, surrogates
    by index arithmetic, in buffers whose size it states in advance and fits to a budget. pac_plan
    tells beforehand how a run will use memory; the lower-level calls (pac_fft_*, pac_fir_design,
    pac_bandpass, pac_modulation_index, pac_swap_blocks) expose each stage.
@@ -104,8 +105,32 @@
    Hilbert transform pair, always pairing bands (2i, 2i + 1) so that the rounding does not depend
    on the plan. Amplitude = sqrt(y^2 + h^2) (within 1 ulp of numpy's hypot).
 
-   4. MODULATION INDEX
-   18 phase bins with tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, 19) (eps =
+   4. MEASURES
+   desc.measure picks one of tensorpac's six (its idpac's first digit), each equal to tensorpac's
+   own output on the same signal to rounding (section 5 gives the tested figures):
+     PAC_MVL    |sum_t amp e^(i pha)| / n (Canolty 2006)
+     PAC_MI     the modulation index below, in desc.method's form (the default measure)
+     PAC_HR     heights ratio (Lakatos 2005): the MI's histogram with tensorpac's pooled counts,
+                p = the bins' means over their sum (bins empty in the whole call left out),
+                (max p - min p) / max p
+     PAC_NDPAC  ndPAC (Ozkurt 2012): the amplitude z-scored (ddof 1), |sum_t z e^(i pha)| / n, and 0
+                where |sum|^2 <= 2 n erfinv(1 - p)^2, p = desc.p_threshold (tensorpac passes its p
+                there). tensorpac always runs it as idpac (4, 0, 0): so does pac_run, logging that it
+                dropped the surrogates or normalisation asked; statistics outputs are TP_ERR_ARG
+     PAC_PLV    |sum_t e^(-i pha_amp) e^(i pha)| / n, where pha_amp is the angle of the Hilbert
+                transform of the amplitude envelope taken twice: tensorpac's filterfit takes it and
+                its fit takes it again (a quirk kept so that the numbers are tensorpac's)
+     PAC_GCPAC  Gaussian-copula mutual information in bits (Ince 2017): sin and cos of the phase
+                and the amplitude each copula-normalised (ranks to ndtri((r + 1) / (n + 1)), ties in
+                sample order), covariance / (n - 1), entropies from Cholesky factors, no demeaning
+                or bias correction, as tensorpac. The ranks are numpy's as long as no two values lie
+                within an ulp or two of each other (the phase goes through tensorpac's wrap, atan2,
+                sin and cos): a tie broken otherwise moves the MI by ~1e-3 of its value.
+   MVL, ndPAC, PLV and the copula are sums over time of amplitude times a phase vector: their
+   surrogates are the same sums with the amplitude's index shifted, in double whatever
+   desc.precision says. MI and HR come from phase-binned histograms:
+
+   The modulation index: 18 phase bins with tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, 19) (eps =
    DBL_EPSILON), a value v in bin j when edge[j] <= v < edge[j + 1]. Amplitudes are summed per
    bin in one pass (a histogram, never one-hot products). PAC_MI_TORT (the default; Tort 2010,
    per series): the mean amplitude of each bin of that series, p = means / their sum, MI = 1 +
@@ -133,11 +158,15 @@
    All by index arithmetic on the unshifted data; random draws from splitmix64 seeded with
    desc.seed (the same on every platform). Per cell: surrogate mean and std (ddof 0, Welford in
    surrogate order), z = (mi - mean) / std (tensorpac's normalisation 4), p = fraction of
-   surrogates >= mi (at least 1 / n_perm, no correction). p_maxstat: tensorpac's
-   infer_pvalues(p, 'maxstat') on the signal-averaged MI and surrogates (the surrogate averages
-   summed in 52-bit fixed point, so the sum does not depend on which worker adds first). Against
-   tensorpac's 20 surrogates (tested): within 3e-12 relative, z within 6e-12, maxstat p-values
-   equal.
+   surrogates >= mi (at least 1 / n_perm, no correction). out.norm: tensorpac's normalisations
+   (desc.norm, idpac's third digit): pac - mean, pac / mean, (pac - mean) / mean, z; without
+   surrogates it is pac itself (tensorpac ignores the normalisation then: logged). desc.pairs
+   replays given swap-epochs pairings (tensorpac's permutations). p_maxstat: tensorpac's
+   infer_pvalues(p, 'maxstat') on the signal-averaged measure and surrogates (the surrogates
+   summed in 64.64-bit fixed point, so the sum does not depend on which worker adds first, and
+   any measure's scale fits). Against tensorpac's 20 surrogates (tested): within 3e-12 relative,
+   z within 6e-12, maxstat p-values equal; every measure with every surrogate kind and
+   normalisation (10 surrogates): within 1.1e-12 of the largest value, maxstat p-values equal.
 
    6. MEMORY PLAN AND THREADS
    Per worker: the signal's spectrum and a band pair (4 x the padded length), the Hilbert pair,
@@ -158,7 +187,8 @@
    is reported to the logger (desc.log, or the pool's) and in out.info; the others do its share.
 
    7. PRECISION
-   desc.precision = TP_F32 stores the amplitudes and sums the histograms in floats (the
+   desc.precision = TP_F32 (MI and HR; the other measures compute in double whatever it says)
+   stores the amplitudes and sums the histograms in floats (the
    surrogate loop moves half the bytes; MI within 3e-9 absolute, z within 1e-4 of the float64 run
    on tensorpac's reference); the filters, FFTs and Hilbert transforms stay in double in both
    modes (their float error would move phases by up to 1e-4 rad, bins with them).
@@ -182,9 +212,10 @@
    events, the memory it held, the chunk and the kernel that took the surrogates' cells.
 
    9. WHAT IT DOES NOT DO
-   No real-input FFT (real signals ride in pairs in complex transforms instead). Only the
-   modulation index among tensorpac's PAC methods; no normalisation but the z-score; no Morlet
-   filtering; phase and amplitude from the same signal.
+   No real-input FFT (real signals ride in pairs in complex transforms instead). 18 phase bins
+   only; no Morlet filtering; phase and amplitude from the same signal; on the device, the MI
+   only (the other measures run on the CPU under PAC_BACKEND_AUTO; PAC_BACKEND_CUDA with one of
+   them is TP_ERR_ARG).
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -310,6 +341,26 @@ typedef enum pac_surrogates {
     PAC_SURR_NONE = 0, PAC_SURR_SWAP_BLOCKS = 1, PAC_SURR_TIME_LAG = 2, PAC_SURR_SWAP_EPOCHS = 3,
     PAC_SURR__FORCE_INT = 0x7fffffff
 } pac_surrogates;
+/* What couples (tensorpac's idpac, first digit); a desc field, so 0 is the default (the MI). */
+typedef enum pac_measure {
+    PAC_MEASURE_DEFAULT = 0,
+    PAC_MVL = 1,                /* mean vector length (Canolty 2006): |sum amp e^(i pha)| / n */
+    PAC_MI = 2,                 /* modulation index, in desc.method's form (section 4) */
+    PAC_HR = 3,                 /* heights ratio (Lakatos 2005): (max - min) / max of the binned amplitude */
+    PAC_NDPAC = 4,              /* normalised direct PAC (Ozkurt 2012): tensorpac runs it without surrogates */
+    PAC_PLV = 5,                /* phase-locking value of the phase and the amplitude's phase (Penny 2008) */
+    PAC_GCPAC = 6,              /* Gaussian-copula mutual information, in bits (Ince 2017) */
+    PAC_MEASURE__FORCE_INT = 0x7fffffff
+} pac_measure;
+/* How out.norm corrects the coupling by its surrogates (tensorpac's idpac, third digit). */
+typedef enum pac_norm {
+    PAC_NORM_NONE = 0,          /* out.norm = out.pac */
+    PAC_NORM_SUBTRACT = 1,      /* pac - surrogate mean */
+    PAC_NORM_DIVIDE = 2,        /* pac / surrogate mean */
+    PAC_NORM_SUBTRACT_DIVIDE = 3, /* (pac - surrogate mean) / surrogate mean */
+    PAC_NORM_ZSCORE = 4,        /* (pac - surrogate mean) / surrogate std (ddof 0) */
+    PAC_NORM__FORCE_INT = 0x7fffffff
+} pac_norm;
 typedef enum pac_backend {
     PAC_BACKEND_AUTO = 0, PAC_BACKEND_CPU = 1, PAC_BACKEND_CUDA = 2, PAC_BACKEND__FORCE_INT = 0x7fffffff
 } pac_backend;
@@ -323,12 +374,17 @@ typedef struct pac_desc {
     const double *amp_bands;    /* n_amp x 2 [low, high] Hz (required) */
     size_t n_amp;
     int pha_cycles, amp_cycles; /* filter lengths in cycles of the low edge [3 and 6, tensorpac's] */
-    pac_mi method;              /* [PAC_MI_TORT] or PAC_MI_TENSORPAC */
+    pac_measure measure;        /* what couples (section 4) [PAC_MI] */
+    pac_mi method;              /* the MI's form: [PAC_MI_TORT] or PAC_MI_TENSORPAC (tensorpac's idpac 2) */
     pac_surrogates surrogates;  /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
     size_t n_perm;              /* number of surrogates [0] */
     uint64_t seed;              /* of the surrogates' generator [0] */
     const int64_t *cuts;        /* n_perm explicit shifts instead of random ones (swap-blocks, time-lag) [NULL] */
-    double p_threshold;         /* significance level of p_maxstat [0.05] */
+    const uint32_t *pairs;      /* n_perm x n_signals explicit pairings instead of random ones (swap-epochs):
+                                   surrogate k pairs signal s's amplitude with the phase of signal
+                                   pairs[k n_signals + s] (e.g. tensorpac's permutations) [NULL] */
+    pac_norm norm;              /* what out.norm holds [PAC_NORM_NONE] */
+    double p_threshold;         /* significance level of p_maxstat, and ndPAC's threshold [0.05] */
     tp_dtype precision;         /* TP_F32: amplitudes, histograms and their sums in floats (section 7) [TP_F64] */
     int n_threads;              /* workers, at most TP_MAX_THREADS [0 = the CPUs this process may use] */
     tp_progress_fn progress;    /* signals done of (passes x n_signals), one call at a time [NULL] */
@@ -374,12 +430,14 @@ typedef struct pac_run_info {
 /* Where results go (caller's memory); NULL skips an output. Cells are (n_amp, n_pha, n_signals),
    tensorpac's order. */
 typedef struct pac_output {
-    double *mi;                 /* the modulation index (required) */
-    double *z;                  /* (mi - surrogate mean) / surrogate std (ddof 0): tensorpac's normalisation 4 */
+    double *pac;                /* the coupling by desc.measure (tensorpac's Pac.pac) (required) */
+    double *norm;               /* pac corrected by its surrogates as desc.norm says: what tensorpac's
+                                   Pac.filterfit returns (pac itself for PAC_NORM_NONE) */
+    double *z;                  /* (pac - surrogate mean) / surrogate std (ddof 0): tensorpac's normalisation 4 */
     double *surr_mean, *surr_std;
-    double *p;                  /* per cell: fraction of surrogates >= mi, at least 1 / n_perm (no correction) */
+    double *p;                  /* per cell: fraction of surrogates >= pac, at least 1 / n_perm (no correction) */
     double *p_maxstat;          /* n_amp x n_pha: tensorpac's infer_pvalues(p_threshold, 'maxstat') on the
-                                   signal-averaged MI and surrogates */
+                                   signal-averaged pac and surrogates */
     double *surrogates;         /* n_perm x n_amp x n_pha x n_signals: the cube itself (the memory hog) */
     pac_run_info *info;         /* what the run did [NULL] */
 } pac_output;
@@ -1524,6 +1582,44 @@ PACDEF tp_result pac_random_cuts(uint64_t seed, size_t n_times, size_t n_cuts, i
 enum { PAC__PHA = 0, PAC__AMP = 1 };
 typedef struct pac__work pac__work_t;
 
+/* A sum behind p_maxstat: 64 integer bits (two's complement) and 64 fraction bits. Every value
+   is rounded to 2^-64 before it is added, so the sums are exact and any order of adding gives
+   the same, whatever the scale of the measure (an MVL carries the amplitude's units). */
+typedef struct pac__wide { uint64_t hi, lo; } pac__wide;
+
+/* v in the sums' fixed point; NaN (a NaN signal: it makes every mean NaN anyway) and values past
+   2^62 (no measure reaches them) count 0 */
+PAC_HD static inline pac__wide pac__wide_of(double v)
+{
+    pac__wide w = {0, 0};
+    double whole, frac;
+    if (!(v > -4.6e18 && v < 4.6e18)) return w;
+    whole = floor(v);
+    frac = ldexp(v - whole, 64); /* v - floor(v) is exact; frac < 2^64 */
+    w.hi = (uint64_t)(int64_t)whole;
+    w.lo = (uint64_t)frac;
+    return w;
+}
+
+PAC_HD static inline void pac__wide_add(pac__wide *acc, pac__wide v)
+{
+    uint64_t lo = acc->lo + v.lo;
+    acc->hi += v.hi + (lo < v.lo);
+    acc->lo = lo;
+}
+
+static int pac__wide_less(pac__wide a, pac__wide b)
+{
+    int64_t ah = (int64_t)(a.hi ^ ((uint64_t)1 << 63)), bh = (int64_t)(b.hi ^ ((uint64_t)1 << 63)); /* order as signed */
+    return ah < bh || (ah == bh && a.lo < b.lo);
+}
+
+static double pac__wide_value(pac__wide a)
+{
+    double hi = a.hi >> 63 ? -(double)(~a.hi) - 1.0 : (double)a.hi;
+    return hi + ldexp((double)a.lo, -64);
+}
+
 /* Everything a run shares read-only, and the little it shares read-write under the lock. */
 typedef struct pac__eng {
     /* the problem */
@@ -1534,13 +1630,22 @@ typedef struct pac__eng {
     size_t n_sig, n, n_band[2];
     const double *bands[2];
     int cycles[2], surr;
-    pac_mi method;            /* resolved: PAC_MI_TORT or PAC_MI_TENSORPAC */
+    pac_mi method;            /* resolved: PAC_MI_TORT or PAC_MI_TENSORPAC (HR: its pooled counts) */
+    pac_measure measure;      /* resolved: PAC_MVL .. PAC_GCPAC */
+    int vec;                  /* a vector measure (MVL, ndPAC, PLV, copula: section >>vector) */
+    pac_norm norm;
+    double nd_limit;          /* ndPAC: a cell whose |sum|^2 is at most this is 0 */
+    int adjusted;             /* what the run changed as tensorpac does: 1 ndPAC's surrogates dropped, 2 a normalisation */
+    double *gauss;            /* the copula: ndtri((r + 1) / (n + 1)) of each rank r */
+    double *all_vp;           /* vector measures: every signal's phase vectors (plan.keep_phase_bins) */
     pac_signal_kind what;     /* what pac_bandpass writes */
     double *bp_out;           /* pac_bandpass's output, or NULL */
     size_t n_perm;
     const int64_t *shifts;    /* n_perm amplitude shifts (swap-blocks, time-lag) */
     int64_t *shift_buf;       /* where drawn shifts go */
-    uint32_t *perms;          /* n_perm x n_sig: the phase signal paired with each (swap-epochs) */
+    const uint32_t *perms;    /* n_perm x n_sig: the phase signal paired with each (swap-epochs) */
+    const uint32_t *pairs;    /* desc.pairs: given ones */
+    uint32_t *perm_buf;       /* where drawn ones go */
     pac_output out;
     pac_plan_info plan;
     tp_progress_fn progress;
@@ -1560,8 +1665,7 @@ typedef struct pac__eng {
     unsigned char *all_bins;
     uint32_t *all_counts;
     size_t pooled[PAC_N_BINS];
-    int64_t *max_sum;         /* n_perm x n_amp x n_pha fixed-point sums over signals (p_maxstat) */
-    int fixed_bits;
+    pac__wide *max_sum;       /* n_perm x n_amp x n_pha fixed-point sums over signals (p_maxstat) */
     /* work distribution: done, stop and stop_msg under the team's lock */
     tp_team *team;
     pac__work_t *work;        /* a worker's buffers, by team worker */
@@ -1594,8 +1698,10 @@ typedef struct pac__work {
     uint32_t *order, *start;  /* the phase series' samples by bin (pac__sort_bins): n, PAC_N_BINS + 1 */
     double *hist64;           /* the histogram's PAC_N_BINS rows in doubles (hist itself for doubles) */
     double *mi0, *mean, *m2, *vals; /* ld each */
+    double *vp, *va, *yy;     /* vector measures: phase vectors (n_pha x 2n), the pass's amplitudes (bands x 2n), ld */
+    uint32_t *idx;            /* the copula: 2n for its ranks */
     size_t *n_ge;
-    int64_t *fixed;           /* ld */
+    pac__wide *fixed;         /* ld */
     size_t ld;
 } pac__work;
 
@@ -1631,13 +1737,16 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     size_t sc = lfm ? 2 * (lfm > lh ? lfm : lh) : 0, d = sizeof(double);
     size_t o_sr = pac__take(base, &off, lfm * d), o_si = pac__take(base, &off, lfm * d), o_wr = pac__take(base, &off, cpu * lfm * d);
     size_t o_wi = pac__take(base, &off, cpu * lfm * d), o_hr = pac__take(base, &off, cpu * lh * d), o_hi = pac__take(base, &off, cpu * lh * d);
-    size_t o_sc = pac__take(base, &off, sc * d), o_bins = pac__take(base, &off, keep ? 0 : np * n);
-    size_t o_cnt = pac__take(base, &off, keep ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
-    size_t o_amp = pac__take(base, &off, n * ld * el), o_hist = pac__take(base, &off, PAC_N_BINS * ld * el);
-    size_t o_ord = pac__take(base, &off, n * sizeof(uint32_t)), o_start = pac__take(base, &off, (PAC_N_BINS + 1) * sizeof(uint32_t));
-    size_t o_h64 = pac__take(base, &off, e->f32 ? PAC_N_BINS * ld * d : 0);
+    size_t o_sc = pac__take(base, &off, sc * d), o_bins = pac__take(base, &off, keep || e->vec ? 0 : np * n);
+    size_t o_cnt = pac__take(base, &off, keep || e->vec ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
+    size_t hn = e->vec ? 0 : n, hl = e->vec ? 0 : ld, vn = e->vec ? n : 0; /* the histograms', the vectors' */
+    size_t o_amp = pac__take(base, &off, hn * ld * el), o_hist = pac__take(base, &off, PAC_N_BINS * hl * el);
+    size_t o_ord = pac__take(base, &off, hn * sizeof(uint32_t)), o_start = pac__take(base, &off, (PAC_N_BINS + 1) * sizeof(uint32_t));
+    size_t o_h64 = pac__take(base, &off, e->f32 ? PAC_N_BINS * hl * d : 0);
+    size_t o_vp = pac__take(base, &off, keep ? 0 : 2 * np * vn * d), o_va = pac__take(base, &off, 2 * na * vn * d);
+    size_t o_yy = pac__take(base, &off, e->vec ? ld * d : 0), o_idx = pac__take(base, &off, e->measure == PAC_GCPAC ? 2 * vn * sizeof(uint32_t) : 0);
     size_t o_acc = pac__take(base, &off, 4 * ld * d), o_ge = pac__take(base, &off, ld * sizeof(size_t));
-    size_t o_fix = pac__take(base, &off, ld * sizeof(int64_t));
+    size_t o_fix = pac__take(base, &off, ld * sizeof(pac__wide));
     if (base) {
         w->sr = (double *)(void *)(base + o_sr);
         w->si = (double *)(void *)(base + o_si);
@@ -1658,7 +1767,11 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
         w->m2 = w->mean + ld;
         w->vals = w->m2 + ld;
         w->n_ge = (size_t *)(void *)(base + o_ge);
-        w->fixed = (int64_t *)(void *)(base + o_fix);
+        w->fixed = (pac__wide *)(void *)(base + o_fix);
+        w->vp = keep || !e->vec ? NULL : (double *)(void *)(base + o_vp);
+        w->va = (double *)(void *)(base + o_va);
+        w->yy = (double *)(void *)(base + o_yy);
+        w->idx = (uint32_t *)(void *)(base + o_idx);
         w->ld = ld;
     }
     return off;
@@ -1671,21 +1784,28 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
     size_t off = 0, np = e->n_band[PAC__PHA], na = e->n_band[PAC__AMP], d = sizeof(double);
     int epochs = e->surr == PAC_SURR_SWAP_EPOCHS, maxstat = e->n_perm > 0;
     size_t o_k0 = pac__take(base, &off, e->half[0] * np * d), o_k1 = pac__take(base, &off, e->half[1] * na * d);
-    size_t o_bins, o_cnt;
+    size_t o_bins, o_cnt, o_vp, o_gauss;
+    int bins;
     keep = keep && !e->cuda; /* the device keeps its own */
-    o_bins = pac__take(base, &off, keep ? np * e->n_sig * e->n : 0);
-    o_cnt = pac__take(base, &off, keep ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
+    bins = keep && !e->vec;
+    o_bins = pac__take(base, &off, bins ? np * e->n_sig * e->n : 0);
+    o_cnt = pac__take(base, &off, bins ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
+    o_vp = pac__take(base, &off, keep && e->vec ? 2 * np * e->n_sig * e->n * d : 0);
+    o_gauss = pac__take(base, &off, e->measure == PAC_GCPAC ? e->n * d : 0);
     size_t o_shift = pac__take(base, &off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
-    size_t o_perm = pac__take(base, &off, e->n_perm && epochs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
-    size_t o_max = pac__take(base, &off, maxstat ? e->n_perm * na * np * sizeof(int64_t) : 0);
+    size_t o_perm = pac__take(base, &off, e->n_perm && epochs && !e->pairs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
+    size_t o_max = pac__take(base, &off, maxstat ? e->n_perm * na * np * sizeof(pac__wide) : 0);
     if (base) {
         e->kernel[0] = (double *)(void *)(base + o_k0);
         e->kernel[1] = (double *)(void *)(base + o_k1);
-        e->all_bins = keep ? (unsigned char *)(base + o_bins) : NULL;
-        e->all_counts = keep ? (uint32_t *)(void *)(base + o_cnt) : NULL;
+        e->all_bins = bins ? (unsigned char *)(base + o_bins) : NULL;
+        e->all_counts = bins ? (uint32_t *)(void *)(base + o_cnt) : NULL;
+        e->all_vp = keep && e->vec ? (double *)(void *)(base + o_vp) : NULL;
+        e->gauss = e->measure == PAC_GCPAC ? (double *)(void *)(base + o_gauss) : NULL;
         e->shift_buf = (int64_t *)(void *)(base + o_shift);
-        e->perms = epochs && e->n_perm ? (uint32_t *)(void *)(base + o_perm) : NULL;
-        e->max_sum = maxstat ? (int64_t *)(void *)(base + o_max) : NULL;
+        e->perm_buf = (uint32_t *)(void *)(base + o_perm);
+        e->perms = !epochs || !e->n_perm ? NULL : e->pairs ? e->pairs : e->perm_buf;
+        e->max_sum = maxstat ? (pac__wide *)(void *)(base + o_max) : NULL;
     }
     return off;
 }
@@ -1969,14 +2089,30 @@ static void pac__histogram_mi(const pac__eng *e, pac__work *w, size_t shift, con
     e->mi(w->hist64, w->ld, wt, w->vals);
 }
 
+/* tensorpac's normalisation idn of a cell's value v by its surrogates' mean and std */
+static double pac__normalise(pac_norm idn, double v, double mean, double sd)
+{
+    switch (idn) {
+    case PAC_NORM_SUBTRACT: return v - mean;
+    case PAC_NORM_DIVIDE: return v / mean;
+    case PAC_NORM_SUBTRACT_DIVIDE: return (v - mean) / mean;
+    case PAC_NORM_ZSCORE: return (v - mean) / sd;
+    default: return v;
+    }
+}
+
 /* A cell's outputs from its MI and its surrogates' mean, M2 and count of values >= the MI */
 static void pac__finish_cell(const pac__eng *e, size_t cell, double mi0, double mean, double m2, size_t n_ge)
 {
     const pac_output *o = &e->out;
     double sd, p;
-    o->mi[cell] = mi0;
-    if (!e->n_perm) return;
+    o->pac[cell] = mi0;
+    if (!e->n_perm) {
+        if (o->norm) o->norm[cell] = mi0;
+        return;
+    }
     sd = sqrt(m2 / (double)e->n_perm), p = (double)n_ge / (double)e->n_perm;
+    if (o->norm) o->norm[cell] = pac__normalise(e->norm, mi0, mean, sd);
     if (o->surr_mean) o->surr_mean[cell] = mean;
     if (o->surr_std) o->surr_std[cell] = sd;
     if (o->z) o->z[cell] = (mi0 - mean) / sd;
@@ -1989,29 +2125,87 @@ static size_t pac__cube_at(const pac__eng *e, size_t k, size_t a, size_t q, size
     return (k * e->n_band[PAC__AMP] + a) * e->n_band[PAC__PHA] * e->n_sig + q * e->n_sig + s;
 }
 
-/* A surrogate's MI in the fixed point of the sums behind p_maxstat (exact, so any order of adding
-   gives the same sums); NaN (a NaN signal) adds 0: that signal makes every mean NaN anyway */
-static int64_t pac__fixed(double v, double scale) { return v == v ? (int64_t)floor(v * scale + 0.5) : 0; }
+/* Cells (amplitude bands a0 .. a0 + na - 1, phase band q) of signal s: the measure of each is in
+   w->vals; it starts their surrogates' statistics. */
+static void pac__tally_start(pac__work *w, size_t na)
+{
+    size_t a;
+    for (a = 0; a < na; a++) {
+        w->mi0[a] = w->vals[a];
+        w->mean[a] = w->m2[a] = 0;
+        w->n_ge[a] = 0;
+    }
+}
 
-/* MI, surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase band)
-   cell of signal s. */
+/* Surrogate k of those cells is in w->vals: into their statistics, the cube and the sums behind
+   p_maxstat. */
+static void pac__tally(pac__eng *e, pac__work *w, size_t s, size_t q, size_t a0, size_t na, size_t k)
+{
+    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], a;
+    const pac_output *o = &e->out;
+    for (a = 0; a < na; a++) { /* Welford over the surrogates of each cell */
+        double v = w->vals[a];
+        pac__welford(v, k, &w->mean[a], &w->m2[a]);
+        w->n_ge[a] += v >= w->mi0[a];
+        if (o->surrogates) o->surrogates[pac__cube_at(e, k, a0 + a, q, s)] = v;
+        w->fixed[a] = pac__wide_of(v);
+    }
+    if (e->max_sum && o->p_maxstat) { /* the sums only when p_maxstat is asked for */
+        pac__wide *dst = e->max_sum + k * nas * np + q;
+        pac__lock(e);
+        for (a = 0; a < na; a++) pac__wide_add(&dst[(a0 + a) * np], w->fixed[a]);
+        pac__unlock(e);
+    }
+}
+
+static void pac__tally_finish(const pac__eng *e, const pac__work *w, size_t s, size_t q, size_t a0, size_t na)
+{
+    size_t a, np = e->n_band[PAC__PHA];
+    for (a = 0; a < na; a++) pac__finish_cell(e, ((a0 + a) * np + q) * e->n_sig + s, w->mi0[a], w->mean[a], w->m2[a], w->n_ge[a]);
+}
+
+/* The heights ratio of lanes [0, ld) of a histogram (as pac__mi_fn): v_j = h_j wt_j over the bins
+   of nonzero weight, p_j = v_j / sum v, HR = (max p - min p) / max p (tensorpac's steps) */
+static void pac__hr(const double *h, size_t ld, const double *wt, double *hr)
+{
+    size_t a;
+    int j;
+    for (a = 0; a < ld; a++) {
+        double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
+        for (j = 0; j < PAC_N_BINS; j++)
+            if (wt[j] > 0) sum += h[(size_t)j * ld + a] * wt[j];
+        for (j = 0; j < PAC_N_BINS; j++)
+            if (wt[j] > 0) {
+                double p = h[(size_t)j * ld + a] * wt[j] / sum;
+                hi = p > hi ? p : hi;
+                lo = p < lo ? p : lo;
+            }
+        hr[a] = sum == sum ? (hi - lo) / hi : sum;
+    }
+}
+
+/* The histogram's measure of every lane: the MI, or the heights ratio */
+static void pac__histogram_measure(const pac__eng *e, pac__work *w, size_t shift, const double *wt)
+{
+    pac__histogram_mi(e, w, shift, wt);
+    if (e->measure == PAC_HR) pac__hr(w->hist64, w->ld, wt, w->vals);
+}
+
+/* MI (or HR), surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase
+   band) cell of signal s. */
 static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
-    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], n_sig = e->n_sig, q, k, a;
-    double scale = ldexp(1.0, e->fixed_bits), nan_value = 0.0 / 0.0;
-    const pac_output *o = &e->out;
+    size_t np = e->n_band[PAC__PHA], n_sig = e->n_sig, q, k, a;
+    double nan_value = 0.0 / 0.0;
     for (q = 0; q < np; q++) {
         const uint32_t *cnt;
         const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
         double wt[PAC_N_BINS];
         int ok = pac__weights(cnt, e->pooled, e->method, wt);
         pac__sort_bins(bq, e->n, w->order, w->start);
-        pac__histogram_mi(e, w, 0, wt);
-        for (a = 0; a < na; a++) {
-            w->mi0[a] = ok ? w->vals[a] : nan_value;
-            w->mean[a] = w->m2[a] = 0;
-            w->n_ge[a] = 0;
-        }
+        pac__histogram_measure(e, w, 0, wt);
+        for (a = 0; a < na; a++) w->vals[a] = ok ? w->vals[a] : nan_value;
+        pac__tally_start(w, na);
         for (k = 0; k < e->n_perm; k++) {
             int okk = ok;
             if (e->perms) { /* another signal's phases, unshifted */
@@ -2020,25 +2214,309 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 double wk[PAC_N_BINS];
                 okk = pac__weights(ck, e->pooled, e->method, wk);
                 pac__sort_bins(bk, e->n, w->order, w->start);
-                pac__histogram_mi(e, w, 0, wk);
+                pac__histogram_measure(e, w, 0, wk);
             } else {
-                pac__histogram_mi(e, w, (size_t)e->shifts[k], wt);
+                pac__histogram_measure(e, w, (size_t)e->shifts[k], wt);
             }
-            for (a = 0; a < na; a++) { /* Welford over the surrogates of each cell */
-                double v = okk ? w->vals[a] : nan_value;
-                pac__welford(v, k, &w->mean[a], &w->m2[a]);
-                w->n_ge[a] += v >= w->mi0[a];
-                if (o->surrogates) o->surrogates[pac__cube_at(e, k, a0 + a, q, s)] = v;
-                w->fixed[a] = pac__fixed(v, scale);
+            for (a = 0; a < na; a++) w->vals[a] = okk ? w->vals[a] : nan_value;
+            pac__tally(e, w, s, q, a0, na, k);
+        }
+        pac__tally_finish(e, w, s, q, a0, na);
+    }
+}
+
+/* ---- >>vector measures: MVL, ndPAC, PLV and the Gaussian copula ----------------------------- */
+
+/* These four are functions of sums over time of (a function of) the amplitude times a vector of
+   the phase: sum_t A[t] U[t], A real (complex for the PLV), U = e^(i pha) (for the copula the
+   pair of copula-normalised sin and cos of the phase). A surrogate shifts A by index arithmetic
+   or pairs another signal's U. Every sum runs in one fixed order: the same bits whatever the plan. */
+
+/* The standard normal quantile (scipy's ndtri) of p in (0, 1): Abramowitz and Stegun 26.2.23
+   (error < 4.5e-4) on the lower tail, then Halley steps on erfc until they stop moving it: a few
+   ulp, and ndtri(1 - p) = -ndtri(p) exactly, as scipy's. */
+static double pac__ndtri(double p)
+{
+    double q = p < 0.5 ? p : 1.0 - p, t = sqrt(-2.0 * log(q)), x;
+    int i;
+    x = -(t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308))));
+    for (i = 0; i < 4; i++) {
+        double d = 0.5 * erfc(-x * 0.70710678118654752440) - q;
+        double u = d * 2.50662827463100050242 * exp(0.5 * x * x);
+        x -= u / (1.0 + 0.5 * x * u);
+    }
+    return p < 0.5 ? x : -x;
+}
+
+/* The order of x[0 .. n) (no NaN), ties in sample order, into idx: a bottom-up merge sort. */
+static void pac__order(const double *x, size_t n, uint32_t *idx, uint32_t *tmp)
+{
+    size_t width, i;
+    uint32_t *src = idx, *dst = tmp;
+    for (i = 0; i < n; i++) idx[i] = (uint32_t)i;
+    for (width = 1; width < n; width *= 2) {
+        size_t lo;
+        for (lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t l = lo, r = mid, o = lo;
+            while (l < mid && r < hi) dst[o++] = x[src[r]] < x[src[l]] ? src[r++] : src[l++];
+            while (l < mid) dst[o++] = src[l++];
+            while (r < hi) dst[o++] = src[r++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != idx) memcpy(idx, src, n * sizeof(uint32_t));
+}
+
+/* tensorpac's copnorm of one series in place: the normal quantile of each value's rank,
+   gauss[r] = ndtri((r + 1) / (n + 1)); all NaN when a value is NaN */
+static void pac__copnorm(const pac__eng *e, pac__work *w, double *x)
+{
+    size_t n = e->n, r;
+    for (r = 0; r < n; r++)
+        if (x[r] != x[r]) {
+            for (r = 0; r < n; r++) x[r] = 0.0 / 0.0;
+            return;
+        }
+    pac__order(x, n, w->idx, w->idx + n);
+    for (r = 0; r < n; r++) x[w->idx[r]] = e->gauss[r];
+}
+
+/* tensorpac's phase wrap, (pha + pi) mod 2 pi - pi, rounding included */
+static double pac__wrap(double pha)
+{
+    double v = fmod(pha + PAC__PI, 2.0 * PAC__PI);
+    return (v < 0 ? v + 2.0 * PAC__PI : v) - PAC__PI;
+}
+
+/* The phase vectors of signal s: band q's at dst + q * stride, two series of n: cos and sin of the
+   phase (the copula: copnorm(sin), copnorm(cos)). */
+static void pac__phase_vectors(const pac__eng *e, pac__work *w, size_t s, double *dst, size_t stride)
+{
+    size_t np = e->n_band[PAC__PHA], n = e->n, q, t;
+    double inv = 1.0 / (double)e->lh;
+    pac__spectrum(e, w, s, PAC__PHA);
+    for (q = 0; q < np; q += 2) {
+        int two = q + 1 < np, j;
+        pac__band_pair(e, w, PAC__PHA, q, two);
+        for (j = 0; j <= two; j++) {
+            const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
+            double *c = dst + (q + (size_t)j) * stride, *sn = c + n;
+            if (e->measure == PAC_GCPAC) { /* numpy's sin and cos of the wrapped angle: the ranks are theirs */
+                for (t = 0; t < n; t++) {
+                    double pha = pac__wrap(atan2(h[t] * inv, y[t]));
+                    c[t] = sin(pha);
+                    sn[t] = cos(pha);
+                }
+                pac__copnorm(e, w, c);
+                pac__copnorm(e, w, sn);
+                continue;
             }
-            if (e->max_sum && o->p_maxstat) { /* the sums only when p_maxstat is asked for */
-                int64_t *dst = e->max_sum + k * nas * np + q;
-                pac__lock(e);
-                for (a = 0; a < na; a++) dst[(a0 + a) * np] += w->fixed[a];
-                pac__unlock(e);
+            for (t = 0; t < n; t++) { /* e^(i angle(z)) = z / |z|; angle(0) = 0 */
+                double hv = h[t] * inv, r = sqrt(y[t] * y[t] + hv * hv);
+                c[t] = r > 0 ? y[t] / r : r == 0 ? 1.0 : r;
+                sn[t] = r > 0 ? hv / r : r == 0 ? 0.0 : r;
             }
         }
-        for (a = 0; a < na; a++) pac__finish_cell(e, ((a0 + a) * np + q) * n_sig + s, w->mi0[a], w->mean[a], w->m2[a], w->n_ge[a]);
+    }
+}
+
+/* Hilbert transforms (times lh) of the real series in wr and wi (n samples each) into hr and hi,
+   zero-padded to lh as tensorpac's hilbertm */
+static void pac__hilbert_pair(const pac__eng *e, pac__work *w)
+{
+    size_t n = e->n, lh = e->lh, t;
+    memcpy(w->hr, w->wr, n * sizeof(double));
+    memcpy(w->hi, w->wi, n * sizeof(double));
+    memset(w->hr + n, 0, (lh - n) * sizeof(double));
+    memset(w->hi + n, 0, (lh - n) * sizeof(double));
+    pac__fft_split(e->h, w->hr, w->hi, w->scratch);
+    for (t = 0; t < lh; t++) pac__hilbert_mul(t, lh, &w->hr[t], &w->hi[t]);
+    pac__fft_split(e->h, w->hi, w->hr, w->scratch); /* inverse */
+}
+
+/* The PLV's amplitude side of a band pair whose envelopes are in wr and wi: tensorpac takes the
+   angle of hilbertm twice (in filterfit and again in fit), so the series is angle(hilbertm(
+   angle(hilbertm(envelope)))); leaves that angle's unit vector conjugated, cos in wr and
+   -sin in hr (band 2i), cos in wi and -sin in hi (band 2i + 1). */
+static void pac__plv_amplitude(const pac__eng *e, pac__work *w)
+{
+    size_t n = e->n, t;
+    double inv = 1.0 / (double)e->lh;
+    pac__hilbert_pair(e, w);
+    for (t = 0; t < n; t++) {
+        w->wr[t] = atan2(w->hr[t] * inv, w->wr[t]);
+        w->wi[t] = atan2(w->hi[t] * inv, w->wi[t]);
+    }
+    pac__hilbert_pair(e, w);
+    for (t = 0; t < n; t++) {
+        double h0 = w->hr[t] * inv, h1 = w->hi[t] * inv, r0 = sqrt(w->wr[t] * w->wr[t] + h0 * h0), r1 = sqrt(w->wi[t] * w->wi[t] + h1 * h1);
+        w->wr[t] = r0 > 0 ? w->wr[t] / r0 : r0 == 0 ? 1.0 : r0;
+        w->hr[t] = r0 > 0 ? -h0 / r0 : r0 == 0 ? 0.0 : r0;
+        w->wi[t] = r1 > 0 ? w->wi[t] / r1 : r1 == 0 ? 1.0 : r1;
+        w->hi[t] = r1 > 0 ? -h1 / r1 : r1 == 0 ? 0.0 : r1;
+    }
+}
+
+/* ndPAC's amplitude: z-scored with ddof 1, as numpy computes mean and std */
+static void pac__zscore(double *x, size_t n)
+{
+    double m = 0, m2 = 0, ss = 0, sd;
+    size_t t;
+    for (t = 0; t < n; t++) m += x[t];
+    m /= (double)n;
+    for (t = 0; t < n; t++) x[t] -= m, m2 += x[t];
+    m2 /= (double)n;
+    for (t = 0; t < n; t++) ss += (x[t] - m2) * (x[t] - m2);
+    sd = sqrt(ss / (double)(n - 1));
+    for (t = 0; t < n; t++) x[t] /= sd;
+}
+
+/* The amplitude side of bands a0 .. a0 + na - 1 of signal s: band a's at va + (a - a0) * 2 n, its
+   real part then its imaginary part (the PLV's only); the copula's sum of squares in w->yy. */
+static void pac__amplitude_vectors(const pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
+{
+    size_t n = e->n, b, t;
+    double inv = 1.0 / (double)e->lh;
+    if (a0 == 0) pac__spectrum(e, w, s, PAC__AMP);
+    for (b = a0 & ~(size_t)1; b < a0 + na; b += 2) { /* pairs (2i, 2i + 1) whatever the pass */
+        int two = b + 1 < e->n_band[PAC__AMP], j;
+        pac__band_pair(e, w, PAC__AMP, b, two);
+        for (t = 0; t < n; t++) {
+            w->wr[t] = pac__amplitude(w->wr[t], w->hr[t], inv);
+            w->wi[t] = two ? pac__amplitude(w->wi[t], w->hi[t], inv) : 0.0;
+        }
+        if (e->measure == PAC_PLV) pac__plv_amplitude(e, w);
+        for (j = 0; j <= two; j++) {
+            double *dst, *y = j ? w->wi : w->wr;
+            if (b + (size_t)j < a0 || b + (size_t)j >= a0 + na) continue; /* the partner of a pass's edge band */
+            dst = w->va + (b + (size_t)j - a0) * 2 * n;
+            memcpy(dst, y, n * sizeof(double));
+            if (e->measure == PAC_PLV) memcpy(dst + n, j ? w->hi : w->hr, n * sizeof(double));
+            if (e->measure == PAC_NDPAC) pac__zscore(dst, n);
+            if (e->measure == PAC_GCPAC) {
+                double ss = 0;
+                pac__copnorm(e, w, dst);
+                for (t = 0; t < n; t++) ss += dst[t] * dst[t];
+                w->yy[b + (size_t)j - a0] = ss;
+            }
+        }
+    }
+}
+
+/* sum_t A[(t + c) mod n] U[t] into (*sr, *si): A = ar (+ i ai when ai is not NULL), U = u0 + i u1.
+   Four partial sums, added in one order: vectorisable and the same bits every time. */
+static void pac__dot(const double *ar, const double *ai, const double *u0, const double *u1, size_t n, size_t c, double *sr,
+                     double *si)
+{
+    double r[4] = {0, 0, 0, 0}, i4[4] = {0, 0, 0, 0};
+    size_t seg, t;
+    for (seg = 0; seg < 2; seg++) { /* t < n - c reads A from c on; the rest from 0 */
+        size_t len = seg ? c : n - c, k;
+        const double *xr = seg ? ar : ar + c, *xi = ai ? (seg ? ai : ai + c) : NULL;
+        const double *v0 = seg ? u0 + n - c : u0, *v1 = seg ? u1 + n - c : u1;
+        for (t = 0; t + 4 <= len; t += 4)
+            for (k = 0; k < 4; k++) {
+                r[k] += xr[t + k] * v0[t + k] - (xi ? xi[t + k] * v1[t + k] : 0.0);
+                i4[k] += xr[t + k] * v1[t + k] + (xi ? xi[t + k] * v0[t + k] : 0.0);
+            }
+        for (; t < len; t++) {
+            r[0] += xr[t] * v0[t] - (xi ? xi[t] * v1[t] : 0.0);
+            i4[0] += xr[t] * v1[t] + (xi ? xi[t] * v0[t] : 0.0);
+        }
+    }
+    *sr = (r[0] + r[1]) + (r[2] + r[3]);
+    *si = (i4[0] + i4[1]) + (i4[2] + i4[3]);
+}
+
+/* The copula's MI in bits from the sums of its joint covariance (x = the phase pair, y the
+   amplitude): tensorpac's nd_mi_gg (covariance / (n - 1), Cholesky, entropies from the log of its
+   diagonal) */
+static double pac__gc_mi(const double *xx, double xy1, double xy2, double yy, size_t n)
+{
+    double k = 1.0 / (double)(n - 1), a = xx[0] * k, b = xx[1] * k, c = xx[2] * k, d = xy1 * k, f = xy2 * k, g = yy * k;
+    double l11 = sqrt(a), l21 = b / l11, l22 = sqrt(c - l21 * l21), l31 = d / l11, l32 = (f - l31 * l21) / l22;
+    double l33 = sqrt(g - (l31 * l31 + l32 * l32));
+    double hx = log(l11) + log(l22), hy = log(sqrt(g)), hxy = log(l11) + log(l22) + log(l33);
+    return (hx + hy - hxy) / 0.69314718055994530942;
+}
+
+/* The phase vectors of (signal s, phase band q): kept for every signal, or this worker's */
+static const double *pac__vectors_of(const pac__eng *e, const pac__work *w, size_t s, size_t q)
+{
+    size_t n = e->n;
+    return e->all_vp ? e->all_vp + (q * e->n_sig + s) * 2 * n : w->vp + q * 2 * n;
+}
+
+/* sum u0^2, u0 u1, u1^2 of a copula's phase pair */
+static void pac__gc_phase_sums(const double *u, size_t n, double *xx)
+{
+    size_t t;
+    xx[0] = xx[1] = xx[2] = 0;
+    for (t = 0; t < n; t++) {
+        xx[0] += u[t] * u[t];
+        xx[1] += u[t] * u[n + t];
+        xx[2] += u[n + t] * u[n + t];
+    }
+}
+
+/* The measure of amplitude band a (its vectors in the pass) with phase vectors u, the amplitude
+   shifted by c */
+static double pac__vector_cell(const pac__eng *e, const pac__work *w, size_t a, const double *u, const double *xx, size_t c)
+{
+    size_t n = e->n;
+    const double *ar = w->va + a * 2 * n;
+    double sr, si, m;
+    pac__dot(ar, e->measure == PAC_PLV ? ar + n : NULL, u, u + n, n, c, &sr, &si);
+    if (e->measure == PAC_GCPAC) return pac__gc_mi(xx, sr, si, w->yy[a], n);
+    m = sqrt(sr * sr + si * si);
+    if (e->measure == PAC_NDPAC && m * m <= e->nd_limit) return 0.0;
+    return m / (double)n;
+}
+
+/* Every cell of the pass (amplitude bands a0 .. a0 + na - 1) of signal s, and its surrogates */
+static void pac__vector_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
+{
+    size_t np = e->n_band[PAC__PHA], q, k, a;
+    for (q = 0; q < np; q++) {
+        const double *u = pac__vectors_of(e, w, s, q);
+        double xx[3] = {0, 0, 0};
+        if (e->measure == PAC_GCPAC) pac__gc_phase_sums(u, e->n, xx);
+        for (a = 0; a < na; a++) w->vals[a] = pac__vector_cell(e, w, a, u, xx, 0);
+        pac__tally_start(w, na);
+        for (k = 0; k < e->n_perm; k++) {
+            const double *uk = u;
+            double xk[3] = {xx[0], xx[1], xx[2]};
+            size_t c = 0;
+            if (e->perms) { /* another signal's phases, unshifted */
+                uk = pac__vectors_of(e, w, e->perms[k * e->n_sig + s], q);
+                if (e->measure == PAC_GCPAC) pac__gc_phase_sums(uk, e->n, xk);
+            } else {
+                c = (size_t)e->shifts[k];
+            }
+            for (a = 0; a < na; a++) w->vals[a] = pac__vector_cell(e, w, a, uk, xk, c);
+            pac__tally(e, w, s, q, a0, na, k);
+        }
+        pac__tally_finish(e, w, s, q, a0, na);
+    }
+}
+
+/* A vector measure's work on signal s: pass 0 keeps its phase vectors (swap-epochs); pass 1
+   the cells, a pass of amplitude bands at a time */
+static void pac__vector_signal(pac__eng *e, pac__work *w, size_t s, int pass)
+{
+    size_t nas = e->n_band[PAC__AMP], a0, n2 = 2 * e->n;
+    if (pass == 0) {
+        pac__phase_vectors(e, w, s, e->all_vp + s * n2, e->n_sig * n2);
+        return;
+    }
+    if (!e->all_vp) pac__phase_vectors(e, w, s, w->vp, n2);
+    for (a0 = 0; a0 < nas; a0 += e->plan.amp_bands_per_pass) {
+        size_t na = nas - a0 < e->plan.amp_bands_per_pass ? nas - a0 : e->plan.amp_bands_per_pass;
+        pac__amplitude_vectors(e, w, s, a0, na);
+        pac__vector_cells(e, w, s, a0, na);
     }
 }
 
@@ -2560,7 +3038,6 @@ static tp_result pac__gpu_lap(pac__eng *e, pac__gpu *g, int a, int b, int to)
 static tp_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, size_t rows)
 {
     size_t np = e->n_band[0], na = e->n_band[1], cells = rows * np * na, k, s, q, a;
-    double scale = ldexp(1.0, e->fixed_bits);
     PAC__CU(e, cudaMemcpyAsync(g->h.hvals, g->vals, (e->n_perm + 1) * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream),
             "copying surrogates down");
     PAC__CU(e, cudaStreamSynchronize(g->stream), "copying surrogates down");
@@ -2570,7 +3047,7 @@ static tp_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, s
                 for (a = 0; a < na; a++) {
                     double v = g->h.hvals[k * cells + (s * np + q) * na + a];
                     if (e->out.surrogates) e->out.surrogates[pac__cube_at(e, k - 1, a, q, s0 + s)] = v;
-                    if (e->out.p_maxstat) e->max_sum[((k - 1) * na + a) * np + q] += pac__fixed(v, scale);
+                    if (e->out.p_maxstat) pac__wide_add(&e->max_sum[((k - 1) * na + a) * np + q], pac__wide_of(v));
                 }
     return TP_OK;
 }
@@ -2880,6 +3357,10 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
         pac__bandpass_signal(e, w, s);
         return;
     }
+    if (e->vec) {
+        pac__vector_signal(e, w, s, pass);
+        return;
+    }
     if (pass == 0) {
         const uint32_t *counts;
         size_t cstride = c1;
@@ -2998,8 +3479,8 @@ static void pac__draw(pac__eng *e, uint64_t seed)
     uint64_t st = seed;
     size_t k, i;
     if (e->surr == PAC_SURR_SWAP_EPOCHS) {
-        for (k = 0; k < e->n_perm; k++) {
-            uint32_t *p = e->perms + k * e->n_sig;
+        for (k = 0; k < e->n_perm && !e->pairs; k++) {
+            uint32_t *p = e->perm_buf + k * e->n_sig;
             for (i = 0; i < e->n_sig; i++) p[i] = (uint32_t)i;
             for (i = e->n_sig; i > 1; i--) {
                 size_t j = (size_t)pac__uniform(&st, (uint64_t)i);
@@ -3020,18 +3501,17 @@ static void pac__draw(pac__eng *e, uint64_t seed)
 static void pac__maxstat(pac__eng *e, double threshold)
 {
     size_t np = e->n_band[PAC__PHA], na = e->n_band[PAC__AMP], cells = np * na, c, k, s;
-    double unit = 1.0 / ldexp((double)e->n_sig, e->fixed_bits);
     for (c = 0; c < cells; c++) {
         double m = 0, p;
         size_t over = 0;
-        for (s = 0; s < e->n_sig; s++) m += e->out.mi[c * e->n_sig + s];
+        for (s = 0; s < e->n_sig; s++) m += e->out.pac[c * e->n_sig + s];
         m /= (double)e->n_sig;
         for (k = 0; k < e->n_perm; k++) {
-            const int64_t *row = e->max_sum + k * cells;
-            int64_t top = row[0];
+            const pac__wide *row = e->max_sum + k * cells;
+            pac__wide top = row[0];
             size_t i;
-            for (i = 1; i < cells; i++) top = row[i] > top ? row[i] : top;
-            over += m <= (double)top * unit;
+            for (i = 1; i < cells; i++) top = pac__wide_less(top, row[i]) ? row[i] : top;
+            over += m <= pac__wide_value(top) / (double)e->n_sig;
         }
         p = (double)over / (double)e->n_perm;
         if (p >= threshold) p = 1.0;
@@ -3056,6 +3536,9 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     if (!pool) pool = own;
     e->pool = pool;
     if (!e->log.fn) e->log = tp_get_desc(pool).log;
+    if (e->adjusted)
+        tp_log(&e->log, TP_LOG_WARN, "%s", e->adjusted == 1 ? "pacgpu: ndPAC runs without surrogates or normalisation, as "
+               "tensorpac's idpac (4, 0, 0)" : "pacgpu: a normalisation needs surrogates: out.norm is the measure itself, as in tensorpac");
     for (i = 0; i < 2 && e->lf_max; i++)
         if (e->lf[i] && (r = pac_fft_create(pool, e->lf[i], &e->f[i], &te)) != TP_OK) goto fail;
     if (e->lf_max && (r = pac_fft_create(pool, e->lh, &e->h, &te)) != TP_OK) goto fail;
@@ -3083,9 +3566,8 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     e->mi = pac__pick_mi();
     e->bin = pac__pick_bin();
     if (e->n_perm && !e->shifts) pac__draw(e, seed);
-    e->fixed_bits = 52;
-    while (e->fixed_bits > 20 && ((uint64_t)e->n_sig >> (62 - e->fixed_bits)) != 0) e->fixed_bits--;
-    if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(int64_t));
+    for (i = 0; e->gauss && i < e->n; i++) e->gauss[i] = pac__ndtri((double)(i + 1) / (double)(e->n + 1));
+    if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(pac__wide));
     memset(e->pooled, 0, sizeof e->pooled);
     e->done = 0;
     e->stop = TP_OK;
@@ -3230,6 +3712,12 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
         return pac__fail(err, TP_ERR_ARG, "desc.pha_cycles and desc.amp_cycles must be >= 1 (0 = tensorpac's 3 and 6)");
     if (d->method != PAC_MI_DEFAULT && d->method != PAC_MI_TORT && d->method != PAC_MI_TENSORPAC)
         return tp_error_set(err, TP_ERR_ARG, "desc.method must be PAC_MI_TORT or PAC_MI_TENSORPAC, got %d", (int)d->method);
+    if (d->measure < PAC_MEASURE_DEFAULT || d->measure > PAC_GCPAC)
+        return tp_error_set(err, TP_ERR_ARG, "desc.measure must be one of PAC_MVL .. PAC_GCPAC (tensorpac's methods 1 to 6), got %d",
+                            (int)d->measure);
+    if (d->norm < PAC_NORM_NONE || d->norm > PAC_NORM_ZSCORE)
+        return tp_error_set(err, TP_ERR_ARG, "desc.norm must be one of PAC_NORM_NONE .. PAC_NORM_ZSCORE (tensorpac's 0 to 4), got %d",
+                            (int)d->norm);
     if (d->surrogates < PAC_SURR_NONE || d->surrogates > PAC_SURR_SWAP_EPOCHS)
         return tp_error_set(err, TP_ERR_ARG, "desc.surrogates must be one of PAC_SURR_*, got %d", (int)d->surrogates);
     if (d->n_perm && d->surrogates == PAC_SURR_NONE) return pac__fail(err, TP_ERR_ARG, "desc.n_perm > 0 needs desc.surrogates");
@@ -3245,6 +3733,13 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
         if (n_sig > UINT32_MAX) return pac__fail(err, TP_ERR_OVERFLOW, "too many signals for swap-epochs");
         if (d->cuts) return pac__fail(err, TP_ERR_ARG, "desc.cuts apply to swap-blocks and time-lag, not swap-epochs");
     }
+    if (d->pairs && (d->surrogates != PAC_SURR_SWAP_EPOCHS || !d->n_perm))
+        return pac__fail(err, TP_ERR_ARG, "desc.pairs apply to swap-epochs surrogates (desc.surrogates, desc.n_perm)");
+    for (k = 0; d->pairs && k < d->n_perm * n_sig; k++)
+        if (d->pairs[k] >= n_sig) {
+            snprintf(msg, sizeof msg, "desc.pairs[%zu] is %lu: a signal's index, below n_signals = %zu", k, (unsigned long)d->pairs[k], n_sig);
+            return pac__fail(err, TP_ERR_ARG, msg);
+        }
     for (k = 0; d->cuts && k < d->n_perm; k++) {
         int64_t lo = d->surrogates == PAC_SURR_TIME_LAG ? 0 : 1;
         if (d->cuts[k] < lo || (uint64_t)d->cuts[k] >= (uint64_t)n) {
@@ -3268,15 +3763,35 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->bands[PAC__AMP] = d->amp_bands;
     e->cycles[PAC__PHA] = d->pha_cycles ? d->pha_cycles : 3;
     e->cycles[PAC__AMP] = d->amp_cycles ? d->amp_cycles : 6;
-    e->method = d->method == PAC_MI_TENSORPAC ? PAC_MI_TENSORPAC : PAC_MI_TORT;
-    e->f32 = d->precision == TP_F32;
+    e->measure = d->measure ? d->measure : PAC_MI;
+    e->vec = e->measure != PAC_MI && e->measure != PAC_HR;
+    e->method = (d->method == PAC_MI_TENSORPAC && !e->vec) || e->measure == PAC_HR ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+    e->f32 = d->precision == TP_F32 && !e->vec;
     e->surr = d->n_perm ? d->surrogates : PAC_SURR_NONE;
     e->n_perm = d->n_perm;
     e->shifts = d->cuts;
+    e->pairs = d->pairs;
+    e->norm = d->norm;
+    if (e->measure == PAC_NDPAC) { /* tensorpac: x_lim = n erfinv(1 - p)^2, zero where |sum|^2 <= 2 x_lim */
+        double p = d->p_threshold > 0 ? d->p_threshold : 0.05, q = p < 1 ? -pac__ndtri(0.5 * p) * 0.70710678118654752440 : 0.0;
+        e->nd_limit = 2.0 * (double)n * q * q;
+    }
+    if ((e->measure == PAC_NDPAC && (e->n_perm || e->norm)) || (!e->n_perm && e->norm)) {
+        e->adjusted = e->measure == PAC_NDPAC ? 1 : 2; /* logged by the run */
+        if (e->measure == PAC_NDPAC) e->n_perm = 0, e->surr = PAC_SURR_NONE, e->pairs = NULL, e->shifts = NULL;
+        e->norm = PAC_NORM_NONE;
+    }
     e->progress = d->progress;
     e->user = d->user;
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
+    if (e->cuda && e->measure != PAC_MI) { /* the device computes the MI only */
+        if (d->backend == PAC_BACKEND_CUDA)
+            return tp_error_set(err, TP_ERR_ARG, "measure %d runs on the CPU only: the CUDA backend computes the MI (use "
+                                "PAC_BACKEND_AUTO or _CPU)", (int)e->measure);
+        e->cuda = 0;
+        e->f32 = d->precision == TP_F32 && !e->vec;
+    }
     return pac__sizes(e, err);
 }
 
@@ -3318,10 +3833,11 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
     pac__eng e;
     tp_result r = pac__from_desc(&e, desc, n_signals, n_times, err);
     if (r != TP_OK) return r;
-    if (!x || !out || !out->mi) return pac__fail(err, TP_ERR_ARG, "x, out or out->mi is NULL");
+    if (!x || !out || !out->pac) return pac__fail(err, TP_ERR_ARG, "x, out or out->pac is NULL");
     if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
     if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->p_maxstat || out->surrogates))
-        return pac__fail(err, TP_ERR_ARG, "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
+        return pac__fail(err, TP_ERR_ARG, e.adjusted == 1 ? "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): "
+                         "ask for no z, p or surrogate outputs" : "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
     if (out->info) memset(out->info, 0, sizeof *out->info);
     if (plan) {
         if (plan->n_threads < 1 || plan->n_threads > TP_MAX_THREADS || plan->amp_bands_per_pass < 1 ||
@@ -3468,7 +3984,7 @@ PACDEF tp_result pac_modulation_index(tp_pool *pool, const double *pha, size_t n
     pac_output o;
     tp_result r;
     memset(&o, 0, sizeof o);
-    o.mi = out;
+    o.pac = out;
     r = out ? pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, NULL, 0, &o, err)
             : pac__fail(err, TP_ERR_ARG, "out is NULL");
     if (r != TP_OK) tp_error_prefix(err, "pac_modulation_index");
@@ -3495,11 +4011,11 @@ static tp_result pac__swap_blocks(tp_pool *pool, const double *pha, size_t n_pha
     o.surr_std = std;
     if (!pool && (r = tp_create(NULL, &own, err)) != TP_OK) return r;
     if (!pool) pool = own;
-    if (!(o.mi = (double *)tp_alloc_at(pool, pac__mi_bytes(n_pha, n_amp, n_signals), 0, __FILE__, __LINE__, &te)))
+    if (!(o.pac = (double *)tp_alloc_at(pool, pac__mi_bytes(n_pha, n_amp, n_signals), 0, __FILE__, __LINE__, &te)))
         r = pac__fail(err, te.code, te.message);
     else
         r = pac__given(pool, pha, n_pha, amp, n_amp, n_signals, n_times, method, cuts, n_cuts, &o, err);
-    tp_free(pool, o.mi);
+    tp_free(pool, o.pac);
     if (own) tp_destroy(own);
     return r;
 }

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     mi = (double *)malloc(cells * sizeof(double));
     if (n_perm) z = (double *)malloc(cells * sizeof(double));
     memset(&out, 0, sizeof out);
-    out.mi = mi;
+    out.pac = mi;
     out.z = z;
     memset(&info, 0, sizeof info);
     out.info = &info;

@@ -1,16 +1,17 @@
 /* pac - phase-amplitude coupling comodulograms (modulation index) with surrogate statistics.
 
-   build/pac --signal x.npy --fs HZ --pha-bands p.npy|PRESET --amp-bands a.npy|PRESET --out mi.npy
-             [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S
-             | --cuts cuts.npy] [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png]
+   build/pac --signal x.npy --fs HZ --pha-bands p.npy|PRESET --amp-bands a.npy|PRESET --out pac.npy
+             [--idpac M,S,N] [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs
+             --seed S | --cuts cuts.npy] [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png]
              [--threads T] [--budget-mb M] [--backend auto|cpu|cuda]
    build/pac --demo [--out DIR]
    (build/pac_cuda, from `make cuda`: the same program with pacgpu's CUDA backend)
 
    x.npy: float32 or float64, (n_signals, n_times) or (n_times,). Bands: (n, 2) [low, high] Hz
    .npy files or tensorpac's presets (lres, mres, hres, demon, hulk). Outputs: float64
-   (n_amp, n_pha, n_signals), tensorpac's order. The PNG shows the MI averaged over the signals,
-   amplitude frequency up, phase frequency across, the strongest cell circled.
+   (n_amp, n_pha, n_signals), tensorpac's order; --out holds what tensorpac's Pac.filterfit returns
+   for that idpac. The PNG shows --out averaged over the signals, amplitude frequency up, phase
+   frequency across, the strongest cell circled.
 */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
@@ -33,37 +34,45 @@
 #include <sys/stat.h>
 
 typedef struct options {
-    const char *signal, *pha, *amp, *out, *z_out, *p_out, *png, *cuts;
+    const char *signal, *pha, *amp, *out, *z_out, *p_out, *png, *cuts, *idpac;
     double fs, budget_mb;
     int method, surrogate, demo, backend;
+    int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
     long long threads, n_perm, seed;
 } options;
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: pac --signal x.npy --fs HZ --pha-bands P --amp-bands A --out mi.npy [--mi tort|tensorpac]\n"
-            "           [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S | --cuts cuts.npy]\n"
+            "usage: pac --signal x.npy --fs HZ --pha-bands P --amp-bands A --out pac.npy [--idpac M,S,N]\n"
+            "           [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S\n"
+            "           | --cuts cuts.npy]\n"
             "           [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png] [--threads T] [--budget-mb M]\n"
             "           [--backend auto|cpu|cuda]\n"
             "       pac --demo [--out DIR]\n"
             "\n"
-            "Phase-amplitude coupling: the modulation index of every (amplitude band, phase band, signal),\n"
-            "with tensorpac's filters, and optional surrogates, z-scores and p-values.\n"
+            "Phase-amplitude coupling of every (amplitude band, phase band, signal) with tensorpac's filters,\n"
+            "methods and numbers, and optional surrogates, normalisations, z-scores and p-values.\n"
             "  --signal F       float32/float64 .npy, (n_signals, n_times) or (n_times,)\n"
             "  --fs HZ          sampling rate\n"
             "  --pha-bands P    (n_pha, 2) [low, high] Hz .npy, or a preset: lres mres hres demon hulk\n"
             "  --amp-bands A    (n_amp, 2) .npy or a preset\n"
+            "  --idpac M,S,N    tensorpac's idpac. M, the measure: 1 mean vector length, 2 modulation index\n"
+            "                   (tensorpac's form unless --mi tort), 3 heights ratio, 4 ndPAC (no surrogates,\n"
+            "                   as in tensorpac), 5 phase-locking value, 6 Gaussian copula (bits). S, the\n"
+            "                   surrogates: 0 none, 1 swap-epochs, 2 swap-blocks, 3 time-lag (200 unless --n-perm).\n"
+            "                   N, what --out holds: 0 the measure, 1 minus the surrogates' mean, 2 divided by\n"
+            "                   it, 3 both, 4 the z-score. Default: 2,0,0 with --mi tort\n"
             "  --mi M           tort (per-series Tort 2010, default) or tensorpac (tensorpac's pooled variant)\n"
             "  --n-perm N       number of surrogates (default 0: none)\n"
             "  --surrogate S    swap-blocks (default), time-lag, or swap-epochs (pairs each signal's\n"
             "                   amplitude with another signal's phase)\n"
             "  --seed S         surrogate generator seed (default 0)\n"
             "  --cuts F         int64 .npy of swap-block cut points (replays tensorpac's; sets --n-perm)\n"
-            "  --out F          the MI, float64 (n_amp, n_pha, n_signals)\n"
-            "  --z-out F        (MI - surrogate mean) / surrogate std, same shape\n"
-            "  --p-out F        fraction of surrogates >= MI per cell (at least 1 / n_perm), same shape\n"
-            "  --png F          heat map of the signal-averaged MI, axes in Hz, peak circled\n"
+            "  --out F          the measure, normalised as --idpac says, float64 (n_amp, n_pha, n_signals)\n"
+            "  --z-out F        (measure - surrogate mean) / surrogate std, same shape\n"
+            "  --p-out F        fraction of surrogates >= the measure per cell (at least 1 / n_perm), same shape\n"
+            "  --png F          heat map of --out averaged over the signals, axes in Hz, peak circled\n"
             "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
             "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
             "  --backend B      auto (default: the GPU when this build has pacgpu's CUDA backend and a device\n"
@@ -80,10 +89,13 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[18];
+    cli_opt t[19];
     size_t n = 0;
     memset(o, 0, sizeof *o);
-    o->method = 0; /* tort */
+    o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
+    o->n_perm = -1;    /* not given */
+    o->surrogate = -1; /* not given: swap-blocks */
+    t[n++] = cli_string("--idpac", &o->idpac);
     t[n++] = cli_string("--signal", &o->signal);
     t[n++] = cli_double("--fs", &o->fs, 0, HUGE_VAL, CLI_LO_OPEN, "a sampling rate in Hz");
     t[n++] = cli_string("--pha-bands", &o->pha);
@@ -139,18 +151,28 @@ static int on_progress(void *user, uint64_t done, uint64_t total)
     return 0;
 }
 
+/* The measure's name, for the summary and the plot */
+static const char *measure_name(const pac_desc *d)
+{
+    static const char *names[7] = {"", "MVL", "MI", "HR", "ndPAC", "PLV", "GC-PAC (bits)"};
+    if (d->measure == PAC_MI || d->measure == PAC_MEASURE_DEFAULT) return d->method == PAC_MI_TENSORPAC ? "MI (tensorpac)" : "MI (Tort)";
+    return names[d->measure];
+}
+
 static double centre(const double *bands, size_t i) { return 0.5 * (bands[2 * i] + bands[2 * i + 1]); }
 
-static int write_png(const options *o, const double *map, const double *pha, size_t n_pha, const double *amp, size_t n_amp,
-                     size_t peak)
+static int write_png(const options *o, const pac_desc *d, const double *map, const double *pha, size_t n_pha, const double *amp,
+                     size_t n_amp, size_t peak)
 {
+    static const char *norms[5] = {"", ", minus the surrogates' mean", ", over the surrogates' mean",
+                                   ", relative to the surrogates' mean", ", z-scored by the surrogates"};
     png_heatmap_opts h = png_heatmap_defaults();
     char title[160], err[300];
-    snprintf(title, sizeof title, "modulation index (%s), mean of the signals", o->method ? "tensorpac" : "Tort");
+    snprintf(title, sizeof title, "%s%s, mean of the signals", measure_name(d), norms[d->norm]);
     h.title = title;
     h.xlabel = "phase frequency (Hz)";
     h.ylabel = "amplitude frequency (Hz)";
-    h.cbar_label = "MI";
+    h.cbar_label = d->norm == PAC_NORM_ZSCORE ? "z" : measure_name(d);
     h.x0 = centre(pha, 0);
     h.x1 = centre(pha, n_pha - 1);
     h.y0 = centre(amp, 0);
@@ -235,32 +257,72 @@ static double finite_mean(const double *v, size_t n, size_t step, size_t *count)
     return k ? sum / (double)k : NAN;
 }
 
-static void print_summary(const options *o, const pac_desc *d, const pac_plan_info *plan, const pac_run_info *info,
+static void print_summary(const pac_desc *d, const pac_plan_info *plan, const pac_run_info *info,
                           const double *map, size_t peak, const double *z, const double *p, size_t n_sig, size_t n_times,
                           double secs)
 {
     const double *pha = d->pha_bands, *amp = d->amp_bands;
     size_t n_pha = d->n_pha, q = peak % n_pha, a = peak / n_pha, i, below = 0, k = 0;
-    printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s MI, %zu surrogates: %.3f s, ", n_sig, n_times, d->n_pha, d->n_amp,
-           o->method ? "tensorpac" : "Tort", d->n_perm, secs);
+    printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s, %zu surrogates: %.3f s, ", n_sig, n_times, d->n_pha, d->n_amp,
+           measure_name(d), d->n_perm, secs);
     if (info->on_device)
         printf("on the GPU (%.1f ms there, %.1f MiB of device memory), %.1f MiB of host buffers\n", info->device.ms[3],
                (double)info->device.bytes / 1048576.0, (double)plan->bytes / 1048576.0);
     else
         printf("on the CPU, %d worker(s), %.1f MiB of work buffers\n", info->n_workers, (double)plan->bytes / 1048576.0);
     if (!isfinite(map[peak])) {
-        printf("pac: no signal gave a finite MI\n");
+        printf("pac: no signal gave a finite value\n");
         return;
     }
-    printf("pac: strongest coupling (MI averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
-           "MI = %.4g",
-           centre(pha, q), pha[2 * q], pha[2 * q + 1], centre(amp, a), amp[2 * a], amp[2 * a + 1], map[peak]);
+    printf("pac: strongest coupling (--out averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
+           "%s%s = %.4g",
+           centre(pha, q), pha[2 * q], pha[2 * q + 1], centre(amp, a), amp[2 * a], amp[2 * a + 1], measure_name(d),
+           d->norm ? " (normalised)" : "", map[peak]);
     if (z) {
         double zm = finite_mean(z + peak * n_sig, n_sig, 1, &k);
         for (i = 0; i < n_sig; i++) below += p[peak * n_sig + i] <= 0.05;
         printf(", mean z = %.3g over %zu signals, p <= 0.05 in %zu of %zu signals", zm, k, below, n_sig);
     }
     printf("\n");
+}
+
+/* What to compute, from --idpac (tensorpac's numbering), --mi, --surrogate, --n-perm and --cuts,
+   into d (cuts, n_perm and surrogates apart from --cuts' array, which run() loads) */
+static int resolve_method(const options *o, pac_desc *d)
+{
+    static const pac_surrogates by_id[4] = {PAC_SURR_NONE, PAC_SURR_SWAP_EPOCHS, PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG};
+    int m = 2, s = -1, n = 0;
+    char tail;
+    if (o->idpac && (sscanf(o->idpac, "%d,%d,%d%c", &m, &s, &n, &tail) != 3 || m < 1 || m > 6 || s < 0 || s > 3 || n < 0 || n > 4))
+        return fail("--idpac %s: want M,S,N: M in 1..6 (the measure), S in 0..3 (the surrogates), N in 0..4 (the normalisation), "
+                    "e.g. 2,2,4", o->idpac);
+    if (o->idpac && o->surrogate >= 0)
+        return fail("%s", "give the surrogates by --idpac's second digit or by --surrogate, not both");
+    if (o->method >= 0 && m != 2) return fail("--mi chooses the modulation index's form: --idpac %d,... measures something else", m);
+    if (o->cuts && o->n_perm > 0) return fail("%s", "give --cuts or --n-perm, not both (--cuts sets the number of surrogates)");
+    if (s == 0 && o->n_perm > 0) return fail("%s", "--n-perm needs surrogates: --idpac's second digit is 0");
+    if (s == 0 && o->cuts) return fail("%s", "--cuts are surrogates: --idpac's second digit is 0");
+    if (s == 1 && o->cuts) return fail("%s", "--cuts shift the amplitude (swap-blocks, time-lag), not --idpac M,1,N (swap-epochs)");
+    d->measure = (pac_measure)m;
+    d->method = o->method > 0 || (o->method < 0 && o->idpac) ? PAC_MI_TENSORPAC : PAC_MI_TORT;
+    d->norm = (pac_norm)n;
+    d->surrogates = s >= 0 ? by_id[s] : o->surrogate >= 0 ? (pac_surrogates)(o->surrogate + 1) : PAC_SURR_SWAP_BLOCKS;
+    if (o->cuts && d->surrogates != PAC_SURR_TIME_LAG) d->surrogates = PAC_SURR_SWAP_BLOCKS;
+    d->n_perm = o->n_perm >= 0 ? (size_t)o->n_perm : s > 0 ? 200 : 0; /* tensorpac's filterfit draws 200 */
+    if (m == 4 && (d->n_perm || o->cuts || n)) {
+        if (o->z_out || o->p_out) return fail("%s", "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): no --z-out or --p-out");
+        fprintf(stderr, "pac: note: ndPAC runs without surrogates or normalisation, as tensorpac's idpac (4, 0, 0)\n");
+        d->n_perm = 0, d->norm = PAC_NORM_NONE;
+        return 0;
+    }
+    if (n && !d->n_perm && !o->cuts) {
+        fprintf(stderr, "pac: note: a normalisation needs surrogates: --out holds the measure itself, as in tensorpac\n");
+        d->norm = PAC_NORM_NONE;
+    }
+    if (!d->n_perm && !o->cuts) d->surrogates = PAC_SURR_NONE;
+    if ((o->z_out || o->p_out) && d->surrogates == PAC_SURR_NONE)
+        return fail("%s", "--z-out and --p-out need surrogates (--n-perm N, --cuts, or --idpac M,S,N with S > 0)");
+    return 0;
 }
 
 /* The outputs a run writes, declared before it starts; their temporary names in *w */
@@ -282,7 +344,7 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
 static int run(const options *o)
 {
     npy_array x, cuts;
-    double *pha = NULL, *amp = NULL, *mi = NULL, *z = NULL, *p = NULL, *map = NULL, t0, secs;
+    double *pha = NULL, *amp = NULL, *mi = NULL, *val = NULL, *z = NULL, *p = NULL, *map = NULL, t0, secs;
     size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0, n_bad;
     unsigned char *bad = NULL;
     pac_desc d;
@@ -302,8 +364,8 @@ static int run(const options *o)
     memset(&cuts, 0, sizeof cuts);
     if (!o->signal || !o->pha || !o->amp || !o->out || !(o->fs > 0))
         return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out are required (see --help)");
-    if (o->cuts && o->n_perm) return fail("%s", "give --cuts or --n-perm, not both (--cuts sets the number of surrogates)");
-    if ((o->z_out || o->p_out) && !o->n_perm && !o->cuts) return fail("%s", "--z-out and --p-out need surrogates (--n-perm N or --cuts)");
+    memset(&d, 0, sizeof d);
+    if (resolve_method(o, &d)) return 1;
     ex_outputs_init(&outs);
     if (declare_outputs(o, &outs, &w)) goto done;
     if (npy_map_read(o->signal, &x, err, sizeof err)) { fail("%s", err); goto done; }
@@ -317,13 +379,11 @@ static int run(const options *o)
     if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp) ||
         check_bands("phase", pha, n_pha, n_times, o->fs) || check_bands("amplitude", amp, n_amp, n_times, o->fs))
         goto done;
-    memset(&d, 0, sizeof d);
     d.fs = o->fs;
     d.pha_bands = pha;
     d.n_pha = n_pha;
     d.amp_bands = amp;
     d.n_amp = n_amp;
-    d.method = o->method ? PAC_MI_TENSORPAC : PAC_MI_TORT;
     d.n_threads = (int)o->threads;
     d.seed = (uint64_t)o->seed;
     d.backend = (pac_backend)o->backend;
@@ -334,11 +394,8 @@ static int run(const options *o)
             goto done;
         }
         d.cuts = (const int64_t *)cuts.data;
-        d.n_perm = cuts.shape[0];
-        d.surrogates = PAC_SURR_SWAP_BLOCKS;
-    } else if (o->n_perm > 0) {
-        d.n_perm = (size_t)o->n_perm;
-        d.surrogates = (pac_surrogates)(o->surrogate + 1);
+        d.n_perm = d.measure == PAC_NDPAC ? 0 : cuts.shape[0];
+        if (!d.n_perm) d.cuts = NULL, d.surrogates = PAC_SURR_NONE;
     }
     memset(&pd, 0, sizeof pd);
     pd.budget_bytes = o->budget_mb > 0 ? (size_t)(o->budget_mb * 1048576.0) : 0;
@@ -347,16 +404,18 @@ static int run(const options *o)
     if (pac_plan(&d, n_sig, n_times, 0, &plan, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
     cells = n_amp * n_pha;
     mi = (double *)malloc(cells * n_sig * sizeof(double));
+    val = d.norm ? (double *)malloc(cells * n_sig * sizeof(double)) : mi; /* what --out holds */
     map = (double *)malloc(cells * sizeof(double));
     bad = (unsigned char *)malloc(n_sig);
     if (d.n_perm) {
         z = (double *)malloc(cells * n_sig * sizeof(double));
         p = (double *)malloc(cells * n_sig * sizeof(double));
     }
-    if (!mi || !map || !bad || (d.n_perm && (!z || !p))) { fail("%s", "out of memory for the outputs"); goto done; }
+    if (!mi || !val || !map || !bad || (d.n_perm && (!z || !p))) { fail("%s", "out of memory for the outputs"); goto done; }
     n_bad = find_bad_signals(x.data, dtype == TP_F32, n_sig, n_times, bad);
     memset(&out, 0, sizeof out);
-    out.mi = mi;
+    out.pac = mi;
+    out.norm = d.norm ? val : NULL;
     out.z = z;
     out.p = p;
     out.info = &info;
@@ -371,17 +430,17 @@ static int run(const options *o)
     }
     progress_end(&st.bar);
     secs = progress_now() - t0;
-    blank_bad_signals(mi, cells, n_sig, bad);
+    blank_bad_signals(val, cells, n_sig, bad);
     blank_bad_signals(z, cells, n_sig, bad);
     blank_bad_signals(p, cells, n_sig, bad);
-    if (save(w.out, mi, n_amp, n_pha, n_sig) || save(w.z_out, z, n_amp, n_pha, n_sig) || save(w.p_out, p, n_amp, n_pha, n_sig))
+    if (save(w.out, val, n_amp, n_pha, n_sig) || save(w.z_out, z, n_amp, n_pha, n_sig) || save(w.p_out, p, n_amp, n_pha, n_sig))
         goto done;
-    for (i = 0; i < cells; i++) map[i] = finite_mean(mi + i * n_sig, n_sig, 1, NULL);
+    for (i = 0; i < cells; i++) map[i] = finite_mean(val + i * n_sig, n_sig, 1, NULL);
     for (i = 1; i < cells; i++)
         if (map[i] > map[peak] || map[peak] != map[peak]) peak = i;
-    if (w.png && write_png(&w, map, pha, n_pha, amp, n_amp, peak)) goto done;
+    if (w.png && write_png(&w, &d, map, pha, n_pha, amp, n_amp, peak)) goto done;
     if (ex_outputs_commit(&outs, err, sizeof err)) { fail("%s", err); goto done; }
-    print_summary(o, &d, &plan, &info, map, peak, z, p, n_sig, n_times, secs);
+    print_summary(&d, &plan, &info, map, peak, z, p, n_sig, n_times, secs);
     rc = 0;
     if (n_bad) {
         report_bad_signals(bad, n_sig, n_bad);
@@ -389,6 +448,7 @@ static int run(const options *o)
     }
 done:
     ex_outputs_free(&outs);
+    if (val != mi) free(val);
     free(pha); free(amp); free(mi); free(z); free(p); free(map); free(bad);
     npy_free(&x);
     npy_free(&cuts);

@@ -146,7 +146,7 @@ static tp_result pacgpu_run(tp_pool *pool, tp_error *err)
     d.pool = pool, d.fs = 256, d.pha_bands = pha, d.n_pha = PB, d.amp_bands = amp, d.n_amp = PB;
     d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 6, d.seed = 3, d.n_threads = 2;
     memset(&o, 0, sizeof o);
-    o.mi = mi, o.z = zz, o.p = pp, o.p_maxstat = pmax;
+    o.pac = mi, o.z = zz, o.p = pp, o.p_maxstat = pmax;
     return pac_run(&d, sig, TP_F64, PS, PN, NULL, &o, err);
 }
 static void pacgpu_fresh(void)

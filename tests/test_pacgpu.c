@@ -599,7 +599,7 @@ static void test_run_against_tensorpac(void)
     CHECK(ref_open(&c, PAC_MI_TENSORPAC) && rmi.data && rtort.data && rs.data && rz.data && rp.data);
     if (!c.x.data || !rmi.data || !rtort.data || !rs.data || !rz.data || !rp.data) goto out;
     memset(&o, 0, sizeof o);
-    o.mi = mi;
+    o.pac = mi;
     CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_mi = worst_rel(mi, (const double *)rmi.data, 800);
     c.d.method = PAC_MI_TORT;
@@ -645,6 +645,90 @@ out:
     npy_free(&rmi); npy_free(&rtort); npy_free(&rs); npy_free(&rz); npy_free(&rp);
 }
 
+/* The largest |a - b| over the largest |b| */
+static double worst_scaled(const double *a, const double *b, size_t n)
+{
+    double e = 0, m = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (!(d <= e)) e = d; /* NaN on either side counts as the worst */
+        m = fabs(b[i]) > m ? fabs(b[i]) : m;
+    }
+    return m > 0 ? e / m : e;
+}
+
+/* Every tensorpac method (idpac's first digit) with every surrogate kind and normalisation,
+   against tensorpac's own outputs on the reference signal (tools/gen_pac_methods.py: 10
+   surrogates whose draws the files replay) */
+static void test_measures_against_tensorpac(void)
+{
+    static const pac_surrogates kind[4] = {PAC_SURR_NONE, PAC_SURR_SWAP_EPOCHS, PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG};
+    ref_case c;
+    npy_array perms = td_load(DATA "methods/", "perms_s1.npy");
+    uint32_t pairs[10 * 8];
+    double pac[800], norm[800], pmax[100], worst[7] = {0};
+    pac_output o;
+    tp_error err;
+    int m, s, n;
+    size_t i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && perms.data);
+    if (!c.x.data || !perms.data) goto out;
+    for (i = 0; i < 80; i++) pairs[i] = (uint32_t)((const int64_t *)perms.data)[i];
+    for (m = 1; m <= 6; m++) {
+        char name[64];
+        npy_array ref;
+        memset(&o, 0, sizeof o);
+        o.pac = pac;
+        c.d.measure = (pac_measure)m;
+        c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0, c.d.cuts = NULL, c.d.pairs = NULL, c.d.norm = PAC_NORM_NONE;
+        snprintf(name, sizeof name, "m%d_pac.npy", m);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "method %d: %s", m, err.message);
+        if (ref.data) worst[m] = worst_scaled(pac, (const double *)ref.data, 800);
+        npy_free(&ref);
+        for (s = 1; s <= 3 && m != 4; s++) {
+            npy_array cuts = {0}, rp;
+            if (s > 1) {
+                snprintf(name, sizeof name, "shifts_s%d.npy", s);
+                cuts = td_load(DATA "methods/", name);
+                if (!cuts.data) continue;
+            }
+            c.d.surrogates = kind[s];
+            c.d.n_perm = 10;
+            c.d.cuts = s > 1 ? (const int64_t *)cuts.data : NULL;
+            c.d.pairs = s == 1 ? pairs : NULL;
+            o.norm = norm;
+            o.p_maxstat = pmax;
+            snprintf(name, sizeof name, "m%d_s%d_pmax.npy", m, s);
+            rp = td_load(DATA "methods/", name);
+            for (n = 1; n <= 4; n++) {
+                npy_array rn;
+                double w;
+                c.d.norm = (pac_norm)n;
+                snprintf(name, sizeof name, "m%d_s%d_n%d.npy", m, s, n);
+                rn = td_load(DATA "methods/", name);
+                CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "idpac (%d, %d, %d): %s", m, s, n, err.message);
+                w = rn.data ? worst_scaled(norm, (const double *)rn.data, 800) : 1;
+                CHECK_MSG(w <= 1e-9, "idpac (%d, %d, %d): error %.3g of the largest value", m, s, n, w);
+                if (getenv("TK_VERBOSE")) fprintf(stderr, "  idpac (%d, %d, %d): %.3g\n", m, s, n, w);
+                npy_free(&rn);
+            }
+            CHECK_MSG(rp.data && memcmp(pmax, rp.data, sizeof pmax) == 0, "idpac (%d, %d, .): maxstat p-values differ from tensorpac's", m, s);
+            npy_free(&rp);
+            npy_free(&cuts);
+            o.norm = NULL, o.p_maxstat = NULL;
+        }
+    }
+    for (m = 1; m <= 6; m++) {
+        CHECK_MSG(worst[m] <= 1e-9, "method %d: error %.3g of the largest value", m, worst[m]);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  method %d: %.3g\n", m, worst[m]);
+    }
+out:
+    npy_free(&perms);
+    ref_close(&c);
+}
+
 typedef struct all_out {
     double mi[800], z[800], p[800], mean[800], sd[800], pmax[100], cube[10 * 800];
 } all_out;
@@ -652,7 +736,7 @@ typedef struct all_out {
 static void out_of(all_out *a, pac_output *o)
 {
     memset(o, 0, sizeof *o);
-    o->mi = a->mi; o->z = a->z; o->p = a->p; o->surr_mean = a->mean; o->surr_std = a->sd; o->p_maxstat = a->pmax;
+    o->pac = a->mi; o->z = a->z; o->p = a->p; o->surr_mean = a->mean; o->surr_std = a->sd; o->p_maxstat = a->pmax;
     o->surrogates = a->cube;
 }
 
@@ -743,6 +827,62 @@ static void naive_pair_mi(const double *pha, const double *amp, size_t n_sig, si
     free(a);
 }
 
+/* The other measures too: every output bit for bit whatever the plan (workers, bands per pass,
+   kept phase vectors), and the pool's peak is the plan's bytes */
+static void test_measures_plans_identical(void)
+{
+    static const pac_measure measures[5] = {PAC_MVL, PAC_HR, PAC_NDPAC, PAC_PLV, PAC_GCPAC};
+    static const size_t threads[4] = {1, 2, 3, 2}, bands[4] = {10, 1, 3, 7};
+    ref_case c;
+    all_out *first = (all_out *)malloc(sizeof *first), *again = (all_out *)malloc(sizeof *again);
+    tp_error err;
+    int mi, epochs;
+    CHECK(ref_open(&c, PAC_MI_TORT));
+    if (!c.x.data) goto out;
+    c.d.seed = 5;
+    for (mi = 0; mi < 5; mi++)
+        for (epochs = 0; epochs < 2; epochs++) {
+            int v, stats = measures[mi] != PAC_NDPAC;
+            if (!stats && epochs) continue;
+            c.d.measure = measures[mi];
+            c.d.surrogates = epochs ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_SWAP_BLOCKS;
+            c.d.n_perm = stats ? 4 : 0;
+            for (v = 0; v < 4; v++) {
+                int keep = epochs || v == 3;
+                tp_pool *pool = NULL;
+                pac_plan_info plan;
+                pac_output o;
+                all_out *dst = v == 0 ? first : again;
+                tp_stats st;
+                tp_create(NULL, &pool, NULL);
+                c.d.pool = pool;
+                c.d.n_threads = (int)threads[v];
+                CHECK(pac_plan(&c.d, 8, 2048, 0, &plan, &err) == TP_OK && plan.n_threads == threads[v]);
+                if (v > 0) { /* the first run follows pac_plan's own plan */
+                    plan.amp_bands_per_pass = bands[v];
+                    plan.keep_phase_bins = keep;
+                }
+                memset(dst, 0xAB, sizeof *dst);
+                out_of(dst, &o);
+                if (!stats) o.z = o.p = o.surr_mean = o.surr_std = o.p_maxstat = o.surrogates = NULL;
+                tp_reset_peak(pool);
+                CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &plan, &o, &err) == TP_OK, "%s", err.message);
+                st = tp_get_stats(pool);
+                CHECK(st.bytes_requested == 0 && st.live_blocks == 0);
+                if (v == 0) CHECK_MSG(st.peak_requested == plan.bytes, "measure %d: peak %zu, plan %zu", (int)measures[mi],
+                                      st.peak_requested, plan.bytes);
+                if (dst == again)
+                    CHECK_MSG(memcmp(first, again, sizeof *first) == 0, "measure %d, epochs %d, %zu threads, %zu bands, keep %d",
+                              (int)measures[mi], epochs, threads[v], bands[v], keep);
+                tp_destroy(pool);
+            }
+        }
+out:
+    free(first);
+    free(again);
+    ref_close(&c);
+}
+
 /* time-lag (a phase roll: the same pairs as an amplitude shift) and swap-epochs (each
    surrogate pairs the phases of a permutation of the signals with the amplitudes), against
    naive surrogates built from pac_bandpass's phases and amplitudes; Tort MI, 3 signals */
@@ -760,7 +900,7 @@ static void test_run_surrogate_kinds(void)
     pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, &err);
     pac_bandpass(NULL, (const double *)c.x.data, ns, n, 512, c.d.amp_bands, 10, 6, PAC_AMPLITUDE, amp, &err);
     memset(&o, 0, sizeof o);
-    o.mi = mi;
+    o.pac = mi;
     o.surrogates = cube;
     c.d.surrogates = PAC_SURR_TIME_LAG;
     c.d.n_perm = 4;
@@ -837,17 +977,17 @@ static void test_run_inputs_progress_cancel(void)
     if (!c.x.data) goto out;
     for (i = 0; i < 8 * n; i++) xd[i] = xf[i] = (float)((const double *)c.x.data)[i];
     memset(&o, 0, sizeof o);
-    o.mi = a;
+    o.pac = a;
     CHECK(pac_run(&c.d, xf, TP_F32, 8, n, NULL, &o, &err) == TP_OK);
-    o.mi = b;
+    o.pac = b;
     CHECK(pac_run(&c.d, xd, TP_F64, 8, n, NULL, &o, &err) == TP_OK);
     CHECK(memcmp(a, b, sizeof a) == 0);
 
     xd[3 * n + 100] = 0.0 / 0.0; /* signal 3 */
     c.d.method = PAC_MI_TORT;
-    o.mi = a;
+    o.pac = a;
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, n, NULL, &o, &err) == TP_OK);
-    o.mi = b;
+    o.pac = b;
     CHECK(pac_run(&c.d, xd, TP_F64, 8, n, NULL, &o, &err) == TP_OK);
     for (i = 0; i < 800; i++) {
         if (i % 8 == 3) CHECK_MSG(b[i] != b[i], "cell %zu of the NaN signal is %g", i, b[i]);
@@ -858,7 +998,7 @@ static void test_run_inputs_progress_cancel(void)
     c.d.progress = count_calls;
     c.d.user = calls;
     c.d.method = PAC_MI_TENSORPAC; /* two passes */
-    o.mi = a;
+    o.pac = a;
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, n, NULL, &o, &err) == TP_OK && calls[0] == 16 && calls[1] == 16);
     for (c.d.n_threads = 1; c.d.n_threads <= 2; c.d.n_threads++) {
         calls[0] = 0;
@@ -896,10 +1036,10 @@ static void test_run_budget(void)
         pd.budget_bytes = small.bytes + 6 * 4160;
         tp_create(&pd, &pool, NULL);
         memset(&o, 0, sizeof o);
-        o.mi = a;
+        o.pac = a;
         CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &full, &o, &err) == TP_OK);
         c.d.pool = pool;
-        o.mi = b;
+        o.pac = b;
         CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
         CHECK(memcmp(a, b, sizeof a) == 0 && tp_get_stats(pool).peak_reserved <= pd.budget_bytes);
         CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &full, &o, &err) == TP_ERR_BUDGET && strstr(err.message, "budget"));
@@ -926,7 +1066,7 @@ static void test_run_bad_input(void)
     CHECK(ref_open(&c, PAC_MI_TORT));
     if (!c.x.data) goto out;
     memset(&o, 0, sizeof o);
-    o.mi = mi;
+    o.pac = mi;
 #define RUN_ERR(code, text) do { tp_error_clear(&err); CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == (code) && strstr(err.message, text), "%s", err.message); } while (0)
     c.d.fs = 0; RUN_ERR(TP_ERR_ARG, "fs"); c.d.fs = 512;
     c.d.pha_bands = bad; c.d.n_pha = 1; RUN_ERR(TP_ERR_ARG, "phase band 0 [10, 5]");
@@ -937,6 +1077,37 @@ static void test_run_bad_input(void)
     c.d.surrogates = (pac_surrogates)9; RUN_ERR(TP_ERR_ARG, "PAC_SURR"); c.d.surrogates = PAC_SURR_NONE;
     c.d.n_threads = 1000; RUN_ERR(TP_ERR_ARG, "n_threads"); c.d.n_threads = 0;
     o.z = z; RUN_ERR(TP_ERR_ARG, "need surrogates"); o.z = NULL;
+    c.d.measure = (pac_measure)7; RUN_ERR(TP_ERR_ARG, "desc.measure"); c.d.measure = PAC_MEASURE_DEFAULT;
+    c.d.norm = (pac_norm)5; RUN_ERR(TP_ERR_ARG, "desc.norm"); c.d.norm = PAC_NORM_NONE;
+    {   /* pairs: only for swap-epochs, each a signal's index */
+        uint32_t pairs[3 * 8] = {0};
+        c.d.pairs = pairs; c.d.n_perm = 3; c.d.surrogates = PAC_SURR_SWAP_BLOCKS; RUN_ERR(TP_ERR_ARG, "swap-epochs");
+        c.d.surrogates = PAC_SURR_SWAP_EPOCHS; pairs[17] = 8; RUN_ERR(TP_ERR_ARG, "desc.pairs[17] is 8");
+        pairs[17] = 7;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK); /* need not be permutations */
+        c.d.pairs = NULL; c.d.n_perm = 0; c.d.surrogates = PAC_SURR_NONE;
+    }
+    {   /* what tensorpac changes silently runs as it does, and says so */
+        captured_log lg;
+        double nd[800], nd0[800];
+        memset(&lg, 0, sizeof lg);
+        c.d.log.fn = capture_log, c.d.log.user = &lg;
+        c.d.measure = PAC_NDPAC;
+        o.pac = nd0;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && lg.count == 0);
+        c.d.surrogates = PAC_SURR_SWAP_BLOCKS, c.d.n_perm = 5, c.d.norm = PAC_NORM_ZSCORE;
+        o.pac = nd;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && memcmp(nd, nd0, sizeof nd) == 0);
+        CHECK_MSG(lg.count == 1 && strstr(lg.text, "ndPAC runs without surrogates"), "%s", lg.text);
+        o.z = z; RUN_ERR(TP_ERR_ARG, "ndPAC has no surrogates"); o.z = NULL;
+        c.d.measure = PAC_MVL, c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0;
+        o.pac = mi, o.norm = nd;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && memcmp(nd, mi, sizeof nd) == 0);
+        CHECK_MSG(lg.count == 2 && strstr(lg.text, "a normalisation needs surrogates"), "%s", lg.text);
+        o.norm = NULL, o.pac = mi;
+        c.d.measure = PAC_MEASURE_DEFAULT, c.d.norm = PAC_NORM_NONE;
+        memset(&c.d.log, 0, sizeof c.d.log);
+    }
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 0, 2048, NULL, &o, &err) == TP_ERR_ARG);
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 3, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "n_times"));
     CHECK(pac_run(&c.d, c.x.data, (tp_dtype)7, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "element type"));
@@ -979,12 +1150,12 @@ static void test_run_float32(void)
         c.d.method = method ? PAC_MI_TENSORPAC : PAC_MI_TORT;
         memset(&o, 0, sizeof o);
         c.d.precision = TP_F64;
-        o.mi = m64;
+        o.pac = m64;
         o.z = z64;
         CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
         CHECK(pac_plan(&c.d, 8, 2048, 0, &p64, &err) == TP_OK);
         c.d.precision = TP_F32;
-        o.mi = m32;
+        o.pac = m32;
         o.z = z32;
         CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
         CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, &err) == TP_OK && p32.bytes < p64.bytes);
@@ -997,7 +1168,7 @@ static void test_run_float32(void)
         c.d.n_threads = 3;
         CHECK(pac_plan(&c.d, 8, 2048, 0, &p32, &err) == TP_OK);
         p32.amp_bands_per_pass = 3;
-        o.mi = again;
+        o.pac = again;
         o.z = NULL;
         CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &p32, &o, &err) == TP_OK && memcmp(again, m32, sizeof again) == 0);
         c.d.n_threads = 0;
@@ -1035,7 +1206,7 @@ static void test_estimates_are_peaks(void)
         c.d.n_threads = v % 3 + 1;
         c.d.precision = v == 3 ? TP_F32 : TP_F64;
         memset(&o, 0, sizeof o);
-        o.mi = mi;
+        o.pac = mi;
         o.z = c.d.n_perm ? z : NULL;
         CHECK_MSG(pac_estimate_bytes(&c.d, 8, n, &est, &err) == TP_OK, "%s", err.message);
         live0 = tp_get_stats(pool).bytes_requested;
@@ -1101,10 +1272,10 @@ static void test_thread_start_fails(void)
     c.d.log.user = &log;
     c.d.n_threads = 1;
     memset(&o, 0, sizeof o);
-    o.mi = mi1, o.z = z1, o.info = &info;
+    o.pac = mi1, o.z = z1, o.info = &info;
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && info.n_workers == 1 && log.count == 0);
     c.d.n_threads = 4;
-    o.mi = mi2, o.z = z2;
+    o.pac = mi2, o.z = z2;
     tf_fail_from(3); /* two workers start, the third and fourth do not */
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
     tf_fail_from(0);
@@ -1133,7 +1304,9 @@ int main(void)
     RUN(test_band_presets);
     RUN(test_phase_bins);
     RUN(test_run_against_tensorpac);
+    RUN(test_measures_against_tensorpac);
     RUN(test_run_plans_identical);
+    RUN(test_measures_plans_identical);
     RUN(test_run_surrogate_kinds);
     RUN(test_run_inputs_progress_cancel);
     RUN(test_run_budget);

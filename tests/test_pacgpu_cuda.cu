@@ -129,12 +129,12 @@ static void test_device_equals_cpu_float32(void)
             d.precision = TP_F32, d.n_threads = 2;
             memset(&o, 0, sizeof o);
             d.backend = PAC_BACKEND_CPU;
-            o.mi = mi_cpu;
+            o.pac = mi_cpu;
             if (perm) o.z = z_cpu, o.surr_mean = m_cpu, o.surr_std = sd_cpu;
             CHECK_MSG(pac_run(&d, xs, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
             d.backend = PAC_BACKEND_CUDA;
             for (i = 0; i < CELLS; i++) mi_gpu[i] = z_gpu[i] = m_gpu[i] = sd_gpu[i] = -7; /* poison */
-            o.mi = mi_gpu;
+            o.pac = mi_gpu;
             if (perm) o.z = z_gpu, o.surr_mean = m_gpu, o.surr_std = sd_gpu;
             CHECK_MSG(pac_run(&d, xs, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
             for (i = 0; i < CELLS; i++) {
@@ -219,7 +219,7 @@ static void test_device_on_reference_data(void)
     memset(&o, 0, sizeof o);
     d.fs = 512, d.pha_bands = (const double *)fp.data, d.n_pha = 10, d.amp_bands = (const double *)fa.data, d.n_amp = 10;
     d.precision = TP_F32, d.backend = PAC_BACKEND_CUDA, d.method = PAC_MI_TORT;
-    o.mi = mi;
+    o.pac = mi;
     CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_tort = worst_abs(mi, (const double *)rtort.data, CELLS, 0);
     d.method = PAC_MI_TENSORPAC, d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = K, d.cuts = (const int64_t *)cuts.data;
@@ -230,7 +230,7 @@ static void test_device_on_reference_data(void)
     w_z = worst_abs(z, (const double *)rz.data, CELLS, 1);
     w_p = worst_abs(pm, (const double *)rp.data, 100, 0);
     d.backend = PAC_BACKEND_CPU;
-    o.mi = mi_cpu, o.z = NULL, o.p_maxstat = NULL, o.surrogates = cube_cpu;
+    o.pac = mi_cpu, o.z = NULL, o.p_maxstat = NULL, o.surrogates = cube_cpu;
     CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_cpu = worst_abs(mi, mi_cpu, CELLS, 0);
     w_cube_cpu = worst_abs(cube, cube_cpu, K * CELLS, 0);
@@ -262,18 +262,18 @@ static void test_device_budget_and_every_surrogate(void)
     d = device_case(x, S, N, pha, P, amp, A, 11, PAC_SURR_SWAP_BLOCKS, T_SMALL_PERM);
     d.device_fraction = 1e-12;
     memset(&o, 0, sizeof o);
-    o.mi = mi;
+    o.pac = mi;
     CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_ERR_BUDGET && strstr(err.message, "device budget"));
     d.device_fraction = 0;
     for (r = 0; r < 2; r++) {
         double worst_cube = 0, worst_p = 0;
         d.n_perm = n_perm[r], d.backend = PAC_BACKEND_CUDA;
-        o.mi = mi, o.p_maxstat = pm, o.surrogates = cube;
+        o.pac = mi, o.p_maxstat = pm, o.surrogates = cube;
         for (i = 0; i < P * A; i++) pm[i] = -7;
         for (i = 0; i < d.n_perm * CELLS; i++) cube[i] = -7;
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         d.backend = PAC_BACKEND_CPU;
-        o.mi = mi2, o.p_maxstat = pm2, o.surrogates = cube2;
+        o.pac = mi2, o.p_maxstat = pm2, o.surrogates = cube2;
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         for (i = 0; i < d.n_perm * CELLS; i++) worst_cube = fabs(cube[i] - cube2[i]) > worst_cube ? fabs(cube[i] - cube2[i]) : worst_cube;
         for (i = 0; i < P * A; i++) worst_p = fabs(pm[i] - pm2[i]) > worst_p ? fabs(pm[i] - pm2[i]) : worst_p;
@@ -312,7 +312,7 @@ static void test_device_host_budget(void)
         tp_create(&pd, &d.pool, NULL);
         live0 = tp_get_stats(d.pool).bytes_requested;
         memset(&o, 0, sizeof o);
-        o.mi = mi[k], o.p_maxstat = pm[k], o.surrogates = cube[k], o.info = &di;
+        o.pac = mi[k], o.p_maxstat = pm[k], o.surrogates = cube[k], o.info = &di;
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, pl, &o, &err) == TP_OK, "%s", err.message);
         st = tp_get_stats(d.pool);
         CHECK_MSG(st.peak_requested - live0 == pl->bytes && st.live_blocks == 0 && (!k || st.peak_reserved <= pd.budget_bytes),
@@ -358,7 +358,7 @@ static void test_backend_selection(void)
     memset(&d, 0, sizeof d);
     d.fs = 512, d.pha_bands = pha, d.n_pha = 2, d.amp_bands = amp, d.n_amp = 2;
     memset(&o, 0, sizeof o);
-    o.mi = mi;
+    o.pac = mi;
     d.backend = PAC_BACKEND_CUDA, d.device = 99;
     CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_ERR_DEVICE && strstr(err.message, "no CUDA device 99"));
     d.backend = (pac_backend)7, d.device = 0;
@@ -389,7 +389,7 @@ static tp_result emulated_run(double *mi, size_t *calls, tp_error *err)
     d.log.fn = capture_log, d.log.user = &emu_log;
     memset(calls, 0, 4 * sizeof *calls);
     memset(&o, 0, sizeof o);
-    o.mi = mi, o.info = &info;
+    o.pac = mi, o.info = &info;
     return pac_run(&d, x, TP_F64, 5, 600, NULL, &o, err);
 }
 
@@ -466,7 +466,7 @@ static void test_emulated_block_limits(void)
     for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di, 0, sizeof di);
-        o.mi = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.info = &di;
+        o.pac = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.info = &di;
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]); /* rows twice */
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs1), limit[k]); /* and once */
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && !di.device.runs_kernel == !PAC_TEST_CUDA_CELLS, "limit %d: %s", limit[k], err.message);
@@ -503,7 +503,7 @@ static void test_emulated_rows_once(void)
     for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di[k], 0, sizeof di[k]);
-        o.mi = mi[k], o.z = z[k], o.surrogates = cube[k], o.info = &di[k];
+        o.pac = mi[k], o.z = z[k], o.surrogates = cube[k], o.info = &di[k];
         emu.shared_optin = optin[k];
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
     }

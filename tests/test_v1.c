@@ -128,9 +128,9 @@ static void test_pacgpu_defaults(void)
     by_hand.precision = TP_F64, by_hand.n_threads = tp_thread_count(0), by_hand.backend = PAC_BACKEND_AUTO;
     by_hand.device_fraction = 0.8;
     memset(&o, 0, sizeof o);
-    o.mi = mi1, o.z = z1;
+    o.pac = mi1, o.z = z1;
     CHECK_MSG(pac_run(&zero, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
-    o.mi = mi2, o.z = z2;
+    o.pac = mi2, o.z = z2;
     CHECK_MSG(pac_run(&by_hand, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
     CHECK(memcmp(mi1, mi2, sizeof mi1) == 0 && memcmp(z1, z2, sizeof z1) == 0);
     /* NULL is no desc at all (fs and bands are required): an error naming it */
@@ -233,7 +233,7 @@ static void test_one_pool_for_all(void)
     memset(&ad, 0, sizeof ad);
     ad.pool = pool, ad.fs = 512, ad.pha_bands = pha, ad.n_pha = 10, ad.amp_bands = amp, ad.n_amp = 10;
     memset(&o, 0, sizeof o);
-    o.mi = mi;
+    o.pac = mi;
     CHECK(pac_estimate_bytes(&ad, S, N, &est_pac, NULL) == TP_OK);
     tp_reset_peak(pool);
     n = tp_get_stats(pool).bytes_requested;

@@ -1,0 +1,60 @@
+"""tensorpac's outputs for every idpac on the reference signal, for tests/test_pacgpu.c (issue 23).
+
+Runs tensorpac (pip install tensorpac==0.6.5) on tests/data/pac/signal.npy (8 epochs x 2048
+samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into OUT:
+
+    m{M}_pac.npy            Pac(idpac=(M, 0, 0)).filterfit(...): (n_amp, n_pha, n_epochs)
+    m{M}_s{S}_n{N}.npy      what Pac(idpac=(M, S, N)).filterfit(..., n_perm=10, random_state=RS)
+                            returns, for N = 1..4 (tensorpac's own `normalize` on its surrogates)
+    m{M}_s{S}_pmax.npy      its infer_pvalues(0.05, 'maxstat'), (n_amp, n_pha)
+    m{M}_bins12_pac.npy     methods 2 and 3 with n_bins=12
+    shifts_s2.npy, shifts_s3.npy   the amplitude shift of each surrogate (swap-blocks, time-lag: tensorpac
+                            rolls the phase right by c, the same pairs as the amplitude shifted left by c)
+    perms_s1.npy            (n_perm, n_epochs): surrogate k pairs epoch e's amplitude with the phase of
+                            epoch perms[k, e] (swap_pha_amp's permutation)
+
+tensorpac draws surrogate k from numpy.random.RandomState(RS + k); the files replay those draws.
+
+    python3 tools/gen_pac_methods.py tests/data/pac tests/data/pac/methods
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+
+warnings.filterwarnings("ignore")
+from tensorpac import Pac  # noqa: E402
+from tensorpac.methods import normalize  # noqa: E402
+
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+x = np.load(os.path.join(src, "signal.npy"))
+fp, fa = np.load(os.path.join(src, "f_pha.npy")), np.load(os.path.join(src, "f_amp.npy"))
+SF, N_PERM, RS = 512.0, 10, 7
+n_times = x.shape[1]
+
+
+def save(name, a):
+    np.save(os.path.join(out, name), np.ascontiguousarray(a))
+
+
+for m in range(1, 7):
+    save("m%d_pac.npy" % m, Pac(idpac=(m, 0, 0), f_pha=fp, f_amp=fa, verbose=False).filterfit(SF, x, n_perm=0, n_jobs=1))
+for m in (2, 3):
+    p = Pac(idpac=(m, 0, 0), f_pha=fp, f_amp=fa, n_bins=12, verbose=False)
+    save("m%d_bins12_pac.npy" % m, p.filterfit(SF, x, n_perm=0, n_jobs=1))
+
+save("shifts_s2.npy", np.array([np.random.RandomState(RS + k).randint(1, n_times, (1,))[0] for k in range(N_PERM)], np.int64))
+save("shifts_s3.npy", np.array([np.random.RandomState(RS + k).randint(n_times) for k in range(N_PERM)], np.int64))
+save("perms_s1.npy", np.array([np.random.RandomState(RS + k).permutation(x.shape[0]) for k in range(N_PERM)], np.int64))
+
+for m in (1, 2, 3, 5, 6):
+    for s in (1, 2, 3):
+        p = Pac(idpac=(m, s, 0), f_pha=fp, f_amp=fa, verbose=False)
+        pac = p.filterfit(SF, x, n_perm=N_PERM, n_jobs=1, random_state=RS)
+        save("m%d_s%d_pmax.npy" % (m, s), p.pvalues)
+        for n in range(1, 5):
+            v = pac.copy()
+            normalize(n, v, p.surrogates)
+            save("m%d_s%d_n%d.npy" % (m, s, n), v)
