@@ -729,6 +729,23 @@ PACDEF tp_result pac_fft_create(tp_pool *pool, size_t n, pac_fft **out, tp_error
     return TP_OK;
 }
 
+/* A plan's blocks once made: its own, and for Bluestein its inner plan's */
+static size_t pac__fft_block_bytes(size_t n)
+{
+    int fact[PAC__MAX_FACTORS], nf;
+    size_t m;
+    if (pac__factor(n, fact, &nf) == 1) return 2 * n * sizeof(double) + sizeof(pac_fft) + 64;
+    m = pac__next_smooth(2 * n - 1);
+    return 2 * (n + m) * sizeof(double) + sizeof(pac_fft) + 64 + pac__fft_block_bytes(m);
+}
+
+/* pac__split_scratch of the plan for length n, before it exists */
+static size_t pac__split_scratch_for(size_t n)
+{
+    int fact[PAC__MAX_FACTORS], nf;
+    return pac__factor(n, fact, &nf) == 1 ? 2 * n : 4 * pac__next_smooth(2 * n - 1);
+}
+
 /* The bytes pac__fft_make requests at its peak: the plan's block; for Bluestein also the inner
    plan and, while the chirp's transform is made, the inner transform's scratch. */
 static size_t pac__fft_make_bytes(size_t n)
@@ -1368,6 +1385,11 @@ static pac__hist_fn pac__pick_histogram(int f32)
    NaN when a sum is NaN). Vectorised over lanes where the compiler has vector types; each lane
    follows the same operations in the same order as pac__mi_plain. */
 typedef void (*pac__mi_fn)(const double *h, size_t ld, const double *wt, double *mi);
+/* out[t] = atan2(y[t] * scale, x[t]); out may be x */
+typedef void (*pac__angle_fn)(const double *y, const double *x, double scale, size_t n, double *out);
+/* Products of a segment for the vector measures (section >>vector) */
+typedef void (*pac__dot_fn)(const double *xr, const double *xi, const double *v0, const double *v1, size_t len, double *r,
+                            double *im);
 
 /* log(x), within 2 ulp, branch-light: x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m =
    2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^21 (the rest < 3e-17). */
@@ -1638,6 +1660,7 @@ typedef struct pac__eng {
     int adjusted;             /* what the run changed as tensorpac does: 1 ndPAC's surrogates dropped, 2 a normalisation */
     double *gauss;            /* the copula: ndtri((r + 1) / (n + 1)) of each rank r */
     double *all_vp;           /* vector measures: every signal's phase vectors (plan.keep_phase_bins) */
+    pac_fft *fc;              /* vector measures with many shifts: transforms of length n, for every shift at once */
     pac_signal_kind what;     /* what pac_bandpass writes */
     double *bp_out;           /* pac_bandpass's output, or NULL */
     size_t n_perm;
@@ -1660,6 +1683,8 @@ typedef struct pac__eng {
     pac__hist_fn histogram;
     pac__mi_fn mi;
     pac__bin_fn bin;
+    pac__dot_fn dot;
+    pac__angle_fn angles;
     int f32;                  /* desc.precision == TP_F32: amplitudes and histograms in floats */
     /* phase bins of every signal (plan.keep_phase_bins), their counts, the pooled counts */
     unsigned char *all_bins;
@@ -1699,7 +1724,10 @@ typedef struct pac__work {
     double *hist64;           /* the histogram's PAC_N_BINS rows in doubles (hist itself for doubles) */
     double *mi0, *mean, *m2, *vals; /* ld each */
     double *vp, *va, *yy;     /* vector measures: phase vectors (n_pha x 2n), the pass's amplitudes (bands x 2n), ld */
-    uint32_t *idx;            /* the copula: 2n for its ranks */
+    double *fa, *fx, *fv, *fs; /* their transforms (bands x 2n), every shift's sums (bands x 2n), 2n, scratch */
+    double *by_partner;       /* swap-epochs: the pass's measures with each signal's phases (n_sig x ld) */
+    size_t *partner_q;        /* the phase band + 1 each row of by_partner holds (0: none yet) */
+    uint32_t *idx;            /* the copula: 4n for its ranks */
     size_t *n_ge;
     pac__wide *fixed;         /* ld */
     size_t ld;
@@ -1712,6 +1740,18 @@ static size_t pac__round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* Bytes of an FFT plan as pac__fft_alloc requests them (smooth lengths only) */
 static size_t pac__fft_bytes(size_t len) { return len ? 2 * len * sizeof(double) + sizeof(pac_fft) + 64 : 0; }
+
+#ifndef PAC__SHIFT_FFT_MIN
+#define PAC__SHIFT_FFT_MIN 16 /* shifted surrogates of a vector measure from transforms past this many */
+#endif
+
+/* A vector measure's shifted surrogates all at once: sum_t A[t + c] U[t] for every c is the
+   inverse transform of FFT(A) conj(FFT(conj U)), n log n per cell instead of n per surrogate. The
+   rule depends on the problem alone, so the plan never changes a bit of the results. */
+static int pac__shift_fft(const pac__eng *e)
+{
+    return e->vec && e->n_perm >= PAC__SHIFT_FFT_MIN && e->surr != PAC_SURR_SWAP_EPOCHS && !e->given;
+}
 
 /* Lanes of a pass: bands rounded up to 64 bytes of doubles or floats */
 static size_t pac__lanes(size_t na, int f32) { return f32 ? (na + 15) / 16 * 16 : (na + 7) / 8 * 8; }
@@ -1744,7 +1784,12 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     size_t o_ord = pac__take(base, &off, hn * sizeof(uint32_t)), o_start = pac__take(base, &off, (PAC_N_BINS + 1) * sizeof(uint32_t));
     size_t o_h64 = pac__take(base, &off, e->f32 ? PAC_N_BINS * hl * d : 0);
     size_t o_vp = pac__take(base, &off, keep ? 0 : 2 * np * vn * d), o_va = pac__take(base, &off, 2 * na * vn * d);
-    size_t o_yy = pac__take(base, &off, e->vec ? ld * d : 0), o_idx = pac__take(base, &off, e->measure == PAC_GCPAC ? 2 * vn * sizeof(uint32_t) : 0);
+    size_t o_yy = pac__take(base, &off, e->vec ? ld * d : 0), o_idx = pac__take(base, &off, e->measure == PAC_GCPAC ? 4 * vn * sizeof(uint32_t) : 0);
+    size_t fn = cpu && pac__shift_fft(e) ? e->n : 0; /* every shift by transforms */
+    size_t o_fa = pac__take(base, &off, 2 * na * fn * d), o_fx = pac__take(base, &off, 2 * na * fn * d);
+    size_t o_fv = pac__take(base, &off, 2 * fn * d), o_fs = pac__take(base, &off, fn ? pac__split_scratch_for(fn) * d : 0);
+    size_t pn = cpu && e->vec && e->surr == PAC_SURR_SWAP_EPOCHS ? e->n_sig : 0; /* a row per partner signal */
+    size_t o_bp = pac__take(base, &off, pn * ld * d), o_pq = pac__take(base, &off, pn * sizeof(size_t));
     size_t o_acc = pac__take(base, &off, 4 * ld * d), o_ge = pac__take(base, &off, ld * sizeof(size_t));
     size_t o_fix = pac__take(base, &off, ld * sizeof(pac__wide));
     if (base) {
@@ -1772,6 +1817,12 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
         w->va = (double *)(void *)(base + o_va);
         w->yy = (double *)(void *)(base + o_yy);
         w->idx = (uint32_t *)(void *)(base + o_idx);
+        w->fa = (double *)(void *)(base + o_fa);
+        w->fx = (double *)(void *)(base + o_fx);
+        w->fv = (double *)(void *)(base + o_fv);
+        w->fs = (double *)(void *)(base + o_fs);
+        w->by_partner = (double *)(void *)(base + o_bp);
+        w->partner_q = (size_t *)(void *)(base + o_pq);
         w->ld = ld;
     }
     return off;
@@ -1816,6 +1867,7 @@ static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
 {
     size_t total = pac__shared_layout(e, keep, NULL) + threads * pac__work_layout(e, na, keep, NULL, NULL);
     if (e->lf_max) total += pac__fft_bytes(e->lf[0]) + pac__fft_bytes(e->lf[1]) + pac__fft_bytes(e->lh);
+    if (pac__shift_fft(e)) total += pac__fft_block_bytes(e->n);
     return total + (threads > 1 ? tp_team_bytes((int)threads) : 0);
 }
 
@@ -2248,26 +2300,42 @@ static double pac__ndtri(double p)
     return p < 0.5 ? x : -x;
 }
 
-/* The order of x[0 .. n) (no NaN), ties in sample order, into idx: a bottom-up merge sort. */
-static void pac__order(const double *x, size_t n, uint32_t *idx, uint32_t *tmp)
+/* The order of x[0 .. n) (no NaN), ties in sample order, into idx: a stable radix sort on the
+   values rounded to float (three passes of 11 bits; rounding keeps the order, merging only
+   neighbours), then the runs of equal floats sorted by their doubles. scratch: 3n more. */
+static void pac__order(const double *x, size_t n, uint32_t *idx, uint32_t *scratch)
 {
-    size_t width, i;
-    uint32_t *src = idx, *dst = tmp;
-    for (i = 0; i < n; i++) idx[i] = (uint32_t)i;
-    for (width = 1; width < n; width *= 2) {
-        size_t lo;
-        for (lo = 0; lo < n; lo += 2 * width) {
-            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            size_t l = lo, r = mid, o = lo;
-            while (l < mid && r < hi) dst[o++] = x[src[r]] < x[src[l]] ? src[r++] : src[l++];
-            while (l < mid) dst[o++] = src[l++];
-            while (r < hi) dst[o++] = src[r++];
-        }
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
+    uint32_t count[3][2048], *key = scratch, *key2 = scratch + n, *idx2 = scratch + 2 * n, *ks = key, *kd = key2, *is = idx,
+             *id = idx2, *t;
+    size_t i, j;
+    int d;
+    memset(count, 0, sizeof count);
+    for (i = 0; i < n; i++) {
+        float f = (float)(x[i] + 0.0); /* -0 == +0: one key */
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        key[i] = u >> 31 ? ~u : u | 0x80000000u;
+        idx[i] = (uint32_t)i;
+        for (d = 0; d < 3; d++) count[d][key[i] >> (11 * d) & 2047]++;
     }
-    if (src != idx) memcpy(idx, src, n * sizeof(uint32_t));
+    for (d = 0; d < 3; d++) {
+        uint32_t sum = 0, c;
+        for (j = 0; j < 2048; j++) c = count[d][j], count[d][j] = sum, sum += c;
+        for (i = 0; i < n; i++) {
+            uint32_t at = count[d][ks[i] >> (11 * d) & 2047]++;
+            kd[at] = ks[i];
+            id[at] = is[i];
+        }
+        t = ks, ks = kd, kd = t;
+        t = is, is = id, id = t;
+    }
+    if (is != idx) memcpy(idx, is, n * sizeof(uint32_t)); /* three passes: the result is in idx2 */
+    for (i = 1; i < n; i++) { /* equal floats: insertion by the doubles, stable */
+        uint32_t v = idx[i];
+        if (ks[i] != ks[i - 1]) continue;
+        for (j = i; j > 0 && ks[j - 1] == ks[i] && x[v] < x[idx[j - 1]]; j--) idx[j] = idx[j - 1];
+        idx[j] = v;
+    }
 }
 
 /* tensorpac's copnorm of one series in place: the normal quantile of each value's rank,
@@ -2284,11 +2352,14 @@ static void pac__copnorm(const pac__eng *e, pac__work *w, double *x)
     for (r = 0; r < n; r++) x[w->idx[r]] = e->gauss[r];
 }
 
-/* tensorpac's phase wrap, (pha + pi) mod 2 pi - pi, rounding included */
-static double pac__wrap(double pha)
+static void pac__swap_series(double *a, double *b, size_t n)
 {
-    double v = fmod(pha + PAC__PI, 2.0 * PAC__PI);
-    return (v < 0 ? v + 2.0 * PAC__PI : v) - PAC__PI;
+    size_t t;
+    for (t = 0; t < n; t++) {
+        double v = a[t];
+        a[t] = b[t];
+        b[t] = v;
+    }
 }
 
 /* The phase vectors of signal s: band q's at dst + q * stride, two series of n: cos and sin of the
@@ -2304,23 +2375,126 @@ static void pac__phase_vectors(const pac__eng *e, pac__work *w, size_t s, double
         for (j = 0; j <= two; j++) {
             const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
             double *c = dst + (q + (size_t)j) * stride, *sn = c + n;
-            if (e->measure == PAC_GCPAC) { /* numpy's sin and cos of the wrapped angle: the ranks are theirs */
-                for (t = 0; t < n; t++) {
-                    double pha = pac__wrap(atan2(h[t] * inv, y[t]));
-                    c[t] = sin(pha);
-                    sn[t] = cos(pha);
-                }
+            for (t = 0; t < n; t++) { /* e^(i angle(z)) = z / |z|; angle(0) = 0 */
+                double hv = h[t] * inv, r = sqrt(y[t] * y[t] + hv * hv), k = 1.0 / r;
+                c[t] = r > 0 ? y[t] * k : r == 0 ? 1.0 : r;
+                sn[t] = r > 0 ? hv * k : r == 0 ? 0.0 : r;
+            }
+            if (e->measure == PAC_GCPAC) { /* x = (sin, cos), each copula-normalised */
+                pac__swap_series(c, sn, n);
                 pac__copnorm(e, w, c);
                 pac__copnorm(e, w, sn);
-                continue;
-            }
-            for (t = 0; t < n; t++) { /* e^(i angle(z)) = z / |z|; angle(0) = 0 */
-                double hv = h[t] * inv, r = sqrt(y[t] * y[t] + hv * hv);
-                c[t] = r > 0 ? y[t] / r : r == 0 ? 1.0 : r;
-                sn[t] = r > 0 ? hv / r : r == 0 ? 0.0 : r;
             }
         }
     }
+}
+
+/* atan2 for the PLV's angles, vectorised: |y| <= |x| by symmetry, then above tan(pi/8) the
+   argument (z - 1) / (z + 1) and pi/4 added, then the series of atan to z^41 (its rest < 2e-17
+   of the angle): within 3 ulp of libm's (tested). A NaN gives NaN, -0 gives +0 (the angles feed a
+   Hilbert transform, where that is the same number). pac__atan2 and the vector kernels compute
+   the same operations in the same order, so every width gives the same bits. */
+#define PAC__ATAN_TERMS 21
+#define PAC__ATAN_COEF(k) ((k) % 2 ? -1.0 : 1.0) / (double)(2 * (k) + 1)
+
+static double pac__atan2(double y, double x)
+{
+    double ax = fabs(x), ay = fabs(y), lo = ay < ax ? ay : ax, hi = ay < ax ? ax : ay;
+    double z = hi > 0 ? lo / hi : 0.0, t, t2, p, a;
+    int big = z > 0.41421356237309504880, k;
+    t = big ? (z - 1.0) / (z + 1.0) : z;
+    t2 = t * t;
+    p = PAC__ATAN_COEF(PAC__ATAN_TERMS - 1);
+    for (k = PAC__ATAN_TERMS - 2; k >= 0; k--) p = p * t2 + PAC__ATAN_COEF(k);
+    a = (big ? 0.78539816339744830962 : 0.0) + t * p;
+    a = ay > ax ? 1.57079632679489661923 - a : a;
+    a = signbit(x) ? 3.14159265358979323846 - a : a;
+    a = signbit(y) ? -a : a;
+    return a + (x - x) + (y - y); /* NaN in, NaN out */
+}
+
+
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+#define PAC__ANGLE_KERNEL(name, bytes, attr)                                                         \
+    attr static void name(const double *yv, const double *xv, double scale, size_t n, double *out) \
+    {                                                                                                \
+        typedef double vd __attribute__((vector_size(bytes)));                                      \
+        typedef long long vi __attribute__((vector_size(bytes)));                                   \
+        enum { W = (int)(bytes / sizeof(double)) };                                                  \
+        size_t t = 0;                                                                                \
+        for (; t + W <= n; t += W) {                                                                 \
+            vd x, y, ax, ay, lo, hi, z, tt, t2, p, a, zero, one, num, den, off;                      \
+            vi xi, yi, m, sx, sy, big;                                                               \
+            int k;                                                                                   \
+            memcpy(&x, xv + t, sizeof x);                                                            \
+            memcpy(&y, yv + t, sizeof y);                                                            \
+            y = y * scale;                                                                           \
+            memcpy(&xi, &x, sizeof xi);                                                              \
+            memcpy(&yi, &y, sizeof yi);                                                              \
+            sx = xi < 0, sy = yi < 0; /* sign bits */                                                \
+            PAC__VSEL(vd, vi, sx, -x, x, ax);                                                        \
+            PAC__VSEL(vd, vi, sy, -y, y, ay);                                                        \
+            m = ay < ax;                                                                             \
+            PAC__VSEL(vd, vi, m, ay, ax, lo);                                                        \
+            PAC__VSEL(vd, vi, m, ax, ay, hi);                                                        \
+            memset(&zero, 0, sizeof zero);                                                           \
+            one = zero + 1.0;                                                                        \
+            m = hi > 0;                                                                              \
+            PAC__VSEL(vd, vi, m, hi, one, den);                                                      \
+            PAC__VSEL(vd, vi, m, lo, zero, num);                                                     \
+            z = num / den;                                                                           \
+            big = z > 0.41421356237309504880;                                                        \
+            PAC__VSEL(vd, vi, big, z - 1.0, z, num);                                                 \
+            PAC__VSEL(vd, vi, big, z + 1.0, one, den);                                               \
+            tt = num / den;                                                                          \
+            t2 = tt * tt;                                                                            \
+            p = zero + PAC__ATAN_COEF(PAC__ATAN_TERMS - 1);                                          \
+            for (k = PAC__ATAN_TERMS - 2; k >= 0; k--) p = p * t2 + PAC__ATAN_COEF(k);               \
+            PAC__VSEL(vd, vi, big, zero + 0.78539816339744830962, zero, off);                        \
+            a = off + tt * p;                                                                        \
+            PAC__VSEL(vd, vi, (ay > ax), 1.57079632679489661923 - a, a, a);                          \
+            PAC__VSEL(vd, vi, sx, 3.14159265358979323846 - a, a, a);                                 \
+            PAC__VSEL(vd, vi, sy, -a, a, a);                                                         \
+            a = a + (x - x) + (y - y);                                                               \
+            memcpy(out + t, &a, sizeof a);                                                           \
+        }                                                                                            \
+        for (; t < n; t++) out[t] = pac__atan2(yv[t] * scale, xv[t]);                                \
+    }
+/* r = m ? a : b, lane by lane (m: all ones or zeros) */
+#define PAC__VSEL(vd, vi, m, a, b, r)                                                                \
+    do {                                                                                             \
+        vd sel_a_ = (a), sel_b_ = (b);                                                               \
+        vi sel_ai_, sel_bi_, sel_m_ = (m);                                                           \
+        memcpy(&sel_ai_, &sel_a_, sizeof sel_ai_);                                                   \
+        memcpy(&sel_bi_, &sel_b_, sizeof sel_bi_);                                                   \
+        sel_ai_ = (sel_ai_ & sel_m_) | (sel_bi_ & ~sel_m_);                                          \
+        memcpy(&(r), &sel_ai_, sizeof(r));                                                           \
+    } while (0)
+PAC__ANGLE_KERNEL(pac__angles_v2, 16, )
+#if defined(PAC__X86_WIDE)
+PAC__ANGLE_KERNEL(pac__angles_avx2, 32, __attribute__((target("avx2"))))
+PAC__ANGLE_KERNEL(pac__angles_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+#else
+static void pac__angles_plain(const double *y, const double *x, double scale, size_t n, double *out)
+{
+    size_t t;
+    for (t = 0; t < n; t++) out[t] = pac__atan2(y[t] * scale, x[t]);
+}
+#endif
+
+/* The widest angle kernel this CPU runs */
+static pac__angle_fn pac__pick_angles(void)
+{
+#if defined(PAC__X86_WIDE)
+    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__angles_avx512;
+    if (tp_cpu_features() & TP_CPU_AVX2) return pac__angles_avx2;
+#endif
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    return pac__angles_v2;
+#else
+    return pac__angles_plain;
+#endif
 }
 
 /* Hilbert transforms (times lh) of the real series in wr and wi (n samples each) into hr and hi,
@@ -2346,10 +2520,8 @@ static void pac__plv_amplitude(const pac__eng *e, pac__work *w)
     size_t n = e->n, t;
     double inv = 1.0 / (double)e->lh;
     pac__hilbert_pair(e, w);
-    for (t = 0; t < n; t++) {
-        w->wr[t] = atan2(w->hr[t] * inv, w->wr[t]);
-        w->wi[t] = atan2(w->hi[t] * inv, w->wi[t]);
-    }
+    e->angles(w->hr, w->wr, inv, n, w->wr);
+    e->angles(w->hi, w->wi, inv, n, w->wi);
     pac__hilbert_pair(e, w);
     for (t = 0; t < n; t++) {
         double h0 = w->hr[t] * inv, h1 = w->hi[t] * inv, r0 = sqrt(w->wr[t] * w->wr[t] + h0 * h0), r1 = sqrt(w->wi[t] * w->wi[t] + h1 * h1);
@@ -2406,29 +2578,99 @@ static void pac__amplitude_vectors(const pac__eng *e, pac__work *w, size_t s, si
     }
 }
 
-/* sum_t A[(t + c) mod n] U[t] into (*sr, *si): A = ar (+ i ai when ai is not NULL), U = u0 + i u1.
-   Four partial sums, added in one order: vectorisable and the same bits every time. */
-static void pac__dot(const double *ar, const double *ai, const double *u0, const double *u1, size_t n, size_t c, double *sr,
-                     double *si)
+/* Products of a segment into eight partial sums: lane j takes the products whose index in the
+   segment is j mod 8, so every vector width (and the plain code) adds the same numbers in the
+   same order. xi NULL: A is real. */
+
+static void pac__dot_tail(const double *xr, const double *xi, const double *v0, const double *v1, size_t t, size_t len,
+                          double *r, double *im)
 {
-    double r[4] = {0, 0, 0, 0}, i4[4] = {0, 0, 0, 0};
-    size_t seg, t;
-    for (seg = 0; seg < 2; seg++) { /* t < n - c reads A from c on; the rest from 0 */
-        size_t len = seg ? c : n - c, k;
-        const double *xr = seg ? ar : ar + c, *xi = ai ? (seg ? ai : ai + c) : NULL;
-        const double *v0 = seg ? u0 + n - c : u0, *v1 = seg ? u1 + n - c : u1;
-        for (t = 0; t + 4 <= len; t += 4)
-            for (k = 0; k < 4; k++) {
-                r[k] += xr[t + k] * v0[t + k] - (xi ? xi[t + k] * v1[t + k] : 0.0);
-                i4[k] += xr[t + k] * v1[t + k] + (xi ? xi[t + k] * v0[t + k] : 0.0);
-            }
-        for (; t < len; t++) {
-            r[0] += xr[t] * v0[t] - (xi ? xi[t] * v1[t] : 0.0);
-            i4[0] += xr[t] * v1[t] + (xi ? xi[t] * v0[t] : 0.0);
-        }
+    size_t k;
+    for (k = 0; t < len; t++, k++) {
+        r[k] += xr[t] * v0[t] - (xi ? xi[t] * v1[t] : 0.0);
+        im[k] += xr[t] * v1[t] + (xi ? xi[t] * v0[t] : 0.0);
     }
-    *sr = (r[0] + r[1]) + (r[2] + r[3]);
-    *si = (i4[0] + i4[1]) + (i4[2] + i4[3]);
+}
+
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+#define PAC__DOT_KERNEL(name, bytes, attr)                                                         \
+    attr static void name(const double *xr, const double *xi, const double *v0, const double *v1, \
+                          size_t len, double *r, double *im)                                       \
+    {                                                                                              \
+        typedef double vd __attribute__((vector_size(bytes)));                                    \
+        enum { W = (int)(bytes / sizeof(double)), V = 8 / W };                                     \
+        vd sr[V], si[V];                                                                           \
+        size_t t = 0;                                                                              \
+        int k;                                                                                     \
+        memcpy(sr, r, sizeof sr);                                                                  \
+        memcpy(si, im, sizeof si);                                                                 \
+        if (!xi)                                                                                   \
+            for (; t + 8 <= len; t += 8)                                                           \
+                for (k = 0; k < V; k++) {                                                          \
+                    vd x, a, b;                                                                    \
+                    memcpy(&x, xr + t + (size_t)k * W, sizeof x);                                  \
+                    memcpy(&a, v0 + t + (size_t)k * W, sizeof a);                                  \
+                    memcpy(&b, v1 + t + (size_t)k * W, sizeof b);                                  \
+                    sr[k] += x * a;                                                                \
+                    si[k] += x * b;                                                                \
+                }                                                                                  \
+        else                                                                                       \
+            for (; t + 8 <= len; t += 8)                                                           \
+                for (k = 0; k < V; k++) {                                                          \
+                    vd x, y, a, b;                                                                 \
+                    memcpy(&x, xr + t + (size_t)k * W, sizeof x);                                  \
+                    memcpy(&y, xi + t + (size_t)k * W, sizeof y);                                  \
+                    memcpy(&a, v0 + t + (size_t)k * W, sizeof a);                                  \
+                    memcpy(&b, v1 + t + (size_t)k * W, sizeof b);                                  \
+                    sr[k] += x * a - y * b;                                                        \
+                    si[k] += x * b + y * a;                                                        \
+                }                                                                                  \
+        memcpy(r, sr, sizeof sr);                                                                  \
+        memcpy(im, si, sizeof si);                                                                 \
+        pac__dot_tail(xr, xi, v0, v1, t, len, r, im);                                              \
+    }
+PAC__DOT_KERNEL(pac__dot_v2, 16, )
+#if defined(PAC__X86_WIDE)
+PAC__DOT_KERNEL(pac__dot_avx2, 32, __attribute__((target("avx2"))))
+PAC__DOT_KERNEL(pac__dot_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+#else
+static void pac__dot_plain(const double *xr, const double *xi, const double *v0, const double *v1, size_t len, double *r,
+                           double *im)
+{
+    size_t t = 0, k;
+    for (; t + 8 <= len; t += 8)
+        for (k = 0; k < 8; k++) {
+            r[k] += xr[t + k] * v0[t + k] - (xi ? xi[t + k] * v1[t + k] : 0.0);
+            im[k] += xr[t + k] * v1[t + k] + (xi ? xi[t + k] * v0[t + k] : 0.0);
+        }
+    pac__dot_tail(xr, xi, v0, v1, t, len, r, im);
+}
+#endif
+
+/* The widest products kernel this CPU runs */
+static pac__dot_fn pac__pick_dot(void)
+{
+#if defined(PAC__X86_WIDE)
+    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__dot_avx512;
+    if (tp_cpu_features() & TP_CPU_AVX2) return pac__dot_avx2;
+#endif
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+    return pac__dot_v2;
+#else
+    return pac__dot_plain;
+#endif
+}
+
+/* sum_t A[(t + c) mod n] U[t] into (*sr, *si): A = ar (+ i ai when ai is not NULL), U = u0 + i u1 */
+static void pac__dot(pac__dot_fn seg, const double *ar, const double *ai, const double *u0, const double *u1, size_t n, size_t c,
+                     double *sr, double *si)
+{
+    double r[8] = {0, 0, 0, 0, 0, 0, 0, 0}, im[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    seg(ar + c, ai ? ai + c : NULL, u0, u1, n - c, r, im); /* t < n - c reads A from c on */
+    seg(ar, ai, u0 + n - c, u1 + n - c, c, r, im);
+    *sr = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    *si = ((im[0] + im[1]) + (im[2] + im[3])) + ((im[4] + im[5]) + (im[6] + im[7]));
 }
 
 /* The copula's MI in bits from the sums of its joint covariance (x = the phase pair, y the
@@ -2462,41 +2704,97 @@ static void pac__gc_phase_sums(const double *u, size_t n, double *xx)
     }
 }
 
+/* The measure of amplitude band a of the pass from its sums (sr, si) with a phase vector whose
+   copula sums are xx */
+static double pac__vector_value(const pac__eng *e, const pac__work *w, size_t a, const double *xx, double sr, double si)
+{
+    double m;
+    if (e->measure == PAC_GCPAC) return pac__gc_mi(xx, sr, si, w->yy[a], e->n);
+    m = sqrt(sr * sr + si * si);
+    if (e->measure == PAC_NDPAC && m * m <= e->nd_limit) return 0.0;
+    return m / (double)e->n;
+}
+
 /* The measure of amplitude band a (its vectors in the pass) with phase vectors u, the amplitude
    shifted by c */
 static double pac__vector_cell(const pac__eng *e, const pac__work *w, size_t a, const double *u, const double *xx, size_t c)
 {
     size_t n = e->n;
     const double *ar = w->va + a * 2 * n;
-    double sr, si, m;
-    pac__dot(ar, e->measure == PAC_PLV ? ar + n : NULL, u, u + n, n, c, &sr, &si);
-    if (e->measure == PAC_GCPAC) return pac__gc_mi(xx, sr, si, w->yy[a], n);
-    m = sqrt(sr * sr + si * si);
-    if (e->measure == PAC_NDPAC && m * m <= e->nd_limit) return 0.0;
-    return m / (double)n;
+    double sr, si;
+    pac__dot(e->dot, ar, e->measure == PAC_PLV ? ar + n : NULL, u, u + n, n, c, &sr, &si);
+    return pac__vector_value(e, w, a, xx, sr, si);
+}
+
+/* The transforms of the pass's amplitude sides, band a's at fa + a * 2 n (real part, imaginary) */
+static void pac__amplitude_spectra(const pac__eng *e, pac__work *w, size_t na)
+{
+    size_t n = e->n, a;
+    for (a = 0; a < na; a++) {
+        const double *ar = w->va + a * 2 * n;
+        double *fr = w->fa + a * 2 * n;
+        memcpy(fr, ar, n * sizeof(double));
+        if (e->measure == PAC_PLV) memcpy(fr + n, ar + n, n * sizeof(double));
+        else memset(fr + n, 0, n * sizeof(double));
+        pac__fft_split(e->fc, fr, fr + n, w->fs);
+    }
+}
+
+/* n times sum_t A[t + c] U[t] for every shift c of every band of the pass (fx + a * 2 n: real part,
+   imaginary), from phase vectors u: the inverse transform of FFT(A) conj(FFT(conj U)) */
+static void pac__shift_sums(const pac__eng *e, pac__work *w, const double *u, size_t na)
+{
+    size_t n = e->n, a, t;
+    double *vr = w->fv, *vi = w->fv + n;
+    memcpy(vr, u, n * sizeof(double));
+    for (t = 0; t < n; t++) vi[t] = -u[n + t];
+    pac__fft_split(e->fc, vr, vi, w->fs);
+    for (a = 0; a < na; a++) {
+        const double *ar = w->fa + a * 2 * n, *ai = ar + n;
+        double *xr = w->fx + a * 2 * n, *xi = xr + n;
+        for (t = 0; t < n; t++) { /* times conj(V) */
+            xr[t] = ar[t] * vr[t] + ai[t] * vi[t];
+            xi[t] = ai[t] * vr[t] - ar[t] * vi[t];
+        }
+        pac__fft_split(e->fc, xi, xr, w->fs); /* inverse */
+    }
 }
 
 /* Every cell of the pass (amplitude bands a0 .. a0 + na - 1) of signal s, and its surrogates */
 static void pac__vector_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
-    size_t np = e->n_band[PAC__PHA], q, k, a;
+    size_t np = e->n_band[PAC__PHA], n = e->n, q, k, a;
+    double inv = 1.0 / (double)n;
+    if (e->fc) pac__amplitude_spectra(e, w, na);
+    if (e->perms) memset(w->partner_q, 0, e->n_sig * sizeof(size_t));
     for (q = 0; q < np; q++) {
         const double *u = pac__vectors_of(e, w, s, q);
         double xx[3] = {0, 0, 0};
-        if (e->measure == PAC_GCPAC) pac__gc_phase_sums(u, e->n, xx);
+        if (e->measure == PAC_GCPAC) pac__gc_phase_sums(u, n, xx);
         for (a = 0; a < na; a++) w->vals[a] = pac__vector_cell(e, w, a, u, xx, 0);
         pac__tally_start(w, na);
+        if (e->fc && e->n_perm) pac__shift_sums(e, w, u, na);
         for (k = 0; k < e->n_perm; k++) {
             const double *uk = u;
             double xk[3] = {xx[0], xx[1], xx[2]};
-            size_t c = 0;
-            if (e->perms) { /* another signal's phases, unshifted */
-                uk = pac__vectors_of(e, w, e->perms[k * e->n_sig + s], q);
-                if (e->measure == PAC_GCPAC) pac__gc_phase_sums(uk, e->n, xk);
-            } else {
-                c = (size_t)e->shifts[k];
+            size_t c = e->perms ? 0 : (size_t)e->shifts[k];
+            if (e->perms) { /* another signal's phases, unshifted: each partner once a phase band */
+                size_t partner = e->perms[k * e->n_sig + s];
+                double *row = w->by_partner + partner * w->ld;
+                if (w->partner_q[partner] != q + 1) {
+                    uk = pac__vectors_of(e, w, partner, q);
+                    if (e->measure == PAC_GCPAC) pac__gc_phase_sums(uk, n, xk);
+                    for (a = 0; a < na; a++) row[a] = pac__vector_cell(e, w, a, uk, xk, 0);
+                    w->partner_q[partner] = q + 1;
+                }
+                memcpy(w->vals, row, na * sizeof(double));
+                pac__tally(e, w, s, q, a0, na, k);
+                continue;
             }
-            for (a = 0; a < na; a++) w->vals[a] = pac__vector_cell(e, w, a, uk, xk, c);
+            for (a = 0; a < na; a++) {
+                const double *x = w->fx + a * 2 * n;
+                w->vals[a] = e->fc ? pac__vector_value(e, w, a, xx, x[c] * inv, x[n + c] * inv) : pac__vector_cell(e, w, a, uk, xx, c);
+            }
             pac__tally(e, w, s, q, a0, na, k);
         }
         pac__tally_finish(e, w, s, q, a0, na);
@@ -3452,7 +3750,8 @@ static void pac__free_bank(pac__eng *e)
     pac_fft_destroy(e->f[0]);
     pac_fft_destroy(e->f[1]);
     pac_fft_destroy(e->h);
-    e->f[0] = e->f[1] = e->h = NULL;
+    pac_fft_destroy(e->fc);
+    e->f[0] = e->f[1] = e->h = e->fc = NULL;
 }
 
 /* |B(f)|^2 of every band, with worker w's buffers as scratch */
@@ -3530,7 +3829,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     size_t i, nt = e->plan.n_threads, wbytes, sbytes;
     int keep = e->plan.keep_phase_bins;
     memset(blocks, 0, sizeof blocks);
-    e->f[0] = e->f[1] = e->h = NULL;
+    e->f[0] = e->f[1] = e->h = e->fc = NULL;
     e->team = NULL;
     if (!pool && (r = tp_create(NULL, &own, &te)) != TP_OK) return pac__fail(err, r, te.message);
     if (!pool) pool = own;
@@ -3542,6 +3841,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     for (i = 0; i < 2 && e->lf_max; i++)
         if (e->lf[i] && (r = pac_fft_create(pool, e->lf[i], &e->f[i], &te)) != TP_OK) goto fail;
     if (e->lf_max && (r = pac_fft_create(pool, e->lh, &e->h, &te)) != TP_OK) goto fail;
+    if (pac__shift_fft(e) && (r = pac_fft_create(pool, e->n, &e->fc, &te)) != TP_OK) goto fail;
     sbytes = pac__shared_layout(e, keep, NULL);
     wbytes = pac__work_layout(e, e->plan.amp_bands_per_pass, keep, NULL, NULL);
     if (sbytes && !(shared = (char *)tp_alloc_at(pool, sbytes, 0, __FILE__, __LINE__, &te))) goto fail_mem;
@@ -3565,6 +3865,8 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     e->histogram = pac__pick_histogram(e->f32);
     e->mi = pac__pick_mi();
     e->bin = pac__pick_bin();
+    e->dot = pac__pick_dot();
+    e->angles = pac__pick_angles();
     if (e->n_perm && !e->shifts) pac__draw(e, seed);
     for (i = 0; e->gauss && i < e->n; i++) e->gauss[i] = pac__ndtri((double)(i + 1) / (double)(e->n + 1));
     if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(pac__wide));

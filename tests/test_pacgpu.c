@@ -658,6 +658,80 @@ static double worst_scaled(const double *a, const double *b, size_t n)
     return m > 0 ? e / m : e;
 }
 
+/* Past PAC__SHIFT_FFT_MIN shifts a vector measure takes every shift from transforms: the same
+   surrogates as one sum per shift, to rounding */
+static void test_shift_transforms(void)
+{
+    static const pac_measure measures[3] = {PAC_MVL, PAC_PLV, PAC_GCPAC};
+    ref_case c;
+    int64_t cuts[40];
+    double *few = (double *)malloc(10 * 800 * sizeof(double)), *many = (double *)malloc(40 * 800 * sizeof(double)), pac[800];
+    pac_output o;
+    tp_error err;
+    size_t i, k;
+    int m;
+    CHECK(ref_open(&c, PAC_MI_TORT) && PAC__SHIFT_FFT_MIN > 10 && PAC__SHIFT_FFT_MIN <= 40);
+    if (!c.x.data) goto out;
+    for (k = 0; k < 40; k++) cuts[k] = (int64_t)(1 + (k * 977 + 13) % 2047);
+    c.d.surrogates = PAC_SURR_SWAP_BLOCKS;
+    c.d.cuts = cuts;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    for (m = 0; m < 3; m++) {
+        double worst = 0, top = 0;
+        c.d.measure = measures[m];
+        c.d.n_perm = 10, o.surrogates = few;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
+        c.d.n_perm = 40, o.surrogates = many;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
+        for (i = 0; i < 10 * 800; i++) {
+            double d = fabs(few[i] - many[i]);
+            worst = d > worst || d != d ? d : worst;
+            top = fabs(few[i]) > top ? fabs(few[i]) : top;
+        }
+        CHECK_MSG(worst <= 1e-12 * top, "measure %d: transforms differ from sums by %.3g of the largest", (int)measures[m], worst / top);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  measure %d: shifts by transforms within %.3g\n", (int)measures[m], worst / top);
+    }
+out:
+    free(few);
+    free(many);
+    ref_close(&c);
+}
+
+/* The PLV's atan2 (pac__atan2 and the kernel this CPU picks): within 3 ulp of libm's over the
+   plane, at the axes, zeros, infinities of the ratio and NaN; the kernel equals the scalar bit
+   for bit */
+static void test_atan2(void)
+{
+    enum { N = 4099 };
+    double *y = (double *)malloc(N * sizeof(double)), *x = (double *)malloc(N * sizeof(double));
+    double *v = (double *)malloc(N * sizeof(double)), worst = 0;
+    static const double special[][2] = {{0, 1}, {1, 0}, {0, -1}, {-1, 0}, {1, 1}, {-1, -1}, {1e-300, 1}, {1, 1e-300},
+                                        {0.41421356237309503, 1}, {0.41421356237309509, 1}, {3, -4}, {-5, 12}};
+    pac__angle_fn k = pac__pick_angles();
+    size_t i;
+    for (i = 0; i < N; i++) {
+        double scale = ldexp(1.0, (int)(i % 61) - 30);
+        y[i] = uniform_pm1() * scale;
+        x[i] = uniform_pm1() * scale;
+        if (i < sizeof special / sizeof special[0]) y[i] = special[i][0], x[i] = special[i][1];
+    }
+    k(y, x, 1.0, N, v);
+    for (i = 0; i < N; i++) {
+        double ref = atan2(y[i], x[i]), ulp = nextafter(fabs(ref), HUGE_VAL) - fabs(ref);
+        double d = fabs(v[i] - ref) / (ulp > 0 ? ulp : 1e-300);
+        worst = d > worst ? d : worst;
+        double one = pac__atan2(y[i], x[i]);
+        CHECK_MSG(memcmp(&v[i], &one, sizeof one) == 0, "kernel and scalar differ at %zu", i);
+    }
+    CHECK_MSG(worst <= 3.0, "atan2 within %.2f ulp of libm's", worst);
+    y[0] = NAN, x[1] = NAN;
+    k(y, x, 1.0, 2, v);
+    CHECK(v[0] != v[0] && v[1] != v[1]);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  atan2 within %.2f ulp\n", worst);
+    free(y); free(x); free(v);
+}
+
 /* Every tensorpac method (idpac's first digit) with every surrogate kind and normalisation,
    against tensorpac's own outputs on the reference signal (tools/gen_pac_methods.py: 10
    surrogates whose draws the files replay) */
@@ -1305,6 +1379,8 @@ int main(void)
     RUN(test_phase_bins);
     RUN(test_run_against_tensorpac);
     RUN(test_measures_against_tensorpac);
+    RUN(test_atan2);
+    RUN(test_shift_transforms);
     RUN(test_run_plans_identical);
     RUN(test_measures_plans_identical);
     RUN(test_run_surrogate_kinds);
