@@ -68,7 +68,8 @@ int main(int argc, char **argv)
     pac_backend backend = PAC_BACKEND_CPU;
     const char *input = NULL, *compare = NULL, *preset = "mres", *save = NULL;
     size_t n_sig = 0, n = 0, n_perm = 0, reps = 3, r, cells, nb, per_pass = 0;
-    int threads = 1, i, f32 = 0;
+    int threads = 1, i, f32 = 0, measure = 0, epochs = 0;
+    static const char *measure_names[7] = {"mi", "mvl", "mi", "hr", "ndpac", "plv", "gcpac"};
     pac_mi method = PAC_MI_TENSORPAC;
     double budget_mb = 0, *x = NULL, *mi, *z = NULL, walls[64], cpus[64], wall_med, wall_best, bands[2][200], worst = 0;
     double dev[4][64];
@@ -90,6 +91,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--synthetic")) { if (sscanf(v, "%zu,%zu", &n_sig, &n) != 2) return 2; }
         else if (!strcmp(a, "--n-perm")) n_perm = (size_t)atol(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--measure")) measure = atoi(v) >= 1 && atoi(v) <= 6 ? atoi(v) : 0;
+        else if (!strcmp(a, "--surrogate")) epochs = !strcmp(v, "swap-epochs");
         else if (!strcmp(a, "--mi")) method = strcmp(v, "tort") ? PAC_MI_TENSORPAC : PAC_MI_TORT;
         else if (!strcmp(a, "--compare")) compare = v;
         else if (!strcmp(a, "--reps")) reps = (size_t)atol(v);
@@ -136,11 +139,12 @@ int main(int argc, char **argv)
     d.amp_bands = bands[1];
     d.n_pha = d.n_amp = nb;
     d.method = method;
+    d.measure = (pac_measure)measure;
     d.n_threads = threads;
     d.precision = f32 ? TP_F32 : TP_F64;
     d.backend = backend;
     if (n_perm) {
-        d.surrogates = PAC_SURR_SWAP_BLOCKS;
+        d.surrogates = epochs ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_SWAP_BLOCKS;
         d.n_perm = n_perm;
     }
     cells = nb * nb * n_sig;
@@ -192,9 +196,9 @@ int main(int argc, char **argv)
     else snprintf(diff, sizeof diff, "-");
     getrusage(RUSAGE_SELF, &ru);
     for (r = 0; r < reps && walls[r] != wall_med; r++) {}
-    printf("bench=pac backend=%s signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
+    printf("bench=pac backend=%s measure=%s surrogates=%s signals=%zu samples=%zu bands=%zux%zu mi=%s precision=%s n_perm=%zu threads=%zu bands_per_pass=%zu keep_bins=%d "
            "wall_s=%.3f best_s=%.3f cpu_s=%.3f work_mb=%.1f maxrss_mb=%.1f input_mb=%.1f max_rel_diff=%s%s\n",
-           backend == PAC_BACKEND_CUDA ? "cuda" : "cpu", n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
+           backend == PAC_BACKEND_CUDA ? "cuda" : "cpu", measure_names[measure], !n_perm ? "none" : epochs ? "swap-epochs" : "swap-blocks", n_sig, n, nb, nb, method == PAC_MI_TORT ? "tort" : "tensorpac", f32 ? "f32" : "f64", n_perm, plan.n_threads, plan.amp_bands_per_pass,
            plan.keep_phase_bins, wall_med, wall_best, cpus[r < reps ? r : 0],
            (double)plan.bytes / 1048576.0, (double)ru.ru_maxrss / 1024.0, (double)(n_sig * n * sizeof(double)) / 1048576.0,
            diff, dev_line);

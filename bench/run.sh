@@ -250,6 +250,24 @@ prom2d_bench() {
 }
 
 # ---- pacgpu ----------------------------------------------------------------------------------
+# pac_measure_table RAW PEER_PERM: one row per tensorpac method from the key=value lines of RAW
+pac_measure_table() {
+    awk -v k="$2" '
+        function get(name,   i, kv) { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name && index($i, "=")) return kv[2] } return "" }
+        BEGIN { split("mvl mi hr ndpac plv gcpac", names, " "); for (i = 1; i <= 6; i++) id[names[i]] = i
+                split("MVL,MI (tensorpac),heights ratio,ndPAC,PLV,Gaussian copula", label, ",") }
+        /bench=pac_peer/ { m = get("method"); n = get("n_perm"); if (n == 0) { pw[m] = get("wall_s"); pc0[m] = get("cpu_s") } else pck[m] = get("cpu_s") }
+        /bench=pac / && get("threads") == 2 && get("precision") == "f64" && get("signals") == 64 && get("mi") == "tensorpac" {
+            m = id[get("measure")]; n = get("n_perm")
+            if (n == 0) { ow[m] = get("wall_s"); diff[m] = get("max_rel_diff") } else if (get("surrogates") == "swap-blocks") ow2[m] = get("wall_s") }
+        END { for (m = 1; m <= 6; m++) {
+                  if (pw[m] == "" || ow[m] == "") continue
+                  row = sprintf("| %d %s | %s | %s | %.0fx |", m, label[m], pw[m], ow[m], pw[m] / ow[m])
+                  if (pck[m] != "" && ow2[m] != "") { proj = pc0[m] + (pck[m] - pc0[m]) / k * 200
+                      row = row sprintf(" %.0f | %s | %.0fx |", proj, ow2[m], proj / ow2[m]) } else row = row " - | - | - |"
+                  print row " " diff[m] " |" } }' "$1"
+}
+
 pac_bench() {
     bin=build/bench_pac
     raw=bench/out/pac.txt
@@ -273,7 +291,7 @@ pac_bench() {
         line=$("$bin" "$@") || { echo "bench_pac $* failed" >&2; return; }
         echo "label=$label $line" | tee -a "$raw"
     }
-    peer_run() { # peer_run LABEL N_PERM REPS [MI_OUT]
+    peer_run() { # peer_run LABEL N_PERM REPS [OUT|- [METHOD]]
         label=$1; shift
         line=$(python3 bench/pac_peer.py run bench/out/pac_x.npy "$@" 2>/dev/null) || { echo "pac_peer $* failed" >&2; return; }
         echo "label=$label $line" | tee -a "$raw"
@@ -293,6 +311,21 @@ pac_bench() {
         --reps "$((REPS * 3))" $cmp
     pac_run "pacgpu float32 histograms, n_perm 200, 2 threads" --input bench/out/pac_x.npy --n-perm 200 --threads 2 \
         --precision f32 --reps "$REPS"
+    echo "pac: tensorpac's other measures (idpac M), n_perm 0 and 200 swap-block surrogates with z-scores" >&2
+    for m in 1 3 4 5 6; do
+        cmp=""
+        if [ $have_peer = 1 ]; then
+            peer_run "tensorpac method $m, n_perm 0" 0 "$REPS" "bench/out/pac_m$m.npy" $m
+            [ $m = 4 ] || peer_run "tensorpac method $m, n_perm $peer_perm (1 run)" "$peer_perm" 1 - $m
+            cmp="--compare bench/out/pac_m$m.npy"
+        fi
+        pac_run "pacgpu method $m, n_perm 0, 2 threads" --input bench/out/pac_x.npy --measure $m --threads 2 \
+            --reps "$((REPS * 3))" $cmp
+        [ $m = 4 ] || pac_run "pacgpu method $m, n_perm 200, 2 threads" --input bench/out/pac_x.npy --measure $m \
+            --n-perm 200 --threads 2 --reps "$REPS"
+    done
+    pac_run "pacgpu method 1, n_perm 200 swap-epochs, 2 threads" --input bench/out/pac_x.npy --measure 1 --n-perm 200 \
+        --surrogate swap-epochs --threads 2 --reps "$REPS"
     echo "pac: 1024 x 20000, 'hres' 50 x 50 bands, Tort MI, $big_perm surrogates, 256 MiB budget (one run)" >&2
     pac_run "pacgpu, 1024 x 20000, 50 x 50, n_perm 0, 256 MiB budget, 2 threads" --synthetic 1024,20000 --bands hres \
         --mi tort --budget-mb 256 --threads 2 --reps 1
@@ -322,6 +355,13 @@ pac_bench() {
             p0=$(grep "bench=pac_peer.* n_perm=0 " "$raw" | sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p')
             pk=$(grep "bench=pac_peer.* n_perm=$peer_perm " "$raw" | sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p')
             [ -n "$p0" ] && [ -n "$pk" ] && echo && echo "tensorpac's n_perm 200, projected from these two rows: $(awk -v a="$p0" -v b="$pk" -v k="$peer_perm" 'BEGIN {printf "%.0f CPU-s (%.2f CPU-s per surrogate)", a + (b - a) / k * 200, (b - a) / k}')."
+            echo
+            echo "Every measure side by side (pacgpu with 2 threads; tensorpac's n_perm 200 projected from its n_perm 0"
+            echo "and n_perm $peer_perm rows as above, its cost being linear in n_perm; ndPAC has no surrogates in tensorpac):"
+            echo
+            echo "| method | tensorpac wall s, n_perm 0 | pacgpu wall s | faster | tensorpac CPU s, n_perm 200 | pacgpu wall s | faster | max rel diff |"
+            echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+            pac_measure_table "$raw" "$peer_perm"
         fi
     } >"$md"
     replace_section pac "$md"

@@ -2,7 +2,8 @@
 
    build/pac --signal x.npy --fs HZ --pha-bands p.npy|PRESET --amp-bands a.npy|PRESET --out pac.npy
              [--idpac M,S,N] [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs
-             --seed S | --cuts cuts.npy] [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png]
+             --seed S | --cuts cuts.npy] [--z-out z.npy] [--p-out p.npy] [--pvalues-out pv.npy
+             --mcp maxstat|fdr|bonferroni --p-threshold P] [--png comodulogram.png]
              [--threads T] [--budget-mb M] [--backend auto|cpu|cuda]
    build/pac --demo [--out DIR]
    (build/pac_cuda, from `make cuda`: the same program with pacgpu's CUDA backend)
@@ -34,9 +35,9 @@
 #include <sys/stat.h>
 
 typedef struct options {
-    const char *signal, *pha, *amp, *out, *z_out, *p_out, *png, *cuts, *idpac;
-    double fs, budget_mb;
-    int method, surrogate, demo, backend;
+    const char *signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *png, *cuts, *idpac;
+    double fs, budget_mb, p_threshold;
+    int method, surrogate, demo, backend, mcp;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
     long long threads, n_perm, seed;
 } options;
@@ -47,7 +48,8 @@ static void usage(FILE *f)
             "usage: pac --signal x.npy --fs HZ --pha-bands P --amp-bands A --out pac.npy [--idpac M,S,N]\n"
             "           [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S\n"
             "           | --cuts cuts.npy]\n"
-            "           [--z-out z.npy] [--p-out p.npy] [--png comodulogram.png] [--threads T] [--budget-mb M]\n"
+            "           [--z-out z.npy] [--p-out p.npy] [--pvalues-out pv.npy --mcp maxstat|fdr|bonferroni\n"
+            "           --p-threshold P] [--png comodulogram.png] [--threads T] [--budget-mb M]\n"
             "           [--backend auto|cpu|cuda]\n"
             "       pac --demo [--out DIR]\n"
             "\n"
@@ -72,6 +74,10 @@ static void usage(FILE *f)
             "  --out F          the measure, normalised as --idpac says, float64 (n_amp, n_pha, n_signals)\n"
             "  --z-out F        (measure - surrogate mean) / surrogate std, same shape\n"
             "  --p-out F        fraction of surrogates >= the measure per cell (at least 1 / n_perm), same shape\n"
+            "  --pvalues-out F  tensorpac's Pac.pvalues, (n_amp, n_pha): the signal-averaged measure against its\n"
+            "                   surrogates, corrected over the cells by --mcp, 1 where not significant\n"
+            "  --mcp M          maxstat (default: maximum statistics), fdr (Benjamini-Hochberg) or bonferroni\n"
+            "  --p-threshold P  significance level of --pvalues-out, and ndPAC's threshold (default 0.05)\n"
             "  --png F          heat map of --out averaged over the signals, axes in Hz, peak circled\n"
             "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
             "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
@@ -89,7 +95,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[19];
+    cli_opt t[22];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -103,6 +109,9 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--out", &o->out);
     t[n++] = cli_string("--z-out", &o->z_out);
     t[n++] = cli_string("--p-out", &o->p_out);
+    t[n++] = cli_string("--pvalues-out", &o->pv_out);
+    t[n++] = cli_choice("--mcp", &o->mcp, "maxstat|fdr|bonferroni");
+    t[n++] = cli_double("--p-threshold", &o->p_threshold, 0, 1, CLI_LO_OPEN, "a significance level in (0, 1]");
     t[n++] = cli_string("--png", &o->png);
     t[n++] = cli_string("--cuts", &o->cuts);
     t[n++] = cli_choice("--mi", &o->method, "tort|tensorpac");
@@ -192,6 +201,16 @@ static int save(const char *path, const double *data, size_t n_amp, size_t n_pha
     shape[1] = n_pha;
     shape[2] = n_sig;
     if (path && npy_write(path, NPY_F8, 3, shape, data, err, sizeof err)) return fail("%s", err);
+    return 0;
+}
+
+static int save2(const char *path, const double *data, size_t n_amp, size_t n_pha)
+{
+    size_t shape[2];
+    char err[300];
+    shape[0] = n_amp;
+    shape[1] = n_pha;
+    if (path && npy_write(path, NPY_F8, 2, shape, data, err, sizeof err)) return fail("%s", err);
     return 0;
 }
 
@@ -310,7 +329,9 @@ static int resolve_method(const options *o, pac_desc *d)
     if (o->cuts && d->surrogates != PAC_SURR_TIME_LAG) d->surrogates = PAC_SURR_SWAP_BLOCKS;
     d->n_perm = o->n_perm >= 0 ? (size_t)o->n_perm : s > 0 ? 200 : 0; /* tensorpac's filterfit draws 200 */
     if (m == 4 && (d->n_perm || o->cuts || n)) {
-        if (o->z_out || o->p_out) return fail("%s", "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): no --z-out or --p-out");
+        if (o->z_out || o->p_out || o->pv_out)
+            return fail("%s", "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): no --z-out, --p-out or --pvalues-out");
+        d->p_threshold = o->p_threshold;
         fprintf(stderr, "pac: note: ndPAC runs without surrogates or normalisation, as tensorpac's idpac (4, 0, 0)\n");
         d->n_perm = 0, d->norm = PAC_NORM_NONE;
         return 0;
@@ -320,8 +341,10 @@ static int resolve_method(const options *o, pac_desc *d)
         d->norm = PAC_NORM_NONE;
     }
     if (!d->n_perm && !o->cuts) d->surrogates = PAC_SURR_NONE;
-    if ((o->z_out || o->p_out) && d->surrogates == PAC_SURR_NONE)
-        return fail("%s", "--z-out and --p-out need surrogates (--n-perm N, --cuts, or --idpac M,S,N with S > 0)");
+    if ((o->z_out || o->p_out || o->pv_out) && d->surrogates == PAC_SURR_NONE)
+        return fail("%s", "--z-out, --p-out and --pvalues-out need surrogates (--n-perm N, --cuts, or --idpac M,S,N with S > 0)");
+    d->mcp = (pac_mcp)o->mcp;
+    d->p_threshold = o->p_threshold;
     return 0;
 }
 
@@ -334,6 +357,7 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
         !(w->out = ex_outputs_add(outs, o->out, err, sizeof err)) ||
         (o->z_out && !(w->z_out = ex_outputs_add(outs, o->z_out, err, sizeof err))) ||
         (o->p_out && !(w->p_out = ex_outputs_add(outs, o->p_out, err, sizeof err))) ||
+        (o->pv_out && !(w->pv_out = ex_outputs_add(outs, o->pv_out, err, sizeof err))) ||
         (o->png && !(w->png = ex_outputs_add(outs, o->png, err, sizeof err))))
         return fail("%s", err);
     return 0;
@@ -344,7 +368,7 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
 static int run(const options *o)
 {
     npy_array x, cuts;
-    double *pha = NULL, *amp = NULL, *mi = NULL, *val = NULL, *z = NULL, *p = NULL, *map = NULL, t0, secs;
+    double *pha = NULL, *amp = NULL, *mi = NULL, *val = NULL, *z = NULL, *p = NULL, *pv = NULL, *map = NULL, t0, secs;
     size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0, n_bad;
     unsigned char *bad = NULL;
     pac_desc d;
@@ -410,13 +434,15 @@ static int run(const options *o)
     if (d.n_perm) {
         z = (double *)malloc(cells * n_sig * sizeof(double));
         p = (double *)malloc(cells * n_sig * sizeof(double));
+        if (o->pv_out) pv = (double *)malloc(cells * sizeof(double));
     }
-    if (!mi || !val || !map || !bad || (d.n_perm && (!z || !p))) { fail("%s", "out of memory for the outputs"); goto done; }
+    if (!mi || !val || !map || !bad || (d.n_perm && (!z || !p || (o->pv_out && !pv)))) { fail("%s", "out of memory for the outputs"); goto done; }
     n_bad = find_bad_signals(x.data, dtype == TP_F32, n_sig, n_times, bad);
     memset(&out, 0, sizeof out);
     out.pac = mi;
     out.norm = d.norm ? val : NULL;
     out.z = z;
+    out.pvalues = pv;
     out.p = p;
     out.info = &info;
     d.progress = on_progress;
@@ -433,7 +459,8 @@ static int run(const options *o)
     blank_bad_signals(val, cells, n_sig, bad);
     blank_bad_signals(z, cells, n_sig, bad);
     blank_bad_signals(p, cells, n_sig, bad);
-    if (save(w.out, val, n_amp, n_pha, n_sig) || save(w.z_out, z, n_amp, n_pha, n_sig) || save(w.p_out, p, n_amp, n_pha, n_sig))
+    if (save(w.out, val, n_amp, n_pha, n_sig) || save(w.z_out, z, n_amp, n_pha, n_sig) || save(w.p_out, p, n_amp, n_pha, n_sig) ||
+        save2(w.pv_out, pv, n_amp, n_pha))
         goto done;
     for (i = 0; i < cells; i++) map[i] = finite_mean(val + i * n_sig, n_sig, 1, NULL);
     for (i = 1; i < cells; i++)
@@ -441,6 +468,13 @@ static int run(const options *o)
     if (w.png && write_png(&w, &d, map, pha, n_pha, amp, n_amp, peak)) goto done;
     if (ex_outputs_commit(&outs, err, sizeof err)) { fail("%s", err); goto done; }
     print_summary(&d, &plan, &info, map, peak, z, p, n_sig, n_times, secs);
+    if (pv) {
+        static const char *mcps[3] = {"maximum statistics", "FDR", "Bonferroni"};
+        size_t signif = 0;
+        for (i = 0; i < cells; i++) signif += pv[i] < 1.0;
+        printf("pac: %zu of %zu cells significant at p < %g (%s over the cells, the signal-averaged measure)\n", signif, cells,
+               d.p_threshold > 0 ? d.p_threshold : 0.05, mcps[d.mcp]);
+    }
     rc = 0;
     if (n_bad) {
         report_bad_signals(bad, n_sig, n_bad);
@@ -449,7 +483,7 @@ static int run(const options *o)
 done:
     ex_outputs_free(&outs);
     if (val != mi) free(val);
-    free(pha); free(amp); free(mi); free(z); free(p); free(map); free(bad);
+    free(pha); free(amp); free(mi); free(z); free(p); free(pv); free(map); free(bad);
     npy_free(&x);
     npy_free(&cuts);
     if (pool) tp_destroy(pool);

@@ -94,6 +94,19 @@ expect 1 "are required" "$PACB" --signal $SIG --fs 512 --out "$O/mi.npy"
 expect 1 "need surrogates" $PAC --fs 512 --out "$O/mi.npy" --z-out "$O/z.npy"
 expect 1 "give --cuts or --n-perm, not both" $PAC --fs 512 --out "$O/mi.npy" --n-perm 5 --cuts tests/data/pac/surrogate_cuts.npy
 expect 1 "less than one cycle" $PAC --fs 1e9 --out "$O/mi.npy"
+expect 1 "want M,S,N: M in 1..6" $PAC --fs 512 --out "$O/mi.npy" --idpac 7,0,0
+expect 1 "want M,S,N" $PAC --fs 512 --out "$O/mi.npy" --idpac 1,2
+expect 1 "want M,S,N" $PAC --fs 512 --out "$O/mi.npy" --idpac 1,2,4x
+expect 1 "--mi chooses the modulation index's form" $PAC --fs 512 --out "$O/mi.npy" --idpac 1,2,4 --mi tort
+expect 1 "not both" $PAC --fs 512 --out "$O/mi.npy" --idpac 1,2,4 --surrogate time-lag
+expect 1 "--n-perm needs surrogates: --idpac's second digit is 0" $PAC --fs 512 --out "$O/mi.npy" --idpac 1,0,0 --n-perm 5
+expect 1 "not --idpac M,1,N (swap-epochs)" $PAC --fs 512 --out "$O/mi.npy" --idpac 1,1,4 --cuts tests/data/pac/surrogate_cuts.npy
+expect 1 "ndPAC has no surrogates" $PAC --fs 512 --out "$O/mi.npy" --idpac 4,2,4 --z-out "$O/z.npy"
+expect 0 "ndPAC runs without surrogates or normalisation" $PAC --fs 512 --out "$O/mi.npy" --idpac 4,2,4 --n-perm 5
+expect 0 "a normalisation needs surrogates" $PAC --fs 512 --out "$O/mi.npy" --idpac 5,0,4
+expect 1 "--pvalues-out need surrogates" $PAC --fs 512 --out "$O/mi.npy" --pvalues-out "$O/pv.npy"
+expect 2 "--mcp is one of maxstat|fdr|bonferroni" $PAC --fs 512 --out "$O/mi.npy" --mcp holm
+expect 2 "--p-threshold wants a significance level" $PAC --fs 512 --out "$O/mi.npy" --p-threshold 0
 expect 1 "fs / 2" $PAC --fs 100 --out "$O/mi.npy"
 expect 1 "is a directory, not a file" "$PACB" --signal "$W/dir.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
 expect 1 "No such file" "$PACB" --signal "$W/in/none.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"

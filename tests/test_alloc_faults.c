@@ -130,7 +130,7 @@ static int prom2d_untouched(void) { return all_bytes(masks, sizeof masks, SENTIN
 static void prom2d_keep(void) { memcpy(masks_ref, masks, sizeof masks), memcpy(status_ref, status, sizeof status); }
 static int prom2d_matches(void) { return !memcmp(masks, masks_ref, sizeof masks) && !memcmp(status, status_ref, sizeof status); }
 
-/* ---- pacgpu: pac_run with surrogates, z, p and p_maxstat, two workers --------------------------- */
+/* ---- pacgpu: pac_run with surrogates, z, p and pvalues, two workers --------------------------- */
 
 enum { PS = 3, PN = 512, PB = 4 };
 static double sig[PS * PN];
@@ -146,7 +146,7 @@ static tp_result pacgpu_run(tp_pool *pool, tp_error *err)
     d.pool = pool, d.fs = 256, d.pha_bands = pha, d.n_pha = PB, d.amp_bands = amp, d.n_amp = PB;
     d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 6, d.seed = 3, d.n_threads = 2;
     memset(&o, 0, sizeof o);
-    o.pac = mi, o.z = zz, o.p = pp, o.p_maxstat = pmax;
+    o.pac = mi, o.z = zz, o.p = pp, o.pvalues = pmax;
     return pac_run(&d, sig, TP_F64, PS, PN, NULL, &o, err);
 }
 static void pacgpu_fresh(void)

@@ -615,7 +615,7 @@ static void test_run_against_tensorpac(void)
     o.p = p;
     o.surr_mean = mean;
     o.surr_std = sd;
-    o.p_maxstat = pmax;
+    o.pvalues = pmax;
     o.surrogates = cube;
     CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_s = worst_rel(cube, (const double *)rs.data, 20 * 800);
@@ -656,6 +656,50 @@ static double worst_scaled(const double *a, const double *b, size_t n)
         m = fabs(b[i]) > m ? fabs(b[i]) : m;
     }
     return m > 0 ? e / m : e;
+}
+
+/* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
+   bonferroni_correction) on 200 replayed swap-block surrogates */
+static void test_mcp_against_tensorpac(void)
+{
+    static const char *names[3] = {"maxstat", "fdr", "bonferroni"};
+    static const struct { pac_mcp mcp; double p; } cases[5] = {
+        {PAC_MCP_MAXSTAT, 0.05}, {PAC_MCP_FDR, 0.05}, {PAC_MCP_FDR, 0.5}, {PAC_MCP_BONFERRONI, 0.05}, {PAC_MCP_BONFERRONI, 0.6}};
+    ref_case c;
+    npy_array cuts = td_load(DATA "methods/", "mcp_shifts.npy");
+    double pac[800], pv[100];
+    pac_output o;
+    tp_error err;
+    int m, i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && cuts.data);
+    if (!c.x.data || !cuts.data) goto out;
+    c.d.surrogates = PAC_SURR_SWAP_BLOCKS;
+    c.d.n_perm = 200;
+    c.d.cuts = (const int64_t *)cuts.data;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    o.pvalues = pv;
+    for (m = 1; m <= 2; m++)
+        for (i = 0; i < 5; i++) {
+            char name[64];
+            npy_array ref;
+            size_t j, signif = 0;
+            c.d.measure = (pac_measure)m;
+            c.d.mcp = cases[i].mcp;
+            c.d.p_threshold = cases[i].p;
+            snprintf(name, sizeof name, "m%d_mcp_%s_%g.npy", m, names[cases[i].mcp], cases[i].p);
+            ref = td_load(DATA "methods/", name);
+            CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+            CHECK_MSG(ref.data && memcmp(pv, ref.data, sizeof pv) == 0, "%s: p-values differ from tensorpac's", name);
+            for (j = 0; j < 100; j++) signif += pv[j] < 1;
+            if (getenv("TK_VERBOSE")) fprintf(stderr, "  %s: %zu cells significant, as tensorpac\n", name, signif);
+            npy_free(&ref);
+        }
+    c.d.mcp = (pac_mcp)3;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.mcp"));
+out:
+    npy_free(&cuts);
+    ref_close(&c);
 }
 
 /* Past PAC__SHIFT_FFT_MIN shifts a vector measure takes every shift from transforms: the same
@@ -773,7 +817,7 @@ static void test_measures_against_tensorpac(void)
             c.d.cuts = s > 1 ? (const int64_t *)cuts.data : NULL;
             c.d.pairs = s == 1 ? pairs : NULL;
             o.norm = norm;
-            o.p_maxstat = pmax;
+            o.pvalues = pmax;
             snprintf(name, sizeof name, "m%d_s%d_pmax.npy", m, s);
             rp = td_load(DATA "methods/", name);
             for (n = 1; n <= 4; n++) {
@@ -791,7 +835,7 @@ static void test_measures_against_tensorpac(void)
             CHECK_MSG(rp.data && memcmp(pmax, rp.data, sizeof pmax) == 0, "idpac (%d, %d, .): maxstat p-values differ from tensorpac's", m, s);
             npy_free(&rp);
             npy_free(&cuts);
-            o.norm = NULL, o.p_maxstat = NULL;
+            o.norm = NULL, o.pvalues = NULL;
         }
     }
     for (m = 1; m <= 6; m++) {
@@ -810,7 +854,7 @@ typedef struct all_out {
 static void out_of(all_out *a, pac_output *o)
 {
     memset(o, 0, sizeof *o);
-    o->pac = a->mi; o->z = a->z; o->p = a->p; o->surr_mean = a->mean; o->surr_std = a->sd; o->p_maxstat = a->pmax;
+    o->pac = a->mi; o->z = a->z; o->p = a->p; o->surr_mean = a->mean; o->surr_std = a->sd; o->pvalues = a->pmax;
     o->surrogates = a->cube;
 }
 
@@ -938,7 +982,7 @@ static void test_measures_plans_identical(void)
                 }
                 memset(dst, 0xAB, sizeof *dst);
                 out_of(dst, &o);
-                if (!stats) o.z = o.p = o.surr_mean = o.surr_std = o.p_maxstat = o.surrogates = NULL;
+                if (!stats) o.z = o.p = o.surr_mean = o.surr_std = o.pvalues = o.surrogates = NULL;
                 tp_reset_peak(pool);
                 CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, &plan, &o, &err) == TP_OK, "%s", err.message);
                 st = tp_get_stats(pool);
@@ -1379,6 +1423,7 @@ int main(void)
     RUN(test_phase_bins);
     RUN(test_run_against_tensorpac);
     RUN(test_measures_against_tensorpac);
+    RUN(test_mcp_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);

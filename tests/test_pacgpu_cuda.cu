@@ -5,7 +5,7 @@
    oracle) within 5e-5 absolute MI on random coupled signals of awkward sizes (2000 samples, odd
    band counts, chunks of 5 signals), for both MI definitions and the three kinds of surrogates; a NaN
    signal gives NaN cells; progress and cancel; the device budget fails cleanly; the surrogate
-   cube and p_maxstat as on the CPU.
+   cube and pvalues as on the CPU.
    Built by a C++ compiler with PAC_TEST_EMULATE_CUDA, the same tests run every kernel and the
    host side on the CPU through tests/cuda_emu.h (smaller sizes: a block's threads are fibers),
    and more: every failed cudaMalloc, launch and FFT plan gives a clean error and frees all it
@@ -187,7 +187,7 @@ static void test_device_equals_cpu_float32(void)
 
 /* tensorpac's reference (tests/data/pac: 8 signals x 2048 at 512 Hz, 10 x 10 bands, its 20
    swap-block cuts replayed) from the device: both MIs and the surrogate cube within the issue's
-   5e-5 of tensorpac's float64 and of the CPU's float32 path, z near, p_maxstat off by at most one
+   5e-5 of tensorpac's float64 and of the CPU's float32 path, z near, pvalues off by at most one
    surrogate's step (float32 can reorder near-ties) */
 static double worst_abs(const double *a, const double *b, size_t n, double rel)
 {
@@ -223,14 +223,14 @@ static void test_device_on_reference_data(void)
     CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_tort = worst_abs(mi, (const double *)rtort.data, CELLS, 0);
     d.method = PAC_MI_TENSORPAC, d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = K, d.cuts = (const int64_t *)cuts.data;
-    o.z = z, o.p_maxstat = pm, o.surrogates = cube;
+    o.z = z, o.pvalues = pm, o.surrogates = cube;
     CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_mi = worst_abs(mi, (const double *)rmi.data, CELLS, 0);
     w_cube = worst_abs(cube, (const double *)rs.data, K * CELLS, 0);
     w_z = worst_abs(z, (const double *)rz.data, CELLS, 1);
     w_p = worst_abs(pm, (const double *)rp.data, 100, 0);
     d.backend = PAC_BACKEND_CPU;
-    o.pac = mi_cpu, o.z = NULL, o.p_maxstat = NULL, o.surrogates = cube_cpu;
+    o.pac = mi_cpu, o.z = NULL, o.pvalues = NULL, o.surrogates = cube_cpu;
     CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
     w_cpu = worst_abs(mi, mi_cpu, CELLS, 0);
     w_cube_cpu = worst_abs(cube, cube_cpu, K * CELLS, 0);
@@ -238,8 +238,8 @@ static void test_device_on_reference_data(void)
               w_tort, w_cube);
     CHECK_MSG(w_cpu <= T_TOL && w_cube_cpu <= T_TOL, "device vs CPU float32 on the reference: MI %.3g, surrogates %.3g", w_cpu,
               w_cube_cpu);
-    CHECK_MSG(w_z <= T_TOL_Z && w_p <= 1.0 / K + 1e-12, "device vs tensorpac: z %.3g (relative), p_maxstat %.3g", w_z, w_p);
-    printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), p_maxstat %.3g;"
+    CHECK_MSG(w_z <= T_TOL_Z && w_p <= 1.0 / K + 1e-12, "device vs tensorpac: z %.3g (relative), pvalues %.3g", w_z, w_p);
+    printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), pvalues %.3g;"
            " vs CPU float32 MI %.3g, surrogates %.3g\n",
            w_mi, w_tort, w_cube, w_z, w_p, w_cpu, w_cube_cpu);
 out:
@@ -248,7 +248,7 @@ out:
 }
 
 /* a device budget too small for the buffers: a clean TP_ERR_BUDGET naming it; the outputs that
-   need every surrogate (the cube, p_maxstat) from the device as from the CPU's float32 path, by
+   need every surrogate (the cube, pvalues) from the device as from the CPU's float32 path, by
    either cell kernel (few surrogates: pac__k_cells; 40: pac__k_runs) */
 static void test_device_budget_and_every_surrogate(void)
 {
@@ -268,24 +268,24 @@ static void test_device_budget_and_every_surrogate(void)
     for (r = 0; r < 2; r++) {
         double worst_cube = 0, worst_p = 0;
         d.n_perm = n_perm[r], d.backend = PAC_BACKEND_CUDA;
-        o.pac = mi, o.p_maxstat = pm, o.surrogates = cube;
+        o.pac = mi, o.pvalues = pm, o.surrogates = cube;
         for (i = 0; i < P * A; i++) pm[i] = -7;
         for (i = 0; i < d.n_perm * CELLS; i++) cube[i] = -7;
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         d.backend = PAC_BACKEND_CPU;
-        o.pac = mi2, o.p_maxstat = pm2, o.surrogates = cube2;
+        o.pac = mi2, o.pvalues = pm2, o.surrogates = cube2;
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         for (i = 0; i < d.n_perm * CELLS; i++) worst_cube = fabs(cube[i] - cube2[i]) > worst_cube ? fabs(cube[i] - cube2[i]) : worst_cube;
         for (i = 0; i < P * A; i++) worst_p = fabs(pm[i] - pm2[i]) > worst_p ? fabs(pm[i] - pm2[i]) : worst_p;
-        CHECK_MSG(worst_cube <= T_TOL && worst_p <= 1.0 / (double)d.n_perm + 1e-12, "n_perm %zu: cube %.3g, p_maxstat %.3g", d.n_perm,
+        CHECK_MSG(worst_cube <= T_TOL && worst_p <= 1.0 / (double)d.n_perm + 1e-12, "n_perm %zu: cube %.3g, pvalues %.3g", d.n_perm,
                   worst_cube, worst_p);
-        printf("  n_perm %zu: the cube within %.3g of the CPU's, p_maxstat within %.3g\n", d.n_perm, worst_cube, worst_p);
+        printf("  n_perm %zu: the cube within %.3g of the CPU's, pvalues within %.3g\n", d.n_perm, worst_cube, worst_p);
     }
 }
 
 /* the host memory of a device run comes from desc.pool: the filters, one signal's worth of
    staging a chunk (its samples, its cells' statistics, every surrogate's MI for the cube and
-   p_maxstat), to the byte of plan.bytes; a budget a signal's staging short of that gives
+   pvalues), to the byte of plan.bytes; a budget a signal's staging short of that gives
    smaller chunks with the same bits; below one signal's, a clean TP_ERR_BUDGET (pac_plan and
    pac_run) */
 static void test_device_host_budget(void)
@@ -312,7 +312,7 @@ static void test_device_host_budget(void)
         tp_create(&pd, &d.pool, NULL);
         live0 = tp_get_stats(d.pool).bytes_requested;
         memset(&o, 0, sizeof o);
-        o.pac = mi[k], o.p_maxstat = pm[k], o.surrogates = cube[k], o.info = &di;
+        o.pac = mi[k], o.pvalues = pm[k], o.surrogates = cube[k], o.info = &di;
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, pl, &o, &err) == TP_OK, "%s", err.message);
         st = tp_get_stats(d.pool);
         CHECK_MSG(st.peak_requested - live0 == pl->bytes && st.live_blocks == 0 && (!k || st.peak_reserved <= pd.budget_bytes),
@@ -466,7 +466,7 @@ static void test_emulated_block_limits(void)
     for (k = 0; k < 3; k++) {
         memset(&o, 0, sizeof o);
         memset(&di, 0, sizeof di);
-        o.pac = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.p_maxstat = pm[k], o.info = &di;
+        o.pac = mi[k], o.z = z[k], o.surr_mean = m[k], o.surr_std = sd[k], o.pvalues = pm[k], o.info = &di;
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs), limit[k]); /* rows twice */
         emu_limit_block_threads(reinterpret_cast<emu_kernel>(pac__k_runs1), limit[k]); /* and once */
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && !di.device.runs_kernel == !PAC_TEST_CUDA_CELLS, "limit %d: %s", limit[k], err.message);

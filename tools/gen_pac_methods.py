@@ -12,6 +12,10 @@ samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into O
                             rolls the phase right by c, the same pairs as the amplitude shifted left by c)
     perms_s1.npy            (n_perm, n_epochs): surrogate k pairs epoch e's amplitude with the phase of
                             epoch perms[k, e] (swap_pha_amp's permutation)
+    mcp_shifts.npy          200 swap-block shifts (RandomState(RS + k)) for the corrections below
+    m{M}_mcp_{MCP}_{P}.npy  Pac(idpac=(M, 2, 0)) with those 200 surrogates, then
+                            infer_pvalues(P, MCP) for MCP maxstat, fdr, bonferroni (mne's corrections),
+                            M = 1 and 2; P 0.05, and 0.5 / 0.6 where fdr / bonferroni reach significance
 
 tensorpac draws surrogate k from numpy.random.RandomState(RS + k); the files replay those draws.
 
@@ -58,3 +62,10 @@ for m in (1, 2, 3, 5, 6):
             v = pac.copy()
             normalize(n, v, p.surrogates)
             save("m%d_s%d_n%d.npy" % (m, s, n), v)
+
+save("mcp_shifts.npy", np.array([np.random.RandomState(RS + k).randint(1, n_times, (1,))[0] for k in range(200)], np.int64))
+for m in (1, 2):
+    p = Pac(idpac=(m, 2, 0), f_pha=fp, f_amp=fa, verbose=False)
+    p.filterfit(SF, x, n_perm=200, n_jobs=1, random_state=RS)
+    for mcp, pv in (("maxstat", 0.05), ("fdr", 0.05), ("fdr", 0.5), ("bonferroni", 0.05), ("bonferroni", 0.6)):
+        save("m%d_mcp_%s_%g.npy" % (m, mcp, pv), p.infer_pvalues(pv, mcp=mcp))
