@@ -221,9 +221,9 @@
 
    9. WHAT IT DOES NOT DO
    No real-input FFT (real signals ride in pairs in complex transforms instead). 18 phase bins
-   only; no Morlet filtering; phase and amplitude from the same signal; on the device, the MI
-   only (the other measures run on the CPU under PAC_BACKEND_AUTO; PAC_BACKEND_CUDA with one of
-   them is TP_ERR_ARG).
+   only; no Morlet filtering; on the device, the MI of one set of signals only (desc.x_amp and
+   the other measures run on the CPU under PAC_BACKEND_AUTO; PAC_BACKEND_CUDA with one of them is
+   TP_ERR_ARG).
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -390,6 +390,8 @@ typedef struct pac_desc {
     size_t n_amp;
     int pha_cycles, amp_cycles; /* filter lengths in cycles of the low edge [3 and 6, tensorpac's] */
     pac_measure measure;        /* what couples (section 4) [PAC_MI] */
+    const void *x_amp;          /* the amplitude from these signals (n_signals x n_times, x's dtype), the phase
+                                   from x: tensorpac's x_amp, coupling between channels [NULL: x] */
     pac_mi method;              /* the MI's form: [PAC_MI_TORT] or PAC_MI_TENSORPAC (tensorpac's idpac 2) */
     pac_surrogates surrogates;  /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
     size_t n_perm;              /* number of surrogates [0] */
@@ -1667,6 +1669,7 @@ typedef struct pac__eng {
     /* the problem */
     int given;                /* 1: phases and amplitudes are given, not signals */
     const void *x;            /* signals (n_sig x n) */
+    const void *x_amp;        /* the amplitude's signals (desc.x_amp), or x */
     tp_dtype dtype;
     const double *pha, *amp;  /* given phases (n_pha x n_sig x n) and amplitudes, or NULL */
     size_t n_sig, n, n_band[2];
@@ -2007,11 +2010,12 @@ static void pac__spectrum(const pac__eng *e, pac__work *w, size_t s, int kind)
 {
     size_t n = e->n, p = e->pmax[kind], len = e->lf[kind], i;
     double *buf = w->sr;
+    const void *src = kind == PAC__AMP ? e->x_amp : e->x;
     if (e->dtype == TP_F32) {
-        const float *x = (const float *)e->x + s * n;
+        const float *x = (const float *)src + s * n;
         for (i = 0; i < n; i++) buf[p + i] = x[i];
     } else {
-        const double *x = (const double *)e->x + s * n;
+        const double *x = (const double *)src + s * n;
         for (i = 0; i < n; i++) buf[p + i] = x[i];
     }
     for (i = 0; i < p; i++) {
@@ -4156,10 +4160,10 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->user = d->user;
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
-    if (e->cuda && e->measure != PAC_MI) { /* the device computes the MI only */
+    if (e->cuda && (e->measure != PAC_MI || d->x_amp)) { /* the device computes the MI of one signal set */
         if (d->backend == PAC_BACKEND_CUDA)
-            return tp_error_set(err, TP_ERR_ARG, "measure %d runs on the CPU only: the CUDA backend computes the MI (use "
-                                "PAC_BACKEND_AUTO or _CPU)", (int)e->measure);
+            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the MI of one set of "
+                                "signals (use PAC_BACKEND_AUTO or _CPU)", d->x_amp ? "desc.x_amp" : "this measure");
         e->cuda = 0;
         e->f32 = d->precision == TP_F32 && !e->vec;
     }
@@ -4221,6 +4225,7 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
         return r;
     }
     e.x = x;
+    e.x_amp = desc->x_amp ? desc->x_amp : x;
     e.dtype = dtype;
     e.out = *out;
     return pac__execute(&e, desc->pool, desc->seed, desc->p_threshold > 0 ? desc->p_threshold : 0.05, err);

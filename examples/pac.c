@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 
 typedef struct options {
-    const char *signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *png, *cuts, *idpac;
+    const char *signal, *amp_signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *png, *cuts, *idpac;
     double fs, budget_mb, p_threshold;
     int method, surrogate, demo, backend, mcp;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
@@ -56,6 +56,8 @@ static void usage(FILE *f)
             "Phase-amplitude coupling of every (amplitude band, phase band, signal) with tensorpac's filters,\n"
             "methods and numbers, and optional surrogates, normalisations, z-scores and p-values.\n"
             "  --signal F       float32/float64 .npy, (n_signals, n_times) or (n_times,)\n"
+            "  --amp-signal F   the amplitude from these signals, the phase from --signal (coupling between\n"
+            "                   channels; tensorpac's x_amp): the same shape and type as --signal\n"
             "  --fs HZ          sampling rate\n"
             "  --pha-bands P    (n_pha, 2) [low, high] Hz .npy, or a preset: lres mres hres demon hulk\n"
             "  --amp-bands A    (n_amp, 2) .npy or a preset\n"
@@ -95,7 +97,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[22];
+    cli_opt t[23];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -103,6 +105,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->surrogate = -1; /* not given: swap-blocks */
     t[n++] = cli_string("--idpac", &o->idpac);
     t[n++] = cli_string("--signal", &o->signal);
+    t[n++] = cli_string("--amp-signal", &o->amp_signal);
     t[n++] = cli_double("--fs", &o->fs, 0, HUGE_VAL, CLI_LO_OPEN, "a sampling rate in Hz");
     t[n++] = cli_string("--pha-bands", &o->pha);
     t[n++] = cli_string("--amp-bands", &o->amp);
@@ -123,6 +126,33 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_double("--budget-mb", &o->budget_mb, 0, HUGE_VAL, CLI_LO_OPEN, "a budget in MiB");
     t[n++] = cli_flag("--demo", &o->demo);
     return cli_parse("pac", argc, argv, t, n, usage);
+}
+
+/* "(8, 2048)" */
+static void shape_text(const npy_array *a, char *buf, size_t cap)
+{
+    size_t i, used = (size_t)snprintf(buf, cap, "(");
+    for (i = 0; i < (size_t)a->ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%zu%s", a->shape[i], a->ndim == 1 ? "," : i + 1 < (size_t)a->ndim ? ", " : "");
+    if (used < cap) snprintf(buf + used, cap - used, ")");
+}
+
+/* --amp-signal: mapped into xa, the shape and type of x (the phase's signals) */
+static int load_amp_signal(const options *o, const npy_array *x, npy_array *xa)
+{
+    char err[400], sx[64], sa[64];
+    if (npy_map_read(o->amp_signal, xa, err, sizeof err)) return fail("%s", err);
+    if (xa->ndim != x->ndim || xa->shape[0] != x->shape[0] || (x->ndim == 2 && xa->shape[1] != x->shape[1])) {
+        shape_text(x, sx, sizeof sx);
+        shape_text(xa, sa, sizeof sa);
+        return fail("--amp-signal %s has shape %s, --signal %s has %s: the amplitude's signals must match the phase's one for one",
+                    o->amp_signal, sa, o->signal, sx);
+    }
+    if (xa->dtype != x->dtype)
+        return fail("--amp-signal %s is %s, --signal %s is %s: give both as float32 or both as float64", o->amp_signal,
+                    xa->dtype == NPY_F8 ? "float64" : xa->dtype == NPY_F4 ? "float32" : "not float32 or float64", o->signal,
+                    x->dtype == NPY_F8 ? "float64" : "float32");
+    return 0;
 }
 
 /* Bands from a preset name or an (n, 2) .npy; *bands is malloc'd */
@@ -248,6 +278,21 @@ static size_t find_bad_signals(const void *x, int f32, size_t n_sig, size_t n, u
     return count;
 }
 
+/* find_bad_signals over the amplitude's signals as well: bad[s] also where they are bad; returns
+   how many signals are bad in either */
+static size_t find_bad_signals_too(const void *x, int f32, size_t n_sig, size_t n, unsigned char *bad)
+{
+    unsigned char *more = (unsigned char *)malloc(n_sig);
+    size_t s, count = 0;
+    if (more) find_bad_signals(x, f32, n_sig, n, more);
+    for (s = 0; s < n_sig; s++) {
+        if (more && !bad[s]) bad[s] = more[s];
+        count += bad[s] != 0;
+    }
+    free(more);
+    return count;
+}
+
 static void report_bad_signals(const unsigned char *bad, size_t n_sig, size_t n_bad)
 {
     size_t s, shown = 0;
@@ -354,6 +399,7 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
     char err[600];
     *w = *o;
     if (ex_outputs_input(outs, o->signal, err, sizeof err) || (o->cuts && ex_outputs_input(outs, o->cuts, err, sizeof err)) ||
+        (o->amp_signal && ex_outputs_input(outs, o->amp_signal, err, sizeof err)) ||
         !(w->out = ex_outputs_add(outs, o->out, err, sizeof err)) ||
         (o->z_out && !(w->z_out = ex_outputs_add(outs, o->z_out, err, sizeof err))) ||
         (o->p_out && !(w->p_out = ex_outputs_add(outs, o->p_out, err, sizeof err))) ||
@@ -367,7 +413,7 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
    could not be measured) */
 static int run(const options *o)
 {
-    npy_array x, cuts;
+    npy_array x, xa, cuts;
     double *pha = NULL, *amp = NULL, *mi = NULL, *val = NULL, *z = NULL, *p = NULL, *pv = NULL, *map = NULL, t0, secs;
     size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0, n_bad;
     unsigned char *bad = NULL;
@@ -386,6 +432,7 @@ static int run(const options *o)
     tp_dtype dtype;
     memset(&x, 0, sizeof x);
     memset(&cuts, 0, sizeof cuts);
+    memset(&xa, 0, sizeof xa);
     if (!o->signal || !o->pha || !o->amp || !o->out || !(o->fs > 0))
         return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out are required (see --help)");
     memset(&d, 0, sizeof d);
@@ -400,10 +447,12 @@ static int run(const options *o)
     n_sig = x.ndim == 2 ? x.shape[0] : 1;
     n_times = x.shape[x.ndim - 1];
     dtype = x.dtype == NPY_F8 ? TP_F64 : TP_F32;
+    if (o->amp_signal && load_amp_signal(o, &x, &xa)) goto done;
     if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp) ||
         check_bands("phase", pha, n_pha, n_times, o->fs) || check_bands("amplitude", amp, n_amp, n_times, o->fs))
         goto done;
     d.fs = o->fs;
+    d.x_amp = xa.data;
     d.pha_bands = pha;
     d.n_pha = n_pha;
     d.amp_bands = amp;
@@ -438,6 +487,7 @@ static int run(const options *o)
     }
     if (!mi || !val || !map || !bad || (d.n_perm && (!z || !p || (o->pv_out && !pv)))) { fail("%s", "out of memory for the outputs"); goto done; }
     n_bad = find_bad_signals(x.data, dtype == TP_F32, n_sig, n_times, bad);
+    if (xa.data) n_bad = find_bad_signals_too(xa.data, dtype == TP_F32, n_sig, n_times, bad);
     memset(&out, 0, sizeof out);
     out.pac = mi;
     out.norm = d.norm ? val : NULL;
@@ -485,6 +535,7 @@ done:
     if (val != mi) free(val);
     free(pha); free(amp); free(mi); free(z); free(p); free(pv); free(map); free(bad);
     npy_free(&x);
+    npy_free(&xa);
     npy_free(&cuts);
     if (pool) tp_destroy(pool);
     return rc;

@@ -50,6 +50,7 @@ expect() {
 "$B/npy_make" "$W/in/const.npy" const 3 2048 &&
     "$B/npy_make" "$W/in/nan.npy" nan 3 2048 &&
     "$B/npy_make" "$W/in/sig.npy" noise 4 2048 &&
+    "$B/npy_make" "$W/in/sig3.npy" noise 3 2048 &&
     "$B/npy_make" "$W/in/flat.npy" noise 1 300 &&
     "$B/npy_make" "$W/in/les.npy" int 1 10 || { echo "FAIL cli: npy_make"; exit 1; }
 mkdir -p "$W/in/a" "$W/in/b"
@@ -107,6 +108,11 @@ expect 0 "a normalisation needs surrogates" $PAC --fs 512 --out "$O/mi.npy" --id
 expect 1 "--pvalues-out need surrogates" $PAC --fs 512 --out "$O/mi.npy" --pvalues-out "$O/pv.npy"
 expect 2 "--mcp is one of maxstat|fdr|bonferroni" $PAC --fs 512 --out "$O/mi.npy" --mcp holm
 expect 2 "--p-threshold wants a significance level" $PAC --fs 512 --out "$O/mi.npy" --p-threshold 0
+expect 1 "has shape (4, 2048), --signal $SIG has (8, 2048)" $PAC --fs 512 --out "$O/mi.npy" --amp-signal "$W/in/sig.npy"
+expect 0 "strongest coupling" "$PACB" --signal "$W/in/sig.npy" --amp-signal "$W/in/sig.npy" --fs 512 --pha-bands lres \
+    --amp-bands lres --out "$O/mi.npy"
+expect 3 "1 of 3 signals have no meaningful" "$PACB" --signal "$W/in/sig3.npy" --amp-signal "$W/in/nan.npy" --fs 512 \
+    --pha-bands lres --amp-bands lres --out "$O/mi.npy"
 expect 1 "fs / 2" $PAC --fs 100 --out "$O/mi.npy"
 expect 1 "is a directory, not a file" "$PACB" --signal "$W/dir.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"
 expect 1 "No such file" "$PACB" --signal "$W/in/none.npy" --fs 512 --pha-bands lres --amp-bands lres --out "$O/mi.npy"

@@ -658,6 +658,43 @@ static double worst_scaled(const double *a, const double *b, size_t n)
     return m > 0 ? e / m : e;
 }
 
+/* Phase from one signal, amplitude from another (tensorpac's x_amp): epoch e's phase with epoch
+   e + 1's amplitude, against tensorpac's filterfit(sf, x, x_amp) */
+static void test_x_amp_against_tensorpac(void)
+{
+    static const int methods[3] = {1, 2, 6};
+    ref_case c;
+    double *xa = NULL, pac[800];
+    pac_output o;
+    tp_error err;
+    int i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    xa = (double *)malloc(8 * 2048 * sizeof(double));
+    for (i = 0; i < 8; i++) memcpy(xa + (size_t)i * 2048, (const double *)c.x.data + (size_t)((i + 1) % 8) * 2048, 2048 * sizeof(double));
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    c.d.x_amp = xa;
+    for (i = 0; i < 3; i++) {
+        char name[64];
+        npy_array ref;
+        double w;
+        c.d.measure = (pac_measure)methods[i];
+        snprintf(name, sizeof name, "m%d_xamp_pac.npy", methods[i]);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  x_amp, method %d: %.3g\n", methods[i], w);
+        npy_free(&ref);
+    }
+    c.d.backend = PAC_BACKEND_CUDA; /* never on the device */
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) != TP_OK);
+out:
+    free(xa);
+    ref_close(&c);
+}
+
 /* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
    bonferroni_correction) on 200 replayed swap-block surrogates */
 static void test_mcp_against_tensorpac(void)
@@ -1424,6 +1461,7 @@ int main(void)
     RUN(test_run_against_tensorpac);
     RUN(test_measures_against_tensorpac);
     RUN(test_mcp_against_tensorpac);
+    RUN(test_x_amp_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);

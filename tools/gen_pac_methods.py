@@ -12,6 +12,10 @@ samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into O
                             rolls the phase right by c, the same pairs as the amplitude shifted left by c)
     perms_s1.npy            (n_perm, n_epochs): surrogate k pairs epoch e's amplitude with the phase of
                             epoch perms[k, e] (swap_pha_amp's permutation)
+    m{M}_xamp_pac.npy       filterfit(sf, x, x_amp=numpy.roll(x, -1, axis=0)): phase from epoch e, amplitude
+                            from epoch e + 1, M = 1, 2, 6
+    m{M}_edges100_pac.npy   filterfit(sf, x, edges=100), M = 1, 2, 5, 6; and m{M}_edges100_s2_n4.npy with
+                            10 surrogates (edges_shifts.npy: cuts in [1, 2048 - 200)), M = 1, 2
     mcp_shifts.npy          200 swap-block shifts (RandomState(RS + k)) for the corrections below
     m{M}_mcp_{MCP}_{P}.npy  Pac(idpac=(M, 2, 0)) with those 200 surrogates, then
                             infer_pvalues(P, MCP) for MCP maxstat, fdr, bonferroni (mne's corrections),
@@ -69,3 +73,16 @@ for m in (1, 2):
     p.filterfit(SF, x, n_perm=200, n_jobs=1, random_state=RS)
     for mcp, pv in (("maxstat", 0.05), ("fdr", 0.05), ("fdr", 0.5), ("bonferroni", 0.05), ("bonferroni", 0.6)):
         save("m%d_mcp_%s_%g.npy" % (m, mcp, pv), p.infer_pvalues(pv, mcp=mcp))
+
+x_amp = np.roll(x, -1, axis=0)
+for m in (1, 2, 6):
+    p = Pac(idpac=(m, 0, 0), f_pha=fp, f_amp=fa, verbose=False)
+    save("m%d_xamp_pac.npy" % m, p.filterfit(SF, x, x_amp=x_amp, n_perm=0, n_jobs=1))
+E = 100
+for m in (1, 2, 5, 6):
+    p = Pac(idpac=(m, 0, 0), f_pha=fp, f_amp=fa, verbose=False)
+    save("m%d_edges100_pac.npy" % m, p.filterfit(SF, x, edges=E, n_perm=0, n_jobs=1))
+save("edges_shifts.npy", np.array([np.random.RandomState(RS + k).randint(1, n_times - 2 * E, (1,))[0] for k in range(N_PERM)], np.int64))
+for m in (1, 2):
+    p = Pac(idpac=(m, 2, 4), f_pha=fp, f_amp=fa, verbose=False)
+    save("m%d_edges100_s2_n4.npy" % m, p.filterfit(SF, x, edges=E, n_perm=N_PERM, n_jobs=1, random_state=RS))
