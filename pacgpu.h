@@ -103,7 +103,11 @@
    tensorpac's numpy vectors). In the pipeline two bands share each inverse transform (S (K_a +
    i K_b): the real part is band a, the imaginary part band b, since both are real) and each
    Hilbert transform pair, always pairing bands (2i, 2i + 1) so that the rounding does not depend
-   on the plan. Amplitude = sqrt(y^2 + h^2) (within 1 ulp of numpy's hypot).
+   on the plan. Amplitude = sqrt(y^2 + h^2) (within 1 ulp of numpy's hypot). desc.edges drops
+   samples at both ends of the filtered signals, phases and amplitudes before anything is
+   measured (tensorpac's edges: filtered at full length, then sliced); surrogates shift within
+   what is left, and the PLV's second Hilbert transforms see only that. Equal to tensorpac's
+   filterfit(..., edges) (tested).
 
    4. MEASURES
    desc.measure picks one of tensorpac's six (its idpac's first digit), each equal to tensorpac's
@@ -392,6 +396,8 @@ typedef struct pac_desc {
     pac_measure measure;        /* what couples (section 4) [PAC_MI] */
     const void *x_amp;          /* the amplitude from these signals (n_signals x n_times, x's dtype), the phase
                                    from x: tensorpac's x_amp, coupling between channels [NULL: x] */
+    size_t edges;               /* samples dropped at each end after filtering, before anything is measured
+                                   (tensorpac's edges: its filter transients) [0] */
     pac_mi method;              /* the MI's form: [PAC_MI_TORT] or PAC_MI_TENSORPAC (tensorpac's idpac 2) */
     pac_surrogates surrogates;  /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
     size_t n_perm;              /* number of surrogates [0] */
@@ -1673,6 +1679,7 @@ typedef struct pac__eng {
     tp_dtype dtype;
     const double *pha, *amp;  /* given phases (n_pha x n_sig x n) and amplitudes, or NULL */
     size_t n_sig, n, n_band[2];
+    size_t t0, nt;            /* the samples measured: [t0, t0 + nt) of the n filtered (desc.edges) */
     const double *bands[2];
     int cycles[2], surr;
     pac_mi method;            /* resolved: PAC_MI_TORT or PAC_MI_TENSORPAC (HR: its pooled counts) */
@@ -1683,7 +1690,9 @@ typedef struct pac__eng {
     int adjusted;             /* what the run changed as tensorpac does: 1 ndPAC's surrogates dropped, 2 a normalisation */
     double *gauss;            /* the copula: ndtri((r + 1) / (n + 1)) of each rank r */
     double *all_vp;           /* vector measures: every signal's phase vectors (plan.keep_phase_bins) */
-    pac_fft *fc;              /* vector measures with many shifts: transforms of length n, for every shift at once */
+    pac_fft *fc;              /* vector measures with many shifts: transforms of length nt, for every shift at once */
+    pac_fft *ht;              /* the PLV's Hilbert transforms of the measured samples (h itself without edges) */
+    size_t lht;               /* its length */
     pac_signal_kind what;     /* what pac_bandpass writes */
     double *bp_out;           /* pac_bandpass's output, or NULL */
     size_t n_perm;
@@ -1778,6 +1787,12 @@ static int pac__shift_fft(const pac__eng *e)
     return e->vec && e->n_perm >= PAC__SHIFT_FFT_MIN && e->surr != PAC_SURR_SWAP_EPOCHS && !e->given;
 }
 
+/* The PLV takes Hilbert transforms of the measured samples alone: with edges, of another length */
+static int pac__trimmed_hilbert(const pac__eng *e)
+{
+    return e->measure == PAC_PLV && e->nt != e->n && !e->given;
+}
+
 /* Lanes of a pass: bands rounded up to 64 bytes of doubles or floats */
 static size_t pac__lanes(size_t na, int f32) { return f32 ? (na + 15) / 16 * 16 : (na + 7) / 8 * 8; }
 
@@ -1798,7 +1813,7 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
 {
     /* on the CUDA path a worker only designs the filters (a spectrum pair, FFT scratch): cpu = 0 */
     size_t cpu = !e->cuda, ld = cpu * pac__lanes(na, e->f32), off = 0, el = e->f32 ? sizeof(float) : sizeof(double);
-    size_t lfm = e->lf_max, lh = lfm ? e->lh : 0, n = cpu * e->n, np = cpu * e->n_band[PAC__PHA];
+    size_t lfm = e->lf_max, lh = lfm ? e->lh : 0, n = cpu * e->nt, np = cpu * e->n_band[PAC__PHA];
     size_t sc = lfm ? 2 * (lfm > lh ? lfm : lh) : 0, d = sizeof(double);
     size_t o_sr = pac__take(base, &off, lfm * d), o_si = pac__take(base, &off, lfm * d), o_wr = pac__take(base, &off, cpu * lfm * d);
     size_t o_wi = pac__take(base, &off, cpu * lfm * d), o_hr = pac__take(base, &off, cpu * lh * d), o_hi = pac__take(base, &off, cpu * lh * d);
@@ -1810,7 +1825,7 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     size_t o_h64 = pac__take(base, &off, e->f32 ? PAC_N_BINS * hl * d : 0);
     size_t o_vp = pac__take(base, &off, keep ? 0 : 2 * np * vn * d), o_va = pac__take(base, &off, 2 * na * vn * d);
     size_t o_yy = pac__take(base, &off, e->vec ? ld * d : 0), o_idx = pac__take(base, &off, e->measure == PAC_GCPAC ? 4 * vn * sizeof(uint32_t) : 0);
-    size_t fn = cpu && pac__shift_fft(e) ? e->n : 0; /* every shift by transforms */
+    size_t fn = cpu && pac__shift_fft(e) ? e->nt : 0; /* every shift by transforms */
     size_t o_fa = pac__take(base, &off, 2 * na * fn * d), o_fx = pac__take(base, &off, 2 * na * fn * d);
     size_t o_fv = pac__take(base, &off, 2 * fn * d), o_fs = pac__take(base, &off, fn ? pac__split_scratch_for(fn) * d : 0);
     size_t pn = cpu && e->vec && e->surr == PAC_SURR_SWAP_EPOCHS ? e->n_sig : 0; /* a row per partner signal */
@@ -1864,10 +1879,10 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
     int bins;
     keep = keep && !e->cuda; /* the device keeps its own */
     bins = keep && !e->vec;
-    o_bins = pac__take(base, &off, bins ? np * e->n_sig * e->n : 0);
+    o_bins = pac__take(base, &off, bins ? np * e->n_sig * e->nt : 0);
     o_cnt = pac__take(base, &off, bins ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
-    o_vp = pac__take(base, &off, keep && e->vec ? 2 * np * e->n_sig * e->n * d : 0);
-    o_gauss = pac__take(base, &off, e->measure == PAC_GCPAC ? e->n * d : 0);
+    o_vp = pac__take(base, &off, keep && e->vec ? 2 * np * e->n_sig * e->nt * d : 0);
+    o_gauss = pac__take(base, &off, e->measure == PAC_GCPAC ? e->nt * d : 0);
     size_t o_shift = pac__take(base, &off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
     size_t o_perm = pac__take(base, &off, e->n_perm && epochs && !e->pairs ? e->n_perm * e->n_sig * sizeof(uint32_t) : 0);
     size_t o_max = pac__take(base, &off, maxstat ? e->n_perm * na * np * sizeof(pac__wide) : 0);
@@ -1894,7 +1909,8 @@ static size_t pac__bytes(pac__eng *e, size_t threads, size_t na, int keep)
 {
     size_t total = pac__shared_layout(e, keep, NULL) + threads * pac__work_layout(e, na, keep, NULL, NULL);
     if (e->lf_max) total += pac__fft_bytes(e->lf[0]) + pac__fft_bytes(e->lf[1]) + pac__fft_bytes(e->lh);
-    if (pac__shift_fft(e)) total += pac__fft_block_bytes(e->n);
+    if (pac__shift_fft(e)) total += pac__fft_block_bytes(e->nt);
+    if (pac__trimmed_hilbert(e)) total += pac__fft_bytes(e->lht);
     return total + (threads > 1 ? tp_team_bytes((int)threads) : 0);
 }
 
@@ -2080,7 +2096,7 @@ static void pac__count(const unsigned char *bq, size_t n, uint32_t *counts)
 static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned char *bins, size_t bstride,
                             uint32_t *counts, size_t cstride)
 {
-    size_t np = e->n_band[PAC__PHA], n = e->n, q, t;
+    size_t np = e->n_band[PAC__PHA], n = e->nt, t0 = e->t0, q, t;
     double inv = e->lh ? 1.0 / (double)e->lh : 0;
     for (q = 0; q < np; q++) memset(counts + q * cstride, 0, (PAC_N_BINS + 1) * sizeof(uint32_t));
     if (e->given) {
@@ -2099,7 +2115,7 @@ static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned 
             const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
             unsigned char *bq = bins + (q + (size_t)j) * bstride;
             uint32_t *cq = counts + (q + (size_t)j) * cstride;
-            e->bin(&e->bins, y, h, inv, n, bq);
+            e->bin(&e->bins, y + t0, h + t0, inv, n, bq);
             pac__count(bq, n, cq);
         }
     }
@@ -2122,7 +2138,7 @@ static void pac__put_lane(const pac__eng *e, pac__work *w, size_t lane, const do
    (padding lanes 0). The signal's amplitude spectrum is computed when a0 == 0. */
 static void pac__amplitudes(const pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
-    size_t n = e->n, ld = w->ld, a, b, t, el = e->f32 ? sizeof(float) : sizeof(double);
+    size_t n = e->nt, t0 = e->t0, ld = w->ld, a, b, t, el = e->f32 ? sizeof(float) : sizeof(double);
     double inv = e->lh ? 1.0 / (double)e->lh : 0;
     if (ld > na)
         for (t = 0; t < n; t++) memset((char *)w->amp_t + (t * ld + na) * el, 0, (ld - na) * el);
@@ -2138,8 +2154,8 @@ static void pac__amplitudes(const pac__eng *e, pac__work *w, size_t s, size_t a0
             double *y = j ? w->wi : w->wr;
             const double *h = j ? w->hi : w->hr;
             if (b + (size_t)j < a0 || b + (size_t)j >= a0 + na) continue; /* the partner of a pass's edge band */
-            for (t = 0; t < n; t++) y[t] = pac__amplitude(y[t], h[t], inv); /* y is not needed after this */
-            pac__put_lane(e, w, b + (size_t)j - a0, y, n);
+            for (t = t0; t < t0 + n; t++) y[t] = pac__amplitude(y[t], h[t], inv); /* y is not needed after this */
+            pac__put_lane(e, w, b + (size_t)j - a0, y + t0, n);
         }
     }
 }
@@ -2147,7 +2163,7 @@ static void pac__amplitudes(const pac__eng *e, pac__work *w, size_t s, size_t a0
 /* The phase bins and counts of (signal s, phase band q) */
 static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, size_t s, size_t q, const uint32_t **cnt)
 {
-    size_t n = e->n;
+    size_t n = e->nt;
     if (e->all_bins) {
         *cnt = e->all_counts + (q * e->n_sig + s) * (PAC_N_BINS + 1);
         return e->all_bins + (q * e->n_sig + s) * n;
@@ -2160,7 +2176,7 @@ static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, 
    (amplitudes shifted by shift) and the MI of every lane into w->vals */
 static void pac__histogram_mi(const pac__eng *e, pac__work *w, size_t shift, const double *wt)
 {
-    e->histogram(w->order, w->start, w->amp_t, e->n, w->ld, shift, w->hist);
+    e->histogram(w->order, w->start, w->amp_t, e->nt, w->ld, shift, w->hist);
     if (e->f32) {
         const float *src = (const float *)w->hist;
         size_t i;
@@ -2282,7 +2298,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
         const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
         double wt[PAC_N_BINS];
         int ok = pac__weights(cnt, e->pooled, e->method, wt);
-        pac__sort_bins(bq, e->n, w->order, w->start);
+        pac__sort_bins(bq, e->nt, w->order, w->start);
         pac__histogram_measure(e, w, 0, wt);
         for (a = 0; a < na; a++) w->vals[a] = ok ? w->vals[a] : nan_value;
         pac__tally_start(w, na);
@@ -2293,7 +2309,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 const unsigned char *bk = pac__bins_of(e, w, e->perms[k * n_sig + s], q, &ck);
                 double wk[PAC_N_BINS];
                 okk = pac__weights(ck, e->pooled, e->method, wk);
-                pac__sort_bins(bk, e->n, w->order, w->start);
+                pac__sort_bins(bk, e->nt, w->order, w->start);
                 pac__histogram_measure(e, w, 0, wk);
             } else {
                 pac__histogram_measure(e, w, (size_t)e->shifts[k], wt);
@@ -2370,7 +2386,7 @@ static void pac__order(const double *x, size_t n, uint32_t *idx, uint32_t *scrat
    gauss[r] = ndtri((r + 1) / (n + 1)); all NaN when a value is NaN */
 static void pac__copnorm(const pac__eng *e, pac__work *w, double *x)
 {
-    size_t n = e->n, r;
+    size_t n = e->nt, r;
     for (r = 0; r < n; r++)
         if (x[r] != x[r]) {
             for (r = 0; r < n; r++) x[r] = 0.0 / 0.0;
@@ -2394,14 +2410,14 @@ static void pac__swap_series(double *a, double *b, size_t n)
    phase (the copula: copnorm(sin), copnorm(cos)). */
 static void pac__phase_vectors(const pac__eng *e, pac__work *w, size_t s, double *dst, size_t stride)
 {
-    size_t np = e->n_band[PAC__PHA], n = e->n, q, t;
+    size_t np = e->n_band[PAC__PHA], n = e->nt, q, t;
     double inv = 1.0 / (double)e->lh;
     pac__spectrum(e, w, s, PAC__PHA);
     for (q = 0; q < np; q += 2) {
         int two = q + 1 < np, j;
         pac__band_pair(e, w, PAC__PHA, q, two);
         for (j = 0; j <= two; j++) {
-            const double *y = j ? w->wi : w->wr, *h = j ? w->hi : w->hr;
+            const double *y = (j ? w->wi : w->wr) + e->t0, *h = (j ? w->hi : w->hr) + e->t0;
             double *c = dst + (q + (size_t)j) * stride, *sn = c + n;
             for (t = 0; t < n; t++) { /* e^(i angle(z)) = z / |z|; angle(0) = 0 */
                 double hv = h[t] * inv, r = sqrt(y[t] * y[t] + hv * hv), k = 1.0 / r;
@@ -2529,14 +2545,14 @@ static pac__angle_fn pac__pick_angles(void)
    zero-padded to lh as tensorpac's hilbertm */
 static void pac__hilbert_pair(const pac__eng *e, pac__work *w)
 {
-    size_t n = e->n, lh = e->lh, t;
+    size_t n = e->nt, lh = e->lht, t;
     memcpy(w->hr, w->wr, n * sizeof(double));
     memcpy(w->hi, w->wi, n * sizeof(double));
     memset(w->hr + n, 0, (lh - n) * sizeof(double));
     memset(w->hi + n, 0, (lh - n) * sizeof(double));
-    pac__fft_split(e->h, w->hr, w->hi, w->scratch);
+    pac__fft_split(e->ht, w->hr, w->hi, w->scratch);
     for (t = 0; t < lh; t++) pac__hilbert_mul(t, lh, &w->hr[t], &w->hi[t]);
-    pac__fft_split(e->h, w->hi, w->hr, w->scratch); /* inverse */
+    pac__fft_split(e->ht, w->hi, w->hr, w->scratch); /* inverse */
 }
 
 /* The PLV's amplitude side of a band pair whose envelopes are in wr and wi: tensorpac takes the
@@ -2545,8 +2561,8 @@ static void pac__hilbert_pair(const pac__eng *e, pac__work *w)
    -sin in hr (band 2i), cos in wi and -sin in hi (band 2i + 1). */
 static void pac__plv_amplitude(const pac__eng *e, pac__work *w)
 {
-    size_t n = e->n, t;
-    double inv = 1.0 / (double)e->lh;
+    size_t n = e->nt, t;
+    double inv = 1.0 / (double)e->lht;
     pac__hilbert_pair(e, w);
     e->angles(w->hr, w->wr, inv, n, w->wr);
     e->angles(w->hi, w->wi, inv, n, w->wi);
@@ -2578,15 +2594,15 @@ static void pac__zscore(double *x, size_t n)
    real part then its imaginary part (the PLV's only); the copula's sum of squares in w->yy. */
 static void pac__amplitude_vectors(const pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
-    size_t n = e->n, b, t;
+    size_t n = e->nt, t0 = e->t0, b, t;
     double inv = 1.0 / (double)e->lh;
     if (a0 == 0) pac__spectrum(e, w, s, PAC__AMP);
     for (b = a0 & ~(size_t)1; b < a0 + na; b += 2) { /* pairs (2i, 2i + 1) whatever the pass */
         int two = b + 1 < e->n_band[PAC__AMP], j;
         pac__band_pair(e, w, PAC__AMP, b, two);
-        for (t = 0; t < n; t++) {
-            w->wr[t] = pac__amplitude(w->wr[t], w->hr[t], inv);
-            w->wi[t] = two ? pac__amplitude(w->wi[t], w->hi[t], inv) : 0.0;
+        for (t = 0; t < n; t++) { /* the measured samples, moved to the front */
+            w->wr[t] = pac__amplitude(w->wr[t0 + t], w->hr[t0 + t], inv);
+            w->wi[t] = two ? pac__amplitude(w->wi[t0 + t], w->hi[t0 + t], inv) : 0.0;
         }
         if (e->measure == PAC_PLV) pac__plv_amplitude(e, w);
         for (j = 0; j <= two; j++) {
@@ -2716,7 +2732,7 @@ static double pac__gc_mi(const double *xx, double xy1, double xy2, double yy, si
 /* The phase vectors of (signal s, phase band q): kept for every signal, or this worker's */
 static const double *pac__vectors_of(const pac__eng *e, const pac__work *w, size_t s, size_t q)
 {
-    size_t n = e->n;
+    size_t n = e->nt;
     return e->all_vp ? e->all_vp + (q * e->n_sig + s) * 2 * n : w->vp + q * 2 * n;
 }
 
@@ -2737,17 +2753,17 @@ static void pac__gc_phase_sums(const double *u, size_t n, double *xx)
 static double pac__vector_value(const pac__eng *e, const pac__work *w, size_t a, const double *xx, double sr, double si)
 {
     double m;
-    if (e->measure == PAC_GCPAC) return pac__gc_mi(xx, sr, si, w->yy[a], e->n);
+    if (e->measure == PAC_GCPAC) return pac__gc_mi(xx, sr, si, w->yy[a], e->nt);
     m = sqrt(sr * sr + si * si);
     if (e->measure == PAC_NDPAC && m * m <= e->nd_limit) return 0.0;
-    return m / (double)e->n;
+    return m / (double)e->nt;
 }
 
 /* The measure of amplitude band a (its vectors in the pass) with phase vectors u, the amplitude
    shifted by c */
 static double pac__vector_cell(const pac__eng *e, const pac__work *w, size_t a, const double *u, const double *xx, size_t c)
 {
-    size_t n = e->n;
+    size_t n = e->nt;
     const double *ar = w->va + a * 2 * n;
     double sr, si;
     pac__dot(e->dot, ar, e->measure == PAC_PLV ? ar + n : NULL, u, u + n, n, c, &sr, &si);
@@ -2757,7 +2773,7 @@ static double pac__vector_cell(const pac__eng *e, const pac__work *w, size_t a, 
 /* The transforms of the pass's amplitude sides, band a's at fa + a * 2 n (real part, imaginary) */
 static void pac__amplitude_spectra(const pac__eng *e, pac__work *w, size_t na)
 {
-    size_t n = e->n, a;
+    size_t n = e->nt, a;
     for (a = 0; a < na; a++) {
         const double *ar = w->va + a * 2 * n;
         double *fr = w->fa + a * 2 * n;
@@ -2772,7 +2788,7 @@ static void pac__amplitude_spectra(const pac__eng *e, pac__work *w, size_t na)
    imaginary), from phase vectors u: the inverse transform of FFT(A) conj(FFT(conj U)) */
 static void pac__shift_sums(const pac__eng *e, pac__work *w, const double *u, size_t na)
 {
-    size_t n = e->n, a, t;
+    size_t n = e->nt, a, t;
     double *vr = w->fv, *vi = w->fv + n;
     memcpy(vr, u, n * sizeof(double));
     for (t = 0; t < n; t++) vi[t] = -u[n + t];
@@ -2791,7 +2807,7 @@ static void pac__shift_sums(const pac__eng *e, pac__work *w, const double *u, si
 /* Every cell of the pass (amplitude bands a0 .. a0 + na - 1) of signal s, and its surrogates */
 static void pac__vector_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
-    size_t np = e->n_band[PAC__PHA], n = e->n, q, k, a;
+    size_t np = e->n_band[PAC__PHA], n = e->nt, q, k, a;
     double inv = 1.0 / (double)n;
     if (e->fc) pac__amplitude_spectra(e, w, na);
     if (e->perms) memset(w->partner_q, 0, e->n_sig * sizeof(size_t));
@@ -2833,7 +2849,7 @@ static void pac__vector_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, si
    the cells, a pass of amplitude bands at a time */
 static void pac__vector_signal(pac__eng *e, pac__work *w, size_t s, int pass)
 {
-    size_t nas = e->n_band[PAC__AMP], a0, n2 = 2 * e->n;
+    size_t nas = e->n_band[PAC__AMP], a0, n2 = 2 * e->nt;
     if (pass == 0) {
         pac__phase_vectors(e, w, s, e->all_vp + s * n2, e->n_sig * n2);
         return;
@@ -3692,10 +3708,10 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
         size_t cstride = c1;
         if (e->all_bins) {
             cstride = e->n_sig * c1;
-            pac__phase_bins(e, w, s, e->all_bins + s * e->n, e->n_sig * e->n, e->all_counts + s * c1, cstride);
+            pac__phase_bins(e, w, s, e->all_bins + s * e->nt, e->n_sig * e->nt, e->all_counts + s * c1, cstride);
             counts = e->all_counts + s * c1;
         } else {
-            pac__phase_bins(e, w, s, w->bins, e->n, w->counts, c1);
+            pac__phase_bins(e, w, s, w->bins, e->nt, w->counts, c1);
             counts = w->counts;
         }
         if (e->method != PAC_MI_TENSORPAC) return;
@@ -3705,7 +3721,7 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
         pac__unlock(e);
         return;
     }
-    if (!e->all_bins) pac__phase_bins(e, w, s, w->bins, e->n, w->counts, c1);
+    if (!e->all_bins) pac__phase_bins(e, w, s, w->bins, e->nt, w->counts, c1);
     for (a0 = 0; a0 < nas; a0 += e->plan.amp_bands_per_pass) {
         size_t na = nas - a0 < e->plan.amp_bands_per_pass ? nas - a0 : e->plan.amp_bands_per_pass;
         pac__amplitudes(e, w, s, a0, na);
@@ -3770,6 +3786,7 @@ static tp_result pac__sizes(pac__eng *e, tp_error *err)
         e->lf_max = e->lf[k] > e->lf_max ? e->lf[k] : e->lf_max;
     }
     if (e->lf_max) e->lh = pac__next_smooth(e->n);
+    e->lht = pac__trimmed_hilbert(e) ? pac__next_smooth(e->nt) : e->lh;
     return TP_OK;
 }
 
@@ -3777,9 +3794,10 @@ static void pac__free_bank(pac__eng *e)
 {
     pac_fft_destroy(e->f[0]);
     pac_fft_destroy(e->f[1]);
-    pac_fft_destroy(e->h);
     pac_fft_destroy(e->fc);
-    e->f[0] = e->f[1] = e->h = e->fc = NULL;
+    if (e->ht != e->h) pac_fft_destroy(e->ht);
+    pac_fft_destroy(e->h);
+    e->f[0] = e->f[1] = e->h = e->fc = e->ht = NULL;
 }
 
 /* |B(f)|^2 of every band, with worker w's buffers as scratch */
@@ -3819,8 +3837,8 @@ static void pac__draw(pac__eng *e, uint64_t seed)
         return;
     }
     for (k = 0; k < e->n_perm; k++)
-        e->shift_buf[k] = e->surr == PAC_SURR_TIME_LAG ? (int64_t)pac__uniform(&st, (uint64_t)e->n)
-                                                       : (int64_t)(1 + pac__uniform(&st, (uint64_t)(e->n - 1)));
+        e->shift_buf[k] = e->surr == PAC_SURR_TIME_LAG ? (int64_t)pac__uniform(&st, (uint64_t)e->nt)
+                                                       : (int64_t)(1 + pac__uniform(&st, (uint64_t)(e->nt - 1)));
     e->shifts = e->shift_buf;
 }
 
@@ -3899,7 +3917,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     size_t i, nt = e->plan.n_threads, wbytes, sbytes;
     int keep = e->plan.keep_phase_bins;
     memset(blocks, 0, sizeof blocks);
-    e->f[0] = e->f[1] = e->h = e->fc = NULL;
+    e->f[0] = e->f[1] = e->h = e->fc = e->ht = NULL;
     e->team = NULL;
     if (!pool && (r = tp_create(NULL, &own, &te)) != TP_OK) return pac__fail(err, r, te.message);
     if (!pool) pool = own;
@@ -3911,7 +3929,9 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     for (i = 0; i < 2 && e->lf_max; i++)
         if (e->lf[i] && (r = pac_fft_create(pool, e->lf[i], &e->f[i], &te)) != TP_OK) goto fail;
     if (e->lf_max && (r = pac_fft_create(pool, e->lh, &e->h, &te)) != TP_OK) goto fail;
-    if (pac__shift_fft(e) && (r = pac_fft_create(pool, e->n, &e->fc, &te)) != TP_OK) goto fail;
+    if (pac__shift_fft(e) && (r = pac_fft_create(pool, e->nt, &e->fc, &te)) != TP_OK) goto fail;
+    e->ht = e->h;
+    if (pac__trimmed_hilbert(e) && (r = pac_fft_create(pool, e->lht, &e->ht, &te)) != TP_OK) goto fail;
     sbytes = pac__shared_layout(e, keep, NULL);
     wbytes = pac__work_layout(e, e->plan.amp_bands_per_pass, keep, NULL, NULL);
     if (sbytes && !(shared = (char *)tp_alloc_at(pool, sbytes, 0, __FILE__, __LINE__, &te))) goto fail_mem;
@@ -3938,7 +3958,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     e->dot = pac__pick_dot();
     e->angles = pac__pick_angles();
     if (e->n_perm && !e->shifts) pac__draw(e, seed);
-    for (i = 0; e->gauss && i < e->n; i++) e->gauss[i] = pac__ndtri((double)(i + 1) / (double)(e->n + 1));
+    for (i = 0; e->gauss && i < e->nt; i++) e->gauss[i] = pac__ndtri((double)(i + 1) / (double)(e->nt + 1));
     if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(pac__wide));
     memset(e->pooled, 0, sizeof e->pooled);
     e->done = 0;
@@ -4114,11 +4134,15 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
             snprintf(msg, sizeof msg, "desc.pairs[%zu] is %lu: a signal's index, below n_signals = %zu", k, (unsigned long)d->pairs[k], n_sig);
             return pac__fail(err, TP_ERR_ARG, msg);
         }
+    if (d->edges && (d->edges >= n / 2 || n - 2 * d->edges < 4))
+        return tp_error_set(err, TP_ERR_ARG, "desc.edges = %zu leaves %s of the %zu samples: drop fewer than (n_times - 4) / 2", d->edges,
+                            d->edges >= n / 2 ? "none" : "fewer than 4", n);
     for (k = 0; d->cuts && k < d->n_perm; k++) {
         int64_t lo = d->surrogates == PAC_SURR_TIME_LAG ? 0 : 1;
-        if (d->cuts[k] < lo || (uint64_t)d->cuts[k] >= (uint64_t)n) {
-            snprintf(msg, sizeof msg, "desc.cuts[%zu] is %lld: cuts must lie in [%d, n_times = %zu)", k, (long long)d->cuts[k],
-                     (int)lo, n);
+        size_t nt = n - 2 * d->edges;
+        if (d->cuts[k] < lo || (uint64_t)d->cuts[k] >= (uint64_t)nt) {
+            snprintf(msg, sizeof msg, "desc.cuts[%zu] is %lld: cuts must lie in [%d, %s = %zu)", k, (long long)d->cuts[k], (int)lo,
+                     d->edges ? "the samples left after desc.edges" : "n_times", nt);
             return pac__fail(err, TP_ERR_ARG, msg);
         }
     }
@@ -4130,6 +4154,8 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
         return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     e->n_sig = n_sig;
     e->n = n;
+    e->t0 = d->edges;
+    e->nt = n - 2 * d->edges;
     e->fs = d->fs;
     e->n_band[PAC__PHA] = d->n_pha;
     e->n_band[PAC__AMP] = d->n_amp;
@@ -4160,10 +4186,11 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->user = d->user;
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
-    if (e->cuda && (e->measure != PAC_MI || d->x_amp)) { /* the device computes the MI of one signal set */
+    if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges)) { /* the device: the MI of one signal set, whole */
         if (d->backend == PAC_BACKEND_CUDA)
             return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the MI of one set of "
-                                "signals (use PAC_BACKEND_AUTO or _CPU)", d->x_amp ? "desc.x_amp" : "this measure");
+                                "signals, every sample (use PAC_BACKEND_AUTO or _CPU)",
+                                d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : "this measure");
         e->cuda = 0;
         e->f32 = d->precision == TP_F32 && !e->vec;
     }
@@ -4264,7 +4291,7 @@ static tp_result pac__bandpass_eng(pac__eng *e, size_t n_signals, size_t n_times
         return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
     e->dtype = TP_F64;
     e->n_sig = n_signals;
-    e->n = n_times;
+    e->n = e->nt = n_times;
     e->fs = fs;
     e->n_band[PAC__PHA] = n_bands;
     e->bands[PAC__PHA] = bands;
@@ -4329,7 +4356,7 @@ static tp_result pac__given_eng(pac__eng *e, size_t n_pha, size_t n_amp, size_t 
                                 n_times);
     e->given = 1;
     e->n_sig = n_signals;
-    e->n = n_times;
+    e->n = e->nt = n_times;
     e->n_band[PAC__PHA] = n_pha;
     e->n_band[PAC__AMP] = n_amp;
     e->method = method == PAC_MI_TENSORPAC ? PAC_MI_TENSORPAC : PAC_MI_TORT;

@@ -39,7 +39,7 @@ typedef struct options {
     double fs, budget_mb, p_threshold;
     int method, surrogate, demo, backend, mcp;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
-    long long threads, n_perm, seed;
+    long long threads, n_perm, seed, edges;
 } options;
 
 static void usage(FILE *f)
@@ -58,6 +58,8 @@ static void usage(FILE *f)
             "  --signal F       float32/float64 .npy, (n_signals, n_times) or (n_times,)\n"
             "  --amp-signal F   the amplitude from these signals, the phase from --signal (coupling between\n"
             "                   channels; tensorpac's x_amp): the same shape and type as --signal\n"
+            "  --edges N        samples dropped at each end after filtering, before anything is measured\n"
+            "                   (tensorpac's edges: the filters' transients); shifts then lie in what is left\n"
             "  --fs HZ          sampling rate\n"
             "  --pha-bands P    (n_pha, 2) [low, high] Hz .npy, or a preset: lres mres hres demon hulk\n"
             "  --amp-bands A    (n_amp, 2) .npy or a preset\n"
@@ -97,7 +99,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[23];
+    cli_opt t[24];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -106,6 +108,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--idpac", &o->idpac);
     t[n++] = cli_string("--signal", &o->signal);
     t[n++] = cli_string("--amp-signal", &o->amp_signal);
+    t[n++] = cli_int("--edges", &o->edges, 0, LLONG_MAX, "a number of samples");
     t[n++] = cli_double("--fs", &o->fs, 0, HUGE_VAL, CLI_LO_OPEN, "a sampling rate in Hz");
     t[n++] = cli_string("--pha-bands", &o->pha);
     t[n++] = cli_string("--amp-bands", &o->amp);
@@ -448,11 +451,17 @@ static int run(const options *o)
     n_times = x.shape[x.ndim - 1];
     dtype = x.dtype == NPY_F8 ? TP_F64 : TP_F32;
     if (o->amp_signal && load_amp_signal(o, &x, &xa)) goto done;
+    if (o->edges && (unsigned long long)o->edges >= (n_times - 2) / 2) {
+        fail("--edges %lld leaves %s of the %zu samples: drop at most %zu at each end", o->edges,
+             (unsigned long long)o->edges >= n_times / 2 ? "none" : "fewer than 4", n_times, n_times >= 6 ? (n_times - 4) / 2 : 0);
+        goto done;
+    }
     if (load_bands(o->pha, PAC_PHASE, &pha, &n_pha) || load_bands(o->amp, PAC_AMPLITUDE, &amp, &n_amp) ||
         check_bands("phase", pha, n_pha, n_times, o->fs) || check_bands("amplitude", amp, n_amp, n_times, o->fs))
         goto done;
     d.fs = o->fs;
     d.x_amp = xa.data;
+    d.edges = (size_t)o->edges;
     d.pha_bands = pha;
     d.n_pha = n_pha;
     d.amp_bands = amp;

@@ -695,6 +695,60 @@ out:
     ref_close(&c);
 }
 
+/* desc.edges: filtered at full length, 100 samples dropped at each end before anything is
+   measured, against tensorpac's filterfit(..., edges=100), surrogates and z-scores included */
+static void test_edges_against_tensorpac(void)
+{
+    static const int methods[4] = {1, 2, 5, 6};
+    ref_case c;
+    npy_array cuts = td_load(DATA "methods/", "edges_shifts.npy");
+    double pac[800], norm[800];
+    pac_output o;
+    tp_error err;
+    int i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && cuts.data);
+    if (!c.x.data || !cuts.data) goto out;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    c.d.edges = 100;
+    for (i = 0; i < 4; i++) {
+        char name[64];
+        npy_array ref;
+        double w;
+        c.d.measure = (pac_measure)methods[i];
+        snprintf(name, sizeof name, "m%d_edges100_pac.npy", methods[i]);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  edges, method %d: %.3g\n", methods[i], w);
+        npy_free(&ref);
+        if (methods[i] > 2) continue;
+        c.d.surrogates = PAC_SURR_SWAP_BLOCKS, c.d.n_perm = 10, c.d.cuts = (const int64_t *)cuts.data, c.d.norm = PAC_NORM_ZSCORE;
+        o.norm = norm;
+        snprintf(name, sizeof name, "m%d_edges100_s2_n4.npy", methods[i]);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w = ref.data ? worst_scaled(norm, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+        npy_free(&ref);
+        c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0, c.d.cuts = NULL, c.d.norm = PAC_NORM_NONE;
+        o.norm = NULL;
+    }
+    c.d.measure = PAC_MI;
+    c.d.edges = 1023; /* 2 samples left */
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.edges"));
+    c.d.edges = 100, c.d.surrogates = PAC_SURR_SWAP_BLOCKS, c.d.n_perm = 1;
+    {
+        int64_t late = 1900; /* a shift past the samples left */
+        c.d.cuts = &late;
+        CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "after desc.edges"));
+    }
+out:
+    npy_free(&cuts);
+    ref_close(&c);
+}
+
 /* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
    bonferroni_correction) on 200 replayed swap-block surrogates */
 static void test_mcp_against_tensorpac(void)
@@ -983,7 +1037,7 @@ static void naive_pair_mi(const double *pha, const double *amp, size_t n_sig, si
 }
 
 /* The other measures too: every output bit for bit whatever the plan (workers, bands per pass,
-   kept phase vectors), and the pool's peak is the plan's bytes */
+   kept phase vectors), and the pool's peak is the plan's bytes; with edges too */
 static void test_measures_plans_identical(void)
 {
     static const pac_measure measures[5] = {PAC_MVL, PAC_HR, PAC_NDPAC, PAC_PLV, PAC_GCPAC};
@@ -1000,6 +1054,7 @@ static void test_measures_plans_identical(void)
             int v, stats = measures[mi] != PAC_NDPAC;
             if (!stats && epochs) continue;
             c.d.measure = measures[mi];
+            c.d.edges = mi % 2 ? 37 : 0; /* HR and PLV measure fewer samples than they filter */
             c.d.surrogates = epochs ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_SWAP_BLOCKS;
             c.d.n_perm = stats ? 4 : 0;
             for (v = 0; v < 4; v++) {
@@ -1462,6 +1517,7 @@ int main(void)
     RUN(test_measures_against_tensorpac);
     RUN(test_mcp_against_tensorpac);
     RUN(test_x_amp_against_tensorpac);
+    RUN(test_edges_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);
