@@ -138,17 +138,18 @@
    surrogates are the same sums with the amplitude's index shifted, in double whatever
    desc.precision says. MI and HR come from phase-binned histograms:
 
-   The modulation index: 18 phase bins with tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, 19) (eps =
+   The modulation index: K = desc.n_bins phase bins (18 unless asked; 2 to PAC_MAX_BINS) with
+   tensorpac's edges: numpy.linspace(-pi - 2 eps, pi + 2 eps, K + 1) (eps =
    DBL_EPSILON), a value v in bin j when edge[j] <= v < edge[j + 1]. Amplitudes are summed per
    bin in one pass (a histogram, never one-hot products). PAC_MI_TORT (the default; Tort 2010,
    per series): the mean amplitude of each bin of that series, p = means / their sum, MI = 1 +
-   sum p log p / log 18 (empty bins count 0). PAC_MI_TENSORPAC (what tensorpac's Pac(idpac=(2,
+   sum p log p / log K (empty bins count 0). PAC_MI_TENSORPAC (what tensorpac's Pac(idpac=(2,
    ...)) returns): each bin's amplitude sum divided by the number of samples in that bin pooled
    over every phase band and signal of the call, bins empty everywhere dropped, then the same
    formula; a series without samples in a bin that others fill contributes 0 there (tensorpac
    would give NaN). Output (n_amp, n_pha, n_signals), tensorpac's order. The phase bin comes from
    (y, h) without atan2 where a rough angle lies well inside a bin, by atan2 near an edge: the
-   bins are those of atan2 (tested). MI = sum p log(18 p) / log 18 (the formula above, without
+   bins are those of atan2 (tested). MI = sum p log(K p) / log K (the formula above, without
    its cancellation), with a log accurate to 2 ulp. A signal with a NaN sample has no phase bins:
    all its cells are NaN. Against tensorpac from the raw signal (pac_run, tested): MI within
    2e-12 relative, Tort MI 7e-12.
@@ -224,10 +225,10 @@
    events, the memory it held, the chunk and the kernel that took the surrogates' cells.
 
    9. WHAT IT DOES NOT DO
-   No real-input FFT (real signals ride in pairs in complex transforms instead). 18 phase bins
-   only; no Morlet filtering; on the device, the MI of one set of signals only (desc.x_amp and
-   the other measures run on the CPU under PAC_BACKEND_AUTO; PAC_BACKEND_CUDA with one of them is
-   TP_ERR_ARG).
+   No real-input FFT (real signals ride in pairs in complex transforms instead). No Morlet
+   filtering. On the device, the 18-bin MI of one set of signals, every sample: desc.x_amp,
+   desc.edges, other n_bins and the other measures run on the CPU under PAC_BACKEND_AUTO, and
+   are TP_ERR_ARG with PAC_BACKEND_CUDA.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -317,7 +318,7 @@ PACDEF tp_result pac_bandpass_estimate_bytes(size_t n_signals, size_t n_times, d
 
 /* Which modulation index (section 4); a desc field, so 0 is the default (Tort's). */
 typedef enum pac_mi { PAC_MI_DEFAULT = 0, PAC_MI_TORT = 1, PAC_MI_TENSORPAC = 2, PAC_MI__FORCE_INT = 0x7fffffff } pac_mi;
-enum { PAC_N_BINS = 18 };
+enum { PAC_N_BINS = 18, PAC_MAX_BINS = 120 }; /* the default number of phase bins, and the most */
 
 /* Modulation index (section 4) of every (amplitude band, phase band, signal): pha is n_pha x
    n_signals x n_times phases in [-pi, pi], amp n_amp x n_signals x n_times amplitudes, out
@@ -399,6 +400,7 @@ typedef struct pac_desc {
     size_t edges;               /* samples dropped at each end after filtering, before anything is measured
                                    (tensorpac's edges: its filter transients) [0] */
     pac_mi method;              /* the MI's form: [PAC_MI_TORT] or PAC_MI_TENSORPAC (tensorpac's idpac 2) */
+    int n_bins;                 /* phase bins of the MI and the heights ratio (tensorpac's n_bins), 2 .. PAC_MAX_BINS [18] */
     pac_surrogates surrogates;  /* PAC_SURR_SWAP_BLOCKS, _TIME_LAG or _SWAP_EPOCHS [none] */
     size_t n_perm;              /* number of surrogates [0] */
     uint64_t seed;              /* of the surrogates' generator [0] */
@@ -1139,19 +1141,21 @@ static tp_result pac__fail(tp_error *err, tp_result r, const char *what)
 
 /* ---- >>phase bins and the modulation index ---------------------------------------------------- */
 
-/* tensorpac's bin edges (numpy.linspace with the same arithmetic), their directions, and the
-   bin of a phase, or PAC_N_BINS for none */
+/* tensorpac's bin edges for k bins (numpy.linspace with the same arithmetic), their directions,
+   and the bin of a phase, or k for none */
 typedef struct pac__bins {
-    double edge[PAC_N_BINS + 1], cos_e[PAC_N_BINS + 1], sin_e[PAC_N_BINS + 1], inv_step;
+    double edge[PAC_MAX_BINS + 1], cos_e[PAC_MAX_BINS + 1], sin_e[PAC_MAX_BINS + 1], inv_step;
+    int k;
 } pac__bins;
 
-static void pac__bins_init(pac__bins *b)
+static void pac__bins_init(pac__bins *b, int k)
 {
-    double eps = 2.0 * 2.220446049250313080847e-16, lo = -PAC__PI - eps, hi = PAC__PI + eps, step = (hi - lo) / PAC_N_BINS;
+    double eps = 2.0 * 2.220446049250313080847e-16, lo = -PAC__PI - eps, hi = PAC__PI + eps, step = (hi - lo) / k;
     int i;
-    for (i = 0; i < PAC_N_BINS; i++) b->edge[i] = (double)i * step + lo;
-    b->edge[PAC_N_BINS] = hi;
-    for (i = 0; i <= PAC_N_BINS; i++) {
+    b->k = k;
+    for (i = 0; i < k; i++) b->edge[i] = (double)i * step + lo;
+    b->edge[k] = hi;
+    for (i = 0; i <= k; i++) {
         b->cos_e[i] = cos(b->edge[i]);
         b->sin_e[i] = sin(b->edge[i]);
     }
@@ -1162,11 +1166,11 @@ PAC_HD static inline unsigned char pac__bin_of(const pac__bins *bn, double v)
 {
     const double *edges = bn->edge;
     int b;
-    if (!(v >= edges[0]) || !(v < edges[PAC_N_BINS])) return PAC_N_BINS;
+    if (!(v >= edges[0]) || !(v < edges[bn->k])) return (unsigned char)bn->k;
     b = (int)((v - edges[0]) * bn->inv_step);
-    if (b > PAC_N_BINS - 1) b = PAC_N_BINS - 1;
+    if (b > bn->k - 1) b = bn->k - 1;
     while (b > 0 && v < edges[b]) b--; /* the product may land one bin off */
-    while (b < PAC_N_BINS - 1 && v >= edges[b + 1]) b++;
+    while (b < bn->k - 1 && v >= edges[b + 1]) b++;
     return (unsigned char)b;
 }
 
@@ -1185,7 +1189,7 @@ PAC_HD static inline unsigned char pac__bin_xy(const pac__bins *bn, double re, d
     a = re < 0 ? PAC__PI - a : a;
     a = im < 0 ? -a : a;
     b = (int)((a - bn->edge[0]) * bn->inv_step);
-    b = b < 0 ? 0 : b > PAC_N_BINS - 1 ? PAC_N_BINS - 1 : b;
+    b = b < 0 ? 0 : b > bn->k - 1 ? bn->k - 1 : b;
     lo = im * bn->cos_e[b] - re * bn->sin_e[b];
     hi = im * bn->cos_e[b + 1] - re * bn->sin_e[b + 1];
     tol = 1e-12 * r;
@@ -1248,7 +1252,7 @@ static void pac__bin_plain(const pac__bins *bn, const double *re, const double *
             m = im < 0.0;                                                                       \
             TP_VSELECT(vi, m, alt, a, a);                                                         \
             u = (a - bn->edge[0]) * bn->inv_step;                                               \
-            ok = (r > 0.0) & (r - r == 0.0) & (u > 0.0) & (u < (double)PAC_N_BINS);             \
+            ok = (r > 0.0) & (r - r == 0.0) & (u > 0.0) & (u < (double)bn->k);                  \
             TP_VSELECT(vi, ok, u, zero, u); /* no conversion of NaN or out-of-range values */     \
             b = __builtin_convertvector(u, vi32);                                               \
             fr = u - __builtin_convertvector(b, vd);                                            \
@@ -1294,8 +1298,8 @@ static pac__bin_fn pac__pick_bin(void)
    places of the bin's run) keep the adds from waiting on each other; every lane adds in that
    order whatever the vector width, so all variants give the same bits. In doubles, or in
    floats for desc.precision = TP_F32 (16 bands per 64 bytes). */
-typedef void (*pac__hist_fn)(const uint32_t *order, const uint32_t *start, const void *amp_t, size_t n, size_t ld, size_t shift,
-                             void *h);
+typedef void (*pac__hist_fn)(const uint32_t *order, const uint32_t *start, int bins, const void *amp_t, size_t n, size_t ld,
+                             size_t shift, void *h);
 
 /* The first place in order[lo, hi) (times ascending) whose time shifted by shift wraps */
 static size_t pac__wrap_at(const uint32_t *order, size_t lo, size_t hi, size_t wrap)
@@ -1308,30 +1312,30 @@ static size_t pac__wrap_at(const uint32_t *order, size_t lo, size_t hi, size_t w
     return lo;
 }
 
-/* The samples of a phase series by bin, times ascending within a bin; samples without a bin
-   (PAC_N_BINS) left out */
-static void pac__sort_bins(const unsigned char *bq, size_t n, uint32_t *order, uint32_t *start)
+/* The samples of a phase series by bin (k bins), times ascending within a bin; samples without
+   a bin (k) left out */
+static void pac__sort_bins(const unsigned char *bq, size_t n, int k, uint32_t *order, uint32_t *start)
 {
-    uint32_t at[PAC_N_BINS + 1];
-    size_t t, j;
+    uint32_t at[PAC_MAX_BINS + 1];
+    size_t t, j, nb = (size_t)k;
     memset(at, 0, sizeof at);
     for (t = 0; t < n; t++) at[bq[t]]++;
-    for (j = 0, start[0] = 0; j < PAC_N_BINS; j++) start[j + 1] = start[j] + at[j];
-    for (j = 0; j < PAC_N_BINS; j++) at[j] = start[j];
+    for (j = 0, start[0] = 0; j < nb; j++) start[j + 1] = start[j] + at[j];
+    for (j = 0; j < nb; j++) at[j] = start[j];
     for (t = 0; t < n; t++)
-        if (bq[t] < PAC_N_BINS) order[at[bq[t]]++] = (uint32_t)t;
+        if (bq[t] < nb) order[at[bq[t]]++] = (uint32_t)t;
 }
 
 /* A bin's sums, 64 bytes of lanes from a: even and odd places of its run in [r0, r1), times below
    the wrap read ahead by shift, the others behind by n - shift; d = even + odd */
 #define PAC__RUNS_FN(name, R, VEC, K, attr)                                                     \
-    attr static void name(const uint32_t *order, const uint32_t *start, const void *amp_t, size_t n, size_t ld, size_t shift, \
-                          void *h_)                                                             \
+    attr static void name(const uint32_t *order, const uint32_t *start, int bins, const void *amp_t, size_t n, size_t ld,   \
+                          size_t shift, void *h_)                                               \
     {                                                                                           \
         const R *amp = (const R *)amp_t;                                                        \
         R *h = (R *)h_;                                                                         \
         size_t j, a, wrap = n - shift;                                                          \
-        for (j = 0; j < PAC_N_BINS; j++) {                                                      \
+        for (j = 0; j < (size_t)bins; j++) {                                                    \
             size_t r0 = start[j], r1 = start[j + 1], split = pac__wrap_at(order, r0, r1, wrap); \
             for (a = 0; a < ld; a += 64 / sizeof(R)) {                                          \
                 VEC even[K], odd[K];                                                            \
@@ -1404,17 +1408,23 @@ static pac__hist_fn pac__pick_histogram(int f32)
 #endif
 }
 
-/* The MI of lanes [0, ld) of a histogram (rows j < PAC_N_BINS, row stride ld) with bin weights
+/* The MI of lanes [0, ld) of a histogram (rows j < k, row stride ld) with bin weights
    wt[j] (1 / the series' count for Tort, 1 / the pooled count for tensorpac, 0 for a bin left
-   out): v_j = h_j wt_j, p_j = v_j / sum v, MI = sum p log(18 p) / log 18 (0 when sum v = 0,
+   out): v_j = h_j wt_j, p_j = v_j / sum v, MI = sum p log(k p) / log k (0 when sum v = 0,
    NaN when a sum is NaN). Vectorised over lanes where the compiler has vector types; each lane
    follows the same operations in the same order as pac__mi_plain. */
-typedef void (*pac__mi_fn)(const double *h, size_t ld, const double *wt, double *mi);
+typedef void (*pac__mi_fn)(const double *h, size_t ld, int k, const double *wt, double *mi);
 /* out[t] = atan2(y[t] * scale, x[t]); out may be x */
 typedef void (*pac__angle_fn)(const double *y, const double *x, double scale, size_t n, double *out);
 /* Products of a segment for the vector measures (section >>vector) */
 typedef void (*pac__dot_fn)(const double *xr, const double *xi, const double *v0, const double *v1, size_t len, double *r,
                             double *im);
+
+/* log(k), the MI's scale: for tensorpac's 18 bins the literal its formula has always divided by */
+PAC_HD static inline double pac__log_bins(int k)
+{
+    return k == PAC_N_BINS ? 2.8903717578961646922 : log((double)k);
+}
 
 /* log(x), within 2 ulp, branch-light: x = m 2^e with m in (sqrt(1/2), sqrt(2)], log m =
    2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, by its series to s^21 (the rest < 3e-17). */
@@ -1450,17 +1460,17 @@ PAC_HD static inline double pac__log(double x)
 
 /* The MI of one histogram (sums h[j * ld], bin weights wt): what every MI kernel computes lane
    by lane, and the CUDA kernel per cell. */
-PAC_HD static inline double pac__mi_cell(const double *h, size_t ld, const double *wt)
+PAC_HD static inline double pac__mi_cell(const double *h, size_t ld, int k, const double *wt)
 {
     double total = 0, acc = 0, inv;
     int j;
-    for (j = 0; j < PAC_N_BINS; j++) total += h[(size_t)j * ld] * wt[j];
+    for (j = 0; j < k; j++) total += h[(size_t)j * ld] * wt[j];
     inv = 1.0 / total;
-    for (j = 0; j < PAC_N_BINS; j++) {
+    for (j = 0; j < k; j++) {
         double p = h[(size_t)j * ld] * wt[j] * inv;
-        acc += p * pac__log(p > 0 ? (double)PAC_N_BINS * p : 1.0);
+        acc += p * pac__log(p > 0 ? (double)k * p : 1.0);
     }
-    return total == 0 ? 0.0 : acc / 2.8903717578961646922; /* log(18) */
+    return total == 0 ? 0.0 : acc / pac__log_bins(k);
 }
 
 /* The same MI from two numbers a histogram gathers bin by bin (pac__k_runs keeps four
@@ -1517,10 +1527,11 @@ PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double 
     } while (0)
 
 #define PAC__MI_KERNEL(name, bytes, attr)                                                       \
-    attr static void name(const double *h, size_t ld, const double *wt, double *mi)           \
+    attr static void name(const double *h, size_t ld, int k, const double *wt, double *mi)    \
     {                                                                                           \
         typedef double vd __attribute__((vector_size(bytes)));                                 \
         typedef long long vi __attribute__((vector_size(bytes)));                              \
+        double log_k = pac__log_bins(k);                                                        \
         size_t a;                                                                               \
         int j;                                                                                  \
         for (a = 0; a < ld; a += bytes / sizeof(double)) {                                      \
@@ -1529,17 +1540,17 @@ PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double 
             memset(&zero, 0, sizeof zero);                                                      \
             total = zero;                                                                       \
             one = zero + 1.0;                                                                   \
-            for (j = 0; j < PAC_N_BINS; j++) {                                                  \
+            for (j = 0; j < k; j++) {                                                           \
                 memcpy(&x, h + (size_t)j * ld + a, sizeof x);                                   \
                 total += x * wt[j];                                                             \
             }                                                                                   \
             inv = 1.0 / total;                                                                  \
             acc = zero;                                                                         \
-            for (j = 0; j < PAC_N_BINS; j++) {                                                  \
+            for (j = 0; j < k; j++) {                                                           \
                 vd p, arg, lg;                                                                  \
                 memcpy(&x, h + (size_t)j * ld + a, sizeof x);                                   \
                 p = x * wt[j] * inv;                                                            \
-                arg = (double)PAC_N_BINS * p;                                                   \
+                arg = (double)k * p;                                                            \
                 pos = p > 0.0;                                                                  \
                 memcpy(&ai, &arg, sizeof ai);                                                   \
                 memcpy(&bi, &one, sizeof bi);                                                   \
@@ -1548,7 +1559,7 @@ PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double 
                 PAC__VLOG(vd, vi, arg, lg);                                                     \
                 acc += p * lg;                                                                  \
             }                                                                                   \
-            acc = acc / 2.8903717578961646922;                                                  \
+            acc = acc / log_k;                                                                  \
             none = total == 0.0;                                                                \
             memcpy(&ai, &acc, sizeof ai);                                                       \
             ai &= ~none;                                                                        \
@@ -1561,10 +1572,10 @@ PAC__MI_KERNEL(pac__mi_avx2, 32, __attribute__((target("avx2"))))
 PAC__MI_KERNEL(pac__mi_avx512, 64, __attribute__((target("avx512f"))))
 #endif
 #else
-static void pac__mi_plain(const double *h, size_t ld, const double *wt, double *mi)
+static void pac__mi_plain(const double *h, size_t ld, int k, const double *wt, double *mi)
 {
     size_t a;
-    for (a = 0; a < ld; a++) mi[a] = pac__mi_cell(h + a, ld, wt);
+    for (a = 0; a < ld; a++) mi[a] = pac__mi_cell(h + a, ld, k, wt);
 }
 #endif
 
@@ -1584,11 +1595,11 @@ static pac__mi_fn pac__pick_mi(void)
 
 /* A series' bin weights for pac__mi_fn; 0 when no sample of the series has a phase bin (its
    signal is NaN) */
-static int pac__weights(const uint32_t *count, const size_t *pooled, int method, double *wt)
+static int pac__weights(const uint32_t *count, const size_t *pooled, int method, int k, double *wt)
 {
     int j;
     uint32_t any = 0;
-    for (j = 0; j < PAC_N_BINS; j++) {
+    for (j = 0; j < k; j++) {
         size_t c = method == PAC_MI_TORT ? count[j] : pooled[j];
         any |= count[j];
         wt[j] = c ? 1.0 / (double)c : 0.0;
@@ -1721,7 +1732,8 @@ typedef struct pac__eng {
     /* phase bins of every signal (plan.keep_phase_bins), their counts, the pooled counts */
     unsigned char *all_bins;
     uint32_t *all_counts;
-    size_t pooled[PAC_N_BINS];
+    size_t pooled[PAC_MAX_BINS];
+    int k;                    /* phase bins (desc.n_bins) */
     pac__wide *max_sum;       /* n_perm x n_amp x n_pha fixed-point sums over signals (pvalues) */
     pac__cellp *cellp;        /* n_amp x n_pha: pvalues' work */
     pac_mcp mcp;
@@ -1751,11 +1763,11 @@ typedef struct pac__work {
     pac__eng *e;
     double *sr, *si, *wr, *wi, *hr, *hi, *scratch; /* spectrum, band pair, Hilbert pair, FFT scratch */
     unsigned char *bins;      /* n_pha x n (when not kept for all signals) */
-    uint32_t *counts;         /* n_pha x (PAC_N_BINS + 1) */
+    uint32_t *counts;         /* n_pha x (k + 1) */
     void *amp_t;              /* n x ld doubles or floats */
-    void *hist;               /* PAC_N_BINS x ld doubles or floats */
-    uint32_t *order, *start;  /* the phase series' samples by bin (pac__sort_bins): n, PAC_N_BINS + 1 */
-    double *hist64;           /* the histogram's PAC_N_BINS rows in doubles (hist itself for doubles) */
+    void *hist;               /* k x ld doubles or floats */
+    uint32_t *order, *start;  /* the phase series' samples by bin (pac__sort_bins): n, k + 1 */
+    double *hist64;           /* the histogram's k rows in doubles (hist itself for doubles) */
     double *mi0, *mean, *m2, *vals; /* ld each */
     double *vp, *va, *yy;     /* vector measures: phase vectors (n_pha x 2n), the pass's amplitudes (bands x 2n), ld */
     double *fa, *fx, *fv, *fs; /* their transforms (bands x 2n), every shift's sums (bands x 2n), 2n, scratch */
@@ -1818,11 +1830,11 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     size_t o_sr = pac__take(base, &off, lfm * d), o_si = pac__take(base, &off, lfm * d), o_wr = pac__take(base, &off, cpu * lfm * d);
     size_t o_wi = pac__take(base, &off, cpu * lfm * d), o_hr = pac__take(base, &off, cpu * lh * d), o_hi = pac__take(base, &off, cpu * lh * d);
     size_t o_sc = pac__take(base, &off, sc * d), o_bins = pac__take(base, &off, keep || e->vec ? 0 : np * n);
-    size_t o_cnt = pac__take(base, &off, keep || e->vec ? 0 : np * (PAC_N_BINS + 1) * sizeof(uint32_t));
+    size_t kb = (size_t)e->k, o_cnt = pac__take(base, &off, keep || e->vec ? 0 : np * (kb + 1) * sizeof(uint32_t));
     size_t hn = e->vec ? 0 : n, hl = e->vec ? 0 : ld, vn = e->vec ? n : 0; /* the histograms', the vectors' */
-    size_t o_amp = pac__take(base, &off, hn * ld * el), o_hist = pac__take(base, &off, PAC_N_BINS * hl * el);
-    size_t o_ord = pac__take(base, &off, hn * sizeof(uint32_t)), o_start = pac__take(base, &off, (PAC_N_BINS + 1) * sizeof(uint32_t));
-    size_t o_h64 = pac__take(base, &off, e->f32 ? PAC_N_BINS * hl * d : 0);
+    size_t o_amp = pac__take(base, &off, hn * ld * el), o_hist = pac__take(base, &off, kb * hl * el);
+    size_t o_ord = pac__take(base, &off, hn * sizeof(uint32_t)), o_start = pac__take(base, &off, (kb + 1) * sizeof(uint32_t));
+    size_t o_h64 = pac__take(base, &off, e->f32 ? kb * hl * d : 0);
     size_t o_vp = pac__take(base, &off, keep ? 0 : 2 * np * vn * d), o_va = pac__take(base, &off, 2 * na * vn * d);
     size_t o_yy = pac__take(base, &off, e->vec ? ld * d : 0), o_idx = pac__take(base, &off, e->measure == PAC_GCPAC ? 4 * vn * sizeof(uint32_t) : 0);
     size_t fn = cpu && pac__shift_fft(e) ? e->nt : 0; /* every shift by transforms */
@@ -1880,7 +1892,7 @@ static size_t pac__shared_layout(pac__eng *e, int keep, char *base)
     keep = keep && !e->cuda; /* the device keeps its own */
     bins = keep && !e->vec;
     o_bins = pac__take(base, &off, bins ? np * e->n_sig * e->nt : 0);
-    o_cnt = pac__take(base, &off, bins ? np * e->n_sig * (PAC_N_BINS + 1) * sizeof(uint32_t) : 0);
+    o_cnt = pac__take(base, &off, bins ? np * e->n_sig * (size_t)(e->k + 1) * sizeof(uint32_t) : 0);
     o_vp = pac__take(base, &off, keep && e->vec ? 2 * np * e->n_sig * e->nt * d : 0);
     o_gauss = pac__take(base, &off, e->measure == PAC_GCPAC ? e->nt * d : 0);
     size_t o_shift = pac__take(base, &off, e->n_perm && !epochs ? e->n_perm * sizeof(int64_t) : 0);
@@ -2075,9 +2087,9 @@ static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, 
 
 /* counts[j] += the samples in bin j, four interleaved tallies so that runs of one bin do not
    wait on their own increments */
-static void pac__count(const unsigned char *bq, size_t n, uint32_t *counts)
+static void pac__count(const unsigned char *bq, size_t n, int k, uint32_t *counts)
 {
-    uint32_t c[4][PAC_N_BINS + 1];
+    uint32_t c[4][PAC_MAX_BINS + 1];
     size_t t;
     int j;
     memset(c, 0, sizeof c);
@@ -2088,7 +2100,7 @@ static void pac__count(const unsigned char *bq, size_t n, uint32_t *counts)
         c[3][bq[t + 3]]++;
     }
     for (; t < n; t++) c[0][bq[t]]++;
-    for (j = 0; j <= PAC_N_BINS; j++) counts[j] += c[0][j] + c[1][j] + c[2][j] + c[3][j];
+    for (j = 0; j <= k; j++) counts[j] += c[0][j] + c[1][j] + c[2][j] + c[3][j];
 }
 
 /* Phase bins and per-series counts of signal s, from its filtered signal or from the given
@@ -2098,7 +2110,7 @@ static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned 
 {
     size_t np = e->n_band[PAC__PHA], n = e->nt, t0 = e->t0, q, t;
     double inv = e->lh ? 1.0 / (double)e->lh : 0;
-    for (q = 0; q < np; q++) memset(counts + q * cstride, 0, (PAC_N_BINS + 1) * sizeof(uint32_t));
+    for (q = 0; q < np; q++) memset(counts + q * cstride, 0, (size_t)(e->k + 1) * sizeof(uint32_t));
     if (e->given) {
         for (q = 0; q < np; q++)
             for (t = 0; t < n; t++) {
@@ -2116,7 +2128,7 @@ static void pac__phase_bins(const pac__eng *e, pac__work *w, size_t s, unsigned 
             unsigned char *bq = bins + (q + (size_t)j) * bstride;
             uint32_t *cq = counts + (q + (size_t)j) * cstride;
             e->bin(&e->bins, y + t0, h + t0, inv, n, bq);
-            pac__count(bq, n, cq);
+            pac__count(bq, n, e->k, cq);
         }
     }
 }
@@ -2165,10 +2177,10 @@ static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, 
 {
     size_t n = e->nt;
     if (e->all_bins) {
-        *cnt = e->all_counts + (q * e->n_sig + s) * (PAC_N_BINS + 1);
+        *cnt = e->all_counts + (q * e->n_sig + s) * (size_t)(e->k + 1);
         return e->all_bins + (q * e->n_sig + s) * n;
     }
-    *cnt = w->counts + q * (PAC_N_BINS + 1);
+    *cnt = w->counts + q * (size_t)(e->k + 1);
     return w->bins + q * n;
 }
 
@@ -2176,13 +2188,13 @@ static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, 
    (amplitudes shifted by shift) and the MI of every lane into w->vals */
 static void pac__histogram_mi(const pac__eng *e, pac__work *w, size_t shift, const double *wt)
 {
-    e->histogram(w->order, w->start, w->amp_t, e->nt, w->ld, shift, w->hist);
+    e->histogram(w->order, w->start, e->k, w->amp_t, e->nt, w->ld, shift, w->hist);
     if (e->f32) {
         const float *src = (const float *)w->hist;
         size_t i;
-        for (i = 0; i < PAC_N_BINS * w->ld; i++) w->hist64[i] = src[i];
+        for (i = 0; i < (size_t)e->k * w->ld; i++) w->hist64[i] = src[i];
     }
-    e->mi(w->hist64, w->ld, wt, w->vals);
+    e->mi(w->hist64, w->ld, e->k, wt, w->vals);
 }
 
 /* tensorpac's normalisation idn of a cell's value v by its surrogates' mean and std */
@@ -2262,15 +2274,15 @@ static void pac__tally_finish(const pac__eng *e, const pac__work *w, size_t s, s
 
 /* The heights ratio of lanes [0, ld) of a histogram (as pac__mi_fn): v_j = h_j wt_j over the bins
    of nonzero weight, p_j = v_j / sum v, HR = (max p - min p) / max p (tensorpac's steps) */
-static void pac__hr(const double *h, size_t ld, const double *wt, double *hr)
+static void pac__hr(const double *h, size_t ld, int k, const double *wt, double *hr)
 {
     size_t a;
     int j;
     for (a = 0; a < ld; a++) {
         double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
-        for (j = 0; j < PAC_N_BINS; j++)
+        for (j = 0; j < k; j++)
             if (wt[j] > 0) sum += h[(size_t)j * ld + a] * wt[j];
-        for (j = 0; j < PAC_N_BINS; j++)
+        for (j = 0; j < k; j++)
             if (wt[j] > 0) {
                 double p = h[(size_t)j * ld + a] * wt[j] / sum;
                 hi = p > hi ? p : hi;
@@ -2284,7 +2296,7 @@ static void pac__hr(const double *h, size_t ld, const double *wt, double *hr)
 static void pac__histogram_measure(const pac__eng *e, pac__work *w, size_t shift, const double *wt)
 {
     pac__histogram_mi(e, w, shift, wt);
-    if (e->measure == PAC_HR) pac__hr(w->hist64, w->ld, wt, w->vals);
+    if (e->measure == PAC_HR) pac__hr(w->hist64, w->ld, e->k, wt, w->vals);
 }
 
 /* MI (or HR), surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase
@@ -2296,9 +2308,9 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
     for (q = 0; q < np; q++) {
         const uint32_t *cnt;
         const unsigned char *bq = pac__bins_of(e, w, s, q, &cnt);
-        double wt[PAC_N_BINS];
-        int ok = pac__weights(cnt, e->pooled, e->method, wt);
-        pac__sort_bins(bq, e->nt, w->order, w->start);
+        double wt[PAC_MAX_BINS];
+        int ok = pac__weights(cnt, e->pooled, e->method, e->k, wt);
+        pac__sort_bins(bq, e->nt, e->k, w->order, w->start);
         pac__histogram_measure(e, w, 0, wt);
         for (a = 0; a < na; a++) w->vals[a] = ok ? w->vals[a] : nan_value;
         pac__tally_start(w, na);
@@ -2307,9 +2319,9 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
             if (e->perms) { /* another signal's phases, unshifted */
                 const uint32_t *ck;
                 const unsigned char *bk = pac__bins_of(e, w, e->perms[k * n_sig + s], q, &ck);
-                double wk[PAC_N_BINS];
-                okk = pac__weights(ck, e->pooled, e->method, wk);
-                pac__sort_bins(bk, e->nt, w->order, w->start);
+                double wk[PAC_MAX_BINS];
+                okk = pac__weights(ck, e->pooled, e->method, e->k, wk);
+                pac__sort_bins(bk, e->nt, e->k, w->order, w->start);
                 pac__histogram_measure(e, w, 0, wk);
             } else {
                 pac__histogram_measure(e, w, (size_t)e->shifts[k], wt);
@@ -3082,7 +3094,7 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         }
         __syncthreads();
         if (tid == 0) {
-            double v = ok[sk] ? pac__mi_cell(hist, 1, wt + sk * PAC_N_BINS) : nan_value;
+            double v = ok[sk] ? pac__mi_cell(hist, 1, PAC_N_BINS, wt + sk * PAC_N_BINS) : nan_value;
             if (vals) vals[k * cells + cell] = v;
             pac__cellstat_take(&st, v, k);
         } /* no barrier here: the next shift writes hist only after its first one, so the other
@@ -3432,7 +3444,8 @@ static tp_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
     for (q = 0; q < np; q++)
         for (s = 0; s < e->n_sig; s++) {
             size_t series = q * e->n_sig + s;
-            g->h.hok[series] = pac__weights(g->h.hcounts + series * (PAC_N_BINS + 1), e->pooled, e->method, g->h.hwt + series * PAC_N_BINS);
+            g->h.hok[series] = pac__weights(g->h.hcounts + series * (PAC_N_BINS + 1), e->pooled, e->method, PAC_N_BINS,
+                                            g->h.hwt + series * PAC_N_BINS);
         }
     PAC__CU(e, cudaMemcpyAsync(g->wt, g->h.hwt, np * e->n_sig * PAC_N_BINS * sizeof(double), cudaMemcpyHostToDevice, g->stream),
             "copying weights up");
@@ -3694,7 +3707,7 @@ static void pac__bandpass_signal(const pac__eng *e, pac__work *w, size_t s)
 
 static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
 {
-    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], a0, q, j, c1 = PAC_N_BINS + 1;
+    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], a0, q, j, c1 = (size_t)e->k + 1;
     if (e->bp_out) {
         pac__bandpass_signal(e, w, s);
         return;
@@ -3717,7 +3730,7 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
         if (e->method != PAC_MI_TENSORPAC) return;
         pac__lock(e);
         for (q = 0; q < np; q++)
-            for (j = 0; j < PAC_N_BINS; j++) e->pooled[j] += counts[q * cstride + j];
+            for (j = 0; j < (size_t)e->k; j++) e->pooled[j] += counts[q * cstride + j];
         pac__unlock(e);
         return;
     }
@@ -3951,7 +3964,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     }
     e->work = wk;
     pac__design_kernels(e, &wk[0]);
-    pac__bins_init(&e->bins);
+    pac__bins_init(&e->bins, e->k);
     e->histogram = pac__pick_histogram(e->f32);
     e->mi = pac__pick_mi();
     e->bin = pac__pick_bin();
@@ -4107,6 +4120,8 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     if (d->measure < PAC_MEASURE_DEFAULT || d->measure > PAC_GCPAC)
         return tp_error_set(err, TP_ERR_ARG, "desc.measure must be one of PAC_MVL .. PAC_GCPAC (tensorpac's methods 1 to 6), got %d",
                             (int)d->measure);
+    if (d->n_bins < 0 || d->n_bins == 1 || d->n_bins > PAC_MAX_BINS)
+        return tp_error_set(err, TP_ERR_ARG, "desc.n_bins must lie in 2 .. %d (0 = 18), got %d", PAC_MAX_BINS, d->n_bins);
     if (d->mcp < PAC_MCP_MAXSTAT || d->mcp > PAC_MCP_BONFERRONI)
         return tp_error_set(err, TP_ERR_ARG, "desc.mcp must be PAC_MCP_MAXSTAT, _FDR or _BONFERRONI, got %d", (int)d->mcp);
     if (d->norm < PAC_NORM_NONE || d->norm > PAC_NORM_ZSCORE)
@@ -4173,6 +4188,7 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->pairs = d->pairs;
     e->norm = d->norm;
     e->mcp = d->mcp;
+    e->k = d->n_bins ? d->n_bins : PAC_N_BINS;
     if (e->measure == PAC_NDPAC) { /* tensorpac: x_lim = n erfinv(1 - p)^2, zero where |sum|^2 <= 2 x_lim */
         double p = d->p_threshold > 0 ? d->p_threshold : 0.05, q = p < 1 ? -pac__ndtri(0.5 * p) * 0.70710678118654752440 : 0.0;
         e->nd_limit = 2.0 * (double)n * q * q;
@@ -4186,11 +4202,11 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->user = d->user;
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
-    if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges)) { /* the device: the MI of one signal set, whole */
+    if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges || e->k != PAC_N_BINS)) { /* the device: 18-bin MI, whole */
         if (d->backend == PAC_BACKEND_CUDA)
-            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the MI of one set of "
+            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI of one set of "
                                 "signals, every sample (use PAC_BACKEND_AUTO or _CPU)",
-                                d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : "this measure");
+                                d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : e->k != PAC_N_BINS ? "desc.n_bins" : "this measure");
         e->cuda = 0;
         e->f32 = d->precision == TP_F32 && !e->vec;
     }
@@ -4292,6 +4308,7 @@ static tp_result pac__bandpass_eng(pac__eng *e, size_t n_signals, size_t n_times
     e->dtype = TP_F64;
     e->n_sig = n_signals;
     e->n = e->nt = n_times;
+    e->k = PAC_N_BINS;
     e->fs = fs;
     e->n_band[PAC__PHA] = n_bands;
     e->bands[PAC__PHA] = bands;
@@ -4357,6 +4374,7 @@ static tp_result pac__given_eng(pac__eng *e, size_t n_pha, size_t n_amp, size_t 
     e->given = 1;
     e->n_sig = n_signals;
     e->n = e->nt = n_times;
+    e->k = PAC_N_BINS;
     e->n_band[PAC__PHA] = n_pha;
     e->n_band[PAC__AMP] = n_amp;
     e->method = method == PAC_MI_TENSORPAC ? PAC_MI_TENSORPAC : PAC_MI_TORT;

@@ -344,13 +344,13 @@ static void test_histogram_variants(void)
             ampd[t * LD + a] = (double)(st >> 11) / 9007199254740992.0 + 0.1, ampf[t * LD + a] = (float)ampd[t * LD + a];
         }
     }
-    pac__sort_bins(bq, N, order, start);
+    pac__sort_bins(bq, N, PAC_N_BINS, order, start);
     CHECK(start[PAC_N_BINS] == N - (N + 91) / 97);
     for (k = 0; k < 4; k++) {
         int have_d = 0, have_f = 0;
         for (i = 0; i < nv; i++) {
             double worst = 0;
-            v[i].f(order, start, v[i].f32 ? (const void *)ampf : (const void *)ampd, N, LD, shifts[k], v[i].f32 ? (void *)hf : (void *)hd);
+            v[i].f(order, start, PAC_N_BINS, v[i].f32 ? (const void *)ampf : (const void *)ampd, N, LD, shifts[k], v[i].f32 ? (void *)hf : (void *)hd);
             for (j = 0; j < PAC_N_BINS; j++)
                 for (a = 0; a < LD; a++) {
                     long double want = 0;
@@ -384,12 +384,12 @@ static void test_mi_from_sums(void)
             if (trial % 7 == 0 && j == 5) h[j] = 0;
         }
         for (j = 0; j < PAC_N_BINS; j++) pac__mi_add_bin(h[j], w[j], &total, &ulogu);
-        d = fabs(pac__mi_sums(total, ulogu) - pac__mi_cell(h, 1, w));
+        d = fabs(pac__mi_sums(total, ulogu) - pac__mi_cell(h, 1, PAC_N_BINS, w));
         worst = d > worst ? d : worst;
     }
     CHECK_MSG(worst < 1e-14, "MI from two sums vs pac__mi_cell: %.3g", worst);
     for (j = 0; j < PAC_N_BINS; j++) h[j] = 0, w[j] = 1;
-    CHECK(pac__mi_sums(0, 0) == 0 && pac__mi_cell(h, 1, w) == 0);
+    CHECK(pac__mi_sums(0, 0) == 0 && pac__mi_cell(h, 1, PAC_N_BINS, w) == 0);
 }
 
 /* The CUDA runs kernel's rows stored once: the shifted row of every time, against
@@ -543,7 +543,7 @@ static void test_phase_bins(void)
     double *re = (double *)malloc(N * sizeof(double)), *im = (double *)malloc(N * sizeof(double));
     unsigned char *want = (unsigned char *)malloc(N), *got = (unsigned char *)malloc(N);
     size_t t, near = 0;
-    pac__bins_init(&bn);
+    pac__bins_init(&bn, PAC_N_BINS);
     v[nv].name = "plain", v[nv++].f = pac__bin_plain;
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
     v[nv].name = "16-byte vectors", v[nv++].f = pac__bin_v2;
@@ -746,6 +746,43 @@ static void test_edges_against_tensorpac(void)
     }
 out:
     npy_free(&cuts);
+    ref_close(&c);
+}
+
+/* n_bins other than 18 (tensorpac's n_bins of the MI and the heights ratio) against tensorpac;
+   out of range refused */
+static void test_n_bins_against_tensorpac(void)
+{
+    ref_case c;
+    double pac[800];
+    pac_output o;
+    tp_error err;
+    int m;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    c.d.n_bins = 12;
+    for (m = 2; m <= 3; m++) {
+        char name[64];
+        npy_array ref;
+        double w;
+        c.d.measure = (pac_measure)m;
+        snprintf(name, sizeof name, "m%d_bins12_pac.npy", m);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  12 bins, method %d: %.3g\n", m, w);
+        npy_free(&ref);
+    }
+    c.d.n_bins = 1;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.n_bins"));
+    c.d.n_bins = PAC_MAX_BINS + 1;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.n_bins"));
+    c.d.n_bins = PAC_MAX_BINS, c.d.measure = PAC_MI, c.d.method = PAC_MI_TORT;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && pac[0] >= 0 && pac[0] < 1);
+out:
     ref_close(&c);
 }
 
@@ -1055,6 +1092,7 @@ static void test_measures_plans_identical(void)
             if (!stats && epochs) continue;
             c.d.measure = measures[mi];
             c.d.edges = mi % 2 ? 37 : 0; /* HR and PLV measure fewer samples than they filter */
+            c.d.n_bins = measures[mi] == PAC_HR ? 12 : 0;
             c.d.surrogates = epochs ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_SWAP_BLOCKS;
             c.d.n_perm = stats ? 4 : 0;
             for (v = 0; v < 4; v++) {
@@ -1518,6 +1556,7 @@ int main(void)
     RUN(test_mcp_against_tensorpac);
     RUN(test_x_amp_against_tensorpac);
     RUN(test_edges_against_tensorpac);
+    RUN(test_n_bins_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);
