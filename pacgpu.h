@@ -134,6 +134,13 @@
                 numpy's sort orders such ties as its algorithm happens to, pacgpu in sample order;
                 the cells of that series then differ (tensorpac's benchmark input: 35 of 57,600
                 cells, by up to 2.5e-5 bits, 2.7 % of the smallest of them).
+   tensorpac's PreferredPhase: out.binned (n_bins x the cells) holds each bin's mean amplitude
+   (its sum over the bin's count pooled over every phase band and signal of the call) over their
+   sum, out.pp the centre of the first largest bin, -pi + (j + 1/2) 2 pi / K; both need those
+   pooled counts (desc.measure PAC_HR, or PAC_MI with PAC_MI_TENSORPAC: tensorpac's PreferredPhase
+   is its heights ratio's histogram) and are equal to tensorpac's with 12 and 72 bins (tested). A
+   bin empty in the whole call is 0 here; tensorpac drops its row (and its preferred phases then
+   point one bin off past it).
    MVL, ndPAC, PLV and the copula are sums over time of amplitude times a phase vector: their
    surrogates are the same sums with the amplitude's index shifted, in double whatever
    desc.precision says. MI and HR come from phase-binned histograms:
@@ -465,6 +472,9 @@ typedef struct pac_output {
     double *pvalues;            /* n_amp x n_pha: tensorpac's Pac.pvalues, infer_pvalues(p_threshold, desc.mcp) on the
                                    signal-averaged pac and surrogates */
     double *surrogates;         /* n_perm x n_amp x n_pha x n_signals: the cube itself (the memory hog) */
+    double *binned;             /* n_bins x n_amp x n_pha x n_signals: tensorpac's PreferredPhase binned amplitude,
+                                   each bin's mean amplitude (pooled counts) over their sum (section 4) */
+    double *pp;                 /* the preferred phase, radians: the centre of the first largest bin of binned */
     pac_run_info *info;         /* what the run did [NULL] */
 } pac_output;
 
@@ -2299,6 +2309,29 @@ static void pac__histogram_measure(const pac__eng *e, pac__work *w, size_t shift
     if (e->measure == PAC_HR) pac__hr(w->hist64, w->ld, e->k, wt, w->vals);
 }
 
+/* tensorpac's PreferredPhase from the unshifted histogram of (signal s, phase band q, the pass's
+   bands): p_j = each bin's mean amplitude (pooled counts) over their sum, bins empty in the whole
+   call 0 (tensorpac drops their rows); pp = the centre of the first largest, as numpy's
+   arange(-pi, pi, 2 pi / K) + pi / K computes it (arange steps by its first two values'
+   difference). NaN for a signal without phase bins. */
+static void pac__preferred_phase(const pac__eng *e, const pac__work *w, size_t s, size_t q, size_t a0, size_t na, int ok)
+{
+    size_t np = e->n_band[PAC__PHA], nas = e->n_band[PAC__AMP], n_sig = e->n_sig, a, j, k = (size_t)e->k;
+    double step = 2.0 * PAC__PI / (double)e->k, delta = (-PAC__PI + step) - -PAC__PI, nan_value = 0.0 / 0.0;
+    for (a = 0; a < na; a++) {
+        size_t cell = ((a0 + a) * np + q) * n_sig + s, best = 0;
+        double sum = 0, top = -HUGE_VAL;
+        for (j = 0; j < k; j++) sum += e->pooled[j] ? w->hist64[j * w->ld + a] / (double)e->pooled[j] : 0.0;
+        for (j = 0; j < k; j++) {
+            double v = e->pooled[j] ? w->hist64[j * w->ld + a] / (double)e->pooled[j] / sum : 0.0;
+            if (!ok) v = nan_value;
+            if (v > top) top = v, best = j;
+            if (e->out.binned) e->out.binned[j * nas * np * n_sig + cell] = v;
+        }
+        if (e->out.pp) e->out.pp[cell] = ok && top == top ? (-PAC__PI + (double)best * delta) + step / 2 : nan_value;
+    }
+}
+
 /* MI (or HR), surrogates and their statistics of every (amplitude band a0 .. a0 + na - 1, phase
    band) cell of signal s. */
 static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
@@ -2312,6 +2345,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
         int ok = pac__weights(cnt, e->pooled, e->method, e->k, wt);
         pac__sort_bins(bq, e->nt, e->k, w->order, w->start);
         pac__histogram_measure(e, w, 0, wt);
+        if (e->out.binned || e->out.pp) pac__preferred_phase(e, w, s, q, a0, na, ok);
         for (a = 0; a < na; a++) w->vals[a] = ok ? w->vals[a] : nan_value;
         pac__tally_start(w, na);
         for (k = 0; k < e->n_perm; k++) {
@@ -4256,6 +4290,11 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
     if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->pvalues || out->surrogates))
         return pac__fail(err, TP_ERR_ARG, e.adjusted == 1 ? "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): "
                          "ask for no z, p or surrogate outputs" : "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
+    if ((out->binned || out->pp) && (e.vec || e.method != PAC_MI_TENSORPAC))
+        return pac__fail(err, TP_ERR_ARG, "out.binned and out.pp come from tensorpac's pooled bin counts: desc.measure PAC_HR, or "
+                         "PAC_MI with desc.method PAC_MI_TENSORPAC");
+    if ((out->binned || out->pp) && e.cuda)
+        return pac__fail(err, TP_ERR_ARG, "out.binned and out.pp are computed on the CPU only (desc.backend PAC_BACKEND_CPU)");
     if (out->info) memset(out->info, 0, sizeof *out->info);
     if (plan) {
         if (plan->n_threads < 1 || plan->n_threads > TP_MAX_THREADS || plan->amp_bands_per_pass < 1 ||

@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 
 typedef struct options {
-    const char *signal, *amp_signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *png, *cuts, *idpac;
+    const char *signal, *amp_signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *pp_out, *binamp_out, *png, *cuts, *idpac;
     double fs, budget_mb, p_threshold;
     int method, surrogate, demo, backend, mcp;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
@@ -76,12 +76,17 @@ static void usage(FILE *f)
             "                   amplitude with another signal's phase)\n"
             "  --seed S         surrogate generator seed (default 0)\n"
             "  --cuts F         int64 .npy of swap-block cut points (replays tensorpac's; sets --n-perm)\n"
+            );
+    fprintf(f,
             "  --out F          the measure, normalised as --idpac says, float64 (n_amp, n_pha, n_signals)\n"
             "  --z-out F        (measure - surrogate mean) / surrogate std, same shape\n"
             "  --p-out F        fraction of surrogates >= the measure per cell (at least 1 / n_perm), same shape\n"
             "  --pvalues-out F  tensorpac's Pac.pvalues, (n_amp, n_pha): the signal-averaged measure against its\n"
             "                   surrogates, corrected over the cells by --mcp, 1 where not significant\n"
             "  --mcp M          maxstat (default: maximum statistics), fdr (Benjamini-Hochberg) or bonferroni\n"
+            "  --pp-out F       the preferred phase (tensorpac's PreferredPhase), radians, (n_amp, n_pha, n_signals)\n"
+            "  --binamp-out F   its binned amplitude, (n_bins, n_amp, n_pha, n_signals), each bin's mean amplitude over\n"
+            "                   their sum; both need tensorpac's pooled bins: --idpac 2,S,N or 3,S,N\n"
             "  --p-threshold P  significance level of --pvalues-out, and ndPAC's threshold (default 0.05)\n"
             "  --png F          heat map of --out averaged over the signals, axes in Hz, peak circled\n"
             "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
@@ -100,7 +105,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[25];
+    cli_opt t[27];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -118,6 +123,8 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--z-out", &o->z_out);
     t[n++] = cli_string("--p-out", &o->p_out);
     t[n++] = cli_string("--pvalues-out", &o->pv_out);
+    t[n++] = cli_string("--pp-out", &o->pp_out);
+    t[n++] = cli_string("--binamp-out", &o->binamp_out);
     t[n++] = cli_choice("--mcp", &o->mcp, "maxstat|fdr|bonferroni");
     t[n++] = cli_double("--p-threshold", &o->p_threshold, 0, 1, CLI_LO_OPEN, "a significance level in (0, 1]");
     t[n++] = cli_string("--png", &o->png);
@@ -236,6 +243,18 @@ static int save(const char *path, const double *data, size_t n_amp, size_t n_pha
     shape[1] = n_pha;
     shape[2] = n_sig;
     if (path && npy_write(path, NPY_F8, 3, shape, data, err, sizeof err)) return fail("%s", err);
+    return 0;
+}
+
+static int save4(const char *path, const double *data, size_t n_bins, size_t n_amp, size_t n_pha, size_t n_sig)
+{
+    size_t shape[4];
+    char err[300];
+    shape[0] = n_bins;
+    shape[1] = n_amp;
+    shape[2] = n_pha;
+    shape[3] = n_sig;
+    if (path && npy_write(path, NPY_F8, 4, shape, data, err, sizeof err)) return fail("%s", err);
     return 0;
 }
 
@@ -394,6 +413,9 @@ static int resolve_method(const options *o, pac_desc *d)
     if ((o->z_out || o->p_out || o->pv_out) && d->surrogates == PAC_SURR_NONE)
         return fail("%s", "--z-out, --p-out and --pvalues-out need surrogates (--n-perm N, --cuts, or --idpac M,S,N with S > 0)");
     d->mcp = (pac_mcp)o->mcp;
+    if ((o->pp_out || o->binamp_out) && d->method != PAC_MI_TENSORPAC && d->measure != PAC_HR)
+        return fail("%s", "--pp-out and --binamp-out use tensorpac's pooled bin counts: give --idpac 2,S,N (tensorpac's MI) or 3,S,N "
+                    "(heights ratio)");
     d->p_threshold = o->p_threshold;
     return 0;
 }
@@ -409,6 +431,8 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
         (o->z_out && !(w->z_out = ex_outputs_add(outs, o->z_out, err, sizeof err))) ||
         (o->p_out && !(w->p_out = ex_outputs_add(outs, o->p_out, err, sizeof err))) ||
         (o->pv_out && !(w->pv_out = ex_outputs_add(outs, o->pv_out, err, sizeof err))) ||
+        (o->pp_out && !(w->pp_out = ex_outputs_add(outs, o->pp_out, err, sizeof err))) ||
+        (o->binamp_out && !(w->binamp_out = ex_outputs_add(outs, o->binamp_out, err, sizeof err))) ||
         (o->png && !(w->png = ex_outputs_add(outs, o->png, err, sizeof err))))
         return fail("%s", err);
     return 0;
@@ -419,7 +443,8 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
 static int run(const options *o)
 {
     npy_array x, xa, cuts;
-    double *pha = NULL, *amp = NULL, *mi = NULL, *val = NULL, *z = NULL, *p = NULL, *pv = NULL, *map = NULL, t0, secs;
+    double *pha = NULL, *amp = NULL, *mi = NULL, *val = NULL, *z = NULL, *p = NULL, *pv = NULL, *pp = NULL, *binned = NULL, *map = NULL,
+           t0, secs;
     size_t n_pha = 0, n_amp = 0, n_sig, n_times, cells, i, peak = 0, n_bad;
     unsigned char *bad = NULL;
     pac_desc d;
@@ -497,6 +522,10 @@ static int run(const options *o)
         p = (double *)malloc(cells * n_sig * sizeof(double));
         if (o->pv_out) pv = (double *)malloc(cells * sizeof(double));
     }
+    if (o->pp_out) pp = (double *)malloc(cells * n_sig * sizeof(double));
+    if (o->binamp_out && n_sig <= SIZE_MAX / sizeof(double) / cells / (size_t)(d.n_bins ? d.n_bins : PAC_N_BINS))
+        binned = (double *)malloc(cells * n_sig * (size_t)(d.n_bins ? d.n_bins : PAC_N_BINS) * sizeof(double));
+    if ((o->pp_out && !pp) || (o->binamp_out && !binned)) { fail("%s", "out of memory for --pp-out or --binamp-out"); goto done; }
     if (!mi || !val || !map || !bad || (d.n_perm && (!z || !p || (o->pv_out && !pv)))) { fail("%s", "out of memory for the outputs"); goto done; }
     n_bad = find_bad_signals(x.data, dtype == TP_F32, n_sig, n_times, bad);
     if (xa.data) n_bad = find_bad_signals_too(xa.data, dtype == TP_F32, n_sig, n_times, bad);
@@ -505,6 +534,8 @@ static int run(const options *o)
     out.norm = d.norm ? val : NULL;
     out.z = z;
     out.pvalues = pv;
+    out.pp = pp;
+    out.binned = binned;
     out.p = p;
     out.info = &info;
     d.progress = on_progress;
@@ -522,7 +553,8 @@ static int run(const options *o)
     blank_bad_signals(z, cells, n_sig, bad);
     blank_bad_signals(p, cells, n_sig, bad);
     if (save(w.out, val, n_amp, n_pha, n_sig) || save(w.z_out, z, n_amp, n_pha, n_sig) || save(w.p_out, p, n_amp, n_pha, n_sig) ||
-        save2(w.pv_out, pv, n_amp, n_pha))
+        save2(w.pv_out, pv, n_amp, n_pha) || save(w.pp_out, pp, n_amp, n_pha, n_sig) ||
+        save4(w.binamp_out, binned, (size_t)(d.n_bins ? d.n_bins : PAC_N_BINS), n_amp, n_pha, n_sig))
         goto done;
     for (i = 0; i < cells; i++) map[i] = finite_mean(val + i * n_sig, n_sig, 1, NULL);
     for (i = 1; i < cells; i++)
@@ -545,7 +577,7 @@ static int run(const options *o)
 done:
     ex_outputs_free(&outs);
     if (val != mi) free(val);
-    free(pha); free(amp); free(mi); free(z); free(p); free(pv); free(map); free(bad);
+    free(pha); free(amp); free(mi); free(z); free(p); free(pv); free(pp); free(binned); free(map); free(bad);
     npy_free(&x);
     npy_free(&xa);
     npy_free(&cuts);

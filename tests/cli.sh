@@ -108,6 +108,8 @@ expect 0 "a normalisation needs surrogates" $PAC --fs 512 --out "$O/mi.npy" --id
 expect 1 "--pvalues-out need surrogates" $PAC --fs 512 --out "$O/mi.npy" --pvalues-out "$O/pv.npy"
 expect 2 "--mcp is one of maxstat|fdr|bonferroni" $PAC --fs 512 --out "$O/mi.npy" --mcp holm
 expect 2 "--p-threshold wants a significance level" $PAC --fs 512 --out "$O/mi.npy" --p-threshold 0
+expect 1 "--pp-out and --binamp-out use tensorpac's pooled bin counts" $PAC --fs 512 --out "$O/mi.npy" --pp-out "$O/pp.npy"
+expect 0 "strongest coupling" $PAC --fs 512 --out "$O/mi.npy" --idpac 3,0,0 --n-bins 12 --pp-out "$O/pp.npy" --binamp-out "$O/b.npy"
 expect 1 "--edges 1023 leaves fewer than 4 of the 2048 samples: drop at most 1022" $PAC --fs 512 --out "$O/mi.npy" --edges 1023
 expect 2 "--edges wants a number of samples" $PAC --fs 512 --out "$O/mi.npy" --edges -1
 expect 1 "has shape (4, 2048), --signal $SIG has (8, 2048)" $PAC --fs 512 --out "$O/mi.npy" --amp-signal "$W/in/sig.npy"

@@ -786,6 +786,45 @@ out:
     ref_close(&c);
 }
 
+/* out.binned and out.pp against tensorpac's PreferredPhase.filterfit with 12 and 72 bins */
+static void test_preferred_phase_against_tensorpac(void)
+{
+    static const int bins[2] = {12, 72};
+    ref_case c;
+    double *binned = (double *)malloc(72 * 800 * sizeof(double)), pac[800], pp[800];
+    pac_output o;
+    tp_error err;
+    int i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    memset(&o, 0, sizeof o);
+    o.pac = pac, o.binned = binned, o.pp = pp;
+    c.d.measure = PAC_HR;
+    for (i = 0; i < 2; i++) {
+        char name[64];
+        npy_array rb, rp;
+        double wb, wp = 0;
+        size_t j;
+        c.d.n_bins = bins[i];
+        snprintf(name, sizeof name, "pp%d_binned.npy", bins[i]);
+        rb = td_load(DATA "methods/", name);
+        snprintf(name, sizeof name, "pp%d_pp.npy", bins[i]);
+        rp = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        wb = rb.data ? worst_scaled(binned, (const double *)rb.data, (size_t)bins[i] * 800) : 1;
+        for (j = 0; rp.data && j < 800; j++) wp += pp[j] != ((const double *)rp.data)[j];
+        CHECK_MSG(rp.data && wb <= 1e-12 && wp == 0, "%d bins: binned amplitude %.3g, %g preferred phases differ", bins[i], wb, wp);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  preferred phase, %d bins: binned %.3g, phases equal\n", bins[i], wb);
+        npy_free(&rb);
+        npy_free(&rp);
+    }
+    c.d.measure = PAC_MVL;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "pooled bin counts"));
+out:
+    free(binned);
+    ref_close(&c);
+}
+
 /* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
    bonferroni_correction) on 200 replayed swap-block surrogates */
 static void test_mcp_against_tensorpac(void)
@@ -1557,6 +1596,7 @@ int main(void)
     RUN(test_x_amp_against_tensorpac);
     RUN(test_edges_against_tensorpac);
     RUN(test_n_bins_against_tensorpac);
+    RUN(test_preferred_phase_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);

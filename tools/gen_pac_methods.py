@@ -16,6 +16,8 @@ samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into O
                             from epoch e + 1, M = 1, 2, 6
     m{M}_edges100_pac.npy   filterfit(sf, x, edges=100), M = 1, 2, 5, 6; and m{M}_edges100_s2_n4.npy with
                             10 surrogates (edges_shifts.npy: cuts in [1, 2048 - 200)), M = 1, 2
+    pp{K}_binned.npy, pp{K}_pp.npy   PreferredPhase(f_pha, f_amp).filterfit(sf, x, n_bins=K), K = 12, 72:
+                            the binned amplitude (K, n_amp, n_pha, n_epochs) and the preferred phase
     mcp_shifts.npy          200 swap-block shifts (RandomState(RS + k)) for the corrections below
     m{M}_mcp_{MCP}_{P}.npy  Pac(idpac=(M, 2, 0)) with those 200 surrogates, then
                             infer_pvalues(P, MCP) for MCP maxstat, fdr, bonferroni (mne's corrections),
@@ -86,3 +88,10 @@ save("edges_shifts.npy", np.array([np.random.RandomState(RS + k).randint(1, n_ti
 for m in (1, 2):
     p = Pac(idpac=(m, 2, 4), f_pha=fp, f_amp=fa, verbose=False)
     save("m%d_edges100_s2_n4.npy" % m, p.filterfit(SF, x, edges=E, n_perm=N_PERM, n_jobs=1, random_state=RS))
+
+from tensorpac import PreferredPhase  # noqa: E402
+for k in (12, 72):
+    binned, pp, _ = PreferredPhase(f_pha=fp, f_amp=fa, verbose=False).filterfit(SF, x, n_bins=k)
+    assert binned.shape[0] == k  # no bin empty in the whole call: tensorpac would drop its row
+    save("pp%d_binned.npy" % k, binned)
+    save("pp%d_pp.npy" % k, pp)
