@@ -107,7 +107,12 @@
    samples at both ends of the filtered signals, phases and amplitudes before anything is
    measured (tensorpac's edges: filtered at full length, then sliced); surrogates shift within
    what is left, and the PLV's second Hilbert transforms see only that. Equal to tensorpac's
-   filterfit(..., edges) (tested).
+   filterfit(..., edges) (tested). desc.dcomplex = PAC_DCOMPLEX_WAVELET replaces filter and
+   Hilbert by tensorpac's Morlet wavelet at each band's centre f (desc.width cycles, 7 unless
+   asked: numpy's taps t = arange(-w st / 2, w st / 2, 1 / fs), st = w / (2 pi f), a exp(-t^2 /
+   (2 st^2)) exp(2 pi i f t), a = 1 / sqrt(st sqrt(pi))), convolved as np.convolve does (zero
+   padding, the n samples its slice keeps), by one product and inverse transform per band:
+   equal to tensorpac's dcomplex='wavelet' (tested, widths 7 and 5).
 
    4. MEASURES
    desc.measure picks one of tensorpac's six (its idpac's first digit), each equal to tensorpac's
@@ -232,10 +237,10 @@
    events, the memory it held, the chunk and the kernel that took the surrogates' cells.
 
    9. WHAT IT DOES NOT DO
-   No real-input FFT (real signals ride in pairs in complex transforms instead). No Morlet
-   filtering. On the device, the 18-bin MI of one set of signals, every sample: desc.x_amp,
-   desc.edges, other n_bins and the other measures run on the CPU under PAC_BACKEND_AUTO, and
-   are TP_ERR_ARG with PAC_BACKEND_CUDA.
+   No real-input FFT (real signals ride in pairs in complex transforms instead). On the device,
+   the 18-bin MI of one set of signals, every sample, filtered: desc.x_amp, desc.edges, other
+   n_bins, wavelets and the other measures run on the CPU under PAC_BACKEND_AUTO, and are
+   TP_ERR_ARG with PAC_BACKEND_CUDA.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -381,6 +386,12 @@ typedef enum pac_norm {
     PAC_NORM_ZSCORE = 4,        /* (pac - surrogate mean) / surrogate std (ddof 0) */
     PAC_NORM__FORCE_INT = 0x7fffffff
 } pac_norm;
+/* How the complex signal of a band is made (tensorpac's dcomplex) */
+typedef enum pac_dcomplex {
+    PAC_DCOMPLEX_HILBERT = 0,   /* tensorpac's FIR band-pass, zero-phase, then the Hilbert transform */
+    PAC_DCOMPLEX_WAVELET = 1,   /* a Morlet wavelet at the band's centre (desc.width cycles) */
+    PAC_DCOMPLEX__FORCE_INT = 0x7fffffff
+} pac_dcomplex;
 /* How out.pvalues corrects for the many cells (tensorpac's infer_pvalues' mcp). */
 typedef enum pac_mcp {
     PAC_MCP_MAXSTAT = 0,        /* maximum statistics over the cells */
@@ -401,6 +412,8 @@ typedef struct pac_desc {
     const double *amp_bands;    /* n_amp x 2 [low, high] Hz (required) */
     size_t n_amp;
     int pha_cycles, amp_cycles; /* filter lengths in cycles of the low edge [3 and 6, tensorpac's] */
+    pac_dcomplex dcomplex;      /* [PAC_DCOMPLEX_HILBERT] or PAC_DCOMPLEX_WAVELET (section 3) */
+    double width;               /* the Morlet wavelet's width in cycles [7, tensorpac's] */
     pac_measure measure;        /* what couples (section 4) [PAC_MI] */
     const void *x_amp;          /* the amplitude from these signals (n_signals x n_times, x's dtype), the phase
                                    from x: tensorpac's x_amp, coupling between channels [NULL: x] */
@@ -1703,6 +1716,8 @@ typedef struct pac__eng {
     size_t t0, nt;            /* the samples measured: [t0, t0 + nt) of the n filtered (desc.edges) */
     const double *bands[2];
     int cycles[2], surr;
+    int wavelet;              /* desc.dcomplex: Morlet wavelets instead of FIR filters and Hilbert */
+    double width;
     pac_mi method;            /* resolved: PAC_MI_TORT or PAC_MI_TENSORPAC (HR: its pooled counts) */
     pac_measure measure;      /* resolved: PAC_MVL .. PAC_GCPAC */
     int vec;                  /* a vector measure (MVL, ndPAC, PLV, copula: section >>vector) */
@@ -2070,9 +2085,62 @@ static void pac__spectrum(const pac__eng *e, pac__work *w, size_t s, int kind)
    transform pair gives both Hilbert transforms (multiplier -i sign(f), zero at 0 and Nyquist:
    scipy's hilbert without its real part, which is the signal itself). Leaves the filtered
    signals in wr, wi and their Hilbert transforms times lh in hr, hi (first n samples). */
+/* tensorpac's Morlet wavelet of a band centred at f Hz: taps t_i = start + i delta, i < *len
+   (numpy.arange(-w st / 2, w st / 2, 1 / fs), delta its first two values' difference), st =
+   w / (2 pi f); returns start, and delta and the scale a = 1 / sqrt(st sqrt(pi)) in *delta, *a */
+static double pac__morlet_taps(double fs, double f, double width, size_t *len, double *delta, double *a)
+{
+    double dt = 1.0 / fs, sf = f / width, st = 1.0 / (2.0 * PAC__PI * sf), start = -width * st / 2, stop = width * st / 2;
+    double count = ceil((stop - start) / dt);
+    *len = count >= 1 && count < 1e9 ? (size_t)count : 0;
+    *delta = (start + dt) - start;
+    *a = 1.0 / sqrt(st * sqrt(PAC__PI));
+    return start;
+}
+
+/* The wavelet transforms of bands b and b + 1 (b alone when two = 0) of the signal whose
+   zero-padded spectrum is in (sr, si): per band one product with the wavelet's spectrum and one
+   inverse transform, np.convolve's full convolution, of which the n samples centred as tensorpac
+   slices them are kept. Leaves what pac__band_pair leaves: real parts in wr, wi, imaginary parts
+   times lh in hr, hi. */
+static void pac__wavelet_pair(const pac__eng *e, pac__work *w, int kind, size_t b, int two)
+{
+    size_t lf = e->lf[kind], n = e->n, t, j;
+    double inv = 1.0 / (double)lf, lh = (double)e->lh;
+    for (j = two ? 2 : 1; j-- > 0;) { /* band b + 1 first: its real part waits in hr */
+        const double *kr = e->kernel[kind] + (b + j) * e->half[kind], *ki = kr + lf, *sr = w->sr, *si = w->si;
+        double *wr = w->wr, *wi = w->wi, delta, a, f = 0.5 * (e->bands[kind][2 * (b + j)] + e->bands[kind][2 * (b + j) + 1]);
+        size_t len, c0;
+        pac__morlet_taps(e->fs, f, e->width, &len, &delta, &a);
+        c0 = (len + 1) / 2 - 1; /* ceil(len / 2) - 1 */
+        for (t = 0; t < lf; t++) {
+            wr[t] = sr[t] * kr[t] - si[t] * ki[t];
+            wi[t] = sr[t] * ki[t] + si[t] * kr[t];
+        }
+        pac__fft_split(e->f[kind], wi, wr, w->scratch); /* inverse */
+        if (j == 1) {
+            for (t = 0; t < n; t++) {
+                w->hi[t] = wi[c0 + t] * inv * lh;
+                w->hr[t] = wr[c0 + t] * inv;
+            }
+            continue;
+        }
+        for (t = 0; t < n; t++) { /* reads ahead of the writes: c0 >= 0 */
+            double re = wr[c0 + t] * inv, im = wi[c0 + t] * inv;
+            if (two) wi[t] = w->hr[t];
+            w->hr[t] = im * lh;
+            wr[t] = re;
+        }
+    }
+}
+
 static void pac__band_pair(const pac__eng *e, pac__work *w, int kind, size_t b, int two)
 {
     size_t lf = e->lf[kind], half = e->half[kind], n = e->n, lh = e->lh, p = e->pmax[kind], t;
+    if (e->wavelet) {
+        pac__wavelet_pair(e, w, kind, b, two);
+        return;
+    }
     const double *k1 = e->kernel[kind] + b * half, *k2 = two ? k1 + half : NULL;
     const double *sr = w->sr, *si = w->si;
     double *wr = w->wr, *wi = w->wi, *hr = w->hr, *hi = w->hi, inv = 1.0 / (double)lf;
@@ -3811,13 +3879,22 @@ static tp_result pac__sizes(pac__eng *e, tp_error *err)
         e->pmax[k] = e->lf[k] = e->half[k] = 0;
         if (e->given || !e->n_band[k]) continue;
         for (b = 0; b < e->n_band[k]; b++) {
-            double lo = e->bands[k][2 * b], hi = e->bands[k][2 * b + 1];
+            double lo = e->bands[k][2 * b], hi = e->bands[k][2 * b + 1], delta, a;
             size_t o;
             char msg[200];
             if (!(lo > 0) || !(hi > lo) || !(hi < e->fs / 2)) {
                 snprintf(msg, sizeof msg, "%s band %zu [%g, %g] Hz: want 0 < low < high < fs / 2 = %g",
                          k == PAC__PHA && e->n_band[PAC__AMP] ? "phase" : k == PAC__PHA ? "the" : "amplitude", b, lo, hi, e->fs / 2);
                 return pac__fail(err, TP_ERR_ARG, msg);
+            }
+            if (e->wavelet) { /* the longest wavelet: a full convolution of n + taps - 1 */
+                pac__morlet_taps(e->fs, 0.5 * (lo + hi), e->width, &o, &delta, &a);
+                if (o < 1 || o > ((size_t)1 << 28)) {
+                    snprintf(msg, sizeof msg, "band %zu [%g, %g] Hz: a Morlet wavelet of width %g has %zu taps", b, lo, hi, e->width, o);
+                    return pac__fail(err, TP_ERR_ARG, msg);
+                }
+                e->pmax[k] = o > e->pmax[k] ? o : e->pmax[k];
+                continue;
             }
             o = pac_fir_order(e->fs, e->n, lo, e->cycles[k]);
             if (o < 1) {
@@ -3826,10 +3903,11 @@ static tp_result pac__sizes(pac__eng *e, tp_error *err)
             }
             e->pmax[k] = o > e->pmax[k] ? o : e->pmax[k];
         }
-        if (!tp_size_mul(e->pmax[k], 2, &ext) || !tp_size_add(ext, e->n, &ext) || ext > ((size_t)1 << 30))
+        if (!tp_size_mul(e->pmax[k], e->wavelet ? 1 : 2, &ext) || !tp_size_add(ext, e->n, &ext) || ext > ((size_t)1 << 30))
             return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
-        e->lf[k] = pac__next_smooth(ext);
-        e->half[k] = e->lf[k] / 2 + 1;
+        e->lf[k] = pac__next_smooth(ext - (e->wavelet ? 1 : 0));
+        e->half[k] = e->wavelet ? 2 * e->lf[k] : e->lf[k] / 2 + 1; /* a band's kernel: the wavelet's spectrum, or |B|^2's half */
+        if (e->wavelet) e->pmax[k] = 0; /* zero padding, not odd extension */
         e->lf_max = e->lf[k] > e->lf_max ? e->lf[k] : e->lf_max;
     }
     if (e->lf_max) e->lh = pac__next_smooth(e->n);
@@ -3847,6 +3925,23 @@ static void pac__free_bank(pac__eng *e)
     e->f[0] = e->f[1] = e->h = e->fc = e->ht = NULL;
 }
 
+/* The spectrum of tensorpac's Morlet wavelet at f Hz (numpy's steps: a exp(-t^2 / (2 st^2)) times
+   exp(2 pi i f t)), zero-padded to lf, into dst (real parts, then imaginary) */
+static void pac__morlet_spectrum(const pac__eng *e, pac__work *w, int k, double f, double *dst)
+{
+    size_t len, i, lf = e->lf[k];
+    double delta, a, start = pac__morlet_taps(e->fs, f, e->width, &len, &delta, &a);
+    double st = 1.0 / (2.0 * PAC__PI * (f / e->width)), two_st2 = 2.0 * (st * st), w2 = 2.0 * PAC__PI * f;
+    for (i = 0; i < len; i++) {
+        double t = start + (double)i * delta, g = a * exp(-(t * t) / two_st2), ph = w2 * t;
+        w->sr[i] = g * cos(ph);
+        w->si[i] = g * sin(ph);
+    }
+    pac__fft_split(e->f[k], w->sr, w->si, w->scratch);
+    memcpy(dst, w->sr, lf * sizeof(double));
+    memcpy(dst + lf, w->si, lf * sizeof(double));
+}
+
 /* |B(f)|^2 of every band, with worker w's buffers as scratch */
 static void pac__design_kernels(pac__eng *e, pac__work *w)
 {
@@ -3858,6 +3953,10 @@ static void pac__design_kernels(pac__eng *e, pac__work *w)
             size_t o = pac_fir_order(e->fs, e->n, lo, e->cycles[k]);
             memset(w->sr, 0, e->lf[k] * sizeof(double));
             memset(w->si, 0, e->lf[k] * sizeof(double));
+            if (e->wavelet) {
+                pac__morlet_spectrum(e, w, k, 0.5 * (lo + hi), dst);
+                continue;
+            }
             pac_fir_design(e->fs, lo, hi, o, w->sr, NULL);
             pac__fft_split(e->f[k], w->sr, w->si, w->scratch);
             for (t = 0; t < e->half[k]; t++) dst[t] = w->sr[t] * w->sr[t] + w->si[t] * w->si[t];
@@ -4154,6 +4253,10 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     if (d->measure < PAC_MEASURE_DEFAULT || d->measure > PAC_GCPAC)
         return tp_error_set(err, TP_ERR_ARG, "desc.measure must be one of PAC_MVL .. PAC_GCPAC (tensorpac's methods 1 to 6), got %d",
                             (int)d->measure);
+    if (d->dcomplex != PAC_DCOMPLEX_HILBERT && d->dcomplex != PAC_DCOMPLEX_WAVELET)
+        return tp_error_set(err, TP_ERR_ARG, "desc.dcomplex must be PAC_DCOMPLEX_HILBERT or _WAVELET, got %d", (int)d->dcomplex);
+    if (d->width < 0 || d->width != d->width || d->width > 1e6)
+        return tp_error_set(err, TP_ERR_ARG, "desc.width must be a positive number of cycles (0 = 7), got %g", d->width);
     if (d->n_bins < 0 || d->n_bins == 1 || d->n_bins > PAC_MAX_BINS)
         return tp_error_set(err, TP_ERR_ARG, "desc.n_bins must lie in 2 .. %d (0 = 18), got %d", PAC_MAX_BINS, d->n_bins);
     if (d->mcp < PAC_MCP_MAXSTAT || d->mcp > PAC_MCP_BONFERRONI)
@@ -4210,6 +4313,8 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->n_band[PAC__AMP] = d->n_amp;
     e->bands[PAC__PHA] = d->pha_bands;
     e->bands[PAC__AMP] = d->amp_bands;
+    e->wavelet = d->dcomplex == PAC_DCOMPLEX_WAVELET;
+    e->width = d->width > 0 ? d->width : 7.0;
     e->cycles[PAC__PHA] = d->pha_cycles ? d->pha_cycles : 3;
     e->cycles[PAC__AMP] = d->amp_cycles ? d->amp_cycles : 6;
     e->measure = d->measure ? d->measure : PAC_MI;
@@ -4236,11 +4341,12 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->user = d->user;
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
-    if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges || e->k != PAC_N_BINS)) { /* the device: 18-bin MI, whole */
+    if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) { /* 18-bin MI, whole */
         if (d->backend == PAC_BACKEND_CUDA)
             return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI of one set of "
-                                "signals, every sample (use PAC_BACKEND_AUTO or _CPU)",
-                                d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : e->k != PAC_N_BINS ? "desc.n_bins" : "this measure");
+                                "signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
+                                d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : e->k != PAC_N_BINS ? "desc.n_bins"
+                                : e->wavelet ? "desc.dcomplex" : "this measure");
         e->cuda = 0;
         e->f32 = d->precision == TP_F32 && !e->vec;
     }

@@ -36,8 +36,8 @@
 
 typedef struct options {
     const char *signal, *amp_signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *pp_out, *binamp_out, *png, *cuts, *idpac;
-    double fs, budget_mb, p_threshold;
-    int method, surrogate, demo, backend, mcp;
+    double fs, budget_mb, p_threshold, width;
+    int method, surrogate, demo, backend, mcp, dcomplex;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
     long long threads, n_perm, seed, edges, n_bins;
 } options;
@@ -71,6 +71,8 @@ static void usage(FILE *f)
             "                   it, 3 both, 4 the z-score. Default: 2,0,0 with --mi tort\n"
             "  --mi M           tort (per-series Tort 2010, default) or tensorpac (tensorpac's pooled variant)\n"
             "  --n-bins K       phase bins of the MI and the heights ratio, 2 to 120 (default 18)\n"
+            "  --dcomplex D     hilbert (default: tensorpac's FIR filters, then Hilbert) or wavelet (Morlet\n"
+            "                   wavelets at the bands' centres, --width cycles, default 7)\n"
             "  --n-perm N       number of surrogates (default 0: none)\n"
             "  --surrogate S    swap-blocks (default), time-lag, or swap-epochs (pairs each signal's\n"
             "                   amplitude with another signal's phase)\n"
@@ -105,7 +107,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[27];
+    cli_opt t[29];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -116,6 +118,8 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--amp-signal", &o->amp_signal);
     t[n++] = cli_int("--edges", &o->edges, 0, LLONG_MAX, "a number of samples");
     t[n++] = cli_int("--n-bins", &o->n_bins, 2, PAC_MAX_BINS, "a number of phase bins");
+    t[n++] = cli_choice("--dcomplex", &o->dcomplex, "hilbert|wavelet");
+    t[n++] = cli_double("--width", &o->width, 0, 1e6, CLI_LO_OPEN, "a wavelet width in cycles");
     t[n++] = cli_double("--fs", &o->fs, 0, HUGE_VAL, CLI_LO_OPEN, "a sampling rate in Hz");
     t[n++] = cli_string("--pha-bands", &o->pha);
     t[n++] = cli_string("--amp-bands", &o->amp);
@@ -490,6 +494,8 @@ static int run(const options *o)
     d.x_amp = xa.data;
     d.edges = (size_t)o->edges;
     d.n_bins = (int)o->n_bins;
+    d.dcomplex = (pac_dcomplex)o->dcomplex;
+    d.width = o->width;
     d.pha_bands = pha;
     d.n_pha = n_pha;
     d.amp_bands = amp;

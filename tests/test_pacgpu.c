@@ -825,6 +825,43 @@ out:
     ref_close(&c);
 }
 
+/* dcomplex = wavelet: tensorpac's Morlet transform (np.convolve's centred slice) in place of
+   the filters and Hilbert, against tensorpac, width 7 and 5 */
+static void test_wavelet_against_tensorpac(void)
+{
+    static const int methods[5] = {1, 2, 5, 6, 2};
+    ref_case c;
+    double pac[800];
+    pac_output o;
+    tp_error err;
+    int i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    c.d.dcomplex = PAC_DCOMPLEX_WAVELET;
+    for (i = 0; i < 5; i++) {
+        char name[64];
+        npy_array ref;
+        double w;
+        c.d.measure = (pac_measure)methods[i];
+        c.d.width = i == 4 ? 5 : 0;
+        snprintf(name, sizeof name, i == 4 ? "m%d_wavelet5_pac.npy" : "m%d_wavelet_pac.npy", methods[i]);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  %s: %.3g\n", name, w);
+        npy_free(&ref);
+    }
+    c.d.width = -1;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.width"));
+    c.d.width = 0, c.d.dcomplex = (pac_dcomplex)2;
+    CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.dcomplex"));
+out:
+    ref_close(&c);
+}
+
 /* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
    bonferroni_correction) on 200 replayed swap-block surrogates */
 static void test_mcp_against_tensorpac(void)
@@ -1132,6 +1169,7 @@ static void test_measures_plans_identical(void)
             c.d.measure = measures[mi];
             c.d.edges = mi % 2 ? 37 : 0; /* HR and PLV measure fewer samples than they filter */
             c.d.n_bins = measures[mi] == PAC_HR ? 12 : 0;
+            c.d.dcomplex = measures[mi] == PAC_NDPAC || measures[mi] == PAC_PLV ? PAC_DCOMPLEX_WAVELET : PAC_DCOMPLEX_HILBERT;
             c.d.surrogates = epochs ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_SWAP_BLOCKS;
             c.d.n_perm = stats ? 4 : 0;
             for (v = 0; v < 4; v++) {
@@ -1597,6 +1635,7 @@ int main(void)
     RUN(test_edges_against_tensorpac);
     RUN(test_n_bins_against_tensorpac);
     RUN(test_preferred_phase_against_tensorpac);
+    RUN(test_wavelet_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);

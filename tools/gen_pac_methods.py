@@ -16,6 +16,8 @@ samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into O
                             from epoch e + 1, M = 1, 2, 6
     m{M}_edges100_pac.npy   filterfit(sf, x, edges=100), M = 1, 2, 5, 6; and m{M}_edges100_s2_n4.npy with
                             10 surrogates (edges_shifts.npy: cuts in [1, 2048 - 200)), M = 1, 2
+    m{M}_wavelet_pac.npy    Pac(idpac=(M, 0, 0), dcomplex='wavelet') (width 7), M = 1, 2, 5, 6; and
+                            m2_wavelet5_pac.npy with width=5
     pp{K}_binned.npy, pp{K}_pp.npy   PreferredPhase(f_pha, f_amp).filterfit(sf, x, n_bins=K), K = 12, 72:
                             the binned amplitude (K, n_amp, n_pha, n_epochs) and the preferred phase
     mcp_shifts.npy          200 swap-block shifts (RandomState(RS + k)) for the corrections below
@@ -95,3 +97,9 @@ for k in (12, 72):
     assert binned.shape[0] == k  # no bin empty in the whole call: tensorpac would drop its row
     save("pp%d_binned.npy" % k, binned)
     save("pp%d_pp.npy" % k, pp)
+
+for m in (1, 2, 5, 6):
+    p = Pac(idpac=(m, 0, 0), f_pha=fp, f_amp=fa, dcomplex="wavelet", verbose=False)
+    save("m%d_wavelet_pac.npy" % m, p.filterfit(SF, x, n_perm=0, n_jobs=1))
+p = Pac(idpac=(2, 0, 0), f_pha=fp, f_amp=fa, dcomplex="wavelet", width=5, verbose=False)
+save("m2_wavelet5_pac.npy", p.filterfit(SF, x, n_perm=0, n_jobs=1))
