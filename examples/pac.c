@@ -36,6 +36,8 @@
 
 typedef struct options {
     const char *signal, *amp_signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *pp_out, *binamp_out, *png, *cuts, *idpac;
+    const char *erpac_out, *erpac_p_out;
+    int erpac_method;
     double fs, budget_mb, p_threshold, width;
     int method, surrogate, demo, backend, mcp, dcomplex;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
@@ -90,6 +92,11 @@ static void usage(FILE *f)
             "  --binamp-out F   its binned amplitude, (n_bins, n_amp, n_pha, n_signals), each bin's mean amplitude over\n"
             "                   their sum; both need tensorpac's pooled bins: --idpac 2,S,N or 3,S,N\n"
             "  --p-threshold P  significance level of --pvalues-out, and ndPAC's threshold (default 0.05)\n"
+            "  --erpac-out F    event-related PAC (tensorpac's EventRelatedPac): the coupling across the signals\n"
+            "                   (epochs) at each time, (n_amp, n_pha, n_times); --out is then optional\n"
+            "  --erpac-method M circular (default: Voytek's circular-linear correlation) or gc (Gaussian copula, bits)\n"
+            "  --erpac-p-out F  its p-values: circular, chi2 corrected over the cells (FDR, or --mcp bonferroni);\n"
+            "                   gc, maxstat over --n-perm permutations of the epochs\n"
             "  --png F          heat map of --out averaged over the signals, axes in Hz, peak circled\n"
             "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
             "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
@@ -107,7 +114,7 @@ static void usage(FILE *f)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[29];
+    cli_opt t[32];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -128,6 +135,9 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--p-out", &o->p_out);
     t[n++] = cli_string("--pvalues-out", &o->pv_out);
     t[n++] = cli_string("--pp-out", &o->pp_out);
+    t[n++] = cli_string("--erpac-out", &o->erpac_out);
+    t[n++] = cli_string("--erpac-p-out", &o->erpac_p_out);
+    t[n++] = cli_choice("--erpac-method", &o->erpac_method, "circular|gc");
     t[n++] = cli_string("--binamp-out", &o->binamp_out);
     t[n++] = cli_choice("--mcp", &o->mcp, "maxstat|fdr|bonferroni");
     t[n++] = cli_double("--p-threshold", &o->p_threshold, 0, 1, CLI_LO_OPEN, "a significance level in (0, 1]");
@@ -424,6 +434,47 @@ static int resolve_method(const options *o, pac_desc *d)
     return 0;
 }
 
+/* Event-related PAC across the signals (epochs) into w's --erpac-out and --erpac-p-out */
+static int run_erpac(const options *o, const options *w, const pac_desc *d, const void *x, tp_dtype dtype, size_t n_sig,
+                     size_t n_times)
+{
+    pac_desc ed = *d;
+    pac_erpac_output eo;
+    tp_error perr;
+    size_t nt = n_times - 2 * (size_t)o->edges, cells = d->n_amp * d->n_pha * nt, i, best = 0, shape[3];
+    double *er = (double *)malloc(cells * sizeof(double)), *pv = o->erpac_p_out ? (double *)malloc(cells * sizeof(double)) : NULL;
+    char err[300];
+    int rc = 1;
+    if (!er || (o->erpac_p_out && !pv)) {
+        fail("%s", "out of memory for --erpac-out");
+        goto done;
+    }
+    ed.surrogates = o->erpac_method && d->n_perm ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
+    ed.n_perm = o->erpac_method ? d->n_perm : 0;
+    ed.cuts = NULL;
+    eo.erpac = er, eo.pvalues = pv;
+    if (pac_erpac(&ed, (pac_erpac_method)o->erpac_method, x, dtype, n_sig, n_times, &eo, &perr) != TP_OK) {
+        fail("%s", perr.message);
+        goto done;
+    }
+    shape[0] = d->n_amp, shape[1] = d->n_pha, shape[2] = nt;
+    if (npy_write(w->erpac_out, NPY_F8, 3, shape, er, err, sizeof err) ||
+        (pv && npy_write(w->erpac_p_out, NPY_F8, 3, shape, pv, err, sizeof err))) {
+        fail("%s", err);
+        goto done;
+    }
+    for (i = 1; i < cells; i++)
+        if (er[i] > er[best] || er[best] != er[best]) best = i;
+    printf("pac: event-related PAC (%s) over %zu epochs: strongest %.4g, phase band %zu, amplitude band %zu, time %zu\n",
+           o->erpac_method ? "Gaussian copula, bits" : "circular-linear correlation", n_sig, er[best], best / nt % d->n_pha,
+           best / nt / d->n_pha, best % nt + (size_t)o->edges);
+    rc = 0;
+done:
+    free(er);
+    free(pv);
+    return rc;
+}
+
 /* The outputs a run writes, declared before it starts; their temporary names in *w */
 static int declare_outputs(const options *o, ex_outputs *outs, options *w)
 {
@@ -431,7 +482,9 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
     *w = *o;
     if (ex_outputs_input(outs, o->signal, err, sizeof err) || (o->cuts && ex_outputs_input(outs, o->cuts, err, sizeof err)) ||
         (o->amp_signal && ex_outputs_input(outs, o->amp_signal, err, sizeof err)) ||
-        !(w->out = ex_outputs_add(outs, o->out, err, sizeof err)) ||
+        (o->out && !(w->out = ex_outputs_add(outs, o->out, err, sizeof err))) ||
+        (o->erpac_out && !(w->erpac_out = ex_outputs_add(outs, o->erpac_out, err, sizeof err))) ||
+        (o->erpac_p_out && !(w->erpac_p_out = ex_outputs_add(outs, o->erpac_p_out, err, sizeof err))) ||
         (o->z_out && !(w->z_out = ex_outputs_add(outs, o->z_out, err, sizeof err))) ||
         (o->p_out && !(w->p_out = ex_outputs_add(outs, o->p_out, err, sizeof err))) ||
         (o->pv_out && !(w->pv_out = ex_outputs_add(outs, o->pv_out, err, sizeof err))) ||
@@ -467,8 +520,9 @@ static int run(const options *o)
     memset(&x, 0, sizeof x);
     memset(&cuts, 0, sizeof cuts);
     memset(&xa, 0, sizeof xa);
-    if (!o->signal || !o->pha || !o->amp || !o->out || !(o->fs > 0))
-        return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out are required (see --help)");
+    if (!o->signal || !o->pha || !o->amp || !(o->out || o->erpac_out) || !(o->fs > 0))
+        return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out (or --erpac-out) are required (see --help)");
+    if (o->erpac_p_out && !o->erpac_out) return fail("%s", "--erpac-p-out needs --erpac-out");
     memset(&d, 0, sizeof d);
     if (resolve_method(o, &d)) return 1;
     ex_outputs_init(&outs);
@@ -517,6 +571,12 @@ static int run(const options *o)
     pd.budget_bytes = o->budget_mb > 0 ? (size_t)(o->budget_mb * 1048576.0) : 0;
     if (tp_create(&pd, &pool, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
     d.pool = pool;
+    if (o->erpac_out && run_erpac(o, &w, &d, x.data, dtype, n_sig, n_times)) goto done;
+    if (!o->out) { /* event-related PAC alone */
+        if (ex_outputs_commit(&outs, err, sizeof err)) { fail("%s", err); goto done; }
+        rc = 0;
+        goto done;
+    }
     if (pac_plan(&d, n_sig, n_times, 0, &plan, &perr) != TP_OK) { fail("%s", perr.message); goto done; }
     cells = n_amp * n_pha;
     mi = (double *)malloc(cells * n_sig * sizeof(double));

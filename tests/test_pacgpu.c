@@ -862,6 +862,64 @@ out:
     ref_close(&c);
 }
 
+/* Event-related PAC (both methods) against tensorpac's EventRelatedPac on 40 epochs; the p-values
+   of the circular method; bit for bit whatever the workers; permutations' maxstat p-values */
+static void test_erpac_against_tensorpac(void)
+{
+    npy_array x = td_load(DATA "methods/", "erpac_signal.npy"), fp = load("f_pha.npy"), fa = load("f_amp.npy");
+    npy_array rc = td_load(DATA "methods/", "erpac_circular.npy"), rp = td_load(DATA "methods/", "erpac_circular_p.npy");
+    npy_array rg = td_load(DATA "methods/", "erpac_gc.npy");
+    double *er = (double *)malloc(9 * 1024 * sizeof(double)), *pv = (double *)malloc(9 * 1024 * sizeof(double));
+    double *again = (double *)malloc(9 * 1024 * sizeof(double)), wc = 0, wp = 0, wg = 0, top = 0;
+    pac_desc d;
+    pac_erpac_output o;
+    tp_error err;
+    size_t a, q, t;
+    int m;
+    CHECK(x.data && fp.data && fa.data && rc.data && rp.data && rg.data);
+    if (!x.data || !fp.data || !fa.data || !rc.data || !rp.data || !rg.data) goto out;
+    memset(&d, 0, sizeof d);
+    d.fs = 512;
+    d.pha_bands = (const double *)fp.data + 2, d.n_pha = 3;
+    d.amp_bands = (const double *)fa.data + 6, d.n_amp = 3;
+    d.n_threads = 1;
+    o.erpac = er, o.pvalues = pv;
+    for (m = 0; m < 2; m++) {
+        const double *ref = m ? (const double *)rg.data : (const double *)rc.data;
+        double w = 0;
+        if (m) o.pvalues = NULL;
+        CHECK_MSG(pac_erpac(&d, (pac_erpac_method)m, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK, "%s", err.message);
+        for (a = 0; a < 3; a++)
+            for (q = 0; q < 3; q++)
+                for (t = 0; t < 512; t++) {
+                    double v = er[(a * 3 + q) * 1024 + t], r = ref[(a * 3 + q) * 512 + t];
+                    w = fabs(v - r) > w || v != v ? fabs(v - r) : w;
+                    top = fabs(r) > top ? fabs(r) : top;
+                    if (!m) wp = fabs(pv[(a * 3 + q) * 1024 + t] - ((const double *)rp.data)[(a * 3 + q) * 512 + t]) > wp
+                                     ? fabs(pv[(a * 3 + q) * 1024 + t] - ((const double *)rp.data)[(a * 3 + q) * 512 + t]) : wp;
+                }
+        if (m) wg = w / top; else wc = w / top;
+        d.n_threads = 2; /* the same bits with two workers */
+        o.erpac = again;
+        CHECK(pac_erpac(&d, (pac_erpac_method)m, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK && !memcmp(er, again, 9 * 1024 * sizeof(double)));
+        d.n_threads = 1, o.erpac = er, o.pvalues = pv;
+    }
+    CHECK_MSG(wc <= 1e-12 && wp <= 1e-12 && wg <= 1e-12, "circular %.3g (p %.3g), gc %.3g of the largest", wc, wp, wg);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  erpac: circular %.3g (p %.3g), gc %.3g\n", wc, wp, wg);
+    /* the gc method's permutations: p-values from the largest cell of each, at least 1 / n_perm */
+    d.surrogates = PAC_SURR_SWAP_EPOCHS, d.n_perm = 20, d.seed = 3;
+    CHECK(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK);
+    for (t = 0; t < 9 * 1024; t++) CHECK(pv[t] >= 0.05 - 1e-15 && pv[t] <= 1);
+    CHECK(pac_erpac(&d, PAC_ERPAC_CIRCULAR, x.data, TP_F64, 40, 1024, &o, &err) == TP_ERR_ARG && strstr(err.message, "gc method"));
+    d.n_perm = 0;
+    CHECK(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_ERR_ARG && strstr(err.message, "need permutations"));
+    CHECK(pac_erpac(&d, PAC_ERPAC_CIRCULAR, x.data, TP_F64, 2, 1024, &o, &err) == TP_ERR_ARG && strstr(err.message, "at least 3"));
+    CHECK(pac_erpac(&d, (pac_erpac_method)5, x.data, TP_F64, 40, 1024, &o, &err) == TP_ERR_ARG);
+out:
+    free(er); free(pv); free(again);
+    npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rc); npy_free(&rp); npy_free(&rg);
+}
+
 /* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
    bonferroni_correction) on 200 replayed swap-block surrogates */
 static void test_mcp_against_tensorpac(void)
@@ -1636,6 +1694,7 @@ int main(void)
     RUN(test_n_bins_against_tensorpac);
     RUN(test_preferred_phase_against_tensorpac);
     RUN(test_wavelet_against_tensorpac);
+    RUN(test_erpac_against_tensorpac);
     RUN(test_atan2);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);

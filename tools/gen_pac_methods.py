@@ -18,6 +18,11 @@ samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into O
                             10 surrogates (edges_shifts.npy: cuts in [1, 2048 - 200)), M = 1, 2
     m{M}_wavelet_pac.npy    Pac(idpac=(M, 0, 0), dcomplex='wavelet') (width 7), M = 1, 2, 5, 6; and
                             m2_wavelet5_pac.npy with width=5
+    erpac_signal.npy        40 epochs x 1024 samples (pac_signals_wavelet, rnd_state=3): with 8 epochs the
+                            copula's covariance is singular at some times and tensorpac raises
+    erpac_circular.npy, erpac_circular_p.npy, erpac_gc.npy
+                            EventRelatedPac(f_pha[1:4], f_amp[3:6]).filterfit(sf, xe, method=...): (3, 3, 1024)
+                            kept for times 0 .. 511 (each time is computed on its own)
     pp{K}_binned.npy, pp{K}_pp.npy   PreferredPhase(f_pha, f_amp).filterfit(sf, x, n_bins=K), K = 12, 72:
                             the binned amplitude (K, n_amp, n_pha, n_epochs) and the preferred phase
     mcp_shifts.npy          200 swap-block shifts (RandomState(RS + k)) for the corrections below
@@ -103,3 +108,13 @@ for m in (1, 2, 5, 6):
     save("m%d_wavelet_pac.npy" % m, p.filterfit(SF, x, n_perm=0, n_jobs=1))
 p = Pac(idpac=(2, 0, 0), f_pha=fp, f_amp=fa, dcomplex="wavelet", width=5, verbose=False)
 save("m2_wavelet5_pac.npy", p.filterfit(SF, x, n_perm=0, n_jobs=1))
+
+from tensorpac import EventRelatedPac  # noqa: E402
+from tensorpac.signals import pac_signals_wavelet  # noqa: E402
+# 8 epochs leave the copula's covariance singular at some times (tensorpac raises): 40 epochs
+xe, _ = pac_signals_wavelet(f_pha=6., f_amp=80., sf=SF, n_times=1024, n_epochs=40, noise=.8, rnd_state=3)
+save("erpac_signal.npy", xe)
+ep = EventRelatedPac(f_pha=fp[1:4], f_amp=fa[3:6], verbose=False)
+save("erpac_circular.npy", ep.filterfit(SF, xe, method="circular")[..., :512])
+save("erpac_circular_p.npy", ep.pvalues[..., :512])
+save("erpac_gc.npy", EventRelatedPac(f_pha=fp[1:4], f_amp=fa[3:6], verbose=False).filterfit(SF, xe, method="gc")[..., :512])
