@@ -622,6 +622,15 @@ PACDEF const char *pac_build_info(void);
 #endif
 
 #define PAC__PI 3.14159265358979323846264338327950288
+
+/* First in the body of a function whose vector and plain variants must give the same bits: no
+   fused multiply-adds there (clang fuses by default where the target has them; gcc in ISO mode
+   does not) */
+#if defined(__clang__)
+#define PAC__EXACT _Pragma("STDC FP_CONTRACT OFF")
+#else
+#define PAC__EXACT
+#endif
 #define PAC__MAX_FACTORS 64
 
 /* FFT stage kernels of one vector width (section >>fft) */
@@ -2626,6 +2635,7 @@ static void pac__phase_vectors(const pac__eng *e, pac__work *w, size_t s, double
 
 static double pac__atan2(double y, double x)
 {
+    PAC__EXACT
     double ax = fabs(x), ay = fabs(y), lo = ay < ax ? ay : ax, hi = ay < ax ? ax : ay;
     double z = hi > 0 ? lo / hi : 0.0, t, t2, p, a;
     int big = z > 0.41421356237309504880, k;
@@ -2645,6 +2655,7 @@ static double pac__atan2(double y, double x)
 #define PAC__ANGLE_KERNEL(name, bytes, attr)                                                         \
     attr static void name(const double *yv, const double *xv, double scale, size_t n, double *out) \
     {                                                                                                \
+        PAC__EXACT                                                                                   \
         typedef double vd __attribute__((vector_size(bytes)));                                      \
         typedef long long vi __attribute__((vector_size(bytes)));                                   \
         enum { W = (int)(bytes / sizeof(double)) };                                                  \
@@ -2705,6 +2716,7 @@ PAC__ANGLE_KERNEL(pac__angles_avx512, 64, __attribute__((target("avx512f"))))
 #else
 static void pac__angles_plain(const double *y, const double *x, double scale, size_t n, double *out)
 {
+    PAC__EXACT
     size_t t;
     for (t = 0; t < n; t++) out[t] = pac__atan2(y[t] * scale, x[t]);
 }
@@ -2812,6 +2824,7 @@ static void pac__amplitude_vectors(const pac__eng *e, pac__work *w, size_t s, si
 static void pac__dot_tail(const double *xr, const double *xi, const double *v0, const double *v1, size_t t, size_t len,
                           double *r, double *im)
 {
+    PAC__EXACT
     size_t k;
     for (k = 0; t < len; t++, k++) {
         r[k] += xr[t] * v0[t] - (xi ? xi[t] * v1[t] : 0.0);
@@ -2824,6 +2837,7 @@ static void pac__dot_tail(const double *xr, const double *xi, const double *v0, 
     attr static void name(const double *xr, const double *xi, const double *v0, const double *v1, \
                           size_t len, double *r, double *im)                                       \
     {                                                                                              \
+        PAC__EXACT                                                                                 \
         typedef double vd __attribute__((vector_size(bytes)));                                    \
         enum { W = (int)(bytes / sizeof(double)), V = 8 / W };                                     \
         vd sr[V], si[V];                                                                           \
@@ -2865,6 +2879,7 @@ PAC__DOT_KERNEL(pac__dot_avx512, 64, __attribute__((target("avx512f"))))
 static void pac__dot_plain(const double *xr, const double *xi, const double *v0, const double *v1, size_t len, double *r,
                            double *im)
 {
+    PAC__EXACT
     size_t t = 0, k;
     for (; t + 8 <= len; t += 8)
         for (k = 0; k < 8; k++) {

@@ -1068,7 +1068,8 @@ static void test_measures_against_tensorpac(void)
         if (ref.data) worst[m] = worst_scaled(pac, (const double *)ref.data, 800);
         npy_free(&ref);
         for (s = 1; s <= 3 && m != 4; s++) {
-            npy_array cuts = {0}, rp;
+            npy_array cuts, rp;
+            memset(&cuts, 0, sizeof cuts);
             if (s > 1) {
                 snprintf(name, sizeof name, "shifts_s%d.npy", s);
                 cuts = td_load(DATA "methods/", name);
@@ -1475,6 +1476,7 @@ static void test_run_bad_input(void)
         double nd[800], nd0[800];
         memset(&lg, 0, sizeof lg);
         c.d.log.fn = capture_log, c.d.log.user = &lg;
+        c.d.n_threads = 1; /* no team: without threads one would log that it runs alone */
         c.d.measure = PAC_NDPAC;
         o.pac = nd0;
         CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && lg.count == 0);
@@ -1488,7 +1490,7 @@ static void test_run_bad_input(void)
         CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK && memcmp(nd, mi, sizeof nd) == 0);
         CHECK_MSG(lg.count == 2 && strstr(lg.text, "a normalisation needs surrogates"), "%s", lg.text);
         o.norm = NULL, o.pac = mi;
-        c.d.measure = PAC_MEASURE_DEFAULT, c.d.norm = PAC_NORM_NONE;
+        c.d.measure = PAC_MEASURE_DEFAULT, c.d.norm = PAC_NORM_NONE, c.d.n_threads = 0;
         memset(&c.d.log, 0, sizeof c.d.log);
     }
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 0, 2048, NULL, &o, &err) == TP_ERR_ARG);
