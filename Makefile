@@ -31,7 +31,7 @@ CUDA_ARCH = -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=co
 COMMON_SRC = examples/common/npy.c examples/common/nifti.c examples/common/png.c examples/common/progress.c \
              examples/common/util.c examples/common/cli.c examples/common/outputs.c
 COMMON_HDR = $(COMMON_SRC:.c=.h) examples/common/font6x10.h
-EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi)
+EXAMPLES   = $(B)/pool $(B)/prom2d $(B)/pac $(B)/lnm $(if $(MPICC),$(B)/lnm_mpi $(B)/pac_mpi)
 TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pacgpu $(B)/test_stat_stream $(B)/test_v1 \
              $(B)/test_alloc_faults \
              $(if $(HAVE_CXX),$(B)/test_pacgpu_cuda_emu) $(if $(NVCC),$(B)/test_pacgpu_cuda)
@@ -57,6 +57,10 @@ $(B)/lnm_mpi: examples/lnm.c stat_stream.h tensorpool.h $(COMMON_SRC) $(COMMON_H
 
 $(B)/pac: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
+
+# the MPI variant of pac (signals split over ranks), when mpicc exists
+$(B)/pac_mpi: examples/pac.c pacgpu.h tensorpool.h $(COMMON_SRC) $(COMMON_HDR) | $(B)
+	$(MPICC) $(STD) $(CFLAGS) $(WARN) -DPAC_MPI examples/pac.c $(COMMON_SRC) -o $@ $(LDLIBS) $(ZLIB)
 
 $(B)/test_stat_stream: tests/test_stat_stream.c stat_stream.h tensorpool.h tests/testkit.h tests/testdata.h tests/thread_faults.h tests/testlog.h examples/common/npy.c examples/common/util.c | $(B)
 	$(CC) $(STD) $(CFLAGS) $(WARN) tests/test_stat_stream.c examples/common/npy.c examples/common/util.c -o $@ $(LDLIBS)

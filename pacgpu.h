@@ -448,6 +448,9 @@ typedef struct pac_desc {
                                    surrogate k pairs signal s's amplitude with the phase of signal
                                    pairs[k n_signals + s] (e.g. tensorpac's permutations) [NULL] */
     pac_norm norm;              /* what out.norm holds [PAC_NORM_NONE] */
+    const uint64_t *pooled_counts; /* n_bins: tensorpac's pooled phase-bin counts given, e.g. pac_count_bins of every
+                                   process's signals summed, so that a process measuring some of the signals
+                                   gets what one process measuring all would (section 6) [NULL: counted here] */
     pac_mcp mcp;                /* out.pvalues' correction [PAC_MCP_MAXSTAT] */
     double p_threshold;         /* significance level of pvalues, and ndPAC's threshold [0.05] */
     tp_dtype precision;         /* TP_F32: amplitudes, histograms and their sums in floats (section 7) [TP_F64] */
@@ -507,6 +510,10 @@ typedef struct pac_output {
     double *binned;             /* n_bins x n_amp x n_pha x n_signals: tensorpac's PreferredPhase binned amplitude,
                                    each bin's mean amplitude (pooled counts) over their sum (section 4) */
     double *pp;                 /* the preferred phase, radians: the centre of the first largest bin of binned */
+    uint64_t *sums;             /* n_perm x n_amp x n_pha x 2: each surrogate's values summed over these signals,
+                                   exact (64.64 fixed point, high word first): what pvalues come from. Processes
+                                   holding some of the signals each add theirs (pac_sums_merge) and pac_pvalues
+                                   turns the total into pvalues (section 6) */
     pac_run_info *info;         /* what the run did [NULL] */
 } pac_output;
 
@@ -559,6 +566,21 @@ typedef struct pac_erpac_output {
    output desc or out does not allow. */
 PACDEF tp_result pac_erpac(const pac_desc *desc, pac_erpac_method method, const void *x, tp_dtype dtype, size_t n_epochs,
                            size_t n_times, const pac_erpac_output *out, tp_error *err);
+
+/* ---- one analysis over several processes (section 6) ------------------------------------------ */
+
+/* tensorpac's pooled phase-bin counts (n_bins values, every phase band and signal) of these
+   signals, as pac_run with desc would count them: summed over the processes that share the
+   signals, they go back into desc.pooled_counts. Errors as pac_run's. */
+PACDEF tp_result pac_count_bins(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
+                                uint64_t *counts, tp_error *err);
+/* dst += src for n_entries of out.sums (pairs of words), exactly */
+PACDEF void pac_sums_merge(uint64_t *dst, const uint64_t *src, size_t n_entries);
+/* out.pvalues from every signal's measure (pac: n_amp x n_pha x n_signals, all signals) and the
+   merged out.sums of every process: what one pac_run over all the signals gives. TP_ERR_ARG for
+   NULL pointers or a desc without surrogates. */
+PACDEF tp_result pac_pvalues(const pac_desc *desc, const double *pac, size_t n_signals, const uint64_t *sums, double *pvalues,
+                             tp_error *err);
 
 /* "pacgpu 1.0.0 cpu avx2" or "... cuda" - what this build contains (and the CPU's kernels). */
 PACDEF const char *pac_build_info(void);
@@ -1827,6 +1849,9 @@ typedef struct pac__eng {
     uint32_t *all_counts;
     size_t pooled[PAC_MAX_BINS];
     int k;                    /* phase bins (desc.n_bins) */
+    const uint64_t *given_pooled; /* desc.pooled_counts */
+    int count_only;           /* pac_count_bins: pass 0's pooled counts, nothing else */
+    uint64_t *counts_out;     /* where they go */
     pac__wide *max_sum;       /* n_perm x n_amp x n_pha fixed-point sums over signals (pvalues) */
     pac__cellp *cellp;        /* n_amp x n_pha: pvalues' work */
     pac_mcp mcp;
@@ -1891,6 +1916,12 @@ static size_t pac__fft_bytes(size_t len) { return len ? 2 * len * sizeof(double)
 static int pac__shift_fft(const pac__eng *e)
 {
     return e->vec && e->n_perm >= PAC__SHIFT_FFT_MIN && e->surr != PAC_SURR_SWAP_EPOCHS && !e->given;
+}
+
+/* tensorpac's pooled bin counts are counted in a first pass (unless desc.pooled_counts gives them) */
+static int pac__counts_pooled(const pac__eng *e)
+{
+    return e->method == PAC_MI_TENSORPAC && !e->given_pooled && !e->vec;
 }
 
 /* The PLV takes Hilbert transforms of the measured samples alone: with edges, of another length */
@@ -2049,7 +2080,7 @@ static size_t pac__gpu_chunk_cap(size_t n_sig, size_t cap)
 static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk, char *base, pac__staging *h)
 {
     size_t off = 0, series = e->n_band[PAC__PHA] * e->n_sig, cells = e->n_band[PAC__PHA] * e->n_band[PAC__AMP], d = sizeof(double);
-    int kept = planning ? e->n_perm > 0 : e->out.surrogates || e->out.pvalues;
+    int kept = planning ? e->n_perm > 0 : e->out.surrogates || e->out.pvalues || e->out.sums;
     size_t every = kept ? e->n_perm + 1 : 0, per_signal, t;
     size_t o_x, o_res, o_vals, o_wt, o_cnt, o_ok, o_task;
     if (!tp_size_mul(cells, 4 + every, &t) || !tp_size_add(t, e->n, &t) || !tp_size_mul(t, d, &per_signal) ||
@@ -2412,7 +2443,7 @@ static void pac__tally(pac__eng *e, pac__work *w, size_t s, size_t q, size_t a0,
         if (o->surrogates) o->surrogates[pac__cube_at(e, k, a0 + a, q, s)] = v;
         w->fixed[a] = pac__wide_of(v);
     }
-    if (e->max_sum && o->pvalues) { /* the sums only when pvalues is asked for */
+    if (e->max_sum && (o->pvalues || o->sums)) { /* the sums only when pvalues or they are asked for */
         pac__wide *dst = e->max_sum + k * nas * np + q;
         pac__lock(e);
         for (a = 0; a < na; a++) pac__wide_add(&dst[(a0 + a) * np], w->fixed[a]);
@@ -3733,7 +3764,7 @@ static tp_result pac__gpu_every_surrogate(pac__eng *e, pac__gpu *g, size_t s0, s
                 for (a = 0; a < na; a++) {
                     double v = g->h.hvals[k * cells + (s * np + q) * na + a];
                     if (e->out.surrogates) e->out.surrogates[pac__cube_at(e, k - 1, a, q, s0 + s)] = v;
-                    if (e->out.pvalues) pac__wide_add(&e->max_sum[((k - 1) * na + a) * np + q], pac__wide_of(v));
+                    if (e->out.pvalues || e->out.sums) pac__wide_add(&e->max_sum[((k - 1) * na + a) * np + q], pac__wide_of(v));
                 }
     return TP_OK;
 }
@@ -3911,7 +3942,7 @@ static tp_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
     if (g->ag < need || PAC_TEST_CUDA_ROWS_ONCE) g->copies = 1, g->ag = pac__runs_bands(e->n, most, 1, optin), need = 1;
     g->runs = PAC_TEST_CUDA_CELLS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
     g->runs_shared = g->runs ? e->n * (4 * (size_t)g->copies * g->ag + 4) : 0;
-    g->keep_vals = g->runs || e->out.surrogates || e->out.pvalues;
+    g->keep_vals = g->runs || e->out.surrogates || e->out.pvalues || e->out.sums;
     return g->runs ? pac__gpu_size_runs(e, g) : TP_OK;
 }
 
@@ -4064,7 +4095,7 @@ static void pac__signal(pac__eng *e, pac__work *w, size_t s, int pass)
             pac__phase_bins(e, w, s, w->bins, e->nt, w->counts, c1);
             counts = w->counts;
         }
-        if (e->method != PAC_MI_TENSORPAC) return;
+        if (!pac__counts_pooled(e)) return;
         pac__lock(e);
         for (q = 0; q < np; q++)
             for (j = 0; j < (size_t)e->k; j++) e->pooled[j] += counts[q * cstride + j];
@@ -4342,6 +4373,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     }
     if (e->max_sum) memset(e->max_sum, 0, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(pac__wide));
     memset(e->pooled, 0, sizeof e->pooled);
+    for (i = 0; e->given_pooled && i < (size_t)e->k; i++) e->pooled[i] = (size_t)e->given_pooled[i];
     e->done = 0;
     e->stop = TP_OK;
     e->total = e->erpac ? e->n_sig + e->nt : e->n_sig * (e->plan.two_passes ? 2u : 1u);
@@ -4355,12 +4387,16 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
 #endif
     {
         if (e->plan.two_passes) pac__pass(e, 0);
-        if (e->stop == TP_OK) pac__pass(e, 1);
+        if (e->stop == TP_OK && !e->count_only) pac__pass(e, 1);
     }
     if (r != TP_OK) goto done;
     if (e->stop != TP_OK) r = pac__fail(err, e->stop, e->stop_msg[0] ? e->stop_msg : "cancelled by the progress callback");
     else if (e->erpac && (r = pac__erpac_pvalues(e, wk, nt, threshold)) != TP_OK) pac__fail(err, r, "no memory to order the p-values");
-    else if (e->out.pvalues) pac__pvalues(e, threshold);
+    else {
+        if (e->out.pvalues) pac__pvalues(e, threshold);
+        if (e->out.sums) memcpy(e->out.sums, e->max_sum, e->n_perm * e->n_band[0] * e->n_band[1] * sizeof(pac__wide));
+        for (i = 0; e->count_only && i < (size_t)e->k; i++) e->counts_out[i] = (uint64_t)e->pooled[i];
+    }
     goto done;
 fail_mem:
     r = te.code;
@@ -4387,7 +4423,7 @@ static int pac__fits(pac__eng *e, size_t threads, size_t na, int keep, size_t bu
    stage (the device's budget may take fewer): plan.bytes the most the run takes from the pool */
 static tp_result pac__plan_cuda(pac__eng *e, size_t budget, pac_plan_info *pl, tp_error *err)
 {
-    int keep = e->surr == PAC_SURR_SWAP_EPOCHS || e->method == PAC_MI_TENSORPAC;
+    int keep = e->surr == PAC_SURR_SWAP_EPOCHS || pac__counts_pooled(e);
     size_t fixed = pac__bytes(e, 1, 1, keep), slack = 5 * (4096 + 64), chunk;
     chunk = pac__staging_chunk(e, 1, !budget ? SIZE_MAX : budget > fixed + slack ? budget - fixed - slack : 0);
     if (!chunk) {
@@ -4414,7 +4450,7 @@ static tp_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan_
     char msg[200];
     if (e->cuda) return pac__plan_cuda(e, budget, pl, err);
     if (threads > e->n_sig) threads = e->n_sig;
-    for (keep = need || e->method == PAC_MI_TENSORPAC; keep >= need; keep--)
+    for (keep = need || pac__counts_pooled(e); keep >= need; keep--)
         for (t = threads; t >= 1; t--) {
             size_t lo = 1, hi = nas;
             if (!pac__fits(e, t, 1, keep, budget)) continue;
@@ -4426,7 +4462,7 @@ static tp_result pac__plan(pac__eng *e, size_t threads, size_t budget, pac_plan_
             pl->n_threads = t;
             pl->amp_bands_per_pass = lo;
             pl->keep_phase_bins = keep;
-            pl->two_passes = keep || e->method == PAC_MI_TENSORPAC;
+            pl->two_passes = keep || pac__counts_pooled(e);
             pl->bytes = pac__bytes(e, t, lo, keep);
             pl->budget = budget;
             return TP_OK;
@@ -4564,6 +4600,7 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->norm = d->norm;
     e->mcp = d->mcp;
     e->k = d->n_bins ? d->n_bins : PAC_N_BINS;
+    e->given_pooled = e->method == PAC_MI_TENSORPAC ? d->pooled_counts : NULL;
     if (e->measure == PAC_NDPAC) { /* tensorpac: x_lim = n erfinv(1 - p)^2, zero where |sum|^2 <= 2 x_lim */
         double p = d->p_threshold > 0 ? d->p_threshold : 0.05, q = p < 1 ? -pac__ndtri(0.5 * p) * 0.70710678118654752440 : 0.0;
         e->nd_limit = 2.0 * (double)n * q * q;
@@ -4629,7 +4666,7 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
     if (r != TP_OK) return r;
     if (!x || !out || !out->pac) return pac__fail(err, TP_ERR_ARG, "x, out or out->pac is NULL");
     if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
-    if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->pvalues || out->surrogates))
+    if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->pvalues || out->surrogates || out->sums))
         return pac__fail(err, TP_ERR_ARG, e.adjusted == 1 ? "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): "
                          "ask for no z, p or surrogate outputs" : "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
     if ((out->binned || out->pp) && (e.vec || e.method != PAC_MI_TENSORPAC))
@@ -4644,7 +4681,7 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
             (e.surr == PAC_SURR_SWAP_EPOCHS && !plan->keep_phase_bins))
             return pac__fail(err, TP_ERR_ARG, "the plan does not fit this description (make it with pac_plan)");
         e.plan = *plan;
-        e.plan.two_passes = plan->keep_phase_bins || e.method == PAC_MI_TENSORPAC;
+        e.plan.two_passes = plan->keep_phase_bins || pac__counts_pooled(&e);
     } else if ((r = pac__default_plan(&e, desc, 0, &e.plan, err)) != TP_OK) {
         return r;
     }
@@ -4707,13 +4744,91 @@ PACDEF tp_result pac_erpac(const pac_desc *desc, pac_erpac_method method, const 
     return r;
 }
 
+static tp_result pac__count_bins(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
+                                 uint64_t *counts, tp_error *err)
+{
+    pac__eng e;
+    pac_desc d;
+    tp_result r;
+    if (!desc || !x || !counts) return pac__fail(err, TP_ERR_ARG, "desc, x or counts is NULL");
+    d = *desc;
+    d.measure = PAC_MI, d.method = PAC_MI_TENSORPAC, d.pooled_counts = NULL, d.n_perm = 0, d.surrogates = PAC_SURR_NONE;
+    d.cuts = NULL, d.pairs = NULL, d.norm = PAC_NORM_NONE, d.backend = PAC_BACKEND_CPU;
+    if ((r = pac__from_desc(&e, &d, n_signals, n_times, err)) != TP_OK) return r;
+    if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
+    if ((r = pac__default_plan(&e, &d, 0, &e.plan, err)) != TP_OK) return r;
+    e.plan.keep_phase_bins = 0, e.plan.two_passes = 1, e.plan.amp_bands_per_pass = 1;
+    e.count_only = 1;
+    e.counts_out = counts;
+    e.x = e.x_amp = x;
+    e.dtype = dtype;
+    return pac__execute(&e, desc->pool, 0, 0.05, err);
+}
+
+PACDEF tp_result pac_count_bins(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
+                                uint64_t *counts, tp_error *err)
+{
+    tp_result r = pac__count_bins(desc, x, dtype, n_signals, n_times, counts, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_count_bins");
+    return r;
+}
+
+PACDEF void pac_sums_merge(uint64_t *dst, const uint64_t *src, size_t n_entries)
+{
+    size_t i;
+    for (i = 0; i < n_entries; i++) {
+        pac__wide a, b;
+        a.hi = dst[2 * i], a.lo = dst[2 * i + 1], b.hi = src[2 * i], b.lo = src[2 * i + 1];
+        pac__wide_add(&a, b);
+        dst[2 * i] = a.hi, dst[2 * i + 1] = a.lo;
+    }
+}
+
+static tp_result pac__pvalues_given(const pac_desc *desc, const double *pac, size_t n_signals, const uint64_t *sums, double *pvalues,
+                                    tp_error *err)
+{
+    pac__eng e;
+    tp_result r;
+    size_t cells;
+    tp_error te;
+    tp_pool *own = NULL, *pool;
+    if (!desc || !pac || !sums || !pvalues) return pac__fail(err, TP_ERR_ARG, "desc, pac, sums or pvalues is NULL");
+    pac_desc d = *desc;
+    d.cuts = NULL, d.pairs = NULL, d.edges = 0; /* any length will do: only the cells count here */
+    if ((r = pac__from_desc(&e, &d, n_signals, 4, err)) != TP_OK) return r;
+    if (!e.n_perm) return pac__fail(err, TP_ERR_ARG, "desc has no surrogates (desc.surrogates, desc.n_perm)");
+    cells = desc->n_amp * desc->n_pha;
+    if (!(pool = desc->pool) && (r = tp_create(NULL, &own, &te)) != TP_OK) return pac__fail(err, r, te.message);
+    if (!pool) pool = own;
+    e.cellp = (pac__cellp *)tp_alloc_at(pool, cells * sizeof *e.cellp, 0, __FILE__, __LINE__, &te);
+    if (!e.cellp) {
+        if (own) tp_destroy(own);
+        return pac__fail(err, te.code, te.message);
+    }
+    e.max_sum = (pac__wide *)(uintptr_t)sums; /* read only: pac__pvalues reads the sums */
+    e.out.pac = (double *)(uintptr_t)pac;
+    e.out.pvalues = pvalues;
+    pac__pvalues(&e, desc->p_threshold > 0 ? desc->p_threshold : 0.05);
+    tp_free(pool, e.cellp);
+    if (own) tp_destroy(own);
+    return TP_OK;
+}
+
+PACDEF tp_result pac_pvalues(const pac_desc *desc, const double *pac, size_t n_signals, const uint64_t *sums, double *pvalues,
+                             tp_error *err)
+{
+    tp_result r = pac__pvalues_given(desc, pac, n_signals, sums, pvalues, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_pvalues");
+    return r;
+}
+
 /* The one-worker plan the lower-level calls run with, and its bytes */
 static void pac__simple_plan(pac__eng *e, size_t na)
 {
     e->plan.n_threads = 1;
     e->plan.amp_bands_per_pass = na;
     e->plan.keep_phase_bins = 0;
-    e->plan.two_passes = e->method == PAC_MI_TENSORPAC && !e->bp_out;
+    e->plan.two_passes = pac__counts_pooled(e) && !e->bp_out;
     e->plan.bytes = pac__bytes(e, 1, na, 0);
 }
 

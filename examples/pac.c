@@ -7,6 +7,10 @@
              [--threads T] [--budget-mb M] [--backend auto|cpu|cuda]
    build/pac --demo [--out DIR]
    (build/pac_cuda, from `make cuda`: the same program with pacgpu's CUDA backend)
+   mpirun -n RANKS build/pac_mpi ...   (built with -DPAC_MPI by mpicc: the signals split over the
+   ranks, tensorpac's pooled bin counts and the surrogates' sums exchanged, rank 0 writing: the
+   same files as one process, bit for bit; not with swap-epochs or --erpac-out, which need every
+   signal in one process)
 
    x.npy: float32 or float64, (n_signals, n_times) or (n_times,). Bands: (n, 2) [low, high] Hz
    .npy files or tensorpac's presets (lres, mres, hres, demon, hulk). Outputs: float64
@@ -27,6 +31,12 @@
 #include "common/progress.h"
 #include "common/util.h"
 
+#if defined(PAC_MPI)
+#include <mpi.h>
+#define PROG "pac_mpi"
+#else
+#define PROG "pac"
+#endif
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -47,13 +57,17 @@ typedef struct options {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: pac --signal x.npy --fs HZ --pha-bands P --amp-bands A --out pac.npy [--idpac M,S,N]\n"
+            "usage: %s --signal x.npy --fs HZ --pha-bands P --amp-bands A --out pac.npy [--idpac M,S,N]\n"
             "           [--mi tort|tensorpac] [--n-perm N --surrogate swap-blocks|time-lag|swap-epochs --seed S\n"
             "           | --cuts cuts.npy]\n"
             "           [--z-out z.npy] [--p-out p.npy] [--pvalues-out pv.npy --mcp maxstat|fdr|bonferroni\n"
             "           --p-threshold P] [--png comodulogram.png] [--threads T] [--budget-mb M]\n"
             "           [--backend auto|cpu|cuda]\n"
-            "       pac --demo [--out DIR]\n"
+            "       %s --demo [--out DIR]\n", PROG, PROG);
+#if defined(PAC_MPI)
+    fprintf(f, "       mpirun -n RANKS %s ...   (the signals split over the ranks; rank 0 writes the outputs)\n", PROG);
+#endif
+    fprintf(f,
             "\n"
             "Phase-amplitude coupling of every (amplitude band, phase band, signal) with tensorpac's filters,\n"
             "methods and numbers, and optional surrogates, normalisations, z-scores and p-values.\n"
@@ -109,7 +123,20 @@ static void usage(FILE *f)
             "  --help           this text\n");
 }
 
-#define fail(...) ex_error("pac", __VA_ARGS__)
+static int is_root(void);
+#define fail(...) (is_root() ? ex_error(PROG, __VA_ARGS__) : 1) /* one message, not one a rank */
+
+/* rank 0, or the one process: who prints and writes */
+static int is_root(void)
+{
+#if defined(PAC_MPI)
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank == 0;
+#else
+    return 1;
+#endif
+}
 
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
@@ -151,7 +178,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_choice("--backend", &o->backend, "auto|cpu|cuda");
     t[n++] = cli_double("--budget-mb", &o->budget_mb, 0, HUGE_VAL, CLI_LO_OPEN, "a budget in MiB");
     t[n++] = cli_flag("--demo", &o->demo);
-    return cli_parse("pac", argc, argv, t, n, usage);
+    return cli_parse(PROG, argc, argv, t, n, usage);
 }
 
 /* "(8, 2048)" */
@@ -365,7 +392,7 @@ static void print_summary(const pac_desc *d, const pac_plan_info *plan, const pa
 {
     const double *pha = d->pha_bands, *amp = d->amp_bands;
     size_t n_pha = d->n_pha, q = peak % n_pha, a = peak / n_pha, i, below = 0, k = 0;
-    printf("pac: %zu signals x %zu samples, %zu x %zu bands, %s, %zu surrogates: %.3f s, ", n_sig, n_times, d->n_pha, d->n_amp,
+    printf(PROG ": %zu signals x %zu samples, %zu x %zu bands, %s, %zu surrogates: %.3f s, ", n_sig, n_times, d->n_pha, d->n_amp,
            measure_name(d), d->n_perm, secs);
     if (info->on_device)
         printf("on the GPU (%.1f ms there, %.1f MiB of device memory), %.1f MiB of host buffers\n", info->device.ms[3],
@@ -373,10 +400,10 @@ static void print_summary(const pac_desc *d, const pac_plan_info *plan, const pa
     else
         printf("on the CPU, %d worker(s), %.1f MiB of work buffers\n", info->n_workers, (double)plan->bytes / 1048576.0);
     if (!isfinite(map[peak])) {
-        printf("pac: no signal gave a finite value\n");
+        printf(PROG ": no signal gave a finite value\n");
         return;
     }
-    printf("pac: strongest coupling (--out averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
+    printf(PROG ": strongest coupling (--out averaged over signals): phase %.3g Hz [%.3g, %.3g] -> amplitude %.3g Hz [%.3g, %.3g], "
            "%s%s = %.4g",
            centre(pha, q), pha[2 * q], pha[2 * q + 1], centre(amp, a), amp[2 * a], amp[2 * a + 1], measure_name(d),
            d->norm ? " (normalised)" : "", map[peak]);
@@ -427,6 +454,11 @@ static int resolve_method(const options *o, pac_desc *d)
     if ((o->z_out || o->p_out || o->pv_out) && d->surrogates == PAC_SURR_NONE)
         return fail("%s", "--z-out, --p-out and --pvalues-out need surrogates (--n-perm N, --cuts, or --idpac M,S,N with S > 0)");
     d->mcp = (pac_mcp)o->mcp;
+#if defined(PAC_MPI)
+    if (d->surrogates == PAC_SURR_SWAP_EPOCHS && d->n_perm)
+        return fail("%s", "swap-epochs pairs each signal with signals other ranks hold: run it with one process (pac)");
+    if (o->erpac_out) return fail("%s", "--erpac-out needs every epoch in one process: run it with pac");
+#endif
     if ((o->pp_out || o->binamp_out) && d->method != PAC_MI_TENSORPAC && d->measure != PAC_HR)
         return fail("%s", "--pp-out and --binamp-out use tensorpac's pooled bin counts: give --idpac 2,S,N (tensorpac's MI) or 3,S,N "
                     "(heights ratio)");
@@ -465,7 +497,7 @@ static int run_erpac(const options *o, const options *w, const pac_desc *d, cons
     }
     for (i = 1; i < cells; i++)
         if (er[i] > er[best] || er[best] != er[best]) best = i;
-    printf("pac: event-related PAC (%s) over %zu epochs: strongest %.4g, phase band %zu, amplitude band %zu, time %zu\n",
+    printf(PROG ": event-related PAC (%s) over %zu epochs: strongest %.4g, phase band %zu, amplitude band %zu, time %zu\n",
            o->erpac_method ? "Gaussian copula, bits" : "circular-linear correlation", n_sig, er[best], best / nt % d->n_pha,
            best / nt / d->n_pha, best % nt + (size_t)o->edges);
     rc = 0;
@@ -493,6 +525,108 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
         (o->png && !(w->png = ex_outputs_add(outs, o->png, err, sizeof err))))
         return fail("%s", err);
     return 0;
+}
+
+#if defined(PAC_MPI)
+/* The rows of every rank (rows x its signals, C order) into full (rows x n_sig) on rank 0 */
+static int gather_rows(const double *mine, size_t rows, size_t first, size_t n_mine, size_t n_sig, double *full, int ranks)
+{
+    int *counts = (int *)malloc((size_t)ranks * sizeof(int)), *displs = (int *)malloc((size_t)ranks * sizeof(int)), r, rc = 0;
+    double *all = is_root() ? (double *)malloc(rows * n_sig * sizeof(double) + 1) : NULL;
+    size_t at = 0, row, s;
+    (void)first;
+    if (!counts || !displs || (is_root() && !all) || rows * n_sig > (size_t)INT_MAX) rc = 1;
+    for (r = 0; !rc && r < ranks; r++) {
+        size_t lo = n_sig * (size_t)r / (size_t)ranks, hi = n_sig * (size_t)(r + 1) / (size_t)ranks;
+        counts[r] = (int)(rows * (hi - lo));
+        displs[r] = (int)at;
+        at += rows * (hi - lo);
+    }
+    if (!rc) MPI_Gatherv(mine, (int)(rows * n_mine), MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    for (r = 0; !rc && is_root() && r < ranks; r++) { /* rank r's block: rows x its signals */
+        size_t lo = n_sig * (size_t)r / (size_t)ranks, hi = n_sig * (size_t)(r + 1) / (size_t)ranks;
+        for (row = 0; row < rows; row++)
+            for (s = lo; s < hi; s++) full[row * n_sig + s] = all[(size_t)displs[r] + row * (hi - lo) + s - lo];
+    }
+    free(counts);
+    free(displs);
+    free(all);
+    return rc;
+}
+#endif
+
+/* pac_run over every signal: in this process, or (pac_mpi) over the ranks, each measuring its
+   share with the pooled counts and surrogate sums of all, the results gathered on rank 0 into
+   out's arrays (full size there). plan NULL under MPI: each rank plans its share. */
+static int measure_all(pac_desc *d, const pac_plan_info *plan, const void *x, tp_dtype dtype, size_t n_sig, size_t n_times,
+                       const pac_output *out, tp_error *perr)
+{
+#if !defined(PAC_MPI)
+    return pac_run(d, x, dtype, n_sig, n_times, plan, out, perr) != TP_OK;
+#else
+    int ranks, rank, bad = 0, any;
+    size_t lo, hi, n, cells = d->n_amp * d->n_pha, k = (size_t)(d->n_bins ? d->n_bins : PAC_N_BINS), el = dtype == TP_F32 ? 4 : 8;
+    size_t nsum = d->n_perm * cells * 2, i;
+    uint64_t counts[PAC_MAX_BINS], total[PAC_MAX_BINS];
+    pac_output mine = *out;
+    double *buf[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    uint64_t *sums = NULL, *all_sums = NULL;
+    (void)plan;
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    lo = n_sig * (size_t)rank / (size_t)ranks, hi = n_sig * (size_t)(rank + 1) / (size_t)ranks, n = hi - lo;
+    if ((d->method == PAC_MI_TENSORPAC || d->measure == PAC_HR) && d->measure != PAC_MVL && d->measure != PAC_NDPAC &&
+        d->measure != PAC_PLV && d->measure != PAC_GCPAC) { /* tensorpac's counts pooled over every signal */
+        memset(counts, 0, sizeof counts);
+        if (n && pac_count_bins(d, (const char *)x + lo * n_times * el, dtype, n, n_times, counts, perr) != TP_OK) bad = 1;
+        MPI_Allreduce(counts, total, (int)k, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+        d->pooled_counts = total;
+    }
+    buf[0] = (double *)malloc(cells * (n + 1) * sizeof(double));
+    buf[1] = out->norm ? (double *)malloc(cells * (n + 1) * sizeof(double)) : NULL;
+    buf[2] = out->z ? (double *)malloc(cells * (n + 1) * sizeof(double)) : NULL;
+    buf[3] = out->p ? (double *)malloc(cells * (n + 1) * sizeof(double)) : NULL;
+    buf[4] = out->pp ? (double *)malloc(cells * (n + 1) * sizeof(double)) : NULL;
+    buf[5] = out->binned ? (double *)malloc(k * cells * (n + 1) * sizeof(double)) : NULL;
+    if (out->pvalues) {
+        sums = (uint64_t *)calloc(nsum + 1, sizeof(uint64_t));
+        all_sums = is_root() ? (uint64_t *)malloc((size_t)ranks * nsum * sizeof(uint64_t) + 1) : NULL;
+    }
+    if (!buf[0] || (out->norm && !buf[1]) || (out->z && !buf[2]) || (out->p && !buf[3]) || (out->pp && !buf[4]) ||
+        (out->binned && !buf[5]) || (out->pvalues && (!sums || (is_root() && !all_sums)))) {
+        snprintf(perr->message, sizeof perr->message, "out of memory for rank %d's outputs", rank);
+        bad = 1;
+    }
+    mine.pac = buf[0], mine.norm = buf[1], mine.z = buf[2], mine.p = buf[3], mine.pp = buf[4], mine.binned = buf[5];
+    mine.pvalues = NULL, mine.sums = sums, mine.info = out->info;
+    if (!bad && n && pac_run(d, (const char *)x + lo * n_times * el, dtype, n, n_times, NULL, &mine, perr) != TP_OK) bad = 1;
+    if (bad && !is_root()) fprintf(stderr, PROG ": rank %d: %s\n", rank, perr->message);
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+        if (!bad) snprintf(perr->message, sizeof perr->message, "another rank failed (its message above)");
+        for (i = 0; i < 7; i++) free(buf[i]);
+        free(sums);
+        free(all_sums);
+        return 1;
+    }
+    gather_rows(buf[0], cells, lo, n, n_sig, out->pac, ranks);
+    if (out->norm) gather_rows(buf[1], cells, lo, n, n_sig, out->norm, ranks);
+    if (out->z) gather_rows(buf[2], cells, lo, n, n_sig, out->z, ranks);
+    if (out->p) gather_rows(buf[3], cells, lo, n, n_sig, out->p, ranks);
+    if (out->pp) gather_rows(buf[4], cells, lo, n, n_sig, out->pp, ranks);
+    if (out->binned) gather_rows(buf[5], k * cells, lo, n, n_sig, out->binned, ranks);
+    if (out->pvalues) { /* every rank's sums, merged in rank order on rank 0 (exact: any order gives the same) */
+        MPI_Gather(sums, (int)nsum, MPI_UINT64_T, all_sums, (int)nsum, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        if (is_root()) {
+            for (i = 1; i < (size_t)ranks; i++) pac_sums_merge(all_sums, all_sums + i * nsum, nsum / 2);
+            if (pac_pvalues(d, out->pac, n_sig, all_sums, out->pvalues, perr) != TP_OK) bad = 1;
+        }
+    }
+    for (i = 0; i < 7; i++) free(buf[i]);
+    free(sums);
+    free(all_sums);
+    return bad;
+#endif
 }
 
 /* Exit status: 0, 1 (bad input or a failure: no output kept), or 3 (outputs written, some signals
@@ -526,7 +660,7 @@ static int run(const options *o)
     memset(&d, 0, sizeof d);
     if (resolve_method(o, &d)) return 1;
     ex_outputs_init(&outs);
-    if (declare_outputs(o, &outs, &w)) goto done;
+    if (is_root() ? declare_outputs(o, &outs, &w) : (w = *o, 0)) goto done;
     if (npy_map_read(o->signal, &x, err, sizeof err)) { fail("%s", err); goto done; }
     if ((x.dtype != NPY_F8 && x.dtype != NPY_F4) || x.ndim < 1 || x.ndim > 2 || !x.count) {
         fail("%s: want a non-empty float32 or float64 array of shape (n_signals, n_times) or (n_times,)", o->signal);
@@ -604,16 +738,20 @@ static int run(const options *o)
     out.binned = binned;
     out.p = p;
     out.info = &info;
-    d.progress = on_progress;
+    d.progress = is_root() ? on_progress : NULL;
     d.user = &st;
-    progress_begin(&st.bar, "pac");
+    progress_begin(&st.bar, PROG);
     t0 = progress_now();
-    if (pac_run(&d, x.data, dtype, n_sig, n_times, &plan, &out, &perr) != TP_OK) {
+    if (measure_all(&d, &plan, x.data, dtype, n_sig, n_times, &out, &perr)) {
         progress_end(&st.bar);
         fail("%s", perr.message);
         goto done;
     }
     progress_end(&st.bar);
+    if (!is_root()) { /* rank 0 writes */
+        rc = 0;
+        goto done;
+    }
     secs = progress_now() - t0;
     blank_bad_signals(val, cells, n_sig, bad);
     blank_bad_signals(z, cells, n_sig, bad);
@@ -632,7 +770,7 @@ static int run(const options *o)
         static const char *mcps[3] = {"maximum statistics", "FDR", "Bonferroni"};
         size_t signif = 0;
         for (i = 0; i < cells; i++) signif += pv[i] < 1.0;
-        printf("pac: %zu of %zu cells significant at p < %g (%s over the cells, the signal-averaged measure)\n", signif, cells,
+        printf(PROG ": %zu of %zu cells significant at p < %g (%s over the cells, the signal-averaged measure)\n", signif, cells,
                d.p_threshold > 0 ? d.p_threshold : 0.05, mcps[d.mcp]);
     }
     rc = 0;
@@ -725,15 +863,29 @@ static int demo(const options *o)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int run_program(int argc, char **argv)
 {
     options o;
     int r;
     if (argc < 2) {
-        usage(stderr);
+        if (is_root()) usage(stderr);
         return 2;
     }
     if ((r = parse_args(argc, argv, &o)) != 0) return r > 0 ? 0 : 2;
     if (o.demo) return demo(&o);
     return run(&o);
+}
+
+int main(int argc, char **argv)
+{
+#if defined(PAC_MPI)
+    int rc, all;
+    MPI_Init(&argc, &argv);
+    rc = run_program(argc, argv);
+    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD); /* one exit status everywhere */
+    MPI_Finalize();
+    return all;
+#else
+    return run_program(argc, argv);
+#endif
 }

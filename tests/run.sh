@@ -326,6 +326,26 @@ build pac_cli $CC $TFLAGS -D_DEFAULT_SOURCE $PAC_CLI_SRC $LIBS \
         ! $B/pac_cli --backend gpu 2>/dev/null &&
         $B/pac_cli --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --out $B/x.npy --backend cuda 2>&1 |
             grep -q 'no CUDA backend' && [ ! -e $B/x.npy ]"
+if tools/detect.sh mpi >/dev/null; then
+    build pac_mpi mpicc $TFLAGS -D_DEFAULT_SOURCE -DPAC_MPI $PAC_CLI_SRC $LIBS \
+        && step "pac_mpi: 1, 2 and 3 ranks write the files of one process, bit for bit (pooled counts, FDR p-values)" sh -c "
+            export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+            A='--signal tests/data/pac/signal.npy --fs 512 --pha-bands tests/data/pac/f_pha.npy --amp-bands tests/data/pac/f_amp.npy
+               --idpac 2,2,4 --n-perm 30 --seed 4 --mcp fdr --p-threshold 0.5 --threads 1'
+            $B/pac_cli \$A --out $B/mpi1.npy --z-out $B/mpi1_z.npy --pvalues-out $B/mpi1_pv.npy --pp-out $B/mpi1_pp.npy >/dev/null &&
+            for r in 1 2 3; do
+                mpirun -np \$r $B/pac_mpi \$A --out $B/mpi_r.npy --z-out $B/mpi_r_z.npy --pvalues-out $B/mpi_r_pv.npy \
+                    --pp-out $B/mpi_r_pp.npy >/dev/null &&
+                cmp -s $B/mpi1.npy $B/mpi_r.npy && cmp -s $B/mpi1_z.npy $B/mpi_r_z.npy && cmp -s $B/mpi1_pv.npy $B/mpi_r_pv.npy &&
+                cmp -s $B/mpi1_pp.npy $B/mpi_r_pp.npy || exit 1
+            done" \
+        && step "pac_mpi refuses swap-epochs (every signal in one process)" sh -c "
+            export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+            ! mpirun -np 2 $B/pac_mpi --signal tests/data/pac/signal.npy --fs 512 --pha-bands lres --amp-bands lres --idpac 1,1,4 \
+                --out $B/x.npy 2>$B/mpi_err.txt && grep -q 'swap-epochs pairs each signal' $B/mpi_err.txt"
+else
+    skip "pac_mpi: no mpicc/mpirun (openmpi-bin, libopenmpi-dev)"
+fi
 if NVCC=$(tools/detect.sh nvcc); then # the same program built by nvcc with the backend: the GPU where one answers, else the CPU
     step "build pac_cuda (nvcc)" make -s build/pac_cuda \
         && step "pac_cuda equals tensorpac (--backend auto: the GPU's float32 within 5e-5, or the CPU's exactly)" sh -c "

@@ -920,6 +920,54 @@ out:
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rc); npy_free(&rp); npy_free(&rg);
 }
 
+/* One analysis split over processes: signals 0-2 and 3-7 each counted (pac_count_bins), measured
+   with the summed counts, their surrogate sums merged and turned into p-values: the same bits as
+   one run over all eight */
+static void test_split_runs(void)
+{
+    static const pac_mcp mcps[2] = {PAC_MCP_MAXSTAT, PAC_MCP_FDR};
+    ref_case c;
+    double whole[800], part[800], pv_whole[100], pv_split[100], *a = (double *)malloc(3 * 100 * sizeof(double)),
+           *b = (double *)malloc(5 * 100 * sizeof(double));
+    uint64_t counts[18], more[18], *sums = (uint64_t *)malloc(20 * 100 * 2 * sizeof(uint64_t)),
+             *sums2 = (uint64_t *)malloc(20 * 100 * 2 * sizeof(uint64_t));
+    pac_output o;
+    tp_error err;
+    size_t i, s;
+    int m;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC));
+    if (!c.x.data) goto out;
+    c.d.surrogates = PAC_SURR_SWAP_BLOCKS, c.d.n_perm = 20, c.d.seed = 11, c.d.p_threshold = 0.5;
+    for (m = 0; m < 2; m++) {
+        const double *x = (const double *)c.x.data;
+        c.d.mcp = mcps[m];
+        c.d.pooled_counts = NULL;
+        memset(&o, 0, sizeof o);
+        o.pac = whole, o.pvalues = pv_whole;
+        CHECK(pac_run(&c.d, x, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK);
+        CHECK(pac_count_bins(&c.d, x, TP_F64, 3, 2048, counts, &err) == TP_OK);
+        CHECK(pac_count_bins(&c.d, x + 3 * 2048, TP_F64, 5, 2048, more, &err) == TP_OK);
+        for (i = 0; i < 18; i++) counts[i] += more[i];
+        c.d.pooled_counts = counts;
+        memset(&o, 0, sizeof o);
+        o.pac = a, o.sums = sums;
+        CHECK(pac_run(&c.d, x, TP_F64, 3, 2048, NULL, &o, &err) == TP_OK);
+        o.pac = b, o.sums = sums2;
+        CHECK(pac_run(&c.d, x + 3 * 2048, TP_F64, 5, 2048, NULL, &o, &err) == TP_OK);
+        pac_sums_merge(sums, sums2, 20 * 100);
+        for (i = 0; i < 100; i++)
+            for (s = 0; s < 8; s++) part[i * 8 + s] = s < 3 ? a[i * 3 + s] : b[i * 5 + s - 3];
+        CHECK(pac_pvalues(&c.d, part, 8, sums, pv_split, &err) == TP_OK);
+        CHECK_MSG(!memcmp(whole, part, sizeof whole) && !memcmp(pv_whole, pv_split, sizeof pv_split), "mcp %d: split runs differ",
+                  (int)mcps[m]);
+    }
+    c.d.n_perm = 0, c.d.surrogates = PAC_SURR_NONE;
+    CHECK(pac_pvalues(&c.d, part, 8, sums, pv_split, &err) == TP_ERR_ARG && strstr(err.message, "no surrogates"));
+out:
+    free(a); free(b); free(sums); free(sums2);
+    ref_close(&c);
+}
+
 /* out.pvalues under each correction equals tensorpac's infer_pvalues (mne's fdr_correction and
    bonferroni_correction) on 200 replayed swap-block surrogates */
 static void test_mcp_against_tensorpac(void)
@@ -1691,6 +1739,7 @@ int main(void)
     RUN(test_run_against_tensorpac);
     RUN(test_measures_against_tensorpac);
     RUN(test_mcp_against_tensorpac);
+    RUN(test_split_runs);
     RUN(test_x_amp_against_tensorpac);
     RUN(test_edges_against_tensorpac);
     RUN(test_n_bins_against_tensorpac);
