@@ -229,6 +229,14 @@
    for bit the same whatever the plan or the thread count (tested); between CPUs they can differ
    in the last bit only where a compiler fuses multiply-adds. A worker thread that cannot start
    is reported to the logger (desc.log, or the pool's) and in out.info; the others do its share.
+   Over several processes (MPI ranks, cluster jobs) each holding some of the signals: every
+   signal's results depend on it alone except tensorpac's pooled bin counts and p-values. Each
+   process counts its signals (pac_count_bins), the counts summed go to every process as
+   desc.pooled_counts; each runs pac_run on its signals with out.sums (the surrogates' sums, exact
+   in 64.64 fixed point), the sums are added (pac_sums_merge, any order: exact) and pac_pvalues
+   turns them and every signal's out.pac into what one process gives, bit for bit (tested;
+   examples/pac.c built with -DPAC_MPI is such a program). Swap-epochs pairs signals across
+   processes and needs them in one.
 
    7. PRECISION
    desc.precision = TP_F32 (MI and HR; the other measures compute in double whatever it says)
