@@ -1052,6 +1052,47 @@ out:
     ref_close(&c);
 }
 
+/* The vector measures' unit vectors and moduli (pac__unit_vector, pac__modulus and the kernel this
+   CPU picks): within 2 ulp of y / hypot and hypot, exact at zero, NaN and the ends of the range;
+   the kernel equals the scalar bit for bit, in place too */
+static void test_unit_vectors(void)
+{
+    enum { N = 1031 };
+    double *y = (double *)malloc(N * sizeof(double)), *h = (double *)malloc(N * sizeof(double));
+    double *c = (double *)malloc(N * sizeof(double)), *s = (double *)malloc(N * sizeof(double)), *m = (double *)malloc(N * sizeof(double));
+    double worst = 0;
+    pac__unit_fn k = pac__pick_units();
+    size_t i;
+    for (i = 0; i < N; i++) {
+        double scale = ldexp(1.0, (int)(i % 301) - 150);
+        y[i] = uniform_pm1() * scale, h[i] = uniform_pm1() * scale;
+    }
+    y[0] = h[0] = 0, y[1] = NAN, y[2] = 1e-200, h[2] = 3e-200, y[3] = 1e200, h[3] = -2e200;
+    k(y, h, 1.0, N, c, s);
+    k(y, h, 1.0, N, m, NULL);
+    for (i = 0; i < N; i++) {
+        double r = hypot(y[i], h[i]), cc, ss, mm = pac__modulus(y[i], h[i]);
+        pac__unit_vector(y[i], h[i], &cc, &ss);
+        CHECK_MSG(!memcmp(&c[i], &cc, sizeof cc) && !memcmp(&s[i], &ss, sizeof ss) && !memcmp(&m[i], &mm, sizeof mm),
+                  "kernel and scalar differ at %zu", i);
+        if (r > 0 && r == r) {
+            double e1 = fabs(c[i] - y[i] / r) / 2.2e-16, e2 = fabs(s[i] - h[i] / r) / 2.2e-16, e3 = fabs(m[i] - r) / (r * 1.1e-16);
+            worst = e1 > worst ? e1 : worst, worst = e2 > worst ? e2 : worst, worst = e3 > worst ? e3 : worst;
+        }
+    }
+    CHECK(c[0] == 1 && s[0] == 0 && m[0] == 0 && c[1] != c[1] && m[1] != m[1]);
+    CHECK_MSG(worst <= 4, "unit vectors and moduli within %.2f of an ulp-sized step", worst);
+    memcpy(c, y, N * sizeof(double)), memcpy(s, h, N * sizeof(double));
+    k(c, s, 1.0, N, c, s); /* in place */
+    for (i = 0; i < N; i++) {
+        double cc, ss;
+        pac__unit_vector(y[i], h[i], &cc, &ss);
+        CHECK(!memcmp(&c[i], &cc, sizeof cc) && !memcmp(&s[i], &ss, sizeof ss));
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  unit vectors within %.2f ulp-steps\n", worst);
+    free(y); free(h); free(c); free(s); free(m);
+}
+
 /* The PLV's atan2 (pac__atan2 and the kernel this CPU picks): within 3 ulp of libm's over the
    plane, at the axes, zeros, infinities of the ratio and NaN; the kernel equals the scalar bit
    for bit */
@@ -1747,6 +1788,7 @@ int main(void)
     RUN(test_wavelet_against_tensorpac);
     RUN(test_erpac_against_tensorpac);
     RUN(test_atan2);
+    RUN(test_unit_vectors);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);
     RUN(test_measures_plans_identical);
