@@ -331,6 +331,8 @@ pac_bench() {
         --mi tort --budget-mb 256 --threads 2 --reps 1
     pac_run "pacgpu, 1024 x 20000, 50 x 50, n_perm $big_perm, 256 MiB budget, 2 threads" --synthetic 1024,20000 --bands hres \
         --mi tort --budget-mb 256 --threads 2 --n-perm "$big_perm" --reps 1
+    pac_run "pacgpu float32 histograms, 1024 x 20000, 50 x 50, n_perm $big_perm, 256 MiB budget, 2 threads" --synthetic 1024,20000 \
+        --bands hres --mi tort --budget-mb 256 --threads 2 --n-perm "$big_perm" --precision f32 --reps 1
     md=bench/out/pac.md
     {
         echo "## pacgpu: phase-amplitude coupling"
@@ -363,6 +365,10 @@ pac_bench() {
             echo "|---|---:|---:|---:|---:|---:|---:|---:|"
             pac_measure_table "$raw" "$peer_perm"
         fi
+        b0=$(grep "n_perm 0, 256 MiB" "$raw" | sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p')
+        b64=$(grep "^label=pacgpu, 1024 x 20000, 50 x 50, n_perm $big_perm," "$raw" | sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p')
+        b32=$(grep "^label=pacgpu float32 histograms, 1024 x 20000" "$raw" | sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p')
+        [ -n "$b0" ] && [ -n "$b64" ] && [ -n "$b32" ] && echo && echo "The large case with 1000 surrogates, projected from its n_perm 0 and n_perm $big_perm rows (each surrogate costs the same): $(awk -v a="$b0" -v b="$b64" -v c="$b32" -v k="$big_perm" 'BEGIN {printf "%.0f min in float64, %.0f min with float32 histograms", (a + (b - a) / k * 1000) / 60, (a + (c - a) / k * 1000) / 60}')." 
     } >"$md"
     replace_section pac "$md"
 }
