@@ -402,7 +402,7 @@ build npy_make $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_make.c examples/common/np
 # ---- the driver: the parts run on JOBS queues at once (default: the CPUs), each in its own
 # directory build/suite_PART, its lines printed when it ends; then the totals ---------------------
 # rough seconds of each part on a 2-core VM, longest first: the queues are filled greedily
-PARTS="cuda:97 common:45 pacgpu:44 stat_stream:39 prom2d:27 v1:25 examples:21 headers:15 tensorpool:14"
+PARTS="pacgpu:180 cuda:107 common:64 prom2d:56 examples:40 stat_stream:39 v1:39 headers:17 tensorpool:14"
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 [ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
 if [ -n "${PART:-}" ]; then PARTS="$PART:1"; JOBS=1; fi # PART=name runs one part
