@@ -657,6 +657,21 @@ PACDEF const char *pac_build_info(void);
 
 #define PAC__PI 3.14159265358979323846264338327950288
 
+/* A kernel family's widest member this CPU runs: name_avx512, name_avx2 (x86 with vector
+   extensions), then name_v2 (16-byte vectors), else name_plain */
+#if defined(PAC__X86_WIDE)
+#define PAC__PICK_WIDE(name)                                     \
+    if (tp_cpu_features() & TP_CPU_AVX512F) return name##_avx512; \
+    if (tp_cpu_features() & TP_CPU_AVX2) return name##_avx2;
+#else
+#define PAC__PICK_WIDE(name)
+#endif
+#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
+#define PAC__PICK(name) PAC__PICK_WIDE(name) return name##_v2;
+#else
+#define PAC__PICK(name) return name##_plain;
+#endif
+
 /* First in the body of a function whose vector and plain variants must give the same bits: no
    fused multiply-adds there (clang fuses by default where the target has them; gcc in ISO mode
    does not) */
@@ -1389,18 +1404,7 @@ PAC__BIN_FN(pac__bin_avx512, 64, __attribute__((target("avx512f"))))
 #endif
 #endif
 
-static pac__bin_fn pac__pick_bin(void)
-{
-#if defined(PAC__X86_WIDE)
-    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__bin_avx512;
-    if (tp_cpu_features() & TP_CPU_AVX2) return pac__bin_avx2;
-#endif
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-    return pac__bin_v2;
-#else
-    return pac__bin_plain;
-#endif
-}
+static pac__bin_fn pac__pick_bin(void) { PAC__PICK(pac__bin) }
 
 /* Histograms of the amplitudes of several bands at once: row t of amp_t holds every band's
    amplitude at sample t (ld lanes, a multiple of 64 bytes), read shift samples ahead, circularly
@@ -1698,18 +1702,7 @@ static void pac__mi_plain(const double *h, size_t ld, int k, const double *wt, d
 #endif
 
 /* The widest MI kernel this CPU runs */
-static pac__mi_fn pac__pick_mi(void)
-{
-#if defined(PAC__X86_WIDE)
-    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__mi_avx512;
-    if (tp_cpu_features() & TP_CPU_AVX2) return pac__mi_avx2;
-#endif
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-    return pac__mi_v2;
-#else
-    return pac__mi_plain;
-#endif
-}
+static pac__mi_fn pac__pick_mi(void) { PAC__PICK(pac__mi) }
 
 /* A series' bin weights for pac__mi_fn; 0 when no sample of the series has a phase bin (its
    signal is NaN) */
@@ -2776,18 +2769,7 @@ static void pac__units_plain(const double *y, const double *h, double scale, siz
 #endif
 
 /* The widest unit-vector kernel this CPU runs */
-static pac__unit_fn pac__pick_units(void)
-{
-#if defined(PAC__X86_WIDE)
-    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__units_avx512;
-    if (tp_cpu_features() & TP_CPU_AVX2) return pac__units_avx2;
-#endif
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-    return pac__units_v2;
-#else
-    return pac__units_plain;
-#endif
-}
+static pac__unit_fn pac__pick_units(void) { PAC__PICK(pac__units) }
 
 /* atan2 for the PLV's angles, vectorised: |y| <= |x| by symmetry, then above tan(pi/8) the
    argument (z - 1) / (z + 1) and pi/4 added, then the series of atan to z^41 (its rest < 2e-17
@@ -2887,18 +2869,7 @@ static void pac__angles_plain(const double *y, const double *x, double scale, si
 #endif
 
 /* The widest angle kernel this CPU runs */
-static pac__angle_fn pac__pick_angles(void)
-{
-#if defined(PAC__X86_WIDE)
-    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__angles_avx512;
-    if (tp_cpu_features() & TP_CPU_AVX2) return pac__angles_avx2;
-#endif
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-    return pac__angles_v2;
-#else
-    return pac__angles_plain;
-#endif
-}
+static pac__angle_fn pac__pick_angles(void) { PAC__PICK(pac__angles) }
 
 /* Hilbert transforms (times lh) of the real series in wr and wi (n samples each) into hr and hi,
    zero-padded to lh as tensorpac's hilbertm */
@@ -3050,18 +3021,7 @@ static void pac__dot_plain(const double *xr, const double *xi, const double *v0,
 #endif
 
 /* The widest products kernel this CPU runs */
-static pac__dot_fn pac__pick_dot(void)
-{
-#if defined(PAC__X86_WIDE)
-    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__dot_avx512;
-    if (tp_cpu_features() & TP_CPU_AVX2) return pac__dot_avx2;
-#endif
-#if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
-    return pac__dot_v2;
-#else
-    return pac__dot_plain;
-#endif
-}
+static pac__dot_fn pac__pick_dot(void) { PAC__PICK(pac__dot) }
 
 /* sum_t A[(t + c) mod n] U[t] into (*sr, *si): A = ar (+ i ai when ai is not NULL), U = u0 + i u1 */
 static void pac__dot(pac__dot_fn seg, const double *ar, const double *ai, const double *u0, const double *u1, size_t n, size_t c,

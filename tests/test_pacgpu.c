@@ -658,6 +658,23 @@ static double worst_scaled(const double *a, const double *b, size_t n)
     return m > 0 ? e / m : e;
 }
 
+/* pac_run of c->d on the reference signal against tensorpac's tests/data/pac/methods/NAME: the
+   largest difference over the largest value (1 when either is missing), checked <= 1e-9 */
+static void check_against(ref_case *c, const char *name, double *pac)
+{
+    npy_array ref = td_load(DATA "methods/", name);
+    pac_output o;
+    tp_error err;
+    double w = 1;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    CHECK_MSG(pac_run(&c->d, c->x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s: %s", name, err.message);
+    if (ref.data) w = worst_scaled(pac, (const double *)ref.data, 800);
+    CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  %s: %.3g\n", name, w);
+    npy_free(&ref);
+}
+
 /* Phase from one signal, amplitude from another (tensorpac's x_amp): epoch e's phase with epoch
    e + 1's amplitude, against tensorpac's filterfit(sf, x, x_amp) */
 static void test_x_amp_against_tensorpac(void)
@@ -672,22 +689,15 @@ static void test_x_amp_against_tensorpac(void)
     if (!c.x.data) goto out;
     xa = (double *)malloc(8 * 2048 * sizeof(double));
     for (i = 0; i < 8; i++) memcpy(xa + (size_t)i * 2048, (const double *)c.x.data + (size_t)((i + 1) % 8) * 2048, 2048 * sizeof(double));
-    memset(&o, 0, sizeof o);
-    o.pac = pac;
     c.d.x_amp = xa;
     for (i = 0; i < 3; i++) {
         char name[64];
-        npy_array ref;
-        double w;
         c.d.measure = (pac_measure)methods[i];
         snprintf(name, sizeof name, "m%d_xamp_pac.npy", methods[i]);
-        ref = td_load(DATA "methods/", name);
-        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
-        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
-        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
-        if (getenv("TK_VERBOSE")) fprintf(stderr, "  x_amp, method %d: %.3g\n", methods[i], w);
-        npy_free(&ref);
+        check_against(&c, name, pac);
     }
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
     c.d.backend = PAC_BACKEND_CUDA; /* never on the device */
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) != TP_OK);
 out:
@@ -717,12 +727,7 @@ static void test_edges_against_tensorpac(void)
         double w;
         c.d.measure = (pac_measure)methods[i];
         snprintf(name, sizeof name, "m%d_edges100_pac.npy", methods[i]);
-        ref = td_load(DATA "methods/", name);
-        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
-        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
-        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
-        if (getenv("TK_VERBOSE")) fprintf(stderr, "  edges, method %d: %.3g\n", methods[i], w);
-        npy_free(&ref);
+        check_against(&c, name, pac);
         if (methods[i] > 2) continue;
         c.d.surrogates = PAC_SURR_SWAP_BLOCKS, c.d.n_perm = 10, c.d.cuts = (const int64_t *)cuts.data, c.d.norm = PAC_NORM_ZSCORE;
         o.norm = norm;
@@ -757,25 +762,15 @@ static void test_n_bins_against_tensorpac(void)
     double pac[800];
     pac_output o;
     tp_error err;
-    int m;
     CHECK(ref_open(&c, PAC_MI_TENSORPAC));
     if (!c.x.data) goto out;
+    c.d.n_bins = 12;
+    c.d.measure = PAC_MI;
+    check_against(&c, "m2_bins12_pac.npy", pac);
+    c.d.measure = PAC_HR;
+    check_against(&c, "m3_bins12_pac.npy", pac);
     memset(&o, 0, sizeof o);
     o.pac = pac;
-    c.d.n_bins = 12;
-    for (m = 2; m <= 3; m++) {
-        char name[64];
-        npy_array ref;
-        double w;
-        c.d.measure = (pac_measure)m;
-        snprintf(name, sizeof name, "m%d_bins12_pac.npy", m);
-        ref = td_load(DATA "methods/", name);
-        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
-        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
-        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
-        if (getenv("TK_VERBOSE")) fprintf(stderr, "  12 bins, method %d: %.3g\n", m, w);
-        npy_free(&ref);
-    }
     c.d.n_bins = 1;
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.n_bins"));
     c.d.n_bins = PAC_MAX_BINS + 1;
@@ -837,23 +832,16 @@ static void test_wavelet_against_tensorpac(void)
     int i;
     CHECK(ref_open(&c, PAC_MI_TENSORPAC));
     if (!c.x.data) goto out;
-    memset(&o, 0, sizeof o);
-    o.pac = pac;
     c.d.dcomplex = PAC_DCOMPLEX_WAVELET;
     for (i = 0; i < 5; i++) {
         char name[64];
-        npy_array ref;
-        double w;
         c.d.measure = (pac_measure)methods[i];
         c.d.width = i == 4 ? 5 : 0;
         snprintf(name, sizeof name, i == 4 ? "m%d_wavelet5_pac.npy" : "m%d_wavelet_pac.npy", methods[i]);
-        ref = td_load(DATA "methods/", name);
-        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
-        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
-        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
-        if (getenv("TK_VERBOSE")) fprintf(stderr, "  %s: %.3g\n", name, w);
-        npy_free(&ref);
+        check_against(&c, name, pac);
     }
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
     c.d.width = -1;
     CHECK(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.width"));
     c.d.width = 0, c.d.dcomplex = (pac_dcomplex)2;
