@@ -1538,6 +1538,9 @@ typedef void (*pac__angle_fn)(const double *y, const double *x, double scale, si
 /* (c[t], s[t]) = the unit vector of y[t] + i h[t] scale; s NULL: c[t] = its modulus. c and s
    may be y and h. */
 typedef void (*pac__unit_fn)(const double *y, const double *h, double scale, size_t n, double *c, double *s);
+/* Four cells' products at once (section >>vector) */
+typedef void (*pac__dot4_fn)(const double *const *xr, const double *const *xi, const double *v0, const double *v1, size_t len,
+                             double *r, double *im);
 /* Products of a segment for the vector measures (section >>vector) */
 typedef void (*pac__dot_fn)(const double *xr, const double *xi, const double *v0, const double *v1, size_t len, double *r,
                             double *im);
@@ -1850,6 +1853,7 @@ typedef struct pac__eng {
     pac__mi_fn mi;
     pac__bin_fn bin;
     pac__dot_fn dot;
+    pac__dot4_fn dot4;        /* four cells at once (AVX2, AVX-512), or NULL */
     pac__angle_fn angles;
     pac__unit_fn units;
     int f32;                  /* desc.precision == TP_F32: amplitudes and histograms in floats */
@@ -2771,12 +2775,16 @@ static void pac__units_plain(const double *y, const double *h, double scale, siz
 /* The widest unit-vector kernel this CPU runs */
 static pac__unit_fn pac__pick_units(void) { PAC__PICK(pac__units) }
 
-/* atan2 for the PLV's angles, vectorised: |y| <= |x| by symmetry, then above tan(pi/8) the
-   argument (z - 1) / (z + 1) and pi/4 added, then the series of atan to z^41 (its rest < 2e-17
-   of the angle): within 3 ulp of libm's (tested). A NaN gives NaN, -0 gives +0 (the angles feed a
+/* atan2 for the PLV's angles, vectorised: |y| <= |x| by symmetry; above tan(3 pi/16) the
+   argument (z - 1) / (z + 1) and pi/4 added, above tan(pi/16) (z - c) / (1 + z c), c = tan(pi/8),
+   and pi/8 added, so |t| <= tan(pi/16); then the series of atan to t^23 (its rest < 1e-17 of the
+   angle): within 3 ulp of libm's (tested). A NaN gives NaN, -0 gives +0 (the angles feed a
    Hilbert transform, where that is the same number). pac__atan2 and the vector kernels compute
    the same operations in the same order, so every width gives the same bits. */
-#define PAC__ATAN_TERMS 21
+#define PAC__ATAN_TERMS 12
+#define PAC__TAN_PI_8 0.41421356237309504880
+#define PAC__ATAN_HIGH 0.66817863791929891999 /* tan(3 pi / 16) */
+#define PAC__ATAN_MID 0.19891236737965800691  /* tan(pi / 16) */
 #define PAC__ATAN_COEF(k) ((k) % 2 ? -1.0 : 1.0) / (double)(2 * (k) + 1)
 
 static double pac__atan2(double y, double x)
@@ -2784,12 +2792,12 @@ static double pac__atan2(double y, double x)
     PAC__EXACT
     double ax = fabs(x), ay = fabs(y), lo = ay < ax ? ay : ax, hi = ay < ax ? ax : ay;
     double z = hi > 0 ? lo / hi : 0.0, t, t2, p, a;
-    int big = z > 0.41421356237309504880, k;
-    t = big ? (z - 1.0) / (z + 1.0) : z;
+    int big = z > PAC__ATAN_HIGH, mid = !big && z > PAC__ATAN_MID, k;
+    t = big ? (z - 1.0) / (z + 1.0) : mid ? (z - PAC__TAN_PI_8) / (1.0 + z * PAC__TAN_PI_8) : z / 1.0;
     t2 = t * t;
     p = PAC__ATAN_COEF(PAC__ATAN_TERMS - 1);
     for (k = PAC__ATAN_TERMS - 2; k >= 0; k--) p = p * t2 + PAC__ATAN_COEF(k);
-    a = (big ? 0.78539816339744830962 : 0.0) + t * p;
+    a = (big ? 0.78539816339744830962 : mid ? 0.39269908169872415481 : 0.0) + t * p;
     a = ay > ax ? 1.57079632679489661923 - a : a;
     a = signbit(x) ? 3.14159265358979323846 - a : a;
     a = signbit(y) ? -a : a;
@@ -2808,7 +2816,7 @@ static double pac__atan2(double y, double x)
         size_t t = 0;                                                                                \
         for (; t + W <= n; t += W) {                                                                 \
             vd x, y, ax, ay, lo, hi, z, tt, t2, p, a, zero, one, num, den, off;                      \
-            vi xi, yi, m, sx, sy, big;                                                               \
+            vi xi, yi, m, sx, sy, big, mid;                                                          \
             int k;                                                                                   \
             memcpy(&x, xv + t, sizeof x);                                                            \
             memcpy(&y, yv + t, sizeof y);                                                            \
@@ -2827,14 +2835,18 @@ static double pac__atan2(double y, double x)
             PAC__VSEL(vd, vi, m, hi, one, den);                                                      \
             PAC__VSEL(vd, vi, m, lo, zero, num);                                                     \
             z = num / den;                                                                           \
-            big = z > 0.41421356237309504880;                                                        \
-            PAC__VSEL(vd, vi, big, z - 1.0, z, num);                                                 \
-            PAC__VSEL(vd, vi, big, z + 1.0, one, den);                                               \
+            big = z > PAC__ATAN_HIGH;                                                                \
+            mid = ~big & (z > PAC__ATAN_MID);                                                        \
+            PAC__VSEL(vd, vi, mid, z - PAC__TAN_PI_8, z, num);                                       \
+            PAC__VSEL(vd, vi, mid, 1.0 + z * PAC__TAN_PI_8, one, den);                               \
+            PAC__VSEL(vd, vi, big, z - 1.0, num, num);                                               \
+            PAC__VSEL(vd, vi, big, z + 1.0, den, den);                                               \
             tt = num / den;                                                                          \
             t2 = tt * tt;                                                                            \
             p = zero + PAC__ATAN_COEF(PAC__ATAN_TERMS - 1);                                          \
             for (k = PAC__ATAN_TERMS - 2; k >= 0; k--) p = p * t2 + PAC__ATAN_COEF(k);               \
-            PAC__VSEL(vd, vi, big, zero + 0.78539816339744830962, zero, off);                        \
+            PAC__VSEL(vd, vi, mid, zero + 0.39269908169872415481, zero, off);                        \
+            PAC__VSEL(vd, vi, big, zero + 0.78539816339744830962, off, off);                         \
             a = off + tt * p;                                                                        \
             PAC__VSEL(vd, vi, (ay > ax), 1.57079632679489661923 - a, a, a);                          \
             PAC__VSEL(vd, vi, sx, 3.14159265358979323846 - a, a, a);                                 \
@@ -3023,6 +3035,59 @@ static void pac__dot_plain(const double *xr, const double *xi, const double *v0,
 /* The widest products kernel this CPU runs */
 static pac__dot_fn pac__pick_dot(void) { PAC__PICK(pac__dot) }
 
+/* Four cells at once, one phase vector and four amplitude bands: each cell's eight partial sums
+   take the same products in the same order as pac__dot_fn's, so the bits are the same; the phase
+   vector is read once for the four (the products are bound by the reads). NULL where the CPU
+   has neither AVX2 nor AVX-512: one cell at a time there. */
+
+#if defined(PAC__X86_WIDE)
+#define PAC__DOT4_KERNEL(name, bytes, attr)                                                         \
+    attr static void name(const double *const *xr, const double *const *xi, const double *v0, const double *v1,   \
+                          size_t len, double *r, double *im)                                        \
+    {                                                                                               \
+        PAC__EXACT                                                                                  \
+        typedef double vd __attribute__((vector_size(bytes)));                                     \
+        enum { W = (int)(bytes / sizeof(double)), V = 8 / W };                                      \
+        vd sr[4][V], si[4][V];                                                                      \
+        size_t t = 0;                                                                               \
+        int k, c;                                                                                   \
+        memcpy(sr, r, sizeof sr);                                                                   \
+        memcpy(si, im, sizeof si);                                                                  \
+        for (; t + 8 <= len; t += 8)                                                                \
+            for (k = 0; k < V; k++) {                                                               \
+                vd a, b;                                                                            \
+                memcpy(&a, v0 + t + (size_t)k * W, sizeof a);                                       \
+                memcpy(&b, v1 + t + (size_t)k * W, sizeof b);                                       \
+                for (c = 0; c < 4; c++) {                                                           \
+                    vd x, y;                                                                        \
+                    memcpy(&x, xr[c] + t + (size_t)k * W, sizeof x);                                \
+                    if (!xi) {                                                                      \
+                        sr[c][k] += x * a;                                                          \
+                        si[c][k] += x * b;                                                          \
+                        continue;                                                                   \
+                    }                                                                               \
+                    memcpy(&y, xi[c] + t + (size_t)k * W, sizeof y);                                \
+                    sr[c][k] += x * a - y * b;                                                      \
+                    si[c][k] += x * b + y * a;                                                      \
+                }                                                                                   \
+            }                                                                                       \
+        memcpy(r, sr, sizeof sr);                                                                   \
+        memcpy(im, si, sizeof si);                                                                  \
+        for (c = 0; c < 4; c++) pac__dot_tail(xr[c], xi ? xi[c] : NULL, v0, v1, t, len, r + 8 * c, im + 8 * c); \
+    }
+PAC__DOT4_KERNEL(pac__dot4_avx2, 32, __attribute__((target("avx2"))))
+PAC__DOT4_KERNEL(pac__dot4_avx512, 64, __attribute__((target("avx512f"))))
+#endif
+
+static pac__dot4_fn pac__pick_dot4(void)
+{
+#if defined(PAC__X86_WIDE)
+    if (tp_cpu_features() & TP_CPU_AVX512F) return pac__dot4_avx512;
+    if (tp_cpu_features() & TP_CPU_AVX2) return pac__dot4_avx2;
+#endif
+    return NULL;
+}
+
 /* sum_t A[(t + c) mod n] U[t] into (*sr, *si): A = ar (+ i ai when ai is not NULL), U = u0 + i u1 */
 static void pac__dot(pac__dot_fn seg, const double *ar, const double *ai, const double *u0, const double *u1, size_t n, size_t c,
                      double *sr, double *si)
@@ -3032,6 +3097,25 @@ static void pac__dot(pac__dot_fn seg, const double *ar, const double *ai, const 
     seg(ar, ai, u0 + n - c, u1 + n - c, c, r, im);
     *sr = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
     *si = ((im[0] + im[1]) + (im[2] + im[3])) + ((im[4] + im[5]) + (im[6] + im[7]));
+}
+
+/* pac__dot of four amplitude sides with one phase vector (sr, si: four each), by dot4 */
+static void pac__dot_four(pac__dot4_fn dot4, const double *const *ar, const double *const *ai, const double *u0, const double *u1,
+                          size_t n, size_t c, double *sr, double *si)
+{
+    double r[32], im[32];
+    const double *xr[4], *xi[4];
+    int j;
+    memset(r, 0, sizeof r);
+    memset(im, 0, sizeof im);
+    for (j = 0; j < 4; j++) xr[j] = ar[j] + c, xi[j] = ai ? ai[j] + c : NULL;
+    dot4(xr, ai ? xi : NULL, u0, u1, n - c, r, im); /* t < n - c reads A from c on */
+    dot4(ar, ai, u0 + n - c, u1 + n - c, c, r, im);
+    for (j = 0; j < 4; j++) {
+        const double *p = r + 8 * j, *q = im + 8 * j;
+        sr[j] = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+        si[j] = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+    }
 }
 
 /* The copula's MI in bits from the sums of its joint covariance (x = the phase pair, y the
@@ -3087,6 +3171,22 @@ static double pac__vector_cell(const pac__eng *e, const pac__work *w, size_t a, 
     return pac__vector_value(e, w, a, xx, sr, si);
 }
 
+/* pac__vector_cell of the pass's bands 0 .. na - 1 into out: four at a time where the CPU can */
+static void pac__vector_cells_of(const pac__eng *e, const pac__work *w, size_t na, const double *u, const double *xx, size_t c,
+                                 double *out)
+{
+    size_t n = e->nt, a = 0;
+    int plv = e->measure == PAC_PLV, j;
+    for (; e->dot4 && a + 4 <= na; a += 4) {
+        const double *ar[4], *ai[4];
+        double sr[4], si[4];
+        for (j = 0; j < 4; j++) ar[j] = w->va + (a + (size_t)j) * 2 * n, ai[j] = ar[j] + n;
+        pac__dot_four(e->dot4, ar, plv ? ai : NULL, u, u + n, n, c, sr, si);
+        for (j = 0; j < 4; j++) out[a + (size_t)j] = pac__vector_value(e, w, a + (size_t)j, xx, sr[j], si[j]);
+    }
+    for (; a < na; a++) out[a] = pac__vector_cell(e, w, a, u, xx, c);
+}
+
 /* The transforms of the pass's amplitude sides, band a's at fa + a * 2 n (real part, imaginary) */
 static void pac__amplitude_spectra(const pac__eng *e, pac__work *w, size_t na)
 {
@@ -3132,7 +3232,7 @@ static void pac__vector_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, si
         const double *u = pac__vectors_of(e, w, s, q);
         double xx[3] = {0, 0, 0};
         if (e->measure == PAC_GCPAC) pac__gc_phase_sums(u, n, xx);
-        for (a = 0; a < na; a++) w->vals[a] = pac__vector_cell(e, w, a, u, xx, 0);
+        pac__vector_cells_of(e, w, na, u, xx, 0, w->vals);
         pac__tally_start(w, na);
         if (e->fc && e->n_perm) pac__shift_sums(e, w, u, na);
         for (k = 0; k < e->n_perm; k++) {
@@ -3145,7 +3245,7 @@ static void pac__vector_cells(pac__eng *e, pac__work *w, size_t s, size_t a0, si
                 if (w->partner_q[partner] != q + 1) {
                     uk = pac__vectors_of(e, w, partner, q);
                     if (e->measure == PAC_GCPAC) pac__gc_phase_sums(uk, n, xk);
-                    for (a = 0; a < na; a++) row[a] = pac__vector_cell(e, w, a, uk, xk, 0);
+                    pac__vector_cells_of(e, w, na, uk, xk, 0, row);
                     w->partner_q[partner] = q + 1;
                 }
                 memcpy(w->vals, row, na * sizeof(double));
@@ -4449,6 +4549,7 @@ static tp_result pac__execute(pac__eng *e, tp_pool *pool, uint64_t seed, double 
     e->mi = pac__pick_mi();
     e->bin = pac__pick_bin();
     e->dot = pac__pick_dot();
+    e->dot4 = pac__pick_dot4();
     e->angles = pac__pick_angles();
     e->units = pac__pick_units();
     if (e->n_perm && !e->shifts) pac__draw(e, seed);

@@ -1081,6 +1081,38 @@ static void test_unit_vectors(void)
     free(y); free(h); free(c); free(s); free(m);
 }
 
+/* Four cells at once (pac__dot_four, where the CPU has AVX2 or AVX-512) give the bits of four
+   single products, real and complex amplitudes, shifted or not */
+static void test_dot_four(void)
+{
+    enum { N = 2043 };
+    double *buf = (double *)malloc(10 * N * sizeof(double));
+    const double *ar[4], *ai[4];
+    pac__dot_fn one = pac__pick_dot();
+    pac__dot4_fn four = pac__pick_dot4();
+    static const size_t shifts[3] = {0, 5, N - 1};
+    size_t i, k;
+    int cplx, j;
+    for (i = 0; i < 10 * N; i++) buf[i] = uniform_pm1();
+    for (j = 0; j < 4; j++) ar[j] = buf + (size_t)j * N, ai[j] = buf + (size_t)(4 + j) * N;
+    if (!four) {
+        fprintf(stderr, "skipped [pacgpu] test_dot_four: no four-cell kernels here (they need AVX2 or AVX-512 and vector extensions)\n");
+        free(buf);
+        return;
+    }
+    for (cplx = 0; cplx < 2; cplx++)
+        for (k = 0; k < 3; k++) {
+            double sr[4], si[4];
+            pac__dot_four(four, ar, cplx ? ai : NULL, buf + 8 * N, buf + 9 * N, N, shifts[k], sr, si);
+            for (j = 0; j < 4; j++) {
+                double r, m;
+                pac__dot(one, ar[j], cplx ? ai[j] : NULL, buf + 8 * N, buf + 9 * N, N, shifts[k], &r, &m);
+                CHECK_MSG(!memcmp(&r, &sr[j], sizeof r) && !memcmp(&m, &si[j], sizeof m), "cell %d, shift %zu, complex %d", j, shifts[k], cplx);
+            }
+        }
+    free(buf);
+}
+
 /* The PLV's atan2 (pac__atan2 and the kernel this CPU picks): within 3 ulp of libm's over the
    plane, at the axes, zeros, infinities of the ratio and NaN; the kernel equals the scalar bit
    for bit */
@@ -1777,6 +1809,7 @@ int main(void)
     RUN(test_erpac_against_tensorpac);
     RUN(test_atan2);
     RUN(test_unit_vectors);
+    RUN(test_dot_four);
     RUN(test_shift_transforms);
     RUN(test_run_plans_identical);
     RUN(test_measures_plans_identical);
