@@ -51,7 +51,7 @@ typedef struct options {
     double fs, budget_mb, p_threshold, width;
     int method, surrogate, demo, backend, mcp, dcomplex;
     int measure, surr_id, norm; /* --idpac's three digits (measure 0: not given) */
-    long long threads, n_perm, seed, edges, n_bins;
+    long long threads, n_perm, seed, edges, n_bins, smooth;
 } options;
 
 static void usage(FILE *f)
@@ -111,6 +111,7 @@ static void usage(FILE *f)
             "  --erpac-method M circular (default: Voytek's circular-linear correlation) or gc (Gaussian copula, bits)\n"
             "  --erpac-p-out F  its p-values: circular, chi2 corrected over the cells (FDR, or --mcp bonferroni);\n"
             "                   gc, maxstat over --n-perm permutations of the epochs\n"
+            "  --smooth W       gc: each time's MI over the times within W samples too, averaged (tensorpac's smooth)\n"
             "  --png F          heat map of --out averaged over the signals, axes in Hz, peak circled\n"
             "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
             "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
@@ -141,7 +142,7 @@ static int is_root(void)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[32];
+    cli_opt t[33];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -165,6 +166,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--erpac-out", &o->erpac_out);
     t[n++] = cli_string("--erpac-p-out", &o->erpac_p_out);
     t[n++] = cli_choice("--erpac-method", &o->erpac_method, "circular|gc");
+    t[n++] = cli_int("--smooth", &o->smooth, 0, LLONG_MAX, "a number of samples");
     t[n++] = cli_string("--binamp-out", &o->binamp_out);
     t[n++] = cli_choice("--mcp", &o->mcp, "maxstat|fdr|bonferroni");
     t[n++] = cli_double("--p-threshold", &o->p_threshold, 0, 1, CLI_LO_OPEN, "a significance level in (0, 1]");
@@ -484,6 +486,7 @@ static int run_erpac(const options *o, const options *w, const pac_desc *d, cons
     ed.surrogates = o->erpac_method && d->n_perm ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
     ed.n_perm = o->erpac_method ? d->n_perm : 0;
     ed.cuts = NULL;
+    ed.smooth = (size_t)o->smooth;
     eo.erpac = er, eo.pvalues = pv;
     if (pac_erpac(&ed, (pac_erpac_method)o->erpac_method, x, dtype, n_sig, n_times, &eo, &perr) != TP_OK) {
         fail("%s", perr.message);

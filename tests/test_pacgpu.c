@@ -893,6 +893,25 @@ static void test_erpac_against_tensorpac(void)
         d.n_threads = 1, o.erpac = er, o.pvalues = pv;
     }
     CHECK_MSG(wc <= 1e-12 && wp <= 1e-12 && wg <= 1e-12, "circular %.3g (p %.3g), gc %.3g of the largest", wc, wp, wg);
+    {   /* tensorpac's smooth = 3: windows of 7 times' epochs, averaged over those holding each time */
+        npy_array rs = td_load(DATA "methods/", "erpac_gc_smooth3.npy");
+        double ws = 0, ts = 0;
+        d.smooth = 3, o.pvalues = NULL;
+        CHECK_MSG(rs.data && pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK, "%s", err.message);
+        for (a = 0; rs.data && a < 3; a++)
+            for (q = 0; q < 3; q++)
+                for (t = 0; t < 512; t++) {
+                    double v = er[(a * 3 + q) * 1024 + t], r = ((const double *)rs.data)[(a * 3 + q) * 512 + t];
+                    ws = fabs(v - r) > ws || v != v ? fabs(v - r) : ws;
+                    ts = fabs(r) > ts ? fabs(r) : ts;
+                }
+        CHECK_MSG(ws <= 1e-12 * ts, "smoothed gc: %.3g of the largest", ws / ts);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  erpac: smoothed gc %.3g\n", ws / ts);
+        d.smooth = 600;
+        CHECK(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.smooth"));
+        d.smooth = 0, o.pvalues = pv;
+        npy_free(&rs);
+    }
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  erpac: circular %.3g (p %.3g), gc %.3g\n", wc, wp, wg);
     /* the gc method's permutations: p-values from the largest cell of each, at least 1 / n_perm */
     d.surrogates = PAC_SURR_SWAP_EPOCHS, d.n_perm = 20, d.seed = 3;

@@ -20,7 +20,7 @@ samples at 512 Hz, the 10 x 10 bands of f_pha.npy / f_amp.npy) and writes into O
                             m2_wavelet5_pac.npy with width=5
     erpac_signal.npy        40 epochs x 1024 samples (pac_signals_wavelet, rnd_state=3): with 8 epochs the
                             copula's covariance is singular at some times and tensorpac raises
-    erpac_circular.npy, erpac_circular_p.npy, erpac_gc.npy
+    erpac_circular.npy, erpac_circular_p.npy, erpac_gc.npy, erpac_gc_smooth3.npy (smooth=3)
                             EventRelatedPac(f_pha[1:4], f_amp[3:6]).filterfit(sf, xe, method=...): (3, 3, 1024)
                             kept for times 0 .. 511 (each time is computed on its own)
     pp{K}_binned.npy, pp{K}_pp.npy   PreferredPhase(f_pha, f_amp).filterfit(sf, x, n_bins=K), K = 12, 72:
@@ -118,3 +118,5 @@ ep = EventRelatedPac(f_pha=fp[1:4], f_amp=fa[3:6], verbose=False)
 save("erpac_circular.npy", ep.filterfit(SF, xe, method="circular")[..., :512])
 save("erpac_circular_p.npy", ep.pvalues[..., :512])
 save("erpac_gc.npy", EventRelatedPac(f_pha=fp[1:4], f_amp=fa[3:6], verbose=False).filterfit(SF, xe, method="gc")[..., :512])
+save("erpac_gc_smooth3.npy", EventRelatedPac(f_pha=fp[1:4], f_amp=fa[3:6], verbose=False).filterfit(
+    SF, xe, method="gc", smooth=3, n_jobs=1)[..., :512])
