@@ -46,7 +46,7 @@
 
 typedef struct options {
     const char *signal, *amp_signal, *pha, *amp, *out, *z_out, *p_out, *pv_out, *pp_out, *binamp_out, *png, *cuts, *idpac;
-    const char *erpac_out, *erpac_p_out;
+    const char *erpac_out, *erpac_p_out, *erpac_png;
     int erpac_method;
     double fs, budget_mb, p_threshold, width;
     int method, surrogate, demo, backend, mcp, dcomplex;
@@ -112,6 +112,8 @@ static void usage(FILE *f)
             "  --erpac-p-out F  its p-values: circular, chi2 corrected over the cells (FDR, or --mcp bonferroni);\n"
             "                   gc, maxstat over --n-perm permutations of the epochs\n"
             "  --smooth W       gc: each time's MI over the times within W samples too, averaged (tensorpac's smooth)\n"
+            "  --erpac-png F    the event-related PAC of the phase band holding the strongest cell: amplitude\n"
+            "                   frequency up, time across, that cell circled\n"
             "  --png F          heat map of --out averaged over the signals, axes in Hz, peak circled\n"
             "  --threads T      workers (default 0: the CPUs this process may use); results do not depend on it\n"
             "  --budget-mb M    memory budget for the work buffers (default: none); the run plans to fit\n"
@@ -142,7 +144,7 @@ static int is_root(void)
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[33];
+    cli_opt t[34];
     size_t n = 0;
     memset(o, 0, sizeof *o);
     o->method = -1; /* not given: Tort's, or tensorpac's with --idpac 2 */
@@ -165,6 +167,7 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_string("--pp-out", &o->pp_out);
     t[n++] = cli_string("--erpac-out", &o->erpac_out);
     t[n++] = cli_string("--erpac-p-out", &o->erpac_p_out);
+    t[n++] = cli_string("--erpac-png", &o->erpac_png);
     t[n++] = cli_choice("--erpac-method", &o->erpac_method, "circular|gc");
     t[n++] = cli_int("--smooth", &o->smooth, 0, LLONG_MAX, "a number of samples");
     t[n++] = cli_string("--binamp-out", &o->binamp_out);
@@ -468,6 +471,47 @@ static int resolve_method(const options *o, pac_desc *d)
     return 0;
 }
 
+/* --erpac-png: amplitude band x time at the phase band of the strongest cell `best`: times
+   averaged into at most 640 columns, each band's row repeated so the picture is about twice as
+   wide as high */
+static int erpac_png(const options *o, const options *w, const pac_desc *d, const double *er, size_t nt, size_t best)
+{
+    size_t q = best / nt % d->n_pha, cols = nt < 640 ? nt : 640, rep = d->n_amp < 320 ? 320 / d->n_amp : 1, a, c, r, t;
+    double *map = (double *)malloc(d->n_amp * rep * cols * sizeof(double)), t0, t1;
+    png_heatmap_opts h = png_heatmap_defaults();
+    char title[200], err[300];
+    int rc = 0;
+    if (!map) return fail("%s", "out of memory for --erpac-png");
+    for (a = 0; a < d->n_amp; a++)
+        for (c = 0; c < cols; c++) { /* the mean of the block's finite values */
+            size_t lo = c * nt / cols, hi = (c + 1) * nt / cols, k = 0;
+            double sum = 0;
+            for (t = lo; t < hi; t++) {
+                double v = er[(a * d->n_pha + q) * nt + t];
+                if (v == v) sum += v, k++;
+            }
+            for (r = 0; r < rep; r++) map[(a * rep + r) * cols + c] = k ? sum / (double)k : NAN;
+        }
+    t0 = ((double)o->edges + 0.5 * (double)(nt / cols) - 0.5) / d->fs; /* the first and last blocks' centres */
+    t1 = ((double)o->edges + (double)nt - 0.5 * (double)(nt / cols) - 0.5) / d->fs;
+    snprintf(title, sizeof title, "event-related PAC (%s), phase %.3g Hz [%.3g, %.3g]",
+             o->erpac_method ? "Gaussian copula, bits" : "circular-linear r", centre(d->pha_bands, q), d->pha_bands[2 * q],
+             d->pha_bands[2 * q + 1]);
+    h.title = title;
+    h.xlabel = "time (s)";
+    h.ylabel = "amplitude frequency (Hz)";
+    h.cbar_label = o->erpac_method ? "bits" : "r";
+    h.x0 = t0, h.x1 = t1;
+    h.y0 = centre(d->amp_bands, 0), h.y1 = centre(d->amp_bands, d->n_amp - 1);
+    if (d->n_amp == 1) h.y0 = h.y1 = 0; /* one band: no frequency axis to draw */
+    h.rows_up = 1;
+    h.mark_row = (int)((best / nt / d->n_pha) * rep + rep / 2);
+    h.mark_col = (int)((best % nt) * cols / nt);
+    if (png_heatmap(w->erpac_png, map, d->n_amp * rep, cols, &h, err, sizeof err)) rc = fail("%s", err);
+    free(map);
+    return rc;
+}
+
 /* Event-related PAC across the signals (epochs) into w's --erpac-out and --erpac-p-out */
 static int run_erpac(const options *o, const options *w, const pac_desc *d, const void *x, tp_dtype dtype, size_t n_sig,
                      size_t n_times)
@@ -500,6 +544,7 @@ static int run_erpac(const options *o, const options *w, const pac_desc *d, cons
     }
     for (i = 1; i < cells; i++)
         if (er[i] > er[best] || er[best] != er[best]) best = i;
+    if (w->erpac_png && erpac_png(o, w, d, er, nt, best)) goto done;
     printf(PROG ": event-related PAC (%s) over %zu epochs: strongest %.4g, phase band %zu, amplitude band %zu, time %zu\n",
            o->erpac_method ? "Gaussian copula, bits" : "circular-linear correlation", n_sig, er[best], best / nt % d->n_pha,
            best / nt / d->n_pha, best % nt + (size_t)o->edges);
@@ -520,6 +565,7 @@ static int declare_outputs(const options *o, ex_outputs *outs, options *w)
         (o->out && !(w->out = ex_outputs_add(outs, o->out, err, sizeof err))) ||
         (o->erpac_out && !(w->erpac_out = ex_outputs_add(outs, o->erpac_out, err, sizeof err))) ||
         (o->erpac_p_out && !(w->erpac_p_out = ex_outputs_add(outs, o->erpac_p_out, err, sizeof err))) ||
+        (o->erpac_png && !(w->erpac_png = ex_outputs_add(outs, o->erpac_png, err, sizeof err))) ||
         (o->z_out && !(w->z_out = ex_outputs_add(outs, o->z_out, err, sizeof err))) ||
         (o->p_out && !(w->p_out = ex_outputs_add(outs, o->p_out, err, sizeof err))) ||
         (o->pv_out && !(w->pv_out = ex_outputs_add(outs, o->pv_out, err, sizeof err))) ||
@@ -659,7 +705,7 @@ static int run(const options *o)
     memset(&xa, 0, sizeof xa);
     if (!o->signal || !o->pha || !o->amp || !(o->out || o->erpac_out) || !(o->fs > 0))
         return fail("%s", "--signal, --fs, --pha-bands, --amp-bands and --out (or --erpac-out) are required (see --help)");
-    if (o->erpac_p_out && !o->erpac_out) return fail("%s", "--erpac-p-out needs --erpac-out");
+    if ((o->erpac_p_out || o->erpac_png) && !o->erpac_out) return fail("%s", "--erpac-p-out and --erpac-png need --erpac-out");
     memset(&d, 0, sizeof d);
     if (resolve_method(o, &d)) return 1;
     ex_outputs_init(&outs);

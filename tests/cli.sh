@@ -110,11 +110,13 @@ expect 2 "--mcp is one of maxstat|fdr|bonferroni" $PAC --fs 512 --out "$O/mi.npy
 expect 2 "--p-threshold wants a significance level" $PAC --fs 512 --out "$O/mi.npy" --p-threshold 0
 expect 1 "--pp-out and --binamp-out use tensorpac's pooled bin counts" $PAC --fs 512 --out "$O/mi.npy" --pp-out "$O/pp.npy"
 expect 0 "strongest coupling" $PAC --fs 512 --out "$O/mi.npy" --idpac 3,0,0 --n-bins 12 --pp-out "$O/pp.npy" --binamp-out "$O/b.npy"
-expect 1 "--erpac-p-out needs --erpac-out" $PAC --fs 512 --out "$O/mi.npy" --erpac-p-out "$O/ep.npy"
+expect 1 "--erpac-p-out and --erpac-png need --erpac-out" $PAC --fs 512 --out "$O/mi.npy" --erpac-p-out "$O/ep.npy"
+expect 1 "--erpac-p-out and --erpac-png need --erpac-out" $PAC --fs 512 --out "$O/mi.npy" --erpac-png "$O/e.png"
 expect 1 "the gc method's p-values need permutations" $PAC --fs 512 --erpac-out "$O/e.npy" --erpac-method gc --erpac-p-out "$O/ep.npy"
 expect 2 "--erpac-method is one of circular|gc" $PAC --fs 512 --erpac-out "$O/e.npy" --erpac-method voytek
-expect 0 "event-related PAC (circular-linear correlation) over 8 epochs" $PAC --fs 512 --erpac-out "$O/e.npy" --erpac-p-out "$O/ep.npy"
-[ -s "$O/e.npy" ] && [ -s "$O/ep.npy" ] || fail_case "pac --erpac-out wrote no files"
+expect 0 "event-related PAC (circular-linear correlation) over 8 epochs" $PAC --fs 512 --erpac-out "$O/e.npy" --erpac-p-out "$O/ep.npy" \
+    --erpac-png "$O/e.png"
+[ -s "$O/e.npy" ] && [ -s "$O/ep.npy" ] && [ -s "$O/e.png" ] || fail_case "pac --erpac-out wrote no files"
 expect 1 "--edges 1023 leaves fewer than 4 of the 2048 samples: drop at most 1022" $PAC --fs 512 --out "$O/mi.npy" --edges 1023
 expect 2 "--edges wants a number of samples" $PAC --fs 512 --out "$O/mi.npy" --edges -1
 expect 1 "has shape (4, 2048), --signal $SIG has (8, 2048)" $PAC --fs 512 --out "$O/mi.npy" --amp-signal "$W/in/sig.npy"
