@@ -912,6 +912,42 @@ static void test_erpac_against_tensorpac(void)
         d.smooth = 0, o.pvalues = pv;
         npy_free(&rs);
     }
+    {   /* smoothed permutations, by their definition: permutation k's map is the smoothed ERPAC of
+           the epochs' phases taken from epochs pairs[k] (x_amp keeping the amplitudes), and a
+           cell's p-value is the fraction of the maps whose largest cell reaches it */
+        enum { K = 3 };
+        uint32_t pairs[K * 40];
+        double *xp = (double *)malloc(40 * 1024 * sizeof(double)), *sm = (double *)malloc(9 * 1024 * sizeof(double));
+        double top[K], *want = (double *)malloc(9 * 1024 * sizeof(double));
+        size_t k, e2;
+        pac_erpac_output ob;
+        for (k = 0; k < K * 40; k++) pairs[k] = (uint32_t)((k * 7 + k / 40 * 3) % 40);
+        d.smooth = 2, o.pvalues = NULL;
+        CHECK(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK); /* er: the smoothed map */
+        for (k = 0; k < K; k++) {
+            for (e2 = 0; e2 < 40; e2++) memcpy(xp + e2 * 1024, (const double *)x.data + pairs[k * 40 + e2] * 1024, 1024 * sizeof(double));
+            d.x_amp = x.data;
+            ob.erpac = sm, ob.pvalues = NULL;
+            CHECK(pac_erpac(&d, PAC_ERPAC_GC, xp, TP_F64, 40, 1024, &ob, &err) == TP_OK);
+            d.x_amp = NULL;
+            top[k] = -HUGE_VAL;
+            for (t = 0; t < 9 * 1024; t++) top[k] = sm[t] > top[k] ? sm[t] : top[k];
+        }
+        for (t = 0; t < 9 * 1024; t++) {
+            double p = 0;
+            for (k = 0; k < K; k++) p += er[t] <= top[k];
+            p /= K;
+            want[t] = p >= 0.5 ? 1.0 : p > 1.0 / K ? p : 1.0 / K;
+        }
+        d.surrogates = PAC_SURR_SWAP_EPOCHS, d.n_perm = K, d.pairs = pairs, d.p_threshold = 0.5;
+        o.erpac = again, o.pvalues = pv;
+        CHECK_MSG(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK, "%s", err.message);
+        CHECK_MSG(!memcmp(again, er, 9 * 1024 * sizeof(double)) && !memcmp(pv, want, 9 * 1024 * sizeof(double)),
+                  "smoothed permutations differ from their definition");
+        d.surrogates = PAC_SURR_NONE, d.n_perm = 0, d.pairs = NULL, d.p_threshold = 0, d.smooth = 0;
+        o.erpac = er;
+        free(xp); free(sm); free(want);
+    }
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  erpac: circular %.3g (p %.3g), gc %.3g\n", wc, wp, wg);
     /* the gc method's permutations: p-values from the largest cell of each, at least 1 / n_perm */
     d.surrogates = PAC_SURR_SWAP_EPOCHS, d.n_perm = 20, d.seed = 3;
