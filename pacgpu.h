@@ -673,6 +673,14 @@ PACDEF const char *pac_build_info(void);
 #endif
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
 #define PAC__PICK(name) PAC__PICK_WIDE(name) return name##_v2;
+/* A kernel family's members, KERNEL(name, vector bytes, attributes): the ones PAC__PICK picks */
+#if defined(PAC__X86_WIDE)
+#define PAC__KERNELS(KERNEL, name)                                                                 \
+    KERNEL(name##_v2, 16, ) KERNEL(name##_avx2, 32, __attribute__((target("avx2"))))              \
+    KERNEL(name##_avx512, 64, __attribute__((target("avx512f"))))
+#else
+#define PAC__KERNELS(KERNEL, name) KERNEL(name##_v2, 16, )
+#endif
 #else
 #define PAC__PICK(name) return name##_plain;
 #endif
@@ -1402,11 +1410,7 @@ static void pac__bin_plain(const pac__bins *bn, const double *re, const double *
         for (t = 0; t < n; t++)                                                                 \
             if (out[t] == 255) out[t] = pac__bin_xy(bn, re_[t], im_[t] * scale);                \
     }
-PAC__BIN_FN(pac__bin_v2, 16, )
-#if defined(PAC__X86_WIDE)
-PAC__BIN_FN(pac__bin_avx2, 32, __attribute__((target("avx2"))))
-PAC__BIN_FN(pac__bin_avx512, 64, __attribute__((target("avx512f"))))
-#endif
+PAC__KERNELS(PAC__BIN_FN, pac__bin)
 #endif
 
 static pac__bin_fn pac__pick_bin(void) { PAC__PICK(pac__bin) }
@@ -1696,11 +1700,7 @@ PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double 
             memcpy(mi + a, &ai, sizeof ai);                                                     \
         }                                                                                       \
     }
-PAC__MI_KERNEL(pac__mi_v2, 16, )
-#if defined(PAC__X86_WIDE)
-PAC__MI_KERNEL(pac__mi_avx2, 32, __attribute__((target("avx2"))))
-PAC__MI_KERNEL(pac__mi_avx512, 64, __attribute__((target("avx512f"))))
-#endif
+PAC__KERNELS(PAC__MI_KERNEL, pac__mi)
 #else
 static void pac__mi_plain(const double *h, size_t ld, int k, const double *wt, double *mi)
 {
@@ -2395,8 +2395,28 @@ static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, 
     return w->bins + q * n;
 }
 
+/* The heights ratio of lanes [0, ld) of a histogram (as pac__mi_fn): v_j = h_j wt_j over the bins
+   of nonzero weight, p_j = v_j / sum v, HR = (max p - min p) / max p (tensorpac's steps) */
+static void pac__hr(const double *h, size_t ld, int k, const double *wt, double *hr)
+{
+    size_t a;
+    int j;
+    for (a = 0; a < ld; a++) {
+        double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
+        for (j = 0; j < k; j++)
+            if (wt[j] > 0) sum += h[(size_t)j * ld + a] * wt[j];
+        for (j = 0; j < k; j++)
+            if (wt[j] > 0) {
+                double p = h[(size_t)j * ld + a] * wt[j] / sum;
+                hi = p > hi ? p : hi;
+                lo = p < lo ? p : lo;
+            }
+        hr[a] = sum == sum ? (hi - lo) / hi : sum;
+    }
+}
+
 /* The histogram of the pass's amplitudes by the phase bins sorted in w->order / w->start
-   (amplitudes shifted by shift) and the MI of every lane into w->vals */
+   (amplitudes shifted by shift) and the MI (or the heights ratio) of every lane into w->vals */
 static void pac__histogram_mi(const pac__eng *e, pac__work *w, size_t shift, const double *wt)
 {
     e->histogram(w->order, w->start, e->k, w->amp_t, e->nt, w->ld, shift, w->hist);
@@ -2405,7 +2425,8 @@ static void pac__histogram_mi(const pac__eng *e, pac__work *w, size_t shift, con
         size_t i;
         for (i = 0; i < (size_t)e->k * w->ld; i++) w->hist64[i] = src[i];
     }
-    e->mi(w->hist64, w->ld, e->k, wt, w->vals);
+    if (e->measure == PAC_HR) pac__hr(w->hist64, w->ld, e->k, wt, w->vals);
+    else e->mi(w->hist64, w->ld, e->k, wt, w->vals);
 }
 
 /* tensorpac's normalisation idn of a cell's value v by its surrogates' mean and std */
@@ -2483,32 +2504,6 @@ static void pac__tally_finish(const pac__eng *e, const pac__work *w, size_t s, s
     for (a = 0; a < na; a++) pac__finish_cell(e, ((a0 + a) * np + q) * e->n_sig + s, w->mi0[a], w->mean[a], w->m2[a], w->n_ge[a]);
 }
 
-/* The heights ratio of lanes [0, ld) of a histogram (as pac__mi_fn): v_j = h_j wt_j over the bins
-   of nonzero weight, p_j = v_j / sum v, HR = (max p - min p) / max p (tensorpac's steps) */
-static void pac__hr(const double *h, size_t ld, int k, const double *wt, double *hr)
-{
-    size_t a;
-    int j;
-    for (a = 0; a < ld; a++) {
-        double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
-        for (j = 0; j < k; j++)
-            if (wt[j] > 0) sum += h[(size_t)j * ld + a] * wt[j];
-        for (j = 0; j < k; j++)
-            if (wt[j] > 0) {
-                double p = h[(size_t)j * ld + a] * wt[j] / sum;
-                hi = p > hi ? p : hi;
-                lo = p < lo ? p : lo;
-            }
-        hr[a] = sum == sum ? (hi - lo) / hi : sum;
-    }
-}
-
-/* The histogram's measure of every lane: the MI, or the heights ratio */
-static void pac__histogram_measure(const pac__eng *e, pac__work *w, size_t shift, const double *wt)
-{
-    pac__histogram_mi(e, w, shift, wt);
-    if (e->measure == PAC_HR) pac__hr(w->hist64, w->ld, e->k, wt, w->vals);
-}
 
 /* tensorpac's PreferredPhase from the unshifted histogram of (signal s, phase band q, the pass's
    bands): p_j = each bin's mean amplitude (pooled counts) over their sum, bins empty in the whole
@@ -2545,7 +2540,7 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
         double wt[PAC_MAX_BINS];
         int ok = pac__weights(cnt, e->pooled, e->method, e->k, wt);
         pac__sort_bins(bq, e->nt, e->k, w->order, w->start);
-        pac__histogram_measure(e, w, 0, wt);
+        pac__histogram_mi(e, w, 0, wt);
         if (e->out.binned || e->out.pp) pac__preferred_phase(e, w, s, q, a0, na, ok);
         for (a = 0; a < na; a++) w->vals[a] = ok ? w->vals[a] : nan_value;
         pac__tally_start(w, na);
@@ -2557,9 +2552,9 @@ static void pac__cells(pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na
                 double wk[PAC_MAX_BINS];
                 okk = pac__weights(ck, e->pooled, e->method, e->k, wk);
                 pac__sort_bins(bk, e->nt, e->k, w->order, w->start);
-                pac__histogram_measure(e, w, 0, wk);
+                pac__histogram_mi(e, w, 0, wk);
             } else {
-                pac__histogram_measure(e, w, (size_t)e->shifts[k], wt);
+                pac__histogram_mi(e, w, (size_t)e->shifts[k], wt);
             }
             for (a = 0; a < na; a++) w->vals[a] = okk ? w->vals[a] : nan_value;
             pac__tally(e, w, s, q, a0, na, k);
@@ -2769,11 +2764,7 @@ static double pac__modulus(double y, double h)
             else c[t] = pac__modulus(yv[t], hv[t] * scale);                                           \
         }                                                                                             \
     }
-PAC__UNIT_KERNEL(pac__units_v2, 16, )
-#if defined(PAC__X86_WIDE)
-PAC__UNIT_KERNEL(pac__units_avx2, 32, __attribute__((target("avx2"))))
-PAC__UNIT_KERNEL(pac__units_avx512, 64, __attribute__((target("avx512f"))))
-#endif
+PAC__KERNELS(PAC__UNIT_KERNEL, pac__units)
 #else
 static void pac__units_plain(const double *y, const double *h, double scale, size_t n, double *c, double *s)
 {
@@ -2879,11 +2870,7 @@ static double pac__atan2(double y, double x)
         sel_ai_ = (sel_ai_ & sel_m_) | (sel_bi_ & ~sel_m_);                                          \
         memcpy(&(r), &sel_ai_, sizeof(r));                                                           \
     } while (0)
-PAC__ANGLE_KERNEL(pac__angles_v2, 16, )
-#if defined(PAC__X86_WIDE)
-PAC__ANGLE_KERNEL(pac__angles_avx2, 32, __attribute__((target("avx2"))))
-PAC__ANGLE_KERNEL(pac__angles_avx512, 64, __attribute__((target("avx512f"))))
-#endif
+PAC__KERNELS(PAC__ANGLE_KERNEL, pac__angles)
 #else
 static void pac__angles_plain(const double *y, const double *x, double scale, size_t n, double *out)
 {
@@ -3025,11 +3012,7 @@ static void pac__dot_tail(const double *xr, const double *xi, const double *v0, 
         memcpy(im, si, sizeof si);                                                                 \
         pac__dot_tail(xr, xi, v0, v1, t, len, r, im);                                              \
     }
-PAC__DOT_KERNEL(pac__dot_v2, 16, )
-#if defined(PAC__X86_WIDE)
-PAC__DOT_KERNEL(pac__dot_avx2, 32, __attribute__((target("avx2"))))
-PAC__DOT_KERNEL(pac__dot_avx512, 64, __attribute__((target("avx512f"))))
-#endif
+PAC__KERNELS(PAC__DOT_KERNEL, pac__dot)
 #else
 static void pac__dot_plain(const double *xr, const double *xi, const double *v0, const double *v1, size_t len, double *r,
                            double *im)
