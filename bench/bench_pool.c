@@ -5,8 +5,12 @@
    bench_pool mix   --alloc tp|malloc|floor [--ops N] [--seed S] [--huge-pages -1]
        numeric-buffer mix: sizes log-uniform in [4 KiB, 64 MiB], 4 live buffers (the oldest is
        freed before each allocation), one byte written per 4 KiB page after each allocation.
-   bench_pool small --alloc tp|malloc [--threads T] [--pairs N] [--single-thread 1] [--pool-per-thread 1]
-       hit path: alloc + free pairs of sizes log-uniform in [64 B, 64 KiB], T threads on one pool.
+   bench_pool small --alloc tp|malloc [--pattern pair|live|handoff] [--threads T] [--pairs N]
+                    [--single-thread 1] [--pool-per-thread 1] [--thread-caches -1]
+       small buffers, sizes log-uniform in [64 B, 64 KiB], T threads on one pool. pair: each thread
+       allocates and frees at once (the hit path); live: each thread keeps 8 buffers and frees the
+       oldest before each allocation; handoff: one thread allocates, another frees (producer and
+       consumer, through a ring of 64), time per buffer.
    Prints one line of key=value pairs. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
@@ -21,7 +25,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sched.h>
 #include <time.h>
+
+static void sched_yield_or_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    sched_yield();
+#endif
+}
 
 static double now(void)
 {
@@ -128,29 +142,86 @@ static int run_mix(allocator *a, long ops, uint64_t seed)
     return 0;
 }
 
+enum { PAIR, LIVE, HANDOFF };
+enum { RING = 64 };
+
 typedef struct small_job {
     allocator *a, own;
+    int pattern;
     long pairs;
     const size_t *sizes;
     double seconds;
+    /* handoff: the producer's ring, read by the consumer */
+    unsigned char *ring[RING];
+    long head, tail; /* written with atomics: head by the producer, tail by the consumer */
 } small_job;
 
-static void *small_run(void *arg)
+static void run_pairs(small_job *j)
 {
-    small_job *j = (small_job *)arg;
     long i;
-    double t0 = now();
     for (i = 0; i < j->pairs; i++) {
         unsigned char *p = (unsigned char *)do_alloc(j->a, j->sizes[i & 1023]);
         p[0] = (unsigned char)i;
         do_free(j->a, p);
     }
+}
+
+static void run_live(small_job *j)
+{
+    unsigned char *live[8] = {0};
+    long i;
+    for (i = 0; i < j->pairs; i++) {
+        int k = (int)(i & 7);
+        do_free(j->a, live[k]);
+        live[k] = (unsigned char *)do_alloc(j->a, j->sizes[i & 1023]);
+        live[k][0] = (unsigned char)i;
+    }
+    for (i = 0; i < 8; i++) do_free(j->a, live[i]);
+}
+
+static void run_producer(small_job *j)
+{
+    long i;
+    for (i = 0; i < j->pairs; i++) {
+        unsigned char *p = (unsigned char *)do_alloc(j->a, j->sizes[i & 1023]);
+        p[0] = (unsigned char)i;
+        while (i - __atomic_load_n(&j->tail, __ATOMIC_ACQUIRE) >= RING) sched_yield_or_pause();
+        j->ring[i % RING] = p;
+        __atomic_store_n(&j->head, i + 1, __ATOMIC_RELEASE);
+    }
+}
+
+static void run_consumer(small_job *j, small_job *from)
+{
+    long i;
+    for (i = 0; i < j->pairs; i++) {
+        unsigned char *p;
+        while (__atomic_load_n(&from->head, __ATOMIC_ACQUIRE) <= i) sched_yield_or_pause();
+        p = from->ring[i % RING];
+        __atomic_store_n(&from->tail, i + 1, __ATOMIC_RELEASE);
+        if (p[0] != (unsigned char)i) abort();
+        do_free(j->a, p);
+    }
+}
+
+static small_job *handoff_source;
+
+static void *small_run(void *arg)
+{
+    small_job *j = (small_job *)arg;
+    double t0 = now();
+    if (j->pattern == PAIR) run_pairs(j);
+    else if (j->pattern == LIVE) run_live(j);
+    else if (j == handoff_source) run_producer(j);
+    else run_consumer(j, handoff_source);
     j->seconds = now() - t0;
     return NULL;
 }
 
 /* pool_per_thread: each thread gets its own single_thread pool (the way to scale without a lock). */
-static int run_small(allocator *a, int threads, long pairs, int pool_per_thread)
+static const char *pattern_names[] = {"pair", "live", "handoff"};
+
+static int run_small(allocator *a, int threads, long pairs, int pool_per_thread, int pattern)
 {
     size_t sizes[1024];
     uint64_t seed = 7;
@@ -159,8 +230,15 @@ static int run_small(allocator *a, int threads, long pairs, int pool_per_thread)
     int i;
     double worst = 0;
     for (i = 0; i < 1024; i++) sizes[i] = log_uniform(&seed, 64.0, 65536.0);
+    if (pattern == HANDOFF && (threads != 2 || pool_per_thread)) {
+        fprintf(stderr, "--pattern handoff needs --threads 2 and one pool\n");
+        return 2;
+    }
+    memset(j, 0, sizeof j);
+    handoff_source = pattern == HANDOFF ? &j[0] : NULL;
     for (i = 0; i < threads; i++) { /* warm the cache: every class seen once */
         j[i].a = a;
+        j[i].pattern = PAIR;
         if (pool_per_thread) {
             tp_desc d;
             memset(&d, 0, sizeof d);
@@ -175,6 +253,7 @@ static int run_small(allocator *a, int threads, long pairs, int pool_per_thread)
     }
     for (i = 0; i < threads; i++) {
         j[i].pairs = pairs;
+        j[i].pattern = pattern;
         pthread_create(&t[i], NULL, small_run, &j[i]);
     }
     for (i = 0; i < threads; i++) {
@@ -182,8 +261,8 @@ static int run_small(allocator *a, int threads, long pairs, int pool_per_thread)
         if (j[i].seconds > worst) worst = j[i].seconds;
         if (pool_per_thread) tp_destroy(j[i].own.pool);
     }
-    printf("bench=small alloc=%s threads=%d single_thread=%d pool_per_thread=%d pairs_per_thread=%ld ns_per_pair=%.1f\n",
-           pool_per_thread ? "tensorpool" : alloc_names[a->kind], threads,
+    printf("bench=small pattern=%s alloc=%s threads=%d single_thread=%d pool_per_thread=%d pairs_per_thread=%ld ns_per_pair=%.1f\n",
+           pattern_names[pattern], pool_per_thread ? "tensorpool" : alloc_names[a->kind], threads,
            pool_per_thread || (a->pool && tp_get_desc(a->pool).single_thread), pool_per_thread, pairs,
            1e9 * worst / (double)pairs);
     return 0;
@@ -194,7 +273,7 @@ int main(int argc, char **argv)
     allocator a;
     long ops = 2000, pairs = 20000000;
     uint64_t seed = 12345;
-    int i, threads = 1, rc, single = 0, per_thread = 0, huge = 0;
+    int i, threads = 1, rc, single = 0, per_thread = 0, huge = 0, pattern = PAIR, caches = 0;
     tp_desc d;
     const char *mode = argc > 1 ? argv[1] : "";
     memset(&a, 0, sizeof a);
@@ -208,12 +287,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--pairs")) pairs = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--single-thread")) single = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--thread-caches")) caches = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--pattern"))
+            pattern = !strcmp(argv[i + 1], "live") ? LIVE : !strcmp(argv[i + 1], "handoff") ? HANDOFF : PAIR;
         else { fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
     }
     if (threads < 1 || threads > 16 || ops < 1 || pairs < 1) { fprintf(stderr, "bad sizes\n"); return 2; }
     memset(&d, 0, sizeof d);
     d.single_thread = single;
     d.huge_pages = huge;
+    d.thread_caches = caches;
     if (single && threads > 1) { fprintf(stderr, "--single-thread 1 needs --threads 1\n"); return 2; }
     if (a.kind == USE_POOL && tp_create(&d, &a.pool, NULL) != TP_OK) { fprintf(stderr, "tp_create failed\n"); return 1; }
     if (a.kind == USE_FLOOR)
@@ -222,8 +305,14 @@ int main(int argc, char **argv)
             memset(a.floor_buf[i], 1, (size_t)64 << 20);
         }
     if (!strcmp(mode, "mix")) rc = run_mix(&a, ops, seed);
-    else if (!strcmp(mode, "small")) rc = run_small(&a, threads, pairs, per_thread);
+    else if (!strcmp(mode, "small")) rc = run_small(&a, threads, pairs, per_thread, pattern);
     else { fprintf(stderr, "usage: bench_pool mix|small --alloc tp|malloc [...]\n"); rc = 2; }
+    if (a.pool && getenv("BENCH_POOL_STATS")) { /* for looking into a run, not for the tables */
+        tp_stats st = tp_get_stats(a.pool);
+        fprintf(stderr, "allocs %llu hits %llu os_maps %llu os_unmaps %llu cached %zu peak_live %zu\n",
+                (unsigned long long)st.allocs, (unsigned long long)st.hits, (unsigned long long)st.os_maps,
+                (unsigned long long)st.os_unmaps, st.bytes_cached, st.peak_live);
+    }
     if (a.pool) tp_destroy(a.pool);
     if (a.kind == USE_FLOOR)
         for (i = 0; i < 4; i++) free(a.floor_buf[i]);

@@ -73,6 +73,7 @@ pool_bench() {
     jemalloc=$(ls /usr/lib/*/libjemalloc.so.2 2>/dev/null | head -1)
     mimalloc=$(ls /usr/lib/*/libmimalloc.so.2 2>/dev/null | head -1)
     tuned="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736"
+    mi_tuned="MIMALLOC_ALLOW_DECOMMIT=0 MIMALLOC_RESET_DELAY=1000000"
     # the tuned configurations keep freed memory forever: faster reuse, higher peak RSS
     OPS=${OPS:-2000}
     SMALL_REPS=${SMALL_REPS:-5}
@@ -104,19 +105,28 @@ pool_bench() {
     [ -n "$jemalloc" ] && run "jemalloc tuned to keep memory" LD_PRELOAD=$jemalloc \
         MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 -- mix --alloc malloc --ops "$OPS"
     [ -n "$mimalloc" ] && run "mimalloc" LD_PRELOAD=$mimalloc -- mix --alloc malloc --ops "$OPS"
+    [ -n "$mimalloc" ] && run "mimalloc tuned to keep memory" LD_PRELOAD=$mimalloc $mi_tuned -- mix --alloc malloc --ops "$OPS"
     run "floor: no allocator" -- mix --alloc floor --ops "$OPS"
-    echo "pool: small-buffer hit path" >&2
+    echo "pool: small buffers, three patterns" >&2
     REPS=$SMALL_REPS
-    run "tensorpool, shared pool" -- small --alloc tp --threads 1
-    run "tensorpool, single_thread pool" -- small --alloc tp --threads 1 --single-thread 1
-    run "glibc malloc" -- small --alloc malloc --threads 1
-    [ -n "$jemalloc" ] && run "jemalloc" LD_PRELOAD=$jemalloc -- small --alloc malloc --threads 1
-    [ -n "$mimalloc" ] && run "mimalloc" LD_PRELOAD=$mimalloc -- small --alloc malloc --threads 1
-    run "tensorpool, one shared pool" -- small --alloc tp --threads 2 --pairs 5000000
-    run "tensorpool, a single_thread pool per thread" -- small --alloc tp --threads 2 --pool-per-thread 1 --pairs 10000000
-    run "glibc malloc" -- small --alloc malloc --threads 2 --pairs 10000000
-    [ -n "$jemalloc" ] && run "jemalloc" LD_PRELOAD=$jemalloc -- small --alloc malloc --threads 2 --pairs 10000000
-    [ -n "$mimalloc" ] && run "mimalloc" LD_PRELOAD=$mimalloc -- small --alloc malloc --threads 2 --pairs 10000000
+    PAIRS=${PAIRS:-4000000}
+    small_rows() { # small_rows PATTERN THREADS PAIRS: every allocator on one pattern
+        run "tensorpool" -- small --pattern "$1" --alloc tp --threads "$2" --pairs "$3"
+        run "tensorpool, thread caches off" -- small --pattern "$1" --alloc tp --threads "$2" --pairs "$3" --thread-caches -1
+        [ "$1" = pair ] && [ "$2" = 1 ] && run "tensorpool, single_thread pool" -- small --pattern pair --alloc tp --threads 1 --single-thread 1 --pairs "$3"
+        [ "$1" = pair ] && [ "$2" = 2 ] && run "tensorpool, a single_thread pool per thread" -- small --pattern pair --alloc tp --threads 2 --pool-per-thread 1 --pairs "$3"
+        run "glibc malloc" -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        run "glibc tuned to keep memory" GLIBC_TUNABLES=$tuned -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        [ -n "$jemalloc" ] && run "jemalloc" LD_PRELOAD=$jemalloc -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        [ -n "$mimalloc" ] && run "mimalloc" LD_PRELOAD=$mimalloc -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        [ -n "$mimalloc" ] && run "mimalloc tuned to keep memory" LD_PRELOAD=$mimalloc $mi_tuned -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        return 0
+    }
+    small_rows pair 1 "$PAIRS"
+    small_rows pair 2 "$PAIRS"
+    small_rows live 1 "$PAIRS"
+    small_rows live 2 "$PAIRS"
+    small_rows handoff 2 $((PAIRS / 4))
 
     md=bench/out/pool.md
     {
@@ -134,14 +144,18 @@ pool_bench() {
         echo "|---|---:|---:|---:|---:|"
         table_rows bench=mix "$raw" us_per_op alloc_free_us_per_op faults_per_op peak_rss_mib
         echo
-        echo "**(b) Small-buffer hit path**: alloc + free pairs, sizes log-uniform in [64 B, 64 KiB] (1024 sizes"
-        echo "cycled, every class warm). With two threads the time is per pair per thread. $SMALL_REPS runs each:"
-        echo "this shared VM swings between two speeds from run to run (e.g. 20 and 34 ns for the same binary),"
-        echo "so the best run is shown beside the median."
+        echo "**(b) Small buffers**, sizes log-uniform in [64 B, 64 KiB] (1024 sizes cycled, every class warm),"
+        echo "in three patterns: *pair*, each thread allocates and frees at once (the hit path); *live*, each"
+        echo "thread keeps 8 buffers and frees the oldest before each allocation; *handoff*, one thread"
+        echo "allocates and another frees (producer and consumer through a ring of 64). Time per alloc + free"
+        echo "per thread (handoff: per buffer). $SMALL_REPS runs each, median and best: this shared VM swings"
+        echo "between two speeds from run to run. The tuned rows are the mix's tunings."
         echo
-        echo "| allocator | threads | ns per pair, median | ns per pair, best |"
-        echo "|---|---:|---:|---:|"
-        table_rows bench=small "$raw" threads ns_per_pair best
+        echo "| pattern | allocator | threads | ns, median | ns, best |"
+        echo "|---|---|---:|---:|---:|"
+        grep bench=small "$raw" | while IFS= read -r l; do
+            echo "| $(field pattern "$l") | $(printf '%s' "$l" | sed 's/^label=\(.*\) bench=.*/\1/') | $(field threads "$l") | $(field ns_per_pair "$l") | $(field best "$l") |"
+        done
     } >"$md"
     replace_section pool "$md"
 }
