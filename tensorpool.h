@@ -79,8 +79,15 @@
    tp_get_stats: counts (allocs = hits + misses; failures are counted apart), bytes live / cached /
    reserved (live + cached = reserved) / spilled, their peaks, OS maps and unmaps. A hit is an
    allocation served wholly from the cache; a miss needed fresh memory (bytes_fresh counts it).
-   tp_mark / tp_release_to free every block allocated after the mark (in reverse order), e.g. all
-   temporaries of a phase. Blocks allocated after the mark by other threads are freed too.
+   tp_mark / tp_release_to free every block allocated after the mark (newest first), e.g. all
+   temporaries of a phase. Blocks allocated after the mark by other threads are freed too (an
+   allocation that races with tp_mark itself falls on either side of it).
+   With thread caches (section 11) every counter is exact when read: tp_get_stats first merges
+   each thread's counts into the pool's. The peaks (peak_live, peak_requested) are exact while
+   one thread at a time allocates; when several allocate at once, a thread's rise is added at
+   its next merge (a batch of its operations, or a tp_get_stats), so the peak of a truly
+   concurrent phase can differ from any single moment's total by up to what the threads' caches
+   hold (at most 1 MiB each).
 
    4. THE COLLECTION'S RUNTIME (what every header of membound shares, written once here)
    - Results: every fallible function returns tp_result (0 = TP_OK, negative = an error) and takes
@@ -113,6 +120,9 @@
    created in spill_dir, unlinked at once (nothing is left on disk, even after a crash) and mapped
    shared; disk blocks are reserved up front (posix_fallocate where available) so a full disk
    fails the allocation instead of raising SIGBUS later. TP_SPILL forces a spill.
+   desc.on_budget is asked first, with no lock held, when a request would exceed the budget: it
+   may free, trim or move data out, and asks for a retry (as PyTorch's and RMM's out-of-memory
+   handlers); when it gives up (or after TP_BUDGET_RETRIES retries) the request spills or fails.
 
    6. ERRORS AND LOGGING
    tp_error {code, message[256]}: the message names the argument, file or step that failed and
@@ -160,20 +170,32 @@
    mmap), so they also serve to inject failures in tests. free receives the size given to alloc.
 
    11. COSTS AND THREAD SAFETY
-   All functions taking a pool are thread-safe unless TP_NO_THREADS or desc.single_thread. The hit
-   path (a cached block, a free into the cache) takes one short spin lock and never makes a system
-   call; a miss, a spill or a cache trim decides under the lock and makes its system calls (mmap,
-   mremap, munmap, malloc, free, file creation) after releasing it, so other threads never wait on
-   the kernel. Several threads hammering one pool contend on that lock and its counters: give
-   each thread its own single_thread pool for thread-private temporaries (bench/RESULTS.md has
-   the figures). Large-block hit: O(chunks <= 64). tp_free: O(1). Page faults happen in the
-   caller when it touches fresh memory. tp_trim, tp_destroy: O(cached blocks). tp_get_stats:
-   O(1). tp_create and tp_destroy of a pool must not race with other calls on it. A team is used
-   by one thread at a time (its owner); tp_team_for must not be called from inside one of its
-   own items.
+   All functions taking a pool are thread-safe unless TP_NO_THREADS or desc.single_thread.
+   Thread caches (desc.thread_caches, on by default; not in single_thread or debug pools): each
+   thread that allocates class blocks (below 256 KiB) gets, on first use, a cache of them in
+   the pool: a bin per class (2 to 32 blocks, about 128 KiB, 1 MiB in all) refilled from and
+   given back to the pool's class lists half a bin at a time, with its own spin lock, which only
+   its thread takes on the hit path. So threads sharing a pool do not contend: an alloc + free
+   pair costs about the same on two threads as on one (bench/RESULTS.md). A block freed by
+   another thread than the one that allocated it is collected and settled with its owner's
+   cache 32 frees at a time; a block freed twice that way is reported when it is settled. Bytes
+   in thread caches count as cached against the budget and the high-water rule, and as taken
+   when the pool needs room: with a tight budget, an allocation may be refused while other
+   threads' caches hold free blocks (tp_trim gives every cache back). A thread's cache goes
+   back to the pool when the thread exits and is reused by the next new thread; a pool has at
+   most 128, and threads beyond that share the pool's lock (said to the logger once per thread).
+   Destroy a pool after the threads that used it have stopped using it, as for any call.
+   The pool's own path (page blocks, misses, spills, a cache trim) decides under one short spin
+   lock and makes its system calls (mmap, mremap, munmap, malloc, free, file creation) after
+   releasing it, so other threads never wait on the kernel. Large-block hit: O(chunks <= 64).
+   tp_free: O(1). Page faults happen in the caller when it touches fresh memory. tp_trim,
+   tp_destroy: O(cached blocks). tp_get_stats, tp_live_blocks, tp_release_to: O(threads with a
+   cache) locks, plus the blocks they visit. tp_create and tp_destroy of a pool must not race
+   with other calls on it. A team is used by one thread at a time (its owner); tp_team_for must
+   not be called from inside one of its own items.
 
    12. WHAT IT DOES NOT DO
-   No realloc, no per-thread caches inside one pool (use a single_thread pool per thread), no NUMA
+   No realloc, no NUMA
    placement, no explicit huge pages (only the transparent-huge-page advice), no Windows
    VirtualAlloc path (there it falls back to malloc and has no spill), no work stealing or nested
    parallelism in teams.
@@ -338,6 +360,19 @@ typedef struct tp_allocator {
     void *user;
 } tp_allocator;
 
+typedef struct tp_pool tp_pool;
+
+/* Called when an allocation of `bytes` would exceed the budget (section 5), before it fails or
+   spills, with no lock held: fn may free blocks, tp_trim, or move data to disk, and returns
+   non-zero to have the allocation tried again (at most TP_BUDGET_RETRIES times), 0 to let it
+   fail (or spill, with spill_dir). fn must not allocate from the pool it is called for. */
+typedef int (*tp_budget_fn)(void *user, tp_pool *pool, size_t bytes);
+typedef struct tp_budget_handler {
+    tp_budget_fn fn;
+    void *user;
+} tp_budget_handler;
+enum { TP_BUDGET_RETRIES = 8 };
+
 /* Zero-initialise and set what you need: every zero field means the default in brackets.
    tp_get_desc returns the resolved values. */
 typedef struct tp_desc {
@@ -349,8 +384,11 @@ typedef struct tp_desc {
     int debug;               /* 1 = checks on, -1 = off [0 = on if TP_DEBUG, else off] */
     int huge_pages;          /* 1 = ask for transparent huge pages on page blocks >= 4 MiB, -1 = never [1] */
     int single_thread;       /* 1 = the caller promises one thread at a time: no locking [0] */
+    int thread_caches;       /* 1 = each thread keeps a small cache of class blocks, -1 = off [1]
+                                (section 11; never in single_thread or debug pools) */
     tp_allocator allocator;  /* hooks, all or none [malloc/free and mmap] */
     tp_logger log;           /* receives errors, warnings, leak reports [silent] */
+    tp_budget_handler on_budget; /* asked to make room when the budget would be exceeded [none] */
 } tp_desc;
 
 typedef struct tp_stats {
@@ -385,8 +423,6 @@ typedef struct tp_memory_info {
     size_t usable;          /* min(mem_available, cgroup_limit - cgroup_usage) */
 } tp_memory_info;
 
-typedef struct tp_pool tp_pool;
-
 /* Creates a pool into *out (NULL on failure). desc NULL = all defaults. TP_ERR_ARG (out NULL,
    half-set hooks, a budget_fraction outside [0, 1]), TP_ERR_NOMEM, TP_ERR_IO (TP_BUDGET_AUTO
    could read no memory figure). */
@@ -409,13 +445,24 @@ TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char 
    TP_ERR_FOREIGN (nothing is freed then, the logger says where) when the checks of section 7
    catch a bad pointer. Like free(), it takes no tp_error: a bad pointer is a bug to log. */
 TPDEF tp_result tp_free(tp_pool *pool, void *ptr);
+/* Resizes a live block to `bytes` and returns it (the same pointer or a new one), its first
+   min(old request, bytes) bytes kept. In place when the block's size class still fits (and is
+   not twice too big), or, for a page block, when the pages right after it are a cached chunk
+   (no system call, no fault: they were faulted before); else a page block moves with mremap
+   (the page tables move, the data is not copied; Linux), and anything else is allocated anew,
+   copied and freed. A shrunk page block gives its tail pages to the cache. ptr NULL is
+   tp_alloc. On failure NULL, and the block is left as it was (still live). */
+TPDEF void *tp_realloc(tp_pool *pool, void *ptr, size_t bytes);
+/* The full form: file/line label a block allocated anew; *err says why on NULL (TP_ERR_ARG,
+   TP_ERR_OVERFLOW, TP_ERR_BUDGET, TP_ERR_NOMEM, TP_ERR_DOUBLE_FREE for a block not live). */
+TPDEF void *tp_realloc_at(tp_pool *pool, void *ptr, size_t bytes, const char *file, int line, tp_error *err);
 /* Usable size of a live block (>= the request; the request itself under AddressSanitizer,
    section 7), 0 for NULL. */
 TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr);
 
 /* Gives every cached byte back to the OS; returns how many bytes were released. */
 TPDEF size_t tp_trim(tp_pool *pool);
-/* A consistent snapshot of the counters (section 3), taken under the lock. */
+/* The counters (section 3): the thread caches' merged in, then a snapshot under the lock. */
 TPDEF tp_stats tp_get_stats(tp_pool *pool);
 /* Sets every peak to the current value, to measure the peak of one phase. */
 TPDEF void tp_reset_peak(tp_pool *pool);
@@ -425,11 +472,12 @@ TPDEF tp_desc tp_get_desc(const tp_pool *pool);
 
 /* Marks the current point in the allocation order, for tp_release_to. */
 TPDEF tp_frame tp_mark(tp_pool *pool);
-/* Frees all live blocks allocated after `mark`. TP_ERR_ARG for a NULL pool or a mark from the
-   future. */
+/* Frees all live blocks allocated after `mark`. TP_ERR_ARG for a NULL pool or a mark that
+   tp_mark did not give. */
 TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark, tp_error *err);
 
-/* Calls fn for every live block (oldest first) under the pool lock: do not call the pool from fn.
+/* Calls fn for every live block under the pool's lock or a thread cache's: do not call the pool
+   from fn. The pool's own blocks come first, then each thread cache's, each oldest first.
    Returns the number of live blocks. fn may be NULL (just count). */
 typedef void (*tp_block_fn)(void *user, const void *ptr, size_t bytes, const char *file, int line);
 TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user);
@@ -438,7 +486,7 @@ TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user);
    and sys/ under (NULL = "/"; tests point it at a fake tree). TP_ERR_IO if nothing was readable. */
 TPDEF tp_result tp_query_memory(tp_memory_info *info, const char *root, tp_error *err);
 
-/* "tensorpool 1.0.0 threads(spinlock) mmap mremap spill" - what this build uses. */
+/* "tensorpool 1.0.0 threads(spinlock) thread-caches mmap mremap spill" - what this build uses. */
 TPDEF const char *tp_build_info(void);
 
 /* Overflow-checked size arithmetic for callers (every header of the collection uses these):
@@ -509,6 +557,7 @@ TPDEF size_t tp_team_bytes(int n_threads);
 #define tp_alloc(pool, bytes) tp_alloc_at((pool), (bytes), 0u, __FILE__, __LINE__, NULL)
 #define tp_alloc_zeroed(pool, bytes) tp_alloc_at((pool), (bytes), TP_ZERO, __FILE__, __LINE__, NULL)
 #define tp_alloc_flags(pool, bytes, flags) tp_alloc_at((pool), (bytes), (flags), __FILE__, __LINE__, NULL)
+#define tp_realloc(pool, ptr, bytes) tp_realloc_at((pool), (ptr), (bytes), __FILE__, __LINE__, NULL)
 #endif
 
 #endif /* TENSORPOOL_H */
@@ -587,6 +636,12 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP_ASSERT(x) ((void)0)
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TP__NOINLINE __attribute__((noinline)) /* keeps a cold path's big frame off the hot one */
+#else
+#define TP__NOINLINE
+#endif
+
 #define TP__HDR 64u                    /* header bytes before every block (keeps alignment) */
 #define TP__ALIGN 64u
 #define TP__LARGE (256u * 1024u)       /* blocks this big (header included) are page maps */
@@ -604,19 +659,58 @@ enum { TP__LIVE = 1, TP__CACHED = 2 };
 
 typedef struct tp__hdr {
     uint32_t magic;
-    uint8_t kind, state, cls, unused;
-    uint32_t raw_off; /* header - start of the raw allocation (small blocks) */
+    uint8_t kind, state, cls;
+    uint8_t raw_off;  /* header - start of the raw allocation (small blocks; < TP__ALIGN) */
+    uint16_t owner;   /* live list it is on: 0 the pool's, i the thread cache tcs[i - 1]'s */
+    uint16_t unused;
     int32_t line;
     size_t size;      /* usable bytes after the header */
     size_t req;       /* bytes asked for */
-    uint64_t seq;     /* allocation order, for frames */
+    uint64_t seq;     /* the frame epoch it was allocated in (tp_mark) */
     const char *file;
     struct tp__hdr *prev, *next; /* live list, or class free list (next only) */
 } tp__hdr;
 
+typedef struct tp__list { tp__hdr *head, *tail; } tp__list;
+
 typedef char tp__hdr_fits[(sizeof(tp__hdr) <= TP__HDR) ? 1 : -1];
 
 typedef struct tp__chunk { char *addr; size_t len; } tp__chunk;
+
+/* Thread caches (section 11) need the spin lock's atomics and POSIX thread keys. */
+#if defined(TP__SPINLOCK) && defined(TP__ATOMICS)
+#define TP__TCACHE 1
+#endif
+#define TP__TC_MAX 128                 /* thread caches a pool keeps; more threads share the pool */
+#define TP__TC_CLASSES 49              /* every class below TP__LARGE */
+#define TP__TC_CLASS_BYTES (128u * 1024u) /* a class's bin holds about this many bytes ... */
+#define TP__TC_MAX_COUNT 32            /* ... and 2 to 32 blocks */
+#define TP__TC_BYTES ((size_t)1 << 20) /* past this a bin being freed into goes back whole */
+#define TP__TC_PEND 32                 /* frees of another thread's blocks settled at once */
+
+/* One thread's cache of class blocks in one pool. Its own lock (taken by that thread, and by
+   others only to free one of its blocks or to merge its counters) keeps the hit path off the
+   pool's lock. The d_ fields are what its operations changed since they were last merged into
+   the pool's statistics (tp__tc_sync); rise_* are the highest d_live / d_req reached since; the
+   change of bin_bytes since then is counted at a merge too. */
+typedef struct tp__tcache {
+    int lock;
+    uint16_t idx;               /* 1-based, as in tp__hdr.owner */
+    int attached;               /* a live thread uses it (under the pool lock) */
+    struct tp_pool *pool;
+    void *raw;                  /* the allocation it lives in */
+    tp__hdr *bin[TP__TC_CLASSES];
+    uint16_t count[TP__TC_CLASSES];
+    uint8_t cap[TP__TC_CLASSES];  /* tp__tc_cap of each class */
+    size_t bin_bytes;
+    tp__list live;
+    tp__hdr *pend[TP__TC_PEND]; /* freed blocks of cache pend_owner, still on its live list */
+    int n_pend;
+    uint16_t pend_owner;
+    size_t synced_bin_bytes;    /* bin_bytes as the pool's tc_held last counted it */
+    int64_t d_live, rise_live, d_req, rise_req; /* interleaved: no vector load over two fresh stores */
+    uint64_t d_allocs, d_frees;
+} tp__tcache;
 
 struct tp_pool {
     tp_desc desc;               /* resolved; read-only after tp_create */
@@ -634,8 +728,17 @@ struct tp_pool {
     tp__hdr *free_small[TP__NCLASS];
     tp__chunk chunks[TP__MAX_CHUNKS];
     int n_chunks;
-    tp__hdr *live_head, *live_tail;
-    uint64_t seq;
+    tp__list live;              /* live blocks of the pool's own path (owner 0) */
+    uint64_t epoch;             /* frames: tp_mark's count (written under the lock, read atomically) */
+    size_t tc_held;             /* bytes in thread caches' bins, as of their last merge */
+    /* thread caches: tcs[0 .. n_tc - 1] (published with a release store, never removed before
+       tp_destroy), found through tc_key */
+    int tc_on;
+    int n_tc;
+    tp__tcache *tcs[TP__TC_MAX];
+#if defined(TP__TCACHE)
+    pthread_key_t tc_key;
+#endif
     size_t high_water;          /* highest bytes_live ever: bounds live + cached */
     size_t cache_floor;         /* min(slack, max_cached_bytes): a smaller cache needs no check */
     tp_stats st;
@@ -781,11 +884,11 @@ static size_t tp__class_size(unsigned cls)
 #if defined(TP__SPINLOCK)
 /* Test-and-test-and-set: critical sections are a few dozen instructions and never wait on the
    kernel (section 11); after a while of spinning the waiter yields the core. */
-static void tp__lock_contended(tp_pool *p)
+static void tp__lock_contended(int *lock)
 {
     int spins = 0;
     do {
-        while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED)) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
             if (++spins < 2000) {
                 TP__PAUSE();
             } else {
@@ -793,7 +896,7 @@ static void tp__lock_contended(tp_pool *p)
                 spins = 0;
             }
         }
-    } while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE));
+    } while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE));
 }
 #endif
 
@@ -801,7 +904,7 @@ static void tp__lock(tp_pool *p)
 {
     if (p->desc.single_thread) return;
 #if defined(TP__SPINLOCK)
-    if (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) tp__lock_contended(p);
+    if (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE)) tp__lock_contended(&p->lock);
 #elif defined(TP__THREADS)
     pthread_mutex_lock(&p->lock);
 #endif
@@ -929,31 +1032,43 @@ static void tp__peaks(tp_pool *p)
     if (s->bytes_live > p->high_water) p->high_water = s->bytes_live;
 }
 
+static void tp__list_push(tp__list *list, tp__hdr *h)
+{
+    h->next = NULL;
+    h->prev = list->tail;
+    if (list->tail) list->tail->next = h; else list->head = h;
+    list->tail = h;
+}
+
+static void tp__list_remove(tp__list *list, tp__hdr *h)
+{
+    if (h->prev) h->prev->next = h->next; else list->head = h->next;
+    if (h->next) h->next->prev = h->prev; else list->tail = h->prev;
+    h->prev = h->next = NULL;
+}
+
 static void tp__live_link(tp_pool *p, tp__hdr *h)
 {
     h->state = TP__LIVE;
-    h->seq = ++p->seq;
-    h->next = NULL;
-    h->prev = p->live_tail;
-    if (p->live_tail) p->live_tail->next = h; else p->live_head = h;
-    p->live_tail = h;
+    h->owner = 0;
+    h->seq = p->epoch;
+    tp__list_push(&p->live, h);
     p->st.live_blocks++;
 }
 
 static void tp__live_unlink(tp_pool *p, tp__hdr *h)
 {
-    TP_ASSERT(h->state == TP__LIVE && p->st.live_blocks > 0);
-    if (h->prev) h->prev->next = h->next; else p->live_head = h->next;
-    if (h->next) h->next->prev = h->prev; else p->live_tail = h->prev;
-    h->prev = h->next = NULL;
+    TP_ASSERT(h->state == TP__LIVE && h->owner == 0 && p->st.live_blocks > 0);
+    tp__list_remove(&p->live, h);
     p->st.live_blocks--;
 }
 
-/* Would `need` more live bytes stay within the budget? (Cache is dropped later as needed.) */
+/* Would `need` more live bytes stay within the budget? The pool's own cache is dropped later as
+   needed; bytes waiting in thread caches cannot be, so they count as taken. */
 static int tp__fits_budget(const tp_pool *p, size_t need)
 {
-    size_t budget = p->desc.budget_bytes;
-    return !budget || (need <= budget && p->st.bytes_live <= budget - need);
+    size_t budget = p->desc.budget_bytes, taken = p->st.bytes_live + p->tc_held;
+    return !budget || (need <= budget && taken <= budget - need);
 }
 
 /* ---- >>debug set ----------------------------------------------------------------------------- */
@@ -1309,6 +1424,503 @@ static void *tp__spill_map(const char *dir, uint64_t serial, size_t len, tp_resu
 #endif
 }
 
+static tp_result tp__check_live(tp_pool *p, const void *ptr, tp__later *l);
+
+/* ---- >>thread caches (section 11) -------------------------------------------------------------- */
+
+/* Each thread that allocates class blocks from a shared pool gets a cache of them: a bin per
+   class, refilled from and flushed to the pool's class lists in batches, and its own list of the
+   blocks it handed out (for frames and tp_live_blocks). Lock order: a thread cache's lock, then
+   the pool's; never the other way round. */
+#if defined(TP__TCACHE)
+
+static const char tp__no_tc_mark = 0;
+#define TP__NO_TC ((void *)(uintptr_t)&tp__no_tc_mark) /* this thread has none: share the pool */
+
+static void tp__tc_lock(tp__tcache *tc)
+{
+    if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) tp__lock_contended(&tc->lock);
+}
+
+static void tp__tc_unlock(tp__tcache *tc) { __atomic_store_n(&tc->lock, 0, __ATOMIC_RELEASE); }
+
+static int tp__tc_count(tp_pool *p) { return __atomic_load_n(&p->n_tc, __ATOMIC_ACQUIRE); }
+
+/* The current frame epoch (tp_mark), read without the pool lock. */
+static uint64_t tp__epoch(const tp_pool *p) { return __atomic_load_n(&p->epoch, __ATOMIC_RELAXED); }
+
+/* Blocks a bin of class cls holds before half of them go back to the pool. */
+static unsigned tp__tc_cap(unsigned cls)
+{
+    size_t n = TP__TC_CLASS_BYTES / tp__class_size(cls);
+    return n < 2 ? 2u : n > TP__TC_MAX_COUNT ? (unsigned)TP__TC_MAX_COUNT : (unsigned)n;
+}
+
+/* Merges tc's counters into the pool's (both locks held). The peaks add tc's highest rise to
+   the live bytes it started from, which is exact while one thread at a time uses the pool. */
+static void tp__tc_sync(tp_pool *p, tp__tcache *tc)
+{
+    tp_stats *st = &p->st;
+    size_t top = st->bytes_live + (size_t)tc->rise_live, top_req = st->bytes_requested + (size_t)tc->rise_req;
+    if (top > st->peak_live) st->peak_live = top;
+    if (top > p->high_water) p->high_water = top;
+    if (top_req > st->peak_requested) st->peak_requested = top_req;
+    st->bytes_live += (size_t)tc->d_live; /* a negative delta wraps back as it should */
+    st->bytes_cached += tc->bin_bytes - tc->synced_bin_bytes;
+    p->tc_held += tc->bin_bytes - tc->synced_bin_bytes;
+    tc->synced_bin_bytes = tc->bin_bytes;
+    st->bytes_requested += (size_t)tc->d_req;
+    st->live_blocks += (size_t)(tc->d_allocs - tc->d_frees);
+    st->allocs += tc->d_allocs;
+    st->hits += tc->d_allocs; /* a thread cache only hands out cached blocks */
+    st->frees += tc->d_frees;
+    tc->d_live = tc->d_req = tc->rise_live = tc->rise_req = 0;
+    tc->d_allocs = tc->d_frees = 0;
+}
+
+/* Moves blocks of class cls from the bin to the pool's list until `keep` are left (both locks
+   held, tc synced). */
+static void tp__tc_flush(tp_pool *p, tp__tcache *tc, unsigned cls, unsigned keep)
+{
+    while (tc->count[cls] > keep) {
+        tp__hdr *h = tc->bin[cls];
+        tc->bin[cls] = h->next;
+        tc->count[cls]--;
+        tc->bin_bytes -= h->size;
+        tc->synced_bin_bytes -= h->size;
+        p->tc_held -= h->size;
+        h->next = p->free_small[cls];
+        p->free_small[cls] = h;
+    }
+}
+
+/* Takes half a bin's worth of class cls from the pool's list (both locks held, tc synced). */
+static void tp__tc_refill(tp_pool *p, tp__tcache *tc, unsigned cls)
+{
+    unsigned want = tc->cap[cls] / 2u;
+    tp__hdr *h;
+    while (tc->count[cls] < want && (h = p->free_small[cls]) != NULL) {
+        p->free_small[cls] = h->next;
+        h->next = tc->bin[cls];
+        tc->bin[cls] = h;
+        tc->count[cls]++;
+        tc->bin_bytes += h->size;
+        tc->synced_bin_bytes += h->size;
+        p->tc_held += h->size;
+    }
+}
+
+/* Sets a class block's state by storing its first eight bytes at once: tp_free checks magic and
+   kind with one eight-byte load, which a lone byte store just before would stall. */
+static void tp__hdr_word(tp__hdr *h, uint8_t state)
+{
+    struct { uint32_t magic; uint8_t kind, state, cls, raw_off; } w;
+    w.magic = TP__MAGIC;
+    w.kind = TP__SMALL;
+    w.state = state;
+    w.cls = h->cls;
+    w.raw_off = h->raw_off;
+    memcpy(h, &w, sizeof w);
+}
+
+/* A class block from tc's bin (refilled from the pool when empty), or NULL when the pool has
+   none cached either: the caller then takes the pool's path, with tc's counters merged. */
+static tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t req, unsigned cls, const char *file, int line)
+{
+    tp__hdr *h;
+    tp__tc_lock(tc);
+    if (!tc->bin[cls]) {
+        tp__lock(p);
+        tp__tc_sync(p, tc);
+        tp__tc_refill(p, tc, cls);
+        tp__unlock(p);
+        if (!tc->bin[cls]) {
+            tp__tc_unlock(tc);
+            return NULL;
+        }
+    }
+    h = tc->bin[cls];
+    tc->bin[cls] = h->next;
+    tc->count[cls]--;
+    tc->bin_bytes -= h->size;
+    tp__hdr_word(h, TP__LIVE);
+    h->req = req;
+    h->owner = tc->idx;
+    h->seq = tp__epoch(p);
+    h->file = file;
+    h->line = line;
+    tp__list_push(&tc->live, h);
+    tc->d_live += (int64_t)h->size;
+    tc->d_req += (int64_t)req;
+    tc->d_allocs++;
+    if (tc->d_live > tc->rise_live) tc->rise_live = tc->d_live;
+    if (tc->d_req > tc->rise_req) tc->rise_req = tc->d_req;
+    tp__tc_unlock(tc);
+    return h;
+}
+
+/* A freed class block into tc's bin (tc locked; unlocked on return). `counted`: the pool's
+   statistics already hold it as cached in a thread cache. A full bin, or a cache past
+   TP__TC_BYTES, gives blocks back to the pool. */
+static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls);
+
+/* Puts a freed class block into tc's bin (tc locked). `counted`: the pool's statistics already
+   hold it as cached in a thread cache. 1 when the bin or the cache is full (tp__tc_overflow). */
+static int tp__tc_push(tp__tcache *tc, tp__hdr *h, int counted)
+{
+    unsigned cls = h->cls;
+    TP_POISON(tp__user(h), h->size);
+    h->next = tc->bin[cls];
+    tc->bin[cls] = h;
+    tc->count[cls]++;
+    tc->bin_bytes += h->size;
+    if (counted) tc->synced_bin_bytes += h->size;
+    return tc->count[cls] >= tc->cap[cls] || tc->bin_bytes > TP__TC_BYTES;
+}
+
+/* tp__tc_push, then tc unlocked (after giving blocks back when full). */
+static void tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, int counted)
+{
+    if (tp__tc_push(tc, h, counted)) tp__tc_overflow(p, tc, h->cls);
+    else tp__tc_unlock(tc);
+}
+
+/* A bin that is full, or a cache past TP__TC_BYTES: blocks go back to the pool (tc locked;
+   unlocked on return). */
+static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls)
+{
+    unsigned keep = tc->bin_bytes > TP__TC_BYTES ? 0u : tc->cap[cls] / 2u;
+    tp__later l;
+    tp__later_init(&l);
+    tp__lock(p);
+    tp__tc_sync(p, tc);
+    tp__tc_flush(p, tc, cls, keep);
+    if (p->st.bytes_cached > p->cache_floor) tp__enforce_cache_limit(p, &l);
+    tp__unlock(p);
+    tp__tc_unlock(tc);
+    tp__later_run(p, &l);
+}
+
+/* Takes a block that thread cache tc handed out off its live list (tc locked): NULL when it is
+   live, else the reason it cannot be freed. */
+static tp_result tp__tc_unlink(tp__tcache *tc, tp__hdr *h)
+{
+    if (h->state != TP__LIVE || h->owner != tc->idx) return TP_ERR_DOUBLE_FREE;
+    tp__list_remove(&tc->live, h);
+    h->state = TP__CACHED;
+    tc->d_live -= (int64_t)h->size;
+    tc->d_req -= (int64_t)h->req;
+    tc->d_frees++;
+    return TP_OK;
+}
+
+/* Puts a block that left the live lists on the pool's class list (pool locked). */
+static void tp__tc_to_pool(tp_pool *p, tp__hdr *h)
+{
+    TP_POISON(tp__user(h), h->size);
+    p->st.bytes_cached += h->size;
+    h->next = p->free_small[h->cls];
+    p->free_small[h->cls] = h;
+}
+
+static tp_result tp__bad_free(tp_pool *p, tp__hdr *h, tp_result r)
+{
+    if (r == TP_ERR_FOREIGN)
+        tp_log(&p->desc.log, TP_LOG_ERROR, "tensorpool: tp_free(%p): not a pointer returned by this pool", (void *)tp__user(h));
+    else
+        tp_log(&p->desc.log, TP_LOG_ERROR, "tensorpool: tp_free(%p): double free of a %llu-byte block allocated at %s:%d",
+               (void *)tp__user(h), (unsigned long long)h->size, h->file ? h->file : "?", (int)h->line);
+    return r;
+}
+
+/* Settles frees of blocks of cache `owner_idx` that tc collected (tc not locked; the blocks
+   were taken out of tc->pend): off the owner's live list under its lock, once, and onto the
+   pool's class lists, where the owner (a producer, most often) refills from. A block freed
+   twice is found here and reported. */
+static void tp__tc_settle(tp_pool *p, tp__tcache *tc, tp__hdr **blocks, int n, unsigned owner_idx)
+{
+    tp__tcache *owner = p->tcs[owner_idx - 1];
+    unsigned char ok[TP__TC_PEND];
+    int i;
+    tp__later l;
+    tp__later_init(&l);
+    tp__tc_lock(owner);
+    for (i = 0; i < n; i++) ok[i] = tp__tc_unlink(owner, blocks[i]) == TP_OK;
+    tp__lock(p);
+    tp__tc_sync(p, owner);
+    for (i = 0; i < n; i++)
+        if (ok[i]) tp__tc_to_pool(p, blocks[i]);
+    if (p->st.bytes_cached > p->cache_floor) tp__enforce_cache_limit(p, &l);
+    tp__unlock(p);
+    tp__tc_unlock(owner);
+    for (i = 0; i < n; i++)
+        if (!ok[i]) tp__bad_free(p, blocks[i], TP_ERR_DOUBLE_FREE);
+    tp__later_run(p, &l);
+    (void)tc;
+}
+
+/* Settles every free tc collected. */
+static void tp__tc_drain(tp_pool *p, tp__tcache *tc)
+{
+    tp__hdr *blocks[TP__TC_PEND];
+    int n;
+    unsigned owner;
+    tp__tc_lock(tc);
+    n = tc->n_pend;
+    owner = tc->pend_owner;
+    memcpy(blocks, tc->pend, (size_t)n * sizeof *blocks);
+    tc->n_pend = 0;
+    tp__tc_unlock(tc);
+    if (n) tp__tc_settle(p, tc, blocks, n, owner);
+}
+
+/* A free of another thread's block by a thread with a cache: collected, and settled with the
+   owner's lock once per TP__TC_PEND frees, so that a producer's lock does not move to its
+   consumer's core at every buffer. */
+static tp_result tp__tc_free_remote(tp_pool *p, tp__tcache *mine, tp__hdr *h)
+{
+    TP_POISON(tp__user(h), h->size);
+    tp__tc_lock(mine);
+    if (mine->n_pend && mine->pend_owner != h->owner) {
+        tp__tc_unlock(mine);
+        tp__tc_drain(p, mine);
+        tp__tc_lock(mine);
+    }
+    mine->pend[mine->n_pend++] = h;
+    mine->pend_owner = h->owner;
+    if (mine->n_pend < TP__TC_PEND) {
+        tp__tc_unlock(mine);
+        return TP_OK;
+    }
+    tp__tc_unlock(mine);
+    tp__tc_drain(p, mine);
+    return TP_OK;
+}
+
+/* tp_free of a class block that a thread cache handed out; mine is the calling thread's cache
+   (NULL: it has none). */
+static tp_result tp__tc_free_owned(tp_pool *p, tp__tcache *mine, tp__hdr *h)
+{
+    tp__tcache *owner = p->tcs[h->owner - 1];
+    tp__later l;
+    if (mine && owner != mine) return tp__tc_free_remote(p, mine, h);
+    tp__tc_lock(owner);
+    if (tp__tc_unlink(owner, h) != TP_OK) {
+        tp__tc_unlock(owner);
+        return tp__bad_free(p, h, TP_ERR_DOUBLE_FREE);
+    }
+    if (owner == mine) {
+        tp__tc_keep(p, mine, h, 0);
+        return TP_OK;
+    }
+    tp__later_init(&l);
+    tp__lock(p);
+    tp__tc_sync(p, owner);
+    tp__tc_to_pool(p, h);
+    tp__enforce_cache_limit(p, &l);
+    tp__unlock(p);
+    tp__tc_unlock(owner);
+    tp__later_run(p, &l);
+    return TP_OK;
+}
+
+/* tp_free of a class block from the pool's own path, by a thread with a cache. */
+static tp_result tp__tc_free_pooled(tp_pool *p, tp__tcache *mine, tp__hdr *h)
+{
+    tp__later l;
+    tp_result r;
+    tp__later_init(&l);
+    tp__tc_lock(mine);
+    tp__lock(p);
+    tp__tc_sync(p, mine);
+    r = tp__check_live(p, tp__user(h), &l);
+    if (r == TP_OK) {
+        tp__live_unlink(p, h);
+        h->state = TP__CACHED;
+        p->st.frees++;
+        p->st.bytes_requested -= h->req;
+        p->st.bytes_live -= h->size;
+        p->st.bytes_cached += h->size;
+        p->tc_held += h->size;
+    }
+    tp__unlock(p);
+    if (r == TP_OK) tp__tc_keep(p, mine, h, 1);
+    else tp__tc_unlock(mine);
+    tp__later_run(p, &l);
+    return r;
+}
+
+/* Called by POSIX threads at the exit of a thread that had a cache: its bins go back to the
+   pool, and the cache (with the live blocks it handed out) waits for the next new thread. */
+static void tp__tc_exit(void *arg)
+{
+    tp__tcache *tc = (tp__tcache *)arg;
+    tp_pool *p;
+    tp__later l;
+    unsigned c;
+    if (arg == TP__NO_TC) return;
+    p = tc->pool;
+    tp__tc_drain(p, tc);
+    tp__later_init(&l);
+    tp__tc_lock(tc);
+    tp__lock(p);
+    tp__tc_sync(p, tc);
+    for (c = 0; c < TP__TC_CLASSES; c++) tp__tc_flush(p, tc, c, 0);
+    tp__enforce_cache_limit(p, &l);
+    tc->attached = 0;
+    tp__unlock(p);
+    tp__tc_unlock(tc);
+    tp__later_run(p, &l);
+}
+
+/* A cache for the calling thread: a retired one, or a new one while there are fewer than
+   TP__TC_MAX. NULL (and the thread shares the pool from then on) otherwise. */
+static tp__tcache *tp__tc_attach(tp_pool *p)
+{
+    tp__tcache *tc = NULL;
+    void *raw = NULL;
+    int i, full;
+    tp__lock(p);
+    for (i = 0; i < p->n_tc && !tc; i++)
+        if (!p->tcs[i]->attached) (tc = p->tcs[i])->attached = 1;
+    full = p->n_tc >= TP__TC_MAX;
+    tp__unlock(p);
+    if (!tc && !full && (raw = tp__raw_alloc(&p->desc.allocator, sizeof *tc + TP__ALIGN)) != NULL) {
+        tc = (tp__tcache *)(void *)((char *)raw + (TP__ALIGN - (uintptr_t)raw % TP__ALIGN)); /* own cache lines */
+        memset(tc, 0, sizeof *tc);
+        for (i = 0; i < TP__TC_CLASSES; i++) tc->cap[i] = (uint8_t)tp__tc_cap((unsigned)i);
+        tc->raw = raw;
+        tc->pool = p;
+        tc->attached = 1;
+        tp__lock(p);
+        if (p->n_tc < TP__TC_MAX) {
+            tc->idx = (uint16_t)(p->n_tc + 1);
+            p->tcs[p->n_tc] = tc;
+            __atomic_store_n(&p->n_tc, p->n_tc + 1, __ATOMIC_RELEASE);
+            raw = NULL;
+        } else {
+            tc = NULL;
+        }
+        tp__unlock(p);
+        if (raw) tp__raw_free(&p->desc.allocator, raw, sizeof *tc + TP__ALIGN);
+    }
+    if (tc && pthread_setspecific(p->tc_key, tc) == 0) return tc;
+    if (tc) {
+        tp__lock(p);
+        tc->attached = 0;
+        tp__unlock(p);
+    }
+    pthread_setspecific(p->tc_key, TP__NO_TC);
+    tp_log(&p->desc.log, TP_LOG_INFO, "tensorpool: a thread shares the pool's lock instead of a thread cache "
+           "(%d threads have one, or there was no memory for one)", tp__tc_count(p));
+    return NULL;
+}
+
+/* The calling thread's cache, made on first use; NULL when the pool has none for it. */
+static tp__tcache *tp__tc_mine(tp_pool *p)
+{
+    void *v;
+    if (!p->tc_on) return NULL;
+    v = pthread_getspecific(p->tc_key);
+    if (v == TP__NO_TC) return NULL;
+    return v ? (tp__tcache *)v : tp__tc_attach(p);
+}
+
+/* Before the calling thread works on the pool's own path, its cache's counters are merged, so
+   that the order of its operations is the order the statistics see. */
+static void tp__tc_sync_mine(tp_pool *p)
+{
+    void *v;
+    tp__tcache *tc;
+    if (!p->tc_on || (v = pthread_getspecific(p->tc_key)) == NULL || v == TP__NO_TC) return;
+    tc = (tp__tcache *)v;
+    tp__tc_lock(tc);
+    tp__lock(p);
+    tp__tc_sync(p, tc);
+    tp__unlock(p);
+    tp__tc_unlock(tc);
+}
+
+/* Merges every thread cache's counters into the pool's; flush: gives their bins back too. */
+static void tp__tc_gather(tp_pool *p, int flush)
+{
+    int i, n = p->tc_on ? tp__tc_count(p) : 0;
+    unsigned c;
+    for (i = 0; i < n; i++) tp__tc_drain(p, p->tcs[i]);
+    for (i = 0; i < n; i++) {
+        tp__tcache *tc = p->tcs[i];
+        tp__tc_lock(tc);
+        tp__lock(p);
+        tp__tc_sync(p, tc);
+        if (flush)
+            for (c = 0; c < TP__TC_CLASSES; c++) tp__tc_flush(p, tc, c, 0);
+        tp__unlock(p);
+        tp__tc_unlock(tc);
+    }
+}
+
+/* Frees the blocks of tc allocated in frame epochs >= from (every one for 0), newest first,
+   into the pool's class lists. */
+static void tp__tc_release_since(tp_pool *p, tp__tcache *tc, uint64_t from)
+{
+    tp__later l;
+    tp__later_init(&l);
+    tp__tc_lock(tc);
+    tp__lock(p);
+    while (tc->live.tail && tc->live.tail->seq >= from) {
+        tp__hdr *h = tc->live.tail;
+        tp__tc_unlink(tc, h);
+        tp__tc_to_pool(p, h);
+    }
+    tp__tc_sync(p, tc);
+    tp__enforce_cache_limit(p, &l);
+    tp__unlock(p);
+    tp__tc_unlock(tc);
+    tp__later_run(p, &l);
+}
+
+static void tp__tc_visit(tp_pool *p, tp_block_fn fn, void *user, size_t *n)
+{
+    int i, count = p->tc_on ? tp__tc_count(p) : 0;
+    tp__hdr *h;
+    for (i = 0; i < count; i++) tp__tc_drain(p, p->tcs[i]);
+    for (i = 0; i < count; i++) {
+        tp__tc_lock(p->tcs[i]);
+        for (h = p->tcs[i]->live.head; h; h = h->next, (*n)++)
+            if (fn) fn(user, tp__user(h), h->req, h->file, (int)h->line);
+        tp__tc_unlock(p->tcs[i]);
+    }
+}
+
+static void tp__tc_release_all_since(tp_pool *p, uint64_t from)
+{
+    int i, n = p->tc_on ? tp__tc_count(p) : 0;
+    for (i = 0; i < n; i++) tp__tc_drain(p, p->tcs[i]); /* a freed block must not be released again */
+    for (i = 0; i < n; i++) tp__tc_release_since(p, p->tcs[i], from);
+}
+
+/* tp_destroy's part: every cache's blocks, live or binned, onto the pool's class lists, the
+   caches freed (no other call may run: no thread uses them any more). */
+static void tp__tc_destroy_all(tp_pool *p)
+{
+    int i, n = p->tc_on ? tp__tc_count(p) : 0;
+    if (!p->tc_on) return;
+    pthread_key_delete(p->tc_key);
+    tp__tc_release_all_since(p, 0);
+    tp__tc_gather(p, 1);
+    for (i = 0; i < n; i++) tp__raw_free(&p->desc.allocator, p->tcs[i]->raw, sizeof(tp__tcache) + TP__ALIGN);
+    p->n_tc = 0;
+    p->tc_on = 0;
+}
+
+#else /* no thread caches in this build */
+static void tp__tc_release_all_since(tp_pool *p, uint64_t from) { (void)p; (void)from; }
+static void tp__tc_destroy_all(tp_pool *p) { (void)p; }
+static void tp__tc_sync_mine(tp_pool *p) { (void)p; }
+static void tp__tc_gather(tp_pool *p, int flush) { (void)p; (void)flush; }
+static void tp__tc_visit(tp_pool *p, tp_block_fn fn, void *user, size_t *n) { (void)p; (void)fn; (void)user; (void)n; }
+#endif
+
 /* ---- >>allocation ------------------------------------------------------------------------------ */
 
 static tp__hdr *tp__init_hdr(void *at, int kind, size_t size, size_t req)
@@ -1548,50 +2160,101 @@ static tp__hdr *tp__alloc_slow(tp_pool *p, size_t req, size_t total, unsigned fl
     return h;
 }
 
+/* A class block from the calling thread's cache, or a plain hit of the pool's class lists; NULL
+   for everything else (then the pool's path, tp__alloc_slow). */
+static tp__hdr *tp__alloc_fast(tp_pool *p, size_t req, size_t total, unsigned flags, const char *file, int line)
+{
+    int small = !(flags & TP_SPILL) && !tp__uses_pages(p, total);
+    tp__hdr *h;
+#if defined(TP__TCACHE)
+    if (p->tc_on) {
+        unsigned cls = tp__class_of(req);
+        tp__tcache *tc = small && cls < TP__TC_CLASSES ? tp__tc_mine(p) : NULL;
+        if (tc) return tp__tc_alloc(p, tc, req, cls, file, line); /* on NULL its counters are merged */
+        tp__tc_sync_mine(p);
+    }
+#endif
+    if (p->desc.debug || !small) return NULL;
+    tp__lock(p);
+    h = tp__small_hit(p, req);
+    if (h) {
+        h->file = file;
+        h->line = line;
+    }
+    tp__unlock(p);
+    return h;
+}
+
+/* One try of the pool's path under its lock. A try that is not the last one and fails the
+   budget is neither counted nor logged: the budget handler gets its turn first. */
+static tp__hdr *tp__alloc_try(tp_pool *pool, size_t bytes, size_t total, unsigned flags, const char *file,
+                              int line, size_t *dirty, int last, tp_result *res, tp_error *err)
+{
+    tp__hdr *h;
+    tp__later l;
+    tp__later_init(&l);
+    tp__lock(pool);
+    h = tp__alloc_slow(pool, bytes, total, flags, file, line, &l, res, dirty);
+    if (!h && !last && *res == TP_ERR_BUDGET) {
+        l.n_msg = 0;
+    } else if (!h) {
+        pool->st.failures++;
+        tp_error_set(err, *res, "%s", l.n_msg ? l.msg[l.n_msg - 1] : tp_result_string(*res));
+    }
+    tp__unlock(pool);
+    tp__later_run(pool, &l);
+    return h;
+}
+
+/* Everything but a hit: the pool's path, with the budget handler asked for room (spilling is
+   left for when it gives up), failures and their messages. */
+static TP__NOINLINE tp__hdr *tp__alloc_at_slow(tp_pool *pool, size_t bytes, size_t total, unsigned flags,
+                                               const char *file, int line, size_t *dirty, tp_error *err)
+{
+    tp_budget_handler on = pool->desc.on_budget;
+    tp_result res = TP_ERR_NOMEM;
+    tp__hdr *h;
+    int tries = on.fn ? 0 : TP_BUDGET_RETRIES;
+    for (;;) {
+        int last = tries >= TP_BUDGET_RETRIES;
+        unsigned try_flags = last || (flags & TP_SPILL) ? flags : flags | TP_NO_SPILL;
+        h = tp__alloc_try(pool, bytes, total, try_flags, file, line, dirty, last, &res, err);
+        if (h || res != TP_ERR_BUDGET || last) return h;
+        tries = on.fn(on.user, pool, bytes) ? tries + 1 : TP_BUDGET_RETRIES;
+    }
+}
+
+static TP__NOINLINE void tp__refuse(tp_pool *pool, tp_result r, const char *msg, size_t bytes, tp_error *err)
+{
+    tp__lock(pool);
+    pool->st.failures++;
+    tp__unlock(pool);
+    if (r == TP_ERR_OVERFLOW) tp_log(&pool->desc.log, TP_LOG_ERROR, msg, (unsigned long long)bytes);
+    tp_error_set(err, r, msg, (unsigned long long)bytes);
+}
+
 TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
 {
-    tp_result res = TP_ERR_NOMEM;
     size_t total, dirty = 0;
-    tp__hdr *h = NULL;
-    tp__later l;
+    tp__hdr *h;
     if (!pool) {
         tp_error_set(err, TP_ERR_ARG, "tp_alloc: the pool is NULL");
         return NULL;
     }
     if (!tp_size_add(bytes, TP__HDR + pool->page, &total) || total > ((size_t)-1 >> 2)) {
-        tp__lock(pool);
-        pool->st.failures++;
-        tp__unlock(pool);
-        tp_log(&pool->desc.log, TP_LOG_ERROR, "tensorpool: a request of %llu bytes overflows", (unsigned long long)bytes);
-        tp_error_set(err, TP_ERR_OVERFLOW, "tensorpool: a request of %llu bytes overflows", (unsigned long long)bytes);
+        tp__refuse(pool, TP_ERR_OVERFLOW, "tensorpool: a request of %llu bytes overflows", bytes, err);
         return NULL;
     }
     total = bytes + TP__HDR;
 #if defined(TP_TEST_ALLOC_FAILS)
     if (TP_TEST_ALLOC_FAILS(pool, bytes)) {
-        tp__lock(pool);
-        pool->st.failures++;
-        tp__unlock(pool);
-        tp_error_set(err, TP_ERR_NOMEM, "tensorpool: no memory for %llu bytes (TP_TEST_ALLOC_FAILS)", (unsigned long long)bytes);
+        tp__refuse(pool, TP_ERR_NOMEM, "tensorpool: no memory for %llu bytes (TP_TEST_ALLOC_FAILS)", bytes, err);
         return NULL;
     }
 #endif
-    tp__lock(pool);
-    if (!pool->desc.debug && !(flags & TP_SPILL) && !tp__uses_pages(pool, total)) h = tp__small_hit(pool, bytes);
-    if (h) {
-        h->file = file;
-        h->line = line;
-        tp__unlock(pool);
-        dirty = h->size;
-    } else {
-        tp__later_init(&l);
-        h = tp__alloc_slow(pool, bytes, total, flags, file, line, &l, &res, &dirty);
-        if (!h) pool->st.failures++;
-        tp__unlock(pool);
-        if (!h) tp_error_set(err, res, "%s", l.n_msg ? l.msg[l.n_msg - 1] : tp_result_string(res));
-        tp__later_run(pool, &l);
-        if (!h) return NULL;
-    }
+    h = tp__alloc_fast(pool, bytes, total, flags, file, line);
+    if (h) dirty = h->size;
+    else if (!(h = tp__alloc_at_slow(pool, bytes, total, flags, file, line, &dirty, err))) return NULL;
     if (err) tp_error_clear(err);
     TP_UNPOISON(tp__user(h), bytes);
     TP_POISON(tp__user(h) + bytes, h->size - bytes);
@@ -1671,14 +2334,13 @@ static tp_result tp__check_live(tp_pool *p, const void *ptr, tp__later *l)
     return TP_OK;
 }
 
-TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
+/* tp_free on the pool's path, under its lock. */
+static TP__NOINLINE tp_result tp__free_shared(tp_pool *pool, void *ptr)
 {
     tp_result r;
-    tp__hdr *h;
+    tp__hdr *h = tp__hdr_of(ptr);
     tp__later l;
-    if (!ptr) return TP_OK;
-    if (!pool) return TP_ERR_ARG;
-    h = tp__hdr_of(ptr);
+    tp__tc_sync_mine(pool);
     tp__later_init(&l);
     tp__lock(pool);
     r = tp__check_live(pool, ptr, &l);
@@ -1690,6 +2352,253 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
     tp__unlock(pool);
     tp__later_run(pool, &l);
     return r;
+}
+
+TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
+{
+    if (!ptr) return TP_OK;
+    if (!pool) return TP_ERR_ARG;
+#if defined(TP__TCACHE)
+    if (pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
+        tp__hdr *h = tp__hdr_of(ptr);
+        tp__tcache *mine;
+        if (h->magic == TP__MAGIC && h->kind == TP__SMALL) {
+            mine = tp__tc_mine(pool);
+            if (h->owner > tp__tc_count(pool)) return tp__bad_free(pool, h, TP_ERR_FOREIGN);
+            if (h->owner) return tp__tc_free_owned(pool, mine, h);
+            if (mine && h->cls < TP__TC_CLASSES) return tp__tc_free_pooled(pool, mine, h);
+        }
+    }
+#endif
+    return tp__free_shared(pool, ptr);
+}
+
+
+/* ---- >>realloc ----------------------------------------------------------------------------------- */
+
+#if defined(TP__MREMAP)
+/* Puts h back on the pool's live list at its place by frame epoch (it left the list while its
+   pages moved). Under the lock. */
+static void tp__live_relink(tp_pool *p, tp__hdr *h)
+{
+    tp__hdr *after = p->live.tail;
+    while (after && after->seq > h->seq) after = after->prev;
+    h->prev = after;
+    h->next = after ? after->next : p->live.head;
+    if (h->next) h->next->prev = h; else p->live.tail = h;
+    if (after) after->next = h; else p->live.head = h;
+    p->st.live_blocks++;
+}
+#endif
+
+/* Moves the request size of a live block from `old_req` to h->req in the statistics. Under the
+   lock of the list the block is on. */
+static void tp__requested_moved(tp_pool *p, size_t old_req, size_t new_req)
+{
+    p->st.bytes_requested = p->st.bytes_requested - old_req + new_req;
+    tp__peaks(p);
+}
+
+/* A class block resized within its class: 1 done, 0 live but not possible in place, -1 not a
+   live block (*r says why). */
+static int tp__realloc_small(tp_pool *p, tp__hdr *h, size_t bytes, tp_result *r, tp__later *l)
+{
+    int in_place = bytes <= h->size && bytes >= h->size / 2;
+#if defined(TP__TCACHE)
+    if (h->owner && h->owner <= tp__tc_count(p)) {
+        tp__tcache *tc = p->tcs[h->owner - 1];
+        tp__tc_lock(tc);
+        if (h->state != TP__LIVE || h->owner != tc->idx) {
+            tp__tc_unlock(tc);
+            *r = TP_ERR_DOUBLE_FREE;
+            return -1;
+        }
+        if (in_place) {
+            tc->d_req += (int64_t)bytes - (int64_t)h->req;
+            if (tc->d_req > tc->rise_req) tc->rise_req = tc->d_req;
+            h->req = bytes;
+        }
+        tp__tc_unlock(tc);
+        return in_place;
+    }
+#endif
+    tp__lock(p);
+    *r = h->owner ? TP_ERR_FOREIGN : tp__check_live(p, tp__user(h), l);
+    if (*r == TP_OK && in_place) {
+        size_t old = h->req;
+        h->req = bytes;
+        tp__requested_moved(p, old, bytes);
+    }
+    tp__unlock(p);
+    return *r != TP_OK ? -1 : in_place;
+}
+
+/* The index of the cached chunk that starts right where h's pages end, or -1. */
+static int tp__chunk_after(const tp_pool *p, const tp__hdr *h)
+{
+    const char *end = (const char *)h + h->size + TP__HDR;
+    int i;
+    for (i = 0; i < p->n_chunks; i++)
+        if (p->chunks[i].addr == end) return i;
+    return -1;
+}
+
+/* A page block's new length: shrunk in place (the tail pages cached), grown into the cached
+   chunk after it, or moved by mremap. Under the lock on entry and on return (dropped around
+   mremap). The block's header (maybe moved), or NULL when the caller must copy; *r is TP_OK
+   then, or why nothing can be done. */
+static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t len, tp_result *r, tp__later *l)
+{
+    size_t old_len = h->size + TP__HDR, extra, old_req = h->req;
+    int i;
+    *r = TP_OK;
+    if (len <= old_len) {
+        size_t tail = old_len - len;
+        if (tail >= TP__MIN_CHUNK) {
+            p->st.bytes_live -= tail;
+            p->st.bytes_cached += tail;
+            TP_POISON((char *)h + len, tail);
+            tp__chunk_add(p, (char *)h + len, tail, l);
+            h->size = len - TP__HDR;
+            tp__enforce_cache_limit(p, l);
+        }
+        h->req = bytes;
+        tp__requested_moved(p, old_req, bytes);
+        return h;
+    }
+    extra = len - old_len;
+    if (!tp__fits_budget(p, extra)) {
+        *r = tp__budget_fail(p, bytes, h->file, h->line, l);
+        return NULL;
+    }
+    i = tp__chunk_after(p, h);
+    if (i >= 0 && p->chunks[i].len >= extra) { /* the free neighbour: no system call at all */
+        tp__chunk *ch = &p->chunks[i];
+        if (ch->len - extra < TP__MIN_CHUNK && tp__fits_budget(p, ch->len)) extra = ch->len; /* no sliver left */
+        TP_UNPOISON(ch->addr, extra);
+        ch->addr += extra;
+        ch->len -= extra;
+        if (ch->len == 0) tp__chunk_remove(p, i);
+        p->st.bytes_cached -= extra;
+        p->st.bytes_live += extra;
+        h->size += extra;
+        h->req = bytes;
+        tp__requested_moved(p, old_req, bytes);
+        return h;
+    }
+#if defined(TP__MREMAP)
+    {
+        char *m;
+        tp__live_unlink(p, h); /* its neighbours must not write into pages on the move */
+        p->st.bytes_live += extra;
+        tp__unlock(p);
+        tp__later_run(p, l);
+        TP_UNPOISON(h, old_len); /* the shadow stays with the address, not the pages */
+        m = (char *)mremap(h, old_len, len, 1 /* MREMAP_MAYMOVE */);
+#if defined(MADV_HUGEPAGE)
+        if (m != (char *)MAP_FAILED && p->desc.huge_pages && len >= TP__HUGE_MIN) madvise(m, len, MADV_HUGEPAGE);
+#endif
+        tp__lock(p);
+        if (m == (char *)MAP_FAILED) {
+            p->st.bytes_live -= extra;
+            tp__live_relink(p, h);
+            return NULL;
+        }
+        if (m != (char *)h && p->desc.debug) {
+            tp__dbg_remove(p, tp__user(h));
+            tp__dbg_insert(p, m + TP__HDR);
+        }
+        h = (tp__hdr *)(void *)m;
+        h->size = len - TP__HDR;
+        h->req = bytes;
+        p->st.bytes_fresh += extra;
+        tp__live_relink(p, h);
+        tp__requested_moved(p, old_req, bytes);
+        return h;
+    }
+#else
+    return NULL;
+#endif
+}
+
+/* Resizes in place or by moving pages: the user pointer, NULL when the caller must copy (*r
+   TP_OK), or NULL with *r the reason it cannot be resized at all. */
+static void *tp__realloc_fast(tp_pool *p, tp__hdr *h, size_t bytes, size_t total, tp_result *r, tp__later *l)
+{
+    int done;
+    *r = TP_OK;
+    if ((uintptr_t)tp__user(h) % TP__ALIGN != 0 || (!p->desc.debug && h->magic != TP__MAGIC)) {
+        *r = TP_ERR_FOREIGN;
+        return NULL;
+    }
+    if (h->kind == TP__SMALL) { /* checked live even when it must move */
+        done = tp__realloc_small(p, h, tp__uses_pages(p, total) ? h->size + 1 : bytes, r, l);
+        return done > 0 ? tp__user(h) : NULL;
+    }
+    if (h->kind == TP__PAGES && tp__uses_pages(p, total)) {
+        tp__tc_sync_mine(p);
+        tp__lock(p);
+        *r = tp__check_live(p, tp__user(h), l);
+        if (*r == TP_OK) h = tp__realloc_pages(p, h, bytes, tp__round_up(total, p->page), r, l);
+        else h = NULL;
+        tp__unlock(p);
+        return h ? tp__user(h) : NULL;
+    }
+    tp__lock(p); /* a spill, or a page block that becomes a class block: moves, if live */
+    *r = tp__check_live(p, tp__user(h), l);
+    tp__unlock(p);
+    return NULL;
+}
+
+TPDEF void *tp_realloc_at(tp_pool *pool, void *ptr, size_t bytes, const char *file, int line, tp_error *err)
+{
+    size_t total, keep;
+    tp_result r;
+    tp__later l;
+    void *out;
+    int tries;
+    if (!pool) {
+        tp_error_set(err, TP_ERR_ARG, "tp_realloc: the pool is NULL");
+        return NULL;
+    }
+    if (!ptr) return tp_alloc_at(pool, bytes, 0u, file, line, err);
+    if (!tp_size_add(bytes, TP__HDR + pool->page, &total) || total > ((size_t)-1 >> 2)) {
+        tp__refuse(pool, TP_ERR_OVERFLOW, "tensorpool: a request of %llu bytes overflows", bytes, err);
+        return NULL;
+    }
+    total = bytes + TP__HDR;
+    keep = tp__hdr_of(ptr)->req;
+    for (tries = 0;; tries++) { /* the budget handler, as for tp_alloc */
+        tp__later_init(&l);
+        out = tp__realloc_fast(pool, tp__hdr_of(ptr), bytes, total, &r, &l);
+        if (r == TP_ERR_BUDGET && pool->desc.on_budget.fn && tries < TP_BUDGET_RETRIES) l.n_msg = 0;
+        tp__later_run(pool, &l);
+        if (r != TP_ERR_BUDGET || !pool->desc.on_budget.fn || tries >= TP_BUDGET_RETRIES ||
+            !pool->desc.on_budget.fn(pool->desc.on_budget.user, pool, bytes))
+            break;
+    }
+    if (r != TP_OK) {
+        tp_error_set(err, r, "tp_realloc(%p): %s", ptr, r == TP_ERR_BUDGET ? "over the budget (the block is unchanged)"
+                                                         : "not a live block of this pool");
+        if (r != TP_ERR_BUDGET) tp_log(&pool->desc.log, TP_LOG_ERROR, "tp_realloc(%p): not a live block of this pool", ptr);
+        return NULL;
+    }
+    if (out) {
+        TP_UNPOISON(out, bytes);
+        TP_POISON((char *)out + bytes, tp__hdr_of(out)->size - bytes);
+        tp_error_clear(err);
+        return out;
+    }
+    out = tp_alloc_at(pool, bytes, 0u, file, line, err); /* a new block, a copy, a free */
+    if (!out) return NULL;
+    memcpy(out, ptr, keep < bytes ? keep : bytes);
+    tp_free(pool, ptr);
+    return out;
+}
+
+TPDEF void *(tp_realloc)(tp_pool *pool, void *ptr, size_t bytes)
+{
+    return tp_realloc_at(pool, ptr, bytes, NULL, 0, NULL);
 }
 
 TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr)
@@ -1725,6 +2634,7 @@ static tp_result tp__resolve(tp_desc *d, const tp_desc *in, tp_error *err)
     if (d->spill_threshold == 0) d->spill_threshold = (size_t)1 << 20;
     d->huge_pages = d->huge_pages >= 0 ? 1 : 0;
     d->single_thread = d->single_thread > 0;
+    d->thread_caches = d->thread_caches >= 0 && !d->single_thread;
     if (d->debug == 0) {
 #ifdef TP_DEBUG
         d->debug = 1;
@@ -1733,6 +2643,7 @@ static tp_result tp__resolve(tp_desc *d, const tp_desc *in, tp_error *err)
 #endif
     }
     d->debug = d->debug > 0;
+    if (d->debug) d->thread_caches = 0; /* debug checks need every block under the pool's lock */
     if (d->budget_bytes == TP_BUDGET_AUTO) {
         tp_memory_info mi;
         if (tp_query_memory(&mi, NULL, NULL) != TP_OK || mi.usable == 0)
@@ -1774,6 +2685,15 @@ TPDEF tp_result tp_create(const tp_desc *desc, tp_pool **out, tp_error *err)
         return tp_error_set(err, TP_ERR_THREAD, "tp_create: could not make the pool's mutex");
     }
 #endif
+#if defined(TP__TCACHE)
+    if (p->desc.thread_caches && pthread_key_create(&p->tc_key, tp__tc_exit) != 0) {
+        p->desc.thread_caches = 0;
+        tp_log(&d.log, TP_LOG_INFO, "tp_create: no thread key left in this process: the pool's threads share its lock");
+    }
+    p->tc_on = p->desc.thread_caches;
+#else
+    p->desc.thread_caches = 0;
+#endif
     p->st.budget = p->desc.budget_bytes;
     p->cache_floor = TP__CACHE_SLACK;
     if (d.max_cached_bytes && d.max_cached_bytes < p->cache_floor) p->cache_floor = d.max_cached_bytes;
@@ -1789,13 +2709,14 @@ TPDEF void tp_destroy(tp_pool *pool)
     tp__later l;
     if (!pool) return; /* no other call may race with this one: no lock */
     if (pool->desc.debug)
-        for (h = pool->live_head; h; h = h->next)
+        for (h = pool->live.head; h; h = h->next)
             tp_log(&pool->desc.log, TP_LOG_WARN, "tensorpool: leak: %llu bytes at %p allocated at %s:%d",
                    (unsigned long long)h->req, (void *)tp__user(h),
                    h->file ? h->file : "(unknown: build the caller with TP_DEBUG)", (int)h->line);
     tp__later_init(&l);
-    while (pool->live_tail) {
-        tp__release(pool, pool->live_tail, &l);
+    tp__tc_destroy_all(pool);
+    while (pool->live.tail) {
+        tp__release(pool, pool->live.tail, &l);
         tp__later_run(pool, &l);
     }
     tp__shrink_cache(pool, 0, &l);
@@ -1815,6 +2736,7 @@ TPDEF size_t tp_trim(tp_pool *pool)
     tp__later l;
     if (!pool) return 0;
     tp__later_init(&l);
+    tp__tc_gather(pool, 1);
     tp__lock(pool);
     before = pool->st.bytes_cached;
     tp__shrink_cache(pool, 0, &l);
@@ -1828,6 +2750,7 @@ TPDEF tp_stats tp_get_stats(tp_pool *pool)
     tp_stats s;
     memset(&s, 0, sizeof s);
     if (!pool) return s;
+    tp__tc_gather(pool, 0);
     tp__lock(pool);
     s = pool->st;
     tp__unlock(pool);
@@ -1839,6 +2762,7 @@ TPDEF tp_stats tp_get_stats(tp_pool *pool)
 TPDEF void tp_reset_peak(tp_pool *pool)
 {
     if (!pool) return;
+    tp__tc_gather(pool, 0);
     tp__lock(pool);
     pool->st.peak_live = pool->st.bytes_live;
     pool->st.peak_reserved = pool->st.bytes_live + pool->st.bytes_cached;
@@ -1861,7 +2785,12 @@ TPDEF tp_frame tp_mark(tp_pool *pool)
     f.seq = 0;
     if (!pool) return f;
     tp__lock(pool);
-    f.seq = pool->seq;
+#if defined(TP__ATOMICS)
+    __atomic_store_n(&pool->epoch, pool->epoch + 1, __ATOMIC_RELAXED);
+#else
+    pool->epoch++;
+#endif
+    f.seq = pool->epoch;
     tp__unlock(pool);
     return f;
 }
@@ -1872,13 +2801,13 @@ TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark, tp_error *err)
     if (!pool) return tp_error_set(err, TP_ERR_ARG, "tp_release_to: the pool is NULL");
     tp__later_init(&l);
     tp__lock(pool);
-    if (mark.seq > pool->seq) {
+    if (mark.seq > pool->epoch) {
         tp__unlock(pool);
-        return tp_error_set(err, TP_ERR_ARG, "tp_release_to: the mark (%llu) is later than every allocation (%llu)",
-                            (unsigned long long)mark.seq, (unsigned long long)pool->seq);
+        return tp_error_set(err, TP_ERR_ARG, "tp_release_to: the mark (%llu) was not made by tp_mark on this pool "
+                            "(its last mark is %llu)", (unsigned long long)mark.seq, (unsigned long long)pool->epoch);
     }
-    while (pool->live_tail && pool->live_tail->seq > mark.seq) {
-        tp__hdr *h = pool->live_tail;
+    while (pool->live.tail && pool->live.tail->seq >= mark.seq) {
+        tp__hdr *h = pool->live.tail;
         if (l.n > TP__LATER_MAX - TP__MAX_CHUNKS - 4) { /* room for one more release's unmaps */
             tp__unlock(pool);
             tp__later_run(pool, &l);
@@ -1890,6 +2819,7 @@ TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark, tp_error *err)
     }
     tp__unlock(pool);
     tp__later_run(pool, &l);
+    tp__tc_release_all_since(pool, mark.seq);
     tp_error_clear(err);
     return TP_OK;
 }
@@ -1900,9 +2830,10 @@ TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user)
     tp__hdr *h;
     if (!pool) return 0;
     tp__lock(pool);
-    for (h = pool->live_head; h; h = h->next, n++)
+    for (h = pool->live.head; h; h = h->next, n++)
         if (fn) fn(user, tp__user(h), h->req, h->file, (int)h->line);
     tp__unlock(pool);
+    tp__tc_visit(pool, fn, user, &n);
     return n;
 }
 
@@ -1911,6 +2842,8 @@ TPDEF const char *tp_build_info(void)
     return "tensorpool 1.0.0"
 #if !defined(TP__THREADS)
            " no-threads"
+#elif defined(TP__TCACHE)
+           " threads(spinlock) thread-caches"
 #elif defined(TP__SPINLOCK)
            " threads(spinlock)"
 #else

@@ -1090,6 +1090,143 @@ static void test_no_callout_under_the_lock(void)
     tp_destroy(pool);
 }
 
+
+/* ---- realloc ------------------------------------------------------------------------------------- */
+
+static void test_realloc(void)
+{
+    tp_pool *pool = make_pool(NULL);
+    unsigned char *a, *b, *c;
+    tp_stats s0, s1;
+    tp_error e;
+    int mapped = built_with(" mmap");
+    a = (unsigned char *)tp_realloc(pool, NULL, 900);     /* NULL: an allocation */
+    CHECK(a != NULL);
+    fill(a, 900, 5u);
+    b = (unsigned char *)tp_realloc(pool, a, 1000);       /* the same size class (1024): in place */
+    CHECK(b == a && intact(b, 900, 5u) && tp_get_stats(pool).bytes_requested == 1000);
+    b = (unsigned char *)tp_realloc(pool, a, 300);        /* half the class: a smaller block */
+    CHECK(b != NULL && b != a && b[0] == 5u && b[61] == (unsigned char)(5u + 61) && b[244] == (unsigned char)(5u + 244));
+    CHECK(tp_get_stats(pool).live_blocks == 1);
+    a = (unsigned char *)tp_realloc(pool, b, 300 * 1024); /* class block to page block: a copy */
+    CHECK(a != NULL && tp_get_stats(pool).live_blocks == 1 && tp_get_stats(pool).bytes_requested == 300 * 1024);
+    tp_free(pool, a);
+    if (mapped) { /* grows into the cached chunk right after it: no map, no fault, same pointer */
+        a = (unsigned char *)tp_alloc(pool, 6 * MiB);
+        tp_free(pool, a);                                  /* a 6 MiB chunk */
+        a = (unsigned char *)tp_alloc(pool, 1 * MiB);      /* its first pages; the rest stays cached */
+        fill(a, 1 * MiB, 9u);
+        s0 = tp_get_stats(pool);
+        b = (unsigned char *)tp_realloc(pool, a, 3 * MiB);
+        s1 = tp_get_stats(pool);
+        CHECK_MSG(b == a && intact(b, 1 * MiB, 9u) && s1.os_maps == s0.os_maps && s1.bytes_fresh == s0.bytes_fresh,
+                  "moved %d, maps %llu -> %llu", b != a, (unsigned long long)s0.os_maps, (unsigned long long)s1.os_maps);
+        CHECK(s1.bytes_live >= 3 * MiB && s1.bytes_live + s1.bytes_cached == s0.bytes_live + s0.bytes_cached);
+        fill(b, 3 * MiB, 3u);
+        c = (unsigned char *)tp_realloc(pool, b, 512 * 1024);  /* shrinks in place: the tail is cached */
+        s0 = tp_get_stats(pool);
+        CHECK_MSG(c == b && c[61 * 8000] == (unsigned char)(3u + 61 * 8000) && s0.bytes_live < 600 * 1024 &&
+                  s0.bytes_requested == 512 * 1024, "live %zu, requested %zu", s0.bytes_live, s0.bytes_requested);
+        a = (unsigned char *)tp_alloc(pool, 100);
+        c = (unsigned char *)tp_realloc(pool, c, 40 * MiB);    /* past every chunk: mremap moves the pages */
+        CHECK(c != NULL && tp_get_stats(pool).bytes_requested == 40 * MiB + 100);
+        CHECK(c[0] == (unsigned char)3u && c[61] == (unsigned char)(3u + 61));
+        tp_free(pool, a);
+        tp_free(pool, c);
+    }
+    /* errors: the block is left as it was */
+    a = (unsigned char *)tp_alloc(pool, 5000);
+    tp_free(pool, a);
+    CHECK(tp_realloc_at(pool, a, 6000, NULL, 0, &e) == NULL && e.code != TP_OK); /* not live */
+    a = (unsigned char *)tp_alloc(pool, 5000);
+    CHECK(tp_realloc_at(pool, a, (size_t)-1 - 10, NULL, 0, &e) == NULL && e.code == TP_ERR_OVERFLOW);
+    CHECK(tp_realloc_at(NULL, a, 10, NULL, 0, &e) == NULL && e.code == TP_ERR_ARG);
+    tp_free(pool, a);
+    CHECK(invariants_hold(pool) && tp_get_stats(pool).live_blocks == 0);
+    tp_destroy(pool);
+}
+
+static void test_realloc_budget(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    unsigned char *a;
+    tp_error e;
+    d.budget_bytes = 8 * MiB;
+    pool = make_pool(&d);
+    a = (unsigned char *)tp_alloc(pool, 2 * MiB);
+    fill(a, 2 * MiB, 4u);
+    CHECK(tp_realloc_at(pool, a, 12 * MiB, NULL, 0, &e) == NULL && e.code == TP_ERR_BUDGET);
+    CHECK(intact(a, 2 * MiB, 4u) && tp_get_stats(pool).bytes_requested == 2 * MiB); /* unchanged */
+    tp_free(pool, a);
+    tp_destroy(pool);
+}
+
+/* ---- the budget handler ---------------------------------------------------------------------- */
+
+typedef struct budget_probe {
+    void *held;       /* freed by the handler when asked */
+    int calls;
+    int always_yes;   /* asks for retries without freeing anything */
+    size_t asked;
+} budget_probe;
+
+static int free_held_on_budget(void *user, tp_pool *pool, size_t bytes)
+{
+    budget_probe *b = (budget_probe *)user;
+    b->calls++;
+    b->asked = bytes;
+    if (b->always_yes) return 1;
+    if (!b->held) return 0;
+    tp_free(pool, b->held);
+    b->held = NULL;
+    return 1;
+}
+
+static void test_budget_handler(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    budget_probe probe;
+    captured_log log;
+    tp_error e;
+    void *p;
+    memset(&probe, 0, sizeof probe);
+    memset(&log, 0, sizeof log);
+    d.budget_bytes = 4 * MiB;
+    d.on_budget.fn = free_held_on_budget;
+    d.on_budget.user = &probe;
+    d.log.fn = capture_log;
+    d.log.user = &log;
+    pool = make_pool(&d);
+    probe.held = tp_alloc(pool, 3 * MiB);
+    CHECK(probe.held != NULL);
+    p = tp_alloc_at(pool, 2 * MiB, 0, NULL, 0, &e);       /* over: the handler frees, the retry fits */
+    CHECK_MSG(p && probe.calls == 1 && probe.asked == 2 * MiB && e.code == TP_OK, "p %p, calls %d", p, probe.calls);
+    CHECK(tp_get_stats(pool).failures == 0 && log.count == 0); /* a retried try is no failure */
+    CHECK(tp_alloc_at(pool, 3 * MiB, 0, NULL, 0, &e) == NULL); /* nothing left to free: it says no */
+    CHECK(e.code == TP_ERR_BUDGET && probe.calls == 2 && tp_get_stats(pool).failures == 1 && strstr(log.text, "over budget"));
+    probe.always_yes = 1;                                 /* a handler that never helps: bounded */
+    CHECK(tp_alloc_at(pool, 3 * MiB, 0, NULL, 0, &e) == NULL && e.code == TP_ERR_BUDGET);
+    CHECK_MSG(probe.calls == 2 + TP_BUDGET_RETRIES, "calls %d", probe.calls);
+    tp_free(pool, p);
+    tp_destroy(pool);
+#if defined(__linux__)
+    if (built_with(" spill")) { /* when the handler gives up, a request that may spill does */
+        char dir[] = "/tmp/tp_budget_XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        d.spill_dir = dir;
+        memset(&probe, 0, sizeof probe);
+        pool = make_pool(&d);
+        p = tp_alloc(pool, 3 * MiB);
+        CHECK(tp_alloc(pool, 3 * MiB) != NULL && probe.calls == 1 && tp_get_stats(pool).spills == 1);
+        tp_free(pool, p);
+        tp_destroy(pool);
+        rmdir(dir);
+    }
+#endif
+}
+
 #ifndef TP_NO_THREADS
 typedef struct worker { tp_pool *pool; unsigned id; int ok; } worker;
 
@@ -1139,6 +1276,299 @@ static void test_two_threads_integrity(void)
     CHECK(s.bytes_reserved == s.bytes_cached);
     tp_destroy(pool);
 }
+
+/* ---- thread caches ------------------------------------------------------------------------------ */
+
+typedef struct tc_job {
+    tp_pool *pool;
+    void *blocks[64];
+    size_t n;
+    size_t bytes;       /* block sizes to allocate */
+    int ok;
+} tc_job;
+
+static void *tc_alloc_job(void *arg)
+{
+    tc_job *j = (tc_job *)arg;
+    size_t i;
+    j->ok = 1;
+    for (i = 0; i < j->n; i++) {
+        j->blocks[i] = tp_alloc(j->pool, j->bytes);
+        if (!j->blocks[i]) j->ok = 0;
+        else fill((unsigned char *)j->blocks[i], j->bytes, (unsigned)i);
+    }
+    return NULL;
+}
+
+static void *tc_free_job(void *arg)
+{
+    tc_job *j = (tc_job *)arg;
+    size_t i;
+    j->ok = 1;
+    for (i = 0; i < j->n; i++) {
+        j->ok &= intact((unsigned char *)j->blocks[i], j->bytes, (unsigned)i);
+        j->ok &= tp_free(j->pool, j->blocks[i]) == TP_OK;
+    }
+    return NULL;
+}
+
+static void run_thread(void *(*fn)(void *), tc_job *j)
+{
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, fn, j) == 0);
+    pthread_join(t, NULL);
+}
+
+/* One thread at a time (each joined before the next starts): every counter and peak is exact,
+   whichever thread cache holds the blocks and whichever thread frees them. */
+static void test_thread_caches_stats_exact(void)
+{
+    tp_pool *pool = make_pool(NULL);
+    tc_job a, b;
+    size_t block = 0, i;
+    tp_stats s;
+    void *warm[40];
+    CHECK(tp_get_desc(pool).thread_caches == 1);
+    /* the pool's class lists get blocks, so that the threads' caches have something to take */
+    for (i = 0; i < 40; i++) warm[i] = tp_alloc(pool, 3000);
+    block = tp_get_stats(pool).bytes_live / 40; /* the class size (tp_usable_size is 3000 under ASan) */
+    for (i = 0; i < 40; i++) tp_free(pool, warm[i]);
+    tp_reset_peak(pool);
+    memset(&a, 0, sizeof a);
+    a.pool = pool;
+    a.n = 30;
+    a.bytes = 3000;
+    run_thread(tc_alloc_job, &a);     /* thread A allocates 30 blocks ... */
+    CHECK(a.ok);
+    s = tp_get_stats(pool);
+    CHECK_MSG(s.live_blocks == 30 && s.bytes_live == 30 * block && s.bytes_requested == 30 * 3000,
+              "live %zu blocks, %zu bytes, %zu requested", s.live_blocks, s.bytes_live, s.bytes_requested);
+    CHECK_MSG(s.peak_live == 30 * block && s.peak_requested == 30 * 3000, "peak %zu", s.peak_live);
+    CHECK(tp_live_blocks(pool, NULL, NULL) == 30);
+    b = a;
+    b.n = 20;
+    run_thread(tc_free_job, &b);      /* ... thread B frees 20 of them (another thread's blocks) ... */
+    CHECK(b.ok);
+    s = tp_get_stats(pool);
+    CHECK_MSG(s.live_blocks == 10 && s.bytes_live == 10 * block && s.frees == 40 + 20,
+              "live %zu, frees %llu", s.live_blocks, (unsigned long long)s.frees);
+    CHECK(s.bytes_live + s.bytes_cached == s.bytes_reserved && s.allocs == s.hits + s.misses);
+    memmove(b.blocks, b.blocks + 20, 10 * sizeof(void *));
+    b.n = 10;
+    for (i = 0; i < 10; i++) fill((unsigned char *)b.blocks[i], 3000, (unsigned)i);
+    run_thread(tc_free_job, &b);      /* ... and a third thread the rest */
+    CHECK(b.ok);
+    s = tp_get_stats(pool);
+    CHECK(s.live_blocks == 0 && s.bytes_live == 0 && s.bytes_requested == 0 && s.allocs == s.frees);
+    CHECK_MSG(s.peak_live == 30 * block, "peak %zu, expected %zu", s.peak_live, 30 * block);
+    CHECK(invariants_hold(pool));
+    CHECK(tp_trim(pool) == s.bytes_cached && tp_get_stats(pool).bytes_cached == 0); /* exited threads' bins came back */
+    tp_destroy(pool);
+}
+
+/* A block freed by another thread waits to be settled with its owner's lock; freeing it twice is
+   still found, and tp_release_to never releases a block its thread already freed. */
+static void test_thread_caches_double_free_and_frames(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    captured_log log;
+    tc_job a, b;
+    tp_frame f;
+    tp_stats s;
+    memset(&log, 0, sizeof log);
+    d.log.fn = capture_log;
+    d.log.user = &log;
+    pool = make_pool(&d);
+    memset(&a, 0, sizeof a);
+    a.pool = pool;
+    a.n = 16;
+    a.bytes = 500;
+    tp_free(pool, tp_alloc(pool, 500)); /* this thread has a cache of its own from here on */
+    run_thread(tc_alloc_job, &a);     /* blocks of the pool's own path ... */
+    run_thread(tc_free_job, &a);      /* ... into a thread's cache, back to the pool at its exit */
+    a.n = 8;
+    run_thread(tc_alloc_job, &a);     /* so these come from a thread cache */
+    b = a;
+    b.n = 3;
+    tc_free_job(&b);                  /* freed here, by another thread than theirs: collected */
+    CHECK(b.ok);
+    CHECK(tp_free(pool, a.blocks[1]) == TP_OK);            /* freed again: collected too */
+    s = tp_get_stats(pool);                                 /* settles: reported */
+    CHECK_MSG(strstr(log.text, "double free") != NULL, "%s", log.text);
+    CHECK(s.live_blocks == 5);
+    f = tp_mark(pool);
+    a.n = 6;
+    run_thread(tc_alloc_job, &a);     /* 6 more after the mark, in another thread's cache */
+    b = a;
+    b.n = 2;
+    tc_free_job(&b);                  /* two of them freed (collected) before the release */
+    CHECK(tp_get_stats(pool).live_blocks == 9);
+    CHECK(tp_release_to(pool, f, NULL) == TP_OK);
+    s = tp_get_stats(pool);
+    CHECK_MSG(s.live_blocks == 5 && s.bytes_requested == 5 * 500, "live %zu", s.live_blocks);
+    CHECK(invariants_hold(pool));
+    tp_destroy(pool);
+}
+
+/* Blocks waiting in thread caches count against the budget: it is never exceeded. */
+static void test_thread_caches_and_budget(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    tc_job a;
+    void *big;
+    tp_stats s;
+    d.budget_bytes = 2 * MiB;
+    pool = make_pool(&d);
+    memset(&a, 0, sizeof a);
+    a.pool = pool;
+    a.n = 64;
+    a.bytes = 8000;
+    run_thread(tc_alloc_job, &a);
+    a.n = 64;
+    tc_free_job(&a);                  /* 512 KB of blocks into this thread's cache */
+    big = tp_alloc(pool, 2 * MiB - 300 * 1024);
+    s = tp_get_stats(pool);
+    CHECK_MSG(s.bytes_reserved <= 2 * MiB, "reserved %zu with a budget of %zu (big %p)", s.bytes_reserved, 2 * MiB, big);
+    tp_free(pool, big);
+    CHECK(tp_get_stats(pool).bytes_reserved <= 2 * MiB);
+    tp_destroy(pool);
+}
+
+static void test_thread_caches_off(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    d.thread_caches = -1;
+    pool = make_pool(&d);
+    CHECK(tp_get_desc(pool).thread_caches == 0);
+    tp_destroy(pool);
+    d.thread_caches = 0;
+    d.single_thread = 1;
+    pool = make_pool(&d);
+    CHECK(tp_get_desc(pool).thread_caches == 0);
+    tp_destroy(pool);
+    d.single_thread = 0;
+    d.debug = 1;
+    pool = make_pool(&d);
+    CHECK(tp_get_desc(pool).thread_caches == 0);
+    tp_destroy(pool);
+}
+
+/* Eight threads mix sizes (class blocks and page blocks), hand blocks to each other to free, and
+   take part in frames: between two barriers every thread allocates temporaries, and one thread
+   releases them all while the others free blocks they made before the mark. Run under
+   ThreadSanitizer by make test. */
+enum { ST_THREADS = 8, ST_LIVE = 24, ST_ROUNDS = 6, ST_OPS = 1500 };
+
+typedef struct stress_shared {
+    tp_pool *pool;
+    pthread_barrier_t barrier;
+    pthread_mutex_t lock;
+    void *mailbox[ST_THREADS][16];   /* blocks handed to thread i to free */
+    int mail_n[ST_THREADS];
+    tp_frame mark;
+    int ok[ST_THREADS];
+} stress_shared;
+
+typedef struct stress_arg { stress_shared *sh; int id; } stress_arg;
+
+static void stress_empty_mailbox(stress_shared *sh, int id)
+{
+    void *mine[16];
+    int n, i;
+    pthread_mutex_lock(&sh->lock);
+    n = sh->mail_n[id];
+    memcpy(mine, sh->mailbox[id], (size_t)n * sizeof(void *));
+    sh->mail_n[id] = 0;
+    pthread_mutex_unlock(&sh->lock);
+    for (i = 0; i < n; i++) sh->ok[id] &= intact((unsigned char *)mine[i], 64, 99u) && tp_free(sh->pool, mine[i]) == TP_OK;
+}
+
+static void *stress_run(void *arg)
+{
+    stress_arg *sa = (stress_arg *)arg;
+    stress_shared *sh = sa->sh;
+    int id = sa->id, round, i;
+    void *live[ST_LIVE] = {0};
+    size_t req[ST_LIVE] = {0};
+    uint64_t seed = 0x51ed270b27a1ull * (uint64_t)(id + 1);
+    sh->ok[id] = 1;
+    for (round = 0; round < ST_ROUNDS; round++) {
+        for (i = 0; i < ST_OPS; i++) {
+            int k = (int)(rng_next(&seed) % ST_LIVE);
+            if (live[k]) {
+                sh->ok[id] &= intact((unsigned char *)live[k], req[k], (unsigned)(id * 31 + k));
+                if (rng_next(&seed) % 4 == 0 && req[k] >= 64) { /* hand it to the next thread */
+                    int to = (id + 1) % ST_THREADS;
+                    fill((unsigned char *)live[k], 64, 99u);
+                    pthread_mutex_lock(&sh->lock);
+                    if (sh->mail_n[to] < 16) sh->mailbox[to][sh->mail_n[to]++] = live[k], live[k] = NULL;
+                    pthread_mutex_unlock(&sh->lock);
+                }
+                if (live[k]) sh->ok[id] &= tp_free(sh->pool, live[k]) == TP_OK;
+                live[k] = NULL;
+            } else {
+                req[k] = rng_size(&seed, 8, (i % 97 == 0) ? 600 * 1024 : 48 * 1024);
+                live[k] = tp_alloc(sh->pool, req[k]);
+                if (!live[k]) { sh->ok[id] = 0; continue; }
+                fill((unsigned char *)live[k], req[k], (unsigned)(id * 31 + k));
+            }
+            if (i % 64 == 0) stress_empty_mailbox(sh, id);
+        }
+        /* a frame: temporaries of every thread, released by thread 0 while the others free
+           some of the blocks they made before the mark */
+        pthread_barrier_wait(&sh->barrier);
+        if (id == 0) sh->mark = tp_mark(sh->pool);
+        pthread_barrier_wait(&sh->barrier);
+        for (i = 0; i < 20; i++) {
+            void *tmp = tp_alloc(sh->pool, rng_size(&seed, 8, 100 * 1024));
+            if (!tmp) sh->ok[id] = 0;
+            else if (i % 3 == 0) sh->ok[id] &= tp_free(sh->pool, tmp) == TP_OK; /* some freed by hand */
+        }
+        pthread_barrier_wait(&sh->barrier);
+        if (id == 0) sh->ok[id] &= tp_release_to(sh->pool, sh->mark, NULL) == TP_OK;
+        else
+            for (i = 0; i < ST_LIVE; i += 3)
+                if (live[i]) sh->ok[id] &= tp_free(sh->pool, live[i]) == TP_OK, live[i] = NULL;
+        pthread_barrier_wait(&sh->barrier);
+    }
+    for (i = 0; i < ST_LIVE; i++) sh->ok[id] &= tp_free(sh->pool, live[i]) == TP_OK;
+    pthread_barrier_wait(&sh->barrier);
+    stress_empty_mailbox(sh, id);
+    return NULL;
+}
+
+static void test_eight_threads_stress(void)
+{
+    stress_shared sh;
+    stress_arg args[ST_THREADS];
+    pthread_t t[ST_THREADS];
+    tp_stats s;
+    int i, all_ok = 1;
+    memset(&sh, 0, sizeof sh);
+    sh.pool = make_pool(NULL);
+    pthread_barrier_init(&sh.barrier, NULL, ST_THREADS);
+    pthread_mutex_init(&sh.lock, NULL);
+    for (i = 0; i < ST_THREADS; i++) {
+        args[i].sh = &sh;
+        args[i].id = i;
+        CHECK(pthread_create(&t[i], NULL, stress_run, &args[i]) == 0);
+    }
+    for (i = 0; i < ST_THREADS; i++) pthread_join(t[i], NULL);
+    for (i = 0; i < ST_THREADS; i++) all_ok &= sh.ok[i];
+    CHECK(all_ok);
+    s = tp_get_stats(sh.pool);
+    CHECK_MSG(s.live_blocks == 0 && s.bytes_live == 0 && s.bytes_requested == 0 && s.allocs == s.frees,
+              "live %zu blocks, %zu bytes; allocs %llu frees %llu", s.live_blocks, s.bytes_live,
+              (unsigned long long)s.allocs, (unsigned long long)s.frees);
+    CHECK(s.bytes_live + s.bytes_cached == s.bytes_reserved && s.hits + s.misses == s.allocs);
+    CHECK(tp_live_blocks(sh.pool, NULL, NULL) == 0);
+    pthread_barrier_destroy(&sh.barrier);
+    pthread_mutex_destroy(&sh.lock);
+    tp_destroy(sh.pool);
+}
 #endif
 
 int main(void)
@@ -1164,6 +1594,9 @@ int main(void)
     RUN(test_single_thread_pool);
     RUN(test_budget_refusal);
     RUN(test_budget_evicts_cache_first);
+    RUN(test_budget_handler);
+    RUN(test_realloc);
+    RUN(test_realloc_budget);
     RUN(test_frames);
     RUN(test_double_free_and_foreign);
     RUN(test_leak_report_and_poison);
@@ -1185,6 +1618,11 @@ int main(void)
     RUN(test_no_callout_under_the_lock);
 #ifndef TP_NO_THREADS
     RUN(test_two_threads_integrity);
+    RUN(test_thread_caches_stats_exact);
+    RUN(test_thread_caches_double_free_and_frames);
+    RUN(test_thread_caches_and_budget);
+    RUN(test_thread_caches_off);
+    RUN(test_eight_threads_stress);
 #endif
     return tk_summary("tensorpool" 
 #ifdef TP_NO_THREADS
