@@ -64,11 +64,13 @@
      96, 112, 128, 160, ...), so a block wastes less than 25 % of the request; freed blocks wait on
      a per-class list and are reused LIFO.
    - Large blocks are page-rounded private anonymous maps. Freed large blocks become "chunks" of
-     already-faulted pages. A request is served by the best-fitting chunk (split when the rest is
-     at least a quarter of the block, capped at 1 MiB, or 64 KiB; a shorter rest stays with the
-     block); on Linux, when no single chunk is large enough, the pages of several chunks are moved
-     with mremap into one new contiguous range, so only the part the cache cannot cover is fresh
-     memory (moving pages costs a small fraction of faulting them anew).
+     already-faulted pages, merged with the chunks they touch on either side (neighbours freed
+     apart become one range again, without moving a page). A request is served by the
+     best-fitting chunk (split when the rest is at least a quarter of the block, capped at 1 MiB,
+     or 64 KiB; a shorter rest stays with the block); on Linux, when no single chunk is large
+     enough, the pages of several chunks are moved with mremap into one new contiguous range, so
+     only the part the cache cannot cover is fresh memory (moving pages costs a small fraction of
+     faulting them anew).
    - High-water rule: the pool keeps cached bytes <= max(4 MiB, (highest live bytes ever) - (live
      bytes now)), so live + cached never exceeds what the program itself once held at one time by
      more than 4 MiB. On top of that, desc.max_cached_bytes caps the cache absolutely, and the
@@ -195,8 +197,7 @@
    not be called from inside one of its own items.
 
    12. WHAT IT DOES NOT DO
-   No realloc, no NUMA
-   placement, no explicit huge pages (only the transparent-huge-page advice), no Windows
+   No NUMA placement, no explicit huge pages (only the transparent-huge-page advice), no Windows
    VirtualAlloc path (there it falls back to malloc and has no spill), no work stealing or nested
    parallelism in teams.
 */
@@ -1299,9 +1300,33 @@ static void tp__enforce_cache_limit(tp_pool *p, tp__later *l)
 }
 
 /* Keeps a freed page block as a chunk; when the table is full the smallest chunk goes. */
+/* Merges a freed range into a cached chunk it touches (both sides), so that neighbours freed
+   apart serve a larger request later without moving pages. 1 when merged. */
+static int tp__chunk_merge(tp_pool *p, char *addr, size_t len)
+{
+    int i, left = -1, right = -1;
+    for (i = 0; i < p->n_chunks; i++) {
+        if (p->chunks[i].addr + p->chunks[i].len == addr) left = i;
+        else if (addr + len == p->chunks[i].addr) right = i;
+    }
+    if (left < 0 && right < 0) return 0;
+    if (left < 0) {
+        p->chunks[right].addr = addr;
+        p->chunks[right].len += len;
+        return 1;
+    }
+    p->chunks[left].len += len;
+    if (right >= 0) {
+        p->chunks[left].len += p->chunks[right].len;
+        tp__chunk_remove(p, right);
+    }
+    return 1;
+}
+
 static void tp__chunk_add(tp_pool *p, char *addr, size_t len, tp__later *l)
 {
     int i, smallest = 0;
+    if (tp__chunk_merge(p, addr, len)) return;
     if (p->n_chunks == TP__MAX_CHUNKS) {
         for (i = 1; i < p->n_chunks; i++)
             if (p->chunks[i].len < p->chunks[smallest].len) smallest = i;
@@ -2300,8 +2325,10 @@ static void tp__release(tp_pool *p, tp__hdr *h, tp__later *l)
         h->next = p->free_small[h->cls];
         p->free_small[h->cls] = h;
     } else {
+        size_t len = h->size + TP__HDR;
         tp__dbg_remove(p, tp__user(h)); /* chunks are anonymous pages, not blocks */
-        tp__chunk_add(p, (char *)h, h->size + TP__HDR, l);
+        if (p->desc.debug) memset(h, 0xDD, TP__HDR); /* merged chunks are checked across it */
+        tp__chunk_add(p, (char *)h, len, l);
     }
     /* A free keeps live + cached, so the budget holds; only the cache caps can be crossed, and
        never while the cache is below both of them. */
@@ -2455,6 +2482,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
     if (len <= old_len) {
         size_t tail = old_len - len;
         if (tail >= TP__MIN_CHUNK) {
+            if (p->desc.debug) memset((char *)h + len, 0xDD, tail);
             p->st.bytes_live -= tail;
             p->st.bytes_cached += tail;
             TP_POISON((char *)h + len, tail);

@@ -635,6 +635,28 @@ static void test_asan_marks(void)
 }
 #endif
 
+/* Freed neighbours merge: two blocks split from one chunk, freed apart, serve a request as big as
+   both without a new map or a page move. */
+static void test_neighbours_merge(void)
+{
+    tp_pool *pool = make_pool(NULL);
+    void *a, *b, *c;
+    tp_stats s0, s1;
+    tp_free(pool, tp_alloc(pool, 8 * MiB));     /* one 8 MiB chunk */
+    a = tp_alloc(pool, 3 * MiB);                 /* its first pages */
+    b = tp_alloc(pool, 3 * MiB);                 /* the next ones */
+    CHECK(a && b && (char *)b > (char *)a);
+    tp_free(pool, a);
+    tp_free(pool, b);
+    s0 = tp_get_stats(pool);
+    c = tp_alloc(pool, 7 * MiB);
+    s1 = tp_get_stats(pool);
+    CHECK_MSG(c == a && s1.os_maps == s0.os_maps && s1.bytes_fresh == s0.bytes_fresh && s1.hits == s0.hits + 1,
+              "c %p a %p, maps %llu -> %llu", c, a, (unsigned long long)s0.os_maps, (unsigned long long)s1.os_maps);
+    tp_free(pool, c);
+    tp_destroy(pool);
+}
+
 /* Debug mode checks the poison of every reused block: reusing, splitting and reassembling big
    blocks must not raise false alarms, and a real write after free in one must be caught. */
 static void test_debug_page_blocks(void)
@@ -1600,6 +1622,7 @@ int main(void)
     RUN(test_frames);
     RUN(test_double_free_and_foreign);
     RUN(test_leak_report_and_poison);
+    if (built_with(" mmap")) RUN(test_neighbours_merge);
     if (built_with(" mmap")) RUN(test_debug_page_blocks);
     else printf("skipped test_debug_page_blocks: built without mmap\n");
     RUN(test_allocator_failure_injection);
