@@ -75,6 +75,11 @@
      bytes now)), so live + cached never exceeds what the program itself once held at one time by
      more than 4 MiB. On top of that, desc.max_cached_bytes caps the cache absolutely, and the
      budget caps live + cached.
+   - Decay (desc.decay_ms, off by default): a cached page chunk that no request has used for
+     decay_ms goes back to the system (oldest first, down to desc.decay_keep_bytes of cache), as
+     jemalloc's decay returns dirty pages; the pool checks as it is used (at most every eighth of
+     decay_ms, on page-block operations and allocation misses), and tp_decay checks at once. Chunks are unmapped, not
+     madvised: the address range comes back with the next map.
    - Contents of a reused block are undefined (tp_alloc_zeroed / TP_ZERO for zeros).
 
    3. STATISTICS AND FRAMES
@@ -384,6 +389,9 @@ typedef struct tp_desc {
     size_t spill_threshold;  /* smallest request that may spill [1 MiB] */
     int debug;               /* 1 = checks on, -1 = off [0 = on if TP_DEBUG, else off] */
     int huge_pages;          /* 1 = ask for transparent huge pages on page blocks >= 4 MiB, -1 = never [1] */
+    int decay_ms;            /* cached page chunks unused this long go back to the system (section 2)
+                                [0 = kept, within the cache rules] */
+    size_t decay_keep_bytes; /* cached bytes decay leaves in place [0] */
     int single_thread;       /* 1 = the caller promises one thread at a time: no locking [0] */
     int thread_caches;       /* 1 = each thread keeps a small cache of class blocks, -1 = off [1]
                                 (section 11; never in single_thread or debug pools) */
@@ -463,6 +471,10 @@ TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr);
 
 /* Gives every cached byte back to the OS; returns how many bytes were released. */
 TPDEF size_t tp_trim(tp_pool *pool);
+/* Gives back now the cached page chunks unused for desc.decay_ms (down to decay_keep_bytes);
+   returns the bytes released (0 when decay is off). The pool does this by itself as it is used;
+   call it from a timer or a progress callback when the program may sit idle for long. */
+TPDEF size_t tp_decay(tp_pool *pool);
 /* The counters (section 3): the thread caches' merged in, then a snapshot under the lock. */
 TPDEF tp_stats tp_get_stats(tp_pool *pool);
 /* Sets every peak to the current value, to measure the peak of one phase. */
@@ -573,6 +585,7 @@ TPDEF size_t tp_team_bytes(int n_threads);
 #include <stdio.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <time.h>
 
 #if defined(__unix__) || defined(__APPLE__)
 #define TP__POSIX 1
@@ -676,7 +689,7 @@ typedef struct tp__list { tp__hdr *head, *tail; } tp__list;
 
 typedef char tp__hdr_fits[(sizeof(tp__hdr) <= TP__HDR) ? 1 : -1];
 
-typedef struct tp__chunk { char *addr; size_t len; } tp__chunk;
+typedef struct tp__chunk { char *addr; size_t len; uint64_t idle_since; /* ms, tp__now_ms */ } tp__chunk;
 
 /* Thread caches (section 11) need the spin lock's atomics and POSIX thread keys. */
 #if defined(TP__SPINLOCK) && defined(TP__ATOMICS)
@@ -732,6 +745,7 @@ struct tp_pool {
     tp__list live;              /* live blocks of the pool's own path (owner 0) */
     uint64_t epoch;             /* frames: tp_mark's count (written under the lock, read atomically) */
     size_t tc_held;             /* bytes in thread caches' bins, as of their last merge */
+    uint64_t last_decay;        /* tp__now_ms of the last decay pass */
     /* thread caches: tcs[0 .. n_tc - 1] (published with a release store, never removed before
        tp_destroy), found through tc_key */
     int tc_on;
@@ -1300,6 +1314,51 @@ static void tp__enforce_cache_limit(tp_pool *p, tp__later *l)
 }
 
 /* Keeps a freed page block as a chunk; when the table is full the smallest chunk goes. */
+/* Milliseconds of a monotonic clock (of the wall clock where POSIX timers are not declared). */
+static uint64_t tp__now_ms(void)
+{
+#if defined(TP__POSIX) && defined(CLOCK_MONOTONIC)
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) == 0) return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+#endif
+    return (uint64_t)time(NULL) * 1000u;
+}
+
+/* Gives back the cached chunks unused for desc.decay_ms, oldest first, down to
+   desc.decay_keep_bytes of cache (under the lock). */
+static void tp__decay(tp_pool *p, uint64_t now, tp__later *l)
+{
+    uint64_t age = (uint64_t)p->desc.decay_ms;
+    p->last_decay = now;
+    while (p->st.bytes_cached > p->desc.decay_keep_bytes && l->n < TP__LATER_MAX - 2) {
+        int i, oldest = -1;
+        tp__chunk *ch;
+        size_t cut;
+        for (i = 0; i < p->n_chunks; i++)
+            if (now - p->chunks[i].idle_since >= age && (oldest < 0 || p->chunks[i].idle_since < p->chunks[oldest].idle_since))
+                oldest = i;
+        if (oldest < 0) return;
+        ch = &p->chunks[oldest];
+        cut = p->st.bytes_cached - p->desc.decay_keep_bytes;
+        cut = cut < ch->len ? tp__round_up(cut, p->page) : ch->len;
+        if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
+        tp__later_unmap(p, l, ch->addr + ch->len - cut, cut);
+        ch->len -= cut;
+        p->st.bytes_cached -= cut;
+        if (ch->len == 0) tp__chunk_remove(p, oldest);
+        else ch->idle_since = now; /* what decay keeps starts its wait again */
+    }
+}
+
+/* Decay, at most every eighth of decay_ms (under the lock). */
+static void tp__maybe_decay(tp_pool *p, tp__later *l)
+{
+    uint64_t now;
+    if (p->desc.decay_ms <= 0 || p->n_chunks == 0) return;
+    now = tp__now_ms();
+    if (now - p->last_decay >= (uint64_t)p->desc.decay_ms / 8u) tp__decay(p, now, l);
+}
+
 /* Merges a freed range into a cached chunk it touches (both sides), so that neighbours freed
    apart serve a larger request later without moving pages. 1 when merged. */
 static int tp__chunk_merge(tp_pool *p, char *addr, size_t len)
@@ -1313,9 +1372,11 @@ static int tp__chunk_merge(tp_pool *p, char *addr, size_t len)
     if (left < 0) {
         p->chunks[right].addr = addr;
         p->chunks[right].len += len;
+        if (p->desc.decay_ms > 0) p->chunks[right].idle_since = tp__now_ms();
         return 1;
     }
     p->chunks[left].len += len;
+    if (p->desc.decay_ms > 0) p->chunks[left].idle_since = tp__now_ms(); /* its decay starts over */
     if (right >= 0) {
         p->chunks[left].len += p->chunks[right].len;
         tp__chunk_remove(p, right);
@@ -1341,6 +1402,7 @@ static void tp__chunk_add(tp_pool *p, char *addr, size_t len, tp__later *l)
     }
     p->chunks[p->n_chunks].addr = addr;
     p->chunks[p->n_chunks].len = len;
+    p->chunks[p->n_chunks].idle_since = p->desc.decay_ms > 0 ? tp__now_ms() : 0;
     p->n_chunks++;
 }
 
@@ -2181,6 +2243,7 @@ static tp__hdr *tp__alloc_slow(tp_pool *p, size_t req, size_t total, unsigned fl
     p->st.bytes_requested += req;
     tp__peaks(p);
     if (!hit) tp__enforce_cache_limit(p, l); /* a hit moves bytes from cache to live: limits hold */
+    tp__maybe_decay(p, l);
     *res = TP_OK;
     return h;
 }
@@ -2333,6 +2396,7 @@ static void tp__release(tp_pool *p, tp__hdr *h, tp__later *l)
     /* A free keeps live + cached, so the budget holds; only the cache caps can be crossed, and
        never while the cache is below both of them. */
     if (p->st.bytes_cached > p->cache_floor) tp__enforce_cache_limit(p, l);
+    if (h->kind != TP__SMALL) tp__maybe_decay(p, l);
 }
 
 /* Is ptr a live block of this pool? TP_OK, or why not. Under the lock. */
@@ -2661,6 +2725,8 @@ static tp_result tp__resolve(tp_desc *d, const tp_desc *in, tp_error *err)
     if (d->budget_fraction == 0.0) d->budget_fraction = 0.8;
     if (d->spill_threshold == 0) d->spill_threshold = (size_t)1 << 20;
     d->huge_pages = d->huge_pages >= 0 ? 1 : 0;
+    if (d->decay_ms < 0)
+        return tp_error_set(err, TP_ERR_ARG, "tp_create: desc.decay_ms must be >= 0 (0 = no decay), got %d", d->decay_ms);
     d->single_thread = d->single_thread > 0;
     d->thread_caches = d->thread_caches >= 0 && !d->single_thread;
     if (d->debug == 0) {
@@ -2768,6 +2834,21 @@ TPDEF size_t tp_trim(tp_pool *pool)
     tp__lock(pool);
     before = pool->st.bytes_cached;
     tp__shrink_cache(pool, 0, &l);
+    tp__unlock(pool);
+    tp__later_run(pool, &l);
+    return before;
+}
+
+TPDEF size_t tp_decay(tp_pool *pool)
+{
+    size_t before;
+    tp__later l;
+    if (!pool || pool->desc.decay_ms <= 0) return 0;
+    tp__later_init(&l);
+    tp__lock(pool);
+    before = pool->st.bytes_cached;
+    tp__decay(pool, tp__now_ms(), &l);
+    before -= pool->st.bytes_cached;
     tp__unlock(pool);
     tp__later_run(pool, &l);
     return before;

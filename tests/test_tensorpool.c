@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <signal.h>
+#include <time.h>
 #ifndef TP_NO_THREADS
 #include <pthread.h>
 #endif
@@ -654,6 +655,39 @@ static void test_neighbours_merge(void)
     CHECK_MSG(c == a && s1.os_maps == s0.os_maps && s1.bytes_fresh == s0.bytes_fresh && s1.hits == s0.hits + 1,
               "c %p a %p, maps %llu -> %llu", c, a, (unsigned long long)s0.os_maps, (unsigned long long)s1.os_maps);
     tp_free(pool, c);
+    tp_destroy(pool);
+}
+
+/* Decay: cached chunks unused for decay_ms go back, down to decay_keep_bytes; not before. */
+static void test_decay(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    struct timespec pause = {0, 120 * 1000 * 1000};
+    tp_error e;
+    d.decay_ms = 60;
+    d.decay_keep_bytes = 2 * MiB;
+    pool = make_pool(&d);
+    tp_free(pool, tp_alloc(pool, 8 * MiB));
+    CHECK(tp_get_stats(pool).bytes_cached >= 8 * MiB);
+    CHECK(tp_decay(pool) == 0);                       /* just freed: kept */
+    nanosleep(&pause, NULL);
+    CHECK(tp_decay(pool) > 0);
+    CHECK_MSG(tp_get_stats(pool).bytes_cached == 2 * MiB, "cached %zu", tp_get_stats(pool).bytes_cached);
+    tp_destroy(pool);
+    d.decay_keep_bytes = 0;
+    pool = make_pool(&d);
+    tp_free(pool, tp_alloc(pool, 8 * MiB));
+    nanosleep(&pause, NULL);
+    tp_free(pool, tp_alloc(pool, 1000));              /* a miss: the pool decays by itself */
+    CHECK_MSG(tp_get_stats(pool).bytes_cached < 8 * MiB, "cached %zu", tp_get_stats(pool).bytes_cached);
+    tp_destroy(pool);
+    d.decay_ms = -1;
+    CHECK(tp_create(&d, &pool, &e) == TP_ERR_ARG && strstr(e.message, "decay_ms"));
+    d.decay_ms = 0;                                   /* off: tp_decay does nothing */
+    pool = make_pool(&d);
+    tp_free(pool, tp_alloc(pool, 8 * MiB));
+    CHECK(tp_decay(pool) == 0 && tp_get_stats(pool).bytes_cached >= 8 * MiB);
     tp_destroy(pool);
 }
 
@@ -1623,6 +1657,7 @@ int main(void)
     RUN(test_double_free_and_foreign);
     RUN(test_leak_report_and_poison);
     if (built_with(" mmap")) RUN(test_neighbours_merge);
+    if (built_with(" mmap")) RUN(test_decay);
     if (built_with(" mmap")) RUN(test_debug_page_blocks);
     else printf("skipped test_debug_page_blocks: built without mmap\n");
     RUN(test_allocator_failure_injection);
