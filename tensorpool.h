@@ -145,6 +145,11 @@
    from elsewhere -> TP_ERR_FOREIGN, nothing freed), and tp_destroy reports each leaked block with
    the file:line of its allocation. Without debug, tp_free checks the header's magic and state
    (catches double frees of cached blocks) but trusts that the pointer came from some pool.
+   A debug pool also keeps a timeline: the last desc.timeline events (16384 by default) of every
+   allocation, free, resize and refusal, each with its time, size, the live and spilled bytes
+   after it, and the file:line of the allocation. tp_timeline copies them, tp_timeline_json
+   writes them as JSON (one event a line), which `build/pool --draw-timeline` turns into a PNG
+   of live bytes over time, as PyTorch's memory snapshot is drawn.
    Built with AddressSanitizer (-fsanitize=address, gcc or clang), the pool marks for it a live
    block's bytes past the request and every cached byte as out of bounds, so ASan stops a read
    or write past a buffer's end (into the slack of its size class) and any use of a buffer after
@@ -388,6 +393,8 @@ typedef struct tp_desc {
     const char *spill_dir;   /* directory for spill files [NULL = never spill]; copied */
     size_t spill_threshold;  /* smallest request that may spill [1 MiB] */
     int debug;               /* 1 = checks on, -1 = off [0 = on if TP_DEBUG, else off] */
+    int timeline;            /* debug pools keep the last N allocation events (section 7)
+                                [0 = 16384; -1 = none] */
     int huge_pages;          /* 1 = ask for transparent huge pages on page blocks >= 4 MiB, -1 = never [1] */
     int decay_ms;            /* cached page chunks unused this long go back to the system (section 2)
                                 [0 = kept, within the cache rules] */
@@ -494,6 +501,38 @@ TPDEF tp_result tp_release_to(tp_pool *pool, tp_frame mark, tp_error *err);
    Returns the number of live blocks. fn may be NULL (just count). */
 typedef void (*tp_block_fn)(void *user, const void *ptr, size_t bytes, const char *file, int line);
 TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user);
+
+/* One event of a debug pool's timeline (section 7). */
+typedef enum tp_event_kind {
+    TP_EVENT_ALLOC = 1,   /* a block handed out */
+    TP_EVENT_FREE = 2,    /* a block given back (tp_free, a frame, tp_destroy) */
+    TP_EVENT_RESIZE = 3,  /* tp_realloc kept the block (in place or its pages moved) */
+    TP_EVENT_FAIL = 4,    /* an allocation refused */
+    TP_EVENT__FORCE_INT = 0x7fffffff
+} tp_event_kind;
+typedef struct tp_event {
+    uint64_t t_us;        /* microseconds since tp_create */
+    tp_event_kind kind;
+    int line;             /* where the block was allocated (0: unknown) */
+    const char *file;     /* NULL: unknown (build the caller with TP_DEBUG) */
+    const void *ptr;      /* the block (NULL for a failure) */
+    size_t bytes;         /* requested bytes (a resize: the new request) */
+    size_t live;          /* bytes_live after the event */
+    size_t spilled;       /* bytes_spilled after the event */
+} tp_event;
+/* Copies up to cap of the timeline's events, oldest first, into out (NULL: just count) and
+   returns how many it copied (how many there are, for out NULL); *dropped (may be NULL)
+   receives how many older events the bounded timeline no longer holds. 0 for pools without
+   a timeline. */
+TPDEF size_t tp_timeline(tp_pool *pool, tp_event *out, size_t cap, uint64_t *dropped);
+/* Receives text as it is written; returns non-zero to stop (the caller's error). */
+typedef int (*tp_write_fn)(void *user, const char *text, size_t n);
+/* Writes the timeline as JSON through write: {"format": "tensorpool-timeline", "version": 1,
+   "budget", "dropped", "events": [{"t_us", "op", "bytes", "live", "spilled", "ptr", "file",
+   "line"}, ...]}, one event a line (examples/pool.c draws it as a PNG). TP_ERR_ARG (pool or
+   write NULL), TP_ERR_UNSUPPORTED (no timeline: not a debug pool, or desc.timeline -1),
+   TP_ERR_IO (write asked to stop), TP_ERR_NOMEM. */
+TPDEF tp_result tp_timeline_json(tp_pool *pool, tp_write_fn write, void *user, tp_error *err);
 
 /* How much memory this process may use (section 5). root is the file-system root to read proc/
    and sys/ under (NULL = "/"; tests point it at a fake tree). TP_ERR_IO if nothing was readable. */
@@ -746,6 +785,10 @@ struct tp_pool {
     uint64_t epoch;             /* frames: tp_mark's count (written under the lock, read atomically) */
     size_t tc_held;             /* bytes in thread caches' bins, as of their last merge */
     uint64_t last_decay;        /* tp__now_ms of the last decay pass */
+    /* debug timeline: a ring of tl_cap events, tl_n written in all (under the lock) */
+    tp_event *tl;
+    size_t tl_cap;
+    uint64_t tl_n, tl_t0;
     /* thread caches: tcs[0 .. n_tc - 1] (published with a release store, never removed before
        tp_destroy), found through tc_key */
     int tc_on;
@@ -1314,14 +1357,32 @@ static void tp__enforce_cache_limit(tp_pool *p, tp__later *l)
 }
 
 /* Keeps a freed page block as a chunk; when the table is full the smallest chunk goes. */
-/* Milliseconds of a monotonic clock (of the wall clock where POSIX timers are not declared). */
-static uint64_t tp__now_ms(void)
+/* Microseconds of a monotonic clock (of the wall clock where POSIX timers are not declared). */
+static uint64_t tp__now_us(void)
 {
 #if defined(TP__POSIX) && defined(CLOCK_MONOTONIC)
     struct timespec t;
-    if (clock_gettime(CLOCK_MONOTONIC, &t) == 0) return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+    if (clock_gettime(CLOCK_MONOTONIC, &t) == 0) return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 #endif
-    return (uint64_t)time(NULL) * 1000u;
+    return (uint64_t)time(NULL) * 1000000u;
+}
+
+static uint64_t tp__now_ms(void) { return tp__now_us() / 1000u; }
+
+/* Records an event in a debug pool's timeline (under the lock); h NULL for a refusal. */
+static void tp__event(tp_pool *p, tp_event_kind kind, const tp__hdr *h, size_t bytes, const char *file, int line)
+{
+    tp_event *e;
+    if (!p->tl) return;
+    e = &p->tl[p->tl_n++ % p->tl_cap];
+    e->t_us = tp__now_us() - p->tl_t0;
+    e->kind = kind;
+    e->ptr = h ? (const void *)((const char *)h + TP__HDR) : NULL;
+    e->bytes = bytes;
+    e->file = h ? h->file : file;
+    e->line = h ? (int)h->line : line;
+    e->live = p->st.bytes_live;
+    e->spilled = p->st.bytes_spilled;
 }
 
 /* Gives back the cached chunks unused for desc.decay_ms, oldest first, down to
@@ -2205,6 +2266,7 @@ static tp__hdr *tp__alloc_slow(tp_pool *p, size_t req, size_t total, unsigned fl
         h->file = file;
         h->line = line;
         *dirty = h->size;
+        tp__event(p, TP_EVENT_ALLOC, h, req, NULL, 0);
         return h;
     }
     room = tp__fits_budget(p, len) ? TP_OK : TP_ERR_BUDGET;
@@ -2242,6 +2304,7 @@ static tp__hdr *tp__alloc_slow(tp_pool *p, size_t req, size_t total, unsigned fl
     if (hit) p->st.hits++; else p->st.misses++;
     p->st.bytes_requested += req;
     tp__peaks(p);
+    tp__event(p, TP_EVENT_ALLOC, h, req, NULL, 0);
     if (!hit) tp__enforce_cache_limit(p, l); /* a hit moves bytes from cache to live: limits hold */
     tp__maybe_decay(p, l);
     *res = TP_OK;
@@ -2287,6 +2350,7 @@ static tp__hdr *tp__alloc_try(tp_pool *pool, size_t bytes, size_t total, unsigne
         l.n_msg = 0;
     } else if (!h) {
         pool->st.failures++;
+        tp__event(pool, TP_EVENT_FAIL, NULL, bytes, file, line);
         tp_error_set(err, *res, "%s", l.n_msg ? l.msg[l.n_msg - 1] : tp_result_string(*res));
     }
     tp__unlock(pool);
@@ -2375,6 +2439,12 @@ static void tp__release(tp_pool *p, tp__hdr *h, tp__later *l)
     p->st.frees++;
     p->st.bytes_requested -= h->req;
     h->state = TP__CACHED;
+    if (p->tl) {
+        size_t fp = h->kind == TP__SPILLED ? 0 : tp__footprint(h), sp = h->kind == TP__SPILLED ? h->size : 0;
+        p->st.bytes_live -= fp, p->st.bytes_spilled -= sp; /* the event shows the bytes after it */
+        tp__event(p, TP_EVENT_FREE, h, h->req, NULL, 0);
+        p->st.bytes_live += fp, p->st.bytes_spilled += sp;
+    }
     if (h->kind == TP__SPILLED) {
         p->st.bytes_spilled -= h->size;
         tp__dbg_remove(p, tp__user(h));
@@ -2484,10 +2554,11 @@ static void tp__live_relink(tp_pool *p, tp__hdr *h)
 
 /* Moves the request size of a live block from `old_req` to h->req in the statistics. Under the
    lock of the list the block is on. */
-static void tp__requested_moved(tp_pool *p, size_t old_req, size_t new_req)
+static void tp__requested_moved(tp_pool *p, const tp__hdr *h, size_t old_req, size_t new_req)
 {
     p->st.bytes_requested = p->st.bytes_requested - old_req + new_req;
     tp__peaks(p);
+    tp__event(p, TP_EVENT_RESIZE, h, new_req, NULL, 0);
 }
 
 /* A class block resized within its class: 1 done, 0 live but not possible in place, -1 not a
@@ -2518,7 +2589,7 @@ static int tp__realloc_small(tp_pool *p, tp__hdr *h, size_t bytes, tp_result *r,
     if (*r == TP_OK && in_place) {
         size_t old = h->req;
         h->req = bytes;
-        tp__requested_moved(p, old, bytes);
+        tp__requested_moved(p, h, old, bytes);
     }
     tp__unlock(p);
     return *r != TP_OK ? -1 : in_place;
@@ -2546,6 +2617,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
     if (len <= old_len) {
         size_t tail = old_len - len;
         if (tail >= TP__MIN_CHUNK) {
+            TP_UNPOISON((char *)h + len, tail);
             if (p->desc.debug) memset((char *)h + len, 0xDD, tail);
             p->st.bytes_live -= tail;
             p->st.bytes_cached += tail;
@@ -2555,7 +2627,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
             tp__enforce_cache_limit(p, l);
         }
         h->req = bytes;
-        tp__requested_moved(p, old_req, bytes);
+        tp__requested_moved(p, h, old_req, bytes);
         return h;
     }
     extra = len - old_len;
@@ -2575,7 +2647,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
         p->st.bytes_live += extra;
         h->size += extra;
         h->req = bytes;
-        tp__requested_moved(p, old_req, bytes);
+        tp__requested_moved(p, h, old_req, bytes);
         return h;
     }
 #if defined(TP__MREMAP)
@@ -2605,7 +2677,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
         h->req = bytes;
         p->st.bytes_fresh += extra;
         tp__live_relink(p, h);
-        tp__requested_moved(p, old_req, bytes);
+        tp__requested_moved(p, h, old_req, bytes);
         return h;
     }
 #else
@@ -2738,6 +2810,10 @@ static tp_result tp__resolve(tp_desc *d, const tp_desc *in, tp_error *err)
     }
     d->debug = d->debug > 0;
     if (d->debug) d->thread_caches = 0; /* debug checks need every block under the pool's lock */
+    if (d->timeline < -1 || d->timeline > (1 << 26))
+        return tp_error_set(err, TP_ERR_ARG, "tp_create: desc.timeline must be -1 (none), 0 (16384 events) or a "
+                            "number of events up to 2^26, got %d", d->timeline);
+    d->timeline = !d->debug || d->timeline < 0 ? -1 : d->timeline ? d->timeline : 16384;
     if (d->budget_bytes == TP_BUDGET_AUTO) {
         tp_memory_info mi;
         if (tp_query_memory(&mi, NULL, NULL) != TP_OK || mi.usable == 0)
@@ -2788,6 +2864,16 @@ TPDEF tp_result tp_create(const tp_desc *desc, tp_pool **out, tp_error *err)
 #else
     p->desc.thread_caches = 0;
 #endif
+    if (p->desc.timeline > 0) {
+        p->tl_cap = (size_t)p->desc.timeline;
+        p->tl = (tp_event *)tp__raw_alloc(&d.allocator, p->tl_cap * sizeof(tp_event));
+        p->tl_t0 = tp__now_us();
+        if (!p->tl) {
+            tp_destroy(p);
+            return tp_error_set(err, TP_ERR_NOMEM, "tp_create: no memory for a timeline of %d events "
+                                "(desc.timeline; -1 keeps none)", d.timeline);
+        }
+    }
     p->st.budget = p->desc.budget_bytes;
     p->cache_floor = TP__CACHE_SLACK;
     if (d.max_cached_bytes && d.max_cached_bytes < p->cache_floor) p->cache_floor = d.max_cached_bytes;
@@ -2817,6 +2903,7 @@ TPDEF void tp_destroy(tp_pool *pool)
     tp__later_run(pool, &l);
     a = pool->desc.allocator;
     if (pool->dbg_set) tp__raw_free(&a, pool->dbg_set, pool->dbg_cap * sizeof(void *));
+    if (pool->tl) tp__raw_free(&a, pool->tl, pool->tl_cap * sizeof(tp_event));
     if (pool->spill_dir) tp__raw_free(&a, pool->spill_dir, strlen(pool->spill_dir) + 1);
 #if defined(TP__THREADS) && !defined(TP__SPINLOCK)
     pthread_mutex_destroy(&pool->lock);
@@ -2944,6 +3031,86 @@ TPDEF size_t tp_live_blocks(tp_pool *pool, tp_block_fn fn, void *user)
     tp__unlock(pool);
     tp__tc_visit(pool, fn, user, &n);
     return n;
+}
+
+
+/* ---- >>timeline ------------------------------------------------------------------------------------ */
+
+/* Copies the kept events, oldest first (under the lock). */
+static size_t tp__timeline_copy(tp_pool *p, tp_event *out, size_t cap, uint64_t *dropped)
+{
+    uint64_t kept = p->tl_n < p->tl_cap ? p->tl_n : p->tl_cap, first = p->tl_n - kept, i;
+    if (dropped) *dropped = first;
+    if (!out) return (size_t)kept;
+    if (kept > cap) first += kept - cap, kept = cap;
+    for (i = 0; i < kept; i++) out[i] = p->tl[(first + i) % p->tl_cap];
+    return (size_t)kept;
+}
+
+TPDEF size_t tp_timeline(tp_pool *pool, tp_event *out, size_t cap, uint64_t *dropped)
+{
+    size_t n;
+    if (dropped) *dropped = 0;
+    if (!pool || !pool->tl) return 0;
+    tp__lock(pool);
+    n = tp__timeline_copy(pool, out, cap, dropped);
+    tp__unlock(pool);
+    return n;
+}
+
+/* A file name as a JSON string's contents. */
+static void tp__json_escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; s && *s && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') out[n++] = '\\', out[n++] = (char)c;
+        else if (c < 0x20) n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        else out[n++] = (char)c;
+    }
+    out[n] = 0;
+}
+
+TPDEF tp_result tp_timeline_json(tp_pool *pool, tp_write_fn write, void *user, tp_error *err)
+{
+    static const char *ops[] = {"?", "alloc", "free", "resize", "fail"};
+    char line[TP__MSG + 512], file[TP__MSG];
+    tp_event *ev;
+    uint64_t dropped;
+    size_t n, i, bytes;
+    int len, stop = 0;
+    if (!pool || !write) return tp_error_set(err, TP_ERR_ARG, "tp_timeline_json: %s is NULL", pool ? "write" : "the pool");
+    if (!pool->tl)
+        return tp_error_set(err, TP_ERR_UNSUPPORTED, "tp_timeline_json: this pool keeps no timeline (only debug pools "
+                            "do: desc.debug = 1 or TP_DEBUG, and desc.timeline not -1)");
+    bytes = pool->tl_cap * sizeof(tp_event); /* copied out, so that write runs without the lock */
+    if (!(ev = (tp_event *)tp__raw_alloc(&pool->desc.allocator, bytes)))
+        return tp_error_set(err, TP_ERR_NOMEM, "tp_timeline_json: no memory to copy %llu events",
+                            (unsigned long long)pool->tl_cap);
+    tp__lock(pool);
+    n = tp__timeline_copy(pool, ev, pool->tl_cap, &dropped);
+    tp__unlock(pool);
+    len = snprintf(line, sizeof line, "{\"format\": \"tensorpool-timeline\", \"version\": 1, \"budget\": %llu, "
+                   "\"dropped\": %llu, \"events\": [\n", (unsigned long long)pool->desc.budget_bytes,
+                   (unsigned long long)dropped);
+    stop = write(user, line, (size_t)len);
+    for (i = 0; i < n && !stop; i++) {
+        const tp_event *e = &ev[i];
+        tp__json_escape(file, sizeof file, e->file);
+        len = snprintf(line, sizeof line, "{\"t_us\": %llu, \"op\": \"%s\", \"bytes\": %llu, \"live\": %llu, "
+                       "\"spilled\": %llu, \"ptr\": \"0x%llx\", \"file\": %s%s%s, \"line\": %d}%s\n",
+                       (unsigned long long)e->t_us, ops[e->kind >= 1 && e->kind <= 4 ? e->kind : 0],
+                       (unsigned long long)e->bytes, (unsigned long long)e->live, (unsigned long long)e->spilled,
+                       (unsigned long long)(uintptr_t)e->ptr, e->file ? "\"" : "", e->file ? file : "null", e->file ? "\"" : "", e->line,
+                       i + 1 < n ? "," : "");
+        if (len > 0 && (size_t)len >= sizeof line) len = (int)sizeof line - 1;
+        stop = write(user, line, (size_t)len);
+    }
+    if (!stop) stop = write(user, "]}\n", 3);
+    tp__raw_free(&pool->desc.allocator, ev, bytes);
+    if (stop) return tp_error_set(err, TP_ERR_IO, "tp_timeline_json: the write callback stopped");
+    tp_error_clear(err);
+    return TP_OK;
 }
 
 TPDEF const char *tp_build_info(void)

@@ -1218,6 +1218,73 @@ static void test_realloc_budget(void)
     tp_destroy(pool);
 }
 
+/* ---- the timeline of a debug pool -------------------------------------------------------------- */
+
+typedef struct text_sink { char text[16384]; size_t n; int stop_after; } text_sink;
+
+static int sink_write(void *user, const char *text, size_t n)
+{
+    text_sink *t = (text_sink *)user;
+    if (t->stop_after && --t->stop_after == 0) return 1;
+    if (t->n + n >= sizeof t->text) return 1;
+    memcpy(t->text + t->n, text, n);
+    t->n += n;
+    t->text[t->n] = 0;
+    return 0;
+}
+
+static void test_timeline(void)
+{
+    tp_desc d = TP_DEFAULTS;
+    tp_pool *pool;
+    tp_event ev[16];
+    uint64_t dropped;
+    text_sink sink;
+    tp_error e;
+    void *a, *b;
+    size_t n, i;
+    d.debug = 1;
+    d.timeline = 6;
+    d.budget_bytes = 8 * MiB;
+    pool = make_pool(&d);
+    CHECK(tp_get_desc(pool).timeline == 6);
+    a = tp_alloc_at(pool, 100, 0, "model.c", 12, NULL);
+    b = tp_alloc_at(pool, 1 * MiB, 0, "a \"quoted\"\\name.c", 34, NULL);
+    tp_free(pool, a);
+    b = tp_realloc(pool, b, 900 * 1024);             /* in place, in every build */
+    CHECK(tp_alloc_at(pool, 9 * MiB, 0, "big.c", 56, NULL) == NULL);
+    n = tp_timeline(pool, ev, 16, &dropped);
+    CHECK_MSG(n == 5 && dropped == 0, "n %zu", n);
+    CHECK(ev[0].kind == TP_EVENT_ALLOC && ev[0].bytes == 100 && ev[0].line == 12 && !strcmp(ev[0].file, "model.c"));
+    CHECK(ev[1].kind == TP_EVENT_ALLOC && ev[1].live > 1 * MiB && ev[0].live > 0 && ev[0].live < 1024);
+    CHECK(ev[2].kind == TP_EVENT_FREE && ev[2].ptr == a && ev[2].live == ev[1].live - ev[0].live);
+    CHECK(ev[3].kind == TP_EVENT_RESIZE && ev[3].bytes == 900 * 1024 && ev[3].live >= 900 * 1024 && ev[3].ptr == b);
+    CHECK(ev[4].kind == TP_EVENT_FAIL && ev[4].ptr == NULL && ev[4].bytes == 9 * MiB && ev[4].line == 56);
+    for (i = 1; i < n; i++) CHECK(ev[i].t_us >= ev[i - 1].t_us);
+    memset(&sink, 0, sizeof sink);
+    CHECK(tp_timeline_json(pool, sink_write, &sink, &e) == TP_OK);
+    CHECK_MSG(strstr(sink.text, "\"format\": \"tensorpool-timeline\"") && strstr(sink.text, "\"op\": \"resize\"") &&
+              strstr(sink.text, "\"file\": \"a \\\"quoted\\\"\\\\name.c\", \"line\": 34") &&
+              strstr(sink.text, "\"op\": \"fail\", \"bytes\": 9437184"), "%s", sink.text);
+    tp_free(pool, b);
+    tp_free(pool, tp_alloc(pool, 10));               /* 10 events in all: the 4 oldest dropped */
+    tp_free(pool, tp_alloc(pool, 10));
+    n = tp_timeline(pool, ev, 16, &dropped);
+    CHECK(n == 6 && dropped == 4 && ev[0].kind == TP_EVENT_FAIL && ev[1].kind == TP_EVENT_FREE && ev[1].live < 1024);
+    CHECK(tp_timeline(pool, NULL, 0, NULL) == 6 && tp_timeline(pool, ev, 2, NULL) == 2 && ev[1].kind == TP_EVENT_FREE);
+    memset(&sink, 0, sizeof sink);
+    sink.stop_after = 2;
+    CHECK(tp_timeline_json(pool, sink_write, &sink, &e) == TP_ERR_IO);
+    tp_destroy(pool);
+    d.debug = -1;                                    /* not a debug pool: no timeline */
+    pool = make_pool(&d);
+    CHECK(tp_get_desc(pool).timeline == -1 && tp_timeline(pool, ev, 16, &dropped) == 0 && dropped == 0);
+    CHECK(tp_timeline_json(pool, sink_write, &sink, &e) == TP_ERR_UNSUPPORTED && strstr(e.message, "debug"));
+    tp_destroy(pool);
+    d.timeline = -2;
+    CHECK(tp_create(&d, &pool, &e) == TP_ERR_ARG && strstr(e.message, "timeline"));
+}
+
 /* ---- the budget handler ---------------------------------------------------------------------- */
 
 typedef struct budget_probe {
@@ -1650,6 +1717,7 @@ int main(void)
     RUN(test_single_thread_pool);
     RUN(test_budget_refusal);
     RUN(test_budget_evicts_cache_first);
+    RUN(test_timeline);
     RUN(test_budget_handler);
     RUN(test_realloc);
     RUN(test_realloc_budget);
