@@ -223,6 +223,16 @@ expect 1 "give one of them too" "$LNMB" --demo --atlas-labels x.tsv --out "$O/de
 expect 2 "--frames wants a number of frames, from 1 to 64" "$POOLB" --frames 0
 expect 2 "--budget-mib wants" "$POOLB" --budget-mib 0
 expect 1 "/proc/x" "$POOLB" --frames 2 --frame-mib 1 --budget-mib 4 --batches 1 --out /proc/x
+expect 2 "give --out DIR" "$POOLB" --frames 2 --frame-mib 1 --budget-mib 4 --batches 1 --timeline
+expect 2 "go together" "$POOLB" --draw-timeline "$W/in/x.json"
+# a timeline written by one run, drawn again by --draw-timeline
+expect 0 "pool_timeline.png" "$POOLB" --frames 3 --frame-mib 1 --budget-mib 2 --batches 2 --out "$W/tl" --timeline
+if [ -s "$W/tl/pool_timeline.json" ] && grep -q '"op": "alloc"' "$W/tl/pool_timeline.json" &&
+    [ "$(grep -c '"op": "free"' "$W/tl/pool_timeline.json")" -eq 7 ]; then passed=$((passed + 1))
+else fail_case "pool --timeline: no timeline with 7 frees (3 frames x 2 batches and the output) in $W/tl/pool_timeline.json"; fi
+expect 0 "wrote" "$POOLB" --draw-timeline "$W/tl/pool_timeline.json" --png "$W/out/t.png"
+expect 1 "not a tensorpool timeline" "$POOLB" --draw-timeline "$W/in/les.npy" --png "$W/out/t.png"
+expect 1 "cannot open" "$POOLB" --draw-timeline "$W/in/none.json" --png "$W/out/t.png"
 
 echo "cli cases: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -456,3 +456,80 @@ int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, con
     png_canvas_free(&c);
     return rc;
 }
+
+/* ---- step plots ------------------------------------------------------------------------------- */
+
+static int png__scale(double v, double lo, double hi, int len)
+{
+    return hi > lo ? (int)((v - lo) / (hi - lo) * (len - 1) + 0.5) : 0;
+}
+
+int png_steps(const char *path, const double *x, size_t n, const png_series *series, int n_series,
+              const png_steps_opts *opts, char *err, size_t cap)
+{
+    static const unsigned char white[3] = {255, 255, 255}, ink[3] = {30, 30, 30}, grey[3] = {150, 150, 150},
+                               grid[3] = {235, 235, 235};
+    png_steps_opts o;
+    int pw = 720, ph = 360, left = 80, top, bottom = 46, right = 20, k, s, rc;
+    double x0, x1, ymax = 0;
+    png_ticks tx, ty;
+    png_canvas c;
+    char lab[32];
+    size_t i;
+    if (opts) o = *opts;
+    else memset(&o, 0, sizeof o);
+    top = o.title ? 30 : 12;
+    if (n == 0 || n_series < 1) return ex_fail(err, cap, "png: nothing to plot");
+    x0 = x[0], x1 = x[n - 1] > x[0] ? x[n - 1] : x[0] + 1;
+    for (s = 0; s < n_series; s++)
+        for (i = 0; i < n; i++)
+            if (series[s].y[i] > ymax) ymax = series[s].y[i];
+    if (o.hline > ymax) ymax = o.hline;
+    if (ymax <= 0) ymax = 1;
+    ymax *= 1.05;
+    if (png_canvas_init(&c, left + pw + right, top + ph + bottom, white) != 0) return ex_fail(err, cap, "png: out of memory");
+    png_make_ticks(x0, x1, 0, &tx);
+    png_make_ticks(0, ymax, 0, &ty);
+    for (k = 0; k < ty.n; k++) { /* grid, y ticks */
+        int py = top + ph - 1 - png__scale(ty.v[k], 0, ymax, ph);
+        png_fill_rect(&c, left, py, pw, 1, grid);
+        png_fill_rect(&c, left - 5, py, 5, 1, ink);
+        png__tick_label(lab, sizeof lab, &ty, ty.v[k]);
+        png_text(&c, left - 8 - png_text_width(lab, 1), py - 5, lab, ink, 1, 0);
+    }
+    for (k = 0; k < tx.n; k++) {
+        int px = left + png__scale(tx.v[k], x0, x1, pw);
+        png_fill_rect(&c, px, top + ph, 1, 5, ink);
+        png__tick_label(lab, sizeof lab, &tx, tx.v[k]);
+        png_text(&c, px - png_text_width(lab, 1) / 2, top + ph + 7, lab, ink, 1, 0);
+    }
+    if (o.hline > 0) {
+        int py = top + ph - 1 - png__scale(o.hline, 0, ymax, ph), px;
+        for (px = 0; px < pw; px += 8) png_fill_rect(&c, left + px, py, 4, 1, grey);
+        if (o.hline_label) png_text(&c, left + pw - 6 - png_text_width(o.hline_label, 1), py - 12, o.hline_label, grey, 1, 0);
+    }
+    for (s = 0; s < n_series; s++) {
+        const double *y = series[s].y;
+        for (i = 0; i < n; i++) {
+            int xa = left + png__scale(x[i], x0, x1, pw), xb = left + png__scale(i + 1 < n ? x[i + 1] : x1, x0, x1, pw);
+            int ya = top + ph - 1 - png__scale(y[i], 0, ymax, ph);
+            png_fill_rect(&c, xa, ya - 1, xb - xa + 1, 2, series[s].rgb);
+            if (i + 1 < n) {
+                int yb = top + ph - 1 - png__scale(y[i + 1], 0, ymax, ph);
+                png_fill_rect(&c, xb, ya < yb ? ya : yb, 2, (ya < yb ? yb - ya : ya - yb) + 1, series[s].rgb);
+            }
+        }
+        if (series[s].label) {
+            png_fill_rect(&c, left + 10, top + 8 + 14 * s, 14, 4, series[s].rgb);
+            png_text(&c, left + 30, top + 5 + 14 * s, series[s].label, ink, 1, 0);
+        }
+    }
+    png_fill_rect(&c, left - 1, top + ph, pw + 1, 1, ink);
+    png_fill_rect(&c, left - 1, top, 1, ph + 1, ink);
+    if (o.title) png_text(&c, left + (pw - png_text_width(o.title, 1)) / 2, 10, o.title, ink, 1, 0);
+    if (o.xlabel) png_text(&c, left + (pw - png_text_width(o.xlabel, 1)) / 2, top + ph + 24, o.xlabel, ink, 1, 0);
+    if (o.ylabel) png_text(&c, 8, top + (ph + png_text_width(o.ylabel, 1)) / 2, o.ylabel, ink, 1, 1);
+    rc = png_write_canvas(path, &c, err, cap);
+    png_canvas_free(&c);
+    return rc;
+}

@@ -1,6 +1,6 @@
 /* png.h - a PNG writer (deflated with zlib when built with HAVE_ZLIB, stored blocks without), and the plots the example
-   programs draw with it: heat maps with labelled axes and a colour bar, and downsampled previews of
-   large arrays. Not part of the headers.
+   programs draw with it: heat maps with labelled axes and a colour bar, downsampled previews of
+   large arrays, and step plots (a quantity over time). Not part of the headers.
    Functions return 0 on success, -1 with a message in err (may be NULL). */
 #ifndef EXAMPLES_PNG_H
 #define EXAMPLES_PNG_H
@@ -53,6 +53,23 @@ void png_make_ticks(double lo, double hi, int integers, png_ticks *t);
 
 /* Default options (no labels, index axes, auto range, no marker). */
 png_heatmap_opts png_heatmap_defaults(void);
+
+/* A series of a step plot: y[i] holds from x[i] to x[i + 1]. */
+typedef struct png_series {
+    const double *y;
+    const char *label;
+    unsigned char rgb[3];
+} png_series;
+
+typedef struct png_steps_opts {
+    const char *title, *xlabel, *ylabel; /* NULL: none */
+    double hline;                        /* a dashed horizontal line at this value (e.g. a budget); 0: none */
+    const char *hline_label;
+} png_steps_opts;
+
+/* Step plot of n_series series over the n increasing x values, y from 0 up, legend top left. */
+int png_steps(const char *path, const double *x, size_t n, const png_series *series, int n_series,
+              const png_steps_opts *opts, char *err, size_t errcap);
 
 #ifdef __cplusplus
 }
