@@ -196,6 +196,8 @@
    threads' caches hold free blocks (tp_trim gives every cache back). A thread's cache goes
    back to the pool when the thread exits and is reused by the next new thread; a pool has at
    most 128, and threads beyond that share the pool's lock (said to the logger once per thread).
+   A pool with thread caches holds one POSIX thread key (glibc has 1024 a process); a pool made
+   when none is left runs without caches (said to the logger).
    Destroy a pool after the threads that used it have stopped using it, as for any call.
    The pool's own path (page blocks, misses, spills, a cache trim) decides under one short spin
    lock and makes its system calls (mmap, mremap, munmap, malloc, free, file creation) after
@@ -691,8 +693,10 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TP__NOINLINE __attribute__((noinline)) /* keeps a cold path's big frame off the hot one */
+#define TP__HOT_INLINE __inline__ __attribute__((always_inline)) /* a hit path's few instructions */
 #else
 #define TP__NOINLINE
+#define TP__HOT_INLINE
 #endif
 
 #define TP__HDR 64u                    /* header bytes before every block (keeps alignment) */
@@ -763,6 +767,8 @@ typedef struct tp__tcache {
     size_t synced_bin_bytes;    /* bin_bytes as the pool's tc_held last counted it */
     int64_t d_live, rise_live, d_req, rise_req; /* interleaved: no vector load over two fresh stores */
     uint64_t d_allocs, d_frees;
+    char pad[64]; /* the cache line of the last fields ends inside the allocation: another thread's
+                     cache (malloc'd right after) never shares it */
 } tp__tcache;
 
 struct tp_pool {
@@ -1673,7 +1679,7 @@ static void tp__hdr_word(tp__hdr *h, uint8_t state)
 
 /* A class block from tc's bin (refilled from the pool when empty), or NULL when the pool has
    none cached either: the caller then takes the pool's path, with tc's counters merged. */
-static tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t req, unsigned cls, const char *file, int line)
+static TP__HOT_INLINE tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t req, unsigned cls, const char *file, int line)
 {
     tp__hdr *h;
     tp__tc_lock(tc);
@@ -1714,7 +1720,7 @@ static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cl
 
 /* Puts a freed class block into tc's bin (tc locked). `counted`: the pool's statistics already
    hold it as cached in a thread cache. 1 when the bin or the cache is full (tp__tc_overflow). */
-static int tp__tc_push(tp__tcache *tc, tp__hdr *h, int counted)
+static TP__HOT_INLINE int tp__tc_push(tp__tcache *tc, tp__hdr *h, int counted)
 {
     unsigned cls = h->cls;
     TP_POISON(tp__user(h), h->size);
@@ -1727,7 +1733,7 @@ static int tp__tc_push(tp__tcache *tc, tp__hdr *h, int counted)
 }
 
 /* tp__tc_push, then tc unlocked (after giving blocks back when full). */
-static void tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, int counted)
+static TP__HOT_INLINE void tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, int counted)
 {
     if (tp__tc_push(tc, h, counted)) tp__tc_overflow(p, tc, h->cls);
     else tp__tc_unlock(tc);
@@ -1751,7 +1757,7 @@ static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cl
 
 /* Takes a block that thread cache tc handed out off its live list (tc locked): NULL when it is
    live, else the reason it cannot be freed. */
-static tp_result tp__tc_unlink(tp__tcache *tc, tp__hdr *h)
+static TP__HOT_INLINE tp_result tp__tc_unlink(tp__tcache *tc, tp__hdr *h)
 {
     if (h->state != TP__LIVE || h->owner != tc->idx) return TP_ERR_DOUBLE_FREE;
     tp__list_remove(&tc->live, h);
@@ -2091,7 +2097,7 @@ static tp_result tp__fail(tp__later *l, tp_result r, const char *msg)
 /* The hit path of class blocks, apart so that it stays a few dozen instructions: a hit moves a
    block from cache to live, so reserved bytes (and with them the budget) cannot change, and the
    block is already in the debug set. NULL when the class list is empty. */
-static tp__hdr *tp__small_hit(tp_pool *p, size_t req)
+static TP__HOT_INLINE tp__hdr *tp__small_hit(tp_pool *p, size_t req)
 {
     unsigned cls = tp__class_of(req);
     tp__hdr *h = p->free_small[cls];
@@ -2515,10 +2521,48 @@ static TP__NOINLINE tp_result tp__free_shared(tp_pool *pool, void *ptr)
     return r;
 }
 
+/* The enforce part of a class-block free whose cache passed the floor (pool locked; unlocked
+   on return). */
+static TP__NOINLINE void tp__free_small_enforce(tp_pool *p)
+{
+    tp__later l;
+    tp__later_init(&l);
+    tp__enforce_cache_limit(p, &l);
+    tp__unlock(p);
+    tp__later_run(p, &l);
+}
+
+/* tp_free of a class block of the pool's own list in a pool without debug checks or thread
+   caches: the hit path of tp_free, a few dozen instructions under the lock. 1 when done. */
+static TP__HOT_INLINE int tp__free_small_shared(tp_pool *p, tp__hdr *h)
+{
+    tp__lock(p);
+    if (h->state != TP__LIVE || h->owner) {
+        tp__unlock(p);
+        return 0; /* tp__free_shared says why */
+    }
+    tp__live_unlink(p, h);
+    p->st.frees++;
+    p->st.bytes_requested -= h->req;
+    p->st.bytes_live -= h->size;
+    p->st.bytes_cached += h->size;
+    h->state = TP__CACHED;
+    TP_POISON(tp__user(h), h->size);
+    h->next = p->free_small[h->cls];
+    p->free_small[h->cls] = h;
+    if (p->st.bytes_cached > p->cache_floor) tp__free_small_enforce(p);
+    else tp__unlock(p);
+    return 1;
+}
+
 TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
 {
     if (!ptr) return TP_OK;
     if (!pool) return TP_ERR_ARG;
+    if (!pool->desc.debug && !pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
+        tp__hdr *h = tp__hdr_of(ptr);
+        if (h->magic == TP__MAGIC && h->kind == TP__SMALL && tp__free_small_shared(pool, h)) return TP_OK;
+    }
 #if defined(TP__TCACHE)
     if (pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
         tp__hdr *h = tp__hdr_of(ptr);
@@ -2526,6 +2570,15 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
         if (h->magic == TP__MAGIC && h->kind == TP__SMALL) {
             mine = tp__tc_mine(pool);
             if (h->owner > tp__tc_count(pool)) return tp__bad_free(pool, h, TP_ERR_FOREIGN);
+            if (h->owner && mine && pool->tcs[h->owner - 1] == mine) { /* the hit path: its own block */
+                tp__tc_lock(mine);
+                if (tp__tc_unlink(mine, h) == TP_OK) {
+                    tp__tc_keep(pool, mine, h, 0);
+                    return TP_OK;
+                }
+                tp__tc_unlock(mine);
+                return tp__bad_free(pool, h, TP_ERR_DOUBLE_FREE);
+            }
             if (h->owner) return tp__tc_free_owned(pool, mine, h);
             if (mine && h->cls < TP__TC_CLASSES) return tp__tc_free_pooled(pool, mine, h);
         }
