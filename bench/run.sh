@@ -133,7 +133,7 @@ pool_bench() {
         echo "## pool: tensorpool against the system allocators"
         echo
         echo "Measured $(date -u +%Y-%m-%d) on: $(machine)."
-        echo "Command: \`make bench\` (\`bench/run.sh\`, which runs \`build/bench_pool\` once per allocator and"
+        echo "Command: \`make bench\` (\`bench/run.sh\`; \`BENCH=pool make bench\` runs only this section), which runs \`build/bench_pool\` once per allocator and"
         echo "configuration, each in its own process: jemalloc and mimalloc through LD_PRELOAD). Mix: median of $mix_reps runs."
         echo
         echo "**(a) Numeric-buffer mix**: $OPS allocations, sizes log-uniform in [4 KiB, 64 MiB], 4 live buffers"
