@@ -734,10 +734,19 @@ typedef char tp__hdr_fits[(sizeof(tp__hdr) <= TP__HDR) ? 1 : -1];
 
 typedef struct tp__chunk { char *addr; size_t len; uint64_t idle_since; /* ms, tp__now_ms */ } tp__chunk;
 
-/* Thread caches (section 11) need the spin lock's atomics and POSIX thread keys. */
+/* Thread caches (section 11) need the spin lock's atomics and POSIX thread keys. Where the
+   compiler gives the thread pointer (one instruction on x86-64 and AArch64), a thread finds its
+   cache by it, without a pthread_getspecific call; the key stays for the rest. */
 #if defined(TP__SPINLOCK) && defined(TP__ATOMICS)
 #define TP__TCACHE 1
+#if defined(__has_builtin) && !defined(__CUDACC__) && (defined(__x86_64__) || defined(__aarch64__))
+#if __has_builtin(__builtin_thread_pointer)
+#define TP__THREAD_PTR() ((uintptr_t)__builtin_thread_pointer())
 #endif
+#endif
+#endif
+#define TP__TC_SLOTS 256               /* thread pointer -> cache, open addressing */
+#define TP__TC_PROBES 4
 #define TP__TC_MAX 128                 /* thread caches a pool keeps; more threads share the pool */
 #define TP__TC_CLASSES 49              /* every class below TP__LARGE */
 #define TP__TC_CLASS_BYTES (128u * 1024u) /* a class's bin holds about this many bytes ... */
@@ -754,6 +763,7 @@ typedef struct tp__tcache {
     int lock;
     uint16_t idx;               /* 1-based, as in tp__hdr.owner */
     int attached;               /* a live thread uses it (under the pool lock) */
+    uintptr_t thread_ptr;       /* that thread's pointer while it is attached, else 0 (atomic) */
     struct tp_pool *pool;
     void *raw;                  /* the allocation it lives in */
     tp__hdr *bin[TP__TC_CLASSES];
@@ -800,6 +810,7 @@ struct tp_pool {
     int tc_on;
     int n_tc;
     tp__tcache *tcs[TP__TC_MAX];
+    tp__tcache *tc_slot[TP__TC_SLOTS]; /* by thread pointer (written under the lock, read atomically) */
 #if defined(TP__TCACHE)
     pthread_key_t tc_key;
 #endif
@@ -1904,6 +1915,39 @@ static tp_result tp__tc_free_pooled(tp_pool *p, tp__tcache *mine, tp__hdr *h)
     return r;
 }
 
+#if defined(TP__THREAD_PTR)
+static size_t tp__tc_hash(uintptr_t thread_ptr)
+{
+    return (size_t)(((uint64_t)thread_ptr * 0x9e3779b97f4a7c15ull) >> 56) % TP__TC_SLOTS;
+}
+#endif
+
+/* Files tc under the calling thread's pointer (pool locked); a full neighbourhood leaves it to
+   the thread key alone. */
+static void tp__tc_slot_in(tp_pool *p, tp__tcache *tc)
+{
+#if defined(TP__THREAD_PTR)
+    uintptr_t me = TP__THREAD_PTR();
+    size_t i = tp__tc_hash(me), k;
+    __atomic_store_n(&tc->thread_ptr, me, __ATOMIC_RELEASE);
+    for (k = 0; k < TP__TC_PROBES; k++)
+        if (!p->tc_slot[(i + k) % TP__TC_SLOTS]) {
+            __atomic_store_n(&p->tc_slot[(i + k) % TP__TC_SLOTS], tc, __ATOMIC_RELEASE);
+            return;
+        }
+#else
+    (void)p; (void)tc;
+#endif
+}
+
+static void tp__tc_unslot(tp_pool *p, tp__tcache *tc)
+{
+    size_t i;
+    __atomic_store_n(&tc->thread_ptr, (uintptr_t)0, __ATOMIC_RELEASE);
+    for (i = 0; i < TP__TC_SLOTS; i++)
+        if (p->tc_slot[i] == tc) __atomic_store_n(&p->tc_slot[i], (tp__tcache *)NULL, __ATOMIC_RELEASE);
+}
+
 /* Called by POSIX threads at the exit of a thread that had a cache: its bins go back to the
    pool, and the cache (with the live blocks it handed out) waits for the next new thread. */
 static void tp__tc_exit(void *arg)
@@ -1921,6 +1965,7 @@ static void tp__tc_exit(void *arg)
     tp__tc_sync(p, tc);
     for (c = 0; c < TP__TC_CLASSES; c++) tp__tc_flush(p, tc, c, 0);
     tp__enforce_cache_limit(p, &l);
+    tp__tc_unslot(p, tc);
     tc->attached = 0;
     tp__unlock(p);
     tp__tc_unlock(tc);
@@ -1958,7 +2003,12 @@ static tp__tcache *tp__tc_attach(tp_pool *p)
         tp__unlock(p);
         if (raw) tp__raw_free(&p->desc.allocator, raw, sizeof *tc + TP__ALIGN);
     }
-    if (tc && pthread_setspecific(p->tc_key, tc) == 0) return tc;
+    if (tc && pthread_setspecific(p->tc_key, tc) == 0) {
+        tp__lock(p);
+        tp__tc_slot_in(p, tc);
+        tp__unlock(p);
+        return tc;
+    }
     if (tc) {
         tp__lock(p);
         tc->attached = 0;
@@ -1971,10 +2021,20 @@ static tp__tcache *tp__tc_attach(tp_pool *p)
 }
 
 /* The calling thread's cache, made on first use; NULL when the pool has none for it. */
-static tp__tcache *tp__tc_mine(tp_pool *p)
+static TP__HOT_INLINE tp__tcache *tp__tc_mine(tp_pool *p)
 {
     void *v;
     if (!p->tc_on) return NULL;
+#if defined(TP__THREAD_PTR)
+    {
+        uintptr_t me = TP__THREAD_PTR();
+        size_t i = tp__tc_hash(me), k;
+        for (k = 0; k < TP__TC_PROBES; k++) {
+            tp__tcache *tc = __atomic_load_n(&p->tc_slot[(i + k) % TP__TC_SLOTS], __ATOMIC_ACQUIRE);
+            if (tc && __atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) == me) return tc;
+        }
+    }
+#endif
     v = pthread_getspecific(p->tc_key);
     if (v == TP__NO_TC) return NULL;
     return v ? (tp__tcache *)v : tp__tc_attach(p);
@@ -2568,8 +2628,12 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
         tp__hdr *h = tp__hdr_of(ptr);
         tp__tcache *mine;
         if (h->magic == TP__MAGIC && h->kind == TP__SMALL) {
-            mine = tp__tc_mine(pool);
             if (h->owner > tp__tc_count(pool)) return tp__bad_free(pool, h, TP_ERR_FOREIGN);
+#if defined(TP__THREAD_PTR)
+            mine = h->owner ? pool->tcs[h->owner - 1] : NULL; /* its owner is this thread: no lookup */
+            if (!mine || __atomic_load_n(&mine->thread_ptr, __ATOMIC_ACQUIRE) != TP__THREAD_PTR())
+#endif
+                mine = tp__tc_mine(pool);
             if (h->owner && mine && pool->tcs[h->owner - 1] == mine) { /* the hit path: its own block */
                 tp__tc_lock(mine);
                 if (tp__tc_unlink(mine, h) == TP_OK) {
