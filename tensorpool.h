@@ -719,7 +719,8 @@ typedef struct tp__hdr {
     uint8_t kind, state, cls;
     uint8_t raw_off;  /* header - start of the raw allocation (small blocks; < TP__ALIGN) */
     uint16_t owner;   /* live list it is on: 0 the pool's, i the thread cache tcs[i - 1]'s */
-    uint16_t unused;
+    uint8_t huge;     /* page blocks: its pages were mapped with the huge-page advice */
+    uint8_t unused;
     int32_t line;
     size_t size;      /* usable bytes after the header */
     size_t req;       /* bytes asked for */
@@ -732,7 +733,12 @@ typedef struct tp__list { tp__hdr *head, *tail; } tp__list;
 
 typedef char tp__hdr_fits[(sizeof(tp__hdr) <= TP__HDR) ? 1 : -1];
 
-typedef struct tp__chunk { char *addr; size_t len; uint64_t idle_since; /* ms, tp__now_ms */ } tp__chunk;
+typedef struct tp__chunk {
+    char *addr;
+    size_t len;
+    uint64_t idle_since; /* ms, tp__now_ms */
+    int huge;            /* mapped with the huge-page advice: merges only with its like */
+} tp__chunk;
 
 /* Thread caches (section 11) need the spin lock's atomics and POSIX thread keys. Where the
    compiler gives the thread pointer (one instruction on x86-64 and AArch64), a thread finds its
@@ -1245,6 +1251,12 @@ static void tp__check_poison(tp__hdr *h, tp__later *l)
 
 /* ---- >>system memory (called without the lock) ------------------------------------------------ */
 
+/* Whether tp__map gives a map of len bytes the huge-page advice. */
+static int tp__advised_huge(const tp_pool *p, size_t len)
+{
+    return p->desc.huge_pages && len >= TP__HUGE_MIN;
+}
+
 static void *tp__map(const tp_pool *p, size_t len)
 {
 #if defined(TP__MMAP)
@@ -1254,7 +1266,7 @@ static void *tp__map(const tp_pool *p, size_t len)
 #if defined(MADV_HUGEPAGE)
     /* One fault and one TLB entry per 2 MiB instead of 512: first touch of big buffers gets ~5x
        cheaper. Advice only: the kernel may decline (THP "never"), nothing changes then. */
-    if (p->desc.huge_pages && len >= TP__HUGE_MIN) madvise(m, len, MADV_HUGEPAGE);
+    if (tp__advised_huge(p, len)) madvise(m, len, MADV_HUGEPAGE);
 #endif
     return m;
 #else
@@ -1439,10 +1451,11 @@ static void tp__maybe_decay(tp_pool *p, tp__later *l)
 
 /* Merges a freed range into a cached chunk it touches (both sides), so that neighbours freed
    apart serve a larger request later without moving pages. 1 when merged. */
-static int tp__chunk_merge(tp_pool *p, char *addr, size_t len)
+static int tp__chunk_merge(tp_pool *p, char *addr, size_t len, int huge)
 {
     int i, left = -1, right = -1;
     for (i = 0; i < p->n_chunks; i++) {
+        if (p->chunks[i].huge != huge) continue; /* a big block keeps its huge pages whole */
         if (p->chunks[i].addr + p->chunks[i].len == addr) left = i;
         else if (addr + len == p->chunks[i].addr) right = i;
     }
@@ -1462,10 +1475,10 @@ static int tp__chunk_merge(tp_pool *p, char *addr, size_t len)
     return 1;
 }
 
-static void tp__chunk_add(tp_pool *p, char *addr, size_t len, tp__later *l)
+static void tp__chunk_add(tp_pool *p, char *addr, size_t len, int huge, tp__later *l)
 {
     int i, smallest = 0;
-    if (tp__chunk_merge(p, addr, len)) return;
+    if (tp__chunk_merge(p, addr, len, huge)) return;
     if (p->n_chunks == TP__MAX_CHUNKS) {
         for (i = 1; i < p->n_chunks; i++)
             if (p->chunks[i].len < p->chunks[smallest].len) smallest = i;
@@ -1480,6 +1493,7 @@ static void tp__chunk_add(tp_pool *p, char *addr, size_t len, tp__later *l)
     }
     p->chunks[p->n_chunks].addr = addr;
     p->chunks[p->n_chunks].len = len;
+    p->chunks[p->n_chunks].huge = huge;
     p->chunks[p->n_chunks].idle_since = p->desc.decay_ms > 0 ? tp__now_ms() : 0;
     p->n_chunks++;
 }
@@ -2213,6 +2227,7 @@ static tp__hdr *tp__alloc_fresh_pages(tp_pool *p, size_t req, size_t len, size_t
     uint64_t unmaps = 0;
     size_t moved;
     char *m;
+    tp__hdr *h;
     p->st.bytes_live += len;
     tp__unlock(p);
     tp__later_run(p, l);
@@ -2227,14 +2242,16 @@ static tp__hdr *tp__alloc_fresh_pages(tp_pool *p, size_t req, size_t len, size_t
     p->st.os_maps++;
     p->st.bytes_fresh += len - moved;
     *dirty = moved > TP__HDR ? moved - TP__HDR : 0;
-    return tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+    h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+    h->huge = (uint8_t)tp__advised_huge(p, len);
+    return h;
 }
 
 /* A page block: the best-fitting chunk under the lock, else fresh pages. *dirty receives how many
    leading user bytes may hold old data (the rest is fresh zero pages). */
 static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, size_t *dirty, tp__later *l)
 {
-    int i = tp__chunk_best_fit(p, len);
+    int i = tp__chunk_best_fit(p, len), ch_huge;
     tp__chunk *ch;
     tp__hdr *h;
     char *m;
@@ -2244,6 +2261,7 @@ static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, si
     }
     ch = &p->chunks[i];
     m = ch->addr;
+    ch_huge = ch->huge;
     if (ch->len - len >= tp__min_rest(len)) {
         ch->addr += len;
         ch->len -= len;
@@ -2261,6 +2279,7 @@ static tp__hdr *tp__alloc_pages(tp_pool *p, size_t req, size_t len, int *hit, si
     *dirty = len - TP__HDR;
     TP_UNPOISON(m, len);
     h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
+    h->huge = (uint8_t)ch_huge;
     if (p->desc.debug) tp__check_poison(h, l);
     return h;
 }
@@ -2527,7 +2546,7 @@ static void tp__release(tp_pool *p, tp__hdr *h, tp__later *l)
         size_t len = h->size + TP__HDR;
         tp__dbg_remove(p, tp__user(h)); /* chunks are anonymous pages, not blocks */
         if (p->desc.debug) memset(h, 0xDD, TP__HDR); /* merged chunks are checked across it */
-        tp__chunk_add(p, (char *)h, len, l);
+        tp__chunk_add(p, (char *)h, len, h->huge, l);
     }
     /* A free keeps live + cached, so the budget holds; only the cache caps can be crossed, and
        never while the cache is below both of them. */
@@ -2739,7 +2758,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
             p->st.bytes_live -= tail;
             p->st.bytes_cached += tail;
             TP_POISON((char *)h + len, tail);
-            tp__chunk_add(p, (char *)h + len, tail, l);
+            tp__chunk_add(p, (char *)h + len, tail, h->huge, l);
             h->size = len - TP__HDR;
             tp__enforce_cache_limit(p, l);
         }
@@ -2753,7 +2772,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
         return NULL;
     }
     i = tp__chunk_after(p, h);
-    if (i >= 0 && p->chunks[i].len >= extra) { /* the free neighbour: no system call at all */
+    if (i >= 0 && p->chunks[i].len >= extra && p->chunks[i].huge == h->huge) { /* the free neighbour: no system call */
         tp__chunk *ch = &p->chunks[i];
         if (ch->len - extra < TP__MIN_CHUNK && tp__fits_budget(p, ch->len)) extra = ch->len; /* no sliver left */
         TP_UNPOISON(ch->addr, extra);
@@ -2770,6 +2789,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
 #if defined(TP__MREMAP)
     {
         char *m;
+        int was_huge = h->huge; /* h's address is gone once the pages moved */
         tp__live_unlink(p, h); /* its neighbours must not write into pages on the move */
         p->st.bytes_live += extra;
         tp__unlock(p);
@@ -2777,7 +2797,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
         TP_UNPOISON(h, old_len); /* the shadow stays with the address, not the pages */
         m = (char *)mremap(h, old_len, len, 1 /* MREMAP_MAYMOVE */);
 #if defined(MADV_HUGEPAGE)
-        if (m != (char *)MAP_FAILED && p->desc.huge_pages && len >= TP__HUGE_MIN) madvise(m, len, MADV_HUGEPAGE);
+        if (m != (char *)MAP_FAILED && tp__advised_huge(p, len) && !was_huge) madvise(m, len, MADV_HUGEPAGE);
 #endif
         tp__lock(p);
         if (m == (char *)MAP_FAILED) {
@@ -2792,6 +2812,7 @@ static tp__hdr *tp__realloc_pages(tp_pool *p, tp__hdr *h, size_t bytes, size_t l
         h = (tp__hdr *)(void *)m;
         h->size = len - TP__HDR;
         h->req = bytes;
+        h->huge = (uint8_t)(was_huge || tp__advised_huge(p, len));
         p->st.bytes_fresh += extra;
         tp__live_relink(p, h);
         tp__requested_moved(p, h, old_req, bytes);
