@@ -691,6 +691,14 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #define TP_ASSERT(x) ((void)0)
 #endif
 
+/* TP__APART: keeps the compiler from merging the counter updates on either side into one vector
+   load and store, which a later scalar store and load of one of them would stall on. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TP__APART() __asm__ __volatile__("" ::: "memory")
+#else
+#define TP__APART() ((void)0)
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TP__NOINLINE __attribute__((noinline)) /* keeps a cold path's big frame off the hot one */
 #define TP__HOT_INLINE __inline__ __attribute__((always_inline)) /* a hit path's few instructions */
@@ -1128,9 +1136,22 @@ static void tp__list_remove(tp__list *list, tp__hdr *h)
     h->prev = h->next = NULL;
 }
 
+/* Sets a block's state by storing its first eight bytes at once: tp_free checks magic and kind
+   with one eight-byte load, which a lone byte store just before would stall. */
+static void tp__hdr_word(tp__hdr *h, uint8_t state)
+{
+    struct { uint32_t magic; uint8_t kind, state, cls, raw_off; } w;
+    w.magic = TP__MAGIC;
+    w.kind = h->kind;
+    w.state = state;
+    w.cls = h->cls;
+    w.raw_off = h->raw_off;
+    memcpy(h, &w, sizeof w);
+}
+
 static void tp__live_link(tp_pool *p, tp__hdr *h)
 {
-    h->state = TP__LIVE;
+    tp__hdr_word(h, TP__LIVE);
     h->owner = 0;
     h->seq = p->epoch;
     tp__list_push(&p->live, h);
@@ -1689,19 +1710,6 @@ static void tp__tc_refill(tp_pool *p, tp__tcache *tc, unsigned cls)
     }
 }
 
-/* Sets a class block's state by storing its first eight bytes at once: tp_free checks magic and
-   kind with one eight-byte load, which a lone byte store just before would stall. */
-static void tp__hdr_word(tp__hdr *h, uint8_t state)
-{
-    struct { uint32_t magic; uint8_t kind, state, cls, raw_off; } w;
-    w.magic = TP__MAGIC;
-    w.kind = TP__SMALL;
-    w.state = state;
-    w.cls = h->cls;
-    w.raw_off = h->raw_off;
-    memcpy(h, &w, sizeof w);
-}
-
 /* A class block from tc's bin (refilled from the pool when empty), or NULL when the pool has
    none cached either: the caller then takes the pool's path, with tc's counters merged. */
 static TP__HOT_INLINE tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t req, unsigned cls, const char *file, int line)
@@ -2180,6 +2188,7 @@ static TP__HOT_INLINE tp__hdr *tp__small_hit(tp_pool *p, size_t req)
     p->free_small[cls] = h->next;
     h->req = req;
     st->bytes_cached -= h->size;
+    TP__APART();
     st->bytes_live += h->size;
     st->bytes_requested += req;
     st->allocs++;
@@ -2624,6 +2633,7 @@ static TP__HOT_INLINE int tp__free_small_shared(tp_pool *p, tp__hdr *h)
     p->st.frees++;
     p->st.bytes_requested -= h->req;
     p->st.bytes_live -= h->size;
+    TP__APART();
     p->st.bytes_cached += h->size;
     h->state = TP__CACHED;
     TP_POISON(tp__user(h), h->size);
