@@ -64,13 +64,13 @@
      96, 112, 128, 160, ...), so a block wastes less than 25 % of the request; freed blocks wait on
      a per-class list and are reused LIFO.
    - Large blocks are page-rounded private anonymous maps. Freed large blocks become "chunks" of
-     already-faulted pages, merged with the chunks they touch on either side (neighbours freed
-     apart become one range again, without moving a page). A request is served by the
-     best-fitting chunk (split when the rest is at least a quarter of the block, capped at 1 MiB,
-     or 64 KiB; a shorter rest stays with the block); on Linux, when no single chunk is large
-     enough, the pages of several chunks are moved with mremap into one new contiguous range, so
-     only the part the cache cannot cover is fresh memory (moving pages costs a small fraction of
-     faulting them anew).
+     already-faulted pages, merged with the chunks they touch on either side that were mapped
+     with the same huge-page advice (neighbours freed apart become one range again, without
+     moving a page). A request is served by the best-fitting chunk (split when the rest is at
+     least a quarter of the block, capped at 1 MiB, or 64 KiB; a shorter rest stays with the
+     block); on Linux, when no single chunk is large enough, the pages of several chunks are
+     moved with mremap into one new contiguous range, so only the part the cache cannot cover is
+     fresh memory (moving pages costs a small fraction of faulting them anew).
    - High-water rule: the pool keeps cached bytes <= max(4 MiB, (highest live bytes ever) - (live
      bytes now)), so live + cached never exceeds what the program itself once held at one time by
      more than 4 MiB. On top of that, desc.max_cached_bytes caps the cache absolutely, and the
