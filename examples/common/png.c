@@ -413,13 +413,28 @@ static void png__outline(png_canvas *c, int left, int top, int pw, int ph, size_
         }
 }
 
+/* A plot's title and axis labels around its area (left, top, pw x ph), then the file written and
+   the canvas freed. */
+static int png__finish(png_canvas *c, const char *path, const char *title, const char *xlabel, const char *ylabel,
+                       int left, int top, int pw, int ph, char *err, size_t cap)
+{
+    static const unsigned char ink[3] = {30, 30, 30};
+    int rc;
+    if (title) png_text(c, left + (pw - png_text_width(title, 1)) / 2, 10, title, ink, 1, 0);
+    if (xlabel) png_text(c, left + (pw - png_text_width(xlabel, 1)) / 2, top + ph + 24, xlabel, ink, 1, 0);
+    if (ylabel) png_text(c, 8, top + (ph + png_text_width(ylabel, 1)) / 2, ylabel, ink, 1, 1);
+    rc = png_write_canvas(path, c, err, cap);
+    png_canvas_free(c);
+    return rc;
+}
+
 int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, const png_heatmap_opts *opts,
                 char *err, size_t cap)
 {
     static const unsigned char white[3] = {255, 255, 255}, ink[3] = {30, 30, 30}, grey[3] = {160, 160, 160},
                                red[3] = {230, 40, 40};
     png_heatmap_opts o = opts ? *opts : png_heatmap_defaults();
-    int pw, ph, left = 80, top = o.title ? 30 : 12, right = 110, bottom = 46, px, py, rc;
+    int pw, ph, left = 80, top = o.title ? 30 : 12, right = 110, bottom = 46, px, py;
     double lo = o.vmin, hi = o.vmax;
     png_canvas c;
     if (!rows || !cols) return ex_fail(err, cap, "png: empty array");
@@ -449,12 +464,7 @@ int png_heatmap(const char *path, const double *z, size_t rows, size_t cols, con
     }
     if (o.outline) png__outline(&c, left, top, pw, ph, rows, cols, o.outline, o.rows_up);
     png__colour_bar(&c, left + pw + 14, top, ph, lo, hi, o.cbar_label);
-    if (o.title) png_text(&c, left + (pw - png_text_width(o.title, 1)) / 2, 10, o.title, ink, 1, 0);
-    if (o.xlabel) png_text(&c, left + (pw - png_text_width(o.xlabel, 1)) / 2, top + ph + 24, o.xlabel, ink, 1, 0);
-    if (o.ylabel) png_text(&c, 8, top + (ph + png_text_width(o.ylabel, 1)) / 2, o.ylabel, ink, 1, 1);
-    rc = png_write_canvas(path, &c, err, cap);
-    png_canvas_free(&c);
-    return rc;
+    return png__finish(&c, path, o.title, o.xlabel, o.ylabel, left, top, pw, ph, err, cap);
 }
 
 /* ---- step plots ------------------------------------------------------------------------------- */
@@ -470,7 +480,7 @@ int png_steps(const char *path, const double *x, size_t n, const png_series *ser
     static const unsigned char white[3] = {255, 255, 255}, ink[3] = {30, 30, 30}, grey[3] = {150, 150, 150},
                                grid[3] = {235, 235, 235};
     png_steps_opts o;
-    int pw = 720, ph = 360, left = 80, top, bottom = 46, right = 20, k, s, rc;
+    int pw = 720, ph = 360, left = 80, top, bottom = 46, right = 20, k, s;
     double x0, x1, ymax = 0;
     png_ticks tx, ty;
     png_canvas c;
@@ -526,10 +536,5 @@ int png_steps(const char *path, const double *x, size_t n, const png_series *ser
     }
     png_fill_rect(&c, left - 1, top + ph, pw + 1, 1, ink);
     png_fill_rect(&c, left - 1, top, 1, ph + 1, ink);
-    if (o.title) png_text(&c, left + (pw - png_text_width(o.title, 1)) / 2, 10, o.title, ink, 1, 0);
-    if (o.xlabel) png_text(&c, left + (pw - png_text_width(o.xlabel, 1)) / 2, top + ph + 24, o.xlabel, ink, 1, 0);
-    if (o.ylabel) png_text(&c, 8, top + (ph + png_text_width(o.ylabel, 1)) / 2, o.ylabel, ink, 1, 1);
-    rc = png_write_canvas(path, &c, err, cap);
-    png_canvas_free(&c);
-    return rc;
+    return png__finish(&c, path, o.title, o.xlabel, o.ylabel, left, top, pw, ph, err, cap);
 }
