@@ -76,10 +76,11 @@
      more than 4 MiB. On top of that, desc.max_cached_bytes caps the cache absolutely, and the
      budget caps live + cached.
    - Decay (desc.decay_ms, off by default): a cached page chunk that no request has used for
-     decay_ms goes back to the system (oldest first, down to desc.decay_keep_bytes of cache), as
-     jemalloc's decay returns dirty pages; the pool checks as it is used (at most every eighth of
-     decay_ms, on page-block operations and allocation misses), and tp_decay checks at once. Chunks are unmapped, not
-     madvised: the address range comes back with the next map.
+     decay_ms gives its pages back to the system (oldest first, down to desc.decay_keep_bytes of
+     cache), as jemalloc's decay does: on Linux with madvise(MADV_DONTNEED), keeping the address
+     range (stats.bytes_decayed), which the next request that needs fresh pages takes before any
+     new map; elsewhere the chunk is unmapped. The pool checks as it is used (at most every
+     eighth of decay_ms, on page-block operations and allocation misses); tp_decay checks now.
    - Contents of a reused block are undefined (tp_alloc_zeroed / TP_ZERO for zeros).
 
    3. STATISTICS AND FRAMES
@@ -428,6 +429,7 @@ typedef struct tp_stats {
     size_t peak_live, peak_reserved, peak_spilled, peak_requested; /* since create / reset */
     size_t live_blocks;    /* number of blocks handed out and not freed */
     size_t budget;         /* resolved budget (0 = unlimited) */
+    size_t bytes_decayed;  /* address space decay emptied (no memory behind it), kept for reuse */
 } tp_stats;
 
 typedef struct tp_frame { uint64_t seq; } tp_frame;
@@ -478,7 +480,8 @@ TPDEF void *tp_realloc_at(tp_pool *pool, void *ptr, size_t bytes, const char *fi
    section 7), 0 for NULL. */
 TPDEF size_t tp_usable_size(tp_pool *pool, const void *ptr);
 
-/* Gives every cached byte back to the OS; returns how many bytes were released. */
+/* Gives every cached byte back to the OS (and the address space decay kept); returns how many
+   cached bytes were released. */
 TPDEF size_t tp_trim(tp_pool *pool);
 /* Gives back now the cached page chunks unused for desc.decay_ms (down to decay_keep_bytes);
    returns the bytes released (0 when decay is off). The pool does this by itself as it is used;
@@ -662,6 +665,12 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 #endif
 #endif
 
+/* Decay empties chunks with MADV_DONTNEED and keeps their address range where it is declared
+   (Linux); elsewhere it unmaps them. */
+#if defined(TP__MMAP) && defined(MADV_DONTNEED) && defined(__linux__)
+#define TP__DECAY_ADVISE 1
+#endif
+
 #if defined(TP__POSIX) && defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200112L
 #define TP__POSIX2001 1 /* ftruncate, posix_fallocate are declared */
 #endif
@@ -815,6 +824,8 @@ struct tp_pool {
     uint64_t epoch;             /* frames: tp_mark's count (written under the lock, read atomically) */
     size_t tc_held;             /* bytes in thread caches' bins, as of their last merge */
     uint64_t last_decay;        /* tp__now_ms of the last decay pass */
+    tp__chunk decayed[TP__MAX_CHUNKS]; /* emptied chunks: address space to map fresh pages into */
+    int n_decayed;
     /* debug timeline: a ring of tl_cap events, tl_n written in all (under the lock) */
     tp_event *tl;
     size_t tl_cap;
@@ -1017,7 +1028,8 @@ static void tp__unlock(tp_pool *p)
 #define TP__LATER_MAX (2 * TP__MAX_CHUNKS + TP__MAX_PIECES + 8)
 typedef struct tp__later {
     tp__chunk range[TP__LATER_MAX];
-    unsigned char raw[TP__LATER_MAX]; /* 1: range is a raw allocation for the free hook, 0: a map */
+    unsigned char raw[TP__LATER_MAX]; /* 0: a map to unmap, 1: a raw allocation for the free hook,
+                                         2: a chunk to empty (MADV_DONTNEED) and keep as decayed */
     int n;
     tp__hdr *small;                   /* class blocks to give back, linked by next */
     int n_msg;
@@ -1038,6 +1050,7 @@ static void tp__later_range(tp__later *l, void *addr, size_t len, int raw)
     if (!len) return;
     l->range[l->n].addr = (char *)addr;
     l->range[l->n].len = len;
+    l->range[l->n].huge = 0;
     l->raw[l->n++] = (unsigned char)raw;
 }
 
@@ -1085,7 +1098,9 @@ static char *tp__user(tp__hdr *h) { return (char *)h + TP__HDR; }
 static size_t tp__small_raw_len(const tp__hdr *h) { return TP__HDR + h->size + TP__ALIGN - 1; }
 
 /* Carries out what the lock decided; the lock is not held. */
-static void tp__later_run(const tp_pool *p, tp__later *l)
+static void tp__decayed_keep(tp_pool *p, const tp__chunk *range);
+
+static void tp__later_run(tp_pool *p, tp__later *l)
 {
     int i;
     while (l->small) {
@@ -1095,7 +1110,8 @@ static void tp__later_run(const tp_pool *p, tp__later *l)
         tp__raw_free(&p->desc.allocator, (char *)h - h->raw_off, tp__small_raw_len(h));
     }
     for (i = 0; i < l->n; i++) {
-        if (l->raw[i]) tp__raw_free(&p->desc.allocator, l->range[i].addr, l->range[i].len);
+        if (l->raw[i] == 1) tp__raw_free(&p->desc.allocator, l->range[i].addr, l->range[i].len);
+        else if (l->raw[i] == 2) tp__decayed_keep(p, &l->range[i]);
         else tp__os_unmap(l->range[i].addr, l->range[i].len);
     }
     l->n = 0;
@@ -1371,7 +1387,13 @@ static void tp__shrink_cache(tp_pool *p, size_t target, tp__later *l)
         tp__chunk *ch = &p->chunks[p->n_chunks - 1];
         size_t cut = tp__round_up(excess, p->page);
         if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
+#if defined(TP__DECAY_ADVISE)
+        tp__later_range(l, ch->addr + ch->len - cut, cut, 2);
+        l->range[l->n - 1].huge = ch->huge;
+        p->st.bytes_decayed += cut;
+#else
         tp__later_unmap(p, l, ch->addr + ch->len - cut, cut);
+#endif
         ch->len -= cut;
         p->st.bytes_cached -= cut;
         if (ch->len == 0) p->n_chunks--;
@@ -1453,7 +1475,13 @@ static void tp__decay(tp_pool *p, uint64_t now, tp__later *l)
         cut = p->st.bytes_cached - p->desc.decay_keep_bytes;
         cut = cut < ch->len ? tp__round_up(cut, p->page) : ch->len;
         if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
+#if defined(TP__DECAY_ADVISE)
+        tp__later_range(l, ch->addr + ch->len - cut, cut, 2);
+        l->range[l->n - 1].huge = ch->huge;
+        p->st.bytes_decayed += cut;
+#else
         tp__later_unmap(p, l, ch->addr + ch->len - cut, cut);
+#endif
         ch->len -= cut;
         p->st.bytes_cached -= cut;
         if (ch->len == 0) tp__chunk_remove(p, oldest);
@@ -1468,6 +1496,68 @@ static void tp__maybe_decay(tp_pool *p, tp__later *l)
     if (p->desc.decay_ms <= 0 || p->n_chunks == 0) return;
     now = tp__now_ms();
     if (now - p->last_decay >= (uint64_t)p->desc.decay_ms / 8u) tp__decay(p, now, l);
+}
+
+/* ---- decayed chunks: address space kept after its pages were dropped ------------------------ */
+
+/* Empties a decayed range (without the lock: its pages belong to nobody now) and files it, merged
+   with a decayed neighbour of its kind; a full table gives its smallest range back. */
+static void tp__decayed_keep(tp_pool *p, const tp__chunk *range)
+{
+    tp__chunk out = {NULL, 0, 0, 0};
+    int i, at = -1;
+#if defined(TP__DECAY_ADVISE)
+    TP_UNPOISON(range->addr, range->len);
+    madvise(range->addr, range->len, MADV_DONTNEED);
+    TP_POISON(range->addr, range->len);
+#endif
+    tp__lock(p);
+    for (i = 0; i < p->n_decayed && at < 0; i++) {
+        tp__chunk *d = &p->decayed[i];
+        if (d->huge != range->huge) continue;
+        if (d->addr + d->len == range->addr) d->len += range->len, at = i;
+        else if (range->addr + range->len == d->addr) d->addr = range->addr, d->len += range->len, at = i;
+    }
+    if (at < 0 && p->n_decayed == TP__MAX_CHUNKS) { /* the smallest goes back to the system */
+        int small = 0;
+        for (i = 1; i < p->n_decayed; i++)
+            if (p->decayed[i].len < p->decayed[small].len) small = i;
+        out = p->decayed[small];
+        p->decayed[small] = p->decayed[--p->n_decayed];
+        p->st.bytes_decayed -= out.len;
+        p->st.os_unmaps++;
+    }
+    if (at < 0) p->decayed[p->n_decayed++] = *range;
+    tp__unlock(p);
+    if (out.len) tp__os_unmap(out.addr, out.len);
+}
+
+/* A decayed range of len bytes for fresh pages (under the lock), split off the smallest that
+   fits; NULL if none does. *huge: it was mapped with the huge-page advice. */
+static char *tp__decayed_take(tp_pool *p, size_t len, int *huge)
+{
+    int i, best = -1;
+    char *m;
+    for (i = 0; i < p->n_decayed; i++)
+        if (p->decayed[i].len >= len && (best < 0 || p->decayed[i].len < p->decayed[best].len)) best = i;
+    if (best < 0) return NULL;
+    m = p->decayed[best].addr;
+    *huge = p->decayed[best].huge;
+    p->decayed[best].addr += len;
+    p->decayed[best].len -= len;
+    if (p->decayed[best].len == 0) p->decayed[best] = p->decayed[--p->n_decayed];
+    p->st.bytes_decayed -= len;
+    return m;
+}
+
+/* Gives every decayed range back to the system (tp_trim, tp_destroy; under the lock). */
+static void tp__decayed_release(tp_pool *p, tp__later *l)
+{
+    while (p->n_decayed > 0 && l->n < TP__LATER_MAX - 1) {
+        tp__chunk *d = &p->decayed[--p->n_decayed];
+        p->st.bytes_decayed -= d->len;
+        tp__later_unmap(p, l, d->addr, d->len);
+    }
 }
 
 /* Merges a freed range into a cached chunk it touches (both sides), so that neighbours freed
@@ -2237,10 +2327,22 @@ static tp__hdr *tp__alloc_fresh_pages(tp_pool *p, size_t req, size_t len, size_t
     size_t moved;
     char *m;
     tp__hdr *h;
+    int huge = 0;
+    char *reuse = tp__decayed_take(p, len, &huge); /* address space decay emptied: no map */
     p->st.bytes_live += len;
     tp__unlock(p);
     tp__later_run(p, l);
-    m = (char *)tp__map(p, len);
+    if (reuse) {
+        m = reuse;
+        TP_UNPOISON(m, len);
+#if defined(MADV_HUGEPAGE)
+        if (!huge && tp__advised_huge(p, len)) madvise(m, len, MADV_HUGEPAGE);
+#endif
+        huge = huge || tp__advised_huge(p, len);
+    } else {
+        m = (char *)tp__map(p, len);
+        huge = tp__advised_huge(p, len);
+    }
     moved = tp__fill_from(p->page, m, m ? len : 0, piece, n, &unmaps);
     tp__lock(p);
     p->st.os_unmaps += unmaps;
@@ -2248,11 +2350,11 @@ static tp__hdr *tp__alloc_fresh_pages(tp_pool *p, size_t req, size_t len, size_t
         p->st.bytes_live -= len;
         return NULL;
     }
-    p->st.os_maps++;
+    if (!reuse) p->st.os_maps++;
     p->st.bytes_fresh += len - moved;
     *dirty = moved > TP__HDR ? moved - TP__HDR : 0;
     h = tp__init_hdr(m, TP__PAGES, len - TP__HDR, req);
-    h->huge = (uint8_t)tp__advised_huge(p, len);
+    h->huge = (uint8_t)huge;
     return h;
 }
 
@@ -3049,6 +3151,8 @@ TPDEF void tp_destroy(tp_pool *pool)
     }
     tp__shrink_cache(pool, 0, &l);
     tp__later_run(pool, &l);
+    tp__decayed_release(pool, &l);
+    tp__later_run(pool, &l);
     a = pool->desc.allocator;
     if (pool->dbg_set) tp__raw_free(&a, pool->dbg_set, pool->dbg_cap * sizeof(void *));
     if (pool->tl) tp__raw_free(&a, pool->tl, pool->tl_cap * sizeof(tp_event));
@@ -3069,6 +3173,10 @@ TPDEF size_t tp_trim(tp_pool *pool)
     tp__lock(pool);
     before = pool->st.bytes_cached;
     tp__shrink_cache(pool, 0, &l);
+    tp__unlock(pool);
+    tp__later_run(pool, &l);
+    tp__lock(pool);
+    tp__decayed_release(pool, &l); /* address space only: not in the bytes returned */
     tp__unlock(pool);
     tp__later_run(pool, &l);
     return before;

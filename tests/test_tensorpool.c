@@ -665,15 +665,36 @@ static void test_decay(void)
     tp_pool *pool;
     struct timespec pause = {0, 120 * 1000 * 1000};
     tp_error e;
+    tp_stats s0, s1;
+    unsigned char *a;
+    size_t rss_before;
     d.decay_ms = 60;
     d.decay_keep_bytes = 2 * MiB;
     pool = make_pool(&d);
-    tp_free(pool, tp_alloc(pool, 8 * MiB));
+    a = (unsigned char *)tp_alloc(pool, 8 * MiB);
+    memset(a, 1, 8 * MiB);                            /* resident */
+    tp_free(pool, a);
     CHECK(tp_get_stats(pool).bytes_cached >= 8 * MiB);
     CHECK(tp_decay(pool) == 0);                       /* just freed: kept */
     nanosleep(&pause, NULL);
+    rss_before = rss_bytes();
     CHECK(tp_decay(pool) > 0);
-    CHECK_MSG(tp_get_stats(pool).bytes_cached == 2 * MiB, "cached %zu", tp_get_stats(pool).bytes_cached);
+    s0 = tp_get_stats(pool);
+    CHECK_MSG(s0.bytes_cached == 2 * MiB, "cached %zu", s0.bytes_cached);
+#if defined(__linux__)
+    /* the pages went back; the address range stays for the next fresh request, without a map */
+    CHECK_MSG(s0.bytes_decayed >= 6 * MiB && rss_bytes() + 5 * MiB < rss_before, "decayed %zu, rss %zu -> %zu",
+              s0.bytes_decayed, rss_before, rss_bytes());
+    a = (unsigned char *)tp_alloc(pool, 5 * MiB);     /* no chunk fits: fresh pages, in decayed space */
+    s1 = tp_get_stats(pool);
+    CHECK_MSG(a && s1.os_maps == s0.os_maps && s1.bytes_decayed + 5 * MiB <= s0.bytes_decayed,
+              "maps %llu -> %llu, decayed %zu -> %zu", (unsigned long long)s0.os_maps,
+              (unsigned long long)s1.os_maps, s0.bytes_decayed, s1.bytes_decayed);
+    memset(a, 2, 5 * MiB);
+    tp_free(pool, a);
+    tp_trim(pool);
+    CHECK(tp_get_stats(pool).bytes_decayed == 0 && tp_get_stats(pool).bytes_cached == 0);
+#endif
     tp_destroy(pool);
     d.decay_keep_bytes = 0;
     pool = make_pool(&d);
