@@ -783,23 +783,22 @@ typedef struct tp__chunk {
    the pool's statistics (tp__tc_sync); rise_* are the highest d_live / d_req reached since; the
    change of bin_bytes since then is counted at a merge too. */
 typedef struct tp__tcache {
+    /* the hit path's cache line: the lock, who owns it, what its operations changed */
     int lock;
     uint16_t idx;               /* 1-based, as in tp__hdr.owner */
     int attached;               /* a live thread uses it (under the pool lock) */
     uintptr_t thread_ptr;       /* that thread's pointer while it is attached, else 0 (atomic) */
+    int64_t d_live, rise_live, d_req, rise_req; /* interleaved: no vector load over two fresh stores */
+    uint64_t d_allocs, d_frees;
+    tp__list live;
+    size_t bin_bytes;
+    struct { tp__hdr *head; uint16_t count; uint8_t cap; } bin[TP__TC_CLASSES]; /* one line a class */
     struct tp_pool *pool;
     void *raw;                  /* the allocation it lives in */
-    tp__hdr *bin[TP__TC_CLASSES];
-    uint16_t count[TP__TC_CLASSES];
-    uint8_t cap[TP__TC_CLASSES];  /* tp__tc_cap of each class */
-    size_t bin_bytes;
-    tp__list live;
     tp__hdr *pend[TP__TC_PEND]; /* freed blocks of cache pend_owner, still on its live list */
     int n_pend;
     uint16_t pend_owner;
     size_t synced_bin_bytes;    /* bin_bytes as the pool's tc_held last counted it */
-    int64_t d_live, rise_live, d_req, rise_req; /* interleaved: no vector load over two fresh stores */
-    uint64_t d_allocs, d_frees;
     char pad[64]; /* the cache line of the last fields ends inside the allocation: another thread's
                      cache (malloc'd right after) never shares it */
 } tp__tcache;
@@ -1772,10 +1771,10 @@ static void tp__tc_sync(tp_pool *p, tp__tcache *tc)
    held, tc synced). */
 static void tp__tc_flush(tp_pool *p, tp__tcache *tc, unsigned cls, unsigned keep)
 {
-    while (tc->count[cls] > keep) {
-        tp__hdr *h = tc->bin[cls];
-        tc->bin[cls] = h->next;
-        tc->count[cls]--;
+    while (tc->bin[cls].count > keep) {
+        tp__hdr *h = tc->bin[cls].head;
+        tc->bin[cls].head = h->next;
+        tc->bin[cls].count--;
         tc->bin_bytes -= h->size;
         tc->synced_bin_bytes -= h->size;
         p->tc_held -= h->size;
@@ -1787,13 +1786,13 @@ static void tp__tc_flush(tp_pool *p, tp__tcache *tc, unsigned cls, unsigned keep
 /* Takes half a bin's worth of class cls from the pool's list (both locks held, tc synced). */
 static void tp__tc_refill(tp_pool *p, tp__tcache *tc, unsigned cls)
 {
-    unsigned want = tc->cap[cls] / 2u;
+    unsigned want = tc->bin[cls].cap / 2u;
     tp__hdr *h;
-    while (tc->count[cls] < want && (h = p->free_small[cls]) != NULL) {
+    while (tc->bin[cls].count < want && (h = p->free_small[cls]) != NULL) {
         p->free_small[cls] = h->next;
-        h->next = tc->bin[cls];
-        tc->bin[cls] = h;
-        tc->count[cls]++;
+        h->next = tc->bin[cls].head;
+        tc->bin[cls].head = h;
+        tc->bin[cls].count++;
         tc->bin_bytes += h->size;
         tc->synced_bin_bytes += h->size;
         p->tc_held += h->size;
@@ -1806,19 +1805,19 @@ static TP__HOT_INLINE tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t r
 {
     tp__hdr *h;
     tp__tc_lock(tc);
-    if (!tc->bin[cls]) {
+    if (!tc->bin[cls].head) {
         tp__lock(p);
         tp__tc_sync(p, tc);
         tp__tc_refill(p, tc, cls);
         tp__unlock(p);
-        if (!tc->bin[cls]) {
+        if (!tc->bin[cls].head) {
             tp__tc_unlock(tc);
             return NULL;
         }
     }
-    h = tc->bin[cls];
-    tc->bin[cls] = h->next;
-    tc->count[cls]--;
+    h = tc->bin[cls].head;
+    tc->bin[cls].head = h->next;
+    tc->bin[cls].count--;
     tc->bin_bytes -= h->size;
     tp__hdr_word(h, TP__LIVE);
     h->req = req;
@@ -1847,12 +1846,12 @@ static TP__HOT_INLINE int tp__tc_push(tp__tcache *tc, tp__hdr *h, int counted)
 {
     unsigned cls = h->cls;
     TP_POISON(tp__user(h), h->size);
-    h->next = tc->bin[cls];
-    tc->bin[cls] = h;
-    tc->count[cls]++;
+    h->next = tc->bin[cls].head;
+    tc->bin[cls].head = h;
+    tc->bin[cls].count++;
     tc->bin_bytes += h->size;
     if (counted) tc->synced_bin_bytes += h->size;
-    return tc->count[cls] >= tc->cap[cls] || tc->bin_bytes > TP__TC_BYTES;
+    return tc->bin[cls].count >= tc->bin[cls].cap || tc->bin_bytes > TP__TC_BYTES;
 }
 
 /* tp__tc_push, then tc unlocked (after giving blocks back when full). */
@@ -1866,7 +1865,7 @@ static TP__HOT_INLINE void tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, i
    unlocked on return). */
 static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls)
 {
-    unsigned keep = tc->bin_bytes > TP__TC_BYTES ? 0u : tc->cap[cls] / 2u;
+    unsigned keep = tc->bin_bytes > TP__TC_BYTES ? 0u : tc->bin[cls].cap / 2u;
     tp__later l;
     tp__later_init(&l);
     tp__lock(p);
@@ -2099,7 +2098,7 @@ static tp__tcache *tp__tc_attach(tp_pool *p)
     if (!tc && !full && (raw = tp__raw_alloc(&p->desc.allocator, sizeof *tc + TP__ALIGN)) != NULL) {
         tc = (tp__tcache *)(void *)((char *)raw + (TP__ALIGN - (uintptr_t)raw % TP__ALIGN)); /* own cache lines */
         memset(tc, 0, sizeof *tc);
-        for (i = 0; i < TP__TC_CLASSES; i++) tc->cap[i] = (uint8_t)tp__tc_cap((unsigned)i);
+        for (i = 0; i < TP__TC_CLASSES; i++) tc->bin[i].cap = (uint8_t)tp__tc_cap((unsigned)i);
         tc->raw = raw;
         tc->pool = p;
         tc->attached = 1;
