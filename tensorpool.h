@@ -188,10 +188,11 @@
    thread that allocates class blocks (below 256 KiB) gets, on first use, a cache of them in
    the pool: a bin per class (2 to 32 blocks, about 128 KiB, 1 MiB in all) refilled from and
    given back to the pool's class lists half a bin at a time, with its own spin lock, which only
-   its thread takes on the hit path. So threads sharing a pool do not contend: an alloc + free
-   pair costs about the same on two threads as on one (bench/RESULTS.md). A block freed by
-   another thread than the one that allocated it is collected and settled with its owner's
-   cache 32 frees at a time; a block freed twice that way is reported when it is settled. Bytes
+   its thread takes on the hit path; the thread finds it by its thread pointer where gcc or clang
+   give it (x86-64, AArch64), else by a POSIX thread key. So threads sharing a pool do not
+   contend: an alloc + free pair costs about the same on two threads as on one
+   (bench/RESULTS.md). A block freed by another thread than the one that allocated it is
+   collected and settled with its owner's cache 32 frees at a time; a block freed twice that way is reported when it is settled. Bytes
    in thread caches count as cached against the budget and the high-water rule, and as taken
    when the pool needs room: with a tight budget, an allocation may be refused while other
    threads' caches hold free blocks (tp_trim gives every cache back). A thread's cache goes
@@ -201,7 +202,7 @@
    when none is left runs without caches (said to the logger).
    Destroy a pool after the threads that used it have stopped using it, as for any call.
    The pool's own path (page blocks, misses, spills, a cache trim) decides under one short spin
-   lock and makes its system calls (mmap, mremap, munmap, malloc, free, file creation) after
+   lock and makes its system calls (mmap, mremap, munmap, madvise, malloc, free, files) after
    releasing it, so other threads never wait on the kernel. Large-block hit: O(chunks <= 64).
    tp_free: O(1). Page faults happen in the caller when it touches fresh memory. tp_trim,
    tp_destroy: O(cached blocks). tp_get_stats, tp_live_blocks, tp_release_to: O(threads with a
