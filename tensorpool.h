@@ -192,10 +192,11 @@
    give it (x86-64, AArch64), else by a POSIX thread key. So threads sharing a pool do not
    contend: an alloc + free pair costs about the same on two threads as on one
    (bench/RESULTS.md). A block freed by another thread than the one that allocated it is
-   collected and settled with its owner's cache 32 frees at a time; a block freed twice that way is reported when it is settled. Bytes
-   in thread caches count as cached against the budget and the high-water rule, and as taken
-   when the pool needs room: with a tight budget, an allocation may be refused while other
-   threads' caches hold free blocks (tp_trim gives every cache back). A thread's cache goes
+   collected and settled with its owner's cache 32 frees at a time; a block freed twice that
+   way is reported when it is settled. Bytes in thread caches count as cached against the
+   budget and the high-water rule, and as taken when the pool needs room: with a tight budget,
+   an allocation may be refused while other threads' caches hold free blocks (tp_trim gives
+   every cache back). A thread's cache goes
    back to the pool when the thread exits and is reused by the next new thread; a pool has at
    most 128, and threads beyond that share the pool's lock (said to the logger once per thread).
    A pool with thread caches holds one POSIX thread key (glibc has 1024 a process); a pool made
