@@ -1378,6 +1378,24 @@ static void tp__chunk_remove(tp_pool *p, int i)
     p->chunks[i] = p->chunks[--p->n_chunks];
 }
 
+/* Gives the last `cut` bytes of a cached chunk back (under the lock): unmapped, or, for decay
+   where madvise is there, emptied and kept as decayed address space (tp__decayed_keep). */
+static void tp__chunk_give_tail(tp_pool *p, tp__chunk *ch, size_t cut, int decay, tp__later *l)
+{
+    char *tail = ch->addr + ch->len - cut;
+#if defined(TP__DECAY_ADVISE)
+    if (decay) {
+        tp__later_range(l, tail, cut, 2);
+        l->range[l->n - 1].huge = ch->huge;
+        p->st.bytes_decayed += cut;
+    } else
+#endif
+        tp__later_unmap(p, l, tail, cut);
+    (void)decay;
+    ch->len -= cut;
+    p->st.bytes_cached -= cut;
+}
+
 /* Gives back cached memory until bytes_cached <= target: large chunks first (their tails can be
    unmapped to the exact byte count), then small blocks from the largest class down. */
 static void tp__shrink_cache(tp_pool *p, size_t target, tp__later *l)
@@ -1388,15 +1406,7 @@ static void tp__shrink_cache(tp_pool *p, size_t target, tp__later *l)
         tp__chunk *ch = &p->chunks[p->n_chunks - 1];
         size_t cut = tp__round_up(excess, p->page);
         if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
-#if defined(TP__DECAY_ADVISE)
-        tp__later_range(l, ch->addr + ch->len - cut, cut, 2);
-        l->range[l->n - 1].huge = ch->huge;
-        p->st.bytes_decayed += cut;
-#else
-        tp__later_unmap(p, l, ch->addr + ch->len - cut, cut);
-#endif
-        ch->len -= cut;
-        p->st.bytes_cached -= cut;
+        tp__chunk_give_tail(p, ch, cut, 0, l);
         if (ch->len == 0) p->n_chunks--;
     }
     for (c = TP__NCLASS - 1; c >= 0 && p->st.bytes_cached > target; c--) {
@@ -1476,15 +1486,7 @@ static void tp__decay(tp_pool *p, uint64_t now, tp__later *l)
         cut = p->st.bytes_cached - p->desc.decay_keep_bytes;
         cut = cut < ch->len ? tp__round_up(cut, p->page) : ch->len;
         if (cut + TP__MIN_CHUNK > ch->len) cut = ch->len;
-#if defined(TP__DECAY_ADVISE)
-        tp__later_range(l, ch->addr + ch->len - cut, cut, 2);
-        l->range[l->n - 1].huge = ch->huge;
-        p->st.bytes_decayed += cut;
-#else
-        tp__later_unmap(p, l, ch->addr + ch->len - cut, cut);
-#endif
-        ch->len -= cut;
-        p->st.bytes_cached -= cut;
+        tp__chunk_give_tail(p, ch, cut, 1, l);
         if (ch->len == 0) tp__chunk_remove(p, oldest);
         else ch->idle_since = now; /* what decay keeps starts its wait again */
     }
