@@ -99,6 +99,20 @@
    section 6 come in plain C, 16-byte vectors, AVX2 and AVX-512 (the widest the CPU has, from
    tp_cpu_features), and every variant rounds exactly as the plain C code (no reassociation;
    clang's FMA contraction is turned off in them; tested), so results do not depend on the CPU.
+   PINI (lacuna's principal-component selection of a lesion's representative voxels, its
+   method='pini') replaces each seed by a subset of its voxels, chosen per connectome file:
+   ss_pini_row gives, for one subject, every seed voxel's r with the seed's plain mean series;
+   over the file's subjects, ss_pini_select centres each seed's subjects x voxels matrix over
+   the subjects, takes its first principal axis and keeps the voxels whose |loading| reaches the
+   20th percentile (SS_PINI_PERCENTILE) of the seed's |loadings|; the seed's series is then the
+   mean of the kept voxels. Equal to lacuna's own on its float64 restatement (tests/data/pini:
+   rows within 1e-13, loadings within 1e-10 of sklearn's, the same voxels, maps within 1e-10).
+   The axis is exact: Householder to tridiagonal, bisection for the largest eigenvalue, inverse
+   iteration, on the smaller Gram matrix (subjects' or voxels'), O(min(S, n)^2 max(S, n)) per
+   seed; sklearn's PCA, which lacuna calls with its defaults, switches to a randomized solver
+   above 500 x 500, whose axis is an approximation. Where the matrix does not vary (one subject
+   in the file) every voxel is kept; lacuna then takes an arbitrary axis, which keeps every voxel
+   too unless the seed has exactly 2.
 
    6. LESION NETWORK MAPPING
    ss_lnm streams subjects into accumulators of z (and of r, for Lead-DBS' mean-of-r map) over
@@ -133,7 +147,8 @@
    it reads: at least 2 time points and 1 voxel; integer voxel positions, each inside mask_shape
    (every dimension 1 to 32767, NIfTI-1's limit), no two at one place; a 4 x 4 affine of finite
    numbers whose last row is 0 0 0 1; and in a directory, the same time points, voxels, grid and
-   mask in every file. ss_h5_read copies a subject (one hyperslab) into a caller's buffer; ss_h5_view
+   mask in every file (ss_h5_files and ss_h5_file_first tell which subjects each file holds,
+   for methods that work per file as PINI). ss_h5_read copies a subject (one hyperslab) into a caller's buffer; ss_h5_view
    memory-maps it straight from the file where /timeseries is contiguous little-endian float32
    (no copy: the page cache is the buffer; the mapping asks for huge pages, and the next
    subject's pages are asked for ahead), else reads it into a buffer of its own. HDF5's own
@@ -279,6 +294,31 @@ SSDEF tp_result ss_seedcorr_estimate_bytes(size_t n_t, size_t n_v, size_t n_seed
 SSDEF tp_result ss_parcel_corr(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const int32_t *parcel_of,
                                size_t n_parcels, double *r, size_t ldr, tp_error *err);
 
+/* PINI, lacuna's representative lesion voxels (section 5): per connectome file, one row per
+   subject from ss_pini_row, then ss_pini_select; a ss_seeds over the voxels it keeps (weights
+   NULL) is that file's seeds for ss_lnm. */
+#define SS_PINI_PERCENTILE 20.0 /* lacuna's pini_percentile */
+/* Subject's row: for every seed and each of its voxels, Pearson r between the voxel's series and
+   the seed's plain mean series (weights are not used), in double; 0 where either series is
+   constant (lacuna's nan_to_num). row has seeds->offsets[n_seeds] entries, aligned with
+   seeds->voxels. ts as ss_seedcorr's. Scratch (n_seeds x n_t + 3 x offsets[n_seeds] doubles)
+   from pool (NULL = a private pool). Errors as ss_seedcorr's. */
+SSDEF tp_result ss_pini_row(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
+                            double *row, tp_error *err);
+/* Each seed's representative voxels from n_subjects rows (ldrow >= offsets[n_seeds] apart; a NaN
+   counts as 0): the seed's subjects x voxels matrix centred over subjects, its first principal
+   axis (the loadings), and the voxels whose |loading| is at least the percentile-th percentile
+   (0 to 100, numpy's linear interpolation) of the seed's |loadings|. The kept voxels, in their
+   order in seeds->voxels, go to voxels (room for offsets[n_seeds]) and offsets (n_seeds + 1);
+   loadings (aligned with seeds->voxels, the largest |entry| positive as sklearn's) unless NULL.
+   A seed whose matrix does not vary over the subjects (one subject, or all alike) keeps every
+   voxel, with loadings 0. Scratch (per seed m = min(subjects, voxels): subjects x voxels +
+   2 m^2 doubles, the largest seed's) from pool (NULL = a private pool). TP_ERR_ARG naming the
+   argument (as ss_seedcorr's on seeds, n_subjects 0, ldrow short, percentile outside),
+   TP_ERR_OVERFLOW, TP_ERR_NOMEM, TP_ERR_BUDGET. */
+SSDEF tp_result ss_pini_select(tp_pool *pool, const double *rows, size_t n_subjects, size_t ldrow, const ss_seeds *seeds,
+                               double percentile, int64_t *voxels, size_t *offsets, double *loadings, tp_error *err);
+
 /* ---- lesion network mapping (section 6) --------------------------------------------------- */
 
 /* Output policies of one code path, reproducing the peers:
@@ -404,6 +444,11 @@ SSDEF tp_result ss_h5_read(void *user, size_t k, float *ts, tp_error *err);
 SSDEF const float *ss_h5_view(void *user, size_t k, tp_error *err);
 /* 1 when every file can be shown in place by ss_h5_view. */
 SSDEF int ss_h5_mapped(const ss_h5 *c);
+/* The files (1 for a single file), and the subjects of each: file f holds subjects
+   ss_h5_file_first(c, f) .. ss_h5_file_first(c, f + 1) - 1 (f = ss_h5_files(c) gives the total), e.g.
+   for methods that work per file as lacuna's PINI; 0 for f past the end. */
+SSDEF size_t ss_h5_files(const ss_h5 *c);
+SSDEF size_t ss_h5_file_first(const ss_h5 *c, size_t f);
 #endif
 
 /* "stat_stream 1.0.0 avx2 cblas hdf5" - what this build uses. */
@@ -421,6 +466,7 @@ SSDEF const char *ss_build_info(void);
 #if defined(STAT_STREAM_IMPLEMENTATION) && !defined(STAT_STREAM_IMPLEMENTATION_INCLUDED)
 #define STAT_STREAM_IMPLEMENTATION_INCLUDED
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1955,6 +2001,325 @@ SSDEF tp_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
     return TP_OK;
 }
 
+/* ---- >>pini ----------------------------------------------------------------------------------- */
+
+/* Scratch of n doubles from pool, or a private pool's; *own receives the private pool */
+static double *ss__scratch(tp_pool *pool, tp_pool **own, size_t n, const char *who, tp_error *err)
+{
+    tp_error e;
+    size_t bytes;
+    double *p;
+    *own = NULL;
+    if (!tp_size_mul(n, sizeof(double), &bytes)) {
+        tp_error_set(err, TP_ERR_OVERFLOW, "%s: the scratch size overflows", who);
+        return NULL;
+    }
+    if (!pool && tp_create(NULL, own, &e) != TP_OK) {
+        tp_error_set(err, e.code, "%s: %s", who, e.message);
+        return NULL;
+    }
+    if (!(p = (double *)tp_alloc_at(pool ? pool : *own, bytes ? bytes : 1, TP_ZERO, __FILE__, __LINE__, &e))) {
+        tp_destroy(*own);
+        *own = NULL;
+        tp_error_set(err, e.code, "%s: %s", who, e.message);
+    }
+    return p;
+}
+
+static void ss__scratch_free(tp_pool *pool, tp_pool *own, double *p)
+{
+    tp_free(own ? own : pool, p);
+    tp_destroy(own);
+}
+
+SSDEF tp_result ss_pini_row(tp_pool *pool, const float *ts, size_t n_t, size_t n_v, size_t ld, const ss_seeds *seeds,
+                            double *row, tp_error *err)
+{
+    tp_pool *own;
+    tp_result res;
+    double *mean, *sum, *sq, *cross;
+    size_t L, n_all, n, t, l, i;
+    tp_error_clear(err);
+    if (!ts || !row) return ss__fail(err, TP_ERR_ARG, "ss_pini_row: ts or row is NULL");
+    if ((res = ss__check_seeds(seeds, n_t, n_v, err)) != TP_OK) {
+        tp_error_prefix(err, "ss_pini_row");
+        return res;
+    }
+    if (ld < n_v) return ss__fail(err, TP_ERR_ARG, "ss_pini_row: the row stride ld must be >= n_v");
+    L = seeds->n_seeds, n_all = seeds->offsets[L];
+    if (!tp_size_mul(L, n_t, &n) || !tp_size_add(n, n_all, &n) || !tp_size_add(n, 2 * n_all, &n) || n_all > SIZE_MAX / 4)
+        return ss__fail(err, TP_ERR_OVERFLOW, "ss_pini_row: the sizes overflow");
+    if (!(mean = ss__scratch(pool, &own, n, "ss_pini_row", err))) return err ? err->code : TP_ERR_NOMEM;
+    sum = mean + L * n_t, sq = sum + n_all, cross = sq + n_all;
+    for (t = 0; t < n_t; t++) { /* each seed's series: the plain mean of its voxels */
+        const float *x = ts + t * ld;
+        for (l = 0; l < L; l++) {
+            double s = 0;
+            for (i = seeds->offsets[l]; i < seeds->offsets[l + 1]; i++) s += x[seeds->voxels[i]];
+            mean[l * n_t + t] = s / (double)(seeds->offsets[l + 1] - seeds->offsets[l]);
+        }
+    }
+    for (l = 0; l < L; l++) { /* centred; a constant series exactly 0 (its mean need not round back) */
+        double *m = mean + l * n_t, c = 0, lo = m[0], hi = m[0];
+        for (t = 0; t < n_t; t++) c += m[t], lo = m[t] < lo ? m[t] : lo, hi = m[t] > hi ? m[t] : hi;
+        c /= (double)n_t;
+        for (t = 0; t < n_t; t++) m[t] = lo == hi ? 0 : m[t] - c;
+    }
+    for (t = 0; t < n_t; t++) { /* per voxel, d = x - x_0: sums of d, d^2 and d m */
+        const float *x = ts + t * ld;
+        for (l = 0; l < L; l++) {
+            double m = mean[l * n_t + t];
+            for (i = seeds->offsets[l]; i < seeds->offsets[l + 1]; i++) {
+                double d = (double)x[seeds->voxels[i]] - (double)ts[seeds->voxels[i]];
+                sum[i] += d, sq[i] += d * d, cross[i] += d * m;
+            }
+        }
+    }
+    for (l = 0; l < L; l++) {
+        const double *m = mean + l * n_t;
+        double mm = 0, ms = 0;
+        for (t = 0; t < n_t; t++) mm += m[t] * m[t], ms += m[t];
+        for (i = seeds->offsets[l]; i < seeds->offsets[l + 1]; i++) {
+            double ssd = sq[i] - sum[i] * (sum[i] / (double)n_t), cov = cross[i] - (sum[i] / (double)n_t) * ms;
+            row[i] = ssd > 0 && mm > 0 ? cov / (sqrt(ssd) * sqrt(mm)) : 0.0;
+        }
+    }
+    ss__scratch_free(pool, own, mean);
+    return TP_OK;
+}
+
+/* Householder reduction of the symmetric n x n a (row-major, overwritten) to tridiagonal d, e;
+   the unit Householder vectors stay in a's columns below the subdiagonal (zero: none) */
+static void ss__tridiagonal(double *a, size_t n, double *d, double *e, double *v, double *w)
+{
+    size_t k, i, j;
+    for (k = 0; k + 2 < n; k++) {
+        double norm = 0, alpha, vn = 0, kk = 0;
+        d[k] = a[k * n + k];
+        for (i = k + 1; i < n; i++) norm += a[i * n + k] * a[i * n + k];
+        norm = sqrt(norm);
+        if (norm == 0) {
+            e[k] = 0;
+            continue;
+        }
+        alpha = a[(k + 1) * n + k] > 0 ? -norm : norm;
+        for (i = k + 1; i < n; i++) v[i] = a[i * n + k];
+        v[k + 1] -= alpha;
+        for (i = k + 1; i < n; i++) vn += v[i] * v[i];
+        vn = sqrt(vn);
+        for (i = k + 1; i < n; i++) a[i * n + k] = v[i] /= vn;
+        e[k] = alpha;
+        for (i = k + 1; i < n; i++) { /* w = A v - (v' A v) v; A -= 2 (v w' + w v') */
+            double s = 0;
+            for (j = k + 1; j < n; j++) s += a[i * n + j] * v[j];
+            w[i] = s;
+            kk += v[i] * s;
+        }
+        for (i = k + 1; i < n; i++) w[i] -= kk * v[i];
+        for (i = k + 1; i < n; i++)
+            for (j = k + 1; j < n; j++) a[i * n + j] -= 2 * (v[i] * w[j] + w[i] * v[j]);
+    }
+    if (n >= 2) d[n - 2] = a[(n - 2) * n + n - 2], e[n - 2] = a[(n - 1) * n + n - 2];
+    d[n - 1] = a[(n - 1) * n + n - 1];
+}
+
+/* Eigenvalues of the tridiagonal (d, e) below x (Sturm) */
+static size_t ss__sturm_below(const double *d, const double *e, size_t n, double x, double pivmin)
+{
+    size_t c = 0, i;
+    double q = d[0] - x;
+    for (i = 0;; i++) {
+        if (fabs(q) < pivmin) q = -pivmin;
+        c += q < 0;
+        if (i + 1 == n) return c;
+        q = d[i + 1] - x - e[i] * e[i] / q;
+    }
+}
+
+/* Solves (T - s I) z = b in place by Gaussian elimination with partial pivoting (a zero pivot
+   becomes tiny: s is an eigenvalue) */
+static void ss__tridiag_solve(const double *d, const double *e, size_t n, double s, double tiny, double *b, double *work)
+{
+    double *dd = work, *du = dd + n, *du2 = du + n, *dl = du2 + n;
+    unsigned char *swap = (unsigned char *)(dl + n);
+    size_t i;
+    for (i = 0; i < n; i++) dd[i] = d[i] - s, du[i] = i + 1 < n ? e[i] : 0, dl[i] = du[i], du2[i] = 0;
+    for (i = 0; i + 1 < n; i++) {
+        swap[i] = fabs(dd[i]) < fabs(dl[i]);
+        if (!swap[i]) {
+            if (dd[i] == 0) dd[i] = tiny;
+            dl[i] /= dd[i];
+            dd[i + 1] -= dl[i] * du[i];
+        } else {
+            double f = dd[i] / dl[i], u = du[i];
+            dd[i] = dl[i], dl[i] = f;
+            du[i] = dd[i + 1], dd[i + 1] = u - f * dd[i + 1];
+            if (i + 2 < n) du2[i] = du[i + 1], du[i + 1] *= -f;
+        }
+    }
+    if (dd[n - 1] == 0) dd[n - 1] = tiny;
+    for (i = 0; i + 1 < n; i++) {
+        if (swap[i]) {
+            double x = b[i];
+            b[i] = b[i + 1], b[i + 1] = x;
+        }
+        b[i + 1] -= dl[i] * b[i];
+    }
+    for (i = n; i-- > 0;)
+        b[i] = (b[i] - (i + 1 < n ? du[i] * b[i + 1] : 0) - (i + 2 < n ? du2[i] * b[i + 2] : 0)) / dd[i];
+}
+
+/* The unit eigenvector y of the symmetric n x n a (overwritten) with the largest eigenvalue:
+   Householder to tridiagonal, the eigenvalue by bisection (Sturm counts), its vector by inverse
+   iteration, then back through the reflections. work: 8 n doubles. */
+static void ss__top_eigvec(double *a, size_t n, double *y, double *work)
+{
+    double *d = work, *e = d + n, *v = e + n, *w = v + n, lo, hi, scale = 0, pivmin;
+    size_t i, k, it;
+    unsigned long long s = 0x9e3779b97f4a7c15ull;
+    if (n == 1) {
+        y[0] = 1;
+        return;
+    }
+    ss__tridiagonal(a, n, d, e, v, w);
+    for (i = 0; i < n; i++) scale = fmax(scale, fabs(d[i]) + (i ? fabs(e[i - 1]) : 0) + (i + 1 < n ? fabs(e[i]) : 0));
+    if (scale == 0) scale = 1;
+    pivmin = DBL_MIN * scale * scale > DBL_MIN ? DBL_MIN * scale * scale : DBL_MIN;
+    lo = -scale, hi = scale; /* Gershgorin */
+    for (it = 0; it < 200 && hi - lo > 4 * DBL_EPSILON * fmax(fabs(lo), fabs(hi)) + pivmin; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (ss__sturm_below(d, e, n, mid, pivmin) == n) hi = mid;
+        else lo = mid;
+    }
+    for (i = 0; i < n; i++) { /* a start no eigenvector is orthogonal to but by chance */
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        y[i] = (double)(s >> 11) / 9007199254740992.0 + 0.5;
+    }
+    for (it = 0; it < 3; it++) {
+        double big = 0, nrm = 0;
+        ss__tridiag_solve(d, e, n, hi, DBL_EPSILON * scale, y, v);
+        for (i = 0; i < n; i++) big = fmax(big, fabs(y[i]));
+        if (!(big > 0) || big != big) break;
+        for (i = 0; i < n; i++) y[i] /= big, nrm += y[i] * y[i];
+        nrm = sqrt(nrm);
+        for (i = 0; i < n; i++) y[i] /= nrm;
+    }
+    for (k = n >= 3 ? n - 2 : 0; k-- > 0;) { /* y = H_0 ... H_{n-3} y */
+        double dot = 0;
+        for (i = k + 1; i < n; i++) dot += a[i * n + k] * y[i];
+        for (i = k + 1; i < n; i++) y[i] -= 2 * dot * a[i * n + k];
+    }
+}
+
+/* numpy's percentile (method 'linear') of the n sorted values */
+static double ss__percentile_sorted(const double *x, size_t n, double percentile)
+{
+    double at = (double)(n - 1) * (percentile / 100), g, lo, hi;
+    size_t i;
+    if (at >= (double)(n - 1)) return x[n - 1];
+    i = (size_t)floor(at);
+    g = at - (double)i, lo = x[i], hi = x[i + 1];
+    return g >= 0.5 ? hi - (hi - lo) * (1 - g) : lo + (hi - lo) * g;
+}
+
+static int ss__by_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One seed's loadings (n voxels) from its S x n matrix m (centred over subjects here); returns 0
+   when the matrix does not vary (loadings 0). g: k x k, work: 10 k doubles (k = min(S, n)). */
+static int ss__pini_axis(double *m, size_t S, size_t n, double *g, double *work, double *load)
+{
+    size_t s, i, j, t, k = S < n ? S : n, big = 0;
+    int varies = 0;
+    for (i = 0; i < n; i++) {
+        double c = 0;
+        for (s = 0; s < S; s++) c += m[s * n + i];
+        c /= (double)S;
+        for (s = 0; s < S; s++) m[s * n + i] -= c, varies |= m[s * n + i] != 0;
+    }
+    if (!varies) {
+        for (i = 0; i < n; i++) load[i] = 0;
+        return 0;
+    }
+    for (i = 0; i < k; i++) /* the smaller Gram matrix: subjects' (S <= n) or voxels' */
+        for (j = 0; j <= i; j++) {
+            double x = 0;
+            if (S <= n)
+                for (t = 0; t < n; t++) x += m[i * n + t] * m[j * n + t];
+            else
+                for (s = 0; s < S; s++) x += m[s * n + i] * m[s * n + j];
+            g[i * k + j] = g[j * k + i] = x;
+        }
+    ss__top_eigvec(g, k, work + 8 * k, work);
+    if (S <= n) { /* the right singular vector: m' u, normalised */
+        double nrm = 0;
+        for (i = 0; i < n; i++) {
+            double x = 0;
+            for (s = 0; s < S; s++) x += m[s * n + i] * work[8 * k + s];
+            load[i] = x, nrm += x * x;
+        }
+        nrm = sqrt(nrm);
+        for (i = 0; i < n; i++) load[i] /= nrm;
+    } else
+        for (i = 0; i < n; i++) load[i] = work[8 * k + i];
+    for (i = 1; i < n; i++) big = fabs(load[i]) > fabs(load[big]) ? i : big;
+    if (load[big] < 0)
+        for (i = 0; i < n; i++) load[i] = -load[i];
+    return 1;
+}
+
+SSDEF tp_result ss_pini_select(tp_pool *pool, const double *rows, size_t n_subjects, size_t ldrow, const ss_seeds *seeds,
+                               double percentile, int64_t *voxels, size_t *offsets, double *loadings, tp_error *err)
+{
+    tp_pool *own;
+    tp_result res;
+    double *m, *g, *work, *load, *sorted, threshold;
+    size_t L, l, i, s, need = 0, kept = 0, S = n_subjects;
+    tp_error_clear(err);
+    if (!rows || !voxels || !offsets) return ss__fail(err, TP_ERR_ARG, "ss_pini_select: rows, voxels or offsets is NULL");
+    if ((res = ss__check_seeds(seeds, 2, SIZE_MAX, err)) != TP_OK) {
+        tp_error_prefix(err, "ss_pini_select");
+        return res;
+    }
+    L = seeds->n_seeds;
+    if (!S) return ss__fail(err, TP_ERR_ARG, "ss_pini_select: n_subjects is 0");
+    if (ldrow < seeds->offsets[L]) return ss__fail(err, TP_ERR_ARG, "ss_pini_select: ldrow is shorter than a row");
+    if (!(percentile >= 0 && percentile <= 100))
+        return tp_error_set(err, TP_ERR_ARG, "ss_pini_select: percentile %g is outside 0 .. 100", percentile);
+    for (l = 0; l < L; l++) { /* the largest seed's scratch: matrix, Gram, 10 k + 2 n more */
+        size_t n = seeds->offsets[l + 1] - seeds->offsets[l], k = S < n ? S : n, x, y;
+        if (!tp_size_mul(S, n, &x) || !tp_size_mul(k, k, &y) || !tp_size_add(x, y, &x) || !tp_size_add(x, 10 * k, &x) ||
+            !tp_size_add(x, 2 * n, &x) || k > SIZE_MAX / 16 || n > SIZE_MAX / 4)
+            return ss__fail(err, TP_ERR_OVERFLOW, "ss_pini_select: the sizes overflow");
+        need = x > need ? x : need;
+    }
+    if (!(m = ss__scratch(pool, &own, need, "ss_pini_select", err))) return err ? err->code : TP_ERR_NOMEM;
+    offsets[0] = 0;
+    for (l = 0; l < L; l++) {
+        size_t a = seeds->offsets[l], n = seeds->offsets[l + 1] - a, k = S < n ? S : n;
+        int varies;
+        g = m + S * n, work = g + k * k, load = work + 10 * k, sorted = load + n;
+        for (s = 0; s < S; s++)
+            for (i = 0; i < n; i++) {
+                double x = rows[s * ldrow + a + i];
+                m[s * n + i] = x == x ? x : 0.0;
+            }
+        varies = ss__pini_axis(m, S, n, g, work, load);
+        for (i = 0; i < n; i++) sorted[i] = fabs(load[i]);
+        qsort(sorted, n, sizeof *sorted, ss__by_double);
+        threshold = varies ? ss__percentile_sorted(sorted, n, percentile) : 0;
+        for (i = 0; i < n; i++)
+            if (fabs(load[i]) >= threshold) voxels[kept++] = seeds->voxels[a + i];
+        if (loadings) memcpy(loadings + a, load, n * sizeof *load);
+        offsets[l + 1] = kept;
+    }
+    ss__scratch_free(pool, own, m);
+    return TP_OK;
+}
+
 /* ---- >>lnm pipeline ---------------------------------------------------------------------------- */
 
 static ss_nan_policy ss__policy_nan(ss_policy policy) { return policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO; }
@@ -2715,6 +3080,8 @@ SSDEF tp_result ss_h5_create(const ss_h5_desc *desc, ss_h5 **out, tp_error *err)
 }
 
 SSDEF size_t ss_h5_subjects(const ss_h5 *c) { return c ? c->n_subjects : 0; }
+SSDEF size_t ss_h5_files(const ss_h5 *c) { return c ? c->n_files : 0; }
+SSDEF size_t ss_h5_file_first(const ss_h5 *c, size_t f) { return c && f <= c->n_files ? c->first[f] : 0; }
 SSDEF size_t ss_h5_timepoints(const ss_h5 *c) { return c ? c->n_t : 0; }
 SSDEF size_t ss_h5_voxels(const ss_h5 *c) { return c ? c->n_v : 0; }
 SSDEF const int64_t *ss_h5_mask_indices(const ss_h5 *c) { return c ? c->mask : NULL; }

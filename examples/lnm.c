@@ -2,7 +2,7 @@
    every subject of a normative connectome, Fisher-z maps reduced over subjects as they stream.
 
    build/lnm --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR
-             [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png] [--fdr Q]
+             [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png] [--fdr Q] [--seed pini]
    build/lnm --demo [--out DIR]
 
    The connectome is the ldk/lacuna HDF5 layout (one file or a directory of them; needs a build
@@ -15,6 +15,7 @@
    --fdr Q adds NAME_q.npy and NAME_q.nii (Benjamini-Hochberg q of p over the voxels, as lacuna's
    p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0); --atlas A.nii adds NAME_parcels.tsv
    (per parcel: label, name, voxels, and the mean of mean_z, mean_r, avg_r, t and p over them).
+   --seed pini replaces each lesion by the voxels lacuna's PINI keeps, chosen per connectome file.
    --roi2roi A.nii (alone or with lesions) writes roi2roi_mean_z.npy, roi2roi_t.npy, roi2roi_p.npy
    (parcel x parcel, over subjects) and roi2roi_parcels.tsv.
 
@@ -36,6 +37,7 @@
 #include "common/progress.h"
 #include "common/util.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,8 @@ typedef struct options {
     int binarize;
     const char *atlas, *atlas_labels, *roi2roi;
     int subject_maps;
+    int pini;              /* --seed pini */
+    double pini_percentile; /* --pini-percentile [SS_PINI_PERCENTILE] */
 } options;
 
 static int is_root(void); /* rank 0, or the one process: who prints and writes */
@@ -81,7 +85,7 @@ static void usage(FILE *f)
             "usage: %s --connectome FILE_OR_DIR --lesion L.npy|L.nii [--lesion ...] --out-dir DIR\n"
             "           [--policy strict|ldk|lacuna|ldk_single] [--precision f32|f64] [--png]\n"
             "           [--threads N] [--read-ahead] [--fdr Q] [--binarize] [--atlas A.nii [--atlas-labels L.tsv]]\n"
-            "           [--roi2roi A.nii]   (with or without --lesion) [--subject-maps]\n"
+            "           [--roi2roi A.nii]   (with or without --lesion) [--subject-maps] [--seed boes|pini]\n"
             "       %s --demo [--out DIR]\n",
             PROG, PROG);
 #if defined(LNM_MPI)
@@ -101,6 +105,12 @@ static void usage(FILE *f)
             "                   a .nii whose nonzero values are not all 1 is a weighted lesion (a probability\n"
             "                   map): its series is the weighted mean of its voxels' series\n"
             "  --binarize       every nonzero voxel of a .nii lesion with weight 1 (the plain mean)\n"
+            "  --seed S         a lesion's series: boes (default: the mean of all its voxels) or pini (lacuna's\n"
+            "                   PINI: per connectome file, each voxel's r with the lesion's mean series in\n"
+            "                   every subject, the first principal axis of those over the subjects, and the\n"
+            "                   mean of the voxels whose |loading| is at least the 20th percentile's; reads\n"
+            "                   each file twice; binary lesions)\n"
+            "  --pini-percentile P   that percentile, 0 to 100 (default 20, lacuna's pini_percentile)\n"
             "  --atlas A        a parcellation .nii on the connectome's grid (integer labels, 0 outside):\n"
             "                   NAME_parcels.tsv, each map's mean over each parcel's voxels\n"
             "  --atlas-labels L the parcels' names: lines 'LABEL<tab>NAME' (others are skipped)\n"
@@ -132,15 +142,17 @@ static void usage(FILE *f)
 }
 
 #define fail(...) ex_error(PROG, __VA_ARGS__)
+#define PINI_WEIGHTS "--seed pini selects among a lesion's voxels and uses no weights: give binary lesions, or --binarize"
 
 /* 0: parsed, 1: help printed, -1: an error printed */
 static int parse_args(int argc, char **argv, options *o)
 {
-    cli_opt t[17];
+    cli_opt t[19];
     size_t n = 0;
     int precision = 0; /* f32|f64 */
     int rc;
     memset(o, 0, sizeof *o);
+    o->pini_percentile = -1; /* not given */
     t[n++] = cli_strings("--connectome", o->connectomes, MAX_CONNECTOMES, &o->n_connectomes);
     t[n++] = cli_strings("--lesion", o->lesions, MAX_LESIONS, &o->n_lesions);
     t[n++] = cli_string("--out-dir", &o->out_dir);
@@ -157,8 +169,15 @@ static int parse_args(int argc, char **argv, options *o)
     t[n++] = cli_double("--fdr", &o->fdr, 0, 1, CLI_LO_OPEN | CLI_HI_OPEN, "a false discovery rate in (0, 1)");
     t[n++] = cli_flag("--read-ahead", &o->read_ahead);
     t[n++] = cli_flag("--demo", &o->demo);
+    t[n++] = cli_choice("--seed", &o->pini, "boes|pini");
+    t[n++] = cli_double("--pini-percentile", &o->pini_percentile, 0, 100, 0, "a percentile");
     rc = cli_parse(PROG, argc, argv, t, n, usage);
     o->precision = precision ? TP_F64 : TP_F32;
+    if (rc == 0 && o->pini_percentile >= 0 && !o->pini) {
+        fprintf(stderr, "%s: --pini-percentile applies to --seed pini only\n", PROG);
+        return -1;
+    }
+    if (o->pini_percentile < 0) o->pini_percentile = SS_PINI_PERCENTILE;
     return rc;
 }
 
@@ -373,18 +392,12 @@ static int save_png(const char *path, const char *name, const double *v, const g
     return rc ? fail("%s", err) : 0;
 }
 
-typedef struct run_state { progress_bar bar; } run_state;
+/* The bar over several runs (--seed pini: two passes a file): base + done of all */
+typedef struct run_state { progress_bar bar; uint64_t base, all; } run_state;
 static int on_progress(void *user, uint64_t done, uint64_t total)
 {
-    return progress_callback(&((run_state *)user)->bar, done, total);
-}
-
-#if defined(LNM_MPI)
-static int is_root(void)
-{
-    int rank;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank == 0;
+    run_state *s = (run_state *)user;
+    return progress_callback(&s->bar, s->base + done, s->all ? s->all : total);
 }
 
 /* subjects first .. first + n - 1 of another reader */
@@ -398,6 +411,50 @@ static const float *range_view(void *user, size_t k, tp_error *err)
 {
     sub_range *r = (sub_range *)user;
     return r->view(r->user, r->first + k, err);
+}
+
+/* d0 narrowed to subjects first .. first + n - 1 (range holds the reader) */
+static ss_lnm_desc desc_range(const ss_lnm_desc *d0, sub_range *range, size_t first, size_t n)
+{
+    ss_lnm_desc d = *d0;
+    range->read = d0->read, range->view = d0->view, range->user = d0->source_user, range->first = first;
+    d.read = d0->read ? range_read : NULL;
+    d.view = d0->view ? range_view : NULL;
+    d.source_user = range;
+    d.n_subjects = n;
+    return d;
+}
+
+/* Accumulators with no subject yet (a rank with none, or before the first file) */
+static int empty_states(const ss_lnm_desc *d, ss_lnm_state *st, tp_error *err)
+{
+    ss_moments_desc md;
+    memset(&md, 0, sizeof md);
+    md.nan_policy = d->policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
+    md.n_features = d->seeds->n_seeds * d->n_v;
+    return ss_moments_create(&md, &st->z, err) != TP_OK || ss_moments_create(&md, &st->r, err) != TP_OK;
+}
+
+/* this process's subjects: all, or its rank's contiguous share */
+static void my_subjects(size_t n, size_t *lo, size_t *hi)
+{
+#if defined(LNM_MPI)
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *lo = n * (size_t)rank / (size_t)size;
+    *hi = n * (size_t)(rank + 1) / (size_t)size;
+#else
+    *lo = 0, *hi = n;
+#endif
+}
+
+#if defined(LNM_MPI)
+static int is_root(void)
+{
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank == 0;
 }
 
 static int send_state(const ss_moments *m, int to)
@@ -428,72 +485,90 @@ static int merge_state(ss_moments *m, int from)
     free(buf);
     return ok ? 0 : -1;
 }
+#else
+static int is_root(void) { return 1; }
+#endif
 
-/* Each rank streams its range of subjects; rank 0 merges the states in rank order and finalizes */
-static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, tp_error *err)
+/* The end of a run in parts: (with MPI, every rank's states into rank 0's in rank order, and the
+   counts summed) the maps finalized into m. Takes st; bad: this process failed (err says why). */
+static int finish_states(const ss_lnm_desc *d, ss_lnm_state *st, const ss_lnm_info *counts, const ss_lnm_maps *m, int bad,
+                         tp_error *err)
 {
-    int rank, size, r, bad = 0, any_bad;
-    size_t first, count;
-    ss_lnm_maps mine;
-    ss_lnm_info counts;
+#if defined(LNM_MPI)
+    int rank, size, r, any_bad;
     unsigned long long local[2], total[2] = {0, 0};
-    ss_lnm_desc d = *d0;
-    ss_lnm_state st;
-    sub_range range;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    first = d0->n_subjects * (size_t)rank / (size_t)size;
-    count = d0->n_subjects * (size_t)(rank + 1) / (size_t)size - first;
-    range.read = d0->read;
-    range.view = d0->view;
-    range.user = d0->source_user;
-    range.first = first;
-    d.read = d0->read ? range_read : NULL;
-    d.view = d0->view ? range_view : NULL;
-    d.source_user = &range;
-    d.n_subjects = count;
-    if (rank != 0) d.progress = NULL;
-    st.z = st.r = NULL;
-    tp_error_clear(err);
-    memset(&counts, 0, sizeof counts);
-    memset(&mine, 0, sizeof mine);
-    mine.info = &counts; /* no maps: only what the run met */
-    if (count) bad = ss_lnm(&d, &mine, &st, err) != TP_OK;
-    else { /* more ranks than subjects: empty states */
-        ss_moments_desc md;
-        memset(&md, 0, sizeof md);
-        md.nan_policy = d.policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
-        md.n_features = d.seeds->n_seeds * d.n_v;
-        bad = ss_moments_create(&md, &st.z, err) != TP_OK || ss_moments_create(&md, &st.r, err) != TP_OK;
-    }
     MPI_Allreduce(&bad, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (any_bad) {
         if (!bad) tp_error_clear(err); /* the rank that failed says why */
-        ss_moments_destroy(st.z);
-        ss_moments_destroy(st.r);
-        return -1;
+        bad = 1;
+        goto out;
     }
-    local[0] = counts.n_subjects_bad_voxel, local[1] = counts.n_subjects_bad_seed;
+    local[0] = counts->n_subjects_bad_voxel, local[1] = counts->n_subjects_bad_seed;
     MPI_Reduce(local, total, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
     if (rank == 0 && m->info) m->info->n_subjects_bad_voxel = (size_t)total[0], m->info->n_subjects_bad_seed = (size_t)total[1];
     if (rank != 0) {
-        bad = send_state(st.z, 0) || send_state(st.r, 0);
-    } else {
-        for (r = 1; r < size && !bad; r++) bad = merge_state(st.z, r) || merge_state(st.r, r);
-        if (!bad && ss_lnm_finalize(st.z, st.r, d.policy, m, err) != TP_OK) bad = 1;
-        if (bad && err->code == TP_OK) tp_error_set(err, TP_ERR_FORMAT, "cannot merge the ranks' states");
+        bad = send_state(st->z, 0) || send_state(st->r, 0);
+        goto out;
     }
-    ss_moments_destroy(st.z);
-    ss_moments_destroy(st.r);
+    for (r = 1; r < size && !bad; r++) bad = merge_state(st->z, r) || merge_state(st->r, r);
+    if (bad) tp_error_set(err, TP_ERR_FORMAT, "cannot merge the ranks' states");
+#else
+    if (!bad && m->info) m->info->n_subjects_bad_voxel = counts->n_subjects_bad_voxel, m->info->n_subjects_bad_seed = counts->n_subjects_bad_seed;
+#endif
+    if (!bad && ss_lnm_finalize(st->z, st->r, d->policy, m, err) != TP_OK) bad = 1;
+#if defined(LNM_MPI)
+out:
+#endif
+    ss_moments_destroy(st->z);
+    ss_moments_destroy(st->r);
+    st->z = st->r = NULL;
     return bad ? -1 : 0;
 }
-#else
-static int is_root(void) { return 1; }
-static int compute(const ss_lnm_desc *d, const ss_lnm_maps *m, tp_error *err)
+
+/* One run into st (merged into what st already holds), its counts added */
+static int run_part(const ss_lnm_desc *d, ss_lnm_state *st, ss_lnm_info *counts, tp_error *err)
 {
-    return ss_lnm(d, m, NULL, err) == TP_OK ? 0 : -1;
+    ss_lnm_maps none;
+    ss_lnm_info info;
+    ss_lnm_state part = {NULL, NULL};
+    int bad;
+    memset(&none, 0, sizeof none);
+    memset(&info, 0, sizeof info);
+    none.info = &info; /* no maps: only what the run met */
+    if (ss_lnm(d, &none, st->z ? &part : st, err) != TP_OK) return -1;
+    counts->n_subjects_bad_voxel += info.n_subjects_bad_voxel, counts->n_subjects_bad_seed += info.n_subjects_bad_seed;
+    if (!part.z) return 0;
+    bad = ss_moments_merge(st->z, part.z, err) != TP_OK || ss_moments_merge(st->r, part.r, err) != TP_OK;
+    ss_moments_destroy(part.z);
+    ss_moments_destroy(part.r);
+    return bad ? -1 : 0;
 }
+
+/* The lesions' series as the maps' definition (BOES: every lesion voxel): with MPI each rank
+   streams its range of subjects; one process runs them all straight into the maps */
+static int compute(const ss_lnm_desc *d0, const ss_lnm_maps *m, tp_error *err)
+{
+#if defined(LNM_MPI)
+    size_t lo, hi;
+    ss_lnm_info counts;
+    ss_lnm_state st = {NULL, NULL};
+    sub_range range;
+    ss_lnm_desc d;
+    int bad;
+    my_subjects(d0->n_subjects, &lo, &hi);
+    d = desc_range(d0, &range, lo, hi - lo);
+    if (!is_root()) d.progress = NULL;
+    memset(&counts, 0, sizeof counts);
+    tp_error_clear(err);
+    bad = hi > lo ? run_part(&d, &st, &counts, err) != 0 : empty_states(&d, &st, err) != 0; /* more ranks than subjects */
+    return finish_states(&d, &st, &counts, m, bad, err);
+#else
+    return ss_lnm(d0, m, NULL, err) == TP_OK ? 0 : -1;
 #endif
+}
+
 
 /* Workers when --threads is not given: the CPUs this process may use (0), or 1 per MPI rank (ranks
    fill the CPUs) */
@@ -859,9 +934,132 @@ static int close_subject_files(subject_streams *ss, int ok)
     return bad;
 }
 
+/* ---- --seed pini: each connectome file's representative lesion voxels (lacuna's PINI) -------- */
+
+/* Rows of ss_pini_row for subjects lo .. hi - 1 into rows (n_all apart) */
+static int pini_rows(const ss_lnm_desc *d, size_t lo, size_t hi, double *rows, size_t n_all, tp_error *err)
+{
+    float *buf = NULL;
+    size_t k;
+    int bad = 0;
+    if (d->read && !(buf = (float *)malloc(d->n_t * d->n_v * sizeof(float))))
+        return tp_error_set(err, TP_ERR_NOMEM, "out of memory for a subject"), -1;
+    for (k = lo; k < hi && !bad; k++) {
+        const float *ts = buf;
+        if (d->read ? d->read(d->source_user, k, buf, err) != TP_OK : !(ts = d->view(d->source_user, k, err))) {
+            char at[48];
+            snprintf(at, sizeof at, "subject %zu", k);
+            tp_error_prefix(err, at);
+            bad = 1;
+        }
+        else if (ss_pini_row(d->pool, ts, d->n_t, d->n_v, d->n_v, d->seeds, rows + (k - lo) * n_all, err) != TP_OK)
+            bad = 1;
+        else if (d->progress && d->progress(d->user, k + 1 - lo, hi - lo))
+            bad = 1, tp_error_set(err, TP_ERR_CANCELLED, "cancelled");
+    }
+    free(buf);
+    return bad ? -1 : 0;
+}
+
+#if defined(LNM_MPI)
+/* Every rank's rows of one file (ranks hold contiguous, ordered parts of it) to every rank */
+static int pini_gather(double *rows, size_t file_lo, size_t file_hi, size_t n_subjects, size_t n_all)
+{
+    int size, r, *counts, *displs, ok = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    counts = (int *)malloc(2 * (size_t)size * sizeof(int));
+    if (!counts) return -1;
+    displs = counts + size;
+    for (r = 0; r < size; r++) {
+        size_t lo = n_subjects * (size_t)r / (size_t)size, hi = n_subjects * (size_t)(r + 1) / (size_t)size;
+        size_t a = lo > file_lo ? lo : file_lo, b = hi < file_hi ? hi : file_hi;
+        size_t n = b > a ? (b - a) * n_all : 0, at = b > a ? (a - file_lo) * n_all : 0;
+        ok &= n <= (size_t)INT_MAX && at <= (size_t)INT_MAX;
+        counts[r] = (int)n, displs[r] = (int)at;
+    }
+    if (ok) MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rows, counts, displs, MPI_DOUBLE, MPI_COMM_WORLD);
+    free(counts);
+    return ok ? 0 : -1;
+}
+#endif
+
+/* Per connectome file (subjects first[f] .. first[f + 1] - 1): every subject's row of voxel-to-
+   lesion r (pass 1), the voxels PINI keeps, then the file's subjects with those seeds (pass 2);
+   the files' states merged. kept[f * L + l]: voxels kept of lesion l in file f. */
+static int compute_pini(const ss_lnm_desc *d0, const ss_lnm_maps *m, const size_t *first, size_t n_files, double percentile,
+                        run_state *st, subject_streams *subjects, size_t *kept, tp_error *err)
+{
+    const ss_seeds *seeds = d0->seeds;
+    size_t L = seeds->n_seeds, n_all = seeds->offsets[L], lo, hi, f, l, most = 0;
+    size_t *koff = (size_t *)malloc((L + 1) * sizeof(size_t));
+    int64_t *kvox = (int64_t *)malloc(n_all * sizeof(int64_t));
+    double *rows;
+    ss_lnm_info counts;
+    ss_lnm_state acc = {NULL, NULL};
+    ss_lnm_desc dd = *d0;
+    ss_seeds mine;
+    int bad = 0;
+    if (!is_root()) dd.progress = NULL;
+    for (f = 0; f < n_files; f++) most = first[f + 1] - first[f] > most ? first[f + 1] - first[f] : most;
+    rows = (double *)malloc((most ? most : 1) * n_all * sizeof(double));
+    my_subjects(d0->n_subjects, &lo, &hi);
+    memset(&counts, 0, sizeof counts);
+    tp_error_clear(err);
+    st->base = 0, st->all = 2 * (hi - lo);
+    if (!koff || !kvox || !rows) bad = 1, tp_error_set(err, TP_ERR_NOMEM, "out of memory for the PINI rows");
+    for (f = 0; f < n_files; f++) { /* with MPI every rank goes through every file: the checks are collective */
+        size_t a = first[f] > lo ? first[f] : lo, b = first[f + 1] < hi ? first[f + 1] : hi;
+        if (!bad && b > a) bad = pini_rows(&dd, a, b, rows + (a - first[f]) * n_all, n_all, err) != 0;
+        if (b > a) st->base += b - a;
+#if defined(LNM_MPI)
+        { /* every rank needs the file's rows: the selection is the file's */
+            int any;
+            MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+            if (any) break;
+            if (pini_gather(rows, first[f], first[f + 1], d0->n_subjects, n_all))
+                bad = 1, tp_error_set(err, TP_ERR_OVERFLOW, "a file's PINI rows exceed what MPI sends at once");
+        }
+#else
+        if (bad) break;
+#endif
+        if (!bad && ss_pini_select(d0->pool, rows, first[f + 1] - first[f], n_all, seeds, percentile, kvox, koff, NULL, err) != TP_OK)
+            bad = 1;
+        for (l = 0; l < L && !bad; l++) kept[f * L + l] = koff[l + 1] - koff[l];
+        if (!bad && b > a) {
+            sub_range range;
+            ss_lnm_desc d = desc_range(&dd, &range, a, b - a);
+            memset(&mine, 0, sizeof mine);
+            mine.n_seeds = L, mine.voxels = kvox, mine.offsets = koff;
+            d.seeds = &mine;
+#if defined(LNM_MPI)
+            subjects->first = a;
+#else
+            (void)subjects;
+#endif
+            bad = run_part(&d, &acc, &counts, err) != 0;
+        }
+        if (b > a) st->base += b - a;
+    }
+    if (!bad && !acc.z) bad = empty_states(d0, &acc, err) != 0; /* a rank with no subject */
+    free(rows), free(kvox), free(koff);
+    return finish_states(d0, &acc, &counts, m, bad, err);
+}
+
+/* ", PINI kept 20 (per file 18 to 22)": what --seed pini kept of lesion l */
+static const char *pini_summary(const size_t *kept, size_t n_files, size_t L, size_t l, char *buf, size_t cap)
+{
+    size_t f, lo = kept[l], hi = kept[l];
+    for (f = 1; f < n_files; f++) lo = kept[f * L + l] < lo ? kept[f * L + l] : lo, hi = kept[f * L + l] > hi ? kept[f * L + l] : hi;
+    if (lo == hi) snprintf(buf, cap, ", PINI kept %zu%s", lo, n_files > 1 ? " in every file" : "");
+    else snprintf(buf, cap, ", PINI kept %zu to %zu (per file)", lo, hi);
+    return buf;
+}
+
 /* Runs every lesion at once over the subjects and writes the maps. Returns the exit status. */
+/* The subjects come in n_files connectome files, file f holding subjects first[f] .. first[f + 1] - 1
+   (--seed pini selects per file). */
 static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
-               void *read_user, size_t reader_bytes)
+               void *read_user, size_t reader_bytes, const size_t *first, size_t n_files)
 {
     int64_t *all = NULL;
     static subject_streams subjects;
@@ -883,6 +1081,7 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     tp_pool *pool = NULL;
     int rc = 1, bad = 0;
     char msg[1200];
+    size_t *kept = NULL; /* --seed pini: voxels kept per file and lesion */
     ex_outputs_init(&outs);
     memset(&at, 0, sizeof at);
     subjects.n = 0;
@@ -913,6 +1112,14 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
         free(v), free(w);
         offsets[l + 1] = offsets[l] + n;
         if (!is_root()) lesion_name(o->lesions[l], names[l], sizeof names[l]);
+    }
+    if (o->pini && weighted) {
+        fail("%s", PINI_WEIGHTS);
+        goto done;
+    }
+    if (o->pini && !(kept = (size_t *)calloc(n_files * L, sizeof(size_t)))) {
+        fail("%s", "out of memory");
+        goto done;
     }
     lv = L * g->n_v;
     for (i = 0; i < LNM_MAPS; i++)
@@ -965,7 +1172,9 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
     m.info = &info;
     progress_begin(&st.bar, PROG);
     t0 = progress_now();
-    if (compute(&d, &m, &err) != 0) {
+    st.base = st.all = 0;
+    if (o->pini ? compute_pini(&d, &m, first, n_files, o->pini_percentile, &st, &subjects, kept, &err) != 0
+                : compute(&d, &m, &err) != 0) {
         progress_end(&st.bar);
         if (err.code != TP_OK) fail("%s", err.message);
         goto done;
@@ -989,9 +1198,9 @@ static int run(const options *o, size_t n_subjects, size_t n_t, const geometry *
             printf("%s: %s: %zu voxels, no finite t\n", PROG, names[l], offsets[l + 1] - offsets[l]);
             continue;
         }
-        printf("%s: %s: %zu voxels, peak t = %.3g at voxel %zu (grid %lld, %lld, %lld), mean r there %.3g\n", PROG, names[l],
-               offsets[l + 1] - offsets[l], maps[4][off + peak], peak, (long long)g->ijk[peak], (long long)g->ijk[g->n_v + peak],
-               (long long)g->ijk[2 * g->n_v + peak], maps[1][off + peak]);
+        printf("%s: %s: %zu voxels%s, peak t = %.3g at voxel %zu (grid %lld, %lld, %lld), mean r there %.3g\n", PROG, names[l],
+               offsets[l + 1] - offsets[l], kept ? pini_summary(kept, n_files, L, l, msg, sizeof msg) : "", maps[4][off + peak], peak,
+               (long long)g->ijk[peak], (long long)g->ijk[g->n_v + peak], (long long)g->ijk[2 * g->n_v + peak], maps[1][off + peak]);
     }
     printf("%s: %zu lesions x %zu subjects x %zu time points x %zu voxels in %.2f s, %.1f MiB of working memory; maps in %s/\n",
            PROG, L, n_subjects, n_t, g->n_v, progress_now() - t0, (double)(work_bytes + reader_bytes) / 1048576.0, o->out_dir);
@@ -1002,6 +1211,7 @@ done:
     for (i = 0; i < LNM_MAPS; i++) free(maps[i]);
     free(all);
     free(weights);
+    free(kept);
     atlas_free(&at);
     if (pool) tp_destroy(pool);
     return rc;
@@ -1141,6 +1351,7 @@ static int run_connectome(const options *o)
     geometry g;
     tp_error err;
     const double *aff;
+    size_t *first, f;
     int rc, i;
     memset(&hd, 0, sizeof hd);
     hd.path = o->connectome;
@@ -1150,11 +1361,18 @@ static int run_connectome(const options *o)
     g.ijk = ss_h5_mask_indices(c);
     aff = ss_h5_affine(c);
     memcpy(g.affine, aff, sizeof g.affine);
+    if (!(first = (size_t *)malloc((ss_h5_files(c) + 1) * sizeof(size_t)))) {
+        ss_h5_destroy(c);
+        return fail("%s", "out of memory");
+    }
+    for (f = 0; f <= ss_h5_files(c); f++) first[f] = ss_h5_file_first(c, f);
     /* subjects in place (memory-mapped) where the files allow it: no copy, no slab */
     rc = !o->n_lesions ? 0
                        : run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL,
                              o->read_ahead ? NULL : ss_h5_view, c,
-                             o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float));
+                             o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float), first,
+                             ss_h5_files(c));
+    free(first);
     if ((rc == 0 || rc == 3) && o->roi2roi) {
         int r2 = roi2roi(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, NULL, ss_h5_view, c);
         rc = r2 ? r2 : rc;
@@ -1396,6 +1614,7 @@ static int demo(const options *o0)
         double *w = NULL;
         size_t nv;
         int bad = is_root() && load_lesion(o.lesions[i], &g, o.binarize, &v, &w, &nv);
+        if (!bad && w && o.pini) bad = fail("%s", PINI_WEIGHTS);
         free(v), free(w);
 #if defined(LNM_MPI)
         MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -1442,7 +1661,10 @@ static int demo(const options *o0)
     o.lesions[o.n_lesions++] = lesion_1mm;
     o.png = 1;
     if (!o.roi2roi) o.roi2roi = o.atlas; /* the demo's atlas, parcel by parcel too */
-    rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0);
+    { /* as if the connectome came in two files of 20 subjects (--seed pini selects per file) */
+        static const size_t halves[3] = {0, DS / 2, DS};
+        rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0, halves, 2);
+    }
     if (rc == 0 && o.roi2roi) rc = roi2roi(&o, DS, DT, &g, demo_read, NULL, &c);
     free(c.ts);
     free(ijk);

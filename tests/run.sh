@@ -380,14 +380,29 @@ if tools/detect.sh mpi >/dev/null; then
             for f in lnm_demo_lesion_mean_z lnm_demo_lesion_mean_r lnm_demo_lesion_avg_r lnm_demo_lesion_std_z \
                      lnm_demo_lesion_t lnm_demo_lesion_p roi2roi_mean_z roi2roi_t; do
                 $B/npy_compare $B/lnm_mpi_demo/\$f.npy $B/lnm_demo/\$f.npy 1e-12 1e-12 >/dev/null || exit 1
-            done"
+            done" \
+        && step "lnm_mpi --seed pini: 3 ranks (splitting the demo's two files) give one process's maps (1e-12)" sh -c "
+            export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+            $B/lnm_cli --demo --seed pini --subject-maps --out $B/lnm_pini_demo >/dev/null &&
+            mpirun -np 3 $B/lnm_mpi --demo --seed pini --subject-maps --out $B/lnm_mpi_pini >/dev/null &&
+            $B/npy_compare $B/lnm_mpi_pini/lnm_demo_lesion_subject_r.npy $B/lnm_pini_demo/lnm_demo_lesion_subject_r.npy 0 0 >/dev/null &&
+            for f in mean_z avg_r t; do
+                $B/npy_compare $B/lnm_mpi_pini/lnm_demo_lesion_\$f.npy $B/lnm_pini_demo/lnm_demo_lesion_\$f.npy 1e-12 1e-12 >/dev/null || exit 1
+            done && ! $B/npy_compare $B/lnm_pini_demo/lnm_demo_lesion_t.npy $B/lnm_demo/lnm_demo_lesion_t.npy 1e-3 >/dev/null 2>&1"
 else
     skip "lnm_mpi: no mpicc/mpirun (openmpi-bin, libopenmpi-dev)"
 fi
 if H5=$(tools/detect.sh hdf5); then
     build lnm_cli_hdf5 $CC $TFLAGS -D_DEFAULT_SOURCE -DSTAT_STREAM_USE_HDF5 $H5 $LNM_SRC $H5 $LIBS \
         && step "lnm CLI (HDF5) names a connectome it cannot open" sh -c "
-            $B/lnm_cli_hdf5 --connectome /nonexistent.h5 --lesion x.npy --out-dir $B/x 2>&1 | grep -q 'nonexistent.h5'"
+            $B/lnm_cli_hdf5 --connectome /nonexistent.h5 --lesion x.npy --out-dir $B/x 2>&1 | grep -q 'nonexistent.h5'" \
+        && step "lnm --seed pini on a two-file connectome: lacuna's PINI per file (tests/data/pini, float64, 1e-10)" sh -c "
+            D=tests/data/pini; $B/lnm_cli_hdf5 --connectome \$D/conn --lesion \$D/lesion_0.npy --lesion \$D/lesion_1.npy \
+                --lesion \$D/lesion_2.npy --seed pini --precision f64 --out-dir $B/pini >/dev/null 2>&1; [ \$? = 3 ] || exit 1
+            for l in 0 1 2; do
+                $B/npy_compare $B/pini/lesion_\${l}_mean_z.npy \$D/mean_z_\$l.npy 1e-10 >/dev/null &&
+                $B/npy_compare $B/pini/lesion_\${l}_t.npy \$D/t_\$l.npy 1e-9 >/dev/null || exit 1
+            done"
 fi
 
 build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \

@@ -678,6 +678,180 @@ out:
     npy_free(&rr);
 }
 
+/* ---- PINI against lacuna's method (tests/data/pini, made by tools/gen_pini_golden.py) ---- */
+
+enum { PS = 12, PT = 40, PV = 160, PL = 3 };
+typedef struct pini_src { const float *ts; size_t first; } pini_src;
+static const float *pini_view(void *user, size_t k, tp_error *err)
+{
+    const pini_src *p = (const pini_src *)user;
+    (void)err;
+    return p->ts + (p->first + k) * PT * PV;
+}
+
+/* Per file (7 and 5 subjects): each subject's row of voxel-to-lesion-mean r, the principal axis
+   (sklearn's components_, sign included), the kept voxels; then each file's run with its own
+   seeds, the two states merged: lacuna's strict maps (float64) */
+static void test_pini_reference(void)
+{
+    static const size_t first[3] = {0, 7, 12};
+    npy_array ts = td_load("tests/data/pini/", "ts.npy"), vox = td_load("tests/data/pini/", "voxels.npy"),
+              off = td_load("tests/data/pini/", "offsets.npy"), rows = td_load("tests/data/pini/", "rows.npy"),
+              load = td_load("tests/data/pini/", "loadings.npy"), kept = td_load("tests/data/pini/", "kept.npy"),
+              mz = td_load("tests/data/pini/", "mean_z.npy"), mt = td_load("tests/data/pini/", "t.npy");
+    double row[64], mine[PS * 64], loadings[64], mean_z[PL * PV], t[PL * PV], worst = 0;
+    size_t offsets[PL + 1], koff[PL + 1], n, f, s, i;
+    int64_t kvox[64];
+    ss_seeds seeds, fs;
+    ss_lnm_state acc = {NULL, NULL};
+    CHECK(ts.data && vox.data && off.data && rows.data && load.data && kept.data && mz.data && mt.data);
+    if (!ts.data || !vox.data || !off.data || !rows.data || !load.data || !kept.data || !mz.data || !mt.data) goto out;
+    for (i = 0; i <= PL; i++) offsets[i] = (size_t)((const int64_t *)off.data)[i];
+    n = offsets[PL];
+    memset(&seeds, 0, sizeof seeds);
+    seeds.n_seeds = PL, seeds.voxels = (const int64_t *)vox.data, seeds.offsets = offsets;
+    for (s = 0; s < PS; s++) {
+        CHECK(ss_pini_row(NULL, (const float *)ts.data + s * PT * PV, PT, PV, PV, &seeds, row, NULL) == TP_OK);
+        for (i = 0; i < n; i++) {
+            double ref = ((const double *)rows.data)[s * n + i];
+            worst = fmax(worst, fabs(row[i] - ref));
+            mine[s * n + i] = row[i];
+        }
+    }
+    CHECK_MSG(worst < 1e-13, "rows: worst |r - lacuna's| %.3g", worst);
+    for (f = 0; f < 2; f++) {
+        ss_lnm_desc d;
+        ss_lnm_state part = {NULL, NULL};
+        pini_src src;
+        tp_error err;
+        size_t j = 0;
+        worst = 0;
+        CHECK(ss_pini_select(NULL, mine + first[f] * n, first[f + 1] - first[f], n, &seeds, SS_PINI_PERCENTILE, kvox, koff,
+                             loadings, &err) == TP_OK);
+        for (i = 0; i < n; i++) {
+            worst = fmax(worst, fabs(loadings[i] - ((const double *)load.data)[f * n + i]));
+            if (((const unsigned char *)kept.data)[f * n + i]) CHECK(j < koff[PL] && kvox[j++] == seeds.voxels[i]);
+        }
+        CHECK_MSG(j == koff[PL], "file %zu: %zu voxels kept, lacuna keeps %zu", f, koff[PL], j);
+        CHECK_MSG(worst < 1e-10, "file %zu: worst |loading - sklearn's| %.3g", f, worst);
+        memset(&fs, 0, sizeof fs);
+        fs.n_seeds = PL, fs.voxels = kvox, fs.offsets = koff;
+        memset(&d, 0, sizeof d);
+        src.ts = (const float *)ts.data, src.first = first[f];
+        d.n_subjects = first[f + 1] - first[f], d.n_t = PT, d.n_v = PV, d.view = pini_view, d.source_user = &src;
+        d.seeds = &fs, d.precision = TP_F64, d.n_threads = 1, d.skip_avg_r = 1;
+        CHECK(ss_lnm(&d, NULL, f ? &part : &acc, &err) == TP_OK);
+        if (f) CHECK(part.z && ss_moments_merge(acc.z, part.z, NULL) == TP_OK);
+        ss_moments_destroy(part.z);
+    }
+    if (acc.z) {
+        ss_lnm_maps m;
+        memset(&m, 0, sizeof m);
+        m.mean_z = mean_z, m.t = t;
+        CHECK(ss_lnm_finalize(acc.z, NULL, SS_POLICY_STRICT, &m, NULL) == TP_OK);
+        worst = 0;
+        for (i = 0; i < PL * PV; i++) {
+            double rz = ((const double *)mz.data)[i], rt = ((const double *)mt.data)[i];
+            CHECK_MSG(close_rel(mean_z[i], rz, 1e-10) && close_rel(t[i], rt, 1e-9), "cell %zu: mean z %.17g vs %.17g, t %.17g vs %.17g",
+                      i, mean_z[i], rz, t[i], rt);
+            if (rz == rz) worst = fmax(worst, fabs(mean_z[i] - rz));
+        }
+        CHECK(mean_z[PV - 1] != mean_z[PV - 1]); /* the constant voxel: NaN under strict */
+    }
+out:
+    ss_moments_destroy(acc.z);
+    npy_free(&ts), npy_free(&vox), npy_free(&off), npy_free(&rows), npy_free(&load), npy_free(&kept), npy_free(&mz),
+        npy_free(&mt);
+}
+
+/* The rules at the edges: one subject (or all alike) keeps every voxel; percentile 0 keeps all,
+   100 the largest |loading| only; constant series give r 0; bad arguments are named */
+static void test_pini_edges(void)
+{
+    enum { T = 16, V = 6, S = 5 };
+    static float ts[S][T][V];
+    int64_t vox[4] = {0, 1, 2, 5}, kv[4];
+    size_t off[2] = {0, 4}, ko[2], s, t, v;
+    double rows[S * 4], load[4];
+    ss_seeds seeds;
+    tp_error err;
+    for (s = 0; s < S; s++)
+        for (t = 0; t < T; t++)
+            for (v = 0; v < V; v++) ts[s][t][v] = v == 5 ? 3.0f : (float)(gauss() + (v < 2 ? (double)(s + 1) * sin((double)t) : 0));
+    memset(&seeds, 0, sizeof seeds);
+    seeds.n_seeds = 1, seeds.voxels = vox, seeds.offsets = off;
+    for (s = 0; s < S; s++) CHECK(ss_pini_row(NULL, &ts[s][0][0], T, V, V, &seeds, rows + s * 4, NULL) == TP_OK);
+    for (s = 0; s < S; s++) CHECK(rows[s * 4 + 3] == 0 && fabs(rows[s * 4]) <= 1); /* the constant voxel */
+    CHECK(ss_pini_select(NULL, rows, 1, 4, &seeds, 20, kv, ko, load, NULL) == TP_OK && ko[1] == 4 && load[0] == 0);
+    CHECK(ss_pini_select(NULL, rows, S, 4, &seeds, 0, kv, ko, NULL, NULL) == TP_OK && ko[1] == 4);
+    CHECK(ss_pini_select(NULL, rows, S, 4, &seeds, 100, kv, ko, load, NULL) == TP_OK && ko[1] == 1);
+    for (s = 0; s < 4; s++) CHECK(fabs(load[s]) <= load[0] || kv[0] != vox[0]);
+    CHECK(ss_pini_select(NULL, rows, S, 4, &seeds, 101, kv, ko, NULL, &err) == TP_ERR_ARG && strstr(err.message, "percentile"));
+    CHECK(ss_pini_select(NULL, rows, 0, 4, &seeds, 20, kv, ko, NULL, &err) == TP_ERR_ARG && strstr(err.message, "n_subjects"));
+    CHECK(ss_pini_select(NULL, rows, S, 3, &seeds, 20, kv, ko, NULL, &err) == TP_ERR_ARG && strstr(err.message, "ldrow"));
+    CHECK(ss_pini_select(NULL, NULL, S, 4, &seeds, 20, kv, ko, NULL, &err) == TP_ERR_ARG);
+    CHECK(ss_pini_row(NULL, &ts[0][0][0], T, V, V - 1, &seeds, rows, &err) == TP_ERR_ARG && strstr(err.message, "ld"));
+    vox[3] = 6;
+    CHECK(ss_pini_row(NULL, &ts[0][0][0], T, V, V, &seeds, rows, &err) == TP_ERR_ARG && strstr(err.message, "outside"));
+    { /* a constant seed of varying voxels (their sum is constant, its mean not a round number): r 0 */
+        float x[7][3];
+        int64_t cv[3] = {0, 1, 2};
+        size_t co[2] = {0, 3};
+        double r3[3];
+        for (t = 0; t < 7; t++) x[t][0] = (float)(1 + t), x[t][1] = (float)(1 - (double)t), x[t][2] = 0.1f;
+        seeds.voxels = cv, seeds.offsets = co;
+        CHECK(ss_pini_row(NULL, &x[0][0], 7, 3, 3, &seeds, r3, NULL) == TP_OK && r3[0] == 0 && r3[1] == 0 && r3[2] == 0);
+    }
+}
+
+/* The principal axis on larger matrices against the power method run to convergence, both Gram
+   sides (subjects <= voxels and more subjects than voxels) */
+static void test_pini_axis(void)
+{
+    static const size_t shapes[3][2] = {{40, 300}, {300, 40}, {57, 57}};
+    size_t c;
+    for (c = 0; c < 3; c++) {
+        size_t S = shapes[c][0], n = shapes[c][1], s, i, it;
+        double *m = (double *)malloc(S * n * sizeof(double)), *load = (double *)malloc(n * sizeof(double)),
+               *x = (double *)calloc(n, sizeof(double)), *y = (double *)malloc(S * sizeof(double)), big = 0, err = 0;
+        int64_t *vox = (int64_t *)malloc(n * sizeof(int64_t)), *kv = (int64_t *)malloc(n * sizeof(int64_t));
+        size_t off[2] = {0, n}, ko[2];
+        ss_seeds seeds;
+        if (!m || !load || !x || !y || !vox || !kv) { CHECK(!"out of memory"); goto next; }
+        for (i = 0; i < n; i++) vox[i] = (int64_t)i;
+        for (s = 0; s < S; s++) /* one dominant direction over subjects, noise around it */
+            for (i = 0; i < n; i++) m[s * n + i] = 0.3 * gauss() * sin(0.1 * (double)i) + 0.05 * gauss();
+        memset(&seeds, 0, sizeof seeds);
+        seeds.n_seeds = 1, seeds.voxels = vox, seeds.offsets = off;
+        CHECK(ss_pini_select(NULL, m, S, n, &seeds, 20, kv, ko, load, NULL) == TP_OK);
+        for (i = 0; i < n; i++) { /* centre, then power iterations on m'm from the answer's neighbour */
+            double mu = 0;
+            for (s = 0; s < S; s++) mu += m[s * n + i];
+            for (s = 0; s < S; s++) m[s * n + i] -= mu / (double)S;
+            x[i] = 1.0 + 0.01 * (double)i;
+        }
+        for (it = 0; it < 2000; it++) {
+            double nrm = 0;
+            for (s = 0; s < S; s++) {
+                y[s] = 0;
+                for (i = 0; i < n; i++) y[s] += m[s * n + i] * x[i];
+            }
+            for (i = 0; i < n; i++) {
+                x[i] = 0;
+                for (s = 0; s < S; s++) x[i] += m[s * n + i] * y[s];
+                nrm += x[i] * x[i];
+            }
+            for (i = 0; i < n; i++) x[i] /= sqrt(nrm);
+        }
+        for (i = 0; i < n; i++) big = fabs(x[i]) > fabs(big) ? x[i] : big;
+        for (i = 0; i < n; i++) err = fmax(err, fabs(load[i] - (big < 0 ? -x[i] : x[i])));
+        CHECK_MSG(err < 1e-9, "%zu x %zu: worst |loading - power method's| %.3g", S, n, err);
+        CHECK(ko[1] >= n * 4 / 5 && ko[1] <= n);
+    next:
+        free(m), free(load), free(x), free(y), free(vox), free(kv);
+    }
+}
+
 /* ---- the LNM pipeline on a synthetic connectome, against a naive double implementation ---- */
 
 enum { CS = 7, CT = 30, CV = 600, CL = 3 };
@@ -1586,6 +1760,9 @@ int main(void)
     RUN(test_serialize);
     RUN(test_against_scipy);
     RUN(test_lnm_reference);
+    RUN(test_pini_reference);
+    RUN(test_pini_edges);
+    RUN(test_pini_axis);
     RUN(test_finalize_edges);
     RUN(test_seedcorr_naive);
     RUN(test_parcel_corr_naive);
