@@ -515,9 +515,122 @@ lnm_bench() {
     replace_section lnm "$md"
 }
 
+# ---- lnm at GSP1000's scale: a connectome on disk, the page cache evicted before every run ------
+# 200 subjects x 120 time points x 228,483 voxels (GSP1000's grid; 22 GB contiguous in 10 files)
+# and 50 of them as gzip-1 (5 files); 20 lesions of 500 voxels through build/lnm (2 workers) and
+# build/lnm_mpi (2 ranks), each against its floor: reading the files (cat) for the contiguous
+# ones, one-thread HDF5 inflation (bench_lnm --read) for the gzip ones. The data are removed
+# after. Not in the default run (27 GB of disk, about 15 min): BENCH=gsp make bench.
+gsp_bench() {
+    bin=build/bench_lnm
+    raw=bench/out/gsp.txt
+    data=${GSP_DATA:-bench/out/gsp_data}
+    S=${GSP_SUBJECTS:-200} Z=${GSP_GZIP_SUBJECTS:-50} V=228483 T=120
+    : >"$raw"
+    if ! "$bin" --features | grep -q hdf5=1; then
+        echo "gsp: build/bench_lnm was built without HDF5 (libhdf5-dev): the section is not run" >&2
+        return
+    fi
+    need=$(((S + Z) * T * V * 4 / 1048576 + 2048))
+    mkdir -p "$data"
+    free=$(df -Pm "$data" | awk 'NR == 2 {print $4}')
+    if [ "$free" -lt "$need" ]; then
+        echo "gsp: $need MB of disk needed in $data, $free free: the section is not run (GSP_DATA=DIR elsewhere)" >&2
+        return
+    fi
+    python3 -c "import numpy" 2>/dev/null || install_peer "numpy (the lesions' .npy files)" numpy -- python3-numpy
+    make -s build/lnm $(command -v mpicc >/dev/null && echo build/lnm_mpi) || return
+    echo "gsp: writing $S subjects (contiguous) and $Z (gzip-1) of $T x $V to $data" >&2
+    "$bin" --make-data "$data/contig" --subjects "$S" --files $((S / 20)) --t $T --v $V --seed-voxels 500 >&2 || return
+    "$bin" --make-data "$data/gzip" --subjects "$Z" --files $((Z / 10)) --t $T --v $V --seed-voxels 500 --gzip >&2 || return
+    python3 -c "
+import numpy as np, sys
+for l, line in enumerate(open(sys.argv[1] + '/lesions.txt')):
+    np.save(sys.argv[1] + '/lesion_%02d.npy' % l, np.array(line.split(), dtype=np.int64))" "$data/contig" || return
+    lesions=$(for f in "$data"/contig/lesion_*.npy; do printf ' --lesion %s' "$f"; done)
+    mb_contig=$(du -smc "$data"/contig/*.h5 | tail -1 | cut -f1)
+    mb_gzip=$(du -smc "$data"/gzip/*.h5 | tail -1 | cut -f1)
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    # gsp_run LABEL SUBJECTS MB DIR CMD...: evicts DIR, runs CMD under GNU time; with MPI each
+    # rank under its own (the peak RSS is the largest rank's, CPU the ranks' sum)
+    gsp_run() {
+        label=$1 subj=$2 mb=$3 dir=$4; shift 4
+        "$bin" --evict "$dir" >/dev/null
+        rm -rf bench/out/gsp_maps bench/out/.gsp_time*
+        t0=$(date +%s.%N)
+        "$@" >bench/out/gsp_last.log 2>&1 || echo "gsp: $label failed (bench/out/gsp_last.log)" >&2
+        t1=$(date +%s.%N)
+        cpu=$(cat bench/out/.gsp_time* 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "=");
+              if (kv[1] == "user_s" || kv[1] == "sys_s") c += kv[2]; if (kv[1] == "maxrss_kb" && kv[2] > m) m = kv[2] } }
+              END { printf "cpu_s=%.1f maxrss_mb=%.0f", c, m / 1024 }')
+        echo "label=$label bench=gsp subjects=$subj mb=$mb $(awk -v a="$t0" -v b="$t1" -v mb="$mb" -v s="$subj" \
+            'BEGIN { w = b - a; printf "wall_s=%.1f mb_per_s=%.0f s_per_subject=%.3f min_1000=%.1f", w, mb / w, w / s, w / s * 1000 / 60 }') $cpu" \
+            | tee -a "$raw"
+    }
+    TIMEF="user_s=%U sys_s=%S maxrss_kb=%M"
+    run_lnm="/usr/bin/time -o bench/out/.gsp_time -f \"$TIMEF\" build/lnm --threads 2 --policy ldk --out-dir bench/out/gsp_maps $lesions"
+    run_mpi="mpirun -np 2 sh -c 'exec /usr/bin/time -o bench/out/.gsp_time.\$OMPI_COMM_WORLD_RANK -f \"$TIMEF\" build/lnm_mpi --policy ldk --out-dir bench/out/gsp_maps $lesions \"\$@\"' lnm_mpi"
+    steal0=$(awk '/^cpu / {print $9}' /proc/stat 2>/dev/null)
+    gsp_run "read the contiguous files (cat): the floor" "$S" "$mb_contig" "$data/contig" \
+        sh -c "/usr/bin/time -o bench/out/.gsp_time -f '$TIMEF' cat $data/contig/*.h5 >/dev/null"
+    gsp_run "lnm, 2 workers, contiguous (mapped)" "$S" "$mb_contig" "$data/contig" sh -c "$run_lnm --connectome $data/contig"
+    command -v mpicc >/dev/null &&
+        gsp_run "lnm_mpi, 2 ranks, contiguous (mapped)" "$S" "$mb_contig" "$data/contig" sh -c "$run_mpi --connectome $data/contig"
+    gsp_run "lnm --seed pini, 2 workers, contiguous (each file read twice)" "$S" "$mb_contig" "$data/contig" \
+        sh -c "$run_lnm --seed pini --connectome $data/contig"
+    gsp_run "inflate the gzip-1 files, 1 thread (bench_lnm --read): the floor" "$Z" "$mb_gzip" "$data/gzip" \
+        sh -c "/usr/bin/time -o bench/out/.gsp_time -f '$TIMEF' $bin --read $data/gzip >/dev/null"
+    gsp_run "lnm, 2 workers, gzip-1" "$Z" "$mb_gzip" "$data/gzip" sh -c "$run_lnm --connectome $data/gzip"
+    gsp_run "lnm, 2 workers, gzip-1, read ahead" "$Z" "$mb_gzip" "$data/gzip" sh -c "$run_lnm --read-ahead --connectome $data/gzip"
+    command -v mpicc >/dev/null &&
+        gsp_run "lnm_mpi, 2 ranks, gzip-1 (two inflating)" "$Z" "$mb_gzip" "$data/gzip" sh -c "$run_mpi --connectome $data/gzip"
+    steal1=$(awk '/^cpu / {print $9}' /proc/stat 2>/dev/null)
+    rm -rf "$data" bench/out/gsp_maps bench/out/.gsp_time*
+    echo "steal_s=$(((${steal1:-0} - ${steal0:-0}) / 100)) S=$S Z=$Z need=$need mb_contig=$mb_contig mb_gzip=$mb_gzip" >bench/out/gsp.env
+    gsp_report
+}
+
+# the gsp section of RESULTS.md from bench/out/gsp.txt (BENCH=gsp-report rewrites it alone); each
+# run's wall over its floor's: the floor run on the same files (same MB)
+gsp_report() {
+    raw=bench/out/gsp.txt
+    env=$(cat bench/out/gsp.env)
+    for k in steal_s S Z need mb_contig mb_gzip; do eval "$k=$(field $k "$env")"; done
+    T=120 V=228483
+    md=bench/out/gsp.md
+    awk '/the floor/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "mb") m = kv[2]; if (kv[1] == "wall_s") w = kv[2] }
+                       floor[m] = w }
+         { line[NR] = $0 }
+         END { for (n = 1; n <= NR; n++) { m = ""; w = ""; split(line[n], f, " ");
+                   for (i in f) { split(f[i], kv, "="); if (kv[1] == "mb") m = kv[2]; if (kv[1] == "wall_s") w = kv[2] }
+                   printf "%s x_floor=%.2f\n", line[n], (m in floor) ? w / floor[m] : 0 } }' "$raw" >"$raw.x"
+    {
+        echo "## lnm at GSP1000's scale (issue 25)"
+        echo
+        echo "Measured $(date +%F) at commit $(git rev-parse --short HEAD 2>/dev/null) on: $(machine); the host's steal during the runs: $steal_s s."
+        echo "Command: \`BENCH=gsp make bench\` (bench/run.sh, not in the default run: it writes $((need / 1024)) GB and takes about"
+        echo "15 min). Input: $S subjects x $T time points x $V voxels (GSP1000's grid) written by \`build/bench_lnm"
+        echo "--make-data\` as $((S / 20)) contiguous HDF5 files ($mb_contig MB), and $Z subjects as $((Z / 10)) gzip-1 files ($mb_gzip MB); 20"
+        echo "lesions of 500 random voxels; \`--policy ldk\`. Before every run the files are evicted from the page cache"
+        echo "(\`bench_lnm --evict\`: POSIX_FADV_DONTNEED), so each run reads them from the disk. One run each (the disk"
+        echo "dominates); wall by the shell, CPU and peak RSS by GNU time (with MPI per rank: the CPU is the ranks' sum, the"
+        echo "RSS the larger rank's). min_1000: the wall projected to 1000 subjects. The data are removed after."
+        echo
+        echo "x floor: the wall over its floor's (the floor run on the same files). Targets (issue 25): contiguous within"
+        echo "1.5x of reading, gzip within 1.2x of one-thread inflation, peak RSS under 1 GB."
+        echo
+        echo "| run | subjects | MB | wall s | x floor | MB/s | s / subject | min for 1000 | CPU s | peak RSS MB |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        table_rows "bench=gsp" "$raw.x" subjects mb wall_s x_floor mb_per_s s_per_subject min_1000 cpu_s maxrss_mb
+    } >"$md"
+    replace_section gsp "$md"
+}
+
 only=${BENCH:-pool prom2d pac lnm}
 case " $only " in *" pool "*) make -s build/bench_pool || exit 1; pool_bench ;; esac
 case " $only " in *" prom2d "*) make -s build/bench_prom2d || exit 1; prom2d_bench ;; esac
 case " $only " in *" pac "*) make -s build/bench_pac || exit 1; pac_bench ;; esac
 case " $only " in *" lnm "*) make -s build/bench_lnm || exit 1; lnm_bench ;; esac
+case " $only " in *" gsp "*) make -s build/bench_lnm || exit 1; gsp_bench ;; esac
+case " $only " in *" gsp-report "*) gsp_report ;; esac
 echo "wrote bench/RESULTS.md" >&2

@@ -16,7 +16,7 @@
    p_fdr map) and NAME_T_fdr.nii (t where q < Q, else 0); --atlas A.nii adds NAME_parcels.tsv
    (per parcel: label, name, voxels, and the mean of mean_z, mean_r, avg_r, t and p over them).
    --seed pini replaces each lesion by the voxels lacuna's PINI keeps, chosen per connectome file.
-   --roi2roi A.nii (alone or with lesions) writes roi2roi_mean_z.npy, roi2roi_t.npy, roi2roi_p.npy
+   --roi2roi A.nii (alone, or with lesions from the same pass over the subjects) writes roi2roi_mean_z.npy, roi2roi_t.npy, roi2roi_p.npy
    (parcel x parcel, over subjects) and roi2roi_parcels.tsv.
 
    Built with -DLNM_MPI by mpicc (build/lnm_mpi), the subjects are split over the ranks in
@@ -119,7 +119,8 @@ static void usage(FILE *f)
             "  --roi2roi A      parcel by parcel (ROI-to-ROI): the Fisher z of the parcels' mean series in\n"
             "                   every subject, reduced over subjects as they stream: roi2roi_mean_z.npy,\n"
             "                   roi2roi_t.npy, roi2roi_p.npy (P x P, diagonal NaN) and roi2roi_parcels.tsv\n"
-            "                   (row order: label, name, voxels; names from --atlas-labels)\n"
+            "                   (row order: label, name, voxels; names from --atlas-labels); beside --lesion,\n"
+            "                   from the same pass over the subjects (each is read once)\n"
             "  --policy P       strict (default: float64 rules, NaN propagates), ldk, lacuna, ldk_single\n"
             "                   (the Python packages' rules: see stat_stream.h)\n"
             "  --precision P    f32 (default) or f64 products\n"
@@ -1233,113 +1234,217 @@ static int roi2roi_table(const char *path, const atlas *a)
 }
 
 /* Every subject once: its parcels' mean series, their r, Fisher z into one accumulator of P x P
-   features (memory independent of the subjects); then mean z, t and p under the policy. */
-static int roi2roi(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
-                   void *user)
+   features (memory independent of the subjects); then mean z, t and p under the policy. Beside
+   lesions the subjects are fed from the lesions' own pass (tee_read, tee_view): read once. */
+typedef struct r2r {
+    ex_outputs outs;
+    const char *tmp[4];
+    atlas at;
+    ss_moments *acc;
+    tp_pool *pool;
+    double *r;
+} r2r;
+
+static void r2r_close(r2r *x)
+{
+    ex_outputs_free(&x->outs);
+    atlas_free(&x->at);
+    ss_moments_destroy(x->acc);
+    free(x->r);
+    if (x->pool) tp_destroy(x->pool);
+    memset(x, 0, sizeof *x);
+}
+
+/* The atlas, the outputs declared (before any work), the accumulator; 0 or 1 (said why) */
+static int r2r_open(const options *o, const geometry *g, r2r *x)
 {
     static const char *const files[4] = {"roi2roi_mean_z.npy", "roi2roi_t.npy", "roi2roi_p.npy", "roi2roi_parcels.tsv"};
-    const char *tmp[4] = {NULL, NULL, NULL, NULL};
-    size_t first = 0, last = n_subjects;
-    int bad = 0;
-#if defined(LNM_MPI)
-    int rank, size, any;
-#endif
-    ex_outputs outs;
-    atlas at;
-    ss_moments *acc = NULL;
     ss_moments_desc md;
-    ss_finalize_opts fo;
-    ss_maps maps;
-    tp_pool *pool = NULL;
     tp_error err;
-    float *buf = NULL;
-    double *r = NULL, *mean = NULL, *t = NULL, *p = NULL, best = -HUGE_VAL, t0;
-    size_t P, k, i, j, bi = 0, bj = 0, shape[2];
-    int rc = 1;
     char path[1200], msg[1400];
-    run_state st;
-    memset(&at, 0, sizeof at);
-    ex_outputs_init(&outs);
-    if (atlas_load(o->roi2roi, o->atlas_labels, g, &at)) goto done; /* every rank: the same file */
-    for (k = 0; k < 4 && is_root(); k++) { /* declared before any work */
+    size_t k, P;
+    int bad = 0;
+    memset(x, 0, sizeof *x);
+    ex_outputs_init(&x->outs);
+    if (atlas_load(o->roi2roi, o->atlas_labels, g, &x->at)) return 1; /* every rank: the same file */
+    for (k = 0; k < 4 && is_root(); k++) {
         snprintf(path, sizeof path, "%s/%s", o->out_dir, files[k]);
-        if (!(tmp[k] = ex_outputs_add(&outs, path, msg, sizeof msg))) { fail("%s", msg); bad = 1; break; }
+        if (!(x->tmp[k] = ex_outputs_add(&x->outs, path, msg, sizeof msg))) { fail("%s", msg); bad = 1; break; }
     }
 #if defined(LNM_MPI)
     MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    first = n_subjects * (size_t)rank / (size_t)size; /* this rank's subjects */
-    last = n_subjects * (size_t)(rank + 1) / (size_t)size;
 #endif
-    if (bad) goto done;
-    P = at.n_parcels;
-    if (tp_create(NULL, &pool, &err) != TP_OK) { fail("%s", err.message); goto done; }
+    if (bad) return 1;
+    P = x->at.n_parcels;
+    if (tp_create(NULL, &x->pool, &err) != TP_OK) return fail("%s", err.message);
     memset(&md, 0, sizeof md);
-    md.pool = pool;
+    md.pool = x->pool;
     md.n_features = P * P;
     md.nan_policy = o->policy == SS_POLICY_STRICT ? SS_NAN_PROPAGATE : SS_NAN_AS_ZERO;
-    if (ss_moments_create(&md, &acc, &err) != TP_OK) { fail("%s", err.message); goto done; }
-    r = (double *)malloc(P * P * sizeof(double));
-    mean = (double *)malloc(3 * P * P * sizeof(double));
-    buf = read ? (float *)malloc(n_t * g->n_v * sizeof(float)) : NULL;
-    if (!r || !mean || (read && !buf)) { fail("%s", "out of memory for the parcel matrices"); goto done; }
-    t = mean + P * P, p = t + P * P;
-    progress_begin(&st.bar, PROG " roi2roi");
-    t0 = progress_now();
-    for (k = first; k < last && !bad; k++) {
-        const float *ts = buf;
-        if (read ? read(user, k, buf, &err) != TP_OK : !(ts = view(user, k, &err))) {
-            fail("subject %zu: %s", k, err.message);
-            bad = 1;
-        } else if (ss_parcel_corr(pool, ts, n_t, g->n_v, g->n_v, at.parcel_of, P, r, P, &err) != TP_OK) {
-            fail("%s", err.message);
-            bad = 1;
-        } else {
-            for (i = 0; i < P * P; i++) r[i] = i % (P + 1) == 0 ? NAN : ss_fisher_z(r[i], 0); /* no self-pairs */
-            if (ss_moments_add_rows(acc, r, TP_F64, 1, 0, &err) != TP_OK) fail("%s", err.message), bad = 1;
-        }
-        if (is_root() && on_progress(&st, k + 1 - first, last - first)) break;
-    }
-    progress_end(&st.bar);
-#if defined(LNM_MPI) /* every rank's accumulator into rank 0's, in rank order */
+    if (ss_moments_create(&md, &x->acc, &err) != TP_OK) return fail("%s", err.message);
+    if (!(x->r = (double *)malloc(P * P * sizeof(double)))) return fail("%s", "out of memory for the parcel matrices");
+    return 0;
+}
+
+/* One subject's parcel-by-parcel z into the accumulator */
+static tp_result r2r_add(r2r *x, const float *ts, size_t n_t, size_t n_v, tp_error *err)
+{
+    size_t P = x->at.n_parcels, i;
+    if (ss_parcel_corr(x->pool, ts, n_t, n_v, n_v, x->at.parcel_of, P, x->r, P, err) != TP_OK) return err->code;
+    for (i = 0; i < P * P; i++) x->r[i] = i % (P + 1) == 0 ? NAN : ss_fisher_z(x->r[i], 0); /* no self-pairs */
+    return ss_moments_add_rows(x->acc, x->r, TP_F64, 1, 0, err);
+}
+
+/* (With MPI: every rank's accumulator into rank 0's, in rank order.) Mean z, t and p written, the
+   strongest pair said; 0, or 1 (said why) */
+static int r2r_finish(r2r *x, const options *o, size_t n_subjects, double seconds, int bad)
+{
+    size_t P = x->at.n_parcels, k, i, j, bi = 0, bj = 0, shape[2];
+    double *mean, *t, *p, best = -HUGE_VAL;
+    ss_finalize_opts fo;
+    ss_maps maps;
+    tp_error err;
+    char msg[1400];
+    int rc = 1;
+#if defined(LNM_MPI)
+    int rank, size, any;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (any) goto done;
-    if (rank != 0) {
-        send_state(acc, 0);
-        rc = 0;
-        goto done;
-    }
-    for (k = 1; k < (size_t)size && !bad; k++) bad = merge_state(acc, (int)k);
-    if (bad) { fail("%s", "cannot merge the ranks' parcel accumulators"); goto done; }
+    if (any) return 1;
+    if (rank != 0) return send_state(x->acc, 0) != 0;
+    for (k = 1; k < (size_t)size && !bad; k++) bad = merge_state(x->acc, (int)k);
+    if (bad) return fail("%s", "cannot merge the ranks' parcel accumulators");
 #endif
-    if (bad) goto done;
+    if (bad) return 1;
+    if (!(mean = (double *)malloc(3 * P * P * sizeof(double)))) return fail("%s", "out of memory for the parcel matrices");
+    t = mean + P * P, p = t + P * P;
     memset(&fo, 0, sizeof fo);
     fo.ddof = 1;
     fo.t_population = o->policy == SS_POLICY_LDK;
     memset(&maps, 0, sizeof maps);
     maps.mean = mean, maps.t = t, maps.p = p;
-    if (ss_moments_finalize(acc, &fo, &maps, &err) != TP_OK) { fail("%s", err.message); goto done; }
+    if (ss_moments_finalize(x->acc, &fo, &maps, &err) != TP_OK) { fail("%s", err.message); goto done; }
     for (i = 0; i < P; i++) /* the diagonal stays NaN whatever the policy */
         mean[i * (P + 1)] = t[i * (P + 1)] = p[i * (P + 1)] = NAN;
     shape[0] = shape[1] = P;
     for (k = 0; k < 3; k++)
-        if (npy_write(tmp[k], NPY_F8, 2, shape, k == 0 ? mean : k == 1 ? t : p, msg, sizeof msg)) { fail("%s", msg); goto done; }
-    if (roi2roi_table(tmp[3], &at)) goto done;
-    if (ex_outputs_commit(&outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
+        if (npy_write(x->tmp[k], NPY_F8, 2, shape, k == 0 ? mean : k == 1 ? t : p, msg, sizeof msg)) { fail("%s", msg); goto done; }
+    if (roi2roi_table(x->tmp[3], &x->at)) goto done;
+    if (ex_outputs_commit(&x->outs, msg, sizeof msg)) { fail("%s", msg); goto done; }
     for (i = 0; i < P; i++)
         for (j = i + 1; j < P; j++)
             if (t[i * P + j] > best) best = t[i * P + j], bi = i, bj = j;
     printf("%s: roi2roi: %zu parcels x %zu subjects in %.2f s; the strongest pair: %lld (%s) - %lld (%s), mean z %.3g, t %.3g\n",
-           PROG, P, n_subjects, progress_now() - t0, (long long)at.label[bi], at.name[bi][0] ? at.name[bi] : "-",
-           (long long)at.label[bj], at.name[bj][0] ? at.name[bj] : "-", mean[bi * P + bj], best);
+           PROG, P, n_subjects, seconds, (long long)x->at.label[bi], x->at.name[bi][0] ? x->at.name[bi] : "-",
+           (long long)x->at.label[bj], x->at.name[bj][0] ? x->at.name[bj] : "-", mean[bi * P + bj], best);
     rc = 0;
 done:
-    ex_outputs_free(&outs);
-    atlas_free(&at);
-    ss_moments_destroy(acc);
-    free(r), free(mean), free(buf);
-    if (pool) tp_destroy(pool);
+    free(mean);
+    return rc;
+}
+
+#if defined(STAT_STREAM_USE_HDF5)
+/* --roi2roi alone: the subjects read for it */
+static int roi2roi(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
+                   void *user)
+{
+    size_t first, last, k;
+    int bad = 0, rc;
+    r2r x;
+    tp_error err;
+    float *buf = NULL;
+    double t0;
+    run_state st;
+    my_subjects(n_subjects, &first, &last);
+    if (r2r_open(o, g, &x)) {
+        r2r_close(&x);
+        return 1;
+    }
+    if (read && !(buf = (float *)malloc(n_t * g->n_v * sizeof(float)))) bad = fail("%s", "out of memory for a subject");
+    memset(&st, 0, sizeof st);
+    progress_begin(&st.bar, PROG " roi2roi");
+    t0 = progress_now();
+    for (k = first; k < last && !bad; k++) {
+        const float *ts = buf;
+        if (read ? read(user, k, buf, &err) != TP_OK : !(ts = view(user, k, &err)))
+            bad = fail("subject %zu: %s", k, err.message);
+        else if (r2r_add(&x, ts, n_t, g->n_v, &err) != TP_OK)
+            bad = fail("%s", err.message);
+        if (is_root() && on_progress(&st, k + 1 - first, last - first)) break;
+    }
+    progress_end(&st.bar);
+    free(buf);
+    rc = r2r_finish(&x, o, n_subjects, progress_now() - t0, bad);
+    r2r_close(&x);
+    return rc;
+}
+
+#endif
+
+/* A source that also feeds roi2roi each subject the first time it passes (the lesions' run may
+   show a subject twice: --seed pini), in order from this process's first */
+typedef struct tee {
+    ss_read_fn read;
+    ss_view_fn view;
+    void *user;
+    r2r *x;
+    size_t next, n_t, n_v;
+} tee;
+
+static tp_result tee_feed(tee *t, size_t k, const float *ts, tp_error *err)
+{
+    if (k != t->next) return TP_OK;
+    t->next++;
+    return r2r_add(t->x, ts, t->n_t, t->n_v, err);
+}
+
+static tp_result tee_read(void *user, size_t k, float *ts, tp_error *err)
+{
+    tee *t = (tee *)user;
+    tp_result rc = t->read(t->user, k, ts, err);
+    return rc == TP_OK ? tee_feed(t, k, ts, err) : rc;
+}
+
+static const float *tee_view(void *user, size_t k, tp_error *err)
+{
+    tee *t = (tee *)user;
+    const float *ts = t->view(t->user, k, err);
+    return ts && tee_feed(t, k, ts, err) == TP_OK ? ts : NULL;
+}
+
+/* The lesions' run, with --roi2roi fed from the same pass */
+static int run_all(const options *o, size_t n_subjects, size_t n_t, const geometry *g, ss_read_fn read, ss_view_fn view,
+                   void *user, size_t reader_bytes, const size_t *first, size_t n_files)
+{
+    tee t;
+    r2r x;
+    size_t lo, hi;
+    double t0;
+    int rc, r2, ok;
+    if (!o->roi2roi) return run(o, n_subjects, n_t, g, read, view, user, reader_bytes, first, n_files);
+    if (r2r_open(o, g, &x)) {
+        r2r_close(&x);
+        return 1;
+    }
+    my_subjects(n_subjects, &lo, &hi);
+    t.read = read, t.view = view, t.user = user, t.x = &x, t.next = lo, t.n_t = n_t, t.n_v = g->n_v;
+    t0 = progress_now();
+    rc = run(o, n_subjects, n_t, g, read ? tee_read : NULL, view ? tee_view : NULL, &t, reader_bytes, first, n_files);
+    ok = rc == 0 || rc == 3;
+#if defined(LNM_MPI)
+    { /* every rank finishes, or none */
+        int all;
+        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        ok = all;
+    }
+#endif
+    if (ok) {
+        int missed = t.next != hi;
+        if (missed) fail("roi2roi: %zu of the subjects %zu .. %zu came past", t.next - lo, lo, hi - 1);
+        if ((r2 = r2r_finish(&x, o, n_subjects, progress_now() - t0, missed)) != 0) rc = r2;
+    }
+    r2r_close(&x);
     return rc;
 }
 
@@ -1367,16 +1472,12 @@ static int run_connectome(const options *o)
     }
     for (f = 0; f <= ss_h5_files(c); f++) first[f] = ss_h5_file_first(c, f);
     /* subjects in place (memory-mapped) where the files allow it: no copy, no slab */
-    rc = !o->n_lesions ? 0
-                       : run(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL,
-                             o->read_ahead ? NULL : ss_h5_view, c,
-                             o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float), first,
-                             ss_h5_files(c));
+    rc = !o->n_lesions ? roi2roi(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, NULL, ss_h5_view, c)
+                       : run_all(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, o->read_ahead ? ss_h5_read : NULL,
+                                 o->read_ahead ? NULL : ss_h5_view, c,
+                                 o->read_ahead || ss_h5_mapped(c) ? 0 : ss_h5_timepoints(c) * g.n_v * sizeof(float), first,
+                                 ss_h5_files(c));
     free(first);
-    if ((rc == 0 || rc == 3) && o->roi2roi) {
-        int r2 = roi2roi(o, ss_h5_subjects(c), ss_h5_timepoints(c), &g, NULL, ss_h5_view, c);
-        rc = r2 ? r2 : rc;
-    }
     ss_h5_destroy(c);
     return rc;
 }
@@ -1663,9 +1764,8 @@ static int demo(const options *o0)
     if (!o.roi2roi) o.roi2roi = o.atlas; /* the demo's atlas, parcel by parcel too */
     { /* as if the connectome came in two files of 20 subjects (--seed pini selects per file) */
         static const size_t halves[3] = {0, DS / 2, DS};
-        rc = run(&o, DS, DT, &g, demo_read, NULL, &c, 0, halves, 2);
+        rc = run_all(&o, DS, DT, &g, demo_read, NULL, &c, 0, halves, 2);
     }
-    if (rc == 0 && o.roi2roi) rc = roi2roi(&o, DS, DT, &g, demo_read, NULL, &c);
     free(c.ts);
     free(ijk);
     return rc;

@@ -402,7 +402,16 @@ if H5=$(tools/detect.sh hdf5); then
             for l in 0 1 2; do
                 $B/npy_compare $B/pini/lesion_\${l}_mean_z.npy \$D/mean_z_\$l.npy 1e-10 >/dev/null &&
                 $B/npy_compare $B/pini/lesion_\${l}_t.npy \$D/t_\$l.npy 1e-9 >/dev/null || exit 1
-            done"
+            done" \
+        && step "lnm --roi2roi beside lesions (fed from their pass; pini's two, read ahead) equals --roi2roi alone" sh -c "
+            D=tests/data/pini; $B/lnm_cli_hdf5 --connectome \$D/conn --roi2roi \$D/atlas.nii --out-dir $B/r2r_alone >/dev/null || exit 1
+            $B/lnm_cli_hdf5 --connectome \$D/conn --roi2roi \$D/atlas.nii --lesion \$D/lesion_0.npy --seed pini \
+                --out-dir $B/r2r_pini >/dev/null 2>&1; [ \$? = 3 ] || exit 1
+            $B/lnm_cli_hdf5 --connectome \$D/conn --roi2roi \$D/atlas.nii --lesion \$D/lesion_0.npy --read-ahead --threads 2 \
+                --out-dir $B/r2r_ahead >/dev/null 2>&1; [ \$? = 3 ] || exit 1
+            for d in r2r_pini r2r_ahead; do for f in roi2roi_mean_z roi2roi_t roi2roi_p; do
+                $B/npy_compare $B/\$d/\$f.npy $B/r2r_alone/\$f.npy 0 0 >/dev/null || exit 1
+            done; done"
 fi
 
 build pool $CC $TFLAGS -D_DEFAULT_SOURCE examples/pool.c examples/common/*.c $LIBS $(tools/detect.sh zlib) \

@@ -15,7 +15,8 @@ Writes ts.npy (12, 40, 160) float32, voxels.npy / offsets.npy (int64), rows.npy 
 input), loadings.npy (2, 46) (sklearn's components_), kept.npy (2, 46) uint8, mean_z.npy and
 t.npy (3, 160); for the command line, the same connectome as conn/a.h5 and conn/b.h5 (the ldk
 layout, gzip-1 chunks of one subject, the voxels filling an 8 x 5 x 4 grid), each lesion as
-lesion_L.npy and its maps as mean_z_L.npy, t_L.npy.
+lesion_L.npy and its maps as mean_z_L.npy, t_L.npy; atlas.nii, four parcels on that grid (NIfTI-1,
+int16, written here byte by byte) for --roi2roi.
 """
 import os
 import sys
@@ -106,4 +107,19 @@ for l, idx in enumerate(lesions):
     np.save(os.path.join(out, "lesion_%d.npy" % l), idx.astype(np.int64))
     np.save(os.path.join(out, "mean_z_%d.npy" % l), mean_z[l])
     np.save(os.path.join(out, "t_%d.npy" % l), tmap[l])
+import struct  # noqa: E402
+
+hdr = bytearray(352)
+struct.pack_into("<i", hdr, 0, 348)
+struct.pack_into("<8h", hdr, 40, 3, 8, 5, 4, 1, 1, 1, 1)
+struct.pack_into("<hh", hdr, 70, 4, 16)  # int16
+struct.pack_into("<8f", hdr, 76, 1, 2, 2, 2, 1, 1, 1, 1)
+struct.pack_into("<f", hdr, 108, 352.0)
+struct.pack_into("<hh", hdr, 252, 1, 1)
+struct.pack_into("<12f", hdr, 280, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0)
+hdr[344:348] = b"n+1\0"
+i, j, k = np.meshgrid(np.arange(8), np.arange(5), np.arange(4), indexing="ij")
+labels = np.where(k == 3, 4, np.where(i < 3, 1, np.where(i < 6, 2, 3))).astype("<i2")
+with open(os.path.join(out, "atlas.nii"), "wb") as f:
+    f.write(bytes(hdr) + labels.tobytes(order="F"))
 print("kept per file and lesion:", [[int(kept[f, offsets[l]:offsets[l + 1]].sum()) for l in range(3)] for f in range(2)])
