@@ -218,12 +218,15 @@ awk -F'\t' 'NR == 3 { b = $7 } NR == 4 { r = $7 } END { exit !(NR == 4 && b > 10
     fail_case "lnm --roi2roi outputs missing"
 grep -q "the strongest pair: 1 (region A (the lesion's)) - 2 (region B" "$W/stdout" || fail_case "lnm --roi2roi: A-B is not the strongest pair"
 cp "$O/demo/lnm_demo_atlas.nii" "$W/in/weighted.nii" # labels 1 to 3: a weighted lesion on the demo's grid
+cp "$O/demo/lnm_demo_lesion_T.nii" "$W/in/negative.nii" # a t-map: negative values, not weights
 expect 1 "give one of them too" "$LNMB" --demo --atlas-labels x.tsv --out "$O/demo"
 expect 1 "uses no weights: give binary lesions, or --binarize" "$LNMB" --demo --seed pini --lesion "$W/in/weighted.nii" --out "$O/pini"
 expect 2 "--seed is one of boes|pini" "$LNMB" --demo --seed lesion
 expect 2 "--pini-percentile applies to --seed pini only" "$LNMB" --demo --pini-percentile 30
 expect 2 "--pini-percentile wants a percentile" "$LNMB" --demo --seed pini --pini-percentile 101
 expect 0 "PINI kept 21 in every file" "$LNMB" --demo --seed pini --out "$O/pini"
+expect 1 "hold negative or infinite values; a lesion's values are weights >= 0" "$LNMB" --demo --lesion "$W/in/negative.nii" --out "$O/neg"
+expect 0 "peak t" "$LNMB" --demo --binarize --lesion "$W/in/negative.nii" --out "$O/neg"
 
 # ---- pool -----------------------------------------------------------------------------------------
 expect 2 "--frames wants a number of frames, from 1 to 64" "$POOLB" --frames 0
