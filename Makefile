@@ -9,6 +9,8 @@
 #   make bench    benchmarks side by side with the peers; results in bench/RESULTS.md
 #   make fuzz     every fuzz target: the parsers FUZZ_RUNS times, the HDF5 source FUZZ_SECONDS (libFuzzer)
 #   make cuda     pacgpu's CUDA backend and its tests (nvcc; part of make when nvcc is found)
+#   make install  the headers into $(PREFIX)/include/membound, membound.pc, the CMake package
+#                 (PREFIX=/usr/local, DESTDIR honoured); make uninstall removes them
 #   make clean
 
 CC      ?= cc
@@ -36,7 +38,7 @@ TESTS      = $(B)/test_tensorpool $(B)/test_common $(B)/test_prom2d $(B)/test_pa
              $(B)/test_alloc_faults \
              $(if $(HAVE_CXX),$(B)/test_pacgpu_cuda_emu) $(if $(NVCC),$(B)/test_pacgpu_cuda)
 
-.PHONY: all demo check test bench fuzz clean cuda
+.PHONY: all demo check test bench fuzz clean cuda install uninstall
 all: $(EXAMPLES) $(TESTS)
 
 $(B):
@@ -151,6 +153,32 @@ $(B)/bench_prom2d: bench/bench_prom2d.c prom2d.h tensorpool.h examples/common/np
 
 fuzz: | $(B)
 	@sh tests/fuzz/campaign.sh $(FUZZ_RUNS) $(FUZZ_SECONDS)
+
+# ---- install: what a packager or a CMake / pkg-config consumer needs (headers only) -------------
+PREFIX  ?= /usr/local
+HEADERS  = tensorpool.h stat_stream.h prom2d.h pacgpu.h
+CMAKEPKG = cmake/membound-config.cmake cmake/membound-config-version.cmake cmake/membound-backends.cmake
+ROOT     = $(DESTDIR)$(PREFIX)
+# the directories install needs; the ones it did create (with their parents) are listed in
+# lib/cmake/membound/installed-dirs for uninstall to remove (when empty), and no others
+INSTALL_DIRS = $(ROOT) $(ROOT)/include $(ROOT)/include/membound $(ROOT)/lib $(ROOT)/lib/pkgconfig $(ROOT)/lib/cmake \
+               $(ROOT)/lib/cmake/membound
+
+install:
+	@made=""; for d in $(INSTALL_DIRS); do p=$$d; while [ ! -d "$$p" ]; do made="$$made $$p"; p=$$(dirname "$$p"); done; \
+	    mkdir -p "$$d" || exit 1; done; \
+	    list=$(ROOT)/lib/cmake/membound/installed-dirs; \
+	    if [ -n "$$made" ] || [ ! -f "$$list" ]; then printf '%s\n' $$made >"$$list"; fi
+	install -m 644 $(HEADERS) $(ROOT)/include/membound/
+	install -m 644 membound.pc $(ROOT)/lib/pkgconfig/
+	install -m 644 $(CMAKEPKG) $(ROOT)/lib/cmake/membound/
+
+uninstall:
+	@list=$(ROOT)/lib/cmake/membound/installed-dirs; dirs=$$(cat "$$list" 2>/dev/null); \
+	    rm -f $(addprefix $(ROOT)/include/membound/,$(HEADERS)) $(ROOT)/lib/pkgconfig/membound.pc \
+	        $(addprefix $(ROOT)/lib/cmake/membound/,$(notdir $(CMAKEPKG))) "$$list"; \
+	    for d in $$(printf '%s\n' $$dirs | sort -ru); do rmdir "$$d" 2>/dev/null || true; done; \
+	    echo "membound uninstalled from $(ROOT)"
 
 clean:
 	rm -rf $(B) out bench/out

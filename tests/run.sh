@@ -3,7 +3,7 @@
 # variants (plain, ASan+UBSan, TSan, no threads, valgrind), and the example programs' I/O kit.
 # Prints a line per failure or skip and per suite, and ends with "N passed, N failed, N skipped";
 # exits non-zero on any failure. The parts run at once on JOBS queues (default: the CPUs); PART=name
-# runs one part (headers tensorpool prom2d pacgpu cuda stat_stream v1 common examples).
+# runs one part (headers tensorpool prom2d pacgpu cuda stat_stream v1 common examples install).
 # Optional tools and libraries that are missing are skipped with a line saying so.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -423,10 +423,16 @@ build npy_make $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_make.c examples/common/np
     && step "the programs against bad input (tests/cli.sh)" sh tests/cli.sh "$B"
 }
 
+part_install() {
+# ---- make install / uninstall, pkg-config and CMake consumers (tests/install/check.sh) -----------
+. tests/install/check.sh
+install_checks
+}
+
 # ---- the driver: the parts run on JOBS queues at once (default: the CPUs), each in its own
 # directory build/suite_PART, its lines printed when it ends; then the totals ---------------------
 # rough seconds of each part on a 2-core VM, longest first: the queues are filled greedily
-PARTS="pacgpu:180 cuda:107 common:64 prom2d:56 examples:40 stat_stream:39 v1:39 headers:17 tensorpool:14"
+PARTS="pacgpu:180 cuda:107 common:64 prom2d:56 examples:40 stat_stream:39 v1:39 install:30 headers:17 tensorpool:14"
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 [ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
 if [ -n "${PART:-}" ]; then PARTS="$PART:1"; JOBS=1; fi # PART=name runs one part
