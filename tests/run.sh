@@ -3,7 +3,7 @@
 # variants (plain, ASan+UBSan, TSan, no threads, valgrind), and the example programs' I/O kit.
 # Prints a line per failure or skip and per suite, and ends with "N passed, N failed, N skipped";
 # exits non-zero on any failure. The parts run at once on JOBS queues (default: the CPUs); PART=name
-# runs one part (headers tensorpool prom2d pacgpu cuda stat_stream v1 common examples install).
+# runs one part (headers tensorpool prom2d pacgpu cuda stat_stream v1 common examples install python).
 # Optional tools and libraries that are missing are skipped with a line saying so.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -423,6 +423,42 @@ build npy_make $CC $TFLAGS -D_DEFAULT_SOURCE tests/npy_make.c examples/common/np
     && step "the programs against bad input (tests/cli.sh)" sh tests/cli.sh "$B"
 }
 
+part_python() {
+# ---- the Python package (python/membound): setup.py builds it into build/python, pytest runs ----
+PY=""
+for p in python3 /usr/bin/python3; do
+    if have "$p" && "$p" -c "import numpy, setuptools, pytest, sysconfig, os
+assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" 2>/dev/null; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+    skip "python: no python3 with numpy, setuptools, pytest and Python's headers (python3-dev python3-numpy python3-pytest python3-setuptools)"
+    return
+fi
+inc="-I$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])") -I$("$PY" -c "import numpy; print(numpy.get_include())")"
+for cc in gcc clang; do
+    have $cc && step "python: the extension compiles warning-free ($cc -std=c99 -Wall -Wextra)" \
+        $cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I. $inc -fsyntax-only python/membound/_membound.c
+done
+rm -rf "$B/python" "$B/python_tmp"
+step "python: setup.py builds the membound package ($PY)" \
+    "$PY" setup.py -q build_py --build-lib "$B/python" build_ext --build-lib "$B/python" --build-temp "$B/python_tmp" \
+    && {
+        log=$B/pytest.log
+        (cd "$B/python" && "$PY" -m pytest -q -p no:cacheprovider "$OLDPWD/python/tests") >"$log" 2>&1
+        rc=$?
+        p=$(sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p; s/^\([0-9][0-9]*\) passed.*/\1/p' "$log" | tail -1)
+        f=$(sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p; s/^\([0-9][0-9]*\) failed.*/\1/p' "$log" | tail -1)
+        passed=$((passed + ${p:-0}))
+        failed=$((failed + ${f:-0}))
+        if [ "$rc" -ne 0 ]; then
+            [ -z "$f" ] && failed=$((failed + 1))
+            echo "FAILED  python: pytest (exit $rc)"; sed 's/^/    /' "$log" | tail -40
+        else
+            echo "python pytest: ${p:-0} passed, 0 failed"
+        fi
+    }
+}
+
 part_install() {
 # ---- make install / uninstall, pkg-config and CMake consumers (tests/install/check.sh) -----------
 . tests/install/check.sh
@@ -432,7 +468,7 @@ install_checks
 # ---- the driver: the parts run on JOBS queues at once (default: the CPUs), each in its own
 # directory build/suite_PART, its lines printed when it ends; then the totals ---------------------
 # rough seconds of each part on a 2-core VM, longest first: the queues are filled greedily
-PARTS="pacgpu:180 cuda:107 common:64 prom2d:56 examples:40 stat_stream:39 v1:39 install:30 headers:17 tensorpool:14"
+PARTS="pacgpu:180 cuda:107 common:64 prom2d:56 examples:40 stat_stream:39 v1:39 install:30 headers:17 python:15 tensorpool:14"
 JOBS=${JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 [ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
 if [ -n "${PART:-}" ]; then PARTS="$PART:1"; JOBS=1; fi # PART=name runs one part

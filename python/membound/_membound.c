@@ -1,0 +1,406 @@
+/* _membound: the CPython extension behind the membound package. It compiles the four headers'
+   implementations from the repository's root (setup.py puts it on the include path) and exposes
+   them to numpy arrays: no copy where an array's layout allows, the GIL released while the C code
+   runs, a header's error raised as an exception carrying its message, a progress callable called
+   (with the GIL) from the C progress callbacks. The Python-facing API (types, docstrings, the
+   tensorpac-compatible classes) is in __init__.py; this file keeps to the C side. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#define TENSORPOOL_IMPLEMENTATION
+#define STAT_STREAM_IMPLEMENTATION
+#define PROM2D_IMPLEMENTATION
+#define PACGPU_IMPLEMENTATION
+#include "stat_stream.h"
+#include "prom2d.h"
+#include "pacgpu.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- errors: one exception class per result code, all under membound.Error --------------------- */
+
+static PyObject *mb_error, *mb_budget_error, *mb_arg_error, *mb_nomem_error, *mb_io_error, *mb_format_error,
+    *mb_cancelled_error, *mb_device_error, *mb_unsupported_error;
+
+static PyObject *mb_class_of(tp_result code)
+{
+    switch (code) {
+    case TP_ERR_ARG: return mb_arg_error;
+    case TP_ERR_OVERFLOW: return mb_arg_error;
+    case TP_ERR_NOMEM: return mb_nomem_error;
+    case TP_ERR_BUDGET: return mb_budget_error;
+    case TP_ERR_IO: return mb_io_error;
+    case TP_ERR_FORMAT: return mb_format_error;
+    case TP_ERR_CANCELLED: return mb_cancelled_error;
+    case TP_ERR_DEVICE: return mb_device_error;
+    case TP_ERR_UNSUPPORTED: return mb_unsupported_error;
+    default: return mb_error;
+    }
+}
+
+/* Raises err's class with its message; NULL */
+static PyObject *mb_raise(const tp_error *err)
+{
+    PyErr_SetString(mb_class_of(err->code), err->message[0] ? err->message : tp_result_string(err->code));
+    return NULL;
+}
+
+/* ---- progress: a Python callable called from C (with the GIL taken for the call) ---------------- */
+
+typedef struct mb_progress {
+    PyObject *fn;           /* callable(done, total) -> truthy to stop, or None */
+    int failed;             /* it raised: the exception is kept for the calling thread */
+    PyObject *et, *ev, *tb; /* that exception (it may have been raised on a worker thread) */
+} mb_progress;
+
+/* Puts back the progress callable's exception in the calling thread; 1 if there was one */
+static int mb_progress_restore(mb_progress *p)
+{
+    if (!p->failed) return 0;
+    PyErr_Restore(p->et, p->ev, p->tb);
+    p->et = p->ev = p->tb = NULL;
+    return 1;
+}
+
+static int mb_progress_call(void *user, uint64_t done, uint64_t total)
+{
+    mb_progress *p = (mb_progress *)user;
+    PyGILState_STATE g;
+    PyObject *r;
+    int stop;
+    if (!p->fn || p->failed) return p->failed;
+    g = PyGILState_Ensure();
+    r = PyObject_CallFunction(p->fn, "KK", (unsigned long long)done, (unsigned long long)total);
+    if (!r) {
+        p->failed = 1;
+        stop = 1;
+        PyErr_Fetch(&p->et, &p->ev, &p->tb);
+    } else {
+        stop = PyObject_IsTrue(r) > 0;
+        Py_DECREF(r);
+    }
+    PyGILState_Release(g);
+    return stop;
+}
+
+/* ---- Pool ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    tp_pool *pool;
+} PoolObject;
+
+static PyTypeObject PoolType;
+
+static void Pool_dealloc(PoolObject *self)
+{
+    if (self->pool) tp_destroy(self->pool);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Pool_init(PoolObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kw[] = {"budget_bytes", "spill_dir", NULL};
+    PyObject *budget = Py_None;
+    const char *spill = NULL;
+    tp_desc d;
+    tp_error err;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Oz", kw, &budget, &spill)) return -1;
+    memset(&d, 0, sizeof d);
+    if (budget != Py_None) {
+        unsigned long long b = PyLong_AsUnsignedLongLong(budget);
+        if (PyErr_Occurred()) return -1;
+        if (b == 0) {
+            PyErr_SetString(PyExc_ValueError, "budget_bytes must be positive (None: no budget)");
+            return -1;
+        }
+        d.budget_bytes = (size_t)b;
+    }
+    d.spill_dir = spill;
+    if (self->pool) tp_destroy(self->pool), self->pool = NULL;
+    if (tp_create(&d, &self->pool, &err) != TP_OK) {
+        mb_raise(&err);
+        return -1;
+    }
+    return 0;
+}
+
+#define MB_PUT(dict, name, value)                                                                     \
+    do {                                                                                             \
+        PyObject *v_ = (value);                                                                      \
+        if (!v_ || PyDict_SetItemString(dict, name, v_) < 0) { Py_XDECREF(v_); Py_DECREF(dict); return NULL; } \
+        Py_DECREF(v_);                                                                               \
+    } while (0)
+
+static PyObject *Pool_stats(PoolObject *self, PyObject *unused)
+{
+    tp_stats s;
+    PyObject *d = PyDict_New();
+    (void)unused;
+    if (!d) return NULL;
+    s = tp_get_stats(self->pool);
+    MB_PUT(d, "allocs", PyLong_FromUnsignedLongLong(s.allocs));
+    MB_PUT(d, "hits", PyLong_FromUnsignedLongLong(s.hits));
+    MB_PUT(d, "misses", PyLong_FromUnsignedLongLong(s.misses));
+    MB_PUT(d, "frees", PyLong_FromUnsignedLongLong(s.frees));
+    MB_PUT(d, "failures", PyLong_FromUnsignedLongLong(s.failures));
+    MB_PUT(d, "spills", PyLong_FromUnsignedLongLong(s.spills));
+    MB_PUT(d, "hit_rate", PyFloat_FromDouble(s.hit_rate));
+    MB_PUT(d, "bytes_live", PyLong_FromSize_t(s.bytes_live));
+    MB_PUT(d, "bytes_cached", PyLong_FromSize_t(s.bytes_cached));
+    MB_PUT(d, "bytes_reserved", PyLong_FromSize_t(s.bytes_reserved));
+    MB_PUT(d, "bytes_spilled", PyLong_FromSize_t(s.bytes_spilled));
+    MB_PUT(d, "peak_live", PyLong_FromSize_t(s.peak_live));
+    MB_PUT(d, "peak_reserved", PyLong_FromSize_t(s.peak_reserved));
+    MB_PUT(d, "peak_spilled", PyLong_FromSize_t(s.peak_spilled));
+    MB_PUT(d, "live_blocks", PyLong_FromSize_t(s.live_blocks));
+    MB_PUT(d, "budget", PyLong_FromSize_t(s.budget));
+    return d;
+}
+
+static PyObject *Pool_trim(PoolObject *self, PyObject *unused)
+{
+    (void)unused;
+    return PyLong_FromSize_t(tp_trim(self->pool));
+}
+
+static PyMethodDef Pool_methods[] = {
+    {"stats", (PyCFunction)Pool_stats, METH_NOARGS, "The pool's statistics as a dict of numbers."},
+    {"trim", (PyCFunction)Pool_trim, METH_NOARGS, "Returns cached memory to the system; the bytes returned."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject PoolType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "membound.Pool",
+    .tp_basicsize = sizeof(PoolObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Pool(budget_bytes=None, spill_dir=None)\n\nA tensorpool memory pool: buffers reused with their pages, an optional\n"
+              "budget (a request past it raises BudgetError, or spills to files in spill_dir), statistics.\n"
+              "Pass it as pool= to share its cache and budget between calls.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Pool_init,
+    .tp_dealloc = (destructor)Pool_dealloc,
+    .tp_methods = Pool_methods,
+};
+
+/* The pool argument of a function: a Pool, or None (a private pool for the call) */
+static int mb_pool_arg(PyObject *o, tp_pool **pool)
+{
+    if (o == Py_None || !o) {
+        *pool = NULL;
+        return 1;
+    }
+    if (!PyObject_TypeCheck(o, &PoolType)) {
+        PyErr_SetString(PyExc_TypeError, "pool must be a membound.Pool or None");
+        return 0;
+    }
+    *pool = ((PoolObject *)o)->pool;
+    return 1;
+}
+
+/* ---- memory_info ----------------------------------------------------------------------------- */
+
+static PyObject *mb_memory_info(PyObject *self, PyObject *unused)
+{
+    tp_memory_info mi;
+    tp_error err;
+    PyObject *d;
+    (void)self, (void)unused;
+    if (tp_query_memory(&mi, NULL, &err) != TP_OK) return mb_raise(&err);
+    if (!(d = PyDict_New())) return NULL;
+    MB_PUT(d, "mem_total", PyLong_FromSize_t(mi.mem_total));
+    MB_PUT(d, "mem_available", PyLong_FromSize_t(mi.mem_available));
+    MB_PUT(d, "cgroup_version", PyLong_FromLong(mi.cgroup_version));
+    MB_PUT(d, "cgroup_limit", PyLong_FromSize_t(mi.cgroup_limit));
+    MB_PUT(d, "cgroup_usage", PyLong_FromSize_t(mi.cgroup_usage));
+    MB_PUT(d, "usable", PyLong_FromSize_t(mi.usable));
+    return d;
+}
+
+static PyObject *mb_build_info(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    return Py_BuildValue("(ssss)", tp_build_info(), ss_build_info(), p2d_build_info(), pac_build_info());
+}
+
+/* ---- prominence ----------------------------------------------------------------------------- */
+
+/* The peaks of every time bin, gathered as rows of (t, ix, iy, height, prominence, col_level) */
+typedef struct mb_rows {
+    double *v;
+    size_t n, cap; /* rows */
+    int nomem;
+} mb_rows;
+
+static int mb_on_slice(void *user, const p2d_slice *s)
+{
+    mb_rows *r = (mb_rows *)user;
+    size_t k;
+    if (r->n + s->n_peaks > r->cap) {
+        size_t cap = r->cap ? r->cap : 1024;
+        double *v;
+        while (cap < r->n + s->n_peaks) cap *= 2;
+        if (!(v = (double *)realloc(r->v, cap * 6 * sizeof(double)))) {
+            r->nomem = 1;
+            return 1;
+        }
+        r->v = v, r->cap = cap;
+    }
+    for (k = 0; k < s->n_peaks; k++) {
+        double *row = r->v + (r->n + k) * 6;
+        const p2d_peak *p = s->peaks + k;
+        row[0] = (double)s->t, row[1] = p->ix, row[2] = p->iy, row[3] = p->height, row[4] = p->prominence,
+        row[5] = p->col_level;
+    }
+    r->n += s->n_peaks;
+    return 0;
+}
+
+typedef struct mb_p2d_user { mb_rows rows; mb_progress progress; } mb_p2d_user;
+static int mb_p2d_slice(void *user, const p2d_slice *s) { return mb_on_slice(&((mb_p2d_user *)user)->rows, s); }
+static int mb_p2d_progress(void *user, uint64_t done, uint64_t total)
+{
+    return mb_progress_call(&((mb_p2d_user *)user)->progress, done, total);
+}
+
+static PyObject *mb_prominence(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kw[] = {"posterior", "alphas", "connectivity", "mode", "periodic", "valleys", "min_prominence",
+                         "n_threads", "progress", "pool", NULL};
+    PyObject *post_o, *alphas_o = Py_None, *progress = Py_None, *pool_o = Py_None, *peaks = NULL, *masks = NULL;
+    PyArrayObject *post = NULL, *alphas = NULL;
+    const char *mode = "exact", *periodic = NULL;
+    int connectivity = 8, valleys = 0, n_threads = 0, rc, ndim;
+    double min_prom = 0;
+    p2d_desc d;
+    p2d_cube c;
+    p2d_masks m;
+    p2d_ctx *ctx = NULL;
+    mb_p2d_user u;
+    tp_error err;
+    npy_intp dims[4];
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|Oiszpdi$OO", kw, &post_o, &alphas_o, &connectivity, &mode, &periodic,
+                                     &valleys, &min_prom, &n_threads, &progress, &pool_o))
+        return NULL;
+    memset(&d, 0, sizeof d), memset(&c, 0, sizeof c), memset(&m, 0, sizeof m), memset(&u, 0, sizeof u);
+    if (!mb_pool_arg(pool_o, &d.pool)) return NULL;
+    if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
+    /* float32 and float64 arrays go in as they are (any strides); anything else becomes float64 */
+    post = (PyArrayObject *)PyArray_FROMANY(post_o, NPY_NOTYPE, 2, 3, NPY_ARRAY_ALIGNED);
+    if (!post) return NULL;
+    if (PyArray_TYPE(post) != NPY_FLOAT64 && PyArray_TYPE(post) != NPY_FLOAT32) {
+        PyArrayObject *f = (PyArrayObject *)PyArray_FROMANY((PyObject *)post, NPY_FLOAT64, 2, 3, NPY_ARRAY_ALIGNED);
+        Py_DECREF(post);
+        if (!(post = f)) return NULL;
+    }
+    ndim = PyArray_NDIM(post);
+    c.data = PyArray_DATA(post);
+    c.dtype = PyArray_TYPE(post) == NPY_FLOAT32 ? TP_F32 : TP_F64;
+    c.n_x = (size_t)PyArray_DIM(post, 0), c.n_y = (size_t)PyArray_DIM(post, 1), c.n_t = ndim == 3 ? (size_t)PyArray_DIM(post, 2) : 1;
+    c.stride_x = PyArray_STRIDE(post, 0) / PyArray_ITEMSIZE(post);
+    c.stride_y = PyArray_STRIDE(post, 1) / PyArray_ITEMSIZE(post);
+    c.stride_t = ndim == 3 ? PyArray_STRIDE(post, 2) / PyArray_ITEMSIZE(post) : 1;
+    if (!strcmp(mode, "exact")) d.mode = P2D_MODE_EXACT;
+    else if (!strcmp(mode, "pypho")) d.mode = P2D_MODE_PYPHO;
+    else {
+        Py_DECREF(post);
+        return PyErr_Format(mb_arg_error, "mode is 'exact' or 'pypho', not '%s'", mode);
+    }
+    if (!periodic || !strcmp(periodic, "")) d.periodic = P2D_PERIODIC_NONE;
+    else if (!strcmp(periodic, "x")) d.periodic = P2D_PERIODIC_X;
+    else if (!strcmp(periodic, "y")) d.periodic = P2D_PERIODIC_Y;
+    else if (!strcmp(periodic, "xy")) d.periodic = P2D_PERIODIC_XY;
+    else {
+        Py_DECREF(post);
+        return PyErr_Format(mb_arg_error, "periodic is None, 'x', 'y' or 'xy', not '%s'", periodic);
+    }
+    if (alphas_o != Py_None) {
+        if (!(alphas = (PyArrayObject *)PyArray_FROMANY(alphas_o, NPY_FLOAT64, 0, 1, NPY_ARRAY_IN_ARRAY))) goto done;
+        d.alphas = (const double *)PyArray_DATA(alphas);
+        d.n_alpha = (size_t)PyArray_SIZE(alphas);
+        dims[0] = (npy_intp)d.n_alpha, dims[1] = (npy_intp)c.n_x, dims[2] = (npy_intp)c.n_y, dims[3] = (npy_intp)c.n_t;
+        if (!(masks = PyArray_ZEROS(ndim + 1, dims, NPY_BOOL, 0))) goto done;
+        m.data = PyArray_DATA((PyArrayObject *)masks);
+        m.stride_alpha = (ptrdiff_t)(c.n_x * c.n_y * c.n_t), m.stride_x = (ptrdiff_t)(c.n_y * c.n_t);
+        m.stride_y = (ptrdiff_t)c.n_t, m.stride_t = 1;
+    }
+    d.connectivity = connectivity, d.valleys = valleys, d.min_prominence = min_prom, d.n_threads = n_threads;
+    d.on_slice = mb_p2d_slice, d.user = &u;
+    u.progress.fn = progress == Py_None ? NULL : progress;
+    if (u.progress.fn) d.progress = mb_p2d_progress;
+    Py_BEGIN_ALLOW_THREADS
+    rc = p2d_create(&d, &ctx, &err);
+    if (rc == TP_OK) rc = p2d_run(ctx, &c, d.n_alpha ? &m : NULL, NULL, NULL, &err);
+    p2d_destroy(ctx);
+    Py_END_ALLOW_THREADS
+    if (mb_progress_restore(&u.progress)) goto done; /* the callable's own exception */
+    if (u.rows.nomem) { PyErr_NoMemory(); goto done; }
+    if (rc != TP_OK) { mb_raise(&err); goto done; }
+    dims[0] = (npy_intp)u.rows.n, dims[1] = 6;
+    if (!(peaks = PyArray_SimpleNew(2, dims, NPY_FLOAT64))) goto done;
+    if (u.rows.n) memcpy(PyArray_DATA((PyArrayObject *)peaks), u.rows.v, u.rows.n * 6 * sizeof(double));
+done:
+    free(u.rows.v);
+    Py_XDECREF(post), Py_XDECREF(alphas);
+    if (!peaks) {
+        Py_XDECREF(masks);
+        return NULL;
+    }
+    if (!masks) return peaks;
+    return Py_BuildValue("(NN)", peaks, masks);
+}
+
+/* ---- the module ------------------------------------------------------------------------------ */
+
+static PyMethodDef mb_methods[] = {
+    {"memory_info", mb_memory_info, METH_NOARGS, "The memory this process may use (meminfo and cgroup limits)."},
+    {"build_info", mb_build_info, METH_NOARGS, "Each header's build line (version, vector width, backends)."},
+    {"prominence", (PyCFunction)(void (*)(void))mb_prominence, METH_VARARGS | METH_KEYWORDS,
+     "prominence(posterior, alphas=None, connectivity=8, mode='exact', periodic=None, valleys=False, "
+     "min_prominence=0.0, n_threads=0, *, progress=None, pool=None)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef mb_module = {PyModuleDef_HEAD_INIT, "_membound", "The C side of membound.", -1, mb_methods,
+                                       NULL, NULL, NULL, NULL};
+
+/* membound.NAME deriving from Error and builtin base */
+static PyObject *mb_new_error(PyObject *mod, const char *name, PyObject *base, const char *doc)
+{
+    char full[64];
+    PyObject *bases = base ? PyTuple_Pack(2, mb_error, base) : PyTuple_Pack(1, mb_error), *cls;
+    if (!bases) return NULL;
+    snprintf(full, sizeof full, "membound.%s", name);
+    cls = PyErr_NewExceptionWithDoc(full, doc, bases, NULL);
+    Py_DECREF(bases);
+    if (cls && PyModule_AddObject(mod, name, cls) < 0) return NULL;
+    Py_XINCREF(cls); /* the module took one reference; the static keeps another */
+    return cls;
+}
+
+PyMODINIT_FUNC PyInit__membound(void)
+{
+    PyObject *m;
+    import_array();
+    if (PyType_Ready(&PoolType) < 0) return NULL;
+    if (!(m = PyModule_Create(&mb_module))) return NULL;
+    Py_INCREF(&PoolType);
+    if (PyModule_AddObject(m, "Pool", (PyObject *)&PoolType) < 0) return NULL;
+    if (!(mb_error = PyErr_NewExceptionWithDoc("membound.Error", "A membound header reported an error.", NULL, NULL)))
+        return NULL;
+    Py_INCREF(mb_error);
+    if (PyModule_AddObject(m, "Error", mb_error) < 0) return NULL;
+    if (!(mb_arg_error = mb_new_error(m, "ArgumentError", PyExc_ValueError, "A bad argument (the message names it).")) ||
+        !(mb_nomem_error = mb_new_error(m, "NoMemoryError", PyExc_MemoryError, "The system refused memory.")) ||
+        !(mb_budget_error = mb_new_error(m, "BudgetError", PyExc_MemoryError, "The pool's budget would be exceeded.")) ||
+        !(mb_io_error = mb_new_error(m, "FileError", PyExc_OSError, "A file could not be read, written or mapped.")) ||
+        !(mb_format_error = mb_new_error(m, "FormatError", PyExc_ValueError, "A malformed file or state.")) ||
+        !(mb_cancelled_error = mb_new_error(m, "CancelledError", NULL, "The progress callable asked to stop.")) ||
+        !(mb_device_error = mb_new_error(m, "DeviceError", PyExc_RuntimeError, "No accelerator, or a failed call.")) ||
+        !(mb_unsupported_error = mb_new_error(m, "UnsupportedError", NULL, "Not in this build.")))
+        return NULL;
+    return m;
+}
