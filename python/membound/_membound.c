@@ -354,6 +354,178 @@ done:
     return Py_BuildValue("(NN)", peaks, masks);
 }
 
+/* ---- pac: pac_run on numpy arrays ------------------------------------------------------------- */
+
+typedef struct mb_pac_user { mb_progress progress; } mb_pac_user;
+static int mb_pac_progress(void *user, uint64_t done, uint64_t total)
+{
+    return mb_progress_call(&((mb_pac_user *)user)->progress, done, total);
+}
+
+/* An (n, 2) float64 array of bands, C order (a copy only when it is not one already) */
+static PyArrayObject *mb_bands(PyObject *o, const char *what)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, NPY_FLOAT64, 2, 2, NPY_ARRAY_IN_ARRAY);
+    if (a && PyArray_DIM(a, 1) != 2) {
+        PyErr_Format(mb_arg_error, "%s must have shape (n, 2), [low, high] Hz per band", what);
+        Py_DECREF(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* The signals as pac_run reads them: float32 or float64, C order, (n_signals, n_times); copied
+   only when they are not already so */
+static PyArrayObject *mb_signals(PyObject *o, int dtype)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, dtype, 2, 2, NPY_ARRAY_IN_ARRAY);
+    return a;
+}
+
+static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "measure", "surrogates", "norm", "n_perm", "cuts", "pairs",
+                         "mi_form", "n_bins", "dcomplex", "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "mcp", "p",
+                         "n_threads", "keep_surrogates", "progress", "pool", NULL};
+    PyObject *x_o, *pha_o, *amp_o, *cuts_o = Py_None, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None,
+                                   *pool_o = Py_None, *res = NULL, *pac = NULL, *norm = NULL, *pvalues = NULL, *surr = NULL;
+    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *cuts = NULL, *pairs = NULL;
+    int measure = 2, surrogates = 0, normid = 0, mi_form = 2, n_bins = 18, dcomplex = 0, pha_cycles = 3, amp_cycles = 6,
+        mcp = 0, n_threads = 0, keep = 1, rc, dtype;
+    Py_ssize_t n_perm = 0, edges = 0;
+    double fs, width = 7, p = 0.05;
+    pac_desc d;
+    pac_output out;
+    mb_pac_user u;
+    tp_error err;
+    npy_intp dims[4];
+    size_t ns, nt;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|iiinOOiiidiinOidipOO", kw, &x_o, &fs, &pha_o, &amp_o, &measure,
+                                     &surrogates, &normid, &n_perm, &cuts_o, &pairs_o, &mi_form, &n_bins, &dcomplex, &width,
+                                     &pha_cycles, &amp_cycles, &edges, &xamp_o, &mcp, &p, &n_threads, &keep, &progress, &pool_o))
+        return NULL;
+    memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
+    if (!mb_pool_arg(pool_o, &d.pool)) return NULL;
+    if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
+    if (n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "n_perm and edges must be >= 0");
+    x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0);
+    if (!x) return NULL;
+    dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
+    Py_SETREF(x, mb_signals((PyObject *)x, dtype));
+    if (!x) return NULL;
+    if (xamp_o != Py_None) {
+        if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
+        if (!PyArray_SAMESHAPE(x, xamp)) {
+            PyErr_Format(mb_arg_error, "x_amp has shape (%zd, %zd) but the phase signals x have (%zd, %zd): they must match",
+                         (Py_ssize_t)PyArray_DIM(xamp, 0), (Py_ssize_t)PyArray_DIM(xamp, 1), (Py_ssize_t)PyArray_DIM(x, 0),
+                         (Py_ssize_t)PyArray_DIM(x, 1));
+            goto done;
+        }
+        d.x_amp = PyArray_DATA(xamp);
+    }
+    if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
+    ns = (size_t)PyArray_DIM(x, 0), nt = (size_t)PyArray_DIM(x, 1);
+    d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
+    d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
+    d.measure = (pac_measure)measure, d.method = (pac_mi)mi_form, d.n_bins = n_bins, d.dcomplex = (pac_dcomplex)dcomplex;
+    d.width = width, d.pha_cycles = pha_cycles, d.amp_cycles = amp_cycles, d.edges = (size_t)edges, d.mcp = (pac_mcp)mcp;
+    d.p_threshold = p, d.n_threads = n_threads, d.norm = (pac_norm)normid, d.n_perm = (size_t)n_perm;
+    d.surrogates = surrogates == 1 ? PAC_SURR_SWAP_EPOCHS : surrogates == 2 ? PAC_SURR_SWAP_BLOCKS
+                 : surrogates == 3 ? PAC_SURR_TIME_LAG : PAC_SURR_NONE;
+    if (cuts_o != Py_None) {
+        if (!(cuts = (PyArrayObject *)PyArray_FROMANY(cuts_o, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY))) goto done;
+        if ((size_t)PyArray_DIM(cuts, 0) != d.n_perm) { PyErr_Format(mb_arg_error, "cuts must hold n_perm values"); goto done; }
+        d.cuts = (const int64_t *)PyArray_DATA(cuts);
+    }
+    if (pairs_o != Py_None) {
+        if (!(pairs = (PyArrayObject *)PyArray_FROMANY(pairs_o, NPY_UINT32, 2, 2, NPY_ARRAY_IN_ARRAY))) goto done;
+        if ((size_t)PyArray_DIM(pairs, 0) != d.n_perm || (size_t)PyArray_DIM(pairs, 1) != ns) {
+            PyErr_Format(mb_arg_error, "pairs must have shape (n_perm, n_signals)");
+            goto done;
+        }
+        d.pairs = (const uint32_t *)PyArray_DATA(pairs);
+    }
+    u.progress.fn = progress == Py_None ? NULL : progress;
+    if (u.progress.fn) d.progress = mb_pac_progress, d.user = &u;
+    dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = (npy_intp)ns;
+    if (!(pac = PyArray_SimpleNew(3, dims, NPY_FLOAT64)) || !(norm = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
+    out.pac = (double *)PyArray_DATA((PyArrayObject *)pac), out.norm = (double *)PyArray_DATA((PyArrayObject *)norm);
+    if (d.n_perm && d.surrogates != PAC_SURR_NONE) {
+        if (!(pvalues = PyArray_SimpleNew(2, dims, NPY_FLOAT64))) goto done;
+        out.pvalues = (double *)PyArray_DATA((PyArrayObject *)pvalues);
+        if (keep) {
+            npy_intp sd[4];
+            sd[0] = (npy_intp)d.n_perm, sd[1] = dims[0], sd[2] = dims[1], sd[3] = dims[2];
+            if (!(surr = PyArray_SimpleNew(4, sd, NPY_FLOAT64))) goto done;
+            out.surrogates = (double *)PyArray_DATA((PyArrayObject *)surr);
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = pac_run(&d, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ns, nt, NULL, &out, &err);
+    Py_END_ALLOW_THREADS
+    if (mb_progress_restore(&u.progress)) goto done;
+    if (rc != TP_OK) { mb_raise(&err); goto done; }
+    res = Py_BuildValue("{s:O,s:O,s:O,s:O}", "pac", pac, "norm", norm, "pvalues", pvalues ? pvalues : Py_None, "surrogates",
+                        surr ? surr : Py_None);
+done:
+    Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(cuts), Py_XDECREF(pairs);
+    Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr);
+    return res;
+}
+
+/* bandpass(x (n_signals, n_times) float64, fs, bands (n, 2), cycles, what): pac_bandpass */
+static PyObject *mb_bandpass(PyObject *self, PyObject *args)
+{
+    PyObject *x_o, *b_o, *out = NULL;
+    PyArrayObject *x = NULL, *b = NULL;
+    const char *what;
+    double fs;
+    int cycles, rc;
+    pac_signal_kind kind;
+    npy_intp dims[3];
+    tp_error err;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OdOis", &x_o, &fs, &b_o, &cycles, &what)) return NULL;
+    if (!strcmp(what, "phase")) kind = PAC_PHASE;
+    else if (!strcmp(what, "amplitude")) kind = PAC_AMPLITUDE;
+    else if (!strcmp(what, "filtered")) kind = PAC_FILTERED;
+    else return PyErr_Format(mb_arg_error, "what is 'phase', 'amplitude' or 'filtered'");
+    if (!(x = mb_signals(x_o, NPY_FLOAT64)) || !(b = mb_bands(b_o, "bands"))) goto done;
+    dims[0] = PyArray_DIM(b, 0), dims[1] = PyArray_DIM(x, 0), dims[2] = PyArray_DIM(x, 1);
+    if (!(out = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pac_bandpass(NULL, (const double *)PyArray_DATA(x), (size_t)dims[1], (size_t)dims[2], fs,
+                      (const double *)PyArray_DATA(b), (size_t)dims[0], cycles, kind,
+                      (double *)PyArray_DATA((PyArrayObject *)out), &err);
+    Py_END_ALLOW_THREADS
+    if (rc != TP_OK) {
+        Py_CLEAR(out);
+        mb_raise(&err);
+    }
+done:
+    Py_XDECREF(x), Py_XDECREF(b);
+    return out;
+}
+
+static PyObject *mb_band_preset(PyObject *self, PyObject *args)
+{
+    const char *name, *kind;
+    double bands[2 * 256];
+    size_t n = 256;
+    tp_error err;
+    npy_intp dims[2];
+    PyObject *a;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "ss", &name, &kind)) return NULL;
+    if (strcmp(kind, "phase") && strcmp(kind, "amplitude")) return PyErr_Format(mb_arg_error, "kind is 'phase' or 'amplitude'");
+    if (pac_band_preset(name, !strcmp(kind, "phase") ? PAC_PHASE : PAC_AMPLITUDE, bands, &n, &err) != TP_OK) return mb_raise(&err);
+    dims[0] = (npy_intp)n, dims[1] = 2;
+    if (!(a = PyArray_SimpleNew(2, dims, NPY_FLOAT64))) return NULL;
+    memcpy(PyArray_DATA((PyArrayObject *)a), bands, 2 * n * sizeof(double));
+    return a;
+}
+
 /* ---- the module ------------------------------------------------------------------------------ */
 
 static PyMethodDef mb_methods[] = {
@@ -362,6 +534,12 @@ static PyMethodDef mb_methods[] = {
     {"prominence", (PyCFunction)(void (*)(void))mb_prominence, METH_VARARGS | METH_KEYWORDS,
      "prominence(posterior, alphas=None, connectivity=8, mode='exact', periodic=None, valleys=False, "
      "min_prominence=0.0, n_threads=0, *, progress=None, pool=None)"},
+    {"pac", (PyCFunction)(void (*)(void))mb_pac, METH_VARARGS | METH_KEYWORDS,
+     "pac(x, fs, pha_bands, amp_bands, measure=2, surrogates=0, norm=0, n_perm=0, cuts=None, pairs=None, mi_form=2, "
+     "n_bins=18, dcomplex=0, width=7, pha_cycles=3, amp_cycles=6, edges=0, x_amp=None, mcp=0, p=0.05, n_threads=0, "
+     "keep_surrogates=True, progress=None, pool=None) -> dict(pac, norm, pvalues, surrogates): pacgpu's pac_run"},
+    {"band_preset", mb_band_preset, METH_VARARGS, "band_preset(name, kind): tensorpac's preset bands, (n, 2)"},
+    {"bandpass", mb_bandpass, METH_VARARGS, "bandpass(x, fs, bands, cycles, what): pacgpu's pac_bandpass, (n_bands, n_signals, n_times)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef mb_module = {PyModuleDef_HEAD_INIT, "_membound", "The C side of membound.", -1, mb_methods,

@@ -1,0 +1,358 @@
+"""tensorpac's Pac on membound's engine (pacgpu.h): the same constructor, attributes and results.
+
+Changing ``from tensorpac import Pac`` to ``from membound import Pac`` keeps a script's
+``filterfit`` results (tensorpac 0.6.5's, float64 to 1e-9 relative, tested on its own outputs),
+including the surrogates drawn for a given ``random_state`` (tensorpac draws surrogate k from
+``numpy.random.RandomState(random_state + k)``; so does this class) and tensorpac's quirks (ndPAC
+runs as idpac (4, 0, 0); PLV takes the phase of the amplitude envelope; a normalisation without
+surrogates is dropped). The filtering, measures, surrogates and their statistics run in C, on
+``n_jobs`` threads, without the GIL and in memory that does not grow with the surrogates unless
+they are kept (``keep_surrogates``, on by default as in tensorpac).
+"""
+import warnings
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _membound
+
+ArrayLike = Union[np.ndarray, Sequence[Any]]
+_PRESETS = ("lres", "mres", "hres", "demon", "hulk")
+_METHODS = {
+    1: "Mean Vector Length (MVL, Canolty et al. 2006)",
+    2: "Modulation Index (MI, Tort et al. 2010)",
+    3: "Heights ratio (HR, Lakatos et al. 2005)",
+    4: "Normalized Direct Pac (ndPac, Ozkurt et al. 2012)",
+    5: "Phase-Locking Value (PLV, Penny et al. 2008)",
+    6: "Gaussian Copula PAC (gcPac)",
+}
+_SURROGATES = {
+    0: "No surrogates",
+    1: "Permute phase across trials (Tort et al. 2010)",
+    2: "Swap amplitude time blocks (min_shift=1; max_shift=n_times) (Bahramisharif et al. 2013)",
+    3: "Time lag (min_shift=1; max_shift=n_times) (Canolty et al. 2006)",
+}
+_NORMS = {
+    0: "No normalization",
+    1: "Substract the mean of surrogates",
+    2: "Divide by the mean of surrogates",
+    3: "Substract then divide by the mean of surrogates",
+    4: "Substract the mean and divide by the deviation of the surrogates",
+}
+
+
+def _bands(f: Union[str, ArrayLike], kind: str) -> np.ndarray:
+    """tensorpac's frequency forms as (n, 2) [low, high] bands: a preset name, [lo, hi], a list of
+    bands, (start, stop, width, step), or a sequence of edges (consecutive pairs)."""
+    if isinstance(f, str):
+        if f not in _PRESETS:
+            raise ValueError("unknown frequency preset %r: one of %s" % (f, ", ".join(_PRESETS)))
+        return _membound.band_preset(f, kind)
+    a = np.atleast_2d(np.asarray(f, dtype=np.float64))
+    if a.size == 1:
+        raise ValueError("The length of f should at least be 2.")
+    if 2 in a.shape:
+        return np.ascontiguousarray(a if a.shape[1] == 2 else a.T)
+    if np.squeeze(a).shape == (4,):
+        start, stop, width, step = np.squeeze(a)
+        return np.c_[np.arange(start, stop - width, step), np.arange(start + width, stop, step)]
+    edges = np.sort(a.reshape(-1))
+    return np.c_[edges[:-1], edges[1:]]
+
+
+def _signals(x: ArrayLike) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[np.newaxis, :]
+    if x.ndim != 2:
+        raise ValueError("x should be a 2d array like (n_epochs, n_times)")
+    return x
+
+
+def _threads(n_jobs: int) -> int:
+    return 0 if n_jobs is None or n_jobs < 0 else int(n_jobs)
+
+
+def _mcp(mcp: str) -> int:
+    if mcp not in ("maxstat", "fdr", "bonferroni"):
+        raise ValueError("mcp is 'maxstat', 'fdr' or 'bonferroni', not %r" % (mcp,))
+    return {"maxstat": 0, "fdr": 1, "bonferroni": 2}[mcp]
+
+
+def _draws(kind: int, n_perm: int, random_state: int, n_times: int, n_epochs: int):
+    """tensorpac 0.6.5's surrogate draws: cuts (swap-blocks, time-lag) or epoch permutations"""
+    if kind == 2:
+        return np.array([np.random.RandomState(random_state + k).randint(1, n_times, (1,))[0] for k in range(n_perm)],
+                        dtype=np.int64), None
+    if kind == 3:
+        return np.array([np.random.RandomState(random_state + k).randint(n_times) for k in range(n_perm)],
+                        dtype=np.int64), None
+    if kind == 1:
+        return None, np.array([np.random.RandomState(random_state + k).permutation(n_epochs) for k in range(n_perm)],
+                              dtype=np.uint32)
+    return None, None
+
+
+def _bh(p: np.ndarray, alpha: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Benjamini-Hochberg (independent tests) as mne.stats.fdr_correction: reject, corrected"""
+    shape, flat = p.shape, p.reshape(-1)
+    order = np.argsort(flat)
+    ps = flat[order]
+    n = len(ps)
+    factor = np.arange(1, n + 1) / float(n)
+    reject = ps < factor * alpha
+    if reject.any():
+        reject[: np.nonzero(reject)[0].max()] = True
+    corrected = np.minimum.accumulate((ps / factor)[::-1])[::-1]
+    corrected[corrected > 1] = 1
+    out_r, out_p = np.empty(n, bool), np.empty(n)
+    out_r[order], out_p[order] = reject, corrected
+    return out_r.reshape(shape), out_p.reshape(shape)
+
+
+def infer_pvalues(effect: np.ndarray, perm: np.ndarray, p: float = 0.05, mcp: str = "maxstat") -> np.ndarray:
+    """tensorpac's p-values of ``effect`` against its permutations ``perm`` (n_perm, ...):
+    'maxstat' (maximum statistics over the cells), 'fdr' (Benjamini-Hochberg) or 'bonferroni';
+    cells not significant at ``p`` get 1, the smallest is 1 / n_perm."""
+    n_perm = perm.shape[0]
+    if mcp == "maxstat":
+        max_p = perm.reshape(n_perm, -1).max(1)[np.newaxis, ...]
+        pvalues = (effect[..., np.newaxis] <= max_p).sum(-1) / n_perm
+        pvalues[pvalues >= p] = 1.0
+        return np.maximum(1.0 / n_perm, pvalues)
+    if mcp not in ("fdr", "bonferroni"):
+        raise ValueError("mcp is 'maxstat', 'fdr' or 'bonferroni', not %r" % (mcp,))
+    pvalues = np.maximum(1.0 / n_perm, (effect[np.newaxis, ...] <= perm).sum(0) / n_perm)
+    if mcp == "fdr":
+        signi, pvalues = _bh(pvalues, p)
+    else:
+        pvalues = np.minimum(pvalues * pvalues.size, 1.0)
+        signi = pvalues < p
+    pvalues[~signi] = 1.0
+    return pvalues
+
+
+class _PacObj:
+    def __init__(self, f_pha: Any = (2, 4), f_amp: Any = (60, 200), dcomplex: str = "hilbert",
+                 cycle: Tuple[int, int] = (3, 6), width: int = 7) -> None:
+        self._f_pha, self._f_amp = _bands(f_pha, "phase"), _bands(f_amp, "amplitude")
+        self._xvec, self._yvec = self._f_pha.mean(1), self._f_amp.mean(1)
+        self.dcomplex, self.cycle, self.width = dcomplex, cycle, width
+
+    f_pha = property(lambda self: self._f_pha, doc="Phase bands, shape (n_pha, 2).")
+    f_amp = property(lambda self: self._f_amp, doc="Amplitude bands, shape (n_amp, 2).")
+    xvec = property(lambda self: self._xvec, doc="Phase band centres, for plotting.")
+    yvec = property(lambda self: self._yvec, doc="Amplitude band centres, for plotting.")
+
+    @property
+    def dcomplex(self) -> str:
+        """'hilbert' (tensorpac's FIR band-pass and Hilbert transform) or 'wavelet' (Morlet)."""
+        return self._dcomplex
+
+    @dcomplex.setter
+    def dcomplex(self, value: str) -> None:
+        if value not in ("hilbert", "wavelet"):
+            raise ValueError("dcomplex must either be 'hilbert' or 'wavelet'.")
+        self._dcomplex = value
+
+    @property
+    def cycle(self) -> Tuple[int, int]:
+        """Filter lengths in cycles of each band's low edge: (phase, amplitude)."""
+        return self._cycle
+
+    @cycle.setter
+    def cycle(self, value: Tuple[int, int]) -> None:
+        c = np.asarray(value)
+        if c.shape != (2,) or not np.issubdtype(c.dtype, np.integer) or (c < 1).any():
+            raise ValueError("cycle must be two integers >= 1 (tensorpac's automatic filter order is not supported)")
+        self._cycle = (int(c[0]), int(c[1]))
+
+    @property
+    def width(self) -> int:
+        """Width of the Morlet wavelet in cycles."""
+        return self._width
+
+    @width.setter
+    def width(self, value: int) -> None:
+        self._width = int(value)
+
+    def filter(self, sf: float, x: ArrayLike, ftype: str = "phase", keepfilt: bool = False,
+               edges: Optional[int] = None, n_jobs: int = -1) -> np.ndarray:
+        """Band-pass x (n_epochs, n_times) in every phase or amplitude band.
+
+        Parameters
+        ----------
+        sf : float
+            Sampling frequency (Hz).
+        x : array_like, shape (n_epochs, n_times) or (n_times,)
+        ftype : {'phase', 'amplitude'}
+        keepfilt : bool
+            True: the band-passed signals themselves.
+        edges : int, optional
+            Samples dropped at each end after filtering.
+        n_jobs : int
+            Accepted for tensorpac's signature.
+
+        Returns
+        -------
+        ndarray, shape (n_bands, n_epochs, n_times)
+
+        Notes
+        -----
+        With ``dcomplex='wavelet'`` only :meth:`Pac.filterfit` is available in this version.
+        """
+        if ftype not in ("phase", "amplitude"):
+            raise ValueError("ftype must either be 'phase' or 'amplitude.'")
+        if self._dcomplex == "wavelet":
+            raise _membound.UnsupportedError("filter with dcomplex='wavelet' is not in this version of membound; "
+                                             "filterfit supports the wavelet")
+        x = np.ascontiguousarray(_signals(x), dtype=np.float64)
+        bands = self._f_pha if ftype == "phase" else self._f_amp
+        what = "filtered" if keepfilt else ftype
+        out = _membound.bandpass(x, float(sf), bands, self._cycle[0 if ftype == "phase" else 1], what)
+        return out[..., edges:-edges] if isinstance(edges, int) and edges > 0 else out
+
+
+class Pac(_PacObj):
+    """Phase-amplitude coupling, as tensorpac's ``Pac``.
+
+    Parameters
+    ----------
+    idpac : tuple of 3 int
+        (measure, surrogates, normalisation). Measure: 1 mean vector length, 2 modulation index,
+        3 heights ratio, 4 ndPAC, 5 phase-locking value, 6 Gaussian-copula PAC. Surrogates: 0 none,
+        1 permute the phase across trials, 2 swap amplitude time blocks, 3 time lag.
+        Normalisation: 0 none, 1 minus the surrogates' mean, 2 divided by it, 3 both, 4 z-score.
+    f_pha, f_amp : str or array_like
+        Bands: a preset ('lres', 'mres', 'hres', 'demon', 'hulk'), [low, high], a list of bands,
+        (start, stop, width, step) or a sequence of edges.
+    dcomplex : {'hilbert', 'wavelet'}
+    cycle : (int, int)
+        Filter lengths in cycles (phase, amplitude).
+    width : int
+        Morlet wavelet width.
+    n_bins : int
+        Phase bins of the MI and the heights ratio.
+    verbose : any
+        Accepted for tensorpac's signature.
+
+    Attributes
+    ----------
+    pac : ndarray (n_amp, n_pha, n_epochs)
+        The measure before normalisation.
+    surrogates : ndarray (n_perm, n_amp, n_pha, n_epochs) or None
+    pvalues : ndarray (n_amp, n_pha) or None
+    idpac, method, str_surro, str_norm, f_pha, f_amp, xvec, yvec, n_bins
+    """
+
+    def __init__(self, idpac: Tuple[int, int, int] = (1, 2, 3), f_pha: Any = (2, 4), f_amp: Any = (60, 200),
+                 dcomplex: str = "hilbert", cycle: Tuple[int, int] = (3, 6), width: int = 7, n_bins: int = 18,
+                 verbose: Any = None) -> None:
+        self.idpac = idpac
+        _PacObj.__init__(self, f_pha=f_pha, f_amp=f_amp, dcomplex=dcomplex, cycle=cycle, width=width)
+        self.n_bins = int(n_bins)
+        self._pac = self._surrogates = self._pvalues = None
+
+    def __str__(self) -> str:
+        return self.method
+
+    @property
+    def idpac(self) -> Tuple[int, int, int]:
+        """(measure, surrogates, normalisation), as tensorpac resolved it."""
+        return self._idpac
+
+    @idpac.setter
+    def idpac(self, value: Sequence[int]) -> None:
+        v = [int(k) for k in np.atleast_1d(value)]
+        if len(v) != 3 or v[0] not in _METHODS or v[1] not in _SURROGATES or v[2] not in _NORMS:
+            raise ValueError("idpac must be a tuple/list of 3 integers: measure 1-6, surrogates 0-3, normalisation 0-4")
+        if v[0] == 4 and (v[1] or v[2]):
+            warnings.warn("ndPAC runs without surrogates or normalisation: idpac (4, 0, 0), as tensorpac")
+            v = [4, 0, 0]
+        elif v[2] and not v[1]:
+            warnings.warn("a normalisation needs surrogates (idpac's second digit): normalisation ignored, as tensorpac")
+            v[2] = 0
+        self._idpac = tuple(v)
+        self.method, self.str_surro, self.str_norm = _METHODS[v[0]], _SURROGATES[v[1]], _NORMS[v[2]]
+
+    pac = property(lambda self: self._pac, doc="The measure before normalisation, (n_amp, n_pha, n_epochs).")
+    surrogates = property(lambda self: self._surrogates, doc="The surrogates, (n_perm, n_amp, n_pha, n_epochs).")
+    pvalues = property(lambda self: self._pvalues, doc="p-values, (n_amp, n_pha).")
+
+    def fit(self, pha: np.ndarray, amp: np.ndarray, n_perm: int = 200, p: float = 0.05, mcp: str = "maxstat",
+            n_jobs: int = -1, random_state: Optional[int] = None, verbose: Any = None) -> np.ndarray:
+        """Not in this version: the engine measures from the signals (use :meth:`filterfit`)."""
+        raise _membound.UnsupportedError("Pac.fit on given phases and amplitudes is not in this version of membound: "
+                                         "filterfit(sf, x) computes the same from the signals")
+
+    def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, n_perm: int = 200,
+                  p: float = 0.05, mcp: str = "maxstat", edges: Optional[int] = None, n_jobs: int = -1,
+                  random_state: Optional[int] = None, verbose: Any = None, *, keep_surrogates: bool = True,
+                  progress: Any = None, pool: Any = None) -> np.ndarray:
+        """Filter the signals, then measure the coupling (tensorpac's ``filterfit``).
+
+        Parameters
+        ----------
+        sf : float
+            Sampling frequency (Hz).
+        x_pha : array_like, shape (n_epochs, n_times) or (n_times,)
+            The signals the phases come from (float32 and float64 C-ordered arrays are not copied).
+        x_amp : array_like, optional
+            The signals the amplitudes come from (default: x_pha), of the same shape.
+        n_perm : int
+            Surrogates (with idpac's second digit > 0).
+        p : float
+            Significance level of :attr:`pvalues`, and ndPAC's threshold.
+        mcp : {'maxstat', 'fdr', 'bonferroni'}
+            Correction of :attr:`pvalues` (fdr and bonferroni need no mne here).
+        edges : int, optional
+            Samples dropped at each end after filtering.
+        n_jobs : int
+            Threads (-1: the CPUs this process may use); results do not depend on it.
+        random_state : int, optional
+            Surrogate k is drawn from ``RandomState(random_state + k)``, as tensorpac does.
+        keep_surrogates : bool
+            False: no :attr:`surrogates` cube (n_perm times the result's memory); p-values and
+            normalisation are the same.
+        progress : callable, optional
+            ``progress(done, total)``; return True to stop (raises CancelledError).
+        pool : membound.Pool, optional
+
+        Returns
+        -------
+        ndarray, shape (n_amp, n_pha, n_epochs)
+            The measure normalised as idpac says.
+        """
+        x_pha = _signals(x_pha)
+        if x_amp is not None:
+            x_amp = _signals(x_amp)
+            if x_amp.shape != x_pha.shape:
+                raise ValueError("Inputs `x_pha` and `x_amp` must have the same shape (%s and %s)."
+                                 % (x_pha.shape, x_amp.shape))
+        m, s, n = self._idpac
+        if s == 0 or not isinstance(n_perm, (int, np.integer)) or n_perm <= 0:
+            self._idpac = (m, 0, 0)
+            m, s, n, n_perm = m, 0, 0, 0
+        e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
+        n_times = x_pha.shape[1] - 2 * e
+        cuts = pairs = None
+        if s:
+            if random_state is None:
+                random_state = int(np.random.randint(0, 10000, size=1)[0])
+            cuts, pairs = _draws(s, int(n_perm), int(random_state), n_times, x_pha.shape[0])
+        r = _membound.pac(x_pha, float(sf), self._f_pha, self._f_amp, measure=m, surrogates=s, norm=n, n_perm=int(n_perm),
+                          cuts=cuts, pairs=pairs, mi_form=2, n_bins=self.n_bins,
+                          dcomplex=1 if self._dcomplex == "wavelet" else 0, width=float(self._width),
+                          pha_cycles=self._cycle[0], amp_cycles=self._cycle[1], edges=int(e), x_amp=x_amp,
+                          mcp=_mcp(mcp), p=float(p), n_threads=_threads(n_jobs),
+                          keep_surrogates=bool(keep_surrogates), progress=progress, pool=pool)
+        self._pac, self._surrogates, self._pvalues = r["pac"], r["surrogates"], r["pvalues"]
+        return r["norm"]
+
+    def infer_pvalues(self, p: float = 0.05, mcp: str = "maxstat") -> np.ndarray:
+        """p-values of the epoch-averaged measure against the epoch-averaged surrogates (tensorpac's
+        ``infer_pvalues``); needs the surrogates kept."""
+        if self._pac is None or self._surrogates is None:
+            raise ValueError("no surrogates: run filterfit with surrogates (and keep_surrogates=True) first")
+        self._pvalues = infer_pvalues(self._pac.mean(2), self._surrogates.mean(3), p=p, mcp=mcp)
+        return self._pvalues

@@ -1,0 +1,157 @@
+"""membound.Pac against tensorpac 0.6.5's own outputs (tests/data/pac/methods, written by
+tools/gen_pac_methods.py with tensorpac): every measure, surrogate kind and normalisation with
+tensorpac's random_state draws, p-values by each correction, edges, x_amp, the wavelet, and the
+drop-in test: the same script run with tensorpac when it can be installed here."""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import membound
+
+D = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "pac")
+
+
+def load(name):
+    return np.load(os.path.join(D, name))
+
+
+X, FP, FA = load("signal.npy"), load("f_pha.npy"), load("f_amp.npy")
+SF, RS = 512.0, 7
+
+
+def close(got, ref, tol=1e-9):
+    """as the C tests: the largest difference over the largest value"""
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() <= tol * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("m", range(1, 7))
+def test_measures(m):
+    close(membound.Pac(idpac=(m, 0, 0), f_pha=FP, f_amp=FA).filterfit(SF, X, n_perm=0, n_jobs=1),
+          load("methods/m%d_pac.npy" % m))
+
+
+@pytest.mark.parametrize("m", (1, 2, 3, 5, 6))
+@pytest.mark.parametrize("s", (1, 2, 3))
+def test_surrogates_and_normalisations(m, s):
+    """tensorpac's draws for random_state: the normalised results and the maxstat p-values"""
+    for n in range(1, 5):
+        p = membound.Pac(idpac=(m, s, n), f_pha=FP, f_amp=FA)
+        close(p.filterfit(SF, X, n_perm=10, n_jobs=2, random_state=RS), load("methods/m%d_s%d_n%d.npy" % (m, s, n)))
+        assert p.surrogates.shape == (10, 10, 10, 8) and p.pac.shape == (10, 10, 8)
+    np.testing.assert_array_equal(p.pvalues, load("methods/m%d_s%d_pmax.npy" % (m, s)))
+    np.testing.assert_array_equal(p.infer_pvalues(0.05, "maxstat"), load("methods/m%d_s%d_pmax.npy" % (m, s)))
+
+
+@pytest.mark.parametrize("m", (1, 2))
+def test_corrections(m):
+    p = membound.Pac(idpac=(m, 2, 0), f_pha=FP, f_amp=FA)
+    p.filterfit(SF, X, n_perm=200, random_state=RS)
+    for mcp, pv in (("maxstat", 0.05), ("fdr", 0.05), ("fdr", 0.5), ("bonferroni", 0.05), ("bonferroni", 0.6)):
+        ref = load("methods/m%d_mcp_%s_%g.npy" % (m, mcp, pv))
+        np.testing.assert_allclose(p.infer_pvalues(pv, mcp=mcp), ref, rtol=1e-12)
+        q = membound.Pac(idpac=(m, 2, 0), f_pha=FP, f_amp=FA)
+        q.filterfit(SF, X, n_perm=200, random_state=RS, p=pv, mcp=mcp, keep_surrogates=False)
+        np.testing.assert_allclose(q.pvalues, ref, rtol=1e-12)
+        assert q.surrogates is None
+
+
+def test_edges_xamp_wavelet_bins():
+    for m in (1, 2, 5, 6):
+        close(membound.Pac(idpac=(m, 0, 0), f_pha=FP, f_amp=FA).filterfit(SF, X, edges=100, n_perm=0),
+              load("methods/m%d_edges100_pac.npy" % m))
+        close(membound.Pac(idpac=(m, 0, 0), f_pha=FP, f_amp=FA, dcomplex="wavelet").filterfit(SF, X, n_perm=0),
+              load("methods/m%d_wavelet_pac.npy" % m))
+    for m in (1, 2):
+        close(membound.Pac(idpac=(m, 2, 4), f_pha=FP, f_amp=FA).filterfit(SF, X, edges=100, n_perm=10, random_state=RS),
+              load("methods/m%d_edges100_s2_n4.npy" % m))
+    for m in (1, 2, 6):
+        close(membound.Pac(idpac=(m, 0, 0), f_pha=FP, f_amp=FA).filterfit(SF, X, x_amp=np.roll(X, -1, axis=0), n_perm=0),
+              load("methods/m%d_xamp_pac.npy" % m))
+    for m in (2, 3):
+        close(membound.Pac(idpac=(m, 0, 0), f_pha=FP, f_amp=FA, n_bins=12).filterfit(SF, X, n_perm=0),
+              load("methods/m%d_bins12_pac.npy" % m))
+
+
+def test_tensorpac_forms_and_quirks():
+    p = membound.Pac(idpac=(2, 2, 4), f_pha="lres", f_amp="mres")
+    assert p.f_pha.shape == (10, 2) and p.f_amp.shape == (30, 2)
+    np.testing.assert_allclose(p.f_pha[0], [1.5, 2.5])
+    np.testing.assert_allclose(membound.Pac(f_pha=(2, 20, 4, 2)).f_pha[:2], [[2, 6], [4, 8]])
+    np.testing.assert_allclose(membound.Pac(f_pha=[2, 4, 8]).f_pha, [[2, 4], [4, 8]])
+    np.testing.assert_allclose(membound.Pac(f_pha=[[2, 4], [5, 7]]).f_pha, [[2, 4], [5, 7]])
+    assert str(p) == "Modulation Index (MI, Tort et al. 2010)" and p.idpac == (2, 2, 4)
+    with pytest.warns(UserWarning, match="ndPAC"):
+        assert membound.Pac(idpac=(4, 2, 1)).idpac == (4, 0, 0)
+    with pytest.warns(UserWarning, match="normalisation"):
+        assert membound.Pac(idpac=(2, 0, 3)).idpac == (2, 0, 0)
+    q = membound.Pac(idpac=(2, 2, 4), f_pha=FP, f_amp=FA)
+    close(q.filterfit(SF, X, n_perm=0), load("methods/m2_pac.npy"))  # no surrogates: tensorpac's (2, 0, 0)
+    assert q.idpac == (2, 0, 0) and q.pvalues is None
+
+
+def test_filter_matches_filterfit_inputs():
+    p = membound.Pac(idpac=(2, 0, 0), f_pha=FP, f_amp=FA)
+    pha, amp = p.filter(SF, X, "phase"), p.filter(SF, X, "amplitude", edges=10)
+    assert pha.shape == (10, 8, 2048) and amp.shape == (10, 8, 2028)
+    assert np.abs(pha).max() <= np.pi and amp.min() >= 0
+    with pytest.raises(membound.UnsupportedError, match="filterfit"):
+        p.fit(pha, p.filter(SF, X, "amplitude"))
+
+
+def test_bad_input():
+    p = membound.Pac(idpac=(2, 2, 0), f_pha=FP, f_amp=FA)
+    with pytest.raises(ValueError, match="same shape"):
+        p.filterfit(SF, X, x_amp=X[:3])
+    with pytest.raises(membound.ArgumentError, match="band"):
+        membound.Pac(f_pha=[[2, 4]], f_amp=[[200, 300]]).filterfit(SF, X, n_perm=0)
+    with pytest.raises(ValueError, match="mcp"):
+        p.filterfit(SF, X, n_perm=10, mcp="holm")
+    with pytest.raises(ValueError, match="idpac"):
+        membound.Pac(idpac=(7, 0, 0))
+    with pytest.raises(ValueError, match="preset"):
+        membound.Pac(f_pha="ultra")
+
+
+SCRIPT = """
+import sys, warnings
+import numpy as np
+warnings.filterwarnings("ignore")
+if sys.argv[1] == "tensorpac":
+    from tensorpac import Pac
+else:
+    from membound import Pac
+x = np.load(sys.argv[2])
+p = Pac(idpac=(2, 2, 4), f_pha="lres", f_amp="lres")
+out = p.filterfit(512.0, x, n_perm=20, random_state=3, n_jobs=1)
+np.save(sys.argv[3], np.stack([out, p.pac]))
+np.save(sys.argv[4], p.pvalues)
+"""
+
+
+def test_dropin_script_with_tensorpac(tmp_path):
+    """the same script with `from tensorpac import Pac` and `from membound import Pac` (tensorpac in
+    a virtual environment of its own, from pip; skipped, saying so, when it cannot be installed)"""
+    venv = tmp_path / "venv"
+    py = venv / "bin" / "python"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+        # numpy as this interpreter's (membound was built against it), a scipy that goes with it
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--retries", "1", "--timeout", "20", "tensorpac==0.6.5", "matplotlib", "numpy==" + np.__version__,
+                        "scipy<1.12" if np.__version__ < "1.25" else "scipy"], check=True, capture_output=True, timeout=600)
+    except (subprocess.SubprocessError, OSError) as e:
+        pytest.skip("tensorpac could not be installed with pip here (%s): the drop-in comparison is not run"
+                    % type(e).__name__)
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    np.save(tmp_path / "x.npy", X)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(membound.__file__))))
+    for who in ("tensorpac", "membound"):
+        subprocess.run([str(py), str(script), who, str(tmp_path / "x.npy"), str(tmp_path / (who + "_pac.npy")),
+                        str(tmp_path / (who + "_pv.npy"))], check=True, env=env, timeout=300)
+    close(np.load(tmp_path / "membound_pac.npy"), np.load(tmp_path / "tensorpac_pac.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "membound_pv.npy"), np.load(tmp_path / "tensorpac_pv.npy"))
