@@ -626,11 +626,41 @@ gsp_report() {
     replace_section gsp "$md"
 }
 
-only=${BENCH:-pool prom2d pac lnm}
+# ---- the Python binding: what it adds to a call (Pac.filterfit's wall minus pac_run's time in C) --
+binding_bench() {
+    raw=bench/out/binding.txt
+    : >"$raw"
+    PY=""
+    for p in python3 /usr/bin/python3; do
+        if command -v "$p" >/dev/null && "$p" -c "import numpy, setuptools" 2>/dev/null; then PY=$p; break; fi
+    done
+    if [ -z "$PY" ]; then echo "binding: no python3 with numpy and setuptools: the section is not run" >&2; return; fi
+    "$PY" setup.py -q build_py --build-lib build/python_bench build_ext --force --build-lib build/python_bench --build-temp build/python_bench_tmp \
+        >/dev/null 2>&1 || { echo "binding: the extension did not build" >&2; return; }
+    PYTHONPATH=build/python_bench "$PY" bench/bench_binding.py "$REPS" | tee -a "$raw"
+    md=bench/out/binding.md
+    {
+        echo "## The Python binding's overhead (issue 27)"
+        echo
+        echo "Measured $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null) on: $(machine)."
+        echo "Command: \`make bench\` (\`BENCH=binding make bench\` runs only this section): \`bench/bench_binding.py\`,"
+        echo "\`membound.Pac(idpac, 'mres', 'mres').filterfit(512, x)\` on 64 x 2048 float64 with 2 threads; overhead = the"
+        echo "call's wall time minus the time pac_run spent in C (measured inside the extension): argument checks,"
+        echo "tensorpac's surrogate draws (made in C), the result arrays. Median and largest of $REPS calls. Target: under 1 ms."
+        echo
+        echo "| configuration | call ms | overhead ms | largest overhead ms |"
+        echo "|---|---:|---:|---:|"
+        table_rows "bench=binding" "$raw" call_ms overhead_ms overhead_max_ms | sed 's/_/ /g'
+    } >"$md"
+    replace_section binding "$md"
+}
+
+only=${BENCH:-pool prom2d pac lnm binding}
 case " $only " in *" pool "*) make -s build/bench_pool || exit 1; pool_bench ;; esac
 case " $only " in *" prom2d "*) make -s build/bench_prom2d || exit 1; prom2d_bench ;; esac
 case " $only " in *" pac "*) make -s build/bench_pac || exit 1; pac_bench ;; esac
 case " $only " in *" lnm "*) make -s build/bench_lnm || exit 1; lnm_bench ;; esac
 case " $only " in *" gsp "*) make -s build/bench_lnm || exit 1; gsp_bench ;; esac
+case " $only " in *" binding "*) binding_bench ;; esac
 case " $only " in *" gsp-report "*) gsp_report ;; esac
 echo "wrote bench/RESULTS.md" >&2

@@ -441,7 +441,7 @@ for cc in gcc clang; do
 done
 rm -rf "$B/python" "$B/python_tmp"
 step "python: setup.py builds the membound package ($PY)" \
-    "$PY" setup.py -q build_py --build-lib "$B/python" build_ext --build-lib "$B/python" --build-temp "$B/python_tmp" \
+    "$PY" setup.py -q build_py --build-lib "$B/python" build_ext --force --build-lib "$B/python" --build-temp "$B/python_tmp" \
     && {
         log=$B/pytest.log
         (cd "$B/python" && "$PY" -m pytest -q -p no:cacheprovider "$OLDPWD/python/tests") >"$log" 2>&1

@@ -8,8 +8,8 @@ subclass of :class:`membound.Error` carrying the library's message, and long run
 
 Functions and classes
 ---------------------
-Pac
-    tensorpac's Pac (filterfit, infer_pvalues, filter): the same results, computed in C.
+Pac, PreferredPhase, EventRelatedPac
+    tensorpac's classes (filterfit, infer_pvalues, filter): the same results, computed in C.
 prominence
     Peaks and their topographic prominence in each 2-D slice of a stack, and dominant-peak masks.
 Pool
@@ -24,7 +24,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _membound
-from .pac import Pac, infer_pvalues  # noqa: F401  (re-exported)
+from .pac import EventRelatedPac, Pac, PreferredPhase, infer_pvalues  # noqa: F401  (re-exported)
 from ._membound import (  # noqa: F401  (re-exported)
     ArgumentError,
     BudgetError,
@@ -40,7 +40,7 @@ from ._membound import (  # noqa: F401  (re-exported)
 
 __version__ = "1.0.0"
 __all__ = [
-    "Pac", "infer_pvalues", "prominence", "Pool", "memory_info", "build_info", "Error", "ArgumentError", "BudgetError", "CancelledError",
+    "Pac", "PreferredPhase", "EventRelatedPac", "infer_pvalues", "prominence", "Pool", "memory_info", "build_info", "Error", "ArgumentError", "BudgetError", "CancelledError",
     "DeviceError", "FileError", "FormatError", "NoMemoryError", "UnsupportedError",
 ]
 

@@ -19,6 +19,15 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock: what a call spent in C, for the binding's overhead (bench) */
+static double mb_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 /* ---- errors: one exception class per result code, all under membound.Error --------------------- */
 
@@ -386,14 +395,15 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "measure", "surrogates", "norm", "n_perm", "cuts", "pairs",
                          "mi_form", "n_bins", "dcomplex", "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "mcp", "p",
-                         "n_threads", "keep_surrogates", "progress", "pool", NULL};
+                         "n_threads", "keep_surrogates", "progress", "pool", "binned", NULL};
     PyObject *x_o, *pha_o, *amp_o, *cuts_o = Py_None, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None,
-                                   *pool_o = Py_None, *res = NULL, *pac = NULL, *norm = NULL, *pvalues = NULL, *surr = NULL;
+                                   *pool_o = Py_None, *res = NULL, *pac = NULL, *norm = NULL, *pvalues = NULL, *surr = NULL,
+                                   *binned = NULL, *pp = NULL;
     PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *cuts = NULL, *pairs = NULL;
     int measure = 2, surrogates = 0, normid = 0, mi_form = 2, n_bins = 18, dcomplex = 0, pha_cycles = 3, amp_cycles = 6,
-        mcp = 0, n_threads = 0, keep = 1, rc, dtype;
+        mcp = 0, n_threads = 0, keep = 1, want_binned = 0, rc, dtype;
     Py_ssize_t n_perm = 0, edges = 0;
-    double fs, width = 7, p = 0.05;
+    double fs, width = 7, p = 0.05, t0 = 0;
     pac_desc d;
     pac_output out;
     mb_pac_user u;
@@ -401,9 +411,10 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
     npy_intp dims[4];
     size_t ns, nt;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|iiinOOiiidiinOidipOO", kw, &x_o, &fs, &pha_o, &amp_o, &measure,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|iiinOOiiidiinOidipOOp", kw, &x_o, &fs, &pha_o, &amp_o, &measure,
                                      &surrogates, &normid, &n_perm, &cuts_o, &pairs_o, &mi_form, &n_bins, &dcomplex, &width,
-                                     &pha_cycles, &amp_cycles, &edges, &xamp_o, &mcp, &p, &n_threads, &keep, &progress, &pool_o))
+                                     &pha_cycles, &amp_cycles, &edges, &xamp_o, &mcp, &p, &n_threads, &keep, &progress, &pool_o,
+                                     &want_binned))
         return NULL;
     memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
     if (!mb_pool_arg(pool_o, &d.pool)) return NULL;
@@ -451,6 +462,12 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
     dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = (npy_intp)ns;
     if (!(pac = PyArray_SimpleNew(3, dims, NPY_FLOAT64)) || !(norm = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
     out.pac = (double *)PyArray_DATA((PyArrayObject *)pac), out.norm = (double *)PyArray_DATA((PyArrayObject *)norm);
+    if (want_binned) { /* the binned amplitude and the preferred phase (PreferredPhase) */
+        npy_intp bd[4];
+        bd[0] = (npy_intp)(n_bins ? n_bins : PAC_N_BINS), bd[1] = dims[0], bd[2] = dims[1], bd[3] = dims[2];
+        if (!(binned = PyArray_SimpleNew(4, bd, NPY_FLOAT64)) || !(pp = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
+        out.binned = (double *)PyArray_DATA((PyArrayObject *)binned), out.pp = (double *)PyArray_DATA((PyArrayObject *)pp);
+    }
     if (d.n_perm && d.surrogates != PAC_SURR_NONE) {
         if (!(pvalues = PyArray_SimpleNew(2, dims, NPY_FLOAT64))) goto done;
         out.pvalues = (double *)PyArray_DATA((PyArrayObject *)pvalues);
@@ -462,15 +479,168 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
         }
     }
     Py_BEGIN_ALLOW_THREADS
+    t0 = mb_now();
     rc = pac_run(&d, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ns, nt, NULL, &out, &err);
+    t0 = mb_now() - t0;
     Py_END_ALLOW_THREADS
     if (mb_progress_restore(&u.progress)) goto done;
     if (rc != TP_OK) { mb_raise(&err); goto done; }
-    res = Py_BuildValue("{s:O,s:O,s:O,s:O}", "pac", pac, "norm", norm, "pvalues", pvalues ? pvalues : Py_None, "surrogates",
-                        surr ? surr : Py_None);
+    res = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:d}", "pac", pac, "norm", norm, "pvalues", pvalues ? pvalues : Py_None,
+                        "surrogates", surr ? surr : Py_None, "binned", binned ? binned : Py_None, "pp", pp ? pp : Py_None,
+                        "c_seconds", t0);
 done:
     Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(cuts), Py_XDECREF(pairs);
-    Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr);
+    Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr), Py_XDECREF(binned), Py_XDECREF(pp);
+    return res;
+}
+
+/* ---- tensorpac's surrogate draws: numpy's legacy RandomState(seed) for seed, seed + 1, ... --------
+   tensorpac draws surrogate k from numpy.random.RandomState(random_state + k): a cut randint(1, n)
+   (swap-blocks), randint(n) (time-lag) or permutation(n_epochs) (swap-epochs). Building 200
+   RandomStates in Python costs ~20 ms; the same Mersenne Twister here (init_genrand seeding, masked
+   rejection for bounded integers, Fisher-Yates from the end for permutations, as numpy's legacy
+   generator) costs microseconds. Tested equal to numpy's for many seeds. */
+typedef struct mb_mt { uint32_t mt[624]; int pos; } mb_mt;
+
+static void mb_mt_seed(mb_mt *s, uint32_t seed)
+{
+    int i;
+    s->mt[0] = seed;
+    for (i = 1; i < 624; i++) s->mt[i] = 1812433253u * (s->mt[i - 1] ^ (s->mt[i - 1] >> 30)) + (uint32_t)i;
+    s->pos = 624;
+}
+
+/* The twist, one word at a time just before it is used: twisting word i in place, in order,
+   is the whole-block twist (the words after i are still old, those before already new), and a
+   surrogate's draw seldom needs more than a word or two of the 624 */
+static uint32_t mb_mt_next(mb_mt *s)
+{
+    uint32_t y;
+    int i;
+    if (s->pos >= 624) s->pos = 0;
+    i = s->pos;
+    y = (s->mt[i] & 0x80000000u) | (s->mt[(i + 1) % 624] & 0x7fffffffu);
+    s->mt[i] = s->mt[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+    y = s->mt[s->pos++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    return y ^ (y >> 18);
+}
+
+/* a value in [0, max] by masked rejection (max < 2^32) */
+static uint32_t mb_mt_interval(mb_mt *s, uint32_t max)
+{
+    uint32_t mask = max, v;
+    if (max == 0) return 0;
+    mask |= mask >> 1, mask |= mask >> 2, mask |= mask >> 4, mask |= mask >> 8, mask |= mask >> 16;
+    while ((v = mb_mt_next(s) & mask) > max) {}
+    return v;
+}
+
+/* tensorpac_draws(kind, n_perm, random_state, n_times, n_epochs) -> cuts (int64, kinds 2 and 3) or
+   pairs (uint32 (n_perm, n_epochs), kind 1) */
+static PyObject *mb_tensorpac_draws(PyObject *self, PyObject *args)
+{
+    int kind;
+    Py_ssize_t n_perm, n_times, n_epochs;
+    unsigned long long seed;
+    npy_intp dims[2];
+    PyObject *a;
+    mb_mt st;
+    Py_ssize_t k, i;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "inKnn", &kind, &n_perm, &seed, &n_times, &n_epochs)) return NULL;
+    if (n_perm < 0 || n_times < 2 || n_epochs < 1 || kind < 1 || kind > 3)
+        return PyErr_Format(mb_arg_error, "tensorpac_draws: kind 1-3, n_perm >= 0, n_times >= 2, n_epochs >= 1");
+    if (seed + (unsigned long long)n_perm > 0x100000000ull)
+        return PyErr_Format(mb_arg_error, "random_state + n_perm must stay below 2**32 (numpy's seeds)");
+    dims[0] = (npy_intp)n_perm, dims[1] = (npy_intp)n_epochs;
+    if (!(a = kind == 1 ? PyArray_SimpleNew(2, dims, NPY_UINT32) : PyArray_SimpleNew(1, dims, NPY_INT64))) return NULL;
+    for (k = 0; k < n_perm; k++) {
+        mb_mt_seed(&st, (uint32_t)(seed + (unsigned long long)k));
+        if (kind == 1) { /* permutation(n_epochs): Fisher-Yates from the end */
+            uint32_t *p = (uint32_t *)PyArray_DATA((PyArrayObject *)a) + k * n_epochs;
+            for (i = 0; i < n_epochs; i++) p[i] = (uint32_t)i;
+            for (i = n_epochs - 1; i > 0; i--) {
+                uint32_t j = mb_mt_interval(&st, (uint32_t)i), t = p[i];
+                p[i] = p[j], p[j] = t;
+            }
+        } else { /* randint(1, n_times) or randint(n_times) */
+            int64_t lo = kind == 2 ? 1 : 0;
+            ((int64_t *)PyArray_DATA((PyArrayObject *)a))[k] = lo + (int64_t)mb_mt_interval(&st, (uint32_t)(n_times - 1 - lo));
+        }
+    }
+    return a;
+}
+
+/* erpac(x, fs, pha_bands, amp_bands, method, smooth, n_perm, pairs, p, mcp, dcomplex, width, pha_cycles,
+   amp_cycles, edges, x_amp, n_threads, progress) -> (erpac, pvalues or None): pacgpu's pac_erpac */
+static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "method", "smooth", "n_perm", "pairs", "p", "mcp", "dcomplex",
+                         "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "n_threads", "pvalues", "progress", NULL};
+    PyObject *x_o, *pha_o, *amp_o, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None, *er = NULL, *pv = NULL,
+                                   *res = NULL;
+    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *pairs = NULL;
+    int method = 0, mcp = 1, dcomplex = 0, pha_cycles = 3, amp_cycles = 6, n_threads = 0, want_p = 1, rc, dtype;
+    Py_ssize_t smooth = 0, n_perm = 0, edges = 0;
+    double fs, p = 0.05, width = 7;
+    pac_desc d;
+    pac_erpac_output out;
+    mb_pac_user u;
+    tp_error err;
+    npy_intp dims[3];
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|innOdiidiinOipO", kw, &x_o, &fs, &pha_o, &amp_o, &method, &smooth,
+                                     &n_perm, &pairs_o, &p, &mcp, &dcomplex, &width, &pha_cycles, &amp_cycles, &edges, &xamp_o,
+                                     &n_threads, &want_p, &progress))
+        return NULL;
+    memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
+    if (smooth < 0 || n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "smooth, n_perm and edges must be >= 0");
+    if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
+    if (!(x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0))) return NULL;
+    dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
+    Py_SETREF(x, mb_signals((PyObject *)x, dtype));
+    if (!x) return NULL;
+    if (xamp_o != Py_None) {
+        if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
+        if (!PyArray_SAMESHAPE(x, xamp)) { PyErr_Format(mb_arg_error, "x_amp's shape differs from x's"); goto done; }
+        d.x_amp = PyArray_DATA(xamp);
+    }
+    if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
+    d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
+    d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
+    d.smooth = (size_t)smooth, d.n_perm = (size_t)n_perm, d.p_threshold = p, d.mcp = (pac_mcp)mcp;
+    d.dcomplex = (pac_dcomplex)dcomplex, d.width = width, d.pha_cycles = pha_cycles, d.amp_cycles = amp_cycles;
+    d.edges = (size_t)edges, d.n_threads = n_threads, d.surrogates = n_perm ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
+    if (pairs_o != Py_None) {
+        if (!(pairs = (PyArrayObject *)PyArray_FROMANY(pairs_o, NPY_UINT32, 2, 2, NPY_ARRAY_IN_ARRAY))) goto done;
+        if ((size_t)PyArray_DIM(pairs, 0) != d.n_perm || PyArray_DIM(pairs, 1) != PyArray_DIM(x, 0)) {
+            PyErr_Format(mb_arg_error, "pairs must have shape (n_perm, n_epochs)");
+            goto done;
+        }
+        d.pairs = (const uint32_t *)PyArray_DATA(pairs);
+    }
+    u.progress.fn = progress == Py_None ? NULL : progress;
+    if (u.progress.fn) d.progress = mb_pac_progress, d.user = &u;
+    dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = PyArray_DIM(x, 1) - 2 * (npy_intp)edges;
+    if (dims[2] < 1) { PyErr_Format(mb_arg_error, "edges leave no sample"); goto done; }
+    if (!(er = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
+    out.erpac = (double *)PyArray_DATA((PyArrayObject *)er);
+    if (want_p) {
+        if (!(pv = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
+        out.pvalues = (double *)PyArray_DATA((PyArrayObject *)pv);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = pac_erpac(&d, (pac_erpac_method)method, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64,
+                   (size_t)PyArray_DIM(x, 0), (size_t)PyArray_DIM(x, 1), &out, &err);
+    Py_END_ALLOW_THREADS
+    if (mb_progress_restore(&u.progress)) goto done;
+    if (rc != TP_OK) { mb_raise(&err); goto done; }
+    res = Py_BuildValue("(OO)", er, pv ? pv : Py_None);
+done:
+    Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(pairs), Py_XDECREF(er), Py_XDECREF(pv);
     return res;
 }
 
@@ -538,6 +708,11 @@ static PyMethodDef mb_methods[] = {
      "pac(x, fs, pha_bands, amp_bands, measure=2, surrogates=0, norm=0, n_perm=0, cuts=None, pairs=None, mi_form=2, "
      "n_bins=18, dcomplex=0, width=7, pha_cycles=3, amp_cycles=6, edges=0, x_amp=None, mcp=0, p=0.05, n_threads=0, "
      "keep_surrogates=True, progress=None, pool=None) -> dict(pac, norm, pvalues, surrogates): pacgpu's pac_run"},
+    {"erpac", (PyCFunction)(void (*)(void))mb_erpac, METH_VARARGS | METH_KEYWORDS,
+     "erpac(x, fs, pha_bands, amp_bands, method=0, smooth=0, n_perm=0, pairs=None, p=0.05, mcp=1, ...) -> (erpac, pvalues)"},
+    {"tensorpac_draws", mb_tensorpac_draws, METH_VARARGS,
+     "tensorpac_draws(kind, n_perm, random_state, n_times, n_epochs): numpy RandomState(random_state + k)'s cuts or "
+     "permutations, as tensorpac draws its surrogates"},
     {"band_preset", mb_band_preset, METH_VARARGS, "band_preset(name, kind): tensorpac's preset bands, (n, 2)"},
     {"bandpass", mb_bandpass, METH_VARARGS, "bandpass(x, fs, bands, cycles, what): pacgpu's pac_bandpass, (n_bands, n_signals, n_times)"},
     {NULL, NULL, 0, NULL}};

@@ -80,17 +80,13 @@ def _mcp(mcp: str) -> int:
 
 
 def _draws(kind: int, n_perm: int, random_state: int, n_times: int, n_epochs: int):
-    """tensorpac 0.6.5's surrogate draws: cuts (swap-blocks, time-lag) or epoch permutations"""
-    if kind == 2:
-        return np.array([np.random.RandomState(random_state + k).randint(1, n_times, (1,))[0] for k in range(n_perm)],
-                        dtype=np.int64), None
-    if kind == 3:
-        return np.array([np.random.RandomState(random_state + k).randint(n_times) for k in range(n_perm)],
-                        dtype=np.int64), None
-    if kind == 1:
-        return None, np.array([np.random.RandomState(random_state + k).permutation(n_epochs) for k in range(n_perm)],
-                              dtype=np.uint32)
-    return None, None
+    """tensorpac 0.6.5's surrogate draws, surrogate k from RandomState(random_state + k): cuts
+    randint(1, n_times) (swap-blocks) or randint(n_times) (time-lag), or permutation(n_epochs)
+    (swap-epochs); made in C by numpy's legacy generator (tested equal to numpy's)"""
+    if kind not in (1, 2, 3):
+        return None, None
+    d = _membound.tensorpac_draws(kind, n_perm, random_state, n_times, n_epochs)
+    return (None, d) if kind == 1 else (d, None)
 
 
 def _bh(p: np.ndarray, alpha: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -347,6 +343,7 @@ class Pac(_PacObj):
                           mcp=_mcp(mcp), p=float(p), n_threads=_threads(n_jobs),
                           keep_surrogates=bool(keep_surrogates), progress=progress, pool=pool)
         self._pac, self._surrogates, self._pvalues = r["pac"], r["surrogates"], r["pvalues"]
+        self._c_seconds = r["c_seconds"]  # time inside pac_run (the binding's overhead is the rest)
         return r["norm"]
 
     def infer_pvalues(self, p: float = 0.05, mcp: str = "maxstat") -> np.ndarray:
@@ -356,3 +353,120 @@ class Pac(_PacObj):
             raise ValueError("no surrogates: run filterfit with surrogates (and keep_surrogates=True) first")
         self._pvalues = infer_pvalues(self._pac.mean(2), self._surrogates.mean(3), p=p, mcp=mcp)
         return self._pvalues
+
+
+class PreferredPhase(_PacObj):
+    """The phase at which the amplitude is largest, as tensorpac's ``PreferredPhase``.
+
+    Parameters
+    ----------
+    f_pha, f_amp, dcomplex, cycle, width, verbose
+        As :class:`Pac`'s.
+    """
+
+    def __init__(self, f_pha: Any = (2, 4), f_amp: Any = (60, 200), dcomplex: str = "hilbert",
+                 cycle: Tuple[int, int] = (3, 6), width: int = 7, verbose: Any = None) -> None:
+        _PacObj.__init__(self, f_pha=f_pha, f_amp=f_amp, dcomplex=dcomplex, cycle=cycle, width=width)
+
+    def fit(self, pha: np.ndarray, amp: np.ndarray, n_bins: int = 72) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Not in this version: the engine bins from the signals (use :meth:`filterfit`)."""
+        raise _membound.UnsupportedError("PreferredPhase.fit on given phases and amplitudes is not in this version of "
+                                         "membound: filterfit(sf, x) computes the same from the signals")
+
+    def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, edges: Optional[int] = None,
+                  n_bins: int = 12, verbose: Any = None, *, n_jobs: int = -1,
+                  progress: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Filter the signals, bin each amplitude by the phase, find the preferred phase.
+
+        Returns
+        -------
+        binned_amp : ndarray, shape (n_bins, n_amp, n_pha, n_epochs)
+            Each bin's mean amplitude over their sum.
+        pp : ndarray, shape (n_amp, n_pha, n_epochs)
+            The centre of the first largest bin, radians.
+        polarvec : ndarray, shape (n_bins,)
+            ``linspace(-pi, pi, n_bins)``, for a polar plot.
+        """
+        x_pha = _signals(x_pha)
+        x_amp = None if x_amp is None else _signals(x_amp)
+        e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
+        r = _membound.pac(x_pha, float(sf), self._f_pha, self._f_amp, measure=3, n_bins=int(n_bins),
+                          dcomplex=1 if self._dcomplex == "wavelet" else 0, width=float(self._width),
+                          pha_cycles=self._cycle[0], amp_cycles=self._cycle[1], edges=int(e), x_amp=x_amp,
+                          n_threads=_threads(n_jobs), progress=progress, binned=True)
+        return r["binned"], r["pp"], np.linspace(-np.pi, np.pi, int(n_bins))
+
+
+class EventRelatedPac(_PacObj):
+    """Coupling across epochs at every time, as tensorpac's ``EventRelatedPac``.
+
+    Parameters
+    ----------
+    f_pha, f_amp, dcomplex, cycle, width, verbose
+        As :class:`Pac`'s.
+
+    Attributes
+    ----------
+    erpac : ndarray (n_amp, n_pha, n_times)
+    pvalues : ndarray (n_amp, n_pha, n_times) or None
+    surrogates : None
+        The permutations' values are not kept (their p-values are computed in C).
+    """
+
+    def __init__(self, f_pha: Any = (2, 4), f_amp: Any = (60, 200), dcomplex: str = "hilbert",
+                 cycle: Tuple[int, int] = (3, 6), width: int = 7, verbose: Any = None) -> None:
+        _PacObj.__init__(self, f_pha=f_pha, f_amp=f_amp, dcomplex=dcomplex, cycle=cycle, width=width)
+        self._erpac = self._pvalues = self._surrogates = None
+        self.method = None
+
+    erpac = property(lambda self: self._erpac, doc="The event-related PAC, (n_amp, n_pha, n_times).")
+    pvalues = property(lambda self: self._pvalues, doc="p-values, (n_amp, n_pha, n_times).")
+    surrogates = property(lambda self: self._surrogates, doc="None: the permutations are not kept.")
+
+    def fit(self, pha: np.ndarray, amp: np.ndarray, method: str = "circular", smooth: Optional[int] = None,
+            n_jobs: int = -1, n_perm: Optional[int] = None, p: float = 0.05, mcp: str = "fdr",
+            verbose: Any = None) -> np.ndarray:
+        """Not in this version: the engine works from the signals (use :meth:`filterfit`)."""
+        raise _membound.UnsupportedError("EventRelatedPac.fit on given phases and amplitudes is not in this version of "
+                                         "membound: filterfit(sf, x) computes the same from the signals")
+
+    def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, method: str = "circular",
+                  smooth: Optional[int] = None, n_perm: Optional[int] = None, p: float = 0.05, mcp: str = "fdr",
+                  edges: Optional[int] = None, n_jobs: int = -1, verbose: Any = None, *,
+                  progress: Any = None) -> np.ndarray:
+        """Filter the epochs, then the coupling across them at every time.
+
+        Parameters
+        ----------
+        sf : float
+        x_pha, x_amp : array_like, shape (n_epochs, n_times)
+        method : {'circular', 'gc'}
+            Voytek's circular-linear correlation (p-values from the chi2 law, corrected by ``mcp``:
+            'fdr' or 'bonferroni'), or the Gaussian-copula mutual information (bits; p-values by
+            maximum statistics over ``n_perm`` permutations of the epochs' phases, drawn from
+            numpy's global random state as tensorpac does).
+        smooth : int, optional
+            gc: half-width of the time window (tensorpac's smooth).
+        n_perm, p, mcp, edges, n_jobs
+            As tensorpac's.
+
+        Returns
+        -------
+        ndarray, shape (n_amp, n_pha, n_times)
+        """
+        if method not in ("circular", "gc"):
+            raise ValueError("method is 'circular' or 'gc', not %r" % (method,))
+        x_pha = _signals(x_pha)
+        x_amp = None if x_amp is None else _signals(x_amp)
+        e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
+        perm = int(n_perm) if method == "gc" and isinstance(n_perm, (int, np.integer)) and n_perm > 0 else 0
+        pairs = np.array([np.random.permutation(x_pha.shape[0]) for _ in range(perm)], np.uint32) if perm else None
+        er, pv = _membound.erpac(x_pha, float(sf), self._f_pha, self._f_amp, method=0 if method == "circular" else 1,
+                                 smooth=int(smooth or 0) if method == "gc" else 0, n_perm=perm, pairs=pairs, p=float(p),
+                                 mcp=2 if mcp == "bonferroni" else 1, dcomplex=1 if self._dcomplex == "wavelet" else 0,
+                                 width=float(self._width), pha_cycles=self._cycle[0], amp_cycles=self._cycle[1],
+                                 edges=int(e), x_amp=x_amp, n_threads=_threads(n_jobs),
+                                 pvalues=method == "circular" or perm > 0, progress=progress)
+        self.method = "ERPAC (Voytek et al. 2013)" if method == "circular" else "Gaussian-Copula ERPAC"
+        self._erpac, self._pvalues = er, pv
+        return er

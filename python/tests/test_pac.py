@@ -155,3 +155,44 @@ def test_dropin_script_with_tensorpac(tmp_path):
                         str(tmp_path / (who + "_pv.npy"))], check=True, env=env, timeout=300)
     close(np.load(tmp_path / "membound_pac.npy"), np.load(tmp_path / "tensorpac_pac.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "membound_pv.npy"), np.load(tmp_path / "tensorpac_pv.npy"))
+
+
+@pytest.mark.parametrize("k", (12, 72))
+def test_preferred_phase(k):
+    binned, pp, polar = membound.PreferredPhase(f_pha=FP, f_amp=FA).filterfit(SF, X, n_bins=k)
+    close(binned, load("methods/pp%d_binned.npy" % k), 1e-12)
+    np.testing.assert_array_equal(pp, load("methods/pp%d_pp.npy" % k))
+    np.testing.assert_allclose(polar, np.linspace(-np.pi, np.pi, k))
+
+
+def test_event_related_pac():
+    xe = load("methods/erpac_signal.npy")
+    ep = membound.EventRelatedPac(f_pha=FP[1:4], f_amp=FA[3:6])
+    close(ep.filterfit(SF, xe, method="circular")[..., :512], load("methods/erpac_circular.npy"), 1e-12)
+    close(ep.pvalues[..., :512], load("methods/erpac_circular_p.npy"), 1e-12)
+    assert ep.method == "ERPAC (Voytek et al. 2013)"
+    gc = membound.EventRelatedPac(f_pha=FP[1:4], f_amp=FA[3:6])
+    close(gc.filterfit(SF, xe, method="gc")[..., :512], load("methods/erpac_gc.npy"), 1e-12)
+    assert gc.pvalues is None
+    close(gc.filterfit(SF, xe, method="gc", smooth=3)[..., :512], load("methods/erpac_gc_smooth3.npy"), 1e-12)
+    np.random.seed(0)
+    gc.filterfit(SF, xe, method="gc", n_perm=20)
+    assert gc.pvalues.shape == gc.erpac.shape and ((gc.pvalues > 0) & (gc.pvalues <= 1)).all()
+    with pytest.raises(ValueError, match="method"):
+        gc.filterfit(SF, xe, method="voytek")
+
+
+def test_draws_are_numpys():
+    """the surrogates' draws made in C equal numpy's RandomState(random_state + k) (tensorpac's)"""
+    from membound._membound import tensorpac_draws
+    for seed in (0, 7, 12345, 2 ** 32 - 10):
+        for n in (2, 100, 2048, 70000):
+            c2, c3 = tensorpac_draws(2, 5, seed, n, 3), tensorpac_draws(3, 5, seed, n, 3)
+            assert list(c2) == [np.random.RandomState(seed + k).randint(1, n, (1,))[0] for k in range(5)]
+            assert list(c3) == [np.random.RandomState(seed + k).randint(n) for k in range(5)]
+        for n_epochs in (1, 2, 8, 41):
+            p = tensorpac_draws(1, 3, seed, 10, n_epochs)
+            for k in range(3):
+                np.testing.assert_array_equal(p[k], np.random.RandomState(seed + k).permutation(n_epochs))
+    with pytest.raises(membound.ArgumentError):
+        tensorpac_draws(2, 20, 2 ** 32 - 10, 100, 1)
