@@ -435,9 +435,12 @@ if [ -z "$PY" ]; then
     return
 fi
 inc="-I$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])") -I$("$PY" -c "import numpy; print(numpy.get_include())")"
+H5=$(tools/detect.sh hdf5) && H5="-DSTAT_STREAM_USE_HDF5 $H5"
 for cc in gcc clang; do
     have $cc && step "python: the extension compiles warning-free ($cc -std=c99 -Wall -Wextra)" \
         $cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I. $inc -fsyntax-only python/membound/_membound.c
+    have $cc && [ -n "$H5" ] && step "python: the extension with HDF5 (membound.lnm) compiles warning-free ($cc)" \
+        $cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I. $inc $H5 -fsyntax-only python/membound/_membound.c
 done
 rm -rf "$B/python" "$B/python_tmp"
 step "python: setup.py builds the membound package ($PY)" \

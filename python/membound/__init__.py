@@ -10,6 +10,8 @@ Functions and classes
 ---------------------
 Pac, PreferredPhase, EventRelatedPac
     tensorpac's classes (filterfit, infer_pvalues, filter): the same results, computed in C.
+lnm
+    Lesion network mapping over an HDF5 connectome, subjects streamed (builds with HDF5).
 prominence
     Peaks and their topographic prominence in each 2-D slice of a stack, and dominant-peak masks.
 Pool
@@ -24,6 +26,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _membound
+from .lnm import connectome_info, lnm  # noqa: F401  (re-exported)
 from .pac import EventRelatedPac, Pac, PreferredPhase, infer_pvalues  # noqa: F401  (re-exported)
 from ._membound import (  # noqa: F401  (re-exported)
     ArgumentError,
@@ -40,7 +43,7 @@ from ._membound import (  # noqa: F401  (re-exported)
 
 __version__ = "1.0.0"
 __all__ = [
-    "Pac", "PreferredPhase", "EventRelatedPac", "infer_pvalues", "prominence", "Pool", "memory_info", "build_info", "Error", "ArgumentError", "BudgetError", "CancelledError",
+    "Pac", "PreferredPhase", "EventRelatedPac", "infer_pvalues", "lnm", "connectome_info", "prominence", "Pool", "memory_info", "build_info", "Error", "ArgumentError", "BudgetError", "CancelledError",
     "DeviceError", "FileError", "FormatError", "NoMemoryError", "UnsupportedError",
 ]
 

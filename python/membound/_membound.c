@@ -696,6 +696,191 @@ static PyObject *mb_band_preset(PyObject *self, PyObject *args)
     return a;
 }
 
+/* ---- lnm: lesion network mapping over an HDF5 connectome (STAT_STREAM_USE_HDF5) --------------- */
+#if defined(STAT_STREAM_USE_HDF5)
+
+static PyObject *mb_h5_info(PyObject *self, PyObject *args)
+{
+    const char *path;
+    ss_h5 *c = NULL;
+    ss_h5_desc hd;
+    tp_error err;
+    PyObject *d = NULL, *ijk = NULL, *aff = NULL, *shape = NULL, *first = NULL;
+    npy_intp dims[2];
+    size_t f;
+    int rc;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
+    memset(&hd, 0, sizeof hd);
+    hd.path = path;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ss_h5_create(&hd, &c, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != TP_OK) return mb_raise(&err);
+    dims[0] = 3, dims[1] = (npy_intp)ss_h5_voxels(c);
+    if (!(ijk = PyArray_SimpleNew(2, dims, NPY_INT64))) goto done;
+    memcpy(PyArray_DATA((PyArrayObject *)ijk), ss_h5_mask_indices(c), 3 * ss_h5_voxels(c) * sizeof(int64_t));
+    dims[0] = dims[1] = 4;
+    if (!(aff = PyArray_SimpleNew(2, dims, NPY_FLOAT64))) goto done;
+    memcpy(PyArray_DATA((PyArrayObject *)aff), ss_h5_affine(c), 16 * sizeof(double));
+    dims[0] = 3;
+    if (!(shape = PyArray_SimpleNew(1, dims, NPY_INT64))) goto done;
+    memcpy(PyArray_DATA((PyArrayObject *)shape), ss_h5_mask_shape(c), 3 * sizeof(int64_t));
+    dims[0] = (npy_intp)ss_h5_files(c) + 1;
+    if (!(first = PyArray_SimpleNew(1, dims, NPY_INT64))) goto done;
+    for (f = 0; f <= ss_h5_files(c); f++) ((int64_t *)PyArray_DATA((PyArrayObject *)first))[f] = (int64_t)ss_h5_file_first(c, f);
+    d = Py_BuildValue("{s:n,s:n,s:n,s:O,s:O,s:O,s:O}", "n_subjects", (Py_ssize_t)ss_h5_subjects(c), "n_timepoints",
+                      (Py_ssize_t)ss_h5_timepoints(c), "n_voxels", (Py_ssize_t)ss_h5_voxels(c), "mask_indices", ijk,
+                      "affine", aff, "mask_shape", shape, "file_first", first);
+done:
+    Py_XDECREF(ijk), Py_XDECREF(aff), Py_XDECREF(shape), Py_XDECREF(first);
+    ss_h5_destroy(c);
+    return d;
+}
+
+/* subjects first .. first + n - 1 of the connectome */
+typedef struct mb_range { ss_h5 *c; size_t first; } mb_range;
+static const float *mb_range_view(void *user, size_t k, tp_error *err)
+{
+    mb_range *r = (mb_range *)user;
+    return ss_h5_view(r->c, r->first + k, err);
+}
+
+/* lacuna's PINI per file: each subject's rows, the kept voxels, the file's run with them, the
+   files' accumulators merged into *st */
+static tp_result mb_lnm_pini(const ss_lnm_desc *d0, ss_h5 *c, double percentile, ss_lnm_state *st, ss_lnm_info *info,
+                             tp_error *err)
+{
+    const ss_seeds *seeds = d0->seeds;
+    size_t L = seeds->n_seeds, n_all = seeds->offsets[L], f, k, most = 0, n_files = ss_h5_files(c);
+    size_t *koff = (size_t *)malloc((L + 1) * sizeof(size_t));
+    int64_t *kvox = (int64_t *)malloc((n_all ? n_all : 1) * sizeof(int64_t));
+    double *rows;
+    tp_result rc = TP_OK;
+    for (f = 0; f < n_files; f++) {
+        size_t n = ss_h5_file_first(c, f + 1) - ss_h5_file_first(c, f);
+        most = n > most ? n : most;
+    }
+    rows = (double *)malloc((most ? most : 1) * (n_all ? n_all : 1) * sizeof(double));
+    if (!koff || !kvox || !rows) rc = tp_error_set(err, TP_ERR_NOMEM, "lnm: out of memory for the PINI rows");
+    for (f = 0; f < n_files && rc == TP_OK; f++) {
+        size_t a = ss_h5_file_first(c, f), b = ss_h5_file_first(c, f + 1);
+        ss_lnm_desc d = *d0;
+        ss_lnm_maps none;
+        ss_lnm_info part_info;
+        ss_lnm_state part = {NULL, NULL};
+        ss_seeds kept;
+        mb_range r;
+        for (k = a; k < b && rc == TP_OK; k++) {
+            const float *ts = ss_h5_view(c, k, err);
+            if (!ts) rc = err->code ? err->code : TP_ERR_IO;
+            else rc = ss_pini_row(d0->pool, ts, d0->n_t, d0->n_v, d0->n_v, seeds, rows + (k - a) * n_all, err);
+        }
+        if (rc != TP_OK ||
+            (rc = ss_pini_select(d0->pool, rows, b - a, n_all, seeds, percentile, kvox, koff, NULL, err)) != TP_OK)
+            break;
+        memset(&kept, 0, sizeof kept);
+        kept.n_seeds = L, kept.voxels = kvox, kept.offsets = koff;
+        r.c = c, r.first = a;
+        d.seeds = &kept, d.view = mb_range_view, d.read = NULL, d.source_user = &r, d.n_subjects = b - a;
+        memset(&none, 0, sizeof none);
+        memset(&part_info, 0, sizeof part_info);
+        none.info = &part_info;
+        if ((rc = ss_lnm(&d, &none, st->z ? &part : st, err)) != TP_OK) break;
+        info->n_subjects_bad_voxel += part_info.n_subjects_bad_voxel, info->n_subjects_bad_seed += part_info.n_subjects_bad_seed;
+        if (part.z && (rc = ss_moments_merge(st->z, part.z, err)) == TP_OK) rc = ss_moments_merge(st->r, part.r, err);
+        ss_moments_destroy(part.z);
+        ss_moments_destroy(part.r);
+    }
+    free(koff), free(kvox), free(rows);
+    return rc;
+}
+
+static PyObject *mb_lnm(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kw[] = {"connectome", "voxels", "offsets", "weights", "policy", "precision", "n_threads", "pini",
+                         "pini_percentile", "progress", "pool", NULL};
+    const char *path;
+    PyObject *vox_o, *off_o, *w_o = Py_None, *progress = Py_None, *pool_o = Py_None, *res = NULL, *maps[6] = {NULL};
+    PyArrayObject *vox = NULL, *off = NULL, *w = NULL;
+    int policy = 0, precision = 0, n_threads = 0, pini = 0, rc = TP_OK;
+    double percentile = SS_PINI_PERCENTILE;
+    size_t *offsets = NULL, L, l, i;
+    ss_h5 *c = NULL;
+    ss_h5_desc hd;
+    ss_seeds seeds;
+    ss_lnm_desc d;
+    ss_lnm_maps m;
+    ss_lnm_info info;
+    ss_lnm_state st = {NULL, NULL};
+    mb_pac_user u;
+    tp_error err;
+    npy_intp dims[2];
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sOO|OiiipdOO", kw, &path, &vox_o, &off_o, &w_o, &policy, &precision,
+                                     &n_threads, &pini, &percentile, &progress, &pool_o))
+        return NULL;
+    memset(&d, 0, sizeof d), memset(&m, 0, sizeof m), memset(&info, 0, sizeof info), memset(&u, 0, sizeof u);
+    memset(&seeds, 0, sizeof seeds), memset(&hd, 0, sizeof hd);
+    if (!mb_pool_arg(pool_o, &d.pool)) return NULL;
+    if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
+    if (!(vox = (PyArrayObject *)PyArray_FROMANY(vox_o, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY)) ||
+        !(off = (PyArrayObject *)PyArray_FROMANY(off_o, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY)))
+        goto done;
+    if (w_o != Py_None && !(w = (PyArrayObject *)PyArray_FROMANY(w_o, NPY_FLOAT64, 1, 1, NPY_ARRAY_IN_ARRAY))) goto done;
+    L = (size_t)PyArray_DIM(off, 0) - (PyArray_DIM(off, 0) > 0);
+    if (!L || (w && PyArray_DIM(w, 0) != PyArray_DIM(vox, 0))) { PyErr_Format(mb_arg_error, "lnm: no lesion, or weights unaligned"); goto done; }
+    if (!(offsets = (size_t *)malloc((L + 1) * sizeof(size_t)))) { PyErr_NoMemory(); goto done; }
+    for (l = 0; l <= L; l++) {
+        int64_t v = ((const int64_t *)PyArray_DATA(off))[l];
+        if (v < 0 || v > PyArray_DIM(vox, 0)) { PyErr_Format(mb_arg_error, "lnm: offsets outside the voxel list"); goto done; }
+        offsets[l] = (size_t)v;
+    }
+    seeds.n_seeds = L, seeds.voxels = (const int64_t *)PyArray_DATA(vox), seeds.offsets = offsets;
+    seeds.weights = w ? (const double *)PyArray_DATA(w) : NULL;
+    hd.path = path;
+    hd.pool = d.pool;
+    u.progress.fn = progress == Py_None ? NULL : progress;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ss_h5_create(&hd, &c, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != TP_OK) { mb_raise(&err); goto done; }
+    dims[0] = (npy_intp)L, dims[1] = (npy_intp)ss_h5_voxels(c);
+    for (i = 0; i < 6; i++)
+        if (!(maps[i] = PyArray_SimpleNew(2, dims, NPY_FLOAT64))) goto done;
+    m.mean_z = (double *)PyArray_DATA((PyArrayObject *)maps[0]), m.mean_r = (double *)PyArray_DATA((PyArrayObject *)maps[1]);
+    m.avg_r = (double *)PyArray_DATA((PyArrayObject *)maps[2]), m.std_z = (double *)PyArray_DATA((PyArrayObject *)maps[3]);
+    m.t = (double *)PyArray_DATA((PyArrayObject *)maps[4]), m.p = (double *)PyArray_DATA((PyArrayObject *)maps[5]);
+    m.info = &info;
+    d.n_subjects = ss_h5_subjects(c), d.n_t = ss_h5_timepoints(c), d.n_v = ss_h5_voxels(c);
+    d.view = ss_h5_view, d.source_user = c, d.seeds = &seeds, d.policy = (ss_policy)policy;
+    d.precision = precision ? TP_F64 : TP_F32, d.n_threads = n_threads;
+    if (u.progress.fn) d.progress = mb_pac_progress, d.user = &u;
+    Py_BEGIN_ALLOW_THREADS
+    if (!pini) rc = ss_lnm(&d, &m, NULL, &err);
+    else {
+        d.progress = NULL; /* per file runs: no whole-run progress */
+        rc = mb_lnm_pini(&d, c, percentile, &st, &info, &err);
+        if (rc == TP_OK) rc = ss_lnm_finalize(st.z, st.r, d.policy, &m, &err);
+    }
+    Py_END_ALLOW_THREADS
+    if (mb_progress_restore(&u.progress)) goto done;
+    if (rc != TP_OK) { mb_raise(&err); goto done; }
+    res = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:n,s:n,s:n}", "mean_z", maps[0], "mean_r", maps[1], "avg_r", maps[2],
+                        "std_z", maps[3], "t", maps[4], "p", maps[5], "n_subjects", (Py_ssize_t)d.n_subjects,
+                        "n_subjects_bad_voxel", (Py_ssize_t)info.n_subjects_bad_voxel, "n_subjects_bad_seed",
+                        (Py_ssize_t)info.n_subjects_bad_seed);
+done:
+    for (i = 0; i < 6; i++) Py_XDECREF(maps[i]);
+    ss_moments_destroy(st.z);
+    ss_moments_destroy(st.r);
+    ss_h5_destroy(c);
+    free(offsets);
+    Py_XDECREF(vox), Py_XDECREF(off), Py_XDECREF(w);
+    return res;
+}
+#endif
+
 /* ---- the module ------------------------------------------------------------------------------ */
 
 static PyMethodDef mb_methods[] = {
@@ -713,6 +898,12 @@ static PyMethodDef mb_methods[] = {
     {"tensorpac_draws", mb_tensorpac_draws, METH_VARARGS,
      "tensorpac_draws(kind, n_perm, random_state, n_times, n_epochs): numpy RandomState(random_state + k)'s cuts or "
      "permutations, as tensorpac draws its surrogates"},
+#if defined(STAT_STREAM_USE_HDF5)
+    {"h5_info", mb_h5_info, METH_VARARGS, "h5_info(path): a connectome's sizes, mask, affine, grid and files"},
+    {"lnm", (PyCFunction)(void (*)(void))mb_lnm, METH_VARARGS | METH_KEYWORDS,
+     "lnm(connectome, voxels, offsets, weights=None, policy=0, precision=0, n_threads=0, pini=False, "
+     "pini_percentile=20, progress=None, pool=None) -> maps (n_lesions, n_voxels)"},
+#endif
     {"band_preset", mb_band_preset, METH_VARARGS, "band_preset(name, kind): tensorpac's preset bands, (n, 2)"},
     {"bandpass", mb_bandpass, METH_VARARGS, "bandpass(x, fs, bands, cycles, what): pacgpu's pac_bandpass, (n_bands, n_signals, n_times)"},
     {NULL, NULL, 0, NULL}};

@@ -1,0 +1,154 @@
+"""Lesion network mapping over a normative connectome, streamed subject by subject (stat_stream.h)."""
+import os
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _membound
+
+_POLICIES = {"strict": 0, "ldk": 1, "lacuna": 2, "ldk_single": 3}
+Lesion = Union[str, np.ndarray, Any]
+
+
+def connectome_info(connectome: str) -> Dict[str, Any]:
+    """A connectome's sizes (n_subjects, n_timepoints, n_voxels), its mask (mask_indices, 3 x n_voxels),
+    affine, grid (mask_shape) and files (file_first: file f holds subjects file_first[f] ..
+    file_first[f + 1] - 1)."""
+    _need_hdf5()
+    return _membound.h5_info(os.fspath(connectome))
+
+
+def _need_hdf5() -> None:
+    if not hasattr(_membound, "lnm"):
+        raise _membound.UnsupportedError("this build of membound has no HDF5: install HDF5's C library (Debian: "
+                                         "libhdf5-dev) and reinstall membound")
+
+
+def _grid_values(img: Any, info: Dict[str, Any]) -> np.ndarray:
+    """a nibabel-like image's (or a 3-D array's) values at the connectome's mask voxels"""
+    data, affine = (np.asarray(img.get_fdata()), np.asarray(img.affine)) if hasattr(img, "get_fdata") else (img, None)
+    shape = tuple(int(k) for k in info["mask_shape"])
+    if data.shape[:3] != shape or (affine is not None and not np.allclose(affine, info["affine"])):
+        raise _membound.ArgumentError(
+            "a lesion image of shape %s is not on the connectome's grid %s (affine %s): resample it first, e.g. with "
+            "nilearn.image.resample_to_img (or use the lnm program, which does)" % (data.shape, shape,
+                                                                                 np.asarray(info["affine"]).tolist()))
+    ijk = info["mask_indices"]
+    return np.asarray(data, dtype=np.float64).reshape(shape)[ijk[0], ijk[1], ijk[2]]
+
+
+def _lesion(les: Lesion, info: Dict[str, Any], binarize: bool):
+    """(voxel positions, weights or None) of a lesion in any accepted form"""
+    n_v = int(info["n_voxels"])
+    if isinstance(les, (str, os.PathLike)):
+        path = os.fspath(les)
+        if path.endswith(".npy"):
+            les = np.load(path)
+        else:
+            try:
+                import nibabel
+            except ImportError:
+                raise ImportError("reading %s needs nibabel (pip install nibabel), or give an array" % path) from None
+            les = nibabel.load(path)
+    if not hasattr(les, "get_fdata"):
+        les = np.asarray(les)
+    if hasattr(les, "get_fdata") or les.ndim == 3:
+        values = _grid_values(les, info)
+    elif les.ndim == 1 and np.issubdtype(les.dtype, np.integer):
+        vox = np.unique(les.astype(np.int64))
+        if len(vox) == 0 or vox[0] < 0 or vox[-1] >= n_v:
+            raise _membound.ArgumentError("a lesion's voxel positions must lie in 0 .. %d (the connectome's voxels)" % (n_v - 1))
+        return vox, None
+    elif les.ndim == 1 and len(les) == n_v:
+        values = les.astype(np.float64)
+    else:
+        raise _membound.ArgumentError("a lesion is voxel positions (1-D integers), values on the voxel axis (%d), a 3-D "
+                                      "array on the connectome's grid, an image or a path" % n_v)
+    values = np.where(np.isnan(values), 0.0, values)
+    vox = np.nonzero(values)[0].astype(np.int64)
+    if len(vox) == 0:
+        raise _membound.ArgumentError("a lesion has no voxel inside the connectome's mask")
+    w = values[vox]
+    if binarize or np.all(w == 1):
+        return vox, None
+    if not np.all(np.isfinite(w) & (w >= 0)):
+        raise _membound.ArgumentError("a lesion's values are weights >= 0 (a probability map); binarize=True gives every "
+                                      "nonzero voxel weight 1")
+    return vox, w
+
+
+def lnm(connectome: Union[str, os.PathLike], lesions: Union[Lesion, Sequence[Lesion], Mapping[str, Lesion]],
+        policy: str = "strict", seed: str = "boes", pini_percentile: float = 20.0, precision: str = "f32",
+        binarize: bool = False, n_threads: int = 0, *, progress: Any = None, pool: Any = None) -> Dict[str, Dict[str, np.ndarray]]:
+    """Lesion network mapping: every lesion's seed series correlated with every voxel of every
+    subject, Fisher z, reduced over the subjects as they stream (memory independent of them).
+
+    Parameters
+    ----------
+    connectome : path
+        An HDF5 connectome in the lacuna/ldk layout (/timeseries (subjects, time, voxels),
+        /mask_indices, /mask_affine, mask_shape), or a directory of them.
+    lesions : lesion, sequence or dict of lesions
+        Each: voxel positions on the connectome's voxel axis (1-D integers), values on that axis,
+        a 3-D array or a nibabel image on the connectome's grid (nonzero = lesion; values other
+        than 1 weight the seed's mean), or a path to a .npy (or, with nibabel, a .nii). A dict
+        names the lesions; otherwise they are lesion_0, lesion_1, ...
+    policy : {'strict', 'ldk', 'lacuna', 'ldk_single'}
+        The output rules (stat_stream.h): strict (NaN propagates, ddof 1) or the Python packages'.
+    seed : {'boes', 'pini'}
+        The lesion's series: the mean of its voxels, or lacuna's PINI (per connectome file, the
+        voxels whose loading on the first principal axis reaches the pini_percentile-th
+        percentile; binary lesions only).
+    precision : {'f32', 'f64'}
+        Of the products.
+    binarize : bool
+        Every nonzero voxel with weight 1.
+    n_threads : int
+        Workers (0: the CPUs this process may use); the maps do not depend on it.
+    progress : callable, optional
+        progress(done, total) in subjects (BOES); True cancels.
+    pool : membound.Pool, optional
+
+    Returns
+    -------
+    dict
+        name -> dict of maps on the voxel axis (float64, n_voxels): mean_z, mean_r (tanh of
+        mean_z), avg_r (Lead-DBS' mean of r), std_z, t, p, n (subjects); and under the key
+        '_info': n_subjects, n_subjects_bad_voxel, n_subjects_bad_seed, mask_indices, affine,
+        mask_shape.
+    """
+    _need_hdf5()
+    if policy not in _POLICIES:
+        raise ValueError("policy is one of %s, not %r" % (", ".join(_POLICIES), policy))
+    if seed not in ("boes", "pini"):
+        raise ValueError("seed is 'boes' or 'pini', not %r" % (seed,))
+    if precision not in ("f32", "f64"):
+        raise ValueError("precision is 'f32' or 'f64', not %r" % (precision,))
+    path = os.fspath(connectome)
+    info = _membound.h5_info(path)
+    if isinstance(lesions, Mapping):
+        named = list(lesions.items())
+    elif isinstance(lesions, (str, os.PathLike)) or hasattr(lesions, "get_fdata") or (
+            isinstance(lesions, np.ndarray) and lesions.dtype != object):
+        named = [("lesion_0", lesions)]
+    else:
+        named = [("lesion_%d" % k, les) for k, les in enumerate(lesions)]
+    parts = [_lesion(les, info, binarize) for _, les in named]
+    if seed == "pini" and any(w is not None for _, w in parts):
+        raise _membound.ArgumentError("seed='pini' selects among a lesion's voxels and uses no weights: give binary "
+                                      "lesions, or binarize=True")
+    voxels = np.concatenate([v for v, _ in parts])
+    offsets = np.r_[0, np.cumsum([len(v) for v, _ in parts])].astype(np.int64)
+    weights = None
+    if any(w is not None for _, w in parts):
+        weights = np.concatenate([w if w is not None else np.ones(len(v)) for v, w in parts])
+    r = _membound.lnm(path, voxels, offsets, weights, policy=_POLICIES[policy], precision=int(precision == "f64"),
+                      n_threads=int(n_threads), pini=seed == "pini", pini_percentile=float(pini_percentile),
+                      progress=progress, pool=pool)
+    out: Dict[str, Any] = {}
+    n = np.full(int(info["n_voxels"]), float(r["n_subjects"]))
+    for k, (name, _) in enumerate(named):
+        out[name] = {m: r[m][k] for m in ("mean_z", "mean_r", "avg_r", "std_z", "t", "p")}
+        out[name]["n"] = n
+    out["_info"] = dict(info, n_subjects_bad_voxel=r["n_subjects_bad_voxel"], n_subjects_bad_seed=r["n_subjects_bad_seed"])
+    return out
