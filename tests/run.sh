@@ -435,7 +435,7 @@ if [ -z "$PY" ]; then
     return
 fi
 inc="-I$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])") -I$("$PY" -c "import numpy; print(numpy.get_include())")"
-H5=$(tools/detect.sh hdf5) && H5="-DSTAT_STREAM_USE_HDF5 $H5"
+H5=$(tools/detect.sh hdf5) && H5="-DSTAT_STREAM_USE_HDF5 $(printf '%s\n' $H5 | grep '^-I' | tr '\n' ' ')"
 for cc in gcc clang; do
     have $cc && step "python: the extension compiles warning-free ($cc -std=c99 -Wall -Wextra)" \
         $cc -std=c99 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -I. $inc -fsyntax-only python/membound/_membound.c
