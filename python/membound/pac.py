@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _membound
+from .plot import PacPlots, PolarPlots
 
 ArrayLike = Union[np.ndarray, Sequence[Any]]
 _PRESETS = ("lres", "mres", "hres", "demon", "hulk")
@@ -209,7 +210,7 @@ class _PacObj:
         return out[..., edges:-edges] if isinstance(edges, int) and edges > 0 else out
 
 
-class Pac(_PacObj):
+class Pac(_PacObj, PacPlots):
     """Phase-amplitude coupling, as tensorpac's ``Pac``.
 
     Parameters
@@ -355,7 +356,7 @@ class Pac(_PacObj):
         return self._pvalues
 
 
-class PreferredPhase(_PacObj):
+class PreferredPhase(_PacObj, PolarPlots):
     """The phase at which the amplitude is largest, as tensorpac's ``PreferredPhase``.
 
     Parameters
@@ -397,7 +398,7 @@ class PreferredPhase(_PacObj):
         return r["binned"], r["pp"], np.linspace(-np.pi, np.pi, int(n_bins))
 
 
-class EventRelatedPac(_PacObj):
+class EventRelatedPac(_PacObj, PacPlots):
     """Coupling across epochs at every time, as tensorpac's ``EventRelatedPac``.
 
     Parameters

@@ -196,3 +196,30 @@ def test_draws_are_numpys():
                 np.testing.assert_array_equal(p[k], np.random.RandomState(seed + k).permutation(n_epochs))
     with pytest.raises(membound.ArgumentError):
         tensorpac_draws(2, 20, 2 ** 32 - 10, 100, 1)
+
+
+@pytest.mark.filterwarnings("ignore:Warning. converting a masked element to nan")
+def test_plots(tmp_path, monkeypatch):
+    """with matplotlib the comodulogram and polar plots draw and save; without it they raise
+    ImportError saying so (the results never need it)"""
+    p = membound.Pac(idpac=(2, 2, 0), f_pha=FP, f_amp=FA)
+    pac = p.filterfit(SF, X, n_perm=10, random_state=RS)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        plt = None
+    if plt is not None:
+        ax = p.comodulogram(pac, pvalues=p.pvalues, title="MI", plotas="contour")
+        assert ax.get_title() == "MI"
+        p.savefig(str(tmp_path / "como.png"), dpi=50)
+        assert (tmp_path / "como.png").stat().st_size > 1000
+        plt.close("all")
+        binned, pp, polar = membound.PreferredPhase(f_pha=FP, f_amp=FA).filterfit(SF, X)
+        membound.PreferredPhase(f_pha=FP, f_amp=FA).polar(binned[:, :, 0, 0].T, polar, p.yvec)
+        plt.close("all")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="matplotlib"):
+        p.comodulogram(pac)
