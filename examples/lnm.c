@@ -881,11 +881,10 @@ static int open_subject_files(subject_streams *ss, const char *tmp[][LNM_FILES],
                               size_t n_v)
 {
     static char paths[MAX_LESIONS][1024];
-    int rank, size, bad = 0, any;
+    int rank, bad = 0, any;
     size_t l, f;
     char msg[300];
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
     for (f = 0; f < LNM_FILES && lnm_files[f].kind != 's'; f++) {}
     for (l = 0; l < L && rank == 0; l++) {
         npy_map m;
@@ -899,7 +898,10 @@ static int open_subject_files(subject_streams *ss, const char *tmp[][LNM_FILES],
     if (bad) return 1;
     MPI_Bcast(paths, (int)sizeof paths, MPI_CHAR, 0, MPI_COMM_WORLD);
     MPI_Bcast(ss->header, (int)L, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    ss->first = n_subjects * (size_t)rank / (size_t)size; /* as compute() splits them */
+    {
+        size_t hi;
+        my_subjects(n_subjects, &ss->first, &hi); /* as the runs split them */
+    }
     for (l = 0; l < L; l++) {
         if (!(ss->f[l] = fopen(paths[l], "r+b"))) bad = 1;
         ss->n = l + 1;
