@@ -26,7 +26,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _membound
-from .lnm import connectome_info, lnm  # noqa: F401  (re-exported)
+from .lnm import connectome_info, lnm, write_nifti  # noqa: F401  (re-exported)
 from .pac import EventRelatedPac, Pac, PreferredPhase, infer_pvalues  # noqa: F401  (re-exported)
 from ._membound import (  # noqa: F401  (re-exported)
     ArgumentError,
@@ -43,7 +43,7 @@ from ._membound import (  # noqa: F401  (re-exported)
 
 __version__ = "1.0.0"
 __all__ = [
-    "Pac", "PreferredPhase", "EventRelatedPac", "infer_pvalues", "lnm", "connectome_info", "prominence", "Pool", "memory_info", "build_info", "Error", "ArgumentError", "BudgetError", "CancelledError",
+    "Pac", "PreferredPhase", "EventRelatedPac", "infer_pvalues", "lnm", "connectome_info", "write_nifti", "prominence", "Pool", "memory_info", "build_info", "Error", "ArgumentError", "BudgetError", "CancelledError",
     "DeviceError", "FileError", "FormatError", "NoMemoryError", "UnsupportedError",
 ]
 

@@ -1,5 +1,6 @@
 """Lesion network mapping over a normative connectome, streamed subject by subject (stat_stream.h)."""
 import os
+import struct
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -16,6 +17,38 @@ def connectome_info(connectome: str) -> Dict[str, Any]:
     file_first[f + 1] - 1)."""
     _need_hdf5()
     return _membound.h5_info(os.fspath(connectome))
+
+
+def write_nifti(path: str, volume: np.ndarray, affine: np.ndarray) -> None:
+    """A 3-D volume as a NIfTI-1 file (float32, the affine as its sform; NaN written as 0), the
+    layout the lnm program writes: no nibabel needed."""
+    vol = np.nan_to_num(np.asarray(volume, dtype=np.float64), nan=0.0).astype("<f4")
+    aff = np.asarray(affine, dtype=np.float64)
+    hdr = bytearray(352)
+    struct.pack_into("<i", hdr, 0, 348)
+    struct.pack_into("<8h", hdr, 40, 3, *vol.shape, 1, 1, 1, 1)
+    struct.pack_into("<hh", hdr, 70, 16, 32)  # float32
+    struct.pack_into("<8f", hdr, 76, 1.0, *np.sqrt((aff[:3, :3] ** 2).sum(0)), 1.0, 1.0, 1.0, 1.0)
+    struct.pack_into("<ff", hdr, 108, 352.0, 1.0)  # vox_offset, scl_slope
+    hdr[123] = 10  # mm
+    struct.pack_into("<hh", hdr, 252, 0, 1)  # qform none, sform scanner
+    struct.pack_into("<12f", hdr, 280, *aff[:3].reshape(-1))
+    hdr[344:348] = b"n+1\0"
+    with open(path, "wb") as f:
+        f.write(bytes(hdr) + vol.tobytes(order="F"))
+
+
+def _write_maps(out_dir: str, name: str, maps: Dict[str, np.ndarray], info: Dict[str, Any]) -> None:
+    """The lnm program's files of one lesion: NAME_{mean_z,mean_r,avg_r,std_z,t,p,n}.npy on the
+    voxel axis, NAME_{AvgR,AvgR_Fz,T,p}.nii on the grid (0 outside the mask)"""
+    os.makedirs(out_dir, exist_ok=True)
+    for m in ("mean_z", "mean_r", "avg_r", "std_z", "t", "p", "n"):
+        np.save(os.path.join(out_dir, "%s_%s.npy" % (name, m)), maps[m])
+    ijk = info["mask_indices"]
+    for suffix, m in (("AvgR", "avg_r"), ("AvgR_Fz", "mean_z"), ("T", "t"), ("p", "p")):
+        vol = np.zeros(tuple(int(k) for k in info["mask_shape"]))
+        vol[ijk[0], ijk[1], ijk[2]] = maps[m]
+        write_nifti(os.path.join(out_dir, "%s_%s.nii" % (name, suffix)), vol, info["affine"])
 
 
 def _need_hdf5() -> None:
@@ -79,7 +112,8 @@ def _lesion(les: Lesion, info: Dict[str, Any], binarize: bool):
 
 def lnm(connectome: Union[str, os.PathLike], lesions: Union[Lesion, Sequence[Lesion], Mapping[str, Lesion]],
         policy: str = "strict", seed: str = "boes", pini_percentile: float = 20.0, precision: str = "f32",
-        binarize: bool = False, n_threads: int = 0, *, progress: Any = None, pool: Any = None) -> Dict[str, Dict[str, np.ndarray]]:
+        binarize: bool = False, n_threads: int = 0, out_dir: Optional[str] = None, *, progress: Any = None,
+        pool: Any = None) -> Dict[str, Dict[str, np.ndarray]]:
     """Lesion network mapping: every lesion's seed series correlated with every voxel of every
     subject, Fisher z, reduced over the subjects as they stream (memory independent of them).
 
@@ -105,6 +139,10 @@ def lnm(connectome: Union[str, os.PathLike], lesions: Union[Lesion, Sequence[Les
         Every nonzero voxel with weight 1.
     n_threads : int
         Workers (0: the CPUs this process may use); the maps do not depend on it.
+    out_dir : path, optional
+        Also write the lnm program's files there: NAME_{mean_z,mean_r,avg_r,std_z,t,p,n}.npy on
+        the voxel axis and NAME_{AvgR,AvgR_Fz,T,p}.nii on the connectome's grid (float32, 0
+        outside the mask and for NaN).
     progress : callable, optional
         progress(done, total) in subjects (BOES); True cancels.
     pool : membound.Pool, optional
@@ -151,4 +189,7 @@ def lnm(connectome: Union[str, os.PathLike], lesions: Union[Lesion, Sequence[Les
         out[name] = {m: r[m][k] for m in ("mean_z", "mean_r", "avg_r", "std_z", "t", "p")}
         out[name]["n"] = n
     out["_info"] = dict(info, n_subjects_bad_voxel=r["n_subjects_bad_voxel"], n_subjects_bad_seed=r["n_subjects_bad_seed"])
+    if out_dir is not None:
+        for name, _ in named:
+            _write_maps(os.fspath(out_dir), name, out[name], info)
     return out

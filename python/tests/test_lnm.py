@@ -85,3 +85,22 @@ def test_bad_input():
         membound.lnm(CONN, les(0), policy="fast")
     with pytest.raises(membound.FileError, match="nonexistent"):
         membound.lnm("/nonexistent.h5", les(0))
+
+
+def test_out_dir_files(tmp_path):
+    """out_dir: the lnm program's .npy maps, and NIfTI volumes on the grid (the header's size,
+    sform and float32 values read back here)"""
+    import struct
+    r = membound.lnm(CONN, {"les": les(0)}, precision="f64", out_dir=str(tmp_path))
+    info = r["_info"]
+    np.testing.assert_array_equal(np.load(tmp_path / "les_t.npy"), r["les"]["t"])
+    assert sorted(os.listdir(tmp_path)) == sorted(["les_%s.npy" % m for m in ("mean_z", "mean_r", "avg_r", "std_z", "t", "p", "n")]
+                                                  + ["les_%s.nii" % v for v in ("AvgR", "AvgR_Fz", "T", "p")])
+    raw = (tmp_path / "les_T.nii").read_bytes()
+    dims = struct.unpack_from("<4h", raw, 40)
+    assert dims == (3, 8, 5, 4) and struct.unpack_from("<h", raw, 70)[0] == 16 and raw[344:348] == b"n+1\0"
+    np.testing.assert_allclose(np.array(struct.unpack_from("<12f", raw, 280)).reshape(3, 4), info["affine"][:3])
+    vol = np.frombuffer(raw, "<f4", offset=352).reshape((8, 5, 4), order="F")
+    ijk = info["mask_indices"]
+    want = np.nan_to_num(r["les"]["t"], nan=0.0).astype(np.float32)
+    np.testing.assert_array_equal(vol[ijk[0], ijk[1], ijk[2]], want)
