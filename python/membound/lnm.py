@@ -171,6 +171,8 @@ def lnm(connectome: Union[str, os.PathLike], lesions: Union[Lesion, Sequence[Les
         named = [("lesion_0", lesions)]
     else:
         named = [("lesion_%d" % k, les) for k, les in enumerate(lesions)]
+    if not named:
+        raise _membound.ArgumentError("no lesion given")
     parts = [_lesion(les, info, binarize) for _, les in named]
     if seed == "pini" and any(w is not None for _, w in parts):
         raise _membound.ArgumentError("seed='pini' selects among a lesion's voxels and uses no weights: give binary "

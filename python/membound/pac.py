@@ -333,7 +333,7 @@ class Pac(_PacObj, PacPlots):
         e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
         n_times = x_pha.shape[1] - 2 * e
         cuts = pairs = None
-        if s:
+        if s and n_times >= 4:  # fewer samples: pac_run says what is wrong with edges
             if random_state is None:
                 random_state = int(np.random.randint(0, 10000, size=1)[0])
             cuts, pairs = _draws(s, int(n_perm), int(random_state), n_times, x_pha.shape[0])

@@ -83,6 +83,8 @@ def test_bad_input():
         membound.lnm(CONN, w, seed="pini")
     with pytest.raises(ValueError, match="policy"):
         membound.lnm(CONN, les(0), policy="fast")
+    with pytest.raises(membound.ArgumentError, match="no lesion"):
+        membound.lnm(CONN, [])
     with pytest.raises(membound.FileError, match="nonexistent"):
         membound.lnm("/nonexistent.h5", les(0))
 

@@ -111,6 +111,8 @@ def test_bad_input():
         membound.Pac(f_pha=[[2, 4]], f_amp=[[200, 300]]).filterfit(SF, X, n_perm=0)
     with pytest.raises(ValueError, match="mcp"):
         p.filterfit(SF, X, n_perm=10, mcp="holm")
+    with pytest.raises(membound.ArgumentError, match="edges"):
+        p.filterfit(SF, X, n_perm=10, edges=1500)
     with pytest.raises(ValueError, match="idpac"):
         membound.Pac(idpac=(7, 0, 0))
     with pytest.raises(ValueError, match="preset"):
