@@ -646,7 +646,9 @@ binding_bench() {
         echo "Command: \`make bench\` (\`BENCH=binding make bench\` runs only this section): \`bench/bench_binding.py\`,"
         echo "\`membound.Pac(idpac, 'mres', 'mres').filterfit(512, x)\` on 64 x 2048 float64 with 2 threads; overhead = the"
         echo "call's wall time minus the time pac_run spent in C (measured inside the extension): argument checks,"
-        echo "tensorpac's surrogate draws (made in C), the result arrays. Median and largest of $REPS calls. Target: under 1 ms."
+        echo "tensorpac's surrogate draws (made in C), the result arrays; Python's cyclic garbage collector paused during"
+        echo "each timed call (a collection falling inside one, 4-5 ms here now and then, is Python's). Median and largest of"
+        echo "$REPS calls. Target: under 1 ms."
         echo
         echo "| configuration | call ms | overhead ms | largest overhead ms |"
         echo "|---|---:|---:|---:|"
