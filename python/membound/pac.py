@@ -471,3 +471,22 @@ class EventRelatedPac(_PacObj, PacPlots):
         self.method = "ERPAC (Voytek et al. 2013)" if method == "circular" else "Gaussian-Copula ERPAC"
         self._erpac, self._pvalues = er, pv
         return er
+
+    def infer_pvalues(self, p: float = 0.05, mcp: str = "fdr") -> np.ndarray:
+        """tensorpac's ``infer_pvalues``: for the circular ERPAC, corrects the current p-values
+        over the cells with ``mcp`` ('fdr' or 'bonferroni', as mne's corrections; tensorpac applies
+        it to :attr:`pvalues` as they are, so a second call corrects them again, and so does this);
+        the Gaussian-copula ERPAC's p-values come from its permutations, which are not kept here:
+        run filterfit with ``n_perm`` instead."""
+        if self._erpac is None:
+            raise ValueError("compute the ERPAC first (filterfit)")
+        if self.method != "ERPAC (Voytek et al. 2013)":
+            raise _membound.UnsupportedError("the gc ERPAC's permutations are not kept: its p-values come from "
+                                             "filterfit(..., method='gc', n_perm=N, p=P)")
+        if mcp == "fdr":
+            self._pvalues = _bh(self._pvalues, p)[1]
+        elif mcp == "bonferroni":
+            self._pvalues = np.minimum(self._pvalues * self._pvalues.size, 1.0)
+        else:
+            raise ValueError("mcp is 'fdr' or 'bonferroni', not %r" % (mcp,))
+        return self._pvalues

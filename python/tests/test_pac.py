@@ -182,6 +182,13 @@ def test_event_related_pac():
     assert gc.pvalues.shape == gc.erpac.shape and ((gc.pvalues > 0) & (gc.pvalues <= 1)).all()
     with pytest.raises(ValueError, match="method"):
         gc.filterfit(SF, xe, method="voytek")
+    with pytest.raises(membound.UnsupportedError, match="n_perm"):
+        gc.infer_pvalues()
+    # tensorpac corrects the current p-values again on each call (mne's fdr / bonferroni)
+    from membound.pac import _bh
+    before = ep.pvalues.copy()
+    np.testing.assert_array_equal(ep.infer_pvalues(0.05, "fdr"), _bh(before, 0.05)[1])
+    np.testing.assert_array_equal(ep.infer_pvalues(0.05, "bonferroni"), np.minimum(_bh(before, 0.05)[1] * before.size, 1))
 
 
 def test_draws_are_numpys():
