@@ -2003,27 +2003,21 @@ SSDEF tp_result ss_seedcorr(tp_pool *pool, const float *ts, size_t n_t, size_t n
 
 /* ---- >>pini ----------------------------------------------------------------------------------- */
 
-/* Scratch of n doubles from pool, or a private pool's; *own receives the private pool */
-static double *ss__scratch(tp_pool *pool, tp_pool **own, size_t n, const char *who, tp_error *err)
+/* Scratch of n zeroed doubles into *out from pool, or a private pool's (*own receives it) */
+static tp_result ss__scratch(tp_pool *pool, tp_pool **own, size_t n, double **out, const char *who, tp_error *err)
 {
     tp_error e;
     size_t bytes;
-    double *p;
     *own = NULL;
-    if (!tp_size_mul(n, sizeof(double), &bytes)) {
-        tp_error_set(err, TP_ERR_OVERFLOW, "%s: the scratch size overflows", who);
-        return NULL;
-    }
-    if (!pool && tp_create(NULL, own, &e) != TP_OK) {
-        tp_error_set(err, e.code, "%s: %s", who, e.message);
-        return NULL;
-    }
-    if (!(p = (double *)tp_alloc_at(pool ? pool : *own, bytes ? bytes : 1, TP_ZERO, __FILE__, __LINE__, &e))) {
+    if (!tp_size_mul(n, sizeof(double), &bytes))
+        return tp_error_set(err, TP_ERR_OVERFLOW, "%s: the scratch size overflows", who);
+    if (!pool && tp_create(NULL, own, &e) != TP_OK) return tp_error_set(err, e.code, "%s: %s", who, e.message);
+    if (!(*out = (double *)tp_alloc_at(pool ? pool : *own, bytes ? bytes : 1, TP_ZERO, __FILE__, __LINE__, &e))) {
         tp_destroy(*own);
         *own = NULL;
-        tp_error_set(err, e.code, "%s: %s", who, e.message);
+        return tp_error_set(err, e.code, "%s: %s", who, e.message);
     }
-    return p;
+    return TP_OK;
 }
 
 static void ss__scratch_free(tp_pool *pool, tp_pool *own, double *p)
@@ -2047,9 +2041,9 @@ SSDEF tp_result ss_pini_row(tp_pool *pool, const float *ts, size_t n_t, size_t n
     }
     if (ld < n_v) return ss__fail(err, TP_ERR_ARG, "ss_pini_row: the row stride ld must be >= n_v");
     L = seeds->n_seeds, n_all = seeds->offsets[L];
-    if (!tp_size_mul(L, n_t, &n) || !tp_size_add(n, n_all, &n) || !tp_size_add(n, 2 * n_all, &n) || n_all > SIZE_MAX / 4)
+    if (n_all > SIZE_MAX / 4 || !tp_size_mul(L, n_t, &n) || !tp_size_add(n, 3 * n_all, &n))
         return ss__fail(err, TP_ERR_OVERFLOW, "ss_pini_row: the sizes overflow");
-    if (!(mean = ss__scratch(pool, &own, n, "ss_pini_row", err))) return err ? err->code : TP_ERR_NOMEM;
+    if ((res = ss__scratch(pool, &own, n, &mean, "ss_pini_row", err)) != TP_OK) return res;
     sum = mean + L * n_t, sq = sum + n_all, cross = sq + n_all;
     for (t = 0; t < n_t; t++) { /* each seed's series: the plain mean of its voxels */
         const float *x = ts + t * ld;
@@ -2291,12 +2285,12 @@ SSDEF tp_result ss_pini_select(tp_pool *pool, const double *rows, size_t n_subje
         return tp_error_set(err, TP_ERR_ARG, "ss_pini_select: percentile %g is outside 0 .. 100", percentile);
     for (l = 0; l < L; l++) { /* the largest seed's scratch: matrix, Gram, 10 k + 2 n more */
         size_t n = seeds->offsets[l + 1] - seeds->offsets[l], k = S < n ? S : n, x, y;
-        if (!tp_size_mul(S, n, &x) || !tp_size_mul(k, k, &y) || !tp_size_add(x, y, &x) || !tp_size_add(x, 10 * k, &x) ||
-            !tp_size_add(x, 2 * n, &x) || k > SIZE_MAX / 16 || n > SIZE_MAX / 4)
+        if (n > SIZE_MAX / 16 || !tp_size_mul(S, n, &x) || !tp_size_mul(k, k, &y) || !tp_size_add(x, y, &x) ||
+            !tp_size_add(x, 10 * k + 2 * n, &x))
             return ss__fail(err, TP_ERR_OVERFLOW, "ss_pini_select: the sizes overflow");
         need = x > need ? x : need;
     }
-    if (!(m = ss__scratch(pool, &own, need, "ss_pini_select", err))) return err ? err->code : TP_ERR_NOMEM;
+    if ((res = ss__scratch(pool, &own, need, &m, "ss_pini_select", err)) != TP_OK) return res;
     offsets[0] = 0;
     for (l = 0; l < L; l++) {
         size_t a = seeds->offsets[l], n = seeds->offsets[l + 1] - a, k = S < n ? S : n;

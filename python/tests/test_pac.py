@@ -5,7 +5,6 @@ drop-in test: the same script run with tensorpac when it can be installed here."
 import os
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
