@@ -169,6 +169,17 @@
    all its cells are NaN. Against tensorpac from the raw signal (pac_run, tested): MI within
    2e-12 relative, Tort MI 7e-12.
 
+   4a. GIVEN PHASES AND AMPLITUDES (pac_fit, pac_erpac_fit; tensorpac's fit)
+   The same measures, surrogates and statistics from phases and amplitudes you computed (e.g.
+   tensorpac's or pac_bandpass's), (n_bands, n_signals, n_times) each, as tensorpac's
+   Pac.fit(pha, amp) and EventRelatedPac.fit take them. What tensorpac's fit does to them, done
+   here too: the phase vector is (cos pha, sin pha) (its exp(1j pha)); the PLV first takes the
+   angle of the amplitudes' Hilbert transform (hilbertm, once: filterfit's first one is yours to
+   take); ndPAC z-scores the amplitude, the copula copula-normalises sin, cos and the amplitude.
+   The MI's and HR's bins are section 4's; a phase that is NaN or outside [-pi, pi] counts in no
+   bin (tensorpac's digitize does the same), a NaN amplitude makes its cells NaN. Equal to
+   tensorpac's fit on every measure with surrogates and normalisations (tested).
+
    5. SURROGATES AND STATISTICS
    Surrogates destroy the phase-amplitude relation while keeping each series' own structure:
      PAC_SURR_SWAP_BLOCKS  tensorpac's: the amplitude cut at c in [1, n_times) and its two blocks
@@ -359,6 +370,16 @@ PACDEF tp_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, 
 /* The bytes pac_bandpass takes from the pool for these sizes, bands and cycles. */
 PACDEF tp_result pac_bandpass_estimate_bytes(size_t n_signals, size_t n_times, double fs, const double *bands,
                                              size_t n_bands, int cycles, size_t *bytes, tp_error *err);
+/* pac_bandpass with tensorpac's Morlet wavelet at each band's centre (width cycles, 0 = 7; section
+   3) in place of the filter and Hilbert transform: tensorpac's filter with dcomplex='wavelet'
+   (PAC_FILTERED: the real part, as its float64 cast keeps). Errors as pac_bandpass's; TP_ERR_ARG
+   also for a negative width or a wavelet longer than the sizes allow. */
+PACDEF tp_result pac_wavelet(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
+                             const double *bands, size_t n_bands, double width, pac_signal_kind what, double *out,
+                             tp_error *err);
+/* The bytes pac_wavelet takes from the pool for these sizes, bands and width. */
+PACDEF tp_result pac_wavelet_estimate_bytes(size_t n_signals, size_t n_times, double fs, const double *bands,
+                                            size_t n_bands, double width, size_t *bytes, tp_error *err);
 
 /* ---- modulation index and surrogates on given phases and amplitudes --------------------------- */
 
@@ -553,6 +574,16 @@ PACDEF tp_result pac_estimate_bytes(const pac_desc *desc, size_t n_signals, size
    call); the outputs are then undefined. A signal with a NaN gives NaN in all its cells. */
 PACDEF tp_result pac_run(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
                          const pac_plan_info *plan, const pac_output *out, tp_error *err);
+/* tensorpac's Pac.fit: what pac_run measures, from given phases pha (desc.n_pha x n_signals x
+   n_times, radians) and amplitudes amp (desc.n_amp x n_signals x n_times) instead of filtered
+   signals (section 4a). desc's filter fields (fs, bands, cycles, dcomplex, width) are not read;
+   desc.x_amp, desc.edges and PAC_BACKEND_CUDA are TP_ERR_ARG. The plan is pac_run's default
+   one (the pool's budget). Errors as pac_run's; TP_ERR_ARG also for series of fewer than 2
+   samples. */
+PACDEF tp_result pac_fit(const pac_desc *desc, const double *pha, const double *amp, size_t n_signals, size_t n_times,
+                         const pac_output *out, tp_error *err);
+/* The bytes pac_fit takes from desc.pool for these sizes. */
+PACDEF tp_result pac_fit_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes, tp_error *err);
 
 /* ---- event-related PAC ----------------------------------------------------------------------- */
 
@@ -583,6 +614,10 @@ typedef struct pac_erpac_output {
    output desc or out does not allow. */
 PACDEF tp_result pac_erpac(const pac_desc *desc, pac_erpac_method method, const void *x, tp_dtype dtype, size_t n_epochs,
                            size_t n_times, const pac_erpac_output *out, tp_error *err);
+/* tensorpac's EventRelatedPac.fit: pac_erpac from given phases (desc.n_pha x n_epochs x n_times,
+   radians) and amplitudes (desc.n_amp x n_epochs x n_times), as pac_fit (section 4a). */
+PACDEF tp_result pac_erpac_fit(const pac_desc *desc, pac_erpac_method method, const double *pha, const double *amp,
+                               size_t n_epochs, size_t n_times, const pac_erpac_output *out, tp_error *err);
 
 /* ---- one analysis over several processes (section 6) ------------------------------------------ */
 
@@ -1936,7 +1971,7 @@ static size_t pac__fft_bytes(size_t len) { return len ? 2 * len * sizeof(double)
    rule depends on the problem alone, so the plan never changes a bit of the results. */
 static int pac__shift_fft(const pac__eng *e)
 {
-    return e->vec && e->n_perm >= PAC__SHIFT_FFT_MIN && e->surr != PAC_SURR_SWAP_EPOCHS && !e->given;
+    return e->vec && e->n_perm >= PAC__SHIFT_FFT_MIN && e->surr != PAC_SURR_SWAP_EPOCHS;
 }
 
 /* tensorpac's pooled bin counts are counted in a first pass (unless desc.pooled_counts gives them) */
@@ -1945,10 +1980,11 @@ static int pac__counts_pooled(const pac__eng *e)
     return e->method == PAC_MI_TENSORPAC && !e->given_pooled && !e->vec;
 }
 
-/* The PLV takes Hilbert transforms of the measured samples alone: with edges, of another length */
+/* The PLV takes Hilbert transforms of the measured samples alone: with edges, of another length;
+   on given amplitudes, with a plan of its own (there is no filter bank) */
 static int pac__trimmed_hilbert(const pac__eng *e)
 {
-    return e->measure == PAC_PLV && e->nt != e->n && !e->given;
+    return e->measure == PAC_PLV && (e->nt != e->n || e->given);
 }
 
 /* Lanes of a pass: bands rounded up to 64 bytes of doubles or floats */
@@ -1972,6 +2008,10 @@ static size_t pac__work_layout(const pac__eng *e, size_t na, int keep, char *bas
     /* on the CUDA path a worker only designs the filters (a spectrum pair, FFT scratch): cpu = 0 */
     size_t cpu = !e->cuda, ld = cpu * pac__lanes(na, e->f32), off = 0, el = e->f32 ? sizeof(float) : sizeof(double);
     size_t lfm = e->lf_max, lh = lfm ? e->lh : 0, n = cpu * e->nt, np = cpu * e->n_band[PAC__PHA];
+    if (e->given && e->vec) { /* a pair of given amplitudes (wr, wi), and the PLV's Hilbert pair */
+        lfm = pac__trimmed_hilbert(e) ? e->lht : e->nt;
+        lh = pac__trimmed_hilbert(e) ? e->lht : 0;
+    }
     size_t sc = lfm ? 2 * (lfm > lh ? lfm : lh) : 0, d = sizeof(double);
     size_t o_sr = pac__take(base, &off, lfm * d), o_si = pac__take(base, &off, lfm * d), o_wr = pac__take(base, &off, cpu * lfm * d);
     size_t o_wi = pac__take(base, &off, cpu * lfm * d), o_hr = pac__take(base, &off, cpu * lh * d), o_hi = pac__take(base, &off, cpu * lh * d);
@@ -2654,16 +2694,20 @@ static void pac__swap_series(double *a, double *b, size_t n)
    phase (the copula: copnorm(sin), copnorm(cos)). */
 static void pac__phase_vectors(const pac__eng *e, pac__work *w, size_t s, double *dst, size_t stride)
 {
-    size_t np = e->n_band[PAC__PHA], n = e->nt, q;
-    double inv = 1.0 / (double)e->lh;
-    pac__spectrum(e, w, s, PAC__PHA);
+    size_t np = e->n_band[PAC__PHA], n = e->nt, q, t;
+    double inv = e->lh ? 1.0 / (double)e->lh : 0;
+    if (!e->given) pac__spectrum(e, w, s, PAC__PHA);
     for (q = 0; q < np; q += 2) {
         int two = q + 1 < np, j;
-        pac__band_pair(e, w, PAC__PHA, q, two);
+        if (!e->given) pac__band_pair(e, w, PAC__PHA, q, two);
         for (j = 0; j <= two; j++) {
-            const double *y = (j ? w->wi : w->wr) + e->t0, *h = (j ? w->hi : w->hr) + e->t0;
             double *c = dst + (q + (size_t)j) * stride, *sn = c + n;
-            e->units(y, h, inv, n, c, sn); /* e^(i angle(z)) = z / |z|; angle(0) = 0 */
+            if (e->given) { /* tensorpac's exp(1j pha) */
+                const double *pha = e->pha + ((q + (size_t)j) * e->n_sig + s) * n;
+                for (t = 0; t < n; t++) c[t] = cos(pha[t]), sn[t] = sin(pha[t]);
+            } else { /* e^(i angle(z)) = z / |z|; angle(0) = 0 */
+                e->units((j ? w->wi : w->wr) + e->t0, (j ? w->hi : w->hr) + e->t0, inv, n, c, sn);
+            }
             if (e->measure == PAC_GCPAC) { /* x = (sin, cos), each copula-normalised */
                 pac__swap_series(c, sn, n);
                 pac__copnorm(e, w, c);
@@ -2905,9 +2949,11 @@ static void pac__plv_amplitude(const pac__eng *e, pac__work *w)
 {
     size_t n = e->nt, t;
     double inv = 1.0 / (double)e->lht;
-    pac__hilbert_pair(e, w);
-    e->angles(w->hr, w->wr, inv, n, w->wr);
-    e->angles(w->hi, w->wi, inv, n, w->wi);
+    if (!e->given) { /* given amplitudes: tensorpac's fit takes the angle once */
+        pac__hilbert_pair(e, w);
+        e->angles(w->hr, w->wr, inv, n, w->wr);
+        e->angles(w->hi, w->wi, inv, n, w->wi);
+    }
     pac__hilbert_pair(e, w);
     e->units(w->wr, w->hr, inv, n, w->wr, w->hr);
     e->units(w->wi, w->hi, inv, n, w->wi, w->hi);
@@ -2933,14 +2979,20 @@ static void pac__zscore(double *x, size_t n)
 static void pac__amplitude_vectors(const pac__eng *e, pac__work *w, size_t s, size_t a0, size_t na)
 {
     size_t n = e->nt, t0 = e->t0, b, t;
-    double inv = 1.0 / (double)e->lh;
-    if (a0 == 0) pac__spectrum(e, w, s, PAC__AMP);
+    double inv = e->lh ? 1.0 / (double)e->lh : 0;
+    if (a0 == 0 && !e->given) pac__spectrum(e, w, s, PAC__AMP);
     for (b = a0 & ~(size_t)1; b < a0 + na; b += 2) { /* pairs (2i, 2i + 1) whatever the pass */
         int two = b + 1 < e->n_band[PAC__AMP], j;
-        pac__band_pair(e, w, PAC__AMP, b, two);
-        e->units(w->wr + t0, w->hr + t0, inv, n, w->wr, NULL); /* the measured samples' moduli, moved to the front */
-        if (two) e->units(w->wi + t0, w->hi + t0, inv, n, w->wi, NULL);
-        else memset(w->wi, 0, n * sizeof(double));
+        if (e->given) {
+            memcpy(w->wr, e->amp + (b * e->n_sig + s) * n, n * sizeof(double));
+            if (two) memcpy(w->wi, e->amp + ((b + 1) * e->n_sig + s) * n, n * sizeof(double));
+            else memset(w->wi, 0, n * sizeof(double));
+        } else {
+            pac__band_pair(e, w, PAC__AMP, b, two);
+            e->units(w->wr + t0, w->hr + t0, inv, n, w->wr, NULL); /* the measured samples' moduli, moved to the front */
+            if (two) e->units(w->wi + t0, w->hi + t0, inv, n, w->wi, NULL);
+            else memset(w->wi, 0, n * sizeof(double));
+        }
         if (e->measure == PAC_PLV) pac__plv_amplitude(e, w);
         for (j = 0; j <= two; j++) {
             double *dst, *y = j ? w->wi : w->wr;
@@ -4768,7 +4820,20 @@ static tp_result pac__backend(pac__eng *e, const pac_desc *d, tp_error *err)
     return TP_OK;
 }
 
-static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, size_t n, tp_error *err)
+/* The checks a run on given phases and amplitudes adds (pac_fit): desc's filter fields do not
+   apply, and those that would change the series are refused rather than ignored */
+static tp_result pac__given_checks(const pac_desc *d, size_t n_sig, size_t n, tp_error *err)
+{
+    if (!d->n_pha || !d->n_amp) return pac__fail(err, TP_ERR_ARG, "desc.n_pha, desc.n_amp: no phase or no amplitude series");
+    if (!n_sig || n < 2) return pac__fail(err, TP_ERR_ARG, "no signals, or series of fewer than 2 samples");
+    if (d->x_amp) return pac__fail(err, TP_ERR_ARG, "desc.x_amp: the amplitudes are given (amp), there is nothing to filter");
+    if (d->edges) return pac__fail(err, TP_ERR_ARG, "desc.edges: given series are measured whole (slice them before)");
+    if (d->backend == PAC_BACKEND_CUDA)
+        return pac__fail(err, TP_ERR_ARG, "given phases and amplitudes are measured on the CPU (desc.backend AUTO or CPU)");
+    return TP_OK;
+}
+
+static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, size_t n, int given, tp_error *err)
 {
     size_t cells, bytes, k;
     tp_result r;
@@ -4776,11 +4841,13 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     memset(e, 0, sizeof *e);
     tp_error_clear(err);
     if (!d) return pac__fail(err, TP_ERR_ARG, "desc is NULL");
-    if (!d->pha_bands || !d->amp_bands || !d->n_pha || !d->n_amp)
+    if (given && (r = pac__given_checks(d, n_sig, n, err)) != TP_OK) return r;
+    if (!given && (!d->pha_bands || !d->amp_bands || !d->n_pha || !d->n_amp))
         return pac__fail(err, TP_ERR_ARG, "desc.pha_bands, desc.amp_bands: no phase or no amplitude bands");
     if (!n_sig || !n) return pac__fail(err, TP_ERR_ARG, "no signals, or signals of no samples");
-    if (n < 4) return pac__fail(err, TP_ERR_ARG, "n_times < 4: too short for any filter");
-    if (!(d->fs > 0) || d->fs - d->fs != 0) return tp_error_set(err, TP_ERR_ARG, "desc.fs must be positive and finite, got %g", d->fs);
+    if (n < 4 && !given) return pac__fail(err, TP_ERR_ARG, "n_times < 4: too short for any filter");
+    if (!given && (!(d->fs > 0) || d->fs - d->fs != 0))
+        return tp_error_set(err, TP_ERR_ARG, "desc.fs must be positive and finite, got %g", d->fs);
     if (d->pha_cycles < 0 || d->amp_cycles < 0)
         return pac__fail(err, TP_ERR_ARG, "desc.pha_cycles and desc.amp_cycles must be >= 1 (0 = tensorpac's 3 and 6)");
     if (d->method != PAC_MI_DEFAULT && d->method != PAC_MI_TORT && d->method != PAC_MI_TENSORPAC)
@@ -4839,6 +4906,7 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
         !tp_size_mul(n, pac__lanes(d->n_amp, 0) + 16, &bytes) || !tp_size_mul(bytes, 2 * sizeof(double), &bytes) ||
         !tp_size_mul(d->n_perm, n_sig, &bytes) || !tp_size_mul(bytes, 8, &bytes) || d->n_amp > ((size_t)-1) / 16)
         return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
+    e->given = given;
     e->n_sig = n_sig;
     e->n = n;
     e->t0 = d->edges;
@@ -4877,6 +4945,7 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->user = d->user;
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
+    if (given) e->cuda = 0, e->f32 = d->precision == TP_F32 && !e->vec;
     if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) { /* 18-bin MI, whole */
         if (d->backend == PAC_BACKEND_CUDA)
             return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI of one set of "
@@ -4901,7 +4970,7 @@ PACDEF tp_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times
                           tp_error *err)
 {
     pac__eng e;
-    tp_result r = pac__from_desc(&e, desc, n_signals, n_times, err);
+    tp_result r = pac__from_desc(&e, desc, n_signals, n_times, 0, err);
     if (r == TP_OK && !plan) r = pac__fail(err, TP_ERR_ARG, "plan is NULL");
     if (r == TP_OK) r = pac__default_plan(&e, desc, budget, plan, err);
     if (r != TP_OK) tp_error_prefix(err, "pac_plan");
@@ -4914,21 +4983,25 @@ PACDEF tp_result pac_estimate_bytes(const pac_desc *desc, size_t n_signals, size
     pac_plan_info plan;
     tp_result r;
     if (bytes) *bytes = 0;
-    r = pac__from_desc(&e, desc, n_signals, n_times, err);
+    r = pac__from_desc(&e, desc, n_signals, n_times, 0, err);
     if (r == TP_OK && !bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
     if (r == TP_OK && (r = pac__default_plan(&e, desc, 0, &plan, err)) == TP_OK) *bytes = plan.bytes;
     if (r != TP_OK) tp_error_prefix(err, "pac_estimate_bytes");
     return r;
 }
 
-static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
-                          const pac_plan_info *plan, const pac_output *out, tp_error *err)
+/* pac_run on signals x, or pac_fit on given phases and amplitudes (x NULL, pha and amp set) */
+static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, const double *pha, const double *amp,
+                          size_t n_signals, size_t n_times, const pac_plan_info *plan, const pac_output *out, tp_error *err)
 {
     pac__eng e;
-    tp_result r = pac__from_desc(&e, desc, n_signals, n_times, err);
+    int given = !x && (pha || amp);
+    tp_result r = pac__from_desc(&e, desc, n_signals, n_times, given, err);
     if (r != TP_OK) return r;
-    if (!x || !out || !out->pac) return pac__fail(err, TP_ERR_ARG, "x, out or out->pac is NULL");
-    if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
+    if (given && (!pha || !amp)) return pac__fail(err, TP_ERR_ARG, "pha or amp is NULL");
+    if (!given && !x) return pac__fail(err, TP_ERR_ARG, "x is NULL");
+    if (!out || !out->pac) return pac__fail(err, TP_ERR_ARG, "out or out->pac is NULL");
+    if (!given && (r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
     if (!e.n_perm && (out->z || out->surr_mean || out->surr_std || out->p || out->pvalues || out->surrogates || out->sums))
         return pac__fail(err, TP_ERR_ARG, e.adjusted == 1 ? "ndPAC has no surrogates (tensorpac runs it as idpac (4, 0, 0)): "
                          "ask for no z, p or surrogate outputs" : "z, p and surrogate outputs need surrogates (desc.surrogates, desc.n_perm)");
@@ -4951,6 +5024,8 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
     e.x = x;
     e.x_amp = desc->x_amp ? desc->x_amp : x;
     e.dtype = dtype;
+    e.pha = pha;
+    e.amp = amp;
     e.out = *out;
     return pac__execute(&e, desc->pool, desc->seed, desc->p_threshold > 0 ? desc->p_threshold : 0.05, err);
 }
@@ -4958,22 +5033,49 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, s
 PACDEF tp_result pac_run(const pac_desc *desc, const void *x, tp_dtype dtype, size_t n_signals, size_t n_times,
                          const pac_plan_info *plan, const pac_output *out, tp_error *err)
 {
-    tp_result r = pac__run(desc, x, dtype, n_signals, n_times, plan, out, err);
+    tp_result r = x ? pac__run(desc, x, dtype, NULL, NULL, n_signals, n_times, plan, out, err)
+                    : pac__fail(err, TP_ERR_ARG, "x is NULL");
     if (r != TP_OK) tp_error_prefix(err, "pac_run");
     return r;
 }
 
-static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, const void *x, tp_dtype dtype, size_t n_epochs,
-                                size_t n_times, const pac_erpac_output *out, tp_error *err)
+PACDEF tp_result pac_fit(const pac_desc *desc, const double *pha, const double *amp, size_t n_signals, size_t n_times,
+                         const pac_output *out, tp_error *err)
+{
+    tp_result r = pha && amp ? pac__run(desc, NULL, TP_F64, pha, amp, n_signals, n_times, NULL, out, err)
+                             : pac__fail(err, TP_ERR_ARG, "pha or amp is NULL");
+    if (r != TP_OK) tp_error_prefix(err, "pac_fit");
+    return r;
+}
+
+PACDEF tp_result pac_fit_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes, tp_error *err)
+{
+    pac__eng e;
+    pac_plan_info plan;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    r = pac__from_desc(&e, desc, n_signals, n_times, 1, err);
+    if (r == TP_OK && !bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
+    if (r == TP_OK && (r = pac__default_plan(&e, desc, 0, &plan, err)) == TP_OK) *bytes = plan.bytes;
+    if (r != TP_OK) tp_error_prefix(err, "pac_fit_estimate_bytes");
+    return r;
+}
+
+/* pac_erpac on signals x, or pac_erpac_fit on given phases and amplitudes (x NULL) */
+static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, const void *x, tp_dtype dtype,
+                                const double *pha, const double *amp, size_t n_epochs, size_t n_times,
+                                const pac_erpac_output *out, tp_error *err)
 {
     pac__eng e;
     pac_desc d;
     tp_result r;
     size_t threads;
+    int given = !x;
     if (!desc) return pac__fail(err, TP_ERR_ARG, "desc is NULL");
     if (method != PAC_ERPAC_CIRCULAR && method != PAC_ERPAC_GC)
         return tp_error_set(err, TP_ERR_ARG, "method must be PAC_ERPAC_CIRCULAR or PAC_ERPAC_GC, got %d", (int)method);
-    if (!x || !out || !out->erpac) return pac__fail(err, TP_ERR_ARG, "x, out or out->erpac is NULL");
+    if ((given && (!pha || !amp)) || !out || !out->erpac)
+        return pac__fail(err, TP_ERR_ARG, given ? "pha, amp, out or out->erpac is NULL" : "out or out->erpac is NULL");
     if (n_epochs < 3) return tp_error_set(err, TP_ERR_ARG, "%zu epochs: the coupling across epochs needs at least 3", n_epochs);
     if (desc->surrogates != PAC_SURR_NONE && desc->surrogates != PAC_SURR_SWAP_EPOCHS)
         return pac__fail(err, TP_ERR_ARG, "event-related PAC permutes epochs: desc.surrogates PAC_SURR_SWAP_EPOCHS (or NONE)");
@@ -4987,8 +5089,8 @@ static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, c
     d = *desc;
     d.measure = PAC_MVL, d.norm = PAC_NORM_NONE, d.mcp = PAC_MCP_MAXSTAT, d.n_bins = 0, d.backend = PAC_BACKEND_CPU;
     d.surrogates = d.n_perm ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
-    if ((r = pac__from_desc(&e, &d, n_epochs, n_times, err)) != TP_OK) return r;
-    if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
+    if ((r = pac__from_desc(&e, &d, n_epochs, n_times, given, err)) != TP_OK) return r;
+    if (!given && (r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
     e.erpac = 1 + (int)method;
     e.smooth = method == PAC_ERPAC_GC ? desc->smooth : 0;
     if (desc->smooth && method == PAC_ERPAC_CIRCULAR) e.adjusted = 3; /* logged: tensorpac ignores it there too */
@@ -5000,6 +5102,8 @@ static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, c
     e.x = x;
     e.x_amp = desc->x_amp ? desc->x_amp : x;
     e.dtype = dtype;
+    e.pha = pha;
+    e.amp = amp;
     e.eout = *out;
     return pac__execute(&e, desc->pool, desc->seed, desc->p_threshold > 0 ? desc->p_threshold : 0.05, err);
 }
@@ -5007,8 +5111,17 @@ static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, c
 PACDEF tp_result pac_erpac(const pac_desc *desc, pac_erpac_method method, const void *x, tp_dtype dtype, size_t n_epochs,
                            size_t n_times, const pac_erpac_output *out, tp_error *err)
 {
-    tp_result r = pac__erpac_run(desc, method, x, dtype, n_epochs, n_times, out, err);
+    tp_result r = x ? pac__erpac_run(desc, method, x, dtype, NULL, NULL, n_epochs, n_times, out, err)
+                    : pac__fail(err, TP_ERR_ARG, "x is NULL");
     if (r != TP_OK) tp_error_prefix(err, "pac_erpac");
+    return r;
+}
+
+PACDEF tp_result pac_erpac_fit(const pac_desc *desc, pac_erpac_method method, const double *pha, const double *amp,
+                               size_t n_epochs, size_t n_times, const pac_erpac_output *out, tp_error *err)
+{
+    tp_result r = pac__erpac_run(desc, method, NULL, TP_F64, pha, amp, n_epochs, n_times, out, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_erpac_fit");
     return r;
 }
 
@@ -5022,7 +5135,7 @@ static tp_result pac__count_bins(const pac_desc *desc, const void *x, tp_dtype d
     d = *desc;
     d.measure = PAC_MI, d.method = PAC_MI_TENSORPAC, d.pooled_counts = NULL, d.n_perm = 0, d.surrogates = PAC_SURR_NONE;
     d.cuts = NULL, d.pairs = NULL, d.norm = PAC_NORM_NONE, d.backend = PAC_BACKEND_CPU;
-    if ((r = pac__from_desc(&e, &d, n_signals, n_times, err)) != TP_OK) return r;
+    if ((r = pac__from_desc(&e, &d, n_signals, n_times, 0, err)) != TP_OK) return r;
     if ((r = tp_dtype_check(dtype, "x", err)) != TP_OK) return r;
     if ((r = pac__default_plan(&e, &d, 0, &e.plan, err)) != TP_OK) return r;
     e.plan.keep_phase_bins = 0, e.plan.two_passes = 1, e.plan.amp_bands_per_pass = 1;
@@ -5063,7 +5176,7 @@ static tp_result pac__pvalues_given(const pac_desc *desc, const double *pac, siz
     if (!desc || !pac || !sums || !pvalues) return pac__fail(err, TP_ERR_ARG, "desc, pac, sums or pvalues is NULL");
     pac_desc d = *desc;
     d.cuts = NULL, d.pairs = NULL, d.edges = 0; /* any length will do: only the cells count here */
-    if ((r = pac__from_desc(&e, &d, n_signals, 4, err)) != TP_OK) return r;
+    if ((r = pac__from_desc(&e, &d, n_signals, 4, 0, err)) != TP_OK) return r;
     if (!e.n_perm) return pac__fail(err, TP_ERR_ARG, "desc has no surrogates (desc.surrogates, desc.n_perm)");
     cells = desc->n_amp * desc->n_pha;
     if (!(pool = desc->pool) && (r = tp_create(NULL, &own, &te)) != TP_OK) return pac__fail(err, r, te.message);
@@ -5100,16 +5213,18 @@ static void pac__simple_plan(pac__eng *e, size_t na)
     e->plan.bytes = pac__bytes(e, 1, na, 0);
 }
 
-/* pac_bandpass's engine, without the data */
+/* pac_bandpass's engine (pac_wavelet's when width > 0), without the data */
 static tp_result pac__bandpass_eng(pac__eng *e, size_t n_signals, size_t n_times, double fs, const double *bands,
-                                   size_t n_bands, int cycles, tp_error *err)
+                                   size_t n_bands, int cycles, double width, tp_error *err)
 {
     size_t total;
     memset(e, 0, sizeof *e);
     tp_error_clear(err);
     if (!bands || !n_signals || !n_bands) return pac__fail(err, TP_ERR_ARG, "bands NULL, or no signals or bands");
     if (!(fs > 0) || fs - fs != 0) return tp_error_set(err, TP_ERR_ARG, "fs must be positive and finite, got %g", fs);
-    if (cycles < 1) return tp_error_set(err, TP_ERR_ARG, "cycles must be >= 1, got %d", cycles);
+    if (!(width >= 0) || width > 1e6)
+        return tp_error_set(err, TP_ERR_ARG, "width must be a positive number of cycles (0 = 7), got %g", width);
+    if (cycles < 1 && !width) return tp_error_set(err, TP_ERR_ARG, "cycles must be >= 1, got %d", cycles);
     if (n_times < 4) return pac__fail(err, TP_ERR_ARG, "n_times < 4: too short for any filter");
     if (!tp_size_mul(n_signals, n_bands, &total) || !tp_size_mul(total, n_times, &total))
         return pac__fail(err, TP_ERR_OVERFLOW, "the sizes overflow");
@@ -5121,41 +5236,73 @@ static tp_result pac__bandpass_eng(pac__eng *e, size_t n_signals, size_t n_times
     e->n_band[PAC__PHA] = n_bands;
     e->bands[PAC__PHA] = bands;
     e->cycles[PAC__PHA] = cycles;
+    e->wavelet = width > 0;
+    e->width = width;
     return pac__sizes(e, err);
+}
+
+/* pac_bandpass (width 0) and pac_wavelet */
+static tp_result pac__bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
+                               const double *bands, size_t n_bands, int cycles, double width, pac_signal_kind what,
+                               double *out, tp_error *err)
+{
+    pac__eng e;
+    tp_result r;
+    if (!x || !out) return pac__fail(err, TP_ERR_ARG, "x or out is NULL");
+    if (what != PAC_FILTERED && what != PAC_PHASE && what != PAC_AMPLITUDE)
+        return tp_error_set(err, TP_ERR_ARG, "what must be PAC_FILTERED, PAC_PHASE or PAC_AMPLITUDE, got %d", (int)what);
+    if ((r = pac__bandpass_eng(&e, n_signals, n_times, fs, bands, n_bands, cycles, width, err)) != TP_OK) return r;
+    e.x = x;
+    e.what = what;
+    e.bp_out = out;
+    pac__simple_plan(&e, 0);
+    return pac__execute(&e, pool, 0, 0.05, err);
 }
 
 PACDEF tp_result pac_bandpass(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
                               const double *bands, size_t n_bands, int cycles, pac_signal_kind what, double *out,
                               tp_error *err)
 {
-    pac__eng e;
-    tp_result r;
-    if (!x || !out) r = pac__fail(err, TP_ERR_ARG, "x or out is NULL");
-    else if (what != PAC_FILTERED && what != PAC_PHASE && what != PAC_AMPLITUDE)
-        r = tp_error_set(err, TP_ERR_ARG, "what must be PAC_FILTERED, PAC_PHASE or PAC_AMPLITUDE, got %d", (int)what);
-    else if ((r = pac__bandpass_eng(&e, n_signals, n_times, fs, bands, n_bands, cycles, err)) == TP_OK) {
-        e.x = x;
-        e.what = what;
-        e.bp_out = out;
-        pac__simple_plan(&e, 0);
-        r = pac__execute(&e, pool, 0, 0.05, err);
-    }
+    tp_result r = pac__bandpass(pool, x, n_signals, n_times, fs, bands, n_bands, cycles, 0.0, what, out, err);
     if (r != TP_OK) tp_error_prefix(err, "pac_bandpass");
     return r;
+}
+
+PACDEF tp_result pac_wavelet(tp_pool *pool, const double *x, size_t n_signals, size_t n_times, double fs,
+                             const double *bands, size_t n_bands, double width, pac_signal_kind what, double *out,
+                             tp_error *err)
+{
+    tp_result r = pac__bandpass(pool, x, n_signals, n_times, fs, bands, n_bands, 0, width == 0 ? 7.0 : width, what, out, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_wavelet");
+    return r;
+}
+
+static tp_result pac__bandpass_bytes(size_t n_signals, size_t n_times, double fs, const double *bands, size_t n_bands,
+                                     int cycles, double width, size_t *bytes, tp_error *err)
+{
+    pac__eng e;
+    tp_result r;
+    if (bytes) *bytes = 0;
+    if (!bytes) return pac__fail(err, TP_ERR_ARG, "bytes is NULL");
+    if ((r = pac__bandpass_eng(&e, n_signals, n_times, fs, bands, n_bands, cycles, width, err)) != TP_OK) return r;
+    pac__simple_plan(&e, 0);
+    *bytes = e.plan.bytes;
+    return TP_OK;
 }
 
 PACDEF tp_result pac_bandpass_estimate_bytes(size_t n_signals, size_t n_times, double fs, const double *bands,
                                              size_t n_bands, int cycles, size_t *bytes, tp_error *err)
 {
-    pac__eng e;
-    tp_result r;
-    if (bytes) *bytes = 0;
-    if (!bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
-    else if ((r = pac__bandpass_eng(&e, n_signals, n_times, fs, bands, n_bands, cycles, err)) == TP_OK) {
-        pac__simple_plan(&e, 0);
-        *bytes = e.plan.bytes;
-    }
+    tp_result r = pac__bandpass_bytes(n_signals, n_times, fs, bands, n_bands, cycles, 0.0, bytes, err);
     if (r != TP_OK) tp_error_prefix(err, "pac_bandpass_estimate_bytes");
+    return r;
+}
+
+PACDEF tp_result pac_wavelet_estimate_bytes(size_t n_signals, size_t n_times, double fs, const double *bands,
+                                            size_t n_bands, double width, size_t *bytes, tp_error *err)
+{
+    tp_result r = pac__bandpass_bytes(n_signals, n_times, fs, bands, n_bands, 0, width == 0 ? 7.0 : width, bytes, err);
+    if (r != TP_OK) tp_error_prefix(err, "pac_wavelet_estimate_bytes");
     return r;
 }
 

@@ -963,6 +963,246 @@ out:
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rc); npy_free(&rp); npy_free(&rg);
 }
 
+/* The angle of scipy's hilbert of each row of x (rows of n, n a 2^a 3^b 5^c length, as
+   tensorpac's hilbertm pads to): what tensorpac's filterfit does to the PLV's amplitudes before
+   its fit */
+static int hilbert_angles(double *x, size_t rows, size_t n)
+{
+    pac_fft *f = NULL;
+    double *z = (double *)malloc(2 * n * sizeof(double)), *sc = NULL;
+    size_t r, t;
+    tp_error err;
+    if (!z || pac_fft_create(NULL, n, &f, &err) != TP_OK || !(sc = (double *)malloc(pac_fft_scratch_doubles(f) * sizeof(double)))) {
+        free(z);
+        pac_fft_destroy(f);
+        return 0;
+    }
+    for (r = 0; r < rows; r++) {
+        double *y = x + r * n;
+        for (t = 0; t < n; t++) z[2 * t] = y[t], z[2 * t + 1] = 0;
+        pac_fft_run(f, z, 0, sc);
+        for (t = 1; t < n; t++) {
+            double h = 2 * t < n ? 2.0 : 2 * t == n ? 1.0 : 0.0;
+            z[2 * t] *= h, z[2 * t + 1] *= h;
+        }
+        pac_fft_run(f, z, 1, sc);
+        for (t = 0; t < n; t++) y[t] = atan2(z[2 * t + 1], z[2 * t]);
+    }
+    free(z);
+    free(sc);
+    pac_fft_destroy(f);
+    return 1;
+}
+
+/* pac_fit: tensorpac's fit on phases and amplitudes given (pac_bandpass's, equal to tensorpac's
+   filter to rounding), every measure, surrogate kind and normalisation, against what tensorpac's
+   filterfit (its filter, then its fit) gave; maxstat p-values equal; the PreferredPhase's bins */
+static void test_fit_against_tensorpac(void)
+{
+    static const pac_surrogates kind[4] = {PAC_SURR_NONE, PAC_SURR_SWAP_EPOCHS, PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG};
+    enum { N = 10 * 8 * 2048 };
+    ref_case c;
+    npy_array perms = td_load(DATA "methods/", "perms_s1.npy");
+    double *pha = (double *)malloc(N * sizeof(double)), *amp = (double *)malloc(N * sizeof(double));
+    double *plv_amp = (double *)malloc(N * sizeof(double)), *binned = (double *)malloc(12 * 800 * sizeof(double));
+    double pac[800], norm[800], pmax[100], pp[800], worst = 0, w;
+    uint32_t pairs[80];
+    pac_output o;
+    tp_error err;
+    int m, s, n;
+    size_t i;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && perms.data && pha && amp && plv_amp && binned);
+    if (!c.x.data || !perms.data || !pha || !amp || !plv_amp || !binned) goto out;
+    for (i = 0; i < 80; i++) pairs[i] = (uint32_t)((const int64_t *)perms.data)[i];
+    CHECK(pac_bandpass(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fp.data, 10, 3, PAC_PHASE, pha, &err) == TP_OK);
+    CHECK(pac_bandpass(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, 6, PAC_AMPLITUDE, amp, &err) == TP_OK);
+    memcpy(plv_amp, amp, N * sizeof(double));
+    CHECK(hilbert_angles(plv_amp, 80, 2048));
+    c.d.fs = 0, c.d.pha_bands = c.d.amp_bands = NULL; /* not read */
+    for (m = 1; m <= 6; m++) {
+        const double *am = m == 5 ? plv_amp : amp;
+        char name[64];
+        npy_array ref;
+        memset(&o, 0, sizeof o);
+        o.pac = pac;
+        c.d.measure = (pac_measure)m;
+        c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0, c.d.cuts = NULL, c.d.pairs = NULL, c.d.norm = PAC_NORM_NONE;
+        snprintf(name, sizeof name, "m%d_pac.npy", m);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_fit(&c.d, pha, am, 8, 2048, &o, &err) == TP_OK, "method %d: %s", m, err.message);
+        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "fit, method %d: error %.3g of the largest value", m, w);
+        worst = w > worst ? w : worst;
+        npy_free(&ref);
+        for (s = 1; s <= 3 && m != 4; s++) {
+            npy_array cuts, rp;
+            memset(&cuts, 0, sizeof cuts);
+            if (s > 1) {
+                snprintf(name, sizeof name, "shifts_s%d.npy", s);
+                if (!(cuts = td_load(DATA "methods/", name)).data) continue;
+            }
+            c.d.surrogates = kind[s], c.d.n_perm = 10;
+            c.d.cuts = s > 1 ? (const int64_t *)cuts.data : NULL;
+            c.d.pairs = s == 1 ? pairs : NULL;
+            o.norm = norm, o.pvalues = pmax;
+            snprintf(name, sizeof name, "m%d_s%d_pmax.npy", m, s);
+            rp = td_load(DATA "methods/", name);
+            for (n = 1; n <= 4; n++) {
+                npy_array rn;
+                c.d.norm = (pac_norm)n;
+                snprintf(name, sizeof name, "m%d_s%d_n%d.npy", m, s, n);
+                rn = td_load(DATA "methods/", name);
+                CHECK_MSG(pac_fit(&c.d, pha, am, 8, 2048, &o, &err) == TP_OK, "fit (%d, %d, %d): %s", m, s, n, err.message);
+                w = rn.data ? worst_scaled(norm, (const double *)rn.data, 800) : 1;
+                CHECK_MSG(w <= 1e-9, "fit (%d, %d, %d): error %.3g of the largest value", m, s, n, w);
+                worst = w > worst ? w : worst;
+                npy_free(&rn);
+            }
+            CHECK_MSG(rp.data && memcmp(pmax, rp.data, sizeof pmax) == 0, "fit (%d, %d, .): maxstat p-values differ", m, s);
+            npy_free(&rp);
+            npy_free(&cuts);
+        }
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  pac_fit, every idpac: %.3g of the largest value\n", worst);
+    {   /* PreferredPhase.fit: the binned amplitude and the preferred phase */
+        npy_array rb = td_load(DATA "methods/", "pp12_binned.npy"), rpp = td_load(DATA "methods/", "pp12_pp.npy");
+        double wp = 0;
+        memset(&o, 0, sizeof o);
+        o.pac = pac, o.binned = binned, o.pp = pp;
+        c.d.measure = PAC_HR, c.d.n_bins = 12, c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0, c.d.norm = PAC_NORM_NONE;
+        c.d.cuts = NULL, c.d.pairs = NULL;
+        CHECK_MSG(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_OK, "%s", err.message);
+        w = rb.data ? worst_scaled(binned, (const double *)rb.data, 12 * 800) : 1;
+        for (i = 0; rpp.data && i < 800; i++) wp += pp[i] != ((const double *)rpp.data)[i];
+        CHECK_MSG(rpp.data && w <= 1e-12 && wp == 0, "fit, 12 bins: binned %.3g, %g preferred phases differ", w, wp);
+        npy_free(&rb);
+        npy_free(&rpp);
+        c.d.n_bins = 0;
+    }
+    /* bad input: what would change the series is refused, not ignored */
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    c.d.measure = PAC_MVL;
+    c.d.edges = 10;
+    CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.edges") && strstr(err.message, "pac_fit"));
+    c.d.edges = 0, c.d.x_amp = c.x.data;
+    CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.x_amp"));
+    c.d.x_amp = NULL;
+    CHECK(pac_fit(&c.d, NULL, amp, 8, 2048, &o, &err) == TP_ERR_ARG && strstr(err.message, "pha or amp"));
+    CHECK(pac_fit(&c.d, pha, amp, 8, 1, &o, &err) == TP_ERR_ARG && strstr(err.message, "fewer than 2"));
+    c.d.n_amp = 0;
+    CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_ERR_ARG && strstr(err.message, "desc.n_amp"));
+    c.d.n_amp = 10, c.d.backend = PAC_BACKEND_CUDA;
+    CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_ERR_ARG && strstr(err.message, "CPU"));
+    c.d.backend = PAC_BACKEND_AUTO;
+    CHECK(pac_run(&c.d, NULL, TP_F64, 8, 2048, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "x is NULL"));
+    /* a NaN phase counts in no bin (tensorpac's digitize), a NaN amplitude makes its cells NaN */
+    c.d.measure = PAC_MI;
+    pha[5] = NAN;
+    CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_OK && pac[0] == pac[0]);
+    amp[7] = NAN;
+    CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_OK && pac[0] != pac[0] && pac[1] == pac[1]);
+out:
+    free(pha); free(amp); free(plv_amp); free(binned);
+    npy_free(&perms);
+    ref_close(&c);
+}
+
+/* pac_wavelet: tensorpac's filter with dcomplex='wavelet'; its phases and amplitudes through
+   pac_fit give tensorpac's wavelet filterfit (widths 7 and 5); the filtered signal is the real
+   part of what gives them */
+static void test_wavelet_filter_against_tensorpac(void)
+{
+    static const int methods[5] = {1, 2, 5, 6, 2};
+    enum { N = 10 * 8 * 2048 };
+    ref_case c;
+    double *pha = (double *)malloc(N * sizeof(double)), *amp = (double *)malloc(N * sizeof(double));
+    double *re = (double *)malloc(N * sizeof(double)), pac[800], worst = 0;
+    pac_output o;
+    tp_error err;
+    size_t i, est;
+    int k;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && pha && amp && re);
+    if (!c.x.data || !pha || !amp || !re) goto out;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    for (k = 0; k < 5; k++) {
+        char name[64];
+        npy_array ref;
+        double w, width = k == 4 ? 5 : 0;
+        CHECK(pac_wavelet(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fp.data, 10, width, PAC_PHASE, pha, &err) == TP_OK);
+        CHECK(pac_wavelet(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, width, PAC_AMPLITUDE, amp, &err) == TP_OK);
+        if (methods[k] == 5) CHECK(hilbert_angles(amp, 80, 2048));
+        c.d.measure = (pac_measure)methods[k];
+        snprintf(name, sizeof name, k == 4 ? "m%d_wavelet5_pac.npy" : "m%d_wavelet_pac.npy", methods[k]);
+        ref = td_load(DATA "methods/", name);
+        CHECK_MSG(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_OK, "%s", err.message);
+        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
+        CHECK_MSG(w <= 1e-9, "%s: error %.3g of the largest value", name, w);
+        worst = w > worst ? w : worst;
+        npy_free(&ref);
+    }
+    if (getenv("TK_VERBOSE")) fprintf(stderr, "  pac_wavelet then pac_fit: %.3g of the largest value\n", worst);
+    CHECK(pac_wavelet(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, 0, PAC_AMPLITUDE, amp, &err) == TP_OK);
+    CHECK(pac_wavelet(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, 0, PAC_PHASE, pha, &err) == TP_OK);
+    CHECK(pac_wavelet(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, 0, PAC_FILTERED, re, &err) == TP_OK);
+    for (i = 0, worst = 0; i < N; i++) {
+        double d = fabs(re[i] - amp[i] * cos(pha[i]));
+        worst = d > worst ? d : worst;
+    }
+    CHECK_MSG(worst <= 1e-12, "the real part: %.3g from amp cos(pha)", worst);
+    CHECK(pac_wavelet(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, -1, PAC_PHASE, pha, &err) == TP_ERR_ARG &&
+          strstr(err.message, "pac_wavelet: width"));
+    CHECK(pac_wavelet_estimate_bytes(8, 2048, 512, (const double *)c.fa.data, 10, 0, &est, &err) == TP_OK && est > 0);
+out:
+    free(pha); free(amp); free(re);
+    ref_close(&c);
+}
+
+/* pac_erpac_fit: EventRelatedPac.fit on pac_bandpass's phases and amplitudes of the 40 epochs,
+   both methods, against tensorpac's filterfit; bit for bit whatever the workers */
+static void test_erpac_fit_against_tensorpac(void)
+{
+    npy_array x = td_load(DATA "methods/", "erpac_signal.npy"), fp = load("f_pha.npy"), fa = load("f_amp.npy");
+    npy_array rc = td_load(DATA "methods/", "erpac_circular.npy"), rg = td_load(DATA "methods/", "erpac_gc.npy");
+    double *pha = (double *)malloc(3 * 40 * 1024 * sizeof(double)), *amp = (double *)malloc(3 * 40 * 1024 * sizeof(double));
+    double *er = (double *)malloc(9 * 1024 * sizeof(double)), *again = (double *)malloc(9 * 1024 * sizeof(double));
+    pac_desc d;
+    pac_erpac_output o;
+    tp_error err;
+    int m;
+    CHECK(x.data && fp.data && fa.data && rc.data && rg.data && pha && amp && er && again);
+    if (!x.data || !fp.data || !fa.data || !rc.data || !rg.data || !pha || !amp || !er || !again) goto out;
+    CHECK(pac_bandpass(NULL, (const double *)x.data, 40, 1024, 512, (const double *)fp.data + 2, 3, 3, PAC_PHASE, pha, &err) == TP_OK);
+    CHECK(pac_bandpass(NULL, (const double *)x.data, 40, 1024, 512, (const double *)fa.data + 6, 3, 6, PAC_AMPLITUDE, amp, &err) == TP_OK);
+    memset(&d, 0, sizeof d);
+    d.n_pha = d.n_amp = 3;
+    d.n_threads = 1;
+    memset(&o, 0, sizeof o);
+    for (m = 0; m < 2; m++) {
+        const double *ref = m ? (const double *)rg.data : (const double *)rc.data;
+        double w = 0, top = 0;
+        size_t a, t;
+        o.erpac = er;
+        CHECK_MSG(pac_erpac_fit(&d, (pac_erpac_method)m, pha, amp, 40, 1024, &o, &err) == TP_OK, "%s", err.message);
+        for (a = 0; a < 9; a++)
+            for (t = 0; t < 512; t++) {
+                double v = er[a * 1024 + t], r = ref[a * 512 + t];
+                w = fabs(v - r) > w || v != v ? fabs(v - r) : w;
+                top = fabs(r) > top ? fabs(r) : top;
+            }
+        CHECK_MSG(w <= 1e-12 * top, "erpac fit, method %d: %.3g of the largest", m, w / top);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  pac_erpac_fit, method %d: %.3g\n", m, w / top);
+        d.n_threads = 2, o.erpac = again;
+        CHECK(pac_erpac_fit(&d, (pac_erpac_method)m, pha, amp, 40, 1024, &o, &err) == TP_OK && !memcmp(er, again, 9 * 1024 * sizeof(double)));
+        d.n_threads = 1;
+    }
+    CHECK(pac_erpac_fit(&d, PAC_ERPAC_GC, NULL, amp, 40, 1024, &o, &err) == TP_ERR_ARG && strstr(err.message, "pac_erpac_fit"));
+out:
+    free(pha); free(amp); free(er); free(again);
+    npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&rc); npy_free(&rg);
+}
+
 /* One analysis split over processes: signals 0-2 and 3-7 each counted (pac_count_bins), measured
    with the summed counts, their surrogate sums merged and turned into p-values: the same bits as
    one run over all eight */
@@ -1768,6 +2008,12 @@ static void test_estimates_are_peaks(void)
     tp_reset_peak(pool);
     CHECK(pac_bandpass(pool, (const double *)c.x.data, 8, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, &err) == TP_OK);
     CHECK_MSG(peak_of(pool, live0) == est, "band-pass: peak %zu, estimate %zu", peak_of(pool, live0), est);
+    CHECK(pac_wavelet_estimate_bytes(8, n, 512, c.d.pha_bands, 10, 0, &est, &err) == TP_OK);
+    live0 = tp_get_stats(pool).bytes_requested;
+    tp_reset_peak(pool);
+    CHECK(pac_wavelet(pool, (const double *)c.x.data, 8, n, 512, c.d.pha_bands, 10, 0, PAC_PHASE, pha, &err) == TP_OK);
+    CHECK_MSG(peak_of(pool, live0) == est, "wavelet: peak %zu, estimate %zu", peak_of(pool, live0), est);
+    CHECK(pac_bandpass(pool, (const double *)c.x.data, 8, n, 512, c.d.pha_bands, 10, 3, PAC_PHASE, pha, &err) == TP_OK);
     CHECK(pac_bandpass(pool, (const double *)c.x.data, 8, n, 512, c.d.amp_bands, 10, 6, PAC_AMPLITUDE, amp, &err) == TP_OK);
     for (k = 0; k < 2; k++) {
         pac_mi m = k ? PAC_MI_TENSORPAC : PAC_MI_TORT;
@@ -1790,6 +2036,20 @@ static void test_estimates_are_peaks(void)
         CHECK(pac_fft_create(pool, lengths[k], &p, NULL) == TP_OK);
         CHECK_MSG(peak_of(pool, live0) == est, "FFT of %zu: peak %zu, estimate %zu", lengths[k], peak_of(pool, live0), est);
         pac_fft_destroy(p);
+    }
+    for (k = 1; k <= 6; k++) { /* pac_fit on the same phases and amplitudes, surrogates by transforms too */
+        pac_desc fd;
+        memset(&fd, 0, sizeof fd);
+        fd.pool = pool, fd.n_pha = fd.n_amp = 10, fd.measure = (pac_measure)k, fd.n_threads = k % 2 + 1;
+        fd.surrogates = k == 4 ? PAC_SURR_NONE : k == 3 ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_SWAP_BLOCKS;
+        fd.n_perm = k == 4 ? 0 : 20;
+        memset(&o, 0, sizeof o);
+        o.pac = mi;
+        CHECK_MSG(pac_fit_estimate_bytes(&fd, 8, n, &est, &err) == TP_OK, "%s", err.message);
+        live0 = tp_get_stats(pool).bytes_requested;
+        tp_reset_peak(pool);
+        CHECK_MSG(pac_fit(&fd, pha, amp, 8, n, &o, &err) == TP_OK, "%s", err.message);
+        CHECK_MSG(peak_of(pool, live0) == est, "fit, measure %d: peak %zu, estimate %zu", k, peak_of(pool, live0), est);
     }
     CHECK(pac_fft_estimate_bytes(0, &est, &err) == TP_ERR_ARG && strstr(err.message, "pac_fft_estimate_bytes"));
     CHECK(pac_mi_estimate_bytes(10, 0, 8, n, PAC_MI_TORT, 0, &est, &err) == TP_ERR_ARG);
@@ -1862,6 +2122,9 @@ int main(void)
     RUN(test_preferred_phase_against_tensorpac);
     RUN(test_wavelet_against_tensorpac);
     RUN(test_erpac_against_tensorpac);
+    RUN(test_fit_against_tensorpac);
+    RUN(test_wavelet_filter_against_tensorpac);
+    RUN(test_erpac_fit_against_tensorpac);
     RUN(test_atan2);
     RUN(test_unit_vectors);
     RUN(test_dot_four);

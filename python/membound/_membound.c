@@ -391,15 +391,39 @@ static PyArrayObject *mb_signals(PyObject *o, int dtype)
     return a;
 }
 
+/* Given phases or amplitudes: (n_bands, n_signals, n_times) float64, C order (copied only when
+   they are not already so) */
+static PyArrayObject *mb_given(PyObject *o, const char *what)
+{
+    if (o == Py_None) {
+        PyErr_Format(mb_arg_error, "%s is needed: (n_bands, n_epochs, n_times)", what);
+        return NULL;
+    }
+    return (PyArrayObject *)PyArray_FROMANY(o, NPY_FLOAT64, 3, 3, NPY_ARRAY_IN_ARRAY);
+}
+
+/* Both given arrays, of the same (n_epochs, n_times); 0 with the exception set */
+static int mb_given_pair(PyObject *pha_o, PyObject *amp_o, PyArrayObject **pha, PyArrayObject **amp)
+{
+    PyArrayObject *p, *a;
+    if (!(*pha = mb_given(pha_o, "pha")) || !(*amp = mb_given(amp_o, "amp"))) return 0;
+    p = *pha, a = *amp;
+    if (PyArray_DIM(p, 1) == PyArray_DIM(a, 1) && PyArray_DIM(p, 2) == PyArray_DIM(a, 2)) return 1;
+    PyErr_Format(mb_arg_error, "pha has shape (%zd, %zd, %zd) and amp (%zd, %zd, %zd): their (n_epochs, n_times) must match",
+                 (Py_ssize_t)PyArray_DIM(p, 0), (Py_ssize_t)PyArray_DIM(p, 1), (Py_ssize_t)PyArray_DIM(p, 2),
+                 (Py_ssize_t)PyArray_DIM(a, 0), (Py_ssize_t)PyArray_DIM(a, 1), (Py_ssize_t)PyArray_DIM(a, 2));
+    return 0;
+}
+
 static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "measure", "surrogates", "norm", "n_perm", "cuts", "pairs",
                          "mi_form", "n_bins", "dcomplex", "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "mcp", "p",
-                         "n_threads", "keep_surrogates", "progress", "pool", "binned", NULL};
-    PyObject *x_o, *pha_o, *amp_o, *cuts_o = Py_None, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None,
-                                   *pool_o = Py_None, *res = NULL, *pac = NULL, *norm = NULL, *pvalues = NULL, *surr = NULL,
-                                   *binned = NULL, *pp = NULL;
-    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *cuts = NULL, *pairs = NULL;
+                         "n_threads", "keep_surrogates", "progress", "pool", "binned", "pha", "amp", NULL};
+    PyObject *x_o, *pha_o, *amp_o, *gpha_o = Py_None, *gamp_o = Py_None, *cuts_o = Py_None, *pairs_o = Py_None,
+             *xamp_o = Py_None, *progress = Py_None, *pool_o = Py_None, *res = NULL, *pac = NULL, *norm = NULL,
+             *pvalues = NULL, *surr = NULL, *binned = NULL, *pp = NULL;
+    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *cuts = NULL, *pairs = NULL, *gpha = NULL, *gamp = NULL;
     int measure = 2, surrogates = 0, normid = 0, mi_form = 2, n_bins = 18, dcomplex = 0, pha_cycles = 3, amp_cycles = 6,
         mcp = 0, n_threads = 0, keep = 1, want_binned = 0, rc, dtype;
     Py_ssize_t n_perm = 0, edges = 0;
@@ -411,34 +435,41 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
     npy_intp dims[4];
     size_t ns, nt;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|iiinOOiiidiinOidipOOp", kw, &x_o, &fs, &pha_o, &amp_o, &measure,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|iiinOOiiidiinOidipOOpOO", kw, &x_o, &fs, &pha_o, &amp_o, &measure,
                                      &surrogates, &normid, &n_perm, &cuts_o, &pairs_o, &mi_form, &n_bins, &dcomplex, &width,
                                      &pha_cycles, &amp_cycles, &edges, &xamp_o, &mcp, &p, &n_threads, &keep, &progress, &pool_o,
-                                     &want_binned))
+                                     &want_binned, &gpha_o, &gamp_o))
         return NULL;
     memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
     if (!mb_pool_arg(pool_o, &d.pool)) return NULL;
     if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
     if (n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "n_perm and edges must be >= 0");
-    x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0);
-    if (!x) return NULL;
-    dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
-    Py_SETREF(x, mb_signals((PyObject *)x, dtype));
-    if (!x) return NULL;
-    if (xamp_o != Py_None) {
-        if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
-        if (!PyArray_SAMESHAPE(x, xamp)) {
-            PyErr_Format(mb_arg_error, "x_amp has shape (%zd, %zd) but the phase signals x have (%zd, %zd): they must match",
-                         (Py_ssize_t)PyArray_DIM(xamp, 0), (Py_ssize_t)PyArray_DIM(xamp, 1), (Py_ssize_t)PyArray_DIM(x, 0),
-                         (Py_ssize_t)PyArray_DIM(x, 1));
-            goto done;
+    if (x_o == Py_None) { /* pac_fit: phases and amplitudes given, (n_bands, n_signals, n_times) float64 */
+        if (!mb_given_pair(gpha_o, gamp_o, &gpha, &gamp)) goto done;
+        ns = (size_t)PyArray_DIM(gpha, 1), nt = (size_t)PyArray_DIM(gpha, 2);
+        d.n_pha = (size_t)PyArray_DIM(gpha, 0), d.n_amp = (size_t)PyArray_DIM(gamp, 0);
+        dtype = NPY_FLOAT64;
+    } else {
+        x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0);
+        if (!x) return NULL;
+        dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
+        Py_SETREF(x, mb_signals((PyObject *)x, dtype));
+        if (!x) return NULL;
+        if (xamp_o != Py_None) {
+            if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
+            if (!PyArray_SAMESHAPE(x, xamp)) {
+                PyErr_Format(mb_arg_error, "x_amp has shape (%zd, %zd) but the phase signals x have (%zd, %zd): they must match",
+                             (Py_ssize_t)PyArray_DIM(xamp, 0), (Py_ssize_t)PyArray_DIM(xamp, 1), (Py_ssize_t)PyArray_DIM(x, 0),
+                             (Py_ssize_t)PyArray_DIM(x, 1));
+                goto done;
+            }
+            d.x_amp = PyArray_DATA(xamp);
         }
-        d.x_amp = PyArray_DATA(xamp);
+        if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
+        ns = (size_t)PyArray_DIM(x, 0), nt = (size_t)PyArray_DIM(x, 1);
+        d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
+        d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
     }
-    if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
-    ns = (size_t)PyArray_DIM(x, 0), nt = (size_t)PyArray_DIM(x, 1);
-    d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
-    d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
     d.measure = (pac_measure)measure, d.method = (pac_mi)mi_form, d.n_bins = n_bins, d.dcomplex = (pac_dcomplex)dcomplex;
     d.width = width, d.pha_cycles = pha_cycles, d.amp_cycles = amp_cycles, d.edges = (size_t)edges, d.mcp = (pac_mcp)mcp;
     d.p_threshold = p, d.n_threads = n_threads, d.norm = (pac_norm)normid, d.n_perm = (size_t)n_perm;
@@ -480,7 +511,8 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
     }
     Py_BEGIN_ALLOW_THREADS
     t0 = mb_now();
-    rc = pac_run(&d, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ns, nt, NULL, &out, &err);
+    rc = x ? pac_run(&d, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ns, nt, NULL, &out, &err)
+           : pac_fit(&d, (const double *)PyArray_DATA(gpha), (const double *)PyArray_DATA(gamp), ns, nt, &out, &err);
     t0 = mb_now() - t0;
     Py_END_ALLOW_THREADS
     if (mb_progress_restore(&u.progress)) goto done;
@@ -490,7 +522,7 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
                         "c_seconds", t0);
 done:
     Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(cuts), Py_XDECREF(pairs);
-    Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr), Py_XDECREF(binned), Py_XDECREF(pp);
+    Py_XDECREF(gpha), Py_XDECREF(gamp), Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr), Py_XDECREF(binned), Py_XDECREF(pp);
     return res;
 }
 
@@ -579,10 +611,12 @@ static PyObject *mb_tensorpac_draws(PyObject *self, PyObject *args)
 static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "method", "smooth", "n_perm", "pairs", "p", "mcp", "dcomplex",
-                         "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "n_threads", "pvalues", "progress", NULL};
+                         "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "n_threads", "pvalues", "progress", "pha", "amp",
+                         NULL};
     PyObject *x_o, *pha_o, *amp_o, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None, *er = NULL, *pv = NULL,
-                                   *res = NULL;
-    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *pairs = NULL;
+             *res = NULL, *gpha_o = Py_None, *gamp_o = Py_None;
+    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *pairs = NULL, *gpha = NULL, *gamp = NULL;
+    size_t ne, nt;
     int method = 0, mcp = 1, dcomplex = 0, pha_cycles = 3, amp_cycles = 6, n_threads = 0, want_p = 1, rc, dtype;
     Py_ssize_t smooth = 0, n_perm = 0, edges = 0;
     double fs, p = 0.05, width = 7;
@@ -592,31 +626,39 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
     tp_error err;
     npy_intp dims[3];
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|innOdiidiinOipO", kw, &x_o, &fs, &pha_o, &amp_o, &method, &smooth,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|innOdiidiinOipOOO", kw, &x_o, &fs, &pha_o, &amp_o, &method, &smooth,
                                      &n_perm, &pairs_o, &p, &mcp, &dcomplex, &width, &pha_cycles, &amp_cycles, &edges, &xamp_o,
-                                     &n_threads, &want_p, &progress))
+                                     &n_threads, &want_p, &progress, &gpha_o, &gamp_o))
         return NULL;
     memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
     if (smooth < 0 || n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "smooth, n_perm and edges must be >= 0");
     if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
-    if (!(x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0))) return NULL;
-    dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
-    Py_SETREF(x, mb_signals((PyObject *)x, dtype));
-    if (!x) return NULL;
-    if (xamp_o != Py_None) {
-        if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
-        if (!PyArray_SAMESHAPE(x, xamp)) { PyErr_Format(mb_arg_error, "x_amp's shape differs from x's"); goto done; }
-        d.x_amp = PyArray_DATA(xamp);
+    if (x_o == Py_None) { /* pac_erpac_fit: phases and amplitudes given */
+        if (!mb_given_pair(gpha_o, gamp_o, &gpha, &gamp)) goto done;
+        d.n_pha = (size_t)PyArray_DIM(gpha, 0), d.n_amp = (size_t)PyArray_DIM(gamp, 0);
+        ne = (size_t)PyArray_DIM(gpha, 1), nt = (size_t)PyArray_DIM(gpha, 2);
+        dtype = NPY_FLOAT64;
+    } else {
+        if (!(x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0))) return NULL;
+        dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
+        Py_SETREF(x, mb_signals((PyObject *)x, dtype));
+        if (!x) return NULL;
+        if (xamp_o != Py_None) {
+            if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
+            if (!PyArray_SAMESHAPE(x, xamp)) { PyErr_Format(mb_arg_error, "x_amp's shape differs from x's"); goto done; }
+            d.x_amp = PyArray_DATA(xamp);
+        }
+        if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
+        d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
+        d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
+        ne = (size_t)PyArray_DIM(x, 0), nt = (size_t)PyArray_DIM(x, 1);
     }
-    if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
-    d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
-    d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
     d.smooth = (size_t)smooth, d.n_perm = (size_t)n_perm, d.p_threshold = p, d.mcp = (pac_mcp)mcp;
     d.dcomplex = (pac_dcomplex)dcomplex, d.width = width, d.pha_cycles = pha_cycles, d.amp_cycles = amp_cycles;
     d.edges = (size_t)edges, d.n_threads = n_threads, d.surrogates = n_perm ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
     if (pairs_o != Py_None) {
         if (!(pairs = (PyArrayObject *)PyArray_FROMANY(pairs_o, NPY_UINT32, 2, 2, NPY_ARRAY_IN_ARRAY))) goto done;
-        if ((size_t)PyArray_DIM(pairs, 0) != d.n_perm || PyArray_DIM(pairs, 1) != PyArray_DIM(x, 0)) {
+        if ((size_t)PyArray_DIM(pairs, 0) != d.n_perm || (size_t)PyArray_DIM(pairs, 1) != ne) {
             PyErr_Format(mb_arg_error, "pairs must have shape (n_perm, n_epochs)");
             goto done;
         }
@@ -624,7 +666,7 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
     }
     u.progress.fn = progress == Py_None ? NULL : progress;
     if (u.progress.fn) d.progress = mb_pac_progress, d.user = &u;
-    dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = PyArray_DIM(x, 1) - 2 * (npy_intp)edges;
+    dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = (npy_intp)nt - 2 * (npy_intp)edges;
     if (dims[2] < 1) { PyErr_Format(mb_arg_error, "edges leave no sample"); goto done; }
     if (!(er = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
     out.erpac = (double *)PyArray_DATA((PyArrayObject *)er);
@@ -633,14 +675,16 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
         out.pvalues = (double *)PyArray_DATA((PyArrayObject *)pv);
     }
     Py_BEGIN_ALLOW_THREADS
-    rc = pac_erpac(&d, (pac_erpac_method)method, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64,
-                   (size_t)PyArray_DIM(x, 0), (size_t)PyArray_DIM(x, 1), &out, &err);
+    rc = x ? pac_erpac(&d, (pac_erpac_method)method, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ne, nt, &out, &err)
+           : pac_erpac_fit(&d, (pac_erpac_method)method, (const double *)PyArray_DATA(gpha), (const double *)PyArray_DATA(gamp),
+                           ne, nt, &out, &err);
     Py_END_ALLOW_THREADS
     if (mb_progress_restore(&u.progress)) goto done;
     if (rc != TP_OK) { mb_raise(&err); goto done; }
     res = Py_BuildValue("(OO)", er, pv ? pv : Py_None);
 done:
     Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(pairs), Py_XDECREF(er), Py_XDECREF(pv);
+    Py_XDECREF(gpha), Py_XDECREF(gamp);
     return res;
 }
 
@@ -650,13 +694,13 @@ static PyObject *mb_bandpass(PyObject *self, PyObject *args)
     PyObject *x_o, *b_o, *out = NULL;
     PyArrayObject *x = NULL, *b = NULL;
     const char *what;
-    double fs;
+    double fs, width = 0;
     int cycles, rc;
     pac_signal_kind kind;
     npy_intp dims[3];
     tp_error err;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OdOis", &x_o, &fs, &b_o, &cycles, &what)) return NULL;
+    if (!PyArg_ParseTuple(args, "OdOis|d", &x_o, &fs, &b_o, &cycles, &what, &width)) return NULL;
     if (!strcmp(what, "phase")) kind = PAC_PHASE;
     else if (!strcmp(what, "amplitude")) kind = PAC_AMPLITUDE;
     else if (!strcmp(what, "filtered")) kind = PAC_FILTERED;
@@ -665,9 +709,14 @@ static PyObject *mb_bandpass(PyObject *self, PyObject *args)
     dims[0] = PyArray_DIM(b, 0), dims[1] = PyArray_DIM(x, 0), dims[2] = PyArray_DIM(x, 1);
     if (!(out = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
     Py_BEGIN_ALLOW_THREADS
-    rc = pac_bandpass(NULL, (const double *)PyArray_DATA(x), (size_t)dims[1], (size_t)dims[2], fs,
-                      (const double *)PyArray_DATA(b), (size_t)dims[0], cycles, kind,
-                      (double *)PyArray_DATA((PyArrayObject *)out), &err);
+    if (width > 0) /* Morlet wavelets */
+        rc = pac_wavelet(NULL, (const double *)PyArray_DATA(x), (size_t)dims[1], (size_t)dims[2], fs,
+                         (const double *)PyArray_DATA(b), (size_t)dims[0], width, kind,
+                         (double *)PyArray_DATA((PyArrayObject *)out), &err);
+    else
+        rc = pac_bandpass(NULL, (const double *)PyArray_DATA(x), (size_t)dims[1], (size_t)dims[2], fs,
+                          (const double *)PyArray_DATA(b), (size_t)dims[0], cycles, kind,
+                          (double *)PyArray_DATA((PyArrayObject *)out), &err);
     Py_END_ALLOW_THREADS
     if (rc != TP_OK) {
         Py_CLEAR(out);
@@ -892,9 +941,11 @@ static PyMethodDef mb_methods[] = {
     {"pac", (PyCFunction)(void (*)(void))mb_pac, METH_VARARGS | METH_KEYWORDS,
      "pac(x, fs, pha_bands, amp_bands, measure=2, surrogates=0, norm=0, n_perm=0, cuts=None, pairs=None, mi_form=2, "
      "n_bins=18, dcomplex=0, width=7, pha_cycles=3, amp_cycles=6, edges=0, x_amp=None, mcp=0, p=0.05, n_threads=0, "
-     "keep_surrogates=True, progress=None, pool=None) -> dict(pac, norm, pvalues, surrogates): pacgpu's pac_run"},
+     "keep_surrogates=True, progress=None, pool=None, binned=False, pha=None, amp=None) -> dict(pac, norm, pvalues, "
+     "surrogates): pacgpu's pac_run, or pac_fit on pha and amp (n_bands, n_epochs, n_times) when x is None"},
     {"erpac", (PyCFunction)(void (*)(void))mb_erpac, METH_VARARGS | METH_KEYWORDS,
-     "erpac(x, fs, pha_bands, amp_bands, method=0, smooth=0, n_perm=0, pairs=None, p=0.05, mcp=1, ...) -> (erpac, pvalues)"},
+     "erpac(x, fs, pha_bands, amp_bands, method=0, smooth=0, n_perm=0, pairs=None, p=0.05, mcp=1, ..., pha=None, amp=None) "
+     "-> (erpac, pvalues): pac_erpac, or pac_erpac_fit on pha and amp when x is None"},
     {"tensorpac_draws", mb_tensorpac_draws, METH_VARARGS,
      "tensorpac_draws(kind, n_perm, random_state, n_times, n_epochs): numpy RandomState(random_state + k)'s cuts or "
      "permutations, as tensorpac draws its surrogates"},
@@ -905,7 +956,9 @@ static PyMethodDef mb_methods[] = {
      "pini_percentile=20, progress=None, pool=None) -> maps (n_lesions, n_voxels)"},
 #endif
     {"band_preset", mb_band_preset, METH_VARARGS, "band_preset(name, kind): tensorpac's preset bands, (n, 2)"},
-    {"bandpass", mb_bandpass, METH_VARARGS, "bandpass(x, fs, bands, cycles, what): pacgpu's pac_bandpass, (n_bands, n_signals, n_times)"},
+    {"bandpass", mb_bandpass, METH_VARARGS,
+     "bandpass(x, fs, bands, cycles, what, width=0): pacgpu's pac_bandpass, or pac_wavelet when width > 0, "
+     "(n_bands, n_signals, n_times)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef mb_module = {PyModuleDef_HEAD_INIT, "_membound", "The C side of membound.", -1, mb_methods,

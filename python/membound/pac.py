@@ -1,7 +1,7 @@
 """tensorpac's Pac on membound's engine (pacgpu.h): the same constructor, attributes and results.
 
 Changing ``from tensorpac import Pac`` to ``from membound import Pac`` keeps a script's
-``filterfit`` results (tensorpac 0.6.5's, float64 to 1e-9 relative, tested on its own outputs),
+``filterfit`` and ``fit`` results (tensorpac 0.6.5's, float64 to 1e-9 relative, tested on its own outputs),
 including the surrogates drawn for a given ``random_state`` (tensorpac draws surrogate k from
 ``numpy.random.RandomState(random_state + k)``; so does this class) and tensorpac's quirks (ndPAC
 runs as idpac (4, 0, 0); PLV takes the phase of the amplitude envelope; a normalisation without
@@ -68,6 +68,24 @@ def _signals(x: ArrayLike) -> np.ndarray:
     if x.ndim != 2:
         raise ValueError("x should be a 2d array like (n_epochs, n_times)")
     return x
+
+
+def _phamp(pha: ArrayLike, amp: ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+    """tensorpac's checks of given phases and amplitudes (its _phampcheck): both (n_bands, n_epochs,
+    n_times) with the same (n_epochs, n_times); the phase wrapped into [-pi, pi) as tensorpac
+    does, (pha + pi) % 2 pi - pi (a copy)"""
+    pha, amp = np.asarray(pha, dtype=np.float64), np.ascontiguousarray(amp, dtype=np.float64)
+    if pha.ndim != 3:
+        raise ValueError("`pha` should have a shape of (n_pha, n_epochs, n_times), not %s" % (pha.shape,))
+    if amp.ndim != 3:
+        raise ValueError("`amp` should have a shape of (n_amp, n_epochs, n_times), not %s" % (amp.shape,))
+    if pha.shape[1:] != amp.shape[1:]:
+        raise ValueError("`pha` and `amp` must have the same number of trials, channels and time points (%s and %s)"
+                         % (pha.shape, amp.shape))
+    if not np.ptp(pha) <= 2 * np.pi:
+        warnings.warn("Your phase is probably in degrees and should be converted in radians using either np.degrees "
+                      "or np.deg2rad.")
+    return (pha + np.pi) % (2.0 * np.pi) - np.pi, amp
 
 
 def _threads(n_jobs: int) -> int:
@@ -193,20 +211,17 @@ class _PacObj:
         Returns
         -------
         ndarray, shape (n_bands, n_epochs, n_times)
-
-        Notes
-        -----
-        With ``dcomplex='wavelet'`` only :meth:`Pac.filterfit` is available in this version.
         """
         if ftype not in ("phase", "amplitude"):
             raise ValueError("ftype must either be 'phase' or 'amplitude.'")
-        if self._dcomplex == "wavelet":
-            raise _membound.UnsupportedError("filter with dcomplex='wavelet' is not in this version of membound; "
-                                             "filterfit supports the wavelet")
+        if self._dcomplex == "wavelet" and keepfilt:
+            raise ValueError("Using wavelet for the complex decomposition do not allow to get filtered data only. Set "
+                             "the keepfilt parameter to False or set dcomplex to 'hilbert'.")
         x = np.ascontiguousarray(_signals(x), dtype=np.float64)
         bands = self._f_pha if ftype == "phase" else self._f_amp
         what = "filtered" if keepfilt else ftype
-        out = _membound.bandpass(x, float(sf), bands, self._cycle[0 if ftype == "phase" else 1], what)
+        width = float(self._width) if self._dcomplex == "wavelet" else 0.0
+        out = _membound.bandpass(x, float(sf), bands, self._cycle[0 if ftype == "phase" else 1], what, width)
         return out[..., edges:-edges] if isinstance(edges, int) and edges > 0 else out
 
 
@@ -276,11 +291,29 @@ class Pac(_PacObj, PacPlots):
     surrogates = property(lambda self: self._surrogates, doc="The surrogates, (n_perm, n_amp, n_pha, n_epochs).")
     pvalues = property(lambda self: self._pvalues, doc="p-values, (n_amp, n_pha).")
 
-    def fit(self, pha: np.ndarray, amp: np.ndarray, n_perm: int = 200, p: float = 0.05, mcp: str = "maxstat",
-            n_jobs: int = -1, random_state: Optional[int] = None, verbose: Any = None) -> np.ndarray:
-        """Not in this version: the engine measures from the signals (use :meth:`filterfit`)."""
-        raise _membound.UnsupportedError("Pac.fit on given phases and amplitudes is not in this version of membound: "
-                                         "filterfit(sf, x) computes the same from the signals")
+    def fit(self, pha: ArrayLike, amp: ArrayLike, n_perm: int = 200, p: float = 0.05, mcp: str = "maxstat",
+            n_jobs: int = -1, random_state: Optional[int] = None, verbose: Any = None, *, keep_surrogates: bool = True,
+            progress: Any = None, pool: Any = None) -> np.ndarray:
+        """Measure the coupling of phases and amplitudes already computed (tensorpac's ``fit``).
+
+        Parameters
+        ----------
+        pha : array_like, shape (n_pha, n_epochs, n_times)
+            Phases in radians (wrapped into [-pi, pi) as tensorpac does), e.g. from :meth:`filter`.
+        amp : array_like, shape (n_amp, n_epochs, n_times)
+            Amplitudes (for the PLV, what tensorpac's fit takes: the angle of their Hilbert
+            transform is taken here, as there).
+        n_perm, p, mcp, n_jobs, random_state, keep_surrogates, progress, pool
+            As :meth:`filterfit`'s.
+
+        Returns
+        -------
+        ndarray, shape (n_amp, n_pha, n_epochs)
+            The measure normalised as idpac says.
+        """
+        pha, amp = _phamp(pha, amp)
+        return self._measure(None, 0.0, pha.shape[1], pha.shape[2], 0, n_perm, p, mcp, n_jobs, random_state,
+                             keep_surrogates, progress, pool, pha=pha, amp=amp)
 
     def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, n_perm: int = 200,
                   p: float = 0.05, mcp: str = "maxstat", edges: Optional[int] = None, n_jobs: int = -1,
@@ -326,25 +359,31 @@ class Pac(_PacObj, PacPlots):
             if x_amp.shape != x_pha.shape:
                 raise ValueError("Inputs `x_pha` and `x_amp` must have the same shape (%s and %s)."
                                  % (x_pha.shape, x_amp.shape))
+        e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
+        return self._measure(x_pha, sf, x_pha.shape[0], x_pha.shape[1] - 2 * e, e, n_perm, p, mcp, n_jobs, random_state,
+                             keep_surrogates, progress, pool, x_amp=x_amp)
+
+    def _measure(self, x, sf, n_epochs, n_times, edges, n_perm, p, mcp, n_jobs, random_state, keep_surrogates, progress,
+                 pool, **given):
+        """filterfit's and fit's run: tensorpac's idpac resolution and surrogate draws, then pac_run
+        on the signals x or pac_fit on the phases and amplitudes given"""
         m, s, n = self._idpac
         if s == 0 or not isinstance(n_perm, (int, np.integer)) or n_perm <= 0:
             self._idpac = (m, 0, 0)
             m, s, n, n_perm = m, 0, 0, 0
-        e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
-        n_times = x_pha.shape[1] - 2 * e
         cuts = pairs = None
-        if s and n_times >= 4:  # fewer samples: pac_run says what is wrong with edges
+        if s and n_times >= (4 if x is not None else 2):  # fewer samples: the C side says what is wrong
             if random_state is None:
                 random_state = int(np.random.randint(0, 10000, size=1)[0])
-            cuts, pairs = _draws(s, int(n_perm), int(random_state), n_times, x_pha.shape[0])
-        r = _membound.pac(x_pha, float(sf), self._f_pha, self._f_amp, measure=m, surrogates=s, norm=n, n_perm=int(n_perm),
+            cuts, pairs = _draws(s, int(n_perm), int(random_state), n_times, n_epochs)
+        r = _membound.pac(x, float(sf), self._f_pha, self._f_amp, measure=m, surrogates=s, norm=n, n_perm=int(n_perm),
                           cuts=cuts, pairs=pairs, mi_form=2, n_bins=self.n_bins,
                           dcomplex=1 if self._dcomplex == "wavelet" else 0, width=float(self._width),
-                          pha_cycles=self._cycle[0], amp_cycles=self._cycle[1], edges=int(e), x_amp=x_amp,
+                          pha_cycles=self._cycle[0], amp_cycles=self._cycle[1], edges=int(edges),
                           mcp=_mcp(mcp), p=float(p), n_threads=_threads(n_jobs),
-                          keep_surrogates=bool(keep_surrogates), progress=progress, pool=pool)
+                          keep_surrogates=bool(keep_surrogates), progress=progress, pool=pool, **given)
         self._pac, self._surrogates, self._pvalues = r["pac"], r["surrogates"], r["pvalues"]
-        self._c_seconds = r["c_seconds"]  # time inside pac_run (the binding's overhead is the rest)
+        self._c_seconds = r["c_seconds"]  # time inside the C call (the binding's overhead is the rest)
         return r["norm"]
 
     def infer_pvalues(self, p: float = 0.05, mcp: str = "maxstat") -> np.ndarray:
@@ -369,10 +408,26 @@ class PreferredPhase(_PacObj, PolarPlots):
                  cycle: Tuple[int, int] = (3, 6), width: int = 7, verbose: Any = None) -> None:
         _PacObj.__init__(self, f_pha=f_pha, f_amp=f_amp, dcomplex=dcomplex, cycle=cycle, width=width)
 
-    def fit(self, pha: np.ndarray, amp: np.ndarray, n_bins: int = 72) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Not in this version: the engine bins from the signals (use :meth:`filterfit`)."""
-        raise _membound.UnsupportedError("PreferredPhase.fit on given phases and amplitudes is not in this version of "
-                                         "membound: filterfit(sf, x) computes the same from the signals")
+    def fit(self, pha: ArrayLike, amp: ArrayLike, n_bins: int = 72, *, n_jobs: int = -1,
+            progress: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bin each amplitude by the phase given, find the preferred phase (tensorpac's ``fit``).
+
+        Parameters
+        ----------
+        pha : array_like, shape (n_pha, n_epochs, n_times)
+            Phases in radians (wrapped into [-pi, pi) as tensorpac does).
+        amp : array_like, shape (n_amp, n_epochs, n_times)
+        n_bins : int
+
+        Returns
+        -------
+        binned_amp, pp, polarvec
+            As :meth:`filterfit`'s.
+        """
+        pha, amp = _phamp(pha, amp)
+        r = _membound.pac(None, 0.0, None, None, measure=3, n_bins=int(n_bins), n_threads=_threads(n_jobs),
+                          progress=progress, binned=True, pha=pha, amp=amp)
+        return r["binned"], r["pp"], np.linspace(-np.pi, np.pi, int(n_bins))
 
     def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, edges: Optional[int] = None,
                   n_bins: int = 12, verbose: Any = None, *, n_jobs: int = -1,
@@ -424,12 +479,27 @@ class EventRelatedPac(_PacObj, PacPlots):
     pvalues = property(lambda self: self._pvalues, doc="p-values, (n_amp, n_pha, n_times).")
     surrogates = property(lambda self: self._surrogates, doc="None: the permutations are not kept.")
 
-    def fit(self, pha: np.ndarray, amp: np.ndarray, method: str = "circular", smooth: Optional[int] = None,
+    def fit(self, pha: ArrayLike, amp: ArrayLike, method: str = "circular", smooth: Optional[int] = None,
             n_jobs: int = -1, n_perm: Optional[int] = None, p: float = 0.05, mcp: str = "fdr",
-            verbose: Any = None) -> np.ndarray:
-        """Not in this version: the engine works from the signals (use :meth:`filterfit`)."""
-        raise _membound.UnsupportedError("EventRelatedPac.fit on given phases and amplitudes is not in this version of "
-                                         "membound: filterfit(sf, x) computes the same from the signals")
+            verbose: Any = None, *, progress: Any = None) -> np.ndarray:
+        """The coupling across epochs at every time, from phases and amplitudes already computed
+        (tensorpac's ``fit``).
+
+        Parameters
+        ----------
+        pha : array_like, shape (n_pha, n_epochs, n_times)
+            Phases in radians (wrapped into [-pi, pi) as tensorpac does).
+        amp : array_like, shape (n_amp, n_epochs, n_times)
+        method, smooth, n_jobs, n_perm, p, mcp
+            As :meth:`filterfit`'s.
+
+        Returns
+        -------
+        ndarray, shape (n_amp, n_pha, n_times)
+        """
+        pha, amp = _phamp(pha, amp)
+        return self._measure(None, 0.0, pha.shape[1], 0, method, smooth, n_perm, p, mcp, n_jobs, progress,
+                             pha=pha, amp=amp)
 
     def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, method: str = "circular",
                   smooth: Optional[int] = None, n_perm: Optional[int] = None, p: float = 0.05, mcp: str = "fdr",
@@ -455,19 +525,24 @@ class EventRelatedPac(_PacObj, PacPlots):
         -------
         ndarray, shape (n_amp, n_pha, n_times)
         """
-        if method not in ("circular", "gc"):
-            raise ValueError("method is 'circular' or 'gc', not %r" % (method,))
         x_pha = _signals(x_pha)
         x_amp = None if x_amp is None else _signals(x_amp)
         e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
+        return self._measure(x_pha, sf, x_pha.shape[0], e, method, smooth, n_perm, p, mcp, n_jobs, progress, x_amp=x_amp)
+
+    def _measure(self, x, sf, n_epochs, edges, method, smooth, n_perm, p, mcp, n_jobs, progress, **given):
+        """filterfit's and fit's run: pac_erpac on the epochs x, or pac_erpac_fit on the phases and
+        amplitudes given; the gc method's permutations from numpy's global generator, as tensorpac"""
+        if method not in ("circular", "gc"):
+            raise ValueError("method is 'circular' or 'gc', not %r" % (method,))
         perm = int(n_perm) if method == "gc" and isinstance(n_perm, (int, np.integer)) and n_perm > 0 else 0
-        pairs = np.array([np.random.permutation(x_pha.shape[0]) for _ in range(perm)], np.uint32) if perm else None
-        er, pv = _membound.erpac(x_pha, float(sf), self._f_pha, self._f_amp, method=0 if method == "circular" else 1,
+        pairs = np.array([np.random.permutation(n_epochs) for _ in range(perm)], np.uint32) if perm else None
+        er, pv = _membound.erpac(x, float(sf), self._f_pha, self._f_amp, method=0 if method == "circular" else 1,
                                  smooth=int(smooth or 0) if method == "gc" else 0, n_perm=perm, pairs=pairs, p=float(p),
                                  mcp=2 if mcp == "bonferroni" else 1, dcomplex=1 if self._dcomplex == "wavelet" else 0,
                                  width=float(self._width), pha_cycles=self._cycle[0], amp_cycles=self._cycle[1],
-                                 edges=int(e), x_amp=x_amp, n_threads=_threads(n_jobs),
-                                 pvalues=method == "circular" or perm > 0, progress=progress)
+                                 edges=int(edges), n_threads=_threads(n_jobs),
+                                 pvalues=method == "circular" or perm > 0, progress=progress, **given)
         self.method = "ERPAC (Voytek et al. 2013)" if method == "circular" else "Gaussian-Copula ERPAC"
         self._erpac, self._pvalues = er, pv
         return er

@@ -98,8 +98,59 @@ def test_filter_matches_filterfit_inputs():
     pha, amp = p.filter(SF, X, "phase"), p.filter(SF, X, "amplitude", edges=10)
     assert pha.shape == (10, 8, 2048) and amp.shape == (10, 8, 2028)
     assert np.abs(pha).max() <= np.pi and amp.min() >= 0
-    with pytest.raises(membound.UnsupportedError, match="filterfit"):
-        p.fit(pha, p.filter(SF, X, "amplitude"))
+
+
+def _hilbert_angle(x):
+    """numpy's version of what tensorpac's filterfit does to the PLV's amplitudes before its fit:
+    the angle of scipy's hilbert (2048 samples: no padding)"""
+    n = x.shape[-1]
+    h = np.zeros(n)
+    h[0], h[1:n // 2], h[n // 2] = 1, 2, 1
+    return np.angle(np.fft.ifft(np.fft.fft(x, axis=-1) * h, axis=-1))
+
+
+@pytest.mark.parametrize("m", range(1, 7))
+def test_fit_on_given_phases_and_amplitudes(m):
+    """tensorpac's filterfit is its filter then its fit: fit on filter's outputs gives filterfit's
+    references, every surrogate kind and normalisation, maxstat p-values equal"""
+    p = membound.Pac(idpac=(m, 0, 0), f_pha=FP, f_amp=FA)
+    pha, amp = p.filter(SF, X, "phase"), p.filter(SF, X, "amplitude")
+    if m == 5:
+        amp = _hilbert_angle(amp)
+    close(p.fit(pha, amp, n_perm=0), load("methods/m%d_pac.npy" % m))
+    for s in ((1, 2, 3) if m != 4 else ()):
+        for n in range(1, 5):
+            q = membound.Pac(idpac=(m, s, n), f_pha=FP, f_amp=FA)
+            close(q.fit(pha, amp, n_perm=10, random_state=RS), load("methods/m%d_s%d_n%d.npy" % (m, s, n)))
+        np.testing.assert_array_equal(q.pvalues, load("methods/m%d_s%d_pmax.npy" % (m, s)))
+
+
+def test_fit_forms_and_bad_input():
+    p = membound.Pac(idpac=(2, 0, 0), f_pha=FP, f_amp=FA)
+    pha, amp = p.filter(SF, X, "phase"), p.filter(SF, X, "amplitude")
+    ref = p.fit(pha, amp)
+    # phases in [0, 2 pi) are wrapped as tensorpac wraps them: the same bins
+    close(p.fit(np.where(pha < 0, pha + 2 * np.pi, pha), amp), ref, 1e-12)
+    # the wavelet's filter, then fit: tensorpac's wavelet filterfit
+    w = membound.Pac(idpac=(2, 0, 0), f_pha=FP, f_amp=FA, dcomplex="wavelet")
+    close(w.fit(w.filter(SF, X, "phase"), w.filter(SF, X, "amplitude")), load("methods/m2_wavelet_pac.npy"))
+    with pytest.raises(ValueError, match="keepfilt"):  # as tensorpac
+        w.filter(SF, X, "phase", keepfilt=True)
+    with pytest.warns(UserWarning, match="degrees"):
+        p.fit(np.degrees(pha), amp)
+    with pytest.raises(ValueError, match="same number of trials"):
+        p.fit(pha, amp[:, :3])
+    with pytest.raises(ValueError, match="n_pha, n_epochs, n_times"):
+        p.fit(pha[0], amp)
+    binned, pp, _ = membound.PreferredPhase(f_pha=FP, f_amp=FA).fit(pha, amp, n_bins=12)
+    close(binned, load("methods/pp12_binned.npy"), 1e-12)
+    np.testing.assert_array_equal(pp, load("methods/pp12_pp.npy"))
+    xe = load("methods/erpac_signal.npy")
+    ep = membound.EventRelatedPac(f_pha=FP[1:4], f_amp=FA[3:6])
+    ph, am = ep.filter(SF, xe, "phase"), ep.filter(SF, xe, "amplitude")
+    close(ep.fit(ph, am, method="circular")[..., :512], load("methods/erpac_circular.npy"), 1e-12)
+    close(ep.pvalues[..., :512], load("methods/erpac_circular_p.npy"), 1e-12)
+    close(ep.fit(ph, am, method="gc", smooth=3)[..., :512], load("methods/erpac_gc_smooth3.npy"), 1e-12)
 
 
 def test_bad_input():
@@ -123,14 +174,27 @@ import sys, warnings
 import numpy as np
 warnings.filterwarnings("ignore")
 if sys.argv[1] == "tensorpac":
-    from tensorpac import Pac
+    from tensorpac import Pac, PreferredPhase, EventRelatedPac
 else:
-    from membound import Pac
+    from membound import Pac, PreferredPhase, EventRelatedPac
 x = np.load(sys.argv[2])
 p = Pac(idpac=(2, 2, 4), f_pha="lres", f_amp="lres")
 out = p.filterfit(512.0, x, n_perm=20, random_state=3, n_jobs=1)
-np.save(sys.argv[3], np.stack([out, p.pac]))
-np.save(sys.argv[4], p.pvalues)
+res, pvs = [out, p.pac], [p.pvalues]
+pha, amp = p.filter(512.0, x, "phase", n_jobs=1), p.filter(512.0, x, "amplitude", n_jobs=1)
+for m in range(1, 7):  # fit on the phases and amplitudes filter gave
+    q = Pac(idpac=(m, 0, 0) if m == 4 else (m, 2, 4), f_pha="lres", f_amp="lres")
+    res.append(q.fit(pha, amp, n_perm=20, random_state=3, n_jobs=1))
+    pvs.append(q.pvalues if m != 4 else np.zeros_like(p.pvalues))
+w = Pac(idpac=(1, 0, 0), f_pha="lres", f_amp="lres", dcomplex="wavelet", width=6)
+for ftype in ("phase", "amplitude"):
+    res.append(w.filter(512.0, x[:3], ftype, n_jobs=1))
+binned, pp, _ = PreferredPhase(f_pha="lres", f_amp="lres").fit(pha, amp, n_bins=18)
+res.append(pp)
+e = EventRelatedPac(f_pha="lres", f_amp="lres")
+erpac = e.fit(pha[:2], amp[:2], method="gc")  # the circular one needs mne in tensorpac
+np.save(sys.argv[3], np.concatenate([r.ravel() for r in res + [binned, erpac]]))
+np.save(sys.argv[4], np.stack(pvs))
 """
 
 
@@ -154,7 +218,7 @@ def test_dropin_script_with_tensorpac(tmp_path):
     for who in ("tensorpac", "membound"):
         subprocess.run([str(py), str(script), who, str(tmp_path / "x.npy"), str(tmp_path / (who + "_pac.npy")),
                         str(tmp_path / (who + "_pv.npy"))], check=True, env=env, timeout=300)
-    close(np.load(tmp_path / "membound_pac.npy"), np.load(tmp_path / "tensorpac_pac.npy"))
+    close(np.load(tmp_path / "membound_pac.npy"), np.load(tmp_path / "tensorpac_pac.npy"))  # filterfit, fit, PreferredPhase, ERPAC
     np.testing.assert_array_equal(np.load(tmp_path / "membound_pv.npy"), np.load(tmp_path / "tensorpac_pv.npy"))
 
 
