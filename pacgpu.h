@@ -533,8 +533,8 @@ typedef struct pac_run_info {
     pac_device_info device;
 } pac_run_info;
 
-/* Where results go (caller's memory); NULL skips an output. Cells are (n_amp, n_pha, n_signals),
-   tensorpac's order. */
+/* Where results go (caller's memory); zero-initialise it: NULL skips an output. Cells are
+   (n_amp, n_pha, n_signals), tensorpac's order. */
 typedef struct pac_output {
     double *pac;                /* the coupling by desc.measure (tensorpac's Pac.pac) (required) */
     double *norm;               /* pac corrected by its surrogates as desc.norm says: what tensorpac's
@@ -595,13 +595,15 @@ typedef enum pac_erpac_method {
 } pac_erpac_method;
 
 /* Where pac_erpac's results go (caller's memory), n_amp x n_pha x n_times' (the samples left
-   after desc.edges), tensorpac's order. */
+   after desc.edges), tensorpac's order. Zero-initialise it: NULL skips an output. */
 typedef struct pac_erpac_output {
     double *erpac;              /* the coupling across epochs at each time (required) */
     double *pvalues;            /* tensorpac's EventRelatedPac.pvalues. circular: 1 - chi2.cdf(n_epochs rho^2, 2)
                                    per cell, corrected over the cells by mne's FDR (Bonferroni when desc.mcp is
                                    PAC_MCP_BONFERRONI); gc: maxstat over desc.n_perm epoch permutations of the
                                    phase at desc.p_threshold [NULL] */
+    double *surrogates;         /* gc with permutations: n_perm x n_amp x n_pha x n_times', each permutation's map
+                                   (tensorpac's EventRelatedPac.surrogates; n_perm times the output's memory) [NULL] */
 } pac_erpac_output;
 
 /* Event-related PAC (section 5a): x holds n_epochs epochs of n_times samples (TP_F64 or TP_F32);
@@ -3436,6 +3438,7 @@ static void pac__erpac_time(pac__eng *e, pac__work *w, size_t t)
                 for (s = 0; s < ns; s++) d1 += x1[perm[s]] * y[s], d2 += x2[perm[s]] * y[s];
                 v = pac__gc_mi(xx, d1, d2, yy, ns);
                 if (v > w->perm_max[k]) w->perm_max[k] = v;
+                if (e->eout.surrogates) e->eout.surrogates[((k * na + a) * np + q) * nt + t] = v;
             }
         }
     }
@@ -3480,6 +3483,7 @@ static void pac__erpac_smooth(pac__eng *e, pac__work *w0)
             for (q = 0; q < np; q++) {
                 pac__erpac_smooth_row(e, k + 1, a, q, w0->va);
                 for (t = 0; t < nt; t++) top = w0->va[t] > top ? w0->va[t] : top;
+                if (e->eout.surrogates) memcpy(e->eout.surrogates + ((k * na + a) * np + q) * nt, w0->va, nt * sizeof(double));
             }
         w0->perm_max[k] = top;
     }
@@ -5081,8 +5085,10 @@ static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, c
         return pac__fail(err, TP_ERR_ARG, "event-related PAC permutes epochs: desc.surrogates PAC_SURR_SWAP_EPOCHS (or NONE)");
     if (desc->n_perm && method == PAC_ERPAC_CIRCULAR)
         return pac__fail(err, TP_ERR_ARG, "permutations apply to the gc method (the circular one has its chi2 p-values, as tensorpac)");
-    if (out->pvalues && method == PAC_ERPAC_GC && !desc->n_perm)
-        return pac__fail(err, TP_ERR_ARG, "the gc method's p-values need permutations (desc.n_perm)");
+    if ((out->pvalues || out->surrogates) && method == PAC_ERPAC_GC && !desc->n_perm)
+        return pac__fail(err, TP_ERR_ARG, "the gc method's p-values and surrogates need permutations (desc.n_perm)");
+    if (out->surrogates && method == PAC_ERPAC_CIRCULAR)
+        return pac__fail(err, TP_ERR_ARG, "out.surrogates: the circular method has no permutations (its p-values are chi2's)");
     if (desc->smooth && method == PAC_ERPAC_GC && (desc->smooth >= n_times / 2 || 2 * desc->smooth + 1 + 2 * desc->edges > n_times))
         return tp_error_set(err, TP_ERR_ARG, "desc.smooth = %zu: a window of 2 smooth + 1 times must fit the %zu samples measured",
                             desc->smooth, n_times > 2 * desc->edges ? n_times - 2 * desc->edges : 0);

@@ -531,6 +531,7 @@ static int run_erpac(const options *o, const options *w, const pac_desc *d, cons
     ed.n_perm = o->erpac_method ? d->n_perm : 0;
     ed.cuts = NULL;
     ed.smooth = (size_t)o->smooth;
+    memset(&eo, 0, sizeof eo);
     eo.erpac = er, eo.pvalues = pv;
     if (pac_erpac(&ed, (pac_erpac_method)o->erpac_method, x, dtype, n_sig, n_times, &eo, &perr) != TP_OK) {
         fail("%s", perr.message);

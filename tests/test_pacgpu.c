@@ -871,6 +871,7 @@ static void test_erpac_against_tensorpac(void)
     d.pha_bands = (const double *)fp.data + 2, d.n_pha = 3;
     d.amp_bands = (const double *)fa.data + 6, d.n_amp = 3;
     d.n_threads = 1;
+    memset(&o, 0, sizeof o);
     o.erpac = er, o.pvalues = pv;
     for (m = 0; m < 2; m++) {
         const double *ref = m ? (const double *)rg.data : (const double *)rc.data;
@@ -919,6 +920,7 @@ static void test_erpac_against_tensorpac(void)
         uint32_t pairs[K * 40];
         double *xp = (double *)malloc(40 * 1024 * sizeof(double)), *sm = (double *)malloc(9 * 1024 * sizeof(double));
         double top[K], *want = (double *)malloc(9 * 1024 * sizeof(double));
+        double *cube = (double *)malloc(K * 9 * 1024 * sizeof(double)), *want_cube = (double *)malloc(K * 9 * 1024 * sizeof(double));
         size_t k, e2;
         pac_erpac_output ob;
         for (k = 0; k < K * 40; k++) pairs[k] = (uint32_t)((k * 7 + k / 40 * 3) % 40);
@@ -927,11 +929,13 @@ static void test_erpac_against_tensorpac(void)
         for (k = 0; k < K; k++) {
             for (e2 = 0; e2 < 40; e2++) memcpy(xp + e2 * 1024, (const double *)x.data + pairs[k * 40 + e2] * 1024, 1024 * sizeof(double));
             d.x_amp = x.data;
+            memset(&ob, 0, sizeof ob);
             ob.erpac = sm, ob.pvalues = NULL;
             CHECK(pac_erpac(&d, PAC_ERPAC_GC, xp, TP_F64, 40, 1024, &ob, &err) == TP_OK);
             d.x_amp = NULL;
             top[k] = -HUGE_VAL;
             for (t = 0; t < 9 * 1024; t++) top[k] = sm[t] > top[k] ? sm[t] : top[k];
+            memcpy(want_cube + k * 9 * 1024, sm, 9 * 1024 * sizeof(double));
         }
         for (t = 0; t < 9 * 1024; t++) {
             double p = 0;
@@ -940,10 +944,28 @@ static void test_erpac_against_tensorpac(void)
             want[t] = p >= 0.5 ? 1.0 : p > 1.0 / K ? p : 1.0 / K;
         }
         d.surrogates = PAC_SURR_SWAP_EPOCHS, d.n_perm = K, d.pairs = pairs, d.p_threshold = 0.5;
-        o.erpac = again, o.pvalues = pv;
+        o.erpac = again, o.pvalues = pv, o.surrogates = cube;
         CHECK_MSG(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK, "%s", err.message);
         CHECK_MSG(!memcmp(again, er, 9 * 1024 * sizeof(double)) && !memcmp(pv, want, 9 * 1024 * sizeof(double)),
                   "smoothed permutations differ from their definition");
+        /* to rounding: the definition's sums of squares run in the permuted order */
+        CHECK_MSG(worst_scaled(cube, want_cube, K * 9 * 1024) <= 1e-13, "out.surrogates: not each permutation's map (%.3g)",
+                  worst_scaled(cube, want_cube, K * 9 * 1024));
+        d.smooth = 0; /* unsmoothed: the p-values are the cube's maxstat */
+        CHECK_MSG(pac_erpac(&d, PAC_ERPAC_GC, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK, "%s", err.message);
+        for (k = 0; k < K; k++) {
+            top[k] = -HUGE_VAL;
+            for (t = 0; t < 9 * 1024; t++) top[k] = cube[k * 9 * 1024 + t] > top[k] ? cube[k * 9 * 1024 + t] : top[k];
+        }
+        for (t = 0, e2 = 0; t < 9 * 1024; t++) {
+            double p = 0;
+            for (k = 0; k < K; k++) p += again[t] <= top[k];
+            p /= K;
+            e2 += pv[t] != (p >= 0.5 ? 1.0 : p > 1.0 / K ? p : 1.0 / K);
+        }
+        CHECK_MSG(e2 == 0, "%zu p-values differ from the kept surrogates' maxstat", e2);
+        o.surrogates = NULL;
+        free(cube); free(want_cube);
         d.surrogates = PAC_SURR_NONE, d.n_perm = 0, d.pairs = NULL, d.p_threshold = 0, d.smooth = 0;
         o.erpac = er;
         free(xp); free(sm); free(want);

@@ -9,7 +9,8 @@ subclass of :class:`membound.Error` carrying the library's message, and long run
 Functions and classes
 ---------------------
 Pac, PreferredPhase, EventRelatedPac
-    tensorpac's classes (filterfit, infer_pvalues, filter): the same results, computed in C.
+    tensorpac's classes (filter, fit, filterfit, infer_pvalues, the plots): the same results,
+    computed in C. ``membound.utils`` has tensorpac.utils' pac_vec and pac_trivec.
 lnm
     Lesion network mapping over an HDF5 connectome, subjects streamed (builds with HDF5).
 prominence
@@ -27,6 +28,7 @@ import numpy as np
 
 from . import _membound
 from .lnm import connectome_info, lnm, write_nifti  # noqa: F401  (re-exported)
+from . import utils  # noqa: F401  (tensorpac.utils' pac_vec, pac_trivec)
 from .pac import EventRelatedPac, Pac, PreferredPhase, infer_pvalues  # noqa: F401  (re-exported)
 from ._membound import (  # noqa: F401  (re-exported)
     ArgumentError,

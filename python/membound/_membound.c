@@ -612,12 +612,12 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "method", "smooth", "n_perm", "pairs", "p", "mcp", "dcomplex",
                          "width", "pha_cycles", "amp_cycles", "edges", "x_amp", "n_threads", "pvalues", "progress", "pha", "amp",
-                         NULL};
+                         "keep_surrogates", NULL};
     PyObject *x_o, *pha_o, *amp_o, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None, *er = NULL, *pv = NULL,
-             *res = NULL, *gpha_o = Py_None, *gamp_o = Py_None;
+             *res = NULL, *gpha_o = Py_None, *gamp_o = Py_None, *surr = NULL;
     PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *pairs = NULL, *gpha = NULL, *gamp = NULL;
     size_t ne, nt;
-    int method = 0, mcp = 1, dcomplex = 0, pha_cycles = 3, amp_cycles = 6, n_threads = 0, want_p = 1, rc, dtype;
+    int method = 0, mcp = 1, dcomplex = 0, pha_cycles = 3, amp_cycles = 6, n_threads = 0, want_p = 1, keep = 0, rc, dtype;
     Py_ssize_t smooth = 0, n_perm = 0, edges = 0;
     double fs, p = 0.05, width = 7;
     pac_desc d;
@@ -626,9 +626,9 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
     tp_error err;
     npy_intp dims[3];
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|innOdiidiinOipOOO", kw, &x_o, &fs, &pha_o, &amp_o, &method, &smooth,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OdOO|innOdiidiinOipOOOp", kw, &x_o, &fs, &pha_o, &amp_o, &method, &smooth,
                                      &n_perm, &pairs_o, &p, &mcp, &dcomplex, &width, &pha_cycles, &amp_cycles, &edges, &xamp_o,
-                                     &n_threads, &want_p, &progress, &gpha_o, &gamp_o))
+                                     &n_threads, &want_p, &progress, &gpha_o, &gamp_o, &keep))
         return NULL;
     memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
     if (smooth < 0 || n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "smooth, n_perm and edges must be >= 0");
@@ -674,6 +674,12 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
         if (!(pv = PyArray_SimpleNew(3, dims, NPY_FLOAT64))) goto done;
         out.pvalues = (double *)PyArray_DATA((PyArrayObject *)pv);
     }
+    if (keep && method == PAC_ERPAC_GC && n_perm > 0) { /* every permutation's map */
+        npy_intp sd[4];
+        sd[0] = (npy_intp)n_perm, sd[1] = dims[0], sd[2] = dims[1], sd[3] = dims[2];
+        if (!(surr = PyArray_SimpleNew(4, sd, NPY_FLOAT64))) goto done;
+        out.surrogates = (double *)PyArray_DATA((PyArrayObject *)surr);
+    }
     Py_BEGIN_ALLOW_THREADS
     rc = x ? pac_erpac(&d, (pac_erpac_method)method, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ne, nt, &out, &err)
            : pac_erpac_fit(&d, (pac_erpac_method)method, (const double *)PyArray_DATA(gpha), (const double *)PyArray_DATA(gamp),
@@ -681,10 +687,10 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
     Py_END_ALLOW_THREADS
     if (mb_progress_restore(&u.progress)) goto done;
     if (rc != TP_OK) { mb_raise(&err); goto done; }
-    res = Py_BuildValue("(OO)", er, pv ? pv : Py_None);
+    res = Py_BuildValue("(OOO)", er, pv ? pv : Py_None, surr ? surr : Py_None);
 done:
     Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(pairs), Py_XDECREF(er), Py_XDECREF(pv);
-    Py_XDECREF(gpha), Py_XDECREF(gamp);
+    Py_XDECREF(gpha), Py_XDECREF(gamp), Py_XDECREF(surr);
     return res;
 }
 
@@ -945,7 +951,7 @@ static PyMethodDef mb_methods[] = {
      "surrogates): pacgpu's pac_run, or pac_fit on pha and amp (n_bands, n_epochs, n_times) when x is None"},
     {"erpac", (PyCFunction)(void (*)(void))mb_erpac, METH_VARARGS | METH_KEYWORDS,
      "erpac(x, fs, pha_bands, amp_bands, method=0, smooth=0, n_perm=0, pairs=None, p=0.05, mcp=1, ..., pha=None, amp=None) "
-     "-> (erpac, pvalues): pac_erpac, or pac_erpac_fit on pha and amp when x is None"},
+     "keep_surrogates=False -> (erpac, pvalues, surrogates): pac_erpac, or pac_erpac_fit on pha and amp when x is None"},
     {"tensorpac_draws", mb_tensorpac_draws, METH_VARARGS,
      "tensorpac_draws(kind, n_perm, random_state, n_times, n_epochs): numpy RandomState(random_state + k)'s cuts or "
      "permutations, as tensorpac draws its surrogates"},

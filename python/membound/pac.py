@@ -465,8 +465,9 @@ class EventRelatedPac(_PacObj, PacPlots):
     ----------
     erpac : ndarray (n_amp, n_pha, n_times)
     pvalues : ndarray (n_amp, n_pha, n_times) or None
-    surrogates : None
-        The permutations' values are not kept (their p-values are computed in C).
+    surrogates : ndarray (n_perm, n_amp, n_pha, n_times) or None
+        The gc method's permutations (n_perm times the map's memory; ``keep_surrogates=False``
+        keeps only their p-values).
     """
 
     def __init__(self, f_pha: Any = (2, 4), f_amp: Any = (60, 200), dcomplex: str = "hilbert",
@@ -477,11 +478,11 @@ class EventRelatedPac(_PacObj, PacPlots):
 
     erpac = property(lambda self: self._erpac, doc="The event-related PAC, (n_amp, n_pha, n_times).")
     pvalues = property(lambda self: self._pvalues, doc="p-values, (n_amp, n_pha, n_times).")
-    surrogates = property(lambda self: self._surrogates, doc="None: the permutations are not kept.")
+    surrogates = property(lambda self: self._surrogates, doc="The gc method's permutations, (n_perm, n_amp, n_pha, n_times).")
 
     def fit(self, pha: ArrayLike, amp: ArrayLike, method: str = "circular", smooth: Optional[int] = None,
             n_jobs: int = -1, n_perm: Optional[int] = None, p: float = 0.05, mcp: str = "fdr",
-            verbose: Any = None, *, progress: Any = None) -> np.ndarray:
+            verbose: Any = None, *, keep_surrogates: bool = True, progress: Any = None) -> np.ndarray:
         """The coupling across epochs at every time, from phases and amplitudes already computed
         (tensorpac's ``fit``).
 
@@ -499,12 +500,12 @@ class EventRelatedPac(_PacObj, PacPlots):
         """
         pha, amp = _phamp(pha, amp)
         return self._measure(None, 0.0, pha.shape[1], 0, method, smooth, n_perm, p, mcp, n_jobs, progress,
-                             pha=pha, amp=amp)
+                             keep_surrogates, pha=pha, amp=amp)
 
     def filterfit(self, sf: float, x_pha: ArrayLike, x_amp: Optional[ArrayLike] = None, method: str = "circular",
                   smooth: Optional[int] = None, n_perm: Optional[int] = None, p: float = 0.05, mcp: str = "fdr",
                   edges: Optional[int] = None, n_jobs: int = -1, verbose: Any = None, *,
-                  progress: Any = None) -> np.ndarray:
+                  keep_surrogates: bool = True, progress: Any = None) -> np.ndarray:
         """Filter the epochs, then the coupling across them at every time.
 
         Parameters
@@ -520,6 +521,9 @@ class EventRelatedPac(_PacObj, PacPlots):
             gc: half-width of the time window (tensorpac's smooth).
         n_perm, p, mcp, edges, n_jobs
             As tensorpac's.
+        keep_surrogates : bool
+            gc with ``n_perm``: keep every permutation's map in :attr:`surrogates` (as tensorpac);
+            False keeps only their p-values.
 
         Returns
         -------
@@ -528,36 +532,39 @@ class EventRelatedPac(_PacObj, PacPlots):
         x_pha = _signals(x_pha)
         x_amp = None if x_amp is None else _signals(x_amp)
         e = edges if isinstance(edges, (int, np.integer)) and edges > 0 else 0
-        return self._measure(x_pha, sf, x_pha.shape[0], e, method, smooth, n_perm, p, mcp, n_jobs, progress, x_amp=x_amp)
+        return self._measure(x_pha, sf, x_pha.shape[0], e, method, smooth, n_perm, p, mcp, n_jobs, progress,
+                             keep_surrogates, x_amp=x_amp)
 
-    def _measure(self, x, sf, n_epochs, edges, method, smooth, n_perm, p, mcp, n_jobs, progress, **given):
+    def _measure(self, x, sf, n_epochs, edges, method, smooth, n_perm, p, mcp, n_jobs, progress, keep, **given):
         """filterfit's and fit's run: pac_erpac on the epochs x, or pac_erpac_fit on the phases and
         amplitudes given; the gc method's permutations from numpy's global generator, as tensorpac"""
         if method not in ("circular", "gc"):
             raise ValueError("method is 'circular' or 'gc', not %r" % (method,))
         perm = int(n_perm) if method == "gc" and isinstance(n_perm, (int, np.integer)) and n_perm > 0 else 0
         pairs = np.array([np.random.permutation(n_epochs) for _ in range(perm)], np.uint32) if perm else None
-        er, pv = _membound.erpac(x, float(sf), self._f_pha, self._f_amp, method=0 if method == "circular" else 1,
-                                 smooth=int(smooth or 0) if method == "gc" else 0, n_perm=perm, pairs=pairs, p=float(p),
-                                 mcp=2 if mcp == "bonferroni" else 1, dcomplex=1 if self._dcomplex == "wavelet" else 0,
-                                 width=float(self._width), pha_cycles=self._cycle[0], amp_cycles=self._cycle[1],
-                                 edges=int(edges), n_threads=_threads(n_jobs),
-                                 pvalues=method == "circular" or perm > 0, progress=progress, **given)
+        er, pv, surr = _membound.erpac(x, float(sf), self._f_pha, self._f_amp, method=0 if method == "circular" else 1,
+                                     smooth=int(smooth or 0) if method == "gc" else 0, n_perm=perm, pairs=pairs, p=float(p),
+                                     mcp=2 if mcp == "bonferroni" else 1, dcomplex=1 if self._dcomplex == "wavelet" else 0,
+                                     width=float(self._width), pha_cycles=self._cycle[0], amp_cycles=self._cycle[1],
+                                     edges=int(edges), n_threads=_threads(n_jobs),
+                                     pvalues=method == "circular" or perm > 0, progress=progress,
+                                     keep_surrogates=bool(keep), **given)
         self.method = "ERPAC (Voytek et al. 2013)" if method == "circular" else "Gaussian-Copula ERPAC"
-        self._erpac, self._pvalues = er, pv
+        self._erpac, self._pvalues, self._surrogates = er, pv, surr
         return er
 
     def infer_pvalues(self, p: float = 0.05, mcp: str = "fdr") -> np.ndarray:
         """tensorpac's ``infer_pvalues``: for the circular ERPAC, corrects the current p-values
         over the cells with ``mcp`` ('fdr' or 'bonferroni', as mne's corrections; tensorpac applies
         it to :attr:`pvalues` as they are, so a second call corrects them again, and so does this);
-        the Gaussian-copula ERPAC's p-values come from its permutations, which are not kept here:
-        run filterfit with ``n_perm`` instead."""
+        for the Gaussian-copula ERPAC, maximum statistics over its kept permutations at ``p``."""
         if self._erpac is None:
-            raise ValueError("compute the ERPAC first (filterfit)")
+            raise ValueError("compute the ERPAC first (filterfit or fit)")
         if self.method != "ERPAC (Voytek et al. 2013)":
-            raise _membound.UnsupportedError("the gc ERPAC's permutations are not kept: its p-values come from "
-                                             "filterfit(..., method='gc', n_perm=N, p=P)")
+            if self._surrogates is None:
+                raise ValueError("No surrogates computed: run the gc method with n_perm (and keep_surrogates=True)")
+            self._pvalues = infer_pvalues(self._erpac, self._surrogates, p=p, mcp="maxstat")
+            return self._pvalues
         if mcp == "fdr":
             self._pvalues = _bh(self._pvalues, p)[1]
         elif mcp == "bonferroni":

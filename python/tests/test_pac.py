@@ -175,8 +175,12 @@ import numpy as np
 warnings.filterwarnings("ignore")
 if sys.argv[1] == "tensorpac":
     from tensorpac import Pac, PreferredPhase, EventRelatedPac
+    from tensorpac.utils import pac_trivec, pac_vec
+    from tensorpac.visu import mapinterpolation
 else:
     from membound import Pac, PreferredPhase, EventRelatedPac
+    from membound.utils import pac_trivec, pac_vec
+    from membound.plot import mapinterpolation
 x = np.load(sys.argv[2])
 p = Pac(idpac=(2, 2, 4), f_pha="lres", f_amp="lres")
 out = p.filterfit(512.0, x, n_perm=20, random_state=3, n_jobs=1)
@@ -189,10 +193,18 @@ for m in range(1, 7):  # fit on the phases and amplitudes filter gave
 w = Pac(idpac=(1, 0, 0), f_pha="lres", f_amp="lres", dcomplex="wavelet", width=6)
 for ftype in ("phase", "amplitude"):
     res.append(w.filter(512.0, x[:3], ftype, n_jobs=1))
+f, tridx = pac_trivec(60, 120, 20)
+res += [f, tridx.astype(float), np.concatenate(pac_vec("hres", [[60, 70], [80, 90]]))]
+res += list(mapinterpolation(out[..., 0], p.xvec, p.yvec, 0.5, 0.25))
 binned, pp, _ = PreferredPhase(f_pha="lres", f_amp="lres").fit(pha, amp, n_bins=18)
 res.append(pp)
 e = EventRelatedPac(f_pha="lres", f_amp="lres")
 erpac = e.fit(pha[:2], amp[:2], method="gc")  # the circular one needs mne in tensorpac
+xe = np.load(sys.argv[5])  # 40 epochs: with 8, tensorpac's copula is singular at some times
+e = EventRelatedPac(f_pha=[[5, 7]], f_amp=[[70, 90], [80, 100]])
+np.random.seed(1)  # the gc ERPAC's permutations come from numpy's global generator, in both
+e.filterfit(512.0, xe, method="gc", n_perm=5, n_jobs=1)
+res += [e.surrogates, e.pvalues, e.infer_pvalues(p=0.5)]
 np.save(sys.argv[3], np.concatenate([r.ravel() for r in res + [binned, erpac]]))
 np.save(sys.argv[4], np.stack(pvs))
 """
@@ -214,10 +226,11 @@ def test_dropin_script_with_tensorpac(tmp_path):
     script = tmp_path / "script.py"
     script.write_text(SCRIPT)
     np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "xe.npy", load("methods/erpac_signal.npy"))
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(membound.__file__))))
     for who in ("tensorpac", "membound"):
         subprocess.run([str(py), str(script), who, str(tmp_path / "x.npy"), str(tmp_path / (who + "_pac.npy")),
-                        str(tmp_path / (who + "_pv.npy"))], check=True, env=env, timeout=300)
+                        str(tmp_path / (who + "_pv.npy")), str(tmp_path / "xe.npy")], check=True, env=env, timeout=300)
     close(np.load(tmp_path / "membound_pac.npy"), np.load(tmp_path / "tensorpac_pac.npy"))  # filterfit, fit, PreferredPhase, ERPAC
     np.testing.assert_array_equal(np.load(tmp_path / "membound_pv.npy"), np.load(tmp_path / "tensorpac_pv.npy"))
 
@@ -245,13 +258,32 @@ def test_event_related_pac():
     assert gc.pvalues.shape == gc.erpac.shape and ((gc.pvalues > 0) & (gc.pvalues <= 1)).all()
     with pytest.raises(ValueError, match="method"):
         gc.filterfit(SF, xe, method="voytek")
-    with pytest.raises(membound.UnsupportedError, match="n_perm"):
+    assert gc.surrogates.shape == (20, 3, 3, 1024)
+    np.testing.assert_array_equal(gc.infer_pvalues(0.05), gc.pvalues)  # C's maxstat = the kept surrogates'
+    gc.filterfit(SF, xe, method="gc", n_perm=20, keep_surrogates=False)
+    with pytest.raises(ValueError, match="No surrogates"):
         gc.infer_pvalues()
     # tensorpac corrects the current p-values again on each call (mne's fdr / bonferroni)
     from membound.pac import _bh
     before = ep.pvalues.copy()
     np.testing.assert_array_equal(ep.infer_pvalues(0.05, "fdr"), _bh(before, 0.05)[1])
     np.testing.assert_array_equal(ep.infer_pvalues(0.05, "bonferroni"), np.minimum(_bh(before, 0.05)[1] * before.size, 1))
+
+
+def test_map_interpolation():
+    """tensorpac's interp2 is bilinear: exact on a plane; out of range gives extrapval"""
+    from membound.plot import interp2, mapinterpolation
+    z = np.add.outer(3.0 * np.arange(5), 0.5 * np.arange(7))  # z[r, c] = 3 r + c / 2
+    xi, yi = np.meshgrid(np.arange(0, 6.01, 0.25), np.arange(0, 4.01, 0.5))
+    np.testing.assert_allclose(interp2(z, xi, yi), 3 * yi + 0.5 * xi, rtol=1e-15)
+    assert interp2(z, np.array([-1.0, 7.5]), np.array([1.0, 1.0]), extrapval=-9).tolist() == [-9, -9]
+    m, xv, yv = mapinterpolation(z, np.arange(7) * 2.0, np.arange(5) * 10.0, 0.5, 0.5)
+    assert m.shape == (8, 12) and xv[0] == 0 and xv[-1] == 12 and yv[-1] == 40
+    with pytest.raises(ValueError, match="too small"):
+        interp2(z[:1], xi, yi)
+    f, tridx = membound.utils.pac_trivec(60, 100, 10)
+    assert f.tolist()[:4] == [[60, 70], [60, 80], [60, 90], [60, 100]] and len(f) == 10
+    assert tridx.tolist()[:4] == [[3, 0], [2, 0], [1, 0], [0, 0]] and tridx.tolist()[-1] == [0, 3]
 
 
 def test_draws_are_numpys():
@@ -289,7 +321,17 @@ def test_plots(tmp_path, monkeypatch):
         assert (tmp_path / "como.png").stat().st_size > 1000
         plt.close("all")
         binned, pp, polar = membound.PreferredPhase(f_pha=FP, f_amp=FA).filterfit(SF, X)
-        membound.PreferredPhase(f_pha=FP, f_amp=FA).polar(binned[:, :, 0, 0].T, polar, p.yvec)
+        membound.PreferredPhase(f_pha=FP, f_amp=FA).polar(binned[:, :, 0, 0].T, polar, p.yvec, interp=0.5)
+        plt.close("all")
+        ax = p.comodulogram(pac, pvalues=p.pvalues, interp=(0.5, 0.5))  # a 19 x 19 map, p-values with it
+        assert ax.get_images()[0].get_array().shape == (18, 18)
+        plt.close("all")
+        f, tridx = membound.utils.pac_trivec(60, 160, 20)
+        t = membound.Pac(idpac=(1, 0, 0), f_pha=[[5, 7]], f_amp=f)
+        ax = t.triplot(t.filterfit(SF, X[:2], n_perm=0).mean(-1)[:, 0], f, tridx)
+        data = ax.get_images()[0].get_array()
+        assert data.shape == (6, 6) and data.mask.sum() == 21  # the lower triangle of 15 bands shown
+        p.savefig(str(tmp_path / "tri.png"), dpi=50)
         plt.close("all")
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
