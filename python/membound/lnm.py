@@ -1,6 +1,7 @@
 """Lesion network mapping over a normative connectome, streamed subject by subject (stat_stream.h)."""
 import os
 import struct
+import warnings
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -57,15 +58,60 @@ def _need_hdf5() -> None:
                                          "libhdf5-dev) and reinstall membound")
 
 
-def _grid_values(img: Any, info: Dict[str, Any]) -> np.ndarray:
-    """a nibabel-like image's (or a 3-D array's) values at the connectome's mask voxels"""
+def resample(data: np.ndarray, src_affine: np.ndarray, shape: Sequence[int], affine: np.ndarray,
+             order: int = 0) -> np.ndarray:
+    """A 3-D volume on its grid (src_affine) resampled onto another (shape, affine) as nilearn's
+    resample_to_img does it (scipy's affine_transform): ``order`` 0 nearest (for masks), 1
+    trilinear (for weights); 0 outside the volume, NaN read as 0. The lnm program's resampling,
+    in numpy (both tested against nilearn's own output)."""
+    if order not in (0, 1):
+        raise ValueError("order must be 0 (nearest) or 1 (linear), not %r" % (order,))
+    src = np.nan_to_num(np.asarray(data, dtype=np.float64).reshape(np.shape(data)[:3]), nan=0.0)
+    try:
+        m = np.linalg.inv(np.asarray(src_affine, dtype=np.float64)) @ np.asarray(affine, dtype=np.float64)
+    except np.linalg.LinAlgError:
+        raise _membound.ArgumentError("the image's affine is singular") from None
+    n = np.array(src.shape)
+    ijk = np.indices(tuple(int(k) for k in shape), dtype=np.float64).reshape(3, -1)
+    x = m[:3, :3] @ ijk + m[:3, 3:4]  # each target voxel's position in the image's voxels
+    inside = np.all((x >= 0) & (x <= (n - 1)[:, None]), axis=0)
+    out = np.zeros(x.shape[1])
+    xi = x[:, inside]
+    if order == 0:
+        p = np.floor(xi + 0.5).astype(np.int64)
+        out[inside] = src[p[0], p[1], p[2]]
+    else:  # trilinear; a neighbour past the last index has weight 0
+        f = np.floor(xi).astype(np.int64)
+        w = xi - f
+        v = np.zeros(xi.shape[1])
+        for c in range(8):
+            up = np.array([(c >> d) & 1 for d in range(3)])[:, None]
+            q = f + up
+            wt = np.prod(np.where(up == 1, w, 1 - w), axis=0)
+            ok = (wt != 0) & np.all(q < n[:, None], axis=0)
+            v[ok] += wt[ok] * src[q[0, ok], q[1, ok], q[2, ok]]
+        out[inside] = v
+    return out.reshape(tuple(int(k) for k in shape))
+
+
+def _grid_values(img: Any, info: Dict[str, Any], binarize: bool = False, name: str = "a lesion image") -> np.ndarray:
+    """a nibabel-like image's (or a 3-D array's) values at the connectome's mask voxels; an image
+    on another grid is resampled onto the connectome's first, as the lnm program does"""
     data, affine = (np.asarray(img.get_fdata()), np.asarray(img.affine)) if hasattr(img, "get_fdata") else (img, None)
     shape = tuple(int(k) for k in info["mask_shape"])
-    if data.shape[:3] != shape or (affine is not None and not np.allclose(affine, info["affine"])):
+    if affine is None and data.shape[:3] != shape:
         raise _membound.ArgumentError(
-            "a lesion image of shape %s is not on the connectome's grid %s (affine %s): resample it first, e.g. with "
-            "nilearn.image.resample_to_img (or use the lnm program, which does)" % (data.shape, shape,
-                                                                                 np.asarray(info["affine"]).tolist()))
+            "a lesion array of shape %s is not on the connectome's grid %s: give an image (its affine says where it "
+            "lies, and it is resampled) or resample it first" % (data.shape, shape))
+    if affine is not None and (data.shape[:3] != shape or not np.allclose(affine, info["affine"])):
+        data = np.asarray(data, dtype=np.float64)
+        if binarize:
+            data = np.where((data != 0) & ~np.isnan(data), 1.0, data)
+        binary = bool(np.all((data == 0) | (data == 1) | np.isnan(data)))
+        src_shape = data.shape[:3]
+        data = resample(data, affine, shape, np.asarray(info["affine"]), 0 if binary else 1)
+        warnings.warn("%s: on another grid %s, resampled onto the connectome's %s with %s interpolation, as nilearn's "
+                      "resample_to_img" % (name, src_shape, shape, "nearest" if binary else "linear"))
     ijk = info["mask_indices"]
     return np.asarray(data, dtype=np.float64).reshape(shape)[ijk[0], ijk[1], ijk[2]]
 
@@ -73,6 +119,7 @@ def _grid_values(img: Any, info: Dict[str, Any]) -> np.ndarray:
 def _lesion(les: Lesion, info: Dict[str, Any], binarize: bool):
     """(voxel positions, weights or None) of a lesion in any accepted form"""
     n_v = int(info["n_voxels"])
+    name = os.fspath(les) if isinstance(les, (str, os.PathLike)) else "a lesion image"
     if isinstance(les, (str, os.PathLike)):
         path = os.fspath(les)
         if path.endswith(".npy"):
@@ -86,7 +133,7 @@ def _lesion(les: Lesion, info: Dict[str, Any], binarize: bool):
     if not hasattr(les, "get_fdata"):
         les = np.asarray(les)
     if hasattr(les, "get_fdata") or les.ndim == 3:
-        values = _grid_values(les, info)
+        values = _grid_values(les, info, binarize, name)
     elif les.ndim == 1 and np.issubdtype(les.dtype, np.integer):
         vox = np.unique(les.astype(np.int64))
         if len(vox) == 0 or vox[0] < 0 or vox[-1] >= n_v:
@@ -124,9 +171,11 @@ def lnm(connectome: Union[str, os.PathLike], lesions: Union[Lesion, Sequence[Les
         /mask_indices, /mask_affine, mask_shape), or a directory of them.
     lesions : lesion, sequence or dict of lesions
         Each: voxel positions on the connectome's voxel axis (1-D integers), values on that axis,
-        a 3-D array or a nibabel image on the connectome's grid (nonzero = lesion; values other
-        than 1 weight the seed's mean), or a path to a .npy (or, with nibabel, a .nii). A dict
-        names the lesions; otherwise they are lesion_0, lesion_1, ...
+        a 3-D array on the connectome's grid or a nibabel image (nonzero = lesion; values other
+        than 1 weight the seed's mean; an image on another grid is resampled onto the
+        connectome's as the lnm program and nilearn's resample_to_img do: nearest for a mask,
+        linear for weights, with a warning), or a path to a .npy (or, with nibabel, a .nii). A
+        dict names the lesions; otherwise they are lesion_0, lesion_1, ...
     policy : {'strict', 'ldk', 'lacuna', 'ldk_single'}
         The output rules (stat_stream.h): strict (NaN propagates, ddof 1) or the Python packages'.
     seed : {'boes', 'pini'}

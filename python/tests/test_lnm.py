@@ -68,6 +68,51 @@ def test_boes_and_forms():
     assert np.nanmax(np.abs(f32["mean_z"] - mean)) <= 1e-6
 
 
+RD = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "resample")
+
+
+@pytest.mark.parametrize("case", ("down2", "flipped", "oblique", "partial", "shift"))
+def test_resample_equals_nilearn(case):
+    """membound.lnm's resampling against nilearn's resample_to_img (tools/gen_resample_golden.py):
+    nearest equal voxel for voxel, linear to 1e-12 (the volumes stored i fastest, as NIfTI)"""
+    from membound.lnm import resample
+    ld = lambda part: np.load(os.path.join(RD, "%s_%s.npy" % (case, part)))  # noqa: E731
+    src_shape, shape = ld("src_shape").astype(int), ld("target_shape").astype(int)
+    for part, order, tol in (("mask", 0, 0), ("weights", 1, 1e-12)):
+        got = resample(ld(part).reshape(src_shape, order="F"), ld("src_affine"), shape, ld("target_affine"), order)
+        ref = ld("nearest" if order == 0 else "linear")
+        assert np.max(np.abs(got.ravel(order="F") - ref)) <= tol
+
+
+class _Image:
+    """what lnm reads of a nibabel image"""
+    def __init__(self, data, affine):
+        self._data, self.affine = data, affine
+
+    def get_fdata(self):
+        return self._data
+
+
+def test_lesion_on_another_grid():
+    """a lesion drawn on a grid twice as fine, as an image: resampled (nearest) onto the
+    connectome's, it is the same lesion, the same maps; a warning says it was resampled"""
+    info = membound.connectome_info(CONN)
+    shape, aff = tuple(int(k) for k in info["mask_shape"]), np.asarray(info["affine"])
+    grid = np.zeros(shape)
+    ijk = info["mask_indices"][:, les(0)]
+    grid[ijk[0], ijk[1], ijk[2]] = 1
+    fine = grid.repeat(2, 0).repeat(2, 1).repeat(2, 2)  # fine[2 i] = grid[i]
+    fine_aff = aff.copy()
+    fine_aff[:3, :3] /= 2
+    with pytest.warns(UserWarning, match="resampled onto the connectome's .* nearest"):
+        r = membound.lnm(CONN, _Image(fine, fine_aff), precision="f64")["lesion_0"]
+    np.testing.assert_array_equal(r["t"], membound.lnm(CONN, les(0), precision="f64")["lesion_0"]["t"])
+    with pytest.warns(UserWarning, match="linear"):  # weights: trilinear
+        membound.lnm(CONN, _Image(fine * 0.5, fine_aff), precision="f64")
+    with pytest.raises(membound.ArgumentError, match="singular"):
+        membound.lnm(CONN, _Image(fine, np.zeros((4, 4))))
+
+
 def test_bad_input():
     with pytest.raises(membound.ArgumentError, match="0 .. 159"):
         membound.lnm(CONN, np.array([3, 400]))
