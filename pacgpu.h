@@ -5086,7 +5086,8 @@ static tp_result pac__erpac_run(const pac_desc *desc, pac_erpac_method method, c
     if (desc->n_perm && method == PAC_ERPAC_CIRCULAR)
         return pac__fail(err, TP_ERR_ARG, "permutations apply to the gc method (the circular one has its chi2 p-values, as tensorpac)");
     if ((out->pvalues || out->surrogates) && method == PAC_ERPAC_GC && !desc->n_perm)
-        return pac__fail(err, TP_ERR_ARG, "the gc method's p-values and surrogates need permutations (desc.n_perm)");
+        return pac__fail(err, TP_ERR_ARG, out->pvalues ? "the gc method's p-values need permutations (desc.n_perm)"
+                                                       : "the gc method's surrogates need permutations (desc.n_perm)");
     if (out->surrogates && method == PAC_ERPAC_CIRCULAR)
         return pac__fail(err, TP_ERR_ARG, "out.surrogates: the circular method has no permutations (its p-values are chi2's)");
     if (desc->smooth && method == PAC_ERPAC_GC && (desc->smooth >= n_times / 2 || 2 * desc->smooth + 1 + 2 * desc->edges > n_times))
