@@ -735,7 +735,9 @@ PACDEF const char *pac_build_info(void);
 /* FFT stage kernels of one vector width (section >>fft) */
 typedef void (*pac__stage_fn)(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *xr,
                               const double *xi, double *yr, double *yi);
-typedef struct pac__stage_set { int width; pac__stage_fn s2, s3, s4, s5; } pac__stage_set;
+typedef void (*pac__first_fn)(size_t n, const double *xr, const double *xi, double *yr, double *yi);
+/* f4: the first radix-4 stage (span 1) over `width` blocks at once, or NULL (the plain loop) */
+typedef struct pac__stage_set { int width; pac__stage_fn s2, s3, s4, s5; pac__first_fn f4; } pac__stage_set;
 
 struct pac_fft {
     size_t n;
@@ -1121,12 +1123,13 @@ PAC__STAGES(_8, pac__vd_8, 8, __attribute__((target("avx512f"))), pac__ld_8, pac
 #endif
 #endif
 
-/* The first radix-4 stage (span 1: no twiddles, one butterfly per block), as a plain loop */
-static void pac__first4(size_t n, const double *PAC__RESTRICT xr, const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr,
-                        double *PAC__RESTRICT yi)
+/* The first radix-4 stage (span 1: no twiddles, one butterfly per block), blocks b0 .. n / 4 - 1,
+   as a plain loop */
+static void pac__first4_from(size_t n, size_t b0, const double *PAC__RESTRICT xr, const double *PAC__RESTRICT xi,
+                             double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)
 {
     size_t m = n / 4, b;
-    for (b = 0; b < m; b++) {
+    for (b = b0; b < m; b++) {
         double r0 = xr[b], i0 = xi[b], r1 = xr[b + m], i1 = xi[b + m], r2 = xr[b + 2 * m], i2 = xi[b + 2 * m];
         double r3 = xr[b + 3 * m], i3 = xi[b + 3 * m];
         double ar = r0 + r2, ai = i0 + i2, br = r0 - r2, bi = i0 - i2, cr = r1 + r3, ci = i1 + i3, er = r1 - r3, ei = i1 - i3;
@@ -1137,21 +1140,83 @@ static void pac__first4(size_t n, const double *PAC__RESTRICT xr, const double *
     }
 }
 
+static void pac__first4(size_t n, const double *xr, const double *xi, double *yr, double *yi)
+{
+    pac__first4_from(n, 0, xr, xi, yr, yi);
+}
+
+/* The first stage over W blocks at once: the plain loop's sums lane by lane (adds only: the same
+   bits), the four outputs of each block interleaved by a 4 x W transpose; the plain loop takes
+   the blocks past the last whole vector. */
+#if defined(PAC__X86_WIDE) && defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define PAC__FIRST4_BODY(T, W, LD, ST, TRANSPOSE)                                                            \
+    size_t m = n / 4, b;                                                                                      \
+    for (b = 0; b + W <= m; b += W) {                                                                         \
+        T r0 = LD(xr + b), i0 = LD(xi + b), r1 = LD(xr + b + m), i1 = LD(xi + b + m);                         \
+        T r2 = LD(xr + b + 2 * m), i2 = LD(xi + b + 2 * m), r3 = LD(xr + b + 3 * m), i3 = LD(xi + b + 3 * m); \
+        T ar = r0 + r2, ai = i0 + i2, br = r0 - r2, bi = i0 - i2, cr = r1 + r3, ci = i1 + i3;                 \
+        T er = r1 - r3, ei = i1 - i3;                                                                         \
+        TRANSPOSE(ar + cr, br + ei, ar - cr, br - ei, yr + 4 * b);                                            \
+        TRANSPOSE(ai + ci, bi - er, ai - ci, bi + er, yi + 4 * b);                                            \
+    }                                                                                                         \
+    pac__first4_from(n, b, xr, xi, yr, yi);
+#define PAC__T4(y0, y1, y2, y3, dst)                                                                         \
+    do {                                                                                                      \
+        pac__vd_4 a_ = __builtin_shufflevector(y0, y1, 0, 4, 1, 5), b_ = __builtin_shufflevector(y2, y3, 0, 4, 1, 5); \
+        pac__vd_4 c_ = __builtin_shufflevector(y0, y1, 2, 6, 3, 7), d_ = __builtin_shufflevector(y2, y3, 2, 6, 3, 7); \
+        pac__st_4(dst, __builtin_shufflevector(a_, b_, 0, 1, 4, 5));                                          \
+        pac__st_4(dst + 4, __builtin_shufflevector(a_, b_, 2, 3, 6, 7));                                      \
+        pac__st_4(dst + 8, __builtin_shufflevector(c_, d_, 0, 1, 4, 5));                                      \
+        pac__st_4(dst + 12, __builtin_shufflevector(c_, d_, 2, 3, 6, 7));                                     \
+    } while (0)
+#define PAC__T8(y0, y1, y2, y3, dst)                                                                         \
+    do {                                                                                                      \
+        pac__vd_8 a_ = __builtin_shufflevector(y0, y1, 0, 8, 1, 9, 2, 10, 3, 11);                             \
+        pac__vd_8 b_ = __builtin_shufflevector(y2, y3, 0, 8, 1, 9, 2, 10, 3, 11);                             \
+        pac__vd_8 c_ = __builtin_shufflevector(y0, y1, 4, 12, 5, 13, 6, 14, 7, 15);                           \
+        pac__vd_8 d_ = __builtin_shufflevector(y2, y3, 4, 12, 5, 13, 6, 14, 7, 15);                           \
+        pac__st_8(dst, __builtin_shufflevector(a_, b_, 0, 1, 8, 9, 2, 3, 10, 11));                            \
+        pac__st_8(dst + 8, __builtin_shufflevector(a_, b_, 4, 5, 12, 13, 6, 7, 14, 15));                      \
+        pac__st_8(dst + 16, __builtin_shufflevector(c_, d_, 0, 1, 8, 9, 2, 3, 10, 11));                       \
+        pac__st_8(dst + 24, __builtin_shufflevector(c_, d_, 4, 5, 12, 13, 6, 7, 14, 15));                     \
+    } while (0)
+__attribute__((target("avx2"))) static void pac__first4_4(size_t n, const double *PAC__RESTRICT xr,
+                                                           const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr,
+                                                           double *PAC__RESTRICT yi)
+{
+    PAC__FIRST4_BODY(pac__vd_4, 4, pac__ld_4, pac__st_4, PAC__T4)
+}
+__attribute__((target("avx512f"))) static void pac__first4_8(size_t n, const double *PAC__RESTRICT xr,
+                                                              const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr,
+                                                              double *PAC__RESTRICT yi)
+{
+    PAC__FIRST4_BODY(pac__vd_8, 8, pac__ld_8, pac__st_8, PAC__T8)
+}
+#define PAC__FIRST4_4 pac__first4_4
+#define PAC__FIRST4_8 pac__first4_8
+#endif
+#endif
+#if !defined(PAC__FIRST4_4)
+#define PAC__FIRST4_4 NULL
+#define PAC__FIRST4_8 NULL
+#endif
+
 /* The stage kernels this CPU runs, widest first: AVX-512 (8 doubles), AVX2 (4), SSE2 (2); a
    set of width 1 marks the end */
 static void pac__pick_stages(pac__stage_set *sets)
 {
-    static const pac__stage_set none = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1};
+    static const pac__stage_set none = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1, NULL};
     int k = 0;
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
 #if defined(PAC__X86_WIDE)
-    static const pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8};
-    static const pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4};
+    static const pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8, PAC__FIRST4_8};
+    static const pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4, PAC__FIRST4_4};
     if (tp_cpu_features() & TP_CPU_AVX512F) sets[k++] = v8;
     if (tp_cpu_features() & TP_CPU_AVX2) sets[k++] = v4;
 #endif
     {
-        static const pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2};
+        static const pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2, NULL};
         sets[k++] = v2;
     }
 #endif
@@ -1162,7 +1227,7 @@ static void pac__pick_stages(pac__stage_set *sets)
    call with re and im exchanged. scratch: pac__split_scratch(p) doubles. */
 static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch)
 {
-    static const pac__stage_set plain = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1};
+    static const pac__stage_set plain = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1, NULL};
     size_t n = p->n, j, span = 1, off = 0;
     if (!p->inner) {
         double *xr = re, *xi = im, *yr = scratch, *yi = scratch + n, *t;
@@ -1177,7 +1242,7 @@ static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scr
             cut = span - span % (size_t)v->width;                /* butterflies [0, cut) of each block in vectors */
             vf = R == 4 ? v->s4 : R == 2 ? v->s2 : R == 3 ? v->s3 : v->s5;
             sf = R == 4 ? plain.s4 : R == 2 ? plain.s2 : R == 3 ? plain.s3 : plain.s5;
-            if (span == 1 && R == 4) pac__first4(n, xr, xi, yr, yi);
+            if (span == 1 && R == 4) (p->vec[0].f4 ? p->vec[0].f4 : pac__first4)(n, xr, xi, yr, yi);
             else {
                 if (cut) vf(n, span, 0, cut, w, xr, xi, yr, yi);
                 if (cut < span) sf(n, span, cut, span, w, xr, xi, yr, yi);
