@@ -5046,17 +5046,24 @@ PACDEF tp_result pac_plan(const pac_desc *desc, size_t n_signals, size_t n_times
     return r;
 }
 
-PACDEF tp_result pac_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes, tp_error *err)
+/* pac_estimate_bytes (given 0) and pac_fit_estimate_bytes (given 1) */
+static tp_result pac__estimate(const pac_desc *desc, size_t n_signals, size_t n_times, int given, size_t *bytes,
+                               tp_error *err)
 {
     pac__eng e;
     pac_plan_info plan;
     tp_result r;
     if (bytes) *bytes = 0;
-    r = pac__from_desc(&e, desc, n_signals, n_times, 0, err);
+    r = pac__from_desc(&e, desc, n_signals, n_times, given, err);
     if (r == TP_OK && !bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
     if (r == TP_OK && (r = pac__default_plan(&e, desc, 0, &plan, err)) == TP_OK) *bytes = plan.bytes;
-    if (r != TP_OK) tp_error_prefix(err, "pac_estimate_bytes");
+    if (r != TP_OK) tp_error_prefix(err, given ? "pac_fit_estimate_bytes" : "pac_estimate_bytes");
     return r;
+}
+
+PACDEF tp_result pac_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes, tp_error *err)
+{
+    return pac__estimate(desc, n_signals, n_times, 0, bytes, err);
 }
 
 /* pac_run on signals x, or pac_fit on given phases and amplitudes (x NULL, pha and amp set) */
@@ -5119,15 +5126,7 @@ PACDEF tp_result pac_fit(const pac_desc *desc, const double *pha, const double *
 
 PACDEF tp_result pac_fit_estimate_bytes(const pac_desc *desc, size_t n_signals, size_t n_times, size_t *bytes, tp_error *err)
 {
-    pac__eng e;
-    pac_plan_info plan;
-    tp_result r;
-    if (bytes) *bytes = 0;
-    r = pac__from_desc(&e, desc, n_signals, n_times, 1, err);
-    if (r == TP_OK && !bytes) r = pac__fail(err, TP_ERR_ARG, "bytes is NULL");
-    if (r == TP_OK && (r = pac__default_plan(&e, desc, 0, &plan, err)) == TP_OK) *bytes = plan.bytes;
-    if (r != TP_OK) tp_error_prefix(err, "pac_fit_estimate_bytes");
-    return r;
+    return pac__estimate(desc, n_signals, n_times, 1, bytes, err);
 }
 
 /* pac_erpac on signals x, or pac_erpac_fit on given phases and amplitudes (x NULL) */

@@ -520,6 +520,9 @@ static void ref_close(ref_case *c)
     npy_free(&c->x); npy_free(&c->fp); npy_free(&c->fa); npy_free(&c->cuts);
 }
 
+static double check_idpac(ref_case *c, int m, const uint32_t *pairs, const double *pha, const double *amp);
+static int ref_pairs(uint32_t *pairs);
+
 static double worst_rel(const double *a, const double *b, size_t n)
 {
     double w = 0;
@@ -1021,69 +1024,26 @@ static int hilbert_angles(double *x, size_t rows, size_t n)
    filterfit (its filter, then its fit) gave; maxstat p-values equal; the PreferredPhase's bins */
 static void test_fit_against_tensorpac(void)
 {
-    static const pac_surrogates kind[4] = {PAC_SURR_NONE, PAC_SURR_SWAP_EPOCHS, PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG};
     enum { N = 10 * 8 * 2048 };
     ref_case c;
-    npy_array perms = td_load(DATA "methods/", "perms_s1.npy");
     double *pha = (double *)malloc(N * sizeof(double)), *amp = (double *)malloc(N * sizeof(double));
     double *plv_amp = (double *)malloc(N * sizeof(double)), *binned = (double *)malloc(12 * 800 * sizeof(double));
-    double pac[800], norm[800], pmax[100], pp[800], worst = 0, w;
+    double pac[800], pp[800], worst = 0, w;
     uint32_t pairs[80];
     pac_output o;
     tp_error err;
-    int m, s, n;
+    int m;
     size_t i;
-    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && perms.data && pha && amp && plv_amp && binned);
-    if (!c.x.data || !perms.data || !pha || !amp || !plv_amp || !binned) goto out;
-    for (i = 0; i < 80; i++) pairs[i] = (uint32_t)((const int64_t *)perms.data)[i];
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && ref_pairs(pairs) && pha && amp && plv_amp && binned);
+    if (!c.x.data || !ref_pairs(pairs) || !pha || !amp || !plv_amp || !binned) goto out;
     CHECK(pac_bandpass(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fp.data, 10, 3, PAC_PHASE, pha, &err) == TP_OK);
     CHECK(pac_bandpass(NULL, (const double *)c.x.data, 8, 2048, 512, (const double *)c.fa.data, 10, 6, PAC_AMPLITUDE, amp, &err) == TP_OK);
     memcpy(plv_amp, amp, N * sizeof(double));
     CHECK(hilbert_angles(plv_amp, 80, 2048));
     c.d.fs = 0, c.d.pha_bands = c.d.amp_bands = NULL; /* not read */
     for (m = 1; m <= 6; m++) {
-        const double *am = m == 5 ? plv_amp : amp;
-        char name[64];
-        npy_array ref;
-        memset(&o, 0, sizeof o);
-        o.pac = pac;
-        c.d.measure = (pac_measure)m;
-        c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0, c.d.cuts = NULL, c.d.pairs = NULL, c.d.norm = PAC_NORM_NONE;
-        snprintf(name, sizeof name, "m%d_pac.npy", m);
-        ref = td_load(DATA "methods/", name);
-        CHECK_MSG(pac_fit(&c.d, pha, am, 8, 2048, &o, &err) == TP_OK, "method %d: %s", m, err.message);
-        w = ref.data ? worst_scaled(pac, (const double *)ref.data, 800) : 1;
-        CHECK_MSG(w <= 1e-9, "fit, method %d: error %.3g of the largest value", m, w);
+        w = check_idpac(&c, m, pairs, pha, m == 5 ? plv_amp : amp);
         worst = w > worst ? w : worst;
-        npy_free(&ref);
-        for (s = 1; s <= 3 && m != 4; s++) {
-            npy_array cuts, rp;
-            memset(&cuts, 0, sizeof cuts);
-            if (s > 1) {
-                snprintf(name, sizeof name, "shifts_s%d.npy", s);
-                if (!(cuts = td_load(DATA "methods/", name)).data) continue;
-            }
-            c.d.surrogates = kind[s], c.d.n_perm = 10;
-            c.d.cuts = s > 1 ? (const int64_t *)cuts.data : NULL;
-            c.d.pairs = s == 1 ? pairs : NULL;
-            o.norm = norm, o.pvalues = pmax;
-            snprintf(name, sizeof name, "m%d_s%d_pmax.npy", m, s);
-            rp = td_load(DATA "methods/", name);
-            for (n = 1; n <= 4; n++) {
-                npy_array rn;
-                c.d.norm = (pac_norm)n;
-                snprintf(name, sizeof name, "m%d_s%d_n%d.npy", m, s, n);
-                rn = td_load(DATA "methods/", name);
-                CHECK_MSG(pac_fit(&c.d, pha, am, 8, 2048, &o, &err) == TP_OK, "fit (%d, %d, %d): %s", m, s, n, err.message);
-                w = rn.data ? worst_scaled(norm, (const double *)rn.data, 800) : 1;
-                CHECK_MSG(w <= 1e-9, "fit (%d, %d, %d): error %.3g of the largest value", m, s, n, w);
-                worst = w > worst ? w : worst;
-                npy_free(&rn);
-            }
-            CHECK_MSG(rp.data && memcmp(pmax, rp.data, sizeof pmax) == 0, "fit (%d, %d, .): maxstat p-values differ", m, s);
-            npy_free(&rp);
-            npy_free(&cuts);
-        }
     }
     if (getenv("TK_VERBOSE")) fprintf(stderr, "  pac_fit, every idpac: %.3g of the largest value\n", worst);
     {   /* PreferredPhase.fit: the binned amplitude and the preferred phase */
@@ -1126,7 +1086,6 @@ static void test_fit_against_tensorpac(void)
     CHECK(pac_fit(&c.d, pha, amp, 8, 2048, &o, &err) == TP_OK && pac[0] != pac[0] && pac[1] == pac[1]);
 out:
     free(pha); free(amp); free(plv_amp); free(binned);
-    npy_free(&perms);
     ref_close(&c);
 }
 
@@ -1467,72 +1426,89 @@ static void test_atan2(void)
 /* Every tensorpac method (idpac's first digit) with every surrogate kind and normalisation,
    against tensorpac's own outputs on the reference signal (tools/gen_pac_methods.py: 10
    surrogates whose draws the files replay) */
-static void test_measures_against_tensorpac(void)
+/* Every idpac of measure m against tensorpac's references: the measure alone and, ndPAC apart,
+   each surrogate kind with each normalisation (within 1e-9 of the largest value) and its maxstat
+   p-values (equal). By pac_run on the reference signal, or by pac_fit on pha and amp when pha is
+   not NULL. Returns the worst error. */
+static double check_idpac(ref_case *c, int m, const uint32_t *pairs, const double *pha, const double *amp)
 {
     static const pac_surrogates kind[4] = {PAC_SURR_NONE, PAC_SURR_SWAP_EPOCHS, PAC_SURR_SWAP_BLOCKS, PAC_SURR_TIME_LAG};
-    ref_case c;
-    npy_array perms = td_load(DATA "methods/", "perms_s1.npy");
-    uint32_t pairs[10 * 8];
-    double pac[800], norm[800], pmax[100], worst[7] = {0};
+    const char *who = pha ? "fit" : "run";
+    double pac[800], norm[800], pmax[100], worst = 1, w;
     pac_output o;
     tp_error err;
-    int m, s, n;
-    size_t i;
-    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && perms.data);
-    if (!c.x.data || !perms.data) goto out;
-    for (i = 0; i < 80; i++) pairs[i] = (uint32_t)((const int64_t *)perms.data)[i];
-    for (m = 1; m <= 6; m++) {
-        char name[64];
-        npy_array ref;
-        memset(&o, 0, sizeof o);
-        o.pac = pac;
-        c.d.measure = (pac_measure)m;
-        c.d.surrogates = PAC_SURR_NONE, c.d.n_perm = 0, c.d.cuts = NULL, c.d.pairs = NULL, c.d.norm = PAC_NORM_NONE;
-        snprintf(name, sizeof name, "m%d_pac.npy", m);
-        ref = td_load(DATA "methods/", name);
-        CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "method %d: %s", m, err.message);
-        if (ref.data) worst[m] = worst_scaled(pac, (const double *)ref.data, 800);
-        npy_free(&ref);
-        for (s = 1; s <= 3 && m != 4; s++) {
-            npy_array cuts, rp;
-            memset(&cuts, 0, sizeof cuts);
-            if (s > 1) {
-                snprintf(name, sizeof name, "shifts_s%d.npy", s);
-                cuts = td_load(DATA "methods/", name);
-                if (!cuts.data) continue;
-            }
-            c.d.surrogates = kind[s];
-            c.d.n_perm = 10;
-            c.d.cuts = s > 1 ? (const int64_t *)cuts.data : NULL;
-            c.d.pairs = s == 1 ? pairs : NULL;
-            o.norm = norm;
-            o.pvalues = pmax;
-            snprintf(name, sizeof name, "m%d_s%d_pmax.npy", m, s);
-            rp = td_load(DATA "methods/", name);
-            for (n = 1; n <= 4; n++) {
-                npy_array rn;
-                double w;
-                c.d.norm = (pac_norm)n;
-                snprintf(name, sizeof name, "m%d_s%d_n%d.npy", m, s, n);
-                rn = td_load(DATA "methods/", name);
-                CHECK_MSG(pac_run(&c.d, c.x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "idpac (%d, %d, %d): %s", m, s, n, err.message);
-                w = rn.data ? worst_scaled(norm, (const double *)rn.data, 800) : 1;
-                CHECK_MSG(w <= 1e-9, "idpac (%d, %d, %d): error %.3g of the largest value", m, s, n, w);
-                if (getenv("TK_VERBOSE")) fprintf(stderr, "  idpac (%d, %d, %d): %.3g\n", m, s, n, w);
-                npy_free(&rn);
-            }
-            CHECK_MSG(rp.data && memcmp(pmax, rp.data, sizeof pmax) == 0, "idpac (%d, %d, .): maxstat p-values differ from tensorpac's", m, s);
-            npy_free(&rp);
-            npy_free(&cuts);
-            o.norm = NULL, o.pvalues = NULL;
+    char name[64];
+    npy_array ref;
+    int s, n;
+    memset(&o, 0, sizeof o);
+    o.pac = pac;
+    c->d.measure = (pac_measure)m;
+    c->d.surrogates = PAC_SURR_NONE, c->d.n_perm = 0, c->d.cuts = NULL, c->d.pairs = NULL, c->d.norm = PAC_NORM_NONE;
+    snprintf(name, sizeof name, "m%d_pac.npy", m);
+    ref = td_load(DATA "methods/", name);
+    CHECK_MSG((pha ? pac_fit(&c->d, pha, amp, 8, 2048, &o, &err) : pac_run(&c->d, c->x.data, TP_F64, 8, 2048, NULL, &o, &err)) == TP_OK,
+              "%s, method %d: %s", who, m, err.message);
+    if (ref.data) worst = worst_scaled(pac, (const double *)ref.data, 800);
+    CHECK_MSG(worst <= 1e-9, "%s, method %d: error %.3g of the largest value", who, m, worst);
+    npy_free(&ref);
+    for (s = 1; s <= 3 && m != 4; s++) {
+        npy_array cuts, rp;
+        memset(&cuts, 0, sizeof cuts);
+        if (s > 1) {
+            snprintf(name, sizeof name, "shifts_s%d.npy", s);
+            if (!(cuts = td_load(DATA "methods/", name)).data) continue;
         }
+        c->d.surrogates = kind[s], c->d.n_perm = 10;
+        c->d.cuts = s > 1 ? (const int64_t *)cuts.data : NULL;
+        c->d.pairs = s == 1 ? pairs : NULL;
+        o.norm = norm, o.pvalues = pmax;
+        snprintf(name, sizeof name, "m%d_s%d_pmax.npy", m, s);
+        rp = td_load(DATA "methods/", name);
+        for (n = 1; n <= 4; n++) {
+            npy_array rn;
+            c->d.norm = (pac_norm)n;
+            snprintf(name, sizeof name, "m%d_s%d_n%d.npy", m, s, n);
+            rn = td_load(DATA "methods/", name);
+            CHECK_MSG((pha ? pac_fit(&c->d, pha, amp, 8, 2048, &o, &err) : pac_run(&c->d, c->x.data, TP_F64, 8, 2048, NULL, &o, &err)) ==
+                          TP_OK, "%s, idpac (%d, %d, %d): %s", who, m, s, n, err.message);
+            w = rn.data ? worst_scaled(norm, (const double *)rn.data, 800) : 1;
+            CHECK_MSG(w <= 1e-9, "%s, idpac (%d, %d, %d): error %.3g of the largest value", who, m, s, n, w);
+            if (getenv("TK_VERBOSE")) fprintf(stderr, "  %s, idpac (%d, %d, %d): %.3g\n", who, m, s, n, w);
+            worst = w > worst ? w : worst;
+            npy_free(&rn);
+        }
+        CHECK_MSG(rp.data && memcmp(pmax, rp.data, sizeof pmax) == 0, "%s, idpac (%d, %d, .): maxstat p-values differ from tensorpac's",
+                  who, m, s);
+        npy_free(&rp);
+        npy_free(&cuts);
+        o.norm = NULL, o.pvalues = NULL;
     }
+    return worst;
+}
+
+/* The tensorpac permutations of the swap-epochs references as pairs */
+static int ref_pairs(uint32_t *pairs)
+{
+    npy_array perms = td_load(DATA "methods/", "perms_s1.npy");
+    size_t i;
+    for (i = 0; perms.data && i < 80; i++) pairs[i] = (uint32_t)((const int64_t *)perms.data)[i];
+    i = perms.data != NULL;
+    npy_free(&perms);
+    return (int)i;
+}
+
+static void test_measures_against_tensorpac(void)
+{
+    ref_case c;
+    uint32_t pairs[10 * 8];
+    int m;
+    CHECK(ref_open(&c, PAC_MI_TENSORPAC) && ref_pairs(pairs));
+    if (!c.x.data || !ref_pairs(pairs)) goto out;
     for (m = 1; m <= 6; m++) {
-        CHECK_MSG(worst[m] <= 1e-9, "method %d: error %.3g of the largest value", m, worst[m]);
-        if (getenv("TK_VERBOSE")) fprintf(stderr, "  method %d: %.3g\n", m, worst[m]);
+        double w = check_idpac(&c, m, pairs, NULL, NULL);
+        if (getenv("TK_VERBOSE")) fprintf(stderr, "  method %d, every idpac: %.3g\n", m, w);
     }
 out:
-    npy_free(&perms);
     ref_close(&c);
 }
 
