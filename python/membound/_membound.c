@@ -415,6 +415,65 @@ static int mb_given_pair(PyObject *pha_o, PyObject *amp_o, PyArrayObject **pha, 
     return 0;
 }
 
+/* What pac_run / pac_erpac read, or pac_fit / pac_erpac_fit: the arrays held for the call */
+typedef struct mb_inputs {
+    PyArrayObject *x, *xamp, *pb, *ab, *gpha, *gamp;
+    int dtype;          /* x's: NPY_FLOAT32 or NPY_FLOAT64 */
+    size_t ns, nt;      /* signals (epochs) and samples */
+} mb_inputs;
+
+/* The signals x (and x_amp) with their bands into d, or, x None, the given phases and amplitudes;
+   0 with the exception set */
+static int mb_inputs_read(PyObject *x_o, PyObject *xamp_o, PyObject *pha_o, PyObject *amp_o, PyObject *gpha_o,
+                          PyObject *gamp_o, double fs, pac_desc *d, mb_inputs *in)
+{
+    memset(in, 0, sizeof *in);
+    in->dtype = NPY_FLOAT64;
+    if (x_o == Py_None) { /* (n_bands, n_signals, n_times) float64 each */
+        if (!mb_given_pair(gpha_o, gamp_o, &in->gpha, &in->gamp)) return 0;
+        d->n_pha = (size_t)PyArray_DIM(in->gpha, 0), d->n_amp = (size_t)PyArray_DIM(in->gamp, 0);
+        in->ns = (size_t)PyArray_DIM(in->gpha, 1), in->nt = (size_t)PyArray_DIM(in->gpha, 2);
+        return 1;
+    }
+    if (!(in->x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0))) return 0;
+    in->dtype = PyArray_TYPE(in->x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
+    Py_SETREF(in->x, mb_signals((PyObject *)in->x, in->dtype));
+    if (!in->x) return 0;
+    if (xamp_o != Py_None) {
+        if (!(in->xamp = mb_signals(xamp_o, in->dtype))) return 0;
+        if (!PyArray_SAMESHAPE(in->x, in->xamp)) {
+            PyErr_Format(mb_arg_error, "x_amp has shape (%zd, %zd) but the phase signals x have (%zd, %zd): they must match",
+                         (Py_ssize_t)PyArray_DIM(in->xamp, 0), (Py_ssize_t)PyArray_DIM(in->xamp, 1),
+                         (Py_ssize_t)PyArray_DIM(in->x, 0), (Py_ssize_t)PyArray_DIM(in->x, 1));
+            return 0;
+        }
+        d->x_amp = PyArray_DATA(in->xamp);
+    }
+    if (!(in->pb = mb_bands(pha_o, "f_pha")) || !(in->ab = mb_bands(amp_o, "f_amp"))) return 0;
+    d->fs = fs, d->pha_bands = (const double *)PyArray_DATA(in->pb), d->n_pha = (size_t)PyArray_DIM(in->pb, 0);
+    d->amp_bands = (const double *)PyArray_DATA(in->ab), d->n_amp = (size_t)PyArray_DIM(in->ab, 0);
+    in->ns = (size_t)PyArray_DIM(in->x, 0), in->nt = (size_t)PyArray_DIM(in->x, 1);
+    return 1;
+}
+
+static void mb_inputs_free(mb_inputs *in)
+{
+    Py_XDECREF(in->x), Py_XDECREF(in->xamp), Py_XDECREF(in->pb), Py_XDECREF(in->ab), Py_XDECREF(in->gpha), Py_XDECREF(in->gamp);
+}
+
+/* Replayed swap-epochs pairings (n_perm, n_signals) into d, held in *pairs; 0 with the exception set */
+static int mb_pairs(PyObject *o, size_t n_sig, const char *shape, pac_desc *d, PyArrayObject **pairs)
+{
+    if (o == Py_None) return 1;
+    if (!(*pairs = (PyArrayObject *)PyArray_FROMANY(o, NPY_UINT32, 2, 2, NPY_ARRAY_IN_ARRAY))) return 0;
+    if ((size_t)PyArray_DIM(*pairs, 0) != d->n_perm || (size_t)PyArray_DIM(*pairs, 1) != n_sig) {
+        PyErr_Format(mb_arg_error, "pairs must have shape %s", shape);
+        return 0;
+    }
+    d->pairs = (const uint32_t *)PyArray_DATA(*pairs);
+    return 1;
+}
+
 static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kw[] = {"x", "fs", "pha_bands", "amp_bands", "measure", "surrogates", "norm", "n_perm", "cuts", "pairs",
@@ -423,9 +482,10 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
     PyObject *x_o, *pha_o, *amp_o, *gpha_o = Py_None, *gamp_o = Py_None, *cuts_o = Py_None, *pairs_o = Py_None,
              *xamp_o = Py_None, *progress = Py_None, *pool_o = Py_None, *res = NULL, *pac = NULL, *norm = NULL,
              *pvalues = NULL, *surr = NULL, *binned = NULL, *pp = NULL;
-    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *cuts = NULL, *pairs = NULL, *gpha = NULL, *gamp = NULL;
+    PyArrayObject *cuts = NULL, *pairs = NULL;
+    mb_inputs in;
     int measure = 2, surrogates = 0, normid = 0, mi_form = 2, n_bins = 18, dcomplex = 0, pha_cycles = 3, amp_cycles = 6,
-        mcp = 0, n_threads = 0, keep = 1, want_binned = 0, rc, dtype;
+        mcp = 0, n_threads = 0, keep = 1, want_binned = 0, rc;
     Py_ssize_t n_perm = 0, edges = 0;
     double fs, width = 7, p = 0.05, t0 = 0;
     pac_desc d;
@@ -440,36 +500,12 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
                                      &pha_cycles, &amp_cycles, &edges, &xamp_o, &mcp, &p, &n_threads, &keep, &progress, &pool_o,
                                      &want_binned, &gpha_o, &gamp_o))
         return NULL;
-    memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
+    memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u), memset(&in, 0, sizeof in);
     if (!mb_pool_arg(pool_o, &d.pool)) return NULL;
     if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
     if (n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "n_perm and edges must be >= 0");
-    if (x_o == Py_None) { /* pac_fit: phases and amplitudes given, (n_bands, n_signals, n_times) float64 */
-        if (!mb_given_pair(gpha_o, gamp_o, &gpha, &gamp)) goto done;
-        ns = (size_t)PyArray_DIM(gpha, 1), nt = (size_t)PyArray_DIM(gpha, 2);
-        d.n_pha = (size_t)PyArray_DIM(gpha, 0), d.n_amp = (size_t)PyArray_DIM(gamp, 0);
-        dtype = NPY_FLOAT64;
-    } else {
-        x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0);
-        if (!x) return NULL;
-        dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
-        Py_SETREF(x, mb_signals((PyObject *)x, dtype));
-        if (!x) return NULL;
-        if (xamp_o != Py_None) {
-            if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
-            if (!PyArray_SAMESHAPE(x, xamp)) {
-                PyErr_Format(mb_arg_error, "x_amp has shape (%zd, %zd) but the phase signals x have (%zd, %zd): they must match",
-                             (Py_ssize_t)PyArray_DIM(xamp, 0), (Py_ssize_t)PyArray_DIM(xamp, 1), (Py_ssize_t)PyArray_DIM(x, 0),
-                             (Py_ssize_t)PyArray_DIM(x, 1));
-                goto done;
-            }
-            d.x_amp = PyArray_DATA(xamp);
-        }
-        if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
-        ns = (size_t)PyArray_DIM(x, 0), nt = (size_t)PyArray_DIM(x, 1);
-        d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
-        d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
-    }
+    if (!mb_inputs_read(x_o, xamp_o, pha_o, amp_o, gpha_o, gamp_o, fs, &d, &in)) goto done;
+    ns = in.ns, nt = in.nt;
     d.measure = (pac_measure)measure, d.method = (pac_mi)mi_form, d.n_bins = n_bins, d.dcomplex = (pac_dcomplex)dcomplex;
     d.width = width, d.pha_cycles = pha_cycles, d.amp_cycles = amp_cycles, d.edges = (size_t)edges, d.mcp = (pac_mcp)mcp;
     d.p_threshold = p, d.n_threads = n_threads, d.norm = (pac_norm)normid, d.n_perm = (size_t)n_perm;
@@ -480,14 +516,7 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
         if ((size_t)PyArray_DIM(cuts, 0) != d.n_perm) { PyErr_Format(mb_arg_error, "cuts must hold n_perm values"); goto done; }
         d.cuts = (const int64_t *)PyArray_DATA(cuts);
     }
-    if (pairs_o != Py_None) {
-        if (!(pairs = (PyArrayObject *)PyArray_FROMANY(pairs_o, NPY_UINT32, 2, 2, NPY_ARRAY_IN_ARRAY))) goto done;
-        if ((size_t)PyArray_DIM(pairs, 0) != d.n_perm || (size_t)PyArray_DIM(pairs, 1) != ns) {
-            PyErr_Format(mb_arg_error, "pairs must have shape (n_perm, n_signals)");
-            goto done;
-        }
-        d.pairs = (const uint32_t *)PyArray_DATA(pairs);
-    }
+    if (!mb_pairs(pairs_o, ns, "(n_perm, n_signals)", &d, &pairs)) goto done;
     u.progress.fn = progress == Py_None ? NULL : progress;
     if (u.progress.fn) d.progress = mb_pac_progress, d.user = &u;
     dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = (npy_intp)ns;
@@ -511,8 +540,8 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
     }
     Py_BEGIN_ALLOW_THREADS
     t0 = mb_now();
-    rc = x ? pac_run(&d, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ns, nt, NULL, &out, &err)
-           : pac_fit(&d, (const double *)PyArray_DATA(gpha), (const double *)PyArray_DATA(gamp), ns, nt, &out, &err);
+    rc = in.x ? pac_run(&d, PyArray_DATA(in.x), in.dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ns, nt, NULL, &out, &err)
+              : pac_fit(&d, (const double *)PyArray_DATA(in.gpha), (const double *)PyArray_DATA(in.gamp), ns, nt, &out, &err);
     t0 = mb_now() - t0;
     Py_END_ALLOW_THREADS
     if (mb_progress_restore(&u.progress)) goto done;
@@ -521,8 +550,8 @@ static PyObject *mb_pac(PyObject *self, PyObject *args, PyObject *kwds)
                         "surrogates", surr ? surr : Py_None, "binned", binned ? binned : Py_None, "pp", pp ? pp : Py_None,
                         "c_seconds", t0);
 done:
-    Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(cuts), Py_XDECREF(pairs);
-    Py_XDECREF(gpha), Py_XDECREF(gamp), Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr), Py_XDECREF(binned), Py_XDECREF(pp);
+    mb_inputs_free(&in);
+    Py_XDECREF(cuts), Py_XDECREF(pairs), Py_XDECREF(pac), Py_XDECREF(norm), Py_XDECREF(pvalues), Py_XDECREF(surr), Py_XDECREF(binned), Py_XDECREF(pp);
     return res;
 }
 
@@ -615,9 +644,10 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
                          "keep_surrogates", NULL};
     PyObject *x_o, *pha_o, *amp_o, *pairs_o = Py_None, *xamp_o = Py_None, *progress = Py_None, *er = NULL, *pv = NULL,
              *res = NULL, *gpha_o = Py_None, *gamp_o = Py_None, *surr = NULL;
-    PyArrayObject *x = NULL, *xamp = NULL, *pb = NULL, *ab = NULL, *pairs = NULL, *gpha = NULL, *gamp = NULL;
+    PyArrayObject *pairs = NULL;
+    mb_inputs in;
     size_t ne, nt;
-    int method = 0, mcp = 1, dcomplex = 0, pha_cycles = 3, amp_cycles = 6, n_threads = 0, want_p = 1, keep = 0, rc, dtype;
+    int method = 0, mcp = 1, dcomplex = 0, pha_cycles = 3, amp_cycles = 6, n_threads = 0, want_p = 1, keep = 0, rc;
     Py_ssize_t smooth = 0, n_perm = 0, edges = 0;
     double fs, p = 0.05, width = 7;
     pac_desc d;
@@ -630,40 +660,15 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
                                      &n_perm, &pairs_o, &p, &mcp, &dcomplex, &width, &pha_cycles, &amp_cycles, &edges, &xamp_o,
                                      &n_threads, &want_p, &progress, &gpha_o, &gamp_o, &keep))
         return NULL;
-    memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u);
+    memset(&d, 0, sizeof d), memset(&out, 0, sizeof out), memset(&u, 0, sizeof u), memset(&in, 0, sizeof in);
     if (smooth < 0 || n_perm < 0 || edges < 0) return PyErr_Format(mb_arg_error, "smooth, n_perm and edges must be >= 0");
     if (progress != Py_None && !PyCallable_Check(progress)) return PyErr_Format(PyExc_TypeError, "progress must be callable");
-    if (x_o == Py_None) { /* pac_erpac_fit: phases and amplitudes given */
-        if (!mb_given_pair(gpha_o, gamp_o, &gpha, &gamp)) goto done;
-        d.n_pha = (size_t)PyArray_DIM(gpha, 0), d.n_amp = (size_t)PyArray_DIM(gamp, 0);
-        ne = (size_t)PyArray_DIM(gpha, 1), nt = (size_t)PyArray_DIM(gpha, 2);
-        dtype = NPY_FLOAT64;
-    } else {
-        if (!(x = (PyArrayObject *)PyArray_FROMANY(x_o, NPY_NOTYPE, 1, 2, 0))) return NULL;
-        dtype = PyArray_TYPE(x) == NPY_FLOAT32 ? NPY_FLOAT32 : NPY_FLOAT64;
-        Py_SETREF(x, mb_signals((PyObject *)x, dtype));
-        if (!x) return NULL;
-        if (xamp_o != Py_None) {
-            if (!(xamp = mb_signals(xamp_o, dtype))) goto done;
-            if (!PyArray_SAMESHAPE(x, xamp)) { PyErr_Format(mb_arg_error, "x_amp's shape differs from x's"); goto done; }
-            d.x_amp = PyArray_DATA(xamp);
-        }
-        if (!(pb = mb_bands(pha_o, "f_pha")) || !(ab = mb_bands(amp_o, "f_amp"))) goto done;
-        d.fs = fs, d.pha_bands = (const double *)PyArray_DATA(pb), d.n_pha = (size_t)PyArray_DIM(pb, 0);
-        d.amp_bands = (const double *)PyArray_DATA(ab), d.n_amp = (size_t)PyArray_DIM(ab, 0);
-        ne = (size_t)PyArray_DIM(x, 0), nt = (size_t)PyArray_DIM(x, 1);
-    }
+    if (!mb_inputs_read(x_o, xamp_o, pha_o, amp_o, gpha_o, gamp_o, fs, &d, &in)) goto done;
+    ne = in.ns, nt = in.nt;
     d.smooth = (size_t)smooth, d.n_perm = (size_t)n_perm, d.p_threshold = p, d.mcp = (pac_mcp)mcp;
     d.dcomplex = (pac_dcomplex)dcomplex, d.width = width, d.pha_cycles = pha_cycles, d.amp_cycles = amp_cycles;
     d.edges = (size_t)edges, d.n_threads = n_threads, d.surrogates = n_perm ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
-    if (pairs_o != Py_None) {
-        if (!(pairs = (PyArrayObject *)PyArray_FROMANY(pairs_o, NPY_UINT32, 2, 2, NPY_ARRAY_IN_ARRAY))) goto done;
-        if ((size_t)PyArray_DIM(pairs, 0) != d.n_perm || (size_t)PyArray_DIM(pairs, 1) != ne) {
-            PyErr_Format(mb_arg_error, "pairs must have shape (n_perm, n_epochs)");
-            goto done;
-        }
-        d.pairs = (const uint32_t *)PyArray_DATA(pairs);
-    }
+    if (!mb_pairs(pairs_o, ne, "(n_perm, n_epochs)", &d, &pairs)) goto done;
     u.progress.fn = progress == Py_None ? NULL : progress;
     if (u.progress.fn) d.progress = mb_pac_progress, d.user = &u;
     dims[0] = (npy_intp)d.n_amp, dims[1] = (npy_intp)d.n_pha, dims[2] = (npy_intp)nt - 2 * (npy_intp)edges;
@@ -681,16 +686,17 @@ static PyObject *mb_erpac(PyObject *self, PyObject *args, PyObject *kwds)
         out.surrogates = (double *)PyArray_DATA((PyArrayObject *)surr);
     }
     Py_BEGIN_ALLOW_THREADS
-    rc = x ? pac_erpac(&d, (pac_erpac_method)method, PyArray_DATA(x), dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ne, nt, &out, &err)
-           : pac_erpac_fit(&d, (pac_erpac_method)method, (const double *)PyArray_DATA(gpha), (const double *)PyArray_DATA(gamp),
+    rc = in.x ? pac_erpac(&d, (pac_erpac_method)method, PyArray_DATA(in.x), in.dtype == NPY_FLOAT32 ? TP_F32 : TP_F64, ne, nt, &out,
+                          &err)
+              : pac_erpac_fit(&d, (pac_erpac_method)method, (const double *)PyArray_DATA(in.gpha), (const double *)PyArray_DATA(in.gamp),
                            ne, nt, &out, &err);
     Py_END_ALLOW_THREADS
     if (mb_progress_restore(&u.progress)) goto done;
     if (rc != TP_OK) { mb_raise(&err); goto done; }
     res = Py_BuildValue("(OOO)", er, pv ? pv : Py_None, surr ? surr : Py_None);
 done:
-    Py_XDECREF(x), Py_XDECREF(xamp), Py_XDECREF(pb), Py_XDECREF(ab), Py_XDECREF(pairs), Py_XDECREF(er), Py_XDECREF(pv);
-    Py_XDECREF(gpha), Py_XDECREF(gamp), Py_XDECREF(surr);
+    mb_inputs_free(&in);
+    Py_XDECREF(pairs), Py_XDECREF(er), Py_XDECREF(pv), Py_XDECREF(surr);
     return res;
 }
 
