@@ -567,7 +567,7 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
             !p2d__take(p, &at, n, sizeof(double), &p->o_lvl) ||
             !tp_size_mul(n, p->n_widths, &accs) || !p2d__take(p, &at, accs, sizeof(double), &p->o_theta) ||
             !p2d__take(p, &at, 2 * n, sizeof(int32_t), &p->o_kids) || !p2d__take(p, &at, trig, sizeof(double), &p->o_trig) ||
-            !p2d__take(p, &at, n, sizeof(p2d__node), &p->o_tree))
+            !p2d__take(p, &at, n + 1, sizeof(p2d__node), &p->o_tree))
             return 0;
     }
     if (!tp_size_mul(np, p->block, &zb) || !p2d__take(p, &at, zb, sizeof(double), &p->o_z) ||
@@ -1485,21 +1485,22 @@ static void p2d__geom_of(const p2d__plan *p, const p2d__acc *a, int32_t ix, int3
 static void p2d__roots_init(const p2d__plan *p, p2d__work *w, size_t n_cand)
 {
     size_t ix, c;
-    /* the tree packed for the climb: the level a summit died at (NaN: never, so no cell climbs
-       past it) and its parent, one load a step */
+    /* the tree packed for the climb, one load a step: the level a summit died at and its parent;
+       for a summit that never died, its floor and a last node (n_cand) that no cell climbs past
+       and that stands for "in no region" */
     for (c = 0; c < n_cand; c++) {
-        w->tree[c].col = w->csad[c] >= 0 ? w->ccol[c] : NAN;
-        w->tree[c].parent = w->cpar[c];
+        w->tree[c].col = w->csad[c] >= 0 ? w->ccol[c] : w->lvl[c];
+        w->tree[c].parent = w->csad[c] >= 0 ? w->cpar[c] : (int32_t)n_cand;
     }
+    w->tree[n_cand].col = NAN;
+    w->tree[n_cand].parent = (int32_t)n_cand;
     for (ix = 1; ix <= p->n_x; ix++) memset(w->bas + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t)); /* -1 */
 }
 
-/* Up the tree from r past the summits that died at or above level v. Most cells climb no step or
-   one: the first without a branch. */
+/* Up the tree from r past the summits that died at or above level v (and to n_cand below the
+   floor of a summit that never died). */
 static P2D__INLINE int32_t p2d__climb(const p2d__node *tree, int32_t r, double v)
 {
-    int32_t up = tree[r].parent;
-    r = tree[r].col >= v ? up : r;
     while (tree[r].col >= v) r = tree[r].parent;
     return r;
 }
@@ -1523,6 +1524,69 @@ static int32_t p2d__root_of(p2d__work *w, const double *z, int32_t x)
     return r;
 }
 
+/* The index of the lowest set bit of x (x != 0). */
+static int p2d__ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(x);
+#else
+    int n = 0;
+    while (!(x & 1)) x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* The region roots of row ix's cells into rr (-1: NaN, or a highest summit's floor, which is in
+   no region), memoised in bas (n_cand there for the floor). Most cells start from the root of the
+   earlier cell their pointer names. */
+static void p2d__row_roots(const p2d__plan *p, p2d__work *w, const double *z, size_t ix, int32_t n_cand, int32_t *rr)
+{
+    int32_t *bas = w->bas;
+    const int32_t *up0 = w->up0;
+    const p2d__node *tree = w->tree;
+    size_t iy;
+    for (iy = 0; iy < p->n_y; iy++) {
+        int32_t at = (int32_t)(ix * p->w2 + iy + 1), r = -1, y = up0[at];
+        double v = z[at];
+        if (v == v) {
+            r = bas[at];
+            if (r < 0) r = y != at && bas[y] >= 0 ? (bas[at] = p2d__climb(tree, bas[y], v)) : p2d__root_of(w, z, at);
+            r |= -(int32_t)(r == n_cand);
+        }
+        rr[iy] = r;
+    }
+}
+
+/* Row x's cells into their roots' totals, a run of cells with one root at a time: the run ends
+   come from one branch-free pass, so that only the loop over runs branches. The sums are sums of
+   integers, exact in any order. */
+static void p2d__add_runs(const p2d__plan *p, p2d__work *w, const int32_t *rr, int32_t x)
+{
+    size_t y0;
+    for (y0 = 0; y0 < p->n_y; y0 += 64) {
+        size_t n = p->n_y - y0 < 64 ? p->n_y - y0 : 64, i, s = 0;
+        uint64_t ends = (uint64_t)1 << (n - 1);
+        for (i = 0; i + 1 < n; i++) ends |= (uint64_t)(rr[y0 + i] != rr[y0 + i + 1]) << i;
+        while (ends) {
+            size_t e = (size_t)p2d__ctz64(ends);
+            int32_t r = rr[y0 + s];
+            ends &= ends - 1;
+            if (r >= 0) {
+                p2d__acc *a = p2d__acc_at(p, w, (size_t)r, 0);
+                int32_t lo = (int32_t)(y0 + s), hi = (int32_t)(y0 + e);
+                uint32_t len = (uint32_t)(e - s + 1);
+                a->n += len;
+                a->x0 = x < a->x0 ? x : a->x0;
+                a->x1 = x > a->x1 ? x : a->x1;
+                a->y0 = lo < a->y0 ? lo : a->y0;
+                a->y1 = hi > a->y1 ? hi : a->y1;
+                a->sx += (double)x * len, a->sy += 0.5 * (double)(lo + hi) * len;
+            }
+            s = e + 1;
+        }
+    }
+}
+
 /* The region root r(c) of every cell into bas, each cell counted in the total of r(c) (and in the
    widths whose floor it is above); a region is its root's own cells and the subtrees that merged
    above its floor, so it starts as the total. Then the tree, children first (each candidate once
@@ -1541,51 +1605,21 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
         kids[c] = 0;
     }
     p2d__roots_init(p, w, n_cand);
-    {   /* locals: the accumulators' stores could alias w and the tree for all the compiler knows */
-        int32_t *bas = w->bas;
-        const int32_t *up0 = w->up0;
-        const p2d__node *tree = w->tree;
-        const double *lvl = w->lvl, *theta = w->theta;
-        char *acc = w->acc;
-        const size_t stride = (2 + nw) * p->acc_bytes, W = p->w2;
-        const int flat = !(p->wrap_x | p->wrap_y);
-        for (ix = 1; ix <= p->n_x; ix++) {
-            /* a run of cells of one row with the same root adds up in registers */
-            int32_t run = -1, y_first = 0, y_last = 0, x = (int32_t)ix - 1;
-            uint32_t count = 0;
-            double sum_y = 0;
-            for (iy = 1; iy <= p->n_y + 1; iy++) {
-                int32_t at = (int32_t)(ix * W + iy), r = -1, y = (int32_t)iy - 1;
-                double v = iy <= p->n_y ? z[at] : NAN;
-                if (v == v) { /* a highest summit's floor, its component's minimum, is in no region */
-                    int32_t y = up0[at];
-                    r = bas[at] >= 0            ? bas[at]
-                        : y != at && bas[y] >= 0 ? (bas[at] = p2d__climb(tree, bas[y], v)) /* the usual case */
-                                                 : p2d__root_of(w, z, at);
-                    if (!(v > lvl[r])) r = -1;
-                }
-                if (r != run && count) { /* the run ends: into its root's total */
-                    p2d__acc *a = (p2d__acc *)(void *)(acc + (size_t)run * stride);
-                    a->n += count;
-                    a->x0 = x < a->x0 ? x : a->x0;
-                    a->x1 = x > a->x1 ? x : a->x1;
-                    a->y0 = y_first < a->y0 ? y_first : a->y0;
-                    a->y1 = y_last > a->y1 ? y_last : a->y1;
-                    a->sx += (double)x * count, a->sy += sum_y;
-                    count = 0, sum_y = 0;
-                }
-                if (r < 0) continue;
-                if (flat) {
-                    if (!count) run = r, y_first = y;
-                    count++, sum_y += y, y_last = y;
-                } else {
-                    p2d__acc_cell(p, w, (p2d__acc *)(void *)(acc + (size_t)r * stride), x, y);
-                }
-                for (j = 0; j < nw; j++)
-                    if (v > theta[(size_t)r * nw + j])
-                        p2d__acc_cell(p, w, (p2d__acc *)(void *)(acc + (size_t)r * stride + (2 + j) * p->acc_bytes), x, y);
-            }
+    for (ix = 1; ix <= p->n_x; ix++) {
+        int32_t *rr = (int32_t *)(void *)w->keys2, x = (int32_t)ix - 1;
+        p2d__row_roots(p, w, z, ix, (int32_t)n_cand, rr);
+        if (!(p->wrap_x | p->wrap_y)) {
+            p2d__add_runs(p, w, rr, x);
+        } else {
+            for (iy = 0; iy < p->n_y; iy++)
+                if (rr[iy] >= 0) p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)rr[iy], 0), x, (int32_t)iy);
         }
+        for (j = 0; j < nw; j++)
+            for (iy = 0; iy < p->n_y; iy++) {
+                int32_t r = rr[iy];
+                if (r >= 0 && z[ix * p->w2 + iy + 1] > w->theta[(size_t)r * nw + j])
+                    p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)r, 2 + j), x, (int32_t)iy);
+            }
     }
     for (c = 0; c < n_cand; c++) {
         memcpy(p2d__acc_at(p, w, c, 1), p2d__acc_at(p, w, c, 0), p->acc_bytes);
@@ -1607,7 +1641,7 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
 
 /* Labels: each cell goes to the first listed peak up the tree from its region root whose region
    holds it (above that peak's floor, and joined to it above the floor). */
-static void p2d__label_cells(const p2d__plan *p, const p2d__work *w, const double *z, uint16_t *labels)
+static void p2d__label_cells(const p2d__plan *p, const p2d__work *w, const double *z, size_t n_cand, uint16_t *labels)
 {
     size_t ix, iy;
     for (ix = 1; ix <= p->n_x; ix++)
@@ -1615,7 +1649,7 @@ static void p2d__label_cells(const p2d__plan *p, const p2d__work *w, const doubl
             int32_t at = (int32_t)(ix * p->w2 + iy), x, child = -1;
             double v = z[at];
             uint16_t label = 0;
-            for (x = v == v ? w->bas[at] : -1; x >= 0; child = x, x = w->csad[x] >= 0 ? w->cpar[x] : -1) {
+            for (x = v == v && w->bas[at] != (int32_t)n_cand ? w->bas[at] : -1; x >= 0; child = x, x = w->csad[x] >= 0 ? w->cpar[x] : -1) {
                 if (child >= 0 && !(w->ccol[child] > w->lvl[x])) continue; /* joined at its floor: not in */
                 if (v > w->lvl[x] && w->cout[x] >= 0) {
                     label = w->cout[x] >= 65534 ? 65535 : (uint16_t)(w->cout[x] + 1);
@@ -1708,7 +1742,7 @@ static size_t p2d__exact(const p2d__plan *p, p2d__work *w, const double *z, doub
     }
     if (p->geometry) p2d__regions(p, w, z, n_summits, zmin, holes);
     i = p2d__keep(p, w, z, n_summits, zmin, holes, min_prom, out);
-    if (w->cur_labels) p2d__label_cells(p, w, z, w->cur_labels);
+    if (w->cur_labels) p2d__label_cells(p, w, z, n_summits, w->cur_labels);
     return i;
 }
 
@@ -1791,18 +1825,6 @@ static void p2d__fill_pixels(const p2d__plan *p, p2d__work *w, const double *z, 
             }
         }
     }
-}
-
-/* The index of the lowest set bit of x (x != 0). */
-static int p2d__ctz64(uint64_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return __builtin_ctzll(x);
-#else
-    int n = 0;
-    while (!(x & 1)) x >>= 1, n++;
-    return n;
-#endif
 }
 
 /* The runs of m that hold a bit of x: x spread along m both ways, in doubling steps. */
