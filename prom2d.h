@@ -1601,7 +1601,8 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
         double h = z[w->crit[c]];
         w->lvl[c] = w->csad[c] >= 0 ? w->ccol[c] : holes ? w->cmin[c] : zmin;
         for (j = 0; j < nw; j++) w->theta[c * nw + j] = h - p->widths[j] * (h - w->lvl[c]);
-        for (j = 0; j < 2 + nw; j++) p2d__acc_clear(p, p2d__acc_at(p, w, c, j));
+        for (j = 0; j < 2 + nw; j++)
+            if (j != 1) p2d__acc_clear(p, p2d__acc_at(p, w, c, j)); /* 1, the region, starts as a copy of 0 */
         kids[c] = 0;
     }
     p2d__roots_init(p, w, n_cand);
