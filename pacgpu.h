@@ -737,7 +737,7 @@ typedef void (*pac__stage_fn)(size_t n, size_t span, size_t i0, size_t i1, const
                               const double *xi, double *yr, double *yi);
 typedef void (*pac__first_fn)(size_t n, const double *xr, const double *xi, double *yr, double *yi);
 /* f4: the first radix-4 stage (span 1) over `width` blocks at once, or NULL (the plain loop) */
-typedef struct pac__stage_set { int width; pac__stage_fn s2, s3, s4, s5; pac__first_fn f4; } pac__stage_set;
+typedef struct pac__stage_set { int width; pac__stage_fn s2, s3, s4, s5, s8; pac__first_fn f4; } pac__stage_set;
 
 struct pac_fft {
     size_t n;
@@ -774,14 +774,16 @@ PACDEF const char *pac_build_info(void)
 
 /* ---- >>fft ----------------------------------------------------------------------------------- */
 
-/* Splits n into radices 4, 2, 3, 5 (4s first: fewer, cheaper stages); returns what is left
-   (1 when n is 5-smooth). */
+/* Splits n into radices 8, 4, 2, 3, 5 (large radices first: fewer passes over the data), with a
+   4 first when n has one (the first stage has no twiddles, and a 4 there runs in vectors);
+   returns what is left (1 when n is 5-smooth). */
 static size_t pac__factor(size_t n, int *fact, int *n_fact)
 {
-    static const int radices[4] = {4, 2, 3, 5};
+    static const int radices[5] = {8, 4, 2, 3, 5};
     int i;
     *n_fact = 0;
-    for (i = 0; i < 4; i++)
+    if (n % 4 == 0 && n > 1) fact[(*n_fact)++] = 4, n /= 4;
+    for (i = 0; i < 5; i++)
         while (n % (size_t)radices[i] == 0 && n > 1) {
             fact[(*n_fact)++] = radices[i];
             n /= (size_t)radices[i];
@@ -1100,6 +1102,52 @@ ATTR static void pac__stage5##SUF(size_t n, size_t span, size_t i0, size_t i1, c
             ST(dr + i + 3 * span, a2r - b2i); ST(di + i + 3 * span, a2i + b2r);                                       \
         }                                                                                                             \
     }                                                                                                                 \
+}                                                                                                                     \
+ATTR static void pac__stage8##SUF(size_t n, size_t span, size_t i0, size_t i1, const double *tw, const double *PAC__RESTRICT xr, \
+                                 const double *PAC__RESTRICT xi, double *PAC__RESTRICT yr, double *PAC__RESTRICT yi)  \
+{                                                                                                                     \
+    const double h = 0.70710678118654752440; /* 1 / sqrt(2) */                                                        \
+    size_t m = n / 8, blocks = m / span, k = 7 * span, b, i;                                                          \
+    for (b = 0; b < blocks; b++) {                                                                                    \
+        const double *sr = xr + b * span, *si = xi + b * span;                                                        \
+        double *dr = yr + 8 * b * span, *di = yi + 8 * b * span;                                                      \
+        for (i = i0; i < i1; i += W) {                                                                                \
+            T x0r = LD(sr + i), x0i = LD(si + i), x1r = LD(sr + i + m), x1i = LD(si + i + m);                         \
+            T x2r = LD(sr + i + 2 * m), x2i = LD(si + i + 2 * m), x3r = LD(sr + i + 3 * m), x3i = LD(si + i + 3 * m); \
+            T x4r = LD(sr + i + 4 * m), x4i = LD(si + i + 4 * m), x5r = LD(sr + i + 5 * m), x5i = LD(si + i + 5 * m); \
+            T x6r = LD(sr + i + 6 * m), x6i = LD(si + i + 6 * m), x7r = LD(sr + i + 7 * m), x7i = LD(si + i + 7 * m); \
+            T s04r, s04i, d04r, d04i, s26r, s26i, d26r, d26i, s15r, s15i, d15r, d15i, s37r, s37i, d37r, d37i;         \
+            T e0r, e0i, e1r, e1i, e2r, e2i, e3r, e3i, o0r, o0i, o1r, o1i, o2r, o2i, o3r, o3i, t1r, t1i, t3r, t3i;     \
+            if (span > 1) {                                                                                           \
+                PAC__TWIDDLE(T, x1r, x1i, LD(tw + i), LD(tw + k + i));                                                \
+                PAC__TWIDDLE(T, x2r, x2i, LD(tw + span + i), LD(tw + k + span + i));                                  \
+                PAC__TWIDDLE(T, x3r, x3i, LD(tw + 2 * span + i), LD(tw + k + 2 * span + i));                          \
+                PAC__TWIDDLE(T, x4r, x4i, LD(tw + 3 * span + i), LD(tw + k + 3 * span + i));                          \
+                PAC__TWIDDLE(T, x5r, x5i, LD(tw + 4 * span + i), LD(tw + k + 4 * span + i));                          \
+                PAC__TWIDDLE(T, x6r, x6i, LD(tw + 5 * span + i), LD(tw + k + 5 * span + i));                          \
+                PAC__TWIDDLE(T, x7r, x7i, LD(tw + 6 * span + i), LD(tw + k + 6 * span + i));                          \
+            }                                                                                                         \
+            /* two 4-point DFTs, of the even inputs (e) and the odd ones (o), then the eighth turns */                \
+            s04r = x0r + x4r; s04i = x0i + x4i; d04r = x0r - x4r; d04i = x0i - x4i;                                   \
+            s26r = x2r + x6r; s26i = x2i + x6i; d26r = x2r - x6r; d26i = x2i - x6i;                                   \
+            s15r = x1r + x5r; s15i = x1i + x5i; d15r = x1r - x5r; d15i = x1i - x5i;                                   \
+            s37r = x3r + x7r; s37i = x3i + x7i; d37r = x3r - x7r; d37i = x3i - x7i;                                   \
+            e0r = s04r + s26r; e0i = s04i + s26i; e2r = s04r - s26r; e2i = s04i - s26i;                               \
+            e1r = d04r + d26i; e1i = d04i - d26r; e3r = d04r - d26i; e3i = d04i + d26r;                               \
+            o0r = s15r + s37r; o0i = s15i + s37i; o2r = s15r - s37r; o2i = s15i - s37i;                               \
+            o1r = d15r + d37i; o1i = d15i - d37r; o3r = d15r - d37i; o3i = d15i + d37r;                               \
+            t1r = (o1r + o1i) * h; t1i = (o1i - o1r) * h;   /* exp(-i pi / 4) o1 */                                   \
+            t3r = (o3i - o3r) * h; t3i = -((o3r + o3i) * h); /* exp(-3 i pi / 4) o3 */                                \
+            ST(dr + i, e0r + o0r); ST(di + i, e0i + o0i);                                                             \
+            ST(dr + i + span, e1r + t1r); ST(di + i + span, e1i + t1i);                                               \
+            ST(dr + i + 2 * span, e2r + o2i); ST(di + i + 2 * span, e2i - o2r);                                       \
+            ST(dr + i + 3 * span, e3r + t3r); ST(di + i + 3 * span, e3i + t3i);                                       \
+            ST(dr + i + 4 * span, e0r - o0r); ST(di + i + 4 * span, e0i - o0i);                                       \
+            ST(dr + i + 5 * span, e1r - t1r); ST(di + i + 5 * span, e1i - t1i);                                       \
+            ST(dr + i + 6 * span, e2r - o2i); ST(di + i + 6 * span, e2i + o2r);                                       \
+            ST(dr + i + 7 * span, e3r - t3r); ST(di + i + 7 * span, e3i - t3i);                                       \
+        }                                                                                                             \
+    }                                                                                                                 \
 }
 PAC__STAGES(_1, double, 1, , PAC__LD1, PAC__ST1)
 
@@ -1206,17 +1254,17 @@ __attribute__((target("avx512f"))) static void pac__first4_8(size_t n, const dou
    set of width 1 marks the end */
 static void pac__pick_stages(pac__stage_set *sets)
 {
-    static const pac__stage_set none = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1, NULL};
+    static const pac__stage_set none = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1, pac__stage8_1, NULL};
     int k = 0;
 #if defined(__GNUC__) && !defined(PAC_NO_VECTOR_EXTENSIONS)
 #if defined(PAC__X86_WIDE)
-    static const pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8, PAC__FIRST4_8};
-    static const pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4, PAC__FIRST4_4};
+    static const pac__stage_set v8 = {8, pac__stage2_8, pac__stage3_8, pac__stage4_8, pac__stage5_8, pac__stage8_8, PAC__FIRST4_8};
+    static const pac__stage_set v4 = {4, pac__stage2_4, pac__stage3_4, pac__stage4_4, pac__stage5_4, pac__stage8_4, PAC__FIRST4_4};
     if (tp_cpu_features() & TP_CPU_AVX512F) sets[k++] = v8;
     if (tp_cpu_features() & TP_CPU_AVX2) sets[k++] = v4;
 #endif
     {
-        static const pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2, NULL};
+        static const pac__stage_set v2 = {2, pac__stage2_2, pac__stage3_2, pac__stage4_2, pac__stage5_2, pac__stage8_2, NULL};
         sets[k++] = v2;
     }
 #endif
@@ -1227,7 +1275,7 @@ static void pac__pick_stages(pac__stage_set *sets)
    call with re and im exchanged. scratch: pac__split_scratch(p) doubles. */
 static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scratch)
 {
-    static const pac__stage_set plain = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1, NULL};
+    static const pac__stage_set plain = {1, pac__stage2_1, pac__stage3_1, pac__stage4_1, pac__stage5_1, pac__stage8_1, NULL};
     size_t n = p->n, j, span = 1, off = 0;
     if (!p->inner) {
         double *xr = re, *xi = im, *yr = scratch, *yi = scratch + n, *t;
@@ -1240,8 +1288,8 @@ static void pac__fft_split(const pac_fft *p, double *re, double *im, double *scr
             pac__stage_fn vf, sf;
             while (v->width > 1 && (size_t)v->width > span) v++; /* the widest that fits the span */
             cut = span - span % (size_t)v->width;                /* butterflies [0, cut) of each block in vectors */
-            vf = R == 4 ? v->s4 : R == 2 ? v->s2 : R == 3 ? v->s3 : v->s5;
-            sf = R == 4 ? plain.s4 : R == 2 ? plain.s2 : R == 3 ? plain.s3 : plain.s5;
+            vf = R == 8 ? v->s8 : R == 4 ? v->s4 : R == 2 ? v->s2 : R == 3 ? v->s3 : v->s5;
+            sf = R == 8 ? plain.s8 : R == 4 ? plain.s4 : R == 2 ? plain.s2 : R == 3 ? plain.s3 : plain.s5;
             if (span == 1 && R == 4) (p->vec[0].f4 ? p->vec[0].f4 : pac__first4)(n, xr, xi, yr, yi);
             else {
                 if (cut) vf(n, span, 0, cut, w, xr, xi, yr, yi);

@@ -896,7 +896,9 @@ static void test_erpac_against_tensorpac(void)
         CHECK(pac_erpac(&d, (pac_erpac_method)m, x.data, TP_F64, 40, 1024, &o, &err) == TP_OK && !memcmp(er, again, 9 * 1024 * sizeof(double)));
         d.n_threads = 1, o.erpac = er, o.pvalues = pv;
     }
-    CHECK_MSG(wc <= 1e-12 && wp <= 1e-12 && wg <= 1e-12, "circular %.3g (p %.3g), gc %.3g of the largest", wc, wp, wg);
+    /* p = exp(-n rho^2 / 2) with n = 40 epochs moves up to 3.8 times rho's error (at rho = 1 /
+       sqrt(40)), and the correction over the cells multiplies that again: 1e-11 on p */
+    CHECK_MSG(wc <= 1e-12 && wp <= 1e-11 && wg <= 1e-12, "circular %.3g (p %.3g), gc %.3g of the largest", wc, wp, wg);
     {   /* tensorpac's smooth = 3: windows of 7 times' epochs, averaged over those holding each time */
         npy_array rs = td_load(DATA "methods/", "erpac_gc_smooth3.npy");
         double ws = 0, ts = 0;
