@@ -480,14 +480,18 @@ typedef struct p2d__row {
 
 enum { P2D__ARRAYS = 31 };
 
-/* Geometry: a region's cells so far. On a wrapped axis sx (sy) sums the cosines and sx2 (sy2) the
-   sines of the cells' angles, and 64-bit words of which rows (columns) hold a cell follow. */
-/* Geometry: a summit's death level and parent, side by side for the climb of p2d__roots */
+/* Geometry: a candidate's ladder for the climb of p2d__row_roots, in one cache line: the levels
+   at which it and its next three ancestors died (a summit that never died: its floor, and NaN
+   above it), and itself and those four ancestors. */
+#define P2D__RUNGS 4
 typedef struct p2d__node {
-    double col;
-    int32_t parent, pad;
+    double col[P2D__RUNGS];
+    int32_t up[P2D__RUNGS + 1];
+    int32_t pad[3];
 } p2d__node;
 
+/* Geometry: a region's cells so far. On a wrapped axis sx (sy) sums the cosines and sx2 (sy2) the
+   sines of the cells' angles, and 64-bit words of which rows (columns) hold a cell follow. */
 typedef struct p2d__acc {
     uint32_t n;
     int32_t x0, x1, y0, y1;
@@ -1485,15 +1489,21 @@ static void p2d__geom_of(const p2d__plan *p, const p2d__acc *a, int32_t ix, int3
 static void p2d__roots_init(const p2d__plan *p, p2d__work *w, size_t n_cand)
 {
     size_t ix, c;
-    /* the tree packed for the climb, one load a step: the level a summit died at and its parent;
-       for a summit that never died, its floor and a last node (n_cand) that no cell climbs past
-       and that stands for "in no region" */
-    for (c = 0; c < n_cand; c++) {
-        w->tree[c].col = w->csad[c] >= 0 ? w->ccol[c] : w->lvl[c];
-        w->tree[c].parent = w->csad[c] >= 0 ? w->cpar[c] : (int32_t)n_cand;
+    /* The tree as ladders: a summit's level is the one it died at, or for a summit that never
+       died its floor, and its parent then a last node (n_cand) that no cell climbs past and that
+       stands for "in no region". */
+    for (c = 0; c <= n_cand; c++) {
+        p2d__node *t = w->tree + c;
+        int32_t a = (int32_t)c;
+        int k;
+        for (k = 0; k < P2D__RUNGS; k++) {
+            t->up[k] = a;
+            t->col[k] = a == (int32_t)n_cand ? NAN : w->csad[a] >= 0 ? w->ccol[a] : w->lvl[a];
+            a = a == (int32_t)n_cand ? a : w->csad[a] >= 0 ? w->cpar[a] : (int32_t)n_cand;
+        }
+        t->up[P2D__RUNGS] = a;
+        t->pad[0] = t->pad[1] = t->pad[2] = 0;
     }
-    w->tree[n_cand].col = NAN;
-    w->tree[n_cand].parent = (int32_t)n_cand;
     for (ix = 1; ix <= p->n_x; ix++) memset(w->bas + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t)); /* -1 */
 }
 
@@ -1501,8 +1511,12 @@ static void p2d__roots_init(const p2d__plan *p, p2d__work *w, size_t n_cand)
    floor of a summit that never died). */
 static P2D__INLINE int32_t p2d__climb(const p2d__node *tree, int32_t r, double v)
 {
-    while (tree[r].col >= v) r = tree[r].parent;
-    return r;
+    for (;;) { /* a rung at a time, without a branch on how many: that is anyone's guess */
+        const p2d__node *t = tree + r;
+        int s0 = t->col[0] >= v, s1 = s0 & (t->col[1] >= v), s2 = s1 & (t->col[2] >= v), s3 = s2 & (t->col[3] >= v);
+        r = t->up[s0 + s1 + s2 + s3];
+        if (!s3) return r;
+    }
 }
 
 /* The root of cell x (not NaN) and of every cell on its pointer path not known yet */
@@ -1514,8 +1528,7 @@ static int32_t p2d__root_of(p2d__work *w, const double *z, int32_t x)
     size_t top = 0;
     while (bas[x] < 0 && up0[x] != x) stack[top++] = x, x = up0[x];
     if (bas[x] < 0) { /* a summit: its own candidate, unless it died at its own level */
-        for (r = w->root[x]; tree[r].col >= z[x];) r = tree[r].parent;
-        bas[x] = r;
+        bas[x] = r = p2d__climb(tree, w->root[x], z[x]);
     }
     for (r = bas[x]; top;) {
         int32_t cell = stack[--top];
