@@ -1570,10 +1570,10 @@ static void p2d__row_roots(const p2d__plan *p, p2d__work *w, const double *z, si
     }
 }
 
-/* Row x's cells into their roots' totals, a run of cells with one root at a time: the run ends
-   come from one branch-free pass, so that only the loop over runs branches. The sums are sums of
-   integers, exact in any order. */
-static void p2d__add_runs(const p2d__plan *p, p2d__work *w, const int32_t *rr, int32_t x)
+/* Row x's cells into accumulator `which` of their roots (rr; -1: none), a run of cells with one
+   root at a time: the run ends come from one branch-free pass, so that only the loop over runs
+   branches. The sums are sums of integers, exact in any order. */
+static void p2d__add_runs(const p2d__plan *p, p2d__work *w, const int32_t *rr, int32_t x, size_t which)
 {
     size_t y0;
     for (y0 = 0; y0 < p->n_y; y0 += 64) {
@@ -1585,7 +1585,7 @@ static void p2d__add_runs(const p2d__plan *p, p2d__work *w, const int32_t *rr, i
             int32_t r = rr[y0 + s];
             ends &= ends - 1;
             if (r >= 0) {
-                p2d__acc *a = p2d__acc_at(p, w, (size_t)r, 0);
+                p2d__acc *a = p2d__acc_at(p, w, (size_t)r, which);
                 int32_t lo = (int32_t)(y0 + s), hi = (int32_t)(y0 + e);
                 uint32_t len = (uint32_t)(e - s + 1);
                 a->n += len;
@@ -1620,20 +1620,26 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
     }
     p2d__roots_init(p, w, n_cand);
     for (ix = 1; ix <= p->n_x; ix++) {
-        int32_t *rr = (int32_t *)(void *)w->keys2, x = (int32_t)ix - 1;
+        /* rr: the row's roots; rw: those of the cells above a width's floor (-1 for the rest) */
+        int32_t *rr = (int32_t *)(void *)w->keys2, *rw = rr + p->n_y, x = (int32_t)ix - 1;
+        const double *v = z + ix * p->w2 + 1;
         p2d__row_roots(p, w, z, ix, (int32_t)n_cand, rr);
-        if (!(p->wrap_x | p->wrap_y)) {
-            p2d__add_runs(p, w, rr, x);
-        } else {
-            for (iy = 0; iy < p->n_y; iy++)
-                if (rr[iy] >= 0) p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)rr[iy], 0), x, (int32_t)iy);
-        }
-        for (j = 0; j < nw; j++)
-            for (iy = 0; iy < p->n_y; iy++) {
-                int32_t r = rr[iy];
-                if (r >= 0 && z[ix * p->w2 + iy + 1] > w->theta[(size_t)r * nw + j])
-                    p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)r, 2 + j), x, (int32_t)iy);
+        for (j = 0; j <= nw; j++) {
+            const int32_t *in = rr;
+            if (j) {
+                for (iy = 0; iy < p->n_y; iy++) {
+                    int32_t r = rr[iy];
+                    rw[iy] = r >= 0 && v[iy] > w->theta[(size_t)r * nw + j - 1] ? r : -1;
+                }
+                in = rw;
             }
+            if (!(p->wrap_x | p->wrap_y)) {
+                p2d__add_runs(p, w, in, x, j ? 1 + j : 0);
+                continue;
+            }
+            for (iy = 0; iy < p->n_y; iy++)
+                if (in[iy] >= 0) p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)in[iy], j ? 1 + j : 0), x, (int32_t)iy);
+        }
     }
     for (c = 0; c < n_cand; c++) {
         memcpy(p2d__acc_at(p, w, c, 1), p2d__acc_at(p, w, c, 0), p->acc_bytes);
