@@ -1196,7 +1196,7 @@ static void p2d__classify(const p2d__plan *p, p2d__work *w, const double *z, dou
     *n_saddles = nd;
 }
 
-/* The root of x's tree. Trees here are shallow (a hop or two): the first two hops are inline and
+/* The root of x's tree. Trees here are shallow (a few hops): the first three hops are inline and
    take no loop whose exit the branch predictor would keep missing; a deeper path is compressed
    whole (a region that keeps losing makes long chains, and halving left them for the next find). */
 static int32_t p2d__find_deep(int32_t *parent, int32_t x, int32_t r)
@@ -1213,7 +1213,7 @@ static int32_t p2d__find_deep(int32_t *parent, int32_t x, int32_t r)
 
 static P2D__INLINE int32_t p2d__find(int32_t *parent, int32_t x)
 {
-    int32_t b = parent[parent[x]];
+    int32_t b = parent[parent[parent[x]]];
     if (parent[b] != b) return p2d__find_deep(parent, x, b);
     parent[x] = b;
     return b;
@@ -1324,8 +1324,12 @@ static void p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const 
         }
         if (l->n_comp == 2) { /* most saddles: no branch on the outcome */
             int32_t r0 = p2d__find(up, at + l->rep_off[0]), r1 = p2d__find(up, at + l->rep_off[1]);
-            int32_t hi = p2d__older(z, r0, r1) ? r0 : r1, lo = hi == r0 ? r1 : r0;
-            int32_t c = r0 != r1 ? root[lo] : spare;
+            double z0 = z[r0], z1 = z[r1];
+            /* masks, not a ternary on p2d__older: compilers branched, and which is older is
+               anyone's guess */
+            int32_t old0 = -((int32_t)(z0 > z1) | ((int32_t)(z0 == z1) & (int32_t)(r0 < r1)));
+            int32_t hi = (r0 & old0) | (r1 & ~old0), lo = r0 ^ r1 ^ hi, one = -(int32_t)(r0 == r1);
+            int32_t c = (root[lo] & ~one) | (spare & one);
             w->ccol[c] = z[at];
             w->csad[c] = at;
             w->cpar[c] = root[hi];
