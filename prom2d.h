@@ -118,9 +118,10 @@
    peaks whose region has that many cells; a peak whose parent is not listed has parent -1 (a
    parent's region holds its child's unless they merged exactly at the parent's floor).
    desc.labels = 1 gives each bin a map of which listed peak owns each cell: the one with the
-   smallest region that holds it (0 for cells in none). The regions come from the sweep itself: each cell joins the region of one living summit
-   when it is reached, and one pass up the tree of merges adds every subtree to its parent: about
-   three times a plain run's time (bench/RESULTS.md), and nothing when not asked for.
+   smallest region that holds it (0 for cells in none). The regions come from the sweep itself:
+   each cell joins the region of one living summit when it is reached, and one pass up the tree
+   of merges adds every subtree to its parent: about two and a half times a plain run's time
+   (bench/RESULTS.md), and nothing when not asked for.
 
    4. PEAKS: PYPHO MODE (desc.mode = P2D_MODE_PYPHO)
    Reproduces pyPhoPlaceCellAnalysis' compute_2d_dt_posterior_peak_promenences exactly: a peak is
