@@ -22,6 +22,11 @@ X, FP, FA = load("signal.npy"), load("f_pha.npy"), load("f_amp.npy")
 SF, RS = 512.0, 7
 
 
+# The circular ERPAC's p = exp(-n rho^2 / 2), n = 40 epochs, moves up to 3.8 times rho's error (at
+# rho = 1 / sqrt(40)) and the correction over the cells multiplies that again: as the C test, 1e-11.
+ERPAC_P_TOL = 1e-11
+
+
 def close(got, ref, tol=1e-9):
     """as the C tests: the largest difference over the largest value"""
     assert got.shape == ref.shape
@@ -149,7 +154,7 @@ def test_fit_forms_and_bad_input():
     ep = membound.EventRelatedPac(f_pha=FP[1:4], f_amp=FA[3:6])
     ph, am = ep.filter(SF, xe, "phase"), ep.filter(SF, xe, "amplitude")
     close(ep.fit(ph, am, method="circular")[..., :512], load("methods/erpac_circular.npy"), 1e-12)
-    close(ep.pvalues[..., :512], load("methods/erpac_circular_p.npy"), 1e-12)
+    close(ep.pvalues[..., :512], load("methods/erpac_circular_p.npy"), ERPAC_P_TOL)
     close(ep.fit(ph, am, method="gc", smooth=3)[..., :512], load("methods/erpac_gc_smooth3.npy"), 1e-12)
 
 
@@ -247,7 +252,7 @@ def test_event_related_pac():
     xe = load("methods/erpac_signal.npy")
     ep = membound.EventRelatedPac(f_pha=FP[1:4], f_amp=FA[3:6])
     close(ep.filterfit(SF, xe, method="circular")[..., :512], load("methods/erpac_circular.npy"), 1e-12)
-    close(ep.pvalues[..., :512], load("methods/erpac_circular_p.npy"), 1e-12)
+    close(ep.pvalues[..., :512], load("methods/erpac_circular_p.npy"), ERPAC_P_TOL)
     assert ep.method == "ERPAC (Voytek et al. 2013)"
     gc = membound.EventRelatedPac(f_pha=FP[1:4], f_amp=FA[3:6])
     close(gc.filterfit(SF, xe, method="gc")[..., :512], load("methods/erpac_gc.npy"), 1e-12)
