@@ -77,7 +77,7 @@
 
    2. FFT
    Any length n >= 1. Lengths whose prime factors are 2, 3 and 5 run a Stockham (autosort)
-   transform in stages of radix 4, 2, 3, 5 on separate real and imaginary arrays, with twiddles
+   transform in stages of radix 8, 4, 2, 3, 5 on separate real and imaginary arrays, with twiddles
    computed directly in double (no recurrences, so no error growth with n); any other length runs
    Bluestein's chirp-z algorithm on the next 2^a 3^b 5^c length >= 2n - 1. Error against a
    long-double DFT: at most 1.3e-15 relative (max norm) for every n <= 64 and 13 lengths up to
