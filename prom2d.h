@@ -479,7 +479,7 @@ typedef struct p2d__row {
     uint32_t stamp, queued;
 } p2d__row;
 
-enum { P2D__ARRAYS = 31 };
+enum { P2D__ARRAYS = 34 };
 
 /* Geometry: a candidate's ladder for the climb of p2d__row_roots, in one cache line: the levels
    at which it and its next three ancestors died (a summit that never died: its floor, and NaN
@@ -520,7 +520,7 @@ typedef struct p2d__plan {
     /* byte offsets of each array in a worker's slab, and the slab size */
     size_t o_work, o_z, o_mask, o_peaks, o_info, o_keys, o_keys2, o_root, o_sad, o_csad, o_cpar,
         o_ccol, o_cmin, o_cout, o_mark, o_queue, o_flag, o_up, o_crit, o_rows, o_row_stack, o_up0, o_bas,
-        o_acc, o_lvl, o_theta, o_kids, o_trig, o_tree, o_geom, o_labels, slab;
+        o_acc, o_lvl, o_theta, o_kids, o_trig, o_tree, o_geom, o_labels, o_edge, o_edge_at, o_edge_nb, slab;
     int row_fill;          /* masks by whole rows of bits (rows of 64 pixels at most) */
     size_t total;          /* the slabs: n_workers of them, in one block */
     size_t gap[P2D__ARRAYS][2]; /* after each array, the bytes up to the next (ASan marks them) */
@@ -586,6 +586,12 @@ static int p2d__layout(p2d__plan *p, const p2d_desc *d)
         if (!tp_size_mul(pb, (d->geometry ? 1 : 0) + p->n_widths, &gb) ||
             !p2d__take(p, &at, gb, sizeof(p2d_geom), &p->o_geom) ||
             !tp_size_mul(n, p->labels ? p->block : 0, &lb) || !p2d__take(p, &at, lb, sizeof(uint16_t), &p->o_labels))
+            return 0;
+    }
+    if (p->wrap_x || p->wrap_y) { /* the pixels of the wrapped edges and their neighbours (p2d__edges) */
+        size_t ne = 2 * (p->n_x + p->n_y), nb;
+        if (!p2d__take(p, &at, np, sizeof(int32_t), &p->o_edge) || !p2d__take(p, &at, ne, sizeof(uint32_t), &p->o_edge_at) ||
+            !tp_size_mul(ne, 8, &nb) || !p2d__take(p, &at, nb, sizeof(int32_t), &p->o_edge_nb))
             return 0;
     }
     p->slab = at;
@@ -939,6 +945,12 @@ typedef struct p2d__work {
     int32_t *up0, *bas, *kids; /* geometry: classify's pointers; each cell's basin, then region; the tree */
     char *acc;             /* geometry: per candidate, accumulators (total, region, each width) */
     p2d__node *tree;       /* geometry: per candidate, death level and parent */
+    int32_t *edge;         /* periodic: per padded pixel on the grid's border, its row r in edge_nb, as r
+                              on a wrapped edge and -2 - r on another; -1 inside */
+    uint32_t *edge_at;     /* periodic: the wrapped edges' pixels, row-major; n_edge of them */
+    int32_t *edge_nb;      /* periodic: per border pixel, its 8 neighbours across the wrapped edges, as (row,
+                              column) offsets (-1,0) (0,-1) (0,1) (1,0) (-1,-1) (-1,1) (1,-1) (1,1); 0: none */
+    size_t n_edge;
     double *lvl, *theta, *trig; /* per candidate: region floor, width floors; cos/sin per row, column */
     p2d_geom *geom;        /* block: regions of the listed peaks (then widths), npix * (1 + n_widths) a bin */
     uint16_t *labels;      /* block: npix a bin */
@@ -955,6 +967,8 @@ typedef struct p2d__work {
     p2d__range_fn range;    /* the widest min/max kernel */
     p2d__at_least_fn at_least; /* masks: the widest row threshold kernel */
 } p2d__work;
+
+static void p2d__edges(const p2d__plan *p, p2d__work *w);
 
 static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
 {
@@ -982,6 +996,11 @@ static void p2d__work_init(p2d__work *w, char *slab, const p2d__plan *p)
     w->trig = (double *)(slab + p->o_trig);
     w->geom = (p2d_geom *)(slab + p->o_geom);
     w->labels = (uint16_t *)(slab + p->o_labels);
+    w->edge = (int32_t *)(slab + p->o_edge);
+    w->edge_at = (uint32_t *)(slab + p->o_edge_at);
+    w->edge_nb = (int32_t *)(slab + p->o_edge_nb);
+    w->n_edge = 0;
+    if (p->wrap_x || p->wrap_y) p2d__edges(p, w);
     w->cur_geom = w->cur_wid = NULL;
     w->cur_labels = NULL;
     if (p->geometry && (p->wrap_x || p->wrap_y)) { /* a wrapped axis: centroids as circular means */
@@ -1279,18 +1298,37 @@ static P2D__INLINE int p2d__on_wrapped_edge(const p2d__plan *p, size_t at)
     return (p->wrap_x && (ix == 0 || (size_t)ix + 1 == p->n_x)) || (p->wrap_y && (iy == 0 || (size_t)iy + 1 == p->n_y));
 }
 
-/* The neighbours of pixel at (across periodic edges) that come before it in the sweep, as padded
-   indices into nb; returns how many. */
-static int p2d__earlier_neighbours(const p2d__plan *p, const double *z, size_t at, size_t *nb)
+/* The border's pixels and their neighbours across the wrapped edges (w->edge, edge_at, edge_nb),
+   once per worker: the sweep, its fixup and the mask fills look them up per bin. */
+static void p2d__edges(const p2d__plan *p, p2d__work *w)
 {
     static const int dx[8] = {-1, 0, 0, 1, -1, -1, 1, 1}, dy[8] = {0, -1, 1, 0, -1, 1, -1, 1};
-    int32_t ix, iy;
+    size_t ix, iy, i, rows = 0;
+    int k;
+    for (i = 0; i < p->npad; i++) w->edge[i] = -1;
+    for (ix = 1; ix <= p->n_x; ix++)
+        for (iy = 1; iy <= p->n_y; iy++) {
+            size_t at = ix * p->w2 + iy;
+            if (ix > 1 && ix < p->n_x && iy > 1 && iy < p->n_y) continue; /* inside */
+            for (k = 0; k < 8; k++) w->edge_nb[8 * rows + (size_t)k] = (int32_t)p2d__wrap_neighbour(p, ix, iy, dx[k], dy[k]);
+            if (p2d__on_wrapped_edge(p, at)) {
+                w->edge[at] = (int32_t)rows;
+                w->edge_at[w->n_edge++] = (uint32_t)at;
+            } else {
+                w->edge[at] = -2 - (int32_t)rows;
+            }
+            rows++;
+        }
+}
+
+/* The neighbours of edge pixel at (across periodic edges) that come before it in the sweep, as
+   padded indices into nb; returns how many. */
+static int p2d__earlier_neighbours(const p2d__plan *p, const p2d__work *w, const double *z, size_t at, size_t *nb)
+{
+    const int32_t *q = w->edge_nb + 8 * (size_t)w->edge[at];
     int k, n = 0;
-    p2d__rowcol(p, at, &ix, &iy);
-    for (k = 0; k < p->connectivity; k++) {
-        size_t q = p2d__wrap_neighbour(p, (size_t)ix + 1, (size_t)iy + 1, dx[k], dy[k]);
-        if (q && (z[q] > z[at] || (z[q] == z[at] && q < at))) nb[n++] = q;
-    }
+    for (k = 0; k < p->connectivity; k++)
+        if (q[k] && (z[q[k]] > z[at] || (z[q[k]] == z[at] && (size_t)q[k] < at))) nb[n++] = (size_t)q[k];
     return n;
 }
 
@@ -1312,9 +1350,9 @@ static void p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const 
         int32_t at = (int32_t)(uint32_t)sorted[i], roots[8];
         const p2d__link *l = w->links + w->flag[at];
         int k, m, nr = 0;
-        if (wrap && p2d__on_wrapped_edge(p, (size_t)at)) {
+        if (wrap && w->edge[at] >= 0) {
             size_t nb[8];
-            int n_nb = p2d__earlier_neighbours(p, z, (size_t)at, nb);
+            int n_nb = p2d__earlier_neighbours(p, w, z, (size_t)at, nb);
             for (k = 0; k < n_nb; k++) {
                 int32_t r = p2d__find(up, (int32_t)nb[k]);
                 for (m = 0; m < nr && roots[m] != r; m++) {}
@@ -1352,19 +1390,16 @@ static void p2d__sweep(const p2d__plan *p, p2d__work *w, const double *z, const 
    summits left; *n_saddles grows. */
 static size_t p2d__wrap_fixup(const p2d__plan *p, p2d__work *w, const double *z, size_t n_summits, size_t *n_saddles)
 {
-    size_t i, k = 0, ns = 0, ix, iy, nb[8];
+    size_t i, k = 0, ns = 0, nb[8];
     for (i = 0; i < n_summits; i++) {
         size_t at = w->crit[i];
-        if (p2d__on_wrapped_edge(p, at) && p2d__earlier_neighbours(p, z, at, nb) > 0) w->up[at] = (int32_t)nb[0];
+        if (w->edge[at] >= 0 && p2d__earlier_neighbours(p, w, z, at, nb) > 0) w->up[at] = (int32_t)nb[0];
         else w->crit[k++] = (uint32_t)at;
     }
     for (i = 0; i < *n_saddles; i++) /* the edges come again below, once each */
-        if (!p2d__on_wrapped_edge(p, w->sad[i])) w->sad[ns++] = w->sad[i];
-    for (ix = 1; ix <= p->n_x; ix++)
-        for (iy = 1; iy <= p->n_y; iy++) {
-            size_t at = ix * p->w2 + iy;
-            if (z[at] == z[at] && p2d__on_wrapped_edge(p, at)) w->sad[ns++] = (uint32_t)at;
-        }
+        if (w->edge[w->sad[i]] < 0) w->sad[ns++] = w->sad[i];
+    for (i = 0; i < w->n_edge; i++)
+        if (z[w->edge_at[i]] == z[w->edge_at[i]]) w->sad[ns++] = w->edge_at[i];
     *n_saddles = ns;
     return k;
 }
@@ -1925,16 +1960,20 @@ static void p2d__fill_rows(const p2d__plan *p, p2d__work *w, const double *z, si
 static void p2d__fill_wrap(const p2d__plan *p, p2d__work *w, const double *z, size_t seed, double thr, uint8_t *mask,
                            size_t stride, uint8_t bit)
 {
-    static const int dx[4] = {-1, 0, 0, 1}, dy[4] = {0, -1, 1, 0};
-    int32_t *queue = w->queue, cx, cy;
+    int32_t *queue = w->queue;
+    const int32_t W = (int32_t)p->w2;
     size_t head = 0, tail = 0;
     int k;
     mask[seed * stride] |= bit;
     queue[tail++] = (int32_t)seed;
     while (head < tail) {
-        p2d__rowcol(p, (size_t)queue[head++], &cx, &cy);
+        int32_t c = queue[head++], e = w->edge[c];
+        /* inside, the four neighbours are in the grid; on the border, the table has them (across
+           a wrapped edge, or none) */
+        const int32_t inner[4] = {c - W, c - 1, c + 1, c + W};
+        const int32_t *nb = e == -1 ? inner : w->edge_nb + 8 * (size_t)(e >= 0 ? e : -2 - e);
         for (k = 0; k < 4; k++) {
-            size_t q = p2d__wrap_neighbour(p, (size_t)cx + 1, (size_t)cy + 1, dx[k], dy[k]);
+            size_t q = (size_t)nb[k];
             if (q && !(mask[q * stride] & bit) && z[q] >= thr) {
                 mask[q * stride] |= bit;
                 queue[tail++] = (int32_t)q;
