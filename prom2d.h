@@ -1290,14 +1290,6 @@ static size_t p2d__wrap_neighbour(const p2d__plan *p, size_t ix, size_t iy, int 
     return x && y ? x * p->w2 + y : 0;
 }
 
-/* Periodic edges: pixel at lies on an edge that wraps (its neighbourhood differs from the grid's) */
-static P2D__INLINE int p2d__on_wrapped_edge(const p2d__plan *p, size_t at)
-{
-    int32_t ix, iy;
-    p2d__rowcol(p, at, &ix, &iy);
-    return (p->wrap_x && (ix == 0 || (size_t)ix + 1 == p->n_x)) || (p->wrap_y && (iy == 0 || (size_t)iy + 1 == p->n_y));
-}
-
 /* The border's pixels and their neighbours across the wrapped edges (w->edge, edge_at, edge_nb),
    once per worker: the sweep, its fixup and the mask fills look them up per bin. */
 static void p2d__edges(const p2d__plan *p, p2d__work *w)
@@ -1311,7 +1303,7 @@ static void p2d__edges(const p2d__plan *p, p2d__work *w)
             size_t at = ix * p->w2 + iy;
             if (ix > 1 && ix < p->n_x && iy > 1 && iy < p->n_y) continue; /* inside */
             for (k = 0; k < 8; k++) w->edge_nb[8 * rows + (size_t)k] = (int32_t)p2d__wrap_neighbour(p, ix, iy, dx[k], dy[k]);
-            if (p2d__on_wrapped_edge(p, at)) {
+            if ((p->wrap_x && (ix == 1 || ix == p->n_x)) || (p->wrap_y && (iy == 1 || iy == p->n_y))) { /* wraps */
                 w->edge[at] = (int32_t)rows;
                 w->edge_at[w->n_edge++] = (uint32_t)at;
             } else {
@@ -1542,7 +1534,6 @@ static void p2d__roots_init(const p2d__plan *p, p2d__work *w, size_t n_cand)
             a = a == (int32_t)n_cand ? a : w->csad[a] >= 0 ? w->cpar[a] : (int32_t)n_cand;
         }
         t->up[P2D__RUNGS] = a;
-        t->pad[0] = t->pad[1] = t->pad[2] = 0;
     }
     for (ix = 1; ix <= p->n_x; ix++) memset(w->bas + ix * p->w2 + 1, 0xFF, p->n_y * sizeof(int32_t)); /* -1 */
 }
@@ -1666,6 +1657,7 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
         p2d__row_roots(p, w, z, ix, (int32_t)n_cand, rr);
         for (j = 0; j <= nw; j++) {
             const int32_t *in = rr;
+            const size_t which = j ? 1 + j : 0; /* the total, then width j - 1 */
             if (j) {
                 for (iy = 0; iy < p->n_y; iy++) {
                     int32_t r = rr[iy];
@@ -1674,11 +1666,11 @@ static void p2d__regions(const p2d__plan *p, p2d__work *w, const double *z, size
                 in = rw;
             }
             if (!(p->wrap_x | p->wrap_y)) {
-                p2d__add_runs(p, w, in, x, j ? 1 + j : 0);
+                p2d__add_runs(p, w, in, x, which);
                 continue;
             }
             for (iy = 0; iy < p->n_y; iy++)
-                if (in[iy] >= 0) p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)in[iy], j ? 1 + j : 0), x, (int32_t)iy);
+                if (in[iy] >= 0) p2d__acc_cell(p, w, p2d__acc_at(p, w, (size_t)in[iy], which), x, (int32_t)iy);
         }
     }
     for (c = 0; c < n_cand; c++) {
