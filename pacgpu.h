@@ -268,7 +268,7 @@
    PAC_BACKEND_AUTO and a device answers (PAC_BACKEND_CPU keeps it on the CPU; PAC_BACKEND_CUDA
    without a device, or in a build without the backend, is TP_ERR_DEVICE). The device computes
    as the TP_F32 mode does (filters and FFTs in double, amplitudes and histograms in floats),
-   whatever desc.precision says: that CPU path is its oracle, within 5e-5 of the MI. Signals go
+   whatever desc.precision says: that CPU path is its oracle, within 5e-5 of the MI or HR. Signals go
    to the device in chunks (at most 64, or a sixteenth of them past 1,024, so progress comes and
    cancelling works a chunk at a time); surrogates are index arithmetic on unshifted amplitudes in
    a fixed order (no atomics), so device results do not depend on the chunk. Device memory comes
@@ -283,9 +283,9 @@
 
    9. WHAT IT DOES NOT DO
    No real-input FFT (real signals ride in pairs in complex transforms instead). On the device,
-   the 18-bin MI of one set of signals, every sample, filtered: desc.x_amp, desc.edges, other
-   n_bins, wavelets and the other measures run on the CPU under PAC_BACKEND_AUTO, and are
-   TP_ERR_ARG with PAC_BACKEND_CUDA.
+   the 18-bin MI and heights ratio of one set of signals, every sample, filtered: desc.x_amp,
+   desc.edges, other n_bins, wavelets, out.binned and out.pp and the other measures run on the
+   CPU under PAC_BACKEND_AUTO, and are TP_ERR_ARG with PAC_BACKEND_CUDA.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -1773,6 +1773,37 @@ PAC_HD static inline double pac__mi_sums(double total, double ulogu)
     return total > 0 ? (ulogu / total - pac__log(total) + 2.8903717578961646922) / 2.8903717578961646922 : 0.0;
 }
 
+/* The heights ratio of one histogram (sums h[j * ld], bin weights wt), tensorpac's steps: over
+   the bins of nonzero weight v_j = h_j wt_j, p_j = v_j / sum v, HR = (max p - min p) / max p;
+   NaN when a sum is. What the CPU computes lane by lane, and the CUDA column kernel per cell. */
+PAC_HD static inline double pac__hr_cell(const double *h, size_t ld, int k, const double *wt)
+{
+    double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
+    int j;
+    for (j = 0; j < k; j++)
+        if (wt[j] > 0) sum += h[(size_t)j * ld] * wt[j];
+    for (j = 0; j < k; j++)
+        if (wt[j] > 0) {
+            double p = h[(size_t)j * ld] * wt[j] / sum;
+            hi = p > hi ? p : hi;
+            lo = p < lo ? p : lo;
+        }
+    return sum == sum ? (hi - lo) / hi : sum;
+}
+
+/* The same heights ratio from two numbers gathered bin by bin (pac__k_runs): the highest and the
+   lowest u_j = h_j w_j over the bins of nonzero weight (hi NaN once a u_j is); the sum cancels
+   from (max p - min p) / max p, so HR = (hi - lo) / hi (its rounding differs by ~1e-16). */
+PAC_HD static inline void pac__hr_add_bin(double h, double w, double *hi, double *lo)
+{
+    double u = h * w;
+    if (!(w > 0)) return;
+    *hi = u > *hi || u != u ? u : *hi;
+    *lo = u < *lo ? u : *lo;
+}
+
+PAC_HD static inline double pac__hr_sums(double hi, double lo) { return (hi - lo) / hi; }
+
 /* Welford's step: surrogate k's value v into the running mean and M2 */
 PAC_HD static inline void pac__welford(double v, size_t k, double *mean, double *m2)
 {
@@ -2550,24 +2581,11 @@ static const unsigned char *pac__bins_of(const pac__eng *e, const pac__work *w, 
     return w->bins + q * n;
 }
 
-/* The heights ratio of lanes [0, ld) of a histogram (as pac__mi_fn): v_j = h_j wt_j over the bins
-   of nonzero weight, p_j = v_j / sum v, HR = (max p - min p) / max p (tensorpac's steps) */
+/* The heights ratio of lanes [0, ld) of a histogram (as pac__mi_fn) */
 static void pac__hr(const double *h, size_t ld, int k, const double *wt, double *hr)
 {
     size_t a;
-    int j;
-    for (a = 0; a < ld; a++) {
-        double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
-        for (j = 0; j < k; j++)
-            if (wt[j] > 0) sum += h[(size_t)j * ld + a] * wt[j];
-        for (j = 0; j < k; j++)
-            if (wt[j] > 0) {
-                double p = h[(size_t)j * ld + a] * wt[j] / sum;
-                hi = p > hi ? p : hi;
-                lo = p < lo ? p : lo;
-            }
-        hr[a] = sum == sum ? (hi - lo) / hi : sum;
-    }
+    for (a = 0; a < ld; a++) hr[a] = pac__hr_cell(h + a, ld, k, wt);
 }
 
 /* The histogram of the pass's amplitudes by the phase bins sorted in w->order / w->start
@@ -3832,14 +3850,15 @@ PAC_HD static inline void pac__cellstat_store(const pac__cellstat *c, double *re
 /* One block per (chunk signal s, phase band q, amplitude band a): for the MI and each
    surrogate (shift k), every thread sums the amplitudes of its samples by bin into its own
    column of shared memory (no atomics), each warp adds a bin's columns (lanes, then a shuffle
-   tree: a fixed order), thread 0 takes the MI of the histogram (pac__mi_cell) and the Welford
+   tree: a fixed order), thread 0 takes the MI of the histogram (pac__mi_cell; with hr its heights
+   ratio, pac__hr_cell) and the Welford
    step (pac__welford), as the CPU does. The shift is index arithmetic on the unshifted
    amplitudes; swap-epochs (perms) pairs them with another signal's bins and weights instead.
    Each MI also goes to vals[k][cell] when asked (the surrogate cube, pvalues). Two barriers a
    shift. The block size is a multiple of 32. */
 __global__ static void pac__k_cells(const unsigned char *bins, const float *amp, size_t n, size_t n_sig, size_t s0, size_t np,
                                     size_t na, const double *wt, const int *ok, const int64_t *shifts, const uint32_t *perms,
-                                    size_t n_perm, double nan_value, double *res, double *vals)
+                                    size_t n_perm, int hr, double nan_value, double *res, double *vals)
 {
     PAC__DYNAMIC_SHARED(float, pac__part); /* PAC_N_BINS x blockDim.x */
     __shared__ double hist[PAC_N_BINS];
@@ -3867,7 +3886,8 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         }
         __syncthreads();
         if (tid == 0) {
-            double v = ok[sk] ? pac__mi_cell(hist, 1, PAC_N_BINS, wt + sk * PAC_N_BINS) : nan_value;
+            const double *w = wt + sk * PAC_N_BINS;
+            double v = !ok[sk] ? nan_value : hr ? pac__hr_cell(hist, 1, PAC_N_BINS, w) : pac__mi_cell(hist, 1, PAC_N_BINS, w);
             if (vals) vals[k * cells + cell] = v;
             pac__cellstat_take(&st, v, k);
         } /* no barrier here: the next shift writes hist only after its first one, so the other
@@ -3891,6 +3911,7 @@ typedef struct pac__runs_args {
     double *vals, nan_value;
     size_t n_sig, s0, np, na, groups, n_perm, cells;
     unsigned n, ag;
+    int hr;                     /* the heights ratio instead of the MI */
 } pac__runs_args;
 
 /* The cells with surrogates, when a group of amplitude bands fits in shared memory twice. One
@@ -3905,7 +3926,8 @@ typedef struct pac__runs_args {
    (a broadcast, for PAC__RUNS_SHIFTS sums) and the lanes of a surrogate one row; the host orders
    the surrogates so that those a warp reads together are shifted by distinct residues mod
    32 / ag: their rows fall in distinct banks. Times and shifts are byte offsets into the rows.
-   Each MI goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
+   Each MI (or heights ratio, from the two numbers it gathers bin by bin in place of the MI's)
+   goes to vals[k][cell]; pac__k_stats takes them in surrogate order. With copies = 1 the
    rows are stored once, for signals too long to store twice (or PAC_TEST_CUDA_ROWS_ONCE): a shifted
    offset past the last row wraps to the first (pac__wrap_plan, pac__wrap_row: a compare and a
    select more an update) in place of half the shared memory. */
@@ -3947,14 +3969,15 @@ __device__ static PAC__FORCEINLINE void pac__runs_block(const pac__runs_args *p,
     if (a >= nag) return;
     for (base = tid / 32 * per_warp * PAC__RUNS_SHIFTS + lane / ag; base <= n_perm; base += stride) {
         const unsigned char *at_shift[PAC__RUNS_SHIFTS]; /* this lane's row 0 of each surrogate's shift */
-        double total[PAC__RUNS_SHIFTS], ulogu[PAC__RUNS_SHIFTS];
+        double s1[PAC__RUNS_SHIFTS], s2[PAC__RUNS_SHIFTS]; /* MI: sum u, sum u log u; HR: max u, min u */
         unsigned sh[PAC__RUNS_SHIFTS];
         PAC__UNROLL
         for (u = 0; u < PAC__RUNS_SHIFTS; u++) { /* the u-th surrogate: base + u per_warp */
             size_t task = base + u * per_warp, k = task <= n_perm ? p->task_k[task] : 0;
             sh[u] = k ? (unsigned)p->shifts[k - 1] : 0;
             at_shift[u] = (const unsigned char *)(pac__amp_t + a) + (size_t)sh[u] * ag * 4;
-            total[u] = ulogu[u] = 0;
+            s1[u] = p->hr ? -HUGE_VAL : 0.0;
+            s2[u] = p->hr ? HUGE_VAL : 0.0;
         }
         if (p->ok[series])
             for (j = 0; j < PAC_N_BINS; j++) {
@@ -3980,12 +4003,16 @@ __device__ static PAC__FORCEINLINE void pac__runs_block(const pac__runs_args *p,
                     }
                 }
                 PAC__UNROLL
-                for (u = 0; u < PAC__RUNS_SHIFTS; u++) pac__mi_add_bin(sum[u], weight[j], &total[u], &ulogu[u]);
+                for (u = 0; u < PAC__RUNS_SHIFTS; u++)
+                    if (p->hr) pac__hr_add_bin(sum[u], weight[j], &s1[u], &s2[u]);
+                    else pac__mi_add_bin(sum[u], weight[j], &s1[u], &s2[u]);
             }
         PAC__UNROLL
         for (u = 0; u < PAC__RUNS_SHIFTS; u++) {
             size_t task = base + u * per_warp;
-            if (task <= n_perm) p->vals[p->task_k[task] * p->cells + cell0 + a] = p->ok[series] ? pac__mi_sums(total[u], ulogu[u]) : p->nan_value;
+            if (task <= n_perm)
+                p->vals[p->task_k[task] * p->cells + cell0 + a] = !p->ok[series] ? p->nan_value
+                                                                  : p->hr ? pac__hr_sums(s1[u], s2[u]) : pac__mi_sums(s1[u], s2[u]);
         }
     }
 }
@@ -4244,6 +4271,7 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
             ra.bins = g->bins, ra.counts = g->counts, ra.task_k = g->task_k, ra.amp = g->amp, ra.wt = g->wt, ra.ok = g->ok;
             ra.shifts = g->shifts, ra.vals = g->vals, ra.nan_value = 0.0 / 0.0, ra.n_sig = e->n_sig, ra.s0 = s0, ra.np = np, ra.na = na;
             ra.groups = groups, ra.n_perm = e->n_perm, ra.cells = cells, ra.n = (unsigned)e->n, ra.ag = g->ag;
+            ra.hr = e->measure == PAC_HR;
             if (g->copies == 2)
                 PAC__LAUNCH_COOPERATIVE(pac__k_runs, (unsigned)(rows * np * groups), g->runs_threads, g->runs_shared, g->stream, (ra));
             else
@@ -4254,7 +4282,7 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
         } else {
             PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float),
                                     g->stream, (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, g->perms,
-                                                e->n_perm, 0.0 / 0.0, g->res, g->vals));
+                                                e->n_perm, e->measure == PAC_HR, 0.0 / 0.0, g->res, g->vals));
             PAC__LAUNCHED(e, "the cells");
         }
         PAC__CU(e, cudaMemcpyAsync(g->h.hres, g->res, 4 * cells * sizeof(double), cudaMemcpyDeviceToHost, g->stream), "copying cells down");
@@ -5063,10 +5091,10 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
     if (given) e->cuda = 0, e->f32 = d->precision == TP_F32 && !e->vec;
-    if (e->cuda && (e->measure != PAC_MI || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) { /* 18-bin MI, whole */
+    if (e->cuda && ((e->measure != PAC_MI && e->measure != PAC_HR) || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) {
         if (d->backend == PAC_BACKEND_CUDA)
-            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI of one set of "
-                                "signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
+            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI or heights ratio "
+                                "of one set of signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
                                 d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : e->k != PAC_N_BINS ? "desc.n_bins"
                                 : e->wavelet ? "desc.dcomplex" : "this measure");
         e->cuda = 0;
@@ -5132,8 +5160,11 @@ static tp_result pac__run(const pac_desc *desc, const void *x, tp_dtype dtype, c
     if ((out->binned || out->pp) && (e.vec || e.method != PAC_MI_TENSORPAC))
         return pac__fail(err, TP_ERR_ARG, "out.binned and out.pp come from tensorpac's pooled bin counts: desc.measure PAC_HR, or "
                          "PAC_MI with desc.method PAC_MI_TENSORPAC");
-    if ((out->binned || out->pp) && e.cuda)
-        return pac__fail(err, TP_ERR_ARG, "out.binned and out.pp are computed on the CPU only (desc.backend PAC_BACKEND_CPU)");
+    if ((out->binned || out->pp) && e.cuda) {
+        if (desc->backend == PAC_BACKEND_CUDA)
+            return pac__fail(err, TP_ERR_ARG, "out.binned and out.pp are computed on the CPU only (desc.backend AUTO or CPU)");
+        e.cuda = 0, e.f32 = desc->precision == TP_F32 && !e.vec;
+    }
     if (out->info) memset(out->info, 0, sizeof *out->info);
     if (plan) {
         if (plan->n_threads < 1 || plan->n_threads > TP_MAX_THREADS || plan->amp_bands_per_pass < 1 ||

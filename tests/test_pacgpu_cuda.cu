@@ -119,11 +119,13 @@ static void test_device_equals_cpu_float32(void)
     bands(pha, P, amp, A);
     memcpy(clean, x, sizeof x);
     for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
-    for (method = PAC_MI_TORT; method <= PAC_MI_TENSORPAC; method++)
+    for (method = PAC_MI_TORT; method <= PAC_MI_TENSORPAC + 1; method++) /* the last: the heights ratio */
         for (perm = 0; perm < 4; perm++) {
             const double *xs = perm == 3 ? clean : x; /* swap-epochs: a NaN signal's phases would reach most cells */
             memset(&d, 0, sizeof d);
-            d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A, d.method = (pac_mi)method;
+            d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A;
+            d.method = method <= PAC_MI_TENSORPAC ? (pac_mi)method : PAC_MI_DEFAULT;
+            d.measure = method <= PAC_MI_TENSORPAC ? PAC_MI : PAC_HR;
             d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : perm == 3 ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
             d.n_perm = perm ? T_PERM : 0, d.seed = 7;
             d.precision = TP_F32, d.n_threads = 2;
@@ -151,7 +153,7 @@ static void test_device_equals_cpu_float32(void)
                 worst_z = dm > worst_z || dm != dm ? dm : worst_z;
             }
         }
-    CHECK_MSG(worst_mi <= T_TOL && worst_m <= T_TOL && worst_z <= T_TOL_Z, "device vs CPU float32: MI %.3g, surrogate mean %.3g, z %.3g",
+    CHECK_MSG(worst_mi <= T_TOL && worst_m <= T_TOL && worst_z <= T_TOL_Z, "device vs CPU float32: MI or HR %.3g, surrogate mean %.3g, z %.3g",
               worst_mi, worst_m, worst_z);
     { /* progress: once per chunk, counting both passes for tensorpac's MI; cancel */
         size_t calls[4] = {0, 0, 0, 0};
@@ -182,7 +184,7 @@ static void test_device_equals_cpu_float32(void)
         CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && info.on_device == 0 && info.device.chunk == 0 &&
               info.n_workers >= 1);
     }
-    printf("  device vs CPU float32: MI within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
+    printf("  device vs CPU float32: MI and HR within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
 }
 
 /* tensorpac's reference (tests/data/pac: 8 signals x 2048 at 512 Hz, 10 x 10 bands, its 20
@@ -209,7 +211,7 @@ static void test_device_on_reference_data(void)
               rs = td_load("tests/data/pac/", "surrogates.npy"), rz = td_load("tests/data/pac/", "mi_zscore.npy"),
               rp = td_load("tests/data/pac/", "pvalues_maxstat.npy");
     static double mi[CELLS], mi_cpu[CELLS], z[CELLS], pm[100], cube[K * CELLS], cube_cpu[K * CELLS];
-    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p;
+    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p, w_hr = 1;
     pac_desc d;
     pac_output o;
     tp_error err;
@@ -239,9 +241,21 @@ static void test_device_on_reference_data(void)
     CHECK_MSG(w_cpu <= T_TOL && w_cube_cpu <= T_TOL, "device vs CPU float32 on the reference: MI %.3g, surrogates %.3g", w_cpu,
               w_cube_cpu);
     CHECK_MSG(w_z <= T_TOL_Z && w_p <= 1.0 / K + 1e-12, "device vs tensorpac: z %.3g (relative), pvalues %.3g", w_z, w_p);
-    printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), pvalues %.3g;"
-           " vs CPU float32 MI %.3g, surrogates %.3g\n",
-           w_mi, w_tort, w_cube, w_z, w_p, w_cpu, w_cube_cpu);
+    { /* the heights ratio, tensorpac's idpac (3, 0, 0) */
+        npy_array rh = td_load("tests/data/pac/methods/", "m3_pac.npy");
+        CHECK(rh.data != NULL);
+        d.backend = PAC_BACKEND_CUDA, d.measure = PAC_HR, d.method = PAC_MI_DEFAULT, d.surrogates = PAC_SURR_NONE, d.n_perm = 0;
+        d.cuts = NULL;
+        memset(&o, 0, sizeof o);
+        o.pac = mi;
+        CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w_hr = rh.data ? worst_abs(mi, (const double *)rh.data, CELLS, 0) : 1;
+        CHECK_MSG(w_hr <= 5e-5, "device vs tensorpac: heights ratio %.3g", w_hr);
+        npy_free(&rh);
+    }
+    printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), pvalues %.3g,"
+           " heights ratio %.3g; vs CPU float32 MI %.3g, surrogates %.3g\n",
+           w_mi, w_tort, w_cube, w_z, w_p, w_hr, w_cpu, w_cube_cpu);
 out:
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&cuts); npy_free(&rmi); npy_free(&rtort); npy_free(&rs); npy_free(&rz);
     npy_free(&rp);
