@@ -268,7 +268,10 @@
    PAC_BACKEND_AUTO and a device answers (PAC_BACKEND_CPU keeps it on the CPU; PAC_BACKEND_CUDA
    without a device, or in a build without the backend, is TP_ERR_DEVICE). The device computes
    as the TP_F32 mode does (filters and FFTs in double, amplitudes and histograms in floats),
-   whatever desc.precision says: that CPU path is its oracle, within 5e-5 of the MI or HR. Signals go
+   whatever desc.precision says: that CPU path is its oracle, within 5e-5 of the MI or HR (the
+   mean vector length and ndPAC: float amplitudes and unit vectors, double sums, against the
+   CPU's float64 within 5e-5 of the largest value; an ndPAC cell within float rounding of its
+   threshold may fall on the other side of it). Signals go
    to the device in chunks (at most 64, or a sixteenth of them past 1,024, so progress comes and
    cancelling works a chunk at a time); surrogates are index arithmetic on unshifted amplitudes in
    a fixed order (no atomics), so device results do not depend on the chunk. Device memory comes
@@ -283,9 +286,10 @@
 
    9. WHAT IT DOES NOT DO
    No real-input FFT (real signals ride in pairs in complex transforms instead). On the device,
-   the 18-bin MI and heights ratio of one set of signals, every sample, filtered: desc.x_amp,
-   desc.edges, other n_bins, wavelets, out.binned and out.pp and the other measures run on the
-   CPU under PAC_BACKEND_AUTO, and are TP_ERR_ARG with PAC_BACKEND_CUDA.
+   the 18-bin MI, heights ratio, mean vector length and ndPAC of one set of signals, every
+   sample, filtered: desc.x_amp, desc.edges, other n_bins, wavelets, out.binned and out.pp, the
+   phase synchrony and the Gaussian copula run on the CPU under PAC_BACKEND_AUTO, and are
+   TP_ERR_ARG with PAC_BACKEND_CUDA.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -1775,8 +1779,8 @@ PAC_HD static inline double pac__mi_sums(double total, double ulogu)
 
 /* The heights ratio of one histogram (sums h[j * ld], bin weights wt), tensorpac's steps: over
    the bins of nonzero weight v_j = h_j wt_j, p_j = v_j / sum v, HR = (max p - min p) / max p;
-   NaN when a sum is. What the CPU computes lane by lane, and the CUDA column kernel per cell. */
-PAC_HD static inline double pac__hr_cell(const double *h, size_t ld, int k, const double *wt)
+   NaN when a sum is. */
+static inline double pac__hr_cell(const double *h, size_t ld, int k, const double *wt)
 {
     double sum = 0, hi = -HUGE_VAL, lo = HUGE_VAL;
     int j;
@@ -1791,7 +1795,7 @@ PAC_HD static inline double pac__hr_cell(const double *h, size_t ld, int k, cons
     return sum == sum ? (hi - lo) / hi : sum;
 }
 
-/* The same heights ratio from two numbers gathered bin by bin (pac__k_runs): the highest and the
+/* The same heights ratio from two numbers gathered bin by bin (the CUDA kernels): the highest and the
    lowest u_j = h_j w_j over the bins of nonzero weight (hi NaN once a u_j is); the sum cancels
    from (max p - min p) / max p, so HR = (hi - lo) / hi (its rounding differs by ~1e-16). */
 PAC_HD static inline void pac__hr_add_bin(double h, double w, double *hi, double *lo)
@@ -3670,7 +3674,7 @@ static tp_result pac__erpac_pvalues(pac__eng *e, pac__work *wk, size_t n_workers
 /* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
    stay within it (over it, TP_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
-enum { PAC__GPU_BUFS = 16, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
+enum { PAC__GPU_BUFS = 18, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
 typedef struct pac__dpool {
     size_t budget, held, peak;
     void *block[PAC__DPOOL_BLOCKS];
@@ -3709,6 +3713,8 @@ typedef struct pac__gpu {
     unsigned char *bins;                  /* n_pha x n_sig x n: every signal's */
     uint32_t *counts;                     /* n_pha x n_sig x (PAC_N_BINS + 1) */
     float *amp;                           /* chunk x n_amp x n */
+    float *vec;                           /* MVL, ndPAC: n_pha x n_sig x n unit vectors (float pairs) */
+    double *mom;                          /* ndPAC: chunk x n_amp (mean, sd) of the amplitude rows */
     int *ok;                              /* n_pha x n_sig */
     int64_t *shifts;
     uint32_t *perms;                      /* swap-epochs: n_perm x n_sig, the phase signal of each */
@@ -3814,6 +3820,25 @@ __global__ static void pac__k_amps(const cufftDoubleComplex *work, const cufftDo
     if (b + 1 < nb) amp[(s * nb + b + 1) * n + t] = (float)pac__amplitude(work[r * lf + p + t].y * inv_f, hilb[r * lh + t].y, inv_h);
 }
 
+/* The unit vectors z / |z| of the phases, as float pairs vec[series][t][2] (the CPU's pac__unit:
+   (1, 0) at zero, NaN for NaN), for the mean vector length */
+PAC_HD static inline void pac__unit_of(double re, double im, float *out)
+{
+    double m = sqrt(re * re + im * im);
+    out[0] = m > 0 ? (float)(re / m) : m == 0 ? 1.0f : (float)m;
+    out[1] = m > 0 ? (float)(im / m) : m == 0 ? 0.0f : (float)m;
+}
+
+__global__ static void pac__k_units(const cufftDoubleComplex *work, const cufftDoubleComplex *hilb, size_t lf, size_t p, size_t n,
+                                    size_t lh, size_t pairs, size_t nb, size_t rows, size_t s0, size_t n_sig, float *vec)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, t = g % n, r = g / n, s = r / pairs, q = r % pairs, b = 2 * q;
+    double inv_f = 1.0 / (double)lf, inv_h = 1.0 / (double)lh;
+    if (s >= rows) return;
+    pac__unit_of(work[r * lf + p + t].x * inv_f, hilb[r * lh + t].x * inv_h, vec + 2 * ((b * n_sig + s0 + s) * n + t));
+    if (b + 1 < nb) pac__unit_of(work[r * lf + p + t].y * inv_f, hilb[r * lh + t].y * inv_h, vec + 2 * (((b + 1) * n_sig + s0 + s) * n + t));
+}
+
 /* counts[q][s][j]: samples of series (q, s) in bin j (PAC_N_BINS: none); one block per series */
 __global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32_t *counts)
 {
@@ -3851,7 +3876,7 @@ PAC_HD static inline void pac__cellstat_store(const pac__cellstat *c, double *re
    surrogate (shift k), every thread sums the amplitudes of its samples by bin into its own
    column of shared memory (no atomics), each warp adds a bin's columns (lanes, then a shuffle
    tree: a fixed order), thread 0 takes the MI of the histogram (pac__mi_cell; with hr its heights
-   ratio, pac__hr_cell) and the Welford
+   ratio, pac__hr_add_bin) and the Welford
    step (pac__welford), as the CPU does. The shift is index arithmetic on the unshifted
    amplitudes; swap-epochs (perms) pairs them with another signal's bins and weights instead.
    Each MI also goes to vals[k][cell] when asked (the surrogate cube, pvalues). Two barriers a
@@ -3887,11 +3912,98 @@ __global__ static void pac__k_cells(const unsigned char *bins, const float *amp,
         __syncthreads();
         if (tid == 0) {
             const double *w = wt + sk * PAC_N_BINS;
-            double v = !ok[sk] ? nan_value : hr ? pac__hr_cell(hist, 1, PAC_N_BINS, w) : pac__mi_cell(hist, 1, PAC_N_BINS, w);
+            double v = nan_value, hi = -HUGE_VAL, lo = HUGE_VAL;
+            if (ok[sk] && hr) { /* as the runs kernel: pac__hr_cell's two loops cost twice the registers */
+                for (j = 0; j < PAC_N_BINS; j++) pac__hr_add_bin(hist[j], w[j], &hi, &lo);
+                v = pac__hr_sums(hi, lo);
+            } else if (ok[sk]) {
+                v = pac__mi_cell(hist, 1, PAC_N_BINS, w);
+            }
             if (vals) vals[k * cells + cell] = v;
             pac__cellstat_take(&st, v, k);
         } /* no barrier here: the next shift writes hist only after its first one, so the other
              warps start it while thread 0 takes the logarithms */
+    }
+    if (tid == 0) pac__cellstat_store(&st, res, cells, cell);
+}
+
+/* The sum of every thread's v in a fixed order (a shuffle tree per warp, then the warps in
+   order), in every thread; part holds a double a warp. Two barriers. */
+__device__ static PAC__FORCEINLINE double pac__block_sum(double v, double *part)
+{
+    unsigned tid = threadIdx.x, w, warps = blockDim.x / 32;
+    double sum = 0;
+    int off;
+    for (off = 16; off > 0; off /= 2) v += __shfl_down_sync(0xffffffffu, v, off);
+    if (tid % 32 == 0) part[tid / 32] = v;
+    __syncthreads();
+    for (w = 0; w < warps; w++) sum += part[w];
+    __syncthreads();
+    return sum;
+}
+
+/* ndPAC's z-scores of the chunk's amplitude rows, as the CPU's pac__zscore computes them: the
+   mean m, the mean c of the centred values, sd = sqrt(sum (x - m - c)^2 / (n - 1)); one block a
+   row: mom[2 row] = m, mom[2 row + 1] = sd */
+__global__ static void pac__k_zscore_moments(const float *amp, size_t n, double *mom)
+{
+    __shared__ double part[PAC__CUDA_THREADS / 32];
+    size_t row = blockIdx.x, t;
+    const float *x = amp + row * n;
+    double m, c, acc = 0;
+    for (t = threadIdx.x; t < n; t += blockDim.x) acc += x[t];
+    m = pac__block_sum(acc, part) / (double)n;
+    for (acc = 0, t = threadIdx.x; t < n; t += blockDim.x) acc += x[t] - m;
+    c = pac__block_sum(acc, part) / (double)n;
+    for (acc = 0, t = threadIdx.x; t < n; t += blockDim.x) acc += (x[t] - m - c) * (x[t] - m - c);
+    acc = pac__block_sum(acc, part);
+    if (threadIdx.x == 0) mom[2 * row] = m, mom[2 * row + 1] = sqrt(acc / (double)(n - 1));
+}
+
+/* The mean vector length's cells (and ndPAC's, with mom: each amplitude row z-scored, values
+   with |sum|^2 <= nd_limit zero): one block per (chunk signal s, phase band q, amplitude band a);
+   for the measure and each surrogate (shift k, or swap-epochs' other signal's phases) every
+   thread sums amplitude x unit vector over its samples in double, the block adds the sums in a
+   fixed order (a shuffle tree per warp, then thread 0 over the warps) and thread 0 takes
+   |sum| / n and the Welford step, as pac__k_cells does for the MI. The warps' sums alternate
+   between two rows by shift, so one barrier a shift keeps thread 0's reads ahead of the next
+   writes. */
+__global__ static void pac__k_mvl_cells(const float *vec, const float *amp, const double *mom, double nd_limit, size_t n, size_t n_sig,
+                                        size_t s0, size_t np, size_t na, const int *ok, const int64_t *shifts, const uint32_t *perms,
+                                        size_t n_perm, double nan_value, double *res, double *vals)
+{
+    __shared__ double part[2][2][PAC__CUDA_THREADS / 32];
+    size_t cell = blockIdx.x, a = cell % na, q = cell / na % np, s = cell / na / np, series = q * n_sig + s0 + s, t, k;
+    size_t cells = (size_t)gridDim.x;
+    unsigned tid = threadIdx.x, nt = blockDim.x, warps = nt / 32, w;
+    const float *av = amp + (s * na + a) * n;
+    double m0 = mom ? mom[2 * (s * na + a)] : 0.0, sd = mom ? mom[2 * (s * na + a) + 1] : 1.0;
+    pac__cellstat st = {0, 0, 0, 0};
+    for (k = 0; k <= n_perm; k++) {
+        size_t shift = k && !perms ? (size_t)shifts[k - 1] : 0, sk = k && perms ? q * n_sig + perms[(k - 1) * n_sig + s0 + s] : series;
+        const float *u = vec + 2 * sk * n;
+        double sr = 0, si = 0;
+        int off;
+        for (t = tid; t < n; t += nt) {
+            double x = mom ? (av[t + shift >= n ? t + shift - n : t + shift] - m0) / sd : av[t + shift >= n ? t + shift - n : t + shift];
+            sr += x * u[2 * t];
+            si += x * u[2 * t + 1];
+        }
+        for (off = 16; off > 0; off /= 2) {
+            sr += __shfl_down_sync(0xffffffffu, sr, off);
+            si += __shfl_down_sync(0xffffffffu, si, off);
+        }
+        if (tid % 32 == 0) part[k & 1][0][tid / 32] = sr, part[k & 1][1][tid / 32] = si;
+        __syncthreads();
+        if (tid == 0) {
+            double v;
+            sr = si = 0;
+            for (w = 0; w < warps; w++) sr += part[k & 1][0][w], si += part[k & 1][1][w];
+            v = sqrt(sr * sr + si * si);
+            v = !ok[sk] ? nan_value : mom && v * v <= nd_limit ? 0.0 : v / (double)n;
+            if (vals) vals[k * cells + cell] = v;
+            pac__cellstat_take(&st, v, k);
+        }
     }
     if (tid == 0) pac__cellstat_store(&st, res, cells, cell);
 }
@@ -4079,6 +4191,8 @@ static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gp
     PAC__BUF(pac__prod4(c, pm, lfm, z), &g->work, "filtered pairs");
     PAC__BUF(pac__prod4(c, pm, e->lh, z), &g->hilb, "Hilbert pairs");
     PAC__BUF(series * e->n, &g->bins, "phase bins");
+    if (e->measure == PAC_MVL || e->measure == PAC_NDPAC) PAC__BUF(pac__prod4(series, e->n, 2 * sizeof(float), 1), &g->vec, "phase vectors");
+    if (e->measure == PAC_NDPAC) PAC__BUF(pac__prod4(c, na, 2 * sizeof(double), 1), &g->mom, "amplitude moments");
     PAC__BUF(series * (PAC_N_BINS + 1) * sizeof(uint32_t), &g->counts, "bin counts");
     PAC__BUF(series * PAC_N_BINS * sizeof(double), &g->wt, "bin weights");
     PAC__BUF(series * sizeof(int), &g->ok, "the series' flags");
@@ -4225,6 +4339,11 @@ static tp_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
         PAC__LAUNCH(pac__k_bins, pac__grid(rows * g->pairs[0] * e->n), 0, g->stream,
                     (g->work, g->hilb, e->bins, e->lf[0], e->pmax[0], e->n, e->lh, g->pairs[0], np, rows, s0, e->n_sig, g->bins));
         PAC__LAUNCHED(e, "phase bins");
+        if (g->vec) {
+            PAC__LAUNCH(pac__k_units, pac__grid(rows * g->pairs[0] * e->n), 0, g->stream,
+                        (g->work, g->hilb, e->lf[0], e->pmax[0], e->n, e->lh, g->pairs[0], np, rows, s0, e->n_sig, g->vec));
+            PAC__LAUNCHED(e, "phase vectors");
+        }
         PAC__TRY(pac__gpu_mark(e, g, 2));
         PAC__CU(e, cudaStreamSynchronize(g->stream), "phase bins");
         PAC__TRY(pac__gpu_lap(e, g, 1, 2, 0));
@@ -4279,6 +4398,15 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
             PAC__LAUNCHED(e, "the cells' values");
             PAC__LAUNCH(pac__k_stats, pac__grid(cells), 0, g->stream, (g->vals, cells, e->n_perm, g->res));
             PAC__LAUNCHED(e, "the cells' statistics");
+        } else if (g->vec) {
+            if (g->mom) {
+                PAC__LAUNCH_COOPERATIVE(pac__k_zscore_moments, (unsigned)(rows * na), PAC__CUDA_THREADS, 0, g->stream, (g->amp, e->n, g->mom));
+                PAC__LAUNCHED(e, "the amplitudes' z-scores");
+            }
+            PAC__LAUNCH_COOPERATIVE(pac__k_mvl_cells, (unsigned)cells, PAC__CUDA_THREADS, 0, g->stream,
+                                    (g->vec, g->amp, g->mom, e->nd_limit, e->n, e->n_sig, s0, np, na, g->ok, g->shifts, g->perms,
+                                     e->n_perm, 0.0 / 0.0, g->res, g->vals));
+            PAC__LAUNCHED(e, "the cells");
         } else {
             PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float),
                                     g->stream, (g->bins, g->amp, e->n, e->n_sig, s0, np, na, g->wt, g->ok, g->shifts, g->perms,
@@ -4378,7 +4506,7 @@ static tp_result pac__gpu_pick_cells(pac__eng *e, pac__gpu *g)
     need = most < 4 ? most : 4;
     g->copies = 2, g->ag = pac__runs_bands(e->n, most, 2, optin);
     if (g->ag < need || PAC_TEST_CUDA_ROWS_ONCE) g->copies = 1, g->ag = pac__runs_bands(e->n, most, 1, optin), need = 1;
-    g->runs = PAC_TEST_CUDA_CELLS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES;
+    g->runs = PAC_TEST_CUDA_CELLS && !e->perms && g->ag >= need && e->n_perm + 1 >= PAC__RUNS_MIN_SURROGATES && !e->vec;
     g->runs_shared = g->runs ? e->n * (4 * (size_t)g->copies * g->ag + 4) : 0;
     g->keep_vals = g->runs || e->out.surrogates || e->out.pvalues || e->out.sums;
     return g->runs ? pac__gpu_size_runs(e, g) : TP_OK;
@@ -5091,10 +5219,10 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
     if (given) e->cuda = 0, e->f32 = d->precision == TP_F32 && !e->vec;
-    if (e->cuda && ((e->measure != PAC_MI && e->measure != PAC_HR) || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) {
+    if (e->cuda && ((e->measure != PAC_MI && e->measure != PAC_HR && e->measure != PAC_MVL && e->measure != PAC_NDPAC) || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) {
         if (d->backend == PAC_BACKEND_CUDA)
-            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI or heights ratio "
-                                "of one set of signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
+            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI, heights ratio, "
+                                "mean vector length or ndPAC of one set of signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
                                 d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : e->k != PAC_N_BINS ? "desc.n_bins"
                                 : e->wavelet ? "desc.dcomplex" : "this measure");
         e->cuda = 0;

@@ -3,9 +3,10 @@
    that need none (backend selection, errors) run anyway. On a device: the whole run there
    (filters, Hilbert, bins, amplitudes, MI, surrogates) equals the CPU's float32 path (its
    oracle) within 5e-5 absolute MI on random coupled signals of awkward sizes (2000 samples, odd
-   band counts, chunks of 5 signals), for both MI definitions and the three kinds of surrogates; a NaN
-   signal gives NaN cells; progress and cancel; the device budget fails cleanly; the surrogate
-   cube and pvalues as on the CPU.
+   band counts, chunks of 5 signals), for both MI definitions and the heights ratio, and the
+   mean vector length and ndPAC its float64 path, with the three kinds of surrogates; a NaN
+   signal gives NaN cells; tensorpac's references (MI, HR, MVL, ndPAC); progress and cancel; the
+   device budget fails cleanly; the surrogate cube and pvalues as on the CPU.
    Built by a C++ compiler with PAC_TEST_EMULATE_CUDA, the same tests run every kernel and the
    host side on the CPU through tests/cuda_emu.h (smaller sizes: a block's threads are fibers),
    and more: every failed cudaMalloc, launch and FFT plan gives a clean error and frees all it
@@ -109,7 +110,7 @@ static void test_device_equals_cpu_float32(void)
     enum { S = T_S, N = T_N, P = T_P, A = T_A, CELLS = S * P * A };
     static double x[S * N], clean[S * N], pha[2 * P], amp[2 * A], mi_cpu[CELLS], mi_gpu[CELLS], z_cpu[CELLS], z_gpu[CELLS];
     static double m_cpu[CELLS], m_gpu[CELLS], sd_cpu[CELLS], sd_gpu[CELLS];
-    double worst_mi = 0, worst_z = 0, worst_m = 0;
+    double worst_mi = 0, worst_z = 0, worst_m = 0, by_measure[5] = {0, 0, 0, 0, 0};
     pac_desc d;
     pac_output o;
     tp_error err;
@@ -119,13 +120,14 @@ static void test_device_equals_cpu_float32(void)
     bands(pha, P, amp, A);
     memcpy(clean, x, sizeof x);
     for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
-    for (method = PAC_MI_TORT; method <= PAC_MI_TENSORPAC + 1; method++) /* the last: the heights ratio */
-        for (perm = 0; perm < 4; perm++) {
+    static const pac_measure measures[5] = {PAC_MI, PAC_MI, PAC_HR, PAC_MVL, PAC_NDPAC};
+    static const pac_mi methods[5] = {PAC_MI_TORT, PAC_MI_TENSORPAC, PAC_MI_DEFAULT, PAC_MI_DEFAULT, PAC_MI_DEFAULT};
+    for (method = 0; method < 5; method++)
+        for (perm = 0; perm < (measures[method] == PAC_NDPAC ? 1 : 4); perm++) { /* ndPAC has no surrogates */
             const double *xs = perm == 3 ? clean : x; /* swap-epochs: a NaN signal's phases would reach most cells */
             memset(&d, 0, sizeof d);
             d.fs = 512, d.pha_bands = pha, d.n_pha = P, d.amp_bands = amp, d.n_amp = A;
-            d.method = method <= PAC_MI_TENSORPAC ? (pac_mi)method : PAC_MI_DEFAULT;
-            d.measure = method <= PAC_MI_TENSORPAC ? PAC_MI : PAC_HR;
+            d.method = methods[method], d.measure = measures[method];
             d.surrogates = perm == 1 ? PAC_SURR_SWAP_BLOCKS : perm == 2 ? PAC_SURR_TIME_LAG : perm == 3 ? PAC_SURR_SWAP_EPOCHS : PAC_SURR_NONE;
             d.n_perm = perm ? T_PERM : 0, d.seed = 7;
             d.precision = TP_F32, d.n_threads = 2;
@@ -146,6 +148,7 @@ static void test_device_equals_cpu_float32(void)
                     continue;
                 }
                 worst_mi = dm > worst_mi || dm != dm ? dm : worst_mi;
+                by_measure[method] = dm > by_measure[method] || dm != dm ? dm : by_measure[method];
                 if (!perm) continue;
                 dm = fabs(m_gpu[i] - m_cpu[i]);
                 worst_m = dm > worst_m || dm != dm ? dm : worst_m;
@@ -153,11 +156,12 @@ static void test_device_equals_cpu_float32(void)
                 worst_z = dm > worst_z || dm != dm ? dm : worst_z;
             }
         }
-    CHECK_MSG(worst_mi <= T_TOL && worst_m <= T_TOL && worst_z <= T_TOL_Z, "device vs CPU float32: MI or HR %.3g, surrogate mean %.3g, z %.3g",
+    CHECK_MSG(worst_mi <= T_TOL && worst_m <= T_TOL && worst_z <= T_TOL_Z, "device vs CPU (float32; float64 for MVL, ndPAC): worst %.3g, surrogate mean %.3g, z %.3g",
               worst_mi, worst_m, worst_z);
     { /* progress: once per chunk, counting both passes for tensorpac's MI; cancel */
         size_t calls[4] = {0, 0, 0, 0};
-        d.progress = count_calls, d.user = calls, d.method = PAC_MI_TENSORPAC;
+        d.progress = count_calls, d.user = calls, d.measure = PAC_MI, d.method = PAC_MI_TENSORPAC;
+        d.surrogates = PAC_SURR_SWAP_EPOCHS, d.n_perm = T_PERM; /* as the loop's last MI case */
         CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
         size_t chunks = (S + T_CHUNK - 1) / T_CHUNK;
         CHECK_MSG(calls[0] == 2 * chunks && calls[1] == 2 * S && calls[2] == 2 * S, "progress %zu calls, %zu of %zu", calls[0], calls[1],
@@ -184,7 +188,9 @@ static void test_device_equals_cpu_float32(void)
         CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && info.on_device == 0 && info.device.chunk == 0 &&
               info.n_workers >= 1);
     }
-    printf("  device vs CPU float32: MI and HR within %.3g, surrogate mean %.3g, z %.3g (relative)\n", worst_mi, worst_m, worst_z);
+    printf("  device vs CPU float32 (MVL, ndPAC: vs its float64): Tort's MI within %.3g, tensorpac's %.3g, HR %.3g, MVL %.3g, ndPAC"
+           " %.3g; surrogate mean %.3g, z %.3g (relative)\n", by_measure[0], by_measure[1], by_measure[2], by_measure[3], by_measure[4],
+           worst_m, worst_z);
 }
 
 /* tensorpac's reference (tests/data/pac: 8 signals x 2048 at 512 Hz, 10 x 10 bands, its 20
@@ -202,6 +208,19 @@ static double worst_abs(const double *a, const double *b, size_t n, double rel)
     return w;
 }
 
+/* the worst |a - b| as a fraction of the largest |b| (the measures without a fixed scale) */
+static double worst_of_largest(const double *a, const double *b, size_t n)
+{
+    double top = 0, w = 0, d;
+    size_t i;
+    for (i = 0; i < n; i++) top = fabs(b[i]) > top ? fabs(b[i]) : top;
+    for (i = 0; i < n; i++) {
+        d = fabs(a[i] - b[i]) / top;
+        w = d > w || d != d ? d : w;
+    }
+    return w;
+}
+
 static void test_device_on_reference_data(void)
 {
     enum { CELLS = 800, K = 20 };
@@ -211,7 +230,7 @@ static void test_device_on_reference_data(void)
               rs = td_load("tests/data/pac/", "surrogates.npy"), rz = td_load("tests/data/pac/", "mi_zscore.npy"),
               rp = td_load("tests/data/pac/", "pvalues_maxstat.npy");
     static double mi[CELLS], mi_cpu[CELLS], z[CELLS], pm[100], cube[K * CELLS], cube_cpu[K * CELLS];
-    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p, w_hr = 1;
+    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p, w_hr = 1, w_mvl = 1, w_mvl_z = 1, w_nd = 1;
     pac_desc d;
     pac_output o;
     tp_error err;
@@ -253,9 +272,38 @@ static void test_device_on_reference_data(void)
         CHECK_MSG(w_hr <= 5e-5, "device vs tensorpac: heights ratio %.3g", w_hr);
         npy_free(&rh);
     }
+    { /* the mean vector length, idpac (1, 0, 0), and with tensorpac's swap-block cuts z-scored,
+         (1, 2, 4); errors as fractions of the largest value */
+        npy_array rv = td_load("tests/data/pac/methods/", "m1_pac.npy"), rvz = td_load("tests/data/pac/methods/", "m1_s2_n4.npy"),
+                  cut2 = td_load("tests/data/pac/methods/", "shifts_s2.npy");
+        CHECK(rv.data && rvz.data && cut2.data);
+        d.measure = PAC_MVL;
+        o.pac = mi;
+        CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w_mvl = rv.data ? worst_of_largest(mi, (const double *)rv.data, CELLS) : 1;
+        d.surrogates = PAC_SURR_SWAP_BLOCKS, d.n_perm = 10, d.cuts = (const int64_t *)cut2.data, d.norm = PAC_NORM_ZSCORE;
+        o.norm = z;
+        CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w_mvl_z = rvz.data ? worst_of_largest(z, (const double *)rvz.data, CELLS) : 1;
+        CHECK_MSG(w_mvl <= 5e-5 && w_mvl_z <= 5e-5, "device vs tensorpac: mean vector length %.3g, z-scored %.3g", w_mvl, w_mvl_z);
+        npy_free(&rv), npy_free(&rvz), npy_free(&cut2);
+    }
+    { /* ndPAC, idpac (4, 0, 0): the same cells zeroed as tensorpac's, the others within 5e-5 */
+        npy_array rn = td_load("tests/data/pac/methods/", "m4_pac.npy");
+        size_t i, zero_cpu = 0, zero_gpu = 0;
+        CHECK(rn.data != NULL);
+        d.measure = PAC_NDPAC, d.surrogates = PAC_SURR_NONE, d.n_perm = 0, d.cuts = NULL, d.norm = PAC_NORM_NONE;
+        o.norm = NULL;
+        CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w_nd = rn.data ? worst_of_largest(mi, (const double *)rn.data, CELLS) : 1;
+        for (i = 0; rn.data && i < CELLS; i++) zero_cpu += ((const double *)rn.data)[i] == 0, zero_gpu += mi[i] == 0;
+        CHECK_MSG(w_nd <= 5e-5 && zero_cpu == zero_gpu && zero_cpu > 0 && zero_cpu < CELLS,
+                  "device vs tensorpac: ndPAC %.3g, zero cells %zu against %zu", w_nd, zero_gpu, zero_cpu);
+        npy_free(&rn);
+    }
     printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), pvalues %.3g,"
-           " heights ratio %.3g; vs CPU float32 MI %.3g, surrogates %.3g\n",
-           w_mi, w_tort, w_cube, w_z, w_p, w_hr, w_cpu, w_cube_cpu);
+           " heights ratio %.3g, mean vector length %.3g and z-scored %.3g, ndPAC %.3g (of the largest); vs CPU float32 MI %.3g,"
+           " surrogates %.3g\n", w_mi, w_tort, w_cube, w_z, w_p, w_hr, w_mvl, w_mvl_z, w_nd, w_cpu, w_cube_cpu);
 out:
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&cuts); npy_free(&rmi); npy_free(&rtort); npy_free(&rs); npy_free(&rz);
     npy_free(&rp);
