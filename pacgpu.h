@@ -280,8 +280,8 @@
    TP_ERR_BUDGET. Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
    message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
    block staging a chunk; pac_plan picks the largest chunk whose staging fits the budget, and
-   plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube or
-   pvalues is asked, a little less otherwise). out.info->device gets the device's times by CUDA
+   plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube is
+   asked, less otherwise: pvalues' max-stat sums are added on the device). out.info->device gets the device's times by CUDA
    events, the memory it held, the chunk and the kernel that took the surrogates' cells.
 
    9. WHAT IT DOES NOT DO
@@ -2076,7 +2076,7 @@ typedef struct pac__eng {
 
 /* The CUDA path's host staging, one pool block (pac__staging_layout) */
 typedef struct pac__staging {
-    double *hx, *hres, *hvals; /* a chunk's signals, its cells' four statistics, every MI of them (cube, pvalues) */
+    double *hx, *hres, *hvals; /* a chunk's signals, its cells' four statistics, every MI of them (the cube) */
     double *hwt;               /* every series' bin weights */
     uint32_t *hcounts, *htask; /* every series' bin counts; the runs kernel's order of surrogates */
     int *hok;                  /* every series: occupied bins enough for an MI */
@@ -2296,7 +2296,7 @@ static size_t pac__gpu_chunk_cap(size_t n_sig, size_t cap)
 static size_t pac__staging_layout(const pac__eng *e, int planning, size_t chunk, char *base, pac__staging *h)
 {
     size_t off = 0, series = e->n_band[PAC__PHA] * e->n_sig, cells = e->n_band[PAC__PHA] * e->n_band[PAC__AMP], d = sizeof(double);
-    int kept = planning ? e->n_perm > 0 : e->out.surrogates || e->out.pvalues || e->out.sums;
+    int kept = planning ? e->n_perm > 0 : e->out.surrogates != NULL; /* pvalues' sums are added on the device */
     size_t every = kept ? e->n_perm + 1 : 0, per_signal, t;
     size_t o_x, o_res, o_vals, o_wt, o_cnt, o_ok, o_task;
     if (!tp_size_mul(cells, 4 + every, &t) || !tp_size_add(t, e->n, &t) || !tp_size_mul(t, d, &per_signal) ||
@@ -3674,7 +3674,7 @@ static tp_result pac__erpac_pvalues(pac__eng *e, pac__work *wk, size_t n_workers
 /* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
    stay within it (over it, TP_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
-enum { PAC__GPU_BUFS = 18, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
+enum { PAC__GPU_BUFS = 19, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
 typedef struct pac__dpool {
     size_t budget, held, peak;
     void *block[PAC__DPOOL_BLOCKS];
@@ -3723,6 +3723,7 @@ typedef struct pac__gpu {
                                              surrogate cube and pvalues (else NULL) */
     int runs;                             /* cells by pac__k_runs (else pac__k_cells) */
     int keep_vals;                        /* vals wanted */
+    pac__wide *msum;                      /* pvalues or out.sums without the cube: the max-stat sums, on the device */
     unsigned ag;                          /* its amplitude bands per block, a power of two <= 32 */
     unsigned copies;                      /* of each amplitude row in its shared memory: 2, or 1 (wrap) */
     size_t runs_shared;                   /* its dynamic shared memory */
@@ -4008,6 +4009,20 @@ __global__ static void pac__k_mvl_cells(const float *vec, const float *amp, cons
     if (tid == 0) pac__cellstat_store(&st, res, cells, cell);
 }
 
+/* The max-stat sums of the chunk's cells, added to sums[((k - 1) x na + a) x np + q] for every
+   surrogate k: each value in pac__wide's fixed point, whose sums do not depend on their order,
+   so they equal the CPU path's to the bit (pvalues and out.sums without copying every
+   surrogate's value down); one thread a sum */
+__global__ static void pac__k_max_sums(const double *vals, size_t rows, size_t np, size_t na, size_t n_perm, pac__wide *sums)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, cells = rows * np * na, k = i / (na * np) + 1, a = i / np % na, q = i % np, s;
+    pac__wide acc;
+    if (i >= n_perm * na * np) return;
+    acc = sums[i];
+    for (s = 0; s < rows; s++) pac__wide_add(&acc, pac__wide_of(vals[k * cells + (s * np + q) * na + a]));
+    sums[i] = acc;
+}
+
 #ifndef PAC__RUNS_SHIFTS
 #define PAC__RUNS_SHIFTS 4
 #endif
@@ -4176,6 +4191,13 @@ typedef struct pac__gpu_buf {
     const char *what;
 } pac__gpu_buf;
 
+/* Does the device add the max-stat sums (pvalues, out.sums)? Unless the cube is asked for: its
+   values come down anyway, and the host adds them as the CPU path does. */
+static int pac__gpu_sums_here(const pac__eng *e)
+{
+    return e->n_perm && (e->out.pvalues || e->out.sums) && !e->out.surrogates;
+}
+
 /* The device buffers for chunks of c signals, in allocation order; how many. Sizes that pass
    size_t are SIZE_MAX (no budget admits them). */
 static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gpu_buf *b)
@@ -4202,6 +4224,7 @@ static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gp
     if (e->perms) PAC__BUF(e->n_perm * e->n_sig * sizeof(uint32_t), &g->perms, "permutations");
     if (g->keep_vals) PAC__BUF(pac__prod4(kp, c, np * na, sizeof(double)), &g->vals, "cell values");
     if (g->runs) PAC__BUF(kp * sizeof(uint32_t), &g->task_k, "task order");
+    if (pac__gpu_sums_here(e)) PAC__BUF(pac__prod4(e->n_perm, na, np, sizeof(pac__wide)), &g->msum, "max-stat sums");
 #undef PAC__BUF
     return k;
 }
@@ -4419,6 +4442,10 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
         PAC__TRY(pac__gpu_lap(e, g, 1, 2, 1));
         PAC__TRY(pac__gpu_lap(e, g, 2, 3, 2));
         if (g->h.hvals) PAC__TRY(pac__gpu_every_surrogate(e, g, s0, rows));
+        if (g->msum) {
+            PAC__LAUNCH(pac__k_max_sums, pac__grid(e->n_perm * na * np), 0, g->stream, (g->vals, rows, np, na, e->n_perm, g->msum));
+            PAC__LAUNCHED(e, "the max-stat sums");
+        }
         for (s = 0; s < rows; s++)
             for (q = 0; q < np; q++)
                 for (a = 0; a < na; a++) {
@@ -4427,6 +4454,11 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
                                      (size_t)g->h.hres[3 * cells + c]);
                 }
         if (pac__gpu_progress(e, rows)) return e->stop;
+    }
+    if (g->msum) {
+        PAC__CU(e, cudaMemcpyAsync(e->max_sum, g->msum, e->n_perm * na * np * sizeof(pac__wide), cudaMemcpyDeviceToHost, g->stream),
+                "copying the max-stat sums down");
+        PAC__CU(e, cudaStreamSynchronize(g->stream), "the max-stat sums");
     }
     return TP_OK;
 }
@@ -4563,7 +4595,8 @@ static tp_result pac__gpu_allocate(pac__eng *e, pac__gpu *g)
     return TP_OK;
 }
 
-/* The filters' kernels, the shifts or permutations and the runs kernel's order up, in the run's
+/* The filters' kernels, the shifts or permutations, the runs kernel's order and the max-stat
+   sums' zeros (the host's, cleared by the run) up, in the run's
    stream like every copy (a plain cudaMemcpy goes to the default stream, which under nvcc's
    --default-stream per-thread does not wait for ours, nor ours for it); the timing events when
    out.info wants them */
@@ -4576,7 +4609,8 @@ static tp_result pac__gpu_upload(pac__eng *e, pac__gpu *g)
         (e->shifts && cudaMemcpyAsync(g->shifts, e->shifts, e->n_perm * sizeof(int64_t), up, g->stream) != cudaSuccess) ||
         (e->perms && cudaMemcpyAsync(g->perms, e->perms, e->n_perm * e->n_sig * sizeof(uint32_t), up, g->stream) != cudaSuccess) ||
         (g->runs && (pac__gpu_task_order(e, 32 / g->ag, g->h.htask),
-                     cudaMemcpyAsync(g->task_k, g->h.htask, (e->n_perm + 1) * sizeof(uint32_t), up, g->stream) != cudaSuccess)))
+                     cudaMemcpyAsync(g->task_k, g->h.htask, (e->n_perm + 1) * sizeof(uint32_t), up, g->stream) != cudaSuccess)) ||
+        (g->msum && cudaMemcpyAsync(g->msum, e->max_sum, e->n_perm * na * np * sizeof(pac__wide), up, g->stream) != cudaSuccess))
         return pac__gpu_error(e, TP_ERR_DEVICE, "copying the filters and shifts up", NULL);
     for (g->events = 0; e->out.info && g->events < 4; g->events++)
         if (cudaEventCreate(&g->ev[g->events]) != cudaSuccess) return pac__gpu_error(e, TP_ERR_DEVICE, "creating timing events", NULL);

@@ -341,6 +341,20 @@ static void test_device_budget_and_every_surrogate(void)
         for (i = 0; i < P * A; i++) worst_p = fabs(pm[i] - pm2[i]) > worst_p ? fabs(pm[i] - pm2[i]) : worst_p;
         CHECK_MSG(worst_cube <= T_TOL && worst_p <= 1.0 / (double)d.n_perm + 1e-12, "n_perm %zu: cube %.3g, pvalues %.3g", d.n_perm,
                   worst_cube, worst_p);
+        { /* without the cube the device adds the max-stat sums itself: the same bits as the host's */
+            static uint64_t sums_host[2 * MAX_PERM * P * A], sums_dev[2 * MAX_PERM * P * A];
+            static double pm3[P * A];
+            size_t nsum = 2 * d.n_perm * P * A;
+            d.backend = PAC_BACKEND_CUDA;
+            o.pac = mi2, o.pvalues = pm2, o.surrogates = cube2, o.sums = sums_host;
+            CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
+            memset(sums_dev, 0xa5, sizeof sums_dev);
+            o.pvalues = pm3, o.surrogates = NULL, o.sums = sums_dev;
+            CHECK_MSG(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK, "%s", err.message);
+            CHECK_MSG(!memcmp(sums_host, sums_dev, nsum * sizeof(uint64_t)) && !memcmp(pm, pm3, sizeof pm3),
+                      "n_perm %zu: the device's max-stat sums differ from the host's", d.n_perm);
+            o.sums = NULL;
+        }
         printf("  n_perm %zu: the cube within %.3g of the CPU's, pvalues within %.3g\n", d.n_perm, worst_cube, worst_p);
     }
 }
