@@ -74,6 +74,11 @@ fi
         for p in 0 200; do bench $v --input /tmp/pac_x.npy --n-perm $p --reps 20; done
     done
     bench runs --input /tmp/pac_x.npy --n-perm 100 --reps 20 # with 200: the cells' cost a surrogate
+    echo "== the other device measures, same case: heights ratio (3), mean vector length (1), ndPAC (4, no surrogates)"
+    for m in 3 1; do
+        for p in 0 200; do bench runs --input /tmp/pac_x.npy --measure $m --n-perm $p --reps 10; done
+    done
+    bench runs --input /tmp/pac_x.npy --measure 4 --n-perm 0 --reps 10
     echo "== the large case: 512 x 20,000, 50 x 50 bands (hres), Tort's MI, 1000 surrogates"
     bench runs --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 3 # pac__k_runs, rows once (runs1)
     bench columns --synthetic 512,20000 --bands hres --mi tort --n-perm 1000 --reps 1
@@ -105,10 +110,10 @@ fi
 } 2>&1 | tee "$LOG"
 
 echo
-echo "variant  signals x samples  bands  n_perm prec cells    device_ms  cells_ms  phases_ms  amps_ms  wall_s  device_mb"
+echo "variant  measure signals x samples  bands  n_perm prec cells    device_ms  cells_ms  phases_ms  amps_ms  wall_s  device_mb"
 grep '^variant=' "$LOG" | sed 's/=/ /g' | awk '{
     for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
-    printf "%-8s %7s x %-8s %5s  %6s %4s %-7s %9s %9s %10s %8s %7s %10s\n", v["variant"], v["signals"], v["samples"], v["bands"],
-           v["n_perm"], v["precision"], v["cells"], v["device_ms"], v["device_cells_ms"], v["device_phases_ms"], v["device_amps_ms"],
-           v["wall_s"], v["device_mb"]
+    printf "%-8s %-7s %7s x %-8s %5s  %6s %4s %-7s %9s %9s %10s %8s %7s %10s\n", v["variant"], v["measure"], v["signals"], v["samples"],
+           v["bands"], v["n_perm"], v["precision"], v["cells"], v["device_ms"], v["device_cells_ms"], v["device_phases_ms"],
+           v["device_amps_ms"], v["wall_s"], v["device_mb"]
 }' | tee "$OUT/cuda_table.txt"
