@@ -281,8 +281,9 @@
    message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
    block staging a chunk; pac_plan picks the largest chunk whose staging fits the budget, and
    plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube is
-   asked, less otherwise: pvalues' max-stat sums are added on the device). out.info->device gets the device's times by CUDA
-   events, the memory it held, the chunk and the kernel that took the surrogates' cells.
+   asked, less otherwise: pvalues' max-stat sums are added on the device). out.info->device gets
+   the device's times by CUDA events, the memory it held, the chunk and the kernel that took the
+   surrogates' cells.
 
    9. WHAT IT DOES NOT DO
    No real-input FFT (real signals ride in pairs in complex transforms instead). On the device,
@@ -3821,11 +3822,11 @@ __global__ static void pac__k_amps(const cufftDoubleComplex *work, const cufftDo
     if (b + 1 < nb) amp[(s * nb + b + 1) * n + t] = (float)pac__amplitude(work[r * lf + p + t].y * inv_f, hilb[r * lh + t].y, inv_h);
 }
 
-/* The unit vectors z / |z| of the phases, as float pairs vec[series][t][2] (the CPU's pac__unit:
-   (1, 0) at zero, NaN for NaN), for the mean vector length */
+/* The unit vectors z / |z| of the phases, as float pairs vec[series][t][2] (as the CPU's pac__unit:
+   (1, 0) at zero, NaN for NaN; hypot, so no square overflows), for the mean vector length */
 PAC_HD static inline void pac__unit_of(double re, double im, float *out)
 {
-    double m = sqrt(re * re + im * im);
+    double m = hypot(re, im);
     out[0] = m > 0 ? (float)(re / m) : m == 0 ? 1.0f : (float)m;
     out[1] = m > 0 ? (float)(im / m) : m == 0 ? 0.0f : (float)m;
 }
@@ -3986,7 +3987,8 @@ __global__ static void pac__k_mvl_cells(const float *vec, const float *amp, cons
         double sr = 0, si = 0;
         int off;
         for (t = tid; t < n; t += nt) {
-            double x = mom ? (av[t + shift >= n ? t + shift - n : t + shift] - m0) / sd : av[t + shift >= n ? t + shift - n : t + shift];
+            double x = av[t + shift >= n ? t + shift - n : t + shift];
+            if (mom) x = (x - m0) / sd;
             sr += x * u[2 * t];
             si += x * u[2 * t + 1];
         }
@@ -4213,7 +4215,8 @@ static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gp
     PAC__BUF(pac__prod4(c, pm, lfm, z), &g->work, "filtered pairs");
     PAC__BUF(pac__prod4(c, pm, e->lh, z), &g->hilb, "Hilbert pairs");
     PAC__BUF(series * e->n, &g->bins, "phase bins");
-    if (e->measure == PAC_MVL || e->measure == PAC_NDPAC) PAC__BUF(pac__prod4(series, e->n, 2 * sizeof(float), 1), &g->vec, "phase vectors");
+    if (e->measure == PAC_MVL || e->measure == PAC_NDPAC)
+        PAC__BUF(pac__prod4(series, e->n, 2 * sizeof(float), 1), &g->vec, "phase vectors");
     if (e->measure == PAC_NDPAC) PAC__BUF(pac__prod4(c, na, 2 * sizeof(double), 1), &g->mom, "amplitude moments");
     PAC__BUF(series * (PAC_N_BINS + 1) * sizeof(uint32_t), &g->counts, "bin counts");
     PAC__BUF(series * PAC_N_BINS * sizeof(double), &g->wt, "bin weights");
