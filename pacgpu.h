@@ -277,7 +277,9 @@
    a fixed order (no atomics), so device results do not depend on the chunk. Device memory comes
    from a budget of desc.device_fraction (0.8) of the free device memory; a chunk that does not
    fit it shrinks (logged, and out.info->device.chunk says so), and below one signal the run is
-   TP_ERR_BUDGET. Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
+   TP_ERR_BUDGET. Every signal's phases stay on the device for the whole run, whatever the chunk:
+   a byte a sample and phase band (their bins), 8 more for the mean vector length and ndPAC
+   (unit vectors as float pairs). Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
    message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
    block staging a chunk; pac_plan picks the largest chunk whose staging fits the budget, and
    plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube is
