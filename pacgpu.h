@@ -269,17 +269,17 @@
    without a device, or in a build without the backend, is TP_ERR_DEVICE). The device computes
    as the TP_F32 mode does (filters and FFTs in double, amplitudes and histograms in floats),
    whatever desc.precision says: that CPU path is its oracle, within 5e-5 of the MI or HR (the
-   mean vector length and ndPAC: float amplitudes and unit vectors, double sums, against the
-   CPU's float64 within 5e-5 of the largest value; an ndPAC cell within float rounding of its
-   threshold may fall on the other side of it). Signals go
+   mean vector length, ndPAC and the PLV: float amplitudes and unit vectors, double sums,
+   against the CPU's float64 within 5e-5 of the largest value; an ndPAC cell within float
+   rounding of its threshold may fall on the other side of it). Signals go
    to the device in chunks (at most 64, or a sixteenth of them past 1,024, so progress comes and
    cancelling works a chunk at a time); surrogates are index arithmetic on unshifted amplitudes in
    a fixed order (no atomics), so device results do not depend on the chunk. Device memory comes
    from a budget of desc.device_fraction (0.8) of the free device memory; a chunk that does not
    fit it shrinks (logged, and out.info->device.chunk says so), and below one signal the run is
    TP_ERR_BUDGET. Every signal's phases stay on the device for the whole run, whatever the chunk:
-   a byte a sample and phase band (their bins), 8 more for the mean vector length and ndPAC
-   (unit vectors as float pairs). Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
+   a byte a sample and phase band (their bins), 8 more for the mean vector length, ndPAC and the
+   PLV (unit vectors as float pairs). Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
    message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
    block staging a chunk; pac_plan picks the largest chunk whose staging fits the budget, and
    plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube is
@@ -289,10 +289,10 @@
 
    9. WHAT IT DOES NOT DO
    No real-input FFT (real signals ride in pairs in complex transforms instead). On the device,
-   the 18-bin MI, heights ratio, mean vector length and ndPAC of one set of signals, every
-   sample, filtered: desc.x_amp, desc.edges, other n_bins, wavelets, out.binned and out.pp, the
-   phase synchrony and the Gaussian copula run on the CPU under PAC_BACKEND_AUTO, and are
-   TP_ERR_ARG with PAC_BACKEND_CUDA.
+   every measure but the Gaussian copula (18-bin MI and HR) of one set of signals, every sample,
+   filtered: desc.x_amp, desc.edges, other n_bins, wavelets, out.binned and out.pp and the
+   Gaussian copula run on the CPU under PAC_BACKEND_AUTO, and are TP_ERR_ARG with
+   PAC_BACKEND_CUDA.
 */
 #ifndef PACGPU_H
 #define PACGPU_H
@@ -3677,7 +3677,7 @@ static tp_result pac__erpac_pvalues(pac__eng *e, pac__work *wk, size_t n_workers
 /* Device memory under a budget: every block of a run comes from cudaMalloc while the bytes held
    stay within it (over it, TP_ERR_BUDGET before any launch), and all go back at the run's end.
    A run allocates each buffer once, so there is nothing to reuse within it. */
-enum { PAC__GPU_BUFS = 19, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
+enum { PAC__GPU_BUFS = 21, PAC__DPOOL_BLOCKS = PAC__GPU_BUFS + 1 }; /* pac__gpu_buffers' most, and cuFFT's work area */
 typedef struct pac__dpool {
     size_t budget, held, peak;
     void *block[PAC__DPOOL_BLOCKS];
@@ -3716,7 +3716,9 @@ typedef struct pac__gpu {
     unsigned char *bins;                  /* n_pha x n_sig x n: every signal's */
     uint32_t *counts;                     /* n_pha x n_sig x (PAC_N_BINS + 1) */
     float *amp;                           /* chunk x n_amp x n */
-    float *vec;                           /* MVL, ndPAC: n_pha x n_sig x n unit vectors (float pairs) */
+    float *vec;                           /* MVL, ndPAC, PLV: n_pha x n_sig x n unit vectors (float pairs) */
+    float *avec;                          /* PLV: chunk x n_amp x n amplitude sides (float pairs) */
+    cufftDoubleComplex *env;              /* PLV: chunk x amplitude pairs x n, envelopes then their angles */
     double *mom;                          /* ndPAC: chunk x n_amp (mean, sd) of the amplitude rows */
     int *ok;                              /* n_pha x n_sig */
     int64_t *shifts;
@@ -3843,6 +3845,57 @@ __global__ static void pac__k_units(const cufftDoubleComplex *work, const cufftD
     if (b + 1 < nb) pac__unit_of(work[r * lf + p + t].y * inv_f, hilb[r * lh + t].y * inv_h, vec + 2 * (((b + 1) * n_sig + s0 + s) * n + t));
 }
 
+/* The PLV's amplitude side (tensorpac's angle of hilbertm, twice), in three steps over the
+   chunk's amplitude pairs (rows x pairs, lh each) between Hilbert transforms of hilb. First:
+   each pair's envelopes (from work and hilb, as pac__k_amps computes them, in double) into
+   hilb, zero-padded, and into env */
+__global__ static void pac__k_plv_envelopes(const cufftDoubleComplex *work, cufftDoubleComplex *hilb, size_t lf, size_t p, size_t n,
+                                            size_t lh, size_t pr, cufftDoubleComplex *env)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, t = g % lh, r = g / lh;
+    double inv_f = 1.0 / (double)lf, inv_h = 1.0 / (double)lh, x = 0, y = 0;
+    if (r >= pr) return;
+    if (t < n) {
+        x = pac__amplitude(work[r * lf + p + t].x * inv_f, hilb[g].x, inv_h);
+        y = pac__amplitude(work[r * lf + p + t].y * inv_f, hilb[g].y, inv_h);
+        env[r * n + t].x = x, env[r * n + t].y = y;
+    }
+    hilb[g].x = x, hilb[g].y = y;
+}
+
+/* Second: the angles of (env, its Hilbert transform) into hilb, zero-padded, and into env */
+__global__ static void pac__k_plv_angles(cufftDoubleComplex *hilb, size_t n, size_t lh, size_t pr, cufftDoubleComplex *env)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, t = g % lh, r = g / lh;
+    double inv_h = 1.0 / (double)lh, x = 0, y = 0;
+    if (r >= pr) return;
+    if (t < n) {
+        x = atan2(hilb[g].x * inv_h, env[r * n + t].x);
+        y = atan2(hilb[g].y * inv_h, env[r * n + t].y);
+        env[r * n + t].x = x, env[r * n + t].y = y;
+    }
+    hilb[g].x = x, hilb[g].y = y;
+}
+
+/* Third: the conjugated unit vectors of (angles, their Hilbert transform) as float pairs,
+   avec[s][band][t][2] = (cos, -sin) */
+__global__ static void pac__k_plv_units(const cufftDoubleComplex *hilb, const cufftDoubleComplex *env, size_t n, size_t lh, size_t pairs,
+                                        size_t nb, size_t rows, float *avec)
+{
+    size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, t = g % n, r = g / n, s = r / pairs, q = r % pairs, b = 2 * q;
+    double inv_h = 1.0 / (double)lh;
+    float *o;
+    if (s >= rows) return;
+    o = avec + 2 * ((s * nb + b) * n + t);
+    pac__unit_of(env[r * n + t].x, hilb[r * lh + t].x * inv_h, o);
+    o[1] = -o[1];
+    if (b + 1 < nb) {
+        o = avec + 2 * ((s * nb + b + 1) * n + t);
+        pac__unit_of(env[r * n + t].y, hilb[r * lh + t].y * inv_h, o);
+        o[1] = -o[1];
+    }
+}
+
 /* counts[q][s][j]: samples of series (q, s) in bin j (PAC_N_BINS: none); one block per series */
 __global__ static void pac__k_counts(const unsigned char *bins, size_t n, uint32_t *counts)
 {
@@ -3964,23 +4017,24 @@ __global__ static void pac__k_zscore_moments(const float *amp, size_t n, double 
     if (threadIdx.x == 0) mom[2 * row] = m, mom[2 * row + 1] = sqrt(acc / (double)(n - 1));
 }
 
-/* The mean vector length's cells (and ndPAC's, with mom: each amplitude row z-scored, values
-   with |sum|^2 <= nd_limit zero): one block per (chunk signal s, phase band q, amplitude band a);
+/* The mean vector length's cells (ndPAC's, with mom: each amplitude row z-scored, values with
+   |sum|^2 <= nd_limit zero; the PLV's, with avec: complex amplitude sides in place of amp): one
+   block per (chunk signal s, phase band q, amplitude band a);
    for the measure and each surrogate (shift k, or swap-epochs' other signal's phases) every
    thread sums amplitude x unit vector over its samples in double, the block adds the sums in a
    fixed order (a shuffle tree per warp, then thread 0 over the warps) and thread 0 takes
    |sum| / n and the Welford step, as pac__k_cells does for the MI. The warps' sums alternate
    between two rows by shift, so one barrier a shift keeps thread 0's reads ahead of the next
    writes. */
-__global__ static void pac__k_mvl_cells(const float *vec, const float *amp, const double *mom, double nd_limit, size_t n, size_t n_sig,
-                                        size_t s0, size_t np, size_t na, const int *ok, const int64_t *shifts, const uint32_t *perms,
-                                        size_t n_perm, double nan_value, double *res, double *vals)
+__global__ static void pac__k_mvl_cells(const float *vec, const float *amp, const float *avec, const double *mom, double nd_limit,
+                                        size_t n, size_t n_sig, size_t s0, size_t np, size_t na, const int *ok, const int64_t *shifts,
+                                        const uint32_t *perms, size_t n_perm, double nan_value, double *res, double *vals)
 {
     __shared__ double part[2][2][PAC__CUDA_THREADS / 32];
     size_t cell = blockIdx.x, a = cell % na, q = cell / na % np, s = cell / na / np, series = q * n_sig + s0 + s, t, k;
     size_t cells = (size_t)gridDim.x;
     unsigned tid = threadIdx.x, nt = blockDim.x, warps = nt / 32, w;
-    const float *av = amp + (s * na + a) * n;
+    const float *av = amp + (s * na + a) * n, *cv = avec ? avec + 2 * (s * na + a) * n : NULL;
     double m0 = mom ? mom[2 * (s * na + a)] : 0.0, sd = mom ? mom[2 * (s * na + a) + 1] : 1.0;
     pac__cellstat st = {0, 0, 0, 0};
     for (k = 0; k <= n_perm; k++) {
@@ -3989,10 +4043,17 @@ __global__ static void pac__k_mvl_cells(const float *vec, const float *amp, cons
         double sr = 0, si = 0;
         int off;
         for (t = tid; t < n; t += nt) {
-            double x = av[t + shift >= n ? t + shift - n : t + shift];
-            if (mom) x = (x - m0) / sd;
-            sr += x * u[2 * t];
-            si += x * u[2 * t + 1];
+            size_t at = t + shift >= n ? t + shift - n : t + shift;
+            if (cv) { /* the PLV: (amplitude side) x (phase side), complex */
+                double xr = cv[2 * at], xi = cv[2 * at + 1];
+                sr += xr * u[2 * t] - xi * u[2 * t + 1];
+                si += xr * u[2 * t + 1] + xi * u[2 * t];
+            } else {
+                double x = av[at];
+                if (mom) x = (x - m0) / sd;
+                sr += x * u[2 * t];
+                si += x * u[2 * t + 1];
+            }
         }
         for (off = 16; off > 0; off /= 2) {
             sr += __shfl_down_sync(0xffffffffu, sr, off);
@@ -4217,8 +4278,12 @@ static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gp
     PAC__BUF(pac__prod4(c, pm, lfm, z), &g->work, "filtered pairs");
     PAC__BUF(pac__prod4(c, pm, e->lh, z), &g->hilb, "Hilbert pairs");
     PAC__BUF(series * e->n, &g->bins, "phase bins");
-    if (e->measure == PAC_MVL || e->measure == PAC_NDPAC)
+    if (e->measure == PAC_MVL || e->measure == PAC_NDPAC || e->measure == PAC_PLV)
         PAC__BUF(pac__prod4(series, e->n, 2 * sizeof(float), 1), &g->vec, "phase vectors");
+    if (e->measure == PAC_PLV) {
+        PAC__BUF(pac__prod4(c, na, e->n, 2 * sizeof(float)), &g->avec, "amplitude sides");
+        PAC__BUF(pac__prod4(c, g->pairs[1], e->n, z), &g->env, "envelopes");
+    }
     if (e->measure == PAC_NDPAC) PAC__BUF(pac__prod4(c, na, 2 * sizeof(double), 1), &g->mom, "amplitude moments");
     PAC__BUF(series * (PAC_N_BINS + 1) * sizeof(uint32_t), &g->counts, "bin counts");
     PAC__BUF(series * PAC_N_BINS * sizeof(double), &g->wt, "bin weights");
@@ -4400,6 +4465,28 @@ static tp_result pac__gpu_phases(pac__eng *e, pac__gpu *g)
     return TP_OK;
 }
 
+/* The PLV's amplitude sides of the chunk's filtered amplitude pairs (g->work, g->hilb): angle of
+   hilbertm of the envelopes, then the conjugated unit vector of hilbertm of those angles */
+static tp_result pac__gpu_plv_sides(pac__eng *e, pac__gpu *g, size_t rows)
+{
+    size_t pr = rows * g->pairs[1], lh = e->lh, n = e->n;
+    PAC__LAUNCH(pac__k_plv_envelopes, pac__grid(pr * lh), 0, g->stream, (g->work, g->hilb, e->lf[1], e->pmax[1], n, lh, pr, g->env));
+    PAC__LAUNCHED(e, "the PLV's envelopes");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_FORWARD), "the PLV's Hilbert transforms");
+    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * lh), 0, g->stream, (lh, pr, g->hilb));
+    PAC__LAUNCHED(e, "the Hilbert multiplier");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_INVERSE), "the PLV's Hilbert transforms");
+    PAC__LAUNCH(pac__k_plv_angles, pac__grid(pr * lh), 0, g->stream, (g->hilb, n, lh, pr, g->env));
+    PAC__LAUNCHED(e, "the PLV's angles");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_FORWARD), "the PLV's Hilbert transforms");
+    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * lh), 0, g->stream, (lh, pr, g->hilb));
+    PAC__LAUNCHED(e, "the Hilbert multiplier");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_INVERSE), "the PLV's Hilbert transforms");
+    PAC__LAUNCH(pac__k_plv_units, pac__grid(pr * n), 0, g->stream, (g->hilb, g->env, n, lh, g->pairs[1], e->n_band[1], rows, g->avec));
+    PAC__LAUNCHED(e, "the PLV's amplitude sides");
+    return TP_OK;
+}
+
 /* Pass 1: amplitudes of each chunk and its cells */
 static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
 {
@@ -4408,9 +4495,12 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
         size_t rows = e->n_sig - s0 < g->chunk ? e->n_sig - s0 : g->chunk, cells = rows * np * na;
         PAC__TRY(pac__gpu_mark(e, g, 1));
         PAC__TRY(pac__gpu_filter(e, g, s0, rows, 1));
-        PAC__LAUNCH(pac__k_amps, pac__grid(rows * g->pairs[1] * e->n), 0, g->stream,
-                    (g->work, g->hilb, e->lf[1], e->pmax[1], e->n, e->lh, g->pairs[1], na, rows, g->amp));
-        PAC__LAUNCHED(e, "amplitudes");
+        if (g->avec) PAC__TRY(pac__gpu_plv_sides(e, g, rows));
+        else {
+            PAC__LAUNCH(pac__k_amps, pac__grid(rows * g->pairs[1] * e->n), 0, g->stream,
+                        (g->work, g->hilb, e->lf[1], e->pmax[1], e->n, e->lh, g->pairs[1], na, rows, g->amp));
+            PAC__LAUNCHED(e, "amplitudes");
+        }
         PAC__TRY(pac__gpu_mark(e, g, 2));
         if (g->runs) {
             size_t groups = (na + g->ag - 1) / g->ag;
@@ -4432,8 +4522,8 @@ static tp_result pac__gpu_cells(pac__eng *e, pac__gpu *g)
                 PAC__LAUNCHED(e, "the amplitudes' z-scores");
             }
             PAC__LAUNCH_COOPERATIVE(pac__k_mvl_cells, (unsigned)cells, PAC__CUDA_THREADS, 0, g->stream,
-                                    (g->vec, g->amp, g->mom, e->nd_limit, e->n, e->n_sig, s0, np, na, g->ok, g->shifts, g->perms,
-                                     e->n_perm, 0.0 / 0.0, g->res, g->vals));
+                                    (g->vec, g->amp, g->avec, g->mom, e->nd_limit, e->n, e->n_sig, s0, np, na, g->ok, g->shifts,
+                                     g->perms, e->n_perm, 0.0 / 0.0, g->res, g->vals));
             PAC__LAUNCHED(e, "the cells");
         } else {
             PAC__LAUNCH_COOPERATIVE(pac__k_cells, (unsigned)cells, PAC__CUDA_THREADS, PAC_N_BINS * PAC__CUDA_THREADS * sizeof(float),
@@ -5258,12 +5348,12 @@ static tp_result pac__from_desc(pac__eng *e, const pac_desc *d, size_t n_sig, si
     e->log = d->log;
     if ((r = pac__backend(e, d, err)) != TP_OK) return r;
     if (given) e->cuda = 0, e->f32 = d->precision == TP_F32 && !e->vec;
-    if (e->cuda && ((e->measure != PAC_MI && e->measure != PAC_HR && e->measure != PAC_MVL && e->measure != PAC_NDPAC) || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) {
+    if (e->cuda && (e->measure == PAC_GCPAC || d->x_amp || d->edges || e->k != PAC_N_BINS || e->wavelet)) {
         if (d->backend == PAC_BACKEND_CUDA)
-            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes the 18-bin MI, heights ratio, "
-                                "mean vector length or ndPAC of one set of signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
+            return tp_error_set(err, TP_ERR_ARG, "%s runs on the CPU only: the CUDA backend computes every measure but the Gaussian "
+                                "copula, of one set of signals, every sample, filtered (use PAC_BACKEND_AUTO or _CPU)",
                                 d->x_amp ? "desc.x_amp" : d->edges ? "desc.edges" : e->k != PAC_N_BINS ? "desc.n_bins"
-                                : e->wavelet ? "desc.dcomplex" : "this measure");
+                                : e->wavelet ? "desc.dcomplex" : "the Gaussian copula (PAC_GCPAC)");
         e->cuda = 0;
         e->f32 = d->precision == TP_F32 && !e->vec;
     }

@@ -74,8 +74,8 @@ fi
         for p in 0 200; do bench $v --input /tmp/pac_x.npy --n-perm $p --reps 20; done
     done
     bench runs --input /tmp/pac_x.npy --n-perm 100 --reps 20 # with 200: the cells' cost a surrogate
-    echo "== the other device measures, same case: heights ratio (3), mean vector length (1), ndPAC (4, no surrogates)"
-    for m in 3 1; do
+    echo "== the other device measures, same case: heights ratio (3), mean vector length (1), PLV (5), ndPAC (4, no surrogates)"
+    for m in 3 1 5; do
         for p in 0 200; do bench runs --input /tmp/pac_x.npy --measure $m --n-perm $p --reps 10; done
     done
     bench runs --input /tmp/pac_x.npy --measure 4 --n-perm 0 --reps 10

@@ -110,7 +110,7 @@ static void test_device_equals_cpu_float32(void)
     enum { S = T_S, N = T_N, P = T_P, A = T_A, CELLS = S * P * A };
     static double x[S * N], clean[S * N], pha[2 * P], amp[2 * A], mi_cpu[CELLS], mi_gpu[CELLS], z_cpu[CELLS], z_gpu[CELLS];
     static double m_cpu[CELLS], m_gpu[CELLS], sd_cpu[CELLS], sd_gpu[CELLS];
-    double worst_mi = 0, worst_z = 0, worst_m = 0, by_measure[5] = {0, 0, 0, 0, 0};
+    double worst_mi = 0, worst_z = 0, worst_m = 0, by_measure[6] = {0, 0, 0, 0, 0, 0};
     pac_desc d;
     pac_output o;
     tp_error err;
@@ -120,9 +120,9 @@ static void test_device_equals_cpu_float32(void)
     bands(pha, P, amp, A);
     memcpy(clean, x, sizeof x);
     for (i = 0; i < N; i += 97) x[3 * N + i] = 0.0 / 0.0; /* signal 3: NaN cells */
-    static const pac_measure measures[5] = {PAC_MI, PAC_MI, PAC_HR, PAC_MVL, PAC_NDPAC};
-    static const pac_mi methods[5] = {PAC_MI_TORT, PAC_MI_TENSORPAC, PAC_MI_DEFAULT, PAC_MI_DEFAULT, PAC_MI_DEFAULT};
-    for (method = 0; method < 5; method++)
+    static const pac_measure measures[6] = {PAC_MI, PAC_MI, PAC_HR, PAC_MVL, PAC_NDPAC, PAC_PLV};
+    static const pac_mi methods[6] = {PAC_MI_TORT, PAC_MI_TENSORPAC, PAC_MI_DEFAULT, PAC_MI_DEFAULT, PAC_MI_DEFAULT, PAC_MI_DEFAULT};
+    for (method = 0; method < 6; method++)
         for (perm = 0; perm < (measures[method] == PAC_NDPAC ? 1 : 4); perm++) { /* ndPAC has no surrogates */
             const double *xs = perm == 3 ? clean : x; /* swap-epochs: a NaN signal's phases would reach most cells */
             memset(&d, 0, sizeof d);
@@ -156,7 +156,7 @@ static void test_device_equals_cpu_float32(void)
                 worst_z = dm > worst_z || dm != dm ? dm : worst_z;
             }
         }
-    CHECK_MSG(worst_mi <= T_TOL && worst_m <= T_TOL && worst_z <= T_TOL_Z, "device vs CPU (float32; float64 for MVL, ndPAC): worst %.3g, surrogate mean %.3g, z %.3g",
+    CHECK_MSG(worst_mi <= T_TOL && worst_m <= T_TOL && worst_z <= T_TOL_Z, "device vs CPU (float32; float64 for MVL, ndPAC, PLV): worst %.3g, surrogate mean %.3g, z %.3g",
               worst_mi, worst_m, worst_z);
     { /* progress: once per chunk, counting both passes for tensorpac's MI; cancel */
         size_t calls[4] = {0, 0, 0, 0};
@@ -188,9 +188,9 @@ static void test_device_equals_cpu_float32(void)
         CHECK(pac_run(&d, x, TP_F64, S, N, NULL, &o, &err) == TP_OK && info.on_device == 0 && info.device.chunk == 0 &&
               info.n_workers >= 1);
     }
-    printf("  device vs CPU float32 (MVL, ndPAC: vs its float64): Tort's MI within %.3g, tensorpac's %.3g, HR %.3g, MVL %.3g, ndPAC"
-           " %.3g; surrogate mean %.3g, z %.3g (relative)\n", by_measure[0], by_measure[1], by_measure[2], by_measure[3], by_measure[4],
-           worst_m, worst_z);
+    printf("  device vs CPU float32 (MVL, ndPAC, PLV: vs its float64): Tort's MI within %.3g, tensorpac's %.3g, HR %.3g, MVL %.3g,"
+           " ndPAC %.3g, PLV %.3g; surrogate mean %.3g, z %.3g (relative)\n", by_measure[0], by_measure[1], by_measure[2], by_measure[3],
+           by_measure[4], by_measure[5], worst_m, worst_z);
 }
 
 /* tensorpac's reference (tests/data/pac: 8 signals x 2048 at 512 Hz, 10 x 10 bands, its 20
@@ -230,7 +230,7 @@ static void test_device_on_reference_data(void)
               rs = td_load("tests/data/pac/", "surrogates.npy"), rz = td_load("tests/data/pac/", "mi_zscore.npy"),
               rp = td_load("tests/data/pac/", "pvalues_maxstat.npy");
     static double mi[CELLS], mi_cpu[CELLS], z[CELLS], pm[100], cube[K * CELLS], cube_cpu[K * CELLS];
-    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p, w_hr = 1, w_mvl = 1, w_mvl_z = 1, w_nd = 1;
+    double w_mi, w_tort, w_cpu, w_cube, w_cube_cpu, w_z, w_p, w_hr = 1, w_mvl = 1, w_mvl_z = 1, w_plv = 1, w_nd = 1;
     pac_desc d;
     pac_output o;
     tp_error err;
@@ -288,6 +288,16 @@ static void test_device_on_reference_data(void)
         CHECK_MSG(w_mvl <= 5e-5 && w_mvl_z <= 5e-5, "device vs tensorpac: mean vector length %.3g, z-scored %.3g", w_mvl, w_mvl_z);
         npy_free(&rv), npy_free(&rvz), npy_free(&cut2);
     }
+    { /* the phase synchrony, idpac (5, 0, 0), of the largest value */
+        npy_array rp5 = td_load("tests/data/pac/methods/", "m5_pac.npy");
+        CHECK(rp5.data != NULL);
+        d.measure = PAC_PLV, d.surrogates = PAC_SURR_NONE, d.n_perm = 0, d.cuts = NULL, d.norm = PAC_NORM_NONE;
+        o.norm = NULL;
+        CHECK_MSG(pac_run(&d, x.data, TP_F64, 8, 2048, NULL, &o, &err) == TP_OK, "%s", err.message);
+        w_plv = rp5.data ? worst_of_largest(mi, (const double *)rp5.data, CELLS) : 1;
+        CHECK_MSG(w_plv <= 5e-5, "device vs tensorpac: PLV %.3g", w_plv);
+        npy_free(&rp5);
+    }
     { /* ndPAC, idpac (4, 0, 0): the same cells zeroed as tensorpac's, the others within 5e-5 */
         npy_array rn = td_load("tests/data/pac/methods/", "m4_pac.npy");
         size_t i, zero_cpu = 0, zero_gpu = 0;
@@ -302,8 +312,8 @@ static void test_device_on_reference_data(void)
         npy_free(&rn);
     }
     printf("  reference data: device vs tensorpac MI %.3g, Tort's %.3g, surrogates %.3g, z %.3g (relative), pvalues %.3g,"
-           " heights ratio %.3g, mean vector length %.3g and z-scored %.3g, ndPAC %.3g (of the largest); vs CPU float32 MI %.3g,"
-           " surrogates %.3g\n", w_mi, w_tort, w_cube, w_z, w_p, w_hr, w_mvl, w_mvl_z, w_nd, w_cpu, w_cube_cpu);
+           " heights ratio %.3g, mean vector length %.3g and z-scored %.3g, PLV %.3g, ndPAC %.3g (of the largest); vs CPU float32 MI"
+           " %.3g, surrogates %.3g\n", w_mi, w_tort, w_cube, w_z, w_p, w_hr, w_mvl, w_mvl_z, w_plv, w_nd, w_cpu, w_cube_cpu);
 out:
     npy_free(&x); npy_free(&fp); npy_free(&fa); npy_free(&cuts); npy_free(&rmi); npy_free(&rtort); npy_free(&rs); npy_free(&rz);
     npy_free(&rp);
@@ -444,6 +454,17 @@ static void test_backend_selection(void)
     d.device_fraction = 0; /* AUTO runs, on the device when there is one, else on the CPU */
     CHECK_MSG(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_OK, "%s", err.message);
     CHECK(strstr(pac_build_info(), "cuda") != NULL && !strcmp(tp_result_string(TP_ERR_DEVICE), "device error"));
+    if (has_device()) { /* what the device does not compute: refused with CUDA, on the CPU with AUTO */
+        pac_run_info ri;
+        d.measure = PAC_GCPAC, d.backend = PAC_BACKEND_CUDA;
+        CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_ERR_ARG && strstr(err.message, "Gaussian copula"));
+        memset(&ri, 0, sizeof ri);
+        o.info = &ri, d.backend = PAC_BACKEND_AUTO;
+        CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_OK && ri.on_device == 0);
+        d.measure = PAC_PLV;
+        CHECK(pac_run(&d, x, TP_F64, 1, 512, NULL, &o, &err) == TP_OK && ri.on_device == 1);
+        o.info = NULL;
+    }
 }
 
 #if defined(PAC_TEST_EMULATE_CUDA)
