@@ -279,8 +279,8 @@
    fit it shrinks (logged, and out.info->device.chunk says so), and below one signal the run is
    TP_ERR_BUDGET. Every signal's phases stay on the device for the whole run, whatever the chunk:
    a byte a sample and phase band (their bins), 8 more for the mean vector length, ndPAC and the
-   PLV (unit vectors as float pairs). Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with the step and CUDA's
-   message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
+   PLV (unit vectors as float pairs). Every CUDA and cuFFT call is checked (TP_ERR_DEVICE with
+   the step and CUDA's message). Host memory comes from desc.pool as on the CPU path: the filters' design and one
    block staging a chunk; pac_plan picks the largest chunk whose staging fits the budget, and
    plan.bytes is the most the run takes from the pool (exactly that when the surrogate cube is
    asked, less otherwise: pvalues' max-stat sums are added on the device). out.info->device gets
@@ -4346,6 +4346,17 @@ static tp_result pac__gpu_plans(pac__eng *e, pac__gpu *g)
     return TP_OK;
 }
 
+/* The Hilbert transforms (times lh) of the pr zero-padded pairs in g->hilb, in place, by the
+   plans of kind k */
+static tp_result pac__gpu_hilbert(pac__eng *e, pac__gpu *g, int k, size_t pr, const char *what)
+{
+    PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_FORWARD), what);
+    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * e->lh), 0, g->stream, (e->lh, pr, g->hilb));
+    PAC__LAUNCHED(e, "the Hilbert multiplier");
+    PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_INVERSE), what);
+    return TP_OK;
+}
+
 /* Filtered pairs and their Hilbert transforms of chunk signals s0 .. s0 + rows - 1, kind k, in
    g->work (trimmed at p) and g->hilb */
 static tp_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t rows, int k)
@@ -4366,11 +4377,7 @@ static tp_result pac__gpu_filter(pac__eng *e, pac__gpu *g, size_t s0, size_t row
     PAC__FFT(e, cufftExecZ2Z(g->pair[k], g->work, g->work, CUFFT_INVERSE), "the bands' inverse transforms");
     PAC__LAUNCH(pac__k_trim, pac__grid(pr * e->lh), 0, g->stream, (g->work, lf, p, n, e->lh, pr, g->hilb));
     PAC__LAUNCHED(e, "trimming");
-    PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_FORWARD), "the Hilbert transforms");
-    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * e->lh), 0, g->stream, (e->lh, pr, g->hilb));
-    PAC__LAUNCHED(e, "the Hilbert multiplier");
-    PAC__FFT(e, cufftExecZ2Z(g->hil[k], g->hilb, g->hilb, CUFFT_INVERSE), "the Hilbert transforms");
-    return TP_OK;
+    return pac__gpu_hilbert(e, g, k, pr, "the Hilbert transforms");
 }
 
 /* With out.info: event i recorded on the stream; the time from event a to b added to ms[to] */
@@ -4472,16 +4479,10 @@ static tp_result pac__gpu_plv_sides(pac__eng *e, pac__gpu *g, size_t rows)
     size_t pr = rows * g->pairs[1], lh = e->lh, n = e->n;
     PAC__LAUNCH(pac__k_plv_envelopes, pac__grid(pr * lh), 0, g->stream, (g->work, g->hilb, e->lf[1], e->pmax[1], n, lh, pr, g->env));
     PAC__LAUNCHED(e, "the PLV's envelopes");
-    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_FORWARD), "the PLV's Hilbert transforms");
-    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * lh), 0, g->stream, (lh, pr, g->hilb));
-    PAC__LAUNCHED(e, "the Hilbert multiplier");
-    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_INVERSE), "the PLV's Hilbert transforms");
+    PAC__TRY(pac__gpu_hilbert(e, g, 1, pr, "the PLV's Hilbert transforms"));
     PAC__LAUNCH(pac__k_plv_angles, pac__grid(pr * lh), 0, g->stream, (g->hilb, n, lh, pr, g->env));
     PAC__LAUNCHED(e, "the PLV's angles");
-    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_FORWARD), "the PLV's Hilbert transforms");
-    PAC__LAUNCH(pac__k_hilbert, pac__grid(pr * lh), 0, g->stream, (lh, pr, g->hilb));
-    PAC__LAUNCHED(e, "the Hilbert multiplier");
-    PAC__FFT(e, cufftExecZ2Z(g->hil[1], g->hilb, g->hilb, CUFFT_INVERSE), "the PLV's Hilbert transforms");
+    PAC__TRY(pac__gpu_hilbert(e, g, 1, pr, "the PLV's Hilbert transforms"));
     PAC__LAUNCH(pac__k_plv_units, pac__grid(pr * n), 0, g->stream, (g->hilb, g->env, n, lh, g->pairs[1], e->n_band[1], rows, g->avec));
     PAC__LAUNCHED(e, "the PLV's amplitude sides");
     return TP_OK;
