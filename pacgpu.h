@@ -3715,7 +3715,7 @@ typedef struct pac__gpu {
     cufftDoubleComplex *sp, *work, *hilb;
     unsigned char *bins;                  /* n_pha x n_sig x n: every signal's */
     uint32_t *counts;                     /* n_pha x n_sig x (PAC_N_BINS + 1) */
-    float *amp;                           /* chunk x n_amp x n */
+    float *amp;                           /* chunk x n_amp x n (not for the PLV) */
     float *vec;                           /* MVL, ndPAC, PLV: n_pha x n_sig x n unit vectors (float pairs) */
     float *avec;                          /* PLV: chunk x n_amp x n amplitude sides (float pairs) */
     cufftDoubleComplex *env;              /* PLV: chunk x amplitude pairs x n, envelopes then their angles */
@@ -4034,7 +4034,7 @@ __global__ static void pac__k_mvl_cells(const float *vec, const float *amp, cons
     size_t cell = blockIdx.x, a = cell % na, q = cell / na % np, s = cell / na / np, series = q * n_sig + s0 + s, t, k;
     size_t cells = (size_t)gridDim.x;
     unsigned tid = threadIdx.x, nt = blockDim.x, warps = nt / 32, w;
-    const float *av = amp + (s * na + a) * n, *cv = avec ? avec + 2 * (s * na + a) * n : NULL;
+    const float *av = avec ? NULL : amp + (s * na + a) * n, *cv = avec ? avec + 2 * (s * na + a) * n : NULL;
     double m0 = mom ? mom[2 * (s * na + a)] : 0.0, sd = mom ? mom[2 * (s * na + a) + 1] : 1.0;
     pac__cellstat st = {0, 0, 0, 0};
     for (k = 0; k <= n_perm; k++) {
@@ -4288,7 +4288,7 @@ static size_t pac__gpu_buffers(const pac__eng *e, pac__gpu *g, size_t c, pac__gp
     PAC__BUF(series * (PAC_N_BINS + 1) * sizeof(uint32_t), &g->counts, "bin counts");
     PAC__BUF(series * PAC_N_BINS * sizeof(double), &g->wt, "bin weights");
     PAC__BUF(series * sizeof(int), &g->ok, "the series' flags");
-    PAC__BUF(pac__prod4(c, na, e->n, sizeof(float)), &g->amp, "amplitudes");
+    if (e->measure != PAC_PLV) PAC__BUF(pac__prod4(c, na, e->n, sizeof(float)), &g->amp, "amplitudes"); /* the PLV: avec */
     PAC__BUF(pac__prod4(c, np, na, 4 * sizeof(double)), &g->res, "cells");
     PAC__BUF(e->n_perm * sizeof(int64_t), &g->shifts, "shifts");
     if (e->perms) PAC__BUF(e->n_perm * e->n_sig * sizeof(uint32_t), &g->perms, "permutations");
