@@ -1803,6 +1803,28 @@ static void tp__tc_refill(tp_pool *p, tp__tcache *tc, unsigned cls)
     }
 }
 
+/* Hands out the first block of a bin that has one (tc locked). */
+static TP__HOT_INLINE tp__hdr *tp__tc_take(tp_pool *p, tp__tcache *tc, size_t req, unsigned cls, const char *file, int line)
+{
+    tp__hdr *h = tc->bin[cls].head;
+    tc->bin[cls].head = h->next;
+    tc->bin[cls].count--;
+    tc->bin_bytes -= h->size;
+    tp__hdr_word(h, TP__LIVE);
+    h->req = req;
+    h->owner = tc->idx;
+    h->seq = tp__epoch(p);
+    h->file = file;
+    h->line = line;
+    tp__list_push(&tc->live, h);
+    tc->d_live += (int64_t)h->size;
+    tc->d_req += (int64_t)req;
+    tc->d_allocs++;
+    if (tc->d_live > tc->rise_live) tc->rise_live = tc->d_live;
+    if (tc->d_req > tc->rise_req) tc->rise_req = tc->d_req;
+    return h;
+}
+
 /* A class block from tc's bin (refilled from the pool when empty), or NULL when the pool has
    none cached either: the caller then takes the pool's path, with tc's counters merged. */
 static TP__HOT_INLINE tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t req, unsigned cls, const char *file, int line)
@@ -1819,22 +1841,7 @@ static TP__HOT_INLINE tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t r
             return NULL;
         }
     }
-    h = tc->bin[cls].head;
-    tc->bin[cls].head = h->next;
-    tc->bin[cls].count--;
-    tc->bin_bytes -= h->size;
-    tp__hdr_word(h, TP__LIVE);
-    h->req = req;
-    h->owner = tc->idx;
-    h->seq = tp__epoch(p);
-    h->file = file;
-    h->line = line;
-    tp__list_push(&tc->live, h);
-    tc->d_live += (int64_t)h->size;
-    tc->d_req += (int64_t)req;
-    tc->d_allocs++;
-    if (tc->d_live > tc->rise_live) tc->rise_live = tc->d_live;
-    if (tc->d_req > tc->rise_req) tc->rise_req = tc->d_req;
+    h = tp__tc_take(p, tc, req, cls, file, line);
     tp__tc_unlock(tc);
     return h;
 }
@@ -1842,7 +1849,7 @@ static TP__HOT_INLINE tp__hdr *tp__tc_alloc(tp_pool *p, tp__tcache *tc, size_t r
 /* A freed class block into tc's bin (tc locked; unlocked on return). `counted`: the pool's
    statistics already hold it as cached in a thread cache. A full bin, or a cache past
    TP__TC_BYTES, gives blocks back to the pool. */
-static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls);
+static TP__NOINLINE tp_result tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls);
 
 /* Puts a freed class block into tc's bin (tc locked). `counted`: the pool's statistics already
    hold it as cached in a thread cache. 1 when the bin or the cache is full (tp__tc_overflow). */
@@ -1867,7 +1874,7 @@ static TP__HOT_INLINE void tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, i
 
 /* A bin that is full, or a cache past TP__TC_BYTES: blocks go back to the pool (tc locked;
    unlocked on return). */
-static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls)
+static TP__NOINLINE tp_result tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cls)
 {
     unsigned keep = tc->bin_bytes > TP__TC_BYTES ? 0u : tc->bin[cls].cap / 2u;
     tp__later l;
@@ -1879,6 +1886,7 @@ static TP__NOINLINE void tp__tc_overflow(tp_pool *p, tp__tcache *tc, unsigned cl
     tp__unlock(p);
     tp__tc_unlock(tc);
     tp__later_run(p, &l);
+    return TP_OK;
 }
 
 /* Takes a block that thread cache tc handed out off its live list (tc locked): NULL when it is
@@ -2135,6 +2143,20 @@ static tp__tcache *tp__tc_attach(tp_pool *p)
     return NULL;
 }
 
+#if defined(TP__THREAD_PTR)
+/* The calling thread's cache as its thread pointer finds it in tc_slot, or NULL. */
+static TP__HOT_INLINE tp__tcache *tp__tc_probe(tp_pool *p)
+{
+    uintptr_t me = TP__THREAD_PTR();
+    size_t i = tp__tc_hash(me), k;
+    for (k = 0; k < TP__TC_PROBES; k++) {
+        tp__tcache *tc = __atomic_load_n(&p->tc_slot[(i + k) % TP__TC_SLOTS], __ATOMIC_ACQUIRE);
+        if (tc && __atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) == me) return tc;
+    }
+    return NULL;
+}
+#endif
+
 /* The calling thread's cache, made on first use; NULL when the pool has none for it. */
 static TP__HOT_INLINE tp__tcache *tp__tc_mine(tp_pool *p)
 {
@@ -2142,18 +2164,49 @@ static TP__HOT_INLINE tp__tcache *tp__tc_mine(tp_pool *p)
     if (!p->tc_on) return NULL;
 #if defined(TP__THREAD_PTR)
     {
-        uintptr_t me = TP__THREAD_PTR();
-        size_t i = tp__tc_hash(me), k;
-        for (k = 0; k < TP__TC_PROBES; k++) {
-            tp__tcache *tc = __atomic_load_n(&p->tc_slot[(i + k) % TP__TC_SLOTS], __ATOMIC_ACQUIRE);
-            if (tc && __atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) == me) return tc;
-        }
+        tp__tcache *tc = tp__tc_probe(p);
+        if (tc) return tc;
     }
 #endif
     v = pthread_getspecific(p->tc_key);
     if (v == TP__NO_TC) return NULL;
     return v ? (tp__tcache *)v : tp__tc_attach(p);
 }
+
+#if defined(TP__THREAD_PTR)
+#define TP__TC_HIT 1
+/* tp_alloc_at's hit path: a block from the calling thread's cache when its bin has one and its
+   lock is free, else NULL (then tp__alloc_general). It calls nothing, so that a hit needs no
+   stack frame; requests under TP__LARGE - TP__HDR are class blocks below TP__TC_CLASSES. */
+static TP__HOT_INLINE tp__hdr *tp__tc_hit(tp_pool *p, size_t req, const char *file, int line)
+{
+    tp__tcache *tc;
+    tp__hdr *h = NULL;
+    unsigned cls;
+    if (!p->tc_on || req >= TP__LARGE - TP__HDR || (tc = tp__tc_probe(p)) == NULL) return NULL;
+    if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) return NULL;
+    cls = tp__class_of(req);
+    if (tc->bin[cls].head) h = tp__tc_take(p, tc, req, cls, file, line);
+    tp__tc_unlock(tc);
+    return h;
+}
+
+/* tp_free's hit path: h is a block that the calling thread's cache handed out. That cache,
+   locked, with h off its live list; NULL leaves h as it was (then tp__free_general, which also
+   reports a double free). */
+static TP__HOT_INLINE tp__tcache *tp__tc_reclaim(tp_pool *p, tp__hdr *h)
+{
+    unsigned owner = h->owner;
+    tp__tcache *tc;
+    if (!owner || owner > (unsigned)tp__tc_count(p)) return NULL;
+    tc = p->tcs[owner - 1];
+    if (__atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) != TP__THREAD_PTR()) return NULL;
+    if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) return NULL;
+    if (tp__tc_unlink(tc, h) == TP_OK) return tc;
+    tp__tc_unlock(tc);
+    return NULL;
+}
+#endif
 
 /* Before the calling thread works on the pool's own path, its cache's counters are merged, so
    that the order of its operations is the order the statistics see. */
@@ -2584,7 +2637,8 @@ static TP__NOINLINE void tp__refuse(tp_pool *pool, tp_result r, const char *msg,
     tp_error_set(err, r, msg, (unsigned long long)bytes);
 }
 
-TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
+/* tp_alloc_at but its hit path. */
+static TP__NOINLINE void *tp__alloc_general(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
 {
     size_t total, dirty = 0;
     tp__hdr *h;
@@ -2611,6 +2665,20 @@ TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char 
     TP_POISON(tp__user(h) + bytes, h->size - bytes);
     if (flags & TP_ZERO) memset(tp__user(h), 0, dirty < bytes ? dirty : bytes); /* fresh maps are zero already */
     return tp__user(h);
+}
+
+TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
+{
+#if defined(TP__TC_HIT)
+    tp__hdr *h;
+    if (pool && !(flags & TP_SPILL) && (h = tp__tc_hit(pool, bytes, file, line)) != NULL) {
+        if (err) tp_error_clear(err);
+        TP_UNPOISON(tp__user(h), bytes);
+        TP_POISON(tp__user(h) + bytes, h->size - bytes);
+        return flags & TP_ZERO ? memset(tp__user(h), 0, bytes) : (void *)tp__user(h);
+    }
+#endif
+    return tp__alloc_general(pool, bytes, flags, file, line, err);
 }
 
 TPDEF void *(tp_alloc)(tp_pool *pool, size_t bytes)
@@ -2749,7 +2817,8 @@ static TP__HOT_INLINE int tp__free_small_shared(tp_pool *p, tp__hdr *h)
     return 1;
 }
 
-TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
+/* tp_free but its hit path. */
+static TP__NOINLINE tp_result tp__free_general(tp_pool *pool, void *ptr)
 {
     if (!ptr) return TP_OK;
     if (!pool) return TP_ERR_ARG;
@@ -2783,6 +2852,23 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
     }
 #endif
     return tp__free_shared(pool, ptr);
+}
+
+TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
+{
+#if defined(TP__TC_HIT)
+    if (ptr && pool && pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
+        tp__hdr *h = tp__hdr_of(ptr);
+        tp__tcache *tc;
+        if (h->magic == TP__MAGIC && h->kind == TP__SMALL && (tc = tp__tc_reclaim(pool, h)) != NULL) {
+            unsigned cls = h->cls;
+            if (tp__tc_push(tc, h, 0)) return tp__tc_overflow(pool, tc, cls);
+            tp__tc_unlock(tc);
+            return TP_OK;
+        }
+    }
+#endif
+    return tp__free_general(pool, ptr);
 }
 
 
