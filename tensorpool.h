@@ -1011,6 +1011,19 @@ static void tp__lock(tp_pool *p)
 #endif
 }
 
+/* The lock if it is free now: 1 when taken. */
+static TP__HOT_INLINE int tp__trylock(tp_pool *p)
+{
+    if (p->desc.single_thread) return 1;
+#if defined(TP__SPINLOCK)
+    return !__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE);
+#elif defined(TP__THREADS)
+    return pthread_mutex_trylock(&p->lock) == 0;
+#else
+    return 1;
+#endif
+}
+
 static void tp__unlock(tp_pool *p)
 {
     if (p->desc.single_thread) return;
@@ -2175,15 +2188,14 @@ static TP__HOT_INLINE tp__tcache *tp__tc_mine(tp_pool *p)
 
 #if defined(TP__THREAD_PTR)
 #define TP__TC_HIT 1
-/* tp_alloc_at's hit path: a block from the calling thread's cache when its bin has one and its
-   lock is free, else NULL (then tp__alloc_general). It calls nothing, so that a hit needs no
-   stack frame; requests under TP__LARGE - TP__HDR are class blocks below TP__TC_CLASSES. */
+/* A block from the calling thread's cache when its bin has one and its lock is free, else NULL.
+   It calls nothing, so that a hit needs no stack frame. */
 static TP__HOT_INLINE tp__hdr *tp__tc_hit(tp_pool *p, size_t req, const char *file, int line)
 {
     tp__tcache *tc;
     tp__hdr *h = NULL;
     unsigned cls;
-    if (!p->tc_on || req >= TP__LARGE - TP__HDR || (tc = tp__tc_probe(p)) == NULL) return NULL;
+    if ((tc = tp__tc_probe(p)) == NULL) return NULL;
     if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) return NULL;
     cls = tp__class_of(req);
     if (tc->bin[cls].head) h = tp__tc_take(p, tc, req, cls, file, line);
@@ -2563,12 +2575,46 @@ static tp__hdr *tp__alloc_slow(tp_pool *p, size_t req, size_t total, unsigned fl
     return h;
 }
 
+/* A class block of the pool's own lists for a small request, or NULL. wait: 0 gives up (NULL)
+   when the lock is taken, so that the hit path calls nothing. */
+static TP__HOT_INLINE tp__hdr *tp__shared_hit(tp_pool *p, size_t req, const char *file, int line, int wait)
+{
+    tp__hdr *h;
+    if (p->desc.debug) return NULL;
+    if (wait) tp__lock(p);
+    else if (!tp__trylock(p)) return NULL;
+    h = tp__small_hit(p, req);
+    if (h) {
+        h->file = file;
+        h->line = line;
+    }
+    tp__unlock(p);
+    return h;
+}
+
+/* tp_alloc_at's hit path: a class block from the calling thread's cache or, in a pool without
+   thread caches, from the pool's lists; NULL for everything else (then tp__alloc_general).
+   Requests under TP__LARGE - TP__HDR are class blocks below TP__TC_CLASSES. */
+static TP__HOT_INLINE tp__hdr *tp__hit(tp_pool *p, size_t req, unsigned flags, const char *file, int line)
+{
+    if (!p || (flags & TP_SPILL) || req >= TP__LARGE - TP__HDR) return NULL;
+#if defined(TP__TCACHE)
+    if (p->tc_on) {
+#if defined(TP__TC_HIT)
+        return tp__tc_hit(p, req, file, line);
+#else
+        return NULL;
+#endif
+    }
+#endif
+    return tp__shared_hit(p, req, file, line, 0);
+}
+
 /* A class block from the calling thread's cache, or a plain hit of the pool's class lists; NULL
    for everything else (then the pool's path, tp__alloc_slow). */
 static tp__hdr *tp__alloc_fast(tp_pool *p, size_t req, size_t total, unsigned flags, const char *file, int line)
 {
     int small = !(flags & TP_SPILL) && !tp__uses_pages(p, total);
-    tp__hdr *h;
 #if defined(TP__TCACHE)
     if (p->tc_on) {
         unsigned cls = tp__class_of(req);
@@ -2577,15 +2623,7 @@ static tp__hdr *tp__alloc_fast(tp_pool *p, size_t req, size_t total, unsigned fl
         tp__tc_sync_mine(p);
     }
 #endif
-    if (p->desc.debug || !small) return NULL;
-    tp__lock(p);
-    h = tp__small_hit(p, req);
-    if (h) {
-        h->file = file;
-        h->line = line;
-    }
-    tp__unlock(p);
-    return h;
+    return small ? tp__shared_hit(p, req, file, line, 1) : NULL;
 }
 
 /* One try of the pool's path under its lock. A try that is not the last one and fails the
@@ -2669,15 +2707,13 @@ static TP__NOINLINE void *tp__alloc_general(tp_pool *pool, size_t bytes, unsigne
 
 TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
 {
-#if defined(TP__TC_HIT)
-    tp__hdr *h;
-    if (pool && !(flags & TP_SPILL) && (h = tp__tc_hit(pool, bytes, file, line)) != NULL) {
+    tp__hdr *h = tp__hit(pool, bytes, flags, file, line);
+    if (h) {
         if (err) tp_error_clear(err);
         TP_UNPOISON(tp__user(h), bytes);
         TP_POISON(tp__user(h) + bytes, h->size - bytes);
         return flags & TP_ZERO ? memset(tp__user(h), 0, bytes) : (void *)tp__user(h);
     }
-#endif
     return tp__alloc_general(pool, bytes, flags, file, line, err);
 }
 
@@ -2794,10 +2830,11 @@ static TP__NOINLINE void tp__free_small_enforce(tp_pool *p)
 }
 
 /* tp_free of a class block of the pool's own list in a pool without debug checks or thread
-   caches: the hit path of tp_free, a few dozen instructions under the lock. 1 when done. */
+   caches: the hit path of tp_free, a few dozen instructions under the lock. 1 when done; 0 for
+   everything else, the lock taken by another thread included. */
 static TP__HOT_INLINE int tp__free_small_shared(tp_pool *p, tp__hdr *h)
 {
-    tp__lock(p);
+    if (!tp__trylock(p)) return 0; /* tp__free_shared waits for it */
     if (h->state != TP__LIVE || h->owner) {
         tp__unlock(p);
         return 0; /* tp__free_shared says why */
@@ -2822,10 +2859,6 @@ static TP__NOINLINE tp_result tp__free_general(tp_pool *pool, void *ptr)
 {
     if (!ptr) return TP_OK;
     if (!pool) return TP_ERR_ARG;
-    if (!pool->desc.debug && !pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
-        tp__hdr *h = tp__hdr_of(ptr);
-        if (h->magic == TP__MAGIC && h->kind == TP__SMALL && tp__free_small_shared(pool, h)) return TP_OK;
-    }
 #if defined(TP__TCACHE)
     if (pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
         tp__hdr *h = tp__hdr_of(ptr);
@@ -2856,18 +2889,26 @@ static TP__NOINLINE tp_result tp__free_general(tp_pool *pool, void *ptr)
 
 TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
 {
-#if defined(TP__TC_HIT)
-    if (ptr && pool && pool->tc_on && (uintptr_t)ptr % TP__ALIGN == 0) {
+    /* A debug pool reads no header before its set of blocks vouches for the pointer. */
+    if (ptr && pool && !pool->desc.debug && (uintptr_t)ptr % TP__ALIGN == 0) {
         tp__hdr *h = tp__hdr_of(ptr);
-        tp__tcache *tc;
-        if (h->magic == TP__MAGIC && h->kind == TP__SMALL && (tc = tp__tc_reclaim(pool, h)) != NULL) {
-            unsigned cls = h->cls;
-            if (tp__tc_push(tc, h, 0)) return tp__tc_overflow(pool, tc, cls);
-            tp__tc_unlock(tc);
-            return TP_OK;
+        if (h->magic == TP__MAGIC && h->kind == TP__SMALL) {
+            if (!pool->tc_on) {
+                if (tp__free_small_shared(pool, h)) return TP_OK;
+            }
+#if defined(TP__TC_HIT)
+            else {
+                tp__tcache *tc = tp__tc_reclaim(pool, h);
+                if (tc) {
+                    unsigned cls = h->cls;
+                    if (tp__tc_push(tc, h, 0)) return tp__tc_overflow(pool, tc, cls);
+                    tp__tc_unlock(tc);
+                    return TP_OK;
+                }
+            }
+#endif
         }
     }
-#endif
     return tp__free_general(pool, ptr);
 }
 
