@@ -186,12 +186,15 @@
    All functions taking a pool are thread-safe unless TP_NO_THREADS or desc.single_thread.
    Thread caches (desc.thread_caches, on by default; not in single_thread or debug pools): each
    thread that allocates class blocks (below 256 KiB) gets, on first use, a cache of them in
-   the pool: a bin per class (2 to 32 blocks, about 128 KiB, 1 MiB in all) refilled from and
+   the pool: a bin per class (4 to 32 blocks, about 128 KiB, 1 MiB in all) refilled from and
    given back to the pool's class lists half a bin at a time, with its own spin lock, which only
    its thread takes on the hit path; the thread finds it by its thread pointer where gcc or clang
    give it (x86-64, AArch64), else by a POSIX thread key. So threads sharing a pool do not
    contend: an alloc + free pair costs about the same on two threads as on one
-   (bench/RESULTS.md). A block freed by another thread than the one that allocated it is
+   (bench/RESULTS.md). A hit (a block from or back into the thread's own cache found by its
+   thread pointer, or, in a pool without thread caches, the pool's lists under a lock that is
+   free) calls no function; anything else, a lock taken at that moment included, takes the long
+   way. A block freed by another thread than the one that allocated it is
    collected and settled with its owner's cache 32 frees at a time; a block freed twice that
    way is reported when it is settled. Bytes in thread caches count as cached against the
    budget and the high-water rule, and as taken when the pool needs room: with a tight budget,
@@ -775,7 +778,8 @@ typedef struct tp__chunk {
 #define TP__TC_MAX 128                 /* thread caches a pool keeps; more threads share the pool */
 #define TP__TC_CLASSES 49              /* every class below TP__LARGE */
 #define TP__TC_CLASS_BYTES (128u * 1024u) /* a class's bin holds about this many bytes ... */
-#define TP__TC_MAX_COUNT 32            /* ... and 2 to 32 blocks */
+#define TP__TC_MIN_COUNT 4             /* ... and 4 to 32 blocks */
+#define TP__TC_MAX_COUNT 32
 #define TP__TC_BYTES ((size_t)1 << 20) /* past this a bin being freed into goes back whole */
 #define TP__TC_PEND 32                 /* frees of another thread's blocks settled at once */
 
@@ -1755,11 +1759,13 @@ static int tp__tc_count(tp_pool *p) { return __atomic_load_n(&p->n_tc, __ATOMIC_
 /* The current frame epoch (tp_mark), read without the pool lock. */
 static uint64_t tp__epoch(const tp_pool *p) { return __atomic_load_n(&p->epoch, __ATOMIC_RELAXED); }
 
-/* Blocks a bin of class cls holds before half of them go back to the pool. */
+/* Blocks a bin of class cls holds before half of them go back to the pool. At least 4: a bin
+   of 2 empties or fills every few frees of its class, and each time takes the pool's lock and
+   moves blocks whose headers another core may hold. */
 static unsigned tp__tc_cap(unsigned cls)
 {
     size_t n = TP__TC_CLASS_BYTES / tp__class_size(cls);
-    return n < 2 ? 2u : n > TP__TC_MAX_COUNT ? (unsigned)TP__TC_MAX_COUNT : (unsigned)n;
+    return n < TP__TC_MIN_COUNT ? (unsigned)TP__TC_MIN_COUNT : n > TP__TC_MAX_COUNT ? (unsigned)TP__TC_MAX_COUNT : (unsigned)n;
 }
 
 /* Merges tc's counters into the pool's (both locks held). The peaks add tc's highest rise to
