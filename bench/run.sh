@@ -78,49 +78,65 @@ pool_bench() {
     OPS=${OPS:-2000}
     SMALL_REPS=${SMALL_REPS:-5}
     mix_reps=$REPS
-    run() { # run LABEL ENV... -- ARGS...: REPS runs, prints the median line with its label and best
+    # Configurations are listed first (LABEL|ENV...|ARGS..., one a line) and run in rounds, each
+    # round running every one of them once in its own process: this VM swings between speeds for
+    # seconds at a time, and interleaving makes a swing hit every allocator of a table alike.
+    list=bench/out/.configs
+    add() { # add LABEL ENV... -- ARGS...
         label=$1; shift
         envs=""
         while [ "$1" != "--" ]; do envs="$envs $1"; shift; done
         shift
-        tmp=bench/out/.runs
-        : >"$tmp"
-        i=0
-        while [ $i -lt "$REPS" ]; do
-            env $envs "$bin" "$@" >>"$tmp" || echo "bench_pool $* failed" >&2
-            i=$((i + 1))
-        done
-        key=us_per_op
-        [ "$1" = small ] && key=ns_per_pair
-        line=$(median_line $key "$tmp")
-        best=$(sed -n "s/.* $key=\([0-9.]*\).*/\1/p" "$tmp" | sort -n | head -1)
-        echo "label=$label $line best=$best" | tee -a "$raw"
+        echo "$label|$envs|$*" >>"$list"
     }
-    echo "pool: buffer mix, $OPS ops, median of $REPS runs per allocator" >&2
-    run "tensorpool" -- mix --alloc tp --ops "$OPS"
-    run "tensorpool, huge pages off" -- mix --alloc tp --ops "$OPS" --huge-pages -1
-    run "glibc malloc" -- mix --alloc malloc --ops "$OPS"
-    run "glibc tuned to keep memory" GLIBC_TUNABLES=$tuned -- mix --alloc malloc --ops "$OPS"
-    [ -n "$jemalloc" ] && run "jemalloc" LD_PRELOAD=$jemalloc -- mix --alloc malloc --ops "$OPS"
-    [ -n "$jemalloc" ] && run "jemalloc tuned to keep memory" LD_PRELOAD=$jemalloc \
+    rounds() { # rounds KEY REPS: runs the list, prints each configuration's median line and best
+        key=$1
+        rm -f bench/out/.runs.*
+        r=0
+        while [ $r -lt "$2" ]; do
+            k=0
+            while IFS='|' read -r label envs args; do
+                k=$((k + 1))
+                env $envs "$bin" $args >>"bench/out/.runs.$k" </dev/null || echo "bench_pool $args failed" >&2
+            done <"$list"
+            r=$((r + 1))
+        done
+        k=0
+        while IFS='|' read -r label envs args; do
+            k=$((k + 1))
+            line=$(median_line "$key" "bench/out/.runs.$k")
+            best=$(sed -n "s/.* $key=\([0-9.]*\).*/\1/p" "bench/out/.runs.$k" | sort -n | head -1)
+            echo "label=$label $line best=$best" | tee -a "$raw"
+        done <"$list"
+        rm -f bench/out/.runs.* "$list"
+    }
+    echo "pool: buffer mix, $OPS ops, median of $REPS rounds" >&2
+    : >"$list"
+    add "tensorpool" -- mix --alloc tp --ops "$OPS"
+    add "tensorpool, huge pages off" -- mix --alloc tp --ops "$OPS" --huge-pages -1
+    add "glibc malloc" -- mix --alloc malloc --ops "$OPS"
+    add "glibc tuned to keep memory" GLIBC_TUNABLES=$tuned -- mix --alloc malloc --ops "$OPS"
+    [ -n "$jemalloc" ] && add "jemalloc" LD_PRELOAD=$jemalloc -- mix --alloc malloc --ops "$OPS"
+    [ -n "$jemalloc" ] && add "jemalloc tuned to keep memory" LD_PRELOAD=$jemalloc \
         MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 -- mix --alloc malloc --ops "$OPS"
-    [ -n "$mimalloc" ] && run "mimalloc" LD_PRELOAD=$mimalloc -- mix --alloc malloc --ops "$OPS"
-    [ -n "$mimalloc" ] && run "mimalloc tuned to keep memory" LD_PRELOAD=$mimalloc $mi_tuned -- mix --alloc malloc --ops "$OPS"
-    run "floor: no allocator" -- mix --alloc floor --ops "$OPS"
+    [ -n "$mimalloc" ] && add "mimalloc" LD_PRELOAD=$mimalloc -- mix --alloc malloc --ops "$OPS"
+    [ -n "$mimalloc" ] && add "mimalloc tuned to keep memory" LD_PRELOAD=$mimalloc $mi_tuned -- mix --alloc malloc --ops "$OPS"
+    add "floor: no allocator" -- mix --alloc floor --ops "$OPS"
+    rounds us_per_op "$REPS"
     echo "pool: small buffers, three patterns" >&2
-    REPS=$SMALL_REPS
     PAIRS=${PAIRS:-4000000}
     small_rows() { # small_rows PATTERN THREADS PAIRS: every allocator on one pattern
-        run "tensorpool" -- small --pattern "$1" --alloc tp --threads "$2" --pairs "$3"
-        run "tensorpool, thread caches off" -- small --pattern "$1" --alloc tp --threads "$2" --pairs "$3" --thread-caches -1
-        [ "$1" = pair ] && [ "$2" = 1 ] && run "tensorpool, single_thread pool" -- small --pattern pair --alloc tp --threads 1 --single-thread 1 --pairs "$3"
-        [ "$1" = pair ] && [ "$2" = 2 ] && run "tensorpool, a single_thread pool per thread" -- small --pattern pair --alloc tp --threads 2 --pool-per-thread 1 --pairs "$3"
-        run "glibc malloc" -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
-        run "glibc tuned to keep memory" GLIBC_TUNABLES=$tuned -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
-        [ -n "$jemalloc" ] && run "jemalloc" LD_PRELOAD=$jemalloc -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
-        [ -n "$mimalloc" ] && run "mimalloc" LD_PRELOAD=$mimalloc -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
-        [ -n "$mimalloc" ] && run "mimalloc tuned to keep memory" LD_PRELOAD=$mimalloc $mi_tuned -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
-        return 0
+        : >"$list"
+        add "tensorpool" -- small --pattern "$1" --alloc tp --threads "$2" --pairs "$3"
+        add "tensorpool, thread caches off" -- small --pattern "$1" --alloc tp --threads "$2" --pairs "$3" --thread-caches -1
+        [ "$1" = pair ] && [ "$2" = 1 ] && add "tensorpool, single_thread pool" -- small --pattern pair --alloc tp --threads 1 --single-thread 1 --pairs "$3"
+        [ "$1" = pair ] && [ "$2" = 2 ] && add "tensorpool, a single_thread pool per thread" -- small --pattern pair --alloc tp --threads 2 --pool-per-thread 1 --pairs "$3"
+        add "glibc malloc" -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        add "glibc tuned to keep memory" GLIBC_TUNABLES=$tuned -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        [ -n "$jemalloc" ] && add "jemalloc" LD_PRELOAD=$jemalloc -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        [ -n "$mimalloc" ] && add "mimalloc" LD_PRELOAD=$mimalloc -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        [ -n "$mimalloc" ] && add "mimalloc tuned to keep memory" LD_PRELOAD=$mimalloc $mi_tuned -- small --pattern "$1" --alloc malloc --threads "$2" --pairs "$3"
+        rounds ns_per_pair "$SMALL_REPS"
     }
     small_rows pair 1 "$PAIRS"
     small_rows pair 2 "$PAIRS"
@@ -134,7 +150,8 @@ pool_bench() {
         echo
         echo "Measured $(date -u +%Y-%m-%d) on: $(machine)."
         echo "Command: \`make bench\` (\`bench/run.sh\`; \`BENCH=pool make bench\` runs only this section), which runs \`build/bench_pool\` once per allocator and"
-        echo "configuration, each in its own process: jemalloc and mimalloc through LD_PRELOAD). Mix: median of $mix_reps runs."
+        echo "configuration, each in its own process (jemalloc and mimalloc through LD_PRELOAD), in rounds: each round runs every"
+        echo "configuration of a table once, so that this VM's swings in speed hit them alike. Mix: median of $mix_reps rounds."
         echo
         echo "**(a) Numeric-buffer mix**: $OPS allocations, sizes log-uniform in [4 KiB, 64 MiB], 4 live buffers"
         echo "(the oldest freed before each allocation), one byte written per 4 KiB page after each allocation."
@@ -148,7 +165,7 @@ pool_bench() {
         echo "in three patterns: *pair*, each thread allocates and frees at once (the hit path); *live*, each"
         echo "thread keeps 8 buffers and frees the oldest before each allocation; *handoff*, one thread"
         echo "allocates and another frees (producer and consumer through a ring of 64). Time per alloc + free"
-        echo "per thread (handoff: per buffer). $SMALL_REPS runs each, median and best: this shared VM swings"
+        echo "per thread (handoff: per buffer). $SMALL_REPS rounds, median and best: this shared VM swings"
         echo "between two speeds from run to run. The tuned rows are the mix's tunings."
         echo
         echo "| pattern | allocator | threads | ns, median | ns, best |"
