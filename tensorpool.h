@@ -1752,6 +1752,8 @@ static void tp__tc_lock(tp__tcache *tc)
     if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) tp__lock_contended(&tc->lock);
 }
 
+static TP__HOT_INLINE int tp__tc_trylock(tp__tcache *tc) { return !__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE); }
+
 static void tp__tc_unlock(tp__tcache *tc) { __atomic_store_n(&tc->lock, 0, __ATOMIC_RELEASE); }
 
 static int tp__tc_count(tp_pool *p) { return __atomic_load_n(&p->n_tc, __ATOMIC_ACQUIRE); }
@@ -2201,8 +2203,7 @@ static TP__HOT_INLINE tp__hdr *tp__tc_hit(tp_pool *p, size_t req, const char *fi
     tp__tcache *tc;
     tp__hdr *h = NULL;
     unsigned cls;
-    if ((tc = tp__tc_probe(p)) == NULL) return NULL;
-    if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) return NULL;
+    if ((tc = tp__tc_probe(p)) == NULL || !tp__tc_trylock(tc)) return NULL;
     cls = tp__class_of(req);
     if (tc->bin[cls].head) h = tp__tc_take(p, tc, req, cls, file, line);
     tp__tc_unlock(tc);
@@ -2218,8 +2219,7 @@ static TP__HOT_INLINE tp__tcache *tp__tc_reclaim(tp_pool *p, tp__hdr *h)
     tp__tcache *tc;
     if (!owner || owner > (unsigned)tp__tc_count(p)) return NULL;
     tc = p->tcs[owner - 1];
-    if (__atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) != TP__THREAD_PTR()) return NULL;
-    if (__atomic_exchange_n(&tc->lock, 1, __ATOMIC_ACQUIRE)) return NULL;
+    if (__atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) != TP__THREAD_PTR() || !tp__tc_trylock(tc)) return NULL;
     if (tp__tc_unlink(tc, h) == TP_OK) return tc;
     tp__tc_unlock(tc);
     return NULL;
@@ -2681,6 +2681,16 @@ static TP__NOINLINE void tp__refuse(tp_pool *pool, tp_result r, const char *msg,
     tp_error_set(err, r, msg, (unsigned long long)bytes);
 }
 
+/* The user's bytes of a block handed out for `bytes`: the request open to ASan and the rest
+   poisoned, its first `zero` bytes zeroed, err cleared. */
+static TP__HOT_INLINE void *tp__hand_out(tp__hdr *h, size_t bytes, size_t zero, tp_error *err)
+{
+    if (err) tp_error_clear(err);
+    TP_UNPOISON(tp__user(h), bytes);
+    TP_POISON(tp__user(h) + bytes, h->size - bytes);
+    return zero ? memset(tp__user(h), 0, zero) : (void *)tp__user(h);
+}
+
 /* tp_alloc_at but its hit path. */
 static TP__NOINLINE void *tp__alloc_general(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
 {
@@ -2704,22 +2714,15 @@ static TP__NOINLINE void *tp__alloc_general(tp_pool *pool, size_t bytes, unsigne
     h = tp__alloc_fast(pool, bytes, total, flags, file, line);
     if (h) dirty = h->size;
     else if (!(h = tp__alloc_at_slow(pool, bytes, total, flags, file, line, &dirty, err))) return NULL;
-    if (err) tp_error_clear(err);
-    TP_UNPOISON(tp__user(h), bytes);
-    TP_POISON(tp__user(h) + bytes, h->size - bytes);
-    if (flags & TP_ZERO) memset(tp__user(h), 0, dirty < bytes ? dirty : bytes); /* fresh maps are zero already */
-    return tp__user(h);
+    return tp__hand_out(h, bytes, flags & TP_ZERO ? (dirty < bytes ? dirty : bytes) : 0, err); /* fresh maps are zero */
 }
 
 TPDEF void *tp_alloc_at(tp_pool *pool, size_t bytes, unsigned flags, const char *file, int line, tp_error *err)
 {
+#if !defined(TP_TEST_ALLOC_FAILS) /* an injected failure may hit any request: all go the long way */
     tp__hdr *h = tp__hit(pool, bytes, flags, file, line);
-    if (h) {
-        if (err) tp_error_clear(err);
-        TP_UNPOISON(tp__user(h), bytes);
-        TP_POISON(tp__user(h) + bytes, h->size - bytes);
-        return flags & TP_ZERO ? memset(tp__user(h), 0, bytes) : (void *)tp__user(h);
-    }
+    if (h) return tp__hand_out(h, bytes, flags & TP_ZERO ? bytes : 0, err);
+#endif
     return tp__alloc_general(pool, bytes, flags, file, line, err);
 }
 

@@ -324,8 +324,31 @@ static void test_every_allocation_fails_in_turn(void)
     }
 }
 
+/* The sweep counts on every tp_alloc reaching the injector, a block the cache holds included. */
+static void test_injection_reaches_cache_hits(void)
+{
+    tp_pool *pool = NULL;
+    void *p;
+    CHECK(tp_create(NULL, &pool, NULL) == TP_OK);
+    p = tp_alloc(pool, 1000);
+    CHECK(p != NULL);
+    tp_free(pool, p);
+    pthread_mutex_lock(&tp_alloc_lock);
+    tp_alloc_calls = 0;
+    tp_alloc_fail_at = 1;
+    pthread_mutex_unlock(&tp_alloc_lock);
+    p = tp_alloc(pool, 1000);
+    CHECK_MSG(p == NULL, "the injected failure skipped a request the cache serves");
+    pthread_mutex_lock(&tp_alloc_lock);
+    tp_alloc_fail_at = 0;
+    pthread_mutex_unlock(&tp_alloc_lock);
+    tp_free(pool, p);
+    tp_destroy(pool);
+}
+
 int main(void)
 {
+    RUN(test_injection_reaches_cache_hits);
     RUN(test_every_allocation_fails_in_turn);
     return tk_summary("allocation faults");
 }
