@@ -1808,12 +1808,14 @@ static void tp__tc_flush(tp_pool *p, tp__tcache *tc, unsigned cls, unsigned keep
     }
 }
 
-/* Takes half a bin's worth of class cls from the pool's list (both locks held, tc synced). */
+/* Takes half a bin's worth of class cls from the pool's list, or what keeps the cache within
+   TP__TC_BYTES, one block at least (both locks held, tc synced). */
 static void tp__tc_refill(tp_pool *p, tp__tcache *tc, unsigned cls)
 {
     unsigned want = tc->bin[cls].cap / 2u;
     tp__hdr *h;
-    while (tc->bin[cls].count < want && (h = p->free_small[cls]) != NULL) {
+    while (tc->bin[cls].count < want && (h = p->free_small[cls]) != NULL &&
+           (!tc->bin[cls].count || tc->bin_bytes + h->size <= TP__TC_BYTES)) {
         p->free_small[cls] = h->next;
         h->next = tc->bin[cls].head;
         tc->bin[cls].head = h;
