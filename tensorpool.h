@@ -2214,14 +2214,16 @@ static TP__HOT_INLINE tp__hdr *tp__tc_hit(tp_pool *p, size_t req, const char *fi
 
 /* tp_free's hit path: h is a block that the calling thread's cache handed out. That cache,
    locked, with h off its live list; NULL leaves h as it was (then tp__free_general, which also
-   reports a double free). */
+   reports a double free). The thread finds its own cache to compare: reading the owner's
+   thread_ptr instead took the owner's hit-path line from its core at every free of another
+   thread's block. */
 static TP__HOT_INLINE tp__tcache *tp__tc_reclaim(tp_pool *p, tp__hdr *h)
 {
     unsigned owner = h->owner;
     tp__tcache *tc;
     if (!owner || owner > (unsigned)tp__tc_count(p)) return NULL;
-    tc = p->tcs[owner - 1];
-    if (__atomic_load_n(&tc->thread_ptr, __ATOMIC_ACQUIRE) != TP__THREAD_PTR() || !tp__tc_trylock(tc)) return NULL;
+    tc = tp__tc_probe(p);
+    if (!tc || tc->idx != owner || !tp__tc_trylock(tc)) return NULL;
     if (tp__tc_unlink(tc, h) == TP_OK) return tc;
     tp__tc_unlock(tc);
     return NULL;
@@ -2876,11 +2878,7 @@ static TP__NOINLINE tp_result tp__free_general(tp_pool *pool, void *ptr)
         tp__tcache *mine;
         if (h->magic == TP__MAGIC && h->kind == TP__SMALL) {
             if (h->owner > tp__tc_count(pool)) return tp__bad_free(pool, h, TP_ERR_FOREIGN);
-#if defined(TP__THREAD_PTR)
-            mine = h->owner ? pool->tcs[h->owner - 1] : NULL; /* its owner is this thread: no lookup */
-            if (!mine || __atomic_load_n(&mine->thread_ptr, __ATOMIC_ACQUIRE) != TP__THREAD_PTR())
-#endif
-                mine = tp__tc_mine(pool);
+            mine = tp__tc_mine(pool);
             if (h->owner && mine && pool->tcs[h->owner - 1] == mine) { /* the hit path: its own block */
                 tp__tc_lock(mine);
                 if (tp__tc_unlink(mine, h) == TP_OK) {
