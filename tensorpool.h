@@ -2219,11 +2219,8 @@ static TP__HOT_INLINE tp__hdr *tp__tc_hit(tp_pool *p, size_t req, const char *fi
    thread's block. */
 static TP__HOT_INLINE tp__tcache *tp__tc_reclaim(tp_pool *p, tp__hdr *h)
 {
-    unsigned owner = h->owner;
-    tp__tcache *tc;
-    if (!owner || owner > (unsigned)tp__tc_count(p)) return NULL;
-    tc = tp__tc_probe(p);
-    if (!tc || tc->idx != owner || !tp__tc_trylock(tc)) return NULL;
+    tp__tcache *tc = tp__tc_probe(p);
+    if (!tc || tc->idx != h->owner || !tp__tc_trylock(tc)) return NULL; /* idx >= 1: owner 0 is the pool's */
     if (tp__tc_unlink(tc, h) == TP_OK) return tc;
     tp__tc_unlock(tc);
     return NULL;
