@@ -1888,11 +1888,12 @@ static TP__HOT_INLINE int tp__tc_push(tp__tcache *tc, tp__hdr *h, int counted)
     return tc->bin[cls].count >= tc->bin[cls].cap || tc->bin_bytes > TP__TC_BYTES;
 }
 
-/* tp__tc_push, then tc unlocked (after giving blocks back when full). */
-static TP__HOT_INLINE void tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, int counted)
+/* tp__tc_push, then tc unlocked (after giving blocks back when full); TP_OK. */
+static TP__HOT_INLINE tp_result tp__tc_keep(tp_pool *p, tp__tcache *tc, tp__hdr *h, int counted)
 {
-    if (tp__tc_push(tc, h, counted)) tp__tc_overflow(p, tc, h->cls);
-    else tp__tc_unlock(tc);
+    if (tp__tc_push(tc, h, counted)) return tp__tc_overflow(p, tc, h->cls);
+    tp__tc_unlock(tc);
+    return TP_OK;
 }
 
 /* A bin that is full, or a cache past TP__TC_BYTES: blocks go back to the pool (tc locked;
@@ -2905,12 +2906,7 @@ TPDEF tp_result tp_free(tp_pool *pool, void *ptr)
 #if defined(TP__TC_HIT)
             else {
                 tp__tcache *tc = tp__tc_reclaim(pool, h);
-                if (tc) {
-                    unsigned cls = h->cls;
-                    if (tp__tc_push(tc, h, 0)) return tp__tc_overflow(pool, tc, cls);
-                    tp__tc_unlock(tc);
-                    return TP_OK;
-                }
+                if (tc) return tp__tc_keep(pool, tc, h, 0);
             }
 #endif
         }
